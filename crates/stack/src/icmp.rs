@@ -1,0 +1,448 @@
+//! ICMP: echo, and the generation and reception of error messages.
+//!
+//! Errors are generated only where RFC 1122 §3.2.2 allows: never about an
+//! ICMP error message, a datagram sent to a broadcast or multicast address,
+//! a non-initial fragment, or a datagram whose source is not a single host.
+//! They quote as much of the invoking datagram as fits in 576 bytes (RFC
+//! 1812 §4.3.2.3) and are rate-limited as Linux does: a token bucket over
+//! all errors and, optionally, a minimum spacing per destination. Errors to
+//! this host itself (loopback) are never limited.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use tcplab_wire::icmpv4::{self, DstUnreachable, Message};
+use tcplab_wire::{ipv4, Protocol};
+
+use crate::config::Config;
+use crate::hash::{new_map, Map};
+use crate::iface::IfaceId;
+use crate::ip::{Destination, IpLayer, SendOptions};
+use crate::rand::Rng;
+use crate::socket::PmtuDisc;
+use crate::stats::IcmpStats;
+use crate::time::Instant;
+
+/// Largest ICMP error datagram (RFC 1812 §4.3.2.3).
+const MAX_ERROR_DATAGRAM: usize = 576;
+/// Per-destination limiter entries kept at most.
+const PER_DEST_CAPACITY: usize = 4096;
+
+/// An error to send about a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcmpError {
+    DstUnreachable(DstUnreachable),
+    /// Fragmentation needed and DF set, with the next-hop MTU (RFC 1191 §4).
+    FragNeeded(u16),
+    TimeExceeded(icmpv4::TimeExceeded),
+    /// A host redirect to a better first hop (RFC 1812 §5.2.7.2).
+    RedirectHost(Ipv4Addr),
+    ParamProblem(u8),
+}
+
+/// The ICMP layer of a host.
+#[derive(Debug)]
+pub struct IcmpLayer {
+    pub stats: IcmpStats,
+    credit: u32,
+    last_refill: Instant,
+    per_sec: u32,
+    burst: u32,
+    ratelimit: Duration,
+    last_sent: Map<Ipv4Addr, Instant>,
+    pub echo_ignore_broadcasts: bool,
+}
+
+impl IcmpLayer {
+    pub fn new(config: &Config, rng: &mut Rng) -> IcmpLayer {
+        IcmpLayer {
+            stats: IcmpStats::default(),
+            credit: config.icmp_msgs_burst,
+            last_refill: Instant::ZERO,
+            per_sec: config.icmp_msgs_per_sec,
+            burst: config.icmp_msgs_burst,
+            ratelimit: config.icmp_ratelimit,
+            last_sent: new_map(rng),
+            echo_ignore_broadcasts: config.echo_ignore_broadcasts,
+        }
+    }
+
+    pub fn count_in(&mut self, msg: Message) {
+        self.stats.in_msgs += 1;
+        if let Some(n) = self.stats.in_type.get_mut(usize::from(u8::from(msg))) {
+            *n += 1;
+        }
+    }
+
+    fn count_out(&mut self, msg: Message) {
+        self.stats.out_msgs += 1;
+        if let Some(n) = self.stats.out_type.get_mut(usize::from(u8::from(msg))) {
+            *n += 1;
+        }
+    }
+
+    /// Send an ICMP message from this host. `src` is the source to use, or
+    /// `None` to let routing choose.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        src: Option<Ipv4Addr>,
+        dst: Ipv4Addr,
+        repr: &icmpv4::Repr<'_>,
+    ) {
+        let Ok(route) = ip.route_local(now, dst, src) else {
+            ip.stats.out_no_routes += 1;
+            return;
+        };
+        let mut payload = vec![0u8; repr.buffer_len()];
+        repr.emit(&mut icmpv4::Packet::new_unchecked(&mut payload[..]));
+        let opts = SendOptions {
+            protocol: Protocol::Icmp,
+            ttl: ip.default_ttl,
+            tos: 0,
+            // Linux's ICMP control socket uses IP_PMTUDISC_DONT: replies and
+            // errors are fragmented on the way rather than lost.
+            pmtudisc: PmtuDisc::Dont,
+        };
+        if ip.send(&route, opts, &payload).is_ok() {
+            self.count_out(repr.message());
+        }
+    }
+
+    /// Answer an echo request (RFC 792; RFC 1122 §3.2.2.6: the reply carries
+    /// the request's data and is sent from the address the request was sent
+    /// to).
+    pub fn reply_echo(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        request: &ipv4::Repr,
+        dest_kind: Destination,
+        echo: &icmpv4::Repr<'_>,
+    ) {
+        let icmpv4::Repr::EchoRequest {
+            ident,
+            seq_no,
+            data,
+        } = *echo
+        else {
+            return;
+        };
+        if dest_kind == Destination::Broadcast && self.echo_ignore_broadcasts {
+            return;
+        }
+        let src = (dest_kind == Destination::Local).then_some(request.dst_addr);
+        let reply = icmpv4::Repr::EchoReply {
+            ident,
+            seq_no,
+            data,
+        };
+        self.send(now, ip, src, request.src_addr, &reply);
+    }
+
+    /// Send `error` about the datagram in `original` (received on `in_iface`,
+    /// or generated here when `None`), if RFC 1122 §3.2.2 and the rate
+    /// limits allow.
+    pub fn send_error(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        original: &[u8],
+        in_iface: Option<IfaceId>,
+        error: IcmpError,
+    ) {
+        // Read leniently: a reassembly timeout quotes a truncated datagram.
+        let Ok(quote) = icmpv4::Quote::parse(original) else {
+            return;
+        };
+        if !may_answer(ip, &quote, in_iface) {
+            return;
+        }
+        let dst = quote.header.src_addr;
+        let to_self = ip.is_local_addr(dst);
+        if !to_self && !self.allow(now, dst) {
+            self.stats.out_rate_limited += 1;
+            return;
+        }
+        let claimed = quote.header_bytes.len() + quote.header.payload_len;
+        let quote_len = original
+            .len()
+            .min(claimed)
+            .min(MAX_ERROR_DATAGRAM - ipv4::HEADER_LEN - icmpv4::HEADER_LEN);
+        let original_dst = quote.header.dst_addr;
+        let quote = &original[..quote_len];
+        let repr = match error {
+            IcmpError::DstUnreachable(reason) => icmpv4::Repr::DstUnreachable {
+                reason,
+                next_hop_mtu: 0,
+                quote,
+            },
+            IcmpError::FragNeeded(mtu) => icmpv4::Repr::DstUnreachable {
+                reason: DstUnreachable::FragRequired,
+                next_hop_mtu: mtu,
+                quote,
+            },
+            IcmpError::TimeExceeded(reason) => icmpv4::Repr::TimeExceeded { reason, quote },
+            IcmpError::RedirectHost(gateway) => icmpv4::Repr::Redirect {
+                reason: icmpv4::Redirect::Host,
+                gateway,
+                quote,
+            },
+            IcmpError::ParamProblem(pointer) => icmpv4::Repr::ParamProblem { pointer, quote },
+        };
+        // An error about a datagram addressed to us comes from that address
+        // (Linux icmp_send); otherwise routing picks the interface address.
+        let src = Some(original_dst).filter(|a| ip.is_local_addr(*a));
+        self.send(now, ip, src, dst, &repr);
+    }
+
+    /// The global token bucket and the per-destination spacing.
+    fn allow(&mut self, now: Instant, dst: Ipv4Addr) -> bool {
+        let elapsed = now.saturating_since(self.last_refill);
+        let add = elapsed.as_micros() * u128::from(self.per_sec) / 1_000_000;
+        if add > 0 {
+            self.credit = (u128::from(self.credit) + add).min(u128::from(self.burst)) as u32;
+            self.last_refill = now;
+        }
+        if self.credit == 0 {
+            return false;
+        }
+        if !self.ratelimit.is_zero() {
+            if let Some(&last) = self.last_sent.get(&dst) {
+                if now.saturating_since(last) < self.ratelimit {
+                    return false;
+                }
+            }
+            if self.last_sent.len() >= PER_DEST_CAPACITY {
+                let limit = self.ratelimit;
+                self.last_sent
+                    .retain(|_, t| now.saturating_since(*t) < limit);
+                if self.last_sent.len() >= PER_DEST_CAPACITY {
+                    self.last_sent.clear();
+                }
+            }
+            self.last_sent.insert(dst, now);
+        }
+        self.credit -= 1;
+        true
+    }
+}
+
+/// RFC 1122 §3.2.2: an ICMP error message MUST NOT be sent about
+/// * an ICMP error message,
+/// * a datagram destined to an IP broadcast or multicast address,
+/// * a non-initial fragment,
+/// * a datagram whose source address does not define a single host.
+fn may_answer(ip: &IpLayer, quote: &icmpv4::Quote<'_>, in_iface: Option<IfaceId>) -> bool {
+    let dst = quote.header.dst_addr;
+    let src = quote.header.src_addr;
+    if dst.is_broadcast() || dst.is_multicast() {
+        return false;
+    }
+    if ip.ifaces.iter().any(|i| i.is_subnet_broadcast(dst)) {
+        return false;
+    }
+    if quote.header.frag_offset != 0 {
+        return false;
+    }
+    match in_iface {
+        Some(i) if !ip.valid_source(src, i) => return false,
+        None if !tcplab_wire::ip::is_unicast_source(src) => return false,
+        _ => {}
+    }
+    if quote.header.protocol == Protocol::Icmp {
+        if let Some(&t) = quote.payload.first() {
+            if Message::from(t).is_error() {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iface::Interface;
+    use tcplab_wire::Cidr;
+
+    fn layer_with(config: Config) -> (IcmpLayer, IpLayer) {
+        let mut rng = Rng::new(1);
+        let mut ip = IpLayer::new(&config, &mut rng);
+        ip.add_iface(Interface {
+            name: "eth0".into(),
+            addrs: vec!["10.0.1.1/24".parse::<Cidr>().unwrap()],
+            mtu: 1500,
+            loopback: false,
+            counters: Default::default(),
+        });
+        (IcmpLayer::new(&config, &mut rng), ip)
+    }
+
+    fn datagram(
+        src: [u8; 4],
+        dst: [u8; 4],
+        protocol: Protocol,
+        payload: &[u8],
+        frag_offset: u16,
+    ) -> Vec<u8> {
+        let repr = ipv4::Repr {
+            src_addr: Ipv4Addr::from(src),
+            dst_addr: Ipv4Addr::from(dst),
+            protocol,
+            payload_len: payload.len(),
+            ttl: 1,
+            tos: 0,
+            ident: 1,
+            dont_frag: false,
+            more_frags: false,
+            frag_offset,
+        };
+        let mut b = vec![0u8; 20 + payload.len()];
+        repr.emit(&mut ipv4::Packet::new_unchecked(&mut b[..]));
+        b[20..].copy_from_slice(payload);
+        b
+    }
+
+    fn sent(ip: &mut IpLayer) -> usize {
+        let n = ip.out.len();
+        ip.out.clear();
+        n
+    }
+
+    #[test]
+    fn rfc1122_never_answers() {
+        let (mut icmp, mut ip) = layer_with(Config::default());
+        let e = IcmpError::TimeExceeded(icmpv4::TimeExceeded::TtlExpired);
+        let iface = Some(IfaceId(1));
+        let udp = [0u8; 8];
+        // Ordinary datagram: answered.
+        icmp.send_error(
+            Instant::ZERO,
+            &mut ip,
+            &datagram([10, 0, 1, 2], [10, 9, 9, 9], Protocol::Udp, &udp, 0),
+            iface,
+            e,
+        );
+        assert_eq!(sent(&mut ip), 1);
+        // About an ICMP error: never.
+        let err_msg = [3u8, 3, 0, 0, 0, 0, 0, 0];
+        icmp.send_error(
+            Instant::ZERO,
+            &mut ip,
+            &datagram([10, 0, 1, 2], [10, 9, 9, 9], Protocol::Icmp, &err_msg, 0),
+            iface,
+            e,
+        );
+        assert_eq!(sent(&mut ip), 0);
+        // About an echo request: yes.
+        let echo = [8u8, 0, 0, 0, 0, 1, 0, 1];
+        icmp.send_error(
+            Instant::ZERO,
+            &mut ip,
+            &datagram([10, 0, 1, 2], [10, 9, 9, 9], Protocol::Icmp, &echo, 0),
+            iface,
+            e,
+        );
+        assert_eq!(sent(&mut ip), 1);
+        // To a broadcast address (limited, directed, multicast): never.
+        for dst in [[255, 255, 255, 255], [10, 0, 1, 255], [224, 0, 0, 1]] {
+            icmp.send_error(
+                Instant::ZERO,
+                &mut ip,
+                &datagram([10, 0, 1, 2], dst, Protocol::Udp, &udp, 0),
+                iface,
+                e,
+            );
+            assert_eq!(sent(&mut ip), 0, "{dst:?}");
+        }
+        // A non-initial fragment: never.
+        icmp.send_error(
+            Instant::ZERO,
+            &mut ip,
+            &datagram([10, 0, 1, 2], [10, 9, 9, 9], Protocol::Udp, &udp, 8),
+            iface,
+            e,
+        );
+        assert_eq!(sent(&mut ip), 0);
+        // From a source that is not one host: never.
+        for src in [
+            [0, 0, 0, 0],
+            [224, 1, 1, 1],
+            [255, 255, 255, 255],
+            [127, 0, 0, 1],
+            [240, 0, 0, 1],
+        ] {
+            icmp.send_error(
+                Instant::ZERO,
+                &mut ip,
+                &datagram(src, [10, 9, 9, 9], Protocol::Udp, &udp, 0),
+                iface,
+                e,
+            );
+            assert_eq!(sent(&mut ip), 0, "{src:?}");
+        }
+    }
+
+    #[test]
+    fn quote_is_bounded_to_576() {
+        let (mut icmp, mut ip) = layer_with(Config::default());
+        let big = vec![0u8; 1400];
+        icmp.send_error(
+            Instant::ZERO,
+            &mut ip,
+            &datagram([10, 0, 1, 2], [10, 9, 9, 9], Protocol::Udp, &big, 0),
+            Some(IfaceId(1)),
+            IcmpError::FragNeeded(576),
+        );
+        let out = ip.out.pop_front().unwrap();
+        assert_eq!(out.bytes.len(), 576);
+        let p = ipv4::Packet::new_checked(&out.bytes[..]).unwrap();
+        let icmp_p = icmpv4::Packet::new_checked(p.payload()).unwrap();
+        assert!(icmp_p.verify_checksum());
+        assert_eq!(icmp_p.next_hop_mtu(), 576);
+    }
+
+    #[test]
+    fn global_token_bucket() {
+        let config = Config {
+            icmp_msgs_per_sec: 10,
+            icmp_msgs_burst: 5,
+            ..Config::default()
+        };
+        let (mut icmp, mut ip) = layer_with(config);
+        let d = datagram([10, 0, 1, 2], [10, 9, 9, 9], Protocol::Udp, &[0; 8], 0);
+        let e = IcmpError::DstUnreachable(DstUnreachable::HostUnreachable);
+        for _ in 0..20 {
+            icmp.send_error(Instant::from_secs(1), &mut ip, &d, Some(IfaceId(1)), e);
+        }
+        assert_eq!(sent(&mut ip), 5);
+        assert_eq!(icmp.stats.out_rate_limited, 15);
+        // 300 ms later three tokens have come back.
+        for _ in 0..20 {
+            icmp.send_error(Instant::from_millis(1300), &mut ip, &d, Some(IfaceId(1)), e);
+        }
+        assert_eq!(sent(&mut ip), 3);
+    }
+
+    #[test]
+    fn per_destination_spacing() {
+        let config = Config {
+            icmp_ratelimit: Duration::from_secs(1),
+            ..Config::default()
+        };
+        let (mut icmp, mut ip) = layer_with(config);
+        let d = datagram([10, 0, 1, 2], [10, 9, 9, 9], Protocol::Udp, &[0; 8], 0);
+        let e = IcmpError::DstUnreachable(DstUnreachable::HostUnreachable);
+        icmp.send_error(Instant::from_secs(5), &mut ip, &d, Some(IfaceId(1)), e);
+        icmp.send_error(Instant::from_millis(5500), &mut ip, &d, Some(IfaceId(1)), e);
+        assert_eq!(sent(&mut ip), 1);
+        icmp.send_error(Instant::from_secs(6), &mut ip, &d, Some(IfaceId(1)), e);
+        assert_eq!(sent(&mut ip), 1);
+        // Another destination is not held back.
+        let d2 = datagram([10, 0, 1, 3], [10, 9, 9, 9], Protocol::Udp, &[0; 8], 0);
+        icmp.send_error(Instant::from_secs(6), &mut ip, &d2, Some(IfaceId(1)), e);
+        assert_eq!(sent(&mut ip), 1);
+    }
+}

@@ -1,0 +1,137 @@
+//! Path MTU cache (RFC 1191): what ICMP "fragmentation needed" taught us,
+//! per destination, for `pmtu_expires`.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use tcplab_wire::ipv4::MIN_MTU;
+
+use crate::time::Instant;
+
+/// Entries kept at most; the one expiring first goes when full.
+const CAPACITY: usize = 4096;
+
+/// The plateau table of RFC 1191 §7, for messages from routers that do not
+/// report the next-hop MTU.
+const PLATEAUS: [usize; 10] = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296];
+
+#[derive(Debug, Clone)]
+pub struct PmtuCache {
+    entries: BTreeMap<Ipv4Addr, (usize, Instant)>,
+    expires: Duration,
+}
+
+impl PmtuCache {
+    pub fn new(expires: Duration) -> PmtuCache {
+        PmtuCache {
+            entries: BTreeMap::new(),
+            expires,
+        }
+    }
+
+    /// The learned MTU towards `dst`, if any and not expired.
+    pub fn get(&self, now: Instant, dst: Ipv4Addr) -> Option<usize> {
+        self.entries
+            .get(&dst)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(mtu, _)| *mtu)
+    }
+
+    /// Learn from a "fragmentation needed" about a datagram of `sent_len`
+    /// bytes to `dst`. `reported` is the next-hop MTU (zero from old routers).
+    /// Returns the new path MTU if it went down.
+    pub fn learn(
+        &mut self,
+        now: Instant,
+        dst: Ipv4Addr,
+        reported: u16,
+        sent_len: usize,
+        link_mtu: usize,
+    ) -> Option<usize> {
+        let reported = usize::from(reported);
+        // RFC 1191 §5: a missing or implausible value (not below what was
+        // sent) is replaced by the next plateau below the datagram's size.
+        let mtu = if reported >= MIN_MTU && reported < sent_len {
+            reported
+        } else {
+            PLATEAUS
+                .iter()
+                .copied()
+                .find(|&p| p < sent_len)
+                .unwrap_or(MIN_MTU)
+        }
+        .max(MIN_MTU);
+        let current = self.get(now, dst).unwrap_or(link_mtu);
+        if mtu >= current {
+            return None;
+        }
+        if self.entries.len() >= CAPACITY && !self.entries.contains_key(&dst) {
+            self.purge(now);
+            if self.entries.len() >= CAPACITY {
+                let soonest = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(a, (_, exp))| (*exp, **a))
+                    .map(|(a, _)| *a);
+                if let Some(a) = soonest {
+                    self.entries.remove(&a);
+                }
+            }
+        }
+        self.entries.insert(dst, (mtu, now + self.expires));
+        Some(mtu)
+    }
+
+    fn purge(&mut self, now: Instant) {
+        self.entries.retain(|_, (_, exp)| *exp > now);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+
+    #[test]
+    fn learns_lower_mtu_and_expires() {
+        let mut c = PmtuCache::new(Duration::from_secs(600));
+        let t = Instant::from_secs(1);
+        assert_eq!(c.learn(t, D, 576, 1028, 1500), Some(576));
+        assert_eq!(c.get(t, D), Some(576));
+        // A higher report never raises it.
+        assert_eq!(c.learn(t, D, 1400, 1500, 1500), None);
+        assert_eq!(c.get(t + Duration::from_secs(601), D), None);
+    }
+
+    #[test]
+    fn plateau_when_router_reports_nothing() {
+        let mut c = PmtuCache::new(Duration::from_secs(600));
+        assert_eq!(c.learn(Instant::ZERO, D, 0, 1500, 1500), Some(1492));
+        assert_eq!(c.learn(Instant::ZERO, D, 0, 1492, 1500), Some(1006));
+    }
+
+    #[test]
+    fn bounded() {
+        let mut c = PmtuCache::new(Duration::from_secs(600));
+        for i in 0..(CAPACITY as u32 + 100) {
+            c.learn(
+                Instant::from_micros(u64::from(i)),
+                Ipv4Addr::from(i),
+                576,
+                1500,
+                1500,
+            );
+        }
+        assert_eq!(c.len(), CAPACITY);
+    }
+}

@@ -1,0 +1,305 @@
+//! The port table: who holds which (address, port), and ephemeral ports.
+//!
+//! Ports fall into three ranges (RFC 6335 §6): well-known (system) ports
+//! 0–1023, registered (user) ports 1024–49151 and dynamic (private, ephemeral)
+//! ports 49152–65535. A second bind of the same address and port — or of a
+//! wildcard and a specific address on the same port — fails with "Address
+//! already in use", as Linux without `SO_REUSEADDR` does.
+//!
+//! Ephemeral ports are chosen with RFC 6056 §3.3.4 Algorithm 4 ("double-hash
+//! port selection"): a keyed hash of the connection's endpoints picks an
+//! offset into the range, a second hash picks one of 256 counters that step
+//! through it, so ports of different destinations are unrelated while ports
+//! to one destination do not repeat soon. The keys come from the seeded RNG.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ops::RangeInclusive;
+
+use crate::hash::KeyedState;
+use crate::rand::Rng;
+use crate::socket::{BindError, SocketId, SocketKind};
+
+/// The three ranges of the port space (RFC 6335 §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortRange {
+    /// 0–1023: assigned by IETF review; privileged on Unix.
+    WellKnown,
+    /// 1024–49151: assigned by IANA on request.
+    Registered,
+    /// 49152–65535: never assigned; for ephemeral use.
+    Dynamic,
+}
+
+impl PortRange {
+    pub fn of(port: u16) -> PortRange {
+        match port {
+            0..=1023 => PortRange::WellKnown,
+            1024..=49151 => PortRange::Registered,
+            _ => PortRange::Dynamic,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PortRange::WellKnown => "well-known",
+            PortRange::Registered => "registered",
+            PortRange::Dynamic => "dynamic",
+        }
+    }
+}
+
+/// Size of the RFC 6056 Algorithm 4 counter table.
+const TABLE_SIZE: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Binding {
+    addr: Ipv4Addr,
+    /// Set for connected sockets: they may share a port with other
+    /// connections to different remotes (the 4-tuple stays unique).
+    remote: Option<SocketAddrV4>,
+    owner: SocketId,
+}
+
+impl Binding {
+    fn conflicts(&self, addr: Ipv4Addr, remote: Option<SocketAddrV4>) -> bool {
+        let addrs_overlap =
+            self.addr == addr || self.addr.is_unspecified() || addr.is_unspecified();
+        let remotes_overlap = match (self.remote, remote) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        addrs_overlap && remotes_overlap
+    }
+}
+
+/// Which sockets hold which ports, per protocol.
+#[derive(Debug)]
+pub struct PortTable {
+    bindings: BTreeMap<(SocketKind, u16), Vec<Binding>>,
+    ephemeral: RangeInclusive<u16>,
+    offset_key: KeyedState,
+    index_key: KeyedState,
+    table: Box<[u32; TABLE_SIZE]>,
+}
+
+impl PortTable {
+    pub fn new(ephemeral: RangeInclusive<u16>, rng: &mut Rng) -> PortTable {
+        assert!(
+            !ephemeral.is_empty() && *ephemeral.start() > 0,
+            "empty ephemeral port range"
+        );
+        PortTable {
+            bindings: BTreeMap::new(),
+            ephemeral,
+            offset_key: KeyedState::new(rng),
+            index_key: KeyedState::new(rng),
+            table: Box::new([0; TABLE_SIZE]),
+        }
+    }
+
+    pub fn ephemeral_range(&self) -> RangeInclusive<u16> {
+        self.ephemeral.clone()
+    }
+
+    /// Whether `port` could be bound at `addr` (towards `remote`).
+    pub fn is_free(
+        &self,
+        kind: SocketKind,
+        addr: Ipv4Addr,
+        port: u16,
+        remote: Option<SocketAddrV4>,
+    ) -> bool {
+        self.bindings
+            .get(&(kind, port))
+            .is_none_or(|v| !v.iter().any(|b| b.conflicts(addr, remote)))
+    }
+
+    /// Bind a specific port.
+    pub fn bind(
+        &mut self,
+        kind: SocketKind,
+        addr: Ipv4Addr,
+        port: u16,
+        remote: Option<SocketAddrV4>,
+        owner: SocketId,
+    ) -> Result<(), BindError> {
+        if !self.is_free(kind, addr, port, remote) {
+            return Err(BindError::AddrInUse { addr, port });
+        }
+        self.bindings
+            .entry((kind, port))
+            .or_default()
+            .push(Binding {
+                addr,
+                remote,
+                owner,
+            });
+        Ok(())
+    }
+
+    /// Choose and bind an ephemeral port (RFC 6056 Algorithm 4).
+    pub fn bind_ephemeral(
+        &mut self,
+        kind: SocketKind,
+        addr: Ipv4Addr,
+        remote: Option<SocketAddrV4>,
+        owner: SocketId,
+    ) -> Result<u16, BindError> {
+        let min = u32::from(*self.ephemeral.start());
+        let num = u32::from(*self.ephemeral.end()) - min + 1;
+        let endpoints = (kind, addr, remote);
+        let offset = hash32(&self.offset_key, &endpoints);
+        let index = hash32(&self.index_key, &endpoints) as usize % TABLE_SIZE;
+        for _ in 0..num {
+            let port = (min + offset.wrapping_add(self.table[index]) % num) as u16;
+            self.table[index] = self.table[index].wrapping_add(1);
+            if self.is_free(kind, addr, port, remote) {
+                self.bind(kind, addr, port, remote, owner)?;
+                return Ok(port);
+            }
+        }
+        Err(BindError::NoPortsAvailable)
+    }
+
+    /// Record that a bound socket is now connected to `remote`, so that other
+    /// connections to other remotes may share its ephemeral port.
+    pub fn set_remote(
+        &mut self,
+        kind: SocketKind,
+        port: u16,
+        owner: SocketId,
+        remote: SocketAddrV4,
+    ) {
+        if let Some(v) = self.bindings.get_mut(&(kind, port)) {
+            for b in v.iter_mut().filter(|b| b.owner == owner) {
+                b.remote = Some(remote);
+            }
+        }
+    }
+
+    /// Give back every port `owner` holds on `port`.
+    pub fn release(&mut self, kind: SocketKind, port: u16, owner: SocketId) {
+        if let Some(v) = self.bindings.get_mut(&(kind, port)) {
+            v.retain(|b| b.owner != owner);
+            if v.is_empty() {
+                self.bindings.remove(&(kind, port));
+            }
+        }
+    }
+
+    /// Number of (protocol, port) pairs in use.
+    pub fn len(&self) -> usize {
+        self.bindings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bindings.is_empty()
+    }
+}
+
+fn hash32(key: &KeyedState, value: &impl Hash) -> u32 {
+    key.hash_one(value) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slab::Key;
+
+    fn owner(n: u32) -> SocketId {
+        SocketId {
+            kind: SocketKind::Udp,
+            key: Key {
+                index: n,
+                generation: 0,
+            },
+        }
+    }
+
+    const ANY: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
+    const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    #[test]
+    fn ranges() {
+        assert_eq!(PortRange::of(80), PortRange::WellKnown);
+        assert_eq!(PortRange::of(1023), PortRange::WellKnown);
+        assert_eq!(PortRange::of(1024), PortRange::Registered);
+        assert_eq!(PortRange::of(49151), PortRange::Registered);
+        assert_eq!(PortRange::of(49152), PortRange::Dynamic);
+        assert_eq!(PortRange::of(65535), PortRange::Dynamic);
+    }
+
+    #[test]
+    fn second_bind_refused() {
+        let mut t = PortTable::new(49152..=65535, &mut Rng::new(1));
+        t.bind(SocketKind::Udp, A, 53, None, owner(1)).unwrap();
+        assert_eq!(
+            t.bind(SocketKind::Udp, A, 53, None, owner(2)),
+            Err(BindError::AddrInUse { addr: A, port: 53 })
+        );
+        // The wildcard overlaps every address.
+        assert!(t.bind(SocketKind::Udp, ANY, 53, None, owner(2)).is_err());
+        // Another address, or another protocol, is fine.
+        t.bind(SocketKind::Udp, B, 53, None, owner(2)).unwrap();
+        t.bind(SocketKind::Tcp, A, 53, None, owner(3)).unwrap();
+        t.release(SocketKind::Udp, 53, owner(1));
+        t.bind(SocketKind::Udp, A, 53, None, owner(4)).unwrap();
+    }
+
+    #[test]
+    fn ephemeral_ports_are_dynamic_and_distinct() {
+        let mut t = PortTable::new(49152..=65535, &mut Rng::new(2));
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..1000 {
+            let p = t
+                .bind_ephemeral(SocketKind::Udp, ANY, None, owner(i))
+                .unwrap();
+            assert_eq!(PortRange::of(p), PortRange::Dynamic);
+            assert!(seen.insert(p), "port {p} handed out twice");
+        }
+    }
+
+    #[test]
+    fn ephemeral_range_exhausts_cleanly() {
+        let mut t = PortTable::new(60000..=60009, &mut Rng::new(3));
+        for i in 0..10 {
+            t.bind_ephemeral(SocketKind::Udp, ANY, None, owner(i))
+                .unwrap();
+        }
+        assert_eq!(
+            t.bind_ephemeral(SocketKind::Udp, ANY, None, owner(99)),
+            Err(BindError::NoPortsAvailable)
+        );
+    }
+
+    #[test]
+    fn connected_sockets_share_a_port_across_remotes() {
+        let mut t = PortTable::new(50000..=50000, &mut Rng::new(4));
+        let r1 = SocketAddrV4::new(B, 80);
+        let r2 = SocketAddrV4::new(B, 443);
+        let p1 = t
+            .bind_ephemeral(SocketKind::Tcp, A, Some(r1), owner(1))
+            .unwrap();
+        let p2 = t
+            .bind_ephemeral(SocketKind::Tcp, A, Some(r2), owner(2))
+            .unwrap();
+        assert_eq!(p1, p2);
+        assert_eq!(
+            t.bind_ephemeral(SocketKind::Tcp, A, Some(r1), owner(3)),
+            Err(BindError::NoPortsAvailable)
+        );
+    }
+
+    #[test]
+    fn same_seed_same_ports() {
+        let pick = |seed| {
+            let mut t = PortTable::new(49152..=65535, &mut Rng::new(seed));
+            t.bind_ephemeral(SocketKind::Udp, A, None, owner(1))
+                .unwrap()
+        };
+        assert_eq!(pick(9), pick(9));
+    }
+}

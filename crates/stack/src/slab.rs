@@ -1,0 +1,132 @@
+//! A generational slab: stable small handles for sockets, where a handle to a
+//! freed slot never reaches the slot's next occupant.
+
+/// Index plus generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+#[derive(Debug)]
+enum Slot<T> {
+    Full {
+        generation: u32,
+        value: T,
+    },
+    Free {
+        generation: u32,
+        next_free: Option<u32>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Slab<T> {
+    slots: Vec<Slot<T>>,
+    free_head: Option<u32>,
+    len: usize,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            slots: Vec::new(),
+            free_head: None,
+            len: 0,
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    pub fn insert(&mut self, value: T) -> Key {
+        self.len += 1;
+        if let Some(index) = self.free_head {
+            let slot = &mut self.slots[index as usize];
+            let (generation, next_free) = match *slot {
+                Slot::Free {
+                    generation,
+                    next_free,
+                } => (generation, next_free),
+                Slot::Full { .. } => unreachable!("free list points at a full slot"),
+            };
+            self.free_head = next_free;
+            *slot = Slot::Full { generation, value };
+            Key { index, generation }
+        } else {
+            let index = u32::try_from(self.slots.len()).expect("more than 2^32 sockets");
+            self.slots.push(Slot::Full {
+                generation: 0,
+                value,
+            });
+            Key {
+                index,
+                generation: 0,
+            }
+        }
+    }
+
+    pub fn get(&self, key: Key) -> Option<&T> {
+        match self.slots.get(key.index as usize) {
+            Some(Slot::Full { generation, value }) if *generation == key.generation => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
+        match self.slots.get_mut(key.index as usize) {
+            Some(Slot::Full { generation, value }) if *generation == key.generation => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn remove(&mut self, key: Key) -> Option<T> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        match slot {
+            Slot::Full { generation, .. } if *generation == key.generation => {
+                let next = Slot::Free {
+                    generation: generation.wrapping_add(1),
+                    next_free: self.free_head,
+                };
+                let old = std::mem::replace(slot, next);
+                self.free_head = Some(key.index);
+                self.len -= 1;
+                match old {
+                    Slot::Full { value, .. } => Some(value),
+                    Slot::Free { .. } => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Occupied slots in index order.
+    pub fn iter(&self) -> impl Iterator<Item = (Key, &T)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| match s {
+            Slot::Full { generation, value } => Some((
+                Key {
+                    index: i as u32,
+                    generation: *generation,
+                },
+                value,
+            )),
+            Slot::Free { .. } => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_keys_miss() {
+        let mut s = Slab::default();
+        let a = s.insert("a");
+        assert_eq!(s.remove(a), Some("a"));
+        let b = s.insert("b");
+        assert_eq!(a.index, b.index);
+        assert_eq!(s.get(a), None);
+        assert_eq!(s.get(b), Some(&"b"));
+        assert_eq!(s.remove(a), None);
+    }
+}

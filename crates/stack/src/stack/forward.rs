@@ -1,0 +1,95 @@
+//! Forwarding datagrams not addressed to this host (RFC 1812 §5.2, §5.3).
+
+use tcplab_wire::icmpv4::{DstUnreachable, TimeExceeded};
+use tcplab_wire::ipv4;
+
+use super::Stack;
+use crate::icmp::IcmpError;
+use crate::iface::IfaceId;
+use crate::time::Instant;
+
+impl Stack {
+    pub(super) fn forward(
+        &mut self,
+        now: Instant,
+        in_iface: IfaceId,
+        bytes: &[u8],
+        repr: &ipv4::Repr,
+    ) {
+        let dst = repr.dst_addr;
+        // Never forward limited broadcasts or multicast (no multicast routing).
+        if dst.is_broadcast() || dst.is_multicast() || dst.is_unspecified() {
+            self.ip.stats.in_addr_errors += 1;
+            return;
+        }
+        // RFC 1812 §5.3.1: a datagram whose TTL would reach zero is discarded
+        // with time exceeded (code 0).
+        if repr.ttl <= 1 {
+            self.ip.stats.in_hdr_errors += 1;
+            self.icmp.send_error(
+                now,
+                &mut self.ip,
+                bytes,
+                Some(in_iface),
+                IcmpError::TimeExceeded(TimeExceeded::TtlExpired),
+            );
+            return;
+        }
+        let Some(route) = self.ip.routes.lookup(dst).copied() else {
+            // RFC 1812 §5.2.7.1: no route is "network unreachable".
+            self.ip.stats.out_no_routes += 1;
+            self.icmp.send_error(
+                now,
+                &mut self.ip,
+                bytes,
+                Some(in_iface),
+                IcmpError::DstUnreachable(DstUnreachable::NetUnreachable),
+            );
+            return;
+        };
+        let next_hop = route.gateway.unwrap_or(dst);
+        let out_iface = &self.ip.ifaces[route.iface.0];
+        // A directed broadcast to a connected subnet is not forwarded (RFC
+        // 2644 makes that the default).
+        if route.gateway.is_none() && out_iface.is_subnet_broadcast(dst) {
+            self.ip.stats.in_addr_errors += 1;
+            return;
+        }
+        let mtu = out_iface.mtu;
+        // Linux checks the MTU before decrementing the TTL, so the quoted
+        // header is the one that arrived.
+        if bytes.len() > mtu && repr.dont_frag {
+            self.ip.stats.frag_fails += 1;
+            self.icmp.send_error(
+                now,
+                &mut self.ip,
+                bytes,
+                Some(in_iface),
+                IcmpError::FragNeeded(u16::try_from(mtu).unwrap_or(u16::MAX)),
+            );
+            return;
+        }
+        // RFC 1812 §5.2.7.2: going back out the arrival interface to a next
+        // hop on the sender's own subnet means the sender could have sent
+        // there directly: tell it (a host redirect; never a network one).
+        if route.iface == in_iface && self.config.send_redirects {
+            let iface = &self.ip.ifaces[in_iface.0];
+            if iface.on_link(repr.src_addr) && iface.on_link(next_hop) && next_hop != repr.src_addr
+            {
+                self.icmp.send_error(
+                    now,
+                    &mut self.ip,
+                    bytes,
+                    Some(in_iface),
+                    IcmpError::RedirectHost(next_hop),
+                );
+            }
+        }
+        let mut out = self.ip.buffer();
+        out.extend_from_slice(bytes);
+        // RFC 1812 §5.3.1 + RFC 1624: decrement and patch the checksum.
+        ipv4::Packet::new_unchecked(&mut out[..]).decrement_ttl();
+        self.ip.stats.forw_datagrams += 1;
+        self.ip.transmit(route.iface, next_hop, out);
+    }
+}

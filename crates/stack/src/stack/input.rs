@@ -1,0 +1,347 @@
+//! Datagram input: validation, local delivery, reassembly, and ICMP.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use tcplab_wire::icmpv4::{self, DstUnreachable, Quote};
+use tcplab_wire::{ipv4, udp, Protocol};
+
+use super::Stack;
+use crate::icmp::IcmpError;
+use crate::iface::IfaceId;
+use crate::ip::{Destination, ReassemblyOutcome};
+use crate::route::{Route, RouteOrigin};
+use crate::socket::{IcmpErrorReport, PingMessage, UdpDatagram};
+use crate::time::Instant;
+
+impl Stack {
+    /// A datagram arrived on `iface`. Anything malformed is dropped and
+    /// counted; nothing from the network can make this fail or panic.
+    pub fn handle_packet(&mut self, now: Instant, iface: IfaceId, bytes: &[u8]) {
+        self.advance(now);
+        self.ip.stats.in_receives += 1;
+        if let Some(i) = self.ip.ifaces.get_mut(iface.0) {
+            i.counters.rx_packets += 1;
+            i.counters.rx_bytes += bytes.len() as u64;
+        } else {
+            self.ip.stats.in_discards += 1;
+            return;
+        }
+        let Ok(packet) = ipv4::Packet::new_checked(bytes) else {
+            self.ip.stats.in_hdr_errors += 1;
+            return;
+        };
+        // RFC 1122 §3.2.1.2: a datagram with a bad header checksum MUST be
+        // silently discarded.
+        if !packet.verify_checksum() {
+            self.ip.stats.in_csum_errors += 1;
+            return;
+        }
+        let Ok(repr) = ipv4::Repr::parse(&packet) else {
+            self.ip.stats.in_hdr_errors += 1;
+            return;
+        };
+        // Drop link padding beyond the total length.
+        let bytes = &bytes[..usize::from(packet.total_len())];
+        if !self.ip.valid_source(repr.src_addr, iface) {
+            self.ip.stats.in_addr_errors += 1;
+            return;
+        }
+        match self.ip.classify(repr.dst_addr, iface) {
+            Destination::Other if self.config.forwarding => self.forward(now, iface, bytes, &repr),
+            Destination::Other => self.ip.stats.in_addr_errors += 1,
+            dest => self.local_input(now, iface, bytes, &repr, dest),
+        }
+    }
+
+    fn local_input(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        bytes: &[u8],
+        repr: &ipv4::Repr,
+        dest: Destination,
+    ) {
+        if repr.is_fragment() {
+            self.ip.stats.reasm_reqds += 1;
+            let packet = ipv4::Packet::new_unchecked(bytes);
+            match self.reasm.add(now, &packet) {
+                ReassemblyOutcome::Held => {}
+                ReassemblyOutcome::Duplicate => self.ip.stats.reasm_duplicates += 1,
+                ReassemblyOutcome::Discarded(reason) => {
+                    self.ip.stats.reasm_fails += 1;
+                    if reason == crate::ip::Discard::Overlap {
+                        self.ip.stats.reasm_overlaps += 1;
+                    }
+                }
+                ReassemblyOutcome::Complete(whole) => {
+                    self.ip.stats.reasm_oks += 1;
+                    let Ok(packet) = ipv4::Packet::new_checked(&whole[..]) else {
+                        self.ip.stats.reasm_fails += 1;
+                        return;
+                    };
+                    let Ok(whole_repr) = ipv4::Repr::parse(&packet) else {
+                        self.ip.stats.reasm_fails += 1;
+                        return;
+                    };
+                    self.deliver(now, iface, &whole, &whole_repr, dest);
+                }
+            }
+            return;
+        }
+        self.deliver(now, iface, bytes, repr, dest);
+    }
+
+    /// Hand a whole datagram to its transport.
+    fn deliver(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        bytes: &[u8],
+        repr: &ipv4::Repr,
+        dest: Destination,
+    ) {
+        let packet = ipv4::Packet::new_unchecked(bytes);
+        let payload = packet.payload();
+        self.ip.stats.in_delivers += 1;
+        match repr.protocol {
+            Protocol::Icmp => self.icmp_input(now, repr, dest, payload),
+            Protocol::Udp => self.udp_input(now, iface, bytes, repr, dest, payload),
+            Protocol::Tcp | Protocol::Unknown(_) => {
+                self.ip.stats.in_delivers -= 1;
+                self.ip.stats.in_unknown_protos += 1;
+                if dest == Destination::Local {
+                    self.icmp.send_error(
+                        now,
+                        &mut self.ip,
+                        bytes,
+                        Some(iface),
+                        IcmpError::DstUnreachable(DstUnreachable::ProtoUnreachable),
+                    );
+                }
+            }
+        }
+    }
+
+    fn icmp_input(
+        &mut self,
+        now: Instant,
+        ip_repr: &ipv4::Repr,
+        dest: Destination,
+        payload: &[u8],
+    ) {
+        let Ok(packet) = icmpv4::Packet::new_checked(payload) else {
+            self.icmp.stats.in_errors += 1;
+            return;
+        };
+        if !packet.verify_checksum() {
+            self.icmp.stats.in_csum_errors += 1;
+            return;
+        }
+        let Ok(repr) = icmpv4::Repr::parse(&packet) else {
+            self.icmp.stats.in_errors += 1;
+            return;
+        };
+        self.icmp.count_in(repr.message());
+        match repr {
+            icmpv4::Repr::EchoRequest { .. } => {
+                self.icmp
+                    .reply_echo(now, &mut self.ip, ip_repr, dest, &repr)
+            }
+            icmpv4::Repr::EchoReply {
+                ident,
+                seq_no,
+                data,
+            } => {
+                if let Some(h) = self.ping.lookup(ident) {
+                    let msg = PingMessage::Reply {
+                        from: ip_repr.src_addr,
+                        seq: seq_no,
+                        ttl: ip_repr.ttl,
+                        data: data.to_vec(),
+                    };
+                    if self.ping.deliver(h, msg) {
+                        self.notify(h.id());
+                    }
+                }
+            }
+            icmpv4::Repr::Redirect {
+                reason,
+                gateway,
+                quote,
+            } => self.redirect_input(ip_repr, reason, gateway, quote),
+            icmpv4::Repr::DstUnreachable { .. }
+            | icmpv4::Repr::TimeExceeded { .. }
+            | icmpv4::Repr::ParamProblem { .. }
+            | icmpv4::Repr::SourceQuench { .. } => {
+                if dest == Destination::Local {
+                    self.icmp_error_input(now, ip_repr, &repr);
+                }
+            }
+            icmpv4::Repr::Other { .. } => {}
+        }
+    }
+
+    /// An ICMP error about a datagram we sent: learn from it and tell the
+    /// socket it concerns (RFC 1122 §3.2.2, §4.1.3.3).
+    fn icmp_error_input(&mut self, now: Instant, ip_repr: &ipv4::Repr, repr: &icmpv4::Repr<'_>) {
+        let Some(Ok(quote)) = repr.quote().map(Quote::parse) else {
+            return;
+        };
+        let original = quote.header;
+        if !self.ip.is_local_addr(original.src_addr) {
+            return;
+        }
+        let (icmp_type, code, info) = match *repr {
+            icmpv4::Repr::DstUnreachable {
+                reason,
+                next_hop_mtu,
+                ..
+            } => (3, u8::from(reason), u32::from(next_hop_mtu)),
+            icmpv4::Repr::TimeExceeded { reason, .. } => (11, u8::from(reason), 0),
+            icmpv4::Repr::ParamProblem { pointer, .. } => (12, 0, u32::from(pointer)),
+            // RFC 6633: source quench is obsolete and ignored, but the
+            // application may still see it reported.
+            icmpv4::Repr::SourceQuench { .. } => (4, 0, 0),
+            _ => return,
+        };
+        if let icmpv4::Repr::DstUnreachable {
+            reason: DstUnreachable::FragRequired,
+            next_hop_mtu,
+            ..
+        } = *repr
+        {
+            let sent = quote.header_bytes.len() + original.payload_len;
+            let link_mtu = self
+                .ip
+                .routes
+                .lookup(original.dst_addr)
+                .and_then(|r| self.ip.iface(r.iface))
+                .map_or(sent, |i| i.mtu);
+            self.ip
+                .pmtu
+                .learn(now, original.dst_addr, next_hop_mtu, sent, link_mtu);
+        }
+        let (sport, dport) = quote.ports().or_else(|| quote.echo()).unwrap_or((0, 0));
+        let report = IcmpErrorReport {
+            from: ip_repr.src_addr,
+            icmp_type,
+            code,
+            info,
+            original_dst: original.dst_addr,
+            original_src_port: sport,
+            original_dst_port: dport,
+            quoted_ttl: original.ttl,
+            ttl: ip_repr.ttl,
+        };
+        match original.protocol {
+            Protocol::Udp if quote.ports().is_some() => {
+                let local = SocketAddrV4::new(original.src_addr, sport);
+                let remote = SocketAddrV4::new(original.dst_addr, dport);
+                if let Some(h) = self.udp.report_error(local, remote, report) {
+                    self.notify(h.id());
+                }
+            }
+            Protocol::Icmp => {
+                if let Some((ident, seq)) = quote.echo() {
+                    if let Some(h) = self.ping.lookup(ident) {
+                        if self.ping.deliver(h, PingMessage::Error { seq, report }) {
+                            self.notify(h.id());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// RFC 1122 §3.2.2.2: a host SHOULD act on a redirect from its current
+    /// first hop for the destination, to a gateway on a connected network;
+    /// network redirects are treated as host redirects. Routers ignore them.
+    fn redirect_input(
+        &mut self,
+        ip_repr: &ipv4::Repr,
+        reason: icmpv4::Redirect,
+        gateway: Ipv4Addr,
+        quote: &[u8],
+    ) {
+        let _ = reason;
+        if self.config.forwarding || !self.config.accept_redirects {
+            return;
+        }
+        let Ok(quote) = Quote::parse(quote) else {
+            return;
+        };
+        let target = quote.header.dst_addr;
+        let Some(current) = self.ip.routes.lookup(target).copied() else {
+            return;
+        };
+        if current.gateway != Some(ip_repr.src_addr) {
+            return;
+        }
+        let on_link = self.ip.routes.iter().any(|r| {
+            r.origin == RouteOrigin::Connected
+                && r.iface == current.iface
+                && r.dest.contains(gateway)
+        });
+        if !on_link || self.ip.is_local_addr(gateway) || gateway == ip_repr.src_addr {
+            return;
+        }
+        self.ip.routes.add(Route {
+            dest: tcplab_wire::Cidr::host(target),
+            gateway: Some(gateway),
+            iface: current.iface,
+            origin: RouteOrigin::Redirect,
+        });
+    }
+
+    fn udp_input(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        bytes: &[u8],
+        ip_repr: &ipv4::Repr,
+        dest: Destination,
+        payload: &[u8],
+    ) {
+        let Ok(packet) = udp::Packet::new_checked(payload) else {
+            self.udp.stats.in_errors += 1;
+            return;
+        };
+        if !packet.verify_checksum(ip_repr.src_addr, ip_repr.dst_addr) {
+            self.udp.stats.in_csum_errors += 1;
+            return;
+        }
+        let Ok(repr) = udp::Repr::parse(&packet) else {
+            self.udp.stats.in_errors += 1;
+            return;
+        };
+        let from = SocketAddrV4::new(ip_repr.src_addr, repr.src_port);
+        match self.udp.lookup(ip_repr.dst_addr, repr.dst_port, from) {
+            Some(h) => {
+                let datagram = UdpDatagram {
+                    from,
+                    to: ip_repr.dst_addr,
+                    ttl: ip_repr.ttl,
+                    data: repr.payload.to_vec(),
+                };
+                if self.udp.deliver(h, datagram) {
+                    self.notify(h.id());
+                }
+            }
+            None => {
+                self.udp.stats.no_ports += 1;
+                // RFC 1122 §4.1.3.1: port unreachable, but never about a
+                // broadcast (checked again by the ICMP layer).
+                if dest == Destination::Local {
+                    self.icmp.send_error(
+                        now,
+                        &mut self.ip,
+                        bytes,
+                        Some(iface),
+                        IcmpError::DstUnreachable(DstUnreachable::PortUnreachable),
+                    );
+                }
+            }
+        }
+    }
+}

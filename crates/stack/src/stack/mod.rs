@@ -1,0 +1,323 @@
+//! `Stack`: one host's TCP/IP stack, sans-IO.
+//!
+//! # Driving a stack
+//!
+//! The stack never reads a clock, touches a device or draws unseeded
+//! randomness. The driver (the simulator, or the TUN runtime) pushes packets
+//! and time in and polls packets, deadlines and events out:
+//!
+//! 1. `handle_packet(now, iface, bytes)` for each datagram that arrived;
+//!    `handle_timeout(now)` when the deadline from `poll_timeout` passed;
+//!    socket calls (`udp_send_to`, ...) whenever applications run.
+//! 2. Then `poll_transmit(now, buf)` until it returns `None`: each call
+//!    yields one datagram for a link. Datagrams to this host itself are
+//!    delivered inside this call and never returned.
+//! 3. `poll_event()` until `None`: each event names a socket whose state
+//!    changed, so whoever waits on it should look again.
+//! 4. `poll_timeout()`: when to call `handle_timeout` next, if nothing else
+//!    happens first.
+//!
+//! `now` must never go backwards between calls.
+
+mod forward;
+mod input;
+mod ping_api;
+mod udp_api;
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+
+use tcplab_wire::Cidr;
+
+use crate::config::Config;
+use crate::hash::{new_set, Set};
+use crate::icmp::{IcmpError, IcmpLayer};
+use crate::iface::{IfaceCounters, IfaceId, Interface};
+use crate::ip::{IpLayer, Reassembler};
+use crate::ping::PingLayer;
+use crate::ports::PortTable;
+use crate::rand::Rng;
+use crate::route::{Route, RouteOrigin};
+use crate::socket::{Event, SocketId};
+use crate::stats::Stats;
+use crate::time::Instant;
+use crate::udp::UdpLayer;
+
+/// A datagram `poll_transmit` wrote for a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    pub iface: IfaceId,
+    /// The neighbour to hand it to: the gateway, or the destination itself.
+    pub next_hop: Ipv4Addr,
+    /// Bytes written to the buffer.
+    pub len: usize,
+}
+
+/// Errors of configuring interfaces and routes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("MTU {0} is below the IPv4 minimum of 68")]
+    MtuTooSmall(usize),
+    #[error("address {0} is already assigned to this host")]
+    DuplicateAddress(Ipv4Addr),
+    #[error("gateway {0} is not on a directly connected network")]
+    GatewayNotOnLink(Ipv4Addr),
+    #[error("no interface #{0}")]
+    NoSuchInterface(usize),
+}
+
+/// Loopback datagrams processed per `poll_transmit` call at most, so that
+/// a local ping-pong cannot hold the driver forever.
+const LOOPBACK_BUDGET: usize = 4096;
+
+/// One host's stack. See the module documentation for the polling order.
+#[derive(Debug)]
+pub struct Stack {
+    pub(crate) config: Config,
+    #[expect(dead_code, reason = "TCP draws its ISN key from it (next commit)")]
+    pub(crate) rng: Rng,
+    pub(crate) ip: IpLayer,
+    pub(crate) reasm: Reassembler,
+    pub(crate) icmp: IcmpLayer,
+    pub(crate) udp: UdpLayer,
+    pub(crate) ping: PingLayer,
+    pub(crate) ports: PortTable,
+    events: VecDeque<Event>,
+    queued_events: Set<SocketId>,
+    pub(crate) now: Instant,
+}
+
+impl Stack {
+    /// A stack with only the loopback interface.
+    pub fn new(config: Config) -> Stack {
+        let mut rng = Rng::new(config.seed);
+        let ip = IpLayer::new(&config, &mut rng);
+        let icmp = IcmpLayer::new(&config, &mut rng);
+        let udp = UdpLayer::new(&mut rng);
+        let ping = PingLayer::new(&mut rng);
+        let ports = PortTable::new(config.ephemeral_ports.clone(), &mut rng);
+        let queued_events = new_set(&mut rng);
+        Stack {
+            reasm: Reassembler::new(
+                config.reassembly_timeout,
+                config.reassembly_max_bytes,
+                config.reassembly_max_datagrams,
+            ),
+            config,
+            rng,
+            ip,
+            icmp,
+            udp,
+            ping,
+            ports,
+            events: VecDeque::new(),
+            queued_events,
+            now: Instant::ZERO,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Add a network interface with one address; its subnet becomes a
+    /// connected route.
+    pub fn add_interface(
+        &mut self,
+        name: &str,
+        addr: Cidr,
+        mtu: usize,
+    ) -> Result<IfaceId, ConfigError> {
+        if mtu < tcplab_wire::ipv4::MIN_MTU {
+            return Err(ConfigError::MtuTooSmall(mtu));
+        }
+        if self.ip.is_local_addr(addr.address()) {
+            return Err(ConfigError::DuplicateAddress(addr.address()));
+        }
+        Ok(self.ip.add_iface(Interface {
+            name: name.to_string(),
+            addrs: vec![addr],
+            mtu,
+            loopback: false,
+            counters: IfaceCounters::default(),
+        }))
+    }
+
+    pub fn set_mtu(&mut self, iface: IfaceId, mtu: usize) -> Result<(), ConfigError> {
+        if mtu < tcplab_wire::ipv4::MIN_MTU {
+            return Err(ConfigError::MtuTooSmall(mtu));
+        }
+        let i = self
+            .ip
+            .ifaces
+            .get_mut(iface.0)
+            .ok_or(ConfigError::NoSuchInterface(iface.0))?;
+        i.mtu = mtu;
+        Ok(())
+    }
+
+    /// Add a static route via `gateway`, which must be on a connected network.
+    pub fn add_route(&mut self, dest: Cidr, gateway: Ipv4Addr) -> Result<(), ConfigError> {
+        let iface = self
+            .ip
+            .routes
+            .iter()
+            .find(|r| r.origin == RouteOrigin::Connected && r.dest.contains(gateway))
+            .map(|r| r.iface)
+            .ok_or(ConfigError::GatewayNotOnLink(gateway))?;
+        self.ip.routes.add(Route {
+            dest: dest.network(),
+            gateway: Some(gateway),
+            iface,
+            origin: RouteOrigin::Static,
+        });
+        Ok(())
+    }
+
+    /// Set the default route.
+    pub fn set_default_gateway(&mut self, gateway: Ipv4Addr) -> Result<(), ConfigError> {
+        self.add_route(Cidr::new(Ipv4Addr::UNSPECIFIED, 0).expect("valid"), gateway)
+    }
+
+    pub fn interfaces(&self) -> &[Interface] {
+        &self.ip.ifaces
+    }
+
+    pub fn routes(&self) -> impl Iterator<Item = &Route> {
+        self.ip.routes.iter()
+    }
+
+    /// The route a datagram to `dst` would take.
+    pub fn route_to(&self, dst: Ipv4Addr) -> Option<&Route> {
+        self.ip.routes.lookup(dst)
+    }
+
+    /// Whether `addr` belongs to this host.
+    pub fn is_local_addr(&self, addr: Ipv4Addr) -> bool {
+        self.ip.is_local_addr(addr)
+    }
+
+    /// The learned path MTU towards `dst`, if any.
+    pub fn path_mtu(&self, dst: Ipv4Addr) -> Option<usize> {
+        self.ip.pmtu.get(self.now, dst)
+    }
+
+    /// Every counter.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            ip: self.ip.stats,
+            icmp: self.icmp.stats,
+            udp: self.udp.stats,
+            tcp: Default::default(),
+        }
+    }
+
+    /// Bytes held for reassembly now.
+    pub fn reassembly_bytes(&self) -> usize {
+        self.reasm.held_bytes()
+    }
+
+    /// The time of the last call that passed one in.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    fn advance(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+    }
+
+    /// A deadline passed: reassembly timers, and everything else with a
+    /// timer.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+        for expired in self.reasm.expire(now) {
+            self.ip.stats.reasm_timeout += 1;
+            self.ip.stats.reasm_fails += 1;
+            // RFC 1122 §3.3.2: time exceeded (code 1) only if fragment zero
+            // arrived.
+            if let Some(quote) = expired.quote {
+                self.icmp.send_error(
+                    now,
+                    &mut self.ip,
+                    &quote,
+                    None,
+                    IcmpError::TimeExceeded(tcplab_wire::icmpv4::TimeExceeded::FragReassembly),
+                );
+            }
+        }
+    }
+
+    /// The neighbour `next_hop` on `iface` could not be reached for the
+    /// datagram in `bytes` (what a failed ARP resolution is to a kernel): the
+    /// sender hears "host unreachable" (RFC 1812 §5.2.7.1).
+    pub fn handle_unreachable(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        next_hop: Ipv4Addr,
+        bytes: &[u8],
+    ) {
+        self.advance(now);
+        let _ = next_hop;
+        self.ip.stats.out_discards += 1;
+        if let Some(i) = self.ip.ifaces.get_mut(iface.0) {
+            i.counters.tx_dropped += 1;
+        }
+        self.icmp.send_error(
+            now,
+            &mut self.ip,
+            bytes,
+            None,
+            IcmpError::DstUnreachable(tcplab_wire::icmpv4::DstUnreachable::HostUnreachable),
+        );
+    }
+
+    /// The next datagram for a link, written into `buf` (which is replaced).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        self.advance(now);
+        let mut budget = LOOPBACK_BUDGET;
+        while let Some(bytes) = self.ip.loopback.pop_front() {
+            self.handle_packet(now, IfaceId::LOOPBACK, &bytes);
+            self.ip.recycle(bytes);
+            budget -= 1;
+            if budget == 0 {
+                break;
+            }
+        }
+        let mut out = self.ip.out.pop_front()?;
+        std::mem::swap(buf, &mut out.bytes);
+        self.ip.recycle(out.bytes);
+        Some(Transmit {
+            iface: out.iface,
+            next_hop: out.next_hop,
+            len: buf.len(),
+        })
+    }
+
+    /// When `handle_timeout` must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut at = self.reasm.poll_at();
+        if !self.ip.loopback.is_empty() || !self.ip.out.is_empty() {
+            at = Some(self.now);
+        }
+        at
+    }
+
+    /// The next socket whose state changed.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let e = self.events.pop_front()?;
+        self.queued_events.remove(&e.socket);
+        Some(e)
+    }
+
+    pub(crate) fn notify(&mut self, socket: SocketId) {
+        if self.queued_events.insert(socket) {
+            self.events.push_back(Event { socket });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

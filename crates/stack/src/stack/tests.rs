@@ -1,0 +1,662 @@
+//! Stack tests on a tiny instantaneous network of stacks.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use tcplab_wire::{icmpv4, ipv4, udp, Protocol};
+
+use super::*;
+use crate::socket::{
+    BindError, PingHandle, PingMessage, PmtuDisc, RecvError, SendError, SocketError,
+};
+
+/// Stacks joined by point-to-point links that deliver instantly.
+struct Net {
+    nodes: Vec<Stack>,
+    /// ((node, iface), (node, iface))
+    links: Vec<((usize, IfaceId), (usize, IfaceId))>,
+    /// Every datagram put on a link: (from node, bytes).
+    wire: Vec<(usize, Vec<u8>)>,
+}
+
+fn cidr(s: &str) -> Cidr {
+    s.parse().unwrap()
+}
+
+impl Net {
+    fn new() -> Net {
+        Net {
+            nodes: Vec::new(),
+            links: Vec::new(),
+            wire: Vec::new(),
+        }
+    }
+
+    fn node(&mut self, config: Config) -> usize {
+        self.nodes.push(Stack::new(config));
+        self.nodes.len() - 1
+    }
+
+    fn link(
+        &mut self,
+        a: usize,
+        a_addr: &str,
+        b: usize,
+        b_addr: &str,
+        mtu: usize,
+    ) -> (IfaceId, IfaceId) {
+        let ia = self.nodes[a]
+            .add_interface("eth", cidr(a_addr), mtu)
+            .unwrap();
+        let ib = self.nodes[b]
+            .add_interface("eth", cidr(b_addr), mtu)
+            .unwrap();
+        self.links.push(((a, ia), (b, ib)));
+        (ia, ib)
+    }
+
+    fn peer(&self, node: usize, iface: IfaceId) -> Option<(usize, IfaceId)> {
+        self.links.iter().find_map(|&(x, y)| {
+            if x == (node, iface) {
+                Some(y)
+            } else if y == (node, iface) {
+                Some(x)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Move datagrams until nothing is left to send.
+    fn run(&mut self, now: Instant) {
+        let mut buf = Vec::new();
+        loop {
+            let mut moved = false;
+            for n in 0..self.nodes.len() {
+                while let Some(t) = self.nodes[n].poll_transmit(now, &mut buf) {
+                    moved = true;
+                    let bytes = buf[..t.len].to_vec();
+                    self.wire.push((n, bytes.clone()));
+                    let Some((peer, piface)) = self.peer(n, t.iface) else {
+                        continue;
+                    };
+                    if self.nodes[peer].is_local_addr(t.next_hop)
+                        || self.nodes[peer].config.forwarding
+                        || t.next_hop.is_broadcast()
+                    {
+                        self.nodes[peer].handle_packet(now, piface, &bytes);
+                    } else {
+                        self.nodes[n].handle_unreachable(now, t.iface, t.next_hop, &bytes);
+                    }
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+}
+
+fn host(seed: u64) -> Config {
+    Config {
+        seed,
+        ..Config::default()
+    }
+}
+
+/// client 10.0.1.2 — r1 — r2 — server 10.0.2.2, with `mtu` on r1–r2.
+fn three_hops(mtu: usize) -> (Net, usize, usize, usize, usize) {
+    let mut net = Net::new();
+    let c = net.node(host(1));
+    let r1 = net.node(Config {
+        seed: 2,
+        ..Config::router()
+    });
+    let r2 = net.node(Config {
+        seed: 3,
+        ..Config::router()
+    });
+    let s = net.node(host(4));
+    net.link(c, "10.0.1.2/24", r1, "10.0.1.1/24", 1500);
+    net.link(r1, "10.0.12.1/30", r2, "10.0.12.2/30", mtu);
+    net.link(r2, "10.0.2.1/24", s, "10.0.2.2/24", 1500);
+    net.nodes[c]
+        .set_default_gateway(Ipv4Addr::new(10, 0, 1, 1))
+        .unwrap();
+    net.nodes[s]
+        .set_default_gateway(Ipv4Addr::new(10, 0, 2, 1))
+        .unwrap();
+    net.nodes[r1]
+        .add_route(cidr("10.0.2.0/24"), Ipv4Addr::new(10, 0, 12, 2))
+        .unwrap();
+    net.nodes[r2]
+        .add_route(cidr("10.0.1.0/24"), Ipv4Addr::new(10, 0, 12, 1))
+        .unwrap();
+    (net, c, r1, r2, s)
+}
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+
+fn recv_all(stack: &mut Stack, h: PingHandle) -> Vec<PingMessage> {
+    std::iter::from_fn(|| stack.ping_recv(h).ok()).collect()
+}
+
+#[test]
+fn ping_across_two_routers() {
+    let (mut net, c, _, _, _) = three_hops(1500);
+    let h = net.nodes[c].ping_open().unwrap();
+    net.nodes[c]
+        .ping_send(Instant::ZERO, h, SERVER, 1, &[7; 56])
+        .unwrap();
+    net.run(Instant::ZERO);
+    let msgs = recv_all(&mut net.nodes[c], h);
+    assert_eq!(msgs.len(), 1);
+    match &msgs[0] {
+        PingMessage::Reply {
+            from,
+            seq,
+            ttl,
+            data,
+        } => {
+            assert_eq!(*from, SERVER);
+            assert_eq!(*seq, 1);
+            assert_eq!(*ttl, 62, "two routers decrement the TTL");
+            assert_eq!(data, &vec![7; 56]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(net.nodes[c].poll_event().is_some());
+}
+
+#[test]
+fn ttl_expiry_reports_the_router() {
+    let (mut net, c, _, _, _) = three_hops(1500);
+    let h = net.nodes[c].ping_open().unwrap();
+    for (ttl, expect_from) in [(1, [10, 0, 1, 1]), (2, [10, 0, 12, 2])] {
+        net.nodes[c].ping_set_ttl(h, Some(ttl));
+        net.nodes[c]
+            .ping_send(Instant::ZERO, h, SERVER, 5, &[0; 8])
+            .unwrap();
+        net.run(Instant::ZERO);
+        match recv_all(&mut net.nodes[c], h).as_slice() {
+            [PingMessage::Error { seq: 5, report }] => {
+                assert_eq!(report.from, Ipv4Addr::from(expect_from));
+                assert_eq!(report.describe(), "Time to live exceeded");
+            }
+            other => panic!("ttl {ttl}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn no_route_at_router_is_net_unreachable() {
+    let (mut net, c, _, _, _) = three_hops(1500);
+    let h = net.nodes[c].ping_open().unwrap();
+    net.nodes[c]
+        .ping_send(Instant::ZERO, h, Ipv4Addr::new(10, 9, 9, 9), 1, &[])
+        .unwrap();
+    net.run(Instant::ZERO);
+    match recv_all(&mut net.nodes[c], h).as_slice() {
+        [PingMessage::Error { report, .. }] => {
+            assert_eq!(report.from, Ipv4Addr::new(10, 0, 1, 1));
+            assert_eq!(report.describe(), "Destination Net Unreachable");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn unknown_neighbour_is_host_unreachable() {
+    let (mut net, c, _, _, _) = three_hops(1500);
+    let h = net.nodes[c].ping_open().unwrap();
+    net.nodes[c]
+        .ping_send(Instant::ZERO, h, Ipv4Addr::new(10, 0, 2, 77), 1, &[])
+        .unwrap();
+    net.run(Instant::ZERO);
+    match recv_all(&mut net.nodes[c], h).as_slice() {
+        [PingMessage::Error { report, .. }] => {
+            assert_eq!(report.from, Ipv4Addr::new(10, 0, 12, 2));
+            assert_eq!(report.describe(), "Destination Host Unreachable");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn large_ping_learns_pmtu_then_fragments() {
+    let (mut net, c, _, _, s) = three_hops(576);
+    let h = net.nodes[c].ping_open().unwrap();
+    // Linux's default (`want`): DF set while the datagram fits the known
+    // path MTU, so the first request comes back as "frag needed".
+    net.nodes[c]
+        .ping_send(Instant::ZERO, h, SERVER, 1, &[1; 1000])
+        .unwrap();
+    net.run(Instant::ZERO);
+    match recv_all(&mut net.nodes[c], h).as_slice() {
+        [PingMessage::Error { report, .. }] => {
+            assert_eq!(report.describe(), "Frag needed and DF set (mtu = 576)");
+            assert_eq!(report.from, Ipv4Addr::new(10, 0, 1, 1));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(net.nodes[c].path_mtu(SERVER), Some(576));
+    // Now the client fragments; the server reassembles and its reply (DF
+    // clear, as ICMP replies are) is fragmented by r2.
+    net.nodes[c]
+        .ping_send(Instant::ZERO, h, SERVER, 2, &[2; 1000])
+        .unwrap();
+    net.run(Instant::ZERO);
+    match recv_all(&mut net.nodes[c], h).as_slice() {
+        [PingMessage::Reply { seq: 2, data, .. }] => assert_eq!(data.len(), 1000),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(net.nodes[s].stats().ip.reasm_oks, 1);
+    assert_eq!(net.nodes[c].stats().ip.reasm_oks, 1);
+    assert!(net.nodes[c].stats().ip.frag_creates >= 2);
+}
+
+#[test]
+fn dont_fragment_policy_dont_lets_router_fragment() {
+    let (mut net, c, r1, _, s) = three_hops(576);
+    let h = net.nodes[c].ping_open().unwrap();
+    net.nodes[c].ping_set_pmtudisc(h, PmtuDisc::Dont);
+    net.nodes[c]
+        .ping_send(Instant::ZERO, h, SERVER, 1, &[1; 1000])
+        .unwrap();
+    net.run(Instant::ZERO);
+    assert!(matches!(
+        recv_all(&mut net.nodes[c], h).as_slice(),
+        [PingMessage::Reply { seq: 1, .. }]
+    ));
+    assert_eq!(net.nodes[r1].stats().ip.frag_oks, 1);
+    assert_eq!(net.nodes[s].stats().ip.reasm_oks, 1);
+}
+
+#[test]
+fn pmtudisc_do_refuses_locally() {
+    let (mut net, c, _, _, _) = three_hops(1500);
+    let h = net.nodes[c].ping_open().unwrap();
+    net.nodes[c].ping_set_pmtudisc(h, PmtuDisc::Do);
+    assert_eq!(
+        net.nodes[c].ping_send(Instant::ZERO, h, SERVER, 1, &[0; 2000]),
+        Err(SendError::MessageTooLong { mtu: 1500 })
+    );
+}
+
+#[test]
+fn udp_exchange_and_port_unreachable() {
+    let (mut net, c, _, _, s) = three_hops(1500);
+    let server = net.nodes[s]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+        .unwrap();
+    let client = net.nodes[c]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    let cport = net.nodes[c].udp_local_addr(client).unwrap().port();
+    assert!(
+        cport >= 49152,
+        "ephemeral port {cport} outside the dynamic range"
+    );
+    net.nodes[c]
+        .udp_send_to(
+            Instant::ZERO,
+            client,
+            SocketAddrV4::new(SERVER, 7),
+            b"hello",
+        )
+        .unwrap();
+    net.run(Instant::ZERO);
+    let d = net.nodes[s].udp_recv(server).unwrap();
+    assert_eq!(d.data, b"hello");
+    assert_eq!(d.from, SocketAddrV4::new(Ipv4Addr::new(10, 0, 1, 2), cport));
+    assert_eq!(d.to, SERVER);
+    // Echo it back.
+    net.nodes[s]
+        .udp_send_to(Instant::ZERO, server, d.from, &d.data)
+        .unwrap();
+    net.run(Instant::ZERO);
+    assert_eq!(net.nodes[c].udp_recv(client).unwrap().data, b"hello");
+
+    // A connected socket hears "Connection refused" from a closed port.
+    net.nodes[c]
+        .udp_connect(Instant::ZERO, client, SocketAddrV4::new(SERVER, 9999))
+        .unwrap();
+    net.nodes[c].udp_send(Instant::ZERO, client, b"x").unwrap();
+    net.run(Instant::ZERO);
+    assert_eq!(
+        net.nodes[c].udp_recv(client),
+        Err(RecvError::Socket(SocketError::ConnectionRefused))
+    );
+    assert_eq!(net.nodes[s].stats().udp.no_ports, 1);
+    assert_eq!(net.nodes[c].udp_recv(client), Err(RecvError::WouldBlock));
+}
+
+#[test]
+fn unconnected_udp_ignores_errors_unless_recverr() {
+    let (mut net, c, _, _, _) = three_hops(1500);
+    let sock = net.nodes[c]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    net.nodes[c]
+        .udp_send_to(Instant::ZERO, sock, SocketAddrV4::new(SERVER, 9999), b"x")
+        .unwrap();
+    net.run(Instant::ZERO);
+    assert_eq!(net.nodes[c].udp_recv(sock), Err(RecvError::WouldBlock));
+    // With IP_RECVERR and TTL 1, the router's time exceeded is queued.
+    net.nodes[c].udp_set_recv_err(sock, true);
+    net.nodes[c].udp_set_ttl(sock, Some(1));
+    net.nodes[c]
+        .udp_send_to(
+            Instant::ZERO,
+            sock,
+            SocketAddrV4::new(SERVER, 33434),
+            b"probe",
+        )
+        .unwrap();
+    net.run(Instant::ZERO);
+    let report = net.nodes[c].udp_recv_error(sock).unwrap();
+    assert_eq!(report.from, Ipv4Addr::new(10, 0, 1, 1));
+    assert_eq!(report.icmp_type, 11);
+    assert_eq!(report.original_dst_port, 33434);
+    assert_eq!(report.quoted_ttl, 1);
+}
+
+#[test]
+fn second_bind_is_address_in_use() {
+    let mut s = Stack::new(host(1));
+    s.udp_bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 53))
+        .unwrap();
+    assert_eq!(
+        s.udp_bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 53)),
+        Err(BindError::AddrInUse {
+            addr: Ipv4Addr::LOCALHOST,
+            port: 53
+        })
+    );
+    assert_eq!(
+        s.udp_bind(SocketAddrV4::new(Ipv4Addr::new(10, 1, 1, 1), 53)),
+        Err(BindError::AddrNotAvailable(Ipv4Addr::new(10, 1, 1, 1)))
+    );
+}
+
+#[test]
+fn loopback_never_leaves_the_host() {
+    let mut net = Net::new();
+    let a = net.node(host(1));
+    let b = net.node(host(2));
+    net.link(a, "10.0.0.1/24", b, "10.0.0.2/24", 1500);
+    let h = net.nodes[a].ping_open().unwrap();
+    for (seq, dst) in [
+        (1, Ipv4Addr::LOCALHOST),
+        (2, Ipv4Addr::new(127, 45, 6, 7)),
+        (3, Ipv4Addr::new(10, 0, 0, 1)),
+    ] {
+        net.nodes[a]
+            .ping_send(Instant::ZERO, h, dst, seq, b"lo")
+            .unwrap();
+        net.run(Instant::ZERO);
+        match recv_all(&mut net.nodes[a], h).as_slice() {
+            [PingMessage::Reply {
+                from,
+                seq: s,
+                ttl: 64,
+                ..
+            }] => {
+                assert_eq!(*from, dst);
+                assert_eq!(*s, seq);
+            }
+            other => panic!("{dst}: {other:?}"),
+        }
+    }
+    assert!(net.wire.is_empty(), "loopback traffic appeared on a link");
+    // UDP over loopback too.
+    let srv = net.nodes[a]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9))
+        .unwrap();
+    let cli = net.nodes[a]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    net.nodes[a]
+        .udp_send_to(
+            Instant::ZERO,
+            cli,
+            SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9),
+            &[5; 30000],
+        )
+        .unwrap();
+    net.run(Instant::ZERO);
+    assert_eq!(net.nodes[a].udp_recv(srv).unwrap().data.len(), 30000);
+    assert!(net.wire.is_empty());
+}
+
+#[test]
+fn datagrams_to_127_from_a_link_are_martians() {
+    let mut net = Net::new();
+    let a = net.node(host(1));
+    let b = net.node(host(2));
+    let (_, ib) = net.link(a, "10.0.0.1/24", b, "10.0.0.2/24", 1500);
+    let d = raw_udp([10, 0, 0, 1], [127, 0, 0, 1], 7, b"x");
+    net.nodes[b].handle_packet(Instant::ZERO, ib, &d);
+    let d = raw_udp([127, 0, 0, 1], [10, 0, 0, 2], 7, b"x");
+    net.nodes[b].handle_packet(Instant::ZERO, ib, &d);
+    assert_eq!(net.nodes[b].stats().ip.in_addr_errors, 2);
+    assert_eq!(net.nodes[b].stats().udp.no_ports, 0);
+}
+
+fn raw_udp(src: [u8; 4], dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
+    let u = udp::Repr {
+        src_port: 40000,
+        dst_port: dport,
+        payload,
+    };
+    let ip = ipv4::Repr {
+        src_addr: Ipv4Addr::from(src),
+        dst_addr: Ipv4Addr::from(dst),
+        protocol: Protocol::Udp,
+        payload_len: u.buffer_len(),
+        ttl: 64,
+        tos: 0,
+        ident: 99,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut b = vec![0u8; 20 + u.buffer_len()];
+    ip.emit(&mut ipv4::Packet::new_unchecked(&mut b[..]));
+    u.emit(
+        &mut udp::Packet::new_unchecked(&mut b[20..]),
+        ip.src_addr,
+        ip.dst_addr,
+    );
+    b
+}
+
+#[test]
+fn malformed_input_is_counted_never_panics() {
+    let mut s = Stack::new(host(1));
+    let i = s.add_interface("eth0", cidr("10.0.0.2/24"), 1500).unwrap();
+    let good = raw_udp([10, 0, 0, 1], [10, 0, 0, 2], 7, b"abc");
+    // Bad IP checksum.
+    let mut bad = good.clone();
+    bad[10] ^= 1;
+    s.handle_packet(Instant::ZERO, i, &bad);
+    // Bad UDP checksum.
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 1] ^= 1;
+    s.handle_packet(Instant::ZERO, i, &bad);
+    // Truncated.
+    s.handle_packet(Instant::ZERO, i, &good[..25]);
+    // A nonexistent interface.
+    s.handle_packet(Instant::ZERO, IfaceId(9), &good);
+    let st = s.stats();
+    assert_eq!(st.ip.in_csum_errors, 1);
+    assert_eq!(st.udp.in_csum_errors, 1);
+    assert_eq!(st.ip.in_hdr_errors, 1);
+    assert_eq!(st.ip.in_discards, 1);
+    let mut buf = Vec::new();
+    assert!(
+        s.poll_transmit(Instant::ZERO, &mut buf).is_none(),
+        "nothing answered"
+    );
+}
+
+#[test]
+fn unknown_protocol_gets_protocol_unreachable() {
+    let mut s = Stack::new(host(1));
+    let i = s.add_interface("eth0", cidr("10.0.0.2/24"), 1500).unwrap();
+    let mut d = raw_udp([10, 0, 0, 1], [10, 0, 0, 2], 7, b"abc");
+    d[9] = 99;
+    let mut p = ipv4::Packet::new_unchecked(&mut d[..]);
+    p.fill_checksum();
+    s.handle_packet(Instant::ZERO, i, &d);
+    let mut buf = Vec::new();
+    s.poll_transmit(Instant::ZERO, &mut buf).unwrap();
+    let ip = ipv4::Packet::new_checked(&buf[..]).unwrap();
+    let icmp = icmpv4::Packet::new_checked(ip.payload()).unwrap();
+    assert_eq!(icmp.msg_type(), icmpv4::Message::DstUnreachable);
+    assert_eq!(icmp.msg_code(), 2);
+}
+
+#[test]
+fn reassembly_timeout_sends_time_exceeded_code_1() {
+    let mut s = Stack::new(host(1));
+    let i = s.add_interface("eth0", cidr("10.0.0.2/24"), 1500).unwrap();
+    let whole = raw_udp([10, 0, 0, 1], [10, 0, 0, 2], 7, &[3; 1000]);
+    let frags = crate::ip::fragment(&whole, 576).unwrap();
+    s.handle_packet(Instant::ZERO, i, &frags[0]);
+    assert_eq!(s.poll_timeout(), Some(Instant::from_secs(30)));
+    s.handle_timeout(Instant::from_secs(30));
+    let mut buf = Vec::new();
+    let t = s.poll_transmit(Instant::from_secs(30), &mut buf).unwrap();
+    assert_eq!(t.next_hop, Ipv4Addr::new(10, 0, 0, 1));
+    let ip = ipv4::Packet::new_checked(&buf[..]).unwrap();
+    let icmp = icmpv4::Packet::new_checked(ip.payload()).unwrap();
+    assert_eq!(icmp.msg_type(), icmpv4::Message::TimeExceeded);
+    assert_eq!(icmp.msg_code(), 1);
+    assert_eq!(s.stats().ip.reasm_timeout, 1);
+    assert_eq!(s.reassembly_bytes(), 0);
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn redirect_on_a_shared_lan() {
+    // client and both routers on one LAN: client's gateway r1 forwards back
+    // out the same interface to r2, and tells the client so.
+    let mut net = Net::new();
+    let c = net.node(host(1));
+    let r1 = net.node(Config {
+        seed: 2,
+        ..Config::router()
+    });
+    let r2 = net.node(Config {
+        seed: 3,
+        ..Config::router()
+    });
+    let s = net.node(host(4));
+    // Model the LAN as: client—r1 and r1... a shared segment needs more than
+    // point-to-point links, so give each a leg and let r1 "see" r2 and the
+    // client on one interface by routing: the test harness delivers by
+    // next hop among all nodes on links of that interface.
+    let ic = net.nodes[c]
+        .add_interface("eth0", cidr("10.0.1.2/24"), 1500)
+        .unwrap();
+    let i1 = net.nodes[r1]
+        .add_interface("eth0", cidr("10.0.1.1/24"), 1500)
+        .unwrap();
+    let i2 = net.nodes[r2]
+        .add_interface("eth0", cidr("10.0.1.3/24"), 1500)
+        .unwrap();
+    let (_, _) = net.link(r2, "10.0.2.1/24", s, "10.0.2.2/24", 1500);
+    net.nodes[c]
+        .set_default_gateway(Ipv4Addr::new(10, 0, 1, 1))
+        .unwrap();
+    net.nodes[r1]
+        .add_route(cidr("10.0.2.0/24"), Ipv4Addr::new(10, 0, 1, 3))
+        .unwrap();
+    net.nodes[s]
+        .set_default_gateway(Ipv4Addr::new(10, 0, 2, 1))
+        .unwrap();
+    let lan = [(c, ic), (r1, i1), (r2, i2)];
+    let h = net.nodes[c].ping_open().unwrap();
+    let mut redirected = false;
+    for seq in 1..=2 {
+        net.nodes[c]
+            .ping_send(Instant::ZERO, h, SERVER, seq, b"x")
+            .unwrap();
+        // Deliver by hand on the LAN.
+        let mut buf = Vec::new();
+        let mut r1_saw = 0;
+        loop {
+            let mut moved = false;
+            for &(n, iface) in &lan {
+                while let Some(t) = net.nodes[n].poll_transmit(Instant::ZERO, &mut buf) {
+                    moved = true;
+                    let bytes = buf[..t.len].to_vec();
+                    if t.iface != iface {
+                        // r2's link to the server.
+                        net.nodes[s].handle_packet(Instant::ZERO, IfaceId(1), &bytes);
+                        continue;
+                    }
+                    let &(dst, diface) = lan
+                        .iter()
+                        .find(|(m, _)| net.nodes[*m].is_local_addr(t.next_hop))
+                        .unwrap();
+                    if dst == r1 {
+                        r1_saw += 1;
+                    }
+                    net.nodes[dst].handle_packet(Instant::ZERO, diface, &bytes);
+                }
+            }
+            let mut sbuf = Vec::new();
+            while let Some(_t) = net.nodes[s].poll_transmit(Instant::ZERO, &mut sbuf) {
+                moved = true;
+                let bytes = sbuf.clone();
+                net.nodes[r2].handle_packet(Instant::ZERO, IfaceId(2), &bytes);
+            }
+            if !moved {
+                break;
+            }
+        }
+        let msgs = recv_all(&mut net.nodes[c], h);
+        assert!(
+            msgs.iter().any(|m| matches!(m, PingMessage::Reply { .. })),
+            "{msgs:?}"
+        );
+        if seq == 1 {
+            assert_eq!(r1_saw, 1);
+            let route = net.nodes[c].route_to(SERVER).unwrap();
+            redirected = route.gateway == Some(Ipv4Addr::new(10, 0, 1, 3));
+        } else {
+            assert_eq!(
+                r1_saw, 0,
+                "after the redirect the client goes straight to r2"
+            );
+        }
+    }
+    assert!(redirected);
+    assert_eq!(net.nodes[r1].stats().icmp.out_type[5], 1);
+}
+
+#[test]
+fn reassembly_memory_bounded_under_fragment_flood() {
+    let config = Config {
+        reassembly_max_bytes: 200_000,
+        reassembly_max_datagrams: 32,
+        ..host(1)
+    };
+    let mut s = Stack::new(config);
+    let i = s.add_interface("eth0", cidr("10.0.0.2/24"), 1500).unwrap();
+    for ident in 0..5000u16 {
+        let mut d = raw_udp([10, 0, 0, 1], [10, 0, 0, 2], 7, &[0; 1400]);
+        let mut p = ipv4::Packet::new_unchecked(&mut d[..]);
+        p.set_ident(ident);
+        p.fill_checksum();
+        let frags = crate::ip::fragment(&d, 576).unwrap();
+        s.handle_packet(Instant::from_micros(u64::from(ident)), i, &frags[1]);
+        assert!(s.reassembly_bytes() <= 200_000);
+    }
+    s.handle_timeout(Instant::from_secs(100));
+    assert_eq!(s.reassembly_bytes(), 0);
+    let _ = Duration::ZERO;
+}
