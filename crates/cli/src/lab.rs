@@ -1,0 +1,195 @@
+//! `tcplab lab`: run a scenario and print what happened.
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use clap::Args;
+use tcplab_host::Stream;
+use tcplab_sim::{Outcome, Sim, SimOptions, TranscriptEvent};
+use tcplab_stack::Instant;
+
+use crate::commands::{check, Tools};
+
+/// The embedded default scenario: the guided tour.
+pub const TOUR: &str = include_str!("../../../scenarios/tour.toml");
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Scenario file (TOML); the guided tour when omitted.
+    file: Option<PathBuf>,
+    /// Seed for every random choice (overrides the file's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write one pcap file per link into this directory.
+    #[arg(long, value_name = "DIR")]
+    pcap: Option<PathBuf>,
+    /// Also write the transcript to this file.
+    #[arg(long, value_name = "FILE")]
+    transcript: Option<PathBuf>,
+    /// Print only the commands' output, without narration and summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// One transcript event as a line: `  1.021 client  64 bytes from ...`.
+pub fn render(ev: &TranscriptEvent, width: usize) -> Option<String> {
+    let stamp = |t: Instant| {
+        let us = t.total_micros();
+        format!("{:>4}.{:03}", us / 1_000_000, (us % 1_000_000) / 1000)
+    };
+    Some(match ev {
+        TranscriptEvent::Say { time, text } => format!("{} {:width$}  # {text}", stamp(*time), ""),
+        TranscriptEvent::Command {
+            time,
+            node,
+            cmdline,
+        } => {
+            format!("{} {node:width$} $ {cmdline}", stamp(*time))
+        }
+        TranscriptEvent::Output(line) => {
+            let mark = match line.stream {
+                Stream::Stdout => " ",
+                Stream::Stderr => "!",
+            };
+            format!(
+                "{} {:width$} {mark} {}",
+                stamp(line.time),
+                line.host,
+                line.text
+            )
+        }
+        TranscriptEvent::Exit {
+            time, node, code, ..
+        } if *code != 0 => {
+            format!("{} {node:width$}   (exit status {code})", stamp(*time))
+        }
+        TranscriptEvent::Exit { .. } => return None,
+        TranscriptEvent::Error { time, node, text } => {
+            format!("{} {node:width$} ! {text}", stamp(*time))
+        }
+    })
+}
+
+#[expect(clippy::print_stdout, reason = "the lab prints its transcript")]
+pub fn run(args: LabArgs) -> Result<ExitCode, String> {
+    let (name, text) = match &args.file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
+            (path.display().to_string(), text)
+        }
+        None => ("tour.toml (built in)".to_string(), TOUR.to_string()),
+    };
+    let scenario = tcplab_sim::load_checked(&name, &text, &check).map_err(|e| e.to_string())?;
+    if let Some(dir) = &args.pcap {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {}", dir.display(), io_reason(&e)))?;
+    }
+    let options = SimOptions {
+        seed: args.seed,
+        pcap_dir: args.pcap.clone(),
+    };
+    let mut sim = Sim::new(&scenario, &options).map_err(|e| e.to_string())?;
+    let width = scenario
+        .nodes
+        .iter()
+        .map(|n| n.name.len())
+        .max()
+        .unwrap_or(4);
+    if !args.quiet {
+        let title = scenario.title.as_deref().unwrap_or("scenario");
+        println!("== {title} — seed {} ==", sim.seed());
+        if let Some(d) = &scenario.description {
+            for line in d.trim().lines() {
+                println!("   {line}");
+            }
+        }
+        println!();
+    }
+    let quiet = args.quiet;
+    let lines: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
+    let sink_lines = lines.clone();
+    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
+        if quiet && !matches!(ev, TranscriptEvent::Output(_)) {
+            return;
+        }
+        if let Some(line) = render(ev, width).map(|l| l.trim_end().to_string()) {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{line}");
+            sink_lines.borrow_mut().push(line);
+        }
+    }));
+    let outcome = sim.run(&Tools);
+    sim.close_captures()
+        .map_err(|e| format!("cannot write captures: {}", io_reason(&e)))?;
+    if !args.quiet {
+        println!();
+        print!("{}", summary(&sim, outcome, args.pcap.as_ref()));
+    }
+    if let Some(path) = &args.transcript {
+        let mut text = lines.borrow().join("\n");
+        text.push('\n');
+        std::fs::write(path, text)
+            .map_err(|e| format!("cannot write {}: {}", path.display(), io_reason(&e)))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>) -> String {
+    let mut s = String::new();
+    let end = match outcome {
+        Outcome::Finished => "all commands finished",
+        Outcome::TimeLimit => "time limit reached",
+    };
+    let _ = writeln!(
+        s,
+        "-- {end} at {} of virtual time, {} events --",
+        sim.now(),
+        sim.events()
+    );
+    let _ = writeln!(
+        s,
+        "{:<16} {:<10} {:>8} {:>10} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "link", "sender", "packets", "bytes", "queue", "lost", "dup", "corr", "reord"
+    );
+    for r in sim.link_reports() {
+        let st = r.stats;
+        if st.packets == 0 && st.queue_drops == 0 {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "{:<16} {:<10} {:>8} {:>10} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            r.segment,
+            r.from,
+            st.packets,
+            st.bytes,
+            st.queue_drops,
+            st.lost,
+            st.duplicated,
+            st.corrupted,
+            st.reordered
+        );
+    }
+    if let Some(dir) = pcap {
+        let _ = writeln!(
+            s,
+            "captures in {}: {}",
+            dir.display(),
+            sim.capture_names().join(", ")
+        );
+    }
+    s
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
+        _ => e.to_string(),
+    }
+}

@@ -1,0 +1,418 @@
+//! The `Host` handle: a stack, its applications, their timers and output.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::Duration;
+
+use tcplab_stack::{IfaceId, Instant, SocketId, Stack, Transmit};
+
+use crate::executor::{Executor, JoinHandle, Pid};
+use crate::io::{Output, OutputLine, OutputSink, Stream};
+use crate::names::Names;
+use crate::time::Sleep;
+
+/// A process as `ss -p` and the transcript know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: Pid,
+    /// The program name ("ping", "nc", ...).
+    pub name: String,
+    /// The whole command line.
+    pub cmdline: String,
+    /// Exit status, once it exited.
+    pub exit: Option<i32>,
+}
+
+struct Inner {
+    name: Rc<str>,
+    stack: RefCell<Stack>,
+    now: Cell<Instant>,
+    executor: Executor,
+    timers: RefCell<BTreeMap<(Instant, u64), Waker>>,
+    timer_deadlines: RefCell<BTreeMap<u64, Instant>>,
+    next_timer: Cell<u64>,
+    socket_wakers: RefCell<BTreeMap<SocketId, Vec<Waker>>>,
+    names: RefCell<Rc<RefCell<Names>>>,
+    output: RefCell<Option<OutputSink>>,
+    next_pid: Cell<Pid>,
+    current_pid: Cell<Option<Pid>>,
+    processes: RefCell<BTreeMap<Pid, ProcessInfo>>,
+    socket_owner: RefCell<BTreeMap<SocketId, Pid>>,
+    tx_buf: RefCell<Vec<u8>>,
+}
+
+/// A host: cheap to clone, every clone is the same host.
+#[derive(Clone)]
+pub struct Host {
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Host")
+            .field("name", &self.inner.name)
+            .finish()
+    }
+}
+
+impl Host {
+    pub fn new(name: &str, stack: Stack) -> Host {
+        Host {
+            inner: Rc::new(Inner {
+                name: Rc::from(name),
+                stack: RefCell::new(stack),
+                now: Cell::new(Instant::ZERO),
+                executor: Executor::new(),
+                timers: RefCell::new(BTreeMap::new()),
+                timer_deadlines: RefCell::new(BTreeMap::new()),
+                next_timer: Cell::new(1),
+                socket_wakers: RefCell::new(BTreeMap::new()),
+                names: RefCell::new(Rc::new(RefCell::new(Names::default()))),
+                output: RefCell::new(None),
+                next_pid: Cell::new(100),
+                current_pid: Cell::new(None),
+                processes: RefCell::new(BTreeMap::new()),
+                socket_owner: RefCell::new(BTreeMap::new()),
+                tx_buf: RefCell::new(Vec::new()),
+            }),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The host's current time.
+    pub fn now(&self) -> Instant {
+        self.inner.now.get()
+    }
+
+    /// Run `f` with the stack. Never hold on across an `.await`.
+    pub fn with_stack<R>(&self, f: impl FnOnce(&mut Stack) -> R) -> R {
+        f(&mut self.inner.stack.borrow_mut())
+    }
+
+    /// Share a names table (the network's hosts file).
+    pub fn set_names(&self, names: Rc<RefCell<Names>>) {
+        *self.inner.names.borrow_mut() = names;
+    }
+
+    /// Resolve a host name or dotted quad through the hosts table.
+    pub fn lookup(&self, name: &str) -> Option<Ipv4Addr> {
+        self.inner.names.borrow().borrow().lookup(name)
+    }
+
+    /// The name of an address, if the hosts table has one.
+    pub fn reverse(&self, addr: Ipv4Addr) -> Option<String> {
+        self.inner
+            .names
+            .borrow()
+            .borrow()
+            .reverse(addr)
+            .map(str::to_string)
+    }
+
+    /// Where processes' output lines go.
+    pub fn set_output(&self, sink: OutputSink) {
+        *self.inner.output.borrow_mut() = Some(sink);
+    }
+
+    pub(crate) fn emit_line(&self, pid: Pid, stream: Stream, text: String) {
+        let sink = self.inner.output.borrow().clone();
+        if let Some(sink) = sink {
+            sink(OutputLine {
+                time: self.now(),
+                host: self.inner.name.clone(),
+                pid,
+                stream,
+                text,
+            });
+        }
+    }
+
+    // --- processes ---------------------------------------------------------
+
+    /// Create a process entry; its tasks are spawned with [`Host::spawn`].
+    pub fn new_process(&self, name: &str, cmdline: &str) -> Pid {
+        let pid = self.inner.next_pid.get();
+        self.inner.next_pid.set(pid + 1);
+        self.inner.processes.borrow_mut().insert(
+            pid,
+            ProcessInfo {
+                pid,
+                name: name.to_string(),
+                cmdline: cmdline.to_string(),
+                exit: None,
+            },
+        );
+        pid
+    }
+
+    /// A process's standard output.
+    pub fn stdout(&self, pid: Pid) -> Output {
+        Output {
+            host: self.clone(),
+            pid,
+            stream: Stream::Stdout,
+            partial: String::new(),
+        }
+    }
+
+    /// A process's standard error.
+    pub fn stderr(&self, pid: Pid) -> Output {
+        Output {
+            host: self.clone(),
+            pid,
+            stream: Stream::Stderr,
+            partial: String::new(),
+        }
+    }
+
+    /// Run `future` as a task of process `pid`.
+    pub fn spawn(&self, pid: Pid, future: impl Future<Output = ()> + 'static) -> JoinHandle {
+        self.inner.executor.spawn(pid, Box::pin(future))
+    }
+
+    /// Record a process's exit status.
+    pub fn set_exit(&self, pid: Pid, code: i32) {
+        if let Some(p) = self.inner.processes.borrow_mut().get_mut(&pid) {
+            p.exit = Some(code);
+        }
+    }
+
+    pub fn process(&self, pid: Pid) -> Option<ProcessInfo> {
+        self.inner.processes.borrow().get(&pid).cloned()
+    }
+
+    pub fn processes(&self) -> Vec<ProcessInfo> {
+        self.inner.processes.borrow().values().cloned().collect()
+    }
+
+    /// Stop every task of a process; its sockets close as they drop.
+    pub fn kill(&self, pid: Pid) {
+        self.inner.executor.kill(pid);
+        let mut procs = self.inner.processes.borrow_mut();
+        if let Some(p) = procs.get_mut(&pid) {
+            p.exit.get_or_insert(-9);
+        }
+    }
+
+    /// Stop everything (the end of a run).
+    pub fn shutdown(&self) {
+        self.inner.executor.clear();
+    }
+
+    /// The process running right now, if a task is being polled.
+    pub fn current_pid(&self) -> Option<Pid> {
+        self.inner.current_pid.get()
+    }
+
+    /// Attribute a socket to the running process (for `ss -p`).
+    pub(crate) fn claim(&self, socket: SocketId) {
+        if let Some(pid) = self.current_pid() {
+            self.inner.socket_owner.borrow_mut().insert(socket, pid);
+        }
+    }
+
+    pub(crate) fn release(&self, socket: SocketId) {
+        self.inner.socket_owner.borrow_mut().remove(&socket);
+        self.inner.socket_wakers.borrow_mut().remove(&socket);
+    }
+
+    /// The process owning a socket, with its name.
+    pub fn socket_owner(&self, socket: SocketId) -> Option<(Pid, String)> {
+        let pid = *self.inner.socket_owner.borrow().get(&socket)?;
+        let name = self.inner.processes.borrow().get(&pid)?.name.clone();
+        Some((pid, name))
+    }
+
+    // --- timers --------------------------------------------------------------
+
+    /// Sleep for `duration` of the host's time.
+    pub fn sleep(&self, duration: Duration) -> Sleep {
+        self.sleep_until(self.now() + duration)
+    }
+
+    pub fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Sleep {
+            host: self.clone(),
+            deadline,
+            registered: None,
+        }
+    }
+
+    pub(crate) fn register_timer(
+        &self,
+        existing: Option<u64>,
+        deadline: Instant,
+        waker: &Waker,
+    ) -> u64 {
+        let mut timers = self.inner.timers.borrow_mut();
+        let mut deadlines = self.inner.timer_deadlines.borrow_mut();
+        let id = match existing {
+            Some(id) => {
+                if let Some(old) = deadlines.remove(&id) {
+                    timers.remove(&(old, id));
+                }
+                id
+            }
+            None => {
+                let id = self.inner.next_timer.get();
+                self.inner.next_timer.set(id + 1);
+                id
+            }
+        };
+        timers.insert((deadline, id), waker.clone());
+        deadlines.insert(id, deadline);
+        id
+    }
+
+    pub(crate) fn cancel_timer(&self, id: u64) {
+        if let Some(deadline) = self.inner.timer_deadlines.borrow_mut().remove(&id) {
+            self.inner.timers.borrow_mut().remove(&(deadline, id));
+        }
+    }
+
+    fn fire_timers(&self, now: Instant) {
+        loop {
+            let due = {
+                let mut timers = self.inner.timers.borrow_mut();
+                match timers.first_key_value() {
+                    Some((&(t, id), _)) if t <= now => {
+                        let w = timers.remove(&(t, id)).expect("present");
+                        self.inner.timer_deadlines.borrow_mut().remove(&id);
+                        Some(w)
+                    }
+                    _ => None,
+                }
+            };
+            match due {
+                Some(w) => w.wake(),
+                None => break,
+            }
+        }
+    }
+
+    // --- sockets' readiness --------------------------------------------------
+
+    /// Wake `waker` when the stack reports an event on `socket`.
+    pub(crate) fn wait_for(&self, socket: SocketId, waker: &Waker) {
+        let mut map = self.inner.socket_wakers.borrow_mut();
+        let list = map.entry(socket).or_default();
+        if !list.iter().any(|w| w.will_wake(waker)) {
+            list.push(waker.clone());
+        }
+    }
+
+    fn dispatch_events(&self) {
+        loop {
+            let event = self.inner.stack.borrow_mut().poll_event();
+            let Some(event) = event else { break };
+            let wakers = self.inner.socket_wakers.borrow_mut().remove(&event.socket);
+            for w in wakers.into_iter().flatten() {
+                w.wake();
+            }
+        }
+    }
+
+    // --- the driver's side ---------------------------------------------------
+
+    /// A datagram arrived on `iface`.
+    pub fn handle_packet(&self, now: Instant, iface: IfaceId, bytes: &[u8]) {
+        self.set_now(now);
+        self.inner
+            .stack
+            .borrow_mut()
+            .handle_packet(now, iface, bytes);
+    }
+
+    /// The neighbour for a datagram could not be reached.
+    pub fn handle_unreachable(
+        &self,
+        now: Instant,
+        iface: IfaceId,
+        next_hop: Ipv4Addr,
+        bytes: &[u8],
+    ) {
+        self.set_now(now);
+        self.inner
+            .stack
+            .borrow_mut()
+            .handle_unreachable(now, iface, next_hop, bytes);
+    }
+
+    /// A deadline from `poll_timeout` passed.
+    pub fn handle_timeout(&self, now: Instant) {
+        self.set_now(now);
+        let due = self
+            .inner
+            .stack
+            .borrow()
+            .poll_timeout()
+            .is_some_and(|t| t <= now);
+        if due {
+            self.inner.stack.borrow_mut().handle_timeout(now);
+        }
+    }
+
+    fn set_now(&self, now: Instant) {
+        if now > self.inner.now.get() {
+            self.inner.now.set(now);
+        }
+    }
+
+    /// Run applications and drain the stack until nothing is left to do at
+    /// `now`; every datagram for a link goes to `emit`.
+    pub fn service(&self, now: Instant, emit: &mut dyn FnMut(Transmit, &[u8])) {
+        self.set_now(now);
+        self.fire_timers(now);
+        let set_pid = |pid: Option<Pid>| self.inner.current_pid.set(pid);
+        loop {
+            self.dispatch_events();
+            while self.inner.executor.run_one(&set_pid) {
+                self.dispatch_events();
+            }
+            loop {
+                let mut buf = std::mem::take(&mut *self.inner.tx_buf.borrow_mut());
+                let t = self.inner.stack.borrow_mut().poll_transmit(now, &mut buf);
+                match t {
+                    Some(t) => emit(t, &buf[..t.len]),
+                    None => {
+                        *self.inner.tx_buf.borrow_mut() = buf;
+                        break;
+                    }
+                }
+                *self.inner.tx_buf.borrow_mut() = buf;
+            }
+            self.dispatch_events();
+            self.fire_timers(now);
+            if !self.inner.executor.has_ready() {
+                break;
+            }
+        }
+    }
+
+    /// When the driver must come back: the stack's next deadline or the
+    /// applications' next timer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let stack = self.inner.stack.borrow().poll_timeout();
+        let timer = self
+            .inner
+            .timers
+            .borrow()
+            .first_key_value()
+            .map(|(k, _)| k.0);
+        let ready = self.inner.executor.has_ready().then_some(self.now());
+        [stack, timer, ready].into_iter().flatten().min()
+    }
+
+    /// Whether any application task is still alive.
+    pub fn has_tasks(&self) -> bool {
+        !self.inner.executor.is_empty()
+    }
+}

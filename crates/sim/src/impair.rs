@@ -1,0 +1,407 @@
+//! What a link does to packets: rate, a drop-tail queue, and the impairments
+//! of a real medium, each per direction and seeded.
+//!
+//! The model of one direction of a link, in the order a packet meets it:
+//!
+//! 1. **MTU**: a datagram larger than the link MTU is dropped (the stacks
+//!    never send one; a bug would show here).
+//! 2. **Drop-tail queue**: packets wait for the transmitter; when `queue`
+//!    packets are already waiting, the new one is dropped.
+//! 3. **Serialization** at `rate`: the transmitter is busy for `len × 8 /
+//!    rate` seconds per packet.
+//! 4. **The medium**: duplication, loss (Bernoulli or Gilbert–Elliott),
+//!    bit corruption, propagation delay with uniform jitter (which by itself
+//!    reorders packets closer together than the jitter, as netem's does), and
+//!    netem-style reordering: a chosen packet skips the delay and overtakes
+//!    the ones in flight.
+//!
+//! A capture tap records what leaves the queue (what `tcpdump` on the
+//! sender's interface shows); the medium's loss and corruption happen after
+//! it.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tcplab_stack::{Instant, Rng};
+
+/// The loss process of a direction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LossModel {
+    None,
+    /// Each packet lost independently with probability `p`.
+    Random(f64),
+    /// Gilbert–Elliott (netem `loss gemodel p r 1-h 1-k`): two states, good
+    /// and bad; `p` = P(good→bad), `r` = P(bad→good); a packet is lost with
+    /// probability `bad_loss` (1−h) in the bad state and `good_loss` (1−k) in
+    /// the good state. Mean burst length is 1/r.
+    GilbertElliott {
+        p: f64,
+        r: f64,
+        bad_loss: f64,
+        good_loss: f64,
+    },
+}
+
+impl LossModel {
+    /// The long-run loss rate.
+    pub fn mean_loss(&self) -> f64 {
+        match *self {
+            LossModel::None => 0.0,
+            LossModel::Random(p) => p,
+            LossModel::GilbertElliott {
+                p,
+                r,
+                bad_loss,
+                good_loss,
+            } => {
+                if p + r == 0.0 {
+                    good_loss
+                } else {
+                    let bad = p / (p + r);
+                    bad * bad_loss + (1.0 - bad) * good_loss
+                }
+            }
+        }
+    }
+}
+
+/// Parameters of one direction of a link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkParams {
+    pub mtu: usize,
+    pub delay: Duration,
+    /// Uniform jitter: each packet's delay is drawn from delay ± jitter.
+    pub jitter: Duration,
+    /// Bits per second; `None` is infinitely fast.
+    pub rate: Option<u64>,
+    /// Packets waiting for the transmitter at most.
+    pub queue: usize,
+    pub loss: LossModel,
+    pub duplicate: f64,
+    /// Probability that a packet skips the delay (netem `reorder`).
+    pub reorder: f64,
+    /// Probability that one random bit of the packet is flipped.
+    pub corrupt: f64,
+}
+
+impl Default for LinkParams {
+    fn default() -> LinkParams {
+        LinkParams {
+            mtu: 1500,
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            rate: None,
+            queue: 1000,
+            loss: LossModel::None,
+            duplicate: 0.0,
+            reorder: 0.0,
+            corrupt: 0.0,
+        }
+    }
+}
+
+/// What happened to packets in one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub too_big: u64,
+    pub queue_drops: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub corrupted: u64,
+    pub reordered: u64,
+    /// Largest number of packets waiting at once.
+    pub max_queue: u64,
+}
+
+/// The state of one direction.
+#[derive(Debug, Clone)]
+pub struct Direction {
+    pub params: LinkParams,
+    rng: Rng,
+    busy_until: Instant,
+    /// Times at which queued packets finish serialization.
+    departures: VecDeque<Instant>,
+    bad_state: bool,
+    pub stats: DirStats,
+}
+
+/// The fate of a packet offered to a direction.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offer {
+    /// Dropped before the wire (too big, or the queue was full).
+    Dropped,
+    /// On the wire: the copies that will arrive, with their arrival times
+    /// (none if the medium lost it).
+    Sent(Vec<(Instant, Vec<u8>)>),
+}
+
+impl Direction {
+    pub fn new(params: LinkParams, rng: Rng) -> Direction {
+        Direction {
+            params,
+            rng,
+            busy_until: Instant::ZERO,
+            departures: VecDeque::new(),
+            bad_state: false,
+            stats: DirStats::default(),
+        }
+    }
+
+    /// Offer a packet at `now`.
+    pub fn offer(&mut self, now: Instant, bytes: Vec<u8>) -> Offer {
+        let p = &self.params;
+        if bytes.len() > p.mtu {
+            self.stats.too_big += 1;
+            return Offer::Dropped;
+        }
+        while self.departures.front().is_some_and(|&t| t <= now) {
+            self.departures.pop_front();
+        }
+        if self.departures.len() >= p.queue {
+            self.stats.queue_drops += 1;
+            return Offer::Dropped;
+        }
+        self.stats.packets += 1;
+        self.stats.bytes += bytes.len() as u64;
+        let start = self.busy_until.max(now);
+        let done = match p.rate {
+            Some(rate) => {
+                let bits = bytes.len() as u128 * 8;
+                let micros = (bits * 1_000_000).div_ceil(u128::from(rate));
+                start + Duration::from_micros(micros as u64)
+            }
+            None => start,
+        };
+        self.busy_until = done;
+        if done > now {
+            self.departures.push_back(done);
+            self.stats.max_queue = self.stats.max_queue.max(self.departures.len() as u64);
+        }
+        let copies = if self.rng.chance(self.params.duplicate) {
+            self.stats.duplicated += 1;
+            2
+        } else {
+            1
+        };
+        let mut arrivals = Vec::with_capacity(copies);
+        let mut original = Some(bytes);
+        for i in 0..copies {
+            let lost = self.lose();
+            let mut data = match (i + 1 == copies, original.take()) {
+                (true, Some(b)) => b,
+                (false, Some(b)) => {
+                    let copy = b.clone();
+                    original = Some(b);
+                    copy
+                }
+                (_, None) => break,
+            };
+            if lost {
+                self.stats.lost += 1;
+                continue;
+            }
+            if !data.is_empty() && self.rng.chance(self.params.corrupt) {
+                let byte = self.rng.below(data.len() as u64) as usize;
+                let bit = self.rng.below(8) as u8;
+                data[byte] ^= 1 << bit;
+                self.stats.corrupted += 1;
+            }
+            let arrival = if self.params.reorder > 0.0 && self.rng.chance(self.params.reorder) {
+                self.stats.reordered += 1;
+                done
+            } else {
+                done + self.draw_delay()
+            };
+            arrivals.push((arrival, data));
+        }
+        Offer::Sent(arrivals)
+    }
+
+    fn draw_delay(&mut self) -> Duration {
+        let p = &self.params;
+        if p.jitter.is_zero() {
+            return p.delay;
+        }
+        let d = p.delay.as_secs_f64();
+        let j = p.jitter.as_secs_f64();
+        let x = d - j + 2.0 * j * self.rng.unit();
+        Duration::from_secs_f64(x.max(0.0))
+    }
+
+    fn lose(&mut self) -> bool {
+        match self.params.loss {
+            LossModel::None => false,
+            LossModel::Random(p) => self.rng.chance(p),
+            LossModel::GilbertElliott {
+                p,
+                r,
+                bad_loss,
+                good_loss,
+            } => {
+                // As the kernel does: the loss draw uses the state the packet
+                // starts in; then the state moves on.
+                let lost = self
+                    .rng
+                    .chance(if self.bad_state { bad_loss } else { good_loss });
+                self.bad_state = if self.bad_state {
+                    !self.rng.chance(r)
+                } else {
+                    self.rng.chance(p)
+                };
+                lost
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(params: LinkParams) -> Direction {
+        Direction::new(params, Rng::new(42))
+    }
+
+    fn arrivals(o: Offer) -> Vec<(Instant, Vec<u8>)> {
+        match o {
+            Offer::Sent(v) => v,
+            Offer::Dropped => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn delay_and_serialization() {
+        let mut d = dir(LinkParams {
+            delay: Duration::from_millis(10),
+            rate: Some(8_000_000), // 1 byte per microsecond
+            ..LinkParams::default()
+        });
+        let a = arrivals(d.offer(Instant::ZERO, vec![0; 1000]));
+        assert_eq!(a[0].0, Instant::from_micros(11_000));
+        // The second packet waits for the first to be serialized.
+        let b = arrivals(d.offer(Instant::ZERO, vec![0; 500]));
+        assert_eq!(b[0].0, Instant::from_micros(11_500));
+    }
+
+    #[test]
+    fn drop_tail_queue() {
+        let mut d = dir(LinkParams {
+            rate: Some(1_000_000),
+            queue: 3,
+            ..LinkParams::default()
+        });
+        let mut sent = 0;
+        for _ in 0..10 {
+            if matches!(d.offer(Instant::ZERO, vec![0; 1000]), Offer::Sent(_)) {
+                sent += 1;
+            }
+        }
+        assert_eq!(sent, 3);
+        assert_eq!(d.stats.queue_drops, 7);
+        // After the queue drained, packets are accepted again.
+        assert!(matches!(
+            d.offer(Instant::from_secs(1), vec![0; 10]),
+            Offer::Sent(_)
+        ));
+    }
+
+    #[test]
+    fn mtu_enforced() {
+        let mut d = dir(LinkParams {
+            mtu: 576,
+            ..LinkParams::default()
+        });
+        assert_eq!(d.offer(Instant::ZERO, vec![0; 577]), Offer::Dropped);
+        assert_eq!(d.stats.too_big, 1);
+    }
+
+    #[test]
+    fn random_loss_rate() {
+        let mut d = dir(LinkParams {
+            loss: LossModel::Random(0.2),
+            ..LinkParams::default()
+        });
+        let delivered: usize = (0..10_000)
+            .map(|_| arrivals(d.offer(Instant::ZERO, vec![1])).len())
+            .sum();
+        assert!((7_700..8_300).contains(&delivered), "{delivered}");
+    }
+
+    #[test]
+    fn gilbert_elliott_is_bursty() {
+        let model = LossModel::GilbertElliott {
+            p: 0.01,
+            r: 0.1,
+            bad_loss: 1.0,
+            good_loss: 0.0,
+        };
+        assert!((model.mean_loss() - 0.0909).abs() < 1e-3);
+        let mut d = dir(LinkParams {
+            loss: model,
+            ..LinkParams::default()
+        });
+        let lost: Vec<bool> = (0..100_000)
+            .map(|_| arrivals(d.offer(Instant::ZERO, vec![1])).is_empty())
+            .collect();
+        let rate = lost.iter().filter(|&&l| l).count() as f64 / lost.len() as f64;
+        assert!((0.07..0.11).contains(&rate), "{rate}");
+        let bursts = lost.windows(2).filter(|w| !w[0] && w[1]).count();
+        let mean_burst = lost.iter().filter(|&&l| l).count() as f64 / bursts as f64;
+        assert!((8.0..12.0).contains(&mean_burst), "mean burst {mean_burst}");
+    }
+
+    #[test]
+    fn duplication_corruption_reordering() {
+        let mut d = dir(LinkParams {
+            delay: Duration::from_millis(10),
+            duplicate: 0.5,
+            corrupt: 0.5,
+            reorder: 0.25,
+            ..LinkParams::default()
+        });
+        let mut copies = 0;
+        let mut corrupted = 0;
+        let mut early = 0;
+        for _ in 0..4000 {
+            for (t, data) in arrivals(d.offer(Instant::ZERO, vec![0; 100])) {
+                copies += 1;
+                corrupted += usize::from(data.iter().any(|&b| b != 0));
+                early += usize::from(t == Instant::ZERO);
+            }
+        }
+        assert!((5_700..6_300).contains(&copies), "{copies}");
+        assert!((2_700..3_300).contains(&corrupted), "{corrupted}");
+        assert!((1_300..1_700).contains(&early), "{early}");
+    }
+
+    #[test]
+    fn jitter_is_uniform_within_bounds() {
+        let mut d = dir(LinkParams {
+            delay: Duration::from_millis(10),
+            jitter: Duration::from_millis(2),
+            ..LinkParams::default()
+        });
+        for _ in 0..1000 {
+            let t = arrivals(d.offer(Instant::ZERO, vec![0]))[0].0;
+            assert!((Instant::from_millis(8)..=Instant::from_millis(12)).contains(&t));
+        }
+    }
+
+    #[test]
+    fn seeded() {
+        let run = || {
+            let mut d = dir(LinkParams {
+                loss: LossModel::Random(0.3),
+                jitter: Duration::from_millis(1),
+                delay: Duration::from_millis(5),
+                ..LinkParams::default()
+            });
+            (0..100)
+                .map(|_| arrivals(d.offer(Instant::ZERO, vec![0; 4])))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+    }
+}

@@ -1,0 +1,782 @@
+//! Scenario files: hosts, routers, links and a timeline, in TOML.
+//!
+//! Loading checks everything a person can get wrong and says where: unknown
+//! keys, bad addresses, overlapping or duplicate addresses, links between
+//! hosts that share no subnet, unknown host names, bad units. Every error
+//! names the file, line and column.
+//!
+//! See `scenarios/README.md` for the format with examples.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::ops::Range;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tcplab_wire::Cidr;
+use toml::Spanned;
+
+use crate::impair::{LinkParams, LossModel};
+use crate::units::{parse_duration, parse_percent, parse_rate};
+
+/// A scenario file that could not be loaded: where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Host or router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    Host,
+    Router,
+}
+
+/// An interface of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfaceSpec {
+    pub addr: Cidr,
+    pub mtu: usize,
+    /// The link or LAN it is attached to.
+    pub segment: Option<usize>,
+}
+
+/// A host or router.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSpec {
+    pub name: String,
+    pub kind: NodeKind,
+    pub ifaces: Vec<IfaceSpec>,
+    pub gateway: Option<Ipv4Addr>,
+    /// Static routes (destination, gateway); `None` on a router means
+    /// "compute them from the topology".
+    pub routes: Option<Vec<(Cidr, Ipv4Addr)>>,
+    pub icmp_ratelimit: Option<Duration>,
+    pub send_redirects: Option<bool>,
+    pub accept_redirects: Option<bool>,
+    pub default_ttl: Option<u8>,
+}
+
+/// A point-to-point link or a LAN.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentSpec {
+    pub name: String,
+    /// (node index, interface index) of each member.
+    pub members: Vec<(usize, usize)>,
+    /// Parameters of what each member sends, by member index.
+    pub sending: Vec<LinkParams>,
+}
+
+/// What happens at a point of the timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run a command on a node.
+    Run { node: usize, cmd: String },
+    /// Print a line of narration.
+    Say(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub at: Duration,
+    pub action: Action,
+}
+
+/// A loaded, validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub seed: u64,
+    /// Stop at this virtual time at the latest.
+    pub end: Option<Duration>,
+    pub nodes: Vec<NodeSpec>,
+    pub segments: Vec<SegmentSpec>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl Scenario {
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+}
+
+// --- the file as written ---------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    title: Option<String>,
+    description: Option<String>,
+    seed: Option<u64>,
+    end: Option<Spanned<String>>,
+    #[serde(default)]
+    host: Vec<RawNode>,
+    #[serde(default)]
+    router: Vec<RawNode>,
+    #[serde(default)]
+    link: Vec<RawLink>,
+    #[serde(default)]
+    lan: Vec<RawLan>,
+    #[serde(default)]
+    run: Vec<RawRun>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    name: Spanned<String>,
+    addr: Option<Spanned<String>>,
+    #[serde(default)]
+    addrs: Vec<Spanned<String>>,
+    gateway: Option<Spanned<String>>,
+    routes: Option<Vec<Spanned<String>>>,
+    icmp_ratelimit: Option<Spanned<String>>,
+    send_redirects: Option<bool>,
+    accept_redirects: Option<bool>,
+    ttl: Option<Spanned<u8>>,
+}
+
+/// Impairments of one direction, as written.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawParams {
+    delay: Option<Spanned<String>>,
+    jitter: Option<Spanned<String>>,
+    rate: Option<Spanned<String>>,
+    queue: Option<Spanned<i64>>,
+    loss: Option<Spanned<String>>,
+    duplicate: Option<Spanned<String>>,
+    reorder: Option<Spanned<String>>,
+    corrupt: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    ends: Spanned<Vec<Spanned<String>>>,
+    name: Option<String>,
+    mtu: Option<Spanned<i64>>,
+    delay: Option<Spanned<String>>,
+    jitter: Option<Spanned<String>>,
+    rate: Option<Spanned<String>>,
+    queue: Option<Spanned<i64>>,
+    loss: Option<Spanned<String>>,
+    duplicate: Option<Spanned<String>>,
+    reorder: Option<Spanned<String>>,
+    corrupt: Option<Spanned<String>>,
+    /// Overrides for what the first end sends.
+    forward: Option<RawParams>,
+    /// Overrides for what the second end sends.
+    reverse: Option<RawParams>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLan {
+    name: Option<String>,
+    members: Spanned<Vec<Spanned<String>>>,
+    mtu: Option<Spanned<i64>>,
+    delay: Option<Spanned<String>>,
+    jitter: Option<Spanned<String>>,
+    rate: Option<Spanned<String>>,
+    queue: Option<Spanned<i64>>,
+    loss: Option<Spanned<String>>,
+    duplicate: Option<Spanned<String>>,
+    reorder: Option<Spanned<String>>,
+    corrupt: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    at: Spanned<String>,
+    on: Option<Spanned<String>>,
+    cmd: Option<Spanned<String>>,
+    say: Option<String>,
+}
+
+// --- loading ---------------------------------------------------------------
+
+struct Loader<'a> {
+    file: &'a str,
+    text: &'a str,
+    check: CommandCheck<'a>,
+}
+
+type Res<T> = Result<T, ScenarioError>;
+
+impl Loader<'_> {
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+        let upto = &self.text[..span.start.min(self.text.len())];
+        let line = upto.matches('\n').count() + 1;
+        let column = upto.rfind('\n').map_or(upto.len(), |i| upto.len() - i - 1) + 1;
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    fn at<T>(&self, s: &Spanned<T>, message: impl Into<String>) -> ScenarioError {
+        self.err(s.span(), message)
+    }
+
+    fn duration(&self, s: &Spanned<String>) -> Res<Duration> {
+        parse_duration(s.get_ref()).map_err(|m| self.at(s, m))
+    }
+
+    fn percent(&self, s: &Spanned<String>) -> Res<f64> {
+        parse_percent(s.get_ref()).map_err(|m| self.at(s, m))
+    }
+
+    fn cidr(&self, s: &Spanned<String>) -> Res<Cidr> {
+        let c: Cidr = s
+            .get_ref()
+            .parse()
+            .map_err(|e| self.at(s, format!("{e}")))?;
+        if c.prefix_len() < 31 {
+            if c.address() == c.network().address() {
+                return Err(self.at(
+                    s,
+                    format!(
+                        "{c} is the network address of its subnet; a host needs a host address"
+                    ),
+                ));
+            }
+            if Some(c.address()) == c.broadcast() {
+                return Err(self.at(s, format!("{c} is the broadcast address of its subnet")));
+            }
+        }
+        if c.address().is_loopback() || c.address().is_unspecified() || c.address().is_multicast() {
+            return Err(self.at(s, format!("{} cannot be an interface address", c.address())));
+        }
+        Ok(c)
+    }
+
+    fn ipv4(&self, s: &Spanned<String>) -> Res<Ipv4Addr> {
+        s.get_ref()
+            .parse()
+            .map_err(|_| self.at(s, format!("`{}` is not an IPv4 address", s.get_ref())))
+    }
+
+    fn loss(&self, s: &Spanned<String>) -> Res<LossModel> {
+        let text = s.get_ref().trim();
+        if let Some(rest) = text.strip_prefix("gemodel") {
+            let parts: Vec<&str> = rest.split_whitespace().collect();
+            if parts.is_empty() || parts.len() > 4 {
+                return Err(self.at(s, "write Gilbert–Elliott loss as \"gemodel P [R [1-H [1-K]]]\", e.g. \"gemodel 1% 10%\""));
+            }
+            let mut v = Vec::new();
+            for p in &parts {
+                v.push(parse_percent(p).map_err(|m| self.at(s, m))?);
+            }
+            // netem's defaults: r = 1 - p, 1-h = 100%, 1-k = 0%.
+            let p = v[0];
+            return Ok(LossModel::GilbertElliott {
+                p,
+                r: v.get(1).copied().unwrap_or(1.0 - p),
+                bad_loss: v.get(2).copied().unwrap_or(1.0),
+                good_loss: v.get(3).copied().unwrap_or(0.0),
+            });
+        }
+        let p = self.percent(s)?;
+        Ok(if p == 0.0 {
+            LossModel::None
+        } else {
+            LossModel::Random(p)
+        })
+    }
+
+    fn apply(&self, base: &mut LinkParams, raw: &RawParams) -> Res<()> {
+        if let Some(d) = &raw.delay {
+            base.delay = self.duration(d)?;
+        }
+        if let Some(j) = &raw.jitter {
+            base.jitter = self.duration(j)?;
+        }
+        if let Some(r) = &raw.rate {
+            base.rate = Some(parse_rate(r.get_ref()).map_err(|m| self.at(r, m))?);
+        }
+        if let Some(q) = &raw.queue {
+            let n = *q.get_ref();
+            if !(1..=1_000_000).contains(&n) {
+                return Err(self.at(q, "queue must be between 1 and 1000000 packets"));
+            }
+            base.queue = n as usize;
+        }
+        if let Some(l) = &raw.loss {
+            base.loss = self.loss(l)?;
+        }
+        if let Some(d) = &raw.duplicate {
+            base.duplicate = self.percent(d)?;
+        }
+        if let Some(r) = &raw.reorder {
+            base.reorder = self.percent(r)?;
+            // netem: "reordering not possible without specifying some delay".
+            if base.reorder > 0.0 && base.delay.is_zero() {
+                return Err(self.at(r, "reorder needs a delay: a packet is reordered by skipping the delay others take"));
+            }
+        }
+        if let Some(c) = &raw.corrupt {
+            base.corrupt = self.percent(c)?;
+        }
+        Ok(())
+    }
+
+    fn mtu(&self, m: &Option<Spanned<i64>>) -> Res<usize> {
+        match m {
+            None => Ok(1500),
+            Some(m) => {
+                let v = *m.get_ref();
+                if !(68..=65535).contains(&v) {
+                    return Err(self.at(
+                        m,
+                        format!("MTU {v} is outside 68..65535 (68 is the IPv4 minimum)"),
+                    ));
+                }
+                Ok(v as usize)
+            }
+        }
+    }
+
+    fn route(&self, s: &Spanned<String>) -> Res<(Cidr, Ipv4Addr)> {
+        let text = s.get_ref();
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        let [dest, "via", gw] = parts[..] else {
+            return Err(self.at(s, format!("`{text}` is not a route (write \"10.0.2.0/24 via 10.0.1.1\" or \"default via 10.0.1.1\")")));
+        };
+        let dest = if dest == "default" {
+            Cidr::new(Ipv4Addr::UNSPECIFIED, 0).expect("valid")
+        } else {
+            dest.parse::<Cidr>()
+                .map_err(|e| self.at(s, format!("{e}")))?
+                .network()
+        };
+        let gw = gw
+            .parse()
+            .map_err(|_| self.at(s, format!("`{gw}` is not an IPv4 address")))?;
+        Ok((dest, gw))
+    }
+}
+
+/// Checks a command line; returns what is wrong with it.
+pub type CommandCheck<'a> = &'a dyn Fn(&str) -> Result<(), String>;
+
+/// Load a scenario from TOML text; `file` names it in errors.
+pub fn load(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    load_checked(file, text, &|_| Ok(()))
+}
+
+/// Load a scenario and check every command on its timeline with `check`.
+pub fn load_checked(
+    file: &str,
+    text: &str,
+    check: CommandCheck<'_>,
+) -> Result<Scenario, ScenarioError> {
+    let l = Loader { file, text, check };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().trim().replace('\n', " ");
+        l.err(span, message)
+    })?;
+    build(&l, raw)
+}
+
+fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
+    let mut nodes: Vec<NodeSpec> = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    let mut addr_owner: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+    for (kind, list) in [(NodeKind::Host, &raw.host), (NodeKind::Router, &raw.router)] {
+        for n in list {
+            let name = n.name.get_ref().trim().to_string();
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            {
+                return Err(l.at(
+                    &n.name,
+                    format!("`{name}` is not a valid name (letters, digits, - _ .)"),
+                ));
+            }
+            if names.contains_key(&name) {
+                return Err(l.at(
+                    &n.name,
+                    format!("there is already a host or router named `{name}`"),
+                ));
+            }
+            let mut addr_specs: Vec<&Spanned<String>> = n.addrs.iter().collect();
+            if let Some(a) = &n.addr {
+                addr_specs.insert(0, a);
+            }
+            if addr_specs.is_empty() {
+                return Err(l.at(
+                    &n.name,
+                    format!(
+                        "`{name}` has no address (give addr = \"10.0.1.2/24\" or addrs = [...])"
+                    ),
+                ));
+            }
+            let mut ifaces: Vec<IfaceSpec> = Vec::new();
+            for a in addr_specs {
+                let c = l.cidr(a)?;
+                if let Some(owner) = addr_owner.get(&c.address()) {
+                    return Err(l.at(
+                        a,
+                        format!("{} is already the address of `{owner}`", c.address()),
+                    ));
+                }
+                if let Some(other) = ifaces
+                    .iter()
+                    .find(|i| i.addr.network().overlaps(&c.network()))
+                {
+                    return Err(l.at(a, format!("{c} overlaps {} on the same node", other.addr)));
+                }
+                addr_owner.insert(c.address(), name.clone());
+                ifaces.push(IfaceSpec {
+                    addr: c,
+                    mtu: 1500,
+                    segment: None,
+                });
+            }
+            let gateway = match &n.gateway {
+                Some(g) => {
+                    let gw = l.ipv4(g)?;
+                    if !ifaces.iter().any(|i| i.addr.contains(gw)) {
+                        return Err(l.at(
+                            g,
+                            format!("gateway {gw} is not on any of `{name}`'s subnets"),
+                        ));
+                    }
+                    if ifaces.iter().any(|i| i.addr.address() == gw) {
+                        return Err(l.at(g, format!("gateway {gw} is `{name}`'s own address")));
+                    }
+                    Some(gw)
+                }
+                None => None,
+            };
+            let routes = match &n.routes {
+                Some(list) => {
+                    let mut v = Vec::new();
+                    for r in list {
+                        let (dest, gw) = l.route(r)?;
+                        if !ifaces.iter().any(|i| i.addr.contains(gw)) {
+                            return Err(l.at(
+                                r,
+                                format!("gateway {gw} is not on any of `{name}`'s subnets"),
+                            ));
+                        }
+                        v.push((dest, gw));
+                    }
+                    Some(v)
+                }
+                None if kind == NodeKind::Host => Some(Vec::new()),
+                None => None,
+            };
+            let icmp_ratelimit = n
+                .icmp_ratelimit
+                .as_ref()
+                .map(|d| l.duration(d))
+                .transpose()?;
+            let default_ttl = match &n.ttl {
+                Some(t) if *t.get_ref() == 0 => return Err(l.at(t, "ttl must be at least 1")),
+                Some(t) => Some(*t.get_ref()),
+                None => None,
+            };
+            names.insert(name.clone(), nodes.len());
+            nodes.push(NodeSpec {
+                name,
+                kind,
+                ifaces,
+                gateway,
+                routes,
+                icmp_ratelimit,
+                send_redirects: n.send_redirects,
+                accept_redirects: n.accept_redirects,
+                default_ttl,
+            });
+        }
+    }
+
+    let mut segments: Vec<SegmentSpec> = Vec::new();
+    for link in &raw.link {
+        let ends = link.ends.get_ref();
+        if ends.len() != 2 {
+            return Err(l.at(
+                &link.ends,
+                format!(
+                    "a link has exactly two ends; this one lists {} (use [[lan]] for more)",
+                    ends.len()
+                ),
+            ));
+        }
+        let members = resolve_members(l, &mut nodes, &names, ends, segments.len())?;
+        let mtu = l.mtu(&link.mtu)?;
+        let both = RawParams {
+            delay: link.delay.clone(),
+            jitter: link.jitter.clone(),
+            rate: link.rate.clone(),
+            queue: link.queue.clone(),
+            loss: link.loss.clone(),
+            duplicate: link.duplicate.clone(),
+            reorder: link.reorder.clone(),
+            corrupt: link.corrupt.clone(),
+        };
+        let mut base = LinkParams {
+            mtu,
+            ..LinkParams::default()
+        };
+        l.apply(&mut base, &both)?;
+        let mut fwd = base.clone();
+        let mut rev = base;
+        if let Some(f) = &link.forward {
+            l.apply(&mut fwd, f)?;
+        }
+        if let Some(r) = &link.reverse {
+            l.apply(&mut rev, r)?;
+        }
+        let name = link.name.clone().unwrap_or_else(|| {
+            format!("{}-{}", nodes[members[0].0].name, nodes[members[1].0].name)
+        });
+        set_mtu(&mut nodes, &members, mtu);
+        segments.push(SegmentSpec {
+            name,
+            members,
+            sending: vec![fwd, rev],
+        });
+    }
+    for lan in &raw.lan {
+        let list = lan.members.get_ref();
+        if list.len() < 2 {
+            return Err(l.at(&lan.members, "a LAN needs at least two members"));
+        }
+        let members = resolve_members(l, &mut nodes, &names, list, segments.len())?;
+        let mtu = l.mtu(&lan.mtu)?;
+        let raw_params = RawParams {
+            delay: lan.delay.clone(),
+            jitter: lan.jitter.clone(),
+            rate: lan.rate.clone(),
+            queue: lan.queue.clone(),
+            loss: lan.loss.clone(),
+            duplicate: lan.duplicate.clone(),
+            reorder: lan.reorder.clone(),
+            corrupt: lan.corrupt.clone(),
+        };
+        let mut base = LinkParams {
+            mtu,
+            ..LinkParams::default()
+        };
+        l.apply(&mut base, &raw_params)?;
+        let name = lan
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("lan{}", segments.len()));
+        set_mtu(&mut nodes, &members, mtu);
+        segments.push(SegmentSpec {
+            name,
+            sending: vec![base; members.len()],
+            members,
+        });
+    }
+    let mut seg_names = BTreeSet::new();
+    for s in &mut segments {
+        let mut name = s.name.clone();
+        let mut n = 2;
+        while !seg_names.insert(name.clone()) {
+            name = format!("{}-{n}", s.name);
+            n += 1;
+        }
+        s.name = name;
+    }
+
+    let mut timeline = Vec::new();
+    for r in &raw.run {
+        let at = l.duration(&r.at)?;
+        let action = match (&r.on, &r.cmd, &r.say) {
+            (Some(on), Some(cmd), None) => {
+                let node = *names.get(on.get_ref().trim()).ok_or_else(|| {
+                    l.at(on, format!("no host or router named `{}`", on.get_ref()))
+                })?;
+                if cmd.get_ref().trim().is_empty() {
+                    return Err(l.at(cmd, "empty command"));
+                }
+                (l.check)(cmd.get_ref().trim()).map_err(|m| l.at(cmd, m))?;
+                Action::Run {
+                    node,
+                    cmd: cmd.get_ref().trim().to_string(),
+                }
+            }
+            (None, None, Some(text)) => Action::Say(text.clone()),
+            _ => {
+                return Err(l.at(
+                    &r.at,
+                    "a [[run]] entry needs either `on` and `cmd`, or `say`",
+                ))
+            }
+        };
+        timeline.push(TimelineEntry { at, action });
+    }
+    // Stable: entries at the same time keep their order in the file.
+    timeline.sort_by_key(|e| e.at);
+
+    let end = raw.end.as_ref().map(|e| l.duration(e)).transpose()?;
+    Ok(Scenario {
+        title: raw.title,
+        description: raw.description,
+        seed: raw.seed.unwrap_or(1),
+        end,
+        nodes,
+        segments,
+        timeline,
+    })
+}
+
+fn subnets_of(nodes: &[NodeSpec], n: usize) -> Vec<Cidr> {
+    nodes[n].ifaces.iter().map(|i| i.addr.network()).collect()
+}
+
+fn set_mtu(nodes: &mut [NodeSpec], members: &[(usize, usize)], mtu: usize) {
+    for &(n, i) in members {
+        nodes[n].ifaces[i].mtu = mtu;
+    }
+}
+
+/// Turn link ends (`name` or `name:address`) into (node, interface) pairs,
+/// choosing for a bare name the interface on the subnet the ends share.
+fn resolve_members(
+    l: &Loader<'_>,
+    nodes: &mut [NodeSpec],
+    names: &BTreeMap<String, usize>,
+    ends: &[Spanned<String>],
+    segment: usize,
+) -> Res<Vec<(usize, usize)>> {
+    struct End<'s> {
+        span: &'s Spanned<String>,
+        node: usize,
+        addr: Option<Ipv4Addr>,
+    }
+    let mut parsed = Vec::new();
+    for e in ends {
+        let text = e.get_ref().trim();
+        let (name, addr) = match text.split_once(':') {
+            Some((n, a)) => (
+                n,
+                Some(
+                    a.parse::<Ipv4Addr>()
+                        .map_err(|_| l.at(e, format!("`{a}` is not an IPv4 address")))?,
+                ),
+            ),
+            None => (text, None),
+        };
+        let node = *names
+            .get(name)
+            .ok_or_else(|| l.at(e, format!("no host or router named `{name}`")))?;
+        if parsed.iter().any(|p: &End<'_>| p.node == node) {
+            return Err(l.at(e, format!("`{name}` is listed twice")));
+        }
+        parsed.push(End {
+            span: e,
+            node,
+            addr,
+        });
+    }
+    // Candidate subnets: those every end has an interface on.
+    let mut out = Vec::new();
+    for (k, end) in parsed.iter().enumerate() {
+        let iface = match end.addr {
+            Some(a) => nodes[end.node]
+                .ifaces
+                .iter()
+                .position(|i| i.addr.address() == a)
+                .ok_or_else(|| {
+                    l.at(
+                        end.span,
+                        format!("`{}` has no address {a}", nodes[end.node].name),
+                    )
+                })?,
+            None => {
+                let others: Vec<usize> = parsed
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != k)
+                    .map(|(_, p)| p.node)
+                    .collect();
+                let shared: Vec<usize> = nodes[end.node]
+                    .ifaces
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, i)| {
+                        others
+                            .iter()
+                            .any(|&o| subnets_of(nodes, o).contains(&i.addr.network()))
+                    })
+                    .map(|(idx, _)| idx)
+                    .collect();
+                match shared[..] {
+                    [one] => one,
+                    [] => {
+                        let me = &nodes[end.node];
+                        let addrs: Vec<String> = me.ifaces.iter().map(|i| i.addr.to_string()).collect();
+                        return Err(l.at(end.span, format!(
+                            "`{}` ({}) shares no subnet with the other end of this link",
+                            me.name,
+                            addrs.join(", ")
+                        )));
+                    }
+                    _ => {
+                        return Err(l.at(end.span, format!(
+                            "`{}` has several addresses on this link's subnets; name one as \"{}:ADDRESS\"",
+                            nodes[end.node].name, nodes[end.node].name
+                        )))
+                    }
+                }
+            }
+        };
+        let spec = &mut nodes[end.node].ifaces[iface];
+        if spec.segment.is_some() {
+            return Err(l.at(
+                end.span,
+                format!(
+                    "{} of `{}` is already attached to another link",
+                    spec.addr, nodes[end.node].name
+                ),
+            ));
+        }
+        spec.segment = Some(segment);
+        out.push((end.node, iface));
+    }
+    // All members must share one subnet.
+    let first = nodes[out[0].0].ifaces[out[0].1].addr;
+    for &(n, i) in &out[1..] {
+        let a = nodes[n].ifaces[i].addr;
+        if !first.network().overlaps(&a.network()) {
+            let idx = out.iter().position(|m| *m == (n, i)).unwrap_or(0);
+            return Err(l.at(
+                parsed[idx].span,
+                format!("{} and {} are on different subnets", first, a),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

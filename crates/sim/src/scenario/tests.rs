@@ -1,0 +1,184 @@
+use super::*;
+
+const GOOD: &str = r#"
+seed = 7
+title = "two routers"
+
+[[host]]
+name = "client"
+addr = "10.0.1.2/24"
+gateway = "10.0.1.1"
+
+[[host]]
+name = "server"
+addr = "10.0.2.2/24"
+gateway = "10.0.2.1"
+
+[[router]]
+name = "r1"
+addrs = ["10.0.1.1/24", "10.0.12.1/30"]
+
+[[router]]
+name = "r2"
+addrs = ["10.0.12.2/30", "10.0.2.1/24"]
+
+[[link]]
+ends = ["client", "r1"]
+delay = "5ms"
+rate = "100Mbit"
+
+[[link]]
+ends = ["r1", "r2"]
+mtu = 576
+loss = "1%"
+[link.reverse]
+loss = "gemodel 1% 10%"
+
+[[link]]
+ends = ["r2", "server"]
+
+[[run]]
+at = "1s"
+on = "client"
+cmd = "ping -c 3 server"
+
+[[run]]
+at = "0s"
+say = "hello"
+"#;
+
+fn err(text: &str) -> ScenarioError {
+    load("t.toml", text).unwrap_err()
+}
+
+#[test]
+fn loads_the_design_sketch() {
+    let s = load("t.toml", GOOD).unwrap();
+    assert_eq!(s.seed, 7);
+    assert_eq!(s.nodes.len(), 4);
+    assert_eq!(s.segments.len(), 3);
+    assert_eq!(s.segments[1].name, "r1-r2");
+    assert_eq!(s.segments[1].sending[0].mtu, 576);
+    assert_eq!(s.segments[1].sending[0].loss, LossModel::Random(0.01));
+    assert!(matches!(
+        s.segments[1].sending[1].loss,
+        LossModel::GilbertElliott { .. }
+    ));
+    assert_eq!(s.segments[0].sending[0].delay, Duration::from_millis(5));
+    assert_eq!(s.segments[0].sending[1].rate, Some(100_000_000));
+    // r1's second interface is on the r1-r2 link and has its MTU.
+    let r1 = &s.nodes[2];
+    assert_eq!(r1.ifaces[1].segment, Some(1));
+    assert_eq!(r1.ifaces[1].mtu, 576);
+    assert_eq!(r1.routes, None, "router routes are computed");
+    assert_eq!(s.timeline[0].action, Action::Say("hello".into()));
+    assert_eq!(s.timeline[1].at, Duration::from_secs(1));
+}
+
+#[test]
+fn unknown_key_names_the_line() {
+    let text = GOOD.replace("rate = \"100Mbit\"", "rate = \"100Mbit\"\nspeed = 3");
+    let e = err(&text);
+    assert_eq!(e.line, 27);
+    assert!(e.message.contains("unknown field `speed`"), "{e}");
+    assert!(e.to_string().starts_with("t.toml:27:"), "{e}");
+}
+
+#[test]
+fn unknown_host_in_link() {
+    let text = GOOD.replace("ends = [\"r2\", \"server\"]", "ends = [\"r2\", \"sever\"]");
+    let e = err(&text);
+    assert_eq!(e.message, "no host or router named `sever`");
+    assert_eq!(e.line, 36);
+}
+
+#[test]
+fn bad_cidr() {
+    let e = err(&GOOD.replace("10.0.2.2/24", "10.0.2.300/24"));
+    assert_eq!(e.message, "`10.0.2.300` is not an IPv4 address");
+    assert_eq!(e.line, 12);
+    let e = err(&GOOD.replace("10.0.2.2/24", "10.0.2.2"));
+    assert!(e.message.contains("no prefix length"), "{e}");
+    let e = err(&GOOD.replace("10.0.2.2/24", "10.0.2.0/24"));
+    assert!(e.message.contains("network address"), "{e}");
+}
+
+#[test]
+fn overlapping_and_duplicate_addresses() {
+    let e = err(&GOOD.replace("addr = \"10.0.2.2/24\"", "addr = \"10.0.1.2/24\""));
+    assert_eq!(e.message, "10.0.1.2 is already the address of `client`");
+    let e = err(&GOOD.replace(
+        "addrs = [\"10.0.1.1/24\", \"10.0.12.1/30\"]",
+        "addrs = [\"10.0.1.1/24\", \"10.0.1.129/25\"]",
+    ));
+    assert!(
+        e.message.contains("overlaps 10.0.1.1/24 on the same node"),
+        "{e}"
+    );
+}
+
+#[test]
+fn link_without_shared_subnet() {
+    let e = err(&GOOD.replace("ends = [\"client\", \"r1\"]", "ends = [\"client\", \"r2\"]"));
+    assert!(e.message.contains("shares no subnet"), "{e}");
+}
+
+#[test]
+fn interface_on_two_links() {
+    let text = format!("{GOOD}\n[[link]]\nends = [\"client\", \"r1\"]\n");
+    let e = err(&text);
+    assert!(
+        e.message.contains("already attached to another link"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_units_and_values() {
+    let e = err(&GOOD.replace("delay = \"5ms\"", "delay = \"5\""));
+    assert!(e.message.contains("no unit"), "{e}");
+    let e = err(&GOOD.replace("loss = \"1%\"", "loss = \"1\""));
+    assert!(e.message.contains("percentage"), "{e}");
+    let e = err(&GOOD.replace("mtu = 576", "mtu = 40"));
+    assert!(e.message.contains("68"), "{e}");
+    let e = err(&GOOD.replace("delay = \"5ms\"", "reorder = \"5%\""));
+    assert!(e.message.contains("reorder needs a delay"), "{e}");
+}
+
+#[test]
+fn timeline_errors() {
+    let e = err(&GOOD.replace("on = \"client\"", "on = \"nobody\""));
+    assert_eq!(e.message, "no host or router named `nobody`");
+    let e = err(&GOOD.replace("say = \"hello\"", "cmd = \"x\""));
+    assert!(e.message.contains("needs either"), "{e}");
+}
+
+#[test]
+fn gateway_must_be_on_link() {
+    let e = err(&GOOD.replace("gateway = \"10.0.1.1\"", "gateway = \"10.0.9.1\""));
+    assert!(
+        e.message.contains("not on any of `client`'s subnets"),
+        "{e}"
+    );
+}
+
+#[test]
+fn toml_syntax_error() {
+    let e = err("[[host]\nname = 1");
+    assert_eq!(e.line, 1);
+}
+
+#[test]
+fn explicit_interface_choice() {
+    let text = GOOD.replace(
+        "ends = [\"r1\", \"r2\"]",
+        "ends = [\"r1:10.0.12.1\", \"r2:10.0.12.2\"]",
+    );
+    let s = load("t.toml", &text).unwrap();
+    assert_eq!(s.segments[1].members, vec![(2, 1), (3, 0)]);
+    let text = GOOD.replace(
+        "ends = [\"r1\", \"r2\"]",
+        "ends = [\"r1:10.0.12.9\", \"r2\"]",
+    );
+    assert!(err(&text).message.contains("has no address 10.0.12.9"));
+}

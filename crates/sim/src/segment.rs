@@ -1,0 +1,138 @@
+//! Links and LANs: who is attached, what each member's sending direction
+//! does to packets, and the capture tap.
+
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use tcplab_stack::{IfaceId, Instant};
+use tcplab_wire::pcap::{LinkType, PcapWriter};
+use tcplab_wire::Cidr;
+
+use crate::impair::{DirStats, Direction, Offer};
+
+/// One attachment to a segment.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub node: usize,
+    pub iface: IfaceId,
+    pub addr: Cidr,
+}
+
+/// A point-to-point link (two members) or a LAN (more).
+#[derive(Debug)]
+pub struct Segment {
+    pub name: String,
+    pub members: Vec<Member>,
+    /// What each member sends goes through its own direction.
+    pub dirs: Vec<Direction>,
+    capture: Option<PcapWriter<BufWriter<File>>>,
+}
+
+/// Where a transmitted datagram goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// To these members, at these times.
+    Arrivals(Vec<(Instant, usize, Vec<u8>)>),
+    /// Nobody on the segment has the next-hop address.
+    NoNeighbour,
+    /// Dropped by the link (queue full, too big) or lost on the medium.
+    Dropped,
+}
+
+impl Segment {
+    pub fn new(name: String, members: Vec<Member>, dirs: Vec<Direction>) -> Segment {
+        Segment {
+            name,
+            members,
+            dirs,
+            capture: None,
+        }
+    }
+
+    /// Capture what crosses this segment into `dir/NAME.pcap`.
+    pub fn open_capture(&mut self, dir: &Path) -> io::Result<()> {
+        let file = File::create(dir.join(format!("{}.pcap", self.name)))?;
+        self.capture = Some(PcapWriter::new(BufWriter::new(file), LinkType::Ipv4)?);
+        Ok(())
+    }
+
+    pub fn finish_capture(&mut self) -> io::Result<()> {
+        if let Some(c) = self.capture.as_mut() {
+            c.flush()?;
+        }
+        Ok(())
+    }
+
+    pub fn member_of(&self, node: usize, iface: IfaceId) -> Option<usize> {
+        self.members
+            .iter()
+            .position(|m| m.node == node && m.iface == iface)
+    }
+
+    fn is_broadcast(&self, addr: Ipv4Addr) -> bool {
+        addr.is_broadcast()
+            || self
+                .members
+                .iter()
+                .any(|m| m.addr.broadcast() == Some(addr))
+    }
+
+    /// Member `from` puts `bytes` on the segment for `next_hop` at `now`.
+    pub fn transmit(
+        &mut self,
+        now: Instant,
+        from: usize,
+        next_hop: Ipv4Addr,
+        bytes: Vec<u8>,
+    ) -> Delivery {
+        let targets: Vec<usize> = if self.is_broadcast(next_hop) {
+            (0..self.members.len()).filter(|&m| m != from).collect()
+        } else {
+            match self
+                .members
+                .iter()
+                .position(|m| m.addr.address() == next_hop)
+                .filter(|&m| m != from)
+            {
+                Some(m) => vec![m],
+                None => return Delivery::NoNeighbour,
+            }
+        };
+        // The tap sees what the sender's interface puts on the wire: after
+        // the drop-tail queue, before the medium's loss and corruption.
+        let dir = &mut self.dirs[from];
+        let before = dir.stats.queue_drops + dir.stats.too_big;
+        let tap_copy = self.capture.as_ref().map(|_| bytes.clone());
+        let offer = dir.offer(now, bytes);
+        let queued = dir.stats.queue_drops + dir.stats.too_big == before;
+        if let (Some(cap), Some(copy), true) = (self.capture.as_mut(), tap_copy, queued) {
+            // A capture that cannot be written must not stop the run; the
+            // error surfaces when the capture is finished.
+            let _ = cap.write_packet(now.since_origin(), &copy);
+        }
+        match offer {
+            Offer::Dropped => Delivery::Dropped,
+            Offer::Sent(copies) if copies.is_empty() => Delivery::Dropped,
+            Offer::Sent(copies) => {
+                let mut out = Vec::new();
+                for (t, data) in copies {
+                    for &m in &targets {
+                        out.push((t, m, data.clone()));
+                    }
+                }
+                Delivery::Arrivals(out)
+            }
+        }
+    }
+
+    /// Statistics per sending member.
+    pub fn stats(&self) -> Vec<(usize, DirStats)> {
+        self.dirs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i, d.stats))
+            .collect()
+    }
+}

@@ -1,0 +1,625 @@
+//! The simulator: nodes, segments, a virtual clock and an event queue.
+//!
+//! Time jumps from one event to the next (never fixed ticks). Events at the
+//! same instant run in the order they were scheduled, every random draw comes
+//! from generators forked from the scenario's seed (one per stack, one per
+//! link direction, so that changing one link does not shift the draws of
+//! another), and no hash map's order reaches the output: the same seed gives
+//! byte-identical captures and transcripts.
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tcplab_host::{Host, Names, OutputLine, Pid};
+use tcplab_stack::{Config, IfaceId, Instant, Rng, Stack, Transmit};
+
+use crate::impair::{DirStats, Direction};
+use crate::routing::routes_for;
+use crate::scenario::{Action, NodeKind, Scenario, TimelineEntry};
+use crate::segment::{Delivery, Member, Segment};
+
+/// How long a neighbour that does not answer is tried before "host
+/// unreachable" (Linux: three ARP probes a second apart).
+pub const NEIGHBOUR_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Default limit of a run's virtual time.
+pub const DEFAULT_END: Duration = Duration::from_secs(3600);
+
+/// Starts tool commands on hosts; implemented by the tools crate.
+pub trait Commands {
+    /// Check a command line without running it (for loading scenarios).
+    fn check(&self, cmdline: &str) -> Result<(), String>;
+    /// Start a command on `host`.
+    fn start(&self, host: &Host, cmdline: &str) -> Result<Started, String>;
+}
+
+/// A command that was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    pub pid: Pid,
+    /// A server: it runs until the end and the run does not wait for it.
+    pub daemon: bool,
+}
+
+/// What the transcript of a run records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TranscriptEvent {
+    Say {
+        time: Instant,
+        text: String,
+    },
+    Command {
+        time: Instant,
+        node: String,
+        cmdline: String,
+    },
+    Output(OutputLine),
+    Exit {
+        time: Instant,
+        node: String,
+        pid: Pid,
+        code: i32,
+    },
+    Error {
+        time: Instant,
+        node: String,
+        text: String,
+    },
+}
+
+/// Receives transcript events as they happen.
+pub type TranscriptSink = Rc<dyn Fn(&TranscriptEvent)>;
+
+/// Options of a run that are not in the scenario.
+#[derive(Debug, Clone, Default)]
+pub struct SimOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Write one pcap file per link here.
+    pub pcap_dir: Option<std::path::PathBuf>,
+}
+
+/// Why a simulation could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot create capture file in {dir}: {source}")]
+    Capture {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{node}: {message}")]
+    Node { node: String, message: String },
+}
+
+struct SimNode {
+    name: String,
+    kind: NodeKind,
+    host: Host,
+    /// Interface id → (segment, member index).
+    attachments: BTreeMap<IfaceId, (usize, usize)>,
+    /// The wake-up currently scheduled.
+    scheduled: Option<Instant>,
+}
+
+#[derive(Debug)]
+enum EventKind {
+    Arrive {
+        segment: usize,
+        member: usize,
+        bytes: Vec<u8>,
+    },
+    Unreachable {
+        node: usize,
+        iface: IfaceId,
+        next_hop: Ipv4Addr,
+        bytes: Vec<u8>,
+    },
+    Wake {
+        node: usize,
+    },
+    Timeline(usize),
+}
+
+struct Scheduled {
+    time: Instant,
+    seq: u64,
+    kind: EventKind,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed: `BinaryHeap` pops the earliest (time, seq) first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// Per-direction link statistics for the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkReport {
+    pub segment: String,
+    pub from: String,
+    pub stats: DirStats,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every foreground command finished.
+    Finished,
+    /// The time limit was reached first.
+    TimeLimit,
+}
+
+/// A running simulation.
+pub struct Sim {
+    now: Instant,
+    seq: u64,
+    queue: BinaryHeap<Scheduled>,
+    nodes: Vec<SimNode>,
+    segments: Vec<Segment>,
+    timeline: Vec<TimelineEntry>,
+    timeline_done: usize,
+    foreground: Vec<(usize, Pid)>,
+    transcript: Rc<RefCell<Vec<TranscriptEvent>>>,
+    sink: Rc<RefCell<Option<TranscriptSink>>>,
+    events: u64,
+    end: Instant,
+    seed: u64,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("now", &self.now)
+            .field("nodes", &self.nodes.len())
+            .field("segments", &self.segments.len())
+            .finish()
+    }
+}
+
+impl Sim {
+    /// Build the network of a scenario.
+    pub fn new(scenario: &Scenario, options: &SimOptions) -> Result<Sim, BuildError> {
+        let seed = options.seed.unwrap_or(scenario.seed);
+        let mut rng = Rng::new(seed);
+        let names = Rc::new(RefCell::new(Names::default()));
+        let mut nodes = Vec::new();
+        for (index, spec) in scenario.nodes.iter().enumerate() {
+            let mut config = match spec.kind {
+                NodeKind::Host => Config::default(),
+                NodeKind::Router => Config::router(),
+            };
+            config.seed = rng.next_u64();
+            if let Some(r) = spec.icmp_ratelimit {
+                config.icmp_ratelimit = r;
+            }
+            if let Some(v) = spec.send_redirects {
+                config.send_redirects = v;
+            }
+            if let Some(v) = spec.accept_redirects {
+                config.accept_redirects = v;
+            }
+            if let Some(t) = spec.default_ttl {
+                config.default_ttl = t;
+            }
+            let mut stack = Stack::new(config);
+            let node_err = |message: String| BuildError::Node {
+                node: spec.name.clone(),
+                message,
+            };
+            for (i, iface) in spec.ifaces.iter().enumerate() {
+                stack
+                    .add_interface(&format!("eth{i}"), iface.addr, iface.mtu)
+                    .map_err(|e| node_err(e.to_string()))?;
+            }
+            let routes = match &spec.routes {
+                Some(r) => r.clone(),
+                None => routes_for(scenario, index),
+            };
+            for (dest, gw) in routes {
+                stack
+                    .add_route(dest, gw)
+                    .map_err(|e| node_err(e.to_string()))?;
+            }
+            if let Some(gw) = spec.gateway {
+                stack
+                    .set_default_gateway(gw)
+                    .map_err(|e| node_err(e.to_string()))?;
+            }
+            let host = Host::new(&spec.name, stack);
+            host.set_names(names.clone());
+            {
+                let mut n = names.borrow_mut();
+                for iface in &spec.ifaces {
+                    n.add(&spec.name, iface.addr.address());
+                }
+            }
+            nodes.push(SimNode {
+                name: spec.name.clone(),
+                kind: spec.kind,
+                host,
+                attachments: BTreeMap::new(),
+                scheduled: None,
+            });
+        }
+        let mut segments = Vec::new();
+        for (si, spec) in scenario.segments.iter().enumerate() {
+            let members: Vec<Member> = spec
+                .members
+                .iter()
+                .map(|&(n, i)| Member {
+                    node: n,
+                    // Interface 0 is loopback; scenario interface i is i + 1.
+                    iface: IfaceId(i + 1),
+                    addr: scenario.nodes[n].ifaces[i].addr,
+                })
+                .collect();
+            for (mi, m) in members.iter().enumerate() {
+                nodes[m.node].attachments.insert(m.iface, (si, mi));
+            }
+            let dirs = spec
+                .sending
+                .iter()
+                .map(|p| Direction::new(p.clone(), rng.fork()))
+                .collect();
+            let mut seg = Segment::new(spec.name.clone(), members, dirs);
+            if let Some(dir) = &options.pcap_dir {
+                seg.open_capture(dir)
+                    .map_err(|source| BuildError::Capture {
+                        dir: dir.display().to_string(),
+                        source,
+                    })?;
+            }
+            segments.push(seg);
+        }
+        let mut sim = Sim {
+            now: Instant::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            segments,
+            timeline: scenario.timeline.clone(),
+            timeline_done: 0,
+            foreground: Vec::new(),
+            transcript: Rc::new(RefCell::new(Vec::new())),
+            sink: Rc::new(RefCell::new(None)),
+            events: 0,
+            end: Instant::ZERO + scenario.end.unwrap_or(DEFAULT_END),
+            seed,
+        };
+        let transcript = sim.transcript.clone();
+        let sink_cell = sim.sink.clone();
+        for node in &sim.nodes {
+            let transcript = transcript.clone();
+            let sink_cell = sink_cell.clone();
+            node.host.set_output(Rc::new(move |line: OutputLine| {
+                let ev = TranscriptEvent::Output(line);
+                if let Some(s) = sink_cell.borrow().as_ref() {
+                    s(&ev);
+                }
+                transcript.borrow_mut().push(ev);
+            }));
+        }
+        for i in 0..sim.timeline.len() {
+            let at = Instant::ZERO + sim.timeline[i].at;
+            sim.schedule(at, EventKind::Timeline(i));
+        }
+        Ok(sim)
+    }
+}
+
+impl Sim {
+    /// Receive transcript events as they happen (for printing live).
+    pub fn set_sink(&mut self, sink: TranscriptSink) {
+        *self.sink.borrow_mut() = Some(sink);
+    }
+
+    fn record(&self, ev: TranscriptEvent) {
+        if let Some(s) = self.sink.borrow().as_ref() {
+            s(&ev);
+        }
+        self.transcript.borrow_mut().push(ev);
+    }
+
+    /// Everything recorded so far.
+    pub fn transcript(&self) -> Vec<TranscriptEvent> {
+        self.transcript.borrow().clone()
+    }
+
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The seed this run uses.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Events processed so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// The host named `name`.
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.nodes.iter().find(|n| n.name == name).map(|n| &n.host)
+    }
+
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        self.nodes.iter().map(|n| &n.host)
+    }
+
+    /// Whether the named node is a router.
+    pub fn is_router(&self, name: &str) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| n.name == name && n.kind == NodeKind::Router)
+    }
+
+    fn schedule(&mut self, time: Instant, kind: EventKind) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            time,
+            seq: self.seq,
+            kind,
+        });
+    }
+
+    /// Start a command now on node `node` (as the timeline does).
+    pub fn start(
+        &mut self,
+        node: usize,
+        cmdline: &str,
+        commands: &dyn Commands,
+    ) -> Result<Started, String> {
+        let name = self.nodes[node].name.clone();
+        self.record(TranscriptEvent::Command {
+            time: self.now,
+            node: name.clone(),
+            cmdline: cmdline.to_string(),
+        });
+        let host = self.nodes[node].host.clone();
+        match commands.start(&host, cmdline) {
+            Ok(started) => {
+                if !started.daemon {
+                    self.foreground.push((node, started.pid));
+                }
+                self.service(node);
+                Ok(started)
+            }
+            Err(text) => {
+                self.record(TranscriptEvent::Error {
+                    time: self.now,
+                    node: name,
+                    text: text.clone(),
+                });
+                Err(text)
+            }
+        }
+    }
+
+    /// Run until every foreground command has finished and the timeline is
+    /// done, or until the time limit.
+    pub fn run(&mut self, commands: &dyn Commands) -> Outcome {
+        loop {
+            if self.timeline_done == self.timeline.len() && self.foreground_done() {
+                self.finish();
+                return Outcome::Finished;
+            }
+            if !self.step(commands, self.end) {
+                self.finish();
+                return Outcome::TimeLimit;
+            }
+        }
+    }
+
+    /// Run until virtual time `until` (events at `until` included).
+    pub fn run_until(&mut self, until: Instant, commands: &dyn Commands) {
+        while self.step(commands, until) {}
+        if self.now < until {
+            self.now = until;
+        }
+    }
+
+    fn foreground_done(&mut self) -> bool {
+        self.reap(None);
+        self.foreground.is_empty()
+    }
+
+    /// Record the exits of foreground commands (of one node, or all).
+    fn reap(&mut self, only: Option<usize>) {
+        let nodes = &self.nodes;
+        let mut exits = Vec::new();
+        self.foreground.retain(|&(n, pid)| {
+            if only.is_some_and(|o| o != n) {
+                return true;
+            }
+            match nodes[n].host.process(pid).and_then(|p| p.exit) {
+                Some(code) => {
+                    exits.push((n, pid, code));
+                    false
+                }
+                None => true,
+            }
+        });
+        for (n, pid, code) in exits {
+            self.record(TranscriptEvent::Exit {
+                time: self.now,
+                node: self.nodes[n].name.clone(),
+                pid,
+                code,
+            });
+        }
+    }
+
+    /// Process the next event if it is due by `until`; false when none is.
+    pub fn step(&mut self, commands: &dyn Commands, until: Instant) -> bool {
+        let Some(next) = self.queue.peek() else {
+            return false;
+        };
+        if next.time > until {
+            return false;
+        }
+        let ev = self.queue.pop().expect("peeked");
+        self.now = ev.time;
+        self.events += 1;
+        match ev.kind {
+            EventKind::Arrive {
+                segment,
+                member,
+                bytes,
+            } => {
+                let m = &self.segments[segment].members[member];
+                let (node, iface) = (m.node, m.iface);
+                self.nodes[node].host.handle_packet(self.now, iface, &bytes);
+                self.service(node);
+            }
+            EventKind::Unreachable {
+                node,
+                iface,
+                next_hop,
+                bytes,
+            } => {
+                self.nodes[node]
+                    .host
+                    .handle_unreachable(self.now, iface, next_hop, &bytes);
+                self.service(node);
+            }
+            EventKind::Wake { node } => {
+                if self.nodes[node].scheduled == Some(self.now) {
+                    self.nodes[node].scheduled = None;
+                    self.nodes[node].host.handle_timeout(self.now);
+                    self.service(node);
+                }
+            }
+            EventKind::Timeline(i) => {
+                self.timeline_done += 1;
+                match self.timeline[i].action.clone() {
+                    Action::Say(text) => self.record(TranscriptEvent::Say {
+                        time: self.now,
+                        text,
+                    }),
+                    Action::Run { node, cmd } => {
+                        let _ = self.start(node, &cmd, commands);
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Let a node run and send, then schedule its next wake-up.
+    fn service(&mut self, node: usize) {
+        let host = self.nodes[node].host.clone();
+        let mut out: Vec<(Transmit, Vec<u8>)> = Vec::new();
+        host.service(self.now, &mut |t, bytes| out.push((t, bytes.to_vec())));
+        for (t, bytes) in out {
+            self.transmit(node, t, bytes);
+        }
+        self.reap(Some(node));
+        match host.poll_timeout() {
+            Some(t) => {
+                let t = t.max(self.now);
+                if self.nodes[node].scheduled != Some(t) {
+                    self.nodes[node].scheduled = Some(t);
+                    self.schedule(t, EventKind::Wake { node });
+                }
+            }
+            None => self.nodes[node].scheduled = None,
+        }
+    }
+
+    fn transmit(&mut self, node: usize, t: Transmit, bytes: Vec<u8>) {
+        let Some(&(segment, member)) = self.nodes[node].attachments.get(&t.iface) else {
+            return; // an interface on no link: the datagram goes nowhere
+        };
+        let now = self.now;
+        match self.segments[segment].transmit(now, member, t.next_hop, bytes.clone()) {
+            Delivery::Arrivals(list) => {
+                for (time, to, data) in list {
+                    self.schedule(
+                        time,
+                        EventKind::Arrive {
+                            segment,
+                            member: to,
+                            bytes: data,
+                        },
+                    );
+                }
+            }
+            Delivery::NoNeighbour => self.schedule(
+                now + NEIGHBOUR_TIMEOUT,
+                EventKind::Unreachable {
+                    node,
+                    iface: t.iface,
+                    next_hop: t.next_hop,
+                    bytes,
+                },
+            ),
+            Delivery::Dropped => {}
+        }
+    }
+
+    /// Stop every application and flush captures.
+    fn finish(&mut self) {
+        for n in &self.nodes {
+            n.host.shutdown();
+        }
+        for s in &mut self.segments {
+            let _ = s.finish_capture();
+        }
+    }
+
+    /// Flush captures and report the first error writing them.
+    pub fn close_captures(&mut self) -> std::io::Result<()> {
+        for s in &mut self.segments {
+            s.finish_capture()?;
+        }
+        Ok(())
+    }
+
+    /// Per-direction statistics of every link.
+    pub fn link_reports(&self) -> Vec<LinkReport> {
+        let mut out = Vec::new();
+        for seg in &self.segments {
+            for (m, stats) in seg.stats() {
+                out.push(LinkReport {
+                    segment: seg.name.clone(),
+                    from: self.nodes[seg.members[m].node].name.clone(),
+                    stats,
+                });
+            }
+        }
+        out
+    }
+
+    /// Names of the capture files written, one per link.
+    pub fn capture_names(&self) -> Vec<String> {
+        self.segments
+            .iter()
+            .map(|s| format!("{}.pcap", s.name))
+            .collect()
+    }
+
+    #[doc(hidden)]
+    pub fn capture_path(dir: &Path, segment: &str) -> std::path::PathBuf {
+        dir.join(format!("{segment}.pcap"))
+    }
+}

@@ -1,0 +1,126 @@
+//! Quantities in scenario files: durations, bit rates, percentages.
+//!
+//! The spellings follow `tc`: `5ms`, `1.5s`, `100us`; `100Mbit`, `64kbit`,
+//! `1Gbit` (decimal multiples, as tc uses them); `1%`, `0.5%`.
+
+use std::time::Duration;
+
+/// Parse a duration like `5ms`, `1.5s`, `100us`, `2m`, `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("`{s}` has no unit (write e.g. 5ms, 1.5s, 100us)"))?;
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (write e.g. 5ms, 1.5s, 100us)"))?;
+    let scale = match unit.trim() {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" | "sec" | "secs" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown time unit `{other}` in `{s}` (use ns, us, ms, s, m, h)"
+            ))
+        }
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parse a bit rate like `100Mbit`, `64kbit`, `1Gbit`, `9600bit`, `10mbps`
+/// into bits per second.
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("`{s}` has no unit (write e.g. 100Mbit, 64kbit)"))?;
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a rate (write e.g. 100Mbit, 64kbit)"))?;
+    let scale = match unit {
+        "bit" | "bps" => 1.0,
+        "kbit" | "kbps" => 1e3,
+        "mbit" | "mbps" => 1e6,
+        "gbit" | "gbps" => 1e9,
+        other => {
+            return Err(format!(
+                "unknown rate unit `{other}` in `{s}` (use bit, kbit, Mbit, Gbit)"
+            ))
+        }
+    };
+    let bps = value * scale;
+    if !bps.is_finite() || !(1.0..=1e12).contains(&bps) {
+        return Err(format!("rate `{s}` is out of range (1bit to 1000Gbit)"));
+    }
+    Ok(bps as u64)
+}
+
+/// Parse a percentage like `1%` or `0.25%` into a probability.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let num = t
+        .strip_suffix('%')
+        .ok_or_else(|| format!("`{s}` is not a percentage (write e.g. \"1%\")"))?;
+    let value: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentage (write e.g. \"1%\")"))?;
+    if !(0.0..=100.0).contains(&value) {
+        return Err(format!("`{s}` is not between 0% and 100%"));
+    }
+    Ok(value / 100.0)
+}
+
+/// Format a duration the way the transcript shows virtual time.
+pub fn fmt_secs(d: Duration) -> String {
+    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5ms"), Ok(Duration::from_millis(5)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("100us"), Ok(Duration::from_micros(100)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("5").unwrap_err().contains("no unit"));
+        assert!(parse_duration("5 parsecs")
+            .unwrap_err()
+            .contains("unknown time unit"));
+        assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("100Mbit"), Ok(100_000_000));
+        assert_eq!(parse_rate("64kbit"), Ok(64_000));
+        assert_eq!(parse_rate("1Gbit"), Ok(1_000_000_000));
+        assert_eq!(parse_rate("1.5mbps"), Ok(1_500_000));
+        assert!(parse_rate("100MB").is_err());
+        assert!(parse_rate("0bit").is_err());
+    }
+
+    #[test]
+    fn percents() {
+        assert_eq!(parse_percent("1%"), Ok(0.01));
+        assert_eq!(parse_percent("0.5%"), Ok(0.005));
+        assert!(parse_percent("1").is_err());
+        assert!(parse_percent("101%").is_err());
+    }
+}

@@ -1,0 +1,230 @@
+//! Command lines: shell-like word splitting and POSIX `getopt`.
+//!
+//! Tools parse their arguments the way the originals do (short options,
+//! clustered or not, option arguments attached or separate, `--` ends
+//! options), and report mistakes in GNU getopt's words.
+
+/// Split a command line into words, honouring single quotes, double quotes
+/// and backslash escapes, as a POSIX shell does (without expansions).
+pub fn split(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("unterminated single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err("unterminated double quote".into()),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("unterminated double quote".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => word.push(c),
+                    None => return Err("trailing backslash".into()),
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// One parsed option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opt {
+    /// A short option, with its argument if the spec gives it one.
+    Short(char, Option<String>),
+    /// A long option (`--name` or `--name=value`).
+    Long(String, Option<String>),
+}
+
+/// POSIX getopt over `args` (without the program name). `spec` lists the
+/// short options; a letter followed by `:` takes an argument. `long` lists
+/// long options; a name ending in `=` takes an argument. Options and operands
+/// may be mixed (GNU order); `--` ends the options.
+pub fn getopt(
+    args: &[String],
+    spec: &str,
+    long: &[&str],
+) -> Result<(Vec<Opt>, Vec<String>), String> {
+    let takes_arg = |c: char| -> Option<bool> {
+        let i = spec.find(c)?;
+        Some(spec[i + c.len_utf8()..].starts_with(':'))
+    };
+    let mut opts = Vec::new();
+    let mut operands = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if a == "--" {
+            operands.extend(args[i..].iter().cloned());
+            break;
+        }
+        if let Some(name) = a.strip_prefix("--") {
+            let (name, value) = match name.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (name, None),
+            };
+            let with_arg = long.iter().any(|l| l.strip_suffix('=') == Some(name));
+            let without = long.contains(&name);
+            if with_arg {
+                let value = match value {
+                    Some(v) => v,
+                    None => {
+                        let v = args
+                            .get(i)
+                            .ok_or_else(|| format!("option '--{name}' requires an argument"))?;
+                        i += 1;
+                        v.clone()
+                    }
+                };
+                opts.push(Opt::Long(name.to_string(), Some(value)));
+            } else if without {
+                if value.is_some() {
+                    return Err(format!("option '--{name}' doesn't allow an argument"));
+                }
+                opts.push(Opt::Long(name.to_string(), None));
+            } else {
+                return Err(format!("unrecognized option '--{name}'"));
+            }
+            continue;
+        }
+        if a.len() > 1 && a.starts_with('-') {
+            let body: Vec<char> = a[1..].chars().collect();
+            let mut k = 0;
+            while k < body.len() {
+                let c = body[k];
+                k += 1;
+                match takes_arg(c) {
+                    None => return Err(format!("invalid option -- '{c}'")),
+                    Some(false) => opts.push(Opt::Short(c, None)),
+                    Some(true) => {
+                        let value = if k < body.len() {
+                            let v: String = body[k..].iter().collect();
+                            k = body.len();
+                            v
+                        } else {
+                            let v = args
+                                .get(i)
+                                .ok_or_else(|| format!("option requires an argument -- '{c}'"))?;
+                            i += 1;
+                            v.clone()
+                        };
+                        opts.push(Opt::Short(c, Some(value)));
+                    }
+                }
+            }
+            continue;
+        }
+        operands.push(a.clone());
+    }
+    Ok((opts, operands))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        split(s).unwrap()
+    }
+
+    #[test]
+    fn splitting() {
+        assert_eq!(words("ping -c 3  server"), ["ping", "-c", "3", "server"]);
+        assert_eq!(
+            words("curl -H 'X-A: b c' \"d\\\"e\""),
+            ["curl", "-H", "X-A: b c", "d\"e"]
+        );
+        assert_eq!(words("a\\ b ''"), ["a b", ""]);
+        assert!(split("echo 'oops").is_err());
+    }
+
+    #[test]
+    fn short_options() {
+        let args = words("-qc3 -i 0.2 host -s 100");
+        let (opts, rest) = getopt(&args, "qc:i:s:", &[]).unwrap();
+        assert_eq!(
+            opts,
+            vec![
+                Opt::Short('q', None),
+                Opt::Short('c', Some("3".into())),
+                Opt::Short('i', Some("0.2".into())),
+                Opt::Short('s', Some("100".into())),
+            ]
+        );
+        assert_eq!(rest, ["host"]);
+    }
+
+    #[test]
+    fn errors_in_getopt_words() {
+        assert_eq!(
+            getopt(&words("-z"), "c:", &[]).unwrap_err(),
+            "invalid option -- 'z'"
+        );
+        assert_eq!(
+            getopt(&words("-c"), "c:", &[]).unwrap_err(),
+            "option requires an argument -- 'c'"
+        );
+        assert_eq!(
+            getopt(&words("--nope"), "c:", &["help"]).unwrap_err(),
+            "unrecognized option '--nope'"
+        );
+    }
+
+    #[test]
+    fn long_options_and_double_dash() {
+        let (opts, rest) = getopt(
+            &words("--port 80 --root=/srv -- -x"),
+            "",
+            &["port=", "root="],
+        )
+        .unwrap();
+        assert_eq!(
+            opts,
+            vec![
+                Opt::Long("port".into(), Some("80".into())),
+                Opt::Long("root".into(), Some("/srv".into()))
+            ]
+        );
+        assert_eq!(rest, ["-x"]);
+    }
+}

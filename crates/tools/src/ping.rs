@@ -1,0 +1,474 @@
+//! `ping`, as iputils 20221126 prints it.
+//!
+//! Options: `-c COUNT -i INTERVAL -s SIZE -t TTL -W TIMEOUT -w DEADLINE -q -n
+//! -M do|want|dont`. Exit status 0 if any reply came back, 1 if none, 2 on
+//! other errors (iputils' man page).
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use tcplab_host::{Host, Output, PingSocket};
+use tcplab_stack::{Instant, PingMessage, PmtuDisc, SendError};
+
+use crate::args::{getopt, Opt};
+use crate::format::{g, ms3};
+use crate::select::{select, Either};
+use crate::Usage;
+
+/// `ping`'s arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PingArgs {
+    pub count: Option<u64>,
+    pub interval: Duration,
+    pub size: usize,
+    pub ttl: Option<u8>,
+    /// `-W`: how long to wait for replies after the last request.
+    pub linger: Duration,
+    pub deadline: Option<Duration>,
+    pub quiet: bool,
+    pub numeric: bool,
+    pub pmtudisc: Option<PmtuDisc>,
+    pub target: String,
+}
+
+const USAGE: &str = "Usage: ping [-nq] [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] [-w deadline] [-M do|want|dont] destination";
+
+fn seconds(value: &str) -> Result<Duration, Usage> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0 && *v < 1e7)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| Usage::new("ping", format!("invalid argument: '{value}'")))
+}
+
+fn number<T: std::str::FromStr>(value: &str, min: u64, max: u64) -> Result<T, Usage> {
+    let n: u64 = value
+        .parse()
+        .map_err(|_| Usage::new("ping", format!("invalid argument: '{value}'")))?;
+    if n < min || n > max {
+        return Err(Usage::new(
+            "ping",
+            format!("invalid argument: '{value}': out of range: {min} <= value <= {max}"),
+        ));
+    }
+    value
+        .parse()
+        .map_err(|_| Usage::new("ping", format!("invalid argument: '{value}'")))
+}
+
+impl PingArgs {
+    pub fn parse(args: &[String]) -> Result<PingArgs, Usage> {
+        let (opts, operands) = getopt(args, "c:i:s:t:W:w:qnM:", &[])
+            .map_err(|e| Usage::with_usage("ping", e, USAGE))?;
+        let mut a = PingArgs {
+            count: None,
+            interval: Duration::from_secs(1),
+            size: 56,
+            ttl: None,
+            linger: Duration::from_secs(10),
+            deadline: None,
+            quiet: false,
+            numeric: false,
+            pmtudisc: None,
+            target: String::new(),
+        };
+        for o in opts {
+            let Opt::Short(c, v) = o else { continue };
+            let v = v.unwrap_or_default();
+            match c {
+                'c' => a.count = Some(number(&v, 1, i64::MAX as u64)?),
+                'i' => {
+                    a.interval = seconds(&v)?;
+                    if a.interval < Duration::from_millis(1) {
+                        return Err(Usage::new("ping", format!("bad timing interval: {v}")));
+                    }
+                }
+                's' => a.size = number(&v, 0, 65507)?,
+                't' => a.ttl = Some(number(&v, 1, 255)?),
+                'W' => a.linger = seconds(&v)?,
+                'w' => a.deadline = Some(seconds(&v)?),
+                'q' => a.quiet = true,
+                'n' => a.numeric = true,
+                'M' => {
+                    a.pmtudisc = Some(match v.as_str() {
+                        "do" => PmtuDisc::Do,
+                        "want" => PmtuDisc::Want,
+                        "dont" => PmtuDisc::Dont,
+                        _ => return Err(Usage::new("ping", format!("invalid -M argument: {v}"))),
+                    })
+                }
+                _ => {}
+            }
+        }
+        match operands.as_slice() {
+            [t] => a.target = t.clone(),
+            [] => {
+                return Err(Usage::with_usage(
+                    "ping",
+                    "usage error: Destination address required".into(),
+                    USAGE,
+                ))
+            }
+            _ => {
+                return Err(Usage::with_usage(
+                    "ping",
+                    "usage error: only one destination allowed".into(),
+                    USAGE,
+                ))
+            }
+        }
+        Ok(a)
+    }
+}
+
+/// iputils' reply-line RTT: 3, 2, 1 or 0 decimals by magnitude.
+pub fn rtt(micros: u64) -> String {
+    if micros >= 100_000 - 50 {
+        format!("{}", (micros + 500) / 1000)
+    } else if micros >= 10_000 - 5 {
+        format!("{}.{}", (micros + 50) / 1000, ((micros + 50) % 1000) / 100)
+    } else if micros >= 1000 {
+        format!("{}.{:02}", (micros + 5) / 1000, ((micros + 5) % 1000) / 10)
+    } else {
+        format!("{}.{:03}", micros / 1000, micros % 1000)
+    }
+}
+
+/// The statistics iputils keeps.
+#[derive(Debug, Default)]
+struct Stats {
+    transmitted: u64,
+    received: u64,
+    repeats: u64,
+    errors: u64,
+    tsum: u64,
+    tsum2: f64,
+    tmin: u64,
+    tmax: u64,
+    pipesize: u64,
+}
+
+/// Run ping; returns the exit status.
+pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i32 {
+    let Some(dst) = host.lookup(&a.target) else {
+        err.line(format!("ping: {}: Name or service not known", a.target));
+        return 2;
+    };
+    let numeric = a.numeric || a.target.parse::<Ipv4Addr>().is_ok();
+    let sock = match PingSocket::open(&host) {
+        Ok(s) => s,
+        Err(e) => {
+            err.line(format!("ping: socket: {e}"));
+            return 2;
+        }
+    };
+    sock.set_ttl(a.ttl);
+    if let Some(p) = a.pmtudisc {
+        sock.set_pmtudisc(p);
+    }
+    // iputils connects a probe socket first to learn the route.
+    if let Err(SendError::NoRoute(_)) = host.with_stack(|s| {
+        if s.is_local_addr(dst) || s.route_to(dst).is_some() {
+            Ok(())
+        } else {
+            Err(SendError::NoRoute(dst))
+        }
+    }) {
+        err.line("ping: connect: Network is unreachable");
+        return 2;
+    }
+    let addr_name = |addr: Ipv4Addr| -> String {
+        if numeric {
+            return addr.to_string();
+        }
+        match host.reverse(addr) {
+            Some(name) => format!("{name} ({addr})"),
+            None => addr.to_string(),
+        }
+    };
+    out.line(format!(
+        "PING {} ({}) {}({}) bytes of data.",
+        a.target,
+        dst,
+        a.size,
+        a.size + 28
+    ));
+    let timing = a.size >= 16;
+    let start = host.now();
+    let mut last_activity = start;
+    let mut st = Stats {
+        tmin: u64::MAX,
+        ..Stats::default()
+    };
+    let mut sent_at: BTreeMap<u16, Instant> = BTreeMap::new();
+    let mut received: BTreeMap<u16, bool> = BTreeMap::new();
+    let mut next_send = start;
+    let mut exit_at: Option<Instant> = None;
+    let deadline_at = a.deadline.map(|d| start + d);
+    loop {
+        let now = host.now();
+        if a.count.is_some_and(|c| st.received + st.errors >= c) {
+            break;
+        }
+        if deadline_at.is_some_and(|d| now >= d) || exit_at.is_some_and(|e| now >= e) {
+            break;
+        }
+        let more = a.count.is_none_or(|c| st.transmitted < c);
+        if more && now >= next_send {
+            let seq = (st.transmitted + 1) as u16;
+            let payload = payload(a.size, now);
+            st.transmitted += 1;
+            last_activity = now;
+            match sock.send(dst, seq, &payload) {
+                Ok(()) => {
+                    sent_at.insert(seq, now);
+                }
+                Err(SendError::MessageTooLong { mtu }) => {
+                    st.errors += 1;
+                    if !a.quiet {
+                        err.line(format!("ping: local error: message too long, mtu={mtu}"));
+                    }
+                }
+                Err(e) => {
+                    st.errors += 1;
+                    err.line(format!("ping: sendmsg: {e}"));
+                }
+            }
+            next_send = now + a.interval;
+            if a.count.is_some_and(|c| st.transmitted >= c) {
+                // iputils' schedule_exit: wait 2 × the longest RTT (at least
+                // one interval) if anything came back, else the -W linger.
+                let wait = if st.received > 0 {
+                    Duration::from_micros(2 * st.tmax).max(a.interval)
+                } else {
+                    a.linger
+                };
+                exit_at = Some(now + wait);
+            }
+            continue;
+        }
+        let wake = [more.then_some(next_send), exit_at, deadline_at]
+            .into_iter()
+            .flatten()
+            .min();
+        let msg = match wake {
+            Some(w) => match select(sock.recv(), host.sleep_until(w)).await {
+                Either::Left(m) => m,
+                Either::Right(()) => continue,
+            },
+            None => sock.recv().await,
+        };
+        let now = host.now();
+        match msg {
+            PingMessage::Reply {
+                from,
+                seq,
+                ttl,
+                data,
+            } => {
+                let Some(&sent) = sent_at.get(&seq) else {
+                    continue;
+                };
+                last_activity = now;
+                let trip = now.saturating_since(sent).as_micros() as u64;
+                st.received += 1;
+                let diff = (st.transmitted as u16).wrapping_sub(seq);
+                if diff <= 0x7fff {
+                    st.pipesize = st.pipesize.max(u64::from(diff) + 1);
+                }
+                if timing {
+                    st.tsum += trip;
+                    st.tsum2 += (trip as f64) * (trip as f64);
+                    st.tmin = st.tmin.min(trip);
+                    st.tmax = st.tmax.max(trip);
+                }
+                let dup = received.insert(seq, true).is_some();
+                if dup {
+                    st.repeats += 1;
+                    st.received -= 1;
+                }
+                if !a.quiet {
+                    let mut line = format!(
+                        "{} bytes from {}: icmp_seq={} ttl={}",
+                        data.len() + 8,
+                        addr_name(from),
+                        seq,
+                        ttl
+                    );
+                    if timing {
+                        line.push_str(&format!(" time={} ms", rtt(trip)));
+                    }
+                    if dup {
+                        line.push_str(" (DUP!)");
+                    }
+                    out.line(line);
+                }
+            }
+            PingMessage::Error { seq, report } => {
+                if !sent_at.contains_key(&seq) {
+                    continue;
+                }
+                last_activity = now;
+                st.errors += 1;
+                let diff = (st.transmitted as u16).wrapping_sub(seq);
+                if diff <= 0x7fff {
+                    st.pipesize = st.pipesize.max(u64::from(diff) + 1);
+                }
+                if !a.quiet {
+                    out.line(format!(
+                        "From {} icmp_seq={} {}",
+                        addr_name(report.from),
+                        seq,
+                        report.describe()
+                    ));
+                }
+            }
+        }
+    }
+    summary(
+        &mut out,
+        &a.target,
+        &st,
+        last_activity.saturating_since(start),
+        timing,
+    );
+    if st.received > 0 {
+        0
+    } else {
+        1
+    }
+}
+
+/// The request payload: a timestamp (as iputils' `struct timeval`) when
+/// there is room, then the bytes `i mod 256`.
+fn payload(size: usize, now: Instant) -> Vec<u8> {
+    let mut p: Vec<u8> = (0..size).map(|i| i as u8).collect();
+    if size >= 16 {
+        let micros = now.total_micros();
+        p[..8].copy_from_slice(&(micros / 1_000_000).to_le_bytes());
+        p[8..16].copy_from_slice(&(micros % 1_000_000).to_le_bytes());
+    }
+    p
+}
+
+fn summary(out: &mut Output, target: &str, st: &Stats, elapsed: Duration, timing: bool) {
+    out.line("");
+    out.line(format!("--- {target} ping statistics ---"));
+    let mut line = format!(
+        "{} packets transmitted, {} received",
+        st.transmitted, st.received
+    );
+    if st.repeats > 0 {
+        line.push_str(&format!(", +{} duplicates", st.repeats));
+    }
+    if st.errors > 0 {
+        line.push_str(&format!(", +{} errors", st.errors));
+    }
+    if st.transmitted > 0 {
+        let loss = ((st.transmitted - st.received.min(st.transmitted)) as f64 * 100.0
+            / st.transmitted as f64) as f32;
+        let micros = elapsed.as_micros() as u64;
+        line.push_str(&format!(
+            ", {}% packet loss, time {}ms",
+            g(f64::from(loss)),
+            (micros + 500) / 1000
+        ));
+    }
+    out.line(line);
+    let mut last = String::new();
+    let mut comma = "";
+    if st.received > 0 && timing {
+        let n = st.received + st.repeats;
+        let avg = st.tsum / n;
+        let var = st.tsum2 / n as f64 - (avg as f64) * (avg as f64);
+        let mdev = isqrt(var.max(0.0) as u64);
+        last = format!(
+            "rtt min/avg/max/mdev = {}/{}/{}/{} ms",
+            ms3(st.tmin),
+            ms3(avg),
+            ms3(st.tmax),
+            ms3(mdev)
+        );
+        comma = ", ";
+    }
+    if st.pipesize > 1 {
+        last.push_str(&format!("{comma}pipe {}", st.pipesize));
+    }
+    out.line(last);
+}
+
+fn isqrt(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let mut x = (n as f64).sqrt() as u64;
+    while x * x > n {
+        x -= 1;
+    }
+    while (x + 1) * (x + 1) <= n {
+        x += 1;
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtt_precision_like_iputils() {
+        assert_eq!(rtt(184), "0.184");
+        assert_eq!(rtt(1_234), "1.23");
+        assert_eq!(rtt(20_412), "20.4");
+        assert_eq!(rtt(123_456), "123");
+        assert_eq!(rtt(9_999), "10.0");
+    }
+
+    #[test]
+    fn parse_options() {
+        let args: Vec<String> = "-c 3 -s 1000 -t 5 -W 2 -M dont -q server"
+            .split(' ')
+            .map(String::from)
+            .collect();
+        let a = PingArgs::parse(&args).unwrap();
+        assert_eq!(a.count, Some(3));
+        assert_eq!(a.size, 1000);
+        assert_eq!(a.ttl, Some(5));
+        assert_eq!(a.linger, Duration::from_secs(2));
+        assert_eq!(a.pmtudisc, Some(PmtuDisc::Dont));
+        assert!(a.quiet);
+        assert_eq!(a.target, "server");
+    }
+
+    #[test]
+    fn bad_arguments() {
+        let parse = |s: &str| PingArgs::parse(&s.split(' ').map(String::from).collect::<Vec<_>>());
+        assert_eq!(
+            parse("-c x h").unwrap_err().message,
+            "invalid argument: 'x'"
+        );
+        assert!(parse("-t 0 h")
+            .unwrap_err()
+            .message
+            .contains("out of range"));
+        assert!(parse("-z h")
+            .unwrap_err()
+            .message
+            .contains("invalid option -- 'z'"));
+        assert!(parse("-c 1")
+            .unwrap_err()
+            .message
+            .contains("Destination address required"));
+        assert!(parse("-M maybe h").is_err());
+    }
+
+    #[test]
+    fn integer_sqrt() {
+        for n in [0u64, 1, 2, 3, 4, 15, 16, 17, 1 << 40, u32::MAX as u64] {
+            let r = isqrt(n);
+            assert!(r * r <= n && (r + 1) * (r + 1) > n, "{n}");
+        }
+    }
+}
