@@ -74,7 +74,6 @@ pub fn render(ev: &TranscriptEvent, width: usize) -> Option<String> {
     })
 }
 
-#[expect(clippy::print_stdout, reason = "the lab prints its transcript")]
 pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     let (name, text) = match &args.file {
         Some(path) => {
@@ -102,13 +101,14 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
         .unwrap_or(4);
     if !args.quiet {
         let title = scenario.title.as_deref().unwrap_or("scenario");
-        println!("== {title} — seed {} ==", sim.seed());
+        let mut head = format!("== {title} — seed {} ==\n", sim.seed());
         if let Some(d) = &scenario.description {
             for line in d.trim().lines() {
-                println!("   {line}");
+                let _ = writeln!(head, "   {line}");
             }
         }
-        println!();
+        head.push('\n');
+        print(&head);
     }
     let quiet = args.quiet;
     let lines: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
@@ -118,8 +118,7 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
             return;
         }
         if let Some(line) = render(ev, width).map(|l| l.trim_end().to_string()) {
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{line}");
+            print(&format!("{line}\n"));
             sink_lines.borrow_mut().push(line);
         }
     }));
@@ -127,8 +126,7 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     sim.close_captures()
         .map_err(|e| format!("cannot write captures: {}", io_reason(&e)))?;
     if !args.quiet {
-        println!();
-        print!("{}", summary(&sim, outcome, args.pcap.as_ref()));
+        print(&format!("\n{}", summary(&sim, outcome, args.pcap.as_ref())));
     }
     if let Some(path) = &args.transcript {
         let mut text = lines.borrow().join("\n");
@@ -184,6 +182,11 @@ fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>) -> String {
         );
     }
     s
+}
+
+/// Write to stdout; a closed pipe (`tcplab lab | head`) is not an error.
+fn print(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -1,0 +1,172 @@
+//! End-to-end tests of `tcplab lab`: the binary as a person runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn tcplab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tcplab"))
+}
+
+fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tcplab-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Compare with a golden file; `UPDATE_GOLDEN=1` rewrites it.
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}; run with UPDATE_GOLDEN=1", path.display()));
+    if expected != actual {
+        let diff: Vec<String> = expected
+            .lines()
+            .zip(actual.lines())
+            .enumerate()
+            .filter(|(_, (e, a))| e != a)
+            .take(5)
+            .map(|(i, (e, a))| format!("line {}:\n  expected: {e}\n  actual:   {a}", i + 1))
+            .collect();
+        panic!(
+            "{} differs from the golden file ({} vs {} lines):\n{}\n(UPDATE_GOLDEN=1 to accept)",
+            name,
+            expected.lines().count(),
+            actual.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+#[test]
+fn tour_transcript() {
+    let out = tcplab().args(["lab"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    golden("tour.txt", &stdout);
+}
+
+#[test]
+fn same_seed_same_bytes() {
+    let a = temp_dir("det-a");
+    let b = temp_dir("det-b");
+    let c = temp_dir("det-c");
+    let file = scenarios().join("impairments.toml");
+    for (dir, seed) in [(&a, "11"), (&b, "11"), (&c, "12")] {
+        let out = tcplab()
+            .args(["lab", "--quiet", "--seed", seed, "--pcap"])
+            .arg(dir)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "seed {seed}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut files: Vec<_> = std::fs::read_dir(&a).unwrap().map(|e| e.unwrap().file_name()).collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let mut differs = false;
+    for f in &files {
+        let x = std::fs::read(a.join(f)).unwrap();
+        let y = std::fs::read(b.join(f)).unwrap();
+        assert_eq!(x, y, "{f:?} differs between two runs with seed 11");
+        assert!(x.len() > 24, "{f:?} is empty");
+        differs |= x != std::fs::read(c.join(f)).unwrap();
+    }
+    assert!(differs, "seed 12 gave the same captures as seed 11");
+    for d in [a, b, c] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn every_scenario_runs() {
+    for entry in std::fs::read_dir(scenarios()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let out = tcplab().arg("lab").arg(&path).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("all commands finished"),
+            "{} did not finish:\n{stdout}",
+            path.display()
+        );
+    }
+}
+
+fn lab_error(text: &str) -> (i32, String) {
+    let dir = temp_dir("bad");
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = tcplab().arg("lab").arg(&file).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn bad_files_get_one_line_and_status_2() {
+    let cases = [
+        ("[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\nfoo = 1\n", "bad.toml:4:1: unknown field `foo`"),
+        ("[[host]]\nname = \"a\"\naddr = \"10.0.0.1/33\"\n", "bad.toml:3:8: `33` is not a prefix length"),
+        (
+            "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n[[link]]\nends = [\"a\", \"b\"]\n",
+            "bad.toml:5:14: no host or router named `b`",
+        ),
+        (
+            "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n[[run]]\nat = \"1s\"\non = \"a\"\ncmd = \"ping -c x a\"\n",
+            "bad.toml:7:7: ping: invalid argument: 'x'",
+        ),
+        (
+            "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n[[run]]\nat = \"1s\"\non = \"a\"\ncmd = \"frobnicate\"\n",
+            "frobnicate: command not found",
+        ),
+        ("this is not toml", "bad.toml:1:"),
+    ];
+    for (text, expect) in cases {
+        let (code, stderr) = lab_error(text);
+        assert_eq!(code, 2, "{text}");
+        assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+        assert!(stderr.starts_with("tcplab: "), "{stderr}");
+        assert!(stderr.contains(expect), "expected `{expect}` in: {stderr}");
+    }
+}
+
+#[test]
+fn missing_file() {
+    let out = tcplab().args(["lab", "/no/such/file.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "tcplab: cannot read /no/such/file.toml: No such file or directory\n"
+    );
+}
+
+#[test]
+fn transcript_file() {
+    let dir = temp_dir("transcript");
+    let file = dir.join("t.txt");
+    let out = tcplab().args(["lab", "--quiet", "--transcript"]).arg(&file).output().unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text, String::from_utf8(out.stdout).unwrap());
+    assert!(text.contains("icmp_seq=1 ttl=62"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
