@@ -20,7 +20,9 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Compare with a golden file; `UPDATE_GOLDEN=1` rewrites it.
 fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
         return;
@@ -49,7 +51,11 @@ fn golden(name: &str, actual: &str) {
 #[test]
 fn tour_transcript() {
     let out = tcplab().args(["lab"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     golden("tour.txt", &stdout);
 }
@@ -67,9 +73,16 @@ fn same_seed_same_bytes() {
             .arg(&file)
             .output()
             .unwrap();
-        assert!(out.status.success(), "seed {seed}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "seed {seed}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let mut files: Vec<_> = std::fs::read_dir(&a).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     files.sort();
     assert!(!files.is_empty());
     let mut differs = false;
@@ -151,7 +164,10 @@ fn bad_files_get_one_line_and_status_2() {
 
 #[test]
 fn missing_file() {
-    let out = tcplab().args(["lab", "/no/such/file.toml"]).output().unwrap();
+    let out = tcplab()
+        .args(["lab", "/no/such/file.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
@@ -163,7 +179,11 @@ fn missing_file() {
 fn transcript_file() {
     let dir = temp_dir("transcript");
     let file = dir.join("t.txt");
-    let out = tcplab().args(["lab", "--quiet", "--transcript"]).arg(&file).output().unwrap();
+    let out = tcplab()
+        .args(["lab", "--quiet", "--transcript"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(text, String::from_utf8(out.stdout).unwrap());

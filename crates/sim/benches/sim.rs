@@ -62,7 +62,8 @@ impl Commands for Echo {
         let pid = host.new_process(cmdline, cmdline);
         let h = host.clone();
         if cmdline == "server" {
-            let sock = UdpSocket::bind(host, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7)).map_err(|e| e.to_string())?;
+            let sock = UdpSocket::bind(host, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+                .map_err(|e| e.to_string())?;
             host.spawn(pid, async move {
                 while let Ok(d) = sock.recv_from().await {
                     let _ = sock.send_to(&d.data, d.from);
@@ -70,7 +71,8 @@ impl Commands for Echo {
             });
             Ok(Started { pid, daemon: true })
         } else {
-            let sock = UdpSocket::bind(host, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)).map_err(|e| e.to_string())?;
+            let sock = UdpSocket::bind(host, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+                .map_err(|e| e.to_string())?;
             host.spawn(pid, async move {
                 let dst = SocketAddrV4::new(Ipv4Addr::new(10, 0, 4, 2), 7);
                 let payload = [0x42u8; 512];
@@ -108,9 +110,10 @@ fn bench(c: &mut Criterion) {
     let events = run_once();
     let mut group = c.benchmark_group("simulator");
     group.throughput(Throughput::Elements(events));
-    group.bench_function(format!("3-router path, {ROUND_TRIPS} UDP echoes ({events} events)"), |b| {
-        b.iter(|| black_box(run_once()))
-    });
+    group.bench_function(
+        format!("3-router path, {ROUND_TRIPS} UDP echoes ({events} events)"),
+        |b| b.iter(|| black_box(run_once())),
+    );
     group.finish();
 }
 

@@ -3,6 +3,8 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use crate::tcp::TcpConfig;
+
 /// Configuration of one host's stack.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -41,6 +43,7 @@ pub struct Config {
     pub ephemeral_ports: RangeInclusive<u16>,
     /// Receive buffer of a UDP or ping socket, in bytes of payload.
     pub udp_recv_buffer: usize,
+    pub tcp: TcpConfig,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             pmtu_expires: Duration::from_secs(600),
             ephemeral_ports: 49152..=65535,
             udp_recv_buffer: 212_992,
+            tcp: TcpConfig::default(),
         }
     }
 }

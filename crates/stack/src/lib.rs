@@ -25,6 +25,7 @@ pub mod route;
 pub mod services;
 pub mod socket;
 pub mod stats;
+pub mod tcp;
 pub mod time;
 pub mod udp;
 

@@ -121,6 +121,9 @@ pub enum SendError {
     MessageTooLong { mtu: usize },
     #[error("Transport endpoint is not connected")]
     NotConnected,
+    /// The send buffer is full; wait for an event on the socket.
+    #[error("Resource temporarily unavailable")]
+    WouldBlock,
     #[error("Cannot assign requested address ({0})")]
     AddrNotAvailable(Ipv4Addr),
     #[error("Permission denied (broadcast without SO_BROADCAST)")]

@@ -106,7 +106,11 @@ impl Stack {
         match repr.protocol {
             Protocol::Icmp => self.icmp_input(now, repr, dest, payload),
             Protocol::Udp => self.udp_input(now, iface, bytes, repr, dest, payload),
-            Protocol::Tcp | Protocol::Unknown(_) => {
+            Protocol::Tcp => {
+                self.tcp.input(now, &mut self.ip, repr, dest, payload);
+                self.after_tcp();
+            }
+            Protocol::Unknown(_) => {
                 self.ip.stats.in_delivers -= 1;
                 self.ip.stats.in_unknown_protos += 1;
                 if dest == Destination::Local {
@@ -240,6 +244,15 @@ impl Stack {
                 if let Some(h) = self.udp.report_error(local, remote, report) {
                     self.notify(h.id());
                 }
+            }
+            Protocol::Tcp if quote.payload.len() >= 8 => {
+                let p = quote.payload;
+                let seq = tcplab_wire::tcp::SeqNumber(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+                let local = SocketAddrV4::new(original.src_addr, sport);
+                let remote = SocketAddrV4::new(original.dst_addr, dport);
+                self.tcp
+                    .icmp_error(now, &self.ip, local, remote, seq, &report);
+                self.after_tcp();
             }
             Protocol::Icmp => {
                 if let Some((ident, seq)) = quote.echo() {

@@ -22,6 +22,7 @@
 mod forward;
 mod input;
 mod ping_api;
+mod tcp_api;
 mod udp_api;
 
 use std::collections::VecDeque;
@@ -40,6 +41,7 @@ use crate::rand::Rng;
 use crate::route::{Route, RouteOrigin};
 use crate::socket::{Event, SocketId};
 use crate::stats::Stats;
+use crate::tcp::{Emitted, TcpLayer};
 use crate::time::Instant;
 use crate::udp::UdpLayer;
 
@@ -74,13 +76,12 @@ const LOOPBACK_BUDGET: usize = 4096;
 #[derive(Debug)]
 pub struct Stack {
     pub(crate) config: Config,
-    #[expect(dead_code, reason = "TCP draws its ISN key from it (next commit)")]
-    pub(crate) rng: Rng,
     pub(crate) ip: IpLayer,
     pub(crate) reasm: Reassembler,
     pub(crate) icmp: IcmpLayer,
     pub(crate) udp: UdpLayer,
     pub(crate) ping: PingLayer,
+    pub(crate) tcp: TcpLayer,
     pub(crate) ports: PortTable,
     events: VecDeque<Event>,
     queued_events: Set<SocketId>,
@@ -97,6 +98,7 @@ impl Stack {
         let ping = PingLayer::new(&mut rng);
         let ports = PortTable::new(config.ephemeral_ports.clone(), &mut rng);
         let queued_events = new_set(&mut rng);
+        let tcp = TcpLayer::new(config.tcp.clone(), &mut rng);
         Stack {
             reasm: Reassembler::new(
                 config.reassembly_timeout,
@@ -104,11 +106,11 @@ impl Stack {
                 config.reassembly_max_datagrams,
             ),
             config,
-            rng,
             ip,
             icmp,
             udp,
             ping,
+            tcp,
             ports,
             events: VecDeque::new(),
             queued_events,
@@ -208,7 +210,10 @@ impl Stack {
             ip: self.ip.stats,
             icmp: self.icmp.stats,
             udp: self.udp.stats,
-            tcp: Default::default(),
+            tcp: crate::stats::TcpStats {
+                curr_estab: self.tcp.current_established(),
+                ..self.tcp.stats
+            },
         }
     }
 
@@ -232,6 +237,8 @@ impl Stack {
     /// timer.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
+        self.tcp.handle_timeout(now, &self.ip);
+        self.after_tcp();
         for expired in self.reasm.expire(now) {
             self.ip.stats.reasm_timeout += 1;
             self.ip.stats.reasm_fails += 1;
@@ -278,31 +285,60 @@ impl Stack {
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
         self.advance(now);
         let mut budget = LOOPBACK_BUDGET;
-        while let Some(bytes) = self.ip.loopback.pop_front() {
-            self.handle_packet(now, IfaceId::LOOPBACK, &bytes);
-            self.ip.recycle(bytes);
-            budget -= 1;
-            if budget == 0 {
-                break;
+        loop {
+            while let Some(bytes) = self.ip.loopback.pop_front() {
+                self.handle_packet(now, IfaceId::LOOPBACK, &bytes);
+                self.ip.recycle(bytes);
+                budget -= 1;
+                if budget == 0 {
+                    // Let the driver come back (poll_timeout says "now").
+                    return None;
+                }
+            }
+            if let Some(mut out) = self.ip.out.pop_front() {
+                std::mem::swap(buf, &mut out.bytes);
+                self.ip.recycle(out.bytes);
+                return Some(Transmit {
+                    iface: out.iface,
+                    next_hop: out.next_hop,
+                    len: buf.len(),
+                });
+            }
+            let emitted = self.tcp.poll_transmit(now, &mut self.ip, buf);
+            self.after_tcp();
+            match emitted {
+                Some(Emitted::Link { iface, next_hop }) => {
+                    return Some(Transmit {
+                        iface,
+                        next_hop,
+                        len: buf.len(),
+                    })
+                }
+                Some(Emitted::Loopback) => continue,
+                None if self.ip.loopback.is_empty() && self.ip.out.is_empty() => return None,
+                None => continue,
             }
         }
-        let mut out = self.ip.out.pop_front()?;
-        std::mem::swap(buf, &mut out.bytes);
-        self.ip.recycle(out.bytes);
-        Some(Transmit {
-            iface: out.iface,
-            next_hop: out.next_hop,
-            len: buf.len(),
-        })
     }
 
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut at = self.reasm.poll_at();
-        if !self.ip.loopback.is_empty() || !self.ip.out.is_empty() {
+        let mut at = [self.reasm.poll_at(), self.tcp.poll_at()]
+            .into_iter()
+            .flatten()
+            .min();
+        if !self.ip.loopback.is_empty() || !self.ip.out.is_empty() || self.tcp.has_output() {
             at = Some(self.now);
         }
         at
+    }
+
+    /// Hand TCP's events to the application and its freed ports back.
+    pub(crate) fn after_tcp(&mut self) {
+        for id in std::mem::take(&mut self.tcp.events) {
+            self.notify(id);
+        }
+        self.tcp.release_ports(&mut self.ports);
     }
 
     /// The next socket whose state changed.

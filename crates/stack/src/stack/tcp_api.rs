@@ -1,0 +1,129 @@
+//! The TCP socket calls of `Stack` (RFC 9293 §3.9.1's user interface).
+
+use std::net::SocketAddrV4;
+
+use super::Stack;
+use crate::socket::{BindError, RecvError, SendError, TcpHandle};
+use crate::tcp::{ConnectError, Readiness, SocketSnapshot, TcpInfo};
+use crate::time::Instant;
+
+impl Stack {
+    /// Passive OPEN with an unspecified foreign socket: listen on `local`
+    /// (port 0 picks an ephemeral port), `backlog` connections waiting.
+    pub fn tcp_listen(
+        &mut self,
+        local: SocketAddrV4,
+        backlog: usize,
+    ) -> Result<TcpHandle, BindError> {
+        self.tcp_listen_for(local, backlog, None)
+    }
+
+    /// Passive OPEN; with `remote`, the foreign socket is fully specified and
+    /// only it may connect.
+    pub fn tcp_listen_for(
+        &mut self,
+        local: SocketAddrV4,
+        backlog: usize,
+        remote: Option<SocketAddrV4>,
+    ) -> Result<TcpHandle, BindError> {
+        let addr = *local.ip();
+        if !addr.is_unspecified() && !self.ip.is_local_addr(addr) {
+            return Err(BindError::AddrNotAvailable(addr));
+        }
+        self.tcp.listen(&mut self.ports, local, backlog, remote)
+    }
+
+    /// Active OPEN towards `remote`; `local` binds a source address and/or
+    /// port (port 0: ephemeral).
+    pub fn tcp_connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        local: Option<SocketAddrV4>,
+    ) -> Result<TcpHandle, ConnectError> {
+        self.advance(now);
+        if let Some(l) = local {
+            if !l.ip().is_unspecified() && !self.ip.is_local_addr(*l.ip()) {
+                return Err(ConnectError::AddrNotAvailable(*l.ip()));
+            }
+        }
+        let h = self
+            .tcp
+            .connect(now, &self.ip, &mut self.ports, remote, local)?;
+        self.after_tcp();
+        Ok(h)
+    }
+
+    /// An established connection from a listener's queue.
+    pub fn tcp_accept(&mut self, listener: TcpHandle) -> Result<TcpHandle, RecvError> {
+        self.tcp.accept(listener)
+    }
+
+    /// SEND (with PUSH): queue data; returns how many bytes were taken.
+    pub fn tcp_send(&mut self, h: TcpHandle, data: &[u8]) -> Result<usize, SendError> {
+        self.tcp.send(h, data, false)
+    }
+
+    /// SEND urgent data (the urgent pointer will mark its end).
+    pub fn tcp_send_urgent(&mut self, h: TcpHandle, data: &[u8]) -> Result<usize, SendError> {
+        self.tcp.send(h, data, true)
+    }
+
+    /// RECEIVE; `Ok(0)` is the end of the stream.
+    pub fn tcp_recv(&mut self, h: TcpHandle, out: &mut [u8]) -> Result<usize, RecvError> {
+        self.tcp.recv(h, out)
+    }
+
+    /// CLOSE in RFC 9293's sense: no more sending, receiving goes on.
+    pub fn tcp_shutdown(&mut self, h: TcpHandle) -> Result<(), SendError> {
+        let r = self.tcp.shutdown(h);
+        self.after_tcp();
+        r
+    }
+
+    /// Let go of the socket; the connection closes gracefully on its own.
+    pub fn tcp_close(&mut self, now: Instant, h: TcpHandle) {
+        self.advance(now);
+        self.tcp.close(now, &mut self.ip, h);
+        self.after_tcp();
+    }
+
+    /// ABORT: reset and forget.
+    pub fn tcp_abort(&mut self, now: Instant, h: TcpHandle) {
+        self.advance(now);
+        self.tcp.abort(now, &mut self.ip, h);
+        self.after_tcp();
+    }
+
+    /// STATUS.
+    pub fn tcp_info(&self, h: TcpHandle) -> Option<TcpInfo> {
+        self.tcp.info(h)
+    }
+
+    pub fn tcp_readiness(&self, h: TcpHandle) -> Option<Readiness> {
+        self.tcp.readiness(h)
+    }
+
+    pub fn tcp_set_nodelay(&mut self, h: TcpHandle, on: bool) {
+        self.tcp.set_nodelay(h, on);
+    }
+
+    pub fn tcp_set_keepalive(&mut self, h: TcpHandle, on: bool) {
+        self.tcp.set_keepalive(h, on);
+    }
+
+    /// Bytes of urgent data not yet read.
+    pub fn tcp_urgent(&self, h: TcpHandle) -> Option<usize> {
+        self.tcp.urgent(h)
+    }
+
+    /// Every TCP socket, as `ss` shows them.
+    pub fn tcp_sockets(&self) -> Vec<(TcpHandle, SocketSnapshot)> {
+        self.tcp.snapshot()
+    }
+
+    /// A socket's local address.
+    pub fn tcp_local_addr(&self, h: TcpHandle) -> Option<SocketAddrV4> {
+        self.tcp.local_addr(h)
+    }
+}

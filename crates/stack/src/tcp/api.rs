@@ -1,0 +1,422 @@
+//! The user interface of RFC 9293 §3.9.1 on the connection table: OPEN
+//! (passive and active), SEND (with PUSH; urgent), RECEIVE, CLOSE, ABORT
+//! and STATUS, plus the socket options people expect.
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use super::table::{mss_for, Listener, TcpLayer, TcpSocket};
+use super::tcb::{AckDue, Connection, State, TcpInfo};
+use crate::ip::IpLayer;
+use crate::ports::PortTable;
+use crate::socket::{BindError, RecvError, SendError, SocketError, SocketKind, TcpHandle};
+use crate::time::Instant;
+
+/// Errors of an active OPEN (`connect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    #[error("Network is unreachable")]
+    NoRoute(Ipv4Addr),
+    #[error("Cannot assign requested address ({0})")]
+    AddrNotAvailable(Ipv4Addr),
+    #[error("Invalid argument (cannot connect to {0})")]
+    InvalidAddress(SocketAddrV4),
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error("Address already in use (a connection {0} -> {1} exists)")]
+    InUse(SocketAddrV4, SocketAddrV4),
+}
+
+/// What a waiting application needs to know about a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// `None` for a listener.
+    pub state: Option<State>,
+    /// Data, end of stream or an error can be read.
+    pub readable: bool,
+    /// Data can be queued to send.
+    pub writable: bool,
+    /// A listener has a connection to accept.
+    pub acceptable: bool,
+    pub error: Option<SocketError>,
+}
+
+/// One socket as `ss` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SocketSnapshot {
+    Listener {
+        local: SocketAddrV4,
+        accept_queue: usize,
+        backlog: usize,
+        embryos: usize,
+    },
+    Connection(Box<TcpInfo>),
+}
+
+impl TcpLayer {
+    /// Passive OPEN: listen on `local` with room for `backlog` connections
+    /// waiting to be accepted. Like a server with `SO_REUSEADDR`, it may
+    /// listen while old connections of the port linger in TIME-WAIT.
+    pub fn listen(
+        &mut self,
+        ports: &mut PortTable,
+        local: SocketAddrV4,
+        backlog: usize,
+        remote: Option<SocketAddrV4>,
+    ) -> Result<TcpHandle, BindError> {
+        let key = self.sockets.insert(TcpSocket::Listener(Listener {
+            local,
+            backlog: backlog.max(1),
+            accept_queue: VecDeque::new(),
+            embryos: 0,
+            remote,
+        }));
+        let owner = TcpHandle(key).id();
+        let bound = if local.port() == 0 {
+            ports.bind_ephemeral(SocketKind::Tcp, *local.ip(), None, owner)
+        } else {
+            ports
+                .bind(SocketKind::Tcp, *local.ip(), local.port(), None, owner)
+                .map(|()| local.port())
+        };
+        match bound {
+            Ok(port) => {
+                let local = SocketAddrV4::new(*local.ip(), port);
+                if let Some(l) = self.listener_mut(key) {
+                    l.local = local;
+                }
+                self.register_listener(local, key);
+                Ok(TcpHandle(key))
+            }
+            Err(e) => {
+                self.sockets.remove(key);
+                Err(e)
+            }
+        }
+    }
+
+    /// Active OPEN: send a SYN to `remote`, from `local` or from the route's
+    /// source address and an ephemeral port.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        ip: &IpLayer,
+        ports: &mut PortTable,
+        remote: SocketAddrV4,
+        local: Option<SocketAddrV4>,
+    ) -> Result<TcpHandle, ConnectError> {
+        if remote.ip().is_unspecified()
+            || remote.ip().is_broadcast()
+            || remote.ip().is_multicast()
+            || remote.port() == 0
+        {
+            return Err(ConnectError::InvalidAddress(remote));
+        }
+        let bound = local.map(|l| *l.ip()).filter(|a| !a.is_unspecified());
+        let route = ip
+            .route_local(now, *remote.ip(), bound)
+            .map_err(|e| match e {
+                SendError::AddrNotAvailable(a) => ConnectError::AddrNotAvailable(a),
+                _ => ConnectError::NoRoute(*remote.ip()),
+            })?;
+        let src = route.src;
+        // Reserve the slot first: the port table needs its owner's id.
+        let placeholder = Connection::new(
+            &self.config,
+            State::Closed,
+            SocketAddrV4::new(src, 0),
+            remote,
+            tcplab_wire::tcp::SeqNumber(0),
+            mss_for(route.mtu),
+            now,
+        );
+        let key = self
+            .sockets
+            .insert(TcpSocket::Connection(Box::new(placeholder)));
+        let owner = TcpHandle(key).id();
+        let bound = match local.map(|l| l.port()).filter(|p| *p != 0) {
+            Some(p) => ports
+                .bind(SocketKind::Tcp, src, p, Some(remote), owner)
+                .map(|()| p),
+            None => ports.bind_ephemeral(SocketKind::Tcp, src, Some(remote), owner),
+        };
+        let port = match bound {
+            Ok(p) => p,
+            Err(e) => {
+                self.sockets.remove(key);
+                return Err(e.into());
+            }
+        };
+        let local = SocketAddrV4::new(src, port);
+        if self.find(local, remote).is_some() {
+            self.sockets.remove(key);
+            ports.release(SocketKind::Tcp, port, owner);
+            return Err(ConnectError::InUse(local, remote));
+        }
+        let iss = self.isn(now, local, remote);
+        let mut conn = Connection::new(
+            &self.config,
+            State::SynSent,
+            local,
+            remote,
+            iss,
+            mss_for(route.mtu),
+            now,
+        );
+        conn.update_mss(route.mtu);
+        conn.accepted = true;
+        self.register_connection(key, conn);
+        self.stats.active_opens += 1;
+        Ok(TcpHandle(key))
+    }
+
+    /// Take an established connection from a listener's accept queue.
+    pub fn accept(&mut self, listener: TcpHandle) -> Result<TcpHandle, RecvError> {
+        let l = self
+            .listener_mut(listener.0)
+            .ok_or(RecvError::InvalidHandle)?;
+        let key = l.accept_queue.pop_front().ok_or(RecvError::WouldBlock)?;
+        if let Some(c) = self.conn_mut(key) {
+            c.accepted = true;
+            c.queued = false;
+            c.parent = None;
+        }
+        Ok(TcpHandle(key))
+    }
+
+    /// SEND: queue `data`; returns how much fitted. With `urgent`, the data
+    /// is urgent (RFC 6093: the pointer marks the byte after it).
+    pub fn send(&mut self, h: TcpHandle, data: &[u8], urgent: bool) -> Result<usize, SendError> {
+        let conn = self.conn_mut(h.0).ok_or(SendError::InvalidHandle)?;
+        if let Some(e) = conn.error {
+            return Err(SendError::Pending(e));
+        }
+        if conn.fin_queued || conn.orphaned {
+            return Err(SendError::Pending(SocketError::BrokenPipe));
+        }
+        match conn.state {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
+            State::Closed => return Err(SendError::NotConnected),
+            _ => return Err(SendError::Pending(SocketError::BrokenPipe)),
+        }
+        let n = conn.send_buf.push(data);
+        if n == 0 && !data.is_empty() {
+            return Err(SendError::WouldBlock);
+        }
+        if urgent && n > 0 {
+            conn.snd.up = Some(conn.data_end());
+        }
+        self.mark(h.0);
+        Ok(n)
+    }
+
+    /// RECEIVE: read in-order data into `out`. `Ok(0)` is the end of the
+    /// stream (the peer's FIN).
+    pub fn recv(&mut self, h: TcpHandle, out: &mut [u8]) -> Result<usize, RecvError> {
+        let conn = match self.sockets.get_mut(h.0) {
+            Some(TcpSocket::Connection(c)) => c,
+            Some(TcpSocket::Listener(_)) => {
+                return Err(RecvError::Socket(SocketError::NotConnected))
+            }
+            None => return Err(RecvError::InvalidHandle),
+        };
+        if !conn.recv_buf.is_empty() && !out.is_empty() {
+            let n = conn.recv_buf.pop(out);
+            if conn.window_update_due() && conn.state.synchronized() {
+                conn.ack = AckDue::Now;
+                self.mark(h.0);
+            }
+            return Ok(n);
+        }
+        if let Some(e) = conn.error.take() {
+            return Err(RecvError::Socket(e));
+        }
+        if conn.peer_fin || conn.state == State::Closed {
+            return Ok(0);
+        }
+        Err(RecvError::WouldBlock)
+    }
+
+    /// CLOSE (RFC 9293 §3.10.4): no more data will be sent; the socket can
+    /// still receive (half-close).
+    pub fn shutdown(&mut self, h: TcpHandle) -> Result<(), SendError> {
+        let conn = self.conn_mut(h.0).ok_or(SendError::InvalidHandle)?;
+        if conn.fin_queued {
+            return Ok(());
+        }
+        match conn.state {
+            State::SynSent => {
+                // "Delete the TCB": nothing was sent but a SYN.
+                conn.enter_closed();
+            }
+            State::SynReceived | State::Established => {
+                conn.queue_fin();
+                conn.set_state(State::FinWait1);
+            }
+            State::CloseWait => {
+                conn.queue_fin();
+                conn.set_state(State::LastAck);
+            }
+            State::Closed => return Err(SendError::NotConnected),
+            _ => {}
+        }
+        self.mark(h.0);
+        self.notify(h.0);
+        Ok(())
+    }
+
+    /// The application is done with the socket (`close(2)`): shut down
+    /// sending and let the connection finish by itself. Unread data makes it
+    /// an abort (RFC 2525 §2.17, as Linux does).
+    pub fn close(&mut self, now: Instant, ip: &mut IpLayer, h: TcpHandle) {
+        match self.sockets.get(h.0) {
+            Some(TcpSocket::Listener(_)) => {
+                self.close_listener(now, ip, h);
+                return;
+            }
+            Some(TcpSocket::Connection(c)) => {
+                if !c.recv_buf.is_empty() && c.state.synchronized() {
+                    self.abort(now, ip, h);
+                    return;
+                }
+            }
+            None => return,
+        }
+        let _ = self.shutdown(h);
+        if let Some(c) = self.conn_mut(h.0) {
+            c.orphaned = true;
+            if c.state == State::FinWait2 {
+                let at = now + self.config.msl * 2;
+                if let Some(c) = self.conn_mut(h.0) {
+                    c.timers.set(super::timers::Timer::TimeWait, at);
+                }
+            }
+        }
+        self.reschedule(h.0);
+        self.reap(h.0);
+    }
+
+    fn close_listener(&mut self, now: Instant, ip: &mut IpLayer, h: TcpHandle) {
+        let children: Vec<_> = self
+            .iter()
+            .filter_map(|(k, s)| match s {
+                TcpSocket::Connection(c) if c.parent == Some(h.0) && !c.accepted => Some(k),
+                _ => None,
+            })
+            .collect();
+        for child in children {
+            self.abort(now, ip, child);
+        }
+        self.remove(h.0);
+    }
+
+    /// ABORT: reset the connection and forget it (RFC 9293 §3.10.5).
+    pub fn abort(&mut self, now: Instant, ip: &mut IpLayer, h: TcpHandle) {
+        let Some(conn) = self.conn_mut(h.0) else {
+            if matches!(self.sockets.get(h.0), Some(TcpSocket::Listener(_))) {
+                self.close_listener(now, ip, h);
+            }
+            return;
+        };
+        let reset = matches!(
+            conn.state,
+            State::SynReceived
+                | State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+        );
+        let (local, remote, seq) = (conn.local, conn.remote, conn.snd.max);
+        conn.enter_closed();
+        if reset {
+            self.send_rst(now, ip, local, remote, seq, None);
+        }
+        self.remove(h.0);
+    }
+
+    /// STATUS.
+    pub fn info(&self, h: TcpHandle) -> Option<TcpInfo> {
+        self.conn(h.0).map(Connection::info)
+    }
+
+    /// What `ss` shows about every socket.
+    pub fn snapshot(&self) -> Vec<(TcpHandle, SocketSnapshot)> {
+        self.iter()
+            .map(|(h, s)| {
+                let snap = match s {
+                    TcpSocket::Listener(l) => SocketSnapshot::Listener {
+                        local: l.local,
+                        accept_queue: l.accept_queue.len(),
+                        backlog: l.backlog,
+                        embryos: l.embryos,
+                    },
+                    TcpSocket::Connection(c) => SocketSnapshot::Connection(Box::new(c.info())),
+                };
+                (h, snap)
+            })
+            .collect()
+    }
+
+    /// Whether a task waiting on the socket can proceed.
+    pub fn readiness(&self, h: TcpHandle) -> Option<Readiness> {
+        Some(match self.sockets.get(h.0)? {
+            TcpSocket::Listener(l) => Readiness {
+                state: None,
+                readable: false,
+                writable: false,
+                acceptable: !l.accept_queue.is_empty(),
+                error: None,
+            },
+            TcpSocket::Connection(c) => Readiness {
+                state: Some(c.state),
+                readable: !c.recv_buf.is_empty()
+                    || c.peer_fin
+                    || c.error.is_some()
+                    || c.state == State::Closed,
+                writable: c.error.is_some()
+                    || c.state == State::Closed
+                    || c.fin_queued
+                    || c.send_buf.free() > 0
+                        && matches!(c.state, State::Established | State::CloseWait),
+                acceptable: false,
+                error: c.error,
+            },
+        })
+    }
+
+    /// `TCP_NODELAY`: turn Nagle's algorithm off.
+    pub fn set_nodelay(&mut self, h: TcpHandle, on: bool) {
+        if let Some(c) = self.conn_mut(h.0) {
+            c.nodelay = on;
+        }
+        self.mark(h.0);
+    }
+
+    /// `SO_KEEPALIVE` (RFC 9293 §3.8.4; off by default).
+    pub fn set_keepalive(&mut self, h: TcpHandle, on: bool) {
+        if let Some(c) = self.conn_mut(h.0) {
+            c.keepalive = on;
+            if !on {
+                c.timers.stop(super::timers::Timer::KeepAlive);
+            }
+        }
+        if on {
+            self.arm_keepalive(h.0);
+        } else {
+            self.reschedule(h.0);
+        }
+    }
+
+    /// Bytes of urgent data the application has not read yet.
+    pub fn urgent(&self, h: TcpHandle) -> Option<usize> {
+        self.conn(h.0)?.info().urgent
+    }
+
+    /// A socket's local address.
+    pub fn local_addr(&self, h: TcpHandle) -> Option<SocketAddrV4> {
+        match self.sockets.get(h.0)? {
+            TcpSocket::Listener(l) => Some(l.local),
+            TcpSocket::Connection(c) => Some(c.local),
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Byte buffers of a connection: a ring for the send queue and a ring with
+//! an out-of-order assembler for the receive queue.
+//!
+//! Storage is allocated on first use, so an embryonic connection in a SYN
+//! queue costs no buffer memory. Out-of-order data is stored in the receive
+//! ring at its place beyond the in-order bytes; the assembler remembers
+//! which places hold data. It can only ever be within the advertised window,
+//! which never exceeds the ring's free space, so out-of-order data cannot
+//! grow memory; the number of separate ranges is capped as well.
+
+/// A fixed-capacity byte ring.
+#[derive(Debug, Clone)]
+pub struct Ring {
+    storage: Vec<u8>,
+    capacity: usize,
+    head: usize,
+    len: usize,
+}
+
+impl Ring {
+    pub fn new(capacity: usize) -> Ring {
+        Ring {
+            storage: Vec::new(),
+            capacity,
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn ensure(&mut self) {
+        if self.storage.len() != self.capacity {
+            self.storage = vec![0; self.capacity];
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn free(&self) -> usize {
+        self.capacity - self.len
+    }
+
+    /// Append as much of `data` as fits; returns how much.
+    pub fn push(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.free());
+        if n > 0 {
+            self.write_at(0, &data[..n]);
+            self.len += n;
+        }
+        n
+    }
+
+    /// Write `data` at `offset` bytes past the end of the contents, without
+    /// making it part of the contents. Returns how much fitted.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
+        if offset >= self.free() {
+            return 0;
+        }
+        let n = data.len().min(self.free() - offset);
+        if n == 0 {
+            return 0;
+        }
+        self.ensure();
+        let start = (self.head + self.len + offset) % self.capacity;
+        let first = n.min(self.capacity - start);
+        self.storage[start..start + first].copy_from_slice(&data[..first]);
+        self.storage[..n - first].copy_from_slice(&data[first..n]);
+        n
+    }
+
+    /// Make `n` bytes written with `write_at(0, ..)` part of the contents.
+    pub fn extend(&mut self, n: usize) {
+        debug_assert!(n <= self.free());
+        self.len += n.min(self.free());
+    }
+
+    /// The bytes `offset .. offset + len` of the contents, as up to two slices.
+    pub fn slices(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
+        let len = len.min(self.len.saturating_sub(offset));
+        if len == 0 {
+            return (&[], &[]);
+        }
+        let start = (self.head + offset) % self.capacity;
+        let first = len.min(self.capacity - start);
+        (
+            &self.storage[start..start + first],
+            &self.storage[..len - first],
+        )
+    }
+
+    /// Copy the bytes at `offset` into `out`; returns how many.
+    pub fn copy_out(&self, offset: usize, out: &mut [u8]) -> usize {
+        let (a, b) = self.slices(offset, out.len());
+        out[..a.len()].copy_from_slice(a);
+        out[a.len()..a.len() + b.len()].copy_from_slice(b);
+        a.len() + b.len()
+    }
+
+    /// Drop `n` bytes from the front. The head only moves forward, even
+    /// when the ring empties: bytes written beyond the contents (out of
+    /// order) keep their place.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.len -= n;
+        self.head = (self.head + n) % self.capacity.max(1);
+    }
+
+    /// Remove bytes from the front into `out`; returns how many.
+    pub fn pop(&mut self, out: &mut [u8]) -> usize {
+        let n = self.copy_out(0, out);
+        self.consume(n);
+        n
+    }
+
+    /// Release storage when empty (a closed connection).
+    pub fn release(&mut self) {
+        if self.len == 0 {
+            self.storage = Vec::new();
+            self.head = 0;
+        }
+    }
+}
+
+/// Which byte ranges past the in-order data have arrived.
+#[derive(Debug, Clone, Default)]
+pub struct Assembler {
+    /// Sorted, disjoint, non-adjacent (start, end) offsets from the end of
+    /// the in-order data.
+    ranges: Vec<(usize, usize)>,
+}
+
+impl Assembler {
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    pub fn ranges(&self) -> &[(usize, usize)] {
+        &self.ranges
+    }
+
+    /// Record `start .. end`; false (and nothing recorded) if that would
+    /// need more than `max_ranges` ranges.
+    pub fn add(&mut self, start: usize, end: usize, max_ranges: usize) -> bool {
+        if start >= end {
+            return true;
+        }
+        let mut merged = (start, end);
+        let mut out = Vec::with_capacity(self.ranges.len() + 1);
+        let mut placed = false;
+        for &(s, e) in &self.ranges {
+            if e < merged.0 {
+                out.push((s, e));
+            } else if s > merged.1 {
+                if !placed {
+                    out.push(merged);
+                    placed = true;
+                }
+                out.push((s, e));
+            } else {
+                merged = (merged.0.min(s), merged.1.max(e));
+            }
+        }
+        if !placed {
+            out.push(merged);
+        }
+        if out.len() > max_ranges {
+            return false;
+        }
+        self.ranges = out;
+        true
+    }
+
+    /// If data at offset 0 is present, remove that range and return its
+    /// length; shift the rest down by it.
+    pub fn take_front(&mut self) -> usize {
+        match self.ranges.first() {
+            Some(&(0, end)) => {
+                self.ranges.remove(0);
+                for r in &mut self.ranges {
+                    r.0 -= end;
+                    r.1 -= end;
+                }
+                end
+            }
+            _ => 0,
+        }
+    }
+
+    /// The in-order data grew by `n` without the assembler's help: shift
+    /// down and drop what is now in order.
+    pub fn advance(&mut self, n: usize) {
+        let mut out = Vec::with_capacity(self.ranges.len());
+        for &(s, e) in &self.ranges {
+            if e <= n {
+                continue;
+            }
+            out.push((s.saturating_sub(n), e - n));
+        }
+        self.ranges = out;
+    }
+
+    /// Bytes held out of order.
+    pub fn held(&self) -> usize {
+        self.ranges.iter().map(|(s, e)| e - s).sum()
+    }
+
+    pub fn clear(&mut self) {
+        self.ranges.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_wraps() {
+        let mut r = Ring::new(8);
+        assert_eq!(r.push(b"abcdef"), 6);
+        let mut out = [0u8; 4];
+        assert_eq!(r.pop(&mut out), 4);
+        assert_eq!(&out, b"abcd");
+        assert_eq!(r.push(b"ghijklmn"), 6);
+        assert_eq!(r.len(), 8);
+        let (a, b) = r.slices(0, 8);
+        let mut all = a.to_vec();
+        all.extend_from_slice(b);
+        assert_eq!(all, b"efghijkl");
+        assert_eq!(r.push(b"x"), 0);
+        let (a, b) = r.slices(5, 10);
+        assert_eq!([a, b].concat(), b"jkl");
+    }
+
+    #[test]
+    fn out_of_order_write_then_extend() {
+        let mut r = Ring::new(10);
+        r.push(b"ab");
+        assert_eq!(r.write_at(3, b"fgh"), 3);
+        assert_eq!(r.write_at(0, b"cde"), 3);
+        r.extend(6);
+        let mut out = [0u8; 8];
+        assert_eq!(r.pop(&mut out), 8);
+        assert_eq!(&out, b"abcdefgh");
+        // Nothing is written beyond the capacity.
+        assert_eq!(r.write_at(9, b"zz"), 1);
+        assert_eq!(r.write_at(10, b"z"), 0);
+    }
+
+    #[test]
+    fn emptying_keeps_out_of_order_bytes_in_place() {
+        let mut r = Ring::new(8);
+        r.push(b"abc");
+        r.write_at(2, b"fg");
+        let mut out = [0u8; 3];
+        r.pop(&mut out);
+        assert!(r.is_empty());
+        r.write_at(0, b"de");
+        r.extend(4);
+        let mut out = [0u8; 4];
+        assert_eq!(r.pop(&mut out), 4);
+        assert_eq!(&out, b"defg");
+    }
+
+    #[test]
+    fn assembler_merges() {
+        let mut a = Assembler::default();
+        assert!(a.add(10, 20, 4));
+        assert!(a.add(30, 40, 4));
+        assert!(a.add(20, 30, 4));
+        assert_eq!(a.ranges(), &[(10, 40)]);
+        assert!(a.add(0, 5, 4));
+        assert_eq!(a.take_front(), 5);
+        assert_eq!(a.ranges(), &[(5, 35)]);
+        assert_eq!(a.take_front(), 0);
+        a.advance(10);
+        assert_eq!(a.ranges(), &[(0, 25)]);
+        assert_eq!(a.take_front(), 25);
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn assembler_range_limit() {
+        let mut a = Assembler::default();
+        assert!(a.add(10, 11, 2));
+        assert!(a.add(20, 21, 2));
+        assert!(!a.add(30, 31, 2));
+        assert_eq!(a.ranges().len(), 2);
+        // Filling a gap merges and is always possible.
+        assert!(a.add(11, 20, 2));
+        assert_eq!(a.ranges(), &[(10, 21)]);
+    }
+}

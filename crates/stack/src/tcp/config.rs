@@ -1,0 +1,85 @@
+//! TCP tunables, with Linux's defaults where Linux has one.
+
+use std::time::Duration;
+
+/// Which congestion controller new connections use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CongestionAlgorithm {
+    /// RFC 5681 with RFC 6582 NewReno recovery.
+    #[default]
+    NewReno,
+}
+
+/// Configuration of a stack's TCP.
+#[derive(Debug, Clone)]
+pub struct TcpConfig {
+    /// Maximum segment lifetime; TIME-WAIT lasts 2 × MSL (RFC 9293 §3.4.2).
+    pub msl: Duration,
+    /// Lower bound of the retransmission timeout (RFC 6298 says 1 s; Linux
+    /// uses 200 ms).
+    pub rto_min: Duration,
+    /// Upper bound of the retransmission timeout (RFC 6298 §2.5: at least 60 s).
+    pub rto_max: Duration,
+    /// RTO before any RTT sample (RFC 6298 §2.1).
+    pub rto_initial: Duration,
+    /// Retransmissions of a SYN before giving up (RFC 9293 §3.8.3 R2 for
+    /// SYNs; Linux `tcp_syn_retries`).
+    pub syn_retries: u32,
+    /// Retransmissions of data before giving up (R2; Linux `tcp_retries2`).
+    pub data_retries: u32,
+    /// Receive buffer (bytes); also the largest window advertised.
+    pub recv_buffer: usize,
+    /// Send buffer (bytes).
+    pub send_buffer: usize,
+    /// Longest an ACK may be delayed (RFC 9293 §3.8.6.3: under 0.5 s).
+    pub delayed_ack: Duration,
+    /// Nagle's algorithm for new connections (RFC 9293 §3.7.4); `false` is
+    /// `TCP_NODELAY`.
+    pub nagle: bool,
+    /// Keep-alive idle time, probe interval and probe count; off unless a
+    /// socket turns it on (RFC 9293 §3.8.4).
+    pub keepalive_time: Duration,
+    pub keepalive_interval: Duration,
+    pub keepalive_probes: u32,
+    /// Out-of-order ranges a receiver holds at most.
+    pub max_ooo_ranges: usize,
+    /// Embryonic connections per listener at most (Linux
+    /// `tcp_max_syn_backlog`); SYNs beyond are dropped.
+    pub max_syn_backlog: usize,
+    /// Challenge ACKs per second at most (RFC 5961 §7; Linux
+    /// `tcp_challenge_ack_limit`).
+    pub challenge_ack_limit: u32,
+    /// Persist timer bounds for zero-window probes.
+    pub persist_min: Duration,
+    pub persist_max: Duration,
+    pub congestion: CongestionAlgorithm,
+    /// Advertise and use window scaling (RFC 7323 §2).
+    pub window_scaling: bool,
+}
+
+impl Default for TcpConfig {
+    fn default() -> TcpConfig {
+        TcpConfig {
+            msl: Duration::from_secs(30),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(120),
+            rto_initial: Duration::from_secs(1),
+            syn_retries: 6,
+            data_retries: 15,
+            recv_buffer: 256 * 1024,
+            send_buffer: 256 * 1024,
+            delayed_ack: Duration::from_millis(40),
+            nagle: true,
+            keepalive_time: Duration::from_secs(7200),
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_probes: 9,
+            max_ooo_ranges: 32,
+            max_syn_backlog: 256,
+            challenge_ack_limit: 1000,
+            persist_min: Duration::from_millis(200),
+            persist_max: Duration::from_secs(60),
+            congestion: CongestionAlgorithm::NewReno,
+            window_scaling: true,
+        }
+    }
+}

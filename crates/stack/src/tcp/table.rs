@@ -1,0 +1,787 @@
+//! The connection table: listeners, connections, demultiplexing, ISNs,
+//! resets for segments to nowhere, the timer set and the output queue.
+//!
+//! Connections are found by their four-tuple in a keyed hash map and
+//! listeners by (address, port), so the cost of a segment does not grow with
+//! the number of connections; timers live in one ordered set of (deadline,
+//! connection), and connections with something to send in a queue.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::hash::BuildHasher;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use tcplab_wire::tcp::{self, Flags, SeqNumber};
+use tcplab_wire::{ipv4, Protocol};
+
+use super::config::TcpConfig;
+use super::input::{ChallengeLimiter, Ctx, Outcome};
+use super::output::Plan;
+use super::tcb::{Connection, State};
+use crate::hash::{new_map, new_set, KeyedState, Map, Set};
+use crate::iface::IfaceId;
+use crate::ip::{Destination, IpLayer, RouteInfo, SendOptions};
+use crate::ports::PortTable;
+use crate::rand::Rng;
+use crate::slab::{Key, Slab};
+use crate::socket::{IcmpErrorReport, PmtuDisc, SocketError, SocketId, SocketKind, TcpHandle};
+use crate::stats::TcpStats;
+use crate::time::Instant;
+
+/// A passive open: the LISTEN state (RFC 9293 §3.9.1 OPEN, passive).
+#[derive(Debug)]
+pub struct Listener {
+    pub local: SocketAddrV4,
+    /// Accept-queue length (the `listen()` backlog).
+    pub backlog: usize,
+    /// Established connections waiting for `accept`.
+    pub accept_queue: VecDeque<Key>,
+    /// Connections in SYN-RECEIVED (the SYN queue).
+    pub embryos: usize,
+    /// Only this remote may connect (a fully specified passive OPEN).
+    pub remote: Option<SocketAddrV4>,
+}
+
+/// A TCP socket: a listener or a connection.
+#[derive(Debug)]
+pub enum TcpSocket {
+    Listener(Listener),
+    Connection(Box<Connection>),
+}
+
+/// A connection's two ends.
+pub type Tuple = (SocketAddrV4, SocketAddrV4);
+
+/// Every TCP socket of a host.
+#[derive(Debug)]
+pub struct TcpLayer {
+    pub config: TcpConfig,
+    pub(crate) sockets: Slab<TcpSocket>,
+    conns: Map<Tuple, Key>,
+    listeners: Map<SocketAddrV4, Key>,
+    timers: BTreeSet<(Instant, Key)>,
+    dirty: VecDeque<Key>,
+    dirty_set: Set<Key>,
+    /// Sockets whose application should look again.
+    pub(crate) events: Vec<SocketId>,
+    isn_key: KeyedState,
+    challenge: ChallengeLimiter,
+    pub stats: TcpStats,
+    /// Ports of removed connections, for the stack to release.
+    pub(crate) freed_ports: Vec<(u16, SocketId)>,
+}
+
+/// What `poll_transmit` produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emitted {
+    /// A segment for a link, in the caller's buffer.
+    Link { iface: IfaceId, next_hop: Ipv4Addr },
+    /// A segment to this host, queued on the loopback.
+    Loopback,
+}
+
+impl TcpLayer {
+    pub fn new(config: TcpConfig, rng: &mut Rng) -> TcpLayer {
+        let challenge = ChallengeLimiter::new(config.challenge_ack_limit);
+        TcpLayer {
+            config,
+            sockets: Slab::default(),
+            conns: new_map(rng),
+            listeners: new_map(rng),
+            timers: BTreeSet::new(),
+            dirty: VecDeque::new(),
+            dirty_set: new_set(rng),
+            events: Vec::new(),
+            // RFC 6528: the secret key of F().
+            isn_key: KeyedState::new(rng),
+            challenge,
+            stats: TcpStats::default(),
+            freed_ports: Vec::new(),
+        }
+    }
+
+    /// RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport,
+    /// secretkey), M a timer ticking every 4 microseconds.
+    pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNumber {
+        let f = self.isn_key.hash_one((local, remote)) as u32;
+        let m = (now.total_micros() / 4) as u32;
+        SeqNumber(m.wrapping_add(f))
+    }
+
+    pub(crate) fn conn(&self, key: Key) -> Option<&Connection> {
+        match self.sockets.get(key)? {
+            TcpSocket::Connection(c) => Some(c),
+            TcpSocket::Listener(_) => None,
+        }
+    }
+
+    pub(crate) fn conn_mut(&mut self, key: Key) -> Option<&mut Connection> {
+        match self.sockets.get_mut(key)? {
+            TcpSocket::Connection(c) => Some(c),
+            TcpSocket::Listener(_) => None,
+        }
+    }
+
+    pub(crate) fn listener_mut(&mut self, key: Key) -> Option<&mut Listener> {
+        match self.sockets.get_mut(key)? {
+            TcpSocket::Listener(l) => Some(l),
+            TcpSocket::Connection(_) => None,
+        }
+    }
+
+    pub(crate) fn find(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<Key> {
+        self.conns.get(&(local, remote)).copied()
+    }
+
+    pub(crate) fn find_listener(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<Key> {
+        let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
+        [local, wildcard].into_iter().find_map(|addr| {
+            let key = *self.listeners.get(&addr)?;
+            match self.sockets.get(key) {
+                Some(TcpSocket::Listener(l)) if l.remote.is_none_or(|r| r == remote) => Some(key),
+                _ => None,
+            }
+        })
+    }
+
+    pub(crate) fn register_listener(&mut self, local: SocketAddrV4, key: Key) {
+        self.listeners.insert(local, key);
+    }
+
+    pub(crate) fn add_connection(&mut self, conn: Connection) -> Key {
+        let tuple = (conn.local, conn.remote);
+        let key = self.sockets.insert(TcpSocket::Connection(Box::new(conn)));
+        self.conns.insert(tuple, key);
+        self.mark(key);
+        key
+    }
+
+    /// Put `conn` into the slot `key` reserved for it.
+    pub(crate) fn register_connection(&mut self, key: Key, conn: Connection) {
+        let tuple = (conn.local, conn.remote);
+        if let Some(slot) = self.sockets.get_mut(key) {
+            *slot = TcpSocket::Connection(Box::new(conn));
+            self.conns.insert(tuple, key);
+            self.mark(key);
+        }
+    }
+
+    /// The connection has something to do: look at it in `poll_transmit`.
+    pub(crate) fn mark(&mut self, key: Key) {
+        if self.dirty_set.insert(key) {
+            self.dirty.push_back(key);
+        }
+    }
+
+    pub(crate) fn notify(&mut self, key: Key) {
+        self.events.push(TcpHandle(key).id());
+    }
+
+    /// Keep the timer set in step with the connection's timer table.
+    pub(crate) fn reschedule(&mut self, key: Key) {
+        let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
+            return;
+        };
+        let next = conn.timers.next();
+        if next != conn.scheduled {
+            if let Some(old) = conn.scheduled {
+                self.timers.remove(&(old, key));
+            }
+            if let Some(new) = next {
+                self.timers.insert((new, key));
+            }
+            conn.scheduled = next;
+        }
+    }
+
+    /// The earliest timer.
+    pub fn poll_at(&self) -> Option<Instant> {
+        self.timers.first().map(|(t, _)| *t)
+    }
+
+    /// Whether any connection may have a segment to send.
+    pub fn has_output(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    fn ctx<'a>(
+        config: &'a TcpConfig,
+        stats: &'a mut TcpStats,
+        challenge: &'a mut ChallengeLimiter,
+        now: Instant,
+        path_mtu: usize,
+    ) -> Ctx<'a> {
+        Ctx {
+            now,
+            config,
+            stats,
+            challenge,
+            path_mtu,
+        }
+    }
+
+    /// Path MTU towards `remote`, as far as this host knows it.
+    fn path_mtu(ip: &IpLayer, now: Instant, local: Ipv4Addr, remote: Ipv4Addr) -> usize {
+        ip.route_local(now, remote, Some(local))
+            .map_or(576, |r| r.mtu)
+    }
+
+    // --- input ---------------------------------------------------------------
+
+    /// A segment arrived (RFC 9293 §3.10.7).
+    pub fn input(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        ip_repr: &ipv4::Repr,
+        dest: Destination,
+        payload: &[u8],
+    ) {
+        self.stats.in_segs += 1;
+        let Ok(packet) = tcp::Packet::new_checked(payload) else {
+            self.stats.in_errs += 1;
+            return;
+        };
+        // RFC 9293 §3.1: a segment with a bad checksum is discarded.
+        if !packet.verify_checksum(ip_repr.src_addr, ip_repr.dst_addr) {
+            self.stats.in_csum_errors += 1;
+            return;
+        }
+        let Ok(seg) = tcp::Repr::parse(&packet) else {
+            self.stats.in_errs += 1;
+            return;
+        };
+        // RFC 1122 §4.2.3.10: never for a broadcast or multicast address.
+        if dest != Destination::Local {
+            self.stats.in_errs += 1;
+            return;
+        }
+        let local = SocketAddrV4::new(ip_repr.dst_addr, seg.dst_port);
+        let remote = SocketAddrV4::new(ip_repr.src_addr, seg.src_port);
+        let mut reopen_after = None;
+        if let Some(key) = self.find(local, remote) {
+            match self.time_wait_reopen(key, &seg) {
+                Some(snd_max) => {
+                    // RFC 1122 §4.2.2.13 / RFC 6191: a new SYN above the old
+                    // sequence space reopens from TIME-WAIT.
+                    self.remove(key);
+                    self.stats.time_wait_recycled += 1;
+                    reopen_after = Some(snd_max);
+                }
+                None => {
+                    self.connection_input(now, ip, key, &seg);
+                    return;
+                }
+            }
+        }
+        if let Some(lkey) = self.find_listener(local, remote) {
+            self.listen_input(now, ip, lkey, local, remote, &seg, reopen_after);
+            return;
+        }
+        self.closed_input(now, ip, local, remote, &seg);
+    }
+
+    /// Whether `seg` is a SYN that may reopen a connection in TIME-WAIT;
+    /// returns the old SND.MAX, which the new ISS must exceed.
+    fn time_wait_reopen(&self, key: Key, seg: &tcp::Repr<'_>) -> Option<SeqNumber> {
+        let conn = self.conn(key)?;
+        let f = seg.flags;
+        let reopen = conn.state == State::TimeWait
+            && f.syn()
+            && !f.ack()
+            && !f.rst()
+            && seg.seq_number > conn.rcv.nxt
+            && self.find_listener(conn.local, conn.remote).is_some();
+        reopen.then_some(conn.snd.max)
+    }
+
+    fn connection_input(&mut self, now: Instant, ip: &mut IpLayer, key: Key, seg: &tcp::Repr<'_>) {
+        // A listener's accept queue is full: drop the ACK that would complete
+        // the handshake, so the peer retransmits later (Linux).
+        if let Some(conn) = self.conn(key) {
+            if conn.state == State::SynReceived && seg.flags.ack() && !seg.flags.rst() {
+                if let Some(parent) = conn.parent {
+                    if let Some(TcpSocket::Listener(l)) = self.sockets.get(parent) {
+                        if l.accept_queue.len() >= l.backlog {
+                            self.stats.listen_overflows += 1;
+                            self.stats.listen_drops += 1;
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
+            return;
+        };
+        let path_mtu = Self::path_mtu(ip, now, *conn.local.ip(), *conn.remote.ip());
+        let mut ctx = Self::ctx(
+            &self.config,
+            &mut self.stats,
+            &mut self.challenge,
+            now,
+            path_mtu,
+        );
+        let outcome = conn.on_segment(&mut ctx, seg);
+        let (local, remote) = (conn.local, conn.remote);
+        self.after_input(now, ip, key, local, remote, outcome);
+    }
+
+    fn after_input(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        key: Key,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        outcome: Outcome,
+    ) {
+        if let Some((seq, ack)) = outcome.rst {
+            self.send_rst(now, ip, local, remote, seq, ack);
+        }
+        if outcome.established {
+            self.on_established(key);
+        }
+        if outcome.notify {
+            self.notify(key);
+        }
+        self.mark(key);
+        self.reschedule(key);
+        if outcome.discard {
+            self.remove(key);
+        } else {
+            self.reap(key);
+        }
+    }
+
+    /// A passive connection completed its handshake: into the accept queue.
+    fn on_established(&mut self, key: Key) {
+        let parent = match self.conn(key) {
+            Some(c) => c.parent,
+            None => return,
+        };
+        let keep_alive = self.conn(key).is_some_and(|c| c.keepalive);
+        if keep_alive {
+            self.arm_keepalive(key);
+        }
+        let Some(parent) = parent else { return };
+        if let Some(l) = self.listener_mut(parent) {
+            l.embryos = l.embryos.saturating_sub(1);
+            l.accept_queue.push_back(key);
+        }
+        if let Some(c) = self.conn_mut(key) {
+            c.queued = true;
+        }
+        self.events.push(TcpHandle(parent).id());
+    }
+
+    pub(crate) fn arm_keepalive(&mut self, key: Key) {
+        let time = self.config.keepalive_time;
+        if let Some(c) = self.conn_mut(key) {
+            let at = c.last_recv + time;
+            c.timers.set(super::timers::Timer::KeepAlive, at);
+        }
+        self.reschedule(key);
+    }
+
+    /// RFC 9293 §3.10.7.2: LISTEN.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the segment's context, passed along once"
+    )]
+    fn listen_input(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        lkey: Key,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &tcp::Repr<'_>,
+        reopen_after: Option<SeqNumber>,
+    ) {
+        let f = seg.flags;
+        if f.rst() {
+            return;
+        }
+        if f.ack() {
+            self.send_rst(now, ip, local, remote, seg.ack_number, None);
+            return;
+        }
+        if !f.syn() {
+            return;
+        }
+        let max_embryos = self.config.max_syn_backlog;
+        let Some(TcpSocket::Listener(l)) = self.sockets.get(lkey) else {
+            return;
+        };
+        if l.embryos >= max_embryos {
+            self.stats.listen_drops += 1;
+            return;
+        }
+        if l.accept_queue.len() >= l.backlog {
+            self.stats.listen_overflows += 1;
+            self.stats.listen_drops += 1;
+            return;
+        }
+        let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
+            return;
+        };
+        let mut iss = self.isn(now, local, remote);
+        if let Some(old) = reopen_after {
+            // The new incarnation must start above the old one (RFC 6191).
+            if iss <= old + 65535 {
+                iss = old + 65536 * 2;
+            }
+        }
+        let our_mss = mss_for(route.mtu);
+        let mut conn = Connection::new(
+            &self.config,
+            State::SynReceived,
+            local,
+            remote,
+            iss,
+            our_mss,
+            now,
+        );
+        conn.rcv.irs = seg.seq_number;
+        conn.rcv.nxt = seg.seq_number + 1;
+        conn.rcv.adv_right = conn.rcv.nxt;
+        conn.snd.wnd = u32::from(seg.window_len);
+        conn.snd.max_wnd = conn.snd.wnd;
+        conn.snd.wl1 = seg.seq_number;
+        conn.parent = Some(lkey);
+        {
+            let ctx = Self::ctx(
+                &self.config,
+                &mut self.stats,
+                &mut self.challenge,
+                now,
+                route.mtu,
+            );
+            conn.negotiate(&ctx, seg);
+            ctx.stats.passive_opens += 1;
+        }
+        // Text in the SYN is not queued: without an acknowledgment for it,
+        // the peer sends it again once the connection is established.
+        conn.segs_in = 1;
+        let key = self.add_connection(conn);
+        if let Some(l) = self.listener_mut(lkey) {
+            l.embryos += 1;
+        }
+        self.reschedule(key);
+    }
+
+    /// RFC 9293 §3.10.7.1: CLOSED — a segment for no connection and no
+    /// listener gets a reset, unless it is one.
+    fn closed_input(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &tcp::Repr<'_>,
+    ) {
+        if seg.flags.rst() {
+            return;
+        }
+        if seg.flags.ack() {
+            self.send_rst(now, ip, local, remote, seg.ack_number, None);
+        } else {
+            let ack = seg.seq_number + seg.segment_len();
+            self.send_rst(now, ip, local, remote, SeqNumber(0), Some(ack));
+        }
+    }
+
+    /// Send a reset directly: `<SEQ=seq><CTL=RST>` or, with `ack`,
+    /// `<SEQ=seq><ACK=ack><CTL=RST,ACK>`.
+    pub(crate) fn send_rst(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seq: SeqNumber,
+        ack: Option<SeqNumber>,
+    ) {
+        let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
+            return;
+        };
+        let mut flags = Flags::RST;
+        if ack.is_some() {
+            flags |= Flags::ACK;
+        }
+        let repr = tcp::Repr::new(
+            local.port(),
+            remote.port(),
+            flags,
+            seq,
+            ack.unwrap_or(SeqNumber(0)),
+        );
+        let mut bytes = vec![0u8; repr.buffer_len()];
+        repr.emit(
+            &mut tcp::Packet::new_unchecked(&mut bytes[..]),
+            route.src,
+            route.dst,
+        );
+        let opts = SendOptions {
+            protocol: Protocol::Tcp,
+            ttl: ip.default_ttl,
+            tos: 0,
+            pmtudisc: PmtuDisc::Do,
+        };
+        if ip.send(&route, opts, &bytes).is_ok() {
+            self.stats.out_rsts += 1;
+            self.stats.out_segs += 1;
+        }
+    }
+
+    /// An ICMP error quoting a segment from `local` to `remote` with
+    /// sequence number `seq` (RFC 5927, RFC 1191).
+    pub fn icmp_error(
+        &mut self,
+        now: Instant,
+        ip: &IpLayer,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seq: SeqNumber,
+        report: &IcmpErrorReport,
+    ) {
+        let Some(key) = self.find(local, remote) else {
+            return;
+        };
+        let Some(conn) = self.conn_mut(key) else {
+            return;
+        };
+        // RFC 5927 §4.1: only errors about data in flight count.
+        if !(conn.snd.una <= seq && seq < conn.snd.max.max(conn.snd.una + 1)) {
+            return;
+        }
+        if report.message() == tcplab_wire::icmpv4::Message::DstUnreachable && report.code == 4 {
+            // RFC 1191 §6.4: a smaller path MTU; resend with smaller segments,
+            // without treating it as congestion.
+            let mtu = Self::path_mtu(ip, now, *local.ip(), *remote.ip());
+            let old = conn.mss;
+            conn.update_mss(mtu);
+            if conn.mss < old {
+                conn.snd.nxt = conn.snd.una;
+                conn.rtt_probe = None;
+                if conn.state == State::SynSent {
+                    conn.snd.nxt = conn.snd.iss;
+                }
+            }
+            self.mark(key);
+            return;
+        }
+        // RFC 5927 §4.1 / RFC 1122 §4.2.3.9: everything else is soft: kept,
+        // reported only if the connection then times out.
+        if let Some(e) = report.socket_error() {
+            conn.soft_error = Some(e);
+        }
+    }
+
+    // --- timers --------------------------------------------------------------
+
+    /// Run the timers that are due.
+    pub fn handle_timeout(&mut self, now: Instant, ip: &IpLayer) {
+        while let Some(&(t, key)) = self.timers.first() {
+            if t > now {
+                break;
+            }
+            self.timers.remove(&(t, key));
+            let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
+                continue;
+            };
+            conn.scheduled = None;
+            let path_mtu = Self::path_mtu(ip, now, *conn.local.ip(), *conn.remote.ip());
+            let mut ctx = Self::ctx(
+                &self.config,
+                &mut self.stats,
+                &mut self.challenge,
+                now,
+                path_mtu,
+            );
+            let outcome = conn.on_timer(&mut ctx);
+            if outcome.notify || outcome.closed {
+                self.notify(key);
+            }
+            self.mark(key);
+            self.reschedule(key);
+            self.reap(key);
+        }
+    }
+
+    // --- output --------------------------------------------------------------
+
+    /// Write the next segment into `buf`.
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        buf: &mut Vec<u8>,
+    ) -> Option<Emitted> {
+        while let Some(&key) = self.dirty.front() {
+            let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
+                self.dirty.pop_front();
+                self.dirty_set.remove(&key);
+                continue;
+            };
+            let before = conn.retrans_segs;
+            let Some(plan) = conn.next_segment(now, &self.config) else {
+                self.dirty.pop_front();
+                self.dirty_set.remove(&key);
+                self.reschedule(key);
+                self.reap(key);
+                continue;
+            };
+            self.stats.out_segs += 1;
+            self.stats.retrans_segs += conn.retrans_segs - before;
+            let (local, remote) = (conn.local, conn.remote);
+            let route = match ip.route_local(now, *remote.ip(), Some(*local.ip())) {
+                Ok(r) => r,
+                Err(_) => {
+                    ip.stats.out_no_routes += 1;
+                    conn.soft_error = Some(SocketError::NetworkUnreachable);
+                    continue;
+                }
+            };
+            build_segment(buf, ip, &route, local, remote, &plan, conn);
+            if route.iface == IfaceId::LOOPBACK {
+                let mut copy = ip.buffer();
+                copy.extend_from_slice(buf);
+                ip.loopback.push_back(copy);
+                return Some(Emitted::Loopback);
+            }
+            return Some(Emitted::Link {
+                iface: route.iface,
+                next_hop: route.next_hop,
+            });
+        }
+        None
+    }
+
+    // --- removal -------------------------------------------------------------
+
+    /// Free a connection nobody will look at again.
+    pub(crate) fn reap(&mut self, key: Key) {
+        let free = match self.conn(key) {
+            Some(c) => {
+                c.state == State::Closed && (c.orphaned || c.parent.is_some() && !c.accepted)
+            }
+            None => false,
+        };
+        if free {
+            self.remove(key);
+        }
+    }
+
+    /// Remove a socket from every table.
+    pub(crate) fn remove(&mut self, key: Key) -> Option<TcpSocket> {
+        let socket = self.sockets.remove(key)?;
+        match &socket {
+            TcpSocket::Connection(c) => {
+                self.conns.remove(&(c.local, c.remote));
+                self.freed_ports.push((c.local.port(), TcpHandle(key).id()));
+                if let Some(t) = c.scheduled {
+                    self.timers.remove(&(t, key));
+                }
+                if let (Some(parent), false) = (c.parent, c.accepted) {
+                    if let Some(TcpSocket::Listener(l)) = self.sockets.get_mut(parent) {
+                        if c.queued {
+                            l.accept_queue.retain(|k| *k != key);
+                        } else {
+                            l.embryos = l.embryos.saturating_sub(1);
+                        }
+                    }
+                }
+            }
+            TcpSocket::Listener(l) => {
+                self.listeners.remove(&l.local);
+                self.freed_ports.push((l.local.port(), TcpHandle(key).id()));
+            }
+        }
+        self.dirty_set.remove(&key);
+        Some(socket)
+    }
+
+    /// Give the ports of removed sockets back to the port table.
+    pub(crate) fn release_ports(&mut self, ports: &mut PortTable) {
+        for (port, owner) in self.freed_ports.drain(..) {
+            ports.release(SocketKind::Tcp, port, owner);
+        }
+    }
+
+    /// Connections in ESTABLISHED or CLOSE-WAIT (RFC 4022 tcpCurrEstab).
+    pub fn current_established(&self) -> u64 {
+        self.sockets
+            .iter()
+            .filter(|(_, s)| {
+                matches!(s, TcpSocket::Connection(c) if matches!(c.state, State::Established | State::CloseWait))
+            })
+            .count() as u64
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (TcpHandle, &TcpSocket)> {
+        self.sockets.iter().map(|(k, s)| (TcpHandle(k), s))
+    }
+
+    pub fn len(&self) -> usize {
+        self.conns.len() + self.listeners.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The MSS to announce on an interface with `mtu` (RFC 9293 §3.7.1: MTU
+/// minus the fixed IP and TCP headers).
+pub fn mss_for(mtu: usize) -> u16 {
+    mtu.saturating_sub(40).clamp(88, 65495) as u16
+}
+
+/// Write IP and TCP headers and the payload of `plan` into `buf`.
+fn build_segment(
+    buf: &mut Vec<u8>,
+    ip: &mut IpLayer,
+    route: &RouteInfo,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    plan: &Plan,
+    conn: &Connection,
+) {
+    let mut repr = tcp::Repr::new(local.port(), remote.port(), plan.flags, plan.seq, plan.ack);
+    repr.window_len = plan.window;
+    repr.urgent_pointer = plan.urgent;
+    repr.max_seg_size = plan.mss;
+    repr.window_scale = plan.wscale;
+    let tcp_len = repr.header_len() + plan.data_len;
+    let ip_repr = ipv4::Repr {
+        src_addr: route.src,
+        dst_addr: route.dst,
+        protocol: Protocol::Tcp,
+        payload_len: tcp_len,
+        ttl: ip.default_ttl,
+        tos: 0,
+        ident: ip.next_ident(),
+        // RFC 1191: TCP does path-MTU discovery, so DF is always set.
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    buf.clear();
+    buf.resize(ipv4::HEADER_LEN + tcp_len, 0);
+    ip_repr.emit(&mut ipv4::Packet::new_unchecked(&mut buf[..]));
+    let segment = &mut buf[ipv4::HEADER_LEN..];
+    repr.emit_header(&mut tcp::Packet::new_unchecked(&mut *segment));
+    let header_len = repr.header_len();
+    if plan.data_len > 0 {
+        let (a, b) = conn.send_buf.slices(plan.data_offset, plan.data_len);
+        segment[header_len..header_len + a.len()].copy_from_slice(a);
+        segment[header_len + a.len()..header_len + a.len() + b.len()].copy_from_slice(b);
+    }
+    tcp::Packet::new_unchecked(segment).fill_checksum(route.src, route.dst);
+    ip.stats.out_requests += 1;
+    if let Some(i) = ip.ifaces.get_mut(route.iface.0) {
+        i.counters.tx_packets += 1;
+        i.counters.tx_bytes += buf.len() as u64;
+    }
+}

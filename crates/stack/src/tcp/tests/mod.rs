@@ -1,0 +1,6 @@
+//! TCP tests: a two-endpoint harness on a clock that jumps to the next
+//! deadline, and segment-level tests that feed crafted segments to one stack.
+
+mod pair;
+mod segments;
+mod transfer;

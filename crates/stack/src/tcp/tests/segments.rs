@@ -1,0 +1,1 @@
+//! Segment-level tests (filled in below).

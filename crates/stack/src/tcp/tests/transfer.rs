@@ -1,0 +1,178 @@
+//! Connections and transfers between two stacks.
+
+use std::time::Duration;
+
+use super::pair::{sa, Faults, Pair, B};
+use crate::socket::{RecvError, SendError, SocketError, TcpHandle};
+use crate::tcp::State;
+
+/// Connect a → b:80; returns (client, server) handles once both are
+/// established.
+pub fn connect(p: &mut Pair) -> (TcpHandle, TcpHandle) {
+    let l = p.b.tcp_listen(sa(B, 80), 8).unwrap();
+    let c = p.a.tcp_connect(p.now, sa(B, 80), None).unwrap();
+    let mut s = None;
+    assert!(p.run_until(Duration::from_secs(60), |p| {
+        if s.is_none() {
+            s = p.b.tcp_accept(l).ok();
+        }
+        s.is_some()
+            && p.a
+                .tcp_info(c)
+                .is_some_and(|i| i.state == State::Established)
+    }));
+    (c, s.unwrap())
+}
+
+/// Move `data` from `from` (on a) to `to` (on b), reading everything and
+/// checking it; the sender closes when done. Returns what b read.
+pub fn transfer(p: &mut Pair, c: TcpHandle, s: TcpHandle, data: &[u8], limit: Duration) -> Vec<u8> {
+    let mut sent = 0;
+    let mut closed = false;
+    let mut got = Vec::with_capacity(data.len());
+    let mut buf = vec![0u8; 65536];
+    let mut eof = false;
+    let ok = p.run_until(limit, |p| {
+        while sent < data.len() {
+            match p.a.tcp_send(c, &data[sent..]) {
+                Ok(n) => sent += n,
+                Err(SendError::WouldBlock) => break,
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        if sent == data.len() && !closed {
+            p.a.tcp_shutdown(c).unwrap();
+            closed = true;
+        }
+        loop {
+            match p.b.tcp_recv(s, &mut buf) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(RecvError::WouldBlock) => break,
+                Err(e) => panic!("recv: {e:?}"),
+            }
+        }
+        eof
+    });
+    assert!(
+        ok,
+        "transfer did not finish: {} of {} bytes at {}",
+        got.len(),
+        data.len(),
+        p.now
+    );
+    got
+}
+
+fn pattern(n: usize, seed: u64) -> Vec<u8> {
+    let mut r = crate::Rng::new(seed);
+    let mut v = vec![0u8; n];
+    r.fill(&mut v);
+    v
+}
+
+#[test]
+fn handshake_transfer_and_four_way_close() {
+    let mut p = Pair::new(1, 1500, |_| {});
+    let (c, s) = connect(&mut p);
+    let info = p.a.tcp_info(c).unwrap();
+    assert_eq!(info.mss, 1460);
+    assert_eq!(info.snd_wscale, 3);
+    let data = pattern(100_000, 1);
+    let got = transfer(&mut p, c, s, &data, Duration::from_secs(30));
+    assert_eq!(got, data);
+    p.run_for(Duration::from_millis(100));
+    // Server side is in CLOSE-WAIT, client in FIN-WAIT-2.
+    assert_eq!(p.b.tcp_info(s).unwrap().state, State::CloseWait);
+    assert_eq!(p.a.tcp_info(c).unwrap().state, State::FinWait2);
+    p.b.tcp_close(p.now, s);
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.a.tcp_info(c).unwrap().state, State::TimeWait);
+    // TIME-WAIT lasts 2·MSL (60 s by default).
+    p.run_for(Duration::from_secs(59));
+    assert_eq!(p.a.tcp_info(c).unwrap().state, State::TimeWait);
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(p.a.tcp_info(c).unwrap().state, State::Closed);
+    p.a.tcp_close(p.now, c);
+    assert!(p.a.tcp_sockets().is_empty());
+    assert!(p
+        .b
+        .tcp_sockets()
+        .iter()
+        .all(|(_, s)| matches!(s, crate::tcp::SocketSnapshot::Listener { .. })));
+}
+
+#[test]
+fn refused_by_rst() {
+    let mut p = Pair::new(2, 1500, |_| {});
+    let c = p.a.tcp_connect(p.now, sa(B, 81), None).unwrap();
+    p.run_for(Duration::from_secs(1));
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        p.a.tcp_recv(c, &mut buf),
+        Err(RecvError::Socket(SocketError::ConnectionRefused))
+    );
+    assert_eq!(p.a.tcp_info(c).unwrap().state, State::Closed);
+}
+
+#[test]
+fn syn_retries_end_in_timeout() {
+    let mut p = Pair::new(3, 1500, |c| c.tcp.syn_retries = 3);
+    p.faults.loss = 1.0;
+    let c = p.a.tcp_connect(p.now, sa(B, 80), None).unwrap();
+    let start = p.now;
+    p.run_until(Duration::from_secs(600), |p| {
+        p.a.tcp_info(c).unwrap().state == State::Closed
+    });
+    // 1 + 2 + 4 + 8 s of backoff.
+    assert_eq!(p.now.saturating_since(start), Duration::from_secs(15));
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        p.a.tcp_recv(c, &mut buf),
+        Err(RecvError::Socket(SocketError::TimedOut))
+    );
+    assert_eq!(p.sent.0, 4);
+}
+
+#[test]
+fn bulk_through_loss_duplication_reordering() {
+    for seed in 0..8 {
+        let mut p = Pair::new(100 + seed, 1500, |_| {});
+        p.faults = Faults {
+            loss: 0.05,
+            dup: 0.02,
+            reorder: 0.05,
+            corrupt: 0.01,
+        };
+        let (c, s) = connect(&mut p);
+        let data = pattern(300_000, seed);
+        let got = transfer(&mut p, c, s, &data, Duration::from_secs(600));
+        assert_eq!(got.len(), data.len(), "seed {seed}");
+        if let Some(i) = got.iter().zip(&data).position(|(x, y)| x != y) {
+            panic!("seed {seed}: first difference at byte {i}");
+        }
+    }
+}
+
+#[test]
+fn half_close_peer_can_still_send() {
+    let mut p = Pair::new(4, 1500, |_| {});
+    let (c, s) = connect(&mut p);
+    p.a.tcp_shutdown(c).unwrap();
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.a.tcp_info(c).unwrap().state, State::FinWait2);
+    assert_eq!(p.b.tcp_info(s).unwrap().state, State::CloseWait);
+    let mut buf = [0u8; 16];
+    assert_eq!(p.b.tcp_recv(s, &mut buf), Ok(0), "end of stream at b");
+    assert_eq!(p.b.tcp_send(s, b"still here"), Ok(10));
+    p.run_for(Duration::from_millis(100));
+    assert_eq!(p.a.tcp_recv(c, &mut buf), Ok(10));
+    assert_eq!(&buf[..10], b"still here");
+    assert_eq!(
+        p.a.tcp_send(c, b"x"),
+        Err(SendError::Pending(SocketError::BrokenPipe))
+    );
+}

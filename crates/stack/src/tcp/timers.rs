@@ -1,0 +1,115 @@
+//! The timers of a connection, in one table indexed by an enum (quinn's
+//! `TimerTable`); the next deadline is their minimum.
+
+use crate::time::Instant;
+
+/// A connection timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    /// Retransmission (RFC 6298), also for SYN and FIN.
+    Retransmit = 0,
+    /// Delayed acknowledgment (RFC 9293 §3.8.6.3).
+    DelayedAck = 1,
+    /// Zero-window probes (RFC 9293 §3.8.6.1).
+    Persist = 2,
+    /// Keep-alive probes (RFC 9293 §3.8.4).
+    KeepAlive = 3,
+    /// 2 × MSL in TIME-WAIT (RFC 9293 §3.6.1).
+    TimeWait = 4,
+}
+
+const COUNT: usize = 5;
+
+impl Timer {
+    pub const ALL: [Timer; COUNT] = [
+        Timer::Retransmit,
+        Timer::DelayedAck,
+        Timer::Persist,
+        Timer::KeepAlive,
+        Timer::TimeWait,
+    ];
+
+    /// The name `ss -o` uses.
+    pub fn ss_name(self) -> &'static str {
+        match self {
+            Timer::Retransmit => "on",
+            Timer::DelayedAck => "on",
+            Timer::Persist => "persist",
+            Timer::KeepAlive => "keepalive",
+            Timer::TimeWait => "timewait",
+        }
+    }
+}
+
+/// Deadlines of a connection's timers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimerTable {
+    deadlines: [Option<Instant>; COUNT],
+}
+
+impl TimerTable {
+    pub fn set(&mut self, timer: Timer, at: Instant) {
+        self.deadlines[timer as usize] = Some(at);
+    }
+
+    pub fn stop(&mut self, timer: Timer) {
+        self.deadlines[timer as usize] = None;
+    }
+
+    pub fn get(&self, timer: Timer) -> Option<Instant> {
+        self.deadlines[timer as usize]
+    }
+
+    pub fn is_set(&self, timer: Timer) -> bool {
+        self.deadlines[timer as usize].is_some()
+    }
+
+    pub fn stop_all(&mut self) {
+        self.deadlines = [None; COUNT];
+    }
+
+    /// The earliest deadline.
+    pub fn next(&self) -> Option<Instant> {
+        self.deadlines.iter().flatten().min().copied()
+    }
+
+    /// Whether `timer` is due at `now`; if so it is stopped.
+    pub fn expired(&mut self, timer: Timer, now: Instant) -> bool {
+        match self.deadlines[timer as usize] {
+            Some(t) if t <= now => {
+                self.deadlines[timer as usize] = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The running timer `ss -o` would show and its deadline.
+    pub fn shown(&self) -> Option<(Timer, Instant)> {
+        Timer::ALL
+            .iter()
+            .filter(|t| **t != Timer::DelayedAck)
+            .find_map(|t| self.get(*t).map(|at| (*t, at)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimum_and_expiry() {
+        let mut t = TimerTable::default();
+        assert_eq!(t.next(), None);
+        t.set(Timer::Retransmit, Instant::from_millis(300));
+        t.set(Timer::DelayedAck, Instant::from_millis(40));
+        assert_eq!(t.next(), Some(Instant::from_millis(40)));
+        assert!(!t.expired(Timer::Retransmit, Instant::from_millis(100)));
+        assert!(t.expired(Timer::DelayedAck, Instant::from_millis(100)));
+        assert_eq!(t.next(), Some(Instant::from_millis(300)));
+        assert_eq!(
+            t.shown(),
+            Some((Timer::Retransmit, Instant::from_millis(300)))
+        );
+    }
+}
