@@ -55,6 +55,9 @@ pub struct TcpConfig {
     pub congestion: CongestionAlgorithm,
     /// Advertise and use window scaling (RFC 7323 §2).
     pub window_scaling: bool,
+    /// Added to every ISN. Zero normally; tests use it to put sequence
+    /// numbers across the 2³² wrap.
+    pub isn_offset: u32,
 }
 
 impl Default for TcpConfig {
@@ -80,6 +83,7 @@ impl Default for TcpConfig {
             persist_max: Duration::from_secs(60),
             congestion: CongestionAlgorithm::NewReno,
             window_scaling: true,
+            isn_offset: 0,
         }
     }
 }

@@ -104,7 +104,7 @@ impl TcpLayer {
     pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNumber {
         let f = self.isn_key.hash_one((local, remote)) as u32;
         let m = (now.total_micros() / 4) as u32;
-        SeqNumber(m.wrapping_add(f))
+        SeqNumber(m.wrapping_add(f).wrapping_add(self.config.isn_offset))
     }
 
     pub(crate) fn conn(&self, key: Key) -> Option<&Connection> {
