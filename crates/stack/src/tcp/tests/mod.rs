@@ -3,4 +3,5 @@
 
 mod pair;
 mod segments;
+mod table;
 mod transfer;
