@@ -142,6 +142,7 @@ fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>) -> String {
     let end = match outcome {
         Outcome::Finished => "all commands finished",
         Outcome::TimeLimit => "time limit reached",
+        Outcome::Stalled => "nothing left to happen (a command is still waiting)",
     };
     let _ = writeln!(
         s,

@@ -44,6 +44,63 @@ struct Inner {
     processes: RefCell<BTreeMap<Pid, ProcessInfo>>,
     socket_owner: RefCell<BTreeMap<SocketId, Pid>>,
     tx_buf: RefCell<Vec<u8>>,
+    taps: RefCell<Vec<std::rc::Weak<RefCell<TapQueue>>>>,
+}
+
+/// Which way a tapped datagram went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TapDirection {
+    In,
+    Out,
+}
+
+/// A datagram seen by a tap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tapped {
+    pub time: Instant,
+    pub direction: TapDirection,
+    pub iface: IfaceId,
+    pub bytes: Vec<u8>,
+}
+
+/// Datagrams a tap has seen and not yet handed out.
+#[derive(Debug, Default)]
+pub struct TapQueue {
+    queue: std::collections::VecDeque<Tapped>,
+    waker: Option<Waker>,
+    dropped: u64,
+}
+
+/// Queue limit of a tap; beyond it datagrams are counted as dropped, as a
+/// kernel's capture buffer drops them.
+const TAP_LIMIT: usize = 4096;
+
+/// A packet capture on a host's interfaces (what tcpdump reads).
+#[derive(Debug)]
+pub struct Tap {
+    queue: Rc<RefCell<TapQueue>>,
+}
+
+impl Tap {
+    /// The next datagram seen.
+    pub async fn next(&self) -> Tapped {
+        std::future::poll_fn(|cx| {
+            let mut q = self.queue.borrow_mut();
+            match q.queue.pop_front() {
+                Some(t) => std::task::Poll::Ready(t),
+                None => {
+                    q.waker = Some(cx.waker().clone());
+                    std::task::Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Datagrams lost because the tap's queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.queue.borrow().dropped
+    }
 }
 
 /// A host: cheap to clone, every clone is the same host.
@@ -79,6 +136,7 @@ impl Host {
                 processes: RefCell::new(BTreeMap::new()),
                 socket_owner: RefCell::new(BTreeMap::new()),
                 tx_buf: RefCell::new(Vec::new()),
+                taps: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -320,11 +378,45 @@ impl Host {
         }
     }
 
+    // --- packet taps ---------------------------------------------------------
+
+    /// Start capturing what crosses the host's interfaces.
+    pub fn tap(&self) -> Tap {
+        let queue = Rc::new(RefCell::new(TapQueue::default()));
+        self.inner.taps.borrow_mut().push(Rc::downgrade(&queue));
+        Tap { queue }
+    }
+
+    fn feed_taps(&self, direction: TapDirection, iface: IfaceId, bytes: &[u8]) {
+        let mut taps = self.inner.taps.borrow_mut();
+        if taps.is_empty() {
+            return;
+        }
+        taps.retain(|w| w.strong_count() > 0);
+        for t in taps.iter().filter_map(std::rc::Weak::upgrade) {
+            let mut q = t.borrow_mut();
+            if q.queue.len() >= TAP_LIMIT {
+                q.dropped += 1;
+                continue;
+            }
+            q.queue.push_back(Tapped {
+                time: self.now(),
+                direction,
+                iface,
+                bytes: bytes.to_vec(),
+            });
+            if let Some(w) = q.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
     // --- the driver's side ---------------------------------------------------
 
     /// A datagram arrived on `iface`.
     pub fn handle_packet(&self, now: Instant, iface: IfaceId, bytes: &[u8]) {
         self.set_now(now);
+        self.feed_taps(TapDirection::In, iface, bytes);
         self.inner
             .stack
             .borrow_mut()
@@ -381,7 +473,10 @@ impl Host {
                 let mut buf = std::mem::take(&mut *self.inner.tx_buf.borrow_mut());
                 let t = self.inner.stack.borrow_mut().poll_transmit(now, &mut buf);
                 match t {
-                    Some(t) => emit(t, &buf[..t.len]),
+                    Some(t) => {
+                        self.feed_taps(TapDirection::Out, t.iface, &buf[..t.len]);
+                        emit(t, &buf[..t.len])
+                    }
                     None => {
                         *self.inner.tx_buf.borrow_mut() = buf;
                         break;

@@ -165,6 +165,8 @@ pub enum Outcome {
     Finished,
     /// The time limit was reached first.
     TimeLimit,
+    /// Nothing was left to happen, but some command never finished.
+    Stalled,
 }
 
 /// A running simulation.
@@ -425,7 +427,11 @@ impl Sim {
             }
             if !self.step(commands, self.end) {
                 self.finish();
-                return Outcome::TimeLimit;
+                return if self.queue.is_empty() {
+                    Outcome::Stalled
+                } else {
+                    Outcome::TimeLimit
+                };
             }
         }
     }

@@ -43,5 +43,6 @@ pub use socket::{
 };
 pub use stack::{ConfigError, Stack, Transmit};
 pub use stats::Stats;
+pub use tcp::{ConnectError, State as TcpState, TcpInfo};
 pub use tcplab_wire::Cidr;
 pub use time::Instant;

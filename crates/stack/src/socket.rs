@@ -98,6 +98,12 @@ pub enum SocketError {
     NotConnected,
     #[error("Operation not permitted")]
     NotPermitted,
+    #[error("Address already in use")]
+    AddrInUse,
+    #[error("Cannot assign requested address")]
+    AddrNotAvailable,
+    #[error("Invalid argument")]
+    InvalidArgument,
 }
 
 /// Errors of `bind`, and of `connect`/`send_to` when they bind implicitly.

@@ -66,6 +66,48 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// Split a command line into the stages of a pipeline (`a | b`), each a
+/// list of words. A `|` inside quotes is an ordinary character.
+pub fn split_pipeline(line: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut stages = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in line.chars() {
+        if escaped {
+            current.push(c);
+            escaped = false;
+            continue;
+        }
+        match (quote, c) {
+            (_, '\\') if quote != Some('\'') => {
+                current.push(c);
+                escaped = true;
+            }
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                current.push(c);
+            }
+            (Some(q), c) if c == q => {
+                quote = None;
+                current.push(c);
+            }
+            (None, '|') => stages.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    stages.push(current);
+    let mut out = Vec::new();
+    for stage in stages {
+        let words = split(&stage)?;
+        if words.is_empty() {
+            return Err("syntax error near unexpected token `|'".into());
+        }
+        out.push(words);
+    }
+    Ok(out)
+}
+
 /// One parsed option.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opt {
@@ -176,6 +218,19 @@ mod tests {
         );
         assert_eq!(words("a\\ b ''"), ["a b", ""]);
         assert!(split("echo 'oops").is_err());
+    }
+
+    #[test]
+    fn pipelines() {
+        let p = split_pipeline("echo 'a|b' | nc host 7").unwrap();
+        assert_eq!(
+            p,
+            vec![
+                vec!["echo".to_string(), "a|b".into()],
+                vec!["nc".into(), "host".into(), "7".into()]
+            ]
+        );
+        assert!(split_pipeline("echo hi |").is_err());
     }
 
     #[test]

@@ -36,6 +36,42 @@ pub fn ms3(micros: u64) -> String {
     format!("{}.{:03}", micros / 1000, micros % 1000)
 }
 
+/// A byte count like `1500`, `64K`, `10M`, `1.5G` (powers of 1000, as
+/// transfer sizes are usually quoted; `KiB`, `MiB`, `GiB` for powers of 1024).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.parse().ok()?;
+    let scale = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = v * scale;
+    (bytes.is_finite() && (0.0..1e13).contains(&bytes)).then_some(bytes as u64)
+}
+
+/// A rate in bits per second, as `64.8 Mbit/s`.
+pub fn bitrate(bits_per_sec: f64) -> String {
+    if bits_per_sec >= 1e9 {
+        format!("{:.2} Gbit/s", bits_per_sec / 1e9)
+    } else if bits_per_sec >= 1e6 {
+        format!("{:.2} Mbit/s", bits_per_sec / 1e6)
+    } else if bits_per_sec >= 1e3 {
+        format!("{:.2} kbit/s", bits_per_sec / 1e3)
+    } else {
+        format!("{bits_per_sec:.0} bit/s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +86,16 @@ mod tests {
         assert_eq!(g(2.5), "2.5");
         assert_eq!(g(0.001234), "0.001234");
         assert_eq!(g(12345678.0), "1.23457e+07");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1500"), Some(1500));
+        assert_eq!(parse_size("10M"), Some(10_000_000));
+        assert_eq!(parse_size("1.5G"), Some(1_500_000_000));
+        assert_eq!(parse_size("64KiB"), Some(65536));
+        assert_eq!(parse_size("ten"), None);
+        assert_eq!(bitrate(64_800_000.0), "64.80 Mbit/s");
     }
 
     #[test]

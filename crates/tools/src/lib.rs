@@ -10,8 +10,13 @@
 
 pub mod args;
 pub mod format;
+pub mod nc;
 pub mod ping;
 pub mod select;
+pub mod serve;
+pub mod stdin;
+pub mod tcpdump;
+pub mod transfer;
 
 use std::fmt;
 
@@ -51,38 +56,82 @@ impl fmt::Display for Usage {
     }
 }
 
-/// A parsed command.
+/// A parsed command: a tool with its arguments, and the input an earlier
+/// stage of a pipeline (`echo ... |`) gives it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Command {
+pub struct Command {
+    pub tool: Tool,
+    pub stdin: Option<Vec<u8>>,
+}
+
+/// The tools.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tool {
     Ping(ping::PingArgs),
+    Nc(nc::NcArgs),
+    Serve(serve::ServeArgs),
+    Transfer(transfer::TransferArgs),
+    Tcpdump(tcpdump::TcpdumpArgs),
 }
 
 impl Command {
-    /// Parse a command line.
+    /// Parse a command line (possibly `echo ... | tool ...`).
     pub fn parse(cmdline: &str) -> Result<Command, Usage> {
-        let words = args::split(cmdline).map_err(|e| Usage::new("tcplab", e))?;
-        let Some((name, rest)) = words.split_first() else {
-            return Err(Usage::new("tcplab", "empty command".into()));
-        };
-        match name.as_str() {
-            "ping" => Ok(Command::Ping(ping::PingArgs::parse(rest)?)),
-            other => Err(Usage {
-                status: 127,
-                ..Usage::new(other, "command not found".into())
+        let stages = args::split_pipeline(cmdline).map_err(|e| Usage::new("tcplab", e))?;
+        let (last, inputs) = stages
+            .split_last()
+            .ok_or_else(|| Usage::new("tcplab", "empty command".into()))?;
+        let stdin = match inputs {
+            [] => None,
+            [producer] => Some(match producer[0].as_str() {
+                "echo" => stdin::echo(&producer[1..]),
+                "printf" => stdin::printf(&producer[1..])?,
+                other => {
+                    return Err(Usage::new(
+                        "tcplab",
+                        format!("`{other}` cannot feed a pipeline (use echo or printf)"),
+                    ))
+                }
             }),
-        }
+            _ => return Err(Usage::new("tcplab", "only one `|` is supported".into())),
+        };
+        let (name, rest) = last.split_first().expect("stages are non-empty");
+        let tool = match name.as_str() {
+            "ping" => Tool::Ping(ping::PingArgs::parse(rest)?),
+            "nc" | "netcat" => Tool::Nc(nc::NcArgs::parse(rest)?),
+            "serve" => Tool::Serve(serve::ServeArgs::parse(rest)?),
+            "transfer" => Tool::Transfer(transfer::TransferArgs::parse(rest)?),
+            "tcpdump" => Tool::Tcpdump(tcpdump::TcpdumpArgs::parse(rest)?),
+            other => {
+                return Err(Usage {
+                    status: 127,
+                    ..Usage::new(other, "command not found".into())
+                })
+            }
+        };
+        Ok(Command { tool, stdin })
     }
 
     /// The program name.
     pub fn name(&self) -> &'static str {
-        match self {
-            Command::Ping(_) => "ping",
+        match self.tool {
+            Tool::Ping(_) => "ping",
+            Tool::Nc(_) => "nc",
+            Tool::Serve(_) => "serve",
+            Tool::Transfer(_) => "transfer",
+            Tool::Tcpdump(_) => "tcpdump",
         }
     }
 
-    /// Servers run until stopped; a run does not wait for them.
+    /// Servers (and captures without a count) run until stopped; a run
+    /// does not wait for them.
     pub fn is_daemon(&self) -> bool {
-        false
+        match &self.tool {
+            Tool::Serve(_) => true,
+            Tool::Tcpdump(a) => a.count.is_none(),
+            Tool::Nc(a) => a.listen && a.keep,
+            _ => false,
+        }
     }
 }
 
@@ -107,8 +156,13 @@ pub fn start(host: &Host, cmdline: &str) -> Result<Started, Usage> {
     host.spawn(pid, async move {
         let out = h.stdout(pid);
         let err = h.stderr(pid);
-        let code = match command {
-            Command::Ping(a) => ping::run(h.clone(), a, out, err).await,
+        let Command { tool, stdin } = command;
+        let code = match tool {
+            Tool::Ping(a) => ping::run(h.clone(), a, out, err).await,
+            Tool::Nc(a) => nc::run(h.clone(), a, stdin, out, err).await,
+            Tool::Serve(a) => serve::run(h.clone(), pid, a, err).await,
+            Tool::Transfer(a) => transfer::run(h.clone(), a, out, err).await,
+            Tool::Tcpdump(a) => tcpdump::run(h.clone(), a, out, err).await,
         };
         h.set_exit(pid, code);
     });

@@ -94,15 +94,20 @@ impl fmt::Display for PacketDisplay<'_> {
                 Ok(seg) => {
                     write!(
                         f,
-                        "IP {src}.{} > {dst}.{}: Flags [{}], seq {}",
+                        "IP {src}.{} > {dst}.{}: Flags [{}]",
                         seg.src_port(),
                         seg.dst_port(),
                         seg.flags(),
-                        seg.seq_number()
                     )?;
+                    // tcpdump shows the sequence number only for segments
+                    // that occupy sequence space or reset.
                     let len = seg.payload().len();
-                    if len > 0 {
-                        write!(f, ":{}", seg.seq_number() + len)?;
+                    let fl = seg.flags();
+                    if len > 0 || fl.syn() || fl.fin() || fl.rst() {
+                        write!(f, ", seq {}", seg.seq_number())?;
+                        if len > 0 {
+                            write!(f, ":{}", seg.seq_number() + len)?;
+                        }
                     }
                     if seg.flags().ack() {
                         write!(f, ", ack {}", seg.ack_number())?;

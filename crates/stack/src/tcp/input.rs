@@ -483,7 +483,6 @@ impl Connection {
                 self.recover = self.snd.max;
                 self.cc.on_fast_retransmit(self.outstanding(), self.mss);
                 self.retransmit_now = true;
-                self.rtt_probe = None;
                 ctx.stats.fast_retransmits += 1;
             }
         }
@@ -492,7 +491,7 @@ impl Connection {
     /// Karn's rule is applied when segments are retransmitted (the probe is
     /// dropped then); here an acknowledged probe gives a sample.
     fn sample_rtt(&mut self, now: Instant, ack: SeqNumber) {
-        if let Some((end, sent)) = self.rtt_probe {
+        if let Some((_, end, sent)) = self.rtt_probe {
             if ack >= end {
                 self.rtt.sample(now.saturating_since(sent));
                 self.rtt_probe = None;

@@ -236,12 +236,15 @@ impl Connection {
             if plan.seq < self.snd.max {
                 self.retrans_segs += 1;
                 // Karn's rule (RFC 6298 §3): no sample from a segment that
-                // was sent more than once.
-                if self.rtt_probe.is_some_and(|(e, _)| plan.seq < e) {
+                // was sent more than once — the timed one, not any other.
+                if self
+                    .rtt_probe
+                    .is_some_and(|(start, stop, _)| plan.seq < stop && start < end)
+                {
                     self.rtt_probe = None;
                 }
             } else if self.rtt_probe.is_none() {
-                self.rtt_probe = Some((end, now));
+                self.rtt_probe = Some((plan.seq, end, now));
             }
             if end > self.snd.max {
                 self.snd.max = end;

@@ -180,8 +180,9 @@ pub struct Connection {
     pub offer_wscale: bool,
     pub timers: TimerTable,
     pub rtt: RttEstimator,
-    /// The segment being timed: it ends at this sequence number, sent then.
-    pub rtt_probe: Option<(SeqNumber, Instant)>,
+    /// The segment being timed (RFC 6298 §3: one at a time): its start,
+    /// its end and when it was sent.
+    pub rtt_probe: Option<(SeqNumber, SeqNumber, Instant)>,
     pub cc: Box<dyn Controller>,
     /// Duplicate ACKs in a row.
     pub dupacks: u32,

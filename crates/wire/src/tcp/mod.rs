@@ -671,9 +671,13 @@ fn timestamp_option(ts: Timestamp) -> TcpOption<'static> {
 impl fmt::Display for Repr<'_> {
     /// tcpdump's layout with absolute sequence numbers (`tcpdump -S`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Flags [{}], seq {}", self.flags, self.seq_number)?;
-        if !self.payload.is_empty() {
-            write!(f, ":{}", self.seq_number + self.payload.len())?;
+        write!(f, "Flags [{}]", self.flags)?;
+        let fl = self.flags;
+        if !self.payload.is_empty() || fl.syn() || fl.fin() || fl.rst() {
+            write!(f, ", seq {}", self.seq_number)?;
+            if !self.payload.is_empty() {
+                write!(f, ":{}", self.seq_number + self.payload.len())?;
+            }
         }
         if self.flags.ack() {
             write!(f, ", ack {}", self.ack_number)?;

@@ -1,0 +1,226 @@
+//! `serve KIND [--port N]`: the classic small services of a host, on TCP
+//! and, where the RFC has a UDP form, UDP.
+//!
+//! * `echo` (RFC 862, port 7): sends back what it receives.
+//! * `discard` (RFC 863, port 9): reads and drops; closes when the peer does.
+//! * `chargen` (RFC 864, port 19): sends lines of rotating characters until
+//!   the peer closes.
+//! * `daytime` (RFC 867, port 13): one line with the time, then closes.
+//!
+//! Servers run until the run ends; every connection gets its own task, so
+//! they serve clients concurrently.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+use tcplab_host::{Host, Output, Pid, TcpListener, TcpStream, UdpSocket};
+
+use crate::args::{getopt, Opt};
+use crate::Usage;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Echo,
+    Discard,
+    Chargen,
+    Daytime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeArgs {
+    pub service: Service,
+    pub port: u16,
+}
+
+const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N]";
+
+impl ServeArgs {
+    pub fn parse(args: &[String]) -> Result<ServeArgs, Usage> {
+        let (opts, rest) =
+            getopt(args, "p:", &["port="]).map_err(|e| Usage::with_usage("serve", e, USAGE))?;
+        let Some(kind) = rest.first() else {
+            return Err(Usage::with_usage("serve", "what to serve?".into(), USAGE));
+        };
+        let (service, default_port) = match kind.as_str() {
+            "echo" => (Service::Echo, 7),
+            "discard" => (Service::Discard, 9),
+            "chargen" => (Service::Chargen, 19),
+            "daytime" => (Service::Daytime, 13),
+            other => {
+                return Err(Usage::with_usage(
+                    "serve",
+                    format!("unknown service `{other}`"),
+                    USAGE,
+                ))
+            }
+        };
+        if rest.len() > 1 {
+            return Err(Usage::with_usage(
+                "serve",
+                format!("unexpected argument `{}`", rest[1]),
+                USAGE,
+            ));
+        }
+        let mut port = default_port;
+        for o in opts {
+            let v = match o {
+                Opt::Short(_, v) | Opt::Long(_, v) => v.unwrap_or_default(),
+            };
+            port = v
+                .parse()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| Usage::new("serve", format!("invalid port `{v}`")))?;
+        }
+        Ok(ServeArgs { service, port })
+    }
+}
+
+/// Run a server; returns only if it cannot start.
+pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
+    let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.port);
+    let listener = match TcpListener::bind(&host, local, 128) {
+        Ok(l) => l,
+        Err(e) => {
+            err.line(format!("serve: cannot listen on TCP port {}: {e}", a.port));
+            return 1;
+        }
+    };
+    if matches!(
+        a.service,
+        Service::Echo | Service::Discard | Service::Daytime
+    ) {
+        match UdpSocket::bind(&host, local) {
+            Ok(sock) => {
+                let h = host.clone();
+                let service = a.service;
+                host.spawn(pid, async move { udp(h, sock, service).await });
+            }
+            Err(e) => {
+                err.line(format!("serve: cannot bind UDP port {}: {e}", a.port));
+                return 1;
+            }
+        }
+    }
+    loop {
+        let Ok(stream) = listener.accept().await else {
+            return 1;
+        };
+        let h = host.clone();
+        let service = a.service;
+        host.spawn(pid, async move { connection(h, stream, service).await });
+    }
+}
+
+async fn connection(host: Host, stream: TcpStream, service: Service) {
+    let mut buf = vec![0u8; 32 * 1024];
+    match service {
+        Service::Echo => {
+            while let Ok(n) = stream.read(&mut buf).await {
+                if n == 0 || stream.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+            let _ = stream.shutdown();
+            let _ = stream.flush().await;
+        }
+        Service::Discard => {
+            while let Ok(n) = stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        Service::Chargen => {
+            let pattern: Rc<Vec<u8>> = Rc::new(chargen_block());
+            let mut offset = 0;
+            loop {
+                let chunk = &pattern[offset..offset + 74 * 95];
+                match stream.write(chunk).await {
+                    Ok(n) => offset = (offset + n) % (74 * 95),
+                    Err(_) => break,
+                }
+            }
+        }
+        Service::Daytime => {
+            let _ = stream.write_all(daytime(&host).as_bytes()).await;
+            let _ = stream.shutdown();
+            let _ = stream.flush().await;
+        }
+    }
+}
+
+async fn udp(host: Host, sock: UdpSocket, service: Service) {
+    while let Ok(d) = sock.recv_from().await {
+        match service {
+            Service::Echo => {
+                let _ = sock.send_to(&d.data, d.from);
+            }
+            Service::Daytime => {
+                let _ = sock.send_to(daytime(&host).as_bytes(), d.from);
+            }
+            Service::Discard | Service::Chargen => {}
+        }
+    }
+}
+
+/// RFC 864's pattern: 72-character lines of the 95 printable characters,
+/// each line starting one character later; doubled so any line is a slice.
+fn chargen_block() -> Vec<u8> {
+    let printable: Vec<u8> = (32u8..127).collect();
+    let mut one = Vec::with_capacity(74 * 95);
+    for start in 0..95 {
+        for i in 0..72 {
+            one.push(printable[(start + i) % 95]);
+        }
+        one.extend_from_slice(b"\r\n");
+    }
+    let mut twice = one.clone();
+    twice.extend_from_slice(&one);
+    twice
+}
+
+/// The time of day on the host's clock (RFC 867 leaves the format open).
+fn daytime(host: &Host) -> String {
+    let t = host.now().total_micros() / 1_000_000;
+    format!(
+        "Thu Jan  1 {:02}:{:02}:{:02} 1970 (virtual time)\r\n",
+        (t / 3600) % 24,
+        (t / 60) % 60,
+        t % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse() {
+        let v = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            ServeArgs::parse(&v("echo")).unwrap(),
+            ServeArgs {
+                service: Service::Echo,
+                port: 7
+            }
+        );
+        assert_eq!(
+            ServeArgs::parse(&v("discard --port 5001")).unwrap().port,
+            5001
+        );
+        assert!(ServeArgs::parse(&v("gopher"))
+            .unwrap_err()
+            .message
+            .contains("unknown service"));
+        assert!(ServeArgs::parse(&v("echo --port 0")).is_err());
+    }
+
+    #[test]
+    fn chargen_lines() {
+        let b = chargen_block();
+        assert_eq!(&b[..3], b" !\"");
+        assert_eq!(&b[72..74], b"\r\n");
+        assert_eq!(b[74], b'!');
+    }
+}

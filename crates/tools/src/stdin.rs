@@ -1,0 +1,118 @@
+//! Commands that only produce input for the next stage of a pipeline:
+//! `echo` and `printf` (the shell builtins), so that a scenario can write
+//! `echo hello | nc server 7`.
+
+use crate::Usage;
+
+/// The bytes `echo [-n] [-e] WORDS...` writes.
+pub fn echo(args: &[String]) -> Vec<u8> {
+    let mut newline = true;
+    let mut escapes = false;
+    let mut words = args;
+    while let Some(first) = words.first() {
+        match first.as_str() {
+            "-n" => newline = false,
+            "-e" => escapes = true,
+            "-ne" | "-en" => {
+                newline = false;
+                escapes = true;
+            }
+            _ => break,
+        }
+        words = &words[1..];
+    }
+    let text = words.join(" ");
+    let mut out = if escapes {
+        unescape(&text)
+    } else {
+        text.into_bytes()
+    };
+    if newline {
+        out.push(b'\n');
+    }
+    out
+}
+
+/// The bytes `printf FORMAT [ARGS...]` writes (escapes, `%s`, `%d`, `%%`).
+pub fn printf(args: &[String]) -> Result<Vec<u8>, Usage> {
+    let Some((format, rest)) = args.split_first() else {
+        return Err(Usage::new(
+            "printf",
+            "usage: printf format [arguments]".into(),
+        ));
+    };
+    let mut out = Vec::new();
+    let mut rest = rest.iter();
+    let bytes = unescape(format);
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 1 < bytes.len() {
+            match bytes[i + 1] {
+                b's' | b'd' => {
+                    out.extend_from_slice(rest.next().map_or("", String::as_str).as_bytes())
+                }
+                b'%' => out.push(b'%'),
+                other => {
+                    out.push(b'%');
+                    out.push(other);
+                }
+            }
+            i += 2;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut b = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push(b'\n'),
+            Some('t') => out.push(b'\t'),
+            Some('r') => out.push(b'\r'),
+            Some('0') => out.push(0),
+            Some('\\') => out.push(b'\\'),
+            Some(other) => {
+                out.push(b'\\');
+                let mut b = [0u8; 4];
+                out.extend_from_slice(other.encode_utf8(&mut b).as_bytes());
+            }
+            None => out.push(b'\\'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn echo_like_the_shell() {
+        assert_eq!(echo(&v(&["hello", "world"])), b"hello world\n");
+        assert_eq!(echo(&v(&["-n", "x"])), b"x");
+        assert_eq!(echo(&v(&["-e", "a\\tb"])), b"a\tb\n");
+    }
+
+    #[test]
+    fn printf_formats() {
+        assert_eq!(
+            printf(&v(&["GET %s HTTP/1.0\\r\\n\\r\\n", "/"])).unwrap(),
+            b"GET / HTTP/1.0\r\n\r\n"
+        );
+        assert_eq!(printf(&v(&["100%%"])).unwrap(), b"100%");
+    }
+}

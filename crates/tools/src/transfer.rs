@@ -1,0 +1,176 @@
+//! `transfer`: move N bytes over TCP and report the goodput.
+//!
+//! ```text
+//! transfer [-p PORT] [-s SIZE] HOST        send SIZE bytes to a discard server (port 9)
+//! transfer -r [-p PORT] [-s SIZE] HOST     receive SIZE bytes from a chargen server (port 19)
+//! ```
+//!
+//! The time runs from the connection attempt to the end: for sending, until
+//! the data and the FIN are acknowledged and the server closed; for
+//! receiving, until SIZE bytes arrived. The summary shows what TCP did:
+//! retransmissions, the smoothed RTT, the final congestion window.
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use tcplab_host::{Host, Output, TcpStream};
+
+use crate::args::{getopt, Opt};
+use crate::format::{bitrate, parse_size};
+use crate::Usage;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferArgs {
+    pub receive: bool,
+    pub port: u16,
+    pub size: u64,
+    pub host: String,
+    pub nodelay: bool,
+}
+
+const USAGE: &str = "usage: transfer [-r] [-N] [-p port] [-s size] host";
+
+impl TransferArgs {
+    pub fn parse(args: &[String]) -> Result<TransferArgs, Usage> {
+        let (opts, rest) =
+            getopt(args, "rNp:s:", &[]).map_err(|e| Usage::with_usage("transfer", e, USAGE))?;
+        let mut a = TransferArgs {
+            receive: false,
+            port: 0,
+            size: 1_000_000,
+            host: String::new(),
+            nodelay: false,
+        };
+        for o in opts {
+            let Opt::Short(c, v) = o else { continue };
+            let v = v.unwrap_or_default();
+            match c {
+                'r' => a.receive = true,
+                'N' => a.nodelay = true,
+                'p' => {
+                    a.port = v
+                        .parse()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| Usage::new("transfer", format!("invalid port `{v}`")))?
+                }
+                's' => {
+                    a.size = parse_size(&v).ok_or_else(|| {
+                        Usage::new("transfer", format!("invalid size `{v}` (write e.g. 10M)"))
+                    })?
+                }
+                _ => {}
+            }
+        }
+        if a.port == 0 {
+            a.port = if a.receive { 19 } else { 9 };
+        }
+        match rest.as_slice() {
+            [h] => a.host = h.clone(),
+            _ => {
+                return Err(Usage::with_usage(
+                    "transfer",
+                    "one host expected".into(),
+                    USAGE,
+                ))
+            }
+        }
+        Ok(a)
+    }
+}
+
+pub async fn run(host: Host, a: TransferArgs, mut out: Output, mut err: Output) -> i32 {
+    let Some(addr) = host.lookup(&a.host) else {
+        err.line(format!("transfer: {}: Name or service not known", a.host));
+        return 2;
+    };
+    let remote = SocketAddrV4::new(addr, a.port);
+    let start = host.now();
+    let stream = match TcpStream::connect(&host, remote).await {
+        Ok(s) => s,
+        Err(e) => {
+            err.line(format!(
+                "transfer: connect to {} port {}: {e}",
+                a.host, a.port
+            ));
+            return 1;
+        }
+    };
+    stream.set_nodelay(a.nodelay);
+    let connected = host.now();
+    let mut moved: u64 = 0;
+    let result = if a.receive {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if moved >= a.size {
+                break Ok(());
+            }
+            match stream.read(&mut buf).await {
+                Ok(0) => break Ok(()),
+                Ok(n) => moved += n as u64,
+                Err(e) => break Err(e),
+            }
+        }
+    } else {
+        let block = vec![0x5au8; 64 * 1024];
+        let mut r = Ok(());
+        while moved < a.size {
+            let n = (a.size - moved).min(block.len() as u64) as usize;
+            match stream.write(&block[..n]).await {
+                Ok(k) => moved += k as u64,
+                Err(e) => {
+                    r = Err(e);
+                    break;
+                }
+            }
+        }
+        if r.is_ok() {
+            r = stream.shutdown();
+        }
+        if r.is_ok() {
+            // Wait for the server's close: everything was received.
+            let mut buf = [0u8; 1024];
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        r = Err(e);
+                        break;
+                    }
+                }
+            }
+        }
+        r
+    };
+    let elapsed = host.now().saturating_since(start);
+    let info = stream.info();
+    if let Err(e) = result {
+        err.line(format!("transfer: {} after {moved} bytes", e));
+        return 1;
+    }
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let verb = if a.receive { "received" } else { "sent" };
+    let dir = if a.receive { "from" } else { "to" };
+    out.line(format!(
+        "transfer: {verb} {moved} bytes {dir} {}:{} in {:.3} s: {}",
+        a.host,
+        a.port,
+        secs,
+        bitrate(moved as f64 * 8.0 / secs)
+    ));
+    if let Some(i) = info {
+        let srtt = i.srtt.unwrap_or(Duration::ZERO).as_secs_f64() * 1000.0;
+        out.line(format!(
+            "  handshake {:.1} ms; segments out {}, retransmitted {}; srtt {:.1} ms, rto {} ms, cwnd {} B, ssthresh {}",
+            connected.saturating_since(start).as_secs_f64() * 1000.0,
+            i.segs_out,
+            i.retrans_segs,
+            srtt,
+            i.rto.as_millis(),
+            i.cwnd,
+            if i.ssthresh == usize::MAX { "-".to_string() } else { format!("{} B", i.ssthresh) }
+        ));
+    }
+    0
+}
