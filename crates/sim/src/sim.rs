@@ -221,6 +221,7 @@ impl Sim {
             if let Some(t) = spec.default_ttl {
                 config.default_ttl = t;
             }
+            config.tcp = spec.tcp.clone();
             let mut stack = Stack::new(config);
             let node_err = |message: String| BuildError::Node {
                 node: spec.name.clone(),

@@ -14,6 +14,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use serde::Deserialize;
+use tcplab_stack::tcp::TcpConfig;
 use tcplab_wire::Cidr;
 use toml::Spanned;
 
@@ -71,6 +72,8 @@ pub struct NodeSpec {
     pub send_redirects: Option<bool>,
     pub accept_redirects: Option<bool>,
     pub default_ttl: Option<u8>,
+    /// TCP settings (defaults, with the node's `[host.tcp]` overrides).
+    pub tcp: TcpConfig,
 }
 
 /// A point-to-point link or a LAN.
@@ -151,6 +154,26 @@ struct RawNode {
     send_redirects: Option<bool>,
     accept_redirects: Option<bool>,
     ttl: Option<Spanned<u8>>,
+    tcp: Option<RawTcp>,
+}
+
+/// TCP settings of a node, as written (`[host.tcp]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTcp {
+    msl: Option<Spanned<String>>,
+    rto_min: Option<Spanned<String>>,
+    rto_max: Option<Spanned<String>>,
+    delayed_ack: Option<Spanned<String>>,
+    send_buffer: Option<Spanned<i64>>,
+    recv_buffer: Option<Spanned<i64>>,
+    nagle: Option<bool>,
+    window_scaling: Option<bool>,
+    syn_retries: Option<Spanned<i64>>,
+    data_retries: Option<Spanned<i64>>,
+    keepalive_time: Option<Spanned<String>>,
+    /// Added to every ISN: to watch sequence numbers wrap.
+    isn_offset: Option<u32>,
 }
 
 /// Impairments of one direction, as written.
@@ -341,6 +364,68 @@ impl Loader<'_> {
         Ok(())
     }
 
+    fn tcp(&self, raw: Option<&RawTcp>) -> Res<TcpConfig> {
+        let mut c = TcpConfig::default();
+        let Some(t) = raw else { return Ok(c) };
+        if let Some(d) = &t.msl {
+            c.msl = self.duration(d)?;
+        }
+        if let Some(d) = &t.rto_min {
+            c.rto_min = self.duration(d)?;
+        }
+        if let Some(d) = &t.rto_max {
+            c.rto_max = self.duration(d)?;
+        }
+        if let Some(d) = &t.delayed_ack {
+            c.delayed_ack = self.duration(d)?;
+            if c.delayed_ack > Duration::from_millis(500) {
+                return Err(self.at(d, "delayed_ack must be under 500ms (RFC 9293 §3.8.6.3)"));
+            }
+        }
+        if let Some(d) = &t.keepalive_time {
+            c.keepalive_time = self.duration(d)?;
+        }
+        let buffer = |v: &Spanned<i64>| -> Res<usize> {
+            let n = *v.get_ref();
+            if !(536..=64 << 20).contains(&n) {
+                return Err(self.at(v, "buffer must be between 536 bytes and 64 MiB"));
+            }
+            Ok(n as usize)
+        };
+        if let Some(b) = &t.send_buffer {
+            c.send_buffer = buffer(b)?;
+        }
+        if let Some(b) = &t.recv_buffer {
+            c.recv_buffer = buffer(b)?;
+        }
+        let retries = |v: &Spanned<i64>| -> Res<u32> {
+            let n = *v.get_ref();
+            if !(1..=100).contains(&n) {
+                return Err(self.at(v, "retries must be between 1 and 100"));
+            }
+            Ok(n as u32)
+        };
+        if let Some(r) = &t.syn_retries {
+            c.syn_retries = retries(r)?;
+        }
+        if let Some(r) = &t.data_retries {
+            c.data_retries = retries(r)?;
+        }
+        if let Some(n) = t.nagle {
+            c.nagle = n;
+        }
+        if let Some(w) = t.window_scaling {
+            c.window_scaling = w;
+        }
+        if let Some(o) = t.isn_offset {
+            c.isn_offset = o;
+        }
+        if c.rto_min > c.rto_max {
+            return Err(self.err(0..0, "rto_min is larger than rto_max"));
+        }
+        Ok(c)
+    }
+
     fn mtu(&self, m: &Option<Spanned<i64>>) -> Res<usize> {
         match m {
             None => Ok(1500),
@@ -501,6 +586,7 @@ fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
                 Some(t) => Some(*t.get_ref()),
                 None => None,
             };
+            let tcp = l.tcp(n.tcp.as_ref())?;
             names.insert(name.clone(), nodes.len());
             nodes.push(NodeSpec {
                 name,
@@ -512,6 +598,7 @@ fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
                 send_redirects: n.send_redirects,
                 accept_redirects: n.accept_redirects,
                 default_ttl,
+                tcp,
             });
         }
     }

@@ -11,7 +11,7 @@ pub enum CongestionAlgorithm {
 }
 
 /// Configuration of a stack's TCP.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpConfig {
     /// Maximum segment lifetime; TIME-WAIT lasts 2 × MSL (RFC 9293 §3.4.2).
     pub msl: Duration,
