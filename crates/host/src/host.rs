@@ -42,7 +42,8 @@ struct Inner {
     next_pid: Cell<Pid>,
     current_pid: Cell<Option<Pid>>,
     processes: RefCell<BTreeMap<Pid, ProcessInfo>>,
-    socket_owner: RefCell<BTreeMap<SocketId, Pid>>,
+    socket_owner: RefCell<BTreeMap<SocketId, (Pid, u32)>>,
+    next_fd: RefCell<BTreeMap<Pid, u32>>,
     tx_buf: RefCell<Vec<u8>>,
     taps: RefCell<Vec<std::rc::Weak<RefCell<TapQueue>>>>,
 }
@@ -135,6 +136,7 @@ impl Host {
                 current_pid: Cell::new(None),
                 processes: RefCell::new(BTreeMap::new()),
                 socket_owner: RefCell::new(BTreeMap::new()),
+                next_fd: RefCell::new(BTreeMap::new()),
                 tx_buf: RefCell::new(Vec::new()),
                 taps: RefCell::new(Vec::new()),
             }),
@@ -273,7 +275,14 @@ impl Host {
     /// Attribute a socket to the running process (for `ss -p`).
     pub(crate) fn claim(&self, socket: SocketId) {
         if let Some(pid) = self.current_pid() {
-            self.inner.socket_owner.borrow_mut().insert(socket, pid);
+            // File descriptors 0–2 are the standard streams.
+            let mut fds = self.inner.next_fd.borrow_mut();
+            let fd = fds.entry(pid).or_insert(3);
+            self.inner
+                .socket_owner
+                .borrow_mut()
+                .insert(socket, (pid, *fd));
+            *fd += 1;
         }
     }
 
@@ -282,11 +291,11 @@ impl Host {
         self.inner.socket_wakers.borrow_mut().remove(&socket);
     }
 
-    /// The process owning a socket, with its name.
-    pub fn socket_owner(&self, socket: SocketId) -> Option<(Pid, String)> {
-        let pid = *self.inner.socket_owner.borrow().get(&socket)?;
+    /// The process owning a socket: its name, pid and the socket's fd.
+    pub fn socket_owner(&self, socket: SocketId) -> Option<(String, Pid, u32)> {
+        let (pid, fd) = *self.inner.socket_owner.borrow().get(&socket)?;
         let name = self.inner.processes.borrow().get(&pid)?.name.clone();
-        Some((pid, name))
+        Some((name, pid, fd))
     }
 
     // --- timers --------------------------------------------------------------
@@ -460,34 +469,48 @@ impl Host {
 
     /// Run applications and drain the stack until nothing is left to do at
     /// `now`; every datagram for a link goes to `emit`.
+    ///
+    /// The stack's output is drained *before* applications run, as a kernel
+    /// sends what protocol processing owes (an ACK for a FIN, a SYN-ACK) at
+    /// packet arrival, before the application is scheduled; what an
+    /// application then writes follows in the next round.
     pub fn service(&self, now: Instant, emit: &mut dyn FnMut(Transmit, &[u8])) {
         self.set_now(now);
         self.fire_timers(now);
         let set_pid = |pid: Option<Pid>| self.inner.current_pid.set(pid);
         loop {
+            self.transmit_all(now, emit);
             self.dispatch_events();
+            let mut ran = false;
             while self.inner.executor.run_one(&set_pid) {
+                ran = true;
                 self.dispatch_events();
             }
-            loop {
-                let mut buf = std::mem::take(&mut *self.inner.tx_buf.borrow_mut());
-                let t = self.inner.stack.borrow_mut().poll_transmit(now, &mut buf);
-                match t {
-                    Some(t) => {
-                        self.feed_taps(TapDirection::Out, t.iface, &buf[..t.len]);
-                        emit(t, &buf[..t.len])
-                    }
-                    None => {
-                        *self.inner.tx_buf.borrow_mut() = buf;
-                        break;
-                    }
-                }
-                *self.inner.tx_buf.borrow_mut() = buf;
-            }
-            self.dispatch_events();
             self.fire_timers(now);
-            if !self.inner.executor.has_ready() {
-                break;
+            if !ran && !self.inner.executor.has_ready() {
+                self.transmit_all(now, emit);
+                self.dispatch_events();
+                if !self.inner.executor.has_ready() {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn transmit_all(&self, now: Instant, emit: &mut dyn FnMut(Transmit, &[u8])) {
+        loop {
+            let mut buf = std::mem::take(&mut *self.inner.tx_buf.borrow_mut());
+            let t = self.inner.stack.borrow_mut().poll_transmit(now, &mut buf);
+            match t {
+                Some(t) => {
+                    self.feed_taps(TapDirection::Out, t.iface, &buf[..t.len]);
+                    emit(t, &buf[..t.len]);
+                    *self.inner.tx_buf.borrow_mut() = buf;
+                }
+                None => {
+                    *self.inner.tx_buf.borrow_mut() = buf;
+                    break;
+                }
             }
         }
     }

@@ -11,9 +11,12 @@
 pub mod args;
 pub mod format;
 pub mod nc;
+pub mod netstat;
 pub mod ping;
 pub mod select;
 pub mod serve;
+pub mod sockets;
+pub mod ss;
 pub mod stdin;
 pub mod tcpdump;
 pub mod transfer;
@@ -72,6 +75,8 @@ pub enum Tool {
     Serve(serve::ServeArgs),
     Transfer(transfer::TransferArgs),
     Tcpdump(tcpdump::TcpdumpArgs),
+    Ss(ss::SsArgs),
+    Netstat(netstat::NetstatArgs),
 }
 
 impl Command {
@@ -102,6 +107,8 @@ impl Command {
             "serve" => Tool::Serve(serve::ServeArgs::parse(rest)?),
             "transfer" => Tool::Transfer(transfer::TransferArgs::parse(rest)?),
             "tcpdump" => Tool::Tcpdump(tcpdump::TcpdumpArgs::parse(rest)?),
+            "ss" => Tool::Ss(ss::SsArgs::parse(rest)?),
+            "netstat" => Tool::Netstat(netstat::NetstatArgs::parse(rest)?),
             other => {
                 return Err(Usage {
                     status: 127,
@@ -120,6 +127,8 @@ impl Command {
             Tool::Serve(_) => "serve",
             Tool::Transfer(_) => "transfer",
             Tool::Tcpdump(_) => "tcpdump",
+            Tool::Ss(_) => "ss",
+            Tool::Netstat(_) => "netstat",
         }
     }
 
@@ -163,6 +172,8 @@ pub fn start(host: &Host, cmdline: &str) -> Result<Started, Usage> {
             Tool::Serve(a) => serve::run(h.clone(), pid, a, err).await,
             Tool::Transfer(a) => transfer::run(h.clone(), a, out, err).await,
             Tool::Tcpdump(a) => tcpdump::run(h.clone(), a, out, err).await,
+            Tool::Ss(a) => ss::run(h.clone(), a, out).await,
+            Tool::Netstat(a) => netstat::run(h.clone(), a, out).await,
         };
         h.set_exit(pid, code);
     });

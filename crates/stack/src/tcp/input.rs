@@ -419,6 +419,10 @@ impl Connection {
 
     /// SND.UNA advances to `ack`.
     fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber) {
+        // RFC 7661 §4.3 in spirit (and Linux's tcp_is_cwnd_limited): the
+        // window only grows when it was what limited the sender, not the
+        // peer's window or the application.
+        let cwnd_limited = self.flight() + self.mss >= self.cc.cwnd();
         let base = self.send_base();
         let data_end = self.data_end();
         let acked_seq = ack - self.snd.una;
@@ -452,7 +456,8 @@ impl Connection {
                 self.cc.on_partial_ack(acked_seq, self.mss);
                 self.retransmit_now = true;
             }
-            None => self.cc.on_ack(acked_seq, self.mss),
+            None if cwnd_limited => self.cc.on_ack(acked_seq, self.mss),
+            None => {}
         }
         self.dupacks = 0;
         if self.snd.up.is_some_and(|up| up <= self.snd.una) {

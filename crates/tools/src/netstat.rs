@@ -1,0 +1,304 @@
+//! `netstat`, as net-tools 2.10 prints it.
+//!
+//! ```text
+//! netstat [-tuanlpo]     connections (servers and/or established)
+//! netstat -r [-n]        the routing table
+//! netstat -i             the interface table
+//! netstat -s             protocol statistics
+//! ```
+//!
+//! The classic fixed-width layout: `%-23s` addresses (truncated if longer),
+//! state names with underscores (`TIME_WAIT`, `FIN_WAIT2`), and — unlike ss
+//! — host names resolved too unless `-n`.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use tcplab_host::{Host, Output};
+use tcplab_stack::services::{self, Transport};
+
+use crate::args::{getopt, Opt};
+use crate::sockets::{snapshot, Netid, SockRow, SockState};
+use crate::Usage;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetstatArgs {
+    pub tcp: bool,
+    pub udp: bool,
+    pub all: bool,
+    pub listening: bool,
+    pub numeric: bool,
+    pub processes: bool,
+    pub timers: bool,
+    pub routes: bool,
+    pub interfaces: bool,
+    pub statistics: bool,
+}
+
+const USAGE: &str = "usage: netstat [-tuanlpo] | -r [-n] | -i | -s";
+
+impl NetstatArgs {
+    pub fn parse(args: &[String]) -> Result<NetstatArgs, Usage> {
+        let (opts, rest) = getopt(
+            args,
+            "tuanlporise",
+            &[
+                "numeric",
+                "all",
+                "listening",
+                "route",
+                "interfaces",
+                "statistics",
+            ],
+        )
+        .map_err(|e| Usage::with_usage("netstat", e, USAGE))?;
+        if let Some(x) = rest.first() {
+            return Err(Usage::with_usage(
+                "netstat",
+                format!("unexpected argument `{x}`"),
+                USAGE,
+            ));
+        }
+        let mut a = NetstatArgs::default();
+        for o in opts {
+            let key = match &o {
+                Opt::Short(c, _) => c.to_string(),
+                Opt::Long(l, _) => l.clone(),
+            };
+            match key.as_str() {
+                "t" => a.tcp = true,
+                "u" => a.udp = true,
+                "a" | "all" => a.all = true,
+                "l" | "listening" => a.listening = true,
+                "n" | "numeric" => a.numeric = true,
+                "p" => a.processes = true,
+                "o" => a.timers = true,
+                "r" | "route" => a.routes = true,
+                "i" | "interfaces" => a.interfaces = true,
+                "s" | "statistics" => a.statistics = true,
+                _ => {}
+            }
+        }
+        Ok(a)
+    }
+}
+
+fn addr_text(
+    host: &Host,
+    addr: SocketAddrV4,
+    netid: Netid,
+    numeric: bool,
+    wildcard_port: bool,
+) -> String {
+    let ip = if numeric || addr.ip().is_unspecified() {
+        addr.ip().to_string()
+    } else {
+        host.reverse(*addr.ip())
+            .unwrap_or_else(|| addr.ip().to_string())
+    };
+    let port = if wildcard_port {
+        "*".to_string()
+    } else if numeric {
+        addr.port().to_string()
+    } else {
+        let t = if netid == Netid::Tcp {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        services::name(addr.port(), t).map_or_else(|| addr.port().to_string(), str::to_string)
+    };
+    let full = format!("{ip}:{port}");
+    if full.chars().count() <= 23 {
+        full
+    } else {
+        // net-tools shortens the host part so that host:port fits in 23.
+        let keep = 23usize.saturating_sub(port.len() + 1);
+        format!("{}:{port}", ip.chars().take(keep).collect::<String>())
+    }
+}
+
+/// The connection table.
+pub fn render(host: &Host, rows: &[SockRow], a: &NetstatArgs) -> Vec<String> {
+    let (want_tcp, want_udp) = if a.tcp || a.udp {
+        (a.tcp, a.udp)
+    } else {
+        (true, true)
+    };
+    let title = if a.all {
+        "(servers and established)"
+    } else if a.listening {
+        "(only servers)"
+    } else {
+        "(w/o servers)"
+    };
+    let mut lines = vec![format!("Active Internet connections {title}")];
+    let mut header = format!(
+        "Proto Recv-Q Send-Q {:<23} {:<23} State      ",
+        "Local Address", "Foreign Address"
+    );
+    if a.processes {
+        header.push_str(" PID/Program name    ");
+    }
+    if a.timers {
+        header.push_str(" Timer");
+    }
+    lines.push(header);
+    for r in rows {
+        if (r.netid == Netid::Tcp && !want_tcp) || (r.netid == Netid::Udp && !want_udp) {
+            continue;
+        }
+        let server = matches!(
+            r.state,
+            SockState::Listen | SockState::Udp { connected: false }
+        );
+        let shown = if a.all {
+            true
+        } else if a.listening {
+            server
+        } else {
+            !server
+        };
+        if !shown {
+            continue;
+        }
+        let local = addr_text(host, r.local, r.netid, a.numeric, false);
+        let foreign = match r.peer {
+            Some(p) => addr_text(host, p, r.netid, a.numeric, false),
+            None => addr_text(
+                host,
+                SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                r.netid,
+                true,
+                true,
+            ),
+        };
+        // /proc/net/tcp gives a listener's accept queue and no send queue.
+        let send_q = if r.state == SockState::Listen {
+            0
+        } else {
+            r.send_q
+        };
+        let mut line = format!(
+            "{:<4}  {:>6} {:>6} {:<23} {:<23} {:<11}",
+            r.netid.name(),
+            r.recv_q,
+            send_q,
+            local,
+            foreign,
+            r.state.netstat()
+        );
+        if a.processes {
+            let p = r
+                .process
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |(name, pid, _)| format!("{pid}/{name}"));
+            let _ = write!(line, " {p:<20}");
+        }
+        if a.timers {
+            let t = match (r.timer, r.info.as_ref()) {
+                (Some((name, left, retrans)), _) => {
+                    let name = if name == "on" { "on" } else { name };
+                    format!("{name} ({:.2}/{retrans}/0)", left.as_secs_f64())
+                }
+                (None, Some(i)) if i.keepalive => "keepalive (0.00/0/0)".into(),
+                _ => "off (0.00/0/0)".into(),
+            };
+            let _ = write!(line, " {t}");
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// `netstat -r`.
+pub fn routes(host: &Host, numeric: bool) -> Vec<String> {
+    let mut lines = vec![
+        "Kernel IP routing table".to_string(),
+        "Destination     Gateway         Genmask         Flags   MSS Window  irtt Iface"
+            .to_string(),
+    ];
+    let (routes, ifaces): (Vec<_>, Vec<String>) = host.with_stack(|s| {
+        (
+            s.routes().copied().collect(),
+            s.interfaces().iter().map(|i| i.name.clone()).collect(),
+        )
+    });
+    for r in routes {
+        let dest = if r.dest.prefix_len() == 0 && !numeric {
+            "default".to_string()
+        } else {
+            r.dest.address().to_string()
+        };
+        let gw = match r.gateway {
+            Some(g) if numeric => g.to_string(),
+            Some(g) => host.reverse(g).unwrap_or_else(|| g.to_string()),
+            None => "0.0.0.0".into(),
+        };
+        let iface = ifaces.get(r.iface.0).cloned().unwrap_or_default();
+        lines.push(format!(
+            "{:<15} {:<15} {:<15} {:<5} {:>5} {:<6} {:>5} {}",
+            dest,
+            gw,
+            r.dest.netmask(),
+            r.flags(),
+            0,
+            0,
+            0,
+            iface
+        ));
+    }
+    lines
+}
+
+/// `netstat -i`.
+pub fn interfaces(host: &Host) -> Vec<String> {
+    let mut lines = vec![
+        "Kernel Interface table".to_string(),
+        "Iface             MTU    RX-OK RX-ERR RX-DRP RX-OVR    TX-OK TX-ERR TX-DRP TX-OVR Flg"
+            .to_string(),
+    ];
+    let ifaces = host.with_stack(|s| s.interfaces().to_vec());
+    let mut sorted: Vec<_> = ifaces.iter().filter(|i| !i.loopback).collect();
+    sorted.extend(ifaces.iter().filter(|i| i.loopback));
+    for i in sorted {
+        let c = &i.counters;
+        let flags = if i.loopback { "LRU" } else { "BMRU" };
+        lines.push(format!(
+            "{:<15} {:>5} {:>8} {:>6} {:>6} {:<6} {:>8} {:>6} {:>6} {:>6} {}",
+            i.name,
+            i.mtu,
+            c.rx_packets,
+            c.rx_errors,
+            c.rx_dropped,
+            0,
+            c.tx_packets,
+            0,
+            c.tx_dropped,
+            0,
+            flags
+        ));
+    }
+    lines
+}
+
+pub async fn run(host: Host, a: NetstatArgs, mut out: Output) -> i32 {
+    let lines = if a.routes {
+        routes(&host, a.numeric)
+    } else if a.interfaces {
+        interfaces(&host)
+    } else if a.statistics {
+        host.with_stack(|s| s.stats())
+            .to_string()
+            .lines()
+            .map(String::from)
+            .collect()
+    } else {
+        let rows = snapshot(&host);
+        render(&host, &rows, &a)
+    };
+    for l in lines {
+        out.line(l);
+    }
+    0
+}

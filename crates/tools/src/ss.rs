@@ -1,0 +1,548 @@
+//! `ss`, as iproute2 6.1 prints it when its output is not a terminal.
+//!
+//! ```text
+//! ss [-tuaelnpiosH] [state STATE] [exclude STATE] [FILTER]
+//! ```
+//!
+//! Without `-a` or `-l` it lists connected sockets except those in
+//! TIME-WAIT and SYN-RECV (iproute2's default); `-l` lists only listening
+//! sockets, `-a` all. Ports are shown as service names unless `-n`;
+//! addresses are never resolved (as iproute2 without `-r`). Columns are as
+//! wide as their widest cell, addresses right-aligned, every row padded to
+//! full width — iproute2's layout when stdout is not a terminal. FILTER is a
+//! small subset of ss's: `sport = :N`, `dport = :N` (`==`, `eq`; a service
+//! name instead of N), `src ADDR[/LEN]`, `dst ADDR[/LEN]`, combined with
+//! `and`, `or` and parentheses.
+
+use std::fmt::Write as _;
+
+use tcplab_host::{Host, Output};
+use tcplab_stack::services::{self, Transport};
+use tcplab_stack::{Cidr, TcpState};
+
+use crate::args::{getopt, Opt};
+use crate::sockets::{snapshot, Netid, SockRow, SockState};
+use crate::Usage;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SsArgs {
+    pub tcp: bool,
+    pub udp: bool,
+    pub all: bool,
+    pub listening: bool,
+    pub numeric: bool,
+    pub processes: bool,
+    pub info: bool,
+    pub timers: bool,
+    pub summary: bool,
+    pub no_header: bool,
+    /// States to show (`state ...`), if given.
+    pub states: Option<Vec<SockStateFilter>>,
+    pub exclude: Vec<SockStateFilter>,
+    pub filter: Vec<String>,
+}
+
+/// A state name of `ss state ...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockStateFilter {
+    One(&'static str),
+    Connected,
+    Synchronized,
+    All,
+}
+
+const USAGE: &str = "Usage: ss [ OPTIONS ] [ STATE-FILTER ] [ ADDRESS-FILTER ]";
+
+fn parse_state(name: &str) -> Result<SockStateFilter, Usage> {
+    Ok(match name {
+        "established" => SockStateFilter::One("ESTAB"),
+        "syn-sent" => SockStateFilter::One("SYN-SENT"),
+        "syn-recv" => SockStateFilter::One("SYN-RECV"),
+        "fin-wait-1" => SockStateFilter::One("FIN-WAIT-1"),
+        "fin-wait-2" => SockStateFilter::One("FIN-WAIT-2"),
+        "time-wait" => SockStateFilter::One("TIME-WAIT"),
+        "closed" => SockStateFilter::One("UNCONN"),
+        "close-wait" => SockStateFilter::One("CLOSE-WAIT"),
+        "last-ack" => SockStateFilter::One("LAST-ACK"),
+        "listening" | "listen" => SockStateFilter::One("LISTEN"),
+        "closing" => SockStateFilter::One("CLOSING"),
+        "connected" => SockStateFilter::Connected,
+        "synchronized" => SockStateFilter::Synchronized,
+        "all" => SockStateFilter::All,
+        other => return Err(Usage::new("ss", format!("wrong state name: {other}"))),
+    })
+}
+
+impl SockStateFilter {
+    fn matches(self, state: &str) -> bool {
+        match self {
+            SockStateFilter::One(s) => s == state,
+            SockStateFilter::All => true,
+            // "connected": all except LISTEN and CLOSED.
+            SockStateFilter::Connected => !matches!(state, "LISTEN" | "UNCONN"),
+            // "synchronized": connected, except SYN-SENT.
+            SockStateFilter::Synchronized => !matches!(state, "LISTEN" | "UNCONN" | "SYN-SENT"),
+        }
+    }
+}
+
+impl SsArgs {
+    pub fn parse(args: &[String]) -> Result<SsArgs, Usage> {
+        let (opts, rest) = getopt(
+            args,
+            "tuwxalnpioseHmO46",
+            &[
+                "tcp",
+                "udp",
+                "all",
+                "listening",
+                "numeric",
+                "processes",
+                "info",
+                "options",
+                "summary",
+                "no-header",
+            ],
+        )
+        .map_err(|e| Usage::with_usage("ss", e, USAGE))?;
+        let mut a = SsArgs::default();
+        for o in opts {
+            let key = match &o {
+                Opt::Short(c, _) => c.to_string(),
+                Opt::Long(l, _) => l.clone(),
+            };
+            match key.as_str() {
+                "t" | "tcp" => a.tcp = true,
+                "u" | "udp" => a.udp = true,
+                "a" | "all" => a.all = true,
+                "l" | "listening" => a.listening = true,
+                "n" | "numeric" => a.numeric = true,
+                "p" | "processes" => a.processes = true,
+                "i" | "info" => a.info = true,
+                "o" | "options" => a.timers = true,
+                "s" | "summary" => a.summary = true,
+                "H" | "no-header" => a.no_header = true,
+                "x" | "w" => {
+                    return Err(Usage::new(
+                        "ss",
+                        format!("-{key}: local and raw sockets are not listed yet"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let mut i = 0;
+        while i < rest.len() {
+            match rest[i].as_str() {
+                "state" | "exclude" => {
+                    let which = rest[i].clone();
+                    let name = rest
+                        .get(i + 1)
+                        .ok_or_else(|| Usage::new("ss", format!("{which} needs a state name")))?;
+                    let f = parse_state(name)?;
+                    if which == "state" {
+                        a.states.get_or_insert_with(Vec::new).push(f);
+                    } else {
+                        a.exclude.push(f);
+                    }
+                    i += 2;
+                }
+                _ => {
+                    a.filter = rest[i..].to_vec();
+                    break;
+                }
+            }
+        }
+        Expr::parse(&a.filter)?;
+        Ok(a)
+    }
+
+    fn shows(&self, netid: Netid) -> bool {
+        match (self.tcp, self.udp) {
+            (false, false) => true,
+            (t, u) => (netid == Netid::Tcp && t) || (netid == Netid::Udp && u),
+        }
+    }
+
+    fn state_ok(&self, row: &SockRow) -> bool {
+        let name = row.state.ss();
+        if self.exclude.iter().any(|f| f.matches(name)) {
+            return false;
+        }
+        if let Some(states) = &self.states {
+            return states.iter().any(|f| f.matches(name));
+        }
+        let listening = matches!(
+            row.state,
+            SockState::Listen | SockState::Udp { connected: false }
+        );
+        if self.all {
+            true
+        } else if self.listening {
+            listening
+        } else {
+            // iproute2's default: connected sockets, minus TIME-WAIT and SYN-RECV.
+            !listening
+                && !matches!(
+                    row.state,
+                    SockState::Tcp(TcpState::TimeWait | TcpState::SynReceived)
+                )
+        }
+    }
+}
+
+/// A parsed address filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expr {
+    True,
+    Port { src: bool, port: u16 },
+    Addr { src: bool, net: Cidr },
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+}
+
+impl Expr {
+    fn parse(words: &[String]) -> Result<Expr, Usage> {
+        let tokens: Vec<String> = words
+            .iter()
+            .flat_map(|w| {
+                let w = w.replace('(', " ( ").replace(')', " ) ");
+                w.split_whitespace().map(String::from).collect::<Vec<_>>()
+            })
+            .collect();
+        if tokens.is_empty() {
+            return Ok(Expr::True);
+        }
+        let mut pos = 0;
+        let e = Self::or(&tokens, &mut pos)?;
+        if pos != tokens.len() {
+            return Err(Usage::new(
+                "ss",
+                format!("bad filter near `{}`", tokens[pos]),
+            ));
+        }
+        Ok(e)
+    }
+
+    fn or(t: &[String], pos: &mut usize) -> Result<Expr, Usage> {
+        let mut left = Self::and(t, pos)?;
+        while t.get(*pos).is_some_and(|w| w == "or" || w == "||") {
+            *pos += 1;
+            left = Expr::Or(Box::new(left), Box::new(Self::and(t, pos)?));
+        }
+        Ok(left)
+    }
+
+    fn and(t: &[String], pos: &mut usize) -> Result<Expr, Usage> {
+        let mut left = Self::unary(t, pos)?;
+        loop {
+            match t.get(*pos).map(String::as_str) {
+                Some("and" | "&&") => {
+                    *pos += 1;
+                }
+                Some(w) if w != ")" && w != "or" && w != "||" => {}
+                _ => break,
+            }
+            left = Expr::And(Box::new(left), Box::new(Self::unary(t, pos)?));
+        }
+        Ok(left)
+    }
+
+    fn unary(t: &[String], pos: &mut usize) -> Result<Expr, Usage> {
+        let bad = |w: &str| Usage::new("ss", format!("bad filter near `{w}`"));
+        let w = t.get(*pos).ok_or_else(|| bad("end of filter"))?.clone();
+        *pos += 1;
+        match w.as_str() {
+            "not" | "!" => Ok(Expr::Not(Box::new(Self::unary(t, pos)?))),
+            "(" => {
+                let e = Self::or(t, pos)?;
+                if t.get(*pos).map(String::as_str) != Some(")") {
+                    return Err(bad("missing )"));
+                }
+                *pos += 1;
+                Ok(e)
+            }
+            "sport" | "dport" => {
+                let mut op = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
+                if matches!(op, "=" | "==" | "eq") {
+                    *pos += 1;
+                    op = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
+                }
+                *pos += 1;
+                let p = op.trim_start_matches(':');
+                let port = p
+                    .parse()
+                    .ok()
+                    .or_else(|| services::port(p, Transport::Tcp))
+                    .ok_or_else(|| bad(op))?;
+                Ok(Expr::Port {
+                    src: w == "sport",
+                    port,
+                })
+            }
+            "src" | "dst" => {
+                let a = t.get(*pos).ok_or_else(|| bad(&w))?;
+                *pos += 1;
+                let net = if a.contains('/') {
+                    a.parse::<Cidr>().map_err(|_| bad(a))?
+                } else {
+                    Cidr::host(a.parse().map_err(|_| bad(a))?)
+                };
+                Ok(Expr::Addr {
+                    src: w == "src",
+                    net,
+                })
+            }
+            other => Err(bad(other)),
+        }
+    }
+
+    fn matches(&self, row: &SockRow) -> bool {
+        let peer = row.peer.unwrap_or_else(crate::sockets::wildcard);
+        match self {
+            Expr::True => true,
+            Expr::Port { src: true, port } => row.local.port() == *port,
+            Expr::Port { src: false, port } => peer.port() == *port,
+            Expr::Addr { src: true, net } => net.contains(*row.local.ip()),
+            Expr::Addr { src: false, net } => net.contains(*peer.ip()),
+            Expr::And(a, b) => a.matches(row) && b.matches(row),
+            Expr::Or(a, b) => a.matches(row) || b.matches(row),
+            Expr::Not(a) => !a.matches(row),
+        }
+    }
+}
+
+fn port_text(port: u16, netid: Netid, numeric: bool) -> String {
+    if numeric || port == 0 {
+        return if port == 0 {
+            "*".into()
+        } else {
+            port.to_string()
+        };
+    }
+    let t = if netid == Netid::Tcp {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    };
+    services::name(port, t).map_or_else(|| port.to_string(), str::to_string)
+}
+
+/// The table `ss` prints for `rows`.
+pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
+    let rows: Vec<&SockRow> = {
+        let expr = Expr::parse(&a.filter).unwrap_or(Expr::True);
+        rows.iter()
+            .filter(|r| a.shows(r.netid) && a.state_ok(r) && expr.matches(r))
+            .collect()
+    };
+    let show_netid = !(a.tcp ^ a.udp);
+    let show_state = a.states.is_none();
+    // Cells: netid, state, recv-q, send-q, local addr, local port, peer addr, peer port, process.
+    let mut table: Vec<[String; 9]> = Vec::new();
+    table.push([
+        "Netid".into(),
+        "State".into(),
+        "Recv-Q".into(),
+        "Send-Q".into(),
+        "Local Address:".into(),
+        "Port".into(),
+        "Peer Address:".into(),
+        "Port".into(),
+        "Process".into(),
+    ]);
+    for r in &rows {
+        let mut process = String::new();
+        if a.processes {
+            if let Some((name, pid, fd)) = &r.process {
+                let _ = write!(process, " users:((\"{name}\",pid={pid},fd={fd}))");
+            }
+        }
+        if a.timers {
+            if let Some((name, left, retrans)) = r.timer {
+                let _ = write!(process, " timer:({name},{},{retrans})", timer_left(left));
+            }
+        }
+        let peer = r.peer.unwrap_or_else(crate::sockets::wildcard);
+        let peer_port = if r.peer.is_some() {
+            port_text(peer.port(), r.netid, a.numeric)
+        } else {
+            "*".into()
+        };
+        table.push([
+            r.netid.name().into(),
+            r.state.ss().into(),
+            r.recv_q.to_string(),
+            r.send_q.to_string(),
+            format!("{}:", r.local.ip()),
+            port_text(r.local.port(), r.netid, a.numeric),
+            format!("{}:", peer.ip()),
+            peer_port,
+            process,
+        ]);
+    }
+    let visible = [
+        show_netid, show_state, true, true, true, true, true, true, true,
+    ];
+    let right = [false, false, false, false, true, false, true, false, false];
+    let delim = [" ", " ", " ", " ", " ", "", " ", "", ""];
+    let mut widths = [0usize; 9];
+    for row in &table {
+        for (c, cell) in row.iter().enumerate() {
+            widths[c] = widths[c].max(cell.chars().count());
+        }
+    }
+    let first = visible.iter().position(|v| *v).unwrap_or(0);
+    let mut lines = Vec::new();
+    for (i, row) in table.iter().enumerate() {
+        if i == 0 && a.no_header {
+            continue;
+        }
+        let mut line = String::new();
+        for c in 0..9 {
+            if !visible[c] {
+                continue;
+            }
+            if c != first {
+                line.push_str(delim[c]);
+            }
+            let cell = &row[c];
+            let pad = widths[c] - cell.chars().count();
+            if right[c] {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            }
+        }
+        lines.push(line);
+        if i > 0 && a.info {
+            if let Some(info) = &rows[i - 1].info {
+                lines.push(format!("\t {}", tcp_info_line(info)));
+            }
+        }
+    }
+    lines
+}
+
+/// `ss -o`'s time left: "544ms", "41sec", "1min10sec".
+fn timer_left(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{}sec", ms / 1000)
+    } else {
+        format!("{}min{}sec", ms / 60_000, (ms % 60_000) / 1000)
+    }
+}
+
+/// Milliseconds with TCP_INFO's microsecond resolution, as `%g`.
+fn ms(d: std::time::Duration) -> String {
+    crate::format::g(d.as_micros() as f64 / 1000.0)
+}
+
+/// The line `ss -i` prints under a TCP connection (TCP_INFO).
+pub fn tcp_info_line(i: &tcplab_stack::TcpInfo) -> String {
+    let mut s = format!(
+        "{} wscale:{},{} rto:{}",
+        i.congestion,
+        i.snd_wscale,
+        i.rcv_wscale,
+        ms(i.rto)
+    );
+    if let Some(srtt) = i.srtt {
+        let _ = write!(s, " rtt:{}/{}", ms(srtt), ms(i.rttvar));
+    }
+    let mss = i.mss.max(1);
+    let _ = write!(
+        s,
+        " mss:{} advmss:{} cwnd:{}",
+        i.mss,
+        i.peer_mss,
+        i.cwnd / mss
+    );
+    if i.ssthresh != usize::MAX {
+        let _ = write!(s, " ssthresh:{}", i.ssthresh / mss);
+    }
+    let _ = write!(
+        s,
+        " bytes_acked:{} bytes_received:{} segs_out:{} segs_in:{}",
+        i.bytes_acked, i.bytes_received, i.segs_out, i.segs_in
+    );
+    if let Some(srtt) = i.srtt.filter(|d| !d.is_zero()) {
+        let bps = i.cwnd as f64 * 8.0 / srtt.as_secs_f64();
+        let _ = write!(s, " send {:.0}bps", bps);
+    }
+    if i.retrans_segs > 0 {
+        let _ = write!(s, " retrans:{}/{}", i.backoff, i.retrans_segs);
+    }
+    if i.in_recovery {
+        s.push_str(" recovery");
+    }
+    let _ = write!(s, " rcv_wnd:{} snd_wnd:{}", i.rcv_wnd, i.snd_wnd);
+    s
+}
+
+/// `ss -s`.
+pub fn summary(rows: &[SockRow]) -> Vec<String> {
+    let tcp: Vec<&SockRow> = rows.iter().filter(|r| r.netid == Netid::Tcp).collect();
+    let udp = rows.iter().filter(|r| r.netid == Netid::Udp).count();
+    let estab = tcp
+        .iter()
+        .filter(|r| matches!(r.state, SockState::Tcp(TcpState::Established)))
+        .count();
+    let timewait = tcp
+        .iter()
+        .filter(|r| matches!(r.state, SockState::Tcp(TcpState::TimeWait)))
+        .count();
+    let closed = tcp
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.state,
+                SockState::Tcp(TcpState::Closed | TcpState::TimeWait)
+            )
+        })
+        .count();
+    let orphaned = tcp
+        .iter()
+        .filter(|r| r.process.is_none() && r.state != SockState::Listen)
+        .count();
+    let tcp_open = tcp.len() - closed;
+    vec![
+        format!("Total: {}", rows.len()),
+        format!(
+            "TCP:   {} (estab {estab}, closed {closed}, orphaned {orphaned}, timewait {timewait})",
+            tcp.len()
+        ),
+        String::new(),
+        "Transport Total     IP        IPv6".into(),
+        format!("RAW\t  {:<9} {:<9} {:<9}", 0, 0, 0),
+        format!("UDP\t  {:<9} {:<9} {:<9}", udp, udp, 0),
+        format!("TCP\t  {:<9} {:<9} {:<9}", tcp_open, tcp_open, 0),
+        format!(
+            "INET\t  {:<9} {:<9} {:<9}",
+            tcp_open + udp,
+            tcp_open + udp,
+            0
+        ),
+        format!("FRAG\t  {:<9} {:<9} {:<9}", 0, 0, 0),
+        String::new(),
+    ]
+}
+
+pub async fn run(host: Host, a: SsArgs, mut out: Output) -> i32 {
+    let rows = snapshot(&host);
+    let lines = if a.summary {
+        summary(&rows)
+    } else {
+        render(&rows, &a)
+    };
+    for l in lines {
+        out.line(l);
+    }
+    0
+}
