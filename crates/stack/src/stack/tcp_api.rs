@@ -122,6 +122,11 @@ impl Stack {
         self.tcp.snapshot()
     }
 
+    /// Bytes of TCP buffer storage held (connections and the reuse pool).
+    pub fn tcp_buffer_bytes(&self) -> usize {
+        self.tcp.buffer_bytes()
+    }
+
     /// A socket's local address.
     pub fn tcp_local_addr(&self, h: TcpHandle) -> Option<SocketAddrV4> {
         self.tcp.local_addr(h)

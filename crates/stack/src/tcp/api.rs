@@ -166,6 +166,7 @@ impl TcpLayer {
         conn.update_mss(route.mtu);
         conn.accepted = true;
         self.register_connection(key, conn);
+        self.provide_buffers(key);
         self.stats.active_opens += 1;
         Ok(TcpHandle(key))
     }
@@ -293,6 +294,7 @@ impl TcpLayer {
             }
         }
         self.reschedule(h.0);
+        self.reclaim_buffers(h.0);
         self.reap(h.0);
     }
 

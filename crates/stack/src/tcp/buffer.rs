@@ -121,11 +121,36 @@ impl Ring {
         n
     }
 
-    /// Release storage when empty (a closed connection).
-    pub fn release(&mut self) {
-        if self.len == 0 {
-            self.storage = Vec::new();
-            self.head = 0;
+    /// Give the ring storage to use (from a pool), if it has none yet.
+    pub fn provide(&mut self, mut storage: Vec<u8>) -> Option<Vec<u8>> {
+        if self.storage.len() == self.capacity || self.capacity == 0 {
+            return Some(storage);
+        }
+        storage.resize(self.capacity, 0);
+        storage.truncate(self.capacity);
+        self.storage = storage;
+        None
+    }
+
+    /// Bytes of storage allocated.
+    pub fn allocated(&self) -> usize {
+        self.storage.len()
+    }
+
+    /// Whether storage has been allocated.
+    pub fn has_storage(&self) -> bool {
+        !self.storage.is_empty()
+    }
+
+    /// Drop the contents and hand back the storage (a connection that can
+    /// no longer use it: TIME-WAIT, CLOSED).
+    pub fn take_storage(&mut self) -> Option<Vec<u8>> {
+        self.len = 0;
+        self.head = 0;
+        if self.storage.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.storage))
         }
     }
 }

@@ -68,7 +68,12 @@ pub struct TcpLayer {
     pub stats: TcpStats,
     /// Ports of removed connections, for the stack to release.
     pub(crate) freed_ports: Vec<(u16, SocketId)>,
+    /// Buffer storage of finished connections, for new ones (bounded).
+    pool: Vec<Vec<u8>>,
 }
+
+/// Buffers kept for reuse at most.
+const POOL_LIMIT: usize = 16;
 
 /// What `poll_transmit` produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +101,47 @@ impl TcpLayer {
             challenge,
             stats: TcpStats::default(),
             freed_ports: Vec::new(),
+            pool: Vec::new(),
+        }
+    }
+
+    /// Give a connection pooled storage for both its buffers.
+    pub(crate) fn provide_buffers(&mut self, key: Key) {
+        let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
+            return;
+        };
+        for ring in [&mut conn.send_buf, &mut conn.recv_buf] {
+            if !ring.has_storage() {
+                if let Some(storage) = self.pool.pop() {
+                    if let Some(back) = ring.provide(storage) {
+                        self.pool.push(back);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Take back the buffers of a connection that cannot use them any more
+    /// (TIME-WAIT, CLOSED): nothing can be sent, and nobody will read.
+    pub(crate) fn reclaim_buffers(&mut self, key: Key) {
+        let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
+            return;
+        };
+        let finished = match conn.state {
+            State::TimeWait => conn.recv_buf.is_empty() || conn.orphaned,
+            State::Closed => conn.orphaned || conn.recv_buf.is_empty(),
+            _ => false,
+        };
+        if !finished {
+            return;
+        }
+        conn.ooo.clear();
+        for ring in [&mut conn.send_buf, &mut conn.recv_buf] {
+            if let Some(storage) = ring.take_storage() {
+                if self.pool.len() < POOL_LIMIT {
+                    self.pool.push(storage);
+                }
+            }
         }
     }
 
@@ -346,6 +392,7 @@ impl TcpLayer {
         }
         self.mark(key);
         self.reschedule(key);
+        self.reclaim_buffers(key);
         if outcome.discard {
             self.remove(key);
         } else {
@@ -353,8 +400,10 @@ impl TcpLayer {
         }
     }
 
-    /// A passive connection completed its handshake: into the accept queue.
+    /// A connection completed its handshake: buffers from the pool; a passive
+    /// one goes into its listener's accept queue.
     fn on_established(&mut self, key: Key) {
+        self.provide_buffers(key);
         let parent = match self.conn(key) {
             Some(c) => c.parent,
             None => return,
@@ -605,6 +654,7 @@ impl TcpLayer {
             }
             self.mark(key);
             self.reschedule(key);
+            self.reclaim_buffers(key);
             self.reap(key);
         }
     }
@@ -675,6 +725,11 @@ impl TcpLayer {
 
     /// Remove a socket from every table.
     pub(crate) fn remove(&mut self, key: Key) -> Option<TcpSocket> {
+        if let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) {
+            conn.orphaned = true;
+            conn.set_state(State::Closed);
+        }
+        self.reclaim_buffers(key);
         let socket = self.sockets.remove(key)?;
         match &socket {
             TcpSocket::Connection(c) => {
@@ -707,6 +762,19 @@ impl TcpLayer {
         for (port, owner) in self.freed_ports.drain(..) {
             ports.release(SocketKind::Tcp, port, owner);
         }
+    }
+
+    /// Bytes of buffer storage held by connections and the pool.
+    pub fn buffer_bytes(&self) -> usize {
+        let held: usize = self
+            .sockets
+            .iter()
+            .map(|(_, s)| match s {
+                TcpSocket::Connection(c) => c.send_buf.allocated() + c.recv_buf.allocated(),
+                TcpSocket::Listener(_) => 0,
+            })
+            .sum();
+        held + self.pool.iter().map(Vec::len).sum::<usize>()
     }
 
     /// Connections in ESTABLISHED or CLOSE-WAIT (RFC 4022 tcpCurrEstab).

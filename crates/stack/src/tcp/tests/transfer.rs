@@ -176,3 +176,32 @@ fn half_close_peer_can_still_send() {
         Err(SendError::Pending(SocketError::BrokenPipe))
     );
 }
+
+#[test]
+fn time_wait_holds_no_buffers() {
+    // Many short connections: each client ends in TIME-WAIT (kept for
+    // 2·MSL), but buffer memory stays bounded by the reuse pool.
+    let mut p = Pair::new(6, 1500, |_| {});
+    let l = p.b.tcp_listen(sa(B, 80), 8).unwrap();
+    for _ in 0..200 {
+        let c = p.a.tcp_connect(p.now, sa(B, 80), None).unwrap();
+        let mut s = None;
+        p.run_until(Duration::from_secs(5), |p| {
+            s = s.or_else(|| p.b.tcp_accept(l).ok());
+            s.is_some()
+        });
+        p.a.tcp_send(c, &[7; 3000]).unwrap();
+        p.a.tcp_close(p.now, c);
+        let s = s.unwrap();
+        let mut buf = [0u8; 4096];
+        p.run_until(Duration::from_secs(5), |p| matches!(p.b.tcp_recv(s, &mut buf), Ok(0)));
+        p.b.tcp_close(p.now, s);
+        p.run_for(Duration::from_millis(100));
+        assert_eq!(p.a.tcp_info(c).unwrap().state, State::TimeWait);
+    }
+    let time_wait = p.a.tcp_sockets().len();
+    assert_eq!(time_wait, 200);
+    // 16 pooled buffers of 256 KiB at most, not 200 connections' worth.
+    assert!(p.a.tcp_buffer_bytes() <= 16 * 256 * 1024, "{}", p.a.tcp_buffer_bytes());
+    assert!(p.b.tcp_buffer_bytes() <= 16 * 256 * 1024, "{}", p.b.tcp_buffer_bytes());
+}

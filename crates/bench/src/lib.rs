@@ -1,0 +1,1 @@
+//! See benches/tcp_vs_smoltcp.rs.
