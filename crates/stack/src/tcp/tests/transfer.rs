@@ -194,7 +194,9 @@ fn time_wait_holds_no_buffers() {
         p.a.tcp_close(p.now, c);
         let s = s.unwrap();
         let mut buf = [0u8; 4096];
-        p.run_until(Duration::from_secs(5), |p| matches!(p.b.tcp_recv(s, &mut buf), Ok(0)));
+        p.run_until(Duration::from_secs(5), |p| {
+            matches!(p.b.tcp_recv(s, &mut buf), Ok(0))
+        });
         p.b.tcp_close(p.now, s);
         p.run_for(Duration::from_millis(100));
         assert_eq!(p.a.tcp_info(c).unwrap().state, State::TimeWait);
@@ -202,6 +204,14 @@ fn time_wait_holds_no_buffers() {
     let time_wait = p.a.tcp_sockets().len();
     assert_eq!(time_wait, 200);
     // 16 pooled buffers of 256 KiB at most, not 200 connections' worth.
-    assert!(p.a.tcp_buffer_bytes() <= 16 * 256 * 1024, "{}", p.a.tcp_buffer_bytes());
-    assert!(p.b.tcp_buffer_bytes() <= 16 * 256 * 1024, "{}", p.b.tcp_buffer_bytes());
+    assert!(
+        p.a.tcp_buffer_bytes() <= 16 * 256 * 1024,
+        "{}",
+        p.a.tcp_buffer_bytes()
+    );
+    assert!(
+        p.b.tcp_buffer_bytes() <= 16 * 256 * 1024,
+        "{}",
+        p.b.tcp_buffer_bytes()
+    );
 }
