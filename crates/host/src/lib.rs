@@ -28,7 +28,7 @@ pub use executor::{JoinHandle, Pid};
 pub use host::{Host, ProcessInfo, Tap, TapDirection, Tapped};
 pub use io::{Output, OutputLine, OutputSink, Stream};
 pub use names::Names;
-pub use sockets::{PingSocket, UdpSocket};
+pub use sockets::{PingSocket, RawSocket, UdpSocket};
 pub use tcp::{TcpListener, TcpStream};
 pub use tcplab_stack::{Instant, Stack};
 pub use time::{timeout, Elapsed};

@@ -5,9 +5,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::task::Poll;
 
 use tcplab_stack::{
-    BindError, IcmpErrorReport, PingHandle, PingMessage, PmtuDisc, RecvError, SendError,
-    SocketError, UdpDatagram, UdpHandle,
+    BindError, IcmpErrorReport, PingHandle, PingMessage, PmtuDisc, RawDatagram, RawHandle,
+    RecvError, SendError, SocketError, SocketKind, UdpDatagram, UdpHandle,
 };
+use tcplab_wire::Protocol;
 
 use crate::Host;
 
@@ -172,6 +173,71 @@ impl PingSocket {
 impl Drop for PingSocket {
     fn drop(&mut self) {
         self.host.with_stack(|s| s.ping_close(self.handle));
+        self.host.release(self.handle.id());
+    }
+}
+
+/// A raw IP socket (`SOCK_RAW`). Closed when dropped.
+#[derive(Debug)]
+pub struct RawSocket {
+    host: Host,
+    handle: RawHandle,
+}
+
+impl RawSocket {
+    pub fn open(host: &Host, protocol: Protocol) -> RawSocket {
+        let handle = host.with_stack(|s| s.raw_open(protocol));
+        host.claim(handle.id());
+        RawSocket {
+            host: host.clone(),
+            handle,
+        }
+    }
+
+    /// Reserve a source port of `kind` for hand-built probes.
+    pub fn reserve_port(&self, kind: SocketKind) -> Result<u16, BindError> {
+        self.host
+            .with_stack(|s| s.raw_reserve_port(self.handle, kind))
+    }
+
+    pub fn release_port(&self, kind: SocketKind, port: u16) {
+        self.host
+            .with_stack(|s| s.raw_release_port(self.handle, kind, port))
+    }
+
+    pub fn set_pmtudisc(&self, p: PmtuDisc) {
+        self.host.with_stack(|s| s.raw_set_pmtudisc(self.handle, p))
+    }
+
+    pub fn source_addr_for(&self, dst: Ipv4Addr) -> Result<Ipv4Addr, SendError> {
+        self.host.with_stack(|s| s.source_addr_for(dst))
+    }
+
+    pub fn send(&self, dst: Ipv4Addr, payload: &[u8]) -> Result<(), SendError> {
+        let now = self.host.now();
+        self.host
+            .with_stack(|s| s.raw_send(now, self.handle, dst, payload))
+    }
+
+    pub async fn recv(&self) -> RawDatagram {
+        poll_fn(|cx| {
+            if let Ok(d) = self.host.with_stack(|s| s.raw_recv(self.handle)) {
+                return Poll::Ready(d);
+            }
+            self.host.wait_for(self.handle.id(), cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    pub fn set_ttl(&self, ttl: Option<u8>) {
+        self.host.with_stack(|s| s.raw_set_ttl(self.handle, ttl))
+    }
+}
+
+impl Drop for RawSocket {
+    fn drop(&mut self) {
+        self.host.with_stack(|s| s.raw_close(self.handle));
         self.host.release(self.handle.id());
     }
 }

@@ -21,6 +21,7 @@ pub mod ip;
 pub mod ping;
 pub mod ports;
 pub mod rand;
+pub mod raw;
 pub mod route;
 pub mod services;
 pub mod socket;
@@ -36,10 +37,11 @@ pub use config::Config;
 pub use iface::{IfaceId, Interface};
 pub use ports::PortRange;
 pub use rand::Rng;
+pub use raw::RawDatagram;
 pub use route::{Route, RouteOrigin};
 pub use socket::{
-    BindError, Event, IcmpErrorReport, PingHandle, PingMessage, PmtuDisc, RecvError, SendError,
-    SocketError, SocketId, SocketKind, TcpHandle, UdpDatagram, UdpHandle,
+    BindError, Event, IcmpErrorReport, PingHandle, PingMessage, PmtuDisc, RawHandle, RecvError,
+    SendError, SocketError, SocketId, SocketKind, TcpHandle, UdpDatagram, UdpHandle,
 };
 pub use stack::{ConfigError, Stack, Transmit};
 pub use stats::Stats;

@@ -112,6 +112,27 @@ impl<T> Slab<T> {
             Slot::Free { .. } => None,
         })
     }
+
+    /// Occupied slots in index order, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Key, &mut T)> {
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Slot::Full { generation, value } => Some((
+                    Key {
+                        index: i as u32,
+                        generation: *generation,
+                    },
+                    value,
+                )),
+                Slot::Free { .. } => None,
+            })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 #[cfg(test)]

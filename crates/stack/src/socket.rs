@@ -19,6 +19,8 @@ pub enum SocketKind {
     /// ICMP echo ("ping") datagram sockets, as Linux's `SOCK_DGRAM, IPPROTO_ICMP`.
     Ping,
     Tcp,
+    /// Raw IP sockets (`SOCK_RAW`).
+    Raw,
 }
 
 /// Identifies any socket of a stack; events name sockets this way.
@@ -66,6 +68,11 @@ handle!(
     /// A TCP socket (listener or connection).
     TcpHandle,
     Tcp
+);
+handle!(
+    /// A raw IP socket.
+    RawHandle,
+    Raw
 );
 
 /// Something an application must hear about: the socket's state changed, so

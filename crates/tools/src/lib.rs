@@ -13,12 +13,14 @@ pub mod format;
 pub mod nc;
 pub mod netstat;
 pub mod ping;
+pub mod resolve;
 pub mod select;
 pub mod serve;
 pub mod sockets;
 pub mod ss;
 pub mod stdin;
 pub mod tcpdump;
+pub mod traceroute;
 pub mod transfer;
 
 use std::fmt;
@@ -71,6 +73,7 @@ pub struct Command {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tool {
     Ping(ping::PingArgs),
+    Traceroute(traceroute::TracerouteArgs),
     Nc(nc::NcArgs),
     Serve(serve::ServeArgs),
     Transfer(transfer::TransferArgs),
@@ -103,6 +106,7 @@ impl Command {
         let (name, rest) = last.split_first().expect("stages are non-empty");
         let tool = match name.as_str() {
             "ping" => Tool::Ping(ping::PingArgs::parse(rest)?),
+            "traceroute" => Tool::Traceroute(traceroute::TracerouteArgs::parse(rest)?),
             "nc" | "netcat" => Tool::Nc(nc::NcArgs::parse(rest)?),
             "serve" => Tool::Serve(serve::ServeArgs::parse(rest)?),
             "transfer" => Tool::Transfer(transfer::TransferArgs::parse(rest)?),
@@ -123,6 +127,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self.tool {
             Tool::Ping(_) => "ping",
+            Tool::Traceroute(_) => "traceroute",
             Tool::Nc(_) => "nc",
             Tool::Serve(_) => "serve",
             Tool::Transfer(_) => "transfer",
@@ -168,6 +173,7 @@ pub fn start(host: &Host, cmdline: &str) -> Result<Started, Usage> {
         let Command { tool, stdin } = command;
         let code = match tool {
             Tool::Ping(a) => ping::run(h.clone(), a, out, err).await,
+            Tool::Traceroute(a) => traceroute::run(h.clone(), a, out, err).await,
             Tool::Nc(a) => nc::run(h.clone(), a, stdin, out, err).await,
             Tool::Serve(a) => serve::run(h.clone(), pid, a, err).await,
             Tool::Transfer(a) => transfer::run(h.clone(), a, out, err).await,

@@ -27,3 +27,22 @@ pub async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Ou
     })
     .await
 }
+
+/// Poll all; return the index and result of the first to finish (lower
+/// indices win ties). `None` when there is nothing to wait for.
+pub async fn select_all<F: Future>(futures: Vec<F>) -> Option<(usize, F::Output)> {
+    if futures.is_empty() {
+        return None;
+    }
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let r = poll_fn(|cx| {
+        for (i, f) in futures.iter_mut().enumerate() {
+            if let Poll::Ready(v) = f.as_mut().poll(cx) {
+                return Poll::Ready((i, v));
+            }
+        }
+        Poll::Pending
+    })
+    .await;
+    Some(r)
+}

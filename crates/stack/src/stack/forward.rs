@@ -22,19 +22,6 @@ impl Stack {
             self.ip.stats.in_addr_errors += 1;
             return;
         }
-        // RFC 1812 §5.3.1: a datagram whose TTL would reach zero is discarded
-        // with time exceeded (code 0).
-        if repr.ttl <= 1 {
-            self.ip.stats.in_hdr_errors += 1;
-            self.icmp.send_error(
-                now,
-                &mut self.ip,
-                bytes,
-                Some(in_iface),
-                IcmpError::TimeExceeded(TimeExceeded::TtlExpired),
-            );
-            return;
-        }
         let Some(route) = self.ip.routes.lookup(dst).copied() else {
             // RFC 1812 §5.2.7.1: no route is "network unreachable".
             self.ip.stats.out_no_routes += 1;
@@ -47,6 +34,21 @@ impl Stack {
             );
             return;
         };
+        // RFC 1812 §5.3.1: a datagram whose TTL would reach zero is discarded
+        // with time exceeded (code 0). Like Linux, the route is looked up
+        // first, so an unroutable datagram gets net unreachable whatever its
+        // TTL (what `traceroute` shows as `!N` at the first hop).
+        if repr.ttl <= 1 {
+            self.ip.stats.in_hdr_errors += 1;
+            self.icmp.send_error(
+                now,
+                &mut self.ip,
+                bytes,
+                Some(in_iface),
+                IcmpError::TimeExceeded(TimeExceeded::TtlExpired),
+            );
+            return;
+        }
         let next_hop = route.gateway.unwrap_or(dst);
         let out_iface = &self.ip.ifaces[route.iface.0];
         // A directed broadcast to a connected subnet is not forwarded (RFC

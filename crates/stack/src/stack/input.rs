@@ -9,6 +9,7 @@ use super::Stack;
 use crate::icmp::IcmpError;
 use crate::iface::IfaceId;
 use crate::ip::{Destination, ReassemblyOutcome};
+use crate::raw::RawDatagram;
 use crate::route::{Route, RouteOrigin};
 use crate::socket::{IcmpErrorReport, PingMessage, UdpDatagram};
 use crate::time::Instant;
@@ -103,6 +104,7 @@ impl Stack {
         let packet = ipv4::Packet::new_unchecked(bytes);
         let payload = packet.payload();
         self.ip.stats.in_delivers += 1;
+        let raw_taken = !self.raw.is_empty() && self.raw_input(repr, payload);
         match repr.protocol {
             Protocol::Icmp => self.icmp_input(now, repr, dest, payload),
             Protocol::Udp => self.udp_input(now, iface, bytes, repr, dest, payload),
@@ -110,6 +112,8 @@ impl Stack {
                 self.tcp.input(now, &mut self.ip, repr, dest, payload);
                 self.after_tcp();
             }
+            // A protocol only a raw socket speaks: it was delivered there.
+            Protocol::Unknown(_) if raw_taken => {}
             Protocol::Unknown(_) => {
                 self.ip.stats.in_delivers -= 1;
                 self.ip.stats.in_unknown_protos += 1;
@@ -124,6 +128,22 @@ impl Stack {
                 }
             }
         }
+    }
+
+    /// Raw sockets see every datagram of their protocol before the protocol
+    /// does (Linux `raw_v4_input`).
+    fn raw_input(&mut self, repr: &ipv4::Repr, payload: &[u8]) -> bool {
+        let datagram = RawDatagram {
+            src: repr.src_addr,
+            dst: repr.dst_addr,
+            ttl: repr.ttl,
+            payload: payload.to_vec(),
+        };
+        let woken = self.raw.deliver(repr.protocol, &datagram);
+        for h in &woken {
+            self.notify(h.id());
+        }
+        !woken.is_empty()
     }
 
     fn icmp_input(

@@ -22,6 +22,7 @@
 mod forward;
 mod input;
 mod ping_api;
+mod raw_api;
 mod tcp_api;
 mod udp_api;
 
@@ -38,6 +39,7 @@ use crate::ip::{IpLayer, Reassembler};
 use crate::ping::PingLayer;
 use crate::ports::PortTable;
 use crate::rand::Rng;
+use crate::raw::RawLayer;
 use crate::route::{Route, RouteOrigin};
 use crate::socket::{Event, SocketId};
 use crate::stats::Stats;
@@ -82,6 +84,7 @@ pub struct Stack {
     pub(crate) udp: UdpLayer,
     pub(crate) ping: PingLayer,
     pub(crate) tcp: TcpLayer,
+    pub(crate) raw: RawLayer,
     pub(crate) ports: PortTable,
     events: VecDeque<Event>,
     queued_events: Set<SocketId>,
@@ -111,6 +114,7 @@ impl Stack {
             udp,
             ping,
             tcp,
+            raw: RawLayer::default(),
             ports,
             events: VecDeque::new(),
             queued_events,

@@ -7,7 +7,7 @@ use tcplab_wire::{icmpv4, ipv4, udp, Protocol};
 
 use super::*;
 use crate::socket::{
-    BindError, PingHandle, PingMessage, PmtuDisc, RecvError, SendError, SocketError,
+    BindError, PingHandle, PingMessage, PmtuDisc, RecvError, SendError, SocketError, SocketKind,
 };
 
 /// Stacks joined by point-to-point links that deliver instantly.
@@ -659,4 +659,84 @@ fn reassembly_memory_bounded_under_fragment_flood() {
     s.handle_timeout(Instant::from_secs(100));
     assert_eq!(s.reassembly_bytes(), 0);
     let _ = Duration::ZERO;
+}
+
+/// A SYN built by hand, as `traceroute -T` and port scanners build it.
+fn raw_syn(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16) -> Vec<u8> {
+    use tcplab_wire::tcp;
+    let mut repr = tcp::Repr::new(
+        sport,
+        dport,
+        tcp::Flags::SYN,
+        tcp::SeqNumber(1000),
+        tcp::SeqNumber(0),
+    );
+    repr.window_len = 5840;
+    repr.max_seg_size = Some(1460);
+    let mut bytes = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut tcp::Packet::new_unchecked(&mut bytes[..]), src, dst);
+    bytes
+}
+
+#[test]
+fn raw_tcp_socket_sees_replies_and_tcp_still_resets_the_stray_syn_ack() {
+    use tcplab_wire::tcp;
+    let (mut net, c, _, _, s) = three_hops(1500);
+    let listener = net.nodes[s]
+        .tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
+        .unwrap();
+    let raw = net.nodes[c].raw_open(Protocol::Tcp);
+    let sport = net.nodes[c].raw_reserve_port(raw, SocketKind::Tcp).unwrap();
+    let src = net.nodes[c].source_addr_for(SERVER).unwrap();
+    assert_eq!(src, Ipv4Addr::new(10, 0, 1, 2));
+    for (dport, expect) in [
+        (80, tcp::Flags::SYN | tcp::Flags::ACK),
+        (81, tcp::Flags::RST | tcp::Flags::ACK),
+    ] {
+        let syn = raw_syn(src, SERVER, sport, dport);
+        net.nodes[c]
+            .raw_send(Instant::ZERO, raw, SERVER, &syn)
+            .unwrap();
+        net.run(Instant::ZERO);
+        let got = net.nodes[c].raw_recv(raw).unwrap();
+        assert_eq!(got.src, SERVER);
+        let packet = tcp::Packet::new_checked(&got.payload[..]).unwrap();
+        let repr = tcp::Repr::parse(&packet).unwrap();
+        assert_eq!(repr.flags, expect, "reply to a SYN for port {dport}");
+        assert_eq!(repr.ack_number, tcp::SeqNumber(1001));
+        assert_eq!(net.nodes[c].raw_recv(raw), Err(RecvError::WouldBlock));
+    }
+    // Our TCP knew nothing of the SYN-ACK and reset it, so the server's
+    // half-open connection is gone and nothing waits to be accepted.
+    let resets = net
+        .wire
+        .iter()
+        .filter(|(n, b)| *n == c && b[9] == 6 && b[33] & 0x04 != 0)
+        .count();
+    assert_eq!(resets, 1);
+    assert_eq!(
+        net.nodes[s].tcp_accept(listener),
+        Err(RecvError::WouldBlock)
+    );
+    // The reserved port is released on close.
+    net.nodes[c].raw_close(raw);
+    assert!(net.nodes[c]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, sport))
+        .is_ok());
+}
+
+#[test]
+fn raw_socket_for_an_unknown_protocol_takes_it_without_protocol_unreachable() {
+    let (mut net, c, _, _, s) = three_hops(1500);
+    let raw_s = net.nodes[s].raw_open(Protocol::Unknown(253));
+    let raw_c = net.nodes[c].raw_open(Protocol::Unknown(253));
+    net.nodes[c]
+        .raw_send(Instant::ZERO, raw_c, SERVER, b"experiment")
+        .unwrap();
+    net.run(Instant::ZERO);
+    let got = net.nodes[s].raw_recv(raw_s).unwrap();
+    assert_eq!(got.payload, b"experiment");
+    assert_eq!(got.ttl, 62);
+    assert_eq!(net.nodes[s].stats().ip.in_unknown_protos, 0);
+    assert_eq!(net.nodes[c].stats().icmp.in_type[3], 0);
 }

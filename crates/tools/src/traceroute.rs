@@ -1,0 +1,778 @@
+//! `traceroute`, as Debian's traceroute 2.1 (Butskoy) prints it.
+//!
+//! Probes go out with TTL 1, 2, ... (`-q` per hop, default 3), up to `-N`
+//! (16) in flight at once. Each router whose TTL check fails answers with
+//! ICMP time exceeded; the destination answers with port unreachable (UDP,
+//! the default, to ports from 33434 up, one per probe), an echo reply
+//! (`-I`), or a SYN-ACK or RST (`-T`, to port 80 unless `-p`). A probe
+//! unanswered within the wait (`-w MAX,HERE,NEAR`, default 5,3,10: at most
+//! MAX seconds, or HERE times the round trip of an answered probe of the
+//! same hop, or NEAR times one of a later hop) prints `*`. Unreachables
+//! print `!N !H !P !F-mtu !X !S !V !C !<code>` and end the trace like
+//! reaching the destination does. Exit status 0 whether or not the
+//! destination was reached; 2 for bad arguments or an unknown host.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use tcplab_host::{Host, Output, PingSocket, RawSocket, UdpSocket};
+use tcplab_stack::{IcmpErrorReport, Instant, PingMessage, PmtuDisc, SendError, SocketKind};
+use tcplab_wire::icmpv4::{self, DstUnreachable, Quote};
+use tcplab_wire::{tcp, Protocol};
+
+use crate::args::{getopt, Opt};
+use crate::format::ms3;
+use crate::resolve;
+use crate::select::{select, select_all, Either};
+use crate::Usage;
+
+/// How probes are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// UDP to ports from 33434, one port per probe (the default).
+    Udp,
+    /// `-U`: UDP to one fixed port (53 unless `-p`).
+    UdpFixed,
+    /// `-I`: ICMP echo requests.
+    Icmp,
+    /// `-T`: TCP SYNs (port 80 unless `-p`).
+    Tcp,
+}
+
+/// `traceroute`'s arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracerouteArgs {
+    pub method: Method,
+    pub first_ttl: u8,
+    pub max_ttl: u8,
+    pub queries: usize,
+    pub wait_max: Duration,
+    pub wait_here: f64,
+    pub wait_near: f64,
+    pub sim_queries: usize,
+    pub port: Option<u16>,
+    pub numeric: bool,
+    /// `-F`: set DF on probes.
+    pub dont_frag: bool,
+    pub packet_len: Option<usize>,
+    pub target: String,
+}
+
+const USAGE: &str = "Usage:\n  traceroute [ -nFITU ] [ -f first_ttl ] [ -m max_ttl ] [ -N squeries ] [ -p port ] [ -w MAX,HERE,NEAR ] [ -q nqueries ] host [ packetlen ]";
+
+fn bad(msg: String) -> Usage {
+    Usage::new("traceroute", msg)
+}
+
+/// traceroute's complaint about an option argument it cannot read.
+fn cannot(opt: char, v: &str) -> Usage {
+    Usage {
+        tool: "traceroute".into(),
+        message: format!("Cannot handle `-{opt}' option with arg `{v}'"),
+        usage: None,
+        status: 2,
+    }
+}
+
+fn parse_wait(v: &str) -> Option<(f64, f64, f64)> {
+    let mut parts = v.split([',', '/']);
+    let num = |s: Option<&str>, d: f64| -> Option<f64> {
+        match s {
+            None => Some(d),
+            Some(s) => s.parse::<f64>().ok().filter(|x| x.is_finite() && *x >= 0.0),
+        }
+    };
+    let max = num(parts.next(), 5.0)?;
+    let here = num(parts.next(), 3.0)?;
+    let near = num(parts.next(), 10.0)?;
+    if parts.next().is_some() || max > 1e6 {
+        return None;
+    }
+    Some((max, here, near))
+}
+
+impl TracerouteArgs {
+    pub fn parse(args: &[String]) -> Result<TracerouteArgs, Usage> {
+        let (opts, operands) = getopt(args, "nFITUf:m:N:p:q:w:", &[])
+            .map_err(|e| Usage::with_usage("traceroute", e, USAGE))?;
+        let mut a = TracerouteArgs {
+            method: Method::Udp,
+            first_ttl: 1,
+            max_ttl: 30,
+            queries: 3,
+            wait_max: Duration::from_secs(5),
+            wait_here: 3.0,
+            wait_near: 10.0,
+            sim_queries: 16,
+            port: None,
+            numeric: false,
+            dont_frag: false,
+            packet_len: None,
+            target: String::new(),
+        };
+        for o in opts {
+            let Opt::Short(c, v) = o else { continue };
+            let v = v.unwrap_or_default();
+            let int = |v: &str| v.parse::<u64>().map_err(|_| cannot(c, v));
+            match c {
+                'n' => a.numeric = true,
+                'F' => a.dont_frag = true,
+                'I' => a.method = Method::Icmp,
+                'T' => a.method = Method::Tcp,
+                'U' => a.method = Method::UdpFixed,
+                'f' => {
+                    a.first_ttl =
+                        u8::try_from(int(&v)?).map_err(|_| bad("first hop out of range".into()))?
+                }
+                'm' => {
+                    a.max_ttl = u8::try_from(int(&v)?)
+                        .map_err(|_| bad("max hops cannot be more than 255".into()))?
+                }
+                'N' => a.sim_queries = int(&v)?.clamp(1, 1000) as usize,
+                'p' => a.port = Some(u16::try_from(int(&v)?).map_err(|_| cannot(c, &v))?),
+                'q' => {
+                    let q = int(&v)?;
+                    if q == 0 || q > 10 {
+                        return Err(bad("no more than 10 probes per hop".into()));
+                    }
+                    a.queries = q as usize;
+                }
+                'w' => {
+                    let (max, here, near) = parse_wait(&v).ok_or_else(|| cannot(c, &v))?;
+                    a.wait_max = Duration::from_secs_f64(max);
+                    a.wait_here = here;
+                    a.wait_near = near;
+                }
+                _ => {}
+            }
+        }
+        if a.max_ttl == 0 {
+            return Err(bad("max hops cannot be more than 255".into()));
+        }
+        if a.first_ttl == 0 || a.first_ttl > a.max_ttl {
+            return Err(bad("first hop out of range".into()));
+        }
+        match operands.as_slice() {
+            [] => {
+                return Err(Usage::with_usage(
+                    "traceroute",
+                    "Specify \"host\" missing argument.".into(),
+                    USAGE,
+                ))
+            }
+            [t] => a.target = t.clone(),
+            [t, len] => {
+                a.target = t.clone();
+                let n: usize = len.parse().map_err(|_| {
+                    bad(format!(
+                        "Cannot handle \"packetlen\" cmdline arg `{len}' on position 2"
+                    ))
+                })?;
+                if n > 65000 {
+                    return Err(bad("too big packetlen 65000 specified".into()));
+                }
+                a.packet_len = Some(n);
+            }
+            _ => {
+                return Err(Usage::with_usage(
+                    "traceroute",
+                    "Too many arguments".into(),
+                    USAGE,
+                ))
+            }
+        }
+        Ok(a)
+    }
+
+    /// The size of each probe datagram, IP header included.
+    fn probe_len(&self) -> usize {
+        match self.method {
+            // A SYN with the options Linux sends (MSS, SACK-permitted,
+            // timestamps, window scale): 20 + 20 + 20 bytes.
+            Method::Tcp => 60,
+            _ => self.packet_len.unwrap_or(60).max(28),
+        }
+    }
+}
+
+/// One probe and what became of it.
+#[derive(Debug, Clone, Default)]
+struct Probe {
+    sent: Option<Instant>,
+    answered: Option<(Ipv4Addr, Instant)>,
+    /// Annotation (`!H`, ...).
+    note: String,
+    done: bool,
+    /// Reached the destination or an unreachable: the trace ends here.
+    last: bool,
+}
+
+/// The socket(s) a method uses.
+enum Prober {
+    /// One socket per probe, as traceroute's udp module does it: the error
+    /// queue of the socket a probe left from says which probe it was.
+    Udp(BTreeMap<usize, UdpSocket>),
+    Icmp(PingSocket),
+    /// A raw TCP socket for the SYNs and the answers, a raw ICMP socket for
+    /// the errors; each probe leaves from a source port of its own (so that
+    /// a listener's half-open connection from one probe never swallows the
+    /// next), reserved in the port table while the probe is out.
+    Tcp {
+        tcp: RawSocket,
+        icmp: RawSocket,
+        src: Ipv4Addr,
+        isn: u32,
+        by_port: BTreeMap<u16, usize>,
+    },
+}
+
+/// What came back, matched to the probe it answers.
+struct Answer {
+    index: usize,
+    from: Ipv4Addr,
+    /// Annotation, for unreachables.
+    note: String,
+    last: bool,
+}
+
+/// The `!X` of an ICMP destination unreachable (traceroute's
+/// `parse_icmp_res`); `None` for port unreachable, which means arrived.
+fn unreachable_note(code: u8, info: u32) -> Option<String> {
+    use DstUnreachable as D;
+    Some(match D::from(code) {
+        D::NetUnreachable | D::DstNetUnknown | D::SrcHostIsolated | D::NetUnreachToS => "!N".into(),
+        D::HostUnreachable | D::DstHostUnknown | D::HostUnreachToS => "!H".into(),
+        D::ProtoUnreachable => "!P".into(),
+        D::PortUnreachable => return None,
+        D::FragRequired => format!("!F-{info}"),
+        D::SrcRouteFailed => "!S".into(),
+        D::NetProhibited | D::HostProhibited | D::CommProhibited => "!X".into(),
+        D::HostPrecedViol => "!V".into(),
+        D::PrecedCutoff => "!C".into(),
+        D::Unknown(c) => format!("!{c}"),
+    })
+}
+
+/// What an ICMP error says about a probe: (annotation, last).
+fn classify(report_type: u8, code: u8, info: u32, from: Ipv4Addr, dst: Ipv4Addr) -> (String, bool) {
+    match report_type {
+        11 => (String::new(), false),
+        3 => match unreachable_note(code, info) {
+            Some(n) => (n, true),
+            None => (String::new(), true),
+        },
+        _ => (String::new(), from == dst),
+    }
+}
+
+impl Prober {
+    fn open(
+        host: &Host,
+        method: Method,
+        pmtudisc: PmtuDisc,
+        dst: Ipv4Addr,
+        seed: u32,
+    ) -> Result<Prober, String> {
+        match method {
+            Method::Udp | Method::UdpFixed => Ok(Prober::Udp(BTreeMap::new())),
+            Method::Icmp => {
+                let s = PingSocket::open(host).map_err(|e| e.to_string())?;
+                s.set_pmtudisc(pmtudisc);
+                Ok(Prober::Icmp(s))
+            }
+            Method::Tcp => {
+                let tcp = RawSocket::open(host, Protocol::Tcp);
+                tcp.set_pmtudisc(pmtudisc);
+                let icmp = RawSocket::open(host, Protocol::Icmp);
+                let src = tcp.source_addr_for(dst).map_err(|e| e.to_string())?;
+                Ok(Prober::Tcp {
+                    tcp,
+                    icmp,
+                    src,
+                    isn: seed,
+                    by_port: BTreeMap::new(),
+                })
+            }
+        }
+    }
+
+    fn send(
+        &mut self,
+        host: &Host,
+        a: &TracerouteArgs,
+        dst: Ipv4Addr,
+        index: usize,
+        ttl: u8,
+    ) -> Result<(), SendError> {
+        let data_len = a.probe_len() - 28;
+        match self {
+            Prober::Udp(sockets) => {
+                let port = match a.method {
+                    Method::UdpFixed => a.port.unwrap_or(53),
+                    _ => a.port.unwrap_or(33434).wrapping_add(index as u16),
+                };
+                let s = UdpSocket::bind(host, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+                    .map_err(|_| SendError::InvalidHandle)?;
+                s.set_recv_err(true);
+                s.set_ttl(Some(ttl));
+                s.set_pmtudisc(pmtudisc(a));
+                s.send_to(&probe_data(data_len), SocketAddrV4::new(dst, port))?;
+                sockets.insert(index, s);
+                Ok(())
+            }
+            Prober::Icmp(s) => {
+                s.set_ttl(Some(ttl));
+                s.send(dst, seq_of(a, index), &probe_data(data_len))
+            }
+            Prober::Tcp {
+                tcp,
+                src,
+                isn,
+                by_port,
+                ..
+            } => {
+                let sport = tcp
+                    .reserve_port(SocketKind::Tcp)
+                    .map_err(|_| SendError::InvalidHandle)?;
+                by_port.insert(sport, index);
+                let mut repr = tcp::Repr::new(
+                    sport,
+                    a.port.unwrap_or(80),
+                    tcp::Flags::SYN,
+                    tcp::SeqNumber(*isn),
+                    tcp::SeqNumber(0),
+                );
+                repr.window_len = 64240;
+                repr.max_seg_size = Some(1460);
+                repr.sack_permitted = true;
+                repr.timestamp = Some(tcp::Timestamp {
+                    tsval: index as u32,
+                    tsecr: 0,
+                });
+                repr.window_scale = Some(7);
+                let mut bytes = vec![0u8; repr.buffer_len()];
+                repr.emit(&mut tcp::Packet::new_unchecked(&mut bytes[..]), *src, dst);
+                tcp.set_ttl(Some(ttl));
+                tcp.send(dst, &bytes)
+            }
+        }
+    }
+
+    /// A probe is finished with: close its socket, if it has its own.
+    fn forget(&mut self, index: usize) {
+        match self {
+            Prober::Udp(sockets) => {
+                sockets.remove(&index);
+            }
+            Prober::Tcp { tcp, by_port, .. } => {
+                if let Some(port) = by_port
+                    .iter()
+                    .find_map(|(&p, &i)| (i == index).then_some(p))
+                {
+                    by_port.remove(&port);
+                    tcp.release_port(SocketKind::Tcp, port);
+                }
+            }
+            Prober::Icmp(_) => {}
+        }
+    }
+
+    /// Wait for the next answer to one of our probes.
+    async fn recv(&self, a: &TracerouteArgs, dst: Ipv4Addr, probes: usize) -> Answer {
+        loop {
+            let answer = match self {
+                Prober::Udp(sockets) => {
+                    let waits = sockets
+                        .iter()
+                        .map(|(&i, s)| async move { (i, s.recv_error().await) })
+                        .collect();
+                    match select_all(waits).await {
+                        Some((_, (index, r))) => udp_answer(dst, index, &r),
+                        None => std::future::pending().await,
+                    }
+                }
+                Prober::Icmp(s) => match s.recv().await {
+                    PingMessage::Reply { from, seq, .. } => {
+                        index_of_seq(a, seq).map(|index| Answer {
+                            index,
+                            from,
+                            note: String::new(),
+                            last: from == dst,
+                        })
+                    }
+                    PingMessage::Error { seq, report } => index_of_seq(a, seq).map(|index| {
+                        let (note, last) =
+                            classify(report.icmp_type, report.code, report.info, report.from, dst);
+                        Answer {
+                            index,
+                            from: report.from,
+                            note,
+                            last,
+                        }
+                    }),
+                },
+                Prober::Tcp {
+                    tcp,
+                    icmp,
+                    isn,
+                    by_port,
+                    ..
+                } => match select(tcp.recv(), icmp.recv()).await {
+                    Either::Left(d) => tcp_answer(a, dst, by_port, *isn, d.src, &d.payload),
+                    Either::Right(d) => icmp_tcp_answer(a, dst, by_port, d.src, &d.payload),
+                },
+            };
+            if let Some(ans) = answer.filter(|x| x.index < probes) {
+                return ans;
+            }
+        }
+    }
+}
+
+/// Probes may be fragmented on the way unless `-F` asks for DF.
+fn pmtudisc(a: &TracerouteArgs) -> PmtuDisc {
+    if a.dont_frag {
+        PmtuDisc::Do
+    } else {
+        PmtuDisc::Dont
+    }
+}
+
+/// traceroute's probe payload: the bytes 0x40, 0x41, ... (`@ABC...`).
+fn probe_data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| 0x40 + (i % 64) as u8).collect()
+}
+
+fn seq_of(a: &TracerouteArgs, index: usize) -> u16 {
+    a.port.unwrap_or(1).wrapping_add(index as u16)
+}
+
+fn index_of_seq(a: &TracerouteArgs, seq: u16) -> Option<usize> {
+    Some(usize::from(seq.wrapping_sub(a.port.unwrap_or(1))))
+}
+
+fn udp_answer(dst: Ipv4Addr, index: usize, r: &IcmpErrorReport) -> Option<Answer> {
+    if r.original_dst != dst {
+        return None;
+    }
+    let (note, last) = classify(r.icmp_type, r.code, r.info, r.from, dst);
+    Some(Answer {
+        index,
+        from: r.from,
+        note,
+        last,
+    })
+}
+
+fn tcp_answer(
+    a: &TracerouteArgs,
+    dst: Ipv4Addr,
+    by_port: &BTreeMap<u16, usize>,
+    isn: u32,
+    from: Ipv4Addr,
+    payload: &[u8],
+) -> Option<Answer> {
+    let packet = tcp::Packet::new_checked(payload).ok()?;
+    let repr = tcp::Repr::parse(&packet).ok()?;
+    if from != dst || repr.src_port != a.port.unwrap_or(80) {
+        return None;
+    }
+    // A SYN-ACK or a RST acknowledging our SYN (RFC 9293 §3.10.7.1 and
+    // §3.10.7.3): nothing else answers a probe.
+    let acks_syn = repr.flags.ack() && repr.ack_number.0 == isn.wrapping_add(1);
+    if !acks_syn || !(repr.flags.rst() || repr.flags.syn()) {
+        return None;
+    }
+    let index = *by_port.get(&repr.dst_port)?;
+    Some(Answer {
+        index,
+        from,
+        note: String::new(),
+        last: true,
+    })
+}
+
+fn icmp_tcp_answer(
+    a: &TracerouteArgs,
+    dst: Ipv4Addr,
+    by_port: &BTreeMap<u16, usize>,
+    from: Ipv4Addr,
+    payload: &[u8],
+) -> Option<Answer> {
+    let packet = icmpv4::Packet::new_checked(payload).ok()?;
+    let repr = icmpv4::Repr::parse(&packet).ok()?;
+    let (t, code, info) = match repr {
+        icmpv4::Repr::TimeExceeded { reason, .. } => (11, u8::from(reason), 0),
+        icmpv4::Repr::DstUnreachable {
+            reason,
+            next_hop_mtu,
+            ..
+        } => (3, u8::from(reason), u32::from(next_hop_mtu)),
+        _ => return None,
+    };
+    let quote = Quote::parse(repr.quote()?).ok()?;
+    if quote.header.protocol != Protocol::Tcp || quote.header.dst_addr != dst {
+        return None;
+    }
+    let (qs, qd) = quote.ports()?;
+    if qd != a.port.unwrap_or(80) {
+        return None;
+    }
+    let index = *by_port.get(&qs)?;
+    let (note, last) = classify(t, code, info, from, dst);
+    Some(Answer {
+        index,
+        from,
+        note,
+        last,
+    })
+}
+
+/// How long to wait for `probes[i]` (traceroute's `get_timeout`).
+fn wait_for(a: &TracerouteArgs, probes: &[Probe], i: usize) -> Duration {
+    let rtt = |p: &Probe| match (p.sent, p.answered) {
+        (Some(s), Some((_, r))) if r > s => Some(r.saturating_since(s)),
+        _ => None,
+    };
+    let hop = i / a.queries;
+    let max = a.wait_max;
+    if a.wait_here > 0.0 {
+        let same = &probes[hop * a.queries..((hop + 1) * a.queries).min(probes.len())];
+        if let Some(r) = same.iter().filter_map(rtt).next() {
+            return r.mul_f64(a.wait_here).min(max);
+        }
+    }
+    if a.wait_near > 0.0 {
+        if let Some(r) = probes[((hop + 1) * a.queries).min(probes.len())..]
+            .iter()
+            .filter_map(rtt)
+            .next()
+        {
+            return r.mul_f64(a.wait_near).min(max);
+        }
+    }
+    max
+}
+
+/// Run traceroute; returns the exit status.
+pub async fn run(host: Host, a: TracerouteArgs, mut out: Output, mut err: Output) -> i32 {
+    let dst = match resolve::lookup(&host, &a.target).await {
+        Ok(d) => d,
+        Err(e) => {
+            err.line(format!("{}: {e}", a.target));
+            err.line(format!(
+                "Cannot handle \"host\" cmdline arg `{}' on position 1 (argc 1)",
+                a.target
+            ));
+            return 2;
+        }
+    };
+    let seed = host.now().total_micros() as u32 ^ 0x5a17_c0de;
+    let mut prober = match Prober::open(&host, a.method, pmtudisc(&a), dst, seed) {
+        Ok(p) => p,
+        Err(e) => {
+            err.line(format!("traceroute: {e}"));
+            return 2;
+        }
+    };
+    let hops = usize::from(a.max_ttl - a.first_ttl) + 1;
+    let total = hops * a.queries;
+    let mut probes = vec![Probe::default(); total];
+    out.line(format!(
+        "traceroute to {} ({}), {} hops max, {} byte packets",
+        a.target,
+        dst,
+        a.max_ttl,
+        a.probe_len()
+    ));
+    let mut end = total;
+    let mut next = 0usize;
+    let mut printed_hops = 0usize;
+    let mut names: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+    loop {
+        // Keep up to -N probes in flight.
+        while next < end && probes[..next].iter().filter(|p| !p.done).count() < a.sim_queries {
+            let ttl = a.first_ttl + (next / a.queries) as u8;
+            probes[next].sent = Some(host.now());
+            if let Err(e) = prober.send(&host, &a, dst, next, ttl) {
+                if matches!(e, SendError::NoRoute(_)) {
+                    err.line("send: Network is unreachable");
+                    return 2;
+                }
+                // Anything else refused locally counts as silence.
+                probes[next].done = true;
+            }
+            next += 1;
+        }
+        // Print every hop whose probes are all done, in order.
+        while printed_hops * a.queries < end {
+            let range = printed_hops * a.queries..(printed_hops + 1) * a.queries;
+            if !probes[range.clone()].iter().all(|p| p.done) {
+                break;
+            }
+            let ttl = usize::from(a.first_ttl) + printed_hops;
+            let line = hop_line(&host, &a, ttl, &probes[range], &mut names).await;
+            out.line(line);
+            printed_hops += 1;
+        }
+        if printed_hops * a.queries >= end {
+            break;
+        }
+        // Wait for an answer or the first probe's time to give up.
+        let now = host.now();
+        let deadline = probes[..next]
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.done)
+            .filter_map(|(i, p)| p.sent.map(|s| s + wait_for(&a, &probes, i)))
+            .min();
+        let answer = match deadline {
+            Some(d) if d <= now => None,
+            Some(d) => match select(prober.recv(&a, dst, next), host.sleep_until(d)).await {
+                Either::Left(ans) => Some(ans),
+                Either::Right(()) => None,
+            },
+            None => Some(prober.recv(&a, dst, next).await),
+        };
+        let now = host.now();
+        if let Some(ans) = answer {
+            let p = &mut probes[ans.index];
+            if !p.done {
+                p.done = true;
+                p.answered = Some((ans.from, now));
+                p.note = ans.note;
+                p.last = ans.last;
+                prober.forget(ans.index);
+                if ans.last {
+                    let hop_end = (ans.index / a.queries + 1) * a.queries;
+                    end = end.min(hop_end);
+                }
+            }
+        }
+        for i in 0..next {
+            if !probes[i].done {
+                if let Some(s) = probes[i].sent {
+                    if now >= s + wait_for(&a, &probes, i) {
+                        probes[i].done = true;
+                        prober.forget(i);
+                    }
+                }
+            }
+        }
+    }
+    0
+}
+
+/// One hop's line: ` 3  name (addr)  0.123 ms !H  0.120 ms  *`.
+async fn hop_line(
+    host: &Host,
+    a: &TracerouteArgs,
+    ttl: usize,
+    probes: &[Probe],
+    names: &mut BTreeMap<Ipv4Addr, String>,
+) -> String {
+    let mut line = format!("{ttl:2} ");
+    let mut last_addr: Option<Ipv4Addr> = None;
+    for p in probes {
+        let (Some(sent), Some((from, at))) = (p.sent, p.answered) else {
+            line.push_str(" *");
+            continue;
+        };
+        if last_addr != Some(from) {
+            if a.numeric {
+                line.push_str(&format!(" {from}"));
+            } else {
+                let name = match names.get(&from) {
+                    Some(n) => n.clone(),
+                    None => {
+                        let n = resolve::reverse(host, from)
+                            .await
+                            .unwrap_or_else(|| from.to_string());
+                        names.insert(from, n.clone());
+                        n
+                    }
+                };
+                line.push_str(&format!(" {name} ({from})"));
+            }
+            last_addr = Some(from);
+        }
+        line.push_str(&format!(
+            "  {} ms",
+            ms3(at.saturating_since(sent).as_micros() as u64)
+        ));
+        if !p.note.is_empty() {
+            line.push(' ');
+            line.push_str(&p.note);
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<TracerouteArgs, Usage> {
+        TracerouteArgs::parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options() {
+        let a = parse("-n -I -q 2 -m 5 -f 2 -w 1,2,3 -N 1 server 100").unwrap();
+        assert!(a.numeric);
+        assert_eq!(a.method, Method::Icmp);
+        assert_eq!(
+            (a.queries, a.first_ttl, a.max_ttl, a.sim_queries),
+            (2, 2, 5, 1)
+        );
+        assert_eq!(a.wait_max, Duration::from_secs(1));
+        assert_eq!((a.wait_here, a.wait_near), (2.0, 3.0));
+        assert_eq!(a.packet_len, Some(100));
+        assert_eq!(a.probe_len(), 100);
+        let t = parse("-T -p 443 server").unwrap();
+        assert_eq!(
+            (t.method, t.port, t.probe_len()),
+            (Method::Tcp, Some(443), 60)
+        );
+    }
+
+    #[test]
+    fn errors_read_like_traceroute() {
+        assert_eq!(
+            parse("-q 11 h").unwrap_err().message,
+            "no more than 10 probes per hop"
+        );
+        assert_eq!(
+            parse("-m 300 h").unwrap_err().message,
+            "max hops cannot be more than 255"
+        );
+        assert_eq!(
+            parse("-f 9 -m 5 h").unwrap_err().message,
+            "first hop out of range"
+        );
+        assert_eq!(
+            parse("-w x h").unwrap_err().message,
+            "Cannot handle `-w' option with arg `x'"
+        );
+        assert!(parse("").unwrap_err().message.contains("missing argument"));
+        assert!(parse("-Z h")
+            .unwrap_err()
+            .message
+            .contains("invalid option"));
+        assert!(parse("h 70000")
+            .unwrap_err()
+            .message
+            .contains("too big packetlen"));
+    }
+
+    #[test]
+    fn unreachable_annotations() {
+        assert_eq!(unreachable_note(0, 0).as_deref(), Some("!N"));
+        assert_eq!(unreachable_note(1, 0).as_deref(), Some("!H"));
+        assert_eq!(unreachable_note(2, 0).as_deref(), Some("!P"));
+        assert_eq!(unreachable_note(3, 0), None);
+        assert_eq!(unreachable_note(4, 1400).as_deref(), Some("!F-1400"));
+        assert_eq!(unreachable_note(13, 0).as_deref(), Some("!X"));
+    }
+}

@@ -1,0 +1,152 @@
+//! Run tool commands in a small simulated network and collect what each
+//! printed, for output-format tests.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use tcplab_host::{Host, Stream};
+use tcplab_sim::{load_checked, Commands, Sim, SimOptions, Started, TranscriptEvent};
+
+/// The network of the reference captures: a client and a server with two
+/// routers between them, plus a LAN host behind r2 for local traffic.
+///
+/// ```text
+/// client 10.99.1.2 ── r1 ── r2 ── server 10.99.3.2
+/// ```
+pub const NET: &str = r#"
+seed = 1
+
+[[host]]
+name = "client"
+addr = "10.99.1.2/24"
+gateway = "10.99.1.1"
+
+[[host]]
+name = "server"
+addr = "10.99.3.2/24"
+gateway = "10.99.3.1"
+
+[[router]]
+name = "r1"
+addrs = ["10.99.1.1/24", "10.99.2.1/24"]
+
+[[router]]
+name = "r2"
+addrs = ["10.99.2.2/24", "10.99.3.1/24"]
+
+[[link]]
+ends = ["client", "r1"]
+delay = "100us"
+
+[[link]]
+ends = ["r1", "r2"]
+delay = "200us"
+
+[[link]]
+ends = ["r2", "server"]
+delay = "100us"
+"#;
+
+/// What one command printed, and how it ended.
+#[derive(Debug, Clone, Default)]
+pub struct Ran {
+    pub host: String,
+    pub cmdline: String,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+    pub exit: Option<i32>,
+}
+
+impl Ran {
+    pub fn out(&self) -> String {
+        let mut s = self.stdout.join("\n");
+        s.push('\n');
+        s
+    }
+}
+
+/// (host, pid, stream, text)
+type Line = (String, u32, Stream, String);
+
+struct Tools;
+
+impl Commands for Tools {
+    fn check(&self, cmdline: &str) -> Result<(), String> {
+        tcplab_tools::check(cmdline).map_err(|u| u.to_string())
+    }
+
+    fn start(&self, host: &Host, cmdline: &str) -> Result<Started, String> {
+        tcplab_tools::start(host, cmdline)
+            .map(|s| Started {
+                pid: s.pid,
+                daemon: s.daemon,
+            })
+            .map_err(|u| u.to_string())
+    }
+}
+
+/// Run `NET` (or another network) plus `runs`, a list of
+/// `(time, host, command)`; returns each command's result in start order.
+pub fn run_in(net: &str, runs: &[(&str, &str, &str)]) -> Vec<Ran> {
+    let mut text = net.to_string();
+    for (at, on, cmd) in runs {
+        text.push_str(&format!(
+            "\n[[run]]\nat = \"{at}\"\non = \"{on}\"\ncmd = '''{cmd}'''\n"
+        ));
+    }
+    let scenario = load_checked("test.toml", &text, &|c| Tools.check(c))
+        .unwrap_or_else(|e| panic!("scenario: {e}"));
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).expect("build");
+    let lines: Rc<RefCell<Vec<Line>>> = Rc::default();
+    let sink = lines.clone();
+    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
+        if let TranscriptEvent::Output(l) = ev {
+            sink.borrow_mut()
+                .push((l.host.to_string(), l.pid, l.stream, l.text.clone()));
+        }
+    }));
+    sim.run(&Tools);
+    let mut ran = Vec::new();
+    for host in sim.hosts() {
+        for p in host.processes() {
+            let mut r = Ran {
+                host: host.name().to_string(),
+                cmdline: p.cmdline.clone(),
+                exit: p.exit,
+                ..Ran::default()
+            };
+            for (h, pid, stream, text) in lines.borrow().iter() {
+                if *h == r.host && *pid == p.pid {
+                    match stream {
+                        Stream::Stdout => r.stdout.push(text.clone()),
+                        Stream::Stderr => r.stderr.push(text.clone()),
+                    }
+                }
+            }
+            ran.push((p.pid, r));
+        }
+    }
+    // Start order: the order of `runs`.
+    let mut ordered = Vec::new();
+    for (_, on, cmd) in runs {
+        if let Some(i) = ran
+            .iter()
+            .position(|(_, r)| r.host == *on && r.cmdline == *cmd)
+        {
+            ordered.push(ran.remove(i).1);
+        }
+    }
+    ordered
+}
+
+pub fn run(runs: &[(&str, &str, &str)]) -> Vec<Ran> {
+    run_in(NET, runs)
+}
+
+/// Run one command on `host` of `NET` (after `setup` commands at time 0).
+pub fn one(setup: &[(&str, &str)], host: &str, cmd: &str) -> Ran {
+    let mut runs: Vec<(&str, &str, &str)> = setup.iter().map(|(h, c)| ("0s", *h, *c)).collect();
+    runs.push(("100ms", host, cmd));
+    run(&runs).pop().expect("the command ran")
+}

@@ -1,0 +1,124 @@
+//! traceroute's output, line for line, in the reference network
+//! (`../shared/reference/tool-formats.md` §1.2).
+
+mod common;
+
+use common::{one, run};
+
+#[test]
+fn udp_default_names_every_hop() {
+    let r = one(&[], "client", "traceroute server");
+    assert_eq!(r.exit, Some(0));
+    assert_eq!(
+        r.out(),
+        "\
+traceroute to server (10.99.3.2), 30 hops max, 60 byte packets
+ 1  r1 (10.99.1.1)  0.200 ms  0.200 ms  0.200 ms
+ 2  r2 (10.99.2.2)  0.600 ms  0.600 ms  0.600 ms
+ 3  server (10.99.3.2)  0.800 ms  0.800 ms  0.800 ms
+"
+    );
+}
+
+#[test]
+fn numeric_icmp_and_tcp_methods_reach_the_destination() {
+    let runs = run(&[
+        ("0s", "server", "serve echo"),
+        ("100ms", "client", "traceroute -n -I 10.99.3.2"),
+        ("200ms", "client", "traceroute -n -T -p 7 10.99.3.2"),
+        ("300ms", "client", "traceroute -n -T 10.99.3.2"),
+        ("400ms", "client", "traceroute -n -U 10.99.3.2"),
+    ]);
+    let path = concat!(
+        " 1  10.99.1.1  0.200 ms  0.200 ms  0.200 ms\n",
+        " 2  10.99.2.2  0.600 ms  0.600 ms  0.600 ms\n",
+        " 3  10.99.3.2  0.800 ms  0.800 ms  0.800 ms\n",
+    );
+    for r in &runs[1..] {
+        assert_eq!(r.exit, Some(0), "{}", r.cmdline);
+        assert_eq!(
+            r.out(),
+            format!("traceroute to 10.99.3.2 (10.99.3.2), 30 hops max, 60 byte packets\n{path}"),
+            "{}",
+            r.cmdline
+        );
+    }
+}
+
+#[test]
+fn unreachables_are_annotated_and_end_the_trace() {
+    let runs = run(&[
+        ("0s", "client", "traceroute -n -q 1 -m 5 10.98.0.1"),
+        ("100ms", "client", "traceroute -n -m 4 10.99.3.77"),
+    ]);
+    assert_eq!(
+        runs[0].out(),
+        "\
+traceroute to 10.98.0.1 (10.98.0.1), 5 hops max, 60 byte packets
+ 1  10.99.1.1  0.200 ms !N
+"
+    );
+    // r2 cannot reach a host that is not there: after the neighbour
+    // timeout it reports host unreachable.
+    let lines = &runs[1].stdout;
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines[1], " 1  10.99.1.1  0.200 ms  0.200 ms  0.200 ms");
+    assert!(
+        lines[3].starts_with(" 3  10.99.2.2  30") && lines[3].matches("ms !H").count() == 3,
+        "{}",
+        lines[3]
+    );
+}
+
+#[test]
+fn first_ttl_queries_and_packet_length() {
+    let r = one(&[], "client", "traceroute -n -f 2 -m 3 -q 2 10.99.3.2 1200");
+    assert_eq!(
+        r.out(),
+        "\
+traceroute to 10.99.3.2 (10.99.3.2), 3 hops max, 1200 byte packets
+ 2  10.99.2.2  0.600 ms  0.600 ms
+ 3  10.99.3.2  0.800 ms  0.800 ms
+"
+    );
+}
+
+#[test]
+fn silent_hops_print_stars() {
+    // A UDP server on the first probe port swallows the probe that reaches
+    // it: that probe has no answer and times out after -w.
+    let runs = run(&[
+        ("0s", "server", "nc -u -l -k 33436"),
+        ("100ms", "client", "traceroute -n -q 1 -w 1 10.99.3.2"),
+    ]);
+    assert_eq!(
+        runs[1].out(),
+        "\
+traceroute to 10.99.3.2 (10.99.3.2), 30 hops max, 60 byte packets
+ 1  10.99.1.1  0.200 ms
+ 2  10.99.2.2  0.600 ms
+ 3  *
+ 4  10.99.3.2  0.800 ms
+"
+    );
+}
+
+#[test]
+fn bad_arguments_and_unknown_hosts_exit_2() {
+    let r = one(&[], "client", "traceroute nosuchhost");
+    assert_eq!(r.exit, Some(2));
+    assert_eq!(
+        r.stderr,
+        [
+            "nosuchhost: Name or service not known",
+            "Cannot handle \"host\" cmdline arg `nosuchhost' on position 1 (argc 1)"
+        ]
+    );
+    assert!(tcplab_tools::check("traceroute -q 0 server").is_err());
+    let u = tcplab_tools::Command::parse("traceroute -m 999 server").unwrap_err();
+    assert_eq!(u.status, 2);
+    assert_eq!(
+        u.to_string(),
+        "traceroute: max hops cannot be more than 255"
+    );
+}
