@@ -12,8 +12,9 @@ use std::time::Duration;
 use tcplab_stack::{IfaceId, Instant, SocketId, Stack, Transmit};
 
 use crate::executor::{Executor, JoinHandle, Pid};
+use crate::fs::{FileSystem, MemFs};
 use crate::io::{Output, OutputLine, OutputSink, Stream};
-use crate::names::Names;
+use crate::names::{Names, ResolverConfig};
 use crate::time::Sleep;
 
 /// A process as `ss -p` and the transcript know it.
@@ -38,6 +39,8 @@ struct Inner {
     next_timer: Cell<u64>,
     socket_wakers: RefCell<BTreeMap<SocketId, Vec<Waker>>>,
     names: RefCell<Rc<RefCell<Names>>>,
+    resolver: RefCell<ResolverConfig>,
+    fs: RefCell<Rc<dyn FileSystem>>,
     output: RefCell<Option<OutputSink>>,
     next_pid: Cell<Pid>,
     current_pid: Cell<Option<Pid>>,
@@ -131,6 +134,8 @@ impl Host {
                 next_timer: Cell::new(1),
                 socket_wakers: RefCell::new(BTreeMap::new()),
                 names: RefCell::new(Rc::new(RefCell::new(Names::default()))),
+                resolver: RefCell::new(ResolverConfig::default()),
+                fs: RefCell::new(Rc::new(MemFs::new())),
                 output: RefCell::new(None),
                 next_pid: Cell::new(100),
                 current_pid: Cell::new(None),
@@ -175,6 +180,24 @@ impl Host {
             .borrow()
             .reverse(addr)
             .map(str::to_string)
+    }
+
+    /// The host's `resolv.conf`.
+    pub fn resolver(&self) -> ResolverConfig {
+        self.inner.resolver.borrow().clone()
+    }
+
+    pub fn set_resolver(&self, config: ResolverConfig) {
+        *self.inner.resolver.borrow_mut() = config;
+    }
+
+    /// The host's files.
+    pub fn fs(&self) -> Rc<dyn FileSystem> {
+        self.inner.fs.borrow().clone()
+    }
+
+    pub fn set_fs(&self, fs: Rc<dyn FileSystem>) {
+        *self.inner.fs.borrow_mut() = fs;
     }
 
     /// Where processes' output lines go.

@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod executor;
+pub mod fs;
 mod host;
 mod io;
 mod names;
@@ -25,9 +26,10 @@ mod tcp;
 mod time;
 
 pub use executor::{JoinHandle, Pid};
+pub use fs::{FileSystem, MemFs};
 pub use host::{Host, ProcessInfo, Tap, TapDirection, Tapped};
 pub use io::{Output, OutputLine, OutputSink, Stream};
-pub use names::Names;
+pub use names::{Names, ResolverConfig};
 pub use sockets::{PingSocket, RawSocket, UdpSocket};
 pub use tcp::{TcpListener, TcpStream};
 pub use tcplab_stack::{Instant, Stack};

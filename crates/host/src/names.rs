@@ -43,3 +43,30 @@ impl Names {
         self.by_name.iter().map(|(n, a)| (n.as_str(), *a))
     }
 }
+
+/// A host's resolver settings: what `/etc/resolv.conf` holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolverConfig {
+    /// Name servers to ask, in order (`nameserver`); none: DNS is not used.
+    pub nameservers: Vec<Ipv4Addr>,
+    /// Domains tried for names with fewer than `ndots` dots (`search`).
+    pub search: Vec<String>,
+    /// `options ndots:N` (glibc default 1).
+    pub ndots: usize,
+    /// `options timeout:N` (glibc default 5 s).
+    pub timeout: std::time::Duration,
+    /// `options attempts:N` (glibc default 2).
+    pub attempts: u32,
+}
+
+impl Default for ResolverConfig {
+    fn default() -> Self {
+        ResolverConfig {
+            nameservers: Vec::new(),
+            search: Vec::new(),
+            ndots: 1,
+            timeout: std::time::Duration::from_secs(5),
+            attempts: 2,
+        }
+    }
+}

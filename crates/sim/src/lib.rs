@@ -23,6 +23,6 @@ mod sim;
 pub use impair::{DirStats, LinkParams, LossModel};
 pub use scenario::{load, load_checked, Scenario, ScenarioError};
 pub use sim::{
-    BuildError, Commands, LinkReport, Outcome, Sim, SimOptions, Started, TranscriptEvent,
-    TranscriptSink, DEFAULT_END, NEIGHBOUR_TIMEOUT,
+    generated, BuildError, Commands, LinkReport, Outcome, Sim, SimOptions, Started,
+    TranscriptEvent, TranscriptSink, DEFAULT_END, NEIGHBOUR_TIMEOUT,
 };

@@ -15,12 +15,12 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
-use tcplab_host::{Host, Names, OutputLine, Pid};
+use tcplab_host::{FileSystem, Host, MemFs, Names, OutputLine, Pid, ResolverConfig};
 use tcplab_stack::{Config, IfaceId, Instant, Rng, Stack, Transmit};
 
 use crate::impair::{DirStats, Direction};
 use crate::routing::routes_for;
-use crate::scenario::{Action, NodeKind, Scenario, TimelineEntry};
+use crate::scenario::{Action, FileContent, NodeKind, Scenario, TimelineEntry};
 use crate::segment::{Delivery, Member, Segment};
 
 /// How long a neighbour that does not answer is tried before "host
@@ -247,7 +247,33 @@ impl Sim {
                     .map_err(|e| node_err(e.to_string()))?;
             }
             let host = Host::new(&spec.name, stack);
-            host.set_names(names.clone());
+            // A host that has name servers is like a real machine: its
+            // hosts file knows only itself, and every other name comes from
+            // DNS. The others share the network's hosts table.
+            if spec.nameservers.is_empty() {
+                host.set_names(names.clone());
+            } else {
+                let mut own = Names::default();
+                for iface in &spec.ifaces {
+                    own.add(&spec.name, iface.addr.address());
+                }
+                host.set_names(Rc::new(RefCell::new(own)));
+            }
+            host.set_resolver(ResolverConfig {
+                nameservers: spec.nameservers.clone(),
+                search: spec.search.clone(),
+                ..ResolverConfig::default()
+            });
+            let fs = MemFs::new();
+            for f in scenario.files.iter().filter(|f| f.node == index) {
+                let data = match &f.content {
+                    FileContent::Text(t) => t.as_bytes().to_vec(),
+                    FileContent::Generated(n) => generated(&f.path, *n),
+                };
+                fs.write(&f.path, &data)
+                    .map_err(|e| node_err(format!("cannot create {}: {e}", f.path)))?;
+            }
+            host.set_fs(Rc::new(fs));
             {
                 let mut n = names.borrow_mut();
                 for iface in &spec.ifaces {
@@ -629,4 +655,24 @@ impl Sim {
     pub fn capture_path(dir: &Path, segment: &str) -> std::path::PathBuf {
         dir.join(format!("{segment}.pcap"))
     }
+}
+
+/// The content of a generated `[[file]]`: pseudo-random bytes that depend
+/// only on the path and size (xorshift64*, seeded from the path), so a
+/// download can be checked byte for byte and never compresses.
+pub fn generated(path: &str, size: u64) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in path.bytes() {
+        x = (x ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    while (out.len() as u64) < size {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let v = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let take = (size - out.len() as u64).min(8) as usize;
+        out.extend_from_slice(&v.to_le_bytes()[..take]);
+    }
+    out
 }

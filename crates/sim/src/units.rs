@@ -83,6 +83,33 @@ pub fn parse_percent(s: &str) -> Result<f64, String> {
     Ok(value / 100.0)
 }
 
+/// Parse a byte count like `1500`, `64KB`, `10MB`, `1GiB` (KB/MB/GB are
+/// powers of 1000, KiB/MiB/GiB powers of 1024; `k`, `M`, `G` alone too).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || format!("`{s}` is not a size (write e.g. 1500, 64KB, 10MB, 1MiB)");
+    let value: f64 = num.parse().map_err(|_| bad())?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let bytes = value * scale;
+    if !bytes.is_finite() || !(0.0..=1e13).contains(&bytes) || bytes.fract() != 0.0 {
+        return Err(bad());
+    }
+    Ok(bytes as u64)
+}
+
 /// Format a duration the way the transcript shows virtual time.
 pub fn fmt_secs(d: Duration) -> String {
     format!("{}.{:03}", d.as_secs(), d.subsec_millis())

@@ -28,6 +28,8 @@ pub struct RawDatagram {
     pub ttl: u8,
     /// The transport header and data (the IP payload).
     pub payload: Vec<u8>,
+    /// When it arrived (`SO_TIMESTAMP`).
+    pub received: crate::time::Instant,
 }
 
 /// One raw socket.

@@ -11,6 +11,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use tcplab_wire::icmpv4;
 
 use crate::slab::Key;
+use crate::time::Instant;
 
 /// The protocol family of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -196,6 +197,9 @@ pub struct IcmpErrorReport {
     pub quoted_ttl: u8,
     /// TTL of the ICMP error itself on arrival.
     pub ttl: u8,
+    /// When it arrived (what `SO_TIMESTAMP` tells an application), so that
+    /// round trips measure the network and not how late the reader was.
+    pub received: Instant,
 }
 
 impl IcmpErrorReport {
@@ -306,6 +310,8 @@ pub enum PingMessage {
         ttl: u8,
         /// ICMP payload (after the 8-byte header).
         data: Vec<u8>,
+        /// When it arrived (`SO_TIMESTAMP`).
+        received: Instant,
     },
     Error {
         seq: u16,

@@ -9,9 +9,11 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod dns;
 pub mod format;
 pub mod nc;
 pub mod netstat;
+pub mod nslookup;
 pub mod ping;
 pub mod resolve;
 pub mod select;
@@ -80,6 +82,7 @@ pub enum Tool {
     Tcpdump(tcpdump::TcpdumpArgs),
     Ss(ss::SsArgs),
     Netstat(netstat::NetstatArgs),
+    Nslookup(nslookup::NslookupArgs),
 }
 
 impl Command {
@@ -113,6 +116,7 @@ impl Command {
             "tcpdump" => Tool::Tcpdump(tcpdump::TcpdumpArgs::parse(rest)?),
             "ss" => Tool::Ss(ss::SsArgs::parse(rest)?),
             "netstat" => Tool::Netstat(netstat::NetstatArgs::parse(rest)?),
+            "nslookup" => Tool::Nslookup(nslookup::NslookupArgs::parse(rest)?),
             other => {
                 return Err(Usage {
                     status: 127,
@@ -134,6 +138,7 @@ impl Command {
             Tool::Tcpdump(_) => "tcpdump",
             Tool::Ss(_) => "ss",
             Tool::Netstat(_) => "netstat",
+            Tool::Nslookup(_) => "nslookup",
         }
     }
 
@@ -180,6 +185,7 @@ pub fn start(host: &Host, cmdline: &str) -> Result<Started, Usage> {
             Tool::Tcpdump(a) => tcpdump::run(h.clone(), a, out, err).await,
             Tool::Ss(a) => ss::run(h.clone(), a, out).await,
             Tool::Netstat(a) => netstat::run(h.clone(), a, out).await,
+            Tool::Nslookup(a) => nslookup::run(h.clone(), a, out, err).await,
         };
         h.set_exit(pid, code);
     });

@@ -133,12 +133,15 @@ pub async fn run(
         return listen(&host, &a, stdin, &mut out, &mut err).await;
     }
     let name = a.host.clone().unwrap_or_default();
-    let Some(addr) = host.lookup(&name) else {
-        err.line(format!(
-            "nc: getaddrinfo for host \"{name}\" port {}: Name or service not known",
-            a.ports.0
-        ));
-        return 1;
+    let addr = match crate::resolve::lookup(&host, &name).await {
+        Ok(addr) => addr,
+        Err(e) => {
+            err.line(format!(
+                "nc: getaddrinfo for host \"{name}\" port {}: {e}",
+                a.ports.0
+            ));
+            return 1;
+        }
     };
     if a.udp {
         return udp_client(&host, &a, addr, stdin, &mut out, &mut err).await;

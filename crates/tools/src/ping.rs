@@ -13,6 +13,7 @@ use tcplab_stack::{Instant, PingMessage, PmtuDisc, SendError};
 
 use crate::args::{getopt, Opt};
 use crate::format::{g, ms3};
+use crate::resolve;
 use crate::select::{select, Either};
 use crate::Usage;
 
@@ -152,9 +153,12 @@ struct Stats {
 
 /// Run ping; returns the exit status.
 pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i32 {
-    let Some(dst) = host.lookup(&a.target) else {
-        err.line(format!("ping: {}: Name or service not known", a.target));
-        return 2;
+    let dst = match resolve::lookup(&host, &a.target).await {
+        Ok(d) => d,
+        Err(e) => {
+            err.line(format!("ping: {}: {e}", a.target));
+            return 2;
+        }
     };
     let numeric = a.numeric || a.target.parse::<Ipv4Addr>().is_ok();
     let sock = match PingSocket::open(&host) {
@@ -179,15 +183,8 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
         err.line("ping: connect: Network is unreachable");
         return 2;
     }
-    let addr_name = |addr: Ipv4Addr| -> String {
-        if numeric {
-            return addr.to_string();
-        }
-        match host.reverse(addr) {
-            Some(name) => format!("{name} ({addr})"),
-            None => addr.to_string(),
-        }
-    };
+    // Reverse names, looked up once per address (iputils caches the last).
+    let mut names: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
     out.line(format!(
         "PING {} ({}) {}({}) bytes of data.",
         a.target,
@@ -267,12 +264,15 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                 seq,
                 ttl,
                 data,
+                received: arrived,
             } => {
                 let Some(&sent) = sent_at.get(&seq) else {
                     continue;
                 };
                 last_activity = now;
-                let trip = now.saturating_since(sent).as_micros() as u64;
+                // The arrival time the stack stamped, as iputils uses
+                // SO_TIMESTAMP.
+                let trip = arrived.saturating_since(sent).as_micros() as u64;
                 st.received += 1;
                 let diff = (st.transmitted as u16).wrapping_sub(seq);
                 if diff <= 0x7fff {
@@ -293,7 +293,7 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                     let mut line = format!(
                         "{} bytes from {}: icmp_seq={} ttl={}",
                         data.len() + 8,
-                        addr_name(from),
+                        addr_name(&host, numeric, &mut names, from).await,
                         seq,
                         ttl
                     );
@@ -319,7 +319,7 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                 if !a.quiet {
                     out.line(format!(
                         "From {} icmp_seq={} {}",
-                        addr_name(report.from),
+                        addr_name(&host, numeric, &mut names, report.from).await,
                         seq,
                         report.describe()
                     ));
@@ -339,6 +339,27 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
     } else {
         1
     }
+}
+
+/// `name (addr)` when the address has a name and `-n` was not given.
+async fn addr_name(
+    host: &Host,
+    numeric: bool,
+    cache: &mut BTreeMap<Ipv4Addr, String>,
+    addr: Ipv4Addr,
+) -> String {
+    if numeric {
+        return addr.to_string();
+    }
+    if let Some(s) = cache.get(&addr) {
+        return s.clone();
+    }
+    let s = match resolve::reverse(host, addr).await {
+        Some(name) => format!("{name} ({addr})"),
+        None => addr.to_string(),
+    };
+    cache.insert(addr, s.clone());
+    s
 }
 
 /// The request payload: a timestamp (as iputils' `struct timeval`) when

@@ -7,6 +7,9 @@
 //!   the peer closes.
 //! * `daytime` (RFC 867, port 13): one line with the time, then closes.
 //!
+//! * `dns --zone FILE [--origin NAME]` (RFC 1035, port 53): an
+//!   authoritative server for the zone in FILE, over UDP and TCP.
+//!
 //! Servers run until the run ends; every connection gets its own task, so
 //! they serve clients concurrently.
 
@@ -16,14 +19,21 @@ use std::rc::Rc;
 use tcplab_host::{Host, Output, Pid, TcpListener, TcpStream, UdpSocket};
 
 use crate::args::{getopt, Opt};
+use crate::dns::zone::Zone;
 use crate::Usage;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Service {
     Echo,
     Discard,
     Chargen,
     Daytime,
+    /// Zone files (one per `--zone`), each for the zone its name or
+    /// `$ORIGIN` names; `--origin` names the zone of a single file.
+    Dns {
+        zones: Vec<String>,
+        origin: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,12 +42,12 @@ pub struct ServeArgs {
     pub port: u16,
 }
 
-const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N]";
+const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N]\n       serve dns --zone FILE [--origin NAME] [--port N]";
 
 impl ServeArgs {
     pub fn parse(args: &[String]) -> Result<ServeArgs, Usage> {
-        let (opts, rest) =
-            getopt(args, "p:", &["port="]).map_err(|e| Usage::with_usage("serve", e, USAGE))?;
+        let (opts, rest) = getopt(args, "p:", &["port=", "zone=", "origin="])
+            .map_err(|e| Usage::with_usage("serve", e, USAGE))?;
         let Some(kind) = rest.first() else {
             return Err(Usage::with_usage("serve", "what to serve?".into(), USAGE));
         };
@@ -46,6 +56,13 @@ impl ServeArgs {
             "discard" => (Service::Discard, 9),
             "chargen" => (Service::Chargen, 19),
             "daytime" => (Service::Daytime, 13),
+            "dns" | "domain" => (
+                Service::Dns {
+                    zones: Vec::new(),
+                    origin: None,
+                },
+                53,
+            ),
             other => {
                 return Err(Usage::with_usage(
                     "serve",
@@ -61,16 +78,47 @@ impl ServeArgs {
                 USAGE,
             ));
         }
+        let mut service = service;
         let mut port = default_port;
         for o in opts {
-            let v = match o {
-                Opt::Short(_, v) | Opt::Long(_, v) => v.unwrap_or_default(),
+            let (name, v) = match o {
+                Opt::Short(c, v) => (c.to_string(), v.unwrap_or_default()),
+                Opt::Long(n, v) => (n, v.unwrap_or_default()),
             };
-            port = v
-                .parse()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| Usage::new("serve", format!("invalid port `{v}`")))?;
+            match (name.as_str(), &mut service) {
+                ("p" | "port", _) => {
+                    port = v
+                        .parse()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| Usage::new("serve", format!("invalid port `{v}`")))?
+                }
+                ("zone", Service::Dns { zones, .. }) => zones.push(v),
+                ("origin", Service::Dns { origin, .. }) => *origin = Some(v),
+                (other, _) => {
+                    return Err(Usage::with_usage(
+                        "serve",
+                        format!("--{other} does not apply to `{kind}`"),
+                        USAGE,
+                    ))
+                }
+            }
+        }
+        if let Service::Dns { zones, origin } = &service {
+            if zones.is_empty() {
+                return Err(Usage::with_usage(
+                    "serve",
+                    "serve dns needs --zone FILE".into(),
+                    USAGE,
+                ));
+            }
+            if origin.is_some() && zones.len() > 1 {
+                return Err(Usage::with_usage(
+                    "serve",
+                    "--origin names the zone of a single --zone file".into(),
+                    USAGE,
+                ));
+            }
         }
         Ok(ServeArgs { service, port })
     }
@@ -78,6 +126,28 @@ impl ServeArgs {
 
 /// Run a server; returns only if it cannot start.
 pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
+    if let Service::Dns { zones, origin } = &a.service {
+        let mut parsed = Vec::new();
+        for zone in zones {
+            let text = match host.fs().read(zone) {
+                Ok(t) => t,
+                Err(e) => {
+                    err.line(format!("serve: cannot read zone: {e}"));
+                    return 1;
+                }
+            };
+            let text = String::from_utf8_lossy(&text);
+            let origin = origin.clone().or_else(|| zone_name_of(zone));
+            match Zone::parse(zone, &text, origin.as_deref()) {
+                Ok(z) => parsed.push(z),
+                Err(e) => {
+                    err.line(format!("serve: {e}"));
+                    return 1;
+                }
+            }
+        }
+        return crate::dns::server::run(host, pid, parsed, a.port, err).await;
+    }
     let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.port);
     let listener = match TcpListener::bind(&host, local, 128) {
         Ok(l) => l,
@@ -93,7 +163,7 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
         match UdpSocket::bind(&host, local) {
             Ok(sock) => {
                 let h = host.clone();
-                let service = a.service;
+                let service = a.service.clone();
                 host.spawn(pid, async move { udp(h, sock, service).await });
             }
             Err(e) => {
@@ -107,7 +177,7 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
             return 1;
         };
         let h = host.clone();
-        let service = a.service;
+        let service = a.service.clone();
         host.spawn(pid, async move { connection(h, stream, service).await });
     }
 }
@@ -147,6 +217,7 @@ async fn connection(host: Host, stream: TcpStream, service: Service) {
             let _ = stream.shutdown();
             let _ = stream.flush().await;
         }
+        Service::Dns { .. } => {}
     }
 }
 
@@ -159,9 +230,19 @@ async fn udp(host: Host, sock: UdpSocket, service: Service) {
             Service::Daytime => {
                 let _ = sock.send_to(daytime(&host).as_bytes(), d.from);
             }
-            Service::Discard | Service::Chargen => {}
+            Service::Discard | Service::Chargen | Service::Dns { .. } => {}
         }
     }
+}
+
+/// The zone a file is for, from its name: `/etc/bind/db.lab.test` and
+/// `lab.test.zone` are for `lab.test` (`--origin` or `$ORIGIN` override).
+fn zone_name_of(path: &str) -> Option<String> {
+    let file = path.rsplit('/').next()?;
+    let name = file
+        .strip_prefix("db.")
+        .or_else(|| file.strip_suffix(".zone"))?;
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// RFC 864's pattern: 72-character lines of the 95 printable characters,
@@ -214,6 +295,33 @@ mod tests {
             .message
             .contains("unknown service"));
         assert!(ServeArgs::parse(&v("echo --port 0")).is_err());
+        assert_eq!(
+            ServeArgs::parse(&v("dns --zone /etc/lab.zone")).unwrap(),
+            ServeArgs {
+                service: Service::Dns {
+                    zones: vec!["/etc/lab.zone".into()],
+                    origin: None
+                },
+                port: 53
+            }
+        );
+        assert!(ServeArgs::parse(&v("dns"))
+            .unwrap_err()
+            .message
+            .contains("--zone"));
+        assert!(ServeArgs::parse(&v("echo --zone x"))
+            .unwrap_err()
+            .message
+            .contains("does not apply"));
+        assert_eq!(
+            zone_name_of("/etc/bind/db.lab.test").as_deref(),
+            Some("lab.test")
+        );
+        assert_eq!(
+            zone_name_of("/srv/lab.test.zone").as_deref(),
+            Some("lab.test")
+        );
+        assert_eq!(zone_name_of("/srv/zonefile"), None);
     }
 
     #[test]

@@ -17,7 +17,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use tcplab_host::{Host, Output, PingSocket, RawSocket, UdpSocket};
-use tcplab_stack::{IcmpErrorReport, Instant, PingMessage, PmtuDisc, SendError, SocketKind};
+use tcplab_stack::{
+    IcmpErrorReport, Instant, PingMessage, PmtuDisc, RawDatagram, SendError, SocketKind,
+};
 use tcplab_wire::icmpv4::{self, DstUnreachable, Quote};
 use tcplab_wire::{tcp, Protocol};
 
@@ -231,6 +233,9 @@ enum Prober {
 struct Answer {
     index: usize,
     from: Ipv4Addr,
+    /// When it arrived (the stack's timestamp, like traceroute's
+    /// SO_TIMESTAMP), so time spent printing never inflates a round trip.
+    at: Instant,
     /// Annotation, for unreachables.
     note: String,
     last: bool,
@@ -393,20 +398,25 @@ impl Prober {
                     }
                 }
                 Prober::Icmp(s) => match s.recv().await {
-                    PingMessage::Reply { from, seq, .. } => {
-                        index_of_seq(a, seq).map(|index| Answer {
-                            index,
-                            from,
-                            note: String::new(),
-                            last: from == dst,
-                        })
-                    }
+                    PingMessage::Reply {
+                        from,
+                        seq,
+                        received,
+                        ..
+                    } => index_of_seq(a, seq).map(|index| Answer {
+                        index,
+                        from,
+                        at: received,
+                        note: String::new(),
+                        last: from == dst,
+                    }),
                     PingMessage::Error { seq, report } => index_of_seq(a, seq).map(|index| {
                         let (note, last) =
                             classify(report.icmp_type, report.code, report.info, report.from, dst);
                         Answer {
                             index,
                             from: report.from,
+                            at: report.received,
                             note,
                             last,
                         }
@@ -419,8 +429,8 @@ impl Prober {
                     by_port,
                     ..
                 } => match select(tcp.recv(), icmp.recv()).await {
-                    Either::Left(d) => tcp_answer(a, dst, by_port, *isn, d.src, &d.payload),
-                    Either::Right(d) => icmp_tcp_answer(a, dst, by_port, d.src, &d.payload),
+                    Either::Left(d) => tcp_answer(a, dst, by_port, *isn, &d),
+                    Either::Right(d) => icmp_tcp_answer(a, dst, by_port, &d),
                 },
             };
             if let Some(ans) = answer.filter(|x| x.index < probes) {
@@ -460,6 +470,7 @@ fn udp_answer(dst: Ipv4Addr, index: usize, r: &IcmpErrorReport) -> Option<Answer
     Some(Answer {
         index,
         from: r.from,
+        at: r.received,
         note,
         last,
     })
@@ -470,10 +481,10 @@ fn tcp_answer(
     dst: Ipv4Addr,
     by_port: &BTreeMap<u16, usize>,
     isn: u32,
-    from: Ipv4Addr,
-    payload: &[u8],
+    d: &RawDatagram,
 ) -> Option<Answer> {
-    let packet = tcp::Packet::new_checked(payload).ok()?;
+    let from = d.src;
+    let packet = tcp::Packet::new_checked(&d.payload[..]).ok()?;
     let repr = tcp::Repr::parse(&packet).ok()?;
     if from != dst || repr.src_port != a.port.unwrap_or(80) {
         return None;
@@ -488,6 +499,7 @@ fn tcp_answer(
     Some(Answer {
         index,
         from,
+        at: d.received,
         note: String::new(),
         last: true,
     })
@@ -497,10 +509,10 @@ fn icmp_tcp_answer(
     a: &TracerouteArgs,
     dst: Ipv4Addr,
     by_port: &BTreeMap<u16, usize>,
-    from: Ipv4Addr,
-    payload: &[u8],
+    d: &RawDatagram,
 ) -> Option<Answer> {
-    let packet = icmpv4::Packet::new_checked(payload).ok()?;
+    let from = d.src;
+    let packet = icmpv4::Packet::new_checked(&d.payload[..]).ok()?;
     let repr = icmpv4::Repr::parse(&packet).ok()?;
     let (t, code, info) = match repr {
         icmpv4::Repr::TimeExceeded { reason, .. } => (11, u8::from(reason), 0),
@@ -524,6 +536,7 @@ fn icmp_tcp_answer(
     Some(Answer {
         index,
         from,
+        at: d.received,
         note,
         last,
     })
@@ -620,15 +633,15 @@ pub async fn run(host: Host, a: TracerouteArgs, mut out: Output, mut err: Output
             break;
         }
         // Wait for an answer or the first probe's time to give up.
-        let now = host.now();
         let deadline = probes[..next]
             .iter()
             .enumerate()
             .filter(|(_, p)| !p.done)
             .filter_map(|(i, p)| p.sent.map(|s| s + wait_for(&a, &probes, i)))
             .min();
+        // Answers already queued are taken even when a deadline has passed
+        // meanwhile (the left side of `select` is polled first).
         let answer = match deadline {
-            Some(d) if d <= now => None,
             Some(d) => match select(prober.recv(&a, dst, next), host.sleep_until(d)).await {
                 Either::Left(ans) => Some(ans),
                 Either::Right(()) => None,
@@ -640,7 +653,7 @@ pub async fn run(host: Host, a: TracerouteArgs, mut out: Output, mut err: Output
             let p = &mut probes[ans.index];
             if !p.done {
                 p.done = true;
-                p.answered = Some((ans.from, now));
+                p.answered = Some((ans.from, ans.at));
                 p.note = ans.note;
                 p.last = ans.last;
                 prober.forget(ans.index);

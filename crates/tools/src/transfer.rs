@@ -80,9 +80,12 @@ impl TransferArgs {
 }
 
 pub async fn run(host: Host, a: TransferArgs, mut out: Output, mut err: Output) -> i32 {
-    let Some(addr) = host.lookup(&a.host) else {
-        err.line(format!("transfer: {}: Name or service not known", a.host));
-        return 2;
+    let addr = match crate::resolve::lookup(&host, &a.host).await {
+        Ok(addr) => addr,
+        Err(e) => {
+            err.line(format!("transfer: {}: {e}", a.host));
+            return 2;
+        }
     };
     let remote = SocketAddrV4::new(addr, a.port);
     let start = host.now();

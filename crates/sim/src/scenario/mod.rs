@@ -74,6 +74,26 @@ pub struct NodeSpec {
     pub default_ttl: Option<u8>,
     /// TCP settings (defaults, with the node's `[host.tcp]` overrides).
     pub tcp: TcpConfig,
+    /// Name servers (`resolv.conf`'s `nameserver` lines).
+    pub nameservers: Vec<Ipv4Addr>,
+    /// Search domains (`resolv.conf`'s `search`).
+    pub search: Vec<String>,
+}
+
+/// What a `[[file]]` holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileContent {
+    Text(String),
+    /// `size` bytes of deterministic pseudo-random data (for downloads).
+    Generated(u64),
+}
+
+/// A file put on a node before the run (`[[file]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSpec {
+    pub node: usize,
+    pub path: String,
+    pub content: FileContent,
 }
 
 /// A point-to-point link or a LAN.
@@ -111,6 +131,7 @@ pub struct Scenario {
     pub end: Option<Duration>,
     pub nodes: Vec<NodeSpec>,
     pub segments: Vec<SegmentSpec>,
+    pub files: Vec<FileSpec>,
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -139,6 +160,8 @@ struct RawScenario {
     lan: Vec<RawLan>,
     #[serde(default)]
     run: Vec<RawRun>,
+    #[serde(default)]
+    file: Vec<RawFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +178,17 @@ struct RawNode {
     accept_redirects: Option<bool>,
     ttl: Option<Spanned<u8>>,
     tcp: Option<RawTcp>,
+    nameservers: Option<Vec<Spanned<String>>>,
+    search: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    on: Spanned<String>,
+    path: Spanned<String>,
+    text: Option<String>,
+    size: Option<Spanned<String>>,
 }
 
 /// TCP settings of a node, as written (`[host.tcp]`).
@@ -587,6 +621,28 @@ fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
                 None => None,
             };
             let tcp = l.tcp(n.tcp.as_ref())?;
+            let nameservers = n
+                .nameservers
+                .iter()
+                .flatten()
+                .map(|a| l.ipv4(a))
+                .collect::<Res<Vec<_>>>()?;
+            let mut search = Vec::new();
+            for d in n.search.iter().flatten() {
+                let domain = d.get_ref().trim().trim_end_matches('.');
+                let valid = !domain.is_empty()
+                    && domain.split('.').all(|label| {
+                        !label.is_empty()
+                            && label.len() <= 63
+                            && label
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    });
+                if !valid {
+                    return Err(l.at(d, format!("`{}` is not a domain name", d.get_ref())));
+                }
+                search.push(domain.to_ascii_lowercase());
+            }
             names.insert(name.clone(), nodes.len());
             nodes.push(NodeSpec {
                 name,
@@ -599,6 +655,8 @@ fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
                 accept_redirects: n.accept_redirects,
                 default_ttl,
                 tcp,
+                nameservers,
+                search,
             });
         }
     }
@@ -724,6 +782,42 @@ fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
     // Stable: entries at the same time keep their order in the file.
     timeline.sort_by_key(|e| e.at);
 
+    let mut files: Vec<FileSpec> = Vec::new();
+    for f in &raw.file {
+        let node = *names.get(f.on.get_ref().trim()).ok_or_else(|| {
+            l.at(
+                &f.on,
+                format!("no host or router named `{}`", f.on.get_ref()),
+            )
+        })?;
+        let path = f.path.get_ref();
+        let Some(norm) = tcplab_host::fs::normalize(path).filter(|_| path.starts_with('/')) else {
+            return Err(l.at(&f.path, format!("`{path}` is not an absolute path")));
+        };
+        if norm == "/" {
+            return Err(l.at(&f.path, "a file needs a name, not just `/`"));
+        }
+        if files.iter().any(|x| x.node == node && x.path == norm) {
+            return Err(l.at(&f.path, format!("`{norm}` is given twice on this node")));
+        }
+        let content = match (&f.text, &f.size) {
+            (Some(t), None) => FileContent::Text(t.clone()),
+            (None, Some(sz)) => {
+                let n = crate::units::parse_size(sz.get_ref()).map_err(|m| l.at(sz, m))?;
+                if n > 1 << 30 {
+                    return Err(l.at(sz, "generated files are limited to 1 GiB"));
+                }
+                FileContent::Generated(n)
+            }
+            _ => return Err(l.at(&f.path, "a [[file]] needs exactly one of `text` or `size`")),
+        };
+        files.push(FileSpec {
+            node,
+            path: norm,
+            content,
+        });
+    }
+
     let end = raw.end.as_ref().map(|e| l.duration(e)).transpose()?;
     Ok(Scenario {
         title: raw.title,
@@ -732,6 +826,7 @@ fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
         end,
         nodes,
         segments,
+        files,
         timeline,
     })
 }

@@ -182,3 +182,54 @@ fn explicit_interface_choice() {
     );
     assert!(err(&text).message.contains("has no address 10.0.12.9"));
 }
+
+#[test]
+fn resolver_settings_and_files() {
+    let text = GOOD
+        .replace(
+            "gateway = \"10.0.1.1\"",
+            "gateway = \"10.0.1.1\"\nnameservers = [\"10.0.2.2\"]\nsearch = [\"Lab.Test.\"]",
+        )
+        .replace(
+            "[[run]]\nat = \"1s\"",
+            "[[file]]\non = \"server\"\npath = \"/srv/www/big.bin\"\nsize = \"2MB\"\n\n[[file]]\non = \"server\"\npath = \"/etc/lab.zone\"\ntext = \"x\"\n\n[[run]]\nat = \"1s\"",
+        );
+    let s = load("t.toml", &text).unwrap();
+    assert_eq!(s.nodes[0].nameservers, [Ipv4Addr::new(10, 0, 2, 2)]);
+    assert_eq!(s.nodes[0].search, ["lab.test"]);
+    assert_eq!(
+        s.files[0],
+        FileSpec {
+            node: 1,
+            path: "/srv/www/big.bin".into(),
+            content: FileContent::Generated(2_000_000)
+        }
+    );
+    assert_eq!(s.files[1].content, FileContent::Text("x".into()));
+}
+
+#[test]
+fn bad_resolver_settings_and_files() {
+    let ns = |v: &str| {
+        err(&GOOD.replace(
+            "gateway = \"10.0.1.1\"",
+            &format!("gateway = \"10.0.1.1\"\n{v}"),
+        ))
+    };
+    let e = ns("nameservers = [\"10.0.2\"]");
+    assert_eq!(e.message, "`10.0.2` is not an IPv4 address");
+    assert_eq!(e.line, 9, "the nameservers line");
+    let e = ns("search = [\"lab..test\"]");
+    assert_eq!(e.message, "`lab..test` is not a domain name");
+    let file = |body: &str| err(&format!("{GOOD}\n[[file]]\n{body}\n"));
+    let e = file("on = \"server\"\npath = \"srv/x\"\ntext = \"a\"");
+    assert_eq!(e.message, "`srv/x` is not an absolute path");
+    let e = file("on = \"nobody\"\npath = \"/x\"\ntext = \"a\"");
+    assert_eq!(e.message, "no host or router named `nobody`");
+    let e = file("on = \"server\"\npath = \"/x\"");
+    assert!(e.message.contains("exactly one of `text` or `size`"), "{e}");
+    let e = file("on = \"server\"\npath = \"/x\"\nsize = \"ten\"");
+    assert!(e.message.contains("is not a size"), "{e}");
+    let e = file("on = \"server\"\npath = \"/x\"\nsize = \"2GB\"");
+    assert!(e.message.contains("1 GiB"), "{e}");
+}

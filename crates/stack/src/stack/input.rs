@@ -138,6 +138,7 @@ impl Stack {
             dst: repr.dst_addr,
             ttl: repr.ttl,
             payload: payload.to_vec(),
+            received: self.now,
         };
         let woken = self.raw.deliver(repr.protocol, &datagram);
         for h in &woken {
@@ -182,6 +183,7 @@ impl Stack {
                         seq: seq_no,
                         ttl: ip_repr.ttl,
                         data: data.to_vec(),
+                        received: now,
                     };
                     if self.ping.deliver(h, msg) {
                         self.notify(h.id());
@@ -256,6 +258,7 @@ impl Stack {
             original_dst_port: dport,
             quoted_ttl: original.ttl,
             ttl: ip_repr.ttl,
+            received: now,
         };
         match original.protocol {
             Protocol::Udp if quote.ports().is_some() => {

@@ -88,6 +88,8 @@ pub struct Stack {
     pub(crate) ports: PortTable,
     events: VecDeque<Event>,
     queued_events: Set<SocketId>,
+    /// Randomness handed to applications (`getrandom`), seeded like the rest.
+    app_rng: Rng,
     pub(crate) now: Instant,
 }
 
@@ -102,6 +104,7 @@ impl Stack {
         let ports = PortTable::new(config.ephemeral_ports.clone(), &mut rng);
         let queued_events = new_set(&mut rng);
         let tcp = TcpLayer::new(config.tcp.clone(), &mut rng);
+        let app_rng = Rng::new(rng.next_u64());
         Stack {
             reasm: Reassembler::new(
                 config.reassembly_timeout,
@@ -118,12 +121,19 @@ impl Stack {
             ports,
             events: VecDeque::new(),
             queued_events,
+            app_rng,
             now: Instant::ZERO,
         }
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Random bits for applications (what `getrandom` is to a process):
+    /// DNS query IDs, nonces. Derived from the stack's seed.
+    pub fn random_u64(&mut self) -> u64 {
+        self.app_rng.next_u64()
     }
 
     /// Add a network interface with one address; its subnet becomes a

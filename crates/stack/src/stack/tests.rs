@@ -157,6 +157,7 @@ fn ping_across_two_routers() {
             seq,
             ttl,
             data,
+            ..
         } => {
             assert_eq!(*from, SERVER);
             assert_eq!(*seq, 1);

@@ -150,3 +150,55 @@ pub fn one(setup: &[(&str, &str)], host: &str, cmd: &str) -> Ran {
     runs.push(("100ms", host, cmd));
     run(&runs).pop().expect("the command ran")
 }
+
+/// The zones of the reference captures: `lab.test` and its reverse zone,
+/// served by `server`; `client` uses it as its name server.
+pub const ZONES: &str = r#"
+[[file]]
+on = "server"
+path = "/etc/bind/db.lab.test"
+text = """
+$TTL 0
+@       IN SOA ns.lab.test. hostmaster.lab.test. 2026112101 3600 900 604800 60
+        IN NS  ns
+        IN MX  10 mail
+        IN TXT "v=spf1 mx -all"
+ns      IN A   10.99.3.2
+server  IN A   10.99.3.2
+        IN AAAA fd00:99::2
+r1      IN A   10.99.1.1
+r2      IN A   10.99.2.2
+mail    IN A   10.99.3.3
+www     IN CNAME server
+multi   IN A   10.99.3.10
+        IN A   10.99.3.11
+_http._tcp IN SRV 0 5 80 server
+"""
+
+[[file]]
+on = "server"
+path = "/etc/bind/db.99.10.in-addr.arpa"
+text = """
+$TTL 0
+@       IN SOA ns.lab.test. hostmaster.lab.test. 1 3600 900 604800 60
+        IN NS  ns.lab.test.
+1.1     IN PTR r1.lab.test.
+2.2     IN PTR r2.lab.test.
+2.3     IN PTR server.lab.test.
+"""
+"#;
+
+/// `NET` with `ZONES`, `client` resolving through `server`, and the name
+/// server started at time 0.
+pub fn dns_net() -> String {
+    NET.replace(
+        "gateway = \"10.99.1.1\"",
+        "gateway = \"10.99.1.1\"\nnameservers = [\"10.99.3.2\"]\nsearch = [\"lab.test\"]",
+    ) + ZONES
+}
+
+pub const SERVE_DNS: (&str, &str, &str) = (
+    "0s",
+    "server",
+    "serve dns --zone /etc/bind/db.lab.test --zone /etc/bind/db.99.10.in-addr.arpa",
+);

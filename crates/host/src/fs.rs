@@ -1,0 +1,139 @@
+//! Files a host's applications read and write: the zone a DNS server
+//! serves, the documents of an HTTP server, what `curl -o` saves.
+//!
+//! In the simulator every host has its own in-memory file system
+//! ([`MemFs`]), filled from the scenario's `[[file]]` entries; the TUN
+//! runtime gives its host the real one. Applications see only the
+//! [`FileSystem`] trait, so the same code runs on both.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io;
+use std::rc::Rc;
+
+/// What a host's applications may do with files.
+pub trait FileSystem {
+    /// The whole content of a file.
+    fn read(&self, path: &str) -> io::Result<Rc<[u8]>>;
+    /// Create or replace a file.
+    fn write(&self, path: &str, data: &[u8]) -> io::Result<()>;
+    /// Whether `path` is a directory.
+    fn is_dir(&self, path: &str) -> bool;
+}
+
+/// Make `path` absolute and clean (`/a/./b/../c` → `/a/c`), relative to `/`.
+/// `None` if it climbs above the root.
+pub fn normalize(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
+/// An in-memory file system: a map from absolute paths to contents;
+/// directories exist wherever a file is below them.
+#[derive(Debug, Default)]
+pub struct MemFs {
+    files: RefCell<BTreeMap<String, Rc<[u8]>>>,
+}
+
+impl MemFs {
+    pub fn new() -> MemFs {
+        MemFs::default()
+    }
+
+    /// Paths of all files, in order.
+    pub fn paths(&self) -> Vec<String> {
+        self.files.borrow().keys().cloned().collect()
+    }
+}
+
+fn not_found(path: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{path}: No such file or directory"),
+    )
+}
+
+impl FileSystem for MemFs {
+    fn read(&self, path: &str) -> io::Result<Rc<[u8]>> {
+        let p = normalize(path).ok_or_else(|| not_found(path))?;
+        if self.is_dir(&p) {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{path}: Is a directory"),
+            ));
+        }
+        self.files
+            .borrow()
+            .get(&p)
+            .cloned()
+            .ok_or_else(|| not_found(path))
+    }
+
+    fn write(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        let p = normalize(path).ok_or_else(|| not_found(path))?;
+        if p == "/" || self.is_dir(&p) {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{path}: Is a directory"),
+            ));
+        }
+        self.files.borrow_mut().insert(p, Rc::from(data));
+        Ok(())
+    }
+
+    fn is_dir(&self, path: &str) -> bool {
+        let Some(p) = normalize(path) else {
+            return false;
+        };
+        if p == "/" {
+            return true;
+        }
+        let prefix = format!("{p}/");
+        self.files
+            .borrow()
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(&prefix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized_and_cannot_escape() {
+        assert_eq!(normalize("a/./b/../c").as_deref(), Some("/a/c"));
+        assert_eq!(normalize("/srv//www/").as_deref(), Some("/srv/www"));
+        assert_eq!(normalize("/../etc"), None);
+    }
+
+    #[test]
+    fn files_and_directories() {
+        let fs = MemFs::new();
+        fs.write("/srv/www/index.html", b"hi").unwrap();
+        assert_eq!(&*fs.read("/srv/www/../www/index.html").unwrap(), b"hi");
+        assert!(fs.is_dir("/srv"));
+        assert!(fs.is_dir("/srv/www"));
+        assert!(!fs.is_dir("/srv/www/index.html"));
+        assert!(!fs.is_dir("/sr"));
+        assert_eq!(
+            fs.read("/srv").unwrap_err().kind(),
+            io::ErrorKind::IsADirectory
+        );
+        assert_eq!(
+            fs.read("/nope").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert!(fs.write("/srv", b"x").is_err());
+    }
+}

@@ -1,0 +1,283 @@
+//! An authoritative name server for a set of zones, over UDP and TCP (RFC
+//! 1035 §4.2): `serve dns --zone FILE [--zone FILE ...]`.
+//!
+//! Each query goes to the zone that is the closest enclosing one of its
+//! name (none: REFUSED) and gets that zone's answer (see [`Zone::lookup`]) with AA set and
+//! RA clear (it does not recurse). A UDP answer larger than the client can
+//! take (512 bytes, or its EDNS payload size up to 1232) goes out with TC
+//! set and no records, and the client asks again over TCP (RFC 7766). A
+//! query that does not parse gets FORMERR when its ID can be read, and is
+//! dropped otherwise; opcodes other than QUERY get NOTIMP.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::DNSClass;
+
+use tcplab_host::{timeout, Host, Output, Pid, TcpListener, TcpStream, UdpSocket};
+
+use super::zone::{Rcode, Zone};
+
+/// The largest UDP answer without EDNS (RFC 1035 §4.2.1).
+pub const UDP_PLAIN_MAX: usize = 512;
+/// The largest UDP answer we send even if a client offers more (the DNS
+/// flag day 2020 value, which avoids fragmentation).
+pub const UDP_EDNS_MAX: u16 = 1232;
+/// A TCP client that sends nothing for this long is dropped (RFC 7766 §6.2.3
+/// suggests seconds).
+pub const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// The zone that encloses `name` most closely.
+fn zone_for<'z>(zones: &'z [Zone], name: &hickory_proto::rr::Name) -> Option<&'z Zone> {
+    let k = super::zone::key(name);
+    zones
+        .iter()
+        .filter(|z| k == z.origin || z.origin == "." || k.ends_with(&format!(".{}", z.origin)))
+        .max_by_key(|z| z.origin.len())
+}
+
+/// Build the response to `request`; `udp` limits its size. `None`: drop it.
+pub fn respond(zones: &[Zone], request: &[u8], udp: bool) -> Option<Vec<u8>> {
+    let Ok(query) = Message::from_vec(request) else {
+        // Answer FORMERR if at least the header is there (RFC 1035 §4.1.1).
+        if request.len() >= 12 && request[2] & 0x80 == 0 {
+            let id = u16::from_be_bytes([request[0], request[1]]);
+            return Message::error_msg(id, OpCode::Query, ResponseCode::FormErr)
+                .to_vec()
+                .ok();
+        }
+        return None;
+    };
+    if query.metadata.message_type != MessageType::Query {
+        return None;
+    }
+    let id = query.metadata.id;
+    let mut reply = Message::response(id, query.metadata.op_code);
+    reply.metadata.recursion_desired = query.metadata.recursion_desired;
+    let limit = match &query.edns {
+        Some(e) => {
+            let mut edns = Edns::new();
+            edns.set_max_payload(UDP_EDNS_MAX);
+            reply.set_edns(edns);
+            usize::from(e.max_payload().clamp(512, UDP_EDNS_MAX))
+        }
+        None => UDP_PLAIN_MAX,
+    };
+    if query.metadata.op_code != OpCode::Query {
+        reply.metadata.response_code = ResponseCode::NotImp;
+        return reply.to_vec().ok();
+    }
+    let [q] = &query.queries[..] else {
+        reply.metadata.response_code = ResponseCode::FormErr;
+        return reply.to_vec().ok();
+    };
+    reply.add_query(q.clone());
+    if q.query_class() != DNSClass::IN {
+        reply.metadata.response_code = ResponseCode::Refused;
+        return reply.to_vec().ok();
+    }
+    let Some(zone) = zone_for(zones, q.name()) else {
+        reply.metadata.response_code = ResponseCode::Refused;
+        return reply.to_vec().ok();
+    };
+    let answer = zone.lookup(q.name(), q.query_type());
+    reply.metadata.authoritative = answer.authoritative;
+    reply.metadata.response_code = match answer.rcode {
+        Rcode::NoError => ResponseCode::NoError,
+        Rcode::NxDomain => ResponseCode::NXDomain,
+        Rcode::Refused => ResponseCode::Refused,
+    };
+    reply.add_answers(answer.answers);
+    reply.add_authorities(answer.authority);
+    reply.add_additionals(answer.additional);
+    let bytes = reply.to_vec().ok()?;
+    if udp && bytes.len() > limit {
+        let mut cut = reply.truncate();
+        cut.metadata.authoritative = answer.authoritative;
+        return cut.to_vec().ok();
+    }
+    Some(bytes)
+}
+
+/// Serve `zone` on UDP and TCP `port` until the run ends.
+pub async fn run(host: Host, pid: Pid, zones: Vec<Zone>, port: u16, mut err: Output) -> i32 {
+    let zone: Rc<[Zone]> = Rc::from(zones);
+    let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+    let udp = match UdpSocket::bind(&host, local) {
+        Ok(s) => s,
+        Err(e) => {
+            err.line(format!("serve: cannot bind UDP port {port}: {e}"));
+            return 1;
+        }
+    };
+    let listener = match TcpListener::bind(&host, local, 64) {
+        Ok(l) => l,
+        Err(e) => {
+            err.line(format!("serve: cannot listen on TCP port {port}: {e}"));
+            return 1;
+        }
+    };
+    {
+        let zone = zone.clone();
+        host.spawn(pid, async move {
+            while let Ok(d) = udp.recv_from().await {
+                if let Some(reply) = respond(&zone, &d.data, true) {
+                    let _ = udp.send_to(&reply, d.from);
+                }
+            }
+        });
+    }
+    loop {
+        let Ok(stream) = listener.accept().await else {
+            return 1;
+        };
+        let h = host.clone();
+        let zone = zone.clone();
+        host.spawn(pid, async move { tcp_connection(h, stream, zone).await });
+    }
+}
+
+/// Length-prefixed queries on one connection, answered in order, until
+/// the client closes or idles.
+async fn tcp_connection(host: Host, stream: TcpStream, zone: Rc<[Zone]>) {
+    loop {
+        let mut len = [0u8; 2];
+        match timeout(&host, TCP_IDLE, read_exact(&stream, &mut len)).await {
+            Ok(Ok(true)) => {}
+            _ => break,
+        }
+        let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if !matches!(read_exact(&stream, &mut msg).await, Ok(true)) {
+            break;
+        }
+        let Some(reply) = respond(&zone, &msg, false) else {
+            break;
+        };
+        let Ok(n) = u16::try_from(reply.len()) else {
+            break;
+        };
+        let mut framed = n.to_be_bytes().to_vec();
+        framed.extend_from_slice(&reply);
+        if stream.write_all(&framed).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.shutdown();
+    let _ = stream.flush().await;
+}
+
+/// Fill `buf`; `Ok(false)` if the stream ended first.
+pub async fn read_exact(
+    stream: &TcpStream,
+    buf: &mut [u8],
+) -> Result<bool, tcplab_stack::SocketError> {
+    let mut got = 0;
+    while got < buf.len() {
+        let n = stream.read(&mut buf[got..]).await?;
+        if n == 0 {
+            return Ok(false);
+        }
+        got += n;
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::{Name, RecordType};
+
+    fn zone() -> Vec<Zone> {
+        let mut text = String::from("$TTL 60\n@ SOA ns hm 1 1 1 1 1\nns A 10.0.0.1\n");
+        for i in 0..60 {
+            text.push_str(&format!("big A 10.0.1.{i}\n"));
+        }
+        vec![
+            Zone::parse("z", &text, Some("lab.test")).unwrap(),
+            Zone::parse(
+                "r",
+                "$TTL 60\n@ SOA ns.lab.test. hm.lab.test. 1 1 1 1 1\n1.0.0 PTR ns.lab.test.\n",
+                Some("10.in-addr.arpa"),
+            )
+            .unwrap(),
+        ]
+    }
+
+    fn ask(name: &str, t: RecordType, edns: Option<u16>) -> Vec<u8> {
+        let mut m = Message::new(7, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(Name::from_ascii(name).unwrap(), t));
+        if let Some(p) = edns {
+            let mut e = Edns::new();
+            e.set_max_payload(p);
+            m.set_edns(e);
+        }
+        m.to_vec().unwrap()
+    }
+
+    #[test]
+    fn answers_and_truncates() {
+        let z = zone();
+        let r = Message::from_vec(
+            &respond(&z, &ask("ns.lab.test.", RecordType::A, None), true).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(r.metadata.id, 7);
+        assert!(r.metadata.authoritative && !r.metadata.recursion_available);
+        assert_eq!(r.answers.len(), 1);
+        // 60 A records do not fit 512 bytes: TC and nothing else.
+        let bytes = respond(&z, &ask("big.lab.test.", RecordType::A, None), true).unwrap();
+        assert!(bytes.len() <= UDP_PLAIN_MAX);
+        let r = Message::from_vec(&bytes).unwrap();
+        assert!(r.metadata.truncation);
+        assert!(r.answers.is_empty());
+        // EDNS with 1232 bytes holds them; TCP always does.
+        let r = Message::from_vec(
+            &respond(&z, &ask("big.lab.test.", RecordType::A, Some(4096)), true).unwrap(),
+        )
+        .unwrap();
+        assert!(!r.metadata.truncation);
+        assert_eq!(r.answers.len(), 60);
+        let r = Message::from_vec(
+            &respond(&z, &ask("big.lab.test.", RecordType::A, None), false).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(r.answers.len(), 60);
+    }
+
+    #[test]
+    fn errors() {
+        let z = zone();
+        let r = Message::from_vec(
+            &respond(&z, &ask("x.lab.test.", RecordType::A, None), true).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+        let r = Message::from_vec(
+            &respond(&z, &ask("example.com.", RecordType::A, None), true).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+        let r = Message::from_vec(
+            &respond(
+                &z,
+                &ask("1.0.0.10.in-addr.arpa.", RecordType::PTR, None),
+                true,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(r.answers.len(), 1, "the second zone answers its names");
+        // Garbage after a valid header: FORMERR with the same ID.
+        let mut junk = vec![0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0xff];
+        let r = Message::from_vec(&respond(&z, &junk, true).unwrap()).unwrap();
+        assert_eq!(
+            (r.metadata.id, r.metadata.response_code),
+            (0x1234, ResponseCode::FormErr)
+        );
+        junk.truncate(5);
+        assert_eq!(respond(&z, &junk, true), None);
+    }
+}

@@ -1,0 +1,392 @@
+//! `nslookup NAME [SERVER]`, as BIND 9.18's nslookup prints it.
+//!
+//! Options: `-type=T` (also `-query=`, `-q=`; A, AAAA, NS, CNAME, SOA, PTR,
+//! MX, TXT, SRV, ANY), `-port=N`, `-timeout=S`, `-retry=N` (tries), `-vc`
+//! (TCP), `-norecurse`. An address as NAME asks for its PTR record. The
+//! server is SERVER, else the host's first `nameserver`, else 127.0.0.1. A
+//! name without a dot is tried with each `search` domain first. The default
+//! type asks for A and then AAAA, as nslookup does.
+//!
+//! Exit status 0 with an answer; 1 for NXDOMAIN, SERVFAIL, REFUSED or when
+//! no server answers; 2 (reported before anything is sent) for bad options.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use tcplab_host::{Host, Output};
+
+use crate::dns::client::{query, reverse_name, QueryOptions, TryError};
+use crate::resolve;
+use crate::Usage;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NslookupArgs {
+    /// `None`: the default (A, then AAAA; PTR for an address).
+    pub qtype: Option<RecordType>,
+    pub port: u16,
+    pub timeout: Duration,
+    pub tries: u32,
+    pub tcp: bool,
+    pub recurse: bool,
+    pub name: String,
+    pub server: Option<String>,
+}
+
+const USAGE: &str =
+    "Usage: nslookup [-type=T] [-port=N] [-timeout=S] [-retry=N] [-vc] [-norecurse] name [server]";
+
+fn record_type(v: &str) -> Option<RecordType> {
+    Some(match v.to_ascii_uppercase().as_str() {
+        "A" => RecordType::A,
+        "AAAA" => RecordType::AAAA,
+        "NS" => RecordType::NS,
+        "CNAME" => RecordType::CNAME,
+        "SOA" => RecordType::SOA,
+        "PTR" => RecordType::PTR,
+        "MX" => RecordType::MX,
+        "TXT" => RecordType::TXT,
+        "SRV" => RecordType::SRV,
+        "ANY" => RecordType::ANY,
+        _ => return None,
+    })
+}
+
+impl NslookupArgs {
+    pub fn parse(args: &[String]) -> Result<NslookupArgs, Usage> {
+        let mut a = NslookupArgs {
+            qtype: None,
+            port: 53,
+            timeout: Duration::from_secs(5),
+            tries: 3,
+            tcp: false,
+            recurse: true,
+            name: String::new(),
+            server: None,
+        };
+        let mut operands = Vec::new();
+        for arg in args {
+            let Some(opt) = arg.strip_prefix('-') else {
+                operands.push(arg.clone());
+                continue;
+            };
+            let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
+            let bad = || Usage::with_usage("nslookup", format!("invalid option: {arg}"), USAGE);
+            match key {
+                "type" | "query" | "q" | "querytype" | "ty" => {
+                    a.qtype = Some(record_type(value).ok_or_else(|| {
+                        Usage::new("nslookup", format!("unknown query type: {value}"))
+                    })?)
+                }
+                "port" => a.port = value.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?,
+                "timeout" => {
+                    let s: u64 = value
+                        .parse()
+                        .ok()
+                        .filter(|s| (1..=3600).contains(s))
+                        .ok_or_else(bad)?;
+                    a.timeout = Duration::from_secs(s);
+                }
+                "retry" => {
+                    a.tries = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=100).contains(n))
+                        .ok_or_else(bad)?
+                }
+                "vc" => a.tcp = true,
+                "novc" => a.tcp = false,
+                "recurse" => a.recurse = true,
+                "norecurse" => a.recurse = false,
+                _ => return Err(bad()),
+            }
+        }
+        match operands.as_slice() {
+            [n] => a.name = n.clone(),
+            [n, s] => {
+                a.name = n.clone();
+                a.server = Some(s.clone());
+            }
+            [] => {
+                return Err(Usage::with_usage(
+                    "nslookup",
+                    "interactive mode is not supported; give a name".into(),
+                    USAGE,
+                ))
+            }
+            _ => {
+                return Err(Usage::with_usage(
+                    "nslookup",
+                    "too many arguments".into(),
+                    USAGE,
+                ))
+            }
+        }
+        if a.name.len() > 253 || a.name.is_empty() {
+            return Err(Usage::new(
+                "nslookup",
+                format!("'{}' is not a legal name", a.name),
+            ));
+        }
+        Ok(a)
+    }
+}
+
+/// A name as nslookup prints an owner: without the trailing dot.
+fn bare(name: &Name) -> String {
+    let s = name.to_ascii();
+    s.strip_suffix('.').unwrap_or(&s).to_string()
+}
+
+/// A name as nslookup prints a target: with the trailing dot.
+fn fqdn(name: &Name) -> String {
+    let s = name.to_ascii();
+    if s.ends_with('.') {
+        s
+    } else {
+        format!("{s}.")
+    }
+}
+
+/// The lines nslookup prints for one answer record.
+pub fn present(r: &Record) -> Vec<String> {
+    let owner = bare(&r.name);
+    match &r.data {
+        RData::A(a) => vec![format!("Name:\t{owner}"), format!("Address: {}", a.0)],
+        RData::AAAA(a) => vec![format!("Name:\t{owner}"), format!("Address: {}", a.0)],
+        RData::CNAME(c) => vec![format!("{owner}\tcanonical name = {}", fqdn(&c.0))],
+        RData::NS(n) => vec![format!("{owner}\tnameserver = {}", fqdn(&n.0))],
+        RData::PTR(p) => vec![format!("{owner}\tname = {}", fqdn(&p.0))],
+        RData::MX(mx) => vec![format!(
+            "{owner}\tmail exchanger = {} {}",
+            mx.preference,
+            fqdn(&mx.exchange)
+        )],
+        RData::SRV(s) => vec![format!(
+            "{owner}\tservice = {} {} {} {}",
+            s.priority,
+            s.weight,
+            s.port,
+            fqdn(&s.target)
+        )],
+        RData::TXT(t) => {
+            let parts: Vec<String> = t
+                .txt_data
+                .iter()
+                .map(|d| format!("\"{}\"", String::from_utf8_lossy(d).replace('"', "\\\"")))
+                .collect();
+            vec![format!("{owner}\ttext = {}", parts.join(" "))]
+        }
+        RData::SOA(s) => vec![
+            owner,
+            format!("\torigin = {}", bare(&s.mname)),
+            format!("\tmail addr = {}", bare(&s.rname)),
+            format!("\tserial = {}", s.serial),
+            format!("\trefresh = {}", s.refresh),
+            format!("\tretry = {}", s.retry),
+            format!("\texpire = {}", s.expire),
+            format!("\tminimum = {}", s.minimum),
+        ],
+        other => vec![format!(
+            "{owner}\trdata_{} = {other}",
+            u16::from(other.record_type())
+        )],
+    }
+}
+
+fn rcode_text(c: ResponseCode) -> String {
+    match c {
+        ResponseCode::NXDomain => "NXDOMAIN".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        other => format!("{}", u16::from(other)),
+    }
+}
+
+/// Run nslookup; returns the exit status.
+pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) -> i32 {
+    let server_ip = match &a.server {
+        Some(s) => match resolve::lookup(&host, s).await {
+            Ok(ip) => ip,
+            Err(_) => {
+                err.line(format!(
+                    "nslookup: couldn't get address for '{s}': not found"
+                ));
+                return 1;
+            }
+        },
+        None => host
+            .resolver()
+            .nameservers
+            .first()
+            .copied()
+            .unwrap_or(Ipv4Addr::LOCALHOST),
+    };
+    let server = SocketAddrV4::new(server_ip, a.port);
+    let opts = QueryOptions {
+        timeout: a.timeout,
+        tries: a.tries,
+        tcp: a.tcp,
+        recurse: a.recurse,
+        edns: None,
+    };
+    let reverse = a.name.parse::<Ipv4Addr>().ok();
+    let (candidates, types): (Vec<Name>, Vec<RecordType>) = match (reverse, a.qtype) {
+        (Some(ip), None | Some(RecordType::PTR)) => (vec![reverse_name(ip)], vec![RecordType::PTR]),
+        _ => {
+            let names = candidates(&host, &a.name);
+            if names.is_empty() {
+                err.line(format!("nslookup: '{}' is not a legal name", a.name));
+                return 1;
+            }
+            let types = match a.qtype {
+                None => vec![RecordType::A, RecordType::AAAA],
+                Some(t) => vec![t],
+            };
+            (names, types)
+        }
+    };
+    let mut header_done = false;
+    let mut header = |out: &mut Output| {
+        if !header_done && reverse.is_none() {
+            out.line(format!("Server:\t\t{server_ip}"));
+            out.line(format!("Address:\t{server_ip}#{}", a.port));
+            out.line("");
+        }
+        header_done = true;
+    };
+    let mut last_failure = None;
+    for name in &candidates {
+        let mut results: Vec<Message> = Vec::new();
+        let mut unreachable = false;
+        for &t in &types {
+            let mut failures = Vec::new();
+            let r = query(&host, server, name, t, opts, &mut |e: TryError| {
+                failures.push(e)
+            })
+            .await;
+            for f in &failures {
+                out.line(format!(
+                    ";; communications error to {server_ip}#{}: {f}",
+                    a.port
+                ));
+            }
+            match r {
+                Some(resp) => results.push(resp.message),
+                None => {
+                    unreachable = true;
+                    break;
+                }
+            }
+        }
+        if unreachable {
+            out.line(";; no servers could be reached");
+            return 1;
+        }
+        let first = &results[0];
+        let code = first.metadata.response_code;
+        if code == ResponseCode::NXDomain && name != candidates.last().expect("non-empty") {
+            // Try the next search domain.
+            continue;
+        }
+        if code != ResponseCode::NoError {
+            last_failure = Some(code);
+            break;
+        }
+        header(&mut out);
+        if !first.metadata.authoritative {
+            out.line("Non-authoritative answer:");
+        }
+        for (i, m) in results.iter().enumerate() {
+            if m.answers.is_empty() {
+                // nslookup stays quiet about a missing AAAA when it asked
+                // for it on its own.
+                if a.qtype.is_some() || i == 0 {
+                    out.line(format!("*** Can't find {}: No answer", a.name));
+                }
+                continue;
+            }
+            for r in &m.answers {
+                for line in present(r) {
+                    out.line(line);
+                }
+            }
+        }
+        out.line("");
+        out.line("");
+        return 0;
+    }
+    let code = last_failure.unwrap_or(ResponseCode::NXDomain);
+    header(&mut out);
+    out.line(format!(
+        "** server can't find {}: {}",
+        a.name,
+        rcode_text(code)
+    ));
+    out.line("");
+    1
+}
+
+/// The names to try: with the search domains first for a name without a
+/// dot, then as given; a name ending in a dot as given only.
+fn candidates(host: &Host, name: &str) -> Vec<Name> {
+    let mut out = Vec::new();
+    let mut push = |s: String| {
+        if let Ok(mut n) = Name::from_ascii(&s) {
+            n.set_fqdn(true);
+            out.push(n);
+        }
+    };
+    if name.ends_with('.') {
+        push(name.to_string());
+        return out;
+    }
+    if !name.contains('.') {
+        for d in host.resolver().search {
+            push(format!("{name}.{d}."));
+        }
+    }
+    push(format!("{name}."));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<NslookupArgs, Usage> {
+        NslookupArgs::parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options() {
+        let a = parse("-type=mx -port=5353 -timeout=1 -retry=2 -vc lab.test 10.0.0.1").unwrap();
+        assert_eq!(a.qtype, Some(RecordType::MX));
+        assert_eq!((a.port, a.tries, a.tcp), (5353, 2, true));
+        assert_eq!(a.timeout, Duration::from_secs(1));
+        assert_eq!(a.server.as_deref(), Some("10.0.0.1"));
+        assert_eq!(parse("-query=TXT x").unwrap().qtype, Some(RecordType::TXT));
+    }
+
+    #[test]
+    fn bad_options() {
+        assert_eq!(
+            parse("-type=BOGUS x").unwrap_err().message,
+            "unknown query type: BOGUS"
+        );
+        assert!(parse("-port=0 x")
+            .unwrap_err()
+            .message
+            .contains("invalid option"));
+        assert!(parse("-debug x")
+            .unwrap_err()
+            .message
+            .contains("invalid option"));
+        assert!(parse("").unwrap_err().message.contains("interactive"));
+        assert!(parse("a b c").is_err());
+    }
+}

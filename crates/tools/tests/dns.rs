@@ -1,0 +1,165 @@
+//! nslookup against `serve dns`, and names resolved through DNS by the
+//! other tools, in the reference network (tool-formats.md §1.6).
+
+mod common;
+
+use common::{dns_net, run_in, Ran, SERVE_DNS};
+
+fn lookups(cmds: &[&str]) -> Vec<Ran> {
+    let net = dns_net();
+    let mut runs = vec![SERVE_DNS];
+    let times: Vec<String> = (0..cmds.len()).map(|i| format!("{}s", i + 1)).collect();
+    for (i, c) in cmds.iter().enumerate() {
+        runs.push((times[i].as_str(), "client", c));
+    }
+    let mut r = run_in(&net, &runs);
+    r.remove(0);
+    r
+}
+
+const HEADER: &str = "Server:\t\t10.99.3.2\nAddress:\t10.99.3.2#53\n\n";
+
+#[test]
+fn nslookup_prints_like_bind() {
+    let r = lookups(&[
+        "nslookup server.lab.test",
+        "nslookup www.lab.test",
+        "nslookup 10.99.2.2",
+        "nslookup -type=MX lab.test",
+        "nslookup -query=TXT lab.test 10.99.3.2",
+        "nslookup multi",
+        "nslookup -type=SRV _http._tcp.lab.test",
+        "nslookup -type=NS lab.test",
+        "nslookup -type=SOA lab.test",
+    ]);
+    let expect = [
+        format!("{HEADER}Name:\tserver.lab.test\nAddress: 10.99.3.2\nName:\tserver.lab.test\nAddress: fd00:99::2\n\n\n"),
+        format!("{HEADER}www.lab.test\tcanonical name = server.lab.test.\nName:\tserver.lab.test\nAddress: 10.99.3.2\nwww.lab.test\tcanonical name = server.lab.test.\nName:\tserver.lab.test\nAddress: fd00:99::2\n\n\n"),
+        "2.2.99.10.in-addr.arpa\tname = r2.lab.test.\n\n\n".to_string(),
+        format!("{HEADER}lab.test\tmail exchanger = 10 mail.lab.test.\n\n\n"),
+        format!("{HEADER}lab.test\ttext = \"v=spf1 mx -all\"\n\n\n"),
+        format!("{HEADER}Name:\tmulti.lab.test\nAddress: 10.99.3.10\nName:\tmulti.lab.test\nAddress: 10.99.3.11\n\n\n"),
+        format!("{HEADER}_http._tcp.lab.test\tservice = 0 5 80 server.lab.test.\n\n\n"),
+        format!("{HEADER}lab.test\tnameserver = ns.lab.test.\n\n\n"),
+        format!("{HEADER}lab.test\n\torigin = ns.lab.test\n\tmail addr = hostmaster.lab.test\n\tserial = 2026112101\n\trefresh = 3600\n\tretry = 900\n\texpire = 604800\n\tminimum = 60\n\n\n"),
+    ];
+    for (ran, want) in r.iter().zip(expect.iter()) {
+        assert_eq!(ran.exit, Some(0), "{}: {:?}", ran.cmdline, ran.stderr);
+        assert_eq!(&ran.out(), want, "{}", ran.cmdline);
+    }
+}
+
+#[test]
+fn nslookup_errors_and_exit_codes() {
+    let r = lookups(&[
+        "nslookup nosuch.lab.test",
+        "nslookup -type=MX server.lab.test",
+        "nslookup example.com",
+        "nslookup -timeout=1 -retry=1 server.lab.test 10.99.3.99",
+        "nslookup -port=5353 server.lab.test 10.99.3.2",
+    ]);
+    assert_eq!(r[0].exit, Some(1));
+    assert_eq!(
+        r[0].out(),
+        format!("{HEADER}** server can't find nosuch.lab.test: NXDOMAIN\n\n")
+    );
+    assert_eq!(r[1].exit, Some(0));
+    assert_eq!(
+        r[1].out(),
+        format!("{HEADER}*** Can't find server.lab.test: No answer\n\n\n")
+    );
+    assert_eq!(r[2].exit, Some(1));
+    assert_eq!(
+        r[2].out(),
+        format!("{HEADER}** server can't find example.com: REFUSED\n\n")
+    );
+    assert_eq!(r[3].exit, Some(1));
+    assert_eq!(
+        r[3].stdout,
+        [
+            ";; communications error to 10.99.3.99#53: timed out",
+            ";; no servers could be reached"
+        ]
+    );
+    assert_eq!(r[4].exit, Some(1));
+    assert_eq!(
+        r[4].stdout,
+        [
+            ";; communications error to 10.99.3.2#5353: connection refused",
+            ";; communications error to 10.99.3.2#5353: connection refused",
+            ";; communications error to 10.99.3.2#5353: connection refused",
+            ";; no servers could be reached"
+        ]
+    );
+    assert!(tcplab_tools::check("nslookup -type=BOGUS x").is_err());
+}
+
+#[test]
+fn truncated_answers_are_asked_again_over_tcp() {
+    let mut net = dns_net();
+    let mut zone = String::from("$TTL 0\n@ SOA ns.lab.test. hm.lab.test. 1 1 1 1 1\n");
+    for i in 1..=60 {
+        zone.push_str(&format!("big A 10.99.4.{i}\n"));
+    }
+    net.push_str(&format!(
+        "\n[[file]]\non = \"server\"\npath = \"/etc/bind/db.big.test\"\ntext = \"\"\"\n{zone}\"\"\"\n"
+    ));
+    let r = run_in(
+        &net,
+        &[
+            ("0s", "server", "serve dns --zone /etc/bind/db.big.test"),
+            ("500ms", "client", "tcpdump -n -c 4 port 53"),
+            ("1s", "client", "nslookup -type=A big.big.test"),
+        ],
+    );
+    let dump = &r[1].stdout;
+    assert!(
+        dump[0].contains("UDP") || dump[0].contains(".53: "),
+        "{dump:?}"
+    );
+    assert!(
+        dump.iter()
+            .any(|l| l.contains("Flags [S]") && l.ends_with("length 0")),
+        "the client opened a TCP connection: {dump:?}"
+    );
+    let out = &r[2].stdout;
+    assert_eq!(r[2].exit, Some(0));
+    assert_eq!(
+        out.iter()
+            .filter(|l| l.starts_with("Address: 10.99.4."))
+            .count(),
+        60
+    );
+}
+
+#[test]
+fn tools_resolve_names_through_dns() {
+    let r = lookups(&[
+        "ping -c 1 www",
+        "traceroute server.lab.test",
+        "nc -z -v mail.lab.test 25",
+        "ping -c 1 nowhere.lab.test",
+    ]);
+    // The client has name servers, so its hosts table knows only itself:
+    // every other name and address goes through DNS.
+    assert_eq!(r[0].stdout[0], "PING www (10.99.3.2) 56(84) bytes of data.");
+    assert!(
+        r[0].stdout[1].starts_with("64 bytes from server.lab.test (10.99.3.2): icmp_seq=1"),
+        "{:?}",
+        r[0].stdout
+    );
+    assert_eq!(
+        r[1].stdout,
+        [
+            "traceroute to server.lab.test (10.99.3.2), 30 hops max, 60 byte packets",
+            " 1  r1.lab.test (10.99.1.1)  0.200 ms  0.200 ms  0.200 ms",
+            " 2  r2.lab.test (10.99.2.2)  0.600 ms  0.600 ms  0.600 ms",
+            " 3  server.lab.test (10.99.3.2)  0.800 ms  0.800 ms  0.800 ms",
+        ]
+    );
+    assert_eq!(r[3].exit, Some(2));
+    assert_eq!(
+        r[3].stderr,
+        ["ping: nowhere.lab.test: Name or service not known"]
+    );
+}
