@@ -19,6 +19,8 @@ pub trait FileSystem {
     fn write(&self, path: &str, data: &[u8]) -> io::Result<()>;
     /// Whether `path` is a directory.
     fn is_dir(&self, path: &str) -> bool;
+    /// Paths of the files below directory `path`, at any depth, sorted.
+    fn list(&self, path: &str) -> Vec<String>;
 }
 
 /// Make `path` absolute and clean (`/a/./b/../c` → `/a/c`), relative to `/`.
@@ -88,6 +90,19 @@ impl FileSystem for MemFs {
         }
         self.files.borrow_mut().insert(p, Rc::from(data));
         Ok(())
+    }
+
+    fn list(&self, path: &str) -> Vec<String> {
+        let Some(p) = normalize(path) else {
+            return Vec::new();
+        };
+        let prefix = if p == "/" { p } else { format!("{p}/") };
+        self.files
+            .borrow()
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     fn is_dir(&self, path: &str) -> bool {

@@ -9,8 +9,10 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod curl;
 pub mod dns;
 pub mod format;
+pub mod http;
 pub mod nc;
 pub mod netstat;
 pub mod nslookup;
@@ -83,6 +85,7 @@ pub enum Tool {
     Ss(ss::SsArgs),
     Netstat(netstat::NetstatArgs),
     Nslookup(nslookup::NslookupArgs),
+    Curl(curl::CurlArgs),
 }
 
 impl Command {
@@ -117,6 +120,7 @@ impl Command {
             "ss" => Tool::Ss(ss::SsArgs::parse(rest)?),
             "netstat" => Tool::Netstat(netstat::NetstatArgs::parse(rest)?),
             "nslookup" => Tool::Nslookup(nslookup::NslookupArgs::parse(rest)?),
+            "curl" => Tool::Curl(curl::CurlArgs::parse(rest)?),
             other => {
                 return Err(Usage {
                     status: 127,
@@ -139,6 +143,7 @@ impl Command {
             Tool::Ss(_) => "ss",
             Tool::Netstat(_) => "netstat",
             Tool::Nslookup(_) => "nslookup",
+            Tool::Curl(_) => "curl",
         }
     }
 
@@ -186,6 +191,7 @@ pub fn start(host: &Host, cmdline: &str) -> Result<Started, Usage> {
             Tool::Ss(a) => ss::run(h.clone(), a, out).await,
             Tool::Netstat(a) => netstat::run(h.clone(), a, out).await,
             Tool::Nslookup(a) => nslookup::run(h.clone(), a, out, err).await,
+            Tool::Curl(a) => curl::run(h.clone(), a, out, err).await,
         };
         h.set_exit(pid, code);
     });

@@ -9,10 +9,13 @@
 //!
 //! * `dns --zone FILE [--origin NAME]` (RFC 1035, port 53): an
 //!   authoritative server for the zone in FILE, over UDP and TCP.
+//! * `http [--root DIR] [--log]` (RFC 9112, port 80): serves the files
+//!   under DIR (default `/srv/www`); `--log` prints a line per request.
 //!
 //! Servers run until the run ends; every connection gets its own task, so
 //! they serve clients concurrently.
 
+use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
@@ -20,6 +23,8 @@ use tcplab_host::{Host, Output, Pid, TcpListener, TcpStream, UdpSocket};
 
 use crate::args::{getopt, Opt};
 use crate::dns::zone::Zone;
+use crate::http;
+use crate::http::server::Site;
 use crate::Usage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +39,10 @@ pub enum Service {
         zones: Vec<String>,
         origin: Option<String>,
     },
+    Http {
+        root: String,
+        log: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,11 +51,11 @@ pub struct ServeArgs {
     pub port: u16,
 }
 
-const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N]\n       serve dns --zone FILE [--origin NAME] [--port N]";
+const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N]\n       serve dns --zone FILE [--origin NAME] [--port N]\n       serve http [--root DIR] [--log] [--port N]";
 
 impl ServeArgs {
     pub fn parse(args: &[String]) -> Result<ServeArgs, Usage> {
-        let (opts, rest) = getopt(args, "p:", &["port=", "zone=", "origin="])
+        let (opts, rest) = getopt(args, "p:", &["port=", "zone=", "origin=", "root=", "log"])
             .map_err(|e| Usage::with_usage("serve", e, USAGE))?;
         let Some(kind) = rest.first() else {
             return Err(Usage::with_usage("serve", "what to serve?".into(), USAGE));
@@ -56,6 +65,13 @@ impl ServeArgs {
             "discard" => (Service::Discard, 9),
             "chargen" => (Service::Chargen, 19),
             "daytime" => (Service::Daytime, 13),
+            "http" | "www" => (
+                Service::Http {
+                    root: "/srv/www".into(),
+                    log: false,
+                },
+                80,
+            ),
             "dns" | "domain" => (
                 Service::Dns {
                     zones: Vec::new(),
@@ -95,6 +111,16 @@ impl ServeArgs {
                 }
                 ("zone", Service::Dns { zones, .. }) => zones.push(v),
                 ("origin", Service::Dns { origin, .. }) => *origin = Some(v),
+                ("root", Service::Http { root, .. }) => {
+                    if !v.starts_with('/') {
+                        return Err(Usage::new(
+                            "serve",
+                            format!("--root needs an absolute path, not `{v}`"),
+                        ));
+                    }
+                    *root = v
+                }
+                ("log", Service::Http { log, .. }) => *log = true,
                 (other, _) => {
                     return Err(Usage::with_usage(
                         "serve",
@@ -149,6 +175,26 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
         return crate::dns::server::run(host, pid, parsed, a.port, err).await;
     }
     let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.port);
+    if let Service::Http { root, log } = &a.service {
+        let listener = match TcpListener::bind(&host, local, 128) {
+            Ok(l) => l,
+            Err(e) => {
+                err.line(format!("serve: cannot listen on TCP port {}: {e}", a.port));
+                return 1;
+            }
+        };
+        let site = Rc::new(Site {
+            host: host.clone(),
+            root: root.clone(),
+            log: log.then(|| RefCell::new(host.stdout(pid))),
+        });
+        loop {
+            let Ok(stream) = listener.accept().await else {
+                return 1;
+            };
+            host.spawn(pid, http::server::connection(site.clone(), stream));
+        }
+    }
     let listener = match TcpListener::bind(&host, local, 128) {
         Ok(l) => l,
         Err(e) => {
@@ -217,7 +263,7 @@ async fn connection(host: Host, stream: TcpStream, service: Service) {
             let _ = stream.shutdown();
             let _ = stream.flush().await;
         }
-        Service::Dns { .. } => {}
+        Service::Dns { .. } | Service::Http { .. } => {}
     }
 }
 
@@ -230,7 +276,7 @@ async fn udp(host: Host, sock: UdpSocket, service: Service) {
             Service::Daytime => {
                 let _ = sock.send_to(daytime(&host).as_bytes(), d.from);
             }
-            Service::Discard | Service::Chargen | Service::Dns { .. } => {}
+            Service::Discard | Service::Chargen | Service::Dns { .. } | Service::Http { .. } => {}
         }
     }
 }

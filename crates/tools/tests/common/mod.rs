@@ -202,3 +202,30 @@ pub const SERVE_DNS: (&str, &str, &str) = (
     "server",
     "serve dns --zone /etc/bind/db.lab.test --zone /etc/bind/db.99.10.in-addr.arpa",
 );
+
+/// Documents for `serve http` on `server`.
+pub const WWW: &str = r#"
+[[file]]
+on = "server"
+path = "/srv/www/hello.txt"
+text = "plain text file\n"
+
+[[file]]
+on = "server"
+path = "/srv/www/index.html"
+text = "<html><body>hello from server</body></html>\n"
+
+[[file]]
+on = "server"
+path = "/srv/www/sub/a.txt"
+text = "a\n"
+
+[[file]]
+on = "server"
+path = "/srv/www/big.bin"
+size = "2MB"
+"#;
+
+pub fn www_net() -> String {
+    format!("{NET}{WWW}")
+}

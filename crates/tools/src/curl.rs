@@ -1,0 +1,1135 @@
+//! `curl`, as curl 7.88 behaves for HTTP/1.1.
+//!
+//! Options: `-X METHOD`, `-d DATA` (repeatable, joined with `&`; `@FILE`
+//! reads a file), `-H 'Name: value'`, `-o FILE` (`-` for stdout), `-O`, `-I`,
+//! `-i`, `-L` (`--max-redirs N`, default 50), `-s`, `-S`, `-v`, `-w FORMAT`,
+//! `-f`, `--connect-timeout S`, `-m S`, `-A AGENT`, `-0` (HTTP/1.0). Several
+//! URLs are fetched in turn over one persistent connection when the server
+//! allows it. Responses are read by Content-Length, chunked coding or
+//! connection close.
+//!
+//! A scenario's transcript counts as a terminal: the body goes there unless
+//! `-o`/`-O` says otherwise, binary bodies are refused as curl refuses them
+//! on a terminal, and the progress meter is shown (on stderr, one row per
+//! second of transfer) only when the body goes to a file. Exit codes are
+//! curl's: 1 unsupported protocol, 2 bad usage, 3 bad URL, 6 resolve, 7
+//! connect, 18 partial body, 22 HTTP error with `-f`, 23 write error, 26
+//! read error, 28 timeout, 47 too many redirects, 52 empty reply, 56
+//! receive failure.
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use tcplab_host::{timeout, Host, Instant, Output, TcpStream};
+use tcplab_stack::SocketError;
+
+use crate::args::{getopt, Opt};
+use crate::http::{Conn, Head, HttpError};
+use crate::resolve;
+use crate::Usage;
+
+const VERSION: &str = "7.88.1";
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CurlArgs {
+    pub urls: Vec<String>,
+    pub method: Option<String>,
+    pub data: Vec<String>,
+    pub headers: Vec<String>,
+    pub output: Option<String>,
+    pub remote_name: bool,
+    pub head: bool,
+    pub include: bool,
+    pub follow: bool,
+    pub max_redirs: u32,
+    pub silent: bool,
+    pub show_error: bool,
+    pub verbose: bool,
+    pub write_out: Option<String>,
+    pub fail: bool,
+    pub connect_timeout: Option<Duration>,
+    pub max_time: Option<Duration>,
+    pub user_agent: Option<String>,
+    pub http10: bool,
+}
+
+fn usage(msg: String) -> Usage {
+    Usage {
+        tool: "curl".into(),
+        message: msg,
+        usage: Some("curl: try 'curl --help' or 'curl --manual' for more information".into()),
+        status: 2,
+    }
+}
+
+fn secs(v: &str, opt: &str) -> Result<Duration, Usage> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && *x >= 0.0 && *x < 1e7)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            usage(format!(
+                "option {opt}: expected a proper numerical parameter"
+            ))
+        })
+}
+
+impl CurlArgs {
+    pub fn parse(args: &[String]) -> Result<CurlArgs, Usage> {
+        let (opts, urls) = getopt(
+            args,
+            "X:d:H:o:OIiLsSvw:fm:A:0",
+            &[
+                "request=",
+                "data=",
+                "data-raw=",
+                "data-binary=",
+                "header=",
+                "output=",
+                "remote-name",
+                "head",
+                "include",
+                "location",
+                "max-redirs=",
+                "silent",
+                "show-error",
+                "verbose",
+                "write-out=",
+                "fail",
+                "connect-timeout=",
+                "max-time=",
+                "user-agent=",
+                "http1.0",
+                "http1.1",
+                "url=",
+            ],
+        )
+        .map_err(|e| {
+            // getopt says "invalid option -- 'Z'"; curl says "option -Z: is unknown".
+            let opt = e
+                .split('\'')
+                .nth(1)
+                .map(|o| {
+                    if o.starts_with('-') {
+                        o.to_string()
+                    } else {
+                        format!("-{o}")
+                    }
+                })
+                .unwrap_or_default();
+            usage(format!("option {opt}: is unknown"))
+        })?;
+        let mut a = CurlArgs {
+            urls,
+            max_redirs: 50,
+            ..CurlArgs::default()
+        };
+        for o in opts {
+            let (name, v) = match o {
+                Opt::Short(c, v) => (c.to_string(), v.unwrap_or_default()),
+                Opt::Long(n, v) => (n, v.unwrap_or_default()),
+            };
+            match name.as_str() {
+                "X" | "request" => a.method = Some(v),
+                "d" | "data" | "data-raw" | "data-binary" => a.data.push(v),
+                "H" | "header" => a.headers.push(v),
+                "o" | "output" => a.output = Some(v),
+                "O" | "remote-name" => a.remote_name = true,
+                "I" | "head" => a.head = true,
+                "i" | "include" => a.include = true,
+                "L" | "location" => a.follow = true,
+                "max-redirs" => {
+                    a.max_redirs = v.parse().map_err(|_| {
+                        usage("option --max-redirs: expected a proper numerical parameter".into())
+                    })?
+                }
+                "s" | "silent" => a.silent = true,
+                "S" | "show-error" => a.show_error = true,
+                "v" | "verbose" => a.verbose = true,
+                "w" | "write-out" => a.write_out = Some(v),
+                "f" | "fail" => a.fail = true,
+                "connect-timeout" => a.connect_timeout = Some(secs(&v, "--connect-timeout")?),
+                "m" | "max-time" => a.max_time = Some(secs(&v, "-m")?),
+                "A" | "user-agent" => a.user_agent = Some(v),
+                "0" | "http1.0" => a.http10 = true,
+                "http1.1" => a.http10 = false,
+                "url" => a.urls.push(v),
+                _ => {}
+            }
+        }
+        if a.urls.is_empty() {
+            return Err(usage("no URL specified!".into()));
+        }
+        if a.head && !a.data.is_empty() {
+            return Err(Usage {
+                tool: "Warning".into(),
+                message: "You can only select one HTTP request method! You asked for both POST (-d, --data) and HEAD (-I, --head).".into(),
+                usage: None,
+                status: 2,
+            });
+        }
+        for h in &a.headers {
+            if !h.contains(':') && !h.ends_with(';') {
+                return Err(usage(format!("option -H: header `{h}` has no colon")));
+            }
+        }
+        Ok(a)
+    }
+}
+
+/// A URL curl can fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Url {
+    host: String,
+    port: u16,
+    /// Path and query, starting with `/`.
+    target: String,
+}
+
+impl Url {
+    fn parse(text: &str) -> Result<Url, Failure> {
+        let (scheme, rest) = match text.split_once("://") {
+            Some((s, r)) => (s.to_ascii_lowercase(), r),
+            None => ("http".to_string(), text),
+        };
+        if scheme != "http" {
+            return Err(Failure::new(
+                1,
+                format!("Protocol \"{scheme}\" not supported or disabled in libcurl"),
+            ));
+        }
+        let bad = || Failure::new(3, "URL using bad/illegal format or missing URL".into());
+        let rest = rest.split('#').next().unwrap_or("");
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, target) = rest.split_at(split);
+        let target = if target.starts_with('?') {
+            format!("/{target}")
+        } else if target.is_empty() {
+            "/".to_string()
+        } else {
+            target.to_string()
+        };
+        if authority.contains('@') || target.contains([' ', '\t']) {
+            return Err(bad());
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad)?),
+            None => (authority, 80),
+        };
+        let valid = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+        if !valid {
+            return Err(bad());
+        }
+        Ok(Url {
+            host: host.to_ascii_lowercase(),
+            port,
+            target,
+        })
+    }
+
+    fn authority(&self) -> String {
+        if self.port == 80 {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    fn to_text(&self) -> String {
+        format!("http://{}{}", self.authority(), self.target)
+    }
+
+    /// Resolve a `Location` against this URL (RFC 3986 §5.2, the common
+    /// cases: absolute, absolute path, relative path).
+    fn join(&self, location: &str) -> Result<Url, Failure> {
+        if location.contains("://") {
+            return Url::parse(location);
+        }
+        if let Some(rest) = location.strip_prefix("//") {
+            return Url::parse(&format!("http://{rest}"));
+        }
+        let target = if location.starts_with('/') {
+            location.to_string()
+        } else {
+            let path = self.target.split('?').next().unwrap_or("/");
+            let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+            format!("{dir}{location}")
+        };
+        Ok(Url {
+            target,
+            ..self.clone()
+        })
+    }
+}
+
+/// A failure: curl's exit code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failure {
+    code: i32,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: i32, message: String) -> Failure {
+        Failure { code, message }
+    }
+}
+
+/// Where the body goes.
+enum Sink {
+    Terminal,
+    File(String),
+    Null,
+}
+
+/// Timings and sizes for `-w` and the progress meter.
+#[derive(Debug, Default, Clone)]
+struct Stats {
+    start: Option<Instant>,
+    namelookup: Duration,
+    connect: Duration,
+    starttransfer: Duration,
+    total: Duration,
+    http_code: u16,
+    size_download: u64,
+    size_upload: u64,
+    size_header: u64,
+    num_redirects: u32,
+    remote: Option<SocketAddrV4>,
+    local: Option<SocketAddrV4>,
+    content_type: String,
+    url_effective: String,
+    redirect_url: String,
+}
+
+/// The progress meter on stderr (curl's `progress.c` layout).
+struct Meter {
+    shown: bool,
+    start: Instant,
+    next: Instant,
+    /// (time, bytes) samples for the current speed, the last five seconds.
+    samples: Vec<(Instant, u64)>,
+}
+
+/// curl's five-character sizes: `12345`, ` 976k`, `10.5M`, ` 123M`, `1.2G`.
+fn max5(bytes: u64) -> String {
+    const K: u64 = 1024;
+    const M: u64 = K * K;
+    const G: u64 = M * K;
+    if bytes < 100_000 {
+        format!("{bytes:5}")
+    } else if bytes < 10_000 * K {
+        format!("{:4}k", bytes / K)
+    } else if bytes < 100 * M {
+        format!("{:2}.{}M", bytes / M, (bytes % M) / (M / 10))
+    } else if bytes < 10_000 * M {
+        format!("{:4}M", bytes / M)
+    } else if bytes < 100 * G {
+        format!("{:2}.{}G", bytes / G, (bytes % G) / (G / 10))
+    } else {
+        format!("{:4}G", bytes / G)
+    }
+}
+
+/// curl's eight-character times: ` 0:00:05`, or `--:--:--` when unknown.
+fn time8(secs: u64) -> String {
+    if secs == 0 {
+        return "--:--:--".into();
+    }
+    let h = secs / 3600;
+    if h < 100 {
+        format!("{h:2}:{:02}:{:02}", (secs / 60) % 60, secs % 60)
+    } else if secs / 86_400 < 1000 {
+        format!("{:3}d {:02}h", secs / 86_400, h % 24)
+    } else {
+        format!("{:7}d", secs / 86_400)
+    }
+}
+
+impl Meter {
+    fn new(shown: bool, now: Instant, err: &mut Output) -> Meter {
+        if shown {
+            err.line(
+                "  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current",
+            );
+            err.line(
+                "                                 Dload  Upload   Total   Spent    Left  Speed",
+            );
+            err.line("");
+            err.line(Self::row(0, 0, 0, 0, Duration::ZERO, 0));
+        }
+        Meter {
+            shown,
+            start: now,
+            next: now + Duration::from_secs(1),
+            samples: vec![(now, 0)],
+        }
+    }
+
+    fn row(total: u64, got: u64, up_total: u64, up: u64, spent: Duration, current: u64) -> String {
+        let pct = |a: u64, t: u64| (a.min(t) * 100).checked_div(t).unwrap_or(0);
+        let secs = spent.as_secs_f64();
+        let dl_speed = if secs > 0.0 {
+            (got as f64 / secs) as u64
+        } else {
+            0
+        };
+        let ul_speed = if secs > 0.0 {
+            (up as f64 / secs) as u64
+        } else {
+            0
+        };
+        let (total_t, left_t) = if total > 0 && dl_speed > 0 {
+            let whole = total / dl_speed;
+            (whole, whole.saturating_sub(spent.as_secs()))
+        } else {
+            (0, 0)
+        };
+        let expected = total + up_total;
+        format!(
+            "{:3} {}  {:3} {}  {:3} {}  {}  {} {} {} {} {}",
+            pct(got + up, expected),
+            max5(expected),
+            pct(got, total),
+            max5(got),
+            pct(up, up_total),
+            max5(up),
+            max5(dl_speed),
+            max5(ul_speed),
+            time8(total_t),
+            time8(spent.as_secs()),
+            time8(left_t),
+            max5(current)
+        )
+    }
+
+    fn current_speed(&self, now: Instant, got: u64) -> u64 {
+        let (t0, b0) = self
+            .samples
+            .iter()
+            .find(|(t, _)| now.saturating_since(*t) <= Duration::from_secs(5))
+            .copied()
+            .unwrap_or((now, got));
+        let dt = now.saturating_since(t0).as_secs_f64();
+        if dt > 0.0 {
+            ((got - b0.min(got)) as f64 / dt) as u64
+        } else {
+            0
+        }
+    }
+
+    /// Called as data arrives: a row every second.
+    fn update(&mut self, now: Instant, total: u64, got: u64, err: &mut Output) {
+        if !self.shown || now < self.next {
+            return;
+        }
+        self.samples.push((now, got));
+        self.samples
+            .retain(|(t, _)| now.saturating_since(*t) <= Duration::from_secs(6));
+        let cur = self.current_speed(now, got);
+        err.line(Self::row(
+            total,
+            got,
+            0,
+            0,
+            now.saturating_since(self.start),
+            cur,
+        ));
+        while self.next <= now {
+            self.next += Duration::from_secs(1);
+        }
+    }
+
+    fn done(&mut self, now: Instant, total: u64, got: u64, up: u64, err: &mut Output) {
+        if !self.shown {
+            return;
+        }
+        let spent = now.saturating_since(self.start);
+        let cur = self
+            .current_speed(now, got)
+            .max(if spent.as_secs_f64() > 0.0 {
+                (got as f64 / spent.as_secs_f64()) as u64
+            } else {
+                0
+            });
+        err.line(Self::row(total.max(got), got, up, up, spent, cur));
+    }
+}
+
+/// An open connection that a later request may reuse.
+struct Open {
+    key: (String, u16),
+    conn: Conn,
+    number: u32,
+}
+
+/// Everything a run keeps.
+struct Run<'a> {
+    host: Host,
+    a: &'a CurlArgs,
+    out: &'a mut Output,
+    err: &'a mut Output,
+    open: Option<Open>,
+    next_conn: u32,
+    meter: Option<Meter>,
+}
+
+impl Run<'_> {
+    fn info(&mut self, text: String) {
+        if self.a.verbose {
+            self.err.line(format!("* {text}"));
+        }
+    }
+
+    /// Connect (or reuse a connection) to `url`.
+    async fn connection(&mut self, url: &Url, stats: &mut Stats) -> Result<Open, Failure> {
+        let key = (url.host.clone(), url.port);
+        if let Some(open) = self.open.take() {
+            if open.key == key {
+                self.info(format!(
+                    "Re-using existing connection #{} with host {}",
+                    open.number, url.host
+                ));
+                stats.remote = open.conn.stream.peer_addr();
+                stats.local = open.conn.stream.local_addr();
+                return Ok(open);
+            }
+            self.info(format!("Closing connection {}", open.number));
+            let _ = open.conn.stream.shutdown();
+        }
+        let t0 = self.host.now();
+        let ip = match resolve::lookup(&self.host, &url.host).await {
+            Ok(ip) => ip,
+            Err(_) => {
+                return Err(Failure::new(
+                    6,
+                    format!("Could not resolve host: {}", url.host),
+                ))
+            }
+        };
+        stats.namelookup = self.host.now().saturating_since(t0);
+        if self.a.verbose {
+            self.err.line(format!("*   Trying {ip}:{}...", url.port));
+        }
+        let remote = SocketAddrV4::new(ip, url.port);
+        let limit = self.a.connect_timeout.unwrap_or(Duration::from_secs(300));
+        let result = timeout(&self.host, limit, TcpStream::connect(&self.host, remote)).await;
+        let elapsed_ms = self.host.now().saturating_since(t0).as_millis();
+        let stream = match result {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                let why = match e {
+                    SocketError::NetworkUnreachable => "Network is unreachable",
+                    SocketError::HostUnreachable => "No route to host",
+                    _ => "Couldn't connect to server",
+                };
+                self.info(format!("connect to {ip} port {} failed: {}", url.port, e));
+                return Err(Failure::new(
+                    7,
+                    format!(
+                        "Failed to connect to {} port {} after {elapsed_ms} ms: {why}",
+                        url.host, url.port
+                    ),
+                ));
+            }
+            Err(_) => {
+                self.info(format!(
+                    "ipv4 connect timeout after {}ms, move on!",
+                    limit.as_millis()
+                ));
+                return Err(Failure::new(
+                    28,
+                    format!(
+                        "Failed to connect to {} port {} after {elapsed_ms} ms: Timeout was reached",
+                        url.host, url.port
+                    ),
+                ));
+            }
+        };
+        stats.connect = self.host.now().saturating_since(stats.start.unwrap_or(t0));
+        stats.remote = Some(remote);
+        stats.local = stream.local_addr();
+        let number = self.next_conn;
+        self.next_conn += 1;
+        self.info(format!(
+            "Connected to {} ({ip}) port {} (#{number})",
+            url.host, url.port
+        ));
+        Ok(Open {
+            key,
+            conn: Conn::new(stream),
+            number,
+        })
+    }
+}
+
+/// The request body from `-d` arguments (`@FILE` reads the host's file,
+/// dropping newlines as curl does for `-d`).
+fn request_body(host: &Host, data: &[String]) -> Result<Option<Vec<u8>>, Failure> {
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    for d in data {
+        if let Some(path) = d.strip_prefix('@') {
+            let bytes = host.fs().read(path).map_err(|_| {
+                Failure::new(
+                    26,
+                    "Failed to open/read local data from file/application".into(),
+                )
+            })?;
+            parts.push(
+                bytes
+                    .iter()
+                    .copied()
+                    .filter(|b| *b != b'\n' && *b != b'\r')
+                    .collect(),
+            );
+        } else {
+            parts.push(d.as_bytes().to_vec());
+        }
+    }
+    Ok(Some(parts.join(&b'&')))
+}
+
+/// One request and its response. Returns the response head, the body, and
+/// whether the connection may be reused.
+async fn exchange(
+    run: &mut Run<'_>,
+    url: &Url,
+    method: &str,
+    body: Option<&[u8]>,
+    sink_is_terminal: bool,
+    stats: &mut Stats,
+) -> Result<(Head, Vec<u8>), Failure> {
+    let mut open = run.connection(url, stats).await?;
+    let version = if run.a.http10 { "1.0" } else { "1.1" };
+    let mut lines = vec![format!("{method} {} HTTP/{version}", url.target)];
+    let mut headers: Vec<(String, String)> = vec![
+        ("Host".into(), url.authority()),
+        (
+            "User-Agent".into(),
+            run.a
+                .user_agent
+                .clone()
+                .unwrap_or_else(|| format!("curl/{VERSION}")),
+        ),
+        ("Accept".into(), "*/*".into()),
+    ];
+    for h in &run.a.headers {
+        let (name, value) = match h.split_once(':') {
+            Some((n, v)) => (n.trim().to_string(), v.trim().to_string()),
+            None => (h.trim_end_matches(';').to_string(), String::new()),
+        };
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        if !value.is_empty() || h.ends_with(';') {
+            headers.push((name, value));
+        }
+    }
+    if let Some(b) = body {
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        {
+            headers.push(("Content-Length".into(), b.len().to_string()));
+        }
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            headers.push((
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ));
+        }
+    }
+    for (n, v) in &headers {
+        lines.push(format!("{n}: {v}"));
+    }
+    let mut request = String::new();
+    for l in &lines {
+        request.push_str(l);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    if run.a.verbose {
+        for l in &lines {
+            run.err.line(format!("> {l}"));
+        }
+        run.err.line("> ");
+    }
+    let mut bytes = request.into_bytes();
+    if let Some(b) = body {
+        bytes.extend_from_slice(b);
+        stats.size_upload += b.len() as u64;
+    }
+    if let Err(e) = open.conn.stream.write_all(&bytes).await {
+        return Err(Failure::new(55, format!("Send failure: {e}")));
+    }
+    if run.a.verbose {
+        if let Some(b) = body {
+            run.err.line(format!("}} [{} bytes data]", b.len()));
+        }
+    }
+    let head = match open.conn.read_head().await {
+        Ok(Some(h)) => h,
+        Ok(None) | Err(HttpError::Closed) => {
+            return Err(Failure::new(52, "Empty reply from server".into()))
+        }
+        Err(HttpError::Socket(e)) => return Err(Failure::new(56, format!("Recv failure: {e}"))),
+        Err(_) => {
+            return Err(Failure::new(8, "Weird server reply".into()));
+        }
+    };
+    stats.starttransfer = run
+        .host
+        .now()
+        .saturating_since(stats.start.expect("started"));
+    let mut status = head.start.splitn(3, ' ');
+    let proto = status.next().unwrap_or("");
+    let code: u16 = status
+        .next()
+        .and_then(|c| c.parse().ok())
+        .filter(|c| (100..1000).contains(c))
+        .ok_or_else(|| Failure::new(8, "Weird server reply".into()))?;
+    if !proto.starts_with("HTTP/1.") {
+        return Err(Failure::new(
+            1,
+            "Unsupported HTTP version in response".into(),
+        ));
+    }
+    stats.http_code = code;
+    stats.size_header += head.start.len() as u64 + 2;
+    for (n, v) in &head.headers {
+        stats.size_header += (n.len() + v.len() + 4) as u64;
+    }
+    stats.size_header += 2;
+    stats.content_type = head.header("content-type").unwrap_or("").to_string();
+    if run.a.verbose {
+        if proto == "HTTP/1.0" {
+            run.info("HTTP 1.0, assume close after body".into());
+        }
+        run.err.line(format!("< {}", head.start));
+        for (n, v) in &head.headers {
+            run.err.line(format!("< {n}: {v}"));
+        }
+        run.err.line("< ");
+    }
+    // RFC 9112 §6.3: which responses have a body, and how long it is.
+    let no_body = method == "HEAD" || code == 204 || code == 304 || (100..200).contains(&code);
+    let length = head
+        .content_length()
+        .map_err(|_| Failure::new(8, "Weird server reply".into()))?;
+    let chunked = head.is_chunked();
+    let mut keep = if proto == "HTTP/1.0" {
+        head.has_token("connection", "keep-alive")
+    } else {
+        !head.has_token("connection", "close")
+    };
+    let total = if no_body { 0 } else { length.unwrap_or(0) };
+    let mut got: Vec<u8> = Vec::new();
+    let host = run.host.clone();
+    let verbose_data = run.a.verbose && !sink_is_terminal;
+    let mut meter = run.meter.take();
+    if !no_body && !chunked && length.is_none() {
+        if run.a.verbose && proto != "HTTP/1.0" {
+            run.err
+                .line("* no chunk, no close, no size. Assume close to signal end");
+        }
+        keep = false;
+    }
+    let result = {
+        let err = &mut *run.err;
+        let mut sink = |b: &[u8]| {
+            got.extend_from_slice(b);
+            if verbose_data {
+                err.line(format!("{{ [{} bytes data]", b.len()));
+            }
+            if let Some(m) = meter.as_mut() {
+                m.update(host.now(), total, got.len() as u64, err);
+            }
+        };
+        if no_body {
+            Ok(())
+        } else if chunked {
+            open.conn.read_chunked_into(&mut sink).await
+        } else if let Some(n) = length {
+            open.conn.read_exact_into(n, &mut sink).await
+        } else {
+            open.conn.read_to_close_into(&mut sink).await
+        }
+    };
+    run.meter = meter;
+    match result {
+        Ok(()) => {}
+        Err(HttpError::Closed) => {
+            let remaining = length.map_or(0, |n| n.saturating_sub(got.len() as u64));
+            return Err(Failure::new(
+                18,
+                format!("transfer closed with {remaining} bytes remaining to read"),
+            ));
+        }
+        Err(e) => return Err(Failure::new(56, format!("Recv failure: {e}"))),
+    }
+    stats.size_download += got.len() as u64;
+    if keep {
+        run.open = Some(open);
+    } else {
+        run.info(format!("Closing connection {}", open.number));
+        let _ = open.conn.stream.shutdown();
+        let _ = open.conn.stream.flush().await;
+    }
+    Ok((head, got))
+}
+
+/// Run curl; returns the exit status.
+pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i32 {
+    let limit = a.max_time;
+    let start = host.now();
+    let mut code = 0;
+    let urls = a.urls.clone();
+    let mut run = Run {
+        host: host.clone(),
+        a: &a,
+        out: &mut out,
+        err: &mut err,
+        open: None,
+        next_conn: 0,
+        meter: None,
+    };
+    for url_text in &urls {
+        let mut stats = Stats {
+            start: Some(host.now()),
+            ..Stats::default()
+        };
+        let result = match limit {
+            Some(l) => {
+                let left = l.saturating_sub(host.now().saturating_since(start));
+                match timeout(&host, left, fetch(&mut run, url_text, &mut stats)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Failure::new(
+                        28,
+                        format!(
+                            "Operation timed out after {} milliseconds with {} bytes received",
+                            host.now().saturating_since(start).as_millis(),
+                            stats.size_download
+                        ),
+                    )),
+                }
+            }
+            None => fetch(&mut run, url_text, &mut stats).await,
+        };
+        stats.total = host.now().saturating_since(stats.start.expect("set"));
+        let this = match result {
+            Ok(()) => 0,
+            Err(f) => {
+                if !a.silent || a.show_error {
+                    if a.verbose {
+                        run.err.line(format!("* {}", f.message));
+                    }
+                    run.err.line(format!("curl: ({}) {}", f.code, f.message));
+                }
+                f.code
+            }
+        };
+        if let Some(fmt) = &a.write_out {
+            let text = write_out(fmt, &stats, this);
+            let body = text.strip_suffix('\n').unwrap_or(&text);
+            for line in body.split('\n') {
+                run.out.line(line);
+            }
+        }
+        if this != 0 {
+            code = this;
+        }
+    }
+    if let Some(open) = run.open.take() {
+        if a.verbose {
+            run.err.line(format!(
+                "* Connection #{} to host {} left intact",
+                open.number, open.key.0
+            ));
+        }
+    }
+    out.flush();
+    code
+}
+
+async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(), Failure> {
+    let a = run.a;
+    let mut url = Url::parse(url_text)?;
+    let sink = match (&a.output, a.remote_name) {
+        (Some(o), _) if o == "-" => Sink::Terminal,
+        (Some(o), _) if o == "/dev/null" => Sink::Null,
+        (Some(o), _) => Sink::File(o.clone()),
+        (None, true) => {
+            let path = url.target.split('?').next().unwrap_or("");
+            let name = path.rsplit('/').next().unwrap_or("");
+            if name.is_empty() {
+                return Err(Failure::new(23, "Remote file name has no length!".into()));
+            }
+            Sink::File(format!("/{name}"))
+        }
+        (None, false) => Sink::Terminal,
+    };
+    let to_terminal = matches!(sink, Sink::Terminal);
+    let show_meter = !to_terminal && !a.silent && !a.verbose;
+    let now = run.host.now();
+    run.meter = Some(Meter::new(show_meter, now, run.err));
+    let body = request_body(&run.host, &a.data)?;
+    let mut method = match (&a.method, a.head, &body) {
+        (Some(m), _, _) => m.clone(),
+        (None, true, _) => "HEAD".to_string(),
+        (None, false, Some(_)) => "POST".to_string(),
+        (None, false, None) => "GET".to_string(),
+    };
+    if a.verbose && a.method.as_deref() == Some("POST") && body.is_some() {
+        run.err
+            .line("Note: Unnecessary use of -X or --request, POST is already inferred.");
+    }
+    let mut body = body;
+    let mut printed = Vec::new();
+    let (head, data) = loop {
+        let (head, data) =
+            exchange(run, &url, &method, body.as_deref(), to_terminal, stats).await?;
+        if a.include || a.head {
+            printed.push(head.clone());
+        }
+        let code = stats.http_code;
+        let location = head.header("location").map(str::to_string);
+        if let Some(loc) = &location {
+            stats.redirect_url = url.join(loc).map(|u| u.to_text()).unwrap_or_default();
+        }
+        match (a.follow, location, code) {
+            (true, Some(loc), 301 | 302 | 303 | 307 | 308) => {
+                if stats.num_redirects >= a.max_redirs {
+                    return Err(Failure::new(
+                        47,
+                        format!("Maximum ({}) redirects followed", a.max_redirs),
+                    ));
+                }
+                stats.num_redirects += 1;
+                let next = url.join(&loc)?;
+                run.info(format!(
+                    "Issue another request to this URL: '{}'",
+                    next.to_text()
+                ));
+                // RFC 9110 §15.4: curl turns POST into GET for 301-303.
+                if matches!(code, 301..=303) && method == "POST" && a.method.is_none() {
+                    method = "GET".into();
+                    body = None;
+                }
+                url = next;
+            }
+            _ => break (head, data),
+        }
+    };
+    stats.url_effective = url.to_text();
+    // Headers first (-i, -I), then the body.
+    for h in printed {
+        run.out.line(&h.start);
+        for (n, v) in &h.headers {
+            run.out.line(format!("{n}: {v}"));
+        }
+        run.out.line("");
+    }
+    let now = run.host.now();
+    if let Some(mut m) = run.meter.take() {
+        m.done(
+            now,
+            data.len() as u64,
+            data.len() as u64,
+            stats.size_upload,
+            run.err,
+        );
+    }
+    if a.fail && stats.http_code >= 400 {
+        return Err(Failure::new(
+            22,
+            format!("The requested URL returned error: {}", stats.http_code),
+        ));
+    }
+    let _ = head;
+    match sink {
+        Sink::Null => {}
+        Sink::File(path) => {
+            if run.host.fs().write(&path, &data).is_err() {
+                return Err(Failure::new(
+                    23,
+                    "Failure writing output to destination".into(),
+                ));
+            }
+        }
+        Sink::Terminal if a.head => {}
+        Sink::Terminal => {
+            if data.contains(&0) && a.output.as_deref() != Some("-") {
+                run.err.line(
+                    "Warning: Binary output can mess up your terminal. Use \"--output -\" to tell ",
+                );
+                run.err.line(
+                    "Warning: curl to output it to your terminal anyway, or consider \"--output ",
+                );
+                run.err.line("Warning: <FILE>\" to save to a file.");
+                return Err(Failure::new(
+                    23,
+                    "Failure writing output to destination".into(),
+                ));
+            }
+            let text = String::from_utf8_lossy(&data);
+            let mut lines = text.split('\n').peekable();
+            while let Some(l) = lines.next() {
+                if lines.peek().is_none() && l.is_empty() {
+                    break;
+                }
+                run.out.line(l.strip_suffix('\r').unwrap_or(l));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Expand `-w` variables (`%{name}`) and escapes (`\n`, `\t`, `\\`, `%%`).
+fn write_out(fmt: &str, s: &Stats, exit: i32) -> String {
+    let secs = |d: Duration| format!("{:.6}", d.as_secs_f64());
+    let mut out = String::new();
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            },
+            '%' if chars.peek() == Some(&'%') => {
+                chars.next();
+                out.push('%');
+            }
+            '%' if chars.peek() == Some(&'{') => {
+                chars.next();
+                let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                let speed = if s.total.as_secs_f64() > 0.0 {
+                    (s.size_download as f64 / s.total.as_secs_f64()) as u64
+                } else {
+                    0
+                };
+                let v = match name.as_str() {
+                    "http_code" | "response_code" => format!("{:03}", s.http_code),
+                    "url_effective" => s.url_effective.clone(),
+                    "time_namelookup" => secs(s.namelookup),
+                    "time_connect" => secs(s.connect),
+                    "time_starttransfer" => secs(s.starttransfer),
+                    "time_total" => secs(s.total),
+                    "size_download" => s.size_download.to_string(),
+                    "size_upload" => s.size_upload.to_string(),
+                    "size_header" => s.size_header.to_string(),
+                    "speed_download" => speed.to_string(),
+                    "num_redirects" => s.num_redirects.to_string(),
+                    "remote_ip" => s.remote.map_or(String::new(), |r| r.ip().to_string()),
+                    "remote_port" => s.remote.map_or(String::new(), |r| r.port().to_string()),
+                    "local_ip" => s.local.map_or(String::new(), |r| r.ip().to_string()),
+                    "local_port" => s.local.map_or(String::new(), |r| r.port().to_string()),
+                    "content_type" => s.content_type.clone(),
+                    "redirect_url" => s.redirect_url.clone(),
+                    "exitcode" => exit.to_string(),
+                    _ => String::new(),
+                };
+                out.push_str(&v);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<CurlArgs, Usage> {
+        CurlArgs::parse(&crate::args::split(s).unwrap())
+    }
+
+    #[test]
+    fn options() {
+        let a = parse("-sSL -o /tmp/x -w '%{http_code}\\n' -H 'X-A: 1' -d a=1 -d b=2 http://h/")
+            .unwrap();
+        assert!(a.silent && a.show_error && a.follow);
+        assert_eq!(a.output.as_deref(), Some("/tmp/x"));
+        assert_eq!(a.headers, ["X-A: 1"]);
+        assert_eq!(a.data, ["a=1", "b=2"]);
+        assert_eq!(a.urls, ["http://h/"]);
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert_eq!(
+            parse("http://h/ -Z").unwrap_err().message,
+            "option -Z: is unknown"
+        );
+        assert_eq!(parse("-s").unwrap_err().message, "no URL specified!");
+        assert!(parse("-I -d x http://h/")
+            .unwrap_err()
+            .message
+            .contains("only select one"));
+        assert!(parse("-m abc http://h/").is_err());
+    }
+
+    #[test]
+    fn urls() {
+        let u = Url::parse("http://Server.Lab.Test:8080/a/b?x=1#frag").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.target.as_str()),
+            ("server.lab.test", 8080, "/a/b?x=1")
+        );
+        assert_eq!(Url::parse("server").unwrap().target, "/");
+        assert_eq!(Url::parse("https://x/").unwrap_err().code, 1);
+        assert_eq!(Url::parse("http://x:99999/").unwrap_err().code, 3);
+        assert_eq!(Url::parse("http:///").unwrap_err().code, 3);
+        let base = Url::parse("http://h/dir/page?q").unwrap();
+        assert_eq!(base.join("/abs").unwrap().target, "/abs");
+        assert_eq!(base.join("rel").unwrap().target, "/dir/rel");
+        assert_eq!(
+            base.join("http://o:81/x").unwrap().to_text(),
+            "http://o:81/x"
+        );
+    }
+
+    #[test]
+    fn meter_fields() {
+        assert_eq!(max5(16), "   16");
+        assert_eq!(max5(123_456), " 120k");
+        assert_eq!(max5(10 * 1024 * 1024 + 512 * 1024), "10.5M");
+        assert_eq!(time8(0), "--:--:--");
+        assert_eq!(time8(5), " 0:00:05");
+        assert_eq!(
+            Meter::row(16, 16, 0, 0, Duration::from_millis(10), 4000),
+            "100    16  100    16    0     0   1600      0 --:--:-- --:--:-- --:--:--  4000"
+        );
+    }
+
+    #[test]
+    fn write_out_variables() {
+        let s = Stats {
+            http_code: 200,
+            url_effective: "http://h/".into(),
+            size_download: 9,
+            total: Duration::from_micros(2289),
+            ..Stats::default()
+        };
+        assert_eq!(
+            write_out(
+                "%{http_code} %{url_effective} %{time_total} %{size_download}\\n",
+                &s,
+                0
+            ),
+            "200 http://h/ 0.002289 9\n"
+        );
+        assert_eq!(write_out("100%% %{nope}", &s, 0), "100% ");
+    }
+}

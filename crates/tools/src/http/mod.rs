@@ -1,0 +1,363 @@
+//! HTTP/1.1 (RFC 9112) as curl and a small file server speak it: message
+//! heads, bodies by Content-Length, chunked transfer coding or connection
+//! close, and persistent connections. Everything read from the peer is
+//! bounded: a head is at most [`MAX_HEAD`] bytes, a chunk-size line at most
+//! 1 KiB.
+
+pub mod server;
+
+use tcplab_host::TcpStream;
+use tcplab_stack::SocketError;
+
+/// The largest message head (start line and header fields) accepted.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// Why a message could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("{0}")]
+    Socket(SocketError),
+    /// The peer closed before a complete message.
+    #[error("connection closed")]
+    Closed,
+    #[error("malformed message: {0}")]
+    Malformed(&'static str),
+    #[error("message head larger than {MAX_HEAD} bytes")]
+    HeadTooLarge,
+}
+
+impl From<SocketError> for HttpError {
+    fn from(e: SocketError) -> Self {
+        HttpError::Socket(e)
+    }
+}
+
+/// A start line and header fields.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Head {
+    pub start: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Head {
+    /// The first value of a header field (names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether a comma-separated header field has `token`.
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    /// Content-Length, if present and valid. Several differing values or a
+    /// non-number are an error (RFC 9112 §6.3 item 5).
+    pub fn content_length(&self) -> Result<Option<u64>, HttpError> {
+        let mut found: Option<u64> = None;
+        for (n, v) in &self.headers {
+            if !n.eq_ignore_ascii_case("content-length") {
+                continue;
+            }
+            for part in v.split(',') {
+                let part = part.trim();
+                if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) || part.len() > 15 {
+                    return Err(HttpError::Malformed("bad Content-Length"));
+                }
+                let len: u64 = part
+                    .parse()
+                    .map_err(|_| HttpError::Malformed("bad Content-Length"))?;
+                if found.is_some_and(|f| f != len) {
+                    return Err(HttpError::Malformed("conflicting Content-Length"));
+                }
+                found = Some(len);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether the message is chunked (the final coding is `chunked`).
+    pub fn is_chunked(&self) -> bool {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
+            .flat_map(|(_, v)| v.split(','))
+            .last()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"))
+    }
+}
+
+/// Parse a head from `bytes` (which end with the blank line).
+fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| HttpError::Malformed("head is not text"))?;
+    let mut lines = text
+        .split("\r\n")
+        .map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let start = lines
+        .next()
+        .filter(|l| !l.is_empty())
+        .ok_or(HttpError::Malformed("empty start line"))?
+        .to_string();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        // RFC 9112 §5.2: obsolete line folding is rejected.
+        if line.starts_with([' ', '\t']) {
+            return Err(HttpError::Malformed("folded header line"));
+        }
+        let (name, value) = line
+            .split_once(':')
+            .ok_or(HttpError::Malformed("header line without a colon"))?;
+        // RFC 9112 §5.1: no whitespace between the name and the colon.
+        if name.is_empty() || name.contains([' ', '\t']) {
+            return Err(HttpError::Malformed("bad header name"));
+        }
+        headers.push((name.to_string(), value.trim().to_string()));
+        if headers.len() > 100 {
+            return Err(HttpError::HeadTooLarge);
+        }
+    }
+    Ok(Head { start, headers })
+}
+
+/// A connection with a read buffer.
+#[derive(Debug)]
+pub struct Conn {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream) -> Conn {
+        Conn {
+            stream,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Read more into the buffer; false at the end of the stream.
+    async fn fill(&mut self) -> Result<bool, HttpError> {
+        if self.pos > 0 && self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.stream.read(&mut chunk).await?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n > 0)
+    }
+
+    /// Whether the peer has sent anything yet, or closed (for idle waits).
+    pub async fn wait_readable(&mut self) -> Result<bool, HttpError> {
+        if !self.buffered().is_empty() {
+            return Ok(true);
+        }
+        self.fill().await
+    }
+
+    /// The next message head; `Ok(None)` if the stream ended cleanly first.
+    pub async fn read_head(&mut self) -> Result<Option<Head>, HttpError> {
+        // RFC 9112 §2.2: ignore empty lines before a request line.
+        loop {
+            while self.buffered().starts_with(b"\r\n") {
+                self.pos += 2;
+            }
+            if let Some(end) = find(self.buffered(), b"\r\n\r\n") {
+                let head = parse_head(&self.buf[self.pos..self.pos + end + 4])?;
+                self.pos += end + 4;
+                return Ok(Some(head));
+            }
+            if self.buffered().len() > MAX_HEAD {
+                return Err(HttpError::HeadTooLarge);
+            }
+            let had = !self.buffered().is_empty();
+            if !self.fill().await? {
+                return if had {
+                    Err(HttpError::Closed)
+                } else {
+                    Ok(None)
+                };
+            }
+        }
+    }
+
+    /// Up to `max` bytes of body (from the buffer first); empty at the end.
+    pub async fn read_some(&mut self, max: usize) -> Result<Vec<u8>, HttpError> {
+        if self.buffered().is_empty() && !self.fill().await? {
+            return Ok(Vec::new());
+        }
+        let n = self.buffered().len().min(max);
+        let out = self.buffered()[..n].to_vec();
+        self.pos += n;
+        Ok(out)
+    }
+
+    /// A line (without CRLF) of at most `max` bytes.
+    async fn read_line(&mut self, max: usize) -> Result<String, HttpError> {
+        loop {
+            if let Some(end) = find(self.buffered(), b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buffered()[..end]).into_owned();
+                self.pos += end + 2;
+                return Ok(line);
+            }
+            if self.buffered().len() > max {
+                return Err(HttpError::Malformed("line too long"));
+            }
+            if !self.fill().await? {
+                return Err(HttpError::Closed);
+            }
+        }
+    }
+
+    /// Exactly `n` bytes, handed to `sink` piece by piece.
+    pub async fn read_exact_into(
+        &mut self,
+        mut n: u64,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), HttpError> {
+        while n > 0 {
+            let piece = self.read_some(n.min(64 * 1024) as usize).await?;
+            if piece.is_empty() {
+                return Err(HttpError::Closed);
+            }
+            n -= piece.len() as u64;
+            sink(&piece);
+        }
+        Ok(())
+    }
+
+    /// A chunked body (RFC 9112 §7.1), decoded into `sink`; trailers are
+    /// read and dropped.
+    pub async fn read_chunked_into(
+        &mut self,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), HttpError> {
+        loop {
+            let line = self.read_line(1024).await?;
+            let size_text = line.split(';').next().unwrap_or("").trim();
+            if size_text.is_empty() || size_text.len() > 12 {
+                return Err(HttpError::Malformed("bad chunk size"));
+            }
+            let size = u64::from_str_radix(size_text, 16)
+                .map_err(|_| HttpError::Malformed("bad chunk size"))?;
+            if size == 0 {
+                // Trailer fields, up to the blank line.
+                let mut total = 0;
+                loop {
+                    let t = self.read_line(MAX_HEAD).await?;
+                    total += t.len();
+                    if t.is_empty() {
+                        return Ok(());
+                    }
+                    if total > MAX_HEAD {
+                        return Err(HttpError::HeadTooLarge);
+                    }
+                }
+            }
+            self.read_exact_into(size, sink).await?;
+            if !self.read_line(2).await?.is_empty() {
+                return Err(HttpError::Malformed("chunk not followed by CRLF"));
+            }
+        }
+    }
+
+    /// Everything until the peer closes.
+    pub async fn read_to_close_into(
+        &mut self,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), HttpError> {
+        loop {
+            let piece = self.read_some(64 * 1024).await?;
+            if piece.is_empty() {
+                return Ok(());
+            }
+            sink(&piece);
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// An HTTP date for the host's clock: the epoch plus virtual time, so that
+/// runs are reproducible (RFC 9110 §5.6.7 IMF-fixdate).
+pub fn http_date(micros: u64) -> String {
+    let secs = micros / 1_000_000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // 1970-01-01 was a Thursday.
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let (y, m, d) = civil_from_days(days as i64);
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(m - 1) as usize];
+    format!(
+        "{weekday}, {d:02} {month} {y} {:02}:{:02}:{:02} GMT",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar (the well-known era-based conversion).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads() {
+        let h = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\nConnection: keep-alive, Upgrade\r\n\r\n").unwrap();
+        assert_eq!(h.start, "HTTP/1.1 200 OK");
+        assert_eq!(h.header("content-length"), Some("5"));
+        assert_eq!(h.content_length(), Ok(Some(5)));
+        assert!(h.is_chunked());
+        assert!(h.has_token("Connection", "upgrade"));
+        assert!(parse_head(b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n").is_err());
+        assert!(parse_head(b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n").is_err());
+        assert!(parse_head(b"GET / HTTP/1.1\r\nNoColon\r\n\r\n").is_err());
+        let two = parse_head(b"X 1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").unwrap();
+        assert!(two.content_length().is_err());
+        let neg = parse_head(b"X 1\r\nContent-Length: -1\r\n\r\n").unwrap();
+        assert!(neg.content_length().is_err());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(5_000_000), "Thu, 01 Jan 1970 00:00:05 GMT");
+        // 2026-11-21 is day 20_413.
+        assert_eq!(
+            http_date(20_413 * 86_400 * 1_000_000 + 3_600_000_000),
+            "Sat, 21 Nov 2026 01:00:00 GMT"
+        );
+    }
+}

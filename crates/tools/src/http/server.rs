@@ -1,0 +1,359 @@
+//! `serve http [--port 80] [--root /srv/www] [--log]`: a file server.
+//!
+//! GET and HEAD serve files under the root (a directory redirects to its
+//! name with a slash, and then serves `index.html` or a listing, sent with
+//! chunked transfer coding to HTTP/1.1 clients); POST echoes the request
+//! body back; other methods get 501. Connections persist as HTTP/1.1 says
+//! (RFC 9112 §9.3) and idle ones are closed after [`KEEPALIVE`]. Every
+//! connection has its own task, so clients are served concurrently. Limits:
+//! request heads 16 KiB, request bodies [`MAX_BODY`]; chunked request bodies
+//! are not accepted (411).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tcplab_host::{timeout, FileSystem, Host, Output, TcpStream};
+
+use super::{http_date, Conn, Head, HttpError};
+
+/// Idle time after which a persistent connection is closed.
+pub const KEEPALIVE: Duration = Duration::from_secs(5);
+/// The largest request body accepted.
+pub const MAX_BODY: u64 = 16 << 20;
+
+/// What the server needs for every request.
+#[derive(Debug)]
+pub struct Site {
+    pub host: Host,
+    pub root: String,
+    pub log: Option<RefCell<Output>>,
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        301 => "Moved Permanently",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        501 => "Not Implemented",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+fn content_type(path: &str) -> &'static str {
+    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("html" | "htm") => "text/html",
+        Some("txt" | "zone" | "conf") => "text/plain",
+        Some("css") => "text/css",
+        Some("js") => "text/javascript",
+        Some("json") => "application/json",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Percent-decode a path (RFC 3986 §2.1); `None` for bad escapes.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A response about to be written.
+struct Response {
+    code: u16,
+    headers: Vec<(String, String)>,
+    body: Body,
+}
+
+enum Body {
+    Bytes(Rc<[u8]>),
+    /// Sent with chunked coding (or until close to an HTTP/1.0 client).
+    Chunked(Vec<u8>),
+}
+
+impl Response {
+    fn new(code: u16, ctype: &str, body: impl Into<Rc<[u8]>>) -> Response {
+        Response {
+            code,
+            headers: vec![("Content-Type".into(), ctype.into())],
+            body: Body::Bytes(body.into()),
+        }
+    }
+
+    fn error(code: u16) -> Response {
+        let text = format!(
+            "<html><head><title>{code} {r}</title></head><body><h1>{code} {r}</h1></body></html>\n",
+            r = reason(code)
+        );
+        Response::new(code, "text/html", text.into_bytes())
+    }
+}
+
+impl Site {
+    fn route(&self, method: &str, target: &str, body: &[u8], req: &Head) -> Response {
+        let path = target.split(['?', '#']).next().unwrap_or("/");
+        let Some(path) = percent_decode(path).filter(|p| p.starts_with('/')) else {
+            return Response::error(400);
+        };
+        match method {
+            "GET" | "HEAD" => self.file(&path),
+            "POST" => {
+                let ctype = req.header("content-type").unwrap_or("text/plain");
+                Response::new(200, ctype, body.to_vec())
+            }
+            _ => {
+                let mut r = Response::error(501);
+                r.headers.push(("Allow".into(), "GET, HEAD, POST".into()));
+                r
+            }
+        }
+    }
+
+    fn file(&self, path: &str) -> Response {
+        let fs = self.host.fs();
+        let Some(full) = tcplab_host::fs::normalize(&format!("{}/{}", self.root, path)) else {
+            return Response::error(403);
+        };
+        let root = tcplab_host::fs::normalize(&self.root).unwrap_or_else(|| "/".into());
+        if full != root && !full.starts_with(&format!("{}/", root.trim_end_matches('/'))) {
+            return Response::error(403);
+        }
+        if fs.is_dir(&full) {
+            if !path.ends_with('/') {
+                let mut r = Response::new(301, "text/html", Vec::new());
+                r.headers.push(("Location".into(), format!("{path}/")));
+                return r;
+            }
+            if let Ok(index) = fs.read(&format!("{full}/index.html")) {
+                return Response::new(200, "text/html", index);
+            }
+            return self.listing(&*fs, path, &full);
+        }
+        match fs.read(&full) {
+            Ok(data) => Response::new(200, content_type(&full), data),
+            Err(_) => Response::error(404),
+        }
+    }
+
+    fn listing(&self, fs: &dyn FileSystem, path: &str, full: &str) -> Response {
+        let mut names: Vec<String> = Vec::new();
+        for p in fs.list(full) {
+            if let Some(rest) = p.strip_prefix(&format!("{}/", full.trim_end_matches('/'))) {
+                let entry = match rest.split_once('/') {
+                    Some((dir, _)) => format!("{dir}/"),
+                    None => rest.to_string(),
+                };
+                if !names.contains(&entry) {
+                    names.push(entry);
+                }
+            }
+        }
+        let mut html = format!("<html><head><title>Index of {path}</title></head><body>\n<h1>Index of {path}</h1>\n<ul>\n");
+        for n in names {
+            html.push_str(&format!("<li><a href=\"{n}\">{n}</a></li>\n"));
+        }
+        html.push_str("</ul>\n</body></html>\n");
+        Response {
+            code: 200,
+            headers: vec![("Content-Type".into(), "text/html".into())],
+            body: Body::Chunked(html.into_bytes()),
+        }
+    }
+}
+
+/// Serve one connection until it closes or idles.
+pub async fn connection(site: Rc<Site>, stream: TcpStream) {
+    let peer = stream.peer_addr();
+    let mut conn = Conn::new(stream);
+    loop {
+        match timeout(&site.host, KEEPALIVE, conn.wait_readable()).await {
+            Ok(Ok(true)) => {}
+            _ => break,
+        }
+        let head = match conn.read_head().await {
+            Ok(Some(h)) => h,
+            Ok(None) => break,
+            Err(HttpError::HeadTooLarge) => {
+                let _ = write(&mut conn, &site, Response::error(431), false, false, "1.1").await;
+                break;
+            }
+            Err(_) => {
+                let _ = write(&mut conn, &site, Response::error(400), false, false, "1.1").await;
+                break;
+            }
+        };
+        let parts: Vec<&str> = head.start.split(' ').collect();
+        let [method, target, version] = parts[..] else {
+            let _ = write(&mut conn, &site, Response::error(400), false, false, "1.1").await;
+            break;
+        };
+        let minor = match version {
+            "HTTP/1.1" => "1.1",
+            "HTTP/1.0" => "1.0",
+            _ => {
+                let _ = write(&mut conn, &site, Response::error(505), false, false, "1.1").await;
+                break;
+            }
+        };
+        // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
+        if minor == "1.1" && head.header("host").is_none() {
+            let _ = write(&mut conn, &site, Response::error(400), false, false, minor).await;
+            break;
+        }
+        if head
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
+        {
+            let _ = write(&mut conn, &site, Response::error(411), false, false, minor).await;
+            break;
+        }
+        let length = match head.content_length() {
+            Ok(l) => l.unwrap_or(0),
+            Err(_) => {
+                let _ = write(&mut conn, &site, Response::error(400), false, false, minor).await;
+                break;
+            }
+        };
+        if length > MAX_BODY {
+            let _ = write(&mut conn, &site, Response::error(413), false, false, minor).await;
+            break;
+        }
+        let mut body = Vec::new();
+        if conn
+            .read_exact_into(length, &mut |b| body.extend_from_slice(b))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        let keep = if minor == "1.1" {
+            !head.has_token("connection", "close")
+        } else {
+            head.has_token("connection", "keep-alive")
+        };
+        let response = site.route(method, target, &body, &head);
+        let code = response.code;
+        let sent = write(&mut conn, &site, response, method == "HEAD", keep, minor).await;
+        if let Some(log) = &site.log {
+            let who = peer.map_or("-".to_string(), |p| p.ip().to_string());
+            log.borrow_mut().line(format!(
+                "{who} - - [{}] \"{}\" {code} {}",
+                http_date(site.host.now().total_micros()),
+                head.start,
+                sent.as_ref().map_or("-".to_string(), |n| n.to_string())
+            ));
+        }
+        match sent {
+            Ok(_) if keep => {}
+            _ => break,
+        }
+    }
+    let _ = conn.stream.shutdown();
+    let _ = conn.stream.flush().await;
+}
+
+/// Write a response; returns the body bytes sent. `keep`: the connection
+/// stays open after it (said in `Connection:` when that differs from the
+/// version's default).
+async fn write(
+    conn: &mut Conn,
+    site: &Site,
+    mut r: Response,
+    head_only: bool,
+    keep: bool,
+    minor: &str,
+) -> Result<u64, HttpError> {
+    let mut head = format!("HTTP/{minor} {} {}\r\n", r.code, reason(r.code));
+    head.push_str("Server: tcplab-http/0.1\r\n");
+    head.push_str(&format!(
+        "Date: {}\r\n",
+        http_date(site.host.now().total_micros())
+    ));
+    let chunked = matches!(r.body, Body::Chunked(_)) && minor == "1.1";
+    match &r.body {
+        Body::Bytes(b) => r
+            .headers
+            .push(("Content-Length".into(), b.len().to_string())),
+        Body::Chunked(b) if !chunked => r
+            .headers
+            .push(("Content-Length".into(), b.len().to_string())),
+        Body::Chunked(_) => r
+            .headers
+            .push(("Transfer-Encoding".into(), "chunked".into())),
+    }
+    if !keep && minor == "1.1" {
+        r.headers.push(("Connection".into(), "close".into()));
+    } else if keep && minor == "1.0" {
+        r.headers.push(("Connection".into(), "keep-alive".into()));
+    }
+    for (n, v) in &r.headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.stream.write_all(head.as_bytes()).await?;
+    if head_only {
+        return Ok(0);
+    }
+    match &r.body {
+        Body::Bytes(b) => {
+            conn.stream.write_all(b).await?;
+            Ok(b.len() as u64)
+        }
+        Body::Chunked(b) if !chunked => {
+            conn.stream.write_all(b).await?;
+            Ok(b.len() as u64)
+        }
+        Body::Chunked(b) => {
+            // Two chunks, to show the coding at work.
+            let mid = b.len() / 2;
+            for part in [&b[..mid], &b[mid..]] {
+                if part.is_empty() {
+                    continue;
+                }
+                conn.stream
+                    .write_all(format!("{:x}\r\n", part.len()).as_bytes())
+                    .await?;
+                conn.stream.write_all(part).await?;
+                conn.stream.write_all(b"\r\n").await?;
+            }
+            conn.stream.write_all(b"0\r\n\r\n").await?;
+            Ok(b.len() as u64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoding_and_types() {
+        assert_eq!(percent_decode("/a%20b").as_deref(), Some("/a b"));
+        assert_eq!(percent_decode("/a%2"), None);
+        assert_eq!(percent_decode("/%zz"), None);
+        assert_eq!(content_type("/x/index.HTML"), "text/html");
+        assert_eq!(content_type("/big.bin"), "application/octet-stream");
+    }
+}

@@ -1,0 +1,276 @@
+//! curl against `serve http` in the reference network (tool-formats.md
+//! §1.7): bodies, headers, -v traces, redirects, errors and exit codes,
+//! keep-alive, chunked coding, concurrent clients, downloads to files.
+
+mod common;
+
+use common::{run_in, www_net, Ran};
+
+fn curls(cmds: &[&str]) -> Vec<Ran> {
+    let net = www_net();
+    let times: Vec<String> = (0..cmds.len()).map(|i| format!("{}s", i + 1)).collect();
+    let mut runs = vec![("0s", "server", "serve http")];
+    for (i, c) in cmds.iter().enumerate() {
+        runs.push((times[i].as_str(), "client", c));
+    }
+    let mut r = run_in(&net, &runs);
+    r.remove(0);
+    r
+}
+
+#[test]
+fn bodies_headers_and_verbose_traces() {
+    let r = curls(&[
+        "curl http://server/hello.txt",
+        "curl -v http://server/hello.txt",
+        "curl -I http://server/hello.txt",
+        "curl -i http://server/sub",
+        "curl server",
+    ]);
+    assert_eq!(r[0].out(), "plain text file\n");
+    assert_eq!(r[0].stderr, Vec::<String>::new());
+    assert_eq!(r[1].out(), "plain text file\n");
+    assert_eq!(
+        r[1].stderr,
+        [
+            "*   Trying 10.99.3.2:80...",
+            "* Connected to server (10.99.3.2) port 80 (#0)",
+            "> GET /hello.txt HTTP/1.1",
+            "> Host: server",
+            "> User-Agent: curl/7.88.1",
+            "> Accept: */*",
+            "> ",
+            "< HTTP/1.1 200 OK",
+            "< Server: tcplab-http/0.1",
+            "< Date: Thu, 01 Jan 1970 00:00:02 GMT",
+            "< Content-Type: text/plain",
+            "< Content-Length: 16",
+            "< ",
+            "* Connection #0 to host server left intact",
+        ]
+    );
+    assert_eq!(
+        r[2].out(),
+        "HTTP/1.1 200 OK\nServer: tcplab-http/0.1\nDate: Thu, 01 Jan 1970 00:00:03 GMT\nContent-Type: text/plain\nContent-Length: 16\n\n"
+    );
+    assert_eq!(
+        r[3].out(),
+        "HTTP/1.1 301 Moved Permanently\nServer: tcplab-http/0.1\nDate: Thu, 01 Jan 1970 00:00:04 GMT\nContent-Type: text/html\nLocation: /sub/\nContent-Length: 0\n\n"
+    );
+    assert_eq!(r[4].out(), "<html><body>hello from server</body></html>\n");
+    assert!(r.iter().all(|x| x.exit == Some(0)));
+}
+
+#[test]
+fn redirects_write_out_and_chunked_listings() {
+    let r = curls(&[
+        "curl -sSL -o /dev/null -w '%{http_code} %{url_effective} %{num_redirects} %{size_download}\\n' http://server/sub",
+        "curl http://server/sub/",
+        "curl -s -w '%{http_code}' -o /dev/null http://server/sub",
+    ]);
+    assert_eq!(r[0].stdout, ["200 http://server/sub/ 1 140"]);
+    // The listing is sent chunked; curl puts it back together.
+    assert_eq!(
+        r[1].out(),
+        "<html><head><title>Index of /sub/</title></head><body>\n<h1>Index of /sub/</h1>\n<ul>\n<li><a href=\"a.txt\">a.txt</a></li>\n</ul>\n</body></html>\n"
+    );
+    assert_eq!(r[2].stdout, ["301"]);
+}
+
+#[test]
+fn keep_alive_reuses_one_connection() {
+    let r = curls(&["curl -v http://server/hello.txt http://server/sub/a.txt"]);
+    assert_eq!(r[0].stdout, ["plain text file", "a"]);
+    let e = &r[0].stderr;
+    assert_eq!(e.iter().filter(|l| l.starts_with("*   Trying")).count(), 1);
+    assert!(e.contains(&"* Re-using existing connection #0 with host server".to_string()));
+    assert_eq!(
+        e.last().unwrap(),
+        "* Connection #0 to host server left intact"
+    );
+}
+
+#[test]
+fn post_and_custom_headers() {
+    let r = curls(&["curl -v -X POST -d a=1 -d b=2 -H 'X-Test: yes' http://server/form"]);
+    assert_eq!(r[0].stdout, ["a=1&b=2"]);
+    let e = &r[0].stderr;
+    assert_eq!(
+        e[0],
+        "Note: Unnecessary use of -X or --request, POST is already inferred."
+    );
+    for want in [
+        "> POST /form HTTP/1.1",
+        "> X-Test: yes",
+        "> Content-Length: 7",
+        "> Content-Type: application/x-www-form-urlencoded",
+        "} [7 bytes data]",
+    ] {
+        assert!(e.contains(&want.to_string()), "missing {want:?} in {e:?}");
+    }
+}
+
+#[test]
+fn errors_and_exit_codes() {
+    let r = curls(&[
+        "curl http://nosuch/",
+        "curl http://server:8080/",
+        "curl --connect-timeout 2 http://10.99.3.99/",
+        "curl -f http://server/missing",
+        "curl http://server/missing",
+        "curl https://server/",
+        "curl http://server/big.bin",
+        "curl -s http://nosuch/",
+        "curl -sS http://nosuch/",
+        "curl -L --max-redirs 0 http://server/sub",
+    ]);
+    let err = |i: usize| (r[i].exit, r[i].stderr.last().cloned().unwrap_or_default());
+    assert_eq!(
+        err(0),
+        (Some(6), "curl: (6) Could not resolve host: nosuch".into())
+    );
+    assert_eq!(
+        err(1),
+        (
+            Some(7),
+            "curl: (7) Failed to connect to server port 8080 after 0 ms: Couldn't connect to server".into()
+        )
+    );
+    assert_eq!(
+        err(2),
+        (
+            Some(28),
+            "curl: (28) Failed to connect to 10.99.3.99 port 80 after 2000 ms: Timeout was reached"
+                .into()
+        )
+    );
+    assert_eq!(
+        err(3),
+        (
+            Some(22),
+            "curl: (22) The requested URL returned error: 404".into()
+        )
+    );
+    assert_eq!(r[3].stdout, Vec::<String>::new(), "-f prints no error body");
+    assert_eq!(r[4].exit, Some(0), "without -f a 404 is not an error");
+    assert!(r[4].out().contains("404 Not Found"));
+    assert_eq!(
+        err(5),
+        (
+            Some(1),
+            "curl: (1) Protocol \"https\" not supported or disabled in libcurl".into()
+        )
+    );
+    assert_eq!(r[6].exit, Some(23));
+    assert!(r[6].stderr[0].starts_with("Warning: Binary output can mess up your terminal."));
+    assert_eq!((r[7].exit, r[7].stderr.len()), (Some(6), 0), "-s is silent");
+    assert_eq!(
+        err(8),
+        (Some(6), "curl: (6) Could not resolve host: nosuch".into())
+    );
+    assert_eq!(
+        err(9),
+        (Some(47), "curl: (47) Maximum (0) redirects followed".into())
+    );
+    let usage = tcplab_tools::Command::parse("curl -Z http://server/").unwrap_err();
+    assert_eq!(
+        (usage.status, usage.message.as_str()),
+        (2, "option -Z: is unknown")
+    );
+}
+
+#[test]
+fn download_to_a_file_with_a_progress_meter() {
+    let net = www_net().replace(
+        "ends = [\"client\", \"r1\"]\ndelay = \"100us\"",
+        "ends = [\"client\", \"r1\"]\ndelay = \"100us\"\nrate = \"10Mbit\"",
+    );
+    let r = run_in(
+        &net,
+        &[
+            ("0s", "server", "serve http"),
+            ("1s", "client", "curl -o /tmp/big.bin http://server/big.bin"),
+            (
+                "5s",
+                "client",
+                "curl -s -o /tmp/copy.bin http://server/big.bin",
+            ),
+        ],
+    );
+    let e = &r[1].stderr;
+    assert_eq!(
+        e[0],
+        "  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current"
+    );
+    assert_eq!(
+        e[3],
+        "  0     0    0     0    0     0      0      0 --:--:-- --:--:-- --:--:--     0"
+    );
+    // 2 MB at 10 Mbit/s: a row a second, the last one at 100%.
+    assert!(e.len() >= 5, "{e:?}");
+    assert!(
+        e.last().unwrap().starts_with("100 1953k  100 1953k"),
+        "{e:?}"
+    );
+    assert_eq!(r[1].stdout, Vec::<String>::new());
+    assert_eq!(r[2].stderr, Vec::<String>::new(), "-s hides the meter");
+}
+
+#[test]
+fn concurrent_clients_are_served_at_once() {
+    // A slow last hop, so that each 2 MB download takes over a second.
+    let net = www_net().replace(
+        "ends = [\"r2\", \"server\"]\ndelay = \"100us\"",
+        "ends = [\"r2\", \"server\"]\ndelay = \"100us\"\nrate = \"10Mbit\"",
+    );
+    let r = run_in(
+        &net,
+        &[
+            ("0s", "server", "serve http"),
+            (
+                "1s",
+                "client",
+                "curl -s -o /tmp/a -w '%{size_download}' http://server/big.bin",
+            ),
+            (
+                "1s",
+                "r1",
+                "curl -s -o /tmp/b -w '%{size_download}' http://server/big.bin",
+            ),
+            ("1500ms", "server", "ss -tn state established"),
+        ],
+    );
+    assert_eq!(r[1].stdout, ["2000000"]);
+    assert_eq!(r[2].stdout, ["2000000"]);
+    let serving = r[3]
+        .stdout
+        .iter()
+        .filter(|l| l.contains("10.99.3.2:80 "))
+        .count();
+    assert_eq!(serving, 2, "{:?}", r[3].stdout);
+}
+
+#[test]
+fn the_server_checks_requests() {
+    let r = curls(&[
+        "printf 'GET / HTTP/1.1\\r\\n\\r\\n' | nc server 80",
+        "printf 'GET /hello.txt HTTP/1.0\\r\\n\\r\\n' | nc server 80",
+        "printf 'GET / HTTP/2.0\\r\\nHost: x\\r\\n\\r\\n' | nc server 80",
+        "printf 'BREW /pot HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' | nc server 80",
+        "curl -s -w '%{http_code}' -o /dev/null http://server/../etc/passwd",
+        "printf 'POST / HTTP/1.1\\r\\nHost: x\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n' | nc server 80",
+    ]);
+    let first = |i: usize| r[i].stdout.first().cloned().unwrap_or_default();
+    assert_eq!(first(0), "HTTP/1.1 400 Bad Request", "no Host in HTTP/1.1");
+    assert_eq!(first(1), "HTTP/1.0 200 OK");
+    assert_eq!(
+        r[1].stdout.last().unwrap(),
+        "plain text file",
+        "then the server closed"
+    );
+    assert_eq!(first(2), "HTTP/1.1 505 HTTP Version Not Supported");
+    assert_eq!(first(3), "HTTP/1.1 501 Not Implemented");
+    assert!(r[3].stdout.contains(&"Allow: GET, HEAD, POST".to_string()));
+    assert_eq!(r[4].stdout, ["403"]);
+    assert_eq!(first(5), "HTTP/1.1 411 Length Required");
+}
