@@ -354,9 +354,9 @@ mod tests {
     fn dates() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(5_000_000), "Thu, 01 Jan 1970 00:00:05 GMT");
-        // 2026-11-21 is day 20_413.
+        // 2026-11-21 is day 20_778.
         assert_eq!(
-            http_date(20_413 * 86_400 * 1_000_000 + 3_600_000_000),
+            http_date(20_778 * 86_400 * 1_000_000 + 3_600_000_000),
             "Sat, 21 Nov 2026 01:00:00 GMT"
         );
     }
