@@ -14,6 +14,7 @@ use tcplab_stack::{IfaceId, Instant, SocketId, Stack, Transmit};
 use crate::executor::{Executor, JoinHandle, Pid};
 use crate::fs::{FileSystem, MemFs};
 use crate::io::{Output, OutputLine, OutputSink, Stream};
+use crate::local::{LocalInfo, LocalNet};
 use crate::names::{Names, ResolverConfig};
 use crate::time::Sleep;
 
@@ -41,6 +42,7 @@ struct Inner {
     names: RefCell<Rc<RefCell<Names>>>,
     resolver: RefCell<ResolverConfig>,
     fs: RefCell<Rc<dyn FileSystem>>,
+    local: Rc<RefCell<LocalNet>>,
     output: RefCell<Option<OutputSink>>,
     next_pid: Cell<Pid>,
     current_pid: Cell<Option<Pid>>,
@@ -136,6 +138,7 @@ impl Host {
                 names: RefCell::new(Rc::new(RefCell::new(Names::default()))),
                 resolver: RefCell::new(ResolverConfig::default()),
                 fs: RefCell::new(Rc::new(MemFs::new())),
+                local: Rc::new(RefCell::new(LocalNet::default())),
                 output: RefCell::new(None),
                 next_pid: Cell::new(100),
                 current_pid: Cell::new(None),
@@ -297,16 +300,39 @@ impl Host {
 
     /// Attribute a socket to the running process (for `ss -p`).
     pub(crate) fn claim(&self, socket: SocketId) {
-        if let Some(pid) = self.current_pid() {
-            // File descriptors 0–2 are the standard streams.
-            let mut fds = self.inner.next_fd.borrow_mut();
-            let fd = fds.entry(pid).or_insert(3);
-            self.inner
-                .socket_owner
-                .borrow_mut()
-                .insert(socket, (pid, *fd));
-            *fd += 1;
+        if let Some(owner) = self.allocate_fd() {
+            self.inner.socket_owner.borrow_mut().insert(socket, owner);
         }
+    }
+
+    /// The next file descriptor of the running process, if a process runs.
+    pub(crate) fn allocate_fd(&self) -> Option<(Pid, u32)> {
+        let pid = self.current_pid()?;
+        // File descriptors 0–2 are the standard streams.
+        let mut fds = self.inner.next_fd.borrow_mut();
+        let fd = fds.entry(pid).or_insert(3);
+        let owned = (pid, *fd);
+        *fd += 1;
+        Some(owned)
+    }
+
+    /// The host's local (`AF_UNIX`) sockets.
+    pub(crate) fn local_net(&self) -> Rc<RefCell<LocalNet>> {
+        self.inner.local.clone()
+    }
+
+    /// Every local socket, for `ss -x` and `netstat -x`.
+    pub fn local_sockets(&self) -> Vec<LocalInfo> {
+        self.inner.local.borrow().list()
+    }
+
+    /// The name of a process.
+    pub fn process_name(&self, pid: Pid) -> Option<String> {
+        self.inner
+            .processes
+            .borrow()
+            .get(&pid)
+            .map(|p| p.name.clone())
     }
 
     pub(crate) fn release(&self, socket: SocketId) {

@@ -112,6 +112,15 @@ pub enum SocketError {
     AddrNotAvailable,
     #[error("Invalid argument")]
     InvalidArgument,
+    /// `ENOENT`: no socket is bound to the path (local sockets).
+    #[error("No such file or directory")]
+    NotFound,
+    /// `EPROTOTYPE`: a stream socket addressed a datagram one or back.
+    #[error("Protocol wrong type for socket")]
+    ProtocolWrongType,
+    /// `EAGAIN`.
+    #[error("Resource temporarily unavailable")]
+    WouldBlock,
 }
 
 /// Errors of `bind`, and of `connect`/`send_to` when they bind implicitly.

@@ -153,7 +153,7 @@ impl Command {
         match &self.tool {
             Tool::Serve(_) => true,
             Tool::Tcpdump(a) => a.count.is_none(),
-            Tool::Nc(a) => a.listen && a.keep,
+            Tool::Nc(a) => a.listen && (a.keep || a.udp),
             _ => false,
         }
     }

@@ -3,6 +3,7 @@
 //! ```text
 //! nc [-uvz] [-w SECS] HOST PORT[-PORT]     connect (or scan a range with -z)
 //! nc -l [-ukv] [-p PORT] [PORT]           listen
+//! nc -U [-luv] PATH                        a local (AF_UNIX) socket
 //! ```
 //!
 //! Input comes from the previous stage of a pipeline (`echo hi | nc host 7`);
@@ -15,7 +16,10 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use tcplab_host::{timeout, Host, Output, TcpListener, TcpStream, UdpSocket};
+use tcplab_host::{
+    timeout, Host, LocalDatagram, LocalListener, LocalStream, Output, TcpListener, TcpStream,
+    UdpSocket,
+};
 use tcplab_stack::services::{self, Transport};
 use tcplab_stack::SocketError;
 
@@ -33,9 +37,11 @@ pub struct NcArgs {
     pub wait: Option<Duration>,
     pub host: Option<String>,
     pub ports: (u16, u16),
+    /// `-U`: the path of a local socket instead of a host and port.
+    pub unix: Option<String>,
 }
 
-const USAGE: &str = "usage: nc [-klruvz] [-p source_port] [-w timeout] [destination] [port]";
+const USAGE: &str = "usage: nc [-klUuvz] [-p source_port] [-w timeout] [destination] [port]";
 
 fn port(s: &str) -> Result<u16, Usage> {
     s.parse::<u16>()
@@ -48,7 +54,7 @@ fn port(s: &str) -> Result<u16, Usage> {
 impl NcArgs {
     pub fn parse(args: &[String]) -> Result<NcArgs, Usage> {
         let (opts, rest) =
-            getopt(args, "lukvzNnp:w:", &[]).map_err(|e| Usage::with_usage("nc", e, USAGE))?;
+            getopt(args, "lukvzNnUp:w:", &[]).map_err(|e| Usage::with_usage("nc", e, USAGE))?;
         let mut a = NcArgs {
             listen: false,
             udp: false,
@@ -58,8 +64,10 @@ impl NcArgs {
             wait: None,
             host: None,
             ports: (0, 0),
+            unix: None,
         };
         let mut listen_port = None;
+        let mut unix = false;
         for o in opts {
             let Opt::Short(c, v) = o else { continue };
             match c {
@@ -69,6 +77,7 @@ impl NcArgs {
                 'v' => a.verbose = true,
                 'z' => a.scan = true,
                 'N' | 'n' => {}
+                'U' => unix = true,
                 'p' => listen_port = Some(port(&v.unwrap_or_default())?),
                 'w' => {
                     let v = v.unwrap_or_default();
@@ -81,6 +90,16 @@ impl NcArgs {
                 }
                 _ => {}
             }
+        }
+        if unix {
+            let [path] = rest.as_slice() else {
+                return Err(Usage::with_usage("nc", "missing socket path".into(), USAGE));
+            };
+            if a.scan {
+                return Err(Usage::new("nc", "cannot use -z and -U".into()));
+            }
+            a.unix = Some(path.clone());
+            return Ok(a);
         }
         if a.listen {
             let p = match (rest.as_slice(), listen_port) {
@@ -129,6 +148,9 @@ pub async fn run(
     mut out: Output,
     mut err: Output,
 ) -> i32 {
+    if let Some(path) = &a.unix {
+        return unix(&host, &a, path, stdin, &mut out, &mut err).await;
+    }
     if a.listen {
         return listen(&host, &a, stdin, &mut out, &mut err).await;
     }
@@ -186,11 +208,163 @@ pub async fn run(
     }
 }
 
+/// A connected byte stream: TCP or a local socket.
+pub(crate) trait Duplex {
+    async fn read(&self, buf: &mut [u8]) -> Result<usize, SocketError>;
+    async fn write_all(&self, data: &[u8]) -> Result<(), SocketError>;
+    fn shutdown(&self) -> Result<(), SocketError>;
+}
+
+impl Duplex for TcpStream {
+    async fn read(&self, buf: &mut [u8]) -> Result<usize, SocketError> {
+        TcpStream::read(self, buf).await
+    }
+    async fn write_all(&self, data: &[u8]) -> Result<(), SocketError> {
+        TcpStream::write_all(self, data).await
+    }
+    fn shutdown(&self) -> Result<(), SocketError> {
+        TcpStream::shutdown(self)
+    }
+}
+
+impl Duplex for LocalStream {
+    async fn read(&self, buf: &mut [u8]) -> Result<usize, SocketError> {
+        LocalStream::read(self, buf).await
+    }
+    async fn write_all(&self, data: &[u8]) -> Result<(), SocketError> {
+        LocalStream::write_all(self, data).await
+    }
+    fn shutdown(&self) -> Result<(), SocketError> {
+        LocalStream::shutdown(self)
+    }
+}
+
+/// `nc -U`: a local stream socket (`-l` to listen), or with `-u` a local
+/// datagram socket.
+async fn unix(
+    host: &Host,
+    a: &NcArgs,
+    path: &str,
+    stdin: Option<Vec<u8>>,
+    out: &mut Output,
+    err: &mut Output,
+) -> i32 {
+    if a.udp {
+        return unix_datagram(host, a, path, stdin, out, err).await;
+    }
+    if !a.listen {
+        let stream = match LocalStream::connect(host, path) {
+            Ok(s) => s,
+            Err(e) => {
+                err.line(format!("nc: {path}: {e}"));
+                return 1;
+            }
+        };
+        return exchange(host, &stream, stdin.as_deref(), a.wait, out, err).await;
+    }
+    let listener = match LocalListener::bind(host, path, 5) {
+        Ok(l) => l,
+        Err(e) => {
+            err.line(format!("nc: {path}: {e}"));
+            return 1;
+        }
+    };
+    if a.verbose {
+        err.line(format!("Listening on {path}"));
+    }
+    loop {
+        let stream = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                err.line(format!("nc: accept failed: {e}"));
+                return 1;
+            }
+        };
+        if a.verbose {
+            err.line(format!("Connection received on {path}"));
+        }
+        let code = exchange(host, &stream, stdin.as_deref(), None, out, err).await;
+        if !a.keep {
+            return code;
+        }
+    }
+}
+
+async fn unix_datagram(
+    host: &Host,
+    a: &NcArgs,
+    path: &str,
+    stdin: Option<Vec<u8>>,
+    out: &mut Output,
+    err: &mut Output,
+) -> i32 {
+    let mut printer = Printer::default();
+    if a.listen {
+        let sock = match LocalDatagram::bind(host, Some(path)) {
+            Ok(s) => s,
+            Err(e) => {
+                err.line(format!("nc: {path}: {e}"));
+                return 1;
+            }
+        };
+        if a.verbose {
+            err.line(format!("Bound on {path}"));
+        }
+        loop {
+            match sock.recv_from().await {
+                Ok((from, data)) => {
+                    printer.feed(&data, out);
+                    if let (Some(reply), Some(from)) = (&stdin, from) {
+                        let _ = sock.send_to(reply, Some(&from)).await;
+                    }
+                }
+                Err(e) => {
+                    err.line(format!("nc: recv failed: {e}"));
+                    return 1;
+                }
+            }
+        }
+    }
+    // OpenBSD nc binds the client to a temporary path so replies can come.
+    let me = format!("/tmp/nc.{:08x}", host.with_stack(|s| s.random_u64()) as u32);
+    let sock = match LocalDatagram::bind(host, Some(&me)) {
+        Ok(s) => s,
+        Err(e) => {
+            err.line(format!("nc: {me}: {e}"));
+            return 1;
+        }
+    };
+    if let Err(e) = sock.connect(path) {
+        err.line(format!("nc: {path}: {e}"));
+        return 1;
+    }
+    if let Some(data) = &stdin {
+        if let Err(e) = sock.send_to(data, None).await {
+            err.line(format!("nc: write failed: {e}"));
+            return 1;
+        }
+    }
+    let wait = a.wait.unwrap_or(Duration::from_secs(1));
+    loop {
+        match select(sock.recv_from(), host.sleep(wait)).await {
+            Either::Left(Ok((_, data))) => printer.feed(&data, out),
+            Either::Left(Err(e)) => {
+                printer.finish(out);
+                err.line(format!("nc: read failed: {e}"));
+                return 1;
+            }
+            Either::Right(()) => break,
+        }
+    }
+    printer.finish(out);
+    0
+}
+
 /// Send the input, half-close, and print what comes back until the peer
 /// closes (or nothing arrives for the -w time).
 async fn exchange(
     host: &Host,
-    stream: &TcpStream,
+    stream: &impl Duplex,
     input: Option<&[u8]>,
     idle: Option<Duration>,
     out: &mut Output,
@@ -405,6 +579,8 @@ mod tests {
         assert_eq!(a.ports, (7001, 7001));
         let a = parse("server http").unwrap();
         assert_eq!(a.ports, (80, 80));
+        let a = parse("-lU /tmp/s.sock").unwrap();
+        assert_eq!((a.listen, a.unix.as_deref()), (true, Some("/tmp/s.sock")));
     }
 
     #[test]
@@ -426,5 +602,10 @@ mod tests {
             .message
             .contains("timeout invalid"));
         assert!(parse("-l").unwrap_err().message.contains("missing port"));
+        assert!(parse("-U")
+            .unwrap_err()
+            .message
+            .contains("missing socket path"));
+        assert!(parse("-zU /x").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! `netstat`, as net-tools 2.10 prints it.
 //!
 //! ```text
-//! netstat [-tuanlpo]     connections (servers and/or established)
+//! netstat [-tuxanlpo]    connections (servers and/or established)
 //! netstat -r [-n]        the routing table
 //! netstat -i             the interface table
 //! netstat -s             protocol statistics
@@ -25,6 +25,8 @@ use crate::Usage;
 pub struct NetstatArgs {
     pub tcp: bool,
     pub udp: bool,
+    /// `-x`: local (`AF_UNIX`) sockets.
+    pub unix: bool,
     pub all: bool,
     pub listening: bool,
     pub numeric: bool,
@@ -35,13 +37,13 @@ pub struct NetstatArgs {
     pub statistics: bool,
 }
 
-const USAGE: &str = "usage: netstat [-tuanlpo] | -r [-n] | -i | -s";
+const USAGE: &str = "usage: netstat [-tuxanlpo] | -r [-n] | -i | -s";
 
 impl NetstatArgs {
     pub fn parse(args: &[String]) -> Result<NetstatArgs, Usage> {
         let (opts, rest) = getopt(
             args,
-            "tuanlporise",
+            "tuxanlporise",
             &[
                 "numeric",
                 "all",
@@ -67,6 +69,7 @@ impl NetstatArgs {
             };
             match key.as_str() {
                 "t" => a.tcp = true,
+                "x" => a.unix = true,
                 "u" => a.udp = true,
                 "a" | "all" => a.all = true,
                 "l" | "listening" => a.listening = true,
@@ -120,10 +123,10 @@ fn addr_text(
 
 /// The connection table.
 pub fn render(host: &Host, rows: &[SockRow], a: &NetstatArgs) -> Vec<String> {
-    let (want_tcp, want_udp) = if a.tcp || a.udp {
-        (a.tcp, a.udp)
+    let (want_tcp, want_udp, want_unix) = if a.tcp || a.udp || a.unix {
+        (a.tcp, a.udp, a.unix)
     } else {
-        (true, true)
+        (true, true, true)
     };
     let title = if a.all {
         "(servers and established)"
@@ -132,6 +135,73 @@ pub fn render(host: &Host, rows: &[SockRow], a: &NetstatArgs) -> Vec<String> {
     } else {
         "(w/o servers)"
     };
+    let mut lines = Vec::new();
+    if want_tcp || want_udp {
+        lines.extend(inet(host, rows, a, title, want_tcp, want_udp));
+    }
+    if want_unix {
+        lines.extend(unix(rows, a, title));
+    }
+    lines
+}
+
+/// The `Active UNIX domain sockets` table.
+fn unix(rows: &[SockRow], a: &NetstatArgs, title: &str) -> Vec<String> {
+    let mut lines = vec![format!("Active UNIX domain sockets {title}")];
+    let mut header = String::from("Proto RefCnt Flags       Type       State         I-Node  ");
+    if a.processes {
+        header.push_str(" PID/Program name    ");
+    }
+    header.push_str(" Path");
+    lines.push(header);
+    for r in rows {
+        let Some((path, inode, _)) = &r.unix else {
+            continue;
+        };
+        let server = r.state.is_server();
+        if !(a.all || (a.listening && server) || (!a.listening && !server)) {
+            continue;
+        }
+        let listening = r.state.netstat() == "LISTENING";
+        let (refcnt, flags) = if listening {
+            (2, "[ ACC ]")
+        } else if r.state.netstat() == "CONNECTED" {
+            (3, "[ ]")
+        } else {
+            (2, "[ ]")
+        };
+        let kind = if r.netid == Netid::UnixStream {
+            "STREAM"
+        } else {
+            "DGRAM"
+        };
+        let mut line = format!(
+            "unix  {refcnt:<6} {flags:<11} {kind:<10} {:<13} {inode:<8}",
+            r.state.netstat()
+        );
+        if a.processes {
+            let p = r
+                .process
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |(name, pid, _)| format!("{pid}/{name}"));
+            let _ = write!(line, " {p:<20}");
+        }
+        line.push(' ');
+        line.push_str(path.as_deref().unwrap_or(""));
+        lines.push(line.trim_end().to_string());
+    }
+    lines
+}
+
+/// The `Active Internet connections` table.
+fn inet(
+    host: &Host,
+    rows: &[SockRow],
+    a: &NetstatArgs,
+    title: &str,
+    want_tcp: bool,
+    want_udp: bool,
+) -> Vec<String> {
     let mut lines = vec![format!("Active Internet connections {title}")];
     let mut header = format!(
         "Proto Recv-Q Send-Q {:<23} {:<23} State      ",
@@ -145,13 +215,13 @@ pub fn render(host: &Host, rows: &[SockRow], a: &NetstatArgs) -> Vec<String> {
     }
     lines.push(header);
     for r in rows {
-        if (r.netid == Netid::Tcp && !want_tcp) || (r.netid == Netid::Udp && !want_udp) {
+        if r.netid.is_unix()
+            || (r.netid == Netid::Tcp && !want_tcp)
+            || (r.netid == Netid::Udp && !want_udp)
+        {
             continue;
         }
-        let server = matches!(
-            r.state,
-            SockState::Listen | SockState::Udp { connected: false }
-        );
+        let server = r.state.is_server();
         let shown = if a.all {
             true
         } else if a.listening {

@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use tcplab_host::Host;
+use tcplab_host::{Host, LocalKind, LocalState};
 use tcplab_stack::tcp::{SocketSnapshot, Timer};
 use tcplab_stack::{TcpInfo, TcpState};
 
@@ -12,6 +12,10 @@ use tcplab_stack::{TcpInfo, TcpState};
 pub enum Netid {
     Tcp,
     Udp,
+    /// A local stream socket (`u_str`).
+    UnixStream,
+    /// A local datagram socket (`u_dgr`).
+    UnixDgram,
 }
 
 impl Netid {
@@ -19,7 +23,13 @@ impl Netid {
         match self {
             Netid::Tcp => "tcp",
             Netid::Udp => "udp",
+            Netid::UnixStream => "u_str",
+            Netid::UnixDgram => "u_dgr",
         }
+    }
+
+    pub fn is_unix(self) -> bool {
+        matches!(self, Netid::UnixStream | Netid::UnixDgram)
     }
 }
 
@@ -32,6 +42,8 @@ pub enum SockState {
     Udp {
         connected: bool,
     },
+    /// A local socket.
+    Unix(LocalState),
 }
 
 impl SockState {
@@ -42,7 +54,20 @@ impl SockState {
             SockState::Tcp(s) => s.ss_name(),
             SockState::Udp { connected: true } => "ESTAB",
             SockState::Udp { connected: false } => "UNCONN",
+            SockState::Unix(LocalState::Listening) => "LISTEN",
+            SockState::Unix(LocalState::Connected) => "ESTAB",
+            SockState::Unix(LocalState::Unconnected) => "UNCONN",
         }
+    }
+
+    /// Listening, or an unconnected datagram socket (what `-l` shows).
+    pub fn is_server(self) -> bool {
+        matches!(
+            self,
+            SockState::Listen
+                | SockState::Udp { connected: false }
+                | SockState::Unix(LocalState::Listening | LocalState::Unconnected)
+        )
     }
 
     /// `netstat`'s spelling (empty for an unconnected UDP socket).
@@ -52,6 +77,9 @@ impl SockState {
             SockState::Tcp(s) => s.netstat_name(),
             SockState::Udp { connected: true } => "ESTABLISHED",
             SockState::Udp { connected: false } => "",
+            SockState::Unix(LocalState::Listening) => "LISTENING",
+            SockState::Unix(LocalState::Connected) => "CONNECTED",
+            SockState::Unix(LocalState::Unconnected) => "",
         }
     }
 }
@@ -71,6 +99,9 @@ pub struct SockRow {
     /// Running timer: name as `ss -o` prints it, time left, retransmissions.
     pub timer: Option<(&'static str, Duration, u32)>,
     pub info: Option<TcpInfo>,
+    /// A local socket's path, inode and peer inode (`local` and `peer`
+    /// are placeholders then).
+    pub unix: Option<(Option<String>, u64, u64)>,
 }
 
 /// Every socket of a host, in a stable order (TCP by handle, then UDP).
@@ -102,6 +133,7 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                 process,
                 timer: None,
                 info: None,
+                unix: None,
             }),
             SocketSnapshot::Connection(info) => {
                 let timer = info.timer.map(|(t, at)| {
@@ -130,6 +162,7 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                     },
                     timer,
                     info: Some(*info),
+                    unix: None,
                 });
             }
         }
@@ -147,6 +180,26 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
             process: host.socket_owner(h.id()),
             timer: None,
             info: None,
+            unix: None,
+        });
+    }
+    for l in host.local_sockets() {
+        rows.push(SockRow {
+            netid: match l.kind {
+                LocalKind::Stream => Netid::UnixStream,
+                LocalKind::Datagram => Netid::UnixDgram,
+            },
+            state: SockState::Unix(l.state),
+            recv_q: l.recv_q,
+            send_q: l.send_q,
+            local: wildcard(),
+            peer: None,
+            process: l
+                .owner
+                .and_then(|(pid, fd)| host.process_name(pid).map(|name| (name, pid, fd))),
+            timer: None,
+            info: None,
+            unix: Some((l.path, l.inode, l.peer_inode)),
         });
     }
     rows

@@ -1,7 +1,7 @@
 //! `ss`, as iproute2 6.1 prints it when its output is not a terminal.
 //!
 //! ```text
-//! ss [-tuaelnpiosH] [state STATE] [exclude STATE] [FILTER]
+//! ss [-tuxaelnpiosH] [state STATE] [exclude STATE] [FILTER]
 //! ```
 //!
 //! Without `-a` or `-l` it lists connected sockets except those in
@@ -28,6 +28,8 @@ use crate::Usage;
 pub struct SsArgs {
     pub tcp: bool,
     pub udp: bool,
+    /// `-x`: local (`AF_UNIX`) sockets.
+    pub unix: bool,
     pub all: bool,
     pub listening: bool,
     pub numeric: bool,
@@ -94,6 +96,7 @@ impl SsArgs {
             &[
                 "tcp",
                 "udp",
+                "unix",
                 "all",
                 "listening",
                 "numeric",
@@ -122,10 +125,11 @@ impl SsArgs {
                 "o" | "options" => a.timers = true,
                 "s" | "summary" => a.summary = true,
                 "H" | "no-header" => a.no_header = true,
-                "x" | "w" => {
+                "x" | "unix" => a.unix = true,
+                "w" => {
                     return Err(Usage::new(
                         "ss",
-                        format!("-{key}: local and raw sockets are not listed yet"),
+                        "-w: raw sockets are not listed yet".to_string(),
                     ))
                 }
                 _ => {}
@@ -158,9 +162,13 @@ impl SsArgs {
     }
 
     fn shows(&self, netid: Netid) -> bool {
-        match (self.tcp, self.udp) {
-            (false, false) => true,
-            (t, u) => (netid == Netid::Tcp && t) || (netid == Netid::Udp && u),
+        if !(self.tcp || self.udp || self.unix) {
+            return true;
+        }
+        match netid {
+            Netid::Tcp => self.tcp,
+            Netid::Udp => self.udp,
+            Netid::UnixStream | Netid::UnixDgram => self.unix,
         }
     }
 
@@ -172,10 +180,7 @@ impl SsArgs {
         if let Some(states) = &self.states {
             return states.iter().any(|f| f.matches(name));
         }
-        let listening = matches!(
-            row.state,
-            SockState::Listen | SockState::Udp { connected: false }
-        );
+        let listening = row.state.is_server();
         if self.all {
             true
         } else if self.listening {
@@ -337,7 +342,10 @@ pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
             .filter(|r| a.shows(r.netid) && a.state_ok(r) && expr.matches(r))
             .collect()
     };
-    let show_netid = !(a.tcp ^ a.udp);
+    // The Netid column goes only when one type is chosen: -t or -u alone
+    // (-x chooses the stream, datagram and seqpacket types).
+    let one_type = !a.unix && (a.tcp != a.udp);
+    let show_netid = !one_type;
     let show_state = a.states.is_none();
     // Cells: netid, state, recv-q, send-q, local addr, local port, peer addr, peer port, process.
     let mut table: Vec<[String; 9]> = Vec::new();
@@ -363,6 +371,22 @@ pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
             if let Some((name, left, retrans)) = r.timer {
                 let _ = write!(process, " timer:({name},{},{retrans})", timer_left(left));
             }
+        }
+        if let Some((path, inode, peer_inode)) = &r.unix {
+            // A local socket: the path (or `*`) and the inode, then `*` and
+            // the peer's inode, as iproute2 prints them.
+            table.push([
+                r.netid.name().into(),
+                r.state.ss().into(),
+                r.recv_q.to_string(),
+                r.send_q.to_string(),
+                format!("{} ", path.as_deref().unwrap_or("*")),
+                inode.to_string(),
+                "* ".into(),
+                peer_inode.to_string(),
+                process,
+            ]);
+            continue;
         }
         let peer = r.peer.unwrap_or_else(crate::sockets::wildcard);
         let peer_port = if r.peer.is_some() {

@@ -1,0 +1,97 @@
+//! Local (AF_UNIX) sockets: nc -U both ways, ss -x and netstat -x.
+
+mod common;
+
+use common::run;
+
+#[test]
+fn stream_sockets_with_half_close_and_listings() {
+    let r = run(&[
+        ("0s", "server", "nc -lU /tmp/demo.sock"),
+        ("0s", "server", "ss -xl"),
+        ("0s", "server", "netstat -lx"),
+        (
+            "1s",
+            "server",
+            "printf 'hello\\nlocal\\n' | nc -U /tmp/demo.sock",
+        ),
+        ("2s", "server", "ss -xl"),
+    ]);
+    assert_eq!(r[0].stdout, ["hello", "local"]);
+    assert_eq!(r[0].exit, Some(0));
+    assert_eq!(r[3].exit, Some(0));
+    assert_eq!(
+        r[1].stdout,
+        [
+            "Netid State  Recv-Q Send-Q  Local Address:Port  Peer Address:PortProcess",
+            "u_str LISTEN 0      5      /tmp/demo.sock 40000            * 0          ",
+        ]
+    );
+    assert_eq!(
+        r[2].stdout,
+        [
+            "Active UNIX domain sockets (only servers)",
+            "Proto RefCnt Flags       Type       State         I-Node   Path",
+            "unix  2      [ ACC ]     STREAM     LISTENING     40000    /tmp/demo.sock",
+        ]
+    );
+    // The listener is gone once nc took its one connection and ended.
+    assert_eq!(r[4].stdout.len(), 1, "{:?}", r[4].stdout);
+}
+
+#[test]
+fn connected_pairs_show_each_others_inode() {
+    let r = run(&[
+        ("0s", "server", "nc -lkU /tmp/s"),
+        ("1s", "server", "nc -w 5 -U /tmp/s"),
+        ("2s", "server", "ss -xp"),
+    ]);
+    let rows = &r[2].stdout;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows[1].starts_with("u_str ESTAB"), "{rows:?}");
+    // Client 40001 <-> server side 40002: each lists the other.
+    assert!(
+        rows[1].contains("* 40001 ") && rows[1].contains("* 40002"),
+        "{rows:?}"
+    );
+    assert!(
+        rows[2].contains("/tmp/s 40002") && rows[2].contains("* 40001"),
+        "{rows:?}"
+    );
+    assert!(rows[1].contains("users:((\"nc\",pid="), "{rows:?}");
+}
+
+#[test]
+fn datagrams_keep_their_boundaries() {
+    let r = run(&[
+        ("0s", "server", "nc -luU /tmp/dg"),
+        ("1s", "server", "echo one | nc -uU /tmp/dg"),
+        ("2s", "server", "echo two | nc -uU /tmp/dg"),
+        ("3s", "server", "ss -xa"),
+    ]);
+    assert_eq!(r[0].stdout, ["one", "two"]);
+    assert!(
+        r[3].stdout
+            .iter()
+            .any(|l| l.starts_with("u_dgr UNCONN") && l.contains("/tmp/dg ")),
+        "{:?}",
+        r[3].stdout
+    );
+}
+
+#[test]
+fn errors_are_the_kernels() {
+    let r = run(&[
+        ("0s", "server", "nc -U /tmp/nobody"),
+        ("0s", "server", "nc -luU /tmp/dgram"),
+        ("1s", "server", "nc -U /tmp/dgram"),
+        ("1s", "server", "nc -lU /tmp/dgram"),
+    ]);
+    assert_eq!(r[0].stderr, ["nc: /tmp/nobody: No such file or directory"]);
+    assert_eq!(r[0].exit, Some(1));
+    assert_eq!(
+        r[2].stderr,
+        ["nc: /tmp/dgram: Protocol wrong type for socket"]
+    );
+    assert_eq!(r[3].stderr, ["nc: /tmp/dgram: Address already in use"]);
+}
