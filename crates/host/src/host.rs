@@ -14,7 +14,7 @@ use tcplab_stack::{IfaceId, Instant, SocketId, Stack, Transmit};
 use crate::executor::{Executor, JoinHandle, Pid};
 use crate::fs::{FileSystem, MemFs};
 use crate::io::{Output, OutputLine, OutputSink, Stream};
-use crate::local::{LocalInfo, LocalNet};
+use crate::local::{LocalCost, LocalInfo, LocalNet};
 use crate::names::{Names, ResolverConfig};
 use crate::time::Sleep;
 
@@ -319,6 +319,17 @@ impl Host {
     /// The host's local (`AF_UNIX`) sockets.
     pub(crate) fn local_net(&self) -> Rc<RefCell<LocalNet>> {
         self.inner.local.clone()
+    }
+
+    /// What local socket calls cost (see [`LocalCost`]).
+    pub fn set_local_cost(&self, cost: LocalCost) {
+        self.inner.local.borrow_mut().cost = cost;
+    }
+
+    /// Calls and bytes that went through local sockets so far.
+    pub fn local_traffic(&self) -> (u64, u64) {
+        let n = self.inner.local.borrow();
+        (n.calls, n.bytes_moved)
     }
 
     /// Every local socket, for `ss -x` and `netstat -x`.

@@ -30,7 +30,9 @@ pub use executor::{JoinHandle, Pid};
 pub use fs::{FileSystem, MemFs};
 pub use host::{Host, ProcessInfo, Tap, TapDirection, Tapped};
 pub use io::{Output, OutputLine, OutputSink, Stream};
-pub use local::{LocalDatagram, LocalInfo, LocalKind, LocalListener, LocalState, LocalStream};
+pub use local::{
+    LocalCost, LocalDatagram, LocalInfo, LocalKind, LocalListener, LocalState, LocalStream,
+};
 pub use names::{Names, ResolverConfig};
 pub use sockets::{PingSocket, RawSocket, UdpSocket};
 pub use tcp::{TcpListener, TcpStream};

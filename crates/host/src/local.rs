@@ -95,14 +95,46 @@ struct Sock {
     owner: Option<(Pid, u32)>,
 }
 
+/// What a read or write on a local socket costs the calling process: the
+/// system call and the copy between its buffer and the socket's queue.
+/// Zero (the default) makes local sockets instantaneous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LocalCost {
+    pub per_call: std::time::Duration,
+    /// Picoseconds per byte copied.
+    pub per_byte_ps: u64,
+}
+
+impl LocalCost {
+    pub fn of(&self, bytes: usize) -> std::time::Duration {
+        self.per_call + std::time::Duration::from_nanos(self.per_byte_ps * bytes as u64 / 1000)
+    }
+}
+
 /// All local sockets of a host.
 #[derive(Debug, Default)]
 pub struct LocalNet {
     sockets: BTreeMap<u64, Sock>,
     names: BTreeMap<String, u64>,
     next: u64,
-    /// Bytes moved through local sockets (for the cost comparison in docs).
+    /// Bytes moved through local sockets.
     pub bytes_moved: u64,
+    /// Calls that moved data.
+    pub calls: u64,
+    pub cost: LocalCost,
+}
+
+/// Spend the CPU time a call that moved `bytes` takes.
+async fn charge(host: &Host, bytes: usize) {
+    let cost = {
+        let n = host.local_net();
+        let mut n = n.borrow_mut();
+        n.calls += 1;
+        n.cost.of(bytes)
+    };
+    if !cost.is_zero() {
+        host.sleep(cost).await;
+    }
 }
 
 fn wake(s: &mut Sock) {
@@ -327,6 +359,14 @@ impl LocalStream {
 
     /// Read some bytes, waiting for at least one; `Ok(0)` at the end.
     pub async fn read(&self, buf: &mut [u8]) -> Result<usize, SocketError> {
+        let k = self.read_now(buf).await?;
+        if k > 0 {
+            charge(&self.host, k).await;
+        }
+        Ok(k)
+    }
+
+    async fn read_now(&self, buf: &mut [u8]) -> Result<usize, SocketError> {
         let n = net(&self.host);
         poll_fn(|cx| {
             let mut nb = n.borrow_mut();
@@ -361,6 +401,12 @@ impl LocalStream {
 
     /// Write some bytes, waiting for room in the peer's queue.
     pub async fn write(&self, data: &[u8]) -> Result<usize, SocketError> {
+        let k = self.write_now(data).await?;
+        charge(&self.host, k).await;
+        Ok(k)
+    }
+
+    async fn write_now(&self, data: &[u8]) -> Result<usize, SocketError> {
         let n = net(&self.host);
         poll_fn(|cx| {
             let mut nb = n.borrow_mut();
@@ -472,6 +518,12 @@ impl LocalDatagram {
     /// Send one datagram to `path` (or the connected one), waiting while
     /// the receiver's queue is full.
     pub async fn send_to(&self, data: &[u8], path: Option<&str>) -> Result<(), SocketError> {
+        self.send_now(data, path).await?;
+        charge(&self.host, data.len()).await;
+        Ok(())
+    }
+
+    async fn send_now(&self, data: &[u8], path: Option<&str>) -> Result<(), SocketError> {
         if data.len() > LOCAL_BUFFER {
             return Err(SocketError::MessageTooLong);
         }
@@ -514,6 +566,12 @@ impl LocalDatagram {
 
     /// The next datagram and the sender's path, if it has one.
     pub async fn recv_from(&self) -> Result<(Option<String>, Vec<u8>), SocketError> {
+        let got = self.recv_now().await?;
+        charge(&self.host, got.1.len()).await;
+        Ok(got)
+    }
+
+    async fn recv_now(&self) -> Result<(Option<String>, Vec<u8>), SocketError> {
         let n = net(&self.host);
         poll_fn(|cx| {
             let mut nb = n.borrow_mut();

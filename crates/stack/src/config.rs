@@ -43,7 +43,29 @@ pub struct Config {
     pub ephemeral_ports: RangeInclusive<u16>,
     /// Receive buffer of a UDP or ping socket, in bytes of payload.
     pub udp_recv_buffer: usize,
+    /// What a datagram through the loopback interface costs the host's CPU
+    /// (zero: loopback is instantaneous). See [`LoopbackCost`].
+    pub loopback_cost: LoopbackCost,
     pub tcp: TcpConfig,
+}
+
+/// The time the loopback path takes per datagram: the kernel work of
+/// sending and receiving it (allocation, IP and transport processing, the
+/// copies in and out of socket buffers), done one datagram after another
+/// as one CPU would. A datagram is delivered when the work for it and for
+/// every earlier one is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoopbackCost {
+    pub per_packet: Duration,
+    /// Picoseconds per byte of datagram.
+    pub per_byte_ps: u64,
+}
+
+impl LoopbackCost {
+    /// The cost of one datagram of `len` bytes.
+    pub fn of(&self, len: usize) -> Duration {
+        self.per_packet + Duration::from_nanos(self.per_byte_ps * len as u64 / 1000)
+    }
 }
 
 impl Default for Config {
@@ -64,6 +86,7 @@ impl Default for Config {
             pmtu_expires: Duration::from_secs(600),
             ephemeral_ports: 49152..=65535,
             udp_recv_buffer: 212_992,
+            loopback_cost: LoopbackCost::default(),
             tcp: TcpConfig::default(),
         }
     }

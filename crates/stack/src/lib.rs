@@ -33,7 +33,7 @@ pub mod udp;
 mod slab;
 mod stack;
 
-pub use config::Config;
+pub use config::{Config, LoopbackCost};
 pub use iface::{IfaceId, Interface};
 pub use ports::PortRange;
 pub use rand::Rng;

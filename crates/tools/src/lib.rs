@@ -23,6 +23,7 @@ pub mod serve;
 pub mod sockets;
 pub mod ss;
 pub mod stdin;
+mod stream;
 pub mod tcpdump;
 pub mod traceroute;
 pub mod transfer;

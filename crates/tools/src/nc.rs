@@ -25,6 +25,7 @@ use tcplab_stack::SocketError;
 
 use crate::args::{getopt, Opt};
 use crate::select::{select, Either};
+use crate::stream::Duplex;
 use crate::Usage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,37 +206,6 @@ pub async fn run(
         0
     } else {
         1
-    }
-}
-
-/// A connected byte stream: TCP or a local socket.
-pub(crate) trait Duplex {
-    async fn read(&self, buf: &mut [u8]) -> Result<usize, SocketError>;
-    async fn write_all(&self, data: &[u8]) -> Result<(), SocketError>;
-    fn shutdown(&self) -> Result<(), SocketError>;
-}
-
-impl Duplex for TcpStream {
-    async fn read(&self, buf: &mut [u8]) -> Result<usize, SocketError> {
-        TcpStream::read(self, buf).await
-    }
-    async fn write_all(&self, data: &[u8]) -> Result<(), SocketError> {
-        TcpStream::write_all(self, data).await
-    }
-    fn shutdown(&self) -> Result<(), SocketError> {
-        TcpStream::shutdown(self)
-    }
-}
-
-impl Duplex for LocalStream {
-    async fn read(&self, buf: &mut [u8]) -> Result<usize, SocketError> {
-        LocalStream::read(self, buf).await
-    }
-    async fn write_all(&self, data: &[u8]) -> Result<(), SocketError> {
-        LocalStream::write_all(self, data).await
-    }
-    fn shutdown(&self) -> Result<(), SocketError> {
-        LocalStream::shutdown(self)
     }
 }
 

@@ -19,12 +19,13 @@ use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
-use tcplab_host::{Host, Output, Pid, TcpListener, TcpStream, UdpSocket};
+use tcplab_host::{Host, LocalListener, Output, Pid, TcpListener, UdpSocket};
 
 use crate::args::{getopt, Opt};
 use crate::dns::zone::Zone;
 use crate::http;
 use crate::http::server::Site;
+use crate::stream::Duplex;
 use crate::Usage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,14 +50,20 @@ pub enum Service {
 pub struct ServeArgs {
     pub service: Service,
     pub port: u16,
+    /// `--unix PATH`: serve on a local stream socket instead of TCP and UDP.
+    pub unix: Option<String>,
 }
 
-const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N]\n       serve dns --zone FILE [--origin NAME] [--port N]\n       serve http [--root DIR] [--log] [--port N]";
+const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]\n       serve dns --zone FILE [--origin NAME] [--port N]\n       serve http [--root DIR] [--log] [--port N]";
 
 impl ServeArgs {
     pub fn parse(args: &[String]) -> Result<ServeArgs, Usage> {
-        let (opts, rest) = getopt(args, "p:", &["port=", "zone=", "origin=", "root=", "log"])
-            .map_err(|e| Usage::with_usage("serve", e, USAGE))?;
+        let (opts, rest) = getopt(
+            args,
+            "p:",
+            &["port=", "zone=", "origin=", "root=", "log", "unix="],
+        )
+        .map_err(|e| Usage::with_usage("serve", e, USAGE))?;
         let Some(kind) = rest.first() else {
             return Err(Usage::with_usage("serve", "what to serve?".into(), USAGE));
         };
@@ -96,6 +103,7 @@ impl ServeArgs {
         }
         let mut service = service;
         let mut port = default_port;
+        let mut unix = None;
         for o in opts {
             let (name, v) = match o {
                 Opt::Short(c, v) => (c.to_string(), v.unwrap_or_default()),
@@ -121,6 +129,10 @@ impl ServeArgs {
                     *root = v
                 }
                 ("log", Service::Http { log, .. }) => *log = true,
+                (
+                    "unix",
+                    Service::Echo | Service::Discard | Service::Chargen | Service::Daytime,
+                ) => unix = Some(v),
                 (other, _) => {
                     return Err(Usage::with_usage(
                         "serve",
@@ -146,7 +158,11 @@ impl ServeArgs {
                 ));
             }
         }
-        Ok(ServeArgs { service, port })
+        Ok(ServeArgs {
+            service,
+            port,
+            unix,
+        })
     }
 }
 
@@ -173,6 +189,23 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
             }
         }
         return crate::dns::server::run(host, pid, parsed, a.port, err).await;
+    }
+    if let Some(path) = &a.unix {
+        let listener = match LocalListener::bind(&host, path, 128) {
+            Ok(l) => l,
+            Err(e) => {
+                err.line(format!("serve: cannot listen on {path}: {e}"));
+                return 1;
+            }
+        };
+        loop {
+            let Ok(stream) = listener.accept().await else {
+                return 1;
+            };
+            let h = host.clone();
+            let service = a.service.clone();
+            host.spawn(pid, async move { connection(h, stream, service).await });
+        }
     }
     let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.port);
     if let Service::Http { root, log } = &a.service {
@@ -228,7 +261,7 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
     }
 }
 
-async fn connection(host: Host, stream: TcpStream, service: Service) {
+async fn connection(host: Host, stream: impl Duplex, service: Service) {
     let mut buf = vec![0u8; 32 * 1024];
     match service {
         Service::Echo => {
@@ -329,7 +362,8 @@ mod tests {
             ServeArgs::parse(&v("echo")).unwrap(),
             ServeArgs {
                 service: Service::Echo,
-                port: 7
+                port: 7,
+                unix: None
             }
         );
         assert_eq!(
@@ -348,7 +382,8 @@ mod tests {
                     zones: vec!["/etc/lab.zone".into()],
                     origin: None
                 },
-                port: 53
+                port: 53,
+                unix: None
             }
         );
         assert!(ServeArgs::parse(&v("dns"))

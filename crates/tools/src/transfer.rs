@@ -3,6 +3,7 @@
 //! ```text
 //! transfer [-p PORT] [-s SIZE] HOST        send SIZE bytes to a discard server (port 9)
 //! transfer -r [-p PORT] [-s SIZE] HOST     receive SIZE bytes from a chargen server (port 19)
+//! transfer [-r] [-s SIZE] -U PATH          the same over a local socket
 //! ```
 //!
 //! The time runs from the connection attempt to the end: for sending, until
@@ -13,10 +14,12 @@
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use tcplab_host::{Host, Output, TcpStream};
+use tcplab_host::{Host, LocalStream, Output, TcpStream};
+use tcplab_stack::SocketError;
 
 use crate::args::{getopt, Opt};
 use crate::format::{bitrate, parse_size};
+use crate::stream::Duplex;
 use crate::Usage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,20 +29,23 @@ pub struct TransferArgs {
     pub size: u64,
     pub host: String,
     pub nodelay: bool,
+    /// `-U PATH`: a local socket instead of TCP.
+    pub unix: Option<String>,
 }
 
-const USAGE: &str = "usage: transfer [-r] [-N] [-p port] [-s size] host";
+const USAGE: &str = "usage: transfer [-r] [-N] [-p port] [-s size] host | -U path";
 
 impl TransferArgs {
     pub fn parse(args: &[String]) -> Result<TransferArgs, Usage> {
         let (opts, rest) =
-            getopt(args, "rNp:s:", &[]).map_err(|e| Usage::with_usage("transfer", e, USAGE))?;
+            getopt(args, "rNp:s:U:", &[]).map_err(|e| Usage::with_usage("transfer", e, USAGE))?;
         let mut a = TransferArgs {
             receive: false,
             port: 0,
             size: 1_000_000,
             host: String::new(),
             nodelay: false,
+            unix: None,
         };
         for o in opts {
             let Opt::Short(c, v) = o else { continue };
@@ -47,6 +53,7 @@ impl TransferArgs {
             match c {
                 'r' => a.receive = true,
                 'N' => a.nodelay = true,
+                'U' => a.unix = Some(v),
                 'p' => {
                     a.port = v
                         .parse()
@@ -66,7 +73,8 @@ impl TransferArgs {
             a.port = if a.receive { 19 } else { 9 };
         }
         match rest.as_slice() {
-            [h] => a.host = h.clone(),
+            [] if a.unix.is_some() => {}
+            [h] if a.unix.is_none() => a.host = h.clone(),
             _ => {
                 return Err(Usage::with_usage(
                     "transfer",
@@ -79,7 +87,94 @@ impl TransferArgs {
     }
 }
 
+/// Move the bytes over `stream`: send them and wait for the peer's close,
+/// or receive them. Returns the bytes moved and the error that stopped it.
+async fn pump(
+    stream: &impl Duplex,
+    a: &TransferArgs,
+    calls: &mut u64,
+) -> (u64, Result<(), SocketError>) {
+    let mut moved: u64 = 0;
+    if a.receive {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if moved >= a.size {
+                return (moved, Ok(()));
+            }
+            *calls += 1;
+            match stream.read(&mut buf).await {
+                Ok(0) => return (moved, Ok(())),
+                Ok(n) => moved += n as u64,
+                Err(e) => return (moved, Err(e)),
+            }
+        }
+    }
+    let block = vec![0x5au8; 64 * 1024];
+    while moved < a.size {
+        let n = (a.size - moved).min(block.len() as u64) as usize;
+        *calls += 1;
+        match stream.write(&block[..n]).await {
+            Ok(k) => moved += k as u64,
+            Err(e) => return (moved, Err(e)),
+        }
+    }
+    if let Err(e) = stream.shutdown() {
+        return (moved, Err(e));
+    }
+    // Wait for the server's close: everything was received.
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) => return (moved, Ok(())),
+            Ok(_) => {}
+            Err(e) => return (moved, Err(e)),
+        }
+    }
+}
+
+/// "2.165 ms" or "1.234 s".
+fn seconds_text(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.3} ms", secs * 1000.0)
+    } else {
+        format!("{secs:.3} s")
+    }
+}
+
+async fn local(host: Host, a: TransferArgs, path: &str, out: &mut Output, err: &mut Output) -> i32 {
+    let start = host.now();
+    let stream = match LocalStream::connect(&host, path) {
+        Ok(s) => s,
+        Err(e) => {
+            err.line(format!("transfer: connect to {path}: {e}"));
+            return 1;
+        }
+    };
+    let mut calls = 0;
+    let (moved, result) = pump(&stream, &a, &mut calls).await;
+    if let Err(e) = result {
+        err.line(format!("transfer: {e} after {moved} bytes"));
+        return 1;
+    }
+    let secs = host.now().saturating_since(start).as_secs_f64().max(1e-9);
+    let verb = if a.receive { "received" } else { "sent" };
+    let dir = if a.receive { "from" } else { "to" };
+    out.line(format!(
+        "transfer: {verb} {moved} bytes {dir} {path} in {}: {}",
+        seconds_text(secs),
+        bitrate(moved as f64 * 8.0 / secs)
+    ));
+    out.line(format!(
+        "  local socket: {calls} {} of up to 64 KiB, each one copy; no packets, headers, checksums or acknowledgements",
+        if a.receive { "reads" } else { "writes" }
+    ));
+    0
+}
+
 pub async fn run(host: Host, a: TransferArgs, mut out: Output, mut err: Output) -> i32 {
+    if let Some(path) = a.unix.clone() {
+        return local(host, a, &path, &mut out, &mut err).await;
+    }
     let addr = match crate::resolve::lookup(&host, &a.host).await {
         Ok(addr) => addr,
         Err(e) => {
@@ -101,51 +196,8 @@ pub async fn run(host: Host, a: TransferArgs, mut out: Output, mut err: Output) 
     };
     stream.set_nodelay(a.nodelay);
     let connected = host.now();
-    let mut moved: u64 = 0;
-    let result = if a.receive {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            if moved >= a.size {
-                break Ok(());
-            }
-            match stream.read(&mut buf).await {
-                Ok(0) => break Ok(()),
-                Ok(n) => moved += n as u64,
-                Err(e) => break Err(e),
-            }
-        }
-    } else {
-        let block = vec![0x5au8; 64 * 1024];
-        let mut r = Ok(());
-        while moved < a.size {
-            let n = (a.size - moved).min(block.len() as u64) as usize;
-            match stream.write(&block[..n]).await {
-                Ok(k) => moved += k as u64,
-                Err(e) => {
-                    r = Err(e);
-                    break;
-                }
-            }
-        }
-        if r.is_ok() {
-            r = stream.shutdown();
-        }
-        if r.is_ok() {
-            // Wait for the server's close: everything was received.
-            let mut buf = [0u8; 1024];
-            loop {
-                match stream.read(&mut buf).await {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(e) => {
-                        r = Err(e);
-                        break;
-                    }
-                }
-            }
-        }
-        r
-    };
+    let mut calls = 0;
+    let (moved, result) = pump(&stream, &a, &mut calls).await;
     let elapsed = host.now().saturating_since(start);
     let info = stream.info();
     if let Err(e) = result {
@@ -156,18 +208,19 @@ pub async fn run(host: Host, a: TransferArgs, mut out: Output, mut err: Output) 
     let verb = if a.receive { "received" } else { "sent" };
     let dir = if a.receive { "from" } else { "to" };
     out.line(format!(
-        "transfer: {verb} {moved} bytes {dir} {}:{} in {:.3} s: {}",
+        "transfer: {verb} {moved} bytes {dir} {}:{} in {}: {}",
         a.host,
         a.port,
-        secs,
+        seconds_text(secs),
         bitrate(moved as f64 * 8.0 / secs)
     ));
     if let Some(i) = info {
         let srtt = i.srtt.unwrap_or(Duration::ZERO).as_secs_f64() * 1000.0;
         out.line(format!(
-            "  handshake {:.1} ms; segments out {}, retransmitted {}; srtt {:.1} ms, rto {} ms, cwnd {} B, ssthresh {}",
+            "  handshake {:.1} ms; segments out {}, in {}, retransmitted {}; srtt {:.1} ms, rto {} ms, cwnd {} B, ssthresh {}",
             connected.saturating_since(start).as_secs_f64() * 1000.0,
             i.segs_out,
+            i.segs_in,
             i.retrans_segs,
             srtt,
             i.rto.as_millis(),

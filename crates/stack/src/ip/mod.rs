@@ -20,7 +20,7 @@ pub use frag::fragment;
 pub use pmtu::PmtuCache;
 pub use reasm::{Discard, Reassembler, ReassemblyOutcome};
 
-use crate::config::Config;
+use crate::config::{Config, LoopbackCost};
 use crate::iface::{IfaceId, Interface};
 use crate::rand::Rng;
 use crate::route::{Route, RouteOrigin, RouteTable};
@@ -77,8 +77,14 @@ pub struct IpLayer {
     pub stats: IpStats,
     /// Datagrams for links, in order.
     pub out: VecDeque<Outgoing>,
-    /// Datagrams to this host itself; they never reach a link.
-    pub loopback: VecDeque<Vec<u8>>,
+    /// Datagrams to this host itself, with the time each is delivered;
+    /// they never reach a link.
+    pub loopback: VecDeque<(Instant, Vec<u8>)>,
+    /// When the loopback path finishes its queued work.
+    loopback_busy: Instant,
+    loopback_cost: LoopbackCost,
+    /// The stack's current time.
+    pub now: Instant,
     ident: u16,
     pub default_ttl: u8,
     pub forwarding: bool,
@@ -95,6 +101,9 @@ impl IpLayer {
             stats: IpStats::default(),
             out: VecDeque::new(),
             loopback: VecDeque::new(),
+            loopback_busy: Instant::ZERO,
+            loopback_cost: config.loopback_cost,
+            now: Instant::ZERO,
             // RFC 6864 §4.1: the ID need only be unique per (src, dst,
             // protocol) within a reassembly timeout; a counter from a random
             // start keeps it unpredictable across runs with different seeds.
@@ -307,12 +316,26 @@ impl IpLayer {
         self.recycle(bytes);
     }
 
+    /// Queue a datagram for this host itself, due when the loopback path
+    /// has done its work for it (see [`LoopbackCost`]).
+    pub fn push_loopback(&mut self, bytes: Vec<u8>) {
+        let start = self.loopback_busy.max(self.now);
+        let ready = start + self.loopback_cost.of(bytes.len());
+        self.loopback_busy = ready;
+        self.loopback.push_back((ready, bytes));
+    }
+
+    /// When the next loopback datagram is due.
+    pub fn loopback_due(&self) -> Option<Instant> {
+        self.loopback.front().map(|(t, _)| *t)
+    }
+
     fn enqueue(&mut self, iface: IfaceId, next_hop: Ipv4Addr, bytes: Vec<u8>) {
         let i = &mut self.ifaces[iface.0];
         i.counters.tx_packets += 1;
         i.counters.tx_bytes += bytes.len() as u64;
         if iface == IfaceId::LOOPBACK {
-            self.loopback.push_back(bytes);
+            self.push_loopback(bytes);
         } else {
             self.out.push_back(Outgoing {
                 iface,

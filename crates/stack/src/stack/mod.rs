@@ -244,6 +244,7 @@ impl Stack {
     fn advance(&mut self, now: Instant) {
         if now > self.now {
             self.now = now;
+            self.ip.now = now;
         }
     }
 
@@ -300,7 +301,10 @@ impl Stack {
         self.advance(now);
         let mut budget = LOOPBACK_BUDGET;
         loop {
-            while let Some(bytes) = self.ip.loopback.pop_front() {
+            while self.ip.loopback_due().is_some_and(|t| t <= now) {
+                let Some((_, bytes)) = self.ip.loopback.pop_front() else {
+                    break;
+                };
                 self.handle_packet(now, IfaceId::LOOPBACK, &bytes);
                 self.ip.recycle(bytes);
                 budget -= 1;
@@ -329,7 +333,11 @@ impl Stack {
                     })
                 }
                 Some(Emitted::Loopback) => continue,
-                None if self.ip.loopback.is_empty() && self.ip.out.is_empty() => return None,
+                None if self.ip.loopback_due().is_none_or(|t| t > now)
+                    && self.ip.out.is_empty() =>
+                {
+                    return None
+                }
                 None => continue,
             }
         }
@@ -341,7 +349,10 @@ impl Stack {
             .into_iter()
             .flatten()
             .min();
-        if !self.ip.loopback.is_empty() || !self.ip.out.is_empty() || self.tcp.has_output() {
+        if let Some(due) = self.ip.loopback_due() {
+            at = Some(at.map_or(due, |a| a.min(due)).max(self.now));
+        }
+        if !self.ip.out.is_empty() || self.tcp.has_output() {
             at = Some(self.now);
         }
         at

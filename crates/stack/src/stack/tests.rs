@@ -741,3 +741,38 @@ fn raw_socket_for_an_unknown_protocol_takes_it_without_protocol_unreachable() {
     assert_eq!(net.nodes[s].stats().ip.in_unknown_protos, 0);
     assert_eq!(net.nodes[c].stats().icmp.in_type[3], 0);
 }
+
+#[test]
+fn loopback_cost_delays_delivery_one_datagram_after_another() {
+    let mut s = Stack::new(Config {
+        loopback_cost: crate::LoopbackCost {
+            per_packet: Duration::from_micros(2),
+            per_byte_ps: 1000,
+        },
+        ..host(1)
+    });
+    let rx = s
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9))
+        .unwrap();
+    let tx = s
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
+        .unwrap();
+    let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9);
+    // Two datagrams of 72 bytes (28 of headers): 2 us + 72 ns each, in turn.
+    s.udp_send_to(Instant::ZERO, tx, to, &[0u8; 44]).unwrap();
+    s.udp_send_to(Instant::ZERO, tx, to, &[1u8; 44]).unwrap();
+    let mut buf = Vec::new();
+    assert!(s.poll_transmit(Instant::ZERO, &mut buf).is_none());
+    assert_eq!(s.udp_recv(rx), Err(RecvError::WouldBlock));
+    let first = Instant::ZERO + Duration::from_nanos(2072);
+    assert_eq!(s.poll_timeout(), Some(first));
+    s.handle_timeout(first);
+    assert!(s.poll_transmit(first, &mut buf).is_none());
+    assert_eq!(s.udp_recv(rx).unwrap().data, [0u8; 44]);
+    assert_eq!(s.udp_recv(rx), Err(RecvError::WouldBlock));
+    let second = first + Duration::from_nanos(2072);
+    assert_eq!(s.poll_timeout(), Some(second));
+    s.handle_timeout(second);
+    s.poll_transmit(second, &mut buf);
+    assert_eq!(s.udp_recv(rx).unwrap().data, [1u8; 44]);
+}

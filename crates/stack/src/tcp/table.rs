@@ -697,7 +697,10 @@ impl TcpLayer {
             if route.iface == IfaceId::LOOPBACK {
                 let mut copy = ip.buffer();
                 copy.extend_from_slice(buf);
-                ip.loopback.push_back(copy);
+                let lo = &mut ip.ifaces[IfaceId::LOOPBACK.0].counters;
+                lo.tx_packets += 1;
+                lo.tx_bytes += copy.len() as u64;
+                ip.push_loopback(copy);
                 return Some(Emitted::Loopback);
             }
             return Some(Emitted::Link {
