@@ -190,3 +190,33 @@ fn transcript_file() {
     assert!(text.contains("icmp_seq=1 ttl=62"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What issue 4 asks of the tour, checked independently of the golden file:
+/// ping, traceroute across both routers, a DNS lookup, a curl download, and
+/// `ss -tan` with connections in several states.
+#[test]
+fn tour_walks_through_each_concept() {
+    let out = tcplab().args(["lab"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "icmp_seq=1 ttl=62",
+        "Time to live exceeded",
+        " 1  r1.lab.test (10.0.1.1) ",
+        " 2  r2.lab.test (10.0.12.2) ",
+        " 3  server.lab.test (10.0.2.2) ",
+        "www.lab.test\tcanonical name = server.lab.test.",
+        "<h1>lab.test</h1>",
+        "100  976k  100  976k",
+    ] {
+        assert!(text.contains(want), "the tour lacks {want:?}");
+    }
+    let ss: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.ends_with("$ ss -tan"))
+        .skip(2)
+        .take_while(|l| l.contains("10.0.1.2:"))
+        .collect();
+    for state in ["ESTAB", "SYN-SENT", "TIME-WAIT"] {
+        assert!(ss.iter().any(|l| l.contains(state)), "no {state} in {ss:?}");
+    }
+}

@@ -311,6 +311,11 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
                 continue;
             }
             for r in &m.answers {
+                // The AAAA half of a default lookup does not repeat the
+                // alias the A half already showed.
+                if a.qtype.is_none() && i > 0 && matches!(r.data, RData::CNAME(_)) {
+                    continue;
+                }
                 for line in present(r) {
                     out.line(line);
                 }
