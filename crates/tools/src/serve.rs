@@ -4,7 +4,7 @@
 //! * `echo` (RFC 862, port 7): sends back what it receives.
 //! * `discard` (RFC 863, port 9): reads and drops; closes when the peer does.
 //! * `chargen` (RFC 864, port 19): sends lines of rotating characters until
-//!   the peer closes.
+//!   the peer closes; over UDP, six lines in answer to each datagram.
 //! * `daytime` (RFC 867, port 13): one line with the time, then closes.
 //!
 //! * `dns --zone FILE [--origin NAME]` (RFC 1035, port 53): an
@@ -237,7 +237,7 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
     };
     if matches!(
         a.service,
-        Service::Echo | Service::Discard | Service::Daytime
+        Service::Echo | Service::Discard | Service::Daytime | Service::Chargen
     ) {
         match UdpSocket::bind(&host, local) {
             Ok(sock) => {
@@ -301,6 +301,7 @@ async fn connection(host: Host, stream: impl Duplex, service: Service) {
 }
 
 async fn udp(host: Host, sock: UdpSocket, service: Service) {
+    let mut turn = 0usize;
     while let Ok(d) = sock.recv_from().await {
         match service {
             Service::Echo => {
@@ -309,7 +310,15 @@ async fn udp(host: Host, sock: UdpSocket, service: Service) {
             Service::Daytime => {
                 let _ = sock.send_to(daytime(&host).as_bytes(), d.from);
             }
-            Service::Discard | Service::Chargen | Service::Dns { .. } | Service::Http { .. } => {}
+            // RFC 864: a datagram of up to 512 characters answers each
+            // one received; here six whole lines (444 bytes), rotating.
+            Service::Chargen => {
+                let block = chargen_block();
+                let line = (turn % 95) * 74;
+                turn += 1;
+                let _ = sock.send_to(&block[line..line + 6 * 74], d.from);
+            }
+            Service::Discard | Service::Dns { .. } | Service::Http { .. } => {}
         }
     }
 }

@@ -1,0 +1,116 @@
+//! nc (OpenBSD netcat) and the small servers of `serve`.
+
+mod common;
+
+use common::run;
+
+#[test]
+fn client_listener_and_half_close() {
+    let r = run(&[
+        ("0s", "server", "nc -l 9000"),
+        ("1s", "client", "printf 'one\\ntwo\\n' | nc -v server 9000"),
+        ("2s", "server", "serve echo"),
+        ("3s", "client", "echo hi there | nc server 7"),
+    ]);
+    // The listener prints what came and ends when the client half-closes
+    // and then closes.
+    assert_eq!(r[0].stdout, ["one", "two"]);
+    assert_eq!(r[0].exit, Some(0));
+    assert_eq!(
+        r[1].stderr,
+        ["Connection to server 9000 port [tcp/*] succeeded!"]
+    );
+    // The echo server answers after the client's FIN: half-close at work.
+    assert_eq!(r[3].stdout, ["hi there"]);
+}
+
+#[test]
+fn udp_both_ways_and_refusals() {
+    let r = run(&[
+        ("0s", "server", "serve echo"),
+        ("1s", "client", "echo datagram | nc -u server 7"),
+        ("2s", "client", "echo x | nc -u server 7777"),
+        ("3s", "client", "nc server 8080"),
+        ("4s", "client", "nc -w 1 10.99.3.99 80"),
+    ]);
+    assert_eq!(r[1].stdout, ["datagram"]);
+    // ICMP port unreachable comes back to the connected UDP socket.
+    assert_eq!(r[2].stderr, ["nc: read failed: Connection refused"]);
+    assert_eq!(r[2].exit, Some(1));
+    assert_eq!(
+        r[3].stderr,
+        ["nc: connect to server port 8080 (tcp) failed: Connection refused"]
+    );
+    assert_eq!(
+        r[4].stderr,
+        ["nc: connect to 10.99.3.99 port 80 (tcp) failed: Connection timed out"]
+    );
+}
+
+#[test]
+fn port_scan_reports_open_ports() {
+    let r = run(&[
+        ("0s", "server", "serve echo"),
+        ("0s", "server", "serve daytime"),
+        ("1s", "client", "nc -zv server 5-14"),
+        ("2s", "client", "nc -z server 20-22"),
+    ]);
+    assert_eq!(r[2].exit, Some(0));
+    let open: Vec<&String> = r[2]
+        .stderr
+        .iter()
+        .filter(|l| l.ends_with("succeeded!"))
+        .collect();
+    assert_eq!(
+        open,
+        [
+            "Connection to server 7 port [tcp/echo] succeeded!",
+            "Connection to server 13 port [tcp/daytime] succeeded!"
+        ]
+    );
+    assert_eq!(
+        r[2].stderr.len(),
+        10,
+        "-v reports every port: {:?}",
+        r[2].stderr
+    );
+    assert_eq!(r[3].exit, Some(1), "nothing open");
+    assert!(r[3].stderr.is_empty(), "-z without -v is quiet");
+}
+
+#[test]
+fn small_services() {
+    let r = run(&[
+        ("0s", "server", "serve daytime"),
+        ("0s", "server", "serve chargen"),
+        ("0s", "server", "serve discard"),
+        ("1s", "client", "nc server 13"),
+        ("2s", "client", "echo x | nc -u server 19"),
+        ("3s", "client", "echo gone | nc server 9"),
+    ]);
+    assert_eq!(r[3].stdout, ["Thu Jan  1 00:00:01 1970 (virtual time)"]);
+    assert_eq!(r[4].stdout.len(), 6, "{:?}", r[4].stdout);
+    let first = &r[4].stdout[0];
+    assert_eq!(first.len(), 72);
+    assert!(first.starts_with(" !\"#$%&'()*+,-./0123456789"), "{first}");
+    assert!(
+        r[4].stdout[1].starts_with("!\"#$%&"),
+        "each line starts one later"
+    );
+    assert!(r[5].stdout.is_empty());
+    assert_eq!(r[5].exit, Some(0));
+}
+
+#[test]
+fn usage_errors() {
+    for (cmd, msg) in [
+        ("nc server", "missing hostname and port"),
+        ("nc server 0", "port number invalid: 0"),
+        ("nc server 9-2", "port range not valid: 9-2"),
+        ("serve gopher", "unknown service `gopher`"),
+        ("serve echo --port 0", "invalid port `0`"),
+    ] {
+        let u = tcplab_tools::Command::parse(cmd).unwrap_err();
+        assert_eq!(u.message, msg, "{cmd}");
+    }
+}

@@ -1,0 +1,219 @@
+//! ss and netstat on a network with connections in several states
+//! (tool-formats.md §1.4, §1.5).
+
+mod common;
+
+use common::{run_in, Ran, NET};
+
+/// A slow first link, a server with TCP and UDP services, a bulk transfer
+/// in progress and a finished exchange in TIME-WAIT at 1.5 s.
+fn busy(cmds: &[(&str, &str)]) -> Vec<Ran> {
+    let net = NET.replace(
+        "ends = [\"client\", \"r1\"]\ndelay = \"100us\"",
+        "ends = [\"client\", \"r1\"]\ndelay = \"10ms\"\nrate = \"10Mbit\"",
+    );
+    let mut runs = vec![
+        ("0s", "server", "serve discard"),
+        ("0s", "server", "serve echo"),
+        ("1s", "client", "transfer -s 2MB server"),
+        ("1s", "client", "echo hi | nc server 7"),
+    ];
+    for (host, cmd) in cmds {
+        runs.push(("1.5s", host, cmd));
+    }
+    let mut r = run_in(&net, &runs);
+    r.drain(..4);
+    r
+}
+
+#[test]
+fn ss_tables() {
+    let r = busy(&[
+        ("server", "ss -tln"),
+        ("server", "ss -ua"),
+        ("client", "ss -tan"),
+        ("client", "ss -t"),
+        ("client", "ss -tn state established"),
+        ("client", "ss -tan '( dport = :echo )'"),
+        ("client", "ss -tanp"),
+    ]);
+    assert_eq!(
+        r[0].stdout,
+        [
+            "State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess",
+            "LISTEN 0      128          0.0.0.0:9         0.0.0.0:*          ",
+            "LISTEN 0      128          0.0.0.0:7         0.0.0.0:*          ",
+        ]
+    );
+    assert_eq!(
+        r[1].stdout,
+        [
+            "State  Recv-Q Send-Q Local Address:Port    Peer Address:PortProcess",
+            "UNCONN 0      0            0.0.0.0:discard      0.0.0.0:*          ",
+            "UNCONN 0      0            0.0.0.0:echo         0.0.0.0:*          ",
+        ]
+    );
+    let tan = &r[2].stdout;
+    assert_eq!(
+        tan[0],
+        "State     Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess"
+    );
+    assert!(
+        tan[1].starts_with("ESTAB     0      262144     10.99.1.2:"),
+        "{tan:?}"
+    );
+    assert!(tan[1].contains("    10.99.3.2:9 "), "{tan:?}");
+    assert!(
+        tan[2].starts_with("TIME-WAIT 0      0          10.99.1.2:"),
+        "{tan:?}"
+    );
+    // Without -a, TIME-WAIT is hidden; without -n, ports are named.
+    assert_eq!(r[3].stdout.len(), 2, "{:?}", r[3].stdout);
+    assert!(
+        r[3].stdout[1].contains("10.99.3.2:discard"),
+        "{:?}",
+        r[3].stdout
+    );
+    // A state filter drops the State column.
+    assert!(r[4].stdout[0].starts_with("Recv-Q Send-Q Local Address:Port"));
+    assert_eq!(r[4].stdout.len(), 2);
+    assert_eq!(
+        r[5].stdout.len(),
+        2,
+        "only the echo connection: {:?}",
+        r[5].stdout
+    );
+    assert!(r[5].stdout[1].starts_with("TIME-WAIT"));
+    assert!(
+        r[6].stdout[1].contains("users:((\"transfer\",pid=100,fd=3))"),
+        "{:?}",
+        r[6].stdout
+    );
+    assert!(
+        !r[6].stdout[2].contains("users:"),
+        "TIME-WAIT belongs to nobody"
+    );
+}
+
+#[test]
+fn ss_internals_timers_and_summary() {
+    let r = busy(&[("client", "ss -tio"), ("client", "ss -s")]);
+    let lines = &r[0].stdout;
+    assert!(lines[1].contains(" timer:(on,"), "{lines:?}");
+    let info = &lines[2];
+    for field in [
+        "\t reno wscale:",
+        " rto:",
+        " rtt:",
+        " mss:1460",
+        " cwnd:",
+        " bytes_acked:",
+        " segs_out:",
+        " segs_in:",
+        " send ",
+        " rcv_wnd:",
+    ] {
+        assert!(info.contains(field), "{field:?} missing from {info:?}");
+    }
+    assert_eq!(
+        r[1].stdout[..2],
+        [
+            "Total: 2",
+            "TCP:   2 (estab 1, closed 1, orphaned 1, timewait 1)"
+        ]
+    );
+    assert_eq!(r[1].stdout[3], "Transport Total     IP        IPv6");
+}
+
+#[test]
+fn netstat_tables() {
+    let r = busy(&[
+        ("client", "netstat -tan"),
+        ("client", "netstat -ta"),
+        ("client", "netstat -tanpo"),
+        ("client", "netstat -rn"),
+        ("client", "netstat -i"),
+        ("server", "netstat -lnu"),
+        ("client", "netstat -s"),
+    ]);
+    let tan = &r[0].stdout;
+    assert_eq!(
+        tan[0],
+        "Active Internet connections (servers and established)"
+    );
+    assert_eq!(
+        tan[1],
+        "Proto Recv-Q Send-Q Local Address           Foreign Address         State      "
+    );
+    assert!(
+        tan[2].starts_with("tcp        0 262144 10.99.1.2:"),
+        "{tan:?}"
+    );
+    assert!(
+        tan[2].contains("10.99.3.2:9             ESTABLISHED"),
+        "{tan:?}"
+    );
+    assert!(
+        tan[3].contains("10.99.3.2:7             TIME_WAIT"),
+        "{tan:?}"
+    );
+    // Without -n, netstat names hosts and ports.
+    assert!(
+        r[1].stdout[2].contains("server:discard          ESTABLISHED"),
+        "{:?}",
+        r[1].stdout
+    );
+    let po = &r[2].stdout;
+    assert!(
+        po[1].ends_with("State       PID/Program name     Timer"),
+        "{po:?}"
+    );
+    assert!(
+        po[2].contains("100/transfer") && po[2].contains(" on ("),
+        "{po:?}"
+    );
+    assert!(
+        po[3].contains("TIME_WAIT   -                    timewait (59."),
+        "{po:?}"
+    );
+    assert_eq!(
+        r[3].stdout,
+        [
+            "Kernel IP routing table",
+            "Destination     Gateway         Genmask         Flags   MSS Window  irtt Iface",
+            "10.99.1.0       0.0.0.0         255.255.255.0   U         0 0          0 eth0",
+            "0.0.0.0         10.99.1.1       0.0.0.0         UG        0 0          0 eth0",
+        ]
+    );
+    assert_eq!(r[4].stdout[0], "Kernel Interface table");
+    assert!(r[4].stdout[2].starts_with("eth0             1500 "));
+    assert!(r[4].stdout[3].starts_with("lo              65536 "));
+    assert_eq!(
+        r[5].stdout,
+        [
+            "Active Internet connections (only servers)",
+            "Proto Recv-Q Send-Q Local Address           Foreign Address         State      ",
+            "udp        0      0 0.0.0.0:9               0.0.0.0:*                          ",
+            "udp        0      0 0.0.0.0:7               0.0.0.0:*                          ",
+        ]
+    );
+    assert!(r[6]
+        .stdout
+        .iter()
+        .any(|l| l.trim().ends_with("segments sent out")));
+}
+
+#[test]
+fn bad_arguments() {
+    for (cmd, msg) in [
+        ("ss state nosuch", "wrong state name: nosuch"),
+        ("ss -Z", "invalid option -- 'Z'"),
+        ("ss '( sport = )'", "bad filter near `)`"),
+        ("netstat -Z", "invalid option -- 'Z'"),
+        ("netstat extra", "unexpected argument `extra`"),
+    ] {
+        let u = tcplab_tools::Command::parse(cmd).unwrap_err();
+        assert_eq!(u.message, msg, "{cmd}");
+        assert_ne!(u.status, 0);
+    }
+}
