@@ -94,7 +94,7 @@ impl Head {
 }
 
 /// Parse a head from `bytes` (which end with the blank line).
-fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
+pub fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
     let text = std::str::from_utf8(bytes).map_err(|_| HttpError::Malformed("head is not text"))?;
     let mut lines = text
         .split("\r\n")
