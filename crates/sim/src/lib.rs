@@ -12,7 +12,8 @@
 //! crate implements (the simulator does not know any tool).
 #![forbid(unsafe_code)]
 
-pub mod impair;
+/// What a link does to packets (the `tcplab-link` crate).
+pub use tcplab_link as impair;
 pub mod routing;
 pub mod scenario;
 pub mod segment;

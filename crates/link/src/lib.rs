@@ -18,6 +18,10 @@
 //! A capture tap records what leaves the queue (what `tcpdump` on the
 //! sender's interface shows); the medium's loss and corruption happen after
 //! it.
+//!
+//! The simulator builds its links from this; the TUN runtime applies it to
+//! what crosses the device (a kernel without netem can still be lossy).
+#![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
 use std::time::Duration;
