@@ -2,6 +2,11 @@
 //!
 //! ```text
 //! tcplab lab [FILE.toml] [--seed N] [--pcap DIR] [--transcript FILE] [--quiet]
+//! tcplab run --tun NAME --addr CIDR [--peer IP] [--gateway IP] [--mtu N]
+//!            [--loss P%] [--dup P%] [--reorder P%] [--delay D] [--rate R]
+//!            [--seed N] [--pcap FILE] [--dns IP] -- COMMAND ...
+//! tcplab run --tun NAME --attach -- COMMAND ...
+//! tcplab ss [--tun NAME] [SS OPTIONS]
 //! ```
 //!
 //! Mistakes in what a person typed (flags, files, scenario contents) end
@@ -10,6 +15,7 @@
 
 mod commands;
 mod lab;
+mod run;
 
 use std::process::ExitCode;
 
@@ -30,12 +36,18 @@ struct Cli {
 enum Cmd {
     /// Run a scenario in the simulator (the guided tour when no file is given).
     Lab(lab::LabArgs),
+    /// Run the stack on a TUN device, with a command on it (needs root).
+    Run(Box<run::RunArgs>),
+    /// List the sockets of a stack running on a TUN device.
+    Ss(run::SsArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Lab(args) => lab::run(args),
+        Cmd::Run(args) => run::run(*args),
+        Cmd::Ss(args) => run::ss(args),
     };
     match result {
         Ok(code) => code,

@@ -34,6 +34,8 @@ struct Inner {
     name: Rc<str>,
     stack: RefCell<Stack>,
     now: Cell<Instant>,
+    /// Wall-clock time (since the Unix epoch) at the host's time zero.
+    epoch: Cell<Duration>,
     executor: Executor,
     timers: RefCell<BTreeMap<(Instant, u64), Waker>>,
     timer_deadlines: RefCell<BTreeMap<u64, Instant>>,
@@ -130,6 +132,7 @@ impl Host {
                 name: Rc::from(name),
                 stack: RefCell::new(stack),
                 now: Cell::new(Instant::ZERO),
+                epoch: Cell::new(Duration::ZERO),
                 executor: Executor::new(),
                 timers: RefCell::new(BTreeMap::new()),
                 timer_deadlines: RefCell::new(BTreeMap::new()),
@@ -158,6 +161,17 @@ impl Host {
     /// The host's current time.
     pub fn now(&self) -> Instant {
         self.inner.now.get()
+    }
+
+    /// Set the wall-clock time of the host's time zero (the TUN runtime
+    /// gives the real one; in the simulator it is the Unix epoch).
+    pub fn set_epoch(&self, since_unix_epoch: Duration) {
+        self.inner.epoch.set(since_unix_epoch);
+    }
+
+    /// Wall-clock time now, since the Unix epoch (HTTP dates, daytime).
+    pub fn wall_clock(&self) -> Duration {
+        self.inner.epoch.get() + Duration::from_micros(self.now().total_micros())
     }
 
     /// Run `f` with the stack. Never hold on across an `.await`.

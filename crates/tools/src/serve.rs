@@ -349,15 +349,11 @@ fn chargen_block() -> Vec<u8> {
     twice
 }
 
-/// The time of day on the host's clock (RFC 867 leaves the format open).
+/// The time of day on the host's wall clock, in `ctime` form as inetd's
+/// daytime sends it (RFC 867 leaves the format open). In the simulator the
+/// wall clock starts at the Unix epoch.
 fn daytime(host: &Host) -> String {
-    let t = host.now().total_micros() / 1_000_000;
-    format!(
-        "Thu Jan  1 {:02}:{:02}:{:02} 1970 (virtual time)\r\n",
-        (t / 3600) % 24,
-        (t / 60) % 60,
-        t % 60
-    )
+    format!("{}\r\n", http::ctime(host.wall_clock().as_micros() as u64))
 }
 
 #[cfg(test)]

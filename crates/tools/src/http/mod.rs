@@ -314,6 +314,25 @@ pub fn http_date(micros: u64) -> String {
     )
 }
 
+/// The time as C's `ctime` prints it (what inetd's daytime service sends):
+/// `Thu Jan  1 00:00:05 1970`.
+pub fn ctime(micros: u64) -> String {
+    let secs = micros / 1_000_000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let (y, m, d) = civil_from_days(days as i64);
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(m - 1) as usize];
+    format!(
+        "{weekday} {month} {d:2} {:02}:{:02}:{:02} {y}",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
 /// calendar (the well-known era-based conversion).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -352,6 +371,7 @@ mod tests {
 
     #[test]
     fn dates() {
+        assert_eq!(ctime(5_000_000), "Thu Jan  1 00:00:05 1970");
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(5_000_000), "Thu, 01 Jan 1970 00:00:05 GMT");
         // 2026-11-21 is day 20_778.

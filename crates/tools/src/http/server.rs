@@ -260,7 +260,7 @@ pub async fn connection(site: Rc<Site>, stream: TcpStream) {
             let who = peer.map_or("-".to_string(), |p| p.ip().to_string());
             log.borrow_mut().line(format!(
                 "{who} - - [{}] \"{}\" {code} {}",
-                http_date(site.host.now().total_micros()),
+                http_date(site.host.wall_clock().as_micros() as u64),
                 head.start,
                 sent.as_ref().map_or("-".to_string(), |n| n.to_string())
             ));
@@ -289,7 +289,7 @@ async fn write(
     head.push_str("Server: tcplab-http/0.1\r\n");
     head.push_str(&format!(
         "Date: {}\r\n",
-        http_date(site.host.now().total_micros())
+        http_date(site.host.wall_clock().as_micros() as u64)
     ));
     let chunked = matches!(r.body, Body::Chunked(_)) && minor == "1.1";
     match &r.body {

@@ -1,0 +1,301 @@
+//! `tcplab run` and `tcplab ss`: the stack on a real TUN device.
+
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use tcplab_host::{Host, Pid};
+use tcplab_sim::units::{parse_duration, parse_percent, parse_rate};
+use tcplab_sim::{LinkParams, LossModel};
+use tcplab_stack::Cidr;
+use tcplab_tun::{DeviceSpec, Launcher, RunOptions};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The TUN device to create (or attach to, if it exists).
+    #[arg(long, value_name = "NAME")]
+    tun: String,
+    /// The stack's address and prefix on the device, e.g. 10.7.0.2/24.
+    #[arg(long, value_name = "CIDR")]
+    addr: Option<String>,
+    /// The kernel's address on the device (default: the prefix's first host).
+    #[arg(long, value_name = "IP")]
+    peer: Option<String>,
+    /// The stack's default gateway (usually the kernel's address).
+    #[arg(long, value_name = "IP")]
+    gateway: Option<String>,
+    /// MTU of the device and the stack's interface.
+    #[arg(long, default_value_t = 1500)]
+    mtu: usize,
+    /// Lose this share of the packets each way, e.g. 2%.
+    #[arg(long)]
+    loss: Option<String>,
+    /// Duplicate this share of the packets each way.
+    #[arg(long)]
+    dup: Option<String>,
+    /// Reorder this share of the packets each way (needs --delay).
+    #[arg(long)]
+    reorder: Option<String>,
+    /// Delay every packet this long each way, e.g. 20ms.
+    #[arg(long)]
+    delay: Option<String>,
+    /// Limit each direction to this rate, e.g. 100Mbit.
+    #[arg(long)]
+    rate: Option<String>,
+    /// Seed of the stack and the impairments (random if not given).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Capture what crosses the device into this pcap file.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// A name server for the stack's resolver (repeatable).
+    #[arg(long, value_name = "IP")]
+    dns: Vec<String>,
+    /// Run the command on the stack already running on the device.
+    #[arg(long)]
+    attach: bool,
+    /// The tool command, after `--`: ping, curl, serve http, nc, ...
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SsArgs {
+    /// The device whose stack to ask (the only running one if omitted).
+    #[arg(long, value_name = "NAME")]
+    tun: Option<String>,
+    /// ss's own options and filters: -t -u -x -l -a -n -p -i -o -s, state ...
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// The tools, as the runtime starts them.
+struct Tools;
+
+impl Launcher for Tools {
+    fn start(&self, host: &Host, cmdline: &str) -> Result<(Pid, bool), String> {
+        tcplab_tools::start(host, cmdline)
+            .map(|s| (s.pid, s.daemon))
+            .map_err(|u| u.to_string())
+    }
+}
+
+/// Words back into one command line, quoting what the tools' parser would
+/// otherwise split. A single word is taken as the whole command line
+/// (`-- 'echo hi | nc host 7'`); a lone `|` stays a pipe.
+fn shell_join(words: &[String]) -> String {
+    if let [one] = words {
+        if one.contains(' ') {
+            return one.clone();
+        }
+    }
+    words
+        .iter()
+        .map(|w| {
+            if w == "|" {
+                return w.clone();
+            }
+            if !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
+            {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn ipv4(flag: &str, v: &str) -> Result<Ipv4Addr, String> {
+    v.parse()
+        .map_err(|_| format!("invalid {flag} `{v}`: not an IPv4 address"))
+}
+
+fn seed() -> u64 {
+    let mut b = [0u8; 8];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut b);
+    }
+    u64::from_le_bytes(b)
+}
+
+fn options(a: &RunArgs) -> Result<RunOptions, String> {
+    let text = a
+        .addr
+        .as_deref()
+        .ok_or("tcplab run needs --addr CIDR (the stack's address), e.g. --addr 10.7.0.2/24")?;
+    let addr: Cidr = text
+        .parse()
+        .map_err(|e| format!("invalid --addr `{text}`: {e}"))?;
+    if addr.prefix_len() > 30 {
+        return Err(format!(
+            "invalid --addr `{text}`: the prefix must leave room for the kernel's address (at most /30)"
+        ));
+    }
+    if addr.address() == addr.network().address() || Some(addr.address()) == addr.broadcast() {
+        return Err(format!(
+            "invalid --addr `{text}`: that is the network or broadcast address of the prefix"
+        ));
+    }
+    if !(68..=65535).contains(&a.mtu) {
+        return Err(format!("invalid --mtu {}: must be 68 to 65535", a.mtu));
+    }
+    let peer = match &a.peer {
+        Some(p) => ipv4("--peer", p)?,
+        None => DeviceSpec::default_peer(addr),
+    };
+    let gateway = a
+        .gateway
+        .as_deref()
+        .map(|g| ipv4("--gateway", g))
+        .transpose()?;
+    if let Some(g) = gateway {
+        if !addr.contains(g) {
+            return Err(format!("invalid --gateway {g}: not in {}", addr.network()));
+        }
+    }
+    let mut impair = LinkParams {
+        mtu: usize::MAX,
+        ..LinkParams::default()
+    };
+    let mut any = false;
+    let percent =
+        |flag: &str, v: &str| parse_percent(v).map_err(|e| format!("invalid {flag}: {e}"));
+    if let Some(v) = &a.loss {
+        impair.loss = LossModel::Random(percent("--loss", v)?);
+        any = true;
+    }
+    if let Some(v) = &a.dup {
+        impair.duplicate = percent("--dup", v)?;
+        any = true;
+    }
+    if let Some(v) = &a.delay {
+        impair.delay = parse_duration(v).map_err(|e| format!("invalid --delay: {e}"))?;
+        any = true;
+    }
+    if let Some(v) = &a.reorder {
+        impair.reorder = percent("--reorder", v)?;
+        if impair.reorder > 0.0 && impair.delay.is_zero() {
+            return Err(
+                "--reorder needs --delay: a reordered packet is one that skips the delay".into(),
+            );
+        }
+        any = true;
+    }
+    if let Some(v) = &a.rate {
+        impair.rate = Some(parse_rate(v).map_err(|e| format!("invalid --rate: {e}"))?);
+        impair.queue = 1000;
+        any = true;
+    }
+    let nameservers = a
+        .dns
+        .iter()
+        .map(|d| ipv4("--dns", d))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RunOptions {
+        device: DeviceSpec {
+            name: a.tun.clone(),
+            addr,
+            peer,
+            mtu: a.mtu,
+        },
+        gateway,
+        seed: a.seed.unwrap_or_else(seed),
+        impair: any.then_some(impair),
+        pcap: a.pcap.clone(),
+        nameservers,
+    })
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+pub fn run(a: RunArgs) -> Result<ExitCode, String> {
+    let cmdline = shell_join(&a.command);
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    if a.attach {
+        let code =
+            tcplab_tun::attach(&a.tun, &cmdline, &mut out, &mut err).map_err(|e| e.to_string())?;
+        return Ok(exit(code));
+    }
+    // Check the command before touching the device.
+    tcplab_tools::check(&cmdline).map_err(|u| u.to_string())?;
+    let opts = options(&a)?;
+    let code =
+        tcplab_tun::run(&opts, &cmdline, &Tools, &mut out, &mut err).map_err(|e| e.to_string())?;
+    let _ = out.flush();
+    Ok(exit(code))
+}
+
+pub fn ss(a: SsArgs) -> Result<ExitCode, String> {
+    let name = match a.tun {
+        Some(n) => n,
+        None => {
+            let running: Vec<String> = std::fs::read_dir(tcplab_tun::control::CONTROL_DIR)
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| {
+                            e.file_name()
+                                .to_str()
+                                .and_then(|n| n.strip_suffix(".sock"))
+                                .map(str::to_string)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            match running.as_slice() {
+                [one] => one.clone(),
+                [] => return Err("no tcplab stack is running (start one with tcplab run)".into()),
+                many => {
+                    return Err(format!(
+                        "several stacks are running ({}); say which with --tun NAME",
+                        many.join(", ")
+                    ))
+                }
+            }
+        }
+    };
+    let mut words = vec!["ss".to_string()];
+    words.extend(a.args);
+    let cmdline = shell_join(&words);
+    tcplab_tools::check(&cmdline).map_err(|u| u.to_string())?;
+    let code = tcplab_tun::attach(
+        &name,
+        &cmdline,
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(exit(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joining_keeps_words_whole() {
+        let w: Vec<String> = ["curl", "-w", "%{http_code}\\n", "-H", "X-A: b", "it's"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let line = shell_join(&w);
+        assert_eq!(line, "curl -w '%{http_code}\\n' -H 'X-A: b' 'it'\\''s'");
+        assert_eq!(tcplab_tools::args::split(&line).unwrap(), w);
+        let pipe: Vec<String> = ["echo", "hi", "|", "nc", "h", "7"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(shell_join(&pipe), "echo hi | nc h 7");
+        assert_eq!(
+            shell_join(&["echo hi | nc h 7".to_string()]),
+            "echo hi | nc h 7"
+        );
+    }
+}

@@ -1,0 +1,713 @@
+//! Interoperability with the Linux kernel's own TCP/IP, over a TUN device.
+//!
+//! Each test makes its own network namespace (or three), starts `tcplab
+//! run` on a TUN device in it, talks to it with real programs from Debian
+//! packages (ping, curl, nc, python3) on the kernel side, and removes
+//! everything it made, also when it fails. They need root and
+//! `/dev/net/tun`: with `TCPLAB_REQUIRE_ROOT=1` (CI) a missing capability
+//! fails the test; without it each test prints one line saying why it was
+//! skipped.
+// These tests drive real processes on the real clock: they wait by
+// sleeping, and say on stderr why they were skipped.
+#![allow(clippy::disallowed_methods, clippy::print_stderr)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn tcplab() -> &'static str {
+    env!("CARGO_BIN_EXE_tcplab")
+}
+
+/// Whether this machine can run the tests; panics when it must.
+fn capable(test: &str) -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let why = if !root {
+        Some("not running as root")
+    } else if !Path::new("/dev/net/tun").exists() {
+        Some("no /dev/net/tun")
+    } else if !Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+    {
+        Some("`ip netns` does not work here")
+    } else {
+        None
+    };
+    match why {
+        None => true,
+        Some(reason) => {
+            if std::env::var("TCPLAB_REQUIRE_ROOT").as_deref() == Ok("1") {
+                panic!("{test}: {reason}, and TCPLAB_REQUIRE_ROOT=1 requires these tests to run");
+            }
+            eprintln!("skipped {test}: {reason} (needs root, /dev/net/tun and ip netns)");
+            false
+        }
+    }
+}
+
+fn unique() -> usize {
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A network namespace, deleted on drop.
+struct Ns {
+    name: String,
+}
+
+impl Ns {
+    fn new() -> Ns {
+        let name = format!("tcplab-{}-{}", std::process::id(), unique());
+        run_ok(Command::new("ip").args(["netns", "add", &name]));
+        let ns = Ns { name };
+        ns.sh("ip link set lo up");
+        ns
+    }
+
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
+    /// A shell command in the namespace; panics if it fails.
+    fn sh(&self, script: &str) -> String {
+        let out = self.try_sh(script);
+        assert!(
+            out.status.success(),
+            "`{script}` in {} failed: {}{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn try_sh(&self, script: &str) -> Output {
+        self.cmd("sh")
+            .args(["-c", script])
+            .output()
+            .expect("sh runs")
+    }
+
+    fn spawn_sh(&self, script: &str) -> Child {
+        self.cmd("sh")
+            .args(["-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    }
+
+    /// Wait until something listens on `port` (`proto` t or u).
+    fn wait_listen(&self, proto: char, port: u16) {
+        for _ in 0..100 {
+            let out = self.try_sh(&format!("ss -Hln{proto} 'sport = :{port}'"));
+            if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nothing listens on {proto} port {port} in {}", self.name);
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        // Kill whatever still runs in it, then delete it.
+        let _ = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+            .map(|o| {
+                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+            });
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+fn run_ok(c: &mut Command) -> Output {
+    let out = c.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{c:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `tcplab run` on a TUN device in a namespace; stopped (Ctrl-C) on drop.
+struct Tcplab {
+    child: Option<Child>,
+    dev: String,
+    ns_name: String,
+}
+
+impl Tcplab {
+    /// Start `tcplab run --tun DEV --addr ADDR FLAGS -- COMMAND` in `ns`
+    /// and wait until its control socket is up.
+    fn start(ns: &Ns, addr: &str, flags: &[&str], command: &str) -> Tcplab {
+        let dev = format!("tl{}x{}", std::process::id() % 100_000, unique());
+        let mut c = ns.cmd(tcplab());
+        c.args(["run", "--tun", &dev, "--addr", addr]);
+        c.args(flags);
+        c.arg("--");
+        c.args(command.split_whitespace());
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tcplab starts");
+        let mut t = Tcplab {
+            child: Some(child),
+            dev,
+            ns_name: ns.name.clone(),
+        };
+        let sock = PathBuf::from(format!("/run/tcplab/{}.sock", t.dev));
+        for _ in 0..200 {
+            if sock.exists() {
+                return t;
+            }
+            if let Some(status) = t.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                let out = t.child.take().unwrap().wait_with_output().unwrap();
+                panic!(
+                    "tcplab run exited ({status}): {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("tcplab run on {} did not come up", t.dev);
+    }
+
+    /// Run a tool command on the running stack (`tcplab run --attach`).
+    fn attach(&self, command: &str) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns_name, tcplab()])
+            .args(["run", "--tun", &self.dev, "--attach", "--"])
+            .args(shell_words(command))
+            .output()
+            .expect("attach runs")
+    }
+
+    /// Stop it and return what it printed.
+    fn stop(mut self) -> Output {
+        let child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        child.wait_with_output().expect("tcplab ends")
+    }
+}
+
+impl Drop for Tcplab {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-INT", &c.id().to_string()])
+                .status();
+            for _ in 0..100 {
+                if c.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Split on spaces, keeping '...' quoted words whole (for test commands).
+fn shell_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in s.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+/// Wait for a helper process at most `secs`, then kill it.
+fn reap(mut child: Child, secs: u64) {
+    for _ in 0..secs * 20 {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A directory under /tmp with a file of `size` random bytes; removed on
+/// drop.
+struct Files {
+    dir: PathBuf,
+}
+
+impl Files {
+    fn new(size: usize) -> Files {
+        let dir = std::env::temp_dir().join(format!(
+            "tcplab-interop-{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut data = vec![0u8; size];
+        let mut x: u64 = 0x1234_5678_9abc_def1 ^ size as u64;
+        for b in data.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        std::fs::File::create(dir.join("big.bin"))
+            .unwrap()
+            .write_all(&data)
+            .unwrap();
+        Files { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn sha256(path: &str) -> String {
+    let out = run_ok(Command::new("sha256sum").arg(path));
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn ping_both_ways_with_fragmentation() {
+    if !capable("ping_both_ways_with_fragmentation") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &["--gateway", "10.7.0.1"], "serve echo");
+    // The kernel pings the stack, 3000-byte payloads: fragmented both ways.
+    let out = ns.sh("ping -c 3 -i 0.2 -s 3000 -W 2 10.7.0.2");
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    assert!(out.contains("3008 bytes from 10.7.0.2"), "{out}");
+    // The stack pings the kernel, likewise.
+    let o = t.attach("ping -c 3 -i 0.2 -s 3000 10.7.0.1");
+    let s = text(&o);
+    assert!(o.status.success(), "{s}");
+    assert!(
+        s.contains("3 packets transmitted, 3 received, 0% packet loss"),
+        "{s}"
+    );
+    assert!(
+        s.contains("3008 bytes from 10.7.0.1: icmp_seq=1 ttl=64"),
+        "{s}"
+    );
+}
+
+/// Kernel curl downloads from `serve http`, and tcplab's curl downloads from
+/// python's http.server, 20 MB each way, checked by SHA-256.
+fn http_both_ways(flags: &[&str]) {
+    let files = Files::new(20 << 20);
+    let want = sha256(&files.path("big.bin"));
+    let ns = Ns::new();
+    let root = files.dir.to_string_lossy().into_owned();
+    let t = Tcplab::start(
+        &ns,
+        "10.7.0.2/24",
+        &[flags, &["--gateway", "10.7.0.1"]].concat(),
+        &format!("serve http --root {root}"),
+    );
+    let got = files.path("from-tcplab.bin");
+    ns.sh(&format!(
+        "curl -sS --max-time 120 -o {got} http://10.7.0.2/big.bin"
+    ));
+    assert_eq!(sha256(&got), want, "kernel curl from tcplab serve http");
+
+    let mut server = ns.spawn_sh(&format!(
+        "exec python3 -m http.server --bind 10.7.0.1 8000 --directory {root}"
+    ));
+    ns.wait_listen('t', 8000);
+    let got = files.path("from-kernel.bin");
+    let o = t.attach(&format!(
+        "curl -sS -m 120 -o {got} http://10.7.0.1:8000/big.bin"
+    ));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(o.status.success(), "tcplab curl: {}", text(&o));
+    assert_eq!(sha256(&got), want, "tcplab curl from python http.server");
+    let out = t.stop();
+    assert!(out.status.success(), "tcplab run: {}", text(&out));
+}
+
+#[test]
+fn http_20mb_both_ways() {
+    if capable("http_20mb_both_ways") {
+        http_both_ways(&[]);
+    }
+}
+
+#[test]
+fn http_20mb_both_ways_through_loss_reordering_and_duplication() {
+    if capable("http_20mb_both_ways_through_loss_reordering_and_duplication") {
+        http_both_ways(&[
+            "--loss",
+            "2%",
+            "--reorder",
+            "1%",
+            "--dup",
+            "1%",
+            "--delay",
+            "1ms",
+            "--seed",
+            "7",
+        ]);
+    }
+}
+
+#[test]
+fn nc_both_ways_with_half_close() {
+    if !capable("nc_both_ways_with_half_close") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    // Kernel nc to the stack's echo service: -N closes its sending side at
+    // the end of input, and the answer still comes back.
+    let out = ns.sh("printf 'hello tcplab\\n' | nc -N -w 5 10.7.0.2 7");
+    assert_eq!(out, "hello tcplab\n");
+    // The stack's nc to a kernel listener that reads to the end, then
+    // answers: only a half-close lets the answer through.
+    let server = ns.spawn_sh(
+        "exec python3 -c \"
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.7.0.1', 9000)); s.listen(1)
+c, _ = s.accept(); data = b''
+while True:
+    b = c.recv(4096)
+    if not b: break
+    data += b
+c.sendall(data.upper()); c.close()
+\"",
+    );
+    ns.wait_listen('t', 9000);
+    let o = t.attach("echo shout | nc 10.7.0.1 9000");
+    reap(server, 5);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "SHOUT\n");
+}
+
+#[test]
+fn closed_ports_refuse_both_ways() {
+    if !capable("closed_ports_refuse_both_ways") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    let o = ns.try_sh("nc -z -w 3 10.7.0.2 81; echo status=$?");
+    let s = text(&o);
+    assert!(s.contains("status=1"), "{s}");
+    let o = ns.try_sh("curl -sS http://10.7.0.2:81/; echo status=$?");
+    let s = text(&o);
+    assert!(
+        s.contains("Couldn't connect to server") && s.contains("status=7"),
+        "{s}"
+    );
+    let o = t.attach("nc 10.7.0.1 81");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "nc: connect to 10.7.0.1 port 81 (tcp) failed: Connection refused\n"
+    );
+}
+
+#[test]
+fn udp_both_ways_and_port_unreachable() {
+    if !capable("udp_both_ways_and_port_unreachable") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    let out = ns.sh("printf 'datagram\\n' | nc -u -w 1 10.7.0.2 7");
+    assert_eq!(out, "datagram\n");
+    // The kernel's UDP sender hears about a closed port: ICMP port
+    // unreachable becomes ECONNREFUSED on its connected socket.
+    let out = ns.sh("python3 -c \"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.connect(('10.7.0.2', 9999)); s.send(b'x')
+try:
+    s.recv(100); print('answered')
+except ConnectionRefusedError:
+    print('refused')
+except socket.timeout:
+    print('timeout')
+\"");
+    assert_eq!(out.trim(), "refused");
+    // The stack's nc -u to a kernel UDP echo.
+    let server = ns.spawn_sh(
+        "exec python3 -c \"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('10.7.0.1', 9001))
+d, a = s.recvfrom(100); s.sendto(d, a)
+\"",
+    );
+    ns.wait_listen('u', 9001);
+    let o = t.attach("echo ping | nc -u 10.7.0.1 9001");
+    reap(server, 5);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ping\n", "{}", text(&o));
+    // And the stack hears the kernel's port unreachable.
+    let o = t.attach("echo x | nc -u 10.7.0.1 9002");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "nc: read failed: Connection refused\n"
+    );
+}
+
+#[test]
+fn traceroute_through_two_kernel_routers() {
+    if !capable("traceroute_through_two_kernel_routers") {
+        return;
+    }
+    // tcplab ─tun─ [a: router] ─veth─ [b: router] ─veth─ [c: host]
+    let a = Ns::new();
+    let b = Ns::new();
+    let c = Ns::new();
+    let ab = format!("ab{}x{}", std::process::id() % 100_000, unique());
+    let bc = format!("bc{}x{}", std::process::id() % 100_000, unique());
+    run_ok(Command::new("ip").args([
+        "link",
+        "add",
+        &format!("{ab}a"),
+        "netns",
+        &a.name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("{ab}b"),
+        "netns",
+        &b.name,
+    ]));
+    run_ok(Command::new("ip").args([
+        "link",
+        "add",
+        &format!("{bc}b"),
+        "netns",
+        &b.name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("{bc}c"),
+        "netns",
+        &c.name,
+    ]));
+    a.sh(&format!(
+        "ip addr add 10.8.2.1/24 dev {ab}a && ip link set {ab}a up && \
+         sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0 && \
+         ip route add 10.8.3.0/24 via 10.8.2.2"
+    ));
+    b.sh(&format!(
+        "ip addr add 10.8.2.2/24 dev {ab}b && ip link set {ab}b up && \
+         ip addr add 10.8.3.1/24 dev {bc}b && ip link set {bc}b up && \
+         sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0 && \
+         ip route add 10.8.1.0/24 via 10.8.2.1"
+    ));
+    c.sh(&format!(
+        "ip addr add 10.8.3.2/24 dev {bc}c && ip link set {bc}c up && \
+         ip route add default via 10.8.3.1"
+    ));
+    let t = Tcplab::start(&a, "10.8.1.2/24", &["--gateway", "10.8.1.1"], "serve echo");
+    let o = t.attach("traceroute -n -q 1 -w 2 10.8.3.2");
+    let s = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(
+        lines[0],
+        "traceroute to 10.8.3.2 (10.8.3.2), 30 hops max, 60 byte packets"
+    );
+    assert!(lines[1].starts_with(" 1  10.8.1.1  "), "{s}");
+    assert!(lines[2].starts_with(" 2  10.8.2.2  "), "{s}");
+    assert!(lines[3].starts_with(" 3  10.8.3.2  "), "{s}");
+    assert_eq!(lines.len(), 4, "{s}");
+}
+
+#[test]
+fn bad_setups_are_one_line_and_status_2() {
+    if !capable("bad_setups_are_one_line_and_status_2") {
+        return;
+    }
+    let ns = Ns::new();
+    // An address that clashes with a kernel route.
+    ns.sh("ip link add vclash type veth peer name vclash2 && ip addr add 10.9.0.1/16 dev vclash && ip link set vclash up");
+    let o = ns
+        .cmd(tcplab())
+        .args([
+            "run",
+            "--tun",
+            "tlclash",
+            "--addr",
+            "10.9.1.2/24",
+            "--",
+            "serve",
+            "echo",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("clashes with the kernel's route to 10.9.0.0/16 via vclash"),
+        "{e}"
+    );
+    // A name that is taken by a device that is not a TUN device.
+    let o = ns
+        .cmd(tcplab())
+        .args([
+            "run",
+            "--tun",
+            "vclash2",
+            "--addr",
+            "10.5.0.2/24",
+            "--",
+            "serve",
+            "echo",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("vclash2 exists and is not a TUN device"));
+    // A bad CIDR, and attaching to nothing.
+    let o = Command::new(tcplab())
+        .args([
+            "run",
+            "--tun",
+            "tlx",
+            "--addr",
+            "10.5.0.300/24",
+            "--",
+            "serve",
+            "echo",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with("tcplab: invalid --addr `10.5.0.300/24`")
+    );
+    let o = Command::new(tcplab())
+        .args(["ss", "--tun", "nosuchdev", "-t"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no tcplab stack is running on nosuchdev"));
+}
+
+#[test]
+fn ss_lists_the_running_stack_and_the_device_goes_away() {
+    if !capable("ss_lists_the_running_stack_and_the_device_goes_away") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve http --root /tmp");
+    let o = ns
+        .cmd(tcplab())
+        .args(["ss", "--tun", &t.dev, "-tln"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(s.contains("LISTEN 0      128          0.0.0.0:80"), "{s}");
+    let dev = t.dev.clone();
+    let out = t.stop();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !Path::new(&format!("/sys/class/net/{dev}")).exists() || {
+            // The device lives in the namespace; look there.
+            !ns.try_sh(&format!("ip link show {dev}")).status.success()
+        }
+    );
+    assert!(!Path::new(&format!("/run/tcplab/{dev}.sock")).exists());
+}
+
+#[test]
+fn without_root_one_line_and_status_2() {
+    if !capable("without_root_one_line_and_status_2") {
+        return;
+    }
+    // Drop root for one run (setpriv is in util-linux).
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", tcplab()])
+        .args([
+            "run",
+            "--tun",
+            "tlnoroot",
+            "--addr",
+            "10.6.0.2/24",
+            "--",
+            "serve",
+            "echo",
+        ])
+        .output()
+        .expect("setpriv runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "tcplab: cannot create TUN device tlnoroot: Permission denied \
+         (creating a TUN device needs root or CAP_NET_ADMIN)\n"
+    );
+}

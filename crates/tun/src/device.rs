@@ -1,0 +1,258 @@
+//! A TUN interface with the kernel's end addressed: created (or attached
+//! to, if a persistent one exists), checked against the kernel's routes,
+//! configured with `ip`, and torn down again.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
+use std::process::Command;
+
+use tcplab_wire::Cidr;
+
+use crate::sys;
+
+/// What to set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    pub name: String,
+    /// The stack's address and prefix (`--addr`).
+    pub addr: Cidr,
+    /// The kernel's address on the device (`--peer`).
+    pub peer: Ipv4Addr,
+    pub mtu: usize,
+}
+
+impl DeviceSpec {
+    /// The kernel's default address: the first host address of the
+    /// prefix, or the next one if that is the stack's own.
+    pub fn default_peer(addr: Cidr) -> Ipv4Addr {
+        let net = u32::from(addr.network().address());
+        let first = Ipv4Addr::from(net.wrapping_add(1));
+        if first == addr.address() {
+            Ipv4Addr::from(net.wrapping_add(2))
+        } else {
+            first
+        }
+    }
+}
+
+/// Why the device could not be set up: one line for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError(pub String);
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// An open TUN device.
+#[derive(Debug)]
+pub struct Device {
+    file: File,
+    pub name: String,
+    /// The interface did not exist before: it goes away when we close it.
+    pub created: bool,
+    /// We added the kernel's address (to remove on an attached device).
+    added_addr: Option<String>,
+}
+
+fn ip(args: &[&str]) -> Result<String, SetupError> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| SetupError(format!("cannot run `ip`: {e} (is iproute2 installed?)")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(SetupError(format!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            err.trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The kernel's IPv4 routes as (prefix, device), from `ip -4 route`.
+fn kernel_routes() -> Result<Vec<(Cidr, String)>, SetupError> {
+    let text = ip(&["-4", "-o", "route", "show", "table", "all"])?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(first) = words.first() else { continue };
+        // Skip default routes and the local/broadcast table entries.
+        if matches!(
+            *first,
+            "default" | "local" | "broadcast" | "unreachable" | "prohibit" | "blackhole"
+        ) {
+            continue;
+        }
+        let prefix = if first.contains('/') {
+            first.parse::<Cidr>().ok()
+        } else {
+            first.parse::<Ipv4Addr>().ok().map(Cidr::host)
+        };
+        let dev = words
+            .windows(2)
+            .find(|w| w[0] == "dev")
+            .map(|w| w[1].to_string())
+            .unwrap_or_default();
+        if let Some(p) = prefix {
+            out.push((p.network(), dev));
+        }
+    }
+    Ok(out)
+}
+
+/// The kernel's IPv4 addresses as (address, device).
+fn kernel_addrs() -> Result<Vec<(Ipv4Addr, String)>, SetupError> {
+    let text = ip(&["-4", "-o", "addr", "show"])?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let Some(i) = words.iter().position(|w| *w == "inet") {
+            if let Some(a) = words.get(i + 1).and_then(|c| c.parse::<Cidr>().ok()) {
+                out.push((a.address(), words.get(1).unwrap_or(&"").to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// "Permission denied", without Rust's " (os error 13)".
+fn os_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn describe(e: &io::Error, name: &str) -> String {
+    let text = os_text(e);
+    match e.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => format!(
+            "cannot create TUN device {name}: {text} (creating a TUN device needs root or CAP_NET_ADMIN)"
+        ),
+        Some(libc::ENOENT) => {
+            "cannot open /dev/net/tun: no TUN support in this kernel or container".into()
+        }
+        Some(libc::EBUSY) => format!("cannot use {name}: it is in use by another process"),
+        _ => format!("cannot create TUN device {name}: {text}"),
+    }
+}
+
+impl Device {
+    /// Check the spec against the kernel, then create or attach and
+    /// configure the device.
+    pub fn open(spec: &DeviceSpec) -> Result<Device, SetupError> {
+        let name = &spec.name;
+        if spec.peer == spec.addr.address() {
+            return Err(SetupError(format!(
+                "the kernel's address (--peer {}) must differ from the stack's (--addr {})",
+                spec.peer, spec.addr
+            )));
+        }
+        if !spec.addr.contains(spec.peer) {
+            return Err(SetupError(format!(
+                "--peer {} is not in {}",
+                spec.peer,
+                spec.addr.network()
+            )));
+        }
+        let sys_dir = Path::new("/sys/class/net").join(name);
+        let existed = sys_dir.exists();
+        if existed && !sys_dir.join("tun_flags").exists() {
+            return Err(SetupError(format!("{name} exists and is not a TUN device")));
+        }
+        let net = spec.addr.network();
+        for (route, dev) in kernel_routes()? {
+            if dev != *name && route.overlaps(&net) {
+                return Err(SetupError(format!(
+                    "{net} clashes with the kernel's route to {route} via {dev}; pick another prefix"
+                )));
+            }
+        }
+        for (addr, dev) in kernel_addrs()? {
+            if addr == spec.addr.address() {
+                return Err(SetupError(format!(
+                    "{addr} is already the kernel's address on {dev}"
+                )));
+            }
+        }
+        let file = sys::open_tun(name).map_err(|e| SetupError(describe(&e, name)))?;
+        let mut dev = Device {
+            file,
+            name: name.clone(),
+            created: !existed,
+            added_addr: None,
+        };
+        let peer = format!("{}/{}", spec.peer, spec.addr.prefix_len());
+        let has = kernel_addrs()?
+            .iter()
+            .any(|(a, d)| *a == spec.peer && d == name);
+        if !has {
+            ip(&["addr", "add", &peer, "dev", name])?;
+            dev.added_addr = Some(peer);
+        }
+        let mtu = spec.mtu.to_string();
+        ip(&["link", "set", "dev", name, "mtu", &mtu, "up"])?;
+        Ok(dev)
+    }
+
+    /// The next datagram from the kernel, if one is waiting.
+    pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        match self.file.read(buf) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Hand a datagram to the kernel. A full queue drops it, as a link
+    /// would.
+    pub fn send(&mut self, bytes: &[u8]) -> io::Result<bool> {
+        match self.file.write(bytes) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            // The kernel refuses datagrams it cannot parse; that is the
+            // datagram's problem, not the device's.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        // A device we created disappears with its descriptor; on one we
+        // attached to, take back the address we added.
+        if !self.created {
+            if let Some(a) = &self.added_addr {
+                let _ = ip(&["addr", "del", a, "dev", &self.name]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_peer_is_the_first_host() {
+        let c: Cidr = "10.7.0.2/24".parse().unwrap();
+        assert_eq!(DeviceSpec::default_peer(c), Ipv4Addr::new(10, 7, 0, 1));
+        let c: Cidr = "10.7.0.1/24".parse().unwrap();
+        assert_eq!(DeviceSpec::default_peer(c), Ipv4Addr::new(10, 7, 0, 2));
+    }
+}

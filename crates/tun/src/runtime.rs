@@ -1,0 +1,471 @@
+//! The event loop of `tcplab run`: one host stack on a TUN device, driven
+//! by the real clock.
+//!
+//! Each turn: read every datagram the kernel queued on the device (through
+//! the receive-side impairments) and hand it to the stack; deliver delayed
+//! datagrams that are due; fire the stack's and the applications' timers;
+//! run the applications and send what the stack emits (through the
+//! send-side impairments); serve the control socket. Then sleep in `poll`
+//! until the device or the control socket has something or the next
+//! deadline comes — no busy polling, no fixed tick.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tcplab_host::{Host, Names, OutputLine, Pid, ResolverConfig, Stream};
+use tcplab_link::{Direction, LinkParams, Offer};
+use tcplab_stack::tcp::SocketSnapshot;
+use tcplab_stack::{Config, IfaceId, Instant, Rng, Stack, TcpState};
+use tcplab_wire::pcap::{LinkType, PcapWriter};
+
+use crate::control::ControlServer;
+use crate::device::{Device, DeviceSpec, SetupError};
+use crate::fs::RealFs;
+use crate::sys::{self, Wait};
+
+/// Starts tool commands on a host (the cli gives the tools crate's).
+pub trait Launcher {
+    /// Start `cmdline`; returns its pid and whether it is a server that
+    /// runs until stopped.
+    fn start(&self, host: &Host, cmdline: &str) -> Result<(Pid, bool), String>;
+}
+
+/// Everything `tcplab run` was told.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub device: DeviceSpec,
+    pub gateway: Option<Ipv4Addr>,
+    pub seed: u64,
+    /// Impairments of each direction across the device.
+    pub impair: Option<LinkParams>,
+    pub pcap: Option<PathBuf>,
+    pub nameservers: Vec<Ipv4Addr>,
+}
+
+/// The real clock, as the stack's `Instant` since the start.
+#[derive(Debug)]
+struct Clock {
+    start: std::time::Instant,
+}
+
+impl Clock {
+    #[allow(clippy::disallowed_methods)] // the runtime is where real time enters
+    fn new() -> Clock {
+        Clock {
+            start: std::time::Instant::now(),
+        }
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_micros(self.start.elapsed().as_micros() as u64)
+    }
+}
+
+/// A datagram held back by the delay impairment.
+#[derive(Debug, PartialEq, Eq)]
+struct Delayed {
+    at: Instant,
+    seq: u64,
+    to_stack: bool,
+    bytes: Vec<u8>,
+}
+
+impl Ord for Delayed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // A min-heap on (time, order of arrival).
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Where the output of each process goes: the terminal of `tcplab run`, or
+/// the control client that started it.
+#[derive(Default)]
+struct Routes {
+    /// pid → index of the control client.
+    client_of: BTreeMap<Pid, usize>,
+    /// Lines for control clients: (pid, stream, text).
+    pending: Vec<(Pid, Stream, String)>,
+}
+
+/// The parts of a run the loop works on.
+struct Runner {
+    host: Host,
+    device: Device,
+    iface: IfaceId,
+    clock: Clock,
+    tx: Option<Direction>,
+    rx: Option<Direction>,
+    delayed: BinaryHeap<Delayed>,
+    seq: u64,
+    pcap: Option<PcapWriter<BufWriter<File>>>,
+    /// Wall-clock time of the start, for pcap timestamps.
+    epoch: Duration,
+    /// Datagrams lost because the device's queue was full.
+    pub send_drops: u64,
+}
+
+impl Runner {
+    fn capture(&mut self, now: Instant, bytes: &[u8]) {
+        if let Some(p) = &mut self.pcap {
+            let t = self.epoch + Duration::from_micros(now.total_micros());
+            let _ = p.write_packet(t, bytes);
+        }
+    }
+
+    /// A datagram from the kernel, through the receive-side impairments.
+    fn arrived(&mut self, now: Instant, bytes: Vec<u8>) {
+        self.capture(now, &bytes);
+        let copies = match &mut self.rx {
+            None => vec![(now, bytes)],
+            Some(d) => match d.offer(now, bytes) {
+                Offer::Dropped => Vec::new(),
+                Offer::Sent(v) => v,
+            },
+        };
+        for (at, b) in copies {
+            if at <= now {
+                self.host.handle_packet(now, self.iface, &b);
+            } else {
+                self.seq += 1;
+                self.delayed.push(Delayed {
+                    at,
+                    seq: self.seq,
+                    to_stack: true,
+                    bytes: b,
+                });
+            }
+        }
+    }
+
+    /// A datagram from the stack, through the send-side impairments.
+    fn departing(&mut self, now: Instant, bytes: Vec<u8>) {
+        let copies = match &mut self.tx {
+            None => vec![(now, bytes)],
+            Some(d) => match d.offer(now, bytes) {
+                Offer::Dropped => Vec::new(),
+                Offer::Sent(v) => v,
+            },
+        };
+        for (at, b) in copies {
+            if at <= now {
+                self.write(now, &b);
+            } else {
+                self.seq += 1;
+                self.delayed.push(Delayed {
+                    at,
+                    seq: self.seq,
+                    to_stack: false,
+                    bytes: b,
+                });
+            }
+        }
+    }
+
+    fn write(&mut self, now: Instant, bytes: &[u8]) {
+        self.capture(now, bytes);
+        match self.device.send(bytes) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => self.send_drops += 1,
+        }
+    }
+
+    /// Run the host and send what it emits.
+    fn service(&mut self, now: Instant) {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        self.host
+            .service(now, &mut |_, bytes| out.push(bytes.to_vec()));
+        for b in out {
+            self.departing(now, b);
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [self.host.poll_timeout(), self.delayed.peek().map(|d| d.at)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// One turn of the loop at `now`.
+    fn turn(&mut self, now: Instant) -> std::io::Result<()> {
+        let mut buf = vec![0u8; 65_536];
+        // A bounded batch, so that a flood cannot starve the timers.
+        for _ in 0..1024 {
+            match self.device.recv(&mut buf)? {
+                Some(n) => self.arrived(now, buf[..n].to_vec()),
+                None => break,
+            }
+        }
+        while self.delayed.peek().is_some_and(|d| d.at <= now) {
+            let d = self.delayed.pop().expect("peeked");
+            if d.to_stack {
+                self.host.handle_packet(now, self.iface, &d.bytes);
+            } else {
+                self.write(now, &d.bytes);
+            }
+        }
+        self.host.handle_timeout(now);
+        self.service(now);
+        Ok(())
+    }
+
+    /// Reset every open connection (as a kernel does when a process with
+    /// connections is killed) and send the resets.
+    fn abort_all(&mut self, now: Instant) {
+        self.host.with_stack(|s| {
+            for (h, snap) in s.tcp_sockets() {
+                if let SocketSnapshot::Connection(info) = snap {
+                    if !matches!(info.state, TcpState::TimeWait | TcpState::Closed) {
+                        s.tcp_abort(now, h);
+                    }
+                }
+            }
+        });
+        self.host.shutdown();
+        self.service(now);
+        for d in std::mem::take(&mut self.delayed).into_sorted_vec() {
+            if !d.to_stack {
+                self.write(now, &d.bytes);
+            }
+        }
+    }
+}
+
+/// The hosts file of this machine, for names on the TUN host.
+fn etc_hosts() -> Names {
+    let mut names = Names::default();
+    if let Ok(text) = std::fs::read_to_string("/etc/hosts") {
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut words = line.split_whitespace();
+            let Some(Ok(addr)) = words.next().map(str::parse::<Ipv4Addr>) else {
+                continue;
+            };
+            for name in words {
+                names.add(name, addr);
+            }
+        }
+    }
+    names
+}
+
+#[allow(clippy::disallowed_methods)] // pcap timestamps are wall-clock time
+fn wall_clock() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Set up the device and the stack, run `command` (and whatever the
+/// control socket brings) until it ends or a signal arrives, tear down.
+/// Returns the command's exit status.
+pub fn run(
+    opts: &RunOptions,
+    command: &str,
+    launcher: &dyn Launcher,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, SetupError> {
+    let spec = &opts.device;
+    let mut stack = Stack::new(Config {
+        seed: opts.seed,
+        ..Config::default()
+    });
+    let iface = stack
+        .add_interface(&spec.name, spec.addr, spec.mtu)
+        .map_err(|e| SetupError(format!("{}: {e}", spec.name)))?;
+    if let Some(gw) = opts.gateway {
+        stack
+            .set_default_gateway(gw)
+            .map_err(|e| SetupError(format!("--gateway {gw}: {e}")))?;
+    }
+    let host = Host::new(&spec.name, stack);
+    host.set_epoch(wall_clock());
+    host.set_fs(Rc::new(RealFs));
+    host.set_names(Rc::new(RefCell::new(etc_hosts())));
+    host.set_resolver(ResolverConfig {
+        nameservers: opts.nameservers.clone(),
+        ..ResolverConfig::default()
+    });
+    let pcap = match &opts.pcap {
+        Some(path) => {
+            let f = File::create(path)
+                .map_err(|e| SetupError(format!("cannot create {}: {e}", path.display())))?;
+            Some(
+                PcapWriter::new(BufWriter::new(f), LinkType::Ipv4)
+                    .map_err(|e| SetupError(format!("{}: {e}", path.display())))?,
+            )
+        }
+        None => None,
+    };
+    let device = Device::open(spec)?;
+    let mut control = ControlServer::open(&spec.name)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| SetupError(format!("cannot handle signals: {e}")))?;
+    }
+
+    let routes: Rc<RefCell<Routes>> = Rc::default();
+    let terminal: Rc<RefCell<Vec<(Stream, String)>>> = Rc::default();
+    {
+        let routes = routes.clone();
+        let terminal = terminal.clone();
+        host.set_output(Rc::new(move |line: OutputLine| {
+            let mut r = routes.borrow_mut();
+            if r.client_of.contains_key(&line.pid) {
+                r.pending.push((line.pid, line.stream, line.text));
+            } else {
+                terminal.borrow_mut().push((line.stream, line.text));
+            }
+        }));
+    }
+
+    let mut rng = Rng::new(opts.seed ^ 0x7475_6e21);
+    let mut runner = Runner {
+        host: host.clone(),
+        device,
+        iface,
+        clock: Clock::new(),
+        tx: opts.impair.clone().map(|p| Direction::new(p, rng.fork())),
+        rx: opts.impair.clone().map(|p| Direction::new(p, rng.fork())),
+        delayed: BinaryHeap::new(),
+        seq: 0,
+        pcap,
+        epoch: wall_clock(),
+        send_drops: 0,
+    };
+
+    let (main_pid, daemon) = match launcher.start(&host, command) {
+        Ok(x) => x,
+        Err(e) => return Err(SetupError(e)),
+    };
+
+    let flush_terminal = |out: &mut dyn Write, err: &mut dyn Write| {
+        for (stream, text) in terminal.borrow_mut().drain(..) {
+            let _ = match stream {
+                Stream::Stdout => writeln!(out, "{text}"),
+                Stream::Stderr => writeln!(err, "{text}"),
+            };
+        }
+        let _ = out.flush();
+    };
+
+    let code = loop {
+        let now = runner.clock.now();
+        runner
+            .turn(now)
+            .map_err(|e| SetupError(format!("{}: {e}", spec.name)))?;
+        // Control clients: start their commands, forward their output.
+        control.poll();
+        for (i, c) in control.clients.iter_mut().enumerate() {
+            if c.pid.is_none() && !c.finished {
+                if let Some(req) = c.request.clone() {
+                    match req.strip_prefix("RUN ") {
+                        Some(cmdline) => match launcher.start(&host, cmdline) {
+                            Ok((pid, _)) => {
+                                c.pid = Some(pid);
+                                routes.borrow_mut().client_of.insert(pid, i);
+                            }
+                            Err(e) => {
+                                c.line('E', &format!("tcplab: {e}"));
+                                c.line('X', "2");
+                                c.finished = true;
+                            }
+                        },
+                        None => {
+                            c.line('E', "tcplab: bad request");
+                            c.line('X', "2");
+                            c.finished = true;
+                        }
+                    }
+                }
+            }
+        }
+        // Commands started for clients may already have output.
+        runner.service(now);
+        {
+            let mut r = routes.borrow_mut();
+            for (pid, stream, text) in std::mem::take(&mut r.pending) {
+                if let Some(&i) = r.client_of.get(&pid) {
+                    if let Some(c) = control.clients.get_mut(i) {
+                        c.line(if stream == Stream::Stdout { 'O' } else { 'E' }, &text);
+                    }
+                }
+            }
+        }
+        for c in control.clients.iter_mut() {
+            if let Some(pid) = c.pid {
+                if c.gone {
+                    host.kill(pid);
+                } else if !c.finished {
+                    if let Some(code) = host.process(pid).and_then(|p| p.exit) {
+                        c.line('X', &code.to_string());
+                        c.finished = true;
+                    }
+                }
+            }
+            c.flush();
+        }
+        {
+            // Indices in `client_of` go stale when clients are reaped;
+            // rebuild the map afterwards.
+            control.reap();
+            let mut r = routes.borrow_mut();
+            r.client_of = control
+                .clients
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.pid.map(|p| (p, i)))
+                .collect();
+        }
+        flush_terminal(out, err);
+
+        if let Some(code) = host.process(main_pid).and_then(|p| p.exit) {
+            if !daemon {
+                break code;
+            }
+        }
+        if stop.load(Ordering::Relaxed) {
+            break if daemon { 0 } else { 130 };
+        }
+
+        let mut waits = vec![Wait::read(runner.device.fd()), Wait::read(control.fd())];
+        for c in &control.clients {
+            waits.push(Wait {
+                writable: c.wants_write(),
+                ..Wait::read(c.fd())
+            });
+        }
+        let timeout = runner.next_deadline().map(|d| {
+            Duration::from_micros(
+                d.total_micros()
+                    .saturating_sub(runner.clock.now().total_micros()),
+            )
+        });
+        sys::poll(&mut waits, timeout).map_err(|e| SetupError(format!("poll: {e}")))?;
+    };
+
+    let now = runner.clock.now();
+    runner.abort_all(now);
+    flush_terminal(out, err);
+    if let Some(p) = &mut runner.pcap {
+        let _ = p.flush();
+    }
+    Ok(code)
+}
