@@ -24,7 +24,8 @@ ns2=tcplab-bench2-$$
 dev=tb$$
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  # Background jobs of a script ignore SIGINT; TERM stops tcplab as cleanly.
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   sleep 0.3
   ip netns del "$ns" 2>/dev/null || true
   ip netns del "$ns2" 2>/dev/null || true
@@ -43,7 +44,9 @@ rate() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.2f Gbit/s (%.0f MB/s)", b*8/
 
 echo "== $size_mb MiB per transfer; $(nproc) CPUs"
 
-in_ns "$bin" run --tun "$dev" --addr 10.77.0.2/24 --gateway 10.77.0.1 -- serve discard > "$tmp/run.log" 2>&1 &
+# Background jobs are started with `ip netns exec` itself (not through a
+# shell function), so that $! is the process to stop.
+ip netns exec "$ns" "$bin" run --tun "$dev" --addr 10.77.0.2/24 --gateway 10.77.0.1 -- serve discard > "$tmp/run.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -S "/run/tcplab/$dev.sock" ] && break; sleep 0.05; done
 
@@ -51,13 +54,13 @@ t0=$(now); in_ns nc -N 10.77.0.2 9 < "$tmp/big.bin"; t1=$(now)
 kt=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
 echo "kernel -> tcplab (nc to serve discard):   $(rate "$bytes" "$kt")"
 
-in_ns sh -c "nc -l 10.77.0.1 9000 > /dev/null" &
+ip netns exec "$ns" sh -c "exec nc -l 10.77.0.1 9000 > /dev/null" &
 pids+=($!)
 sleep 0.3
 out=$(in_ns "$bin" run --tun "$dev" --attach -- transfer -s "${size_mb}MiB" -p 9000 10.77.0.1)
 echo "tcplab -> kernel (transfer to nc):        ${out#*: }" | head -1
 
-in_ns "$bin" run --tun "$dev" --attach -- serve http --root "$tmp" > /dev/null 2>&1 &
+ip netns exec "$ns" "$bin" run --tun "$dev" --attach -- serve http --root "$tmp" > /dev/null 2>&1 &
 pids+=($!)
 sleep 0.3
 sp=$(in_ns curl -s -o /dev/null -w '%{speed_download}' http://10.77.0.2/big.bin)
@@ -67,7 +70,7 @@ echo "kernel curl from tcplab serve http:       $(rate "$sp" 1)"
 ip link add "v$$a" netns "$ns" type veth peer name "v$$b" netns "$ns2"
 in_ns sh -c "ip addr add 10.79.0.1/24 dev v$$a && ip link set v$$a up"
 ip netns exec "$ns2" sh -c "ip addr add 10.79.0.2/24 dev v$$b && ip link set v$$b up"
-ip netns exec "$ns2" sh -c "nc -l 10.79.0.2 9000 > /dev/null" &
+ip netns exec "$ns2" sh -c "exec nc -l 10.79.0.2 9000 > /dev/null" &
 pids+=($!)
 sleep 0.3
 t0=$(now); in_ns nc -N 10.79.0.2 9000 < "$tmp/big.bin"; t1=$(now)
@@ -85,7 +88,7 @@ t = time.perf_counter()
 for _ in range(n): s.send(b'x'); s.recv(1)
 print(f"{(time.perf_counter() - t) / n * 1e6:.1f}")
 PY
-in_ns "$bin" run --tun "$dev" --attach -- serve echo > /dev/null 2>&1 &
+ip netns exec "$ns" "$bin" run --tun "$dev" --attach -- serve echo > /dev/null 2>&1 &
 pids+=($!)
 sleep 0.3
 rt=$(in_ns python3 "$tmp/pingpong.py" 10.77.0.2 7 5000)

@@ -659,12 +659,19 @@ fn bad_setups_are_one_line_and_status_2() {
 }
 
 #[test]
-fn ss_lists_the_running_stack_and_the_device_goes_away() {
-    if !capable("ss_lists_the_running_stack_and_the_device_goes_away") {
+fn ss_pcap_permissions_and_a_clean_exit() {
+    if !capable("ss_pcap_permissions_and_a_clean_exit") {
         return;
     }
     let ns = Ns::new();
-    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve http --root /tmp");
+    let files = Files::new(1);
+    let pcap = files.path("run.pcap");
+    let t = Tcplab::start(
+        &ns,
+        "10.7.0.2/24",
+        &["--pcap", &pcap],
+        "serve http --root /tmp",
+    );
     let o = ns
         .cmd(tcplab())
         .args(["ss", "--tun", &t.dev, "-tln"])
@@ -672,16 +679,39 @@ fn ss_lists_the_running_stack_and_the_device_goes_away() {
         .unwrap();
     let s = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(s.contains("LISTEN 0      128          0.0.0.0:80"), "{s}");
+    // Other users cannot reach the control socket.
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", tcplab()])
+        .args(["ss", "--tun", &t.dev])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Permission denied"),
+        "{}",
+        text(&o)
+    );
+    ns.sh("ping -c 2 -i 0.2 10.7.0.2");
     let dev = t.dev.clone();
     let out = t.stop();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        !Path::new(&format!("/sys/class/net/{dev}")).exists() || {
-            // The device lives in the namespace; look there.
-            !ns.try_sh(&format!("ip link show {dev}")).status.success()
-        }
-    );
+    // The device it created and its control socket are gone.
+    assert!(!ns.try_sh(&format!("ip link show {dev}")).status.success());
     assert!(!Path::new(&format!("/run/tcplab/{dev}.sock")).exists());
+    // The capture holds both directions of the pings.
+    let mut r = tcplab_wire::pcap::PcapReader::new(std::fs::File::open(&pcap).unwrap()).unwrap();
+    let (mut requests, mut replies) = (0, 0);
+    while let Some(rec) = r.next_record().unwrap() {
+        let d = &rec.data;
+        if d.len() > 20 && d[9] == 1 {
+            match d[20] {
+                8 => requests += 1,
+                0 => replies += 1,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!((requests, replies), (2, 2));
 }
 
 #[test]
