@@ -872,7 +872,8 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
             if name.is_empty() {
                 return Err(Failure::new(23, "Remote file name has no length!".into()));
             }
-            Sink::File(format!("/{name}"))
+            // In the working directory, as curl writes it.
+            Sink::File(name.to_string())
         }
         (None, false) => Sink::Terminal,
     };

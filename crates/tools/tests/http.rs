@@ -274,3 +274,21 @@ fn the_server_checks_requests() {
     assert_eq!(r[4].stdout, ["403"]);
     assert_eq!(first(5), "HTTP/1.1 411 Length Required");
 }
+
+#[test]
+fn remote_name_saves_where_curl_would() {
+    let net = www_net();
+    let r = run_in(
+        &net,
+        &[
+            ("0s", "server", "serve http"),
+            ("1s", "client", "curl -s -O http://server/hello.txt"),
+            ("2s", "client", "serve http --root / --port 8080"),
+            ("3s", "server", "curl -s http://client:8080/hello.txt"),
+            ("4s", "client", "curl -s -O http://server/"),
+        ],
+    );
+    assert_eq!(r[1].exit, Some(0));
+    assert_eq!(r[3].stdout, ["plain text file"]);
+    assert_eq!(r[4].exit, Some(23));
+}
