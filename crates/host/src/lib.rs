@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod executor;
+mod filter;
 pub mod fs;
 mod host;
 mod io;
@@ -27,6 +28,7 @@ mod tcp;
 mod time;
 
 pub use executor::{JoinHandle, Pid};
+pub use filter::NetfilterHook;
 pub use fs::{FileSystem, MemFs};
 pub use host::{Host, ProcessInfo, Tap, TapDirection, Tapped};
 pub use io::{Output, OutputLine, OutputSink, Stream};

@@ -20,7 +20,9 @@ use tcplab_stack::{Config, IfaceId, Instant, LoopbackCost, Rng, Stack, Transmit}
 
 use crate::impair::{DirStats, Direction};
 use crate::routing::routes_for;
-use crate::scenario::{Action, FileContent, NodeKind, Scenario, TimelineEntry};
+use crate::scenario::{
+    Action, FileContent, FilterSpec, NodeKind, NodeSpec, Scenario, TimelineEntry,
+};
 use crate::segment::{Delivery, Member, Segment};
 
 /// How long a neighbour that does not answer is tried before "host
@@ -298,6 +300,9 @@ impl Sim {
             }
             host.set_fs(Rc::new(fs));
             host.set_local_cost(LOCAL_COST);
+            if let Some(f) = &spec.filter {
+                host.install_netfilter(netfilter_for(spec, f, rng.next_u64()));
+            }
             {
                 let mut n = names.borrow_mut();
                 for iface in &spec.ifaces {
@@ -699,4 +704,34 @@ pub fn generated(path: &str, size: u64) -> Vec<u8> {
         out.extend_from_slice(&v.to_le_bytes()[..take]);
     }
     out
+}
+
+/// A router's packet policy from its scenario declaration.
+fn netfilter_for(spec: &NodeSpec, f: &FilterSpec, seed: u64) -> tcplab_netfilter::Netfilter {
+    let local: Vec<_> = spec.ifaces.iter().map(|i| i.addr.address()).collect();
+    let mut nf = tcplab_netfilter::Netfilter::new(local, f.conntrack_max);
+    for (i, iface) in spec.ifaces.iter().enumerate() {
+        // Interface 0 of the stack is loopback; scenario interfaces follow.
+        nf.iface_names
+            .insert(i + 1, format!("eth{i} ({})", iface.addr.address()));
+    }
+    for (i, acl) in &f.acls {
+        nf.acls.insert(i + 1, acl.clone());
+    }
+    for (i, sg) in &f.groups {
+        nf.groups.insert(i + 1, sg.clone());
+    }
+    if let Some(n) = &f.nat {
+        nf.nat = Some(tcplab_netfilter::Nat::new(
+            tcplab_netfilter::NatConfig {
+                outside: n.outside + 1,
+                external: spec.ifaces[n.outside].addr.address(),
+                inside: n.inside.clone(),
+                forwards: n.forwards.clone(),
+                filtering: n.filtering,
+            },
+            seed,
+        ));
+    }
+    nf
 }

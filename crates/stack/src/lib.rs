@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod hash;
+pub mod hook;
 pub mod icmp;
 pub mod iface;
 pub mod ip;
@@ -34,6 +35,7 @@ mod slab;
 mod stack;
 
 pub use config::{Config, LoopbackCost};
+pub use hook::{HookPoint, HookVerdict, PacketHook};
 pub use iface::{IfaceId, Interface};
 pub use ports::PortRange;
 pub use rand::Rng;

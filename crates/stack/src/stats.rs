@@ -29,6 +29,8 @@ pub struct IpStats {
     pub frag_oks: u64,
     pub frag_fails: u64,
     pub frag_creates: u64,
+    /// Dropped (or rejected) by the packet-policy hook.
+    pub filtered: u64,
 }
 
 /// ICMP counters; per-type counts are indexed by the ICMP type.

@@ -12,6 +12,7 @@ pub mod args;
 pub mod curl;
 pub mod dns;
 pub mod format;
+pub mod fw;
 pub mod http;
 pub mod nc;
 pub mod netstat;
@@ -87,6 +88,8 @@ pub enum Tool {
     Netstat(netstat::NetstatArgs),
     Nslookup(nslookup::NslookupArgs),
     Curl(curl::CurlArgs),
+    Fw(fw::FwArgs),
+    Conntrack(fw::ConntrackArgs),
 }
 
 impl Command {
@@ -122,6 +125,8 @@ impl Command {
             "netstat" => Tool::Netstat(netstat::NetstatArgs::parse(rest)?),
             "nslookup" => Tool::Nslookup(nslookup::NslookupArgs::parse(rest)?),
             "curl" => Tool::Curl(curl::CurlArgs::parse(rest)?),
+            "fw" => Tool::Fw(fw::FwArgs::parse(rest)?),
+            "conntrack" => Tool::Conntrack(fw::ConntrackArgs::parse(rest)?),
             other => {
                 return Err(Usage {
                     status: 127,
@@ -145,6 +150,8 @@ impl Command {
             Tool::Netstat(_) => "netstat",
             Tool::Nslookup(_) => "nslookup",
             Tool::Curl(_) => "curl",
+            Tool::Fw(_) => "fw",
+            Tool::Conntrack(_) => "conntrack",
         }
     }
 
@@ -193,6 +200,8 @@ pub fn start(host: &Host, cmdline: &str) -> Result<Started, Usage> {
             Tool::Netstat(a) => netstat::run(h.clone(), a, out).await,
             Tool::Nslookup(a) => nslookup::run(h.clone(), a, out, err).await,
             Tool::Curl(a) => curl::run(h.clone(), a, out, err).await,
+            Tool::Fw(a) => fw::run_fw(h.clone(), a, out, err).await,
+            Tool::Conntrack(a) => fw::run_conntrack(h.clone(), a, out, err).await,
         };
         h.set_exit(pid, code);
     });

@@ -78,6 +78,27 @@ pub struct NodeSpec {
     pub nameservers: Vec<Ipv4Addr>,
     /// Search domains (`resolv.conf`'s `search`).
     pub search: Vec<String>,
+    /// Packet policy of a router: ACLs, security groups, NAT.
+    pub filter: Option<FilterSpec>,
+}
+
+/// A router's packet policy, as declared (interfaces by index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterSpec {
+    pub acls: Vec<(usize, tcplab_netfilter::Acl)>,
+    pub groups: Vec<(usize, tcplab_netfilter::SecurityGroup)>,
+    pub nat: Option<NatSpec>,
+    pub conntrack_max: usize,
+}
+
+/// NAT on a router, as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatSpec {
+    /// The outside interface, by index.
+    pub outside: usize,
+    pub inside: Vec<Cidr>,
+    pub forwards: Vec<tcplab_netfilter::PortForward>,
+    pub filtering: tcplab_netfilter::Filtering,
 }
 
 /// What a `[[file]]` holds.
@@ -180,6 +201,44 @@ struct RawNode {
     tcp: Option<RawTcp>,
     nameservers: Option<Vec<Spanned<String>>>,
     search: Option<Vec<Spanned<String>>>,
+    nat: Option<Spanned<RawNat>>,
+    #[serde(default)]
+    acl: Vec<Spanned<RawAcl>>,
+    #[serde(default)]
+    firewall: Vec<Spanned<RawFirewall>>,
+    conntrack_max: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNat {
+    /// The outside interface, by its address.
+    outside: Spanned<String>,
+    inside: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    forward: Vec<Spanned<String>>,
+    filtering: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAcl {
+    iface: Spanned<String>,
+    #[serde(default)]
+    inbound: Vec<Spanned<String>>,
+    #[serde(default)]
+    outbound: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFirewall {
+    iface: Spanned<String>,
+    #[serde(default)]
+    inbound: Vec<Spanned<String>>,
+    #[serde(default)]
+    outbound: Vec<Spanned<String>>,
+    reject: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -460,6 +519,126 @@ impl Loader<'_> {
         Ok(c)
     }
 
+    /// The interface of a node with address `s` (given as in `addr`).
+    fn iface_by_addr(&self, s: &Spanned<String>, ifaces: &[IfaceSpec]) -> Res<usize> {
+        let text = s.get_ref().trim();
+        let addr: Ipv4Addr =
+            text.split('/').next().unwrap_or("").parse().map_err(|_| {
+                self.at(s, format!("`{text}` is not one of this router's addresses"))
+            })?;
+        ifaces
+            .iter()
+            .position(|i| i.addr.address() == addr)
+            .ok_or_else(|| self.at(s, format!("{addr} is not one of this router's addresses")))
+    }
+
+    fn filter(&self, n: &RawNode, kind: NodeKind, ifaces: &[IfaceSpec]) -> Res<Option<FilterSpec>> {
+        let any = n.nat.is_some() || !n.acl.is_empty() || !n.firewall.is_empty();
+        if !any {
+            if let Some(m) = &n.conntrack_max {
+                return Err(self.at(m, "conntrack_max needs nat, acl or firewall on this router"));
+            }
+            return Ok(None);
+        }
+        if kind == NodeKind::Host {
+            let span = n
+                .nat
+                .as_ref()
+                .map(|x| x.span())
+                .or_else(|| n.acl.first().map(|x| x.span()))
+                .or_else(|| n.firewall.first().map(|x| x.span()))
+                .unwrap_or(0..0);
+            return Err(self.err(
+                span,
+                "nat, acl and firewall belong on routers ([[router]]), not hosts",
+            ));
+        }
+        let mut spec = FilterSpec {
+            acls: Vec::new(),
+            groups: Vec::new(),
+            nat: None,
+            conntrack_max: 65_536,
+        };
+        if let Some(m) = &n.conntrack_max {
+            let v = *m.get_ref();
+            if !(16..=10_000_000).contains(&v) {
+                return Err(self.at(m, "conntrack_max must be between 16 and 10000000"));
+            }
+            spec.conntrack_max = v as usize;
+        }
+        for a in &n.acl {
+            let raw = a.get_ref();
+            let iface = self.iface_by_addr(&raw.iface, ifaces)?;
+            if spec.acls.iter().any(|(i, _)| *i == iface) {
+                return Err(self.at(&raw.iface, "this interface already has an ACL"));
+            }
+            let list = |lines: &[Spanned<String>]| -> Res<tcplab_netfilter::AclList> {
+                let texts: Vec<&str> = lines.iter().map(|x| x.get_ref().as_str()).collect();
+                tcplab_netfilter::AclList::parse(&texts).map_err(|(i, e)| self.at(&lines[i], e))
+            };
+            spec.acls.push((
+                iface,
+                tcplab_netfilter::Acl {
+                    inbound: list(&raw.inbound)?,
+                    outbound: list(&raw.outbound)?,
+                },
+            ));
+        }
+        for f in &n.firewall {
+            let raw = f.get_ref();
+            let iface = self.iface_by_addr(&raw.iface, ifaces)?;
+            if spec.groups.iter().any(|(i, _)| *i == iface) {
+                return Err(self.at(&raw.iface, "this interface already has a firewall"));
+            }
+            let inb: Vec<&str> = raw.inbound.iter().map(|x| x.get_ref().as_str()).collect();
+            let outb: Vec<&str> = raw.outbound.iter().map(|x| x.get_ref().as_str()).collect();
+            let sg =
+                tcplab_netfilter::SecurityGroup::parse(&inb, &outb, raw.reject.unwrap_or(false))
+                    .map_err(|(inbound, i, e)| {
+                        let lines = if inbound { &raw.inbound } else { &raw.outbound };
+                        self.at(&lines[i], e)
+                    })?;
+            spec.groups.push((iface, sg));
+        }
+        if let Some(nat) = &n.nat {
+            let raw = nat.get_ref();
+            let outside = self.iface_by_addr(&raw.outside, ifaces)?;
+            let mut inside = Vec::new();
+            for c in raw.inside.iter().flatten() {
+                let cidr: Cidr = c
+                    .get_ref()
+                    .parse()
+                    .map_err(|e| self.at(c, format!("{e}")))?;
+                inside.push(cidr.network());
+            }
+            let mut forwards: Vec<tcplab_netfilter::PortForward> = Vec::new();
+            for f in &raw.forward {
+                let pf =
+                    tcplab_netfilter::PortForward::parse(f.get_ref()).map_err(|e| self.at(f, e))?;
+                if forwards
+                    .iter()
+                    .any(|x| x.proto == pf.proto && x.port == pf.port)
+                {
+                    return Err(self.at(f, format!("port {} is forwarded twice", pf.port)));
+                }
+                forwards.push(pf);
+            }
+            let filtering = match &raw.filtering {
+                Some(f) => {
+                    tcplab_netfilter::Filtering::parse(f.get_ref()).map_err(|e| self.at(f, e))?
+                }
+                None => tcplab_netfilter::Filtering::default(),
+            };
+            spec.nat = Some(NatSpec {
+                outside,
+                inside,
+                forwards,
+                filtering,
+            });
+        }
+        Ok(Some(spec))
+    }
+
     fn mtu(&self, m: &Option<Spanned<i64>>) -> Res<usize> {
         match m {
             None => Ok(1500),
@@ -643,6 +822,7 @@ fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
                 }
                 search.push(domain.to_ascii_lowercase());
             }
+            let filter = l.filter(n, kind, &ifaces)?;
             names.insert(name.clone(), nodes.len());
             nodes.push(NodeSpec {
                 name,
@@ -657,6 +837,7 @@ fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
                 tcp,
                 nameservers,
                 search,
+                filter,
             });
         }
     }

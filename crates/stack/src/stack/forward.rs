@@ -4,6 +4,7 @@ use tcplab_wire::icmpv4::{DstUnreachable, TimeExceeded};
 use tcplab_wire::ipv4;
 
 use super::Stack;
+use crate::hook::{HookPoint, HookVerdict};
 use crate::icmp::IcmpError;
 use crate::iface::IfaceId;
 use crate::time::Instant;
@@ -91,7 +92,110 @@ impl Stack {
         out.extend_from_slice(bytes);
         // RFC 1812 §5.3.1 + RFC 1624: decrement and patch the checksum.
         ipv4::Packet::new_unchecked(&mut out[..]).decrement_ttl();
+        if let Some(h) = self.hook.as_mut() {
+            let mut v = h.process(
+                HookPoint::Forward,
+                now,
+                in_iface,
+                Some(route.iface),
+                &mut out,
+            );
+            if v == HookVerdict::Accept {
+                v = h.process(
+                    HookPoint::Postrouting,
+                    now,
+                    in_iface,
+                    Some(route.iface),
+                    &mut out,
+                );
+            }
+            if v != HookVerdict::Accept {
+                self.ip.stats.filtered += 1;
+                if v == HookVerdict::Reject {
+                    self.reject(now, in_iface, &out);
+                }
+                self.ip.recycle(out);
+                return;
+            }
+        }
         self.ip.stats.forw_datagrams += 1;
         self.ip.transmit(route.iface, next_hop, out);
     }
+
+    /// Tell the sender of a datagram the policy refused: a TCP reset that
+    /// seems to come from the destination it tried (as Linux's REJECT
+    /// `with tcp reset`), or ICMP port unreachable from this router.
+    fn reject(&mut self, now: Instant, in_iface: IfaceId, datagram: &[u8]) {
+        let Ok(packet) = ipv4::Packet::new_checked(datagram) else {
+            return;
+        };
+        let Ok(ip) = ipv4::Repr::parse(&packet) else {
+            return;
+        };
+        if ip.protocol == tcplab_wire::Protocol::Tcp && !ip.is_fragment() {
+            if let Some(rst) = reset_for(&ip, packet.payload()) {
+                let Some(route) = self.ip.routes.lookup(ip.src_addr).copied() else {
+                    return;
+                };
+                let info = crate::ip::RouteInfo {
+                    iface: route.iface,
+                    next_hop: route.gateway.unwrap_or(ip.src_addr),
+                    src: ip.dst_addr,
+                    dst: ip.src_addr,
+                    mtu: self.ip.ifaces[route.iface.0].mtu,
+                };
+                let opts = crate::ip::SendOptions {
+                    protocol: tcplab_wire::Protocol::Tcp,
+                    ttl: self.config.default_ttl,
+                    tos: 0,
+                    pmtudisc: crate::socket::PmtuDisc::Want,
+                };
+                let _ = self.ip.send(&info, opts, &rst);
+            }
+            return;
+        }
+        self.icmp.send_error(
+            now,
+            &mut self.ip,
+            datagram,
+            Some(in_iface),
+            IcmpError::DstUnreachable(DstUnreachable::PortUnreachable),
+        );
+    }
+}
+
+/// The reset answering a TCP segment (RFC 9293 §3.10.7.1's rule for a
+/// segment that reaches no connection); `None` for a reset.
+fn reset_for(ip: &ipv4::Repr, segment: &[u8]) -> Option<Vec<u8>> {
+    use tcplab_wire::tcp;
+    let packet = tcp::Packet::new_checked(segment).ok()?;
+    let seg = tcp::Repr::parse(&packet).ok()?;
+    if seg.flags.rst() {
+        return None;
+    }
+    let rst = if seg.flags.ack() {
+        tcp::Repr::new(
+            seg.dst_port,
+            seg.src_port,
+            tcp::Flags::RST,
+            seg.ack_number,
+            tcp::SeqNumber(0),
+        )
+    } else {
+        let len = seg.payload.len() + usize::from(seg.flags.syn()) + usize::from(seg.flags.fin());
+        tcp::Repr::new(
+            seg.dst_port,
+            seg.src_port,
+            tcp::Flags::RST | tcp::Flags::ACK,
+            tcp::SeqNumber(0),
+            seg.seq_number + len,
+        )
+    };
+    let mut out = vec![0u8; rst.buffer_len()];
+    rst.emit(
+        &mut tcp::Packet::new_unchecked(&mut out[..]),
+        ip.dst_addr,
+        ip.src_addr,
+    );
+    Some(out)
 }

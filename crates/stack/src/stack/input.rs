@@ -6,6 +6,7 @@ use tcplab_wire::icmpv4::{self, DstUnreachable, Quote};
 use tcplab_wire::{ipv4, udp, Protocol};
 
 use super::Stack;
+use crate::hook::{HookPoint, HookVerdict};
 use crate::icmp::IcmpError;
 use crate::iface::IfaceId;
 use crate::ip::{Destination, ReassemblyOutcome};
@@ -47,10 +48,67 @@ impl Stack {
             self.ip.stats.in_addr_errors += 1;
             return;
         }
+        if self.hook.is_some() {
+            self.hooked_input(now, iface, bytes, &repr);
+            return;
+        }
         match self.ip.classify(repr.dst_addr, iface) {
             Destination::Other if self.config.forwarding => self.forward(now, iface, bytes, &repr),
             Destination::Other => self.ip.stats.in_addr_errors += 1,
             dest => self.local_input(now, iface, bytes, &repr, dest),
+        }
+    }
+
+    /// Input through the packet-policy hook: forwarded fragments are
+    /// reassembled first (so that ports can be matched and translated),
+    /// then prerouting may rewrite or drop the datagram before it is
+    /// routed.
+    fn hooked_input(&mut self, now: Instant, iface: IfaceId, bytes: &[u8], repr: &ipv4::Repr) {
+        let transit =
+            self.config.forwarding && self.ip.classify(repr.dst_addr, iface) == Destination::Other;
+        let mut owned = if repr.is_fragment() && transit {
+            self.ip.stats.reasm_reqds += 1;
+            match self.reasm.add(now, &ipv4::Packet::new_unchecked(bytes)) {
+                ReassemblyOutcome::Complete(whole) => {
+                    self.ip.stats.reasm_oks += 1;
+                    whole
+                }
+                ReassemblyOutcome::Held => return,
+                ReassemblyOutcome::Duplicate => {
+                    self.ip.stats.reasm_duplicates += 1;
+                    return;
+                }
+                ReassemblyOutcome::Discarded(reason) => {
+                    self.ip.stats.reasm_fails += 1;
+                    if reason == crate::ip::Discard::Overlap {
+                        self.ip.stats.reasm_overlaps += 1;
+                    }
+                    return;
+                }
+            }
+        } else {
+            bytes.to_vec()
+        };
+        let verdict = match self.hook.as_mut() {
+            Some(h) => h.process(HookPoint::Prerouting, now, iface, None, &mut owned),
+            None => HookVerdict::Accept,
+        };
+        if verdict != HookVerdict::Accept {
+            self.ip.stats.filtered += 1;
+            return;
+        }
+        let Ok(packet) = ipv4::Packet::new_checked(&owned[..]) else {
+            self.ip.stats.in_hdr_errors += 1;
+            return;
+        };
+        let Ok(repr) = ipv4::Repr::parse(&packet) else {
+            self.ip.stats.in_hdr_errors += 1;
+            return;
+        };
+        match self.ip.classify(repr.dst_addr, iface) {
+            Destination::Other if self.config.forwarding => self.forward(now, iface, &owned, &repr),
+            Destination::Other => self.ip.stats.in_addr_errors += 1,
+            dest => self.local_input(now, iface, &owned, &repr, dest),
         }
     }
 

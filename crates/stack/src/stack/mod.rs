@@ -33,6 +33,7 @@ use tcplab_wire::Cidr;
 
 use crate::config::Config;
 use crate::hash::{new_set, Set};
+use crate::hook::PacketHook;
 use crate::icmp::{IcmpError, IcmpLayer};
 use crate::iface::{IfaceCounters, IfaceId, Interface};
 use crate::ip::{IpLayer, Reassembler};
@@ -90,6 +91,8 @@ pub struct Stack {
     queued_events: Set<SocketId>,
     /// Randomness handed to applications (`getrandom`), seeded like the rest.
     app_rng: Rng,
+    /// Packet policy for forwarding (firewall, NAT), if any.
+    pub(crate) hook: Option<Box<dyn PacketHook>>,
     pub(crate) now: Instant,
 }
 
@@ -122,12 +125,26 @@ impl Stack {
             events: VecDeque::new(),
             queued_events,
             app_rng,
+            hook: None,
             now: Instant::ZERO,
         }
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Attach packet policy to forwarding (see [`crate::hook`]).
+    pub fn set_hook(&mut self, hook: Box<dyn PacketHook>) {
+        self.hook = Some(hook);
+    }
+
+    pub fn hook(&self) -> Option<&dyn PacketHook> {
+        self.hook.as_deref()
+    }
+
+    pub fn hook_mut(&mut self) -> Option<&mut (dyn PacketHook + 'static)> {
+        self.hook.as_deref_mut()
     }
 
     /// Random bits for applications (what `getrandom` is to a process):

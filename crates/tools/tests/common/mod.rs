@@ -140,6 +140,51 @@ pub fn run_in(net: &str, runs: &[(&str, &str, &str)]) -> Vec<Ran> {
     ordered
 }
 
+/// Run a whole scenario file; every command's result, by host then start.
+pub fn run_file(text: &str) -> Vec<Ran> {
+    let scenario = load_checked("test.toml", text, &|c| Tools.check(c))
+        .unwrap_or_else(|e| panic!("scenario: {e}"));
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).expect("build");
+    let lines: Rc<RefCell<Vec<Line>>> = Rc::default();
+    let sink = lines.clone();
+    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
+        if let TranscriptEvent::Output(l) = ev {
+            sink.borrow_mut()
+                .push((l.host.to_string(), l.pid, l.stream, l.text.clone()));
+        }
+    }));
+    sim.run(&Tools);
+    let mut ran = Vec::new();
+    for host in sim.hosts() {
+        for p in host.processes() {
+            let mut r = Ran {
+                host: host.name().to_string(),
+                cmdline: p.cmdline.clone(),
+                exit: p.exit,
+                ..Ran::default()
+            };
+            for (h, pid, stream, text) in lines.borrow().iter() {
+                if *h == r.host && *pid == p.pid {
+                    match stream {
+                        Stream::Stdout => r.stdout.push(text.clone()),
+                        Stream::Stderr => r.stderr.push(text.clone()),
+                    }
+                }
+            }
+            ran.push(r);
+        }
+    }
+    ran
+}
+
+/// The `n`th (from 0) run of `cmdline` on `host`.
+pub fn find<'a>(ran: &'a [Ran], host: &str, cmdline: &str, n: usize) -> &'a Ran {
+    ran.iter()
+        .filter(|r| r.host == host && r.cmdline == cmdline)
+        .nth(n)
+        .unwrap_or_else(|| panic!("no run {n} of `{cmdline}` on {host}"))
+}
+
 pub fn run(runs: &[(&str, &str, &str)]) -> Vec<Ran> {
     run_in(NET, runs)
 }

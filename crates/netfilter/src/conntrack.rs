@@ -1,0 +1,679 @@
+//! Connection tracking: every flow a router forwards, known by the tuples
+//! of both its directions, with its protocol state and a timeout.
+//!
+//! A packet is **NEW** when it starts a flow (a TCP SYN, the first UDP
+//! datagram, an ICMP echo request) or belongs to one that has not been
+//! answered yet; **ESTABLISHED** once the flow has been seen both ways;
+//! **RELATED** when it is an ICMP error quoting a packet of a known flow;
+//! **INVALID** otherwise: a TCP segment with impossible flags, or any TCP
+//! segment but a SYN with no flow (Linux with `nf_conntrack_tcp_loose=0`:
+//! no mid-stream pickup), an echo reply or ICMP error that answers nothing.
+//!
+//! TCP is followed through SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT,
+//! CLOSE_WAIT, LAST_ACK, TIME_WAIT and CLOSE (after a RST), by flags only
+//! (no window checks: "be liberal"). Timeouts are Linux's, raised where
+//! RFC 5382 and RFC 4787 ask more of a NAT: transitory TCP states 240 s
+//! (REQ-5: not under 4 minutes), established TCP 5 days, UDP 30 s
+//! unanswered and 300 s once answered (RFC 4787 REQ-5: 5 minutes
+//! recommended), ICMP 60 s (RFC 5508), other protocols 600 s.
+//!
+//! The table is bounded ([`Conntrack::max`]). When it is full, a new flow
+//! first evicts the unanswered-or-unassured flow closest to expiry (Linux's
+//! early drop, looking at most 64 entries); if every candidate is an
+//! assured flow, the new one is refused (INVALID, counted in
+//! `table_full`). Established flows are never evicted for new ones.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use crate::packet::{flags, Info, Tuple, ICMP, TCP, UDP};
+
+/// The state a packet is in, as `ct state` matches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CtState {
+    New,
+    Established,
+    Related,
+    Invalid,
+}
+
+/// Which direction of its flow a packet travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dir {
+    Orig,
+    Reply,
+}
+
+/// TCP as conntrack follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpCt {
+    SynSent,
+    SynRecv,
+    Established,
+    FinWait,
+    CloseWait,
+    LastAck,
+    TimeWait,
+    Close,
+}
+
+impl fmt::Display for TcpCt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TcpCt::SynSent => "SYN_SENT",
+            TcpCt::SynRecv => "SYN_RECV",
+            TcpCt::Established => "ESTABLISHED",
+            TcpCt::FinWait => "FIN_WAIT",
+            TcpCt::CloseWait => "CLOSE_WAIT",
+            TcpCt::LastAck => "LAST_ACK",
+            TcpCt::TimeWait => "TIME_WAIT",
+            TcpCt::Close => "CLOSE",
+        })
+    }
+}
+
+/// Timeouts per protocol state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub tcp_transitory: Duration,
+    pub tcp_established: Duration,
+    pub tcp_time_wait: Duration,
+    pub tcp_close: Duration,
+    pub udp: Duration,
+    pub udp_stream: Duration,
+    pub icmp: Duration,
+    pub generic: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            tcp_transitory: Duration::from_secs(240),
+            tcp_established: Duration::from_secs(432_000),
+            tcp_time_wait: Duration::from_secs(120),
+            tcp_close: Duration::from_secs(10),
+            udp: Duration::from_secs(30),
+            udp_stream: Duration::from_secs(300),
+            icmp: Duration::from_secs(60),
+            generic: Duration::from_secs(600),
+        }
+    }
+}
+
+/// One tracked flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: u64,
+    /// The first packet's tuple, as it arrived.
+    pub orig: Tuple,
+    /// The tuple replies arrive with (after NAT: towards the translated
+    /// addresses and ports).
+    pub reply: Tuple,
+    pub tcp: Option<TcpCt>,
+    pub seen_reply: bool,
+    pub assured: bool,
+    pub expires: Duration,
+    /// Entered in the table (its first packet was forwarded).
+    pub confirmed: bool,
+    pub snat: bool,
+    pub dnat: bool,
+    fin: [bool; 2],
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+}
+
+/// What tracking said about a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Track {
+    pub state: CtState,
+    /// The flow and the packet's direction in it.
+    pub flow: Option<(u64, Dir)>,
+    /// For RELATED: whether the quoted packet is as it was after
+    /// translation (so NAT must translate the error back).
+    pub quoted_translated: bool,
+}
+
+impl Track {
+    fn invalid() -> Track {
+        Track {
+            state: CtState::Invalid,
+            flow: None,
+            quoted_translated: false,
+        }
+    }
+}
+
+/// A flow's reply tuple is already another flow's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clash;
+
+/// Counters, as `conntrack -S` shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CtStats {
+    pub found: u64,
+    pub new: u64,
+    pub invalid: u64,
+    pub early_drop: u64,
+    pub table_full: u64,
+    pub expired: u64,
+}
+
+/// The connection table.
+#[derive(Debug, Clone)]
+pub struct Conntrack {
+    entries: BTreeMap<u64, Entry>,
+    index: BTreeMap<Tuple, (u64, Dir)>,
+    by_expiry: BTreeSet<(Duration, u64)>,
+    next_id: u64,
+    /// Entries the table holds at most.
+    pub max: usize,
+    pub timeouts: Timeouts,
+    pub stats: CtStats,
+}
+
+/// Entries checked for early drop when the table is full.
+const EARLY_DROP_SCAN: usize = 64;
+/// Expired entries removed per packet at most (the rest on later ones).
+const GC_BATCH: usize = 64;
+
+impl Conntrack {
+    pub fn new(max: usize) -> Conntrack {
+        Conntrack {
+            entries: BTreeMap::new(),
+            index: BTreeMap::new(),
+            by_expiry: BTreeSet::new(),
+            next_id: 1,
+            max: max.max(1),
+            timeouts: Timeouts::default(),
+            stats: CtStats::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn entry(&self, id: u64) -> Option<&Entry> {
+        self.entries.get(&id)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    pub fn lookup(&self, t: &Tuple) -> Option<(u64, Dir)> {
+        self.index.get(t).copied()
+    }
+
+    /// Whether a tuple is in use (by an entry's either direction).
+    pub fn in_use(&self, t: &Tuple) -> bool {
+        self.index.contains_key(t)
+    }
+
+    fn timeout(&self, e: &Entry) -> Duration {
+        let t = &self.timeouts;
+        match (e.orig.proto, e.tcp) {
+            (TCP, Some(TcpCt::Established)) => t.tcp_established,
+            (TCP, Some(TcpCt::TimeWait)) => t.tcp_time_wait,
+            (TCP, Some(TcpCt::Close)) => t.tcp_close,
+            (TCP, _) => t.tcp_transitory,
+            (UDP, _) if e.seen_reply => t.udp_stream,
+            (UDP, _) => t.udp,
+            (ICMP, _) => t.icmp,
+            _ => t.generic,
+        }
+    }
+
+    fn refresh(&mut self, id: u64, now: Duration) {
+        let Some(e) = self.entries.get(&id) else {
+            return;
+        };
+        let old = e.expires;
+        let new = now + self.timeout(e);
+        self.by_expiry.remove(&(old, id));
+        self.by_expiry.insert((new, id));
+        if let Some(e) = self.entries.get_mut(&id) {
+            e.expires = new;
+        }
+    }
+
+    /// Remove a flow; returns it.
+    pub fn remove(&mut self, id: u64) -> Option<Entry> {
+        let e = self.entries.remove(&id)?;
+        self.by_expiry.remove(&(e.expires, id));
+        if self.index.get(&e.orig).is_some_and(|(i, _)| *i == id) {
+            self.index.remove(&e.orig);
+        }
+        if self.index.get(&e.reply).is_some_and(|(i, _)| *i == id) {
+            self.index.remove(&e.reply);
+        }
+        Some(e)
+    }
+
+    /// Remove flows whose time is up (a bounded batch); returns them, for
+    /// NAT to release their mappings.
+    pub fn expire(&mut self, now: Duration) -> Vec<Entry> {
+        let mut gone = Vec::new();
+        while gone.len() < GC_BATCH {
+            let Some(&(at, id)) = self.by_expiry.first() else {
+                break;
+            };
+            if at > now {
+                break;
+            }
+            if let Some(e) = self.remove(id) {
+                self.stats.expired += 1;
+                gone.push(e);
+            } else {
+                self.by_expiry.remove(&(at, id));
+            }
+        }
+        gone
+    }
+
+    /// Make room for a new flow; false if the table is full of flows that
+    /// must not be evicted. Evicted flows are returned in `gone`.
+    fn make_room(&mut self, gone: &mut Vec<Entry>) -> bool {
+        if self.entries.len() < self.max {
+            return true;
+        }
+        let victim = self
+            .by_expiry
+            .iter()
+            .take(EARLY_DROP_SCAN)
+            .map(|&(_, id)| id)
+            .find(|id| self.entries.get(id).is_some_and(|e| !e.assured));
+        match victim {
+            Some(id) => {
+                if let Some(e) = self.remove(id) {
+                    self.stats.early_drop += 1;
+                    gone.push(e);
+                }
+                true
+            }
+            None => {
+                self.stats.table_full += 1;
+                false
+            }
+        }
+    }
+
+    fn create(&mut self, now: Duration, p: &Info, tcp: Option<TcpCt>) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let orig = p.tuple();
+        let e = Entry {
+            id,
+            orig,
+            reply: orig.invert(),
+            tcp,
+            seen_reply: false,
+            assured: false,
+            expires: now,
+            confirmed: false,
+            snat: false,
+            dnat: false,
+            fin: [false; 2],
+            packets: [1, 0],
+            bytes: [p.len as u64, 0],
+        };
+        self.entries.insert(id, e);
+        self.by_expiry.insert((now, id));
+        self.index.insert(orig, (id, Dir::Orig));
+        self.refresh(id, now);
+        self.stats.new += 1;
+        id
+    }
+
+    /// Enter a flow in the table with its final reply tuple (after NAT
+    /// chose it). Fails if another flow already uses that tuple.
+    pub fn confirm(&mut self, id: u64, reply: Tuple) -> Result<(), Clash> {
+        let Some(e) = self.entries.get(&id) else {
+            return Err(Clash);
+        };
+        if e.confirmed {
+            return Ok(());
+        }
+        if let Some(&(other, _)) = self.index.get(&reply) {
+            if other != id {
+                return Err(Clash);
+            }
+        }
+        let old = e.reply;
+        if self.index.get(&old).is_some_and(|(i, _)| *i == id) {
+            self.index.remove(&old);
+        }
+        self.index.insert(reply, (id, Dir::Reply));
+        if let Some(e) = self.entries.get_mut(&id) {
+            e.reply = reply;
+            e.confirmed = true;
+        }
+        Ok(())
+    }
+
+    /// Change the reply tuple an unconfirmed flow will be entered with.
+    pub fn confirm_tentative(&mut self, id: u64, reply: Tuple) -> bool {
+        match self.entries.get_mut(&id) {
+            Some(e) if !e.confirmed => {
+                e.reply = reply;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn set_nat(&mut self, id: u64, snat: bool, dnat: bool) {
+        if let Some(e) = self.entries.get_mut(&id) {
+            e.snat |= snat;
+            e.dnat |= dnat;
+        }
+    }
+
+    /// Track one packet at `now`. A NEW flow is created unconfirmed: call
+    /// [`Conntrack::confirm`] when its first packet is forwarded, or
+    /// [`Conntrack::remove`] if it is dropped. Flows evicted to make room
+    /// are returned in `gone`.
+    pub fn track(&mut self, now: Duration, p: &Info, b: &[u8], gone: &mut Vec<Entry>) -> Track {
+        if p.later_fragment {
+            // The stack reassembles before tracking; a lone later fragment
+            // cannot be placed in a flow.
+            self.stats.invalid += 1;
+            return Track::invalid();
+        }
+        if p.proto == ICMP && p.is_icmp_error() {
+            return self.related(p, b);
+        }
+        if p.proto == ICMP && !p.is_echo() {
+            // Other ICMP queries are not tracked: each is judged alone.
+            return Track {
+                state: CtState::New,
+                flow: None,
+                quoted_translated: false,
+            };
+        }
+        if matches!(p.proto, TCP | UDP | ICMP) && !p.has_ports {
+            self.stats.invalid += 1;
+            return Track::invalid();
+        }
+        let t = p.tuple();
+        match self.lookup(&t) {
+            Some((id, dir)) => self.existing(now, p, id, dir, gone),
+            None => self.first(now, p, gone),
+        }
+    }
+
+    fn first(&mut self, now: Duration, p: &Info, gone: &mut Vec<Entry>) -> Track {
+        let tcp = match p.proto {
+            TCP => {
+                let f = p.tcp_flags & 0x3f & !(flags::PSH | flags::URG);
+                if f != flags::SYN {
+                    self.stats.invalid += 1;
+                    return Track::invalid();
+                }
+                Some(TcpCt::SynSent)
+            }
+            // An echo reply nobody asked for.
+            ICMP if p.icmp.is_some_and(|(t, _)| t == 0) => {
+                self.stats.invalid += 1;
+                return Track::invalid();
+            }
+            _ => None,
+        };
+        if !self.make_room(gone) {
+            self.stats.invalid += 1;
+            return Track::invalid();
+        }
+        let id = self.create(now, p, tcp);
+        Track {
+            state: CtState::New,
+            flow: Some((id, Dir::Orig)),
+            quoted_translated: false,
+        }
+    }
+
+    fn existing(
+        &mut self,
+        now: Duration,
+        p: &Info,
+        id: u64,
+        dir: Dir,
+        gone: &mut Vec<Entry>,
+    ) -> Track {
+        self.stats.found += 1;
+        let d = if dir == Dir::Orig { 0 } else { 1 };
+        let Some(e) = self.entries.get_mut(&id) else {
+            return Track::invalid();
+        };
+        e.packets[d] += 1;
+        e.bytes[d] += p.len as u64;
+        if dir == Dir::Reply {
+            e.seen_reply = true;
+        }
+        if let Some(state) = e.tcp {
+            let f = p.tcp_flags & 0x3f & !(flags::PSH | flags::URG);
+            let valid = matches!(
+                f,
+                flags::SYN
+                    | 0x12 // SYN|ACK
+                    | flags::RST
+                    | 0x14 // RST|ACK
+                    | 0x11 // FIN|ACK
+                    | flags::ACK
+            );
+            if !valid {
+                self.stats.invalid += 1;
+                return Track::invalid();
+            }
+            // A new SYN on a closed flow's tuple starts the flow afresh.
+            if dir == Dir::Orig
+                && f == flags::SYN
+                && matches!(state, TcpCt::TimeWait | TcpCt::Close)
+            {
+                if let Some(old) = self.remove(id) {
+                    gone.push(old);
+                }
+                return self.first(now, p, gone);
+            }
+            let next = if f & flags::RST != 0 {
+                TcpCt::Close
+            } else {
+                match (state, dir, f) {
+                    (TcpCt::SynSent, Dir::Reply, 0x12) => TcpCt::SynRecv,
+                    // Simultaneous open.
+                    (TcpCt::SynSent, Dir::Reply, flags::SYN) => TcpCt::SynRecv,
+                    (TcpCt::SynRecv, Dir::Orig, flags::ACK) => TcpCt::Established,
+                    (
+                        TcpCt::SynRecv | TcpCt::Established | TcpCt::FinWait | TcpCt::CloseWait,
+                        _,
+                        0x11,
+                    ) => {
+                        e.fin[d] = true;
+                        if e.fin[1 - d] {
+                            TcpCt::LastAck
+                        } else {
+                            TcpCt::FinWait
+                        }
+                    }
+                    (TcpCt::FinWait, _, flags::ACK) if e.fin[1 - d] && !e.fin[d] => {
+                        TcpCt::CloseWait
+                    }
+                    (TcpCt::LastAck, _, flags::ACK) => TcpCt::TimeWait,
+                    (s, _, _) => s,
+                }
+            };
+            e.tcp = Some(next);
+            if next == TcpCt::Established && e.seen_reply {
+                e.assured = true;
+            }
+        } else if e.seen_reply && e.orig.proto != ICMP {
+            // Linux marks UDP (and other) flows assured once answered;
+            // ICMP echo flows never are.
+            e.assured = true;
+        }
+        let state = if e.seen_reply || dir == Dir::Reply {
+            CtState::Established
+        } else {
+            CtState::New
+        };
+        self.refresh(id, now);
+        Track {
+            state,
+            flow: Some((id, dir)),
+            quoted_translated: false,
+        }
+    }
+
+    /// An ICMP error: RELATED to the flow of the packet it quotes, whether
+    /// that packet is quoted as it was before or after translation.
+    fn related(&mut self, p: &Info, b: &[u8]) -> Track {
+        let Some((_, inner)) = crate::packet::quoted(b, p) else {
+            self.stats.invalid += 1;
+            return Track::invalid();
+        };
+        if !inner.has_ports && matches!(inner.proto, TCP | UDP | ICMP) {
+            self.stats.invalid += 1;
+            return Track::invalid();
+        }
+        let t = inner.tuple();
+        if let Some((id, dir)) = self.lookup(&t) {
+            return Track {
+                state: CtState::Related,
+                flow: Some((id, dir)),
+                quoted_translated: false,
+            };
+        }
+        if let Some((id, dir)) = self.lookup(&t.invert()) {
+            // The quoted packet went the other way, as translated.
+            let d = if dir == Dir::Orig {
+                Dir::Reply
+            } else {
+                Dir::Orig
+            };
+            return Track {
+                state: CtState::Related,
+                flow: Some((id, d)),
+                quoted_translated: true,
+            };
+        }
+        self.stats.invalid += 1;
+        Track::invalid()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, f: u8) -> Info {
+        Info {
+            src: Ipv4Addr::from(src),
+            dst: Ipv4Addr::from(dst),
+            proto: TCP,
+            sport,
+            dport,
+            icmp: None,
+            tcp_flags: f,
+            len: 40,
+            ihl: 20,
+            later_fragment: false,
+            has_ports: true,
+        }
+    }
+
+    const C: [u8; 4] = [10, 0, 1, 2];
+    const S: [u8; 4] = [10, 0, 2, 2];
+
+    fn step(ct: &mut Conntrack, t: u64, p: Info) -> Track {
+        let mut gone = Vec::new();
+        let r = ct.track(Duration::from_secs(t), &p, &[], &mut gone);
+        if let Some((id, _)) = r.flow {
+            let reply = ct.entry(id).unwrap().reply;
+            ct.confirm(id, reply).unwrap();
+        }
+        r
+    }
+
+    #[test]
+    fn a_tcp_connection_from_syn_to_time_wait() {
+        let mut ct = Conntrack::new(16);
+        let syn = step(&mut ct, 0, tcp(C, S, 40000, 80, flags::SYN));
+        assert_eq!(syn.state, CtState::New);
+        let (id, _) = syn.flow.unwrap();
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::SynSent));
+        // A retransmitted SYN is still NEW.
+        assert_eq!(
+            step(&mut ct, 1, tcp(C, S, 40000, 80, flags::SYN)).state,
+            CtState::New
+        );
+        let sa = step(&mut ct, 1, tcp(S, C, 80, 40000, 0x12));
+        assert_eq!(
+            (sa.state, sa.flow.unwrap().1),
+            (CtState::Established, Dir::Reply)
+        );
+        step(&mut ct, 1, tcp(C, S, 40000, 80, flags::ACK));
+        let e = ct.entry(id).unwrap();
+        assert_eq!(e.tcp, Some(TcpCt::Established));
+        assert!(e.assured);
+        assert_eq!(e.expires, Duration::from_secs(1 + 432_000));
+        step(&mut ct, 2, tcp(C, S, 40000, 80, 0x11));
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::FinWait));
+        step(&mut ct, 2, tcp(S, C, 80, 40000, flags::ACK));
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::CloseWait));
+        step(&mut ct, 3, tcp(S, C, 80, 40000, 0x11));
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::LastAck));
+        step(&mut ct, 3, tcp(C, S, 40000, 80, flags::ACK));
+        let e = ct.entry(id).unwrap();
+        assert_eq!(e.tcp, Some(TcpCt::TimeWait));
+        assert_eq!(e.expires, Duration::from_secs(3 + 120));
+        assert!(ct.expire(Duration::from_secs(200)).len() == 1);
+        assert!(ct.is_empty());
+    }
+
+    #[test]
+    fn invalid_packets() {
+        let mut ct = Conntrack::new(16);
+        // A bare ACK with no flow: no mid-stream pickup.
+        assert_eq!(
+            step(&mut ct, 0, tcp(S, C, 80, 40000, flags::ACK)).state,
+            CtState::Invalid
+        );
+        // SYN+FIN is never valid.
+        assert_eq!(
+            step(&mut ct, 0, tcp(C, S, 1, 2, 0x03)).state,
+            CtState::Invalid
+        );
+        assert_eq!(ct.stats.invalid, 2);
+        assert!(ct.is_empty());
+    }
+
+    #[test]
+    fn full_table_evicts_unassured_then_refuses() {
+        let mut ct = Conntrack::new(2);
+        step(&mut ct, 0, tcp(C, S, 1, 80, flags::SYN));
+        step(&mut ct, 0, tcp(C, S, 2, 80, flags::SYN));
+        // A third flow evicts the oldest unanswered one.
+        assert_eq!(
+            step(&mut ct, 1, tcp(C, S, 3, 80, flags::SYN)).state,
+            CtState::New
+        );
+        assert_eq!(ct.stats.early_drop, 1);
+        assert_eq!(ct.len(), 2);
+        // Make both remaining flows assured; then a new one is refused.
+        for port in [2, 3] {
+            step(&mut ct, 2, tcp(S, C, 80, port, 0x12));
+            step(&mut ct, 2, tcp(C, S, port, 80, flags::ACK));
+        }
+        assert_eq!(
+            step(&mut ct, 3, tcp(C, S, 4, 80, flags::SYN)).state,
+            CtState::Invalid
+        );
+        assert_eq!(ct.stats.table_full, 1);
+        assert_eq!(ct.len(), 2);
+    }
+}

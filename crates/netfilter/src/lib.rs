@@ -1,0 +1,419 @@
+//! Packet policy for routers, as rule chains that return verdicts: a
+//! stateless ACL (like a cloud network ACL), connection tracking, a
+//! stateful firewall (like a security group), and NAT with port
+//! forwarding.
+//!
+//! A router calls [`Netfilter::hook`] at three points of forwarding, as
+//! Linux's netfilter hooks sit:
+//!
+//! 1. **prerouting**, for every datagram that arrives (reassembled): the
+//!    connection tracker places it in a flow; destination NAT happens here
+//!    (a port forward for a new flow, the reverse of source NAT for a
+//!    reply), and ICMP errors about translated flows are translated;
+//! 2. **forward**, once the route is known: the ACLs of the interface the
+//!    datagram came in by (its outbound list) and of the one it leaves by
+//!    (inbound list), then the security groups of both;
+//! 3. **postrouting**, just before it leaves: source NAT (masquerade,
+//!    hairpin), and a new flow is entered in the table.
+//!
+//! Datagrams for the router itself are not tracked unless they belong to a
+//! translated flow or a port forward. Time comes from the caller; the only
+//! randomness (NAT's port choice) from a seed.
+
+pub mod acl;
+pub mod conntrack;
+pub mod firewall;
+pub mod nat;
+pub mod packet;
+pub mod rule;
+pub mod show;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+pub use acl::{Acl, AclList, AclRule, Action};
+pub use conntrack::{Conntrack, CtState, Dir, Entry, TcpCt, Timeouts};
+pub use firewall::{SecurityGroup, SgRule, SgVerdict};
+pub use nat::{Filtering, Nat, NatConfig, PortForward};
+pub use packet::{Info, Tuple};
+pub use rule::{Match, PortRange};
+
+use crate::packet::{parse, quoted, refresh_icmp_error, set_addr, set_port, Side};
+
+/// Where in forwarding a datagram is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    Prerouting,
+    Forward,
+    Postrouting,
+}
+
+/// What becomes of a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    Drop,
+    /// Drop, and tell the sender: a TCP reset, or ICMP port unreachable.
+    Reject,
+}
+
+/// Counters of what the hooks did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub acl_dropped: u64,
+    pub sg_dropped: u64,
+    pub sg_rejected: u64,
+    pub nat_dropped: u64,
+    pub translated: u64,
+}
+
+/// The datagram between hooks.
+#[derive(Debug, Clone, Copy)]
+struct Ctx {
+    state: CtState,
+    flow: Option<(u64, Dir)>,
+    in_iface: usize,
+}
+
+/// Everything a router's packet policy holds.
+#[derive(Debug, Clone)]
+pub struct Netfilter {
+    /// ACL per interface.
+    pub acls: BTreeMap<usize, Acl>,
+    /// Security group per interface.
+    pub groups: BTreeMap<usize, SecurityGroup>,
+    pub nat: Option<Nat>,
+    pub conntrack: Conntrack,
+    /// The router's own addresses.
+    pub local: Vec<Ipv4Addr>,
+    /// Names of the interfaces, for listings.
+    pub iface_names: BTreeMap<usize, String>,
+    pub counters: Counters,
+    ctx: Option<Ctx>,
+}
+
+impl Netfilter {
+    pub fn new(local: Vec<Ipv4Addr>, conntrack_max: usize) -> Netfilter {
+        Netfilter {
+            acls: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            nat: None,
+            conntrack: Conntrack::new(conntrack_max),
+            local,
+            iface_names: BTreeMap::new(),
+            counters: Counters::default(),
+            ctx: None,
+        }
+    }
+
+    /// Whether anything needs connection tracking.
+    fn tracking(&self) -> bool {
+        self.nat.is_some() || !self.groups.is_empty()
+    }
+
+    /// Run `hook` on datagram `b` (which NAT may rewrite). `in_iface` is
+    /// the arrival interface; `out_iface` the departure one (forward and
+    /// postrouting).
+    pub fn hook(
+        &mut self,
+        hook: Hook,
+        now: Duration,
+        in_iface: usize,
+        out_iface: Option<usize>,
+        b: &mut [u8],
+    ) -> Verdict {
+        match hook {
+            Hook::Prerouting => self.prerouting(now, in_iface, b),
+            Hook::Forward => self.forward(in_iface, out_iface.unwrap_or(in_iface), b),
+            Hook::Postrouting => self.postrouting(out_iface.unwrap_or(in_iface), b),
+        }
+    }
+
+    fn release(&mut self, gone: Vec<Entry>) {
+        if let Some(nat) = &mut self.nat {
+            for e in gone {
+                if e.snat {
+                    nat.release(e.orig.proto, e.orig.src, e.orig.sport);
+                }
+            }
+        }
+    }
+
+    fn prerouting(&mut self, now: Duration, in_iface: usize, b: &mut [u8]) -> Verdict {
+        self.ctx = None;
+        if !self.tracking() {
+            return Verdict::Accept;
+        }
+        let gone = self.conntrack.expire(now);
+        self.release(gone);
+        let Some(p) = parse(b) else {
+            return Verdict::Accept;
+        };
+        let to_me = self.local.contains(&p.dst);
+        let mut gone = Vec::new();
+        let known = self.conntrack.lookup(&p.tuple()).is_some()
+            || p.is_icmp_error()
+            || self.forward_target(&p, in_iface).is_some();
+        if to_me && !known {
+            // For the router itself: not tracked.
+            return Verdict::Accept;
+        }
+        let t = self.conntrack.track(now, &p, b, &mut gone);
+        self.release(gone);
+        self.ctx = Some(Ctx {
+            state: t.state,
+            flow: t.flow,
+            in_iface,
+        });
+        let Some((id, dir)) = t.flow else {
+            return Verdict::Accept;
+        };
+        match t.state {
+            CtState::Related => {
+                if t.quoted_translated {
+                    self.translate_error(id, dir, &p, b);
+                }
+            }
+            CtState::New if dir == Dir::Orig && !self.is_confirmed(id) => {
+                // A port forward, or an unsolicited packet a mapping admits.
+                if let Some((ip, port)) = self.forward_target(&p, in_iface) {
+                    if let Some(nat) = &mut self.nat {
+                        // Counted for `fw -L` (a mapping admits others).
+                        let _ = nat.forward_for(p.proto, p.dport);
+                    }
+                    let _ = set_addr(b, 0, Side::Dst, ip);
+                    let _ = set_port(b, 0, Side::Dst, port);
+                    if let Some(e) = self.conntrack.entry(id) {
+                        let mut reply = e.reply;
+                        reply.src = ip;
+                        reply.sport = port;
+                        self.set_reply(id, reply);
+                    }
+                    self.conntrack.set_nat(id, false, true);
+                    self.counters.translated += 1;
+                }
+            }
+            CtState::New | CtState::Established => self.translate_dst(id, dir, b),
+            CtState::Invalid => {}
+        }
+        Verdict::Accept
+    }
+
+    fn is_confirmed(&self, id: u64) -> bool {
+        self.conntrack.entry(id).is_some_and(|e| e.confirmed)
+    }
+
+    fn set_reply(&mut self, id: u64, reply: Tuple) {
+        // Unconfirmed entries carry their tentative reply tuple; the table
+        // indexes it at confirmation.
+        let _ = self.conntrack.confirm_tentative(id, reply);
+    }
+
+    /// Where an inbound packet to the outside address goes: a port forward
+    /// or a mapping the filtering lets it through.
+    fn forward_target(&self, p: &Info, in_iface: usize) -> Option<(Ipv4Addr, u16)> {
+        let nat = self.nat.as_ref()?;
+        if p.dst != nat.config.external || !p.has_ports {
+            return None;
+        }
+        if let Some(f) = nat
+            .config
+            .forwards
+            .iter()
+            .find(|f| f.proto == p.proto && f.port == p.dport)
+        {
+            return Some((*f.to.ip(), f.to.port()));
+        }
+        if in_iface != nat.config.outside {
+            return None;
+        }
+        nat.inbound(p.proto, p.dport, (p.src, p.sport))
+    }
+
+    /// The destination half of a known flow's translation.
+    fn translate_dst(&mut self, id: u64, dir: Dir, b: &mut [u8]) {
+        let Some(e) = self.conntrack.entry(id) else {
+            return;
+        };
+        let (addr, port) = match dir {
+            Dir::Orig if e.dnat => (e.reply.src, e.reply.sport),
+            Dir::Reply if e.snat => (e.orig.src, e.orig.sport),
+            _ => return,
+        };
+        let _ = set_addr(b, 0, Side::Dst, addr);
+        let _ = set_port(b, 0, Side::Dst, port);
+        self.counters.translated += 1;
+    }
+
+    /// The source half of a known flow's translation.
+    fn translate_src(&mut self, id: u64, dir: Dir, b: &mut [u8]) {
+        let Some(e) = self.conntrack.entry(id) else {
+            return;
+        };
+        let (addr, port) = match dir {
+            Dir::Orig if e.snat => (e.reply.dst, e.reply.dport),
+            Dir::Reply if e.dnat => (e.orig.dst, e.orig.dport),
+            _ => return,
+        };
+        let _ = set_addr(b, 0, Side::Src, addr);
+        let _ = set_port(b, 0, Side::Src, port);
+    }
+
+    /// An ICMP error quoting a translated packet: put back what its
+    /// recipient sent, inside and out.
+    fn translate_error(&mut self, id: u64, dir: Dir, p: &Info, b: &mut [u8]) {
+        let Some(e) = self.conntrack.entry(id).cloned() else {
+            return;
+        };
+        if !(e.snat || e.dnat) {
+            return;
+        }
+        let Some((at, _)) = quoted(b, p) else { return };
+        // The quoted packet went `dir`; restore it as its sender sent it.
+        let (sent, translated) = match dir {
+            Dir::Orig => (e.orig, e.reply.invert()),
+            Dir::Reply => (e.reply, e.orig.invert()),
+        };
+        let _ = set_addr(b, at, Side::Src, sent.src);
+        let _ = set_addr(b, at, Side::Dst, sent.dst);
+        let _ = set_port(b, at, Side::Src, sent.sport);
+        let _ = set_port(b, at, Side::Dst, sent.dport);
+        if p.src == translated.dst {
+            // The error came from the far endpoint itself.
+            let _ = set_addr(b, 0, Side::Src, sent.dst);
+        }
+        let _ = set_addr(b, 0, Side::Dst, sent.src);
+        refresh_icmp_error(b, p.ihl, p.len, at);
+        self.counters.translated += 1;
+    }
+
+    fn forward(&mut self, in_iface: usize, out_iface: usize, b: &mut [u8]) -> Verdict {
+        let Some(p) = parse(b) else {
+            return Verdict::Accept;
+        };
+        let ctx = self.ctx.filter(|c| c.in_iface == in_iface);
+        let state = ctx.map_or(CtState::New, |c| c.state);
+        let mut verdict = Verdict::Accept;
+        if let Some(acl) = self.acls.get_mut(&in_iface) {
+            if !acl.outbound.check(&p) {
+                verdict = Verdict::Drop;
+            }
+        }
+        if verdict == Verdict::Accept {
+            if let Some(acl) = self.acls.get_mut(&out_iface) {
+                if !acl.inbound.check(&p) {
+                    verdict = Verdict::Drop;
+                }
+            }
+        }
+        if verdict == Verdict::Drop {
+            self.counters.acl_dropped += 1;
+        }
+        if verdict == Verdict::Accept {
+            for (iface, inbound) in [(in_iface, false), (out_iface, true)] {
+                if let Some(sg) = self.groups.get_mut(&iface) {
+                    match sg.check(&p, state, inbound) {
+                        SgVerdict::Accept => {}
+                        SgVerdict::Drop => {
+                            self.counters.sg_dropped += 1;
+                            verdict = Verdict::Drop;
+                            break;
+                        }
+                        SgVerdict::Reject => {
+                            self.counters.sg_rejected += 1;
+                            verdict = Verdict::Reject;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        // Never let an inside address out untranslated: INVALID packets
+        // (which NAT does not touch) bound for the outside are dropped.
+        if verdict == Verdict::Accept && state == CtState::Invalid {
+            if let Some(nat) = &self.nat {
+                if out_iface == nat.config.outside && nat.is_inside(p.src) {
+                    self.counters.nat_dropped += 1;
+                    verdict = Verdict::Drop;
+                }
+            }
+        }
+        if verdict != Verdict::Accept {
+            self.abandon();
+        }
+        verdict
+    }
+
+    /// The current datagram will not be forwarded: forget a flow it started.
+    fn abandon(&mut self) {
+        if let Some(Ctx {
+            state: CtState::New,
+            flow: Some((id, Dir::Orig)),
+            ..
+        }) = self.ctx.take()
+        {
+            if !self.is_confirmed(id) {
+                self.conntrack.remove(id);
+            }
+        }
+    }
+
+    fn postrouting(&mut self, out_iface: usize, b: &mut [u8]) -> Verdict {
+        let Some(ctx) = self.ctx.take() else {
+            return Verdict::Accept;
+        };
+        let Some((id, dir)) = ctx.flow else {
+            return Verdict::Accept;
+        };
+        if ctx.state == CtState::Related || ctx.state == CtState::Invalid {
+            return Verdict::Accept;
+        }
+        if self.is_confirmed(id) {
+            self.translate_src(id, dir, b);
+            return Verdict::Accept;
+        }
+        // A new flow leaves: source NAT if it goes out through the outside
+        // interface from inside, or hairpins back inside after a forward.
+        let Some(e) = self.conntrack.entry(id).cloned() else {
+            return Verdict::Accept;
+        };
+        let mut reply = e.reply;
+        let mut snat = false;
+        if let Some(nat) = &mut self.nat {
+            let leaving = out_iface == nat.config.outside && nat.is_inside(e.orig.src);
+            let hairpin = e.dnat && ctx.in_iface != nat.config.outside && nat.is_inside(e.orig.src);
+            if leaving || hairpin {
+                let remote = (reply.src, reply.sport);
+                match nat.map(e.orig.proto, e.orig.src, e.orig.sport, remote) {
+                    Some(port) => {
+                        reply.dst = nat.config.external;
+                        reply.dport = port;
+                        snat = true;
+                    }
+                    None => {
+                        self.counters.nat_dropped += 1;
+                        self.conntrack.remove(id);
+                        return Verdict::Drop;
+                    }
+                }
+            }
+        }
+        if self.conntrack.confirm(id, reply).is_err() {
+            if snat {
+                if let Some(nat) = &mut self.nat {
+                    nat.release(e.orig.proto, e.orig.src, e.orig.sport);
+                }
+            }
+            self.counters.nat_dropped += 1;
+            self.conntrack.remove(id);
+            return Verdict::Drop;
+        }
+        if snat {
+            self.conntrack.set_nat(id, true, false);
+            self.translate_src(id, Dir::Orig, b);
+            self.counters.translated += 1;
+        }
+        Verdict::Accept
+    }
+}

@@ -1,0 +1,49 @@
+//! A place for packet policy in forwarding: what a router's firewall and
+//! NAT (the `netfilter` crate, attached by the host) plug into.
+//!
+//! A stack with a hook calls it at three points, as Linux's netfilter
+//! hooks sit: **prerouting** for every datagram that arrives (after header
+//! checks; forwarded fragments are reassembled first, as Linux's
+//! `nf_defrag` does, and leave fragmented again if the next link needs it),
+//! **forward** once the route is known, and **postrouting** just before the
+//! datagram is queued for its link. The hook may rewrite the datagram (NAT)
+//! and decides whether it goes on.
+
+use std::any::Any;
+use std::fmt;
+
+use crate::iface::IfaceId;
+use crate::time::Instant;
+
+/// Where in forwarding the hook is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookPoint {
+    Prerouting,
+    Forward,
+    Postrouting,
+}
+
+/// What the hook decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookVerdict {
+    Accept,
+    Drop,
+    /// Drop and tell the sender: a TCP reset (from the destination it
+    /// tried), or ICMP port unreachable for anything else.
+    Reject,
+}
+
+/// Packet policy the stack consults.
+pub trait PacketHook: fmt::Debug {
+    fn process(
+        &mut self,
+        point: HookPoint,
+        now: Instant,
+        in_iface: IfaceId,
+        out_iface: Option<IfaceId>,
+        datagram: &mut [u8],
+    ) -> HookVerdict;
+
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}

@@ -1,0 +1,289 @@
+//! `fw` and `conntrack`: a router's packet policy from its command line.
+//!
+//! ```text
+//! fw -L                                  rules with hit counts, NAT, drops
+//! fw -A IFACE acl-in|acl-out RULE...     add an ACL rule (NUMBER allow|deny MATCH)
+//! fw -D IFACE acl-in|acl-out NUMBER      delete one
+//! fw -A IFACE sg-in|sg-out RULE...       add a security-group rule (allow MATCH)
+//! conntrack -L [-p tcp|udp|icmp]         tracked flows (conntrack-tools' format)
+//! conntrack -S                           tracker statistics
+//! conntrack -F                           forget every flow
+//! ```
+//!
+//! IFACE is the interface's address (`10.0.1.1`) or name (`eth0`). ACLs and
+//! security groups are edited where the scenario declared one; a host with
+//! no packet policy says so and exits 1.
+
+use std::time::Duration;
+
+use tcplab_host::{Host, Output};
+use tcplab_netfilter::{AclRule, Netfilter, SgRule};
+
+use crate::Usage;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FwArgs {
+    List,
+    Add {
+        iface: String,
+        list: String,
+        rule: String,
+    },
+    Delete {
+        iface: String,
+        list: String,
+        number: u16,
+    },
+}
+
+const FW_USAGE: &str = "usage: fw -L | fw -A IFACE acl-in|acl-out|sg-in|sg-out RULE... | fw -D IFACE acl-in|acl-out NUMBER";
+
+impl FwArgs {
+    pub fn parse(args: &[String]) -> Result<FwArgs, Usage> {
+        let bad = |m: &str| Usage::with_usage("fw", m.to_string(), FW_USAGE);
+        match args.first().map(String::as_str) {
+            Some("-L") if args.len() == 1 => Ok(FwArgs::List),
+            Some(op @ ("-A" | "-D")) => {
+                let [_, iface, list, rest @ ..] = args else {
+                    return Err(bad("missing interface, list or rule"));
+                };
+                if !matches!(list.as_str(), "acl-in" | "acl-out" | "sg-in" | "sg-out") {
+                    return Err(bad(&format!(
+                        "`{list}` is not acl-in, acl-out, sg-in or sg-out"
+                    )));
+                }
+                let rule = rest.join(" ");
+                if op == "-A" {
+                    // Check the rule now, so a scenario with a bad one fails
+                    // to load.
+                    if list.starts_with("acl") {
+                        AclRule::parse(&rule).map_err(|e| Usage::new("fw", e))?;
+                    } else {
+                        SgRule::parse(&rule).map_err(|e| Usage::new("fw", e))?;
+                    }
+                    Ok(FwArgs::Add {
+                        iface: iface.clone(),
+                        list: list.clone(),
+                        rule,
+                    })
+                } else {
+                    if list.starts_with("sg") {
+                        return Err(bad("security-group rules have no numbers to delete by"));
+                    }
+                    let number = rule
+                        .parse()
+                        .map_err(|_| bad(&format!("`{rule}` is not a rule number")))?;
+                    Ok(FwArgs::Delete {
+                        iface: iface.clone(),
+                        list: list.clone(),
+                        number,
+                    })
+                }
+            }
+            _ => Err(bad("what to do? (-L, -A or -D)")),
+        }
+    }
+}
+
+/// The stack index of an interface named by address or `ethN`.
+fn iface_index(host: &Host, name: &str) -> Option<usize> {
+    host.with_stack(|s| {
+        s.interfaces()
+            .iter()
+            .position(|i| i.name == name || i.addrs.iter().any(|a| a.address().to_string() == name))
+    })
+}
+
+fn no_filter(err: &mut Output, tool: &str) -> i32 {
+    err.line(format!(
+        "{tool}: no packet filter on this host (a router gets one from [router.nat], [[router.acl]] or [[router.firewall]])"
+    ));
+    1
+}
+
+fn edit(nf: &mut Netfilter, idx: usize, a: &FwArgs) -> Result<(), String> {
+    match a {
+        FwArgs::List => Ok(()),
+        FwArgs::Add { list, rule, .. } if list.starts_with("acl") => {
+            let acl = nf
+                .acls
+                .get_mut(&idx)
+                .ok_or("no ACL on this interface (declare one with [[router.acl]])")?;
+            let r = AclRule::parse(rule)?;
+            if list == "acl-in" {
+                acl.inbound.add(r)
+            } else {
+                acl.outbound.add(r)
+            }
+        }
+        FwArgs::Add { list, rule, .. } => {
+            let sg = nf
+                .groups
+                .get_mut(&idx)
+                .ok_or("no firewall on this interface (declare one with [[router.firewall]])")?;
+            let r = SgRule::parse(rule)?;
+            if list == "sg-in" {
+                sg.inbound.push(r);
+            } else {
+                sg.outbound.push(r);
+            }
+            Ok(())
+        }
+        FwArgs::Delete { list, number, .. } => {
+            let acl = nf.acls.get_mut(&idx).ok_or("no ACL on this interface")?;
+            if list == "acl-in" {
+                acl.inbound.remove(*number)
+            } else {
+                acl.outbound.remove(*number)
+            }
+        }
+    }
+}
+
+pub async fn run_fw(host: Host, a: FwArgs, mut out: Output, mut err: Output) -> i32 {
+    if let FwArgs::List = a {
+        return match host.with_netfilter(|nf| nf.list_rules()) {
+            Some(lines) => {
+                for l in lines {
+                    out.line(l);
+                }
+                0
+            }
+            None => no_filter(&mut err, "fw"),
+        };
+    }
+    let name = match &a {
+        FwArgs::Add { iface, .. } | FwArgs::Delete { iface, .. } => iface.clone(),
+        FwArgs::List => String::new(),
+    };
+    let Some(idx) = iface_index(&host, &name) else {
+        err.line(format!("fw: {name}: no such interface"));
+        return 1;
+    };
+    match host.with_netfilter(|nf| edit(nf, idx, &a)) {
+        None => no_filter(&mut err, "fw"),
+        Some(Ok(())) => 0,
+        Some(Err(e)) => {
+            err.line(format!("fw: {name}: {e}"));
+            1
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConntrackArgs {
+    List(Option<u8>),
+    Stats,
+    Flush,
+}
+
+impl ConntrackArgs {
+    pub fn parse(args: &[String]) -> Result<ConntrackArgs, Usage> {
+        let usage = "usage: conntrack -L [-p tcp|udp|icmp] | -S | -F";
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        match words[..] {
+            ["-L"] => Ok(ConntrackArgs::List(None)),
+            ["-L", "-p", p] | ["-p", p, "-L"] => Ok(ConntrackArgs::List(Some(match p {
+                "tcp" => 6,
+                "udp" => 17,
+                "icmp" => 1,
+                other => {
+                    return Err(Usage::new(
+                        "conntrack",
+                        format!("unknown protocol `{other}`"),
+                    ))
+                }
+            }))),
+            ["-S"] => Ok(ConntrackArgs::Stats),
+            ["-F"] => Ok(ConntrackArgs::Flush),
+            _ => Err(Usage::with_usage(
+                "conntrack",
+                "expected -L, -S or -F".into(),
+                usage,
+            )),
+        }
+    }
+}
+
+pub async fn run_conntrack(host: Host, a: ConntrackArgs, mut out: Output, mut err: Output) -> i32 {
+    let now = Duration::from_micros(host.now().total_micros());
+    let r = host.with_netfilter(|nf| match a {
+        ConntrackArgs::List(p) => {
+            let (lines, count) = nf.list_flows(now, p);
+            (lines, vec![count])
+        }
+        ConntrackArgs::Stats => {
+            let s = nf.conntrack.stats;
+            (
+                vec![format!(
+                    "cpu=0   \tfound={} invalid={} insert={} insert_failed=0 drop={} early_drop={} error=0 search_restart=0 clash_resolve=0 chaintoolong=0 ",
+                    s.found, s.invalid, s.new, s.table_full, s.early_drop
+                )],
+                Vec::new(),
+            )
+        }
+        ConntrackArgs::Flush => {
+            let ids: Vec<u64> = nf.conntrack.entries().map(|e| e.id).collect();
+            let n = ids.len();
+            for id in ids {
+                if let Some(e) = nf.conntrack.remove(id) {
+                    if e.snat {
+                        if let Some(nat) = &mut nf.nat {
+                            nat.release(e.orig.proto, e.orig.src, e.orig.sport);
+                        }
+                    }
+                }
+            }
+            (
+                Vec::new(),
+                vec![format!(
+                    "conntrack v1.4.7 (conntrack-tools): connection tracking table has been emptied ({n} flows)."
+                )],
+            )
+        }
+    });
+    match r {
+        Some((lines, notes)) => {
+            for l in lines {
+                out.line(l);
+            }
+            for n in notes {
+                err.line(n);
+            }
+            0
+        }
+        None => no_filter(&mut err, "conntrack"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        crate::args::split(s).unwrap()
+    }
+
+    #[test]
+    fn parse() {
+        assert_eq!(FwArgs::parse(&v("-L")).unwrap(), FwArgs::List);
+        assert_eq!(
+            FwArgs::parse(&v("-A 10.0.1.1 acl-out 100 allow tcp port 1024-65535")).unwrap(),
+            FwArgs::Add {
+                iface: "10.0.1.1".into(),
+                list: "acl-out".into(),
+                rule: "100 allow tcp port 1024-65535".into()
+            }
+        );
+        assert!(FwArgs::parse(&v("-A eth0 acl-in 100 permit all")).is_err());
+        assert!(FwArgs::parse(&v("-A eth0 chains 100 allow all")).is_err());
+        assert!(FwArgs::parse(&v("-D eth0 sg-in 1")).is_err());
+        assert!(FwArgs::parse(&v("-X")).is_err());
+        assert_eq!(
+            ConntrackArgs::parse(&v("-L -p tcp")).unwrap(),
+            ConntrackArgs::List(Some(6))
+        );
+        assert!(ConntrackArgs::parse(&v("-L -p sctp")).is_err());
+        assert!(ConntrackArgs::parse(&v("")).is_err());
+    }
+}

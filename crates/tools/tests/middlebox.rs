@@ -1,0 +1,141 @@
+//! Firewalls and NAT on simulated routers: the lessons in `scenarios/`
+//! checked for what they teach, and the behaviours one by one.
+
+mod common;
+
+use common::{find, run_file};
+
+fn scenario(name: &str) -> String {
+    let path = format!("{}/../../scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn acl_without_a_return_rule_breaks_the_handshake_and_the_rule_fixes_it() {
+    let r = run_file(&scenario("acl.toml"));
+    let url = "curl -sS --connect-timeout 5 http://10.99.1.2/";
+    let before = find(&r, "client", url, 0);
+    assert_eq!(before.exit, Some(28), "{before:?}");
+    // The capture at the server shows SYN-ACKs going out, unanswered.
+    let dump = find(&r, "web", "tcpdump -n -c 4 tcp port 80", 0);
+    assert!(
+        dump.stdout
+            .iter()
+            .filter(|l| l.contains("Flags [S.]"))
+            .count()
+            >= 2,
+        "{dump:?}"
+    );
+    let after = find(&r, "client", url, 1);
+    assert_eq!(
+        (after.exit, after.stdout.as_slice()),
+        (Some(0), &["through the ACL".to_string()][..])
+    );
+    let fw = &find(&r, "r1", "fw -L", 0).stdout;
+    let star_out = fw
+        .iter()
+        .rposition(|l| l.trim_start().starts_with('*'))
+        .unwrap();
+    assert!(fw[star_out].trim_end().ends_with("5        240"), "{fw:?}");
+}
+
+#[test]
+fn stateful_firewall_needs_one_rule() {
+    let r = run_file(&scenario("firewall.toml"));
+    assert_eq!(
+        find(&r, "client", "curl -s http://10.99.1.2/", 0).stdout,
+        ["through the firewall"]
+    );
+    assert_eq!(find(&r, "web", "ping -c 2 10.99.3.2", 0).exit, Some(0));
+    let tr = &find(&r, "web", "traceroute -n -q 1 10.99.3.2", 0).stdout;
+    assert_eq!(tr.len(), 4, "time exceeded passes as RELATED: {tr:?}");
+    let nc = find(&r, "client", "nc -w 2 10.99.1.2 7", 0);
+    assert_eq!(
+        nc.stderr,
+        ["nc: connect to 10.99.1.2 port 7 (tcp) failed: Connection timed out"]
+    );
+    assert_eq!(
+        find(&r, "client", "ping -c 2 -W 1 10.99.1.2", 0).exit,
+        Some(1)
+    );
+    let ct = &find(&r, "r1", "conntrack -L", 0);
+    assert!(
+        ct.stdout[0].starts_with("tcp      6 ")
+            && ct.stdout[0].contains(" TIME_WAIT src=10.99.3.2 dst=10.99.1.2 ")
+    );
+    assert!(ct.stdout[0].ends_with("[ASSURED] mark=0 use=1"));
+    assert!(ct.stderr[0].starts_with("conntrack v1.4.7 (conntrack-tools): "));
+}
+
+#[test]
+fn nat_masquerade_forwarding_hairpin_and_traceroute() {
+    let r = run_file(&scenario("nat.toml"));
+    // Outbound through masquerade; the server sees only the outside address.
+    assert_eq!(
+        find(&r, "a", "curl -s http://10.99.3.2/", 0).stdout,
+        ["hello from the outside"]
+    );
+    assert_eq!(
+        find(&r, "c", "curl -s http://10.99.3.2/", 0).stdout,
+        ["hello from the outside"]
+    );
+    let log = &find(&r, "server", "serve http --log", 0).stdout;
+    assert!(log.iter().all(|l| l.starts_with("10.99.2.1 ")), "{log:?}");
+    // conntrack shows both tuples; the reply tuple goes to the outside address.
+    let ct = &find(&r, "r1", "conntrack -L", 0).stdout;
+    let echo: Vec<&String> = ct.iter().filter(|l| l.contains("dport=7 ")).collect();
+    assert_eq!(echo.len(), 2, "{ct:?}");
+    for l in &echo {
+        assert!(l.contains(" ESTABLISHED src=10.99.1."), "{l}");
+        assert!(l.contains("src=10.99.3.2 dst=10.99.2.1 sport=7 "), "{l}");
+    }
+    let ss = &find(&r, "server", "ss -tn state established", 0).stdout;
+    assert!(ss[1..].iter().all(|l| l.contains("10.99.2.1:")), "{ss:?}");
+    // Port forwarding: the inside server sees the real client.
+    assert_eq!(
+        find(&r, "server", "curl -s http://10.99.2.1:8080/", 0).stdout,
+        ["hello from the inside web server"]
+    );
+    let web = &find(&r, "web", "serve http --log", 0).stdout;
+    assert!(web[0].starts_with("10.99.3.2 "), "{web:?}");
+    // Hairpinning: from inside too, and the server sees the outside address.
+    assert_eq!(
+        find(&r, "c", "curl -s http://10.99.2.1:8080/", 0).stdout,
+        ["hello from the inside web server"]
+    );
+    assert!(web[1].starts_with("10.99.2.1 "), "{web:?}");
+    // traceroute through the NAT: errors translated back to the inside.
+    assert_eq!(
+        find(&r, "a", "traceroute -n -q 1 10.99.3.2", 0).stdout[1..]
+            .iter()
+            .map(|l| l.split("  ").nth(1).unwrap_or_default().to_string())
+            .collect::<Vec<_>>(),
+        ["10.99.1.1", "10.99.2.2", "10.99.3.2"]
+    );
+}
+
+#[test]
+fn bad_rules_in_scenarios_name_the_line() {
+    let base = scenario("nat.toml");
+    for (bad, want) in [
+        (
+            "forward = [\"tcp 8080 10.99.1.4:80\"]",
+            "forward = [\"tcp 8080 10.99.1.4\"]",
+        ),
+        ("outside = \"10.99.2.1\"", "outside = \"10.99.9.9\""),
+        ("inside = [\"10.99.1.0/24\"]", "inside = [\"10.99.1.0/33\"]"),
+    ] {
+        let text = base.replace(bad, want);
+        let e = tcplab_sim::load("nat.toml", &text).unwrap_err();
+        let line = text.lines().position(|l| l.contains(want)).unwrap() + 1;
+        assert_eq!(e.line, line, "{e}");
+    }
+    let acl = scenario("acl.toml").replace(
+        "100 allow tcp from 0.0.0.0/0 port 80",
+        "100 allow tcp form 0.0.0.0/0",
+    );
+    let e = tcplab_sim::load("acl.toml", &acl).unwrap_err();
+    assert!(e.message.contains("unknown word `form`"), "{e}");
+    let host = scenario("firewall.toml").replace("[[router.firewall]]", "[[host.firewall]]");
+    assert!(tcplab_sim::load("f.toml", &host).is_err());
+}
