@@ -58,9 +58,16 @@ impl AclRule {
 }
 
 /// One direction's rules, kept in number order, and the `*` rule's count.
+///
+/// Evaluation is first match by number, but not a scan of every rule: the
+/// list keeps, for each possible first octet of a source address, the
+/// rules whose source prefix can contain such an address (in number
+/// order), so a datagram is compared only with rules that could match it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AclList {
     rules: Vec<AclRule>,
+    /// Rule positions by the first octet of the source address.
+    by_octet: Vec<Vec<u32>>,
     /// Datagrams and bytes that reached the final `*` (deny).
     pub default_packets: u64,
     pub default_bytes: u64,
@@ -97,6 +104,7 @@ impl AclList {
             Ok(_) => Err(format!("rule {} already exists", rule.number)),
             Err(at) => {
                 self.rules.insert(at, rule);
+                self.reindex();
                 Ok(())
             }
         }
@@ -107,9 +115,28 @@ impl AclList {
         match self.rules.binary_search_by_key(&number, |r| r.number) {
             Ok(at) => {
                 self.rules.remove(at);
+                self.reindex();
                 Ok(())
             }
             Err(_) => Err(format!("there is no rule {number}")),
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.by_octet = vec![Vec::new(); 256];
+        for (i, r) in self.rules.iter().enumerate() {
+            let src = r.matches.src;
+            let first = src.address().octets()[0];
+            if src.prefix_len() >= 8 {
+                self.by_octet[usize::from(first)].push(i as u32);
+            } else {
+                // A short prefix covers a range of first octets.
+                let span = 1usize << (8 - src.prefix_len());
+                let lo = usize::from(first) & !(span - 1);
+                for list in &mut self.by_octet[lo..lo + span] {
+                    list.push(i as u32);
+                }
+            }
         }
     }
 
@@ -119,11 +146,14 @@ impl AclList {
 
     /// The first matching rule decides; none matching is a deny. Counts.
     pub fn check(&mut self, p: &Info) -> bool {
-        for r in &mut self.rules {
-            if r.matches.matches(p) {
-                r.packets += 1;
-                r.bytes += p.len as u64;
-                return r.action == Action::Allow;
+        if let Some(candidates) = self.by_octet.get(usize::from(p.src.octets()[0])) {
+            for &i in candidates {
+                let r = &mut self.rules[i as usize];
+                if r.matches.matches(p) {
+                    r.packets += 1;
+                    r.bytes += p.len as u64;
+                    return r.action == Action::Allow;
+                }
             }
         }
         self.default_packets += 1;

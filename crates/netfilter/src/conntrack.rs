@@ -23,9 +23,12 @@
 //! assured flow, the new one is refused (INVALID, counted in
 //! `table_full`). Established flows are never evicted for new ones.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::hash::BuildHasher;
 use std::time::Duration;
+
+use siphasher::sip::SipHasher13;
 
 use crate::packet::{flags, Info, Tuple, ICMP, TCP, UDP};
 
@@ -119,6 +122,9 @@ pub struct Entry {
     pub snat: bool,
     pub dnat: bool,
     fin: [bool; 2],
+    /// The time this flow is filed under in the expiry queue (at most its
+    /// `expires`: the queue is brought up to date lazily).
+    queued: Duration,
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
 }
@@ -159,11 +165,24 @@ pub struct CtStats {
     pub expired: u64,
 }
 
+/// SipHash-1-3 with secret keys: tuples come from the network, so an
+/// attacker must not be able to aim them at one bucket. The index is never
+/// iterated, so its order cannot reach any output.
+#[derive(Debug, Clone, Copy)]
+struct Keyed(u64, u64);
+
+impl BuildHasher for Keyed {
+    type Hasher = SipHasher13;
+    fn build_hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_keys(self.0, self.1)
+    }
+}
+
 /// The connection table.
 #[derive(Debug, Clone)]
 pub struct Conntrack {
     entries: BTreeMap<u64, Entry>,
-    index: BTreeMap<Tuple, (u64, Dir)>,
+    index: HashMap<Tuple, (u64, Dir), Keyed>,
     by_expiry: BTreeSet<(Duration, u64)>,
     next_id: u64,
     /// Entries the table holds at most.
@@ -178,10 +197,12 @@ const EARLY_DROP_SCAN: usize = 64;
 const GC_BATCH: usize = 64;
 
 impl Conntrack {
-    pub fn new(max: usize) -> Conntrack {
+    /// A table of at most `max` flows; `seed` keys its hash index.
+    pub fn new(max: usize, seed: u64) -> Conntrack {
+        let k1 = seed.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15;
         Conntrack {
             entries: BTreeMap::new(),
-            index: BTreeMap::new(),
+            index: HashMap::with_hasher(Keyed(seed, k1)),
             by_expiry: BTreeSet::new(),
             next_id: 1,
             max: max.max(1),
@@ -229,23 +250,30 @@ impl Conntrack {
         }
     }
 
+    /// A packet moved the flow's timeout. The expiry queue keeps the old
+    /// time and is corrected when that time comes (so a busy flow costs no
+    /// queue operation per packet).
     fn refresh(&mut self, id: u64, now: Duration) {
         let Some(e) = self.entries.get(&id) else {
             return;
         };
-        let old = e.expires;
         let new = now + self.timeout(e);
-        self.by_expiry.remove(&(old, id));
-        self.by_expiry.insert((new, id));
         if let Some(e) = self.entries.get_mut(&id) {
             e.expires = new;
+            if new < e.queued {
+                // Sooner than filed (new, or a state with a shorter
+                // timeout): file it again.
+                self.by_expiry.remove(&(e.queued, id));
+                e.queued = new;
+                self.by_expiry.insert((new, id));
+            }
         }
     }
 
     /// Remove a flow; returns it.
     pub fn remove(&mut self, id: u64) -> Option<Entry> {
         let e = self.entries.remove(&id)?;
-        self.by_expiry.remove(&(e.expires, id));
+        self.by_expiry.remove(&(e.queued, id));
         if self.index.get(&e.orig).is_some_and(|(i, _)| *i == id) {
             self.index.remove(&e.orig);
         }
@@ -266,11 +294,20 @@ impl Conntrack {
             if at > now {
                 break;
             }
-            if let Some(e) = self.remove(id) {
-                self.stats.expired += 1;
-                gone.push(e);
-            } else {
-                self.by_expiry.remove(&(at, id));
+            self.by_expiry.remove(&(at, id));
+            match self.entries.get_mut(&id) {
+                Some(e) if e.expires > now => {
+                    // Refreshed since it was filed: file it again.
+                    e.queued = e.expires;
+                    self.by_expiry.insert((e.expires, id));
+                }
+                Some(_) => {
+                    if let Some(e) = self.remove(id) {
+                        self.stats.expired += 1;
+                        gone.push(e);
+                    }
+                }
+                None => {}
             }
         }
         gone
@@ -319,11 +356,11 @@ impl Conntrack {
             snat: false,
             dnat: false,
             fin: [false; 2],
+            queued: Duration::MAX,
             packets: [1, 0],
             bytes: [p.len as u64, 0],
         };
         self.entries.insert(id, e);
-        self.by_expiry.insert((now, id));
         self.index.insert(orig, (id, Dir::Orig));
         self.refresh(id, now);
         self.stats.new += 1;
@@ -601,7 +638,7 @@ mod tests {
 
     #[test]
     fn a_tcp_connection_from_syn_to_time_wait() {
-        let mut ct = Conntrack::new(16);
+        let mut ct = Conntrack::new(16, 1);
         let syn = step(&mut ct, 0, tcp(C, S, 40000, 80, flags::SYN));
         assert_eq!(syn.state, CtState::New);
         let (id, _) = syn.flow.unwrap();
@@ -636,8 +673,28 @@ mod tests {
     }
 
     #[test]
+    fn a_refreshed_flow_outlives_its_first_timeout() {
+        let mut ct = Conntrack::new(16, 1);
+        let u = |t, src, dst, sp, dp| {
+            let mut p = tcp(src, dst, sp, dp, 0);
+            p.proto = UDP;
+            (t, p)
+        };
+        for (t, p) in [u(0, C, S, 5000, 53), u(1, S, C, 53, 5000)] {
+            step(&mut ct, t, p);
+        }
+        // Answered: 300 s from the last packet. A packet at 200 s keeps it.
+        let (t, p) = u(200, C, S, 5000, 53);
+        step(&mut ct, t, p);
+        assert!(ct.expire(Duration::from_secs(400)).is_empty());
+        assert_eq!(ct.len(), 1);
+        assert_eq!(ct.expire(Duration::from_secs(501)).len(), 1);
+        assert!(ct.is_empty());
+    }
+
+    #[test]
     fn invalid_packets() {
-        let mut ct = Conntrack::new(16);
+        let mut ct = Conntrack::new(16, 1);
         // A bare ACK with no flow: no mid-stream pickup.
         assert_eq!(
             step(&mut ct, 0, tcp(S, C, 80, 40000, flags::ACK)).state,
@@ -654,7 +711,7 @@ mod tests {
 
     #[test]
     fn full_table_evicts_unassured_then_refuses() {
-        let mut ct = Conntrack::new(2);
+        let mut ct = Conntrack::new(2, 1);
         step(&mut ct, 0, tcp(C, S, 1, 80, flags::SYN));
         step(&mut ct, 0, tcp(C, S, 2, 80, flags::SYN));
         // A third flow evicts the oldest unanswered one.

@@ -94,12 +94,14 @@ pub struct Netfilter {
 }
 
 impl Netfilter {
-    pub fn new(local: Vec<Ipv4Addr>, conntrack_max: usize) -> Netfilter {
+    /// A router's policy: its own addresses, the flow table's size, and a
+    /// seed for the table's hash keys.
+    pub fn new(local: Vec<Ipv4Addr>, conntrack_max: usize, seed: u64) -> Netfilter {
         Netfilter {
             acls: BTreeMap::new(),
             groups: BTreeMap::new(),
             nat: None,
-            conntrack: Conntrack::new(conntrack_max),
+            conntrack: Conntrack::new(conntrack_max, seed),
             local,
             iface_names: BTreeMap::new(),
             counters: Counters::default(),

@@ -709,7 +709,7 @@ pub fn generated(path: &str, size: u64) -> Vec<u8> {
 /// A router's packet policy from its scenario declaration.
 fn netfilter_for(spec: &NodeSpec, f: &FilterSpec, seed: u64) -> tcplab_netfilter::Netfilter {
     let local: Vec<_> = spec.ifaces.iter().map(|i| i.addr.address()).collect();
-    let mut nf = tcplab_netfilter::Netfilter::new(local, f.conntrack_max);
+    let mut nf = tcplab_netfilter::Netfilter::new(local, f.conntrack_max, seed ^ 0x6e66);
     for (i, iface) in spec.ifaces.iter().enumerate() {
         // Interface 0 of the stack is loopback; scenario interfaces follow.
         nf.iface_names

@@ -1,0 +1,305 @@
+//! Properties over random rules and random traffic:
+//!
+//! * no datagram that the ACLs deny is ever forwarded (checked against an
+//!   independent model of first-match-by-number evaluation);
+//! * the stateful firewall never admits an unsolicited inbound flow;
+//! * NAT brings every flow's replies back to the inside endpoint that
+//!   started it, and never gives one outside port to two inside endpoints.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use tcplab_netfilter::packet::{parse, TCP, UDP};
+use tcplab_netfilter::{
+    Acl, AclList, AclRule, Action, Filtering, Hook, Match, Nat, NatConfig, Netfilter, PortRange,
+    SecurityGroup, SgRule, Verdict,
+};
+use tcplab_wire::{ipv4, tcp, udp, Cidr, Protocol};
+
+const INSIDE: usize = 1;
+const OUTSIDE: usize = 2;
+const EXTERNAL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+fn datagram(
+    proto: u8,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    flags: u16,
+) -> Vec<u8> {
+    let payload = b"x";
+    let (protocol, body) = if proto == TCP {
+        let mut r = tcp::Repr::new(
+            sport,
+            dport,
+            tcp::Flags(flags),
+            tcp::SeqNumber(100),
+            tcp::SeqNumber(50),
+        );
+        r.window_len = 1000;
+        let mut b = vec![0u8; r.buffer_len()];
+        r.emit(&mut tcp::Packet::new_unchecked(&mut b[..]), src, dst);
+        (Protocol::Tcp, b)
+    } else {
+        let r = udp::Repr {
+            src_port: sport,
+            dst_port: dport,
+            payload,
+        };
+        let mut b = vec![0u8; r.buffer_len()];
+        r.emit(&mut udp::Packet::new_unchecked(&mut b[..]), src, dst);
+        (Protocol::Udp, b)
+    };
+    let ip = ipv4::Repr {
+        src_addr: src,
+        dst_addr: dst,
+        protocol,
+        payload_len: body.len(),
+        ttl: 64,
+        tos: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut b = vec![0u8; 20];
+    ip.emit(&mut ipv4::Packet::new_unchecked(&mut b[..]));
+    b.extend_from_slice(&body);
+    b
+}
+
+/// Through all three hooks, in at `from`, out at `to`.
+fn cross(nf: &mut Netfilter, now: u64, from: usize, to: usize, b: &mut [u8]) -> Verdict {
+    let t = Duration::from_millis(now);
+    for (hook, out) in [
+        (Hook::Prerouting, None),
+        (Hook::Forward, Some(to)),
+        (Hook::Postrouting, Some(to)),
+    ] {
+        let v = nf.hook(hook, t, from, out, b);
+        if v != Verdict::Accept {
+            return v;
+        }
+    }
+    Verdict::Accept
+}
+
+fn addr_pool() -> impl Strategy<Value = Ipv4Addr> {
+    prop::sample::select(vec![
+        Ipv4Addr::new(10, 0, 1, 2),
+        Ipv4Addr::new(10, 0, 1, 3),
+        Ipv4Addr::new(10, 0, 2, 2),
+        Ipv4Addr::new(172, 16, 5, 9),
+    ])
+}
+
+fn prefix_pool() -> impl Strategy<Value = Cidr> {
+    prop::sample::select(vec![
+        "0.0.0.0/0",
+        "10.0.0.0/8",
+        "10.0.1.0/24",
+        "10.0.2.0/24",
+        "10.0.1.3/32",
+        "172.16.0.0/12",
+    ])
+    .prop_map(|s| s.parse().unwrap())
+}
+
+fn port_range() -> impl Strategy<Value = PortRange> {
+    prop_oneof![
+        Just(PortRange::ANY),
+        (0u16..100).prop_map(|p| PortRange { lo: p, hi: p }),
+        (0u16..100, 0u16..100).prop_map(|(a, b)| PortRange {
+            lo: a.min(b),
+            hi: a.max(b)
+        }),
+    ]
+}
+
+fn a_match() -> impl Strategy<Value = Match> {
+    (
+        prop::sample::select(vec![None, Some(TCP), Some(UDP)]),
+        prefix_pool(),
+        prefix_pool(),
+        port_range(),
+        port_range(),
+    )
+        .prop_map(|(proto, src, dst, sport, dport)| {
+            let (sport, dport) = if proto.is_some() {
+                (sport, dport)
+            } else {
+                (PortRange::ANY, PortRange::ANY)
+            };
+            Match {
+                proto,
+                src,
+                dst,
+                sport,
+                dport,
+                icmp_type: None,
+                icmp_code: None,
+            }
+        })
+}
+
+fn acl_list() -> impl Strategy<Value = Vec<(u16, bool, Match)>> {
+    prop::collection::vec((1u16..200, any::<bool>(), a_match()), 0..12)
+}
+
+fn build(rules: &[(u16, bool, Match)]) -> AclList {
+    let mut l = AclList::default();
+    for (n, allow, m) in rules {
+        let _ = l.add(AclRule {
+            number: *n,
+            action: if *allow { Action::Allow } else { Action::Deny },
+            matches: *m,
+            packets: 0,
+            bytes: 0,
+        });
+    }
+    l
+}
+
+/// The model: rules by number (the first given wins a duplicate number),
+/// first match decides, nothing matching denies.
+fn model_allows(
+    rules: &[(u16, bool, Match)],
+    proto: u8,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+) -> bool {
+    let mut by_number: BTreeMap<u16, (bool, Match)> = BTreeMap::new();
+    for (n, a, m) in rules {
+        by_number.entry(*n).or_insert((*a, *m));
+    }
+    let contains = |c: &Cidr, a: Ipv4Addr| {
+        let mask = if c.prefix_len() == 0 {
+            0
+        } else {
+            u32::MAX << (32 - c.prefix_len())
+        };
+        u32::from(a) & mask == u32::from(c.address()) & mask
+    };
+    for (allow, m) in by_number.values() {
+        let proto_ok = m.proto.is_none_or(|p| p == proto);
+        let ports_ok = (m.sport.lo..=m.sport.hi).contains(&sport)
+            && (m.dport.lo..=m.dport.hi).contains(&dport);
+        if proto_ok && contains(&m.src, src) && contains(&m.dst, dst) && ports_ok {
+            return *allow;
+        }
+    }
+    false
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn acl_denied_never_crosses(
+        out_rules in acl_list(),
+        in_rules in acl_list(),
+        traffic in prop::collection::vec((prop::sample::select(vec![TCP, UDP]), addr_pool(), addr_pool(), 0u16..100, 0u16..100), 1..40),
+    ) {
+        let mut nf = Netfilter::new(vec![], 1024, 5);
+        // Packets arrive on OUTSIDE (leaving the subnet behind it: its
+        // outbound list) and leave on INSIDE (entering: its inbound list).
+        nf.acls.insert(OUTSIDE, Acl { inbound: AclList::default(), outbound: build(&out_rules) });
+        nf.acls.insert(INSIDE, Acl { inbound: build(&in_rules), outbound: AclList::default() });
+        for (i, (proto, src, dst, sport, dport)) in traffic.into_iter().enumerate() {
+            let mut b = datagram(proto, src, dst, sport, dport, 0x02);
+            let v = cross(&mut nf, i as u64, OUTSIDE, INSIDE, &mut b);
+            let want = model_allows(&out_rules, proto, src, dst, sport, dport)
+                && model_allows(&in_rules, proto, src, dst, sport, dport);
+            prop_assert_eq!(v == Verdict::Accept, want, "{:?} {} -> {} {}->{}", proto, src, dst, sport, dport);
+        }
+    }
+
+    #[test]
+    fn firewall_never_admits_unsolicited_inbound(
+        inbound_rules in prop::collection::vec(a_match(), 0..3),
+        events in prop::collection::vec(
+            (any::<bool>(), prop::sample::select(vec![TCP, UDP]), 0u16..6, 0u16..6,
+             prop::sample::select(vec![0x02u16, 0x12, 0x10, 0x11, 0x04, 0x14, 0x18])),
+            1..60),
+    ) {
+        let inside = Ipv4Addr::new(10, 0, 1, 2);
+        let outside = Ipv4Addr::new(198, 51, 100, 7);
+        let mut nf = Netfilter::new(vec![], 4096, 5);
+        nf.groups.insert(INSIDE, SecurityGroup {
+            inbound: inbound_rules.iter().map(|m| SgRule { matches: *m, packets: 0, bytes: 0 }).collect(),
+            outbound: vec![SgRule { matches: Match::all(), packets: 0, bytes: 0 }],
+            reject: false, refused: [0; 2], invalid: 0,
+        });
+        // Flows the inside started (proto, inside port, outside port).
+        let mut opened: BTreeSet<(u8, u16, u16)> = BTreeSet::new();
+        // Flows an inbound rule admitted.
+        let mut admitted: BTreeSet<(u8, u16, u16)> = BTreeSet::new();
+        for (i, (from_inside, proto, a, b, flags)) in events.into_iter().enumerate() {
+            let (ip, op) = (1000 + a, 2000 + b);
+            if from_inside {
+                let f = if proto == TCP { 0x02 } else { 0 };
+                let mut d = datagram(proto, inside, outside, ip, op, f);
+                if cross(&mut nf, i as u64, INSIDE, OUTSIDE, &mut d) == Verdict::Accept {
+                    opened.insert((proto, ip, op));
+                }
+            } else {
+                let mut d = datagram(proto, outside, inside, op, ip, flags);
+                let info = parse(&d).unwrap();
+                if cross(&mut nf, i as u64, OUTSIDE, INSIDE, &mut d) == Verdict::Accept {
+                    let reply_to_inside = opened.contains(&(proto, ip, op));
+                    let known = admitted.contains(&(proto, ip, op));
+                    let allowed_new = inbound_rules.iter().any(|m| m.matches(&info))
+                        && (proto == UDP || flags == 0x02);
+                    prop_assert!(reply_to_inside || known || allowed_new,
+                        "unsolicited {:?} flags {:#x} {}:{} -> {}:{} admitted", proto, flags, outside, op, inside, ip);
+                    if allowed_new {
+                        admitted.insert((proto, ip, op));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nat_returns_every_reply_to_its_inside_endpoint(
+        flows in prop::collection::vec(
+            (prop::sample::select(vec![TCP, UDP]), 0u8..4, prop::sample::select(vec![53u16, 80, 1024, 40000, 40001]),
+             0u8..3, prop::sample::select(vec![53u16, 80, 443])),
+            1..40),
+        filtering in prop::sample::select(vec![Filtering::EndpointIndependent, Filtering::AddressDependent, Filtering::AddressAndPortDependent]),
+    ) {
+        let mut nf = Netfilter::new(vec![Ipv4Addr::new(10, 0, 1, 1), EXTERNAL], 4096, 5);
+        nf.nat = Some(Nat::new(NatConfig {
+            outside: OUTSIDE,
+            external: EXTERNAL,
+            inside: vec!["10.0.1.0/24".parse().unwrap()],
+            forwards: vec![],
+            filtering,
+        }, 9));
+        // (proto, outside port) -> inside endpoint, for live mappings.
+        let mut owner: BTreeMap<(u8, u16), (Ipv4Addr, u16)> = BTreeMap::new();
+        for (i, (proto, host, sport, remote, dport)) in flows.into_iter().enumerate() {
+            let now = i as u64;
+            let src = Ipv4Addr::new(10, 0, 1, 10 + host);
+            let dst = Ipv4Addr::new(203, 0, 113, 1 + remote);
+            let mut d = datagram(proto, src, dst, sport, dport, 0x02);
+            prop_assert_eq!(cross(&mut nf, now, INSIDE, OUTSIDE, &mut d), Verdict::Accept);
+            let out = parse(&d).unwrap();
+            prop_assert_eq!(out.src, EXTERNAL);
+            prop_assert_eq!((out.dst, out.dport), (dst, dport));
+            let o = owner.entry((proto, out.sport)).or_insert((src, sport));
+            prop_assert_eq!(*o, (src, sport), "one outside port, two inside endpoints");
+            // The reply comes back to exactly that endpoint.
+            let mut r = datagram(proto, dst, EXTERNAL, dport, out.sport, 0x12);
+            prop_assert_eq!(cross(&mut nf, now, OUTSIDE, INSIDE, &mut r), Verdict::Accept);
+            let back = parse(&r).unwrap();
+            prop_assert_eq!((back.dst, back.dport), (src, sport));
+            prop_assert_eq!((back.src, back.sport), (dst, dport));
+        }
+    }
+}
