@@ -6,6 +6,8 @@
 //!            [--loss P%] [--dup P%] [--reorder P%] [--delay D] [--rate R]
 //!            [--seed N] [--pcap FILE] [--dns IP] -- COMMAND ...
 //! tcplab run --tun NAME --attach -- COMMAND ...
+//! tcplab route --tun NAME,CIDR[,peer=IP][,netns=NS][,mtu=N] ... [--route "DEST via GW"]
+//!              [--rules RULES.toml] [--seed N] [--pcap FILE]
 //! tcplab ss [--tun NAME] [SS OPTIONS]
 //! ```
 //!
@@ -15,6 +17,7 @@
 
 mod commands;
 mod lab;
+mod route;
 mod run;
 
 use std::process::ExitCode;
@@ -38,6 +41,8 @@ enum Cmd {
     Lab(lab::LabArgs),
     /// Run the stack on a TUN device, with a command on it (needs root).
     Run(Box<run::RunArgs>),
+    /// Route between TUN devices, with NAT, ACLs and firewalls (needs root).
+    Route(route::RouteArgs),
     /// List the sockets of a stack running on a TUN device.
     Ss(run::SsArgs),
 }
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Lab(args) => lab::run(args),
         Cmd::Run(args) => run::run(*args),
+        Cmd::Route(args) => route::route(args),
         Cmd::Ss(args) => run::ss(args),
     };
     match result {

@@ -72,7 +72,7 @@ pub struct SsArgs {
 }
 
 /// The tools, as the runtime starts them.
-struct Tools;
+pub(crate) struct Tools;
 
 impl Launcher for Tools {
     fn start(&self, host: &Host, cmdline: &str) -> Result<(Pid, bool), String> {
@@ -110,12 +110,12 @@ fn shell_join(words: &[String]) -> String {
         .join(" ")
 }
 
-fn ipv4(flag: &str, v: &str) -> Result<Ipv4Addr, String> {
+pub(crate) fn ipv4(flag: &str, v: &str) -> Result<Ipv4Addr, String> {
     v.parse()
         .map_err(|_| format!("invalid {flag} `{v}`: not an IPv4 address"))
 }
 
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     let mut b = [0u8; 8];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
         let _ = std::io::Read::read_exact(&mut f, &mut b);
@@ -202,6 +202,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, String> {
             addr,
             peer,
             mtu: a.mtu,
+            netns: None,
         },
         gateway,
         seed: a.seed.unwrap_or_else(seed),
@@ -211,7 +212,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, String> {
     })
 }
 
-fn exit(code: i32) -> ExitCode {
+pub(crate) fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 

@@ -76,7 +76,8 @@ pub struct PortForward {
     pub proto: u8,
     pub port: u16,
     pub to: SocketAddrV4,
-    pub packets: u64,
+    /// New flows that tried it (accepted or later dropped by a filter).
+    pub attempts: u64,
 }
 
 impl PortForward {
@@ -108,7 +109,7 @@ impl PortForward {
             proto,
             port,
             to,
-            packets: 0,
+            attempts: 0,
         })
     }
 }
@@ -184,7 +185,7 @@ impl Nat {
             .forwards
             .iter_mut()
             .find(|f| f.proto == proto && f.port == port)?;
-        f.packets += 1;
+        f.attempts += 1;
         Some(f.to)
     }
 

@@ -112,12 +112,12 @@ impl Netfilter {
             out.push(line);
             for f in &c.forwards {
                 out.push(format!(
-                    "  forward {} {}:{} -> {}  flows {}",
+                    "  forward {} {}:{} -> {}  new flows {}",
                     proto_name(f.proto),
                     c.external,
                     f.port,
                     f.to,
-                    f.packets
+                    f.attempts
                 ));
             }
             out.push(format!(

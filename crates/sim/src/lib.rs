@@ -22,8 +22,8 @@ pub mod units;
 mod sim;
 
 pub use impair::{DirStats, LinkParams, LossModel};
-pub use scenario::{load, load_checked, Scenario, ScenarioError};
+pub use scenario::{load, load_checked, load_rules, FilterSpec, Scenario, ScenarioError};
 pub use sim::{
-    generated, BuildError, Commands, LinkReport, Outcome, Sim, SimOptions, Started,
+    generated, netfilter_for, BuildError, Commands, LinkReport, Outcome, Sim, SimOptions, Started,
     TranscriptEvent, TranscriptSink, DEFAULT_END, NEIGHBOUR_TIMEOUT,
 };

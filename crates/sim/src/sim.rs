@@ -20,9 +20,7 @@ use tcplab_stack::{Config, IfaceId, Instant, LoopbackCost, Rng, Stack, Transmit}
 
 use crate::impair::{DirStats, Direction};
 use crate::routing::routes_for;
-use crate::scenario::{
-    Action, FileContent, FilterSpec, NodeKind, NodeSpec, Scenario, TimelineEntry,
-};
+use crate::scenario::{Action, FileContent, FilterSpec, NodeKind, Scenario, TimelineEntry};
 use crate::segment::{Delivery, Member, Segment};
 
 /// How long a neighbour that does not answer is tried before "host
@@ -301,7 +299,21 @@ impl Sim {
             host.set_fs(Rc::new(fs));
             host.set_local_cost(LOCAL_COST);
             if let Some(f) = &spec.filter {
-                host.install_netfilter(netfilter_for(spec, f, rng.next_u64()));
+                // Interface 0 of the stack is loopback; scenario
+                // interfaces follow.
+                let ifaces: Vec<_> = spec
+                    .ifaces
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| {
+                        (
+                            i + 1,
+                            format!("eth{i} ({})", x.addr.address()),
+                            x.addr.address(),
+                        )
+                    })
+                    .collect();
+                host.install_netfilter(netfilter_for(&ifaces, f, rng.next_u64()));
             }
             {
                 let mut n = names.borrow_mut();
@@ -706,26 +718,30 @@ pub fn generated(path: &str, size: u64) -> Vec<u8> {
     out
 }
 
-/// A router's packet policy from its scenario declaration.
-fn netfilter_for(spec: &NodeSpec, f: &FilterSpec, seed: u64) -> tcplab_netfilter::Netfilter {
-    let local: Vec<_> = spec.ifaces.iter().map(|i| i.addr.address()).collect();
+/// A router's packet policy from its declaration. `ifaces` are the
+/// router's interfaces as (stack interface index, display name, address),
+/// in the order the declaration numbers them.
+pub fn netfilter_for(
+    ifaces: &[(usize, String, Ipv4Addr)],
+    f: &FilterSpec,
+    seed: u64,
+) -> tcplab_netfilter::Netfilter {
+    let local: Vec<_> = ifaces.iter().map(|(_, _, a)| *a).collect();
     let mut nf = tcplab_netfilter::Netfilter::new(local, f.conntrack_max, seed ^ 0x6e66);
-    for (i, iface) in spec.ifaces.iter().enumerate() {
-        // Interface 0 of the stack is loopback; scenario interfaces follow.
-        nf.iface_names
-            .insert(i + 1, format!("eth{i} ({})", iface.addr.address()));
+    for (id, name, _) in ifaces {
+        nf.iface_names.insert(*id, name.clone());
     }
     for (i, acl) in &f.acls {
-        nf.acls.insert(i + 1, acl.clone());
+        nf.acls.insert(ifaces[*i].0, acl.clone());
     }
     for (i, sg) in &f.groups {
-        nf.groups.insert(i + 1, sg.clone());
+        nf.groups.insert(ifaces[*i].0, sg.clone());
     }
     if let Some(n) = &f.nat {
         nf.nat = Some(tcplab_netfilter::Nat::new(
             tcplab_netfilter::NatConfig {
-                outside: n.outside + 1,
-                external: spec.ifaces[n.outside].addr.address(),
+                outside: ifaces[n.outside].0,
+                external: ifaces[n.outside].2,
                 inside: n.inside.clone(),
                 forwards: n.forwards.clone(),
                 filtering: n.filtering,

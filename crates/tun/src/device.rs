@@ -23,6 +23,10 @@ pub struct DeviceSpec {
     /// The kernel's address on the device (`--peer`).
     pub peer: Ipv4Addr,
     pub mtu: usize,
+    /// Move the device into this network namespace, and give the kernel's
+    /// end its address there (a router's devices face different
+    /// namespaces).
+    pub netns: Option<String>,
 }
 
 impl DeviceSpec {
@@ -60,10 +64,20 @@ pub struct Device {
     pub created: bool,
     /// We added the kernel's address (to remove on an attached device).
     added_addr: Option<String>,
+    netns: Option<String>,
 }
 
 fn ip(args: &[&str]) -> Result<String, SetupError> {
-    let out = Command::new("ip")
+    ipn(None, args)
+}
+
+/// `ip`, in network namespace `ns` if given (`ip -n NS ...`).
+fn ipn(ns: Option<&str>, args: &[&str]) -> Result<String, SetupError> {
+    let mut cmd = Command::new("ip");
+    if let Some(ns) = ns {
+        cmd.args(["-n", ns]);
+    }
+    let out = cmd
         .args(args)
         .output()
         .map_err(|e| SetupError(format!("cannot run `ip`: {e} (is iproute2 installed?)")))?;
@@ -79,8 +93,8 @@ fn ip(args: &[&str]) -> Result<String, SetupError> {
 }
 
 /// The kernel's IPv4 routes as (prefix, device), from `ip -4 route`.
-fn kernel_routes() -> Result<Vec<(Cidr, String)>, SetupError> {
-    let text = ip(&["-4", "-o", "route", "show", "table", "all"])?;
+fn kernel_routes(ns: Option<&str>) -> Result<Vec<(Cidr, String)>, SetupError> {
+    let text = ipn(ns, &["-4", "-o", "route", "show", "table", "all"])?;
     let mut out = Vec::new();
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -110,8 +124,8 @@ fn kernel_routes() -> Result<Vec<(Cidr, String)>, SetupError> {
 }
 
 /// The kernel's IPv4 addresses as (address, device).
-fn kernel_addrs() -> Result<Vec<(Ipv4Addr, String)>, SetupError> {
-    let text = ip(&["-4", "-o", "addr", "show"])?;
+fn kernel_addrs(ns: Option<&str>) -> Result<Vec<(Ipv4Addr, String)>, SetupError> {
+    let text = ipn(ns, &["-4", "-o", "addr", "show"])?;
     let mut out = Vec::new();
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -165,20 +179,36 @@ impl Device {
                 spec.addr.network()
             )));
         }
+        let ns = spec.netns.as_deref();
         let sys_dir = Path::new("/sys/class/net").join(name);
         let existed = sys_dir.exists();
         if existed && !sys_dir.join("tun_flags").exists() {
             return Err(SetupError(format!("{name} exists and is not a TUN device")));
         }
+        if let Some(ns) = ns {
+            if !Path::new("/run/netns").join(ns).exists() {
+                return Err(SetupError(format!(
+                    "network namespace {ns} does not exist (make it with `ip netns add {ns}`)"
+                )));
+            }
+            if existed {
+                return Err(SetupError(format!(
+                    "{name} already exists here; a device for netns {ns} must be new"
+                )));
+            }
+            if ipn(Some(ns), &["link", "show", name]).is_ok() {
+                return Err(SetupError(format!("{name} already exists in netns {ns}")));
+            }
+        }
         let net = spec.addr.network();
-        for (route, dev) in kernel_routes()? {
+        for (route, dev) in kernel_routes(ns)? {
             if dev != *name && route.overlaps(&net) {
                 return Err(SetupError(format!(
                     "{net} clashes with the kernel's route to {route} via {dev}; pick another prefix"
                 )));
             }
         }
-        for (addr, dev) in kernel_addrs()? {
+        for (addr, dev) in kernel_addrs(ns)? {
             if addr == spec.addr.address() {
                 return Err(SetupError(format!(
                     "{addr} is already the kernel's address on {dev}"
@@ -191,17 +221,21 @@ impl Device {
             name: name.clone(),
             created: !existed,
             added_addr: None,
+            netns: spec.netns.clone(),
         };
+        if let Some(ns) = ns {
+            ip(&["link", "set", "dev", name, "netns", ns])?;
+        }
         let peer = format!("{}/{}", spec.peer, spec.addr.prefix_len());
-        let has = kernel_addrs()?
+        let has = kernel_addrs(ns)?
             .iter()
             .any(|(a, d)| *a == spec.peer && d == name);
         if !has {
-            ip(&["addr", "add", &peer, "dev", name])?;
+            ipn(ns, &["addr", "add", &peer, "dev", name])?;
             dev.added_addr = Some(peer);
         }
         let mtu = spec.mtu.to_string();
-        ip(&["link", "set", "dev", name, "mtu", &mtu, "up"])?;
+        ipn(ns, &["link", "set", "dev", name, "mtu", &mtu, "up"])?;
         Ok(dev)
     }
 
@@ -238,7 +272,10 @@ impl Drop for Device {
         // attached to, take back the address we added.
         if !self.created {
             if let Some(a) = &self.added_addr {
-                let _ = ip(&["addr", "del", a, "dev", &self.name]);
+                let _ = ipn(
+                    self.netns.as_deref(),
+                    &["addr", "del", a, "dev", &self.name],
+                );
             }
         }
     }

@@ -20,4 +20,4 @@ pub mod sys;
 pub use control::{attach, socket_path};
 pub use device::{Device, DeviceSpec, SetupError};
 pub use fs::RealFs;
-pub use runtime::{run, Launcher, RunOptions};
+pub use runtime::{route, run, Launcher, Policy, RouteOptions, RunOptions};

@@ -75,6 +75,8 @@ struct Delayed {
     at: Instant,
     seq: u64,
     to_stack: bool,
+    /// The device it arrived on or leaves by.
+    device: usize,
     bytes: Vec<u8>,
 }
 
@@ -104,8 +106,8 @@ struct Routes {
 /// The parts of a run the loop works on.
 struct Runner {
     host: Host,
-    device: Device,
-    iface: IfaceId,
+    /// The devices and the stack interface each one is.
+    devices: Vec<(Device, IfaceId)>,
     clock: Clock,
     tx: Option<Direction>,
     rx: Option<Direction>,
@@ -127,7 +129,7 @@ impl Runner {
     }
 
     /// A datagram from the kernel, through the receive-side impairments.
-    fn arrived(&mut self, now: Instant, bytes: Vec<u8>) {
+    fn arrived(&mut self, now: Instant, device: usize, bytes: Vec<u8>) {
         self.capture(now, &bytes);
         let copies = match &mut self.rx {
             None => vec![(now, bytes)],
@@ -136,15 +138,17 @@ impl Runner {
                 Offer::Sent(v) => v,
             },
         };
+        let iface = self.devices[device].1;
         for (at, b) in copies {
             if at <= now {
-                self.host.handle_packet(now, self.iface, &b);
+                self.host.handle_packet(now, iface, &b);
             } else {
                 self.seq += 1;
                 self.delayed.push(Delayed {
                     at,
                     seq: self.seq,
                     to_stack: true,
+                    device,
                     bytes: b,
                 });
             }
@@ -152,7 +156,7 @@ impl Runner {
     }
 
     /// A datagram from the stack, through the send-side impairments.
-    fn departing(&mut self, now: Instant, bytes: Vec<u8>) {
+    fn departing(&mut self, now: Instant, device: usize, bytes: Vec<u8>) {
         let copies = match &mut self.tx {
             None => vec![(now, bytes)],
             Some(d) => match d.offer(now, bytes) {
@@ -162,22 +166,23 @@ impl Runner {
         };
         for (at, b) in copies {
             if at <= now {
-                self.write(now, &b);
+                self.write(now, device, &b);
             } else {
                 self.seq += 1;
                 self.delayed.push(Delayed {
                     at,
                     seq: self.seq,
                     to_stack: false,
+                    device,
                     bytes: b,
                 });
             }
         }
     }
 
-    fn write(&mut self, now: Instant, bytes: &[u8]) {
+    fn write(&mut self, now: Instant, device: usize, bytes: &[u8]) {
         self.capture(now, bytes);
-        match self.device.send(bytes) {
+        match self.devices[device].0.send(bytes) {
             Ok(true) => {}
             Ok(false) | Err(_) => self.send_drops += 1,
         }
@@ -185,11 +190,13 @@ impl Runner {
 
     /// Run the host and send what it emits.
     fn service(&mut self, now: Instant) {
-        let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut out: Vec<(IfaceId, Vec<u8>)> = Vec::new();
         self.host
-            .service(now, &mut |_, bytes| out.push(bytes.to_vec()));
-        for b in out {
-            self.departing(now, b);
+            .service(now, &mut |t, bytes| out.push((t.iface, bytes.to_vec())));
+        for (iface, b) in out {
+            if let Some(d) = self.devices.iter().position(|(_, i)| *i == iface) {
+                self.departing(now, d, b);
+            }
         }
     }
 
@@ -203,19 +210,23 @@ impl Runner {
     /// One turn of the loop at `now`.
     fn turn(&mut self, now: Instant) -> std::io::Result<()> {
         let mut buf = vec![0u8; 65_536];
-        // A bounded batch, so that a flood cannot starve the timers.
-        for _ in 0..1024 {
-            match self.device.recv(&mut buf)? {
-                Some(n) => self.arrived(now, buf[..n].to_vec()),
-                None => break,
+        // A bounded batch per device, so that a flood cannot starve the
+        // timers or the other device.
+        for d in 0..self.devices.len() {
+            for _ in 0..1024 {
+                match self.devices[d].0.recv(&mut buf)? {
+                    Some(n) => self.arrived(now, d, buf[..n].to_vec()),
+                    None => break,
+                }
             }
         }
         while self.delayed.peek().is_some_and(|d| d.at <= now) {
             let d = self.delayed.pop().expect("peeked");
             if d.to_stack {
-                self.host.handle_packet(now, self.iface, &d.bytes);
+                let iface = self.devices[d.device].1;
+                self.host.handle_packet(now, iface, &d.bytes);
             } else {
-                self.write(now, &d.bytes);
+                self.write(now, d.device, &d.bytes);
             }
         }
         self.host.handle_timeout(now);
@@ -239,7 +250,7 @@ impl Runner {
         self.service(now);
         for d in std::mem::take(&mut self.delayed).into_sorted_vec() {
             if !d.to_stack {
-                self.write(now, &d.bytes);
+                self.write(now, d.device, &d.bytes);
             }
         }
     }
@@ -294,14 +305,131 @@ pub fn run(
             .map_err(|e| SetupError(format!("--gateway {gw}: {e}")))?;
     }
     let host = Host::new(&spec.name, stack);
-    host.set_epoch(wall_clock());
-    host.set_fs(Rc::new(RealFs));
-    host.set_names(Rc::new(RefCell::new(etc_hosts())));
     host.set_resolver(ResolverConfig {
         nameservers: opts.nameservers.clone(),
         ..ResolverConfig::default()
     });
-    let pcap = match &opts.pcap {
+    let device = Device::open(spec)?;
+    let devices = vec![(device, iface)];
+    drive(
+        host,
+        devices,
+        opts.impair.clone(),
+        opts.pcap.as_deref(),
+        opts.seed,
+        Some(command),
+        launcher,
+        out,
+        err,
+    )
+}
+
+/// What `tcplab route` is told: the devices (each an interface of the
+/// router), the static routes, and the packet policy.
+#[derive(Debug, Clone)]
+pub struct RouteOptions {
+    pub devices: Vec<DeviceSpec>,
+    /// Extra routes (destination, gateway) beyond the connected prefixes.
+    pub routes: Vec<(tcplab_wire::Cidr, Ipv4Addr)>,
+    pub seed: u64,
+    pub pcap: Option<PathBuf>,
+}
+
+/// Builds a router's packet policy from its interfaces' indices.
+pub type Policy<'a> = dyn Fn(&[IfaceId]) -> tcplab_netfilter::Netfilter + 'a;
+
+/// Run a router between TUN devices until a signal arrives. `policy`
+/// builds the packet policy once the interfaces exist (it is given each
+/// device's interface index); `None` forwards everything.
+pub fn route(
+    opts: &RouteOptions,
+    policy: Option<&Policy<'_>>,
+    launcher: &dyn Launcher,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, SetupError> {
+    let mut stack = Stack::new(Config {
+        seed: opts.seed,
+        ..Config::router()
+    });
+    let mut ifaces = Vec::new();
+    for spec in &opts.devices {
+        ifaces.push(
+            stack
+                .add_interface(&spec.name, spec.addr, spec.mtu)
+                .map_err(|e| SetupError(format!("{}: {e}", spec.name)))?,
+        );
+    }
+    for (dest, gw) in &opts.routes {
+        stack
+            .add_route(*dest, *gw)
+            .map_err(|e| SetupError(format!("route {dest} via {gw}: {e}")))?;
+    }
+    let name = opts
+        .devices
+        .first()
+        .map(|d| d.name.clone())
+        .ok_or_else(|| SetupError("a router needs at least one --tun".into()))?;
+    let host = Host::new(&name, stack);
+    if let Some(build) = policy {
+        host.install_netfilter(build(&ifaces));
+    }
+    let mut devices = Vec::new();
+    for (spec, iface) in opts.devices.iter().zip(ifaces) {
+        devices.push((Device::open(spec)?, iface));
+    }
+    let list: Vec<String> = opts
+        .devices
+        .iter()
+        .map(|d| {
+            let ns = d
+                .netns
+                .as_ref()
+                .map(|n| format!(" in netns {n}"))
+                .unwrap_or_default();
+            format!("{} {} (kernel {}{ns})", d.name, d.addr, d.peer)
+        })
+        .collect();
+    let _ = writeln!(err, "tcplab route: {}; Ctrl-C stops", list.join(", "));
+    let code = drive(
+        host.clone(),
+        devices,
+        None,
+        opts.pcap.as_deref(),
+        opts.seed,
+        None,
+        launcher,
+        out,
+        err,
+    )?;
+    let ip = host.with_stack(|s| s.stats().ip);
+    let _ = writeln!(
+        err,
+        "tcplab route: forwarded {} datagrams; dropped {} by policy, {} with no route",
+        ip.forw_datagrams, ip.filtered, ip.out_no_routes
+    );
+    Ok(code)
+}
+
+/// The loop: `command` (if any) on the host, the control socket of the
+/// first device, until the command ends or a signal arrives.
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    host: Host,
+    devices: Vec<(Device, IfaceId)>,
+    impair: Option<LinkParams>,
+    pcap: Option<&std::path::Path>,
+    seed: u64,
+    command: Option<&str>,
+    launcher: &dyn Launcher,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, SetupError> {
+    let name = devices[0].0.name.clone();
+    host.set_epoch(wall_clock());
+    host.set_fs(Rc::new(RealFs));
+    host.set_names(Rc::new(RefCell::new(etc_hosts())));
+    let pcap = match pcap {
         Some(path) => {
             let f = File::create(path)
                 .map_err(|e| SetupError(format!("cannot create {}: {e}", path.display())))?;
@@ -312,8 +440,7 @@ pub fn run(
         }
         None => None,
     };
-    let device = Device::open(spec)?;
-    let mut control = ControlServer::open(&spec.name)?;
+    let mut control = ControlServer::open(&name)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -336,14 +463,13 @@ pub fn run(
         }));
     }
 
-    let mut rng = Rng::new(opts.seed ^ 0x7475_6e21);
+    let mut rng = Rng::new(seed ^ 0x7475_6e21);
     let mut runner = Runner {
         host: host.clone(),
-        device,
-        iface,
+        devices,
         clock: Clock::new(),
-        tx: opts.impair.clone().map(|p| Direction::new(p, rng.fork())),
-        rx: opts.impair.clone().map(|p| Direction::new(p, rng.fork())),
+        tx: impair.clone().map(|p| Direction::new(p, rng.fork())),
+        rx: impair.map(|p| Direction::new(p, rng.fork())),
         delayed: BinaryHeap::new(),
         seq: 0,
         pcap,
@@ -351,11 +477,14 @@ pub fn run(
         send_drops: 0,
     };
 
-    let (main_pid, daemon) = match launcher.start(&host, command) {
-        Ok(x) => x,
-        Err(e) => return Err(SetupError(e)),
+    // No command: a server (the router) until stopped.
+    let (main_pid, daemon) = match command {
+        Some(c) => {
+            let (pid, d) = launcher.start(&host, c).map_err(SetupError)?;
+            (Some(pid), d)
+        }
+        None => (None, true),
     };
-
     let flush_terminal = |out: &mut dyn Write, err: &mut dyn Write| {
         for (stream, text) in terminal.borrow_mut().drain(..) {
             let _ = match stream {
@@ -370,7 +499,7 @@ pub fn run(
         let now = runner.clock.now();
         runner
             .turn(now)
-            .map_err(|e| SetupError(format!("{}: {e}", spec.name)))?;
+            .map_err(|e| SetupError(format!("{name}: {e}")))?;
         // Control clients: start their commands, forward their output.
         control.poll();
         for (i, c) in control.clients.iter_mut().enumerate() {
@@ -436,7 +565,7 @@ pub fn run(
         }
         flush_terminal(out, err);
 
-        if let Some(code) = host.process(main_pid).and_then(|p| p.exit) {
+        if let Some(code) = main_pid.and_then(|p| host.process(p)).and_then(|p| p.exit) {
             if !daemon {
                 break code;
             }
@@ -445,7 +574,12 @@ pub fn run(
             break if daemon { 0 } else { 130 };
         }
 
-        let mut waits = vec![Wait::read(runner.device.fd()), Wait::read(control.fd())];
+        let mut waits: Vec<Wait> = runner
+            .devices
+            .iter()
+            .map(|(d, _)| Wait::read(d.fd()))
+            .collect();
+        waits.push(Wait::read(control.fd()));
         for c in &control.clients {
             waits.push(Wait {
                 writable: c.wants_write(),

@@ -209,6 +209,27 @@ struct RawNode {
     conntrack_max: Option<Spanned<i64>>,
 }
 
+/// A router's packet policy, wherever it is written (a `[[router]]` of a
+/// scenario, or a rules file of `tcplab route`).
+struct RawRules<'r> {
+    nat: Option<&'r Spanned<RawNat>>,
+    acl: &'r [Spanned<RawAcl>],
+    firewall: &'r [Spanned<RawFirewall>],
+    conntrack_max: Option<&'r Spanned<i64>>,
+}
+
+/// A rules file (`tcplab route RULES.toml`): the policy keys of a router.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRulesFile {
+    nat: Option<Spanned<RawNat>>,
+    #[serde(default)]
+    acl: Vec<Spanned<RawAcl>>,
+    #[serde(default)]
+    firewall: Vec<Spanned<RawFirewall>>,
+    conntrack_max: Option<Spanned<i64>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawNat {
@@ -349,6 +370,15 @@ impl Loader<'_> {
             column,
             message: message.into(),
         }
+    }
+
+    /// The whole text as TOML of shape `T`.
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Res<T> {
+        toml::from_str(self.text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().replace('\n', " ");
+            self.err(span, message)
+        })
     }
 
     fn at<T>(&self, s: &Spanned<T>, message: impl Into<String>) -> ScenarioError {
@@ -520,7 +550,7 @@ impl Loader<'_> {
     }
 
     /// The interface of a node with address `s` (given as in `addr`).
-    fn iface_by_addr(&self, s: &Spanned<String>, ifaces: &[IfaceSpec]) -> Res<usize> {
+    fn iface_by_addr(&self, s: &Spanned<String>, ifaces: &[Ipv4Addr]) -> Res<usize> {
         let text = s.get_ref().trim();
         let addr: Ipv4Addr =
             text.split('/').next().unwrap_or("").parse().map_err(|_| {
@@ -528,7 +558,7 @@ impl Loader<'_> {
             })?;
         ifaces
             .iter()
-            .position(|i| i.addr.address() == addr)
+            .position(|i| *i == addr)
             .ok_or_else(|| self.at(s, format!("{addr} is not one of this router's addresses")))
     }
 
@@ -553,20 +583,33 @@ impl Loader<'_> {
                 "nat, acl and firewall belong on routers ([[router]]), not hosts",
             ));
         }
+        let addrs: Vec<Ipv4Addr> = ifaces.iter().map(|i| i.addr.address()).collect();
+        let rules = RawRules {
+            nat: n.nat.as_ref(),
+            acl: &n.acl,
+            firewall: &n.firewall,
+            conntrack_max: n.conntrack_max.as_ref(),
+        };
+        self.policy(&rules, &addrs).map(Some)
+    }
+
+    /// A packet policy (NAT, ACLs, firewalls) over interfaces with addresses
+    /// `ifaces`.
+    fn policy(&self, n: &RawRules<'_>, ifaces: &[Ipv4Addr]) -> Res<FilterSpec> {
         let mut spec = FilterSpec {
             acls: Vec::new(),
             groups: Vec::new(),
             nat: None,
             conntrack_max: 65_536,
         };
-        if let Some(m) = &n.conntrack_max {
+        if let Some(m) = n.conntrack_max {
             let v = *m.get_ref();
             if !(16..=10_000_000).contains(&v) {
                 return Err(self.at(m, "conntrack_max must be between 16 and 10000000"));
             }
             spec.conntrack_max = v as usize;
         }
-        for a in &n.acl {
+        for a in n.acl {
             let raw = a.get_ref();
             let iface = self.iface_by_addr(&raw.iface, ifaces)?;
             if spec.acls.iter().any(|(i, _)| *i == iface) {
@@ -584,7 +627,7 @@ impl Loader<'_> {
                 },
             ));
         }
-        for f in &n.firewall {
+        for f in n.firewall {
             let raw = f.get_ref();
             let iface = self.iface_by_addr(&raw.iface, ifaces)?;
             if spec.groups.iter().any(|(i, _)| *i == iface) {
@@ -600,7 +643,7 @@ impl Loader<'_> {
                     })?;
             spec.groups.push((iface, sg));
         }
-        if let Some(nat) = &n.nat {
+        if let Some(nat) = n.nat {
             let raw = nat.get_ref();
             let outside = self.iface_by_addr(&raw.outside, ifaces)?;
             let mut inside = Vec::new();
@@ -636,7 +679,7 @@ impl Loader<'_> {
                 filtering,
             });
         }
-        Ok(Some(spec))
+        Ok(spec)
     }
 
     fn mtu(&self, m: &Option<Spanned<i64>>) -> Res<usize> {
@@ -656,23 +699,26 @@ impl Loader<'_> {
     }
 
     fn route(&self, s: &Spanned<String>) -> Res<(Cidr, Ipv4Addr)> {
-        let text = s.get_ref();
-        let parts: Vec<&str> = text.split_whitespace().collect();
-        let [dest, "via", gw] = parts[..] else {
-            return Err(self.at(s, format!("`{text}` is not a route (write \"10.0.2.0/24 via 10.0.1.1\" or \"default via 10.0.1.1\")")));
-        };
-        let dest = if dest == "default" {
-            Cidr::new(Ipv4Addr::UNSPECIFIED, 0).expect("valid")
-        } else {
-            dest.parse::<Cidr>()
-                .map_err(|e| self.at(s, format!("{e}")))?
-                .network()
-        };
-        let gw = gw
-            .parse()
-            .map_err(|_| self.at(s, format!("`{gw}` is not an IPv4 address")))?;
-        Ok((dest, gw))
+        parse_route(s.get_ref()).map_err(|m| self.at(s, m))
     }
+}
+
+/// A static route as written: "10.0.2.0/24 via 10.0.1.1" or "default via
+/// 10.0.1.1".
+pub fn parse_route(text: &str) -> Result<(Cidr, Ipv4Addr), String> {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [dest, "via", gw] = parts[..] else {
+        return Err(format!("`{text}` is not a route (write \"10.0.2.0/24 via 10.0.1.1\" or \"default via 10.0.1.1\")"));
+    };
+    let dest = if dest == "default" {
+        Cidr::new(Ipv4Addr::UNSPECIFIED, 0).expect("valid")
+    } else {
+        dest.parse::<Cidr>().map_err(|e| format!("{e}"))?.network()
+    };
+    let gw = gw
+        .parse()
+        .map_err(|_| format!("`{gw}` is not an IPv4 address"))?;
+    Ok((dest, gw))
 }
 
 /// Checks a command line; returns what is wrong with it.
@@ -683,6 +729,29 @@ pub fn load(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     load_checked(file, text, &|_| Ok(()))
 }
 
+/// Load a router's packet policy from a rules file: the `nat`, `acl`,
+/// `firewall` and `conntrack_max` keys of a scenario's `[[router]]`, with
+/// interfaces named by their addresses in `ifaces`.
+pub fn load_rules(
+    file: &str,
+    text: &str,
+    ifaces: &[Ipv4Addr],
+) -> Result<FilterSpec, ScenarioError> {
+    let l = Loader {
+        file,
+        text,
+        check: &|_| Ok(()),
+    };
+    let raw: RawRulesFile = l.parse()?;
+    let rules = RawRules {
+        nat: raw.nat.as_ref(),
+        acl: &raw.acl,
+        firewall: &raw.firewall,
+        conntrack_max: raw.conntrack_max.as_ref(),
+    };
+    l.policy(&rules, ifaces)
+}
+
 /// Load a scenario and check every command on its timeline with `check`.
 pub fn load_checked(
     file: &str,
@@ -690,11 +759,7 @@ pub fn load_checked(
     check: CommandCheck<'_>,
 ) -> Result<Scenario, ScenarioError> {
     let l = Loader { file, text, check };
-    let raw: RawScenario = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let message = e.message().trim().replace('\n', " ");
-        l.err(span, message)
-    })?;
+    let raw: RawScenario = l.parse()?;
     build(&l, raw)
 }
 
