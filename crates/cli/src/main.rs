@@ -7,7 +7,7 @@
 //!            [--seed N] [--pcap FILE] [--dns IP] -- COMMAND ...
 //! tcplab run --tun NAME --attach -- COMMAND ...
 //! tcplab route --tun NAME,CIDR[,peer=IP][,netns=NS][,mtu=N] ... [--route "DEST via GW"]
-//!              [--rules RULES.toml] [--seed N] [--pcap FILE]
+//!              [--seed N] [--pcap FILE] [RULES.toml]
 //! tcplab ss [--tun NAME] [SS OPTIONS]
 //! ```
 //!

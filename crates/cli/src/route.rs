@@ -27,7 +27,8 @@ pub struct RouteArgs {
     routes: Vec<String>,
     /// The packet policy: the nat, acl, firewall and conntrack_max keys of a
     /// scenario's [[router]], interfaces named by the router's addresses.
-    #[arg(long, value_name = "FILE")]
+    /// Without it the router forwards everything.
+    #[arg(value_name = "RULES.toml")]
     rules: Option<PathBuf>,
     /// Seed of the stack, the NAT's port choices and conntrack's hash.
     #[arg(long)]

@@ -773,7 +773,7 @@ impl Router {
         let pid = std::process::id() % 100_000;
         let (ri, ro) = (format!("ri{pid}x{n}"), format!("ro{pid}x{n}"));
         let child = Command::new(tcplab())
-            .args(["route", "--seed", "7", "--rules", rules, "--pcap", pcap])
+            .args(["route", "--seed", "7", "--pcap", pcap, rules])
             .args(["--tun", &format!("{ri},10.9.1.1/24,netns={}", inside.name)])
             .args(["--tun", &format!("{ro},10.9.2.1/24,netns={}", outside.name)])
             .stdin(Stdio::null())
@@ -1010,7 +1010,7 @@ fn bad_router_setups_are_one_line_and_status_2() {
     std::fs::write(&rules, "[nat]\noutside = \"10.9.3.1\"\n").unwrap();
     let cases: [(&[&str], String); 3] = [
         (
-            &["--tun", "tlr0,10.9.1.1/24", "--tun", "tlr1,10.9.2.1/24", "--rules", &rules],
+            &["--tun", "tlr0,10.9.1.1/24", "--tun", "tlr1,10.9.2.1/24", &rules],
             format!("tcplab: {rules}:2:11: 10.9.3.1 is not one of this router's addresses\n"),
         ),
         (
