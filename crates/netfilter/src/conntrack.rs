@@ -14,8 +14,9 @@
 //! (no window checks: "be liberal"). Timeouts are Linux's, raised where
 //! RFC 5382 and RFC 4787 ask more of a NAT: transitory TCP states 240 s
 //! (REQ-5: not under 4 minutes), established TCP 5 days, UDP 30 s
-//! unanswered and 300 s once answered (RFC 4787 REQ-5: 5 minutes
-//! recommended), ICMP 60 s (RFC 5508), other protocols 600 s.
+//! unanswered (120 s when NAT translated it and the destination port is
+//! not well-known: RFC 4787 REQ-5) and 300 s once answered (REQ-5: 5
+//! minutes recommended), ICMP 60 s (RFC 5508), other protocols 600 s.
 //!
 //! The table is bounded ([`Conntrack::max`]). When it is full, a new flow
 //! first evicts the unanswered-or-unassured flow closest to expiry (Linux's
@@ -83,7 +84,11 @@ pub struct Timeouts {
     pub tcp_established: Duration,
     pub tcp_time_wait: Duration,
     pub tcp_close: Duration,
+    /// UDP, unanswered (Linux's `nf_conntrack_udp_timeout`).
     pub udp: Duration,
+    /// UDP, unanswered but translated by NAT, to a port from 1024 up.
+    pub udp_nat_min: Duration,
+    /// UDP, answered (`nf_conntrack_udp_timeout_stream`).
     pub udp_stream: Duration,
     pub icmp: Duration,
     pub generic: Duration,
@@ -97,6 +102,7 @@ impl Default for Timeouts {
             tcp_time_wait: Duration::from_secs(120),
             tcp_close: Duration::from_secs(10),
             udp: Duration::from_secs(30),
+            udp_nat_min: Duration::from_secs(120),
             udp_stream: Duration::from_secs(300),
             icmp: Duration::from_secs(60),
             generic: Duration::from_secs(600),
@@ -244,6 +250,10 @@ impl Conntrack {
             (TCP, Some(TcpCt::Close)) => t.tcp_close,
             (TCP, _) => t.tcp_transitory,
             (UDP, _) if e.seen_reply => t.udp_stream,
+            // RFC 4787 REQ-5: a NAT's UDP mapping lives at least two
+            // minutes, answered or not; REQ-5a allows less towards the
+            // well-known ports (DNS answers fast or not at all).
+            (UDP, _) if (e.snat || e.dnat) && e.orig.dport >= 1024 => t.udp.max(t.udp_nat_min),
             (UDP, _) => t.udp,
             (ICMP, _) => t.icmp,
             _ => t.generic,
@@ -404,11 +414,13 @@ impl Conntrack {
         }
     }
 
-    pub fn set_nat(&mut self, id: u64, snat: bool, dnat: bool) {
+    /// NAT translates the flow (its timeout may change: RFC 4787 REQ-5).
+    pub fn set_nat(&mut self, now: Duration, id: u64, snat: bool, dnat: bool) {
         if let Some(e) = self.entries.get_mut(&id) {
             e.snat |= snat;
             e.dnat |= dnat;
         }
+        self.refresh(id, now);
     }
 
     /// Track one packet at `now`. A NEW flow is created unconfirmed: call

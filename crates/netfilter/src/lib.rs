@@ -128,7 +128,7 @@ impl Netfilter {
         match hook {
             Hook::Prerouting => self.prerouting(now, in_iface, b),
             Hook::Forward => self.forward(in_iface, out_iface.unwrap_or(in_iface), b),
-            Hook::Postrouting => self.postrouting(out_iface.unwrap_or(in_iface), b),
+            Hook::Postrouting => self.postrouting(now, out_iface.unwrap_or(in_iface), b),
         }
     }
 
@@ -192,7 +192,7 @@ impl Netfilter {
                         reply.sport = port;
                         self.set_reply(id, reply);
                     }
-                    self.conntrack.set_nat(id, false, true);
+                    self.conntrack.set_nat(now, id, false, true);
                     self.counters.translated += 1;
                 }
             }
@@ -361,7 +361,7 @@ impl Netfilter {
         }
     }
 
-    fn postrouting(&mut self, out_iface: usize, b: &mut [u8]) -> Verdict {
+    fn postrouting(&mut self, now: Duration, out_iface: usize, b: &mut [u8]) -> Verdict {
         let Some(ctx) = self.ctx.take() else {
             return Verdict::Accept;
         };
@@ -412,7 +412,7 @@ impl Netfilter {
             return Verdict::Drop;
         }
         if snat {
-            self.conntrack.set_nat(id, true, false);
+            self.conntrack.set_nat(now, id, true, false);
             self.translate_src(id, Dir::Orig, b);
             self.counters.translated += 1;
         }

@@ -81,10 +81,10 @@ impl Netfilter {
         }
         for (i, sg) in &self.groups {
             let name = self.iface(*i);
-            let how = if sg.reject { "reject" } else { "drop" };
+            let how = if sg.reject { "rejected" } else { "dropped" };
             sg_table(
                 &mut out,
-                &format!("Security group on {name}, inbound (new flows into the subnet; the rest {how}ped):"),
+                &format!("Security group on {name}, inbound (new flows into the subnet; the rest {how}):"),
                 &sg.inbound,
             );
             sg_table(

@@ -303,3 +303,40 @@ proptest! {
         }
     }
 }
+
+/// RFC 4787 REQ-5: an unanswered UDP mapping lives at least two minutes,
+/// except towards a well-known port (REQ-5a), where Linux's 30 s holds.
+#[test]
+fn nat_udp_mappings_live_two_minutes() {
+    let mut nf = Netfilter::new(vec![Ipv4Addr::new(10, 0, 1, 1), EXTERNAL], 4096, 5);
+    nf.nat = Some(Nat::new(
+        NatConfig {
+            outside: OUTSIDE,
+            external: EXTERNAL,
+            inside: vec!["10.0.1.0/24".parse().unwrap()],
+            forwards: vec![],
+            filtering: Filtering::AddressAndPortDependent,
+        },
+        9,
+    ));
+    let inside = Ipv4Addr::new(10, 0, 1, 10);
+    let remote = Ipv4Addr::new(203, 0, 113, 1);
+    // Three flows at t = 0, none answered yet.
+    let mut mapped = Vec::new();
+    for (sport, dport) in [(40000, 5000), (40001, 5001), (40002, 53)] {
+        let mut d = datagram(UDP, inside, remote, sport, dport, 0);
+        assert_eq!(cross(&mut nf, 0, INSIDE, OUTSIDE, &mut d), Verdict::Accept);
+        mapped.push(parse(&d).unwrap().sport);
+    }
+    // A reply reaches the inside host only while the mapping lives.
+    let mut reply = |nf: &mut Netfilter, at_secs: u64, dport: u16, port: u16| {
+        let mut r = datagram(UDP, remote, EXTERNAL, dport, port, 0);
+        let v = cross(nf, at_secs * 1000, OUTSIDE, INSIDE, &mut r);
+        v == Verdict::Accept && parse(&r).unwrap().dst == inside
+    };
+    assert!(!reply(&mut nf, 35, 53, mapped[2]), "DNS: Linux's 30 s");
+    assert!(reply(&mut nf, 110, 5000, mapped[0]), "alive at 110 s");
+    assert!(!reply(&mut nf, 125, 5001, mapped[1]), "gone after 120 s");
+    // The answered one now lives 300 s from its last packet.
+    assert!(reply(&mut nf, 400, 5000, mapped[0]));
+}

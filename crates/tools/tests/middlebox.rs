@@ -68,6 +68,41 @@ fn stateful_firewall_needs_one_rule() {
 }
 
 #[test]
+fn a_rejecting_firewall_resets_tcp_and_answers_udp_with_port_unreachable() {
+    let text = scenario("firewall.toml")
+        .replace(
+            "outbound = [\"allow all\"]\n",
+            "outbound = [\"allow all\"]\nreject = true\n",
+        )
+        .replace(
+            "cmd = \"ping -c 2 -W 1 10.99.1.2\"",
+            "cmd = \"traceroute -n -q 1 -m 5 10.99.1.2\"",
+        );
+    assert!(text.contains("reject = true"));
+    let r = run_file(&text);
+    // The router resets the SYN in the web server's name...
+    let nc = find(&r, "client", "nc -w 2 10.99.1.2 7", 0);
+    assert_eq!(
+        nc.stderr,
+        ["nc: connect to 10.99.1.2 port 7 (tcp) failed: Connection refused"]
+    );
+    assert_eq!(nc.exit, Some(1));
+    // ...and answers a UDP probe with port unreachable from its own
+    // address, as Linux's REJECT does: traceroute stops there.
+    let tr = &find(&r, "client", "traceroute -n -q 1 -m 5 10.99.1.2", 0).stdout;
+    assert_eq!(tr.len(), 4, "{tr:?}");
+    assert!(tr[2].starts_with(" 2  10.99.2.1  "), "{tr:?}");
+    assert!(tr[3].starts_with(" 3  10.99.2.1  "), "{tr:?}");
+    let fw = find(&r, "r1", "fw -L", 0).stdout.join("\n");
+    // The SYN, and traceroute's probes for hops 3, 4 and 5 (sent together).
+    assert!(fw.contains("by security groups (4 rejected)"), "{fw}");
+    assert!(
+        fw.contains("(new flows into the subnet; the rest rejected):"),
+        "{fw}"
+    );
+}
+
+#[test]
 fn nat_masquerade_forwarding_hairpin_and_traceroute() {
     let r = run_file(&scenario("nat.toml"));
     // Outbound through masquerade; the server sees only the outside address.

@@ -5,7 +5,8 @@
 //! hosts that share no subnet, unknown host names, bad units. Every error
 //! names the file, line and column.
 //!
-//! See `scenarios/README.md` for the format with examples.
+//! The README's "Scenario files" section describes the format, with examples;
+//! `scenarios/` holds commented ones.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

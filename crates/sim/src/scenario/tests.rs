@@ -233,3 +233,56 @@ fn bad_resolver_settings_and_files() {
     let e = file("on = \"server\"\npath = \"/x\"\nsize = \"2GB\"");
     assert!(e.message.contains("1 GiB"), "{e}");
 }
+
+#[test]
+fn rules_files_for_tcplab_route() {
+    let ifaces = [Ipv4Addr::new(10, 9, 1, 1), Ipv4Addr::new(10, 9, 2, 1)];
+    let good = r#"
+[nat]
+outside = "10.9.2.1"
+inside = ["10.9.1.0/24"]
+forward = ["tcp 8080 10.9.1.2:8000"]
+
+[[firewall]]
+iface = "10.9.1.1"
+inbound = ["allow tcp port 8000", "allow icmp"]
+outbound = ["allow all"]
+
+[[acl]]
+iface = "10.9.2.1"
+inbound = ["100 deny udp port 9999", "200 allow all"]
+outbound = ["100 allow all"]
+"#;
+    let f = load_rules("rules.toml", good, &ifaces).unwrap();
+    let nat = f.nat.as_ref().unwrap();
+    assert_eq!(nat.outside, 1);
+    assert_eq!(nat.forwards.len(), 1);
+    assert_eq!(f.groups.len(), 1);
+    assert_eq!(f.groups[0].0, 0);
+    assert_eq!(f.acls[0].0, 1);
+    assert_eq!(f.conntrack_max, 65_536);
+    // An empty file is a router that forwards everything.
+    let f = load_rules("rules.toml", "", &ifaces).unwrap();
+    assert!(f.nat.is_none() && f.acls.is_empty() && f.groups.is_empty());
+    for (text, want) in [
+        (
+            "[nat]\noutside = \"10.9.3.1\"\n",
+            "rules.toml:2:11: 10.9.3.1 is not one of this router's addresses",
+        ),
+        (
+            "[[router]]\nname = \"r\"\n",
+            "rules.toml:1:3: unknown field `router`",
+        ),
+        (
+            "[[acl]]\niface = \"10.9.1.1\"\ninbound = [\"100 allow tcp prot 80\"]\n",
+            "rules.toml:3:12:",
+        ),
+        (
+            "conntrack_max = 3\n",
+            "rules.toml:1:17: conntrack_max must be between",
+        ),
+    ] {
+        let e = load_rules("rules.toml", text, &ifaces).unwrap_err();
+        assert!(e.to_string().starts_with(want), "{e}");
+    }
+}
