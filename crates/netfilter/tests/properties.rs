@@ -329,7 +329,7 @@ fn nat_udp_mappings_live_two_minutes() {
         mapped.push(parse(&d).unwrap().sport);
     }
     // A reply reaches the inside host only while the mapping lives.
-    let mut reply = |nf: &mut Netfilter, at_secs: u64, dport: u16, port: u16| {
+    let reply = |nf: &mut Netfilter, at_secs: u64, dport: u16, port: u16| {
         let mut r = datagram(UDP, remote, EXTERNAL, dport, port, 0);
         let v = cross(nf, at_secs * 1000, OUTSIDE, INSIDE, &mut r);
         v == Verdict::Accept && parse(&r).unwrap().dst == inside
