@@ -8,7 +8,7 @@
 //! Rules are written `NUMBER allow|deny MATCH` (see [`Match`]), e.g.
 //! `100 allow tcp from 0.0.0.0/0 port 80`. Numbers run from 1 to 32766.
 
-use crate::packet::Info;
+use crate::packet::{Info, TCP, UDP};
 use crate::rule::Match;
 
 /// What a rule does with what it matches.
@@ -57,17 +57,31 @@ impl AclRule {
     }
 }
 
+/// The most rules one list holds (a cloud ACL allows 20 to 40); bounds the
+/// indexes' memory.
+pub const MAX_RULES: usize = 10_000;
+
 /// One direction's rules, kept in number order, and the `*` rule's count.
 ///
 /// Evaluation is first match by number, but not a scan of every rule: the
-/// list keeps, for each possible first octet of a source address, the
-/// rules whose source prefix can contain such an address (in number
-/// order), so a datagram is compared only with rules that could match it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// list keeps two indexes of candidate rules, in number order — by the
+/// first octet of the source address (the rules whose source prefix can
+/// contain such an address) and by the high byte of the destination port
+/// (the rules whose port range reaches into that block of 256 ports; one
+/// more list for datagrams without ports). Each index lists every rule
+/// that could match, so walking either one in order finds the same first
+/// match; a datagram walks the shorter of its two lists.
+#[derive(Debug, Clone, Default)]
 pub struct AclList {
     rules: Vec<AclRule>,
+    /// The indexes need rebuilding (rules changed since the last check):
+    /// built once when next needed, so adding many rules stays linear.
+    stale: bool,
     /// Rule positions by the first octet of the source address.
     by_octet: Vec<Vec<u32>>,
+    /// Rule positions by destination port / 256; index 256 holds the rules
+    /// that can match a datagram without ports.
+    by_port: Vec<Vec<u32>>,
     /// Datagrams and bytes that reached the final `*` (deny).
     pub default_packets: u64,
     pub default_bytes: u64,
@@ -100,11 +114,14 @@ impl AclList {
 
     /// Add a rule; its number must be free.
     pub fn add(&mut self, rule: AclRule) -> Result<(), String> {
+        if self.rules.len() >= MAX_RULES {
+            return Err(format!("an ACL list holds at most {MAX_RULES} rules"));
+        }
         match self.rules.binary_search_by_key(&rule.number, |r| r.number) {
             Ok(_) => Err(format!("rule {} already exists", rule.number)),
             Err(at) => {
                 self.rules.insert(at, rule);
-                self.reindex();
+                self.stale = true;
                 Ok(())
             }
         }
@@ -115,7 +132,7 @@ impl AclList {
         match self.rules.binary_search_by_key(&number, |r| r.number) {
             Ok(at) => {
                 self.rules.remove(at);
-                self.reindex();
+                self.stale = true;
                 Ok(())
             }
             Err(_) => Err(format!("there is no rule {number}")),
@@ -124,7 +141,17 @@ impl AclList {
 
     fn reindex(&mut self) {
         self.by_octet = vec![Vec::new(); 256];
+        self.by_port = vec![Vec::new(); 257];
         for (i, r) in self.rules.iter().enumerate() {
+            let m = &r.matches;
+            let (lo, hi) = (usize::from(m.dport.lo >> 8), usize::from(m.dport.hi >> 8));
+            for list in &mut self.by_port[lo..=hi] {
+                list.push(i as u32);
+            }
+            // A rule with ports never matches a datagram without them.
+            if m.sport.is_any() && m.dport.is_any() {
+                self.by_port[256].push(i as u32);
+            }
             let src = r.matches.src;
             let first = src.address().octets()[0];
             if src.prefix_len() >= 8 {
@@ -146,7 +173,22 @@ impl AclList {
 
     /// The first matching rule decides; none matching is a deny. Counts.
     pub fn check(&mut self, p: &Info) -> bool {
-        if let Some(candidates) = self.by_octet.get(usize::from(p.src.octets()[0])) {
+        if self.stale || self.by_port.is_empty() {
+            self.reindex();
+            self.stale = false;
+        }
+        let by_src = self.by_octet.get(usize::from(p.src.octets()[0]));
+        let port = if p.has_ports && matches!(p.proto, TCP | UDP) {
+            usize::from(p.dport >> 8)
+        } else {
+            256
+        };
+        let by_port = self.by_port.get(port);
+        let shorter = match (by_src, by_port) {
+            (Some(a), Some(b)) => Some(if b.len() < a.len() { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        if let Some(candidates) = shorter {
             for &i in candidates {
                 let r = &mut self.rules[i as usize];
                 if r.matches.matches(p) {
@@ -169,6 +211,17 @@ impl AclList {
             .is_some_and(|r| r.action == Action::Allow)
     }
 }
+
+/// Equal when the rules and counters are: the indexes follow from them.
+impl PartialEq for AclList {
+    fn eq(&self, other: &AclList) -> bool {
+        self.rules == other.rules
+            && self.default_packets == other.default_packets
+            && self.default_bytes == other.default_bytes
+    }
+}
+
+impl Eq for AclList {}
 
 /// The two lists of an ACL on one router interface. *Inbound* is traffic
 /// entering the subnet behind the interface (leaving the router through
@@ -217,6 +270,54 @@ mod tests {
         let mut empty = AclList::default();
         assert!(!empty.check(&tcp(80)));
         assert_eq!(empty.default_packets, 1);
+    }
+
+    #[test]
+    fn datagrams_without_ports_and_the_port_index() {
+        let mut l = AclList::parse(&[
+            "100 deny tcp port 0-65535",
+            "110 deny udp sport 53",
+            "120 allow tcp port 300-600",
+            "200 allow icmp",
+        ])
+        .unwrap();
+        let icmp = Info {
+            proto: crate::packet::ICMP,
+            has_ports: false,
+            icmp: Some((8, 0)),
+            ..tcp(0)
+        };
+        assert!(l.check(&icmp), "port rules never match ICMP");
+        assert_eq!(l.rules()[3].packets, 1);
+        // A later fragment has no ports: rules with ports pass it by, and
+        // `port 0-65535` is no port condition at all (rule 100 is "deny tcp").
+        let fragment = Info {
+            later_fragment: true,
+            has_ports: false,
+            ..tcp(443)
+        };
+        assert!(!l.check(&fragment));
+        assert_eq!(l.rules()[0].packets, 1);
+        let udp_fragment = Info {
+            proto: crate::packet::UDP,
+            ..fragment
+        };
+        assert!(!l.check(&udp_fragment), "rule 110 needs ports");
+        assert_eq!((l.rules()[1].packets, l.default_packets), (0, 1));
+        // Ports in other blocks of 256 still meet the range rules.
+        assert!(!l.check(&tcp(512)), "rule 100 spans every block");
+        l.remove(100).unwrap();
+        assert!(l.check(&tcp(512)) && l.check(&tcp(300)) && l.check(&tcp(600)));
+        assert!(!l.check(&tcp(601)) && !l.check(&tcp(299)));
+        let mut big = AclList::default();
+        for n in 1..=MAX_RULES as u16 {
+            big.add(AclRule::parse(&format!("{n} allow all")).unwrap())
+                .unwrap();
+        }
+        assert!(big
+            .add(AclRule::parse("20000 allow all").unwrap())
+            .unwrap_err()
+            .contains("at most 10000 rules"));
     }
 
     #[test]

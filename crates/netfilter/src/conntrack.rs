@@ -528,19 +528,22 @@ impl Conntrack {
                 }
                 return self.first(now, p, gone);
             }
+            // Flags that matter here; PSH and URG ride along with data.
+            let syn = f & flags::SYN != 0;
+            let fin = f & flags::FIN != 0;
+            // An ACK that is not part of a SYN or a FIN (data may come too).
+            let plain_ack = f & flags::ACK != 0 && !syn && !fin;
             let next = if f & flags::RST != 0 {
                 TcpCt::Close
             } else {
-                match (state, dir, f) {
-                    (TcpCt::SynSent, Dir::Reply, 0x12) => TcpCt::SynRecv,
-                    // Simultaneous open.
-                    (TcpCt::SynSent, Dir::Reply, flags::SYN) => TcpCt::SynRecv,
-                    (TcpCt::SynRecv, Dir::Orig, flags::ACK) => TcpCt::Established,
+                match (state, dir) {
+                    // SYN-ACK, or a bare SYN: simultaneous open.
+                    (TcpCt::SynSent, Dir::Reply) if syn => TcpCt::SynRecv,
+                    (TcpCt::SynRecv, Dir::Orig) if plain_ack => TcpCt::Established,
                     (
                         TcpCt::SynRecv | TcpCt::Established | TcpCt::FinWait | TcpCt::CloseWait,
                         _,
-                        0x11,
-                    ) => {
+                    ) if fin && !syn => {
                         e.fin[d] = true;
                         if e.fin[1 - d] {
                             TcpCt::LastAck
@@ -548,11 +551,11 @@ impl Conntrack {
                             TcpCt::FinWait
                         }
                     }
-                    (TcpCt::FinWait, _, flags::ACK) if e.fin[1 - d] && !e.fin[d] => {
+                    (TcpCt::FinWait, _) if plain_ack && e.fin[1 - d] && !e.fin[d] => {
                         TcpCt::CloseWait
                     }
-                    (TcpCt::LastAck, _, flags::ACK) => TcpCt::TimeWait,
-                    (s, _, _) => s,
+                    (TcpCt::LastAck, _) if plain_ack => TcpCt::TimeWait,
+                    (s, _) => s,
                 }
             };
             e.tcp = Some(next);
@@ -682,6 +685,39 @@ mod tests {
         assert_eq!(e.expires, Duration::from_secs(3 + 120));
         assert!(ct.expire(Duration::from_secs(200)).len() == 1);
         assert!(ct.is_empty());
+    }
+
+    /// Simultaneous open (RFC 9293 §3.5) is a valid sequence a NAT must
+    /// pass (RFC 5382 REQ-2); data with PSH and a FIN with PSH count as
+    /// the ACK and FIN they carry.
+    #[test]
+    fn simultaneous_open_and_flags_that_ride_along() {
+        let mut ct = Conntrack::new(16, 1);
+        let (id, _) = step(&mut ct, 0, tcp(C, S, 40000, 5000, flags::SYN))
+            .flow
+            .unwrap();
+        let syn = step(&mut ct, 0, tcp(S, C, 5000, 40000, flags::SYN));
+        assert_eq!(
+            (syn.state, syn.flow),
+            (CtState::Established, Some((id, Dir::Reply)))
+        );
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::SynRecv));
+        step(&mut ct, 0, tcp(C, S, 40000, 5000, 0x12));
+        step(&mut ct, 0, tcp(S, C, 5000, 40000, 0x12));
+        // The first ACK from the original side carries data.
+        let psh_ack = flags::PSH | flags::ACK;
+        step(&mut ct, 1, tcp(C, S, 40000, 5000, psh_ack));
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Established));
+        assert!(ct.entry(id).unwrap().assured);
+        // FIN|PSH|ACK, as Linux sends when it closes with data queued.
+        step(&mut ct, 2, tcp(C, S, 40000, 5000, psh_ack | flags::FIN));
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::FinWait));
+        step(&mut ct, 2, tcp(S, C, 5000, 40000, psh_ack));
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::CloseWait));
+        step(&mut ct, 3, tcp(S, C, 5000, 40000, psh_ack | flags::FIN));
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::LastAck));
+        step(&mut ct, 3, tcp(C, S, 40000, 5000, flags::ACK));
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::TimeWait));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! A stack with a hook calls it at three points, as Linux's netfilter
 //! hooks sit: **prerouting** for every datagram that arrives (after header
-//! checks; forwarded fragments are reassembled first, as Linux's
+//! checks; fragments are reassembled first, as Linux's
 //! `nf_defrag` does, and leave fragmented again if the next link needs it),
 //! **forward** once the route is known, and **postrouting** just before the
 //! datagram is queued for its link. The hook may rewrite the datagram (NAT)

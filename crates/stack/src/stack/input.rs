@@ -59,14 +59,13 @@ impl Stack {
         }
     }
 
-    /// Input through the packet-policy hook: forwarded fragments are
-    /// reassembled first (so that ports can be matched and translated),
-    /// then prerouting may rewrite or drop the datagram before it is
-    /// routed.
+    /// Input through the packet-policy hook: fragments are reassembled
+    /// first, as Linux's conntrack defragments (so that ports can be
+    /// matched and translated, also for a datagram to a forwarded port of
+    /// the router's own address), then prerouting may rewrite or drop the
+    /// datagram before it is routed.
     fn hooked_input(&mut self, now: Instant, iface: IfaceId, bytes: &[u8], repr: &ipv4::Repr) {
-        let transit =
-            self.config.forwarding && self.ip.classify(repr.dst_addr, iface) == Destination::Other;
-        let mut owned = if repr.is_fragment() && transit {
+        let mut owned = if repr.is_fragment() {
             self.ip.stats.reasm_reqds += 1;
             match self.reasm.add(now, &ipv4::Packet::new_unchecked(bytes)) {
                 ReassemblyOutcome::Complete(whole) => {

@@ -776,3 +776,77 @@ fn loopback_cost_delays_delivery_one_datagram_after_another() {
     s.poll_transmit(second, &mut buf);
     assert_eq!(s.udp_recv(rx).unwrap().data, [1u8; 44]);
 }
+
+/// A hook that records what it is shown and lets everything pass.
+#[derive(Debug, Default)]
+struct Recorder {
+    seen: std::rc::Rc<std::cell::RefCell<Vec<(crate::hook::HookPoint, usize, bool)>>>,
+}
+
+impl crate::hook::PacketHook for Recorder {
+    fn process(
+        &mut self,
+        point: crate::hook::HookPoint,
+        _now: Instant,
+        _in_iface: IfaceId,
+        _out_iface: Option<IfaceId>,
+        datagram: &mut [u8],
+    ) -> crate::hook::HookVerdict {
+        let p = ipv4::Packet::new_unchecked(&datagram[..]);
+        let fragment = p.more_frags() || p.frag_offset() != 0;
+        self.seen
+            .borrow_mut()
+            .push((point, datagram.len(), fragment));
+        crate::hook::HookVerdict::Accept
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// The hook sees whole datagrams: fragments are reassembled first, for
+/// the router itself as for transit (NAT's port forwards need the ports
+/// of a datagram to the router's own address).
+#[test]
+fn the_hook_sees_reassembled_datagrams() {
+    use crate::hook::HookPoint::*;
+    let (mut net, c, r1, _, s) = three_hops(1500);
+    let seen = std::rc::Rc::default();
+    net.nodes[r1].set_hook(Box::new(Recorder {
+        seen: std::rc::Rc::clone(&seen),
+    }));
+    let sock = net.nodes[r1]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 9))
+        .unwrap();
+    let _ = (c, s);
+    let to_router = raw_udp([10, 0, 1, 2], [10, 0, 1, 1], 9, &[7; 3000]);
+    let transit = raw_udp([10, 0, 1, 2], [10, 0, 2, 2], 9, &[7; 3000]);
+    let r1_in = net.links[0].1 .1;
+    for whole in [&to_router, &transit] {
+        for f in crate::ip::fragment(whole, 1500).unwrap() {
+            net.nodes[r1].handle_packet(Instant::ZERO, r1_in, &f);
+        }
+    }
+    net.run(Instant::ZERO);
+    assert_eq!(net.nodes[r1].udp_recv(sock).unwrap().data.len(), 3000);
+    let seen = seen.borrow();
+    // The two datagrams, whole; then the server's port unreachable (576
+    // bytes) on its way back through r1.
+    let pre: Vec<_> = seen.iter().filter(|x| x.0 == Prerouting).collect();
+    assert_eq!(
+        pre,
+        [
+            &(Prerouting, 3028, false),
+            &(Prerouting, 3028, false),
+            &(Prerouting, 576, false)
+        ],
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|x| x.0 == Forward && x.1 == 3028));
+    assert!(seen.iter().any(|x| x.0 == Postrouting && x.1 == 3028));
+}
