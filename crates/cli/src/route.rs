@@ -161,24 +161,21 @@ pub fn route(a: RouteArgs) -> Result<ExitCode, String> {
         .map(|d| format!("{} ({})", d.name, d.addr.address()))
         .collect();
     let policy_seed = opts.seed ^ 0x726f_7574;
-    let build = |ids: &[tcplab_stack::IfaceId]| {
-        let ifaces: Vec<(usize, String, Ipv4Addr)> = ids
-            .iter()
-            .zip(&names)
-            .zip(&addrs)
-            .map(|((id, name), addr)| (id.0, name.clone(), *addr))
-            .collect();
-        let spec = rules.clone().unwrap_or(tcplab_sim::FilterSpec {
-            acls: Vec::new(),
-            groups: Vec::new(),
-            nat: None,
-            conntrack_max: 65_536,
-        });
-        tcplab_sim::netfilter_for(&ifaces, &spec, policy_seed)
-    };
+    // The policy is built once the stack has numbered its interfaces.
+    let build = rules.map(|spec| {
+        move |ids: &[tcplab_stack::IfaceId]| {
+            let ifaces: Vec<(usize, String, Ipv4Addr)> = ids
+                .iter()
+                .zip(&names)
+                .zip(&addrs)
+                .map(|((id, name), addr)| (id.0, name.clone(), *addr))
+                .collect();
+            tcplab_sim::netfilter_for(&ifaces, &spec, policy_seed)
+        }
+    });
+    let policy = build.as_ref().map(|b| b as &tcplab_tun::Policy<'_>);
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
-    let policy: Option<&tcplab_tun::Policy<'_>> = if rules.is_some() { Some(&build) } else { None };
     let code =
         tcplab_tun::route(&opts, policy, &Tools, &mut out, &mut err).map_err(|e| e.to_string())?;
     let _ = out.flush();
