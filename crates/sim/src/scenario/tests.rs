@@ -1,4 +1,5 @@
 use super::*;
+use crate::impair::LossModel;
 
 const GOOD: &str = r#"
 seed = 7

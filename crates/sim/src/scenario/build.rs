@@ -1,0 +1,527 @@
+//! From the file as written to a [`Scenario`]: nodes and their addresses,
+//! links and LANs with their interfaces, the timeline and the files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use tcplab_wire::Cidr;
+use toml::Spanned;
+
+use super::loader::{Loader, Res};
+use super::raw::{RawNode, RawParams, RawScenario};
+use super::{
+    Action, FileContent, FileSpec, IfaceSpec, NodeKind, NodeSpec, Scenario, SegmentSpec,
+    TimelineEntry,
+};
+use crate::impair::LinkParams;
+
+pub(super) fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
+    let mut nodes: Vec<NodeSpec> = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    let mut addr_owner: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+    for (kind, list) in [(NodeKind::Host, &raw.host), (NodeKind::Router, &raw.router)] {
+        for n in list {
+            let spec = node(l, kind, n, &names, &mut addr_owner)?;
+            names.insert(spec.name.clone(), nodes.len());
+            nodes.push(spec);
+        }
+    }
+
+    let segments = segments(l, &raw, &mut nodes, &names)?;
+
+    let timeline = timeline(l, &raw, &names)?;
+
+    let files = files(l, &raw, &names)?;
+
+    let end = raw.end.as_ref().map(|e| l.duration(e)).transpose()?;
+    Ok(Scenario {
+        title: raw.title,
+        description: raw.description,
+        seed: raw.seed.unwrap_or(1),
+        end,
+        nodes,
+        segments,
+        files,
+        timeline,
+    })
+}
+
+/// One `[[host]]` or `[[router]]`. `addr_owner` holds every address taken
+/// so far, by its node's name.
+fn node(
+    l: &Loader<'_>,
+    kind: NodeKind,
+    n: &RawNode,
+    names: &BTreeMap<String, usize>,
+    addr_owner: &mut BTreeMap<Ipv4Addr, String>,
+) -> Res<NodeSpec> {
+    let name = n.name.get_ref().trim().to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        return Err(l.at(
+            &n.name,
+            format!("`{name}` is not a valid name (letters, digits, - _ .)"),
+        ));
+    }
+    if names.contains_key(&name) {
+        return Err(l.at(
+            &n.name,
+            format!("there is already a host or router named `{name}`"),
+        ));
+    }
+    let ifaces = interfaces(l, n, &name, addr_owner)?;
+    let gateway = match &n.gateway {
+        Some(g) => {
+            let gw = l.ipv4(g)?;
+            if !ifaces.iter().any(|i| i.addr.contains(gw)) {
+                return Err(l.at(
+                    g,
+                    format!("gateway {gw} is not on any of `{name}`'s subnets"),
+                ));
+            }
+            if ifaces.iter().any(|i| i.addr.address() == gw) {
+                return Err(l.at(g, format!("gateway {gw} is `{name}`'s own address")));
+            }
+            Some(gw)
+        }
+        None => None,
+    };
+    let routes = match &n.routes {
+        Some(list) => {
+            let mut v = Vec::new();
+            for r in list {
+                let (dest, gw) = l.route(r)?;
+                if !ifaces.iter().any(|i| i.addr.contains(gw)) {
+                    return Err(l.at(
+                        r,
+                        format!("gateway {gw} is not on any of `{name}`'s subnets"),
+                    ));
+                }
+                v.push((dest, gw));
+            }
+            Some(v)
+        }
+        None if kind == NodeKind::Host => Some(Vec::new()),
+        None => None,
+    };
+    let icmp_ratelimit = n
+        .icmp_ratelimit
+        .as_ref()
+        .map(|d| l.duration(d))
+        .transpose()?;
+    let default_ttl = match &n.ttl {
+        Some(t) if *t.get_ref() == 0 => return Err(l.at(t, "ttl must be at least 1")),
+        Some(t) => Some(*t.get_ref()),
+        None => None,
+    };
+    let tcp = l.tcp(n.tcp.as_ref())?;
+    let nameservers = n
+        .nameservers
+        .iter()
+        .flatten()
+        .map(|a| l.ipv4(a))
+        .collect::<Res<Vec<_>>>()?;
+    let search = search_domains(l, n)?;
+    let filter = l.filter(n, kind, &ifaces)?;
+    Ok(NodeSpec {
+        name,
+        kind,
+        ifaces,
+        gateway,
+        routes,
+        icmp_ratelimit,
+        send_redirects: n.send_redirects,
+        accept_redirects: n.accept_redirects,
+        default_ttl,
+        tcp,
+        nameservers,
+        search,
+        filter,
+    })
+}
+
+/// A node's interfaces from `addr` and `addrs`: each address unique in the
+/// network, no two on one subnet.
+fn interfaces(
+    l: &Loader<'_>,
+    n: &RawNode,
+    name: &str,
+    addr_owner: &mut BTreeMap<Ipv4Addr, String>,
+) -> Res<Vec<IfaceSpec>> {
+    let mut addr_specs: Vec<&Spanned<String>> = n.addrs.iter().collect();
+    if let Some(a) = &n.addr {
+        addr_specs.insert(0, a);
+    }
+    if addr_specs.is_empty() {
+        return Err(l.at(
+            &n.name,
+            format!("`{name}` has no address (give addr = \"10.0.1.2/24\" or addrs = [...])"),
+        ));
+    }
+    let mut ifaces: Vec<IfaceSpec> = Vec::new();
+    for a in addr_specs {
+        let c = l.cidr(a)?;
+        if let Some(owner) = addr_owner.get(&c.address()) {
+            return Err(l.at(
+                a,
+                format!("{} is already the address of `{owner}`", c.address()),
+            ));
+        }
+        if let Some(other) = ifaces
+            .iter()
+            .find(|i| i.addr.network().overlaps(&c.network()))
+        {
+            return Err(l.at(a, format!("{c} overlaps {} on the same node", other.addr)));
+        }
+        addr_owner.insert(c.address(), name.to_string());
+        ifaces.push(IfaceSpec {
+            addr: c,
+            mtu: 1500,
+            segment: None,
+        });
+    }
+    Ok(ifaces)
+}
+
+/// `search` (resolv.conf's search list): domain names, lower case.
+fn search_domains(l: &Loader<'_>, n: &RawNode) -> Res<Vec<String>> {
+    let mut search = Vec::new();
+    for d in n.search.iter().flatten() {
+        let domain = d.get_ref().trim().trim_end_matches('.');
+        let valid = !domain.is_empty()
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+        if !valid {
+            return Err(l.at(d, format!("`{}` is not a domain name", d.get_ref())));
+        }
+        search.push(domain.to_ascii_lowercase());
+    }
+    Ok(search)
+}
+
+/// The impairment keys a `[[link]]` or `[[lan]]` sets for every direction,
+/// as a `RawParams`. (serde cannot flatten them into a struct of their own
+/// while unknown keys are refused, so the raw structs repeat them.)
+macro_rules! shared_params {
+    ($x:expr) => {
+        RawParams {
+            delay: $x.delay.clone(),
+            jitter: $x.jitter.clone(),
+            rate: $x.rate.clone(),
+            queue: $x.queue.clone(),
+            loss: $x.loss.clone(),
+            duplicate: $x.duplicate.clone(),
+            reorder: $x.reorder.clone(),
+            corrupt: $x.corrupt.clone(),
+        }
+    };
+}
+
+/// What every member of a segment sends with, before per-direction
+/// overrides.
+fn every_direction(l: &Loader<'_>, mtu: usize, raw: &RawParams) -> Res<LinkParams> {
+    let mut p = LinkParams {
+        mtu,
+        ..LinkParams::default()
+    };
+    l.apply(&mut p, raw)?;
+    Ok(p)
+}
+
+/// The `[[link]]`s and `[[lan]]`s, attaching the nodes' interfaces.
+fn segments(
+    l: &Loader<'_>,
+    raw: &RawScenario,
+    nodes: &mut [NodeSpec],
+    names: &BTreeMap<String, usize>,
+) -> Res<Vec<SegmentSpec>> {
+    let mut segments: Vec<SegmentSpec> = Vec::new();
+    for link in &raw.link {
+        let ends = link.ends.get_ref();
+        if ends.len() != 2 {
+            return Err(l.at(
+                &link.ends,
+                format!(
+                    "a link has exactly two ends; this one lists {} (use [[lan]] for more)",
+                    ends.len()
+                ),
+            ));
+        }
+        let members = resolve_members(l, nodes, names, ends, segments.len())?;
+        let mtu = l.mtu(&link.mtu)?;
+        let base = every_direction(l, mtu, &shared_params!(link))?;
+        let mut fwd = base.clone();
+        let mut rev = base;
+        if let Some(f) = &link.forward {
+            l.apply(&mut fwd, f)?;
+        }
+        if let Some(r) = &link.reverse {
+            l.apply(&mut rev, r)?;
+        }
+        let name = link.name.clone().unwrap_or_else(|| {
+            format!("{}-{}", nodes[members[0].0].name, nodes[members[1].0].name)
+        });
+        set_mtu(nodes, &members, mtu);
+        segments.push(SegmentSpec {
+            name,
+            members,
+            sending: vec![fwd, rev],
+        });
+    }
+    for lan in &raw.lan {
+        let list = lan.members.get_ref();
+        if list.len() < 2 {
+            return Err(l.at(&lan.members, "a LAN needs at least two members"));
+        }
+        let members = resolve_members(l, nodes, names, list, segments.len())?;
+        let mtu = l.mtu(&lan.mtu)?;
+        let base = every_direction(l, mtu, &shared_params!(lan))?;
+        let name = lan
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("lan{}", segments.len()));
+        set_mtu(nodes, &members, mtu);
+        segments.push(SegmentSpec {
+            name,
+            sending: vec![base; members.len()],
+            members,
+        });
+    }
+    let mut seg_names = BTreeSet::new();
+    for s in &mut segments {
+        let mut name = s.name.clone();
+        let mut n = 2;
+        while !seg_names.insert(name.clone()) {
+            name = format!("{}-{n}", s.name);
+            n += 1;
+        }
+        s.name = name;
+    }
+    Ok(segments)
+}
+
+/// The `[[run]]` entries, in time order, each command checked.
+fn timeline(
+    l: &Loader<'_>,
+    raw: &RawScenario,
+    names: &BTreeMap<String, usize>,
+) -> Res<Vec<TimelineEntry>> {
+    let mut timeline = Vec::new();
+    for r in &raw.run {
+        let at = l.duration(&r.at)?;
+        let action = match (&r.on, &r.cmd, &r.say) {
+            (Some(on), Some(cmd), None) => {
+                let node = *names.get(on.get_ref().trim()).ok_or_else(|| {
+                    l.at(on, format!("no host or router named `{}`", on.get_ref()))
+                })?;
+                if cmd.get_ref().trim().is_empty() {
+                    return Err(l.at(cmd, "empty command"));
+                }
+                (l.check)(cmd.get_ref().trim()).map_err(|m| l.at(cmd, m))?;
+                Action::Run {
+                    node,
+                    cmd: cmd.get_ref().trim().to_string(),
+                }
+            }
+            (None, None, Some(text)) => Action::Say(text.clone()),
+            _ => {
+                return Err(l.at(
+                    &r.at,
+                    "a [[run]] entry needs either `on` and `cmd`, or `say`",
+                ))
+            }
+        };
+        timeline.push(TimelineEntry { at, action });
+    }
+    // Stable: entries at the same time keep their order in the file.
+    timeline.sort_by_key(|e| e.at);
+    Ok(timeline)
+}
+
+/// The `[[file]]`s put on nodes before the run.
+fn files(l: &Loader<'_>, raw: &RawScenario, names: &BTreeMap<String, usize>) -> Res<Vec<FileSpec>> {
+    let mut files: Vec<FileSpec> = Vec::new();
+    for f in &raw.file {
+        let node = *names.get(f.on.get_ref().trim()).ok_or_else(|| {
+            l.at(
+                &f.on,
+                format!("no host or router named `{}`", f.on.get_ref()),
+            )
+        })?;
+        let path = f.path.get_ref();
+        let Some(norm) = tcplab_host::fs::normalize(path).filter(|_| path.starts_with('/')) else {
+            return Err(l.at(&f.path, format!("`{path}` is not an absolute path")));
+        };
+        if norm == "/" {
+            return Err(l.at(&f.path, "a file needs a name, not just `/`"));
+        }
+        if files.iter().any(|x| x.node == node && x.path == norm) {
+            return Err(l.at(&f.path, format!("`{norm}` is given twice on this node")));
+        }
+        let content = match (&f.text, &f.size) {
+            (Some(t), None) => FileContent::Text(t.clone()),
+            (None, Some(sz)) => {
+                let n = crate::units::parse_size(sz.get_ref()).map_err(|m| l.at(sz, m))?;
+                if n > 1 << 30 {
+                    return Err(l.at(sz, "generated files are limited to 1 GiB"));
+                }
+                FileContent::Generated(n)
+            }
+            _ => return Err(l.at(&f.path, "a [[file]] needs exactly one of `text` or `size`")),
+        };
+        files.push(FileSpec {
+            node,
+            path: norm,
+            content,
+        });
+    }
+    Ok(files)
+}
+
+fn subnets_of(nodes: &[NodeSpec], n: usize) -> Vec<Cidr> {
+    nodes[n].ifaces.iter().map(|i| i.addr.network()).collect()
+}
+
+fn set_mtu(nodes: &mut [NodeSpec], members: &[(usize, usize)], mtu: usize) {
+    for &(n, i) in members {
+        nodes[n].ifaces[i].mtu = mtu;
+    }
+}
+
+/// One end of a link or LAN as written: `name` or `name:address`.
+struct End<'s> {
+    span: &'s Spanned<String>,
+    node: usize,
+    addr: Option<Ipv4Addr>,
+}
+
+/// The interface of end `k` on a subnet that the other ends share, when
+/// the end names no address.
+fn shared_iface(l: &Loader<'_>, nodes: &[NodeSpec], parsed: &[End<'_>], k: usize) -> Res<usize> {
+    let end = &parsed[k];
+    let others: Vec<usize> = parsed
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != k)
+        .map(|(_, p)| p.node)
+        .collect();
+    let shared: Vec<usize> = nodes[end.node]
+        .ifaces
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            others
+                .iter()
+                .any(|&o| subnets_of(nodes, o).contains(&i.addr.network()))
+        })
+        .map(|(idx, _)| idx)
+        .collect();
+    match shared[..] {
+        [one] => Ok(one),
+        [] => {
+            let me = &nodes[end.node];
+            let addrs: Vec<String> = me.ifaces.iter().map(|i| i.addr.to_string()).collect();
+            Err(l.at(
+                end.span,
+                format!(
+                    "`{}` ({}) shares no subnet with the other end of this link",
+                    me.name,
+                    addrs.join(", ")
+                ),
+            ))
+        }
+        _ => Err(l.at(
+            end.span,
+            format!(
+                "`{}` has several addresses on this link's subnets; name one as \"{}:ADDRESS\"",
+                nodes[end.node].name, nodes[end.node].name
+            ),
+        )),
+    }
+}
+
+/// Turn link ends (`name` or `name:address`) into (node, interface) pairs,
+/// choosing for a bare name the interface on the subnet the ends share.
+fn resolve_members(
+    l: &Loader<'_>,
+    nodes: &mut [NodeSpec],
+    names: &BTreeMap<String, usize>,
+    ends: &[Spanned<String>],
+    segment: usize,
+) -> Res<Vec<(usize, usize)>> {
+    let mut parsed = Vec::new();
+    for e in ends {
+        let text = e.get_ref().trim();
+        let (name, addr) = match text.split_once(':') {
+            Some((n, a)) => (
+                n,
+                Some(
+                    a.parse::<Ipv4Addr>()
+                        .map_err(|_| l.at(e, format!("`{a}` is not an IPv4 address")))?,
+                ),
+            ),
+            None => (text, None),
+        };
+        let node = *names
+            .get(name)
+            .ok_or_else(|| l.at(e, format!("no host or router named `{name}`")))?;
+        if parsed.iter().any(|p: &End<'_>| p.node == node) {
+            return Err(l.at(e, format!("`{name}` is listed twice")));
+        }
+        parsed.push(End {
+            span: e,
+            node,
+            addr,
+        });
+    }
+    // Candidate subnets: those every end has an interface on.
+    let mut out = Vec::new();
+    for (k, end) in parsed.iter().enumerate() {
+        let iface = match end.addr {
+            Some(a) => nodes[end.node]
+                .ifaces
+                .iter()
+                .position(|i| i.addr.address() == a)
+                .ok_or_else(|| {
+                    l.at(
+                        end.span,
+                        format!("`{}` has no address {a}", nodes[end.node].name),
+                    )
+                })?,
+            None => shared_iface(l, nodes, &parsed, k)?,
+        };
+        let spec = &mut nodes[end.node].ifaces[iface];
+        if spec.segment.is_some() {
+            return Err(l.at(
+                end.span,
+                format!(
+                    "{} of `{}` is already attached to another link",
+                    spec.addr, nodes[end.node].name
+                ),
+            ));
+        }
+        spec.segment = Some(segment);
+        out.push((end.node, iface));
+    }
+    // All members must share one subnet.
+    let first = nodes[out[0].0].ifaces[out[0].1].addr;
+    for &(n, i) in &out[1..] {
+        let a = nodes[n].ifaces[i].addr;
+        if !first.network().overlaps(&a.network()) {
+            let idx = out.iter().position(|m| *m == (n, i)).unwrap_or(0);
+            return Err(l.at(
+                parsed[idx].span,
+                format!("{} and {} are on different subnets", first, a),
+            ));
+        }
+    }
+    Ok(out)
+}

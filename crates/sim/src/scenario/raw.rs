@@ -1,0 +1,189 @@
+//! The scenario file as written: what serde reads, with spans for errors.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScenario {
+    pub(super) title: Option<String>,
+    pub(super) description: Option<String>,
+    pub(super) seed: Option<u64>,
+    pub(super) end: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) host: Vec<RawNode>,
+    #[serde(default)]
+    pub(super) router: Vec<RawNode>,
+    #[serde(default)]
+    pub(super) link: Vec<RawLink>,
+    #[serde(default)]
+    pub(super) lan: Vec<RawLan>,
+    #[serde(default)]
+    pub(super) run: Vec<RawRun>,
+    #[serde(default)]
+    pub(super) file: Vec<RawFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNode {
+    pub(super) name: Spanned<String>,
+    pub(super) addr: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) addrs: Vec<Spanned<String>>,
+    pub(super) gateway: Option<Spanned<String>>,
+    pub(super) routes: Option<Vec<Spanned<String>>>,
+    pub(super) icmp_ratelimit: Option<Spanned<String>>,
+    pub(super) send_redirects: Option<bool>,
+    pub(super) accept_redirects: Option<bool>,
+    pub(super) ttl: Option<Spanned<u8>>,
+    pub(super) tcp: Option<RawTcp>,
+    pub(super) nameservers: Option<Vec<Spanned<String>>>,
+    pub(super) search: Option<Vec<Spanned<String>>>,
+    pub(super) nat: Option<Spanned<RawNat>>,
+    #[serde(default)]
+    pub(super) acl: Vec<Spanned<RawAcl>>,
+    #[serde(default)]
+    pub(super) firewall: Vec<Spanned<RawFirewall>>,
+    pub(super) conntrack_max: Option<Spanned<i64>>,
+}
+
+/// A router's packet policy, wherever it is written (a `[[router]]` of a
+/// scenario, or a rules file of `tcplab route`).
+pub(super) struct RawRules<'r> {
+    pub(super) nat: Option<&'r Spanned<RawNat>>,
+    pub(super) acl: &'r [Spanned<RawAcl>],
+    pub(super) firewall: &'r [Spanned<RawFirewall>],
+    pub(super) conntrack_max: Option<&'r Spanned<i64>>,
+}
+
+/// A rules file (`tcplab route RULES.toml`): the policy keys of a router.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRulesFile {
+    pub(super) nat: Option<Spanned<RawNat>>,
+    #[serde(default)]
+    pub(super) acl: Vec<Spanned<RawAcl>>,
+    #[serde(default)]
+    pub(super) firewall: Vec<Spanned<RawFirewall>>,
+    pub(super) conntrack_max: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNat {
+    /// The outside interface, by its address.
+    pub(super) outside: Spanned<String>,
+    pub(super) inside: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) forward: Vec<Spanned<String>>,
+    pub(super) filtering: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAcl {
+    pub(super) iface: Spanned<String>,
+    #[serde(default)]
+    pub(super) inbound: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) outbound: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFirewall {
+    pub(super) iface: Spanned<String>,
+    #[serde(default)]
+    pub(super) inbound: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) outbound: Vec<Spanned<String>>,
+    pub(super) reject: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    pub(super) on: Spanned<String>,
+    pub(super) path: Spanned<String>,
+    pub(super) text: Option<String>,
+    pub(super) size: Option<Spanned<String>>,
+}
+
+/// TCP settings of a node, as written (`[host.tcp]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTcp {
+    pub(super) msl: Option<Spanned<String>>,
+    pub(super) rto_min: Option<Spanned<String>>,
+    pub(super) rto_max: Option<Spanned<String>>,
+    pub(super) delayed_ack: Option<Spanned<String>>,
+    pub(super) send_buffer: Option<Spanned<i64>>,
+    pub(super) recv_buffer: Option<Spanned<i64>>,
+    pub(super) nagle: Option<bool>,
+    pub(super) window_scaling: Option<bool>,
+    pub(super) syn_retries: Option<Spanned<i64>>,
+    pub(super) data_retries: Option<Spanned<i64>>,
+    pub(super) keepalive_time: Option<Spanned<String>>,
+    /// Added to every ISN: to watch sequence numbers wrap.
+    pub(super) isn_offset: Option<u32>,
+}
+
+/// Impairments of one direction, as written.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawParams {
+    pub(super) delay: Option<Spanned<String>>,
+    pub(super) jitter: Option<Spanned<String>>,
+    pub(super) rate: Option<Spanned<String>>,
+    pub(super) queue: Option<Spanned<i64>>,
+    pub(super) loss: Option<Spanned<String>>,
+    pub(super) duplicate: Option<Spanned<String>>,
+    pub(super) reorder: Option<Spanned<String>>,
+    pub(super) corrupt: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLink {
+    pub(super) ends: Spanned<Vec<Spanned<String>>>,
+    pub(super) name: Option<String>,
+    pub(super) mtu: Option<Spanned<i64>>,
+    pub(super) delay: Option<Spanned<String>>,
+    pub(super) jitter: Option<Spanned<String>>,
+    pub(super) rate: Option<Spanned<String>>,
+    pub(super) queue: Option<Spanned<i64>>,
+    pub(super) loss: Option<Spanned<String>>,
+    pub(super) duplicate: Option<Spanned<String>>,
+    pub(super) reorder: Option<Spanned<String>>,
+    pub(super) corrupt: Option<Spanned<String>>,
+    /// Overrides for what the first end sends.
+    pub(super) forward: Option<RawParams>,
+    /// Overrides for what the second end sends.
+    pub(super) reverse: Option<RawParams>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLan {
+    pub(super) name: Option<String>,
+    pub(super) members: Spanned<Vec<Spanned<String>>>,
+    pub(super) mtu: Option<Spanned<i64>>,
+    pub(super) delay: Option<Spanned<String>>,
+    pub(super) jitter: Option<Spanned<String>>,
+    pub(super) rate: Option<Spanned<String>>,
+    pub(super) queue: Option<Spanned<i64>>,
+    pub(super) loss: Option<Spanned<String>>,
+    pub(super) duplicate: Option<Spanned<String>>,
+    pub(super) reorder: Option<Spanned<String>>,
+    pub(super) corrupt: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRun {
+    pub(super) at: Spanned<String>,
+    pub(super) on: Option<Spanned<String>>,
+    pub(super) cmd: Option<Spanned<String>>,
+    pub(super) say: Option<String>,
+}
