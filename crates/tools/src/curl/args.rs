@@ -1,0 +1,243 @@
+//! curl's command line, and the URLs it takes.
+
+use std::time::Duration;
+
+use super::Failure;
+use crate::args::{getopt, Opt};
+use crate::Usage;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CurlArgs {
+    pub urls: Vec<String>,
+    pub method: Option<String>,
+    pub data: Vec<String>,
+    pub headers: Vec<String>,
+    pub output: Option<String>,
+    pub remote_name: bool,
+    pub head: bool,
+    pub include: bool,
+    pub follow: bool,
+    pub max_redirs: u32,
+    pub silent: bool,
+    pub show_error: bool,
+    pub verbose: bool,
+    pub write_out: Option<String>,
+    pub fail: bool,
+    pub connect_timeout: Option<Duration>,
+    pub max_time: Option<Duration>,
+    pub user_agent: Option<String>,
+    pub http10: bool,
+}
+
+pub(super) fn usage(msg: String) -> Usage {
+    Usage {
+        tool: "curl".into(),
+        message: msg,
+        usage: Some("curl: try 'curl --help' or 'curl --manual' for more information".into()),
+        status: 2,
+    }
+}
+
+pub(super) fn secs(v: &str, opt: &str) -> Result<Duration, Usage> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && *x >= 0.0 && *x < 1e7)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            usage(format!(
+                "option {opt}: expected a proper numerical parameter"
+            ))
+        })
+}
+
+impl CurlArgs {
+    pub fn parse(args: &[String]) -> Result<CurlArgs, Usage> {
+        let (opts, urls) = getopt(
+            args,
+            "X:d:H:o:OIiLsSvw:fm:A:0",
+            &[
+                "request=",
+                "data=",
+                "data-raw=",
+                "data-binary=",
+                "header=",
+                "output=",
+                "remote-name",
+                "head",
+                "include",
+                "location",
+                "max-redirs=",
+                "silent",
+                "show-error",
+                "verbose",
+                "write-out=",
+                "fail",
+                "connect-timeout=",
+                "max-time=",
+                "user-agent=",
+                "http1.0",
+                "http1.1",
+                "url=",
+            ],
+        )
+        .map_err(|e| {
+            // getopt says "invalid option -- 'Z'"; curl says "option -Z: is unknown".
+            let opt = e
+                .split('\'')
+                .nth(1)
+                .map(|o| {
+                    if o.starts_with('-') {
+                        o.to_string()
+                    } else {
+                        format!("-{o}")
+                    }
+                })
+                .unwrap_or_default();
+            usage(format!("option {opt}: is unknown"))
+        })?;
+        let mut a = CurlArgs {
+            urls,
+            max_redirs: 50,
+            ..CurlArgs::default()
+        };
+        for o in opts {
+            let (name, v) = match o {
+                Opt::Short(c, v) => (c.to_string(), v.unwrap_or_default()),
+                Opt::Long(n, v) => (n, v.unwrap_or_default()),
+            };
+            match name.as_str() {
+                "X" | "request" => a.method = Some(v),
+                "d" | "data" | "data-raw" | "data-binary" => a.data.push(v),
+                "H" | "header" => a.headers.push(v),
+                "o" | "output" => a.output = Some(v),
+                "O" | "remote-name" => a.remote_name = true,
+                "I" | "head" => a.head = true,
+                "i" | "include" => a.include = true,
+                "L" | "location" => a.follow = true,
+                "max-redirs" => {
+                    a.max_redirs = v.parse().map_err(|_| {
+                        usage("option --max-redirs: expected a proper numerical parameter".into())
+                    })?
+                }
+                "s" | "silent" => a.silent = true,
+                "S" | "show-error" => a.show_error = true,
+                "v" | "verbose" => a.verbose = true,
+                "w" | "write-out" => a.write_out = Some(v),
+                "f" | "fail" => a.fail = true,
+                "connect-timeout" => a.connect_timeout = Some(secs(&v, "--connect-timeout")?),
+                "m" | "max-time" => a.max_time = Some(secs(&v, "-m")?),
+                "A" | "user-agent" => a.user_agent = Some(v),
+                "0" | "http1.0" => a.http10 = true,
+                "http1.1" => a.http10 = false,
+                "url" => a.urls.push(v),
+                _ => {}
+            }
+        }
+        if a.urls.is_empty() {
+            return Err(usage("no URL specified!".into()));
+        }
+        if a.head && !a.data.is_empty() {
+            return Err(Usage {
+                tool: "Warning".into(),
+                message: "You can only select one HTTP request method! You asked for both POST (-d, --data) and HEAD (-I, --head).".into(),
+                usage: None,
+                status: 2,
+            });
+        }
+        for h in &a.headers {
+            if !h.contains(':') && !h.ends_with(';') {
+                return Err(usage(format!("option -H: header `{h}` has no colon")));
+            }
+        }
+        Ok(a)
+    }
+}
+
+/// A URL curl can fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Url {
+    pub(super) host: String,
+    pub(super) port: u16,
+    /// Path and query, starting with `/`.
+    pub(super) target: String,
+}
+
+impl Url {
+    pub(super) fn parse(text: &str) -> Result<Url, Failure> {
+        let (scheme, rest) = match text.split_once("://") {
+            Some((s, r)) => (s.to_ascii_lowercase(), r),
+            None => ("http".to_string(), text),
+        };
+        if scheme != "http" {
+            return Err(Failure::new(
+                1,
+                format!("Protocol \"{scheme}\" not supported or disabled in libcurl"),
+            ));
+        }
+        let bad = || Failure::new(3, "URL using bad/illegal format or missing URL".into());
+        let rest = rest.split('#').next().unwrap_or("");
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, target) = rest.split_at(split);
+        let target = if target.starts_with('?') {
+            format!("/{target}")
+        } else if target.is_empty() {
+            "/".to_string()
+        } else {
+            target.to_string()
+        };
+        if authority.contains('@') || target.contains([' ', '\t']) {
+            return Err(bad());
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad)?),
+            None => (authority, 80),
+        };
+        let valid = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+        if !valid {
+            return Err(bad());
+        }
+        Ok(Url {
+            host: host.to_ascii_lowercase(),
+            port,
+            target,
+        })
+    }
+
+    pub(super) fn authority(&self) -> String {
+        if self.port == 80 {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    pub(super) fn to_text(&self) -> String {
+        format!("http://{}{}", self.authority(), self.target)
+    }
+
+    /// Resolve a `Location` against this URL (RFC 3986 §5.2, the common
+    /// cases: absolute, absolute path, relative path).
+    pub(super) fn join(&self, location: &str) -> Result<Url, Failure> {
+        if location.contains("://") {
+            return Url::parse(location);
+        }
+        if let Some(rest) = location.strip_prefix("//") {
+            return Url::parse(&format!("http://{rest}"));
+        }
+        let target = if location.starts_with('/') {
+            location.to_string()
+        } else {
+            let path = self.target.split('?').next().unwrap_or("/");
+            let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+            format!("{dir}{location}")
+        };
+        Ok(Url {
+            target,
+            ..self.clone()
+        })
+    }
+}
