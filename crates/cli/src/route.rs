@@ -11,7 +11,7 @@ use clap::Args;
 use tcplab_stack::Cidr;
 use tcplab_tun::{DeviceSpec, RouteOptions};
 
-use crate::run::{exit, ipv4, seed, Tools};
+use crate::run::{exit, ipv4, seed, usable_on_tun, Tools};
 
 #[derive(Debug, Args)]
 pub struct RouteArgs {
@@ -52,16 +52,7 @@ fn device(text: &str) -> Result<DeviceSpec, String> {
         .next()
         .ok_or_else(|| bad("no address after the name (e.g. r0,10.9.1.1/24)".into()))?;
     let addr: Cidr = cidr.trim().parse().map_err(|e| bad(format!("{e}")))?;
-    if addr.prefix_len() > 30 {
-        return Err(bad(
-            "the prefix must leave room for the kernel's address (at most /30)".into(),
-        ));
-    }
-    if addr.address() == addr.network().address() || Some(addr.address()) == addr.broadcast() {
-        return Err(bad(
-            "that is the network or broadcast address of the prefix".into(),
-        ));
-    }
+    usable_on_tun(addr).map_err(|why| bad(why.into()))?;
     let mut spec = DeviceSpec {
         name: name.to_string(),
         addr,

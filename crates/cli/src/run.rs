@@ -131,16 +131,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, String> {
     let addr: Cidr = text
         .parse()
         .map_err(|e| format!("invalid --addr `{text}`: {e}"))?;
-    if addr.prefix_len() > 30 {
-        return Err(format!(
-            "invalid --addr `{text}`: the prefix must leave room for the kernel's address (at most /30)"
-        ));
-    }
-    if addr.address() == addr.network().address() || Some(addr.address()) == addr.broadcast() {
-        return Err(format!(
-            "invalid --addr `{text}`: that is the network or broadcast address of the prefix"
-        ));
-    }
+    usable_on_tun(addr).map_err(|why| format!("invalid --addr `{text}`: {why}"))?;
     if !(68..=65535).contains(&a.mtu) {
         return Err(format!("invalid --mtu {}: must be 68 to 65535", a.mtu));
     }
@@ -210,6 +201,18 @@ fn options(a: &RunArgs) -> Result<RunOptions, String> {
         pcap: a.pcap.clone(),
         nameservers,
     })
+}
+
+/// Whether the stack can have `addr` on a TUN device whose other end is
+/// the kernel's; what is wrong if not.
+pub(crate) fn usable_on_tun(addr: Cidr) -> Result<(), &'static str> {
+    if addr.prefix_len() > 30 {
+        return Err("the prefix must leave room for the kernel's address (at most /30)");
+    }
+    if addr.address() == addr.network().address() || Some(addr.address()) == addr.broadcast() {
+        return Err("that is the network or broadcast address of the prefix");
+    }
+    Ok(())
 }
 
 pub(crate) fn exit(code: i32) -> ExitCode {

@@ -178,21 +178,8 @@ impl Tcplab {
             dev,
             ns_name: ns.name.clone(),
         };
-        let sock = PathBuf::from(format!("/run/tcplab/{}.sock", t.dev));
-        for _ in 0..200 {
-            if sock.exists() {
-                return t;
-            }
-            if let Some(status) = t.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                let out = t.child.take().unwrap().wait_with_output().unwrap();
-                panic!(
-                    "tcplab run exited ({status}): {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("tcplab run on {} did not come up", t.dev);
+        wait_socket(&mut t.child, &t.dev, "tcplab run");
+        t
     }
 
     /// Run a tool command on the running stack (`tcplab run --attach`).

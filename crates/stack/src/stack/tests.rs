@@ -189,38 +189,33 @@ fn ttl_expiry_reports_the_router() {
     }
 }
 
-#[test]
-fn no_route_at_router_is_net_unreachable() {
+/// Ping `dst` from the client of `three_hops(1500)`; the one error that
+/// comes back.
+fn ping_error(dst: Ipv4Addr) -> crate::socket::IcmpErrorReport {
     let (mut net, c, _, _, _) = three_hops(1500);
     let h = net.nodes[c].ping_open().unwrap();
     net.nodes[c]
-        .ping_send(Instant::ZERO, h, Ipv4Addr::new(10, 9, 9, 9), 1, &[])
+        .ping_send(Instant::ZERO, h, dst, 1, &[])
         .unwrap();
     net.run(Instant::ZERO);
     match recv_all(&mut net.nodes[c], h).as_slice() {
-        [PingMessage::Error { report, .. }] => {
-            assert_eq!(report.from, Ipv4Addr::new(10, 0, 1, 1));
-            assert_eq!(report.describe(), "Destination Net Unreachable");
-        }
+        [PingMessage::Error { report, .. }] => *report,
         other => panic!("{other:?}"),
     }
 }
 
 #[test]
+fn no_route_at_router_is_net_unreachable() {
+    let report = ping_error(Ipv4Addr::new(10, 9, 9, 9));
+    assert_eq!(report.from, Ipv4Addr::new(10, 0, 1, 1));
+    assert_eq!(report.describe(), "Destination Net Unreachable");
+}
+
+#[test]
 fn unknown_neighbour_is_host_unreachable() {
-    let (mut net, c, _, _, _) = three_hops(1500);
-    let h = net.nodes[c].ping_open().unwrap();
-    net.nodes[c]
-        .ping_send(Instant::ZERO, h, Ipv4Addr::new(10, 0, 2, 77), 1, &[])
-        .unwrap();
-    net.run(Instant::ZERO);
-    match recv_all(&mut net.nodes[c], h).as_slice() {
-        [PingMessage::Error { report, .. }] => {
-            assert_eq!(report.from, Ipv4Addr::new(10, 0, 12, 2));
-            assert_eq!(report.describe(), "Destination Host Unreachable");
-        }
-        other => panic!("{other:?}"),
-    }
+    let report = ping_error(Ipv4Addr::new(10, 0, 2, 77));
+    assert_eq!(report.from, Ipv4Addr::new(10, 0, 12, 2));
+    assert_eq!(report.describe(), "Destination Host Unreachable");
 }
 
 #[test]

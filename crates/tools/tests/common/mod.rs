@@ -95,46 +95,12 @@ pub fn run_in(net: &str, runs: &[(&str, &str, &str)]) -> Vec<Ran> {
             "\n[[run]]\nat = \"{at}\"\non = \"{on}\"\ncmd = '''{cmd}'''\n"
         ));
     }
-    let scenario = load_checked("test.toml", &text, &|c| Tools.check(c))
-        .unwrap_or_else(|e| panic!("scenario: {e}"));
-    let mut sim = Sim::new(&scenario, &SimOptions::default()).expect("build");
-    let lines: Rc<RefCell<Vec<Line>>> = Rc::default();
-    let sink = lines.clone();
-    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
-        if let TranscriptEvent::Output(l) = ev {
-            sink.borrow_mut()
-                .push((l.host.to_string(), l.pid, l.stream, l.text.clone()));
-        }
-    }));
-    sim.run(&Tools);
-    let mut ran = Vec::new();
-    for host in sim.hosts() {
-        for p in host.processes() {
-            let mut r = Ran {
-                host: host.name().to_string(),
-                cmdline: p.cmdline.clone(),
-                exit: p.exit,
-                ..Ran::default()
-            };
-            for (h, pid, stream, text) in lines.borrow().iter() {
-                if *h == r.host && *pid == p.pid {
-                    match stream {
-                        Stream::Stdout => r.stdout.push(text.clone()),
-                        Stream::Stderr => r.stderr.push(text.clone()),
-                    }
-                }
-            }
-            ran.push((p.pid, r));
-        }
-    }
+    let mut ran = run_file(&text);
     // Start order: the order of `runs`.
     let mut ordered = Vec::new();
     for (_, on, cmd) in runs {
-        if let Some(i) = ran
-            .iter()
-            .position(|(_, r)| r.host == *on && r.cmdline == *cmd)
-        {
-            ordered.push(ran.remove(i).1);
+        if let Some(i) = ran.iter().position(|r| r.host == *on && r.cmdline == *cmd) {
+            ordered.push(ran.remove(i));
         }
     }
     ordered
