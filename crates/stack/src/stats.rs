@@ -80,6 +80,14 @@ pub struct TcpStats {
     pub timeouts: u64,
     pub delayed_acks: u64,
     pub time_wait_recycled: u64,
+    /// SYN cookies sent, and valid and invalid ones received (RFC 4987 §3.6).
+    pub syncookies_sent: u64,
+    pub syncookies_recv: u64,
+    pub syncookies_failed: u64,
+    /// Half-open connections that gave up after their SYN-ACK retries.
+    pub embryonic_timeouts: u64,
+    /// ACKs not sent in answer to out-of-window segments (rate limit).
+    pub oow_rate_limited: u64,
 }
 
 /// Every counter of a stack.
@@ -185,10 +193,22 @@ impl fmt::Display for Stats {
             tcp.listen_overflows
         )?;
         writeln!(f, "    {} SYNs to LISTEN sockets dropped", tcp.listen_drops)?;
+        writeln!(f, "    {} SYN cookies sent", tcp.syncookies_sent)?;
+        writeln!(f, "    {} SYN cookies received", tcp.syncookies_recv)?;
+        writeln!(
+            f,
+            "    {} invalid SYN cookies received",
+            tcp.syncookies_failed
+        )?;
         writeln!(f, "    {} delayed acks sent", tcp.delayed_acks)?;
         writeln!(f, "    {} fast retransmits", tcp.fast_retransmits)?;
         writeln!(f, "    {} other TCP timeouts", tcp.timeouts)?;
         writeln!(f, "    {} challenge ACKs sent", tcp.challenge_acks)?;
+        writeln!(
+            f,
+            "    {} ACKs to out-of-window segments rate-limited",
+            tcp.oow_rate_limited
+        )?;
         writeln!(f, "    {} packets queued out of order", tcp.ooo_queued)?;
         write!(f, "    {} out-of-order packets dropped", tcp.ooo_dropped)
     }

@@ -150,8 +150,11 @@ fn os_text(e: &io::Error) -> String {
 fn describe(e: &io::Error, name: &str) -> String {
     let text = os_text(e);
     match e.raw_os_error() {
+        // EACCES when /dev/net/tun itself may not be opened, EPERM when it
+        // may (mode 0666, as on many systems) but TUNSETIFF is refused: the
+        // same cause, said the same way.
         Some(libc::EPERM) | Some(libc::EACCES) => format!(
-            "cannot create TUN device {name}: {text} (creating a TUN device needs root or CAP_NET_ADMIN)"
+            "cannot create TUN device {name}: permission denied (creating a TUN device needs root or CAP_NET_ADMIN)"
         ),
         Some(libc::ENOENT) => {
             "cannot open /dev/net/tun: no TUN support in this kernel or container".into()

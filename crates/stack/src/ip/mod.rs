@@ -187,6 +187,12 @@ impl IpLayer {
         if src.is_loopback() && iface != IfaceId::LOOPBACK {
             return false;
         }
+        // RFC 1122 §3.2.1.3: one of our own addresses as the source of a
+        // datagram from outside is a martian (a LAND attack, CVE-1999-0016,
+        // would otherwise open a connection to itself); Linux drops it too.
+        if iface != IfaceId::LOOPBACK && self.is_local_addr(src) {
+            return false;
+        }
         !self.ifaces.iter().any(|i| i.is_subnet_broadcast(src))
     }
 

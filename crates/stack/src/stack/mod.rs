@@ -349,7 +349,7 @@ impl Stack {
                         len: buf.len(),
                     })
                 }
-                Some(Emitted::Loopback) => continue,
+                Some(Emitted::Queued) => continue,
                 None if self.ip.loopback_due().is_none_or(|t| t > now)
                     && self.ip.out.is_empty() =>
                 {

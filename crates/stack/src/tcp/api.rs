@@ -5,8 +5,11 @@
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use super::table::{mss_for, Listener, TcpLayer, TcpSocket};
-use super::tcb::{AckDue, Connection, State, TcpInfo};
+use super::emit::mss_for;
+use super::state::{Phase, State};
+use super::table::{Listener, TcpLayer, TcpSocket};
+use super::tcb::{Connection, Owner, TcpInfo};
+use super::timers::Timer;
 use crate::ip::IpLayer;
 use crate::ports::PortTable;
 use crate::socket::{BindError, RecvError, SendError, SocketError, SocketKind, TcpHandle};
@@ -70,6 +73,7 @@ impl TcpLayer {
             accept_queue: VecDeque::new(),
             embryos: 0,
             remote,
+            last_overflow: None,
         }));
         let owner = TcpHandle(key).id();
         let bound = if local.port() == 0 {
@@ -123,11 +127,12 @@ impl TcpLayer {
         // Reserve the slot first: the port table needs its owner's id.
         let placeholder = Connection::new(
             &self.config,
-            State::Closed,
+            Phase::Closed,
             SocketAddrV4::new(src, 0),
             remote,
             tcplab_wire::tcp::SeqNumber(0),
             mss_for(route.mtu),
+            Owner::App,
             now,
         );
         let key = self
@@ -156,15 +161,16 @@ impl TcpLayer {
         let iss = self.isn(now, local, remote);
         let mut conn = Connection::new(
             &self.config,
-            State::SynSent,
+            Phase::SynSent,
             local,
             remote,
             iss,
             mss_for(route.mtu),
+            Owner::App,
             now,
         );
-        conn.update_mss(route.mtu);
-        conn.accepted = true;
+        let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
+        conn.update_path(&self.config, route.mtu, link);
         self.register_connection(key, conn);
         self.provide_buffers(key);
         self.stats.active_opens += 1;
@@ -178,9 +184,7 @@ impl TcpLayer {
             .ok_or(RecvError::InvalidHandle)?;
         let key = l.accept_queue.pop_front().ok_or(RecvError::WouldBlock)?;
         if let Some(c) = self.conn_mut(key) {
-            c.accepted = true;
-            c.queued = false;
-            c.parent = None;
+            c.owner = Owner::App;
         }
         Ok(TcpHandle(key))
     }
@@ -192,20 +196,20 @@ impl TcpLayer {
         if let Some(e) = conn.error {
             return Err(SendError::Pending(e));
         }
-        if conn.fin_queued || conn.orphaned {
+        if conn.snd.fin().is_some() || conn.orphaned() {
             return Err(SendError::Pending(SocketError::BrokenPipe));
         }
-        match conn.state {
+        match conn.state() {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
             State::Closed => return Err(SendError::NotConnected),
             _ => return Err(SendError::Pending(SocketError::BrokenPipe)),
         }
-        let n = conn.send_buf.push(data);
+        let n = conn.snd.push(data);
         if n == 0 && !data.is_empty() {
             return Err(SendError::WouldBlock);
         }
         if urgent && n > 0 {
-            conn.snd.up = Some(conn.data_end());
+            conn.snd.mark_urgent();
         }
         self.mark(h.0);
         Ok(n)
@@ -221,10 +225,10 @@ impl TcpLayer {
             }
             None => return Err(RecvError::InvalidHandle),
         };
-        if !conn.recv_buf.is_empty() && !out.is_empty() {
-            let n = conn.recv_buf.pop(out);
-            if conn.window_update_due() && conn.state.synchronized() {
-                conn.ack = AckDue::Now;
+        if !conn.rcv.buffer().is_empty() && !out.is_empty() {
+            let n = conn.rcv.read(out);
+            if conn.window_update_due() && conn.state().synchronized() {
+                conn.rcv.ack_now();
                 self.mark(h.0);
             }
             return Ok(n);
@@ -232,7 +236,7 @@ impl TcpLayer {
         if let Some(e) = conn.error.take() {
             return Err(RecvError::Socket(e));
         }
-        if conn.peer_fin || conn.state == State::Closed {
+        if conn.rcv.fin_received() || conn.state() == State::Closed {
             return Ok(0);
         }
         Err(RecvError::WouldBlock)
@@ -242,23 +246,32 @@ impl TcpLayer {
     /// still receive (half-close).
     pub fn shutdown(&mut self, h: TcpHandle) -> Result<(), SendError> {
         let conn = self.conn_mut(h.0).ok_or(SendError::InvalidHandle)?;
-        if conn.fin_queued {
+        if conn.snd.fin().is_some() {
             return Ok(());
         }
-        match conn.state {
-            State::SynSent => {
+        match conn.phase {
+            Phase::SynSent => {
                 // "Delete the TCB": nothing was sent but a SYN.
                 conn.enter_closed();
             }
-            State::SynReceived | State::Established => {
-                conn.queue_fin();
-                conn.set_state(State::FinWait1);
+            Phase::SynReceived { opening, .. } => {
+                // RFC 9293 §3.10.4: queued until ESTABLISHED; the FIN
+                // follows the data queued so far.
+                conn.snd.close();
+                conn.goto(Phase::SynReceived {
+                    opening,
+                    close_queued: true,
+                });
             }
-            State::CloseWait => {
-                conn.queue_fin();
-                conn.set_state(State::LastAck);
+            Phase::Established => {
+                conn.snd.close();
+                conn.goto(Phase::FinWait1);
             }
-            State::Closed => return Err(SendError::NotConnected),
+            Phase::CloseWait => {
+                conn.snd.close();
+                conn.goto(Phase::LastAck);
+            }
+            Phase::Closed => return Err(SendError::NotConnected),
             _ => {}
         }
         self.mark(h.0);
@@ -276,7 +289,7 @@ impl TcpLayer {
                 return;
             }
             Some(TcpSocket::Connection(c)) => {
-                if !c.recv_buf.is_empty() && c.state.synchronized() {
+                if !c.rcv.buffer().is_empty() && c.state().synchronized() {
                     self.abort(now, ip, h);
                     return;
                 }
@@ -284,13 +297,14 @@ impl TcpLayer {
             None => return,
         }
         let _ = self.shutdown(h);
+        let msl = self.config.msl;
         if let Some(c) = self.conn_mut(h.0) {
-            c.orphaned = true;
-            if c.state == State::FinWait2 {
-                let at = now + self.config.msl * 2;
-                if let Some(c) = self.conn_mut(h.0) {
-                    c.timers.set(super::timers::Timer::TimeWait, at);
-                }
+            c.owner = Owner::Orphan;
+            if let Phase::FinWait2 { .. } = c.phase {
+                // Linux's tcp_fin_timeout for orphans.
+                c.goto(Phase::FinWait2 {
+                    orphan_deadline: Some(now + msl * 2),
+                });
             }
         }
         self.reschedule(h.0);
@@ -302,7 +316,7 @@ impl TcpLayer {
         let children: Vec<_> = self
             .iter()
             .filter_map(|(k, s)| match s {
-                TcpSocket::Connection(c) if c.parent == Some(h.0) && !c.accepted => Some(k),
+                TcpSocket::Connection(c) if c.parent() == Some(h.0) => Some(k),
                 _ => None,
             })
             .collect();
@@ -321,14 +335,14 @@ impl TcpLayer {
             return;
         };
         let reset = matches!(
-            conn.state,
+            conn.state(),
             State::SynReceived
                 | State::Established
                 | State::FinWait1
                 | State::FinWait2
                 | State::CloseWait
         );
-        let (local, remote, seq) = (conn.local, conn.remote, conn.snd.max);
+        let (local, remote, seq) = (conn.local(), conn.remote(), conn.snd.nxt());
         conn.enter_closed();
         if reset {
             self.send_rst(now, ip, local, remote, seq, None);
@@ -370,16 +384,16 @@ impl TcpLayer {
                 error: None,
             },
             TcpSocket::Connection(c) => Readiness {
-                state: Some(c.state),
-                readable: !c.recv_buf.is_empty()
-                    || c.peer_fin
+                state: Some(c.state()),
+                readable: !c.rcv.buffer().is_empty()
+                    || c.rcv.fin_received()
                     || c.error.is_some()
-                    || c.state == State::Closed,
+                    || c.state() == State::Closed,
                 writable: c.error.is_some()
-                    || c.state == State::Closed
-                    || c.fin_queued
-                    || c.send_buf.free() > 0
-                        && matches!(c.state, State::Established | State::CloseWait),
+                    || c.state() == State::Closed
+                    || c.snd.fin().is_some()
+                    || c.snd.buffer().free() > 0
+                        && matches!(c.state(), State::Established | State::CloseWait),
                 acceptable: false,
                 error: c.error,
             },
@@ -397,9 +411,9 @@ impl TcpLayer {
     /// `SO_KEEPALIVE` (RFC 9293 §3.8.4; off by default).
     pub fn set_keepalive(&mut self, h: TcpHandle, on: bool) {
         if let Some(c) = self.conn_mut(h.0) {
-            c.keepalive = on;
+            c.keepalive.on = on;
             if !on {
-                c.timers.stop(super::timers::Timer::KeepAlive);
+                c.timers.stop(Timer::KeepAlive);
             }
         }
         if on {
@@ -411,14 +425,14 @@ impl TcpLayer {
 
     /// Bytes of urgent data the application has not read yet.
     pub fn urgent(&self, h: TcpHandle) -> Option<usize> {
-        self.conn(h.0)?.info().urgent
+        self.conn(h.0)?.rcv.urgent()
     }
 
     /// A socket's local address.
     pub fn local_addr(&self, h: TcpHandle) -> Option<SocketAddrV4> {
         match self.sockets.get(h.0)? {
             TcpSocket::Listener(l) => Some(l.local),
-            TcpSocket::Connection(c) => Some(c.local),
+            TcpSocket::Connection(c) => Some(c.local()),
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct TcpConfig {
     pub syn_retries: u32,
     /// Retransmissions of data before giving up (R2; Linux `tcp_retries2`).
     pub data_retries: u32,
+    /// Retransmissions of a passive open's SYN-ACK before the half-open
+    /// connection is dropped (Linux `tcp_synack_retries`).
+    pub synack_retries: u32,
     /// Receive buffer (bytes); also the largest window advertised.
     pub recv_buffer: usize,
     /// Send buffer (bytes).
@@ -44,11 +47,26 @@ pub struct TcpConfig {
     /// Out-of-order ranges a receiver holds at most.
     pub max_ooo_ranges: usize,
     /// Embryonic connections per listener at most (Linux
-    /// `tcp_max_syn_backlog`); SYNs beyond are dropped.
+    /// `tcp_max_syn_backlog`); beyond it a SYN gets a SYN cookie, or is
+    /// dropped if cookies are off.
     pub max_syn_backlog: usize,
+    /// Answer SYNs with SYN cookies when the SYN queue is full (RFC 4987
+    /// §3.6, Linux `tcp_syncookies = 1`).
+    pub syncookies: bool,
     /// Challenge ACKs per second at most (RFC 5961 §7; Linux
     /// `tcp_challenge_ack_limit`).
     pub challenge_ack_limit: u32,
+    /// Least time between two ACKs a connection sends in answer to
+    /// segments outside its window (Linux `tcp_invalid_ratelimit`): two
+    /// confused ends cannot ping-pong ACKs forever.
+    pub invalid_ack_interval: Duration,
+    /// Below this path MTU, TCP stops setting DF and sends segments for
+    /// this MTU, which routers fragment (Linux `min_pmtu`; RFC 1191 §5
+    /// leaves the host a minimum).
+    pub min_pmtu: usize,
+    /// The smallest segment size used whatever the peer announces (Linux
+    /// `tcp_min_snd_mss`).
+    pub min_snd_mss: usize,
     /// Persist timer bounds for zero-window probes.
     pub persist_min: Duration,
     pub persist_max: Duration,
@@ -69,6 +87,7 @@ impl Default for TcpConfig {
             rto_initial: Duration::from_secs(1),
             syn_retries: 6,
             data_retries: 15,
+            synack_retries: 5,
             recv_buffer: 256 * 1024,
             send_buffer: 256 * 1024,
             delayed_ack: Duration::from_millis(40),
@@ -78,7 +97,11 @@ impl Default for TcpConfig {
             keepalive_probes: 9,
             max_ooo_ranges: 32,
             max_syn_backlog: 256,
+            syncookies: true,
             challenge_ack_limit: 1000,
+            invalid_ack_interval: Duration::from_millis(500),
+            min_pmtu: 552,
+            min_snd_mss: 48,
             persist_min: Duration::from_millis(200),
             persist_max: Duration::from_secs(60),
             congestion: CongestionAlgorithm::NewReno,

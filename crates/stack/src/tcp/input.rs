@@ -17,8 +17,9 @@
 use tcplab_wire::tcp::{self, SeqNumber};
 
 use super::config::TcpConfig;
-use super::congestion::new_controller;
-use super::tcb::{AckDue, Connection, State};
+use super::congestion::{AckEvent, Congestion};
+use super::state::{Opening, Phase, State};
+use super::tcb::Connection;
 use super::timers::Timer;
 use crate::socket::SocketError;
 use crate::stats::TcpStats;
@@ -77,20 +78,21 @@ pub struct Ctx<'a> {
     pub config: &'a TcpConfig,
     pub stats: &'a mut TcpStats,
     pub challenge: &'a mut ChallengeLimiter,
-    /// Path MTU towards the peer, for the effective MSS.
+    /// Path MTU towards the peer and the MTU of the first link.
     pub path_mtu: usize,
+    pub link_mtu: usize,
 }
 
 impl Connection {
     /// Handle a segment that the table demultiplexed to this connection.
     pub fn on_segment(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>) -> Outcome {
-        self.segs_in += 1;
+        self.counters.segs_in += 1;
         self.last_recv = ctx.now;
-        self.keepalive_probes = 0;
+        self.keepalive.probes = 0;
         let mut out = Outcome::default();
-        match self.state {
-            State::Closed => {}
-            State::SynSent => self.syn_sent(ctx, seg, &mut out),
+        match self.phase {
+            Phase::Closed => {}
+            Phase::SynSent => self.syn_sent(ctx, seg, &mut out),
             _ => self.synchronized(ctx, seg, &mut out),
         }
         out
@@ -99,14 +101,15 @@ impl Connection {
     /// RFC 9293 §3.10.7.3: SYN-SENT.
     fn syn_sent(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>, out: &mut Outcome) {
         let f = seg.flags;
+        let (iss, una, nxt) = (self.snd.iss(), self.snd.una(), self.snd.nxt());
         // First, check the ACK bit.
-        if f.ack() && (seg.ack_number <= self.snd.iss || seg.ack_number > self.snd.max) {
+        if f.ack() && (seg.ack_number <= iss || seg.ack_number > nxt) {
             if !f.rst() {
                 out.rst = Some((seg.ack_number, None));
             }
             return;
         }
-        let ack_ok = f.ack() && self.snd.una < seg.ack_number && seg.ack_number <= self.snd.max;
+        let ack_ok = f.ack() && una < seg.ack_number && seg.ack_number <= nxt;
         // Second, check the RST bit: only a reset acknowledging our SYN counts
         // (RFC 5961 §3.2 for SYN-SENT); it means "connection refused".
         if f.rst() {
@@ -122,25 +125,22 @@ impl Connection {
         if !f.syn() {
             return;
         }
-        self.rcv.irs = seg.seq_number;
-        self.rcv.nxt = seg.seq_number + 1;
-        self.rcv.adv_right = self.rcv.nxt;
+        // RCV.WND is what our SYN offered (RFC 9293 §3.10.7.3): data may
+        // follow at once, before our ACK has left.
+        let window = self.rcv.syn_window();
+        self.rcv.synchronize(seg.seq_number, window);
         self.negotiate(ctx, seg);
         if ack_ok {
-            self.snd.una = seg.ack_number;
-            self.sample_rtt(ctx.now, seg.ack_number);
+            self.take_ack(ctx, seg.ack_number);
         }
-        if self.syn_acked() {
+        if self.snd.syn_acked() {
             // Our SYN is acknowledged: ESTABLISHED. The window of a <SYN,ACK>
             // is never scaled (RFC 7323 §2.2).
-            self.set_state(State::Established);
-            self.snd.wnd = u32::from(seg.window_len);
-            self.snd.max_wnd = self.snd.wnd;
-            self.snd.wl1 = seg.seq_number;
-            self.snd.wl2 = seg.ack_number;
-            self.retries = 0;
-            self.timers.stop(Timer::Retransmit);
-            self.ack = AckDue::Now;
+            self.goto(Phase::Established);
+            self.snd
+                .set_window(seg.seq_number, seg.ack_number, u32::from(seg.window_len));
+            self.handshake_done(ctx);
+            self.rcv.ack_now();
             out.established = true;
             out.notify = true;
             // Text or FIN with the SYN continue at the sixth step.
@@ -152,48 +152,68 @@ impl Connection {
                 self.check_fin(ctx, f.fin(), seq + data.len(), out);
             }
         } else {
-            // Simultaneous open: SYN-RECEIVED, answer <SYN,ACK> (§3.5 fig. 8).
-            self.set_state(State::SynReceived);
-            self.snd.wnd = u32::from(seg.window_len);
-            self.snd.max_wnd = self.snd.wnd;
-            self.snd.wl1 = seg.seq_number;
-            self.snd.nxt = self.snd.iss;
-            self.retries = 0;
-            self.rtt_probe = None;
+            // Simultaneous open (§3.5 figure 8): SYN-RECEIVED, and our SYN
+            // goes out again as <SYN,ACK>.
+            self.goto(Phase::SynReceived {
+                opening: Opening::Active,
+                close_queued: false,
+            });
+            self.snd
+                .set_window(seg.seq_number, una, u32::from(seg.window_len));
+            self.snd.queue_mut().mark_first_lost();
+            self.rec.force = true;
         }
     }
 
     /// Take the peer's options from its SYN: MSS (RFC 9293 §3.7.1: 536 if
     /// absent) and window scaling (RFC 7323 §2.2: both sides or neither).
     pub(super) fn negotiate(&mut self, ctx: &Ctx<'_>, syn: &tcp::Repr<'_>) {
-        self.peer_mss = syn.max_seg_size.unwrap_or(536);
+        self.seg.peer_mss = syn.max_seg_size.unwrap_or(536);
         match syn.window_scale {
-            Some(shift) if ctx.config.window_scaling => {
+            Some(shift) if self.offer_wscale => {
                 // RFC 7323 §2.3: a shift above 14 is used as 14.
-                self.snd.wscale = shift.min(14);
-                self.offer_wscale = true;
+                self.snd.set_wscale(shift.min(14));
             }
             _ => {
-                self.snd.wscale = 0;
-                self.rcv.wscale = 0;
+                self.snd.set_wscale(0);
+                self.rcv.set_wscale(0);
                 self.offer_wscale = false;
             }
         }
-        self.update_mss(ctx.path_mtu);
-        self.cc = new_controller(ctx.config.congestion, self.mss);
+        self.update_path(ctx.config, ctx.path_mtu, ctx.link_mtu);
+        self.reset_controller(ctx.config, false);
+    }
+
+    /// The three-way handshake completed: RFC 5681 §3.1 — if the SYN or
+    /// SYN-ACK was retransmitted, the initial window MUST be one segment —
+    /// and RFC 6298 §5.7 — the RTO starts again at 3 s without a sample.
+    fn handshake_done(&mut self, ctx: &Ctx<'_>) {
+        let now = ctx.now;
+        // Before ESTABLISHED only the SYN is ever sent, so any
+        // retransmission so far was one of the SYN.
+        if self.counters.retrans_segs > 0 {
+            self.reset_controller(ctx.config, true);
+            self.rtt.after_lost_syn();
+        }
+        self.retries = 0;
+        if self.snd.outstanding() == 0 {
+            self.timers.stop(Timer::Retransmit);
+        } else {
+            self.restart_rto(now);
+        }
     }
 
     /// RFC 9293 §3.10.7.4, for SYN-RECEIVED and the synchronized states.
     fn synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>, out: &mut Outcome) {
-        // Simultaneous open (RFC 9293 fig. 8, line 6): in SYN-RECEIVED the
+        // Simultaneous open (RFC 9293 figure 8, line 6): in SYN-RECEIVED the
         // peer's <SYN,ACK> repeats its SYN; if it acknowledges ours, take the
         // segment without the SYN it already gave us.
-        if self.state == State::SynReceived
+        if self.state() == State::SynReceived
             && seg.flags.syn()
             && seg.flags.ack()
-            && seg.seq_number == self.rcv.irs
-            && self.snd.una < seg.ack_number
-            && seg.ack_number <= self.snd.max
+            && seg.seq_number == self.rcv.irs()
+            && self.snd.una() < seg.ack_number
+            && seg.ack_number <= self.snd.nxt()
         {
             let mut rest = seg.clone();
             rest.flags = rest.flags.without(tcp::Flags::SYN);
@@ -228,8 +248,8 @@ impl Connection {
     ) -> Option<(SeqNumber, &'a [u8], bool)> {
         let f = seg.flags;
         let len = seg.segment_len();
-        let wnd = self.rcv.wnd() as usize;
-        let nxt = self.rcv.nxt;
+        let wnd = self.rcv.wnd();
+        let nxt = self.rcv.nxt();
         let in_window = |s: SeqNumber| nxt <= s && s < nxt + wnd;
         let acceptable = match (len, wnd) {
             (0, 0) => seg.seq_number == nxt,
@@ -247,17 +267,20 @@ impl Connection {
             }
             // A retransmitted SYN in SYN-RECEIVED: repeat our <SYN,ACK>
             // (as Linux does) rather than a bare ACK the peer would drop.
-            if self.state == State::SynReceived && f.syn() && seg.seq_number == self.rcv.irs {
-                self.snd.nxt = self.snd.iss;
+            // Rate-limited like other answers to unacceptable segments
+            // (Linux's TCPACKSkippedSynRecv).
+            if self.state() == State::SynReceived && f.syn() && seg.seq_number == self.rcv.irs() {
+                if self.oow_allowed(ctx) && self.snd.queue_mut().mark_first_lost() {
+                    self.rec.force = true;
+                }
                 return None;
             }
             // TIME-WAIT: a retransmitted FIN is acknowledged and restarts
             // the 2 MSL wait (§3.10.7.4, eighth step, TIME-WAIT).
-            if self.state == State::TimeWait && f.fin() {
-                self.timers
-                    .set(Timer::TimeWait, ctx.now + ctx.config.msl * 2);
+            if self.state() == State::TimeWait && f.fin() {
+                self.enter_time_wait(ctx.now, ctx.config.msl);
             }
-            self.ack = AckDue::Now;
+            self.ack_unacceptable(ctx, seg);
             return None;
         }
         // Trim what was already received and what lies beyond the window.
@@ -285,9 +308,32 @@ impl Connection {
         if zero_window_probe {
             data = &[];
             fin = false;
-            self.ack = AckDue::Now;
+            self.rcv.ack_now();
         }
         Some((seq, data, fin))
+    }
+
+    /// RFC 9293 §3.10.7.4 first step: an unacceptable segment is answered
+    /// with an ACK — but not a segment without text more often than
+    /// `invalid_ack_interval` (Linux's `tcp_oow_rate_limited`), so two ends
+    /// that disagree cannot ping-pong ACKs for ever.
+    fn ack_unacceptable(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>) {
+        let pure = seg.payload.is_empty() || seg.flags.syn();
+        if !pure || self.oow_allowed(ctx) {
+            self.rcv.ack_now();
+        }
+    }
+
+    /// Whether an answer to an unacceptable segment may go out now.
+    fn oow_allowed(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        if let Some(last) = self.last_oow_ack {
+            if ctx.now.saturating_since(last) < ctx.config.invalid_ack_interval {
+                ctx.stats.oow_rate_limited += 1;
+                return false;
+            }
+        }
+        self.last_oow_ack = Some(ctx.now);
+        true
     }
 
     /// Second: the RST bit (RFC 5961 §3.2). Returns whether to go on.
@@ -295,30 +341,33 @@ impl Connection {
         if !seg.flags.rst() {
             return true;
         }
-        if seg.seq_number != self.rcv.nxt {
+        if seg.seq_number != self.rcv.nxt() {
             // In the window but not exact: challenge ACK (rate-limited).
             self.challenge_ack(ctx);
             return false;
         }
-        match self.state {
-            State::SynReceived if self.parent.is_some() => {
+        match self.phase {
+            Phase::SynReceived {
+                opening: Opening::Passive,
+                ..
+            } => {
                 // A passive open goes back to LISTEN: drop the embryo.
                 out.discard = true;
                 ctx.stats.attempt_fails += 1;
                 self.enter_closed();
             }
-            State::SynReceived => {
+            Phase::SynReceived { .. } => {
                 self.fail(SocketError::ConnectionRefused);
                 ctx.stats.attempt_fails += 1;
                 self.enter_closed();
             }
-            State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+            Phase::Established | Phase::FinWait1 | Phase::FinWait2 { .. } | Phase::CloseWait => {
                 self.fail(SocketError::ConnectionReset);
                 ctx.stats.estab_resets += 1;
                 self.enter_closed();
             }
-            State::Closing | State::LastAck | State::TimeWait => self.enter_closed(),
-            State::SynSent | State::Closed => {}
+            Phase::Closing | Phase::LastAck | Phase::TimeWait { .. } => self.enter_closed(),
+            Phase::SynSent | Phase::Closed => {}
         }
         out.notify = true;
         false
@@ -329,7 +378,11 @@ impl Connection {
         if !seg.flags.syn() {
             return true;
         }
-        if self.state == State::SynReceived && self.parent.is_some() {
+        if let Phase::SynReceived {
+            opening: Opening::Passive,
+            ..
+        } = self.phase
+        {
             // RFC 9293: "If the connection was initiated with a passive OPEN,
             // then return this connection to the LISTEN state".
             out.discard = true;
@@ -346,68 +399,66 @@ impl Connection {
             return false;
         }
         let ack = seg.ack_number;
-        if self.state == State::SynReceived {
-            if !(self.snd.una < ack && ack <= self.snd.max) {
+        if let Phase::SynReceived { close_queued, .. } = self.phase {
+            if !(self.snd.una() < ack && ack <= self.snd.nxt()) {
                 out.rst = Some((ack, None));
                 return false;
             }
-            self.set_state(State::Established);
-            self.snd.wnd = u32::from(seg.window_len) << self.snd.wscale;
-            self.snd.max_wnd = self.snd.wnd;
-            self.snd.wl1 = seg.seq_number;
-            self.snd.wl2 = ack;
+            self.goto(Phase::Established);
+            self.snd.set_window(
+                seg.seq_number,
+                ack,
+                u32::from(seg.window_len) << self.snd.wscale(),
+            );
+            self.take_ack(ctx, ack);
+            self.handshake_done(ctx);
+            if close_queued {
+                // RFC 9293 §3.10.4: the CLOSE queued in SYN-RECEIVED is
+                // processed now; the FIN follows the queued data.
+                self.goto(Phase::FinWait1);
+            }
             out.established = true;
             out.notify = true;
         }
         // RFC 5961 §5.2: an ACK outside [SND.UNA − MAX.SND.WND, SND.NXT] is
         // discarded with an ACK in reply (blind data injection).
-        let lowest = self.snd.una - self.snd.max_wnd.max(1) as usize;
-        if ack < lowest || ack > self.snd.max {
-            self.ack = AckDue::Now;
+        let lowest = self.snd.una() - self.snd.max_wnd().max(1) as usize;
+        if ack < lowest || ack > self.snd.nxt() {
+            self.ack_unacceptable(ctx, seg);
             return false;
         }
-        let old_wnd = self.snd.wnd;
-        if ack > self.snd.una {
+        // RFC 1122 §4.2.2.17: the peer answered; probing goes on as long as
+        // it does.
+        self.persist.unanswered = 0;
+        let old_wnd = self.snd.wnd();
+        let advanced = ack > self.snd.una();
+        if advanced {
             self.on_new_ack(ctx, ack);
             out.notify = true;
-        } else if ack == self.snd.una {
+        } else if ack == self.snd.una() {
             self.maybe_dup_ack(ctx, seg, old_wnd);
         }
         // Window update (§3.10.7.4): only from a newer segment, or the same
         // one acknowledging more.
-        if ack >= self.snd.una
-            && (self.snd.wl1 < seg.seq_number
-                || (self.snd.wl1 == seg.seq_number && self.snd.wl2 <= ack))
+        if self
+            .snd
+            .update_window(seg.seq_number, ack, seg.window_len, advanced)
         {
-            let wnd = u32::from(seg.window_len) << self.snd.wscale;
-            self.snd.wnd = wnd;
-            self.snd.max_wnd = self.snd.max_wnd.max(wnd);
-            self.snd.wl1 = seg.seq_number;
-            self.snd.wl2 = ack;
-            if wnd > 0 {
-                self.timers.stop(Timer::Persist);
-                self.persist_backoff = 0;
-            }
-            if wnd > old_wnd {
-                out.notify = true;
-            }
+            self.window_changed(ctx.now, old_wnd, out);
         }
-        match self.state {
-            State::FinWait1 if self.fin_acked() => {
-                self.set_state(State::FinWait2);
-                if self.orphaned {
-                    // Linux's tcp_fin_timeout: an orphan does not wait for
-                    // the peer's FIN forever.
-                    self.timers
-                        .set(Timer::TimeWait, ctx.now + ctx.config.msl * 2);
-                }
+        match self.phase {
+            Phase::FinWait1 if self.snd.fin_acked() => {
+                // Linux's tcp_fin_timeout: an orphan does not wait for the
+                // peer's FIN forever.
+                let orphan_deadline = self.orphaned().then(|| ctx.now + ctx.config.msl * 2);
+                self.goto(Phase::FinWait2 { orphan_deadline });
                 out.notify = true;
             }
-            State::Closing if self.fin_acked() => {
-                self.enter_time_wait(ctx);
+            Phase::Closing if self.snd.fin_acked() => {
+                self.enter_time_wait(ctx.now, ctx.config.msl);
                 out.notify = true;
             }
-            State::LastAck if self.fin_acked() => {
+            Phase::LastAck if self.snd.fin_acked() => {
                 self.enter_closed();
                 out.notify = true;
                 return false;
@@ -417,89 +468,144 @@ impl Connection {
         true
     }
 
-    /// SND.UNA advances to `ack`.
-    fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber) {
-        // RFC 7661 §4.3 in spirit (and Linux's tcp_is_cwnd_limited): the
-        // window only grows when it was what limited the sender, not the
-        // peer's window or the application.
-        let cwnd_limited = self.flight() + self.mss >= self.cc.cwnd();
-        let base = self.send_base();
-        let data_end = self.data_end();
-        let acked_seq = ack - self.snd.una;
-        let acked_data = if ack > base {
-            ack.min(data_end) - base
+    /// The peer's window changed from `old`: a window that closed with data
+    /// outstanding means the peer dropped it, so it is all sent again once
+    /// the window opens and, meanwhile, the persist timer probes (as BSD
+    /// pulls SND.NXT back in persist); a window that opened ends probing.
+    fn window_changed(&mut self, now: Instant, old: u32, out: &mut Outcome) {
+        let wnd = self.snd.wnd();
+        if wnd == 0 {
+            if self.snd.outstanding() > 0 && self.state().synchronized() {
+                self.snd.queue_mut().mark_all_lost();
+                self.timers.stop(Timer::Retransmit);
+                if !self.timers.is_set(Timer::Persist) {
+                    self.arm_persist(now);
+                }
+            }
         } else {
-            0
-        };
-        self.send_buf.consume(acked_data);
-        self.bytes_acked += acked_data as u64;
-        self.snd.una = ack;
-        if self.snd.nxt < ack {
-            self.snd.nxt = ack;
+            if old == 0 || self.timers.is_set(Timer::Persist) {
+                self.timers.stop(Timer::Persist);
+                self.persist.backoff = 0;
+                self.persist.due = false;
+                if self.snd.outstanding() > 0 && !self.timers.is_set(Timer::Retransmit) {
+                    self.restart_rto(now);
+                }
+            }
+            if wnd > old {
+                out.notify = true;
+            }
         }
-        self.sample_rtt(ctx.now, ack);
-        self.retries = 0;
-        // RFC 6298 §5.2/5.3.
-        if self.snd.una == self.snd.max {
-            self.timers.stop(Timer::Retransmit);
+    }
+
+    /// SND.UNA advances to `ack` (in the handshake or after it).
+    fn take_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        ack: SeqNumber,
+    ) -> (usize, Option<std::time::Duration>) {
+        let res = self.snd.acknowledge(ack);
+        self.counters.bytes_acked += res.data as u64;
+        // RFC 6298 §3 with per-segment send times: the oldest newly
+        // acknowledged segment. Karn's rule: an ACK that covers any
+        // retransmitted segment may have been caused by it, so it gives no
+        // sample at all (as Linux's FLAG_RETRANS_DATA_ACKED) — segments
+        // sent once but held behind the hole would otherwise measure the
+        // whole repair.
+        let sample = if res.timing.any_retransmitted {
+            None
         } else {
+            res.timing
+                .oldest_once
+                .map(|sent| ctx.now.saturating_since(sent))
+        };
+        if let Some(r) = sample {
+            self.rtt.sample(r);
+        }
+        self.retries = 0;
+        (res.acked, sample)
+    }
+
+    /// New data acknowledged in a synchronized state.
+    fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber) {
+        let prior_in_flight = self.in_flight();
+        // RFC 7661 §4.3 (Linux's tcp_is_cwnd_limited): the window only
+        // grows when it was what limited the sender.
+        let cwnd_limited = prior_in_flight + self.seg.mss >= self.cc.cwnd();
+        let (acked, rtt) = self.take_ack(ctx, ack);
+        self.persist.backoff = 0;
+        // RFC 6298 §5.2/5.3.
+        if self.snd.outstanding() == 0 {
+            self.timers.stop(Timer::Retransmit);
+        } else if !self.timers.is_set(Timer::Persist) {
             self.restart_rto(ctx.now);
         }
-        match self.recovery {
+        let event = AckEvent {
+            now: ctx.now,
+            acked,
+            rtt,
+            srtt: self.rtt.srtt(),
+            prior_in_flight,
+            in_flight: self.in_flight(),
+            cwnd_limited,
+            smss: self.seg.mss,
+        };
+        match self.rec.until {
             Some(recover) if ack >= recover => {
                 // RFC 6582 §3.2 step 4: a full acknowledgment ends recovery.
-                self.recovery = None;
-                self.cc.on_recovery_end(self.outstanding(), self.mss);
+                self.rec.until = None;
+                self.rec.force = false;
+                self.cc
+                    .on_recovery_end(ctx.now, self.snd.outstanding(), self.seg.mss);
             }
             Some(_) => {
                 // Step 5: a partial acknowledgment: retransmit the next hole.
-                self.cc.on_partial_ack(acked_seq, self.mss);
-                self.retransmit_now = true;
+                self.cc.on_partial_ack(&event);
+                if self.snd.queue_mut().mark_first_lost() {
+                    self.rec.force = true;
+                }
             }
-            None if cwnd_limited => self.cc.on_ack(acked_seq, self.mss),
-            None => {}
+            None => self.cc.on_ack(&event),
         }
-        self.dupacks = 0;
-        if self.snd.up.is_some_and(|up| up <= self.snd.una) {
-            self.snd.up = None;
-        }
+        self.rec.dupacks = 0;
     }
 
     /// RFC 5681 §2's duplicate ACK, and §3.2 fast retransmit on the third.
+    /// An ACK answering a zero-window probe is not one: the probe is not
+    /// data in flight, and the window is closed (BSD does not count ACKs
+    /// while persisting either).
     fn maybe_dup_ack(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>, old_wnd: u32) {
-        let same_window = u32::from(seg.window_len) << self.snd.wscale == old_wnd;
+        let wnd = u32::from(seg.window_len) << self.snd.wscale();
         let is_dup = seg.payload.is_empty()
             && !seg.flags.syn()
             && !seg.flags.fin()
-            && same_window
-            && self.snd.max > self.snd.una;
+            && wnd == old_wnd
+            && wnd > 0
+            && self.snd.outstanding() > 0
+            && !self.timers.is_set(Timer::Persist);
         if !is_dup {
-            self.dupacks = 0;
+            self.rec.dupacks = 0;
             return;
         }
-        self.dupacks += 1;
-        if self.recovery.is_some() {
-            self.cc.on_dup_ack_in_recovery(self.mss);
-        } else if self.dupacks == 3 {
+        self.rec.dupacks += 1;
+        if self.rec.until.is_some() {
+            self.cc.on_dup_ack_in_recovery(ctx.now, self.seg.mss);
+        } else if self.rec.dupacks == 3 {
             // RFC 6582 §3.2 step 1: only if this ACK covers more than the
             // last recovery point (avoids multiple reductions per window).
-            if self.snd.una > self.recover || self.recover == self.snd.iss {
-                self.recovery = Some(self.snd.max);
-                self.recover = self.snd.max;
-                self.cc.on_fast_retransmit(self.outstanding(), self.mss);
-                self.retransmit_now = true;
+            let una = self.snd.una();
+            if una > self.rec.recover || self.rec.recover == self.snd.iss() {
+                let nxt = self.snd.nxt();
+                self.rec.until = Some(nxt);
+                self.rec.recover = nxt;
+                self.cc.on_congestion(
+                    ctx.now,
+                    Congestion::FastRetransmit,
+                    self.snd.outstanding(),
+                    self.seg.mss,
+                );
+                self.snd.queue_mut().mark_first_lost();
+                self.rec.force = true;
                 ctx.stats.fast_retransmits += 1;
-            }
-        }
-    }
-
-    /// Karn's rule is applied when segments are retransmitted (the probe is
-    /// dropped then); here an acknowledged probe gives a sample.
-    fn sample_rtt(&mut self, now: Instant, ack: SeqNumber) {
-        if let Some((_, end, sent)) = self.rtt_probe {
-            if ack >= end {
-                self.rtt.sample(now.saturating_since(sent));
-                self.rtt_probe = None;
             }
         }
     }
@@ -507,7 +613,7 @@ impl Connection {
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
         if ctx.challenge.allow(ctx.now) {
             ctx.stats.challenge_acks += 1;
-            self.ack = AckDue::Now;
+            self.rcv.ack_now();
         }
     }
 
@@ -518,15 +624,13 @@ impl Connection {
             return;
         }
         if !matches!(
-            self.state,
+            self.state(),
             State::Established | State::FinWait1 | State::FinWait2
         ) {
             return;
         }
-        let up = seg.seq_number + usize::from(seg.urgent_pointer);
-        if up > self.rcv.nxt && self.rcv.up.is_none_or(|cur| up > cur) {
-            self.rcv.up = Some(up);
-        }
+        self.rcv
+            .take_urgent(seg.seq_number + usize::from(seg.urgent_pointer));
     }
 
     /// Seventh: the segment text, already trimmed to the window.
@@ -535,65 +639,42 @@ impl Connection {
             return;
         }
         if !matches!(
-            self.state,
+            self.state(),
             State::Established | State::FinWait1 | State::FinWait2
         ) {
             return;
         }
-        if self.orphaned {
+        if self.orphaned() {
             // Data for a socket the application closed cannot be delivered:
             // reset, as Linux does (RFC 2525 §2.17).
-            out.rst = Some((self.snd.nxt, Some(seq + data.len())));
+            out.rst = Some((self.snd.nxt(), Some(seq + data.len())));
             self.enter_closed();
             return;
         }
-        let offset = seq - self.rcv.nxt;
-        let had_holes = !self.ooo.is_empty();
-        if offset == 0 {
-            let n = self.recv_buf.push(data);
-            self.ooo.advance(n);
-            let more = self.ooo.take_front();
-            self.recv_buf.extend(more);
-            let advanced = n + more;
-            self.rcv.nxt += advanced;
-            self.bytes_received += advanced as u64;
-            out.notify = true;
-            if let Some(f) = self.fin_pending {
-                if f == self.rcv.nxt {
-                    self.fin_pending = None;
-                    self.consume_fin(ctx, out);
-                }
-            }
-            if had_holes {
-                // RFC 5681 §4.2: acknowledge at once a segment that fills a gap.
-                self.ack = AckDue::Now;
-            } else {
-                self.ack_in_order(ctx, data.len());
-            }
-        } else {
-            let n = self.recv_buf.write_at(offset, data);
-            if n > 0 && self.ooo.add(offset, offset + n, ctx.config.max_ooo_ranges) {
-                ctx.stats.ooo_queued += 1;
-            } else {
-                ctx.stats.ooo_dropped += 1;
-            }
+        let d = self.rcv.accept_text(seq, data, ctx.config.max_ooo_ranges);
+        if d.out_of_order {
+            ctx.stats.ooo_queued += 1;
+        }
+        if d.dropped {
+            ctx.stats.ooo_dropped += 1;
+        }
+        if d.in_order == 0 {
             // RFC 5681 §4.2: an out-of-order segment gets an immediate
             // (duplicate) ACK, which drives the sender's fast retransmit.
-            self.ack = AckDue::Now;
+            self.rcv.ack_now();
+            return;
         }
-    }
-
-    /// RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: acknowledge at least every
-    /// second full-sized segment, others within the delayed-ACK time.
-    fn ack_in_order(&mut self, ctx: &mut Ctx<'_>, len: usize) {
-        if len >= self.mss.min(usize::from(self.our_mss)) {
-            self.unacked_segments += 1;
+        self.counters.bytes_received += d.in_order as u64;
+        out.notify = true;
+        if self.rcv.fin_now_due() {
+            self.consume_fin(ctx, out);
         }
-        if self.unacked_segments >= 2 || self.ack == AckDue::Now {
-            self.ack = AckDue::Now;
+        if d.filled_gap {
+            // RFC 5681 §4.2: acknowledge at once a segment that fills a gap.
+            self.rcv.ack_now();
         } else {
-            self.ack = AckDue::Delayed;
-            if !self.timers.is_set(Timer::DelayedAck) {
+            let full = self.seg.mss.min(usize::from(self.seg.our_mss));
+            if self.rcv.ack_in_order(data.len(), full) && !self.timers.is_set(Timer::DelayedAck) {
                 self.timers
                     .set(Timer::DelayedAck, ctx.now + ctx.config.delayed_ack);
             }
@@ -602,58 +683,34 @@ impl Connection {
 
     /// Eighth: the FIN bit, at sequence number `at` (after the text).
     fn check_fin(&mut self, ctx: &mut Ctx<'_>, fin: bool, at: SeqNumber, out: &mut Outcome) {
-        if !fin || self.state == State::Closed {
+        if !fin || self.state() == State::Closed {
             return;
         }
-        if at == self.rcv.nxt {
+        if at < self.rcv.nxt() {
+            return;
+        }
+        if self.rcv.take_fin(at) {
             self.consume_fin(ctx, out);
-        } else if at > self.rcv.nxt {
+        } else {
             // A FIN beyond missing data waits for the data.
-            self.fin_pending = Some(at);
-            self.ack = AckDue::Now;
+            self.rcv.ack_now();
         }
     }
 
+    /// RCV.NXT moved past the peer's FIN.
     fn consume_fin(&mut self, ctx: &mut Ctx<'_>, out: &mut Outcome) {
-        if !self.peer_fin {
-            self.rcv.nxt += 1;
-            self.peer_fin = true;
-        }
-        self.ack = AckDue::Now;
+        self.rcv.ack_now();
         out.notify = true;
-        match self.state {
-            State::SynReceived | State::Established => self.set_state(State::CloseWait),
-            State::FinWait1 if self.fin_acked() => self.enter_time_wait(ctx),
-            // Simultaneous close (§3.6 fig. 13).
-            State::FinWait1 => self.set_state(State::Closing),
-            State::FinWait2 => self.enter_time_wait(ctx),
-            State::TimeWait => {
-                self.timers
-                    .set(Timer::TimeWait, ctx.now + ctx.config.msl * 2);
+        match self.phase {
+            Phase::Established => self.goto(Phase::CloseWait),
+            Phase::FinWait1 if self.snd.fin_acked() => {
+                self.enter_time_wait(ctx.now, ctx.config.msl)
             }
+            // Simultaneous close (§3.6 figure 13).
+            Phase::FinWait1 => self.goto(Phase::Closing),
+            Phase::FinWait2 { .. } => self.enter_time_wait(ctx.now, ctx.config.msl),
+            Phase::TimeWait { .. } => self.enter_time_wait(ctx.now, ctx.config.msl),
             _ => {}
         }
-    }
-
-    pub(super) fn enter_time_wait(&mut self, ctx: &mut Ctx<'_>) {
-        self.set_state(State::TimeWait);
-        self.timers.stop_all();
-        self.timers
-            .set(Timer::TimeWait, ctx.now + ctx.config.msl * 2);
-        self.retransmit_now = false;
-    }
-
-    /// Go to CLOSED: stop every timer, drop what was queued to send.
-    pub(super) fn enter_closed(&mut self) {
-        self.set_state(State::Closed);
-        self.timers.stop_all();
-        self.send_buf.consume(self.send_buf.len());
-        self.retransmit_now = false;
-        self.probe_now = false;
-        self.ack = AckDue::No;
-    }
-
-    pub(super) fn set_state(&mut self, state: State) {
-        self.state = state;
     }
 }

@@ -1,12 +1,20 @@
-//! What a connection sends, when: handshake segments, retransmissions, data
-//! under the send window, the congestion window, Nagle and sender SWS
-//! avoidance, FIN, probes and ACKs; the window it advertises; its timers.
+//! What a connection sends, and when: the SYN (first or again),
+//! retransmissions of segments deemed lost, new data under the send and
+//! congestion windows with Nagle and sender SWS avoidance, our FIN, probes
+//! and ACKs; and what its timers do.
+//!
+//! The order of [`Connection::next_segment`] is the order of precedence:
+//! the handshake, then repairs, then new data, then probes, then a bare ACK.
+//! Nothing here moves SND.NXT back: repairs come from the retransmission
+//! queue.
 
 use tcplab_wire::tcp::{Flags, SeqNumber};
 
-use super::config::TcpConfig;
+use super::congestion::Congestion;
 use super::input::Ctx;
-use super::tcb::{AckDue, Connection, State};
+use super::receiver::AckDue;
+use super::state::{Opening, Phase, State};
+use super::tcb::Connection;
 use super::timers::Timer;
 use crate::socket::SocketError;
 use crate::time::Instant;
@@ -22,9 +30,11 @@ pub struct Plan {
     /// Options of a SYN.
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
-    /// Payload: offset into the send buffer and length.
-    pub data_offset: usize,
+    /// Payload: its first sequence number and length.
+    pub data_seq: SeqNumber,
     pub data_len: usize,
+    /// Set DF on the datagram.
+    pub df: bool,
 }
 
 /// What a timer expiry did.
@@ -34,279 +44,361 @@ pub struct TimerOutcome {
     pub closed: bool,
 }
 
+/// How a segment of sequence space goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    New,
+    /// A retransmission of record `i` of the queue.
+    Repair(usize),
+    /// A window probe resending the first byte(s) at SND.UNA.
+    Probe,
+}
+
 impl Connection {
     /// The next segment to send now, if any. Call until `None`.
-    pub fn next_segment(&mut self, now: Instant, config: &TcpConfig) -> Option<Plan> {
-        match self.state {
-            State::Closed => return None,
-            State::SynSent | State::SynReceived => {
-                if self.snd.nxt == self.snd.iss {
-                    return Some(self.syn_segment(now));
-                }
-                if self.ack == AckDue::Now && self.state == State::SynReceived {
-                    return Some(self.pure_ack());
-                }
-                return None;
-            }
-            State::TimeWait => {
-                return (self.ack == AckDue::Now).then(|| self.pure_ack());
-            }
+    pub fn next_segment(&mut self, now: Instant) -> Option<Plan> {
+        match self.phase {
+            Phase::Closed => return None,
+            Phase::TimeWait { .. } => return self.ack_if_due(),
             _ => {}
         }
-        if self.retransmit_now {
-            self.retransmit_now = false;
-            let una = self.snd.una;
-            if let Some(p) = self.segment_at(now, una, self.mss, false) {
-                return Some(p);
-            }
+        if !self.snd.syn_acked() {
+            return self.handshake_segment(now);
         }
-        if let Some(p) = self.data_segment(now, config) {
+        if let Some(p) = self.repair(now) {
             return Some(p);
         }
-        if self.keepalive_probe_now {
-            self.keepalive_probe_now = false;
-            // RFC 9293 §3.8.4: a segment with SEG.SEQ = SND.NXT − 1 draws an ACK.
-            let mut p = self.pure_ack();
-            p.seq = self.snd.una - 1;
+        if let Some(p) = self.probe(now) {
             return Some(p);
         }
-        (self.ack == AckDue::Now).then(|| self.pure_ack())
+        if let Some(p) = self.new_data(now) {
+            return Some(p);
+        }
+        if self.keepalive.due {
+            self.keepalive.due = false;
+            // RFC 9293 §3.8.4: a segment with SEG.SEQ = SND.NXT − 1 and no
+            // data draws an ACK.
+            let mut p = self.bare_ack();
+            p.seq = self.snd.nxt() - 1;
+            return Some(p);
+        }
+        self.ack_if_due()
     }
 
-    fn syn_segment(&mut self, now: Instant) -> Plan {
-        let passive = self.state == State::SynReceived;
+    fn ack_if_due(&mut self) -> Option<Plan> {
+        (self.rcv.ack_due() == AckDue::Now).then(|| self.bare_ack())
+    }
+
+    /// SYN-SENT and SYN-RECEIVED: our SYN, the first time or again; or, in
+    /// SYN-RECEIVED, an ACK (a challenge). Data and FIN wait for
+    /// ESTABLISHED (RFC 9293 §3.9.1 SEND and CLOSE queue them).
+    fn handshake_segment(&mut self, now: Instant) -> Option<Plan> {
+        let passive = self.state() == State::SynReceived;
+        let kind = if !self.snd.syn_sent() {
+            Kind::New
+        } else if let Some((i, _, _)) = self.snd.queue_mut().next_lost(1) {
+            Kind::Repair(i)
+        } else if passive {
+            return self.ack_if_due();
+        } else {
+            return None;
+        };
+        let iss = self.snd.iss();
         let mut flags = Flags::SYN;
         if passive {
             flags |= Flags::ACK;
         }
-        // RFC 7323 §2.2: the window of a SYN is never scaled.
-        let window = self.recv_buf.free().min(65535) as u16;
-        if passive {
-            self.rcv.adv_right = self.rcv.nxt + usize::from(window);
-        }
         let plan = Plan {
             flags,
-            seq: self.snd.iss,
-            ack: if passive { self.rcv.nxt } else { SeqNumber(0) },
-            window,
+            seq: iss,
+            ack: if passive {
+                self.rcv.nxt()
+            } else {
+                SeqNumber(0)
+            },
+            // RFC 7323 §2.2: the window of a SYN is never scaled.
+            window: self.rcv.syn_window(),
             urgent: 0,
-            mss: Some(self.our_mss),
+            mss: Some(self.seg.our_mss),
             // Offered on an active SYN, answered only if the peer offered
             // it (RFC 7323 §2.2).
-            wscale: self.offer_wscale.then_some(self.rcv.wscale),
-            data_offset: 0,
+            wscale: self.offer_wscale.then_some(self.rcv.wscale()),
+            data_seq: iss + 1,
             data_len: 0,
+            df: self.seg.df,
         };
-        self.after_send(now, &plan, false);
-        plan
+        self.sent(now, &plan, kind);
+        Some(plan)
     }
 
-    fn pure_ack(&mut self) -> Plan {
-        let window = self.advertise_window();
+    /// A bare ACK. Its sequence number is the one the peer expects next:
+    /// SND.NXT, or the right edge of the peer's window if a probe went
+    /// beyond it (Linux's `tcp_acceptable_seq`) — never a value behind
+    /// what the peer has, which it would drop as unacceptable.
+    fn bare_ack(&mut self) -> Plan {
+        let nxt = self.snd.nxt();
+        let edge = self.snd.wnd_end();
+        let seq = if edge < nxt && edge >= self.snd.una() {
+            edge
+        } else {
+            nxt
+        };
         let plan = Plan {
             flags: Flags::ACK,
-            seq: self.snd.nxt,
-            ack: self.rcv.nxt,
-            window,
+            seq,
+            ack: self.rcv.nxt(),
+            window: self.rcv.advertise(usize::from(self.seg.our_mss)),
             urgent: 0,
             mss: None,
             wscale: None,
-            data_offset: 0,
+            data_seq: seq,
             data_len: 0,
+            df: self.seg.df,
         };
-        self.acked();
-        self.segs_out += 1;
+        self.after_ack_sent();
+        self.counters.segs_out += 1;
         plan
     }
 
-    /// A segment carrying data (and a FIN if it ends there) from `seq`, at
-    /// most `max_len` bytes.
-    fn segment_at(
-        &mut self,
-        now: Instant,
-        seq: SeqNumber,
-        max_len: usize,
-        probe: bool,
-    ) -> Option<Plan> {
-        let base = self.send_base();
-        let data_end = self.data_end();
-        if seq < base {
-            return None;
-        }
-        let len = if seq < data_end {
-            (data_end - seq).min(max_len)
-        } else {
-            0
-        };
-        let fin = self.fin_queued && seq + len == data_end && !probe;
-        if len == 0 && !fin {
-            return None;
-        }
+    /// A segment of `start .. end` in sequence space: data, with our FIN if
+    /// it ends there.
+    fn segment(&mut self, now: Instant, start: SeqNumber, end: SeqNumber, kind: Kind) -> Plan {
+        let (data_seq, data_len) = self.snd.data_in(start, end);
+        let fin = self.snd.fin().is_some_and(|f| start <= f && f < end);
         let mut flags = Flags::ACK;
-        if len > 0 && seq + len == data_end {
+        if data_len > 0 && data_seq + data_len == self.snd.data_end() {
             flags |= Flags::PSH;
         }
         if fin {
             flags |= Flags::FIN;
         }
         let mut urgent = 0;
-        if let Some(up) = self.snd.up {
-            if up > seq {
+        if let Some(up) = self.snd.up() {
+            if up > start {
                 // RFC 6093: the pointer is the offset of the byte after the
                 // urgent data; beyond 65535 it points as far as it can.
                 flags |= Flags::URG;
-                urgent = (up - seq).min(65535) as u16;
+                urgent = (up - start).min(65535) as u16;
             }
         }
-        let window = self.advertise_window();
         let plan = Plan {
             flags,
-            seq,
-            ack: self.rcv.nxt,
-            window,
+            seq: start,
+            ack: self.rcv.nxt(),
+            window: self.rcv.advertise(usize::from(self.seg.our_mss)),
             urgent,
             mss: None,
             wscale: None,
-            data_offset: seq - base,
-            data_len: len,
+            data_seq,
+            data_len,
+            df: self.seg.df,
         };
-        self.after_send(now, &plan, probe);
-        Some(plan)
+        self.sent(now, &plan, kind);
+        plan
     }
 
-    /// New data (or data after a timeout's go-back), limited by the send
-    /// and congestion windows, Nagle (RFC 9293 §3.7.4) and sender SWS
-    /// avoidance (§3.8.6.2.1); or a lone FIN.
-    fn data_segment(&mut self, now: Instant, config: &TcpConfig) -> Option<Plan> {
-        let data_end = self.data_end();
-        if self.probe_now {
-            self.probe_now = false;
-            let nxt = self.snd.nxt;
-            if nxt < data_end {
-                return self.segment_at(now, nxt, 1, true);
-            }
+    /// A segment deemed lost goes out again: first in line, and whatever
+    /// the congestion window says when loss recovery forces it (RFC 5681
+    /// §3.2 step 2, RFC 6582 §3.2 step 5). Never beyond the peer's window,
+    /// except at SND.UNA.
+    fn repair(&mut self, now: Instant) -> Option<Plan> {
+        if !self.snd.queue().has_lost() {
+            return None;
         }
-        let nxt = self.snd.nxt;
-        if nxt < data_end {
-            let avail = data_end - nxt;
-            let limit = (self.snd.wnd as usize).min(self.cc.cwnd());
-            let right = self.snd.una + limit;
-            let room = if right > nxt { right - nxt } else { 0 };
-            let n = avail.min(room).min(self.mss);
+        let mss = self.seg.mss;
+        let (i, start, end) = self.snd.queue_mut().next_lost(usize::MAX)?;
+        let (data_seq, data_len) = self.snd.data_in(start, end);
+        let mut end = if data_len > mss {
+            // The segment size went down (path MTU): repair in pieces.
+            let cut = data_seq + mss;
+            self.snd.queue_mut().next_lost(cut - start)?;
+            cut
+        } else {
+            end
+        };
+        if end == self.snd.nxt() && data_len < mss && self.snd.unsent() > 0 {
+            // The last record is short (a window probe): fill the segment
+            // with new data behind it, as far as the window goes.
+            let room = if self.snd.wnd_end() > end {
+                self.snd.wnd_end() - end
+            } else {
+                0
+            };
+            let more = (mss - data_len).min(room).min(self.snd.unsent());
+            end = self.with_fin(end + more);
+        }
+        let len = end - start;
+        let in_flight = self.in_flight();
+        if !self.rec.force && in_flight > 0 && in_flight + len > self.cc.cwnd() {
+            return None;
+        }
+        // Never into a closed window (that is the persist timer's probe),
+        // and beyond the window's edge only at SND.UNA (as Linux).
+        let edge = self.snd.wnd_end();
+        if start >= edge || (start != self.snd.una() && end > edge) {
+            return None;
+        }
+        self.rec.force = false;
+        Some(self.segment(now, start, end, Kind::Repair(i)))
+    }
+
+    /// A zero-window probe, or data held back by sender SWS avoidance once
+    /// the persist timer says it has waited long enough (RFC 1122
+    /// §4.2.3.4's override).
+    fn probe(&mut self, now: Instant) -> Option<Plan> {
+        if !self.persist.due {
+            return None;
+        }
+        if !matches!(
+            self.state(),
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
+            self.persist.due = false;
+            return None;
+        }
+        let una = self.snd.una();
+        let room = if self.snd.wnd_end() > self.snd.nxt() {
+            self.snd.wnd_end() - self.snd.nxt()
+        } else {
+            0
+        };
+        if room > 0 && self.snd.unsent() > 0 && self.snd.outstanding() == 0 {
+            // The override: send what the window takes, however small.
+            self.persist.due = false;
+            let n = room.min(self.snd.unsent()).min(self.seg.mss);
+            let start = self.snd.nxt();
+            let end = self.with_fin(start + n);
+            return Some(self.segment(now, start, end, Kind::New));
+        }
+        self.persist.due = false;
+        if self.snd.outstanding() > 0 {
+            // RFC 9293 §3.8.6.1: probe with the first byte not yet accepted.
+            let first = self.snd.queue().front().copied()?;
+            let end = if first.len() > 1 { una + 1 } else { first.end };
+            let end = self.with_fin(end);
+            return Some(self.segment(now, una, end.min(first.end), Kind::Probe));
+        }
+        if self.snd.unsent() > 0 {
+            let start = self.snd.nxt();
+            let end = self.with_fin(start + 1);
+            return Some(self.segment(now, start, end, Kind::New));
+        }
+        None
+    }
+
+    /// `end`, or one past our FIN if the FIN comes right after it.
+    fn with_fin(&self, end: SeqNumber) -> SeqNumber {
+        match self.snd.fin() {
+            Some(f) if f == end => end + 1,
+            _ => end,
+        }
+    }
+
+    /// New data, limited by the send and congestion windows, Nagle (RFC
+    /// 9293 §3.7.4) and sender SWS avoidance (§3.8.6.2.1); or a lone FIN.
+    fn new_data(&mut self, now: Instant) -> Option<Plan> {
+        if !matches!(
+            self.state(),
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
+            return None;
+        }
+        let nxt = self.snd.nxt();
+        let avail = self.snd.unsent();
+        if avail > 0 {
+            let wnd_room = if self.snd.wnd_end() > nxt {
+                self.snd.wnd_end() - nxt
+            } else {
+                0
+            };
+            let cwnd_room = self.cc.cwnd().saturating_sub(self.in_flight());
+            let mss = self.seg.mss;
+            let n = avail.min(wnd_room).min(cwnd_room).min(mss);
             if n > 0 {
-                let retransmission = nxt < self.snd.max;
-                let full = n == self.mss;
-                let idle = nxt == self.snd.una;
-                let nagle_ok = self.nodelay || idle || self.fin_queued;
-                let big = n >= (self.snd.max_wnd as usize / 2).max(1);
-                if full || retransmission || nagle_ok && (n == avail || big) {
-                    return self.segment_at(now, nxt, n, false);
+                let full = n == mss;
+                let idle = self.snd.outstanding() == 0;
+                let nagle_ok = self.nodelay || idle || self.snd.fin().is_some();
+                let big = n >= (self.snd.max_wnd() as usize / 2).max(1);
+                if full || nagle_ok && (n == avail || big) {
+                    let end = self.with_fin(nxt + n);
+                    return Some(self.segment(now, nxt, end, Kind::New));
                 }
             }
-            if self.snd.wnd == 0
-                && self.snd.una == self.snd.max
-                && !self.timers.is_set(Timer::Persist)
-                && !self.timers.is_set(Timer::Retransmit)
-            {
-                self.arm_persist(now, config);
+            // Held back with nothing in flight: only the persist timer can
+            // get it going again (the window update may be lost).
+            if self.snd.outstanding() == 0 && !self.timers.is_set(Timer::Persist) {
+                self.arm_persist(now);
             }
             return None;
         }
-        if let Some(fin) = self.fin_seq() {
+        if let Some(fin) = self.snd.fin() {
             if nxt == fin {
-                return self.segment_at(now, fin, 0, false);
+                return Some(self.segment(now, fin, fin + 1, Kind::New));
             }
         }
         None
     }
 
-    fn arm_persist(&mut self, now: Instant, config: &TcpConfig) {
-        let base = self.rtt.rto().max(config.persist_min);
-        let interval =
-            (base * 2u32.saturating_pow(self.persist_backoff.min(16))).min(config.persist_max);
+    /// Arm the persist timer with the current backoff.
+    pub(super) fn arm_persist(&mut self, now: Instant) {
+        let (min, max) = (self.persist.min, self.persist.max);
+        let base = self.rtt.rto().max(min);
+        let interval = (base * 2u32.saturating_pow(self.persist.backoff.min(16))).min(max);
         self.timers.set(Timer::Persist, now + interval);
     }
 
     /// Bookkeeping for a segment that goes out.
-    fn after_send(&mut self, now: Instant, plan: &Plan, probe: bool) {
-        let f = plan.flags;
-        let len = plan.data_len + usize::from(f.syn()) + usize::from(f.fin());
+    fn sent(&mut self, now: Instant, plan: &Plan, kind: Kind) {
+        let len = plan.data_len + usize::from(plan.flags.syn()) + usize::from(plan.flags.fin());
         if len > 0 {
-            let end = plan.seq + len;
-            if plan.seq < self.snd.max {
-                self.retrans_segs += 1;
-                // Karn's rule (RFC 6298 §3): no sample from a segment that
-                // was sent more than once — the timed one, not any other.
-                if self
-                    .rtt_probe
-                    .is_some_and(|(start, stop, _)| plan.seq < stop && start < end)
-                {
-                    self.rtt_probe = None;
+            match kind {
+                Kind::New => self.snd.sent_new(plan.seq, plan.seq + len, now),
+                Kind::Repair(i) => {
+                    self.snd.queue_mut().retransmitted(i, now);
+                    self.counters.retrans_segs += 1;
+                    // New data filled the rest of the segment.
+                    let end = plan.seq + len;
+                    if end > self.snd.nxt() {
+                        let nxt = self.snd.nxt();
+                        self.snd.sent_new(nxt, end, now);
+                    }
                 }
-            } else if self.rtt_probe.is_none() {
-                self.rtt_probe = Some((plan.seq, end, now));
+                Kind::Probe => {
+                    self.snd.queue_mut().resent_first(now);
+                    self.counters.retrans_segs += 1;
+                }
             }
-            if end > self.snd.max {
-                self.snd.max = end;
-            }
-            if end > self.snd.nxt {
-                self.snd.nxt = end;
-            }
-            if !probe && !self.timers.is_set(Timer::Retransmit) {
+            // RFC 6298 §5.1: start the timer if it is not running — but a
+            // window probe is timed by the persist timer instead.
+            let probing = self.timers.is_set(Timer::Persist) || kind == Kind::Probe;
+            if !probing && !self.timers.is_set(Timer::Retransmit) {
                 self.restart_rto(now);
             }
         }
-        if f.ack() {
-            self.acked();
+        if plan.flags.ack() {
+            self.after_ack_sent();
         }
-        self.segs_out += 1;
+        self.counters.segs_out += 1;
     }
 
-    fn acked(&mut self) {
-        self.ack = AckDue::No;
-        self.unacked_segments = 0;
+    fn after_ack_sent(&mut self) {
+        self.rcv.acked();
         self.timers.stop(Timer::DelayedAck);
-    }
-
-    /// The window to put in a segment; moves the advertised right edge.
-    /// Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): the edge moves right
-    /// only by at least min(buffer/2, MSS); it never moves left (§3.8.6).
-    pub(super) fn advertise_window(&mut self) -> u16 {
-        let free = self.recv_buf.free();
-        let offered = self.rcv.nxt + free;
-        let current = self.rcv.adv_right.max(self.rcv.nxt);
-        let threshold = (self.recv_buf.capacity() / 2)
-            .min(usize::from(self.our_mss))
-            .max(1);
-        let right = if offered > current && offered - current >= threshold {
-            offered
-        } else {
-            current
-        };
-        let wnd = right - self.rcv.nxt;
-        let field = (wnd >> self.rcv.wscale).min(65535);
-        let edge = self.rcv.nxt + (field << self.rcv.wscale);
-        if edge > self.rcv.adv_right {
-            self.rcv.adv_right = edge;
-        }
-        field as u16
-    }
-
-    /// Whether reading opened the window enough to tell the peer now.
-    pub(super) fn window_update_due(&self) -> bool {
-        let offered = self.rcv.nxt + self.recv_buf.free();
-        let current = self.rcv.adv_right.max(self.rcv.nxt);
-        let threshold = (self.recv_buf.capacity() / 2)
-            .min(2 * usize::from(self.our_mss))
-            .max(1);
-        offered > current && offered - current >= threshold
     }
 
     /// A timer may have expired.
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_>) -> TimerOutcome {
         let now = ctx.now;
         let mut out = TimerOutcome::default();
-        if self.timers.expired(Timer::TimeWait, now) {
+        if self.phase.deadline().is_some_and(|d| d <= now) {
             // 2 MSL in TIME-WAIT; or an orphan's FIN-WAIT-2 timeout.
             self.enter_closed();
             out.closed = true;
@@ -318,60 +410,45 @@ impl Connection {
                 return out;
             }
         }
-        if self.timers.expired(Timer::DelayedAck, now) && self.ack == AckDue::Delayed {
-            self.ack = AckDue::Now;
+        if self.timers.expired(Timer::DelayedAck, now) && self.rcv.delayed_ack_expired() {
             ctx.stats.delayed_acks += 1;
         }
         if self.timers.expired(Timer::Persist, now) {
-            self.persist_backoff += 1;
-            if self.persist_backoff > ctx.config.data_retries {
-                self.fail(self.soft_error.unwrap_or(SocketError::TimedOut));
-                self.enter_closed();
-                out.closed = true;
-                out.notify = true;
+            self.on_persist_timeout(ctx, &mut out);
+            if out.closed {
                 return out;
             }
-            // Probe with the first unacknowledged byte.
-            self.snd.nxt = self.snd.una;
-            self.probe_now = true;
-            self.arm_persist(now, ctx.config);
         }
-        if self.timers.expired(Timer::KeepAlive, now) && self.keepalive {
-            let idle = now.saturating_since(self.last_recv);
-            if idle >= ctx.config.keepalive_time {
-                if self.keepalive_probes >= ctx.config.keepalive_probes {
-                    self.fail(SocketError::TimedOut);
-                    self.enter_closed();
-                    out.closed = true;
-                    out.notify = true;
-                    return out;
-                }
-                self.keepalive_probes += 1;
-                self.keepalive_probe_now = true;
-                self.timers
-                    .set(Timer::KeepAlive, now + ctx.config.keepalive_interval);
-            } else {
-                self.timers
-                    .set(Timer::KeepAlive, self.last_recv + ctx.config.keepalive_time);
-            }
+        if self.timers.expired(Timer::KeepAlive, now) {
+            self.on_keepalive_timeout(ctx, &mut out);
         }
         out
     }
 
     /// RFC 6298 §5.4–5.6 and RFC 9293 §3.8.3's R2 limit.
     fn on_retransmission_timeout(&mut self, ctx: &mut Ctx<'_>, out: &mut TimerOutcome) {
+        if self.snd.outstanding() == 0 {
+            return;
+        }
         self.retries += 1;
-        let limit = if self.state.synchronized() {
-            ctx.config.data_retries
-        } else {
-            ctx.config.syn_retries
+        let limit = match self.phase {
+            Phase::SynSent
+            | Phase::SynReceived {
+                opening: Opening::Active,
+                ..
+            } => ctx.config.syn_retries,
+            Phase::SynReceived { .. } => ctx.config.synack_retries,
+            _ => ctx.config.data_retries,
         };
         if self.retries > limit {
             // Give up: report the last ICMP soft error if there was one
             // (RFC 5927 §4.1; "No route to host" rather than a timeout).
             self.fail(self.soft_error.unwrap_or(SocketError::TimedOut));
-            if !self.state.synchronized() {
+            if !self.state().synchronized() {
                 ctx.stats.attempt_fails += 1;
+            }
+            if self.parent().is_some() {
+                ctx.stats.embryonic_timeouts += 1;
             }
             self.enter_closed();
             out.closed = true;
@@ -380,24 +457,90 @@ impl Connection {
         }
         ctx.stats.timeouts += 1;
         self.rtt.back_off();
-        self.rtt_probe = None;
-        match self.state {
-            State::SynSent | State::SynReceived => self.snd.nxt = self.snd.iss,
-            _ => {
-                // RFC 5681 §3.1: ssthresh is halved only for the first
-                // timeout of a segment; cwnd falls to one segment.
-                if self.retries == 1 {
-                    self.cc.on_timeout(self.outstanding(), self.mss);
-                }
-                self.recovery = None;
-                self.recover = self.snd.max;
-                self.dupacks = 0;
-                self.retransmit_now = false;
-                // Go back to the oldest unacknowledged byte; what arrived
-                // beyond it will be acknowledged at once and not resent.
-                self.snd.nxt = self.snd.una;
+        if self.state().synchronized() {
+            // RFC 5681 §3.1: ssthresh is halved only for the first timeout
+            // of a segment; cwnd falls to one segment.
+            if self.retries == 1 {
+                self.cc.on_congestion(
+                    ctx.now,
+                    Congestion::Timeout,
+                    self.snd.outstanding(),
+                    self.seg.mss,
+                );
+            }
+            self.rec.until = None;
+            self.rec.recover = self.snd.nxt();
+            self.rec.dupacks = 0;
+        }
+        self.rec.force = false;
+        // Everything outstanding is sent again, oldest first; what arrived
+        // beyond the first hole will be acknowledged at once and not resent.
+        self.snd.queue_mut().mark_all_lost();
+        self.restart_rto(ctx.now);
+    }
+
+    /// The persist timer: probe a zero window (RFC 9293 §3.8.6.1), or
+    /// send data held back for SWS avoidance (RFC 1122 §4.2.3.4). The
+    /// connection is given up only if the peer stops answering: every
+    /// acceptable ACK resets the count (RFC 1122 §4.2.2.17).
+    fn on_persist_timeout(&mut self, ctx: &mut Ctx<'_>, out: &mut TimerOutcome) {
+        let held = self.snd.unsent() > 0 || self.snd.outstanding() > 0;
+        if !held {
+            return;
+        }
+        if self.snd.outstanding() > 0 || self.snd.wnd() == 0 {
+            self.persist.unanswered += 1;
+            if self.persist.unanswered > ctx.config.data_retries {
+                self.fail(self.soft_error.unwrap_or(SocketError::TimedOut));
+                self.enter_closed();
+                out.closed = true;
+                out.notify = true;
+                return;
             }
         }
-        self.restart_rto(ctx.now);
+        self.persist.due = true;
+        self.persist.backoff = self.persist.backoff.saturating_add(1);
+        if self.snd.wnd() == 0 || self.snd.outstanding() > 0 {
+            self.arm_persist(ctx.now);
+        }
+    }
+
+    /// Keep-alive (RFC 9293 §3.8.4): probe an idle connection, give up
+    /// after the configured number of unanswered probes.
+    fn on_keepalive_timeout(&mut self, ctx: &mut Ctx<'_>, out: &mut TimerOutcome) {
+        if !self.keepalive.on || !self.state().synchronized() {
+            return;
+        }
+        let now = ctx.now;
+        let busy = self.snd.outstanding() > 0 || self.snd.unsent() > 0;
+        let idle = now.saturating_since(self.last_recv);
+        if busy {
+            // Data is moving (or being retried): not idle.
+            self.timers
+                .set(Timer::KeepAlive, now + ctx.config.keepalive_time);
+            return;
+        }
+        if idle < ctx.config.keepalive_time {
+            // Look again one idle time after the last segment.
+            self.timers
+                .set(Timer::KeepAlive, self.last_recv + ctx.config.keepalive_time);
+            return;
+        }
+        if self.keepalive.probes >= ctx.config.keepalive_probes {
+            self.fail(SocketError::TimedOut);
+            self.enter_closed();
+            out.closed = true;
+            out.notify = true;
+            return;
+        }
+        self.keepalive.probes += 1;
+        self.keepalive.due = true;
+        self.timers
+            .set(Timer::KeepAlive, now + ctx.config.keepalive_interval);
+    }
+
+    /// Whether reading opened the window enough to tell the peer now.
+    pub(super) fn window_update_due(&self) -> bool {
+        self.rcv.window_update_due(usize::from(self.seg.our_mss))
     }
 }

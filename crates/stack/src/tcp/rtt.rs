@@ -62,6 +62,16 @@ impl RttEstimator {
         self.rto = (self.rto * 2).min(self.max);
     }
 
+    /// RFC 6298 §5.7: the SYN (or SYN-ACK) was retransmitted and no RTT
+    /// was measured, so data transmission begins with an RTO of 3 s (the
+    /// backoff of the handshake does not carry over).
+    pub fn after_lost_syn(&mut self) {
+        if self.srtt.is_none() {
+            self.rto = Duration::from_secs(3).clamp(self.min, self.max);
+        }
+        self.backoff = 0;
+    }
+
     /// The current RTO.
     pub fn rto(&self) -> Duration {
         self.rto
@@ -110,6 +120,16 @@ mod tests {
         assert_eq!(e.rttvar(), Duration::from_micros(62_500));
         assert_eq!(e.srtt(), Some(Duration::from_micros(112_500)));
         assert_eq!(e.rto(), Duration::from_micros(112_500 + 250_000));
+    }
+
+    #[test]
+    fn three_seconds_after_a_lost_syn() {
+        let mut e = est();
+        e.back_off();
+        e.back_off();
+        e.after_lost_syn();
+        assert_eq!(e.rto(), Duration::from_secs(3));
+        assert_eq!(e.backoff(), 0);
     }
 
     #[test]

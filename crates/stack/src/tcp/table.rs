@@ -1,29 +1,34 @@
 //! The connection table: listeners, connections, demultiplexing, ISNs,
-//! resets for segments to nowhere, the timer set and the output queue.
+//! the timer set and the output queue.
 //!
 //! Connections are found by their four-tuple in a keyed hash map and
 //! listeners by (address, port), so the cost of a segment does not grow with
 //! the number of connections; timers live in one ordered set of (deadline,
-//! connection), and connections with something to send in a queue.
+//! connection), and connections with something to send in a queue that is
+//! served round-robin, one segment each, so no connection can hold the
+//! output (or the CPU) for itself.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use tcplab_wire::tcp::{self, Flags, SeqNumber};
-use tcplab_wire::{ipv4, Protocol};
+use tcplab_wire::ipv4;
+use tcplab_wire::tcp::{self, SeqNumber};
 
 use super::config::TcpConfig;
+use super::emit::build_segment;
 use super::input::{ChallengeLimiter, Ctx, Outcome};
-use super::output::Plan;
-use super::tcb::{Connection, State};
+use super::state::State;
+use super::syncookie::Cookies;
+use super::tcb::{Connection, Owner};
+use super::timers::Timer;
 use crate::hash::{new_map, new_set, KeyedState, Map, Set};
 use crate::iface::IfaceId;
-use crate::ip::{Destination, IpLayer, RouteInfo, SendOptions};
+use crate::ip::{Destination, IpLayer};
 use crate::ports::PortTable;
 use crate::rand::Rng;
 use crate::slab::{Key, Slab};
-use crate::socket::{IcmpErrorReport, PmtuDisc, SocketError, SocketId, SocketKind, TcpHandle};
+use crate::socket::{IcmpErrorReport, SocketError, SocketId, SocketKind, TcpHandle};
 use crate::stats::TcpStats;
 use crate::time::Instant;
 
@@ -39,6 +44,9 @@ pub struct Listener {
     pub embryos: usize,
     /// Only this remote may connect (a fully specified passive OPEN).
     pub remote: Option<SocketAddrV4>,
+    /// When the SYN queue last overflowed (cookies were sent): only then
+    /// is an ACK to the listener checked as a cookie (as Linux does).
+    pub(super) last_overflow: Option<Instant>,
 }
 
 /// A TCP socket: a listener or a connection.
@@ -64,7 +72,8 @@ pub struct TcpLayer {
     /// Sockets whose application should look again.
     pub(crate) events: Vec<SocketId>,
     isn_key: KeyedState,
-    challenge: ChallengeLimiter,
+    pub(super) cookies: Cookies,
+    pub(super) challenge: ChallengeLimiter,
     pub stats: TcpStats,
     /// Ports of removed connections, for the stack to release.
     pub(crate) freed_ports: Vec<(u16, SocketId)>,
@@ -80,8 +89,9 @@ const POOL_LIMIT: usize = 16;
 pub enum Emitted {
     /// A segment for a link, in the caller's buffer.
     Link { iface: IfaceId, next_hop: Ipv4Addr },
-    /// A segment to this host, queued on the loopback.
-    Loopback,
+    /// A segment to this host, queued on the loopback; or fragments queued
+    /// on the IP layer's output.
+    Queued,
 }
 
 impl TcpLayer {
@@ -98,6 +108,7 @@ impl TcpLayer {
             events: Vec::new(),
             // RFC 6528: the secret key of F().
             isn_key: KeyedState::new(rng),
+            cookies: Cookies::new(KeyedState::new(rng)),
             challenge,
             stats: TcpStats::default(),
             freed_ports: Vec::new(),
@@ -110,7 +121,7 @@ impl TcpLayer {
         let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
             return;
         };
-        for ring in [&mut conn.send_buf, &mut conn.recv_buf] {
+        for ring in [conn.snd.buffer_mut(), conn.rcv.buffer_mut()] {
             if !ring.has_storage() {
                 if let Some(storage) = self.pool.pop() {
                     if let Some(back) = ring.provide(storage) {
@@ -127,20 +138,25 @@ impl TcpLayer {
         let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
             return;
         };
-        let finished = match conn.state {
-            State::TimeWait => conn.recv_buf.is_empty() || conn.orphaned,
-            State::Closed => conn.orphaned || conn.recv_buf.is_empty(),
+        let unread = !conn.rcv.buffer().is_empty();
+        let finished = match conn.state() {
+            State::TimeWait | State::Closed => !unread || conn.orphaned(),
             _ => false,
         };
         if !finished {
             return;
         }
-        conn.ooo.clear();
-        for ring in [&mut conn.send_buf, &mut conn.recv_buf] {
-            if let Some(storage) = ring.take_storage() {
-                if self.pool.len() < POOL_LIMIT {
-                    self.pool.push(storage);
-                }
+        conn.rcv.clear_out_of_order();
+        let mut taken = Vec::new();
+        if let Some(s) = conn.snd.buffer_mut().take_storage() {
+            taken.push(s);
+        }
+        if let Some(s) = conn.rcv.buffer_mut().take_storage() {
+            taken.push(s);
+        }
+        for storage in taken {
+            if self.pool.len() < POOL_LIMIT {
+                self.pool.push(storage);
             }
         }
     }
@@ -194,7 +210,7 @@ impl TcpLayer {
     }
 
     pub(crate) fn add_connection(&mut self, conn: Connection) -> Key {
-        let tuple = (conn.local, conn.remote);
+        let tuple = (conn.local(), conn.remote());
         let key = self.sockets.insert(TcpSocket::Connection(Box::new(conn)));
         self.conns.insert(tuple, key);
         self.mark(key);
@@ -203,7 +219,7 @@ impl TcpLayer {
 
     /// Put `conn` into the slot `key` reserved for it.
     pub(crate) fn register_connection(&mut self, key: Key, conn: Connection) {
-        let tuple = (conn.local, conn.remote);
+        let tuple = (conn.local(), conn.remote());
         if let Some(slot) = self.sockets.get_mut(key) {
             *slot = TcpSocket::Connection(Box::new(conn));
             self.conns.insert(tuple, key);
@@ -222,12 +238,12 @@ impl TcpLayer {
         self.events.push(TcpHandle(key).id());
     }
 
-    /// Keep the timer set in step with the connection's timer table.
+    /// Keep the timer set in step with the connection's deadlines.
     pub(crate) fn reschedule(&mut self, key: Key) {
         let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
             return;
         };
-        let next = conn.timers.next();
+        let next = conn.next_deadline();
         if next != conn.scheduled {
             if let Some(old) = conn.scheduled {
                 self.timers.remove(&(old, key));
@@ -249,12 +265,13 @@ impl TcpLayer {
         !self.dirty.is_empty()
     }
 
-    fn ctx<'a>(
+    /// The context of a call on a connection towards `remote`.
+    pub(super) fn ctx<'a>(
         config: &'a TcpConfig,
         stats: &'a mut TcpStats,
         challenge: &'a mut ChallengeLimiter,
         now: Instant,
-        path_mtu: usize,
+        (path_mtu, link_mtu): (usize, usize),
     ) -> Ctx<'a> {
         Ctx {
             now,
@@ -262,13 +279,23 @@ impl TcpLayer {
             stats,
             challenge,
             path_mtu,
+            link_mtu,
         }
     }
 
-    /// Path MTU towards `remote`, as far as this host knows it.
-    fn path_mtu(ip: &IpLayer, now: Instant, local: Ipv4Addr, remote: Ipv4Addr) -> usize {
+    /// Path MTU towards `remote` as far as this host knows it, and the MTU
+    /// of the first link.
+    pub(super) fn path_mtu(
+        ip: &IpLayer,
+        now: Instant,
+        local: Ipv4Addr,
+        remote: Ipv4Addr,
+    ) -> (usize, usize) {
         ip.route_local(now, remote, Some(local))
-            .map_or(576, |r| r.mtu)
+            .map_or((576, 576), |r| {
+                let link = ip.ifaces.get(r.iface.0).map_or(r.mtu, |i| i.mtu);
+                (r.mtu, link)
+            })
     }
 
     // --- input ---------------------------------------------------------------
@@ -306,12 +333,12 @@ impl TcpLayer {
         let mut reopen_after = None;
         if let Some(key) = self.find(local, remote) {
             match self.time_wait_reopen(key, &seg) {
-                Some(snd_max) => {
+                Some(snd_nxt) => {
                     // RFC 1122 §4.2.2.13 / RFC 6191: a new SYN above the old
                     // sequence space reopens from TIME-WAIT.
                     self.remove(key);
                     self.stats.time_wait_recycled += 1;
-                    reopen_after = Some(snd_max);
+                    reopen_after = Some(snd_nxt);
                 }
                 None => {
                     self.connection_input(now, ip, key, &seg);
@@ -320,32 +347,24 @@ impl TcpLayer {
             }
         }
         if let Some(lkey) = self.find_listener(local, remote) {
-            self.listen_input(now, ip, lkey, local, remote, &seg, reopen_after);
+            self.listen_input(now, ip, lkey, (local, remote), &seg, reopen_after);
             return;
         }
         self.closed_input(now, ip, local, remote, &seg);
     }
 
-    /// Whether `seg` is a SYN that may reopen a connection in TIME-WAIT;
-    /// returns the old SND.MAX, which the new ISS must exceed.
-    fn time_wait_reopen(&self, key: Key, seg: &tcp::Repr<'_>) -> Option<SeqNumber> {
-        let conn = self.conn(key)?;
-        let f = seg.flags;
-        let reopen = conn.state == State::TimeWait
-            && f.syn()
-            && !f.ack()
-            && !f.rst()
-            && seg.seq_number > conn.rcv.nxt
-            && self.find_listener(conn.local, conn.remote).is_some();
-        reopen.then_some(conn.snd.max)
-    }
-
-    fn connection_input(&mut self, now: Instant, ip: &mut IpLayer, key: Key, seg: &tcp::Repr<'_>) {
+    pub(super) fn connection_input(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        key: Key,
+        seg: &tcp::Repr<'_>,
+    ) {
         // A listener's accept queue is full: drop the ACK that would complete
         // the handshake, so the peer retransmits later (Linux).
         if let Some(conn) = self.conn(key) {
-            if conn.state == State::SynReceived && seg.flags.ack() && !seg.flags.rst() {
-                if let Some(parent) = conn.parent {
+            if conn.state() == State::SynReceived && seg.flags.ack() && !seg.flags.rst() {
+                if let Some(parent) = conn.parent() {
                     if let Some(TcpSocket::Listener(l)) = self.sockets.get(parent) {
                         if l.accept_queue.len() >= l.backlog {
                             self.stats.listen_overflows += 1;
@@ -359,13 +378,13 @@ impl TcpLayer {
         let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
             return;
         };
-        let path_mtu = Self::path_mtu(ip, now, *conn.local.ip(), *conn.remote.ip());
+        let mtus = Self::path_mtu(ip, now, *conn.local.ip(), *conn.remote.ip());
         let mut ctx = Self::ctx(
             &self.config,
             &mut self.stats,
             &mut self.challenge,
             now,
-            path_mtu,
+            mtus,
         );
         let outcome = conn.on_segment(&mut ctx, seg);
         let (local, remote) = (conn.local, conn.remote);
@@ -402,13 +421,12 @@ impl TcpLayer {
 
     /// A connection completed its handshake: buffers from the pool; a passive
     /// one goes into its listener's accept queue.
-    fn on_established(&mut self, key: Key) {
+    pub(super) fn on_established(&mut self, key: Key) {
         self.provide_buffers(key);
-        let parent = match self.conn(key) {
-            Some(c) => c.parent,
+        let (parent, keep_alive) = match self.conn(key) {
+            Some(c) => (c.parent(), c.keepalive.on),
             None => return,
         };
-        let keep_alive = self.conn(key).is_some_and(|c| c.keepalive);
         if keep_alive {
             self.arm_keepalive(key);
         }
@@ -418,7 +436,10 @@ impl TcpLayer {
             l.accept_queue.push_back(key);
         }
         if let Some(c) = self.conn_mut(key) {
-            c.queued = true;
+            c.owner = Owner::Listener {
+                key: parent,
+                queued: true,
+            };
         }
         self.events.push(TcpHandle(parent).id());
     }
@@ -427,160 +448,9 @@ impl TcpLayer {
         let time = self.config.keepalive_time;
         if let Some(c) = self.conn_mut(key) {
             let at = c.last_recv + time;
-            c.timers.set(super::timers::Timer::KeepAlive, at);
+            c.timers.set(Timer::KeepAlive, at);
         }
         self.reschedule(key);
-    }
-
-    /// RFC 9293 §3.10.7.2: LISTEN.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the segment's context, passed along once"
-    )]
-    fn listen_input(
-        &mut self,
-        now: Instant,
-        ip: &mut IpLayer,
-        lkey: Key,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
-        seg: &tcp::Repr<'_>,
-        reopen_after: Option<SeqNumber>,
-    ) {
-        let f = seg.flags;
-        if f.rst() {
-            return;
-        }
-        if f.ack() {
-            self.send_rst(now, ip, local, remote, seg.ack_number, None);
-            return;
-        }
-        if !f.syn() {
-            return;
-        }
-        let max_embryos = self.config.max_syn_backlog;
-        let Some(TcpSocket::Listener(l)) = self.sockets.get(lkey) else {
-            return;
-        };
-        if l.embryos >= max_embryos {
-            self.stats.listen_drops += 1;
-            return;
-        }
-        if l.accept_queue.len() >= l.backlog {
-            self.stats.listen_overflows += 1;
-            self.stats.listen_drops += 1;
-            return;
-        }
-        let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
-            return;
-        };
-        let mut iss = self.isn(now, local, remote);
-        if let Some(old) = reopen_after {
-            // The new incarnation must start above the old one (RFC 6191).
-            if iss <= old + 65535 {
-                iss = old + 65536 * 2;
-            }
-        }
-        let our_mss = mss_for(route.mtu);
-        let mut conn = Connection::new(
-            &self.config,
-            State::SynReceived,
-            local,
-            remote,
-            iss,
-            our_mss,
-            now,
-        );
-        conn.rcv.irs = seg.seq_number;
-        conn.rcv.nxt = seg.seq_number + 1;
-        conn.rcv.adv_right = conn.rcv.nxt;
-        conn.snd.wnd = u32::from(seg.window_len);
-        conn.snd.max_wnd = conn.snd.wnd;
-        conn.snd.wl1 = seg.seq_number;
-        conn.parent = Some(lkey);
-        {
-            let ctx = Self::ctx(
-                &self.config,
-                &mut self.stats,
-                &mut self.challenge,
-                now,
-                route.mtu,
-            );
-            conn.negotiate(&ctx, seg);
-            ctx.stats.passive_opens += 1;
-        }
-        // Text in the SYN is not queued: without an acknowledgment for it,
-        // the peer sends it again once the connection is established.
-        conn.segs_in = 1;
-        let key = self.add_connection(conn);
-        if let Some(l) = self.listener_mut(lkey) {
-            l.embryos += 1;
-        }
-        self.reschedule(key);
-    }
-
-    /// RFC 9293 §3.10.7.1: CLOSED — a segment for no connection and no
-    /// listener gets a reset, unless it is one.
-    fn closed_input(
-        &mut self,
-        now: Instant,
-        ip: &mut IpLayer,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
-        seg: &tcp::Repr<'_>,
-    ) {
-        if seg.flags.rst() {
-            return;
-        }
-        if seg.flags.ack() {
-            self.send_rst(now, ip, local, remote, seg.ack_number, None);
-        } else {
-            let ack = seg.seq_number + seg.segment_len();
-            self.send_rst(now, ip, local, remote, SeqNumber(0), Some(ack));
-        }
-    }
-
-    /// Send a reset directly: `<SEQ=seq><CTL=RST>` or, with `ack`,
-    /// `<SEQ=seq><ACK=ack><CTL=RST,ACK>`.
-    pub(crate) fn send_rst(
-        &mut self,
-        now: Instant,
-        ip: &mut IpLayer,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
-        seq: SeqNumber,
-        ack: Option<SeqNumber>,
-    ) {
-        let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
-            return;
-        };
-        let mut flags = Flags::RST;
-        if ack.is_some() {
-            flags |= Flags::ACK;
-        }
-        let repr = tcp::Repr::new(
-            local.port(),
-            remote.port(),
-            flags,
-            seq,
-            ack.unwrap_or(SeqNumber(0)),
-        );
-        let mut bytes = vec![0u8; repr.buffer_len()];
-        repr.emit(
-            &mut tcp::Packet::new_unchecked(&mut bytes[..]),
-            route.src,
-            route.dst,
-        );
-        let opts = SendOptions {
-            protocol: Protocol::Tcp,
-            ttl: ip.default_ttl,
-            tos: 0,
-            pmtudisc: PmtuDisc::Do,
-        };
-        if ip.send(&route, opts, &bytes).is_ok() {
-            self.stats.out_rsts += 1;
-            self.stats.out_segs += 1;
-        }
     }
 
     /// An ICMP error quoting a segment from `local` to `remote` with
@@ -597,25 +467,24 @@ impl TcpLayer {
         let Some(key) = self.find(local, remote) else {
             return;
         };
+        let config = self.config.clone();
         let Some(conn) = self.conn_mut(key) else {
             return;
         };
         // RFC 5927 §4.1: only errors about data in flight count.
-        if !(conn.snd.una <= seq && seq < conn.snd.max.max(conn.snd.una + 1)) {
+        let (una, nxt) = (conn.snd.una(), conn.snd.nxt());
+        if !(una <= seq && seq < nxt.max(una + 1)) {
             return;
         }
         if report.message() == tcplab_wire::icmpv4::Message::DstUnreachable && report.code == 4 {
-            // RFC 1191 §6.4: a smaller path MTU; resend with smaller segments,
-            // without treating it as congestion.
-            let mtu = Self::path_mtu(ip, now, *local.ip(), *remote.ip());
-            let old = conn.mss;
-            conn.update_mss(mtu);
-            if conn.mss < old {
-                conn.snd.nxt = conn.snd.una;
-                conn.rtt_probe = None;
-                if conn.state == State::SynSent {
-                    conn.snd.nxt = conn.snd.iss;
-                }
+            // RFC 1191 §6.4: a smaller path MTU; resend what no longer fits
+            // in smaller segments, without treating it as congestion.
+            let (path, link) = Self::path_mtu(ip, now, *local.ip(), *remote.ip());
+            let old = conn.seg.mss;
+            conn.update_path(&config, path, link);
+            if conn.seg.mss < old {
+                let limit = conn.seg.mss + 1;
+                conn.snd.queue_mut().mark_lost_if(|r| r.len() > limit);
             }
             self.mark(key);
             return;
@@ -640,13 +509,13 @@ impl TcpLayer {
                 continue;
             };
             conn.scheduled = None;
-            let path_mtu = Self::path_mtu(ip, now, *conn.local.ip(), *conn.remote.ip());
+            let mtus = Self::path_mtu(ip, now, *conn.local.ip(), *conn.remote.ip());
             let mut ctx = Self::ctx(
                 &self.config,
                 &mut self.stats,
                 &mut self.challenge,
                 now,
-                path_mtu,
+                mtus,
             );
             let outcome = conn.on_timer(&mut ctx);
             if outcome.notify || outcome.closed {
@@ -661,39 +530,43 @@ impl TcpLayer {
 
     // --- output --------------------------------------------------------------
 
-    /// Write the next segment into `buf`.
+    /// Write the next segment into `buf`. Connections take turns, one
+    /// segment each.
     pub fn poll_transmit(
         &mut self,
         now: Instant,
         ip: &mut IpLayer,
         buf: &mut Vec<u8>,
     ) -> Option<Emitted> {
-        while let Some(&key) = self.dirty.front() {
+        while let Some(key) = self.dirty.pop_front() {
+            self.dirty_set.remove(&key);
             let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
-                self.dirty.pop_front();
-                self.dirty_set.remove(&key);
                 continue;
             };
-            let before = conn.retrans_segs;
-            let Some(plan) = conn.next_segment(now, &self.config) else {
-                self.dirty.pop_front();
-                self.dirty_set.remove(&key);
+            let before = conn.counters.retrans_segs;
+            let Some(plan) = conn.next_segment(now) else {
                 self.reschedule(key);
                 self.reap(key);
                 continue;
             };
             self.stats.out_segs += 1;
-            self.stats.retrans_segs += conn.retrans_segs - before;
+            self.stats.retrans_segs += conn.counters.retrans_segs - before;
             let (local, remote) = (conn.local, conn.remote);
             let route = match ip.route_local(now, *remote.ip(), Some(*local.ip())) {
                 Ok(r) => r,
                 Err(_) => {
                     ip.stats.out_no_routes += 1;
                     conn.soft_error = Some(SocketError::NetworkUnreachable);
+                    self.mark(key);
+                    self.reschedule(key);
                     continue;
                 }
             };
-            build_segment(buf, ip, &route, local, remote, &plan, conn);
+            build_segment(buf, ip, &route, local, remote, &plan, &conn.snd);
+            // It may have more: back of the line.
+            self.mark(key);
+            self.reschedule(key);
+            let link_mtu = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
             if route.iface == IfaceId::LOOPBACK {
                 let mut copy = ip.buffer();
                 copy.extend_from_slice(buf);
@@ -701,7 +574,13 @@ impl TcpLayer {
                 lo.tx_packets += 1;
                 lo.tx_bytes += copy.len() as u64;
                 ip.push_loopback(copy);
-                return Some(Emitted::Loopback);
+                return Some(Emitted::Queued);
+            }
+            if buf.len() > link_mtu {
+                // DF is off (a path below the minimum MTU): fragment here.
+                let bytes = std::mem::take(buf);
+                ip.transmit(route.iface, route.next_hop, bytes);
+                return Some(Emitted::Queued);
             }
             return Some(Emitted::Link {
                 iface: route.iface,
@@ -715,12 +594,9 @@ impl TcpLayer {
 
     /// Free a connection nobody will look at again.
     pub(crate) fn reap(&mut self, key: Key) {
-        let free = match self.conn(key) {
-            Some(c) => {
-                c.state == State::Closed && (c.orphaned || c.parent.is_some() && !c.accepted)
-            }
-            None => false,
-        };
+        let free = self
+            .conn(key)
+            .is_some_and(|c| c.state() == State::Closed && c.owner != Owner::App);
         if free {
             self.remove(key);
         }
@@ -729,8 +605,12 @@ impl TcpLayer {
     /// Remove a socket from every table.
     pub(crate) fn remove(&mut self, key: Key) -> Option<TcpSocket> {
         if let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) {
-            conn.orphaned = true;
-            conn.set_state(State::Closed);
+            if conn.state() != State::Closed {
+                conn.enter_closed();
+            }
+            if conn.owner == Owner::App {
+                conn.owner = Owner::Orphan;
+            }
         }
         self.reclaim_buffers(key);
         let socket = self.sockets.remove(key)?;
@@ -741,9 +621,13 @@ impl TcpLayer {
                 if let Some(t) = c.scheduled {
                     self.timers.remove(&(t, key));
                 }
-                if let (Some(parent), false) = (c.parent, c.accepted) {
+                if let Owner::Listener {
+                    key: parent,
+                    queued,
+                } = c.owner
+                {
                     if let Some(TcpSocket::Listener(l)) = self.sockets.get_mut(parent) {
-                        if c.queued {
+                        if queued {
                             l.accept_queue.retain(|k| *k != key);
                         } else {
                             l.embryos = l.embryos.saturating_sub(1);
@@ -773,7 +657,7 @@ impl TcpLayer {
             .sockets
             .iter()
             .map(|(_, s)| match s {
-                TcpSocket::Connection(c) => c.send_buf.allocated() + c.recv_buf.allocated(),
+                TcpSocket::Connection(c) => c.snd.buffer().allocated() + c.rcv.buffer().allocated(),
                 TcpSocket::Listener(_) => 0,
             })
             .sum();
@@ -785,7 +669,7 @@ impl TcpLayer {
         self.sockets
             .iter()
             .filter(|(_, s)| {
-                matches!(s, TcpSocket::Connection(c) if matches!(c.state, State::Established | State::CloseWait))
+                matches!(s, TcpSocket::Connection(c) if matches!(c.state(), State::Established | State::CloseWait))
             })
             .count() as u64
     }
@@ -801,58 +685,43 @@ impl TcpLayer {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
 
-/// The MSS to announce on an interface with `mtu` (RFC 9293 §3.7.1: MTU
-/// minus the fixed IP and TCP headers).
-pub fn mss_for(mtu: usize) -> u16 {
-    mtu.saturating_sub(40).clamp(88, 65495) as u16
-}
-
-/// Write IP and TCP headers and the payload of `plan` into `buf`.
-fn build_segment(
-    buf: &mut Vec<u8>,
-    ip: &mut IpLayer,
-    route: &RouteInfo,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
-    plan: &Plan,
-    conn: &Connection,
-) {
-    let mut repr = tcp::Repr::new(local.port(), remote.port(), plan.flags, plan.seq, plan.ack);
-    repr.window_len = plan.window;
-    repr.urgent_pointer = plan.urgent;
-    repr.max_seg_size = plan.mss;
-    repr.window_scale = plan.wscale;
-    let tcp_len = repr.header_len() + plan.data_len;
-    let ip_repr = ipv4::Repr {
-        src_addr: route.src,
-        dst_addr: route.dst,
-        protocol: Protocol::Tcp,
-        payload_len: tcp_len,
-        ttl: ip.default_ttl,
-        tos: 0,
-        ident: ip.next_ident(),
-        // RFC 1191: TCP does path-MTU discovery, so DF is always set.
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    buf.clear();
-    buf.resize(ipv4::HEADER_LEN + tcp_len, 0);
-    ip_repr.emit(&mut ipv4::Packet::new_unchecked(&mut buf[..]));
-    let segment = &mut buf[ipv4::HEADER_LEN..];
-    repr.emit_header(&mut tcp::Packet::new_unchecked(&mut *segment));
-    let header_len = repr.header_len();
-    if plan.data_len > 0 {
-        let (a, b) = conn.send_buf.slices(plan.data_offset, plan.data_len);
-        segment[header_len..header_len + a.len()].copy_from_slice(a);
-        segment[header_len + a.len()..header_len + a.len() + b.len()].copy_from_slice(b);
+    /// After the driver drained all output: every connection's
+    /// `Connection::check_quiescent`.
+    pub fn check_quiescent(&self) -> Result<(), String> {
+        for (_, s) in self.sockets.iter() {
+            if let TcpSocket::Connection(c) = s {
+                c.check_quiescent()
+                    .map_err(|e| format!("{} -> {}: {e}", c.local, c.remote))?;
+            }
+        }
+        Ok(())
     }
-    tcp::Packet::new_unchecked(segment).fill_checksum(route.src, route.dst);
-    ip.stats.out_requests += 1;
-    if let Some(i) = ip.ifaces.get_mut(route.iface.0) {
-        i.counters.tx_packets += 1;
-        i.counters.tx_bytes += buf.len() as u64;
+
+    /// Check every connection's invariants, and that the table schedules
+    /// what the connections expect; a description of the first broken one.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (key, s) in self.sockets.iter() {
+            let TcpSocket::Connection(c) = s else {
+                continue;
+            };
+            c.check_invariants()
+                .map_err(|e| format!("{} -> {}: {e}", c.local, c.remote))?;
+            if c.scheduled != c.next_deadline() && !self.dirty_set.contains(&key) {
+                return Err(format!(
+                    "{} -> {}: deadline {:?} scheduled as {:?}",
+                    c.local,
+                    c.remote,
+                    c.next_deadline(),
+                    c.scheduled
+                ));
+            }
+            if let Some(t) = c.scheduled {
+                if !self.timers.contains(&(t, key)) {
+                    return Err("a scheduled deadline is missing from the timer set".into());
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -1,235 +1,137 @@
-//! The transmission control block: a connection's state and variables, with
+//! The transmission control block: one connection's state, its send and
+//! receive sides, timers, RTT estimator and congestion controller, with
 //! RFC 9293's names (§3.3.1: SND.UNA, SND.NXT, RCV.NXT, ISS, IRS, ...).
+//!
+//! Fields are private to the TCP module. State changes go through
+//! [`Connection::goto`] (checked against RFC 9293's diagram); sequence
+//! variables change only through [`Sender`] and [`Receiver`].
 
-use core::fmt;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use tcplab_wire::tcp::SeqNumber;
 
-use super::buffer::{Assembler, Ring};
 use super::config::TcpConfig;
-use super::congestion::{new_controller, Controller};
+use super::congestion::{initial_window, new_controller, Controller};
+use super::receiver::Receiver;
 use super::rtt::RttEstimator;
+use super::sender::Sender;
+use super::state::{Phase, State};
 use super::timers::{Timer, TimerTable};
 use crate::slab::Key;
 use crate::socket::SocketError;
 use crate::time::Instant;
 
-/// The states of RFC 9293 §3.3.2, LISTEN aside (a listener is its own kind
-/// of socket, [`super::Listener`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum State {
-    SynSent,
-    SynReceived,
-    Established,
-    FinWait1,
-    FinWait2,
-    CloseWait,
-    Closing,
-    LastAck,
-    TimeWait,
-    Closed,
-}
-
-impl State {
-    /// Whether the handshake completed (RFC 9293's "synchronized states").
-    pub fn synchronized(self) -> bool {
-        !matches!(self, State::SynSent | State::SynReceived | State::Closed)
-    }
-
-    /// `ss`'s spelling.
-    pub fn ss_name(self) -> &'static str {
-        match self {
-            State::SynSent => "SYN-SENT",
-            State::SynReceived => "SYN-RECV",
-            State::Established => "ESTAB",
-            State::FinWait1 => "FIN-WAIT-1",
-            State::FinWait2 => "FIN-WAIT-2",
-            State::CloseWait => "CLOSE-WAIT",
-            State::Closing => "CLOSING",
-            State::LastAck => "LAST-ACK",
-            State::TimeWait => "TIME-WAIT",
-            State::Closed => "UNCONN",
-        }
-    }
-
-    /// `netstat`'s spelling.
-    pub fn netstat_name(self) -> &'static str {
-        match self {
-            State::SynSent => "SYN_SENT",
-            State::SynReceived => "SYN_RECV",
-            State::Established => "ESTABLISHED",
-            State::FinWait1 => "FIN_WAIT1",
-            State::FinWait2 => "FIN_WAIT2",
-            State::CloseWait => "CLOSE_WAIT",
-            State::Closing => "CLOSING",
-            State::LastAck => "LAST_ACK",
-            State::TimeWait => "TIME_WAIT",
-            State::Closed => "CLOSE",
-        }
-    }
-}
-
-impl fmt::Display for State {
-    /// RFC 9293's spelling.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            State::SynSent => "SYN-SENT",
-            State::SynReceived => "SYN-RECEIVED",
-            State::Established => "ESTABLISHED",
-            State::FinWait1 => "FIN-WAIT-1",
-            State::FinWait2 => "FIN-WAIT-2",
-            State::CloseWait => "CLOSE-WAIT",
-            State::Closing => "CLOSING",
-            State::LastAck => "LAST-ACK",
-            State::TimeWait => "TIME-WAIT",
-            State::Closed => "CLOSED",
-        })
-    }
-}
-
-/// Send sequence variables (RFC 9293 §3.3.1), plus what RFC 5961, window
-/// scaling and go-back retransmission need.
+/// Who holds the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SendVars {
-    /// Oldest unacknowledged sequence number.
-    pub una: SeqNumber,
-    /// Next sequence number to send (moved back to UNA by a timeout).
-    pub nxt: SeqNumber,
-    /// One past the highest sequence number ever sent.
-    pub max: SeqNumber,
-    /// Send window, in bytes (already scaled).
-    pub wnd: u32,
-    /// Largest window the peer ever offered (MAX.SND.WND of RFC 5961).
-    pub max_wnd: u32,
-    /// Urgent pointer: the byte after the last urgent byte (RFC 6093).
-    pub up: Option<SeqNumber>,
-    /// Segment sequence and acknowledgment numbers of the last window update.
-    pub wl1: SeqNumber,
-    pub wl2: SeqNumber,
-    /// Initial send sequence number.
-    pub iss: SeqNumber,
-    /// Shift applied to the peer's window field (RFC 7323).
-    pub wscale: u8,
+pub enum Owner {
+    /// Made by a listener and not accepted yet: in its SYN queue, or in its
+    /// accept queue once established (`queued`).
+    Listener { key: Key, queued: bool },
+    /// The application has the socket.
+    App,
+    /// The application closed the socket: the connection finishes on its
+    /// own and is then freed.
+    Orphan,
 }
 
-/// Receive sequence variables.
+/// Loss-recovery bookkeeping of RFC 5681 §3.2 and RFC 6582.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecvVars {
-    /// Next sequence number expected.
-    pub nxt: SeqNumber,
-    /// Right edge of the window last advertised (RCV.NXT + RCV.WND then).
-    pub adv_right: SeqNumber,
-    /// Urgent pointer received: the byte after the urgent data.
-    pub up: Option<SeqNumber>,
-    /// Initial receive sequence number.
-    pub irs: SeqNumber,
-    /// Our window shift (RFC 7323).
-    pub wscale: u8,
+pub struct Recovery {
+    /// Duplicate ACKs in a row.
+    pub dupacks: u32,
+    /// In fast recovery until this is acknowledged (RFC 6582 "recover").
+    pub until: Option<SeqNumber>,
+    /// SND.NXT when the last recovery or timeout began (RFC 6582 §3.2
+    /// step 1 keeps a second reduction out of the same window).
+    pub recover: SeqNumber,
+    /// Send the next retransmission whatever the congestion window says
+    /// (fast retransmit, NewReno's partial ACK).
+    pub force: bool,
 }
 
-impl RecvVars {
-    /// RCV.WND as currently advertised.
-    pub fn wnd(&self) -> u32 {
-        if self.adv_right > self.nxt {
-            (self.adv_right - self.nxt) as u32
-        } else {
-            0
-        }
-    }
-}
-
-/// When the next acknowledgment is due.
+/// Zero-window probing and the SWS override (RFC 9293 §3.8.6.1, RFC 1122
+/// §4.2.2.17 and §4.2.3.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AckDue {
-    No,
-    /// Within the delayed-ACK time.
-    Delayed,
-    Now,
+pub struct Persist {
+    /// Bounds of the probe interval.
+    pub min: Duration,
+    pub max: Duration,
+    /// Exponent of the probe interval's backoff.
+    pub backoff: u32,
+    /// Probes sent since the peer last acknowledged anything. The
+    /// connection stays open as long as the peer answers.
+    pub unanswered: u32,
+    /// Send a probe (or held data) at the next opportunity.
+    pub due: bool,
 }
 
-/// One connection.
-#[derive(Debug)]
-pub struct Connection {
-    pub state: State,
-    pub local: SocketAddrV4,
-    pub remote: SocketAddrV4,
-    pub snd: SendVars,
-    pub rcv: RecvVars,
-    /// Bytes from SND.UNA (or ISS+1 before the SYN is acknowledged) on.
-    pub send_buf: Ring,
-    /// In-order bytes not yet read, with out-of-order bytes stored beyond.
-    pub recv_buf: Ring,
-    pub ooo: Assembler,
-    /// Sequence number of a FIN that arrived ahead of data still missing.
-    pub fin_pending: Option<SeqNumber>,
-    /// The application closed its sending side: a FIN follows the data.
-    pub fin_queued: bool,
-    /// Sequence number of our FIN, fixed when the application closed.
-    pub fin_at: Option<SeqNumber>,
-    /// The peer's FIN has been received and acknowledged.
-    pub peer_fin: bool,
+/// Keep-alive (RFC 9293 §3.8.4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeepAlive {
+    pub on: bool,
+    pub probes: u32,
+    pub due: bool,
+}
+
+/// Segment size and the DF decision for the current path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segmentation {
     /// Effective send MSS (RFC 9293 §3.7.1).
     pub mss: usize,
     /// MSS the peer announced (536 if it did not).
     pub peer_mss: u16,
     /// MSS we announce.
     pub our_mss: u16,
-    /// Put a window-scale option in our SYN (RFC 7323 §2.2).
-    pub offer_wscale: bool,
-    pub timers: TimerTable,
-    pub rtt: RttEstimator,
-    /// The segment being timed (RFC 6298 §3: one at a time): its start,
-    /// its end and when it was sent.
-    pub rtt_probe: Option<(SeqNumber, SeqNumber, Instant)>,
-    pub cc: Box<dyn Controller>,
-    /// Duplicate ACKs in a row.
-    pub dupacks: u32,
-    /// In fast recovery until this is acknowledged (RFC 6582 "recover").
-    pub recovery: Option<SeqNumber>,
-    /// The highest sequence number sent when the last recovery or timeout
-    /// began (RFC 6582 §3.2 step 1 guards against re-entering with it).
-    pub recover: SeqNumber,
-    /// Retransmit the segment at SND.UNA at the next opportunity.
-    pub retransmit_now: bool,
-    /// Consecutive retransmission timeouts.
-    pub retries: u32,
-    pub ack: AckDue,
-    /// Full-sized segments received since the last ACK we sent.
-    pub unacked_segments: u32,
-    /// Send a zero-window probe at the next opportunity.
-    pub probe_now: bool,
-    pub persist_backoff: u32,
-    pub keepalive: bool,
-    pub keepalive_probes: u32,
-    pub keepalive_probe_now: bool,
-    /// Time the last segment arrived.
-    pub last_recv: Instant,
-    /// Nagle's algorithm off (`TCP_NODELAY`).
-    pub nodelay: bool,
-    /// A hard error for the application (reset, timeout, refused).
-    pub error: Option<SocketError>,
-    /// The last ICMP-reported problem (RFC 5927): reported only if the
-    /// connection then times out.
-    pub soft_error: Option<SocketError>,
-    /// The application let go of the socket (closed it); the connection
-    /// finishes on its own and is then freed.
-    pub orphaned: bool,
-    /// The listener that created it, until accepted.
-    pub parent: Option<Key>,
-    /// In the listener's accept queue.
-    pub queued: bool,
-    pub accepted: bool,
-    /// Counters for STATUS and `ss -i`.
+    /// Set DF (path MTU discovery); off when the path MTU is below what the
+    /// stack segments to.
+    pub df: bool,
+}
+
+/// Counters for STATUS and `ss -i`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
     pub bytes_acked: u64,
     pub bytes_received: u64,
     pub segs_in: u64,
     pub segs_out: u64,
     pub retrans_segs: u64,
-    /// Set when a segment was received or sent that the application should
-    /// hear about.
-    pub(crate) scheduled: Option<Instant>,
+}
+
+/// One connection.
+#[derive(Debug)]
+pub struct Connection {
+    pub(super) phase: Phase,
+    pub(super) local: SocketAddrV4,
+    pub(super) remote: SocketAddrV4,
+    pub(super) snd: Sender,
+    pub(super) rcv: Receiver,
+    pub(super) timers: TimerTable,
+    pub(super) rtt: RttEstimator,
+    pub(super) cc: Box<dyn Controller>,
+    pub(super) seg: Segmentation,
+    /// Put a window-scale option in our SYN (RFC 7323 §2.2).
+    pub(super) offer_wscale: bool,
+    pub(super) rec: Recovery,
+    /// Consecutive retransmission timeouts (RFC 9293 §3.8.3's R1/R2).
+    pub(super) retries: u32,
+    pub(super) persist: Persist,
+    pub(super) keepalive: KeepAlive,
+    /// Time the last segment arrived.
+    pub(super) last_recv: Instant,
+    /// Last ACK sent in answer to an unacceptable segment.
+    pub(super) last_oow_ack: Option<Instant>,
+    /// Nagle's algorithm off (`TCP_NODELAY`).
+    pub(super) nodelay: bool,
+    /// A hard error for the application (reset, timeout, refused).
+    pub(super) error: Option<SocketError>,
+    /// The last ICMP-reported problem (RFC 5927): reported only if the
+    /// connection then times out.
+    pub(super) soft_error: Option<SocketError>,
+    pub(super) owner: Owner,
+    pub(super) counters: Counters,
+    /// The deadline registered in the table's timer set.
+    pub(super) scheduled: Option<Instant>,
 }
 
 /// What a STATUS call reports (RFC 9293 §3.9.1 "STATUS"), and `ss -i`.
@@ -240,6 +142,8 @@ pub struct TcpInfo {
     pub remote: SocketAddrV4,
     pub snd_una: SeqNumber,
     pub snd_nxt: SeqNumber,
+    /// The highest sequence number sent plus one; SND.NXT is never moved
+    /// back here, so the two are equal.
     pub snd_max: SeqNumber,
     pub snd_wnd: u32,
     pub snd_wscale: u8,
@@ -267,6 +171,8 @@ pub struct TcpInfo {
     pub send_queue: usize,
     /// Bytes received and not yet read (`Recv-Q`).
     pub recv_queue: usize,
+    /// Bytes believed in flight (RFC 6675's pipe).
+    pub in_flight: usize,
     /// The timer `ss -o` shows, with its deadline.
     pub timer: Option<(Timer, Instant)>,
     pub nodelay: bool,
@@ -276,14 +182,19 @@ pub struct TcpInfo {
 }
 
 impl Connection {
-    /// A new connection with its ISS chosen, in `state`.
+    /// A new connection in `phase` with its ISS chosen.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "everything a new TCB is made from"
+    )]
     pub fn new(
         config: &TcpConfig,
-        state: State,
+        phase: Phase,
         local: SocketAddrV4,
         remote: SocketAddrV4,
         iss: SeqNumber,
         our_mss: u16,
+        owner: Owner,
         now: Instant,
     ) -> Connection {
         let wscale = if config.window_scaling {
@@ -292,187 +203,291 @@ impl Connection {
             0
         };
         Connection {
-            state,
+            phase,
             local,
             remote,
-            snd: SendVars {
-                una: iss,
-                nxt: iss,
-                max: iss,
-                wnd: 0,
-                max_wnd: 0,
-                up: None,
-                wl1: SeqNumber(0),
-                wl2: SeqNumber(0),
-                iss,
-                wscale: 0,
-            },
-            rcv: RecvVars {
-                nxt: SeqNumber(0),
-                adv_right: SeqNumber(0),
-                up: None,
-                irs: SeqNumber(0),
-                wscale,
-            },
-            send_buf: Ring::new(config.send_buffer),
-            recv_buf: Ring::new(config.recv_buffer),
-            ooo: Assembler::default(),
-            fin_pending: None,
-            fin_queued: false,
-            fin_at: None,
-            peer_fin: false,
-            mss: 536,
-            peer_mss: 536,
-            our_mss,
-            offer_wscale: config.window_scaling,
+            snd: Sender::new(iss, config.send_buffer),
+            rcv: Receiver::new(config.recv_buffer, wscale),
             timers: TimerTable::default(),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
-            rtt_probe: None,
-            cc: new_controller(config.congestion, 536),
-            dupacks: 0,
-            recovery: None,
-            recover: iss,
-            retransmit_now: false,
+            cc: new_controller(config.congestion, initial_window(536)),
+            seg: Segmentation {
+                mss: 536,
+                peer_mss: 536,
+                our_mss,
+                df: true,
+            },
+            offer_wscale: config.window_scaling,
+            rec: Recovery {
+                dupacks: 0,
+                until: None,
+                recover: iss,
+                force: false,
+            },
             retries: 0,
-            ack: AckDue::No,
-            unacked_segments: 0,
-            probe_now: false,
-            persist_backoff: 0,
-            keepalive: false,
-            keepalive_probes: 0,
-            keepalive_probe_now: false,
+            persist: Persist {
+                min: config.persist_min,
+                max: config.persist_max,
+                backoff: 0,
+                unanswered: 0,
+                due: false,
+            },
+            keepalive: KeepAlive::default(),
             last_recv: now,
+            last_oow_ack: None,
             nodelay: !config.nagle,
             error: None,
             soft_error: None,
-            orphaned: false,
-            parent: None,
-            queued: false,
-            accepted: false,
-            bytes_acked: 0,
-            bytes_received: 0,
-            segs_in: 0,
-            segs_out: 0,
-            retrans_segs: 0,
+            owner,
+            counters: Counters::default(),
             scheduled: None,
         }
     }
 
-    /// Whether our SYN has been acknowledged.
-    pub fn syn_acked(&self) -> bool {
-        self.snd.una > self.snd.iss
+    pub fn state(&self) -> State {
+        self.phase.state()
     }
 
-    /// Sequence number of the first byte in the send buffer.
-    pub fn send_base(&self) -> SeqNumber {
-        if !self.syn_acked() {
-            return self.snd.iss + 1;
+    pub fn local(&self) -> SocketAddrV4 {
+        self.local
+    }
+
+    pub fn remote(&self) -> SocketAddrV4 {
+        self.remote
+    }
+
+    /// Move to another phase (the one place states change).
+    pub(super) fn goto(&mut self, to: Phase) {
+        self.phase.transition(to);
+    }
+
+    /// The next deadline of this connection: its timers and its state's.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match (self.timers.next(), self.phase.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        match self.fin_at {
-            // Once the FIN itself is acknowledged, SND.UNA is past the data.
-            Some(f) if self.snd.una > f => f,
-            _ => self.snd.una,
-        }
-    }
-
-    /// One past the last data byte queued.
-    pub fn data_end(&self) -> SeqNumber {
-        self.send_base() + self.send_buf.len()
-    }
-
-    /// Sequence number of our FIN, once queued.
-    pub fn fin_seq(&self) -> Option<SeqNumber> {
-        self.fin_at
-    }
-
-    /// Queue our FIN after the data queued so far (CLOSE).
-    pub fn queue_fin(&mut self) {
-        if !self.fin_queued {
-            self.fin_queued = true;
-            self.fin_at = Some(self.data_end());
-        }
-    }
-
-    /// Whether our FIN was sent and acknowledged.
-    pub fn fin_acked(&self) -> bool {
-        self.fin_seq().is_some_and(|f| self.snd.una > f)
-    }
-
-    /// Bytes in flight (sent, not acknowledged).
-    pub fn flight(&self) -> usize {
-        self.snd.nxt - self.snd.una
-    }
-
-    /// Bytes sent at most once more than the peer acknowledged.
-    pub fn outstanding(&self) -> usize {
-        self.snd.max - self.snd.una
     }
 
     /// Restart the retransmission timer with the current RTO.
-    pub fn restart_rto(&mut self, now: Instant) {
+    pub(super) fn restart_rto(&mut self, now: Instant) {
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
 
-    /// The effective send MSS from the peer's MSS and the path MTU (RFC 9293
-    /// §3.7.1: min(SendMSS + 20, MMS_S) − 20 − TCP options; we send no
-    /// options on data segments).
-    pub fn update_mss(&mut self, path_mtu: usize) {
-        let mms_s = path_mtu.saturating_sub(20);
-        let mss = (usize::from(self.peer_mss) + 20)
-            .min(mms_s)
-            .saturating_sub(20);
-        self.mss = mss.max(64);
+    /// The effective send MSS and DF for a path of `path_mtu` whose first
+    /// link has `link_mtu` (RFC 9293 §3.7.1: min(SendMSS + 20, MMS_S) − 20
+    /// − options; we send no options on data segments). Below
+    /// `config.min_pmtu` the stack keeps that size, stops setting DF and
+    /// lets routers fragment (RFC 1191 §5, as Linux does), so TCP works over
+    /// any legal IPv4 path, down to MTU 68.
+    pub(super) fn update_path(&mut self, config: &TcpConfig, path_mtu: usize, link_mtu: usize) {
+        let mtu = if path_mtu < config.min_pmtu {
+            config.min_pmtu.min(link_mtu).max(path_mtu)
+        } else {
+            path_mtu
+        };
+        let mss = usize::from(self.seg.peer_mss).min(mtu.saturating_sub(40));
+        self.seg.mss = mss.max(config.min_snd_mss);
+        self.seg.df = self.seg.mss + 40 <= path_mtu;
+    }
+
+    /// A new congestion controller for the current segment size: the
+    /// initial window of RFC 6928, or one segment after a lost SYN (RFC 5681
+    /// §3.1).
+    pub(super) fn reset_controller(&mut self, config: &TcpConfig, syn_lost: bool) {
+        let smss = self.seg.mss;
+        let initial = if syn_lost { smss } else { initial_window(smss) };
+        self.cc = new_controller(config.congestion, initial);
     }
 
     /// Record a hard error; the application hears it on its next call.
-    pub fn fail(&mut self, error: SocketError) {
+    pub(super) fn fail(&mut self, error: SocketError) {
         self.error.get_or_insert(error);
     }
 
+    pub(super) fn orphaned(&self) -> bool {
+        self.owner == Owner::Orphan
+    }
+
+    /// The listener that made it, until it is accepted.
+    pub(super) fn parent(&self) -> Option<Key> {
+        match self.owner {
+            Owner::Listener { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Bytes believed in flight.
+    pub(super) fn in_flight(&self) -> usize {
+        self.snd.queue().pipe()
+    }
+
+    /// Go to CLOSED: stop every timer, drop what was queued to send.
+    pub(super) fn enter_closed(&mut self) {
+        self.goto(Phase::Closed);
+        self.timers.stop_all();
+        self.snd.discard();
+        self.rec.force = false;
+        self.persist.due = false;
+        self.keepalive.due = false;
+        self.rcv.acked();
+    }
+
+    /// Enter TIME-WAIT for 2·MSL (RFC 9293 §3.6.1).
+    pub(super) fn enter_time_wait(&mut self, now: Instant, msl: Duration) {
+        self.goto(Phase::TimeWait {
+            until: now + msl * 2,
+        });
+        self.timers.stop_all();
+        self.rec.force = false;
+        self.persist.due = false;
+        self.keepalive.due = false;
+    }
+
     pub fn info(&self) -> TcpInfo {
-        let read_pos = self.rcv.nxt - self.recv_buf.len();
+        let state = self.state();
         TcpInfo {
-            state: self.state,
+            state,
             local: self.local,
             remote: self.remote,
-            snd_una: self.snd.una,
-            snd_nxt: self.snd.nxt,
-            snd_max: self.snd.max,
-            snd_wnd: self.snd.wnd,
-            snd_wscale: self.snd.wscale,
-            rcv_nxt: self.rcv.nxt,
-            rcv_wnd: self.rcv.wnd(),
-            rcv_wscale: self.rcv.wscale,
-            iss: self.snd.iss,
-            irs: self.rcv.irs,
-            mss: self.mss,
-            peer_mss: self.peer_mss,
+            snd_una: self.snd.una(),
+            snd_nxt: self.snd.nxt(),
+            snd_max: self.snd.nxt(),
+            snd_wnd: self.snd.wnd(),
+            snd_wscale: self.snd.wscale(),
+            rcv_nxt: self.rcv.nxt(),
+            rcv_wnd: self.rcv.wnd() as u32,
+            rcv_wscale: self.rcv.wscale(),
+            iss: self.snd.iss(),
+            irs: self.rcv.irs(),
+            mss: self.seg.mss,
+            peer_mss: self.seg.peer_mss,
             srtt: self.rtt.srtt(),
             rttvar: self.rtt.rttvar(),
             rto: self.rtt.rto(),
             cwnd: self.cc.cwnd(),
             ssthresh: self.cc.ssthresh(),
             congestion: self.cc.name(),
-            in_recovery: self.recovery.is_some(),
-            retrans_segs: self.retrans_segs,
+            in_recovery: self.rec.until.is_some(),
+            retrans_segs: self.counters.retrans_segs,
             backoff: self.rtt.backoff(),
-            bytes_acked: self.bytes_acked,
-            bytes_received: self.bytes_received,
-            segs_in: self.segs_in,
-            segs_out: self.segs_out,
-            send_queue: self.send_buf.len() + usize::from(self.state == State::SynSent),
-            recv_queue: self.recv_buf.len()
-                + usize::from(self.peer_fin && self.state == State::CloseWait),
-            timer: self.timers.shown(),
+            bytes_acked: self.counters.bytes_acked,
+            bytes_received: self.counters.bytes_received,
+            segs_in: self.counters.segs_in,
+            segs_out: self.counters.segs_out,
+            send_queue: self.snd.buffer().len() + usize::from(state == State::SynSent),
+            recv_queue: self.rcv.buffer().len()
+                + usize::from(self.rcv.fin_received() && state == State::CloseWait),
+            in_flight: self.in_flight(),
+            timer: self
+                .timers
+                .shown()
+                .or_else(|| self.phase.deadline().map(|at| (Timer::TimeWait, at))),
             nodelay: self.nodelay,
-            keepalive: self.keepalive,
-            urgent: self
-                .rcv
-                .up
-                .filter(|up| *up > read_pos)
-                .map(|up| up - read_pos),
+            keepalive: self.keepalive.on,
+            urgent: self.rcv.urgent(),
         }
     }
+
+    /// The invariants that hold after every call; a description of the
+    /// first broken one. Tests and fuzzing check them after each step.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.snd.check()?;
+        self.rcv.check()?;
+        let state = self.state();
+        let outstanding = self.snd.outstanding() > 0;
+        let timed = self.timers.is_set(Timer::Retransmit) || self.timers.is_set(Timer::Persist);
+        match state {
+            State::Closed => {
+                if self.next_deadline().is_some() {
+                    return Err("a timer runs in CLOSED".into());
+                }
+            }
+            State::TimeWait => {
+                if self.phase.deadline().is_none() {
+                    return Err("TIME-WAIT without a deadline".into());
+                }
+            }
+            _ => {
+                // Something in flight is always timed, so a lost segment is
+                // always sent again.
+                if outstanding && !timed && !self.snd.queue().has_lost() {
+                    return Err(format!(
+                        "{state}: {} bytes outstanding and no timer",
+                        self.snd.outstanding()
+                    ));
+                }
+                if state.synchronized() && !state_may_send_data(state) && self.snd.unsent() > 0 {
+                    return Err(format!("{state} with unsent data"));
+                }
+            }
+        }
+        if self.rcv.fin_received()
+            && matches!(
+                state,
+                State::SynReceived | State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
+            return Err(format!("{state} after the peer's FIN was received"));
+        }
+        if self.snd.fin_acked()
+            && matches!(state, State::FinWait1 | State::Closing | State::LastAck)
+        {
+            return Err(format!("{state} with our FIN acknowledged"));
+        }
+        Ok(())
+    }
+}
+
+impl Connection {
+    /// What holds once the driver has drained every segment the connection
+    /// wanted to send: anything still waiting has a timer that will send
+    /// it, so nothing can sit forever.
+    pub fn check_quiescent(&self) -> Result<(), String> {
+        let state = self.state();
+        let can_send = matches!(
+            state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        );
+        if can_send
+            && self.snd.unsent() > 0
+            && self.snd.outstanding() == 0
+            && !self.timers.is_set(Timer::Persist)
+        {
+            return Err(format!(
+                "{state}: {} bytes held, nothing in flight, no persist timer (window {})",
+                self.snd.unsent(),
+                self.snd.wnd()
+            ));
+        }
+        if self.rcv.ack_due() == super::receiver::AckDue::Now && state != State::Closed {
+            return Err(format!("{state}: an ACK is due but was not sent"));
+        }
+        if self.rcv.ack_due() == super::receiver::AckDue::Delayed
+            && !self.timers.is_set(Timer::DelayedAck)
+        {
+            return Err(format!("{state}: a delayed ACK without its timer"));
+        }
+        Ok(())
+    }
+}
+
+/// States in which new data may still be queued by the application.
+fn state_may_send_data(state: State) -> bool {
+    matches!(
+        state,
+        State::Established
+            | State::CloseWait
+            | State::FinWait1
+            | State::Closing
+            | State::LastAck
+            | State::SynSent
+            | State::SynReceived
+    )
 }
 
 /// The smallest window shift that lets `buffer` bytes be advertised
@@ -495,12 +510,5 @@ mod tests {
         assert_eq!(window_shift(65536), 1);
         assert_eq!(window_shift(256 * 1024), 3);
         assert_eq!(window_shift(usize::MAX), 14);
-    }
-
-    #[test]
-    fn names() {
-        assert_eq!(State::SynReceived.to_string(), "SYN-RECEIVED");
-        assert_eq!(State::SynReceived.ss_name(), "SYN-RECV");
-        assert_eq!(State::FinWait2.netstat_name(), "FIN_WAIT2");
     }
 }

@@ -1,5 +1,8 @@
 //! The timers of a connection, in one table indexed by an enum (quinn's
-//! `TimerTable`); the next deadline is their minimum.
+//! `TimerTable`); the next deadline is their minimum. The 2·MSL wait of
+//! TIME-WAIT and an orphan's FIN-WAIT-2 timeout are deadlines of those
+//! states ([`super::state::Phase`]); [`Timer::TimeWait`] names them when
+//! `ss -o` shows a connection's timer.
 
 use crate::time::Instant;
 
@@ -10,15 +13,18 @@ pub enum Timer {
     Retransmit = 0,
     /// Delayed acknowledgment (RFC 9293 §3.8.6.3).
     DelayedAck = 1,
-    /// Zero-window probes (RFC 9293 §3.8.6.1).
+    /// Zero-window probes and the SWS override (RFC 9293 §3.8.6.1, RFC
+    /// 1122 §4.2.3.4).
     Persist = 2,
     /// Keep-alive probes (RFC 9293 §3.8.4).
     KeepAlive = 3,
-    /// 2 × MSL in TIME-WAIT (RFC 9293 §3.6.1).
+    /// 2 × MSL in TIME-WAIT (RFC 9293 §3.6.1), or an orphan's FIN-WAIT-2
+    /// timeout: kept by the state, shown as a timer.
     TimeWait = 4,
 }
 
-const COUNT: usize = 5;
+/// Timers kept in the table (all but [`Timer::TimeWait`]).
+const COUNT: usize = 4;
 
 impl Timer {
     pub const ALL: [Timer; COUNT] = [
@@ -26,7 +32,6 @@ impl Timer {
         Timer::DelayedAck,
         Timer::Persist,
         Timer::KeepAlive,
-        Timer::TimeWait,
     ];
 
     /// The name `ss -o` uses.
@@ -39,6 +44,10 @@ impl Timer {
             Timer::TimeWait => "timewait",
         }
     }
+
+    fn index(self) -> Option<usize> {
+        (self != Timer::TimeWait).then_some(self as usize)
+    }
 }
 
 /// Deadlines of a connection's timers.
@@ -49,19 +58,23 @@ pub struct TimerTable {
 
 impl TimerTable {
     pub fn set(&mut self, timer: Timer, at: Instant) {
-        self.deadlines[timer as usize] = Some(at);
+        if let Some(i) = timer.index() {
+            self.deadlines[i] = Some(at);
+        }
     }
 
     pub fn stop(&mut self, timer: Timer) {
-        self.deadlines[timer as usize] = None;
+        if let Some(i) = timer.index() {
+            self.deadlines[i] = None;
+        }
     }
 
     pub fn get(&self, timer: Timer) -> Option<Instant> {
-        self.deadlines[timer as usize]
+        timer.index().and_then(|i| self.deadlines[i])
     }
 
     pub fn is_set(&self, timer: Timer) -> bool {
-        self.deadlines[timer as usize].is_some()
+        self.get(timer).is_some()
     }
 
     pub fn stop_all(&mut self) {
@@ -75,9 +88,9 @@ impl TimerTable {
 
     /// Whether `timer` is due at `now`; if so it is stopped.
     pub fn expired(&mut self, timer: Timer, now: Instant) -> bool {
-        match self.deadlines[timer as usize] {
+        match self.get(timer) {
             Some(t) if t <= now => {
-                self.deadlines[timer as usize] = None;
+                self.stop(timer);
                 true
             }
             _ => false,
@@ -111,5 +124,8 @@ mod tests {
             t.shown(),
             Some((Timer::Retransmit, Instant::from_millis(300)))
         );
+        // TIME-WAIT is the state's, not the table's.
+        t.set(Timer::TimeWait, Instant::from_millis(1));
+        assert_eq!(t.next(), Some(Instant::from_millis(300)));
     }
 }

@@ -1,7 +1,9 @@
 //! TCP tests: a two-endpoint harness on a clock that jumps to the next
 //! deadline, and segment-level tests that feed crafted segments to one stack.
 
+mod interleave;
 mod pair;
+mod regressions;
 mod segments;
 mod table;
 mod transfer;

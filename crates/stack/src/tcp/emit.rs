@@ -1,0 +1,64 @@
+//! Turning a connection's [`Plan`] into an IPv4 datagram.
+
+use std::net::SocketAddrV4;
+
+use tcplab_wire::{ipv4, tcp, Protocol};
+
+use super::output::Plan;
+use super::sender::Sender;
+use crate::ip::{IpLayer, RouteInfo};
+
+/// The MSS to announce on an interface with `mtu` (RFC 9293 §3.7.1: MTU
+/// minus the fixed IP and TCP headers).
+pub fn mss_for(mtu: usize) -> u16 {
+    mtu.saturating_sub(40).clamp(88, 65495) as u16
+}
+
+/// Write IP and TCP headers and the payload of `plan` into `buf`.
+pub(super) fn build_segment(
+    buf: &mut Vec<u8>,
+    ip: &mut IpLayer,
+    route: &RouteInfo,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    plan: &Plan,
+    snd: &Sender,
+) {
+    let mut repr = tcp::Repr::new(local.port(), remote.port(), plan.flags, plan.seq, plan.ack);
+    repr.window_len = plan.window;
+    repr.urgent_pointer = plan.urgent;
+    repr.max_seg_size = plan.mss;
+    repr.window_scale = plan.wscale;
+    let tcp_len = repr.header_len() + plan.data_len;
+    let ip_repr = ipv4::Repr {
+        src_addr: route.src,
+        dst_addr: route.dst,
+        protocol: Protocol::Tcp,
+        payload_len: tcp_len,
+        ttl: ip.default_ttl,
+        tos: 0,
+        ident: ip.next_ident(),
+        // RFC 1191: TCP does path-MTU discovery, so DF is set — unless the
+        // path is below the smallest MTU the stack segments for.
+        dont_frag: plan.df,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    buf.clear();
+    buf.resize(ipv4::HEADER_LEN + tcp_len, 0);
+    ip_repr.emit(&mut ipv4::Packet::new_unchecked(&mut buf[..]));
+    let segment = &mut buf[ipv4::HEADER_LEN..];
+    repr.emit_header(&mut tcp::Packet::new_unchecked(&mut *segment));
+    let header_len = repr.header_len();
+    if plan.data_len > 0 {
+        let (a, b) = snd.payload(plan.data_seq, plan.data_len);
+        segment[header_len..header_len + a.len()].copy_from_slice(a);
+        segment[header_len + a.len()..header_len + a.len() + b.len()].copy_from_slice(b);
+    }
+    tcp::Packet::new_unchecked(segment).fill_checksum(route.src, route.dst);
+    ip.stats.out_requests += 1;
+    if let Some(i) = ip.ifaces.get_mut(route.iface.0) {
+        i.counters.tx_packets += 1;
+        i.counters.tx_bytes += buf.len() as u64;
+    }
+}

@@ -1,0 +1,320 @@
+//! Segments that find no connection: LISTEN (RFC 9293 §3.10.7.2), with SYN
+//! cookies when the SYN queue is full (RFC 4987 §3.6), TIME-WAIT reopened
+//! by a new SYN (RFC 6191), and CLOSED (§3.10.7.1), which answers resets.
+
+use std::net::SocketAddrV4;
+
+use tcplab_wire::tcp::{self, Flags, SeqNumber};
+use tcplab_wire::Protocol;
+
+use super::emit::mss_for;
+use super::state::{Opening, Phase, State};
+use super::table::{TcpLayer, TcpSocket, Tuple};
+use super::tcb::{Connection, Owner};
+use crate::ip::{IpLayer, SendOptions};
+use crate::slab::Key;
+use crate::socket::PmtuDisc;
+use crate::time::Instant;
+
+/// How long after the last SYN-queue overflow an ACK to a listener is
+/// checked as a cookie (two cookie periods).
+const COOKIE_WINDOW_SECS: u64 = 128;
+
+impl TcpLayer {
+    /// Whether `seg` is a SYN that may reopen a connection in TIME-WAIT;
+    /// returns the old SND.NXT, which the new ISS must exceed.
+    pub(super) fn time_wait_reopen(&self, key: Key, seg: &tcp::Repr<'_>) -> Option<SeqNumber> {
+        let conn = self.conn(key)?;
+        let f = seg.flags;
+        let reopen = conn.state() == State::TimeWait
+            && f.syn()
+            && !f.ack()
+            && !f.rst()
+            && seg.seq_number > conn.rcv.nxt()
+            && self.find_listener(conn.local(), conn.remote()).is_some();
+        reopen.then_some(conn.snd.nxt())
+    }
+
+    /// RFC 9293 §3.10.7.2: LISTEN.
+    pub(super) fn listen_input(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        lkey: Key,
+        (local, remote): Tuple,
+        seg: &tcp::Repr<'_>,
+        reopen_after: Option<SeqNumber>,
+    ) {
+        let f = seg.flags;
+        if f.rst() {
+            return;
+        }
+        if f.ack() {
+            if !f.syn() && self.cookie_ack(now, ip, lkey, (local, remote), seg) {
+                return;
+            }
+            self.send_rst(now, ip, local, remote, seg.ack_number, None);
+            return;
+        }
+        if !f.syn() {
+            return;
+        }
+        let Some(TcpSocket::Listener(l)) = self.sockets.get(lkey) else {
+            return;
+        };
+        if l.accept_queue.len() >= l.backlog {
+            self.stats.listen_overflows += 1;
+            self.stats.listen_drops += 1;
+            return;
+        }
+        if l.embryos >= self.config.max_syn_backlog {
+            // The SYN queue is full (a flood, or a busy server): answer
+            // without keeping state, or drop if cookies are off.
+            if self.config.syncookies {
+                if let Some(l) = self.listener_mut(lkey) {
+                    l.last_overflow = Some(now);
+                }
+                self.send_cookie(now, ip, (local, remote), seg);
+            } else {
+                self.stats.listen_drops += 1;
+            }
+            return;
+        }
+        let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
+            return;
+        };
+        let mut iss = self.isn(now, local, remote);
+        if let Some(old) = reopen_after {
+            // The new incarnation must start above the old one (RFC 6191).
+            if iss <= old + 65535 {
+                iss = old + 65536 * 2;
+            }
+        }
+        let mut conn = Connection::new(
+            &self.config,
+            Phase::SynReceived {
+                opening: Opening::Passive,
+                close_queued: false,
+            },
+            local,
+            remote,
+            iss,
+            mss_for(route.mtu),
+            Owner::Listener {
+                key: lkey,
+                queued: false,
+            },
+            now,
+        );
+        let window = conn.rcv.syn_window();
+        conn.rcv.synchronize(seg.seq_number, window);
+        conn.snd
+            .set_window(seg.seq_number, iss, u32::from(seg.window_len));
+        {
+            let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
+            let ctx = Self::ctx(
+                &self.config,
+                &mut self.stats,
+                &mut self.challenge,
+                now,
+                (route.mtu, link),
+            );
+            conn.negotiate(&ctx, seg);
+            ctx.stats.passive_opens += 1;
+        }
+        // Text in the SYN is not queued: without an acknowledgment for it,
+        // the peer sends it again once the connection is established.
+        conn.counters.segs_in = 1;
+        let key = self.add_connection(conn);
+        if let Some(l) = self.listener_mut(lkey) {
+            l.embryos += 1;
+        }
+        self.reschedule(key);
+    }
+
+    /// A SYN-ACK whose ISS is a cookie, sent without creating anything. It
+    /// announces our MSS and no other option.
+    fn send_cookie(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        (local, remote): Tuple,
+        syn: &tcp::Repr<'_>,
+    ) {
+        let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
+            return;
+        };
+        let peer_mss = syn.max_seg_size.unwrap_or(536);
+        let (iss, _) = self
+            .cookies
+            .make(now, local, remote, syn.seq_number, peer_mss);
+        let mut repr = tcp::Repr::new(
+            local.port(),
+            remote.port(),
+            Flags::SYN | Flags::ACK,
+            iss,
+            syn.seq_number + 1,
+        );
+        repr.window_len = self.config.recv_buffer.min(65535) as u16;
+        repr.max_seg_size = Some(mss_for(route.mtu));
+        if self.send_raw(ip, &route, &repr) {
+            self.stats.syncookies_sent += 1;
+        }
+    }
+
+    /// An ACK to a listener: if the SYN queue overflowed lately, it may
+    /// acknowledge a cookie. A valid one makes an ESTABLISHED connection
+    /// (RFC 4987 §3.6); returns whether the segment was taken.
+    fn cookie_ack(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        lkey: Key,
+        (local, remote): Tuple,
+        seg: &tcp::Repr<'_>,
+    ) -> bool {
+        let Some(TcpSocket::Listener(l)) = self.sockets.get(lkey) else {
+            return false;
+        };
+        let recent = l
+            .last_overflow
+            .is_some_and(|t| now.saturating_since(t).as_secs() < COOKIE_WINDOW_SECS);
+        if !self.config.syncookies || !recent {
+            return false;
+        }
+        let full = l.accept_queue.len() >= l.backlog;
+        let Some(peer_mss) = self
+            .cookies
+            .check(now, local, remote, seg.seq_number, seg.ack_number)
+        else {
+            self.stats.syncookies_failed += 1;
+            return false;
+        };
+        if full {
+            // Valid, but no room: drop it; the peer will retry.
+            self.stats.listen_overflows += 1;
+            self.stats.listen_drops += 1;
+            return true;
+        }
+        let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
+            return true;
+        };
+        self.stats.syncookies_recv += 1;
+        self.stats.passive_opens += 1;
+        let iss = seg.ack_number - 1;
+        let mut conn = Connection::new(
+            &self.config,
+            Phase::Established,
+            local,
+            remote,
+            iss,
+            mss_for(route.mtu),
+            Owner::Listener {
+                key: lkey,
+                queued: false,
+            },
+            now,
+        );
+        conn.snd.assume_syn_acked();
+        let window = conn.rcv.syn_window();
+        conn.rcv.synchronize(seg.seq_number - 1, window);
+        conn.snd.set_wscale(0);
+        conn.rcv.set_wscale(0);
+        conn.offer_wscale = false;
+        conn.seg.peer_mss = peer_mss;
+        let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
+        conn.update_path(&self.config, route.mtu, link);
+        conn.reset_controller(&self.config, false);
+        conn.snd
+            .set_window(seg.seq_number, seg.ack_number, u32::from(seg.window_len));
+        let key = self.add_connection(conn);
+        if let Some(l) = self.listener_mut(lkey) {
+            l.embryos += 1;
+        }
+        self.on_established(key);
+        // The ACK may carry data: the connection takes it like any segment.
+        if !seg.payload.is_empty() || seg.flags.fin() {
+            self.connection_input(now, ip, key, seg);
+        } else {
+            self.reschedule(key);
+        }
+        true
+    }
+
+    /// RFC 9293 §3.10.7.1: CLOSED — a segment for no connection and no
+    /// listener gets a reset, unless it is one.
+    pub(super) fn closed_input(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seg: &tcp::Repr<'_>,
+    ) {
+        if seg.flags.rst() {
+            return;
+        }
+        if seg.flags.ack() {
+            self.send_rst(now, ip, local, remote, seg.ack_number, None);
+        } else {
+            let ack = seg.seq_number + seg.segment_len();
+            self.send_rst(now, ip, local, remote, SeqNumber(0), Some(ack));
+        }
+    }
+
+    /// Send a reset directly: `<SEQ=seq><CTL=RST>` or, with `ack`,
+    /// `<SEQ=seq><ACK=ack><CTL=RST,ACK>`.
+    pub(crate) fn send_rst(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seq: SeqNumber,
+        ack: Option<SeqNumber>,
+    ) {
+        let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
+            return;
+        };
+        let mut flags = Flags::RST;
+        if ack.is_some() {
+            flags |= Flags::ACK;
+        }
+        let repr = tcp::Repr::new(
+            local.port(),
+            remote.port(),
+            flags,
+            seq,
+            ack.unwrap_or(SeqNumber(0)),
+        );
+        if self.send_raw(ip, &route, &repr) {
+            self.stats.out_rsts += 1;
+        }
+    }
+
+    /// Send a segment that belongs to no connection through the IP layer.
+    fn send_raw(
+        &mut self,
+        ip: &mut IpLayer,
+        route: &crate::ip::RouteInfo,
+        repr: &tcp::Repr<'_>,
+    ) -> bool {
+        let mut bytes = vec![0u8; repr.buffer_len()];
+        repr.emit(
+            &mut tcp::Packet::new_unchecked(&mut bytes[..]),
+            route.src,
+            route.dst,
+        );
+        let opts = SendOptions {
+            protocol: Protocol::Tcp,
+            ttl: ip.default_ttl,
+            tos: 0,
+            pmtudisc: PmtuDisc::Want,
+        };
+        let sent = ip.send(route, opts, &bytes).is_ok();
+        if sent {
+            self.stats.out_segs += 1;
+        }
+        sent
+    }
+}

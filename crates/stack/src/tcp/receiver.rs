@@ -1,0 +1,293 @@
+//! The receive side of a connection: RFC 9293 §3.3.1's receive sequence
+//! variables, the receive buffer with out-of-order data, the peer's FIN and
+//! urgent pointer, the window we advertise and when an ACK is due.
+//!
+//! The receive window is fixed when the peer's ISN is learned, from the
+//! window our SYN (or SYN-ACK) offers, so in-window data is accepted from
+//! the first segment on, whether or not our ACK has gone out yet.
+
+use tcplab_wire::tcp::SeqNumber;
+
+use super::buffer::{Assembler, Ring};
+
+/// When the next acknowledgment is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckDue {
+    No,
+    /// Within the delayed-ACK time.
+    Delayed,
+    Now,
+}
+
+/// What an in-window piece of text did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// Bytes that became readable (RCV.NXT moved by this much).
+    pub in_order: usize,
+    /// The segment filled (part of) a gap: RFC 5681 §4.2 asks for an ACK now.
+    pub filled_gap: bool,
+    /// Stored beyond a gap.
+    pub out_of_order: bool,
+    /// Could not be stored (the assembler's range limit).
+    pub dropped: bool,
+}
+
+/// Receive sequence variables, buffer and acknowledgment state.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    irs: SeqNumber,
+    nxt: SeqNumber,
+    /// Right edge of the window last advertised (RCV.NXT + RCV.WND then);
+    /// it never moves left (RFC 9293 §3.8.6).
+    adv_right: SeqNumber,
+    /// Our window shift (RFC 7323 §2).
+    wscale: u8,
+    /// Urgent pointer received: the byte after the urgent data (RFC 6093).
+    up: Option<SeqNumber>,
+    /// The peer's FIN, once seen (it may lie beyond missing data).
+    fin: Option<SeqNumber>,
+    /// In-order bytes not yet read, out-of-order bytes stored beyond.
+    buf: Ring,
+    ooo: Assembler,
+    /// When an ACK is due, and full-sized segments since the last one.
+    ack: AckDue,
+    unacked_segments: u32,
+}
+
+impl Receiver {
+    pub fn new(buffer: usize, wscale: u8) -> Receiver {
+        Receiver {
+            irs: SeqNumber(0),
+            nxt: SeqNumber(0),
+            adv_right: SeqNumber(0),
+            wscale,
+            up: None,
+            fin: None,
+            buf: Ring::new(buffer),
+            ooo: Assembler::default(),
+            ack: AckDue::No,
+            unacked_segments: 0,
+        }
+    }
+
+    /// The peer's SYN arrived with sequence number `irs`; our SYN offers
+    /// (or offered) `window` bytes, unscaled (RFC 7323 §2.2).
+    pub fn synchronize(&mut self, irs: SeqNumber, window: u16) {
+        self.irs = irs;
+        self.nxt = irs + 1;
+        self.adv_right = self.nxt + usize::from(window);
+    }
+
+    pub fn irs(&self) -> SeqNumber {
+        self.irs
+    }
+    pub fn nxt(&self) -> SeqNumber {
+        self.nxt
+    }
+    pub fn wscale(&self) -> u8 {
+        self.wscale
+    }
+    pub fn set_wscale(&mut self, shift: u8) {
+        self.wscale = shift;
+    }
+    pub fn buffer(&self) -> &Ring {
+        &self.buf
+    }
+    pub fn buffer_mut(&mut self) -> &mut Ring {
+        &mut self.buf
+    }
+    pub fn ack_due(&self) -> AckDue {
+        self.ack
+    }
+
+    /// The right edge of the window last advertised.
+    pub fn right_edge(&self) -> SeqNumber {
+        self.adv_right.max(self.nxt)
+    }
+
+    /// RCV.WND as currently advertised.
+    pub fn wnd(&self) -> usize {
+        self.right_edge() - self.nxt
+    }
+
+    /// The sequence number of the next byte the application will read.
+    pub fn read_seq(&self) -> SeqNumber {
+        self.nxt - self.buf.len() - usize::from(self.fin_received())
+    }
+
+    /// Whether the peer's FIN was received in order (the stream ended).
+    pub fn fin_received(&self) -> bool {
+        self.fin.is_some_and(|f| self.nxt > f)
+    }
+
+    /// The peer's FIN was seen at `at`; true if it is now in order (and
+    /// RCV.NXT moved past it).
+    pub fn take_fin(&mut self, at: SeqNumber) -> bool {
+        if self.fin_received() {
+            return true;
+        }
+        if self.fin.is_none_or(|f| at <= f) {
+            self.fin = Some(at);
+        }
+        self.consume_fin_if_due()
+    }
+
+    fn consume_fin_if_due(&mut self) -> bool {
+        match self.fin {
+            Some(f) if f == self.nxt => {
+                self.nxt += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Store in-window text at `seq` (already trimmed to the window).
+    pub fn accept_text(&mut self, seq: SeqNumber, data: &[u8], max_ranges: usize) -> Delivered {
+        let mut d = Delivered::default();
+        if data.is_empty() {
+            return d;
+        }
+        let offset = seq - self.nxt;
+        let had_holes = !self.ooo.is_empty();
+        if offset == 0 {
+            let n = self.buf.push(data);
+            self.ooo.advance(n);
+            let more = self.ooo.take_front();
+            self.buf.extend(more);
+            d.in_order = n + more;
+            d.filled_gap = had_holes;
+            self.nxt += d.in_order;
+        } else {
+            let n = self.buf.write_at(offset, data);
+            if n > 0 && self.ooo.add(offset, offset + n, max_ranges) {
+                d.out_of_order = true;
+            } else {
+                d.dropped = true;
+            }
+        }
+        d
+    }
+
+    /// A FIN seen earlier beyond a gap may be in order now.
+    pub fn fin_now_due(&mut self) -> bool {
+        !self.fin_received() && self.consume_fin_if_due()
+    }
+
+    /// A new urgent pointer from the peer (RFC 6093): kept if it lies ahead
+    /// of what was read and of the pointer already known.
+    pub fn take_urgent(&mut self, up: SeqNumber) {
+        let read = self.read_seq();
+        let current = self.up.filter(|cur| *cur > read);
+        if up > read && up > self.nxt && current.is_none_or(|cur| up > cur) {
+            self.up = Some(up);
+        }
+    }
+
+    /// Bytes of urgent data not yet read, counted from the read position.
+    pub fn urgent(&self) -> Option<usize> {
+        let read = self.read_seq();
+        self.up.filter(|up| *up > read).map(|up| up - read)
+    }
+
+    /// Read in-order bytes; the urgent pointer is forgotten once read past,
+    /// so it can never wrap around into a bogus count (RFC 6093).
+    pub fn read(&mut self, out: &mut [u8]) -> usize {
+        let n = self.buf.pop(out);
+        if self.up.is_some_and(|up| up <= self.read_seq()) {
+            self.up = None;
+        }
+        n
+    }
+
+    /// Ask for an ACK now.
+    pub fn ack_now(&mut self) {
+        self.ack = AckDue::Now;
+    }
+
+    /// In-order text of `len` bytes arrived: RFC 9293 §3.8.6.3 / RFC 1122
+    /// §4.2.3.2 — acknowledge at least every second full-sized segment,
+    /// others within the delayed-ACK time. Returns whether the delayed-ACK
+    /// timer must be started.
+    pub fn ack_in_order(&mut self, len: usize, full: usize) -> bool {
+        if len >= full {
+            self.unacked_segments += 1;
+        }
+        if self.unacked_segments >= 2 || self.ack == AckDue::Now {
+            self.ack = AckDue::Now;
+            false
+        } else {
+            self.ack = AckDue::Delayed;
+            true
+        }
+    }
+
+    /// The delayed-ACK timer expired.
+    pub fn delayed_ack_expired(&mut self) -> bool {
+        if self.ack == AckDue::Delayed {
+            self.ack = AckDue::Now;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A segment carrying our ACK went out.
+    pub fn acked(&mut self) {
+        self.ack = AckDue::No;
+        self.unacked_segments = 0;
+    }
+
+    /// The window field to put in a segment; moves the advertised right
+    /// edge. Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): the edge moves
+    /// right only by at least min(buffer/2, MSS); it never moves left.
+    pub fn advertise(&mut self, our_mss: usize) -> u16 {
+        let free = self.buf.free();
+        let offered = self.nxt + free;
+        let current = self.adv_right.max(self.nxt);
+        let threshold = (self.buf.capacity() / 2).min(our_mss).max(1);
+        let right = if offered > current && offered - current >= threshold {
+            offered
+        } else {
+            current
+        };
+        let wnd = right - self.nxt;
+        let field = (wnd >> self.wscale).min(65535);
+        let edge = self.nxt + (field << self.wscale);
+        if edge > self.adv_right {
+            self.adv_right = edge;
+        }
+        field as u16
+    }
+
+    /// The window for a SYN: never scaled (RFC 7323 §2.2).
+    pub fn syn_window(&self) -> u16 {
+        self.buf.free().min(65535) as u16
+    }
+
+    /// Whether reading opened the window enough to tell the peer now.
+    pub fn window_update_due(&self, our_mss: usize) -> bool {
+        let offered = self.nxt + self.buf.free();
+        let current = self.adv_right.max(self.nxt);
+        let threshold = (self.buf.capacity() / 2).min(2 * our_mss).max(1);
+        offered > current && offered - current >= threshold
+    }
+
+    /// Drop out-of-order state (the connection can no longer use it).
+    pub fn clear_out_of_order(&mut self) {
+        self.ooo.clear();
+    }
+
+    /// The invariants of this side.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(f) = self.fin {
+            if self.nxt > f + 1 {
+                return Err(format!("RCV.NXT {:?} beyond the FIN {f:?}", self.nxt));
+            }
+        }
+        if self.buf.len() > self.buf.capacity() {
+            return Err("receive buffer over capacity".into());
+        }
+        Ok(())
+    }
+}
