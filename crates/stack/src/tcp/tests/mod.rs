@@ -6,4 +6,5 @@ mod pair;
 mod regressions;
 mod segments;
 mod table;
+mod timers;
 mod transfer;

@@ -1,0 +1,97 @@
+//! Each timer over long stretches of virtual time: it fires when it must,
+//! as often as it must, and not otherwise.
+
+use std::time::Duration;
+
+use super::segments::{established, Bench, Seg, ACK, FIN, IRS};
+use crate::tcp::{State, Timer};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+// RFC 9293 §3.8.4 / RFC 1122 §4.2.3.6: keep-alive probes an idle
+// connection once per keep-alive time; answered, it stays up for ever.
+#[test]
+fn answered_keepalives_keep_an_idle_connection_for_ten_hours() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.s.tcp_set_keepalive(c, true);
+    let mut probes = 0;
+    for _ in 0..10 * 60 {
+        b.advance(Duration::from_secs(60));
+        for p in b.recv() {
+            assert_eq!((p.seq, p.data.len()), (iss, 0), "SEG.SEQ = SND.NXT - 1");
+            probes += 1;
+            b.send(Seg::new(ACK, IRS + 1, iss + 1));
+        }
+    }
+    // Default keep-alive time: two hours.
+    assert_eq!(probes, 5);
+    assert_eq!(b.state(c), State::Established);
+}
+
+// RFC 9293 §3.6.1: TIME-WAIT lasts exactly 2·MSL (MSL 30 s by default).
+#[test]
+fn time_wait_lasts_two_msl_then_the_connection_is_gone() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.s.tcp_close(b.now, c);
+    assert_eq!(b.one().flags, ACK | FIN);
+    b.send(Seg::new(ACK | FIN, IRS + 1, iss + 2));
+    b.recv();
+    assert_eq!(b.state(c), State::TimeWait);
+    let info = b.s.tcp_info(c).unwrap();
+    assert_eq!(info.timer.map(|t| t.0), Some(Timer::TimeWait));
+    b.advance(Duration::from_secs(60) - Duration::from_micros(1));
+    assert_eq!(b.state(c), State::TimeWait);
+    b.advance(Duration::from_micros(1));
+    assert!(b.s.tcp_info(c).is_none(), "an orphan in TIME-WAIT is freed");
+    b.advance(HOUR);
+    b.nothing();
+}
+
+// Linux's tcp_fin_timeout: an orphaned connection in FIN-WAIT-2 whose
+// peer never sends its FIN is dropped after 2·MSL...
+#[test]
+fn an_orphan_in_fin_wait_2_times_out() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.s.tcp_close(b.now, c);
+    b.one();
+    b.send(Seg::new(ACK, IRS + 1, iss + 2));
+    assert_eq!(b.state(c), State::FinWait2);
+    b.advance(Duration::from_secs(59));
+    assert_eq!(b.state(c), State::FinWait2);
+    b.advance(Duration::from_secs(1));
+    assert!(b.s.tcp_info(c).is_none());
+    assert_eq!(b.s.tcp_sockets().len(), 1, "only the listener");
+}
+
+// ... but a half-closed connection the application still holds waits for
+// the peer's FIN as long as it takes (RFC 9293 §3.6: the peer may go on
+// sending).
+#[test]
+fn a_half_closed_connection_waits_in_fin_wait_2() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.s.tcp_shutdown(c).unwrap();
+    b.one();
+    b.send(Seg::new(ACK, IRS + 1, iss + 2));
+    b.advance(HOUR);
+    b.nothing();
+    assert_eq!(b.state(c), State::FinWait2);
+    b.send(Seg::new(ACK, IRS + 1, iss + 2).data(b"late"));
+    let mut buf = [0u8; 8];
+    assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(4));
+}
+
+// RFC 6298 §5: the retransmission timer runs only while data is in
+// flight; an idle connection is silent for an hour.
+#[test]
+fn an_idle_connection_sends_nothing() {
+    let mut b = Bench::new(|_| {});
+    let (c, _) = established(&mut b);
+    b.advance(HOUR);
+    b.nothing();
+    assert_eq!(b.s.tcp_info(c).unwrap().timer, None);
+    assert_eq!(b.s.poll_timeout(), None);
+}
