@@ -1021,3 +1021,124 @@ fn bad_router_setups_are_one_line_and_status_2() {
         assert!(!Path::new("/sys/class/net/tlr0").exists());
     }
 }
+
+/// A python3 program that sends raw TCP segments into the namespace's
+/// route to the stack: `SRC` and `SPORT` may be spoofed.
+const RAW_SEND: &str = r#"
+import random, socket, struct, sys
+def csum(b):
+    if len(b) % 2: b += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+def syn(src, sport, dst, dport, seq):
+    tcp = struct.pack('!HHIIBBHHH', sport, dport, seq, 0, 5 << 4, 0x02, 65535, 0, 0)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack('!H', csum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp), random.randint(0, 65535), 0, 64, 6, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+    return ip + tcp
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+mode, dst = sys.argv[1], sys.argv[2]
+if mode == 'land':
+    s.sendto(syn(dst, 13, dst, 13, 1), (dst, 0))
+else:
+    n = int(sys.argv[3])
+    for i in range(n):
+        src = '10.7.0.%d' % random.randint(3, 254)
+        s.sendto(syn(src, random.randint(1024, 65535), dst, 7, random.getrandbits(32)), (dst, 0))
+"#;
+
+/// The CPU time (user + system) a process has used.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    // Fields 14 and 15 of stat (utime, stime), counted after the name.
+    let ticks = f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+#[test]
+fn syn_flood_does_not_lock_out_the_kernels_client() {
+    if !capable("syn_flood_does_not_lock_out_the_kernels_client") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    let path = std::env::temp_dir().join(format!("tcplab-raw-{}.py", std::process::id()));
+    std::fs::write(&path, RAW_SEND).unwrap();
+    let script = path.to_string_lossy().into_owned();
+    // 20,000 spoofed SYNs from addresses that never answer, in the
+    // background; the kernel's client connects while they arrive and after.
+    let flood = ns.spawn_sh(&format!("python3 {script} flood 10.7.0.2 20000"));
+    for i in 0..3 {
+        let o = ns.try_sh("echo hello | timeout 5 nc -N -w 3 10.7.0.2 7");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "hello\n",
+            "round {i}: {}",
+            text(&o)
+        );
+    }
+    reap(flood, 30);
+    let o = ns.try_sh("echo again | timeout 5 nc -N -w 3 10.7.0.2 7");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "again\n",
+        "{}",
+        text(&o)
+    );
+    let stats = String::from_utf8_lossy(&t.attach("netstat -s").stdout).into_owned();
+    let cookies: u64 = stats
+        .lines()
+        .find(|l| l.contains("SYN cookies sent"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(cookies > 1000, "{stats}");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_land_packet_then_a_normal_connection() {
+    if !capable("a_land_packet_then_a_normal_connection") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    let script = std::env::temp_dir().join(format!("tcplab-land-{}.py", std::process::id()));
+    std::fs::write(&script, RAW_SEND).unwrap();
+    let pid = t.child.as_ref().map(|c| c.id()).unwrap();
+    ns.sh(&format!(
+        "python3 {} land 10.7.0.2",
+        script.to_string_lossy()
+    ));
+    let o = ns.try_sh("echo hello | timeout 5 nc -N -w 3 10.7.0.2 7");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "hello\n",
+        "{}",
+        text(&o)
+    );
+    // The stack is idle again: no connection to itself spinning.
+    let before = cpu_time(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_time(pid) - before;
+    assert!(used < Duration::from_millis(500), "{used:?} of CPU in 2 s");
+    let stats = String::from_utf8_lossy(&t.attach("netstat -s").stdout).into_owned();
+    let martians: u64 = stats
+        .lines()
+        .find(|l| l.contains("with invalid addresses"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(martians >= 1, "the LAND packet is counted: {stats}");
+    let ss = String::from_utf8_lossy(&t.attach("ss -tan").stdout).into_owned();
+    assert!(!ss.contains(":13 "), "no connection to port 13: {ss}");
+    let _ = std::fs::remove_file(&script);
+}

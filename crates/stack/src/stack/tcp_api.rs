@@ -127,6 +127,15 @@ impl Stack {
         self.tcp.buffer_bytes()
     }
 
+    /// Check the invariants of every TCP connection (sequence variables,
+    /// the retransmission queue, timers armed when they must be, the
+    /// table's schedule); a description of the first broken one. For tests
+    /// and fuzzing: the stack keeps them after every call, whatever the
+    /// input, so an `Err` is a bug in the stack.
+    pub fn tcp_check_invariants(&self) -> Result<(), String> {
+        self.tcp.check_invariants()
+    }
+
     /// A socket's local address.
     pub fn tcp_local_addr(&self, h: TcpHandle) -> Option<SocketAddrV4> {
         self.tcp.local_addr(h)

@@ -233,6 +233,14 @@ impl Assembler {
         self.ranges = out;
     }
 
+    /// Forget everything at or beyond `end` (the stream ends there).
+    pub fn truncate(&mut self, end: usize) {
+        self.ranges.retain(|&(s, _)| s < end);
+        if let Some(last) = self.ranges.last_mut() {
+            last.1 = last.1.min(end);
+        }
+    }
+
     /// Bytes held out of order.
     pub fn held(&self) -> usize {
         self.ranges.iter().map(|(s, e)| e - s).sum()
@@ -309,6 +317,17 @@ mod tests {
         a.advance(10);
         assert_eq!(a.ranges(), &[(0, 25)]);
         assert_eq!(a.take_front(), 25);
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn assembler_truncates_at_the_end_of_the_stream() {
+        let mut a = Assembler::default();
+        assert!(a.add(10, 20, 4));
+        assert!(a.add(30, 40, 4));
+        a.truncate(15);
+        assert_eq!(a.ranges(), &[(10, 15)]);
+        a.truncate(10);
         assert!(a.is_empty());
     }
 

@@ -126,8 +126,11 @@ impl Receiver {
         if self.fin_received() {
             return true;
         }
-        if self.fin.is_none_or(|f| at <= f) {
+        if self.fin.is_none_or(|f| at < f) {
+            // The stream ends here: nothing stored beyond it may become
+            // readable.
             self.fin = Some(at);
+            self.ooo.truncate(at - self.nxt);
         }
         self.consume_fin_if_due()
     }
@@ -142,9 +145,15 @@ impl Receiver {
         }
     }
 
-    /// Store in-window text at `seq` (already trimmed to the window).
+    /// Store in-window text at `seq` (already trimmed to the window);
+    /// nothing beyond a FIN already seen is taken.
     pub fn accept_text(&mut self, seq: SeqNumber, data: &[u8], max_ranges: usize) -> Delivered {
         let mut d = Delivered::default();
+        let data = match self.fin {
+            Some(f) if f <= seq => &[][..],
+            Some(f) => &data[..data.len().min(f - seq)],
+            None => data,
+        };
         if data.is_empty() {
             return d;
         }

@@ -276,10 +276,23 @@ impl Sender {
     pub fn discard(&mut self) {
         let n = self.buf.len();
         self.buf.consume(n);
-        self.buf_seq += n;
         self.rtx.clear();
-        self.una = self.nxt;
         self.up = None;
+        match self.fin {
+            // The FIN went out: it stays the last item of the space.
+            Some(f) if f < self.nxt => {
+                self.buf_seq = f;
+                self.una = self.nxt;
+            }
+            // Anything never sent is dropped, a FIN with it.
+            _ => {
+                let end = self.nxt.max(self.buf_seq + n);
+                self.fin = None;
+                self.buf_seq = end;
+                self.una = end;
+                self.nxt = end;
+            }
+        }
     }
 
     /// The invariants of this side; a description of the first broken one.

@@ -444,11 +444,15 @@ impl TcpLayer {
         self.events.push(TcpHandle(parent).id());
     }
 
+    /// Start keep-alive on a synchronized connection (one still opening
+    /// starts it when established; a closed one never).
     pub(crate) fn arm_keepalive(&mut self, key: Key) {
         let time = self.config.keepalive_time;
         if let Some(c) = self.conn_mut(key) {
-            let at = c.last_recv + time;
-            c.timers.set(Timer::KeepAlive, at);
+            if c.state().synchronized() && c.state() != State::TimeWait {
+                let at = c.last_recv + time;
+                c.timers.set(Timer::KeepAlive, at);
+            }
         }
         self.reschedule(key);
     }
