@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use tcplab_host::{Host, Pid};
+use tcplab_host::Host;
 use tcplab_sim::units::{parse_duration, parse_percent, parse_rate};
 use tcplab_sim::{LinkParams, LossModel};
 use tcplab_stack::Cidr;
-use tcplab_tun::{DeviceSpec, Launcher, RunOptions};
+use tcplab_tun::runtime::Launched;
+use tcplab_tun::{AttachIo, DeviceSpec, Launcher, RunOptions};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -75,10 +76,54 @@ pub struct SsArgs {
 pub(crate) struct Tools;
 
 impl Launcher for Tools {
-    fn start(&self, host: &Host, cmdline: &str) -> Result<(Pid, bool), String> {
-        tcplab_tools::start(host, cmdline)
-            .map(|s| (s.pid, s.daemon))
+    fn start(
+        &self,
+        host: &Host,
+        cmdline: &str,
+        terminal: (bool, bool),
+    ) -> Result<Launched, String> {
+        let io = tcplab_tools::StartIo {
+            terminal,
+            open_stdin: true,
+        };
+        tcplab_tools::start_with(host, cmdline, io)
+            .map(|s| Launched {
+                pid: s.pid,
+                daemon: s.daemon,
+                reads_stdin: s.reads_stdin,
+            })
             .map_err(|u| u.to_string())
+    }
+}
+
+/// A command line the tool itself would refuse: print what it prints
+/// (its message and usage, or its help) and exit as it would, before any
+/// device is touched — as if the tool ran here.
+fn as_the_tool_would(cmdline: &str) -> Result<Option<ExitCode>, String> {
+    match tcplab_tools::Command::parse(cmdline) {
+        Ok(_) => Ok(None),
+        Err(u) if u.status == 127 => Err(u.to_string()),
+        Err(u) => {
+            let (text, to_stdout) = u.printed();
+            if to_stdout {
+                let _ = std::io::stdout().write_all(text.as_bytes());
+            } else {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
+            Ok(Some(exit(u.status)))
+        }
+    }
+}
+
+/// How this process's own streams are, for an attached command.
+fn attach_io(cmdline: &str) -> AttachIo {
+    use std::io::IsTerminal;
+    AttachIo {
+        forward_stdin: tcplab_tools::Command::parse(cmdline).is_ok_and(|c| c.reads_stdin()),
+        terminal: (
+            std::io::stdout().is_terminal(),
+            std::io::stderr().is_terminal(),
+        ),
     }
 }
 
@@ -223,13 +268,15 @@ pub fn run(a: RunArgs) -> Result<ExitCode, String> {
     let cmdline = shell_join(&a.command);
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
+    if let Some(code) = as_the_tool_would(&cmdline)? {
+        return Ok(code);
+    }
     if a.attach {
-        let code =
-            tcplab_tun::attach(&a.tun, &cmdline, &mut out, &mut err).map_err(|e| e.to_string())?;
+        let io = attach_io(&cmdline);
+        let code = tcplab_tun::attach(&a.tun, &cmdline, io, &mut out, &mut err)
+            .map_err(|e| e.to_string())?;
         return Ok(exit(code));
     }
-    // Check the command before touching the device.
-    tcplab_tools::check(&cmdline).map_err(|u| u.to_string())?;
     let opts = options(&a)?;
     let code =
         tcplab_tun::run(&opts, &cmdline, &Tools, &mut out, &mut err).map_err(|e| e.to_string())?;
@@ -268,10 +315,13 @@ pub fn ss(a: SsArgs) -> Result<ExitCode, String> {
     let mut words = vec!["ss".to_string()];
     words.extend(a.args);
     let cmdline = shell_join(&words);
-    tcplab_tools::check(&cmdline).map_err(|u| u.to_string())?;
+    if let Some(code) = as_the_tool_would(&cmdline)? {
+        return Ok(code);
+    }
     let code = tcplab_tun::attach(
         &name,
         &cmdline,
+        attach_io(&cmdline),
         &mut std::io::stdout(),
         &mut std::io::stderr(),
     )

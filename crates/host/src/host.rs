@@ -13,7 +13,7 @@ use tcplab_stack::{IfaceId, Instant, SocketId, Stack, Transmit};
 
 use crate::executor::{Executor, JoinHandle, Pid};
 use crate::fs::{FileSystem, MemFs};
-use crate::io::{Output, OutputLine, OutputSink, Stream};
+use crate::io::{IoTable, Output, OutputChunk, OutputSink, Signal, Signals, Stdin, Stream};
 use crate::local::{LocalCost, LocalInfo, LocalNet};
 use crate::names::{Names, ResolverConfig};
 use crate::time::Sleep;
@@ -46,6 +46,7 @@ struct Inner {
     fs: RefCell<Rc<dyn FileSystem>>,
     local: Rc<RefCell<LocalNet>>,
     output: RefCell<Option<OutputSink>>,
+    io: IoTable,
     next_pid: Cell<Pid>,
     current_pid: Cell<Option<Pid>>,
     processes: RefCell<BTreeMap<Pid, ProcessInfo>>,
@@ -143,6 +144,7 @@ impl Host {
                 fs: RefCell::new(Rc::new(MemFs::new())),
                 local: Rc::new(RefCell::new(LocalNet::default())),
                 output: RefCell::new(None),
+                io: RefCell::default(),
                 next_pid: Cell::new(100),
                 current_pid: Cell::new(None),
                 processes: RefCell::new(BTreeMap::new()),
@@ -222,15 +224,15 @@ impl Host {
         *self.inner.output.borrow_mut() = Some(sink);
     }
 
-    pub(crate) fn emit_line(&self, pid: Pid, stream: Stream, text: String) {
+    pub(crate) fn emit(&self, pid: Pid, stream: Stream, bytes: Vec<u8>) {
         let sink = self.inner.output.borrow().clone();
         if let Some(sink) = sink {
-            sink(OutputLine {
+            sink(OutputChunk {
                 time: self.now(),
                 host: self.inner.name.clone(),
                 pid,
                 stream,
-                text,
+                bytes,
             });
         }
     }
@@ -259,7 +261,6 @@ impl Host {
             host: self.clone(),
             pid,
             stream: Stream::Stdout,
-            partial: String::new(),
         }
     }
 
@@ -269,7 +270,151 @@ impl Host {
             host: self.clone(),
             pid,
             stream: Stream::Stderr,
-            partial: String::new(),
+        }
+    }
+
+    /// A process's standard input: open and empty until the driver feeds
+    /// it ([`Host::feed_stdin`]) or closes it ([`Host::close_stdin`]).
+    pub fn stdin(&self, pid: Pid) -> Stdin {
+        Stdin {
+            host: self.clone(),
+            pid,
+        }
+    }
+
+    /// Bytes for a process's standard input.
+    pub fn feed_stdin(&self, pid: Pid, bytes: &[u8]) {
+        let waker = {
+            let mut io = self.inner.io.borrow_mut();
+            let p = io.entry(pid).or_default();
+            if p.stdin_closed {
+                return;
+            }
+            p.stdin.extend(bytes);
+            p.stdin_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Nothing will be fed to a process's standard input, and it never
+    /// ends: what a program sees on a terminal nobody types into.
+    pub fn set_stdin_idle(&self, pid: Pid) {
+        self.inner
+            .io
+            .borrow_mut()
+            .entry(pid)
+            .or_default()
+            .stdin_idle = true;
+    }
+
+    pub(crate) fn stdin_idle(&self, pid: Pid) -> bool {
+        self.inner
+            .io
+            .borrow()
+            .get(&pid)
+            .is_some_and(|p| p.stdin_idle && p.stdin.is_empty())
+    }
+
+    /// The end of a process's standard input.
+    pub fn close_stdin(&self, pid: Pid) {
+        let waker = {
+            let mut io = self.inner.io.borrow_mut();
+            let p = io.entry(pid).or_default();
+            p.stdin_closed = true;
+            p.stdin_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn poll_stdin(
+        &self,
+        pid: Pid,
+        buf: &mut [u8],
+        waker: &std::task::Waker,
+    ) -> std::task::Poll<usize> {
+        let mut io = self.inner.io.borrow_mut();
+        let p = io.entry(pid).or_default();
+        if !p.stdin.is_empty() && !buf.is_empty() {
+            let n = buf.len().min(p.stdin.len());
+            for (dst, src) in buf.iter_mut().zip(p.stdin.drain(..n)) {
+                *dst = src;
+            }
+            return std::task::Poll::Ready(n);
+        }
+        if p.stdin_closed {
+            return std::task::Poll::Ready(0);
+        }
+        p.stdin_waker = Some(waker.clone());
+        std::task::Poll::Pending
+    }
+
+    /// Say whether a process's standard output and error are terminals.
+    pub fn set_terminal(&self, pid: Pid, stdout: bool, stderr: bool) {
+        self.inner.io.borrow_mut().entry(pid).or_default().tty = (stdout, stderr);
+    }
+
+    /// Whether a process's stream is a terminal.
+    pub fn is_terminal(&self, pid: Pid, stream: Stream) -> bool {
+        let io = self.inner.io.borrow();
+        let tty = io.get(&pid).map_or((false, false), |p| p.tty);
+        match stream {
+            Stream::Stdout => tty.0,
+            Stream::Stderr => tty.1,
+        }
+    }
+
+    /// The process handles signals itself from now on (ping prints its
+    /// statistics on Ctrl-C); without this a signal stops it.
+    pub fn catch_signals(&self, pid: Pid) -> Signals {
+        self.inner.io.borrow_mut().entry(pid).or_default().catches = true;
+        Signals {
+            host: self.clone(),
+            pid,
+        }
+    }
+
+    /// Send a process a signal: it hears it if it catches signals, or is
+    /// stopped with status 128 + the signal's number, its sockets closed.
+    pub fn signal(&self, pid: Pid, signal: Signal) {
+        if self.process(pid).is_none_or(|p| p.exit.is_some()) {
+            return;
+        }
+        let caught = {
+            let mut io = self.inner.io.borrow_mut();
+            let p = io.entry(pid).or_default();
+            if p.catches {
+                p.pending.push_back(signal);
+                Some(p.signal_waker.take())
+            } else {
+                None
+            }
+        };
+        match caught {
+            Some(waker) => {
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            }
+            None => {
+                self.inner.executor.kill(pid);
+                self.set_exit(pid, 128 + signal.number());
+            }
+        }
+    }
+
+    pub(crate) fn take_signal(&self, pid: Pid, waker: &std::task::Waker) -> Option<Signal> {
+        let mut io = self.inner.io.borrow_mut();
+        let p = io.entry(pid).or_default();
+        match p.pending.pop_front() {
+            Some(s) => Some(s),
+            None => {
+                p.signal_waker = Some(waker.clone());
+                None
+            }
         }
     }
 
@@ -283,6 +428,7 @@ impl Host {
         if let Some(p) = self.inner.processes.borrow_mut().get_mut(&pid) {
             p.exit = Some(code);
         }
+        self.inner.io.borrow_mut().remove(&pid);
     }
 
     pub fn process(&self, pid: Pid) -> Option<ProcessInfo> {
@@ -296,6 +442,7 @@ impl Host {
     /// Stop every task of a process; its sockets close as they drop.
     pub fn kill(&self, pid: Pid) {
         self.inner.executor.kill(pid);
+        self.inner.io.borrow_mut().remove(&pid);
         let mut procs = self.inner.processes.borrow_mut();
         if let Some(p) = procs.get_mut(&pid) {
             p.exit.get_or_insert(-9);

@@ -1,7 +1,20 @@
-//! What applications print: lines tagged with host, process and time.
+//! A process's standard streams and signals.
+//!
+//! Output is bytes: every write reaches the driver at once as a chunk
+//! stamped with the host's time, unchanged (binary data, `\r`, partial
+//! lines). The simulator cuts chunks into lines for its transcript
+//! ([`LineSplitter`]); the TUN runtime writes them to the terminal as they
+//! are. Standard input is a pipe the driver fills: the bytes of an
+//! `echo ... |` stage, the terminal of `tcplab run`, or an attached client's
+//! input. Signals (Ctrl-C, SIGTERM) reach a process the same way: a process
+//! that catches them hears of them; any other is stopped.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fmt;
+use std::future::poll_fn;
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 
 use tcplab_stack::Instant;
 
@@ -14,7 +27,17 @@ pub enum Stream {
     Stderr,
 }
 
-/// One line a process printed.
+/// Bytes a process wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputChunk {
+    pub time: Instant,
+    pub host: Rc<str>,
+    pub pid: Pid,
+    pub stream: Stream,
+    pub bytes: Vec<u8>,
+}
+
+/// One line a process printed (as the simulator's transcript shows it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputLine {
     pub time: Instant,
@@ -24,16 +47,117 @@ pub struct OutputLine {
     pub text: String,
 }
 
-/// Where lines go: the simulator's transcript, or the terminal.
-pub type OutputSink = Rc<dyn Fn(OutputLine)>;
+/// Where output goes: the simulator's transcript, or the terminal.
+pub type OutputSink = Rc<dyn Fn(OutputChunk)>;
 
-/// A process's output stream. Writes are cut into lines; each line is
-/// stamped with the host's time when its newline is written.
+/// Cuts chunks into lines, per process and stream, for a transcript that
+/// reads like a terminal: a line is stamped with the time its first byte
+/// was written; a carriage return before a newline stays in the line
+/// (`\r\n`, as written); one elsewhere returns to the start of the line,
+/// as a progress meter redraws itself — each redrawn row becomes a line of
+/// its own, shown when written. Bytes that are not UTF-8 are shown as
+/// U+FFFD (the transcript is text; the bytes themselves are the driver's).
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    partial: Vec<Partial>,
+}
+
+#[derive(Debug)]
+struct Partial {
+    key: (Rc<str>, Pid, Stream),
+    bytes: Vec<u8>,
+    started: Instant,
+    /// The line is being redrawn (it began after a carriage return).
+    redraw: bool,
+}
+
+impl LineSplitter {
+    fn line(key: &(Rc<str>, Pid, Stream), bytes: &[u8], time: Instant) -> OutputLine {
+        OutputLine {
+            time,
+            host: key.0.clone(),
+            pid: key.1,
+            stream: key.2,
+            text: String::from_utf8_lossy(bytes).into_owned(),
+        }
+    }
+
+    /// Take a chunk; returns the lines it completed.
+    pub fn feed(&mut self, chunk: OutputChunk) -> Vec<OutputLine> {
+        let key = (chunk.host.clone(), chunk.pid, chunk.stream);
+        let i = match self.partial.iter().position(|p| p.key == key) {
+            Some(i) => i,
+            None => {
+                self.partial.push(Partial {
+                    key: key.clone(),
+                    bytes: Vec::new(),
+                    started: chunk.time,
+                    redraw: false,
+                });
+                self.partial.len() - 1
+            }
+        };
+        let mut lines = Vec::new();
+        let p = &mut self.partial[i];
+        for &b in &chunk.bytes {
+            if p.bytes.last() == Some(&b'\r') && b != b'\n' {
+                // Back to the start of the line: what was there is a row.
+                p.bytes.pop();
+                if !p.bytes.is_empty() {
+                    lines.push(Self::line(&key, &p.bytes, p.started));
+                }
+                p.bytes.clear();
+                p.redraw = true;
+            }
+            if p.bytes.is_empty() {
+                p.started = chunk.time;
+            }
+            if b == b'\n' {
+                lines.push(Self::line(&key, &p.bytes, p.started));
+                p.bytes.clear();
+                p.redraw = false;
+            } else {
+                p.bytes.push(b);
+            }
+        }
+        // A redrawn row is on screen as soon as it is written.
+        if p.redraw && !p.bytes.is_empty() && p.bytes.last() != Some(&b'\r') {
+            lines.push(Self::line(&key, &p.bytes, p.started));
+            p.bytes.clear();
+        }
+        if p.bytes.is_empty() && !p.redraw {
+            self.partial.swap_remove(i);
+        }
+        lines
+    }
+
+    /// What is left of unfinished lines (the run ended).
+    pub fn finish(&mut self, _time: Instant) -> Vec<OutputLine> {
+        std::mem::take(&mut self.partial)
+            .into_iter()
+            .filter(|p| !p.bytes.is_empty())
+            .map(|p| Self::line(&p.key, &p.bytes, p.started))
+            .collect()
+    }
+
+    /// Finish one process's unfinished lines (it ended).
+    pub fn finish_process(&mut self, _time: Instant, host: &str, pid: Pid) -> Vec<OutputLine> {
+        let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.partial)
+            .into_iter()
+            .partition(|p| &*p.key.0 == host && p.key.1 == pid);
+        self.partial = keep;
+        done.into_iter()
+            .filter(|p| !p.bytes.is_empty())
+            .map(|p| Self::line(&p.key, &p.bytes, p.started))
+            .collect()
+    }
+}
+
+/// A process's output stream. Every write goes out at once.
 pub struct Output {
     pub(crate) host: crate::Host,
     pub(crate) pid: Pid,
     pub(crate) stream: Stream,
-    pub(crate) partial: String,
 }
 
 impl fmt::Debug for Output {
@@ -48,40 +172,169 @@ impl fmt::Debug for Output {
 impl Output {
     /// Print one line.
     pub fn line(&mut self, text: impl AsRef<str>) {
-        use fmt::Write;
-        let _ = self.write_str(text.as_ref());
-        let _ = self.write_char('\n');
+        let mut bytes = Vec::with_capacity(text.as_ref().len() + 1);
+        bytes.extend_from_slice(text.as_ref().as_bytes());
+        bytes.push(b'\n');
+        self.host.emit(self.pid, self.stream, bytes);
     }
 
-    fn emit(&mut self, text: String) {
-        self.host.emit_line(self.pid, self.stream, text);
-    }
-
-    /// Print what is left of an unfinished line.
-    pub fn flush(&mut self) {
-        if !self.partial.is_empty() {
-            let text = std::mem::take(&mut self.partial);
-            self.emit(text);
+    /// Write bytes as they are.
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.host.emit(self.pid, self.stream, bytes.to_vec());
         }
     }
+
+    /// Whether this stream is a terminal (what `isatty` says): a tool
+    /// writes differently to a terminal than to a file or pipe.
+    pub fn is_terminal(&self) -> bool {
+        self.host.is_terminal(self.pid, self.stream)
+    }
+
+    /// Nothing is buffered; kept for the habit of flushing at the end.
+    pub fn flush(&mut self) {}
 }
 
 impl fmt::Write for Output {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let mut rest = s;
-        while let Some(i) = rest.find('\n') {
-            self.partial.push_str(&rest[..i]);
-            let line = std::mem::take(&mut self.partial);
-            self.emit(line);
-            rest = &rest[i + 1..];
-        }
-        self.partial.push_str(rest);
+        self.write_bytes(s.as_bytes());
         Ok(())
     }
 }
 
-impl Drop for Output {
-    fn drop(&mut self) {
-        self.flush();
+/// A signal a process can be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Ctrl-C (SIGINT).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+impl Signal {
+    /// The signal's number (`128 + n` is the exit status of a process it
+    /// stops).
+    pub fn number(self) -> i32 {
+        match self {
+            Signal::Interrupt => 2,
+            Signal::Terminate => 15,
+        }
+    }
+}
+
+/// One process's standard input and signal state.
+#[derive(Debug, Default)]
+pub(crate) struct ProcessIo {
+    pub stdin: VecDeque<u8>,
+    pub stdin_closed: bool,
+    /// Nothing will ever be fed: an input nobody types into.
+    pub stdin_idle: bool,
+    pub stdin_waker: Option<Waker>,
+    /// Standard output and error are terminals.
+    pub tty: (bool, bool),
+    /// The process catches signals rather than being stopped by them.
+    pub catches: bool,
+    pub pending: VecDeque<Signal>,
+    pub signal_waker: Option<Waker>,
+}
+
+pub(crate) type IoTable = RefCell<std::collections::BTreeMap<Pid, ProcessIo>>;
+
+/// A process's standard input.
+#[derive(Debug, Clone)]
+pub struct Stdin {
+    pub(crate) host: crate::Host,
+    pub(crate) pid: Pid,
+}
+
+impl Stdin {
+    /// Read what is there (waiting for some); `0` is the end of input.
+    pub async fn read(&self, buf: &mut [u8]) -> usize {
+        poll_fn(|cx| self.host.poll_stdin(self.pid, buf, cx.waker())).await
+    }
+
+    /// Whether no input will ever come (a scenario command without a
+    /// pipeline: like a terminal nobody types into).
+    pub fn is_idle(&self) -> bool {
+        self.host.stdin_idle(self.pid)
+    }
+
+    /// Everything until the end of input.
+    pub async fn read_to_end(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = self.read(&mut buf).await;
+            if n == 0 {
+                return all;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+/// Waiting for a signal (see [`crate::Host::catch_signals`]).
+#[derive(Debug, Clone)]
+pub struct Signals {
+    pub(crate) host: crate::Host,
+    pub(crate) pid: Pid,
+}
+
+impl Signals {
+    /// The next signal sent to the process.
+    pub async fn next(&self) -> Signal {
+        poll_fn(|cx| match self.host.take_signal(self.pid, cx.waker()) {
+            Some(s) => Poll::Ready(s),
+            None => Poll::Pending,
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(pid: Pid, bytes: &[u8]) -> OutputChunk {
+        OutputChunk {
+            time: Instant::from_secs(1),
+            host: Rc::from("h"),
+            pid,
+            stream: Stream::Stdout,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_carriage_return_redraws_unless_it_ends_the_line() {
+        let mut s = LineSplitter::default();
+        let l = s.feed(chunk(1, b"head\n\r row 0\r row 1\n"));
+        let texts: Vec<&str> = l.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["head", " row 0", " row 1"]);
+        // A row written alone shows at once.
+        let l = s.feed(chunk(1, b"\r row 2"));
+        assert_eq!(l[0].text, " row 2");
+        let l = s.feed(chunk(1, b"\r row 3\n"));
+        assert_eq!(l[0].text, " row 3");
+        let l = s.feed(chunk(1, b"HTTP/1.1 200 OK\r\n"));
+        assert_eq!(l[0].text, "HTTP/1.1 200 OK\r");
+        // Split across chunks.
+        assert!(s.feed(chunk(1, b"a\r")).is_empty());
+        let l = s.feed(chunk(1, b"b\n"));
+        let texts: Vec<&str> = l.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["a", "b"]);
+    }
+
+    #[test]
+    fn lines_are_cut_per_process() {
+        let mut s = LineSplitter::default();
+        assert!(s.feed(chunk(1, b"hel")).is_empty());
+        assert!(s.feed(chunk(2, b"other")).is_empty());
+        let l = s.feed(chunk(1, b"lo\nwor"));
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].text, "hello");
+        let rest = s.finish(Instant::from_secs(2));
+        let texts: Vec<&str> = rest.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["wor", "other"]);
     }
 }

@@ -31,7 +31,9 @@ pub use executor::{JoinHandle, Pid};
 pub use filter::NetfilterHook;
 pub use fs::{FileSystem, MemFs};
 pub use host::{Host, ProcessInfo, Tap, TapDirection, Tapped};
-pub use io::{Output, OutputLine, OutputSink, Stream};
+pub use io::{
+    LineSplitter, Output, OutputChunk, OutputLine, OutputSink, Signal, Signals, Stdin, Stream,
+};
 pub use local::{
     LocalCost, LocalDatagram, LocalInfo, LocalKind, LocalListener, LocalState, LocalStream,
 };

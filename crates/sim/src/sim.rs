@@ -15,7 +15,10 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
-use tcplab_host::{FileSystem, Host, LocalCost, MemFs, Names, OutputLine, Pid, ResolverConfig};
+use tcplab_host::{
+    FileSystem, Host, LineSplitter, LocalCost, MemFs, Names, OutputChunk, OutputLine, Pid,
+    ResolverConfig, Signal,
+};
 use tcplab_stack::{Config, IfaceId, Instant, LoopbackCost, Rng, Stack, Transmit};
 
 use crate::impair::{DirStats, Direction};
@@ -203,6 +206,8 @@ pub struct Sim {
     foreground: Vec<(usize, Pid)>,
     transcript: Rc<RefCell<Vec<TranscriptEvent>>>,
     sink: Rc<RefCell<Option<TranscriptSink>>>,
+    /// Cuts the processes' output into transcript lines.
+    lines: Rc<RefCell<LineSplitter>>,
     events: u64,
     end: Instant,
     seed: u64,
@@ -370,6 +375,7 @@ impl Sim {
             foreground: Vec::new(),
             transcript: Rc::new(RefCell::new(Vec::new())),
             sink: Rc::new(RefCell::new(None)),
+            lines: Rc::default(),
             events: 0,
             end: Instant::ZERO + scenario.end.unwrap_or(DEFAULT_END),
             seed,
@@ -379,12 +385,16 @@ impl Sim {
         for node in &sim.nodes {
             let transcript = transcript.clone();
             let sink_cell = sink_cell.clone();
-            node.host.set_output(Rc::new(move |line: OutputLine| {
-                let ev = TranscriptEvent::Output(line);
-                if let Some(s) = sink_cell.borrow().as_ref() {
-                    s(&ev);
+            let lines = sim.lines.clone();
+            node.host.set_output(Rc::new(move |chunk: OutputChunk| {
+                let done = lines.borrow_mut().feed(chunk);
+                for line in done {
+                    let ev = TranscriptEvent::Output(line);
+                    if let Some(s) = sink_cell.borrow().as_ref() {
+                        s(&ev);
+                    }
+                    transcript.borrow_mut().push(ev);
                 }
-                transcript.borrow_mut().push(ev);
             }));
         }
         for i in 0..sim.timeline.len() {
@@ -534,6 +544,7 @@ impl Sim {
             }
         });
         for (n, pid, code) in exits {
+            self.flush_lines(n, pid);
             self.record(TranscriptEvent::Exit {
                 time: self.now,
                 node: self.nodes[n].name.clone(),
@@ -652,9 +663,37 @@ impl Sim {
     }
 
     /// Stop every application and flush captures.
+    /// A process's unfinished last line goes into the transcript.
+    fn flush_lines(&self, node: usize, pid: Pid) {
+        let name = self.nodes[node].name.clone();
+        let rest = self.lines.borrow_mut().finish_process(self.now, &name, pid);
+        for line in rest {
+            self.record(TranscriptEvent::Output(line));
+        }
+    }
+
+    /// The end of the run: foreground commands still running are
+    /// interrupted as Ctrl-C would (ping prints its statistics), then
+    /// everything stops.
     fn finish(&mut self) {
+        let running: Vec<(usize, Pid)> = self.foreground.clone();
+        for &(n, pid) in &running {
+            self.nodes[n].host.signal(pid, Signal::Interrupt);
+        }
+        for n in running
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            self.service(n);
+        }
+        self.reap(None);
         for n in &self.nodes {
             n.host.shutdown();
+        }
+        let rest = self.lines.borrow_mut().finish(self.now);
+        for line in rest {
+            self.record(TranscriptEvent::Output(line));
         }
         for s in &mut self.segments {
             let _ = s.finish_capture();

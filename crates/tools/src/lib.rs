@@ -41,6 +41,9 @@ pub struct Usage {
     pub message: String,
     pub usage: Option<String>,
     pub status: i32,
+    /// `-h`/`--help`: not a mistake but the tool's help text, and whether
+    /// it goes to standard output (else standard error).
+    pub help: Option<(String, bool)>,
 }
 
 impl Usage {
@@ -50,7 +53,34 @@ impl Usage {
             message,
             usage: None,
             status: 2,
+            help: None,
         }
+    }
+
+    /// What `-h`/`--help` prints, where, and the status it exits with.
+    pub fn help(tool: &str, text: String, to_stdout: bool, status: i32) -> Usage {
+        Usage {
+            help: Some((text, to_stdout)),
+            status,
+            ..Usage::new(tool, String::new())
+        }
+    }
+
+    /// What the tool prints for this: the help text, or the message and
+    /// the usage, and on which stream (true: standard output).
+    pub fn printed(&self) -> (String, bool) {
+        if let Some((text, to_stdout)) = &self.help {
+            return (format!("{text}\n"), *to_stdout);
+        }
+        let mut s = String::new();
+        if !self.message.is_empty() {
+            s.push_str(&format!("{}: {}\n", self.tool, self.message));
+        }
+        if let Some(u) = &self.usage {
+            s.push_str(u);
+            s.push('\n');
+        }
+        (s, false)
     }
 
     pub fn with_usage(tool: &str, message: String, usage: &str) -> Usage {
@@ -155,6 +185,12 @@ impl Command {
         }
     }
 
+    /// Whether the command reads standard input from the terminal (or an
+    /// attached client): nc does, unless a pipeline stage feeds it or `-d`.
+    pub fn reads_stdin(&self) -> bool {
+        self.stdin.is_none() && matches!(&self.tool, Tool::Nc(a) if !a.no_stdin)
+    }
+
     /// Servers (and captures without a count) run until stopped; a run
     /// does not wait for them.
     pub fn is_daemon(&self) -> bool {
@@ -172,28 +208,106 @@ impl Command {
 pub struct Started {
     pub pid: Pid,
     pub daemon: bool,
+    /// It reads standard input (see [`Command::reads_stdin`]).
+    pub reads_stdin: bool,
 }
 
-/// Only parse a command line.
+/// Only parse a command line. Asking for help is not a mistake.
 pub fn check(cmdline: &str) -> Result<(), Usage> {
-    Command::parse(cmdline).map(|_| ())
+    match Command::parse(cmdline) {
+        Err(u) if u.help.is_none() => Err(u),
+        _ => Ok(()),
+    }
 }
 
-/// Parse a command line and start it as a process on `host`.
+/// Where a started command's standard streams lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartIo {
+    /// Standard output and standard error are terminals (`isatty`).
+    pub terminal: (bool, bool),
+    /// Standard input stays open for the driver to feed (a terminal, an
+    /// attached client); otherwise a command without an `echo ... |` stage
+    /// has an input that never brings anything (a terminal nobody types
+    /// into).
+    pub open_stdin: bool,
+}
+
+impl StartIo {
+    /// The simulator: the transcript stands for a terminal; scenario
+    /// commands have no input but what a pipeline gives them.
+    pub const SCENARIO: StartIo = StartIo {
+        terminal: (true, true),
+        open_stdin: false,
+    };
+}
+
+/// Parse a command line and start it as a process on `host`, its output
+/// on a terminal (the simulator's transcript).
 pub fn start(host: &Host, cmdline: &str) -> Result<Started, Usage> {
-    let command = Command::parse(cmdline)?;
+    start_with(host, cmdline, StartIo::SCENARIO)
+}
+
+/// Parse a command line and start it as a process on `host`. The input of
+/// an `echo ... |` stage is its standard input, which then ends; without
+/// one, standard input stays open for the driver to feed
+/// ([`Host::feed_stdin`]).
+pub fn start_with(host: &Host, cmdline: &str, io: StartIo) -> Result<Started, Usage> {
+    let command = match Command::parse(cmdline) {
+        Ok(c) => c,
+        // A tool that does not exist cannot run at all.
+        Err(u) if u.status == 127 => return Err(u),
+        // Help, or a usage mistake: the tool runs, prints, and exits as
+        // the real one would.
+        Err(u) => {
+            let pid = host.new_process(&u.tool, cmdline);
+            host.set_terminal(pid, io.terminal.0, io.terminal.1);
+            let (text, to_stdout) = u.printed();
+            let mut out = if to_stdout {
+                host.stdout(pid)
+            } else {
+                host.stderr(pid)
+            };
+            let h = host.clone();
+            host.spawn(pid, async move {
+                out.write_bytes(text.as_bytes());
+                h.set_exit(pid, u.status);
+            });
+            return Ok(Started {
+                pid,
+                daemon: false,
+                reads_stdin: false,
+            });
+        }
+    };
     let pid = host.new_process(command.name(), cmdline);
+    host.set_terminal(pid, io.terminal.0, io.terminal.1);
+    if let Some(bytes) = &command.stdin {
+        host.feed_stdin(pid, bytes);
+        host.close_stdin(pid);
+    } else if !io.open_stdin {
+        host.set_stdin_idle(pid);
+    }
     let daemon = command.is_daemon();
+    let reads_stdin = command.reads_stdin();
     let h = host.clone();
     host.spawn(pid, async move {
         let out = h.stdout(pid);
         let err = h.stderr(pid);
         let Command { tool, stdin } = command;
+        let piped = stdin.is_some();
         let code = match tool {
             Tool::Ping(a) => ping::run(h.clone(), a, out, err).await,
             Tool::Traceroute(a) => traceroute::run(h.clone(), a, out, err).await,
-            Tool::Nc(a) => nc::run(h.clone(), a, stdin, out, err).await,
-            Tool::Serve(a) => serve::run(h.clone(), pid, a, err).await,
+            Tool::Nc(a) => nc::run(h.clone(), a, h.stdin(pid), piped, out, err).await,
+            Tool::Serve(a) => {
+                // A server stops cleanly on Ctrl-C or SIGTERM (status 0), as
+                // real servers do.
+                let signals = h.catch_signals(pid);
+                match select::select(serve::run(h.clone(), pid, a, err), signals.next()).await {
+                    select::Either::Left(code) => code,
+                    select::Either::Right(_) => 0,
+                }
+            }
             Tool::Transfer(a) => transfer::run(h.clone(), a, out, err).await,
             Tool::Tcpdump(a) => tcpdump::run(h.clone(), a, out, err).await,
             Tool::Ss(a) => ss::run(h.clone(), a, out).await,
@@ -205,5 +319,9 @@ pub fn start(host: &Host, cmdline: &str) -> Result<Started, Usage> {
         };
         h.set_exit(pid, code);
     });
-    Ok(Started { pid, daemon })
+    Ok(Started {
+        pid,
+        daemon,
+        reads_stdin,
+    })
 }

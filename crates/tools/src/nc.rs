@@ -1,24 +1,26 @@
-//! `nc`, as OpenBSD netcat (Debian's netcat-openbsd) behaves.
+//! `nc`, as OpenBSD netcat (Debian's netcat-openbsd 1.219) behaves.
 //!
 //! ```text
-//! nc [-uvz] [-w SECS] HOST PORT[-PORT]     connect (or scan a range with -z)
-//! nc -l [-ukv] [-p PORT] [PORT]           listen
-//! nc -U [-luv] PATH                        a local (AF_UNIX) socket
+//! nc [-46dhnNuvz] [-p port] [-q secs] [-s addr] [-w secs] HOST PORT[-PORT]
+//! nc -l [-46dhknNuv] [-p PORT] [-q secs] [-s addr] [PORT]
+//! nc -U [-dlNuv] PATH
 //! ```
 //!
-//! Input comes from the previous stage of a pipeline (`echo hi | nc host 7`);
-//! at its end the sending side is closed (a half-close: what `nc -N` does),
-//! and nc keeps reading until the peer closes. Received bytes go to
-//! standard output. Messages and errors go to standard error in netcat's
-//! words; the exit status is 1 when the connection (or every scanned port)
-//! failed.
+//! Standard input goes to the peer as it comes (the previous stage of a
+//! pipeline, the terminal of `tcplab run`, or an attached client's input);
+//! at its end the sending side is closed (a half-close: what `nc -N` does —
+//! tcplab always does it, so that `echo hi | nc host 7` ends), and nc keeps
+//! reading until the peer closes, or for `-q` seconds. Received bytes go to
+//! standard output unchanged. Messages and errors go to standard error in
+//! netcat's words; the exit status is 1 when the connection (or every
+//! scanned port) failed.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use tcplab_host::{
-    timeout, Host, LocalDatagram, LocalListener, LocalStream, Output, TcpListener, TcpStream,
-    UdpSocket,
+    timeout, Host, LocalDatagram, LocalListener, LocalStream, Output, Stdin, TcpListener,
+    TcpStream, UdpSocket,
 };
 use tcplab_stack::services::{self, Transport};
 use tcplab_stack::SocketError;
@@ -35,100 +37,188 @@ pub struct NcArgs {
     pub verbose: bool,
     pub scan: bool,
     pub keep: bool,
+    /// `-n`: no name or service lookups.
+    pub numeric: bool,
+    /// `-d`: do not read standard input.
+    pub no_stdin: bool,
+    /// `-w`: timeout for connecting and for idle reads.
     pub wait: Option<Duration>,
+    /// `-q`: quit this long after the end of standard input.
+    pub quit: Option<Duration>,
+    /// `-s`: the local address.
+    pub source: Option<Ipv4Addr>,
+    /// `-p`: the local port (of a client) or the port to listen on.
+    pub source_port: Option<u16>,
     pub host: Option<String>,
     pub ports: (u16, u16),
     /// `-U`: the path of a local socket instead of a host and port.
     pub unix: Option<String>,
 }
 
-const USAGE: &str = "usage: nc [-klUuvz] [-p source_port] [-w timeout] [destination] [port]";
+/// The usage lines of Debian's netcat-openbsd.
+pub const USAGE: &str = "usage: nc [-46CDdFhklNnrStUuvZz] [-I length] [-i interval] [-M ttl]
+\t  [-m minttl] [-O length] [-P proxy_username] [-p source_port]
+\t  [-q seconds] [-s sourceaddr] [-T keyword] [-V rtable] [-W recvlimit]
+\t  [-w timeout] [-X proxy_protocol] [-x proxy_address[:port]]
+\t  [destination] [port]";
 
-fn port(s: &str) -> Result<u16, Usage> {
+/// `nc -h`: the version line, the usage and the options tcplab's nc has.
+fn help() -> String {
+    format!(
+        "OpenBSD netcat (Debian patchlevel 1.219-1; tcplab)
+{USAGE}
+\tCommand Summary:
+\t\t-4\t\tUse IPv4
+\t\t-d\t\tDetach from stdin
+\t\t-h\t\tThis help text
+\t\t-k\t\tKeep inbound sockets open for multiple connects
+\t\t-l\t\tListen mode, for inbound connects
+\t\t-N\t\tShutdown the network socket after EOF on stdin
+\t\t-n\t\tSuppress name/port resolutions
+\t\t-p port\t\tSpecify local port for remote connects
+\t\t-q secs\t\tquit after EOF on stdin and delay of secs
+\t\t-s sourceaddr\tLocal source address
+\t\t-U\t\tUse UNIX domain socket
+\t\t-u\t\tUDP mode
+\t\t-v\t\tVerbose
+\t\t-w timeout\tTimeout for connects and final net reads
+\t\t-z\t\tZero-I/O mode [used for scanning]
+\tPort numbers can be individual or ranges: lo-hi [inclusive]"
+    )
+}
+
+fn usage_error(message: String) -> Usage {
+    Usage {
+        status: 1,
+        ..Usage::with_usage("nc", message, USAGE)
+    }
+}
+
+fn port(s: &str, numeric: bool) -> Result<u16, Usage> {
     s.parse::<u16>()
         .ok()
         .filter(|p| *p > 0)
-        .or_else(|| services::port(s, Transport::Tcp))
-        .ok_or_else(|| Usage::new("nc", format!("port number invalid: {s}")))
+        .or_else(|| {
+            (!numeric)
+                .then(|| services::port(s, Transport::Tcp))
+                .flatten()
+        })
+        .ok_or_else(|| Usage {
+            status: 1,
+            ..Usage::new("nc", format!("port number invalid: {s}"))
+        })
+}
+
+fn seconds(v: &str, what: &str) -> Result<Duration, Usage> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| *s >= 0.0 && s.is_finite())
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| Usage {
+            status: 1,
+            ..Usage::new("nc", format!("{what} invalid: {v}"))
+        })
 }
 
 impl NcArgs {
     pub fn parse(args: &[String]) -> Result<NcArgs, Usage> {
-        let (opts, rest) =
-            getopt(args, "lukvzNnUp:w:", &[]).map_err(|e| Usage::with_usage("nc", e, USAGE))?;
+        let (opts, rest) = getopt(args, "46dhklnNuUvzp:q:s:w:", &[]).map_err(usage_error)?;
         let mut a = NcArgs {
             listen: false,
             udp: false,
             verbose: false,
             scan: false,
             keep: false,
+            numeric: false,
+            no_stdin: false,
             wait: None,
+            quit: None,
+            source: None,
+            source_port: None,
             host: None,
             ports: (0, 0),
             unix: None,
         };
-        let mut listen_port = None;
         let mut unix = false;
+        if opts.contains(&Opt::Short('n', None)) {
+            a.numeric = true;
+        }
         for o in opts {
             let Opt::Short(c, v) = o else { continue };
+            let v = v.unwrap_or_default();
             match c {
+                'h' => return Err(Usage::help("nc", help(), false, 0)),
+                '4' | 'N' | 'n' => {}
                 'l' => a.listen = true,
                 'u' => a.udp = true,
                 'k' => a.keep = true,
                 'v' => a.verbose = true,
                 'z' => a.scan = true,
-                'N' | 'n' => {}
+                'd' => a.no_stdin = true,
                 'U' => unix = true,
-                'p' => listen_port = Some(port(&v.unwrap_or_default())?),
+                'p' => a.source_port = Some(port(&v, a.numeric)?),
+                'q' => a.quit = Some(seconds(&v, "quit timeout")?),
                 'w' => {
-                    let v = v.unwrap_or_default();
-                    let secs: f64 = v
-                        .parse()
-                        .ok()
-                        .filter(|s: &f64| *s > 0.0 && s.is_finite())
-                        .ok_or_else(|| Usage::new("nc", format!("timeout invalid: {v}")))?;
-                    a.wait = Some(Duration::from_secs_f64(secs));
+                    let w = seconds(&v, "timeout")?;
+                    if w.is_zero() {
+                        return Err(Usage {
+                            status: 1,
+                            ..Usage::new("nc", format!("timeout invalid: {v}"))
+                        });
+                    }
+                    a.wait = Some(w);
+                }
+                's' => {
+                    a.source = Some(v.parse().map_err(|_| Usage {
+                        status: 1,
+                        ..Usage::new(
+                            "nc",
+                            format!("getaddrinfo: Name or service not known ({v})"),
+                        )
+                    })?)
                 }
                 _ => {}
             }
         }
         if unix {
             let [path] = rest.as_slice() else {
-                return Err(Usage::with_usage("nc", "missing socket path".into(), USAGE));
+                return Err(usage_error("missing socket path".into()));
             };
             if a.scan {
-                return Err(Usage::new("nc", "cannot use -z and -U".into()));
+                return Err(Usage {
+                    status: 1,
+                    ..Usage::new("nc", "cannot use -z and -U".into())
+                });
             }
             a.unix = Some(path.clone());
             return Ok(a);
         }
         if a.listen {
-            let p = match (rest.as_slice(), listen_port) {
-                ([p], _) => port(p)?,
+            let p = match (rest.as_slice(), a.source_port) {
+                ([p], _) => port(p, a.numeric)?,
                 ([], Some(p)) => p,
-                _ => return Err(Usage::with_usage("nc", "missing port number".into(), USAGE)),
+                _ => return Err(usage_error("missing port number".into())),
             };
             a.ports = (p, p);
             return Ok(a);
         }
         let [host, ports] = rest.as_slice() else {
-            return Err(Usage::with_usage(
-                "nc",
-                "missing hostname and port".into(),
-                USAGE,
-            ));
+            return Err(usage_error("missing hostname and port".into()));
         };
         a.host = Some(host.clone());
         a.ports = match ports.split_once('-') {
             Some((lo, hi)) => {
-                let (lo, hi) = (port(lo)?, port(hi)?);
+                let (lo, hi) = (port(lo, a.numeric)?, port(hi, a.numeric)?);
                 if lo > hi {
-                    return Err(Usage::new("nc", format!("port range not valid: {ports}")));
+                    return Err(Usage {
+                        status: 1,
+                        ..Usage::new("nc", format!("port range not valid: {ports}"))
+                    });
                 }
                 (lo, hi)
             }
             None => {
-                let p = port(ports)?;
+                let p = port(ports, a.numeric)?;
                 (p, p)
             }
         };
@@ -136,47 +226,113 @@ impl NcArgs {
     }
 }
 
-fn service(port: u16, t: Transport) -> String {
+/// `tcp/http`, or `tcp/*` for a port without a name or with `-n`.
+fn service(port: u16, t: Transport, numeric: bool) -> String {
     let proto = if t == Transport::Tcp { "tcp" } else { "udp" };
-    format!("{proto}/{}", services::name(port, t).unwrap_or("*"))
+    let name = if numeric {
+        None
+    } else {
+        services::name(port, t)
+    };
+    format!("{proto}/{}", name.unwrap_or("*"))
 }
 
-/// Run nc; returns the exit status.
+/// The standard input nc reads, unless `-d`.
+struct Input {
+    stdin: Option<Stdin>,
+}
+
+impl Input {
+    /// The next piece of input; `None` at its end (or with `-d`, never).
+    async fn next(&mut self, buf: &mut [u8]) -> Option<usize> {
+        match &self.stdin {
+            Some(s) => {
+                let n = s.read(buf).await;
+                if n == 0 {
+                    self.stdin = None;
+                    None
+                } else {
+                    Some(n)
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    fn open(&self) -> bool {
+        self.stdin.is_some()
+    }
+
+    /// Whether input has ended or will never come.
+    fn done(&self) -> bool {
+        self.stdin.as_ref().is_none_or(Stdin::is_idle)
+    }
+}
+
+/// Run nc; returns the exit status. `piped` says the input came from a
+/// pipeline stage (and has an end).
 pub async fn run(
     host: Host,
     a: NcArgs,
-    stdin: Option<Vec<u8>>,
+    stdin: Stdin,
+    _piped: bool,
     mut out: Output,
     mut err: Output,
 ) -> i32 {
+    let mut input = Input {
+        stdin: (!a.no_stdin).then_some(stdin),
+    };
     if let Some(path) = &a.unix {
-        return unix(&host, &a, path, stdin, &mut out, &mut err).await;
+        return unix(&host, &a, path, &mut input, &mut out, &mut err).await;
     }
     if a.listen {
-        return listen(&host, &a, stdin, &mut out, &mut err).await;
+        return listen(&host, &a, &mut input, &mut out, &mut err).await;
     }
     let name = a.host.clone().unwrap_or_default();
-    let addr = match crate::resolve::lookup(&host, &name).await {
+    let addr = match name.parse::<Ipv4Addr>() {
         Ok(addr) => addr,
-        Err(e) => {
+        Err(_) if a.numeric => {
             err.line(format!(
-                "nc: getaddrinfo for host \"{name}\" port {}: {e}",
+                "nc: getaddrinfo for host \"{name}\" port {}: Name or service not known",
                 a.ports.0
             ));
             return 1;
         }
+        Err(_) => match crate::resolve::lookup(&host, &name).await {
+            Ok(addr) => addr,
+            Err(e) => {
+                err.line(format!(
+                    "nc: getaddrinfo for host \"{name}\" port {}: {e}",
+                    a.ports.0
+                ));
+                return 1;
+            }
+        },
     };
     if a.udp {
-        return udp_client(&host, &a, addr, stdin, &mut out, &mut err).await;
+        return udp_client(&host, &a, addr, &mut input, &mut out, &mut err).await;
     }
+    let local = SocketAddrV4::new(
+        a.source.unwrap_or(Ipv4Addr::UNSPECIFIED),
+        a.source_port.unwrap_or(0),
+    );
+    let local = (!local.ip().is_unspecified() || local.port() != 0).then_some(local);
     let mut any_ok = false;
     for p in a.ports.0..=a.ports.1 {
         let remote = SocketAddrV4::new(addr, p);
-        let attempt = TcpStream::connect(&host, remote);
+        let attempt = TcpStream::connect_from(&host, remote, local);
         let result = match a.wait {
-            Some(w) => timeout(&host, w, attempt)
-                .await
-                .unwrap_or(Err(SocketError::TimedOut)),
+            Some(w) => match timeout(&host, w, attempt).await {
+                Ok(r) => r,
+                Err(_) => {
+                    if a.verbose || !a.scan {
+                        err.line(format!(
+                            "nc: connect to {name} port {p} (tcp) timed out: Operation now in progress"
+                        ));
+                    }
+                    continue;
+                }
+            },
             None => attempt.await,
         };
         let stream = match result {
@@ -192,20 +348,79 @@ pub async fn run(
         if a.verbose {
             err.line(format!(
                 "Connection to {name} {p} port [{}] succeeded!",
-                service(p, Transport::Tcp)
+                service(p, Transport::Tcp, a.numeric)
             ));
         }
         if a.scan {
             stream.abort();
             continue;
         }
-        let code = exchange(&host, &stream, stdin.as_deref(), a.wait, &mut out, &mut err).await;
-        return code;
+        return exchange(&host, &a, &stream, &mut input, &mut out, &mut err).await;
     }
     if any_ok {
         0
     } else {
         1
+    }
+}
+
+/// Copy standard input to the stream and the stream to standard output,
+/// both at once, until the peer closes. At the end of the input the
+/// sending side is closed; with `-q` nc quits that long after it; with
+/// `-w` it quits when nothing arrives for that long.
+async fn exchange(
+    host: &Host,
+    a: &NcArgs,
+    stream: &impl Duplex,
+    input: &mut Input,
+    out: &mut Output,
+    err: &mut Output,
+) -> i32 {
+    let mut inbuf = vec![0u8; 16384];
+    let mut netbuf = vec![0u8; 16384];
+    let mut quit_at = None;
+    if !input.open() {
+        // Nothing to send (`-d`): like an input at its end, without the
+        // half-close a terminal user could not have asked for.
+        quit_at = a.quit.map(|q| host.now() + q);
+    }
+    loop {
+        let idle = a.wait.unwrap_or(Duration::MAX);
+        let until_quit = quit_at.map_or(Duration::MAX, |t: tcplab_host::Instant| {
+            t.saturating_since(host.now())
+        });
+        let wait = idle.min(until_quit);
+        let read_input = async {
+            if input.open() {
+                input.next(&mut inbuf).await
+            } else {
+                std::future::pending().await
+            }
+        };
+        let event = select(
+            select(stream.read(&mut netbuf), read_input),
+            host.sleep(wait.min(Duration::from_secs(365 * 86400))),
+        )
+        .await;
+        match event {
+            Either::Left(Either::Left(Ok(0))) => return 0,
+            Either::Left(Either::Left(Ok(n))) => out.write_bytes(&netbuf[..n]),
+            Either::Left(Either::Left(Err(e))) => {
+                err.line(format!("nc: read failed: {e}"));
+                return 1;
+            }
+            Either::Left(Either::Right(Some(n))) => {
+                if let Err(e) = stream.write_all(&inbuf[..n]).await {
+                    err.line(format!("nc: write failed: {e}"));
+                    return 1;
+                }
+            }
+            Either::Left(Either::Right(None)) => {
+                let _ = stream.shutdown();
+                quit_at = a.quit.map(|q| host.now() + q);
+            }
+            Either::Right(()) => return 0,
+        }
     }
 }
 
@@ -215,12 +430,12 @@ async fn unix(
     host: &Host,
     a: &NcArgs,
     path: &str,
-    stdin: Option<Vec<u8>>,
+    input: &mut Input,
     out: &mut Output,
     err: &mut Output,
 ) -> i32 {
     if a.udp {
-        return unix_datagram(host, a, path, stdin, out, err).await;
+        return unix_datagram(host, a, path, input, out, err).await;
     }
     if !a.listen {
         let stream = match LocalStream::connect(host, path) {
@@ -230,7 +445,7 @@ async fn unix(
                 return 1;
             }
         };
-        return exchange(host, &stream, stdin.as_deref(), a.wait, out, err).await;
+        return exchange(host, a, &stream, input, out, err).await;
     }
     let listener = match LocalListener::bind(host, path, 5) {
         Ok(l) => l,
@@ -253,9 +468,69 @@ async fn unix(
         if a.verbose {
             err.line(format!("Connection received on {path}"));
         }
-        let code = exchange(host, &stream, stdin.as_deref(), None, out, err).await;
+        let code = exchange(host, a, &stream, input, out, err).await;
         if !a.keep {
             return code;
+        }
+    }
+}
+
+/// A datagram socket's client side: each piece of input is a datagram;
+/// what comes back is printed. UDP has no end: nc waits for replies for the
+/// `-w` time after its input ended (1 s if not given, so that a scenario's
+/// `nc -u` finishes).
+async fn datagram_client<S, R>(
+    host: &Host,
+    a: &NcArgs,
+    input: &mut Input,
+    out: &mut Output,
+    err: &mut Output,
+    send: impl Fn(&[u8]) -> S,
+    recv: impl Fn() -> R,
+) -> i32
+where
+    S: std::future::Future<Output = Result<(), String>>,
+    R: std::future::Future<Output = Result<Vec<u8>, SocketError>>,
+{
+    let wait = a.wait.unwrap_or(Duration::from_secs(1));
+    let mut buf = vec![0u8; 65536];
+    // The -w wait for replies runs once the input is over (or when none
+    // will ever come, as in a scenario).
+    let mut ended_at = if input.done() { Some(host.now()) } else { None };
+    loop {
+        let quiet = ended_at.map_or(Duration::MAX, |t| (t + wait).saturating_since(host.now()));
+        let read_input = async {
+            if input.open() {
+                input.next(&mut buf).await
+            } else {
+                std::future::pending().await
+            }
+        };
+        let event = select(
+            select(recv(), read_input),
+            host.sleep(quiet.min(Duration::from_secs(365 * 86400))),
+        )
+        .await;
+        match event {
+            Either::Left(Either::Left(Ok(data))) => {
+                out.write_bytes(&data);
+                if let Some(t) = &mut ended_at {
+                    *t = host.now();
+                }
+            }
+            Either::Left(Either::Left(Err(e))) => {
+                // ICMP port unreachable on a connected socket.
+                err.line(format!("nc: read failed: {e}"));
+                return 1;
+            }
+            Either::Left(Either::Right(Some(n))) => {
+                if let Err(e) = send(&buf[..n]).await {
+                    err.line(format!("nc: write failed: {e}"));
+                    return 1;
+                }
+            }
+            Either::Left(Either::Right(None)) => ended_at = Some(host.now()),
+            Either::Right(()) => return 0,
         }
     }
 }
@@ -264,11 +539,10 @@ async fn unix_datagram(
     host: &Host,
     a: &NcArgs,
     path: &str,
-    stdin: Option<Vec<u8>>,
+    input: &mut Input,
     out: &mut Output,
     err: &mut Output,
 ) -> i32 {
-    let mut printer = Printer::default();
     if a.listen {
         let sock = match LocalDatagram::bind(host, Some(path)) {
             Ok(s) => s,
@@ -280,20 +554,22 @@ async fn unix_datagram(
         if a.verbose {
             err.line(format!("Bound on {path}"));
         }
-        loop {
-            match sock.recv_from().await {
-                Ok((from, data)) => {
-                    printer.feed(&data, out);
-                    if let (Some(reply), Some(from)) = (&stdin, from) {
-                        let _ = sock.send_to(reply, Some(&from)).await;
+        return datagram_server(
+            input,
+            out,
+            err,
+            || sock.recv_from(),
+            |data: Vec<u8>, to: &Option<String>| {
+                let to = to.clone();
+                let sock = &sock;
+                async move {
+                    if let Some(to) = to {
+                        let _ = sock.send_to(&data, Some(&to)).await;
                     }
                 }
-                Err(e) => {
-                    err.line(format!("nc: recv failed: {e}"));
-                    return 1;
-                }
-            }
-        }
+            },
+        )
+        .await;
     }
     // OpenBSD nc binds the client to a temporary path so replies can come.
     let me = format!("/tmp/nc.{:08x}", host.with_stack(|s| s.random_u64()) as u32);
@@ -308,92 +584,59 @@ async fn unix_datagram(
         err.line(format!("nc: {path}: {e}"));
         return 1;
     }
-    if let Some(data) = &stdin {
-        if let Err(e) = sock.send_to(data, None).await {
-            err.line(format!("nc: write failed: {e}"));
-            return 1;
-        }
-    }
-    let wait = a.wait.unwrap_or(Duration::from_secs(1));
-    loop {
-        match select(sock.recv_from(), host.sleep(wait)).await {
-            Either::Left(Ok((_, data))) => printer.feed(&data, out),
-            Either::Left(Err(e)) => {
-                printer.finish(out);
-                err.line(format!("nc: read failed: {e}"));
-                return 1;
-            }
-            Either::Right(()) => break,
-        }
-    }
-    printer.finish(out);
-    0
+    datagram_client(
+        host,
+        a,
+        input,
+        out,
+        err,
+        |data| {
+            let data = data.to_vec();
+            let sock = &sock;
+            async move { sock.send_to(&data, None).await.map_err(|e| e.to_string()) }
+        },
+        || async { sock.recv_from().await.map(|(_, d)| d) },
+    )
+    .await
 }
 
-/// Send the input, half-close, and print what comes back until the peer
-/// closes (or nothing arrives for the -w time).
-async fn exchange(
-    host: &Host,
-    stream: &impl Duplex,
-    input: Option<&[u8]>,
-    idle: Option<Duration>,
+/// A datagram socket's server side: print what arrives; input goes to the
+/// peer of the last datagram (OpenBSD nc connects to its first peer).
+async fn datagram_server<P, R, S>(
+    input: &mut Input,
     out: &mut Output,
     err: &mut Output,
-) -> i32 {
-    if let Some(data) = input {
-        if let Err(e) = stream.write_all(data).await {
-            err.line(format!("nc: write failed: {e}"));
-            return 1;
-        }
-        let _ = stream.shutdown();
-    }
-    let mut buf = vec![0u8; 16384];
-    let mut printer = Printer::default();
+    recv: impl Fn() -> R,
+    send: impl Fn(Vec<u8>, &Option<P>) -> S,
+) -> i32
+where
+    R: std::future::Future<Output = Result<(Option<P>, Vec<u8>), SocketError>>,
+    S: std::future::Future<Output = ()>,
+{
+    let mut peer: Option<P> = None;
+    let mut buf = vec![0u8; 65536];
     loop {
-        let read = stream.read(&mut buf);
-        let r = match idle {
-            Some(w) => match timeout(host, w, read).await {
-                Ok(r) => r,
-                Err(_) => break,
-            },
-            None => read.await,
+        let read_input = async {
+            if input.open() {
+                input.next(&mut buf).await
+            } else {
+                std::future::pending().await
+            }
         };
-        match r {
-            Ok(0) => break,
-            Ok(n) => printer.feed(&buf[..n], out),
-            Err(e) => {
-                printer.finish(out);
-                err.line(format!("nc: read failed: {e}"));
+        let event = select(recv(), read_input).await;
+        match event {
+            Either::Left(Ok((from, data))) => {
+                out.write_bytes(&data);
+                if from.is_some() {
+                    peer = from;
+                }
+            }
+            Either::Left(Err(e)) => {
+                err.line(format!("nc: recv failed: {e}"));
                 return 1;
             }
-        }
-    }
-    printer.finish(out);
-    0
-}
-
-/// Prints received bytes as lines (binary bytes shown lossily).
-#[derive(Debug, Default)]
-pub struct Printer {
-    partial: Vec<u8>,
-}
-
-impl Printer {
-    pub fn feed(&mut self, data: &[u8], out: &mut Output) {
-        for &b in data {
-            if b == b'\n' {
-                let line = std::mem::take(&mut self.partial);
-                out.line(String::from_utf8_lossy(&line).trim_end_matches('\r'));
-            } else {
-                self.partial.push(b);
-            }
-        }
-    }
-
-    pub fn finish(&mut self, out: &mut Output) {
-        if !self.partial.is_empty() {
-            let line = std::mem::take(&mut self.partial);
-            out.line(String::from_utf8_lossy(&line));
+            Either::Right(Some(n)) => send(buf[..n].to_vec(), &peer).await,
+            Either::Right(None) => {}
         }
     }
 }
@@ -401,11 +644,12 @@ impl Printer {
 async fn listen(
     host: &Host,
     a: &NcArgs,
-    stdin: Option<Vec<u8>>,
+    input: &mut Input,
     out: &mut Output,
     err: &mut Output,
 ) -> i32 {
-    let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.ports.0);
+    let addr = a.source.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let local = SocketAddrV4::new(addr, a.ports.0);
     if a.udp {
         let sock = match UdpSocket::bind(host, local) {
             Ok(s) => s,
@@ -415,23 +659,21 @@ async fn listen(
             }
         };
         if a.verbose {
-            err.line(format!("Bound on 0.0.0.0 {}", a.ports.0));
+            err.line(format!("Bound on {addr} {}", a.ports.0));
         }
-        let mut printer = Printer::default();
-        loop {
-            match sock.recv_from().await {
-                Ok(d) => {
-                    printer.feed(&d.data, out);
-                    if let Some(data) = &stdin {
-                        let _ = sock.send_to(data, d.from);
-                    }
+        return datagram_server(
+            input,
+            out,
+            err,
+            || async { sock.recv_from().await.map(|d| (Some(d.from), d.data)) },
+            |data: Vec<u8>, to: &Option<SocketAddrV4>| {
+                if let Some(to) = to {
+                    let _ = sock.send_to(&data, *to);
                 }
-                Err(e) => {
-                    err.line(format!("nc: recv failed: {e}"));
-                    return 1;
-                }
-            }
-        }
+                async {}
+            },
+        )
+        .await;
     }
     let listener = match TcpListener::bind(host, local, 1) {
         Ok(l) => l,
@@ -441,7 +683,7 @@ async fn listen(
         }
     };
     if a.verbose {
-        err.line(format!("Listening on 0.0.0.0 {}", a.ports.0));
+        err.line(format!("Listening on {addr} {}", a.ports.0));
     }
     loop {
         let stream = match listener.accept().await {
@@ -460,68 +702,87 @@ async fn listen(
                 ));
             }
         }
-        let code = exchange(host, &stream, stdin.as_deref(), None, out, err).await;
+        let code = exchange(host, a, &stream, input, out, err).await;
         if !a.keep {
             return code;
         }
     }
 }
 
+/// `nc -u`: connected UDP. With `-z`, one probe datagram: a port that
+/// answers "port unreachable" is closed, silently, exit 1.
 async fn udp_client(
     host: &Host,
     a: &NcArgs,
     addr: Ipv4Addr,
-    stdin: Option<Vec<u8>>,
+    input: &mut Input,
     out: &mut Output,
     err: &mut Output,
 ) -> i32 {
-    let sock = match UdpSocket::bind(host, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)) {
+    let local = SocketAddrV4::new(
+        a.source.unwrap_or(Ipv4Addr::UNSPECIFIED),
+        a.source_port.unwrap_or(0),
+    );
+    let sock = match UdpSocket::bind(host, local) {
         Ok(s) => s,
         Err(e) => {
             err.line(format!("nc: bind failed: {e}"));
             return 1;
         }
     };
-    let remote = SocketAddrV4::new(addr, a.ports.0);
-    if let Err(e) = sock.connect(remote) {
-        err.line(format!(
-            "nc: connect to {} port {} (udp) failed: {e}",
-            addr, a.ports.0
-        ));
-        return 1;
-    }
-    if a.verbose {
-        err.line(format!(
-            "Connection to {} {} port [{}] succeeded!",
-            a.host.as_deref().unwrap_or_default(),
-            a.ports.0,
-            service(a.ports.0, Transport::Udp)
-        ));
-    }
-    if let Some(data) = &stdin {
-        if let Err(e) = sock.send(data) {
-            err.line(format!("nc: write failed: {e}"));
+    let name = a.host.clone().unwrap_or_default();
+    let mut any_open = false;
+    for p in a.ports.0..=a.ports.1 {
+        let remote = SocketAddrV4::new(addr, p);
+        if let Err(e) = sock.connect(remote) {
+            err.line(format!("nc: connect to {addr} port {p} (udp) failed: {e}"));
             return 1;
         }
-    }
-    // UDP has no end: wait for replies for the -w time (1 s by default
-    // here, so that a scenario's nc -u finishes).
-    let wait = a.wait.unwrap_or(Duration::from_secs(1));
-    let mut printer = Printer::default();
-    loop {
-        match select(sock.recv_from(), host.sleep(wait)).await {
-            Either::Left(Ok(d)) => printer.feed(&d.data, out),
-            Either::Left(Err(e)) => {
-                printer.finish(out);
-                // ICMP port unreachable on a connected UDP socket.
-                err.line(format!("nc: read failed: {e}"));
-                return 1;
+        if a.scan {
+            // OpenBSD nc's udptest: write, wait, write again; an ICMP error
+            // in between makes the second write (here: a read) fail.
+            let _ = sock.send(b"X");
+            let wait = a.wait.unwrap_or(Duration::from_secs(1));
+            let closed = matches!(
+                select(sock.recv_from(), host.sleep(wait)).await,
+                Either::Left(Err(_))
+            );
+            if !closed {
+                any_open = true;
+                if a.verbose {
+                    err.line(format!(
+                        "Connection to {name} {p} port [{}] succeeded!",
+                        service(p, Transport::Udp, a.numeric)
+                    ));
+                }
             }
-            Either::Right(()) => break,
+            continue;
         }
+        if a.verbose {
+            err.line(format!(
+                "Connection to {name} {p} port [{}] succeeded!",
+                service(p, Transport::Udp, a.numeric)
+            ));
+        }
+        return datagram_client(
+            host,
+            a,
+            input,
+            out,
+            err,
+            |data| {
+                let r = sock.send(data).map_err(|e| e.to_string());
+                async move { r }
+            },
+            || async { sock.recv_from().await.map(|d| d.data) },
+        )
+        .await;
     }
-    printer.finish(out);
-    0
+    if any_open {
+        0
+    } else {
+        1
+    }
 }
 
 #[cfg(test)]
@@ -551,14 +812,17 @@ mod tests {
         assert_eq!(a.ports, (80, 80));
         let a = parse("-lU /tmp/s.sock").unwrap();
         assert_eq!((a.listen, a.unix.as_deref()), (true, Some("/tmp/s.sock")));
+        let a = parse("-4 -q 2 -s 10.0.0.1 -p 4000 server 80").unwrap();
+        assert_eq!(a.quit, Some(Duration::from_secs(2)));
+        assert_eq!(a.source, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(a.source_port, Some(4000));
     }
 
     #[test]
     fn mistakes() {
-        assert!(parse("server")
-            .unwrap_err()
-            .message
-            .contains("missing hostname and port"));
+        let e = parse("server").unwrap_err();
+        assert!(e.message.contains("missing hostname and port"));
+        assert_eq!(e.status, 1);
         assert_eq!(
             parse("server 0").unwrap_err().message,
             "port number invalid: 0"
@@ -577,5 +841,22 @@ mod tests {
             .message
             .contains("missing socket path"));
         assert!(parse("-zU /x").is_err());
+        // An option nc does not have, in getopt's words, with the usage.
+        let e = parse("-x proxy server 80").unwrap_err();
+        assert_eq!(e.message, "invalid option -- 'x'");
+        assert!(e.usage.is_some());
+        assert_eq!(e.status, 1);
+        // -n: names are not looked up, services neither.
+        assert!(parse("-n server http").is_err());
+    }
+
+    #[test]
+    fn help_goes_to_standard_error_with_status_0() {
+        let h = parse("-h").unwrap_err();
+        assert_eq!(h.status, 0);
+        assert!(h
+            .help
+            .as_ref()
+            .is_some_and(|(text, to_stdout)| { !to_stdout && text.starts_with("OpenBSD netcat") }));
     }
 }

@@ -204,6 +204,17 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
     let mut next_send = start;
     let mut exit_at: Option<Instant> = None;
     let deadline_at = a.deadline.map(|d| start + d);
+    // Ctrl-C (or SIGTERM) ends the run with the statistics, as iputils'
+    // ping does.
+    let signals = host.current_pid().map(|p| host.catch_signals(p));
+    let interrupted = || async {
+        match &signals {
+            Some(s) => {
+                s.next().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
     loop {
         let now = host.now();
         if a.count.is_some_and(|c| st.received + st.errors >= c) {
@@ -250,12 +261,19 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
             .into_iter()
             .flatten()
             .min();
-        let msg = match wake {
-            Some(w) => match select(sock.recv(), host.sleep_until(w)).await {
-                Either::Left(m) => m,
-                Either::Right(()) => continue,
-            },
-            None => sock.recv().await,
+        let wait = async {
+            match wake {
+                Some(w) => match select(sock.recv(), host.sleep_until(w)).await {
+                    Either::Left(m) => Some(m),
+                    Either::Right(()) => None,
+                },
+                None => Some(sock.recv().await),
+            }
+        };
+        let msg = match select(wait, interrupted()).await {
+            Either::Left(Some(m)) => m,
+            Either::Left(None) => continue,
+            Either::Right(()) => break,
         };
         let now = host.now();
         match msg {

@@ -74,6 +74,7 @@ fn cannot(opt: char, v: &str) -> Usage {
         message: format!("Cannot handle `-{opt}' option with arg `{v}'"),
         usage: None,
         status: 2,
+        help: None,
     }
 }
 

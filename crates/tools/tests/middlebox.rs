@@ -52,7 +52,7 @@ fn stateful_firewall_needs_one_rule() {
     let nc = find(&r, "client", "nc -w 2 10.99.1.2 7", 0);
     assert_eq!(
         nc.stderr,
-        ["nc: connect to 10.99.1.2 port 7 (tcp) failed: Connection timed out"]
+        ["nc: connect to 10.99.1.2 port 7 (tcp) timed out: Operation now in progress"]
     );
     assert_eq!(
         find(&r, "client", "ping -c 2 -W 1 10.99.1.2", 0).exit,

@@ -2,29 +2,79 @@
 //! domain socket (directory 0700, socket 0600: only root — the user who can
 //! create TUN devices — gets in).
 //!
-//! The protocol is lines of text. The client sends one request,
-//! `RUN <command line>`; the server runs it on the stack's host and sends
-//! each line it prints, `O <text>` (standard output) or `E <text>`
-//! (standard error), then `X <exit status>` and closes. A client that goes
-//! away has its command stopped. `tcplab ss --tun NAME` is `RUN ss ...`.
+//! The protocol is binary frames: a kind byte, a 4-byte big-endian length,
+//! the payload. The client sends `R` (a request: one flags byte — bit 0
+//! standard output is a terminal, bit 1 standard error is — then the
+//! command line), then any number of `I` (bytes for the command's standard
+//! input), `C` (its end) and `S` (a signal: 2 for Ctrl-C, 15 for SIGTERM).
+//! The server answers `O` and `E` (bytes the command wrote to standard
+//! output and error, unchanged) and finally `X` (the exit status, 4 bytes)
+//! and closes. A client that goes away has its command stopped.
+//! `tcplab ss --tun NAME` is a request for `ss ...`.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::device::SetupError;
+use crate::sys::{self, Wait};
 
 /// Where control sockets live.
 pub const CONTROL_DIR: &str = "/run/tcplab";
 
-/// The longest request line accepted.
-const MAX_REQUEST: usize = 64 * 1024;
+/// The largest frame accepted.
+const MAX_FRAME: usize = 1 << 20;
 
 pub fn socket_path(name: &str) -> PathBuf {
     Path::new(CONTROL_DIR).join(format!("{name}.sock"))
+}
+
+/// Append one frame to `out`.
+fn frame(out: &mut VecDeque<u8>, kind: u8, payload: &[u8]) {
+    out.push_back(kind);
+    out.extend((payload.len() as u32).to_be_bytes());
+    out.extend(payload);
+}
+
+/// Take the whole frames at the front of `buf`; `Err` if one is too big.
+fn frames(buf: &mut Vec<u8>) -> Result<Vec<(u8, Vec<u8>)>, ()> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while buf.len() - at >= 5 {
+        let len = u32::from_be_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
+        if len > MAX_FRAME {
+            return Err(());
+        }
+        if buf.len() - at < 5 + len {
+            break;
+        }
+        out.push((buf[at], buf[at + 5..at + 5 + len].to_vec()));
+        at += 5 + len;
+    }
+    buf.drain(..at);
+    Ok(out)
+}
+
+/// A request from a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub cmdline: String,
+    /// Standard output and error of the client are terminals.
+    pub terminal: (bool, bool),
+}
+
+/// What a client sent after its request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientInput {
+    Stdin(Vec<u8>),
+    StdinClosed,
+    /// A signal number (2 or 15).
+    Signal(i32),
 }
 
 /// One attached client.
@@ -33,8 +83,10 @@ pub struct Client {
     stream: UnixStream,
     inbuf: Vec<u8>,
     outbuf: VecDeque<u8>,
-    /// The request, once a whole line arrived.
-    pub request: Option<String>,
+    /// The request, once it arrived.
+    pub request: Option<Request>,
+    /// Input for the command that arrived since the last look.
+    pub input: Vec<ClientInput>,
     /// The command started for it (a pid on the host).
     pub pid: Option<u32>,
     /// The command ended and `X` was queued: close once flushed.
@@ -52,47 +104,55 @@ impl Client {
         !self.outbuf.is_empty()
     }
 
-    /// Queue one line of output (`kind` is `O`, `E` or `X`).
-    pub fn line(&mut self, kind: char, text: &str) {
-        self.outbuf.push_back(kind as u8);
-        self.outbuf.push_back(b' ');
-        // One line per message: embedded newlines would break framing.
-        self.outbuf
-            .extend(text.bytes().map(|b| if b == b'\n' { b' ' } else { b }));
-        self.outbuf.push_back(b'\n');
+    /// Queue bytes the command wrote (`stderr`: to standard error).
+    pub fn output(&mut self, stderr: bool, bytes: &[u8]) {
+        for piece in bytes.chunks(MAX_FRAME) {
+            frame(&mut self.outbuf, if stderr { b'E' } else { b'O' }, piece);
+        }
+    }
+
+    /// Queue the exit status; the client is done once it is sent.
+    pub fn exit(&mut self, code: i32) {
+        frame(&mut self.outbuf, b'X', &code.to_be_bytes());
+        self.finished = true;
     }
 
     /// Read what the client sent (non-blocking).
     pub fn read(&mut self) {
-        let mut buf = [0u8; 4096];
+        let mut buf = [0u8; 16384];
         loop {
             match self.stream.read(&mut buf) {
                 Ok(0) => {
-                    if self.request.is_some() {
-                        // A half-close after the request is fine; a full
-                        // close shows up as a failed write later.
-                        return;
-                    }
                     self.gone = true;
                     return;
                 }
-                Ok(n) => {
-                    if self.request.is_some() {
-                        continue;
-                    }
-                    self.inbuf.extend_from_slice(&buf[..n]);
-                    if let Some(i) = self.inbuf.iter().position(|b| *b == b'\n') {
-                        let line = String::from_utf8_lossy(&self.inbuf[..i]).into_owned();
-                        self.request = Some(line);
-                        self.inbuf.clear();
-                    } else if self.inbuf.len() > MAX_REQUEST {
-                        self.gone = true;
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Ok(n) => self.inbuf.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
+                    self.gone = true;
+                    return;
+                }
+            }
+        }
+        let Ok(frames) = frames(&mut self.inbuf) else {
+            self.gone = true;
+            return;
+        };
+        for (kind, payload) in frames {
+            match (kind, &self.request) {
+                (b'R', None) if !payload.is_empty() => {
+                    self.request = Some(Request {
+                        cmdline: String::from_utf8_lossy(&payload[1..]).into_owned(),
+                        terminal: (payload[0] & 1 != 0, payload[0] & 2 != 0),
+                    });
+                }
+                (b'I', Some(_)) => self.input.push(ClientInput::Stdin(payload)),
+                (b'C', Some(_)) => self.input.push(ClientInput::StdinClosed),
+                (b'S', Some(_)) if payload.len() == 1 => {
+                    self.input.push(ClientInput::Signal(i32::from(payload[0])))
+                }
+                _ => {
                     self.gone = true;
                     return;
                 }
@@ -180,6 +240,7 @@ impl ControlServer {
                             inbuf: Vec::new(),
                             outbuf: VecDeque::new(),
                             request: None,
+                            input: Vec::new(),
                             pid: None,
                             finished: false,
                             gone: false,
@@ -191,7 +252,9 @@ impl ControlServer {
             }
         }
         for c in &mut self.clients {
-            c.read();
+            if !c.finished {
+                c.read();
+            }
             c.flush();
         }
     }
@@ -209,15 +272,29 @@ impl Drop for ControlServer {
     }
 }
 
-/// Run `cmdline` on the stack running on `name`, copying its output to
-/// `out` and `err`; returns its exit status.
+/// How an attaching client's own standard streams are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachIo {
+    /// Forward standard input to the command (it reads it).
+    pub forward_stdin: bool,
+    /// Standard output and error are terminals.
+    pub terminal: (bool, bool),
+}
+
+/// Run `cmdline` on the stack running on `name`, as if it ran here: its
+/// output is copied to `out` and `err` byte for byte, standard input is
+/// forwarded to it, and Ctrl-C or SIGTERM are passed on (the command
+/// decides what they do: ping prints its statistics). Returns its exit
+/// status.
 pub fn attach(
     name: &str,
     cmdline: &str,
+    io: AttachIo,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, SetupError> {
     let path = socket_path(name);
+    let fail = |e: io::Error| SetupError(format!("{}: {e}", path.display()));
     let mut stream = UnixStream::connect(&path).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::ConnectionRefused {
             SetupError(format!(
@@ -228,25 +305,115 @@ pub fn attach(
             SetupError(format!("cannot connect to {}: {e}", path.display()))
         }
     })?;
-    writeln!(stream, "RUN {cmdline}")
-        .map_err(|e| SetupError(format!("{}: {e}", path.display())))?;
-    let reader = BufReader::new(stream);
-    for line in reader.lines() {
-        let line = line.map_err(|e| SetupError(format!("{}: {e}", path.display())))?;
-        let kind = line.get(..2).unwrap_or("");
-        let text = line.get(2..).unwrap_or("");
-        match kind {
-            "O " => {
-                let _ = writeln!(out, "{text}");
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let terminate = Arc::new(AtomicBool::new(false));
+    for (sig, flag) in [
+        (signal_hook::consts::SIGINT, &interrupt),
+        (signal_hook::consts::SIGTERM, &terminate),
+    ] {
+        signal_hook::flag::register(sig, flag.clone())
+            .map_err(|e| SetupError(format!("cannot handle signals: {e}")))?;
+    }
+    let mut request = VecDeque::new();
+    let flags = u8::from(io.terminal.0) | (u8::from(io.terminal.1) << 1);
+    let mut payload = vec![flags];
+    payload.extend_from_slice(cmdline.as_bytes());
+    frame(&mut request, b'R', &payload);
+    if !io.forward_stdin {
+        frame(&mut request, b'C', &[]);
+    }
+    stream.write_all(request.make_contiguous()).map_err(fail)?;
+    let stdin_fd = 0;
+    let mut stdin_open = io.forward_stdin;
+    let mut inbuf = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    // Input and signals for a command that has just ended find the socket
+    // closed: that is not an error, the exit status is still to be read.
+    let send = |stream: &mut UnixStream, kind: u8, payload: &[u8]| {
+        let mut f = VecDeque::new();
+        frame(&mut f, kind, payload);
+        stream.write_all(f.make_contiguous()).is_ok()
+    };
+    loop {
+        for (flag, number) in [(&interrupt, 2u8), (&terminate, 15u8)] {
+            if flag.swap(false, Ordering::Relaxed) {
+                send(&mut stream, b'S', &[number]);
             }
-            "E " => {
-                let _ = writeln!(err, "{text}");
+        }
+        let mut waits = vec![Wait::read(stream.as_raw_fd())];
+        if stdin_open {
+            waits.push(Wait::read(stdin_fd));
+        }
+        sys::poll(&mut waits, None).map_err(|e| SetupError(format!("poll: {e}")))?;
+        if stdin_open && waits[1].ready {
+            // Ready: a read returns what is there without blocking.
+            let mut input = std::io::stdin().lock();
+            match input.read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    stdin_open = false;
+                    send(&mut stream, b'C', &[]);
+                }
+                Ok(n) => {
+                    if !send(&mut stream, b'I', &buf[..n]) {
+                        stdin_open = false;
+                    }
+                }
             }
-            "X " => return Ok(text.trim().parse().unwrap_or(1)),
-            _ => {}
+        }
+        if waits[0].ready {
+            let n = match stream.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(fail(e)),
+            };
+            if n == 0 {
+                return Err(SetupError(format!(
+                    "the stack on {name} went away before the command finished"
+                )));
+            }
+            inbuf.extend_from_slice(&buf[..n]);
+            let got = frames(&mut inbuf)
+                .map_err(|()| SetupError(format!("{}: a frame too large", path.display())))?;
+            for (kind, payload) in got {
+                match kind {
+                    b'O' => {
+                        let _ = out.write_all(&payload);
+                        let _ = out.flush();
+                    }
+                    b'E' => {
+                        let _ = err.write_all(&payload);
+                        let _ = err.flush();
+                    }
+                    b'X' if payload.len() == 4 => {
+                        return Ok(i32::from_be_bytes([
+                            payload[0], payload[1], payload[2], payload[3],
+                        ]));
+                    }
+                    _ => {}
+                }
+            }
         }
     }
-    Err(SetupError(format!(
-        "the stack on {name} went away before the command finished"
-    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_wait_for_whole_ones() {
+        let mut q = VecDeque::new();
+        frame(&mut q, b'O', b"abc");
+        frame(&mut q, b'X', &7i32.to_be_bytes());
+        let bytes: Vec<u8> = q.into_iter().collect();
+        let mut buf = bytes[..6].to_vec();
+        assert_eq!(frames(&mut buf).unwrap(), vec![]);
+        buf.extend_from_slice(&bytes[6..]);
+        let f = frames(&mut buf).unwrap();
+        assert_eq!(f[0], (b'O', b"abc".to_vec()));
+        assert_eq!(f[1].0, b'X');
+        assert!(buf.is_empty());
+        let mut huge = vec![b'O', 0xff, 0xff, 0xff, 0xff];
+        assert!(frames(&mut huge).is_err());
+    }
 }

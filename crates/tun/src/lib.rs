@@ -17,7 +17,7 @@ pub mod fs;
 pub mod runtime;
 pub mod sys;
 
-pub use control::{attach, socket_path};
+pub use control::{attach, socket_path, AttachIo};
 pub use device::{Device, DeviceSpec, SetupError};
 pub use fs::RealFs;
 pub use runtime::{route, run, Launcher, Policy, RouteOptions, RunOptions};

@@ -20,22 +20,32 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tcplab_host::{Host, Names, OutputLine, Pid, ResolverConfig, Stream};
+use tcplab_host::{Host, Names, OutputChunk, Pid, ResolverConfig, Signal, Stream};
 use tcplab_link::{Direction, LinkParams, Offer};
 use tcplab_stack::tcp::SocketSnapshot;
 use tcplab_stack::{Config, IfaceId, Instant, Rng, Stack, TcpState};
 use tcplab_wire::pcap::{LinkType, PcapWriter};
 
-use crate::control::ControlServer;
+use crate::control::{ClientInput, ControlServer};
 use crate::device::{Device, DeviceSpec, SetupError};
 use crate::fs::RealFs;
 use crate::sys::{self, Wait};
 
+/// A command the launcher started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Launched {
+    pub pid: Pid,
+    /// A server that runs until stopped.
+    pub daemon: bool,
+    /// It reads its standard input (nc): the terminal's input goes to it.
+    pub reads_stdin: bool,
+}
+
 /// Starts tool commands on a host (the cli gives the tools crate's).
 pub trait Launcher {
-    /// Start `cmdline`; returns its pid and whether it is a server that
-    /// runs until stopped.
-    fn start(&self, host: &Host, cmdline: &str) -> Result<(Pid, bool), String>;
+    /// Start `cmdline`, its standard output and error terminals or not.
+    fn start(&self, host: &Host, cmdline: &str, terminal: (bool, bool))
+        -> Result<Launched, String>;
 }
 
 /// Everything `tcplab run` was told.
@@ -99,9 +109,12 @@ impl PartialOrd for Delayed {
 struct Routes {
     /// pid → index of the control client.
     client_of: BTreeMap<Pid, usize>,
-    /// Lines for control clients: (pid, stream, text).
-    pending: Vec<(Pid, Stream, String)>,
+    /// Output for control clients: (pid, stream, bytes).
+    pending: Vec<(Pid, Stream, Vec<u8>)>,
 }
+
+/// Output for `tcplab run`'s own terminal, in order.
+type TerminalQueue = Vec<(Stream, Vec<u8>)>;
 
 /// The parts of a run the loop works on.
 struct Runner {
@@ -442,23 +455,29 @@ fn drive(
     };
     let mut control = ControlServer::open(&name)?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone())
+    // Ctrl-C and SIGTERM go to the command, which decides (ping prints
+    // its statistics); a second one, or any for a router, stops the run.
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let terminate = Arc::new(AtomicBool::new(false));
+    for (sig, flag) in [
+        (signal_hook::consts::SIGINT, &interrupt),
+        (signal_hook::consts::SIGTERM, &terminate),
+    ] {
+        signal_hook::flag::register(sig, flag.clone())
             .map_err(|e| SetupError(format!("cannot handle signals: {e}")))?;
     }
 
     let routes: Rc<RefCell<Routes>> = Rc::default();
-    let terminal: Rc<RefCell<Vec<(Stream, String)>>> = Rc::default();
+    let terminal: Rc<RefCell<TerminalQueue>> = Rc::default();
     {
         let routes = routes.clone();
         let terminal = terminal.clone();
-        host.set_output(Rc::new(move |line: OutputLine| {
+        host.set_output(Rc::new(move |chunk: OutputChunk| {
             let mut r = routes.borrow_mut();
-            if r.client_of.contains_key(&line.pid) {
-                r.pending.push((line.pid, line.stream, line.text));
+            if r.client_of.contains_key(&chunk.pid) {
+                r.pending.push((chunk.pid, chunk.stream, chunk.bytes));
             } else {
-                terminal.borrow_mut().push((line.stream, line.text));
+                terminal.borrow_mut().push((chunk.stream, chunk.bytes));
             }
         }));
     }
@@ -478,62 +497,105 @@ fn drive(
     };
 
     // No command: a server (the router) until stopped.
-    let (main_pid, daemon) = match command {
-        Some(c) => {
-            let (pid, d) = launcher.start(&host, c).map_err(SetupError)?;
-            (Some(pid), d)
-        }
-        None => (None, true),
+    use std::io::IsTerminal;
+    let own_terminal = (
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    );
+    let main = match command {
+        Some(c) => Some(launcher.start(&host, c, own_terminal).map_err(SetupError)?),
+        None => None,
     };
+    let daemon = main.is_none_or(|m| m.daemon);
+    // The command's standard input is ours, if it reads any.
+    let mut stdin_open = main.is_some_and(|m| m.reads_stdin);
+    if let Some(m) = main {
+        if !m.reads_stdin {
+            host.close_stdin(m.pid);
+        }
+    }
     let flush_terminal = |out: &mut dyn Write, err: &mut dyn Write| {
-        for (stream, text) in terminal.borrow_mut().drain(..) {
+        for (stream, bytes) in terminal.borrow_mut().drain(..) {
             let _ = match stream {
-                Stream::Stdout => writeln!(out, "{text}"),
-                Stream::Stderr => writeln!(err, "{text}"),
+                Stream::Stdout => out.write_all(&bytes),
+                Stream::Stderr => err.write_all(&bytes),
             };
         }
         let _ = out.flush();
+        let _ = err.flush();
     };
+    let mut signalled = 0;
 
     let code = loop {
         let now = runner.clock.now();
         runner
             .turn(now)
             .map_err(|e| SetupError(format!("{name}: {e}")))?;
-        // Control clients: start their commands, forward their output.
+        // Control clients: start their commands, pass their input and
+        // signals, forward their output.
         control.poll();
         for (i, c) in control.clients.iter_mut().enumerate() {
             if c.pid.is_none() && !c.finished {
                 if let Some(req) = c.request.clone() {
-                    match req.strip_prefix("RUN ") {
-                        Some(cmdline) => match launcher.start(&host, cmdline) {
-                            Ok((pid, _)) => {
-                                c.pid = Some(pid);
-                                routes.borrow_mut().client_of.insert(pid, i);
-                            }
-                            Err(e) => {
-                                c.line('E', &format!("tcplab: {e}"));
-                                c.line('X', "2");
-                                c.finished = true;
-                            }
-                        },
-                        None => {
-                            c.line('E', "tcplab: bad request");
-                            c.line('X', "2");
-                            c.finished = true;
+                    match launcher.start(&host, &req.cmdline, req.terminal) {
+                        Ok(l) => {
+                            c.pid = Some(l.pid);
+                            routes.borrow_mut().client_of.insert(l.pid, i);
+                        }
+                        Err(e) => {
+                            c.output(true, format!("tcplab: {e}\n").as_bytes());
+                            c.exit(127);
                         }
                     }
                 }
             }
+            if let Some(pid) = c.pid {
+                for input in std::mem::take(&mut c.input) {
+                    match input {
+                        ClientInput::Stdin(bytes) => host.feed_stdin(pid, &bytes),
+                        ClientInput::StdinClosed => host.close_stdin(pid),
+                        ClientInput::Signal(2) => host.signal(pid, Signal::Interrupt),
+                        ClientInput::Signal(_) => host.signal(pid, Signal::Terminate),
+                    }
+                }
+            }
         }
-        // Commands started for clients may already have output.
+        // Our own standard input, for the command.
+        if stdin_open {
+            let mut ready = [Wait::read(0)];
+            if sys::poll(&mut ready, Some(Duration::ZERO)).is_ok() && ready[0].ready {
+                let mut buf = [0u8; 16384];
+                let pid = main.map(|m| m.pid).expect("stdin is read for a command");
+                match std::io::Read::read(&mut std::io::stdin().lock(), &mut buf) {
+                    Ok(0) | Err(_) => {
+                        stdin_open = false;
+                        host.close_stdin(pid);
+                    }
+                    Ok(n) => host.feed_stdin(pid, &buf[..n]),
+                }
+            }
+        }
+        // Signals for us.
+        for (flag, sig) in [
+            (&interrupt, Signal::Interrupt),
+            (&terminate, Signal::Terminate),
+        ] {
+            if flag.swap(false, Ordering::Relaxed) {
+                signalled += 1;
+                match main {
+                    Some(m) if signalled == 1 => host.signal(m.pid, sig),
+                    _ => signalled = 99,
+                }
+            }
+        }
+        // Commands may have output, or have ended.
         runner.service(now);
         {
             let mut r = routes.borrow_mut();
-            for (pid, stream, text) in std::mem::take(&mut r.pending) {
+            for (pid, stream, bytes) in std::mem::take(&mut r.pending) {
                 if let Some(&i) = r.client_of.get(&pid) {
                     if let Some(c) = control.clients.get_mut(i) {
-                        c.line(if stream == Stream::Stdout { 'O' } else { 'E' }, &text);
+                        c.output(stream == Stream::Stderr, &bytes);
                     }
                 }
             }
@@ -544,8 +606,7 @@ fn drive(
                     host.kill(pid);
                 } else if !c.finished {
                     if let Some(code) = host.process(pid).and_then(|p| p.exit) {
-                        c.line('X', &code.to_string());
-                        c.finished = true;
+                        c.exit(code);
                     }
                 }
             }
@@ -565,12 +626,10 @@ fn drive(
         }
         flush_terminal(out, err);
 
-        if let Some(code) = main_pid.and_then(|p| host.process(p)).and_then(|p| p.exit) {
-            if !daemon {
-                break code;
-            }
+        if let Some(code) = main.and_then(|m| host.process(m.pid)).and_then(|p| p.exit) {
+            break code;
         }
-        if stop.load(Ordering::Relaxed) {
+        if signalled > 1 || (signalled > 0 && daemon && main.is_none()) {
             break if daemon { 0 } else { 130 };
         }
 
@@ -585,6 +644,9 @@ fn drive(
                 writable: c.wants_write(),
                 ..Wait::read(c.fd())
             });
+        }
+        if stdin_open {
+            waits.push(Wait::read(0));
         }
         let timeout = runner.next_deadline().map(|d| {
             Duration::from_micros(

@@ -35,6 +35,7 @@ pub(super) fn usage(msg: String) -> Usage {
         message: msg,
         usage: Some("curl: try 'curl --help' or 'curl --manual' for more information".into()),
         status: 2,
+        help: None,
     }
 }
 
@@ -142,6 +143,7 @@ impl CurlArgs {
                 message: "You can only select one HTTP request method! You asked for both POST (-d, --data) and HEAD (-I, --head).".into(),
                 usage: None,
                 status: 2,
+                help: None,
             });
         }
         for h in &a.headers {

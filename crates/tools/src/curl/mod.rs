@@ -71,6 +71,8 @@ struct Run<'a> {
     open: Option<Open>,
     next_conn: u32,
     meter: Option<Meter>,
+    /// The meter's row is on screen and not ended by a newline yet.
+    meter_open: bool,
 }
 
 impl Run<'_> {
@@ -252,10 +254,11 @@ async fn exchange(
     }
     request.push_str("\r\n");
     if run.a.verbose {
+        // The request as sent, CRLF line ends included (as curl -v shows).
         for l in &lines {
-            run.err.line(format!("> {l}"));
+            run.err.line(format!("> {l}\r"));
         }
-        run.err.line("> ");
+        run.err.line("> \r");
     }
     let mut bytes = request.into_bytes();
     if let Some(b) = body {
@@ -308,11 +311,11 @@ async fn exchange(
         if proto == "HTTP/1.0" {
             run.info("HTTP 1.0, assume close after body".into());
         }
-        run.err.line(format!("< {}", head.start));
+        run.err.line(format!("< {}\r", head.start));
         for (n, v) in &head.headers {
-            run.err.line(format!("< {n}: {v}"));
+            run.err.line(format!("< {n}: {v}\r"));
         }
-        run.err.line("< ");
+        run.err.line("< \r");
     }
     // RFC 9112 §6.3: which responses have a body, and how long it is.
     let no_body = method == "HEAD" || code == 204 || code == 304 || (100..200).contains(&code);
@@ -395,6 +398,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         open: None,
         next_conn: 0,
         meter: None,
+        meter_open: false,
     };
     for url_text in &urls {
         let mut stats = Stats {
@@ -422,6 +426,11 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         let this = match result {
             Ok(()) => 0,
             Err(f) => {
+                // curl ends the meter's line when a transfer ends, also a
+                // failed one.
+                if std::mem::take(&mut run.meter_open) {
+                    run.err.write_bytes(b"\n");
+                }
                 if !a.silent || a.show_error {
                     if a.verbose {
                         run.err.line(format!("* {}", f.message));
@@ -432,11 +441,9 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
             }
         };
         if let Some(fmt) = &a.write_out {
+            // Exactly what the format says: no newline of curl's own.
             let text = write_out(fmt, &stats, this);
-            let body = text.strip_suffix('\n').unwrap_or(&text);
-            for line in body.split('\n') {
-                run.out.line(line);
-            }
+            run.out.write_bytes(text.as_bytes());
         }
         if this != 0 {
             code = this;
@@ -472,10 +479,13 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         }
         (None, false) => Sink::Terminal,
     };
-    let to_terminal = matches!(sink, Sink::Terminal);
-    let show_meter = !to_terminal && !a.silent && !a.verbose;
+    // curl shows its meter unless the body goes to a terminal (it would
+    // mix with it), or -s.
+    let to_terminal = matches!(sink, Sink::Terminal) && run.out.is_terminal();
+    let show_meter = !to_terminal && !a.silent;
     let now = run.host.now();
     run.meter = Some(Meter::new(show_meter, now, run.err));
+    run.meter_open = show_meter;
     let body = request_body(&run.host, &a.data)?;
     let mut method = match (&a.method, a.head, &body) {
         (Some(m), _, _) => m.clone(),
@@ -527,13 +537,14 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     stats.url_effective = url.to_text();
     // Headers first (-i, -I), then the body.
     for h in printed {
-        run.out.line(&h.start);
+        run.out.line(format!("{}\r", h.start));
         for (n, v) in &h.headers {
-            run.out.line(format!("{n}: {v}"));
+            run.out.line(format!("{n}: {v}\r"));
         }
-        run.out.line("");
+        run.out.line("\r");
     }
     let now = run.host.now();
+    run.meter_open = false;
     if let Some(mut m) = run.meter.take() {
         m.done(
             now,
@@ -562,7 +573,9 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         }
         Sink::Terminal if a.head => {}
         Sink::Terminal => {
-            if data.contains(&0) && a.output.as_deref() != Some("-") {
+            // Binary data is refused only on a terminal (a redirected
+            // standard output takes anything), unless --output - says so.
+            if data.contains(&0) && a.output.as_deref() != Some("-") && run.out.is_terminal() {
                 run.err.line(
                     "Warning: Binary output can mess up your terminal. Use \"--output -\" to tell ",
                 );
@@ -575,14 +588,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
                     "Failure writing output to destination".into(),
                 ));
             }
-            let text = String::from_utf8_lossy(&data);
-            let mut lines = text.split('\n').peekable();
-            while let Some(l) = lines.next() {
-                if lines.peek().is_none() && l.is_empty() {
-                    break;
-                }
-                run.out.line(l.strip_suffix('\r').unwrap_or(l));
-            }
+            run.out.write_bytes(&data);
         }
     }
     Ok(())

@@ -79,8 +79,9 @@ impl Meter {
             err.line(
                 "                                 Dload  Upload   Total   Spent    Left  Speed",
             );
-            err.line("");
-            err.line(Self::row(0, 0, 0, 0, Duration::ZERO, 0));
+            // Rows are redrawn in place: each starts with a carriage
+            // return, the last ends the line.
+            err.write_bytes(format!("\r{}", Self::row(0, 0, 0, 0, Duration::ZERO, 0)).as_bytes());
         }
         Meter {
             shown,
@@ -158,14 +159,8 @@ impl Meter {
         self.samples
             .retain(|(t, _)| now.saturating_since(*t) <= Duration::from_secs(6));
         let cur = self.current_speed(now, got);
-        err.line(Self::row(
-            total,
-            got,
-            0,
-            0,
-            now.saturating_since(self.start),
-            cur,
-        ));
+        let row = Self::row(total, got, 0, 0, now.saturating_since(self.start), cur);
+        err.write_bytes(format!("\r{row}").as_bytes());
         while self.next <= now {
             self.next += Duration::from_secs(1);
         }
@@ -183,7 +178,8 @@ impl Meter {
             } else {
                 0
             });
-        err.line(Self::row(total.max(got), got, up, up, spent, cur));
+        let row = Self::row(total.max(got), got, up, up, spent, cur);
+        err.write_bytes(format!("\r{row}\n").as_bytes());
     }
 }
 
