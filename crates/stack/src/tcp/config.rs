@@ -30,6 +30,11 @@ pub struct TcpConfig {
     /// Retransmissions of a passive open's SYN-ACK before the half-open
     /// connection is dropped (Linux `tcp_synack_retries`).
     pub synack_retries: u32,
+    /// Retransmissions or window probes an orphan (a connection the
+    /// application closed) gets before it is dropped, answered or not
+    /// (Linux's `tcp_orphan_retries`, 8 when left at 0): a peer that keeps
+    /// its window shut cannot hold a closed socket's memory for ever.
+    pub orphan_retries: u32,
     /// Receive buffer (bytes); also the largest window advertised.
     pub recv_buffer: usize,
     /// Send buffer (bytes).
@@ -88,6 +93,7 @@ impl Default for TcpConfig {
             syn_retries: 6,
             data_retries: 15,
             synack_retries: 5,
+            orphan_retries: 8,
             recv_buffer: 256 * 1024,
             send_buffer: 256 * 1024,
             delayed_ack: Duration::from_millis(40),

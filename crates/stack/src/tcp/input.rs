@@ -87,13 +87,11 @@ impl Connection {
     /// Handle a segment that the table demultiplexed to this connection.
     pub fn on_segment(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>) -> Outcome {
         self.counters.segs_in += 1;
-        self.last_recv = ctx.now;
-        self.keepalive.probes = 0;
         let mut out = Outcome::default();
         match self.phase {
             Phase::Closed => {}
             Phase::SynSent => self.syn_sent(ctx, seg, &mut out),
-            _ => self.synchronized(ctx, seg, &mut out),
+            _ => self.synchronized(ctx, seg, false, &mut out),
         }
         out
     }
@@ -125,6 +123,7 @@ impl Connection {
         if !f.syn() {
             return;
         }
+        self.last_recv = ctx.now;
         // RCV.WND is what our SYN offered (RFC 9293 §3.10.7.3): data may
         // follow at once, before our ACK has left.
         let window = self.rcv.syn_window();
@@ -189,9 +188,10 @@ impl Connection {
     /// and RFC 6298 §5.7 — the RTO starts again at 3 s without a sample.
     fn handshake_done(&mut self, ctx: &Ctx<'_>) {
         let now = ctx.now;
-        // Before ESTABLISHED only the SYN is ever sent, so any
-        // retransmission so far was one of the SYN.
-        if self.counters.retrans_segs > 0 {
+        // The SYN (or SYN-ACK) was lost if the retransmission timer fired
+        // before the handshake completed; resending our SYN as the <SYN,ACK>
+        // of a simultaneous open loses nothing.
+        if self.syn_timeouts > 0 {
             self.reset_controller(ctx.config, true);
             self.rtt.after_lost_syn();
         }
@@ -204,7 +204,15 @@ impl Connection {
     }
 
     /// RFC 9293 §3.10.7.4, for SYN-RECEIVED and the synchronized states.
-    fn synchronized(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>, out: &mut Outcome) {
+    /// `synack`: the segment was the peer's <SYN,ACK> with the SYN taken
+    /// off: its window is not scaled (RFC 7323 §2.2).
+    fn synchronized(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &tcp::Repr<'_>,
+        synack: bool,
+        out: &mut Outcome,
+    ) {
         // Simultaneous open (RFC 9293 figure 8, line 6): in SYN-RECEIVED the
         // peer's <SYN,ACK> repeats its SYN; if it acknowledges ours, take the
         // segment without the SYN it already gave us.
@@ -218,18 +226,22 @@ impl Connection {
             let mut rest = seg.clone();
             rest.flags = rest.flags.without(tcp::Flags::SYN);
             rest.seq_number += 1;
-            return self.synchronized(ctx, &rest, out);
+            return self.synchronized(ctx, &rest, true, out);
         }
         let Some((seq, data, fin)) = self.check_sequence(ctx, seg) else {
             return;
         };
+        // The peer is alive (keep-alive, RFC 9293 §3.8.4) only if it sent
+        // an acceptable segment: anyone can send an unacceptable one.
+        self.last_recv = ctx.now;
+        self.keepalive.probes = 0;
         if !self.check_rst(ctx, seg, out) {
             return;
         }
         if !self.check_syn(ctx, seg, out) {
             return;
         }
-        if !self.check_ack(ctx, seg, out) {
+        if !self.check_ack(ctx, seg, synack, out) {
             return;
         }
         self.check_urg(seg);
@@ -306,8 +318,10 @@ impl Connection {
             fin = false;
         }
         if zero_window_probe {
+            // The text cannot be taken; a FIN without text can (it needs no
+            // buffer space: Linux takes it too).
+            fin = fin && data.is_empty();
             data = &[];
-            fin = false;
             self.rcv.ack_now();
         }
         Some((seq, data, fin))
@@ -318,7 +332,10 @@ impl Connection {
     /// `invalid_ack_interval` (Linux's `tcp_oow_rate_limited`), so two ends
     /// that disagree cannot ping-pong ACKs for ever.
     fn ack_unacceptable(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>) {
-        let pure = seg.payload.is_empty() || seg.flags.syn();
+        // Only segments that take no sequence space (bare ACKs) can be
+        // part of an ACK loop; a SYN is one too. Data and FINs are always
+        // answered (Linux's tcp_oow_rate_limited).
+        let pure = seg.segment_len() == 0 || seg.flags.syn();
         if !pure || self.oow_allowed(ctx) {
             self.rcv.ack_now();
         }
@@ -394,7 +411,13 @@ impl Connection {
     }
 
     /// Fifth: the ACK field. Returns whether to go on.
-    fn check_ack(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>, out: &mut Outcome) -> bool {
+    fn check_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &tcp::Repr<'_>,
+        synack: bool,
+        out: &mut Outcome,
+    ) -> bool {
         if !seg.flags.ack() {
             return false;
         }
@@ -405,11 +428,9 @@ impl Connection {
                 return false;
             }
             self.goto(Phase::Established);
-            self.snd.set_window(
-                seg.seq_number,
-                ack,
-                u32::from(seg.window_len) << self.snd.wscale(),
-            );
+            let shift = if synack { 0 } else { self.snd.wscale() };
+            self.snd
+                .set_window(seg.seq_number, ack, u32::from(seg.window_len) << shift);
             self.take_ack(ctx, ack);
             self.handshake_done(ctx);
             if close_queued {
@@ -440,9 +461,10 @@ impl Connection {
         }
         // Window update (§3.10.7.4): only from a newer segment, or the same
         // one acknowledging more.
-        if self
-            .snd
-            .update_window(seg.seq_number, ack, seg.window_len, advanced)
+        if !synack
+            && self
+                .snd
+                .update_window(seg.seq_number, ack, seg.window_len, advanced)
         {
             self.window_changed(ctx.now, old_wnd, out);
         }
@@ -567,6 +589,9 @@ impl Connection {
             None => self.cc.on_ack(&event),
         }
         self.rec.dupacks = 0;
+        if self.rec.recover.is_some_and(|r| ack > r) {
+            self.rec.recover = None;
+        }
     }
 
     /// RFC 5681 §2's duplicate ACK, and §3.2 fast retransmit on the third.
@@ -586,17 +611,17 @@ impl Connection {
             self.rec.dupacks = 0;
             return;
         }
-        self.rec.dupacks += 1;
+        self.rec.dupacks = self.rec.dupacks.saturating_add(1);
         if self.rec.until.is_some() {
             self.cc.on_dup_ack_in_recovery(ctx.now, self.seg.mss);
         } else if self.rec.dupacks == 3 {
             // RFC 6582 §3.2 step 1: only if this ACK covers more than the
             // last recovery point (avoids multiple reductions per window).
             let una = self.snd.una();
-            if una > self.rec.recover || self.rec.recover == self.snd.iss() {
+            if self.rec.recover.is_none_or(|r| una > r) {
                 let nxt = self.snd.nxt();
                 self.rec.until = Some(nxt);
-                self.rec.recover = nxt;
+                self.rec.recover = Some(nxt);
                 self.cc.on_congestion(
                     ctx.now,
                     Congestion::FastRetransmit,

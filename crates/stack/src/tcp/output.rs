@@ -232,10 +232,11 @@ impl Connection {
         if !self.rec.force && in_flight > 0 && in_flight + len > self.cc.cwnd() {
             return None;
         }
-        // Never into a closed window (that is the persist timer's probe),
-        // and beyond the window's edge only at SND.UNA (as Linux).
+        // Data never into a closed window (that is the persist timer's
+        // probe), and beyond the window's edge only at SND.UNA (as Linux).
+        // A lone FIN needs no window: it is sent again whatever the window.
         let edge = self.snd.wnd_end();
-        if start >= edge || (start != self.snd.una() && end > edge) {
+        if data_len > 0 && (start >= edge || (start != self.snd.una() && end > edge)) {
             return None;
         }
         self.rec.force = false;
@@ -438,6 +439,7 @@ impl Connection {
                 ..
             } => ctx.config.syn_retries,
             Phase::SynReceived { .. } => ctx.config.synack_retries,
+            _ if self.orphaned() => ctx.config.data_retries.min(ctx.config.orphan_retries),
             _ => ctx.config.data_retries,
         };
         if self.retries > limit {
@@ -456,6 +458,9 @@ impl Connection {
             return;
         }
         ctx.stats.timeouts += 1;
+        if !self.state().synchronized() {
+            self.syn_timeouts += 1;
+        }
         self.rtt.back_off();
         if self.state().synchronized() {
             // RFC 5681 §3.1: ssthresh is halved only for the first timeout
@@ -469,7 +474,7 @@ impl Connection {
                 );
             }
             self.rec.until = None;
-            self.rec.recover = self.snd.nxt();
+            self.rec.recover = Some(self.snd.nxt());
             self.rec.dupacks = 0;
         }
         self.rec.force = false;
@@ -486,6 +491,12 @@ impl Connection {
     fn on_persist_timeout(&mut self, ctx: &mut Ctx<'_>, out: &mut TimerOutcome) {
         let held = self.snd.unsent() > 0 || self.snd.outstanding() > 0;
         if !held {
+            return;
+        }
+        // An orphan is probed a bounded number of times, answered or not.
+        if self.orphaned() && self.persist.backoff >= ctx.config.orphan_retries {
+            self.enter_closed();
+            out.closed = true;
             return;
         }
         if self.snd.outstanding() > 0 || self.snd.wnd() == 0 {

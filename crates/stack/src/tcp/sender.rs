@@ -34,6 +34,10 @@ pub struct Sender {
     up: Option<SeqNumber>,
     /// Where our FIN sits, once the application closed.
     fin: Option<SeqNumber>,
+    /// The SYN went out, and was acknowledged. Kept as flags: a comparison
+    /// with ISS flips after 2^31 bytes of sequence space.
+    syn_sent: bool,
+    syn_acked: bool,
     /// Bytes from `buf_seq` on: unacknowledged and unsent data.
     buf: Ring,
     buf_seq: SeqNumber,
@@ -63,6 +67,8 @@ impl Sender {
             wscale: 0,
             up: None,
             fin: None,
+            syn_sent: false,
+            syn_acked: false,
             buf: Ring::new(buffer),
             buf_seq: iss + 1,
             rtx: RtxQueue::default(),
@@ -108,12 +114,12 @@ impl Sender {
 
     /// Whether our SYN has been acknowledged.
     pub fn syn_acked(&self) -> bool {
-        self.una > self.iss
+        self.syn_acked
     }
 
     /// Whether our SYN went out at least once.
     pub fn syn_sent(&self) -> bool {
-        self.nxt > self.iss
+        self.syn_sent
     }
 
     /// Whether our FIN was sent and acknowledged.
@@ -175,14 +181,19 @@ impl Sender {
     }
 
     /// How many data bytes lie in `start .. end` (the SYN and FIN take
-    /// sequence space without data).
+    /// sequence space without data). Every comparison is between nearby
+    /// numbers, never with ISS, so it holds across the whole space.
     pub fn data_in(&self, start: SeqNumber, end: SeqNumber) -> (SeqNumber, usize) {
-        let from = start.max(self.iss + 1);
+        let from = if !self.syn_acked && start == self.iss {
+            start + 1
+        } else {
+            start
+        };
         let to = match self.fin {
             Some(f) => end.min(f),
             None => end,
         }
-        .min(self.data_end().max(self.iss + 1));
+        .min(self.data_end());
         if to > from {
             (from, to - from)
         } else {
@@ -196,12 +207,17 @@ impl Sender {
         debug_assert!(self.rtx.is_empty() && self.nxt == self.iss);
         self.nxt = self.iss + 1;
         self.una = self.nxt;
+        self.syn_sent = true;
+        self.syn_acked = true;
     }
 
     /// A first transmission of `start .. end`, which begins at SND.NXT.
     pub fn sent_new(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
         debug_assert_eq!(start, self.nxt, "new data starts at SND.NXT");
         debug_assert!(end > start);
+        if start == self.iss && !self.syn_sent {
+            self.syn_sent = true;
+        }
         self.rtx.push(start, end, now);
         self.nxt = end;
     }
@@ -215,6 +231,7 @@ impl Sender {
             return AckOutcome::default();
         }
         let acked = ack - self.una;
+        self.syn_acked = true;
         let data_acked = if ack > self.buf_seq {
             ack.min(self.data_end()) - self.buf_seq
         } else {
@@ -274,6 +291,8 @@ impl Sender {
 
     /// The connection closed: nothing more will be sent.
     pub fn discard(&mut self) {
+        self.syn_sent = true;
+        self.syn_acked = true;
         let n = self.buf.len();
         self.buf.consume(n);
         self.rtx.clear();
@@ -303,9 +322,7 @@ impl Sender {
                 self.una, self.nxt
             ));
         }
-        if self.una < self.iss {
-            return Err("SND.UNA below ISS".into());
-        }
+
         if let Some(f) = self.fin {
             if self.data_end() != f {
                 return Err(format!(
@@ -317,11 +334,19 @@ impl Sender {
                 return Err("sent beyond the FIN".into());
             }
         }
-        if self.buf_seq > self.una.max(self.iss + 1) {
+        let first_data = if self.syn_acked {
+            self.una
+        } else {
+            self.iss + 1
+        };
+        if self.buf_seq > first_data {
             return Err(format!(
                 "buffer starts at {:?}, after SND.UNA {:?}",
                 self.buf_seq, self.una
             ));
+        }
+        if !self.syn_acked && self.una != self.iss {
+            return Err("SND.UNA moved before the SYN was acknowledged".into());
         }
         if self.nxt > self.data_end() + usize::from(self.fin.is_some()) {
             return Err("sent beyond the queued data".into());

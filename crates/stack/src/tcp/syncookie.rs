@@ -19,8 +19,9 @@ use crate::hash::KeyedState;
 use crate::time::Instant;
 
 /// The MSS values a cookie can encode; the largest not above the peer's is
-/// chosen.
-pub const MSS_TABLE: [u16; 8] = [216, 536, 1200, 1300, 1400, 1440, 1460, 8960];
+/// chosen. The first is the smallest segment the stack ever sends
+/// (`min_snd_mss`), so a cookie never raises a small MSS.
+pub const MSS_TABLE: [u16; 8] = [48, 216, 536, 1200, 1400, 1440, 1460, 8960];
 
 const PERIOD_SECS: u64 = 64;
 
@@ -125,7 +126,8 @@ mod tests {
         let t = Instant::from_secs(5);
         let (l, r) = (sa(1, 80), sa(2, 4000));
         assert_eq!(c.make(t, l, r, SeqNumber(1), 1459).1, 1440);
-        assert_eq!(c.make(t, l, r, SeqNumber(1), 100).1, 216);
+        assert_eq!(c.make(t, l, r, SeqNumber(1), 100).1, 48);
+        assert_eq!(c.make(t, l, r, SeqNumber(1), 300).1, 216);
         assert_eq!(c.make(t, l, r, SeqNumber(1), 9000).1, 8960);
     }
 

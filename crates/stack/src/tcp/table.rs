@@ -205,6 +205,20 @@ impl TcpLayer {
         })
     }
 
+    /// Whether the listener for `local` would take a new SYN now.
+    fn listener_has_room(&self, local: SocketAddrV4, remote: SocketAddrV4) -> bool {
+        let Some(key) = self.find_listener(local, remote) else {
+            return false;
+        };
+        match self.sockets.get(key) {
+            Some(TcpSocket::Listener(l)) => {
+                l.accept_queue.len() < l.backlog
+                    && (l.embryos < self.config.max_syn_backlog || self.config.syncookies)
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn register_listener(&mut self, local: SocketAddrV4, key: Key) {
         self.listeners.insert(local, key);
     }
@@ -333,6 +347,12 @@ impl TcpLayer {
         let mut reopen_after = None;
         if let Some(key) = self.find(local, remote) {
             match self.time_wait_reopen(key, &seg) {
+                // A listener with no room would drop the SYN: keep the old
+                // incarnation's TIME-WAIT then.
+                Some(_) if !self.listener_has_room(local, remote) => {
+                    self.stats.listen_drops += 1;
+                    return;
+                }
                 Some(snd_nxt) => {
                     // RFC 1122 §4.2.2.13 / RFC 6191: a new SYN above the old
                     // sequence space reopens from TIME-WAIT.

@@ -43,8 +43,9 @@ pub struct Recovery {
     /// In fast recovery until this is acknowledged (RFC 6582 "recover").
     pub until: Option<SeqNumber>,
     /// SND.NXT when the last recovery or timeout began (RFC 6582 §3.2
-    /// step 1 keeps a second reduction out of the same window).
-    pub recover: SeqNumber,
+    /// step 1 keeps a second reduction out of the same window); forgotten
+    /// once acknowledged, so the comparison cannot flip 2^31 bytes later.
+    pub recover: Option<SeqNumber>,
     /// Send the next retransmission whatever the congestion window says
     /// (fast retransmit, NewReno's partial ACK).
     pub force: bool,
@@ -115,6 +116,9 @@ pub struct Connection {
     pub(super) rec: Recovery,
     /// Consecutive retransmission timeouts (RFC 9293 §3.8.3's R1/R2).
     pub(super) retries: u32,
+    /// Retransmission timeouts before the handshake completed: a lost SYN
+    /// or SYN-ACK (RFC 5681 §3.1, RFC 6298 §5.7).
+    pub(super) syn_timeouts: u32,
     pub(super) persist: Persist,
     pub(super) keepalive: KeepAlive,
     /// Time the last segment arrived.
@@ -221,10 +225,11 @@ impl Connection {
             rec: Recovery {
                 dupacks: 0,
                 until: None,
-                recover: iss,
+                recover: None,
                 force: false,
             },
             retries: 0,
+            syn_timeouts: 0,
             persist: Persist {
                 min: config.persist_min,
                 max: config.persist_max,

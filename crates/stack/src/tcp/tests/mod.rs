@@ -4,6 +4,7 @@
 mod interleave;
 mod pair;
 mod regressions;
+mod review;
 mod segments;
 mod table;
 mod timers;
