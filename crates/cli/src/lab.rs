@@ -17,7 +17,29 @@ use crate::commands::{check, Tools};
 /// The embedded default scenario: the guided tour.
 pub const TOUR: &str = include_str!("../../../scenarios/tour.toml");
 
+/// How to read what `tcplab lab` prints (shown by `tcplab lab --help`).
+pub const READING: &str = "\
+Reading the transcript: each line starts with the virtual time in seconds
+(all hosts share one clock, which jumps from event to event, so a 10-second
+ping takes milliseconds of real time), then the host, then a mark:
+  $ COMMAND      a command starts on that host (as typed in the scenario)
+    text         what the command wrote to its standard output
+  ! text         what it wrote to standard error (ping's errors, curl's meter)
+  (exit status N)  the command ended with a status other than 0
+  # text         narration from the scenario file
+  ~ text         the network changed: a link down or up, new impairments,
+                 a route added or removed
+A command still running when the scenario ends is interrupted as Ctrl-C
+would (ping prints its statistics) and shows exit status 130 if it stops.
+
+The closing table has one row per link and sending side that carried
+anything: packets and bytes put on the wire, then what went wrong there —
+queue (dropped: the sender's queue was full), lost (random or bursty loss),
+dup (duplicated), corr (a bit flipped), reord (sent early, out of order),
+and down (refused while the link was down, if one was).";
+
 #[derive(Debug, Args)]
+#[command(after_long_help = READING)]
 pub struct LabArgs {
     /// Scenario file (TOML); the guided tour when omitted.
     file: Option<PathBuf>,
@@ -71,6 +93,9 @@ pub fn render(ev: &TranscriptEvent, width: usize) -> Option<String> {
         TranscriptEvent::Error { time, node, text } => {
             format!("{} {node:width$} ! {text}", stamp(*time))
         }
+        TranscriptEvent::Change { time, text } => {
+            format!("{} {:width$}  ~ {text}", stamp(*time), "")
+        }
     })
 }
 
@@ -87,6 +112,11 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     if let Some(dir) = &args.pcap {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {}", dir.display(), io_reason(&e)))?;
+    }
+    // The transcript file too is checked before anything runs.
+    if let Some(path) = &args.transcript {
+        std::fs::File::create(path)
+            .map_err(|e| format!("cannot create {}: {}", path.display(), io_reason(&e)))?;
     }
     let options = SimOptions {
         seed: args.seed,
@@ -126,7 +156,14 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     sim.close_captures()
         .map_err(|e| format!("cannot write captures: {}", io_reason(&e)))?;
     if !args.quiet {
-        print(&format!("\n{}", summary(&sim, outcome, args.pcap.as_ref())));
+        let ran = scenario
+            .timeline
+            .iter()
+            .any(|e| matches!(e.action, tcplab_sim::Action::Run { .. }));
+        print(&format!(
+            "\n{}",
+            summary(&sim, outcome, args.pcap.as_ref(), ran)
+        ));
     }
     if let Some(path) = &args.transcript {
         let mut text = lines.borrow().join("\n");
@@ -137,9 +174,10 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>) -> String {
+fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>, ran: bool) -> String {
     let mut s = String::new();
     let end = match outcome {
+        Outcome::Finished if !ran => "nothing ran (the scenario has no commands)",
         Outcome::Finished => "all commands finished",
         Outcome::TimeLimit => "time limit reached",
         Outcome::Stalled => "nothing left to happen (a command is still waiting)",
@@ -150,17 +188,32 @@ fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>) -> String {
         sim.now(),
         sim.events()
     );
-    let _ = writeln!(
-        s,
-        "{:<16} {:<10} {:>8} {:>10} {:>6} {:>6} {:>6} {:>6} {:>6}",
-        "link", "sender", "packets", "bytes", "queue", "lost", "dup", "corr", "reord"
-    );
-    for r in sim.link_reports() {
-        let st = r.stats;
-        if st.packets == 0 && st.queue_drops == 0 {
-            continue;
-        }
+    let rows: Vec<_> = sim
+        .link_reports()
+        .into_iter()
+        .filter(|r| r.stats.packets > 0 || r.stats.queue_drops > 0 || r.stats.down > 0)
+        .collect();
+    // A link taken down by the timeline gets a column for what it refused.
+    let down = rows.iter().any(|r| r.stats.down > 0);
+    if !rows.is_empty() {
+        let _ = write!(
+            s,
+            "{:<16} {:<10} {:>8} {:>10} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            "link", "sender", "packets", "bytes", "queue", "lost", "dup", "corr", "reord"
+        );
         let _ = writeln!(
+            s,
+            "{}",
+            if down {
+                format!(" {:>6}", "down")
+            } else {
+                String::new()
+            }
+        );
+    }
+    for r in rows {
+        let st = r.stats;
+        let _ = write!(
             s,
             "{:<16} {:<10} {:>8} {:>10} {:>6} {:>6} {:>6} {:>6} {:>6}",
             r.segment,
@@ -172,6 +225,15 @@ fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>) -> String {
             st.duplicated,
             st.corrupted,
             st.reordered
+        );
+        let _ = writeln!(
+            s,
+            "{}",
+            if down {
+                format!(" {:>6}", st.down)
+            } else {
+                String::new()
+            }
         );
     }
     if let Some(dir) = pcap {

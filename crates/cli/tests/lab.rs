@@ -220,3 +220,55 @@ fn tour_walks_through_each_concept() {
         assert!(ss.iter().any(|l| l.contains(state)), "no {state} in {ss:?}");
     }
 }
+
+#[test]
+fn paths_are_checked_before_the_run_and_empty_runs_say_so() {
+    let dir = temp_dir("paths");
+    let file = dir.join("empty.toml");
+    std::fs::write(
+        &file,
+        "title = \"one host\"\n[[host]]\nname = \"alone\"\naddr = \"10.0.0.1/24\"\n",
+    )
+    .unwrap();
+    // A transcript that cannot be written: one line, status 2, nothing run.
+    let out = tcplab()
+        .args(["lab", "--transcript", "/nonexistent/dir/t.txt"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "tcplab: cannot create /nonexistent/dir/t.txt: No such file or directory\n"
+    );
+    assert!(out.stdout.is_empty(), "nothing ran");
+    // No links, no commands: said so, and no empty table.
+    let out = tcplab().arg("lab").arg(&file).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("nothing ran (the scenario has no commands)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("packets"),
+        "no table without traffic: {text}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn lab_help_explains_the_transcript() {
+    let out = tcplab().args(["lab", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for mark in [
+        "$ COMMAND",
+        "! text",
+        "# text",
+        "~ text",
+        "(exit status N)",
+        "queue (dropped",
+    ] {
+        assert!(text.contains(mark), "{mark} missing from:\n{text}");
+    }
+}

@@ -115,6 +115,8 @@ pub struct DirStats {
     pub duplicated: u64,
     pub corrupted: u64,
     pub reordered: u64,
+    /// Offered while the direction was down.
+    pub down: u64,
     /// Largest number of packets waiting at once.
     pub max_queue: u64,
 }

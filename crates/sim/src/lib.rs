@@ -22,7 +22,9 @@ pub mod units;
 mod sim;
 
 pub use impair::{DirStats, LinkParams, LossModel};
-pub use scenario::{load, load_checked, load_rules, FilterSpec, Scenario, ScenarioError};
+pub use scenario::{
+    load, load_checked, load_rules, Action, FilterSpec, ParamFields, Scenario, ScenarioError,
+};
 pub use sim::{
     generated, netfilter_for, BuildError, Commands, LinkReport, Outcome, Sim, SimOptions, Started,
     TranscriptEvent, TranscriptSink, DEFAULT_END, NEIGHBOUR_TIMEOUT,

@@ -27,6 +27,9 @@ pub struct Segment {
     pub members: Vec<Member>,
     /// What each member sends goes through its own direction.
     pub dirs: Vec<Direction>,
+    /// Directions taken down by the timeline: nothing they are offered
+    /// crosses.
+    down: Vec<bool>,
     capture: Option<PcapWriter<BufWriter<File>>>,
 }
 
@@ -45,6 +48,7 @@ impl Segment {
     pub fn new(name: String, members: Vec<Member>, dirs: Vec<Direction>) -> Segment {
         Segment {
             name,
+            down: vec![false; dirs.len()],
             members,
             dirs,
             capture: None,
@@ -79,6 +83,13 @@ impl Segment {
                 .any(|m| m.addr.broadcast() == Some(addr))
     }
 
+    /// Take what member `m` sends down or up again.
+    pub fn set_up(&mut self, m: usize, up: bool) {
+        if let Some(d) = self.down.get_mut(m) {
+            *d = !up;
+        }
+    }
+
     /// Member `from` puts `bytes` on the segment for `next_hop` at `now`.
     pub fn transmit(
         &mut self,
@@ -100,6 +111,12 @@ impl Segment {
                 None => return Delivery::NoNeighbour,
             }
         };
+        // A direction that is down takes nothing (the cable is out): the
+        // capture does not see it either.
+        if self.down[from] {
+            self.dirs[from].stats.down += 1;
+            return Delivery::Dropped;
+        }
         // The tap sees what the sender's interface puts on the wire: after
         // the drop-tail queue, before the medium's loss and corruption.
         let dir = &mut self.dirs[from];

@@ -73,6 +73,11 @@ pub enum TranscriptEvent {
         node: String,
         text: String,
     },
+    /// The network changed: a link down or up, new impairments, a route.
+    Change {
+        time: Instant,
+        text: String,
+    },
 }
 
 /// Receives transcript events as they happen.
@@ -603,6 +608,58 @@ impl Sim {
                     }),
                     Action::Run { node, cmd } => {
                         let _ = self.start(node, &cmd, commands);
+                    }
+                    Action::Link {
+                        segment,
+                        senders,
+                        up,
+                        text,
+                    } => {
+                        for m in senders {
+                            self.segments[segment].set_up(m, up);
+                        }
+                        self.record(TranscriptEvent::Change {
+                            time: self.now,
+                            text,
+                        });
+                    }
+                    Action::Impair {
+                        segment,
+                        senders,
+                        change,
+                        fields,
+                        text,
+                    } => {
+                        for m in senders {
+                            fields.apply(&change, &mut self.segments[segment].dirs[m].params);
+                        }
+                        self.record(TranscriptEvent::Change {
+                            time: self.now,
+                            text,
+                        });
+                    }
+                    Action::Route {
+                        node,
+                        dest,
+                        via,
+                        text,
+                    } => {
+                        let result = self.nodes[node].host.with_stack(|s| match via {
+                            Some(gw) => s.add_route(dest, gw).map_err(|e| e.to_string()),
+                            None => s.remove_route(dest).map_err(|e| e.to_string()),
+                        });
+                        match result {
+                            Ok(()) => self.record(TranscriptEvent::Change {
+                                time: self.now,
+                                text,
+                            }),
+                            Err(e) => self.record(TranscriptEvent::Error {
+                                time: self.now,
+                                node: self.nodes[node].name.clone(),
+                                text: format!("{text}: {e}"),
+                            }),
+                        }
+                        self.service(node);
                     }
                 }
             }

@@ -228,11 +228,18 @@ impl Runner {
         for d in 0..self.devices.len() {
             for _ in 0..1024 {
                 match self.devices[d].0.recv(&mut buf)? {
-                    Some(n) => self.arrived(now, d, buf[..n].to_vec()),
+                    // Each datagram is stamped when it was read, not when
+                    // the batch began: traceroute's probes of one batch
+                    // come back at different times and show it.
+                    Some(n) => {
+                        let at = self.clock.now().max(now);
+                        self.arrived(at, d, buf[..n].to_vec());
+                    }
                     None => break,
                 }
             }
         }
+        let now = self.clock.now().max(now);
         while self.delayed.peek().is_some_and(|d| d.at <= now) {
             let d = self.delayed.pop().expect("peeked");
             if d.to_stack {

@@ -8,10 +8,10 @@ use tcplab_wire::Cidr;
 use toml::Spanned;
 
 use super::loader::{Loader, Res};
-use super::raw::{RawNode, RawParams, RawScenario};
+use super::raw::{RawNode, RawParams, RawRun, RawScenario};
 use super::{
-    Action, FileContent, FileSpec, IfaceSpec, NodeKind, NodeSpec, Scenario, SegmentSpec,
-    TimelineEntry,
+    Action, FileContent, FileSpec, IfaceSpec, NodeKind, NodeSpec, ParamFields, Scenario,
+    SegmentSpec, TimelineEntry,
 };
 use crate::impair::LinkParams;
 
@@ -29,7 +29,7 @@ pub(super) fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
 
     let segments = segments(l, &raw, &mut nodes, &names)?;
 
-    let timeline = timeline(l, &raw, &names)?;
+    let timeline = timeline(l, &raw, &names, &segments, &nodes)?;
 
     let files = files(l, &raw, &names)?;
 
@@ -308,20 +308,28 @@ fn segments(
     Ok(segments)
 }
 
-/// The `[[run]]` entries, in time order, each command checked.
+/// The `[[run]]` entries, in time order, each command checked: commands,
+/// narration, and changes to the network while it runs (a link down or
+/// up, new impairments, a route added or removed).
 fn timeline(
     l: &Loader<'_>,
     raw: &RawScenario,
     names: &BTreeMap<String, usize>,
+    segments: &[SegmentSpec],
+    nodes: &[NodeSpec],
 ) -> Res<Vec<TimelineEntry>> {
     let mut timeline = Vec::new();
     for r in &raw.run {
         let at = l.duration(&r.at)?;
-        let action = match (&r.on, &r.cmd, &r.say) {
-            (Some(on), Some(cmd), None) => {
-                let node = *names.get(on.get_ref().trim()).ok_or_else(|| {
-                    l.at(on, format!("no host or router named `{}`", on.get_ref()))
-                })?;
+        let node_named = |on: &Spanned<String>| {
+            names
+                .get(on.get_ref().trim())
+                .copied()
+                .ok_or_else(|| l.at(on, format!("no host or router named `{}`", on.get_ref())))
+        };
+        let action = match (&r.on, &r.cmd, &r.say, &r.link, &r.route) {
+            (Some(on), Some(cmd), None, None, None) => {
+                let node = node_named(on)?;
                 if cmd.get_ref().trim().is_empty() {
                     return Err(l.at(cmd, "empty command"));
                 }
@@ -331,11 +339,16 @@ fn timeline(
                     cmd: cmd.get_ref().trim().to_string(),
                 }
             }
-            (None, None, Some(text)) => Action::Say(text.clone()),
+            (None, None, Some(text), None, None) => Action::Say(text.clone()),
+            (None, None, None, Some(link), None) => link_change(l, r, link, segments, nodes)?,
+            (Some(on), None, None, None, Some(route)) => {
+                route_change(l, node_named(on)?, &nodes[node_named(on)?].name, route)?
+            }
             _ => {
                 return Err(l.at(
                     &r.at,
-                    "a [[run]] entry needs either `on` and `cmd`, or `say`",
+                    "a [[run]] entry needs `on` and `cmd`, or `say`, or `link` (with `down`, \
+                     `up` or `set`), or `on` and `route`",
                 ))
             }
         };
@@ -344,6 +357,145 @@ fn timeline(
     // Stable: entries at the same time keep their order in the file.
     timeline.sort_by_key(|e| e.at);
     Ok(timeline)
+}
+
+/// `link = "NAME"` with `down = true`, `up = true` or `set = {...}`, and
+/// perhaps `direction`.
+fn link_change(
+    l: &Loader<'_>,
+    r: &RawRun,
+    link: &Spanned<String>,
+    segments: &[SegmentSpec],
+    nodes: &[NodeSpec],
+) -> Res<Action> {
+    let name = link.get_ref().trim();
+    let Some(segment) = segments.iter().position(|s| s.name == name) else {
+        let known: Vec<&str> = segments.iter().map(|s| s.name.as_str()).collect();
+        return Err(l.at(
+            link,
+            format!("no link named `{name}` (links: {})", known.join(", ")),
+        ));
+    };
+    let seg = &segments[segment];
+    let (senders, which) = match r.direction.as_ref().map(|d| d.get_ref().trim()) {
+        None | Some("both") => ((0..seg.members.len()).collect(), String::new()),
+        Some("forward") if seg.members.len() == 2 => (vec![0], " (forward)".to_string()),
+        Some("reverse") if seg.members.len() == 2 => (vec![1], " (reverse)".to_string()),
+        Some(other) => {
+            // On a LAN: the direction of one member, by its name.
+            match seg
+                .members
+                .iter()
+                .position(|(n, _)| nodes[*n].name == other)
+            {
+                Some(m) => (vec![m], format!(" (from {other})")),
+                None => {
+                    let d = r.direction.as_ref().expect("matched");
+                    return Err(l.at(
+                        d,
+                        "direction is `forward` (what the first end sends), `reverse`, `both`, \
+                         or on a LAN the name of a member",
+                    ));
+                }
+            }
+        }
+    };
+    match (r.down, r.up, &r.set) {
+        (Some(true), None, None) | (None, Some(false), None) => Ok(Action::Link {
+            segment,
+            senders,
+            up: false,
+            text: format!("link {name}{which} goes down"),
+        }),
+        (Some(false), None, None) | (None, Some(true), None) => Ok(Action::Link {
+            segment,
+            senders,
+            up: true,
+            text: format!("link {name}{which} comes back up"),
+        }),
+        (None, None, Some(set)) => {
+            let mut change = LinkParams::default();
+            l.apply(&mut change, set)?;
+            let fields = ParamFields {
+                delay: set.delay.is_some(),
+                jitter: set.jitter.is_some(),
+                rate: set.rate.is_some(),
+                queue: set.queue.is_some(),
+                loss: set.loss.is_some(),
+                duplicate: set.duplicate.is_some(),
+                reorder: set.reorder.is_some(),
+                corrupt: set.corrupt.is_some(),
+            };
+            let mut what = Vec::new();
+            for (given, key, value) in [
+                (&set.delay, "delay", None),
+                (&set.jitter, "jitter", None),
+                (&set.rate, "rate", None),
+                (&set.loss, "loss", None),
+                (&set.duplicate, "duplicate", None),
+                (&set.reorder, "reorder", None),
+                (&set.corrupt, "corrupt", None::<String>),
+            ] {
+                if let Some(v) = given {
+                    what.push(format!(
+                        "{key} {}",
+                        value.unwrap_or_else(|| v.get_ref().clone())
+                    ));
+                }
+            }
+            if let Some(q) = &set.queue {
+                what.push(format!("queue {}", q.get_ref()));
+            }
+            Ok(Action::Impair {
+                segment,
+                senders,
+                change,
+                fields,
+                text: format!("link {name}{which}: {}", what.join(", ")),
+            })
+        }
+        _ => Err(l.at(
+            link,
+            "a link change needs exactly one of `down = true`, `up = true` or `set = { ... }`",
+        )),
+    }
+}
+
+/// `route = "add DEST via GATEWAY"` or `"del DEST"` (DEST a prefix or
+/// `default`).
+fn route_change(l: &Loader<'_>, node: usize, name: &str, route: &Spanned<String>) -> Res<Action> {
+    let words: Vec<&str> = route.get_ref().split_whitespace().collect();
+    let dest = |w: &str| -> Res<Cidr> {
+        if w == "default" {
+            return Ok(Cidr::new(Ipv4Addr::UNSPECIFIED, 0).expect("valid"));
+        }
+        w.parse::<Cidr>()
+            .map(|c| c.network())
+            .map_err(|e| l.at(route, format!("bad destination `{w}`: {e}")))
+    };
+    match words.as_slice() {
+        ["add", d, "via", gw] => {
+            let via: Ipv4Addr = gw
+                .parse()
+                .map_err(|_| l.at(route, format!("bad gateway `{gw}`")))?;
+            Ok(Action::Route {
+                node,
+                dest: dest(d)?,
+                via: Some(via),
+                text: format!("{name}: route add {d} via {gw}"),
+            })
+        }
+        ["del", d] => Ok(Action::Route {
+            node,
+            dest: dest(d)?,
+            via: None,
+            text: format!("{name}: route del {d}"),
+        }),
+        _ => Err(l.at(
+            route,
+            "write a route change as `add DEST via GATEWAY` or `del DEST` (DEST a prefix or `default`)",
+        )),
+    }
 }
 
 /// The `[[file]]`s put on nodes before the run.

@@ -131,15 +131,83 @@ pub struct SegmentSpec {
 }
 
 /// What happens at a point of the timeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Run a command on a node.
     Run { node: usize, cmd: String },
     /// Print a line of narration.
     Say(String),
+    /// Take directions of a link down (nothing crosses) or up again.
+    Link {
+        segment: usize,
+        /// The sending members whose direction changes.
+        senders: Vec<usize>,
+        up: bool,
+        text: String,
+    },
+    /// Change the impairments of directions of a link.
+    Impair {
+        segment: usize,
+        senders: Vec<usize>,
+        change: LinkParams,
+        /// Which fields of `change` to take.
+        fields: ParamFields,
+        text: String,
+    },
+    /// Add or remove a static route on a node.
+    Route {
+        node: usize,
+        dest: Cidr,
+        /// `Some` to add via this gateway, `None` to remove.
+        via: Option<Ipv4Addr>,
+        text: String,
+    },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which impairment fields a change sets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParamFields {
+    pub delay: bool,
+    pub jitter: bool,
+    pub rate: bool,
+    pub queue: bool,
+    pub loss: bool,
+    pub duplicate: bool,
+    pub reorder: bool,
+    pub corrupt: bool,
+}
+
+impl ParamFields {
+    /// Copy the chosen fields of `from` into `to`.
+    pub fn apply(&self, from: &LinkParams, to: &mut LinkParams) {
+        if self.delay {
+            to.delay = from.delay;
+        }
+        if self.jitter {
+            to.jitter = from.jitter;
+        }
+        if self.rate {
+            to.rate = from.rate;
+        }
+        if self.queue {
+            to.queue = from.queue;
+        }
+        if self.loss {
+            to.loss = from.loss;
+        }
+        if self.duplicate {
+            to.duplicate = from.duplicate;
+        }
+        if self.reorder {
+            to.reorder = from.reorder;
+        }
+        if self.corrupt {
+            to.corrupt = from.corrupt;
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct TimelineEntry {
     pub at: Duration,
     pub action: Action,

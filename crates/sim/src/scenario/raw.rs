@@ -186,4 +186,14 @@ pub(super) struct RawRun {
     pub(super) on: Option<Spanned<String>>,
     pub(super) cmd: Option<Spanned<String>>,
     pub(super) say: Option<String>,
+    /// A link or LAN to change (with `down`, `up` or `set`).
+    pub(super) link: Option<Spanned<String>>,
+    pub(super) down: Option<bool>,
+    pub(super) up: Option<bool>,
+    /// `forward` (what the first end sends), `reverse`, or both if absent.
+    pub(super) direction: Option<Spanned<String>>,
+    /// New impairments for the link's directions.
+    pub(super) set: Option<RawParams>,
+    /// `add DEST via GATEWAY` or `del DEST` on the node `on`.
+    pub(super) route: Option<Spanned<String>>,
 }

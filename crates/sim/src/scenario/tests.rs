@@ -151,7 +151,7 @@ fn timeline_errors() {
     let e = err(&GOOD.replace("on = \"client\"", "on = \"nobody\""));
     assert_eq!(e.message, "no host or router named `nobody`");
     let e = err(&GOOD.replace("say = \"hello\"", "cmd = \"x\""));
-    assert!(e.message.contains("needs either"), "{e}");
+    assert!(e.message.contains("needs `on` and `cmd`, or `say`"), "{e}");
 }
 
 #[test]

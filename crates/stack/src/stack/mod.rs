@@ -69,6 +69,8 @@ pub enum ConfigError {
     GatewayNotOnLink(Ipv4Addr),
     #[error("no interface #{0}")]
     NoSuchInterface(usize),
+    #[error("no static route to {0}")]
+    NoSuchRoute(Cidr),
 }
 
 /// Loopback datagrams processed per `poll_transmit` call at most, so that
@@ -204,6 +206,19 @@ impl Stack {
             iface,
             origin: RouteOrigin::Static,
         });
+        Ok(())
+    }
+
+    /// Remove the static routes to `dest` (the default route for 0/0).
+    pub fn remove_route(&mut self, dest: Cidr) -> Result<(), ConfigError> {
+        let dest = dest.network();
+        let before = self.ip.routes.len();
+        self.ip
+            .routes
+            .remove_where(|r| r.origin != RouteOrigin::Connected && r.dest == dest);
+        if self.ip.routes.len() == before {
+            return Err(ConfigError::NoSuchRoute(dest));
+        }
         Ok(())
     }
 

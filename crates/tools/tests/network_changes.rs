@@ -1,0 +1,247 @@
+//! The network changing while a scenario runs — a link down and up again
+//! (the partition and repair), new impairments, a route added and removed —
+//! and the direction `[link.forward]`/`[link.reverse]` apply to.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use tcplab_host::{Host, Stream};
+use tcplab_sim::{load_checked, Commands, Sim, SimOptions, Started, TranscriptEvent};
+
+struct Tools;
+
+impl Commands for Tools {
+    fn check(&self, cmdline: &str) -> Result<(), String> {
+        tcplab_tools::check(cmdline).map_err(|u| u.to_string())
+    }
+
+    fn start(&self, host: &Host, cmdline: &str) -> Result<Started, String> {
+        tcplab_tools::start(host, cmdline)
+            .map(|s| Started {
+                pid: s.pid,
+                daemon: s.daemon,
+            })
+            .map_err(|u| u.to_string())
+    }
+}
+
+const NET: &str = r#"
+seed = 3
+[[host]]
+name = "client"
+addr = "10.1.1.2/24"
+gateway = "10.1.1.1"
+[[host]]
+name = "server"
+addr = "10.1.2.2/24"
+gateway = "10.1.2.1"
+[[router]]
+name = "r1"
+addrs = ["10.1.1.1/24", "10.1.2.1/24"]
+[[link]]
+ends = ["client", "r1"]
+delay = "1ms"
+[[link]]
+ends = ["r1", "server"]
+delay = "1ms"
+"#;
+
+/// Run; returns the transcript as printed lines (stdout only, and the
+/// changes) and the simulator for its link reports.
+fn run(extra: &str) -> (Vec<String>, Sim) {
+    let text = format!("{NET}\n{extra}");
+    let scenario = load_checked("t.toml", &text, &|c| Tools.check(c)).unwrap();
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
+    let lines: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = lines.clone();
+    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| match ev {
+        TranscriptEvent::Output(l) if l.stream == Stream::Stdout => {
+            sink.borrow_mut().push(l.text.clone())
+        }
+        TranscriptEvent::Change { text, .. } => sink.borrow_mut().push(format!("~ {text}")),
+        TranscriptEvent::Error { text, .. } => sink.borrow_mut().push(format!("! {text}")),
+        _ => {}
+    }));
+    sim.run(&Tools);
+    let out = lines.borrow().clone();
+    (out, sim)
+}
+
+#[test]
+fn a_link_goes_down_and_comes_back() {
+    let (lines, sim) = run(r#"
+[[run]]
+at = "0s"
+on = "client"
+cmd = "ping -c 10 -i 1 server"
+[[run]]
+at = "2.5s"
+link = "r1-server"
+down = true
+[[run]]
+at = "5.5s"
+link = "r1-server"
+up = true
+"#);
+    assert!(
+        lines.contains(&"~ link r1-server goes down".to_string()),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"~ link r1-server comes back up".to_string()));
+    // Pings 4, 5 and 6 (at 3, 4 and 5 s) cross nothing.
+    let replies: Vec<&String> = lines.iter().filter(|l| l.contains("bytes from")).collect();
+    assert_eq!(replies.len(), 7, "{lines:?}");
+    assert!(!replies.iter().any(|l| l.contains("icmp_seq=4 ")));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("10 packets transmitted, 7 received")));
+    let refused: u64 = sim
+        .link_reports()
+        .iter()
+        .filter(|r| r.segment == "r1-server")
+        .map(|r| r.stats.down)
+        .sum();
+    assert_eq!(refused, 3, "the echo requests offered while down");
+}
+
+#[test]
+fn one_direction_down_and_new_impairments() {
+    let (lines, sim) = run(r#"
+[[run]]
+at = "0s"
+on = "client"
+cmd = "ping -c 6 -i 1 server"
+[[run]]
+at = "0.5s"
+link = "r1-server"
+direction = "reverse"
+down = true
+[[run]]
+at = "2.5s"
+link = "r1-server"
+direction = "reverse"
+up = true
+[[run]]
+at = "3.5s"
+link = "client-r1"
+set = { delay = "100ms" }
+"#);
+    assert!(lines.contains(&"~ link r1-server (reverse) goes down".to_string()));
+    assert!(lines.contains(&"~ link client-r1: delay 100ms".to_string()));
+    let reports = sim.link_reports();
+    let from = |node: &str| {
+        reports
+            .iter()
+            .find(|r| r.segment == "r1-server" && r.from == node)
+            .unwrap()
+            .stats
+    };
+    // Requests reach the server; only its replies were refused.
+    assert_eq!(from("r1").down, 0);
+    assert_eq!(from("server").down, 2);
+    // After 3.5 s every round trip crosses the slower link twice.
+    let late: Vec<f64> = lines
+        .iter()
+        .filter(|l| l.contains("icmp_seq=5 ") || l.contains("icmp_seq=6 "))
+        .filter_map(|l| l.split("time=").nth(1))
+        .filter_map(|t| t.trim_end_matches(" ms").parse().ok())
+        .collect();
+    assert_eq!(late.len(), 2, "{lines:?}");
+    assert!(late.iter().all(|t| *t > 200.0), "{late:?}");
+}
+
+#[test]
+fn routes_added_and_removed() {
+    let (lines, _) = run(r#"
+[[run]]
+at = "0s"
+on = "client"
+route = "del default"
+[[run]]
+at = "0.1s"
+on = "client"
+cmd = "ping -c 1 -W 1 server"
+[[run]]
+at = "2s"
+on = "client"
+route = "add 10.1.2.0/24 via 10.1.1.1"
+[[run]]
+at = "2.1s"
+on = "client"
+cmd = "ping -c 1 -W 1 server"
+[[run]]
+at = "3s"
+on = "client"
+route = "del 10.9.0.0/16"
+"#);
+    assert!(lines.contains(&"~ client: route del default".to_string()));
+    assert!(lines.contains(&"~ client: route add 10.1.2.0/24 via 10.1.1.1".to_string()));
+    let replies = lines.iter().filter(|l| l.contains("bytes from")).count();
+    assert_eq!(replies, 1, "only after the route is back: {lines:?}");
+    assert!(
+        lines.contains(
+            &"! client: route del 10.9.0.0/16: no static route to 10.9.0.0/16".to_string()
+        ),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn reverse_is_what_the_second_end_sends() {
+    // The same network, the r1–server link with [link.reverse] (what
+    // server, its second end, sends) losing everything.
+    let text = NET.replace(
+        "ends = [\"r1\", \"server\"]\ndelay = \"1ms\"",
+        "ends = [\"r1\", \"server\"]\ndelay = \"1ms\"\n[link.reverse]\nloss = \"100%\"",
+    );
+    assert_ne!(text, NET);
+    let text = format!(
+        "{text}\n[[run]]\nat = \"0s\"\non = \"client\"\ncmd = \"ping -c 3 -i 0.2 -W 1 server\"\n"
+    );
+    let scenario = load_checked("t.toml", &text, &|c| Tools.check(c)).unwrap();
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
+    sim.run(&Tools);
+    let reports = sim.link_reports();
+    let from = |node: &str| {
+        reports
+            .iter()
+            .find(|r| r.segment == "r1-server" && r.from == node)
+            .unwrap()
+            .stats
+    };
+    assert_eq!((from("r1").packets, from("r1").lost), (3, 0));
+    assert_eq!((from("server").packets, from("server").lost), (3, 3));
+}
+
+#[test]
+fn bad_changes_are_reported_with_their_place() {
+    for (entry, message) in [
+        (
+            "[[run]]\nat = \"1s\"\nlink = \"nowhere\"\ndown = true\n",
+            "no link named `nowhere`",
+        ),
+        (
+            "[[run]]\nat = \"1s\"\nlink = \"r1-server\"\n",
+            "exactly one of `down = true`, `up = true` or `set",
+        ),
+        (
+            "[[run]]\nat = \"1s\"\nlink = \"r1-server\"\ndirection = \"sideways\"\ndown = true\n",
+            "direction is `forward`",
+        ),
+        (
+            "[[run]]\nat = \"1s\"\non = \"client\"\nroute = \"add 10.0.0.0/8\"\n",
+            "`add DEST via GATEWAY`",
+        ),
+        (
+            "[[run]]\nat = \"1s\"\nlink = \"r1-server\"\nset = { loss = \"lots\" }\n",
+            "lots",
+        ),
+    ] {
+        let text = format!("{NET}\n{entry}");
+        let err = load_checked("t.toml", &text, &|c| Tools.check(c))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(message), "{entry}: {err}");
+        assert!(err.starts_with("t.toml:"), "the place is named: {err}");
+    }
+}
