@@ -4,7 +4,9 @@
 //! loss, loss in one direction only, duplication, reordering, corruption,
 //! jitter — and a reader that is fast, slow (small reads) or pausing; the
 //! client sends a seeded stream and the server checks every byte as it
-//! reads. The counts are printed at the end; any failure names its seed.
+//! reads. Each host draws its TCP: SACK, timestamps and RACK on or off,
+//! NewReno, CUBIC or BBR. The counts are printed at the end; any failure
+//! names its seed.
 //!
 //! `TCPLAB_SOAK=N` runs N transfers (default 5000, under a minute in CI);
 //! `TCPLAB_SOAK_FROM=S` starts at seed S. The documented longer run is
@@ -182,13 +184,32 @@ impl Commands for Apps {
     }
 }
 
-/// One seed's path, impairments, reader and size.
+/// One seed's path, impairments, reader and size, and each host's TCP
+/// options and congestion control.
 #[derive(Debug)]
 struct Case {
     mtu: u32,
     impair: String,
     reader: Reader,
     size: u64,
+    client_tcp: String,
+    server_tcp: String,
+}
+
+/// A host's TCP settings for a seed: SACK, timestamps and RACK each on
+/// or off, and one of the congestion controls.
+fn tcp_settings(rng: &mut Rng) -> String {
+    let mut lines = Vec::new();
+    for key in ["sack", "timestamps", "rack"] {
+        // Mostly on, as deployed; off often enough to keep every path
+        // (NewReno without SACK, RFC 6675 without RACK) exercised.
+        if rng.chance(0.3) {
+            lines.push(format!("{key} = false"));
+        }
+    }
+    let cc = pick(rng, &["newreno", "cubic", "cubic", "bbr"]);
+    lines.push(format!("congestion = \"{cc}\""));
+    lines.join("\n")
 }
 
 fn pick<T: Copy>(rng: &mut Rng, v: &[T]) -> T {
@@ -242,11 +263,15 @@ fn case(seed: u64) -> Case {
         (_, true) => 1000 + rng.below(40_000),
         _ => 1000 + rng.below(200_000),
     };
+    let client_tcp = tcp_settings(&mut rng);
+    let server_tcp = tcp_settings(&mut rng);
     Case {
         mtu,
         impair,
         reader,
         size,
+        client_tcp,
+        server_tcp,
     }
 }
 
@@ -262,6 +287,7 @@ gateway = "10.0.1.1"
 [host.tcp]
 syn_retries = 12
 data_retries = 30
+{client_tcp}
 [[host]]
 name = "server"
 addr = "10.0.2.2/24"
@@ -269,6 +295,7 @@ gateway = "10.0.2.1"
 [host.tcp]
 syn_retries = 12
 data_retries = 30
+{server_tcp}
 [[router]]
 name = "r1"
 addrs = ["10.0.1.1/24", "10.0.2.1/24"]
@@ -294,6 +321,8 @@ cmd = "source {size}"
         mtu = c.mtu,
         impair = c.impair,
         size = c.size,
+        client_tcp = c.client_tcp,
+        server_tcp = c.server_tcp,
     )
 }
 

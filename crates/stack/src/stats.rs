@@ -88,6 +88,28 @@ pub struct TcpStats {
     pub embryonic_timeouts: u64,
     /// ACKs not sent in answer to out-of-window segments (rate limit).
     pub oow_rate_limited: u64,
+    /// Segments dropped by PAWS (RFC 7323 §5), and segments dropped for
+    /// lacking the timestamp both ends agreed on (§3.2).
+    pub paws_rejected: u64,
+    pub ts_missing: u64,
+    /// D-SACK blocks sent and received (RFC 2883).
+    pub dsack_sent: u64,
+    pub dsack_recv: u64,
+    /// Loss recoveries driven by SACK (RFC 6675 / RFC 8985), and by
+    /// duplicate ACKs alone (RFC 6582).
+    pub sack_recoveries: u64,
+    pub reno_recoveries: u64,
+    /// Tail loss probes sent (RFC 8985 §7), and the losses they repaired.
+    pub loss_probes: u64,
+    pub loss_probe_recoveries: u64,
+    /// Window reductions undone because the loss proved spurious (D-SACK,
+    /// RFC 3708; timestamps, RFC 3522).
+    pub spurious_undos: u64,
+    /// Segments a connection found lost by time (RACK, RFC 8985 §6.2).
+    pub rack_lost: u64,
+    /// Outgoing connections that took the port of a TIME-WAIT connection
+    /// (RFC 6191, Linux `tcp_tw_reuse`).
+    pub time_wait_reused: u64,
 }
 
 /// Every counter of a stack.
@@ -209,6 +231,33 @@ impl fmt::Display for Stats {
             "    {} ACKs to out-of-window segments rate-limited",
             tcp.oow_rate_limited
         )?;
+        writeln!(
+            f,
+            "    {} packets rejected in established connections because of timestamp",
+            tcp.paws_rejected
+        )?;
+        writeln!(
+            f,
+            "    {} segments without the agreed timestamp dropped",
+            tcp.ts_missing
+        )?;
+        writeln!(
+            f,
+            "    {} times recovered from packet loss by selective acknowledgements",
+            tcp.sack_recoveries
+        )?;
+        writeln!(
+            f,
+            "    {} times recovered from packet loss due to fast retransmit",
+            tcp.reno_recoveries
+        )?;
+        writeln!(f, "    {} segments found lost by RACK", tcp.rack_lost)?;
+        writeln!(f, "    TCPLossProbes: {}", tcp.loss_probes)?;
+        writeln!(f, "    TCPLossProbeRecovery: {}", tcp.loss_probe_recoveries)?;
+        writeln!(f, "    TCPDSACKOldSent: {}", tcp.dsack_sent)?;
+        writeln!(f, "    TCPDSACKRecv: {}", tcp.dsack_recv)?;
+        writeln!(f, "    TCPSpuriousUndo: {}", tcp.spurious_undos)?;
+        writeln!(f, "    TWReused: {}", tcp.time_wait_reused)?;
         writeln!(f, "    {} packets queued out of order", tcp.ooo_queued)?;
         write!(f, "    {} out-of-order packets dropped", tcp.ooo_dropped)
     }

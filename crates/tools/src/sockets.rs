@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use tcplab_host::{Host, LocalKind, LocalState};
-use tcplab_stack::tcp::{SocketSnapshot, Timer};
+use tcplab_stack::tcp::SocketSnapshot;
 use tcplab_stack::{TcpInfo, TcpState};
 
 /// Transport of a socket.
@@ -137,13 +137,7 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
             }),
             SocketSnapshot::Connection(info) => {
                 let timer = info.timer.map(|(t, at)| {
-                    let name = match t {
-                        Timer::Retransmit => "on",
-                        Timer::Persist => "persist",
-                        Timer::KeepAlive => "keepalive",
-                        Timer::TimeWait => "timewait",
-                        Timer::DelayedAck => "on",
-                    };
+                    let name = t.ss_name();
                     (name, at.saturating_since(now), info.backoff)
                 });
                 rows.push(SockRow {

@@ -36,7 +36,7 @@ fn acl_without_a_return_rule_breaks_the_handshake_and_the_rule_fixes_it() {
         .iter()
         .rposition(|l| l.trim_start().starts_with('*'))
         .unwrap();
-    assert!(fw[star_out].trim_end().ends_with("5        240"), "{fw:?}");
+    assert!(fw[star_out].trim_end().ends_with("5        300"), "{fw:?}");
 }
 
 #[test]

@@ -105,7 +105,7 @@ fn ss_internals_timers_and_summary() {
         "\t reno wscale:",
         " rto:",
         " rtt:",
-        " mss:1460",
+        " mss:1448",
         " cwnd:",
         " bytes_acked:",
         " segs_out:",

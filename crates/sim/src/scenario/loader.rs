@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::time::Duration;
 
-use tcplab_stack::tcp::TcpConfig;
+use tcplab_stack::tcp::{CongestionAlgorithm, TcpConfig};
 use tcplab_wire::Cidr;
 use toml::Spanned;
 
@@ -203,6 +203,28 @@ impl Loader<'_> {
         }
         if let Some(w) = t.window_scaling {
             c.window_scaling = w;
+        }
+        if let Some(name) = &t.congestion {
+            c.congestion =
+                CongestionAlgorithm::from_name(name.get_ref().trim()).ok_or_else(|| {
+                    self.at(
+                        name,
+                        format!(
+                            "unknown congestion control `{}` (newreno, cubic or bbr)",
+                            name.get_ref()
+                        ),
+                    )
+                })?;
+        }
+        for (switch, value) in [
+            (&mut c.sack, t.sack),
+            (&mut c.timestamps, t.timestamps),
+            (&mut c.rack, t.rack),
+            (&mut c.tlp, t.tlp),
+        ] {
+            if let Some(v) = value {
+                *switch = v;
+            }
         }
         if let Some(o) = t.isn_offset {
             c.isn_offset = o;

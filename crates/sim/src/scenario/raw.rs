@@ -125,6 +125,12 @@ pub(super) struct RawTcp {
     pub(super) syn_retries: Option<Spanned<i64>>,
     pub(super) data_retries: Option<Spanned<i64>>,
     pub(super) keepalive_time: Option<Spanned<String>>,
+    /// `newreno` (or `reno`), `cubic`, `bbr`.
+    pub(super) congestion: Option<Spanned<String>>,
+    pub(super) sack: Option<bool>,
+    pub(super) timestamps: Option<bool>,
+    pub(super) rack: Option<bool>,
+    pub(super) tlp: Option<bool>,
     /// Added to every ISN: to watch sequence numbers wrap.
     pub(super) isn_offset: Option<u32>,
 }

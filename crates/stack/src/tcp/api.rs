@@ -74,6 +74,7 @@ impl TcpLayer {
             embryos: 0,
             remote,
             last_overflow: None,
+            congestion: None,
         }));
         let owner = TcpHandle(key).id();
         let bound = if local.port() == 0 {
@@ -169,6 +170,7 @@ impl TcpLayer {
             Owner::App,
             now,
         );
+        conn.ts.offset = self.ts_offset(local, remote);
         let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
         conn.update_path(&self.config, route.mtu, link);
         self.register_connection(key, conn);

@@ -6,8 +6,35 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CongestionAlgorithm {
     /// RFC 5681 with RFC 6582 NewReno recovery.
-    #[default]
     NewReno,
+    /// RFC 9438 CUBIC with RFC 9406 HyStart++ (the default, as on Linux).
+    #[default]
+    Cubic,
+    /// BBR (draft-ietf-ccwg-bbr): a model of bottleneck bandwidth and
+    /// minimum RTT, paced.
+    Bbr,
+}
+
+impl CongestionAlgorithm {
+    /// The name Linux uses (`reno`, `cubic`, `bbr`), for `ss -i`,
+    /// `TCP_CONGESTION` and configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            CongestionAlgorithm::NewReno => "reno",
+            CongestionAlgorithm::Cubic => "cubic",
+            CongestionAlgorithm::Bbr => "bbr",
+        }
+    }
+
+    /// By name: `reno` (or `newreno`), `cubic`, `bbr`.
+    pub fn from_name(name: &str) -> Option<CongestionAlgorithm> {
+        match name {
+            "reno" | "newreno" => Some(CongestionAlgorithm::NewReno),
+            "cubic" => Some(CongestionAlgorithm::Cubic),
+            "bbr" => Some(CongestionAlgorithm::Bbr),
+            _ => None,
+        }
+    }
 }
 
 /// Configuration of a stack's TCP.
@@ -78,6 +105,29 @@ pub struct TcpConfig {
     pub congestion: CongestionAlgorithm,
     /// Advertise and use window scaling (RFC 7323 §2).
     pub window_scaling: bool,
+    /// Offer and use selective acknowledgments (RFC 2018, with D-SACK of
+    /// RFC 2883; Linux `tcp_sack`).
+    pub sack: bool,
+    /// Offer and use timestamps (RFC 7323 §3–5; Linux `tcp_timestamps`).
+    pub timestamps: bool,
+    /// Time-based loss detection (RACK, RFC 8985 §6; Linux `tcp_recovery`
+    /// bit 0). Off: RFC 6675's DupThresh rule with SACK.
+    pub rack: bool,
+    /// Tail loss probes (RFC 8985 §7; Linux `tcp_early_retrans` = 3).
+    pub tlp: bool,
+    /// Duplicate ACKs (or SACKed segments) that mean loss (RFC 5681 §3.2,
+    /// RFC 6675's DupThresh; Linux `tcp_reordering`).
+    pub dupthresh: u32,
+    /// The peer's delayed-ACK budget in a probe timeout when one segment
+    /// is outstanding (RFC 8985 §7.2's TLP.max_ack_delay).
+    pub max_ack_delay: Duration,
+    /// The shortest reordering timer and the slack of a multi-segment
+    /// probe timeout, in microseconds (Linux's `TCP_TIMEOUT_MIN`, 2 ms).
+    pub rack_timer_slack_us: u64,
+    /// A new outgoing connection may take over a TIME-WAIT connection's
+    /// port when timestamps prove the old segments are gone (RFC 6191;
+    /// Linux `tcp_tw_reuse`).
+    pub tw_reuse: bool,
     /// Added to every ISN. Zero normally; tests use it to put sequence
     /// numbers across the 2³² wrap.
     pub isn_offset: u32,
@@ -110,8 +160,16 @@ impl Default for TcpConfig {
             min_snd_mss: 48,
             persist_min: Duration::from_millis(200),
             persist_max: Duration::from_secs(60),
-            congestion: CongestionAlgorithm::NewReno,
+            congestion: CongestionAlgorithm::Cubic,
             window_scaling: true,
+            sack: true,
+            timestamps: true,
+            rack: true,
+            tlp: true,
+            dupthresh: 3,
+            max_ack_delay: Duration::from_millis(200),
+            rack_timer_slack_us: 2000,
+            tw_reuse: true,
             isn_offset: 0,
         }
     }

@@ -11,40 +11,67 @@
 use core::fmt;
 use std::time::Duration;
 
+use super::rate::RateSample;
 use crate::time::Instant;
 
-/// What an acknowledgment of new data tells the controller.
+/// What an acknowledgment tells the controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AckEvent {
     pub now: Instant,
-    /// Sequence space newly acknowledged.
+    /// Sequence space newly acknowledged cumulatively.
     pub acked: usize,
-    /// RTT measured from this ACK, if it gave a sample (Karn's rule).
+    /// Bytes newly delivered, cumulatively or by SACK (RFC 6937's
+    /// DeliveredData).
+    pub delivered: usize,
+    /// Bytes newly marked lost while processing this ACK.
+    pub lost: usize,
+    /// RTT measured from this ACK, if it gave a sample.
     pub rtt: Option<Duration>,
-    /// The smoothed RTT after the sample.
+    /// The smoothed and the (windowed) minimum RTT after the sample.
     pub srtt: Option<Duration>,
-    /// Bytes in flight before the ACK arrived.
+    pub min_rtt: Option<Duration>,
+    /// Bytes in flight before the ACK arrived, and after it.
     pub prior_in_flight: usize,
-    /// Bytes in flight after it.
     pub in_flight: usize,
     /// Whether the window was what limited the sender (RFC 7661 §4.3,
     /// Linux's `tcp_is_cwnd_limited`); if not, it should not grow.
     pub cwnd_limited: bool,
+    /// The connection is in fast recovery or after a timeout: window
+    /// growth waits (RFC 5681 §3.2, RFC 6937), model updates do not.
+    pub in_recovery: bool,
+    /// The delivery-rate sample of this ACK, if any.
+    pub rate: Option<RateSample>,
     pub smss: usize,
+}
+
+/// A packet found lost, with what it saw when it was sent (BBR's
+/// `HandleLostPacket`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LostPacket {
+    pub bytes: usize,
+    /// Bytes in flight when it was sent, and lost bytes counted by then.
+    pub tx_in_flight: usize,
+    pub lost_before: u64,
+    pub app_limited: bool,
 }
 
 /// Why the window is cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Congestion {
-    /// Loss detected by duplicate ACKs: fast retransmit and recovery.
+    /// Loss found by duplicate ACKs, SACK or RACK: fast recovery.
     FastRetransmit,
     /// The retransmission timer expired.
     Timeout,
+    /// A tail loss probe repaired a loss no other ACK reported (RFC 8985
+    /// §7.4.2): one reduction, no retransmissions to pace.
+    ProbeRepair,
 }
 
-/// Window arithmetic of a congestion control algorithm.
+/// A congestion control algorithm: the window arithmetic and, for those
+/// that pace, the rate. The connection owns loss detection and recovery
+/// (SACK, RACK-TLP, PRR); the controller hears of each event.
 pub trait Controller: fmt::Debug {
-    /// The name `ss -i` prints ("reno", "cubic", ...).
+    /// The name `ss -i` prints ("reno", "cubic", "bbr").
     fn name(&self) -> &'static str;
     /// Bytes that may be in flight.
     fn cwnd(&self) -> usize;
@@ -54,16 +81,26 @@ pub trait Controller: fmt::Debug {
     fn pacing_rate(&self) -> Option<u64> {
         None
     }
-    /// New data was cumulatively acknowledged outside loss recovery.
+    /// Whether the connection bounds fast recovery with PRR (RFC 6937);
+    /// an algorithm that keeps its own window throughout says no.
+    fn uses_prr(&self) -> bool {
+        true
+    }
+    /// Data went out with `in_flight` bytes already in flight (idle
+    /// restarts: CUBIC's epoch, BBR's pacing).
+    fn on_sent(&mut self, _now: Instant, _bytes: usize, _in_flight: usize) {}
+    /// An ACK delivered data (or marked some lost).
     fn on_ack(&mut self, ack: &AckEvent);
-    /// Loss was detected (or the timer expired) with `in_flight` bytes out.
+    /// A segment was found lost.
+    fn on_lost(&mut self, _now: Instant, _lost: &LostPacket) {}
+    /// Congestion: fast recovery begins, the timer expired, or a probe
+    /// repaired a loss; `in_flight` bytes are out (RFC 5681's FlightSize).
     fn on_congestion(&mut self, now: Instant, kind: Congestion, in_flight: usize, smss: usize);
-    /// Another duplicate ACK during fast recovery.
-    fn on_dup_ack_in_recovery(&mut self, now: Instant, smss: usize);
-    /// A partial ACK during fast recovery.
-    fn on_partial_ack(&mut self, ack: &AckEvent);
-    /// Recovery ended with a full ACK; `in_flight` bytes are still out.
+    /// Fast recovery ended with a full ACK; `in_flight` bytes are out.
     fn on_recovery_end(&mut self, now: Instant, in_flight: usize, smss: usize);
+    /// The last reduction proved spurious (D-SACK, RFC 3708; timestamps,
+    /// RFC 3522): undo it.
+    fn on_spurious(&mut self, _now: Instant) {}
 }
 
 /// The initial window of RFC 6928: min(10·MSS, max(2·MSS, 14600)).
@@ -71,8 +108,8 @@ pub fn initial_window(smss: usize) -> usize {
     (10 * smss).min((2 * smss).max(14_600))
 }
 
-/// RFC 5681 slow start and congestion avoidance with RFC 6582 NewReno
-/// fast recovery.
+/// RFC 5681 slow start and congestion avoidance; the connection runs the
+/// recovery (RFC 6582 NewReno without SACK, RFC 6675 with it, PRR).
 #[derive(Debug, Clone)]
 pub struct NewReno {
     cwnd: usize,
@@ -80,6 +117,8 @@ pub struct NewReno {
     /// Bytes acknowledged towards the next cwnd increase in congestion
     /// avoidance (RFC 5681 §3.1, the byte-counting variant).
     bytes_acked: usize,
+    /// What the last reduction replaced, for an undo.
+    prior: Option<(usize, usize)>,
 }
 
 impl NewReno {
@@ -90,6 +129,7 @@ impl NewReno {
             // RFC 5681 §3.1: "SHOULD be set arbitrarily high".
             ssthresh: usize::MAX,
             bytes_acked: 0,
+            prior: None,
         }
     }
 }
@@ -108,7 +148,7 @@ impl Controller for NewReno {
     }
 
     fn on_ack(&mut self, ack: &AckEvent) {
-        if !ack.cwnd_limited {
+        if !ack.cwnd_limited || ack.in_recovery || ack.acked == 0 {
             return;
         }
         let smss = ack.smss;
@@ -127,36 +167,28 @@ impl Controller for NewReno {
     }
 
     fn on_congestion(&mut self, _now: Instant, kind: Congestion, in_flight: usize, smss: usize) {
+        self.prior = Some((self.cwnd, self.ssthresh));
         // RFC 5681 eq. (4): ssthresh = max(FlightSize / 2, 2·SMSS).
         self.ssthresh = (in_flight / 2).max(2 * smss);
         self.bytes_acked = 0;
         self.cwnd = match kind {
-            // §3.2 step 3, RFC 6582 §3.2 step 2: ssthresh + 3·SMSS.
-            Congestion::FastRetransmit => self.ssthresh + 3 * smss,
+            // PRR brings the window down to ssthresh over the recovery.
+            Congestion::FastRetransmit | Congestion::ProbeRepair => self.ssthresh,
             // §3.1: the loss window is one segment.
             Congestion::Timeout => smss,
         };
     }
 
-    fn on_dup_ack_in_recovery(&mut self, _now: Instant, smss: usize) {
-        // RFC 6582 §3.2 step 3: inflate by one SMSS.
-        self.cwnd += smss;
+    fn on_recovery_end(&mut self, _now: Instant, _in_flight: usize, _smss: usize) {
+        // RFC 6937 §3: at the end of recovery cwnd = ssthresh.
+        self.cwnd = self.ssthresh;
     }
 
-    fn on_partial_ack(&mut self, ack: &AckEvent) {
-        // RFC 6582 §3.2 step 5: deflate by the amount acknowledged, add back
-        // one SMSS if that was at least one SMSS.
-        self.cwnd = self.cwnd.saturating_sub(ack.acked);
-        if ack.acked >= ack.smss {
-            self.cwnd += ack.smss;
+    fn on_spurious(&mut self, _now: Instant) {
+        if let Some((cwnd, ssthresh)) = self.prior.take() {
+            self.cwnd = self.cwnd.max(cwnd);
+            self.ssthresh = self.ssthresh.max(ssthresh);
         }
-        self.cwnd = self.cwnd.max(ack.smss);
-    }
-
-    fn on_recovery_end(&mut self, _now: Instant, in_flight: usize, smss: usize) {
-        // RFC 6582 §3.2 step 4, option (1): min(ssthresh, max(FlightSize,
-        // SMSS) + SMSS).
-        self.cwnd = self.ssthresh.min(in_flight.max(smss) + smss);
     }
 }
 
@@ -166,7 +198,9 @@ pub fn new_controller(
     initial: usize,
 ) -> Box<dyn Controller> {
     match algorithm {
-        super::config::CongestionAlgorithm::NewReno => Box::new(NewReno::new(initial)),
+        super::config::CongestionAlgorithm::NewReno
+        | super::config::CongestionAlgorithm::Cubic
+        | super::config::CongestionAlgorithm::Bbr => Box::new(NewReno::new(initial)),
     }
 }
 
@@ -174,15 +208,20 @@ pub fn new_controller(
 mod tests {
     use super::*;
 
-    fn ack(acked: usize) -> AckEvent {
+    pub(crate) fn ack(acked: usize) -> AckEvent {
         AckEvent {
             now: Instant::ZERO,
             acked,
+            delivered: acked,
+            lost: 0,
             rtt: None,
             srtt: None,
+            min_rtt: None,
             prior_in_flight: 0,
             in_flight: 0,
             cwnd_limited: true,
+            in_recovery: false,
+            rate: None,
             smss: 1000,
         }
     }
@@ -195,7 +234,7 @@ mod tests {
     }
 
     #[test]
-    fn slow_start_then_avoidance() {
+    fn rfc5681_slow_start_then_avoidance() {
         let mut c = NewReno::new(initial_window(1000));
         assert_eq!(c.cwnd(), 10_000);
         c.on_ack(&ack(1000));
@@ -223,15 +262,20 @@ mod tests {
     }
 
     #[test]
-    fn fast_recovery() {
+    fn rfc5681_fast_recovery_halves_and_undoes() {
         let mut c = NewReno::new(initial_window(1000));
         c.on_congestion(Instant::ZERO, Congestion::FastRetransmit, 20_000, 1000);
-        assert_eq!((c.ssthresh(), c.cwnd()), (10_000, 13_000));
-        c.on_dup_ack_in_recovery(Instant::ZERO, 1000);
-        assert_eq!(c.cwnd(), 14_000);
-        c.on_partial_ack(&ack(3000));
-        assert_eq!(c.cwnd(), 12_000);
+        assert_eq!((c.ssthresh(), c.cwnd()), (10_000, 10_000));
+        // No growth while recovering.
+        c.on_ack(&AckEvent {
+            in_recovery: true,
+            ..ack(1000)
+        });
+        assert_eq!(c.cwnd(), 10_000);
         c.on_recovery_end(Instant::ZERO, 4000, 1000);
-        assert_eq!(c.cwnd(), 5000);
+        assert_eq!(c.cwnd(), 10_000);
+        // A spurious reduction is undone.
+        c.on_spurious(Instant::ZERO);
+        assert_eq!((c.cwnd(), c.ssthresh()), (10_000, usize::MAX));
     }
 }

@@ -29,6 +29,9 @@ pub(super) fn build_segment(
     repr.urgent_pointer = plan.urgent;
     repr.max_seg_size = plan.mss;
     repr.window_scale = plan.wscale;
+    repr.sack_permitted = plan.sack_permitted;
+    repr.timestamp = plan.ts;
+    repr.sack_ranges = plan.sack;
     let tcp_len = repr.header_len() + plan.data_len;
     let ip_repr = ipv4::Repr {
         src_addr: route.src,

@@ -17,7 +17,7 @@
 use tcplab_wire::tcp::{self, SeqNumber};
 
 use super::config::TcpConfig;
-use super::congestion::{AckEvent, Congestion};
+use super::rtx::Delivery;
 use super::state::{Opening, Phase, State};
 use super::tcb::Connection;
 use super::timers::Timer;
@@ -130,7 +130,11 @@ impl Connection {
         self.rcv.synchronize(seg.seq_number, window);
         self.negotiate(ctx, seg);
         if ack_ok {
-            self.take_ack(ctx, seg.ack_number);
+            self.take_ack(
+                ctx,
+                seg,
+                &mut Delivery::new(ctx.now, None, Default::default()),
+            );
         }
         if self.snd.syn_acked() {
             // Our SYN is acknowledged: ESTABLISHED. The window of a <SYN,ACK>
@@ -165,9 +169,19 @@ impl Connection {
     }
 
     /// Take the peer's options from its SYN: MSS (RFC 9293 §3.7.1: 536 if
-    /// absent) and window scaling (RFC 7323 §2.2: both sides or neither).
+    /// absent), window scaling (RFC 7323 §2.2: both sides or neither),
+    /// SACK (RFC 2018 §2: both SYNs said SACK-permitted) and timestamps
+    /// (RFC 7323 §3.2: both SYNs carried TSopt; TS.Recent starts at the
+    /// SYN's TSval, Appendix D).
     pub(super) fn negotiate(&mut self, ctx: &Ctx<'_>, syn: &tcp::Repr<'_>) {
         self.seg.peer_mss = syn.max_seg_size.unwrap_or(536);
+        self.neg.sack = self.offer.sack && syn.sack_permitted;
+        self.neg.ts = false;
+        if let Some(ts) = syn.timestamp.filter(|_| self.offer.ts) {
+            self.neg.ts = true;
+            self.ts.take_recent(ts.tsval, ctx.now);
+        }
+        self.ts.last_ack_sent = self.rcv.nxt();
         match syn.window_scale {
             Some(shift) if self.offer_wscale => {
                 // RFC 7323 §2.3: a shift above 14 is used as 14.
@@ -180,7 +194,7 @@ impl Connection {
             }
         }
         self.update_path(ctx.config, ctx.path_mtu, ctx.link_mtu);
-        self.reset_controller(ctx.config, false);
+        self.reset_controller(false);
     }
 
     /// The three-way handshake completed: RFC 5681 §3.1 — if the SYN or
@@ -192,7 +206,7 @@ impl Connection {
         // before the handshake completed; resending our SYN as the <SYN,ACK>
         // of a simultaneous open loses nothing.
         if self.syn_timeouts > 0 {
-            self.reset_controller(ctx.config, true);
+            self.reset_controller(true);
             self.rtt.after_lost_syn();
         }
         self.retries = 0;
@@ -228,9 +242,13 @@ impl Connection {
             rest.seq_number += 1;
             return self.synchronized(ctx, &rest, true, out);
         }
+        if !self.check_timestamp(ctx, seg) {
+            return;
+        }
         let Some((seq, data, fin)) = self.check_sequence(ctx, seg) else {
             return;
         };
+        self.update_ts_recent(ctx, seg);
         // The peer is alive (keep-alive, RFC 9293 §3.8.4) only if it sent
         // an acceptable segment: anyone can send an unacceptable one.
         self.last_recv = ctx.now;
@@ -247,6 +265,59 @@ impl Connection {
         self.check_urg(seg);
         self.process_text(ctx, seq, data, out);
         self.check_fin(ctx, fin, seq + data.len(), out);
+    }
+
+    /// RFC 7323 §5.3 R1 (PAWS), before the acceptability test: with
+    /// timestamps agreed, a segment whose TSval is older than TS.Recent is
+    /// an old duplicate — acknowledged (with a D-SACK if it carried data)
+    /// and dropped; a segment without TSopt is dropped silently (§3.2). A
+    /// reset is never checked (§5.2). TS.Recent older than 24 days does not
+    /// count (§5.5). Returns whether to go on.
+    fn check_timestamp(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>) -> bool {
+        if !self.neg.ts || seg.flags.rst() {
+            return true;
+        }
+        let Some(ts) = seg.timestamp else {
+            ctx.stats.ts_missing += 1;
+            return false;
+        };
+        if self.ts.recent_valid(ctx.now) && super::tcb::ts_before(ts.tsval, self.ts.recent) {
+            ctx.stats.paws_rejected += 1;
+            self.note_old_data(seg);
+            self.ack_unacceptable(ctx, seg);
+            return false;
+        }
+        true
+    }
+
+    /// RFC 7323 §4.3 (and §5.3 R3): an acceptable segment that is not
+    /// older than TS.Recent and starts at or before Last.ACK.sent gives the
+    /// TSval to echo — the earliest unacknowledged segment's with delayed
+    /// ACKs, the last in-order one when data arrives out of order.
+    fn update_ts_recent(&mut self, ctx: &Ctx<'_>, seg: &tcp::Repr<'_>) {
+        let Some(ts) = seg.timestamp.filter(|_| self.neg.ts && !seg.flags.rst()) else {
+            return;
+        };
+        let newer =
+            !super::tcb::ts_before(ts.tsval, self.ts.recent) || !self.ts.recent_valid(ctx.now);
+        if newer && seg.seq_number <= self.ts.last_ack_sent {
+            self.ts.take_recent(ts.tsval, ctx.now);
+        }
+    }
+
+    /// Data below RCV.NXT is a duplicate: the next ACK reports its first
+    /// part as a D-SACK (RFC 2883 §4.1.1).
+    fn note_old_data(&mut self, seg: &tcp::Repr<'_>) {
+        if seg.payload.is_empty() || !self.state().synchronized() {
+            return;
+        }
+        let start = seg.seq_number + usize::from(seg.flags.syn());
+        let nxt = self.rcv.nxt();
+        if start < nxt {
+            let end = start + seg.payload.len();
+            self.rcv
+                .note_duplicate(start, if end < nxt { end } else { nxt });
+        }
     }
 
     /// First: the acceptability test of RFC 9293 §3.10.7.4 (four cases on
@@ -273,6 +344,7 @@ impl Connection {
         // be processed: a segment starting exactly at RCV.NXT is taken with
         // its text cut away (a zero-window probe gets an ACK this way).
         let zero_window_probe = !acceptable && wnd == 0 && seg.seq_number == nxt;
+        self.note_old_data(seg);
         if !acceptable && !zero_window_probe {
             if f.rst() {
                 return None;
@@ -431,7 +503,11 @@ impl Connection {
             let shift = if synack { 0 } else { self.snd.wscale() };
             self.snd
                 .set_window(seg.seq_number, ack, u32::from(seg.window_len) << shift);
-            self.take_ack(ctx, ack);
+            self.take_ack(
+                ctx,
+                seg,
+                &mut Delivery::new(ctx.now, None, Default::default()),
+            );
             self.handshake_done(ctx);
             if close_queued {
                 // RFC 9293 §3.10.4: the CLOSE queued in SYN-RECEIVED is
@@ -452,12 +528,9 @@ impl Connection {
         // it does.
         self.persist.unanswered = 0;
         let old_wnd = self.snd.wnd();
-        let advanced = ack > self.snd.una();
+        let advanced = self.process_ack(ctx, seg, old_wnd);
         if advanced {
-            self.on_new_ack(ctx, ack);
             out.notify = true;
-        } else if ack == self.snd.una() {
-            self.maybe_dup_ack(ctx, seg, old_wnd);
         }
         // Window update (§3.10.7.4): only from a newer segment, or the same
         // one acknowledging more.
@@ -519,120 +592,50 @@ impl Connection {
         }
     }
 
-    /// SND.UNA advances to `ack` (in the handshake or after it).
-    fn take_ack(
+    /// SND.UNA advances to the ACK of `seg` (in the handshake or after
+    /// it); what it delivered is added to `d`. Returns the sequence space
+    /// acknowledged and the RTT sample.
+    pub(super) fn take_ack(
         &mut self,
         ctx: &mut Ctx<'_>,
-        ack: SeqNumber,
+        seg: &tcp::Repr<'_>,
+        d: &mut Delivery,
     ) -> (usize, Option<std::time::Duration>) {
-        let res = self.snd.acknowledge(ack);
+        let res = self.snd.acknowledge(seg.ack_number, d);
         self.counters.bytes_acked += res.data as u64;
         // RFC 6298 §3 with per-segment send times: the oldest newly
         // acknowledged segment. Karn's rule: an ACK that covers any
         // retransmitted segment may have been caused by it, so it gives no
-        // sample at all (as Linux's FLAG_RETRANS_DATA_ACKED) — segments
-        // sent once but held behind the hole would otherwise measure the
-        // whole repair.
-        let sample = if res.timing.any_retransmitted {
-            None
+        // sample from send times (as Linux's FLAG_RETRANS_DATA_ACKED) —
+        // segments sent once but held behind the hole would otherwise
+        // measure the whole repair; the timestamp echo still can.
+        let sample = if d.any_retransmitted {
+            self.ts_rtt(ctx.now, seg)
         } else {
-            res.timing
-                .oldest_once
-                .map(|sent| ctx.now.saturating_since(sent))
+            d.oldest_once.map(|sent| ctx.now.saturating_since(sent))
         };
         if let Some(r) = sample {
             self.rtt.sample(r);
+            self.min_rtt
+                .update(ctx.now.total_micros(), r.as_micros() as u64);
+            self.tlp.sampled = true;
         }
         self.retries = 0;
         (res.acked, sample)
     }
 
-    /// New data acknowledged in a synchronized state.
-    fn on_new_ack(&mut self, ctx: &mut Ctx<'_>, ack: SeqNumber) {
-        let prior_in_flight = self.in_flight();
-        // RFC 7661 §4.3 (Linux's tcp_is_cwnd_limited): the window only
-        // grows when it was what limited the sender.
-        let cwnd_limited = prior_in_flight + self.seg.mss >= self.cc.cwnd();
-        let (acked, rtt) = self.take_ack(ctx, ack);
-        self.persist.backoff = 0;
-        // RFC 6298 §5.2/5.3.
-        if self.snd.outstanding() == 0 {
-            self.timers.stop(Timer::Retransmit);
-        } else if !self.timers.is_set(Timer::Persist) {
-            self.restart_rto(ctx.now);
+    /// RFC 7323 §4.1 (RTTM): the echoed TSval names the transmission being
+    /// acknowledged, so an ACK of retransmitted data still measures the
+    /// RTT (no Karn ambiguity), to the clock's millisecond.
+    fn ts_rtt(&self, now: Instant, seg: &tcp::Repr<'_>) -> Option<std::time::Duration> {
+        let ts = seg.timestamp.filter(|_| self.neg.ts && seg.flags.ack())?;
+        // A zero TSecr is what a peer sends before it has anything to echo.
+        if ts.tsecr == 0 {
+            return None;
         }
-        let event = AckEvent {
-            now: ctx.now,
-            acked,
-            rtt,
-            srtt: self.rtt.srtt(),
-            prior_in_flight,
-            in_flight: self.in_flight(),
-            cwnd_limited,
-            smss: self.seg.mss,
-        };
-        match self.rec.until {
-            Some(recover) if ack >= recover => {
-                // RFC 6582 §3.2 step 4: a full acknowledgment ends recovery.
-                self.rec.until = None;
-                self.rec.force = false;
-                self.cc
-                    .on_recovery_end(ctx.now, self.snd.outstanding(), self.seg.mss);
-            }
-            Some(_) => {
-                // Step 5: a partial acknowledgment: retransmit the next hole.
-                self.cc.on_partial_ack(&event);
-                if self.snd.queue_mut().mark_first_lost() {
-                    self.rec.force = true;
-                }
-            }
-            None => self.cc.on_ack(&event),
-        }
-        self.rec.dupacks = 0;
-        if self.rec.recover.is_some_and(|r| ack > r) {
-            self.rec.recover = None;
-        }
-    }
-
-    /// RFC 5681 §2's duplicate ACK, and §3.2 fast retransmit on the third.
-    /// An ACK answering a zero-window probe is not one: the probe is not
-    /// data in flight, and the window is closed (BSD does not count ACKs
-    /// while persisting either).
-    fn maybe_dup_ack(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>, old_wnd: u32) {
-        let wnd = u32::from(seg.window_len) << self.snd.wscale();
-        let is_dup = seg.payload.is_empty()
-            && !seg.flags.syn()
-            && !seg.flags.fin()
-            && wnd == old_wnd
-            && wnd > 0
-            && self.snd.outstanding() > 0
-            && !self.timers.is_set(Timer::Persist);
-        if !is_dup {
-            self.rec.dupacks = 0;
-            return;
-        }
-        self.rec.dupacks = self.rec.dupacks.saturating_add(1);
-        if self.rec.until.is_some() {
-            self.cc.on_dup_ack_in_recovery(ctx.now, self.seg.mss);
-        } else if self.rec.dupacks == 3 {
-            // RFC 6582 §3.2 step 1: only if this ACK covers more than the
-            // last recovery point (avoids multiple reductions per window).
-            let una = self.snd.una();
-            if self.rec.recover.is_none_or(|r| una > r) {
-                let nxt = self.snd.nxt();
-                self.rec.until = Some(nxt);
-                self.rec.recover = Some(nxt);
-                self.cc.on_congestion(
-                    ctx.now,
-                    Congestion::FastRetransmit,
-                    self.snd.outstanding(),
-                    self.seg.mss,
-                );
-                self.snd.queue_mut().mark_first_lost();
-                self.rec.force = true;
-                ctx.stats.fast_retransmits += 1;
-            }
-        }
+        let ms = self.ts.clock(now).wrapping_sub(ts.tsecr);
+        // An echo from the future, or older than any RTO, is no sample.
+        (ms < 120_000).then(|| std::time::Duration::from_millis(u64::from(ms)))
     }
 
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {

@@ -26,12 +26,24 @@ impl TcpLayer {
     pub(super) fn time_wait_reopen(&self, key: Key, seg: &tcp::Repr<'_>) -> Option<SeqNumber> {
         let conn = self.conn(key)?;
         let f = seg.flags;
-        let reopen = conn.state() == State::TimeWait
-            && f.syn()
-            && !f.ack()
-            && !f.rst()
-            && seg.seq_number > conn.rcv.nxt()
-            && self.find_listener(conn.local(), conn.remote()).is_some();
+        if conn.state() != State::TimeWait || !f.syn() || f.ack() || f.rst() {
+            return None;
+        }
+        // RFC 6191 §2: with timestamps on the new SYN (and ours to answer
+        // it), a TSval above the last one seen proves the SYN new; an equal
+        // one needs a higher sequence number too; without timestamps only
+        // a sequence number above the old connection's counts.
+        let newer_seq = seg.seq_number > conn.rcv.nxt();
+        let ts = seg.timestamp.filter(|_| self.config.timestamps);
+        let new = match (conn.neg.ts, ts) {
+            (true, Some(ts)) => {
+                super::tcb::ts_before(conn.ts.recent, ts.tsval)
+                    || (ts.tsval == conn.ts.recent && newer_seq)
+            }
+            (false, Some(_)) => true,
+            (_, None) => newer_seq,
+        };
+        let reopen = new && self.find_listener(conn.local(), conn.remote()).is_some();
         reopen.then_some(conn.snd.nxt())
     }
 
@@ -106,6 +118,10 @@ impl TcpLayer {
             },
             now,
         );
+        conn.ts.offset = self.ts_offset(local, remote);
+        if let Some(c) = self.listener_congestion(lkey) {
+            conn.algorithm = c;
+        }
         let window = conn.rcv.syn_window();
         conn.rcv.synchronize(seg.seq_number, window);
         conn.snd
@@ -224,7 +240,10 @@ impl TcpLayer {
         conn.seg.peer_mss = peer_mss;
         let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
         conn.update_path(&self.config, route.mtu, link);
-        conn.reset_controller(&self.config, false);
+        if let Some(c) = self.listener_congestion(lkey) {
+            conn.algorithm = c;
+        }
+        conn.reset_controller(false);
         conn.snd
             .set_window(seg.seq_number, seg.ack_number, u32::from(seg.window_len));
         let key = self.add_connection(conn);

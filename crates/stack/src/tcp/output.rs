@@ -8,9 +8,8 @@
 //! Nothing here moves SND.NXT back: repairs come from the retransmission
 //! queue.
 
-use tcplab_wire::tcp::{Flags, SeqNumber};
+use tcplab_wire::tcp::{Flags, SeqNumber, Timestamp};
 
-use super::congestion::Congestion;
 use super::input::Ctx;
 use super::receiver::AckDue;
 use super::state::{Opening, Phase, State};
@@ -30,11 +29,22 @@ pub struct Plan {
     /// Options of a SYN.
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
+    pub sack_permitted: bool,
+    /// TSopt (RFC 7323 §3), on every segment once negotiated.
+    pub ts: Option<Timestamp>,
+    /// SACK blocks (RFC 2018 §3), on ACKs while data is held out of order.
+    pub sack: [Option<(u32, u32)>; 4],
     /// Payload: its first sequence number and length.
     pub data_seq: SeqNumber,
     pub data_len: usize,
     /// Set DF on the datagram.
     pub df: bool,
+}
+
+/// The time `len` bytes take at `rate` bytes per second, rounded up.
+fn pace_time(len: usize, rate: u64) -> std::time::Duration {
+    let nanos = (len as u128 * 1_000_000_000).div_ceil(u128::from(rate.max(1)));
+    std::time::Duration::from_nanos(nanos.min(u128::from(u64::MAX)) as u64)
 }
 
 /// What a timer expiry did.
@@ -57,6 +67,42 @@ enum Kind {
 impl Connection {
     /// The next segment to send now, if any. Call until `None`.
     pub fn next_segment(&mut self, now: Instant) -> Option<Plan> {
+        let mut plan = self.choose_segment(now)?;
+        self.add_options(now, &mut plan);
+        Some(plan)
+    }
+
+    /// The options every segment carries: SACK-permitted and TSopt on a
+    /// SYN as offered (RFC 2018 §2, RFC 7323 §3.2) or, on a <SYN,ACK>, as
+    /// agreed; TSopt on every other segment once both SYNs carried it, with
+    /// TSecr = TS.Recent (§4.3); SACK blocks on ACKs (RFC 2018 §4).
+    fn add_options(&mut self, now: Instant, plan: &mut Plan) {
+        let (syn, ack) = (plan.flags.syn(), plan.flags.ack());
+        let (sack, ts) = if syn && !ack {
+            (self.offer.sack, self.offer.ts)
+        } else {
+            (self.neg.sack, self.neg.ts)
+        };
+        if syn {
+            plan.sack_permitted = sack;
+        }
+        if ts {
+            plan.ts = Some(Timestamp {
+                tsval: self.ts.clock(now),
+                // §3.2: TSecr is zero when the ACK bit is off.
+                tsecr: if ack { self.ts.recent } else { 0 },
+            });
+        }
+        if ack {
+            self.ts.last_ack_sent = plan.ack;
+            if sack && !syn {
+                self.counters.dsack_sent += u64::from(self.rcv.dsack_pending());
+                plan.sack = self.rcv.sack_blocks(if ts { 3 } else { 4 });
+            }
+        }
+    }
+
+    fn choose_segment(&mut self, now: Instant) -> Option<Plan> {
         match self.phase {
             Phase::Closed => return None,
             Phase::TimeWait { .. } => return self.ack_if_due(),
@@ -65,6 +111,13 @@ impl Connection {
         if !self.snd.syn_acked() {
             return self.handshake_segment(now);
         }
+        // RFC 6675 §4 NextSeg's order: lost segments (rule 1), new data
+        // (rule 2), then — without RACK — segments below the highest SACK
+        // (rule 3) and the rescue retransmission (rule 4). A loss probe
+        // and a window probe go out whatever the window says.
+        if let Some(p) = self.loss_probe(now) {
+            return Some(p);
+        }
         if let Some(p) = self.repair(now) {
             return Some(p);
         }
@@ -72,6 +125,9 @@ impl Connection {
             return Some(p);
         }
         if let Some(p) = self.new_data(now) {
+            return Some(p);
+        }
+        if let Some(p) = self.nextseg_rules_3_and_4(now) {
             return Some(p);
         }
         if self.keepalive.due {
@@ -123,6 +179,9 @@ impl Connection {
             // Offered on an active SYN, answered only if the peer offered
             // it (RFC 7323 §2.2).
             wscale: self.offer_wscale.then_some(self.rcv.wscale()),
+            sack_permitted: false,
+            ts: None,
+            sack: [None; 4],
             data_seq: iss + 1,
             data_len: 0,
             df: self.seg.df,
@@ -151,6 +210,9 @@ impl Connection {
             urgent: 0,
             mss: None,
             wscale: None,
+            sack_permitted: false,
+            ts: None,
+            sack: [None; 4],
             data_seq: seq,
             data_len: 0,
             df: self.seg.df,
@@ -189,6 +251,9 @@ impl Connection {
             urgent,
             mss: None,
             wscale: None,
+            sack_permitted: false,
+            ts: None,
+            sack: [None; 4],
             data_seq,
             data_len,
             df: self.seg.df,
@@ -228,8 +293,11 @@ impl Connection {
             end = self.with_fin(end + more);
         }
         let len = end - start;
-        let in_flight = self.in_flight();
-        if !self.rec.force && in_flight > 0 && in_flight + len > self.cc.cwnd() {
+        let in_flight = self.pipe();
+        if !self.rec.force && in_flight > 0 && in_flight + len > self.cwnd() {
+            return None;
+        }
+        if !self.rec.force && self.paced(now) {
             return None;
         }
         // Data never into a closed window (that is the persist timer's
@@ -320,7 +388,7 @@ impl Connection {
             } else {
                 0
             };
-            let cwnd_room = self.cc.cwnd().saturating_sub(self.in_flight());
+            let cwnd_room = self.cwnd().saturating_sub(self.pipe());
             let mss = self.seg.mss;
             let n = avail.min(wnd_room).min(cwnd_room).min(mss);
             if n > 0 {
@@ -329,6 +397,9 @@ impl Connection {
                 let nagle_ok = self.nodelay || idle || self.snd.fin().is_some();
                 let big = n >= (self.snd.max_wnd() as usize / 2).max(1);
                 if full || nagle_ok && (n == avail || big) {
+                    if self.paced(now) {
+                        return None;
+                    }
                     let end = self.with_fin(nxt + n);
                     return Some(self.segment(now, nxt, end, Kind::New));
                 }
@@ -348,6 +419,99 @@ impl Connection {
         None
     }
 
+    /// The tail loss probe (RFC 8985 §7.3), when its timer said so: new
+    /// data if the peer's window takes it, else the highest segment sent,
+    /// again — either way beyond the congestion window if need be.
+    fn loss_probe(&mut self, now: Instant) -> Option<Plan> {
+        if !self.tlp.due {
+            return None;
+        }
+        self.tlp.due = false;
+        if !matches!(
+            self.state(),
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) || self.snd.outstanding() == 0
+        {
+            return None;
+        }
+        let nxt = self.snd.nxt();
+        let room = if self.snd.wnd_end() > nxt {
+            self.snd.wnd_end() - nxt
+        } else {
+            0
+        };
+        let n = self.snd.unsent().min(room).min(self.seg.mss);
+        let plan = if n > 0 {
+            let end = self.with_fin(nxt + n);
+            self.tlp.retrans = false;
+            self.segment(now, nxt, end, Kind::New)
+        } else if self.snd.fin() == Some(nxt) {
+            self.tlp.retrans = false;
+            self.segment(now, nxt, nxt + 1, Kind::New)
+        } else {
+            let (i, start, end) = self.snd.queue_mut().last_unsacked(self.seg.mss)?;
+            self.tlp.retrans = true;
+            self.segment(now, start, end, Kind::Repair(i))
+        };
+        self.tlp.end = Some(self.snd.nxt());
+        self.tlp.sampled = false;
+        self.counters.loss_probes += 1;
+        // §7.3: after a probe the RTO, not another probe, is armed.
+        self.restart_rto(now);
+        Some(plan)
+    }
+
+    /// RFC 6675 §4 NextSeg rules 3 and 4, in fast recovery with SACK and
+    /// without RACK: a segment below the highest SACK not yet sent again,
+    /// else once per recovery the highest unSACKed segment (the rescue).
+    fn nextseg_rules_3_and_4(&mut self, now: Instant) -> Option<Plan> {
+        if self.rec.state != super::recovery::CaState::Recovery || !self.neg.sack || self.loss.rack
+        {
+            return None;
+        }
+        let mss = self.seg.mss;
+        if self.pipe() + mss > self.cwnd() || self.paced(now) {
+            return None;
+        }
+        let high_rxt = self.rec.high_rxt;
+        if let Some((i, start, end)) = self.snd.queue_mut().next_unsacked(high_rxt, mss) {
+            return Some(self.segment(now, start, end, Kind::Repair(i)));
+        }
+        let una = self.snd.una();
+        if self.rec.rescue_rxt.is_none_or(|r| una > r) {
+            let (i, start, end) = self.snd.queue_mut().last_unsacked(mss)?;
+            self.rec.rescue_rxt = self.rec.until;
+            // The rescue does not move HighRxt.
+            let keep = self.rec.high_rxt;
+            let plan = self.segment(now, start, end, Kind::Repair(i));
+            self.rec.high_rxt = keep;
+            return Some(plan);
+        }
+        None
+    }
+
+    /// Whether pacing holds the next data segment back; if so, the pacing
+    /// deadline says when it may go (a paced sender never sleeps: the
+    /// deadline is reported by `poll_timeout`).
+    fn paced(&mut self, now: Instant) -> bool {
+        let Some(rate) = self.cc.pacing_rate().filter(|r| *r > 0) else {
+            return false;
+        };
+        // A sender late by a little may catch up by about two segments
+        // (or a millisecond at high rates): a bounded burst.
+        let credit_bytes = (2 * self.seg.mss as u64).max(rate / 1000);
+        let credit = pace_time(credit_bytes as usize, rate);
+        if now + credit >= self.pace_next {
+            return false;
+        }
+        self.timers.set(Timer::Pacing, self.pace_next - credit);
+        true
+    }
+
     /// Arm the persist timer with the current backoff.
     pub(super) fn arm_persist(&mut self, now: Instant) {
         let (min, max) = (self.persist.min, self.persist.max);
@@ -360,21 +524,43 @@ impl Connection {
     fn sent(&mut self, now: Instant, plan: &Plan, kind: Kind) {
         let len = plan.data_len + usize::from(plan.flags.syn()) + usize::from(plan.flags.fin());
         if len > 0 {
+            // The TSval `add_options` will put on it: the same clock, now.
+            let tsval = self.ts.clock(now);
+            let before = self.pipe();
+            let lost = self.snd.queue().lost_total();
+            let snap = self.rate.on_send(now, before, before + len, lost);
+            let end = plan.seq + len;
             match kind {
-                Kind::New => self.snd.sent_new(plan.seq, plan.seq + len, now),
+                Kind::New => self.snd.sent_new(plan.seq, end, now, tsval, snap),
                 Kind::Repair(i) => {
-                    self.snd.queue_mut().retransmitted(i, now);
+                    self.snd.queue_mut().retransmitted(i, now, tsval, snap);
                     self.counters.retrans_segs += 1;
                     // New data filled the rest of the segment.
-                    let end = plan.seq + len;
                     if end > self.snd.nxt() {
                         let nxt = self.snd.nxt();
-                        self.snd.sent_new(nxt, end, now);
+                        self.snd.sent_new(nxt, end, now, tsval, snap);
+                    }
+                    if self.rec.in_recovery() {
+                        let undo = &mut self.rec.undo;
+                        undo.retrans = undo.retrans.saturating_add(1);
+                        undo.stamp.get_or_insert(tsval);
+                        if end > self.rec.high_rxt {
+                            self.rec.high_rxt = end;
+                        }
                     }
                 }
                 Kind::Probe => {
-                    self.snd.queue_mut().resent_first(now);
+                    self.snd.queue_mut().resent_first(now, tsval);
                     self.counters.retrans_segs += 1;
+                }
+            }
+            if self.rec.state == super::recovery::CaState::Recovery {
+                self.rec.prr.out += len;
+            }
+            self.cc.on_sent(now, len, before);
+            if plan.data_len > 0 {
+                if let Some(rate) = self.cc.pacing_rate().filter(|r| *r > 0) {
+                    self.pace_next = self.pace_next.max(now) + pace_time(len, rate);
                 }
             }
             // RFC 6298 §5.1: start the timer if it is not running — but a
@@ -382,6 +568,9 @@ impl Connection {
             let probing = self.timers.is_set(Timer::Persist) || kind == Kind::Probe;
             if !probing && !self.timers.is_set(Timer::Retransmit) {
                 self.restart_rto(now);
+            }
+            if kind == Kind::New && self.tlp.end.is_none() {
+                self.arm_loss_probe(now);
             }
         }
         if plan.flags.ack() {
@@ -423,6 +612,14 @@ impl Connection {
         if self.timers.expired(Timer::KeepAlive, now) {
             self.on_keepalive_timeout(ctx, &mut out);
         }
+        if self.timers.expired(Timer::Reorder, now) {
+            self.on_reorder_timeout(ctx);
+        }
+        if self.timers.expired(Timer::LossProbe, now) {
+            self.on_loss_probe_timeout(ctx);
+        }
+        // The pacing deadline only says "look again": the table does.
+        self.timers.expired(Timer::Pacing, now);
         out
     }
 
@@ -463,24 +660,14 @@ impl Connection {
         }
         self.rtt.back_off();
         if self.state().synchronized() {
-            // RFC 5681 §3.1: ssthresh is halved only for the first timeout
-            // of a segment; cwnd falls to one segment.
-            if self.retries == 1 {
-                self.cc.on_congestion(
-                    ctx.now,
-                    Congestion::Timeout,
-                    self.snd.outstanding(),
-                    self.seg.mss,
-                );
-            }
-            self.rec.until = None;
-            self.rec.recover = Some(self.snd.nxt());
-            self.rec.dupacks = 0;
+            // RFC 5681 §3.1: ssthresh is cut only at the first timeout of
+            // a segment; cwnd falls to one segment.
+            self.enter_loss(ctx, self.retries == 1);
+        } else {
+            // The SYN (or <SYN,ACK>) goes again.
+            self.snd.queue_mut().mark_all_lost();
+            self.rec.force = false;
         }
-        self.rec.force = false;
-        // Everything outstanding is sent again, oldest first; what arrived
-        // beyond the first hole will be acknowledged at once and not resent.
-        self.snd.queue_mut().mark_all_lost();
         self.restart_rto(ctx.now);
     }
 

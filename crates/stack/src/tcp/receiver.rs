@@ -5,6 +5,13 @@
 //! The receive window is fixed when the peer's ISN is learned, from the
 //! window our SYN (or SYN-ACK) offers, so in-window data is accepted from
 //! the first segment on, whether or not our ACK has gone out yet.
+//!
+//! Selective acknowledgments (RFC 2018 §4): the blocks of data held beyond
+//! a gap, the block of the latest arrival first, then the blocks reported
+//! most recently; and a D-SACK block (RFC 2883 §4) once for each duplicate
+//! that arrives.
+
+use std::collections::VecDeque;
 
 use tcplab_wire::tcp::SeqNumber;
 
@@ -52,7 +59,15 @@ pub struct Receiver {
     /// When an ACK is due, and full-sized segments since the last one.
     ack: AckDue,
     unacked_segments: u32,
+    /// A sequence number in each out-of-order block, the block of the
+    /// latest arrival first (RFC 2018 §4's order of reporting).
+    sack_recent: VecDeque<SeqNumber>,
+    /// A duplicate to report in the next ACK's first block (RFC 2883 §4).
+    dsack: Option<(SeqNumber, SeqNumber)>,
 }
+
+/// Blocks remembered for RFC 2018 §4's recency order.
+const SACK_RECENT: usize = 8;
 
 impl Receiver {
     pub fn new(buffer: usize, wscale: u8) -> Receiver {
@@ -67,6 +82,8 @@ impl Receiver {
             ooo: Assembler::default(),
             ack: AckDue::No,
             unacked_segments: 0,
+            sack_recent: VecDeque::new(),
+            dsack: None,
         }
     }
 
@@ -159,6 +176,17 @@ impl Receiver {
         }
         let offset = seq - self.nxt;
         let had_holes = !self.ooo.is_empty();
+        // RFC 2883 §4.1.3/§4.2: data already held beyond a gap is reported
+        // (its first duplicate part) as a D-SACK.
+        if let Some(&(s, e)) = self
+            .ooo
+            .ranges()
+            .iter()
+            .find(|(s, e)| *s < offset + data.len() && offset < *e)
+        {
+            let (s, e) = (s.max(offset), e.min(offset + data.len()));
+            self.note_duplicate(self.nxt + s, self.nxt + e);
+        }
         if offset == 0 {
             let n = self.buf.push(data);
             self.ooo.advance(n);
@@ -171,11 +199,94 @@ impl Receiver {
             let n = self.buf.write_at(offset, data);
             if n > 0 && self.ooo.add(offset, offset + n, max_ranges) {
                 d.out_of_order = true;
+                self.sack_arrived(seq);
             } else {
                 d.dropped = true;
             }
         }
         d
+    }
+
+    /// Out-of-order data arrived at `seq`: its block goes first in the
+    /// next SACK option (RFC 2018 §4); other marks of the same block go.
+    fn sack_arrived(&mut self, seq: SeqNumber) {
+        let block = self.block_of(seq);
+        self.sack_recent
+            .retain(|s| block.is_none_or(|(l, r)| !(l <= *s && *s < r)));
+        self.sack_recent.push_front(seq);
+        self.sack_recent.truncate(SACK_RECENT);
+    }
+
+    /// The out-of-order block holding `seq`, in sequence numbers.
+    fn block_of(&self, seq: SeqNumber) -> Option<(SeqNumber, SeqNumber)> {
+        if seq < self.nxt {
+            return None;
+        }
+        let off = seq - self.nxt;
+        self.ooo
+            .ranges()
+            .iter()
+            .find(|(s, e)| *s <= off && off < *e)
+            .map(|&(s, e)| (self.nxt + s, self.nxt + e))
+    }
+
+    /// A duplicate `start .. end` arrived: the next ACK reports it first
+    /// (RFC 2883 §4; only the first duplicate until it is sent, §4.2).
+    pub fn note_duplicate(&mut self, start: SeqNumber, end: SeqNumber) {
+        if start < end && self.dsack.is_none() {
+            self.dsack = Some((start, end));
+        }
+    }
+
+    /// Whether a D-SACK waits to be reported.
+    pub fn dsack_pending(&self) -> bool {
+        self.dsack.is_some()
+    }
+
+    /// The SACK blocks for the next ACK, at most `max` (RFC 2018 §3: four,
+    /// three beside timestamps): a pending D-SACK first, with the block
+    /// enclosing it second (RFC 2883 §4.1.2); then the block of the latest
+    /// arrival and the others most recently reported (RFC 2018 §4), then
+    /// any other held block. The D-SACK is reported once.
+    pub fn sack_blocks(&mut self, max: usize) -> [Option<(u32, u32)>; 4] {
+        let max = max.min(4);
+        let mut out: Vec<(SeqNumber, SeqNumber)> = Vec::with_capacity(4);
+        // The D-SACK block is not one of the held blocks, even if equal.
+        let mut skip = 0;
+        if let Some((l, r)) = self.dsack.take() {
+            skip = 1;
+            out.push((l, r));
+            if let Some(b) = self.block_of(l).filter(|b| b.0 <= l && r <= b.1) {
+                out.push(b);
+            }
+        }
+        // Marks whose data became in order (or was dropped) are forgotten.
+        let nxt = self.nxt;
+        let ranges: Vec<(SeqNumber, SeqNumber)> = self
+            .ooo
+            .ranges()
+            .iter()
+            .map(|&(s, e)| (nxt + s, nxt + e))
+            .collect();
+        self.sack_recent
+            .retain(|s| ranges.iter().any(|(l, r)| l <= s && s < r));
+        let recent = self
+            .sack_recent
+            .iter()
+            .filter_map(|s| ranges.iter().find(|(l, r)| l <= s && s < r).copied());
+        for b in recent.chain(ranges.iter().copied()) {
+            if out.len() >= max {
+                break;
+            }
+            if !out.iter().skip(skip).any(|o| *o == b) {
+                out.push(b);
+            }
+        }
+        let mut blocks = [None; 4];
+        for (slot, (l, r)) in blocks.iter_mut().zip(out.into_iter().take(max)) {
+            *slot = Some((l.0, r.0));
+        }
+        blocks
     }
 
     /// A FIN seen earlier beyond a gap may be in order now.
@@ -285,6 +396,7 @@ impl Receiver {
     /// Drop out-of-order state (the connection can no longer use it).
     pub fn clear_out_of_order(&mut self) {
         self.ooo.clear();
+        self.sack_recent.clear();
     }
 
     /// The invariants of this side.

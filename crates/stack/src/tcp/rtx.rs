@@ -1,36 +1,63 @@
-//! The retransmission queue: one record per segment in flight, covering
-//! SND.UNA .. SND.NXT exactly, in order and without gaps.
+//! The retransmission queue and SACK scoreboard: one record per segment in
+//! flight, covering SND.UNA .. SND.NXT exactly, in order and without gaps.
 //!
 //! A record is a span of sequence space — the SYN, data, the FIN, or a mix —
-//! with when it was last sent and how often. Loss detection marks records
-//! lost (three duplicate ACKs, a partial ACK of NewReno, the retransmission
-//! timer marking everything); the sender retransmits lost records that have
-//! not been retransmitted since. SND.NXT is never moved back: the next
-//! retransmission is found here, not by rewinding a variable other rules
-//! read. The pipe estimate of RFC 6675 §4 ("octets sent and not yet known
-//! to have left the network") follows from the flags.
+//! with when it was last sent, how often, the TSval it carried and the
+//! delivery-rate snapshot taken then. Its flags are the scoreboard of RFC
+//! 6675 §3: `sacked` (the peer holds it, RFC 2018), `lost` (loss detection
+//! says so: RACK's clock, RFC 6675's IsLost, NewReno's duplicate ACKs, the
+//! retransmission timer) and `retransmitted` (sent again since). A SACK
+//! block that covers part of a record splits it, so the flags are exact.
+//! SND.NXT is never moved back: the next retransmission is found here.
+//!
+//! RFC 6675 §4's pipe ("octets sent and not yet known to have left the
+//! network") follows from the flags: a record counts once unless SACKed or
+//! lost, and once more if retransmitted — kept as a running sum.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use tcplab_wire::tcp::SeqNumber;
 
 use crate::time::Instant;
+
+/// The delivery-rate sampler's state when a record was sent
+/// (draft-ietf-ccwg-bbr §4.1.2.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateSnap {
+    /// Bytes delivered on the connection so far, and when that last grew.
+    pub delivered: u64,
+    pub delivered_time: Instant,
+    /// Send time of the most recently delivered record then.
+    pub first_send_time: Instant,
+    /// Sent while the application, not the network, limited the sender.
+    pub app_limited: bool,
+    /// Bytes in flight just after this record went out.
+    pub tx_in_flight: usize,
+    /// Bytes the connection had marked lost so far.
+    pub lost: u64,
+}
 
 /// One segment's worth of sequence space in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
     pub start: SeqNumber,
     pub end: SeqNumber,
-    /// When it was last (re)transmitted.
+    /// When it was last (re)transmitted (RACK's xmit_ts).
     pub sent: Instant,
     /// How many times it was transmitted (Karn's rule: RTT samples only
     /// from records sent once).
     pub xmits: u16,
     /// Deemed lost: to be retransmitted.
     pub lost: bool,
-    /// Retransmitted since it was last marked lost (counts in the pipe
-    /// again, RFC 6675 §4 SetPipe).
+    /// Sent again since it was last marked lost (or, outside loss, sent
+    /// again by a rule that did not mark it: it then counts twice).
     pub retransmitted: bool,
+    /// Selectively acknowledged (RFC 2018): the peer holds it.
+    pub sacked: bool,
+    /// The TSval its last transmission carried (RFC 8985 §6.2 step 2).
+    pub tsval: u32,
+    pub rate: RateSnap,
 }
 
 impl Sent {
@@ -40,36 +67,159 @@ impl Sent {
 
     /// Bytes this record contributes to the pipe.
     fn in_pipe(&self) -> usize {
+        if self.sacked {
+            return 0;
+        }
         let n = self.len();
         usize::from(!self.lost) * n + usize::from(self.retransmitted) * n
     }
 
     /// Whether it waits for a retransmission.
     pub fn needs_retransmission(&self) -> bool {
-        self.lost && !self.retransmitted
+        self.lost && !self.retransmitted && !self.sacked
+    }
+
+    /// RFC 8985 §6.2's ordering: sent later, or at the same time and
+    /// ending further.
+    pub fn sent_after(&self, sent: Instant, end: SeqNumber) -> bool {
+        self.sent > sent || (self.sent == sent && self.end > end)
     }
 }
 
-/// What a cumulative acknowledgment took off the queue.
+/// Running sums over the records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Acked {
-    /// Send time of the oldest fully acknowledged record sent only once
-    /// (the RTT sample of RFC 6298, Karn's rule applied).
-    pub oldest_once: Option<Instant>,
-    /// Send time of the newest such record.
-    pub newest_once: Option<Instant>,
-    /// Whether any acknowledged record had been retransmitted.
-    pub any_retransmitted: bool,
+struct Tally {
+    pipe: usize,
+    /// Records that need a retransmission.
+    pending: usize,
+    sacked_bytes: usize,
+    sacked_records: usize,
+    lost_bytes: usize,
+    lost_records: usize,
+    /// Records sent again and not known delivered (Linux's retrans_out).
+    retrans_records: usize,
+    /// Records transmitted more than once.
+    resent: usize,
 }
+
+impl Tally {
+    fn of(r: &Sent) -> Tally {
+        Tally {
+            pipe: r.in_pipe(),
+            pending: usize::from(r.needs_retransmission()),
+            sacked_bytes: usize::from(r.sacked) * r.len(),
+            sacked_records: usize::from(r.sacked),
+            lost_bytes: usize::from(r.lost && !r.sacked) * r.len(),
+            lost_records: usize::from(r.lost && !r.sacked),
+            retrans_records: usize::from(r.retransmitted && !r.sacked),
+            resent: usize::from(r.xmits > 1),
+        }
+    }
+
+    fn add(&mut self, o: Tally) {
+        self.pipe += o.pipe;
+        self.pending += o.pending;
+        self.sacked_bytes += o.sacked_bytes;
+        self.sacked_records += o.sacked_records;
+        self.lost_bytes += o.lost_bytes;
+        self.lost_records += o.lost_records;
+        self.retrans_records += o.retrans_records;
+        self.resent += o.resent;
+    }
+
+    fn sub(&mut self, o: Tally) {
+        self.pipe -= o.pipe;
+        self.pending -= o.pending;
+        self.sacked_bytes -= o.sacked_bytes;
+        self.sacked_records -= o.sacked_records;
+        self.lost_bytes -= o.lost_bytes;
+        self.lost_records -= o.lost_records;
+        self.retrans_records -= o.retrans_records;
+        self.resent -= o.resent;
+    }
+}
+
+/// What one acknowledgment delivered, cumulatively or selectively: what
+/// RTT measurement, RACK, the rate sampler and congestion control need.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Delivery {
+    /// Bytes newly delivered (not SACKed before).
+    pub bytes: usize,
+    /// Send time of the oldest and newest fully acknowledged records sent
+    /// only once (the RTT sample of RFC 6298 with Karn's rule).
+    pub oldest_once: Option<Instant>,
+    pub newest_once: Option<Instant>,
+    /// Whether any newly delivered record had been retransmitted.
+    pub any_retransmitted: bool,
+    /// The most recently sent newly delivered record (the rate sample's).
+    pub newest: Option<Sent>,
+    /// The most recently sent one whose delivery time is trustworthy (RFC
+    /// 8985 §6.2 step 2: a retransmission acknowledged faster than the
+    /// minimum RTT, or whose ACK echoes an older TSval, is not).
+    pub rack: Option<Sent>,
+    /// The lowest end of a newly delivered record sent once, and the
+    /// highest end of any (RFC 8985 §6.2 step 3: reordering detection).
+    pub lowest_once_end: Option<SeqNumber>,
+    pub highest_end: Option<SeqNumber>,
+    /// What decides whether a retransmission's delivery is trusted.
+    pub now: Instant,
+    pub tsecr: Option<u32>,
+    pub min_rtt: Duration,
+}
+
+impl Delivery {
+    pub fn new(now: Instant, tsecr: Option<u32>, min_rtt: Duration) -> Delivery {
+        Delivery {
+            now,
+            tsecr,
+            min_rtt,
+            ..Delivery::default()
+        }
+    }
+
+    /// `bytes` of `r` were delivered; `whole`: all of it.
+    fn deliver(&mut self, r: &Sent, bytes: usize, whole: bool) {
+        self.bytes += bytes;
+        if whole {
+            if r.xmits == 1 {
+                self.oldest_once.get_or_insert(r.sent);
+                self.newest_once = Some(self.newest_once.map_or(r.sent, |t| t.max(r.sent)));
+            } else {
+                self.any_retransmitted = true;
+            }
+        } else if r.xmits > 1 {
+            self.any_retransmitted = true;
+        }
+        if self.newest.is_none_or(|n| r.sent_after(n.sent, n.end)) {
+            self.newest = Some(*r);
+        }
+        let suspect = r.xmits > 1
+            && (self
+                .tsecr
+                .is_some_and(|ecr| super::tcb::ts_before(ecr, r.tsval))
+                || self.now.saturating_since(r.sent) < self.min_rtt);
+        if !suspect && self.rack.is_none_or(|n| r.sent_after(n.sent, n.end)) {
+            self.rack = Some(*r);
+        }
+        if r.xmits == 1 {
+            self.lowest_once_end = Some(self.lowest_once_end.map_or(r.end, |e| e.min(r.end)));
+        }
+        self.highest_end = Some(self.highest_end.map_or(r.end, |e| e.max(r.end)));
+    }
+}
+
+/// Losses not yet reported to congestion control, at most this many.
+const LOST_LOG: usize = 64;
 
 /// The records, oldest first, and the sums kept with them.
 #[derive(Debug, Clone, Default)]
 pub struct RtxQueue {
     records: VecDeque<Sent>,
-    /// Sum of `in_pipe` over the records.
-    pipe: usize,
-    /// Records that need a retransmission.
-    pending: usize,
+    tally: Tally,
+    /// Bytes ever marked lost (the rate sampler's C.lost).
+    lost_total: u64,
+    /// Records newly marked lost, for the controller (bounded).
+    lost_log: Vec<Sent>,
 }
 
 impl RtxQueue {
@@ -86,19 +236,51 @@ impl RtxQueue {
         self.records.front()
     }
 
+    #[cfg(test)]
+    pub fn get(&self, i: usize) -> Option<&Sent> {
+        self.records.get(i)
+    }
+
     /// RFC 6675 §4's pipe: bytes believed to be in the network.
     pub fn pipe(&self) -> usize {
-        self.pipe
+        self.tally.pipe
     }
 
     /// Whether some record waits for a retransmission.
     pub fn has_lost(&self) -> bool {
-        self.pending > 0
+        self.tally.pending > 0
+    }
+
+    /// Bytes and records SACKed and not yet cumulatively acknowledged.
+    #[cfg(test)]
+    pub fn sacked_bytes(&self) -> usize {
+        self.tally.sacked_bytes
+    }
+
+    pub fn sacked_records(&self) -> usize {
+        self.tally.sacked_records
+    }
+
+    /// Records marked lost and not SACKed since (Linux's lost_out).
+    pub fn lost_records(&self) -> usize {
+        self.tally.lost_records
+    }
+
+    /// Records sent again and not known delivered (Linux's retrans_out).
+    pub fn retrans_records(&self) -> usize {
+        self.tally.retrans_records
     }
 
     /// A new transmission of `start .. end`, which must begin where the
     /// queue ends.
-    pub fn push(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+    pub fn push(
+        &mut self,
+        start: SeqNumber,
+        end: SeqNumber,
+        now: Instant,
+        tsval: u32,
+        rate: RateSnap,
+    ) {
         debug_assert!(self.records.back().is_none_or(|r| r.end == start));
         let r = Sent {
             start,
@@ -107,8 +289,11 @@ impl RtxQueue {
             xmits: 1,
             lost: false,
             retransmitted: false,
+            sacked: false,
+            tsval,
+            rate,
         };
-        self.pipe += r.in_pipe();
+        self.tally.add(Tally::of(&r));
         self.records.push_back(r);
     }
 
@@ -116,130 +301,339 @@ impl RtxQueue {
         let Some(r) = self.records.get_mut(i) else {
             return;
         };
-        self.pipe -= r.in_pipe();
-        self.pending -= usize::from(r.needs_retransmission());
+        self.tally.sub(Tally::of(r));
         f(r);
-        self.pipe += r.in_pipe();
-        self.pending += usize::from(r.needs_retransmission());
+        self.tally.add(Tally::of(r));
+    }
+
+    /// Split record `i` at `cut` (strictly inside it); both halves keep
+    /// the record's history.
+    fn split(&mut self, i: usize, cut: SeqNumber) {
+        let r = self.records[i];
+        debug_assert!(r.start < cut && cut < r.end);
+        self.update(i, |r| r.end = cut);
+        let tail = Sent { start: cut, ..r };
+        self.tally.add(Tally::of(&tail));
+        self.records.insert(i + 1, tail);
+    }
+
+    /// The index of the record holding `seq`, if any.
+    fn index_of(&self, seq: SeqNumber) -> Option<usize> {
+        let first = self.records.front()?.start;
+        let last = self.records.back()?.end;
+        if seq < first || seq >= last {
+            return None;
+        }
+        let off = seq - first;
+        let i = self.records.partition_point(|r| r.end - first <= off);
+        (i < self.records.len()).then_some(i)
     }
 
     /// Take everything below `ack` off the queue; a record `ack` falls in
-    /// is trimmed at the front.
-    pub fn ack(&mut self, ack: SeqNumber) -> Acked {
-        let mut out = Acked::default();
+    /// is trimmed at the front. What was not SACKed before is delivered.
+    pub fn ack(&mut self, ack: SeqNumber, d: &mut Delivery) {
         while let Some(front) = self.records.front() {
             if front.end <= ack {
                 let r = *front;
-                self.pipe -= r.in_pipe();
-                self.pending -= usize::from(r.needs_retransmission());
+                self.tally.sub(Tally::of(&r));
                 self.records.pop_front();
-                if r.xmits == 1 {
-                    out.oldest_once.get_or_insert(r.sent);
-                    out.newest_once = Some(r.sent);
-                } else {
-                    out.any_retransmitted = true;
+                if !r.sacked {
+                    d.deliver(&r, r.len(), true);
                 }
             } else {
                 if front.start < ack {
+                    let r = *front;
+                    if !r.sacked {
+                        d.deliver(&r, ack - r.start, false);
+                    }
                     self.update(0, |r| r.start = ack);
                 }
                 break;
             }
         }
-        out
+    }
+
+    /// A SACK block `left .. right` (RFC 2018 §3), already checked to lie
+    /// above SND.UNA and at most SND.NXT: records inside it are marked,
+    /// records across its edges split first.
+    pub fn sack(&mut self, left: SeqNumber, right: SeqNumber, d: &mut Delivery) {
+        let Some(mut i) = self.index_of(left) else {
+            return;
+        };
+        if self.records[i].start < left && !self.records[i].sacked {
+            self.split(i, left);
+            i += 1;
+        }
+        while i < self.records.len() && self.records[i].start < right {
+            let r = self.records[i];
+            if !r.sacked {
+                if r.end > right {
+                    self.split(i, right);
+                }
+                let r = self.records[i];
+                d.deliver(&r, r.len(), true);
+                self.update(i, |r| r.sacked = true);
+            }
+            i += 1;
+        }
+    }
+
+    /// Mark record `i` lost; returns the bytes newly lost. A lost
+    /// retransmission is lost again (RFC 8985 §6.2 step 5).
+    pub fn mark_lost(&mut self, i: usize) -> usize {
+        self.mark(i, true)
+    }
+
+    /// Mark record `i` lost; `log`: for congestion control (not for a
+    /// smaller path MTU or a closed window, which are no congestion).
+    fn mark(&mut self, i: usize, log: bool) -> usize {
+        match self.records.get(i) {
+            Some(r) if !r.sacked && !r.needs_retransmission() => {
+                let r = *r;
+                self.update(i, |r| {
+                    r.lost = true;
+                    r.retransmitted = false;
+                });
+                if !log {
+                    return 0;
+                }
+                self.lost_total += r.len() as u64;
+                if self.lost_log.len() < LOST_LOG {
+                    self.lost_log.push(r);
+                }
+                if r.lost {
+                    0
+                } else {
+                    r.len()
+                }
+            }
+            _ => 0,
+        }
+    }
+
+    /// Bytes ever marked lost.
+    pub fn lost_total(&self) -> u64 {
+        self.lost_total
+    }
+
+    /// The records marked lost since the last call.
+    pub fn take_lost_log(&mut self) -> std::vec::Drain<'_, Sent> {
+        self.lost_log.drain(..)
+    }
+
+    /// The loss was spurious: every mark goes; what was sent again stays
+    /// counted twice (both copies may be in flight).
+    pub fn unmark_lost(&mut self) {
+        for i in 0..self.records.len() {
+            self.update(i, |r| r.lost = false);
+        }
+        self.lost_log.clear();
     }
 
     /// Mark the first record lost (fast retransmit, NewReno's partial ACK);
     /// true if it was not already waiting for a retransmission.
     pub fn mark_first_lost(&mut self) -> bool {
         match self.records.front() {
-            Some(r) if !r.needs_retransmission() => {
-                self.update(0, |r| {
-                    r.lost = true;
-                    r.retransmitted = false;
-                });
+            Some(r) if !r.needs_retransmission() && !r.sacked => {
+                self.mark_lost(0);
                 true
             }
             _ => false,
         }
     }
 
-    /// The retransmission timer expired: everything outstanding is deemed
-    /// lost and nothing retransmitted counts in the pipe any more (RFC 6675
-    /// §5.1, RFC 5681 §3.1's go-back).
+    /// Everything not SACKed is deemed lost, and nothing retransmitted
+    /// counts in the pipe any more (the peer's window closed on it).
     pub fn mark_all_lost(&mut self) {
-        for r in &mut self.records {
-            r.lost = true;
-            r.retransmitted = false;
+        for i in 0..self.records.len() {
+            self.mark(i, false);
         }
-        self.pipe = 0;
-        self.pending = self.records.len();
+    }
+
+    /// The retransmission timer expired (RFC 8985 §6.3, RFC 6675 §5.1):
+    /// the first record is lost whatever its marks say — if the peer had
+    /// SACKed it, the peer reneged and every SACK mark is forgotten (RFC
+    /// 2018 §8) — and so is every other record not SACKed that was sent at
+    /// least `age` ago (every one, without RACK).
+    pub fn mark_timeout(&mut self, now: Instant, age: Option<Duration>) -> usize {
+        if self.records.front().is_some_and(|r| r.sacked) {
+            self.clear_sacks();
+        }
+        let mut lost = 0;
+        for i in 0..self.records.len() {
+            let r = self.records[i];
+            let old = age.is_none_or(|a| r.sent + a <= now);
+            if i == 0 || old {
+                lost += self.mark_lost(i);
+            }
+        }
+        lost
+    }
+
+    /// Forget every SACK mark (the peer reneged, RFC 2018 §8).
+    pub fn clear_sacks(&mut self) {
+        for i in 0..self.records.len() {
+            self.update(i, |r| r.sacked = false);
+        }
     }
 
     /// Mark lost every record `f` picks (a smaller path MTU: the records
     /// that no longer fit, RFC 1191 §6.4).
     pub fn mark_lost_if(&mut self, f: impl Fn(&Sent) -> bool) {
         for i in 0..self.records.len() {
-            if f(&self.records[i]) && !self.records[i].needs_retransmission() {
-                self.update(i, |r| {
-                    r.lost = true;
-                    r.retransmitted = false;
-                });
+            if f(&self.records[i]) {
+                self.mark(i, false);
             }
         }
+    }
+
+    /// RFC 6675 §4 IsLost for every record at once: a record not SACKed is
+    /// lost when `dupthresh` SACKed segments, or more than `(dupthresh −
+    /// 1)·smss` SACKed bytes, lie above it. Returns the bytes newly lost.
+    pub fn mark_lost_by_sacks(&mut self, dupthresh: usize, smss: usize) -> usize {
+        if self.tally.sacked_records == 0 {
+            return 0;
+        }
+        let (mut count, mut bytes, mut lost) = (0, 0, 0);
+        for i in (0..self.records.len()).rev() {
+            let r = self.records[i];
+            if r.sacked {
+                count += 1;
+                bytes += r.len();
+            } else if !r.lost && (count >= dupthresh || bytes > (dupthresh - 1) * smss) {
+                // A retransmission is judged by time (RACK) or the timer,
+                // not by SACKs that may predate it.
+                lost += self.mark_lost(i);
+            }
+        }
+        lost
+    }
+
+    /// RFC 8985 §6.2 step 5: every record not delivered that was sent
+    /// before the RACK segment (`rack_sent`, `rack_end`) and more than
+    /// `wait` (RACK.rtt + RACK.reo_wnd) ago is lost. Returns the bytes newly
+    /// lost and, if some candidate is not due yet, how long until it is.
+    pub fn rack_detect(
+        &mut self,
+        now: Instant,
+        rack_sent: Instant,
+        rack_end: SeqNumber,
+        wait: Duration,
+    ) -> (usize, Option<Duration>) {
+        let (mut lost, mut timeout) = (0, None::<Duration>);
+        let mut resent_seen = 0;
+        for i in 0..self.records.len() {
+            let r = self.records[i];
+            resent_seen += usize::from(r.xmits > 1);
+            let before = !r.sent_after(rack_sent, rack_end);
+            if r.sacked || r.needs_retransmission() || !before {
+                // Records sent once are in order of time: past the first
+                // one sent after the RACK segment, only retransmissions
+                // can still qualify.
+                if !before && r.xmits == 1 && resent_seen == self.tally.resent {
+                    break;
+                }
+                continue;
+            }
+            let due = r.sent + wait;
+            if due <= now {
+                lost += self.mark_lost(i);
+            } else {
+                let left = due - now;
+                timeout = Some(timeout.map_or(left, |t| t.max(left)));
+            }
+        }
+        (lost, timeout)
     }
 
     /// The oldest record waiting for a retransmission, cut to at most
     /// `max_len` bytes of sequence space; returns its index and span.
     pub fn next_lost(&mut self, max_len: usize) -> Option<(usize, SeqNumber, SeqNumber)> {
-        if self.pending == 0 {
+        if self.tally.pending == 0 {
             return None;
         }
         let i = self.records.iter().position(Sent::needs_retransmission)?;
+        Some(self.cut(i, max_len))
+    }
+
+    /// Record `i`'s span, split first if longer than `max_len`.
+    fn cut(&mut self, i: usize, max_len: usize) -> (usize, SeqNumber, SeqNumber) {
         let r = self.records[i];
         if r.len() > max_len.max(1) {
-            // The segment size went down (path MTU): split the record.
-            let cut = r.start + max_len.max(1);
-            self.update(i, |r| r.end = cut);
-            let tail = Sent { start: cut, ..r };
-            self.pipe += tail.in_pipe();
-            self.pending += usize::from(tail.needs_retransmission());
-            self.records.insert(i + 1, tail);
+            self.split(i, r.start + max_len.max(1));
         }
         let r = self.records[i];
+        (i, r.start, r.end)
+    }
+
+    /// The end of the highest SACKed record.
+    pub fn highest_sacked(&self) -> Option<SeqNumber> {
+        if self.tally.sacked_records == 0 {
+            return None;
+        }
+        self.records.iter().rev().find(|r| r.sacked).map(|r| r.end)
+    }
+
+    /// RFC 6675 §4 NextSeg rule 3: the first record not SACKed, not lost
+    /// and not yet sent again, starting at or above `high_rxt` and below
+    /// the highest SACKed byte.
+    pub fn next_unsacked(
+        &mut self,
+        high_rxt: SeqNumber,
+        max_len: usize,
+    ) -> Option<(usize, SeqNumber, SeqNumber)> {
+        let top = self.highest_sacked()?;
+        let i = self.records.iter().position(|r| {
+            !r.sacked && !r.lost && !r.retransmitted && r.start >= high_rxt && r.end <= top
+        })?;
+        Some(self.cut(i, max_len))
+    }
+
+    /// The highest record not SACKed (RFC 6675 rule 4's rescue, RFC 8985
+    /// §7.3's probe), cut to at most `max_len` from its end.
+    pub fn last_unsacked(&mut self, max_len: usize) -> Option<(usize, SeqNumber, SeqNumber)> {
+        let i = self.records.iter().rposition(|r| !r.sacked)?;
+        let r = self.records[i];
+        if r.len() > max_len.max(1) {
+            self.split(i, r.end - max_len.max(1));
+            return Some((i + 1, self.records[i + 1].start, r.end));
+        }
         Some((i, r.start, r.end))
     }
 
-    /// Record `i` was retransmitted now.
-    pub fn retransmitted(&mut self, i: usize, now: Instant) {
+    /// Record `i` was sent again now, carrying `tsval`.
+    pub fn retransmitted(&mut self, i: usize, now: Instant, tsval: u32, rate: RateSnap) {
         self.update(i, |r| {
             r.sent = now;
             r.xmits = r.xmits.saturating_add(1);
             r.retransmitted = true;
+            r.tsval = tsval;
+            r.rate = rate;
         });
     }
 
     /// The first record was sent again outside loss recovery (a window
     /// probe repeated): only its time and count change.
-    pub fn resent_first(&mut self, now: Instant) {
+    pub fn resent_first(&mut self, now: Instant, tsval: u32) {
         self.update(0, |r| {
             r.sent = now;
             r.xmits = r.xmits.saturating_add(1);
+            r.tsval = tsval;
         });
     }
 
     /// Forget everything (the connection closed).
     pub fn clear(&mut self) {
         self.records.clear();
-        self.pipe = 0;
-        self.pending = 0;
+        self.tally = Tally::default();
+        self.lost_log.clear();
     }
 
     /// Check the queue's invariants against `una .. nxt`; a description of
     /// the first broken one.
     pub fn check(&self, una: SeqNumber, nxt: SeqNumber) -> Result<(), String> {
         let mut at = una;
-        let (mut pipe, mut pending) = (0, 0);
+        let mut tally = Tally::default();
         for r in &self.records {
             if r.start != at || r.end <= r.start {
                 return Err(format!(
@@ -248,8 +642,7 @@ impl RtxQueue {
                 ));
             }
             at = r.end;
-            pipe += r.in_pipe();
-            pending += usize::from(r.needs_retransmission());
+            tally.add(Tally::of(r));
         }
         if !self.records.is_empty() && at != nxt {
             return Err(format!("records end at {at:?}, SND.NXT is {nxt:?}"));
@@ -257,11 +650,8 @@ impl RtxQueue {
         if self.records.is_empty() && una != nxt {
             return Err(format!("nothing recorded for {una:?}..{nxt:?}"));
         }
-        if pipe != self.pipe || pending != self.pending {
-            return Err(format!(
-                "pipe {} / pending {} kept, {pipe} / {pending} counted",
-                self.pipe, self.pending
-            ));
+        if tally != self.tally {
+            return Err(format!("sums {:?} kept, {tally:?} counted", self.tally));
         }
         Ok(())
     }
@@ -275,21 +665,38 @@ mod tests {
         SeqNumber(n)
     }
 
+    fn ms(n: u64) -> Instant {
+        Instant::from_millis(n)
+    }
+
+    /// Four records of ten bytes from 100, sent at 1, 2, 3, 4 ms.
     fn queue() -> RtxQueue {
         let mut q = RtxQueue::default();
-        let t = Instant::from_millis(1);
         for i in 0..4 {
-            q.push(s(100 + i * 10), s(110 + i * 10), t);
+            q.push(
+                s(100 + i * 10),
+                s(110 + i * 10),
+                ms(1 + u64::from(i)),
+                0,
+                RateSnap::default(),
+            );
         }
         q
+    }
+
+    fn d() -> Delivery {
+        Delivery::new(ms(10), None, Duration::ZERO)
     }
 
     #[test]
     fn acks_trim_and_time() {
         let mut q = queue();
         assert_eq!(q.pipe(), 40);
-        let a = q.ack(s(125));
-        assert_eq!(a.oldest_once, Some(Instant::from_millis(1)));
+        let mut a = d();
+        q.ack(s(125), &mut a);
+        assert_eq!(a.oldest_once, Some(ms(1)));
+        assert_eq!(a.newest_once, Some(ms(2)));
+        assert_eq!(a.bytes, 25);
         assert_eq!(q.front().unwrap().start, s(125));
         assert_eq!(q.pipe(), 15);
         q.check(s(125), s(140)).unwrap();
@@ -303,15 +710,16 @@ mod tests {
         assert_eq!(q.pipe(), 30);
         let (i, a, b) = q.next_lost(1460).unwrap();
         assert_eq!((i, a, b), (0, s(100), s(110)));
-        q.retransmitted(i, Instant::from_millis(5));
+        q.retransmitted(i, ms(5), 0, RateSnap::default());
         assert_eq!(q.pipe(), 40);
         assert!(q.next_lost(1460).is_none());
-        // A timeout: nothing is in the pipe until it is sent again.
+        // Everything lost (a closed window): nothing is in the pipe.
         q.mark_all_lost();
         assert_eq!(q.pipe(), 0);
         // Karn: the ACK of a retransmitted record gives no sample.
-        q.retransmitted(0, Instant::from_millis(9));
-        let a = q.ack(s(110));
+        q.retransmitted(0, ms(9), 0, RateSnap::default());
+        let mut a = d();
+        q.ack(s(110), &mut a);
         assert_eq!(a.oldest_once, None);
         assert!(a.any_retransmitted);
         q.check(s(110), s(140)).unwrap();
@@ -323,10 +731,101 @@ mod tests {
         q.mark_all_lost();
         let (i, a, b) = q.next_lost(4).unwrap();
         assert_eq!((i, a, b), (0, s(100), s(104)));
-        q.retransmitted(i, Instant::from_millis(2));
+        q.retransmitted(i, ms(2), 0, RateSnap::default());
         let (i, a, b) = q.next_lost(4).unwrap();
         assert_eq!((i, a, b), (1, s(104), s(108)));
         assert_eq!(q.len(), 6);
+        q.check(s(100), s(140)).unwrap();
+    }
+
+    #[test]
+    fn rfc6675_scoreboard_sack_blocks_split_and_leave_the_pipe() {
+        let mut q = queue();
+        let mut a = d();
+        // A block over the second half of record 1 and all of record 2.
+        q.sack(s(115), s(130), &mut a);
+        assert_eq!(a.bytes, 15);
+        assert_eq!(q.len(), 5, "record 1 split at 115");
+        assert_eq!((q.sacked_bytes(), q.sacked_records()), (15, 2));
+        assert_eq!(q.pipe(), 25);
+        // The same block again delivers nothing (SACK is idempotent).
+        let mut again = d();
+        q.sack(s(115), s(130), &mut again);
+        assert_eq!(again.bytes, 0);
+        // The cumulative ACK does not deliver SACKed bytes twice.
+        let mut a = d();
+        q.ack(s(130), &mut a);
+        assert_eq!(a.bytes, 15);
+        assert_eq!(q.sacked_records(), 0);
+        q.check(s(130), s(140)).unwrap();
+    }
+
+    #[test]
+    fn rfc6675_is_lost_by_count_and_by_bytes() {
+        // Three SACKed segments above: lost (DupThresh = 3).
+        let mut q = queue();
+        q.sack(s(110), s(140), &mut d());
+        assert_eq!(q.mark_lost_by_sacks(3, 10), 10);
+        assert!(q.front().unwrap().lost);
+        // Two SACKed segments, 20 bytes ≤ 2·SMSS: not yet.
+        let mut q = queue();
+        q.sack(s(120), s(140), &mut d());
+        assert_eq!(q.mark_lost_by_sacks(3, 10), 0);
+        // More than (DupThresh − 1)·SMSS bytes in fewer segments: lost.
+        assert_eq!(q.mark_lost_by_sacks(3, 9), 20);
+        q.check(s(100), s(140)).unwrap();
+    }
+
+    #[test]
+    fn rfc8985_rack_marks_only_what_was_sent_before_and_long_enough_ago() {
+        let mut q = queue();
+        // Record 2 (sent at 3 ms) was delivered at 10 ms.
+        q.sack(s(120), s(130), &mut d());
+        // Wait 5 ms: records 0 (1 ms) and 1 (2 ms) sent before it; 0 is
+        // due at 6 ms, 1 at 7 ms. At 6.5 ms only record 0 is lost, and 1
+        // is due in half a millisecond; record 3 was sent after: never.
+        let now = Instant::from_micros(6_500);
+        let (lost, left) = q.rack_detect(now, ms(3), s(130), Duration::from_millis(5));
+        assert_eq!(lost, 10);
+        assert_eq!(left, Some(Duration::from_micros(500)));
+        assert!(q.front().unwrap().lost && !q.get(1).unwrap().lost);
+        assert!(!q.get(3).unwrap().lost);
+        // A retransmission sent after the RACK segment is not judged by it.
+        q.retransmitted(0, ms(8), 0, RateSnap::default());
+        let (lost, _) = q.rack_detect(ms(20), ms(3), s(130), Duration::from_millis(5));
+        assert_eq!(lost, 10, "record 1 only");
+        assert!(!q.front().unwrap().needs_retransmission());
+        q.check(s(100), s(140)).unwrap();
+    }
+
+    #[test]
+    fn rfc2018_reneging_forgets_sacks_on_timeout() {
+        let mut q = queue();
+        // The peer SACKed the first record, so it must have reneged.
+        q.sack(s(100), s(110), &mut d());
+        q.sack(s(120), s(130), &mut d());
+        q.mark_timeout(ms(50), None);
+        assert_eq!(q.sacked_records(), 0);
+        assert!(q.front().unwrap().needs_retransmission());
+        // Without reneging, SACKed records stay SACKed and RACK's age
+        // rule spares what was sent recently.
+        let mut q = queue();
+        q.sack(s(120), s(130), &mut d());
+        let lost = q.mark_timeout(Instant::from_micros(3_500), Some(Duration::from_millis(1)));
+        assert_eq!(lost, 20, "records 0 and 1; 3 was sent at 4 ms");
+        q.check(s(100), s(140)).unwrap();
+    }
+
+    #[test]
+    fn nextseg_rules_three_and_four() {
+        let mut q = queue();
+        q.sack(s(130), s(140), &mut d());
+        // Rule 3: the first unSACKed record below the highest SACK.
+        assert_eq!(q.next_unsacked(s(100), 100), Some((0, s(100), s(110))));
+        assert_eq!(q.next_unsacked(s(110), 100), Some((1, s(110), s(120))));
+        assert_eq!(q.next_unsacked(s(130), 100), None);
+        // Rule 4 / TLP: the highest unSACKed record, cut from its end.
+        assert_eq!(q.last_unsacked(4), Some((3, s(126), s(130))));
         q.check(s(100), s(140)).unwrap();
     }
 }

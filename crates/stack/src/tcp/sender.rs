@@ -12,7 +12,7 @@
 use tcplab_wire::tcp::SeqNumber;
 
 use super::buffer::Ring;
-use super::rtx::{Acked, RtxQueue};
+use super::rtx::{Delivery, RateSnap, RtxQueue};
 use crate::time::Instant;
 
 /// Send sequence variables, buffer and queue.
@@ -51,7 +51,6 @@ pub struct AckOutcome {
     pub acked: usize,
     /// Data bytes newly acknowledged.
     pub data: usize,
-    pub timing: Acked,
 }
 
 impl Sender {
@@ -211,20 +210,28 @@ impl Sender {
         self.syn_acked = true;
     }
 
-    /// A first transmission of `start .. end`, which begins at SND.NXT.
-    pub fn sent_new(&mut self, start: SeqNumber, end: SeqNumber, now: Instant) {
+    /// A first transmission of `start .. end`, which begins at SND.NXT,
+    /// carrying `tsval`, with the rate sampler's snapshot.
+    pub fn sent_new(
+        &mut self,
+        start: SeqNumber,
+        end: SeqNumber,
+        now: Instant,
+        tsval: u32,
+        rate: RateSnap,
+    ) {
         debug_assert_eq!(start, self.nxt, "new data starts at SND.NXT");
         debug_assert!(end > start);
         if start == self.iss && !self.syn_sent {
             self.syn_sent = true;
         }
-        self.rtx.push(start, end, now);
+        self.rtx.push(start, end, now, tsval, rate);
         self.nxt = end;
     }
 
     /// Take the peer's acknowledgment of `ack`, which must lie in
     /// (SND.UNA, SND.NXT]: the one place SND.UNA moves.
-    pub fn acknowledge(&mut self, ack: SeqNumber) -> AckOutcome {
+    pub fn acknowledge(&mut self, ack: SeqNumber, delivery: &mut Delivery) -> AckOutcome {
         debug_assert!(self.una < ack && ack <= self.nxt, "ACK outside the window");
         let ack = ack.min(self.nxt);
         if ack <= self.una {
@@ -240,14 +247,13 @@ impl Sender {
         self.buf.consume(data_acked);
         self.buf_seq += data_acked;
         self.una = ack;
-        let timing = self.rtx.ack(ack);
+        self.rtx.ack(ack, delivery);
         if self.up.is_some_and(|up| up <= self.una) {
             self.up = None;
         }
         AckOutcome {
             acked,
             data: data_acked,
-            timing,
         }
     }
 

@@ -47,6 +47,9 @@ pub struct Listener {
     /// When the SYN queue last overflowed (cookies were sent): only then
     /// is an ACK to the listener checked as a cookie (as Linux does).
     pub(super) last_overflow: Option<Instant>,
+    /// The congestion control its connections get (`TCP_CONGESTION` on
+    /// the listener, inherited as on Linux); the stack's default if unset.
+    pub congestion: Option<super::config::CongestionAlgorithm>,
 }
 
 /// A TCP socket: a listener or a connection.
@@ -167,6 +170,23 @@ impl TcpLayer {
         let f = self.isn_key.hash_one((local, remote)) as u32;
         let m = (now.total_micros() / 4) as u32;
         SeqNumber(m.wrapping_add(f).wrapping_add(self.config.isn_offset))
+    }
+
+    /// The offset of TSvals towards one host (RFC 7323 §5.4 allows one per
+    /// connection; one per address pair, as Linux, keeps TSvals to a host
+    /// increasing across connections, which RFC 6191 relies on).
+    pub(super) fn ts_offset(&self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+        self.isn_key.hash_one((*local.ip(), *remote.ip(), 7323u16)) as u32
+    }
+
+    pub(super) fn listener_congestion(
+        &self,
+        key: Key,
+    ) -> Option<super::config::CongestionAlgorithm> {
+        match self.sockets.get(key)? {
+            TcpSocket::Listener(l) => l.congestion,
+            TcpSocket::Connection(_) => None,
+        }
     }
 
     pub(crate) fn conn(&self, key: Key) -> Option<&Connection> {
@@ -567,14 +587,16 @@ impl TcpLayer {
             let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
                 continue;
             };
-            let before = conn.counters.retrans_segs;
+            let before = conn.counters;
             let Some(plan) = conn.next_segment(now) else {
                 self.reschedule(key);
                 self.reap(key);
                 continue;
             };
             self.stats.out_segs += 1;
-            self.stats.retrans_segs += conn.counters.retrans_segs - before;
+            self.stats.retrans_segs += conn.counters.retrans_segs - before.retrans_segs;
+            self.stats.dsack_sent += conn.counters.dsack_sent - before.dsack_sent;
+            self.stats.loss_probes += conn.counters.loss_probes - before.loss_probes;
             let (local, remote) = (conn.local, conn.remote);
             let route = match ip.route_local(now, *remote.ip(), Some(*local.ip())) {
                 Ok(r) => r,

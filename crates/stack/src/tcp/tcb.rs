@@ -11,9 +11,12 @@ use std::time::Duration;
 
 use tcplab_wire::tcp::SeqNumber;
 
-use super::config::TcpConfig;
+use super::config::{CongestionAlgorithm, TcpConfig};
 use super::congestion::{initial_window, new_controller, Controller};
+use super::filter::{Extreme, WindowedFilter};
+use super::rate::RateSampler;
 use super::receiver::Receiver;
+use super::recovery::{LossConfig, Rack, Recovery, Tlp};
 use super::rtt::RttEstimator;
 use super::sender::Sender;
 use super::state::{Phase, State};
@@ -33,22 +36,6 @@ pub enum Owner {
     /// The application closed the socket: the connection finishes on its
     /// own and is then freed.
     Orphan,
-}
-
-/// Loss-recovery bookkeeping of RFC 5681 §3.2 and RFC 6582.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Recovery {
-    /// Duplicate ACKs in a row.
-    pub dupacks: u32,
-    /// In fast recovery until this is acknowledged (RFC 6582 "recover").
-    pub until: Option<SeqNumber>,
-    /// SND.NXT when the last recovery or timeout began (RFC 6582 §3.2
-    /// step 1 keeps a second reduction out of the same window); forgotten
-    /// once acknowledged, so the comparison cannot flip 2^31 bytes later.
-    pub recover: Option<SeqNumber>,
-    /// Send the next retransmission whatever the congestion window says
-    /// (fast retransmit, NewReno's partial ACK).
-    pub force: bool,
 }
 
 /// Zero-window probing and the SWS override (RFC 9293 §3.8.6.1, RFC 1122
@@ -89,6 +76,54 @@ pub struct Segmentation {
     pub df: bool,
 }
 
+/// Options both ends agreed on in the handshake.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Negotiated {
+    /// Selective acknowledgments (RFC 2018 §2: both SYNs said SACK-permitted).
+    pub sack: bool,
+    /// Timestamps (RFC 7323 §3.2: both SYNs carried TSopt).
+    pub ts: bool,
+}
+
+/// The timestamp state of RFC 7323 §4.3 and §5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TsState {
+    /// Added to the millisecond clock for this host pair: TSvals to one
+    /// peer keep increasing across connections (RFC 6191 relies on it).
+    pub offset: u32,
+    /// TS.Recent: the value to echo.
+    pub recent: u32,
+    /// When TS.Recent was last set (the 24-day rule of §5.5).
+    pub recent_stamp: Option<Instant>,
+    /// Last.ACK.sent: the ACK field of the last segment sent.
+    pub last_ack_sent: SeqNumber,
+}
+
+impl TsState {
+    /// Our TSval at `now`: a 1 ms clock (RFC 7323 §5.4 allows 1 ms to 1 s).
+    pub fn clock(&self, now: Instant) -> u32 {
+        ((now.total_micros() / 1000) as u32).wrapping_add(self.offset)
+    }
+
+    /// Whether TS.Recent may be used for PAWS: set, and not older than
+    /// 24 days (§5.5: the peer's clock may have wrapped its sign bit).
+    pub fn recent_valid(&self, now: Instant) -> bool {
+        self.recent_stamp
+            .is_some_and(|t| now.saturating_since(t) < Duration::from_secs(24 * 86_400))
+    }
+
+    /// Remember the peer's TSval as TS.Recent.
+    pub fn take_recent(&mut self, tsval: u32, now: Instant) {
+        self.recent = tsval;
+        self.recent_stamp = Some(now);
+    }
+}
+
+/// `a < b` in the modular sense of RFC 7323 §5.2 (for TSvals).
+pub fn ts_before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
 /// Counters for STATUS and `ss -i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -97,6 +132,8 @@ pub struct Counters {
     pub segs_in: u64,
     pub segs_out: u64,
     pub retrans_segs: u64,
+    pub dsack_sent: u64,
+    pub loss_probes: u64,
 }
 
 /// One connection.
@@ -110,10 +147,26 @@ pub struct Connection {
     pub(super) timers: TimerTable,
     pub(super) rtt: RttEstimator,
     pub(super) cc: Box<dyn Controller>,
+    /// The algorithm behind `cc` (the stack's default or the socket's
+    /// `TCP_CONGESTION`).
+    pub(super) algorithm: CongestionAlgorithm,
     pub(super) seg: Segmentation,
     /// Put a window-scale option in our SYN (RFC 7323 §2.2).
     pub(super) offer_wscale: bool,
+    /// What our SYN offers (from the configuration), then what was agreed.
+    pub(super) offer: Negotiated,
+    pub(super) neg: Negotiated,
+    pub(super) ts: TsState,
     pub(super) rec: Recovery,
+    pub(super) rack: Rack,
+    pub(super) tlp: Tlp,
+    /// The minimum RTT over the last five minutes, in microseconds (RFC
+    /// 8985 §5.2; Linux's `tcp_min_rtt_wlen`).
+    pub(super) min_rtt: WindowedFilter,
+    pub(super) rate: RateSampler,
+    pub(super) loss: LossConfig,
+    /// When the next paced segment may leave.
+    pub(super) pace_next: Instant,
     /// Consecutive retransmission timeouts (RFC 9293 §3.8.3's R1/R2).
     pub(super) retries: u32,
     /// Retransmission timeouts before the handshake completed: a lost SYN
@@ -165,6 +218,28 @@ pub struct TcpInfo {
     pub ssthresh: usize,
     pub congestion: &'static str,
     pub in_recovery: bool,
+    /// Linux's congestion-avoidance state: open, disorder, recovery, loss.
+    pub ca_state: &'static str,
+    /// SACK and timestamps as agreed in the handshake.
+    pub sack: bool,
+    pub timestamps: bool,
+    /// The windowed minimum RTT.
+    pub min_rtt: Option<Duration>,
+    /// Bytes per second: the pacing rate (for algorithms that pace) and
+    /// the last delivery-rate sample, and whether that was limited by the
+    /// application.
+    pub pacing_rate: Option<u64>,
+    pub delivery_rate: Option<u64>,
+    pub app_limited: bool,
+    /// Segments SACKed, marked lost, and sent again and not yet known
+    /// delivered (Linux's sacked_out, lost_out, retrans_out).
+    pub sacked: usize,
+    pub lost: usize,
+    pub retrans_out: usize,
+    /// Bytes delivered to the peer (cumulatively or by SACK).
+    pub delivered: u64,
+    /// Reordering seen (RACK).
+    pub reordering_seen: bool,
     pub retrans_segs: u64,
     pub backoff: u32,
     pub bytes_acked: u64,
@@ -215,6 +290,7 @@ impl Connection {
             timers: TimerTable::default(),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
             cc: new_controller(config.congestion, initial_window(536)),
+            algorithm: config.congestion,
             seg: Segmentation {
                 mss: 536,
                 peer_mss: 536,
@@ -222,12 +298,24 @@ impl Connection {
                 df: true,
             },
             offer_wscale: config.window_scaling,
-            rec: Recovery {
-                dupacks: 0,
-                until: None,
-                recover: None,
-                force: false,
+            offer: Negotiated {
+                sack: config.sack,
+                ts: config.timestamps,
             },
+            neg: Negotiated::default(),
+            ts: TsState {
+                offset: 0,
+                recent: 0,
+                recent_stamp: None,
+                last_ack_sent: SeqNumber(0),
+            },
+            rec: Recovery::new(),
+            rack: Rack::new(),
+            tlp: Tlp::default(),
+            min_rtt: WindowedFilter::new(Extreme::Min, 300_000_000),
+            rate: RateSampler::default(),
+            loss: LossConfig::from(config),
+            pace_next: Instant::ZERO,
             retries: 0,
             syn_timeouts: 0,
             persist: Persist {
@@ -292,17 +380,20 @@ impl Connection {
             path_mtu
         };
         let mss = usize::from(self.seg.peer_mss).min(mtu.saturating_sub(40));
-        self.seg.mss = mss.max(config.min_snd_mss);
-        self.seg.df = self.seg.mss + 40 <= path_mtu;
+        // Options carried by every data segment count against it: the
+        // 12 bytes of TSopt (RFC 9293 §3.7.1, RFC 7323 §3).
+        let options = if self.neg.ts { 12 } else { 0 };
+        self.seg.mss = mss.saturating_sub(options).max(config.min_snd_mss);
+        self.seg.df = self.seg.mss + options + 40 <= path_mtu;
     }
 
     /// A new congestion controller for the current segment size: the
     /// initial window of RFC 6928, or one segment after a lost SYN (RFC 5681
     /// §3.1).
-    pub(super) fn reset_controller(&mut self, config: &TcpConfig, syn_lost: bool) {
+    pub(super) fn reset_controller(&mut self, syn_lost: bool) {
         let smss = self.seg.mss;
         let initial = if syn_lost { smss } else { initial_window(smss) };
-        self.cc = new_controller(config.congestion, initial);
+        self.cc = new_controller(self.algorithm, initial);
     }
 
     /// Record a hard error; the application hears it on its next call.
@@ -320,11 +411,6 @@ impl Connection {
             Owner::Listener { key, .. } => Some(key),
             _ => None,
         }
-    }
-
-    /// Bytes believed in flight.
-    pub(super) fn in_flight(&self) -> usize {
-        self.snd.queue().pipe()
     }
 
     /// Go to CLOSED: stop every timer, drop what was queued to send.
@@ -370,10 +456,22 @@ impl Connection {
             srtt: self.rtt.srtt(),
             rttvar: self.rtt.rttvar(),
             rto: self.rtt.rto(),
-            cwnd: self.cc.cwnd(),
+            cwnd: self.cwnd(),
             ssthresh: self.cc.ssthresh(),
             congestion: self.cc.name(),
-            in_recovery: self.rec.until.is_some(),
+            in_recovery: self.rec.in_recovery(),
+            ca_state: self.rec.state.name(),
+            sack: self.neg.sack,
+            timestamps: self.neg.ts,
+            min_rtt: self.min_rtt(),
+            pacing_rate: self.cc.pacing_rate(),
+            delivery_rate: self.rate.last_rate,
+            app_limited: self.rate.last_app_limited,
+            sacked: self.snd.queue().sacked_records(),
+            lost: self.snd.queue().lost_records(),
+            retrans_out: self.snd.queue().retrans_records(),
+            delivered: self.rate.delivered,
+            reordering_seen: self.rack.reordering_seen,
             retrans_segs: self.counters.retrans_segs,
             backoff: self.rtt.backoff(),
             bytes_acked: self.counters.bytes_acked,
@@ -383,7 +481,7 @@ impl Connection {
             send_queue: self.snd.buffer().len() + usize::from(state == State::SynSent),
             recv_queue: self.rcv.buffer().len()
                 + usize::from(self.rcv.fin_received() && state == State::CloseWait),
-            in_flight: self.in_flight(),
+            in_flight: self.pipe(),
             timer: self
                 .timers
                 .shown()
@@ -462,6 +560,7 @@ impl Connection {
             && self.snd.unsent() > 0
             && self.snd.outstanding() == 0
             && !self.timers.is_set(Timer::Persist)
+            && !self.timers.is_set(Timer::Pacing)
         {
             return Err(format!(
                 "{state}: {} bytes held, nothing in flight, no persist timer (window {})",

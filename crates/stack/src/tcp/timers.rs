@@ -18,13 +18,19 @@ pub enum Timer {
     Persist = 2,
     /// Keep-alive probes (RFC 9293 §3.8.4).
     KeepAlive = 3,
+    /// RACK's reordering timer (RFC 8985 §6.2 step 5).
+    Reorder = 4,
+    /// The tail loss probe's timeout (RFC 8985 §7.2).
+    LossProbe = 5,
+    /// The next paced departure (a deadline, not an expiry).
+    Pacing = 6,
     /// 2 × MSL in TIME-WAIT (RFC 9293 §3.6.1), or an orphan's FIN-WAIT-2
     /// timeout: kept by the state, shown as a timer.
-    TimeWait = 4,
+    TimeWait = 7,
 }
 
 /// Timers kept in the table (all but [`Timer::TimeWait`]).
-const COUNT: usize = 4;
+const COUNT: usize = 7;
 
 impl Timer {
     pub const ALL: [Timer; COUNT] = [
@@ -32,6 +38,9 @@ impl Timer {
         Timer::DelayedAck,
         Timer::Persist,
         Timer::KeepAlive,
+        Timer::Reorder,
+        Timer::LossProbe,
+        Timer::Pacing,
     ];
 
     /// The name `ss -o` uses.
@@ -41,6 +50,9 @@ impl Timer {
             Timer::DelayedAck => "on",
             Timer::Persist => "persist",
             Timer::KeepAlive => "keepalive",
+            // Linux shows its loss-probe and reordering timers as "on".
+            Timer::Reorder | Timer::LossProbe => "on",
+            Timer::Pacing => "on",
             Timer::TimeWait => "timewait",
         }
     }
@@ -101,7 +113,7 @@ impl TimerTable {
     pub fn shown(&self) -> Option<(Timer, Instant)> {
         Timer::ALL
             .iter()
-            .filter(|t| **t != Timer::DelayedAck)
+            .filter(|t| !matches!(t, Timer::DelayedAck | Timer::Pacing))
             .find_map(|t| self.get(*t).map(|at| (*t, at)))
     }
 }

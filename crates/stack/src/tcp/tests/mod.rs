@@ -2,7 +2,9 @@
 //! deadline, and segment-level tests that feed crafted segments to one stack.
 
 mod interleave;
+mod options;
 mod pair;
+mod recovery;
 mod regressions;
 mod review;
 mod segments;

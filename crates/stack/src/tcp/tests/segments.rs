@@ -29,6 +29,10 @@ pub struct Seg {
     pub data: Vec<u8>,
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
+    pub sack_ok: bool,
+    /// TSopt: (TSval, TSecr).
+    pub ts: Option<(u32, u32)>,
+    pub sack: Vec<(u32, u32)>,
     /// The datagram had DF set (TCP sets it unless the path is below the
     /// smallest MTU it segments for).
     pub df: bool,
@@ -45,8 +49,23 @@ impl Seg {
             data: Vec::new(),
             mss: None,
             wscale: None,
+            sack_ok: false,
+            ts: None,
+            sack: Vec::new(),
             df: true,
         }
+    }
+    pub fn sack_ok(mut self) -> Seg {
+        self.sack_ok = true;
+        self
+    }
+    pub fn ts(mut self, val: u32, ecr: u32) -> Seg {
+        self.ts = Some((val, ecr));
+        self
+    }
+    pub fn sacks(mut self, blocks: &[(u32, u32)]) -> Seg {
+        self.sack = blocks.to_vec();
+        self
     }
     pub fn data(mut self, d: &[u8]) -> Seg {
         self.data = d.to_vec();
@@ -119,6 +138,11 @@ impl Bench {
         r.urgent_pointer = seg.urg;
         r.max_seg_size = seg.mss;
         r.window_scale = seg.wscale;
+        r.sack_permitted = seg.sack_ok;
+        r.timestamp = seg.ts.map(|(tsval, tsecr)| tcp::Timestamp { tsval, tsecr });
+        for (slot, b) in r.sack_ranges.iter_mut().zip(&seg.sack) {
+            *slot = Some(*b);
+        }
         r.payload = &seg.data;
         let ip = ipv4::Repr {
             src_addr: *self.from.ip(),
@@ -167,6 +191,9 @@ impl Bench {
                 data: r.payload.to_vec(),
                 mss: r.max_seg_size,
                 wscale: r.window_scale,
+                sack_ok: r.sack_permitted,
+                ts: r.timestamp.map(|t| (t.tsval, t.tsecr)),
+                sack: r.sack_ranges.iter().flatten().copied().collect(),
                 df: p.dont_frag(),
             });
         }

@@ -1,0 +1,137 @@
+//! A windowed minimum or maximum in constant space: the three-sample
+//! estimator of Kathleen Nichols (used by BBR for the bottleneck bandwidth
+//! and the minimum RTT, and by RACK for its minimum RTT). It keeps the best
+//! value of the window and the best of its later quarter and half, so when
+//! the best ages out a good replacement is at hand.
+
+/// Which extreme the filter keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extreme {
+    Min,
+    #[cfg_attr(not(test), expect(dead_code, reason = "BBR's bandwidth filter is next"))]
+    Max,
+}
+
+/// A windowed extreme of `u64` values stamped with a `u64` clock
+/// (microseconds, or a round count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowedFilter {
+    kind: Extreme,
+    window: u64,
+    /// (stamp, value): the best, the second best, the third.
+    samples: Option<[(u64, u64); 3]>,
+}
+
+impl WindowedFilter {
+    pub fn new(kind: Extreme, window: u64) -> WindowedFilter {
+        WindowedFilter {
+            kind,
+            window,
+            samples: None,
+        }
+    }
+
+    /// The current best value, if any sample was taken.
+    pub fn get(&self) -> Option<u64> {
+        self.samples.map(|s| s[0].1)
+    }
+
+    fn at_least_as_good(&self, a: u64, b: u64) -> bool {
+        match self.kind {
+            Extreme::Min => a <= b,
+            Extreme::Max => a >= b,
+        }
+    }
+
+    /// Take a sample `value` at time `t` (never earlier than the last).
+    pub fn update(&mut self, t: u64, value: u64) -> u64 {
+        let fresh = (t, value);
+        let Some(mut s) = self.samples else {
+            self.samples = Some([fresh; 3]);
+            return value;
+        };
+        // A new best, or nothing left in the window: start over.
+        if self.at_least_as_good(value, s[0].1) || t.saturating_sub(s[2].0) > self.window {
+            self.samples = Some([fresh; 3]);
+            return value;
+        }
+        if self.at_least_as_good(value, s[1].1) {
+            s[1] = fresh;
+            s[2] = fresh;
+        } else if self.at_least_as_good(value, s[2].1) {
+            s[2] = fresh;
+        }
+        // Age the best out of the window; refresh the quarter and half
+        // samples when they have stood in for too long.
+        let age = t.saturating_sub(s[0].0);
+        if age > self.window {
+            s = [s[1], s[2], fresh];
+            if t.saturating_sub(s[0].0) > self.window {
+                s = [s[1], s[2], fresh];
+            }
+        } else if s[1].0 == s[0].0 && age > self.window / 4 {
+            s[1] = fresh;
+            s[2] = fresh;
+        } else if s[2].0 == s[1].0 && age > self.window / 2 {
+            s[2] = fresh;
+        }
+        self.samples = Some(s);
+        s[0].1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_over_a_window() {
+        let mut f = WindowedFilter::new(Extreme::Max, 10);
+        assert_eq!(f.get(), None);
+        assert_eq!(f.update(0, 5), 5);
+        assert_eq!(f.update(1, 9), 9);
+        assert_eq!(f.update(2, 3), 9);
+        // 9 was taken at 1; by 12 it has aged out and a later sample rules.
+        assert_eq!(f.update(5, 4), 9);
+        assert_eq!(f.update(12, 2), 4);
+        assert_eq!(f.update(30, 1), 1);
+    }
+
+    #[test]
+    fn min_keeps_the_smallest_until_it_expires() {
+        let mut f = WindowedFilter::new(Extreme::Min, 100);
+        f.update(0, 50);
+        f.update(10, 80);
+        f.update(60, 70);
+        assert_eq!(f.get(), Some(50));
+        assert_eq!(
+            f.update(101, 90),
+            70,
+            "50 expired, the half-window sample stands in"
+        );
+        assert_eq!(f.update(102, 40), 40);
+    }
+
+    #[test]
+    fn matches_a_brute_force_window_within_its_bound() {
+        // The estimate is never better than the true extreme of the last
+        // window and never worse than the true extreme of the last two.
+        let mut f = WindowedFilter::new(Extreme::Max, 40);
+        let mut rng = crate::Rng::new(7);
+        let mut hist: Vec<(u64, u64)> = Vec::new();
+        for t in 0..2000u64 {
+            let v = rng.next_u64() % 1000;
+            hist.push((t, v));
+            let got = f.update(t, v);
+            let best_in = |w: u64| {
+                hist.iter()
+                    .filter(|(s, _)| t - s <= w)
+                    .map(|x| x.1)
+                    .max()
+                    .unwrap()
+            };
+            assert!(got <= best_in(40), "t {t}");
+            assert!(got >= best_in(0), "t {t}");
+        }
+    }
+}

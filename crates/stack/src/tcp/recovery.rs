@@ -1,0 +1,803 @@
+//! Loss detection and recovery, on each acceptable ACK and on the loss
+//! timers.
+//!
+//! - With SACK (RFC 2018): the scoreboard is updated from every block; a
+//!   D-SACK (RFC 2883 §5) is recognised and never marks anything.
+//! - What is lost: RACK (RFC 8985 §6) by time — a segment sent before one
+//!   that was delivered, longer ago than the RTT plus a reordering window
+//!   that adapts to D-SACKs; or, with RACK switched off, RFC 6675's IsLost
+//!   (DupThresh SACKed segments above); without SACK, NewReno (RFC 6582):
+//!   the third duplicate ACK marks the first segment, each partial ACK the
+//!   next.
+//! - Fast recovery (RFC 6675 §5): entered once per window when something
+//!   is lost, left when the recovery point is acknowledged; the controller
+//!   cuts the window once, and PRR (RFC 6937) spreads the cut over the
+//!   ACKs of the recovery. What to send comes from NextSeg (RFC 6675 §4,
+//!   in `output`): lost segments first, then new data, then (without
+//!   RACK) segments below the highest SACK and one rescue retransmission.
+//! - The tail loss probe (RFC 8985 §7) when the ACKs stop, before the RTO.
+//! - Undo (RFC 3708 with D-SACK, RFC 3522's Eifel test with timestamps):
+//!   a reduction proved spurious is given back.
+
+use std::time::Duration;
+
+use tcplab_wire::tcp::{self, SeqNumber};
+
+use super::congestion::{AckEvent, Congestion, LostPacket};
+use super::input::Ctx;
+use super::rtx::Delivery;
+use super::state::State;
+use super::tcb::{ts_before, Connection};
+use super::timers::Timer;
+use crate::time::Instant;
+
+/// The loss-recovery settings a connection keeps (from [`TcpConfig`]).
+///
+/// [`TcpConfig`]: super::config::TcpConfig
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LossConfig {
+    pub rack: bool,
+    pub tlp: bool,
+    pub dupthresh: u32,
+    pub max_ack_delay: Duration,
+    pub slack_us: u64,
+}
+
+impl LossConfig {
+    pub fn from(config: &super::config::TcpConfig) -> LossConfig {
+        LossConfig {
+            rack: config.rack,
+            tlp: config.tlp,
+            dupthresh: config.dupthresh.max(1),
+            max_ack_delay: config.max_ack_delay,
+            slack_us: config.rack_timer_slack_us,
+        }
+    }
+}
+
+/// Where the sender stands with respect to loss (Linux's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaState {
+    /// Nothing outstanding is thought lost.
+    Open,
+    /// SACKs or duplicate ACKs seen, nothing lost yet.
+    Disorder,
+    /// Fast recovery (RFC 6675 §5, RFC 6582).
+    Recovery,
+    /// After a retransmission timeout, until everything outstanding then
+    /// is acknowledged (RFC 5681 §3.1, RFC 6675 §5.1).
+    Loss,
+}
+
+impl CaState {
+    pub fn name(self) -> &'static str {
+        match self {
+            CaState::Open => "open",
+            CaState::Disorder => "disorder",
+            CaState::Recovery => "recovery",
+            CaState::Loss => "loss",
+        }
+    }
+}
+
+/// PRR's state (RFC 6937 §3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prr {
+    /// Bytes delivered and sent since recovery began.
+    pub delivered: usize,
+    pub out: usize,
+    /// FlightSize when recovery began.
+    pub recover_fs: usize,
+    /// The window PRR allows after the last ACK: pipe + sndcnt.
+    pub cwnd: usize,
+}
+
+/// What an undo needs (RFC 3708, RFC 3522).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Undo {
+    /// SND.UNA when the episode began; `None` once undone or impossible.
+    pub marker: Option<SeqNumber>,
+    /// Retransmissions of the episode not yet reported as duplicates.
+    pub retrans: u32,
+    /// The TSval of the episode's first retransmission.
+    pub stamp: Option<u32>,
+}
+
+/// Loss-recovery bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovery {
+    pub state: CaState,
+    /// Duplicate ACKs in a row (RFC 5681 §2; with SACK, RFC 6675 §2's
+    /// definition: ACKs that SACK new data).
+    pub dupacks: u32,
+    /// The recovery (or timeout) episode lasts until this is acknowledged
+    /// (RFC 6675's RecoveryPoint, RFC 6582's recover).
+    pub until: Option<SeqNumber>,
+    /// SND.NXT when the last recovery or timeout began (RFC 6582 §3.2
+    /// step 1 keeps a second reduction out of the same window); forgotten
+    /// once acknowledged, so the comparison cannot flip 2^31 bytes later.
+    pub recover: Option<SeqNumber>,
+    /// Send the next retransmission whatever the congestion window says
+    /// (after a timeout; a repeated <SYN,ACK>).
+    pub force: bool,
+    /// RFC 6675's HighRxt and RescueRxt.
+    pub high_rxt: SeqNumber,
+    pub rescue_rxt: Option<SeqNumber>,
+    pub prr: Prr,
+    pub undo: Undo,
+    /// Without SACK, bytes the duplicate ACKs say have left the network
+    /// (one segment each): they leave the pipe, which is RFC 3042's
+    /// limited transmit and RFC 6582's window inflation at once.
+    pub reno_sacked: usize,
+}
+
+impl Recovery {
+    pub fn new() -> Recovery {
+        Recovery {
+            state: CaState::Open,
+            dupacks: 0,
+            until: None,
+            recover: None,
+            force: false,
+            high_rxt: SeqNumber(0),
+            rescue_rxt: None,
+            prr: Prr::default(),
+            undo: Undo::default(),
+            reno_sacked: 0,
+        }
+    }
+
+    pub fn in_recovery(&self) -> bool {
+        matches!(self.state, CaState::Recovery | CaState::Loss)
+    }
+}
+
+/// RACK's state (RFC 8985 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rack {
+    /// The most recently sent segment known delivered: its send time and
+    /// end; `valid` once there is one.
+    pub xmit: Instant,
+    pub end: SeqNumber,
+    pub valid: bool,
+    /// The RTT of that segment.
+    pub rtt: Duration,
+    /// The highest end delivered (forward ACK), and whether a segment was
+    /// ever delivered below it without a retransmission.
+    pub fack: Option<SeqNumber>,
+    pub reordering_seen: bool,
+    /// The reordering window's multiplier, the recoveries it persists
+    /// for, and SND.NXT when a D-SACK last grew it.
+    pub reo_wnd_mult: u32,
+    pub reo_wnd_persist: u32,
+    pub dsack_round: Option<SeqNumber>,
+}
+
+impl Rack {
+    pub fn new() -> Rack {
+        Rack {
+            xmit: Instant::ZERO,
+            end: SeqNumber(0),
+            valid: false,
+            rtt: Duration::ZERO,
+            fack: None,
+            reordering_seen: false,
+            reo_wnd_mult: 1,
+            reo_wnd_persist: 0,
+            dsack_round: None,
+        }
+    }
+}
+
+/// The tail loss probe (RFC 8985 §7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tlp {
+    /// SND.NXT when the outstanding probe was sent, and whether it was a
+    /// retransmission.
+    pub end: Option<SeqNumber>,
+    pub retrans: bool,
+    /// An RTT sample arrived since the last probe (§7.3 condition 2).
+    pub sampled: bool,
+    /// The probe timer fired: send a probe now.
+    pub due: bool,
+}
+
+/// What the SACK option of one ACK said.
+#[derive(Debug, Clone, Copy, Default)]
+struct SackInfo {
+    /// It carried a D-SACK block (RFC 2883 §5), and whether that block
+    /// covered the outstanding TLP retransmission.
+    dsack: bool,
+    dsack_covers_probe: bool,
+}
+
+impl Connection {
+    /// Bytes believed in flight: RFC 6675's pipe, less what duplicate ACKs
+    /// say has left without SACK.
+    pub(super) fn pipe(&self) -> usize {
+        self.snd.queue().pipe().saturating_sub(self.rec.reno_sacked)
+    }
+
+    /// The congestion window in force: PRR's during fast recovery, the
+    /// controller's otherwise.
+    pub(super) fn cwnd(&self) -> usize {
+        if self.rec.state == CaState::Recovery && self.cc.uses_prr() {
+            self.rec.prr.cwnd
+        } else {
+            self.cc.cwnd()
+        }
+    }
+
+    /// The windowed minimum RTT (RFC 8985 §5.2's RACK.min_RTT).
+    pub(super) fn min_rtt(&self) -> Option<Duration> {
+        self.min_rtt.get().map(Duration::from_micros)
+    }
+
+    /// The echo of a segment, for RTT and undo decisions.
+    fn tsecr(&self, seg: &tcp::Repr<'_>) -> Option<u32> {
+        seg.timestamp
+            .filter(|t| self.neg.ts && seg.flags.ack() && t.tsecr != 0)
+            .map(|t| t.tsecr)
+    }
+
+    /// The ACK processing of the fifth step (RFC 9293 §3.10.7.4) once the
+    /// ACK is acceptable: scoreboard, RTT, loss detection, recovery,
+    /// congestion control. Returns whether new data was acknowledged.
+    pub(super) fn process_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &tcp::Repr<'_>,
+        old_wnd: u32,
+    ) -> bool {
+        let now = ctx.now;
+        let ack = seg.ack_number;
+        let prior_una = self.snd.una();
+        let prior_in_flight = self.pipe();
+        let cwnd_limited = prior_in_flight + self.seg.mss >= self.cwnd();
+        self.check_app_limited();
+        let tsecr = self.tsecr(seg);
+        let mut d = Delivery::new(now, tsecr, self.min_rtt().unwrap_or_default());
+        let advanced = ack > prior_una;
+        let (acked, rtt) = if advanced {
+            self.take_ack(ctx, seg, &mut d)
+        } else {
+            (0, None)
+        };
+        let sacks = if self.neg.sack {
+            self.take_sacks(ctx, seg, &mut d)
+        } else {
+            SackInfo::default()
+        };
+        // Duplicate ACKs: RFC 5681 §2 without SACK; RFC 6675 §2 with it.
+        let dup = !advanced
+            && if self.neg.sack {
+                d.bytes > 0
+            } else {
+                self.is_classic_dupack(seg, old_wnd)
+            };
+        if advanced {
+            self.rec.dupacks = 0;
+            self.rec.reno_sacked = self.rec.reno_sacked.saturating_sub(acked);
+        } else if dup {
+            self.rec.dupacks = self.rec.dupacks.saturating_add(1);
+            if !self.neg.sack {
+                let cap = self.snd.outstanding().saturating_sub(self.seg.mss);
+                self.rec.reno_sacked = (self.rec.reno_sacked + self.seg.mss).min(cap);
+            }
+        } else if !self.neg.sack {
+            self.rec.dupacks = 0;
+        }
+        self.check_undo(ctx, &sacks, tsecr, advanced);
+        // The episode ends when its recovery point is acknowledged.
+        if advanced && self.rec.until.is_some_and(|u| ack >= u) {
+            self.end_episode(ctx);
+        } else if advanced && self.rec.state == CaState::Recovery && !self.neg.sack {
+            // RFC 6582 §3.2 step 5: a partial ACK: the next hole is lost
+            // and goes at once.
+            if self.snd.queue_mut().mark_first_lost() {
+                self.rec.force = true;
+            }
+        }
+        // Loss detection.
+        let mut detected = false;
+        if self.neg.sack && self.loss.rack {
+            self.rack_update(&d, sacks.dsack);
+            detected |= self.rack_detect_loss(ctx) > 0;
+        } else if self.neg.sack {
+            let (thresh, mss) = (self.loss.dupthresh as usize, self.seg.mss);
+            detected |= self.snd.queue_mut().mark_lost_by_sacks(thresh, mss) > 0;
+        }
+        if matches!(self.rec.state, CaState::Open | CaState::Disorder)
+            && self.rec.dupacks >= self.loss.dupthresh
+            && (self.neg.sack && !self.loss.rack
+                || !self.neg.sack && self.rec.recover.is_none_or(|r| self.snd.una() > r))
+        {
+            // RFC 5681 §3.2 / RFC 6675 §5 step 1: DupThresh duplicates.
+            detected |= self.snd.queue_mut().mark_first_lost();
+        }
+        let lost = self.report_losses(now);
+        if matches!(self.rec.state, CaState::Open | CaState::Disorder) {
+            if detected {
+                self.enter_recovery(ctx);
+            } else {
+                self.rec.state = if self.snd.queue().sacked_records() > 0 || self.rec.dupacks > 0 {
+                    CaState::Disorder
+                } else {
+                    CaState::Open
+                };
+            }
+        }
+        if self.rec.state == CaState::Recovery {
+            let delivered = d.bytes
+                + if dup && !self.neg.sack {
+                    self.seg.mss
+                } else {
+                    0
+                };
+            self.prr_on_ack(delivered, advanced && lost == 0);
+        }
+        self.tlp_on_ack(ctx, seg, &sacks, advanced);
+        if self.rec.recover.is_some_and(|r| self.snd.una() > r) {
+            self.rec.recover = None;
+        }
+        // The rate sample and the controller.
+        let rate = self
+            .rate
+            .on_ack(now, &d, self.min_rtt(), self.snd.queue().lost_total());
+        if d.bytes > 0 || acked > 0 || lost > 0 {
+            let event = AckEvent {
+                now,
+                acked,
+                delivered: d.bytes,
+                lost,
+                rtt,
+                srtt: self.rtt.srtt(),
+                min_rtt: self.min_rtt(),
+                prior_in_flight,
+                in_flight: self.pipe(),
+                cwnd_limited,
+                in_recovery: self.rec.in_recovery(),
+                rate,
+                smss: self.seg.mss,
+            };
+            self.cc.on_ack(&event);
+        }
+        if advanced {
+            self.persist.backoff = 0;
+            // RFC 6298 §5.2/5.3.
+            if self.snd.outstanding() == 0 {
+                self.timers.stop(Timer::Retransmit);
+            } else if !self.timers.is_set(Timer::Persist) {
+                self.restart_rto(now);
+            }
+        }
+        self.arm_loss_probe(now);
+        advanced
+    }
+
+    /// RFC 5681 §2's duplicate ACK: no data, no SYN or FIN, the window
+    /// unchanged, something outstanding. An ACK answering a zero-window
+    /// probe is not one: the probe is not data in flight, and the window
+    /// is closed (BSD does not count ACKs while persisting either).
+    fn is_classic_dupack(&self, seg: &tcp::Repr<'_>, old_wnd: u32) -> bool {
+        let wnd = u32::from(seg.window_len) << self.snd.wscale();
+        seg.payload.is_empty()
+            && !seg.flags.syn()
+            && !seg.flags.fin()
+            && wnd == old_wnd
+            && wnd > 0
+            && self.snd.outstanding() > 0
+            && !self.timers.is_set(Timer::Persist)
+    }
+
+    /// The SACK blocks of an ACK (RFC 2018 §3): a first block below the
+    /// ACK or inside the second is a D-SACK (RFC 2883 §5) and marks
+    /// nothing; blocks outside SND.UNA .. SND.NXT are ignored.
+    fn take_sacks(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>, d: &mut Delivery) -> SackInfo {
+        let mut info = SackInfo::default();
+        let blocks: Vec<(SeqNumber, SeqNumber)> = seg
+            .sack_ranges
+            .iter()
+            .flatten()
+            .map(|&(l, r)| (SeqNumber(l), SeqNumber(r)))
+            .collect();
+        let Some(&(l0, r0)) = blocks.first() else {
+            return info;
+        };
+        let ack = seg.ack_number;
+        let inside_second = blocks.get(1).is_some_and(|&(l1, r1)| l1 <= l0 && r0 <= r1);
+        let mut skip = 0;
+        if l0 < r0 && (l0 < ack || inside_second) {
+            info.dsack = true;
+            skip = 1;
+            ctx.stats.dsack_recv += 1;
+            if let Some(end) = self.tlp.end.filter(|_| self.tlp.retrans) {
+                info.dsack_covers_probe = l0 < end && end <= r0;
+            }
+            // RFC 3708: a duplicate of a retransmission of this episode.
+            let undo = &mut self.rec.undo;
+            if undo.retrans > 0 && undo.marker.is_some_and(|m| r0 > m) && r0 <= ack {
+                undo.retrans -= 1;
+            }
+        }
+        let (una, nxt) = (self.snd.una(), self.snd.nxt());
+        for &(l, r) in &blocks[skip..] {
+            if l < r && una <= l && r <= nxt {
+                self.snd.queue_mut().sack(l, r, d);
+            }
+        }
+        info
+    }
+
+    /// RFC 8985 §6.2 steps 2–4: the RACK segment and RTT, reordering, and
+    /// the reordering window's multiplier.
+    fn rack_update(&mut self, d: &Delivery, dsack: bool) {
+        if let Some(r) = d.rack {
+            self.rack.rtt = d.now.saturating_since(r.sent);
+            if !self.rack.valid || r.sent_after(self.rack.xmit, self.rack.end) {
+                self.rack.xmit = r.sent;
+                self.rack.end = r.end;
+                self.rack.valid = true;
+            }
+        }
+        if let (Some(low), Some(fack)) = (d.lowest_once_end, self.rack.fack) {
+            if low < fack {
+                self.rack.reordering_seen = true;
+            }
+        }
+        if let Some(high) = d.highest_end {
+            if self.rack.fack.is_none_or(|f| high > f) {
+                self.rack.fack = Some(high);
+            }
+        }
+        // Step 4: one growth per round trip that sees a D-SACK.
+        if self.rack.dsack_round.is_some_and(|r| self.snd.una() >= r) {
+            self.rack.dsack_round = None;
+        }
+        if dsack && self.rack.dsack_round.is_none() {
+            self.rack.dsack_round = Some(self.snd.nxt());
+            self.rack.reo_wnd_mult = self.rack.reo_wnd_mult.saturating_add(1);
+            self.rack.reo_wnd_persist = 16;
+        }
+    }
+
+    /// RFC 8985 §6.2 step 4: the reordering window — none while no
+    /// reordering was seen and DupThresh segments are SACKed or recovery
+    /// is under way; else a quarter of the minimum RTT per multiple,
+    /// bounded by SRTT.
+    pub(super) fn reo_wnd(&self) -> Duration {
+        let sacked = self.snd.queue().sacked_records();
+        if !self.rack.reordering_seen
+            && (self.rec.in_recovery() || sacked >= self.loss.dupthresh as usize)
+        {
+            return Duration::ZERO;
+        }
+        let quarter = self.min_rtt().unwrap_or_default() / 4;
+        let wnd = quarter * self.rack.reo_wnd_mult;
+        match self.rtt.srtt() {
+            Some(srtt) => wnd.min(srtt),
+            None => wnd,
+        }
+    }
+
+    /// RFC 8985 §6.2 step 5: mark lost what was sent before the RACK
+    /// segment long enough ago; arm the reordering timer for the rest.
+    /// Returns the bytes newly lost.
+    pub(super) fn rack_detect_loss(&mut self, ctx: &mut Ctx<'_>) -> usize {
+        if !self.rack.valid {
+            return 0;
+        }
+        let wait = self.rack.rtt + self.reo_wnd();
+        let (xmit, end) = (self.rack.xmit, self.rack.end);
+        let (lost, timeout) = self.snd.queue_mut().rack_detect(ctx.now, xmit, end, wait);
+        if lost > 0 {
+            ctx.stats.rack_lost += 1;
+        }
+        match timeout {
+            Some(t) => {
+                // Linux's TCP_TIMEOUT_MIN: a timer finer than that only
+                // costs wakeups.
+                let t = t.max(Duration::from_micros(self.loss.slack_us));
+                self.timers.set(Timer::Reorder, ctx.now + t);
+                self.timers.stop(Timer::LossProbe);
+            }
+            None => self.timers.stop(Timer::Reorder),
+        }
+        lost
+    }
+
+    /// Tell the controller and the rate sampler what was found lost;
+    /// returns the bytes.
+    pub(super) fn report_losses(&mut self, now: Instant) -> usize {
+        let mut bytes = 0;
+        let Connection { snd, cc, .. } = self;
+        for r in snd.queue_mut().take_lost_log() {
+            bytes += r.len();
+            cc.on_lost(
+                now,
+                &LostPacket {
+                    bytes: r.len(),
+                    tx_in_flight: r.rate.tx_in_flight,
+                    lost_before: r.rate.lost,
+                    app_limited: r.rate.app_limited,
+                },
+            );
+        }
+        bytes
+    }
+
+    /// RFC 6675 §5 step 4 (and RFC 6582 §3.2 step 2): fast recovery
+    /// begins: the recovery point, one window reduction, PRR's start.
+    fn enter_recovery(&mut self, ctx: &mut Ctx<'_>) {
+        // RFC 5681 §3.1's FlightSize: sent and not cumulatively ACKed.
+        let in_flight = self.snd.outstanding();
+        let nxt = self.snd.nxt();
+        self.rec.state = CaState::Recovery;
+        self.rec.until = Some(nxt);
+        self.rec.recover = Some(nxt);
+        self.rec.high_rxt = self.snd.una();
+        self.rec.rescue_rxt = None;
+        self.rec.undo = Undo {
+            marker: Some(self.snd.una()),
+            retrans: 0,
+            stamp: None,
+        };
+        self.cc
+            .on_congestion(ctx.now, Congestion::FastRetransmit, in_flight, self.seg.mss);
+        // RFC 6937 §3: RecoverFS is the flight when recovery begins.
+        self.rec.prr = Prr {
+            delivered: 0,
+            out: 0,
+            recover_fs: in_flight.max(1),
+            cwnd: self.pipe(),
+        };
+        self.tlp = Tlp {
+            sampled: self.tlp.sampled,
+            ..Tlp::default()
+        };
+        self.timers.stop(Timer::LossProbe);
+        if self.neg.sack {
+            ctx.stats.sack_recoveries += 1;
+        } else {
+            ctx.stats.reno_recoveries += 1;
+        }
+        ctx.stats.fast_retransmits += 1;
+    }
+
+    /// PRR (RFC 6937 §3, with RFC 9937's choice of bound): how much may be
+    /// sent in answer to an ACK that delivered `delivered` bytes; `safe`:
+    /// the ACK advanced SND.UNA and found nothing newly lost.
+    fn prr_on_ack(&mut self, delivered: usize, safe: bool) {
+        let mss = self.seg.mss;
+        let pipe = self.pipe();
+        let ssthresh = self.cc.ssthresh();
+        let prr = &mut self.rec.prr;
+        prr.delivered += delivered;
+        let sndcnt = if delivered == 0 {
+            0
+        } else if pipe > ssthresh {
+            // Proportional: send ssthresh/RecoverFS of what was delivered.
+            let target =
+                (prr.delivered as u128 * ssthresh as u128).div_ceil(prr.recover_fs as u128);
+            (target as usize).saturating_sub(prr.out)
+        } else {
+            // Reduction bound: back up to ssthresh, no faster than
+            // delivery (plus one segment on a safe ACK: slow start).
+            let mut limit = prr.delivered.saturating_sub(prr.out).max(delivered);
+            if safe {
+                limit += mss;
+            }
+            (ssthresh - pipe).min(limit)
+        };
+        // The first ACK of a recovery always lets the retransmission out.
+        let sndcnt = if prr.out == 0 && sndcnt < mss {
+            mss
+        } else {
+            sndcnt
+        };
+        prr.cwnd = pipe + sndcnt;
+    }
+
+    /// The recovery or timeout episode's point was acknowledged.
+    fn end_episode(&mut self, ctx: &mut Ctx<'_>) {
+        let was = self.rec.state;
+        self.rec.until = None;
+        self.rec.force = false;
+        self.rec.reno_sacked = 0;
+        self.rec.state = CaState::Open;
+        if was == CaState::Recovery {
+            self.cc.on_recovery_end(ctx.now, self.pipe(), self.seg.mss);
+        }
+        // RFC 8985 §6.2 step 4: the multiplier outlives 16 recoveries.
+        if self.rack.reo_wnd_persist > 0 {
+            self.rack.reo_wnd_persist -= 1;
+            if self.rack.reo_wnd_persist == 0 {
+                self.rack.reo_wnd_mult = 1;
+            }
+        }
+    }
+
+    /// Undo a reduction that proved spurious: every retransmission of the
+    /// episode reported back as a duplicate (RFC 3708), or, with
+    /// timestamps, an ACK that echoes a TSval older than the episode's
+    /// first retransmission — the original arrived (RFC 3522).
+    fn check_undo(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        sacks: &SackInfo,
+        tsecr: Option<u32>,
+        advanced: bool,
+    ) {
+        let undo = self.rec.undo;
+        if undo.marker.is_none() || undo.stamp.is_none() {
+            return;
+        }
+        let by_dsack = sacks.dsack && undo.retrans == 0;
+        let by_ts = advanced
+            && self.rec.in_recovery()
+            && tsecr.is_some_and(|e| undo.stamp.is_some_and(|s| ts_before(e, s)));
+        if !(by_dsack || by_ts) {
+            return;
+        }
+        self.rec.undo = Undo::default();
+        self.cc.on_spurious(ctx.now);
+        ctx.stats.spurious_undos += 1;
+        if self.rec.in_recovery() {
+            self.snd.queue_mut().unmark_lost();
+            self.rec.until = None;
+            self.rec.state = CaState::Open;
+            self.rec.reno_sacked = 0;
+            self.rec.force = false;
+        }
+        // Reordering, not loss: RACK waits longer from now on.
+        self.rack.reordering_seen = true;
+    }
+
+    /// RFC 8985 §7.4: what the ACK says about the outstanding probe.
+    fn tlp_on_ack(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: &tcp::Repr<'_>,
+        sacks: &SackInfo,
+        advanced: bool,
+    ) {
+        let Some(end) = self.tlp.end else {
+            return;
+        };
+        let ack = seg.ack_number;
+        if ack < end {
+            return;
+        }
+        if !self.tlp.retrans || sacks.dsack_covers_probe {
+            // New data, or both copies arrived: no loss.
+            self.tlp.end = None;
+        } else if ack > end {
+            // Only the probe repaired the tail: one reduction (§7.4.2).
+            self.tlp.end = None;
+            if !self.rec.in_recovery() {
+                let in_flight = self.pipe();
+                self.cc
+                    .on_congestion(ctx.now, Congestion::ProbeRepair, in_flight, self.seg.mss);
+                self.cc.on_recovery_end(ctx.now, in_flight, self.seg.mss);
+            }
+            ctx.stats.loss_probe_recoveries += 1;
+        } else if !advanced && seg.sack_ranges.iter().all(Option::is_none) {
+            // A duplicate ACK without SACK: the peer cannot tell us more.
+            self.tlp.end = None;
+        }
+    }
+
+    /// RFC 8985 §7.2: (re)arm the probe timeout after new data was sent
+    /// or acknowledged, if the connection is in the open state: 2·SRTT,
+    /// plus the peer's delayed-ACK budget when one segment is out, at most
+    /// the RTO's expiry.
+    pub(super) fn arm_loss_probe(&mut self, now: Instant) {
+        let eligible = self.loss.tlp
+            && self.neg.sack
+            && self.loss.rack
+            && self.rec.state == CaState::Open
+            && self.tlp.end.is_none()
+            && self.snd.outstanding() > 0
+            && self.snd.queue().sacked_records() == 0
+            && self.state() == State::Established
+            && !self.timers.is_set(Timer::Persist)
+            && !self.timers.is_set(Timer::Reorder);
+        if !eligible {
+            self.timers.stop(Timer::LossProbe);
+            return;
+        }
+        let pto = match self.rtt.srtt() {
+            Some(srtt) => {
+                let one = self.snd.outstanding() <= self.seg.mss;
+                let extra = if one {
+                    self.loss.max_ack_delay
+                } else {
+                    Duration::from_micros(self.loss.slack_us)
+                };
+                srtt * 2 + extra
+            }
+            None => Duration::from_secs(1),
+        };
+        let mut at = now + pto;
+        if let Some(rto) = self.timers.get(Timer::Retransmit) {
+            if rto <= at {
+                self.timers.stop(Timer::LossProbe);
+                return;
+            }
+            at = at.min(rto);
+        }
+        self.timers.set(Timer::LossProbe, at);
+    }
+
+    /// The probe timer fired (RFC 8985 §7.3): send a probe if none is
+    /// outstanding and an RTT was measured since the last one.
+    pub(super) fn on_loss_probe_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        if self.tlp.end.is_some() || !self.tlp.sampled || self.snd.outstanding() == 0 {
+            self.restart_rto(ctx.now);
+            return;
+        }
+        self.check_app_limited();
+        self.tlp.due = true;
+    }
+
+    /// The reordering timer fired: look again (RFC 8985 §6.2, Linux's
+    /// `tcp_rack_reo_timeout`); what is now lost starts a recovery.
+    pub(super) fn on_reorder_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        self.check_app_limited();
+        let lost = self.rack_detect_loss(ctx);
+        self.report_losses(ctx.now);
+        if lost > 0 && matches!(self.rec.state, CaState::Open | CaState::Disorder) {
+            self.enter_recovery(ctx);
+            self.prr_on_ack(0, false);
+        }
+        if self.rec.state == CaState::Recovery {
+            // Let the first retransmission out (PRR's rule for the first
+            // ACK of a recovery).
+            self.rec.prr.cwnd = self.rec.prr.cwnd.max(self.pipe() + self.seg.mss);
+        }
+        if self.snd.outstanding() > 0 && !self.timers.is_set(Timer::Retransmit) {
+            self.restart_rto(ctx.now);
+        }
+    }
+
+    /// RFC 6298 §5.4–5.6 with RFC 8985 §6.3: a timeout episode begins:
+    /// the first segment is lost, and every other one sent longer than an
+    /// RTT ago (all of them without RACK); SACK marks survive unless the
+    /// peer reneged.
+    pub(super) fn enter_loss(&mut self, ctx: &mut Ctx<'_>, first_timeout: bool) {
+        if first_timeout {
+            let in_flight = self.snd.outstanding();
+            self.cc
+                .on_congestion(ctx.now, Congestion::Timeout, in_flight, self.seg.mss);
+        }
+        if self.rec.state != CaState::Loss {
+            self.rec.undo = Undo {
+                marker: Some(self.snd.una()),
+                retrans: 0,
+                stamp: None,
+            };
+        }
+        let nxt = self.snd.nxt();
+        self.rec.state = CaState::Loss;
+        self.rec.until = Some(nxt);
+        self.rec.recover = Some(nxt);
+        self.rec.dupacks = 0;
+        self.rec.reno_sacked = 0;
+        self.rec.force = false;
+        self.rec.high_rxt = self.snd.una();
+        self.tlp = Tlp::default();
+        let age = (self.neg.sack && self.loss.rack && self.rack.valid).then_some(self.rack.rtt);
+        self.snd.queue_mut().mark_timeout(ctx.now, age);
+        self.report_losses(ctx.now);
+        self.timers.stop(Timer::Reorder);
+        self.timers.stop(Timer::LossProbe);
+    }
+
+    /// draft-ietf-ccwg-bbr §4.1.2.4 at an ACK or a timer: is the
+    /// application what limits the sender?
+    pub(super) fn check_app_limited(&mut self) {
+        let (unsent, pipe, cwnd) = (self.snd.unsent(), self.pipe(), self.cwnd());
+        let waiting = self.snd.queue().has_lost();
+        self.rate.check_app_limited(unsent, pipe, cwnd, waiting);
+    }
+}

@@ -1,0 +1,305 @@
+//! The sender's loss recovery at the segment level: the SACK scoreboard
+//! repairing several holes in one round trip (RFC 6675), RACK's time-based
+//! detection and reordering window (RFC 8985 §6), the tail loss probe
+//! (§7), PRR (RFC 6937), and undoing a spurious reduction (RFC 3708 with
+//! D-SACK, RFC 3522 with timestamps).
+
+use std::time::Duration;
+
+use super::pair::sa;
+use super::segments::{Bench, Seg, ACK, IRS, PORT, SYN, US};
+use crate::socket::TcpHandle;
+use crate::tcp::{State, TcpConfig};
+
+const RTT: Duration = Duration::from_millis(20);
+const MSS: u32 = 1200;
+
+/// A passive open with a 20 ms handshake RTT; the peer offers SACK and,
+/// with `ts`, timestamps. Returns the connection, the first sequence
+/// number of our data and our TSval on the <SYN,ACK>.
+fn open(b: &mut Bench, ts: bool) -> (TcpHandle, u32) {
+    let l = b.s.tcp_listen(sa(US, PORT), 4).unwrap();
+    let mut syn = Seg::new(SYN, IRS, 0).mss(MSS as u16).sack_ok();
+    if ts {
+        syn = syn.ts(1, 0);
+    }
+    b.send(syn);
+    let synack = b.one();
+    b.advance(RTT);
+    let mut ack = Seg::new(ACK, IRS + 1, synack.seq + 1);
+    if ts {
+        ack = ack.ts(2, synack.ts.unwrap().0);
+    }
+    b.send(ack);
+    let c = b.s.tcp_accept(l).unwrap();
+    assert_eq!(b.state(c), State::Established);
+    assert_eq!(b.s.tcp_info(c).unwrap().srtt, Some(RTT));
+    (c, synack.seq + 1)
+}
+
+fn bench(f: impl FnOnce(&mut TcpConfig)) -> Bench {
+    Bench::new(|t| {
+        t.send_buffer = 256 * 1024;
+        t.recv_buffer = 65535;
+        f(t);
+    })
+}
+
+/// An ACK from the peer of everything below `ack`, SACKing `blocks`
+/// (given as segment numbers `from..to` relative to `base`).
+fn sack(base: u32, ack_seg: u32, blocks: &[(u32, u32)]) -> Seg {
+    let blocks: Vec<(u32, u32)> = blocks
+        .iter()
+        .map(|&(a, z)| (base + a * MSS, base + z * MSS))
+        .collect();
+    Seg::new(ACK, IRS + 1, base + ack_seg * MSS).sacks(&blocks)
+}
+
+/// Send `n` full segments of data and return them.
+fn send_segments(b: &mut Bench, c: TcpHandle, n: u32) -> Vec<Seg> {
+    b.s.tcp_send(c, &vec![7u8; (n * MSS) as usize]).unwrap();
+    let out = b.recv();
+    assert!(out.iter().all(|s| s.data.len() == MSS as usize), "{out:#?}");
+    out
+}
+
+#[test]
+fn rfc6675_two_holes_repaired_in_one_round_trip() {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, false);
+    // RFC 6928: ten segments go out at once.
+    assert_eq!(send_segments(&mut b, c, 10).len(), 10);
+    b.advance(RTT);
+    // Segments 1 and 3 were lost; the others arrive and are SACKed.
+    b.send(sack(base, 1, &[]));
+    b.recv();
+    b.send(sack(base, 1, &[(2, 3)]));
+    b.send(sack(base, 1, &[(4, 5), (2, 3)]));
+    assert!(b
+        .recv()
+        .iter()
+        .all(|s| s.data.is_empty() || s.seq >= base + 10 * MSS));
+    // The third SACKed segment: no reordering seen, so RACK's window is
+    // zero (RFC 8985 §6.2 step 4) and both holes are lost at once.
+    b.send(sack(base, 1, &[(4, 6), (2, 3)]));
+    let out = b.recv();
+    let seqs: Vec<u32> = out
+        .iter()
+        .filter(|s| !s.data.is_empty())
+        .map(|s| s.seq)
+        .collect();
+    assert_eq!(seqs, vec![base + MSS], "PRR: the first ACK sends one");
+    let info = b.s.tcp_info(c).unwrap();
+    assert!(info.in_recovery);
+    assert_eq!(
+        info.ssthresh, 5400,
+        "FlightSize 10 800 halved (RFC 5681 (4))"
+    );
+    // PRR (RFC 6937 §3) lets the second hole out as the SACKs of the same
+    // round trip bring the pipe down — not a round trip later.
+    let mut resent = Vec::new();
+    for top in 7..=10 {
+        b.send(sack(base, 1, &[(4, top), (2, 3)]));
+        resent.extend(
+            b.recv()
+                .into_iter()
+                .filter(|s| !s.data.is_empty())
+                .map(|s| s.seq),
+        );
+    }
+    assert_eq!(resent, vec![base + 3 * MSS]);
+    assert_eq!(b.s.stats().tcp.sack_recoveries, 1);
+    // The retransmissions arrive: one ACK covers everything.
+    b.send(sack(base, 10, &[]));
+    let info = b.s.tcp_info(c).unwrap();
+    assert!(!info.in_recovery);
+    assert_eq!(info.cwnd, 5400, "RFC 6937: cwnd = ssthresh at the end");
+    assert_eq!(info.retrans_segs, 2);
+}
+
+#[test]
+fn rfc8985_reordering_within_the_window_is_not_loss() {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, false);
+    send_segments(&mut b, c, 4);
+    b.advance(RTT);
+    // Segment 0 is overtaken by segment 1.
+    b.send(sack(base, 0, &[(1, 2)]));
+    b.nothing();
+    // A quarter of the minimum RTT later it arrives: nothing was resent.
+    b.advance(Duration::from_millis(2));
+    b.send(sack(base, 2, &[]));
+    b.advance(Duration::from_millis(10));
+    let out = b.recv();
+    assert!(out.iter().all(|s| s.data.is_empty()), "{out:#?}");
+    assert_eq!(b.s.tcp_info(c).unwrap().retrans_segs, 0);
+    assert_eq!(b.s.stats().tcp.rack_lost, 0);
+}
+
+#[test]
+fn rfc8985_reordering_timer_marks_the_loss_later() {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, false);
+    send_segments(&mut b, c, 4);
+    b.advance(RTT);
+    b.send(sack(base, 0, &[(1, 2)]));
+    b.nothing();
+    // Not reordered after all: once RTT + min_RTT/4 have passed since it
+    // was sent, the reordering timer finds segment 0 lost.
+    b.advance(Duration::from_millis(4));
+    b.nothing();
+    b.advance(Duration::from_millis(2));
+    let out = b.recv();
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].seq, base);
+    assert_eq!(b.s.stats().tcp.rack_lost, 1);
+}
+
+#[test]
+fn rfc8985_tail_loss_probe_instead_of_a_timeout() {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, false);
+    send_segments(&mut b, c, 5);
+    b.advance(RTT);
+    // The last two segments are lost: only three are acknowledged.
+    b.send(sack(base, 3, &[]));
+    b.nothing();
+    // PTO = 2·SRTT + 2 ms, well before the RTO: the last segment again.
+    b.advance(Duration::from_millis(41));
+    b.nothing();
+    b.advance(Duration::from_millis(2));
+    let probe = b.one();
+    assert_eq!(probe.seq, base + 4 * MSS);
+    assert_eq!(b.s.stats().tcp.loss_probes, 1);
+    // Its SACK shows segment 3 missing: RACK marks it, fast recovery
+    // resends it — no timeout.
+    b.advance(RTT);
+    b.send(sack(base, 3, &[(4, 5)]));
+    let out = b.recv();
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].seq, base + 3 * MSS);
+    b.send(sack(base, 5, &[]));
+    assert_eq!(b.s.stats().tcp.timeouts, 0);
+    assert_eq!(b.s.tcp_info(c).unwrap().retrans_segs, 2);
+}
+
+#[test]
+fn rfc8985_probe_prefers_new_data() {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, false);
+    send_segments(&mut b, c, 10);
+    // More is queued than the window takes.
+    b.s.tcp_send(c, &[1u8; 600]).unwrap();
+    b.nothing();
+    b.advance(RTT);
+    // Nothing comes back. The probe is the new data, beyond cwnd.
+    b.advance(RTT + Duration::from_millis(3));
+    let probe = b.one();
+    assert_eq!((probe.seq, probe.data.len()), (base + 10 * MSS, 600));
+}
+
+#[test]
+fn rfc3708_dsack_undoes_a_spurious_fast_retransmit() {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, false);
+    send_segments(&mut b, c, 6);
+    b.advance(RTT);
+    let before = b.s.tcp_info(c).unwrap();
+    // Segment 0 is late; three others are SACKed: it is deemed lost.
+    b.send(sack(base, 0, &[(1, 4)]));
+    let out = b.recv();
+    assert_eq!(out[0].seq, base);
+    assert!(b.s.tcp_info(c).unwrap().in_recovery);
+    // The original arrives, then the retransmission is reported back as a
+    // duplicate: the reduction was for nothing.
+    b.send(sack(base, 6, &[]));
+    b.send(Seg::new(ACK, IRS + 1, base + 6 * MSS).sacks(&[(base, base + MSS)]));
+    let after = b.s.tcp_info(c).unwrap();
+    assert_eq!(b.s.stats().tcp.spurious_undos, 1);
+    assert_eq!(b.s.stats().tcp.dsack_recv, 1);
+    assert!(
+        after.cwnd >= before.cwnd,
+        "{} < {}",
+        after.cwnd,
+        before.cwnd
+    );
+    assert_eq!(after.ssthresh, before.ssthresh);
+}
+
+#[test]
+fn rfc3522_timestamps_undo_a_spurious_timeout() {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, true);
+    // A full segment: the MSS less the 12 bytes of TSopt.
+    let len = MSS - 12;
+    b.s.tcp_send(c, &vec![3u8; len as usize]).unwrap();
+    let first = b.one();
+    let (orig_ts, _) = first.ts.unwrap();
+    let before = b.s.tcp_info(c).unwrap();
+    // The ACK is delayed past the RTO: the segment goes again.
+    b.advance(before.rto);
+    let again = b.one();
+    assert_eq!(again.seq, base);
+    assert!(b.s.tcp_info(c).unwrap().in_recovery);
+    // The late ACK echoes the original's TSval: the timeout was spurious.
+    b.send(Seg::new(ACK, IRS + 1, base + len).ts(3, orig_ts));
+    let after = b.s.tcp_info(c).unwrap();
+    assert_eq!(b.s.stats().tcp.spurious_undos, 1);
+    assert!(!after.in_recovery);
+    assert!(
+        after.cwnd >= before.cwnd,
+        "{} < {}",
+        after.cwnd,
+        before.cwnd
+    );
+    assert_eq!(after.ssthresh, before.ssthresh);
+}
+
+#[test]
+fn rfc6675_without_rack_dupthresh_sacked_segments_mean_loss() {
+    let mut b = bench(|t| t.rack = false);
+    let (c, base) = open(&mut b, false);
+    send_segments(&mut b, c, 6);
+    b.advance(RTT);
+    b.send(sack(base, 0, &[(1, 2)]));
+    b.send(sack(base, 0, &[(1, 3)]));
+    b.nothing();
+    // The third SACKed segment above it: IsLost (RFC 6675 §4).
+    b.send(sack(base, 0, &[(1, 4)]));
+    let out = b.recv();
+    assert_eq!(out[0].seq, base);
+    // Rule 3: the unSACKed segment below the highest SACK goes too once
+    // the window allows; then the rescue (rule 4) at most once.
+    b.send(sack(base, 0, &[(1, 4), (5, 6)]));
+    let out = b.recv();
+    let seqs: Vec<u32> = out.iter().map(|s| (s.seq - base) / MSS).collect();
+    assert!(out.iter().any(|s| s.seq == base + 4 * MSS), "{seqs:?}");
+    let info = b.s.tcp_info(c).unwrap();
+    assert!(info.in_recovery);
+}
+
+#[test]
+fn newreno_without_sack_still_repairs_one_hole_per_round_trip() {
+    let mut b = bench(|t| t.sack = false);
+    let (c, base) = open(&mut b, false);
+    send_segments(&mut b, c, 10);
+    b.advance(RTT);
+    let dup = Seg::new(ACK, IRS + 1, base);
+    b.send(dup.clone());
+    // RFC 3042: each of the first two duplicates lets new data out.
+    b.s.tcp_send(c, &[1u8; 2 * MSS as usize]).unwrap();
+    let out = b.recv();
+    assert_eq!(out.len(), 1, "{out:#?}");
+    b.send(dup.clone());
+    assert_eq!(b.recv().len(), 1);
+    b.send(dup);
+    let out = b.recv();
+    assert_eq!(out[0].seq, base, "fast retransmit on the third");
+    assert_eq!(b.s.stats().tcp.reno_recoveries, 1);
+    // A partial ACK: the next hole goes at once (RFC 6582 §3.2 step 5).
+    b.advance(RTT);
+    b.send(Seg::new(ACK, IRS + 1, base + 2 * MSS));
+    let out = b.recv();
+    assert_eq!(out[0].seq, base + 2 * MSS, "{out:#?}");
+    let _ = c;
+}
