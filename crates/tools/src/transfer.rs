@@ -102,7 +102,10 @@ async fn pump(
                 return (moved, Ok(()));
             }
             *calls += 1;
-            match stream.read(&mut buf).await {
+            // Never more than what is still wanted: the server sends on
+            // (chargen does not stop), and the count is SIZE exactly.
+            let want = (a.size - moved).min(buf.len() as u64) as usize;
+            match stream.read(&mut buf[..want]).await {
                 Ok(0) => return (moved, Ok(())),
                 Ok(n) => moved += n as u64,
                 Err(e) => return (moved, Err(e)),
