@@ -143,7 +143,13 @@ fn tools_resolve_names_through_dns() {
     ]);
     // The client has name servers, so its hosts table knows only itself:
     // every other name and address goes through DNS.
-    assert_eq!(r[0].stdout[0], "PING www (10.99.3.2) 56(84) bytes of data.");
+    // The canonical name, as iputils prints getaddrinfo's AI_CANONNAME:
+    // the end of the CNAME chain, fully qualified.
+    assert_eq!(
+        r[0].stdout[0],
+        "PING server.lab.test (10.99.3.2) 56(84) bytes of data."
+    );
+    assert_eq!(r[0].stdout[3], "--- server.lab.test ping statistics ---");
     assert!(
         r[0].stdout[1].starts_with("64 bytes from server.lab.test (10.99.3.2): icmp_seq=1"),
         "{:?}",
