@@ -93,6 +93,14 @@ impl Usage {
     }
 }
 
+/// Whether `args` ask for help: `--help`, or also `-h` where the tool
+/// takes it so.
+pub(crate) fn asks_help(args: &[String], short: bool) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--help" || (short && a == "-h"))
+}
+
 impl fmt::Display for Usage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.tool, self.message)

@@ -45,3 +45,76 @@ fn http_server_waits_for_a_first_request_longer_than_between_requests() {
     assert_eq!(r[3].stdout.len(), 1, "closed by 65 s: {:?}", r[3].stdout);
     assert_eq!(r[1].exit, Some(0));
 }
+
+#[test]
+fn every_tool_answers_help_as_the_real_one_does() {
+    // (command, stdout?, status, first line)
+    for (cmd, to_stdout, status, first) in [
+        ("ping -h", false, 2, ""),
+        ("traceroute --help", false, 0, "Usage:"),
+        ("ss -h", true, 0, "Usage: ss [ OPTIONS ]"),
+        (
+            "netstat -h",
+            true,
+            0,
+            "usage: netstat [-tuxanlpo] | -r [-n] | -i | -s",
+        ),
+        ("curl -h", true, 0, "Usage: curl [options...] <url>"),
+        ("tcpdump -h", true, 0, "tcpdump version 4.99.3 (tcplab)"),
+        (
+            "nc -h",
+            false,
+            0,
+            "OpenBSD netcat (Debian patchlevel 1.219-1; tcplab)",
+        ),
+        (
+            "sha256sum --help",
+            true,
+            0,
+            "Usage: sha256sum [OPTION]... [FILE]...",
+        ),
+        (
+            "cmp --help",
+            true,
+            0,
+            "Usage: cmp [OPTION]... FILE1 [FILE2]",
+        ),
+        (
+            "serve --help",
+            true,
+            0,
+            "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]",
+        ),
+        (
+            "transfer -h",
+            true,
+            0,
+            "usage: transfer [-r] [-N] [-p port] [-s size] host | -U path",
+        ),
+        ("fw -h", true, 0, "usage: fw -L"),
+        (
+            "conntrack --help",
+            true,
+            0,
+            "usage: conntrack -L [-p tcp|udp|icmp] | -S | -F",
+        ),
+    ] {
+        let u = tcplab_tools::Command::parse(cmd).unwrap_err();
+        let (text, stdout) = u.printed();
+        assert!(u.help.is_some(), "{cmd}");
+        assert_eq!(
+            (stdout, u.status, text.lines().next().unwrap()),
+            (to_stdout, status, first),
+            "{cmd}"
+        );
+        assert!(
+            tcplab_tools::check(cmd).is_ok(),
+            "{cmd}: help is not a mistake"
+        );
+    }
+    // Debian's traceroute takes -h as a bad option.
+    assert!(tcplab_tools::Command::parse("traceroute -h")
+        .unwrap_err()
+        .help
+        .is_none());
+}
