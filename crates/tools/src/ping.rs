@@ -702,10 +702,12 @@ mod tests {
             parse("-c x h").unwrap_err().message,
             "invalid argument: 'x'"
         );
-        assert!(parse("-t 0 h")
+        // iputils takes TTL 0 here and fails at the socket.
+        assert_eq!(parse("-t 0 h").unwrap().ttl, Some(0));
+        assert!(parse("-t 256 h")
             .unwrap_err()
             .message
-            .contains("out of range"));
+            .contains("out of range: 0 <= value <= 255"));
         assert!(parse("-z h")
             .unwrap_err()
             .message
