@@ -36,10 +36,32 @@ pub enum FwArgs {
     },
 }
 
+const FW_HELP: &str = "usage: fw -L
+       fw -A IFACE acl-in|acl-out|sg-in|sg-out RULE...
+       fw -D IFACE acl-in|acl-out NUMBER
+
+On a router: list its ACLs and security groups with packet and byte counts
+per rule, its NAT and port forwards, and its drop counters (-L); add a rule
+(-A) or delete an ACL rule by number (-D). IFACE is the router's address on
+the interface, or ethN. Rules: [N allow|deny] PROTO [from CIDR] [to CIDR]
+[sport P[-Q]] [port P[-Q]] [type T [code C]].";
+
+const CONNTRACK_HELP: &str = "usage: conntrack -L [-p tcp|udp|icmp] | -S | -F
+
+  -L, --dump    list the tracked flows (state, seconds left, both
+                directions' tuples, [ASSURED], [UNREPLIED])
+  -p PROTO      only flows of this protocol
+  -S, --stats   the table's statistics
+  -F, --flush   forget every flow
+  -h, --help    this text";
+
 const FW_USAGE: &str = "usage: fw -L | fw -A IFACE acl-in|acl-out|sg-in|sg-out RULE... | fw -D IFACE acl-in|acl-out NUMBER";
 
 impl FwArgs {
     pub fn parse(args: &[String]) -> Result<FwArgs, Usage> {
+        if crate::asks_help(args, true) {
+            return Err(Usage::help("fw", FW_HELP.into(), true, 0));
+        }
         let bad = |m: &str| Usage::with_usage("fw", m.to_string(), FW_USAGE);
         match args.first().map(String::as_str) {
             Some("-L") if args.len() == 1 => Ok(FwArgs::List),
@@ -179,6 +201,9 @@ pub enum ConntrackArgs {
 
 impl ConntrackArgs {
     pub fn parse(args: &[String]) -> Result<ConntrackArgs, Usage> {
+        if crate::asks_help(args, true) {
+            return Err(Usage::help("conntrack", CONNTRACK_HELP.into(), true, 0));
+        }
         let usage = "usage: conntrack -L [-p tcp|udp|icmp] | -S | -F";
         let words: Vec<&str> = args.iter().map(String::as_str).collect();
         match words[..] {

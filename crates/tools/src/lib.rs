@@ -1,6 +1,7 @@
-//! The tools: ping (and, as issues land, traceroute, ss, nslookup, curl, nc
-//! and servers), each written once against [`tcplab_host::Host`] so that it
-//! runs in the simulator and over a TUN device alike.
+//! The tools: ping, traceroute, tcpdump, ss, netstat, nslookup, curl, nc,
+//! sha256sum and cmp, the servers and the transfer tool, each written once
+//! against [`tcplab_host::Host`] so that it runs in the simulator and over
+//! a TUN device alike.
 //!
 //! [`start`] parses a command line, creates a process on a host and spawns
 //! the tool; [`check`] only parses, so that scenario files can be validated
@@ -11,6 +12,7 @@
 pub mod args;
 pub mod curl;
 pub mod dns;
+pub mod files;
 pub mod format;
 pub mod fw;
 pub mod http;
@@ -91,6 +93,14 @@ impl Usage {
     }
 }
 
+/// Whether `args` ask for help: `--help`, or also `-h` where the tool
+/// takes it so.
+pub(crate) fn asks_help(args: &[String], short: bool) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--help" || (short && a == "-h"))
+}
+
 impl fmt::Display for Usage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.tool, self.message)
@@ -120,6 +130,8 @@ pub enum Tool {
     Curl(curl::CurlArgs),
     Fw(fw::FwArgs),
     Conntrack(fw::ConntrackArgs),
+    Sha256sum(files::Sha256sumArgs),
+    Cmp(files::CmpArgs),
 }
 
 impl Command {
@@ -157,6 +169,8 @@ impl Command {
             "curl" => Tool::Curl(curl::CurlArgs::parse(rest)?),
             "fw" => Tool::Fw(fw::FwArgs::parse(rest)?),
             "conntrack" => Tool::Conntrack(fw::ConntrackArgs::parse(rest)?),
+            "sha256sum" => Tool::Sha256sum(files::Sha256sumArgs::parse(rest)?),
+            "cmp" => Tool::Cmp(files::CmpArgs::parse(rest)?),
             other => {
                 return Err(Usage {
                     status: 127,
@@ -182,13 +196,22 @@ impl Command {
             Tool::Curl(_) => "curl",
             Tool::Fw(_) => "fw",
             Tool::Conntrack(_) => "conntrack",
+            Tool::Sha256sum(_) => "sha256sum",
+            Tool::Cmp(_) => "cmp",
         }
     }
 
     /// Whether the command reads standard input from the terminal (or an
-    /// attached client): nc does, unless a pipeline stage feeds it or `-d`.
+    /// attached client): nc does, unless a pipeline stage feeds it or `-d`;
+    /// sha256sum and cmp do when a file is `-` (or missing).
     pub fn reads_stdin(&self) -> bool {
-        self.stdin.is_none() && matches!(&self.tool, Tool::Nc(a) if !a.no_stdin)
+        self.stdin.is_none()
+            && match &self.tool {
+                Tool::Nc(a) => !a.no_stdin,
+                Tool::Sha256sum(a) => a.reads_stdin(),
+                Tool::Cmp(a) => a.reads_stdin(),
+                _ => false,
+            }
     }
 
     /// Servers (and captures without a count) run until stopped; a run
@@ -316,6 +339,8 @@ pub fn start_with(host: &Host, cmdline: &str, io: StartIo) -> Result<Started, Us
             Tool::Curl(a) => curl::run(h.clone(), a, out, err).await,
             Tool::Fw(a) => fw::run_fw(h.clone(), a, out, err).await,
             Tool::Conntrack(a) => fw::run_conntrack(h.clone(), a, out, err).await,
+            Tool::Sha256sum(a) => files::run_sha256sum(h.clone(), a, h.stdin(pid), out, err).await,
+            Tool::Cmp(a) => files::run_cmp(h.clone(), a, h.stdin(pid), out, err).await,
         };
         h.set_exit(pid, code);
     });

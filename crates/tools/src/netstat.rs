@@ -41,6 +41,10 @@ const USAGE: &str = "usage: netstat [-tuxanlpo] | -r [-n] | -i | -s";
 
 impl NetstatArgs {
     pub fn parse(args: &[String]) -> Result<NetstatArgs, Usage> {
+        // net-tools: -h and --help print the usage on stdout, status 0.
+        if crate::asks_help(args, true) {
+            return Err(Usage::help("netstat", USAGE.into(), true, 0));
+        }
         let (opts, rest) = getopt(
             args,
             "tuxanlporise",

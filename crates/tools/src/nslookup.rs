@@ -1,19 +1,24 @@
 //! `nslookup NAME [SERVER]`, as BIND 9.18's nslookup prints it.
 //!
-//! Options: `-type=T` (also `-query=`, `-q=`; A, AAAA, NS, CNAME, SOA, PTR,
-//! MX, TXT, SRV, ANY), `-port=N`, `-timeout=S`, `-retry=N` (tries), `-vc`
-//! (TCP), `-norecurse`. An address as NAME asks for its PTR record. The
-//! server is SERVER, else the host's first `nameserver`, else 127.0.0.1. A
-//! name without a dot is tried with each `search` domain first. The default
-//! type asks for A and then AAAA, as nslookup does.
+//! Options: `-type=T` (also `-query=`, `-q=`, `-ty=`, `-querytype=`; A,
+//! AAAA, NS, CNAME, SOA, PTR, MX, TXT, SRV, ANY), `-port=N`, `-timeout=S`,
+//! `-retry=N` (tries), `-vc` (TCP), `-norecurse`. An address as NAME asks
+//! for its PTR record. The server is SERVER, else the host's first
+//! `nameserver`, else 127.0.0.1. A name without a dot is tried with each
+//! `search` domain first. The default type asks for A and then AAAA, as
+//! nslookup does, and says "No answer" only when neither has any.
 //!
-//! Exit status 0 with an answer; 1 for NXDOMAIN, SERVFAIL, REFUSED or when
-//! no server answers; 2 (reported before anything is sent) for bad options.
+//! As BIND's, an unknown option (`*** Invalid option: X`), an unknown type
+//! or a bad number is reported on standard output and the lookup goes on;
+//! a truncated UDP answer is asked again over TCP (`;; Truncated, retrying
+//! in TCP mode.`). Exit status 0 with an answer; 1 for NXDOMAIN, SERVFAIL,
+//! REFUSED, when no server answers, or for a usage error (the usage on
+//! standard error). Interactive mode (no NAME) is not supported: refused.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use tcplab_host::{Host, Output};
@@ -33,10 +38,17 @@ pub struct NslookupArgs {
     pub recurse: bool,
     pub name: String,
     pub server: Option<String>,
+    /// What nslookup said about its options before looking up, on
+    /// standard output (`*** Invalid option: X`, `unknown query type: X`).
+    pub warnings: Vec<String>,
 }
 
-const USAGE: &str =
-    "Usage: nslookup [-type=T] [-port=N] [-timeout=S] [-retry=N] [-vc] [-norecurse] name [server]";
+/// BIND's usage, printed on standard error for too many arguments.
+const USAGE: &str = "Usage:
+   nslookup [-opt ...]             # interactive mode using default server
+   nslookup [-opt ...] - server    # interactive mode using 'server'
+   nslookup [-opt ...] host        # just look up 'host' using default server
+   nslookup [-opt ...] host server # just look up 'host' using 'server'";
 
 fn record_type(v: &str) -> Option<RecordType> {
     Some(match v.to_ascii_uppercase().as_str() {
@@ -54,6 +66,20 @@ fn record_type(v: &str) -> Option<RecordType> {
     })
 }
 
+/// A number option's value, or BIND's complaint (`invalid port 'x': not a
+/// valid number`).
+fn number<T: std::str::FromStr>(
+    what: &str,
+    value: &str,
+    ok: impl Fn(&T) -> bool,
+) -> Result<T, String> {
+    match value.parse::<T>() {
+        Ok(n) if ok(&n) => Ok(n),
+        Ok(_) => Err(format!("invalid {what} '{value}': out of range")),
+        Err(_) => Err(format!("invalid {what} '{value}': not a valid number")),
+    }
+}
+
 impl NslookupArgs {
     pub fn parse(args: &[String]) -> Result<NslookupArgs, Usage> {
         let mut a = NslookupArgs {
@@ -65,42 +91,49 @@ impl NslookupArgs {
             recurse: true,
             name: String::new(),
             server: None,
+            warnings: Vec::new(),
         };
         let mut operands = Vec::new();
         for arg in args {
-            let Some(opt) = arg.strip_prefix('-') else {
+            let Some(opt) = arg.strip_prefix('-').filter(|o| !o.is_empty()) else {
                 operands.push(arg.clone());
                 continue;
             };
             let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
-            let bad = || Usage::with_usage("nslookup", format!("invalid option: {arg}"), USAGE);
-            match key {
-                "type" | "query" | "q" | "querytype" | "ty" => {
-                    a.qtype = Some(record_type(value).ok_or_else(|| {
-                        Usage::new("nslookup", format!("unknown query type: {value}"))
-                    })?)
-                }
-                "port" => a.port = value.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?,
-                "timeout" => {
-                    let s: u64 = value
-                        .parse()
-                        .ok()
-                        .filter(|s| (1..=3600).contains(s))
-                        .ok_or_else(bad)?;
-                    a.timeout = Duration::from_secs(s);
-                }
+            let result = match key {
+                "type" | "query" | "q" | "querytype" | "ty" => match record_type(value) {
+                    Some(t) => {
+                        a.qtype = Some(t);
+                        Ok(())
+                    }
+                    None => Err(format!("unknown query type: {value}")),
+                },
+                "port" => number("port", value, |_: &u16| true).map(|p| a.port = p),
+                "timeout" => number("timeout", value, |s: &u64| (1..=3600).contains(s))
+                    .map(|s| a.timeout = Duration::from_secs(s)),
                 "retry" => {
-                    a.tries = value
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=100).contains(n))
-                        .ok_or_else(bad)?
+                    number("tries", value, |n: &u32| (1..=100).contains(n)).map(|n| a.tries = n)
                 }
-                "vc" => a.tcp = true,
-                "novc" => a.tcp = false,
-                "recurse" => a.recurse = true,
-                "norecurse" => a.recurse = false,
-                _ => return Err(bad()),
+                "vc" => {
+                    a.tcp = true;
+                    Ok(())
+                }
+                "novc" => {
+                    a.tcp = false;
+                    Ok(())
+                }
+                "recurse" => {
+                    a.recurse = true;
+                    Ok(())
+                }
+                "norecurse" => {
+                    a.recurse = false;
+                    Ok(())
+                }
+                _ => Err(format!("*** Invalid option: {opt}")),
+            };
+            if let Err(w) = result {
+                a.warnings.push(w);
             }
         }
         match operands.as_slice() {
@@ -110,18 +143,22 @@ impl NslookupArgs {
                 a.server = Some(s.clone());
             }
             [] => {
-                return Err(Usage::with_usage(
-                    "nslookup",
-                    "interactive mode is not supported; give a name".into(),
-                    USAGE,
-                ))
+                return Err(Usage {
+                    status: 1,
+                    ..Usage::new(
+                        "nslookup",
+                        "interactive mode is not supported; give a name".into(),
+                    )
+                })
             }
             _ => {
-                return Err(Usage::with_usage(
-                    "nslookup",
-                    "too many arguments".into(),
-                    USAGE,
-                ))
+                return Err(Usage {
+                    tool: "nslookup".into(),
+                    message: String::new(),
+                    usage: Some(USAGE.into()),
+                    status: 1,
+                    help: None,
+                })
             }
         }
         if a.name.len() > 253 || a.name.is_empty() {
@@ -209,6 +246,9 @@ fn rcode_text(c: ResponseCode) -> String {
 
 /// Run nslookup; returns the exit status.
 pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) -> i32 {
+    for w in &a.warnings {
+        out.line(w);
+    }
     let server_ip = match &a.server {
         Some(s) => match resolve::lookup(&host, s).await {
             Ok(ip) => ip,
@@ -261,54 +301,49 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
     };
     let mut last_failure = None;
     for name in &candidates {
-        let mut results: Vec<Message> = Vec::new();
-        let mut unreachable = false;
-        for &t in &types {
-            let mut failures = Vec::new();
+        let last_candidate = name == candidates.last().expect("non-empty");
+        // Whether any of the types had an answer (the default lookup says
+        // "No answer" only when neither A nor AAAA has one).
+        let mut answered = false;
+        let mut failed = false;
+        for (i, &t) in types.iter().enumerate() {
+            let mut notes = Vec::new();
             let r = query(&host, server, name, t, opts, &mut |e: TryError| {
-                failures.push(e)
+                notes.push(e)
             })
             .await;
-            for f in &failures {
-                out.line(format!(
-                    ";; communications error to {server_ip}#{}: {f}",
-                    a.port
-                ));
+            // As they happened: communications errors, and a truncation.
+            for e in &notes {
+                match e {
+                    TryError::Truncated => out.line(";; Truncated, retrying in TCP mode."),
+                    f => out.line(format!(
+                        ";; communications error to {server_ip}#{}: {f}",
+                        a.port
+                    )),
+                }
             }
-            match r {
-                Some(resp) => results.push(resp.message),
-                None => {
-                    unreachable = true;
+            let Some(resp) = r else {
+                out.line(";; no servers could be reached");
+                out.line("");
+                return 1;
+            };
+            let m = resp.message;
+            let code = m.metadata.response_code;
+            if i == 0 {
+                if code == ResponseCode::NXDomain && !last_candidate {
+                    // Try the next search domain.
+                    failed = true;
                     break;
                 }
-            }
-        }
-        if unreachable {
-            out.line(";; no servers could be reached");
-            return 1;
-        }
-        let first = &results[0];
-        let code = first.metadata.response_code;
-        if code == ResponseCode::NXDomain && name != candidates.last().expect("non-empty") {
-            // Try the next search domain.
-            continue;
-        }
-        if code != ResponseCode::NoError {
-            last_failure = Some(code);
-            break;
-        }
-        header(&mut out);
-        if !first.metadata.authoritative {
-            out.line("Non-authoritative answer:");
-        }
-        for (i, m) in results.iter().enumerate() {
-            if m.answers.is_empty() {
-                // nslookup stays quiet about a missing AAAA when it asked
-                // for it on its own.
-                if a.qtype.is_some() || i == 0 {
-                    out.line(format!("*** Can't find {}: No answer", a.name));
+                if code != ResponseCode::NoError {
+                    last_failure = Some(code);
+                    failed = true;
+                    break;
                 }
-                continue;
+                header(&mut out);
+                if !m.metadata.authoritative {
+                    out.line("Non-authoritative answer:");
+                }
             }
             for r in &m.answers {
                 // The AAAA half of a default lookup does not repeat the
@@ -316,12 +351,22 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
                 if a.qtype.is_none() && i > 0 && matches!(r.data, RData::CNAME(_)) {
                     continue;
                 }
+                answered = true;
                 for line in present(r) {
                     out.line(line);
                 }
             }
+            let last_type = i + 1 == types.len();
+            if last_type && !answered {
+                out.line(format!("*** Can't find {}: No answer", a.name));
+            }
         }
-        out.line("");
+        if failed && last_failure.is_none() {
+            continue;
+        }
+        if failed {
+            break;
+        }
         out.line("");
         return 0;
     }
@@ -378,20 +423,24 @@ mod tests {
     }
 
     #[test]
-    fn bad_options() {
+    fn bad_options_are_reported_and_the_lookup_goes_on() {
+        let a = parse("-type=BOGUS -debug -port=x -timeout=abc x").unwrap();
+        assert_eq!(a.qtype, None);
         assert_eq!(
-            parse("-type=BOGUS x").unwrap_err().message,
-            "unknown query type: BOGUS"
+            a.warnings,
+            [
+                "unknown query type: BOGUS",
+                "*** Invalid option: debug",
+                "invalid port 'x': not a valid number",
+                "invalid timeout 'abc': not a valid number",
+            ]
         );
-        assert!(parse("-port=0 x")
-            .unwrap_err()
-            .message
-            .contains("invalid option"));
-        assert!(parse("-debug x")
-            .unwrap_err()
-            .message
-            .contains("invalid option"));
-        assert!(parse("").unwrap_err().message.contains("interactive"));
-        assert!(parse("a b c").is_err());
+        assert_eq!((a.port, a.timeout), (53, Duration::from_secs(5)));
+        let u = parse("").unwrap_err();
+        assert!(u.message.contains("interactive"));
+        assert_eq!(u.status, 1);
+        let u = parse("a b c").unwrap_err();
+        assert_eq!(u.status, 1);
+        assert_eq!(u.printed(), (format!("{USAGE}\n"), false));
     }
 }

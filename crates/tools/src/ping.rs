@@ -1,15 +1,24 @@
 //! `ping`, as iputils 20221126 prints it.
 //!
 //! Options: `-c COUNT -i INTERVAL -s SIZE -t TTL -W TIMEOUT -w DEADLINE -q -n
-//! -M do|want|dont`. Exit status 0 if any reply came back, 1 if none, 2 on
-//! other errors (iputils' man page).
+//! -M do|want|dont -D -O -I ADDR|IFACE -p PATTERN -4 -h`. The header and
+//! the statistics name the canonical name (`getaddrinfo`'s
+//! `AI_CANONNAME`: the end of a CNAME chain). Like iputils run as root, it
+//! also reads a raw ICMP socket, which is how redirects about its requests
+//! reach it (`From GW: icmp_seq=N Redirect Host(New nexthop: ...)`).
+//! Exit status 0 if any reply came back, 1 if none, 2 on other errors
+//! (iputils' man page); usage errors exit as iputils' do (1 without a
+//! destination or for a bad value, 2 for an unknown option, 2 after `-h`).
+//! Left out, refused as unknown options: flood, preload, record route,
+//! timestamps options, marks, QoS, IPv6.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use tcplab_host::{Host, Output, PingSocket};
+use tcplab_host::{Host, Output, PingSocket, RawSocket};
 use tcplab_stack::{Instant, PingMessage, PmtuDisc, SendError};
+use tcplab_wire::{icmpv4, Protocol};
 
 use crate::args::{getopt, Opt};
 use crate::format::{g, ms3};
@@ -30,10 +39,51 @@ pub struct PingArgs {
     pub quiet: bool,
     pub numeric: bool,
     pub pmtudisc: Option<PmtuDisc>,
+    /// `-D`: each line starts with the wall-clock time.
+    pub timestamps: bool,
+    /// `-O`: say when a request had no answer by the time of the next.
+    pub outstanding: bool,
+    /// `-I`: the source address, or an interface to send from.
+    pub source: Option<String>,
+    /// `-p`: the bytes that fill the payload (up to 16).
+    pub pattern: Option<Vec<u8>>,
     pub target: String,
 }
 
-const USAGE: &str = "Usage: ping [-nq] [-c count] [-i interval] [-s size] [-t ttl] [-W timeout] [-w deadline] [-M do|want|dont] destination";
+/// iputils' `-h` text, with the options this ping has.
+const HELP: &str = "
+Usage
+  ping [options] <destination>
+
+Options:
+  <destination>      dns name or ip address
+  -c <count>         stop after <count> replies
+  -D                 print timestamps
+  -h                 print help and exit
+  -I <interface>     either interface name or address
+  -i <interval>      seconds between sending each packet
+  -M <pmtud opt>     define mtu discovery, can be one of <do|dont|want>
+  -n                 no dns name resolution
+  -O                 report outstanding replies
+  -p <pattern>       contents of padding byte
+  -q                 quiet output
+  -s <size>          use <size> as number of data bytes to be sent
+  -t <ttl>           define time to live
+  -w <deadline>      reply wait <deadline> in seconds
+  -W <timeout>       time to wait for response
+
+IPv4 options:
+  -4                 use IPv4
+
+For more details see ping(8).";
+
+/// A bad option value: iputils exits 1 for these.
+fn bad_value(message: String) -> Usage {
+    Usage {
+        status: 1,
+        ..Usage::new("ping", message)
+    }
+}
 
 fn seconds(value: &str) -> Result<Duration, Usage> {
     value
@@ -41,28 +91,44 @@ fn seconds(value: &str) -> Result<Duration, Usage> {
         .ok()
         .filter(|v| v.is_finite() && *v >= 0.0 && *v < 1e7)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| Usage::new("ping", format!("invalid argument: '{value}'")))
+        .ok_or_else(|| bad_value(format!("invalid argument: '{value}'")))
 }
 
 fn number<T: std::str::FromStr>(value: &str, min: u64, max: u64) -> Result<T, Usage> {
     let n: u64 = value
         .parse()
-        .map_err(|_| Usage::new("ping", format!("invalid argument: '{value}'")))?;
+        .map_err(|_| bad_value(format!("invalid argument: '{value}'")))?;
     if n < min || n > max {
-        return Err(Usage::new(
-            "ping",
-            format!("invalid argument: '{value}': out of range: {min} <= value <= {max}"),
-        ));
+        return Err(bad_value(format!(
+            "invalid argument: '{value}': out of range: {min} <= value <= {max}"
+        )));
     }
     value
         .parse()
-        .map_err(|_| Usage::new("ping", format!("invalid argument: '{value}'")))
+        .map_err(|_| bad_value(format!("invalid argument: '{value}'")))
+}
+
+/// `-p`: up to 16 bytes written as hex digits.
+fn pattern(value: &str) -> Result<Vec<u8>, Usage> {
+    let bad = || bad_value(format!("patterns must be specified as hex digits: {value}"));
+    if value.is_empty() || !value.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let digits: Vec<u8> = value
+        .bytes()
+        .map(|c| (c as char).to_digit(16).unwrap_or(0) as u8)
+        .collect();
+    Ok(digits
+        .chunks(2)
+        .take(16)
+        .map(|p| if p.len() == 2 { p[0] << 4 | p[1] } else { p[0] })
+        .collect())
 }
 
 impl PingArgs {
     pub fn parse(args: &[String]) -> Result<PingArgs, Usage> {
-        let (opts, operands) = getopt(args, "c:i:s:t:W:w:qnM:", &[])
-            .map_err(|e| Usage::with_usage("ping", e, USAGE))?;
+        let (opts, operands) = getopt(args, "4c:DhI:i:M:nOp:qs:t:W:w:", &[])
+            .map_err(|e| Usage::with_usage("ping", e, HELP))?;
         let mut a = PingArgs {
             count: None,
             interval: Duration::from_secs(1),
@@ -73,12 +139,17 @@ impl PingArgs {
             quiet: false,
             numeric: false,
             pmtudisc: None,
+            timestamps: false,
+            outstanding: false,
+            source: None,
+            pattern: None,
             target: String::new(),
         };
         for o in opts {
             let Opt::Short(c, v) = o else { continue };
             let v = v.unwrap_or_default();
             match c {
+                'h' => return Err(Usage::help("ping", HELP.into(), false, 2)),
                 'c' => a.count = Some(number(&v, 1, i64::MAX as u64)?),
                 'i' => {
                     a.interval = seconds(&v)?;
@@ -87,11 +158,15 @@ impl PingArgs {
                     }
                 }
                 's' => a.size = number(&v, 0, 65507)?,
-                't' => a.ttl = Some(number(&v, 1, 255)?),
+                't' => a.ttl = Some(number(&v, 0, 255)?),
                 'W' => a.linger = seconds(&v)?,
                 'w' => a.deadline = Some(seconds(&v)?),
                 'q' => a.quiet = true,
                 'n' => a.numeric = true,
+                'D' => a.timestamps = true,
+                'O' => a.outstanding = true,
+                'I' => a.source = Some(v),
+                'p' => a.pattern = Some(pattern(&v)?),
                 'M' => {
                     a.pmtudisc = Some(match v.as_str() {
                         "do" => PmtuDisc::Do,
@@ -105,18 +180,17 @@ impl PingArgs {
         }
         match operands.as_slice() {
             [t] => a.target = t.clone(),
+            // iputils says this alone, and exits 1.
             [] => {
-                return Err(Usage::with_usage(
-                    "ping",
+                return Err(bad_value(
                     "usage error: Destination address required".into(),
-                    USAGE,
                 ))
             }
             _ => {
                 return Err(Usage::with_usage(
                     "ping",
-                    "usage error: only one destination allowed".into(),
-                    USAGE,
+                    "usage error: only one destination allowed (no source routing here)".into(),
+                    HELP,
                 ))
             }
         }
@@ -151,9 +225,86 @@ struct Stats {
     pipesize: u64,
 }
 
+/// What ping waits for.
+enum Heard {
+    Ping(PingMessage),
+    /// An ICMP datagram on the raw socket: (from, payload).
+    Raw(Ipv4Addr, Vec<u8>),
+}
+
+/// A redirect about one of our echo requests to `dst`: (gateway, code,
+/// sequence number).
+fn redirect_about(payload: &[u8], dst: Ipv4Addr, ident: u16) -> Option<(Ipv4Addr, u8, u16)> {
+    let packet = icmpv4::Packet::new_checked(payload).ok()?;
+    let icmpv4::Repr::Redirect {
+        reason,
+        gateway,
+        quote,
+    } = icmpv4::Repr::parse(&packet).ok()?
+    else {
+        return None;
+    };
+    let q = icmpv4::Quote::parse(quote).ok()?;
+    let echo = q.payload;
+    let ours = q.header.dst_addr == dst
+        && q.header.protocol == Protocol::Icmp
+        && echo.len() >= 8
+        && echo[0] == 8
+        && u16::from_be_bytes([echo[4], echo[5]]) == ident;
+    ours.then(|| {
+        (
+            gateway,
+            u8::from(reason),
+            u16::from_be_bytes([echo[6], echo[7]]),
+        )
+    })
+}
+
+/// iputils' words for a redirect's code.
+fn redirect_text(code: u8) -> &'static str {
+    match code {
+        0 => "Redirect Network",
+        1 => "Redirect Host",
+        2 => "Redirect Type of Service and Network",
+        3 => "Redirect Type of Service and Host",
+        _ => "Redirect, Bad Code",
+    }
+}
+
+/// `-D`'s prefix: the wall-clock time of `at`, `[seconds.micros] `.
+fn stamp(host: &Host, at: Instant) -> String {
+    let wall = host
+        .wall_clock()
+        .saturating_sub(host.now().saturating_since(at));
+    format!("[{}.{:06}] ", wall.as_secs(), wall.subsec_micros())
+}
+
+/// Bind the socket as `-I` says; the header's "from ..." part, or the
+/// error iputils prints.
+fn bind_source(host: &Host, sock: &PingSocket, source: &str) -> Result<String, String> {
+    let (addr, device) = match source.parse::<Ipv4Addr>() {
+        Ok(a) => (a, String::new()),
+        Err(_) => {
+            let found = host.with_stack(|s| {
+                s.interfaces()
+                    .iter()
+                    .find(|i| i.name == source)
+                    .and_then(|i| i.addrs.first().map(|c| c.address()))
+            });
+            match found {
+                Some(a) => (a, source.to_string()),
+                None => return Err(format!("SO_BINDTODEVICE {source}: No such device")),
+            }
+        }
+    };
+    sock.bind(addr)
+        .map_err(|_| "bind: Cannot assign requested address".to_string())?;
+    Ok(format!("from {addr} {device}: "))
+}
+
 /// Run ping; returns the exit status.
 pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i32 {
-    let dst = match resolve::lookup(&host, &a.target).await {
+    let (dst, canonical) = match resolve::lookup_canonical(&host, &a.target).await {
         Ok(d) => d,
         Err(e) => {
             err.line(format!("ping: {}: {e}", a.target));
@@ -168,10 +319,25 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
             return 2;
         }
     };
+    if a.ttl == Some(0) {
+        err.line("ping: cannot set unicast time-to-live: Invalid argument");
+        return 2;
+    }
     sock.set_ttl(a.ttl);
     if let Some(p) = a.pmtudisc {
         sock.set_pmtudisc(p);
     }
+    let from = match a.source.as_deref().map(|s| bind_source(&host, &sock, s)) {
+        None => String::new(),
+        Some(Ok(f)) => f,
+        Some(Err(e)) => {
+            err.line(format!("ping: {e}"));
+            return 2;
+        }
+    };
+    // iputils run as root reads a raw ICMP socket: redirects come that way.
+    let raw = RawSocket::open(&host, Protocol::Icmp);
+    let ident = sock.ident();
     // iputils connects a probe socket first to learn the route.
     if let Err(SendError::NoRoute(_)) = host.with_stack(|s| {
         if s.is_local_addr(dst) || s.route_to(dst).is_some() {
@@ -185,10 +351,12 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
     }
     // Reverse names, looked up once per address (iputils caches the last).
     let mut names: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+    if let Some(p) = &a.pattern {
+        let hex: String = p.iter().map(|b| format!("{b:02x}")).collect();
+        out.line(format!("PATTERN: 0x{hex}"));
+    }
     out.line(format!(
-        "PING {} ({}) {}({}) bytes of data.",
-        a.target,
-        dst,
+        "PING {canonical} ({dst}) {from}{}({}) bytes of data.",
         a.size,
         a.size + 28
     ));
@@ -225,8 +393,18 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
         }
         let more = a.count.is_none_or(|c| st.transmitted < c);
         if more && now >= next_send {
+            // -O: the previous request is still unanswered.
+            let last = st.transmitted as u16;
+            if a.outstanding && st.transmitted > 0 && !received.contains_key(&last) {
+                let ts = if a.timestamps {
+                    stamp(&host, now)
+                } else {
+                    String::new()
+                };
+                out.line(format!("{ts}no answer yet for icmp_seq={last}"));
+            }
             let seq = (st.transmitted + 1) as u16;
-            let payload = payload(a.size, now);
+            let payload = payload(a.size, now, a.pattern.as_deref());
             st.transmitted += 1;
             last_activity = now;
             match sock.send(dst, seq, &payload) {
@@ -261,13 +439,19 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
             .into_iter()
             .flatten()
             .min();
+        let heard = async {
+            match select(sock.recv(), raw.recv()).await {
+                Either::Left(m) => Heard::Ping(m),
+                Either::Right(d) => Heard::Raw(d.src, d.payload),
+            }
+        };
         let wait = async {
             match wake {
-                Some(w) => match select(sock.recv(), host.sleep_until(w)).await {
+                Some(w) => match select(heard, host.sleep_until(w)).await {
                     Either::Left(m) => Some(m),
                     Either::Right(()) => None,
                 },
-                None => Some(sock.recv().await),
+                None => Some(heard.await),
             }
         };
         let msg = match select(wait, interrupted()).await {
@@ -276,14 +460,38 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
             Either::Right(()) => break,
         };
         let now = host.now();
+        let ts = |at: Instant| {
+            if a.timestamps {
+                stamp(&host, at)
+            } else {
+                String::new()
+            }
+        };
         match msg {
-            PingMessage::Reply {
+            Heard::Raw(from, payload) => {
+                // Not an error: the request was forwarded all the same.
+                let Some((gateway, code, seq)) = redirect_about(&payload, dst, ident) else {
+                    continue;
+                };
+                if !sent_at.contains_key(&seq) || a.quiet {
+                    continue;
+                }
+                let line = format!(
+                    "{}From {}: icmp_seq={seq} {}(New nexthop: {})",
+                    ts(now),
+                    addr_name(&host, numeric, &mut names, from).await,
+                    redirect_text(code),
+                    addr_name(&host, numeric, &mut names, gateway).await
+                );
+                out.line(line);
+            }
+            Heard::Ping(PingMessage::Reply {
                 from,
                 seq,
                 ttl,
                 data,
                 received: arrived,
-            } => {
+            }) => {
                 let Some(&sent) = sent_at.get(&seq) else {
                     continue;
                 };
@@ -309,7 +517,8 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                 }
                 if !a.quiet {
                     let mut line = format!(
-                        "{} bytes from {}: icmp_seq={} ttl={}",
+                        "{}{} bytes from {}: icmp_seq={} ttl={}",
+                        ts(arrived),
                         data.len() + 8,
                         addr_name(&host, numeric, &mut names, from).await,
                         seq,
@@ -324,7 +533,7 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                     out.line(line);
                 }
             }
-            PingMessage::Error { seq, report } => {
+            Heard::Ping(PingMessage::Error { seq, report }) => {
                 if !sent_at.contains_key(&seq) {
                     continue;
                 }
@@ -335,19 +544,21 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                     st.pipesize = st.pipesize.max(u64::from(diff) + 1);
                 }
                 if !a.quiet {
-                    out.line(format!(
-                        "From {} icmp_seq={} {}",
+                    let line = format!(
+                        "{}From {} icmp_seq={} {}",
+                        ts(report.received),
                         addr_name(&host, numeric, &mut names, report.from).await,
                         seq,
                         report.describe()
-                    ));
+                    );
+                    out.line(line);
                 }
             }
         }
     }
     summary(
         &mut out,
-        &a.target,
+        &canonical,
         &st,
         last_activity.saturating_since(start),
         timing,
@@ -381,9 +592,12 @@ async fn addr_name(
 }
 
 /// The request payload: a timestamp (as iputils' `struct timeval`) when
-/// there is room, then the bytes `i mod 256`.
-fn payload(size: usize, now: Instant) -> Vec<u8> {
-    let mut p: Vec<u8> = (0..size).map(|i| i as u8).collect();
+/// there is room, then the bytes `i mod 256`, or `-p`'s pattern repeated.
+fn payload(size: usize, now: Instant, pattern: Option<&[u8]>) -> Vec<u8> {
+    let mut p: Vec<u8> = match pattern {
+        Some(pat) if !pat.is_empty() => (0..size).map(|i| pat[i % pat.len()]).collect(),
+        _ => (0..size).map(|i| i as u8).collect(),
+    };
     if size >= 16 {
         let micros = now.total_micros();
         p[..8].copy_from_slice(&(micros / 1_000_000).to_le_bytes());
@@ -488,10 +702,12 @@ mod tests {
             parse("-c x h").unwrap_err().message,
             "invalid argument: 'x'"
         );
-        assert!(parse("-t 0 h")
+        // iputils takes TTL 0 here and fails at the socket.
+        assert_eq!(parse("-t 0 h").unwrap().ttl, Some(0));
+        assert!(parse("-t 256 h")
             .unwrap_err()
             .message
-            .contains("out of range"));
+            .contains("out of range: 0 <= value <= 255"));
         assert!(parse("-z h")
             .unwrap_err()
             .message

@@ -26,7 +26,8 @@ pub enum ResolveError {
 
 /// What one DNS question came to.
 enum Outcome {
-    Found(Vec<RData>),
+    /// The data, and the name that holds it (the end of the CNAME chain).
+    Found(Vec<RData>, Name),
     /// NXDOMAIN or no data of the type: try the next candidate name.
     Missing,
     /// No server answered.
@@ -54,6 +55,7 @@ async fn ask(host: &Host, name: &Name, qtype: RecordType) -> Outcome {
         }
         // Follow the CNAME chain within the answer.
         let mut want = key(name);
+        let mut owner = name.clone();
         let mut found = Vec::new();
         for _ in 0..8 {
             let mut next = None;
@@ -62,20 +64,26 @@ async fn ask(host: &Host, name: &Name, qtype: RecordType) -> Outcome {
                     continue;
                 }
                 match &r.data {
-                    RData::CNAME(c) => next = Some(key(&c.0)),
-                    d if d.record_type() == qtype => found.push(d.clone()),
+                    RData::CNAME(c) => next = Some(c.0.clone()),
+                    d if d.record_type() == qtype => {
+                        owner = r.name.clone();
+                        found.push(d.clone());
+                    }
                     _ => {}
                 }
             }
             match next {
-                Some(n) if found.is_empty() => want = n,
+                Some(n) if found.is_empty() => {
+                    want = key(&n);
+                    owner = n;
+                }
                 _ => break,
             }
         }
         return if found.is_empty() {
             Outcome::Missing
         } else {
-            Outcome::Found(found)
+            Outcome::Found(found, owner)
         };
     }
     Outcome::NoServer
@@ -112,11 +120,19 @@ fn candidates(host: &Host, name: &str) -> Vec<Name> {
 
 /// A dotted quad, or a name from the hosts table or DNS.
 pub async fn lookup(host: &Host, name: &str) -> Result<Ipv4Addr, ResolveError> {
+    lookup_canonical(host, name).await.map(|(addr, _)| addr)
+}
+
+/// As [`lookup`], with the canonical name `getaddrinfo` gives for
+/// `AI_CANONNAME`: the name as given for an address or a hosts-table
+/// entry; from DNS, the fully qualified name that holds the address (the
+/// end of a CNAME chain), without the final dot.
+pub async fn lookup_canonical(host: &Host, name: &str) -> Result<(Ipv4Addr, String), ResolveError> {
     if let Ok(addr) = name.parse::<Ipv4Addr>() {
-        return Ok(addr);
+        return Ok((addr, name.to_string()));
     }
     if let Some(addr) = host.lookup(name.trim_end_matches('.')) {
-        return Ok(addr);
+        return Ok((addr, name.to_string()));
     }
     if host.resolver().nameservers.is_empty() || name.len() > 253 {
         return Err(ResolveError::NoName);
@@ -124,9 +140,11 @@ pub async fn lookup(host: &Host, name: &str) -> Result<Ipv4Addr, ResolveError> {
     let mut no_server = false;
     for candidate in candidates(host, name) {
         match ask(host, &candidate, RecordType::A).await {
-            Outcome::Found(data) => {
+            Outcome::Found(data, owner) => {
                 if let Some(RData::A(a)) = data.first() {
-                    return Ok(a.0);
+                    let canonical = owner.to_ascii();
+                    let canonical = canonical.strip_suffix('.').unwrap_or(&canonical);
+                    return Ok((a.0, canonical.to_string()));
                 }
             }
             Outcome::Missing => {}
@@ -149,7 +167,7 @@ pub async fn reverse(host: &Host, addr: Ipv4Addr) -> Option<String> {
         return None;
     }
     match ask(host, &reverse_name(addr), RecordType::PTR).await {
-        Outcome::Found(data) => data.into_iter().find_map(|d| match d {
+        Outcome::Found(data, _) => data.into_iter().find_map(|d| match d {
             RData::PTR(p) => {
                 let s = p.0.to_ascii();
                 Some(s.strip_suffix('.').unwrap_or(&s).to_string())

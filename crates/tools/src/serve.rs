@@ -56,8 +56,29 @@ pub struct ServeArgs {
 
 const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]\n       serve dns --zone FILE [--origin NAME] [--port N]\n       serve http [--root DIR] [--log] [--port N]";
 
+const HELP: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]
+       serve dns --zone FILE [--zone FILE ...] [--origin NAME] [--port N]
+       serve http [--root DIR] [--log] [--port N]
+
+  echo      RFC 862 on port 7: sends back what it receives (TCP and UDP)
+  discard   RFC 863 on port 9: reads and drops (TCP and UDP)
+  chargen   RFC 864 on port 19: rotating lines of characters (TCP and UDP)
+  daytime   RFC 867 on port 13: one line with the time (TCP and UDP)
+  dns       an authoritative server for RFC 1035 zone files (UDP and TCP)
+  http      files under DIR (default /srv/www) over HTTP/1.1; --log prints
+            a line per request
+
+  --port N     listen on port N instead of the service's own
+  --unix PATH  serve on a local stream socket instead
+  -h, --help   this text
+
+Servers run until stopped (Ctrl-C or the end of the scenario).";
+
 impl ServeArgs {
     pub fn parse(args: &[String]) -> Result<ServeArgs, Usage> {
+        if crate::asks_help(args, true) {
+            return Err(Usage::help("serve", HELP.into(), true, 0));
+        }
         let (opts, rest) = getopt(
             args,
             "p:",

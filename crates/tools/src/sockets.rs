@@ -102,6 +102,49 @@ pub struct SockRow {
     /// A local socket's path, inode and peer inode (`local` and `peer`
     /// are placeholders then).
     pub unix: Option<(Option<String>, u64, u64)>,
+    /// A number standing for the kernel's socket cookie (`ss -e`'s `sk:`),
+    /// unique among the host's sockets.
+    pub sk: u64,
+    /// The path MTU towards the peer (`ss -i`'s `pmtu:`), and the MSS this
+    /// end advertises (`advmss:`, the route's MTU less 40), for TCP.
+    pub pmtu: usize,
+    pub advmss: usize,
+    /// Receive and send buffer sizes (`ss -m`'s `rb` and `tb`).
+    pub buffers: (usize, usize),
+}
+
+/// `sk:` and inode stand-ins from a socket's id (`Tcp#3.0`): stable while
+/// the socket lives, unique on the host.
+fn cookie(id: tcplab_stack::SocketId) -> u64 {
+    let text = id.to_string();
+    let (kind, rest) = text.split_once('#').unwrap_or(("", "0.0"));
+    let index: u64 = rest
+        .split('.')
+        .next()
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0);
+    let base = match kind {
+        "Tcp" => 0x1000,
+        "Udp" => 0x3000,
+        _ => 0x5000,
+    };
+    base + index
+}
+
+impl SockRow {
+    /// The inode `ss -e` shows: 0 for a socket no process holds (as for
+    /// Linux's orphans and TIME-WAIT), else a stand-in below the local
+    /// sockets' inodes (which start at 40000).
+    pub fn inode(&self) -> u64 {
+        if let Some((_, inode, _)) = &self.unix {
+            return *inode;
+        }
+        if self.process.is_none() {
+            0
+        } else {
+            20_000 + self.sk
+        }
+    }
 }
 
 /// Every socket of a host, in a stable order (TCP by handle, then UDP).
@@ -114,6 +157,10 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
             .map(|(h, u)| (h, u.local, u.remote, u.recv_queue()))
             .collect();
         (s.tcp_sockets(), udp)
+    });
+    let (tcp_buffers, udp_buffer) = host.with_stack(|s| {
+        let c = s.config();
+        ((c.tcp.recv_buffer, c.tcp.send_buffer), c.udp_recv_buffer)
     });
     for (h, snap) in tcp {
         let process = host.socket_owner(h.id());
@@ -134,8 +181,21 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                 timer: None,
                 info: None,
                 unix: None,
+                sk: cookie(h.id()),
+                pmtu: 0,
+                advmss: 0,
+                buffers: tcp_buffers,
             }),
             SocketSnapshot::Connection(info) => {
+                let path = host.with_stack(|s| {
+                    let dst = *info.remote.ip();
+                    let mtu = s
+                        .route_to(dst)
+                        .and_then(|r| s.interfaces().get(r.iface.0))
+                        .or_else(|| s.interfaces().iter().find(|i| i.loopback))
+                        .map_or(1500, |i| i.mtu);
+                    (s.path_mtu(dst).unwrap_or(mtu), mtu.saturating_sub(40))
+                });
                 let timer = info.timer.map(|(t, at)| {
                     let name = t.ss_name();
                     (name, at.saturating_since(now), info.backoff)
@@ -157,6 +217,10 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                     timer,
                     info: Some(*info),
                     unix: None,
+                    sk: cookie(h.id()),
+                    pmtu: path.0,
+                    advmss: path.1,
+                    buffers: tcp_buffers,
                 });
             }
         }
@@ -175,6 +239,10 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
             timer: None,
             info: None,
             unix: None,
+            sk: cookie(h.id()),
+            pmtu: 0,
+            advmss: 0,
+            buffers: (udp_buffer, udp_buffer),
         });
     }
     for l in host.local_sockets() {
@@ -193,6 +261,13 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                 .and_then(|(pid, fd)| host.process_name(pid).map(|name| (name, pid, fd))),
             timer: None,
             info: None,
+            sk: 0x6000 + l.inode,
+            pmtu: 0,
+            advmss: 0,
+            buffers: (
+                tcplab_host::local::LOCAL_BUFFER,
+                tcplab_host::local::LOCAL_BUFFER,
+            ),
             unix: Some((l.path, l.inode, l.peer_inode)),
         });
     }

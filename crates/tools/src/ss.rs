@@ -1,7 +1,7 @@
 //! `ss`, as iproute2 6.1 prints it when its output is not a terminal.
 //!
 //! ```text
-//! ss [-tuxaelnpiosH] [state STATE] [exclude STATE] [FILTER]
+//! ss [-tuxaelnpiosHem] [state STATE] [exclude STATE] [FILTER]
 //! ```
 //!
 //! Without `-a` or `-l` it lists connected sockets except those in
@@ -38,6 +38,10 @@ pub struct SsArgs {
     pub timers: bool,
     pub summary: bool,
     pub no_header: bool,
+    /// `-e`: inode, socket cookie and shutdown state.
+    pub extended: bool,
+    /// `-m`: socket memory (`skmem:(...)`).
+    pub memory: bool,
     /// States to show (`state ...`), if given.
     pub states: Option<Vec<SockStateFilter>>,
     pub exclude: Vec<SockStateFilter>,
@@ -54,6 +58,32 @@ pub enum SockStateFilter {
 }
 
 const USAGE: &str = "Usage: ss [ OPTIONS ] [ STATE-FILTER ] [ ADDRESS-FILTER ]";
+
+/// `ss -h`: iproute2's help, with the options this ss has.
+const HELP: &str = "Usage: ss [ OPTIONS ]
+       ss [ OPTIONS ] [ FILTER ]
+   -h, --help          this message
+   -n, --numeric       don't resolve service names
+   -a, --all           display all sockets
+   -l, --listening     display listening sockets
+   -o, --options       show timer information
+   -e, --extended      show detailed socket information
+   -m, --memory        show socket memory usage
+   -p, --processes     show process using socket
+   -i, --info          show internal TCP information
+   -s, --summary       show socket usage summary
+   -H, --no-header     Suppress header line
+
+   -4, --ipv4          display only IP version 4 sockets
+   -t, --tcp           display only TCP sockets
+   -u, --udp           display only UDP packets
+   -x, --unix          display only Unix domain sockets
+
+   FILTER := [ state STATE-FILTER ] [ EXPRESSION ]
+   STATE-FILTER := {all|connected|synchronized|bucket|big|TCP-STATES}
+     TCP-STATES := {established|syn-sent|syn-recv|fin-wait-{1,2}|time-wait|closed|close-wait|last-ack|listening|closing}
+        connected := {established|syn-sent|syn-recv|fin-wait-{1,2}|time-wait|close-wait|last-ack|closing}
+     synchronized := {established|syn-recv|fin-wait-{1,2}|time-wait|close-wait|last-ack|closing}";
 
 fn parse_state(name: &str) -> Result<SockStateFilter, Usage> {
     Ok(match name {
@@ -92,7 +122,7 @@ impl SsArgs {
     pub fn parse(args: &[String]) -> Result<SsArgs, Usage> {
         let (opts, rest) = getopt(
             args,
-            "tuwxalnpioseHmO46",
+            "tuwxalnpioseHmO46h",
             &[
                 "tcp",
                 "udp",
@@ -105,6 +135,9 @@ impl SsArgs {
                 "options",
                 "summary",
                 "no-header",
+                "extended",
+                "memory",
+                "help",
             ],
         )
         .map_err(|e| Usage::with_usage("ss", e, USAGE))?;
@@ -126,6 +159,9 @@ impl SsArgs {
                 "s" | "summary" => a.summary = true,
                 "H" | "no-header" => a.no_header = true,
                 "x" | "unix" => a.unix = true,
+                "e" | "extended" => a.extended = true,
+                "m" | "memory" => a.memory = true,
+                "h" | "help" => return Err(Usage::help("ss", HELP.into(), true, 0)),
                 "w" => {
                     return Err(Usage::new(
                         "ss",
@@ -372,14 +408,17 @@ pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
                 let _ = write!(process, " timer:({name},{},{retrans})", timer_left(left));
             }
         }
+        if a.extended {
+            process.push_str(&details(r));
+        }
         if let Some((path, inode, peer_inode)) = &r.unix {
             // A local socket: the path (or `*`) and the inode, then `*` and
             // the peer's inode, as iproute2 prints them.
             table.push([
                 r.netid.name().into(),
                 r.state.ss().into(),
-                r.recv_q.to_string(),
-                r.send_q.to_string(),
+                format!("{:<6}", r.recv_q),
+                format!("{:<6}", r.send_q),
                 format!("{} ", path.as_deref().unwrap_or("*")),
                 inode.to_string(),
                 "* ".into(),
@@ -397,8 +436,9 @@ pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
         table.push([
             r.netid.name().into(),
             r.state.ss().into(),
-            r.recv_q.to_string(),
-            r.send_q.to_string(),
+            // iproute2 prints the queues with "%-6d".
+            format!("{:<6}", r.recv_q),
+            format!("{:<6}", r.send_q),
             format!("{}:", r.local.ip()),
             port_text(r.local.port(), r.netid, a.numeric),
             format!("{}:", peer.ip()),
@@ -412,7 +452,9 @@ pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
     let right = [false, false, false, false, true, false, true, false, false];
     let delim = [" ", " ", " ", " ", " ", "", " ", "", ""];
     let mut widths = [0usize; 9];
-    for row in &table {
+    // Without the header, only the rows make the columns' widths.
+    let skip = usize::from(a.no_header);
+    for row in &table[skip..] {
         for (c, cell) in row.iter().enumerate() {
             widths[c] = widths[c].max(cell.chars().count());
         }
@@ -442,9 +484,9 @@ pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
             }
         }
         lines.push(line);
-        if i > 0 && a.info {
-            if let Some(info) = &rows[i - 1].info {
-                lines.push(format!("\t {}", tcp_info_line(info)));
+        if i > 0 && (a.info || a.memory) {
+            if let Some(more) = second_line(rows[i - 1], a) {
+                lines.push(more);
             }
         }
     }
@@ -463,50 +505,127 @@ fn timer_left(d: std::time::Duration) -> String {
     }
 }
 
+/// `-e`: ` ino:N sk:X <->` (no `uid:` — every process here is root's —
+/// and no cgroup). The arrows say which directions are still open: `<`
+/// until a FIN came in, `>` until one went out.
+fn details(r: &SockRow) -> String {
+    let mut s = format!(" ino:{} sk:{:x}", r.inode(), r.sk);
+    let open = |state: SockState| -> Option<(bool, bool)> {
+        use TcpState as T;
+        Some(match state {
+            SockState::Tcp(T::TimeWait) => return None,
+            SockState::Tcp(t) => (
+                !matches!(t, T::CloseWait | T::LastAck | T::Closing),
+                !matches!(t, T::FinWait1 | T::FinWait2 | T::Closing | T::LastAck),
+            ),
+            SockState::Unix(_) => return None,
+            _ => (true, true),
+        })
+    };
+    if let Some((rcv, snd)) = open(r.state) {
+        let _ = write!(
+            s,
+            " {}-{}",
+            if rcv { '<' } else { '-' },
+            if snd { '>' } else { '-' }
+        );
+    }
+    s
+}
+
+/// `-m`: `skmem:(r,rb,t,tb,f,w,o,bl,d)`. What is derivable here: bytes
+/// waiting to be read (`r`), the buffer sizes, bytes in flight (`t`) and
+/// queued to send (`w`); no allocation slack, option memory, backlog or
+/// drops are kept (zero).
+fn skmem(r: &SockRow) -> String {
+    let in_flight = r.info.as_ref().map_or(0, |i| i.in_flight);
+    format!(
+        "skmem:(r{},rb{},t{},tb{},f0,w{},o0,bl0,d0)",
+        r.recv_q, r.buffers.0, in_flight, r.buffers.1, r.send_q
+    )
+}
+
+/// The line under a socket for `-m` and `-i`: a tab, then the memory,
+/// then TCP_INFO. TIME-WAIT and SYN-RECV entries have neither (Linux
+/// keeps no full socket for them).
+fn second_line(r: &SockRow, a: &SsArgs) -> Option<String> {
+    if matches!(
+        r.state,
+        SockState::Tcp(TcpState::TimeWait | TcpState::SynReceived)
+    ) {
+        return None;
+    }
+    let mut s = String::from("\t");
+    if a.memory {
+        s.push(' ');
+        s.push_str(&skmem(r));
+    }
+    if a.info {
+        if let Some(info) = &r.info {
+            s.push(' ');
+            s.push_str(&tcp_info_line(info, r.pmtu, r.advmss));
+        }
+    }
+    (s.len() > 1).then_some(s)
+}
+
 /// Milliseconds with TCP_INFO's microsecond resolution, as `%g`.
 fn ms(d: std::time::Duration) -> String {
     crate::format::g(d.as_micros() as f64 / 1000.0)
 }
 
-/// The line `ss -i` prints under a TCP connection (TCP_INFO).
-pub fn tcp_info_line(i: &tcplab_stack::TcpInfo) -> String {
-    let mut s = format!(
-        "{} wscale:{},{} rto:{}",
-        i.congestion,
-        i.snd_wscale,
-        i.rcv_wscale,
-        ms(i.rto)
-    );
+/// The TCP_INFO part of `ss -i`, fields in iproute2 6.1's order and
+/// words. Fields TcpInfo does not keep are left out (`ato`, `rcvmss`,
+/// `lastsnd`/`lastrcv`/`lastack`, `pacing_rate`, `delivered`,
+/// `rcv_space`, `minrtt`, ...); `retrans:` shows the segments being
+/// retransmitted now as 1 while a recovery or a backoff is under way.
+pub fn tcp_info_line(i: &tcplab_stack::TcpInfo, pmtu: usize, advmss: usize) -> String {
+    let mut s = i.congestion.to_string();
+    if i.snd_wscale != 0 || i.rcv_wscale != 0 {
+        let _ = write!(s, " wscale:{},{}", i.snd_wscale, i.rcv_wscale);
+    }
+    let _ = write!(s, " rto:{}", ms(i.rto));
+    if i.backoff > 0 {
+        let _ = write!(s, " backoff:{}", i.backoff);
+    }
     if let Some(srtt) = i.srtt {
         let _ = write!(s, " rtt:{}/{}", ms(srtt), ms(i.rttvar));
     }
     let mss = i.mss.max(1);
-    let _ = write!(
-        s,
-        " mss:{} advmss:{} cwnd:{}",
-        i.mss,
-        i.peer_mss,
-        i.cwnd / mss
-    );
+    let _ = write!(s, " mss:{}", i.mss);
+    if pmtu > 0 {
+        let _ = write!(s, " pmtu:{pmtu}");
+    }
+    if advmss > 0 {
+        let _ = write!(s, " advmss:{advmss}");
+    }
+    let _ = write!(s, " cwnd:{}", i.cwnd / mss);
     if i.ssthresh != usize::MAX {
         let _ = write!(s, " ssthresh:{}", i.ssthresh / mss);
     }
-    let _ = write!(
-        s,
-        " bytes_acked:{} bytes_received:{} segs_out:{} segs_in:{}",
-        i.bytes_acked, i.bytes_received, i.segs_out, i.segs_in
-    );
+    if i.bytes_acked > 0 {
+        let _ = write!(s, " bytes_acked:{}", i.bytes_acked);
+    }
+    if i.bytes_received > 0 {
+        let _ = write!(s, " bytes_received:{}", i.bytes_received);
+    }
+    if i.segs_out > 0 {
+        let _ = write!(s, " segs_out:{}", i.segs_out);
+    }
+    if i.segs_in > 0 {
+        let _ = write!(s, " segs_in:{}", i.segs_in);
+    }
     if let Some(srtt) = i.srtt.filter(|d| !d.is_zero()) {
         let bps = i.cwnd as f64 * 8.0 / srtt.as_secs_f64();
         let _ = write!(s, " send {:.0}bps", bps);
     }
     if i.retrans_segs > 0 {
-        let _ = write!(s, " retrans:{}/{}", i.backoff, i.retrans_segs);
+        let now = u32::from(i.in_recovery || i.backoff > 0);
+        let _ = write!(s, " retrans:{now}/{}", i.retrans_segs);
     }
-    if i.in_recovery {
-        s.push_str(" recovery");
+    if i.snd_wnd > 0 {
+        let _ = write!(s, " snd_wnd:{}", i.snd_wnd);
     }
-    let _ = write!(s, " rcv_wnd:{} snd_wnd:{}", i.rcv_wnd, i.snd_wnd);
     s
 }
 
@@ -531,9 +650,23 @@ pub fn summary(rows: &[SockRow]) -> Vec<String> {
             )
         })
         .count();
+    // Linux's orphans: connections their process has closed, still
+    // finishing (not TIME-WAIT, not a half-open SYN-RECV entry, not one
+    // waiting in an accept queue).
     let orphaned = tcp
         .iter()
-        .filter(|r| r.process.is_none() && r.state != SockState::Listen)
+        .filter(|r| {
+            r.process.is_none()
+                && matches!(
+                    r.state,
+                    SockState::Tcp(
+                        TcpState::FinWait1
+                            | TcpState::FinWait2
+                            | TcpState::Closing
+                            | TcpState::LastAck
+                    )
+                )
+        })
         .count();
     let tcp_open = tcp.len() - closed;
     vec![

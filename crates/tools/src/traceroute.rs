@@ -97,6 +97,11 @@ fn parse_wait(v: &str) -> Option<(f64, f64, f64)> {
 
 impl TracerouteArgs {
     pub fn parse(args: &[String]) -> Result<TracerouteArgs, Usage> {
+        // Debian's traceroute: --help prints the usage on stderr and exits
+        // 0 (-h is a bad option there).
+        if crate::asks_help(args, false) {
+            return Err(Usage::help("traceroute", USAGE.into(), false, 0));
+        }
         let (opts, operands) = getopt(args, "nFITUf:m:N:p:q:w:", &[])
             .map_err(|e| Usage::with_usage("traceroute", e, USAGE))?;
         let mut a = TracerouteArgs {

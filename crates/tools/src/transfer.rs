@@ -35,8 +35,25 @@ pub struct TransferArgs {
 
 const USAGE: &str = "usage: transfer [-r] [-N] [-p port] [-s size] host | -U path";
 
+const HELP: &str = "usage: transfer [-r] [-N] [-p port] [-s size] host | -U path
+
+Moves SIZE bytes over TCP and reports the goodput and what TCP did
+(segments, retransmissions, srtt, rto, cwnd, ssthresh).
+
+  -s SIZE   how much: 1500, 64K, 10M, 1.5G (powers of 1000), 64KiB (1024)
+            (default 1M)
+  -r        receive from a chargen server (port 19) instead of sending to
+            a discard server (port 9)
+  -p PORT   the server's port
+  -N        TCP_NODELAY: no Nagle
+  -U PATH   over a local stream socket instead of TCP
+  -h        this text";
+
 impl TransferArgs {
     pub fn parse(args: &[String]) -> Result<TransferArgs, Usage> {
+        if crate::asks_help(args, true) {
+            return Err(Usage::help("transfer", HELP.into(), true, 0));
+        }
         let (opts, rest) =
             getopt(args, "rNp:s:U:", &[]).map_err(|e| Usage::with_usage("transfer", e, USAGE))?;
         let mut a = TransferArgs {
@@ -102,7 +119,10 @@ async fn pump(
                 return (moved, Ok(()));
             }
             *calls += 1;
-            match stream.read(&mut buf).await {
+            // Never more than what is still wanted: the server sends on
+            // (chargen does not stop), and the count is SIZE exactly.
+            let want = (a.size - moved).min(buf.len() as u64) as usize;
+            match stream.read(&mut buf[..want]).await {
                 Ok(0) => return (moved, Ok(())),
                 Ok(n) => moved += n as u64,
                 Err(e) => return (moved, Err(e)),

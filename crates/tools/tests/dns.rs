@@ -33,16 +33,16 @@ fn nslookup_prints_like_bind() {
         "nslookup -type=SOA lab.test",
     ]);
     let expect = [
-        format!("{HEADER}Name:\tserver.lab.test\nAddress: 10.99.3.2\nName:\tserver.lab.test\nAddress: fd00:99::2\n\n\n"),
+        format!("{HEADER}Name:\tserver.lab.test\nAddress: 10.99.3.2\nName:\tserver.lab.test\nAddress: fd00:99::2\n\n"),
         // As in the reference capture: the alias once, then both addresses.
-        format!("{HEADER}www.lab.test\tcanonical name = server.lab.test.\nName:\tserver.lab.test\nAddress: 10.99.3.2\nName:\tserver.lab.test\nAddress: fd00:99::2\n\n\n"),
-        "2.2.99.10.in-addr.arpa\tname = r2.lab.test.\n\n\n".to_string(),
-        format!("{HEADER}lab.test\tmail exchanger = 10 mail.lab.test.\n\n\n"),
-        format!("{HEADER}lab.test\ttext = \"v=spf1 mx -all\"\n\n\n"),
-        format!("{HEADER}Name:\tmulti.lab.test\nAddress: 10.99.3.10\nName:\tmulti.lab.test\nAddress: 10.99.3.11\n\n\n"),
-        format!("{HEADER}_http._tcp.lab.test\tservice = 0 5 80 server.lab.test.\n\n\n"),
-        format!("{HEADER}lab.test\tnameserver = ns.lab.test.\n\n\n"),
-        format!("{HEADER}lab.test\n\torigin = ns.lab.test\n\tmail addr = hostmaster.lab.test\n\tserial = 2026112101\n\trefresh = 3600\n\tretry = 900\n\texpire = 604800\n\tminimum = 60\n\n\n"),
+        format!("{HEADER}www.lab.test\tcanonical name = server.lab.test.\nName:\tserver.lab.test\nAddress: 10.99.3.2\nName:\tserver.lab.test\nAddress: fd00:99::2\n\n"),
+        "2.2.99.10.in-addr.arpa\tname = r2.lab.test.\n\n".to_string(),
+        format!("{HEADER}lab.test\tmail exchanger = 10 mail.lab.test.\n\n"),
+        format!("{HEADER}lab.test\ttext = \"v=spf1 mx -all\"\n\n"),
+        format!("{HEADER}Name:\tmulti.lab.test\nAddress: 10.99.3.10\nName:\tmulti.lab.test\nAddress: 10.99.3.11\n\n"),
+        format!("{HEADER}_http._tcp.lab.test\tservice = 0 5 80 server.lab.test.\n\n"),
+        format!("{HEADER}lab.test\tnameserver = ns.lab.test.\n\n"),
+        format!("{HEADER}lab.test\n\torigin = ns.lab.test\n\tmail addr = hostmaster.lab.test\n\tserial = 2026112101\n\trefresh = 3600\n\tretry = 900\n\texpire = 604800\n\tminimum = 60\n\n"),
     ];
     for (ran, want) in r.iter().zip(expect.iter()) {
         assert_eq!(ran.exit, Some(0), "{}: {:?}", ran.cmdline, ran.stderr);
@@ -67,7 +67,7 @@ fn nslookup_errors_and_exit_codes() {
     assert_eq!(r[1].exit, Some(0));
     assert_eq!(
         r[1].out(),
-        format!("{HEADER}*** Can't find server.lab.test: No answer\n\n\n")
+        format!("{HEADER}*** Can't find server.lab.test: No answer\n\n")
     );
     assert_eq!(r[2].exit, Some(1));
     assert_eq!(
@@ -79,7 +79,8 @@ fn nslookup_errors_and_exit_codes() {
         r[3].stdout,
         [
             ";; communications error to 10.99.3.99#53: timed out",
-            ";; no servers could be reached"
+            ";; no servers could be reached",
+            ""
         ]
     );
     assert_eq!(r[4].exit, Some(1));
@@ -89,10 +90,46 @@ fn nslookup_errors_and_exit_codes() {
             ";; communications error to 10.99.3.2#5353: connection refused",
             ";; communications error to 10.99.3.2#5353: connection refused",
             ";; communications error to 10.99.3.2#5353: connection refused",
-            ";; no servers could be reached"
+            ";; no servers could be reached",
+            ""
         ]
     );
-    assert!(tcplab_tools::check("nslookup -type=BOGUS x").is_err());
+}
+
+#[test]
+fn nslookup_no_answer_only_when_neither_type_has_one_and_bad_options_go_on() {
+    let r = lookups(&[
+        "nslookup v6only.lab.test",
+        "nslookup lab.test",
+        "nslookup -type=BOGUS -debug server.lab.test",
+        "nslookup -type=TXT www.lab.test",
+    ]);
+    // BIND 9.18: an AAAA-only name shows its address and no "No answer"
+    // for the missing A; a name with neither says so once.
+    assert_eq!(
+        r[0].out(),
+        format!("{HEADER}Name:\tv6only.lab.test\nAddress: fd00:99::6\n\n")
+    );
+    assert_eq!(
+        r[1].out(),
+        format!("{HEADER}*** Can't find lab.test: No answer\n\n")
+    );
+    assert_eq!(r[1].exit, Some(0));
+    // Unknown types and options are reported, and the lookup goes on.
+    assert_eq!(r[2].exit, Some(0));
+    assert_eq!(
+        r[2].out(),
+        format!("unknown query type: BOGUS\n*** Invalid option: debug\n{HEADER}Name:\tserver.lab.test\nAddress: 10.99.3.2\nName:\tserver.lab.test\nAddress: fd00:99::2\n\n")
+    );
+    // The alias is the answer; no "No answer" after it.
+    assert_eq!(
+        r[3].out(),
+        format!("{HEADER}www.lab.test\tcanonical name = server.lab.test.\n\n")
+    );
+    // Too many arguments: BIND's usage on standard error, status 1.
+    let u = tcplab_tools::Command::parse("nslookup a b c").unwrap_err();
+    assert_eq!(u.status, 1);
+    assert!(u.printed().0.starts_with("Usage:\n   nslookup [-opt ...]"));
 }
 
 #[test]
@@ -125,6 +162,8 @@ fn truncated_answers_are_asked_again_over_tcp() {
     );
     let out = &r[2].stdout;
     assert_eq!(r[2].exit, Some(0));
+    assert_eq!(out[0], ";; Truncated, retrying in TCP mode.");
+    assert_eq!(out[1], "Server:\t\t10.99.3.2");
     assert_eq!(
         out.iter()
             .filter(|l| l.starts_with("Address: 10.99.4."))
@@ -143,7 +182,13 @@ fn tools_resolve_names_through_dns() {
     ]);
     // The client has name servers, so its hosts table knows only itself:
     // every other name and address goes through DNS.
-    assert_eq!(r[0].stdout[0], "PING www (10.99.3.2) 56(84) bytes of data.");
+    // The canonical name, as iputils prints getaddrinfo's AI_CANONNAME:
+    // the end of the CNAME chain, fully qualified.
+    assert_eq!(
+        r[0].stdout[0],
+        "PING server.lab.test (10.99.3.2) 56(84) bytes of data."
+    );
+    assert_eq!(r[0].stdout[3], "--- server.lab.test ping statistics ---");
     assert!(
         r[0].stdout[1].starts_with("64 bytes from server.lab.test (10.99.3.2): icmp_seq=1"),
         "{:?}",

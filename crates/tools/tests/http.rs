@@ -300,3 +300,134 @@ fn remote_name_saves_where_curl_would() {
     assert_eq!(r[3].stdout, ["plain text file"]);
     assert_eq!(r[4].exit, Some(23));
 }
+
+#[test]
+fn write_out_variables_json_and_unknown_names() {
+    let r = curls(&[
+        "curl -s -o /dev/null -w '%{num_connects} %{http_version} %{method} %{num_headers}\\n' http://server/hello.txt",
+        "curl -s -o /dev/null -w '%{nope}|%{http_code}' http://server/hello.txt",
+        "curl -s -o /dev/null -w '%{json}' http://server/hello.txt",
+        "curl -s -w '%{json}' http://server:8080/",
+    ]);
+    assert_eq!(r[0].stdout, ["1 1.1 GET 4"]);
+    assert_eq!(r[1].stdout, ["|200"]);
+    assert_eq!(
+        r[1].stderr,
+        ["curl: unknown --write-out variable: 'nope'"],
+        "warned even with -s, as curl does"
+    );
+    let json = &r[2].stdout[0];
+    for field in [
+        "{\"certs\":\"\",\"content_type\":\"text/plain\",\"errormsg\":null,\"exitcode\":0,\"filename_effective\":\"/dev/null\",",
+        ",\"http_code\":200,\"http_connect\":0,\"http_version\":\"1.1\",\"local_ip\":\"10.99.1.2\",",
+        ",\"method\":\"GET\",\"num_certs\":0,\"num_connects\":1,\"num_headers\":4,\"num_redirects\":0,",
+        ",\"redirect_url\":null,\"referer\":null,\"remote_ip\":\"10.99.3.2\",\"remote_port\":80,\"response_code\":200,\"scheme\":\"HTTP\",\"size_download\":16,",
+        ",\"url\":\"http://server/hello.txt\",\"url_effective\":\"http://server/hello.txt\",\"urlnum\":0,\"curl_version\":\"libcurl/7.88.1\"}",
+    ] {
+        assert!(json.contains(field), "{field} in {json}");
+    }
+    let failed = &r[3].stdout[0];
+    assert!(
+        failed.contains("\"errormsg\":\"Failed to connect to server port 8080 after 0 ms: Couldn't connect to server\",\"exitcode\":7,\"filename_effective\":null,"),
+        "{failed}"
+    );
+    assert!(failed.contains(",\"num_connects\":0,"), "{failed}");
+    assert!(failed.contains(",\"scheme\":null,"), "{failed}");
+}
+
+const UPLOADS: &str = r#"
+[[file]]
+on = "client"
+path = "/tmp/form.txt"
+text = "a\r\nb\n"
+"#;
+
+#[test]
+fn data_from_files_auth_referer_compression_and_notes() {
+    let net = format!("{}{UPLOADS}", www_net());
+    let r = run_in(
+        &net,
+        &[
+            ("0s", "server", "serve http"),
+            ("1s", "client", "curl -s -d @/tmp/form.txt http://server/"),
+            ("2s", "client", "curl -s --data-binary @/tmp/form.txt http://server/"),
+            ("3s", "client", "curl -s --data-raw @/tmp/form.txt http://server/"),
+            (
+                "4s",
+                "client",
+                "curl -sv -o /dev/null -u alice:secret -e http://ref.test/ --compressed http://server/hello.txt",
+            ),
+            ("5s", "client", "curl -v -X POST -d x -o /dev/null http://server/"),
+            ("6s", "client", "curl -sv -X POST -d x -o /dev/null http://server/"),
+            ("7s", "client", "curl -h"),
+        ],
+    );
+    // -d @file drops CR and LF; --data-binary sends the file unchanged;
+    // --data-raw does not read files.
+    assert_eq!(r[1].out(), "ab\n");
+    assert_eq!(r[2].stdout.join("\n"), "a\r\nb");
+    assert_eq!(r[3].stdout, ["@/tmp/form.txt"]);
+    let sent: Vec<&String> = r[4].stderr.iter().filter(|l| l.starts_with("> ")).collect();
+    assert_eq!(
+        sent,
+        [
+            "> GET /hello.txt HTTP/1.1\r",
+            "> Host: server\r",
+            "> Authorization: Basic YWxpY2U6c2VjcmV0\r",
+            "> User-Agent: curl/7.88.1\r",
+            "> Accept: */*\r",
+            "> Accept-Encoding: deflate, gzip\r",
+            "> Referer: http://ref.test/\r",
+            "> \r",
+        ]
+    );
+    assert_eq!(
+        r[5].stderr[0],
+        "Note: Unnecessary use of -X or --request, POST is already inferred."
+    );
+    assert!(
+        !r[6].stderr.iter().any(|l| l.starts_with("Note:")),
+        "-s silences curl's notes: {:?}",
+        r[6].stderr
+    );
+    assert_eq!(r[7].exit, Some(0));
+    assert_eq!(r[7].stdout[0], "Usage: curl [options...] <url>");
+    assert_eq!(r[7].stderr.len(), 0);
+}
+
+#[test]
+fn timeouts_worded_as_curl_7_88_words_them() {
+    // TCP's own give-up: r2 drops the SYNs silently (an ACL), and the
+    // client tries only twice.
+    let net = www_net().replace(
+        "gateway = \"10.99.1.1\"\n",
+        "gateway = \"10.99.1.1\"\n\n[host.tcp]\nsyn_retries = 1\n",
+    ) + r#"
+[[router.acl]]
+iface = "10.99.3.1"
+inbound = ["100 deny tcp port 81", "200 allow all"]
+outbound = ["100 allow all"]
+"#;
+    let r = run_in(
+        &net,
+        &[
+            ("0s", "server", "serve http"),
+            ("1s", "client", "curl -sS -m 1 http://server:81/"),
+            ("5s", "client", "curl -sS http://server:81/"),
+        ],
+    );
+    assert_eq!(
+        (r[1].exit, r[1].stderr.as_slice()),
+        (
+            Some(28),
+            &["curl: (28) Connection timed out after 1000 milliseconds".to_string()][..]
+        )
+    );
+    assert_eq!(r[2].exit, Some(28));
+    assert!(
+        r[2].stderr[0].starts_with("curl: (28) Failed to connect to server port 81 after ")
+            && r[2].stderr[0].ends_with(" ms: Couldn't connect to server"),
+        "{:?}",
+        r[2].stderr
+    );
+}

@@ -132,15 +132,156 @@ fn frag_needed_and_usage_errors() {
             &["ping: nosuchhost: Name or service not known".to_string()][..]
         )
     );
-    for (cmd, msg) in [
-        ("ping", "usage error: Destination address required"),
-        ("ping -c x h", "invalid argument: 'x'"),
+    // iputils: no destination and bad values exit 1 with the message
+    // alone; an unknown option exits 2 with the message, a blank line and
+    // the usage; -h prints the usage on stderr and exits 2.
+    for (cmd, status, msg) in [
+        ("ping", 1, "usage error: Destination address required"),
+        ("ping -c x h", 1, "invalid argument: 'x'"),
         (
-            "ping -t 0 h",
-            "invalid argument: '0': out of range: 1 <= value <= 255",
+            "ping -c 0 h",
+            1,
+            "invalid argument: '0': out of range: 1 <= value <= 9223372036854775807",
         ),
+        (
+            "ping -p zz h",
+            1,
+            "patterns must be specified as hex digits: zz",
+        ),
+        ("ping -Z h", 2, "invalid option -- 'Z'"),
+        ("ping -f h", 2, "invalid option -- 'f'"),
     ] {
         let u = tcplab_tools::Command::parse(cmd).unwrap_err();
-        assert_eq!((u.status, u.message.as_str()), (2, msg), "{cmd}");
+        assert_eq!((u.status, u.message.as_str()), (status, msg), "{cmd}");
+        let (text, to_stdout) = u.printed();
+        assert!(!to_stdout);
+        assert_eq!(
+            text.contains("\n\nUsage\n  ping [options] <destination>\n"),
+            status == 2,
+            "{cmd}: {text}"
+        );
     }
+    let r = one(&[], "client", "ping -h");
+    assert_eq!((r.exit, r.stdout.len()), (Some(2), 0));
+    assert_eq!(
+        r.stderr[..3],
+        ["", "Usage", "  ping [options] <destination>"]
+    );
+    assert_eq!(r.stderr.last().unwrap(), "For more details see ping(8).");
+    // TTL 0 passes the parser and fails at the socket, after resolution.
+    let r = one(&[], "client", "ping -c 1 -t 0 server");
+    assert_eq!(
+        (r.exit, r.stderr.as_slice()),
+        (
+            Some(2),
+            &["ping: cannot set unicast time-to-live: Invalid argument".to_string()][..]
+        )
+    );
+}
+
+#[test]
+fn timestamps_outstanding_source_and_pattern() {
+    let r = run(&[
+        ("0s", "client", "ping -c 2 -D 10.99.3.2"),
+        ("3s", "client", "ping -c 3 -i 0.2 -O -W 1 10.99.3.77"),
+        ("6s", "client", "ping -c 1 -I eth0 10.99.3.2"),
+        ("7s", "client", "ping -c 1 -I 10.99.1.2 10.99.3.2"),
+        ("8s", "client", "ping -c 1 -I eth7 10.99.3.2"),
+        ("9s", "client", "ping -c 1 -I 10.1.2.3 10.99.3.2"),
+        ("10s", "client", "ping -c 1 -p abcd 10.99.3.2"),
+    ]);
+    // The simulator's wall clock starts at the epoch.
+    assert_eq!(
+        r[0].stdout[1],
+        "[0.000800] 64 bytes from 10.99.3.2: icmp_seq=1 ttl=62 time=0.800 ms"
+    );
+    assert_eq!(
+        r[0].stdout[2],
+        "[1.000800] 64 bytes from 10.99.3.2: icmp_seq=2 ttl=62 time=0.800 ms"
+    );
+    assert_eq!(
+        r[1].stdout[1..3],
+        [
+            "no answer yet for icmp_seq=1",
+            "no answer yet for icmp_seq=2"
+        ]
+    );
+    assert_eq!(
+        r[2].stdout[0],
+        "PING 10.99.3.2 (10.99.3.2) from 10.99.1.2 eth0: 56(84) bytes of data."
+    );
+    assert_eq!(
+        r[3].stdout[0],
+        "PING 10.99.3.2 (10.99.3.2) from 10.99.1.2 : 56(84) bytes of data."
+    );
+    assert_eq!(r[3].exit, Some(0));
+    assert_eq!(
+        (r[4].exit, r[4].stderr.as_slice()),
+        (
+            Some(2),
+            &["ping: SO_BINDTODEVICE eth7: No such device".to_string()][..]
+        )
+    );
+    assert_eq!(
+        (r[5].exit, r[5].stderr.as_slice()),
+        (
+            Some(2),
+            &["ping: bind: Cannot assign requested address".to_string()][..]
+        )
+    );
+    assert_eq!(r[6].stdout[0], "PATTERN: 0xabcd");
+    assert_eq!(r[6].exit, Some(0));
+}
+
+/// The network of scenarios/redirect.toml: the client's gateway r1 sends
+/// the server's traffic on to r2, on the same LAN.
+const REDIRECT_NET: &str = r#"
+seed = 3
+
+[[host]]
+name = "client"
+addr = "10.1.0.10/24"
+gateway = "10.1.0.1"
+
+[[router]]
+name = "r1"
+addrs = ["10.1.0.1/24"]
+routes = ["10.2.0.0/24 via 10.1.0.2"]
+
+[[router]]
+name = "r2"
+addrs = ["10.1.0.2/24", "10.2.0.1/24"]
+
+[[host]]
+name = "server"
+addr = "10.2.0.20/24"
+gateway = "10.2.0.1"
+
+[[lan]]
+name = "office"
+members = ["client", "r1", "r2"]
+delay = "1ms"
+
+[[link]]
+ends = ["r2", "server"]
+delay = "1ms"
+"#;
+
+#[test]
+fn redirects_are_printed_as_iputils_prints_them() {
+    let r = common::run_in(REDIRECT_NET, &[("0s", "client", "ping -c 2 -n 10.2.0.20")]);
+    assert_eq!(r[0].exit, Some(0));
+    assert_eq!(
+        r[0].stdout[1..3],
+        [
+            "From 10.1.0.1: icmp_seq=1 Redirect Host(New nexthop: 10.1.0.2)",
+            "64 bytes from 10.2.0.20: icmp_seq=1 ttl=63 time=5.00 ms"
+        ]
+    );
+    // Only the first request went via r1; a redirect is not an error.
+    assert!(r[0].stdout[3].starts_with("64 bytes from 10.2.0.20: icmp_seq=2 ttl=63"));
+    assert_eq!(
+        r[0].stdout[6],
+        "2 packets transmitted, 2 received, 0% packet loss, time 1004ms"
+    );
 }

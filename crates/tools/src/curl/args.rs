@@ -6,11 +6,30 @@ use super::Failure;
 use crate::args::{getopt, Opt};
 use crate::Usage;
 
+/// How a `-d`-like option takes its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// `-d`, `--data`: `@FILE` reads a file and drops CR and LF.
+    Ascii,
+    /// `--data-binary`: `@FILE` reads a file, unchanged.
+    Binary,
+    /// `--data-raw`: the text itself, `@` included.
+    Raw,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CurlArgs {
     pub urls: Vec<String>,
     pub method: Option<String>,
-    pub data: Vec<String>,
+    pub data: Vec<(DataKind, String)>,
+    /// `-T FILE`: upload the file with PUT.
+    pub upload: Option<String>,
+    /// `-u USER:PASSWORD`: Basic authentication.
+    pub user: Option<String>,
+    /// `-e URL`: the Referer header.
+    pub referer: Option<String>,
+    /// `--compressed`: ask for a compressed body and decode it.
+    pub compressed: bool,
     pub headers: Vec<String>,
     pub output: Option<String>,
     pub remote_name: bool,
@@ -27,6 +46,33 @@ pub struct CurlArgs {
     pub max_time: Option<Duration>,
     pub user_agent: Option<String>,
     pub http10: bool,
+}
+
+/// `curl -h`: curl 7.88's short help, every option of which this curl has.
+const HELP: &str = "Usage: curl [options...] <url>
+ -d, --data <data>          HTTP POST data
+ -f, --fail                 Fail fast with no output on HTTP errors
+ -h, --help <category>      Get help for commands
+ -i, --include              Include protocol response headers in the output
+ -o, --output <file>        Write to file instead of stdout
+ -O, --remote-name          Write output to a file named as the remote file
+ -s, --silent               Silent mode
+ -T, --upload-file <file>   Transfer local FILE to destination
+ -u, --user <user:password> Server user and password
+ -A, --user-agent <name>    Send User-Agent <name> to server
+ -v, --verbose              Make the operation more talkative
+ -V, --version              Show version number and quit
+
+This is not the full help, this menu is stripped into categories.
+Use \"--help category\" to get an overview of all categories.
+For all options use the manual or \"--help all\".";
+
+/// `curl -V`: what this curl is and has.
+pub(super) fn version_text() -> String {
+    format!(
+        "curl {v} (tcplab) libcurl/{v} zlib\nRelease-Date: 2023-02-20\nProtocols: http\nFeatures: libz",
+        v = super::VERSION
+    )
 }
 
 pub(super) fn usage(msg: String) -> Usage {
@@ -55,7 +101,7 @@ impl CurlArgs {
     pub fn parse(args: &[String]) -> Result<CurlArgs, Usage> {
         let (opts, urls) = getopt(
             args,
-            "X:d:H:o:OIiLsSvw:fm:A:0",
+            "X:d:H:o:OIiLsSvw:fm:A:0u:e:T:hV",
             &[
                 "request=",
                 "data=",
@@ -79,6 +125,12 @@ impl CurlArgs {
                 "http1.0",
                 "http1.1",
                 "url=",
+                "user=",
+                "referer=",
+                "compressed",
+                "upload-file=",
+                "help",
+                "version",
             ],
         )
         .map_err(|e| {
@@ -108,7 +160,15 @@ impl CurlArgs {
             };
             match name.as_str() {
                 "X" | "request" => a.method = Some(v),
-                "d" | "data" | "data-raw" | "data-binary" => a.data.push(v),
+                "d" | "data" => a.data.push((DataKind::Ascii, v)),
+                "data-binary" => a.data.push((DataKind::Binary, v)),
+                "data-raw" => a.data.push((DataKind::Raw, v)),
+                "T" | "upload-file" => a.upload = Some(v),
+                "u" | "user" => a.user = Some(v),
+                "e" | "referer" => a.referer = Some(v),
+                "compressed" => a.compressed = true,
+                "h" | "help" => return Err(Usage::help("curl", HELP.into(), true, 0)),
+                "V" | "version" => return Err(Usage::help("curl", version_text(), true, 0)),
                 "H" | "header" => a.headers.push(v),
                 "o" | "output" => a.output = Some(v),
                 "O" | "remote-name" => a.remote_name = true,

@@ -1,12 +1,17 @@
 //! `curl`, as curl 7.88 behaves for HTTP/1.1.
 //!
 //! Options: `-X METHOD`, `-d DATA` (repeatable, joined with `&`; `@FILE`
-//! reads a file), `-H 'Name: value'`, `-o FILE` (`-` for stdout), `-O`, `-I`,
-//! `-i`, `-L` (`--max-redirs N`, default 50), `-s`, `-S`, `-v`, `-w FORMAT`,
-//! `-f`, `--connect-timeout S`, `-m S`, `-A AGENT`, `-0` (HTTP/1.0). Several
-//! URLs are fetched in turn over one persistent connection when the server
-//! allows it. Responses are read by Content-Length, chunked coding or
-//! connection close.
+//! reads a file without its newlines), `--data-binary` (`@FILE` unchanged),
+//! `--data-raw`, `-T FILE` (PUT), `-H 'Name: value'`, `-u USER:PASSWORD`
+//! (Basic), `-e URL` (Referer), `--compressed` (gzip and deflate, decoded),
+//! `-o FILE` (`-` for stdout), `-O`, `-I`, `-i`, `-L` (`--max-redirs N`,
+//! default 50), `-s`, `-S`, `-v`, `-w FORMAT` (curl's variables, `%{json}`,
+//! `%{stderr}`/`%{stdout}`; unknown names warned about), `-f`,
+//! `--connect-timeout S`, `-m S`, `-A AGENT`, `-0` (HTTP/1.0), `-h`, `-V`.
+//! Several URLs are fetched in turn over one persistent connection when
+//! the server allows it. Responses are read by Content-Length, chunked
+//! coding or connection close. Not here: TLS (https is "not supported"),
+//! proxies, cookies, forms (`-F`), brotli and zstd.
 //!
 //! A scenario's transcript counts as a terminal: the body goes there unless
 //! `-o`/`-O` says otherwise, binary bodies are refused as curl refuses them
@@ -14,8 +19,9 @@
 //! second of transfer) only when the body goes to a file. Exit codes are
 //! curl's: 1 unsupported protocol, 2 bad usage, 3 bad URL, 6 resolve, 7
 //! connect, 18 partial body, 22 HTTP error with `-f`, 23 write error, 26
-//! read error, 28 timeout, 47 too many redirects, 52 empty reply, 56
-//! receive failure.
+//! read error, 28 timeout (also TCP's own connect timeout, as curl 7.88
+//! reports it), 47 too many redirects, 52 empty reply, 56 receive failure,
+//! 61 bad content encoding.
 
 use std::net::SocketAddrV4;
 use std::time::Duration;
@@ -30,7 +36,7 @@ mod args;
 mod report;
 
 pub use args::CurlArgs;
-use args::Url;
+use args::{DataKind, Url};
 use report::{write_out, Meter, Stats};
 
 const VERSION: &str = "7.88.1";
@@ -93,6 +99,7 @@ impl Run<'_> {
                 ));
                 stats.remote = open.conn.stream.peer_addr();
                 stats.local = open.conn.stream.local_addr();
+                stats.scheme = true;
                 return Ok(open);
             }
             self.info(format!("Closing connection {}", open.number));
@@ -114,7 +121,9 @@ impl Run<'_> {
         }
         let remote = SocketAddrV4::new(ip, url.port);
         let limit = self.a.connect_timeout.unwrap_or(Duration::from_secs(300));
+        stats.connecting = true;
         let result = timeout(&self.host, limit, TcpStream::connect(&self.host, remote)).await;
+        stats.connecting = false;
         let elapsed_ms = self.host.now().saturating_since(t0).as_millis();
         let stream = match result {
             Ok(Ok(s)) => s,
@@ -125,8 +134,11 @@ impl Run<'_> {
                     _ => "Couldn't connect to server",
                 };
                 self.info(format!("connect to {ip} port {} failed: {}", url.port, e));
+                // curl 7.88 words TCP's own give-up (ETIMEDOUT) like a
+                // refusal, with the timeout's exit status.
+                let code = if e == SocketError::TimedOut { 28 } else { 7 };
                 return Err(Failure::new(
-                    7,
+                    code,
                     format!(
                         "Failed to connect to {} port {} after {elapsed_ms} ms: {why}",
                         url.host, url.port
@@ -148,6 +160,8 @@ impl Run<'_> {
             }
         };
         stats.connect = self.host.now().saturating_since(stats.start.unwrap_or(t0));
+        stats.num_connects += 1;
+        stats.scheme = true;
         stats.remote = Some(remote);
         stats.local = stream.local_addr();
         let number = self.next_conn;
@@ -164,33 +178,84 @@ impl Run<'_> {
     }
 }
 
-/// The request body from `-d` arguments (`@FILE` reads the host's file,
-/// dropping newlines as curl does for `-d`).
-fn request_body(host: &Host, data: &[String]) -> Result<Option<Vec<u8>>, Failure> {
-    if data.is_empty() {
+/// The request body from `-d`-like arguments (joined with `&`): `@FILE`
+/// reads the host's file, dropping CR and LF for `-d` as curl does, kept
+/// as it is for `--data-binary`; `--data-raw` takes its text as it is.
+/// `-T FILE` uploads the file instead.
+fn request_body(host: &Host, a: &CurlArgs) -> Result<Option<Vec<u8>>, Failure> {
+    let read = |path: &str| {
+        host.fs().read(path).map(|d| d.to_vec()).map_err(|_| {
+            Failure::new(
+                26,
+                "Failed to open/read local data from file/application".into(),
+            )
+        })
+    };
+    if let Some(path) = &a.upload {
+        return read(path).map(Some);
+    }
+    if a.data.is_empty() {
         return Ok(None);
     }
     let mut parts: Vec<Vec<u8>> = Vec::new();
-    for d in data {
-        if let Some(path) = d.strip_prefix('@') {
-            let bytes = host.fs().read(path).map_err(|_| {
-                Failure::new(
-                    26,
-                    "Failed to open/read local data from file/application".into(),
-                )
-            })?;
-            parts.push(
-                bytes
-                    .iter()
-                    .copied()
+    for (kind, d) in &a.data {
+        match (kind, d.strip_prefix('@')) {
+            (DataKind::Ascii, Some(path)) => parts.push(
+                read(path)?
+                    .into_iter()
                     .filter(|b| *b != b'\n' && *b != b'\r')
                     .collect(),
-            );
-        } else {
-            parts.push(d.as_bytes().to_vec());
+            ),
+            (DataKind::Binary, Some(path)) => parts.push(read(path)?),
+            _ => parts.push(d.as_bytes().to_vec()),
         }
     }
     Ok(Some(parts.join(&b'&')))
+}
+
+/// RFC 4648 base64, for `-u`'s Basic credentials (RFC 7617).
+fn base64(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Undo a `Content-Encoding` curl asked for with `--compressed`.
+fn decode(encoding: &str, data: &[u8]) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let result = match encoding.trim().to_ascii_lowercase().as_str() {
+        "gzip" | "x-gzip" => flate2::read::GzDecoder::new(data).read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(data).read_to_end(&mut out),
+        "identity" | "" => return Ok(data.to_vec()),
+        other => {
+            return Err(Failure::new(
+                61,
+                format!("Unrecognized content encoding type. libcurl understands deflate, gzip content encodings. ({other})"),
+            ))
+        }
+    };
+    result.map(|_| out).map_err(|e| {
+        Failure::new(
+            61,
+            format!("Error while processing content unencoding: {e}"),
+        )
+    })
 }
 
 /// One request and its response. Returns the response head, the body, and
@@ -206,17 +271,34 @@ async fn exchange(
     let mut open = run.connection(url, stats).await?;
     let version = if run.a.http10 { "1.0" } else { "1.1" };
     let mut lines = vec![format!("{method} {} HTTP/{version}", url.target)];
-    let mut headers: Vec<(String, String)> = vec![
-        ("Host".into(), url.authority()),
-        (
-            "User-Agent".into(),
-            run.a
-                .user_agent
-                .clone()
-                .unwrap_or_else(|| format!("curl/{VERSION}")),
-        ),
-        ("Accept".into(), "*/*".into()),
-    ];
+    let mut headers: Vec<(String, String)> = vec![("Host".into(), url.authority())];
+    if let Some(user) = &run.a.user {
+        // No password prompt here: "user" alone means an empty password.
+        let creds = if user.contains(':') {
+            user.clone()
+        } else {
+            format!("{user}:")
+        };
+        headers.push((
+            "Authorization".into(),
+            format!("Basic {}", base64(creds.as_bytes())),
+        ));
+    }
+    headers.push((
+        "User-Agent".into(),
+        run.a
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("curl/{VERSION}")),
+    ));
+    headers.push(("Accept".into(), "*/*".into()));
+    if run.a.compressed {
+        // What this curl can decode (no brotli, no zstd).
+        headers.push(("Accept-Encoding".into(), "deflate, gzip".into()));
+    }
+    if let Some(r) = &run.a.referer {
+        headers.push(("Referer".into(), r.clone()));
+    }
     for h in &run.a.headers {
         let (name, value) = match h.split_once(':') {
             Some((n, v)) => (n.trim().to_string(), v.trim().to_string()),
@@ -234,9 +316,10 @@ async fn exchange(
         {
             headers.push(("Content-Length".into(), b.len().to_string()));
         }
-        if !headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        if run.a.upload.is_none()
+            && !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
         {
             headers.push((
                 "Content-Type".into(),
@@ -260,6 +343,11 @@ async fn exchange(
         }
         run.err.line("> \r");
     }
+    stats.size_request += request.len() as u64;
+    stats.pretransfer = run
+        .host
+        .now()
+        .saturating_since(stats.start.expect("started"));
     let mut bytes = request.into_bytes();
     if let Some(b) = body {
         bytes.extend_from_slice(b);
@@ -301,6 +389,11 @@ async fn exchange(
         ));
     }
     stats.http_code = code;
+    stats.http_version = match proto {
+        "HTTP/1.0" => "1",
+        _ => "1.1",
+    };
+    stats.num_headers = head.headers.len() as u32;
     stats.size_header += head.start.len() as u64 + 2;
     for (n, v) in &head.headers {
         stats.size_header += (n.len() + v.len() + 4) as u64;
@@ -374,6 +467,11 @@ async fn exchange(
         Err(e) => return Err(Failure::new(56, format!("Recv failure: {e}"))),
     }
     stats.size_download += got.len() as u64;
+    if run.a.compressed && !no_body {
+        if let Some(enc) = head.header("content-encoding") {
+            got = decode(enc, &got)?;
+        }
+    }
     if keep {
         run.open = Some(open);
     } else {
@@ -400,9 +498,12 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         meter: None,
         meter_open: false,
     };
-    for url_text in &urls {
+    for (urlnum, url_text) in urls.iter().enumerate() {
         let mut stats = Stats {
             start: Some(host.now()),
+            urlnum,
+            url: url_text.clone(),
+            referer: a.referer.clone(),
             ..Stats::default()
         };
         let result = match limit {
@@ -410,6 +511,14 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                 let left = l.saturating_sub(host.now().saturating_since(start));
                 match timeout(&host, left, fetch(&mut run, url_text, &mut stats)).await {
                     Ok(r) => r,
+                    // curl 7.88 words -m's expiry by where the transfer was.
+                    Err(_) if stats.connecting => Err(Failure::new(
+                        28,
+                        format!(
+                            "Connection timed out after {} milliseconds",
+                            host.now().saturating_since(start).as_millis()
+                        ),
+                    )),
                     Err(_) => Err(Failure::new(
                         28,
                         format!(
@@ -426,6 +535,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         let this = match result {
             Ok(()) => 0,
             Err(f) => {
+                stats.errormsg = Some(f.message.clone());
                 // curl ends the meter's line when a transfer ends, also a
                 // failed one.
                 if std::mem::take(&mut run.meter_open) {
@@ -442,8 +552,19 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         };
         if let Some(fmt) = &a.write_out {
             // Exactly what the format says: no newline of curl's own.
-            let text = write_out(fmt, &stats, this);
-            run.out.write_bytes(text.as_bytes());
+            let w = write_out(fmt, &stats, this);
+            for warning in &w.warnings {
+                run.err
+                    .line(format!("curl: unknown --write-out variable: '{warning}'"));
+            }
+            for (to_stderr, text) in &w.parts {
+                let stream = if *to_stderr {
+                    &mut *run.err
+                } else {
+                    &mut *run.out
+                };
+                stream.write_bytes(text.as_bytes());
+            }
         }
         if this != 0 {
             code = this;
@@ -483,23 +604,33 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     // mix with it), or -s.
     let to_terminal = matches!(sink, Sink::Terminal) && run.out.is_terminal();
     let show_meter = !to_terminal && !a.silent;
+    stats.filename_effective = match &sink {
+        Sink::File(p) => Some(p.clone()),
+        Sink::Null => Some("/dev/null".into()),
+        Sink::Terminal => None,
+    };
+    let body = request_body(&run.host, a)?;
+    let inferred = match (a.head, &body) {
+        _ if a.upload.is_some() => "PUT",
+        (true, _) => "HEAD",
+        (false, Some(_)) => "POST",
+        (false, None) => "GET",
+    };
+    let mut method = a.method.clone().unwrap_or_else(|| inferred.to_string());
+    // A note of -v, silenced by -s as curl's notes are.
+    if a.verbose && !a.silent && a.method.as_deref() == Some(inferred) {
+        run.err.line(format!(
+            "Note: Unnecessary use of -X or --request, {inferred} is already inferred."
+        ));
+    }
     let now = run.host.now();
     run.meter = Some(Meter::new(show_meter, now, run.err));
     run.meter_open = show_meter;
-    let body = request_body(&run.host, &a.data)?;
-    let mut method = match (&a.method, a.head, &body) {
-        (Some(m), _, _) => m.clone(),
-        (None, true, _) => "HEAD".to_string(),
-        (None, false, Some(_)) => "POST".to_string(),
-        (None, false, None) => "GET".to_string(),
-    };
-    if a.verbose && a.method.as_deref() == Some("POST") && body.is_some() {
-        run.err
-            .line("Note: Unnecessary use of -X or --request, POST is already inferred.");
-    }
     let mut body = body;
     let mut printed = Vec::new();
     let (head, data) = loop {
+        stats.method = method.clone();
+        let began = run.host.now();
         let (head, data) =
             exchange(run, &url, &method, body.as_deref(), to_terminal, stats).await?;
         if a.include || a.head {
@@ -519,6 +650,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
                     ));
                 }
                 stats.num_redirects += 1;
+                stats.redirect += run.host.now().saturating_since(began);
                 let next = url.join(&loc)?;
                 run.info(format!(
                     "Issue another request to this URL: '{}'",
@@ -611,7 +743,13 @@ mod tests {
         assert!(a.silent && a.show_error && a.follow);
         assert_eq!(a.output.as_deref(), Some("/tmp/x"));
         assert_eq!(a.headers, ["X-A: 1"]);
-        assert_eq!(a.data, ["a=1", "b=2"]);
+        assert_eq!(
+            a.data,
+            [
+                (DataKind::Ascii, "a=1".to_string()),
+                (DataKind::Ascii, "b=2".to_string())
+            ]
+        );
         assert_eq!(a.urls, ["http://h/"]);
     }
 
@@ -663,6 +801,27 @@ mod tests {
     }
 
     #[test]
+    fn compressed_bodies_are_decoded() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"hello, hello, hello").unwrap();
+        let packed = gz.finish().unwrap();
+        assert_eq!(decode("gzip", &packed).unwrap(), b"hello, hello, hello");
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(b"abc").unwrap();
+        assert_eq!(decode("deflate", &z.finish().unwrap()).unwrap(), b"abc");
+        assert_eq!(decode("gzip", b"not gzip").unwrap_err().code, 61);
+        assert_eq!(decode("br", b"x").unwrap_err().code, 61);
+    }
+
+    #[test]
+    fn basic_credentials() {
+        assert_eq!(base64(b"alice:secret"), "YWxpY2U6c2VjcmV0");
+        assert_eq!(base64(b"a:b"), "YTpi");
+        assert_eq!(base64(b"ab"), "YWI=");
+    }
+
+    #[test]
     fn write_out_variables() {
         let s = Stats {
             http_code: 200,
@@ -671,14 +830,38 @@ mod tests {
             total: Duration::from_micros(2289),
             ..Stats::default()
         };
+        let text = |w: report::WriteOut| -> Vec<(bool, String)> { w.parts };
         assert_eq!(
-            write_out(
+            text(write_out(
                 "%{http_code} %{url_effective} %{time_total} %{size_download}\\n",
                 &s,
                 0
-            ),
-            "200 http://h/ 0.002289 9\n"
+            )),
+            [(false, "200 http://h/ 0.002289 9\n".to_string())]
         );
-        assert_eq!(write_out("100%% %{nope}", &s, 0), "100% ");
+        let w = write_out("100%% %{nope}%{stderr}e%{stdout}o", &s, 0);
+        assert_eq!(w.warnings, ["nope"]);
+        assert_eq!(
+            w.parts,
+            [
+                (false, "100% ".to_string()),
+                (true, "e".to_string()),
+                (false, "o".to_string())
+            ]
+        );
+        let json = write_out("%{json}", &Stats::default(), 7).parts[0]
+            .1
+            .clone();
+        assert!(
+            json.starts_with(
+                "{\"certs\":\"\",\"content_type\":null,\"errormsg\":null,\"exitcode\":7,"
+            ),
+            "{json}"
+        );
+        assert!(json.contains(",\"http_code\":0,"), "{json}");
+        assert!(
+            json.ends_with(",\"urlnum\":0,\"curl_version\":\"libcurl/7.88.1\"}"),
+            "{json}"
+        );
     }
 }

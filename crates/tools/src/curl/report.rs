@@ -24,6 +24,27 @@ pub(super) struct Stats {
     pub(super) content_type: String,
     pub(super) url_effective: String,
     pub(super) redirect_url: String,
+    /// Connections opened for this URL (redirects included).
+    pub(super) num_connects: u32,
+    pub(super) num_headers: u32,
+    pub(super) size_request: u64,
+    /// `1.1`, or `1` for HTTP/1.0, as curl names versions; `0` for none.
+    pub(super) http_version: &'static str,
+    pub(super) method: String,
+    /// A connection was made (curl's `scheme` is known then).
+    pub(super) scheme: bool,
+    /// Connecting, when `-m` expires.
+    pub(super) connecting: bool,
+    pub(super) errormsg: Option<String>,
+    /// Where the body went; `None` for standard output.
+    pub(super) filename_effective: Option<String>,
+    pub(super) referer: Option<String>,
+    /// The URL as given, and its position on the command line.
+    pub(super) url: String,
+    pub(super) urlnum: usize,
+    pub(super) pretransfer: Duration,
+    /// Time spent on redirects before the last request.
+    pub(super) redirect: Duration,
 }
 
 /// The progress meter on stderr (curl's `progress.c` layout).
@@ -183,57 +204,197 @@ impl Meter {
     }
 }
 
-/// Expand `-w` variables (`%{name}`) and escapes (`\n`, `\t`, `\\`, `%%`).
-pub(super) fn write_out(fmt: &str, s: &Stats, exit: i32) -> String {
-    let secs = |d: Duration| format!("{:.6}", d.as_secs_f64());
-    let mut out = String::new();
+/// What `-w` expands to: text for standard output or (after
+/// `%{stderr}`) standard error, and the names of unknown variables.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct WriteOut {
+    /// (to standard error, text)
+    pub(super) parts: Vec<(bool, String)>,
+    pub(super) warnings: Vec<String>,
+}
+
+/// A `-w` variable's value: a JSON number, a string, or null.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    /// An HTTP status: three digits as text, a plain number in JSON.
+    Code(u16),
+    Num(String),
+    Str(String),
+    Null,
+}
+
+impl Value {
+    /// As `%{name}` prints it (null is empty).
+    fn text(&self) -> String {
+        match self {
+            Value::Code(c) => format!("{c:03}"),
+            Value::Num(s) | Value::Str(s) => s.clone(),
+            Value::Null => String::new(),
+        }
+    }
+
+    fn json(&self) -> String {
+        match self {
+            Value::Code(c) => c.to_string(),
+            Value::Num(s) => s.clone(),
+            Value::Str(s) => json_string(s),
+            Value::Null => "null".into(),
+        }
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The variables of curl 7.88's `-w`, in the order of `%{json}`, with
+/// their values (`curl_version` last, as curl writes it).
+fn variables(s: &Stats, exit: i32) -> Vec<(&'static str, Value)> {
+    let secs = |d: Duration| Value::Num(format!("{:.6}", d.as_secs_f64()));
+    let num = |n: u64| Value::Num(n.to_string());
+    let text = |t: &str| Value::Str(t.to_string());
+    let opt = |t: &Option<String>| t.as_ref().map_or(Value::Null, |t| Value::Str(t.clone()));
+    let per_sec = |bytes: u64| {
+        let t = s.total.as_secs_f64();
+        num(if t > 0.0 {
+            (bytes as f64 / t) as u64
+        } else {
+            0
+        })
+    };
+    let nonempty = |t: &str| {
+        if t.is_empty() {
+            Value::Null
+        } else {
+            Value::Str(t.to_string())
+        }
+    };
+    vec![
+        ("certs", text("")),
+        ("content_type", nonempty(&s.content_type)),
+        ("errormsg", opt(&s.errormsg)),
+        ("exitcode", num(exit as u64)),
+        ("filename_effective", opt(&s.filename_effective)),
+        ("ftp_entry_path", Value::Null),
+        ("http_code", Value::Code(s.http_code)),
+        ("http_connect", num(0)),
+        (
+            "http_version",
+            text(if s.http_version.is_empty() {
+                "0"
+            } else {
+                s.http_version
+            }),
+        ),
+        (
+            "local_ip",
+            text(&s.local.map_or(String::new(), |r| r.ip().to_string())),
+        ),
+        (
+            "local_port",
+            num(s.local.map_or(0, |r| u64::from(r.port()))),
+        ),
+        ("method", text(&s.method)),
+        ("num_certs", num(0)),
+        ("num_connects", num(u64::from(s.num_connects))),
+        ("num_headers", num(u64::from(s.num_headers))),
+        ("num_redirects", num(u64::from(s.num_redirects))),
+        ("proxy_ssl_verify_result", num(0)),
+        ("redirect_url", nonempty(&s.redirect_url)),
+        ("referer", opt(&s.referer)),
+        (
+            "remote_ip",
+            text(&s.remote.map_or(String::new(), |r| r.ip().to_string())),
+        ),
+        (
+            "remote_port",
+            num(s.remote.map_or(0, |r| u64::from(r.port()))),
+        ),
+        ("response_code", Value::Code(s.http_code)),
+        ("scheme", if s.scheme { text("HTTP") } else { Value::Null }),
+        ("size_download", num(s.size_download)),
+        ("size_header", num(s.size_header)),
+        ("size_request", num(s.size_request)),
+        ("size_upload", num(s.size_upload)),
+        ("speed_download", per_sec(s.size_download)),
+        ("speed_upload", per_sec(s.size_upload)),
+        ("ssl_verify_result", num(0)),
+        ("time_appconnect", secs(Duration::ZERO)),
+        ("time_connect", secs(s.connect)),
+        ("time_namelookup", secs(s.namelookup)),
+        ("time_pretransfer", secs(s.pretransfer)),
+        ("time_redirect", secs(s.redirect)),
+        ("time_starttransfer", secs(s.starttransfer)),
+        ("time_total", secs(s.total)),
+        ("url", text(&s.url)),
+        ("url_effective", text(&s.url_effective)),
+        ("urlnum", num(s.urlnum as u64)),
+        (
+            "curl_version",
+            Value::Str(format!("libcurl/{}", super::VERSION)),
+        ),
+    ]
+}
+
+/// Expand `-w` variables (`%{name}`, `%{json}`, `%{stderr}` and
+/// `%{stdout}` to switch streams) and escapes (`\n`, `\t`, `\\`, `%%`).
+pub(super) fn write_out(fmt: &str, s: &Stats, exit: i32) -> WriteOut {
+    let vars = variables(s, exit);
+    let mut w = WriteOut::default();
+    let mut to_stderr = false;
+    let mut cur = String::new();
     let mut chars = fmt.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some('r') => out.push('\r'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
+                Some('n') => cur.push('\n'),
+                Some('t') => cur.push('\t'),
+                Some('r') => cur.push('\r'),
+                Some(other) => cur.push(other),
+                None => cur.push('\\'),
             },
             '%' if chars.peek() == Some(&'%') => {
                 chars.next();
-                out.push('%');
+                cur.push('%');
             }
             '%' if chars.peek() == Some(&'{') => {
                 chars.next();
                 let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
-                let speed = if s.total.as_secs_f64() > 0.0 {
-                    (s.size_download as f64 / s.total.as_secs_f64()) as u64
-                } else {
-                    0
-                };
-                let v = match name.as_str() {
-                    "http_code" | "response_code" => format!("{:03}", s.http_code),
-                    "url_effective" => s.url_effective.clone(),
-                    "time_namelookup" => secs(s.namelookup),
-                    "time_connect" => secs(s.connect),
-                    "time_starttransfer" => secs(s.starttransfer),
-                    "time_total" => secs(s.total),
-                    "size_download" => s.size_download.to_string(),
-                    "size_upload" => s.size_upload.to_string(),
-                    "size_header" => s.size_header.to_string(),
-                    "speed_download" => speed.to_string(),
-                    "num_redirects" => s.num_redirects.to_string(),
-                    "remote_ip" => s.remote.map_or(String::new(), |r| r.ip().to_string()),
-                    "remote_port" => s.remote.map_or(String::new(), |r| r.port().to_string()),
-                    "local_ip" => s.local.map_or(String::new(), |r| r.ip().to_string()),
-                    "local_port" => s.local.map_or(String::new(), |r| r.port().to_string()),
-                    "content_type" => s.content_type.clone(),
-                    "redirect_url" => s.redirect_url.clone(),
-                    "exitcode" => exit.to_string(),
-                    _ => String::new(),
-                };
-                out.push_str(&v);
+                match name.as_str() {
+                    "stderr" | "stdout" => {
+                        w.parts.push((to_stderr, std::mem::take(&mut cur)));
+                        to_stderr = name == "stderr";
+                    }
+                    "json" => {
+                        let fields: Vec<String> = vars
+                            .iter()
+                            .map(|(k, v)| format!("\"{k}\":{}", v.json()))
+                            .collect();
+                        cur.push_str(&format!("{{{}}}", fields.join(",")));
+                    }
+                    _ => match vars.iter().find(|(k, _)| *k == name) {
+                        Some((_, v)) => cur.push_str(&v.text()),
+                        None => w.warnings.push(name),
+                    },
+                }
             }
-            c => out.push(c),
+            c => cur.push(c),
         }
     }
-    out
+    w.parts.push((to_stderr, cur));
+    w.parts.retain(|(_, t)| !t.is_empty());
+    w
 }

@@ -49,6 +49,8 @@ pub enum TryError {
     TimedOut,
     Refused,
     Unreachable,
+    /// The UDP answer was truncated: the question goes again over TCP.
+    Truncated,
 }
 
 impl fmt::Display for TryError {
@@ -57,6 +59,7 @@ impl fmt::Display for TryError {
             TryError::TimedOut => "timed out",
             TryError::Refused => "connection refused",
             TryError::Unreachable => "host unreachable",
+            TryError::Truncated => "truncated",
         })
     }
 }
@@ -70,7 +73,8 @@ pub struct Response {
     pub size: usize,
 }
 
-/// Ask `server` one question. `failed` hears about every try that failed.
+/// Ask `server` one question. `failed` hears about every try that failed,
+/// and about a truncated answer before the question goes over TCP.
 pub async fn query(
     host: &Host,
     server: SocketAddrV4,
@@ -91,7 +95,7 @@ pub async fn query(
     let request = msg.to_vec().ok()?;
     if !opts.tcp {
         match udp(host, server, &request, name, qtype, opts, failed).await {
-            Some(r) if r.message.metadata.truncation => {}
+            Some(r) if r.message.metadata.truncation => failed(TryError::Truncated),
             other => return other,
         }
     }

@@ -4,7 +4,8 @@
 //! name with a slash, and then serves `index.html` or a listing, sent with
 //! chunked transfer coding to HTTP/1.1 clients); POST echoes the request
 //! body back; other methods get 501. Connections persist as HTTP/1.1 says
-//! (RFC 9112 §9.3) and idle ones are closed after [`KEEPALIVE`]. Every
+//! (RFC 9112 §9.3): a new connection waits [`FIRST_REQUEST`] for its first
+//! request, an idle one is closed [`KEEPALIVE`] after its last. Every
 //! connection has its own task, so clients are served concurrently. Limits:
 //! request heads 16 KiB, request bodies [`MAX_BODY`]; chunked request bodies
 //! are not accepted (411).
@@ -17,7 +18,12 @@ use tcplab_host::{timeout, FileSystem, Host, Output, TcpStream};
 
 use super::{http_date, Conn, Head, HttpError};
 
-/// Idle time after which a persistent connection is closed.
+/// How long a new connection may take to bring its first request: long
+/// enough for a request delayed by loss and retransmission, as Apache's
+/// `Timeout` (60 s) is.
+pub const FIRST_REQUEST: Duration = Duration::from_secs(60);
+/// Idle time after which a persistent connection is closed between
+/// requests (Apache's `KeepAliveTimeout` is 5 s).
 pub const KEEPALIVE: Duration = Duration::from_secs(5);
 /// The largest request body accepted.
 pub const MAX_BODY: u64 = 16 << 20;
@@ -186,8 +192,9 @@ impl Site {
 pub async fn connection(site: Rc<Site>, stream: TcpStream) {
     let peer = stream.peer_addr();
     let mut conn = Conn::new(stream);
+    let mut wait = FIRST_REQUEST;
     loop {
-        match timeout(&site.host, KEEPALIVE, conn.wait_readable()).await {
+        match timeout(&site.host, wait, conn.wait_readable()).await {
             Ok(Ok(true)) => {}
             _ => break,
         }
@@ -266,7 +273,7 @@ pub async fn connection(site: Rc<Site>, stream: TcpStream) {
             ));
         }
         match sent {
-            Ok(_) if keep => {}
+            Ok(_) if keep => wait = KEEPALIVE,
             _ => break,
         }
     }

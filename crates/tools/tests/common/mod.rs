@@ -177,6 +177,7 @@ $TTL 0
 ns      IN A   10.99.3.2
 server  IN A   10.99.3.2
         IN AAAA fd00:99::2
+v6only  IN AAAA fd00:99::6
 r1      IN A   10.99.1.1
 r2      IN A   10.99.2.2
 mail    IN A   10.99.3.3

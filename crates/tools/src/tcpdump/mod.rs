@@ -1,63 +1,103 @@
 //! `tcpdump`: print what crosses a host's interfaces, one line a packet, as
-//! tcpdump 4.99 does with `-n` (addresses are never resolved here).
+//! tcpdump 4.99 does.
 //!
 //! ```text
-//! tcpdump [-c COUNT] [-i IFACE] [-S] [EXPRESSION]
+//! tcpdump [-nStq] [-c COUNT] [-i IFACE] [-w FILE] [EXPRESSION]
 //! ```
 //!
-//! TCP sequence numbers are relative to the first one seen in each direction
-//! (absolute with `-S`), as tcpdump prints them. EXPRESSION is a small
-//! subset of pcap-filter: `tcp`, `udp`, `icmp`, `host ADDR`, `src|dst host
-//! ADDR`, `port N`, `src|dst port N`, joined with `and`, `or`, `not`.
-//! Timestamps are the host's clock since the start of the run.
+//! Lines come from [`print`]: ports as service names unless `-n`, TCP
+//! sequence numbers relative to the first one seen in each direction
+//! (absolute with `-S`), DNS decoded. Addresses are never resolved (that
+//! would capture its own lookups). EXPRESSION is a small subset of
+//! pcap-filter: `tcp`, `udp`, `icmp`, `host ADDR`, `src|dst host ADDR`,
+//! `port N`, `src|dst port N`, joined with `and`, `or`, `not`. Timestamps
+//! are the host's wall clock (the time since the start of a simulation),
+//! none with `-t`. `-w FILE` writes a pcap file (raw IP) to the host's file
+//! system instead of printing (saved after each packet while under 4 MiB,
+//! then every 256). Ctrl-C ends it with tcpdump's counts on standard
+//! error. Not here: `-v`, `-X`, `-A`,
+//! `-e`, `-r`: refused as unknown options.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+pub mod print;
+
+use std::cell::RefCell;
 use std::net::Ipv4Addr;
+use std::rc::Rc;
 
 use tcplab_host::{Host, Output, TapDirection};
 use tcplab_stack::IfaceId;
-use tcplab_wire::tcp::{self, SeqNumber};
-use tcplab_wire::{ipv4, PacketDisplay, Protocol};
+use tcplab_wire::pcap::{LinkType, PcapWriter};
+use tcplab_wire::{ipv4, Protocol};
 
 use crate::args::{getopt, Opt};
+use crate::select::{select, Either};
 use crate::Usage;
+use print::{Printer, Style};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpdumpArgs {
     pub count: Option<u64>,
     pub iface: Option<String>,
     pub absolute: bool,
+    /// `-n`: ports as numbers.
+    pub numeric: bool,
+    /// `-t`: no timestamps.
+    pub no_time: bool,
+    /// `-w FILE`: write the packets to a pcap file.
+    pub write: Option<String>,
     pub filter: Vec<String>,
 }
 
-const USAGE: &str = "Usage: tcpdump [-nS] [-c count] [-i interface] [expression]";
+/// tcpdump's usage lines for the options it has here.
+const USAGE: &str =
+    "Usage: tcpdump [-hnqStV] [ -c count ] [ -i interface ] [ -w file ] [ expression ]";
+
+/// `tcpdump -h`: the version lines and the usage, on standard output.
+const HELP: &str = "tcpdump version 4.99.3 (tcplab)
+Usage: tcpdump [-hnqStV] [ -c count ] [ -i interface ] [ -w file ] [ expression ]";
 
 impl TcpdumpArgs {
     pub fn parse(args: &[String]) -> Result<TcpdumpArgs, Usage> {
         let (opts, rest) =
-            getopt(args, "c:i:nSq", &[]).map_err(|e| Usage::with_usage("tcpdump", e, USAGE))?;
+            getopt(args, "c:i:nSqthVw:", &["help", "version"]).map_err(|e| Usage {
+                status: 1,
+                ..Usage::with_usage("tcpdump", e, USAGE)
+            })?;
         let mut a = TcpdumpArgs {
             count: None,
             iface: None,
             absolute: false,
+            numeric: false,
+            no_time: false,
+            write: None,
             filter: rest,
         };
         for o in opts {
-            let Opt::Short(c, v) = o else { continue };
-            let v = v.unwrap_or_default();
+            let (c, v) = match o {
+                Opt::Short(c, v) => (c, v.unwrap_or_default()),
+                Opt::Long(l, _) if l == "help" => ('h', String::new()),
+                Opt::Long(_, _) => ('V', String::new()),
+            };
             match c {
+                'h' | 'V' => return Err(Usage::help("tcpdump", HELP.into(), true, 0)),
                 'c' => {
-                    a.count = Some(v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        Usage::new("tcpdump", format!("invalid packet count {v}"))
+                    a.count = Some(v.parse().ok().filter(|n| *n > 0).ok_or_else(|| Usage {
+                        status: 1,
+                        ..Usage::new("tcpdump", format!("invalid packet count {v}"))
                     })?)
                 }
                 'i' => a.iface = Some(v),
                 'S' => a.absolute = true,
+                'n' => a.numeric = true,
+                't' => a.no_time = true,
+                'w' => a.write = Some(v),
                 _ => {}
             }
         }
-        Filter::parse(&a.filter).map_err(|e| Usage::new("tcpdump", e))?;
+        Filter::parse(&a.filter).map_err(|e| Usage {
+            status: 1,
+            ..Usage::new("tcpdump", e)
+        })?;
         Ok(a)
     }
 }
@@ -170,72 +210,6 @@ impl Filter {
     }
 }
 
-/// Relative sequence numbers: the first sequence number seen per direction.
-#[derive(Debug, Default)]
-struct SeqBase {
-    bases: BTreeMap<(Ipv4Addr, u16, Ipv4Addr, u16), u32>,
-}
-
-impl SeqBase {
-    fn line(&mut self, bytes: &[u8], absolute: bool) -> String {
-        let Ok(ip) = ipv4::Packet::new_checked(bytes) else {
-            return PacketDisplay(bytes).to_string();
-        };
-        if ip.protocol() != Protocol::Tcp || ip.frag_offset() != 0 || absolute {
-            return PacketDisplay(bytes).to_string();
-        }
-        let Ok(seg) = tcp::Packet::new_checked(ip.payload()) else {
-            return PacketDisplay(bytes).to_string();
-        };
-        let (src, dst) = (ip.src_addr(), ip.dst_addr());
-        let key = (src, seg.src_port(), dst, seg.dst_port());
-        let rev = (dst, seg.dst_port(), src, seg.src_port());
-        let f = seg.flags();
-        let first = !self.bases.contains_key(&key);
-        if f.syn() || first {
-            self.bases.insert(key, seg.seq_number().0);
-        }
-        let base = self.bases[&key];
-        let rel = |s: SeqNumber, b: u32| s.0.wrapping_sub(b);
-        let len = seg.payload().len();
-        let mut s = format!(
-            "IP {src}.{} > {dst}.{}: Flags [{}]",
-            seg.src_port(),
-            seg.dst_port(),
-            f
-        );
-        if len > 0 || f.syn() || f.fin() || f.rst() {
-            let shown = if f.syn() || first {
-                seg.seq_number().0
-            } else {
-                rel(seg.seq_number(), base)
-            };
-            let _ = write!(s, ", seq {shown}");
-            if len > 0 {
-                let _ = write!(s, ":{}", shown.wrapping_add(len as u32));
-            }
-        }
-        if f.ack() {
-            let ack = match self.bases.get(&rev) {
-                Some(b) if !f.syn() => rel(seg.ack_number(), *b),
-                _ => seg.ack_number().0,
-            };
-            let _ = write!(s, ", ack {ack}");
-        }
-        let _ = write!(s, ", win {}", seg.window_len());
-        if f.urg() {
-            let _ = write!(s, ", urg {}", seg.urgent_pointer());
-        }
-        if !seg.options().is_empty() {
-            s.push_str(", options [");
-            let _ = tcp::write_options(&mut s, seg.options());
-            s.push(']');
-        }
-        let _ = write!(s, ", length {len}");
-        s
-    }
-}
-
 fn stamp(micros: u64) -> String {
     let secs = micros / 1_000_000;
     format!(
@@ -245,6 +219,53 @@ fn stamp(micros: u64) -> String {
         secs % 60,
         micros % 1_000_000
     )
+}
+
+/// A buffer the pcap writer writes into and the saver reads.
+#[derive(Debug, Clone, Default)]
+struct Shared(Rc<RefCell<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The pcap file being written, saved to the host's file system now and
+/// then and at the end.
+struct Dump {
+    path: String,
+    buf: Shared,
+    writer: PcapWriter<Shared>,
+    unsaved: usize,
+}
+
+impl Dump {
+    fn new(path: &str) -> Dump {
+        let buf = Shared::default();
+        let writer = PcapWriter::new(buf.clone(), LinkType::Raw).expect("writing to memory");
+        Dump {
+            path: path.to_string(),
+            buf,
+            writer,
+            unsaved: 0,
+        }
+    }
+
+    fn save(&mut self, host: &Host, err: &mut Output) -> bool {
+        self.unsaved = 0;
+        let bytes = self.buf.0.borrow().clone();
+        if let Err(e) = host.fs().write(&self.path, &bytes) {
+            err.line(format!("tcpdump: {}: {e}", self.path));
+            return false;
+        }
+        true
+    }
 }
 
 pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -> i32 {
@@ -272,7 +293,10 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         None => (None, true),
     };
     let tap = host.tap();
-    err.line("tcpdump: verbose output suppressed, use -v[v]... for full protocol decode");
+    let mut dump = a.write.as_deref().map(Dump::new);
+    if dump.is_none() {
+        err.line("tcpdump: verbose output suppressed, use -v[v]... for full protocol decode");
+    }
     let shown_name = if any {
         "any".to_string()
     } else {
@@ -286,15 +310,60 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             "RAW (Raw IP)"
         }
     ));
-    let mut bases = SeqBase::default();
+    if let Some(d) = dump.as_mut() {
+        if !d.save(&host, &mut err) {
+            return 1;
+        }
+    }
+    // Ctrl-C and SIGTERM end the capture with the counts, as tcpdump's.
+    let signals = host.current_pid().map(|p| host.catch_signals(p));
+    let stopped = || async {
+        match &signals {
+            Some(s) => {
+                s.next().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    let style = Style {
+        numeric: a.numeric,
+        absolute: a.absolute,
+    };
+    let mut printer = Printer::default();
     let mut seen = 0u64;
     loop {
-        let t = tap.next().await;
+        if a.count.is_some_and(|c| seen >= c) {
+            break;
+        }
+        let t = match select(tap.next(), stopped()).await {
+            Either::Left(t) => t,
+            Either::Right(()) => break,
+        };
         if only.is_some_and(|i| i != t.iface) || !filter.matches(&t.bytes) {
             continue;
         }
         seen += 1;
-        let line = bases.line(&t.bytes, a.absolute);
+        // The wall clock when the packet passed.
+        let wall = host
+            .wall_clock()
+            .saturating_sub(host.now().saturating_since(t.time));
+        if let Some(d) = dump.as_mut() {
+            let _ = d.writer.write_packet(wall, &t.bytes);
+            d.unsaved += 1;
+            // A daemon is not told when a scenario ends: keep small files
+            // whole after every packet, big ones every 256.
+            let small = d.buf.0.borrow().len() < 4 << 20;
+            if (small || d.unsaved >= 256) && !d.save(&host, &mut err) {
+                return 1;
+            }
+            continue;
+        }
+        let line = printer.line(&t.bytes, style);
+        let mut text = String::new();
+        if !a.no_time {
+            text.push_str(&stamp(wall.as_micros() as u64));
+            text.push(' ');
+        }
         if any {
             let name = ifaces
                 .iter()
@@ -305,20 +374,29 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             } else {
                 "Out"
             };
-            out.line(format!(
-                "{} {name} {dir} {line}",
-                stamp(t.time.total_micros())
-            ));
-        } else {
-            out.line(format!("{} {line}", stamp(t.time.total_micros())));
+            text.push_str(&format!("{name} {dir} "));
         }
-        if a.count.is_some_and(|c| seen >= c) {
-            break;
+        text.push_str(&line);
+        out.line(text);
+    }
+    if let Some(d) = dump.as_mut() {
+        if !d.save(&host, &mut err) {
+            return 1;
         }
     }
-    err.line(format!("{seen} packets captured"));
-    err.line(format!("{seen} packets received by filter"));
-    err.line(format!("{} packets dropped by kernel", tap.dropped()));
+    err.line(format!(
+        "{seen} packet{} captured",
+        if seen == 1 { "" } else { "s" }
+    ));
+    err.line(format!(
+        "{seen} packet{} received by filter",
+        if seen == 1 { "" } else { "s" }
+    ));
+    let dropped = tap.dropped();
+    err.line(format!(
+        "{dropped} packet{} dropped by kernel",
+        if dropped == 1 { "" } else { "s" }
+    ));
     0
 }
 

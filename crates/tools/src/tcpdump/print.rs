@@ -1,0 +1,304 @@
+//! One line per packet, as tcpdump 4.99 prints it without `-v`: no IP
+//! header fields (no `[DF]`), ports by service name unless `-n`, TCP
+//! sequence numbers relative to the first of each direction (absolute with
+//! `-S`), DNS over UDP decoded (`11833+ A? server.lab.test. (33)`,
+//! `11833* 1/0/0 A 10.99.3.2 (49)`). Addresses stay numeric: resolving
+//! them would put the capture's own DNS queries on the wire.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::{RData, Record};
+use tcplab_stack::services::{self, Transport};
+use tcplab_wire::tcp::{self, SeqNumber};
+use tcplab_wire::{icmpv4, ipv4, udp, Protocol};
+
+/// How lines are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Style {
+    /// `-n`: ports as numbers.
+    pub numeric: bool,
+    /// `-S`: absolute sequence numbers.
+    pub absolute: bool,
+}
+
+/// The printer's memory: the first sequence number seen per direction.
+#[derive(Debug, Default)]
+pub struct Printer {
+    bases: BTreeMap<(Ipv4Addr, u16, Ipv4Addr, u16), u32>,
+}
+
+fn port(p: u16, t: Transport, style: Style) -> String {
+    if style.numeric {
+        return p.to_string();
+    }
+    services::name(p, t).map_or_else(|| p.to_string(), str::to_string)
+}
+
+impl Printer {
+    /// The line for one IPv4 datagram (without the timestamp).
+    pub fn line(&mut self, bytes: &[u8], style: Style) -> String {
+        let ip = match ipv4::Packet::new_checked(bytes) {
+            Ok(p) => p,
+            Err(e) => return format!("IP [{e}, {} bytes]", bytes.len()),
+        };
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let payload = ip.payload();
+        let frag = ip.more_frags() || ip.frag_offset() != 0;
+        let mut s = String::from("IP ");
+        if ip.frag_offset() != 0 {
+            let _ = write!(s, "{src} > {dst}: {}", ip.protocol());
+        } else {
+            match ip.protocol() {
+                Protocol::Tcp => self.tcp(&mut s, src, dst, payload, style),
+                Protocol::Udp => udp_line(&mut s, src, dst, payload, style, frag),
+                Protocol::Icmp => {
+                    let _ = write!(s, "{src} > {dst}: ");
+                    match icmpv4::Packet::new_checked(payload) {
+                        Ok(icmp) => match icmpv4::Repr::parse(&icmp) {
+                            Ok(repr) => {
+                                let _ = write!(s, "{repr}, length {}", payload.len());
+                            }
+                            Err(_) => {
+                                let _ = write!(
+                                    s,
+                                    "ICMP type {}, length {}",
+                                    u8::from(icmp.msg_type()),
+                                    payload.len()
+                                );
+                            }
+                        },
+                        Err(e) => {
+                            let _ = write!(s, "ICMP [{e}]");
+                        }
+                    }
+                }
+                other => {
+                    let _ = write!(s, "{src} > {dst}: {other}, length {}", payload.len());
+                }
+            }
+        }
+        if frag {
+            let _ = write!(
+                s,
+                " (frag {}:{}@{}{})",
+                ip.ident(),
+                payload.len(),
+                usize::from(ip.frag_offset()),
+                if ip.more_frags() { "+" } else { "" }
+            );
+        }
+        s
+    }
+
+    fn tcp(&mut self, s: &mut String, src: Ipv4Addr, dst: Ipv4Addr, payload: &[u8], style: Style) {
+        let seg = match tcp::Packet::new_checked(payload) {
+            Ok(seg) => seg,
+            Err(e) => {
+                let _ = write!(s, "{src} > {dst}: TCP [{e}]");
+                return;
+            }
+        };
+        let key = (src, seg.src_port(), dst, seg.dst_port());
+        let rev = (dst, seg.dst_port(), src, seg.src_port());
+        let f = seg.flags();
+        let first = !self.bases.contains_key(&key);
+        if f.syn() || first {
+            self.bases.insert(key, seg.seq_number().0);
+        }
+        let base = self.bases[&key];
+        let rel = |n: SeqNumber, b: u32| n.0.wrapping_sub(b);
+        let len = seg.payload().len();
+        let _ = write!(
+            s,
+            "{src}.{} > {dst}.{}: Flags [{f}]",
+            port(seg.src_port(), Transport::Tcp, style),
+            port(seg.dst_port(), Transport::Tcp, style),
+        );
+        if len > 0 || f.syn() || f.fin() || f.rst() {
+            let shown = if f.syn() || first || style.absolute {
+                seg.seq_number().0
+            } else {
+                rel(seg.seq_number(), base)
+            };
+            let _ = write!(s, ", seq {shown}");
+            if len > 0 {
+                let _ = write!(s, ":{}", shown.wrapping_add(len as u32));
+            }
+        }
+        if f.ack() {
+            let ack = match self.bases.get(&rev) {
+                Some(b) if !f.syn() && !style.absolute => rel(seg.ack_number(), *b),
+                _ => seg.ack_number().0,
+            };
+            let _ = write!(s, ", ack {ack}");
+        }
+        let _ = write!(s, ", win {}", seg.window_len());
+        if f.urg() {
+            let _ = write!(s, ", urg {}", seg.urgent_pointer());
+        }
+        if !seg.options().is_empty() {
+            s.push_str(", options [");
+            let _ = tcp::write_options(s, seg.options());
+            s.push(']');
+        }
+        let _ = write!(s, ", length {len}");
+    }
+}
+
+fn udp_line(
+    s: &mut String,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    payload: &[u8],
+    style: Style,
+    frag: bool,
+) {
+    let Ok(d) = udp::Packet::new_checked(payload) else {
+        let _ = write!(s, "{src} > {dst}: UDP [truncated]");
+        return;
+    };
+    let (sp, dp) = (d.src_port(), d.dst_port());
+    let _ = write!(
+        s,
+        "{src}.{} > {dst}.{}: ",
+        port(sp, Transport::Udp, style),
+        port(dp, Transport::Udp, style)
+    );
+    let data = d.payload();
+    if !frag && (sp == 53 || dp == 53) {
+        if let Some(text) = dns(data) {
+            s.push_str(&text);
+            return;
+        }
+    }
+    let _ = write!(s, "UDP, length {}", data.len());
+}
+
+/// tcpdump's `ns_print` for a DNS message, or `None` if it does not parse.
+pub fn dns(data: &[u8]) -> Option<String> {
+    let m = Message::from_vec(data).ok()?;
+    let md = &m.metadata;
+    let mut s = format!("{}", md.id);
+    if md.message_type == MessageType::Response {
+        let rcode = match md.response_code {
+            ResponseCode::NoError => "",
+            ResponseCode::FormErr => " FormErr",
+            ResponseCode::ServFail => " ServFail",
+            ResponseCode::NXDomain => " NXDomain",
+            ResponseCode::NotImp => " NotImp",
+            ResponseCode::Refused => " Refused",
+            _ => " Resp?",
+        };
+        s.push_str(rcode);
+        if md.authoritative {
+            s.push('*');
+        }
+        if !md.recursion_available {
+            s.push('-');
+        }
+        if md.truncation {
+            s.push('|');
+        }
+        if m.queries.len() != 1 {
+            let _ = write!(s, " [{}q]", m.queries.len());
+        }
+        let additional = m.additionals.len() + usize::from(m.edns.is_some());
+        let _ = write!(
+            s,
+            " {}/{}/{}",
+            m.answers.len(),
+            m.authorities.len(),
+            additional
+        );
+        for (i, r) in m.answers.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&record(r));
+        }
+    } else {
+        if md.recursion_desired {
+            s.push('+');
+        }
+        if m.queries.len() != 1 {
+            let _ = write!(s, " [{}q]", m.queries.len());
+        }
+        let additional = m.additionals.len() + usize::from(m.edns.is_some());
+        if additional > 0 {
+            let _ = write!(s, " [{additional}au]");
+        }
+        if let Some(q) = m.queries.first() {
+            let _ = write!(s, " {}? {}", q.query_type(), fqdn(&q.name().to_ascii()));
+        }
+    }
+    let _ = write!(s, " ({})", data.len());
+    Some(s)
+}
+
+fn fqdn(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    }
+}
+
+/// One answer as `ns_rprint` prints it: ` TYPE data`.
+fn record(r: &Record) -> String {
+    let name = |n: &hickory_proto::rr::Name| fqdn(&n.to_ascii());
+    match &r.data {
+        RData::A(a) => format!(" A {}", a.0),
+        RData::AAAA(a) => format!(" AAAA {}", a.0),
+        RData::CNAME(c) => format!(" CNAME {}", name(&c.0)),
+        RData::NS(n) => format!(" NS {}", name(&n.0)),
+        RData::PTR(p) => format!(" PTR {}", name(&p.0)),
+        RData::MX(mx) => format!(" MX {} {}", name(&mx.exchange), mx.preference),
+        RData::SRV(v) => format!(
+            " SRV {}:{} {} {}",
+            name(&v.target),
+            v.port,
+            v.priority,
+            v.weight
+        ),
+        RData::TXT(t) => {
+            let parts: Vec<String> = t
+                .txt_data
+                .iter()
+                .map(|d| format!("\"{}\"", String::from_utf8_lossy(d)))
+                .collect();
+            format!(" TXT {}", parts.join(" "))
+        }
+        other => format!(" {}", other.record_type()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::{OpCode, Query};
+    use hickory_proto::rr::{Name, RecordType};
+
+    #[test]
+    fn dns_questions_and_answers_as_tcpdump_prints_them() {
+        let name = Name::from_ascii("server.lab.test.").unwrap();
+        let mut q = Message::new(11833, MessageType::Query, OpCode::Query);
+        q.metadata.recursion_desired = true;
+        q.add_query(Query::query(name.clone(), RecordType::A));
+        let bytes = q.to_vec().unwrap();
+        assert_eq!(dns(&bytes).unwrap(), "11833+ A? server.lab.test. (33)");
+        let mut r = Message::new(11833, MessageType::Response, OpCode::Query);
+        r.metadata.authoritative = true;
+        r.metadata.recursion_available = true;
+        r.add_query(Query::query(name.clone(), RecordType::A));
+        r.add_answer(Record::from_rdata(
+            name,
+            0,
+            RData::A(hickory_proto::rr::rdata::A(Ipv4Addr::new(10, 99, 3, 2))),
+        ));
+        let bytes = r.to_vec().unwrap();
+        assert_eq!(dns(&bytes).unwrap(), "11833* 1/0/0 A 10.99.3.2 (49)");
+    }
+}

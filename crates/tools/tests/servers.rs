@@ -1,0 +1,120 @@
+//! The small servers and the transfer tool: how long they wait, what they
+//! count.
+
+mod common;
+
+use common::{run, run_in, www_net};
+
+#[test]
+fn transfer_receives_exactly_the_size_asked_for() {
+    // chargen never stops sending; the count is what was asked, not what
+    // the last read happened to bring.
+    let r = run(&[
+        ("0s", "server", "serve chargen"),
+        ("1s", "client", "transfer -r -s 200K server"),
+    ]);
+    assert_eq!(r[1].exit, Some(0), "{:?}", r[1]);
+    assert!(
+        r[1].stdout[0].starts_with("transfer: received 200000 bytes from server:19 in "),
+        "{:?}",
+        r[1].stdout
+    );
+}
+
+#[test]
+fn http_server_waits_for_a_first_request_longer_than_between_requests() {
+    // nc connects and sends nothing (its input is a terminal nobody types
+    // into): the server keeps the new connection 60 s, as Apache's
+    // Timeout, not the 5 s of the keep-alive timer.
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            ("1s", "client", "nc server 80"),
+            ("10s", "server", "ss -tn state established"),
+            ("65s", "server", "ss -tn state established"),
+        ],
+    );
+    assert_eq!(
+        r[2].stdout.len(),
+        2,
+        "still open at 10 s: {:?}",
+        r[2].stdout
+    );
+    assert!(r[2].stdout[1].contains("10.99.3.2:80"), "{:?}", r[2].stdout);
+    assert_eq!(r[3].stdout.len(), 1, "closed by 65 s: {:?}", r[3].stdout);
+    assert_eq!(r[1].exit, Some(0));
+}
+
+#[test]
+fn every_tool_answers_help_as_the_real_one_does() {
+    // (command, stdout?, status, first line)
+    for (cmd, to_stdout, status, first) in [
+        ("ping -h", false, 2, ""),
+        ("traceroute --help", false, 0, "Usage:"),
+        ("ss -h", true, 0, "Usage: ss [ OPTIONS ]"),
+        (
+            "netstat -h",
+            true,
+            0,
+            "usage: netstat [-tuxanlpo] | -r [-n] | -i | -s",
+        ),
+        ("curl -h", true, 0, "Usage: curl [options...] <url>"),
+        ("tcpdump -h", true, 0, "tcpdump version 4.99.3 (tcplab)"),
+        (
+            "nc -h",
+            false,
+            0,
+            "OpenBSD netcat (Debian patchlevel 1.219-1; tcplab)",
+        ),
+        (
+            "sha256sum --help",
+            true,
+            0,
+            "Usage: sha256sum [OPTION]... [FILE]...",
+        ),
+        (
+            "cmp --help",
+            true,
+            0,
+            "Usage: cmp [OPTION]... FILE1 [FILE2]",
+        ),
+        (
+            "serve --help",
+            true,
+            0,
+            "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]",
+        ),
+        (
+            "transfer -h",
+            true,
+            0,
+            "usage: transfer [-r] [-N] [-p port] [-s size] host | -U path",
+        ),
+        ("fw -h", true, 0, "usage: fw -L"),
+        (
+            "conntrack --help",
+            true,
+            0,
+            "usage: conntrack -L [-p tcp|udp|icmp] | -S | -F",
+        ),
+    ] {
+        let u = tcplab_tools::Command::parse(cmd).unwrap_err();
+        let (text, stdout) = u.printed();
+        assert!(u.help.is_some(), "{cmd}");
+        assert_eq!(
+            (stdout, u.status, text.lines().next().unwrap()),
+            (to_stdout, status, first),
+            "{cmd}"
+        );
+        assert!(
+            tcplab_tools::check(cmd).is_ok(),
+            "{cmd}: help is not a mistake"
+        );
+    }
+    // Debian's traceroute takes -h as a bad option.
+    assert!(tcplab_tools::Command::parse("traceroute -h")
+        .unwrap_err()
+        .help
+        .is_none());
+}

@@ -1,0 +1,115 @@
+//! tcpdump's lines in the reference network: service names, no IP header
+//! fields without -v, DNS decoded, -t, -w and the closing counts.
+
+mod common;
+
+use common::{dns_net, run_in, www_net, SERVE_DNS};
+
+#[test]
+fn lines_name_services_and_leave_out_the_ip_header() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            ("500ms", "client", "tcpdump -c 3 tcp port 80"),
+            ("500ms", "server", "tcpdump -t -n -c 2 tcp port 80"),
+            (
+                "1s",
+                "client",
+                "curl -s -o /dev/null http://server/hello.txt",
+            ),
+        ],
+    );
+    let dump = &r[1].stdout;
+    assert!(
+        dump[0].starts_with("00:00:01.000000 IP 10.99.1.2.")
+            && dump[0].contains(" > 10.99.3.2.http: Flags [S], seq "),
+        "{dump:?}"
+    );
+    assert!(
+        dump[1].contains(" IP 10.99.3.2.http > 10.99.1.2."),
+        "{dump:?}"
+    );
+    assert!(dump.iter().all(|l| !l.contains("[DF]")), "{dump:?}");
+    assert_eq!(
+        r[1].stderr,
+        [
+            "tcpdump: verbose output suppressed, use -v[v]... for full protocol decode",
+            "listening on eth0, link-type RAW (Raw IP), snapshot length 262144 bytes",
+            "3 packets captured",
+            "3 packets received by filter",
+            "0 packets dropped by kernel",
+        ]
+    );
+    // -t: no timestamp; -n: port numbers.
+    assert!(
+        r[2].stdout[0].starts_with("IP 10.99.1.2.")
+            && r[2].stdout[0].contains(" > 10.99.3.2.80: Flags [S]"),
+        "{:?}",
+        r[2].stdout
+    );
+}
+
+#[test]
+fn dns_is_decoded() {
+    let r = run_in(
+        &dns_net(),
+        &[
+            SERVE_DNS,
+            ("500ms", "client", "tcpdump -n -c 2 udp port 53"),
+            ("1s", "client", "nslookup -type=A server.lab.test"),
+        ],
+    );
+    let dump = &r[1].stdout;
+    let (q, a) = (&dump[0], &dump[1]);
+    let id = q
+        .split(": ")
+        .nth(1)
+        .and_then(|rest| rest.split('+').next())
+        .unwrap();
+    assert!(
+        q.ends_with(&format!(" > 10.99.3.2.53: {id}+ A? server.lab.test. (33)")),
+        "{dump:?}"
+    );
+    assert!(
+        a.contains("IP 10.99.3.2.53 > 10.99.1.2.")
+            && a.ends_with(&format!(": {id}*- 1/0/0 A 10.99.3.2 (49)")),
+        "{dump:?}"
+    );
+}
+
+#[test]
+fn writes_pcap_files_and_counts_at_the_end() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            ("500ms", "client", "tcpdump -w /tmp/web.pcap -c 4 port 80"),
+            ("500ms", "server", "tcpdump -w /srv/all.pcap port 80"),
+            (
+                "1s",
+                "client",
+                "curl -s -o /dev/null http://server/hello.txt",
+            ),
+            ("3s", "client", "sha256sum /tmp/web.pcap"),
+            ("3s", "server", "cmp -s /srv/all.pcap /srv/www/hello.txt"),
+        ],
+    );
+    // Written, not printed.
+    assert_eq!(r[1].exit, Some(0));
+    assert!(r[1].stdout.is_empty(), "{:?}", r[1].stdout);
+    assert_eq!(
+        r[1].stderr,
+        [
+            "listening on eth0, link-type RAW (Raw IP), snapshot length 262144 bytes",
+            "4 packets captured",
+            "4 packets received by filter",
+            "0 packets dropped by kernel",
+        ]
+    );
+    assert_eq!(r[4].exit, Some(0), "{:?}", r[4]);
+    // A capture without -c keeps its file whole as it goes (cmp finds it
+    // and finds it different: status 1, not 2).
+    assert_eq!(r[5].exit, Some(1), "{:?}", r[5]);
+    assert_eq!(r[2].stderr.len(), 1, "{:?}", r[2].stderr);
+}
