@@ -54,6 +54,15 @@ pub struct RunArgs {
     /// A name server for the stack's resolver (repeatable).
     #[arg(long, value_name = "IP")]
     dns: Vec<String>,
+    /// The stack's TCP congestion control: cubic (the default), reno or bbr.
+    #[arg(long, value_name = "ALG")]
+    cc: Option<String>,
+    /// Do not offer SACK (RFC 2018) in the stack's SYNs.
+    #[arg(long)]
+    no_sack: bool,
+    /// Do not offer timestamps (RFC 7323) in the stack's SYNs.
+    #[arg(long)]
+    no_timestamps: bool,
     /// Run the command on the stack already running on the device.
     #[arg(long)]
     attach: bool,
@@ -232,6 +241,13 @@ fn options(a: &RunArgs) -> Result<RunOptions, String> {
         .iter()
         .map(|d| ipv4("--dns", d))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut tcp = tcplab_stack::tcp::TcpConfig::default();
+    if let Some(name) = &a.cc {
+        tcp.congestion = tcplab_stack::tcp::CongestionAlgorithm::from_name(name)
+            .ok_or_else(|| format!("invalid --cc `{name}`: not reno, cubic or bbr"))?;
+    }
+    tcp.sack = !a.no_sack;
+    tcp.timestamps = !a.no_timestamps;
     Ok(RunOptions {
         device: DeviceSpec {
             name: a.tun.clone(),
@@ -245,6 +261,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, String> {
         impair: any.then_some(impair),
         pcap: a.pcap.clone(),
         nameservers,
+        tcp,
     })
 }
 

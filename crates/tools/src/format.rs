@@ -3,22 +3,32 @@
 /// C's `printf("%g", x)`: six significant digits, trailing zeros removed,
 /// exponent form for very large or small values.
 pub fn g(x: f64) -> String {
+    g_prec(x, 6)
+}
+
+/// C's `%.Pg`: `p` significant digits, trailing zeros dropped, the
+/// exponent form below 1e-4 or from 10^p up.
+pub fn g_prec(x: f64, p: i32) -> String {
+    let p = p.max(1);
     if x == 0.0 {
         return "0".into();
     }
     if !x.is_finite() {
         return x.to_string();
     }
-    let exp = x.abs().log10().floor() as i32;
-    if !(-5..6).contains(&exp) {
-        let s = format!("{:.5e}", x);
-        // Rust prints e.g. "1.00000e7"; C prints "1e+07".
-        let (mantissa, e) = s.split_once('e').unwrap_or((&s, "0"));
+    // The exponent after rounding to p digits (999.96 at %.3g is 1e+03).
+    let sci = format!("{:.*e}", (p - 1) as usize, x);
+    let (mantissa, e) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = e.parse().unwrap_or(0);
+    if exp < -4 || exp >= p {
         let mantissa = trim_zeros(mantissa);
-        let e: i32 = e.parse().unwrap_or(0);
-        return format!("{mantissa}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+        return format!(
+            "{mantissa}e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        );
     }
-    let decimals = (5 - exp).max(0) as usize;
+    let decimals = (p - 1 - exp).max(0) as usize;
     trim_zeros(&format!("{:.*}", decimals, x)).to_string()
 }
 
@@ -86,6 +96,12 @@ mod tests {
         assert_eq!(g(2.5), "2.5");
         assert_eq!(g(0.001234), "0.001234");
         assert_eq!(g(12345678.0), "1.23457e+07");
+        assert_eq!(g(0.00001), "1e-05");
+        assert_eq!(g(999999.6), "1e+06");
+        assert_eq!(g_prec(9.92, 3), "9.92");
+        assert_eq!(g_prec(55.001, 3), "55");
+        assert_eq!(g_prec(999.96, 3), "1e+03");
+        assert_eq!(g_prec(2.7734375, 6), "2.77344");
     }
 
     #[test]

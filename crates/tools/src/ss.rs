@@ -563,7 +563,15 @@ fn second_line(r: &SockRow, a: &SsArgs) -> Option<String> {
     if a.info {
         if let Some(info) = &r.info {
             s.push(' ');
-            s.push_str(&tcp_info_line(info, r.pmtu, r.advmss));
+            s.push_str(&tcp_info_line(
+                info,
+                r.pmtu,
+                r.advmss,
+                InfoStyle {
+                    options: a.timers,
+                    numeric: a.numeric,
+                },
+            ));
         }
     }
     (s.len() > 1).then_some(s)
@@ -574,13 +582,50 @@ fn ms(d: std::time::Duration) -> String {
     crate::format::g(d.as_micros() as f64 / 1000.0)
 }
 
+/// iproute2's `sprint_bw`: bits per second, raw with `-n`, else three
+/// significant digits with k, M, G or T.
+fn bw(bps: f64, numeric: bool) -> String {
+    use crate::format::g_prec;
+    if numeric {
+        return format!("{bps:.0}");
+    }
+    for (scale, unit) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] {
+        if bps >= scale {
+            return format!("{}{unit}", g_prec(bps / scale, 3));
+        }
+    }
+    crate::format::g(bps)
+}
+
+/// How `ss -i` was asked: `-o` adds the `ts`/`sack` words (iproute2
+/// reads the options only then), `-n` prints rates as plain numbers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InfoStyle {
+    pub options: bool,
+    pub numeric: bool,
+}
+
 /// The TCP_INFO part of `ss -i`, fields in iproute2 6.1's order and
-/// words. Fields TcpInfo does not keep are left out (`ato`, `rcvmss`,
-/// `lastsnd`/`lastrcv`/`lastack`, `pacing_rate`, `delivered`,
-/// `rcv_space`, `minrtt`, ...); `retrans:` shows the segments being
-/// retransmitted now as 1 while a recovery or a backoff is under way.
-pub fn tcp_info_line(i: &tcplab_stack::TcpInfo, pmtu: usize, advmss: usize) -> String {
-    let mut s = i.congestion.to_string();
+/// words (`tcp_stats_print`). Fields TcpInfo does not keep are left out
+/// (`ato`, `rcvmss`, `lastsnd`/`lastrcv`/`lastack`, `data_segs_*`,
+/// `rcv_space`, ...); `retrans:` shows the segments retransmitted and not
+/// yet acknowledged, then the total; `delivered` is in segments of the
+/// current MSS, as Linux counts packets.
+pub fn tcp_info_line(
+    i: &tcplab_stack::TcpInfo,
+    pmtu: usize,
+    advmss: usize,
+    style: InfoStyle,
+) -> String {
+    let mut words: Vec<String> = Vec::new();
+    if style.options && i.timestamps {
+        words.push("ts".into());
+    }
+    if style.options && i.sack {
+        words.push("sack".into());
+    }
+    words.push(i.congestion.to_string());
+    let mut s = words.join(" ");
     if i.snd_wscale != 0 || i.rcv_wscale != 0 {
         let _ = write!(s, " wscale:{},{}", i.snd_wscale, i.rcv_wscale);
     }
@@ -615,13 +660,69 @@ pub fn tcp_info_line(i: &tcplab_stack::TcpInfo, pmtu: usize, advmss: usize) -> S
     if i.segs_in > 0 {
         let _ = write!(s, " segs_in:{}", i.segs_in);
     }
-    if let Some(srtt) = i.srtt.filter(|d| !d.is_zero()) {
-        let bps = i.cwnd as f64 * 8.0 / srtt.as_secs_f64();
-        let _ = write!(s, " send {:.0}bps", bps);
+    if let Some(b) = &i.bbr {
+        let _ = write!(
+            s,
+            " bbr:(bw:{}bps,mrtt:{}",
+            bw(b.bw as f64 * 8.0, style.numeric),
+            b.min_rtt.map_or("0".into(), ms)
+        );
+        // TCP_INFO carries the gains in 1/256 units.
+        for (name, gain) in [("pacing_gain", b.pacing_gain), ("cwnd_gain", b.cwnd_gain)] {
+            let units = (gain * 256.0) as u32;
+            if units > 0 {
+                let _ = write!(s, ",{name}:{}", crate::format::g(f64::from(units) / 256.0));
+            }
+        }
+        s.push(')');
     }
-    if i.retrans_segs > 0 {
-        let now = u32::from(i.in_recovery || i.backoff > 0);
-        let _ = write!(s, " retrans:{now}/{}", i.retrans_segs);
+    if let Some(srtt) = i.srtt.filter(|d| !d.is_zero()) {
+        let bps = (i.cwnd / mss * mss) as f64 * 8.0 / srtt.as_secs_f64();
+        let _ = write!(s, " send {}bps", bw(bps, style.numeric));
+    }
+    if let Some(rate) = i.pacing_rate.filter(|&r| r > 0) {
+        let _ = write!(
+            s,
+            " pacing_rate {}bps",
+            bw(rate as f64 * 8.0, style.numeric)
+        );
+    }
+    if let Some(rate) = i.delivery_rate.filter(|&r| r > 0) {
+        let _ = write!(
+            s,
+            " delivery_rate {}bps",
+            bw(rate as f64 * 8.0, style.numeric)
+        );
+    }
+    let delivered = i.delivered.div_ceil(mss as u64);
+    if delivered > 0 {
+        let _ = write!(s, " delivered:{delivered}");
+    }
+    if i.app_limited {
+        s.push_str(" app_limited");
+    }
+    // Linux's packets_out: sent and not cumulatively acknowledged.
+    let unacked = (i.snd_max.diff(i.snd_una).max(0) as usize).div_ceil(mss);
+    if unacked > 0 {
+        let _ = write!(s, " unacked:{unacked}");
+    }
+    if i.retrans_out > 0 || i.retrans_segs > 0 {
+        let _ = write!(s, " retrans:{}/{}", i.retrans_out, i.retrans_segs);
+    }
+    if i.lost > 0 {
+        let _ = write!(s, " lost:{}", i.lost);
+    }
+    if i.sacked > 0 {
+        let _ = write!(s, " sacked:{}", i.sacked);
+    }
+    if i.dsack_dups > 0 {
+        let _ = write!(s, " dsack_dups:{}", i.dsack_dups);
+    }
+    if i.reord_seen > 0 {
+        let _ = write!(s, " reord_seen:{}", i.reord_seen);
+    }
+    if let Some(m) = i.min_rtt {
+        let _ = write!(s, " minrtt:{}", ms(m));
     }
     if i.snd_wnd > 0 {
         let _ = write!(s, " snd_wnd:{}", i.snd_wnd);

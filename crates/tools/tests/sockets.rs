@@ -8,10 +8,20 @@ use common::{run_in, Ran, NET};
 /// A slow first link, a server with TCP and UDP services, a bulk transfer
 /// in progress and a finished exchange in TIME-WAIT at 1.5 s.
 fn busy(cmds: &[(&str, &str)]) -> Vec<Ran> {
-    let net = NET.replace(
-        "ends = [\"client\", \"r1\"]\ndelay = \"100us\"",
-        "ends = [\"client\", \"r1\"]\ndelay = \"10ms\"\nrate = \"10Mbit\"",
-    );
+    busy_with(cmds, "")
+}
+
+/// `busy`, with `[host.tcp]` settings for the client.
+fn busy_with(cmds: &[(&str, &str)], client_tcp: &str) -> Vec<Ran> {
+    let net = NET
+        .replace(
+            "ends = [\"client\", \"r1\"]\ndelay = \"100us\"",
+            "ends = [\"client\", \"r1\"]\ndelay = \"10ms\"\nrate = \"10Mbit\"",
+        )
+        .replace(
+            "gateway = \"10.99.1.1\"\n",
+            &format!("gateway = \"10.99.1.1\"\n{client_tcp}\n"),
+        );
     let mut runs = vec![
         ("0s", "server", "serve discard"),
         ("0s", "server", "serve echo"),
@@ -108,8 +118,10 @@ fn ss_internals_timers_and_summary() {
     let lines = &r[0].stdout;
     assert!(lines[1].contains(" timer:(on,"), "{lines:?}");
     let info = &lines[2];
+    // iproute2's order; with -o the options agreed come first.
+    let mut at = 0;
     for field in [
-        "\t reno wscale:",
+        "\t ts sack cubic wscale:",
         " rto:",
         " rtt:",
         " mss:1448 pmtu:1500 advmss:1460 cwnd:",
@@ -117,9 +129,16 @@ fn ss_internals_timers_and_summary() {
         " segs_out:",
         " segs_in:",
         " send ",
+        " delivery_rate ",
+        " delivered:",
+        " unacked:",
+        " minrtt:",
         " snd_wnd:",
     ] {
-        assert!(info.contains(field), "{field:?} missing from {info:?}");
+        let Some(i) = info[at..].find(field) else {
+            panic!("{field:?} missing from {info:?} after byte {at}");
+        };
+        at += i + field.len();
     }
     // Linux 6.1 prints neither of these.
     assert!(
@@ -165,6 +184,45 @@ fn ss_internals_timers_and_summary() {
     assert!(
         !all.get(tw + 1).is_some_and(|l| l.starts_with('\t')),
         "{all:?}"
+    );
+}
+
+/// BBR's model in `ss -i` (iproute2's `bbr:(bw:...,mrtt:...,pacing_gain:
+/// ...,cwnd_gain:...)` and the pacing rate), rates with units unless
+/// `-n`; no `ts sack` words without `-o`.
+#[test]
+fn ss_shows_bbr_and_rates() {
+    let r = busy_with(
+        &[("client", "ss -ti"), ("client", "ss -tin")],
+        "[host.tcp]\ncongestion = \"bbr\"",
+    );
+    let info = &r[0].stdout[2];
+    assert!(info.starts_with("\t bbr wscale:"), "{info}");
+    let bbr = info
+        .split_once(" bbr:(bw:")
+        .map(|(_, rest)| rest.split_once(')').unwrap().0)
+        .unwrap_or_else(|| panic!("no bbr:( in {info}"));
+    // 10 Mbit/s at the bottleneck: the model is close to it.
+    let (bw, rest) = bbr.split_once("bps,mrtt:").unwrap();
+    let mbps: f64 = bw
+        .strip_suffix('M')
+        .unwrap_or_else(|| panic!("{bw}"))
+        .parse()
+        .unwrap();
+    assert!((8.0..=10.5).contains(&mbps), "{bbr}");
+    assert!(
+        rest.contains(",pacing_gain:") && rest.contains(",cwnd_gain:"),
+        "{bbr}"
+    );
+    assert!(
+        info.contains(" pacing_rate ") && info.contains("Mbps"),
+        "{info}"
+    );
+    let numeric = &r[1].stdout[2];
+    let raw = numeric.split_once(" bbr:(bw:").unwrap().1;
+    assert!(
+        raw.split_once("bps").unwrap().0.parse::<u64>().is_ok(),
+        "{numeric}"
     );
 }
 

@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub impair: Option<LinkParams>,
     pub pcap: Option<PathBuf>,
     pub nameservers: Vec<Ipv4Addr>,
+    /// The stack's TCP settings (`--cc`, `--no-sack`, `--no-timestamps`).
+    pub tcp: tcplab_stack::tcp::TcpConfig,
 }
 
 /// The real clock, as the stack's `Instant` since the start.
@@ -314,6 +316,7 @@ pub fn run(
     let spec = &opts.device;
     let mut stack = Stack::new(Config {
         seed: opts.seed,
+        tcp: opts.tcp.clone(),
         ..Config::default()
     });
     let iface = stack

@@ -4,7 +4,7 @@ use std::net::SocketAddrV4;
 
 use super::Stack;
 use crate::socket::{BindError, RecvError, SendError, TcpHandle};
-use crate::tcp::{ConnectError, Readiness, SocketSnapshot, TcpInfo};
+use crate::tcp::{CongestionAlgorithm, ConnectError, Readiness, SocketSnapshot, TcpInfo};
 use crate::time::Instant;
 
 impl Stack {
@@ -106,6 +106,11 @@ impl Stack {
 
     pub fn tcp_set_nodelay(&mut self, h: TcpHandle, on: bool) {
         self.tcp.set_nodelay(h, on);
+    }
+
+    /// `setsockopt(TCP_CONGESTION)`; false if `h` names no TCP socket.
+    pub fn tcp_set_congestion(&mut self, h: TcpHandle, algorithm: CongestionAlgorithm) -> bool {
+        self.tcp.set_congestion(h, algorithm)
     }
 
     pub fn tcp_set_keepalive(&mut self, h: TcpHandle, on: bool) {

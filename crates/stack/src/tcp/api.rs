@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use super::config::CongestionAlgorithm;
 use super::emit::mss_for;
 use super::state::{Phase, State};
 use super::table::{Listener, TcpLayer, TcpSocket};
@@ -408,6 +409,26 @@ impl TcpLayer {
             c.nodelay = on;
         }
         self.mark(h.0);
+    }
+
+    /// `TCP_CONGESTION`: the algorithm of one connection (taking over its
+    /// current window, as Linux's `tcp_reinit_congestion_control` keeps
+    /// snd_cwnd) or of the connections a listener will accept. Returns
+    /// whether the handle named a socket.
+    pub fn set_congestion(&mut self, h: TcpHandle, algorithm: CongestionAlgorithm) -> bool {
+        if let Some(l) = self.listener_mut(h.0) {
+            l.congestion = Some(algorithm);
+            return true;
+        }
+        let Some(c) = self.conn_mut(h.0) else {
+            return false;
+        };
+        if c.algorithm != algorithm {
+            c.algorithm = algorithm;
+            c.switch_controller();
+        }
+        self.mark(h.0);
+        true
     }
 
     /// `SO_KEEPALIVE` (RFC 9293 §3.8.4; off by default).

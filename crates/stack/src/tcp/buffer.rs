@@ -173,34 +173,29 @@ impl Assembler {
     }
 
     /// Record `start .. end`; false (and nothing recorded) if that would
-    /// need more than `max_ranges` ranges.
+    /// need more than `max_ranges` ranges. In place: a binary search and
+    /// one splice, so many holes cost little per segment.
     pub fn add(&mut self, start: usize, end: usize, max_ranges: usize) -> bool {
         if start >= end {
             return true;
         }
-        let mut merged = (start, end);
-        let mut out = Vec::with_capacity(self.ranges.len() + 1);
-        let mut placed = false;
-        for &(s, e) in &self.ranges {
-            if e < merged.0 {
-                out.push((s, e));
-            } else if s > merged.1 {
-                if !placed {
-                    out.push(merged);
-                    placed = true;
-                }
-                out.push((s, e));
-            } else {
-                merged = (merged.0.min(s), merged.1.max(e));
+        // The ranges that touch or overlap start..end: from the first whose
+        // end reaches `start` to the last whose start is within `end`.
+        let first = self.ranges.partition_point(|&(_, e)| e < start);
+        let last = self.ranges.partition_point(|&(s, _)| s <= end);
+        if first == last {
+            if self.ranges.len() >= max_ranges {
+                return false;
             }
+            self.ranges.insert(first, (start, end));
+            return true;
         }
-        if !placed {
-            out.push(merged);
-        }
-        if out.len() > max_ranges {
-            return false;
-        }
-        self.ranges = out;
+        let merged = (
+            start.min(self.ranges[first].0),
+            end.max(self.ranges[last - 1].1),
+        );
+        self.ranges[first] = merged;
+        self.ranges.drain(first + 1..last);
         true
     }
 

@@ -151,7 +151,7 @@ impl Default for TcpConfig {
             keepalive_time: Duration::from_secs(7200),
             keepalive_interval: Duration::from_secs(75),
             keepalive_probes: 9,
-            max_ooo_ranges: 32,
+            max_ooo_ranges: 4096,
             max_syn_backlog: 256,
             syncookies: true,
             challenge_ack_limit: 1000,

@@ -36,8 +36,9 @@ pub struct AckEvent {
     /// Whether the window was what limited the sender (RFC 7661 §4.3,
     /// Linux's `tcp_is_cwnd_limited`); if not, it should not grow.
     pub cwnd_limited: bool,
-    /// The connection is in fast recovery or after a timeout: window
-    /// growth waits (RFC 5681 §3.2, RFC 6937), model updates do not.
+    /// The connection is in fast recovery: window growth waits (RFC 5681
+    /// §3.2, RFC 6937), model updates do not. (After a timeout the window
+    /// grows in slow start from one segment, RFC 5681 §3.1.)
     pub in_recovery: bool,
     /// The delivery-rate sample of this ACK, if any.
     pub rate: Option<RateSample>,
@@ -49,9 +50,11 @@ pub struct AckEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LostPacket {
     pub bytes: usize,
-    /// Bytes in flight when it was sent, and lost bytes counted by then.
+    /// Bytes in flight when it was sent, lost bytes counted by then, and
+    /// lost bytes counted now (this one included).
     pub tx_in_flight: usize,
     pub lost_before: u64,
+    pub lost_total: u64,
     pub app_limited: bool,
 }
 
@@ -62,6 +65,11 @@ pub enum Congestion {
     FastRetransmit,
     /// The retransmission timer expired.
     Timeout,
+    /// The retransmission timer expired during fast recovery: the window
+    /// falls to one segment but the threshold set when recovery began
+    /// stands, since FlightSize now counts the losses too (Linux's
+    /// `tcp_enter_loss` keeps it the same way).
+    TimeoutInRecovery,
     /// A tail loss probe repaired a loss no other ACK reported (RFC 8985
     /// §7.4.2): one reduction, no retransmissions to pace.
     ProbeRepair,
@@ -94,13 +102,28 @@ pub trait Controller: fmt::Debug {
     /// A segment was found lost.
     fn on_lost(&mut self, _now: Instant, _lost: &LostPacket) {}
     /// Congestion: fast recovery begins, the timer expired, or a probe
-    /// repaired a loss; `in_flight` bytes are out (RFC 5681's FlightSize).
-    fn on_congestion(&mut self, now: Instant, kind: Congestion, in_flight: usize, smss: usize);
+    /// repaired a loss; `in_flight` bytes are out (RFC 5681's FlightSize,
+    /// the loss-based algorithms' base) of which `pipe` are still thought
+    /// to be in the network (RFC 6675's pipe, BBR's packet conservation).
+    fn on_congestion(
+        &mut self,
+        now: Instant,
+        kind: Congestion,
+        in_flight: usize,
+        pipe: usize,
+        smss: usize,
+    );
     /// Fast recovery ended with a full ACK; `in_flight` bytes are out.
     fn on_recovery_end(&mut self, now: Instant, in_flight: usize, smss: usize);
     /// The last reduction proved spurious (D-SACK, RFC 3708; timestamps,
     /// RFC 3522): undo it.
     fn on_spurious(&mut self, _now: Instant) {}
+    /// The handshake completed, with its RTT sample if it gave one.
+    fn on_established(&mut self, _srtt: Option<Duration>) {}
+    /// BBR's model, for `ss -i`.
+    fn bbr_info(&self) -> Option<super::bbr::BbrInfo> {
+        None
+    }
 }
 
 /// The initial window of RFC 6928: min(10·MSS, max(2·MSS, 14600)).
@@ -166,7 +189,19 @@ impl Controller for NewReno {
         }
     }
 
-    fn on_congestion(&mut self, _now: Instant, kind: Congestion, in_flight: usize, smss: usize) {
+    fn on_congestion(
+        &mut self,
+        _now: Instant,
+        kind: Congestion,
+        in_flight: usize,
+        _pipe: usize,
+        smss: usize,
+    ) {
+        if kind == Congestion::TimeoutInRecovery {
+            self.bytes_acked = 0;
+            self.cwnd = smss;
+            return;
+        }
         self.prior = Some((self.cwnd, self.ssthresh));
         // RFC 5681 eq. (4): ssthresh = max(FlightSize / 2, 2·SMSS).
         self.ssthresh = (in_flight / 2).max(2 * smss);
@@ -175,7 +210,7 @@ impl Controller for NewReno {
             // PRR brings the window down to ssthresh over the recovery.
             Congestion::FastRetransmit | Congestion::ProbeRepair => self.ssthresh,
             // §3.1: the loss window is one segment.
-            Congestion::Timeout => smss,
+            Congestion::Timeout | Congestion::TimeoutInRecovery => smss,
         };
     }
 
@@ -192,20 +227,25 @@ impl Controller for NewReno {
     }
 }
 
-/// A controller for `algorithm` whose first window is `initial` bytes.
+/// A controller for `algorithm` whose first window is `initial` bytes, for
+/// segments of `smss`; `seed` feeds an algorithm's randomness (BBR's
+/// probing schedule).
 pub fn new_controller(
     algorithm: super::config::CongestionAlgorithm,
     initial: usize,
+    smss: usize,
+    seed: u64,
 ) -> Box<dyn Controller> {
+    use super::config::CongestionAlgorithm as A;
     match algorithm {
-        super::config::CongestionAlgorithm::NewReno
-        | super::config::CongestionAlgorithm::Cubic
-        | super::config::CongestionAlgorithm::Bbr => Box::new(NewReno::new(initial)),
+        A::NewReno => Box::new(NewReno::new(initial)),
+        A::Cubic => Box::new(super::cubic::Cubic::new(initial)),
+        A::Bbr => Box::new(super::bbr::Bbr::new(initial, smss, seed)),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     pub(crate) fn ack(acked: usize) -> AckEvent {
@@ -248,7 +288,7 @@ mod tests {
             ..ack(1000)
         });
         assert_eq!(c.cwnd(), 12_000);
-        c.on_congestion(Instant::ZERO, Congestion::Timeout, 12_000, 1000);
+        c.on_congestion(Instant::ZERO, Congestion::Timeout, 12_000, 12_000, 1000);
         assert_eq!((c.cwnd(), c.ssthresh()), (1000, 6000));
         for _ in 0..5 {
             c.on_ack(&ack(1000));
@@ -264,7 +304,13 @@ mod tests {
     #[test]
     fn rfc5681_fast_recovery_halves_and_undoes() {
         let mut c = NewReno::new(initial_window(1000));
-        c.on_congestion(Instant::ZERO, Congestion::FastRetransmit, 20_000, 1000);
+        c.on_congestion(
+            Instant::ZERO,
+            Congestion::FastRetransmit,
+            20_000,
+            20_000,
+            1000,
+        );
         assert_eq!((c.ssthresh(), c.cwnd()), (10_000, 10_000));
         // No growth while recovering.
         c.on_ack(&AckEvent {
@@ -275,6 +321,32 @@ mod tests {
         c.on_recovery_end(Instant::ZERO, 4000, 1000);
         assert_eq!(c.cwnd(), 10_000);
         // A spurious reduction is undone.
+        c.on_spurious(Instant::ZERO);
+        assert_eq!((c.cwnd(), c.ssthresh()), (10_000, usize::MAX));
+    }
+
+    #[test]
+    fn timeout_during_recovery_keeps_the_threshold() {
+        let mut c = NewReno::new(initial_window(1000));
+        c.on_congestion(
+            Instant::ZERO,
+            Congestion::FastRetransmit,
+            20_000,
+            20_000,
+            1000,
+        );
+        assert_eq!(c.ssthresh(), 10_000);
+        // FlightSize at the timeout counts the lost segments too; halving
+        // it would set the threshold above the window recovery chose.
+        c.on_congestion(
+            Instant::ZERO,
+            Congestion::TimeoutInRecovery,
+            40_000,
+            40_000,
+            1000,
+        );
+        assert_eq!((c.cwnd(), c.ssthresh()), (1000, 10_000));
+        // A later undo still restores the window from before recovery.
         c.on_spurious(Instant::ZERO);
         assert_eq!((c.cwnd(), c.ssthresh()), (10_000, usize::MAX));
     }

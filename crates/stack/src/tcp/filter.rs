@@ -8,7 +8,6 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Extreme {
     Min,
-    #[cfg_attr(not(test), expect(dead_code, reason = "BBR's bandwidth filter is next"))]
     Max,
 }
 
@@ -41,6 +40,11 @@ impl WindowedFilter {
             Extreme::Min => a <= b,
             Extreme::Max => a >= b,
         }
+    }
+
+    /// Change the window's length; the samples stay.
+    pub fn set_window(&mut self, window: u64) {
+        self.window = window;
     }
 
     /// Take a sample `value` at time `t` (never earlier than the last).

@@ -210,6 +210,7 @@ impl Connection {
             self.rtt.after_lost_syn();
         }
         self.retries = 0;
+        self.cc.on_established(self.rtt.srtt());
         if self.snd.outstanding() == 0 {
             self.timers.stop(Timer::Retransmit);
         } else {

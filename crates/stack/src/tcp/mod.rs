@@ -11,11 +11,18 @@
 //! R1/R2 limits of §3.8.3; flow control with zero-window probing that lasts
 //! as long as the peer answers (RFC 1122 §4.2.2.17), the SWS override
 //! (§4.2.3.4), window updates, sender and receiver SWS avoidance, Nagle,
-//! delayed ACKs; RFC 5681 congestion control with RFC 6582 NewReno behind
-//! the [`Controller`] trait; MSS option and effective MSS (§3.7.1), RFC
-//! 1191 path MTU down to 68 (DF cleared below `min_pmtu`), RFC 5927 soft
-//! ICMP errors; urgent data per RFC 6093; keep-alive; window scaling (RFC
-//! 7323 §2).
+//! delayed ACKs; MSS option and effective MSS (§3.7.1), RFC 1191 path MTU
+//! down to 68 (DF cleared below `min_pmtu`), RFC 5927 soft ICMP errors;
+//! urgent data per RFC 6093; keep-alive; window scaling (RFC 7323 §2).
+//!
+//! Loss recovery and congestion control: SACK (RFC 2018) with D-SACK (RFC
+//! 2883) both ways, a scoreboard in the retransmission queue and RFC
+//! 6675's pipe and NextSeg; timestamps (RFC 7323 §3–5: RTTM, PAWS) and RFC
+//! 6191's TIME-WAIT test; RACK-TLP (RFC 8985); PRR (RFC 6937); undo of
+//! spurious reductions (RFC 3708 D-SACK, RFC 3522 Eifel); the delivery-
+//! rate sampler; NewReno (RFC 5681/6582), CUBIC (RFC 9438, the default,
+//! with HyStart++ RFC 9406) and BBR (draft-ietf-ccwg-bbr) behind the
+//! [`Controller`] trait, paced when the algorithm asks for it.
 //!
 //! How the send side works: the SYN, the data and the FIN are items in one
 //! sequence space, each sent whenever it is unacknowledged and due,
@@ -25,11 +32,8 @@
 //! that another rule has rewound.
 //!
 //! What is deliberately left out, with the reason (see docs/compliance.md):
-//! SACK (RFC 2018) — the receiver keeps out-of-order data, but the sender
-//! recovers with NewReno's one-hole-per-RTT (the queue's lost/retransmitted
-//! marks are where a scoreboard will go); timestamps (RFC 7323 §3–5) — RTT
-//! is sampled per ACK from the queue's send times, with Karn's rule; the
-//! obsolete security/precedence checks.
+//! the obsolete security/precedence checks; ECN (flags carried, not acted
+//! on).
 //!
 //! Module map: `state` (the states, per-state data, checked transitions),
 //! `sender` and `receiver` (the two halves' sequence variables and
@@ -38,12 +42,16 @@
 //! to send and when, timers), `table` (demultiplexing, timers, output
 //! order), `listen` (LISTEN, CLOSED, SYN cookies), `syncookie`, `emit`
 //! (datagrams), `api` (the user interface of §3.9.1), `buffer`, `rtt`,
-//! `congestion`, `timers`.
+//! `timers`; loss recovery in `recovery` (SACK/RACK-TLP/PRR/undo), `rate`
+//! (delivery rate), `filter` (windowed min/max); the algorithms in
+//! `congestion` (trait, NewReno), `cubic`, `bbr`.
 
 mod api;
+mod bbr;
 mod buffer;
 mod config;
 mod congestion;
+mod cubic;
 mod emit;
 mod filter;
 mod input;
@@ -62,6 +70,7 @@ mod tcb;
 mod timers;
 
 pub use api::{ConnectError, Readiness, SocketSnapshot};
+pub use bbr::BbrInfo;
 pub use buffer::{Assembler, Ring};
 pub use config::{CongestionAlgorithm, TcpConfig};
 pub use congestion::{initial_window, AckEvent, Congestion, Controller, NewReno};

@@ -528,7 +528,8 @@ impl Connection {
             let tsval = self.ts.clock(now);
             let before = self.pipe();
             let lost = self.snd.queue().lost_total();
-            let snap = self.rate.on_send(now, before, before + len, lost);
+            let outstanding = self.snd.outstanding();
+            let snap = self.rate.on_send(now, outstanding, before + len, lost);
             let end = plan.seq + len;
             match kind {
                 Kind::New => self.snd.sent_new(plan.seq, end, now, tsval, snap),

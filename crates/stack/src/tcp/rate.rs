@@ -28,8 +28,10 @@ pub struct RateSample {
     pub lost: u64,
     /// Bytes newly delivered by this ACK (RFC 6937's DeliveredData).
     pub newly_acked: usize,
-    /// The RTT of the newest delivered record.
-    pub rtt: Duration,
+    /// The RTT of the newest delivered record sent only once (Karn's
+    /// rule: a retransmission's ACK may be for the original, as Linux's
+    /// `ca_rtt_us` excludes them); `None` when every one was resent.
+    pub rtt: Option<Duration>,
 }
 
 /// The connection's side of the sampler (§4.1.2.1).
@@ -50,11 +52,17 @@ pub struct RateSampler {
 }
 
 impl RateSampler {
-    /// A record goes out with `in_flight` bytes already out (before it)
-    /// and `after` bytes out once it has left, `lost` bytes ever marked
-    /// lost: its snapshot.
-    pub fn on_send(&mut self, now: Instant, in_flight: usize, after: usize, lost: u64) -> RateSnap {
-        if in_flight == 0 {
+    /// A record goes out with `outstanding` bytes unacknowledged before
+    /// it, `after` bytes in flight once it has left and `lost` bytes ever
+    /// marked lost: its snapshot.
+    pub fn on_send(
+        &mut self,
+        now: Instant,
+        outstanding: usize,
+        after: usize,
+        lost: u64,
+    ) -> RateSnap {
+        if outstanding == 0 {
             // Nothing in flight: the next sample's interval starts now.
             self.first_send_time = now;
             self.delivered_time = now;
@@ -131,7 +139,7 @@ impl RateSampler {
             tx_in_flight: snap.tx_in_flight,
             lost: lost.saturating_sub(snap.lost),
             newly_acked: d.bytes,
-            rtt: now.saturating_since(p.sent),
+            rtt: d.newest_once.map(|sent| now.saturating_since(sent)),
         })
     }
 }
@@ -171,7 +179,7 @@ mod tests {
         assert_eq!(s.delivered, 10_000);
         assert_eq!(s.interval, Duration::from_millis(20));
         assert_eq!(s.rate, Some(500_000));
-        assert_eq!(s.rtt, Duration::from_millis(11));
+        assert_eq!(s.rtt, Some(Duration::from_millis(11)));
         // An interval below the minimum RTT gives no rate.
         let snap = r.on_send(ms(21), 0, 1000, 0);
         q.push(SeqNumber(10_000), SeqNumber(11_000), ms(21), 0, snap);

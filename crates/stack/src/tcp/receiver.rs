@@ -223,10 +223,11 @@ impl Receiver {
             return None;
         }
         let off = seq - self.nxt;
-        self.ooo
-            .ranges()
-            .iter()
-            .find(|(s, e)| *s <= off && off < *e)
+        let ranges = self.ooo.ranges();
+        let i = ranges.partition_point(|&(_, e)| e <= off);
+        ranges
+            .get(i)
+            .filter(|&&(s, _)| s <= off)
             .map(|&(s, e)| (self.nxt + s, self.nxt + e))
     }
 
@@ -261,23 +262,23 @@ impl Receiver {
             }
         }
         // Marks whose data became in order (or was dropped) are forgotten.
+        let marks: Vec<SeqNumber> = self.sack_recent.iter().copied().collect();
+        let mut kept = VecDeque::new();
+        for s in marks {
+            if let Some(b) = self.block_of(s) {
+                kept.push_back(s);
+                if out.len() < max && !out.iter().skip(skip).any(|o| *o == b) {
+                    out.push(b);
+                }
+            }
+        }
+        self.sack_recent = kept;
         let nxt = self.nxt;
-        let ranges: Vec<(SeqNumber, SeqNumber)> = self
-            .ooo
-            .ranges()
-            .iter()
-            .map(|&(s, e)| (nxt + s, nxt + e))
-            .collect();
-        self.sack_recent
-            .retain(|s| ranges.iter().any(|(l, r)| l <= s && s < r));
-        let recent = self
-            .sack_recent
-            .iter()
-            .filter_map(|s| ranges.iter().find(|(l, r)| l <= s && s < r).copied());
-        for b in recent.chain(ranges.iter().copied()) {
+        for &(s, e) in self.ooo.ranges() {
             if out.len() >= max {
                 break;
             }
+            let b = (nxt + s, nxt + e);
             if !out.iter().skip(skip).any(|o| *o == b) {
                 out.push(b);
             }

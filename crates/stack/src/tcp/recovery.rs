@@ -129,6 +129,8 @@ pub struct Recovery {
     /// (one segment each): they leave the pipe, which is RFC 3042's
     /// limited transmit and RFC 6582's window inflation at once.
     pub reno_sacked: usize,
+    /// Partial ACKs in this NewReno recovery (RFC 6582 §4).
+    pub partial_acks: u32,
 }
 
 impl Recovery {
@@ -144,6 +146,7 @@ impl Recovery {
             prr: Prr::default(),
             undo: Undo::default(),
             reno_sacked: 0,
+            partial_acks: 0,
         }
     }
 
@@ -281,13 +284,16 @@ impl Connection {
         } else if dup {
             self.rec.dupacks = self.rec.dupacks.saturating_add(1);
             if !self.neg.sack {
-                let cap = self.snd.outstanding().saturating_sub(self.seg.mss);
+                // Never more than what the queue thinks is in the network
+                // (lost segments are not), less one segment.
+                let cap = self.snd.queue().pipe().saturating_sub(self.seg.mss);
                 self.rec.reno_sacked = (self.rec.reno_sacked + self.seg.mss).min(cap);
             }
         } else if !self.neg.sack {
             self.rec.dupacks = 0;
         }
-        self.check_undo(ctx, &sacks, tsecr, advanced);
+        let rtx_tsval = d.oldest_rtx_tsval;
+        self.check_undo(ctx, &sacks, tsecr, rtx_tsval);
         // The episode ends when its recovery point is acknowledged.
         if advanced && self.rec.until.is_some_and(|u| ack >= u) {
             self.end_episode(ctx);
@@ -356,7 +362,7 @@ impl Connection {
                 prior_in_flight,
                 in_flight: self.pipe(),
                 cwnd_limited,
-                in_recovery: self.rec.in_recovery(),
+                in_recovery: self.rec.state == CaState::Recovery,
                 rate,
                 smss: self.seg.mss,
             };
@@ -364,10 +370,18 @@ impl Connection {
         }
         if advanced {
             self.persist.backoff = 0;
-            // RFC 6298 §5.2/5.3.
+            // RFC 6298 §5.2/5.3 — but in NewReno's recovery only the first
+            // partial ACK restarts the timer (RFC 6582 §3.2 step 5, the
+            // "Impatient" variant of §4): a window of holes is not
+            // repaired one round trip each for ever, the timer ends it.
+            let partial = !self.neg.sack && self.rec.state == CaState::Recovery;
+            if partial {
+                self.rec.partial_acks = self.rec.partial_acks.saturating_add(1);
+            }
             if self.snd.outstanding() == 0 {
                 self.timers.stop(Timer::Retransmit);
-            } else if !self.timers.is_set(Timer::Persist) {
+            } else if !(self.timers.is_set(Timer::Persist) || partial && self.rec.partial_acks > 1)
+            {
                 self.restart_rto(now);
             }
         }
@@ -411,6 +425,7 @@ impl Connection {
             info.dsack = true;
             skip = 1;
             ctx.stats.dsack_recv += 1;
+            self.counters.dsack_dups += 1;
             if let Some(end) = self.tlp.end.filter(|_| self.tlp.retrans) {
                 info.dsack_covers_probe = l0 < end && end <= r0;
             }
@@ -443,6 +458,7 @@ impl Connection {
         if let (Some(low), Some(fack)) = (d.lowest_once_end, self.rack.fack) {
             if low < fack {
                 self.rack.reordering_seen = true;
+                self.counters.reord_seen += 1;
             }
         }
         if let Some(high) = d.highest_end {
@@ -509,16 +525,23 @@ impl Connection {
     /// Tell the controller and the rate sampler what was found lost;
     /// returns the bytes.
     pub(super) fn report_losses(&mut self, now: Instant) -> usize {
-        let mut bytes = 0;
         let Connection { snd, cc, .. } = self;
-        for r in snd.queue_mut().take_lost_log() {
-            bytes += r.len();
+        let queue = snd.queue_mut();
+        let lost_total = queue.lost_total();
+        let batch: Vec<_> = queue.take_lost_log().collect();
+        let bytes: usize = batch.iter().map(|r| r.len()).sum();
+        // Each packet sees the losses counted up to and including itself,
+        // as if reported one by one (BBR's InflightAtLoss needs that).
+        let mut running = lost_total.saturating_sub(bytes as u64);
+        for r in batch {
+            running += r.len() as u64;
             cc.on_lost(
                 now,
                 &LostPacket {
                     bytes: r.len(),
                     tx_in_flight: r.rate.tx_in_flight,
                     lost_before: r.rate.lost,
+                    lost_total: running,
                     app_limited: r.rate.app_limited,
                 },
             );
@@ -537,13 +560,19 @@ impl Connection {
         self.rec.recover = Some(nxt);
         self.rec.high_rxt = self.snd.una();
         self.rec.rescue_rxt = None;
+        self.rec.partial_acks = 0;
         self.rec.undo = Undo {
             marker: Some(self.snd.una()),
             retrans: 0,
             stamp: None,
         };
-        self.cc
-            .on_congestion(ctx.now, Congestion::FastRetransmit, in_flight, self.seg.mss);
+        self.cc.on_congestion(
+            ctx.now,
+            Congestion::FastRetransmit,
+            in_flight,
+            self.pipe(),
+            self.seg.mss,
+        );
         // RFC 6937 §3: RecoverFS is the flight when recovery begins.
         self.rec.prr = Prr {
             delivered: 0,
@@ -619,23 +648,24 @@ impl Connection {
 
     /// Undo a reduction that proved spurious: every retransmission of the
     /// episode reported back as a duplicate (RFC 3708), or, with
-    /// timestamps, an ACK that echoes a TSval older than the episode's
-    /// first retransmission — the original arrived (RFC 3522).
+    /// timestamps, an ACK of retransmitted data that echoes a TSval older
+    /// than any of those retransmissions carried — the originals arrived
+    /// (RFC 3522). `rtx_tsval`: the oldest TSval of the retransmissions
+    /// this ACK acknowledged cumulatively.
     fn check_undo(
         &mut self,
         ctx: &mut Ctx<'_>,
         sacks: &SackInfo,
         tsecr: Option<u32>,
-        advanced: bool,
+        rtx_tsval: Option<u32>,
     ) {
         let undo = self.rec.undo;
         if undo.marker.is_none() || undo.stamp.is_none() {
             return;
         }
         let by_dsack = sacks.dsack && undo.retrans == 0;
-        let by_ts = advanced
-            && self.rec.in_recovery()
-            && tsecr.is_some_and(|e| undo.stamp.is_some_and(|s| ts_before(e, s)));
+        let by_ts = self.rec.in_recovery()
+            && matches!((tsecr, rtx_tsval), (Some(e), Some(r)) if ts_before(e, r));
         if !(by_dsack || by_ts) {
             return;
         }
@@ -651,6 +681,7 @@ impl Connection {
         }
         // Reordering, not loss: RACK waits longer from now on.
         self.rack.reordering_seen = true;
+        self.counters.reord_seen += 1;
     }
 
     /// RFC 8985 §7.4: what the ACK says about the outstanding probe.
@@ -676,8 +707,13 @@ impl Connection {
             self.tlp.end = None;
             if !self.rec.in_recovery() {
                 let in_flight = self.pipe();
-                self.cc
-                    .on_congestion(ctx.now, Congestion::ProbeRepair, in_flight, self.seg.mss);
+                self.cc.on_congestion(
+                    ctx.now,
+                    Congestion::ProbeRepair,
+                    in_flight,
+                    self.pipe(),
+                    self.seg.mss,
+                );
                 self.cc.on_recovery_end(ctx.now, in_flight, self.seg.mss);
             }
             ctx.stats.loss_probe_recoveries += 1;
@@ -767,8 +803,14 @@ impl Connection {
     pub(super) fn enter_loss(&mut self, ctx: &mut Ctx<'_>, first_timeout: bool) {
         if first_timeout {
             let in_flight = self.snd.outstanding();
+            let kind = if self.rec.state == CaState::Recovery {
+                Congestion::TimeoutInRecovery
+            } else {
+                Congestion::Timeout
+            };
+            let pipe = self.pipe();
             self.cc
-                .on_congestion(ctx.now, Congestion::Timeout, in_flight, self.seg.mss);
+                .on_congestion(ctx.now, kind, in_flight, pipe, self.seg.mss);
         }
         if self.rec.state != CaState::Loss {
             self.rec.undo = Undo {

@@ -14,7 +14,7 @@
 //! network") follows from the flags: a record counts once unless SACKed or
 //! lost, and once more if retransmitted — kept as a running sum.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use tcplab_wire::tcp::SeqNumber;
@@ -43,6 +43,9 @@ pub struct RateSnap {
 pub struct Sent {
     pub start: SeqNumber,
     pub end: SeqNumber,
+    /// `start` as a 64-bit offset into the stream (it never wraps): the
+    /// key of the queue's indexes.
+    pub off: u64,
     /// When it was last (re)transmitted (RACK's xmit_ts).
     pub sent: Instant,
     /// How many times it was transmitted (Karn's rule: RTT samples only
@@ -55,8 +58,11 @@ pub struct Sent {
     pub retransmitted: bool,
     /// Selectively acknowledged (RFC 2018): the peer holds it.
     pub sacked: bool,
-    /// The TSval its last transmission carried (RFC 8985 §6.2 step 2).
+    /// The TSval its last transmission carried (RFC 8985 §6.2 step 2),
+    /// and the one its first retransmission carried (RFC 3522's
+    /// RetransmitTS).
     pub tsval: u32,
+    pub first_rtx_tsval: u32,
     pub rate: RateSnap,
 }
 
@@ -83,6 +89,16 @@ impl Sent {
     /// ending further.
     pub fn sent_after(&self, sent: Instant, end: SeqNumber) -> bool {
         self.sent > sent || (self.sent == sent && self.end > end)
+    }
+
+    /// In flight as far as RACK knows: not SACKed, not waiting to be sent
+    /// again.
+    fn in_flight(&self) -> bool {
+        !self.sacked && !self.needs_retransmission()
+    }
+
+    fn end_off(&self) -> u64 {
+        self.off + self.len() as u64
     }
 }
 
@@ -157,6 +173,10 @@ pub struct Delivery {
     /// 8985 §6.2 step 2: a retransmission acknowledged faster than the
     /// minimum RTT, or whose ACK echoes an older TSval, is not).
     pub rack: Option<Sent>,
+    /// The oldest TSval carried by the first retransmission of a record
+    /// this ACK acknowledged cumulatively (RFC 3522's test compares the
+    /// echo with it).
+    pub oldest_rtx_tsval: Option<u32>,
     /// The lowest end of a newly delivered record sent once, and the
     /// highest end of any (RFC 8985 §6.2 step 3: reordering detection).
     pub lowest_once_end: Option<SeqNumber>,
@@ -180,6 +200,13 @@ impl Delivery {
     /// `bytes` of `r` were delivered; `whole`: all of it.
     fn deliver(&mut self, r: &Sent, bytes: usize, whole: bool) {
         self.bytes += bytes;
+        if whole && r.xmits > 1 && !r.sacked {
+            let first = r.first_rtx_tsval;
+            self.oldest_rtx_tsval = Some(match self.oldest_rtx_tsval {
+                Some(t) if super::tcb::ts_before(t, first) => t,
+                _ => first,
+            });
+        }
         if whole {
             if r.xmits == 1 {
                 self.oldest_once.get_or_insert(r.sent);
@@ -208,17 +235,23 @@ impl Delivery {
     }
 }
 
-/// Losses not yet reported to congestion control, at most this many.
-const LOST_LOG: usize = 64;
-
-/// The records, oldest first, and the sums kept with them.
+/// The records, oldest first, and the sums and indexes kept with them.
 #[derive(Debug, Clone, Default)]
 pub struct RtxQueue {
     records: VecDeque<Sent>,
     tally: Tally,
+    /// The records in flight by (send time, end offset): RACK's
+    /// time-ordered list (RFC 8985 §6.2 step 5 looks at the oldest first
+    /// and stops at the first sent after the RACK segment).
+    in_flight: BTreeSet<(Instant, u64)>,
+    /// Start offsets of the records waiting for a retransmission.
+    pending: BTreeSet<u64>,
+    /// The offset the next record starts at.
+    next_off: u64,
     /// Bytes ever marked lost (the rate sampler's C.lost).
     lost_total: u64,
-    /// Records newly marked lost, for the controller (bounded).
+    /// Records newly marked lost, for the controller: drained after every
+    /// ACK and timer, so never more than the records in flight.
     lost_log: Vec<Sent>,
 }
 
@@ -285,25 +318,51 @@ impl RtxQueue {
         let r = Sent {
             start,
             end,
+            off: self.next_off,
             sent: now,
             xmits: 1,
             lost: false,
             retransmitted: false,
             sacked: false,
             tsval,
+            first_rtx_tsval: 0,
             rate,
         };
-        self.tally.add(Tally::of(&r));
+        self.next_off += r.len() as u64;
+        self.add(&r);
         self.records.push_back(r);
     }
 
+    /// Count `r` in the sums and indexes.
+    fn add(&mut self, r: &Sent) {
+        self.tally.add(Tally::of(r));
+        if r.in_flight() {
+            self.in_flight.insert((r.sent, r.end_off()));
+        }
+        if r.needs_retransmission() {
+            self.pending.insert(r.off);
+        }
+    }
+
+    /// Take `r` out of the sums and indexes.
+    fn remove(&mut self, r: &Sent) {
+        self.tally.sub(Tally::of(r));
+        if r.in_flight() {
+            self.in_flight.remove(&(r.sent, r.end_off()));
+        }
+        if r.needs_retransmission() {
+            self.pending.remove(&r.off);
+        }
+    }
+
     fn update(&mut self, i: usize, f: impl FnOnce(&mut Sent)) {
-        let Some(r) = self.records.get_mut(i) else {
+        let Some(mut r) = self.records.get(i).copied() else {
             return;
         };
-        self.tally.sub(Tally::of(r));
-        f(r);
-        self.tally.add(Tally::of(r));
+        self.remove(&r);
+        f(&mut r);
+        self.add(&r);
+        self.records[i] = r;
     }
 
     /// Split record `i` at `cut` (strictly inside it); both halves keep
@@ -312,9 +371,29 @@ impl RtxQueue {
         let r = self.records[i];
         debug_assert!(r.start < cut && cut < r.end);
         self.update(i, |r| r.end = cut);
-        let tail = Sent { start: cut, ..r };
-        self.tally.add(Tally::of(&tail));
+        let tail = Sent {
+            start: cut,
+            off: r.off + (cut - r.start) as u64,
+            ..r
+        };
+        self.add(&tail);
         self.records.insert(i + 1, tail);
+    }
+
+    /// The index of the record holding stream offset `off`.
+    fn index_of_off(&self, off: u64) -> Option<usize> {
+        let i = self.records.partition_point(|r| r.end_off() <= off);
+        self.records.get(i).filter(|r| r.off <= off).map(|_| i)
+    }
+
+    /// The stream offset of sequence number `seq` (which may lie below
+    /// the queue, once acknowledged).
+    fn off_of(&self, seq: SeqNumber) -> u64 {
+        match self.records.front() {
+            Some(f) if seq >= f.start => f.off + (seq - f.start) as u64,
+            Some(f) => f.off.saturating_sub((f.start - seq) as u64),
+            None => self.next_off,
+        }
     }
 
     /// The index of the record holding `seq`, if any.
@@ -335,7 +414,7 @@ impl RtxQueue {
         while let Some(front) = self.records.front() {
             if front.end <= ack {
                 let r = *front;
-                self.tally.sub(Tally::of(&r));
+                self.remove(&r);
                 self.records.pop_front();
                 if !r.sacked {
                     d.deliver(&r, r.len(), true);
@@ -346,7 +425,10 @@ impl RtxQueue {
                     if !r.sacked {
                         d.deliver(&r, ack - r.start, false);
                     }
-                    self.update(0, |r| r.start = ack);
+                    self.update(0, |r| {
+                        r.off += (ack - r.start) as u64;
+                        r.start = ack;
+                    });
                 }
                 break;
             }
@@ -398,9 +480,7 @@ impl RtxQueue {
                     return 0;
                 }
                 self.lost_total += r.len() as u64;
-                if self.lost_log.len() < LOST_LOG {
-                    self.lost_log.push(r);
-                }
+                self.lost_log.push(r);
                 if r.lost {
                     0
                 } else {
@@ -520,27 +600,26 @@ impl RtxQueue {
         rack_end: SeqNumber,
         wait: Duration,
     ) -> (usize, Option<Duration>) {
-        let (mut lost, mut timeout) = (0, None::<Duration>);
-        let mut resent_seen = 0;
-        for i in 0..self.records.len() {
-            let r = self.records[i];
-            resent_seen += usize::from(r.xmits > 1);
-            let before = !r.sent_after(rack_sent, rack_end);
-            if r.sacked || r.needs_retransmission() || !before {
-                // Records sent once are in order of time: past the first
-                // one sent after the RACK segment, only retransmissions
-                // can still qualify.
-                if !before && r.xmits == 1 && resent_seen == self.tally.resent {
-                    break;
-                }
-                continue;
+        let rack_end = self.off_of(rack_end);
+        let mut due_now = Vec::new();
+        let mut timeout = None;
+        for &(sent, end) in &self.in_flight {
+            // Oldest first: past the RACK segment nothing qualifies.
+            if sent > rack_sent || (sent == rack_sent && end > rack_end) {
+                break;
             }
-            let due = r.sent + wait;
+            let due = sent + wait;
             if due <= now {
-                lost += self.mark_lost(i);
+                due_now.push(end);
             } else {
-                let left = due - now;
-                timeout = Some(timeout.map_or(left, |t| t.max(left)));
+                // Later ones are due later: this is the longest wait yet.
+                timeout = Some(due - now);
+            }
+        }
+        let mut lost = 0;
+        for end in due_now {
+            if let Some(i) = self.index_of_off(end - 1) {
+                lost += self.mark_lost(i);
             }
         }
         (lost, timeout)
@@ -549,10 +628,8 @@ impl RtxQueue {
     /// The oldest record waiting for a retransmission, cut to at most
     /// `max_len` bytes of sequence space; returns its index and span.
     pub fn next_lost(&mut self, max_len: usize) -> Option<(usize, SeqNumber, SeqNumber)> {
-        if self.tally.pending == 0 {
-            return None;
-        }
-        let i = self.records.iter().position(Sent::needs_retransmission)?;
+        let off = *self.pending.first()?;
+        let i = self.index_of_off(off)?;
         Some(self.cut(i, max_len))
     }
 
@@ -604,6 +681,9 @@ impl RtxQueue {
     /// Record `i` was sent again now, carrying `tsval`.
     pub fn retransmitted(&mut self, i: usize, now: Instant, tsval: u32, rate: RateSnap) {
         self.update(i, |r| {
+            if r.xmits == 1 {
+                r.first_rtx_tsval = tsval;
+            }
             r.sent = now;
             r.xmits = r.xmits.saturating_add(1);
             r.retransmitted = true;
@@ -616,6 +696,9 @@ impl RtxQueue {
     /// probe repeated): only its time and count change.
     pub fn resent_first(&mut self, now: Instant, tsval: u32) {
         self.update(0, |r| {
+            if r.xmits == 1 {
+                r.first_rtx_tsval = tsval;
+            }
             r.sent = now;
             r.xmits = r.xmits.saturating_add(1);
             r.tsval = tsval;
@@ -626,6 +709,8 @@ impl RtxQueue {
     pub fn clear(&mut self) {
         self.records.clear();
         self.tally = Tally::default();
+        self.in_flight.clear();
+        self.pending.clear();
         self.lost_log.clear();
     }
 
@@ -652,6 +737,34 @@ impl RtxQueue {
         }
         if tally != self.tally {
             return Err(format!("sums {:?} kept, {tally:?} counted", self.tally));
+        }
+        let mut offs = self.records.iter().map(|r| r.off);
+        if let Some(first) = offs.next() {
+            let mut at = first;
+            for r in &self.records {
+                if r.off != at {
+                    return Err(format!(
+                        "record {:?} at offset {}, not {at}",
+                        r.start, r.off
+                    ));
+                }
+                at = r.end_off();
+            }
+        }
+        let flying: BTreeSet<(Instant, u64)> = self
+            .records
+            .iter()
+            .filter(|r| r.in_flight())
+            .map(|r| (r.sent, r.end_off()))
+            .collect();
+        let pending: BTreeSet<u64> = self
+            .records
+            .iter()
+            .filter(|r| r.needs_retransmission())
+            .map(|r| r.off)
+            .collect();
+        if flying != self.in_flight || pending != self.pending {
+            return Err("the in-flight or pending index disagrees with the records".into());
         }
         Ok(())
     }

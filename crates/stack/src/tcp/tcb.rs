@@ -134,6 +134,10 @@ pub struct Counters {
     pub retrans_segs: u64,
     pub dsack_sent: u64,
     pub loss_probes: u64,
+    /// D-SACKs received, and reorderings detected (Linux's dsack_dups and
+    /// reord_seen in TCP_INFO).
+    pub dsack_dups: u64,
+    pub reord_seen: u64,
 }
 
 /// One connection.
@@ -238,8 +242,13 @@ pub struct TcpInfo {
     pub retrans_out: usize,
     /// Bytes delivered to the peer (cumulatively or by SACK).
     pub delivered: u64,
+    /// D-SACKs received and reorderings detected, counted.
+    pub dsack_dups: u64,
+    pub reord_seen: u64,
     /// Reordering seen (RACK).
     pub reordering_seen: bool,
+    /// BBR's model, when BBR is the algorithm.
+    pub bbr: Option<super::bbr::BbrInfo>,
     pub retrans_segs: u64,
     pub backoff: u32,
     pub bytes_acked: u64,
@@ -289,7 +298,7 @@ impl Connection {
             rcv: Receiver::new(config.recv_buffer, wscale),
             timers: TimerTable::default(),
             rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
-            cc: new_controller(config.congestion, initial_window(536)),
+            cc: new_controller(config.congestion, initial_window(536), 536, 0),
             algorithm: config.congestion,
             seg: Segmentation {
                 mss: 536,
@@ -393,7 +402,17 @@ impl Connection {
     pub(super) fn reset_controller(&mut self, syn_lost: bool) {
         let smss = self.seg.mss;
         let initial = if syn_lost { smss } else { initial_window(smss) };
-        self.cc = new_controller(self.algorithm, initial);
+        let seed = u64::from(self.snd.iss().0) << 32 | u64::from(self.ts.offset);
+        self.cc = new_controller(self.algorithm, initial, smss, seed);
+    }
+
+    /// `TCP_CONGESTION` changed the algorithm: a new controller that
+    /// starts from the current window.
+    pub(super) fn switch_controller(&mut self) {
+        let seed = u64::from(self.snd.iss().0) << 32 | u64::from(self.ts.offset);
+        let cwnd = self.cc.cwnd().max(self.seg.mss);
+        self.cc = new_controller(self.algorithm, cwnd, self.seg.mss, seed);
+        self.cc.on_established(self.rtt.srtt());
     }
 
     /// Record a hard error; the application hears it on its next call.
@@ -472,6 +491,9 @@ impl Connection {
             retrans_out: self.snd.queue().retrans_records(),
             delivered: self.rate.delivered,
             reordering_seen: self.rack.reordering_seen,
+            dsack_dups: self.counters.dsack_dups,
+            reord_seen: self.counters.reord_seen,
+            bbr: self.cc.bbr_info(),
             retrans_segs: self.counters.retrans_segs,
             backoff: self.rtt.backoff(),
             bytes_acked: self.counters.bytes_acked,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::pair::sa;
 use super::segments::{Bench, Seg, ACK, IRS, PORT, SYN, US};
 use crate::socket::TcpHandle;
-use crate::tcp::{State, TcpConfig};
+use crate::tcp::{CongestionAlgorithm, State, TcpConfig};
 
 const RTT: Duration = Duration::from_millis(20);
 const MSS: u32 = 1200;
@@ -65,7 +65,7 @@ fn send_segments(b: &mut Bench, c: TcpHandle, n: u32) -> Vec<Seg> {
 
 #[test]
 fn rfc6675_two_holes_repaired_in_one_round_trip() {
-    let mut b = bench(|_| {});
+    let mut b = bench(|t| t.congestion = CongestionAlgorithm::NewReno);
     let (c, base) = open(&mut b, false);
     // RFC 6928: ten segments go out at once.
     assert_eq!(send_segments(&mut b, c, 10).len(), 10);
@@ -302,4 +302,67 @@ fn newreno_without_sack_still_repairs_one_hole_per_round_trip() {
     let out = b.recv();
     assert_eq!(out[0].seq, base + 2 * MSS, "{out:#?}");
     let _ = c;
+}
+
+/// BBR paces (draft-ietf-ccwg-bbr §5.6.2, §4.2): the first window goes
+/// out at 2.77 × IW / SRTT, a couple of segments at a time, each burst at
+/// a deadline `poll_timeout` reports (the sender never sleeps); no timer
+/// but the pacing one wakes it.
+#[test]
+fn bbr_paces_the_first_window_at_deadlines_from_poll_timeout() {
+    let mut b = bench(|t| t.congestion = CongestionAlgorithm::Bbr);
+    let (c, _) = open(&mut b, false);
+    let rate = b.s.tcp_info(c).unwrap().pacing_rate.unwrap();
+    let expected = 2.77 * f64::from(10 * MSS) / RTT.as_secs_f64();
+    assert!((rate as f64 - expected).abs() < 0.01 * expected, "{rate}");
+    b.s.tcp_send(c, &vec![7u8; (10 * MSS) as usize]).unwrap();
+    let start = b.now;
+    let mut bursts = vec![(b.now, b.recv().len())];
+    assert!(bursts[0].1 <= 3, "a burst of {} segments", bursts[0].1);
+    let mut sent = bursts[0].1;
+    while sent < 10 {
+        let t = b.s.poll_timeout().expect("a pacing deadline");
+        assert!(
+            t > b.now && t < b.now + RTT,
+            "deadline {t:?} at {:?}",
+            b.now
+        );
+        b.now = t;
+        b.s.handle_timeout(t);
+        let n = b.recv().len();
+        assert!(n <= 3, "a burst of {n} segments");
+        sent += n;
+        bursts.push((t, n));
+    }
+    // Ten segments at the pacing rate, less the first burst's credit.
+    let took = b.now.saturating_since(start).as_secs_f64();
+    let ideal = f64::from(10 * MSS) / rate as f64;
+    assert!(
+        took > 0.6 * ideal && took < 1.1 * ideal,
+        "{took} s for {ideal} s of data: {bursts:?}"
+    );
+}
+
+/// `TCP_CONGESTION` on a listener chooses the algorithm of the connections
+/// it accepts; on a connection it switches, keeping the window.
+#[test]
+fn tcp_congestion_on_listener_and_connection() {
+    let mut b = bench(|t| t.congestion = CongestionAlgorithm::Cubic);
+    let l = b.s.tcp_listen(sa(US, PORT), 4).unwrap();
+    assert!(b.s.tcp_set_congestion(l, CongestionAlgorithm::Bbr));
+    b.send(Seg::new(SYN, IRS, 0).mss(MSS as u16).sack_ok());
+    let synack = b.one();
+    b.advance(RTT);
+    b.send(Seg::new(ACK, IRS + 1, synack.seq + 1));
+    let c = b.s.tcp_accept(l).unwrap();
+    let info = b.s.tcp_info(c).unwrap();
+    assert_eq!(info.congestion, "bbr");
+    assert!(info.pacing_rate.is_some());
+    let cwnd = info.cwnd;
+    assert!(b.s.tcp_set_congestion(c, CongestionAlgorithm::NewReno));
+    let info = b.s.tcp_info(c).unwrap();
+    assert_eq!((info.congestion, info.cwnd), ("reno", cwnd));
+    assert_eq!(info.pacing_rate, None);
+    b.s.tcp_abort(b.now, c);
+    assert!(!b.s.tcp_set_congestion(c, CongestionAlgorithm::Bbr));
 }

@@ -847,7 +847,10 @@ fn data_retries_end_in_timeout() {
 
 #[test]
 fn fast_retransmit_on_third_duplicate_ack() {
-    let mut b = Bench::new(|c| c.send_buffer = 65536);
+    let mut b = Bench::new(|c| {
+        c.send_buffer = 65536;
+        c.congestion = crate::tcp::CongestionAlgorithm::NewReno;
+    });
     let (c, iss) = established(&mut b);
     b.s.tcp_send(c, &[9u8; 5000]).unwrap();
     let segs = b.recv();
