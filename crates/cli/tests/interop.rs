@@ -347,7 +347,10 @@ fn ping_both_ways_with_fragmentation() {
 /// Kernel curl downloads from `serve http`, and tcplab's curl downloads from
 /// python's http.server, 20 MB each way, checked by SHA-256.
 fn http_both_ways(flags: &[&str]) {
-    let files = Files::new(20 << 20);
+    http_both_ways_in(&Files::new(20 << 20), flags);
+}
+
+fn http_both_ways_in(files: &Files, flags: &[&str]) {
     let want = sha256(&files.path("big.bin"));
     let ns = Ns::new();
     let root = files.dir.to_string_lossy().into_owned();
@@ -402,6 +405,63 @@ fn http_20mb_both_ways_through_loss_reordering_and_duplication() {
             "7",
         ]);
     }
+}
+
+/// SACK and timestamps agreed with the kernel's TCP in both directions,
+/// used through 2 % loss (SACK blocks from both ends, every segment with
+/// TSopt), and the bytes exact both ways with the stack's sender on BBR.
+#[test]
+fn sack_and_timestamps_with_the_kernel_under_loss() {
+    if !capable("sack_and_timestamps_with_the_kernel_under_loss") {
+        return;
+    }
+    let files = Files::new(4 << 20);
+    let pcap = files.path("both.pcap");
+    http_both_ways_in(
+        &files,
+        &[
+            "--loss", "2%", "--delay", "2ms", "--seed", "11", "--cc", "bbr", "--pcap", &pcap,
+        ],
+    );
+    let fields = |filter: &str, field: &str| -> Vec<String> {
+        let o = run_ok(Command::new("tshark").args([
+            "-n", "-r", &pcap, "-Y", filter, "-T", "fields", "-e", "ip.src", "-e", field,
+        ]));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    // Every SYN, from either end, offers both.
+    let syns = fields("tcp.flags.syn == 1", "tcp.options.sack_perm");
+    let ts_syns = fields(
+        "tcp.flags.syn == 1 && tcp.options.timestamp.tsval",
+        "ip.src",
+    );
+    assert!(syns.len() >= 4, "{syns:?}");
+    assert_eq!(ts_syns.len(), syns.len(), "{syns:?} {ts_syns:?}");
+    for who in ["10.7.0.1", "10.7.0.2"] {
+        assert!(
+            syns.iter()
+                .any(|l| l.starts_with(who) && l.split(' ').count() == 2),
+            "{who}: {syns:?}"
+        );
+        // Both receivers reported holes with SACK blocks.
+        let sacks = fields(
+            &format!("ip.src == {who} && tcp.options.sack_le"),
+            "tcp.options.sack_le",
+        );
+        assert!(!sacks.is_empty(), "no SACK blocks from {who}");
+    }
+    // Once agreed, no segment goes without TSopt.
+    let without = fields(
+        "tcp && !tcp.options.timestamp.tsval && tcp.flags.reset == 0",
+        "tcp.flags",
+    );
+    assert!(
+        without.is_empty(),
+        "segments without timestamps: {without:?}"
+    );
 }
 
 #[test]

@@ -272,3 +272,27 @@ fn lab_help_explains_the_transcript() {
         assert!(text.contains(mark), "{mark} missing from:\n{text}");
     }
 }
+
+/// The congestion-control lesson shows what it says: under 1 % random
+/// loss BBR moves the 4 MB several times faster than NewReno, and CUBIC
+/// is not slower than NewReno.
+#[test]
+fn congestion_lesson_ranks_the_algorithms() {
+    let out = tcplab()
+        .args(["lab", "--quiet"])
+        .arg(scenarios().join("congestion.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rate = |host: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!(" {host} ")) && l.contains("transfer: sent"))
+            .unwrap_or_else(|| panic!("no transfer by {host} in\n{text}"));
+        let mbit = line.rsplit(": ").next().unwrap();
+        mbit.trim_end_matches(" Mbit/s").parse().unwrap()
+    };
+    let (reno, cubic, bbr) = (rate("reno"), rate("cubic"), rate("bbr"));
+    assert!(bbr > 3.0 * reno, "BBR {bbr} vs NewReno {reno}");
+    assert!(cubic >= reno, "CUBIC {cubic} vs NewReno {reno}");
+}

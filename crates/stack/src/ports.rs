@@ -163,6 +163,50 @@ impl PortTable {
         Err(BindError::NoPortsAvailable)
     }
 
+    /// `bind_ephemeral` for a connection to `remote`; when every port is
+    /// taken, a port held only by a connection to the same remote that
+    /// `reusable` says may go (RFC 6191's TIME-WAIT reuse; it returns that
+    /// connection's owner) passes to `owner`. Returns the port and the
+    /// owner it was taken from, if any.
+    pub fn bind_ephemeral_reusing(
+        &mut self,
+        kind: SocketKind,
+        addr: Ipv4Addr,
+        remote: SocketAddrV4,
+        owner: SocketId,
+        mut reusable: impl FnMut(u16) -> Option<SocketId>,
+    ) -> Result<(u16, Option<SocketId>), BindError> {
+        match self.bind_ephemeral(kind, addr, Some(remote), owner) {
+            Err(BindError::NoPortsAvailable) => {}
+            other => return other.map(|p| (p, None)),
+        }
+        let min = u32::from(*self.ephemeral.start());
+        let num = u32::from(*self.ephemeral.end()) - min + 1;
+        let endpoints = (kind, addr, Some(remote));
+        let offset = hash32(&self.offset_key, &endpoints);
+        let index = hash32(&self.index_key, &endpoints) as usize % TABLE_SIZE;
+        for _ in 0..num {
+            let port = (min + offset.wrapping_add(self.table[index]) % num) as u16;
+            self.table[index] = self.table[index].wrapping_add(1);
+            let Some(old) = reusable(port) else { continue };
+            // Only that connection's binding may stand in the way.
+            let Some(list) = self.bindings.get_mut(&(kind, port)) else {
+                continue;
+            };
+            let others = list
+                .iter()
+                .filter(|b| b.owner != old && b.conflicts(addr, Some(remote)))
+                .count();
+            if others > 0 {
+                continue;
+            }
+            list.retain(|b| b.owner != old);
+            self.bind(kind, addr, port, Some(remote), owner)?;
+            return Ok((port, Some(old)));
+        }
+        Err(BindError::NoPortsAvailable)
+    }
+
     /// Record that a bound socket is now connected to `remote`, so that other
     /// connections to other remotes may share its ephemeral port.
     pub fn set_remote(

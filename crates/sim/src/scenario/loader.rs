@@ -221,6 +221,7 @@ impl Loader<'_> {
             (&mut c.timestamps, t.timestamps),
             (&mut c.rack, t.rack),
             (&mut c.tlp, t.tlp),
+            (&mut c.tw_reuse, t.tw_reuse),
         ] {
             if let Some(v) = value {
                 *switch = v;

@@ -131,6 +131,7 @@ pub(super) struct RawTcp {
     pub(super) timestamps: Option<bool>,
     pub(super) rack: Option<bool>,
     pub(super) tlp: Option<bool>,
+    pub(super) tw_reuse: Option<bool>,
     /// Added to every ISN: to watch sequence numbers wrap.
     pub(super) isn_offset: Option<u32>,
 }

@@ -145,7 +145,7 @@ impl TcpLayer {
             Some(p) => ports
                 .bind(SocketKind::Tcp, src, p, Some(remote), owner)
                 .map(|()| p),
-            None => ports.bind_ephemeral(SocketKind::Tcp, src, Some(remote), owner),
+            None => self.bind_ephemeral(now, ports, src, remote, owner),
         };
         let port = match bound {
             Ok(p) => p,
@@ -409,6 +409,42 @@ impl TcpLayer {
             c.nodelay = on;
         }
         self.mark(h.0);
+    }
+
+    /// An ephemeral port towards `remote`; when all are taken, one held by
+    /// a TIME-WAIT connection to the same remote whose timestamps prove
+    /// old segments harmless (RFC 6191 §2 via RFC 7323 PAWS; Linux's
+    /// `tcp_tw_reuse`: timestamps agreed and the last one more than a
+    /// second old). That connection is closed and its port passes on.
+    fn bind_ephemeral(
+        &mut self,
+        now: Instant,
+        ports: &mut PortTable,
+        src: Ipv4Addr,
+        remote: SocketAddrV4,
+        owner: crate::socket::SocketId,
+    ) -> Result<u16, BindError> {
+        if !self.config.tw_reuse {
+            return ports.bind_ephemeral(SocketKind::Tcp, src, Some(remote), owner);
+        }
+        let (port, taken) =
+            ports.bind_ephemeral_reusing(SocketKind::Tcp, src, remote, owner, |port| {
+                let key = self.find(SocketAddrV4::new(src, port), remote)?;
+                let c = self.conn(key)?;
+                let reusable = c.state() == State::TimeWait
+                    && c.neg.ts
+                    && c.ts.recent_stamp.is_some_and(|t| {
+                        now.saturating_since(t) > std::time::Duration::from_secs(1)
+                    });
+                reusable.then(|| TcpHandle(key).id())
+            })?;
+        if taken.is_some() {
+            if let Some(key) = self.find(SocketAddrV4::new(src, port), remote) {
+                self.remove(key);
+            }
+            self.stats.time_wait_reused += 1;
+        }
+        Ok(port)
     }
 
     /// `TCP_CONGESTION`: the algorithm of one connection (taking over its

@@ -651,8 +651,10 @@ impl Bbr {
 
     /// §5.3.4.3: the minimum RTT, and when ProbeRTT is due.
     fn update_min_rtt(&mut self, rs: &RateSample, now: Instant) {
-        self.probe_rtt_expired =
-            now.saturating_since(self.probe_rtt_min_stamp) > PROBE_RTT_INTERVAL;
+        // Nothing expires before the first sample (the clock need not
+        // start at zero when the connection does).
+        self.probe_rtt_expired = self.probe_rtt_min_delay.is_some()
+            && now.saturating_since(self.probe_rtt_min_stamp) > PROBE_RTT_INTERVAL;
         let Some(rtt) = rs.rtt else { return };
         if self.probe_rtt_min_delay.is_none_or(|d| rtt < d) || self.probe_rtt_expired {
             self.probe_rtt_min_delay = Some(rtt);
@@ -1157,6 +1159,24 @@ mod tests {
         b.on_spurious(p.now);
         assert_eq!(b.info().inflight_longterm, None);
         assert_ne!(b.state, State::ProbeBwDown, "the probe resumes");
+    }
+
+    /// A connection that starts late on the clock does not think its
+    /// first RTT sample is five seconds old (no ProbeRTT at the start).
+    #[test]
+    fn a_late_start_is_not_a_stale_min_rtt() {
+        let mut p = Path::new(12_500_000.0, 20);
+        p.now = Instant::from_secs(29);
+        let mut b = Bbr::new(10 * MSS, MSS, 7);
+        for _ in 0..100 {
+            let states = p.round(&mut b, Duration::ZERO);
+            assert!(
+                !states.contains(&State::ProbeRtt),
+                "ProbeRTT at {:?}",
+                p.now
+            );
+        }
+        assert!(b.state.probe_bw());
     }
 
     /// The same seed gives the same probing schedule; BBR's state is a

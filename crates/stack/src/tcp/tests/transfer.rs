@@ -216,3 +216,68 @@ fn time_wait_holds_no_buffers() {
         p.b.tcp_buffer_bytes()
     );
 }
+
+/// Connect a to b:80 through the listener `l`.
+fn connect_to(p: &mut Pair, l: TcpHandle) -> (TcpHandle, TcpHandle) {
+    let c = p.a.tcp_connect(p.now, sa(B, 80), None).unwrap();
+    let mut s = None;
+    assert!(p.run_until(Duration::from_secs(10), |p| {
+        s = s.or_else(|| p.b.tcp_accept(l).ok());
+        s.is_some()
+            && p.a
+                .tcp_info(c)
+                .is_some_and(|i| i.state == State::Established)
+    }));
+    (c, s.unwrap())
+}
+
+/// Open and close (the client closing first) `n` connections from a to
+/// b:80; every one leaves its port in TIME-WAIT on a.
+fn churn(p: &mut Pair, l: TcpHandle, n: usize) {
+    for _ in 0..n {
+        let (c, s) = connect_to(p, l);
+        p.a.tcp_close(p.now, c);
+        p.run_for(Duration::from_millis(50));
+        p.b.tcp_close(p.now, s);
+        p.run_for(Duration::from_millis(50));
+        assert_eq!(p.a.tcp_info(c).unwrap().state, State::TimeWait);
+    }
+}
+
+/// RFC 6191 on the active side (Linux's `tcp_tw_reuse`): with every
+/// ephemeral port held by TIME-WAIT towards the same server, a new
+/// connection takes over one whose timestamps are more than a second old;
+/// not before, not without timestamps, not when switched off.
+#[test]
+fn rfc6191_time_wait_port_reused_for_a_new_connection() {
+    use crate::socket::BindError;
+    use crate::tcp::ConnectError;
+    let small = |ts: bool, reuse: bool| {
+        move |c: &mut crate::Config| {
+            c.ephemeral_ports = 50000..=50003;
+            c.tcp.timestamps = ts;
+            c.tcp.tw_reuse = reuse;
+        }
+    };
+    let exhausted = Err(ConnectError::Bind(BindError::NoPortsAvailable));
+    for (ts, reuse) in [(false, true), (true, false)] {
+        let mut p = Pair::new(7, 1500, small(ts, reuse));
+        let l = p.b.tcp_listen(sa(B, 80), 8).unwrap();
+        churn(&mut p, l, 4);
+        p.run_for(Duration::from_secs(2));
+        assert_eq!(p.a.tcp_connect(p.now, sa(B, 80), None), exhausted);
+    }
+    let mut p = Pair::new(7, 1500, small(true, true));
+    let l = p.b.tcp_listen(sa(B, 80), 8).unwrap();
+    churn(&mut p, l, 4);
+    // The last timestamps are fresh: nothing can be reused yet.
+    assert_eq!(p.a.tcp_connect(p.now, sa(B, 80), None), exhausted);
+    p.run_for(Duration::from_secs(2));
+    let before = p.a.tcp_sockets().len();
+    let (c, s) = connect_to(&mut p, l);
+    assert_eq!(p.a.stats().tcp.time_wait_reused, 1);
+    // The TIME-WAIT connection gave way to it.
+    assert_eq!(p.a.tcp_sockets().len(), before);
+    let data = pattern(20_000, 3);
+    assert_eq!(transfer(&mut p, c, s, &data, Duration::from_secs(10)), data);
+}
