@@ -380,50 +380,53 @@ fn trace() {
         format!("loss = \"{cond}\"")
     };
     let seed = std::env::var("TCPLAB_SEED").map_or(1, |s| s.parse().unwrap_or(1));
-    let text = scenario(seed, &[a], &impair);
+    // TCPLAB_FLOWS=2: two flows of the algorithm (the fairness pairs).
+    let flows: usize = std::env::var("TCPLAB_FLOWS").map_or(1, |s| s.parse().unwrap_or(1));
+    let text = scenario(seed, &vec![a; flows.max(1)], &impair);
     let s = load("trace.toml", &text).expect("scenario");
     let mut sim = Sim::new(&s, &SimOptions::default()).expect("build");
     let apps = Apps {
-        received: vec![Rc::new(Cell::new(0))],
+        received: (0..flows.max(1)).map(|_| Rc::new(Cell::new(0))).collect(),
     };
-    let mut last = 0;
+    let mut last = vec![0; flows.max(1)];
     let step_ms: u64 = std::env::var("TCPLAB_STEP_MS").map_or(100, |s| s.parse().unwrap_or(100));
     let start_ms: u64 = std::env::var("TCPLAB_FROM_MS").map_or(0, |s| s.parse().unwrap_or(0));
     sim.run_until(Instant::from_millis(start_ms), &apps);
     for step in 1..=50 {
         sim.run_until(Instant::from_millis(start_ms + step * step_ms), &apps);
-        let got = apps.received[0].get();
-        let host = sim.host("c1").expect("c1");
-        let line = host.with_stack(|st| {
-            st.tcp_sockets()
-                .into_iter()
-                .find_map(|(_, snap)| match snap {
-                    tcplab_stack::tcp::SocketSnapshot::Connection(i) => Some(format!(
-                        "snd_wnd {} sendq {} cwnd {:>8} ssthr {:>10} pipe {:>8} srtt {:?} pacing {:?} dlv {:?} {} sacked {} lost {} rtx {} {:?}",
-                        i.snd_wnd,
-                        i.send_queue,
-                        i.cwnd,
-                        i.ssthresh,
-                        i.in_flight,
-                        i.srtt,
-                        i.pacing_rate,
-                        i.delivery_rate,
-                        i.ca_state,
-                        i.sacked,
-                        i.lost,
-                        i.retrans_segs,
-                        i.bbr,
-                    )),
-                    _ => None,
-                })
-                .unwrap_or_default()
-        });
-        eprintln!(
-            "{:>4} ms {:>7.1} Mbit/s  {line}",
-            start_ms + step * step_ms,
-            (got - last) as f64 * 8.0 / (step_ms as f64 / 1000.0) / 1e6
-        );
-        last = got;
+        for (k, last) in last.iter_mut().enumerate() {
+            let got = apps.received[k].get();
+            let host = sim.host(&format!("c{}", k + 1)).expect("client");
+            let line = host.with_stack(|st| {
+                st.tcp_sockets()
+                    .into_iter()
+                    .find_map(|(_, snap)| match snap {
+                        tcplab_stack::tcp::SocketSnapshot::Connection(i) => Some(format!(
+                            "cwnd {:>8} ssthr {:>10} pipe {:>8} srtt {:?} pacing {:?} dlv {:?} {} sacked {} lost {} rtx {} {:?}",
+                            i.cwnd,
+                            i.ssthresh,
+                            i.in_flight,
+                            i.srtt,
+                            i.pacing_rate,
+                            i.delivery_rate,
+                            i.ca_state,
+                            i.sacked,
+                            i.lost,
+                            i.retrans_segs,
+                            i.bbr,
+                        )),
+                        _ => None,
+                    })
+                    .unwrap_or_default()
+            });
+            eprintln!(
+                "{:>5} ms c{} {:>7.1} Mbit/s  {line}",
+                start_ms + step * step_ms,
+                k + 1,
+                (got - *last) as f64 * 8.0 / (step_ms as f64 / 1000.0) / 1e6
+            );
+            *last = got;
+        }
     }
     let stats = sim.host("c1").expect("c1").with_stack(|st| st.stats());
     eprintln!("{stats}");

@@ -607,7 +607,7 @@ pub struct InfoStyle {
 
 /// The TCP_INFO part of `ss -i`, fields in iproute2 6.1's order and
 /// words (`tcp_stats_print`). Fields TcpInfo does not keep are left out
-/// (`ato`, `rcvmss`, `lastsnd`/`lastrcv`/`lastack`, `data_segs_*`,
+/// (`ato`, `lastsnd`/`lastrcv`/`lastack`, `data_segs_*`,
 /// `rcv_space`, ...); `retrans:` shows the segments retransmitted and not
 /// yet acknowledged, then the total; `delivered` is in segments of the
 /// current MSS, as Linux counts packets.
@@ -641,6 +641,7 @@ pub fn tcp_info_line(
     if pmtu > 0 {
         let _ = write!(s, " pmtu:{pmtu}");
     }
+    let _ = write!(s, " rcvmss:{}", i.rcv_mss);
     if advmss > 0 {
         let _ = write!(s, " advmss:{advmss}");
     }

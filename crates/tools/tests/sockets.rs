@@ -124,7 +124,7 @@ fn ss_internals_timers_and_summary() {
         "\t ts sack cubic wscale:",
         " rto:",
         " rtt:",
-        " mss:1448 pmtu:1500 advmss:1460 cwnd:",
+        " mss:1448 pmtu:1500 rcvmss:536 advmss:1460 cwnd:",
         " bytes_acked:",
         " segs_out:",
         " segs_in:",

@@ -113,3 +113,53 @@ fn writes_pcap_files_and_counts_at_the_end() {
     assert_eq!(r[5].exit, Some(1), "{:?}", r[5]);
     assert_eq!(r[2].stderr.len(), 1, "{:?}", r[2].stderr);
 }
+
+/// -v: the IP header in brackets, the rest on an indented line, TCP and
+/// UDP checksums checked; -X: hex and ASCII from the IP header on; -A:
+/// the packet as text (the HTTP request readable).
+#[test]
+fn verbose_hex_and_ascii() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            ("500ms", "server", "tcpdump -t -n -v -c 1 tcp port 80"),
+            ("500ms", "server", "tcpdump -t -n -X -c 1 tcp port 80"),
+            ("500ms", "server", "tcpdump -t -n -A -c 3 tcp dst port 80"),
+            (
+                "1s",
+                "client",
+                "curl -s -o /dev/null http://server/hello.txt",
+            ),
+        ],
+    );
+    let v = &r[1].stdout;
+    assert!(
+        v[0].starts_with("IP (tos 0x0, ttl 62, id ")
+            && v[0].contains(", offset 0, flags [DF], proto TCP (6), length 60)"),
+        "{v:?}"
+    );
+    assert!(
+        v[1].starts_with("    10.99.1.2.")
+            && v[1].contains(": Flags [S], cksum 0x")
+            && v[1].contains(" (correct), seq "),
+        "{v:?}"
+    );
+    assert!(
+        !r[1].stderr[0].contains("verbose output suppressed"),
+        "{:?}",
+        r[1].stderr
+    );
+    let x = &r[2].stdout;
+    assert!(x[1].starts_with("\t0x0000:  4500 003c "), "{x:?}");
+    assert!(x[2].starts_with("\t0x0010:  0a63 0302 "), "{x:?}");
+    // 60 bytes: three full lines and one of 12, hex padded to the ASCII column.
+    assert_eq!(x.len(), 5, "{x:?}");
+    assert_eq!(x[1].len(), x[4].len() + 4, "{x:?}");
+    // The third packet to port 80 is the request: its text is readable.
+    let a = &r[3].stdout;
+    assert!(
+        a.iter().any(|l| l.ends_with("GET /hello.txt HTTP/1.1")),
+        "{a:?}"
+    );
+}

@@ -577,7 +577,6 @@ impl Bbr {
             self.inflight_shortterm = self.inflight_latest.max(BETA * self.inflight_shortterm);
         }
         self.loss_in_round = false;
-        self.loss_events_in_round = 0;
     }
 
     fn update_ack_aggregation(&mut self, rs: &RateSample, now: Instant) {
@@ -620,11 +619,17 @@ impl Bbr {
         }
     }
 
-    fn check_startup_high_loss(&mut self, rs: &RateSample) {
-        if self.state != State::Startup || self.full_bw_reached {
-            return;
+    /// §5.3.1.3 (as Linux's bbr_check_loss_too_high_in_startup): a round
+    /// that ends in recovery with six or more ACKs reporting loss and more
+    /// than 2 % lost ends Startup. The count is of loss events (ACKs), read
+    /// before the round's reset.
+    fn check_startup_high_loss(&mut self, rs: &RateSample, lost: bool) {
+        if lost {
+            self.loss_events_in_round = self.loss_events_in_round.saturating_add(1);
         }
-        if self.loss_round_start
+        if self.state == State::Startup
+            && !self.full_bw_reached
+            && self.loss_round_start
             && self.in_recovery
             && self.loss_events_in_round >= FULL_LOSS_COUNT
             && self.inflight_too_high(rs)
@@ -632,10 +637,13 @@ impl Bbr {
             self.full_bw_reached = true;
             self.inflight_longterm = self.bdp_multiple(1.0).max(self.inflight_latest);
         }
+        if self.loss_round_start {
+            self.loss_events_in_round = 0;
+        }
     }
 
-    fn check_startup_done(&mut self, rs: &RateSample) {
-        self.check_startup_high_loss(rs);
+    fn check_startup_done(&mut self, rs: &RateSample, lost: bool) {
+        self.check_startup_high_loss(rs, lost);
         if self.state == State::Startup && self.full_bw_reached {
             self.enter_drain();
         }
@@ -853,7 +861,7 @@ impl Controller for Bbr {
         self.update_congestion_signals(&rs);
         self.update_ack_aggregation(&rs, ack.now);
         self.check_full_bw_reached(&rs);
-        self.check_startup_done(&rs);
+        self.check_startup_done(&rs, ack.lost > 0);
         self.check_drain_done(ack.in_flight as f64, ack.now);
         self.update_probe_bw_cycle_phase(&rs, ack);
         self.update_min_rtt(&rs, ack.now);
@@ -882,7 +890,6 @@ impl Controller for Bbr {
             }
         }
         self.loss_in_round = true;
-        self.loss_events_in_round += 1;
         if !self.bw_probe_samples {
             return;
         }
@@ -1000,6 +1007,8 @@ mod tests {
         rtt: Duration,
         now: Instant,
         delivered: u64,
+        /// Every `lossy`-th ACK reports a lost segment (0: none).
+        lossy: u64,
     }
 
     impl Path {
@@ -1009,6 +1018,7 @@ mod tests {
                 rtt: Duration::from_millis(rtt_ms),
                 now: Instant::ZERO,
                 delivered: 0,
+                lossy: 0,
             }
         }
 
@@ -1030,7 +1040,21 @@ mod tests {
             let rtt = self.rtt + rtt_extra + Duration::from_secs_f64(queue);
             let n = (flight / MSS as f64).round().max(1.0) as u64;
             let step = rtt / n as u32;
+            let mut lost = 0u64;
             for i in 0..n {
+                let loses = self.lossy > 0 && i % self.lossy == 0;
+                if loses {
+                    if lost == 0 && !b.in_recovery {
+                        b.on_congestion(
+                            self.now,
+                            Congestion::FastRetransmit,
+                            flight as usize,
+                            flight as usize,
+                            MSS,
+                        );
+                    }
+                    lost += MSS as u64;
+                }
                 self.now += step;
                 self.delivered += MSS as u64;
                 // The sender refills the flight as the ACKs come back.
@@ -1041,6 +1065,7 @@ mod tests {
                     min_rtt: Some(self.rtt),
                     prior_in_flight: in_flight + MSS,
                     in_flight,
+                    lost: if loses { MSS } else { 0 },
                     rate: Some(RateSample {
                         delivered: (i + 1) * MSS as u64,
                         prior_delivered: round_start,
@@ -1048,7 +1073,9 @@ mod tests {
                         rate: Some(rate as u64),
                         app_limited: false,
                         tx_in_flight: n as usize * MSS,
-                        lost: 0,
+                        // Lost while this one was in flight: the
+                        // round's share.
+                        lost: (n * MSS as u64).checked_div(self.lossy).unwrap_or(0),
                         newly_acked: MSS,
                         rtt: Some(rtt),
                     }),
@@ -1159,6 +1186,26 @@ mod tests {
         b.on_spurious(p.now);
         assert_eq!(b.info().inflight_longterm, None);
         assert_ne!(b.state, State::ProbeBwDown, "the probe resumes");
+    }
+
+    /// §5.3.1.3: heavy loss in Startup (six loss events and over 2 % of
+    /// the flight in a round, in recovery) ends it before the bandwidth
+    /// plateaus, with the long-term bound set.
+    #[test]
+    fn startup_ends_on_heavy_loss() {
+        // A path far faster than the rounds measured so far.
+        let mut p = Path::new(1e10, 20);
+        let mut b = Bbr::new(10 * MSS, MSS, 7);
+        for _ in 0..4 {
+            p.round(&mut b, Duration::ZERO);
+        }
+        assert_eq!(b.state, State::Startup);
+        p.lossy = 10;
+        for _ in 0..3 {
+            p.round(&mut b, Duration::ZERO);
+        }
+        assert_ne!(b.state, State::Startup);
+        assert!(b.info().inflight_longterm.is_some());
     }
 
     /// A connection that starts late on the clock does not think its

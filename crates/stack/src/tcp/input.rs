@@ -667,6 +667,7 @@ impl Connection {
         if data.is_empty() {
             return;
         }
+        self.rcv_mss = self.rcv_mss.max(data.len().min(usize::from(u16::MAX)));
         if !matches!(
             self.state(),
             State::Established | State::FinWait1 | State::FinWait2

@@ -176,6 +176,9 @@ pub struct Connection {
     /// Retransmission timeouts before the handshake completed: a lost SYN
     /// or SYN-ACK (RFC 5681 §3.1, RFC 6298 §5.7).
     pub(super) syn_timeouts: u32,
+    /// The peer's MSS as its segments show it (Linux's rcv_mss): 536
+    /// until a larger data segment arrives.
+    pub(super) rcv_mss: usize,
     pub(super) persist: Persist,
     pub(super) keepalive: KeepAlive,
     /// Time the last segment arrived.
@@ -242,6 +245,8 @@ pub struct TcpInfo {
     pub retrans_out: usize,
     /// Bytes delivered to the peer (cumulatively or by SACK).
     pub delivered: u64,
+    /// The largest data segment received, at least 536 (`ss -i`'s rcvmss).
+    pub rcv_mss: usize,
     /// D-SACKs received and reorderings detected, counted.
     pub dsack_dups: u64,
     pub reord_seen: u64,
@@ -327,6 +332,7 @@ impl Connection {
             pace_next: Instant::ZERO,
             retries: 0,
             syn_timeouts: 0,
+            rcv_mss: 536,
             persist: Persist {
                 min: config.persist_min,
                 max: config.persist_max,
@@ -491,6 +497,7 @@ impl Connection {
             retrans_out: self.snd.queue().retrans_records(),
             delivered: self.rate.delivered,
             reordering_seen: self.rack.reordering_seen,
+            rcv_mss: self.rcv_mss,
             dsack_dups: self.counters.dsack_dups,
             reord_seen: self.counters.reord_seen,
             bbr: self.cc.bbr_info(),

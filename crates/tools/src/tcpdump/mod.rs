@@ -45,21 +45,25 @@ pub struct TcpdumpArgs {
     pub no_time: bool,
     /// `-w FILE`: write the packets to a pcap file.
     pub write: Option<String>,
+    /// `-v`, counted; `-X` hex and ASCII; `-A` ASCII.
+    pub verbose: u8,
+    pub hex: bool,
+    pub ascii: bool,
     pub filter: Vec<String>,
 }
 
 /// tcpdump's usage lines for the options it has here.
 const USAGE: &str =
-    "Usage: tcpdump [-hnqStV] [ -c count ] [ -i interface ] [ -w file ] [ expression ]";
+    "Usage: tcpdump [-AhnqStvVX] [ -c count ] [ -i interface ] [ -w file ] [ expression ]";
 
 /// `tcpdump -h`: the version lines and the usage, on standard output.
 const HELP: &str = "tcpdump version 4.99.3 (tcplab)
-Usage: tcpdump [-hnqStV] [ -c count ] [ -i interface ] [ -w file ] [ expression ]";
+Usage: tcpdump [-AhnqStvVX] [ -c count ] [ -i interface ] [ -w file ] [ expression ]";
 
 impl TcpdumpArgs {
     pub fn parse(args: &[String]) -> Result<TcpdumpArgs, Usage> {
         let (opts, rest) =
-            getopt(args, "c:i:nSqthVw:", &["help", "version"]).map_err(|e| Usage {
+            getopt(args, "c:i:nSqthVw:vXA", &["help", "version"]).map_err(|e| Usage {
                 status: 1,
                 ..Usage::with_usage("tcpdump", e, USAGE)
             })?;
@@ -70,6 +74,9 @@ impl TcpdumpArgs {
             numeric: false,
             no_time: false,
             write: None,
+            verbose: 0,
+            hex: false,
+            ascii: false,
             filter: rest,
         };
         for o in opts {
@@ -91,6 +98,9 @@ impl TcpdumpArgs {
                 'n' => a.numeric = true,
                 't' => a.no_time = true,
                 'w' => a.write = Some(v),
+                'v' => a.verbose = a.verbose.saturating_add(1),
+                'X' => a.hex = true,
+                'A' => a.ascii = true,
                 _ => {}
             }
         }
@@ -294,7 +304,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
     };
     let tap = host.tap();
     let mut dump = a.write.as_deref().map(Dump::new);
-    if dump.is_none() {
+    if dump.is_none() && a.verbose == 0 {
         err.line("tcpdump: verbose output suppressed, use -v[v]... for full protocol decode");
     }
     let shown_name = if any {
@@ -328,6 +338,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
     let style = Style {
         numeric: a.numeric,
         absolute: a.absolute,
+        verbose: a.verbose,
     };
     let mut printer = Printer::default();
     let mut seen = 0u64;
@@ -377,7 +388,19 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             text.push_str(&format!("{name} {dir} "));
         }
         text.push_str(&line);
-        out.line(text);
+        for l in text.split('\n') {
+            out.line(l);
+        }
+        // -X wins over -A, as in tcpdump.
+        if a.hex {
+            for l in print::hex_and_ascii(&t.bytes) {
+                out.line(l);
+            }
+        } else if a.ascii {
+            for l in print::ascii(&t.bytes) {
+                out.line(l);
+            }
+        }
     }
     if let Some(d) = dump.as_mut() {
         if !d.save(&host, &mut err) {

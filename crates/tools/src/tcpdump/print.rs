@@ -1,5 +1,7 @@
-//! One line per packet, as tcpdump 4.99 prints it without `-v`: no IP
-//! header fields (no `[DF]`), ports by service name unless `-n`, TCP
+//! One line per packet, as tcpdump 4.99 prints it: without `-v` no IP
+//! header fields (no `[DF]`); with `-v` the IP header in brackets on the
+//! first line, the rest on the next, TCP and UDP checksums checked; ports
+//! by service name unless `-n`, TCP
 //! sequence numbers relative to the first of each direction (absolute with
 //! `-S`), DNS over UDP decoded (`11833+ A? server.lab.test. (33)`,
 //! `11833* 1/0/0 A 10.99.3.2 (49)`). Addresses stay numeric: resolving
@@ -22,6 +24,80 @@ pub struct Style {
     pub numeric: bool,
     /// `-S`: absolute sequence numbers.
     pub absolute: bool,
+    /// `-v` (counted).
+    pub verbose: u8,
+}
+
+/// tcpdump's `-X` (`hex_and_ascii_print`): 16 bytes a line, as four-digit
+/// groups, then the printable characters.
+pub fn hex_and_ascii(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .chunks(16)
+        .enumerate()
+        .map(|(i, line)| {
+            let mut hex = String::new();
+            for pair in line.chunks(2) {
+                hex.push(' ');
+                for b in pair {
+                    let _ = write!(hex, "{b:02x}");
+                }
+            }
+            let ascii: String = line
+                .iter()
+                .map(|&b| {
+                    if (0x20..0x7f).contains(&b) {
+                        b as char
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            format!("\t0x{:04x}: {hex:<40}  {ascii}", i * 16)
+        })
+        .collect()
+}
+
+/// tcpdump's `-A` (`ascii_print`): the packet as text, unprintable bytes
+/// as `.`, newlines kept, a CR before a newline dropped; the lines it
+/// makes (the first starts on a line of its own).
+pub fn ascii(bytes: &[u8]) -> Vec<String> {
+    let mut text = String::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => {}
+            b'\n' | b'\t' | b' ' => text.push(b as char),
+            0x21..=0x7e => text.push(b as char),
+            _ => text.push('.'),
+        }
+    }
+    text.split('\n').map(str::to_string).collect()
+}
+
+/// tcpdump's IP header with `-v`: `(tos 0x0, ttl 64, id 1, offset 0,
+/// flags [DF], proto TCP (6), length 60)`.
+fn ip_header(ip: &ipv4::Packet<&[u8]>) -> String {
+    let flags = match (ip.dont_frag(), ip.more_frags()) {
+        (true, true) => "DF+",
+        (true, false) => "DF",
+        (false, true) => "+",
+        (false, false) => "none",
+    };
+    let proto = ip.protocol();
+    format!(
+        "(tos 0x{:x}, ttl {}, id {}, offset {}, flags [{flags}], proto {} ({}), length {})",
+        ip.tos(),
+        ip.ttl(),
+        ip.ident(),
+        usize::from(ip.frag_offset()),
+        match proto {
+            Protocol::Tcp => "TCP".to_string(),
+            Protocol::Udp => "UDP".to_string(),
+            Protocol::Icmp => "ICMP".to_string(),
+            other => format!("{other}"),
+        },
+        u8::from(proto),
+        ip.total_len()
+    )
 }
 
 /// The printer's memory: the first sequence number seen per direction.
@@ -48,6 +124,9 @@ impl Printer {
         let payload = ip.payload();
         let frag = ip.more_frags() || ip.frag_offset() != 0;
         let mut s = String::from("IP ");
+        if style.verbose > 0 {
+            let _ = write!(s, "{}\n    ", ip_header(&ip));
+        }
         if ip.frag_offset() != 0 {
             let _ = write!(s, "{src} > {dst}: {}", ip.protocol());
         } else {
@@ -80,7 +159,7 @@ impl Printer {
                 }
             }
         }
-        if frag {
+        if frag && style.verbose == 0 {
             let _ = write!(
                 s,
                 " (frag {}:{}@{}{})",
@@ -117,6 +196,21 @@ impl Printer {
             port(seg.src_port(), Transport::Tcp, style),
             port(seg.dst_port(), Transport::Tcp, style),
         );
+        if style.verbose > 0 {
+            let sum = seg.checksum();
+            if seg.verify_checksum(src, dst) {
+                let _ = write!(s, ", cksum 0x{sum:04x} (correct)");
+            } else {
+                let mut copy = payload.to_vec();
+                let mut fixed = tcp::Packet::new_unchecked(&mut copy[..]);
+                fixed.fill_checksum(src, dst);
+                let _ = write!(
+                    s,
+                    ", cksum 0x{sum:04x} (incorrect -> 0x{:04x})",
+                    fixed.checksum()
+                );
+            }
+        }
         if len > 0 || f.syn() || f.fin() || f.rst() {
             let shown = if f.syn() || first || style.absolute {
                 seg.seq_number().0
@@ -167,6 +261,21 @@ fn udp_line(
         port(sp, Transport::Udp, style),
         port(dp, Transport::Udp, style)
     );
+    if style.verbose > 0 && !frag && d.checksum() != 0 {
+        if d.verify_checksum(src, dst) {
+            s.push_str("[udp sum ok] ");
+        } else {
+            let mut copy = payload.to_vec();
+            let mut fixed = udp::Packet::new_unchecked(&mut copy[..]);
+            fixed.fill_checksum(src, dst);
+            let _ = write!(
+                s,
+                "[bad udp cksum 0x{:04x} -> 0x{:04x}!] ",
+                d.checksum(),
+                fixed.checksum()
+            );
+        }
+    }
     let data = d.payload();
     if !frag && (sp == 53 || dp == 53) {
         if let Some(text) = dns(data) {
