@@ -331,19 +331,22 @@ fn goodput_and_fairness_snapshot() {
         "BBR at 1 % loss: {:.1} %",
         means[2][bbr]
     );
+    // At 2 % and above the loss rate reaches BBR's loss_thresh (draft
+    // §5.5.10): Startup ends early and each probe is cut, as the draft and
+    // Linux's BBRv3 do; the table shows it, no aim is asserted there.
     assert!(
-        means[4][bbr] >= 40.0,
-        "BBR at 5 % loss: {:.1} %",
-        means[4][bbr]
+        means[6][bbr] >= 60.0,
+        "BBR with bursty loss: {:.1} %",
+        means[6][bbr]
     );
     assert!(
         means[2][cubic] >= means[2][newreno],
         "CUBIC+SACK below NewReno at 1 % loss"
     );
-    // NewReno converges within a few of its epochs; CUBIC's epoch at this
-    // BDP is K ≈ 13 s and BBR's bandwidth probes come every 2–3 s, so 25 s
-    // shows them part of the way (the text under the table says so).
-    for (j, aim) in indexes.iter().zip([0.95, 0.75, 0.75]) {
+    // NewReno and BBR converge within the 25 s; CUBIC's epoch at this BDP
+    // is K ≈ 13 s, so 25 s shows it part of the way (the text under the
+    // table says so).
+    for (j, aim) in indexes.iter().zip([0.95, 0.75, 0.95]) {
         assert!(*j >= aim, "Jain's index {j:.3} below {aim}");
     }
 }

@@ -302,7 +302,11 @@ impl Bbr {
     }
 
     fn send_quantum(&self) -> f64 {
-        (self.pacing_rate * 0.001).clamp(2.0 * self.smss_f(), 65536.0)
+        // §5.6.1's order: at most 64 KB, then at least two segments (which
+        // wins with a loopback MSS of 65483).
+        (self.pacing_rate * 0.001)
+            .min(65536.0)
+            .max(2.0 * self.smss_f())
     }
 
     fn target_inflight(&self) -> f64 {
@@ -490,8 +494,10 @@ impl Bbr {
         inflight <= self.inflight_with_headroom() && inflight <= self.inflight(1.0)
     }
 
-    fn time_to_go_down(&mut self, rs: &RateSample, cwnd_limited: bool) -> bool {
-        if self.prev_probe_too_high && self.inflight_longterm.is_finite() {
+    fn time_to_go_down(&mut self, rs: &RateSample, cwnd_limited: bool, inflight: f64) -> bool {
+        // §5.3.3.6 IsTimeToGoDown: a precautionary probe (the last one
+        // went too high) ends when the flight reaches the long-term bound.
+        if self.prev_probe_too_high && inflight >= self.inflight_longterm {
             self.prev_probe_precautionary = true;
             return true;
         }
@@ -529,7 +535,7 @@ impl Bbr {
                 self.start_up(rs);
             }
             State::ProbeBwUp => {
-                let down = self.time_to_go_down(rs, ack.cwnd_limited);
+                let down = self.time_to_go_down(rs, ack.cwnd_limited, inflight);
                 if down {
                     self.prev_probe_too_high = false;
                     self.start_down(ack.now);
@@ -814,6 +820,12 @@ impl Controller for Bbr {
         Some(self.info())
     }
 
+    fn adopt(&mut self, delivered: u64, _ssthresh: usize) {
+        self.delivered = delivered;
+        self.next_round_delivered = delivered;
+        self.loss_round_delivered = delivered;
+    }
+
     fn on_established(&mut self, srtt: Option<Duration>) {
         // §5.6.2 (BBRInitPacingRate): the first window over the
         // handshake's RTT, at the Startup gain.
@@ -948,6 +960,11 @@ impl Controller for Bbr {
                 self.loss_in_round = true;
             }
         }
+    }
+
+    fn on_loss_end(&mut self, now: Instant) {
+        // §5.6.4.4: upon exiting loss recovery, RTO recovery included.
+        self.on_recovery_end(now, 0, self.smss);
     }
 
     fn on_recovery_end(&mut self, _now: Instant, _in_flight: usize, _smss: usize) {
@@ -1206,6 +1223,48 @@ mod tests {
         }
         assert_ne!(b.state, State::Startup);
         assert!(b.info().inflight_longterm.is_some());
+    }
+
+    /// Loopback's MSS (65483) is more than half of the 64 KB send quantum:
+    /// two segments win (§5.6.1), and nothing panics.
+    #[test]
+    fn a_loopback_mss_is_two_segments_of_quantum() {
+        let mss = 65_483;
+        let mut b = Bbr::new(10 * mss, mss, 1);
+        assert_eq!(b.send_quantum(), 2.0 * mss as f64);
+        b.on_ack(&AckEvent {
+            smss: mss,
+            rate: Some(RateSample {
+                delivered: mss as u64,
+                prior_delivered: 0,
+                interval: Duration::from_micros(100),
+                rate: Some(1_000_000_000),
+                app_limited: false,
+                tx_in_flight: mss,
+                lost: 0,
+                newly_acked: mss,
+                rtt: Some(Duration::from_micros(100)),
+            }),
+            ..ack(mss)
+        });
+        assert!(b.cwnd() >= 4 * mss);
+    }
+
+    /// §5.6.4.4: the window saved at a timeout comes back when the
+    /// timeout's episode ends, as after a fast recovery.
+    #[test]
+    fn the_window_comes_back_after_a_timeout_episode() {
+        let mut p = Path::new(12_500_000.0, 20);
+        let mut b = Bbr::new(10 * MSS, MSS, 7);
+        for _ in 0..20 {
+            p.round(&mut b, Duration::ZERO);
+        }
+        let before = b.cwnd();
+        b.on_congestion(p.now, Congestion::Timeout, before, before, MSS);
+        assert_eq!(b.cwnd(), MSS);
+        b.on_loss_end(p.now);
+        assert!(!b.in_recovery);
+        assert!(b.cwnd() >= before, "{} < {before}", b.cwnd());
     }
 
     /// A connection that starts late on the clock does not think its

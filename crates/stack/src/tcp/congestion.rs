@@ -115,9 +115,18 @@ pub trait Controller: fmt::Debug {
     );
     /// Fast recovery ended with a full ACK; `in_flight` bytes are out.
     fn on_recovery_end(&mut self, now: Instant, in_flight: usize, smss: usize);
+    /// The episode a retransmission timeout began is over (everything
+    /// outstanding then is acknowledged); slow start simply goes on for
+    /// the loss-based algorithms.
+    fn on_loss_end(&mut self, _now: Instant) {}
     /// The last reduction proved spurious (D-SACK, RFC 3708; timestamps,
     /// RFC 3522): undo it.
     fn on_spurious(&mut self, _now: Instant) {}
+    /// `TCP_CONGESTION` switched a running connection to this controller:
+    /// `delivered` bytes were delivered so far (the rate sampler's count,
+    /// which rate samples' `prior_delivered` refer to) and ssthresh was
+    /// `ssthresh` (kept, as Linux keeps snd_ssthresh).
+    fn adopt(&mut self, _delivered: u64, _ssthresh: usize) {}
     /// The handshake completed, with its RTT sample if it gave one.
     fn on_established(&mut self, _srtt: Option<Duration>) {}
     /// BBR's model, for `ss -i`.
@@ -212,6 +221,10 @@ impl Controller for NewReno {
             // §3.1: the loss window is one segment.
             Congestion::Timeout | Congestion::TimeoutInRecovery => smss,
         };
+    }
+
+    fn adopt(&mut self, _delivered: u64, ssthresh: usize) {
+        self.ssthresh = ssthresh;
     }
 
     fn on_recovery_end(&mut self, _now: Instant, _in_flight: usize, _smss: usize) {

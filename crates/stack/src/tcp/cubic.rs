@@ -344,6 +344,16 @@ impl Controller for Cubic {
         self.w_est = self.cwnd;
     }
 
+    fn adopt(&mut self, delivered: u64, ssthresh: usize) {
+        self.delivered = delivered;
+        self.hystart.round_end = delivered;
+        self.ssthresh = ssthresh;
+        // Out of slow start already: no HyStart++ round to measure.
+        if ssthresh != usize::MAX {
+            self.hystart.active = false;
+        }
+    }
+
     fn on_recovery_end(&mut self, _now: Instant, _in_flight: usize, _smss: usize) {
         // RFC 6937: PRR ends with cwnd = ssthresh.
         self.cwnd = self.ssthresh as f64;

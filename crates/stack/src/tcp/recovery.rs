@@ -634,8 +634,10 @@ impl Connection {
         self.rec.force = false;
         self.rec.reno_sacked = 0;
         self.rec.state = CaState::Open;
-        if was == CaState::Recovery {
-            self.cc.on_recovery_end(ctx.now, self.pipe(), self.seg.mss);
+        match was {
+            CaState::Recovery => self.cc.on_recovery_end(ctx.now, self.pipe(), self.seg.mss),
+            CaState::Loss => self.cc.on_loss_end(ctx.now),
+            _ => {}
         }
         // RFC 8985 §6.2 step 4: the multiplier outlives 16 recoveries.
         if self.rack.reo_wnd_persist > 0 {

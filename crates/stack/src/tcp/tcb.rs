@@ -417,8 +417,10 @@ impl Connection {
     pub(super) fn switch_controller(&mut self) {
         let seed = u64::from(self.snd.iss().0) << 32 | u64::from(self.ts.offset);
         let cwnd = self.cc.cwnd().max(self.seg.mss);
+        let ssthresh = self.cc.ssthresh();
         self.cc = new_controller(self.algorithm, cwnd, self.seg.mss, seed);
         self.cc.on_established(self.rtt.srtt());
+        self.cc.adopt(self.rate.delivered, ssthresh);
     }
 
     /// Record a hard error; the application hears it on its next call.

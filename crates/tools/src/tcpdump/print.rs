@@ -29,7 +29,7 @@ pub struct Style {
 }
 
 /// tcpdump's `-X` (`hex_and_ascii_print`): 16 bytes a line, as four-digit
-/// groups, then the printable characters.
+/// groups, then the graphic characters (a space shows as `.`).
 pub fn hex_and_ascii(bytes: &[u8]) -> Vec<String> {
     bytes
         .chunks(16)
@@ -45,7 +45,7 @@ pub fn hex_and_ascii(bytes: &[u8]) -> Vec<String> {
             let ascii: String = line
                 .iter()
                 .map(|&b| {
-                    if (0x20..0x7f).contains(&b) {
+                    if (0x21..0x7f).contains(&b) {
                         b as char
                     } else {
                         '.'
@@ -64,7 +64,7 @@ pub fn ascii(bytes: &[u8]) -> Vec<String> {
     let mut text = String::new();
     for (i, &b) in bytes.iter().enumerate() {
         match b {
-            b'\r' if bytes.get(i + 1) == Some(&b'\n') => {}
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') || i + 2 >= bytes.len() => {}
             b'\n' | b'\t' | b' ' => text.push(b as char),
             0x21..=0x7e => text.push(b as char),
             _ => text.push('.'),
@@ -76,11 +76,21 @@ pub fn ascii(bytes: &[u8]) -> Vec<String> {
 /// tcpdump's IP header with `-v`: `(tos 0x0, ttl 64, id 1, offset 0,
 /// flags [DF], proto TCP (6), length 60)`.
 fn ip_header(ip: &ipv4::Packet<&[u8]>) -> String {
-    let flags = match (ip.dont_frag(), ip.more_frags()) {
-        (true, true) => "DF+",
-        (true, false) => "DF",
-        (false, true) => "+",
-        (false, false) => "none",
+    // bittok2str over tcpdump's table: MF "+", DF, the reserved bit "rsvd".
+    let mut names = Vec::new();
+    if ip.more_frags() {
+        names.push("+");
+    }
+    if ip.dont_frag() {
+        names.push("DF");
+    }
+    if ip.header()[6] & 0x80 != 0 {
+        names.push("rsvd");
+    }
+    let flags = if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
     };
     let proto = ip.protocol();
     format!(
@@ -131,7 +141,7 @@ impl Printer {
             let _ = write!(s, "{src} > {dst}: {}", ip.protocol());
         } else {
             match ip.protocol() {
-                Protocol::Tcp => self.tcp(&mut s, src, dst, payload, style),
+                Protocol::Tcp => self.tcp(&mut s, (src, dst), payload, style, frag),
                 Protocol::Udp => udp_line(&mut s, src, dst, payload, style, frag),
                 Protocol::Icmp => {
                     let _ = write!(s, "{src} > {dst}: ");
@@ -172,7 +182,16 @@ impl Printer {
         s
     }
 
-    fn tcp(&mut self, s: &mut String, src: Ipv4Addr, dst: Ipv4Addr, payload: &[u8], style: Style) {
+    /// `frag`: the datagram is a first fragment (its checksum cannot be
+    /// checked, so tcpdump does not).
+    fn tcp(
+        &mut self,
+        s: &mut String,
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        payload: &[u8],
+        style: Style,
+        frag: bool,
+    ) {
         let seg = match tcp::Packet::new_checked(payload) {
             Ok(seg) => seg,
             Err(e) => {
@@ -196,7 +215,7 @@ impl Printer {
             port(seg.src_port(), Transport::Tcp, style),
             port(seg.dst_port(), Transport::Tcp, style),
         );
-        if style.verbose > 0 {
+        if style.verbose > 0 && !frag {
             let sum = seg.checksum();
             if seg.verify_checksum(src, dst) {
                 let _ = write!(s, ", cksum 0x{sum:04x} (correct)");
@@ -261,8 +280,11 @@ fn udp_line(
         port(sp, Transport::Udp, style),
         port(dp, Transport::Udp, style)
     );
-    if style.verbose > 0 && !frag && d.checksum() != 0 {
-        if d.verify_checksum(src, dst) {
+    // tcpdump checks UDP checksums over IPv4 only from -vv.
+    if style.verbose > 1 && !frag {
+        if d.checksum() == 0 {
+            s.push_str("[no cksum] ");
+        } else if d.verify_checksum(src, dst) {
             s.push_str("[udp sum ok] ");
         } else {
             let mut copy = payload.to_vec();
@@ -389,6 +411,20 @@ mod tests {
     use super::*;
     use hickory_proto::op::{OpCode, Query};
     use hickory_proto::rr::{Name, RecordType};
+
+    #[test]
+    fn hex_and_ascii_as_tcpdump_prints_them() {
+        let lines = hex_and_ascii(b"GET / HTTP/1.1\r\nHost");
+        assert_eq!(
+            lines,
+            [
+                "\t0x0000:  4745 5420 2f20 4854 5450 2f31 2e31 0d0a  GET./.HTTP/1.1..",
+                "\t0x0010:  486f 7374                                Host",
+            ]
+        );
+        // -A: CR LF is one line break; a CR at the very end is dropped.
+        assert_eq!(ascii(b"a b\r\n\x01c\r"), ["a b", ".c"]);
+    }
 
     #[test]
     fn dns_questions_and_answers_as_tcpdump_prints_them() {
