@@ -1,0 +1,262 @@
+//! Tokens, as packetdrill's flex lexer makes them: comments and the
+//! `#ifdef` directives removed, backtick commands and `%{ }%` blocks one
+//! token each, numbers by longest match (`0...0.2` is 0, `...`, 0.2).
+
+use super::Error;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tok {
+    Int(i64),
+    Float(f64),
+    Word(String),
+    /// `--name=value`, a script option.
+    Opt(String),
+    Shell(String),
+    Code(String),
+    Ellipsis,
+    Punct(char),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    pub tok: Tok,
+    pub line: usize,
+}
+
+/// The tokens of `text`, with `defined` the names `#ifdef` keeps.
+pub fn tokens(text: &str, defined: &[&str]) -> Result<Vec<Token>, Error> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut line = 1;
+    let mut open_ifdef: Option<usize> = None;
+    while i < b.len() {
+        let c = b[i];
+        let start_line = line;
+        let push = |out: &mut Vec<Token>, tok| {
+            out.push(Token {
+                tok,
+                line: start_line,
+            })
+        };
+        match c {
+            b'\n' => {
+                line += 1;
+                i += 1;
+            }
+            b' ' | b'\t' | b'\r' => i += 1,
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let Some(end) = find(b, i + 2, b"*/") else {
+                    return Err(Error::at(line, "unterminated /* comment"));
+                };
+                line += count_lines(&b[i..end]);
+                i = end + 2;
+            }
+            b'#' => {
+                let word_end = scan(b, i + 1, |c| c.is_ascii_alphabetic());
+                match &text[i + 1..word_end] {
+                    "ifdef" => {
+                        if let Some(at) = open_ifdef {
+                            return Err(Error::at(
+                                line,
+                                format!("#ifdef already seen in line {at}"),
+                            ));
+                        }
+                        let name_start = scan(b, word_end, |c| c == b' ' || c == b'\t');
+                        let name_end =
+                            scan(b, name_start, |c| c.is_ascii_alphanumeric() || c == b'_');
+                        let name = &text[name_start..name_end];
+                        if name.len() < 2 {
+                            return Err(Error::at(line, "#ifdef must be followed by name"));
+                        }
+                        if defined.contains(&name) {
+                            open_ifdef = Some(line);
+                            i = name_end;
+                        } else {
+                            // Skip to the #endif, whatever lies between.
+                            let Some(end) = find(b, name_end, b"#endif") else {
+                                return Err(Error::at(line, "unterminated #ifdef"));
+                            };
+                            line += count_lines(&b[i..end]);
+                            i = end + "#endif".len();
+                        }
+                    }
+                    "endif" => {
+                        if open_ifdef.take().is_none() {
+                            return Err(Error::at(line, "missing #ifdef for #endif"));
+                        }
+                        i = word_end;
+                    }
+                    other => return Err(Error::at(line, format!("unknown directive #{other}"))),
+                }
+            }
+            b'`' => {
+                let mut j = i + 1;
+                while j < b.len() && !(b[j] == b'`' && b[j - 1] != b'\\') {
+                    j += 1;
+                }
+                if j >= b.len() {
+                    return Err(Error::at(line, "unterminated backtick command"));
+                }
+                push(&mut out, Tok::Shell(text[i + 1..j].to_string()));
+                line += count_lines(&b[i..j]);
+                i = j + 1;
+            }
+            b'%' if b.get(i + 1) == Some(&b'{') => {
+                let Some(end) = find(b, i + 2, b"}%") else {
+                    return Err(Error::at(line, "unterminated %{ code block"));
+                };
+                push(&mut out, Tok::Code(text[i + 2..end].trim().to_string()));
+                line += count_lines(&b[i..end]);
+                i = end + 2;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-')
+                && b.get(i + 2).is_some_and(u8::is_ascii_alphabetic) =>
+            {
+                let end = scan(b, i, |c| !c.is_ascii_whitespace());
+                push(&mut out, Tok::Opt(text[i + 2..end].to_string()));
+                i = end;
+            }
+            b'.' if b[i..].starts_with(b"...") => {
+                push(&mut out, Tok::Ellipsis);
+                i += 3;
+            }
+            b'0' if matches!(b.get(i + 1), Some(b'x' | b'X')) => {
+                let end = scan(b, i + 2, |c| c.is_ascii_hexdigit());
+                let v = i64::from_str_radix(&text[i + 2..end], 16)
+                    .map_err(|_| Error::at(line, format!("bad hex number {}", &text[i..end])))?;
+                push(&mut out, Tok::Int(v));
+                i = end;
+            }
+            c if c.is_ascii_digit()
+                || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) =>
+            {
+                let (tok, end) = number(text, i).map_err(|m| Error::at(line, m))?;
+                push(&mut out, tok);
+                i = end;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let end = scan(b, i, |c| c.is_ascii_alphanumeric() || c == b'_');
+                push(&mut out, Tok::Word(text[i..end].to_string()));
+                i = end;
+            }
+            c if c.is_ascii() => {
+                push(&mut out, Tok::Punct(c as char));
+                i += 1;
+            }
+            _ => return Err(Error::at(line, "a character outside ASCII")),
+        }
+    }
+    if let Some(at) = open_ifdef {
+        return Err(Error::at(at, "unterminated #ifdef"));
+    }
+    Ok(out)
+}
+
+/// Digits, a fraction, or an IPv4 address (kept as a word); `1...2` stops
+/// before the ellipsis.
+fn number(text: &str, i: usize) -> Result<(Tok, usize), String> {
+    let b = text.as_bytes();
+    let int_end = scan(b, i, |c| c.is_ascii_digit());
+    let fraction =
+        b.get(int_end) == Some(&b'.') && b.get(int_end + 1).is_some_and(u8::is_ascii_digit);
+    if !fraction {
+        let v = text[i..int_end]
+            .parse::<i64>()
+            .map_err(|_| format!("number out of range: {}", &text[i..int_end]))?;
+        return Ok((Tok::Int(v), int_end));
+    }
+    let end = scan(b, int_end + 1, |c| c.is_ascii_digit());
+    // a.b.c.d: an address.
+    if b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        let end = scan(b, end, |c| c.is_ascii_digit() || c == b'.');
+        return Ok((Tok::Word(text[i..end].to_string()), end));
+    }
+    let v = text[i..end]
+        .parse::<f64>()
+        .map_err(|_| format!("bad number {}", &text[i..end]))?;
+    Ok((Tok::Float(v), end))
+}
+
+fn scan(b: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> usize {
+    while i < b.len() && keep(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+fn find(b: &[u8], from: usize, what: &[u8]) -> Option<usize> {
+    b.get(from..)?
+        .windows(what.len())
+        .position(|w| w == what)
+        .map(|p| from + p)
+}
+
+fn count_lines(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| c == b'\n').count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &str) -> Vec<Tok> {
+        tokens(s, &["STANDARD"])
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tok)
+            .collect()
+    }
+
+    #[test]
+    fn numbers_by_longest_match() {
+        assert_eq!(
+            toks("0...0.2 +.5 0x1f 192.0.2.1"),
+            [
+                Tok::Int(0),
+                Tok::Ellipsis,
+                Tok::Float(0.2),
+                Tok::Punct('+'),
+                Tok::Float(0.5),
+                Tok::Int(31),
+                Tok::Word("192.0.2.1".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn comments_directives_commands_and_code() {
+        let t = tokens(
+            "// one\n/* two\n */ `sysctl -w a=1`\n#ifdef FreeBSD\nx\n#endif\n#ifdef STANDARD\ny\n#endif\n%{ assert tcpi_state == 1 }%\n--ip_version=ipv4",
+            &["STANDARD"],
+        )
+        .unwrap();
+        let kinds: Vec<(Tok, usize)> = t.into_iter().map(|t| (t.tok, t.line)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (Tok::Shell("sysctl -w a=1".into()), 3),
+                (Tok::Word("y".into()), 8),
+                (Tok::Code("assert tcpi_state == 1".into()), 10),
+                (Tok::Opt("ip_version=ipv4".into()), 11),
+            ]
+        );
+        assert_eq!(
+            tokens("#ifdef X\n", &[]).unwrap_err().message,
+            "#ifdef must be followed by name"
+        );
+        assert_eq!(
+            tokens("#endif", &[]).unwrap_err().message,
+            "missing #ifdef for #endif"
+        );
+        assert_eq!(
+            tokens("#ifdef ABC\nx", &[]).unwrap_err().message,
+            "unterminated #ifdef"
+        );
+    }
+}
