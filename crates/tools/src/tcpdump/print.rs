@@ -93,10 +93,19 @@ fn ip_header(ip: &ipv4::Packet<&[u8]>) -> String {
         names.join(", ")
     };
     let proto = ip.protocol();
-    format!(
-        "(tos 0x{:x}, ttl {}, id {}, offset {}, flags [{flags}], proto {} ({}), length {})",
-        ip.tos(),
-        ip.ttl(),
+    let mut s = format!("(tos 0x{:x}", ip.tos());
+    s.push_str(match ip.tos() & 3 {
+        1 => ",ECT(1)",
+        2 => ",ECT(0)",
+        3 => ",CE",
+        _ => "",
+    });
+    if ip.ttl() >= 1 {
+        let _ = write!(s, ", ttl {}", ip.ttl());
+    }
+    let _ = write!(
+        s,
+        ", id {}, offset {}, flags [{flags}], proto {} ({}), length {}",
         ip.ident(),
         usize::from(ip.frag_offset()),
         match proto {
@@ -107,7 +116,20 @@ fn ip_header(ip: &ipv4::Packet<&[u8]>) -> String {
         },
         u8::from(proto),
         ip.total_len()
-    )
+    );
+    if !ip.verify_checksum() {
+        let mut copy = ip.header().to_vec();
+        let mut fixed = ipv4::Packet::new_unchecked(&mut copy[..]);
+        fixed.fill_checksum();
+        let _ = write!(
+            s,
+            ", bad cksum {:x} (->{:x})!",
+            ip.checksum(),
+            fixed.checksum()
+        );
+    }
+    s.push(')');
+    s
 }
 
 /// The printer's memory: the first sequence number seen per direction.
@@ -424,6 +446,27 @@ mod tests {
         );
         // -A: CR LF is one line break; a CR at the very end is dropped.
         assert_eq!(ascii(b"a b\r\n\x01c\r"), ["a b", ".c"]);
+    }
+
+    /// -v's IP header: the ECN codepoint after the TOS, a bad header
+    /// checksum with the right one.
+    #[test]
+    fn verbose_ip_header_with_ecn_and_a_bad_checksum() {
+        let mut h = vec![
+            0x45, 0x03, 0x00, 0x14, 0x00, 0x01, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 10, 0, 0, 1,
+            10, 0, 0, 2,
+        ];
+        let mut p = ipv4::Packet::new_unchecked(&mut h[..]);
+        p.fill_checksum();
+        let good = p.checksum();
+        p.set_checksum(0x1234);
+        let ip = ipv4::Packet::new_checked(&h[..]).unwrap();
+        assert_eq!(
+            ip_header(&ip),
+            format!(
+                "(tos 0x3,CE, ttl 64, id 1, offset 0, flags [DF], proto TCP (6), length 20, bad cksum 1234 (->{good:x})!)"
+            )
+        );
     }
 
     #[test]
