@@ -9,6 +9,8 @@
 //! tcplab route --tun NAME,CIDR[,peer=IP][,netns=NS][,mtu=N] ... [--route "DEST via GW"]
 //!              [--seed N] [--pcap FILE] [RULES.toml]
 //! tcplab ss [--tun NAME] [SS OPTIONS]
+//! tcplab drill FILE.pkt|DIR ... [--profile tcplab|freebsd] [-D NAME]
+//!              [--tolerance-usecs N] [--verbose]
 //! ```
 //!
 //! Mistakes in what a person typed (flags, files, scenario contents) end
@@ -16,6 +18,7 @@
 //! here panics on user input.
 
 mod commands;
+mod drill;
 mod lab;
 mod route;
 mod run;
@@ -45,6 +48,8 @@ enum Cmd {
     Route(route::RouteArgs),
     /// List the sockets of a stack running on a TUN device.
     Ss(run::SsArgs),
+    /// Run packetdrill scripts against the stack on virtual time.
+    Drill(drill::DrillArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run::run(*args),
         Cmd::Route(args) => route::route(args),
         Cmd::Ss(args) => run::ss(args),
+        Cmd::Drill(args) => drill::drill(args),
     };
     match result {
         Ok(code) => code,

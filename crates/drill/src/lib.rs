@@ -13,6 +13,7 @@
 
 mod lex;
 mod parse;
+pub mod run;
 
 pub use parse::{
     parse, Action, Direction, Event, Expr, Flags, IcmpSpec, PacketSpec, Script, Seq, Syscall,

@@ -3,7 +3,7 @@
 use std::net::SocketAddrV4;
 
 use super::Stack;
-use crate::socket::{BindError, RecvError, SendError, TcpHandle};
+use crate::socket::{BindError, RecvError, SendError, SocketError, TcpHandle};
 use crate::tcp::{CongestionAlgorithm, ConnectError, Readiness, SocketSnapshot, TcpInfo};
 use crate::time::Instant;
 
@@ -72,6 +72,26 @@ impl Stack {
     /// RECEIVE; `Ok(0)` is the end of the stream.
     pub fn tcp_recv(&mut self, h: TcpHandle, out: &mut [u8]) -> Result<usize, RecvError> {
         self.tcp.recv(h, out)
+    }
+
+    /// RECEIVE with `MSG_PEEK`: copy in-order data into `out` and leave it
+    /// in the buffer. `Ok(0)` is the end of the stream.
+    pub fn tcp_peek(&self, h: TcpHandle, out: &mut [u8]) -> Result<usize, RecvError> {
+        self.tcp.peek(h, out)
+    }
+
+    /// The socket's pending error, cleared (`getsockopt(SO_ERROR)`).
+    pub fn tcp_take_error(&mut self, h: TcpHandle) -> Option<SocketError> {
+        self.tcp.take_error(h)
+    }
+
+    /// Replace the TCP settings. Connections read most of them as they go
+    /// (RFC 5961 switches, timers, delayed ACKs); buffer sizes, window
+    /// scale and option offers apply to connections made afterwards. What
+    /// `sysctl -w net.inet.tcp.*` does to a running kernel.
+    pub fn set_tcp_config(&mut self, config: crate::tcp::TcpConfig) {
+        self.config.tcp = config.clone();
+        self.tcp.config = config;
     }
 
     /// CLOSE in RFC 9293's sense: no more sending, receiving goes on.

@@ -245,6 +245,32 @@ impl TcpLayer {
         Err(RecvError::WouldBlock)
     }
 
+    /// RECEIVE without consuming (`MSG_PEEK`).
+    pub fn peek(&self, h: TcpHandle, out: &mut [u8]) -> Result<usize, RecvError> {
+        let conn = match self.sockets.get(h.0) {
+            Some(TcpSocket::Connection(c)) => c,
+            Some(TcpSocket::Listener(_)) => {
+                return Err(RecvError::Socket(SocketError::NotConnected))
+            }
+            None => return Err(RecvError::InvalidHandle),
+        };
+        if !conn.rcv.buffer().is_empty() && !out.is_empty() {
+            return Ok(conn.rcv.buffer().copy_out(0, out));
+        }
+        if let Some(e) = conn.error {
+            return Err(RecvError::Socket(e));
+        }
+        if conn.rcv.fin_received() || conn.state() == State::Closed {
+            return Ok(0);
+        }
+        Err(RecvError::WouldBlock)
+    }
+
+    /// The pending error, cleared.
+    pub fn take_error(&mut self, h: TcpHandle) -> Option<SocketError> {
+        self.conn_mut(h.0)?.error.take()
+    }
+
     /// CLOSE (RFC 9293 §3.10.4): no more data will be sent; the socket can
     /// still receive (half-close).
     pub fn shutdown(&mut self, h: TcpHandle) -> Result<(), SendError> {

@@ -121,6 +121,14 @@ impl Ring {
         n
     }
 
+    /// Raise the capacity to `capacity` before any storage is allocated
+    /// (a larger ring once the segment size is known); otherwise no change.
+    pub fn grow(&mut self, capacity: usize) {
+        if self.storage.is_empty() && self.len == 0 && capacity > self.capacity {
+            self.capacity = capacity;
+        }
+    }
+
     /// Give the ring storage to use (from a pool), if it has none yet.
     pub fn provide(&mut self, mut storage: Vec<u8>) -> Option<Vec<u8>> {
         if self.storage.len() == self.capacity || self.capacity == 0 {

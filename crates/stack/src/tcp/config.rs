@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+pub use super::receiver::ReceiverSws;
+pub use tcplab_wire::tcp::OptionLayout;
+
 /// Which congestion controller new connections use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CongestionAlgorithm {
@@ -49,6 +52,9 @@ pub struct TcpConfig {
     pub rto_max: Duration,
     /// RTO before any RTT sample (RFC 6298 §2.1).
     pub rto_initial: Duration,
+    /// Added to every computed RTO (BSD's `rexmit_slop`, 200 ms there;
+    /// zero here, as on Linux): room for the peer's delayed ACK.
+    pub rto_slop: Duration,
     /// Retransmissions of a SYN before giving up (RFC 9293 §3.8.3 R2 for
     /// SYNs; Linux `tcp_syn_retries`).
     pub syn_retries: u32,
@@ -131,6 +137,30 @@ pub struct TcpConfig {
     /// Added to every ISN. Zero normally; tests use it to put sequence
     /// numbers across the 2³² wrap.
     pub isn_offset: u32,
+    /// How options are ordered and padded in the segments sent (Linux's
+    /// layout, or BSD's; RFC 9293 §3.1 allows both).
+    pub option_layout: OptionLayout,
+    /// The window scale offered; `None` picks the least shift that lets
+    /// the receive buffer be advertised (BSD derives it from the largest
+    /// buffer a socket may have, `kern.ipc.maxsockbuf`).
+    pub window_scale: Option<u8>,
+    /// Round the receive buffer up to a whole number of segments once the
+    /// MSS is known, as BSD does (`tcp_mss()`: 65,536 becomes 65,700 at
+    /// MSS 1460).
+    pub recv_buffer_whole_segments: bool,
+    /// RFC 5961 §3: a RST in the window but not at RCV.NXT gets a
+    /// challenge ACK. Off: RFC 793's rule, any RST in the window resets
+    /// (FreeBSD `net.inet.tcp.insecure_rst=1`).
+    pub rst_challenge: bool,
+    /// RFC 5961 §4: a SYN on a synchronized connection gets a challenge
+    /// ACK. Off: RFC 793's rule, a SYN in the window resets the connection
+    /// (FreeBSD `net.inet.tcp.insecure_syn=1`).
+    pub syn_challenge: bool,
+    /// The receiver's silly-window-syndrome rule (RFC 9293 §3.8.6.2.2).
+    pub receiver_sws: ReceiverSws,
+    /// Drop segments with both SYN and FIN (FreeBSD
+    /// `net.inet.tcp.drop_synfin`; RFC 9293 does not forbid them).
+    pub drop_synfin: bool,
 }
 
 impl Default for TcpConfig {
@@ -140,6 +170,7 @@ impl Default for TcpConfig {
             rto_min: Duration::from_millis(200),
             rto_max: Duration::from_secs(120),
             rto_initial: Duration::from_secs(1),
+            rto_slop: Duration::ZERO,
             syn_retries: 6,
             data_retries: 15,
             synack_retries: 5,
@@ -171,6 +202,13 @@ impl Default for TcpConfig {
             rack_timer_slack_us: 2000,
             tw_reuse: true,
             isn_offset: 0,
+            option_layout: OptionLayout::Linux,
+            window_scale: None,
+            recv_buffer_whole_segments: false,
+            rst_challenge: true,
+            syn_challenge: true,
+            drop_synfin: false,
+            receiver_sws: ReceiverSws::HoldRightEdge,
         }
     }
 }

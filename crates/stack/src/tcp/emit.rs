@@ -19,12 +19,13 @@ pub(super) fn build_segment(
     buf: &mut Vec<u8>,
     ip: &mut IpLayer,
     route: &RouteInfo,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
+    (local, remote): (SocketAddrV4, SocketAddrV4),
     plan: &Plan,
     snd: &Sender,
+    layout: tcp::OptionLayout,
 ) {
     let mut repr = tcp::Repr::new(local.port(), remote.port(), plan.flags, plan.seq, plan.ack);
+    repr.layout = layout;
     repr.window_len = plan.window;
     repr.urgent_pointer = plan.urgent;
     repr.max_seg_size = plan.mss;

@@ -194,6 +194,11 @@ impl Connection {
             }
         }
         self.update_path(ctx.config, ctx.path_mtu, ctx.link_mtu);
+        if ctx.config.recv_buffer_whole_segments {
+            let mss = self.seg.mss.max(1);
+            let cap = self.rcv.buffer().capacity().next_multiple_of(mss);
+            self.rcv.buffer_mut().grow(cap);
+        }
         self.reset_controller(false);
     }
 
@@ -431,8 +436,10 @@ impl Connection {
         if !seg.flags.rst() {
             return true;
         }
-        if seg.seq_number != self.rcv.nxt() {
+        if seg.seq_number != self.rcv.nxt() && ctx.config.rst_challenge {
             // In the window but not exact: challenge ACK (rate-limited).
+            // Without RFC 5961 §3.2, RFC 793's rule: any RST in the window
+            // (step one checked that) resets.
             self.challenge_ack(ctx);
             return false;
         }
@@ -477,6 +484,16 @@ impl Connection {
             // then return this connection to the LISTEN state".
             out.discard = true;
             self.enter_closed();
+            return false;
+        }
+        if !ctx.config.syn_challenge && self.state().synchronized() {
+            // RFC 793 §3.9 (before RFC 5961 §4): a SYN in the window is an
+            // error — reset the connection and tell the peer.
+            out.rst = Some((self.snd.nxt(), Some(self.rcv.nxt())));
+            self.fail(SocketError::ConnectionReset);
+            ctx.stats.estab_resets += 1;
+            self.enter_closed();
+            out.notify = true;
             return false;
         }
         self.challenge_ack(ctx);

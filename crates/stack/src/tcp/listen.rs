@@ -173,6 +173,7 @@ impl TcpLayer {
         );
         repr.window_len = self.config.recv_buffer.min(65535) as u16;
         repr.max_seg_size = Some(mss_for(route.mtu));
+        repr.layout = self.config.option_layout;
         if self.send_raw(ip, &route, &repr) {
             self.stats.syncookies_sent += 1;
         }

@@ -64,6 +64,21 @@ pub struct Receiver {
     sack_recent: VecDeque<SeqNumber>,
     /// A duplicate to report in the next ACK's first block (RFC 2883 §4).
     dsack: Option<(SeqNumber, SeqNumber)>,
+    /// The receiver's silly-window rule.
+    sws: ReceiverSws,
+}
+
+/// How a receiver avoids the silly window syndrome (RFC 9293 §3.8.6.2.2,
+/// MUST-39). Both never shrink the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReceiverSws {
+    /// RFC 9293's algorithm (Linux): hold the right edge until it can
+    /// move by min(buffer/2, MSS).
+    #[default]
+    HoldRightEdge,
+    /// BSD's `tcp_output()`: offer all the free space, but nothing when
+    /// it is below both a quarter of the buffer and one MSS.
+    FreeSpace,
 }
 
 /// Blocks remembered for RFC 2018 §4's recency order.
@@ -84,7 +99,12 @@ impl Receiver {
             unacked_segments: 0,
             sack_recent: VecDeque::new(),
             dsack: None,
+            sws: ReceiverSws::default(),
         }
+    }
+
+    pub fn set_sws(&mut self, sws: ReceiverSws) {
+        self.sws = sws;
     }
 
     /// The peer's SYN arrived with sequence number `irs`; our SYN offers
@@ -367,8 +387,22 @@ impl Receiver {
         let offered = self.nxt + free;
         let current = self.adv_right.max(self.nxt);
         let threshold = (self.buf.capacity() / 2).min(our_mss).max(1);
-        let right = if offered > current && offered - current >= threshold {
+        // A window the field cannot show any larger is not silly: when
+        // the free space exceeds it, advertise it in full (a 64 KiB window
+        // without scaling stays at 65,535 as each segment is read).
+        let max_wnd = 65535usize << self.wscale;
+        let right = if self.sws == ReceiverSws::FreeSpace {
+            let capacity = self.buf.capacity();
+            let usable = if free < capacity / 4 && free < our_mss {
+                0
+            } else {
+                free
+            };
+            (self.nxt + usable.min(max_wnd)).max(current)
+        } else if offered > current && offered - current >= threshold {
             offered
+        } else if free >= max_wnd && self.nxt + max_wnd > current {
+            self.nxt + max_wnd
         } else {
             current
         };

@@ -14,6 +14,8 @@ pub struct RttEstimator {
     rto: Duration,
     min: Duration,
     max: Duration,
+    /// Added to each computed RTO (BSD's `rexmit_slop`).
+    slop: Duration,
     /// Number of consecutive backoffs (RFC 6298 §5.5).
     backoff: u32,
     latest: Option<Duration>,
@@ -28,9 +30,16 @@ impl RttEstimator {
             rto: initial.clamp(min, max),
             min,
             max,
+            slop: Duration::ZERO,
             backoff: 0,
             latest: None,
         }
+    }
+
+    /// Add `slop` to every RTO computed from samples.
+    pub fn with_slop(mut self, slop: Duration) -> RttEstimator {
+        self.slop = slop;
+        self
     }
 
     /// Take a sample R (never from a retransmitted segment: Karn's rule is
@@ -52,7 +61,7 @@ impl RttEstimator {
         }
         // RTO <- SRTT + max(G, K*RTTVAR), K = 4; clamped (§2.4, §2.5).
         let srtt = self.srtt.unwrap_or(r);
-        self.rto = (srtt + GRANULARITY.max(self.rttvar * 4)).clamp(self.min, self.max);
+        self.rto = (srtt + GRANULARITY.max(self.rttvar * 4) + self.slop).clamp(self.min, self.max);
         self.backoff = 0;
     }
 

@@ -608,7 +608,8 @@ impl TcpLayer {
                     continue;
                 }
             };
-            build_segment(buf, ip, &route, local, remote, &plan, &conn.snd);
+            let layout = self.config.option_layout;
+            build_segment(buf, ip, &route, (local, remote), &plan, &conn.snd, layout);
             // It may have more: back of the line.
             self.mark(key);
             self.reschedule(key);

@@ -202,6 +202,9 @@ pub struct Connection {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TcpInfo {
     pub state: State,
+    /// Capacity of the receive and send buffers (`SO_RCVBUF`, `SO_SNDBUF`).
+    pub recv_buffer: usize,
+    pub send_buffer: usize,
     pub local: SocketAddrV4,
     pub remote: SocketAddrV4,
     pub snd_una: SeqNumber,
@@ -291,7 +294,9 @@ impl Connection {
         now: Instant,
     ) -> Connection {
         let wscale = if config.window_scaling {
-            window_shift(config.recv_buffer)
+            config
+                .window_scale
+                .map_or_else(|| window_shift(config.recv_buffer), |s| s.min(14))
         } else {
             0
         };
@@ -300,9 +305,14 @@ impl Connection {
             local,
             remote,
             snd: Sender::new(iss, config.send_buffer),
-            rcv: Receiver::new(config.recv_buffer, wscale),
+            rcv: {
+                let mut rcv = Receiver::new(config.recv_buffer, wscale);
+                rcv.set_sws(config.receiver_sws);
+                rcv
+            },
             timers: TimerTable::default(),
-            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
+            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max)
+                .with_slop(config.rto_slop),
             cc: new_controller(config.congestion, initial_window(536), 536, 0),
             algorithm: config.congestion,
             seg: Segmentation {
@@ -495,6 +505,8 @@ impl Connection {
             delivery_rate: self.rate.last_rate,
             app_limited: self.rate.last_app_limited,
             sacked: self.snd.queue().sacked_records(),
+            recv_buffer: self.rcv.buffer().capacity(),
+            send_buffer: self.snd.buffer().capacity(),
             lost: self.snd.queue().lost_records(),
             retrans_out: self.snd.queue().retrans_records(),
             delivered: self.rate.delivered,

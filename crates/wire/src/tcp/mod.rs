@@ -487,6 +487,24 @@ pub struct Repr<'a> {
     /// Options of kinds this stack does not implement, in order, kept whole.
     pub unknown_options: Vec<(u8, &'a [u8])>,
     pub payload: &'a [u8],
+    /// How options are ordered and padded when emitted.
+    pub layout: OptionLayout,
+}
+
+/// How a sender lays its options out. Both are valid (RFC 9293 §3.1: any
+/// order, NOP padding between, EOL at the end); peers and tests that
+/// compare bytes see the difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OptionLayout {
+    /// Linux's `tcp_options_write()`: MSS, then SACK-permitted and
+    /// timestamps sharing a word, then `nop,wscale`, SACK blocks after
+    /// `nop,nop`; every option word-aligned with NOPs.
+    #[default]
+    Linux,
+    /// BSD's `tcp_addoptions()`: MSS, `nop,wscale`, SACK-permitted,
+    /// timestamps and SACK blocks each preceded by just enough NOPs for
+    /// their alignment, the end padded with EOL bytes.
+    Bsd,
 }
 
 impl<'a> Repr<'a> {
@@ -513,6 +531,7 @@ impl<'a> Repr<'a> {
             timestamp: None,
             unknown_options: Vec::new(),
             payload: &[],
+            layout: OptionLayout::Linux,
         }
     }
 
@@ -552,6 +571,9 @@ impl<'a> Repr<'a> {
 
     /// Bytes of options when emitted, before padding.
     fn options_len(&self) -> usize {
+        if self.layout == OptionLayout::Bsd {
+            return self.bsd_options(&mut [0; MAX_HEADER_LEN]);
+        }
         let mut len = 0;
         if self.max_seg_size.is_some() {
             len += 4;
@@ -610,6 +632,14 @@ impl<'a> Repr<'a> {
         packet.set_window_len(self.window_len);
         packet.set_checksum(0);
         packet.set_urgent_pointer(self.urgent_pointer);
+        if self.layout == OptionLayout::Bsd {
+            let mut opts = [0u8; MAX_HEADER_LEN];
+            let n = self.bsd_options(&mut opts);
+            let out = packet.options_mut();
+            out.fill(kind::EOL);
+            out[..n].copy_from_slice(&opts[..n]);
+            return;
+        }
         let mut out = packet.options_mut();
         if let Some(mss) = self.max_seg_size {
             out = TcpOption::MaxSegmentSize(mss).emit(out);
@@ -645,6 +675,65 @@ impl<'a> Repr<'a> {
         }
         // Pad with EOL (zero) bytes.
         out.fill(kind::EOL);
+    }
+
+    /// The options in BSD's layout (`tcp_addoptions()`): each kind after
+    /// the NOPs its alignment needs, then EOL padding to a word. Writes
+    /// into `out` and returns the length including that padding.
+    fn bsd_options(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
+        let mut n = 0;
+        let mut put = |bytes: &[u8], n: &mut usize| {
+            let end = (*n + bytes.len()).min(out.len());
+            out[*n..end].copy_from_slice(&bytes[..end - *n]);
+            *n = end;
+        };
+        if let Some(mss) = self.max_seg_size {
+            let m = mss.to_be_bytes();
+            put(&[kind::MSS, 4, m[0], m[1]], &mut n);
+        }
+        if let Some(shift) = self.window_scale {
+            while n == 0 || n % 2 != 1 {
+                put(&[kind::NOP], &mut n);
+            }
+            put(&[kind::WINDOW_SCALE, 3, shift], &mut n);
+        }
+        if self.sack_permitted {
+            while n % 2 != 0 {
+                put(&[kind::NOP], &mut n);
+            }
+            put(&[kind::SACK_PERMITTED, 2], &mut n);
+        }
+        if let Some(ts) = self.timestamp {
+            while n == 0 || n % 4 != 2 {
+                put(&[kind::NOP], &mut n);
+            }
+            let mut b = [0u8; 10];
+            b[0] = kind::TIMESTAMP;
+            b[1] = 10;
+            b[2..6].copy_from_slice(&ts.tsval.to_be_bytes());
+            b[6..10].copy_from_slice(&ts.tsecr.to_be_bytes());
+            put(&b, &mut n);
+        }
+        let blocks = self.sack_ranges.iter().flatten().count();
+        if blocks > 0 {
+            while n == 0 || n % 4 != 2 {
+                put(&[kind::NOP], &mut n);
+            }
+            // As many blocks as still fit the 40 bytes.
+            let room = (MAX_HEADER_LEN - HEADER_LEN).saturating_sub(n + 2) / 8;
+            let count = blocks.min(room);
+            put(&[kind::SACK, (2 + 8 * count) as u8], &mut n);
+            for &(l, r) in self.sack_ranges.iter().flatten().take(count) {
+                put(&l.to_be_bytes(), &mut n);
+                put(&r.to_be_bytes(), &mut n);
+            }
+        }
+        for &(k, data) in &self.unknown_options {
+            put(&[k, (2 + data.len()) as u8], &mut n);
+            put(data, &mut n);
+        }
+        // EOL, then zero padding, to a word.
+        n.next_multiple_of(4).min(MAX_HEADER_LEN - HEADER_LEN)
     }
 
     /// Write the whole segment, payload and checksum included, into `packet`

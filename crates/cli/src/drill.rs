@@ -1,0 +1,135 @@
+//! `tcplab drill`: packetdrill scripts against tcplab's stack on virtual
+//! time.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use tcplab_drill::run::{run, Profile, RunOptions};
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// Scripts (`.pkt`), or directories searched for them.
+    #[arg(required = true, value_name = "FILE.pkt|DIR")]
+    paths: Vec<PathBuf>,
+    /// Timing tolerance in microseconds (overrides each script's
+    /// `--tolerance_usecs`).
+    #[arg(long, value_name = "USECS")]
+    tolerance_usecs: Option<i64>,
+    /// Define NAME for `#ifdef NAME` (repeatable); `-D NAME=VALUE` works too.
+    #[arg(short = 'D', long = "define", value_name = "NAME")]
+    defines: Vec<String>,
+    /// What the scripts assume of the stack: `tcplab` (its own defaults)
+    /// or `freebsd` (the FreeBSD suite's buffers, timers and option layout).
+    #[arg(long, default_value = "tcplab")]
+    profile: String,
+    /// Print every event as it runs, and each script's verdict.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Seed of the stack's random choices (ISNs, ports).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() || p.extension().is_some_and(|e| e == "pkt") {
+                collect(&p, out)?;
+            }
+        }
+        Ok(())
+    } else if path.exists() {
+        out.push(path.to_path_buf());
+        Ok(())
+    } else {
+        Err(format!("{}: no such file or directory", path.display()))
+    }
+}
+
+#[expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the command's output"
+)]
+pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
+    let profile = Profile::from_name(&args.profile)
+        .ok_or_else(|| format!("--profile {}: expected `tcplab` or `freebsd`", args.profile))?;
+    let mut files = Vec::new();
+    for p in &args.paths {
+        collect(p, &mut files)?;
+    }
+    if files.is_empty() {
+        return Err("no .pkt scripts found".into());
+    }
+    let names: Vec<&str> = args
+        .defines
+        .iter()
+        .map(|d| d.split_once('=').map_or(d.as_str(), |(n, _)| n))
+        .collect();
+    let options = RunOptions {
+        tolerance_usecs: args.tolerance_usecs,
+        profile,
+        verbose: args.verbose,
+        seed: args.seed,
+    };
+    let (mut passed, mut failed, mut malformed) = (0, 0, 0);
+    for file in &files {
+        let shown = file.display();
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{shown}: cannot read: {e}");
+                malformed += 1;
+                continue;
+            }
+        };
+        let script = match tcplab_drill::parse(&text, &names) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{shown}:{}: parse error: {}", e.line, e.message);
+                malformed += 1;
+                continue;
+            }
+        };
+        let outcome = run(&script, &options);
+        for line in &outcome.log {
+            println!("{shown}:{line}");
+        }
+        match outcome.result {
+            Ok(()) => {
+                passed += 1;
+                if args.verbose {
+                    println!("{shown}: ok");
+                }
+            }
+            Err(f) => {
+                failed += 1;
+                eprintln!("{shown}:{}: {}", f.line, f.message);
+                for d in &f.detail {
+                    eprintln!("{d}");
+                }
+            }
+        }
+    }
+    if files.len() > 1 || args.verbose {
+        let bad = if malformed > 0 {
+            format!(", {malformed} malformed")
+        } else {
+            String::new()
+        };
+        println!("{passed} passed, {failed} failed{bad}");
+    }
+    Ok(if malformed > 0 {
+        ExitCode::from(2)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,410 @@
+//! Running a script against one tcplab stack on virtual time.
+//!
+//! The script's clock drives the stack: before an event at script time T
+//! the runner moves the stack to T, firing its timers on the way and
+//! recording every datagram it sends with the virtual time it left. An
+//! inbound line is built and handed to the stack; an outbound line takes
+//! the next recorded segment of the socket under test and checks it field
+//! by field in packetdrill's order (`run_packet.c`), timing last. Nothing
+//! sleeps and nothing touches a real network, so a run is a function of the
+//! script and the profile.
+
+mod packet;
+mod profile;
+mod shell;
+mod syscall;
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use tcplab_stack::socket::TcpHandle;
+use tcplab_stack::time::Instant;
+use tcplab_stack::{Cidr, IfaceId, Stack};
+
+use crate::{Action, Event, Script, Time};
+
+pub use profile::Profile;
+
+/// The stack's address (packetdrill's `--local_ip` default).
+pub const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
+/// The peer the script plays (`--remote_ip`).
+pub const REMOTE_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// The port a passive socket binds and `connect()` goes to.
+pub const SCRIPT_PORT: u16 = 8080;
+/// Script time 0 on the stack's clock (any origin works; not zero, so
+/// "never" and "the start" stay apart).
+const ORIGIN_US: u64 = 1_000_000;
+/// Without a timer due, an outbound line waits at most this long past
+/// its time before the runner gives up (packetdrill would wait for ever).
+const GIVE_UP_US: i64 = 2_000_000;
+
+/// How a run is set up.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Overrides the script's `--tolerance_usecs`.
+    pub tolerance_usecs: Option<i64>,
+    pub profile: Profile,
+    /// Keep a line per event in [`Outcome::log`].
+    pub verbose: bool,
+    /// Seed of the stack's random choices (ISNs, ports).
+    pub seed: u64,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            tolerance_usecs: None,
+            profile: Profile::Tcplab,
+            verbose: false,
+            seed: 1,
+        }
+    }
+}
+
+/// Why a script failed: packetdrill's message and the dump lines after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub line: usize,
+    pub message: String,
+    pub detail: Vec<String>,
+}
+
+impl Failure {
+    fn at(line: usize, message: impl Into<String>) -> Failure {
+        Failure {
+            line,
+            message: message.into(),
+            detail: Vec::new(),
+        }
+    }
+}
+
+/// The result of one run.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub result: Result<(), Failure>,
+    /// With `verbose`: one line per event as it ran.
+    pub log: Vec<String>,
+}
+
+/// Run a parsed script.
+pub fn run(script: &Script, options: &RunOptions) -> Outcome {
+    let mut r = match Runner::new(script, options) {
+        Ok(r) => r,
+        Err(f) => {
+            return Outcome {
+                result: Err(f),
+                log: Vec::new(),
+            }
+        }
+    };
+    let result = r.run(&script.events);
+    Outcome { result, log: r.log }
+}
+
+/// Where packetdrill's bookkeeping has a socket (`socket.h`'s states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SockState {
+    New,
+    Listening,
+    PassivePacketReceived,
+    SynackSent,
+    SynackAcked,
+    ActiveConnecting,
+    SynSent,
+    SynAcked,
+}
+
+/// One socket the script knows: packetdrill's script and live views of it
+/// and the stack socket behind it.
+#[derive(Debug, Clone)]
+struct Sock {
+    state: SockState,
+    script_local_isn: u32,
+    script_remote_isn: u32,
+    live_local_isn: u32,
+    live_remote_isn: u32,
+    /// The live tuple; `None` until known.
+    local: Option<SocketAddrV4>,
+    remote: Option<SocketAddrV4>,
+    /// The stack's socket, once there is one the runner holds.
+    handle: Option<TcpHandle>,
+    /// The script's fd for it.
+    fd: Option<i64>,
+    /// `close()` was called.
+    closed: bool,
+    /// The listener a passive child belongs to.
+    parent: Option<usize>,
+    nonblocking: bool,
+    bound: bool,
+    /// Script TS val → live TS val of sent segments (§5.3 of the notes).
+    ts_map: Vec<(u32, u32)>,
+    /// SO_ERROR was read: report no error again.
+    error_taken: bool,
+}
+
+impl Sock {
+    fn new(state: SockState) -> Sock {
+        Sock {
+            state,
+            script_local_isn: 0,
+            script_remote_isn: 0,
+            live_local_isn: 0,
+            live_remote_isn: 0,
+            local: None,
+            remote: None,
+            handle: None,
+            fd: None,
+            closed: false,
+            parent: None,
+            nonblocking: false,
+            bound: false,
+            ts_map: Vec::new(),
+            error_taken: false,
+        }
+    }
+}
+
+/// A datagram the stack sent, with its script time.
+#[derive(Debug, Clone)]
+struct Sent {
+    at: i64,
+    bytes: Vec<u8>,
+}
+
+/// A blocking call under way (`T1...T2 call(...)`).
+#[derive(Debug, Clone)]
+struct Blocking {
+    line: usize,
+    call: crate::Syscall,
+    sock: usize,
+    start: i64,
+    end: i64,
+}
+
+struct Runner {
+    stack: Stack,
+    iface: IfaceId,
+    options: RunOptions,
+    /// Absolute tolerance (µs) and the percentage of the gap since the
+    /// previous event (5 %, packetdrill's FreeBSD build).
+    tolerance: i64,
+    tolerance_percent: i64,
+    /// Script time (µs) the runner has reached.
+    now: i64,
+    /// The adjusted script time of the previous event.
+    prev_time: i64,
+    sent: VecDeque<Sent>,
+    sockets: Vec<Sock>,
+    under_test: Option<usize>,
+    next_remote_port: u16,
+    blocking: Option<Blocking>,
+    /// Settings the `sysctl` lines change (see `shell.rs`).
+    sysctl: profile::Sysctl,
+    log: Vec<String>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    fn new(script: &Script, options: &RunOptions) -> Result<Runner, Failure> {
+        let mut tolerance = 4_000;
+        let mut mtu = 1500;
+        for (name, value) in &script.options {
+            let int = |v: &Option<String>| -> Result<i64, Failure> {
+                v.as_deref()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| Failure::at(1, format!("option --{name} needs a number")))
+            };
+            match name.as_str() {
+                "tolerance_usecs" => tolerance = int(value)?,
+                "mtu" => mtu = int(value)?,
+                "ip_version" => {
+                    if value.as_deref() != Some("ipv4") {
+                        return Err(Failure::at(
+                            1,
+                            format!(
+                                "--ip_version={}: only ipv4 is supported (tcplab is an IPv4 stack)",
+                                value.as_deref().unwrap_or("")
+                            ),
+                        ));
+                    }
+                }
+                _ => return Err(Failure::at(1, format!("option '{name}' unknown"))),
+            }
+        }
+        if let Some(t) = options.tolerance_usecs {
+            tolerance = t;
+        }
+        let mtu = usize::try_from(mtu)
+            .map_err(|_| Failure::at(1, format!("--mtu={mtu}: not a valid MTU")))?;
+        let sysctl = profile::Sysctl::new(options.profile);
+        let config = sysctl.stack_config(options.seed);
+        let mut stack = Stack::new(config);
+        let iface = stack
+            .add_interface(
+                "tun0",
+                Cidr::new(LOCAL_IP, 16).expect("a /16 is a valid prefix"),
+                mtu,
+            )
+            .map_err(|e| Failure::at(1, format!("--mtu={mtu}: {e}")))?;
+        stack
+            .set_default_gateway(Ipv4Addr::new(192, 168, 0, 2))
+            .map_err(|e| Failure::at(1, format!("gateway: {e}")))?;
+        Ok(Runner {
+            stack,
+            iface,
+            options: options.clone(),
+            tolerance,
+            tolerance_percent: 5,
+            now: 0,
+            prev_time: 0,
+            sent: VecDeque::new(),
+            sockets: Vec::new(),
+            under_test: None,
+            next_remote_port: 47_000,
+            blocking: None,
+            sysctl,
+            log: Vec::new(),
+        })
+    }
+
+    fn instant(t: i64) -> Instant {
+        Instant::from_micros(ORIGIN_US + t.max(0) as u64)
+    }
+
+    fn stack_now(&self) -> Instant {
+        Runner::instant(self.now)
+    }
+
+    /// Move the stack to script time `t`: fire every timer due on the
+    /// way and record what it sends.
+    fn advance(&mut self, t: i64) -> Result<(), Failure> {
+        loop {
+            self.drain(self.now);
+            self.check_blocking()?;
+            match self.stack.poll_timeout() {
+                Some(at) if at <= Runner::instant(t) => {
+                    let at_us = at.total_micros() as i64 - ORIGIN_US as i64;
+                    self.now = self.now.max(at_us);
+                    self.stack.handle_timeout(Runner::instant(self.now));
+                }
+                _ => break,
+            }
+        }
+        self.now = self.now.max(t);
+        self.stack.handle_timeout(self.stack_now());
+        self.drain(self.now);
+        self.check_blocking()
+    }
+
+    /// Record every datagram the stack has ready.
+    fn drain(&mut self, at: i64) {
+        let now = Runner::instant(at);
+        let mut buf = Vec::new();
+        while self.stack.poll_transmit(now, &mut buf).is_some() {
+            self.sent.push_back(Sent {
+                at,
+                bytes: std::mem::take(&mut buf),
+            });
+        }
+    }
+
+    fn log(&mut self, line: usize, text: impl FnOnce() -> String) {
+        if self.options.verbose {
+            let t = self.now as f64 / 1e6;
+            self.log.push(format!("{line}: {t:.6} {}", text()));
+        }
+    }
+
+    /// The tolerance around an event `gap` µs after the previous one.
+    fn tolerance_for(&self, gap: i64) -> i64 {
+        self.tolerance
+            .max(self.tolerance_percent * gap.max(0) / 100)
+    }
+
+    fn run(&mut self, events: &[Event]) -> Result<(), Failure> {
+        for ev in events {
+            self.event(ev)?;
+        }
+        if let Some(b) = &self.blocking {
+            return Err(Failure::at(
+                b.line,
+                "exiting while a blocking system call is in progress",
+            ));
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &Event) -> Result<(), Failure> {
+        // nplab anchors a relative time on when the previous event ended.
+        let (start, end) = match ev.time {
+            Time::Absolute(t) => (Some(t), Some(t)),
+            Time::Relative(d) => (Some(self.now + d), Some(self.now + d)),
+            Time::Any => (None, None),
+            Time::Range {
+                start,
+                end,
+                relative,
+            }
+            | Time::Blocking {
+                start,
+                end,
+                relative,
+            } => {
+                let base = if relative { self.now } else { 0 };
+                (Some(base + start), Some(base + end))
+            }
+        };
+        if let Action::Packet(p) = &ev.action {
+            if p.direction == crate::Direction::Outbound {
+                let r = self.outbound(ev.line, p, start, end);
+                if let Some(s) = start {
+                    self.prev_time = s;
+                }
+                return r;
+            }
+        }
+        let Some(t) = start else {
+            return Err(Failure::at(
+                ev.line,
+                "event time <star> can only be used with outbound packets",
+            ));
+        };
+        let tol = self.tolerance_for(t - self.prev_time);
+        if self.now > t + tol {
+            let what = match &ev.action {
+                Action::Packet(_) | Action::Icmp(_) => "inbound packet",
+                Action::Syscall(_) => "system call start",
+                Action::Shell(_) => "command",
+                Action::Code(_) => "data collection for code",
+            };
+            return Err(Failure::at(
+                ev.line,
+                format!(
+                    "timing error: expected {what} at {:.6} sec but happened at {:.6} sec",
+                    t as f64 / 1e6,
+                    self.now as f64 / 1e6
+                ),
+            ));
+        }
+        self.advance(t)?;
+        self.prev_time = t;
+        match &ev.action {
+            Action::Packet(p) => self.inbound(ev.line, p),
+            Action::Icmp(i) => self.inbound_icmp(ev.line, i),
+            Action::Syscall(call) => {
+                let blocking = matches!(ev.time, Time::Blocking { .. });
+                self.syscall(ev.line, call, blocking.then(|| end.unwrap_or(t)))
+            }
+            Action::Shell(cmd) => self.shell(ev.line, cmd),
+            Action::Code(code) => self.code(ev.line, code),
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! What the scripts assume of the stack under test, as stack
+//! configuration: the default profile is tcplab's own behaviour, the
+//! FreeBSD profile the settings the FreeBSD suite was written against.
+//! `sysctl -w` lines change the same settings.
+
+use std::time::Duration;
+
+use tcplab_stack::tcp::{OptionLayout, ReceiverSws, TcpConfig};
+use tcplab_stack::Config;
+
+/// Which stack the scripts were written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// tcplab's defaults (Linux-like buffers, timers and option layout).
+    #[default]
+    Tcplab,
+    /// FreeBSD's defaults: 64 KiB receive and 32 KiB send buffers, the
+    /// receive buffer rounded up to whole segments, window scale from
+    /// `kern.ipc.maxsockbuf`, a 40 ms delayed ACK, a 30 ms RTO floor plus
+    /// 200 ms of slop, options laid out as `tcp_addoptions()` does (SYN
+    /// `mss,nop,wscale,sackOK,TS`, EOL padding), the receive window all the
+    /// free space (`tcp_output()`'s silly-window rule).
+    FreeBsd,
+}
+
+impl Profile {
+    pub fn from_name(name: &str) -> Option<Profile> {
+        match name {
+            "tcplab" => Some(Profile::Tcplab),
+            "freebsd" => Some(Profile::FreeBsd),
+            _ => None,
+        }
+    }
+}
+
+/// The settings `sysctl -w` may change, and how they map to the stack.
+#[derive(Debug, Clone)]
+pub(super) struct Sysctl {
+    pub tcp: TcpConfig,
+    /// `kern.ipc.maxsockbuf`: BSD picks the window scale that lets a
+    /// buffer this large be advertised.
+    maxsockbuf: u64,
+    profile: Profile,
+}
+
+impl Sysctl {
+    pub fn new(profile: Profile) -> Sysctl {
+        let mut tcp = TcpConfig::default();
+        let maxsockbuf = 2 * 1024 * 1024;
+        if profile == Profile::FreeBsd {
+            tcp.recv_buffer = 65_536;
+            tcp.send_buffer = 32_768;
+            tcp.recv_buffer_whole_segments = true;
+            tcp.delayed_ack = Duration::from_millis(40);
+            tcp.rto_min = Duration::from_millis(30);
+            tcp.rto_slop = Duration::from_millis(200);
+            tcp.rto_initial = Duration::from_secs(1);
+            tcp.option_layout = OptionLayout::Bsd;
+            tcp.receiver_sws = ReceiverSws::FreeSpace;
+            tcp.window_scale = Some(bsd_window_scale(maxsockbuf));
+        }
+        Sysctl {
+            tcp,
+            maxsockbuf,
+            profile,
+        }
+    }
+
+    pub fn stack_config(&self, seed: u64) -> Config {
+        Config {
+            seed,
+            tcp: self.tcp.clone(),
+            ..Config::default()
+        }
+    }
+
+    /// Apply `name=value`; an error names what is not understood.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let int = || -> Result<u64, String> {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("sysctl {name}: `{value}` is not a number"))
+        };
+        let flag = || -> Result<bool, String> {
+            match value {
+                "0" => Ok(false),
+                "1" => Ok(true),
+                _ => Err(format!("sysctl {name}: expected 0 or 1, not `{value}`")),
+            }
+        };
+        let ms = || int().map(Duration::from_millis);
+        let t = &mut self.tcp;
+        match name {
+            "kern.ipc.maxsockbuf" => {
+                self.maxsockbuf = int()?;
+                if self.profile == Profile::FreeBsd {
+                    t.window_scale = Some(bsd_window_scale(self.maxsockbuf));
+                }
+            }
+            "net.inet.tcp.rfc1323" => {
+                let on = flag()?;
+                t.window_scaling = on;
+                t.timestamps = on;
+            }
+            "net.inet.tcp.sack.enable" => t.sack = flag()?,
+            "net.inet.tcp.recvspace" => t.recv_buffer = int()? as usize,
+            "net.inet.tcp.sendspace" => t.send_buffer = int()? as usize,
+            // RFC 5961 §3 and §4 (0) or RFC 793's rules (1).
+            "net.inet.tcp.insecure_rst" => t.rst_challenge = !flag()?,
+            "net.inet.tcp.insecure_syn" => t.syn_challenge = !flag()?,
+            "net.inet.tcp.drop_synfin" => t.drop_synfin = flag()?,
+            "net.inet.tcp.syncookies" => t.syncookies = flag()?,
+            // SYN cookies only when the queue overflows: tcplab's rule.
+            "net.inet.tcp.syncookies_only" => {
+                if flag()? {
+                    return Err(format!("sysctl {name}=1: tcplab keeps a SYN queue"));
+                }
+            }
+            "net.inet.tcp.rexmit_initial" => t.rto_initial = ms()?,
+            "net.inet.tcp.rexmit_min" => t.rto_min = ms()?,
+            "net.inet.tcp.rexmit_slop" => t.rto_slop = ms()?,
+            // A retransmitted SYN keeps its options in tcplab.
+            "net.inet.tcp.rexmit_drop_options" => {
+                if flag()? {
+                    return Err(format!("sysctl {name}=1: tcplab keeps a SYN's options"));
+                }
+            }
+            "net.inet.tcp.delacktime" => t.delayed_ack = ms()?,
+            "net.inet.tcp.keepidle" => t.keepalive_time = ms()?,
+            "net.inet.tcp.keepintvl" => t.keepalive_interval = ms()?,
+            "net.inet.tcp.keepcnt" => t.keepalive_probes = int()? as u32,
+            // A closed port answers with a RST (0); tcplab always does.
+            "net.inet.tcp.blackhole" => {
+                if int()? != 0 {
+                    return Err(format!(
+                        "sysctl {name}={value}: tcplab always answers a closed port"
+                    ));
+                }
+            }
+            // 2: answer ECN, never start it. tcplab neither starts nor
+            // answers it; no script here offers ECN.
+            "net.inet.tcp.ecn.enable" => {
+                if !matches!(value, "0" | "2") {
+                    return Err(format!("sysctl {name}={value}: tcplab does not start ECN"));
+                }
+            }
+            // Strict timestamps: a segment without TSopt after they were
+            // agreed is dropped (RFC 7323 §3.2 allows it); 1 would accept.
+            "net.inet.tcp.tolerate_missing_ts" => {
+                if flag()? {
+                    return Err(format!("sysctl {name}=1: tcplab follows RFC 7323 §3.2"));
+                }
+            }
+            // tcplab keeps no host cache.
+            "net.inet.tcp.hostcache.purgenow" => {}
+            _ => return Err(format!("sysctl {name}: not a setting tcplab knows")),
+        }
+        Ok(())
+    }
+}
+
+/// The window scale BSD offers: the least shift that lets a buffer of
+/// `maxsockbuf` bytes be advertised (`tcp_connect()` in tcp_usrreq.c,
+/// RFC 7323 §2.3 caps it at 14).
+fn bsd_window_scale(maxsockbuf: u64) -> u8 {
+    let mut shift = 0;
+    while shift < 14 && (65_535u64 << shift) < maxsockbuf {
+        shift += 1;
+    }
+    shift
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_scale_follows_maxsockbuf() {
+        assert_eq!(bsd_window_scale(2_097_152), 6);
+        assert_eq!(bsd_window_scale(73_728), 1);
+        assert_eq!(bsd_window_scale(65_535), 0);
+        assert_eq!(bsd_window_scale(u64::from(u32::MAX)), 14);
+    }
+
+    #[test]
+    fn unknown_sysctl_is_an_error() {
+        let mut s = Sysctl::new(Profile::FreeBsd);
+        assert!(s.set("net.inet.tcp.nosuch", "1").is_err());
+        assert!(s.set("net.inet.tcp.sack.enable", "2").is_err());
+        s.set("net.inet.tcp.insecure_rst", "1").unwrap();
+        assert!(!s.tcp.rst_challenge);
+    }
+}

@@ -1,0 +1,613 @@
+//! System calls on the stack's socket API, with BSD's numbers for the
+//! symbols and errnos the scripts name (`<sys/socket.h>`, `<errno.h>`,
+//! `<netinet/tcp.h>` of FreeBSD; only `O_RDWR = 2` is compared as a
+//! literal by the suite).
+
+use std::net::SocketAddrV4;
+
+use tcplab_stack::socket::{RecvError, SendError, SocketError};
+use tcplab_stack::tcp::State;
+use tcplab_stack::ConnectError;
+
+use super::{Blocking, Failure, Runner, Sock, SockState, LOCAL_IP, REMOTE_IP, SCRIPT_PORT};
+use crate::{Expr, Syscall};
+
+/// Symbols a script may name, with FreeBSD's values.
+const SYMBOLS: &[(&str, i64)] = &[
+    ("AF_INET", 2),
+    ("SOCK_STREAM", 1),
+    ("IPPROTO_IP", 0),
+    ("IPPROTO_TCP", 6),
+    ("SOL_SOCKET", 0xffff),
+    ("SO_REUSEADDR", 0x4),
+    ("SO_KEEPALIVE", 0x8),
+    ("SO_LINGER", 0x80),
+    ("SO_SNDBUF", 0x1001),
+    ("SO_RCVBUF", 0x1002),
+    ("SO_ERROR", 0x1007),
+    ("TCP_NODELAY", 1),
+    ("TCP_MAXSEG", 2),
+    ("TCP_NOOPT", 8),
+    ("TCP_KEEPINIT", 128),
+    ("TCP_KEEPIDLE", 256),
+    ("TCP_KEEPINTVL", 512),
+    ("TCP_KEEPCNT", 1024),
+    ("IP_TOS", 3),
+    ("IP_TTL", 4),
+    ("IPTOS_DSCP_CS0", 0x00),
+    ("IPTOS_DSCP_CS1", 0x20),
+    ("IPTOS_DSCP_CS2", 0x40),
+    ("IPTOS_DSCP_CS3", 0x60),
+    ("IPTOS_DSCP_CS4", 0x80),
+    ("IPTOS_DSCP_CS5", 0xa0),
+    ("IPTOS_DSCP_CS6", 0xc0),
+    ("IPTOS_DSCP_CS7", 0xe0),
+    ("MSG_OOB", 0x1),
+    ("MSG_PEEK", 0x2),
+    ("MSG_DONTWAIT", 0x80),
+    ("F_GETFL", 3),
+    ("F_SETFL", 4),
+    ("O_RDONLY", 0),
+    ("O_WRONLY", 1),
+    ("O_RDWR", 2),
+    ("O_NONBLOCK", 4),
+    ("SHUT_RD", 0),
+    ("SHUT_WR", 1),
+    ("SHUT_RDWR", 2),
+    ("NULL", 0),
+];
+
+/// errno names and FreeBSD's numbers.
+const ERRNOS: &[(&str, i64)] = &[
+    ("EPERM", 1),
+    ("EBADF", 9),
+    ("EINVAL", 22),
+    ("EPIPE", 32),
+    ("EAGAIN", 35),
+    ("EWOULDBLOCK", 35),
+    ("EINPROGRESS", 36),
+    ("EALREADY", 37),
+    ("ENOTSOCK", 38),
+    ("EMSGSIZE", 40),
+    ("ENOPROTOOPT", 42),
+    ("EOPNOTSUPP", 45),
+    ("EADDRINUSE", 48),
+    ("EADDRNOTAVAIL", 49),
+    ("ENETUNREACH", 51),
+    ("ECONNABORTED", 53),
+    ("ECONNRESET", 54),
+    ("ENOBUFS", 55),
+    ("EISCONN", 56),
+    ("ENOTCONN", 57),
+    ("ETIMEDOUT", 60),
+    ("ECONNREFUSED", 61),
+    ("EHOSTUNREACH", 65),
+];
+
+fn errno_name(n: i64) -> &'static str {
+    ERRNOS
+        .iter()
+        .find(|(_, v)| *v == n)
+        .map_or("unknown errno", |(name, _)| name)
+}
+
+fn errno_of(name: &str) -> Option<i64> {
+    ERRNOS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
+fn errno(e: &str) -> i64 {
+    errno_of(e).unwrap_or(0)
+}
+
+/// The errno of a socket error (FreeBSD's `inetctlerrmap` for ICMP).
+fn socket_errno(e: SocketError) -> i64 {
+    errno(match e {
+        SocketError::ConnectionRefused => "ECONNREFUSED",
+        SocketError::ConnectionReset => "ECONNRESET",
+        SocketError::TimedOut => "ETIMEDOUT",
+        SocketError::NetworkUnreachable => "ENETUNREACH",
+        SocketError::HostUnreachable => "EHOSTUNREACH",
+        SocketError::ProtocolUnreachable => "ENOPROTOOPT",
+        SocketError::MessageTooLong => "EMSGSIZE",
+        SocketError::BrokenPipe => "EPIPE",
+        SocketError::NotConnected => "ENOTCONN",
+        SocketError::NotPermitted => "EPERM",
+        #[allow(unreachable_patterns)]
+        _ => "EINVAL",
+    })
+}
+
+/// A call's result: a value, or -1 with an errno.
+type CallResult = Result<i64, i64>;
+
+/// The value of an argument expression.
+fn value(e: &Expr) -> Result<i64, String> {
+    match e {
+        Expr::Int(n) => Ok(*n),
+        Expr::Symbols(names) => {
+            let mut v = 0;
+            for n in names {
+                v |= SYMBOLS
+                    .iter()
+                    .find(|(s, _)| s == n)
+                    .map(|(_, x)| *x)
+                    .or_else(|| errno_of(n))
+                    .ok_or_else(|| format!("unknown symbol: '{n}'"))?;
+            }
+            Ok(v)
+        }
+        Expr::List(items) if items.len() == 1 => value(&items[0]),
+        other => Err(format!("expected a number, got {other:?}")),
+    }
+}
+
+impl Runner {
+    fn arg(call: &Syscall, i: usize) -> Result<&Expr, String> {
+        call.args
+            .get(i)
+            .ok_or_else(|| format!("Expected more than {} args but got {}", i, call.args.len()))
+    }
+
+    fn int_arg(call: &Syscall, i: usize) -> Result<i64, String> {
+        value(Runner::arg(call, i)?)
+    }
+
+    fn sock_of(&self, call: &Syscall) -> Result<usize, String> {
+        let fd = Runner::int_arg(call, 0)?;
+        self.sockets
+            .iter()
+            .position(|s| s.fd == Some(fd))
+            .ok_or_else(|| format!("unable to find socket with script fd {fd}"))
+    }
+
+    pub(super) fn syscall(
+        &mut self,
+        line: usize,
+        call: &Syscall,
+        blocking_until: Option<i64>,
+    ) -> Result<(), Failure> {
+        let fail =
+            |m: String| Failure::at(line, format!("runtime error in {} call: {m}", call.name));
+        self.log(line, || format!("{}(...)", call.name));
+        if let Some(end) = blocking_until {
+            if self.blocking.is_some() {
+                return Err(fail(
+                    "blocking system call while another blocking system call is already in progress"
+                        .into(),
+                ));
+            }
+            let sock = self.sock_of(call).map_err(fail)?;
+            return self.start_blocking(line, call, sock, end);
+        }
+        let got = self.perform(call, false).map_err(fail)?;
+        let got = match got {
+            Some(r) => r,
+            None => return Err(fail(
+                "the call would block on a blocking socket (write it as `T1...T2 call` to wait)"
+                    .into(),
+            )),
+        };
+        self.check_result(call, got).map_err(fail)
+    }
+
+    fn start_blocking(
+        &mut self,
+        line: usize,
+        call: &Syscall,
+        sock: usize,
+        end: i64,
+    ) -> Result<(), Failure> {
+        let start = self.now;
+        self.blocking = Some(Blocking {
+            line,
+            call: call.clone(),
+            sock,
+            start,
+            end,
+        });
+        // The call itself (a connect sends its SYN now).
+        let fail =
+            |m: String| Failure::at(line, format!("runtime error in {} call: {m}", call.name));
+        match self.perform(call, true).map_err(fail)? {
+            Some(got) => {
+                self.blocking = None;
+                self.finish_blocking(line, call, got, start, end)
+            }
+            None => {
+                self.drain(self.now);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the call under way has completed; its result and return
+    /// time are checked when it does.
+    pub(super) fn check_blocking(&mut self) -> Result<(), Failure> {
+        let Some(b) = self.blocking.clone() else {
+            return Ok(());
+        };
+        let fail = |m: String| {
+            Failure::at(
+                b.line,
+                format!("runtime error in {} call: {m}", b.call.name),
+            )
+        };
+        let done = match b.call.name.as_str() {
+            "connect" => self.connect_result(b.sock),
+            _ => self.perform(&b.call, true).map_err(fail)?,
+        };
+        if let Some(got) = done {
+            self.blocking = None;
+            self.finish_blocking(b.line, &b.call, got, b.start, b.end)?;
+        }
+        Ok(())
+    }
+
+    fn finish_blocking(
+        &mut self,
+        line: usize,
+        call: &Syscall,
+        got: CallResult,
+        start: i64,
+        end: i64,
+    ) -> Result<(), Failure> {
+        self.check_result(call, got)
+            .map_err(|m| Failure::at(line, format!("runtime error in {} call: {m}", call.name)))?;
+        let tol = self.tolerance_for(end - start);
+        if (self.now - end).abs() > tol {
+            return Err(Failure::at(
+                line,
+                format!(
+                    "timing error: expected system call return at {:.6} sec but happened at {:.6} sec",
+                    end as f64 / 1e6,
+                    self.now as f64 / 1e6
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A connect's outcome once the handshake ended: `None` while it runs.
+    fn connect_result(&self, sock: usize) -> Option<CallResult> {
+        let h = self.sockets[sock].handle?;
+        let r = self.stack.tcp_readiness(h)?;
+        if let Some(e) = r.error {
+            return Some(Err(socket_errno(e)));
+        }
+        match r.state {
+            Some(State::SynSent | State::SynReceived) => None,
+            Some(State::Closed) | None => Some(Err(errno("ECONNREFUSED"))),
+            Some(_) => Some(Ok(0)),
+        }
+    }
+
+    fn check_result(&mut self, call: &Syscall, got: CallResult) -> Result<(), String> {
+        let expected = value(&call.result)?;
+        let fd_call = matches!(call.name.as_str(), "socket" | "accept");
+        match (got, &call.errno) {
+            (Ok(v), None) if fd_call && expected >= 0 => {
+                let _ = v;
+                Ok(())
+            }
+            (Ok(v), None) if v == expected => Ok(()),
+            (Ok(v), _) => Err(format!("Expected result {expected} but got {v}")),
+            (Err(e), None) if fd_call && expected >= 0 => Err(format!(
+                "Expected non-negative result but got -1 with errno {e} ({})",
+                errno_name(e)
+            )),
+            (Err(e), None) => Err(format!(
+                "Expected result {expected} but got -1 with errno {e} ({})",
+                errno_name(e)
+            )),
+            (Err(e), Some(name)) => {
+                let want = errno_of(name).ok_or_else(|| format!("unknown errno {name}"))?;
+                if expected != -1 {
+                    return Err(format!("Expected result {expected} but got -1"));
+                }
+                if want != e {
+                    return Err(format!(
+                        "Expected errno {want} ({name}) but got {e} ({})",
+                        errno_name(e)
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Run a call: `Ok(None)` when it would block and `may_block`.
+    fn perform(&mut self, call: &Syscall, may_block: bool) -> Result<Option<CallResult>, String> {
+        let now = self.stack_now();
+        let r = match call.name.as_str() {
+            "socket" => {
+                if Runner::arg(call, 0)? != &Expr::Ellipsis {
+                    return Err("socket(): the first argument must be ...".into());
+                }
+                if Runner::int_arg(call, 1)? != 1 {
+                    return Err("socket(): only SOCK_STREAM is supported".into());
+                }
+                let fd = value(&call.result)?;
+                if self.sockets.iter().any(|s| s.fd == Some(fd) && !s.closed) {
+                    return Err(format!("duplicate script fd {fd}"));
+                }
+                let mut s = Sock::new(SockState::New);
+                s.fd = Some(fd);
+                self.sockets.push(s);
+                self.under_test = Some(self.sockets.len() - 1);
+                Ok(fd)
+            }
+            "bind" => {
+                let i = self.sock_of(call)?;
+                self.sockets[i].bound = true;
+                Ok(0)
+            }
+            "listen" => {
+                let i = self.sock_of(call)?;
+                if self.sockets[i].state != SockState::New {
+                    return Err("bad listen(): the socket is not new".into());
+                }
+                let backlog = Runner::int_arg(call, 1)?.max(1) as usize;
+                let local = SocketAddrV4::new(LOCAL_IP, SCRIPT_PORT);
+                match self.stack.tcp_listen(local, backlog) {
+                    Ok(h) => {
+                        let s = &mut self.sockets[i];
+                        s.handle = Some(h);
+                        s.state = SockState::Listening;
+                        s.local = Some(local);
+                        Ok(0)
+                    }
+                    Err(_) => Err(errno("EADDRINUSE")),
+                }
+            }
+            "accept" => {
+                let i = self.sock_of(call)?;
+                let Some(h) = self.sockets[i].handle else {
+                    return Ok(Some(Err(errno("EINVAL"))));
+                };
+                match self.stack.tcp_accept(h) {
+                    Ok(child) => {
+                        let fd = value(&call.result)?;
+                        let info = self.stack.tcp_info(child);
+                        let remote = info.as_ref().map(|i| i.remote);
+                        // The script's child with this tuple, or a new one.
+                        let idx = self
+                            .sockets
+                            .iter()
+                            .position(|s| {
+                                s.parent == Some(i) && s.handle.is_none() && s.remote == remote
+                            })
+                            .unwrap_or_else(|| {
+                                let mut s = Sock::new(SockState::SynackAcked);
+                                s.local = info.as_ref().map(|i| i.local);
+                                s.remote = remote;
+                                s.parent = Some(i);
+                                self.sockets.push(s);
+                                self.sockets.len() - 1
+                            });
+                        // FreeBSD: the child inherits O_NONBLOCK.
+                        let nonblocking = self.sockets[i].nonblocking;
+                        let s = &mut self.sockets[idx];
+                        s.handle = Some(child);
+                        s.fd = Some(fd);
+                        s.nonblocking = nonblocking;
+                        Ok(fd)
+                    }
+                    Err(RecvError::WouldBlock) if self.sockets[i].nonblocking => {
+                        Err(errno("EWOULDBLOCK"))
+                    }
+                    Err(RecvError::WouldBlock) if may_block => return Ok(None),
+                    Err(RecvError::WouldBlock) => return Ok(None),
+                    Err(RecvError::Socket(e)) => Err(socket_errno(e)),
+                    Err(RecvError::InvalidHandle) => Err(errno("EBADF")),
+                }
+            }
+            "connect" => {
+                let i = self.sock_of(call)?;
+                let s = &self.sockets[i];
+                if s.state != SockState::New {
+                    return Ok(Some(Err(errno(if s.handle.is_some() {
+                        "EISCONN"
+                    } else {
+                        "EINVAL"
+                    }))));
+                }
+                let remote = SocketAddrV4::new(REMOTE_IP, SCRIPT_PORT);
+                let local = s.bound.then(|| SocketAddrV4::new(LOCAL_IP, SCRIPT_PORT));
+                let nonblocking = s.nonblocking;
+                match self.stack.tcp_connect(now, remote, local) {
+                    Ok(h) => {
+                        let s = &mut self.sockets[i];
+                        s.handle = Some(h);
+                        s.state = SockState::ActiveConnecting;
+                        s.remote = Some(remote);
+                        s.local = self.stack.tcp_local_addr(h);
+                        self.drain(self.now);
+                        if nonblocking {
+                            Err(errno("EINPROGRESS"))
+                        } else {
+                            return Ok(self.connect_result(i));
+                        }
+                    }
+                    Err(ConnectError::NoRoute(_)) => Err(errno("ENETUNREACH")),
+                    Err(ConnectError::InUse(..)) | Err(ConnectError::Bind(_)) => {
+                        Err(errno("EADDRINUSE"))
+                    }
+                    Err(_) => Err(errno("EADDRNOTAVAIL")),
+                }
+            }
+            "read" | "recv" => {
+                let i = self.sock_of(call)?;
+                let n = Runner::int_arg(call, 2)?.max(0) as usize;
+                let flags = if call.name == "recv" {
+                    Runner::int_arg(call, 3)?
+                } else {
+                    0
+                };
+                let Some(h) = self.sockets[i].handle else {
+                    return Ok(Some(Err(errno("ENOTCONN"))));
+                };
+                let mut buf = vec![0u8; n];
+                let r = if flags & 0x2 != 0 {
+                    self.stack.tcp_peek(h, &mut buf)
+                } else {
+                    self.stack.tcp_recv(h, &mut buf)
+                };
+                self.drain(self.now);
+                match r {
+                    Ok(n) => Ok(n as i64),
+                    Err(RecvError::WouldBlock)
+                        if self.sockets[i].nonblocking || flags & 0x80 != 0 =>
+                    {
+                        Err(errno("EWOULDBLOCK"))
+                    }
+                    Err(RecvError::WouldBlock) => return Ok(None),
+                    Err(RecvError::Socket(e)) => Err(socket_errno(e)),
+                    Err(RecvError::InvalidHandle) => Err(errno("EBADF")),
+                }
+            }
+            "write" | "send" => {
+                let i = self.sock_of(call)?;
+                let n = Runner::int_arg(call, 2)?.max(0) as usize;
+                let Some(h) = self.sockets[i].handle else {
+                    return Ok(Some(Err(errno("ENOTCONN"))));
+                };
+                let r = self.stack.tcp_send(h, &vec![0u8; n]);
+                self.stack.handle_timeout(now);
+                self.drain(self.now);
+                match r {
+                    Ok(n) => Ok(n as i64),
+                    Err(SendError::WouldBlock) if self.sockets[i].nonblocking => {
+                        Err(errno("EWOULDBLOCK"))
+                    }
+                    Err(SendError::WouldBlock) => return Ok(None),
+                    Err(SendError::Pending(e)) => Err(socket_errno(e)),
+                    Err(SendError::NotConnected) => Err(errno("ENOTCONN")),
+                    Err(_) => Err(errno("EPIPE")),
+                }
+            }
+            "shutdown" => {
+                let i = self.sock_of(call)?;
+                let how = Runner::int_arg(call, 1)?;
+                let Some(h) = self.sockets[i].handle else {
+                    return Ok(Some(Err(errno("ENOTCONN"))));
+                };
+                if how == 0 {
+                    return Err("shutdown(SHUT_RD) is not supported".into());
+                }
+                let r = self.stack.tcp_shutdown(h);
+                self.stack.handle_timeout(now);
+                self.drain(self.now);
+                match r {
+                    Ok(()) => Ok(0),
+                    Err(SendError::Pending(e)) => Err(socket_errno(e)),
+                    Err(_) => Err(errno("ENOTCONN")),
+                }
+            }
+            "close" => {
+                let i = self.sock_of(call)?;
+                if let Some(h) = self.sockets[i].handle {
+                    self.stack.tcp_close(now, h);
+                }
+                let s = &mut self.sockets[i];
+                s.closed = true;
+                s.fd = None;
+                self.drain(self.now);
+                Ok(0)
+            }
+            "fcntl" => {
+                let i = self.sock_of(call)?;
+                match Runner::int_arg(call, 1)? {
+                    3 => Ok(2 | if self.sockets[i].nonblocking { 4 } else { 0 }),
+                    4 => {
+                        self.sockets[i].nonblocking = Runner::int_arg(call, 2)? & 4 != 0;
+                        Ok(0)
+                    }
+                    cmd => return Err(format!("fcntl command {cmd} is not supported")),
+                }
+            }
+            "getsockopt" => return self.getsockopt(call).map(Some),
+            "setsockopt" => return self.setsockopt(call).map(Some),
+            other => return Err(format!("Unknown system call: '{other}'")),
+        };
+        Ok(Some(r))
+    }
+
+    fn getsockopt(&mut self, call: &Syscall) -> Result<CallResult, String> {
+        let i = self.sock_of(call)?;
+        let level = Runner::int_arg(call, 1)?;
+        let name = Runner::int_arg(call, 2)?;
+        let h = self.sockets[i].handle;
+        let info = h.and_then(|h| self.stack.tcp_info(h));
+        let cfg = &self.sysctl.tcp;
+        let v: i64 = match (level, name) {
+            (0xffff, 0x1002) => info.as_ref().map_or(cfg.recv_buffer, |i| i.recv_buffer) as i64,
+            (0xffff, 0x1001) => info.as_ref().map_or(cfg.send_buffer, |i| i.send_buffer) as i64,
+            (0xffff, 0x1007) => {
+                let e = match h {
+                    Some(h) if !self.sockets[i].error_taken => self.stack.tcp_take_error(h),
+                    _ => None,
+                };
+                if e.is_some() {
+                    self.sockets[i].error_taken = true;
+                }
+                e.map_or(0, socket_errno)
+            }
+            (0xffff, 0x4) => 0,
+            (6, 2) => info.as_ref().map_or(536, |i| i.mss) as i64,
+            (6, 256) => cfg.keepalive_time.as_secs() as i64,
+            (6, 512) => cfg.keepalive_interval.as_secs() as i64,
+            (6, 1024) => i64::from(cfg.keepalive_probes),
+            (level, name) => {
+                return Err(format!(
+                    "getsockopt level {level} option {name}: not supported by tcplab"
+                ))
+            }
+        };
+        if let Some(Expr::List(items)) = call.args.get(3) {
+            if let Some(want) = items.first() {
+                if want != &Expr::Ellipsis {
+                    let want = value(want)?;
+                    if want != v {
+                        return Err(format!("optval: expected: {want} actual: {v}"));
+                    }
+                }
+            }
+        }
+        if let Some(Expr::List(items)) = call.args.get(4) {
+            if let Some(want) = items.first() {
+                if want != &Expr::Ellipsis && value(want)? != 4 {
+                    return Err(format!("optlen: expected: {} actual: 4", value(want)?));
+                }
+            }
+        }
+        Ok(Ok(0))
+    }
+
+    fn setsockopt(&mut self, call: &Syscall) -> Result<CallResult, String> {
+        let i = self.sock_of(call)?;
+        let level = Runner::int_arg(call, 1)?;
+        let name = Runner::int_arg(call, 2)?;
+        let v = Runner::int_arg(call, 3)?;
+        let h = self.sockets[i].handle;
+        match (level, name) {
+            // Listeners reuse their address in tcplab anyway.
+            (0xffff, 0x4) => {}
+            (0xffff, 0x8) => {
+                if let Some(h) = h {
+                    self.stack.tcp_set_keepalive(h, v != 0);
+                }
+            }
+            (6, 1) => {
+                if let Some(h) = h {
+                    self.stack.tcp_set_nodelay(h, v != 0);
+                }
+            }
+            (level, name) => {
+                return Err(format!(
+                    "setsockopt level {level} option {name}: not supported by tcplab"
+                ))
+            }
+        }
+        Ok(Ok(0))
+    }
+}
