@@ -19,7 +19,10 @@ pub enum Profile {
     /// `kern.ipc.maxsockbuf`, a 40 ms delayed ACK, a 30 ms RTO floor plus
     /// 200 ms of slop, options laid out as `tcp_addoptions()` does (SYN
     /// `mss,nop,wscale,sackOK,TS`, EOL padding), the receive window all the
-    /// free space (`tcp_output()`'s silly-window rule).
+    /// free space (`tcp_output()`'s silly-window rule), an ACK for every
+    /// second segment of any size, and ACKs that repeat an unacknowledged
+    /// FIN, RSTs ignored in TIME-WAIT (RFC 1337), an ICMP error about the
+    /// SYN ending the attempt (`icmp_may_rst`), a 75 s `keepinit`.
     FreeBsd,
 }
 
@@ -57,6 +60,11 @@ impl Sysctl {
             tcp.rto_initial = Duration::from_secs(1);
             tcp.option_layout = OptionLayout::Bsd;
             tcp.receiver_sws = ReceiverSws::FreeSpace;
+            tcp.ack_every_second_segment = true;
+            tcp.fin_on_acks = true;
+            tcp.rfc1337 = true;
+            tcp.syn_sent_icmp_abort = true;
+            tcp.connect_timeout = Some(Duration::from_secs(75));
             tcp.window_scale = Some(bsd_window_scale(maxsockbuf));
         }
         Sysctl {
@@ -126,6 +134,8 @@ impl Sysctl {
                 }
             }
             "net.inet.tcp.delacktime" => t.delayed_ack = ms()?,
+            "net.inet.tcp.keepinit" => t.connect_timeout = Some(ms()?),
+            "net.inet.tcp.icmp_may_rst" => t.syn_sent_icmp_abort = flag()?,
             "net.inet.tcp.keepidle" => t.keepalive_time = ms()?,
             "net.inet.tcp.keepintvl" => t.keepalive_interval = ms()?,
             "net.inet.tcp.keepcnt" => t.keepalive_probes = int()? as u32,

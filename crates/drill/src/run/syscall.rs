@@ -554,6 +554,7 @@ impl Runner {
             }
             (0xffff, 0x4) => 0,
             (6, 2) => info.as_ref().map_or(536, |i| i.mss) as i64,
+            (6, 128) => cfg.connect_timeout.map_or(0, |t| t.as_secs()) as i64,
             (6, 256) => cfg.keepalive_time.as_secs() as i64,
             (6, 512) => cfg.keepalive_interval.as_secs() as i64,
             (6, 1024) => i64::from(cfg.keepalive_probes),

@@ -156,6 +156,28 @@ pub struct TcpConfig {
     /// ACK. Off: RFC 793's rule, a SYN in the window resets the connection
     /// (FreeBSD `net.inet.tcp.insecure_syn=1`).
     pub syn_challenge: bool,
+    /// Acknowledge every second in-order segment whatever its size (BSD's
+    /// delayed ACK), not only every second full-sized one (RFC 9293
+    /// §3.8.6.3's minimum, which Linux keeps).
+    pub ack_every_second_segment: bool,
+    /// While our FIN is unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK), an
+    /// ACK the connection sends carries the FIN again at its sequence
+    /// number, as BSD's `tcp_output()` does; challenge ACKs do not. Off:
+    /// a bare ACK at SND.NXT (Linux).
+    pub fin_on_acks: bool,
+    /// RFC 1337 §3 fix (F1): a RST in TIME-WAIT is ignored rather than
+    /// ending the TIME-WAIT early (BSD; Linux `tcp_rfc1337`, off there).
+    pub rfc1337: bool,
+    /// An ICMP error about our SYN (quoting the ISN) while in SYN-SENT
+    /// aborts the attempt (RFC 1122 §4.2.3.9 calls unreachable codes 2–4
+    /// hard errors; Linux aborts, BSD with `net.inet.tcp.icmp_may_rst`).
+    /// Off: every ICMP error is soft, reported only if the connection
+    /// then times out (RFC 5927 §4.1).
+    pub syn_sent_icmp_abort: bool,
+    /// The longest a connection may take to be established (BSD's
+    /// `keepinit`, 75 s); checked at each SYN retransmission timeout.
+    /// `None`: only `syn_retries` limits it.
+    pub connect_timeout: Option<Duration>,
     /// The receiver's silly-window-syndrome rule (RFC 9293 §3.8.6.2.2).
     pub receiver_sws: ReceiverSws,
     /// Drop segments with both SYN and FIN (FreeBSD
@@ -209,6 +231,11 @@ impl Default for TcpConfig {
             syn_challenge: true,
             drop_synfin: false,
             receiver_sws: ReceiverSws::HoldRightEdge,
+            ack_every_second_segment: false,
+            rfc1337: false,
+            syn_sent_icmp_abort: false,
+            connect_timeout: None,
+            fin_on_acks: false,
         }
     }
 }

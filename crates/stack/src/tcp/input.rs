@@ -416,6 +416,9 @@ impl Connection {
         let pure = seg.segment_len() == 0 || seg.flags.syn();
         if !pure || self.oow_allowed(ctx) {
             self.rcv.ack_now();
+            // RFC 5961 §4.2: a SYN, whatever its sequence number, is
+            // answered by a challenge ACK.
+            self.challenge_due |= seg.flags.syn();
         }
     }
 
@@ -463,7 +466,15 @@ impl Connection {
                 ctx.stats.estab_resets += 1;
                 self.enter_closed();
             }
-            Phase::Closing | Phase::LastAck | Phase::TimeWait { .. } => self.enter_closed(),
+            // RFC 9293 §3.10.7.4 only closes; the application that still
+            // holds the socket hears of the reset, as on Linux and BSD.
+            Phase::Closing | Phase::LastAck => {
+                self.fail(SocketError::ConnectionReset);
+                self.enter_closed();
+            }
+            // RFC 1337: a RST must not cut TIME-WAIT short (hazard H1).
+            Phase::TimeWait { .. } if ctx.config.rfc1337 => return false,
+            Phase::TimeWait { .. } => self.enter_closed(),
             Phase::SynSent | Phase::Closed => {}
         }
         out.notify = true;
@@ -660,6 +671,7 @@ impl Connection {
         if ctx.challenge.allow(ctx.now) {
             ctx.stats.challenge_acks += 1;
             self.rcv.ack_now();
+            self.challenge_due = true;
         }
     }
 
@@ -720,7 +732,11 @@ impl Connection {
             // RFC 5681 §4.2: acknowledge at once a segment that fills a gap.
             self.rcv.ack_now();
         } else {
-            let full = self.seg.mss.min(usize::from(self.seg.our_mss));
+            let full = if ctx.config.ack_every_second_segment {
+                0
+            } else {
+                self.seg.mss.min(usize::from(self.seg.our_mss))
+            };
             if self.rcv.ack_in_order(data.len(), full) && !self.timers.is_set(Timer::DelayedAck) {
                 self.timers
                     .set(Timer::DelayedAck, ctx.now + ctx.config.delayed_ack);

@@ -142,7 +142,21 @@ impl Connection {
     }
 
     fn ack_if_due(&mut self) -> Option<Plan> {
-        (self.rcv.ack_due() == AckDue::Now).then(|| self.bare_ack())
+        if self.rcv.ack_due() != AckDue::Now {
+            return None;
+        }
+        let challenge = std::mem::take(&mut self.challenge_due);
+        let mut plan = self.bare_ack();
+        // BSD: an ACK while our FIN is outstanding carries it again.
+        let fin_out = matches!(self.state(), State::FinWait1 | State::Closing | State::LastAck);
+        if let Some(fin) = self.snd.fin() {
+            if self.fin_on_acks && !challenge && fin_out && fin < self.snd.nxt() {
+                plan.flags |= Flags::FIN;
+                plan.seq = fin;
+                plan.data_seq = fin;
+            }
+        }
+        Some(plan)
     }
 
     /// SYN-SENT and SYN-RECEIVED: our SYN, the first time or again; or, in
@@ -582,6 +596,7 @@ impl Connection {
 
     fn after_ack_sent(&mut self) {
         self.rcv.acked();
+        self.challenge_due = false;
         self.timers.stop(Timer::DelayedAck);
     }
 
@@ -640,7 +655,12 @@ impl Connection {
             _ if self.orphaned() => ctx.config.data_retries.min(ctx.config.orphan_retries),
             _ => ctx.config.data_retries,
         };
-        if self.retries > limit {
+        let too_long = !self.state().synchronized()
+            && ctx
+                .config
+                .connect_timeout
+                .is_some_and(|t| ctx.now.saturating_since(self.opened) >= t);
+        if self.retries > limit || too_long {
             // Give up: report the last ICMP soft error if there was one
             // (RFC 5927 §4.1; "No route to host" rather than a timeout).
             self.fail(self.soft_error.unwrap_or(SocketError::TimedOut));

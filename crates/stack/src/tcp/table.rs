@@ -533,6 +533,24 @@ impl TcpLayer {
             self.mark(key);
             return;
         }
+        // An error about our SYN itself, in SYN-SENT: the attempt is over
+        // if so configured (RFC 1122 §4.2.3.9's hard errors; Linux).
+        if config.syn_sent_icmp_abort && conn.state() == State::SynSent && seq == una {
+            use tcplab_wire::icmpv4::Message;
+            let error = match (report.message(), report.code) {
+                (Message::DstUnreachable, 2 | 3 | 9 | 10 | 13) => SocketError::ConnectionRefused,
+                (Message::DstUnreachable, 0 | 6 | 11) => SocketError::NetworkUnreachable,
+                (Message::DstUnreachable, _) | (Message::TimeExceeded, _) => {
+                    SocketError::HostUnreachable
+                }
+                _ => return,
+            };
+            conn.fail(error);
+            conn.enter_closed();
+            self.stats.attempt_fails += 1;
+            self.mark(key);
+            return;
+        }
         // RFC 5927 §4.1 / RFC 1122 §4.2.3.9: everything else is soft: kept,
         // reported only if the connection then times out.
         if let Some(e) = report.socket_error() {

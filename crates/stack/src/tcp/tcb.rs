@@ -183,10 +183,16 @@ pub struct Connection {
     pub(super) keepalive: KeepAlive,
     /// Time the last segment arrived.
     pub(super) last_recv: Instant,
+    /// When the connection was made (for `TcpConfig::connect_timeout`).
+    pub(super) opened: Instant,
     /// Last ACK sent in answer to an unacceptable segment.
     pub(super) last_oow_ack: Option<Instant>,
     /// Nagle's algorithm off (`TCP_NODELAY`).
     pub(super) nodelay: bool,
+    /// ACKs repeat an unacknowledged FIN (`TcpConfig::fin_on_acks`).
+    pub(super) fin_on_acks: bool,
+    /// The next ACK answers a challenge (RFC 5961): a bare one.
+    pub(super) challenge_due: bool,
     /// A hard error for the application (reset, timeout, refused).
     pub(super) error: Option<SocketError>,
     /// The last ICMP-reported problem (RFC 5927): reported only if the
@@ -352,8 +358,11 @@ impl Connection {
             },
             keepalive: KeepAlive::default(),
             last_recv: now,
+            opened: now,
             last_oow_ack: None,
             nodelay: !config.nagle,
+            fin_on_acks: config.fin_on_acks,
+            challenge_due: false,
             error: None,
             soft_error: None,
             owner,
