@@ -77,6 +77,7 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
         profile,
         verbose: args.verbose,
         seed: args.seed,
+        defines: names.iter().map(|n| n.to_string()).collect(),
     };
     let (mut passed, mut failed, mut malformed) = (0, 0, 0);
     for file in &files {

@@ -64,3 +64,165 @@ fn every_script_of_the_suite_parses() {
         failures.join("\n")
     );
 }
+
+/// The conformance run CI keeps: every applicable IPv4 script of the
+/// suite (MANIFEST.tsv) under `--profile freebsd -D STANDARD`. The scripts
+/// that fail are listed with a reason in `freebsd-known-failures.tsv`; a
+/// script failing that is not listed (a regression) or listed and passing
+/// (an improvement to record) fails the test. docs/conformance.md's table
+/// is generated from the run (`UPDATE_SNAPSHOTS=1` rewrites it and the
+/// list, keeping the reasons).
+#[test]
+fn the_freebsd_suite_passes_at_its_recorded_baseline() {
+    let Some(dir) = suite() else {
+        assert!(
+            std::env::var_os("TCPLAB_REQUIRE_SUITE").is_none(),
+            "TCPLAB_REQUIRE_SUITE is set but the FreeBSD suite is not at ../shared/conformance/freebsd (set TCPLAB_FREEBSD_SUITE)"
+        );
+        eprintln!("skipped: the FreeBSD suite is not at ../shared/conformance/freebsd (set TCPLAB_FREEBSD_SUITE)");
+        return;
+    };
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let known_path = here.join("tests/freebsd-known-failures.tsv");
+    let known: Vec<(String, String)> = std::fs::read_to_string(&known_path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(p, r)| (p.to_string(), r.to_string()))
+        .collect();
+    let options = tcplab_drill::run::RunOptions {
+        profile: tcplab_drill::run::Profile::FreeBsd,
+        defines: vec!["STANDARD".into()],
+        ..Default::default()
+    };
+    // Per directory: scripts, passed, failed, not applicable.
+    let mut table: Vec<(String, [usize; 4])> = Vec::new();
+    let mut failing: Vec<(String, String)> = Vec::new();
+    let mut excluded: Vec<(String, String)> = Vec::new();
+    for row in manifest.lines().skip(1) {
+        let cols: Vec<&str> = row.split('\t').collect();
+        if cols.len() < 5 || cols[1] != "ipv4" {
+            continue;
+        }
+        let path = cols[0];
+        let group = path.split('/').next().unwrap_or(path).to_string();
+        let idx = match table.iter().position(|(g, _)| *g == group) {
+            Some(i) => i,
+            None => {
+                table.push((group, [0; 4]));
+                table.len() - 1
+            }
+        };
+        table[idx].1[0] += 1;
+        if cols[2] != "yes" {
+            table[idx].1[3] += 1;
+            let need = cols[4]
+                .split(',')
+                .find_map(|n| n.strip_prefix("fbsd-sockopt:"))
+                .unwrap_or(cols[4]);
+            excluded.push((
+                path.to_string(),
+                format!("needs the FreeBSD-only socket option {need}"),
+            ));
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.join(path)).unwrap();
+        let script =
+            tcplab_drill::parse(&text, &["STANDARD"]).unwrap_or_else(|e| panic!("{path}: {e}"));
+        match tcplab_drill::run::run(&script, &options).result {
+            Ok(()) => table[idx].1[1] += 1,
+            Err(f) => {
+                table[idx].1[2] += 1;
+                failing.push((path.to_string(), format!("line {}: {}", f.line, f.message)));
+            }
+        }
+    }
+    let reason_of = |p: &str| known.iter().find(|(k, _)| k == p).map(|(_, r)| r.clone());
+    let regressions: Vec<String> = failing
+        .iter()
+        .filter(|(p, _)| reason_of(p).is_none())
+        .map(|(p, e)| format!("  {p}: {e}"))
+        .collect();
+    let fixed: Vec<&str> = known
+        .iter()
+        .filter(|(k, _)| !failing.iter().any(|(p, _)| p == k))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let doc = render(&table, &failing, &excluded, &reason_of);
+    let doc_path = here.join("../../docs/conformance.md");
+    let current = std::fs::read_to_string(&doc_path).unwrap_or_default();
+    let marker = "<!-- generated: cargo test -p tcplab-drill --test freebsd_suite (UPDATE_SNAPSHOTS=1 rewrites) -->";
+    let head = current.split(marker).next().unwrap_or("").to_string();
+    let wanted = format!("{head}{marker}\n{doc}");
+    for (g, [n, p, f, na]) in &table {
+        eprintln!("{g}: {n} scripts, {p} passed, {f} failed, {na} not applicable");
+    }
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        let mut list = String::from("# path\treason (one line; docs/conformance.md shows it)\n");
+        for (p, e) in &failing {
+            let r = reason_of(p).unwrap_or_else(|| format!("TODO explain: {e}"));
+            list.push_str(&format!("{p}\t{r}\n"));
+        }
+        std::fs::write(&known_path, list).unwrap();
+        std::fs::write(&doc_path, &wanted).unwrap();
+        return;
+    }
+    assert!(
+        regressions.is_empty(),
+        "{} scripts fail that passed at the baseline:\n{}",
+        regressions.len(),
+        regressions.join("\n")
+    );
+    assert!(
+        fixed.is_empty(),
+        "these scripts now pass: take them off tests/freebsd-known-failures.tsv (UPDATE_SNAPSHOTS=1):\n  {}",
+        fixed.join("\n  ")
+    );
+    assert!(
+        !known.iter().any(|(_, r)| r.starts_with("TODO")),
+        "every failing script needs its reason in tests/freebsd-known-failures.tsv"
+    );
+    assert!(
+        current == wanted,
+        "docs/conformance.md is out of date: run UPDATE_SNAPSHOTS=1 cargo test -p tcplab-drill --test freebsd_suite"
+    );
+}
+
+fn render(
+    table: &[(String, [usize; 4])],
+    failing: &[(String, String)],
+    excluded: &[(String, String)],
+    reason_of: &dyn Fn(&str) -> Option<String>,
+) -> String {
+    let mut s = String::from(
+        "\n| directory | IPv4 scripts | passed | failed | not applicable | pass rate |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    let mut total = [0usize; 4];
+    for (g, c) in table {
+        for i in 0..4 {
+            total[i] += c[i];
+        }
+        let rate = 100.0 * c[1] as f64 / (c[0] - c[3]).max(1) as f64;
+        s.push_str(&format!(
+            "| {g}/ | {} | {} | {} | {} | {rate:.1} % |\n",
+            c[0], c[1], c[2], c[3]
+        ));
+    }
+    let rate = 100.0 * total[1] as f64 / (total[0] - total[3]).max(1) as f64;
+    s.push_str(&format!(
+        "| **all** | {} | {} | {} | {} | {rate:.1} % |\n",
+        total[0], total[1], total[2], total[3]
+    ));
+    s.push_str("\n### Failing scripts\n\n");
+    for (p, _) in failing {
+        let r = reason_of(p).unwrap_or_else(|| "(no reason recorded)".into());
+        s.push_str(&format!("- `{p}`: {r}\n"));
+    }
+    s.push_str("\n### Not applicable\n\n");
+    for (p, r) in excluded {
+        s.push_str(&format!("- `{p}`: {r}\n"));
+    }
+    s
+}

@@ -25,6 +25,13 @@ use crate::{Action, Event, Script, Time};
 
 pub use profile::Profile;
 
+/// Parse `text` with `options.defines` and run it.
+pub fn run_text(text: &str, options: &RunOptions) -> Result<Outcome, crate::Error> {
+    let names: Vec<&str> = options.defines.iter().map(String::as_str).collect();
+    let script = crate::parse(text, &names)?;
+    Ok(run(&script, options))
+}
+
 /// The stack's address (packetdrill's `--local_ip` default).
 pub const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
 /// The peer the script plays (`--remote_ip`).
@@ -48,6 +55,9 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Seed of the stack's random choices (ISNs, ports).
     pub seed: u64,
+    /// The names defined for `#ifdef` (with the FreeBSD profile, `FreeBSD`
+    /// selects the branches that expect FreeBSD's own TIME-WAIT reopening).
+    pub defines: Vec<String>,
 }
 
 impl Default for RunOptions {
@@ -57,6 +67,7 @@ impl Default for RunOptions {
             profile: Profile::Tcplab,
             verbose: false,
             seed: 1,
+            defines: Vec::new(),
         }
     }
 }
@@ -244,7 +255,10 @@ impl Runner {
         }
         let mtu = usize::try_from(mtu)
             .map_err(|_| Failure::at(1, format!("--mtu={mtu}: not a valid MTU")))?;
-        let sysctl = profile::Sysctl::new(options.profile);
+        let mut sysctl = profile::Sysctl::new(options.profile);
+        if options.defines.iter().any(|d| d == "FreeBSD") {
+            sysctl.tcp.time_wait_reopen = true;
+        }
         let config = sysctl.stack_config(options.seed);
         let mut stack = Stack::new(config);
         let iface = stack

@@ -168,9 +168,10 @@ pub struct TcpConfig {
     /// RFC 1337 §3 fix (F1): a RST in TIME-WAIT is ignored rather than
     /// ending the TIME-WAIT early (BSD; Linux `tcp_rfc1337`, off there).
     pub rfc1337: bool,
-    /// An ICMP error about our SYN (quoting the ISN) while in SYN-SENT
-    /// aborts the attempt (RFC 1122 §4.2.3.9 calls unreachable codes 2–4
-    /// hard errors; Linux aborts, BSD with `net.inet.tcp.icmp_may_rst`).
+    /// A hard ICMP error about our SYN (quoting the ISN) while in SYN-SENT
+    /// aborts the attempt: protocol or port unreachable (RFC 1122
+    /// §4.2.3.9's hard errors), administratively prohibited, TTL exceeded
+    /// in transit — BSD's `net.inet.tcp.icmp_may_rst`.
     /// Off: every ICMP error is soft, reported only if the connection
     /// then times out (RFC 5927 §4.1).
     pub syn_sent_icmp_abort: bool,
@@ -178,6 +179,16 @@ pub struct TcpConfig {
     /// `keepinit`, 75 s); checked at each SYN retransmission timeout.
     /// `None`: only `syn_retries` limits it.
     pub connect_timeout: Option<Duration>,
+    /// RCV.WND for the acceptability test (RFC 9293 §3.10.7.4) is the free
+    /// receive buffer when that exceeds the window advertised (BSD's
+    /// `rcv_wnd`: a 65,700-byte buffer without window scaling advertises
+    /// 65,535 but takes segments up to 65,700). Off: what was advertised.
+    pub rcv_wnd_is_buffer_space: bool,
+    /// A SYN with a higher sequence number reopens a connection in
+    /// TIME-WAIT (RFC 1122 §4.2.2.13's MAY; Linux and BSD do). Off: RFC
+    /// 9293 §3.10.7.4's rules alone — a challenge ACK (RFC 5961 §4), or a
+    /// reset under RFC 793's rule.
+    pub time_wait_reopen: bool,
     /// The receiver's silly-window-syndrome rule (RFC 9293 §3.8.6.2.2).
     pub receiver_sws: ReceiverSws,
     /// Drop segments with both SYN and FIN (FreeBSD
@@ -233,6 +244,8 @@ impl Default for TcpConfig {
             receiver_sws: ReceiverSws::HoldRightEdge,
             ack_every_second_segment: false,
             rfc1337: false,
+            rcv_wnd_is_buffer_space: false,
+            time_wait_reopen: true,
             syn_sent_icmp_abort: false,
             connect_timeout: None,
             fin_on_acks: false,

@@ -165,6 +165,14 @@ impl Connection {
                 .set_window(seg.seq_number, una, u32::from(seg.window_len));
             self.snd.queue_mut().mark_first_lost();
             self.rec.force = true;
+            // "If there are other controls or text in the segment, queue
+            // them for processing after the ESTABLISHED state has been
+            // reached" (§3.10.7.3); at most what our SYN offered.
+            if !seg.payload.is_empty() || f.fin() {
+                let keep = seg.payload.len().min(usize::from(window));
+                let fin = f.fin() && keep == seg.payload.len();
+                self.syn_text = Some((seg.payload[..keep].to_vec(), fin));
+            }
         }
     }
 
@@ -337,15 +345,30 @@ impl Connection {
     ) -> Option<(SeqNumber, &'a [u8], bool)> {
         let f = seg.flags;
         let len = seg.segment_len();
-        let wnd = self.rcv.wnd();
+        let wnd = self.acceptance_window(ctx.config);
         let nxt = self.rcv.nxt();
         let in_window = |s: SeqNumber| nxt <= s && s < nxt + wnd;
-        let acceptable = match (len, wnd) {
+        let mut acceptable = match (len, wnd) {
             (0, 0) => seg.seq_number == nxt,
             (0, _) => in_window(seg.seq_number),
             (_, 0) => false,
             (_, _) => in_window(seg.seq_number) || in_window(seg.seq_number + len - 1),
         };
+        // A repeat of what ended exactly at RCV.NXT (a retransmitted FIN
+        // that now acknowledges ours) still carries a new ACK: take it,
+        // with its text trimmed, and acknowledge — as Linux (RCV.WUP test)
+        // and BSD (duplicate trimming) do; TIME-WAIT keeps its own rule.
+        if !acceptable
+            && f.ack()
+            && !f.syn()
+            && !f.rst()
+            && len > 0
+            && seg.seq_number + len == nxt
+            && self.state() != State::TimeWait
+        {
+            acceptable = true;
+            self.rcv.ack_now();
+        }
         // RFC 9293: with a zero window, valid ACKs, URGs and RSTs must still
         // be processed: a segment starting exactly at RCV.NXT is taken with
         // its text cut away (a zero-window probe gets an ACK this way).
@@ -481,6 +504,24 @@ impl Connection {
         false
     }
 
+    /// RCV.WND for the acceptability test. With
+    /// `rcv_wnd_is_buffer_space`, BSD's rcv_wnd: the free buffer when it
+    /// exceeds what was advertised — where BSD has a full control block
+    /// (not a passive SYN-RECEIVED, which the SYN cache holds, nor
+    /// TIME-WAIT, which has no buffer).
+    fn acceptance_window(&self, config: &TcpConfig) -> usize {
+        let full_tcb = match self.phase {
+            Phase::SynReceived { opening, .. } => opening == Opening::Active,
+            Phase::TimeWait { .. } | Phase::Closed | Phase::SynSent => false,
+            _ => true,
+        };
+        if config.rcv_wnd_is_buffer_space && full_tcb {
+            self.rcv.wnd().max(self.rcv.buffer().free())
+        } else {
+            self.rcv.wnd()
+        }
+    }
+
     /// Fourth: the SYN bit (RFC 5961 §4). Returns whether to go on.
     fn check_syn(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>, out: &mut Outcome) -> bool {
         if !seg.flags.syn() {
@@ -497,7 +538,9 @@ impl Connection {
             self.enter_closed();
             return false;
         }
-        if !ctx.config.syn_challenge && self.state().synchronized() {
+        let (nxt, wnd) = (self.rcv.nxt(), self.acceptance_window(ctx.config));
+        let syn_in_window = nxt <= seg.seq_number && seg.seq_number < nxt + wnd;
+        if !ctx.config.syn_challenge && self.state().synchronized() && syn_in_window {
             // RFC 793 §3.9 (before RFC 5961 §4): a SYN in the window is an
             // error — reset the connection and tell the peer.
             out.rst = Some((self.snd.nxt(), Some(self.rcv.nxt())));
@@ -538,6 +581,11 @@ impl Connection {
                 &mut Delivery::new(ctx.now, None, Default::default()),
             );
             self.handshake_done(ctx);
+            if let Some((text, fin)) = self.syn_text.take() {
+                let seq = self.rcv.nxt();
+                self.process_text(ctx, seq, &text, out);
+                self.check_fin(ctx, fin, seq + text.len(), out);
+            }
             if close_queued {
                 // RFC 9293 §3.10.4: the CLOSE queued in SYN-RECEIVED is
                 // processed now; the FIN follows the queued data.
@@ -728,8 +776,10 @@ impl Connection {
         if self.rcv.fin_now_due() {
             self.consume_fin(ctx, out);
         }
-        if d.filled_gap {
-            // RFC 5681 §4.2: acknowledge at once a segment that fills a gap.
+        if d.filled_gap || self.rcv.dsack_pending() {
+            // RFC 5681 §4.2: acknowledge at once a segment that fills a gap;
+            // and one that repeated data (RFC 2883 §4: the D-SACK block
+            // tells the sender of its spurious retransmission at once).
             self.rcv.ack_now();
         } else {
             let full = if ctx.config.ack_every_second_segment {

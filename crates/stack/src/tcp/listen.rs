@@ -24,6 +24,9 @@ impl TcpLayer {
     /// Whether `seg` is a SYN that may reopen a connection in TIME-WAIT;
     /// returns the old SND.NXT, which the new ISS must exceed.
     pub(super) fn time_wait_reopen(&self, key: Key, seg: &tcp::Repr<'_>) -> Option<SeqNumber> {
+        if !self.config.time_wait_reopen {
+            return None;
+        }
         let conn = self.conn(key)?;
         let f = seg.flags;
         if conn.state() != State::TimeWait || !f.syn() || f.ack() || f.rst() {

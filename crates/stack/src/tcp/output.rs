@@ -148,7 +148,10 @@ impl Connection {
         let challenge = std::mem::take(&mut self.challenge_due);
         let mut plan = self.bare_ack();
         // BSD: an ACK while our FIN is outstanding carries it again.
-        let fin_out = matches!(self.state(), State::FinWait1 | State::Closing | State::LastAck);
+        let fin_out = matches!(
+            self.state(),
+            State::FinWait1 | State::Closing | State::LastAck
+        );
         if let Some(fin) = self.snd.fin() {
             if self.fin_on_acks && !challenge && fin_out && fin < self.snd.nxt() {
                 plan.flags |= Flags::FIN;

@@ -12,6 +12,9 @@ pub struct RttEstimator {
     srtt: Option<Duration>,
     rttvar: Duration,
     rto: Duration,
+    /// The RTO before backoff and slop: the initial value, or SRTT +
+    /// 4·RTTVAR clamped.
+    base: Duration,
     min: Duration,
     max: Duration,
     /// Added to each computed RTO (BSD's `rexmit_slop`).
@@ -28,6 +31,7 @@ impl RttEstimator {
             srtt: None,
             rttvar: Duration::ZERO,
             rto: initial.clamp(min, max),
+            base: initial.clamp(min, max),
             min,
             max,
             slop: Duration::ZERO,
@@ -61,14 +65,21 @@ impl RttEstimator {
         }
         // RTO <- SRTT + max(G, K*RTTVAR), K = 4; clamped (§2.4, §2.5).
         let srtt = self.srtt.unwrap_or(r);
-        self.rto = (srtt + GRANULARITY.max(self.rttvar * 4) + self.slop).clamp(self.min, self.max);
+        self.base = (srtt + GRANULARITY.max(self.rttvar * 4)).clamp(self.min, self.max);
+        self.rto = (self.base + self.slop).clamp(self.min, self.max);
         self.backoff = 0;
     }
 
     /// The timer expired: back off (RFC 6298 §5.5).
     pub fn back_off(&mut self) {
         self.backoff += 1;
-        self.rto = (self.rto * 2).min(self.max);
+        if self.slop.is_zero() {
+            self.rto = (self.rto * 2).min(self.max);
+        } else {
+            // BSD: each backed-off timeout is base·2ⁿ plus the slop.
+            let factor = 1u32 << self.backoff.min(16);
+            self.rto = (self.base.saturating_mul(factor) + self.slop).min(self.max);
+        }
     }
 
     /// RFC 6298 §5.7: the SYN (or SYN-ACK) was retransmitted and no RTT
@@ -77,6 +88,7 @@ impl RttEstimator {
     pub fn after_lost_syn(&mut self) {
         if self.srtt.is_none() {
             self.rto = Duration::from_secs(3).clamp(self.min, self.max);
+            self.base = self.rto;
         }
         self.backoff = 0;
     }

@@ -364,6 +364,18 @@ impl TcpLayer {
         }
         let local = SocketAddrV4::new(ip_repr.dst_addr, seg.dst_port);
         let remote = SocketAddrV4::new(ip_repr.src_addr, seg.src_port);
+        // BSD's drop_synfin: SYN and FIN together are dropped unseen where
+        // they could open a connection (LISTEN, SYN-SENT, no socket).
+        if self.config.drop_synfin && seg.flags.syn() && seg.flags.fin() {
+            let opening = self
+                .find(local, remote)
+                .and_then(|k| self.conn(k))
+                .is_none_or(|c| c.state() == State::SynSent);
+            if opening {
+                self.stats.in_errs += 1;
+                return;
+            }
+        }
         let mut reopen_after = None;
         if let Some(key) = self.find(local, remote) {
             match self.time_wait_reopen(key, &seg) {
@@ -534,15 +546,17 @@ impl TcpLayer {
             return;
         }
         // An error about our SYN itself, in SYN-SENT: the attempt is over
-        // if so configured (RFC 1122 §4.2.3.9's hard errors; Linux).
+        // if so configured (RFC 1122 §4.2.3.9's hard errors; BSD's
+        // icmp_may_rst).
         if config.syn_sent_icmp_abort && conn.state() == State::SynSent && seq == una {
             use tcplab_wire::icmpv4::Message;
+            // Protocol and port unreachable (RFC 1122's hard errors) and
+            // "administratively prohibited" (RFC 1812 §5.2.7.1) refuse; a
+            // TTL that ran out says the host cannot be reached. Net and host
+            // unreachable stay soft (routing may recover), as on BSD.
             let error = match (report.message(), report.code) {
                 (Message::DstUnreachable, 2 | 3 | 9 | 10 | 13) => SocketError::ConnectionRefused,
-                (Message::DstUnreachable, 0 | 6 | 11) => SocketError::NetworkUnreachable,
-                (Message::DstUnreachable, _) | (Message::TimeExceeded, _) => {
-                    SocketError::HostUnreachable
-                }
+                (Message::TimeExceeded, 0) => SocketError::HostUnreachable,
                 _ => return,
             };
             conn.fail(error);

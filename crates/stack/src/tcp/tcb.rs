@@ -193,6 +193,9 @@ pub struct Connection {
     pub(super) fin_on_acks: bool,
     /// The next ACK answers a challenge (RFC 5961): a bare one.
     pub(super) challenge_due: bool,
+    /// Text (and whether a FIN) that came on the peer's SYN in a
+    /// simultaneous open, queued until ESTABLISHED (RFC 9293 §3.10.7.3).
+    pub(super) syn_text: Option<(Vec<u8>, bool)>,
     /// A hard error for the application (reset, timeout, refused).
     pub(super) error: Option<SocketError>,
     /// The last ICMP-reported problem (RFC 5927): reported only if the
@@ -363,6 +366,7 @@ impl Connection {
             nodelay: !config.nagle,
             fin_on_acks: config.fin_on_acks,
             challenge_due: false,
+            syn_text: None,
             error: None,
             soft_error: None,
             owner,
