@@ -471,7 +471,18 @@ impl Runner {
                 let Some(h) = self.sockets[i].handle else {
                     return Ok(Some(Err(errno("ENOTCONN"))));
                 };
-                let r = self.stack.tcp_send(h, &vec![0u8; n]);
+                let flags = if call.name == "send" {
+                    Runner::int_arg(call, 3)?
+                } else {
+                    0
+                };
+                // MSG_OOB: urgent data (the pointer marks its end, RFC 6093).
+                let data = vec![0u8; n];
+                let r = if flags & 0x1 != 0 {
+                    self.stack.tcp_send_urgent(h, &data)
+                } else {
+                    self.stack.tcp_send(h, &data)
+                };
                 self.stack.handle_timeout(now);
                 self.drain(self.now);
                 match r {

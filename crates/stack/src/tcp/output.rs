@@ -411,7 +411,10 @@ impl Connection {
             if n > 0 {
                 let full = n == mss;
                 let idle = self.snd.outstanding() == 0;
-                let nagle_ok = self.nodelay || idle || self.snd.fin().is_some();
+                // Urgent data not yet sent goes at once (Linux's urgent
+                // mode lifts Nagle too): the point is that it is urgent.
+                let urgent = self.snd.up().is_some_and(|up| up > nxt);
+                let nagle_ok = self.nodelay || idle || urgent || self.snd.fin().is_some();
                 let big = n >= (self.snd.max_wnd() as usize / 2).max(1);
                 if full || nagle_ok && (n == avail || big) {
                     if self.paced(now) {

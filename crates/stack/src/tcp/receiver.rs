@@ -422,7 +422,8 @@ impl Receiver {
 
     /// Whether reading opened the window enough to tell the peer now.
     pub fn window_update_due(&self, our_mss: usize) -> bool {
-        let offered = self.nxt + self.buf.free();
+        // Never more than the window field can show.
+        let offered = self.nxt + self.buf.free().min(65535usize << self.wscale);
         let current = self.adv_right.max(self.nxt);
         let threshold = (self.buf.capacity() / 2).min(2 * our_mss).max(1);
         offered > current && offered - current >= threshold

@@ -1,0 +1,95 @@
+//! `tcplab drill`: tcplab's own scripts pass; a failing script exits 1 with
+//! packetdrill's report; a malformed one exits 2 with one line naming the
+//! file and line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tcplab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tcplab"))
+        .args(args)
+        .output()
+        .expect("tcplab runs")
+}
+
+fn scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/drill")
+}
+
+fn temp(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tcplab-drill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn the_projects_own_scripts_pass() {
+    let dir = scripts();
+    let out = tcplab(&["drill", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let n = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "pkt")
+        })
+        .count();
+    assert!(n >= 4, "only {n} scripts in tests/drill");
+    assert_eq!(stdout.trim_end(), format!("{n} passed, 0 failed"));
+}
+
+#[test]
+fn a_failing_script_exits_1_with_packetdrills_report() {
+    let good = std::fs::read_to_string(scripts().join("zero-window-probe.pkt")).unwrap();
+    // The first probe carries one byte; expect none.
+    let bad = good.replacen(
+        "> . 1:2(1) ack 1 win 65535",
+        "> . 1:1(0) ack 1 win 65535",
+        1,
+    );
+    assert_ne!(good, bad);
+    let p = temp("bad-probe.pkt", &bad);
+    let out = tcplab(&["drill", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with(&format!("{}:", p.display()))
+            && first.contains(
+                ": error handling packet: live packet field ipv4_total_length: expected: 40"
+            ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\nscript packet: "), "{stderr}");
+    assert!(stderr.contains("\nactual packet: "), "{stderr}");
+}
+
+#[test]
+fn a_malformed_script_exits_2_naming_file_and_line() {
+    let p = temp(
+        "malformed.pkt",
+        "--ip_version=ipv4\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < S 0:0(0)\n",
+    );
+    let out = tcplab(&["drill", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "{}:3: parse error: window must be specified for inbound packets",
+            p.display()
+        )
+    );
+    let out = tcplab(&["drill", "--profile", "nosuch", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("tcplab: --profile nosuch"));
+    let out = tcplab(&["drill", "/nonexistent/x.pkt"]);
+    assert_eq!(out.status.code(), Some(2));
+}

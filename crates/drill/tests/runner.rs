@@ -1,0 +1,239 @@
+//! The runner on small scripts: what passes, and what each kind of
+//! mismatch reports (packetdrill's wording, the line, the dumps).
+
+use tcplab_drill::run::{run_text, Failure, Profile, RunOptions};
+
+const HEADER: &str = "--ip_version=ipv4\n--tolerance_usecs=10000\n";
+
+/// An active open and close without timestamps or window scaling, so
+/// every field of every segment is known.
+const HANDSHAKE: &str = "\
+ 0.00 `sysctl -w net.inet.tcp.rfc1323=0`
++0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.00 fcntl(3, F_GETFL) = 0x02 (flags O_RDWR)
++0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0.00 > S 0:0(0) win 65535 <mss 1460,nop,nop,sackOK>
++0.05 < S. 0:0(0) ack 1 win 65535 <mss 1460,nop,nop,sackOK>
++0.00 > . 1:1(0) ack 1 win 65535
++0.00 %{ assert tcpi_state == TCPI_ESTABLISHED }%
++0.00 write(3, ..., 100) = 100
++0.00 > P. 1:101(100) ack 1 win 65535
++0.05 < . 1:1(0) ack 101 win 65535
++0.00 close(3) = 0
++0.00 > F. 101:101(0) ack 1 win 65535
++0.05 < F. 1:1(0) ack 102 win 65535
++0.00 > . 102:102(0) ack 2 win 65535
++0.00 `sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1`
+";
+
+fn run(body: &str) -> Result<(), Failure> {
+    run_with(body, &RunOptions::default())
+}
+
+fn run_with(body: &str, options: &RunOptions) -> Result<(), Failure> {
+    run_text(&format!("{HEADER}{body}"), options)
+        .expect("the script parses")
+        .result
+}
+
+/// The line number in the full script of `body`'s line `n` (1-based).
+fn line(n: usize) -> usize {
+    HEADER.lines().count() + n
+}
+
+#[test]
+fn a_handshake_transfer_and_close_pass_whatever_the_isn() {
+    // The stack's ISN depends on the seed; the script's numbers are
+    // relative to it, so every seed must pass.
+    for seed in 0..20 {
+        let options = RunOptions {
+            seed,
+            ..Default::default()
+        };
+        if let Err(f) = run_with(HANDSHAKE, &options) {
+            panic!("seed {seed}: line {}: {} {:?}", f.line, f.message, f.detail);
+        }
+    }
+}
+
+#[test]
+fn a_wrong_flag_is_reported_like_packetdrill() {
+    let body = HANDSHAKE.replace("> P. 1:101(100)", "> . 1:101(100)");
+    let f = run(&body).unwrap_err();
+    assert_eq!(f.line, line(11));
+    assert_eq!(
+        f.message,
+        "error handling packet: live packet field tcp_psh: expected: 0 (0x0) vs actual: 1 (0x1)"
+    );
+    assert_eq!(f.detail.len(), 2);
+    assert!(f.detail[0].starts_with("script packet:  0.050000 . 1:101(100) ack 1 win 65535"));
+    assert!(f.detail[1].starts_with("actual packet:  0.050000 P. 1:101(100) ack 1 win 65535"));
+}
+
+#[test]
+fn sequence_window_and_options_are_checked() {
+    let seq = HANDSHAKE.replace("> P. 1:101(100)", "> P. 2:102(100)");
+    assert!(run(&seq)
+        .unwrap_err()
+        .message
+        .contains("tcp_seq: expected: 2"));
+    let win = HANDSHAKE.replace("> . 1:1(0) ack 1 win 65535", "> . 1:1(0) ack 1 win 1000");
+    assert!(run(&win).unwrap_err().message.contains("tcp_window"));
+    // A missing `win` leaves the window unchecked.
+    let nowin = HANDSHAKE.replace("> . 1:1(0) ack 1 win 65535", "> . 1:1(0) ack 1");
+    run(&nowin).unwrap();
+    let opts = HANDSHAKE.replace(
+        "<mss 1460,nop,nop,sackOK>\n+0.05",
+        "<mss 1460,sackOK,nop,nop>\n+0.05",
+    );
+    let f = run(&opts).unwrap_err();
+    assert!(
+        f.message.contains("bad outbound TCP options"),
+        "{}",
+        f.message
+    );
+    // `<...>` leaves the options unchecked.
+    let any = HANDSHAKE.replace("<mss 1460,nop,nop,sackOK>\n+0.05", "<...>\n+0.05");
+    run(&any).unwrap();
+    // No option list means no options.
+    let none = HANDSHAKE.replace(
+        "win 65535 <mss 1460,nop,nop,sackOK>\n+0.05",
+        "win 65535\n+0.05",
+    );
+    assert!(run(&none)
+        .unwrap_err()
+        .message
+        .contains("ipv4_total_length"));
+}
+
+#[test]
+fn timing_is_checked_both_ways_with_the_tolerance() {
+    // The data goes at once; a line that expects it 0.5 s later fails.
+    let late = HANDSHAKE.replace("+0.00 > P. 1:101(100)", "+0.50 > P. 1:101(100)");
+    let f = run(&late).unwrap_err();
+    assert!(
+        f.message.starts_with("error handling packet: timing error: expected outbound packet at 0.550000 sec but happened at 0.050000 sec"),
+        "{}",
+        f.message
+    );
+    // Within the tolerance (10 ms) it passes.
+    let close = HANDSHAKE.replace("+0.00 > P. 1:101(100)", "+0.008 > P. 1:101(100)");
+    run(&close).unwrap();
+    // `*` matches any time.
+    let any = HANDSHAKE.replace("+0.00 > P. 1:101(100)", "* > P. 1:101(100)");
+    run(&any).unwrap();
+}
+
+#[test]
+fn system_call_results_and_errnos_are_compared() {
+    let f =
+        run(&HANDSHAKE.replace("write(3, ..., 100) = 100", "write(3, ..., 100) = 99")).unwrap_err();
+    assert_eq!(
+        f.message,
+        "runtime error in write call: Expected result 99 but got 100"
+    );
+    let f = run(&HANDSHAKE.replace("= -1 EINPROGRESS", "= -1 ECONNREFUSED")).unwrap_err();
+    assert!(
+        f.message
+            .contains("Expected errno 61 (ECONNREFUSED) but got 36 (EINPROGRESS)"),
+        "{}",
+        f.message
+    );
+    let f = run(&HANDSHAKE.replace("write(3,", "write(9,")).unwrap_err();
+    assert!(f.message.contains("unable to find socket with script fd 9"));
+    let f = run(&HANDSHAKE.replace("write(3, ..., 100) = 100", "splice(3) = 0")).unwrap_err();
+    assert!(f.message.contains("Unknown system call: 'splice'"));
+}
+
+#[test]
+fn shell_lines_are_interpreted_and_unknown_ones_fail_with_their_line() {
+    let f = run(&HANDSHAKE.replace("grep -c TIME_WAIT | grep 1", "grep -c TIME_WAIT | grep 0"))
+        .unwrap_err();
+    assert_eq!(f.line, line(17));
+    assert!(
+        f.message.contains("1 sockets in TIME_WAIT, expected 0"),
+        "{}",
+        f.message
+    );
+    let f =
+        run(&HANDSHAKE.replace("`sysctl -w net.inet.tcp.rfc1323=0`", "`rm -rf /`")).unwrap_err();
+    assert_eq!(f.line, line(1));
+    assert!(
+        f.message.contains("not a command tcplab interprets"),
+        "{}",
+        f.message
+    );
+    let f = run(&HANDSHAKE.replace("rfc1323=0", "nosuch=1")).unwrap_err();
+    assert!(f
+        .message
+        .contains("sysctl net.inet.tcp.nosuch: not a setting tcplab knows"));
+    let f = run(&HANDSHAKE.replace("TCPI_ESTABLISHED", "TCPI_SYN_SENT")).unwrap_err();
+    assert_eq!(f.line, line(9));
+    assert!(
+        f.message.contains("tcpi_state is TCPI_ESTABLISHED"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn a_passive_open_maps_the_peer_isn_and_answers_a_reset() {
+    let body = "\
+ 0.00 `sysctl -w net.inet.tcp.rfc1323=0`
++0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.00 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0.00 bind(3, ..., ...) = 0
++0.00 listen(3, 1) = 0
++0.00 < S 1000:1000(0) win 65535 <mss 1460,nop,nop,sackOK>
++0.00 > S. 0:0(0) ack 1001 win 65535 <mss 1460,nop,nop,sackOK>
++0.05 < . 1:1(0) ack 1 win 65535
++0.00 accept(3, ..., ...) = 4
++0.00 < P. 1:11(10) ack 1 win 65535
++0.00 recv(4, ..., 100, MSG_PEEK) = 10
++0.00 read(4, ..., 100) = 10
++0.04 > . 1:1(0) ack 11 win 65535
++0.00 < R. 11:11(0) ack 1 win 65535
++0.00 read(4, ..., 100) = -1 ECONNRESET (Connection reset by peer)
++0.00 close(4) = 0
++0.00 close(3) = 0
+";
+    run(body).unwrap();
+}
+
+#[test]
+fn the_freebsd_profile_sends_what_the_suite_expects() {
+    let options = RunOptions {
+        profile: Profile::FreeBsd,
+        ..Default::default()
+    };
+    let body = "\
+ 0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0.00 getsockopt(3, SOL_SOCKET, SO_RCVBUF, [65536], [4]) = 0
++0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0.00 > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>
++0.10 < S. 0:0(0) ack 1 win 32767 <mss 1460,sackOK,eol,eol>
++0.00 > . 1:1(0) ack 1 win 65535
++0.00 getsockopt(3, SOL_SOCKET, SO_RCVBUF, [65700], [4]) = 0
++0.00 close(3) = 0
+";
+    run_with(body, &options).unwrap();
+    // The default profile lays the SYN out as Linux does.
+    assert!(run(body).is_err());
+}
+
+#[test]
+fn the_same_script_and_seed_give_the_same_log() {
+    let options = RunOptions {
+        verbose: true,
+        seed: 7,
+        ..Default::default()
+    };
+    let text = format!("{HEADER}{HANDSHAKE}");
+    let a = run_text(&text, &options).unwrap();
+    let b = run_text(&text, &options).unwrap();
+    assert!(a.result.is_ok());
+    assert_eq!(a.log, b.log);
+    assert_eq!(a.log.len(), HANDSHAKE.lines().count());
+}
