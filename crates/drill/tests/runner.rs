@@ -237,3 +237,59 @@ fn the_same_script_and_seed_give_the_same_log() {
     assert_eq!(a.log, b.log);
     assert_eq!(a.log.len(), HANDSHAKE.lines().count());
 }
+
+#[test]
+fn ranges_blocking_calls_and_unchecked_or_absolute_sequence_numbers() {
+    // A blocking connect (`T1...T2`) returns when the handshake completes;
+    // its return time is checked against T2.
+    let blocking = "\
+ 0.00 `sysctl -w net.inet.tcp.rfc1323=0`
++0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+ 0.10...0.30 connect(3, ..., ...) = 0
++0.00 > S 0:0(0) win 65535 <mss 1460,nop,nop,sackOK>
+ 0.30 < S. 0:0(0) ack 1 win 65535 <mss 1460,nop,nop,sackOK>
++0.00 > . 1:1(0) ack 1 win 65535
++0.00 close(3) = 0
+";
+    run(blocking).unwrap();
+    let f = run(&blocking.replace("0.10...0.30", "0.10...0.20")).unwrap_err();
+    assert_eq!(f.line, line(3));
+    assert!(
+        f.message
+            .contains("expected system call return at 0.200000 sec but happened at 0.300000 sec"),
+        "{}",
+        f.message
+    );
+    // A blocking call still under way when the script ends.
+    let unanswered: String = blocking.lines().take(4).map(|l| format!("{l}\n")).collect();
+    let f = run(&unanswered).unwrap_err();
+    assert!(
+        f.message.contains("blocking system call is in progress"),
+        "{}",
+        f.message
+    );
+
+    // A time range accepts anything within it (plus the tolerance).
+    let range = HANDSHAKE.replace("+0.00 > P. 1:101(100)", "+0.00~+0.30 > P. 1:101(100)");
+    run(&range).unwrap();
+    let late = HANDSHAKE.replace("+0.00 > P. 1:101(100)", "+0.20~+0.30 > P. 1:101(100)");
+    assert!(run(&late).unwrap_err().message.contains("in time range"));
+
+    // `...(L)`: the sequence number is not checked; `N:M(L)!` is absolute,
+    // so the live ISN (not 0) makes a relative 1 fail.
+    let unchecked = HANDSHAKE.replace("> P. 1:101(100)", "> P. ...(100)");
+    run(&unchecked).unwrap();
+    let absolute = HANDSHAKE.replace("> P. 1:101(100)", "> P. 1:101(100)!");
+    assert!(run(&absolute).unwrap_err().message.contains("tcp_seq"));
+}
+
+#[test]
+fn so_linger_zero_makes_close_an_abort() {
+    let body = HANDSHAKE
+        .replace(
+            "+0.00 close(3) = 0\n+0.00 > F. 101:101(0) ack 1 win 65535\n+0.05 < F. 1:1(0) ack 102 win 65535\n+0.00 > . 102:102(0) ack 2 win 65535\n+0.00 `sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1`\n",
+            "+0.00 setsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=0}, 8) = 0\n+0.00 close(3) = 0\n+0.00 > R 101:101(0) win 0\n",
+        );
+    assert!(body.contains("SO_LINGER"));
+    run(&body).unwrap();
+}

@@ -44,6 +44,8 @@ const ORIGIN_US: u64 = 1_000_000;
 /// Without a timer due, an outbound line waits at most this long past
 /// its time before the runner gives up (packetdrill would wait for ever).
 const GIVE_UP_US: i64 = 2_000_000;
+/// The latest script time an event may have.
+const MAX_SCRIPT_US: i64 = 24 * 3600 * 1_000_000;
 
 /// How a run is set up.
 #[derive(Debug, Clone)]
@@ -152,6 +154,8 @@ struct Sock {
     ts_map: Vec<(u32, u32)>,
     /// SO_ERROR was read: report no error again.
     error_taken: bool,
+    /// SO_LINGER on with a zero timeout: close() aborts (a RST).
+    linger_abort: bool,
 }
 
 impl Sock {
@@ -172,6 +176,7 @@ impl Sock {
             bound: false,
             ts_map: Vec::new(),
             error_taken: false,
+            linger_abort: false,
         }
     }
 }
@@ -376,6 +381,17 @@ impl Runner {
                 (Some(base + start), Some(base + end))
             }
         };
+        // Scripts describe seconds to hours; a day bounds the work.
+        if [start, end]
+            .into_iter()
+            .flatten()
+            .any(|t| t > MAX_SCRIPT_US)
+        {
+            return Err(Failure::at(
+                ev.line,
+                "event time beyond 24 hours of script time",
+            ));
+        }
         if let Action::Packet(p) = &ev.action {
             if p.direction == crate::Direction::Outbound {
                 let r = self.outbound(ev.line, p, start, end);

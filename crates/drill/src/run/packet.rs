@@ -324,6 +324,13 @@ impl Runner {
             s.offsets(p.flags.syn)
         };
         let (start, len, absolute, _) = seq_range(&p.seq);
+        // An IPv4 datagram holds at most 65,535 bytes.
+        if len as usize > 65_535 - 60 {
+            return Err(Failure::at(
+                line,
+                format!("payload of {len} bytes does not fit in an IPv4 datagram"),
+            ));
+        }
         let seq = if absolute {
             start
         } else {

@@ -117,6 +117,22 @@ fn socket_errno(e: SocketError) -> i64 {
     })
 }
 
+/// The largest read or write a script may ask for (the runner holds the
+/// bytes in memory).
+const MAX_IO: i64 = 16 << 20;
+
+/// The byte count of a read or write (argument 2), within `MAX_IO`.
+fn byte_count(call: &Syscall) -> Result<usize, String> {
+    let n = Runner::int_arg(call, 2)?;
+    if !(0..=MAX_IO).contains(&n) {
+        return Err(format!(
+            "{}: a count of {n} bytes (0 to {MAX_IO} here)",
+            call.name
+        ));
+    }
+    Ok(n as usize)
+}
+
 /// A call's result: a value, or -1 with an errno.
 type CallResult = Result<i64, i64>;
 
@@ -437,7 +453,7 @@ impl Runner {
             }
             "read" | "recv" => {
                 let i = self.sock_of(call)?;
-                let n = Runner::int_arg(call, 2)?.max(0) as usize;
+                let n = byte_count(call)?;
                 let flags = if call.name == "recv" {
                     Runner::int_arg(call, 3)?
                 } else {
@@ -467,7 +483,7 @@ impl Runner {
             }
             "write" | "send" => {
                 let i = self.sock_of(call)?;
-                let n = Runner::int_arg(call, 2)?.max(0) as usize;
+                let n = byte_count(call)?;
                 let Some(h) = self.sockets[i].handle else {
                     return Ok(Some(Err(errno("ENOTCONN"))));
                 };
@@ -517,7 +533,12 @@ impl Runner {
             "close" => {
                 let i = self.sock_of(call)?;
                 if let Some(h) = self.sockets[i].handle {
-                    self.stack.tcp_close(now, h);
+                    if self.sockets[i].linger_abort {
+                        // SO_LINGER with l_linger 0: ABORT (RFC 9293 §3.10.5).
+                        self.stack.tcp_abort(now, h);
+                    } else {
+                        self.stack.tcp_close(now, h);
+                    }
                 }
                 let s = &mut self.sockets[i];
                 s.closed = true;
@@ -599,6 +620,25 @@ impl Runner {
         let i = self.sock_of(call)?;
         let level = Runner::int_arg(call, 1)?;
         let name = Runner::int_arg(call, 2)?;
+        if (level, name) == (0xffff, 0x80) {
+            // SO_LINGER takes `{l_onoff=N, l_linger=N}`.
+            let Some(Expr::Struct(text)) = call.args.get(3) else {
+                return Err("SO_LINGER needs {l_onoff=N, l_linger=N}".into());
+            };
+            let field = |name: &str| -> Result<i64, String> {
+                text.split(',')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| k.trim().trim_start_matches('{') == name)
+                    .and_then(|(_, v)| v.trim().trim_end_matches('}').trim().parse().ok())
+                    .ok_or_else(|| format!("SO_LINGER: no {name} in {text}"))
+            };
+            let (on, secs) = (field("l_onoff")?, field("l_linger")?);
+            if on != 0 && secs != 0 {
+                return Err("SO_LINGER with a timeout other than 0 is not supported".into());
+            }
+            self.sockets[i].linger_abort = on != 0;
+            return Ok(Ok(0));
+        }
         let v = Runner::int_arg(call, 3)?;
         let h = self.sockets[i].handle;
         match (level, name) {
