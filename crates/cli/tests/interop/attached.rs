@@ -1,0 +1,127 @@
+//! `tcplab run --attach`: standard input and output of a command on the
+//! stack, byte for byte, and Ctrl-C.
+
+use super::*;
+
+#[test]
+fn attached_nc_forwards_standard_input_and_half_closes() {
+    if !capable("attached_nc_forwards_standard_input_and_half_closes") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    // A kernel server that answers only after the client's half-close, so
+    // the reply proves the EOF came through.
+    let server = ns.spawn_sh(
+        "exec python3 -c \"
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.7.0.1', 9100)); s.listen(1)
+c, _ = s.accept(); data = b''
+while True:
+    d = c.recv(65536)
+    if not d: break
+    data += d
+c.sendall(b'got ' + data); c.close()
+\"",
+    );
+    ns.wait_listen('t', 9100);
+    let mut child = t.attach_child("nc 10.7.0.1 9100");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hi\nthere\n")
+        .unwrap();
+    let o = finish(child, 10);
+    reap(server, 5);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "got hi\nthere\n");
+}
+
+#[test]
+fn binary_output_is_byte_exact() {
+    if !capable("binary_output_is_byte_exact") {
+        return;
+    }
+    let files = Files::new(300_000);
+    let want = sha256(&files.path("big.bin"));
+    let ns = Ns::new();
+    let root = files.dir.to_string_lossy().into_owned();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &["--gateway", "10.7.0.1"], "serve echo");
+    // nc -l on the stack, fed 100,000 random bytes by the kernel's nc.
+    let part = files.path("part.bin");
+    ns.sh(&format!(
+        "head -c 100000 {} > {part}",
+        files.path("big.bin")
+    ));
+    let child = t.attach_child("nc -l 9200");
+    std::thread::sleep(Duration::from_millis(300));
+    ns.sh(&format!("nc -N -w 5 10.7.0.2 9200 < {part}"));
+    let o = finish(child, 10);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = files.path("nc-out.bin");
+    std::fs::write(&got, &o.stdout).unwrap();
+    assert_eq!(o.stdout.len(), 100_000);
+    assert_eq!(sha256(&got), sha256(&part), "nc -l > file");
+    // curl --output - to a file: the body unchanged, no refusal (stdout is
+    // not a terminal).
+    let mut server = ns.spawn_sh(&format!(
+        "exec python3 -m http.server --bind 10.7.0.1 8300 --directory {root}"
+    ));
+    ns.wait_listen('t', 8300);
+    let o = t.attach("curl -s --output - http://10.7.0.1:8300/big.bin");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = files.path("curl-out.bin");
+    std::fs::write(&got, &o.stdout).unwrap();
+    assert_eq!(sha256(&got), want, "curl --output - > file");
+}
+
+#[test]
+fn ctrl_c_on_an_attached_command_stops_it_on_the_stack() {
+    if !capable("ctrl_c_on_an_attached_command_stops_it_on_the_stack") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    // ping prints its statistics and exits as iputils does.
+    let ping = t.attach_child("ping -i 0.2 10.7.0.1");
+    std::thread::sleep(Duration::from_millis(1200));
+    kill(&ping, "-INT");
+    let o = finish(ping, 5);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("--- 10.7.0.1 ping statistics ---"), "{out}");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // nc -l is stopped (130) and its port is free again.
+    let nc = t.attach_child("nc -l 9300");
+    std::thread::sleep(Duration::from_millis(300));
+    let ss = String::from_utf8_lossy(&t.attach("ss -tln").stdout).into_owned();
+    assert!(ss.contains(":9300"), "{ss}");
+    kill(&nc, "-INT");
+    let o = finish(nc, 5);
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let ss = String::from_utf8_lossy(&t.attach("ss -tln").stdout).into_owned();
+    assert!(!ss.contains(":9300"), "{ss}");
+    // SIGTERM likewise.
+    let nc = t.attach_child("nc -l 9301");
+    std::thread::sleep(Duration::from_millis(300));
+    kill(&nc, "-TERM");
+    let o = finish(nc, 5);
+    assert_eq!(o.status.code(), Some(143), "{}", text(&o));
+}
+
+#[test]
+fn ctrl_c_on_tcplab_run_ends_the_command_like_the_tool() {
+    if !capable("ctrl_c_on_tcplab_run_ends_the_command_like_the_tool") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "ping -i 0.2 10.7.0.1");
+    std::thread::sleep(Duration::from_millis(1200));
+    let o = t.stop();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("--- 10.7.0.1 ping statistics ---"), "{out}");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

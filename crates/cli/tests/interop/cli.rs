@@ -1,0 +1,161 @@
+//! What a person sees when the command line or the machine is wrong, and
+//! `tcplab ss`, pcap files and a clean exit.
+
+use super::*;
+
+#[test]
+fn bad_setups_are_one_line_and_status_2() {
+    if !capable("bad_setups_are_one_line_and_status_2") {
+        return;
+    }
+    let ns = Ns::new();
+    // An address that clashes with a kernel route.
+    ns.sh("ip link add vclash type veth peer name vclash2 && ip addr add 10.9.0.1/16 dev vclash && ip link set vclash up");
+    let o = ns
+        .cmd(tcplab())
+        .args([
+            "run",
+            "--tun",
+            "tlclash",
+            "--addr",
+            "10.9.1.2/24",
+            "--",
+            "serve",
+            "echo",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("clashes with the kernel's route to 10.9.0.0/16 via vclash"),
+        "{e}"
+    );
+    // A name that is taken by a device that is not a TUN device.
+    let o = ns
+        .cmd(tcplab())
+        .args([
+            "run",
+            "--tun",
+            "vclash2",
+            "--addr",
+            "10.5.0.2/24",
+            "--",
+            "serve",
+            "echo",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("vclash2 exists and is not a TUN device"));
+    // A bad CIDR, and attaching to nothing.
+    let o = Command::new(tcplab())
+        .args([
+            "run",
+            "--tun",
+            "tlx",
+            "--addr",
+            "10.5.0.300/24",
+            "--",
+            "serve",
+            "echo",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with("tcplab: invalid --addr `10.5.0.300/24`")
+    );
+    let o = Command::new(tcplab())
+        .args(["ss", "--tun", "nosuchdev", "-t"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no tcplab stack is running on nosuchdev"));
+}
+
+#[test]
+fn ss_pcap_permissions_and_a_clean_exit() {
+    if !capable("ss_pcap_permissions_and_a_clean_exit") {
+        return;
+    }
+    let ns = Ns::new();
+    let files = Files::new(1);
+    let pcap = files.path("run.pcap");
+    let t = Tcplab::start(
+        &ns,
+        "10.7.0.2/24",
+        &["--pcap", &pcap],
+        "serve http --root /tmp",
+    );
+    let o = ns
+        .cmd(tcplab())
+        .args(["ss", "--tun", &t.dev, "-tln"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(s.contains("LISTEN 0      128          0.0.0.0:80"), "{s}");
+    // Other users cannot reach the control socket.
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", tcplab()])
+        .args(["ss", "--tun", &t.dev])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Permission denied"),
+        "{}",
+        text(&o)
+    );
+    ns.sh("ping -c 2 -i 0.2 10.7.0.2");
+    let dev = t.dev.clone();
+    let out = t.stop();
+    assert!(out.status.success(), "{}", text(&out));
+    // The device it created and its control socket are gone.
+    assert!(!ns.try_sh(&format!("ip link show {dev}")).status.success());
+    assert!(!Path::new(&format!("/run/tcplab/{dev}.sock")).exists());
+    // The capture holds both directions of the pings.
+    let mut r = tcplab_wire::pcap::PcapReader::new(std::fs::File::open(&pcap).unwrap()).unwrap();
+    let (mut requests, mut replies) = (0, 0);
+    while let Some(rec) = r.next_record().unwrap() {
+        let d = &rec.data;
+        if d.len() > 20 && d[9] == 1 {
+            match d[20] {
+                8 => requests += 1,
+                0 => replies += 1,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!((requests, replies), (2, 2));
+}
+
+#[test]
+fn without_root_one_line_and_status_2() {
+    if !capable("without_root_one_line_and_status_2") {
+        return;
+    }
+    // Drop root for one run (setpriv is in util-linux).
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", tcplab()])
+        .args([
+            "run",
+            "--tun",
+            "tlnoroot",
+            "--addr",
+            "10.6.0.2/24",
+            "--",
+            "serve",
+            "echo",
+        ])
+        .output()
+        .expect("setpriv runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "tcplab: cannot create TUN device tlnoroot: permission denied \
+         (creating a TUN device needs root or CAP_NET_ADMIN)\n",
+        "the same line whether /dev/net/tun refuses the open (EACCES) or TUNSETIFF (EPERM)"
+    );
+}

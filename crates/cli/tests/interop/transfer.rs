@@ -1,0 +1,319 @@
+//! Traffic both ways between the kernel and the stack: ping with fragments,
+//! HTTP (also through an impaired link), SACK and timestamps under loss, nc
+//! with half-close, refused ports, UDP, traceroute through kernel routers.
+
+use super::*;
+
+#[test]
+fn ping_both_ways_with_fragmentation() {
+    if !capable("ping_both_ways_with_fragmentation") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &["--gateway", "10.7.0.1"], "serve echo");
+    // The kernel pings the stack, 3000-byte payloads: fragmented both ways.
+    let out = ns.sh("ping -c 3 -i 0.2 -s 3000 -W 2 10.7.0.2");
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+    assert!(out.contains("3008 bytes from 10.7.0.2"), "{out}");
+    // The stack pings the kernel, likewise.
+    let o = t.attach("ping -c 3 -i 0.2 -s 3000 10.7.0.1");
+    let s = text(&o);
+    assert!(o.status.success(), "{s}");
+    assert!(
+        s.contains("3 packets transmitted, 3 received, 0% packet loss"),
+        "{s}"
+    );
+    assert!(
+        s.contains("3008 bytes from 10.7.0.1: icmp_seq=1 ttl=64"),
+        "{s}"
+    );
+}
+
+/// Kernel curl downloads from `serve http`, and tcplab's curl downloads from
+/// python's http.server, 20 MB each way, checked by SHA-256.
+fn http_both_ways(flags: &[&str]) {
+    http_both_ways_in(&Files::new(20 << 20), flags);
+}
+
+fn http_both_ways_in(files: &Files, flags: &[&str]) {
+    let want = sha256(&files.path("big.bin"));
+    let ns = Ns::new();
+    let root = files.dir.to_string_lossy().into_owned();
+    let t = Tcplab::start(
+        &ns,
+        "10.7.0.2/24",
+        &[flags, &["--gateway", "10.7.0.1"]].concat(),
+        &format!("serve http --root {root}"),
+    );
+    let got = files.path("from-tcplab.bin");
+    ns.sh(&format!(
+        "curl -sS --max-time 120 -o {got} http://10.7.0.2/big.bin"
+    ));
+    assert_eq!(sha256(&got), want, "kernel curl from tcplab serve http");
+
+    let mut server = ns.spawn_sh(&format!(
+        "exec python3 -m http.server --bind 10.7.0.1 8000 --directory {root}"
+    ));
+    ns.wait_listen('t', 8000);
+    let got = files.path("from-kernel.bin");
+    let o = t.attach(&format!(
+        "curl -sS -m 120 -o {got} http://10.7.0.1:8000/big.bin"
+    ));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(o.status.success(), "tcplab curl: {}", text(&o));
+    assert_eq!(sha256(&got), want, "tcplab curl from python http.server");
+    let out = t.stop();
+    assert!(out.status.success(), "tcplab run: {}", text(&out));
+}
+
+#[test]
+fn http_20mb_both_ways() {
+    if capable("http_20mb_both_ways") {
+        http_both_ways(&[]);
+    }
+}
+
+#[test]
+fn http_20mb_both_ways_through_loss_reordering_and_duplication() {
+    if capable("http_20mb_both_ways_through_loss_reordering_and_duplication") {
+        http_both_ways(&[
+            "--loss",
+            "2%",
+            "--reorder",
+            "1%",
+            "--dup",
+            "1%",
+            "--delay",
+            "1ms",
+            "--seed",
+            "7",
+        ]);
+    }
+}
+
+/// SACK and timestamps agreed with the kernel's TCP in both directions,
+/// used through 2 % loss (SACK blocks from both ends, every segment with
+/// TSopt), and the bytes exact both ways with the stack's sender on BBR.
+#[test]
+fn sack_and_timestamps_with_the_kernel_under_loss() {
+    if !capable("sack_and_timestamps_with_the_kernel_under_loss") {
+        return;
+    }
+    let files = Files::new(4 << 20);
+    let pcap = files.path("both.pcap");
+    http_both_ways_in(
+        &files,
+        &[
+            "--loss", "2%", "--delay", "2ms", "--seed", "11", "--cc", "bbr", "--pcap", &pcap,
+        ],
+    );
+    let fields = |filter: &str, field: &str| -> Vec<String> {
+        let o = run_ok(Command::new("tshark").args([
+            "-n", "-r", &pcap, "-Y", filter, "-T", "fields", "-e", "ip.src", "-e", field,
+        ]));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    // Every SYN, from either end, offers both.
+    let syns = fields("tcp.flags.syn == 1", "tcp.options.sack_perm");
+    let ts_syns = fields(
+        "tcp.flags.syn == 1 && tcp.options.timestamp.tsval",
+        "ip.src",
+    );
+    assert!(syns.len() >= 4, "{syns:?}");
+    assert_eq!(ts_syns.len(), syns.len(), "{syns:?} {ts_syns:?}");
+    for who in ["10.7.0.1", "10.7.0.2"] {
+        assert!(
+            syns.iter()
+                .any(|l| l.starts_with(who) && l.split(' ').count() == 2),
+            "{who}: {syns:?}"
+        );
+        // Both receivers reported holes with SACK blocks.
+        let sacks = fields(
+            &format!("ip.src == {who} && tcp.options.sack_le"),
+            "tcp.options.sack_le",
+        );
+        assert!(!sacks.is_empty(), "no SACK blocks from {who}");
+    }
+    // Once agreed, no segment goes without TSopt.
+    let without = fields(
+        "tcp && !tcp.options.timestamp.tsval && tcp.flags.reset == 0",
+        "tcp.flags",
+    );
+    assert!(
+        without.is_empty(),
+        "segments without timestamps: {without:?}"
+    );
+}
+
+#[test]
+fn nc_both_ways_with_half_close() {
+    if !capable("nc_both_ways_with_half_close") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    // Kernel nc to the stack's echo service: -N closes its sending side at
+    // the end of input, and the answer still comes back.
+    let out = ns.sh("printf 'hello tcplab\\n' | nc -N -w 5 10.7.0.2 7");
+    assert_eq!(out, "hello tcplab\n");
+    // The stack's nc to a kernel listener that reads to the end, then
+    // answers: only a half-close lets the answer through.
+    let server = ns.spawn_sh(
+        "exec python3 -c \"
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.7.0.1', 9000)); s.listen(1)
+c, _ = s.accept(); data = b''
+while True:
+    b = c.recv(4096)
+    if not b: break
+    data += b
+c.sendall(data.upper()); c.close()
+\"",
+    );
+    ns.wait_listen('t', 9000);
+    let o = t.attach("echo shout | nc 10.7.0.1 9000");
+    reap(server, 5);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "SHOUT\n");
+}
+
+#[test]
+fn closed_ports_refuse_both_ways() {
+    if !capable("closed_ports_refuse_both_ways") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    let o = ns.try_sh("nc -z -w 3 10.7.0.2 81; echo status=$?");
+    let s = text(&o);
+    assert!(s.contains("status=1"), "{s}");
+    let o = ns.try_sh("curl -sS http://10.7.0.2:81/; echo status=$?");
+    let s = text(&o);
+    assert!(
+        s.contains("Couldn't connect to server") && s.contains("status=7"),
+        "{s}"
+    );
+    let o = t.attach("nc 10.7.0.1 81");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "nc: connect to 10.7.0.1 port 81 (tcp) failed: Connection refused\n"
+    );
+}
+
+#[test]
+fn udp_both_ways_and_port_unreachable() {
+    if !capable("udp_both_ways_and_port_unreachable") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    let out = ns.sh("printf 'datagram\\n' | nc -u -w 1 10.7.0.2 7");
+    assert_eq!(out, "datagram\n");
+    // The kernel's UDP sender hears about a closed port: ICMP port
+    // unreachable becomes ECONNREFUSED on its connected socket.
+    let out = ns.sh("python3 -c \"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.connect(('10.7.0.2', 9999)); s.send(b'x')
+try:
+    s.recv(100); print('answered')
+except ConnectionRefusedError:
+    print('refused')
+except socket.timeout:
+    print('timeout')
+\"");
+    assert_eq!(out.trim(), "refused");
+    // The stack's nc -u to a kernel UDP echo.
+    let server = ns.spawn_sh(
+        "exec python3 -c \"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('10.7.0.1', 9001))
+d, a = s.recvfrom(100); s.sendto(d, a)
+\"",
+    );
+    ns.wait_listen('u', 9001);
+    let o = t.attach("echo ping | nc -u 10.7.0.1 9001");
+    reap(server, 5);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ping\n", "{}", text(&o));
+    // And the stack hears the kernel's port unreachable.
+    let o = t.attach("echo x | nc -u 10.7.0.1 9002");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "nc: read failed: Connection refused\n"
+    );
+}
+
+#[test]
+fn traceroute_through_two_kernel_routers() {
+    if !capable("traceroute_through_two_kernel_routers") {
+        return;
+    }
+    // tcplab ─tun─ [a: router] ─veth─ [b: router] ─veth─ [c: host]
+    let a = Ns::new();
+    let b = Ns::new();
+    let c = Ns::new();
+    let ab = format!("ab{}x{}", std::process::id() % 100_000, unique());
+    let bc = format!("bc{}x{}", std::process::id() % 100_000, unique());
+    run_ok(Command::new("ip").args([
+        "link",
+        "add",
+        &format!("{ab}a"),
+        "netns",
+        &a.name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("{ab}b"),
+        "netns",
+        &b.name,
+    ]));
+    run_ok(Command::new("ip").args([
+        "link",
+        "add",
+        &format!("{bc}b"),
+        "netns",
+        &b.name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("{bc}c"),
+        "netns",
+        &c.name,
+    ]));
+    a.sh(&format!(
+        "ip addr add 10.8.2.1/24 dev {ab}a && ip link set {ab}a up && \
+         sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0 && \
+         ip route add 10.8.3.0/24 via 10.8.2.2"
+    ));
+    b.sh(&format!(
+        "ip addr add 10.8.2.2/24 dev {ab}b && ip link set {ab}b up && \
+         ip addr add 10.8.3.1/24 dev {bc}b && ip link set {bc}b up && \
+         sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0 && \
+         ip route add 10.8.1.0/24 via 10.8.2.1"
+    ));
+    c.sh(&format!(
+        "ip addr add 10.8.3.2/24 dev {bc}c && ip link set {bc}c up && \
+         ip route add default via 10.8.3.1"
+    ));
+    let t = Tcplab::start(&a, "10.8.1.2/24", &["--gateway", "10.8.1.1"], "serve echo");
+    let o = t.attach("traceroute -n -q 1 -w 2 10.8.3.2");
+    let s = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(
+        lines[0],
+        "traceroute to 10.8.3.2 (10.8.3.2), 30 hops max, 60 byte packets"
+    );
+    assert!(lines[1].starts_with(" 1  10.8.1.1  "), "{s}");
+    assert!(lines[2].starts_with(" 2  10.8.2.2  "), "{s}");
+    assert!(lines[3].starts_with(" 3  10.8.3.2  "), "{s}");
+    assert_eq!(lines.len(), 4, "{s}");
+}
