@@ -8,31 +8,70 @@
 //! the applications write and read as much as they can, then each endpoint
 //! processes what arrived and sends what it has.
 //!
-//! * **bulk**: one connection moves 256 MiB with 256 KiB socket buffers;
-//!   the figure is payload bytes per second of wall time.
-//! * **cycles**: connect, send 4 KiB, close both ways, until the client is
-//!   in TIME-WAIT (tcplab keeps it in its table for 2·MSL, as a kernel
-//!   does; the smoltcp harness drops the socket then), repeated; the figure
-//!   is cycles per second.
+//! Both stacks are driven the way their authors would: smoltcp's two
+//! endpoints share one pool of packet buffers (what one receives, the other
+//! sends from — no allocation or zeroing per segment), and its socket
+//! buffers are allocated once and reused from cycle to cycle, as tcplab
+//! pools its rings. Both run Reno/NewReno congestion control (smoltcp
+//! also without, for reference), with the same buffer sizes.
 //!
-//! tcplab runs with NewReno congestion control, delayed ACKs and Nagle on.
-//! smoltcp runs twice: with its default (no congestion control) and with
-//! its Reno. Each figure is the median of 7 runs after a warm-up run; the ratio column is
-//! tcplab ÷ smoltcp.
+//! * **bulk**: one connection moves 256 MiB with 64 KiB, 256 KiB and 1 MiB
+//!   socket buffers; the figure is payload bits per second.
+//! * **cycles**: connect, send 4 KiB (or nothing), close both ways, until
+//!   the client is in TIME-WAIT (tcplab keeps it in its table for 2·MSL, as
+//!   a kernel does; smoltcp's client socket is reused at once), repeated.
+//!
+//! Runs alternate between the stacks (RUNS of each after a warm-up); each
+//! figure is the median with the lowest and highest, by wall time and by
+//! the thread's CPU time (/proc/thread-self/schedstat).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant as WallClock};
 
-use tcplab_stack::tcp::State as TcpState;
+use tcplab_stack::tcp::{CongestionAlgorithm, State as TcpState};
 use tcplab_stack::{Config, IfaceId, Instant, RecvError, SendError, Stack, TcpHandle};
 
 const MTU: usize = 1500;
-const BUFFER: usize = 256 * 1024;
 const BULK_BYTES: usize = 256 << 20;
 const CYCLE_BYTES: usize = 4096;
-const CYCLES: usize = 2000;
+/// Socket buffers of the cycle test.
+const CYCLE_BUFFER: usize = 256 * 1024;
+const CYCLES: usize = 10_000;
 const STEP_MICROS: u64 = 10;
 const RUNS: usize = 7;
+const BUFFERS: [usize; 3] = [64 * 1024, 256 * 1024, 1024 * 1024];
+
+/// Time on the CPU of this thread so far (the scheduler's count, in ns).
+fn cpu_time() -> Duration {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
+}
+
+/// Wall and CPU time of one run.
+#[derive(Debug, Clone, Copy)]
+struct Took {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Took {
+    /// From `start` (wall, CPU) until now.
+    fn since(start: (WallClock, Duration)) -> Took {
+        Took {
+            wall: start.0.elapsed(),
+            cpu: cpu_time().saturating_sub(start.1),
+        }
+    }
+}
+
+fn start() -> (WallClock, Duration) {
+    (wall_clock(), cpu_time())
+}
 
 /// The one place that reads the real clock: a benchmark measures wall time.
 #[expect(
@@ -53,14 +92,15 @@ struct TcplabPair {
 }
 
 impl TcplabPair {
-    fn new() -> TcplabPair {
+    fn new(buffer: usize) -> TcplabPair {
         let mk = |seed: u64, addr: &str| {
             let mut config = Config {
                 seed,
                 ..Config::default()
             };
-            config.tcp.send_buffer = BUFFER;
-            config.tcp.recv_buffer = BUFFER;
+            config.tcp.send_buffer = buffer;
+            config.tcp.recv_buffer = buffer;
+            config.tcp.congestion = CongestionAlgorithm::NewReno;
             let mut s = Stack::new(config);
             s.add_interface("eth0", addr.parse().unwrap(), MTU).unwrap();
             s
@@ -116,8 +156,8 @@ impl TcplabPair {
     }
 }
 
-fn tcplab_bulk() -> Duration {
-    let mut p = TcplabPair::new();
+fn tcplab_bulk(buffer: usize) -> Took {
+    let mut p = TcplabPair::new(buffer);
     let l =
         p.b.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 16)
             .unwrap();
@@ -125,7 +165,7 @@ fn tcplab_bulk() -> Duration {
     let data = vec![0x5au8; 64 * 1024];
     let mut sink = vec![0u8; 64 * 1024];
     let (mut sent, mut got) = (0usize, 0usize);
-    let start = wall_clock();
+    let t0 = start();
     while got < BULK_BYTES {
         while sent < BULK_BYTES {
             match p
@@ -146,20 +186,22 @@ fn tcplab_bulk() -> Duration {
         }
         p.pump();
     }
-    start.elapsed()
+    Took::since(t0)
 }
 
-fn tcplab_cycles() -> Duration {
-    let mut p = TcplabPair::new();
+fn tcplab_cycles(bytes: usize) -> Took {
+    let mut p = TcplabPair::new(CYCLE_BUFFER);
     let l =
         p.b.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 16)
             .unwrap();
-    let data = vec![0x33u8; CYCLE_BYTES];
+    let data = vec![0x33u8; bytes];
     let mut sink = vec![0u8; 8192];
-    let start = wall_clock();
+    let t0 = start();
     for _ in 0..CYCLES {
         let (c, s) = p.connect(l);
-        assert_eq!(p.a.tcp_send(c, &data), Ok(CYCLE_BYTES));
+        if bytes > 0 {
+            assert_eq!(p.a.tcp_send(c, &data), Ok(bytes));
+        }
         p.a.tcp_close(p.now, c);
         let mut got = 0;
         loop {
@@ -171,7 +213,7 @@ fn tcplab_cycles() -> Duration {
                 Err(e) => panic!("{e:?}"),
             }
         }
-        assert_eq!(got, CYCLE_BYTES);
+        assert_eq!(got, bytes);
         p.b.tcp_close(p.now, s);
         // Until the client side reaches TIME-WAIT: the FIN was ACKed.
         while p
@@ -182,7 +224,7 @@ fn tcplab_cycles() -> Duration {
             p.pump();
         }
     }
-    start.elapsed()
+    Took::since(t0)
 }
 
 // --- smoltcp -------------------------------------------------------------------
@@ -198,8 +240,9 @@ mod smol {
     use smoltcp::time::{Duration, Instant};
     use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
 
-    /// One end of the in-memory link; packet buffers are recycled so that
-    /// the measurement is of the stack, not of the allocator.
+    /// One end of the in-memory link. Both ends share one pool of packet
+    /// buffers: a received packet's buffer goes back to the pool the
+    /// sender draws from, so no segment allocates or zeroes memory.
     pub struct End {
         pub inbox: VecDeque<Vec<u8>>,
         pub outbox: VecDeque<Vec<u8>>,
@@ -257,11 +300,11 @@ mod smol {
         pub sockets: SocketSet<'static>,
     }
 
-    pub fn node(addr: [u8; 4], seed: u64) -> Node {
+    pub fn node(addr: [u8; 4], seed: u64, pool: Rc<RefCell<Vec<Vec<u8>>>>) -> Node {
         let mut dev = End {
             inbox: VecDeque::new(),
             outbox: VecDeque::new(),
-            pool: Rc::new(RefCell::new(Vec::new())),
+            pool,
         };
         let mut config = Config::new(HardwareAddress::Ip);
         config.random_seed = seed;
@@ -277,10 +320,10 @@ mod smol {
         }
     }
 
-    pub fn socket(reno: bool) -> tcp::Socket<'static> {
+    pub fn socket(reno: bool, buffer: usize) -> tcp::Socket<'static> {
         let mut s = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; super::BUFFER]),
-            tcp::SocketBuffer::new(vec![0; super::BUFFER]),
+            tcp::SocketBuffer::new(vec![0; buffer]),
+            tcp::SocketBuffer::new(vec![0; buffer]),
         );
         if reno {
             s.set_congestion_control(tcp::CongestionControl::Reno);
@@ -292,14 +335,25 @@ mod smol {
         pub a: Node,
         pub b: Node,
         pub now: Instant,
+        /// The client and server sockets, made once (socket buffers are
+        /// allocated once, as tcplab pools its rings).
+        pub client: SocketHandle,
+        pub server: SocketHandle,
     }
 
     impl Pair {
-        pub fn new() -> Pair {
+        pub fn new(reno: bool, buffer: usize) -> Pair {
+            let pool = Rc::new(RefCell::new(Vec::new()));
+            let mut a = node([10, 0, 0, 1], 1, pool.clone());
+            let mut b = node([10, 0, 0, 2], 2, pool);
+            let client = a.sockets.add(socket(reno, buffer));
+            let server = b.sockets.add(socket(reno, buffer));
             Pair {
-                a: node([10, 0, 0, 1], 1),
-                b: node([10, 0, 0, 2], 2),
+                a,
+                b,
                 now: Instant::from_secs(1),
+                client,
+                server,
             }
         }
 
@@ -320,11 +374,16 @@ mod smol {
             }
         }
 
-        pub fn connect(&mut self, reno: bool, local_port: u16) -> (SocketHandle, SocketHandle) {
-            let mut server = socket(reno);
+        /// Connect the client socket to the listening server socket. A
+        /// client left in TIME-WAIT by the last cycle is reused at once:
+        /// abort() then connect() before any poll, so no RST goes out.
+        pub fn connect(&mut self, local_port: u16) -> (SocketHandle, SocketHandle) {
+            let (c, s) = (self.client, self.server);
+            let server = self.b.sockets.get_mut::<tcp::Socket<'_>>(s);
+            server.abort();
             server.listen(80).unwrap();
-            let s = self.b.sockets.add(server);
-            let mut client = socket(reno);
+            let client = self.a.sockets.get_mut::<tcp::Socket<'_>>(c);
+            client.abort();
             client
                 .connect(
                     self.a.iface.context(),
@@ -332,7 +391,6 @@ mod smol {
                     local_port,
                 )
                 .unwrap();
-            let c = self.a.sockets.add(client);
             while !self.a.sockets.get::<tcp::Socket<'_>>(c).may_send() {
                 self.pump();
             }
@@ -341,14 +399,14 @@ mod smol {
     }
 }
 
-fn smoltcp_bulk(reno: bool) -> Duration {
+fn smoltcp_bulk(reno: bool, buffer: usize) -> Took {
     use smoltcp::socket::tcp;
-    let mut p = smol::Pair::new();
-    let (c, s) = p.connect(reno, 49152);
+    let mut p = smol::Pair::new(reno, buffer);
+    let (c, s) = p.connect(49152);
     let data = vec![0x5au8; 64 * 1024];
     let mut sink = vec![0u8; 64 * 1024];
     let (mut sent, mut got) = (0usize, 0usize);
-    let start = wall_clock();
+    let t0 = start();
     while got < BULK_BYTES {
         {
             let sock = p.a.sockets.get_mut::<tcp::Socket<'_>>(c);
@@ -374,20 +432,22 @@ fn smoltcp_bulk(reno: bool) -> Duration {
         }
         p.pump();
     }
-    start.elapsed()
+    Took::since(t0)
 }
 
-fn smoltcp_cycles(reno: bool) -> Duration {
+fn smoltcp_cycles(reno: bool, bytes: usize) -> Took {
     use smoltcp::socket::tcp;
-    let mut p = smol::Pair::new();
-    let data = vec![0x33u8; CYCLE_BYTES];
+    let mut p = smol::Pair::new(reno, CYCLE_BUFFER);
+    let data = vec![0x33u8; bytes];
     let mut sink = vec![0u8; 8192];
-    let start = wall_clock();
+    let t0 = start();
     for i in 0..CYCLES {
-        let (c, s) = p.connect(reno, 49152 + (i % 16000) as u16);
+        let (c, s) = p.connect(49152 + (i % 16000) as u16);
         {
             let sock = p.a.sockets.get_mut::<tcp::Socket<'_>>(c);
-            assert_eq!(sock.send_slice(&data).unwrap(), CYCLE_BYTES);
+            if bytes > 0 {
+                assert_eq!(sock.send_slice(&data).unwrap(), bytes);
+            }
             sock.close();
         }
         let mut got = 0;
@@ -397,7 +457,7 @@ fn smoltcp_cycles(reno: bool) -> Duration {
             while sock.can_recv() {
                 got += sock.recv_slice(&mut sink).unwrap();
             }
-            if !sock.may_recv() && got == CYCLE_BYTES {
+            if !sock.may_recv() && got == bytes {
                 break;
             }
         }
@@ -408,20 +468,56 @@ fn smoltcp_cycles(reno: bool) -> Duration {
                 break;
             }
         }
-        p.a.sockets.remove(c);
-        p.b.sockets.remove(s);
     }
-    start.elapsed()
+    Took::since(t0)
 }
 
 // --- report ----------------------------------------------------------------------
 
-/// The median of RUNS runs, after one warm-up run.
-fn median(mut f: impl FnMut() -> Duration) -> Duration {
-    let _ = f();
-    let mut v: Vec<Duration> = (0..RUNS).map(|_| f()).collect();
-    v.sort();
-    v[RUNS / 2]
+/// A measurement of the three contenders, run alternately.
+struct Row {
+    label: String,
+    /// Units of work per run (bits or cycles), and the unit's name.
+    work: f64,
+    unit: &'static str,
+    runs: [Vec<Took>; 3],
+}
+
+/// Median, lowest and highest of `work / time` over the runs.
+fn spread(work: f64, runs: &[Took], cpu: bool) -> (f64, f64, f64) {
+    let mut v: Vec<f64> = runs
+        .iter()
+        .map(|t| work / if cpu { t.cpu } else { t.wall }.as_secs_f64().max(1e-9))
+        .collect();
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+fn fmt_rate(unit: &str, (m, lo, hi): (f64, f64, f64)) -> String {
+    if unit == "Gbit/s" {
+        format!("{:.2} ({:.2}–{:.2})", m / 1e9, lo / 1e9, hi / 1e9)
+    } else {
+        format!("{m:.0} ({lo:.0}–{hi:.0})")
+    }
+}
+
+/// Run each contender once in turn, RUNS times after one warm-up round.
+fn alternate(label: String, work: f64, unit: &'static str, fs: [&dyn Fn() -> Took; 3]) -> Row {
+    for f in fs {
+        let _ = f();
+    }
+    let mut runs: [Vec<Took>; 3] = Default::default();
+    for _ in 0..RUNS {
+        for (i, f) in fs.iter().enumerate() {
+            runs[i].push(f());
+        }
+    }
+    Row {
+        label,
+        work,
+        unit,
+        runs,
+    }
 }
 
 fn main() {
@@ -432,61 +528,80 @@ fn main() {
         let _ = tcplab_bulk_smoke();
         return;
     }
-    // TCPLAB_BENCH_ONLY=tcplab-bulk (etc.) runs one measurement, for profiling.
-    if let Ok(only) = std::env::var("TCPLAB_BENCH_ONLY") {
-        let d = match only.as_str() {
-            "tcplab-bulk" => tcplab_bulk(),
-            "smoltcp-bulk" => smoltcp_bulk(false),
-            "tcplab-cycles" => tcplab_cycles(),
-            "smoltcp-cycles" => smoltcp_cycles(false),
-            other => panic!("unknown measurement {other}"),
-        };
-        use std::io::Write;
-        let _ = writeln!(std::io::stdout(), "{only}: {d:?}");
-        return;
-    }
-    let rate = |bytes: usize, d: Duration| bytes as f64 * 8.0 / d.as_secs_f64() / 1e9;
-    let cps = |d: Duration| CYCLES as f64 / d.as_secs_f64();
-    let tb = median(tcplab_bulk);
-    let sb = median(|| smoltcp_bulk(false));
-    let sbr = median(|| smoltcp_bulk(true));
-    let tc = median(tcplab_cycles);
-    let sc = median(|| smoltcp_cycles(false));
-    let scr = median(|| smoltcp_cycles(true));
     let mut out = std::io::stdout().lock();
     use std::io::Write;
-    let _ = writeln!(
-        out,
-        "\n| measure | tcplab | smoltcp 0.14 (no CC) | ratio | smoltcp 0.14 (Reno) | ratio |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
-    let _ = writeln!(
-        out,
-        "| bulk, 256 MiB, Gbit/s | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
-        rate(BULK_BYTES, tb),
-        rate(BULK_BYTES, sb),
-        rate(BULK_BYTES, tb).max(1e-9) / rate(BULK_BYTES, sb),
-        rate(BULK_BYTES, sbr),
-        rate(BULK_BYTES, tb) / rate(BULK_BYTES, sbr)
-    );
-    let _ = writeln!(
-        out,
-        "| connect+4 KiB+close, cycles/s | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} |",
-        cps(tc),
-        cps(sc),
-        cps(tc) / cps(sc),
-        cps(scr),
-        cps(tc) / cps(scr)
-    );
-    let _ = writeln!(
-        out,
-        "\n(median of {RUNS} runs each; ratio = tcplab / smoltcp)"
-    );
+    // TCPLAB_BENCH_ONLY=tcplab-bulk (etc.) runs one measurement, for profiling.
+    if let Ok(only) = std::env::var("TCPLAB_BENCH_ONLY") {
+        let b = 256 * 1024;
+        let t = match only.as_str() {
+            "tcplab-bulk" => tcplab_bulk(b),
+            "smoltcp-bulk" => smoltcp_bulk(true, b),
+            "tcplab-cycles" => tcplab_cycles(CYCLE_BYTES),
+            "smoltcp-cycles" => smoltcp_cycles(true, CYCLE_BYTES),
+            other => panic!("unknown measurement {other}"),
+        };
+        let _ = writeln!(out, "{only}: {t:?}");
+        return;
+    }
+    let bits = BULK_BYTES as f64 * 8.0;
+    let mut rows = Vec::new();
+    for b in BUFFERS {
+        rows.push(alternate(
+            format!("bulk, 256 MiB, {} KiB buffers", b / 1024),
+            bits,
+            "Gbit/s",
+            [&|| tcplab_bulk(b), &|| smoltcp_bulk(true, b), &|| {
+                smoltcp_bulk(false, b)
+            }],
+        ));
+    }
+    for bytes in [CYCLE_BYTES, 0] {
+        rows.push(alternate(
+            format!(
+                "connect + {} + close",
+                if bytes > 0 { "4 KiB" } else { "nothing" }
+            ),
+            CYCLES as f64,
+            "cycles/s",
+            [
+                &|| tcplab_cycles(bytes),
+                &|| smoltcp_cycles(true, bytes),
+                &|| smoltcp_cycles(false, bytes),
+            ],
+        ));
+    }
+    for cpu in [false, true] {
+        let per = if cpu {
+            "per CPU-second"
+        } else {
+            "per wall-second"
+        };
+        let _ = writeln!(
+            out,
+            "\n{per}: median (lowest–highest) of {RUNS} alternating runs\n\n| measure | tcplab (NewReno) | smoltcp 0.14 (Reno) | ratio | smoltcp 0.14 (no CC) | ratio |\n|---|---|---|---|---|---|"
+        );
+        for r in &rows {
+            let t = spread(r.work, &r.runs[0], cpu);
+            let sr = spread(r.work, &r.runs[1], cpu);
+            let sn = spread(r.work, &r.runs[2], cpu);
+            let _ = writeln!(
+                out,
+                "| {}, {} | {} | {} | {:.2} | {} | {:.2} |",
+                r.label,
+                r.unit,
+                fmt_rate(r.unit, t),
+                fmt_rate(r.unit, sr),
+                t.0 / sr.0,
+                fmt_rate(r.unit, sn),
+                t.0 / sn.0
+            );
+        }
+    }
 }
 
 /// A small exchange, to check the harness still works under `cargo test`.
 fn tcplab_bulk_smoke() -> usize {
-    let mut p = TcplabPair::new();
+    let mut p = TcplabPair::new(64 * 1024);
     let l =
         p.b.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
             .unwrap();

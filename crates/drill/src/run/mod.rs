@@ -46,6 +46,15 @@ const ORIGIN_US: u64 = 1_000_000;
 const GIVE_UP_US: i64 = 2_000_000;
 /// The latest script time an event may have.
 const MAX_SCRIPT_US: i64 = 24 * 3600 * 1_000_000;
+/// How long a `*` outbound line waits for a packet (packetdrill: for ever).
+const GIVE_UP_STAR_US: i64 = 60_000_000;
+
+/// Script time (µs) of a stack instant; far future saturates.
+fn script_time(t: Instant) -> i64 {
+    i64::try_from(t.total_micros())
+        .unwrap_or(i64::MAX)
+        .saturating_sub(ORIGIN_US as i64)
+}
 
 /// How a run is set up.
 #[derive(Debug, Clone)]
@@ -156,6 +165,9 @@ struct Sock {
     error_taken: bool,
     /// SO_LINGER on with a zero timeout: close() aborts (a RST).
     linger_abort: bool,
+    /// SO_KEEPALIVE and TCP_NODELAY.
+    keepalive: bool,
+    nodelay: bool,
 }
 
 impl Sock {
@@ -177,6 +189,8 @@ impl Sock {
             ts_map: Vec::new(),
             error_taken: false,
             linger_abort: false,
+            keepalive: false,
+            nodelay: false,
         }
     }
 }
@@ -258,6 +272,12 @@ impl Runner {
         if let Some(t) = options.tolerance_usecs {
             tolerance = t;
         }
+        if !(0..=MAX_SCRIPT_US).contains(&tolerance) {
+            return Err(Failure::at(
+                1,
+                format!("tolerance of {tolerance} µs: expected 0 to {MAX_SCRIPT_US}"),
+            ));
+        }
         let mtu = usize::try_from(mtu)
             .map_err(|_| Failure::at(1, format!("--mtu={mtu}: not a valid MTU")))?;
         let mut sysctl = profile::Sysctl::new(options.profile);
@@ -310,8 +330,7 @@ impl Runner {
             self.check_blocking()?;
             match self.stack.poll_timeout() {
                 Some(at) if at <= Runner::instant(t) => {
-                    let at_us = at.total_micros() as i64 - ORIGIN_US as i64;
-                    self.now = self.now.max(at_us);
+                    self.now = self.now.max(script_time(at));
                     self.stack.handle_timeout(Runner::instant(self.now));
                 }
                 _ => break,
@@ -395,9 +414,8 @@ impl Runner {
         if let Action::Packet(p) = &ev.action {
             if p.direction == crate::Direction::Outbound {
                 let r = self.outbound(ev.line, p, start, end);
-                if let Some(s) = start {
-                    self.prev_time = s;
-                }
+                // `*` takes the time the packet was matched (run.c).
+                self.prev_time = start.unwrap_or(self.now);
                 return r;
             }
         }

@@ -6,7 +6,10 @@ use std::net::SocketAddrV4;
 
 use tcplab_wire::{checksum, Protocol};
 
-use super::{Failure, Runner, Sent, Sock, SockState, GIVE_UP_US, LOCAL_IP, REMOTE_IP, SCRIPT_PORT};
+use super::{
+    Failure, Runner, Sent, Sock, SockState, GIVE_UP_STAR_US, GIVE_UP_US, LOCAL_IP, REMOTE_IP,
+    SCRIPT_PORT,
+};
 use crate::{Flags, IcmpSpec, PacketSpec, Seq, TcpOption};
 
 const OPT_EOL: u8 = 0;
@@ -155,8 +158,11 @@ fn one_option(
         TcpOption::WindowScale(w) => out.extend([OPT_WSCALE, 3, *w]),
         TcpOption::SackPermitted => out.extend([OPT_SACK_PERMITTED, 2]),
         TcpOption::Sack(blocks) => {
-            out.extend([OPT_SACK, 2 + 8 * blocks.len().min(4) as u8]);
-            for (l, r) in blocks.iter().take(4) {
+            if blocks.len() > 4 {
+                return Err(format!("{} SACK blocks: at most 4 fit", blocks.len()));
+            }
+            out.extend([OPT_SACK, 2 + 8 * blocks.len() as u8]);
+            for (l, r) in blocks {
                 out.extend(l.wrapping_add(sack_offset).to_be_bytes());
                 out.extend(r.wrapping_add(sack_offset).to_be_bytes());
             }
@@ -324,13 +330,6 @@ impl Runner {
             s.offsets(p.flags.syn)
         };
         let (start, len, absolute, _) = seq_range(&p.seq);
-        // An IPv4 datagram holds at most 65,535 bytes.
-        if len as usize > 65_535 - 60 {
-            return Err(Failure::at(
-                line,
-                format!("payload of {len} bytes does not fit in an IPv4 datagram"),
-            ));
-        }
         let seq = if absolute {
             start
         } else {
@@ -357,6 +356,15 @@ impl Runner {
         let options = p.options.as_deref().unwrap_or(&[]);
         let opts = option_bytes(options, off.local, &ecr).map_err(|e| Failure::at(line, e))?;
         let (tos, ttl) = ip_info(&p.ip, line)?;
+        // An IPv4 datagram holds at most 65,535 bytes.
+        if u64::from(len) + 40 + opts.len() as u64 > 65_535 {
+            return Err(Failure::at(
+                line,
+                format!("payload of {len} bytes does not fit in an IPv4 datagram"),
+            ));
+        }
+        let urg = u16::try_from(p.urg.unwrap_or(0))
+            .map_err(|_| Failure::at(line, "urg does not fit 16 bits"))?;
         let win = p.win.unwrap_or(0);
         let win = u16::try_from(win)
             .map_err(|_| Failure::at(line, format!("window {win} does not fit 16 bits")))?;
@@ -369,7 +377,7 @@ impl Runner {
         tcp[12] = ((header / 4) as u8) << 4;
         tcp[13] = flags_byte(&p.flags);
         tcp[14..16].copy_from_slice(&win.to_be_bytes());
-        tcp[18..20].copy_from_slice(&(p.urg.unwrap_or(0) as u16).to_be_bytes());
+        tcp[18..20].copy_from_slice(&urg.to_be_bytes());
         tcp[20..header].copy_from_slice(&opts);
         let pseudo =
             checksum::pseudo_header(*remote.ip(), *local.ip(), Protocol::Tcp, tcp.len() as u32);
@@ -382,8 +390,13 @@ impl Runner {
                 describe_script(None, p).trim_start_matches("        * ")
             )
         });
+        self.inject(&bytes)
+    }
+
+    /// Hand a datagram to the stack now and record what it answers.
+    fn inject(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         let now = self.stack_now();
-        self.stack.handle_packet(now, self.iface, &bytes);
+        self.stack.handle_packet(now, self.iface, bytes);
         self.drain(self.now);
         self.check_blocking()
     }
@@ -411,9 +424,11 @@ impl Runner {
         };
         // The quoted datagram: our own segment, its seq in local space
         // (the non-SYN offset, as packetdrill does), header checksum 0.
+        let total = u16::try_from(40 + u64::from(len))
+            .map_err(|_| Failure::at(line, format!("quoted segment of {len} bytes is too long")))?;
         let mut quoted = vec![0u8; 20];
         quoted[0] = 0x45;
-        quoted[2..4].copy_from_slice(&((40 + len) as u16).to_be_bytes());
+        quoted[2..4].copy_from_slice(&total.to_be_bytes());
         quoted[8] = 255;
         quoted[9] = 6;
         quoted[12..16].copy_from_slice(&local.ip().octets());
@@ -423,7 +438,9 @@ impl Runner {
         quoted.extend(start.wrapping_add(s.live_local_isn).to_be_bytes());
         let mut icmp = vec![ty, code, 0, 0, 0, 0, 0, 0];
         if let Some(mtu) = i.mtu {
-            icmp[6..8].copy_from_slice(&(mtu as u16).to_be_bytes());
+            let mtu = u16::try_from(mtu)
+                .map_err(|_| Failure::at(line, format!("mtu {mtu} does not fit 16 bits")))?;
+            icmp[6..8].copy_from_slice(&mtu.to_be_bytes());
         }
         icmp.extend(quoted);
         let c = checksum::data(&icmp);
@@ -433,10 +450,7 @@ impl Runner {
         self.log(line, || {
             format!("< icmp {} {}", i.kind, i.code.as_deref().unwrap_or(""))
         });
-        let now = self.stack_now();
-        self.stack.handle_packet(now, self.iface, &bytes);
-        self.drain(self.now);
-        self.check_blocking()
+        self.inject(&bytes)
     }
 
     /// Whether a sent datagram belongs to socket `idx`.
@@ -455,7 +469,10 @@ impl Runner {
         let remote_ok = s
             .remote
             .is_none_or(|r| *r.ip() == dst_ip && r.port() == dst_port);
-        let local_ok = s.local.is_none_or(|l| l.port() == src_port);
+        let src_ip = std::net::Ipv4Addr::new(bytes[12], bytes[13], bytes[14], bytes[15]);
+        let local_ok = s
+            .local
+            .is_none_or(|l| l.port() == src_port && (l.ip().is_unspecified() || *l.ip() == src_ip));
         remote_ok && local_ok
     }
 
@@ -471,11 +488,8 @@ impl Runner {
                     return Ok(pkt);
                 }
             }
-            let next = self
-                .stack
-                .poll_timeout()
-                .map(|t| t.total_micros() as i64 - super::ORIGIN_US as i64);
-            let limit = deadline.unwrap_or(self.now + GIVE_UP_US * 30);
+            let next = self.stack.poll_timeout().map(super::script_time);
+            let limit = deadline.unwrap_or(self.now + GIVE_UP_STAR_US);
             match next {
                 Some(t) if t <= limit => self.advance(t.max(self.now))?,
                 _ => {
@@ -544,7 +558,7 @@ impl Runner {
         }
         self.now = self.now.max(pkt.at);
         let result = self.verify(sut, p, &pkt, absolute, unchecked, len);
-        let result = result.and_then(|()| self.verify_time(p, start, end, tol, pkt.at));
+        let result = result.and_then(|()| self.verify_time(start, end, tol, pkt.at));
         self.log(line, || {
             format!("> {}", describe_script(start, p).trim_start())
         });
@@ -564,7 +578,6 @@ impl Runner {
 
     fn verify_time(
         &self,
-        _p: &PacketSpec,
         start: Option<i64>,
         end: Option<i64>,
         tol: i64,
@@ -584,7 +597,7 @@ impl Runner {
                 )
             };
             return Err(format!(
-                "timing error: expected outbound packet {expected} but happened at {:.6} sec (tolerance {:.6} sec)",
+                "timing error: expected outbound packet {expected} but happened at {:.6} sec; tolerance {:.6} sec",
                 at as f64 / 1e6,
                 tol as f64 / 1e6
             ));

@@ -103,11 +103,35 @@ impl Sysctl {
                 _ => Err(format!("sysctl {name}: expected 0 or 1, not `{value}`")),
             }
         };
-        let ms = || int().map(Duration::from_millis);
+        // Times up to a day; buffers up to kern.ipc.maxsockbuf (BSD refuses
+        // larger ones too) and 64 MiB; counts up to 1000.
+        let ms = || {
+            int().and_then(|v| {
+                (v <= 86_400_000)
+                    .then(|| Duration::from_millis(v))
+                    .ok_or_else(|| format!("sysctl {name}={value}: more than a day"))
+            })
+        };
+        let maxsockbuf = self.maxsockbuf.min(64 << 20);
+        let bytes = || {
+            int().and_then(|v| {
+                (1..=maxsockbuf)
+                    .contains(&v)
+                    .then_some(v as usize)
+                    .ok_or_else(|| format!("sysctl {name}={value}: expected 1 to {maxsockbuf}"))
+            })
+        };
+        let count = || {
+            int().and_then(|v| {
+                (v <= 1000)
+                    .then_some(v as u32)
+                    .ok_or_else(|| format!("sysctl {name}={value}: expected 0 to 1000"))
+            })
+        };
         let t = &mut self.tcp;
         match name {
             "kern.ipc.maxsockbuf" => {
-                self.maxsockbuf = int()?;
+                self.maxsockbuf = int()?.max(1);
                 if self.profile == Profile::FreeBsd {
                     t.window_scale = Some(bsd_window_scale(self.maxsockbuf));
                 }
@@ -118,8 +142,8 @@ impl Sysctl {
                 t.timestamps = on;
             }
             "net.inet.tcp.sack.enable" => t.sack = flag()?,
-            "net.inet.tcp.recvspace" => t.recv_buffer = int()? as usize,
-            "net.inet.tcp.sendspace" => t.send_buffer = int()? as usize,
+            "net.inet.tcp.recvspace" => t.recv_buffer = bytes()?,
+            "net.inet.tcp.sendspace" => t.send_buffer = bytes()?,
             // RFC 5961 §3 and §4 (0) or RFC 793's rules (1).
             "net.inet.tcp.insecure_rst" => t.rst_challenge = !flag()?,
             "net.inet.tcp.insecure_syn" => t.syn_challenge = !flag()?,
@@ -132,7 +156,13 @@ impl Sysctl {
                 }
             }
             "net.inet.tcp.rexmit_initial" => t.rto_initial = ms()?,
-            "net.inet.tcp.rexmit_min" => t.rto_min = ms()?,
+            "net.inet.tcp.rexmit_min" => {
+                let min = ms()?;
+                if min > t.rto_max {
+                    return Err(format!("sysctl {name}={value}: above the largest RTO"));
+                }
+                t.rto_min = min;
+            }
             "net.inet.tcp.rexmit_slop" => t.rto_slop = ms()?,
             // A retransmitted SYN keeps its options in tcplab.
             "net.inet.tcp.rexmit_drop_options" => {
@@ -145,7 +175,7 @@ impl Sysctl {
             "net.inet.tcp.icmp_may_rst" => t.syn_sent_icmp_abort = flag()?,
             "net.inet.tcp.keepidle" => t.keepalive_time = ms()?,
             "net.inet.tcp.keepintvl" => t.keepalive_interval = ms()?,
-            "net.inet.tcp.keepcnt" => t.keepalive_probes = int()? as u32,
+            "net.inet.tcp.keepcnt" => t.keepalive_probes = count()?,
             // A closed port answers with a RST (0); tcplab always does.
             "net.inet.tcp.blackhole" => {
                 if int()? != 0 {
@@ -206,5 +236,17 @@ mod tests {
         assert!(s.set("net.inet.tcp.sack.enable", "2").is_err());
         s.set("net.inet.tcp.insecure_rst", "1").unwrap();
         assert!(!s.tcp.rst_challenge);
+        // Values that would exhaust memory or break the timers are refused.
+        assert!(s
+            .set("net.inet.tcp.recvspace", "18446744073709551615")
+            .is_err());
+        assert!(s.set("net.inet.tcp.recvspace", "0").is_err());
+        assert!(s.set("net.inet.tcp.rexmit_min", "200000").is_err());
+        assert!(s
+            .set("net.inet.tcp.keepidle", "18446744073709551615")
+            .is_err());
+        assert!(s.set("net.inet.tcp.keepcnt", "4294967296").is_err());
+        s.set("net.inet.tcp.recvspace", "65536").unwrap();
+        assert_eq!(s.tcp.recv_buffer, 65_536);
     }
 }

@@ -211,8 +211,11 @@ impl Runner {
                     }
                 }
                 ["assert", "tcpi_options", "==", "0"] => {
+                    // FreeBSD's bits: TS 1, SACK 2, WSCALE 4.
                     let opts = info.as_ref().map_or(0, |i| {
-                        u32::from(i.sack) | u32::from(i.timestamps) << 1 | u32::from(i.snd_wscale > 0 || i.rcv_wscale > 0) << 2
+                        u32::from(i.timestamps)
+                            | u32::from(i.sack) << 1
+                            | u32::from(i.snd_wscale > 0 || i.rcv_wscale > 0) << 2
                     });
                     if opts != 0 {
                         return Err(fail(format!("AssertionError: tcpi_options is {opts}, not 0")));

@@ -60,6 +60,7 @@ const SYMBOLS: &[(&str, i64)] = &[
 /// errno names and FreeBSD's numbers.
 const ERRNOS: &[(&str, i64)] = &[
     ("EPERM", 1),
+    ("ENOENT", 2),
     ("EBADF", 9),
     ("EINVAL", 22),
     ("EPIPE", 32),
@@ -68,6 +69,7 @@ const ERRNOS: &[(&str, i64)] = &[
     ("EINPROGRESS", 36),
     ("EALREADY", 37),
     ("ENOTSOCK", 38),
+    ("EPROTOTYPE", 41),
     ("EMSGSIZE", 40),
     ("ENOPROTOOPT", 42),
     ("EOPNOTSUPP", 45),
@@ -99,7 +101,9 @@ fn errno(e: &str) -> i64 {
     errno_of(e).unwrap_or(0)
 }
 
-/// The errno of a socket error (FreeBSD's `inetctlerrmap` for ICMP).
+/// The errno of a socket error. tcplab's errors follow Linux's reading of
+/// ICMP (protocol unreachable is ENOPROTOOPT, administratively prohibited
+/// EPERM), not FreeBSD's `inetctlerrmap`; the numbers are FreeBSD's.
 fn socket_errno(e: SocketError) -> i64 {
     errno(match e {
         SocketError::ConnectionRefused => "ECONNREFUSED",
@@ -112,8 +116,12 @@ fn socket_errno(e: SocketError) -> i64 {
         SocketError::BrokenPipe => "EPIPE",
         SocketError::NotConnected => "ENOTCONN",
         SocketError::NotPermitted => "EPERM",
-        #[allow(unreachable_patterns)]
-        _ => "EINVAL",
+        SocketError::AddrInUse => "EADDRINUSE",
+        SocketError::AddrNotAvailable => "EADDRNOTAVAIL",
+        SocketError::InvalidArgument => "EINVAL",
+        SocketError::NotFound => "ENOENT",
+        SocketError::ProtocolWrongType => "EPROTOTYPE",
+        SocketError::WouldBlock => "EWOULDBLOCK",
     })
 }
 
@@ -195,7 +203,7 @@ impl Runner {
             let sock = self.sock_of(call).map_err(fail)?;
             return self.start_blocking(line, call, sock, end);
         }
-        let got = self.perform(call, false).map_err(fail)?;
+        let got = self.perform(call).map_err(fail)?;
         let got = match got {
             Some(r) => r,
             None => return Err(fail(
@@ -224,7 +232,7 @@ impl Runner {
         // The call itself (a connect sends its SYN now).
         let fail =
             |m: String| Failure::at(line, format!("runtime error in {} call: {m}", call.name));
-        match self.perform(call, true).map_err(fail)? {
+        match self.perform(call).map_err(fail)? {
             Some(got) => {
                 self.blocking = None;
                 self.finish_blocking(line, call, got, start, end)
@@ -250,7 +258,7 @@ impl Runner {
         };
         let done = match b.call.name.as_str() {
             "connect" => self.connect_result(b.sock),
-            _ => self.perform(&b.call, true).map_err(fail)?,
+            _ => self.perform(&b.call).map_err(fail)?,
         };
         if let Some(got) = done {
             self.blocking = None;
@@ -331,8 +339,9 @@ impl Runner {
         }
     }
 
-    /// Run a call: `Ok(None)` when it would block and `may_block`.
-    fn perform(&mut self, call: &Syscall, may_block: bool) -> Result<Option<CallResult>, String> {
+    /// Run a call: `Ok(None)` when it would block (a blocking call waits;
+    /// a call written without `...` fails, see `syscall`).
+    fn perform(&mut self, call: &Syscall) -> Result<Option<CallResult>, String> {
         let now = self.stack_now();
         let r = match call.name.as_str() {
             "socket" => {
@@ -400,18 +409,23 @@ impl Runner {
                                 self.sockets.push(s);
                                 self.sockets.len() - 1
                             });
-                        // FreeBSD: the child inherits O_NONBLOCK.
+                        // The child inherits the listener's options, and on
+                        // FreeBSD O_NONBLOCK too.
                         let nonblocking = self.sockets[i].nonblocking;
+                        let (keepalive, nodelay) =
+                            (self.sockets[i].keepalive, self.sockets[i].nodelay);
                         let s = &mut self.sockets[idx];
                         s.handle = Some(child);
                         s.fd = Some(fd);
                         s.nonblocking = nonblocking;
+                        s.keepalive = keepalive;
+                        s.nodelay = nodelay;
+                        self.apply_options(idx, child);
                         Ok(fd)
                     }
                     Err(RecvError::WouldBlock) if self.sockets[i].nonblocking => {
                         Err(errno("EWOULDBLOCK"))
                     }
-                    Err(RecvError::WouldBlock) if may_block => return Ok(None),
                     Err(RecvError::WouldBlock) => return Ok(None),
                     Err(RecvError::Socket(e)) => Err(socket_errno(e)),
                     Err(RecvError::InvalidHandle) => Err(errno("EBADF")),
@@ -421,17 +435,14 @@ impl Runner {
                 let i = self.sock_of(call)?;
                 let s = &self.sockets[i];
                 if s.state != SockState::New {
-                    return Ok(Some(Err(errno(if s.handle.is_some() {
-                        "EISCONN"
-                    } else {
-                        "EINVAL"
-                    }))));
+                    return Err("bad connect(): the socket is not new".into());
                 }
                 let remote = SocketAddrV4::new(REMOTE_IP, SCRIPT_PORT);
                 let local = s.bound.then(|| SocketAddrV4::new(LOCAL_IP, SCRIPT_PORT));
                 let nonblocking = s.nonblocking;
                 match self.stack.tcp_connect(now, remote, local) {
                     Ok(h) => {
+                        self.apply_options(i, h);
                         let s = &mut self.sockets[i];
                         s.handle = Some(h);
                         s.state = SockState::ActiveConnecting;
@@ -640,26 +651,29 @@ impl Runner {
             return Ok(Ok(0));
         }
         let v = Runner::int_arg(call, 3)?;
-        let h = self.sockets[i].handle;
         match (level, name) {
             // Listeners reuse their address in tcplab anyway.
             (0xffff, 0x4) => {}
-            (0xffff, 0x8) => {
-                if let Some(h) = h {
-                    self.stack.tcp_set_keepalive(h, v != 0);
-                }
-            }
-            (6, 1) => {
-                if let Some(h) = h {
-                    self.stack.tcp_set_nodelay(h, v != 0);
-                }
-            }
+            // Kept on the socket: applied now if it has a connection, else
+            // when it gets one (and inherited by a listener's children).
+            (0xffff, 0x8) => self.sockets[i].keepalive = v != 0,
+            (6, 1) => self.sockets[i].nodelay = v != 0,
             (level, name) => {
                 return Err(format!(
                     "setsockopt level {level} option {name}: not supported by tcplab"
                 ))
             }
         }
+        if let Some(h) = self.sockets[i].handle {
+            self.apply_options(i, h);
+        }
         Ok(Ok(0))
+    }
+
+    /// SO_KEEPALIVE and TCP_NODELAY as set on the script's socket.
+    fn apply_options(&mut self, i: usize, h: tcplab_stack::socket::TcpHandle) {
+        let (keepalive, nodelay) = (self.sockets[i].keepalive, self.sockets[i].nodelay);
+        self.stack.tcp_set_keepalive(h, keepalive);
+        self.stack.tcp_set_nodelay(h, nodelay);
     }
 }

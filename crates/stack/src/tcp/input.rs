@@ -581,15 +581,17 @@ impl Connection {
                 &mut Delivery::new(ctx.now, None, Default::default()),
             );
             self.handshake_done(ctx);
-            if let Some((text, fin)) = self.syn_text.take() {
-                let seq = self.rcv.nxt();
-                self.process_text(ctx, seq, &text, out);
-                self.check_fin(ctx, fin, seq + text.len(), out);
-            }
             if close_queued {
                 // RFC 9293 §3.10.4: the CLOSE queued in SYN-RECEIVED is
                 // processed now; the FIN follows the queued data.
                 self.goto(Phase::FinWait1);
+            }
+            // Then the text and FIN that came on the peer's SYN (a FIN
+            // after our CLOSE makes it CLOSING).
+            if let Some((text, fin)) = self.syn_text.take() {
+                let seq = self.rcv.nxt();
+                self.process_text(ctx, seq, &text, out);
+                self.check_fin(ctx, fin, seq + text.len(), out);
             }
             out.established = true;
             out.notify = true;
@@ -776,7 +778,7 @@ impl Connection {
         if self.rcv.fin_now_due() {
             self.consume_fin(ctx, out);
         }
-        if d.filled_gap || self.rcv.dsack_pending() {
+        if d.filled_gap || self.neg.sack && self.rcv.dsack_pending() {
             // RFC 5681 §4.2: acknowledge at once a segment that fills a gap;
             // and one that repeated data (RFC 2883 §4: the D-SACK block
             // tells the sender of its spurious retransmission at once).

@@ -380,8 +380,10 @@ impl Receiver {
     }
 
     /// The window field to put in a segment; moves the advertised right
-    /// edge. Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): the edge moves
-    /// right only by at least min(buffer/2, MSS); it never moves left.
+    /// edge, never left. Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): with
+    /// `HoldRightEdge` the edge moves right only by at least min(buffer/2,
+    /// MSS), or to the largest window the field can show; with `FreeSpace`
+    /// it offers the free space unless that is below min(buffer/4, MSS).
     pub fn advertise(&mut self, our_mss: usize) -> u16 {
         let free = self.buf.free();
         let offered = self.nxt + free;

@@ -40,7 +40,8 @@ impl RttEstimator {
         }
     }
 
-    /// Add `slop` to every RTO computed from samples.
+    /// Add `slop` to every RTO computed from samples and to every
+    /// backed-off RTO (BSD's `TCPT_RANGESET`); the initial RTO has none.
     pub fn with_slop(mut self, slop: Duration) -> RttEstimator {
         self.slop = slop;
         self

@@ -3,8 +3,9 @@
 //! The checksum is the 16-bit one's complement of the one's complement sum of
 //! the data taken as 16-bit big-endian words. One's complement addition is
 //! associative and commutative and can be carried out on wider words with an
-//! end-around carry (RFC 1071 §2(B)), which is what [`sum`] does, eight bytes
-//! at a time.
+//! end-around carry, or in any byte order with a swap at the end (RFC 1071
+//! §2(B)); [`sum`] adds native-endian 32-bit words without carries, which
+//! vectorises.
 
 use std::net::Ipv4Addr;
 
@@ -17,26 +18,38 @@ pub fn data(data: &[u8]) -> u16 {
     fold(sum(data))
 }
 
-/// One's complement sum of `data` in a 64-bit accumulator (end-around carry).
+/// One's complement sum of `data`, folded into 16 bits and returned in a
+/// 64-bit accumulator (so sums of pieces can be added before [`fold`]).
+///
+/// The bytes are added as native-endian 32-bit words into four 64-bit
+/// accumulators: no add-with-carry chain, so the compiler can vectorise the
+/// loop. One's complement sums do not depend on byte order except for a
+/// final swap (RFC 1071 §2(B)), done on the folded result.
 pub fn sum(data: &[u8]) -> u64 {
-    let mut acc: u64 = 0;
-    let mut chunks = data.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let (s, carry) = acc.overflowing_add(u64::from_be_bytes(word));
-        acc = s + u64::from(carry);
+    let mut total: u64 = 0;
+    // Each accumulator takes at most 2^16 words per piece, far from overflow.
+    for piece in data.chunks(1 << 18) {
+        let mut acc = [0u64; 4];
+        let mut blocks = piece.chunks_exact(16);
+        for b in &mut blocks {
+            for (i, a) in acc.iter_mut().enumerate() {
+                let w = [b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]];
+                *a += u64::from(u32::from_ne_bytes(w));
+            }
+        }
+        // The tail, zero-padded in place: an odd final byte is the high
+        // byte of a big-endian 16-bit word padded with zero.
+        let rest = blocks.remainder();
+        let mut tail = [0u8; 16];
+        tail[..rest.len()].copy_from_slice(rest);
+        for w in tail.chunks_exact(4) {
+            acc[0] += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+        }
+        let part = u64::from(fold(acc[0] + acc[1])) + u64::from(fold(acc[2] + acc[3]));
+        total += part;
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        // Left-align the remainder in a big-endian word: an odd final byte is
-        // the high byte of a 16-bit word padded with zero.
-        let mut word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        let (s, carry) = acc.overflowing_add(u64::from_be_bytes(word));
-        acc = s + u64::from(carry);
-    }
-    acc
+    // Native order to network order.
+    u64::from(u16::from_be(fold(total)))
 }
 
 /// Fold a 64-bit one's complement accumulator to 16 bits.

@@ -572,7 +572,7 @@ impl<'a> Repr<'a> {
     /// Bytes of options when emitted, before padding.
     fn options_len(&self) -> usize {
         if self.layout == OptionLayout::Bsd {
-            return self.bsd_options(&mut [0; MAX_HEADER_LEN]);
+            return self.bsd_options(&mut [0; MAX_HEADER_LEN]).0;
         }
         let mut len = 0;
         if self.max_seg_size.is_some() {
@@ -616,6 +616,9 @@ impl<'a> Repr<'a> {
 
     /// Whether the options fit the 40 bytes a header has room for.
     pub fn options_fit(&self) -> bool {
+        if self.layout == OptionLayout::Bsd {
+            return self.bsd_options(&mut [0; MAX_HEADER_LEN]).1;
+        }
         self.header_len() <= MAX_HEADER_LEN
     }
 
@@ -634,7 +637,7 @@ impl<'a> Repr<'a> {
         packet.set_urgent_pointer(self.urgent_pointer);
         if self.layout == OptionLayout::Bsd {
             let mut opts = [0u8; MAX_HEADER_LEN];
-            let n = self.bsd_options(&mut opts);
+            let (n, _) = self.bsd_options(&mut opts);
             let out = packet.options_mut();
             out.fill(kind::EOL);
             out[..n].copy_from_slice(&opts[..n]);
@@ -679,61 +682,74 @@ impl<'a> Repr<'a> {
 
     /// The options in BSD's layout (`tcp_addoptions()`): each kind after
     /// the NOPs its alignment needs, then EOL padding to a word. Writes
-    /// into `out` and returns the length including that padding.
-    fn bsd_options(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
+    /// into `out` and returns the length including that padding, and
+    /// whether everything fit in the 40 bytes (what does not fit is left
+    /// out; `emit_header` refuses such a header, as with Linux's layout).
+    fn bsd_options(&self, out: &mut [u8; MAX_HEADER_LEN]) -> (usize, bool) {
+        let room = MAX_HEADER_LEN - HEADER_LEN;
         let mut n = 0;
+        let mut complete = true;
         let mut put = |bytes: &[u8], n: &mut usize| {
-            let end = (*n + bytes.len()).min(out.len());
+            let end = (*n + bytes.len()).min(room);
             out[*n..end].copy_from_slice(&bytes[..end - *n]);
+            let whole = end - *n == bytes.len();
             *n = end;
+            whole
         };
         if let Some(mss) = self.max_seg_size {
             let m = mss.to_be_bytes();
-            put(&[kind::MSS, 4, m[0], m[1]], &mut n);
+            complete &= put(&[kind::MSS, 4, m[0], m[1]], &mut n);
         }
         if let Some(shift) = self.window_scale {
             while n == 0 || n % 2 != 1 {
-                put(&[kind::NOP], &mut n);
+                complete &= put(&[kind::NOP], &mut n);
             }
-            put(&[kind::WINDOW_SCALE, 3, shift], &mut n);
+            complete &= put(&[kind::WINDOW_SCALE, 3, shift], &mut n);
         }
         if self.sack_permitted {
             while n % 2 != 0 {
-                put(&[kind::NOP], &mut n);
+                complete &= put(&[kind::NOP], &mut n);
             }
-            put(&[kind::SACK_PERMITTED, 2], &mut n);
+            complete &= put(&[kind::SACK_PERMITTED, 2], &mut n);
         }
         if let Some(ts) = self.timestamp {
             while n == 0 || n % 4 != 2 {
-                put(&[kind::NOP], &mut n);
+                complete &= put(&[kind::NOP], &mut n);
             }
             let mut b = [0u8; 10];
             b[0] = kind::TIMESTAMP;
             b[1] = 10;
             b[2..6].copy_from_slice(&ts.tsval.to_be_bytes());
             b[6..10].copy_from_slice(&ts.tsecr.to_be_bytes());
-            put(&b, &mut n);
+            complete &= put(&b, &mut n);
         }
         let blocks = self.sack_ranges.iter().flatten().count();
-        if blocks > 0 {
+        // As many blocks as still fit the 40 bytes after the NOPs.
+        let mut aligned = n;
+        while aligned == 0 || aligned % 4 != 2 {
+            aligned += 1;
+        }
+        let fit = room.saturating_sub(aligned + 2) / 8;
+        let count = blocks.min(fit);
+        if count < blocks {
+            complete = false;
+        }
+        if count > 0 {
             while n == 0 || n % 4 != 2 {
-                put(&[kind::NOP], &mut n);
+                complete &= put(&[kind::NOP], &mut n);
             }
-            // As many blocks as still fit the 40 bytes.
-            let room = (MAX_HEADER_LEN - HEADER_LEN).saturating_sub(n + 2) / 8;
-            let count = blocks.min(room);
-            put(&[kind::SACK, (2 + 8 * count) as u8], &mut n);
+            complete &= put(&[kind::SACK, (2 + 8 * count) as u8], &mut n);
             for &(l, r) in self.sack_ranges.iter().flatten().take(count) {
-                put(&l.to_be_bytes(), &mut n);
-                put(&r.to_be_bytes(), &mut n);
+                complete &= put(&l.to_be_bytes(), &mut n);
+                complete &= put(&r.to_be_bytes(), &mut n);
             }
         }
         for &(k, data) in &self.unknown_options {
-            put(&[k, (2 + data.len()) as u8], &mut n);
-            put(data, &mut n);
+            complete &= put(&[k, (2 + data.len()) as u8], &mut n);
+            complete &= put(data, &mut n);
         }
         // EOL, then zero padding, to a word.
-        n.next_multiple_of(4).min(MAX_HEADER_LEN - HEADER_LEN)
+        (n.next_multiple_of(4).min(room), complete)
     }
 
     /// Write the whole segment, payload and checksum included, into `packet`

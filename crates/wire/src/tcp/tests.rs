@@ -110,3 +110,76 @@ fn sack_blocks() {
         "nop,nop,TS val 9 ecr 8,nop,nop,sack 3 {200:300} {400:500} {600:700}"
     );
 }
+
+/// The options of `r` as emitted, after the fixed header.
+fn emitted_options(r: &Repr<'_>) -> Vec<u8> {
+    let mut out = vec![0u8; r.buffer_len()];
+    r.emit_header(&mut Packet::new_unchecked(&mut out[..]));
+    out[HEADER_LEN..r.header_len()].to_vec()
+}
+
+#[test]
+fn bsd_layout_as_freebsd_sends_it() {
+    // An active SYN: <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>.
+    let mut r = Repr::new(49152, 8080, Flags::SYN, SeqNumber(1), SeqNumber(0));
+    r.layout = OptionLayout::Bsd;
+    r.max_seg_size = Some(1460);
+    r.window_scale = Some(6);
+    r.sack_permitted = true;
+    r.timestamp = Some(Timestamp {
+        tsval: 100,
+        tsecr: 0,
+    });
+    assert_eq!(
+        emitted_options(&r),
+        [2, 4, 5, 180, 1, 3, 3, 6, 4, 2, 8, 10, 0, 0, 0, 100, 0, 0, 0, 0]
+    );
+    // A SYN-ACK to <mss,sackOK>: <mss 1460,sackOK,eol,eol>.
+    let mut r = Repr::new(
+        8080,
+        49152,
+        Flags::SYN | Flags::ACK,
+        SeqNumber(1),
+        SeqNumber(1),
+    );
+    r.layout = OptionLayout::Bsd;
+    r.max_seg_size = Some(1460);
+    r.sack_permitted = true;
+    assert_eq!(emitted_options(&r), [2, 4, 5, 180, 4, 2, 0, 0]);
+    // An ACK with SACK blocks: <nop,nop,sack a:b>.
+    let mut r = Repr::new(8080, 49152, Flags::ACK, SeqNumber(1), SeqNumber(100));
+    r.layout = OptionLayout::Bsd;
+    r.sack_ranges = [Some((200, 300)), None, None, None];
+    assert_eq!(
+        emitted_options(&r),
+        [1, 1, 5, 10, 0, 0, 0, 200, 0, 0, 1, 44]
+    );
+}
+
+#[test]
+fn bsd_layout_round_trips_and_says_when_it_does_not_fit() {
+    let blocks = [Some((1, 2)), Some((3, 4)), Some((5, 6)), Some((7, 8))];
+    for ts in [None, Some(Timestamp { tsval: 7, tsecr: 9 })] {
+        for n in 0..=4 {
+            let mut r = Repr::new(1, 2, Flags::ACK, SeqNumber(1), SeqNumber(2));
+            r.layout = OptionLayout::Bsd;
+            r.timestamp = ts;
+            for (i, b) in blocks.iter().take(n).enumerate() {
+                r.sack_ranges[i] = *b;
+            }
+            // Three blocks fit beside TSopt, four without; more is the
+            // caller's error, as with Linux's layout.
+            let room = if ts.is_some() { 3 } else { 4 };
+            assert_eq!(r.options_fit(), n <= room, "{n} blocks, ts {ts:?}");
+            assert!(r.header_len() <= MAX_HEADER_LEN);
+            if n > room {
+                continue;
+            }
+            let mut out = vec![0u8; r.buffer_len()];
+            r.emit(&mut Packet::new_unchecked(&mut out[..]), SRC, DST);
+            let back = Repr::parse(&Packet::new_checked(&out[..]).unwrap()).unwrap();
+            assert_eq!(back.timestamp, ts);
+            assert_eq!(back.sack_ranges, r.sack_ranges, "{n} blocks, ts {ts:?}");
+        }
+    }
+}
