@@ -293,3 +293,26 @@ fn so_linger_zero_makes_close_an_abort() {
     assert!(body.contains("SO_LINGER"));
     run(&body).unwrap();
 }
+
+#[test]
+fn socket_options_read_back_what_was_set() {
+    let body = "\
+ 0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.00 getsockopt(3, SOL_SOCKET, SO_REUSEADDR, [0], [4]) = 0
++0.00 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
++0.00 getsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], [4]) = 0
++0.00 setsockopt(3, SOL_SOCKET, SO_KEEPALIVE, [1], 4) = 0
++0.00 getsockopt(3, SOL_SOCKET, SO_KEEPALIVE, [1], [4]) = 0
++0.00 getsockopt(3, IPPROTO_TCP, TCP_NODELAY, [0], [4]) = 0
++0.00 setsockopt(3, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0
++0.00 getsockopt(3, IPPROTO_TCP, TCP_NODELAY, [1], [4]) = 0
++0.00 close(3) = 0
+";
+    run(body).unwrap();
+    let f = run(&body.replace("SO_REUSEADDR, [1], [4]", "SO_REUSEADDR, [0], [4]")).unwrap_err();
+    assert!(
+        f.message.contains("optval: expected: 0 actual: 1"),
+        "{}",
+        f.message
+    );
+}

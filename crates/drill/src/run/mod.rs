@@ -165,7 +165,8 @@ struct Sock {
     error_taken: bool,
     /// SO_LINGER on with a zero timeout: close() aborts (a RST).
     linger_abort: bool,
-    /// SO_KEEPALIVE and TCP_NODELAY.
+    /// SO_REUSEADDR, SO_KEEPALIVE and TCP_NODELAY as set.
+    reuseaddr: bool,
     keepalive: bool,
     nodelay: bool,
 }
@@ -189,6 +190,7 @@ impl Sock {
             ts_map: Vec::new(),
             error_taken: false,
             linger_abort: false,
+            reuseaddr: false,
             keepalive: false,
             nodelay: false,
         }

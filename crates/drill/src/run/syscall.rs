@@ -595,7 +595,10 @@ impl Runner {
                 }
                 e.map_or(0, socket_errno)
             }
-            (0xffff, 0x4) => 0,
+            // As set on the script's socket.
+            (0xffff, 0x4) => i64::from(self.sockets[i].reuseaddr),
+            (0xffff, 0x8) => i64::from(self.sockets[i].keepalive),
+            (6, 1) => i64::from(self.sockets[i].nodelay),
             (6, 2) => info.as_ref().map_or(536, |i| i.mss) as i64,
             (6, 128) => cfg.connect_timeout.map_or(0, |t| t.as_secs()) as i64,
             (6, 256) => cfg.keepalive_time.as_secs() as i64,
@@ -652,8 +655,9 @@ impl Runner {
         }
         let v = Runner::int_arg(call, 3)?;
         match (level, name) {
-            // Listeners reuse their address in tcplab anyway.
-            (0xffff, 0x4) => {}
+            // Listeners reuse their address in tcplab anyway; kept to be
+            // read back.
+            (0xffff, 0x4) => self.sockets[i].reuseaddr = v != 0,
             // Kept on the socket: applied now if it has a connection, else
             // when it gets one (and inherited by a listener's children).
             (0xffff, 0x8) => self.sockets[i].keepalive = v != 0,
