@@ -228,19 +228,10 @@ impl Runner {
     }
 }
 
-/// FreeBSD's `TCPI_*` names (`<netinet/tcp_fsm.h>` states as packetdrill's
-/// FreeBSD code module spells them).
+/// FreeBSD's `TCPI_*` names: `sockstat`'s, except SYN-RECEIVED's.
 fn tcpi_name(s: State) -> &'static str {
     match s {
-        State::SynSent => "SYN_SENT",
         State::SynReceived => "SYN_RECEIVED",
-        State::Established => "ESTABLISHED",
-        State::FinWait1 => "FIN_WAIT_1",
-        State::FinWait2 => "FIN_WAIT_2",
-        State::CloseWait => "CLOSE_WAIT",
-        State::Closing => "CLOSING",
-        State::LastAck => "LAST_ACK",
-        State::TimeWait => "TIME_WAIT",
-        State::Closed => "CLOSED",
+        other => state_name(other),
     }
 }
