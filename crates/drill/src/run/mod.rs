@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use tcplab_stack::socket::TcpHandle;
+use tcplab_stack::tcp::SocketOptions;
 use tcplab_stack::time::Instant;
 use tcplab_stack::{Cidr, IfaceId, Stack};
 
@@ -158,7 +159,12 @@ struct Sock {
     /// The listener a passive child belongs to.
     parent: Option<usize>,
     nonblocking: bool,
+    /// `bind()` was called: the stack's socket holding the address until
+    /// `listen()` (which makes it the listener) or `connect()`.
     bound: bool,
+    bound_handle: Option<TcpHandle>,
+    /// SO_RCVBUF, SO_SNDBUF, TCP_KEEP*, IP_TOS and IP_TTL as set.
+    opts: SocketOptions,
     /// Script TS val → live TS val of sent segments (§5.3 of the notes).
     ts_map: Vec<(u32, u32)>,
     /// SO_ERROR was read: report no error again.
@@ -187,6 +193,8 @@ impl Sock {
             parent: None,
             nonblocking: false,
             bound: false,
+            bound_handle: None,
+            opts: SocketOptions::default(),
             ts_map: Vec::new(),
             error_taken: false,
             linger_abort: false,

@@ -363,8 +363,20 @@ impl Runner {
             }
             "bind" => {
                 let i = self.sock_of(call)?;
-                self.sockets[i].bound = true;
-                Ok(0)
+                let s = &self.sockets[i];
+                if s.bound || s.state != SockState::New {
+                    return Ok(Some(Err(errno("EINVAL"))));
+                }
+                let local = SocketAddrV4::new(LOCAL_IP, SCRIPT_PORT);
+                match self.stack.tcp_bind(local, s.opts) {
+                    Ok(h) => {
+                        let s = &mut self.sockets[i];
+                        s.bound = true;
+                        s.bound_handle = Some(h);
+                        Ok(0)
+                    }
+                    Err(_) => Err(errno("EADDRINUSE")),
+                }
             }
             "listen" => {
                 let i = self.sock_of(call)?;
@@ -373,7 +385,16 @@ impl Runner {
                 }
                 let backlog = Runner::int_arg(call, 1)?.max(1) as usize;
                 let local = SocketAddrV4::new(LOCAL_IP, SCRIPT_PORT);
-                match self.stack.tcp_listen(local, backlog) {
+                let listened = match self.sockets[i].bound_handle.take() {
+                    Some(h) => {
+                        self.stack.tcp_listen_bound(h, backlog);
+                        Ok(h)
+                    }
+                    None => self.stack.tcp_listen(local, backlog).inspect(|h| {
+                        self.stack.tcp_set_options(*h, self.sockets[i].opts);
+                    }),
+                };
+                match listened {
                     Ok(h) => {
                         let s = &mut self.sockets[i];
                         s.handle = Some(h);
@@ -414,10 +435,12 @@ impl Runner {
                         let nonblocking = self.sockets[i].nonblocking;
                         let (keepalive, nodelay) =
                             (self.sockets[i].keepalive, self.sockets[i].nodelay);
+                        let opts = self.sockets[i].opts;
                         let s = &mut self.sockets[idx];
                         s.handle = Some(child);
                         s.fd = Some(fd);
                         s.nonblocking = nonblocking;
+                        s.opts = opts;
                         s.keepalive = keepalive;
                         s.nodelay = nodelay;
                         self.apply_options(idx, child);
@@ -439,8 +462,12 @@ impl Runner {
                 }
                 let remote = SocketAddrV4::new(REMOTE_IP, SCRIPT_PORT);
                 let local = s.bound.then(|| SocketAddrV4::new(LOCAL_IP, SCRIPT_PORT));
-                let nonblocking = s.nonblocking;
-                match self.stack.tcp_connect(now, remote, local) {
+                let (nonblocking, opts) = (s.nonblocking, s.opts);
+                // The bound socket hands its address to the connection.
+                if let Some(b) = self.sockets[i].bound_handle.take() {
+                    self.stack.tcp_close(now, b);
+                }
+                match self.stack.tcp_connect_with(now, remote, local, opts) {
                     Ok(h) => {
                         self.apply_options(i, h);
                         let s = &mut self.sockets[i];
@@ -543,6 +570,9 @@ impl Runner {
             }
             "close" => {
                 let i = self.sock_of(call)?;
+                if let Some(b) = self.sockets[i].bound_handle.take() {
+                    self.stack.tcp_close(now, b);
+                }
                 if let Some(h) = self.sockets[i].handle {
                     if self.sockets[i].linger_abort {
                         // SO_LINGER with l_linger 0: ABORT (RFC 9293 §3.10.5).
@@ -582,9 +612,20 @@ impl Runner {
         let h = self.sockets[i].handle;
         let info = h.and_then(|h| self.stack.tcp_info(h));
         let cfg = &self.sysctl.tcp;
+        // What was set, or the stack's default (clamped as the stack does).
+        let opts = self.sockets[i].opts.clamped();
         let v: i64 = match (level, name) {
-            (0xffff, 0x1002) => info.as_ref().map_or(cfg.recv_buffer, |i| i.recv_buffer) as i64,
-            (0xffff, 0x1001) => info.as_ref().map_or(cfg.send_buffer, |i| i.send_buffer) as i64,
+            // A connection's actual buffers; a socket's as set.
+            (0xffff, 0x1002) => info
+                .as_ref()
+                .map_or(opts.recv_buffer.unwrap_or(cfg.recv_buffer), |i| {
+                    i.recv_buffer
+                }) as i64,
+            (0xffff, 0x1001) => info
+                .as_ref()
+                .map_or(opts.send_buffer.unwrap_or(cfg.send_buffer), |i| {
+                    i.send_buffer
+                }) as i64,
             (0xffff, 0x1007) => {
                 let e = match h {
                     Some(h) if !self.sockets[i].error_taken => self.stack.tcp_take_error(h),
@@ -601,9 +642,14 @@ impl Runner {
             (6, 1) => i64::from(self.sockets[i].nodelay),
             (6, 2) => info.as_ref().map_or(536, |i| i.mss) as i64,
             (6, 128) => cfg.connect_timeout.map_or(0, |t| t.as_secs()) as i64,
-            (6, 256) => cfg.keepalive_time.as_secs() as i64,
-            (6, 512) => cfg.keepalive_interval.as_secs() as i64,
-            (6, 1024) => i64::from(cfg.keepalive_probes),
+            (6, 256) => opts.keepalive_time.unwrap_or(cfg.keepalive_time).as_secs() as i64,
+            (6, 512) => opts
+                .keepalive_interval
+                .unwrap_or(cfg.keepalive_interval)
+                .as_secs() as i64,
+            (6, 1024) => i64::from(opts.keepalive_probes.unwrap_or(cfg.keepalive_probes)),
+            (0, 3) => i64::from(opts.tos),
+            (0, 4) => i64::from(opts.ttl.unwrap_or(self.stack.config().default_ttl)),
             (level, name) => {
                 return Err(format!(
                     "getsockopt level {level} option {name}: not supported by tcplab"
@@ -654,7 +700,51 @@ impl Runner {
             return Ok(Ok(0));
         }
         let v = Runner::int_arg(call, 3)?;
+        let opts = &mut self.sockets[i].opts;
+        let secs = |v: i64| -> Result<Option<std::time::Duration>, i64> {
+            // FreeBSD and Linux refuse a keep-alive time below 1 s.
+            match u32::try_from(v) {
+                Ok(s) if s >= 1 => Ok(Some(std::time::Duration::from_secs(u64::from(s)))),
+                _ => Err(errno("EINVAL")),
+            }
+        };
         match (level, name) {
+            (0xffff, 0x1002 | 0x1001) => {
+                let Ok(n) = usize::try_from(v) else {
+                    return Ok(Err(errno("EINVAL")));
+                };
+                if n == 0 || n > tcplab_stack::tcp::MAX_SOCKET_BUFFER {
+                    // Above kern.ipc.maxsockbuf FreeBSD says ENOBUFS.
+                    return Ok(Err(errno(if n == 0 { "EINVAL" } else { "ENOBUFS" })));
+                }
+                if name == 0x1002 {
+                    opts.recv_buffer = Some(n);
+                } else {
+                    opts.send_buffer = Some(n);
+                }
+            }
+            (6, 256) => match secs(v) {
+                Ok(t) => opts.keepalive_time = t,
+                Err(e) => return Ok(Err(e)),
+            },
+            (6, 512) => match secs(v) {
+                Ok(t) => opts.keepalive_interval = t,
+                Err(e) => return Ok(Err(e)),
+            },
+            (6, 1024) => match u32::try_from(v) {
+                Ok(n) if n >= 1 => opts.keepalive_probes = Some(n),
+                _ => return Ok(Err(errno("EINVAL"))),
+            },
+            (0, 3) => match u8::try_from(v) {
+                Ok(tos) => opts.tos = tos,
+                Err(_) => return Ok(Err(errno("EINVAL"))),
+            },
+            // IP_TTL: 1–255, or -1 for the default (as FreeBSD and Linux).
+            (0, 4) => match v {
+                -1 => opts.ttl = None,
+                1..=255 => opts.ttl = Some(v as u8),
+                _ => return Ok(Err(errno("EINVAL"))),
+            },
             // Listeners reuse their address in tcplab anyway; kept to be
             // read back.
             (0xffff, 0x4) => self.sockets[i].reuseaddr = v != 0,
@@ -671,12 +761,17 @@ impl Runner {
         if let Some(h) = self.sockets[i].handle {
             self.apply_options(i, h);
         }
+        if let Some(b) = self.sockets[i].bound_handle {
+            self.stack.tcp_set_options(b, self.sockets[i].opts);
+        }
         Ok(Ok(0))
     }
 
-    /// SO_KEEPALIVE and TCP_NODELAY as set on the script's socket.
+    /// The options set on the script's socket, on the stack's socket.
     fn apply_options(&mut self, i: usize, h: tcplab_stack::socket::TcpHandle) {
-        let (keepalive, nodelay) = (self.sockets[i].keepalive, self.sockets[i].nodelay);
+        let s = &self.sockets[i];
+        let (keepalive, nodelay, opts) = (s.keepalive, s.nodelay, s.opts);
+        self.stack.tcp_set_options(h, opts);
         self.stack.tcp_set_keepalive(h, keepalive);
         self.stack.tcp_set_nodelay(h, nodelay);
     }

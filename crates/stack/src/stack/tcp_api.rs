@@ -4,7 +4,9 @@ use std::net::SocketAddrV4;
 
 use super::Stack;
 use crate::socket::{BindError, RecvError, SendError, SocketError, TcpHandle};
-use crate::tcp::{CongestionAlgorithm, ConnectError, Readiness, SocketSnapshot, TcpInfo};
+use crate::tcp::{
+    CongestionAlgorithm, ConnectError, Readiness, SocketOptions, SocketSnapshot, TcpInfo,
+};
 use crate::time::Instant;
 
 impl Stack {
@@ -33,6 +35,28 @@ impl Stack {
         self.tcp.listen(&mut self.ports, local, backlog, remote)
     }
 
+    /// `bind(2)` alone: hold `local` (port 0: ephemeral) without listening.
+    /// Segments to it are answered as to a CLOSED socket (RFC 9293
+    /// §3.10.7.1) with its options; [`Stack::tcp_listen_bound`] makes it
+    /// listen.
+    pub fn tcp_bind(
+        &mut self,
+        local: SocketAddrV4,
+        opts: SocketOptions,
+    ) -> Result<TcpHandle, BindError> {
+        let addr = *local.ip();
+        if !addr.is_unspecified() && !self.ip.is_local_addr(addr) {
+            return Err(BindError::AddrNotAvailable(addr));
+        }
+        self.tcp.bind(&mut self.ports, local, None, opts)
+    }
+
+    /// `listen(2)` on a socket from [`Stack::tcp_bind`] (or a listener, to
+    /// change its backlog); false if `h` is a connection or no socket.
+    pub fn tcp_listen_bound(&mut self, h: TcpHandle, backlog: usize) -> bool {
+        self.tcp.listen_bound(h, backlog)
+    }
+
     /// Active OPEN towards `remote`; `local` binds a source address and/or
     /// port (port 0: ephemeral).
     pub fn tcp_connect(
@@ -40,6 +64,18 @@ impl Stack {
         now: Instant,
         remote: SocketAddrV4,
         local: Option<SocketAddrV4>,
+    ) -> Result<TcpHandle, ConnectError> {
+        self.tcp_connect_with(now, remote, local, SocketOptions::default())
+    }
+
+    /// Active OPEN with socket options set before `connect(2)` (buffer
+    /// sizes, keep-alive times, TOS, TTL).
+    pub fn tcp_connect_with(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        local: Option<SocketAddrV4>,
+        opts: SocketOptions,
     ) -> Result<TcpHandle, ConnectError> {
         self.advance(now);
         if let Some(l) = local {
@@ -49,7 +85,7 @@ impl Stack {
         }
         let h = self
             .tcp
-            .connect(now, &self.ip, &mut self.ports, remote, local)?;
+            .connect(now, &self.ip, &mut self.ports, remote, local, opts)?;
         self.after_tcp();
         Ok(h)
     }
@@ -131,6 +167,19 @@ impl Stack {
     /// `setsockopt(TCP_CONGESTION)`; false if `h` names no TCP socket.
     pub fn tcp_set_congestion(&mut self, h: TcpHandle, algorithm: CongestionAlgorithm) -> bool {
         self.tcp.set_congestion(h, algorithm)
+    }
+
+    /// `setsockopt` of [`SocketOptions`]: TOS, TTL and keep-alive times
+    /// take effect at once; buffer sizes for connections opened afterwards
+    /// (a listener's children, or the socket's own `connect`). False if `h`
+    /// names no TCP socket.
+    pub fn tcp_set_options(&mut self, h: TcpHandle, opts: SocketOptions) -> bool {
+        self.tcp.set_options(h, opts)
+    }
+
+    /// The options set on a socket.
+    pub fn tcp_options(&self, h: TcpHandle) -> Option<SocketOptions> {
+        self.tcp.options(h)
     }
 
     pub fn tcp_set_keepalive(&mut self, h: TcpHandle, on: bool) {

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use super::config::CongestionAlgorithm;
+use super::config::{CongestionAlgorithm, SocketOptions};
 use super::emit::mss_for;
 use super::state::{Phase, State};
 use super::table::{Listener, TcpLayer, TcpSocket};
@@ -68,14 +68,32 @@ impl TcpLayer {
         backlog: usize,
         remote: Option<SocketAddrV4>,
     ) -> Result<TcpHandle, BindError> {
+        let h = self.bind(ports, local, remote, SocketOptions::default())?;
+        self.listen_bound(h, backlog);
+        Ok(h)
+    }
+
+    /// `bind(2)` without `listen(2)`: a socket that holds `local` (port 0
+    /// picks an ephemeral port) and is not listening. A segment to it is
+    /// answered as one to a CLOSED socket (RFC 9293 §3.10.7.1), with the
+    /// socket's options (`IP_TTL`, `IP_TOS`) on the reset.
+    pub fn bind(
+        &mut self,
+        ports: &mut PortTable,
+        local: SocketAddrV4,
+        remote: Option<SocketAddrV4>,
+        opts: SocketOptions,
+    ) -> Result<TcpHandle, BindError> {
         let key = self.sockets.insert(TcpSocket::Listener(Listener {
             local,
-            backlog: backlog.max(1),
+            backlog: 1,
+            listening: false,
             accept_queue: VecDeque::new(),
             embryos: 0,
             remote,
             last_overflow: None,
             congestion: None,
+            opts: opts.clamped(),
         }));
         let owner = TcpHandle(key).id();
         let bound = if local.port() == 0 {
@@ -101,6 +119,20 @@ impl TcpLayer {
         }
     }
 
+    /// `listen(2)` on a bound socket: LISTEN with room for `backlog`
+    /// connections waiting to be accepted (a listening socket takes the new
+    /// backlog). False if `h` is a connection or no socket.
+    pub fn listen_bound(&mut self, h: TcpHandle, backlog: usize) -> bool {
+        match self.listener_mut(h.0) {
+            Some(l) => {
+                l.listening = true;
+                l.backlog = backlog.max(1);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Active OPEN: send a SYN to `remote`, from `local` or from the route's
     /// source address and an ephemeral port.
     pub fn connect(
@@ -110,7 +142,9 @@ impl TcpLayer {
         ports: &mut PortTable,
         remote: SocketAddrV4,
         local: Option<SocketAddrV4>,
+        opts: SocketOptions,
     ) -> Result<TcpHandle, ConnectError> {
+        let opts = opts.clamped();
         if remote.ip().is_unspecified()
             || remote.ip().is_broadcast()
             || remote.ip().is_multicast()
@@ -136,6 +170,7 @@ impl TcpLayer {
             mss_for(route.mtu),
             Owner::App,
             now,
+            SocketOptions::default(),
         );
         let key = self
             .sockets
@@ -170,6 +205,7 @@ impl TcpLayer {
             mss_for(route.mtu),
             Owner::App,
             now,
+            opts,
         );
         conn.ts.offset = self.ts_offset(local, remote);
         let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
@@ -185,6 +221,10 @@ impl TcpLayer {
         let l = self
             .listener_mut(listener.0)
             .ok_or(RecvError::InvalidHandle)?;
+        if !l.listening {
+            // accept(2) on a socket that is not listening: EINVAL.
+            return Err(RecvError::Socket(SocketError::InvalidArgument));
+        }
         let key = l.accept_queue.pop_front().ok_or(RecvError::WouldBlock)?;
         if let Some(c) = self.conn_mut(key) {
             c.owner = Owner::App;
@@ -372,9 +412,10 @@ impl TcpLayer {
                 | State::CloseWait
         );
         let (local, remote, seq) = (conn.local(), conn.remote(), conn.snd.nxt());
+        let opts = conn.opts;
         conn.enter_closed();
         if reset {
-            self.send_rst(now, ip, local, remote, seq, None);
+            self.send_rst(now, ip, (local, remote), seq, None, &opts);
         }
         self.remove(h.0);
     }
@@ -386,9 +427,11 @@ impl TcpLayer {
 
     /// What `ss` shows about every socket.
     pub fn snapshot(&self) -> Vec<(TcpHandle, SocketSnapshot)> {
+        // A socket only bound is not listed, as `ss` does not list one.
         self.iter()
-            .map(|(h, s)| {
+            .filter_map(|(h, s)| {
                 let snap = match s {
+                    TcpSocket::Listener(l) if !l.listening => return None,
                     TcpSocket::Listener(l) => SocketSnapshot::Listener {
                         local: l.local,
                         accept_queue: l.accept_queue.len(),
@@ -397,7 +440,7 @@ impl TcpLayer {
                     },
                     TcpSocket::Connection(c) => SocketSnapshot::Connection(Box::new(c.info())),
                 };
-                (h, snap)
+                Some((h, snap))
             })
             .collect()
     }
@@ -505,6 +548,34 @@ impl TcpLayer {
             self.arm_keepalive(h.0);
         } else {
             self.reschedule(h.0);
+        }
+    }
+
+    /// Set a socket's options (see `Stack::tcp_set_options`).
+    pub fn set_options(&mut self, h: TcpHandle, opts: SocketOptions) -> bool {
+        let opts = opts.clamped();
+        match self.sockets.get_mut(h.0) {
+            Some(TcpSocket::Listener(l)) => {
+                l.opts = opts;
+                true
+            }
+            Some(TcpSocket::Connection(c)) => {
+                c.opts = opts;
+                // New keep-alive times count from the last segment received.
+                if c.keepalive.on {
+                    self.arm_keepalive(h.0);
+                }
+                self.mark(h.0);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn options(&self, h: TcpHandle) -> Option<SocketOptions> {
+        match self.sockets.get(h.0)? {
+            TcpSocket::Listener(l) => Some(l.opts),
+            TcpSocket::Connection(c) => Some(c.opts),
         }
     }
 

@@ -252,3 +252,61 @@ impl Default for TcpConfig {
         }
     }
 }
+
+/// The largest socket buffer `SO_RCVBUF`/`SO_SNDBUF` may ask for (FreeBSD's
+/// `kern.ipc.maxsockbuf` is 2 MiB by default, Linux's `rmem_max` smaller):
+/// memory stays bounded whatever an application asks.
+pub const MAX_SOCKET_BUFFER: usize = 16 << 20;
+
+/// One socket's own settings (`setsockopt`), over the host's [`TcpConfig`].
+/// A listener's connections inherit its options, as on Linux and BSD.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// `SO_RCVBUF`: receive buffer capacity. The window scale offered in
+    /// the SYN follows from it (RFC 7323 §2.2) and cannot change later, so
+    /// buffer sizes count for connections opened after they were set.
+    pub recv_buffer: Option<usize>,
+    /// `SO_SNDBUF`: send buffer capacity (connections opened afterwards).
+    pub send_buffer: Option<usize>,
+    /// `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT` (RFC 1122 §4.2.3.6
+    /// leaves them to the application; the host's defaults otherwise).
+    pub keepalive_time: Option<Duration>,
+    pub keepalive_interval: Option<Duration>,
+    pub keepalive_probes: Option<u32>,
+    /// `IP_TOS`: the TOS octet of every segment sent (RFC 2474's DS field;
+    /// RFC 1122 §4.2.4.2: the application MUST be able to set it and
+    /// SHOULD be able to change it on a live connection). 0 unless set.
+    pub tos: u8,
+    /// `IP_TTL`: the TTL of every segment sent; the host's default if unset.
+    pub ttl: Option<u8>,
+}
+
+impl SocketOptions {
+    /// Buffer sizes within 1 byte and [`MAX_SOCKET_BUFFER`].
+    pub fn clamped(mut self) -> SocketOptions {
+        let clamp = |b: Option<usize>| b.map(|b| b.clamp(1, MAX_SOCKET_BUFFER));
+        self.recv_buffer = clamp(self.recv_buffer);
+        self.send_buffer = clamp(self.send_buffer);
+        self
+    }
+
+    pub(super) fn recv_buffer(&self, config: &TcpConfig) -> usize {
+        self.recv_buffer.unwrap_or(config.recv_buffer)
+    }
+
+    pub(super) fn send_buffer(&self, config: &TcpConfig) -> usize {
+        self.send_buffer.unwrap_or(config.send_buffer)
+    }
+
+    pub(super) fn keepalive_time(&self, config: &TcpConfig) -> Duration {
+        self.keepalive_time.unwrap_or(config.keepalive_time)
+    }
+
+    pub(super) fn keepalive_interval(&self, config: &TcpConfig) -> Duration {
+        self.keepalive_interval.unwrap_or(config.keepalive_interval)
+    }
+
+    pub(super) fn keepalive_probes(&self, config: &TcpConfig) -> u32 {
+        self.keepalive_probes.unwrap_or(config.keepalive_probes)
+    }
+}

@@ -4,6 +4,7 @@ use std::net::SocketAddrV4;
 
 use tcplab_wire::{ipv4, tcp, Protocol};
 
+use super::config::SocketOptions;
 use super::output::Plan;
 use super::sender::Sender;
 use crate::ip::{IpLayer, RouteInfo};
@@ -15,6 +16,10 @@ pub fn mss_for(mtu: usize) -> u16 {
 }
 
 /// Write IP and TCP headers and the payload of `plan` into `buf`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the segment's plan, its path and the connection's settings"
+)]
 pub(super) fn build_segment(
     buf: &mut Vec<u8>,
     ip: &mut IpLayer,
@@ -23,6 +28,7 @@ pub(super) fn build_segment(
     plan: &Plan,
     snd: &Sender,
     layout: tcp::OptionLayout,
+    opts: &SocketOptions,
 ) {
     let mut repr = tcp::Repr::new(local.port(), remote.port(), plan.flags, plan.seq, plan.ack);
     repr.layout = layout;
@@ -39,8 +45,8 @@ pub(super) fn build_segment(
         dst_addr: route.dst,
         protocol: Protocol::Tcp,
         payload_len: tcp_len,
-        ttl: ip.default_ttl,
-        tos: 0,
+        ttl: opts.ttl.unwrap_or(ip.default_ttl),
+        tos: opts.tos,
         ident: ip.next_ident(),
         // RFC 1191: TCP does path-MTU discovery, so DF is set — unless the
         // path is below the smallest MTU the stack segments for.

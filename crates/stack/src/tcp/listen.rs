@@ -2,11 +2,10 @@
 //! cookies when the SYN queue is full (RFC 4987 §3.6), TIME-WAIT reopened
 //! by a new SYN (RFC 6191), and CLOSED (§3.10.7.1), which answers resets.
 
-use std::net::SocketAddrV4;
-
 use tcplab_wire::tcp::{self, Flags, SeqNumber};
 use tcplab_wire::Protocol;
 
+use super::config::SocketOptions;
 use super::emit::mss_for;
 use super::state::{Opening, Phase, State};
 use super::table::{TcpLayer, TcpSocket, Tuple};
@@ -68,7 +67,8 @@ impl TcpLayer {
             if !f.syn() && self.cookie_ack(now, ip, lkey, (local, remote), seg) {
                 return;
             }
-            self.send_rst(now, ip, local, remote, seg.ack_number, None);
+            let opts = self.listener_settings(lkey).1;
+            self.send_rst(now, ip, (local, remote), seg.ack_number, None, &opts);
             return;
         }
         if !f.syn() {
@@ -89,7 +89,7 @@ impl TcpLayer {
                 if let Some(l) = self.listener_mut(lkey) {
                     l.last_overflow = Some(now);
                 }
-                self.send_cookie(now, ip, (local, remote), seg);
+                self.send_cookie(now, ip, lkey, (local, remote), seg);
             } else {
                 self.stats.listen_drops += 1;
             }
@@ -105,6 +105,7 @@ impl TcpLayer {
                 iss = old + 65536 * 2;
             }
         }
+        let (congestion, opts) = self.listener_settings(lkey);
         let mut conn = Connection::new(
             &self.config,
             Phase::SynReceived {
@@ -120,9 +121,10 @@ impl TcpLayer {
                 queued: false,
             },
             now,
+            opts,
         );
         conn.ts.offset = self.ts_offset(local, remote);
-        if let Some(c) = self.listener_congestion(lkey) {
+        if let Some(c) = congestion {
             conn.algorithm = c;
         }
         let window = conn.rcv.syn_window();
@@ -157,9 +159,11 @@ impl TcpLayer {
         &mut self,
         now: Instant,
         ip: &mut IpLayer,
+        lkey: Key,
         (local, remote): Tuple,
         syn: &tcp::Repr<'_>,
     ) {
+        let opts = self.listener_settings(lkey).1;
         let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
             return;
         };
@@ -174,10 +178,10 @@ impl TcpLayer {
             iss,
             syn.seq_number + 1,
         );
-        repr.window_len = self.config.recv_buffer.min(65535) as u16;
+        repr.window_len = opts.recv_buffer(&self.config).min(65535) as u16;
         repr.max_seg_size = Some(mss_for(route.mtu));
         repr.layout = self.config.option_layout;
-        if self.send_raw(ip, &route, &repr) {
+        if self.send_raw(ip, &route, &repr, &opts) {
             self.stats.syncookies_sent += 1;
         }
     }
@@ -222,6 +226,7 @@ impl TcpLayer {
         self.stats.syncookies_recv += 1;
         self.stats.passive_opens += 1;
         let iss = seg.ack_number - 1;
+        let (congestion, opts) = self.listener_settings(lkey);
         let mut conn = Connection::new(
             &self.config,
             Phase::Established,
@@ -234,6 +239,7 @@ impl TcpLayer {
                 queued: false,
             },
             now,
+            opts,
         );
         conn.snd.assume_syn_acked();
         let window = conn.rcv.syn_window();
@@ -244,7 +250,7 @@ impl TcpLayer {
         conn.seg.peer_mss = peer_mss;
         let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
         conn.update_path(&self.config, route.mtu, link);
-        if let Some(c) = self.listener_congestion(lkey) {
+        if let Some(c) = congestion {
             conn.algorithm = c;
         }
         conn.reset_controller(false);
@@ -265,36 +271,38 @@ impl TcpLayer {
     }
 
     /// RFC 9293 §3.10.7.1: CLOSED — a segment for no connection and no
-    /// listener gets a reset, unless it is one.
+    /// listener gets a reset, unless it is one. `opts` are those of a
+    /// socket bound to the address and not listening (the defaults if none).
     pub(super) fn closed_input(
         &mut self,
         now: Instant,
         ip: &mut IpLayer,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        tuple: Tuple,
         seg: &tcp::Repr<'_>,
+        opts: &SocketOptions,
     ) {
         if seg.flags.rst() {
             return;
         }
         if seg.flags.ack() {
-            self.send_rst(now, ip, local, remote, seg.ack_number, None);
+            self.send_rst(now, ip, tuple, seg.ack_number, None, opts);
         } else {
             let ack = seg.seq_number + seg.segment_len();
-            self.send_rst(now, ip, local, remote, SeqNumber(0), Some(ack));
+            self.send_rst(now, ip, tuple, SeqNumber(0), Some(ack), opts);
         }
     }
 
     /// Send a reset directly: `<SEQ=seq><CTL=RST>` or, with `ack`,
-    /// `<SEQ=seq><ACK=ack><CTL=RST,ACK>`.
+    /// `<SEQ=seq><ACK=ack><CTL=RST,ACK>`, with the TTL and TOS of the
+    /// socket it comes from.
     pub(crate) fn send_rst(
         &mut self,
         now: Instant,
         ip: &mut IpLayer,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
+        (local, remote): Tuple,
         seq: SeqNumber,
         ack: Option<SeqNumber>,
+        opts: &SocketOptions,
     ) {
         let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
             return;
@@ -310,7 +318,7 @@ impl TcpLayer {
             seq,
             ack.unwrap_or(SeqNumber(0)),
         );
-        if self.send_raw(ip, &route, &repr) {
+        if self.send_raw(ip, &route, &repr, opts) {
             self.stats.out_rsts += 1;
         }
     }
@@ -321,6 +329,7 @@ impl TcpLayer {
         ip: &mut IpLayer,
         route: &crate::ip::RouteInfo,
         repr: &tcp::Repr<'_>,
+        opts: &SocketOptions,
     ) -> bool {
         let mut bytes = vec![0u8; repr.buffer_len()];
         repr.emit(
@@ -328,13 +337,13 @@ impl TcpLayer {
             route.src,
             route.dst,
         );
-        let opts = SendOptions {
+        let send = SendOptions {
             protocol: Protocol::Tcp,
-            ttl: ip.default_ttl,
-            tos: 0,
+            ttl: opts.ttl.unwrap_or(ip.default_ttl),
+            tos: opts.tos,
             pmtudisc: PmtuDisc::Want,
         };
-        let sent = ip.send(route, opts, &bytes).is_ok();
+        let sent = ip.send(route, send, &bytes).is_ok();
         if sent {
             self.stats.out_segs += 1;
         }

@@ -72,7 +72,9 @@ mod timers;
 pub use api::{ConnectError, Readiness, SocketSnapshot};
 pub use bbr::BbrInfo;
 pub use buffer::{Assembler, Ring};
-pub use config::{CongestionAlgorithm, OptionLayout, ReceiverSws, TcpConfig};
+pub use config::{
+    CongestionAlgorithm, OptionLayout, ReceiverSws, SocketOptions, TcpConfig, MAX_SOCKET_BUFFER,
+};
 pub use congestion::{initial_window, AckEvent, Congestion, Controller, NewReno};
 pub use emit::mss_for;
 pub use rtt::RttEstimator;

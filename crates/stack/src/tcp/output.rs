@@ -737,21 +737,21 @@ impl Connection {
             return;
         }
         let now = ctx.now;
+        let idle_time = self.opts.keepalive_time(ctx.config);
         let busy = self.snd.outstanding() > 0 || self.snd.unsent() > 0;
         let idle = now.saturating_since(self.last_recv);
         if busy {
             // Data is moving (or being retried): not idle.
-            self.timers
-                .set(Timer::KeepAlive, now + ctx.config.keepalive_time);
+            self.timers.set(Timer::KeepAlive, now + idle_time);
             return;
         }
-        if idle < ctx.config.keepalive_time {
+        if idle < idle_time {
             // Look again one idle time after the last segment.
             self.timers
-                .set(Timer::KeepAlive, self.last_recv + ctx.config.keepalive_time);
+                .set(Timer::KeepAlive, self.last_recv + idle_time);
             return;
         }
-        if self.keepalive.probes >= ctx.config.keepalive_probes {
+        if self.keepalive.probes >= self.opts.keepalive_probes(ctx.config) {
             self.fail(SocketError::TimedOut);
             self.enter_closed();
             out.closed = true;
@@ -760,8 +760,10 @@ impl Connection {
         }
         self.keepalive.probes += 1;
         self.keepalive.due = true;
-        self.timers
-            .set(Timer::KeepAlive, now + ctx.config.keepalive_interval);
+        self.timers.set(
+            Timer::KeepAlive,
+            now + self.opts.keepalive_interval(ctx.config),
+        );
     }
 
     /// Whether reading opened the window enough to tell the peer now.

@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use tcplab_wire::ipv4;
 use tcplab_wire::tcp::{self, SeqNumber};
 
-use super::config::TcpConfig;
+use super::config::{SocketOptions, TcpConfig};
 use super::emit::build_segment;
 use super::input::{ChallengeLimiter, Ctx, Outcome};
 use super::state::State;
@@ -38,6 +38,8 @@ pub struct Listener {
     pub local: SocketAddrV4,
     /// Accept-queue length (the `listen()` backlog).
     pub backlog: usize,
+    /// `listen(2)` was called; a socket only bound answers as CLOSED.
+    pub listening: bool,
     /// Established connections waiting for `accept`.
     pub accept_queue: VecDeque<Key>,
     /// Connections in SYN-RECEIVED (the SYN queue).
@@ -50,6 +52,8 @@ pub struct Listener {
     /// The congestion control its connections get (`TCP_CONGESTION` on
     /// the listener, inherited as on Linux); the stack's default if unset.
     pub congestion: Option<super::config::CongestionAlgorithm>,
+    /// Options its connections inherit, and its resets carry.
+    pub opts: SocketOptions,
 }
 
 /// A TCP socket: a listener or a connection.
@@ -179,13 +183,15 @@ impl TcpLayer {
         self.isn_key.hash_one((*local.ip(), *remote.ip(), 7323u16)) as u32
     }
 
-    pub(super) fn listener_congestion(
+    /// What a listener's connections inherit: its congestion control (if
+    /// set) and its options.
+    pub(super) fn listener_settings(
         &self,
         key: Key,
-    ) -> Option<super::config::CongestionAlgorithm> {
-        match self.sockets.get(key)? {
-            TcpSocket::Listener(l) => l.congestion,
-            TcpSocket::Connection(_) => None,
+    ) -> (Option<super::config::CongestionAlgorithm>, SocketOptions) {
+        match self.sockets.get(key) {
+            Some(TcpSocket::Listener(l)) => (l.congestion, l.opts),
+            _ => (None, SocketOptions::default()),
         }
     }
 
@@ -214,12 +220,30 @@ impl TcpLayer {
         self.conns.get(&(local, remote)).copied()
     }
 
+    /// The socket bound to `local` that would take a segment from
+    /// `remote`: listening or only bound.
+    fn find_bound(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<&Listener> {
+        let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
+        [local, wildcard].into_iter().find_map(|addr| {
+            let key = *self.listeners.get(&addr)?;
+            match self.sockets.get(key) {
+                Some(TcpSocket::Listener(l)) if l.remote.is_none_or(|r| r == remote) => Some(l),
+                _ => None,
+            }
+        })
+    }
+
+    /// The listening socket for `local` that would take a SYN from `remote`.
     pub(crate) fn find_listener(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<Key> {
         let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
         [local, wildcard].into_iter().find_map(|addr| {
             let key = *self.listeners.get(&addr)?;
             match self.sockets.get(key) {
-                Some(TcpSocket::Listener(l)) if l.remote.is_none_or(|r| r == remote) => Some(key),
+                Some(TcpSocket::Listener(l))
+                    if l.listening && l.remote.is_none_or(|r| r == remote) =>
+                {
+                    Some(key)
+                }
                 _ => None,
             }
         })
@@ -402,7 +426,12 @@ impl TcpLayer {
             self.listen_input(now, ip, lkey, (local, remote), &seg, reopen_after);
             return;
         }
-        self.closed_input(now, ip, local, remote, &seg);
+        // No listener: CLOSED, or a socket bound and not listening (whose
+        // options the reset carries).
+        let opts = self
+            .find_bound(local, remote)
+            .map_or_else(SocketOptions::default, |l| l.opts);
+        self.closed_input(now, ip, (local, remote), &seg, &opts);
     }
 
     pub(super) fn connection_input(
@@ -453,7 +482,10 @@ impl TcpLayer {
         outcome: Outcome,
     ) {
         if let Some((seq, ack)) = outcome.rst {
-            self.send_rst(now, ip, local, remote, seq, ack);
+            let opts = self
+                .conn(key)
+                .map_or_else(SocketOptions::default, |c| c.opts);
+            self.send_rst(now, ip, (local, remote), seq, ack, &opts);
         }
         if outcome.established {
             self.on_established(key);
@@ -499,8 +531,9 @@ impl TcpLayer {
     /// Start keep-alive on a synchronized connection (one still opening
     /// starts it when established; a closed one never).
     pub(crate) fn arm_keepalive(&mut self, key: Key) {
-        let time = self.config.keepalive_time;
-        if let Some(c) = self.conn_mut(key) {
+        let config = &self.config;
+        if let Some(TcpSocket::Connection(c)) = self.sockets.get_mut(key) {
+            let time = c.opts.keepalive_time(config);
             if c.state().synchronized() && c.state() != State::TimeWait {
                 let at = c.last_recv + time;
                 c.timers.set(Timer::KeepAlive, at);
@@ -641,7 +674,8 @@ impl TcpLayer {
                 }
             };
             let layout = self.config.option_layout;
-            build_segment(buf, ip, &route, (local, remote), &plan, &conn.snd, layout);
+            let (snd, opts) = (&conn.snd, &conn.opts);
+            build_segment(buf, ip, &route, (local, remote), &plan, snd, layout, opts);
             // It may have more: back of the line.
             self.mark(key);
             self.reschedule(key);

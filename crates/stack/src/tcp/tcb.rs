@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tcplab_wire::tcp::SeqNumber;
 
-use super::config::{CongestionAlgorithm, TcpConfig};
+use super::config::{CongestionAlgorithm, SocketOptions, TcpConfig};
 use super::congestion::{initial_window, new_controller, Controller};
 use super::filter::{Extreme, WindowedFilter};
 use super::rate::RateSampler;
@@ -189,6 +189,8 @@ pub struct Connection {
     pub(super) last_oow_ack: Option<Instant>,
     /// Nagle's algorithm off (`TCP_NODELAY`).
     pub(super) nodelay: bool,
+    /// The socket's own settings (buffers, keep-alive, TOS, TTL).
+    pub(super) opts: SocketOptions,
     /// ACKs repeat an unacknowledged FIN (`TcpConfig::fin_on_acks`).
     pub(super) fin_on_acks: bool,
     /// The next ACK answers a challenge (RFC 5961): a bare one.
@@ -301,11 +303,13 @@ impl Connection {
         our_mss: u16,
         owner: Owner,
         now: Instant,
+        opts: SocketOptions,
     ) -> Connection {
+        let (recv_buffer, send_buffer) = (opts.recv_buffer(config), opts.send_buffer(config));
         let wscale = if config.window_scaling {
             config
                 .window_scale
-                .map_or_else(|| window_shift(config.recv_buffer), |s| s.min(14))
+                .map_or_else(|| window_shift(recv_buffer), |s| s.min(14))
         } else {
             0
         };
@@ -313,9 +317,9 @@ impl Connection {
             phase,
             local,
             remote,
-            snd: Sender::new(iss, config.send_buffer),
+            snd: Sender::new(iss, send_buffer),
             rcv: {
-                let mut rcv = Receiver::new(config.recv_buffer, wscale);
+                let mut rcv = Receiver::new(recv_buffer, wscale);
                 rcv.set_sws(config.receiver_sws);
                 rcv
             },
@@ -364,6 +368,7 @@ impl Connection {
             opened: now,
             last_oow_ack: None,
             nodelay: !config.nagle,
+            opts,
             fin_on_acks: config.fin_on_acks,
             challenge_due: false,
             syn_text: None,

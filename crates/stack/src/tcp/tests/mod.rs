@@ -8,6 +8,7 @@ mod recovery;
 mod regressions;
 mod review;
 mod segments;
+mod sockopts;
 mod table;
 mod timers;
 mod transfer;

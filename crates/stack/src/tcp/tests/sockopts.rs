@@ -1,0 +1,122 @@
+//! Per-socket options (`setsockopt`): a socket bound and not listening,
+//! TTL and TOS on every segment and reset, buffer sizes and keep-alive
+//! times per socket, and what a listener's connections inherit.
+
+use std::time::Duration;
+
+use tcplab_wire::ipv4;
+
+use super::pair::sa;
+use super::segments::{Bench, Seg, ACK, IRS, PEER_PORT, PORT, RST, SYN, THEM, US};
+use crate::socket::{RecvError, SocketError};
+use crate::tcp::{SocketOptions, State, MAX_SOCKET_BUFFER};
+
+/// TTL and TOS of the last datagram sent.
+fn marks(b: &Bench) -> (u8, u8) {
+    let last = b.sent.last().expect("a datagram was sent");
+    let p = ipv4::Packet::new_checked(&last[..]).unwrap();
+    (p.ttl(), p.tos())
+}
+
+#[test]
+fn bound_socket_answers_as_closed_with_its_marks_then_listens() {
+    let mut b = Bench::new(|_| {});
+    let opts = SocketOptions {
+        ttl: Some(4),
+        tos: 0x20,
+        recv_buffer: Some(4000),
+        ..SocketOptions::default()
+    };
+    let h = b.s.tcp_bind(sa(US, PORT), opts).unwrap();
+    // The address is held.
+    assert!(b
+        .s
+        .tcp_bind(sa(US, PORT), SocketOptions::default())
+        .is_err());
+    assert!(b.s.tcp_listen(sa(US, PORT), 1).is_err());
+    // Not listening: RFC 9293 §3.10.7.1, with the socket's TTL and TOS.
+    b.send(Seg::new(SYN, IRS, 0));
+    let rst = b.one();
+    assert_eq!((rst.flags, rst.seq, rst.ack), (RST | ACK, 0, IRS + 1));
+    assert_eq!(marks(&b), (4, 0x20));
+    assert_eq!(
+        b.s.tcp_accept(h),
+        Err(RecvError::Socket(SocketError::InvalidArgument))
+    );
+    // `ss` does not list it.
+    assert!(b.s.tcp_sockets().is_empty());
+
+    assert!(b.s.tcp_listen_bound(h, 1));
+    b.send(Seg::new(SYN, IRS, 0));
+    let synack = b.one();
+    assert_eq!(synack.flags, SYN | ACK);
+    // The listener's receive buffer is the window (no scaling here).
+    assert_eq!(synack.win, 4000);
+    assert_eq!(marks(&b), (4, 0x20));
+    b.send(Seg::new(ACK, IRS + 1, synack.seq + 1));
+    let c = b.s.tcp_accept(h).unwrap();
+    assert_eq!(b.state(c), State::Established);
+    // The connection inherited the options; new ones count at once.
+    assert_eq!(b.s.tcp_options(c), Some(opts));
+    assert_eq!(b.s.tcp_info(c).unwrap().recv_buffer, 4000);
+    let changed = SocketOptions {
+        ttl: Some(9),
+        tos: 0xe0,
+        ..opts
+    };
+    assert!(b.s.tcp_set_options(c, changed));
+    b.s.tcp_send(c, b"x").unwrap();
+    let data = b.one();
+    assert_eq!(data.data, b"x");
+    assert_eq!(marks(&b), (9, 0xe0));
+    // An abort's reset carries them too.
+    b.s.tcp_abort(b.now, c);
+    assert_eq!(b.one().flags, RST);
+    assert_eq!(marks(&b), (9, 0xe0));
+}
+
+#[test]
+fn keepalive_times_and_buffers_per_socket() {
+    let mut b = Bench::new(|_| {});
+    let opts = SocketOptions {
+        keepalive_time: Some(Duration::from_secs(5)),
+        keepalive_interval: Some(Duration::from_secs(2)),
+        keepalive_probes: Some(1),
+        send_buffer: Some(3),
+        ..SocketOptions::default()
+    };
+    let (them, us) = (sa(THEM, PEER_PORT), Some(sa(US, PORT)));
+    let c = b.s.tcp_connect_with(b.now, them, us, opts).unwrap();
+    let syn = b.one();
+    b.send(Seg::new(SYN | ACK, IRS, syn.seq + 1));
+    assert_eq!(b.one().flags, ACK);
+    // The send buffer holds 3 bytes.
+    assert_eq!(b.s.tcp_send(c, b"hello"), Ok(3));
+    b.one();
+    b.send(Seg::new(ACK, IRS + 1, syn.seq + 4));
+    b.s.tcp_set_keepalive(c, true);
+    // The host's keep-alive time is two hours; this socket's is 5 s.
+    b.advance(Duration::from_millis(4900));
+    b.nothing();
+    b.advance(Duration::from_millis(200));
+    let probe = b.one();
+    assert_eq!((probe.flags, probe.seq), (ACK, syn.seq + 3));
+    // One probe unanswered for the interval: dead.
+    b.advance(Duration::from_millis(2100));
+    assert_eq!(b.state(c), State::Closed);
+    assert_eq!(b.s.tcp_take_error(c), Some(SocketError::TimedOut));
+}
+
+#[test]
+fn buffer_requests_are_bounded() {
+    let mut b = Bench::new(|_| {});
+    let huge = SocketOptions {
+        recv_buffer: Some(usize::MAX),
+        send_buffer: Some(0),
+        ..SocketOptions::default()
+    };
+    let h = b.s.tcp_bind(sa(US, PORT), huge).unwrap();
+    let got = b.s.tcp_options(h).unwrap();
+    assert_eq!(got.recv_buffer, Some(MAX_SOCKET_BUFFER));
+    assert_eq!(got.send_buffer, Some(1));
+}
