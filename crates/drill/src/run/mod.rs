@@ -163,7 +163,7 @@ struct Sock {
     /// `listen()` (which makes it the listener) or `connect()`.
     bound: bool,
     bound_handle: Option<TcpHandle>,
-    /// SO_RCVBUF, SO_SNDBUF, TCP_KEEP*, IP_TOS and IP_TTL as set.
+    /// SO_RCVBUF, SO_SNDBUF, TCP_MAXSEG, TCP_KEEP*, IP_TOS and IP_TTL as set.
     opts: SocketOptions,
     /// Script TS val → live TS val of sent segments (§5.3 of the notes).
     ts_map: Vec<(u32, u32)>,

@@ -640,7 +640,10 @@ impl Runner {
             (0xffff, 0x4) => i64::from(self.sockets[i].reuseaddr),
             (0xffff, 0x8) => i64::from(self.sockets[i].keepalive),
             (6, 1) => i64::from(self.sockets[i].nodelay),
-            (6, 2) => info.as_ref().map_or(536, |i| i.mss) as i64,
+            (6, 2) => {
+                info.as_ref()
+                    .map_or(opts.max_seg.map_or(536, usize::from), |i| i.mss) as i64
+            }
             (6, 128) => cfg.connect_timeout.map_or(0, |t| t.as_secs()) as i64,
             (6, 256) => opts.keepalive_time.unwrap_or(cfg.keepalive_time).as_secs() as i64,
             (6, 512) => opts
@@ -723,6 +726,11 @@ impl Runner {
                     opts.send_buffer = Some(n);
                 }
             }
+            // TCP_MAXSEG: 88 to 65,495, as Linux (TCP_MIN_MSS).
+            (6, 2) => match u16::try_from(v) {
+                Ok(m @ 88..=65495) => opts.max_seg = Some(m),
+                _ => return Ok(Err(errno("EINVAL"))),
+            },
             (6, 256) => match secs(v) {
                 Ok(t) => opts.keepalive_time = t,
                 Err(e) => return Ok(Err(e)),

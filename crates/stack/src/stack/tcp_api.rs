@@ -170,9 +170,10 @@ impl Stack {
     }
 
     /// `setsockopt` of [`SocketOptions`]: TOS, TTL and keep-alive times
-    /// take effect at once; buffer sizes for connections opened afterwards
-    /// (a listener's children, or the socket's own `connect`). False if `h`
-    /// names no TCP socket.
+    /// take effect at once; buffer sizes and the MSS ceiling shape the SYN,
+    /// so they count for connections opened afterwards (a listener's
+    /// children, or `tcp_connect_with`) and a connection keeps its own.
+    /// False if `h` names no TCP socket.
     pub fn tcp_set_options(&mut self, h: TcpHandle, opts: SocketOptions) -> bool {
         self.tcp.set_options(h, opts)
     }

@@ -560,7 +560,14 @@ impl TcpLayer {
                 true
             }
             Some(TcpSocket::Connection(c)) => {
-                c.opts = opts;
+                // Buffer sizes and the MSS ceiling were fixed when the
+                // connection opened (they shape the SYN).
+                c.opts = SocketOptions {
+                    recv_buffer: c.opts.recv_buffer,
+                    send_buffer: c.opts.send_buffer,
+                    max_seg: c.opts.max_seg,
+                    ..opts
+                };
                 // New keep-alive times count from the last segment received.
                 if c.keepalive.on {
                     self.arm_keepalive(h.0);

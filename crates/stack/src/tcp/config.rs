@@ -279,14 +279,20 @@ pub struct SocketOptions {
     pub tos: u8,
     /// `IP_TTL`: the TTL of every segment sent; the host's default if unset.
     pub ttl: Option<u8>,
+    /// `TCP_MAXSEG`: a ceiling on the MSS announced in the SYN and on the
+    /// segments sent (as Linux's `user_mss`; RFC 9293 §3.7.1 lets the host
+    /// announce less than the interface allows). Within 88 and 65,495.
+    pub max_seg: Option<u16>,
 }
 
 impl SocketOptions {
-    /// Buffer sizes within 1 byte and [`MAX_SOCKET_BUFFER`].
+    /// Buffer sizes within 1 byte and [`MAX_SOCKET_BUFFER`], the MSS
+    /// ceiling within 88 and 65,495.
     pub fn clamped(mut self) -> SocketOptions {
         let clamp = |b: Option<usize>| b.map(|b| b.clamp(1, MAX_SOCKET_BUFFER));
         self.recv_buffer = clamp(self.recv_buffer);
         self.send_buffer = clamp(self.send_buffer);
+        self.max_seg = self.max_seg.map(|m| m.clamp(88, 65495));
         self
     }
 

@@ -331,7 +331,7 @@ impl Connection {
             seg: Segmentation {
                 mss: 536,
                 peer_mss: 536,
-                our_mss,
+                our_mss: opts.max_seg.map_or(our_mss, |m| m.min(our_mss)),
                 df: true,
             },
             offer_wscale: config.window_scaling,
@@ -422,7 +422,10 @@ impl Connection {
         } else {
             path_mtu
         };
-        let mss = usize::from(self.seg.peer_mss).min(mtu.saturating_sub(40));
+        let mut mss = usize::from(self.seg.peer_mss).min(mtu.saturating_sub(40));
+        if let Some(ceiling) = self.opts.max_seg {
+            mss = mss.min(usize::from(ceiling));
+        }
         // Options carried by every data segment count against it: the
         // 12 bytes of TSopt (RFC 9293 §3.7.1, RFC 7323 §3).
         let options = if self.neg.ts { 12 } else { 0 };

@@ -108,15 +108,17 @@ fn keepalive_times_and_buffers_per_socket() {
 }
 
 #[test]
-fn buffer_requests_are_bounded() {
+fn buffer_and_mss_requests_are_bounded() {
     let mut b = Bench::new(|_| {});
     let huge = SocketOptions {
         recv_buffer: Some(usize::MAX),
         send_buffer: Some(0),
+        max_seg: Some(1),
         ..SocketOptions::default()
     };
     let h = b.s.tcp_bind(sa(US, PORT), huge).unwrap();
     let got = b.s.tcp_options(h).unwrap();
     assert_eq!(got.recv_buffer, Some(MAX_SOCKET_BUFFER));
     assert_eq!(got.send_buffer, Some(1));
+    assert_eq!(got.max_seg, Some(88));
 }
