@@ -463,11 +463,17 @@ impl Runner {
                 let remote = SocketAddrV4::new(REMOTE_IP, SCRIPT_PORT);
                 let local = s.bound.then(|| SocketAddrV4::new(LOCAL_IP, SCRIPT_PORT));
                 let (nonblocking, opts) = (s.nonblocking, s.opts);
-                // The bound socket hands its address to the connection.
-                if let Some(b) = self.sockets[i].bound_handle.take() {
+                // The bound socket hands its address to the connection (and
+                // takes it back if the connect fails).
+                let was_bound = self.sockets[i].bound_handle.take();
+                if let Some(b) = was_bound {
                     self.stack.tcp_close(now, b);
                 }
-                match self.stack.tcp_connect_with(now, remote, local, opts) {
+                let connected = self.stack.tcp_connect_with(now, remote, local, opts);
+                if let (Err(_), Some(_), Some(local)) = (&connected, was_bound, local) {
+                    self.sockets[i].bound_handle = self.stack.tcp_bind(local, opts).ok();
+                }
+                match connected {
                     Ok(h) => {
                         self.apply_options(i, h);
                         let s = &mut self.sockets[i];

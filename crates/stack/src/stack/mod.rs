@@ -392,9 +392,12 @@ impl Stack {
 
     /// Hand TCP's events to the application and its freed ports back.
     pub(crate) fn after_tcp(&mut self) {
-        for id in std::mem::take(&mut self.tcp.events) {
+        // Taken and given back, so the vector keeps its allocation.
+        let mut events = std::mem::take(&mut self.tcp.events);
+        for id in events.drain(..) {
             self.notify(id);
         }
+        self.tcp.events = events;
         self.tcp.release_ports(&mut self.ports);
     }
 
@@ -406,6 +409,11 @@ impl Stack {
     }
 
     pub(crate) fn notify(&mut self, socket: SocketId) {
+        // The same socket as the last queued (a burst of segments on one
+        // connection): already queued, no need to ask the set.
+        if self.events.back().is_some_and(|e| e.socket == socket) {
+            return;
+        }
         if self.queued_events.insert(socket) {
             self.events.push_back(Event { socket });
         }

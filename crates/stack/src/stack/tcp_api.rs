@@ -178,7 +178,8 @@ impl Stack {
         self.tcp.set_options(h, opts)
     }
 
-    /// The options set on a socket.
+    /// The options set on a socket; a connection's buffer sizes and MSS
+    /// ceiling are those it opened with.
     pub fn tcp_options(&self, h: TcpHandle) -> Option<SocketOptions> {
         self.tcp.options(h)
     }

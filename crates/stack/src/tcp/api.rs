@@ -538,6 +538,10 @@ impl TcpLayer {
 
     /// `SO_KEEPALIVE` (RFC 9293 §3.8.4; off by default).
     pub fn set_keepalive(&mut self, h: TcpHandle, on: bool) {
+        if self.conn(h.0).is_some_and(|c| c.keepalive.on == on) {
+            // Already so: a running timer (or probing) goes on undisturbed.
+            return;
+        }
         if let Some(c) = self.conn_mut(h.0) {
             c.keepalive.on = on;
             if !on {
@@ -562,14 +566,16 @@ impl TcpLayer {
             Some(TcpSocket::Connection(c)) => {
                 // Buffer sizes and the MSS ceiling were fixed when the
                 // connection opened (they shape the SYN).
+                let idle_changed = opts.keepalive_time != c.opts.keepalive_time;
                 c.opts = SocketOptions {
                     recv_buffer: c.opts.recv_buffer,
                     send_buffer: c.opts.send_buffer,
                     max_seg: c.opts.max_seg,
                     ..opts
                 };
-                // New keep-alive times count from the last segment received.
-                if c.keepalive.on {
+                // A new idle time counts from the last segment received;
+                // probes under way keep their interval.
+                if c.keepalive.on && idle_changed && c.keepalive.probes == 0 {
                     self.arm_keepalive(h.0);
                 }
                 self.mark(h.0);
@@ -579,6 +585,8 @@ impl TcpLayer {
         }
     }
 
+    /// A socket's options; a connection's buffer sizes and MSS ceiling are
+    /// those it opened with.
     pub fn options(&self, h: TcpHandle) -> Option<SocketOptions> {
         match self.sockets.get(h.0)? {
             TcpSocket::Listener(l) => Some(l.opts),

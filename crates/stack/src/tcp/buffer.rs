@@ -140,9 +140,10 @@ impl Ring {
         None
     }
 
-    /// Bytes of storage allocated.
+    /// Bytes of storage allocated (pooled storage may be larger than the
+    /// ring uses).
     pub fn allocated(&self) -> usize {
-        self.storage.len()
+        self.storage.capacity()
     }
 
     /// Whether storage has been allocated.

@@ -273,9 +273,11 @@ pub struct SocketOptions {
     pub keepalive_time: Option<Duration>,
     pub keepalive_interval: Option<Duration>,
     pub keepalive_probes: Option<u32>,
-    /// `IP_TOS`: the TOS octet of every segment sent (RFC 2474's DS field;
-    /// RFC 1122 §4.2.4.2: the application MUST be able to set it and
-    /// SHOULD be able to change it on a live connection). 0 unless set.
+    /// `IP_TOS`: the TOS octet (RFC 1122 §4.2.4.2: the application MUST
+    /// be able to set it and SHOULD be able to change it on a live
+    /// connection). Segments carry its upper six bits, RFC 2474's DS field;
+    /// the two ECN bits are sent as Not-ECT, since tcplab does not
+    /// negotiate ECN (RFC 3168 §6.1.1), as Linux masks them. 0 unless set.
     pub tos: u8,
     /// `IP_TTL`: the TTL of every segment sent; the host's default if unset.
     pub ttl: Option<u8>,
@@ -287,13 +289,26 @@ pub struct SocketOptions {
 
 impl SocketOptions {
     /// Buffer sizes within 1 byte and [`MAX_SOCKET_BUFFER`], the MSS
-    /// ceiling within 88 and 65,495.
+    /// ceiling within 88 and 65,495, keep-alive times within 1 and 32,767
+    /// seconds and 1 to 127 probes (Linux's ranges).
     pub fn clamped(mut self) -> SocketOptions {
         let clamp = |b: Option<usize>| b.map(|b| b.clamp(1, MAX_SOCKET_BUFFER));
         self.recv_buffer = clamp(self.recv_buffer);
         self.send_buffer = clamp(self.send_buffer);
         self.max_seg = self.max_seg.map(|m| m.clamp(88, 65495));
+        // Linux's ranges: 1 to 32,767 s, 1 to 127 probes.
+        let secs = |t: Option<Duration>| {
+            t.map(|t| t.clamp(Duration::from_secs(1), Duration::from_secs(32_767)))
+        };
+        self.keepalive_time = secs(self.keepalive_time);
+        self.keepalive_interval = secs(self.keepalive_interval);
+        self.keepalive_probes = self.keepalive_probes.map(|n| n.clamp(1, 127));
         self
+    }
+
+    /// The TOS octet segments carry: the DS field, ECN bits clear.
+    pub(super) fn tos_sent(&self) -> u8 {
+        self.tos & 0xfc
     }
 
     pub(super) fn recv_buffer(&self, config: &TcpConfig) -> usize {
@@ -304,12 +319,16 @@ impl SocketOptions {
         self.send_buffer.unwrap_or(config.send_buffer)
     }
 
+    /// The keep-alive times in force; never below a millisecond, whatever
+    /// the host's settings say, so a timer cannot fire again at once.
     pub(super) fn keepalive_time(&self, config: &TcpConfig) -> Duration {
-        self.keepalive_time.unwrap_or(config.keepalive_time)
+        let t = self.keepalive_time.unwrap_or(config.keepalive_time);
+        t.max(Duration::from_millis(1))
     }
 
     pub(super) fn keepalive_interval(&self, config: &TcpConfig) -> Duration {
-        self.keepalive_interval.unwrap_or(config.keepalive_interval)
+        let t = self.keepalive_interval.unwrap_or(config.keepalive_interval);
+        t.max(Duration::from_millis(1))
     }
 
     pub(super) fn keepalive_probes(&self, config: &TcpConfig) -> u32 {

@@ -46,7 +46,7 @@ pub(super) fn build_segment(
         protocol: Protocol::Tcp,
         payload_len: tcp_len,
         ttl: opts.ttl.unwrap_or(ip.default_ttl),
-        tos: opts.tos,
+        tos: opts.tos_sent(),
         ident: ip.next_ident(),
         // RFC 1191: TCP does path-MTU discovery, so DF is set — unless the
         // path is below the smallest MTU the stack segments for.

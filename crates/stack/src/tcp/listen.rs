@@ -179,7 +179,8 @@ impl TcpLayer {
             syn.seq_number + 1,
         );
         repr.window_len = opts.recv_buffer(&self.config).min(65535) as u16;
-        repr.max_seg_size = Some(mss_for(route.mtu));
+        let mss = mss_for(route.mtu);
+        repr.max_seg_size = Some(opts.max_seg.map_or(mss, |m| m.min(mss)));
         repr.layout = self.config.option_layout;
         if self.send_raw(ip, &route, &repr, &opts) {
             self.stats.syncookies_sent += 1;
@@ -340,7 +341,7 @@ impl TcpLayer {
         let send = SendOptions {
             protocol: Protocol::Tcp,
             ttl: opts.ttl.unwrap_or(ip.default_ttl),
-            tos: opts.tos,
+            tos: opts.tos_sent(),
             pmtudisc: PmtuDisc::Want,
         };
         let sent = ip.send(route, send, &bytes).is_ok();

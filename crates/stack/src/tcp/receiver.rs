@@ -271,6 +271,10 @@ impl Receiver {
     /// any other held block. The D-SACK is reported once.
     pub fn sack_blocks(&mut self, max: usize) -> [Option<(u32, u32)>; 4] {
         let max = max.min(4);
+        if self.dsack.is_none() && self.sack_recent.is_empty() && self.ooo.is_empty() {
+            // In order, nothing to report: the usual case, without work.
+            return [None; 4];
+        }
         let mut out: Vec<(SeqNumber, SeqNumber)> = Vec::with_capacity(4);
         // The D-SACK block is not one of the held blocks, even if equal.
         let mut skip = 0;

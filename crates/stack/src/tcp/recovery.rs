@@ -528,12 +528,14 @@ impl Connection {
         let Connection { snd, cc, .. } = self;
         let queue = snd.queue_mut();
         let lost_total = queue.lost_total();
-        let batch: Vec<_> = queue.take_lost_log().collect();
-        let bytes: usize = batch.iter().map(|r| r.len()).sum();
+        if queue.lost_log().is_empty() {
+            return 0;
+        }
+        let bytes: usize = queue.lost_log().iter().map(|r| r.len()).sum();
         // Each packet sees the losses counted up to and including itself,
         // as if reported one by one (BBR's InflightAtLoss needs that).
         let mut running = lost_total.saturating_sub(bytes as u64);
-        for r in batch {
+        for r in queue.take_lost_log() {
             running += r.len() as u64;
             cc.on_lost(
                 now,

@@ -64,6 +64,10 @@ pub struct Sent {
     pub tsval: u32,
     pub first_rtx_tsval: u32,
     pub rate: RateSnap,
+    /// Which entry of the queue's time-ordered list is this record's
+    /// (each time it enters the list it gets a new stamp; older entries
+    /// for it are stale).
+    stamp: u64,
 }
 
 impl Sent {
@@ -240,10 +244,20 @@ impl Delivery {
 pub struct RtxQueue {
     records: VecDeque<Sent>,
     tally: Tally,
-    /// The records in flight by (send time, end offset): RACK's
-    /// time-ordered list (RFC 8985 §6.2 step 5 looks at the oldest first
-    /// and stops at the first sent after the RACK segment).
-    in_flight: BTreeSet<(Instant, u64)>,
+    /// RACK's time-ordered list (RFC 8985 §6.2 step 5 looks at the
+    /// oldest first and stops at the first sent after the RACK segment):
+    /// (send time, end offset, stamp) of records in flight, sorted. A
+    /// record sent now goes at the back, so sending costs a push; records
+    /// leave lazily — an entry whose stamp is not its record's any more
+    /// (acknowledged, SACKed, marked lost, sent again, split) is stale,
+    /// skipped, dropped at the front, and the list is rebuilt when stale
+    /// entries outnumber live ones (so its length stays within twice the
+    /// records plus a constant).
+    in_flight: VecDeque<(Instant, u64, u64)>,
+    /// Records in flight (live entries of `in_flight`).
+    live: usize,
+    /// The next stamp.
+    next_stamp: u64,
     /// Start offsets of the records waiting for a retransmission.
     pending: BTreeSet<u64>,
     /// The offset the next record starts at.
@@ -315,7 +329,7 @@ impl RtxQueue {
         rate: RateSnap,
     ) {
         debug_assert!(self.records.back().is_none_or(|r| r.end == start));
-        let r = Sent {
+        let mut r = Sent {
             start,
             end,
             off: self.next_off,
@@ -327,32 +341,68 @@ impl RtxQueue {
             tsval,
             first_rtx_tsval: 0,
             rate,
+            stamp: 0,
         };
         self.next_off += r.len() as u64;
-        self.add(&r);
+        self.add(&mut r);
         self.records.push_back(r);
     }
 
-    /// Count `r` in the sums and indexes.
-    fn add(&mut self, r: &Sent) {
+    /// Count `r` in the sums and indexes (it gets a new stamp).
+    fn add(&mut self, r: &mut Sent) {
         self.tally.add(Tally::of(r));
+        self.next_stamp += 1;
+        r.stamp = self.next_stamp;
         if r.in_flight() {
-            self.in_flight.insert((r.sent, r.end_off()));
+            let entry = (r.sent, r.end_off(), r.stamp);
+            // Sent now: at the back. A split or a record back in flight
+            // keeps its older send time: at its place.
+            match self.in_flight.back() {
+                Some(last) if (last.0, last.1) > (entry.0, entry.1) => {
+                    let at = self
+                        .in_flight
+                        .partition_point(|e| (e.0, e.1) <= (entry.0, entry.1));
+                    self.in_flight.insert(at, entry);
+                }
+                _ => self.in_flight.push_back(entry),
+            }
+            self.live += 1;
         }
         if r.needs_retransmission() {
             self.pending.insert(r.off);
         }
     }
 
-    /// Take `r` out of the sums and indexes.
+    /// Take `r` out of the sums and indexes (its entry in the time-ordered
+    /// list goes stale).
     fn remove(&mut self, r: &Sent) {
         self.tally.sub(Tally::of(r));
         if r.in_flight() {
-            self.in_flight.remove(&(r.sent, r.end_off()));
+            self.live -= 1;
+            if self.in_flight.len() > 2 * self.live + 64 {
+                self.compact();
+            }
         }
         if r.needs_retransmission() {
             self.pending.remove(&r.off);
         }
+    }
+
+    /// Whether a time-ordered entry is its record's current one.
+    fn is_live(&self, &(_, end, stamp): &(Instant, u64, u64)) -> bool {
+        end.checked_sub(1)
+            .and_then(|last| self.index_of_off(last))
+            .is_some_and(|i| {
+                let r = &self.records[i];
+                r.stamp == stamp && r.in_flight() && r.end_off() == end
+            })
+    }
+
+    /// Drop the stale entries of the time-ordered list.
+    fn compact(&mut self) {
+        let mut list = std::mem::take(&mut self.in_flight);
+        list.retain(|e| self.is_live(e));
+        self.in_flight = list;
     }
 
     fn update(&mut self, i: usize, f: impl FnOnce(&mut Sent)) {
@@ -361,7 +411,7 @@ impl RtxQueue {
         };
         self.remove(&r);
         f(&mut r);
-        self.add(&r);
+        self.add(&mut r);
         self.records[i] = r;
     }
 
@@ -371,12 +421,12 @@ impl RtxQueue {
         let r = self.records[i];
         debug_assert!(r.start < cut && cut < r.end);
         self.update(i, |r| r.end = cut);
-        let tail = Sent {
+        let mut tail = Sent {
             start: cut,
             off: r.off + (cut - r.start) as u64,
             ..r
         };
-        self.add(&tail);
+        self.add(&mut tail);
         self.records.insert(i + 1, tail);
     }
 
@@ -496,6 +546,11 @@ impl RtxQueue {
         self.lost_total
     }
 
+    /// The records marked lost since `take_lost_log` was last called.
+    pub fn lost_log(&self) -> &[Sent] {
+        &self.lost_log
+    }
+
     /// The records marked lost since the last call.
     pub fn take_lost_log(&mut self) -> std::vec::Drain<'_, Sent> {
         self.lost_log.drain(..)
@@ -603,10 +658,17 @@ impl RtxQueue {
         let rack_end = self.off_of(rack_end);
         let mut due_now = Vec::new();
         let mut timeout = None;
-        for &(sent, end) in &self.in_flight {
+        while self.in_flight.front().is_some_and(|e| !self.is_live(e)) {
+            self.in_flight.pop_front();
+        }
+        for e in &self.in_flight {
+            let &(sent, end, _) = e;
             // Oldest first: past the RACK segment nothing qualifies.
             if sent > rack_sent || (sent == rack_sent && end > rack_end) {
                 break;
+            }
+            if !self.is_live(e) {
+                continue;
             }
             let due = sent + wait;
             if due <= now {
@@ -710,6 +772,7 @@ impl RtxQueue {
         self.records.clear();
         self.tally = Tally::default();
         self.in_flight.clear();
+        self.live = 0;
         self.pending.clear();
         self.lost_log.clear();
     }
@@ -751,19 +814,33 @@ impl RtxQueue {
                 at = r.end_off();
             }
         }
-        let flying: BTreeSet<(Instant, u64)> = self
+        let flying: BTreeSet<(Instant, u64, u64)> = self
             .records
             .iter()
             .filter(|r| r.in_flight())
-            .map(|r| (r.sent, r.end_off()))
+            .map(|r| (r.sent, r.end_off(), r.stamp))
             .collect();
+        let listed: BTreeSet<(Instant, u64, u64)> = self
+            .in_flight
+            .iter()
+            .filter(|e| self.is_live(e))
+            .copied()
+            .collect();
+        let sorted = self
+            .in_flight
+            .iter()
+            .zip(self.in_flight.iter().skip(1))
+            .all(|(a, b)| (a.0, a.1) <= (b.0, b.1));
+        if !sorted || self.live != flying.len() {
+            return Err("the time-ordered list is out of order or miscounted".into());
+        }
         let pending: BTreeSet<u64> = self
             .records
             .iter()
             .filter(|r| r.needs_retransmission())
             .map(|r| r.off)
             .collect();
-        if flying != self.in_flight || pending != self.pending {
+        if flying != listed || pending != self.pending {
             return Err("the in-flight or pending index disagrees with the records".into());
         }
         Ok(())

@@ -22,7 +22,7 @@ use super::state::State;
 use super::syncookie::Cookies;
 use super::tcb::{Connection, Owner};
 use super::timers::Timer;
-use crate::hash::{new_map, new_set, KeyedState, Map, Set};
+use crate::hash::{new_map, KeyedState, Map};
 use crate::iface::IfaceId;
 use crate::ip::{Destination, IpLayer};
 use crate::ports::PortTable;
@@ -74,8 +74,8 @@ pub struct TcpLayer {
     conns: Map<Tuple, Key>,
     listeners: Map<SocketAddrV4, Key>,
     timers: BTreeSet<(Instant, Key)>,
+    /// Connections that may have output, each once (`Connection::marked`).
     dirty: VecDeque<Key>,
-    dirty_set: Set<Key>,
     /// Sockets whose application should look again.
     pub(crate) events: Vec<SocketId>,
     isn_key: KeyedState,
@@ -111,7 +111,6 @@ impl TcpLayer {
             listeners: new_map(rng),
             timers: BTreeSet::new(),
             dirty: VecDeque::new(),
-            dirty_set: new_set(rng),
             events: Vec::new(),
             // RFC 6528: the secret key of F().
             isn_key: KeyedState::new(rng),
@@ -161,8 +160,11 @@ impl TcpLayer {
         if let Some(s) = conn.rcv.buffer_mut().take_storage() {
             taken.push(s);
         }
+        // Only storage of the host's sizes is kept: a socket that asked for
+        // a larger buffer does not leave it behind in the pool.
+        let largest = self.config.recv_buffer.max(self.config.send_buffer);
         for storage in taken {
-            if self.pool.len() < POOL_LIMIT {
+            if self.pool.len() < POOL_LIMIT && storage.capacity() <= largest {
                 self.pool.push(storage);
             }
         }
@@ -286,9 +288,14 @@ impl TcpLayer {
     }
 
     /// The connection has something to do: look at it in `poll_transmit`.
+    /// A flag on the connection keeps it in the queue once, without a hash
+    /// set to consult per segment.
     pub(crate) fn mark(&mut self, key: Key) {
-        if self.dirty_set.insert(key) {
-            self.dirty.push_back(key);
+        if let Some(TcpSocket::Connection(c)) = self.sockets.get_mut(key) {
+            if !c.marked {
+                c.marked = true;
+                self.dirty.push_back(key);
+            }
         }
     }
 
@@ -296,21 +303,28 @@ impl TcpLayer {
         self.events.push(TcpHandle(key).id());
     }
 
-    /// Keep the timer set in step with the connection's deadlines.
+    /// Keep the timer set in step with the connection's deadlines, lazily:
+    /// a wake-up no later than the next deadline is enough. When deadlines
+    /// only move later (the retransmission timer restarts with every ACK,
+    /// a delayed ACK is cancelled by the segment that carries it), the
+    /// filed wake-up stays, and when it comes the connection files its
+    /// real deadline — one set update per timer period instead of one per
+    /// segment. `poll_at` may therefore be early, never late.
     pub(crate) fn reschedule(&mut self, key: Key) {
         let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
             return;
         };
-        let next = conn.next_deadline();
-        if next != conn.scheduled {
-            if let Some(old) = conn.scheduled {
-                self.timers.remove(&(old, key));
-            }
-            if let Some(new) = next {
-                self.timers.insert((new, key));
-            }
-            conn.scheduled = next;
+        let Some(next) = conn.next_deadline() else {
+            return;
+        };
+        if conn.scheduled.is_some_and(|old| old <= next) {
+            return;
         }
+        if let Some(old) = conn.scheduled {
+            self.timers.remove(&(old, key));
+        }
+        self.timers.insert((next, key));
+        conn.scheduled = Some(next);
     }
 
     /// The earliest timer.
@@ -648,10 +662,10 @@ impl TcpLayer {
         buf: &mut Vec<u8>,
     ) -> Option<Emitted> {
         while let Some(key) = self.dirty.pop_front() {
-            self.dirty_set.remove(&key);
             let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
                 continue;
             };
+            conn.marked = false;
             let before = conn.counters;
             let Some(plan) = conn.next_segment(now) else {
                 self.reschedule(key);
@@ -753,7 +767,6 @@ impl TcpLayer {
                 self.freed_ports.push((l.local.port(), TcpHandle(key).id()));
             }
         }
-        self.dirty_set.remove(&key);
         Some(socket)
     }
 
@@ -820,7 +833,13 @@ impl TcpLayer {
             };
             c.check_invariants()
                 .map_err(|e| format!("{} -> {}: {e}", c.local, c.remote))?;
-            if c.scheduled != c.next_deadline() && !self.dirty_set.contains(&key) {
+            // A wake-up is filed no later than the next deadline.
+            let late = match (c.next_deadline(), c.scheduled) {
+                (Some(next), Some(filed)) => filed > next,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if late && !c.marked {
                 return Err(format!(
                     "{} -> {}: deadline {:?} scheduled as {:?}",
                     c.local,

@@ -207,6 +207,8 @@ pub struct Connection {
     pub(super) counters: Counters,
     /// The deadline registered in the table's timer set.
     pub(super) scheduled: Option<Instant>,
+    /// In the table's queue of connections that may have output.
+    pub(super) marked: bool,
 }
 
 /// What a STATUS call reports (RFC 9293 §3.9.1 "STATUS"), and `ss -i`.
@@ -377,6 +379,7 @@ impl Connection {
             owner,
             counters: Counters::default(),
             scheduled: None,
+            marked: false,
         }
     }
 

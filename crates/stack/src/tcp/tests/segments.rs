@@ -200,6 +200,11 @@ impl Bench {
         self.pending.extend(out);
     }
 
+    /// Whether segments sent are waiting to be looked at.
+    pub fn has_output(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// Expect exactly one segment and return it.
     pub fn one(&mut self) -> Seg {
         let v = self.recv();

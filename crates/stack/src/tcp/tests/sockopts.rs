@@ -122,3 +122,70 @@ fn buffer_and_mss_requests_are_bounded() {
     assert_eq!(got.send_buffer, Some(1));
     assert_eq!(got.max_seg, Some(88));
 }
+
+#[test]
+fn a_listeners_mss_ceiling_is_announced_with_or_without_a_cookie() {
+    let mut b = Bench::new(|t| {
+        t.max_syn_backlog = 1;
+        t.syncookies = true;
+    });
+    let opts = SocketOptions {
+        max_seg: Some(1000),
+        ..SocketOptions::default()
+    };
+    let h = b.s.tcp_bind(sa(US, PORT), opts).unwrap();
+    assert!(b.s.tcp_listen_bound(h, 8));
+    b.send(Seg::new(SYN, IRS, 0).mss(1460));
+    let synack = b.one();
+    assert_eq!((synack.flags, synack.mss), (SYN | ACK, Some(1000)));
+    // The SYN queue is full now: the next SYN gets a cookie, same MSS.
+    b.from = sa(THEM, PEER_PORT + 1);
+    b.send(Seg::new(SYN, IRS, 0).mss(1460));
+    let cookie = b.one();
+    assert_eq!((cookie.flags, cookie.mss), (SYN | ACK, Some(1000)));
+    assert_eq!(b.s.stats().tcp.syncookies_sent, 1);
+}
+
+#[test]
+fn a_closed_bound_socket_frees_its_port() {
+    let mut b = Bench::new(|_| {});
+    let h =
+        b.s.tcp_bind(sa(US, PORT), SocketOptions::default())
+            .unwrap();
+    b.s.tcp_close(b.now, h);
+    let again = b.s.tcp_bind(sa(US, PORT), SocketOptions::default());
+    assert!(again.is_ok(), "{again:?}");
+}
+
+#[test]
+fn keepalive_settings_are_kept_in_range() {
+    let mut b = Bench::new(|_| {});
+    let zero = SocketOptions {
+        keepalive_time: Some(Duration::ZERO),
+        keepalive_interval: Some(Duration::from_secs(1 << 20)),
+        keepalive_probes: Some(0),
+        ..SocketOptions::default()
+    };
+    let h = b.s.tcp_bind(sa(US, PORT), zero).unwrap();
+    let got = b.s.tcp_options(h).unwrap();
+    assert_eq!(got.keepalive_time, Some(Duration::from_secs(1)));
+    assert_eq!(got.keepalive_interval, Some(Duration::from_secs(32_767)));
+    assert_eq!(got.keepalive_probes, Some(1));
+}
+
+#[test]
+fn zero_keepalive_times_in_the_host_config_do_not_spin() {
+    // A host configured with zero times (a sysctl can say so) probes at
+    // most once a millisecond, and the connection ends after its probes.
+    let mut b = Bench::new(|t| {
+        t.keepalive_time = Duration::ZERO;
+        t.keepalive_interval = Duration::ZERO;
+        t.keepalive_probes = 3;
+    });
+    let (c, _) = super::segments::established(&mut b);
+    b.s.tcp_set_keepalive(c, true);
+    b.advance(Duration::from_millis(10));
+    let probes = b.recv();
+    assert_eq!(probes.len(), 3, "{probes:#?}");
+    assert_eq!(b.state(c), State::Closed);
+}
