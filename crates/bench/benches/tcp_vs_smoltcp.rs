@@ -26,8 +26,9 @@
 //! the thread's CPU time (/proc/thread-self/schedstat).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::time::{Duration, Instant as WallClock};
+use std::time::Duration;
 
+use tcplab_bench::{spread, start, Took};
 use tcplab_stack::tcp::{CongestionAlgorithm, State as TcpState};
 use tcplab_stack::{Config, IfaceId, Instant, RecvError, SendError, Stack, TcpHandle};
 
@@ -40,47 +41,6 @@ const CYCLES: usize = 10_000;
 const STEP_MICROS: u64 = 10;
 const RUNS: usize = 7;
 const BUFFERS: [usize; 3] = [64 * 1024, 256 * 1024, 1024 * 1024];
-
-/// Time on the CPU of this thread so far (the scheduler's count, in ns).
-fn cpu_time() -> Duration {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    let ns = text
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or(0);
-    Duration::from_nanos(ns)
-}
-
-/// Wall and CPU time of one run.
-#[derive(Debug, Clone, Copy)]
-struct Took {
-    wall: Duration,
-    cpu: Duration,
-}
-
-impl Took {
-    /// From `start` (wall, CPU) until now.
-    fn since(start: (WallClock, Duration)) -> Took {
-        Took {
-            wall: start.0.elapsed(),
-            cpu: cpu_time().saturating_sub(start.1),
-        }
-    }
-}
-
-fn start() -> (WallClock, Duration) {
-    (wall_clock(), cpu_time())
-}
-
-/// The one place that reads the real clock: a benchmark measures wall time.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "a benchmark measures wall-clock time"
-)]
-fn wall_clock() -> WallClock {
-    WallClock::now()
-}
 
 // --- tcplab ------------------------------------------------------------------
 
@@ -481,16 +441,6 @@ struct Row {
     work: f64,
     unit: &'static str,
     runs: [Vec<Took>; 3],
-}
-
-/// Median, lowest and highest of `work / time` over the runs.
-fn spread(work: f64, runs: &[Took], cpu: bool) -> (f64, f64, f64) {
-    let mut v: Vec<f64> = runs
-        .iter()
-        .map(|t| work / if cpu { t.cpu } else { t.wall }.as_secs_f64().max(1e-9))
-        .collect();
-    v.sort_by(f64::total_cmp);
-    (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
 fn fmt_rate(unit: &str, (m, lo, hi): (f64, f64, f64)) -> String {

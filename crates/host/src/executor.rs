@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -18,22 +19,30 @@ type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
 #[derive(Debug, Default)]
 pub(crate) struct ReadyQueue {
     queue: Mutex<VecDeque<u64>>,
+    /// The queue's length, read without the lock: the host asks whether
+    /// anything is ready far more often than anything is.
+    len: AtomicUsize,
 }
 
 impl ReadyQueue {
     fn push(&self, id: u64) {
-        self.queue
-            .lock()
-            .expect("ready queue poisoned")
-            .push_back(id);
+        let mut q = self.queue.lock().expect("ready queue poisoned");
+        q.push_back(id);
+        self.len.store(q.len(), Ordering::Release);
     }
 
     fn pop(&self) -> Option<u64> {
-        self.queue.lock().expect("ready queue poisoned").pop_front()
+        if self.is_empty() {
+            return None;
+        }
+        let mut q = self.queue.lock().expect("ready queue poisoned");
+        let id = q.pop_front();
+        self.len.store(q.len(), Ordering::Release);
+        id
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.queue.lock().expect("ready queue poisoned").is_empty()
+        self.len.load(Ordering::Acquire) == 0
     }
 }
 

@@ -14,6 +14,7 @@
 
 /// What a link does to packets (the `tcplab-link` crate).
 pub use tcplab_link as impair;
+pub mod bulk;
 pub mod routing;
 pub mod scenario;
 pub mod segment;

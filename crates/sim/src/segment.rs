@@ -38,8 +38,8 @@ pub struct Segment {
 pub enum Delivery {
     /// To these members, at these times.
     Arrivals(Vec<(Instant, usize, Vec<u8>)>),
-    /// Nobody on the segment has the next-hop address.
-    NoNeighbour,
+    /// Nobody on the segment has the next-hop address: the datagram, back.
+    NoNeighbour(Vec<u8>),
     /// Dropped by the link (queue full, too big) or lost on the medium.
     Dropped,
 }
@@ -108,7 +108,7 @@ impl Segment {
                 .filter(|&m| m != from)
             {
                 Some(m) => vec![m],
-                None => return Delivery::NoNeighbour,
+                None => return Delivery::NoNeighbour(bytes),
             }
         };
         // A direction that is down takes nothing (the cable is out): the
@@ -133,10 +133,14 @@ impl Segment {
             Offer::Dropped => Delivery::Dropped,
             Offer::Sent(copies) if copies.is_empty() => Delivery::Dropped,
             Offer::Sent(copies) => {
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(copies.len() * targets.len());
                 for (t, data) in copies {
-                    for &m in &targets {
-                        out.push((t, m, data.clone()));
+                    // The last target takes the datagram itself.
+                    if let Some((&last, others)) = targets.split_last() {
+                        for &m in others {
+                            out.push((t, m, data.clone()));
+                        }
+                        out.push((t, last, data));
                     }
                 }
                 Delivery::Arrivals(out)

@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::rc::Rc;
@@ -154,6 +154,23 @@ enum EventKind {
         node: usize,
     },
     Timeline(usize),
+    /// The first arrival waiting in a link direction's queue
+    /// (`Sim::in_flight`).
+    LinkHead(usize),
+}
+
+/// Buffers kept for reuse at most, and the largest kept (so the spares
+/// hold at most 16 MiB).
+const SPARE_BUFFERS: usize = 1024;
+const SPARE_BUFFER_SIZE: usize = 16 * 1024;
+
+/// A datagram on its way across a link direction, as the event it will be.
+#[derive(Debug)]
+struct InFlight {
+    time: Instant,
+    seq: u64,
+    member: usize,
+    bytes: Vec<u8>,
 }
 
 struct Scheduled {
@@ -204,6 +221,18 @@ pub struct Sim {
     now: Instant,
     seq: u64,
     queue: BinaryHeap<Scheduled>,
+    /// Arrivals in flight, per link direction (`segment_base[segment] +
+    /// sending member`), in (time, seq) order: a link delivers in the order
+    /// it sends, so only each direction's first arrival needs a place in
+    /// the heap (as a `LinkHead`). An arrival that would come before one
+    /// already queued (jitter, reordering) goes into the heap itself. The
+    /// order events happen in is the same as with every arrival in the
+    /// heap.
+    in_flight: Vec<VecDeque<InFlight>>,
+    segment_base: Vec<usize>,
+    /// Buffers of datagrams that arrived, for the next ones sent (at most
+    /// SPARE_BUFFERS of SPARE_BUFFER_SIZE): no allocation per datagram.
+    spare: Vec<Vec<u8>>,
     nodes: Vec<SimNode>,
     segments: Vec<Segment>,
     timeline: Vec<TimelineEntry>,
@@ -369,10 +398,19 @@ impl Sim {
             }
             segments.push(seg);
         }
+        let mut segment_base = Vec::with_capacity(segments.len());
+        let mut directions = 0;
+        for seg in &segments {
+            segment_base.push(directions);
+            directions += seg.members.len();
+        }
         let mut sim = Sim {
             now: Instant::ZERO,
             seq: 0,
             queue: BinaryHeap::new(),
+            in_flight: (0..directions).map(|_| VecDeque::new()).collect(),
+            segment_base,
+            spare: Vec::new(),
             nodes,
             segments,
             timeline: scenario.timeline.clone(),
@@ -575,11 +613,20 @@ impl Sim {
                 segment,
                 member,
                 bytes,
-            } => {
-                let m = &self.segments[segment].members[member];
-                let (node, iface) = (m.node, m.iface);
-                self.nodes[node].host.handle_packet(self.now, iface, &bytes);
-                self.service(node);
+            } => self.arrive(segment, member, bytes),
+            EventKind::LinkHead(dir) => {
+                let queue = &mut self.in_flight[dir];
+                let first = queue.pop_front().expect("a link head has an arrival");
+                if let Some(next) = queue.front() {
+                    let (time, seq) = (next.time, next.seq);
+                    self.queue.push(Scheduled {
+                        time,
+                        seq,
+                        kind: EventKind::LinkHead(dir),
+                    });
+                }
+                let segment = self.segment_base.partition_point(|&b| b <= dir) - 1;
+                self.arrive(segment, first.member, first.bytes);
             }
             EventKind::Unreachable {
                 node,
@@ -667,11 +714,72 @@ impl Sim {
         true
     }
 
+    /// A datagram reaches member `member` of `segment`.
+    fn arrive(&mut self, segment: usize, member: usize, bytes: Vec<u8>) {
+        let m = &self.segments[segment].members[member];
+        let (node, iface) = (m.node, m.iface);
+        self.nodes[node].host.handle_packet(self.now, iface, &bytes);
+        if self.spare.len() < SPARE_BUFFERS && bytes.capacity() <= SPARE_BUFFER_SIZE {
+            self.spare.push(bytes);
+        }
+        self.service(node);
+    }
+
+    /// Schedule an arrival sent by member `from` of `segment`: behind the
+    /// others of its direction when it comes after them, else in the heap.
+    fn schedule_arrival(
+        &mut self,
+        (segment, from): (usize, usize),
+        time: Instant,
+        member: usize,
+        bytes: Vec<u8>,
+    ) {
+        let dir = self.segment_base[segment] + from;
+        self.seq += 1;
+        let seq = self.seq;
+        let queue = &mut self.in_flight[dir];
+        match queue.back() {
+            Some(last) if last.time > time => {
+                self.queue.push(Scheduled {
+                    time,
+                    seq,
+                    kind: EventKind::Arrive {
+                        segment,
+                        member,
+                        bytes,
+                    },
+                });
+            }
+            last => {
+                let empty = last.is_none();
+                queue.push_back(InFlight {
+                    time,
+                    seq,
+                    member,
+                    bytes,
+                });
+                if empty {
+                    self.queue.push(Scheduled {
+                        time,
+                        seq,
+                        kind: EventKind::LinkHead(dir),
+                    });
+                }
+            }
+        }
+    }
+
     /// Let a node run and send, then schedule its next wake-up.
     fn service(&mut self, node: usize) {
         let host = self.nodes[node].host.clone();
         let mut out: Vec<(Transmit, Vec<u8>)> = Vec::new();
-        host.service(self.now, &mut |t, bytes| out.push((t, bytes.to_vec())));
+        let spare = &mut self.spare;
+        host.service(self.now, &mut |t, bytes| {
+            let mut copy = spare.pop().unwrap_or_default();
+            copy.clear();
+            copy.extend_from_slice(bytes);
+            out.push((t, copy));
+        });
         for (t, bytes) in out {
             self.transmit(node, t, bytes);
         }
@@ -693,20 +801,13 @@ impl Sim {
             return; // an interface on no link: the datagram goes nowhere
         };
         let now = self.now;
-        match self.segments[segment].transmit(now, member, t.next_hop, bytes.clone()) {
+        match self.segments[segment].transmit(now, member, t.next_hop, bytes) {
             Delivery::Arrivals(list) => {
                 for (time, to, data) in list {
-                    self.schedule(
-                        time,
-                        EventKind::Arrive {
-                            segment,
-                            member: to,
-                            bytes: data,
-                        },
-                    );
+                    self.schedule_arrival((segment, member), time, to, data);
                 }
             }
-            Delivery::NoNeighbour => self.schedule(
+            Delivery::NoNeighbour(bytes) => self.schedule(
                 now + NEIGHBOUR_TIMEOUT,
                 EventKind::Unreachable {
                     node,

@@ -11,67 +11,11 @@
 //! smallest case.
 #![allow(clippy::print_stderr)]
 
-use std::cell::Cell;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddrV4};
-use std::rc::Rc;
 
-use tcplab_host::{Host, TcpListener, TcpStream};
-use tcplab_sim::{load, Commands, Sim, SimOptions, Started};
+use tcplab_sim::bulk::BulkApps;
+use tcplab_sim::{load, Sim, SimOptions};
 use tcplab_stack::Instant;
-
-/// Bytes received by each sink, by port.
-struct Apps {
-    received: Vec<Rc<Cell<u64>>>,
-}
-
-impl Commands for Apps {
-    fn check(&self, _: &str) -> Result<(), String> {
-        Ok(())
-    }
-
-    fn start(&self, host: &Host, cmdline: &str) -> Result<Started, String> {
-        let words: Vec<&str> = cmdline.split_whitespace().collect();
-        let pid = host.new_process(words[0], cmdline);
-        match words.as_slice() {
-            ["sink", port] => {
-                let port: u16 = port.parse().map_err(|_| "port")?;
-                let count = self.received[usize::from(port - 5001)].clone();
-                let listener =
-                    TcpListener::bind(host, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), 4)
-                        .map_err(|e| e.to_string())?;
-                host.spawn(pid, async move {
-                    let Ok(stream) = listener.accept().await else {
-                        return;
-                    };
-                    let mut buf = vec![0u8; 256 * 1024];
-                    while let Ok(n) = stream.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                        count.set(count.get() + n as u64);
-                    }
-                });
-                Ok(Started { pid, daemon: true })
-            }
-            ["source", dst, port] => {
-                let addr = host.lookup(dst).ok_or("lookup")?;
-                let port: u16 = port.parse().map_err(|_| "port")?;
-                let h = host.clone();
-                host.spawn(pid, async move {
-                    let Ok(stream) = TcpStream::connect(&h, SocketAddrV4::new(addr, port)).await
-                    else {
-                        return;
-                    };
-                    let chunk = vec![0u8; 256 * 1024];
-                    while stream.write_all(&chunk).await.is_ok() {}
-                });
-                Ok(Started { pid, daemon: true })
-            }
-            other => Err(format!("unknown {other:?}")),
-        }
-    }
-}
 
 /// One congestion control as the table names it.
 #[derive(Debug, Clone, Copy)]
@@ -178,17 +122,15 @@ fn run(seed: u64, flows: &[Algo], impair: &str, from: f64, to: f64) -> Vec<f64> 
     let text = scenario(seed, flows, impair);
     let s = load("goodput.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let mut sim = Sim::new(&s, &SimOptions::default()).expect("build");
-    let apps = Apps {
-        received: (0..flows.len()).map(|_| Rc::new(Cell::new(0))).collect(),
-    };
+    let apps = BulkApps::new(flows.len());
     let at = |t: f64| Instant::from_micros((t * 1e6) as u64);
     sim.run_until(at(from), &apps);
-    let start: Vec<u64> = apps.received.iter().map(|c| c.get()).collect();
+    let start = apps.all_received();
     sim.run_until(at(to), &apps);
-    apps.received
+    apps.all_received()
         .iter()
         .zip(start)
-        .map(|(c, s0)| (c.get() - s0) as f64 * 8.0 / (to - from) / 1e6)
+        .map(|(c, s0)| (c - s0) as f64 * 8.0 / (to - from) / 1e6)
         .collect()
 }
 
@@ -388,9 +330,7 @@ fn trace() {
     let text = scenario(seed, &vec![a; flows.max(1)], &impair);
     let s = load("trace.toml", &text).expect("scenario");
     let mut sim = Sim::new(&s, &SimOptions::default()).expect("build");
-    let apps = Apps {
-        received: (0..flows.max(1)).map(|_| Rc::new(Cell::new(0))).collect(),
-    };
+    let apps = BulkApps::new(flows.max(1));
     let mut last = vec![0; flows.max(1)];
     let step_ms: u64 = std::env::var("TCPLAB_STEP_MS").map_or(100, |s| s.parse().unwrap_or(100));
     let start_ms: u64 = std::env::var("TCPLAB_FROM_MS").map_or(0, |s| s.parse().unwrap_or(0));
@@ -398,7 +338,7 @@ fn trace() {
     for step in 1..=50 {
         sim.run_until(Instant::from_millis(start_ms + step * step_ms), &apps);
         for (k, last) in last.iter_mut().enumerate() {
-            let got = apps.received[k].get();
+            let got = apps.received(k);
             let host = sim.host(&format!("c{}", k + 1)).expect("client");
             let line = host.with_stack(|st| {
                 st.tcp_sockets()

@@ -133,6 +133,8 @@ struct Runner {
     epoch: Duration,
     /// Datagrams lost because the device's queue was full.
     pub send_drops: u64,
+    /// The buffer datagrams are read into (64 KiB, kept between turns).
+    rx_buf: Vec<u8>,
 }
 
 impl Runner {
@@ -143,17 +145,21 @@ impl Runner {
         }
     }
 
-    /// A datagram from the kernel, through the receive-side impairments.
-    fn arrived(&mut self, now: Instant, device: usize, bytes: Vec<u8>) {
-        self.capture(now, &bytes);
+    /// A datagram from the kernel, through the receive-side impairments
+    /// (without any, straight to the stack: no copy).
+    fn arrived(&mut self, now: Instant, device: usize, bytes: &[u8]) {
+        self.capture(now, bytes);
+        let iface = self.devices[device].1;
         let copies = match &mut self.rx {
-            None => vec![(now, bytes)],
-            Some(d) => match d.offer(now, bytes) {
+            None => {
+                self.host.handle_packet(now, iface, bytes);
+                return;
+            }
+            Some(d) => match d.offer(now, bytes.to_vec()) {
                 Offer::Dropped => Vec::new(),
                 Offer::Sent(v) => v,
             },
         };
-        let iface = self.devices[device].1;
         for (at, b) in copies {
             if at <= now {
                 self.host.handle_packet(now, iface, &b);
@@ -224,23 +230,12 @@ impl Runner {
 
     /// One turn of the loop at `now`.
     fn turn(&mut self, now: Instant) -> std::io::Result<()> {
-        let mut buf = vec![0u8; 65_536];
-        // A bounded batch per device, so that a flood cannot starve the
-        // timers or the other device.
-        for d in 0..self.devices.len() {
-            for _ in 0..1024 {
-                match self.devices[d].0.recv(&mut buf)? {
-                    // Each datagram is stamped when it was read, not when
-                    // the batch began: traceroute's probes of one batch
-                    // come back at different times and show it.
-                    Some(n) => {
-                        let at = self.clock.now().max(now);
-                        self.arrived(at, d, buf[..n].to_vec());
-                    }
-                    None => break,
-                }
-            }
-        }
+        // The receive buffer is the runner's, kept from turn to turn.
+        let mut buf = std::mem::take(&mut self.rx_buf);
+        buf.resize(65_536, 0);
+        let read = self.read_devices(now, &mut buf);
+        self.rx_buf = buf;
+        read?;
         let now = self.clock.now().max(now);
         while self.delayed.peek().is_some_and(|d| d.at <= now) {
             let d = self.delayed.pop().expect("peeked");
@@ -253,6 +248,26 @@ impl Runner {
         }
         self.host.handle_timeout(now);
         self.service(now);
+        Ok(())
+    }
+
+    /// Read what the devices have, into `buf`: a bounded batch per device,
+    /// so that a flood cannot starve the timers or the other device.
+    fn read_devices(&mut self, now: Instant, buf: &mut [u8]) -> std::io::Result<()> {
+        for d in 0..self.devices.len() {
+            for _ in 0..1024 {
+                match self.devices[d].0.recv(buf)? {
+                    // Each datagram is stamped when it was read, not when
+                    // the batch began: traceroute's probes of one batch
+                    // come back at different times and show it.
+                    Some(n) => {
+                        let at = self.clock.now().max(now);
+                        self.arrived(at, d, &buf[..n]);
+                    }
+                    None => break,
+                }
+            }
+        }
         Ok(())
     }
 
@@ -504,6 +519,7 @@ fn drive(
         pcap,
         epoch: wall_clock(),
         send_drops: 0,
+        rx_buf: Vec::new(),
     };
 
     // No command: a server (the router) until stopped.

@@ -406,11 +406,25 @@ impl RtxQueue {
     }
 
     fn update(&mut self, i: usize, f: impl FnOnce(&mut Sent)) {
-        let Some(mut r) = self.records.get(i).copied() else {
+        let Some(before) = self.records.get(i).copied() else {
             return;
         };
-        self.remove(&r);
+        let mut r = before;
         f(&mut r);
+        if before.in_flight()
+            && r.in_flight()
+            && (before.sent, before.end_off()) == (r.sent, r.end_off())
+        {
+            // Same place in the time-ordered list (a front trim, a lost
+            // mark undone on a record not marked): only the sums change.
+            // In flight means not waiting for a retransmission, so the
+            // pending index is untouched too.
+            self.tally.sub(Tally::of(&before));
+            self.tally.add(Tally::of(&r));
+            self.records[i] = r;
+            return;
+        }
+        self.remove(&before);
         self.add(&mut r);
         self.records[i] = r;
     }

@@ -280,6 +280,12 @@ impl TcpLayer {
     /// Put `conn` into the slot `key` reserved for it.
     pub(crate) fn register_connection(&mut self, key: Key, conn: Connection) {
         let tuple = (conn.local(), conn.remote());
+        // Whatever the slot held must not leave a wake-up filed for the key.
+        if let Some(TcpSocket::Connection(old)) = self.sockets.get(key) {
+            if let Some(t) = old.scheduled {
+                self.timers.remove(&(t, key));
+            }
+        }
         if let Some(slot) = self.sockets.get_mut(key) {
             *slot = TcpSocket::Connection(Box::new(conn));
             self.conns.insert(tuple, key);
@@ -327,7 +333,8 @@ impl TcpLayer {
         conn.scheduled = Some(next);
     }
 
-    /// The earliest timer.
+    /// The earliest filed wake-up: no later than the next deadline of any
+    /// connection, and possibly earlier (see `reschedule`).
     pub fn poll_at(&self) -> Option<Instant> {
         self.timers.first().map(|(t, _)| *t)
     }
@@ -852,6 +859,14 @@ impl TcpLayer {
                 if !self.timers.contains(&(t, key)) {
                     return Err("a scheduled deadline is missing from the timer set".into());
                 }
+            }
+        }
+        // And nothing else is filed: one wake-up per connection, the one it
+        // knows of.
+        for &(t, key) in &self.timers {
+            match self.sockets.get(key) {
+                Some(TcpSocket::Connection(c)) if c.scheduled == Some(t) => {}
+                _ => return Err(format!("a wake-up at {t:?} is filed for no connection")),
             }
         }
         Ok(())

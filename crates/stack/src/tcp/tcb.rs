@@ -205,7 +205,8 @@ pub struct Connection {
     pub(super) soft_error: Option<SocketError>,
     pub(super) owner: Owner,
     pub(super) counters: Counters,
-    /// The deadline registered in the table's timer set.
+    /// The wake-up filed in the table's timer set: no later than the next
+    /// deadline (the table files them lazily).
     pub(super) scheduled: Option<Instant>,
     /// In the table's queue of connections that may have output.
     pub(super) marked: bool,
