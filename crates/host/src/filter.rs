@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::time::Duration;
 
-use tcplab_netfilter::{Hook, Netfilter, Verdict};
+use tcplab_netfilter::Netfilter;
 use tcplab_stack::{HookPoint, HookVerdict, IfaceId, Instant, PacketHook};
 
 use crate::Host;
@@ -22,23 +22,14 @@ impl PacketHook for NetfilterHook {
         out_iface: Option<IfaceId>,
         datagram: &mut [u8],
     ) -> HookVerdict {
-        let hook = match point {
-            HookPoint::Prerouting => Hook::Prerouting,
-            HookPoint::Forward => Hook::Forward,
-            HookPoint::Postrouting => Hook::Postrouting,
-        };
-        let v = self.0.hook(
-            hook,
+        // The netfilter crate shares the stack's hook types.
+        self.0.hook(
+            point,
             Duration::from_micros(now.total_micros()),
             in_iface.0,
             out_iface.map(|i| i.0),
             datagram,
-        );
-        match v {
-            Verdict::Accept => HookVerdict::Accept,
-            Verdict::Drop => HookVerdict::Drop,
-            Verdict::Reject => HookVerdict::Reject,
-        }
+        )
     }
 
     fn as_any(&self) -> &dyn Any {

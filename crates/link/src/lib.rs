@@ -26,7 +26,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use tcplab_stack::{Instant, Rng};
+use tcplab_base::{Instant, Rng};
 
 /// The loss process of a direction.
 #[derive(Debug, Clone, Copy, PartialEq)]

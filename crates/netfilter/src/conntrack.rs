@@ -26,10 +26,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
-use std::hash::BuildHasher;
 use std::time::Duration;
 
-use siphasher::sip::SipHasher13;
+use tcplab_base::hash::KeyedState;
 
 use crate::packet::{flags, Info, Tuple, ICMP, TCP, UDP};
 
@@ -171,24 +170,14 @@ pub struct CtStats {
     pub expired: u64,
 }
 
-/// SipHash-1-3 with secret keys: tuples come from the network, so an
-/// attacker must not be able to aim them at one bucket. The index is never
-/// iterated, so its order cannot reach any output.
-#[derive(Debug, Clone, Copy)]
-struct Keyed(u64, u64);
-
-impl BuildHasher for Keyed {
-    type Hasher = SipHasher13;
-    fn build_hasher(&self) -> SipHasher13 {
-        SipHasher13::new_with_keys(self.0, self.1)
-    }
-}
-
 /// The connection table.
 #[derive(Debug, Clone)]
 pub struct Conntrack {
     entries: BTreeMap<u64, Entry>,
-    index: HashMap<Tuple, (u64, Dir), Keyed>,
+    /// Keyed SipHash (tuples come from the network, so an attacker must
+    /// not be able to aim them at one bucket); never iterated, so its order
+    /// cannot reach any output.
+    index: HashMap<Tuple, (u64, Dir), KeyedState>,
     by_expiry: BTreeSet<(Duration, u64)>,
     next_id: u64,
     /// Entries the table holds at most.
@@ -208,7 +197,7 @@ impl Conntrack {
         let k1 = seed.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15;
         Conntrack {
             entries: BTreeMap::new(),
-            index: HashMap::with_hasher(Keyed(seed, k1)),
+            index: HashMap::with_hasher(KeyedState::with_keys(seed, k1)),
             by_expiry: BTreeSet::new(),
             next_id: 1,
             max: max.max(1),

@@ -41,22 +41,9 @@ pub use rule::{Match, PortRange};
 
 use crate::packet::{parse, quoted, refresh_icmp_error, set_addr, set_port, Side};
 
-/// Where in forwarding a datagram is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hook {
-    Prerouting,
-    Forward,
-    Postrouting,
-}
-
-/// What becomes of a datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Accept,
-    Drop,
-    /// Drop, and tell the sender: a TCP reset, or ICMP port unreachable.
-    Reject,
-}
+/// Where in forwarding a datagram is, and what becomes of it: the stack's
+/// own hook types (one definition, in `tcplab-base`).
+pub use tcplab_base::{HookPoint as Hook, HookVerdict as Verdict};
 
 /// Counters of what the hooks did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

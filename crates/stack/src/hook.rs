@@ -15,23 +15,7 @@ use std::fmt;
 use crate::iface::IfaceId;
 use crate::time::Instant;
 
-/// Where in forwarding the hook is called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookPoint {
-    Prerouting,
-    Forward,
-    Postrouting,
-}
-
-/// What the hook decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookVerdict {
-    Accept,
-    Drop,
-    /// Drop and tell the sender: a TCP reset (from the destination it
-    /// tried), or ICMP port unreachable for anything else.
-    Reject,
-}
+pub use tcplab_base::{HookPoint, HookVerdict};
 
 /// Packet policy the stack consults.
 pub trait PacketHook: fmt::Debug {

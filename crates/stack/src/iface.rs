@@ -8,13 +8,7 @@ use std::net::Ipv4Addr;
 
 use tcplab_wire::Cidr;
 
-/// Index of an interface in its stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IfaceId(pub usize);
-
-impl IfaceId {
-    pub const LOOPBACK: IfaceId = IfaceId(0);
-}
+pub use tcplab_base::IfaceId;
 
 /// Packet and byte counters of an interface (`netstat -i`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -14,21 +14,21 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
-pub mod hash;
+pub use tcplab_base::hash;
 pub mod hook;
 pub mod icmp;
 pub mod iface;
 pub mod ip;
 pub mod ping;
 pub mod ports;
-pub mod rand;
+pub use tcplab_base::rand;
 pub mod raw;
 pub mod route;
 pub mod services;
 pub mod socket;
 pub mod stats;
 pub mod tcp;
-pub mod time;
+pub use tcplab_base::time;
 pub mod udp;
 
 mod slab;

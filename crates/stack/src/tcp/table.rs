@@ -315,12 +315,18 @@ impl TcpLayer {
     /// a delayed ACK is cancelled by the segment that carries it), the
     /// filed wake-up stays, and when it comes the connection files its
     /// real deadline — one set update per timer period instead of one per
-    /// segment. `poll_at` may therefore be early, never late.
+    /// segment. `poll_at` may therefore be early, never late. A connection
+    /// with no deadline at all files nothing.
     pub(crate) fn reschedule(&mut self, key: Key) {
         let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
             return;
         };
         let Some(next) = conn.next_deadline() else {
+            // Nothing left to wait for (an idle connection): the wake-up
+            // goes, so that a million idle connections file none.
+            if let Some(old) = conn.scheduled.take() {
+                self.timers.remove(&(old, key));
+            }
             return;
         };
         if conn.scheduled.is_some_and(|old| old <= next) {

@@ -26,6 +26,11 @@ impl KeyedState {
             k1: rng.next_u64(),
         }
     }
+
+    /// With keys given (drawn from a seed elsewhere).
+    pub fn with_keys(k0: u64, k1: u64) -> KeyedState {
+        KeyedState { k0, k1 }
+    }
 }
 
 impl BuildHasher for KeyedState {
