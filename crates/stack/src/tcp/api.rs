@@ -84,7 +84,7 @@ impl TcpLayer {
         remote: Option<SocketAddrV4>,
         opts: SocketOptions,
     ) -> Result<TcpHandle, BindError> {
-        let key = self.sockets.insert(TcpSocket::Listener(Listener {
+        let key = self.sockets.insert(TcpSocket::Listener(Box::new(Listener {
             local,
             backlog: 1,
             listening: false,
@@ -94,7 +94,7 @@ impl TcpLayer {
             last_overflow: None,
             congestion: None,
             opts: opts.clamped(),
-        }));
+        })));
         let owner = TcpHandle(key).id();
         let bound = if local.port() == 0 {
             ports.bind_ephemeral(SocketKind::Tcp, *local.ip(), None, owner)

@@ -171,7 +171,7 @@ impl Connection {
             if !seg.payload.is_empty() || f.fin() {
                 let keep = seg.payload.len().min(usize::from(window));
                 let fin = f.fin() && keep == seg.payload.len();
-                self.syn_text = Some((seg.payload[..keep].to_vec(), fin));
+                self.syn_text = Some(Box::new((seg.payload[..keep].to_vec(), fin)));
             }
         }
     }
@@ -588,7 +588,7 @@ impl Connection {
             }
             // Then the text and FIN that came on the peer's SYN (a FIN
             // after our CLOSE makes it CLOSING).
-            if let Some((text, fin)) = self.syn_text.take() {
+            if let Some((text, fin)) = self.syn_text.take().map(|b| *b) {
                 let seq = self.rcv.nxt();
                 self.process_text(ctx, seq, &text, out);
                 self.check_fin(ctx, fin, seq + text.len(), out);

@@ -58,8 +58,10 @@ pub struct Listener {
 
 /// A TCP socket: a listener or a connection.
 #[derive(Debug)]
+/// Both are boxed: the slab holds a pointer per socket, so a million
+/// connections do not each pay for a listener's size in the table.
 pub enum TcpSocket {
-    Listener(Listener),
+    Listener(Box<Listener>),
     Connection(Box<Connection>),
 }
 
@@ -229,7 +231,7 @@ impl TcpLayer {
         [local, wildcard].into_iter().find_map(|addr| {
             let key = *self.listeners.get(&addr)?;
             match self.sockets.get(key) {
-                Some(TcpSocket::Listener(l)) if l.remote.is_none_or(|r| r == remote) => Some(l),
+                Some(TcpSocket::Listener(l)) if l.remote.is_none_or(|r| r == remote) => Some(&**l),
                 _ => None,
             }
         })

@@ -197,7 +197,7 @@ pub struct Connection {
     pub(super) challenge_due: bool,
     /// Text (and whether a FIN) that came on the peer's SYN in a
     /// simultaneous open, queued until ESTABLISHED (RFC 9293 §3.10.7.3).
-    pub(super) syn_text: Option<(Vec<u8>, bool)>,
+    pub(super) syn_text: Option<Box<(Vec<u8>, bool)>>,
     /// A hard error for the application (reset, timeout, refused).
     pub(super) error: Option<SocketError>,
     /// The last ICMP-reported problem (RFC 5927): reported only if the

@@ -62,27 +62,42 @@ impl Timer {
     }
 }
 
-/// Deadlines of a connection's timers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Deadlines of a connection's timers, as microseconds of virtual time
+/// (`UNSET` for a timer not running): 8 bytes a timer, where an
+/// `Option<Instant>` takes 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimerTable {
-    deadlines: [Option<Instant>; COUNT],
+    deadlines: [u64; COUNT],
+}
+
+/// A timer that is not running.
+const UNSET: u64 = u64::MAX;
+
+impl Default for TimerTable {
+    fn default() -> TimerTable {
+        TimerTable {
+            deadlines: [UNSET; COUNT],
+        }
+    }
 }
 
 impl TimerTable {
     pub fn set(&mut self, timer: Timer, at: Instant) {
         if let Some(i) = timer.index() {
-            self.deadlines[i] = Some(at);
+            // The last microsecond of time is not a deadline one can set.
+            self.deadlines[i] = at.total_micros().min(UNSET - 1);
         }
     }
 
     pub fn stop(&mut self, timer: Timer) {
         if let Some(i) = timer.index() {
-            self.deadlines[i] = None;
+            self.deadlines[i] = UNSET;
         }
     }
 
     pub fn get(&self, timer: Timer) -> Option<Instant> {
-        timer.index().and_then(|i| self.deadlines[i])
+        let at = self.deadlines[timer.index()?];
+        (at != UNSET).then(|| Instant::from_micros(at))
     }
 
     pub fn is_set(&self, timer: Timer) -> bool {
@@ -90,12 +105,13 @@ impl TimerTable {
     }
 
     pub fn stop_all(&mut self) {
-        self.deadlines = [None; COUNT];
+        self.deadlines = [UNSET; COUNT];
     }
 
     /// The earliest deadline.
     pub fn next(&self) -> Option<Instant> {
-        self.deadlines.iter().flatten().min().copied()
+        let at = self.deadlines.iter().copied().min().unwrap_or(UNSET);
+        (at != UNSET).then(|| Instant::from_micros(at))
     }
 
     /// Whether `timer` is due at `now`; if so it is stopped.
