@@ -133,7 +133,8 @@ struct SimNode {
     host: Host,
     /// Interface id → (segment, member index).
     attachments: BTreeMap<IfaceId, (usize, usize)>,
-    /// The wake-up currently scheduled.
+    /// The earliest wake-up scheduled (no later than the host's next
+    /// deadline; see `service`).
     scheduled: Option<Instant>,
 }
 
@@ -784,15 +785,19 @@ impl Sim {
             self.transmit(node, t, bytes);
         }
         self.reap(Some(node));
-        match host.poll_timeout() {
-            Some(t) => {
-                let t = t.max(self.now);
-                if self.nodes[node].scheduled != Some(t) {
-                    self.nodes[node].scheduled = Some(t);
-                    self.schedule(t, EventKind::Wake { node });
-                }
+        // Wake-ups are filed lazily, as the stack files its own: one
+        // already due no later than the host's next deadline stays (when
+        // it comes, the host finds nothing due, perhaps, and the real
+        // deadline is filed then); only an earlier deadline adds an event.
+        // A host whose deadlines keep moving later (a retransmission timer
+        // restarted by every ACK) does not fill the heap with stale
+        // wake-ups.
+        if let Some(t) = host.poll_timeout() {
+            let t = t.max(self.now);
+            if self.nodes[node].scheduled.is_none_or(|s| t < s) {
+                self.nodes[node].scheduled = Some(t);
+                self.schedule(t, EventKind::Wake { node });
             }
-            None => self.nodes[node].scheduled = None,
         }
     }
 
