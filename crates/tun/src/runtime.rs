@@ -137,12 +137,23 @@ struct Runner {
     rx_buf: Vec<u8>,
 }
 
+/// Write a datagram to the capture, if there is one (wall-clock stamps:
+/// `epoch` plus the run's time).
+fn capture_to(
+    pcap: &mut Option<PcapWriter<BufWriter<File>>>,
+    epoch: Duration,
+    now: Instant,
+    bytes: &[u8],
+) {
+    if let Some(p) = pcap {
+        let t = epoch + Duration::from_micros(now.total_micros());
+        let _ = p.write_packet(t, bytes);
+    }
+}
+
 impl Runner {
     fn capture(&mut self, now: Instant, bytes: &[u8]) {
-        if let Some(p) = &mut self.pcap {
-            let t = self.epoch + Duration::from_micros(now.total_micros());
-            let _ = p.write_packet(t, bytes);
-        }
+        capture_to(&mut self.pcap, self.epoch, now, bytes);
     }
 
     /// A datagram from the kernel, through the receive-side impairments
@@ -211,6 +222,28 @@ impl Runner {
 
     /// Run the host and send what it emits.
     fn service(&mut self, now: Instant) {
+        if self.tx.is_none() {
+            // No send-side impairments: each datagram goes to its device as
+            // the host emits it, without a copy.
+            let Runner {
+                host,
+                devices,
+                pcap,
+                epoch,
+                send_drops,
+                ..
+            } = self;
+            host.service(now, &mut |t, bytes| {
+                if let Some((device, _)) = devices.iter_mut().find(|(_, i)| *i == t.iface) {
+                    capture_to(pcap, *epoch, now, bytes);
+                    match device.send(bytes) {
+                        Ok(true) => {}
+                        Ok(false) | Err(_) => *send_drops += 1,
+                    }
+                }
+            });
+            return;
+        }
         let mut out: Vec<(IfaceId, Vec<u8>)> = Vec::new();
         self.host
             .service(now, &mut |t, bytes| out.push((t.iface, bytes.to_vec())));
