@@ -65,9 +65,22 @@ impl Timer {
 /// Deadlines of a connection's timers, as microseconds of virtual time
 /// (`UNSET` for a timer not running): 8 bytes a timer, where an
 /// `Option<Instant>` takes 16.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TimerTable {
     deadlines: [u64; COUNT],
+}
+
+/// The running timers and their deadlines (not the raw encoding).
+impl std::fmt::Debug for TimerTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                Timer::ALL
+                    .iter()
+                    .filter_map(|t| self.get(*t).map(|at| (t, at))),
+            )
+            .finish()
+    }
 }
 
 /// A timer that is not running.
