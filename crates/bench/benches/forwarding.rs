@@ -20,9 +20,9 @@
 
 use std::net::Ipv4Addr;
 
-use tcplab_bench::{spread, start, Took};
+use tcplab_bench::{spread, start, udp_datagram, Took};
 use tcplab_stack::{Cidr, Config, IfaceId, Instant, Stack};
-use tcplab_wire::{ipv4, udp, Protocol};
+use tcplab_wire::ipv4;
 
 const PACKETS: usize = 1_000_000;
 const RUNS: usize = 7;
@@ -32,38 +32,12 @@ const SIZES: [usize; 2] = [46, 1500];
 
 /// 256 datagrams of `total` bytes, from 250 sources to 250 destinations.
 fn datagrams(total: usize) -> Vec<Vec<u8>> {
-    let payload = vec![0x42u8; total - ipv4::HEADER_LEN - udp::HEADER_LEN];
     (0..=255u8)
         .map(|i| {
             // Hosts .2 to .251: not the router, not the broadcast address.
             let host = 2 + i % 250;
-            let src = Ipv4Addr::new(10, 0, 1, host);
-            let dst = Ipv4Addr::new(10, 0, 2, host);
-            let u = udp::Repr {
-                src_port: 40_000 + u16::from(i),
-                dst_port: 9,
-                payload: &payload,
-            };
-            let ip = ipv4::Repr {
-                src_addr: src,
-                dst_addr: dst,
-                protocol: Protocol::Udp,
-                payload_len: u.buffer_len(),
-                ttl: 64,
-                tos: 0,
-                ident: u16::from(i),
-                dont_frag: true,
-                more_frags: false,
-                frag_offset: 0,
-            };
-            let mut b = vec![0u8; total];
-            ip.emit(&mut ipv4::Packet::new_unchecked(&mut b[..]));
-            u.emit(
-                &mut udp::Packet::new_unchecked(&mut b[ipv4::HEADER_LEN..]),
-                src,
-                dst,
-            );
-            b
+            let src = (Ipv4Addr::new(10, 0, 1, host), 40_000 + u16::from(i));
+            udp_datagram(src, Ipv4Addr::new(10, 0, 2, host), total, u16::from(i))
         })
         .collect()
 }

@@ -29,8 +29,8 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use tcplab_bench::{start, Took};
-use tcplab_stack::{Config, IfaceId, Instant, Stack, TcpHandle};
+use tcplab_bench::{start, StackPair, Took};
+use tcplab_stack::{Stack, TcpHandle};
 
 const PORTS: u16 = 20;
 const FIRST_PORT: u16 = 1000;
@@ -40,62 +40,18 @@ const OPS: usize = 100_000;
 const WORKING_SET: usize = 1000;
 const SIZES: [usize; 4] = [10, 1_000, 100_000, 1_000_000];
 
-struct Pair {
-    a: Stack,
-    b: Stack,
-    now: Instant,
-    buf: Vec<u8>,
+/// The client's and the server's stacks.
+fn pair() -> StackPair {
+    StackPair::new(|config| {
+        config.ephemeral_ports = 1024..=65535;
+        config.tcp.recv_buffer = BUFFER;
+        config.tcp.send_buffer = BUFFER;
+    })
 }
 
-impl Pair {
-    fn new() -> Pair {
-        let mk = |seed: u64, addr: &str| {
-            let mut config = Config {
-                seed,
-                ephemeral_ports: 1024..=65535,
-                ..Config::default()
-            };
-            config.tcp.recv_buffer = BUFFER;
-            config.tcp.send_buffer = BUFFER;
-            let mut s = Stack::new(config);
-            s.add_interface("eth0", addr.parse().expect("prefix"), 1500)
-                .expect("interface");
-            s
-        };
-        Pair {
-            a: mk(1, "10.0.0.1/24"),
-            b: mk(2, "10.0.0.2/24"),
-            now: Instant::from_secs(1),
-            buf: Vec::with_capacity(2048),
-        }
-    }
-
-    /// Run timers due and move packets until both stacks are quiet.
-    fn pump(&mut self) {
-        for s in [&mut self.a, &mut self.b] {
-            if s.poll_timeout().is_some_and(|t| t <= self.now) {
-                s.handle_timeout(self.now);
-            }
-        }
-        loop {
-            let mut moved = false;
-            while self.a.poll_transmit(self.now, &mut self.buf).is_some() {
-                self.b.handle_packet(self.now, IfaceId(1), &self.buf);
-                moved = true;
-            }
-            while self.b.poll_transmit(self.now, &mut self.buf).is_some() {
-                self.a.handle_packet(self.now, IfaceId(1), &self.buf);
-                moved = true;
-            }
-            if !moved {
-                break;
-            }
-        }
-    }
-
-    fn segments(&self) -> u64 {
-        self.a.stats().tcp.out_segs + self.b.stats().tcp.out_segs
-    }
+/// Segments both stacks sent.
+fn segments(p: &StackPair) -> u64 {
+    p.a.stats().tcp.out_segs + p.b.stats().tcp.out_segs
 }
 
 /// Resident memory of the process, in bytes.
@@ -111,7 +67,7 @@ fn resident() -> u64 {
 
 /// One size: (bytes per idle endpoint, ns per segment, segments, open time).
 fn measure(n: usize) -> (f64, f64, u64, Took) {
-    let mut p = Pair::new();
+    let mut p = pair();
     let listeners: Vec<TcpHandle> = (0..PORTS)
         .map(|i| {
             p.b.tcp_listen(
@@ -138,7 +94,7 @@ fn measure(n: usize) -> (f64, f64, u64, Took) {
             p.a.tcp_set_nodelay(c, true);
             clients.push(c);
         }
-        p.pump();
+        p.exchange();
         let mut servers = Vec::with_capacity(batch);
         for l in &listeners {
             while let Ok(s) = p.b.tcp_accept(*l) {
@@ -176,9 +132,9 @@ fn measure(n: usize) -> (f64, f64, u64, Took) {
     let working: Vec<(TcpHandle, TcpHandle)> = (0..WORKING_SET.min(n))
         .map(|k| pairs[k * n / WORKING_SET.min(n)])
         .collect();
-    let mut one = |p: &mut Pair, (c, s): (TcpHandle, TcpHandle)| {
+    let mut one = |p: &mut StackPair, (c, s): (TcpHandle, TcpHandle)| {
         p.a.tcp_send(c, b"x").expect("send");
-        p.pump();
+        p.exchange();
         match p.b.tcp_recv(s, &mut sink) {
             Ok(1) => {}
             other => panic!("expected the byte, got {other:?}"),
@@ -187,23 +143,23 @@ fn measure(n: usize) -> (f64, f64, u64, Took) {
     for &w in &working {
         one(&mut p, w);
         p.now += Duration::from_millis(50);
-        p.pump();
+        p.exchange();
     }
     p.now += Duration::from_millis(500);
-    p.pump();
-    let segs0 = p.segments();
+    p.exchange();
+    let segs0 = segments(&p);
     let t1 = start();
     for op in 0..OPS {
         one(&mut p, working[op.wrapping_mul(7919) % working.len()]);
         // The delayed ACK is due: every write is one data segment and one
         // ACK, whatever the number of connections.
         p.now += Duration::from_millis(50);
-        p.pump();
+        p.exchange();
     }
     p.now += Duration::from_millis(500);
-    p.pump();
+    p.exchange();
     let took = Took::since(t1);
-    let segs = p.segments() - segs0;
+    let segs = segments(&p) - segs0;
     let ns = took.wall.as_nanos() as f64 / segs as f64;
     (per_endpoint, ns, segs, opened)
 }

@@ -28,9 +28,9 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use tcplab_bench::{spread, start, Took};
+use tcplab_bench::{spread, start, StackPair, Took};
 use tcplab_stack::tcp::{CongestionAlgorithm, State as TcpState};
-use tcplab_stack::{Config, IfaceId, Instant, RecvError, SendError, Stack, TcpHandle};
+use tcplab_stack::{RecvError, SendError, TcpHandle};
 
 const MTU: usize = 1500;
 const BULK_BYTES: usize = 256 << 20;
@@ -44,84 +44,40 @@ const BUFFERS: [usize; 3] = [64 * 1024, 256 * 1024, 1024 * 1024];
 
 // --- tcplab ------------------------------------------------------------------
 
-struct TcplabPair {
-    a: Stack,
-    b: Stack,
-    now: Instant,
-    buf: Vec<u8>,
+/// tcplab's two endpoints, as the harness drives them.
+fn tcplab_pair(buffer: usize) -> StackPair {
+    StackPair::new(|config| {
+        config.tcp.send_buffer = buffer;
+        config.tcp.recv_buffer = buffer;
+        config.tcp.congestion = CongestionAlgorithm::NewReno;
+    })
 }
 
-impl TcplabPair {
-    fn new(buffer: usize) -> TcplabPair {
-        let mk = |seed: u64, addr: &str| {
-            let mut config = Config {
-                seed,
-                ..Config::default()
-            };
-            config.tcp.send_buffer = buffer;
-            config.tcp.recv_buffer = buffer;
-            config.tcp.congestion = CongestionAlgorithm::NewReno;
-            let mut s = Stack::new(config);
-            s.add_interface("eth0", addr.parse().unwrap(), MTU).unwrap();
-            s
-        };
-        TcplabPair {
-            a: mk(1, "10.0.0.1/24"),
-            b: mk(2, "10.0.0.2/24"),
-            now: Instant::from_secs(1),
-            buf: Vec::with_capacity(2048),
-        }
-    }
+/// One step of the clock, then run timers and move packets until both
+/// are quiet.
+fn pump(p: &mut StackPair) {
+    p.now += Duration::from_micros(STEP_MICROS);
+    p.exchange();
+}
 
-    /// Move packets both ways until both are quiet; run due timers.
-    fn pump(&mut self) {
-        self.now += Duration::from_micros(STEP_MICROS);
-        let now = self.now;
-        for s in [&mut self.a, &mut self.b] {
-            if s.poll_timeout().is_some_and(|t| t <= now) {
-                s.handle_timeout(now);
-            }
-        }
-        loop {
-            let mut moved = false;
-            while self.a.poll_transmit(now, &mut self.buf).is_some() {
-                self.b.handle_packet(now, IfaceId(1), &self.buf);
-                moved = true;
-            }
-            while self.b.poll_transmit(now, &mut self.buf).is_some() {
-                self.a.handle_packet(now, IfaceId(1), &self.buf);
-                moved = true;
-            }
-            if !moved {
-                break;
-            }
-        }
-    }
-
-    fn connect(&mut self, listener: TcpHandle) -> (TcpHandle, TcpHandle) {
-        let c = self
-            .a
-            .tcp_connect(
-                self.now,
-                SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
-                None,
-            )
-            .unwrap();
-        loop {
-            self.pump();
-            if let Ok(s) = self.b.tcp_accept(listener) {
-                return (c, s);
-            }
+/// Open a connection from `a` to `b`'s listener; both ends.
+fn connect(p: &mut StackPair, listener: TcpHandle) -> (TcpHandle, TcpHandle) {
+    let server = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+    let c = p.a.tcp_connect(p.now, server, None).unwrap();
+    loop {
+        pump(p);
+        if let Ok(s) = p.b.tcp_accept(listener) {
+            return (c, s);
         }
     }
 }
 
 fn tcplab_bulk(buffer: usize) -> Took {
-    let mut p = TcplabPair::new(buffer);
+    let mut p = tcplab_pair(buffer);
     let l =
         p.b.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 16)
             .unwrap();
-    let (c, s) = p.connect(l);
+    let (c, s) = connect(&mut p, l);
     let data = vec![0x5au8; 64 * 1024];
     let mut sink = vec![0u8; 64 * 1024];
     let (mut sent, mut got) = (0usize, 0usize);
@@ -144,13 +100,13 @@ fn tcplab_bulk(buffer: usize) -> Took {
                 Err(e) => panic!("{e:?}"),
             }
         }
-        p.pump();
+        pump(&mut p);
     }
     Took::since(t0)
 }
 
 fn tcplab_cycles(bytes: usize) -> Took {
-    let mut p = TcplabPair::new(CYCLE_BUFFER);
+    let mut p = tcplab_pair(CYCLE_BUFFER);
     let l =
         p.b.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 16)
             .unwrap();
@@ -158,14 +114,14 @@ fn tcplab_cycles(bytes: usize) -> Took {
     let mut sink = vec![0u8; 8192];
     let t0 = start();
     for _ in 0..CYCLES {
-        let (c, s) = p.connect(l);
+        let (c, s) = connect(&mut p, l);
         if bytes > 0 {
             assert_eq!(p.a.tcp_send(c, &data), Ok(bytes));
         }
         p.a.tcp_close(p.now, c);
         let mut got = 0;
         loop {
-            p.pump();
+            pump(&mut p);
             match p.b.tcp_recv(s, &mut sink) {
                 Ok(0) => break,
                 Ok(n) => got += n,
@@ -181,7 +137,7 @@ fn tcplab_cycles(bytes: usize) -> Took {
             .tcp_info(c)
             .is_some_and(|i| i.state != TcpState::TimeWait)
         {
-            p.pump();
+            pump(&mut p);
         }
     }
     Took::since(t0)
@@ -551,13 +507,13 @@ fn main() {
 
 /// A small exchange, to check the harness still works under `cargo test`.
 fn tcplab_bulk_smoke() -> usize {
-    let mut p = TcplabPair::new(64 * 1024);
+    let mut p = tcplab_pair(64 * 1024);
     let l =
         p.b.tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
             .unwrap();
-    let (c, s) = p.connect(l);
+    let (c, s) = connect(&mut p, l);
     p.a.tcp_send(c, &[1; 1000]).unwrap();
-    p.pump();
+    pump(&mut p);
     let mut buf = [0u8; 2000];
     p.b.tcp_recv(s, &mut buf).unwrap()
 }

@@ -14,35 +14,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tcplab_tun::sys::{open_tun, poll, Wait};
-use tcplab_wire::{ipv4, udp, Protocol};
 
 const SECONDS: f64 = 2.0;
-
-fn datagram(src: Ipv4Addr, dst: Ipv4Addr, len: usize, ident: u16) -> Vec<u8> {
-    let payload = vec![0x5au8; len - 28];
-    let u = udp::Repr {
-        src_port: 40000,
-        dst_port: 9,
-        payload: &payload,
-    };
-    let ip = ipv4::Repr {
-        src_addr: src,
-        dst_addr: dst,
-        protocol: Protocol::Udp,
-        payload_len: u.buffer_len(),
-        ttl: 64,
-        tos: 0,
-        ident,
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    let mut bytes = vec![0u8; ip.buffer_len() + u.buffer_len()];
-    let (h, p) = bytes.split_at_mut(ip.buffer_len());
-    ip.emit(&mut ipv4::Packet::new_unchecked(h));
-    u.emit(&mut udp::Packet::new_unchecked(p), src, dst);
-    bytes
-}
 
 fn main() -> std::io::Result<()> {
     let name = std::env::args().nth(1).unwrap_or_else(|| "tceil0".into());
@@ -61,7 +34,7 @@ fn main() -> std::io::Result<()> {
     // not read (the kernel drops them at its receive buffer); counts what
     // the device accepted.
     let _sink = UdpSocket::bind((kernel, 9))?;
-    let packet = datagram(me, kernel, 1500, 1);
+    let packet = tcplab_bench::udp_datagram((me, 40000), kernel, 1500, 1);
     let start = Instant::now();
     let mut written = 0u64;
     while start.elapsed().as_secs_f64() < SECONDS {

@@ -224,33 +224,36 @@ impl TcpLayer {
         self.conns.get(&(local, remote)).copied()
     }
 
-    /// The socket bound to `local` that would take a segment from
-    /// `remote`: listening or only bound.
-    fn find_bound(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<&Listener> {
+    /// The sockets bound to `local` (then to its port on any address) that
+    /// would take a segment from `remote`, listening or only bound.
+    fn bound_sockets(
+        &self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> impl Iterator<Item = (Key, &Listener)> + '_ {
         let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
-        [local, wildcard].into_iter().find_map(|addr| {
+        [local, wildcard].into_iter().filter_map(move |addr| {
             let key = *self.listeners.get(&addr)?;
             match self.sockets.get(key) {
-                Some(TcpSocket::Listener(l)) if l.remote.is_none_or(|r| r == remote) => Some(&**l),
+                Some(TcpSocket::Listener(l)) if l.remote.is_none_or(|r| r == remote) => {
+                    Some((key, &**l))
+                }
                 _ => None,
             }
         })
     }
 
+    /// The socket bound to `local` that would take a segment from
+    /// `remote`: listening or only bound.
+    fn find_bound(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<&Listener> {
+        self.bound_sockets(local, remote).next().map(|(_, l)| l)
+    }
+
     /// The listening socket for `local` that would take a SYN from `remote`.
     pub(crate) fn find_listener(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<Key> {
-        let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
-        [local, wildcard].into_iter().find_map(|addr| {
-            let key = *self.listeners.get(&addr)?;
-            match self.sockets.get(key) {
-                Some(TcpSocket::Listener(l))
-                    if l.listening && l.remote.is_none_or(|r| r == remote) =>
-                {
-                    Some(key)
-                }
-                _ => None,
-            }
-        })
+        self.bound_sockets(local, remote)
+            .find(|(_, l)| l.listening)
+            .map(|(key, _)| key)
     }
 
     /// Whether the listener for `local` would take a new SYN now.
