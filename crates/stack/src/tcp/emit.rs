@@ -2,7 +2,7 @@
 
 use std::net::SocketAddrV4;
 
-use tcplab_wire::{ipv4, tcp, Protocol};
+use tcplab_wire::{checksum, ipv4, tcp, Protocol};
 
 use super::config::SocketOptions;
 use super::output::Plan;
@@ -54,18 +54,36 @@ pub(super) fn build_segment(
         more_frags: false,
         frag_offset: 0,
     };
-    buf.clear();
-    buf.resize(ipv4::HEADER_LEN + tcp_len, 0);
+    // A recycled buffer keeps its old bytes: every header byte is written
+    // below and every payload byte copied over, so only growth is zeroed.
+    let header_len = repr.header_len();
+    let total = ipv4::HEADER_LEN + tcp_len;
+    buf.truncate(total);
+    buf.resize(total, 0);
+    buf[..ipv4::HEADER_LEN + header_len].fill(0);
     ip_repr.emit(&mut ipv4::Packet::new_unchecked(&mut buf[..]));
     let segment = &mut buf[ipv4::HEADER_LEN..];
     repr.emit_header(&mut tcp::Packet::new_unchecked(&mut *segment));
-    let header_len = repr.header_len();
+    // The payload is summed as it is copied in (one pass, not two); the
+    // second piece of a wrapped ring starts at an odd offset when the
+    // first is odd-sized.
+    let mut payload_sum = 0;
     if plan.data_len > 0 {
         let (a, b) = snd.payload(plan.data_seq, plan.data_len);
-        segment[header_len..header_len + a.len()].copy_from_slice(a);
-        segment[header_len + a.len()..header_len + a.len() + b.len()].copy_from_slice(b);
+        let (da, rest) = segment[header_len..].split_at_mut(a.len());
+        payload_sum += checksum::copy_sum(da, a);
+        let (db, unfilled) = rest.split_at_mut(b.len());
+        let sb = checksum::copy_sum(db, b);
+        // Never the case while the plan and the buffer agree; zeros, as
+        // before, rather than a recycled buffer's old bytes if not.
+        unfilled.fill(0);
+        payload_sum += if a.len() % 2 == 1 {
+            checksum::swap_odd(sb)
+        } else {
+            sb
+        };
     }
-    tcp::Packet::new_unchecked(segment).fill_checksum(route.src, route.dst);
+    tcp::Packet::new_unchecked(segment).fill_checksum_with(route.src, route.dst, payload_sum);
     ip.stats.out_requests += 1;
     if let Some(i) = ip.ifaces.get_mut(route.iface.0) {
         i.counters.tx_packets += 1;

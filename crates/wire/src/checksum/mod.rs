@@ -57,6 +57,53 @@ pub fn sum(data: &[u8]) -> u64 {
     u64::from(u16::from_be(fold(total)))
 }
 
+/// Copy `src` into `dst` (of the same length) and return the one's
+/// complement sum of the bytes copied, as [`sum`] would: one pass over the
+/// data instead of a copy and then a sum. Where the copied bytes sit at an
+/// odd offset of the checksummed data, swap the result's bytes
+/// ([`swap_odd`]) before adding it to the rest (RFC 1071 §2(B)).
+///
+/// # Panics
+/// If the two lengths differ.
+pub fn copy_sum(dst: &mut [u8], src: &[u8]) -> u64 {
+    const BLOCK: usize = 64;
+    const LANES: usize = BLOCK / 4;
+    assert_eq!(dst.len(), src.len(), "copy_sum: lengths differ");
+    let mut total: u64 = 0;
+    // The same lanes and overflow bound as `sum`: 2^18 bytes per piece.
+    for (d, s) in dst.chunks_mut(1 << 18).zip(src.chunks(1 << 18)) {
+        let mut acc = [0u32; LANES];
+        let mut dblocks = d.chunks_exact_mut(BLOCK);
+        let mut sblocks = s.chunks_exact(BLOCK);
+        for (db, sb) in (&mut dblocks).zip(&mut sblocks) {
+            let mut block = [0u8; BLOCK];
+            block.copy_from_slice(sb);
+            db.copy_from_slice(&block);
+            for (lane, w) in acc.iter_mut().zip(block.chunks_exact(4)) {
+                let w = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]);
+                *lane += (w & 0xffff) + (w >> 16);
+            }
+        }
+        let rest = sblocks.remainder();
+        dblocks.into_remainder().copy_from_slice(rest);
+        let mut tail = [0u8; BLOCK];
+        tail[..rest.len()].copy_from_slice(rest);
+        for (lane, w) in acc.iter_mut().zip(tail.chunks_exact(4)) {
+            let w = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]);
+            *lane += (w & 0xffff) + (w >> 16);
+        }
+        total += acc.iter().map(|&a| u64::from(a)).sum::<u64>();
+    }
+    u64::from(u16::from_be(fold(total)))
+}
+
+/// The sum of bytes that start at an odd offset of the checksummed data,
+/// given their sum as if they started at an even one: the two bytes of the
+/// folded sum swap places (RFC 1071 §2(B), byte-order independence).
+pub fn swap_odd(partial: u64) -> u64 {
+    u64::from(fold(partial).swap_bytes())
+}
+
 /// Fold a 64-bit one's complement accumulator to 16 bits.
 pub fn fold(mut acc: u64) -> u16 {
     acc = (acc >> 32) + (acc & 0xffff_ffff);

@@ -81,3 +81,31 @@ fn u32_update() {
     buf[..4].copy_from_slice(&new.to_be_bytes());
     assert_eq!(update_u32(c0, old, new), !data(&buf));
 }
+
+#[test]
+fn copy_sum_copies_and_matches_sum() {
+    let bytes: Vec<u8> = (0..700u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect();
+    for len in 0..bytes.len() {
+        let src = &bytes[bytes.len() - len..];
+        let mut dst = vec![0xa5u8; len];
+        let s = copy_sum(&mut dst, src);
+        assert_eq!(dst, src, "len {len}");
+        assert_eq!(fold(s), reference(src), "len {len}");
+    }
+}
+
+#[test]
+fn pieces_at_odd_offsets_add_up_after_a_swap() {
+    let bytes: Vec<u8> = (0..301u32).map(|i| (i * 37 + 11) as u8).collect();
+    for cut in 0..bytes.len() {
+        let (a, b) = bytes.split_at(cut);
+        let sb = if cut % 2 == 1 {
+            swap_odd(sum(b))
+        } else {
+            sum(b)
+        };
+        assert_eq!(fold(sum(a) + sb), reference(&bytes), "cut {cut}");
+    }
+}

@@ -448,6 +448,23 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         &mut self.buffer.as_mut()[start..]
     }
 
+    /// Compute and store the checksum when the payload's sum is already
+    /// known (from [`checksum::copy_sum`] as it was copied in): only the
+    /// header is summed here.
+    pub fn fill_checksum_with(&mut self, src: Ipv4Addr, dst: Ipv4Addr, payload_sum: u64) {
+        self.set_checksum(0);
+        let data = self.buffer.as_ref();
+        let header = &data[..self.header_len().min(data.len())];
+        let acc = u64::from(checksum::pseudo_header(
+            src,
+            dst,
+            Protocol::Tcp,
+            data.len() as u32,
+        )) + checksum::sum(header)
+            + payload_sum;
+        self.set_checksum(!checksum::fold(acc))
+    }
+
     /// Compute and store the checksum over pseudo-header, header and payload.
     pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
         self.set_checksum(0);
