@@ -55,6 +55,18 @@ pub struct LabArgs {
     /// Print only the commands' output, without narration and summary.
     #[arg(long, short)]
     quiet: bool,
+    /// Write a report of the run: one self-contained HTML page with the
+    /// topology, the transcript, and per TCP connection a ladder diagram,
+    /// the state timeline, a time-sequence graph and cwnd/RTT graphs.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Write every recorded event as JSON lines (see docs/report.md).
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+    /// Write each graph of the report as a standalone SVG into this
+    /// directory.
+    #[arg(long, value_name = "DIR")]
+    svg: Option<PathBuf>,
 }
 
 /// One transcript event as a line: `  1.021 client  64 bytes from ...`.
@@ -113,14 +125,26 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {}", dir.display(), io_reason(&e)))?;
     }
-    // The transcript file too is checked before anything runs.
-    if let Some(path) = &args.transcript {
+    // The output files too are checked before anything runs.
+    for path in [&args.transcript, &args.report, &args.events]
+        .into_iter()
+        .flatten()
+    {
         std::fs::File::create(path)
             .map_err(|e| format!("cannot create {}: {}", path.display(), io_reason(&e)))?;
     }
+    if let Some(dir) = &args.svg {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {}", dir.display(), io_reason(&e)))?;
+    }
+    let record = args.report.is_some()
+        || args.events.is_some()
+        || args.svg.is_some()
+        || (scenario.ladder && !args.quiet);
     let options = SimOptions {
         seed: args.seed,
         pcap_dir: args.pcap.clone(),
+        record,
     };
     let mut sim = Sim::new(&scenario, &options).map_err(|e| e.to_string())?;
     let width = scenario
@@ -165,6 +189,18 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
             summary(&sim, outcome, args.pcap.as_ref(), ran)
         ));
     }
+    if record {
+        write_report(&args, &scenario, &sim)?;
+    }
+    if !args.quiet && args.report.is_none() {
+        let file = match &args.file {
+            Some(f) => format!(" {}", f.display()),
+            None => String::new(),
+        };
+        print(&format!(
+            "to see this run drawn (ladder diagrams, state timelines, time-sequence and cwnd graphs): tcplab lab{file} --report report.html\n"
+        ));
+    }
     if let Some(path) = &args.transcript {
         let mut text = lines.borrow().join("\n");
         text.push('\n');
@@ -172,6 +208,56 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot write {}: {}", path.display(), io_reason(&e)))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The report, the JSON-lines export and the SVG files of a recorded run.
+fn write_report(args: &LabArgs, scenario: &tcplab_sim::Scenario, sim: &Sim) -> Result<(), String> {
+    let Some(recording) = sim.recording() else {
+        return Ok(());
+    };
+    let transcript = sim.transcript();
+    let analysis = tcplab_report::analyse(tcplab_report::Input {
+        scenario,
+        transcript: &transcript,
+        recording,
+        seed: sim.seed(),
+        end: sim.now(),
+    });
+    let write = |path: &PathBuf, bytes: &[u8]| {
+        std::fs::write(path, bytes)
+            .map_err(|e| format!("cannot write {}: {}", path.display(), io_reason(&e)))
+    };
+    if let Some(path) = &args.report {
+        write(path, tcplab_report::html(&analysis).as_bytes())?;
+    }
+    if let Some(path) = &args.events {
+        let mut buf = Vec::new();
+        tcplab_report::jsonl(&analysis, &mut buf)
+            .map_err(|e| format!("cannot write {}: {}", path.display(), io_reason(&e)))?;
+        write(path, &buf)?;
+    }
+    if let Some(dir) = &args.svg {
+        for (name, svg) in tcplab_report::svgs(&analysis) {
+            write(&dir.join(name), svg.as_bytes())?;
+        }
+    }
+    if scenario.ladder && !args.quiet {
+        print(&format!("\n{}", tcplab_report::text_ladders(&analysis, 1)));
+    }
+    if !args.quiet && (args.report.is_some() || args.events.is_some() || args.svg.is_some()) {
+        let mut done = Vec::new();
+        if let Some(p) = &args.report {
+            done.push(format!("report in {}", p.display()));
+        }
+        if let Some(p) = &args.events {
+            done.push(format!("events in {}", p.display()));
+        }
+        if let Some(d) = &args.svg {
+            done.push(format!("graphs in {}", d.display()));
+        }
+        print(&format!("{}\n", done.join(", ")));
+    }
+    Ok(())
 }
 
 fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>, ran: bool) -> String {

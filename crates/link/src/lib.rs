@@ -155,6 +155,12 @@ impl Direction {
         }
     }
 
+    /// Packets waiting for the transmitter or on it at `now` (the queue a
+    /// report draws).
+    pub fn queued(&self, now: Instant) -> usize {
+        self.departures.iter().filter(|&&t| t > now).count()
+    }
+
     /// Offer a packet at `now`.
     pub fn offer(&mut self, now: Instant, bytes: Vec<u8>) -> Offer {
         let p = &self.params;

@@ -15,6 +15,7 @@
 /// What a link does to packets (the `tcplab-link` crate).
 pub use tcplab_link as impair;
 pub mod bulk;
+pub mod record;
 pub mod routing;
 pub mod scenario;
 pub mod segment;
@@ -23,6 +24,7 @@ pub mod units;
 mod sim;
 
 pub use impair::{DirStats, LinkParams, LossModel};
+pub use record::{Fate, PacketRecord, Recording};
 pub use scenario::{
     load, load_checked, load_rules, Action, FilterSpec, ParamFields, Scenario, ScenarioError,
 };

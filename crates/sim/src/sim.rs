@@ -22,6 +22,7 @@ use tcplab_host::{
 use tcplab_stack::{Config, IfaceId, Instant, LoopbackCost, Rng, Stack, Transmit};
 
 use crate::impair::{DirStats, Direction};
+use crate::record::{self, Fate, PacketRecord, Recording};
 use crate::routing::routes_for;
 use crate::scenario::{Action, FileContent, FilterSpec, NodeKind, Scenario, TimelineEntry};
 use crate::segment::{Delivery, Member, Segment};
@@ -112,6 +113,9 @@ pub struct SimOptions {
     pub seed: Option<u64>,
     /// Write one pcap file per link here.
     pub pcap_dir: Option<std::path::PathBuf>,
+    /// Record every datagram's headers and fate and the stacks' TCP events
+    /// for a report ([`Sim::recording`]).
+    pub record: bool,
 }
 
 /// Why a simulation could not be set up.
@@ -246,6 +250,8 @@ pub struct Sim {
     events: u64,
     end: Instant,
     seed: u64,
+    /// What a recording run keeps (`SimOptions::record`).
+    recording: Option<Box<Recording>>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -423,7 +429,13 @@ impl Sim {
             events: 0,
             end: Instant::ZERO + scenario.end.unwrap_or(DEFAULT_END),
             seed,
+            recording: options.record.then(Box::default),
         };
+        if options.record {
+            for node in &sim.nodes {
+                node.host.with_stack(|s| s.set_tracing(true));
+            }
+        }
         let transcript = sim.transcript.clone();
         let sink_cell = sim.sink.clone();
         for node in &sim.nodes {
@@ -460,6 +472,19 @@ impl Sim {
             s(&ev);
         }
         self.transcript.borrow_mut().push(ev);
+    }
+
+    /// What a recording run kept so far (`SimOptions::record`).
+    pub fn recording(&self) -> Option<&Recording> {
+        self.recording.as_deref()
+    }
+
+    /// Take the TCP events a node's stack recorded.
+    fn take_trace(&mut self, node: usize) {
+        if let Some(rec) = self.recording.as_mut() {
+            let events = self.nodes[node].host.with_stack(|s| s.take_trace());
+            rec.tcp.extend(events.into_iter().map(|e| (node, e)));
+        }
     }
 
     /// Everything recorded so far.
@@ -784,6 +809,7 @@ impl Sim {
         for (t, bytes) in out {
             self.transmit(node, t, bytes);
         }
+        self.take_trace(node);
         self.reap(Some(node));
         // Wake-ups are filed lazily, as the stack files its own: one
         // already due no later than the host's next deadline stays (when
@@ -806,7 +832,15 @@ impl Sim {
             return; // an interface on no link: the datagram goes nowhere
         };
         let now = self.now;
-        match self.segments[segment].transmit(now, member, t.next_hop, bytes) {
+        let noted = self.recording.is_some().then(|| {
+            let head: Box<[u8]> = bytes[..bytes.len().min(record::HEAD_BYTES)].into();
+            (head, bytes.len(), self.segments[segment].dirs[member].stats)
+        });
+        let delivery = self.segments[segment].transmit(now, member, t.next_hop, bytes);
+        if let Some((head, len, before)) = noted {
+            self.note_packet(node, (segment, member), (head, len), before, &delivery);
+        }
+        match delivery {
             Delivery::Arrivals(list) => {
                 for (time, to, data) in list {
                     self.schedule_arrival((segment, member), time, to, data);
@@ -822,6 +856,55 @@ impl Sim {
                 },
             ),
             Delivery::Dropped => {}
+        }
+    }
+
+    /// Record a datagram offered to a link and what became of it (from the
+    /// direction's counters before and after).
+    fn note_packet(
+        &mut self,
+        node: usize,
+        (segment, member): (usize, usize),
+        (head, len): (Box<[u8]>, usize),
+        before: DirStats,
+        delivery: &Delivery,
+    ) {
+        let seg = &self.segments[segment];
+        let after = seg.dirs[member].stats;
+        let mut arrival = None;
+        let fate = match delivery {
+            Delivery::NoNeighbour(_) => Fate::NoNeighbour,
+            Delivery::Dropped if after.down > before.down => Fate::LinkDown,
+            Delivery::Dropped if after.too_big > before.too_big => Fate::TooBig,
+            Delivery::Dropped if after.queue_drops > before.queue_drops => Fate::QueueFull,
+            Delivery::Dropped => Fate::Lost,
+            Delivery::Arrivals(list) => {
+                arrival = list
+                    .iter()
+                    .map(|(t, to, _)| (*t, seg.members[*to].node))
+                    .min();
+                if after.corrupted > before.corrupted {
+                    Fate::Corrupted
+                } else if after.duplicated > before.duplicated && list.len() > 1 {
+                    Fate::Duplicated
+                } else {
+                    Fate::Delivered
+                }
+            }
+        };
+        let queue = seg.dirs[member].queued(self.now) as u32;
+        if let Some(rec) = self.recording.as_mut() {
+            rec.push_packet(PacketRecord {
+                time: self.now,
+                link: segment,
+                from: member,
+                node,
+                len,
+                head,
+                fate,
+                arrival,
+                queue,
+            });
         }
     }
 
@@ -853,6 +936,9 @@ impl Sim {
         self.reap(None);
         for n in &self.nodes {
             n.host.shutdown();
+        }
+        for n in 0..self.nodes.len() {
+            self.take_trace(n);
         }
         let rest = self.lines.borrow_mut().finish(self.now);
         for line in rest {

@@ -350,3 +350,23 @@ pub fn start_with(host: &Host, cmdline: &str, io: StartIo) -> Result<Started, Us
         reads_stdin,
     })
 }
+
+/// Every tool of this crate, for the simulator's timeline (`tcplab lab`
+/// and the tests that run scenarios).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tools;
+
+impl tcplab_sim::Commands for Tools {
+    fn check(&self, cmdline: &str) -> Result<(), String> {
+        check(cmdline).map_err(|u| u.to_string())
+    }
+
+    fn start(&self, host: &Host, cmdline: &str) -> Result<tcplab_sim::Started, String> {
+        start(host, cmdline)
+            .map(|s| tcplab_sim::Started {
+                pid: s.pid,
+                daemon: s.daemon,
+            })
+            .map_err(|u| u.to_string())
+    }
+}

@@ -5,25 +5,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use tcplab_host::{Host, Stream};
-use tcplab_sim::{load_checked, Commands, Sim, SimOptions, Started, TranscriptEvent};
-
-struct Tools;
-
-impl Commands for Tools {
-    fn check(&self, cmdline: &str) -> Result<(), String> {
-        tcplab_tools::check(cmdline).map_err(|u| u.to_string())
-    }
-
-    fn start(&self, host: &Host, cmdline: &str) -> Result<Started, String> {
-        tcplab_tools::start(host, cmdline)
-            .map(|s| Started {
-                pid: s.pid,
-                daemon: s.daemon,
-            })
-            .map_err(|u| u.to_string())
-    }
-}
+use tcplab_host::Stream;
+use tcplab_sim::{load_checked, Commands, Sim, SimOptions, TranscriptEvent};
+use tcplab_tools::Tools;
 
 const NET: &str = r#"
 seed = 3

@@ -36,6 +36,7 @@ pub(super) fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
     let end = raw.end.as_ref().map(|e| l.duration(e)).transpose()?;
     Ok(Scenario {
         title: raw.title,
+        ladder: raw.ladder.unwrap_or(false),
         description: raw.description,
         seed: raw.seed.unwrap_or(1),
         end,

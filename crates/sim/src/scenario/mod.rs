@@ -217,6 +217,9 @@ pub struct TimelineEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     pub title: Option<String>,
+    /// `tcplab lab` ends by drawing the first TCP connection's segments as
+    /// a small text ladder (`ladder = true`).
+    pub ladder: bool,
     pub description: Option<String>,
     pub seed: u64,
     /// Stop at this virtual time at the latest.

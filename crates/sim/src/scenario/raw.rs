@@ -9,6 +9,7 @@ pub(super) struct RawScenario {
     pub(super) title: Option<String>,
     pub(super) description: Option<String>,
     pub(super) seed: Option<u64>,
+    pub(super) ladder: Option<bool>,
     pub(super) end: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) host: Vec<RawNode>,

@@ -273,6 +273,19 @@ impl Stack {
         self.now
     }
 
+    /// Record TCP connections' state transitions and congestion control
+    /// for a report, from now on (`tcp::TraceEvent`); off by default, and
+    /// free while off.
+    pub fn set_tracing(&mut self, on: bool) {
+        self.tcp.set_tracing(on);
+    }
+
+    /// What was recorded since the last call, stamped with the time of the
+    /// last call into the stack: take it after every call.
+    pub fn take_trace(&mut self) -> Vec<crate::tcp::TraceEvent> {
+        self.tcp.take_trace(self.now)
+    }
+
     fn advance(&mut self, now: Instant) {
         if now > self.now {
             self.now = now;

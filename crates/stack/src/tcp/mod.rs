@@ -68,6 +68,7 @@ mod syncookie;
 mod table;
 mod tcb;
 mod timers;
+mod trace;
 
 pub use api::{ConnectError, Readiness, SocketSnapshot};
 pub use bbr::BbrInfo;
@@ -82,6 +83,7 @@ pub use state::State;
 pub use table::{Emitted, Listener, TcpLayer, TcpSocket};
 pub use tcb::TcpInfo;
 pub use timers::Timer;
+pub use trace::{CcSample, TraceEvent};
 
 #[cfg(test)]
 mod tests;

@@ -88,6 +88,10 @@ pub struct TcpLayer {
     pub(crate) freed_ports: Vec<(u16, SocketId)>,
     /// Buffer storage of finished connections, for new ones (bounded).
     pool: Vec<Vec<u8>>,
+    /// Record connections for a report (`set_tracing`), and what removed
+    /// connections recorded, not yet taken.
+    pub(super) tracing: bool,
+    pub(super) trace: Vec<super::trace::Pending>,
 }
 
 /// Buffers kept for reuse at most.
@@ -121,6 +125,8 @@ impl TcpLayer {
             stats: TcpStats::default(),
             freed_ports: Vec::new(),
             pool: Vec::new(),
+            tracing: false,
+            trace: Vec::new(),
         }
     }
 
@@ -274,7 +280,10 @@ impl TcpLayer {
         self.listeners.insert(local, key);
     }
 
-    pub(crate) fn add_connection(&mut self, conn: Connection) -> Key {
+    pub(crate) fn add_connection(&mut self, mut conn: Connection) -> Key {
+        if self.tracing {
+            conn.start_trail();
+        }
         let tuple = (conn.local(), conn.remote());
         let key = self.sockets.insert(TcpSocket::Connection(Box::new(conn)));
         self.conns.insert(tuple, key);
@@ -283,7 +292,10 @@ impl TcpLayer {
     }
 
     /// Put `conn` into the slot `key` reserved for it.
-    pub(crate) fn register_connection(&mut self, key: Key, conn: Connection) {
+    pub(crate) fn register_connection(&mut self, key: Key, mut conn: Connection) {
+        if self.tracing {
+            conn.start_trail();
+        }
         let tuple = (conn.local(), conn.remote());
         // Whatever the slot held must not leave a wake-up filed for the key.
         if let Some(TcpSocket::Connection(old)) = self.sockets.get(key) {
@@ -758,7 +770,10 @@ impl TcpLayer {
             }
         }
         self.reclaim_buffers(key);
-        let socket = self.sockets.remove(key)?;
+        let mut socket = self.sockets.remove(key)?;
+        if let TcpSocket::Connection(c) = &mut socket {
+            self.keep_trail(c);
+        }
         match &socket {
             TcpSocket::Connection(c) => {
                 self.conns.remove(&(c.local, c.remote));

@@ -210,6 +210,9 @@ pub struct Connection {
     pub(super) scheduled: Option<Instant>,
     /// In the table's queue of connections that may have output.
     pub(super) marked: bool,
+    /// What the connection records for a report, when the stack records
+    /// (`TcpLayer::set_tracing`); `None` otherwise.
+    pub(super) trail: Option<Box<super::trace::Trail>>,
 }
 
 /// What a STATUS call reports (RFC 9293 §3.9.1 "STATUS"), and `ss -i`.
@@ -381,6 +384,7 @@ impl Connection {
             counters: Counters::default(),
             scheduled: None,
             marked: false,
+            trail: None,
         }
     }
 
@@ -398,7 +402,14 @@ impl Connection {
 
     /// Move to another phase (the one place states change).
     pub(super) fn goto(&mut self, to: Phase) {
+        let from = self.phase.state();
         self.phase.transition(to);
+        if let Some(trail) = self.trail.as_mut() {
+            let to = self.phase.state();
+            if from != to {
+                trail.states.push((from, to));
+            }
+        }
     }
 
     /// The next deadline of this connection: its timers and its state's.

@@ -5,8 +5,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use tcplab_host::{Host, Stream};
-use tcplab_sim::{load_checked, Commands, Sim, SimOptions, Started, TranscriptEvent};
+use tcplab_host::Stream;
+use tcplab_sim::{load_checked, Commands, Sim, SimOptions, TranscriptEvent};
+use tcplab_tools::Tools;
 
 /// The network of the reference captures: a client and a server with two
 /// routers between them, plus a LAN host behind r2 for local traffic.
@@ -68,23 +69,6 @@ impl Ran {
 
 /// (host, pid, stream, text)
 type Line = (String, u32, Stream, String);
-
-struct Tools;
-
-impl Commands for Tools {
-    fn check(&self, cmdline: &str) -> Result<(), String> {
-        tcplab_tools::check(cmdline).map_err(|u| u.to_string())
-    }
-
-    fn start(&self, host: &Host, cmdline: &str) -> Result<Started, String> {
-        tcplab_tools::start(host, cmdline)
-            .map(|s| Started {
-                pid: s.pid,
-                daemon: s.daemon,
-            })
-            .map_err(|u| u.to_string())
-    }
-}
 
 /// Run `NET` (or another network) plus `runs`, a list of
 /// `(time, host, command)`; returns each command's result in start order.

@@ -11,4 +11,5 @@ mod segments;
 mod sockopts;
 mod table;
 mod timers;
+mod trace;
 mod transfer;

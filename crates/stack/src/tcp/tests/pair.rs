@@ -6,6 +6,7 @@ use std::collections::BinaryHeap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
+use crate::tcp::TraceEvent;
 use crate::{Config, IfaceId, Instant, Rng, Stack};
 
 pub const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -37,6 +38,8 @@ pub struct Pair {
     /// Every datagram, with its direction, for inspection.
     pub log: Vec<(bool, Vec<u8>)>,
     pub keep_log: bool,
+    /// What a and b recorded (`Stack::set_tracing`), taken after each step.
+    pub trace: (Vec<TraceEvent>, Vec<TraceEvent>),
 }
 
 impl Pair {
@@ -69,6 +72,7 @@ impl Pair {
             sent: (0, 0),
             log: Vec::new(),
             keep_log: false,
+            trace: (Vec::new(), Vec::new()),
         }
     }
 
@@ -151,6 +155,8 @@ impl Pair {
             }
         }
         self.drain();
+        self.trace.0.extend(self.a.take_trace());
+        self.trace.1.extend(self.b.take_trace());
         true
     }
 

@@ -1,0 +1,499 @@
+//! The report of a tcplab run (issue 14): one self-contained HTML page —
+//! inline SVG, CSS and a little script, nothing fetched — drawn from what
+//! the simulator recorded ([`tcplab_sim::Recording`]): the topology, the
+//! transcript, and per TCP connection a ladder diagram, the state timeline
+//! and RFC 9293's diagram with the path taken (from the stack's own
+//! transitions), a time-sequence graph, and cwnd/ssthresh/in-flight and
+//! SRTT/RTTVAR/RTO over time (from the stack's own state); per link
+//! direction, throughput, queue and drops. The same events are exported as
+//! JSON lines ([`jsonl`]), and every graph as a standalone SVG ([`svgs`]).
+//!
+//! Limits, so a long run stays usable: the recording keeps at most
+//! [`tcplab_sim::record::MAX_PACKETS`] datagrams; a ladder draws the first
+//! [`ladder::FIRST`] and last [`ladder::LAST`] segments; a time-sequence
+//! graph at most [`graphs::MAX_SEGMENTS`] new-data segments (every
+//! retransmission); a line at most [`graphs::MAX_POINTS`] points.
+#![forbid(unsafe_code)]
+
+pub mod graphs;
+pub mod ladder;
+pub mod model;
+pub mod svg;
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use tcplab_sim::{Recording, Scenario, TranscriptEvent};
+use tcplab_stack::tcp::TraceEvent;
+use tcplab_stack::Instant;
+
+use model::{Conn, Pkt};
+use svg::esc;
+
+/// What a report is drawn from.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub scenario: &'a Scenario,
+    pub transcript: &'a [TranscriptEvent],
+    pub recording: &'a Recording,
+    pub seed: u64,
+    /// Where the run ended.
+    pub end: Instant,
+}
+
+/// The run taken apart: datagrams read, connections put together.
+#[derive(Debug)]
+pub struct Analysis<'a> {
+    pub input: Input<'a>,
+    pub packets: Vec<Pkt<'a>>,
+    pub conns: Vec<Conn>,
+}
+
+pub fn analyse<'a>(input: Input<'a>) -> Analysis<'a> {
+    let packets = model::read(&input.recording.packets);
+    let conns = model::connections(input.scenario, &packets);
+    Analysis {
+        input,
+        packets,
+        conns,
+    }
+}
+
+fn node_name(s: &Scenario, i: usize) -> &str {
+    s.nodes.get(i).map_or("?", |n| n.name.as_str())
+}
+
+fn stamp(t: Instant) -> String {
+    let us = t.total_micros();
+    format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
+}
+
+/// The graphs of connection `c`: (file stem, title, SVG).
+fn conn_graphs(a: &Analysis<'_>, c: &Conn) -> Vec<(String, String, String)> {
+    let s = a.input.scenario;
+    let trace = &a.input.recording.tcp;
+    let mut out = vec![(
+        format!("conn{}-ladder", c.id),
+        "Ladder diagram".to_string(),
+        ladder::ladder(s, c),
+    )];
+    let paths: Vec<_> = c
+        .ends
+        .iter()
+        .flatten()
+        .map(|e| {
+            (
+                format!("{} {}", node_name(s, e.node), e.local),
+                graphs::state_path(trace, e),
+            )
+        })
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    if !paths.is_empty() {
+        out.push((
+            format!("conn{}-states", c.id),
+            "States over time (from the stacks' own transitions)".into(),
+            graphs::state_timeline(c.first_time(), c.last_time(), &paths),
+        ));
+        out.push((
+            format!("conn{}-diagram", c.id),
+            "RFC 9293's state diagram, the paths taken".into(),
+            graphs::state_diagram(&paths),
+        ));
+    }
+    if let Some(by) = graphs::data_sender(c) {
+        let who = c.ends[by].map_or("?".into(), |e| node_name(s, e.node).to_string());
+        out.push((
+            format!("conn{}-tseq", c.id),
+            format!("Time-sequence graph of what {who} sent"),
+            graphs::time_sequence(c, by),
+        ));
+        if let Some(e) = c.ends[by] {
+            let samples = graphs::samples(trace, &e);
+            if !samples.is_empty() {
+                out.push((
+                    format!("conn{}-cwnd", c.id),
+                    format!("{who}'s congestion window, threshold and bytes in flight"),
+                    graphs::congestion(c, &samples),
+                ));
+                out.push((
+                    format!("conn{}-rtt", c.id),
+                    format!("{who}'s RTT estimate and retransmission timeout"),
+                    graphs::rtt(c, &samples),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Link-direction graphs: (file stem, title, SVG).
+fn link_graphs(a: &Analysis<'_>) -> Vec<(String, String, String)> {
+    let s = a.input.scenario;
+    let mut out = Vec::new();
+    for (li, seg) in s.segments.iter().enumerate() {
+        for (mi, &(node, _)) in seg.members.iter().enumerate() {
+            let recs: Vec<_> = a
+                .input
+                .recording
+                .packets
+                .iter()
+                .filter(|p| p.link == li && p.from == mi)
+                .collect();
+            if recs.is_empty() {
+                continue;
+            }
+            out.push((
+                format!("link-{}-{}", seg.name, node_name(s, node)),
+                format!("{} sent by {}", seg.name, node_name(s, node)),
+                graphs::link_direction(&recs, a.input.end),
+            ));
+        }
+    }
+    out
+}
+
+/// Every graph of the report as a standalone SVG: (file name, SVG).
+pub fn svgs(a: &Analysis<'_>) -> Vec<(String, String)> {
+    let mut out = vec![(
+        "topology.svg".to_string(),
+        graphs::topology(a.input.scenario),
+    )];
+    for c in &a.conns {
+        for (stem, _, svg) in conn_graphs(a, c) {
+            out.push((format!("{stem}.svg"), svg));
+        }
+    }
+    for (stem, _, svg) in link_graphs(a) {
+        out.push((format!("{stem}.svg"), svg));
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:0 auto;max-width:1000px;padding:1em;color:#222}\
+h1{font-size:1.4em}h2{font-size:1.15em;border-bottom:1px solid #ccc;margin-top:2em}h3{font-size:1em}\
+pre.transcript{background:#f8f9f9;padding:.5em;overflow-x:auto;font-size:12px;line-height:1.35}\
+pre.transcript .cmd{cursor:pointer;color:#1f618d;font-weight:bold}pre.transcript .cmd:hover{text-decoration:underline}\
+section.conn{border:1px solid #ddd;border-radius:6px;padding:.2em 1em 1em;margin:1em 0}section.conn.hit{border-color:#e67e22;box-shadow:0 0 6px #e67e22}\
+figure{margin:1em 0}figcaption{font-size:.9em;color:#555;margin-bottom:.3em}svg{max-width:100%;height:auto;background:#fff}\
+svg.zoom{cursor:zoom-in}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}\
+td:first-child,th:first-child{text-align:left}.note{color:#666;font-size:.9em}";
+
+/// Wheel zooms a graph around the pointer, dragging pans, a double click
+/// resets; clicking a command highlights the connections it opened.
+const SCRIPT: &str = "document.querySelectorAll('svg.zoom').forEach(function(s){\
+var v0=s.getAttribute('viewBox').split(' ').map(Number),v=v0.slice(),drag=null;\
+function set(){s.setAttribute('viewBox',v.join(' '))}\
+s.addEventListener('wheel',function(e){e.preventDefault();var r=s.getBoundingClientRect();\
+var px=v[0]+(e.clientX-r.left)/r.width*v[2],py=v[1]+(e.clientY-r.top)/r.height*v[3];\
+var k=e.deltaY<0?0.8:1.25;v[2]=Math.min(v0[2],v[2]*k);v[3]=Math.min(v0[3],v[3]*k);\
+v[0]=px-(px-v[0])*v[2]/(v[2]/k);v[1]=py-(py-v[1])*v[3]/(v[3]/k);set()},{passive:false});\
+s.addEventListener('mousedown',function(e){drag=[e.clientX,e.clientY,v[0],v[1]]});\
+window.addEventListener('mouseup',function(){drag=null});\
+s.addEventListener('mousemove',function(e){if(!drag)return;var r=s.getBoundingClientRect();\
+v[0]=drag[2]-(e.clientX-drag[0])/r.width*v[2];v[1]=drag[3]-(e.clientY-drag[1])/r.height*v[3];set()});\
+s.addEventListener('dblclick',function(){v=v0.slice();set()})});\
+document.querySelectorAll('.cmd').forEach(function(c){c.addEventListener('click',function(){\
+var t0=+c.dataset.t0,t1=+c.dataset.t1,first=null;\
+document.querySelectorAll('section.conn').forEach(function(s){var t=+s.dataset.t;\
+var hit=t>=t0&&t<=t1;s.classList.toggle('hit',hit);if(hit&&!first)first=s});\
+if(first)first.scrollIntoView({behavior:'smooth'})})});";
+
+/// Any script error marks the page (tests read it back from the DOM).
+const CATCH: &str = "window.addEventListener('error',function(e){var d=document.documentElement;\
+d.setAttribute('data-report-errors',(d.getAttribute('data-report-errors')||'')+e.message+';')});";
+
+/// The whole report as one HTML page.
+pub fn html(a: &Analysis<'_>) -> String {
+    let s = a.input.scenario;
+    let rec = a.input.recording;
+    let title = s.title.as_deref().unwrap_or("tcplab run");
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} — tcplab report</title><style>{STYLE}</style><script>{CATCH}</script></head><body>",
+        esc(title)
+    );
+    let _ = write!(
+        h,
+        "<h1>{}</h1><p class=\"note\">seed {} · {} s of virtual time · {} datagrams on links · {} TCP connections",
+        esc(title),
+        a.input.seed,
+        stamp(a.input.end),
+        rec.packets.len() as u64 + rec.unrecorded,
+        a.conns.len()
+    );
+    if rec.unrecorded > 0 {
+        let _ = write!(
+            h,
+            " · only the first {} datagrams were recorded ({} more were not)",
+            rec.packets.len(),
+            rec.unrecorded
+        );
+    }
+    h.push_str(
+        ". Graphs zoom with the mouse wheel, pan by dragging, reset with a double click.</p>",
+    );
+    if let Some(d) = &s.description {
+        let _ = write!(h, "<p>{}</p>", esc(d.trim()));
+    }
+    let _ = write!(
+        h,
+        "<h2>Topology</h2><figure>{}</figure>",
+        graphs::topology(s)
+    );
+    h.push_str("<h2>Transcript</h2><p class=\"note\">Click a command to see the connections it opened.</p><pre class=\"transcript\">");
+    transcript(&mut h, s, a.input.transcript, a.input.end);
+    h.push_str("</pre>");
+    h.push_str("<h2>TCP connections</h2>");
+    if a.conns.is_empty() {
+        h.push_str("<p>No TCP segment crossed a link in this run.</p>");
+    }
+    for c in &a.conns {
+        let t0 = c.first_time();
+        let retrans = c.flights.iter().filter(|f| f.retransmission).count();
+        let dropped = c.flights.iter().filter(|f| f.arrived.is_none()).count();
+        let _ = write!(
+            h,
+            "<section class=\"conn\" id=\"conn{}\" data-t=\"{}\"><h3>{}</h3><p class=\"note\">from {} s to {} s · {} segments ({} retransmitted, {} not arriving)</p>",
+            c.id,
+            t0.since_origin().as_secs_f64(),
+            esc(&c.title(s)),
+            stamp(t0),
+            stamp(c.last_time()),
+            c.flights.len(),
+            retrans,
+            dropped
+        );
+        for (_, caption, svg) in conn_graphs(a, c) {
+            let _ = write!(
+                h,
+                "<figure><figcaption>{}</figcaption>{svg}</figure>",
+                esc(&caption)
+            );
+        }
+        h.push_str("</section>");
+    }
+    h.push_str("<h2>Links</h2>");
+    links_table(&mut h, a);
+    for (_, caption, svg) in link_graphs(a) {
+        let _ = write!(
+            h,
+            "<figure><figcaption>{} — throughput (line), queue (dashed), drops (ticks at the bottom)</figcaption>{svg}</figure>",
+            esc(&caption)
+        );
+    }
+    let _ = write!(h, "<script>{SCRIPT}</script></body></html>");
+    h
+}
+
+fn transcript(h: &mut String, s: &Scenario, events: &[TranscriptEvent], end: Instant) {
+    let secs = |t: Instant| t.since_origin().as_secs_f64();
+    for (i, ev) in events.iter().enumerate() {
+        match ev {
+            TranscriptEvent::Command {
+                time,
+                node,
+                cmdline,
+            } => {
+                // The command's span: until its exit, or the end.
+                let until = events[i..]
+                    .iter()
+                    .find_map(|e| match e {
+                        TranscriptEvent::Exit {
+                            time: t, node: n, ..
+                        } if n == node => Some(*t),
+                        _ => None,
+                    })
+                    .unwrap_or(end);
+                let _ = writeln!(
+                    h,
+                    "<span class=\"cmd\" data-t0=\"{}\" data-t1=\"{}\">{} {} $ {}</span>",
+                    secs(*time),
+                    secs(until),
+                    stamp(*time),
+                    esc(node),
+                    esc(cmdline)
+                );
+            }
+            TranscriptEvent::Output(line) => {
+                let _ = writeln!(
+                    h,
+                    "{} {}   {}",
+                    stamp(line.time),
+                    esc(&line.host),
+                    esc(&line.text)
+                );
+            }
+            TranscriptEvent::Say { time, text } => {
+                let _ = writeln!(h, "{} # {}", stamp(*time), esc(text));
+            }
+            TranscriptEvent::Change { time, text } => {
+                let _ = writeln!(h, "{} ~ {}", stamp(*time), esc(text));
+            }
+            TranscriptEvent::Error { time, node, text } => {
+                let _ = writeln!(h, "{} {} ! {}", stamp(*time), esc(node), esc(text));
+            }
+            TranscriptEvent::Exit {
+                time, node, code, ..
+            } if *code != 0 => {
+                let _ = writeln!(h, "{} {}   (exit status {code})", stamp(*time), esc(node));
+            }
+            TranscriptEvent::Exit { .. } => {}
+        }
+    }
+    let _ = s;
+}
+
+fn links_table(h: &mut String, a: &Analysis<'_>) {
+    use std::collections::BTreeMap;
+    use tcplab_sim::record::Fate;
+    let s = a.input.scenario;
+    let mut rows: BTreeMap<(usize, usize), BTreeMap<Fate, u64>> = BTreeMap::new();
+    for p in &a.input.recording.packets {
+        *rows
+            .entry((p.link, p.from))
+            .or_default()
+            .entry(p.fate)
+            .or_default() += 1;
+    }
+    if rows.is_empty() {
+        h.push_str("<p>Nothing crossed a link.</p>");
+        return;
+    }
+    h.push_str("<table><tr><th>link</th><th>sender</th><th>datagrams</th><th>delivered</th><th>queue full</th><th>lost</th><th>corrupted</th><th>duplicated</th><th>other drops</th></tr>");
+    for ((link, from), fates) in rows {
+        let seg = &s.segments[link];
+        let node = seg.members.get(from).map_or(usize::MAX, |m| m.0);
+        let get = |f: Fate| fates.get(&f).copied().unwrap_or(0);
+        let total: u64 = fates.values().sum();
+        let other = get(Fate::TooBig) + get(Fate::LinkDown) + get(Fate::NoNeighbour);
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{total}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{other}</td></tr>",
+            esc(&seg.name),
+            esc(node_name(s, node)),
+            get(Fate::Delivered) + get(Fate::Duplicated),
+            get(Fate::QueueFull),
+            get(Fate::Lost),
+            get(Fate::Corrupted),
+            get(Fate::Duplicated),
+        );
+    }
+    h.push_str("</table>");
+}
+
+/// The run's events as JSON lines (one object per line, in time order
+/// within each kind): `packet` (every datagram offered to a link, with its
+/// fate and, for TCP, its header fields), `tcp-open`, `tcp-state`,
+/// `tcp-cc` (the stacks' own events), and `transcript`. docs/report.md
+/// describes every field.
+pub fn jsonl(a: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()> {
+    use serde_json::json;
+    let s = a.input.scenario;
+    for ev in a.input.transcript {
+        let v = match ev {
+            TranscriptEvent::Command {
+                time,
+                node,
+                cmdline,
+            } => {
+                json!({"kind":"transcript","type":"command","time_us":time.total_micros(),"node":node,"text":cmdline})
+            }
+            TranscriptEvent::Output(l) => {
+                json!({"kind":"transcript","type":"output","time_us":l.time.total_micros(),"node":&*l.host,"text":&*l.text})
+            }
+            TranscriptEvent::Say { time, text } => {
+                json!({"kind":"transcript","type":"say","time_us":time.total_micros(),"text":text})
+            }
+            TranscriptEvent::Change { time, text } => {
+                json!({"kind":"transcript","type":"change","time_us":time.total_micros(),"text":text})
+            }
+            TranscriptEvent::Error { time, node, text } => {
+                json!({"kind":"transcript","type":"error","time_us":time.total_micros(),"node":node,"text":text})
+            }
+            TranscriptEvent::Exit {
+                time, node, code, ..
+            } => {
+                json!({"kind":"transcript","type":"exit","time_us":time.total_micros(),"node":node,"code":code})
+            }
+        };
+        writeln!(out, "{v}")?;
+    }
+    for p in &a.packets {
+        let r = p.rec;
+        let mut v = json!({
+            "kind": "packet",
+            "time_us": r.time.total_micros(),
+            "link": s.segments.get(r.link).map(|l| l.name.clone()),
+            "sender": node_name(s, r.node),
+            "len": r.len,
+            "fate": r.fate.name(),
+            "queue": r.queue,
+        });
+        if let Some((t, to)) = r.arrival {
+            v["arrival_us"] = json!(t.total_micros());
+            v["to"] = json!(node_name(s, to));
+        }
+        if let Some(ip) = &p.ip {
+            v["src"] = json!(ip.src.to_string());
+            v["dst"] = json!(ip.dst.to_string());
+            v["proto"] = json!(ip.proto);
+            v["ttl"] = json!(ip.ttl);
+            v["ident"] = json!(ip.ident);
+        }
+        if let Some(t) = &p.tcp {
+            v["tcp"] = json!({
+                "sport": t.sport, "dport": t.dport, "seq": t.seq, "ack": t.ack,
+                "flags": t.flag_text(), "window": t.window, "payload": t.len,
+                "mss": t.mss, "wscale": t.wscale, "sack_permitted": t.sack_ok,
+                "ts": t.ts.map(|(a, b)| [a, b]), "sack": t.sack.iter().map(|&(a, b)| [a, b]).collect::<Vec<_>>(),
+            });
+        }
+        writeln!(out, "{v}")?;
+    }
+    for (node, e) in &a.input.recording.tcp {
+        let v = match e {
+            TraceEvent::Open {
+                time,
+                local,
+                remote,
+                passive,
+                state,
+            } => {
+                json!({"kind":"tcp-open","time_us":time.total_micros(),"node":node_name(s,*node),"local":local.to_string(),"remote":remote.to_string(),"passive":passive,"state":format!("{state}")})
+            }
+            TraceEvent::State {
+                time,
+                local,
+                remote,
+                from,
+                to,
+            } => {
+                json!({"kind":"tcp-state","time_us":time.total_micros(),"node":node_name(s,*node),"local":local.to_string(),"remote":remote.to_string(),"from":format!("{from}"),"to":format!("{to}")})
+            }
+            TraceEvent::Cc {
+                time,
+                local,
+                remote,
+                sample: c,
+            } => {
+                json!({"kind":"tcp-cc","time_us":time.total_micros(),"node":node_name(s,*node),"local":local.to_string(),"remote":remote.to_string(),
+                "cwnd":c.cwnd,"ssthresh":c.ssthresh,"in_flight":c.in_flight,"srtt_us":c.srtt_us,"rttvar_us":c.rttvar_us,"rto_us":c.rto_us,"pacing_rate":c.pacing_rate,"snd_una":c.snd_una,"snd_nxt":c.snd_nxt,"snd_wnd":c.snd_wnd,"ca_state":c.ca_state})
+            }
+        };
+        writeln!(out, "{v}")?;
+    }
+    Ok(())
+}
+
+/// The first connection's open and close as a text ladder, for a
+/// terminal (`ladder = true` in a scenario).
+pub fn text_ladders(a: &Analysis<'_>, max_conns: usize) -> String {
+    let mut out = String::new();
+    for c in a.conns.iter().take(max_conns) {
+        let _ = writeln!(out, "{}", c.title(a.input.scenario));
+        out.push_str(&ladder::text_ladder(a.input.scenario, c, 4, 4));
+    }
+    out
+}

@@ -1,0 +1,228 @@
+//! Reports of real runs: the ladder and time-sequence graph of a known run
+//! kept as reviewable snapshots, segment counts against the pcap of the
+//! same run for every scenario, the JSON-lines export, determinism.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+
+use tcplab_report::{analyse, model, Input};
+use tcplab_sim::record::Fate;
+use tcplab_sim::{Commands, Recording, Scenario, Sim, SimOptions, TranscriptEvent};
+use tcplab_stack::Instant;
+use tcplab_tools::Tools;
+use tcplab_wire::pcap::PcapReader;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Run {
+    scenario: Scenario,
+    transcript: Vec<TranscriptEvent>,
+    recording: Recording,
+    seed: u64,
+    end: Instant,
+}
+
+impl Run {
+    fn input(&self) -> Input<'_> {
+        Input {
+            scenario: &self.scenario,
+            transcript: &self.transcript,
+            recording: &self.recording,
+            seed: self.seed,
+            end: self.end,
+        }
+    }
+}
+
+fn run(name: &str, pcap: Option<&Path>) -> Run {
+    let path = root().join("scenarios").join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let scenario = tcplab_sim::load_checked(name, &text, &|c: &str| Tools.check(c)).unwrap();
+    let mut sim = Sim::new(
+        &scenario,
+        &SimOptions {
+            seed: None,
+            pcap_dir: pcap.map(Path::to_path_buf),
+            record: true,
+        },
+    )
+    .unwrap();
+    sim.run(&Tools);
+    sim.close_captures().unwrap();
+    Run {
+        transcript: sim.transcript(),
+        recording: sim.recording().unwrap().clone(),
+        seed: sim.seed(),
+        end: sim.now(),
+        scenario,
+    }
+}
+
+/// Compare with a file in tests/snapshots (UPDATE_SNAPSHOTS=1 rewrites it).
+fn snapshot(name: &str, text: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        want == text,
+        "{} is out of date (UPDATE_SNAPSHOTS=1 cargo test -p tcplab-report rewrites it)",
+        path.display()
+    );
+}
+
+#[test]
+fn handshake_ladder_and_time_sequence_graph() {
+    let r = run("tcp-handshake", None);
+    let a = analyse(r.input());
+    // The echo connection, the refused one, the one that timed out.
+    assert_eq!(a.conns.len(), 3, "{:#?}", a.conns);
+    let c = &a.conns[0];
+    let flags: Vec<String> = c.flights.iter().map(|f| f.tcp.flag_text()).collect();
+    assert_eq!(flags, ["S", "S.", ".", "FP.", ".", "FP.", "."]);
+    assert!(c.flights.iter().all(|f| f.arrived.is_some()));
+    assert_eq!(model::ACK & c.flights[1].tcp.flags, model::ACK);
+    // Relative numbers as the notes write them.
+    assert_eq!(
+        tcplab_report::ladder::label(c, &c.flights[3]),
+        "FP. seq=1 ack=1 win=262144 len=6"
+    );
+    let refused = &a.conns[1];
+    assert_eq!(refused.flights[1].tcp.flag_text(), "R.");
+    let silent = &a.conns[2];
+    assert!(silent.ends[1].is_none());
+    assert!(silent.flights.iter().all(|f| f.arrived.is_none()));
+    assert_eq!(
+        silent.flights.iter().filter(|f| f.retransmission).count(),
+        silent.flights.len() - 1
+    );
+    let svgs: BTreeMap<String, String> = tcplab_report::svgs(&a).into_iter().collect();
+    snapshot("handshake-ladder.svg", &svgs["conn0-ladder.svg"]);
+    snapshot("handshake-tseq.svg", &svgs["conn0-tseq.svg"]);
+    snapshot("handshake-diagram.svg", &svgs["conn0-diagram.svg"]);
+    let text = tcplab_report::text_ladders(&a, 1);
+    snapshot("handshake-ladder.txt", &text);
+}
+
+/// What a pcap file holds: TCP segments by (source, destination).
+fn pcap_segments(path: &Path) -> BTreeMap<(SocketAddrV4, SocketAddrV4), usize> {
+    let mut r = PcapReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut out = BTreeMap::new();
+    while let Some(rec) = r.next_record().unwrap() {
+        let Some(ip) = model::parse_ip(&rec.data) else {
+            continue;
+        };
+        let Some(t) = model::parse_tcp(&ip, &rec.data) else {
+            continue;
+        };
+        *out.entry((
+            SocketAddrV4::new(ip.src, t.sport),
+            SocketAddrV4::new(ip.dst, t.dport),
+        ))
+        .or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn segments_per_connection_equal_the_pcap_of_the_same_run() {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            if p.extension()? != "toml" {
+                return None;
+            }
+            Some(p.file_stem()?.to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    let mut checked = 0;
+    for name in names {
+        let dir = std::env::temp_dir().join(format!("tcplab-report-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let r = run(&name, Some(&dir));
+        let a = analyse(r.input());
+        for c in &a.conns {
+            for (by, end) in c.ends.iter().enumerate() {
+                let Some(end) = end else { continue };
+                // The end's own link: the one its local address is on.
+                let node = &r.scenario.nodes[end.node];
+                let link = r
+                    .scenario
+                    .segments
+                    .iter()
+                    .find(|s| {
+                        s.members.iter().any(|&(n, i)| {
+                            n == end.node && node.ifaces[i].addr.address() == *end.local.ip()
+                        })
+                    })
+                    .unwrap();
+                let captured = pcap_segments(&dir.join(format!("{}.pcap", link.name)));
+                // The tap sees what the interface put on the wire: not what
+                // its full queue refused.
+                let report = c
+                    .flights
+                    .iter()
+                    .filter(|f| f.by == by)
+                    .filter(|f| {
+                        !matches!(
+                            a.packets[f.packet].rec.fate,
+                            Fate::QueueFull | Fate::TooBig | Fate::LinkDown | Fate::NoNeighbour
+                        )
+                    })
+                    .count();
+                let pcap = captured.get(&(end.local, end.remote)).copied().unwrap_or(0);
+                assert_eq!(
+                    report, pcap,
+                    "{name}: {} sent {report} segments by the report, {pcap} in {}.pcap",
+                    end.local, link.name
+                );
+                checked += 1;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(checked > 20, "only {checked} connection ends checked");
+}
+
+#[test]
+fn json_lines_and_determinism() {
+    let r1 = run("tcp-loss", None);
+    let r2 = run("tcp-loss", None);
+    let (a1, a2) = (analyse(r1.input()), analyse(r2.input()));
+    let (h1, h2) = (tcplab_report::html(&a1), tcplab_report::html(&a2));
+    assert!(h1 == h2, "the same seed gives the same report");
+    // Self-contained: nothing fetched.
+    for needle in ["<script src", "<link ", "url(http", "@import"] {
+        assert!(
+            !h1.contains(needle),
+            "the report fetches something: {needle}"
+        );
+    }
+    let mut buf = Vec::new();
+    tcplab_report::jsonl(&a1, &mut buf).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        *kinds
+            .entry(v["kind"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(kinds["packet"], r1.recording.packets.len());
+    assert!(kinds["tcp-cc"] > 100, "{kinds:?}");
+    assert_eq!(kinds["tcp-open"], 2);
+    assert!(kinds["transcript"] > 3);
+    // Retransmissions were drawn: the loss scenario loses segments.
+    let c = &a1.conns[0];
+    assert!(c.flights.iter().any(|f| f.retransmission));
+    assert!(h1.contains("class=\"rtx\""));
+}

@@ -1,0 +1,99 @@
+//! What a run records for a report (issue 14): every datagram a link was
+//! offered, with what became of it, and the stacks' own TCP events.
+//!
+//! Off unless [`SimOptions::record`](crate::SimOptions) asks: then the
+//! simulator keeps a copy of each datagram's headers (not its payload) and
+//! takes each stack's [`TraceEvent`]s after every event that ran it.
+
+use tcplab_stack::tcp::TraceEvent;
+use tcplab_stack::Instant;
+
+/// Datagrams recorded at most (about 150 MB); later ones are counted in
+/// [`Recording::unrecorded`] only. A 1 GB transfer over two links is about
+/// 1.5 million.
+pub const MAX_PACKETS: usize = 1_000_000;
+
+/// Bytes of each datagram kept: the IPv4 header with options and the
+/// largest TCP header (60 + 60).
+pub const HEAD_BYTES: usize = 120;
+
+/// What became of a datagram a link direction was offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fate {
+    /// Crossed the link and arrived.
+    Delivered,
+    /// Arrived twice (netem `duplicate`).
+    Duplicated,
+    /// Arrived with a bit flipped.
+    Corrupted,
+    /// Lost on the medium (random or bursty loss).
+    Lost,
+    /// Dropped: the sender's queue was full.
+    QueueFull,
+    /// Dropped: larger than the link's MTU.
+    TooBig,
+    /// Refused: the link was down.
+    LinkDown,
+    /// Nobody on the link has the next-hop address.
+    NoNeighbour,
+}
+
+impl Fate {
+    /// Whether the datagram arrived somewhere.
+    pub fn arrived(self) -> bool {
+        matches!(self, Fate::Delivered | Fate::Duplicated | Fate::Corrupted)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fate::Delivered => "delivered",
+            Fate::Duplicated => "duplicated",
+            Fate::Corrupted => "corrupted",
+            Fate::Lost => "lost",
+            Fate::QueueFull => "queue",
+            Fate::TooBig => "too-big",
+            Fate::LinkDown => "down",
+            Fate::NoNeighbour => "no-neighbour",
+        }
+    }
+}
+
+/// One datagram offered to a link direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketRecord {
+    pub time: Instant,
+    /// The link (index in the scenario's `segments`) and the sending
+    /// member's index on it.
+    pub link: usize,
+    pub from: usize,
+    /// The sending node (index in the scenario's `nodes`).
+    pub node: usize,
+    /// The whole datagram's length, and its first [`HEAD_BYTES`] bytes.
+    pub len: usize,
+    pub head: Box<[u8]>,
+    pub fate: Fate,
+    /// When and at which node it (its first copy) arrived.
+    pub arrival: Option<(Instant, usize)>,
+    /// Packets in the direction's queue once this one was offered.
+    pub queue: u32,
+}
+
+/// Everything a recording run kept.
+#[derive(Debug, Default, Clone)]
+pub struct Recording {
+    pub packets: Vec<PacketRecord>,
+    /// Datagrams past [`MAX_PACKETS`], not recorded.
+    pub unrecorded: u64,
+    /// TCP events of each node's stack: (node, event), in time order.
+    pub tcp: Vec<(usize, TraceEvent)>,
+}
+
+impl Recording {
+    pub(crate) fn push_packet(&mut self, p: PacketRecord) {
+        if self.packets.len() < MAX_PACKETS {
+            self.packets.push(p);
+        } else {
+            self.unrecorded += 1;
+        }
+    }
+}
