@@ -81,6 +81,7 @@ pub fn render(ev: &TranscriptEvent, width: usize) -> Option<String> {
             time,
             node,
             cmdline,
+            ..
         } => {
             format!("{} {node:width$} $ {cmdline}", stamp(*time))
         }
@@ -134,13 +135,14 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot create {}: {}", path.display(), io_reason(&e)))?;
     }
     if let Some(dir) = &args.svg {
+        // Made, and written to once, before anything runs.
+        let probe = dir.join(".tcplab-probe");
         std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {}", dir.display(), io_reason(&e)))?;
+            .and_then(|()| std::fs::write(&probe, b""))
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| format!("cannot write into {}: {}", dir.display(), io_reason(&e)))?;
     }
-    let record = args.report.is_some()
-        || args.events.is_some()
-        || args.svg.is_some()
-        || (scenario.ladder && !args.quiet);
+    let record = record_asked(&args) || (scenario.ladder && !args.quiet);
     let options = SimOptions {
         seed: args.seed,
         pcap_dir: args.pcap.clone(),
@@ -192,7 +194,7 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     if record {
         write_report(&args, &scenario, &sim)?;
     }
-    if !args.quiet && args.report.is_none() {
+    if !args.quiet && !record_asked(&args) {
         let file = match &args.file {
             Some(f) => format!(" {}", f.display()),
             None => String::new(),
@@ -208,6 +210,11 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot write {}: {}", path.display(), io_reason(&e)))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a report, the events or the graphs were asked for.
+fn record_asked(args: &LabArgs) -> bool {
+    args.report.is_some() || args.events.is_some() || args.svg.is_some()
 }
 
 /// The report, the JSON-lines export and the SVG files of a recorded run.
@@ -244,7 +251,7 @@ fn write_report(args: &LabArgs, scenario: &tcplab_sim::Scenario, sim: &Sim) -> R
     if scenario.ladder && !args.quiet {
         print(&format!("\n{}", tcplab_report::text_ladders(&analysis, 1)));
     }
-    if !args.quiet && (args.report.is_some() || args.events.is_some() || args.svg.is_some()) {
+    if !args.quiet && record_asked(args) {
         let mut done = Vec::new();
         if let Some(p) = &args.report {
             done.push(format!("report in {}", p.display()));

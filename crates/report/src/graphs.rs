@@ -9,7 +9,7 @@ use tcplab_sim::{PacketRecord, Scenario};
 use tcplab_stack::tcp::{CcSample, TraceEvent};
 use tcplab_stack::{Instant, TcpState};
 
-use crate::model::{Conn, End, ACK};
+use crate::model::{Conn, End, Flight, ACK, SYN};
 use crate::svg::{bytes, esc, n, open, polyline, secs, Plot};
 
 /// Data segments drawn at most in one time-sequence graph; beyond that
@@ -46,42 +46,82 @@ pub fn data_sender(c: &Conn) -> Option<usize> {
     }
 }
 
-/// The time-sequence graph of what end `by` sent, seen at the sender
-/// (segments when they left, ACKs when they arrived back).
-pub fn time_sequence(c: &Conn, by: usize) -> String {
+/// A window of a time-sequence graph around the first retransmission:
+/// from 60 segments before it to 120 after (seconds from the connection's
+/// start), when there is one and the transfer is longer than that.
+pub fn first_loss_window(c: &Conn, by: usize) -> Option<(f64, f64)> {
     let t0 = c.first_time();
-    let x = |t: Instant| t.saturating_since(t0).as_secs_f64();
     let data: Vec<_> = c
         .flights
         .iter()
         .filter(|f| f.by == by && f.tcp.seg_len() > 0)
         .collect();
+    let i = data.iter().position(|f| f.retransmission)?;
+    if data.len() < 200 {
+        return None;
+    }
+    let from = data[i.saturating_sub(60)].sent;
+    let to = data[(i + 120).min(data.len() - 1)].sent;
+    Some((
+        from.saturating_since(t0).as_secs_f64(),
+        to.saturating_since(t0).as_secs_f64(),
+    ))
+}
+
+/// The time-sequence graph of what end `by` sent, seen at the sender
+/// (segments when they left, ACKs when they arrived back); `window` limits
+/// it to a stretch of time (seconds from the connection's start).
+pub fn time_sequence(c: &Conn, by: usize, window: Option<(f64, f64)>) -> String {
+    let t0 = c.first_time();
+    let x = |t: Instant| t.saturating_since(t0).as_secs_f64();
+    let within = |t: f64| window.is_none_or(|(a, b)| t >= a && t <= b);
+    let data: Vec<_> = c
+        .flights
+        .iter()
+        .filter(|f| f.by == by && f.tcp.seg_len() > 0 && within(x(f.sent)))
+        .collect();
     let acks: Vec<_> = c
         .flights
         .iter()
-        .filter(|f| f.by != by && f.tcp.has(ACK) && f.arrived.is_some())
+        .filter(|f| f.by != by && f.tcp.has(ACK) && f.arrived.is_some_and(|a| within(x(a))))
         .collect();
-    let mut ymax = 1.0f64;
+    let rel_end = |f: &Flight| f64::from(c.rel_seq(by, f.tcp.seq)) + f64::from(f.tcp.seg_len());
+    let rel_start = |f: &Flight| f64::from(c.rel_seq(by, f.tcp.seq));
+    let ymin = match window {
+        Some(_) => data
+            .iter()
+            .map(|f| rel_start(f))
+            .fold(f64::INFINITY, f64::min),
+        None => 0.0,
+    };
+    let ymin = if ymin.is_finite() { ymin } else { 0.0 };
+    let mut ymax = ymin + 1.0;
     for f in &data {
-        ymax = ymax.max(f64::from(
-            c.rel_seq(by, f.tcp.seq).wrapping_add(f.tcp.seg_len()),
-        ));
+        ymax = ymax.max(rel_end(f));
     }
-    let scale = c.wscale[1 - by];
-    let mut xmax = 0.0f64;
+    // The window in a SYN is never scaled (RFC 7323 §2.2).
+    let scale = |f: &Flight| if f.tcp.has(SYN) { 0 } else { c.wscale[1 - by] };
+    let (mut xmin, mut xmax) = match window {
+        Some((a, b)) => (a, b),
+        None => (0.0, 0.0),
+    };
     for f in &data {
         xmax = xmax.max(x(f.sent));
+    }
+    if window.is_none() {
+        xmin = 0.0;
     }
     // The window line may reach far above the data (a large buffer and a
     // short transfer): it is drawn to at most twice the data's height.
     let data_top = ymax;
     for a in &acks {
         xmax = xmax.max(x(a.arrived.unwrap_or(a.sent)));
-        let win =
-            f64::from(c.rel_ack(1 - by, a.tcp.ack)) + f64::from(u32::from(a.tcp.window) << scale);
-        ymax = ymax.max(win.min(data_top * 2.0));
+        let win = f64::from(c.rel_ack(1 - by, a.tcp.ack))
+            + f64::from(u32::from(a.tcp.window) << scale(a));
+        ymax = ymax.max(win.min(data_top + (data_top - ymin)));
     }
-    let p = plot(0.0, xmax * 1.02 + 1e-4, 0.0, ymax * 1.05);
+    let span = (xmax - xmin).max(1e-4);
+    let p = plot(xmin, xmax + span * 0.02, ymin, ymax + (ymax - ymin) * 0.05);
     let mut out = open(W, H, "tseq zoom");
     p.axes(
         &mut out,
@@ -100,7 +140,7 @@ pub fn time_sequence(c: &Conn, by: usize) -> String {
     for a in &acks {
         let t = x(a.arrived.unwrap_or(a.sent));
         let ack = c.rel_ack(1 - by, a.tcp.ack);
-        let win = f64::from(ack) + f64::from(u32::from(a.tcp.window) << scale);
+        let win = f64::from(ack) + f64::from(u32::from(a.tcp.window) << scale(a));
         if let Some(&(_, py)) = ack_pts.last() {
             ack_pts.push((p.x(t), py));
         }
@@ -112,7 +152,7 @@ pub fn time_sequence(c: &Conn, by: usize) -> String {
         if last_ack == Some(ack) && a.tcp.len == 0 && dups.len() < 200_000 {
             let _ = write!(
                 dups,
-                "<circle cx=\"{}\" cy=\"{}\" r=\"2\"/>",
+                "<path d=\"M{} {}h0.01\"/>",
                 n(p.x(t)),
                 n(p.y(f64::from(ack)))
             );
@@ -146,7 +186,10 @@ pub fn time_sequence(c: &Conn, by: usize) -> String {
         out,
         "<g stroke=\"#8e44ad\" stroke-width=\"3\" opacity=\"0.6\" class=\"sack\">{sacks}</g>"
     );
-    let _ = write!(out, "<g fill=\"#e67e22\" class=\"dupack\">{dups}</g>");
+    let _ = write!(
+        out,
+        "<g stroke=\"#e67e22\" stroke-width=\"4\" stroke-linecap=\"round\" class=\"dupack\">{dups}</g>"
+    );
     // Segments: a vertical tick from seq to seq+len at the time they left.
     let step = data.len().div_ceil(MAX_SEGMENTS).max(1);
     let mut segs = String::new();
@@ -155,11 +198,14 @@ pub fn time_sequence(c: &Conn, by: usize) -> String {
     for (i, f) in data.iter().enumerate() {
         let s = f64::from(c.rel_seq(by, f.tcp.seq));
         let e = s + f64::from(f.tcp.seg_len());
+        // A retransmission is drawn at least 8 px tall, to be seen over
+        // the duplicate ACKs that asked for it.
+        let least = if f.retransmission { 8.0 } else { 1.5 };
         let path = format!(
             "<path d=\"M{} {}V{}\"/>",
             n(p.x(x(f.sent))),
-            n(p.y(s)),
-            n(p.y(e).min(p.y(s) - 1.5))
+            n(p.y(s) + if f.retransmission { 2.0 } else { 0.0 }),
+            n(p.y(e).min(p.y(s) - least))
         );
         if f.retransmission {
             rtx.push_str(&path);
@@ -172,7 +218,7 @@ pub fn time_sequence(c: &Conn, by: usize) -> String {
     }
     let _ = write!(
         out,
-        "<g stroke=\"#2c3e50\" stroke-width=\"1.5\" class=\"data\">{segs}</g><g stroke=\"#e74c3c\" stroke-width=\"2\" class=\"rtx\">{rtx}</g><g stroke=\"#16a085\" stroke-width=\"2\" class=\"probe\">{probes}</g></g>"
+        "<g stroke=\"#2c3e50\" stroke-width=\"1.5\" class=\"data\">{segs}</g><g stroke=\"#e74c3c\" stroke-width=\"3\" class=\"rtx\">{rtx}</g><g stroke=\"#16a085\" stroke-width=\"2\" class=\"probe\">{probes}</g></g>"
     );
     legend(
         &mut out,
@@ -203,20 +249,38 @@ fn legend(out: &mut String, items: &[(&str, &str)]) {
     }
 }
 
+/// The stretch of time a connection's stack events are taken from: from
+/// its first segment until a later connection on the same addresses.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    pub from: Instant,
+    pub until: Option<Instant>,
+}
+
 /// The events of one end of a connection.
 fn of_end<'a>(
     trace: &'a [(usize, TraceEvent)],
     end: &'a End,
+    span: Span,
 ) -> impl Iterator<Item = &'a TraceEvent> + 'a {
     trace
         .iter()
-        .filter(move |(node, e)| *node == end.node && e.addrs() == (end.local, end.remote))
+        .filter(move |(node, e)| {
+            *node == end.node
+                && e.addrs() == (end.local, end.remote)
+                && e.time() >= span.from
+                && span.until.is_none_or(|u| e.time() < u)
+        })
         .map(|(_, e)| e)
 }
 
 /// The samples one end of a connection recorded.
-pub fn samples<'a>(trace: &'a [(usize, TraceEvent)], end: &'a End) -> Vec<(Instant, &'a CcSample)> {
-    of_end(trace, end)
+pub fn samples<'a>(
+    trace: &'a [(usize, TraceEvent)],
+    end: &'a End,
+    span: Span,
+) -> Vec<(Instant, &'a CcSample)> {
+    of_end(trace, end, span)
         .filter_map(|e| match e {
             TraceEvent::Cc { time, sample, .. } => Some((*time, sample)),
             _ => None,
@@ -351,8 +415,8 @@ pub fn rtt(c: &Conn, s: &[(Instant, &CcSample)]) -> String {
 pub type Step = (Instant, Option<TcpState>, TcpState);
 
 /// The states each end went through, from the stack's own transitions.
-pub fn state_path(trace: &[(usize, TraceEvent)], end: &End) -> Vec<Step> {
-    of_end(trace, end)
+pub fn state_path(trace: &[(usize, TraceEvent)], end: &End, span: Span) -> Vec<Step> {
+    of_end(trace, end, span)
         .filter_map(|e| match e {
             // LISTEN is not a connection state in the stack: `None` stands
             // for LISTEN on a passive open, CLOSED otherwise.

@@ -152,7 +152,7 @@ fn layout(flights: &[&Flight]) -> Layout {
     for f in flights {
         times.push(f.sent);
         times.extend(f.arrived);
-        times.extend(f.dropped.map(|d| d.0));
+        times.extend(f.dropped.map(|d| d.time()));
     }
     let axis = TimeAxis::new(times, 60.0, px_per_ms);
     let mut shift = 0.0;
@@ -168,7 +168,7 @@ fn layout(flights: &[&Flight]) -> Layout {
                 y1 = l + GAP;
             }
         }
-        let end = f.arrived.or(f.dropped.map(|d| d.0));
+        let end = f.arrived.or(f.dropped.map(|d| d.time()));
         let y2 = match end {
             Some(t) => (axis.y(t) + shift).max(y1 + GAP / 2.0),
             None => y1 + GAP / 2.0,
@@ -263,18 +263,16 @@ pub fn ladder(s: &Scenario, c: &Conn) -> String {
         }
         let (xe, ye, end): (f64, f64, &str) = match (f.arrived, f.dropped) {
             (Some(_), _) => (x2, y2, ""),
-            (None, Some((_, link, fate))) => {
-                let yd = y2;
-                let linkname = s.segments.get(link).map_or("?", |l| l.name.as_str());
-                let _ = write!(text, " ✕ {} on {linkname}", fate.name());
-                ((x1 + x2) / 2.0, yd, "drop")
+            (None, Some(d)) => {
+                let _ = write!(text, " ✕ {}", d.describe(s));
+                ((x1 + x2) / 2.0, y2, "drop")
             }
             (None, None) => {
                 text.push_str(" (still on its way when the run ended)");
                 ((x1 + x2) / 2.0, y2, "")
             }
         };
-        if f.corrupted {
+        if f.corrupted && f.arrived.is_some() {
             text.push_str(" (corrupted: dropped on its checksum)");
         }
         let unfinished = f.arrived.is_none() && f.dropped.is_none();

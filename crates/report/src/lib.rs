@@ -51,7 +51,7 @@ pub struct Analysis<'a> {
 
 pub fn analyse<'a>(input: Input<'a>) -> Analysis<'a> {
     let packets = model::read(&input.recording.packets);
-    let conns = model::connections(input.scenario, &packets);
+    let conns = model::connections(input.scenario, &packets, input.end);
     Analysis {
         input,
         packets,
@@ -77,14 +77,19 @@ fn conn_graphs(a: &Analysis<'_>, c: &Conn) -> Vec<(String, String, String)> {
         "Ladder diagram".to_string(),
         ladder::ladder(s, c),
     )];
+    let span = |k: usize| graphs::Span {
+        from: c.first_time(),
+        until: c.until[k],
+    };
     let paths: Vec<_> = c
         .ends
         .iter()
-        .flatten()
-        .map(|e| {
+        .enumerate()
+        .filter_map(|(k, e)| e.map(|e| (k, e)))
+        .map(|(k, e)| {
             (
                 format!("{} {}", node_name(s, e.node), e.local),
-                graphs::state_path(trace, e),
+                graphs::state_path(trace, &e, span(k)),
             )
         })
         .filter(|(_, p)| !p.is_empty())
@@ -106,10 +111,20 @@ fn conn_graphs(a: &Analysis<'_>, c: &Conn) -> Vec<(String, String, String)> {
         out.push((
             format!("conn{}-tseq", c.id),
             format!("Time-sequence graph of what {who} sent"),
-            graphs::time_sequence(c, by),
+            graphs::time_sequence(c, by, None),
         ));
+        if let Some(w) = graphs::first_loss_window(c, by) {
+            out.push((
+                format!("conn{}-tseq-first-loss", c.id),
+                format!(
+                    "The same, from {:.3} s to {:.3} s: around the first retransmission",
+                    w.0, w.1
+                ),
+                graphs::time_sequence(c, by, Some(w)),
+            ));
+        }
         if let Some(e) = c.ends[by] {
-            let samples = graphs::samples(trace, &e);
+            let samples = graphs::samples(trace, &e, span(by));
             if !samples.is_empty() {
                 out.push((
                     format!("conn{}-cwnd", c.id),
@@ -144,13 +159,31 @@ fn link_graphs(a: &Analysis<'_>) -> Vec<(String, String, String)> {
                 continue;
             }
             out.push((
-                format!("link-{}-{}", seg.name, node_name(s, node)),
+                format!(
+                    "link{li}-{}-from-{}",
+                    file_safe(&seg.name),
+                    file_safe(node_name(s, node))
+                ),
                 format!("{} sent by {}", seg.name, node_name(s, node)),
                 graphs::link_direction(&recs, a.input.end),
             ));
         }
     }
     out
+}
+
+/// A name as part of a file name: letters, digits, `-`, `_` and `.` kept,
+/// anything else `_`.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Every graph of the report as a standalone SVG: (file name, SVG).
@@ -196,7 +229,7 @@ s.addEventListener('dblclick',function(){v=v0.slice();set()})});\
 document.querySelectorAll('.cmd').forEach(function(c){c.addEventListener('click',function(){\
 var t0=+c.dataset.t0,t1=+c.dataset.t1,first=null;\
 document.querySelectorAll('section.conn').forEach(function(s){var t=+s.dataset.t;\
-var hit=t>=t0&&t<=t1;s.classList.toggle('hit',hit);if(hit&&!first)first=s});\
+var hit=t>=t0&&t<=t1&&s.dataset.nodes.split(' ').indexOf(c.dataset.node)>=0;s.classList.toggle('hit',hit);if(hit&&!first)first=s});\
 if(first)first.scrollIntoView({behavior:'smooth'})})});";
 
 /// Any script error marks the page (tests read it back from the DOM).
@@ -255,9 +288,10 @@ pub fn html(a: &Analysis<'_>) -> String {
         let dropped = c.flights.iter().filter(|f| f.arrived.is_none()).count();
         let _ = write!(
             h,
-            "<section class=\"conn\" id=\"conn{}\" data-t=\"{}\"><h3>{}</h3><p class=\"note\">from {} s to {} s · {} segments ({} retransmitted, {} not arriving)</p>",
+            "<section class=\"conn\" id=\"conn{}\" data-t=\"{}\" data-nodes=\"{}\"><h3>{}</h3><p class=\"note\">from {} s to {} s · {} segments ({} retransmitted, {} not arriving)</p>",
             c.id,
             t0.since_origin().as_secs_f64(),
+            esc(&conn_nodes(s, c)),
             esc(&c.title(s)),
             stamp(t0),
             stamp(c.last_time()),
@@ -287,6 +321,17 @@ pub fn html(a: &Analysis<'_>) -> String {
     h
 }
 
+/// The nodes of a connection's ends, space-separated (node names have no
+/// spaces): a command on either one "opened" it.
+fn conn_nodes(s: &Scenario, c: &Conn) -> String {
+    c.ends
+        .iter()
+        .flatten()
+        .map(|e| node_name(s, e.node).to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn transcript(h: &mut String, s: &Scenario, events: &[TranscriptEvent], end: Instant) {
     let secs = |t: Instant| t.since_origin().as_secs_f64();
     for (i, ev) in events.iter().enumerate() {
@@ -295,20 +340,25 @@ fn transcript(h: &mut String, s: &Scenario, events: &[TranscriptEvent], end: Ins
                 time,
                 node,
                 cmdline,
+                pid,
             } => {
-                // The command's span: until its exit, or the end.
+                // The command's span: until its process exited, or the end.
                 let until = events[i..]
                     .iter()
                     .find_map(|e| match e {
                         TranscriptEvent::Exit {
-                            time: t, node: n, ..
-                        } if n == node => Some(*t),
+                            time: t,
+                            node: n,
+                            pid: p,
+                            ..
+                        } if n == node && Some(*p) == *pid => Some(*t),
                         _ => None,
                     })
                     .unwrap_or(end);
                 let _ = writeln!(
                     h,
-                    "<span class=\"cmd\" data-t0=\"{}\" data-t1=\"{}\">{} {} $ {}</span>",
+                    "<span class=\"cmd\" data-node=\"{}\" data-t0=\"{}\" data-t1=\"{}\">{} {} $ {}</span>",
+                    esc(node),
                     secs(*time),
                     secs(until),
                     stamp(*time),
@@ -397,6 +447,7 @@ pub fn jsonl(a: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()> {
                 time,
                 node,
                 cmdline,
+                ..
             } => {
                 json!({"kind":"transcript","type":"command","time_us":time.total_micros(),"node":node,"text":cmdline})
             }

@@ -155,7 +155,8 @@ pub fn parse_tcp(ip: &IpHead, b: &[u8]) -> Option<TcpHead> {
         }
         match (kind, body.len()) {
             (2, 2) => h.mss = be16(body, 0),
-            (3, 1) => h.wscale = Some(body[0]),
+            // RFC 7323 §2.3: a larger shift is taken as 14.
+            (3, 1) => h.wscale = Some(body[0].min(14)),
             (4, 0) => h.sack_ok = true,
             (5, n) if n % 8 == 0 => {
                 for k in 0..n / 8 {
@@ -212,13 +213,46 @@ pub struct Flight {
     pub packet: usize,
     /// When it reached the other end.
     pub arrived: Option<Instant>,
-    /// Where it was dropped: (time, link, fate).
-    pub dropped: Option<(Instant, usize, Fate)>,
+    /// Where it was dropped.
+    pub dropped: Option<Drop>,
     /// Arrived corrupted (the receiver drops it on the checksum).
     pub corrupted: bool,
     /// Its data had been sent before (a retransmission, as tcptrace
     /// marks them: sequence space below the highest already sent).
     pub retransmission: bool,
+}
+
+/// Where and why a segment was dropped on its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drop {
+    /// By a link: (time, link, fate).
+    Link(Instant, usize, Fate),
+    /// A router received it and sent nothing on: a filter, NAT, no route,
+    /// or its TTL ran out. (time it reached the router, router node)
+    NotForwarded(Instant, usize),
+}
+
+impl Drop {
+    pub fn time(&self) -> Instant {
+        match *self {
+            Drop::Link(t, ..) | Drop::NotForwarded(t, _) => t,
+        }
+    }
+
+    /// "lost on r1-server", "not forwarded by r1".
+    pub fn describe(&self, s: &Scenario) -> String {
+        match *self {
+            Drop::Link(_, link, fate) => format!(
+                "{} on {}",
+                fate.name(),
+                s.segments.get(link).map_or("?", |l| l.name.as_str())
+            ),
+            Drop::NotForwarded(_, node) => format!(
+                "not forwarded by {}",
+                s.nodes.get(node).map_or("?", |n| n.name.as_str())
+            ),
+        }
+    }
 }
 
 /// A TCP connection seen in the run.
@@ -235,6 +269,13 @@ pub struct Conn {
     pub isn: [Option<u32>; 2],
     /// Window scale each end announced (applied when both did).
     pub wscale: [u8; 2],
+    /// The SYN each end sent (its sequence number), while putting the
+    /// connection together: a SYN with another number on the same
+    /// addresses is a new connection.
+    syn: [Option<u32>; 2],
+    /// Until when each end's stack events belong to this connection: the
+    /// start of a later one on the same addresses.
+    pub until: [Option<Instant>; 2],
 }
 
 impl Conn {
@@ -288,7 +329,7 @@ fn identity(ip: &IpHead, t: &TcpHead) -> (u16, u32, u32, u16, u32) {
 /// Put TCP connections together from the datagrams: a segment leaves a
 /// host (its first hop), crosses routers, and arrives at a host; the two
 /// ends are the views of the sending and the receiving host.
-pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>]) -> Vec<Conn> {
+pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<Conn> {
     let is_host = |n: usize| {
         scenario
             .nodes
@@ -326,11 +367,15 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>]) -> Vec<Conn> {
         let mut dropped = None;
         let mut corrupted = false;
         let mut far = None;
+        // The last router it reached, and when.
+        let mut at_router = None;
         for &h in hops.get(&identity(ip, t)).map_or(&[][..], |v| &v[..]) {
             let q = &pkts[h];
             if q.rec.time < p.rec.time || (h != i && q.rec.node == node) {
                 continue;
             }
+            // A bit flipped on any hop stays flipped.
+            corrupted |= q.rec.fate == Fate::Corrupted;
             match q.rec.arrival {
                 Some((at, to)) if is_host(to) && to != node => {
                     if let (Some(qi), Some(qt)) = (&q.ip, &q.tcp) {
@@ -341,13 +386,45 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>]) -> Vec<Conn> {
                         });
                     }
                     arrived = Some(at);
-                    corrupted = q.rec.fate == Fate::Corrupted;
+                    at_router = None;
                     break;
                 }
-                Some(_) => {}
+                Some((at, to)) => at_router = Some((at, to)),
                 None => {
-                    dropped = Some((q.rec.time, q.rec.link, q.rec.fate));
+                    dropped = Some(Drop::Link(q.rec.time, q.rec.link, q.rec.fate));
+                    at_router = None;
                     break;
+                }
+            }
+        }
+        // Reached a router before the run ended, and nothing went on.
+        if let Some((at, router)) = at_router {
+            if at < end {
+                dropped = Some(Drop::NotForwarded(at, router));
+            }
+        }
+        // A SYN with a new number on addresses already seen: the old
+        // connection is over (a port reused after TIME-WAIT, `nc -p`).
+        // (A SYN-ACK with a new number is the far end of a new one.)
+        if let Some(&(ci, by)) = by_end.get(&from) {
+            let c = &conns[ci];
+            let reused = t.has(SYN) && c.syn[by].is_some_and(|s| s != t.seq);
+            if reused {
+                for e in c.ends.iter().flatten() {
+                    by_end.remove(e);
+                }
+            }
+        }
+        if let Some(f) = far {
+            if t.has(SYN) {
+                if let Some(&(ci, b)) = by_end.get(&f) {
+                    if conns[ci].syn[b].is_some() && !by_end.contains_key(&from) {
+                        // The far end is known from an earlier connection.
+                        let old = conns[ci].ends;
+                        for e in old.iter().flatten() {
+                            by_end.remove(e);
+                        }
+                    }
                 }
             }
         }
@@ -369,12 +446,17 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>]) -> Vec<Conn> {
                             flights: Vec::new(),
                             isn: [None, None],
                             wscale: [0, 0],
+                            syn: [None, None],
+                            until: [None, None],
                         });
                         (id, 0)
                     }
                 }
             }
         };
+        if t.has(SYN) && conns[ci].syn[by].is_none() {
+            conns[ci].syn[by] = Some(t.seq);
+        }
         by_end.insert(from, (ci, by));
         let conn = &mut conns[ci];
         if conn.ends[by].is_none() {
@@ -399,6 +481,18 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>]) -> Vec<Conn> {
     }
     for c in &mut conns {
         finish(c);
+    }
+    // Each end's events belong to a connection until a later one on the
+    // same addresses began.
+    for i in 0..conns.len() {
+        for k in 0..2 {
+            let Some(e) = conns[i].ends[k] else { continue };
+            let next = conns[i + 1..]
+                .iter()
+                .find(|c| c.ends.contains(&Some(e)))
+                .map(Conn::first_time);
+            conns[i].until[k] = next;
+        }
     }
     conns
 }

@@ -35,7 +35,7 @@ pub fn n(x: f64) -> String {
 /// The opening tag of a standalone SVG document of `w`×`h`.
 pub fn open(w: f64, h: f64, class: &str) -> String {
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"{class}\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"{class}\" viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\"><style>path{{vector-effect:non-scaling-stroke}}</style><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>",
         n(w),
         n(h),
         n(w),

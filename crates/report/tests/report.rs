@@ -40,7 +40,11 @@ impl Run {
 fn run(name: &str, pcap: Option<&Path>) -> Run {
     let path = root().join("scenarios").join(format!("{name}.toml"));
     let text = std::fs::read_to_string(&path).unwrap();
-    let scenario = tcplab_sim::load_checked(name, &text, &|c: &str| Tools.check(c)).unwrap();
+    run_text(name, &text, pcap)
+}
+
+fn run_text(name: &str, text: &str, pcap: Option<&Path>) -> Run {
+    let scenario = tcplab_sim::load_checked(name, text, &|c: &str| Tools.check(c)).unwrap();
     let mut sim = Sim::new(
         &scenario,
         &SimOptions {
@@ -225,4 +229,106 @@ fn json_lines_and_determinism() {
     let c = &a1.conns[0];
     assert!(c.flights.iter().any(|f| f.retransmission));
     assert!(h1.contains("class=\"rtx\""));
+}
+
+const REUSE: &str = r#"
+seed = 3
+[[host]]
+name = "client"
+addr = "10.0.1.2/24"
+gateway = "10.0.1.1"
+[host.tcp]
+msl = "1s"
+[[host]]
+name = "server"
+addr = "10.0.2.2/24"
+gateway = "10.0.2.1"
+[[router]]
+name = "r1"
+addrs = ["10.0.1.1/24", "10.0.2.1/24"]
+[[link]]
+ends = ["client", "r1"]
+delay = "5ms"
+corrupt = "20%"
+[[link]]
+ends = ["r1", "server"]
+delay = "5ms"
+[[run]]
+at = "0s"
+on = "server"
+cmd = "serve echo"
+[[run]]
+at = "1s"
+on = "client"
+cmd = "echo one | nc -p 5000 server 7"
+[[run]]
+at = "10s"
+on = "client"
+cmd = "echo two | nc -p 5000 server 7"
+"#;
+
+#[test]
+fn a_reused_port_is_a_new_connection_and_corruption_is_seen_on_any_hop() {
+    let r = run_text("reuse.toml", REUSE, None);
+    let a = analyse(r.input());
+    let client: Vec<_> = a
+        .conns
+        .iter()
+        .filter(|c| c.ends[0].is_some_and(|e| e.local.port() == 5000))
+        .collect();
+    assert_eq!(client.len(), 2, "{:#?}", a.conns);
+    for c in &client {
+        // Each starts with its own SYN, numbered from its own ISN.
+        let syn = &c.flights[0];
+        assert_eq!(syn.tcp.flag_text(), "S");
+        assert!(!syn.retransmission);
+        assert_eq!(c.rel_seq(0, syn.tcp.seq), 0);
+        // Each end's states are its own connection's: one open each.
+        let e = c.ends[0].unwrap();
+        let span = tcplab_report::graphs::Span {
+            from: c.first_time(),
+            until: c.until[0],
+        };
+        let path = tcplab_report::graphs::state_path(&r.recording.tcp, &e, span);
+        assert_eq!(
+            path.iter()
+                .filter(|s| s.1 == Some(tcplab_stack::TcpState::Closed)
+                    && s.2 == tcplab_stack::TcpState::SynSent)
+                .count(),
+            1,
+            "{path:?}"
+        );
+    }
+    // Segments the first link corrupted reach the server through the
+    // router and are marked: the server drops them on the checksum.
+    let corrupted = client
+        .iter()
+        .flat_map(|c| c.flights.iter())
+        .filter(|f| f.by == 0 && f.corrupted)
+        .count();
+    assert!(corrupted > 0);
+}
+
+#[test]
+fn a_segment_a_router_refuses_is_dropped_there() {
+    let r = run("acl", None);
+    let a = analyse(r.input());
+    let refused = a
+        .conns
+        .iter()
+        .flat_map(|c| c.flights.iter())
+        .filter(|f| matches!(f.dropped, Some(model::Drop::NotForwarded(..))))
+        .count();
+    assert!(refused > 0, "the ACL drops segments at the router");
+    // Nothing is left "on its way" in a run that ended quietly.
+    for c in &a.conns {
+        for f in &c.flights {
+            assert!(
+                f.arrived.is_some()
+                    || f.dropped.is_some()
+                    || f.sent + std::time::Duration::from_secs(1) > r.end,
+                "{f:?}"
+            );
+        }
+    }
 }

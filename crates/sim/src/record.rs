@@ -8,7 +8,7 @@
 use tcplab_stack::tcp::TraceEvent;
 use tcplab_stack::Instant;
 
-/// Datagrams recorded at most (about 150 MB); later ones are counted in
+/// Datagrams recorded at most (about 250 MB); later ones are counted in
 /// [`Recording::unrecorded`] only. A 1 GB transfer over two links is about
 /// 1.5 million.
 pub const MAX_PACKETS: usize = 1_000_000;
@@ -74,7 +74,8 @@ pub struct PacketRecord {
     pub fate: Fate,
     /// When and at which node it (its first copy) arrived.
     pub arrival: Option<(Instant, usize)>,
-    /// Packets in the direction's queue once this one was offered.
+    /// Packets in the direction's queue once this one was offered (itself
+    /// included, unless it was dropped): waiting or being sent.
     pub queue: u32,
 }
 
@@ -89,6 +90,11 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// Whether another datagram may be recorded.
+    pub(crate) fn has_room(&self) -> bool {
+        self.packets.len() < MAX_PACKETS
+    }
+
     pub(crate) fn push_packet(&mut self, p: PacketRecord) {
         if self.packets.len() < MAX_PACKETS {
             self.packets.push(p);

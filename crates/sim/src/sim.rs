@@ -61,6 +61,9 @@ pub enum TranscriptEvent {
         time: Instant,
         node: String,
         cmdline: String,
+        /// The process it started (`None` if it could not start); its
+        /// `Exit` carries the same.
+        pid: Option<Pid>,
     },
     Output(OutputLine),
     Exit {
@@ -539,13 +542,17 @@ impl Sim {
         commands: &dyn Commands,
     ) -> Result<Started, String> {
         let name = self.nodes[node].name.clone();
+        let host = self.nodes[node].host.clone();
+        // Starting runs nothing yet (the process runs when the host is
+        // serviced, below), so the command line still comes first.
+        let result = commands.start(&host, cmdline);
         self.record(TranscriptEvent::Command {
             time: self.now,
             node: name.clone(),
             cmdline: cmdline.to_string(),
+            pid: result.as_ref().ok().map(|s| s.pid),
         });
-        let host = self.nodes[node].host.clone();
-        match commands.start(&host, cmdline) {
+        match result {
             Ok(started) => {
                 if !started.daemon {
                     self.foreground.push((node, started.pid));
@@ -832,13 +839,24 @@ impl Sim {
             return; // an interface on no link: the datagram goes nowhere
         };
         let now = self.now;
-        let noted = self.recording.is_some().then(|| {
-            let head: Box<[u8]> = bytes[..bytes.len().min(record::HEAD_BYTES)].into();
-            (head, bytes.len(), self.segments[segment].dirs[member].stats)
-        });
+        let noted = self
+            .recording
+            .as_ref()
+            .is_some_and(|r| r.has_room())
+            .then(|| {
+                let head: Box<[u8]> = bytes[..bytes.len().min(record::HEAD_BYTES)].into();
+                (head, bytes.len(), self.segments[segment].dirs[member].stats)
+            });
         let delivery = self.segments[segment].transmit(now, member, t.next_hop, bytes);
-        if let Some((head, len, before)) = noted {
-            self.note_packet(node, (segment, member), (head, len), before, &delivery);
+        match noted {
+            Some((head, len, before)) => {
+                self.note_packet(node, (segment, member), (head, len), before, &delivery);
+            }
+            None => {
+                if let Some(rec) = self.recording.as_mut() {
+                    rec.unrecorded += 1;
+                }
+            }
         }
         match delivery {
             Delivery::Arrivals(list) => {

@@ -198,6 +198,9 @@ impl TcpLayer {
             let TcpSocket::Connection(conn) = socket else {
                 continue;
             };
+            if conn.trail.is_none() {
+                continue;
+            }
             let sample = conn.cc_sample();
             let (local, remote) = (conn.local, conn.remote);
             let Some(trail) = conn.trail.as_mut() else {
