@@ -132,11 +132,21 @@ impl TimeAxis {
 /// Where each drawn segment starts and ends, and the quiet-stretch marks.
 struct Layout {
     rows: Vec<(f64, f64)>,
+    /// How far each segment was pushed down (for its hops' times).
+    shifts: Vec<f64>,
+    axis: TimeAxis,
     breaks: Vec<f64>,
     bottom: f64,
 }
 
-fn layout(flights: &[&Flight]) -> Layout {
+impl Layout {
+    /// The height of time `t` on segment `k`'s way.
+    fn y(&self, k: usize, t: Instant) -> f64 {
+        (self.axis.y(t) + self.shifts[k]).max(self.rows[k].0)
+    }
+}
+
+fn layout(flights: &[&Flight], columns: usize) -> Layout {
     let mut trips: Vec<f64> = flights
         .iter()
         .filter_map(|f| {
@@ -147,17 +157,24 @@ fn layout(flights: &[&Flight]) -> Layout {
         .collect();
     trips.sort_by(f64::total_cmp);
     let typical = trips.get(trips.len() / 2).copied().unwrap_or(10.0);
-    let px_per_ms = (60.0 / typical).clamp(0.02, 200.0);
+    // A trip end to end is about 60 px tall, more when it crosses routers.
+    let trip_px = (30.0 * columns.saturating_sub(1) as f64).max(60.0);
+    let px_per_ms = (trip_px / typical).clamp(0.02, 200.0);
     let mut times = Vec::new();
     for f in flights {
         times.push(f.sent);
         times.extend(f.arrived);
         times.extend(f.dropped.map(|d| d.time()));
+        for h in &f.hops {
+            times.push(h.sent);
+            times.extend(h.to.map(|t| t.1));
+        }
     }
     let axis = TimeAxis::new(times, 60.0, px_per_ms);
     let mut shift = 0.0;
     let mut last: Option<f64> = None;
     let mut rows = Vec::with_capacity(flights.len());
+    let mut shifts = Vec::with_capacity(flights.len());
     let mut breaks = Vec::new();
     let mut bottom: f64 = 60.0;
     for f in flights {
@@ -176,6 +193,7 @@ fn layout(flights: &[&Flight]) -> Layout {
         last = Some(y1);
         bottom = bottom.max(y2);
         rows.push((y1, y2));
+        shifts.push(shift);
     }
     // Break marks move with the rows they sit between.
     let mut k = 0;
@@ -192,42 +210,89 @@ fn layout(flights: &[&Flight]) -> Layout {
     }
     Layout {
         rows,
+        shifts,
+        axis,
         breaks,
         bottom,
     }
 }
 
-/// The ladder of connection `c` as a standalone SVG.
+/// The ladder of connection `c` as a standalone SVG: its two ends and the
+/// routers between them as vertical lines, each segment drawn hop by hop.
 pub fn ladder(s: &Scenario, c: &Conn) -> String {
     let (flights, skipped) = chosen(c);
-    let lay = layout(&flights);
+    let cols = c.columns();
+    let ncols = cols.len();
+    let width = WIDTH.max(220.0 + 190.0 * (ncols - 1) as f64);
+    let (left, right) = (LEFT, width - (WIDTH - RIGHT));
+    let colx = |k: usize| left + (right - left) * k as f64 / (ncols - 1).max(1) as f64;
+    // The column of a node: an end's own, or a router's.
+    let col_of = |node: usize, by: usize| -> usize {
+        if c.ends[by].is_some_and(|e| e.node == node) {
+            return if by == 0 { 0 } else { ncols - 1 };
+        }
+        if c.ends[1 - by].is_some_and(|e| e.node == node) {
+            return if by == 0 { ncols - 1 } else { 0 };
+        }
+        cols.iter()
+            .position(|&n| n == Some(node))
+            .unwrap_or(ncols - 1)
+    };
+    let lay = layout(&flights, ncols);
     let h = lay.bottom + 50.0;
-    let mut out = open(WIDTH, h, "ladder");
-    let name = |i: usize| end_name(s, c, i);
+    let mut out = open(width, h, "ladder");
     let _ = write!(
         out,
-        "<defs><marker id=\"arr\" viewBox=\"0 0 8 8\" refX=\"8\" refY=\"4\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0 0L8 4L0 8z\" fill=\"context-stroke\"/></marker></defs>\
-         <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-weight=\"bold\">{}</text><text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>\
-         <text x=\"{}\" y=\"44\" text-anchor=\"end\" fill=\"#777\" font-size=\"9\">ms</text><text x=\"{}\" y=\"44\" fill=\"#777\" font-size=\"9\">ms</text>\
-         <path d=\"M{} 30V{}M{} 30V{}\" stroke=\"#333\" stroke-width=\"2\"/>",
-        n(LEFT),
-        esc(&name(0)),
-        n(RIGHT),
-        esc(&name(1)),
-        n(LEFT - 8.0),
-        n(RIGHT + 8.0),
-        n(LEFT),
-        n(h - 20.0),
-        n(RIGHT),
-        n(h - 20.0)
+        "<defs><marker id=\"arr\" viewBox=\"0 0 8 8\" refX=\"8\" refY=\"4\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0 0L8 4L0 8z\" fill=\"context-stroke\"/></marker></defs>"
     );
+    for (k, col) in cols.iter().enumerate() {
+        let end = k == 0 || k == ncols - 1;
+        let name = if end {
+            end_name(s, c, if k == 0 { 0 } else { 1 })
+        } else {
+            col.and_then(|n| s.nodes.get(n))
+                .map_or("?".to_string(), |n| n.name.clone())
+        };
+        let x = colx(k);
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-weight=\"{}\">{}</text><path d=\"M{} 30V{}\" stroke=\"{}\" stroke-width=\"{}\"/>",
+            n(x),
+            if end { "bold" } else { "normal" },
+            esc(&name),
+            n(x),
+            n(h - 20.0),
+            if end { "#333" } else { "#aaa" },
+            if end { 2 } else { 1 }
+        );
+    }
+    let _ = write!(
+        out,
+        "<text x=\"{}\" y=\"44\" text-anchor=\"end\" fill=\"#777\" font-size=\"9\">ms</text><text x=\"{}\" y=\"44\" fill=\"#777\" font-size=\"9\">ms</text>",
+        n(left - 8.0),
+        n(right + 8.0)
+    );
+    // Behind a NAT the two ends see different addresses: say whom each
+    // believes it talks to.
+    if let [Some(a), Some(b)] = c.ends {
+        if a.remote != b.local || b.remote != a.local {
+            for (x, e) in [(left, a), (right, b)] {
+                let _ = write!(
+                    out,
+                    "<text x=\"{}\" y=\"31\" text-anchor=\"middle\" fill=\"#e67e22\" font-size=\"9\">talks to {}</text>",
+                    n(x),
+                    e.remote
+                );
+            }
+        }
+    }
     for y in &lay.breaks {
         let _ = write!(
             out,
             "<path d=\"M{} {}l10 -4M{} {}l10 -4\" stroke=\"#999\"/>",
-            n(LEFT - 5.0),
+            n(left - 5.0),
             n(y + 2.0),
-            n(RIGHT - 5.0),
+            n(right - 5.0),
             n(y + 2.0)
         );
     }
@@ -238,15 +303,10 @@ pub fn ladder(s: &Scenario, c: &Conn) -> String {
             let _ = write!(
                 out,
                 "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#777\">… {skipped} segments not drawn (see the time-sequence graph) …</text>",
-                n(WIDTH / 2.0),
+                n(width / 2.0),
                 n(y)
             );
         }
-        let (x1, x2) = if f.by == 0 {
-            (LEFT, RIGHT)
-        } else {
-            (RIGHT, LEFT)
-        };
         let (y1, y2) = lay.rows[k];
         let colour = if f.retransmission {
             "#c0392b"
@@ -261,17 +321,57 @@ pub fn ladder(s: &Scenario, c: &Conn) -> String {
         if f.retransmission {
             text.push_str(" (retransmission)");
         }
-        let (xe, ye, end): (f64, f64, &str) = match (f.arrived, f.dropped) {
-            (Some(_), _) => (x2, y2, ""),
+        // The way it went: a point where it left, one at each node it
+        // reached; a drop on a link ends half-way to the next column.
+        let from_col = if f.by == 0 { 0 } else { ncols - 1 };
+        let step: isize = if f.by == 0 { 1 } else { -1 };
+        let mut pts = vec![(colx(from_col), y1)];
+        let mut col = from_col;
+        let mut rewrites = Vec::new();
+        let mut prev_addrs: Option<(std::net::SocketAddrV4, std::net::SocketAddrV4)> = None;
+        for hop in &f.hops {
+            if let Some(p) = prev_addrs {
+                if p != (hop.src, hop.dst) {
+                    rewrites.push((
+                        pts.last().copied().unwrap_or((0.0, 0.0)),
+                        format!("{} > {} became {} > {}", p.0, p.1, hop.src, hop.dst),
+                    ));
+                }
+            }
+            prev_addrs = Some((hop.src, hop.dst));
+            match hop.to {
+                Some((node, at)) => {
+                    col = col_of(node, f.by);
+                    let last_y = pts.last().map_or(y1, |p| p.1);
+                    let y = if f.arrived.is_some() && Some(at) == f.arrived {
+                        y2
+                    } else {
+                        lay.y(k, at)
+                    };
+                    pts.push((colx(col), y.max(last_y + 1.0)));
+                }
+                None => {
+                    let next = (col as isize + step).clamp(0, ncols as isize - 1) as usize;
+                    let last_y = pts.last().map_or(y1, |p| p.1);
+                    pts.push(((colx(col) + colx(next)) / 2.0, y2.max(last_y + 1.0)));
+                }
+            }
+        }
+        if pts.len() == 1 {
+            // Nothing recorded past the sender: half-way across.
+            let other = if f.by == 0 { ncols - 1 } else { 0 };
+            pts.push(((colx(from_col) + colx(other)) / 2.0, y2));
+        }
+        let (xe, ye) = *pts.last().unwrap_or(&(0.0, 0.0));
+        let mut dropped = false;
+        match (f.arrived, f.dropped) {
+            (Some(_), _) => {}
             (None, Some(d)) => {
                 let _ = write!(text, " ✕ {}", d.describe(s));
-                ((x1 + x2) / 2.0, y2, "drop")
+                dropped = true;
             }
-            (None, None) => {
-                text.push_str(" (still on its way when the run ended)");
-                ((x1 + x2) / 2.0, y2, "")
-            }
-        };
+            (None, None) => text.push_str(" (still on its way when the run ended)"),
+        }
         if f.corrupted && f.arrived.is_some() {
             text.push_str(" (corrupted: dropped on its checksum)");
         }
@@ -281,23 +381,23 @@ pub fn ladder(s: &Scenario, c: &Conn) -> String {
         } else {
             ""
         };
-        let marker = if end.is_empty() {
-            " marker-end=\"url(#arr)\""
-        } else {
+        let marker = if dropped {
             ""
+        } else {
+            " marker-end=\"url(#arr)\""
         };
         let ms = f.sent.saturating_since(t0).as_secs_f64() * 1000.0;
+        let mut d = String::new();
+        for (i, (x, y)) in pts.iter().enumerate() {
+            let _ = write!(d, "{}{} {}", if i == 0 { "M" } else { "L" }, n(*x), n(*y));
+        }
         let _ = write!(
             out,
-            "<g class=\"seg\" data-packet=\"{}\"><title>{}</title><path d=\"M{} {}L{} {}\" stroke=\"{colour}\" stroke-width=\"1.4\"{dash}{marker}/>",
+            "<g class=\"seg\" data-packet=\"{}\"><title>{}</title><path d=\"{d}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.4\"{dash}{marker}/>",
             f.packet,
-            esc(&format!("{ms:.3} ms: {text}")),
-            n(x1),
-            n(y1),
-            n(xe),
-            n(ye)
+            esc(&format!("{ms:.3} ms: {text}"))
         );
-        if !end.is_empty() {
+        if dropped {
             let _ = write!(
                 out,
                 "<path d=\"M{} {}l8 8m0 -8l-8 8\" stroke=\"#c0392b\" stroke-width=\"2\"/>",
@@ -305,7 +405,17 @@ pub fn ladder(s: &Scenario, c: &Conn) -> String {
                 n(ye - 4.0)
             );
         }
-        // The label sits above the arrow's middle, turned with it.
+        for ((x, y), what) in &rewrites {
+            let _ = write!(
+                out,
+                "<g><title>rewritten here (NAT): {}</title><circle cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"#e67e22\"/></g>",
+                esc(what),
+                n(*x),
+                n(*y)
+            );
+        }
+        // The label sits above the whole way's middle, turned with it.
+        let (x1, _) = pts[0];
         let (mx, my) = ((x1 + xe) / 2.0, (y1 + ye) / 2.0);
         let angle = (ye - y1).atan2(xe - x1).to_degrees();
         let angle = if angle.abs() > 90.0 {
@@ -326,7 +436,7 @@ pub fn ladder(s: &Scenario, c: &Conn) -> String {
         let _ = write!(
             out,
             "<text x=\"{}\" y=\"{}\" text-anchor=\"{}\" fill=\"#777\" font-size=\"9\">{}</text></g>",
-            n(if f.by == 0 { LEFT - 8.0 } else { RIGHT + 8.0 }),
+            n(if f.by == 0 { left - 8.0 } else { right + 8.0 }),
             n(y1 + 3.0),
             if f.by == 0 { "end" } else { "start" },
             esc(&format!("{ms:.3}"))

@@ -220,6 +220,23 @@ pub struct Flight {
     /// Its data had been sent before (a retransmission, as tcptrace
     /// marks them: sequence space below the highest already sent).
     pub retransmission: bool,
+    /// Each link it crossed, in order.
+    pub hops: Vec<Hop>,
+}
+
+/// One link a segment crossed (or was dropped on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// The node that sent it on this link, and when.
+    pub from: usize,
+    pub sent: Instant,
+    pub link: usize,
+    /// The node it reached, and when (`None`: dropped on the link).
+    pub to: Option<(usize, Instant)>,
+    pub fate: Fate,
+    /// Its addresses on this link (NAT rewrites them on the way).
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
 }
 
 /// Where and why a segment was dropped on its way.
@@ -276,6 +293,39 @@ pub struct Conn {
     /// Until when each end's stack events belong to this connection: the
     /// start of a later one on the same addresses.
     pub until: [Option<Instant>; 2],
+}
+
+impl Conn {
+    /// The nodes a ladder draws as columns, left to right: end 0, the
+    /// routers its segments crossed in the order they crossed them (end
+    /// 1's segments add any they alone crossed, in reverse), end 1 (or
+    /// `None` when nothing reached a far host).
+    pub fn columns(&self) -> Vec<Option<usize>> {
+        let mut mid: Vec<usize> = Vec::new();
+        let ends: Vec<usize> = self.ends.iter().flatten().map(|e| e.node).collect();
+        for by in [0, 1] {
+            for f in self.flights.iter().filter(|f| f.by == by) {
+                let mut seen: Vec<usize> = f
+                    .hops
+                    .iter()
+                    .filter_map(|h| h.to.map(|t| t.0))
+                    .filter(|n| !ends.contains(n))
+                    .collect();
+                if by == 1 {
+                    seen.reverse();
+                }
+                for n in seen {
+                    if !mid.contains(&n) {
+                        mid.push(n);
+                    }
+                }
+            }
+        }
+        let mut cols = vec![self.ends[0].map(|e| e.node)];
+        cols.extend(mid.into_iter().map(Some));
+        cols.push(self.ends[1].map(|e| e.node));
+        cols
+    }
 }
 
 impl Conn {
@@ -369,6 +419,7 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
         let mut far = None;
         // The last router it reached, and when.
         let mut at_router = None;
+        let mut path: Vec<Hop> = Vec::new();
         for &h in hops.get(&identity(ip, t)).map_or(&[][..], |v| &v[..]) {
             let q = &pkts[h];
             if q.rec.time < p.rec.time || (h != i && q.rec.node == node) {
@@ -376,6 +427,17 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
             }
             // A bit flipped on any hop stays flipped.
             corrupted |= q.rec.fate == Fate::Corrupted;
+            if let (Some(qi), Some(qt)) = (&q.ip, &q.tcp) {
+                path.push(Hop {
+                    from: q.rec.node,
+                    sent: q.rec.time,
+                    link: q.rec.link,
+                    to: q.rec.arrival.map(|(t, n)| (n, t)),
+                    fate: q.rec.fate,
+                    src: SocketAddrV4::new(qi.src, qt.sport),
+                    dst: SocketAddrV4::new(qi.dst, qt.dport),
+                });
+            }
             match q.rec.arrival {
                 Some((at, to)) if is_host(to) && to != node => {
                     if let (Some(qi), Some(qt)) = (&q.ip, &q.tcp) {
@@ -477,6 +539,7 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
             dropped,
             corrupted,
             retransmission: false,
+            hops: path,
         });
     }
     for c in &mut conns {

@@ -98,6 +98,15 @@ fn handshake_ladder_and_time_sequence_graph() {
         tcplab_report::ladder::label(c, &c.flights[3]),
         "FP. seq=1 ack=1 win=262144 len=6"
     );
+    // The ladder's columns: both ends and the router between them, which
+    // every segment crossed on its way.
+    let names: Vec<&str> = c
+        .columns()
+        .iter()
+        .map(|n| n.map_or("?", |n| r.scenario.nodes[n].name.as_str()))
+        .collect();
+    assert_eq!(names, ["client", "r1", "server"]);
+    assert!(c.flights.iter().all(|f| f.hops.len() == 2));
     let refused = &a.conns[1];
     assert_eq!(refused.flights[1].tcp.flag_text(), "R.");
     let silent = &a.conns[2];
@@ -331,4 +340,27 @@ fn a_segment_a_router_refuses_is_dropped_there() {
             );
         }
     }
+}
+
+#[test]
+fn behind_a_nat_the_ends_disagree_and_the_rewrite_is_drawn() {
+    let r = run("nat", None);
+    let a = analyse(r.input());
+    // a's first curl: a on the inside, the server outside.
+    let c = &a.conns[0];
+    let [Some(inside), Some(outside)] = c.ends else {
+        panic!("{c:?}")
+    };
+    assert_eq!(r.scenario.nodes[inside.node].name, "a");
+    assert_eq!(r.scenario.nodes[outside.node].name, "server");
+    // The server talks to the router's outside address, not to a.
+    assert_ne!(outside.remote, inside.local);
+    assert_eq!(outside.remote.ip().to_string(), "10.99.2.1");
+    // r1 is a column, and the ladder marks the rewrite there.
+    let cols = c.columns();
+    let r1 = r.scenario.node_index("r1");
+    assert!(cols.contains(&r1));
+    let svg = tcplab_report::ladder::ladder(&r.scenario, c);
+    assert!(svg.contains("rewritten here (NAT)"));
+    assert!(svg.contains("talks to 10.99.2.1:"));
 }
