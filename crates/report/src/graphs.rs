@@ -745,7 +745,9 @@ pub fn link_direction(packets: &[&PacketRecord], t_end: Instant) -> String {
 }
 
 /// The topology: hosts and routers, links with their settings.
-pub fn topology(s: &Scenario) -> String {
+/// The topology; `path` (nodes in order, as a traceroute found them) is
+/// drawn over it.
+pub fn topology(s: &Scenario, path: &[usize]) -> String {
     // Layers by breadth-first search over links from the first node.
     let count = s.nodes.len();
     let mut layer = vec![usize::MAX; count];
@@ -838,6 +840,23 @@ pub fn topology(s: &Scenario) -> String {
                 );
             }
         }
+    }
+    if path.len() > 1 {
+        let mut d = String::new();
+        for (k, &node) in path.iter().enumerate() {
+            let (x, y) = pos.get(node).copied().unwrap_or((0.0, 0.0));
+            let _ = write!(
+                d,
+                "{}{} {}",
+                if k == 0 { "M" } else { "L" },
+                n(x),
+                n(y + 8.0)
+            );
+        }
+        let _ = write!(
+            out,
+            "<g><title>the path traceroute found</title><path d=\"{d}\" stroke=\"#e67e22\" stroke-width=\"4\" fill=\"none\" opacity=\"0.7\" stroke-dasharray=\"8 4\"/></g>"
+        );
     }
     for (i, node) in s.nodes.iter().enumerate() {
         let (x, y) = pos[i];

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod graphs;
+pub mod icmp;
 pub mod ladder;
 pub mod model;
 pub mod svg;
@@ -190,12 +191,15 @@ fn file_safe(name: &str) -> String {
 pub fn svgs(a: &Analysis<'_>) -> Vec<(String, String)> {
     let mut out = vec![(
         "topology.svg".to_string(),
-        graphs::topology(a.input.scenario),
+        graphs::topology(a.input.scenario, &traced(a)),
     )];
     for c in &a.conns {
         for (stem, _, svg) in conn_graphs(a, c) {
             out.push((format!("{stem}.svg"), svg));
         }
+    }
+    for (stem, _, svg) in icmp_graphs(a) {
+        out.push((format!("{stem}.svg"), svg));
     }
     for (stem, _, svg) in link_graphs(a) {
         out.push((format!("{stem}.svg"), svg));
@@ -273,7 +277,7 @@ pub fn html(a: &Analysis<'_>) -> String {
     let _ = write!(
         h,
         "<h2>Topology</h2><figure>{}</figure>",
-        graphs::topology(s)
+        graphs::topology(s, &traced(a))
     );
     h.push_str("<h2>Transcript</h2><p class=\"note\">Click a command to see the connections it opened.</p><pre class=\"transcript\">");
     transcript(&mut h, s, a.input.transcript, a.input.end);
@@ -308,6 +312,7 @@ pub fn html(a: &Analysis<'_>) -> String {
         }
         h.push_str("</section>");
     }
+    icmp_section(&mut h, a);
     h.push_str("<h2>Links</h2>");
     links_table(&mut h, a);
     for (_, caption, svg) in link_graphs(a) {
@@ -330,6 +335,78 @@ fn conn_nodes(s: &Scenario, c: &Conn) -> String {
         .map(|e| node_name(s, e.node).to_string())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The path the run's first traceroute found, for the topology.
+fn traced(a: &Analysis<'_>) -> Vec<usize> {
+    icmp::traced_path(&icmp::probes(a.input.scenario, &a.packets))
+}
+
+/// Probe flows and fragmented datagrams drawn at most.
+const MAX_ICMP_PICTURES: usize = 20;
+
+/// The ICMP/UDP probe pictures and fragmentation pictures: (file stem,
+/// title, SVG).
+fn icmp_graphs(a: &Analysis<'_>) -> Vec<(String, String, String)> {
+    let s = a.input.scenario;
+    let mut out = Vec::new();
+    for (i, f) in icmp::probes(s, &a.packets)
+        .iter()
+        .take(MAX_ICMP_PICTURES)
+        .enumerate()
+    {
+        let replies = f
+            .probes
+            .iter()
+            .filter(|p| matches!(p.answer, Some((icmp::Answer::Reply, ..))))
+            .count();
+        out.push((
+            format!("probes{i}"),
+            format!(
+                "{} from {} to {}: {} sent, {} answered by the destination, {} by ICMP errors",
+                if f.udp { "UDP" } else { "ICMP echo" },
+                node_name(s, f.origin),
+                f.dst,
+                f.probes.len(),
+                replies,
+                f.probes
+                    .iter()
+                    .filter(|p| matches!(p.answer, Some((icmp::Answer::Error { .. }, ..))))
+                    .count()
+            ),
+            icmp::probe_diagram(s, f),
+        ));
+    }
+    for (i, f) in icmp::fragments(s, &a.packets)
+        .iter()
+        .take(MAX_ICMP_PICTURES)
+        .enumerate()
+    {
+        out.push((
+            format!("fragments{i}"),
+            format!(
+                "A datagram from {} to {} (IP id {}) in fragments",
+                f.src, f.dst, f.ident
+            ),
+            icmp::fragment_diagram(s, f),
+        ));
+    }
+    out
+}
+
+fn icmp_section(h: &mut String, a: &Analysis<'_>) {
+    let graphs = icmp_graphs(a);
+    if graphs.is_empty() {
+        return;
+    }
+    h.push_str("<h2>ICMP, UDP and fragments</h2><p class=\"note\">Each probe (an echo request, a UDP datagram) out to the node where it stopped, and what answered it back: the destination's reply or a router's ICMP error. Fragmented datagrams: which node split them into which pieces, and where they were put back together.</p>");
+    for (_, caption, svg) in graphs {
+        let _ = write!(
+            h,
+            "<figure><figcaption>{}</figcaption>{svg}</figure>",
+            esc(&caption)
+        );
+    }
 }
 
 fn transcript(h: &mut String, s: &Scenario, events: &[TranscriptEvent], end: Instant) {

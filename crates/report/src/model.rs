@@ -20,6 +20,10 @@ pub struct IpHead {
     pub ttl: u8,
     /// A fragment (more fragments, or an offset).
     pub fragment: bool,
+    /// The fragment's offset in bytes and the more-fragments flag.
+    pub frag_offset: usize,
+    pub more_fragments: bool,
+    pub dont_fragment: bool,
     pub header_len: usize,
     pub total_len: usize,
 }
@@ -105,6 +109,9 @@ pub fn parse_ip(b: &[u8]) -> Option<IpHead> {
         total_len: usize::from(be16(b, 2)?),
         ident: be16(b, 4)?,
         fragment: frag & 0x2000 != 0 || frag & 0x1fff != 0,
+        frag_offset: usize::from(frag & 0x1fff) * 8,
+        more_fragments: frag & 0x2000 != 0,
+        dont_fragment: frag & 0x4000 != 0,
         ttl: b[8],
         proto: b[9],
         src: Ipv4Addr::new(b[12], b[13], b[14], b[15]),

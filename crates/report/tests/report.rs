@@ -364,3 +364,92 @@ fn behind_a_nat_the_ends_disagree_and_the_rewrite_is_drawn() {
     assert!(svg.contains("rewritten here (NAT)"));
     assert!(svg.contains("talks to 10.99.2.1:"));
 }
+
+#[test]
+fn pings_traceroute_and_fragments_hop_by_hop() {
+    use tcplab_report::icmp::{self, Answer, Kind};
+    let r = run("tour", None);
+    let a = analyse(r.input());
+    let s = &r.scenario;
+    let name = |n: usize| s.nodes[n].name.as_str();
+    let flows = icmp::probes(s, &a.packets);
+    let pings = flows
+        .iter()
+        .find(|f| !f.udp && name(f.origin) == "client")
+        .expect("the client's pings");
+    // ping -t 1: answered by r1 with "time exceeded".
+    let ttl1 = pings.probes.iter().find(|p| p.ttl == 1).unwrap();
+    let (ans, from, _, back) = ttl1.answer.clone().unwrap();
+    assert_eq!(
+        ans,
+        Answer::Error {
+            ty: 11,
+            code: 0,
+            mtu: None
+        }
+    );
+    assert_eq!(name(from), "r1");
+    assert!(back.is_some());
+    // ping -s 1000 with DF: r1's next link has MTU 576.
+    assert!(pings.probes.iter().any(|p| matches!(
+        p.answer,
+        Some((
+            Answer::Error {
+                ty: 3,
+                code: 4,
+                mtu: Some(576)
+            },
+            ..
+        ))
+    )));
+    // Plain pings: replies from the server, after crossing both routers.
+    let ok = pings
+        .probes
+        .iter()
+        .find(|p| matches!(p.answer, Some((Answer::Reply, ..))))
+        .unwrap();
+    let path: Vec<&str> = ok.path.iter().map(|&(n, _)| name(n)).collect();
+    assert_eq!(path, ["r1", "r2", "server"]);
+    assert!(matches!(ok.kind, Kind::Echo { .. }));
+    // traceroute: TTL 1 dies at r1, the last probes reach the server,
+    // which answers "port unreachable".
+    let trace = flows
+        .iter()
+        .find(|f| f.udp && f.probes.iter().any(|p| p.ttl == 1))
+        .expect("traceroute's probes");
+    let first = &trace.probes[0];
+    assert_eq!(first.ttl, 1);
+    assert_eq!(first.answer.as_ref().map(|x| name(x.1)), Some("r1"));
+    let last = trace.probes.last().unwrap();
+    assert!(matches!(
+        last.answer,
+        Some((Answer::Error { ty: 3, code: 3, .. }, ..))
+    ));
+    // The path it found, for the topology.
+    let traced: Vec<&str> = icmp::traced_path(&flows).into_iter().map(name).collect();
+    assert_eq!(traced, ["client", "r1", "r2", "server"]);
+    // DNS replies are answers, not probes of their own.
+    assert!(!flows.iter().any(|f| name(f.origin) == "server" && f.udp));
+
+    let r = run("fragmentation", None);
+    let a = analyse(r.input());
+    let frags = icmp::fragments(&r.scenario, &a.packets);
+    let f = &frags[0];
+    let (splitter, pieces) = &f.splits[0];
+    assert_eq!(r.scenario.nodes[*splitter].name, "r1");
+    assert!(pieces.len() > 1);
+    // The pieces cover the datagram exactly.
+    let mut at = 0;
+    for &(off, len) in pieces {
+        assert_eq!(off, at);
+        at += len;
+    }
+    assert_eq!(at, f.total);
+    assert_eq!(
+        f.ends
+            .iter()
+            .map(|&n| r.scenario.nodes[n].name.as_str())
+            .collect::<Vec<_>>(),
+        ["b"]
+    );
+}
