@@ -22,6 +22,7 @@ mod drill;
 mod lab;
 mod route;
 mod run;
+mod run_report;
 
 use std::process::ExitCode;
 

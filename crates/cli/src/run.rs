@@ -66,6 +66,11 @@ pub struct RunArgs {
     /// Run the command on the stack already running on the device.
     #[arg(long)]
     attach: bool,
+    /// Write a report of the run when it ends: one HTML page with the
+    /// stack's TCP connections (ladder diagrams, states, time-sequence and
+    /// cwnd graphs), probes and the transcript, as `tcplab lab --report`.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// The tool command, after `--`: ping, curl, serve http, nc, ...
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -262,6 +267,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, String> {
         pcap: a.pcap.clone(),
         nameservers,
         tcp,
+        record: a.report.as_ref().map(|_| Default::default()),
     })
 }
 
@@ -295,9 +301,18 @@ pub fn run(a: RunArgs) -> Result<ExitCode, String> {
         return Ok(exit(code));
     }
     let opts = options(&a)?;
+    if let Some(path) = &a.report {
+        // Checked before the device is made.
+        std::fs::File::create(path)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    }
     let code =
         tcplab_tun::run(&opts, &cmdline, &Tools, &mut out, &mut err).map_err(|e| e.to_string())?;
     let _ = out.flush();
+    if let (Some(path), Some(rec)) = (&a.report, &opts.record) {
+        crate::run_report::write(path, &opts, &cmdline, &rec.borrow())?;
+        let _ = writeln!(err, "tcplab run: report in {}", path.display());
+    }
     Ok(exit(code))
 }
 

@@ -173,7 +173,7 @@ pub fn polyline(points: &[(f64, f64)], max: usize, style: &str) -> String {
 
 /// Seconds as the axes write them.
 pub fn secs(v: f64) -> String {
-    let s = format!("{v:.3}");
+    let s = format!("{v:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.').to_string();
     if s == "-0" {
         "0".into()

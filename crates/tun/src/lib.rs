@@ -20,4 +20,6 @@ pub mod sys;
 pub use control::{attach, socket_path, AttachIo};
 pub use device::{Device, DeviceSpec, SetupError};
 pub use fs::RealFs;
-pub use runtime::{route, run, Launcher, Policy, RouteOptions, RunOptions};
+pub use runtime::{
+    route, run, Launcher, Policy, RouteOptions, RunOptions, TunPacket, TunRecording,
+};

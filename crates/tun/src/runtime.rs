@@ -60,6 +60,64 @@ pub struct RunOptions {
     pub nameservers: Vec<Ipv4Addr>,
     /// The stack's TCP settings (`--cc`, `--no-sack`, `--no-timestamps`).
     pub tcp: tcplab_stack::tcp::TcpConfig,
+    /// Record the run for a report (`--report`): filled as it runs.
+    pub record: Option<Rc<RefCell<TunRecording>>>,
+}
+
+/// Datagrams recorded at most; later ones are counted only.
+pub const MAX_RECORDED: usize = 1_000_000;
+
+/// Bytes of each datagram kept (every IPv4 and TCP header).
+pub const RECORDED_HEAD: usize = 120;
+
+/// One datagram across the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunPacket {
+    /// When the stack sent it, or when it came from the kernel.
+    pub time: Instant,
+    /// From the kernel to the stack (else the stack to the kernel).
+    pub to_stack: bool,
+    pub len: usize,
+    pub head: Box<[u8]>,
+    /// When it reached the other side; `None`: an impairment lost it, or
+    /// the device's queue was full.
+    pub arrived: Option<Instant>,
+}
+
+/// What `tcplab run --report` records: the datagrams across the device,
+/// the stack's TCP events, and the processes' output.
+#[derive(Debug, Default)]
+pub struct TunRecording {
+    pub packets: Vec<TunPacket>,
+    pub unrecorded: u64,
+    pub tcp: Vec<tcplab_stack::tcp::TraceEvent>,
+    pub output: Vec<OutputChunk>,
+    /// When the run ended.
+    pub end: Instant,
+}
+
+impl TunRecording {
+    fn note(&mut self, time: Instant, to_stack: bool, bytes: &[u8], arrived: Option<Instant>) {
+        if self.packets.len() >= MAX_RECORDED {
+            self.unrecorded += 1;
+            return;
+        }
+        self.packets.push(TunPacket {
+            time,
+            to_stack,
+            len: bytes.len(),
+            head: bytes[..bytes.len().min(RECORDED_HEAD)].into(),
+            arrived,
+        });
+    }
+}
+
+/// When the first of an impairment's copies arrives (`None`: none does).
+fn first_arrival(offer: &Offer) -> Option<Instant> {
+    match offer {
+        Offer::Dropped => None,
+        Offer::Sent(v) => v.iter().map(|(t, _)| *t).min(),
+    }
 }
 
 /// The real clock, as the stack's `Instant` since the start.
@@ -135,6 +193,8 @@ struct Runner {
     pub send_drops: u64,
     /// The buffer datagrams are read into (64 KiB, kept between turns).
     rx_buf: Vec<u8>,
+    /// What a recording run keeps (`RunOptions::record`).
+    record: Option<Rc<RefCell<TunRecording>>>,
 }
 
 /// Write a datagram to the capture, if there is one (wall-clock stamps:
@@ -163,13 +223,22 @@ impl Runner {
         let iface = self.devices[device].1;
         let copies = match &mut self.rx {
             None => {
+                if let Some(r) = &self.record {
+                    r.borrow_mut().note(now, true, bytes, Some(now));
+                }
                 self.host.handle_packet(now, iface, bytes);
                 return;
             }
-            Some(d) => match d.offer(now, bytes.to_vec()) {
-                Offer::Dropped => Vec::new(),
-                Offer::Sent(v) => v,
-            },
+            Some(d) => {
+                let offer = d.offer(now, bytes.to_vec());
+                if let Some(r) = &self.record {
+                    r.borrow_mut().note(now, true, bytes, first_arrival(&offer));
+                }
+                match offer {
+                    Offer::Dropped => Vec::new(),
+                    Offer::Sent(v) => v,
+                }
+            }
         };
         for (at, b) in copies {
             if at <= now {
@@ -189,12 +258,19 @@ impl Runner {
 
     /// A datagram from the stack, through the send-side impairments.
     fn departing(&mut self, now: Instant, device: usize, bytes: Vec<u8>) {
+        let head = self.record.as_ref().map(|_| bytes.clone());
         let copies = match &mut self.tx {
             None => vec![(now, bytes)],
-            Some(d) => match d.offer(now, bytes) {
-                Offer::Dropped => Vec::new(),
-                Offer::Sent(v) => v,
-            },
+            Some(d) => {
+                let offer = d.offer(now, bytes);
+                if let (Some(r), Some(b)) = (&self.record, head) {
+                    r.borrow_mut().note(now, false, &b, first_arrival(&offer));
+                }
+                match offer {
+                    Offer::Dropped => Vec::new(),
+                    Offer::Sent(v) => v,
+                }
+            }
         };
         for (at, b) in copies {
             if at <= now {
@@ -231,17 +307,25 @@ impl Runner {
                 pcap,
                 epoch,
                 send_drops,
+                record,
                 ..
             } = self;
             host.service(now, &mut |t, bytes| {
                 if let Some((device, _)) = devices.iter_mut().find(|(_, i)| *i == t.iface) {
                     capture_to(pcap, *epoch, now, bytes);
-                    match device.send(bytes) {
-                        Ok(true) => {}
-                        Ok(false) | Err(_) => *send_drops += 1,
+                    let sent = match device.send(bytes) {
+                        Ok(true) => true,
+                        Ok(false) | Err(_) => {
+                            *send_drops += 1;
+                            false
+                        }
+                    };
+                    if let Some(r) = record {
+                        r.borrow_mut().note(now, false, bytes, sent.then_some(now));
                     }
                 }
             });
+            self.take_trace();
             return;
         }
         let mut out: Vec<(IfaceId, Vec<u8>)> = Vec::new();
@@ -251,6 +335,15 @@ impl Runner {
             if let Some(d) = self.devices.iter().position(|(_, i)| *i == iface) {
                 self.departing(now, d, b);
             }
+        }
+        self.take_trace();
+    }
+
+    /// Move what the stack recorded into the recording.
+    fn take_trace(&mut self) {
+        if let Some(r) = &self.record {
+            let events = self.host.with_stack(|s| s.take_trace());
+            r.borrow_mut().tcp.extend(events);
         }
     }
 
@@ -389,6 +482,7 @@ pub fn run(
         opts.pcap.as_deref(),
         opts.seed,
         Some(command),
+        opts.record.clone(),
         launcher,
         out,
         err,
@@ -469,6 +563,7 @@ pub fn route(
         opts.pcap.as_deref(),
         opts.seed,
         None,
+        None,
         launcher,
         out,
         err,
@@ -492,11 +587,15 @@ fn drive(
     pcap: Option<&std::path::Path>,
     seed: u64,
     command: Option<&str>,
+    record: Option<Rc<RefCell<TunRecording>>>,
     launcher: &dyn Launcher,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, SetupError> {
     let name = devices[0].0.name.clone();
+    if record.is_some() {
+        host.with_stack(|s| s.set_tracing(true));
+    }
     host.set_epoch(wall_clock());
     host.set_fs(Rc::new(RealFs));
     host.set_names(Rc::new(RefCell::new(etc_hosts())));
@@ -530,7 +629,11 @@ fn drive(
     {
         let routes = routes.clone();
         let terminal = terminal.clone();
+        let record = record.clone();
         host.set_output(Rc::new(move |chunk: OutputChunk| {
+            if let Some(r) = &record {
+                r.borrow_mut().output.push(chunk.clone());
+            }
             let mut r = routes.borrow_mut();
             if r.client_of.contains_key(&chunk.pid) {
                 r.pending.push((chunk.pid, chunk.stream, chunk.bytes));
@@ -553,6 +656,7 @@ fn drive(
         epoch: wall_clock(),
         send_drops: 0,
         rx_buf: Vec::new(),
+        record: record.clone(),
     };
 
     // No command: a server (the router) until stopped.
@@ -718,6 +822,10 @@ fn drive(
 
     let now = runner.clock.now();
     runner.abort_all(now);
+    runner.take_trace();
+    if let Some(r) = &runner.record {
+        r.borrow_mut().end = now;
+    }
     flush_terminal(out, err);
     if let Some(p) = &mut runner.pcap {
         let _ = p.flush();

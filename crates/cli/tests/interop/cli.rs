@@ -159,3 +159,37 @@ fn without_root_one_line_and_status_2() {
         "the same line whether /dev/net/tun refuses the open (EACCES) or TUNSETIFF (EPERM)"
     );
 }
+
+#[test]
+fn run_report_draws_what_crossed_the_device() {
+    if !capable("run_report_draws_what_crossed_the_device") {
+        return;
+    }
+    let ns = Ns::new();
+    let files = Files::new(100_000);
+    let report = files.path("run.html");
+    let t = Tcplab::start(
+        &ns,
+        "10.7.0.2/24",
+        &["--report", &report, "--loss", "5%", "--seed", "3"],
+        &format!("serve http --root {}", files.path("")),
+    );
+    // The kernel's curl downloads from the stack, through 5 % loss.
+    ns.sh("curl -s --max-time 20 -o /dev/null http://10.7.0.2/big.bin");
+    ns.sh("ping -c 2 -i 0.2 10.7.0.2");
+    let out = t.stop();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("report in"), "{}", text(&out));
+    let html = std::fs::read_to_string(&report).unwrap();
+    // The kernel's connection to the stack's server, drawn from both the
+    // datagrams on the device and the stack's own state.
+    assert!(html.contains("<h3>kernel 10.7.0.1:"), "no connection drawn");
+    assert!(html.contains("→ tcplab 10.7.0.2:80</h3>"));
+    assert!(html.contains("class=\"ladder\""));
+    assert!(html.contains("States over time"));
+    assert!(html.contains("tcplab&#39;s congestion window"));
+    // The kernel's SYN, with the kernel's options.
+    assert!(html.contains("S seq=0 win="));
+    // The pings, each answered by the stack.
+    assert!(html.contains("ICMP echo from kernel to 10.7.0.2: 2 sent, 2 answered"));
+}
