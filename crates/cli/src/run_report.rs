@@ -109,6 +109,7 @@ pub fn write(
             .collect(),
         unrecorded: rec.unrecorded,
         tcp: rec.tcp.iter().map(|e| (0, e.clone())).collect(),
+        ..Recording::default()
     };
     let mut transcript = vec![TranscriptEvent::Command {
         time: Instant::ZERO,

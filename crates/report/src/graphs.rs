@@ -899,3 +899,60 @@ pub fn topology(s: &Scenario, path: &[usize]) -> String {
     out.push_str("</svg>");
     out
 }
+
+const PALETTE: [&str; 10] = [
+    "#2980b9", "#c0392b", "#27ae60", "#8e44ad", "#e67e22", "#16a085", "#7f8c8d", "#d35400",
+    "#2c3e50", "#f1c40f",
+];
+
+/// Several values over time as step lines: (name, points (seconds,
+/// value)); each holds until its next point, the last to `xmax`.
+pub fn step_chart(series: &[(String, Vec<(f64, f64)>)], xmax: f64, ylabel: &str) -> String {
+    let top = series
+        .iter()
+        .flat_map(|(_, pts)| pts.iter().map(|p| p.1))
+        .fold(1.0f64, f64::max);
+    let h = 260.0 + 14.0 * series.len().div_ceil(3) as f64;
+    let p = Plot {
+        x0: 70.0,
+        y0: 20.0 + 14.0 * series.len().div_ceil(3) as f64,
+        w: W - 90.0,
+        h: 200.0,
+        xmin: 0.0,
+        xmax: xmax.max(1e-3),
+        ymin: 0.0,
+        ymax: top * 1.1,
+    };
+    let mut out = open(W, h, "steps zoom");
+    p.axes(&mut out, "time (s)", ylabel, &|v| secs(v), &|v| secs(v));
+    for (k, (name, pts)) in series.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        let mut line: Vec<(f64, f64)> = Vec::new();
+        for &(t, v) in pts {
+            if let Some(&(_, py)) = line.last() {
+                line.push((p.x(t), py));
+            }
+            line.push((p.x(t), p.y(v)));
+        }
+        if let Some(&(_, py)) = line.last() {
+            line.push((p.x(xmax), py));
+        }
+        out.push_str(&polyline(
+            &line,
+            MAX_POINTS,
+            &format!("stroke=\"{colour}\" stroke-width=\"1.6\""),
+        ));
+        let (lx, ly) = (10.0 + 250.0 * (k % 3) as f64, 14.0 + 14.0 * (k / 3) as f64);
+        let _ = write!(
+            out,
+            "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"8\" fill=\"{colour}\"/><text x=\"{}\" y=\"{}\" font-size=\"10\">{}</text>",
+            n(lx),
+            n(ly - 8.0),
+            n(lx + 13.0),
+            n(ly),
+            esc(&name.chars().take(40).collect::<String>())
+        );
+    }
+    out.push_str("</svg>");
+    out
+}

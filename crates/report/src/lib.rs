@@ -201,6 +201,9 @@ pub fn svgs(a: &Analysis<'_>) -> Vec<(String, String)> {
     for (stem, _, svg) in icmp_graphs(a) {
         out.push((format!("{stem}.svg"), svg));
     }
+    for (stem, _, svg) in policy_graphs(a) {
+        out.push((format!("{stem}.svg"), svg));
+    }
     for (stem, _, svg) in link_graphs(a) {
         out.push((format!("{stem}.svg"), svg));
     }
@@ -313,6 +316,7 @@ pub fn html(a: &Analysis<'_>) -> String {
         h.push_str("</section>");
     }
     icmp_section(&mut h, a);
+    policy_section(&mut h, a);
     h.push_str("<h2>Links</h2>");
     links_table(&mut h, a);
     for (_, caption, svg) in link_graphs(a) {
@@ -392,6 +396,172 @@ fn icmp_graphs(a: &Analysis<'_>) -> Vec<(String, String, String)> {
         ));
     }
     out
+}
+
+/// Rules shown at most per router in the graph of hits (the table has
+/// them all).
+const MAX_RULE_LINES: usize = 10;
+
+/// Per filtering router: hits per rule over time, tracked flows by state,
+/// NAT mappings in use: (file stem, title, SVG).
+fn policy_graphs(a: &Analysis<'_>) -> Vec<(String, String, String)> {
+    let s = a.input.scenario;
+    let rec = a.input.recording;
+    let end = a.input.end.since_origin().as_secs_f64();
+    let mut out = Vec::new();
+    for node in policy_nodes(rec) {
+        let samples: Vec<_> = rec.policy.iter().filter(|p| p.node == node).collect();
+        let t = |p: &tcplab_sim::record::PolicySample| p.time.since_origin().as_secs_f64();
+        let who = node_name(s, node);
+        let hit = |p: &tcplab_sim::record::PolicySample, id: usize| {
+            p.hits.iter().find(|h| h.0 == id).map_or(0, |h| h.1)
+        };
+        let series: Vec<(String, Vec<(f64, f64)>)> = rec
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(id, (n, _))| *n == node && samples.iter().any(|p| hit(p, *id) > 0))
+            .take(MAX_RULE_LINES)
+            .map(|(id, (_, label))| {
+                let pts = samples.iter().map(|p| (t(p), hit(p, id) as f64)).collect();
+                (label.clone(), pts)
+            })
+            .collect();
+        if !series.is_empty() {
+            out.push((
+                format!("policy-{}-hits", file_safe(who)),
+                format!("{who}: packets each rule matched, over time"),
+                graphs::step_chart(&series, end, "packets"),
+            ));
+        }
+        let mut states: Vec<String> = Vec::new();
+        for p in &samples {
+            for (st, _) in &p.flows {
+                if !states.contains(st) {
+                    states.push(st.clone());
+                }
+            }
+        }
+        let mut series: Vec<(String, Vec<(f64, f64)>)> = states
+            .iter()
+            .map(|st| {
+                let pts = samples
+                    .iter()
+                    .map(|p| {
+                        let c = p.flows.iter().find(|(x, _)| x == st).map_or(0, |x| x.1);
+                        (t(p), c as f64)
+                    })
+                    .collect();
+                (format!("flows {st}"), pts)
+            })
+            .collect();
+        if samples.iter().any(|p| !p.mappings.is_empty()) {
+            series.push((
+                "NAT mappings".into(),
+                samples
+                    .iter()
+                    .map(|p| (t(p), p.mappings.len() as f64))
+                    .collect(),
+            ));
+        }
+        if !series.is_empty() {
+            out.push((
+                format!("policy-{}-flows", file_safe(who)),
+                format!("{who}: tracked flows by state, and NAT mappings in use, over time"),
+                graphs::step_chart(&series, end, "flows"),
+            ));
+        }
+    }
+    out
+}
+
+/// The routers that have a packet policy, in order.
+fn policy_nodes(rec: &tcplab_sim::Recording) -> Vec<usize> {
+    let mut nodes: Vec<usize> = rec.policy.iter().map(|p| p.node).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    nodes
+}
+
+fn policy_section(h: &mut String, a: &Analysis<'_>) {
+    let rec = a.input.recording;
+    let nodes = policy_nodes(rec);
+    if nodes.is_empty() {
+        return;
+    }
+    let s = a.input.scenario;
+    h.push_str("<h2>Packet policy: ACLs, firewalls, NAT</h2>");
+    for node in nodes {
+        let who = node_name(s, node);
+        let samples: Vec<_> = rec.policy.iter().filter(|p| p.node == node).collect();
+        let _ = write!(h, "<h3>{}</h3>", esc(who));
+        let hit = |p: &tcplab_sim::record::PolicySample, id: usize| {
+            p.hits.iter().find(|h| h.0 == id).map_or(0, |h| h.1)
+        };
+        if let Some(last) = samples.last() {
+            let rules: Vec<_> = rec
+                .rules
+                .iter()
+                .enumerate()
+                .filter(|(_, (n, _))| *n == node)
+                .collect();
+            if !rules.is_empty() {
+                h.push_str("<table><tr><th>rule</th><th>packets matched</th><th>first matched at (s)</th></tr>");
+                for (id, (_, label)) in rules {
+                    let first = samples
+                        .iter()
+                        .find(|p| hit(p, id) > 0)
+                        .map_or("—".to_string(), |p| stamp(p.time));
+                    let _ = write!(
+                        h,
+                        "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        esc(label),
+                        hit(last, id),
+                        first
+                    );
+                }
+                h.push_str("</table>");
+            }
+            let _ = write!(
+                h,
+                "<p class=\"note\">dropped: {} by ACLs, {} by security groups, {} by NAT; {} packets translated</p>",
+                last.dropped[0], last.dropped[1], last.dropped[2], last.translated
+            );
+        }
+        // NAT mappings as they came and went.
+        let mut seen: Vec<String> = Vec::new();
+        let mut changes = Vec::new();
+        for p in &samples {
+            for m in &p.mappings {
+                if !seen.contains(m) {
+                    changes.push(format!("{} made {m}", stamp(p.time)));
+                }
+            }
+            for m in &seen {
+                if !p.mappings.contains(m) {
+                    changes.push(format!("{} released {m}", stamp(p.time)));
+                }
+            }
+            seen = p.mappings.clone();
+        }
+        if !changes.is_empty() {
+            h.push_str("<p class=\"note\">NAT mappings (inside address and port -> outside port), as they were made and released:</p><pre class=\"transcript\">");
+            for c in changes.iter().take(200) {
+                let _ = writeln!(h, "{}", esc(c));
+            }
+            if changes.len() > 200 {
+                let _ = writeln!(h, "… {} more", changes.len() - 200);
+            }
+            h.push_str("</pre>");
+        }
+    }
+    for (_, caption, svg) in policy_graphs(a) {
+        let _ = write!(
+            h,
+            "<figure><figcaption>{}</figcaption>{svg}</figure>",
+            esc(&caption)
+        );
+    }
 }
 
 fn icmp_section(h: &mut String, a: &Analysis<'_>) {
@@ -512,8 +682,9 @@ fn links_table(h: &mut String, a: &Analysis<'_>) {
 
 /// The run's events as JSON lines (one object per line, in time order
 /// within each kind): `packet` (every datagram offered to a link, with its
-/// fate and, for TCP, its header fields), `tcp-open`, `tcp-state`,
-/// `tcp-cc` (the stacks' own events), and `transcript`. docs/report.md
+/// fate and, for TCP, its header fields), `policy` (a router's rule hits,
+/// tracked flows and NAT mappings when they changed), `tcp-open`,
+/// `tcp-state`, `tcp-cc` (the stacks' own events), and `transcript`. docs/report.md
 /// describes every field.
 pub fn jsonl(a: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()> {
     use serde_json::json;
@@ -578,6 +749,32 @@ pub fn jsonl(a: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()> {
                 "ts": t.ts.map(|(a, b)| [a, b]), "sack": t.sack.iter().map(|&(a, b)| [a, b]).collect::<Vec<_>>(),
             });
         }
+        writeln!(out, "{v}")?;
+    }
+    let rec = a.input.recording;
+    for p in &rec.policy {
+        let hits: Vec<_> = p
+            .hits
+            .iter()
+            .map(|&(id, n)| json!({"rule": rec.rules.get(id).map(|r| r.1.clone()), "packets": n}))
+            .collect();
+        let flows: serde_json::Map<String, serde_json::Value> = p
+            .flows
+            .iter()
+            .map(|(st, n)| (st.clone(), json!(n)))
+            .collect();
+        let v = json!({
+            "kind": "policy",
+            "time_us": p.time.total_micros(),
+            "node": node_name(s, p.node),
+            "hits": hits,
+            "flows": flows,
+            "mappings": p.mappings,
+            "dropped_acl": p.dropped[0],
+            "dropped_firewall": p.dropped[1],
+            "dropped_nat": p.dropped[2],
+            "translated": p.translated,
+        });
         writeln!(out, "{v}")?;
     }
     for (node, e) in &a.input.recording.tcp {

@@ -453,3 +453,43 @@ fn pings_traceroute_and_fragments_hop_by_hop() {
         ["b"]
     );
 }
+
+#[test]
+fn rule_hits_flows_and_nat_mappings_over_time() {
+    let r = run("acl", None);
+    let rec = &r.recording;
+    let id = |label: &str| {
+        rec.rules
+            .iter()
+            .position(|(_, l)| l.contains(label))
+            .unwrap_or_else(|| panic!("no rule {label}: {:?}", rec.rules))
+    };
+    let deny_out = id("out * deny");
+    let added = id("out 100 allow tcp sport 80");
+    let hits = |p: &tcplab_sim::record::PolicySample, id: usize| {
+        p.hits.iter().find(|h| h.0 == id).map_or(0, |h| h.1)
+    };
+    let last = rec.policy.last().unwrap();
+    // The SYN-ACKs the final deny dropped; then the rule added at 8 s let
+    // the replies out.
+    assert_eq!(hits(last, deny_out), 5);
+    let first_added = rec.policy.iter().find(|p| hits(p, added) > 0).unwrap();
+    assert!(first_added.time >= Instant::from_secs(8));
+    assert!(rec.policy.windows(2).all(|w| w[0].time <= w[1].time));
+    let html = tcplab_report::html(&analyse(r.input()));
+    assert!(html.contains("Packet policy"));
+    assert!(html.contains("packets each rule matched"));
+
+    let r = run("nat", None);
+    let rec = &r.recording;
+    // Mappings come and are listed; flows are tracked by state.
+    let most = rec.policy.iter().map(|p| p.mappings.len()).max().unwrap();
+    assert!(most >= 2, "{most}");
+    assert!(rec
+        .policy
+        .iter()
+        .any(|p| p.flows.iter().any(|(s, n)| s == "ESTABLISHED" && *n >= 2)));
+    let html = tcplab_report::html(&analyse(r.input()));
+    assert!(html.contains(" made tcp 10.99.1.2:"));
+    assert!(html.contains("tracked flows by state"));
+}

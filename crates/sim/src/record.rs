@@ -79,6 +79,24 @@ pub struct PacketRecord {
     pub queue: u32,
 }
 
+/// A router's packet policy at one moment: how often each rule matched,
+/// the flows it tracks by state, its NAT mappings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySample {
+    pub time: Instant,
+    pub node: usize,
+    /// Packets each rule matched: (index in [`Recording::rules`], count).
+    pub hits: Vec<(usize, u64)>,
+    /// Tracked flows by state (`ESTABLISHED`, `TIME_WAIT`, ... for TCP;
+    /// `UNREPLIED` or `REPLIED` for the rest).
+    pub flows: Vec<(String, usize)>,
+    /// NAT: the mappings in use, and each as "inside -> outside port".
+    pub mappings: Vec<String>,
+    /// Packets dropped by ACLs, security groups, NAT; packets translated.
+    pub dropped: [u64; 3],
+    pub translated: u64,
+}
+
 /// Everything a recording run kept.
 #[derive(Debug, Default, Clone)]
 pub struct Recording {
@@ -87,6 +105,12 @@ pub struct Recording {
     pub unrecorded: u64,
     /// TCP events of each node's stack: (node, event), in time order.
     pub tcp: Vec<(usize, TraceEvent)>,
+    /// Every rule of a filtering router that has existed, as `fw -L`
+    /// names it: (node, label). Rules added during the run come later.
+    pub rules: Vec<(usize, String)>,
+    /// Routers' packet policies, sampled after every event that ran them
+    /// and kept when something changed.
+    pub policy: Vec<PolicySample>,
 }
 
 impl Recording {

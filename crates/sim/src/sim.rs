@@ -482,11 +482,46 @@ impl Sim {
         self.recording.as_deref()
     }
 
-    /// Take the TCP events a node's stack recorded.
+    /// Take the TCP events a node's stack recorded, and a sample of its
+    /// packet policy if it changed.
     fn take_trace(&mut self, node: usize) {
-        if let Some(rec) = self.recording.as_mut() {
-            let events = self.nodes[node].host.with_stack(|s| s.take_trace());
-            rec.tcp.extend(events.into_iter().map(|e| (node, e)));
+        let Some(rec) = self.recording.as_mut() else {
+            return;
+        };
+        let host = &self.nodes[node].host;
+        let events = host.with_stack(|s| s.take_trace());
+        rec.tcp.extend(events.into_iter().map(|e| (node, e)));
+        let now = self.now;
+        let sample = host.with_netfilter(|nf| policy_sample(nf, now, node));
+        if let Some((rules, mut sample)) = sample {
+            for (label, count) in rules {
+                let id = match rec
+                    .rules
+                    .iter()
+                    .position(|(n, l)| *n == node && *l == label)
+                {
+                    Some(id) => id,
+                    None => {
+                        rec.rules.push((node, label));
+                        rec.rules.len() - 1
+                    }
+                };
+                sample.hits.push((id, count));
+            }
+            let last = rec.policy.iter().rev().find(|p| p.node == node);
+            let changed = last.is_none_or(|l| {
+                (&l.hits, &l.flows, &l.mappings, l.dropped, l.translated)
+                    != (
+                        &sample.hits,
+                        &sample.flows,
+                        &sample.mappings,
+                        sample.dropped,
+                        sample.translated,
+                    )
+            });
+            if changed {
+                rec.policy.push(sample);
+            }
         }
     }
 
@@ -1002,6 +1037,88 @@ impl Sim {
     pub fn capture_path(dir: &Path, segment: &str) -> std::path::PathBuf {
         dir.join(format!("{segment}.pcap"))
     }
+}
+
+/// A router's rules with their counts, and the state of its policy now
+/// (its `hits` left for the caller to fill).
+fn policy_sample(
+    nf: &tcplab_netfilter::Netfilter,
+    time: Instant,
+    node: usize,
+) -> (Vec<(String, u64)>, record::PolicySample) {
+    let mut rules = Vec::new();
+    let iface = |i: &usize| {
+        nf.iface_names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("#{i}"))
+    };
+    for (i, acl) in &nf.acls {
+        for (dir, list) in [("in", &acl.inbound), ("out", &acl.outbound)] {
+            for r in list.rules() {
+                let action = match r.action {
+                    tcplab_netfilter::Action::Allow => "allow",
+                    tcplab_netfilter::Action::Deny => "deny",
+                };
+                rules.push((
+                    format!("ACL {} {dir} {} {action} {}", iface(i), r.number, r.matches),
+                    r.packets,
+                ));
+            }
+            rules.push((
+                format!("ACL {} {dir} * deny (the final rule)", iface(i)),
+                list.default_packets,
+            ));
+        }
+    }
+    for (i, sg) in &nf.groups {
+        for (dir, list) in [("in", &sg.inbound), ("out", &sg.outbound)] {
+            for r in list {
+                rules.push((
+                    format!("firewall {} {dir} allow {}", iface(i), r.matches),
+                    r.packets,
+                ));
+            }
+        }
+    }
+    let mut flows: BTreeMap<String, usize> = BTreeMap::new();
+    for e in nf.conntrack.entries() {
+        let state = match e.tcp {
+            Some(t) => t.to_string(),
+            None if e.seen_reply => "REPLIED".to_string(),
+            None => "UNREPLIED".to_string(),
+        };
+        *flows.entry(state).or_default() += 1;
+    }
+    let mappings = nf
+        .nat
+        .as_ref()
+        .map(|n| {
+            n.mappings()
+                .map(|((proto, addr, port), m)| {
+                    let proto = match proto {
+                        6 => "tcp",
+                        17 => "udp",
+                        _ => "icmp",
+                    };
+                    format!("{proto} {addr}:{port} -> :{}", m.external_port)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let c = &nf.counters;
+    (
+        rules,
+        record::PolicySample {
+            time,
+            node,
+            hits: Vec::new(),
+            flows: flows.into_iter().collect(),
+            mappings,
+            dropped: [c.acl_dropped, c.sg_dropped, c.nat_dropped],
+            translated: c.translated,
+        },
+    )
 }
 
 /// The content of a generated `[[file]]`: pseudo-random bytes that depend
