@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use tcplab_sim::record::Fate;
 use tcplab_sim::{PacketRecord, Scenario};
-use tcplab_stack::tcp::{CcSample, TraceEvent};
+use tcplab_stack::tcp::{CcSample, Timer, TraceEvent};
 use tcplab_stack::{Instant, TcpState};
 
 use crate::model::{Conn, End, Flight, ACK, SYN};
@@ -411,6 +411,21 @@ pub fn rtt(c: &Conn, s: &[(Instant, &CcSample)]) -> String {
     out
 }
 
+/// The timers that fired at one end, with when: those a ladder marks
+/// (retransmission, tail loss probe, persist, keep-alive, 2·MSL).
+pub fn timers_fired(trace: &[(usize, TraceEvent)], end: &End, span: Span) -> Vec<(Instant, Timer)> {
+    of_end(trace, end, span)
+        .filter_map(|e| match e {
+            TraceEvent::Timer { time, timer, .. }
+                if !matches!(timer, Timer::DelayedAck | Timer::Pacing | Timer::Reorder) =>
+            {
+                Some((*time, *timer))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// One move of a connection's state: when, from (`None`: LISTEN), to.
 pub type Step = (Instant, Option<TcpState>, TcpState);
 
@@ -427,7 +442,7 @@ pub fn state_path(trace: &[(usize, TraceEvent)], end: &End, span: Span) -> Vec<S
                 ..
             } => Some((*time, (!passive).then_some(TcpState::Closed), *state)),
             TraceEvent::State { time, from, to, .. } => Some((*time, Some(*from), *to)),
-            TraceEvent::Cc { .. } => None,
+            TraceEvent::Cc { .. } | TraceEvent::Timer { .. } => None,
         })
         .collect()
 }

@@ -9,6 +9,7 @@ use tcplab_stack::Instant;
 
 use crate::model::{Conn, Flight, ACK, SYN};
 use crate::svg::{esc, n, open};
+use tcplab_stack::tcp::Timer;
 
 /// Segments drawn at most: the first ones and the last ones (a handshake
 /// and a close are what a ladder is for; the middle of a long transfer is
@@ -220,6 +221,11 @@ fn layout(flights: &[&Flight], columns: usize) -> Layout {
 /// The ladder of connection `c` as a standalone SVG: its two ends and the
 /// routers between them as vertical lines, each segment drawn hop by hop.
 pub fn ladder(s: &Scenario, c: &Conn) -> String {
+    ladder_with(s, c, [&[], &[]])
+}
+
+/// The ladder with the timers each end's stack fired marked beside it.
+pub fn ladder_with(s: &Scenario, c: &Conn, fired: [&[(Instant, Timer)]; 2]) -> String {
     let (flights, skipped) = chosen(c);
     let cols = c.columns();
     let ncols = cols.len();
@@ -297,6 +303,33 @@ pub fn ladder(s: &Scenario, c: &Conn) -> String {
         );
     }
     let t0 = c.first_time();
+    // Timers: at the height of their time among the segments around them.
+    for (side, list) in fired.iter().enumerate() {
+        let x = if side == 0 { left } else { right };
+        for &(t, timer) in list.iter() {
+            let k = flights.iter().rposition(|f| f.sent <= t);
+            let y = match k {
+                Some(k) => lay.y(k, t),
+                None => lay.axis.y(t),
+            };
+            let (dx, anchor) = if side == 0 {
+                (-10.0, "end")
+            } else {
+                (10.0, "start")
+            };
+            let _ = write!(
+                out,
+                "<g class=\"timer\"><title>{} fired at {:.3} ms</title><circle cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"#fff\" stroke=\"#c0392b\" stroke-width=\"1.5\"/><text x=\"{}\" y=\"{}\" text-anchor=\"{anchor}\" fill=\"#c0392b\" font-size=\"9\" font-weight=\"bold\">{}</text></g>",
+                timer.name(),
+                t.saturating_since(t0).as_secs_f64() * 1000.0,
+                n(x),
+                n(y),
+                n(x + dx),
+                n(y + 12.0),
+                timer.name()
+            );
+        }
+    }
     for (k, f) in flights.iter().enumerate() {
         if skipped > 0 && k == FIRST {
             let y = lay.rows[k].0 - GAP / 2.0;

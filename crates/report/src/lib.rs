@@ -73,15 +73,17 @@ fn stamp(t: Instant) -> String {
 fn conn_graphs(a: &Analysis<'_>, c: &Conn) -> Vec<(String, String, String)> {
     let s = a.input.scenario;
     let trace = &a.input.recording.tcp;
-    let mut out = vec![(
-        format!("conn{}-ladder", c.id),
-        "Ladder diagram".to_string(),
-        ladder::ladder(s, c),
-    )];
     let span = |k: usize| graphs::Span {
         from: c.first_time(),
         until: c.until[k],
     };
+    let fired =
+        |k: usize| c.ends[k].map_or(Vec::new(), |e| graphs::timers_fired(trace, &e, span(k)));
+    let mut out = vec![(
+        format!("conn{}-ladder", c.id),
+        "Ladder diagram (timers that fired marked on the side they fired)".to_string(),
+        ladder::ladder_with(s, c, [&fired(0), &fired(1)]),
+    )];
     let paths: Vec<_> = c
         .ends
         .iter()
@@ -796,6 +798,14 @@ pub fn jsonl(a: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()> {
                 to,
             } => {
                 json!({"kind":"tcp-state","time_us":time.total_micros(),"node":node_name(s,*node),"local":local.to_string(),"remote":remote.to_string(),"from":format!("{from}"),"to":format!("{to}")})
+            }
+            TraceEvent::Timer {
+                time,
+                local,
+                remote,
+                timer,
+            } => {
+                json!({"kind":"tcp-timer","time_us":time.total_micros(),"node":node_name(s,*node),"local":local.to_string(),"remote":remote.to_string(),"timer":timer.name()})
             }
             TraceEvent::Cc {
                 time,

@@ -120,6 +120,10 @@ fn handshake_ladder_and_time_sequence_graph() {
     snapshot("handshake-ladder.svg", &svgs["conn0-ladder.svg"]);
     snapshot("handshake-tseq.svg", &svgs["conn0-tseq.svg"]);
     snapshot("handshake-diagram.svg", &svgs["conn0-diagram.svg"]);
+    // The timers that fired: the silent address's SYN retransmissions
+    // (RTO, backing off), the client's 2·MSL in TIME-WAIT.
+    assert!(svgs["conn2-ladder.svg"].matches("<title>RTO fired").count() >= 2);
+    assert!(svgs["conn0-ladder.svg"].contains("<title>2MSL fired"));
     let text = tcplab_report::text_ladders(&a, 1);
     snapshot("handshake-ladder.txt", &text);
 }

@@ -612,32 +612,33 @@ impl Connection {
         let mut out = TimerOutcome::default();
         if self.phase.deadline().is_some_and(|d| d <= now) {
             // 2 MSL in TIME-WAIT; or an orphan's FIN-WAIT-2 timeout.
+            self.note_timer(Timer::TimeWait);
             self.enter_closed();
             out.closed = true;
             return out;
         }
-        if self.timers.expired(Timer::Retransmit, now) {
+        if self.fired(Timer::Retransmit, now) {
             self.on_retransmission_timeout(ctx, &mut out);
             if out.closed {
                 return out;
             }
         }
-        if self.timers.expired(Timer::DelayedAck, now) && self.rcv.delayed_ack_expired() {
+        if self.fired(Timer::DelayedAck, now) && self.rcv.delayed_ack_expired() {
             ctx.stats.delayed_acks += 1;
         }
-        if self.timers.expired(Timer::Persist, now) {
+        if self.fired(Timer::Persist, now) {
             self.on_persist_timeout(ctx, &mut out);
             if out.closed {
                 return out;
             }
         }
-        if self.timers.expired(Timer::KeepAlive, now) {
+        if self.fired(Timer::KeepAlive, now) {
             self.on_keepalive_timeout(ctx, &mut out);
         }
-        if self.timers.expired(Timer::Reorder, now) {
+        if self.fired(Timer::Reorder, now) {
             self.on_reorder_timeout(ctx);
         }
-        if self.timers.expired(Timer::LossProbe, now) {
+        if self.fired(Timer::LossProbe, now) {
             self.on_loss_probe_timeout(ctx);
         }
         // The pacing deadline only says "look again": the table does.

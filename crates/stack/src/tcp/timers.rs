@@ -57,6 +57,20 @@ impl Timer {
         }
     }
 
+    /// What the timer is called in a report: "RTO", "TLP", ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Timer::Retransmit => "RTO",
+            Timer::DelayedAck => "delayed ACK",
+            Timer::Persist => "persist",
+            Timer::KeepAlive => "keepalive",
+            Timer::Reorder => "RACK reorder",
+            Timer::LossProbe => "TLP",
+            Timer::Pacing => "pacing",
+            Timer::TimeWait => "2MSL",
+        }
+    }
+
     fn index(self) -> Option<usize> {
         (self != Timer::TimeWait).then_some(self as usize)
     }

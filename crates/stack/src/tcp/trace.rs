@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::state::State;
 use super::table::{TcpLayer, TcpSocket};
 use super::tcb::{Connection, Owner};
+use super::timers::Timer;
 use crate::time::Instant;
 
 /// What a connection recorded since the last [`TcpLayer::take_trace`].
@@ -21,6 +22,8 @@ use crate::time::Instant;
 pub(crate) struct Trail {
     /// Transitions in the order they happened.
     pub(crate) states: Vec<(State, State)>,
+    /// Timers that fired, in order.
+    pub(crate) timers: Vec<Timer>,
     /// The connection was made and not yet reported: whether by a listener
     /// (a passive open) and the state it was made in.
     pub(crate) opened: Option<(bool, State)>,
@@ -73,6 +76,14 @@ pub enum TraceEvent {
         from: State,
         to: State,
     },
+    /// A timer fired (RFC 6298's retransmission timer, the tail loss
+    /// probe, TIME-WAIT's 2·MSL, ...).
+    Timer {
+        time: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        timer: Timer,
+    },
     /// Congestion control or the RTT estimator changed.
     Cc {
         time: Instant,
@@ -87,6 +98,7 @@ impl TraceEvent {
         match self {
             TraceEvent::Open { time, .. }
             | TraceEvent::State { time, .. }
+            | TraceEvent::Timer { time, .. }
             | TraceEvent::Cc { time, .. } => *time,
         }
     }
@@ -96,6 +108,7 @@ impl TraceEvent {
         match self {
             TraceEvent::Open { local, remote, .. }
             | TraceEvent::State { local, remote, .. }
+            | TraceEvent::Timer { local, remote, .. }
             | TraceEvent::Cc { local, remote, .. } => (*local, *remote),
         }
     }
@@ -106,6 +119,21 @@ fn micros(d: Duration) -> u64 {
 }
 
 impl Connection {
+    /// Whether `timer` is due (and so stopped), noted when recording.
+    pub(crate) fn fired(&mut self, timer: Timer, now: Instant) -> bool {
+        let due = self.timers.expired(timer, now);
+        if due {
+            self.note_timer(timer);
+        }
+        due
+    }
+
+    pub(crate) fn note_timer(&mut self, timer: Timer) {
+        if let Some(t) = self.trail.as_mut() {
+            t.timers.push(timer);
+        }
+    }
+
     pub(crate) fn cc_sample(&self) -> CcSample {
         let ssthresh = self.cc.ssthresh();
         CcSample {
@@ -156,6 +184,10 @@ impl TcpLayer {
                 self.trace
                     .push(Pending::Open(conn.local, conn.remote, passive, state));
             }
+            for timer in trail.timers {
+                self.trace
+                    .push(Pending::Timer(conn.local, conn.remote, timer));
+            }
             for (from, to) in trail.states {
                 self.trace
                     .push(Pending::State(conn.local, conn.remote, from, to));
@@ -185,6 +217,12 @@ impl TcpLayer {
                 from,
                 to,
             },
+            Pending::Timer(local, remote, timer) => TraceEvent::Timer {
+                time: now,
+                local,
+                remote,
+                timer,
+            },
             Pending::Cc(local, remote, sample) => TraceEvent::Cc {
                 time: now,
                 local,
@@ -209,6 +247,9 @@ impl TcpLayer {
             if let Some((passive, state)) = trail.opened.take() {
                 live.push(Pending::Open(local, remote, passive, state));
             }
+            for timer in trail.timers.drain(..) {
+                live.push(Pending::Timer(local, remote, timer));
+            }
             for (from, to) in trail.states.drain(..) {
                 live.push(Pending::State(local, remote, from, to));
             }
@@ -227,6 +268,7 @@ impl TcpLayer {
 #[derive(Debug)]
 pub(crate) enum Pending {
     Open(SocketAddrV4, SocketAddrV4, bool, State),
+    Timer(SocketAddrV4, SocketAddrV4, Timer),
     State(SocketAddrV4, SocketAddrV4, State, State),
     Cc(SocketAddrV4, SocketAddrV4, CcSample),
 }

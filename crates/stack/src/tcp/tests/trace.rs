@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::pair::{sa, Faults, Pair, B};
 use super::transfer::{connect, transfer};
-use crate::tcp::{State, TraceEvent};
+use crate::tcp::{State, Timer, TraceEvent};
 
 fn states(trace: &[TraceEvent]) -> Vec<String> {
     trace
@@ -16,7 +16,7 @@ fn states(trace: &[TraceEvent]) -> Vec<String> {
                 if *passive { "Listen" } else { "Closed" }
             )),
             TraceEvent::State { from, to, .. } => Some(format!("{from:?}->{to:?}")),
-            TraceEvent::Cc { .. } => None,
+            TraceEvent::Cc { .. } | TraceEvent::Timer { .. } => None,
         })
         .collect()
 }
@@ -62,11 +62,7 @@ fn the_whole_life_of_a_connection_is_recorded_on_both_sides() {
         ]
     );
     // Times never go backwards, and TIME-WAIT lasted 2·MSL.
-    let time = |e: &TraceEvent| match e {
-        TraceEvent::Open { time, .. }
-        | TraceEvent::State { time, .. }
-        | TraceEvent::Cc { time, .. } => *time,
-    };
+    let time = |e: &TraceEvent| e.time();
     assert!(p.trace.0.windows(2).all(|w| time(&w[0]) <= time(&w[1])));
     let at = |to: State| {
         p.trace
@@ -80,6 +76,21 @@ fn the_whole_life_of_a_connection_is_recorded_on_both_sides() {
         at(State::Closed) - at(State::TimeWait),
         Duration::from_secs(60)
     );
+    // The timers that fired: 2·MSL ended TIME-WAIT, at the same moment.
+    let fired: Vec<(Timer, crate::Instant)> = p
+        .trace
+        .0
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Timer { timer, time, .. } => Some((*timer, *time)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        fired.contains(&(Timer::TimeWait, at(State::Closed))),
+        "{fired:?}"
+    );
+
     // The sender's samples: the window grew, losses cut it, and the RTT
     // estimate settled near the pipe's 20 ms.
     let samples: Vec<_> = p
@@ -128,4 +139,38 @@ fn nothing_is_recorded_unless_asked() {
         states(&p.trace.1),
         ["Listen->SynReceived", "SynReceived->Established"]
     );
+}
+
+#[test]
+fn retransmission_timeouts_are_recorded_as_they_fire() {
+    let mut p = Pair::new(9, 1500, |_| {});
+    p.a.set_tracing(true);
+    let (c, _s) = connect(&mut p);
+    // Everything is lost for a while: the retransmission timer fires,
+    // backing off (RFC 6298 §5.5), until the path comes back.
+    p.faults = Faults {
+        loss: 1.0,
+        ..Faults::default()
+    };
+    p.a.tcp_send(c, b"hello").unwrap();
+    p.run_for(Duration::from_secs(4));
+    p.faults = Faults::default();
+    p.run_for(Duration::from_secs(10));
+    let rto: Vec<crate::Instant> = p
+        .trace
+        .0
+        .iter()
+        .filter_map(|e| match e {
+            TraceEvent::Timer {
+                timer: Timer::Retransmit,
+                time,
+                ..
+            } => Some(*time),
+            _ => None,
+        })
+        .collect();
+    assert!(rto.len() >= 2, "{rto:?}");
+    // Each wait at least as long as the one before.
+    let gaps: Vec<_> = rto.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{gaps:?}");
 }
