@@ -295,6 +295,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode, String> {
         return Ok(code);
     }
     if a.attach {
+        if a.report.is_some() {
+            return Err(
+                "--report goes with the tcplab run that owns the device, not with --attach".into(),
+            );
+        }
         let io = attach_io(&cmdline);
         let code = tcplab_tun::attach(&a.tun, &cmdline, io, &mut out, &mut err)
             .map_err(|e| e.to_string())?;
@@ -306,13 +311,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode, String> {
         std::fs::File::create(path)
             .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     }
-    let code =
-        tcplab_tun::run(&opts, &cmdline, &Tools, &mut out, &mut err).map_err(|e| e.to_string())?;
+    let result = tcplab_tun::run(&opts, &cmdline, &Tools, &mut out, &mut err);
     let _ = out.flush();
+    // The report of what ran, even when the run failed part-way.
     if let (Some(path), Some(rec)) = (&a.report, &opts.record) {
         crate::run_report::write(path, &opts, &cmdline, &rec.borrow())?;
         let _ = writeln!(err, "tcplab run: report in {}", path.display());
     }
+    let code = result.map_err(|e| e.to_string())?;
     Ok(exit(code))
 }
 

@@ -44,6 +44,23 @@ pub fn write(
     rec: &TunRecording,
 ) -> Result<(), String> {
     let dev = &opts.device;
+    // A run that failed part-way has no end time: its last event is.
+    let end = [
+        rec.end,
+        rec.packets
+            .iter()
+            .map(|p| p.time)
+            .max()
+            .unwrap_or(Instant::ZERO),
+        rec.output
+            .iter()
+            .map(|c| c.time)
+            .max()
+            .unwrap_or(Instant::ZERO),
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(Instant::ZERO);
     // The kernel answers from its address on the device, and perhaps
     // from others (it routes for the namespace): each is one of its own.
     let mut kernel: Vec<Cidr> = Cidr::new(dev.peer, dev.addr.prefix_len())
@@ -84,33 +101,32 @@ pub fn write(
         files: Vec::new(),
         timeline: Vec::new(),
     };
-    let recording = Recording {
-        packets: rec
-            .packets
-            .iter()
-            .map(|p| {
-                let (from, to) = if p.to_stack { (1, 0) } else { (0, 1) };
-                PacketRecord {
-                    time: p.time,
-                    link: 0,
-                    from,
-                    node: from,
-                    len: p.len,
-                    head: p.head.clone(),
-                    fate: if p.arrived.is_some() {
-                        Fate::Delivered
-                    } else {
-                        Fate::Lost
-                    },
-                    arrival: p.arrived.map(|t| (t, to)),
-                    queue: 0,
-                }
-            })
-            .collect(),
-        unrecorded: rec.unrecorded,
-        tcp: rec.tcp.iter().map(|e| (0, e.clone())).collect(),
-        ..Recording::default()
-    };
+    let mut recording = Recording::default();
+    recording.packets = rec
+        .packets
+        .iter()
+        .map(|p| {
+            let (from, to) = if p.to_stack { (1, 0) } else { (0, 1) };
+            PacketRecord {
+                time: p.time,
+                link: 0,
+                from,
+                node: from,
+                len: p.len,
+                head: p.head.clone(),
+                fate: if p.arrived.is_some() {
+                    Fate::Delivered
+                } else {
+                    Fate::Lost
+                },
+                arrival: p.arrived.map(|t| (t, to)),
+                queue: 0,
+            }
+        })
+        .collect();
+    recording.unrecorded = rec.unrecorded;
+    recording.tcp = rec.tcp.iter().map(|e| (0, e.clone())).collect();
+
     let mut transcript = vec![TranscriptEvent::Command {
         time: Instant::ZERO,
         node: "tcplab".into(),
@@ -126,18 +142,13 @@ pub fn write(
                 .map(TranscriptEvent::Output),
         );
     }
-    transcript.extend(
-        lines
-            .finish(rec.end)
-            .into_iter()
-            .map(TranscriptEvent::Output),
-    );
+    transcript.extend(lines.finish(end).into_iter().map(TranscriptEvent::Output));
     let analysis = tcplab_report::analyse(tcplab_report::Input {
         scenario: &scenario,
         transcript: &transcript,
         recording: &recording,
         seed: opts.seed,
-        end: rec.end,
+        end,
     });
     std::fs::write(path, tcplab_report::html(&analysis))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))

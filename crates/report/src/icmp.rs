@@ -94,122 +94,156 @@ fn probe_kind(ip: &IpHead, b: &[u8]) -> Option<Kind> {
     }
 }
 
+/// How long after a probe an answer is still taken as its answer.
+const ANSWER_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What an answer arriving somewhere answers, as a key to look it up by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum AnswerKey {
+    /// An echo reply: (id, sequence).
+    Echo(u16, u16),
+    /// A UDP datagram: (its source port, its destination port).
+    Udp(u16, u16),
+    /// An ICMP error quoting (source, destination, ident, protocol).
+    Error(Ipv4Addr, Ipv4Addr, u16, u8),
+}
+
+/// The key of a datagram that may answer a probe.
+fn answer_key(ip: &IpHead, b: &[u8]) -> Option<AnswerKey> {
+    match ip.proto {
+        1 => match b.first()? {
+            0 => Some(AnswerKey::Echo(be16(b, 4)?, be16(b, 6)?)),
+            3 | 4 | 5 | 11 | 12 => {
+                let q = crate::model::parse_ip(b.get(8..)?)?;
+                Some(AnswerKey::Error(q.src, q.dst, q.ident, q.proto))
+            }
+            _ => None,
+        },
+        17 => Some(AnswerKey::Udp(be16(b, 0)?, be16(b, 2)?)),
+        _ => None,
+    }
+}
+
 /// Put probes together: each echo request or UDP datagram a host sent
 /// from its own address, the nodes it reached, and the echo reply, UDP
-/// datagram back or ICMP error that answered it.
+/// datagram back or ICMP error that answered it — found where it arrived
+/// back at the probe's host, so that a NAT on the way (which rewrites the
+/// answer's destination, and may remap an echo id) is crossed.
 pub fn probes(s: &Scenario, pkts: &[Pkt<'_>]) -> Vec<ProbeFlow> {
-    // Hops of each datagram by (source, ident, protocol).
-    let mut hops: BTreeMap<(Ipv4Addr, u16, u8), Vec<usize>> = BTreeMap::new();
+    // A probe's hops by (destination, ident, protocol): NAT rewrites its
+    // source on the way out, not these. An answer's first hop by (source,
+    // ident, protocol): NAT rewrites its destination on the way back.
+    let mut out_hops: BTreeMap<(Ipv4Addr, u16, u8), Vec<usize>> = BTreeMap::new();
+    let mut back_hops: BTreeMap<(Ipv4Addr, u16, u8), Vec<usize>> = BTreeMap::new();
+    // Datagrams arriving at each node that may answer a probe, by key.
+    let mut arriving: BTreeMap<(usize, AnswerKey), Vec<usize>> = BTreeMap::new();
     for (i, p) in pkts.iter().enumerate() {
-        if let Some(ip) = &p.ip {
-            hops.entry((ip.src, ip.ident, ip.proto))
-                .or_default()
-                .push(i);
+        let Some(ip) = &p.ip else { continue };
+        out_hops
+            .entry((ip.dst, ip.ident, ip.proto))
+            .or_default()
+            .push(i);
+        back_hops
+            .entry((ip.src, ip.ident, ip.proto))
+            .or_default()
+            .push(i);
+        if let (Some((_, to)), Some((ip, b))) = (p.rec.arrival, l4(p)) {
+            if let Some(k) = answer_key(ip, b) {
+                arriving.entry((to, k)).or_default().push(i);
+            }
         }
     }
     let mut flows: Vec<ProbeFlow> = Vec::new();
     let mut index: BTreeMap<(usize, Ipv4Addr, bool, Option<u16>), usize> = BTreeMap::new();
-    // Datagrams that answered a probe (a DNS reply) are not probes.
+    // Datagrams that answered a probe (by their first hop: a DNS reply
+    // is not a probe of its own), and the arrivals taken.
     let mut answered: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
-    // Answers waiting to be matched: (index of the answer's first hop).
-    let answers: Vec<usize> = pkts
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| {
-            p.ip.as_ref()
-                .is_some_and(|ip| owns(s, p.rec.node, ip.src) && matches!(ip.proto, 1 | 17))
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let mut taken: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
     for (pi, p) in pkts.iter().enumerate() {
         if answered.contains(&pi) {
             continue;
         }
         let Some((ip, b)) = l4(p) else { continue };
-        if !is_host(s, p.rec.node) || !owns(s, p.rec.node, ip.src) {
+        let origin = p.rec.node;
+        if !is_host(s, origin) || !owns(s, origin, ip.src) {
             continue;
         }
         let Some(kind) = probe_kind(ip, b) else {
             continue;
         };
+        let until = p.rec.time + ANSWER_WINDOW;
         // Where it went.
         let mut path = Vec::new();
-        for &h in hops
-            .get(&(ip.src, ip.ident, ip.proto))
+        for &h in out_hops
+            .get(&(ip.dst, ip.ident, ip.proto))
             .map_or(&[][..], |v| &v[..])
         {
             let q = &pkts[h];
-            if q.rec.time < p.rec.time
-                || q.rec.time > p.rec.time + std::time::Duration::from_secs(60)
-            {
+            if q.rec.time < p.rec.time || q.rec.time > until {
                 continue;
             }
             if let Some((at, to)) = q.rec.arrival {
-                if !path.iter().any(|&(n, _)| n == to) {
+                if to != origin && !path.iter().any(|&(n, _)| n == to) {
                     path.push((to, at));
                 }
             }
         }
-        // What answered: the first datagram after it, from a node on its
-        // way or the destination, that is its echo reply, a UDP datagram
-        // with the ports swapped, or an ICMP error quoting it.
+        // What answered: the first datagram that arrived back at the
+        // origin after it with its key, not taken by an earlier probe.
+        let keys = match kind {
+            Kind::Echo { id, seq } => vec![AnswerKey::Echo(id, seq)],
+            Kind::Udp { sport, dport } => vec![AnswerKey::Udp(dport, sport)],
+        };
+        let keys = keys
+            .into_iter()
+            .chain([AnswerKey::Error(ip.src, ip.dst, ip.ident, ip.proto)]);
+        let mut best: Option<usize> = None;
+        for k in keys {
+            let list = arriving.get(&(origin, k)).map_or(&[][..], |v| &v[..]);
+            let start = list.partition_point(|&a| pkts[a].rec.time < p.rec.time);
+            let found = list[start..]
+                .iter()
+                .copied()
+                .take_while(|&a| pkts[a].rec.time <= until)
+                .find(|a| !taken.contains(a));
+            if let Some(a) = found {
+                if best.is_none_or(|b| pkts[a].rec.time < pkts[b].rec.time) {
+                    best = Some(a);
+                }
+            }
+        }
         let mut answer = None;
-        let start = answers.partition_point(|&a| pkts[a].rec.time < p.rec.time);
-        for &a in &answers[start..] {
+        if let Some(a) = best {
             let q = &pkts[a];
-            let Some((qi, qb)) = l4(q) else { continue };
-            if qi.dst != ip.src {
-                continue;
-            }
-            let found = match (qi.proto, &kind) {
-                (1, Kind::Echo { id, seq })
-                    if qb.first() == Some(&0)
-                        && be16(qb, 4) == Some(*id)
-                        && be16(qb, 6) == Some(*seq)
-                        && qi.src == ip.dst =>
-                {
-                    Some(Answer::Reply)
-                }
-                (17, Kind::Udp { sport, dport })
-                    if qi.src == ip.dst
-                        && be16(qb, 0) == Some(*dport)
-                        && be16(qb, 2) == Some(*sport) =>
-                {
-                    Some(Answer::Reply)
-                }
-                (1, _) if matches!(qb.first(), Some(3 | 4 | 5 | 11 | 12)) => {
-                    // The quoted datagram: its IP header after 8 bytes.
-                    let quoted = qb.get(8..).and_then(crate::model::parse_ip);
-                    quoted
-                        .filter(|o| o.ident == ip.ident && o.proto == ip.proto)
-                        .map(|_| Answer::Error {
-                            ty: qb[0],
-                            code: qb.get(1).copied().unwrap_or(0),
-                            mtu: (qb[0] == 3 && qb.get(1) == Some(&4))
-                                .then(|| be16(qb, 6))
-                                .flatten(),
-                        })
-                }
-                _ => None,
-            };
-            if let Some(ans) = found {
-                // When it reached the origin: its hop arriving there.
-                let back = hops.get(&(qi.src, qi.ident, qi.proto)).and_then(|v| {
-                    v.iter().find_map(|&h| {
-                        pkts[h]
-                            .rec
-                            .arrival
-                            .filter(|&(_, to)| to == p.rec.node)
-                            .map(|(t, _)| t)
+            if let Some((qi, qb)) = l4(q) {
+                let ans = match qi.proto {
+                    1 if qb.first() != Some(&0) => Answer::Error {
+                        ty: qb.first().copied().unwrap_or(0),
+                        code: qb.get(1).copied().unwrap_or(0),
+                        mtu: (qb.first() == Some(&3) && qb.get(1) == Some(&4))
+                            .then(|| be16(qb, 6))
+                            .flatten(),
+                    },
+                    _ => Answer::Reply,
+                };
+                // Who sent it, and when: its first hop.
+                let first = back_hops
+                    .get(&(qi.src, qi.ident, qi.proto))
+                    .and_then(|v| {
+                        v.iter()
+                            .copied()
+                            .filter(|&h| pkts[h].rec.time <= q.rec.time)
+                            .find(|&h| owns(s, pkts[h].rec.node, qi.src))
                     })
-                });
-                answer = Some((ans, q.rec.node, q.rec.time, back));
-                answered.insert(a);
-                break;
-            }
-            // Only look a while ahead.
-            if q.rec.time > p.rec.time + std::time::Duration::from_secs(30) {
-                break;
+                    .unwrap_or(a);
+                taken.insert(a);
+                answered.insert(first);
+                answer = Some((
+                    ans,
+                    pkts[first].rec.node,
+                    pkts[first].rec.time,
+                    q.rec.arrival.map(|(t, _)| t),
+                ));
             }
         }
         let udp = matches!(kind, Kind::Udp { .. });
@@ -219,10 +253,10 @@ pub fn probes(s: &Scenario, pkts: &[Pkt<'_>]) -> Vec<ProbeFlow> {
             Kind::Udp { dport, .. } if dport < 1024 => Some(dport),
             _ => None,
         };
-        let key = (p.rec.node, ip.dst, udp, service);
+        let key = (origin, ip.dst, udp, service);
         let fi = *index.entry(key).or_insert_with(|| {
             flows.push(ProbeFlow {
-                origin: p.rec.node,
+                origin,
                 dst: ip.dst,
                 udp,
                 probes: Vec::new(),
@@ -230,7 +264,7 @@ pub fn probes(s: &Scenario, pkts: &[Pkt<'_>]) -> Vec<ProbeFlow> {
             flows.len() - 1
         });
         flows[fi].probes.push(Probe {
-            origin: p.rec.node,
+            origin,
             dst: ip.dst,
             sent: p.rec.time,
             ttl: ip.ttl,
@@ -407,33 +441,47 @@ pub struct Fragmented {
     pub first: Instant,
 }
 
+/// Pieces of one ident further apart than this are different datagrams
+/// (RFC 791's reassembly timer is at most a few tens of seconds).
+const REASSEMBLY_GAP: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Fragmented datagrams, in order of their first piece.
 pub fn fragments(s: &Scenario, pkts: &[Pkt<'_>]) -> Vec<Fragmented> {
-    let mut by: BTreeMap<(Ipv4Addr, Ipv4Addr, u16, u8), Fragmented> = BTreeMap::new();
-    let mut order = Vec::new();
+    // The group each (source, destination, ident, protocol) is in now: a
+    // new one when the ident comes back after the reassembly timeout.
+    let mut current: BTreeMap<(Ipv4Addr, Ipv4Addr, u16, u8), usize> = BTreeMap::new();
+    let mut out: Vec<Fragmented> = Vec::new();
+    let mut last_seen: Vec<Instant> = Vec::new();
     for p in pkts {
         let Some(ip) = &p.ip else { continue };
         if !ip.fragment {
             continue;
         }
         let key = (ip.src, ip.dst, ip.ident, ip.proto);
-        let e = by.entry(key).or_insert_with(|| {
-            order.push(key);
-            Fragmented {
-                src: ip.src,
-                dst: ip.dst,
-                ident: ip.ident,
-                proto: ip.proto,
-                total: 0,
-                splits: Vec::new(),
-                ends: Vec::new(),
-                first: p.rec.time,
+        let gi = match current.get(&key) {
+            Some(&g) if p.rec.time <= last_seen[g] + REASSEMBLY_GAP => g,
+            _ => {
+                out.push(Fragmented {
+                    src: ip.src,
+                    dst: ip.dst,
+                    ident: ip.ident,
+                    proto: ip.proto,
+                    total: 0,
+                    splits: Vec::new(),
+                    ends: Vec::new(),
+                    first: p.rec.time,
+                });
+                last_seen.push(p.rec.time);
+                current.insert(key, out.len() - 1);
+                out.len() - 1
             }
-        });
+        };
+        last_seen[gi] = p.rec.time;
+        let e = &mut out[gi];
         let piece = (ip.frag_offset, ip.total_len.saturating_sub(ip.header_len));
-        if !ip.more_fragments {
-            e.total = e.total.max(piece.0 + piece.1);
-        }
+        // The whole is as long as the furthest piece reaches (the last
+        // piece may be lost).
+        e.total = e.total.max(piece.0 + piece.1);
         match e.splits.iter_mut().find(|(n, _)| *n == p.rec.node) {
             Some((_, pieces)) => {
                 if !pieces.contains(&piece) {
@@ -450,7 +498,6 @@ pub fn fragments(s: &Scenario, pkts: &[Pkt<'_>]) -> Vec<Fragmented> {
     }
     // A node that only passed pieces on did not split: keep the first
     // node that sent each distinct set of pieces.
-    let mut out: Vec<Fragmented> = order.into_iter().filter_map(|k| by.remove(&k)).collect();
     for f in &mut out {
         let mut kept: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
         for (node, mut pieces) in std::mem::take(&mut f.splits) {

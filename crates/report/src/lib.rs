@@ -139,6 +139,24 @@ fn conn_graphs(a: &Analysis<'_>, c: &Conn) -> Vec<(String, String, String)> {
                     format!("{who}'s RTT estimate and retransmission timeout"),
                     graphs::rtt(c, &samples),
                 ));
+                // Algorithms that pace (BBR): the rate over time.
+                if samples.iter().any(|(_, v)| v.pacing_rate.is_some()) {
+                    let t0 = c.first_time();
+                    let pts: Vec<(f64, f64)> = samples
+                        .iter()
+                        .filter_map(|(t, v)| {
+                            v.pacing_rate.map(|r| {
+                                (t.saturating_since(t0).as_secs_f64(), r as f64 * 8.0 / 1e6)
+                            })
+                        })
+                        .collect();
+                    let end = c.last_time().saturating_since(t0).as_secs_f64();
+                    out.push((
+                        format!("conn{}-pacing", c.id),
+                        format!("{who}'s pacing rate"),
+                        graphs::step_chart(&[("pacing rate".into(), pts)], end, "Mbit/s"),
+                    ));
+                }
             }
         }
     }
@@ -415,9 +433,7 @@ fn policy_graphs(a: &Analysis<'_>) -> Vec<(String, String, String)> {
         let samples: Vec<_> = rec.policy.iter().filter(|p| p.node == node).collect();
         let t = |p: &tcplab_sim::record::PolicySample| p.time.since_origin().as_secs_f64();
         let who = node_name(s, node);
-        let hit = |p: &tcplab_sim::record::PolicySample, id: usize| {
-            p.hits.iter().find(|h| h.0 == id).map_or(0, |h| h.1)
-        };
+        let hit = |p: &tcplab_sim::record::PolicySample, id: usize| p.hits_of(id);
         let series: Vec<(String, Vec<(f64, f64)>)> = rec
             .rules
             .iter()
@@ -497,9 +513,7 @@ fn policy_section(h: &mut String, a: &Analysis<'_>) {
         let who = node_name(s, node);
         let samples: Vec<_> = rec.policy.iter().filter(|p| p.node == node).collect();
         let _ = write!(h, "<h3>{}</h3>", esc(who));
-        let hit = |p: &tcplab_sim::record::PolicySample, id: usize| {
-            p.hits.iter().find(|h| h.0 == id).map_or(0, |h| h.1)
-        };
+        let hit = |p: &tcplab_sim::record::PolicySample, id: usize| p.hits_of(id);
         if let Some(last) = samples.last() {
             let rules: Vec<_> = rec
                 .rules
@@ -531,20 +545,22 @@ fn policy_section(h: &mut String, a: &Analysis<'_>) {
             );
         }
         // NAT mappings as they came and went.
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: std::collections::BTreeSet<&String> = Default::default();
         let mut changes = Vec::new();
+        let mut last: Option<&Vec<String>> = None;
         for p in &samples {
-            for m in &p.mappings {
-                if !seen.contains(m) {
-                    changes.push(format!("{} made {m}", stamp(p.time)));
-                }
+            if last == Some(&p.mappings) {
+                continue;
             }
-            for m in &seen {
-                if !p.mappings.contains(m) {
-                    changes.push(format!("{} released {m}", stamp(p.time)));
-                }
+            last = Some(&p.mappings);
+            let now: std::collections::BTreeSet<&String> = p.mappings.iter().collect();
+            for m in now.difference(&seen) {
+                changes.push(format!("{} made {m}", stamp(p.time)));
             }
-            seen = p.mappings.clone();
+            for m in seen.difference(&now) {
+                changes.push(format!("{} released {m}", stamp(p.time)));
+            }
+            seen = now;
         }
         if !changes.is_empty() {
             h.push_str("<p class=\"note\">NAT mappings (inside address and port -> outside port), as they were made and released:</p><pre class=\"transcript\">");
@@ -686,7 +702,8 @@ fn links_table(h: &mut String, a: &Analysis<'_>) {
 /// within each kind): `packet` (every datagram offered to a link, with its
 /// fate and, for TCP, its header fields), `policy` (a router's rule hits,
 /// tracked flows and NAT mappings when they changed), `tcp-open`,
-/// `tcp-state`, `tcp-cc` (the stacks' own events), and `transcript`. docs/report.md
+/// `tcp-state`, `tcp-timer`, `tcp-cc` (the stacks' own events), and
+/// `transcript`. docs/report.md
 /// describes every field.
 pub fn jsonl(a: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()> {
     use serde_json::json;

@@ -470,9 +470,7 @@ fn rule_hits_flows_and_nat_mappings_over_time() {
     };
     let deny_out = id("out * deny");
     let added = id("out 100 allow tcp sport 80");
-    let hits = |p: &tcplab_sim::record::PolicySample, id: usize| {
-        p.hits.iter().find(|h| h.0 == id).map_or(0, |h| h.1)
-    };
+    let hits = |p: &tcplab_sim::record::PolicySample, id: usize| p.hits_of(id);
     let last = rec.policy.last().unwrap();
     // The SYN-ACKs the final deny dropped; then the rule added at 8 s let
     // the replies out.
@@ -493,7 +491,34 @@ fn rule_hits_flows_and_nat_mappings_over_time() {
         .policy
         .iter()
         .any(|p| p.flows.iter().any(|(s, n)| s == "ESTABLISHED" && *n >= 2)));
-    let html = tcplab_report::html(&analyse(r.input()));
+    let a = analyse(r.input());
+    let html = tcplab_report::html(&a);
     assert!(html.contains(" made tcp 10.99.1.2:"));
+    // Probes through the NAT are matched with their answers, which come
+    // back to the router's outside address and are translated: a's ping
+    // is answered by the server, its traceroute hop by hop.
+    use tcplab_report::icmp::{self, Answer};
+    let s = &r.scenario;
+    let name = |n: usize| s.nodes[n].name.as_str();
+    let flows = icmp::probes(s, &a.packets);
+    let ping = flows
+        .iter()
+        .find(|f| !f.udp && name(f.origin) == "a")
+        .expect("a's ping");
+    assert!(matches!(ping.probes[0].answer, Some((Answer::Reply, n, ..)) if name(n) == "server"));
+    let traced: Vec<&str> = icmp::traced_path(&flows).into_iter().map(name).collect();
+    assert_eq!(traced, ["a", "r1", "r2", "server"]);
     assert!(html.contains("tracked flows by state"));
+}
+
+#[test]
+fn a_pacing_sender_has_its_rate_drawn() {
+    let r = run("congestion", None);
+    let a = analyse(r.input());
+    let svgs: BTreeMap<String, String> = tcplab_report::svgs(&a).into_iter().collect();
+    // NewReno, CUBIC and BBR: only BBR paces.
+    let pacing: Vec<&String> = svgs.keys().filter(|k| k.ends_with("-pacing.svg")).collect();
+    assert_eq!(pacing.len(), 1, "{pacing:?}");
+    let cwnd = svgs.keys().filter(|k| k.ends_with("-cwnd.svg")).count();
+    assert_eq!(cwnd, 3);
 }

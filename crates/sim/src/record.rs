@@ -85,7 +85,8 @@ pub struct PacketRecord {
 pub struct PolicySample {
     pub time: Instant,
     pub node: usize,
-    /// Packets each rule matched: (index in [`Recording::rules`], count).
+    /// Packets each rule matched: (index in [`Recording::rules`], count),
+    /// in the order of the index.
     pub hits: Vec<(usize, u64)>,
     /// Tracked flows by state (`ESTABLISHED`, `TIME_WAIT`, ... for TCP;
     /// `UNREPLIED` or `REPLIED` for the rest).
@@ -109,8 +110,28 @@ pub struct Recording {
     /// names it: (node, label). Rules added during the run come later.
     pub rules: Vec<(usize, String)>,
     /// Routers' packet policies, sampled after every event that ran them
-    /// and kept when something changed.
+    /// and kept when something changed — at most one sample per router
+    /// per millisecond when only counters moved, and at most
+    /// [`MAX_POLICY_SAMPLES`] in all.
     pub policy: Vec<PolicySample>,
+    /// Rule ids by (node, label), and each router's last sample.
+    pub(crate) rule_ids: std::collections::BTreeMap<(usize, String), usize>,
+    pub(crate) last_policy: std::collections::BTreeMap<usize, usize>,
+}
+
+/// Policy samples kept at most.
+pub const MAX_POLICY_SAMPLES: usize = 200_000;
+
+/// Samples whose only change is in counters are kept this far apart.
+pub const POLICY_SAMPLE_SPACING: std::time::Duration = std::time::Duration::from_millis(1);
+
+impl PolicySample {
+    /// Packets rule `id` had matched.
+    pub fn hits_of(&self, id: usize) -> u64 {
+        self.hits
+            .binary_search_by_key(&id, |h| h.0)
+            .map_or(0, |i| self.hits[i].1)
+    }
 }
 
 impl Recording {

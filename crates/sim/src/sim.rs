@@ -485,6 +485,11 @@ impl Sim {
     /// Take the TCP events a node's stack recorded, and a sample of its
     /// packet policy if it changed.
     fn take_trace(&mut self, node: usize) {
+        self.take_trace_at(node, false);
+    }
+
+    /// The same; `last_one` at the end of the run keeps the final counts.
+    fn take_trace_at(&mut self, node: usize, last_one: bool) {
         let Some(rec) = self.recording.as_mut() else {
             return;
         };
@@ -493,35 +498,39 @@ impl Sim {
         rec.tcp.extend(events.into_iter().map(|e| (node, e)));
         let now = self.now;
         let sample = host.with_netfilter(|nf| policy_sample(nf, now, node));
-        if let Some((rules, mut sample)) = sample {
-            for (label, count) in rules {
-                let id = match rec
-                    .rules
-                    .iter()
-                    .position(|(n, l)| *n == node && *l == label)
-                {
-                    Some(id) => id,
-                    None => {
-                        rec.rules.push((node, label));
-                        rec.rules.len() - 1
-                    }
-                };
-                sample.hits.push((id, count));
+        let Some((rules, mut sample)) = sample else {
+            return;
+        };
+        if rec.policy.len() >= record::MAX_POLICY_SAMPLES {
+            return;
+        }
+        for (label, count) in rules {
+            let next = rec.rules.len();
+            let id = *rec.rule_ids.entry((node, label.clone())).or_insert(next);
+            if id == next {
+                rec.rules.push((node, label));
             }
-            let last = rec.policy.iter().rev().find(|p| p.node == node);
-            let changed = last.is_none_or(|l| {
-                (&l.hits, &l.flows, &l.mappings, l.dropped, l.translated)
-                    != (
-                        &sample.hits,
-                        &sample.flows,
-                        &sample.mappings,
-                        sample.dropped,
-                        sample.translated,
-                    )
-            });
-            if changed {
-                rec.policy.push(sample);
+            // Two rules may read the same: their counts add up.
+            match sample.hits.iter_mut().find(|h| h.0 == id) {
+                Some(h) => h.1 += count,
+                None => sample.hits.push((id, count)),
             }
+        }
+        sample.hits.sort_unstable();
+        let keep = match rec.last_policy.get(&node).map(|&i| &rec.policy[i]) {
+            None => true,
+            Some(l) => {
+                let counters = (&l.hits, l.dropped, l.translated)
+                    != (&sample.hits, sample.dropped, sample.translated);
+                let shape = (&l.flows, &l.mappings) != (&sample.flows, &sample.mappings);
+                shape
+                    || (counters
+                        && (last_one || sample.time >= l.time + record::POLICY_SAMPLE_SPACING))
+            }
+        };
+        if keep {
+            rec.last_policy.insert(node, rec.policy.len());
+            rec.policy.push(sample);
         }
     }
 
@@ -991,7 +1000,7 @@ impl Sim {
             n.host.shutdown();
         }
         for n in 0..self.nodes.len() {
-            self.take_trace(n);
+            self.take_trace_at(n, true);
         }
         let rest = self.lines.borrow_mut().finish(self.now);
         for line in rest {

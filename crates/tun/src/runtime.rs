@@ -97,10 +97,17 @@ pub struct TunRecording {
 }
 
 impl TunRecording {
-    fn note(&mut self, time: Instant, to_stack: bool, bytes: &[u8], arrived: Option<Instant>) {
+    /// Record a datagram; its index, to say later when it arrived.
+    fn note(
+        &mut self,
+        time: Instant,
+        to_stack: bool,
+        bytes: &[u8],
+        arrived: Option<Instant>,
+    ) -> Option<usize> {
         if self.packets.len() >= MAX_RECORDED {
             self.unrecorded += 1;
-            return;
+            return None;
         }
         self.packets.push(TunPacket {
             time,
@@ -109,14 +116,14 @@ impl TunRecording {
             head: bytes[..bytes.len().min(RECORDED_HEAD)].into(),
             arrived,
         });
+        Some(self.packets.len() - 1)
     }
-}
 
-/// When the first of an impairment's copies arrives (`None`: none does).
-fn first_arrival(offer: &Offer) -> Option<Instant> {
-    match offer {
-        Offer::Dropped => None,
-        Offer::Sent(v) => v.iter().map(|(t, _)| *t).min(),
+    /// A recorded datagram (its first copy) reached the other side.
+    fn reached(&mut self, index: Option<usize>, at: Instant) {
+        if let Some(p) = index.and_then(|i| self.packets.get_mut(i)) {
+            p.arrived.get_or_insert(at);
+        }
     }
 }
 
@@ -148,6 +155,8 @@ struct Delayed {
     /// The device it arrived on or leaves by.
     device: usize,
     bytes: Vec<u8>,
+    /// Its index in the recording, if one is kept.
+    record: Option<usize>,
 }
 
 impl Ord for Delayed {
@@ -221,27 +230,24 @@ impl Runner {
     fn arrived(&mut self, now: Instant, device: usize, bytes: &[u8]) {
         self.capture(now, bytes);
         let iface = self.devices[device].1;
+        let record = self
+            .record
+            .as_ref()
+            .and_then(|r| r.borrow_mut().note(now, true, bytes, None));
         let copies = match &mut self.rx {
             None => {
-                if let Some(r) = &self.record {
-                    r.borrow_mut().note(now, true, bytes, Some(now));
-                }
+                self.reached(record, now);
                 self.host.handle_packet(now, iface, bytes);
                 return;
             }
-            Some(d) => {
-                let offer = d.offer(now, bytes.to_vec());
-                if let Some(r) = &self.record {
-                    r.borrow_mut().note(now, true, bytes, first_arrival(&offer));
-                }
-                match offer {
-                    Offer::Dropped => Vec::new(),
-                    Offer::Sent(v) => v,
-                }
-            }
+            Some(d) => match d.offer(now, bytes.to_vec()) {
+                Offer::Dropped => Vec::new(),
+                Offer::Sent(v) => v,
+            },
         };
         for (at, b) in copies {
             if at <= now {
+                self.reached(record, now);
                 self.host.handle_packet(now, iface, &b);
             } else {
                 self.seq += 1;
@@ -251,30 +257,37 @@ impl Runner {
                     to_stack: true,
                     device,
                     bytes: b,
+                    record,
                 });
             }
         }
     }
 
+    /// Say in the recording that a datagram reached the other side.
+    fn reached(&self, record: Option<usize>, at: Instant) {
+        if let Some(r) = &self.record {
+            r.borrow_mut().reached(record, at);
+        }
+    }
+
     /// A datagram from the stack, through the send-side impairments.
     fn departing(&mut self, now: Instant, device: usize, bytes: Vec<u8>) {
-        let head = self.record.as_ref().map(|_| bytes.clone());
+        let record = self
+            .record
+            .as_ref()
+            .and_then(|r| r.borrow_mut().note(now, false, &bytes, None));
         let copies = match &mut self.tx {
             None => vec![(now, bytes)],
-            Some(d) => {
-                let offer = d.offer(now, bytes);
-                if let (Some(r), Some(b)) = (&self.record, head) {
-                    r.borrow_mut().note(now, false, &b, first_arrival(&offer));
-                }
-                match offer {
-                    Offer::Dropped => Vec::new(),
-                    Offer::Sent(v) => v,
-                }
-            }
+            Some(d) => match d.offer(now, bytes) {
+                Offer::Dropped => Vec::new(),
+                Offer::Sent(v) => v,
+            },
         };
         for (at, b) in copies {
             if at <= now {
-                self.write(now, device, &b);
+                if self.write(now, device, &b) {
+                    self.reached(record, now);
+                }
             } else {
                 self.seq += 1;
                 self.delayed.push(Delayed {
@@ -283,16 +296,21 @@ impl Runner {
                     to_stack: false,
                     device,
                     bytes: b,
+                    record,
                 });
             }
         }
     }
 
-    fn write(&mut self, now: Instant, device: usize, bytes: &[u8]) {
+    /// Write to the device; false if its queue was full.
+    fn write(&mut self, now: Instant, device: usize, bytes: &[u8]) -> bool {
         self.capture(now, bytes);
         match self.devices[device].0.send(bytes) {
-            Ok(true) => {}
-            Ok(false) | Err(_) => self.send_drops += 1,
+            Ok(true) => true,
+            Ok(false) | Err(_) => {
+                self.send_drops += 1;
+                false
+            }
         }
     }
 
@@ -367,9 +385,10 @@ impl Runner {
             let d = self.delayed.pop().expect("peeked");
             if d.to_stack {
                 let iface = self.devices[d.device].1;
+                self.reached(d.record, now);
                 self.host.handle_packet(now, iface, &d.bytes);
-            } else {
-                self.write(now, d.device, &d.bytes);
+            } else if self.write(now, d.device, &d.bytes) {
+                self.reached(d.record, now);
             }
         }
         self.host.handle_timeout(now);
@@ -412,8 +431,8 @@ impl Runner {
         self.host.shutdown();
         self.service(now);
         for d in std::mem::take(&mut self.delayed).into_sorted_vec() {
-            if !d.to_stack {
-                self.write(now, d.device, &d.bytes);
+            if !d.to_stack && self.write(now, d.device, &d.bytes) {
+                self.reached(d.record, now);
             }
         }
     }

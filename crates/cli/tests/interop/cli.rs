@@ -190,6 +190,6 @@ fn run_report_draws_what_crossed_the_device() {
     assert!(html.contains("tcplab&#39;s congestion window"));
     // The kernel's SYN, with the kernel's options.
     assert!(html.contains("S seq=0 win="));
-    // The pings, each answered by the stack.
-    assert!(html.contains("ICMP echo from kernel to 10.7.0.2: 2 sent, 2 answered"));
+    // The pings (through the loss: not all need be answered).
+    assert!(html.contains("ICMP echo from kernel to 10.7.0.2: 2 sent"));
 }

@@ -612,7 +612,9 @@ impl Connection {
         let mut out = TimerOutcome::default();
         if self.phase.deadline().is_some_and(|d| d <= now) {
             // 2 MSL in TIME-WAIT; or an orphan's FIN-WAIT-2 timeout.
-            self.note_timer(Timer::TimeWait);
+            if matches!(self.phase, Phase::TimeWait { .. }) {
+                self.note_timer(Timer::TimeWait);
+            }
             self.enter_closed();
             out.closed = true;
             return out;
