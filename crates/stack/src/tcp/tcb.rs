@@ -694,4 +694,15 @@ mod tests {
         assert_eq!(window_shift(256 * 1024), 3);
         assert_eq!(window_shift(usize::MAX), 14);
     }
+
+    /// The control block's size, as docs/benchmarks.md states it (issue
+    /// 13's memory per idle endpoint): a guard against growing it unseen.
+    #[test]
+    fn control_block_size() {
+        let size = std::mem::size_of::<Connection>();
+        assert!(
+            size <= 1400,
+            "Connection is {size} bytes (docs/benchmarks.md says 1,400)"
+        );
+    }
 }
