@@ -17,6 +17,7 @@ use crate::io::{IoTable, Output, OutputChunk, OutputSink, Signal, Signals, Stdin
 use crate::local::{LocalCost, LocalInfo, LocalNet};
 use crate::names::{Names, ResolverConfig};
 use crate::time::Sleep;
+use crate::tundev::DeviceQueue;
 
 /// A process as `ss -p` and the transcript know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +55,8 @@ struct Inner {
     next_fd: RefCell<BTreeMap<Pid, u32>>,
     tx_buf: RefCell<Vec<u8>>,
     taps: RefCell<Vec<std::rc::Weak<RefCell<TapQueue>>>>,
+    /// Tunnel interfaces and their devices' queues (see [`crate::tundev`]).
+    tunnels: RefCell<Vec<(IfaceId, Rc<RefCell<DeviceQueue>>)>>,
 }
 
 /// Which way a tapped datagram went.
@@ -152,6 +155,7 @@ impl Host {
                 next_fd: RefCell::new(BTreeMap::new()),
                 tx_buf: RefCell::new(Vec::new()),
                 taps: RefCell::new(Vec::new()),
+                tunnels: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -725,7 +729,9 @@ impl Host {
             match t {
                 Some(t) => {
                     self.feed_taps(TapDirection::Out, t.iface, &buf[..t.len]);
-                    emit(t, &buf[..t.len]);
+                    if !self.to_tunnel(t.iface, &buf[..t.len]) {
+                        emit(t, &buf[..t.len]);
+                    }
                     *self.inner.tx_buf.borrow_mut() = buf;
                 }
                 None => {
@@ -734,6 +740,37 @@ impl Host {
                 }
             }
         }
+    }
+
+    /// Hand a datagram for a tunnel interface to its device; false when
+    /// `iface` is not a tunnel (the driver's link takes it).
+    fn to_tunnel(&self, iface: IfaceId, bytes: &[u8]) -> bool {
+        let tunnels = self.inner.tunnels.borrow();
+        if tunnels.is_empty() {
+            return false;
+        }
+        let Some((_, q)) = tunnels.iter().find(|(i, _)| *i == iface) else {
+            return false;
+        };
+        if !q.borrow_mut().offer(bytes) {
+            self.inner.stack.borrow_mut().note_tx_dropped(iface);
+        }
+        true
+    }
+
+    pub(crate) fn tunnel_queues(&self) -> Vec<(IfaceId, Rc<RefCell<DeviceQueue>>)> {
+        self.inner.tunnels.borrow().clone()
+    }
+
+    /// The queue of tunnel interface `iface`, made on first use.
+    pub(crate) fn tunnel_queue(&self, iface: IfaceId) -> Rc<RefCell<DeviceQueue>> {
+        let mut tunnels = self.inner.tunnels.borrow_mut();
+        if let Some((_, q)) = tunnels.iter().find(|(i, _)| *i == iface) {
+            return q.clone();
+        }
+        let q = Rc::new(RefCell::new(DeviceQueue::default()));
+        tunnels.push((iface, q.clone()));
+        q
     }
 
     /// When the driver must come back: the stack's next deadline or the

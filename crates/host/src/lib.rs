@@ -26,6 +26,7 @@ mod names;
 mod sockets;
 mod tcp;
 mod time;
+pub mod tundev;
 
 pub use executor::{JoinHandle, Pid};
 pub use filter::NetfilterHook;
@@ -42,3 +43,4 @@ pub use sockets::{PingSocket, RawSocket, UdpSocket};
 pub use tcp::{TcpListener, TcpStream};
 pub use tcplab_stack::{Instant, Stack};
 pub use time::{timeout, Elapsed};
+pub use tundev::{TunnelDevice, TunnelError, TunnelInfo, TunnelStatus};

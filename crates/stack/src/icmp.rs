@@ -275,6 +275,7 @@ mod tests {
             addrs: vec!["10.0.1.1/24".parse::<Cidr>().unwrap()],
             mtu: 1500,
             loopback: false,
+            tunnel: false,
             counters: Default::default(),
         });
         (IcmpLayer::new(&config, &mut rng), ip)

@@ -31,6 +31,10 @@ pub struct Interface {
     pub addrs: Vec<Cidr>,
     pub mtu: usize,
     pub loopback: bool,
+    /// A point-to-point tunnel interface: what is routed into it goes to
+    /// a process (the tunnel's daemon) instead of a link, as with a Linux
+    /// TUN device (`ip link` shows `POINTOPOINT`, `link/none`).
+    pub tunnel: bool,
     pub counters: IfaceCounters,
 }
 
@@ -41,6 +45,7 @@ impl Interface {
             addrs: vec![Cidr::new(Ipv4Addr::LOCALHOST, 8).expect("valid prefix")],
             mtu: 65536,
             loopback: true,
+            tunnel: false,
             counters: IfaceCounters::default(),
         }
     }

@@ -30,6 +30,7 @@ mod stream;
 pub mod tcpdump;
 pub mod traceroute;
 pub mod transfer;
+pub mod tunnel;
 
 use std::fmt;
 
@@ -132,6 +133,7 @@ pub enum Tool {
     Conntrack(fw::ConntrackArgs),
     Sha256sum(files::Sha256sumArgs),
     Cmp(files::CmpArgs),
+    Tunnel(tunnel::TunnelArgs),
 }
 
 impl Command {
@@ -171,6 +173,7 @@ impl Command {
             "conntrack" => Tool::Conntrack(fw::ConntrackArgs::parse(rest)?),
             "sha256sum" => Tool::Sha256sum(files::Sha256sumArgs::parse(rest)?),
             "cmp" => Tool::Cmp(files::CmpArgs::parse(rest)?),
+            "tunnel" => Tool::Tunnel(tunnel::TunnelArgs::parse(rest)?),
             other => {
                 return Err(Usage {
                     status: 127,
@@ -198,6 +201,7 @@ impl Command {
             Tool::Conntrack(_) => "conntrack",
             Tool::Sha256sum(_) => "sha256sum",
             Tool::Cmp(_) => "cmp",
+            Tool::Tunnel(_) => "tunnel",
         }
     }
 
@@ -221,6 +225,7 @@ impl Command {
             Tool::Serve(_) => true,
             Tool::Tcpdump(a) => a.count.is_none(),
             Tool::Nc(a) => a.listen && (a.keep || a.udp),
+            Tool::Tunnel(a) => a.is_daemon(),
             _ => false,
         }
     }
@@ -341,6 +346,15 @@ pub fn start_with(host: &Host, cmdline: &str, io: StartIo) -> Result<Started, Us
             Tool::Conntrack(a) => fw::run_conntrack(h.clone(), a, out, err).await,
             Tool::Sha256sum(a) => files::run_sha256sum(h.clone(), a, h.stdin(pid), out, err).await,
             Tool::Cmp(a) => files::run_cmp(h.clone(), a, h.stdin(pid), out, err).await,
+            Tool::Tunnel(a) => {
+                // A tunnel stops cleanly on Ctrl-C or SIGTERM, its
+                // interface left without a daemon.
+                let signals = h.catch_signals(pid);
+                match select::select(tunnel::run(h.clone(), a, out, err), signals.next()).await {
+                    select::Either::Left(code) => code,
+                    select::Either::Right(_) => 0,
+                }
+            }
         };
         h.set_exit(pid, code);
     });

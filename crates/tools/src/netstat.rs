@@ -337,7 +337,15 @@ pub fn interfaces(host: &Host) -> Vec<String> {
     sorted.extend(ifaces.iter().filter(|i| i.loopback));
     for i in sorted {
         let c = &i.counters;
-        let flags = if i.loopback { "LRU" } else { "BMRU" };
+        // net-tools' letters: a TUN device is M(ulticast) O(noarp)
+        // P(ointopoint) R(unning) U(p).
+        let flags = if i.loopback {
+            "LRU"
+        } else if i.tunnel {
+            "MOPRU"
+        } else {
+            "BMRU"
+        };
         lines.push(format!(
             "{:<15} {:>5} {:>8} {:>6} {:>6} {:<6} {:>8} {:>6} {:>6} {:>6} {}",
             i.name,

@@ -71,6 +71,8 @@ pub enum ConfigError {
     NoSuchInterface(usize),
     #[error("no static route to {0}")]
     NoSuchRoute(Cidr),
+    #[error("an interface called {0} exists")]
+    DuplicateName(String),
 }
 
 /// Loopback datagrams processed per `poll_transmit` call at most, so that
@@ -163,19 +165,66 @@ impl Stack {
         addr: Cidr,
         mtu: usize,
     ) -> Result<IfaceId, ConfigError> {
+        self.new_interface(name, addr, mtu, false)
+    }
+
+    /// Add a tunnel interface (see [`Interface::tunnel`]): its datagrams
+    /// come out of `poll_transmit` like any other, and the driver hands
+    /// them to the tunnel's process rather than a link.
+    pub fn add_tunnel_interface(
+        &mut self,
+        name: &str,
+        addr: Cidr,
+        mtu: usize,
+    ) -> Result<IfaceId, ConfigError> {
+        self.new_interface(name, addr, mtu, true)
+    }
+
+    fn new_interface(
+        &mut self,
+        name: &str,
+        addr: Cidr,
+        mtu: usize,
+        tunnel: bool,
+    ) -> Result<IfaceId, ConfigError> {
         if mtu < tcplab_wire::ipv4::MIN_MTU {
             return Err(ConfigError::MtuTooSmall(mtu));
         }
         if self.ip.is_local_addr(addr.address()) {
             return Err(ConfigError::DuplicateAddress(addr.address()));
         }
+        // Tools find a tunnel by its name; other interfaces may share one
+        // (tests call several "eth").
+        if tunnel && self.ip.ifaces.iter().any(|i| i.name == name) {
+            return Err(ConfigError::DuplicateName(name.to_string()));
+        }
         Ok(self.ip.add_iface(Interface {
             name: name.to_string(),
             addrs: vec![addr],
             mtu,
             loopback: false,
+            tunnel,
             counters: IfaceCounters::default(),
         }))
+    }
+
+    /// The interface called `name`.
+    pub fn interface_named(&self, name: &str) -> Option<IfaceId> {
+        self.ip
+            .ifaces
+            .iter()
+            .position(|i| i.name == name)
+            .map(IfaceId)
+    }
+
+    /// A datagram for `iface` was dropped before it left (its device's
+    /// queue was full, or nobody serves the device): counted as the
+    /// kernel counts a full TUN queue.
+    pub fn note_tx_dropped(&mut self, iface: IfaceId) {
+        self.ip.stats.out_discards += 1;
+        if let Some(i) = self.ip.ifaces.get_mut(iface.0) {
+            i.counters.tx_dropped += 1;
+        }
     }
 
     pub fn set_mtu(&mut self, iface: IfaceId, mtu: usize) -> Result<(), ConfigError> {
@@ -203,6 +252,26 @@ impl Stack {
         self.ip.routes.add(Route {
             dest: dest.network(),
             gateway: Some(gateway),
+            iface,
+            origin: RouteOrigin::Static,
+        });
+        Ok(())
+    }
+
+    /// Route `dest` straight out of `iface`, with no gateway, replacing
+    /// any static route to the same prefix (`ip route replace DEST dev
+    /// IFACE`): how a VPN takes over a network it carries.
+    pub fn add_device_route(&mut self, dest: Cidr, iface: IfaceId) -> Result<(), ConfigError> {
+        if iface.0 >= self.ip.ifaces.len() {
+            return Err(ConfigError::NoSuchInterface(iface.0));
+        }
+        let net = dest.network();
+        self.ip
+            .routes
+            .remove_where(|r| r.origin == RouteOrigin::Static && r.dest == net);
+        self.ip.routes.add(Route {
+            dest: dest.network(),
+            gateway: None,
             iface,
             origin: RouteOrigin::Static,
         });

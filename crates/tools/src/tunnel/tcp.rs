@@ -1,0 +1,251 @@
+//! `tunnel tcp`: IP datagrams over one TCP connection.
+//!
+//! One task per tunnel: it races the device (datagrams to send), the
+//! stream (bytes that arrived) and, while framed bytes wait, the stream's
+//! send buffer. While frames wait for room in the send buffer the device is
+//! not read (up to [`PENDING_LIMIT`] bytes), so a slow outer connection
+//! fills the device's queue and the stack drops there, as a TUN device's
+//! queue overflows in front of a blocked OpenVPN process.
+
+use std::cell::RefCell;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+use std::time::Duration;
+
+use tcplab_host::{Host, Output, TcpListener, TcpStream, TunnelDevice, TunnelStatus};
+use tcplab_stack::SocketError;
+
+use super::framing::{encode, Deframer, FrameStats};
+use super::{open_device, PipeArgs};
+use crate::select::{select, Either};
+
+/// Framed bytes held for the stream before the device is left unread.
+const PENDING_LIMIT: usize = 64 * 1024;
+
+/// Outer IPv4 (20) + TCP with timestamps (32) + the frame's length (2).
+pub(crate) const TCP_OVERHEAD: usize = 54;
+
+#[derive(Debug, Default)]
+struct State {
+    /// "listening on ...", "connecting to ...", "connected ... -> ...".
+    phase: String,
+    frames_in: FrameStats,
+    frames_out: u64,
+    connections: u64,
+    dropped_unconnected: u64,
+}
+
+#[derive(Debug, Default)]
+struct Status(RefCell<State>);
+
+impl TunnelStatus for Status {
+    fn kind(&self) -> &'static str {
+        "tcp"
+    }
+
+    fn show(&self, _host: &Host) -> Vec<String> {
+        let s = self.0.borrow();
+        vec![
+            format!("outer: {}", s.phase),
+            format!(
+                "frames: in {} (oversize {}, empty {}), out {}; connections {}; dropped while unconnected {}",
+                s.frames_in.frames,
+                s.frames_in.oversize,
+                s.frames_in.empty,
+                s.frames_out,
+                s.connections,
+                s.dropped_unconnected
+            ),
+        ]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+pub(super) async fn run(host: Host, a: PipeArgs, mut out: Output, mut err: Output) -> i32 {
+    let Some((dev, remote)) = open_device(&host, &a, "tcp", TCP_OVERHEAD, &mut out, &mut err).await
+    else {
+        return 1;
+    };
+    let status = Rc::new(Status::default());
+    dev.set_status(status.clone());
+    match (a.listen, remote) {
+        (Some(port), _) => listen(&host, &dev, &status, port, out, err).await,
+        (None, Some(remote)) => connect(&host, &dev, &status, remote, out, err).await,
+        (None, None) => 2,
+    }
+}
+
+async fn listen(
+    host: &Host,
+    dev: &TunnelDevice,
+    status: &Status,
+    port: u16,
+    mut out: Output,
+    mut err: Output,
+) -> i32 {
+    let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
+    let listener = match TcpListener::bind(host, local, 4) {
+        Ok(l) => l,
+        Err(e) => {
+            err.line(format!("tunnel: bind {local}: {e}"));
+            return 1;
+        }
+    };
+    status.0.borrow_mut().phase = format!("listening on {local}");
+    loop {
+        let accepted = drop_while(dev, status, listener.accept()).await;
+        let stream = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                err.line(format!("tunnel: accept: {e}"));
+                return 1;
+            }
+        };
+        let end = session(dev, status, &stream, &mut out).await;
+        out.line(format!("{}: connection closed: {}", peer(&stream), end));
+        status.0.borrow_mut().phase = format!("listening on {local}");
+    }
+}
+
+async fn connect(
+    host: &Host,
+    dev: &TunnelDevice,
+    status: &Status,
+    remote: SocketAddrV4,
+    mut out: Output,
+    mut err: Output,
+) -> i32 {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        status.0.borrow_mut().phase = format!("connecting to {remote}");
+        match drop_while(dev, status, TcpStream::connect(host, remote)).await {
+            Ok(stream) => {
+                backoff = Duration::from_secs(1);
+                let end = session(dev, status, &stream, &mut out).await;
+                out.line(format!("{remote}: connection closed: {end}; calling again"));
+            }
+            Err(e) => {
+                err.line(format!(
+                    "tunnel: connect to {remote}: {e}; again in {} s",
+                    backoff.as_secs()
+                ));
+                drop_while(dev, status, host.sleep(backoff)).await;
+                backoff = (backoff * 2).min(Duration::from_secs(16));
+            }
+        }
+    }
+}
+
+fn peer(stream: &TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map_or_else(|| "?".to_string(), |a| a.to_string())
+}
+
+/// Run `fut`, dropping (and counting) what is routed into the tunnel
+/// meanwhile: with no outer connection there is nowhere to send it.
+async fn drop_while<F: std::future::Future>(
+    dev: &TunnelDevice,
+    status: &Status,
+    fut: F,
+) -> F::Output {
+    let discard = async {
+        loop {
+            dev.recv().await;
+            status.0.borrow_mut().dropped_unconnected += 1;
+            dev.host().with_stack(|s| s.note_tx_dropped(dev.iface()));
+        }
+    };
+    match select(fut, discard).await {
+        Either::Left(v) => v,
+        Either::Right(never) => never,
+    }
+}
+
+enum Step {
+    Packet(Vec<u8>),
+    Read(Result<usize, SocketError>),
+    Wrote(Result<usize, SocketError>),
+}
+
+/// Carry datagrams both ways until the connection ends; says why it did.
+async fn session(
+    dev: &TunnelDevice,
+    status: &Status,
+    stream: &TcpStream,
+    out: &mut Output,
+) -> String {
+    stream.set_nodelay(true);
+    {
+        let mut s = status.0.borrow_mut();
+        s.connections += 1;
+        s.phase = format!(
+            "connected {} -> {}",
+            stream
+                .local_addr()
+                .map_or_else(|| "?".into(), |a| a.to_string()),
+            peer(stream)
+        );
+        out.line(format!("{}: {}", dev_name(dev), s.phase));
+    }
+    // A frame longer than this side's MTU is refused and counted.
+    let mut deframer = Deframer::new(dev.mtu());
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let step = if pending.is_empty() {
+            match select(stream.read(&mut buf), dev.recv()).await {
+                Either::Left(r) => Step::Read(r),
+                Either::Right(p) => Step::Packet(p),
+            }
+        } else if pending.len() < PENDING_LIMIT {
+            match select(
+                select(stream.read(&mut buf), stream.write(&pending)),
+                dev.recv(),
+            )
+            .await
+            {
+                Either::Left(Either::Left(r)) => Step::Read(r),
+                Either::Left(Either::Right(w)) => Step::Wrote(w),
+                Either::Right(p) => Step::Packet(p),
+            }
+        } else {
+            match select(stream.read(&mut buf), stream.write(&pending)).await {
+                Either::Left(r) => Step::Read(r),
+                Either::Right(w) => Step::Wrote(w),
+            }
+        };
+        match step {
+            Step::Packet(p) => {
+                let mut next = Some(p);
+                while let Some(p) = next {
+                    if encode(&p, &mut pending).is_some() {
+                        status.0.borrow_mut().frames_out += 1;
+                    }
+                    next = if pending.len() < PENDING_LIMIT {
+                        dev.try_recv()
+                    } else {
+                        None
+                    };
+                }
+            }
+            Step::Read(Ok(0)) => return "the far end closed it".into(),
+            Step::Read(Ok(n)) => {
+                deframer.push(&buf[..n], &mut |frame| dev.inject(frame));
+                status.0.borrow_mut().frames_in = deframer.stats();
+            }
+            Step::Read(Err(e)) | Step::Wrote(Err(e)) => return e.to_string(),
+            Step::Wrote(Ok(n)) => {
+                pending.drain(..n);
+            }
+        }
+    }
+}
+
+fn dev_name(dev: &TunnelDevice) -> String {
+    dev.host()
+        .with_stack(|s| s.interfaces()[dev.iface().0].name.clone())
+}

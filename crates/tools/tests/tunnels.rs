@@ -1,0 +1,223 @@
+//! Tunnels: inner traffic carried byte-exact through each tunnel over a
+//! bad outer path, the UDP-over-TCP relay, counters and errors.
+
+mod common;
+
+use common::{find, run_in};
+
+/// a ── r ── b; the r–b link is the outer path the tunnels cross.
+fn net(outer: &str) -> String {
+    format!(
+        r#"
+seed = 11
+
+[[host]]
+name = "a"
+addr = "10.0.1.2/24"
+gateway = "10.0.1.1"
+
+[[host]]
+name = "b"
+addr = "10.0.2.2/24"
+gateway = "10.0.2.1"
+
+[[router]]
+name = "r"
+addrs = ["10.0.1.1/24", "10.0.2.1/24"]
+
+[[link]]
+ends = ["a", "r"]
+delay = "2ms"
+
+[[link]]
+ends = ["r", "b"]
+delay = "10ms"
+rate = "20Mbit"
+{outer}
+
+[[file]]
+on = "b"
+path = "/srv/www/big.bin"
+size = "400K"
+"#
+    )
+}
+
+const BAD: &str = "loss = \"3%\"\nduplicate = \"2%\"\nreorder = \"5%\"\njitter = \"2ms\"";
+
+fn carries_a_file(kind: &str) {
+    let server = format!("tunnel {kind} t0 10.9.0.2/24 -l 7000");
+    let client = format!("tunnel {kind} t0 10.9.0.1/24 -c 10.0.2.2:7000");
+    let r = run_in(
+        &net(BAD),
+        &[
+            ("0s", "b", "serve http"),
+            ("0s", "b", &server),
+            ("0.1s", "a", &client),
+            ("1s", "a", "curl -s -o /tmp/got.bin http://10.9.0.2/big.bin"),
+            ("60s", "a", "sha256sum /tmp/got.bin"),
+            ("60s", "b", "sha256sum /srv/www/big.bin"),
+            ("60s", "a", "tunnel show"),
+            ("60s", "a", "netstat -i"),
+        ],
+    );
+    let curl = find(
+        &r,
+        "a",
+        "curl -s -o /tmp/got.bin http://10.9.0.2/big.bin",
+        0,
+    );
+    assert_eq!(curl.exit, Some(0), "{kind}: {curl:?}");
+    let got = &find(&r, "a", "sha256sum /tmp/got.bin", 0).stdout[0];
+    let want = &find(&r, "b", "sha256sum /srv/www/big.bin", 0).stdout[0];
+    assert_eq!(got[..64], want[..64], "{kind}: the file arrived changed");
+    let show = find(&r, "a", "tunnel show", 0).stdout.join("\n");
+    assert!(
+        show.starts_with(&format!("t0: {kind} 10.9.0.1/24 mtu ")),
+        "{show}"
+    );
+    // The inner datagrams were counted on the tunnel interface, which
+    // netstat flags as point-to-point.
+    let ifaces = find(&r, "a", "netstat -i", 0).stdout.join("\n");
+    let t0 = ifaces
+        .lines()
+        .find(|l| l.starts_with("t0 "))
+        .expect(&ifaces);
+    assert!(t0.ends_with("MOPRU"), "{t0}");
+    let rx: u64 = t0.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(rx > 250, "400 KB is ~290 datagrams at least: {t0}");
+}
+
+#[test]
+fn tcp_tunnel_carries_a_file_byte_exact_over_a_lossy_duplicating_reordering_path() {
+    carries_a_file("tcp");
+}
+
+#[test]
+fn udp_tunnel_carries_a_file_byte_exact_over_a_lossy_duplicating_reordering_path() {
+    carries_a_file("udp");
+}
+
+#[test]
+fn tunnel_mtu_accounts_for_the_outer_headers_and_big_df_datagrams_get_frag_needed() {
+    let r = run_in(
+        &net(""),
+        &[
+            ("0s", "b", "tunnel udp t0 10.9.0.2/24 -l 7000"),
+            ("0s", "a", "tunnel udp t0 10.9.0.1/24 -c 10.0.2.2:7000"),
+            ("0s", "a", "tunnel tcp t1 10.8.0.1/24 -c 10.0.2.2:7001"),
+            ("1s", "a", "tunnel show"),
+            // 1472 of ICMP data makes a 1500-byte datagram: too big for
+            // the 1472-byte tunnel, and ping sets DF.
+            ("2s", "a", "ping -c 1 -M do -s 1472 10.9.0.2"),
+            ("3s", "a", "ping -c 1 -M do -s 1444 10.9.0.2"),
+        ],
+    );
+    let show = find(&r, "a", "tunnel show", 0).stdout.join("\n");
+    assert!(show.contains("t0: udp 10.9.0.1/24 mtu 1472 up"), "{show}");
+    assert!(show.contains("t1: tcp 10.8.0.1/24 mtu 1446 up"), "{show}");
+    let big = find(&r, "a", "ping -c 1 -M do -s 1472 10.9.0.2", 0);
+    assert_eq!(big.exit, Some(1), "{big:?}");
+    let text = format!("{}\n{}", big.stdout.join("\n"), big.stderr.join("\n"));
+    assert!(text.contains("message too long, mtu=1472"), "{text}");
+    let fits = find(&r, "a", "ping -c 1 -M do -s 1444 10.9.0.2", 0);
+    assert_eq!(fits.exit, Some(0), "{fits:?}");
+}
+
+#[test]
+fn udp_over_tcp_relays_carry_udp_both_ways() {
+    // nc -u on b echoes through the relay pair: a's UDP to its local
+    // udp2tcp, over TCP port 443 to b's tcp2udp, to b's UDP server.
+    let r = run_in(
+        &net("loss = \"2%\""),
+        &[
+            ("0s", "b", "serve echo"),
+            (
+                "0s",
+                "b",
+                "tunnel tcp2udp --tcp-listen 443 --udp-forward 127.0.0.1:7",
+            ),
+            (
+                "0s",
+                "a",
+                "tunnel udp2tcp --udp-listen 5000 --tcp-forward 10.0.2.2:443",
+            ),
+            (
+                "1s",
+                "a",
+                "echo hello through tcp | nc -u -w 2 127.0.0.1 5000",
+            ),
+            ("5s", "a", "ss -tn"),
+        ],
+    );
+    let nc = find(
+        &r,
+        "a",
+        "echo hello through tcp | nc -u -w 2 127.0.0.1 5000",
+        0,
+    );
+    assert_eq!(nc.stdout, ["hello through tcp"], "{nc:?}");
+    let ss = find(&r, "a", "ss -tn", 0).stdout.join("\n");
+    assert!(
+        ss.contains("10.0.2.2:443"),
+        "the relay's TCP connection: {ss}"
+    );
+}
+
+#[test]
+fn bad_command_lines_get_one_clear_line() {
+    let cases = [
+        ("tunnel", "which tunnel?"),
+        ("tunnel gre t0 10.0.0.1/24", "unknown tunnel kind `gre`"),
+        (
+            "tunnel tcp t0 10.0.0.1 -l 1",
+            "`10.0.0.1` is not an address with a prefix length",
+        ),
+        (
+            "tunnel tcp t0 10.0.0.1/24",
+            "exactly one of -l PORT and -c HOST:PORT",
+        ),
+        ("tunnel tcp t0 10.0.0.1/24 -l 0", "invalid port `0`"),
+        ("tunnel udp t0 10.0.0.1/24 -c nowhere", "expected HOST:PORT"),
+        (
+            "tunnel tcp this-name-is-too-long 10.0.0.1/24 -l 1",
+            "not a valid interface name",
+        ),
+        ("tunnel tcp t0 10.0.0.1/24 -l 1 --mtu 20", "not an MTU"),
+        (
+            "tunnel udp2tcp --udp-listen 5",
+            "needs --udp-listen PORT and --tcp-forward",
+        ),
+    ];
+    for (cmd, want) in cases {
+        let u = tcplab_tools::Command::parse(cmd).expect_err(cmd);
+        assert!(u.to_string().contains(want), "{cmd}: {u}");
+        assert_eq!(u.status, 2, "{cmd}");
+    }
+}
+
+#[test]
+fn a_second_tunnel_of_the_same_name_or_address_is_refused() {
+    let r = run_in(
+        &net(""),
+        &[
+            ("0s", "a", "tunnel udp t0 10.9.0.1/24 -l 7000"),
+            ("1s", "a", "tunnel udp t0 10.9.0.1/24 -l 7001"),
+            ("1s", "a", "tunnel udp eth0 10.7.0.1/24 -l 7002"),
+            ("1s", "a", "tunnel udp t1 10.0.1.2/24 -l 7003"),
+        ],
+    );
+    let busy = find(&r, "a", "tunnel udp t0 10.9.0.1/24 -l 7001", 0);
+    assert_eq!(busy.stderr, ["tunnel: t0: t0 is in use by another tunnel"]);
+    assert_eq!(busy.exit, Some(1));
+    let eth = find(&r, "a", "tunnel udp eth0 10.7.0.1/24 -l 7002", 0);
+    assert_eq!(
+        eth.stderr,
+        ["tunnel: eth0: eth0 exists and is not a tunnel"]
+    );
+    let dup = find(&r, "a", "tunnel udp t1 10.0.1.2/24 -l 7003", 0);
+    assert_eq!(
+        dup.stderr,
+        ["tunnel: t1: address 10.0.1.2 is already assigned to this host"]
+    );
+}
