@@ -55,6 +55,9 @@ struct Inner {
     next_fd: RefCell<BTreeMap<Pid, u32>>,
     tx_buf: RefCell<Vec<u8>>,
     taps: RefCell<Vec<std::rc::Weak<RefCell<TapQueue>>>>,
+    /// Applications' randomness comes from the operating system (over a
+    /// TUN device) instead of the seed (the simulator).
+    os_random: Cell<bool>,
     /// Tunnel interfaces and their devices' queues (see [`crate::tundev`]).
     tunnels: RefCell<Vec<(IfaceId, Rc<RefCell<DeviceQueue>>)>>,
 }
@@ -156,6 +159,7 @@ impl Host {
                 tx_buf: RefCell::new(Vec::new()),
                 taps: RefCell::new(Vec::new()),
                 tunnels: RefCell::new(Vec::new()),
+                os_random: Cell::new(false),
             }),
         }
     }
@@ -178,6 +182,37 @@ impl Host {
     /// Wall-clock time now, since the Unix epoch (HTTP dates, daytime).
     pub fn wall_clock(&self) -> Duration {
         self.inner.epoch.get() + Duration::from_micros(self.now().total_micros())
+    }
+
+    /// Take applications' randomness ([`Host::fill_random`]) from the
+    /// operating system from now on. The TUN runtime does; the simulator
+    /// never does, so that a seed gives the same run.
+    pub fn use_os_random(&self) {
+        self.inner.os_random.set(true);
+    }
+
+    /// Whether [`Host::fill_random`] draws from the operating system.
+    pub fn uses_os_random(&self) -> bool {
+        self.inner.os_random.get()
+    }
+
+    /// Fill `out` with random bytes, as `getrandom` does for a process:
+    /// keys, nonces. In the simulator they come from the stack's seed (a
+    /// laboratory source, predictable to whoever knows the seed, and so
+    /// never for real secrets); over a TUN device from the operating
+    /// system.
+    /// Fails only when the operating system has no randomness to give.
+    pub fn fill_random(&self, out: &mut [u8]) -> Result<(), String> {
+        if self.inner.os_random.get() {
+            return getrandom::getrandom(out).map_err(|e| format!("getrandom: {e}"));
+        }
+        self.with_stack(|s| {
+            for chunk in out.chunks_mut(8) {
+                let r = s.random_u64().to_le_bytes();
+                chunk.copy_from_slice(&r[..chunk.len()]);
+            }
+        });
+        Ok(())
     }
 
     /// Run `f` with the stack. Never hold on across an `.await`.

@@ -31,6 +31,7 @@ pub mod tcpdump;
 pub mod traceroute;
 pub mod transfer;
 pub mod tunnel;
+pub mod wg;
 
 use std::fmt;
 
@@ -134,6 +135,7 @@ pub enum Tool {
     Sha256sum(files::Sha256sumArgs),
     Cmp(files::CmpArgs),
     Tunnel(tunnel::TunnelArgs),
+    Wg(wg::WgArgs),
 }
 
 impl Command {
@@ -174,6 +176,7 @@ impl Command {
             "sha256sum" => Tool::Sha256sum(files::Sha256sumArgs::parse(rest)?),
             "cmp" => Tool::Cmp(files::CmpArgs::parse(rest)?),
             "tunnel" => Tool::Tunnel(tunnel::TunnelArgs::parse(rest)?),
+            "wg" => Tool::Wg(wg::WgArgs::parse(rest)?),
             other => {
                 return Err(Usage {
                     status: 127,
@@ -202,6 +205,7 @@ impl Command {
             Tool::Sha256sum(_) => "sha256sum",
             Tool::Cmp(_) => "cmp",
             Tool::Tunnel(_) => "tunnel",
+            Tool::Wg(_) => "wg",
         }
     }
 
@@ -214,6 +218,7 @@ impl Command {
                 Tool::Nc(a) => !a.no_stdin,
                 Tool::Sha256sum(a) => a.reads_stdin(),
                 Tool::Cmp(a) => a.reads_stdin(),
+                Tool::Wg(a) => a.reads_stdin(),
                 _ => false,
             }
     }
@@ -346,6 +351,7 @@ pub fn start_with(host: &Host, cmdline: &str, io: StartIo) -> Result<Started, Us
             Tool::Conntrack(a) => fw::run_conntrack(h.clone(), a, out, err).await,
             Tool::Sha256sum(a) => files::run_sha256sum(h.clone(), a, h.stdin(pid), out, err).await,
             Tool::Cmp(a) => files::run_cmp(h.clone(), a, h.stdin(pid), out, err).await,
+            Tool::Wg(a) => wg::run(h.clone(), a, h.stdin(pid), out, err).await,
             Tool::Tunnel(a) => {
                 // A tunnel stops cleanly on Ctrl-C or SIGTERM, its
                 // interface left without a daemon.

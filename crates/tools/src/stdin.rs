@@ -81,6 +81,23 @@ fn unescape(s: &str) -> Vec<u8> {
             Some('r') => out.push(b'\r'),
             Some('0') => out.push(0),
             Some('\\') => out.push(b'\\'),
+            // \xHH: one byte in hex (one or two digits), as bash's printf.
+            Some('x') => {
+                let digits: String = chars
+                    .clone()
+                    .take(2)
+                    .take_while(char::is_ascii_hexdigit)
+                    .collect();
+                match u8::from_str_radix(&digits, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        for _ in 0..digits.len() {
+                            chars.next();
+                        }
+                    }
+                    Err(_) => out.extend_from_slice(b"\\x"),
+                }
+            }
             Some(other) => {
                 out.push(b'\\');
                 let mut b = [0u8; 4];
@@ -114,5 +131,9 @@ mod tests {
             b"GET / HTTP/1.0\r\n\r\n"
         );
         assert_eq!(printf(&v(&["100%%"])).unwrap(), b"100%");
+        assert_eq!(
+            printf(&v(&["\\x04\\x0\\xffA\\xg"])).unwrap(),
+            b"\x04\x00\xffA\\xg"
+        );
     }
 }

@@ -45,9 +45,33 @@ size = "400K"
 
 const BAD: &str = "loss = \"3%\"\nduplicate = \"2%\"\nreorder = \"5%\"\njitter = \"2ms\"";
 
-fn carries_a_file(kind: &str) {
-    let server = format!("tunnel {kind} t0 10.9.0.2/24 -l 7000");
-    let client = format!("tunnel {kind} t0 10.9.0.1/24 -c 10.0.2.2:7000");
+/// The keys of wg(8)'s examples.
+const KEY_A: &str = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+const PUB_A: &str = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+const KEY_B: &str = "WAmgVYXkbT2bCtdcDwolI88/iVi/aV3/PHcUBTQSYmo=";
+const PUB_B: &str = "K5sF9yESrSBsOXPd6TcpKNgqoy1Ik3ZFKl4FolzrRyI=";
+
+/// The two ends of a tunnel of `kind`, b listening on port 7000.
+fn ends(kind: &str) -> (String, String) {
+    if kind == "wg" {
+        (
+            format!(
+                "tunnel wg t0 10.9.0.2/24 --private-key {KEY_B} --listen-port 7000 --peer {PUB_A} --allowed-ips 10.9.0.1"
+            ),
+            format!(
+                "tunnel wg t0 10.9.0.1/24 --private-key {KEY_A} --peer {PUB_B} --endpoint 10.0.2.2:7000 --allowed-ips 10.9.0.2/32"
+            ),
+        )
+    } else {
+        (
+            format!("tunnel {kind} t0 10.9.0.2/24 -l 7000"),
+            format!("tunnel {kind} t0 10.9.0.1/24 -c 10.0.2.2:7000"),
+        )
+    }
+}
+
+fn carries_a_file(kind: &str) -> String {
+    let (server, client) = ends(kind);
     let r = run_in(
         &net(BAD),
         &[
@@ -72,8 +96,9 @@ fn carries_a_file(kind: &str) {
     let want = &find(&r, "b", "sha256sum /srv/www/big.bin", 0).stdout[0];
     assert_eq!(got[..64], want[..64], "{kind}: the file arrived changed");
     let show = find(&r, "a", "tunnel show", 0).stdout.join("\n");
+    let shown = if kind == "wg" { "wireguard" } else { kind };
     assert!(
-        show.starts_with(&format!("t0: {kind} 10.9.0.1/24 mtu ")),
+        show.starts_with(&format!("t0: {shown} 10.9.0.1/24 mtu ")),
         "{show}"
     );
     // The inner datagrams were counted on the tunnel interface, which
@@ -86,6 +111,7 @@ fn carries_a_file(kind: &str) {
     assert!(t0.ends_with("MOPRU"), "{t0}");
     let rx: u64 = t0.split_whitespace().nth(2).unwrap().parse().unwrap();
     assert!(rx > 250, "400 KB is ~290 datagrams at least: {t0}");
+    show
 }
 
 #[test]
@@ -96,6 +122,121 @@ fn tcp_tunnel_carries_a_file_byte_exact_over_a_lossy_duplicating_reordering_path
 #[test]
 fn udp_tunnel_carries_a_file_byte_exact_over_a_lossy_duplicating_reordering_path() {
     carries_a_file("udp");
+}
+
+#[test]
+fn wireguard_carries_a_file_byte_exact_and_drops_the_duplicates_as_replays() {
+    let show = carries_a_file("wg");
+    // The link duplicated outer datagrams: each copy is a replay to
+    // WireGuard's sliding window, dropped and counted.
+    let dropped = show
+        .lines()
+        .find(|l| l.trim_start().starts_with("dropped: replayed "))
+        .expect(&show);
+    let replayed: u64 = dropped
+        .trim_start()
+        .trim_start_matches("dropped: replayed ")
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(replayed > 0, "{show}");
+}
+
+#[test]
+fn wireguard_drops_and_counts_forged_datagrams_and_reports_a_vanished_peer() {
+    let (server, client) = ends("wg");
+    let r = run_in(
+        &net(""),
+        &[
+            ("0s", "b", &server),
+            ("0s", "a", &client),
+            ("1s", "a", "ping -c 2 10.9.0.2"),
+            // Not WireGuard at all, and a forged data message (type 4,
+            // an index nobody holds).
+            ("3s", "a", "echo hello | nc -u -w 1 10.0.2.2 7000"),
+            (
+                "3s",
+                "a",
+                "printf '\\x04\\x00\\x00\\x00\\x01\\x02\\x03\\x04AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' | nc -u -w 1 10.0.2.2 7000",
+            ),
+            ("6s", "b", "tunnel show"),
+            ("6s", "b", "wg show t0"),
+            ("7s", "a", "wg show nosuch"),
+        ],
+    );
+    assert_eq!(find(&r, "a", "ping -c 2 10.9.0.2", 0).exit, Some(0));
+    let show = find(&r, "b", "tunnel show", 0).stdout.join("\n");
+    assert!(show.contains(", invalid 1, unknown index 1,"), "{show}");
+    let wg = find(&r, "b", "wg show t0", 0).stdout.join("\n");
+    assert!(wg.starts_with(&format!("interface: t0\n  public key: {PUB_B}\n  private key: (hidden)\n  listening port: 7000\n\npeer: {PUB_A}\n  endpoint: 10.0.1.2:")), "{wg}");
+    assert!(
+        wg.contains("  allowed ips: 10.9.0.1/32\n  latest handshake: "),
+        "{wg}"
+    );
+    let none = find(&r, "a", "wg show nosuch", 0);
+    assert_eq!(
+        none.stderr,
+        ["Unable to access interface: No such device (nosuch)"]
+    );
+    assert_eq!(none.exit, Some(1));
+}
+
+#[test]
+fn a_wireguard_peer_that_vanishes_is_reported_unreachable() {
+    let (server, client) = ends("wg");
+    let mut text = net("");
+    text.push_str("\n[[run]]\nat = \"10s\"\nlink = \"r-b\"\ndown = true\n");
+    let r = run_in(
+        &text,
+        &[
+            ("0s", "b", &server),
+            ("0s", "a", &client),
+            ("1s", "a", "ping -c 2 10.9.0.2"),
+            ("11s", "a", "ping -c 5 10.9.0.2"),
+            ("200s", "a", "wg show"),
+        ],
+    );
+    assert_eq!(find(&r, "a", "ping -c 2 10.9.0.2", 0).exit, Some(0));
+    assert_eq!(find(&r, "a", "ping -c 5 10.9.0.2", 0).exit, Some(1));
+    let wg = find(&r, "a", "wg show", 0).stdout.join("\n");
+    assert!(
+        wg.contains("(handshake gave up after 90 seconds: peer unreachable)"),
+        "{wg}"
+    );
+}
+
+#[test]
+fn wg_keys_as_wireguard_tools_make_them() {
+    let r = run_in(
+        &net(""),
+        &[
+            ("0s", "a", "wg genkey"),
+            ("0s", "a", "wg genpsk"),
+            ("0s", "a", &format!("echo {KEY_A} | wg pubkey")),
+            ("0s", "a", "echo not-a-key | wg pubkey"),
+        ],
+    );
+    for cmd in ["wg genkey", "wg genpsk"] {
+        let k = &find(&r, "a", cmd, 0).stdout[0];
+        assert_eq!(k.len(), 44, "{cmd}: {k}");
+        assert!(k.ends_with('='), "{cmd}: {k}");
+    }
+    // wg(8)'s example pair.
+    assert_eq!(
+        find(&r, "a", &format!("echo {KEY_A} | wg pubkey"), 0).stdout,
+        [PUB_A]
+    );
+    let bad = find(&r, "a", "echo not-a-key | wg pubkey", 0);
+    assert_eq!(bad.stderr, ["wg: Key is not the correct length or format"]);
+    assert_eq!(bad.exit, Some(1));
+    let sub = tcplab_tools::Command::parse("wg frobnicate").unwrap_err();
+    assert_eq!(sub.status, 1);
+    assert!(
+        sub.message.contains("Invalid subcommand: `frobnicate'"),
+        "{sub:?}"
+    );
 }
 
 #[test]

@@ -616,6 +616,7 @@ fn drive(
         host.with_stack(|s| s.set_tracing(true));
     }
     host.set_epoch(wall_clock());
+    host.use_os_random();
     host.set_fs(Rc::new(RealFs));
     host.set_names(Rc::new(RefCell::new(etc_hosts())));
     let pcap = match pcap {

@@ -35,6 +35,7 @@ pub mod framing;
 mod relay;
 mod tcp;
 mod udp;
+pub mod wg;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -66,6 +67,10 @@ inside the outer connection to the far end, which hands it to its stack.
   udp        IP datagrams in UDP datagrams, no encryption (what a
              VPN is without its cryptography): -l PORT answers whoever
              sends, -c HOST:PORT sends to HOST:PORT
+  wg         WireGuard (the protocol of wireguard-go and the Linux
+             module): a peer's --allowed-ips are routed into the tunnel
+             and are the only inner sources accepted from it; keys as
+             `wg genkey` / `wg pubkey` write them, or files holding them
   udp2tcp    UDP datagrams arriving on PORT travel over a TCP connection
              to HOST:PORT (where tcp2udp listens), replies come back
   tcp2udp    frames from each TCP connection on PORT go as UDP datagrams
@@ -81,6 +86,7 @@ inside the outer connection to the far end, which hands it to its stack.
 pub enum TunnelArgs {
     Tcp(PipeArgs),
     Udp(PipeArgs),
+    Wg(wg::WgArgs),
     Udp2Tcp {
         udp_listen: u16,
         tcp_forward: String,
@@ -139,17 +145,18 @@ impl TunnelArgs {
         }
         let Some((kind, rest)) = args.split_first() else {
             return Err(usage(
-                "which tunnel? (tcp, udp, udp2tcp, tcp2udp, show)".into(),
+                "which tunnel? (tcp, udp, wg, udp2tcp, tcp2udp, show)".into(),
             ));
         };
         match kind.as_str() {
             "tcp" => parse_pipe("tcp", rest).map(TunnelArgs::Tcp),
             "udp" => parse_pipe("udp", rest).map(TunnelArgs::Udp),
+            "wg" => wg::parse(rest).map(TunnelArgs::Wg),
             "udp2tcp" | "tcp2udp" => parse_relay(kind, rest),
             "show" if rest.is_empty() => Ok(TunnelArgs::Show),
             "show" => Err(usage("show takes no arguments".into())),
             other => Err(usage(format!(
-                "unknown tunnel kind `{other}` (tcp, udp, udp2tcp, tcp2udp, show)"
+                "unknown tunnel kind `{other}` (tcp, udp, wg, udp2tcp, tcp2udp, show)"
             ))),
         }
     }
@@ -339,6 +346,7 @@ pub async fn run(host: Host, a: TunnelArgs, out: Output, err: Output) -> i32 {
     match a {
         TunnelArgs::Tcp(t) => tcp::run(host, t, out, err).await,
         TunnelArgs::Udp(t) => udp::run(host, t, out, err).await,
+        TunnelArgs::Wg(t) => wg::run(host, t, out, err).await,
         TunnelArgs::Udp2Tcp {
             udp_listen,
             tcp_forward,

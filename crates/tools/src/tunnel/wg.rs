@@ -1,0 +1,438 @@
+//! `tunnel wg`: WireGuard over the host's UDP socket ([`tcplab_wg`]).
+//!
+//! The daemon owns a [`tcplab_wg::Device`] (the protocol, sans-IO), a UDP
+//! socket on the listen port and the tunnel interface. It moves datagrams
+//! routed into the interface to `Device::send`, UDP datagrams to
+//! `Device::receive`, and wakes at `Device::poll_timeout` for the
+//! protocol's timers; whatever the device asks for (send a UDP datagram,
+//! deliver an inner packet) it does at once.
+//!
+//! Randomness and time: the device never reads a clock or the OS's
+//! randomness. Its clock is the host's (virtual in the simulator, real over
+//! TUN); the TAI64N timestamps of initiations come from the host's wall
+//! clock (the Unix epoch at the start of a simulated run). In the
+//! simulator its randomness is [`tcplab_wg::SeededEntropy`] seeded from
+//! the host's seed, so a run's captures are byte-identical for a seed —
+//! a LABORATORY source, never for real secrets; over TUN it is the
+//! operating system's ([`tcplab_wg::OsEntropy`]).
+
+use std::cell::RefCell;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+use std::time::Duration;
+
+use tcplab_host::{Host, Output, TunnelDevice, TunnelStatus, UdpSocket};
+use tcplab_wg::{
+    Action, AllowedIp, Device, Entropy, OsEntropy, PeerConfig, PresharedKey, PrivateKey, PublicKey,
+    SeededEntropy,
+};
+use tcplab_wire::Cidr;
+
+use super::{check_name, outer_mtu, parse_cidr, parse_hostport, parse_mtu, parse_port, resolve};
+use crate::select::{select, Either};
+use crate::Usage;
+
+/// Outer IPv4 (20) + UDP (8) + WireGuard's data header and tag (32).
+pub(crate) const WG_OVERHEAD: usize = 20 + 8 + tcplab_wg::TRANSPORT_OVERHEAD;
+
+/// A key given on the command line, or the file that holds it (as `wg
+/// set` takes `private-key FILE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Literal(String),
+    File(String),
+}
+
+impl KeySource {
+    fn parse(v: &str) -> KeySource {
+        // What reads as a key is one (base64 has '/' in it too); anything
+        // else names a file.
+        if v.parse::<PublicKey>().is_ok() {
+            KeySource::Literal(v.to_string())
+        } else {
+            KeySource::File(v.to_string())
+        }
+    }
+
+    fn text(&self, host: &Host) -> Result<String, String> {
+        match self {
+            KeySource::Literal(k) => Ok(k.clone()),
+            KeySource::File(path) => host
+                .fs()
+                .read(path)
+                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                .map_err(|e| format!("key file {e}")),
+        }
+    }
+}
+
+/// One `--peer` and the options that follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WgPeerArgs {
+    pub public_key: String,
+    pub endpoint: Option<String>,
+    pub allowed_ips: Vec<AllowedIp>,
+    pub preshared_key: Option<KeySource>,
+    pub keepalive: Option<u16>,
+}
+
+/// `tunnel wg`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WgArgs {
+    pub name: String,
+    pub addr: Cidr,
+    pub private_key: KeySource,
+    pub listen_port: Option<u16>,
+    pub mtu: Option<usize>,
+    pub routes: Vec<Cidr>,
+    pub peers: Vec<WgPeerArgs>,
+}
+
+fn err(message: String) -> Usage {
+    Usage::new("tunnel", message)
+}
+
+pub(super) fn parse(args: &[String]) -> Result<WgArgs, Usage> {
+    let mut operands = Vec::new();
+    let mut private_key = None;
+    let mut listen_port = None;
+    let mut mtu = None;
+    let mut routes = Vec::new();
+    let mut peers: Vec<WgPeerArgs> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        let Some(opt) = a.strip_prefix("--") else {
+            operands.push(a.clone());
+            continue;
+        };
+        let (opt, inline) = match opt.split_once('=') {
+            Some((o, v)) => (o, Some(v.to_string())),
+            None => (opt, None),
+        };
+        let value = match inline {
+            Some(v) => v,
+            None => {
+                let v = args
+                    .get(i)
+                    .ok_or_else(|| err(format!("option '--{opt}' requires an argument")))?;
+                i += 1;
+                v.clone()
+            }
+        };
+        fn peer_opt<'a>(
+            peers: &'a mut [WgPeerArgs],
+            opt: &str,
+        ) -> Result<&'a mut WgPeerArgs, Usage> {
+            peers
+                .last_mut()
+                .ok_or_else(|| err(format!("--{opt} belongs to a peer: put it after --peer")))
+        }
+        match opt {
+            "private-key" => private_key = Some(KeySource::parse(&value)),
+            "listen-port" => listen_port = Some(parse_port("--listen-port", &value)?),
+            "mtu" => mtu = Some(parse_mtu(&value)?),
+            "route" => routes.push(parse_cidr("--route", &value)?),
+            "peer" => {
+                value
+                    .parse::<PublicKey>()
+                    .map_err(|e| err(format!("--peer `{value}`: {e}")))?;
+                peers.push(WgPeerArgs {
+                    public_key: value,
+                    endpoint: None,
+                    allowed_ips: Vec::new(),
+                    preshared_key: None,
+                    keepalive: None,
+                });
+            }
+            "endpoint" => {
+                parse_hostport("--endpoint", &value)?;
+                peer_opt(&mut peers, opt)?.endpoint = Some(value);
+            }
+            "allowed-ips" => {
+                let mut ips = Vec::new();
+                for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    ips.push(
+                        part.parse::<AllowedIp>()
+                            .map_err(|e| err(format!("--allowed-ips `{part}`: {e}")))?,
+                    );
+                }
+                peer_opt(&mut peers, opt)?.allowed_ips.extend(ips);
+            }
+            "preshared-key" => {
+                peer_opt(&mut peers, opt)?.preshared_key = Some(KeySource::parse(&value))
+            }
+            "persistent-keepalive" => {
+                let secs = value
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| {
+                        err(format!(
+                            "--persistent-keepalive: `{value}` is not 1..65535 seconds"
+                        ))
+                    })?;
+                peer_opt(&mut peers, opt)?.keepalive = Some(secs);
+            }
+            other => return Err(err(format!("unrecognized option '--{other}'"))),
+        }
+    }
+    let [name, addr] = operands.as_slice() else {
+        return Err(err("tunnel wg needs a NAME and an ADDR/LEN".into()));
+    };
+    let private_key =
+        private_key.ok_or_else(|| err("tunnel wg needs --private-key KEY|FILE".into()))?;
+    if let KeySource::Literal(k) = &private_key {
+        k.parse::<PrivateKey>()
+            .map_err(|e| err(format!("--private-key: {e}")))?;
+    }
+    if peers.is_empty() {
+        return Err(err("tunnel wg needs at least one --peer PUBKEY".into()));
+    }
+    Ok(WgArgs {
+        name: check_name(name)?,
+        addr: parse_cidr("address", addr)?,
+        private_key,
+        listen_port,
+        mtu,
+        routes,
+        peers,
+    })
+}
+
+/// What `wg show` and `tunnel show` read.
+pub struct WgStatus {
+    pub device: RefCell<Device>,
+    pub listen_port: u16,
+}
+
+impl std::fmt::Debug for WgStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WgStatus")
+            .field("listen_port", &self.listen_port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TunnelStatus for WgStatus {
+    fn kind(&self) -> &'static str {
+        "wireguard"
+    }
+
+    fn show(&self, host: &Host) -> Vec<String> {
+        let d = self.device.borrow();
+        let s = d.stats();
+        let mut lines = vec![format!("listening port: {}", self.listen_port)];
+        for p in d.peers() {
+            lines.push(format!(
+                "peer {}: endpoint {}, latest handshake {}, transfer {} received, {} sent{}",
+                p.public_key,
+                p.endpoint.map_or("(none)".into(), |e| e.to_string()),
+                p.latest_handshake
+                    .map_or("never".into(), |t| ago(host.wall_clock().saturating_sub(t))),
+                bytes(p.rx_bytes),
+                bytes(p.tx_bytes),
+                if p.handshake_failed {
+                    "; handshake gave up: peer unreachable"
+                } else {
+                    ""
+                }
+            ));
+        }
+        lines.push(format!(
+            "dropped: replayed {}, bad mac1 {}, decrypt failures {}, wrong source {}, invalid {}, unknown index {}, no route {}; cookie replies sent {}",
+            s.replayed_packets,
+            s.bad_mac1,
+            s.decrypt_failures,
+            s.wrong_source,
+            s.invalid_messages,
+            s.unknown_index,
+            s.no_route,
+            s.cookie_replies_sent
+        ));
+        lines
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// `wg show`'s durations: "1 minute, 5 seconds ago".
+pub fn ago(d: Duration) -> String {
+    let mut s = d.as_secs();
+    if s == 0 {
+        return "Now".into();
+    }
+    let mut parts = Vec::new();
+    for (unit, len) in [
+        ("year", 365 * 86400),
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+        ("second", 1),
+    ] {
+        let n = s / len;
+        if n > 0 {
+            parts.push(format!("{n} {unit}{}", if n == 1 { "" } else { "s" }));
+            s %= len;
+        }
+    }
+    format!("{} ago", parts.join(", "))
+}
+
+/// `wg show`'s byte counts: "1.23 KiB".
+pub fn bytes(n: u64) -> String {
+    const UNITS: [(&str, f64); 4] = [
+        ("TiB", 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("GiB", 1024.0 * 1024.0 * 1024.0),
+        ("MiB", 1024.0 * 1024.0),
+        ("KiB", 1024.0),
+    ];
+    for (u, size) in UNITS {
+        if n as f64 >= size {
+            return format!("{:.2} {u}", n as f64 / size);
+        }
+    }
+    format!("{n} B")
+}
+
+/// The randomness a host gives its WireGuard device (see the module docs).
+pub(crate) fn entropy(host: &Host) -> Box<dyn Entropy> {
+    if host.uses_os_random() {
+        Box::new(OsEntropy)
+    } else {
+        let mut seed = [0u8; 8];
+        // In the simulator this is the stack's seeded generator: no failure.
+        let _ = host.fill_random(&mut seed);
+        Box::new(SeededEntropy::new(u64::from_le_bytes(seed)))
+    }
+}
+
+enum Step {
+    Packet(Vec<u8>),
+    Datagram(tcplab_stack::UdpDatagram),
+    IcmpError,
+    Timer,
+}
+
+pub(super) async fn run(host: Host, a: WgArgs, mut out: Output, mut errs: Output) -> i32 {
+    match setup(&host, &a, &mut out).await {
+        Ok((dev, udp, status)) => serve(&host, &dev, &udp, &status).await,
+        Err(e) => {
+            errs.line(format!("tunnel: {e}"));
+            1
+        }
+    }
+}
+
+async fn setup(
+    host: &Host,
+    a: &WgArgs,
+    out: &mut Output,
+) -> Result<(TunnelDevice, UdpSocket, Rc<WgStatus>), String> {
+    let private: PrivateKey = a
+        .private_key
+        .text(host)?
+        .parse()
+        .map_err(|e| format!("private key: {e}"))?;
+    let mut device = Device::new(private, entropy(host));
+    let mut first_endpoint = None;
+    let mut auto_routes = Vec::new();
+    for p in &a.peers {
+        let public: PublicKey = p.public_key.parse().map_err(|e| format!("--peer: {e}"))?;
+        let mut config = PeerConfig::new(public);
+        if let Some(e) = &p.endpoint {
+            let addr = resolve(host, e).await?;
+            first_endpoint.get_or_insert(addr);
+            config.endpoint = Some(addr);
+        }
+        if let Some(k) = &p.preshared_key {
+            let psk: PresharedKey = k
+                .text(host)?
+                .parse()
+                .map_err(|e| format!("preshared key: {e}"))?;
+            config.preshared_key = Some(psk);
+        }
+        config.allowed_ips = p.allowed_ips.clone();
+        config.persistent_keepalive = p.keepalive;
+        for ip in &p.allowed_ips {
+            // As wg-quick does: each allowed network is routed into the
+            // tunnel, except a default route or one that would swallow the
+            // peer's own endpoint (the outer packets would loop).
+            let swallows = config.endpoint.is_some_and(|e| ip.contains(*e.ip()));
+            if ip.prefix > 0 && !swallows {
+                auto_routes
+                    .push(Cidr::new(ip.addr, ip.prefix).ok_or_else(|| format!("allowed ip {ip}"))?);
+            }
+        }
+        device
+            .add_peer(config)
+            .map_err(|e| format!("--peer {}: {e}", p.public_key))?;
+    }
+    let mtu = a.mtu.unwrap_or_else(|| {
+        outer_mtu(host, first_endpoint.map(|e| *e.ip())).saturating_sub(WG_OVERHEAD)
+    });
+    device.set_mtu(mtu);
+    let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.listen_port.unwrap_or(0));
+    let udp = UdpSocket::bind(host, local).map_err(|e| format!("bind udp {local}: {e}"))?;
+    let dev = host
+        .create_tunnel(&a.name, a.addr, mtu)
+        .map_err(|e| format!("{}: {e}", a.name))?;
+    for r in a.routes.iter().chain(&auto_routes) {
+        dev.add_route(*r).map_err(|e| format!("route {r}: {e}"))?;
+    }
+    let status = Rc::new(WgStatus {
+        listen_port: udp.local_addr().port(),
+        device: RefCell::new(device),
+    });
+    dev.set_status(status.clone());
+    out.line(format!(
+        "{}: wireguard {} mtu {mtu}, listening on udp port {}, public key {}",
+        a.name,
+        a.addr,
+        status.listen_port,
+        status.device.borrow().public_key()
+    ));
+    Ok((dev, udp, status))
+}
+
+async fn serve(host: &Host, dev: &TunnelDevice, udp: &UdpSocket, status: &WgStatus) -> i32 {
+    loop {
+        let deadline = status.device.borrow().poll_timeout();
+        let timer = async {
+            match deadline {
+                Some(t) => host.sleep_until(t).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let step = match select(select(dev.recv(), udp.recv_from()), timer).await {
+            Either::Left(Either::Left(p)) => Step::Packet(p),
+            Either::Left(Either::Right(Ok(d))) => Step::Datagram(d),
+            Either::Left(Either::Right(Err(_))) => Step::IcmpError,
+            Either::Right(()) => Step::Timer,
+        };
+        let now = host.now();
+        let wall = host.wall_clock();
+        let actions = {
+            let mut d = status.device.borrow_mut();
+            match step {
+                Step::Packet(p) => d.send(now, wall, &p),
+                Step::Datagram(dg) => d.receive(now, wall, dg.from, &dg.data),
+                Step::IcmpError => Vec::new(),
+                Step::Timer => d.handle_timeout(now, wall),
+            }
+        };
+        for a in actions {
+            match a {
+                // A full socket buffer or no route: the datagram is lost,
+                // as UDP loses it; WireGuard's timers retry handshakes.
+                Action::Send { to, datagram } => {
+                    let _ = udp.send_to(&datagram, to);
+                }
+                Action::Deliver(packet) => dev.inject(&packet),
+            }
+        }
+    }
+}

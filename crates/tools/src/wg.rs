@@ -1,0 +1,157 @@
+//! `wg`: WireGuard keys and status, as wireguard-tools' `wg` prints them.
+//!
+//! ```text
+//! wg genkey                 a private key (base64)
+//! wg genpsk                 a preshared key
+//! echo KEY | wg pubkey      the public key of a private key
+//! wg [show [IFACE | all]]   the WireGuard tunnels of this host
+//! ```
+//!
+//! Keys are drawn from the host's randomness: the operating system's over
+//! TUN, the scenario's seed in the simulator (reproducible, and so only for
+//! the laboratory).
+
+use tcplab_host::{Host, Output, Stdin};
+use tcplab_wg::{Entropy, PresharedKey, PrivateKey};
+
+use crate::tunnel::wg::{ago, bytes, entropy, WgStatus};
+use crate::Usage;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WgArgs {
+    Genkey,
+    Genpsk,
+    Pubkey,
+    Show(Option<String>),
+}
+
+const USAGE: &str = "Usage: wg <cmd> [<args>]
+
+Available subcommands:
+  show: Shows the current configuration and device information
+  genkey: Generates a new private key and writes it to stdout
+  genpsk: Generates a new preshared key and writes it to stdout
+  pubkey: Reads a private key from stdin and writes a public key to stdout
+You may pass `--help' to any of these subcommands to view usage.";
+
+impl WgArgs {
+    pub fn parse(args: &[String]) -> Result<WgArgs, Usage> {
+        if crate::asks_help(args, true) {
+            return Err(Usage::help("wg", USAGE.into(), true, 0));
+        }
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        match words.as_slice() {
+            [] | ["show"] | ["show", "all"] => Ok(WgArgs::Show(None)),
+            ["show", iface] => Ok(WgArgs::Show(Some(iface.to_string()))),
+            ["genkey"] => Ok(WgArgs::Genkey),
+            ["genpsk"] => Ok(WgArgs::Genpsk),
+            ["pubkey"] => Ok(WgArgs::Pubkey),
+            [other, ..] => Err(Usage {
+                status: 1,
+                ..Usage::with_usage("wg", format!("Invalid subcommand: `{other}'"), USAGE)
+            }),
+        }
+    }
+
+    pub fn reads_stdin(&self) -> bool {
+        matches!(self, WgArgs::Pubkey)
+    }
+}
+
+pub async fn run(host: Host, a: WgArgs, stdin: Stdin, mut out: Output, mut err: Output) -> i32 {
+    match a {
+        WgArgs::Genkey => {
+            let mut e = entropy(&host);
+            out.line(PrivateKey::generate(&mut *e as &mut dyn Entropy).to_string());
+            0
+        }
+        WgArgs::Genpsk => {
+            let mut e = entropy(&host);
+            out.line(PresharedKey::generate(&mut *e as &mut dyn Entropy).to_string());
+            0
+        }
+        WgArgs::Pubkey => {
+            let input = stdin.read_to_end().await;
+            match String::from_utf8_lossy(&input).trim().parse::<PrivateKey>() {
+                Ok(k) => {
+                    out.line(k.public_key().to_string());
+                    0
+                }
+                Err(_) => {
+                    err.line("wg: Key is not the correct length or format");
+                    1
+                }
+            }
+        }
+        WgArgs::Show(iface) => show(&host, iface.as_deref(), &mut out, &mut err),
+    }
+}
+
+fn show(host: &Host, only: Option<&str>, out: &mut Output, err: &mut Output) -> i32 {
+    let tunnels: Vec<_> = host
+        .tunnels()
+        .into_iter()
+        .filter(|t| only.is_none_or(|n| t.name == n))
+        .collect();
+    let mut shown = 0;
+    for t in &tunnels {
+        let Some(status) = &t.status else { continue };
+        let Some(wg) = status.as_any().downcast_ref::<WgStatus>() else {
+            continue;
+        };
+        if shown > 0 {
+            out.line("");
+        }
+        shown += 1;
+        let d = wg.device.borrow();
+        out.line(format!("interface: {}", t.name));
+        out.line(format!("  public key: {}", d.public_key()));
+        out.line("  private key: (hidden)");
+        out.line(format!("  listening port: {}", wg.listen_port));
+        for p in d.peers() {
+            out.line("");
+            out.line(format!("peer: {}", p.public_key));
+            if p.has_preshared_key {
+                out.line("  preshared key: (hidden)");
+            }
+            if let Some(e) = p.endpoint {
+                out.line(format!("  endpoint: {e}"));
+            }
+            let ips: Vec<String> = p.allowed_ips.iter().map(ToString::to_string).collect();
+            out.line(format!(
+                "  allowed ips: {}",
+                if ips.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    ips.join(", ")
+                }
+            ));
+            if let Some(t) = p.latest_handshake {
+                out.line(format!(
+                    "  latest handshake: {}",
+                    ago(host.wall_clock().saturating_sub(t))
+                ));
+            }
+            if p.rx_bytes > 0 || p.tx_bytes > 0 {
+                out.line(format!(
+                    "  transfer: {} received, {} sent",
+                    bytes(p.rx_bytes),
+                    bytes(p.tx_bytes)
+                ));
+            }
+            if let Some(k) = p.persistent_keepalive {
+                out.line(format!("  persistent keepalive: every {k} seconds"));
+            }
+            if p.handshake_failed {
+                out.line("  (handshake gave up after 90 seconds: peer unreachable)");
+            }
+        }
+    }
+    if let (Some(name), 0) = (only, shown) {
+        err.line(format!(
+            "Unable to access interface: No such device ({name})"
+        ));
+        return 1;
+    }
+    0
+}
