@@ -21,6 +21,8 @@ mod attached;
 mod cli;
 mod router;
 mod transfer;
+mod tunnel;
+mod wg;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 

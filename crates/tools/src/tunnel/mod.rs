@@ -283,6 +283,17 @@ pub(crate) async fn resolve(host: &Host, v: &str) -> Result<SocketAddrV4, String
     Ok(SocketAddrV4::new(addr, port))
 }
 
+/// [`resolve`], or say why not on `err`.
+pub(crate) async fn resolve_or_say(host: &Host, v: &str, err: &mut Output) -> Option<SocketAddrV4> {
+    match resolve(host, v).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            err.line(format!("tunnel: {e}"));
+            None
+        }
+    }
+}
+
 /// The MTU of the interface the host would use towards `dst` (1500 when
 /// unknown).
 pub(crate) fn outer_mtu(host: &Host, dst: Option<Ipv4Addr>) -> usize {
@@ -313,13 +324,7 @@ pub(crate) async fn open_device(
     err: &mut Output,
 ) -> Option<(TunnelDevice, Option<SocketAddrV4>)> {
     let remote = match &a.connect {
-        Some(c) => match resolve(host, c).await {
-            Ok(r) => Some(r),
-            Err(e) => {
-                err.line(format!("tunnel: {e}"));
-                return None;
-            }
-        },
+        Some(c) => Some(resolve_or_say(host, c, err).await?),
         None => None,
     };
     let mtu = a

@@ -15,7 +15,7 @@ use tcplab_host::{Host, Output, TcpListener, TcpStream, UdpSocket};
 use tcplab_stack::SocketError;
 
 use super::framing::{encode, Deframer, MAX_FRAME};
-use super::resolve;
+use super::resolve_or_say;
 use crate::select::{select, Either};
 
 /// Framed bytes held for the stream at most; datagrams beyond are dropped
@@ -128,12 +128,8 @@ pub(super) async fn udp2tcp(
     mut out: Output,
     mut err: Output,
 ) -> i32 {
-    let remote = match resolve(&host, &forward).await {
-        Ok(r) => r,
-        Err(e) => {
-            err.line(format!("tunnel: {e}"));
-            return 1;
-        }
+    let Some(remote) = resolve_or_say(&host, &forward, &mut err).await else {
+        return 1;
     };
     let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
     let udp = match UdpSocket::bind(&host, local) {
@@ -179,12 +175,8 @@ pub(super) async fn tcp2udp(
     mut out: Output,
     mut err: Output,
 ) -> i32 {
-    let target = match resolve(&host, &forward).await {
-        Ok(r) => r,
-        Err(e) => {
-            err.line(format!("tunnel: {e}"));
-            return 1;
-        }
+    let Some(target) = resolve_or_say(&host, &forward, &mut err).await else {
+        return 1;
     };
     let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
     let listener = match TcpListener::bind(&host, local, 16) {
