@@ -1,4 +1,4 @@
-//! The tools: ping, traceroute, tcpdump, ss, netstat, nslookup, curl, nc,
+//! The tools: ping, traceroute, tcpdump, ss, netstat, ip, nslookup, curl, nc,
 //! sha256sum and cmp, the servers and the transfer tool, each written once
 //! against [`tcplab_host::Host`] so that it runs in the simulator and over
 //! a TUN device alike.
@@ -16,6 +16,7 @@ pub mod files;
 pub mod format;
 pub mod fw;
 pub mod http;
+pub mod ip;
 pub mod nc;
 pub mod netstat;
 pub mod nslookup;
@@ -136,6 +137,7 @@ pub enum Tool {
     Cmp(files::CmpArgs),
     Tunnel(tunnel::TunnelArgs),
     Wg(wg::WgArgs),
+    Ip(ip::IpArgs),
 }
 
 impl Command {
@@ -177,6 +179,7 @@ impl Command {
             "cmp" => Tool::Cmp(files::CmpArgs::parse(rest)?),
             "tunnel" => Tool::Tunnel(tunnel::TunnelArgs::parse(rest)?),
             "wg" => Tool::Wg(wg::WgArgs::parse(rest)?),
+            "ip" => Tool::Ip(ip::IpArgs::parse(rest)?),
             other => {
                 return Err(Usage {
                     status: 127,
@@ -206,6 +209,7 @@ impl Command {
             Tool::Cmp(_) => "cmp",
             Tool::Tunnel(_) => "tunnel",
             Tool::Wg(_) => "wg",
+            Tool::Ip(_) => "ip",
         }
     }
 
@@ -352,6 +356,7 @@ pub fn start_with(host: &Host, cmdline: &str, io: StartIo) -> Result<Started, Us
             Tool::Sha256sum(a) => files::run_sha256sum(h.clone(), a, h.stdin(pid), out, err).await,
             Tool::Cmp(a) => files::run_cmp(h.clone(), a, h.stdin(pid), out, err).await,
             Tool::Wg(a) => wg::run(h.clone(), a, h.stdin(pid), out, err).await,
+            Tool::Ip(a) => ip::run(h.clone(), a, out, err).await,
             Tool::Tunnel(a) => {
                 // A tunnel stops cleanly on Ctrl-C or SIGTERM, its
                 // interface left without a daemon.

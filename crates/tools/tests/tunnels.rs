@@ -362,3 +362,56 @@ fn a_second_tunnel_of_the_same_name_or_address_is_refused() {
         ["tunnel: t1: address 10.0.1.2 is already assigned to this host"]
     );
 }
+
+#[test]
+fn ip_lists_the_tunnel_interface_its_counters_and_routes() {
+    let r = run_in(
+        &net(""),
+        &[
+            ("0s", "b", "tunnel udp t0 10.9.0.2/24 -l 7000"),
+            (
+                "0s",
+                "a",
+                "tunnel udp t0 10.9.0.1/24 -c 10.0.2.2:7000 --route 10.99.0.0/16",
+            ),
+            ("1s", "a", "ping -c 2 -q 10.9.0.2"),
+            ("4s", "a", "ip addr"),
+            ("4s", "a", "ip -s link show t0"),
+            ("4s", "a", "ip route"),
+            ("4s", "a", "ip link show nosuch"),
+        ],
+    );
+    let addr = find(&r, "a", "ip addr", 0).stdout.join("\n");
+    assert!(
+        addr.contains(
+            "3: t0: <POINTOPOINT,NOARP,UP,LOWER_UP> mtu 1472 qdisc noqueue state UNKNOWN group default qlen 500\n    link/none \n    inet 10.9.0.1/24 scope global t0\n"
+        ),
+        "{addr}"
+    );
+    assert!(
+        addr.contains("    inet 10.0.1.2/24 brd 10.0.1.255 scope global eth0\n"),
+        "{addr}"
+    );
+    let link = &find(&r, "a", "ip -s link show t0", 0).stdout;
+    assert_eq!(link[0], "3: t0: <POINTOPOINT,NOARP,UP,LOWER_UP> mtu 1472 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 500");
+    // Two echo requests out, two replies in, 84 bytes each.
+    let nums = |l: &str| -> Vec<u64> { l.split_whitespace().map(|w| w.parse().unwrap()).collect() };
+    assert_eq!(nums(&link[3])[..2], [168, 2], "{link:?}");
+    assert_eq!(nums(&link[5])[..2], [168, 2], "{link:?}");
+    let routes = &find(&r, "a", "ip route", 0).stdout;
+    assert!(
+        routes.contains(&"10.99.0.0/16 dev t0 scope link ".to_string()),
+        "{routes:?}"
+    );
+    assert!(
+        routes.contains(&"10.9.0.0/24 dev t0 proto kernel scope link src 10.9.0.1 ".to_string()),
+        "{routes:?}"
+    );
+    assert!(
+        routes.contains(&"default via 10.0.1.1 dev eth0 ".to_string()),
+        "{routes:?}"
+    );
+    let none = find(&r, "a", "ip link show nosuch", 0);
+    assert_eq!(none.stderr, ["Device \"nosuch\" does not exist."]);
+    assert_eq!(none.exit, Some(1));
+}

@@ -1,0 +1,227 @@
+//! `ip`: iproute2's view of the host's interfaces and routes.
+//!
+//! ```text
+//! ip [-s] addr|a [show [dev] IFACE]
+//! ip [-s] link|l [show [dev] IFACE]
+//! ip route|r [show]
+//! ```
+//!
+//! tcplab's links carry IP datagrams without a link layer, so every
+//! interface but `lo` shows `link/none` (as a TUN device does); a tunnel
+//! interface is `POINTOPOINT,NOARP`. The counters are the stack's own.
+
+use tcplab_host::{Host, Output};
+use tcplab_stack::{Interface, RouteOrigin};
+
+use crate::Usage;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IpObject {
+    Addr,
+    Link,
+    Route,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpArgs {
+    pub object: IpObject,
+    pub stats: bool,
+    pub dev: Option<String>,
+}
+
+const USAGE: &str = "Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }
+where  OBJECT := { address | link | route }
+       OPTIONS := { -s[tatistics] }";
+
+impl IpArgs {
+    pub fn parse(args: &[String]) -> Result<IpArgs, Usage> {
+        if crate::asks_help(args, false) || args.first().is_some_and(|a| a == "help") {
+            return Err(Usage::help("ip", USAGE.into(), false, 255));
+        }
+        let mut stats = false;
+        let mut rest = args;
+        while let Some((first, tail)) = rest.split_first() {
+            match first.as_str() {
+                "-s" | "-stats" | "-statistics" => stats = true,
+                o if o.starts_with('-') => {
+                    return Err(Usage {
+                        status: 255,
+                        ..Usage::new(
+                            "ip",
+                            format!("Option \"{o}\" is unknown, try \"ip -help\"."),
+                        )
+                    })
+                }
+                _ => break,
+            }
+            rest = tail;
+        }
+        let Some((object, rest)) = rest.split_first() else {
+            return Err(Usage {
+                status: 255,
+                ..Usage::with_usage("ip", String::new(), USAGE)
+            });
+        };
+        let object = match object.as_str() {
+            "a" | "addr" | "address" => IpObject::Addr,
+            "l" | "link" => IpObject::Link,
+            "r" | "ro" | "route" => IpObject::Route,
+            other => {
+                return Err(Usage {
+                    status: 255,
+                    ..Usage::new(
+                        "ip",
+                        format!("Object \"{other}\" is unknown, try \"ip help\"."),
+                    )
+                })
+            }
+        };
+        let words: Vec<&str> = rest.iter().map(String::as_str).collect();
+        let dev = match words.as_slice() {
+            [] | ["show"] | ["list"] => None,
+            ["show" | "list", "dev", d] | ["show" | "list", d] | ["dev", d]
+                if object != IpObject::Route =>
+            {
+                Some(d.to_string())
+            }
+            _ => {
+                return Err(Usage {
+                    status: 255,
+                    ..Usage::new(
+                        "ip",
+                        format!(
+                            "Command \"{}\" is unknown, try \"ip {} help\".",
+                            words.join(" "),
+                            match object {
+                                IpObject::Addr => "address",
+                                IpObject::Link => "link",
+                                IpObject::Route => "route",
+                            }
+                        ),
+                    )
+                })
+            }
+        };
+        Ok(IpArgs { object, stats, dev })
+    }
+}
+
+fn flags(i: &Interface) -> &'static str {
+    if i.loopback {
+        "<LOOPBACK,UP,LOWER_UP>"
+    } else if i.tunnel {
+        "<POINTOPOINT,NOARP,UP,LOWER_UP>"
+    } else {
+        "<BROADCAST,MULTICAST,UP,LOWER_UP>"
+    }
+}
+
+fn header(k: usize, i: &Interface, addr: bool) -> String {
+    let (qdisc, state, qlen) = if i.loopback || i.tunnel {
+        ("noqueue", "UNKNOWN", if i.tunnel { 500 } else { 1000 })
+    } else {
+        ("pfifo_fast", "UP", 1000)
+    };
+    format!(
+        "{}: {}: {} mtu {} qdisc {qdisc} state {state} {}group default qlen {qlen}",
+        k + 1,
+        i.name,
+        flags(i),
+        i.mtu,
+        if addr { "" } else { "mode DEFAULT " }
+    )
+}
+
+fn link_line(i: &Interface) -> String {
+    if i.loopback {
+        "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00".into()
+    } else {
+        "    link/none ".into()
+    }
+}
+
+fn stats_lines(i: &Interface) -> Vec<String> {
+    let c = &i.counters;
+    vec![
+        "    RX:  bytes packets errors dropped  missed   mcast           ".into(),
+        format!(
+            "    {:>10} {:>7} {:>6} {:>7} {:>7} {:>7} ",
+            c.rx_bytes, c.rx_packets, c.rx_errors, c.rx_dropped, 0, 0
+        ),
+        "    TX:  bytes packets errors dropped carrier collsns           ".into(),
+        format!(
+            "    {:>10} {:>7} {:>6} {:>7} {:>7} {:>7} ",
+            c.tx_bytes, c.tx_packets, 0, c.tx_dropped, 0, 0
+        ),
+    ]
+}
+
+pub async fn run(host: Host, a: IpArgs, mut out: Output, mut err: Output) -> i32 {
+    let ifaces = host.with_stack(|s| s.interfaces().to_vec());
+    if a.object == IpObject::Route {
+        let mut routes: Vec<_> = host.with_stack(|s| s.routes().copied().collect());
+        // As Linux dumps its table: by destination, the default first.
+        routes.sort_by_key(|r| (u32::from(r.dest.address()), r.dest.prefix_len()));
+        for r in routes {
+            let dev = ifaces.get(r.iface.0).map_or("?", |i| i.name.as_str());
+            if ifaces.get(r.iface.0).is_some_and(|i| i.loopback) {
+                continue;
+            }
+            let dest = if r.dest.prefix_len() == 0 {
+                "default".to_string()
+            } else {
+                r.dest.to_string()
+            };
+            let mut line = dest;
+            if let Some(gw) = r.gateway {
+                line.push_str(&format!(" via {gw}"));
+            }
+            line.push_str(&format!(" dev {dev}"));
+            match r.origin {
+                RouteOrigin::Connected => {
+                    let src = ifaces[r.iface.0]
+                        .source_for(r.dest.address())
+                        .map(|a| format!(" src {a}"))
+                        .unwrap_or_default();
+                    line.push_str(&format!(" proto kernel scope link{src}"));
+                }
+                RouteOrigin::Static if r.gateway.is_none() => line.push_str(" scope link"),
+                RouteOrigin::Static => {}
+                RouteOrigin::Redirect => line.push_str(" proto redirect"),
+            }
+            out.line(format!("{line} "));
+        }
+        return 0;
+    }
+    if let Some(d) = &a.dev {
+        if !ifaces.iter().any(|i| &i.name == d) {
+            err.line(format!("Device \"{d}\" does not exist."));
+            return 1;
+        }
+    }
+    for (k, i) in ifaces.iter().enumerate() {
+        if a.dev.as_ref().is_some_and(|d| *d != i.name) {
+            continue;
+        }
+        let addr = a.object == IpObject::Addr;
+        out.line(header(k, i, addr));
+        out.line(link_line(i));
+        if addr {
+            for c in &i.addrs {
+                let brd = match c.broadcast() {
+                    Some(b) if !i.loopback && !i.tunnel => format!(" brd {b}"),
+                    _ => String::new(),
+                };
+                let scope = if i.loopback { "host" } else { "global" };
+                out.line(format!("    inet {c}{brd} scope {scope} {}", i.name));
+                out.line("       valid_lft forever preferred_lft forever");
+            }
+        }
+        if a.stats {
+            for l in stats_lines(i) {
+                out.line(l);
+            }
+        }
+    }
+    0
+}
