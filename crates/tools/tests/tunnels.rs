@@ -415,3 +415,29 @@ fn ip_lists_the_tunnel_interface_its_counters_and_routes() {
     assert_eq!(none.stderr, ["Device \"nosuch\" does not exist."]);
     assert_eq!(none.exit, Some(1));
 }
+
+#[test]
+fn a_tunnel_mtu_above_the_path_makes_the_outer_datagrams_fragment() {
+    let r = run_in(
+        &net(""),
+        &[
+            ("0s", "b", "tunnel udp t0 10.9.0.2/24 -l 7000 --mtu 1500"),
+            (
+                "0s",
+                "a",
+                "tunnel udp t0 10.9.0.1/24 -c 10.0.2.2:7000 --mtu 1500",
+            ),
+            ("0.5s", "b", "tcpdump -n -c 2 -i eth0"),
+            ("1s", "a", "ping -c 1 -M do -s 1472 10.9.0.2"),
+        ],
+    );
+    // The inner datagram fits the tunnel (1500); the outer one (1528)
+    // does not fit the path, and outer IP fragments it.
+    assert_eq!(
+        find(&r, "a", "ping -c 1 -M do -s 1472 10.9.0.2", 0).exit,
+        Some(0)
+    );
+    let dump = &find(&r, "b", "tcpdump -n -c 2 -i eth0", 0).stdout;
+    assert!(dump[0].ends_with(":1480@0+)"), "{dump:?}");
+    assert!(dump[1].ends_with(":28@1480)"), "{dump:?}");
+}
