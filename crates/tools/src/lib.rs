@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod cert;
 pub mod curl;
 pub mod dns;
 pub mod files;
@@ -138,6 +139,7 @@ pub enum Tool {
     Tunnel(tunnel::TunnelArgs),
     Wg(wg::WgArgs),
     Ip(ip::IpArgs),
+    Cert(cert::CertArgs),
 }
 
 impl Command {
@@ -180,6 +182,7 @@ impl Command {
             "tunnel" => Tool::Tunnel(tunnel::TunnelArgs::parse(rest)?),
             "wg" => Tool::Wg(wg::WgArgs::parse(rest)?),
             "ip" => Tool::Ip(ip::IpArgs::parse(rest)?),
+            "cert" => Tool::Cert(cert::CertArgs::parse(rest)?),
             other => {
                 return Err(Usage {
                     status: 127,
@@ -210,6 +213,7 @@ impl Command {
             Tool::Tunnel(_) => "tunnel",
             Tool::Wg(_) => "wg",
             Tool::Ip(_) => "ip",
+            Tool::Cert(_) => "cert",
         }
     }
 
@@ -357,6 +361,7 @@ pub fn start_with(host: &Host, cmdline: &str, io: StartIo) -> Result<Started, Us
             Tool::Cmp(a) => files::run_cmp(h.clone(), a, h.stdin(pid), out, err).await,
             Tool::Wg(a) => wg::run(h.clone(), a, h.stdin(pid), out, err).await,
             Tool::Ip(a) => ip::run(h.clone(), a, out, err).await,
+            Tool::Cert(a) => cert::run(h.clone(), a, out, err).await,
             Tool::Tunnel(a) => {
                 // A tunnel stops cleanly on Ctrl-C or SIGTERM, its
                 // interface left without a daemon.

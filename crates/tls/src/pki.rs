@@ -1,0 +1,127 @@
+//! Making certificates: a self-signed root, intermediates and leaves, all
+//! Ed25519, with explicit serials and validity, so that the same inputs
+//! give the same bytes.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType, SerialNumber, PKCS_ED25519,
+};
+use rustls_pki_types::PrivatePkcs8KeyDer;
+
+/// What a certificate is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A self-signed root CA.
+    Root,
+    /// A CA signed by another (path length 0: it signs leaves only).
+    Intermediate,
+    /// A server's certificate.
+    Leaf,
+}
+
+/// A certificate to make.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub role: Role,
+    pub common_name: String,
+    /// Subject alternative names: host names and IPv4/IPv6 addresses.
+    pub sans: Vec<String>,
+    /// Validity, seconds since the Unix epoch.
+    pub not_before: i64,
+    pub not_after: i64,
+    /// 32 random bytes: the Ed25519 private key.
+    pub key_seed: [u8; 32],
+    /// A positive serial number.
+    pub serial: u64,
+    /// The issuer's certificate and key (PEM), unless it is a root.
+    pub issuer: Option<(String, String)>,
+}
+
+/// A certificate and its private key, PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Made {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// Ed25519 PKCS#8 v1 (RFC 8410 §7) around a 32-byte private key.
+fn ed25519_pkcs8(seed: &[u8; 32]) -> Vec<u8> {
+    let mut v = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    v.extend_from_slice(seed);
+    v
+}
+
+fn datetime(secs: i64) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| format!("bad time {secs}: {e}"))
+}
+
+/// Make the certificate `r` asks for.
+pub fn make(r: &Request) -> Result<Made, String> {
+    let key = KeyPair::from_pkcs8_der_and_sign_algo(
+        &PrivatePkcs8KeyDer::from(ed25519_pkcs8(&r.key_seed)),
+        &PKCS_ED25519,
+    )
+    .map_err(|e| format!("key: {e}"))?;
+    let mut p = CertificateParams::new(match r.role {
+        Role::Leaf => r.sans.clone(),
+        _ => Vec::new(),
+    })
+    .map_err(|e| format!("names: {e}"))?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, r.common_name.as_str());
+    p.distinguished_name = dn;
+    p.serial_number = Some(SerialNumber::from_slice(&r.serial.max(1).to_be_bytes()));
+    p.not_before = datetime(r.not_before)?;
+    p.not_after = datetime(r.not_after)?;
+    p.use_authority_key_identifier_extension = r.role != Role::Root;
+    match r.role {
+        Role::Root | Role::Intermediate => {
+            p.is_ca = IsCa::Ca(if r.role == Role::Root {
+                BasicConstraints::Unconstrained
+            } else {
+                BasicConstraints::Constrained(0)
+            });
+            p.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::CrlSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
+        }
+        Role::Leaf => {
+            p.is_ca = IsCa::ExplicitNoCa;
+            p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            if p.subject_alt_names.is_empty() {
+                p.subject_alt_names.push(SanType::DnsName(
+                    r.common_name
+                        .clone()
+                        .try_into()
+                        .map_err(|e| format!("`{}` is not a host name: {e}", r.common_name))?,
+                ));
+            }
+        }
+    }
+    let cert = match &r.issuer {
+        None => p.self_signed(&key),
+        Some((issuer_pem, issuer_key_pem)) => {
+            let issuer_key =
+                KeyPair::from_pem(issuer_key_pem).map_err(|e| format!("issuer key: {e}"))?;
+            let issuer_params = CertificateParams::from_ca_cert_pem(issuer_pem)
+                .map_err(|e| format!("issuer certificate: {e}"))?;
+            // rcgen signs with an issuer *certificate* object; only its
+            // name and key identifier are used, which the parse keeps.
+            let issuer = issuer_params
+                .self_signed(&issuer_key)
+                .map_err(|e| format!("issuer: {e}"))?;
+            p.signed_by(&key, &issuer, &issuer_key)
+        }
+    }
+    .map_err(|e| format!("signing: {e}"))?;
+    Ok(Made {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
+}

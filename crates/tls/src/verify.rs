@@ -1,0 +1,168 @@
+//! Verifying a chain as `openssl verify -CAfile ROOTS -untrusted INTER
+//! LEAF` does, with webpki (the verifier rustls uses) at a given time, and
+//! OpenSSL's verdicts: its error numbers and wording, which curl repeats
+//! (`SSL certificate problem: ...`).
+//!
+//! webpki says `UnknownIssuer` for three cases OpenSSL words differently;
+//! they are told apart from the certificates themselves: a leaf that
+//! issued itself (18), a chain that ends at a self-issued certificate the
+//! store does not hold (19), anything else (20).
+
+use std::time::Duration;
+
+use rustls_pki_types::{CertificateDer, UnixTime};
+use webpki::{EndEntityCert, KeyUsage, ALL_VERIFICATION_ALGS};
+use x509_parser::prelude::*;
+
+/// OpenSSL's verdict on a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    Error {
+        /// OpenSSL's X509_V_ERR number (`-w '%{ssl_verify_result}'`).
+        code: u32,
+        /// Which certificate: 0 the leaf, 1 its issuer, ...
+        depth: usize,
+        /// The subject of that certificate, `CN = ...`.
+        subject: String,
+        /// OpenSSL's words for `code`.
+        text: &'static str,
+    },
+}
+
+/// OpenSSL's words for its verification error numbers.
+pub fn error_text(code: u32) -> &'static str {
+    match code {
+        0 => "ok",
+        2 => "unable to get issuer certificate",
+        7 => "certificate signature failure",
+        9 => "certificate is not yet valid",
+        10 => "certificate has expired",
+        18 => "self-signed certificate",
+        19 => "self-signed certificate in certificate chain",
+        20 => "unable to get local issuer certificate",
+        24 => "invalid CA certificate",
+        26 => "unsupported certificate purpose",
+        62 => "hostname mismatch",
+        64 => "IP address mismatch",
+        _ => "unspecified certificate verification error",
+    }
+}
+
+struct Parsed {
+    subject: Vec<u8>,
+    issuer: Vec<u8>,
+    subject_text: String,
+    not_before: i64,
+    not_after: i64,
+}
+
+fn parse(der: &[u8]) -> Option<Parsed> {
+    let (_, c) = X509Certificate::from_der(der).ok()?;
+    Some(Parsed {
+        subject: c.subject().as_raw().to_vec(),
+        issuer: c.issuer().as_raw().to_vec(),
+        subject_text: crate::show::name_text(c.subject()),
+        not_before: c.validity().not_before.timestamp(),
+        not_after: c.validity().not_after.timestamp(),
+    })
+}
+
+/// Verify `leaf` (DER) against `roots` with `untrusted` intermediates at
+/// `now` (seconds since the Unix epoch), for a TLS server.
+pub fn verify_chain(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) -> Verdict {
+    let Some(leaf_p) = parse(leaf) else {
+        return err(7, 0, String::new());
+    };
+    // The path OpenSSL would build from the presented certificates: the
+    // leaf, then each issuer found among the untrusted ones.
+    let mut path = vec![leaf_p];
+    while path.len() < 8 {
+        let last = path.last().expect("non-empty");
+        if last.subject == last.issuer {
+            break;
+        }
+        let next = untrusted
+            .iter()
+            .filter_map(|d| parse(d))
+            .find(|p| p.subject == last.issuer);
+        match next {
+            Some(p) => path.push(p),
+            None => break,
+        }
+    }
+    let time = UnixTime::since_unix_epoch(Duration::from_secs(now));
+    let root_ders: Vec<CertificateDer<'_>> = roots
+        .iter()
+        .map(|r| CertificateDer::from(r.as_slice()))
+        .collect();
+    let anchors: Vec<_> = root_ders
+        .iter()
+        .filter_map(|r| webpki::anchor_from_trusted_cert(r).ok())
+        .collect();
+    let inter: Vec<CertificateDer<'_>> = untrusted
+        .iter()
+        .map(|d| CertificateDer::from(d.as_slice()))
+        .collect();
+    let leaf_der = CertificateDer::from(leaf);
+    let ee = match EndEntityCert::try_from(&leaf_der) {
+        Ok(e) => e,
+        Err(_) => return err(7, 0, path[0].subject_text.clone()),
+    };
+    let result = ee.verify_for_usage(
+        ALL_VERIFICATION_ALGS,
+        &anchors,
+        &inter,
+        time,
+        KeyUsage::server_auth(),
+        None,
+        None,
+    );
+    let now = i64::try_from(now).unwrap_or(i64::MAX);
+    match result {
+        Ok(_) => Verdict::Ok,
+        Err(e) => {
+            use webpki::Error as E;
+            let at = |pred: &dyn Fn(&Parsed) -> bool| path.iter().position(pred).unwrap_or(0);
+            match e {
+                E::CertExpired { .. } => {
+                    let d = at(&|p| p.not_after < now);
+                    err(10, d, path[d].subject_text.clone())
+                }
+                E::CertNotValidYet { .. } => {
+                    let d = at(&|p| p.not_before > now);
+                    err(9, d, path[d].subject_text.clone())
+                }
+                E::UnknownIssuer => {
+                    let last = path.len() - 1;
+                    let top = &path[last];
+                    if top.subject == top.issuer {
+                        let code = if last == 0 { 18 } else { 19 };
+                        err(code, last, top.subject_text.clone())
+                    } else {
+                        err(20, last, top.subject_text.clone())
+                    }
+                }
+                E::InvalidSignatureForPublicKey
+                | E::UnsupportedSignatureAlgorithmContext(_)
+                | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+                    err(7, 0, path[0].subject_text.clone())
+                }
+                E::CaUsedAsEndEntity | E::EndEntityUsedAsCa => {
+                    err(24, 0, path[0].subject_text.clone())
+                }
+                E::RequiredEkuNotFoundContext(_) => err(26, 0, path[0].subject_text.clone()),
+                _ => err(1, 0, path[0].subject_text.clone()),
+            }
+        }
+    }
+}
+
+fn err(code: u32, depth: usize, subject: String) -> Verdict {
+    Verdict::Error {
+        code,
+        depth,
+        subject,
+        text: error_text(code),
+    }
+}

@@ -1,0 +1,301 @@
+//! `cert`: a small PKI for lessons — make a root CA, intermediates and
+//! server certificates, show one, verify a chain (`crates/tls`).
+//!
+//! ```text
+//! cert ca NAME --out CERT --key-out KEY [--days N] [--start OFFSET]
+//! cert intermediate NAME --ca CERT --ca-key KEY --out CERT --key-out KEY [--days N] [--start OFFSET]
+//! cert leaf NAME [--san NAME|IP]... --ca CERT --ca-key KEY --out CERT --key-out KEY [--days N] [--start OFFSET]
+//! cert self-signed NAME [--san NAME|IP]... --out CERT --key-out KEY [--days N] [--start OFFSET]
+//! cert show FILE                                  (openssl x509 -text -noout)
+//! cert verify --CAfile FILE [--untrusted FILE] FILE   (openssl verify)
+//! ```
+//!
+//! Keys are Ed25519, drawn from the host's randomness (the scenario's seed
+//! in the simulator, so a lesson's certificates are the same every run;
+//! the operating system's over TUN). Validity starts at the host's wall
+//! clock (the Unix epoch at the start of a simulated run), moved by
+//! `--start` (`-30d`, `+1h`), and lasts `--days` (365).
+
+use tcplab_host::{Host, Output};
+use tcplab_tls::pki::{make, Request, Role};
+use tcplab_tls::{pem_certificates, verify_chain, x509_text, Verdict};
+
+use crate::args::{getopt, Opt};
+use crate::Usage;
+
+const USAGE: &str = "usage: cert ca|intermediate|leaf|self-signed NAME [--san NAME|IP]... [--ca CERT --ca-key KEY] --out CERT --key-out KEY [--days N] [--start OFFSET]
+       cert show FILE
+       cert verify --CAfile FILE [--untrusted FILE] FILE";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MakeArgs {
+    pub role: Role,
+    pub name: String,
+    pub sans: Vec<String>,
+    pub ca: Option<(String, String)>,
+    pub out: String,
+    pub key_out: String,
+    pub days: i64,
+    pub start: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertArgs {
+    Make(MakeArgs),
+    Show(String),
+    Verify {
+        ca_file: String,
+        untrusted: Option<String>,
+        file: String,
+    },
+}
+
+fn usage(m: String) -> Usage {
+    Usage::with_usage("cert", m, USAGE)
+}
+
+/// `-30d`, `+1h`, `90s`, `0`: seconds.
+fn parse_offset(v: &str) -> Option<i64> {
+    let (sign, rest) = match v.as_bytes().first()? {
+        b'-' => (-1, &v[1..]),
+        b'+' => (1, &v[1..]),
+        _ => (1, v),
+    };
+    let (num, unit) = rest.split_at(
+        rest.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len()),
+    );
+    let n: i64 = num.parse().ok()?;
+    let mul = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    Some(sign * n * mul)
+}
+
+impl CertArgs {
+    pub fn parse(args: &[String]) -> Result<CertArgs, Usage> {
+        if crate::asks_help(args, true) {
+            return Err(Usage::help("cert", USAGE.into(), true, 0));
+        }
+        let Some((verb, rest)) = args.split_first() else {
+            return Err(usage(
+                "what should cert do? (ca, intermediate, leaf, self-signed, show, verify)".into(),
+            ));
+        };
+        let (opts, operands) = getopt(
+            rest,
+            "",
+            &[
+                "out=",
+                "key-out=",
+                "ca=",
+                "ca-key=",
+                "san=",
+                "days=",
+                "start=",
+                "CAfile=",
+                "untrusted=",
+            ],
+        )
+        .map_err(usage)?;
+        let mut get = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for o in opts {
+            if let Opt::Long(k, Some(v)) = o {
+                get.entry(k).or_default().push(v);
+            }
+        }
+        let one = |k: &str| get.get(k).and_then(|v| v.last().cloned());
+        match verb.as_str() {
+            "show" => match operands.as_slice() {
+                [f] => Ok(CertArgs::Show(f.clone())),
+                _ => Err(usage("cert show takes one FILE".into())),
+            },
+            "verify" => {
+                let ca_file =
+                    one("CAfile").ok_or_else(|| usage("cert verify needs --CAfile FILE".into()))?;
+                match operands.as_slice() {
+                    [f] => Ok(CertArgs::Verify {
+                        ca_file,
+                        untrusted: one("untrusted"),
+                        file: f.clone(),
+                    }),
+                    _ => Err(usage("cert verify takes one FILE to verify".into())),
+                }
+            }
+            "ca" | "intermediate" | "leaf" | "self-signed" => {
+                let role = match verb.as_str() {
+                    "ca" => Role::Root,
+                    "intermediate" => Role::Intermediate,
+                    _ => Role::Leaf,
+                };
+                let [name] = operands.as_slice() else {
+                    return Err(usage(format!(
+                        "cert {verb} takes one NAME (the subject's common name)"
+                    )));
+                };
+                let needs_ca = matches!(verb.as_str(), "intermediate" | "leaf");
+                let ca = match (one("ca"), one("ca-key")) {
+                    (Some(c), Some(k)) if needs_ca => Some((c, k)),
+                    (None, None) if !needs_ca => None,
+                    _ if needs_ca => {
+                        return Err(usage(format!(
+                            "cert {verb} needs --ca CERT and --ca-key KEY"
+                        )))
+                    }
+                    _ => return Err(usage(format!("cert {verb} is self-signed: no --ca"))),
+                };
+                let days = match one("days") {
+                    None => 365,
+                    Some(d) => d
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|d| (1..=36_500).contains(d))
+                        .ok_or_else(|| usage(format!("--days: `{d}` is not 1..36500")))?,
+                };
+                let start = match one("start") {
+                    None => 0,
+                    Some(s) => parse_offset(&s).ok_or_else(|| {
+                        usage(format!("--start: `{s}` is not an offset like -30d or +1h"))
+                    })?,
+                };
+                let sans = get.get("san").cloned().unwrap_or_default();
+                if role != Role::Leaf && !sans.is_empty() {
+                    return Err(usage(
+                        "--san is for leaf and self-signed certificates".into(),
+                    ));
+                }
+                Ok(CertArgs::Make(MakeArgs {
+                    role,
+                    name: name.clone(),
+                    sans,
+                    ca,
+                    out: one("out")
+                        .ok_or_else(|| usage(format!("cert {verb} needs --out FILE")))?,
+                    key_out: one("key-out")
+                        .ok_or_else(|| usage(format!("cert {verb} needs --key-out FILE")))?,
+                    days,
+                    start,
+                }))
+            }
+            other => Err(usage(format!("unknown command `{other}`"))),
+        }
+    }
+}
+
+fn read(host: &Host, path: &str) -> Result<Vec<u8>, String> {
+    host.fs()
+        .read(path)
+        .map(|b| b.to_vec())
+        .map_err(|e| e.to_string())
+}
+
+pub async fn run(host: Host, a: CertArgs, mut out: Output, mut err: Output) -> i32 {
+    let now = host.wall_clock().as_secs();
+    match a {
+        CertArgs::Show(f) => {
+            let text =
+                read(&host, &f).and_then(|b| pem_certificates(&b).map_err(|e| format!("{f}: {e}")));
+            match text.and_then(|certs| x509_text(&certs[0])) {
+                Ok(t) => {
+                    for l in t.lines() {
+                        out.line(l);
+                    }
+                    0
+                }
+                Err(e) => {
+                    err.line(format!("cert: {e}"));
+                    1
+                }
+            }
+        }
+        CertArgs::Verify {
+            ca_file,
+            untrusted,
+            file,
+        } => {
+            let load = |p: &str| {
+                read(&host, p).and_then(|b| pem_certificates(&b).map_err(|e| format!("{p}: {e}")))
+            };
+            let parts = (|| -> Result<_, String> {
+                let roots = load(&ca_file)?;
+                let inter = match &untrusted {
+                    Some(u) => load(u)?,
+                    None => Vec::new(),
+                };
+                let leaf = load(&file)?;
+                Ok((roots, inter, leaf))
+            })();
+            let (roots, inter, leaf) = match parts {
+                Ok(p) => p,
+                Err(e) => {
+                    err.line(format!("cert: {e}"));
+                    return 2;
+                }
+            };
+            match verify_chain(&leaf[0], &inter, &roots, now) {
+                Verdict::Ok => {
+                    out.line(format!("{file}: OK"));
+                    0
+                }
+                Verdict::Error {
+                    code,
+                    depth,
+                    subject,
+                    text,
+                } => {
+                    err.line(subject);
+                    err.line(format!("error {code} at {depth} depth lookup: {text}"));
+                    err.line(format!("error {file}: verification failed"));
+                    2
+                }
+            }
+        }
+        CertArgs::Make(m) => match make_files(&host, &m, now) {
+            Ok(line) => {
+                out.line(line);
+                0
+            }
+            Err(e) => {
+                err.line(format!("cert: {e}"));
+                1
+            }
+        },
+    }
+}
+
+fn make_files(host: &Host, m: &MakeArgs, now: u64) -> Result<String, String> {
+    let mut seed = [0u8; 32];
+    host.fill_random(&mut seed)?;
+    let mut serial = [0u8; 8];
+    host.fill_random(&mut serial)?;
+    let issuer = match &m.ca {
+        Some((c, k)) => {
+            let c = String::from_utf8(read(host, c)?).map_err(|_| format!("{c}: not PEM text"))?;
+            let k = String::from_utf8(read(host, k)?).map_err(|_| format!("{k}: not PEM text"))?;
+            Some((c, k))
+        }
+        None => None,
+    };
+    let start = i64::try_from(now).unwrap_or(i64::MAX) + m.start;
+    let made = make(&Request {
+        role: m.role,
+        common_name: m.name.clone(),
+        sans: m.sans.clone(),
+        not_before: start,
+        not_after: start + m.days * 86_400,
+        key_seed: seed,
+        // Positive and never zero, as RFC 5280 §4.1.2.2 asks.
+        serial: (u64::from_be_bytes(serial) >> 1).max(1),
+        issuer,
+    })?;
+    let fs = host.fs();
+    fs.write(&m.out, made.cert_pem.as_bytes())
+        .map_err(|e| format!("{}: {e}", m.out))?;
+    fs.write(&m.key_out, made.key_pem.as_bytes())
+        .map_err(|e| format!("{}: {e}", m.key_out))?;
+    Ok(format!("cert: wrote {} and its key {}", m.out, m.key_out))
+}
