@@ -288,10 +288,18 @@ fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>, ran: bool) -> St
         .collect();
     // A link taken down by the timeline gets a column for what it refused.
     let down = rows.iter().any(|r| r.stats.down > 0);
+    // Columns as wide as the longest name (at least 16 and 10).
+    let lw = rows
+        .iter()
+        .map(|r| r.segment.len())
+        .max()
+        .unwrap_or(0)
+        .max(16);
+    let sw = rows.iter().map(|r| r.from.len()).max().unwrap_or(0).max(10);
     if !rows.is_empty() {
         let _ = write!(
             s,
-            "{:<16} {:<10} {:>8} {:>10} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            "{:<lw$} {:<sw$} {:>8} {:>10} {:>6} {:>6} {:>6} {:>6} {:>6}",
             "link", "sender", "packets", "bytes", "queue", "lost", "dup", "corr", "reord"
         );
         let _ = writeln!(
@@ -308,7 +316,7 @@ fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>, ran: bool) -> St
         let st = r.stats;
         let _ = write!(
             s,
-            "{:<16} {:<10} {:>8} {:>10} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            "{:<lw$} {:<sw$} {:>8} {:>10} {:>6} {:>6} {:>6} {:>6} {:>6}",
             r.segment,
             r.from,
             st.packets,

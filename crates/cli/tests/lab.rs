@@ -62,10 +62,20 @@ fn tour_transcript() {
 
 #[test]
 fn same_seed_same_bytes() {
-    let a = temp_dir("det-a");
-    let b = temp_dir("det-b");
-    let c = temp_dir("det-c");
-    let file = scenarios().join("impairments.toml");
+    same_seed_same_captures("impairments.toml");
+}
+
+/// TLS included: keys, hello randoms and certificates come from the seed.
+#[test]
+fn same_seed_same_tls_bytes() {
+    same_seed_same_captures("https.toml");
+}
+
+fn same_seed_same_captures(scenario: &str) {
+    let a = temp_dir(&format!("det-a-{scenario}"));
+    let b = temp_dir(&format!("det-b-{scenario}"));
+    let c = temp_dir(&format!("det-c-{scenario}"));
+    let file = scenarios().join(scenario);
     for (dir, seed) in [(&a, "11"), (&b, "11"), (&c, "12")] {
         let out = tcplab()
             .args(["lab", "--quiet", "--seed", seed, "--pcap"])
@@ -295,4 +305,76 @@ fn congestion_lesson_ranks_the_algorithms() {
     let (reno, cubic, bbr) = (rate("reno"), rate("cubic"), rate("bbr"));
     assert!(bbr > 3.0 * reno, "BBR {bbr} vs NewReno {reno}");
     assert!(cubic >= reno, "CUBIC {cubic} vs NewReno {reno}");
+}
+
+fn lesson(file: &str) -> String {
+    let out = tcplab()
+        .args(["lab", "--quiet"])
+        .arg(scenarios().join(file))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{file}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn has(text: &str, what: &[&str]) {
+    for w in what {
+        assert!(text.contains(w), "missing `{w}` in\n{text}");
+    }
+}
+
+/// The HTTPS lessons show what they say: curl's refusals with their
+/// words, numbers and exit codes, and the handshake's clear text.
+#[test]
+fn https_lessons_show_each_verdict() {
+    let t = lesson("https.toml");
+    has(
+        &t,
+        &[
+            "curl: (60) SSL certificate problem: self-signed certificate",
+            "ssl_verify_result=18",
+            "<h1>hello over TLS</h1>",
+            "*  SSL certificate verify ok.",
+            "*  subjectAltName: host \"www.lab.test\" matched cert's \"www.lab.test\"",
+        ],
+    );
+    let t = lesson("https-chain.toml");
+    has(
+        &t,
+        &[
+            "*  issuer: CN=Lab Issuing CA",
+            "*  SSL certificate verify ok.",
+            "SSL certificate problem: unable to get local issuer certificate",
+            "ssl_verify_result=20",
+            "SSL: no alternative certificate subject name matches target host name '10.0.2.2'",
+            "ssl_verify_result=1",
+            "SSL certificate problem: certificate has expired",
+            "ssl_verify_result=10",
+        ],
+    );
+    assert_eq!(t.matches("<h1>verified</h1>").count(), 2, "{t}");
+    // TLS 1.2's server flight carries the certificate's name and dates in
+    // clear; TLS 1.3's does not. The ClientHello names the server in both.
+    let t = lesson("https-wire.toml");
+    let first13 = t.find("10.0.2.2.1300:").expect("the TLS 1.3 part");
+    let (v12, v13) = t.split_at(t[..first13].rfind('\n').unwrap_or(0));
+    let server_lines = |part: &str| -> String {
+        part.split(" IP ")
+            .filter(|p| p.starts_with("10.0.2.2."))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let client_lines = |part: &str| -> String {
+        part.split(" IP ")
+            .filter(|p| p.starts_with("10.0.1.2."))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(client_lines(v12).contains("www.lab.test"));
+    assert!(client_lines(v13).contains("www.lab.test"));
+    assert!(server_lines(v12).contains("www.lab.test"), "{v12}");
+    assert!(server_lines(v12).contains("250101000000Z"), "{v12}");
+    assert!(!server_lines(v13).contains("www.lab.test"), "{v13}");
+    // The page itself only in curl's two outputs, never on the wire.
+    assert_eq!(t.matches("secret recipe").count(), 2, "{t}");
 }

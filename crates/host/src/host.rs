@@ -132,6 +132,12 @@ impl fmt::Debug for Host {
     }
 }
 
+/// The wall-clock time at a simulated host's time zero: 2025-01-01
+/// 00:00:00 UTC. HTTP dates, daytime, pcap timestamps and certificate
+/// validity all count from it, so the same seed gives the same bytes, and a
+/// certificate made in a lesson is valid from a plausible date.
+pub const LAB_EPOCH: Duration = Duration::from_secs(1_735_689_600);
+
 impl Host {
     pub fn new(name: &str, stack: Stack) -> Host {
         Host {
@@ -139,7 +145,7 @@ impl Host {
                 name: Rc::from(name),
                 stack: RefCell::new(stack),
                 now: Cell::new(Instant::ZERO),
-                epoch: Cell::new(Duration::ZERO),
+                epoch: Cell::new(LAB_EPOCH),
                 executor: Executor::new(),
                 timers: RefCell::new(BTreeMap::new()),
                 timer_deadlines: RefCell::new(BTreeMap::new()),
@@ -174,7 +180,7 @@ impl Host {
     }
 
     /// Set the wall-clock time of the host's time zero (the TUN runtime
-    /// gives the real one; in the simulator it is the Unix epoch).
+    /// gives the real one; in the simulator it is [`LAB_EPOCH`]).
     pub fn set_epoch(&self, since_unix_epoch: Duration) {
         self.inner.epoch.set(since_unix_epoch);
     }

@@ -8,15 +8,25 @@
 //! virtual in the simulator) and the key material (32 random bytes from
 //! the host: the scenario's seed in the simulator, the operating system
 //! over TUN). Keys are Ed25519, whose signatures are deterministic, so the
-//! same seed makes byte-identical certificates. HTTPS itself (rustls) is
-//! the rest of issue 16 and not here yet; see docs/tls-notes.md.
+//! same seed makes byte-identical certificates.
+//!
+//! [`session`] drives rustls sans-IO for `serve https` and curl, with time
+//! and randomness from [`lab`]: the operating system's over TUN, and in
+//! the simulator a seeded LABORATORY provider that must never be used
+//! outside it.
 #![forbid(unsafe_code)]
 
+pub mod lab;
 pub mod pki;
+pub mod session;
 pub mod show;
 pub mod verify;
 
+pub use lab::{Clock, Entropy};
 pub use pki::{Made, Request, Role};
+/// The rustls this crate drives, for its types.
+pub use rustls;
+pub use session::{Check, ClientOptions, Read, Session, Version};
 pub use show::x509_text;
 pub use verify::{verify_chain, Verdict};
 

@@ -218,3 +218,45 @@ fn upper_hex(b: &[u8]) -> String {
         .collect::<Vec<_>>()
         .join(":")
 }
+
+/// What `curl -v` says of a server's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// `O=tcplab; CN=www.lab.test`: curl's form of the names.
+    pub subject: String,
+    pub issuer: String,
+    /// `Jan  1 00:00:00 2025 GMT`.
+    pub start: String,
+    pub expire: String,
+    /// The SANs: DNS names, and addresses as text.
+    pub dns: Vec<String>,
+    pub ips: Vec<String>,
+}
+
+/// The fields curl prints under `* Server certificate:`; `None` if `der`
+/// does not parse.
+pub fn summary(der: &[u8]) -> Option<Summary> {
+    let (_, c) = X509Certificate::from_der(der).ok()?;
+    let curl_name = |n: &X509Name<'_>| name_text(n).replace(" = ", "=").replace(", ", "; ");
+    let mut dns = Vec::new();
+    let mut ips = Vec::new();
+    if let Ok(Some(san)) = c.subject_alternative_name() {
+        for g in &san.value.general_names {
+            match g {
+                GeneralName::DNSName(d) => dns.push(d.to_string()),
+                GeneralName::IPAddress(b) if b.len() == 4 => {
+                    ips.push(format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]))
+                }
+                _ => {}
+            }
+        }
+    }
+    Some(Summary {
+        subject: curl_name(c.subject()),
+        issuer: curl_name(c.issuer()),
+        start: time_text(&c.validity().not_before),
+        expire: time_text(&c.validity().not_after),
+        dns,
+        ips,
+    })
+}

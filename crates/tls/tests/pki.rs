@@ -1,25 +1,11 @@
 //! A small PKI made, shown and verified; OpenSSL agrees where it is
 //! installed.
 
-use tcplab_tls::pki::{make, Made, Request, Role};
+mod common;
+
+use common::{req, T2025, YEAR};
+use tcplab_tls::pki::{make, Made, Role};
 use tcplab_tls::{pem_certificates, verify_chain, x509_text, Verdict};
-
-/// 2025-01-01T00:00:00Z.
-const T2025: i64 = 1_735_689_600;
-const YEAR: i64 = 365 * 86_400;
-
-fn req(role: Role, cn: &str, seed: u8, issuer: Option<&Made>) -> Request {
-    Request {
-        role,
-        common_name: cn.into(),
-        sans: Vec::new(),
-        not_before: T2025,
-        not_after: T2025 + 5 * YEAR,
-        key_seed: [seed; 32],
-        serial: u64::from(seed),
-        issuer: issuer.map(|m| (m.cert_pem.clone(), m.key_pem.clone())),
-    }
-}
 
 struct Pki {
     root: Made,

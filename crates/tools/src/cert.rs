@@ -13,7 +13,7 @@
 //! Keys are Ed25519, drawn from the host's randomness (the scenario's seed
 //! in the simulator, so a lesson's certificates are the same every run;
 //! the operating system's over TUN). Validity starts at the host's wall
-//! clock (the Unix epoch at the start of a simulated run), moved by
+//! clock (2025-01-01 00:00 UTC at the start of a simulated run), moved by
 //! `--start` (`-30d`, `+1h`), and lasts `--days` (365).
 
 use tcplab_host::{Host, Output};

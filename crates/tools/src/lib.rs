@@ -30,6 +30,7 @@ pub mod ss;
 pub mod stdin;
 mod stream;
 pub mod tcpdump;
+pub mod tls;
 pub mod traceroute;
 pub mod transfer;
 pub mod tunnel;

@@ -11,6 +11,12 @@
 //!   authoritative server for the zone in FILE, over UDP and TCP.
 //! * `http [--root DIR] [--log]` (RFC 9112, port 80): serves the files
 //!   under DIR (default `/srv/www`); `--log` prints a line per request.
+//! * `https [--cert FILE --key FILE [--chain FILE]] [--tls-max 1.2 |
+//!   --tlsv1.3]` (port 443): the same over TLS 1.2 and 1.3 (rustls), ALPN
+//!   http/1.1, with the certificate in `--cert` (and the intermediates in
+//!   `--chain`, sent after it; forget them and clients cannot build the
+//!   path) or, without `--cert`, a self-signed certificate made at start
+//!   for the host's name and addresses.
 //!
 //! Servers run until the run ends; every connection gets its own task, so
 //! they serve clients concurrently.
@@ -19,13 +25,18 @@ use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
-use tcplab_host::{Host, LocalListener, Output, Pid, TcpListener, UdpSocket};
+use std::sync::Arc;
+
+use tcplab_host::{timeout, Host, LocalListener, Output, Pid, TcpListener, TcpStream, UdpSocket};
+use tcplab_tls::rustls;
+use tcplab_tls::{Clock, Session, Version};
 
 use crate::args::{getopt, Opt};
 use crate::dns::zone::Zone;
 use crate::http;
 use crate::http::server::Site;
 use crate::stream::Duplex;
+use crate::tls::{Stream, TlsStream};
 use crate::Usage;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +54,20 @@ pub enum Service {
     Http {
         root: String,
         log: bool,
+        /// HTTPS: how the server speaks TLS.
+        tls: Option<TlsArgs>,
     },
+}
+
+/// `serve https`'s TLS settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsArgs {
+    /// The certificate and its key, PEM files; `None`: a self-signed
+    /// certificate made at start.
+    pub cert: Option<(String, String)>,
+    /// Intermediates to send after the certificate.
+    pub chain: Option<String>,
+    pub versions: Vec<Version>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,11 +78,13 @@ pub struct ServeArgs {
     pub unix: Option<String>,
 }
 
-const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]\n       serve dns --zone FILE [--origin NAME] [--port N]\n       serve http [--root DIR] [--log] [--port N]";
+const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]\n       serve dns --zone FILE [--origin NAME] [--port N]\n       serve http [--root DIR] [--log] [--port N]\n       serve https [--cert FILE --key FILE [--chain FILE]] [--tls-max 1.2 | --tlsv1.3] [--root DIR] [--log] [--port N]";
 
 const HELP: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]
        serve dns --zone FILE [--zone FILE ...] [--origin NAME] [--port N]
        serve http [--root DIR] [--log] [--port N]
+       serve https [--cert FILE --key FILE [--chain FILE]]
+                   [--tls-max 1.2 | --tlsv1.3] [--root DIR] [--log] [--port N]
 
   echo      RFC 862 on port 7: sends back what it receives (TCP and UDP)
   discard   RFC 863 on port 9: reads and drops (TCP and UDP)
@@ -67,6 +93,11 @@ const HELP: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix
   dns       an authoritative server for RFC 1035 zone files (UDP and TCP)
   http      files under DIR (default /srv/www) over HTTP/1.1; --log prints
             a line per request
+  https     the same over TLS 1.2 and 1.3 on port 443: --cert FILE is the
+            server's certificate, --key FILE its key, --chain FILE the
+            intermediates sent after it; without --cert a self-signed
+            certificate for the host's name and addresses is made at
+            start. --tls-max 1.2 or --tlsv1.3 limits the versions
 
   --port N     listen on port N instead of the service's own
   --unix PATH  serve on a local stream socket instead
@@ -82,7 +113,10 @@ impl ServeArgs {
         let (opts, rest) = getopt(
             args,
             "p:",
-            &["port=", "zone=", "origin=", "root=", "log", "unix="],
+            &[
+                "port=", "zone=", "origin=", "root=", "log", "unix=", "cert=", "key=", "chain=",
+                "tls-max=", "tlsv1.3",
+            ],
         )
         .map_err(|e| Usage::with_usage("serve", e, USAGE))?;
         let Some(kind) = rest.first() else {
@@ -97,8 +131,21 @@ impl ServeArgs {
                 Service::Http {
                     root: "/srv/www".into(),
                     log: false,
+                    tls: None,
                 },
                 80,
+            ),
+            "https" => (
+                Service::Http {
+                    root: "/srv/www".into(),
+                    log: false,
+                    tls: Some(TlsArgs {
+                        cert: None,
+                        chain: None,
+                        versions: vec![Version::Tls13, Version::Tls12],
+                    }),
+                },
+                443,
             ),
             "dns" | "domain" => (
                 Service::Dns {
@@ -125,6 +172,7 @@ impl ServeArgs {
         let mut service = service;
         let mut port = default_port;
         let mut unix = None;
+        let (mut cert, mut key) = (None, None);
         for o in opts {
             let (name, v) = match o {
                 Opt::Short(c, v) => (c.to_string(), v.unwrap_or_default()),
@@ -150,6 +198,22 @@ impl ServeArgs {
                     *root = v
                 }
                 ("log", Service::Http { log, .. }) => *log = true,
+                ("cert", Service::Http { tls: Some(_), .. }) => cert = Some(v),
+                ("key", Service::Http { tls: Some(_), .. }) => key = Some(v),
+                ("chain", Service::Http { tls: Some(t), .. }) => t.chain = Some(v),
+                ("tls-max", Service::Http { tls: Some(t), .. }) => match v.as_str() {
+                    "1.2" => t.versions = vec![Version::Tls12],
+                    "1.3" => t.versions = vec![Version::Tls13, Version::Tls12],
+                    _ => {
+                        return Err(Usage::new(
+                            "serve",
+                            format!("--tls-max takes 1.2 or 1.3, not `{v}`"),
+                        ))
+                    }
+                },
+                ("tlsv1.3", Service::Http { tls: Some(t), .. }) => {
+                    t.versions = vec![Version::Tls13]
+                }
                 (
                     "unix",
                     Service::Echo | Service::Discard | Service::Chargen | Service::Daytime,
@@ -161,6 +225,26 @@ impl ServeArgs {
                         USAGE,
                     ))
                 }
+            }
+        }
+        if let Service::Http { tls: Some(t), .. } = &mut service {
+            t.cert = match (cert, key) {
+                (Some(c), Some(k)) => Some((c, k)),
+                (None, None) => None,
+                _ => {
+                    return Err(Usage::with_usage(
+                        "serve",
+                        "--cert and --key go together".into(),
+                        USAGE,
+                    ))
+                }
+            };
+            if t.chain.is_some() && t.cert.is_none() {
+                return Err(Usage::with_usage(
+                    "serve",
+                    "--chain goes with --cert".into(),
+                    USAGE,
+                ));
             }
         }
         if let Service::Dns { zones, origin } = &service {
@@ -229,7 +313,17 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
         }
     }
     let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.port);
-    if let Service::Http { root, log } = &a.service {
+    if let Service::Http { root, log, tls } = &a.service {
+        let tls = match tls {
+            Some(t) => match https_config(&host, t) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    err.line(format!("serve: {e}"));
+                    return 1;
+                }
+            },
+            None => None,
+        };
         let listener = match TcpListener::bind(&host, local, 128) {
             Ok(l) => l,
             Err(e) => {
@@ -246,7 +340,21 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
             let Ok(stream) = listener.accept().await else {
                 return 1;
             };
-            host.spawn(pid, http::server::connection(site.clone(), stream));
+            match &tls {
+                None => {
+                    host.spawn(
+                        pid,
+                        http::server::connection(site.clone(), Stream::Plain(stream)),
+                    );
+                }
+                Some((config, clock)) => {
+                    let site = site.clone();
+                    let (config, clock) = (config.clone(), clock.clone());
+                    host.spawn(pid, async move {
+                        https_connection(site, stream, config, clock).await
+                    });
+                }
+            }
         }
     }
     let listener = match TcpListener::bind(&host, local, 128) {
@@ -279,6 +387,98 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
         let h = host.clone();
         let service = a.service.clone();
         host.spawn(pid, async move { connection(h, stream, service).await });
+    }
+}
+
+type ServerTls = (Arc<rustls::ServerConfig>, Clock);
+
+/// The server's TLS configuration: the files given, or a self-signed
+/// certificate for the host's name and addresses, made now.
+fn https_config(host: &Host, t: &TlsArgs) -> Result<ServerTls, String> {
+    let read = |path: &str| {
+        host.fs()
+            .read(path)
+            .map(|d| d.to_vec())
+            .map_err(|e| format!("cannot read {path}: {e}"))
+    };
+    let (chain, key) = match &t.cert {
+        Some((cert, key)) => {
+            let mut chain = read(cert)?;
+            if let Some(extra) = &t.chain {
+                if !chain.ends_with(b"\n") {
+                    chain.push(b'\n');
+                }
+                chain.extend_from_slice(&read(extra)?);
+            }
+            (chain, read(key)?)
+        }
+        None => {
+            let mut sans = vec![host.name().to_string()];
+            host.with_stack(|s| {
+                for i in s.interfaces() {
+                    for a in &i.addrs {
+                        sans.push(a.address().to_string());
+                    }
+                }
+            });
+            let mut key_seed = [0u8; 32];
+            host.fill_random(&mut key_seed)?;
+            let now = i64::try_from(host.wall_clock().as_secs()).unwrap_or(i64::MAX);
+            let made = tcplab_tls::pki::make(&tcplab_tls::Request {
+                role: tcplab_tls::Role::Leaf,
+                common_name: host.name().to_string(),
+                sans,
+                not_before: now,
+                not_after: now.saturating_add(365 * 86_400),
+                key_seed,
+                serial: 1,
+                issuer: None,
+            })?;
+            (made.cert_pem.into_bytes(), made.key_pem.into_bytes())
+        }
+    };
+    crate::tls::server(host, &chain, &key, &t.versions).map_err(|e| {
+        format!(
+            "{}: {e}",
+            t.cert.as_ref().map_or("certificate", |c| c.0.as_str())
+        )
+    })
+}
+
+/// One HTTPS connection: the handshake (within the time a first request
+/// may take), then HTTP over it.
+async fn https_connection(
+    site: Rc<Site>,
+    tcp: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    clock: Clock,
+) {
+    let Ok(session) = Session::server(config) else {
+        return;
+    };
+    let tls = TlsStream::new(&site.host, tcp, session, clock);
+    match timeout(&site.host, http::server::FIRST_REQUEST, tls.handshake()).await {
+        Ok(Ok(())) => {
+            http::server::connection(site, Stream::Tls(Box::new(tls))).await;
+        }
+        Ok(Err(e)) => {
+            if let Some(log) = &site.log {
+                let who = tls
+                    .tcp()
+                    .peer_addr()
+                    .map_or("-".to_string(), |p| p.ip().to_string());
+                let why = match e {
+                    crate::tls::TlsFailure::Tls(e) => e.to_string(),
+                    crate::tls::TlsFailure::Socket(e) => e.to_string(),
+                    crate::tls::TlsFailure::Closed => "closed during the handshake".into(),
+                };
+                log.borrow_mut()
+                    .line(format!("{who} - - TLS handshake failed: {why}"));
+            }
+            let _ = tls.tcp().shutdown();
+        }
+        // Dropping the stream closes the connection.
+        Err(_) => {}
     }
 }
 
@@ -372,7 +572,7 @@ fn chargen_block() -> Vec<u8> {
 
 /// The time of day on the host's wall clock, in `ctime` form as inetd's
 /// daytime sends it (RFC 867 leaves the format open). In the simulator the
-/// wall clock starts at the Unix epoch.
+/// wall clock starts at 2025-01-01 00:00 UTC (`tcplab_host::LAB_EPOCH`).
 fn daytime(host: &Host) -> String {
     format!("{}\r\n", http::ctime(host.wall_clock().as_micros() as u64))
 }

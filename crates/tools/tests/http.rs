@@ -42,7 +42,7 @@ fn bodies_headers_and_verbose_traces() {
             "> \r",
             "< HTTP/1.1 200 OK\r",
             "< Server: tcplab-http/0.1\r",
-            "< Date: Thu, 01 Jan 1970 00:00:02 GMT\r",
+            "< Date: Wed, 01 Jan 2025 00:00:02 GMT\r",
             "< Content-Type: text/plain\r",
             "< Content-Length: 16\r",
             "< \r",
@@ -51,11 +51,11 @@ fn bodies_headers_and_verbose_traces() {
     );
     assert_eq!(
         r[2].out(),
-        "HTTP/1.1 200 OK\r\nServer: tcplab-http/0.1\r\nDate: Thu, 01 Jan 1970 00:00:03 GMT\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nServer: tcplab-http/0.1\r\nDate: Wed, 01 Jan 2025 00:00:03 GMT\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\n"
     );
     assert_eq!(
         r[3].out(),
-        "HTTP/1.1 301 Moved Permanently\r\nServer: tcplab-http/0.1\r\nDate: Thu, 01 Jan 1970 00:00:04 GMT\r\nContent-Type: text/html\r\nLocation: /sub/\r\nContent-Length: 0\r\n\r\n"
+        "HTTP/1.1 301 Moved Permanently\r\nServer: tcplab-http/0.1\r\nDate: Wed, 01 Jan 2025 00:00:04 GMT\r\nContent-Type: text/html\r\nLocation: /sub/\r\nContent-Length: 0\r\n\r\n"
     );
     assert_eq!(r[4].out(), "<html><body>hello from server</body></html>\n");
     assert!(r.iter().all(|x| x.exit == Some(0)));
@@ -118,7 +118,7 @@ fn errors_and_exit_codes() {
         "curl --connect-timeout 2 http://10.99.3.99/",
         "curl -f http://server/missing",
         "curl http://server/missing",
-        "curl https://server/",
+        "curl ftp://server/",
         "curl http://server/big.bin",
         "curl -s http://nosuch/",
         "curl -sS http://nosuch/",
@@ -158,7 +158,7 @@ fn errors_and_exit_codes() {
         err(5),
         (
             Some(1),
-            "curl: (1) Protocol \"https\" not supported or disabled in libcurl".into()
+            "curl: (1) Protocol \"ftp\" not supported or disabled in libcurl".into()
         )
     );
     assert_eq!(r[6].exit, Some(23));

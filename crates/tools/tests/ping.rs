@@ -190,14 +190,14 @@ fn timestamps_outstanding_source_and_pattern() {
         ("9s", "client", "ping -c 1 -I 10.1.2.3 10.99.3.2"),
         ("10s", "client", "ping -c 1 -p abcd 10.99.3.2"),
     ]);
-    // The simulator's wall clock starts at the epoch.
+    // The simulator's wall clock starts at 2025-01-01 (LAB_EPOCH).
     assert_eq!(
         r[0].stdout[1],
-        "[0.000800] 64 bytes from 10.99.3.2: icmp_seq=1 ttl=62 time=0.800 ms"
+        "[1735689600.000800] 64 bytes from 10.99.3.2: icmp_seq=1 ttl=62 time=0.800 ms"
     );
     assert_eq!(
         r[0].stdout[2],
-        "[1.000800] 64 bytes from 10.99.3.2: icmp_seq=2 ttl=62 time=0.800 ms"
+        "[1735689601.000800] 64 bytes from 10.99.3.2: icmp_seq=2 ttl=62 time=0.800 ms"
     );
     assert_eq!(
         r[1].stdout[1..3],

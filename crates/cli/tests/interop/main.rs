@@ -19,6 +19,7 @@ use std::time::Duration;
 
 mod attached;
 mod cli;
+mod https;
 mod router;
 mod transfer;
 mod tunnel;

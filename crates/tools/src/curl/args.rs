@@ -46,6 +46,13 @@ pub struct CurlArgs {
     pub max_time: Option<Duration>,
     pub user_agent: Option<String>,
     pub http10: bool,
+    /// `--cacert FILE`: the CA bundle to verify servers with.
+    pub cacert: Option<String>,
+    /// `-k`: go on when the server's certificate does not verify.
+    pub insecure: bool,
+    /// `--tlsv1.3`: nothing older; `--tls-max 1.2`: nothing newer.
+    pub tls13_only: bool,
+    pub tls12_max: bool,
 }
 
 /// `curl -h`: curl 7.88's short help, every option of which this curl has.
@@ -70,7 +77,7 @@ For all options use the manual or \"--help all\".";
 /// `curl -V`: what this curl is and has.
 pub(super) fn version_text() -> String {
     format!(
-        "curl {v} (tcplab) libcurl/{v} zlib\nRelease-Date: 2023-02-20\nProtocols: http\nFeatures: libz",
+        "curl {v} (tcplab) libcurl/{v} zlib\nRelease-Date: 2023-02-20\nProtocols: http https\nFeatures: libz SSL",
         v = super::VERSION
     )
 }
@@ -101,7 +108,7 @@ impl CurlArgs {
     pub fn parse(args: &[String]) -> Result<CurlArgs, Usage> {
         let (opts, urls) = getopt(
             args,
-            "X:d:H:o:OIiLsSvw:fm:A:0u:e:T:hV",
+            "X:d:H:o:OIiLsSvw:fm:A:0u:e:T:hVk",
             &[
                 "request=",
                 "data=",
@@ -131,6 +138,11 @@ impl CurlArgs {
                 "upload-file=",
                 "help",
                 "version",
+                "cacert=",
+                "insecure",
+                "tlsv1.2",
+                "tlsv1.3",
+                "tls-max=",
             ],
         )
         .map_err(|e| {
@@ -191,6 +203,14 @@ impl CurlArgs {
                 "0" | "http1.0" => a.http10 = true,
                 "http1.1" => a.http10 = false,
                 "url" => a.urls.push(v),
+                "cacert" => a.cacert = Some(v),
+                "k" | "insecure" => a.insecure = true,
+                "tlsv1.3" => a.tls13_only = true,
+                "tls-max" => match v.as_str() {
+                    "1.2" => a.tls12_max = true,
+                    "1.3" | "default" => a.tls12_max = false,
+                    _ => return Err(usage(format!("option --tls-max: `{v}` is not 1.2 or 1.3"))),
+                },
                 _ => {}
             }
         }
@@ -218,6 +238,8 @@ impl CurlArgs {
 /// A URL curl can fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Url {
+    /// https.
+    pub(super) tls: bool,
     pub(super) host: String,
     pub(super) port: u16,
     /// Path and query, starting with `/`.
@@ -230,7 +252,8 @@ impl Url {
             Some((s, r)) => (s.to_ascii_lowercase(), r),
             None => ("http".to_string(), text),
         };
-        if scheme != "http" {
+        let tls = scheme == "https";
+        if scheme != "http" && !tls {
             return Err(Failure::new(
                 1,
                 format!("Protocol \"{scheme}\" not supported or disabled in libcurl"),
@@ -252,7 +275,7 @@ impl Url {
         }
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) => (h, p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad)?),
-            None => (authority, 80),
+            None => (authority, if tls { 443 } else { 80 }),
         };
         let valid = !host.is_empty()
             && host.len() <= 253
@@ -263,6 +286,7 @@ impl Url {
             return Err(bad());
         }
         Ok(Url {
+            tls,
             host: host.to_ascii_lowercase(),
             port,
             target,
@@ -270,15 +294,31 @@ impl Url {
     }
 
     pub(super) fn authority(&self) -> String {
-        if self.port == 80 {
+        if self.port == self.default_port() {
             self.host.clone()
         } else {
             format!("{}:{}", self.host, self.port)
         }
     }
 
+    pub(super) fn default_port(&self) -> u16 {
+        if self.tls {
+            443
+        } else {
+            80
+        }
+    }
+
+    pub(super) fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     pub(super) fn to_text(&self) -> String {
-        format!("http://{}{}", self.authority(), self.target)
+        format!("{}://{}{}", self.scheme(), self.authority(), self.target)
     }
 
     /// Resolve a `Location` against this URL (RFC 3986 §5.2, the common
@@ -288,7 +328,7 @@ impl Url {
             return Url::parse(location);
         }
         if let Some(rest) = location.strip_prefix("//") {
-            return Url::parse(&format!("http://{rest}"));
+            return Url::parse(&format!("{}://{rest}", self.scheme()));
         }
         let target = if location.starts_with('/') {
             location.to_string()

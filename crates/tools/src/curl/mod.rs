@@ -10,8 +10,11 @@
 //! `--connect-timeout S`, `-m S`, `-A AGENT`, `-0` (HTTP/1.0), `-h`, `-V`.
 //! Several URLs are fetched in turn over one persistent connection when
 //! the server allows it. Responses are read by Content-Length, chunked
-//! coding or connection close. Not here: TLS (https is "not supported"),
-//! proxies, cookies, forms (`-F`), brotli and zstd.
+//! coding or connection close. `https://` runs HTTP over TLS 1.3 or 1.2
+//! (rustls), verifying the server against `--cacert FILE` (default
+//! `/etc/ssl/certs/ca-certificates.crt` in the host's files), or not with
+//! `-k`; `--tlsv1.3` and `--tls-max 1.2` limit the versions. Not here:
+//! HTTP/2, proxies, cookies, forms (`-F`), brotli and zstd.
 //!
 //! A scenario's transcript counts as a terminal: the body goes there unless
 //! `-o`/`-O` says otherwise, binary bodies are refused as curl refuses them
@@ -21,7 +24,8 @@
 //! connect, 18 partial body, 22 HTTP error with `-f`, 23 write error, 26
 //! read error, 28 timeout (also TCP's own connect timeout, as curl 7.88
 //! reports it), 47 too many redirects, 52 empty reply, 56 receive failure,
-//! 61 bad content encoding.
+//! 61 bad content encoding, 35 TLS handshake failure, 60 certificate
+//! problem, 77 unreadable CA bundle.
 
 use std::net::SocketAddrV4;
 use std::time::Duration;
@@ -31,9 +35,11 @@ use tcplab_stack::SocketError;
 
 use crate::http::{Conn, Head, HttpError};
 use crate::resolve;
+use crate::tls::Stream;
 
 mod args;
 mod report;
+mod tls;
 
 pub use args::CurlArgs;
 use args::{DataKind, Url};
@@ -63,7 +69,7 @@ enum Sink {
 
 /// An open connection that a later request may reuse.
 struct Open {
-    key: (String, u16),
+    key: (bool, String, u16),
     conn: Conn,
     number: u32,
 }
@@ -79,6 +85,8 @@ struct Run<'a> {
     meter: Option<Meter>,
     /// The meter's row is on screen and not ended by a newline yet.
     meter_open: bool,
+    /// TLS, once an https URL needed it.
+    tls: Option<tls::TlsClient>,
 }
 
 impl Run<'_> {
@@ -90,7 +98,7 @@ impl Run<'_> {
 
     /// Connect (or reuse a connection) to `url`.
     async fn connection(&mut self, url: &Url, stats: &mut Stats) -> Result<Open, Failure> {
-        let key = (url.host.clone(), url.port);
+        let key = (url.tls, url.host.clone(), url.port);
         if let Some(open) = self.open.take() {
             if open.key == key {
                 self.info(format!(
@@ -100,10 +108,11 @@ impl Run<'_> {
                 stats.remote = open.conn.stream.peer_addr();
                 stats.local = open.conn.stream.local_addr();
                 stats.scheme = true;
+                stats.https = url.tls;
                 return Ok(open);
             }
             self.info(format!("Closing connection {}", open.number));
-            let _ = open.conn.stream.shutdown();
+            let _ = open.conn.stream.shutdown().await;
         }
         let t0 = self.host.now();
         let ip = match resolve::lookup(&self.host, &url.host).await {
@@ -162,6 +171,7 @@ impl Run<'_> {
         stats.connect = self.host.now().saturating_since(stats.start.unwrap_or(t0));
         stats.num_connects += 1;
         stats.scheme = true;
+        stats.https = url.tls;
         stats.remote = Some(remote);
         stats.local = stream.local_addr();
         let number = self.next_conn;
@@ -170,6 +180,11 @@ impl Run<'_> {
             "Connected to {} ({ip}) port {} (#{number})",
             url.host, url.port
         ));
+        let stream = if url.tls {
+            self.tls_connect(url, stream, stats).await?
+        } else {
+            Stream::Plain(stream)
+        };
         Ok(Open {
             key,
             conn: Conn::new(stream),
@@ -476,7 +491,7 @@ async fn exchange(
         run.open = Some(open);
     } else {
         run.info(format!("Closing connection {}", open.number));
-        let _ = open.conn.stream.shutdown();
+        let _ = open.conn.stream.shutdown().await;
         let _ = open.conn.stream.flush().await;
     }
     Ok((head, got))
@@ -497,6 +512,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         next_conn: 0,
         meter: None,
         meter_open: false,
+        tls: None,
     };
     for (urlnum, url_text) in urls.iter().enumerate() {
         let mut stats = Stats {
@@ -546,6 +562,9 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                         run.err.line(format!("* {}", f.message));
                     }
                     run.err.line(format!("curl: ({}) {}", f.code, f.message));
+                    if f.code == 60 {
+                        run.err.line(tls::SSLCERTS_HELP);
+                    }
                 }
                 f.code
             }
@@ -574,8 +593,13 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         if a.verbose {
             run.err.line(format!(
                 "* Connection #{} to host {} left intact",
-                open.number, open.key.0
+                open.number, open.key.1
             ));
+        }
+        // Leaving, curl closes what it kept open; over TLS with
+        // close_notify first (RFC 8446 §6.1).
+        if matches!(open.conn.stream, Stream::Tls(_)) {
+            let _ = open.conn.stream.shutdown().await;
         }
     }
     out.flush();
@@ -775,7 +799,17 @@ mod tests {
             ("server.lab.test", 8080, "/a/b?x=1")
         );
         assert_eq!(Url::parse("server").unwrap().target, "/");
-        assert_eq!(Url::parse("https://x/").unwrap_err().code, 1);
+        assert_eq!(Url::parse("ftp://x/").unwrap_err().code, 1);
+        let tls = Url::parse("https://x/p").unwrap();
+        assert_eq!(
+            (tls.tls, tls.port, tls.authority().as_str()),
+            (true, 443, "x")
+        );
+        assert_eq!(tls.join("//y/q").unwrap().to_text(), "https://y/q");
+        assert_eq!(
+            Url::parse("https://x:8443/").unwrap().to_text(),
+            "https://x:8443/"
+        );
         assert_eq!(Url::parse("http://x:99999/").unwrap_err().code, 3);
         assert_eq!(Url::parse("http:///").unwrap_err().code, 3);
         let base = Url::parse("http://h/dir/page?q").unwrap();

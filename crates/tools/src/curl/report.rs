@@ -33,6 +33,14 @@ pub(super) struct Stats {
     pub(super) method: String,
     /// A connection was made (curl's `scheme` is known then).
     pub(super) scheme: bool,
+    /// The URL was https.
+    pub(super) https: bool,
+    /// OpenSSL's verdict on the server's certificate (0 ok).
+    pub(super) ssl_verify_result: u32,
+    /// Certificates the server presented.
+    pub(super) num_certs: u64,
+    /// Until the TLS handshake was done.
+    pub(super) appconnect: Duration,
     /// Connecting, when `-m` expires.
     pub(super) connecting: bool,
     pub(super) errormsg: Option<String>,
@@ -308,7 +316,7 @@ fn variables(s: &Stats, exit: i32) -> Vec<(&'static str, Value)> {
             num(s.local.map_or(0, |r| u64::from(r.port()))),
         ),
         ("method", text(&s.method)),
-        ("num_certs", num(0)),
+        ("num_certs", num(s.num_certs)),
         ("num_connects", num(u64::from(s.num_connects))),
         ("num_headers", num(u64::from(s.num_headers))),
         ("num_redirects", num(u64::from(s.num_redirects))),
@@ -324,15 +332,22 @@ fn variables(s: &Stats, exit: i32) -> Vec<(&'static str, Value)> {
             num(s.remote.map_or(0, |r| u64::from(r.port()))),
         ),
         ("response_code", Value::Code(s.http_code)),
-        ("scheme", if s.scheme { text("HTTP") } else { Value::Null }),
+        (
+            "scheme",
+            match (s.scheme, s.https) {
+                (false, _) => Value::Null,
+                (true, false) => text("HTTP"),
+                (true, true) => text("HTTPS"),
+            },
+        ),
         ("size_download", num(s.size_download)),
         ("size_header", num(s.size_header)),
         ("size_request", num(s.size_request)),
         ("size_upload", num(s.size_upload)),
         ("speed_download", per_sec(s.size_download)),
         ("speed_upload", per_sec(s.size_upload)),
-        ("ssl_verify_result", num(0)),
-        ("time_appconnect", secs(Duration::ZERO)),
+        ("ssl_verify_result", num(u64::from(s.ssl_verify_result))),
+        ("time_appconnect", secs(s.appconnect)),
         ("time_connect", secs(s.connect)),
         ("time_namelookup", secs(s.namelookup)),
         ("time_pretransfer", secs(s.pretransfer)),

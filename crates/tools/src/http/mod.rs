@@ -6,7 +6,7 @@
 
 pub mod server;
 
-use tcplab_host::TcpStream;
+use crate::tls::Stream;
 use tcplab_stack::SocketError;
 
 /// The largest message head (start line and header fields) accepted.
@@ -128,20 +128,35 @@ pub fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
     Ok(Head { start, headers })
 }
 
+/// Whether `b` can begin a request line: a method token (RFC 9110 §5.6.2
+/// tchar) up to the first space.
+fn method_prefix(b: &[u8]) -> bool {
+    let token = b.split(|c| *c == b' ').next().unwrap_or(b"");
+    token.iter().all(|c| {
+        // CR and LF are left for the head's parser to judge.
+        c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~\r\n".contains(c)
+    })
+}
+
 /// A connection with a read buffer.
 #[derive(Debug)]
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     buf: Vec<u8>,
     pos: usize,
+    /// A server's side: a request line must start with a method token,
+    /// so bytes that cannot (a TLS ClientHello on a plain port) are a bad
+    /// request at once, not after the head timeout.
+    pub requests: bool,
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream) -> Conn {
+    pub fn new(stream: Stream) -> Conn {
         Conn {
             stream,
             buf: Vec::new(),
             pos: 0,
+            requests: false,
         }
     }
 
@@ -183,6 +198,9 @@ impl Conn {
             }
             if self.buffered().len() > MAX_HEAD {
                 return Err(HttpError::HeadTooLarge);
+            }
+            if self.requests && !method_prefix(self.buffered()) {
+                return Err(HttpError::Malformed("not a request line"));
             }
             let had = !self.buffered().is_empty();
             if !self.fill().await? {

@@ -14,7 +14,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use tcplab_host::{timeout, FileSystem, Host, Output, TcpStream};
+use tcplab_host::{timeout, FileSystem, Host, Output};
+
+use crate::tls::Stream;
 
 use super::{http_date, Conn, Head, HttpError};
 
@@ -189,9 +191,10 @@ impl Site {
 }
 
 /// Serve one connection until it closes or idles.
-pub async fn connection(site: Rc<Site>, stream: TcpStream) {
+pub async fn connection(site: Rc<Site>, stream: Stream) {
     let peer = stream.peer_addr();
     let mut conn = Conn::new(stream);
+    conn.requests = true;
     let mut wait = FIRST_REQUEST;
     loop {
         match timeout(&site.host, wait, conn.wait_readable()).await {
@@ -277,7 +280,7 @@ pub async fn connection(site: Rc<Site>, stream: TcpStream) {
             _ => break,
         }
     }
-    let _ = conn.stream.shutdown();
+    let _ = conn.stream.shutdown().await;
     let _ = conn.stream.flush().await;
 }
 

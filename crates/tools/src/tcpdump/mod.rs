@@ -10,13 +10,14 @@
 //! (absolute with `-S`), DNS decoded. Addresses are never resolved (that
 //! would capture its own lookups). EXPRESSION is a small subset of
 //! pcap-filter: `tcp`, `udp`, `icmp`, `host ADDR`, `src|dst host ADDR`,
-//! `port N`, `src|dst port N`, joined with `and`, `or`, `not`. Timestamps
-//! are the host's wall clock (the time since the start of a simulation),
-//! none with `-t`. `-w FILE` writes a pcap file (raw IP) to the host's file
+//! `port N`, `src|dst port N`, `greater N`, `less N` (packet length),
+//! joined with `and`, `or`, `not`. Timestamps are the host's wall clock
+//! (in a simulation 2025-01-01 plus the time since its start), none with
+//! `-t`. `-X` and `-A` add the packet's bytes in hex and text, `-v` the IP
+//! header's fields. `-w FILE` writes a pcap file (raw IP) to the host's file
 //! system instead of printing (saved after each packet while under 4 MiB,
 //! then every 256). Ctrl-C ends it with tcpdump's counts on standard
-//! error. Not here: `-v`, `-X`, `-A`,
-//! `-e`, `-r`: refused as unknown options.
+//! error. Not here: `-e`, `-r`: refused as unknown options.
 
 pub mod print;
 
@@ -123,6 +124,9 @@ enum Primitive {
     Proto(Protocol),
     Host(Option<bool>, Ipv4Addr),
     Port(Option<bool>, u16),
+    /// `greater N` (true) / `less N` (false): the packet's length is at
+    /// least / at most N bytes (pcap-filter(7)).
+    Length(bool, usize),
 }
 
 impl Filter {
@@ -173,6 +177,14 @@ impl Filter {
                         Primitive::Port(dir, v.parse().map_err(|_| format!("invalid port {v}"))?)
                     }
                 }
+                "greater" | "less" => {
+                    let v = words
+                        .get(i)
+                        .ok_or_else(|| format!("syntax error: `{w}` needs a length"))?;
+                    i += 1;
+                    let n = v.parse().map_err(|_| format!("invalid length {v}"))?;
+                    Primitive::Length(w == "greater", n)
+                }
                 other => return Err(format!("syntax error in filter expression near `{other}`")),
             };
             any_of.last_mut().expect("non-empty").push((negate, prim));
@@ -208,6 +220,8 @@ impl Filter {
                     Primitive::Host(None, a) => p.src_addr() == *a || p.dst_addr() == *a,
                     Primitive::Host(Some(true), a) => p.src_addr() == *a,
                     Primitive::Host(Some(false), a) => p.dst_addr() == *a,
+                    Primitive::Length(true, n) => bytes.len() >= *n,
+                    Primitive::Length(false, n) => bytes.len() <= *n,
                     Primitive::Port(d, port) => ports.is_some_and(|(s, t)| match d {
                         None => s == *port || t == *port,
                         Some(true) => s == *port,
@@ -438,6 +452,21 @@ mod tests {
         assert_eq!(f("icmp or udp").any_of.len(), 2);
         assert!(Filter::parse(&["port".to_string()]).is_err());
         assert!(Filter::parse(&["frobs".to_string()]).is_err());
+        assert!(Filter::parse(&["greater".to_string()]).is_err());
+    }
+
+    #[test]
+    fn lengths() {
+        // A 40-byte TCP/IP header with no payload.
+        let mut p = vec![0u8; 40];
+        p[0] = 0x45;
+        p[3] = 40;
+        p[8] = 64;
+        p[9] = 6;
+        assert!(f("greater 40").matches(&p));
+        assert!(!f("greater 41").matches(&p));
+        assert!(f("less 40").matches(&p));
+        assert!(!f("tcp and less 39").matches(&p));
     }
 
     #[test]

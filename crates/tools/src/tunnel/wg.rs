@@ -10,7 +10,7 @@
 //! Randomness and time: the device never reads a clock or the OS's
 //! randomness. Its clock is the host's (virtual in the simulator, real over
 //! TUN); the TAI64N timestamps of initiations come from the host's wall
-//! clock (the Unix epoch at the start of a simulated run). In the
+//! clock (2025-01-01 at the start of a simulated run, `LAB_EPOCH`). In the
 //! simulator its randomness is [`tcplab_wg::SeededEntropy`] seeded from
 //! the host's seed, so a run's captures are byte-identical for a seed —
 //! a LABORATORY source, never for real secrets; over TUN it is the

@@ -1,0 +1,314 @@
+//! curl's TLS: the CA bundle, the handshake, its `-v` lines and its
+//! failures, in curl 7.88's (with OpenSSL 3) words and exit codes: 35 a
+//! failed handshake, 60 a certificate that does not verify (OpenSSL's
+//! reason; since curl 7.62 also a name that does not match), 77 a CA
+//! bundle that cannot be read.
+//!
+//! rustls shows no handshake message by message, and TLS 1.3 encrypts all
+//! but the hellos, so the `(IN)`/`(OUT)` lines are those of a full
+//! handshake of the version that was negotiated, as far as it got.
+//! Session tickets after the handshake are not shown.
+
+use std::sync::Arc;
+
+use tcplab_host::TcpStream;
+use tcplab_tls::rustls;
+use tcplab_tls::session::{alert_words, Finding};
+use tcplab_tls::show::summary;
+use tcplab_tls::{pem_certificates, ClientOptions, Clock, Session, Version};
+
+use super::args::Url;
+use super::report::Stats;
+use super::{Failure, Run};
+use crate::tls::{Stream, TlsFailure, TlsStream};
+
+/// Where curl looks for CAs without `--cacert` (Debian's bundle). A host
+/// without the file trusts nothing.
+pub(super) const DEFAULT_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// One client configuration serves every connection of a run.
+pub(super) struct TlsClient {
+    config: Arc<rustls::ClientConfig>,
+    found: Finding,
+    clock: Clock,
+    cafile: String,
+}
+
+/// The lines after `curl: (60) ...` that curl prints for every
+/// certificate problem.
+pub(super) const SSLCERTS_HELP: &str = "More details here: https://curl.se/docs/sslcerts.html
+
+curl failed to verify the legitimacy of the server and therefore could not
+establish a secure connection to it. To learn more about this situation and
+how to fix it, please visit the web page mentioned above.";
+
+impl Run<'_> {
+    fn tls_client(&mut self) -> Result<&TlsClient, Failure> {
+        if self.tls.is_none() {
+            let cafile = self.a.cacert.clone().unwrap_or_else(|| DEFAULT_CA.into());
+            // With -k curl does not load the bundle at all.
+            let roots = if self.a.insecure {
+                Vec::new()
+            } else {
+                match self.host.fs().read(&cafile) {
+                    Ok(text) => pem_certificates(&text).map_err(|_| {
+                        Failure::new(77, format!("error setting certificate file: {cafile}"))
+                    })?,
+                    Err(_) if self.a.cacert.is_none() => Vec::new(),
+                    Err(_) => {
+                        return Err(Failure::new(
+                            77,
+                            format!("error setting certificate file: {cafile}"),
+                        ))
+                    }
+                }
+            };
+            let versions = if self.a.tls13_only {
+                vec![Version::Tls13]
+            } else if self.a.tls12_max {
+                vec![Version::Tls12]
+            } else {
+                vec![Version::Tls13, Version::Tls12]
+            };
+            let opts = ClientOptions {
+                roots,
+                insecure: self.a.insecure,
+                versions,
+                alpn: vec![b"http/1.1".to_vec()],
+            };
+            let (config, found, clock) = crate::tls::client(&self.host, &opts)
+                .map_err(|e| Failure::new(35, format!("TLS setup: {e}")))?;
+            self.tls = Some(TlsClient {
+                config,
+                found,
+                clock,
+                cafile,
+            });
+        }
+        Ok(self.tls.as_ref().expect("made above"))
+    }
+
+    /// The TLS handshake over a fresh connection, with curl's `-v` lines
+    /// and its verdict on the certificate.
+    pub(super) async fn tls_connect(
+        &mut self,
+        url: &Url,
+        tcp: TcpStream,
+        stats: &mut Stats,
+    ) -> Result<Stream, Failure> {
+        let (config, found, clock, cafile) = {
+            let c = self.tls_client()?;
+            (
+                c.config.clone(),
+                c.found.clone(),
+                c.clock.clone(),
+                c.cafile.clone(),
+            )
+        };
+        *found.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let session = Session::client(config, &url.host)
+            .map_err(|e| Failure::new(35, format!("TLS connect error: {e}")))?;
+        clock.set(self.host.wall_clock());
+        let hello = if self.a.tls12_max {
+            "TLSv1.2"
+        } else {
+            "TLSv1.3"
+        };
+        self.info("ALPN: offers http/1.1".into());
+        self.info(format!("{hello} (OUT), TLS handshake, Client hello (1):"));
+        if !self.a.insecure {
+            self.info(format!(" CAfile: {cafile}"));
+            self.info(" CApath: none".into());
+        }
+        let stream = TlsStream::new(&self.host, tcp, session, clock);
+        let result = stream.handshake().await;
+        stats.appconnect = self
+            .host
+            .now()
+            .saturating_since(stats.start.unwrap_or(self.host.now()));
+        let finding = found.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let version = stream.session().version().unwrap_or(hello);
+        if let Some(f) = &finding {
+            stats.ssl_verify_result = f.code;
+            stats.num_certs = f.presented.len() as u64;
+        }
+        let tls13 = version == "TLSv1.3";
+        match result {
+            Ok(()) => {}
+            Err(e) => {
+                let (code, message) = match (&e, &finding) {
+                    (TlsFailure::Tls(rustls::Error::InvalidCertificate(c)), Some(f))
+                        if f.code != 0 =>
+                    {
+                        self.server_flight(version, false);
+                        let alert = match c {
+                            rustls::CertificateError::Expired
+                            | rustls::CertificateError::NotValidYet => {
+                                rustls::AlertDescription::CertificateExpired
+                            }
+                            rustls::CertificateError::UnknownIssuer => {
+                                rustls::AlertDescription::UnknownCA
+                            }
+                            _ => rustls::AlertDescription::BadCertificate,
+                        };
+                        let (words, n) = alert_words(alert);
+                        self.info(format!("{version} (OUT), TLS alert, {words} ({n}):"));
+                        (60, format!("SSL certificate problem: {}", f.text()))
+                    }
+                    (TlsFailure::Tls(rustls::Error::AlertReceived(a)), _) => {
+                        let (words, n) = alert_words(*a);
+                        self.info(format!("{version} (IN), TLS alert, {words} ({n}):"));
+                        (35, format!("TLS connect error: tlsv1 alert {words}"))
+                    }
+                    (TlsFailure::Tls(e), _) => (35, format!("TLS connect error: {e}")),
+                    (TlsFailure::Socket(e), _) => (
+                        35,
+                        format!(
+                            "TLS connect error: {e} in connection to {}:{}",
+                            url.host, url.port
+                        ),
+                    ),
+                    (TlsFailure::Closed, _) => (
+                        35,
+                        format!(
+                            "TLS connect error: unexpected eof while reading, in connection to {}:{}",
+                            url.host, url.port
+                        ),
+                    ),
+                };
+                return Err(Failure::new(code, message));
+            }
+        }
+        self.server_flight(version, true);
+        if tls13 {
+            self.info(format!(
+                "{version} (OUT), TLS change cipher, Change cipher spec (1):"
+            ));
+            self.info(format!("{version} (OUT), TLS handshake, Finished (20):"));
+        }
+        let (cipher, alpn) = {
+            let s = stream.session();
+            (s.cipher().unwrap_or_default(), s.alpn())
+        };
+        self.info(format!("SSL connection using {version} / {cipher}"));
+        match &alpn {
+            Some(p) => self.info(format!("ALPN: server accepted {p}")),
+            None => self.info("ALPN: server did not agree on a protocol. Uses default.".into()),
+        }
+        let leaf = finding
+            .as_ref()
+            .and_then(|f| f.presented.first())
+            .and_then(|d| summary(d));
+        if let Some(s) = &leaf {
+            self.info("Server certificate:".into());
+            self.info(format!(" subject: {}", s.subject));
+            self.info(format!(" start date: {}", s.start));
+            self.info(format!(" expire date: {}", s.expire));
+        }
+        let name_ok = finding.as_ref().is_some_and(|f| f.name_ok);
+        if !self.a.insecure {
+            if !name_ok {
+                self.info(format!(" subjectAltName does not match {}", url.host));
+                if stats.ssl_verify_result == 0 {
+                    // What curl 7.88 reports then (X509_V_ERR_UNSPECIFIED).
+                    stats.ssl_verify_result = 1;
+                }
+                let _ = stream.shutdown().await;
+                return Err(Failure::new(
+                    60,
+                    format!(
+                        "SSL: no alternative certificate subject name matches target host name '{}'",
+                        url.host
+                    ),
+                ));
+            }
+            if let Some(s) = &leaf {
+                let matched = if s.ips.contains(&url.host) {
+                    "IP address!".to_string()
+                } else {
+                    let m = s
+                        .dns
+                        .iter()
+                        .find(|d| dns_matches(d, &url.host))
+                        .cloned()
+                        .unwrap_or_else(|| url.host.clone());
+                    format!("\"{m}\"")
+                };
+                self.info(format!(
+                    " subjectAltName: host \"{}\" matched cert's {matched}",
+                    url.host
+                ));
+            }
+        }
+        if let Some(s) = &leaf {
+            self.info(format!(" issuer: {}", s.issuer));
+        }
+        match &finding {
+            Some(f) if f.code != 0 => self.info(format!(
+                " SSL certificate verify result: {} ({}), continuing anyway.",
+                f.text(),
+                f.code
+            )),
+            _ => self.info(" SSL certificate verify ok.".into()),
+        }
+        self.info("using HTTP/1.1".into());
+        Ok(Stream::Tls(Box::new(stream)))
+    }
+
+    /// The server's handshake messages as curl lists them (`done`: all of
+    /// them; otherwise up to its certificate).
+    fn server_flight(&mut self, version: &str, done: bool) {
+        let i = |s: &str| format!("{version} (IN), TLS handshake, {s}");
+        let mut lines = vec![i("Server hello (2):")];
+        if version == "TLSv1.3" {
+            lines.push(i("Encrypted Extensions (8):"));
+            lines.push(i("Certificate (11):"));
+            if done {
+                lines.push(i("CERT verify (15):"));
+                lines.push(i("Finished (20):"));
+            }
+        } else {
+            lines.push(i("Certificate (11):"));
+            if done {
+                let o = |s: &str| format!("{version} (OUT), {s}");
+                lines.push(i("Server key exchange (12):"));
+                lines.push(i("Server finished (14):"));
+                lines.push(o("TLS handshake, Client key exchange (16):"));
+                lines.push(o("TLS change cipher, Change cipher spec (1):"));
+                lines.push(o("TLS handshake, Finished (20):"));
+                lines.push(format!(
+                    "{version} (IN), TLS change cipher, Change cipher spec (1):"
+                ));
+                lines.push(i("Finished (20):"));
+            }
+        }
+        for l in lines {
+            self.info(l);
+        }
+    }
+}
+
+/// A SAN DNS name matches a host (`*.lab.test` one label deep, RFC 6125
+/// §6.4.3).
+fn dns_matches(san: &str, host: &str) -> bool {
+    if san.eq_ignore_ascii_case(host) {
+        return true;
+    }
+    match (san.strip_prefix("*."), host.split_once('.')) {
+        (Some(rest), Some((_, host_rest))) => rest.eq_ignore_ascii_case(host_rest),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dns_matches;
+
+    #[test]
+    fn wildcards_cover_one_label() {
+        assert!(dns_matches("www.lab.test", "WWW.lab.test"));
+        assert!(dns_matches("*.lab.test", "www.lab.test"));
+        assert!(!dns_matches("*.lab.test", "a.b.lab.test"));
+        assert!(!dns_matches("www.lab.test", "lab.test"));
+    }
+}

@@ -1,0 +1,290 @@
+//! TLS over a tcplab TCP connection: a [`Session`] (rustls, sans-IO)
+//! pumped by the host's executor, and [`Stream`], the connection HTTP
+//! runs over, plain or TLS.
+//!
+//! Bytes read from TCP that the session cannot take yet (rustls holds at
+//! most 16 KiB of unread plaintext) wait in `pending` until the
+//! application reads; so a slow reader slows the sender through TCP's
+//! window, as with a kernel socket. One task uses a stream at a time
+//! (HTTP is request/response); `flushing` keeps records in order even if
+//! two writers meet.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddrV4;
+use std::sync::Arc;
+
+use tcplab_host::{Host, TcpStream};
+use tcplab_stack::SocketError;
+use tcplab_tls::rustls;
+use tcplab_tls::session::{client_config, server_config, Finding};
+use tcplab_tls::{ClientOptions, Clock, Entropy, Read, Session, Version};
+
+/// Why a handshake or a read failed.
+#[derive(Debug)]
+pub enum TlsFailure {
+    /// The TLS layer: a bad message, an alert, a refused certificate.
+    Tls(rustls::Error),
+    /// The connection underneath.
+    Socket(SocketError),
+    /// The peer closed before the handshake finished.
+    Closed,
+}
+
+/// The time and randomness a host's TLS uses: the operating system's over
+/// TUN; in the simulator the host's seeded randomness (the LABORATORY
+/// provider of `tcplab_tls::lab`) and its virtual wall clock.
+pub fn entropy(host: &Host) -> Entropy {
+    if host.uses_os_random() {
+        Entropy::Os
+    } else {
+        let mut seed = [0u8; 32];
+        // The simulator's source is a seeded generator: it cannot fail.
+        let _ = host.fill_random(&mut seed);
+        Entropy::Seeded(seed)
+    }
+}
+
+/// A clock that reads the host's wall clock now.
+pub fn clock(host: &Host) -> Clock {
+    Clock::new(host.wall_clock())
+}
+
+/// A server configuration for `host` from PEM files' contents.
+pub fn server(
+    host: &Host,
+    chain_pem: &[u8],
+    key_pem: &[u8],
+    versions: &[Version],
+) -> Result<(Arc<rustls::ServerConfig>, Clock), String> {
+    let clock = clock(host);
+    let config = server_config(chain_pem, key_pem, versions, &entropy(host), &clock)?;
+    Ok((config, clock))
+}
+
+/// A client configuration for `host`, and where its certificate check
+/// reports.
+pub fn client(
+    host: &Host,
+    opts: &ClientOptions,
+) -> Result<(Arc<rustls::ClientConfig>, Finding, Clock), String> {
+    let clock = clock(host);
+    let (config, found) = client_config(opts, &entropy(host), &clock)?;
+    Ok((config, found, clock))
+}
+
+/// A TLS session over a TCP connection.
+#[derive(Debug)]
+pub struct TlsStream {
+    tcp: TcpStream,
+    host: Host,
+    clock: Clock,
+    session: RefCell<Session>,
+    /// Received from TCP, not yet taken by the session.
+    pending: RefCell<Vec<u8>>,
+    eof: Cell<bool>,
+    /// Records waiting for the writer that is sending.
+    queue: RefCell<Vec<u8>>,
+    flushing: Cell<bool>,
+}
+
+impl TlsStream {
+    pub fn new(host: &Host, tcp: TcpStream, session: Session, clock: Clock) -> TlsStream {
+        TlsStream {
+            tcp,
+            host: host.clone(),
+            clock,
+            session: RefCell::new(session),
+            pending: RefCell::new(Vec::new()),
+            eof: Cell::new(false),
+            queue: RefCell::new(Vec::new()),
+            flushing: Cell::new(false),
+        }
+    }
+
+    pub fn session(&self) -> std::cell::Ref<'_, Session> {
+        self.session.borrow()
+    }
+
+    pub fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+
+    /// Send what the session has to send.
+    async fn send_pending(&self) -> Result<(), SocketError> {
+        let mut out = Vec::new();
+        self.session.borrow_mut().outgoing(&mut out);
+        if self.flushing.get() {
+            self.queue.borrow_mut().extend_from_slice(&out);
+            return Ok(());
+        }
+        self.flushing.set(true);
+        let result = async {
+            loop {
+                if out.is_empty() {
+                    out = std::mem::take(&mut *self.queue.borrow_mut());
+                    if out.is_empty() {
+                        return Ok(());
+                    }
+                }
+                self.tcp.write_all(&out).await?;
+                out.clear();
+                self.session.borrow_mut().outgoing(&mut out);
+            }
+        }
+        .await;
+        self.flushing.set(false);
+        result
+    }
+
+    /// Give the session more bytes from the network.
+    async fn fill(&self) -> Result<(), TlsFailure> {
+        let mut data = std::mem::take(&mut *self.pending.borrow_mut());
+        if data.is_empty() {
+            if self.eof.get() {
+                return Err(TlsFailure::Closed);
+            }
+            let mut buf = vec![0u8; 16 * 1024];
+            let n = self.tcp.read(&mut buf).await.map_err(TlsFailure::Socket)?;
+            self.clock.set(self.host.wall_clock());
+            if n == 0 {
+                self.eof.set(true);
+                let r = self.session.borrow_mut().receive_eof();
+                return match r {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(TlsFailure::Tls(e)),
+                };
+            }
+            buf.truncate(n);
+            data = buf;
+        }
+        let r = self.session.borrow_mut().receive(&data);
+        match r {
+            Ok(used) => {
+                data.drain(..used);
+                *self.pending.borrow_mut() = data;
+                Ok(())
+            }
+            Err(e) => {
+                // The alert rustls queued goes out before we give up.
+                let _ = self.send_pending().await;
+                Err(TlsFailure::Tls(e))
+            }
+        }
+    }
+
+    /// Run the handshake to its end.
+    pub async fn handshake(&self) -> Result<(), TlsFailure> {
+        loop {
+            self.send_pending().await.map_err(TlsFailure::Socket)?;
+            if !self.session.borrow().is_handshaking() {
+                return Ok(());
+            }
+            self.fill().await?;
+            if self.eof.get() && self.session.borrow().is_handshaking() {
+                return Err(TlsFailure::Closed);
+            }
+        }
+    }
+
+    pub async fn read(&self, buf: &mut [u8]) -> Result<usize, SocketError> {
+        loop {
+            let r = self.session.borrow_mut().read(buf);
+            match r {
+                Read::Data(n) => return Ok(n),
+                // A FIN without close_notify ends the stream too (HTTP
+                // has its own framing, RFC 9110 §9.3).
+                Read::Closed | Read::Truncated => return Ok(0),
+                Read::WouldBlock => {}
+            }
+            self.send_pending().await?;
+            match self.fill().await {
+                Ok(()) => {}
+                Err(TlsFailure::Closed) => return Ok(0),
+                Err(TlsFailure::Socket(e)) => return Err(e),
+                Err(TlsFailure::Tls(_)) => return Err(SocketError::ConnectionReset),
+            }
+        }
+    }
+
+    pub async fn write(&self, data: &[u8]) -> Result<usize, SocketError> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.session.borrow().is_handshaking() {
+                self.handshake()
+                    .await
+                    .map_err(|_| SocketError::ConnectionReset)?;
+            }
+            let n = self.session.borrow_mut().write(data);
+            self.send_pending().await?;
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// close_notify, then TCP's FIN.
+    pub async fn shutdown(&self) -> Result<(), SocketError> {
+        self.session.borrow_mut().close();
+        self.send_pending().await?;
+        self.tcp.shutdown()
+    }
+}
+
+/// The connection HTTP runs over.
+#[derive(Debug)]
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Stream {
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => t.tcp(),
+        }
+    }
+
+    pub fn peer_addr(&self) -> Option<SocketAddrV4> {
+        self.tcp().peer_addr()
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddrV4> {
+        self.tcp().local_addr()
+    }
+
+    pub async fn read(&self, buf: &mut [u8]) -> Result<usize, SocketError> {
+        match self {
+            Stream::Plain(s) => s.read(buf).await,
+            Stream::Tls(t) => t.read(buf).await,
+        }
+    }
+
+    pub async fn write_all(&self, mut data: &[u8]) -> Result<(), SocketError> {
+        match self {
+            Stream::Plain(s) => s.write_all(data).await,
+            Stream::Tls(t) => {
+                while !data.is_empty() {
+                    let n = t.write(data).await?;
+                    data = &data[n..];
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Close the sending side (TLS: close_notify first).
+    pub async fn shutdown(&self) -> Result<(), SocketError> {
+        match self {
+            Stream::Plain(s) => s.shutdown(),
+            Stream::Tls(t) => t.shutdown().await,
+        }
+    }
+
+    /// Wait until what was written has been acknowledged.
+    pub async fn flush(&self) -> Result<(), SocketError> {
+        self.tcp().flush().await
+    }
+}

@@ -1,0 +1,258 @@
+//! curl against `serve https` in the reference network: a PKI made on the
+//! server, its root fetched by the client over plain HTTP, and every way a
+//! certificate check ends, in curl's words and exit codes.
+
+mod common;
+
+use common::{find, run_in, www_net, Ran};
+
+const SERVER_PKI: [(&str, &str, &str); 8] = [
+    ("0s", "server", "cert ca 'Lab Root CA' --out /etc/ssl/root.pem --key-out /etc/ssl/root.key --days 3650"),
+    ("0s", "server", "cert intermediate 'Lab Issuing CA' --ca /etc/ssl/root.pem --ca-key /etc/ssl/root.key --out /etc/ssl/int.pem --key-out /etc/ssl/int.key"),
+    ("0s", "server", "cert leaf server --san server --ca /etc/ssl/int.pem --ca-key /etc/ssl/int.key --out /etc/ssl/leaf.pem --key-out /etc/ssl/leaf.key"),
+    ("0s", "server", "cert leaf server --san server --ca /etc/ssl/int.pem --ca-key /etc/ssl/int.key --start -30d --days 10 --out /etc/ssl/old.pem --key-out /etc/ssl/old.key"),
+    ("0.2s", "server", "serve https --cert /etc/ssl/leaf.pem --chain /etc/ssl/int.pem --key /etc/ssl/leaf.key"),
+    ("0.2s", "server", "serve https --port 8443 --cert /etc/ssl/leaf.pem --key /etc/ssl/leaf.key"),
+    ("0.2s", "server", "serve https --port 9443 --cert /etc/ssl/old.pem --chain /etc/ssl/int.pem --key /etc/ssl/old.key"),
+    ("0.2s", "server", "serve http --port 8080 --root /etc/ssl"),
+];
+
+fn with_pki(client: &[(&str, &str)]) -> Vec<Ran> {
+    let mut runs: Vec<(&str, &str, &str)> = SERVER_PKI.to_vec();
+    runs.push(("0.2s", "server", "serve https --port 7443"));
+    runs.push(("0.2s", "server", "serve https --port 6443 --tls-max 1.2 --cert /etc/ssl/leaf.pem --chain /etc/ssl/int.pem --key /etc/ssl/leaf.key"));
+    runs.push((
+        "1s",
+        "client",
+        "curl -sS -o /etc/ssl/root.pem http://server:8080/root.pem",
+    ));
+    for (at, cmd) in client {
+        runs.push((at, "client", cmd));
+    }
+    run_in(&www_net(), &runs)
+}
+
+fn ran<'a>(r: &'a [Ran], cmd: &str) -> &'a Ran {
+    find(r, "client", cmd, 0)
+}
+
+const HELP: [&str; 5] = [
+    "More details here: https://curl.se/docs/sslcerts.html",
+    "",
+    "curl failed to verify the legitimacy of the server and therefore could not",
+    "establish a secure connection to it. To learn more about this situation and",
+    "how to fix it, please visit the web page mentioned above.",
+];
+
+fn refused(r: &Ran, message: &str) {
+    assert_eq!(r.exit, Some(60), "{r:?}");
+    let mut want = vec![format!("curl: (60) {message}")];
+    want.extend(HELP.iter().map(|s| s.to_string()));
+    assert_eq!(r.stderr, want, "{r:?}");
+}
+
+#[test]
+fn verified_chain_and_every_refusal() {
+    let ok = "curl -v --cacert /etc/ssl/root.pem https://server/hello.txt";
+    let w = "curl -s --cacert /etc/ssl/root.pem -w %{ssl_verify_result},%{scheme},%{num_certs} -o /dev/null https://server/hello.txt";
+    let missing =
+        "curl -sS --cacert /etc/ssl/root.pem -w %{ssl_verify_result} https://server:8443/hello.txt";
+    let expired =
+        "curl -sS --cacert /etc/ssl/root.pem -w %{ssl_verify_result} https://server:9443/hello.txt";
+    let by_ip =
+        "curl -sS --cacert /etc/ssl/root.pem -w %{ssl_verify_result} https://10.99.3.2/hello.txt";
+    let untrusted = "curl -sS -w %{ssl_verify_result} https://server/hello.txt";
+    let r = with_pki(&[
+        ("2s", ok),
+        ("3s", w),
+        ("4s", missing),
+        ("5s", expired),
+        ("6s", by_ip),
+        ("7s", untrusted),
+    ]);
+    let v = ran(&r, ok);
+    assert_eq!((v.exit, v.out()), (Some(0), "plain text file\n".into()));
+    let want_prefix = [
+        "*   Trying 10.99.3.2:443...",
+        "* Connected to server (10.99.3.2) port 443 (#0)",
+        "* ALPN: offers http/1.1",
+        "* TLSv1.3 (OUT), TLS handshake, Client hello (1):",
+        "*  CAfile: /etc/ssl/root.pem",
+        "*  CApath: none",
+        "* TLSv1.3 (IN), TLS handshake, Server hello (2):",
+        "* TLSv1.3 (IN), TLS handshake, Encrypted Extensions (8):",
+        "* TLSv1.3 (IN), TLS handshake, Certificate (11):",
+        "* TLSv1.3 (IN), TLS handshake, CERT verify (15):",
+        "* TLSv1.3 (IN), TLS handshake, Finished (20):",
+        "* TLSv1.3 (OUT), TLS change cipher, Change cipher spec (1):",
+        "* TLSv1.3 (OUT), TLS handshake, Finished (20):",
+        "* SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384",
+        "* ALPN: server accepted http/1.1",
+        "* Server certificate:",
+        "*  subject: CN=server",
+        "*  start date: Jan  1 00:00:00 2025 GMT",
+        "*  expire date: Jan  1 00:00:00 2026 GMT",
+        "*  subjectAltName: host \"server\" matched cert's \"server\"",
+        "*  issuer: CN=Lab Issuing CA",
+        "*  SSL certificate verify ok.",
+        "* using HTTP/1.1",
+        "> GET /hello.txt HTTP/1.1\r",
+    ];
+    assert_eq!(
+        &v.stderr[..want_prefix.len()],
+        want_prefix,
+        "{:#?}",
+        v.stderr
+    );
+
+    assert_eq!(ran(&r, w).out(), "0,HTTPS,2\n");
+
+    let m = ran(&r, missing);
+    refused(
+        m,
+        "SSL certificate problem: unable to get local issuer certificate",
+    );
+    assert_eq!(m.stdout, ["20"]);
+
+    let e = ran(&r, expired);
+    refused(e, "SSL certificate problem: certificate has expired");
+    assert_eq!(e.stdout, ["10"]);
+
+    let n = ran(&r, by_ip);
+    refused(
+        n,
+        "SSL: no alternative certificate subject name matches target host name '10.99.3.2'",
+    );
+    assert_eq!(n.stdout, ["1"]);
+
+    // No --cacert and no bundle on the host: nothing is trusted.
+    let u = ran(&r, untrusted);
+    refused(
+        u,
+        "SSL certificate problem: unable to get local issuer certificate",
+    );
+    assert_eq!(u.stdout, ["20"]);
+}
+
+#[test]
+fn self_signed_insecure_and_trusted_directly() {
+    let plain = "curl -sS -w %{ssl_verify_result} https://server:7443/hello.txt";
+    let k = "curl -sS -k -w %{ssl_verify_result} https://server:7443/hello.txt";
+    let kv = "curl -v -k https://server:7443/hello.txt";
+    let r = with_pki(&[("2s", plain), ("3s", k), ("4s", kv)]);
+    let p = ran(&r, plain);
+    refused(p, "SSL certificate problem: self-signed certificate");
+    assert_eq!(p.stdout, ["18"]);
+    let k = ran(&r, k);
+    assert_eq!(k.exit, Some(0));
+    assert_eq!(k.stdout, ["plain text file", "18"]);
+    let kv = ran(&r, kv);
+    assert!(
+        kv.stderr.iter().all(|l| !l.contains("CAfile")),
+        "-k loads no CA file: {:#?}",
+        kv.stderr
+    );
+    assert!(
+        kv.stderr.contains(
+            &"*  SSL certificate verify result: self-signed certificate (18), continuing anyway."
+                .to_string()
+        ),
+        "{:#?}",
+        kv.stderr
+    );
+}
+
+#[test]
+fn versions_handshake_failures_and_reuse() {
+    let tls12 = "curl -v --cacert /etc/ssl/root.pem https://server:6443/hello.txt";
+    let only13 = "curl -sS --tlsv1.3 --cacert /etc/ssl/root.pem https://server:6443/hello.txt";
+    let not_tls = "curl -sS https://server:8080/root.pem";
+    let two =
+        "curl -v --cacert /etc/ssl/root.pem https://server/hello.txt https://server/sub/a.txt";
+    let post = "curl -sS --cacert /etc/ssl/root.pem -d hello=tls https://server/echo";
+    let cafile = "curl -sS --cacert /etc/ssl/none.pem https://server/hello.txt";
+    let r = with_pki(&[
+        ("2s", tls12),
+        ("3s", only13),
+        ("4s", not_tls),
+        ("5s", two),
+        ("6s", post),
+        ("7s", cafile),
+    ]);
+    let t = ran(&r, tls12);
+    assert_eq!(t.exit, Some(0), "{t:?}");
+    for line in [
+        "* TLSv1.2 (IN), TLS handshake, Server key exchange (12):",
+        "* SSL connection using TLSv1.2 / ECDHE-ECDSA-AES256-GCM-SHA384",
+        "*  SSL certificate verify ok.",
+    ] {
+        assert!(
+            t.stderr.contains(&line.to_string()),
+            "{line}: {:#?}",
+            t.stderr
+        );
+    }
+    let o = ran(&r, only13);
+    assert_eq!(o.exit, Some(35), "{o:?}");
+    assert_eq!(
+        o.stderr,
+        ["curl: (35) TLS connect error: tlsv1 alert protocol version"]
+    );
+    let n = ran(&r, not_tls);
+    assert_eq!(n.exit, Some(35), "{n:?}");
+    assert!(
+        n.stderr[0].starts_with("curl: (35) TLS connect error: "),
+        "{n:?}"
+    );
+    let two = ran(&r, two);
+    assert_eq!(two.stdout, ["plain text file", "a"]);
+    assert!(
+        two.stderr
+            .contains(&"* Re-using existing connection #0 with host server".to_string()),
+        "{:#?}",
+        two.stderr
+    );
+    assert_eq!(
+        two.stderr
+            .iter()
+            .filter(|l| l.contains("Client hello"))
+            .count(),
+        1,
+        "one handshake for both URLs"
+    );
+    assert_eq!(ran(&r, post).stdout, ["hello=tls"]);
+    let c = ran(&r, cafile);
+    assert_eq!(c.exit, Some(77));
+    assert_eq!(
+        c.stderr,
+        ["curl: (77) error setting certificate file: /etc/ssl/none.pem"]
+    );
+}
+
+#[test]
+fn big_download_over_tls_is_byte_exact() {
+    let get = "curl -sS --cacert /etc/ssl/root.pem -o /tmp/big.bin https://server/big.bin";
+    let mut runs: Vec<(&str, &str, &str)> = SERVER_PKI.to_vec();
+    runs.push((
+        "1s",
+        "client",
+        "curl -sS -o /etc/ssl/root.pem http://server:8080/root.pem",
+    ));
+    runs.push(("2s", "client", get));
+    runs.push(("20s", "client", "sha256sum /tmp/big.bin"));
+    runs.push(("20s", "server", "sha256sum /srv/www/big.bin"));
+    let net = www_net().replace("delay = \"200us\"", "delay = \"200us\"\nloss = \"2%\"");
+    let r = run_in(&net, &runs);
+    assert_eq!(ran(&r, get).exit, Some(0), "{:?}", ran(&r, get));
+    let theirs = find(&r, "server", "sha256sum /srv/www/big.bin", 0).stdout[0]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let ours = ran(&r, "sha256sum /tmp/big.bin").stdout[0]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(ours, theirs);
+}
