@@ -10,7 +10,7 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use tcplab_tls::pki::{make, Request, Role};
 use tcplab_tls::rustls;
-use tcplab_tls::session::{client_config, server_config};
+use tcplab_tls::session::{client_config, server_config, Identity};
 use tcplab_tls::{ClientOptions, Clock, Entropy, Read, Session, Version};
 
 fn configs() -> &'static (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
@@ -30,8 +30,10 @@ fn configs() -> &'static (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) 
         let clock = Clock::new(Duration::from_secs(1_735_700_000));
         let versions = [Version::Tls13, Version::Tls12];
         let server = server_config(
-            made.cert_pem.as_bytes(),
-            made.key_pem.as_bytes(),
+            &[Identity {
+                chain_pem: made.cert_pem.clone().into_bytes(),
+                key_pem: made.key_pem.clone().into_bytes(),
+            }],
             &versions,
             &Entropy::Seeded([1; 32]),
             &clock,

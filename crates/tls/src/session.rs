@@ -57,27 +57,86 @@ pub fn pem_private_key(text: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
     Err("no private key in it (expected -----BEGIN PRIVATE KEY-----)".into())
 }
 
-/// A server's configuration: the certificate chain (leaf first, then the
-/// intermediates it sends) and the leaf's key, both PEM; ALPN `http/1.1`
-/// (RFC 7301).
+/// A certificate a server presents: its chain (leaf first, then the
+/// intermediates it sends) and the leaf's key, both PEM.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub chain_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+/// Picks the certificate for the name a client asks for in SNI (RFC 6066
+/// §3): the first whose DNS names cover it, else the first of all — a
+/// client that sends no name, or a name no certificate has, gets the
+/// default, as with nginx's default server.
+#[derive(Debug)]
+struct BySni {
+    certs: Vec<(Vec<String>, Arc<rustls::sign::CertifiedKey>)>,
+}
+
+impl rustls::server::ResolvesServerCert for BySni {
+    fn resolve(
+        &self,
+        hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let chosen = hello.server_name().and_then(|want| {
+            self.certs
+                .iter()
+                .find(|(names, _)| names.iter().any(|n| dns_name_covers(n, want)))
+        });
+        chosen.or(self.certs.first()).map(|(_, c)| c.clone())
+    }
+}
+
+/// A SAN DNS name covers a host name (`*.lab.test` one label deep,
+/// RFC 6125 §6.4.3).
+pub fn dns_name_covers(san: &str, host: &str) -> bool {
+    if san.eq_ignore_ascii_case(host) {
+        return true;
+    }
+    match (san.strip_prefix("*."), host.split_once('.')) {
+        (Some(rest), Some((_, host_rest))) => rest.eq_ignore_ascii_case(host_rest),
+        _ => false,
+    }
+}
+
+/// A server's configuration: one certificate per identity, chosen by SNI
+/// (the first is the default); ALPN `http/1.1` (RFC 7301).
 pub fn server_config(
-    chain_pem: &[u8],
-    key_pem: &[u8],
+    identities: &[Identity],
     allow: &[Version],
     entropy: &Entropy,
     clock: &Clock,
 ) -> Result<Arc<ServerConfig>, String> {
-    let chain: Vec<CertificateDer<'static>> = pem_certificates(chain_pem)?
-        .into_iter()
-        .map(CertificateDer::from)
-        .collect();
-    let key = pem_private_key(key_pem)?;
-    let mut config = ServerConfig::builder_with_details(provider(entropy), Arc::new(clock.clone()))
+    let provider = provider(entropy);
+    let mut certs = Vec::new();
+    for id in identities {
+        let chain: Vec<CertificateDer<'static>> = pem_certificates(&id.chain_pem)?
+            .into_iter()
+            .map(CertificateDer::from)
+            .collect();
+        let key = provider
+            .key_provider
+            .load_private_key(pem_private_key(&id.key_pem)?)
+            .map_err(|e| format!("key: {e}"))?;
+        let names = crate::show::summary(&chain[0])
+            .map(|s| s.dns)
+            .unwrap_or_default();
+        let certified = rustls::sign::CertifiedKey::new(chain, key);
+        // The key must be the certificate's (rustls checks the public keys).
+        certified
+            .keys_match()
+            .map_err(|e| format!("certificate and key: {e}"))?;
+        certs.push((names, Arc::new(certified)));
+    }
+    if certs.is_empty() {
+        return Err("no certificate".into());
+    }
+    let mut config = ServerConfig::builder_with_details(provider, Arc::new(clock.clone()))
         .with_protocol_versions(&versions(allow))
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("certificate and key: {e}"))?;
+        .with_cert_resolver(Arc::new(BySni { certs }));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -405,4 +464,18 @@ pub fn alert_words(alert: rustls::AlertDescription) -> (String, u16) {
     };
     let level = if alert == A::CloseNotify { 1 } else { 2 };
     (words.to_string(), level * 256 + u16::from(u8::from(alert)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dns_name_covers;
+
+    #[test]
+    fn wildcards_cover_one_label() {
+        assert!(dns_name_covers("www.lab.test", "WWW.lab.test"));
+        assert!(dns_name_covers("*.lab.test", "www.lab.test"));
+        assert!(!dns_name_covers("*.lab.test", "a.b.lab.test"));
+        assert!(!dns_name_covers("*.lab.test", "lab.test"));
+        assert!(!dns_name_covers("www.lab.test", "lab.test"));
+    }
 }

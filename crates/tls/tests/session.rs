@@ -8,7 +8,7 @@ mod common;
 
 use common::{req, T2025};
 use tcplab_tls::pki::{make, Made, Role};
-use tcplab_tls::session::{client_config, server_config, Finding};
+use tcplab_tls::session::{client_config, server_config, Finding, Identity};
 use tcplab_tls::{pem_certificates, Check, ClientOptions, Clock, Entropy, Read, Session, Version};
 
 struct Pki {
@@ -31,6 +31,13 @@ fn pki(leaf_days: i64) -> Pki {
     l.not_after = T2025 + leaf_days * 86_400;
     let leaf = make(&l).unwrap();
     Pki { root, inter, leaf }
+}
+
+fn id(chain: &str, key: &str) -> Identity {
+    Identity {
+        chain_pem: chain.as_bytes().to_vec(),
+        key_pem: key.as_bytes().to_vec(),
+    }
 }
 
 fn clock() -> Clock {
@@ -76,8 +83,7 @@ struct Outcome {
 fn run(s: &Setup) -> Outcome {
     let clock = clock();
     let sc = server_config(
-        s.chain.as_bytes(),
-        s.key.as_bytes(),
+        &[id(&s.chain, &s.key)],
         &s.server_versions,
         &Entropy::Seeded([s.seed; 32]),
         &clock,
@@ -209,8 +215,7 @@ fn os_entropy_differs_every_time() {
     let p = pki(90);
     let clock = clock();
     let sc = server_config(
-        p.leaf.cert_pem.as_bytes(),
-        p.leaf.key_pem.as_bytes(),
+        &[id(&p.leaf.cert_pem, &p.leaf.key_pem)],
         &[Version::Tls13],
         &Entropy::Os,
         &clock,
@@ -304,8 +309,7 @@ fn garbage_from_the_network_is_an_error_not_a_panic() {
     let s = setup(&p);
     let clock = clock();
     let sc = server_config(
-        s.chain.as_bytes(),
-        s.key.as_bytes(),
+        &[id(&s.chain, &s.key)],
         &s.server_versions,
         &Entropy::Seeded([1; 32]),
         &clock,
@@ -354,4 +358,71 @@ fn garbage_from_the_network_is_an_error_not_a_panic() {
     let mut hello = Vec::new();
     c.outgoing(&mut hello);
     assert!(c.receive(b"HTTP/1.1 400 Bad Request\r\n\r\n").is_err());
+}
+
+#[test]
+fn sni_chooses_among_certificates() {
+    let p = pki(90);
+    let mut api = req(Role::Leaf, "api.lab.test", 4, Some(&p.inter));
+    api.sans = vec!["api.lab.test".into(), "*.api.lab.test".into()];
+    let api = make(&api).unwrap();
+    let www_chain = format!("{}{}", p.leaf.cert_pem, p.inter.cert_pem);
+    let api_chain = format!("{}{}", api.cert_pem, p.inter.cert_pem);
+    let clock = clock();
+    let sc = server_config(
+        &[
+            id(&www_chain, &p.leaf.key_pem),
+            id(&api_chain, &api.key_pem),
+        ],
+        &[Version::Tls13, Version::Tls12],
+        &Entropy::Seeded([3; 32]),
+        &clock,
+    )
+    .unwrap();
+    let roots = pem_certificates(p.root.cert_pem.as_bytes()).unwrap();
+    let subject = |name: &str| -> (String, bool) {
+        let (cc, found) = client_config(
+            &ClientOptions {
+                roots: roots.clone(),
+                versions: vec![Version::Tls13],
+                ..Default::default()
+            },
+            &Entropy::Seeded([4; 32]),
+            &clock,
+        )
+        .unwrap();
+        let mut c = Session::client(cc, name).unwrap();
+        let mut s = Session::server(sc.clone()).unwrap();
+        for _ in 0..4 {
+            let mut out = Vec::new();
+            c.outgoing(&mut out);
+            s.receive(&out).unwrap();
+            let mut back = Vec::new();
+            s.outgoing(&mut back);
+            c.receive(&back).unwrap();
+        }
+        assert!(!c.is_handshaking());
+        let f = found.lock().unwrap().clone().unwrap();
+        let leaf = tcplab_tls::show::summary(&f.presented[0]).unwrap();
+        (leaf.subject, f.name_ok)
+    };
+    assert_eq!(subject("api.lab.test"), ("CN=api.lab.test".into(), true));
+    assert_eq!(subject("v2.api.lab.test"), ("CN=api.lab.test".into(), true));
+    assert_eq!(subject("www.lab.test"), ("CN=www.lab.test".into(), true));
+    // No certificate has the name, or none is sent: the first, by default.
+    assert_eq!(subject("other.lab.test"), ("CN=www.lab.test".into(), false));
+    assert_eq!(subject("10.0.2.2"), ("CN=www.lab.test".into(), true));
+}
+
+#[test]
+fn a_key_that_is_not_the_certificates_is_refused() {
+    let p = pki(90);
+    let e = server_config(
+        &[id(&p.leaf.cert_pem, &p.inter.key_pem)],
+        &[Version::Tls13],
+        &Entropy::Seeded([3; 32]),
+        &clock(),
+    )
+    .unwrap_err();
+    assert!(e.contains("certificate and key"), "{e}");
 }

@@ -11,12 +11,13 @@
 //!   authoritative server for the zone in FILE, over UDP and TCP.
 //! * `http [--root DIR] [--log]` (RFC 9112, port 80): serves the files
 //!   under DIR (default `/srv/www`); `--log` prints a line per request.
-//! * `https [--cert FILE --key FILE [--chain FILE]] [--tls-max 1.2 |
+//! * `https [--cert FILE --key FILE [--chain FILE]]... [--tls-max 1.2 |
 //!   --tlsv1.3]` (port 443): the same over TLS 1.2 and 1.3 (rustls), ALPN
 //!   http/1.1, with the certificate in `--cert` (and the intermediates in
 //!   `--chain`, sent after it; forget them and clients cannot build the
 //!   path) or, without `--cert`, a self-signed certificate made at start
-//!   for the host's name and addresses.
+//!   for the host's name and addresses. Several `--cert` groups: the one
+//!   whose names cover the client's SNI is sent, the first by default.
 //!
 //! Servers run until the run ends; every connection gets its own task, so
 //! they serve clients concurrently.
@@ -29,6 +30,7 @@ use std::sync::Arc;
 
 use tcplab_host::{timeout, Host, LocalListener, Output, Pid, TcpListener, TcpStream, UdpSocket};
 use tcplab_tls::rustls;
+use tcplab_tls::session::Identity;
 use tcplab_tls::{Clock, Session, Version};
 
 use crate::args::{getopt, Opt};
@@ -59,14 +61,23 @@ pub enum Service {
     },
 }
 
+/// One certificate of `serve https`: `--cert FILE --key FILE [--chain
+/// FILE]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertFiles {
+    pub cert: String,
+    pub key: String,
+    /// Intermediates sent after the certificate.
+    pub chain: Option<String>,
+}
+
 /// `serve https`'s TLS settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsArgs {
-    /// The certificate and its key, PEM files; `None`: a self-signed
-    /// certificate made at start.
-    pub cert: Option<(String, String)>,
-    /// Intermediates to send after the certificate.
-    pub chain: Option<String>,
+    /// The certificates, each with its key and intermediates (PEM files);
+    /// the first is the default, the others are chosen by SNI. None: a
+    /// self-signed certificate made at start.
+    pub certs: Vec<CertFiles>,
     pub versions: Vec<Version>,
 }
 
@@ -78,12 +89,12 @@ pub struct ServeArgs {
     pub unix: Option<String>,
 }
 
-const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]\n       serve dns --zone FILE [--origin NAME] [--port N]\n       serve http [--root DIR] [--log] [--port N]\n       serve https [--cert FILE --key FILE [--chain FILE]] [--tls-max 1.2 | --tlsv1.3] [--root DIR] [--log] [--port N]";
+const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]\n       serve dns --zone FILE [--origin NAME] [--port N]\n       serve http [--root DIR] [--log] [--port N]\n       serve https [--cert FILE --key FILE [--chain FILE]]... [--tls-max 1.2 | --tlsv1.3] [--root DIR] [--log] [--port N]";
 
 const HELP: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]
        serve dns --zone FILE [--zone FILE ...] [--origin NAME] [--port N]
        serve http [--root DIR] [--log] [--port N]
-       serve https [--cert FILE --key FILE [--chain FILE]]
+       serve https [--cert FILE --key FILE [--chain FILE]]...
                    [--tls-max 1.2 | --tlsv1.3] [--root DIR] [--log] [--port N]
 
   echo      RFC 862 on port 7: sends back what it receives (TCP and UDP)
@@ -95,9 +106,11 @@ const HELP: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix
             a line per request
   https     the same over TLS 1.2 and 1.3 on port 443: --cert FILE is the
             server's certificate, --key FILE its key, --chain FILE the
-            intermediates sent after it; without --cert a self-signed
-            certificate for the host's name and addresses is made at
-            start. --tls-max 1.2 or --tlsv1.3 limits the versions
+            intermediates sent after it; several --cert groups are chosen
+            by the name the client asks for (SNI), the first by default;
+            without --cert a self-signed certificate for the host's name
+            and addresses is made at start. --tls-max 1.2 or --tlsv1.3
+            limits the versions
 
   --port N     listen on port N instead of the service's own
   --unix PATH  serve on a local stream socket instead
@@ -140,8 +153,7 @@ impl ServeArgs {
                     root: "/srv/www".into(),
                     log: false,
                     tls: Some(TlsArgs {
-                        cert: None,
-                        chain: None,
+                        certs: Vec::new(),
                         versions: vec![Version::Tls13, Version::Tls12],
                     }),
                 },
@@ -172,7 +184,6 @@ impl ServeArgs {
         let mut service = service;
         let mut port = default_port;
         let mut unix = None;
-        let (mut cert, mut key) = (None, None);
         for o in opts {
             let (name, v) = match o {
                 Opt::Short(c, v) => (c.to_string(), v.unwrap_or_default()),
@@ -198,9 +209,25 @@ impl ServeArgs {
                     *root = v
                 }
                 ("log", Service::Http { log, .. }) => *log = true,
-                ("cert", Service::Http { tls: Some(_), .. }) => cert = Some(v),
-                ("key", Service::Http { tls: Some(_), .. }) => key = Some(v),
-                ("chain", Service::Http { tls: Some(t), .. }) => t.chain = Some(v),
+                ("cert", Service::Http { tls: Some(t), .. }) => t.certs.push(CertFiles {
+                    cert: v,
+                    key: String::new(),
+                    chain: None,
+                }),
+                ("key" | "chain", Service::Http { tls: Some(t), .. }) => {
+                    let Some(last) = t.certs.last_mut() else {
+                        return Err(Usage::with_usage(
+                            "serve",
+                            format!("--{name} follows the --cert it belongs to"),
+                            USAGE,
+                        ));
+                    };
+                    if name == "key" {
+                        last.key = v;
+                    } else {
+                        last.chain = Some(v);
+                    }
+                }
                 ("tls-max", Service::Http { tls: Some(t), .. }) => match v.as_str() {
                     "1.2" => t.versions = vec![Version::Tls12],
                     "1.3" => t.versions = vec![Version::Tls13, Version::Tls12],
@@ -227,22 +254,11 @@ impl ServeArgs {
                 }
             }
         }
-        if let Service::Http { tls: Some(t), .. } = &mut service {
-            t.cert = match (cert, key) {
-                (Some(c), Some(k)) => Some((c, k)),
-                (None, None) => None,
-                _ => {
-                    return Err(Usage::with_usage(
-                        "serve",
-                        "--cert and --key go together".into(),
-                        USAGE,
-                    ))
-                }
-            };
-            if t.chain.is_some() && t.cert.is_none() {
+        if let Service::Http { tls: Some(t), .. } = &service {
+            if let Some(c) = t.certs.iter().find(|c| c.key.is_empty()) {
                 return Err(Usage::with_usage(
                     "serve",
-                    "--chain goes with --cert".into(),
+                    format!("--cert {} needs its --key", c.cert),
                     USAGE,
                 ));
             }
@@ -401,48 +417,48 @@ fn https_config(host: &Host, t: &TlsArgs) -> Result<ServerTls, String> {
             .map(|d| d.to_vec())
             .map_err(|e| format!("cannot read {path}: {e}"))
     };
-    let (chain, key) = match &t.cert {
-        Some((cert, key)) => {
-            let mut chain = read(cert)?;
-            if let Some(extra) = &t.chain {
-                if !chain.ends_with(b"\n") {
-                    chain.push(b'\n');
-                }
-                chain.extend_from_slice(&read(extra)?);
+    let mut identities = Vec::new();
+    for c in &t.certs {
+        let mut chain = read(&c.cert)?;
+        if let Some(extra) = &c.chain {
+            if !chain.ends_with(b"\n") {
+                chain.push(b'\n');
             }
-            (chain, read(key)?)
+            chain.extend_from_slice(&read(extra)?);
         }
-        None => {
-            let mut sans = vec![host.name().to_string()];
-            host.with_stack(|s| {
-                for i in s.interfaces() {
-                    for a in &i.addrs {
-                        sans.push(a.address().to_string());
-                    }
+        identities.push(Identity {
+            chain_pem: chain,
+            key_pem: read(&c.key)?,
+        });
+    }
+    if identities.is_empty() {
+        let mut sans = vec![host.name().to_string()];
+        host.with_stack(|s| {
+            for i in s.interfaces() {
+                for a in &i.addrs {
+                    sans.push(a.address().to_string());
                 }
-            });
-            let mut key_seed = [0u8; 32];
-            host.fill_random(&mut key_seed)?;
-            let now = i64::try_from(host.wall_clock().as_secs()).unwrap_or(i64::MAX);
-            let made = tcplab_tls::pki::make(&tcplab_tls::Request {
-                role: tcplab_tls::Role::Leaf,
-                common_name: host.name().to_string(),
-                sans,
-                not_before: now,
-                not_after: now.saturating_add(365 * 86_400),
-                key_seed,
-                serial: 1,
-                issuer: None,
-            })?;
-            (made.cert_pem.into_bytes(), made.key_pem.into_bytes())
-        }
-    };
-    crate::tls::server(host, &chain, &key, &t.versions).map_err(|e| {
-        format!(
-            "{}: {e}",
-            t.cert.as_ref().map_or("certificate", |c| c.0.as_str())
-        )
-    })
+            }
+        });
+        let mut key_seed = [0u8; 32];
+        host.fill_random(&mut key_seed)?;
+        let now = i64::try_from(host.wall_clock().as_secs()).unwrap_or(i64::MAX);
+        let made = tcplab_tls::pki::make(&tcplab_tls::Request {
+            role: tcplab_tls::Role::Leaf,
+            common_name: host.name().to_string(),
+            sans,
+            not_before: now,
+            not_after: now.saturating_add(365 * 86_400),
+            key_seed,
+            serial: 1,
+            issuer: None,
+        })?;
+        identities.push(Identity {
+            chain_pem: made.cert_pem.into_bytes(),
+            key_pem: made.key_pem.into_bytes(),
+        });
+    }
+    crate::tls::server(host, &identities, &t.versions)
 }
 
 /// One HTTPS connection: the handshake (within the time a first request
@@ -629,6 +645,40 @@ mod tests {
             Some("lab.test")
         );
         assert_eq!(zone_name_of("/srv/zonefile"), None);
+    }
+
+    #[test]
+    fn https_certificates() {
+        let v = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let a = ServeArgs::parse(&v(
+            "https --cert a.pem --key a.key --chain i.pem --cert b.pem --key b.key --tls-max 1.2",
+        ))
+        .unwrap();
+        assert_eq!(a.port, 443);
+        let Service::Http { tls: Some(t), .. } = a.service else {
+            panic!("https");
+        };
+        assert_eq!(
+            t.certs,
+            [
+                CertFiles {
+                    cert: "a.pem".into(),
+                    key: "a.key".into(),
+                    chain: Some("i.pem".into())
+                },
+                CertFiles {
+                    cert: "b.pem".into(),
+                    key: "b.key".into(),
+                    chain: None
+                }
+            ]
+        );
+        assert_eq!(t.versions, [Version::Tls12]);
+        let err = |s: &str| ServeArgs::parse(&v(s)).unwrap_err().message;
+        assert!(err("https --cert a.pem").contains("needs its --key"));
+        assert!(err("https --key a.key").contains("follows the --cert"));
+        assert!(err("https --tls-max 1.1").contains("1.2 or 1.3"));
+        assert!(err("http --cert a.pem").contains("does not apply"));
     }
 
     #[test]

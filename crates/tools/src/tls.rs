@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tcplab_host::{Host, TcpStream};
 use tcplab_stack::SocketError;
 use tcplab_tls::rustls;
-use tcplab_tls::session::{client_config, server_config, Finding};
+use tcplab_tls::session::{client_config, server_config, Finding, Identity};
 use tcplab_tls::{ClientOptions, Clock, Entropy, Read, Session, Version};
 
 /// Why a handshake or a read failed.
@@ -49,15 +49,15 @@ pub fn clock(host: &Host) -> Clock {
     Clock::new(host.wall_clock())
 }
 
-/// A server configuration for `host` from PEM files' contents.
+/// A server configuration for `host` from PEM files' contents (the first
+/// identity is the default; the others are chosen by SNI).
 pub fn server(
     host: &Host,
-    chain_pem: &[u8],
-    key_pem: &[u8],
+    identities: &[Identity],
     versions: &[Version],
 ) -> Result<(Arc<rustls::ServerConfig>, Clock), String> {
     let clock = clock(host);
-    let config = server_config(chain_pem, key_pem, versions, &entropy(host), &clock)?;
+    let config = server_config(identities, versions, &entropy(host), &clock)?;
     Ok((config, clock))
 }
 
@@ -79,8 +79,10 @@ pub struct TlsStream {
     host: Host,
     clock: Clock,
     session: RefCell<Session>,
-    /// Received from TCP, not yet taken by the session.
+    /// Received from TCP: `pending[taken..]` is not yet taken by the
+    /// session. The buffer is kept from read to read.
     pending: RefCell<Vec<u8>>,
+    taken: Cell<usize>,
     eof: Cell<bool>,
     /// Records waiting for the writer that is sending.
     queue: RefCell<Vec<u8>>,
@@ -95,6 +97,7 @@ impl TlsStream {
             clock,
             session: RefCell::new(session),
             pending: RefCell::new(Vec::new()),
+            taken: Cell::new(0),
             eof: Cell::new(false),
             queue: RefCell::new(Vec::new()),
             flushing: Cell::new(false),
@@ -138,30 +141,38 @@ impl TlsStream {
 
     /// Give the session more bytes from the network.
     async fn fill(&self) -> Result<(), TlsFailure> {
+        // Out of the cell while the read waits (no borrow across await).
         let mut data = std::mem::take(&mut *self.pending.borrow_mut());
-        if data.is_empty() {
+        if self.taken.get() >= data.len() {
             if self.eof.get() {
+                *self.pending.borrow_mut() = data;
                 return Err(TlsFailure::Closed);
             }
-            let mut buf = vec![0u8; 16 * 1024];
-            let n = self.tcp.read(&mut buf).await.map_err(TlsFailure::Socket)?;
+            data.resize(16 * 1024, 0);
+            let read = self.tcp.read(&mut data).await;
             self.clock.set(self.host.wall_clock());
+            let n = match read {
+                Ok(n) => n,
+                Err(e) => {
+                    data.clear();
+                    *self.pending.borrow_mut() = data;
+                    return Err(TlsFailure::Socket(e));
+                }
+            };
+            data.truncate(n);
+            self.taken.set(0);
             if n == 0 {
+                *self.pending.borrow_mut() = data;
                 self.eof.set(true);
                 let r = self.session.borrow_mut().receive_eof();
-                return match r {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(TlsFailure::Tls(e)),
-                };
+                return r.map_err(TlsFailure::Tls);
             }
-            buf.truncate(n);
-            data = buf;
         }
-        let r = self.session.borrow_mut().receive(&data);
+        let r = self.session.borrow_mut().receive(&data[self.taken.get()..]);
+        *self.pending.borrow_mut() = data;
         match r {
             Ok(used) => {
-                data.drain(..used);
-                *self.pending.borrow_mut() = data;
+                self.taken.set(self.taken.get() + used);
                 Ok(())
             }
             Err(e) => {

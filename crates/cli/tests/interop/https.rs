@@ -35,6 +35,13 @@ fn make_pki(files: &Files) {
             p("leaf.key")
         ),
         format!(
+            "cert leaf api.lab.test --days 30 --ca {} --ca-key {} --out {} --key-out {}",
+            p("int.pem"),
+            p("int.key"),
+            p("api.pem"),
+            p("api.key")
+        ),
+        format!(
             "cert leaf kernel --san 10.7.0.1 --days 30 --ca {} --ca-key {} --out {} --key-out {}",
             p("int.pem"),
             p("int.key"),
@@ -71,11 +78,14 @@ fn kernel_curl_from_serve_https(flags: &[&str]) {
     let pcap = files.path("tls.pcap");
     let ns = Ns::new();
     let serve = format!(
-        "serve https --root {} --cert {} --chain {} --key {}",
+        "serve https --root {} --cert {} --chain {} --key {} --cert {} --chain {} --key {}",
         files.dir.to_string_lossy(),
         files.path("leaf.pem"),
         files.path("int.pem"),
-        files.path("leaf.key")
+        files.path("leaf.key"),
+        files.path("api.pem"),
+        files.path("int.pem"),
+        files.path("api.key")
     );
     let t = Tcplab::start(
         &ns,
@@ -99,6 +109,17 @@ fn kernel_curl_from_serve_https(flags: &[&str]) {
         files.path("root.pem")
     ));
     assert_eq!(out, "0 200");
+    // Another name, another certificate (SNI).
+    let out = ns.sh(&format!(
+        "curl -sS --max-time 30 --cacert {} --resolve api.lab.test:443:10.7.0.2 -o /dev/null \
+         -w '%{{ssl_verify_result}} %{{http_code}}' https://api.lab.test/big.bin",
+        files.path("root.pem")
+    ));
+    assert_eq!(out, "0 200");
+    let out = ns.sh(
+        "openssl s_client -connect 10.7.0.2:443 -servername api.lab.test </dev/null 2>/dev/null",
+    );
+    assert!(out.contains(" 0 s:CN = api.lab.test"), "{out}");
     // The chain the stack sends, as openssl s_client shows it.
     let out = ns.sh(
         "openssl s_client -connect 10.7.0.2:443 -servername www.lab.test -showcerts \

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tcplab_host::TcpStream;
 use tcplab_tls::rustls;
-use tcplab_tls::session::{alert_words, Finding};
+use tcplab_tls::session::{alert_words, dns_name_covers, Finding};
 use tcplab_tls::show::summary;
 use tcplab_tls::{pem_certificates, ClientOptions, Clock, Session, Version};
 
@@ -140,7 +140,7 @@ impl Run<'_> {
                     (TlsFailure::Tls(rustls::Error::InvalidCertificate(c)), Some(f))
                         if f.code != 0 =>
                     {
-                        self.server_flight(version, false);
+                        self.server_flight(hello, version, false);
                         let alert = match c {
                             rustls::CertificateError::Expired
                             | rustls::CertificateError::NotValidYet => {
@@ -179,7 +179,7 @@ impl Run<'_> {
                 return Err(Failure::new(code, message));
             }
         }
-        self.server_flight(version, true);
+        self.server_flight(hello, version, true);
         if tls13 {
             self.info(format!(
                 "{version} (OUT), TLS change cipher, Change cipher spec (1):"
@@ -229,7 +229,7 @@ impl Run<'_> {
                     let m = s
                         .dns
                         .iter()
-                        .find(|d| dns_matches(d, &url.host))
+                        .find(|d| dns_name_covers(d, &url.host))
                         .cloned()
                         .unwrap_or_else(|| url.host.clone());
                     format!("\"{m}\"")
@@ -256,10 +256,11 @@ impl Run<'_> {
     }
 
     /// The server's handshake messages as curl lists them (`done`: all of
-    /// them; otherwise up to its certificate).
-    fn server_flight(&mut self, version: &str, done: bool) {
+    /// them; otherwise up to its certificate). OpenSSL labels the
+    /// ServerHello with the version the client offered.
+    fn server_flight(&mut self, offered: &str, version: &str, done: bool) {
         let i = |s: &str| format!("{version} (IN), TLS handshake, {s}");
-        let mut lines = vec![i("Server hello (2):")];
+        let mut lines = vec![format!("{offered} (IN), TLS handshake, Server hello (2):")];
         if version == "TLSv1.3" {
             lines.push(i("Encrypted Extensions (8):"));
             lines.push(i("Certificate (11):"));
@@ -276,39 +277,11 @@ impl Run<'_> {
                 lines.push(o("TLS handshake, Client key exchange (16):"));
                 lines.push(o("TLS change cipher, Change cipher spec (1):"));
                 lines.push(o("TLS handshake, Finished (20):"));
-                lines.push(format!(
-                    "{version} (IN), TLS change cipher, Change cipher spec (1):"
-                ));
                 lines.push(i("Finished (20):"));
             }
         }
         for l in lines {
             self.info(l);
         }
-    }
-}
-
-/// A SAN DNS name matches a host (`*.lab.test` one label deep, RFC 6125
-/// §6.4.3).
-fn dns_matches(san: &str, host: &str) -> bool {
-    if san.eq_ignore_ascii_case(host) {
-        return true;
-    }
-    match (san.strip_prefix("*."), host.split_once('.')) {
-        (Some(rest), Some((_, host_rest))) => rest.eq_ignore_ascii_case(host_rest),
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::dns_matches;
-
-    #[test]
-    fn wildcards_cover_one_label() {
-        assert!(dns_matches("www.lab.test", "WWW.lab.test"));
-        assert!(dns_matches("*.lab.test", "www.lab.test"));
-        assert!(!dns_matches("*.lab.test", "a.b.lab.test"));
-        assert!(!dns_matches("www.lab.test", "lab.test"));
     }
 }
