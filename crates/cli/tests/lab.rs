@@ -378,3 +378,60 @@ fn https_lessons_show_each_verdict() {
     // The page itself only in curl's two outputs, never on the wire.
     assert_eq!(t.matches("secret recipe").count(), 2, "{t}");
 }
+
+/// A lesson's capture reads as TLS in tshark: the ClientHello with the
+/// server's name, the ServerHello, the certificate in clear only in TLS
+/// 1.2, encrypted application data, nothing malformed. Needs tshark (CI
+/// installs it).
+#[test]
+fn tls_lesson_capture_decodes_in_tshark() {
+    if std::process::Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        if std::env::var("TCPLAB_REQUIRE_ROOT").as_deref() == Ok("1") {
+            panic!("tshark is missing, and CI (TCPLAB_REQUIRE_ROOT=1) installs it");
+        }
+        eprintln!("skipped tls_lesson_capture_decodes_in_tshark: no tshark");
+        return;
+    }
+    let dir = temp_dir("tls-pcap");
+    let out = tcplab()
+        .args(["lab", "--quiet", "--pcap"])
+        .arg(&dir)
+        .arg(scenarios().join("https-wire.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let pcap = dir.join("client-r1.pcap");
+    let fields = |filter: &str, field: &str| -> Vec<String> {
+        let o = std::process::Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(&pcap)
+            .args(["-Y", filter, "-T", "fields", "-e", field])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        fields(
+            "tls.handshake.type == 1",
+            "tls.handshake.extensions_server_name"
+        ),
+        ["www.lab.test", "www.lab.test"]
+    );
+    assert_eq!(fields("tls.handshake.type == 2", "tcp.srcport").len(), 2);
+    // The certificate message is visible in TLS 1.2 (port 1200) only.
+    assert_eq!(fields("tls.handshake.type == 11", "tcp.srcport"), ["1200"]);
+    assert!(!fields("tls.app_data", "frame.number").is_empty());
+    assert!(fields(
+        "_ws.malformed || _ws.expert.severity == error",
+        "frame.number"
+    )
+    .is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
