@@ -366,9 +366,10 @@ impl Session {
     }
 
     /// Plaintext to send: returns how much rustls took (it buffers up to
-    /// 64 KiB; 0 means drain [`Session::outgoing`] first).
-    pub fn write(&mut self, data: &[u8]) -> usize {
-        self.conn.writer().write(data).unwrap_or(0)
+    /// 64 KiB; 0 means drain [`Session::outgoing`] first), or `None` when
+    /// nothing more can be sent (after close_notify or a fatal error).
+    pub fn write(&mut self, data: &[u8]) -> Option<usize> {
+        self.conn.writer().write(data).ok()
     }
 
     /// Send close_notify (RFC 8446 §6.1).

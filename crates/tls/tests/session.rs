@@ -102,7 +102,7 @@ fn run(s: &Setup) -> Outcome {
     .unwrap();
     let mut client = Session::client(cc, s.name).unwrap();
     let mut server = Session::server(sc).unwrap();
-    assert_eq!(client.write(b"GET / HTTP/1.1\r\n\r\n"), 18);
+    assert_eq!(client.write(b"GET / HTTP/1.1\r\n\r\n"), Some(18));
     let (mut c2s, mut s2c) = (Vec::new(), Vec::new());
     let mut error = None;
     let mut response = Vec::new();

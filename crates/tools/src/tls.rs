@@ -228,9 +228,15 @@ impl TlsStream {
                     .map_err(|_| SocketError::ConnectionReset)?;
             }
             let n = self.session.borrow_mut().write(data);
+            let stuck = n == Some(0) && !self.session.borrow().wants_write();
             self.send_pending().await?;
-            if n > 0 {
-                return Ok(n);
+            match n {
+                Some(n) if n > 0 => return Ok(n),
+                // Closed or failed, or taking nothing with nothing to
+                // send: writing again would spin.
+                None => return Err(SocketError::BrokenPipe),
+                _ if stuck => return Err(SocketError::BrokenPipe),
+                _ => {}
             }
         }
     }

@@ -20,6 +20,7 @@ const SERVER_PKI: [(&str, &str, &str); 8] = [
 fn with_pki(client: &[(&str, &str)]) -> Vec<Ran> {
     let mut runs: Vec<(&str, &str, &str)> = SERVER_PKI.to_vec();
     runs.push(("0.2s", "server", "serve https --port 7443"));
+    runs.push(("0.2s", "server", "serve discard"));
     runs.push(("0.2s", "server", "serve https --port 6443 --tls-max 1.2 --cert /etc/ssl/leaf.pem --chain /etc/ssl/int.pem --key /etc/ssl/leaf.key"));
     runs.push((
         "1s",
@@ -171,6 +172,7 @@ fn versions_handshake_failures_and_reuse() {
         "curl -v --cacert /etc/ssl/root.pem https://server/hello.txt https://server/sub/a.txt";
     let post = "curl -sS --cacert /etc/ssl/root.pem -d hello=tls https://server/echo";
     let cafile = "curl -sS --cacert /etc/ssl/none.pem https://server/hello.txt";
+    let silent = "curl -sS --connect-timeout 2 https://server:9/";
     let r = with_pki(&[
         ("2s", tls12),
         ("3s", only13),
@@ -178,6 +180,7 @@ fn versions_handshake_failures_and_reuse() {
         ("5s", two),
         ("6s", post),
         ("7s", cafile),
+        ("8s", silent),
     ]);
     let t = ran(&r, tls12);
     assert_eq!(t.exit, Some(0), "{t:?}");
@@ -247,6 +250,16 @@ fn versions_handshake_failures_and_reuse() {
     assert_eq!(
         c.stderr,
         ["curl: (77) error setting certificate file: /etc/ssl/none.pem"]
+    );
+    // A server that takes the connection and never answers the hello:
+    // the connect timeout covers the handshake.
+    let s = ran(&r, silent);
+    assert_eq!(
+        (s.exit, s.stderr.clone()),
+        (
+            Some(28),
+            vec!["curl: (28) SSL connection timeout".to_string()]
+        )
     );
 }
 

@@ -181,7 +181,13 @@ impl Run<'_> {
             url.host, url.port
         ));
         let stream = if url.tls {
-            self.tls_connect(url, stream, stats).await?
+            // curl's connect timeout covers the TLS handshake too.
+            let left = limit.saturating_sub(self.host.now().saturating_since(t0));
+            let host = self.host.clone();
+            match timeout(&host, left, self.tls_connect(url, stream, stats)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(Failure::new(28, "SSL connection timeout".into())),
+            }
         } else {
             Stream::Plain(stream)
         };
