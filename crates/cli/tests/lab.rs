@@ -384,6 +384,7 @@ fn https_lessons_show_each_verdict() {
 /// 1.2, encrypted application data, nothing malformed. Needs tshark (CI
 /// installs it).
 #[test]
+#[expect(clippy::print_stderr, reason = "a skipped test says why on stderr")]
 fn tls_lesson_capture_decodes_in_tshark() {
     if std::process::Command::new("tshark")
         .arg("-v")
