@@ -429,6 +429,39 @@ fn tls_lesson_capture_decodes_in_tshark() {
     // The certificate message is visible in TLS 1.2 (port 1200) only.
     assert_eq!(fields("tls.handshake.type == 11", "tcp.srcport"), ["1200"]);
     assert!(!fields("tls.app_data", "frame.number").is_empty());
+    // Each side of each connection ends with close_notify (an alert
+    // record) before its FIN, or in the FIN's segment (RFC 8446 §6.1).
+    let frames = |filter: &str| -> Vec<u64> {
+        fields(filter, "frame.number")
+            .iter()
+            .filter_map(|f| f.parse().ok())
+            .collect()
+    };
+    for port in ["1200", "1300"] {
+        for who in ["10.0.1.2", "10.0.2.2"] {
+            let on = format!("tcp.port == {port} && ip.src == {who}");
+            let fin = frames(&format!("{on} && tcp.flags.fin == 1"));
+            let last_record = frames(&format!("{on} && tls.record"));
+            // The run ends when curl does: the server's own close of the
+            // last connection may fall after the capture.
+            if fin.is_empty() && who == "10.0.2.2" && port == "1300" {
+                continue;
+            }
+            assert_eq!(fin.len(), 1, "{on}: {fin:?}");
+            assert!(
+                last_record.last().is_some_and(|r| *r <= fin[0]),
+                "{on}: records {last_record:?}, FIN {fin:?}"
+            );
+        }
+        let alerts = fields(
+            &format!("tcp.port == {port} && tls.record.content_type == 21"),
+            "ip.src",
+        );
+        if port == "1200" {
+            // TLS 1.2 shows the alert's record type; 1.3 hides it.
+            assert_eq!(alerts.len(), 2, "{alerts:?}");
+        }
+    }
     assert!(fields(
         "_ws.malformed || _ws.expert.severity == error",
         "frame.number"

@@ -119,6 +119,17 @@ pub fn server_config(
             .key_provider
             .load_private_key(pem_private_key(&id.key_pem)?)
             .map_err(|e| format!("key: {e}"))?;
+        // ECDSA and RSA-PSS signatures draw on ring's own (operating
+        // system) randomness, out of the lab provider's reach: in the
+        // simulator only Ed25519 keeps a run the same for a seed.
+        if matches!(entropy, Entropy::Seeded(_))
+            && key.algorithm() != rustls::SignatureAlgorithm::ED25519
+        {
+            return Err(format!(
+                "key: {:?} in the simulator would sign with the operating system's randomness; use an Ed25519 key (as `cert` makes)",
+                key.algorithm()
+            ));
+        }
         let names = crate::show::summary(&chain[0])
             .map(|s| s.dns)
             .unwrap_or_default();
@@ -323,9 +334,20 @@ impl Session {
         let offered = data.len();
         while !data.is_empty() {
             match self.conn.read_tls(&mut data) {
-                Ok(0) | Err(_) => break,
+                Ok(0) => break,
                 Ok(_) => {
                     self.conn.process_new_packets()?;
+                }
+                Err(e) => {
+                    // Back-pressure only while unread plaintext fills
+                    // rustls's buffer; anything else (a handshake message
+                    // larger than rustls holds) is fatal — taking nothing
+                    // forever would leave the caller spinning.
+                    let state = self.conn.process_new_packets()?;
+                    if state.plaintext_bytes_to_read() == 0 {
+                        return Err(rustls::Error::General(format!("TLS input: {e}")));
+                    }
+                    break;
                 }
             }
         }

@@ -109,15 +109,35 @@ pub fn verify_chain(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: 
         Ok(e) => e,
         Err(_) => return err(7, 0, path[0].subject_text.clone()),
     };
-    let result = ee.verify_for_usage(
-        ALL_VERIFICATION_ALGS,
-        &anchors,
-        &inter,
-        time,
-        KeyUsage::server_auth(),
-        None,
-        None,
-    );
+    let verify_at = |time: UnixTime| {
+        ee.verify_for_usage(
+            ALL_VERIFICATION_ALGS,
+            &anchors,
+            &inter,
+            time,
+            KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map(|_| ())
+    };
+    let mut result = verify_at(time);
+    // webpki looks at a certificate's dates before its issuer; OpenSSL
+    // builds the chain first, so an untrusted expired certificate is
+    // "self-signed" or "unable to get local issuer" to it. Ask again at
+    // a time the leaf was valid: if the chain cannot be built then
+    // either, that is the verdict.
+    if matches!(
+        result,
+        Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. })
+    ) {
+        let valid = u64::try_from(path[0].not_before).unwrap_or(0);
+        if let Err(webpki::Error::UnknownIssuer) =
+            verify_at(UnixTime::since_unix_epoch(Duration::from_secs(valid)))
+        {
+            result = Err(webpki::Error::UnknownIssuer);
+        }
+    }
     let now = i64::try_from(now).unwrap_or(i64::MAX);
     match result {
         Ok(_) => Verdict::Ok,

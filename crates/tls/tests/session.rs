@@ -426,3 +426,84 @@ fn a_key_that_is_not_the_certificates_is_refused() {
     .unwrap_err();
     assert!(e.contains("certificate and key"), "{e}");
 }
+
+/// A huge handshake message (a 65,000-byte ClientHello in 16 KiB
+/// records, near rustls's 64 KiB limit) ends in an error, never in "took
+/// 0 bytes" — which would leave a driver spinning on the same input.
+#[test]
+fn an_oversized_handshake_message_is_an_error() {
+    let p = pki(90);
+    let sc = server_config(
+        &[id(&p.leaf.cert_pem, &p.leaf.key_pem)],
+        &[Version::Tls13],
+        &Entropy::Seeded([5; 32]),
+        &clock(),
+    )
+    .unwrap();
+    let mut server = Session::server(sc).unwrap();
+    let len: usize = 65_000;
+    let mut message = vec![1u8, (len >> 16) as u8, (len >> 8) as u8, len as u8];
+    message.resize(4 + len, 0x41);
+    let mut wire = Vec::new();
+    for chunk in message.chunks(16_384) {
+        wire.extend_from_slice(&[22, 3, 1, (chunk.len() >> 8) as u8, chunk.len() as u8]);
+        wire.extend_from_slice(chunk);
+    }
+    let mut rest = &wire[..];
+    let mut failed = false;
+    while !rest.is_empty() {
+        match server.receive(rest) {
+            Ok(0) => panic!("took nothing of {} bytes and said nothing", rest.len()),
+            Ok(n) => rest = &rest[n..],
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "a 65,000-byte ClientHello of junk was accepted");
+}
+
+#[test]
+fn the_lab_takes_only_ed25519_keys() {
+    let p = pki(90);
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let key = ec.serialize_pem();
+    let lab = server_config(
+        &[id(&p.leaf.cert_pem, &key)],
+        &[Version::Tls13],
+        &Entropy::Seeded([5; 32]),
+        &clock(),
+    )
+    .unwrap_err();
+    assert!(lab.contains("Ed25519"), "{lab}");
+    // Over TUN (the operating system's randomness) it is the pairing that
+    // is wrong here, not the algorithm.
+    let os = server_config(
+        &[id(&p.leaf.cert_pem, &key)],
+        &[Version::Tls13],
+        &Entropy::Os,
+        &clock(),
+    )
+    .unwrap_err();
+    assert!(os.contains("certificate and key"), "{os}");
+}
+
+/// close_notify (RFC 8446 §6.1) reaches the peer as a clean end; a bare
+/// end of stream is a truncation.
+#[test]
+fn close_notify_is_a_clean_end_and_eof_a_truncation() {
+    let p = pki(90);
+    let o = run(&setup(&p));
+    let (mut client, mut server) = (o.client, o.server);
+    server.close();
+    let mut out = Vec::new();
+    server.outgoing(&mut out);
+    client.receive(&out).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(client.read(&mut buf), Read::Closed);
+    let o = run(&setup(&p));
+    let mut client = o.client;
+    client.receive_eof().unwrap_or(());
+    assert_eq!(client.read(&mut buf), Read::Truncated);
+}

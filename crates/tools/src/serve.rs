@@ -351,23 +351,30 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
             host: host.clone(),
             root: root.clone(),
             log: log.then(|| RefCell::new(host.stdout(pid))),
+            open: Default::default(),
         });
         loop {
             let Ok(stream) = listener.accept().await else {
                 return 1;
             };
+            // Over the limit the connection is closed at once (dropped).
+            let Some(slot) = http::server::admit(&site) else {
+                continue;
+            };
             match &tls {
                 None => {
-                    host.spawn(
-                        pid,
-                        http::server::connection(site.clone(), Stream::Plain(stream)),
-                    );
+                    let site = site.clone();
+                    host.spawn(pid, async move {
+                        http::server::connection(site, Stream::Plain(stream)).await;
+                        drop(slot);
+                    });
                 }
                 Some((config, clock)) => {
                     let site = site.clone();
                     let (config, clock) = (config.clone(), clock.clone());
                     host.spawn(pid, async move {
-                        https_connection(site, stream, config, clock).await
+                        https_connection(site, stream, config, clock).await;
+                        drop(slot);
                     });
                 }
             }

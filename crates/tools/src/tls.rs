@@ -87,6 +87,8 @@ pub struct TlsStream {
     /// Records waiting for the writer that is sending.
     queue: RefCell<Vec<u8>>,
     flushing: Cell<bool>,
+    /// Why reading failed, in words (curl's `SSL_read` errors).
+    error: RefCell<Option<String>>,
 }
 
 impl TlsStream {
@@ -101,6 +103,7 @@ impl TlsStream {
             eof: Cell::new(false),
             queue: RefCell::new(Vec::new()),
             flushing: Cell::new(false),
+            error: RefCell::new(None),
         }
     }
 
@@ -112,31 +115,33 @@ impl TlsStream {
         &self.tcp
     }
 
-    /// Send what the session has to send.
+    /// Send what the session has to send, in the order it was made. One
+    /// task sends at a time; another's records wait in `queue` behind
+    /// what is being sent. Cancel-safe: bytes not yet written go back to
+    /// the front of the queue.
     async fn send_pending(&self) -> Result<(), SocketError> {
-        let mut out = Vec::new();
-        self.session.borrow_mut().outgoing(&mut out);
-        if self.flushing.get() {
-            self.queue.borrow_mut().extend_from_slice(&out);
+        self.session
+            .borrow_mut()
+            .outgoing(&mut self.queue.borrow_mut());
+        if self.flushing.replace(true) {
             return Ok(());
         }
-        self.flushing.set(true);
-        let result = async {
-            loop {
-                if out.is_empty() {
-                    out = std::mem::take(&mut *self.queue.borrow_mut());
-                    if out.is_empty() {
-                        return Ok(());
-                    }
+        let mut g = Sending {
+            s: self,
+            out: Vec::new(),
+        };
+        loop {
+            if g.out.is_empty() {
+                g.out = std::mem::take(&mut *self.queue.borrow_mut());
+                self.session.borrow_mut().outgoing(&mut g.out);
+                if g.out.is_empty() {
+                    return Ok(());
                 }
-                self.tcp.write_all(&out).await?;
-                out.clear();
-                self.session.borrow_mut().outgoing(&mut out);
             }
+            // A write either takes bytes or waits having taken none.
+            let n = self.tcp.write(&g.out).await?;
+            g.out.drain(..n);
         }
-        .await;
-        self.flushing.set(false);
-        result
     }
 
     /// Give the session more bytes from the network.
@@ -202,17 +207,27 @@ impl TlsStream {
             let r = self.session.borrow_mut().read(buf);
             match r {
                 Read::Data(n) => return Ok(n),
-                // A FIN without close_notify ends the stream too (HTTP
-                // has its own framing, RFC 9110 §9.3).
-                Read::Closed | Read::Truncated => return Ok(0),
+                Read::Closed => return Ok(0),
+                // A FIN without close_notify may be a truncation attack
+                // (RFC 8446 §6.1): an error, as OpenSSL 3 makes it.
+                Read::Truncated => {
+                    self.note("unexpected eof while reading".into());
+                    return Err(SocketError::ConnectionReset);
+                }
                 Read::WouldBlock => {}
             }
             self.send_pending().await?;
             match self.fill().await {
                 Ok(()) => {}
-                Err(TlsFailure::Closed) => return Ok(0),
+                Err(TlsFailure::Closed) => {
+                    self.note("unexpected eof while reading".into());
+                    return Err(SocketError::ConnectionReset);
+                }
                 Err(TlsFailure::Socket(e)) => return Err(e),
-                Err(TlsFailure::Tls(_)) => return Err(SocketError::ConnectionReset),
+                Err(TlsFailure::Tls(e)) => {
+                    self.note(e.to_string());
+                    return Err(SocketError::ConnectionReset);
+                }
             }
         }
     }
@@ -241,11 +256,39 @@ impl TlsStream {
         }
     }
 
+    fn note(&self, why: String) {
+        self.error.borrow_mut().get_or_insert(why);
+    }
+
+    /// Why a read failed at the TLS layer, if it did.
+    pub fn error(&self) -> Option<String> {
+        self.error.borrow().clone()
+    }
+
     /// close_notify, then TCP's FIN.
     pub async fn shutdown(&self) -> Result<(), SocketError> {
         self.session.borrow_mut().close();
         self.send_pending().await?;
         self.tcp.shutdown()
+    }
+}
+
+/// The bytes a sender holds; on drop (done, failed or cancelled) what was
+/// not written goes back in front of the queue and sending is free again.
+struct Sending<'a> {
+    s: &'a TlsStream,
+    out: Vec<u8>,
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        if !self.out.is_empty() {
+            let mut q = self.s.queue.borrow_mut();
+            let later = std::mem::take(&mut *q);
+            *q = std::mem::take(&mut self.out);
+            q.extend_from_slice(&later);
+        }
+        self.s.flushing.set(false);
     }
 }
 
@@ -270,6 +313,15 @@ impl Stream {
 
     pub fn local_addr(&self) -> Option<SocketAddrV4> {
         self.tcp().local_addr()
+    }
+
+    /// Why the last read failed at the TLS layer (curl words it as an
+    /// `SSL_read` error rather than a socket's).
+    pub fn tls_error(&self) -> Option<String> {
+        match self {
+            Stream::Plain(_) => None,
+            Stream::Tls(t) => t.error(),
+        }
     }
 
     pub async fn read(&self, buf: &mut [u8]) -> Result<usize, SocketError> {

@@ -387,7 +387,7 @@ async fn exchange(
         Ok(None) | Err(HttpError::Closed) => {
             return Err(Failure::new(52, "Empty reply from server".into()))
         }
-        Err(HttpError::Socket(e)) => return Err(Failure::new(56, format!("Recv failure: {e}"))),
+        Err(HttpError::Socket(e)) => return Err(recv_failure(&open, e)),
         Err(_) => {
             return Err(Failure::new(8, "Weird server reply".into()));
         }
@@ -485,6 +485,7 @@ async fn exchange(
                 format!("transfer closed with {remaining} bytes remaining to read"),
             ));
         }
+        Err(HttpError::Socket(e)) => return Err(recv_failure(&open, e)),
         Err(e) => return Err(Failure::new(56, format!("Recv failure: {e}"))),
     }
     stats.size_download += got.len() as u64;
@@ -501,6 +502,15 @@ async fn exchange(
         let _ = open.conn.stream.flush().await;
     }
     Ok((head, got))
+}
+
+/// curl's 56: a socket's error, or over TLS the TLS layer's
+/// (`SSL_read`), e.g. a connection closed without close_notify.
+fn recv_failure(open: &Open, e: SocketError) -> Failure {
+    match open.conn.stream.tls_error() {
+        Some(why) => Failure::new(56, format!("TLS recv error: {why}")),
+        None => Failure::new(56, format!("Recv failure: {e}")),
+    }
 }
 
 /// Run curl; returns the exit status.

@@ -5,8 +5,10 @@
 //! chunked transfer coding to HTTP/1.1 clients); POST echoes the request
 //! body back; other methods get 501. Connections persist as HTTP/1.1 says
 //! (RFC 9112 §9.3): a new connection waits [`FIRST_REQUEST`] for its first
-//! request, an idle one is closed [`KEEPALIVE`] after its last. Every
-//! connection has its own task, so clients are served concurrently. Limits:
+//! request, an idle one is closed [`KEEPALIVE`] after its last, and a
+//! request's head and then its body must each arrive within
+//! [`FIRST_REQUEST`]. Every connection has its own task, so clients are
+//! served concurrently, at most [`MAX_CONNECTIONS`] at once. Limits:
 //! request heads 16 KiB, request bodies [`MAX_BODY`]; chunked request bodies
 //! are not accepted (411).
 
@@ -29,6 +31,10 @@ pub const FIRST_REQUEST: Duration = Duration::from_secs(60);
 pub const KEEPALIVE: Duration = Duration::from_secs(5);
 /// The largest request body accepted.
 pub const MAX_BODY: u64 = 16 << 20;
+/// Connections served at once; more are closed as they come, so that
+/// memory stays bounded (each may hold a 16 MiB body, and over TLS about
+/// 100 KiB of buffers) while the slow ones time out.
+pub const MAX_CONNECTIONS: usize = 512;
 
 /// What the server needs for every request.
 #[derive(Debug)]
@@ -36,6 +42,27 @@ pub struct Site {
     pub host: Host,
     pub root: String,
     pub log: Option<RefCell<Output>>,
+    /// Connections being served.
+    pub open: std::cell::Cell<usize>,
+}
+
+/// A place among the [`MAX_CONNECTIONS`]; given back when dropped.
+#[derive(Debug)]
+pub struct Slot(Rc<Site>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get().saturating_sub(1));
+    }
+}
+
+/// A place for a new connection, if there is one.
+pub fn admit(site: &Rc<Site>) -> Option<Slot> {
+    if site.open.get() >= MAX_CONNECTIONS {
+        return None;
+    }
+    site.open.set(site.open.get() + 1);
+    Some(Slot(site.clone()))
 }
 
 fn reason(code: u16) -> &'static str {
@@ -201,14 +228,18 @@ pub async fn connection(site: Rc<Site>, stream: Stream) {
             Ok(Ok(true)) => {}
             _ => break,
         }
-        let head = match conn.read_head().await {
-            Ok(Some(h)) => h,
-            Ok(None) => break,
-            Err(HttpError::HeadTooLarge) => {
+        // The whole head, and then the whole body, each within the time
+        // a first request may take: a client that trickles bytes does
+        // not hold its connection longer.
+        let head = match timeout(&site.host, FIRST_REQUEST, conn.read_head()).await {
+            Err(_) => break,
+            Ok(Ok(Some(h))) => h,
+            Ok(Ok(None)) => break,
+            Ok(Err(HttpError::HeadTooLarge)) => {
                 let _ = write(&mut conn, &site, Response::error(431), false, false, "1.1").await;
                 break;
             }
-            Err(_) => {
+            Ok(Err(_)) => {
                 let _ = write(&mut conn, &site, Response::error(400), false, false, "1.1").await;
                 break;
             }
@@ -251,11 +282,13 @@ pub async fn connection(site: Rc<Site>, stream: Stream) {
             break;
         }
         let mut body = Vec::new();
-        if conn
-            .read_exact_into(length, &mut |b| body.extend_from_slice(b))
-            .await
-            .is_err()
-        {
+        let read = timeout(
+            &site.host,
+            FIRST_REQUEST,
+            conn.read_exact_into(length, &mut |b| body.extend_from_slice(b)),
+        )
+        .await;
+        if !matches!(read, Ok(Ok(()))) {
             break;
         }
         let keep = if minor == "1.1" {
