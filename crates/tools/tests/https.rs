@@ -55,7 +55,7 @@ fn refused(r: &Ran, message: &str) {
 #[test]
 fn verified_chain_and_every_refusal() {
     let ok = "curl -v --cacert /etc/ssl/root.pem https://server/hello.txt";
-    let w = "curl -s --cacert /etc/ssl/root.pem -w %{ssl_verify_result},%{scheme},%{num_certs} -o /dev/null https://server/hello.txt";
+    let w = "curl -s --cacert /etc/ssl/root.pem -w %{ssl_verify_result},%{scheme},%{num_certs}. https://server/hello.txt https://server/sub/a.txt";
     let missing =
         "curl -sS --cacert /etc/ssl/root.pem -w %{ssl_verify_result} https://server:8443/hello.txt";
     let expired =
@@ -106,7 +106,11 @@ fn verified_chain_and_every_refusal() {
         v.stderr
     );
 
-    assert_eq!(ran(&r, w).out(), "0,HTTPS,2\n");
+    // The second transfer reuses the connection and reports its check.
+    assert_eq!(
+        ran(&r, w).out(),
+        "plain text file\n0,HTTPS,2.a\n0,HTTPS,2.\n"
+    );
 
     let m = ran(&r, missing);
     refused(

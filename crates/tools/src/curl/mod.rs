@@ -72,6 +72,9 @@ struct Open {
     key: (bool, String, u16),
     conn: Conn,
     number: u32,
+    /// Over TLS: the certificate check's verdict and the certificates
+    /// seen, reported again for every transfer that reuses it.
+    verified: (u32, u64),
 }
 
 /// Everything a run keeps.
@@ -109,6 +112,7 @@ impl Run<'_> {
                 stats.local = open.conn.stream.local_addr();
                 stats.scheme = true;
                 stats.https = url.tls;
+                (stats.ssl_verify_result, stats.num_certs) = open.verified;
                 return Ok(open);
             }
             self.info(format!("Closing connection {}", open.number));
@@ -195,6 +199,7 @@ impl Run<'_> {
             key,
             conn: Conn::new(stream),
             number,
+            verified: (stats.ssl_verify_result, stats.num_certs),
         })
     }
 }
