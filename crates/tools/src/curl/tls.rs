@@ -50,17 +50,13 @@ impl Run<'_> {
             let roots = if self.a.insecure {
                 Vec::new()
             } else {
+                let unusable =
+                    || Failure::new(77, format!("error setting certificate file: {cafile}"));
                 match self.host.fs().read(&cafile) {
-                    Ok(text) => pem_certificates(&text).map_err(|_| {
-                        Failure::new(77, format!("error setting certificate file: {cafile}"))
-                    })?,
+                    Ok(text) => pem_certificates(&text).map_err(|_| unusable())?,
+                    // No bundle on the host: nothing is trusted.
                     Err(_) if self.a.cacert.is_none() => Vec::new(),
-                    Err(_) => {
-                        return Err(Failure::new(
-                            77,
-                            format!("error setting certificate file: {cafile}"),
-                        ))
-                    }
+                    Err(_) => return Err(unusable()),
                 }
             };
             let versions = if self.a.tls13_only {
