@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tcplab over a TUN device against the kernel, in one run (needs root).
 #
-#   goodput, kernel -> tcplab   (kernel nc sends SIZE to tcplab's serve discard)
+#   goodput, kernel -> tcplab   (kernel nc sends SIZE to tcplab's serve discard),
+#     with the device's offloads (the default) and with --no-offload
 #   goodput, tcplab -> kernel   (tcplab's transfer sends SIZE to a kernel nc)
 #   goodput, kernel curl downloading SIZE from tcplab's serve http
 #   goodput, kernel -> kernel over a veth pair (the reference)
@@ -54,6 +55,14 @@ t0=$(now); in_ns nc -N 10.77.0.2 9 < "$tmp/big.bin"; t1=$(now)
 kt=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
 echo "kernel -> tcplab (nc to serve discard):   $(rate "$bytes" "$kt")"
 
+# The same without offloads: every segment one datagram of the MTU.
+ip netns exec "$ns" "$bin" run --tun "${dev}p" --no-offload --addr 10.76.0.2/24 -- serve discard > "$tmp/run-plain.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -S "/run/tcplab/${dev}p.sock" ] && break; sleep 0.05; done
+t0=$(now); in_ns nc -N 10.76.0.2 9 < "$tmp/big.bin"; t1=$(now)
+pt=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
+echo "the same, --no-offload:                   $(rate "$bytes" "$pt")"
+
 ip netns exec "$ns" sh -c "exec nc -l 10.77.0.1 9000 > /dev/null" &
 pids+=($!)
 sleep 0.3
@@ -76,7 +85,7 @@ sleep 0.3
 t0=$(now); in_ns nc -N 10.79.0.2 9000 < "$tmp/big.bin"; t1=$(now)
 vt=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
 echo "kernel -> kernel over veth (reference):   $(rate "$bytes" "$vt")"
-awk -v k="$kt" -v v="$vt" 'BEGIN { printf "ratio veth / tcplab-as-receiver:          %.1fx\n", k/v }'
+awk -v k="$kt" -v p="$pt" -v v="$vt" 'BEGIN { printf "tcplab as receiver / veth:                %.2fx (--no-offload %.2fx)\n", v/k, v/p }'
 
 # Round trips of one byte over TCP, TCP_NODELAY on the client.
 cat > "$tmp/pingpong.py" <<'PY'

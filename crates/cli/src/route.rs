@@ -59,6 +59,8 @@ fn device(text: &str) -> Result<DeviceSpec, String> {
         peer: DeviceSpec::default_peer(addr),
         mtu: 1500,
         netns: None,
+        // A router's datagrams leave by another device of its MTU.
+        offload: false,
     };
     for opt in parts {
         let (key, value) = opt

@@ -63,6 +63,13 @@ pub struct RunArgs {
     /// Do not offer timestamps (RFC 7323) in the stack's SYNs.
     #[arg(long)]
     no_timestamps: bool,
+    /// Take no offloads from the kernel: every TCP segment arrives as a
+    /// datagram of at most the MTU with its checksum computed (without
+    /// this, the kernel may hand over segments of up to 64 KiB and leave
+    /// checksums to the stack; impairments also turn offloads off, as
+    /// they act on each datagram).
+    #[arg(long)]
+    no_offload: bool,
     /// Run the command on the stack already running on the device.
     #[arg(long)]
     attach: bool,
@@ -260,6 +267,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, String> {
             peer,
             mtu: a.mtu,
             netns: None,
+            offload: !a.no_offload && !any,
         },
         gateway,
         seed: a.seed.unwrap_or_else(seed),

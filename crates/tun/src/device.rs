@@ -4,15 +4,16 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::Ipv4Addr;
+use std::ops::Range;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::process::Command;
 
 use tcplab_wire::Cidr;
 
-use crate::sys;
+use crate::{sys, vnet};
 
 /// What to set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,11 @@ pub struct DeviceSpec {
     /// end its address there (a router's devices face different
     /// namespaces).
     pub netns: Option<String>,
+    /// Ask the kernel for checksum and segmentation offload (a
+    /// `virtio_net_hdr` before each packet; TCP segments of up to 64 KiB
+    /// from the kernel). Off for a router, whose datagrams leave by
+    /// another device of its MTU, and when impairments act per datagram.
+    pub offload: bool,
 }
 
 impl DeviceSpec {
@@ -55,6 +61,17 @@ impl fmt::Display for SetupError {
 
 impl std::error::Error for SetupError {}
 
+/// What one read from the device gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// Nothing is waiting.
+    Nothing,
+    /// A datagram, at this range of the buffer.
+    Datagram(Range<usize>),
+    /// A datagram was dropped (malformed offload header).
+    Dropped,
+}
+
 /// An open TUN device.
 #[derive(Debug)]
 pub struct Device {
@@ -65,6 +82,11 @@ pub struct Device {
     /// We added the kernel's address (to remove on an attached device).
     added_addr: Option<String>,
     netns: Option<String>,
+    /// Packets carry a `virtio_net_hdr` (offloads are on).
+    vnet: bool,
+    /// Packets from the kernel dropped because their offload header was
+    /// malformed.
+    pub malformed: u64,
 }
 
 fn ip(args: &[&str]) -> Result<String, SetupError> {
@@ -218,13 +240,20 @@ impl Device {
                 )));
             }
         }
-        let file = sys::open_tun(name).map_err(|e| SetupError(describe(&e, name)))?;
+        let file = sys::open_tun(name, spec.offload).map_err(|e| SetupError(describe(&e, name)))?;
+        // Checksum and TCPv4 segmentation offload; a kernel that refuses
+        // them still sends the header (with nothing to do in it).
+        if spec.offload {
+            let _ = sys::set_offload(&file, sys::TUN_F_CSUM | sys::TUN_F_TSO4);
+        }
         let mut dev = Device {
             file,
             name: name.clone(),
             created: !existed,
             added_addr: None,
             netns: spec.netns.clone(),
+            vnet: spec.offload,
+            malformed: 0,
         };
         if let Some(ns) = ns {
             ip(&["link", "set", "dev", name, "netns", ns])?;
@@ -242,19 +271,60 @@ impl Device {
         Ok(dev)
     }
 
-    /// The next datagram from the kernel, if one is waiting.
-    pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        match self.file.read(buf) {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
+    /// Bytes a buffer for [`Device::recv`] needs: the largest datagram and
+    /// the offload header.
+    pub const RECV_BUF: usize = 65_535 + vnet::LEN;
+
+    /// The next datagram from the kernel, if one is waiting: where it is
+    /// in `buf` (after the offload header, its checksum completed). A
+    /// datagram with a malformed offload header is dropped and counted.
+    pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<Received> {
+        let n = match self.file.read(buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Received::Nothing),
+            Err(e) => return Err(e),
+        };
+        if !self.vnet {
+            return Ok(Received::Datagram(0..n));
         }
+        Ok(match vnet::receive(&mut buf[..n]) {
+            Ok((_, range)) => Received::Datagram(range),
+            Err(_) => {
+                self.malformed += 1;
+                Received::Dropped
+            }
+        })
+    }
+
+    /// Whether packets carry an offload header (and may be joined for
+    /// the kernel to segment: [`Device::send_with_header`]).
+    pub fn offloads(&self) -> bool {
+        self.vnet
+    }
+
+    /// Hand the kernel a datagram that already starts with its offload
+    /// header (a joined write from [`crate::gso::Coalescer`]).
+    pub fn send_with_header(&mut self, bytes: &[u8]) -> io::Result<bool> {
+        debug_assert!(self.vnet);
+        Self::outcome(self.file.write(bytes))
     }
 
     /// Hand a datagram to the kernel. A full queue drops it, as a link
     /// would.
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<bool> {
-        match self.file.write(bytes) {
+        let written = if self.vnet {
+            // A header saying there is nothing to do: the stack computed
+            // every checksum, and segments are no larger than the MTU.
+            self.file
+                .write_vectored(&[IoSlice::new(&vnet::Header::PLAIN), IoSlice::new(bytes)])
+        } else {
+            self.file.write(bytes)
+        };
+        Self::outcome(written)
+    }
+
+    fn outcome(written: io::Result<usize>) -> io::Result<bool> {
+        match written {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             // The kernel refuses datagrams it cannot parse; that is the

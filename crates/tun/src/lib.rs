@@ -8,14 +8,17 @@
 //! further commands (and `ss`) attach through a control socket. Optional
 //! impairments (the simulator's link model) apply to both directions.
 //!
-//! The only `unsafe` code is in [`sys`]: the `TUNSETIFF` ioctl and `poll`.
+//! The only `unsafe` code is in [`sys`]: the `TUNSETIFF` and
+//! `TUNSETOFFLOAD` ioctls and `poll`.
 #![deny(unsafe_code)]
 
 pub mod control;
 pub mod device;
 pub mod fs;
+pub mod gso;
 pub mod runtime;
 pub mod sys;
+pub mod vnet;
 
 pub use control::{attach, socket_path, AttachIo};
 pub use device::{Device, DeviceSpec, SetupError};

@@ -27,8 +27,9 @@ use tcplab_stack::{Config, IfaceId, Instant, Rng, Stack, TcpState};
 use tcplab_wire::pcap::{LinkType, PcapWriter};
 
 use crate::control::{ClientInput, ControlServer};
-use crate::device::{Device, DeviceSpec, SetupError};
+use crate::device::{Device, DeviceSpec, Received, SetupError};
 use crate::fs::RealFs;
+use crate::gso::Coalescer;
 use crate::sys::{self, Wait};
 
 /// A command the launcher started.
@@ -185,11 +186,70 @@ struct Routes {
 /// Output for `tcplab run`'s own terminal, in order.
 type TerminalQueue = Vec<(Stream, Vec<u8>)>;
 
+/// What is on its way out of one device.
+#[derive(Debug, Default)]
+struct Outgoing {
+    /// Segments being joined into one write.
+    join: Coalescer,
+    /// Their places in the recording.
+    records: Vec<usize>,
+}
+
+type Recording = Option<Rc<RefCell<TunRecording>>>;
+
+impl Outgoing {
+    /// Write one datagram as it is.
+    fn send(
+        &mut self,
+        device: &mut Device,
+        bytes: &[u8],
+        index: Option<usize>,
+        now: Instant,
+        drops: &mut u64,
+        record: &Recording,
+    ) {
+        if sent(device.send(bytes), 1, drops) {
+            mark_reached(record, index.into_iter(), now);
+        }
+    }
+
+    /// Write the segments joined so far.
+    fn flush(&mut self, device: &mut Device, now: Instant, drops: &mut u64, record: &Recording) {
+        let segments = self.join.segments as u64;
+        if let Some(write) = self.join.take() {
+            if sent(device.send_with_header(write), segments, drops) {
+                mark_reached(record, self.records.iter().copied(), now);
+            }
+        }
+        self.records.clear();
+    }
+}
+
+/// Whether a write went out; counts the datagrams lost if not.
+fn sent(outcome: std::io::Result<bool>, datagrams: u64, drops: &mut u64) -> bool {
+    let ok = matches!(outcome, Ok(true));
+    if !ok {
+        *drops += datagrams;
+    }
+    ok
+}
+
+fn mark_reached(record: &Recording, indices: impl Iterator<Item = usize>, at: Instant) {
+    if let Some(r) = record {
+        let mut r = r.borrow_mut();
+        for i in indices {
+            r.reached(Some(i), at);
+        }
+    }
+}
+
 /// The parts of a run the loop works on.
 struct Runner {
     host: Host,
     /// The devices and the stack interface each one is.
     devices: Vec<(Device, IfaceId)>,
+    /// What leaves by each device, in the same order.
+    outgoing: Vec<Outgoing>,
     clock: Clock,
     tx: Option<Direction>,
     rx: Option<Direction>,
@@ -319,9 +379,13 @@ impl Runner {
         if self.tx.is_none() {
             // No send-side impairments: each datagram goes to its device as
             // the host emits it, without a copy.
+            // On a device with offloads, consecutive segments of one
+            // connection are joined into one write the kernel segments
+            // (`gso`); the capture and the recording still see each.
             let Runner {
                 host,
                 devices,
+                outgoing,
                 pcap,
                 epoch,
                 send_drops,
@@ -329,20 +393,30 @@ impl Runner {
                 ..
             } = self;
             host.service(now, &mut |t, bytes| {
-                if let Some((device, _)) = devices.iter_mut().find(|(_, i)| *i == t.iface) {
-                    capture_to(pcap, *epoch, now, bytes);
-                    let sent = match device.send(bytes) {
-                        Ok(true) => true,
-                        Ok(false) | Err(_) => {
-                            *send_drops += 1;
-                            false
+                let Some(d) = devices.iter().position(|(_, i)| *i == t.iface) else {
+                    return;
+                };
+                capture_to(pcap, *epoch, now, bytes);
+                let index = record
+                    .as_ref()
+                    .and_then(|r| r.borrow_mut().note(now, false, bytes, None));
+                let (device, out) = (&mut devices[d].0, &mut outgoing[d]);
+                if device.offloads() {
+                    if !out.join.push(bytes) {
+                        out.flush(device, now, send_drops, record);
+                        if !out.join.push(bytes) {
+                            out.send(device, bytes, index, now, send_drops, record);
+                            return;
                         }
-                    };
-                    if let Some(r) = record {
-                        r.borrow_mut().note(now, false, bytes, sent.then_some(now));
                     }
+                    out.records.extend(index);
+                } else {
+                    out.send(device, bytes, index, now, send_drops, record);
                 }
             });
+            for (d, out) in outgoing.iter_mut().enumerate() {
+                out.flush(&mut devices[d].0, now, send_drops, record);
+            }
             self.take_trace();
             return;
         }
@@ -376,7 +450,7 @@ impl Runner {
     fn turn(&mut self, now: Instant) -> std::io::Result<()> {
         // The receive buffer is the runner's, kept from turn to turn.
         let mut buf = std::mem::take(&mut self.rx_buf);
-        buf.resize(65_536, 0);
+        buf.resize(Device::RECV_BUF, 0);
         let read = self.read_devices(now, &mut buf);
         self.rx_buf = buf;
         read?;
@@ -405,11 +479,12 @@ impl Runner {
                     // Each datagram is stamped when it was read, not when
                     // the batch began: traceroute's probes of one batch
                     // come back at different times and show it.
-                    Some(n) => {
+                    Received::Datagram(range) => {
                         let at = self.clock.now().max(now);
-                        self.arrived(at, d, &buf[..n]);
+                        self.arrived(at, d, &buf[range]);
                     }
-                    None => break,
+                    Received::Dropped => {}
+                    Received::Nothing => break,
                 }
             }
         }
@@ -666,6 +741,7 @@ fn drive(
     let mut rng = Rng::new(seed ^ 0x7475_6e21);
     let mut runner = Runner {
         host: host.clone(),
+        outgoing: devices.iter().map(|_| Outgoing::default()).collect(),
         devices,
         clock: Clock::new(),
         tx: impair.clone().map(|p| Direction::new(p, rng.fork())),

@@ -14,6 +14,13 @@ use std::time::Duration;
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const IFF_TUN: libc::c_short = 0x0001;
 const IFF_NO_PI: libc::c_short = 0x1000;
+/// Each packet is preceded by a `struct virtio_net_hdr` (offload state).
+const IFF_VNET_HDR: libc::c_short = 0x4000;
+/// `_IOW('T', 208, unsigned int)`: the offloads the reader takes.
+const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+/// Offload flags of TUNSETOFFLOAD, from `<linux/if_tun.h>`.
+pub const TUN_F_CSUM: libc::c_ulong = 0x01;
+pub const TUN_F_TSO4: libc::c_ulong = 0x02;
 
 /// `struct ifreq` as TUNSETIFF reads it: the name, then the flags, padded
 /// to the size of the kernel's union.
@@ -26,8 +33,9 @@ struct IfReq {
 
 /// Open `/dev/net/tun` and attach it to the TUN interface `name`, creating
 /// the interface if it does not exist. Packets are raw IPv4/IPv6 datagrams
-/// (no packet-information header). The descriptor is non-blocking.
-pub fn open_tun(name: &str) -> io::Result<File> {
+/// (no packet-information header), each preceded by a 10-byte
+/// `virtio_net_hdr` if `vnet_hdr`. The descriptor is non-blocking.
+pub fn open_tun(name: &str, vnet_hdr: bool) -> io::Result<File> {
     if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(['/', ' ', '\0']) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -41,7 +49,7 @@ pub fn open_tun(name: &str) -> io::Result<File> {
         .open("/dev/net/tun")?;
     let mut req = IfReq {
         name: [0; libc::IFNAMSIZ],
-        flags: IFF_TUN | IFF_NO_PI,
+        flags: IFF_TUN | IFF_NO_PI | if vnet_hdr { IFF_VNET_HDR } else { 0 },
         _pad: [0; 22],
     };
     for (dst, src) in req.name.iter_mut().zip(name.bytes()) {
@@ -56,6 +64,21 @@ pub fn open_tun(name: &str) -> io::Result<File> {
         return Err(io::Error::last_os_error());
     }
     Ok(file)
+}
+
+/// Tell the kernel which offloads the reader of `file` (opened with a
+/// `virtio_net_hdr`) takes: with `TUN_F_CSUM` the kernel may leave a
+/// packet's transport checksum for us to complete, with `TUN_F_TSO4` it
+/// may hand us TCP segments of up to 64 KiB (generic segmentation offload).
+pub fn set_offload(file: &File, flags: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: `file` is an open descriptor of /dev/net/tun attached to an
+    // interface; TUNSETOFFLOAD takes its argument by value and touches no
+    // memory of ours.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), TUNSETOFFLOAD, flags) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// One descriptor to wait on, and what happened to it.

@@ -19,7 +19,7 @@ const SECONDS: f64 = 2.0;
 
 fn main() -> std::io::Result<()> {
     let name = std::env::args().nth(1).unwrap_or_else(|| "tceil0".into());
-    let mut tun = open_tun(&name)?;
+    let mut tun = open_tun(&name, false)?;
     let ok = Command::new("sh")
         .args([
             "-c",

@@ -35,7 +35,8 @@ fn http_both_ways(flags: &[&str]) {
     http_both_ways_in(&Files::new(20 << 20), flags);
 }
 
-fn http_both_ways_in(files: &Files, flags: &[&str]) {
+/// Returns how many datagrams the kernel took from the device.
+fn http_both_ways_in(files: &Files, flags: &[&str]) -> u64 {
     let want = sha256(&files.path("big.bin"));
     let ns = Ns::new();
     let root = files.dir.to_string_lossy().into_owned();
@@ -63,14 +64,82 @@ fn http_both_ways_in(files: &Files, flags: &[&str]) {
     let _ = server.wait();
     assert!(o.status.success(), "tcplab curl: {}", text(&o));
     assert_eq!(sha256(&got), want, "tcplab curl from python http.server");
+    let taken = ns.sh(&format!(
+        "cat /sys/class/net/{}/statistics/rx_packets",
+        t.dev
+    ));
     let out = t.stop();
     assert!(out.status.success(), "tcplab run: {}", text(&out));
+    taken.trim().parse().expect("a packet count")
 }
 
+/// Both paths of the device, byte-exact both ways. With offloads (the
+/// default) the kernel hands the stack TCP segments larger than the MTU
+/// (GSO) and leaves their checksums for the stack to complete, and the
+/// stack's segments reach the kernel joined, several to a write; with
+/// `--no-offload` every datagram fits the MTU and is written alone. The
+/// capture (each segment as the stack sent or took it) shows which, and
+/// every checksum in it is right.
 #[test]
-fn http_20mb_both_ways() {
-    if capable("http_20mb_both_ways") {
-        http_both_ways(&[]);
+fn http_20mb_both_ways_with_offloads_and_without() {
+    if !capable("http_20mb_both_ways_with_offloads_and_without") {
+        return;
+    }
+    for (flags, offload) in [(&[][..], true), (&["--no-offload"][..], false)] {
+        let files = Files::new(20 << 20);
+        let pcap = files.path("device.pcap");
+        let taken = http_both_ways_in(&files, &[flags, &["--pcap", &pcap]].concat());
+        let o = run_ok(Command::new("tshark").args([
+            "-n",
+            "-r",
+            &pcap,
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-Y",
+            "tcp",
+            "-T",
+            "fields",
+            "-e",
+            "ip.src",
+            "-e",
+            "ip.len",
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "tcp.checksum.status",
+        ]));
+        let (mut largest_in, mut largest_out, mut from_kernel, mut from_stack) = (0, 0, 0, 0);
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            let f: Vec<&str> = line.split('\t').collect();
+            assert_eq!(
+                f.get(2..4),
+                Some(&["1", "1"][..]),
+                "checksums not right: {line}"
+            );
+            let len = f[1].parse::<usize>().expect("ip.len");
+            if f[0] == "10.7.0.1" {
+                largest_in = largest_in.max(len);
+                from_kernel += 1;
+            } else {
+                largest_out = largest_out.max(len);
+                from_stack += 1;
+            }
+        }
+        let what = format!(
+            "offloads {offload}: from the kernel {from_kernel} TCP datagrams, the largest \
+             {largest_in} bytes; from the stack {from_stack}, the largest {largest_out} bytes, \
+             {taken} writes taken by the kernel"
+        );
+        assert!(from_kernel > 100 && from_stack > 10_000, "{what}");
+        assert!(largest_out <= 1500, "{what}");
+        assert_eq!(largest_in > 1500, offload, "{what}");
+        if offload {
+            assert!(taken * 4 < from_stack, "{what}");
+        } else {
+            assert!(taken * 2 > from_stack, "{what}");
+        }
     }
 }
 

@@ -746,7 +746,12 @@ impl Connection {
         if data.is_empty() {
             return;
         }
-        self.rcv_mss = self.rcv_mss.max(data.len().min(usize::from(u16::MAX)));
+        // Linux's rcv_mss, capped at the MSS we announced: a segment larger
+        // than that is several the sender's offload left whole (a TUN
+        // device's GSO, like a GRO super-packet).
+        self.rcv_mss = self
+            .rcv_mss
+            .max(data.len().min(usize::from(self.seg.our_mss)));
         if !matches!(
             self.state(),
             State::Established | State::FinWait1 | State::FinWait2

@@ -355,9 +355,13 @@ impl Receiver {
     /// others within the delayed-ACK time. Returns whether the delayed-ACK
     /// timer must be started.
     pub fn ack_in_order(&mut self, len: usize, full: usize) -> bool {
-        if len >= full {
-            self.unacked_segments += 1;
-        }
+        // A segment of several full ones (left whole by the sender's
+        // segmentation offload) counts as that many: RFC 5681 §4.2's
+        // "every second full-sized segment" is about the data, so such a
+        // segment is acknowledged at once.
+        // (`full` is zero when every segment counts.)
+        let segments = len.checked_div(full).map_or(1, |n| n.min(2) as u32);
+        self.unacked_segments = self.unacked_segments.saturating_add(segments);
         if self.unacked_segments >= 2 || self.ack == AckDue::Now {
             self.ack = AckDue::Now;
             false

@@ -690,6 +690,25 @@ fn delayed_ack_and_every_second_segment() {
     assert_eq!(b.one().ack, s + 3020);
 }
 
+/// A segment of several full-sized ones (a sender's segmentation offload
+/// left whole, as a TUN device with GSO hands them over) is acknowledged
+/// at once, as two full-sized segments would be (RFC 5681 §4.2), and the
+/// peer's MSS as seen stays at most the MSS announced (Linux's rcv_mss).
+#[test]
+fn a_segment_of_several_full_ones_is_acked_at_once() {
+    let mut b = Bench::new(|c| c.recv_buffer = 65535);
+    let (c, iss) = established(&mut b);
+    let s = IRS + 1;
+    let big = vec![3u8; 2 * 1460];
+    b.send(Seg::new(ACK, s, iss + 1).data(&big));
+    assert_eq!(b.one().ack, s + 2920);
+    let info = b.s.tcp_info(c).unwrap();
+    assert_eq!(info.rcv_mss, 1460);
+    // One and a half is still one full segment: the ACK may wait.
+    b.send(Seg::new(ACK, s + 2920, iss + 1).data(&big[..2190]));
+    b.nothing();
+}
+
 // --- eighth: FIN ---------------------------------------------------------------------
 
 #[test]
