@@ -2,7 +2,7 @@
 //! the offload header in front of what the kernel hands over (a checksum
 //! to complete where the header says), and segments joined for the
 //! kernel to cut. Never a panic; a joined write never exceeds an IPv4
-//! datagram and always starts with its header.
+//! datagram and always holds at least its header.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,9 +14,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut read = rest.to_vec();
-    if let Ok((_, range)) = vnet::receive(&mut read) {
-        assert!(range.start == vnet::LEN && range.end == read.len());
-    }
+    let _ = vnet::receive(&mut read);
     let mut join = Coalescer::default();
     for piece in rest.chunks(usize::from(cut).max(20)) {
         if !join.push(piece) {

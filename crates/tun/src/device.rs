@@ -242,10 +242,21 @@ impl Device {
         }
         let file = sys::open_tun(name, spec.offload).map_err(|e| SetupError(describe(&e, name)))?;
         // Checksum and TCPv4 segmentation offload; a kernel that refuses
-        // them still sends the header (with nothing to do in it).
+        // them still sends the header (with nothing to do in it). The
+        // kernel keeps these settings with the interface, so on a device
+        // that existed they are set either way: a run with offloads before
+        // this one must not leave the kernel sending 64 KiB segments with
+        // partial checksums to a reader that takes none.
         if spec.offload {
-            let _ = sys::set_offload(&file, sys::TUN_F_CSUM | sys::TUN_F_TSO4);
+            sys::set_vnet_header_size(&file, vnet::LEN as libc::c_int)
+                .map_err(|e| SetupError(format!("{name}: cannot set the offload header: {e}")))?;
         }
+        let offloads = if spec.offload {
+            sys::TUN_F_CSUM | sys::TUN_F_TSO4
+        } else {
+            0
+        };
+        let _ = sys::set_offload(&file, offloads);
         let mut dev = Device {
             file,
             name: name.clone(),

@@ -13,8 +13,14 @@
 //! window and option bytes (timestamps included) — with flags ACK or
 //! ACK+PSH, PSH only on the last, consecutive sequence numbers, every
 //! segment but the last exactly as long as the first, the last no longer.
-//! The IP identification of the segments the kernel makes counts up from
-//! the first one's (they carry DF, so nothing reassembles by it).
+//! The kernel numbers the segments it makes by counting up from the first
+//! one's IP identification, so segments join only if theirs already count
+//! up that way (the capture shows what the wire carries).
+//!
+//! When the kernel delivers such a write to one of its own sockets it
+//! takes it whole, as a GRO super-packet, and trusts the partial
+//! checksum; when it forwards it by a device without offloads, it cuts it
+//! into those segments and computes each one's checksum.
 
 use std::net::Ipv4Addr;
 
@@ -36,6 +42,8 @@ struct Segment {
     /// IPv4 + TCP header bytes.
     headers: usize,
     seq: u32,
+    /// IPv4 identification.
+    id: u16,
     payload: usize,
     psh: bool,
 }
@@ -58,6 +66,7 @@ fn candidate(d: &[u8]) -> Option<Segment> {
     Some(Segment {
         headers,
         seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+        id: u16::from_be_bytes([ip[4], ip[5]]),
         payload: d.len() - headers,
         psh: flags & TCP_PSH != 0,
     })
@@ -72,6 +81,8 @@ pub struct Coalescer {
     /// How many segments are in `buf`.
     pub segments: usize,
     next_seq: u32,
+    /// The identification the kernel will give the next segment.
+    next_id: u16,
     last_payload: usize,
     /// The last one had PSH: nothing may follow it.
     closed: bool,
@@ -99,6 +110,7 @@ impl Coalescer {
                 let joins = !self.closed
                     && seg.headers == first.headers
                     && seg.seq == self.next_seq
+                    && seg.id == self.next_id
                     && self.last_payload == first.payload
                     && seg.payload <= first.payload
                     && self.buf.len() - vnet::LEN + seg.payload <= Self::MAX
@@ -111,6 +123,7 @@ impl Coalescer {
         }
         self.segments += 1;
         self.next_seq = seg.seq.wrapping_add(seg.payload as u32);
+        self.next_id = seg.id.wrapping_add(1);
         self.last_payload = seg.payload;
         self.closed = seg.psh;
         true
@@ -203,14 +216,29 @@ mod tests {
         ip
     }
 
+    /// Recompute both checksums of a segment after a change.
+    fn fix_checksums(d: &mut [u8]) {
+        d[10..12].fill(0);
+        let sum = !checksum::data(&d[..20]);
+        d[10..12].copy_from_slice(&sum.to_be_bytes());
+        d[36..38].fill(0);
+        let src = Ipv4Addr::new(d[12], d[13], d[14], d[15]);
+        let dst = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
+        let pseudo = checksum::pseudo_header(src, dst, Protocol::Tcp, (d.len() - 20) as u32);
+        let sum = !checksum::combine(&[pseudo, checksum::data(&d[20..])]);
+        d[36..38].copy_from_slice(&sum.to_be_bytes());
+    }
+
     /// What the kernel makes of a joined write (`tcp_gso_segment`, in
-    /// short): the headers copied to each piece of `gso_size` bytes, the
-    /// sequence number advanced, PSH only on the last, identification
-    /// counting up, lengths and checksums computed.
+    /// short), from the write's own bytes: its headers copied to each
+    /// piece of `gso_size` bytes, the sequence number advanced, PSH only
+    /// on the last, the identification counting up, lengths and checksums
+    /// computed.
     fn kernel_segments(write: &[u8]) -> Vec<Vec<u8>> {
         let h = vnet::Header::parse(write).unwrap();
         let d = &write[vnet::LEN..];
         if h.gso_type == vnet::GSO_NONE {
+            assert_eq!(h, vnet::Header::parse(&vnet::Header::PLAIN).unwrap());
             return vec![d.to_vec()];
         }
         assert_eq!(
@@ -218,28 +246,37 @@ mod tests {
             (1, 1, 20, 16)
         );
         // The partial checksum is the pseudo-header's, over the whole.
-        let pseudo = checksum::pseudo_header(SRC, DST, Protocol::Tcp, (d.len() - 20) as u32);
+        let src = Ipv4Addr::new(d[12], d[13], d[14], d[15]);
+        let dst = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
+        let pseudo = checksum::pseudo_header(src, dst, Protocol::Tcp, (d.len() - 20) as u32);
         assert_eq!(u16::from_be_bytes([d[36], d[37]]), pseudo);
-        let headers = usize::from(h.hdr_len);
-        let (head, payload) = d.split_at(headers);
+        let (head, payload) = d.split_at(usize::from(h.hdr_len));
         let seq0 = u32::from_be_bytes([head[24], head[25], head[26], head[27]]);
         let id0 = u16::from_be_bytes([head[4], head[5]]);
         let pieces: Vec<&[u8]> = payload.chunks(usize::from(h.gso_size)).collect();
         let mut out = Vec::new();
         for (i, piece) in pieces.iter().enumerate() {
-            let last = i + 1 == pieces.len();
+            let mut seg = head.to_vec();
+            seg.extend_from_slice(piece);
+            let len = seg.len() as u16;
+            seg[2..4].copy_from_slice(&len.to_be_bytes());
+            seg[4..6].copy_from_slice(&id0.wrapping_add(i as u16).to_be_bytes());
             let seq = seq0.wrapping_add((i * usize::from(h.gso_size)) as u32);
-            let flags = head[33] & !TCP_PSH | if last { head[33] & TCP_PSH } else { 0 };
-            let tsval = u32::from_be_bytes([head[44], head[45], head[46], head[47]]);
-            out.push(segment(
-                id0.wrapping_add(i as u16),
-                seq,
-                flags,
-                tsval,
-                piece,
-            ));
+            seg[24..28].copy_from_slice(&seq.to_be_bytes());
+            if i + 1 < pieces.len() {
+                seg[33] &= !TCP_PSH;
+            }
+            fix_checksums(&mut seg);
+            out.push(seg);
         }
         out
+    }
+
+    /// A segment with one byte changed (checksums made right again).
+    fn tweak(mut seg: Vec<u8>, at: usize, value: u8) -> Vec<u8> {
+        seg[at] = value;
+        fix_checksums(&mut seg);
+        seg
     }
 
     fn joined(segs: &[Vec<u8>]) -> (Vec<Vec<u8>>, usize) {
@@ -247,8 +284,11 @@ mod tests {
         let mut writes = Vec::new();
         for s in segs {
             if !c.push(s) {
-                writes.push(c.take().map(<[u8]>::to_vec).expect("something to write"));
-                assert!(c.push(s), "a candidate starts a write of its own");
+                writes.extend(c.take().map(<[u8]>::to_vec));
+                if !c.push(s) {
+                    // Not a candidate: written alone, as it is.
+                    writes.push([&vnet::Header::PLAIN[..], s].concat());
+                }
             }
         }
         writes.extend(c.take().map(<[u8]>::to_vec));
@@ -279,7 +319,7 @@ mod tests {
     #[test]
     fn what_cannot_join_goes_alone_or_starts_anew() {
         let p = [9u8; 1000];
-        let cases: Vec<(&str, Vec<Vec<u8>>, usize)> = vec![
+        let mut cases: Vec<(&str, Vec<Vec<u8>>, usize)> = vec![
             (
                 "a gap in sequence",
                 vec![
@@ -321,6 +361,30 @@ mod tests {
                 2,
             ),
             (
+                "a gap in identification",
+                vec![
+                    segment(1, 0, TCP_ACK, 1, &p),
+                    segment(3, 1000, TCP_ACK, 1, &p),
+                ],
+                2,
+            ),
+            (
+                "urgent data",
+                vec![
+                    segment(1, 0, TCP_ACK, 1, &p),
+                    segment(2, 1000, TCP_ACK | 0x20, 1, &p),
+                ],
+                2,
+            ),
+            (
+                "a longer one after",
+                vec![
+                    segment(1, 0, TCP_ACK, 1, &p[..500]),
+                    segment(2, 500, TCP_ACK, 1, &p),
+                ],
+                2,
+            ),
+            (
                 "a short last one joins",
                 vec![
                     segment(1, 0, TCP_ACK, 1, &p),
@@ -329,6 +393,19 @@ mod tests {
                 1,
             ),
         ];
+        // One byte of the second segment's headers differs (offsets in
+        // the datagram): another flow, or what the kernel would not copy.
+        for (what, at, value) in [
+            ("another window", 35, 7),
+            ("another ACK number", 31, 7),
+            ("another TTL", 8, 7),
+            ("another TOS", 1, 4),
+            ("another port", 23, 7),
+            ("another address", 19, 7),
+        ] {
+            let second = tweak(segment(2, 1000, TCP_ACK, 1, &p), at, value);
+            cases.push((what, vec![segment(1, 0, TCP_ACK, 1, &p), second], 2));
+        }
         for (what, segs, want) in cases {
             let mut c = Coalescer::default();
             let mut writes = 0;
@@ -342,6 +419,7 @@ mod tests {
             }
             writes += usize::from(c.take().is_some());
             assert_eq!(writes, want, "{what}");
+            assert_eq!(joined(&segs).0, segs, "{what}: what the kernel gives back");
         }
     }
 

@@ -918,6 +918,15 @@ fn drive(
 
     let now = runner.clock.now();
     runner.abort_all(now);
+    for (device, _) in &runner.devices {
+        if device.malformed > 0 {
+            let _ = writeln!(
+                err,
+                "tcplab: {}: dropped {} datagrams from the kernel with a malformed offload header",
+                device.name, device.malformed
+            );
+        }
+    }
     runner.take_trace();
     if let Some(r) = &runner.record {
         r.borrow_mut().end = now;

@@ -18,6 +18,8 @@ const IFF_NO_PI: libc::c_short = 0x1000;
 const IFF_VNET_HDR: libc::c_short = 0x4000;
 /// `_IOW('T', 208, unsigned int)`: the offloads the reader takes.
 const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+/// `_IOW('T', 216, int)`: the size of the offload header.
+const TUNSETVNETHDRSZ: libc::c_ulong = 0x4004_54d8;
 /// Offload flags of TUNSETOFFLOAD, from `<linux/if_tun.h>`.
 pub const TUN_F_CSUM: libc::c_ulong = 0x01;
 pub const TUN_F_TSO4: libc::c_ulong = 0x02;
@@ -75,6 +77,24 @@ pub fn set_offload(file: &File, flags: libc::c_ulong) -> io::Result<()> {
     // interface; TUNSETOFFLOAD takes its argument by value and touches no
     // memory of ours.
     let rc = unsafe { libc::ioctl(file.as_raw_fd(), TUNSETOFFLOAD, flags) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Set the size of the offload header before each packet (the kernel
+/// keeps it with the interface: another program may have changed it).
+pub fn set_vnet_header_size(file: &File, size: libc::c_int) -> io::Result<()> {
+    // SAFETY: as above; TUNSETVNETHDRSZ reads one `int` through the
+    // pointer, which points at a live local for the duration of the call.
+    let rc = unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            TUNSETVNETHDRSZ,
+            &size as *const libc::c_int,
+        )
+    };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }

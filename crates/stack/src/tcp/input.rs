@@ -746,12 +746,14 @@ impl Connection {
         if data.is_empty() {
             return;
         }
-        // Linux's rcv_mss, capped at the MSS we announced: a segment larger
-        // than that is several the sender's offload left whole (a TUN
-        // device's GSO, like a GRO super-packet).
-        self.rcv_mss = self
-            .rcv_mss
-            .max(data.len().min(usize::from(self.seg.our_mss)));
+        // Linux's rcv_mss, capped at the largest payload the MSS we
+        // announced allows with the options every segment carries: a
+        // segment larger than that is several the sender's offload left
+        // whole (a TUN device's GSO), whose pieces Linux measures by their
+        // gso_size.
+        let options = if self.neg.ts { 12 } else { 0 };
+        let cap = usize::from(self.seg.our_mss).saturating_sub(options);
+        self.rcv_mss = self.rcv_mss.max(data.len().min(cap));
         if !matches!(
             self.state(),
             State::Established | State::FinWait1 | State::FinWait2
@@ -794,7 +796,10 @@ impl Connection {
             } else {
                 self.seg.mss.min(usize::from(self.seg.our_mss))
             };
-            if self.rcv.ack_in_order(data.len(), full) && !self.timers.is_set(Timer::DelayedAck) {
+            let most = usize::from(self.seg.our_mss);
+            if self.rcv.ack_in_order(data.len(), full, most)
+                && !self.timers.is_set(Timer::DelayedAck)
+            {
                 self.timers
                     .set(Timer::DelayedAck, ctx.now + ctx.config.delayed_ack);
             }

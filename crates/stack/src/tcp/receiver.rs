@@ -354,13 +354,19 @@ impl Receiver {
     /// §4.2.3.2 — acknowledge at least every second full-sized segment,
     /// others within the delayed-ACK time. Returns whether the delayed-ACK
     /// timer must be started.
-    pub fn ack_in_order(&mut self, len: usize, full: usize) -> bool {
-        // A segment of several full ones (left whole by the sender's
-        // segmentation offload) counts as that many: RFC 5681 §4.2's
-        // "every second full-sized segment" is about the data, so such a
-        // segment is acknowledged at once.
-        // (`full` is zero when every segment counts.)
-        let segments = len.checked_div(full).map_or(1, |n| n.min(2) as u32);
+    ///
+    /// `full` is the size that counts as full (zero: every segment counts);
+    /// `most` is the MSS we announced, the largest segment a peer may send.
+    /// A segment larger than that holds several (the sender's segmentation
+    /// offload left it whole, as a TUN device with GSO hands them over): it
+    /// counts as two, so it is acknowledged at once — RFC 5681 §4.2's
+    /// "every second full-sized segment" is about the data.
+    pub fn ack_in_order(&mut self, len: usize, full: usize, most: usize) -> bool {
+        let segments = if len > most {
+            2
+        } else {
+            u32::from(len >= full)
+        };
         self.unacked_segments = self.unacked_segments.saturating_add(segments);
         if self.unacked_segments >= 2 || self.ack == AckDue::Now {
             self.ack = AckDue::Now;

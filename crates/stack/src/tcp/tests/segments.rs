@@ -704,9 +704,25 @@ fn a_segment_of_several_full_ones_is_acked_at_once() {
     assert_eq!(b.one().ack, s + 2920);
     let info = b.s.tcp_info(c).unwrap();
     assert_eq!(info.rcv_mss, 1460);
-    // One and a half is still one full segment: the ACK may wait.
-    b.send(Seg::new(ACK, s + 2920, iss + 1).data(&big[..2190]));
+}
+
+/// When our own segments are smaller than the peer's (it announced a
+/// small MSS), the peer's ordinary full-sized segments still count as one
+/// each: ACKed every second one, not each.
+#[test]
+fn a_peer_with_larger_segments_is_acked_every_second_one() {
+    let mut b = Bench::new(|c| c.recv_buffer = 65535);
+    let l = b.s.tcp_listen(sa(US, PORT), 4).unwrap();
+    b.send(Seg::new(SYN, IRS, 0).mss(536));
+    let iss = b.one().seq;
+    b.send(Seg::new(ACK, IRS + 1, iss + 1));
+    b.s.tcp_accept(l).unwrap();
+    let s = IRS + 1;
+    let full = vec![4u8; 1460];
+    b.send(Seg::new(ACK, s, iss + 1).data(&full));
     b.nothing();
+    b.send(Seg::new(ACK, s + 1460, iss + 1).data(&full));
+    assert_eq!(b.one().ack, s + 2920);
 }
 
 // --- eighth: FIN ---------------------------------------------------------------------

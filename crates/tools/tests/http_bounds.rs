@@ -1,0 +1,213 @@
+//! The HTTP server's bounds against clients that would hold it: a TLS
+//! handshake, a request head trickled a line at a time and a body trickled
+//! a byte at a time are each cut off 60 s after they began (not when the
+//! bytes stop), idle
+//! connections 60 s after they opened, and no more than
+//! `MAX_CONNECTIONS` are served at once — the next one is closed unserved
+//! until places free up.
+
+mod common;
+
+use std::cell::RefCell;
+use std::net::SocketAddrV4;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tcplab_host::{timeout, Host, TcpStream};
+use tcplab_sim::{load_checked, Commands, Sim, SimOptions, Started};
+use tcplab_stack::Instant;
+use tcplab_tools::http::server::{FIRST_REQUEST, MAX_CONNECTIONS};
+use tcplab_tools::Tools;
+
+/// What each client saw: (command, when its connection(s) were closed by
+/// the server, what it read first).
+type Log = Rc<RefCell<Vec<(String, Vec<Instant>, String)>>>;
+
+/// The tools, plus clients written for this test:
+/// `hold N` opens N connections to server:80 one after the other and
+/// sends nothing; `trickle-head AFTER` opens one, waits AFTER seconds, then
+/// sends a request head one header line every 10 s, forever; `trickle-body`
+/// sends a whole POST head and then its 100-byte body a byte every 10 s;
+/// `trickle-tls` opens one to server:443 and sends a TLS handshake
+/// record a byte every 10 s; `get` asks for /hello.txt and reads the
+/// answer.
+struct Clients(Log);
+
+impl Commands for Clients {
+    fn check(&self, cmdline: &str) -> Result<(), String> {
+        match cmdline.split_whitespace().next() {
+            Some("hold" | "trickle-head" | "trickle-body" | "trickle-tls" | "get") => Ok(()),
+            _ => Tools.check(cmdline),
+        }
+    }
+
+    fn start(&self, host: &Host, cmdline: &str) -> Result<Started, String> {
+        let words: Vec<String> = cmdline.split_whitespace().map(String::from).collect();
+        if !matches!(
+            words[0].as_str(),
+            "hold" | "trickle-head" | "trickle-body" | "trickle-tls" | "get"
+        ) {
+            return Tools.start(host, cmdline);
+        }
+        let pid = host.new_process(&words[0], cmdline);
+        let (h, log, cmd) = (host.clone(), self.0.clone(), cmdline.to_string());
+        let port = if words[0] == "trickle-tls" { 443 } else { 80 };
+        let server = SocketAddrV4::new(host.lookup("server").expect("server"), port);
+        host.spawn(pid, async move {
+            let mut closed = Vec::new();
+            let mut first = String::new();
+            match words[0].as_str() {
+                "hold" => {
+                    let n: usize = words[1].parse().expect("a count");
+                    let mut held = Vec::new();
+                    for _ in 0..n {
+                        held.push(TcpStream::connect(&h, server).await.expect("connects"));
+                    }
+                    for s in held {
+                        let mut buf = [0u8; 64];
+                        let _ = s.read(&mut buf).await;
+                        closed.push(h.now());
+                    }
+                }
+                "trickle-head" | "trickle-body" | "trickle-tls" => {
+                    let s = TcpStream::connect(&h, server).await.expect("connects");
+                    let lines: Vec<Vec<u8>> = if words[0] == "trickle-tls" {
+                        // A handshake record's header announcing 512
+                        // bytes, then those bytes one at a time.
+                        std::iter::once(b"\x16\x03\x01\x02\x00".to_vec())
+                            .chain(std::iter::repeat_n(b"\x01".to_vec(), 512))
+                            .collect()
+                    } else if words[0] == "trickle-head" {
+                        let after: u64 = words[1].parse().expect("seconds");
+                        h.sleep(Duration::from_secs(after)).await;
+                        std::iter::once(b"GET /hello.txt HTTP/1.1\r\n".to_vec())
+                            .chain((0..).map(|i| format!("X-Line-{i}: a\r\n").into_bytes()))
+                            .take(1000)
+                            .collect()
+                    } else {
+                        std::iter::once(
+                            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n".to_vec(),
+                        )
+                        .chain(std::iter::repeat_n(b"z".to_vec(), 100))
+                        .collect()
+                    };
+                    for line in lines {
+                        if s.write_all(&line).await.is_err() {
+                            break;
+                        }
+                        let mut buf = [0u8; 256];
+                        match timeout(&h, Duration::from_secs(10), s.read(&mut buf)).await {
+                            Err(_) => continue,
+                            Ok(Ok(n)) => {
+                                first = String::from_utf8_lossy(&buf[..n]).into_owned();
+                                break;
+                            }
+                            Ok(Err(_)) => break,
+                        }
+                    }
+                    closed.push(h.now());
+                }
+                _ => {
+                    let s = TcpStream::connect(&h, server).await.expect("connects");
+                    let _ = s
+                        .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: server\r\n\r\n")
+                        .await;
+                    let mut buf = [0u8; 256];
+                    if let Ok(n) = s.read(&mut buf).await {
+                        first = String::from_utf8_lossy(&buf[..n])
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .to_string();
+                    }
+                    closed.push(h.now());
+                }
+            }
+            log.borrow_mut().push((cmd, closed, first));
+            h.set_exit(pid, 0);
+        });
+        Ok(Started { pid, daemon: false })
+    }
+}
+
+#[test]
+fn slow_and_surplus_clients_are_bounded() {
+    let holders = MAX_CONNECTIONS - 2;
+    let mut text = common::www_net();
+    let runs = [
+        ("0s", "serve http".to_string()),
+        ("0s", "serve https".to_string()),
+        ("1s", "trickle-tls".to_string()),
+        ("1s", "trickle-body".to_string()),
+        ("1s", "trickle-head 29".to_string()),
+        ("2s", format!("hold {holders}")),
+        ("20s", "get".to_string()),
+        ("100s", "get".to_string()),
+    ];
+    for (at, cmd) in &runs {
+        let on = if cmd.starts_with("serve") {
+            "server"
+        } else {
+            "client"
+        };
+        text.push_str(&format!(
+            "\n[[run]]\nat = \"{at}\"\non = \"{on}\"\ncmd = '''{cmd}'''\n"
+        ));
+    }
+    let log: Log = Rc::default();
+    let clients = Clients(log.clone());
+    let scenario = load_checked("bounds.toml", &text, &|c| clients.check(c))
+        .unwrap_or_else(|e| panic!("scenario: {e}"));
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).expect("build");
+    sim.run(&clients);
+    let log = log.borrow();
+    let of = |cmd: &str| {
+        log.iter()
+            .filter(|(c, ..)| c == cmd)
+            .map(|(_, closed, first)| (closed.clone(), first.clone()))
+            .collect::<Vec<_>>()
+    };
+    let secs = |t: &Instant| t.total_micros() as f64 / 1e6;
+    let limit = FIRST_REQUEST.as_secs_f64();
+
+    // The body began at 1 s and came on a byte every 10 s: cut at 61 s.
+    let body = of("trickle-body");
+    assert_eq!(body.len(), 1, "{log:?}");
+    let t = secs(&body[0].0[0]);
+    assert!(
+        (1.0 + limit..1.0 + limit + 1.0).contains(&t),
+        "body cut at {t} s"
+    );
+    // The head began at 30 s (the connection idle before): cut at 90 s,
+    // while its lines were still coming.
+    // The TLS handshake began at 1 s, a byte every 10 s: cut at 61 s.
+    let tls = of("trickle-tls");
+    let t = secs(&tls[0].0[0]);
+    assert!(
+        (1.0 + limit..1.0 + limit + 1.0).contains(&t),
+        "handshake cut at {t} s"
+    );
+    let head = of("trickle-head 29");
+    let t = secs(&head[0].0[0]);
+    assert!(
+        (30.0 + limit..30.0 + limit + 1.0).contains(&t),
+        "head cut at {t} s"
+    );
+    // The idle connections, opened from 2 s on: closed 60 s after each
+    // opened.
+    let held = &of(&format!("hold {holders}"))[0].0;
+    assert_eq!(held.len(), holders);
+    let (first, last) = (secs(&held[0]), secs(&held[holders - 1]));
+    assert!(
+        first >= 2.0 + limit && last < 2.0 + limit + 5.0,
+        "idle connections closed from {first} s to {last} s"
+    );
+    // With every place taken, a request at 20 s is closed unanswered; at
+    // 100 s, places free again, it is served.
+    let gets = of("get");
+    assert_eq!(gets.len(), 2, "{log:?}");
+    let (early, late) = (&gets[0], &gets[1]);
+    assert_eq!(early.1, "", "answered while full: {early:?}");
+    assert!(secs(&early.0[0]) < 21.0, "{early:?}");
+    assert_eq!(late.1, "HTTP/1.1 200 OK", "{late:?}");
+}
