@@ -285,11 +285,10 @@ fn goodput_and_fairness_snapshot() {
         means[2][cubic] >= means[2][newreno],
         "CUBIC+SACK below NewReno at 1 % loss"
     );
-    // NewReno and BBR converge within the 25 s; CUBIC's epoch at this BDP
-    // is K ≈ 13 s, so 25 s shows it part of the way (the text under the
-    // table says so).
-    for (j, aim) in indexes.iter().zip([0.95, 0.75, 0.95]) {
-        assert!(*j >= aim, "Jain's index {j:.3} below {aim}");
+    // Two flows of one algorithm share the link within Jain's index 0.95
+    // (issue 11's aim) in the 25 s measured.
+    for j in &indexes[..3] {
+        assert!(*j >= 0.95, "Jain's index {j:.3} below 0.95");
     }
 }
 

@@ -201,10 +201,14 @@ impl Delivery {
         }
     }
 
-    /// `bytes` of `r` were delivered; `whole`: all of it.
-    fn deliver(&mut self, r: &Sent, bytes: usize, whole: bool) {
+    /// `bytes` of `r` were delivered; `whole`: all of it; `cumulative`:
+    /// by the ACK number, not a SACK block.
+    fn deliver(&mut self, r: &Sent, bytes: usize, whole: bool, cumulative: bool) {
         self.bytes += bytes;
-        if whole && r.xmits > 1 && !r.sacked {
+        // Only a cumulative ACK's echo says which transmission arrived: a
+        // SACKed segment above a hole does not update TS.Recent (RFC 7323
+        // §4.3), so the SACK echoes an older TSval whichever copy came.
+        if whole && cumulative && r.xmits > 1 && !r.sacked {
             let first = r.first_rtx_tsval;
             self.oldest_rtx_tsval = Some(match self.oldest_rtx_tsval {
                 Some(t) if super::tcb::ts_before(t, first) => t,
@@ -481,13 +485,13 @@ impl RtxQueue {
                 self.remove(&r);
                 self.records.pop_front();
                 if !r.sacked {
-                    d.deliver(&r, r.len(), true);
+                    d.deliver(&r, r.len(), true, true);
                 }
             } else {
                 if front.start < ack {
                     let r = *front;
                     if !r.sacked {
-                        d.deliver(&r, ack - r.start, false);
+                        d.deliver(&r, ack - r.start, false, true);
                     }
                     self.update(0, |r| {
                         r.off += (ack - r.start) as u64;
@@ -517,7 +521,7 @@ impl RtxQueue {
                     self.split(i, right);
                 }
                 let r = self.records[i];
-                d.deliver(&r, r.len(), true);
+                d.deliver(&r, r.len(), true, false);
                 self.update(i, |r| r.sacked = true);
             }
             i += 1;
