@@ -293,7 +293,7 @@ impl Connection {
             self.rec.dupacks = 0;
         }
         let rtx_tsval = d.oldest_rtx_tsval;
-        self.check_undo(ctx, &sacks, tsecr, rtx_tsval);
+        self.check_undo(ctx, &sacks, tsecr, rtx_tsval, ack);
         // The episode ends when its recovery point is acknowledged.
         if advanced && self.rec.until.is_some_and(|u| ack >= u) {
             self.end_episode(ctx);
@@ -662,14 +662,27 @@ impl Connection {
         sacks: &SackInfo,
         tsecr: Option<u32>,
         rtx_tsval: Option<u32>,
+        ack: SeqNumber,
     ) {
         let undo = self.rec.undo;
         if undo.marker.is_none() || undo.stamp.is_none() {
             return;
         }
         let by_dsack = sacks.dsack && undo.retrans == 0;
-        let by_ts = self.rec.in_recovery()
-            && matches!((tsecr, rtx_tsval), (Some(e), Some(r)) if ts_before(e, r));
+        // In fast recovery, a partial ACK whose hole a late original filled
+        // may undo the episode only if no retransmission is still out (as
+        // Linux's tcp_try_undo_partial): another hole's retransmission may
+        // be repairing a real loss. The ACK that ends the episode decides
+        // (tcp_try_undo_recovery); after a timeout the first such ACK does
+        // (RFC 3522's own case).
+        let decides = match self.rec.state {
+            CaState::Recovery => {
+                self.rec.until.is_some_and(|u| ack >= u) || self.snd.queue().retrans_records() == 0
+            }
+            CaState::Loss => true,
+            _ => false,
+        };
+        let by_ts = decides && matches!((tsecr, rtx_tsval), (Some(e), Some(r)) if ts_before(e, r));
         if !(by_dsack || by_ts) {
             return;
         }

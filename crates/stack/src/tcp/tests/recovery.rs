@@ -305,6 +305,78 @@ fn rfc3522_a_sacked_retransmission_above_a_hole_is_no_proof() {
     assert!(b.s.tcp_info(c).unwrap().in_recovery);
 }
 
+/// Fast recovery with timestamps: segments `holes` of ten are missing at
+/// first; every ACK echoes the originals' TSval. Returns the bench, the
+/// connection, the first data sequence number, the segment length and
+/// the ACK builder's inputs.
+fn eifel_setup(holes: &[u32]) -> (Bench, TcpHandle, u32, u32, u32) {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, true);
+    let len = MSS - 12;
+    b.s.tcp_send(c, &vec![7u8; (10 * len) as usize]).unwrap();
+    let sent = b.recv();
+    let echo = sent[0].ts.unwrap().0;
+    b.advance(RTT);
+    // Everything else arrives and is SACKed.
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    for &h in holes.iter().chain([10].iter()) {
+        if start < h {
+            blocks.push((base + start * len, base + h * len));
+        }
+        start = h + 1;
+    }
+    let first = holes[0];
+    b.send(
+        Seg::new(ACK, IRS + 1, base + first * len)
+            .sacks(&blocks[blocks.len().saturating_sub(3)..])
+            .ts(9, echo),
+    );
+    b.recv();
+    assert!(b.s.tcp_info(c).unwrap().in_recovery);
+    (b, c, base, len, echo)
+}
+
+/// RFC 3522 in fast recovery: the ACK that ends the episode echoes the
+/// original's TSval, older than the retransmission's: the original
+/// arrived, the reduction is given back.
+#[test]
+fn rfc3522_timestamps_undo_a_spurious_fast_retransmit() {
+    let (mut b, c, base, len, echo) = eifel_setup(&[0]);
+    b.send(Seg::new(ACK, IRS + 1, base + 10 * len).ts(10, echo));
+    assert_eq!(b.s.stats().tcp.spurious_undos, 1);
+    assert!(!b.s.tcp_info(c).unwrap().in_recovery);
+}
+
+/// A partial ACK that a late original filled proves nothing about the
+/// other hole, whose retransmission repairs a real loss: no undo until
+/// the episode's end (Linux's tcp_try_undo_recovery).
+#[test]
+fn rfc3522_a_partial_ack_does_not_undo_the_episode() {
+    let (mut b, c, base, len, echo) = eifel_setup(&[0, 5]);
+    // Let both retransmissions out.
+    for _ in 0..3 {
+        b.send(
+            Seg::new(ACK, IRS + 1, base)
+                .sacks(&[
+                    (base + 6 * len, base + 10 * len),
+                    (base + len, base + 5 * len),
+                ])
+                .ts(9, echo),
+        );
+        b.recv();
+    }
+    assert_eq!(b.s.tcp_info(c).unwrap().retrans_segs, 2);
+    // Segment 0's original arrives late; segment 5 is still missing.
+    b.send(
+        Seg::new(ACK, IRS + 1, base + 5 * len)
+            .sacks(&[(base + 6 * len, base + 10 * len)])
+            .ts(10, echo),
+    );
+    assert_eq!(b.s.stats().tcp.spurious_undos, 0);
+    assert!(b.s.tcp_info(c).unwrap().in_recovery);
+}
+
 #[test]
 fn rfc6675_without_rack_dupthresh_sacked_segments_mean_loss() {
     let mut b = bench(|t| t.rack = false);
