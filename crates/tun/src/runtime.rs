@@ -378,10 +378,10 @@ impl Runner {
     fn service(&mut self, now: Instant) {
         if self.tx.is_none() {
             // No send-side impairments: each datagram goes to its device as
-            // the host emits it, without a copy.
-            // On a device with offloads, consecutive segments of one
-            // connection are joined into one write the kernel segments
-            // (`gso`); the capture and the recording still see each.
+            // the host emits it — written at once from the host's buffer,
+            // or, on a device with offloads, copied into the write that
+            // joins consecutive segments of one connection for the kernel
+            // to segment (`gso`); the capture and the recording see each.
             let Runner {
                 host,
                 devices,
