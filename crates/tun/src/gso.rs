@@ -32,9 +32,6 @@ use crate::vnet;
 const IP_HEADER: usize = 20;
 const TCP_ACK: u8 = 0x10;
 const TCP_PSH: u8 = 0x08;
-/// `VIRTIO_NET_HDR_F_NEEDS_CSUM` and `VIRTIO_NET_HDR_GSO_TCPV4`.
-const F_NEEDS_CSUM: u8 = 1;
-const GSO_TCPV4: u8 = 1;
 
 /// The parts of a segment that decide whether it joins.
 #[derive(Debug, Clone, Copy)]
@@ -152,13 +149,15 @@ impl Coalescer {
             let pseudo =
                 checksum::pseudo_header(src, dst, Protocol::Tcp, (total - IP_HEADER) as u32);
             d[IP_HEADER + 16..IP_HEADER + 18].copy_from_slice(&pseudo.to_be_bytes());
-            let h = &mut self.buf[..vnet::LEN];
-            h[0] = F_NEEDS_CSUM;
-            h[1] = GSO_TCPV4;
-            h[2..4].copy_from_slice(&(first.headers as u16).to_ne_bytes());
-            h[4..6].copy_from_slice(&(first.payload as u16).to_ne_bytes());
-            h[6..8].copy_from_slice(&(IP_HEADER as u16).to_ne_bytes());
-            h[8..10].copy_from_slice(&16u16.to_ne_bytes());
+            let header = vnet::Header {
+                flags: vnet::F_NEEDS_CSUM,
+                gso_type: vnet::GSO_TCPV4,
+                hdr_len: first.headers as u16,
+                gso_size: first.payload as u16,
+                csum_start: IP_HEADER as u16,
+                csum_offset: 16,
+            };
+            self.buf[..vnet::LEN].copy_from_slice(&header.to_bytes());
         }
         self.closed = false;
         Some(&self.buf)

@@ -21,10 +21,13 @@ use tcplab_wire::checksum;
 pub const LEN: usize = 10;
 
 /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the checksum is to be completed.
-const F_NEEDS_CSUM: u8 = 1;
+pub const F_NEEDS_CSUM: u8 = 1;
 
 /// `VIRTIO_NET_HDR_GSO_NONE`.
 pub const GSO_NONE: u8 = 0;
+
+/// `VIRTIO_NET_HDR_GSO_TCPV4`.
+pub const GSO_TCPV4: u8 = 1;
 
 /// A parsed header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,25 @@ pub struct Header {
 impl Header {
     /// The header of a packet with nothing left to do (what we write).
     pub const PLAIN: [u8; LEN] = [0; LEN];
+
+    /// The header's bytes, as the device reads them.
+    pub fn to_bytes(&self) -> [u8; LEN] {
+        let mut b = [0u8; LEN];
+        b[0] = self.flags;
+        b[1] = self.gso_type;
+        for (i, w) in [
+            self.hdr_len,
+            self.gso_size,
+            self.csum_start,
+            self.csum_offset,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            b[2 + 2 * i..4 + 2 * i].copy_from_slice(&w.to_ne_bytes());
+        }
+        b
+    }
 
     pub fn parse(bytes: &[u8]) -> Option<Header> {
         let b: &[u8; LEN] = bytes.get(..LEN)?.try_into().ok()?;
@@ -96,12 +118,15 @@ mod tests {
     use super::*;
 
     fn header(flags: u8, gso_type: u8, start: u16, offset: u16) -> [u8; LEN] {
-        let mut h = [0u8; LEN];
-        h[0] = flags;
-        h[1] = gso_type;
-        h[6..8].copy_from_slice(&start.to_ne_bytes());
-        h[8..10].copy_from_slice(&offset.to_ne_bytes());
-        h
+        Header {
+            flags,
+            gso_type,
+            hdr_len: 0,
+            gso_size: 0,
+            csum_start: start,
+            csum_offset: offset,
+        }
+        .to_bytes()
     }
 
     /// A UDP datagram from 10.0.0.1:1000 to 10.0.0.2:2000 with `payload`,
