@@ -151,7 +151,7 @@ impl Connection {
                 let data = seg.payload;
                 let seq = seg.seq_number + 1;
                 self.check_urg(seg);
-                self.process_text(ctx, seq, data, out);
+                self.process_text(ctx, seq, data, f.psh(), out);
                 self.check_fin(ctx, f.fin(), seq + data.len(), out);
             }
         } else {
@@ -277,7 +277,7 @@ impl Connection {
             return;
         }
         self.check_urg(seg);
-        self.process_text(ctx, seq, data, out);
+        self.process_text(ctx, seq, data, seg.flags.psh(), out);
         self.check_fin(ctx, fin, seq + data.len(), out);
     }
 
@@ -590,7 +590,7 @@ impl Connection {
             // after our CLOSE makes it CLOSING).
             if let Some((text, fin)) = self.syn_text.take().map(|b| *b) {
                 let seq = self.rcv.nxt();
-                self.process_text(ctx, seq, &text, out);
+                self.process_text(ctx, seq, &text, true, out);
                 self.check_fin(ctx, fin, seq + text.len(), out);
             }
             out.established = true;
@@ -741,19 +741,47 @@ impl Connection {
             .take_urgent(seg.seq_number + usize::from(seg.urgent_pointer));
     }
 
+    /// The peer's segment size as its segments show it (Linux's
+    /// tcp_measure_rcv_mss), the measure of "full-sized" for delayed ACKs
+    /// (RFC 5681 §4.2). It grows with any larger segment, capped at the
+    /// largest payload the MSS we announced allows with the options every
+    /// segment carries: a segment larger than that is several the
+    /// sender's offload left whole (a TUN device's GSO), whose pieces
+    /// Linux measures by their gso_size. It shrinks to a smaller size seen
+    /// twice in a row, if the segments are large enough to be a path's
+    /// full ones: 536 bytes of payload and basic header (RFC 9293 §3.7.1's
+    /// default MSS), or 88 (Linux's smallest MSS) when PSH says nothing
+    /// about the sender running out of data.
+    fn measure_rcv_mss(&mut self, len: usize, psh: bool) {
+        let options = if self.neg.ts { 12 } else { 0 };
+        let cap = usize::from(self.seg.our_mss).saturating_sub(options);
+        let len = u32::try_from(len.min(cap)).unwrap_or(u32::MAX);
+        if len >= self.rcv_mss {
+            self.rcv_mss = len;
+            return;
+        }
+        let seen = len + options as u32;
+        if seen >= 536 || (seen >= 88 && !psh) {
+            if len == self.last_seg_size {
+                self.rcv_mss = len;
+            }
+            self.last_seg_size = len;
+        }
+    }
+
     /// Seventh: the segment text, already trimmed to the window.
-    fn process_text(&mut self, ctx: &mut Ctx<'_>, seq: SeqNumber, data: &[u8], out: &mut Outcome) {
+    fn process_text(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seq: SeqNumber,
+        data: &[u8],
+        psh: bool,
+        out: &mut Outcome,
+    ) {
         if data.is_empty() {
             return;
         }
-        // Linux's rcv_mss, capped at the largest payload the MSS we
-        // announced allows with the options every segment carries: a
-        // segment larger than that is several the sender's offload left
-        // whole (a TUN device's GSO), whose pieces Linux measures by their
-        // gso_size.
-        let options = if self.neg.ts { 12 } else { 0 };
-        let cap = usize::from(self.seg.our_mss).saturating_sub(options);
-        self.rcv_mss = self.rcv_mss.max(data.len().min(cap));
+        self.measure_rcv_mss(data.len(), psh);
         if !matches!(
             self.state(),
             State::Established | State::FinWait1 | State::FinWait2
@@ -791,10 +819,14 @@ impl Connection {
             // tells the sender of its spurious retransmission at once).
             self.rcv.ack_now();
         } else {
+            // Full-sized as the peer's segments show it (Linux's rcv_mss),
+            // not as the MSS options say: a peer whose path MTU is below
+            // what either side announced sends smaller segments, each of
+            // which is still full (RFC 5681 §4.2's "full-sized").
             let full = if ctx.config.ack_every_second_segment {
                 0
             } else {
-                self.seg.mss.min(usize::from(self.seg.our_mss))
+                self.rcv_mss as usize
             };
             let most = usize::from(self.seg.our_mss);
             if self.rcv.ack_in_order(data.len(), full, most)

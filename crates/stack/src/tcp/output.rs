@@ -565,6 +565,9 @@ impl Connection {
                         let undo = &mut self.rec.undo;
                         undo.retrans = undo.retrans.saturating_add(1);
                         undo.stamp.get_or_insert(tsval);
+                        if end > undo.high {
+                            undo.high = end;
+                        }
                         if end > self.rec.high_rxt {
                             self.rec.high_rxt = end;
                         }

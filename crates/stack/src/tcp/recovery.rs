@@ -99,6 +99,9 @@ pub struct Undo {
     pub marker: Option<SeqNumber>,
     /// Retransmissions of the episode not yet reported as duplicates.
     pub retrans: u32,
+    /// The end of the highest retransmission of the episode: a D-SACK
+    /// counts against `retrans` only inside `[marker, high)`.
+    pub high: SeqNumber,
     /// The TSval of the episode's first retransmission.
     pub stamp: Option<u32>,
 }
@@ -429,9 +432,13 @@ impl Connection {
             if let Some(end) = self.tlp.end.filter(|_| self.tlp.retrans) {
                 info.dsack_covers_probe = l0 < end && end <= r0;
             }
-            // RFC 3708: a duplicate of a retransmission of this episode.
+            // RFC 3708 §2: a duplicate of a retransmission of this episode
+            // (all of which lie in [marker, high)); not of the tail loss
+            // probe, which is not counted, nor of an earlier episode's
+            // retransmission below the marker.
             let undo = &mut self.rec.undo;
-            if undo.retrans > 0 && undo.marker.is_some_and(|m| r0 > m) && r0 <= ack {
+            let episode = undo.marker.is_some_and(|m| m <= l0 && r0 <= undo.high);
+            if undo.retrans > 0 && episode && !info.dsack_covers_probe {
                 undo.retrans -= 1;
             }
         }
@@ -566,6 +573,7 @@ impl Connection {
         self.rec.undo = Undo {
             marker: Some(self.snd.una()),
             retrans: 0,
+            high: self.snd.una(),
             stamp: None,
         };
         self.cc.on_congestion(
@@ -833,6 +841,7 @@ impl Connection {
             self.rec.undo = Undo {
                 marker: Some(self.snd.una()),
                 retrans: 0,
+                high: self.snd.una(),
                 stamp: None,
             };
         }

@@ -177,8 +177,12 @@ pub struct Connection {
     /// or SYN-ACK (RFC 5681 §3.1, RFC 6298 §5.7).
     pub(super) syn_timeouts: u32,
     /// The peer's MSS as its segments show it (Linux's rcv_mss): 536
-    /// until a larger data segment arrives.
-    pub(super) rcv_mss: usize,
+    /// until a larger data segment arrives, or two in a row of one
+    /// smaller size (a path with a small MTU).
+    pub(super) rcv_mss: u32,
+    /// The payload of the last segment that was a candidate for a smaller
+    /// `rcv_mss`.
+    pub(super) last_seg_size: u32,
     pub(super) persist: Persist,
     pub(super) keepalive: KeepAlive,
     /// Time the last segment arrived.
@@ -362,6 +366,7 @@ impl Connection {
             retries: 0,
             syn_timeouts: 0,
             rcv_mss: 536,
+            last_seg_size: 0,
             persist: Persist {
                 min: config.persist_min,
                 max: config.persist_max,
@@ -547,7 +552,7 @@ impl Connection {
             retrans_out: self.snd.queue().retrans_records(),
             delivered: self.rate.delivered,
             reordering_seen: self.rack.reordering_seen,
-            rcv_mss: self.rcv_mss,
+            rcv_mss: self.rcv_mss as usize,
             dsack_dups: self.counters.dsack_dups,
             reord_seen: self.counters.reord_seen,
             bbr: self.cc.bbr_info(),

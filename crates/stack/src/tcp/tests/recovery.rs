@@ -226,6 +226,29 @@ fn rfc3708_dsack_undoes_a_spurious_fast_retransmit() {
     assert_eq!(after.ssthresh, before.ssthresh);
 }
 
+/// RFC 3708 §2 counts duplicates of the episode's retransmissions only:
+/// a D-SACK of data never retransmitted (the network duplicated a
+/// segment) says nothing about the retransmission, and the reduction for
+/// a real loss stays.
+#[test]
+fn rfc3708_a_duplicate_of_data_never_retransmitted_is_no_proof() {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, false);
+    send_segments(&mut b, c, 6);
+    b.advance(RTT);
+    let before = b.s.tcp_info(c).unwrap();
+    b.send(sack(base, 0, &[(1, 4)]));
+    assert_eq!(b.recv()[0].seq, base);
+    // The retransmission repaired the hole; then a copy of segment 3 the
+    // network duplicated comes back as a D-SACK.
+    b.send(sack(base, 6, &[]));
+    b.send(Seg::new(ACK, IRS + 1, base + 6 * MSS).sacks(&[(base + 3 * MSS, base + 4 * MSS)]));
+    assert_eq!(b.s.stats().tcp.dsack_recv, 1);
+    assert_eq!(b.s.stats().tcp.spurious_undos, 0);
+    let after = b.s.tcp_info(c).unwrap();
+    assert!(after.ssthresh < before.ssthresh, "{after:?}");
+}
+
 #[test]
 fn rfc3522_timestamps_undo_a_spurious_timeout() {
     let mut b = bench(|_| {});

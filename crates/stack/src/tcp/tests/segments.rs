@@ -725,6 +725,61 @@ fn a_peer_with_larger_segments_is_acked_every_second_one() {
     assert_eq!(b.one().ack, s + 2920);
 }
 
+/// A peer whose path MTU is smaller than either MSS announced sends
+/// smaller segments; they are its full-sized ones (Linux's rcv_mss), so
+/// every second one is acknowledged at once rather than each waiting for
+/// the delayed-ACK timer.
+#[test]
+fn segments_of_a_smaller_path_mtu_count_as_full() {
+    let mut b = Bench::new(|c| c.recv_buffer = 65535);
+    let l = b.s.tcp_listen(sa(US, PORT), 4).unwrap();
+    b.send(Seg::new(SYN, IRS, 0).mss(1460));
+    let iss = b.one().seq;
+    b.send(Seg::new(ACK, IRS + 1, iss + 1));
+    let c = b.s.tcp_accept(l).unwrap();
+    let s = IRS + 1;
+    let seg = vec![5u8; 1200];
+    b.send(Seg::new(ACK, s, iss + 1).data(&seg));
+    b.nothing();
+    b.send(Seg::new(ACK, s + 1200, iss + 1).data(&seg));
+    assert_eq!(b.one().ack, s + 2400);
+    assert_eq!(b.s.tcp_info(c).unwrap().rcv_mss, 1200);
+    // Smaller ones still wait.
+    b.send(Seg::new(ACK, s + 2400, iss + 1).data(&[6; 600]));
+    b.send(Seg::new(ACK, s + 3000, iss + 1).data(&[6; 600]));
+    b.nothing();
+}
+
+/// Below the initial 536 bytes (a 576-byte MTU with timestamps leaves
+/// 524), the measure shrinks to a size seen twice in a row, as Linux's
+/// tcp_measure_rcv_mss does; segments with PSH below 536 do not move it
+/// (they are the ends of the sender's writes).
+#[test]
+fn a_small_mtu_path_shrinks_the_measure_of_full() {
+    let mut b = Bench::new(|c| c.recv_buffer = 65535);
+    let (c, iss) = established(&mut b);
+    let s = IRS + 1;
+    b.send(Seg::new(ACK | PSH, s, iss + 1).data(&[1; 300]));
+    b.send(Seg::new(ACK | PSH, s + 300, iss + 1).data(&[1; 300]));
+    b.nothing();
+    b.advance(Duration::from_millis(40));
+    assert_eq!(b.one().ack, s + 600);
+    assert_eq!(b.s.tcp_info(c).unwrap().rcv_mss, 536);
+    let seg = vec![2u8; 500];
+    b.send(Seg::new(ACK, s + 600, iss + 1).data(&seg));
+    b.nothing();
+    // The second of one size is the first to count as full.
+    b.send(Seg::new(ACK, s + 1100, iss + 1).data(&seg));
+    b.nothing();
+    assert_eq!(b.s.tcp_info(c).unwrap().rcv_mss, 500);
+    b.send(Seg::new(ACK, s + 1600, iss + 1).data(&seg));
+    assert_eq!(b.one().ack, s + 2100);
+    b.send(Seg::new(ACK, s + 2100, iss + 1).data(&seg));
+    b.nothing();
+    b.send(Seg::new(ACK, s + 2600, iss + 1).data(&seg));
+    assert_eq!(b.one().ack, s + 3100);
+}
+
 // --- eighth: FIN ---------------------------------------------------------------------
 
 #[test]
