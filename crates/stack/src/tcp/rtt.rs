@@ -4,82 +4,110 @@ use std::time::Duration;
 
 /// Clock granularity G of RFC 6298 §2 (our clock has microseconds; Linux's
 /// jiffies are coarser, we use 1 ms).
-const GRANULARITY: Duration = Duration::from_millis(1);
+const GRANULARITY_NS: u64 = 1_000_000;
 
-/// SRTT, RTTVAR and RTO of a connection.
+/// SRTT, RTTVAR and RTO of a connection. Times are kept as nanoseconds
+/// in a `u64` (half a `Duration`'s size; the arithmetic is the same floor
+/// division `Duration` does, so every value is exactly what it would be):
+/// a control block lives as long as its connection, a million of them in
+/// one stack (issue 13).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RttEstimator {
-    srtt: Option<Duration>,
-    rttvar: Duration,
-    rto: Duration,
+    /// `NONE` until the first sample.
+    srtt: u64,
+    rttvar: u64,
+    rto: u64,
     /// The RTO before backoff and slop: the initial value, or SRTT +
     /// 4·RTTVAR clamped.
-    base: Duration,
-    min: Duration,
-    max: Duration,
+    base: u64,
+    min: u64,
+    max: u64,
     /// Added to each computed RTO (BSD's `rexmit_slop`).
-    slop: Duration,
+    slop: u64,
+    /// The latest sample; `NONE` before the first.
+    latest: u64,
     /// Number of consecutive backoffs (RFC 6298 §5.5).
     backoff: u32,
-    latest: Option<Duration>,
+}
+
+/// No value yet (for `srtt` and `latest`).
+const NONE: u64 = u64::MAX;
+
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(NONE - 1)
+}
+
+fn dur(n: u64) -> Duration {
+    Duration::from_nanos(n)
+}
+
+fn some(n: u64) -> Option<Duration> {
+    (n != NONE).then(|| dur(n))
 }
 
 impl RttEstimator {
     /// RFC 6298 §2.1: before a sample, RTO is the initial value.
     pub fn new(initial: Duration, min: Duration, max: Duration) -> RttEstimator {
+        let (min, max) = (ns(min), ns(max));
+        let initial = ns(initial).clamp(min, max);
         RttEstimator {
-            srtt: None,
-            rttvar: Duration::ZERO,
-            rto: initial.clamp(min, max),
-            base: initial.clamp(min, max),
+            srtt: NONE,
+            rttvar: 0,
+            rto: initial,
+            base: initial,
             min,
             max,
-            slop: Duration::ZERO,
+            slop: 0,
+            latest: NONE,
             backoff: 0,
-            latest: None,
         }
     }
 
     /// Add `slop` to every RTO computed from samples and to every
     /// backed-off RTO (BSD's `TCPT_RANGESET`); the initial RTO has none.
     pub fn with_slop(mut self, slop: Duration) -> RttEstimator {
-        self.slop = slop;
+        self.slop = ns(slop);
         self
     }
 
     /// Take a sample R (never from a retransmitted segment: Karn's rule is
     /// the caller's, RFC 6298 §3).
     pub fn sample(&mut self, r: Duration) {
-        self.latest = Some(r);
-        match self.srtt {
+        let r = ns(r);
+        self.latest = r;
+        if self.srtt == NONE {
             // §2.2: the first measurement.
-            None => {
-                self.srtt = Some(r);
-                self.rttvar = r / 2;
-            }
+            self.srtt = r;
+            self.rttvar = r / 2;
+        } else {
             // §2.3: RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, SRTT <- 7/8 SRTT + 1/8 R'.
-            Some(srtt) => {
-                let delta = srtt.abs_diff(r);
-                self.rttvar = (self.rttvar * 3 + delta) / 4;
-                self.srtt = Some((srtt * 7 + r) / 8);
-            }
+            let delta = self.srtt.abs_diff(r);
+            self.rttvar = self.rttvar.saturating_mul(3).saturating_add(delta) / 4;
+            self.srtt = self.srtt.saturating_mul(7).saturating_add(r) / 8;
         }
         // RTO <- SRTT + max(G, K*RTTVAR), K = 4; clamped (§2.4, §2.5).
-        let srtt = self.srtt.unwrap_or(r);
-        self.base = (srtt + GRANULARITY.max(self.rttvar * 4)).clamp(self.min, self.max);
-        self.rto = (self.base + self.slop).clamp(self.min, self.max);
+        let spread = GRANULARITY_NS.max(self.rttvar.saturating_mul(4));
+        self.base = self.srtt.saturating_add(spread).clamp(self.min, self.max);
+        self.rto = self
+            .base
+            .saturating_add(self.slop)
+            .clamp(self.min, self.max);
         self.backoff = 0;
     }
 
     /// The timer expired: back off (RFC 6298 §5.5).
     pub fn back_off(&mut self) {
         self.backoff += 1;
-        if self.slop.is_zero() {
-            self.rto = (self.rto * 2).min(self.max);
+        if self.slop == 0 {
+            self.rto = self.rto.saturating_mul(2).min(self.max);
         } else {
             // BSD: each backed-off timeout is base·2ⁿ plus the slop.
-            let factor = 1u32 << self.backoff.min(16);
-            self.rto = (self.base.saturating_mul(factor) + self.slop).min(self.max);
+            let factor = 1u64 << self.backoff.min(16);
+            self.rto = self
+                .base
+                .saturating_mul(factor)
+                .saturating_add(self.slop)
+                .min(self.max);
         }
     }
 
@@ -87,8 +115,8 @@ impl RttEstimator {
     /// was measured, so data transmission begins with an RTO of 3 s (the
     /// backoff of the handshake does not carry over).
     pub fn after_lost_syn(&mut self) {
-        if self.srtt.is_none() {
-            self.rto = Duration::from_secs(3).clamp(self.min, self.max);
+        if self.srtt == NONE {
+            self.rto = ns(Duration::from_secs(3)).clamp(self.min, self.max);
             self.base = self.rto;
         }
         self.backoff = 0;
@@ -96,19 +124,19 @@ impl RttEstimator {
 
     /// The current RTO.
     pub fn rto(&self) -> Duration {
-        self.rto
+        dur(self.rto)
     }
 
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        some(self.srtt)
     }
 
     pub fn rttvar(&self) -> Duration {
-        self.rttvar
+        dur(self.rttvar)
     }
 
     pub fn latest(&self) -> Option<Duration> {
-        self.latest
+        some(self.latest)
     }
 
     pub fn backoff(&self) -> u32 {

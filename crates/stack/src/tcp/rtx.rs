@@ -106,33 +106,34 @@ impl Sent {
     }
 }
 
-/// Running sums over the records.
+/// Running sums over the records (`u32`: a window holds less than 2³¹
+/// bytes, RFC 7323 §2.3, and fewer records).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Tally {
-    pipe: usize,
+    pipe: u32,
     /// Records that need a retransmission.
-    pending: usize,
-    sacked_bytes: usize,
-    sacked_records: usize,
-    lost_bytes: usize,
-    lost_records: usize,
+    pending: u32,
+    sacked_bytes: u32,
+    sacked_records: u32,
+    lost_bytes: u32,
+    lost_records: u32,
     /// Records sent again and not known delivered (Linux's retrans_out).
-    retrans_records: usize,
+    retrans_records: u32,
     /// Records transmitted more than once.
-    resent: usize,
+    resent: u32,
 }
 
 impl Tally {
     fn of(r: &Sent) -> Tally {
         Tally {
-            pipe: r.in_pipe(),
-            pending: usize::from(r.needs_retransmission()),
-            sacked_bytes: usize::from(r.sacked) * r.len(),
-            sacked_records: usize::from(r.sacked),
-            lost_bytes: usize::from(r.lost && !r.sacked) * r.len(),
-            lost_records: usize::from(r.lost && !r.sacked),
-            retrans_records: usize::from(r.retransmitted && !r.sacked),
-            resent: usize::from(r.xmits > 1),
+            pipe: r.in_pipe() as u32,
+            pending: u32::from(r.needs_retransmission()),
+            sacked_bytes: u32::from(r.sacked) * r.len() as u32,
+            sacked_records: u32::from(r.sacked),
+            lost_bytes: u32::from(r.lost && !r.sacked) * r.len() as u32,
+            lost_records: u32::from(r.lost && !r.sacked),
+            retrans_records: u32::from(r.retransmitted && !r.sacked),
+            resent: u32::from(r.xmits > 1),
         }
     }
 
@@ -294,7 +295,7 @@ impl RtxQueue {
 
     /// RFC 6675 §4's pipe: bytes believed to be in the network.
     pub fn pipe(&self) -> usize {
-        self.tally.pipe
+        self.tally.pipe as usize
     }
 
     /// Whether some record waits for a retransmission.
@@ -305,21 +306,21 @@ impl RtxQueue {
     /// Bytes and records SACKed and not yet cumulatively acknowledged.
     #[cfg(test)]
     pub fn sacked_bytes(&self) -> usize {
-        self.tally.sacked_bytes
+        self.tally.sacked_bytes as usize
     }
 
     pub fn sacked_records(&self) -> usize {
-        self.tally.sacked_records
+        self.tally.sacked_records as usize
     }
 
     /// Records marked lost and not SACKed since (Linux's lost_out).
     pub fn lost_records(&self) -> usize {
-        self.tally.lost_records
+        self.tally.lost_records as usize
     }
 
     /// Records sent again and not known delivered (Linux's retrans_out).
     pub fn retrans_records(&self) -> usize {
-        self.tally.retrans_records
+        self.tally.retrans_records as usize
     }
 
     /// A new transmission of `start .. end`, which must begin where the
@@ -500,6 +501,22 @@ impl RtxQueue {
                 }
                 break;
             }
+        }
+        if self.records.is_empty() {
+            self.release();
+        }
+    }
+
+    /// Give the storage of an empty queue back: an idle connection holds
+    /// none (the record of its SYN, or a burst's worth of records, would
+    /// otherwise stay allocated for as long as it lives — issue 13's
+    /// memory per idle endpoint). The next burst allocates again.
+    fn release(&mut self) {
+        debug_assert_eq!(self.live, 0);
+        self.records = VecDeque::new();
+        self.in_flight = VecDeque::new();
+        if self.lost_log.is_empty() {
+            self.lost_log = Vec::new();
         }
     }
 

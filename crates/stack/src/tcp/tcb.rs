@@ -706,8 +706,8 @@ mod tests {
     fn control_block_size() {
         let size = std::mem::size_of::<Connection>();
         assert!(
-            size <= 1400,
-            "Connection is {size} bytes (docs/benchmarks.md says 1,400)"
+            size <= 1304,
+            "Connection is {size} bytes (docs/benchmarks.md says 1,304)"
         );
     }
 }
