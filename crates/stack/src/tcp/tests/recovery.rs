@@ -198,21 +198,28 @@ fn rfc8985_probe_prefers_new_data() {
     assert_eq!((probe.seq, probe.data.len()), (base + 10 * MSS, 600));
 }
 
-#[test]
-fn rfc3708_dsack_undoes_a_spurious_fast_retransmit() {
+/// Six segments out; segment 0 is deemed lost (three others SACKed) and
+/// sent again; then everything is acknowledged. Returns the bench, the
+/// connection, the first sequence number and the state before recovery.
+fn fast_retransmit_then_all_acked() -> (Bench, TcpHandle, u32, crate::tcp::TcpInfo) {
     let mut b = bench(|_| {});
     let (c, base) = open(&mut b, false);
     send_segments(&mut b, c, 6);
     b.advance(RTT);
     let before = b.s.tcp_info(c).unwrap();
-    // Segment 0 is late; three others are SACKed: it is deemed lost.
     b.send(sack(base, 0, &[(1, 4)]));
-    let out = b.recv();
-    assert_eq!(out[0].seq, base);
+    assert_eq!(b.recv()[0].seq, base);
     assert!(b.s.tcp_info(c).unwrap().in_recovery);
-    // The original arrives, then the retransmission is reported back as a
-    // duplicate: the reduction was for nothing.
     b.send(sack(base, 6, &[]));
+    (b, c, base, before)
+}
+
+#[test]
+fn rfc3708_dsack_undoes_a_spurious_fast_retransmit() {
+    // Segment 0 was only late: the original arrived, then the
+    // retransmission is reported back as a duplicate — the reduction was
+    // for nothing.
+    let (mut b, c, base, before) = fast_retransmit_then_all_acked();
     b.send(Seg::new(ACK, IRS + 1, base + 6 * MSS).sacks(&[(base, base + MSS)]));
     let after = b.s.tcp_info(c).unwrap();
     assert_eq!(b.s.stats().tcp.spurious_undos, 1);
@@ -232,16 +239,9 @@ fn rfc3708_dsack_undoes_a_spurious_fast_retransmit() {
 /// a real loss stays.
 #[test]
 fn rfc3708_a_duplicate_of_data_never_retransmitted_is_no_proof() {
-    let mut b = bench(|_| {});
-    let (c, base) = open(&mut b, false);
-    send_segments(&mut b, c, 6);
-    b.advance(RTT);
-    let before = b.s.tcp_info(c).unwrap();
-    b.send(sack(base, 0, &[(1, 4)]));
-    assert_eq!(b.recv()[0].seq, base);
     // The retransmission repaired the hole; then a copy of segment 3 the
     // network duplicated comes back as a D-SACK.
-    b.send(sack(base, 6, &[]));
+    let (mut b, c, base, before) = fast_retransmit_then_all_acked();
     b.send(Seg::new(ACK, IRS + 1, base + 6 * MSS).sacks(&[(base + 3 * MSS, base + 4 * MSS)]));
     assert_eq!(b.s.stats().tcp.dsack_recv, 1);
     assert_eq!(b.s.stats().tcp.spurious_undos, 0);

@@ -706,17 +706,22 @@ fn a_segment_of_several_full_ones_is_acked_at_once() {
     assert_eq!(info.rcv_mss, 1460);
 }
 
+/// A passive open whose SYN announces `mss`.
+fn established_with_mss(b: &mut Bench, mss: u16) -> (TcpHandle, u32) {
+    let l = b.s.tcp_listen(sa(US, PORT), 4).unwrap();
+    b.send(Seg::new(SYN, IRS, 0).mss(mss));
+    let iss = b.one().seq;
+    b.send(Seg::new(ACK, IRS + 1, iss + 1));
+    (b.s.tcp_accept(l).unwrap(), iss)
+}
+
 /// When our own segments are smaller than the peer's (it announced a
 /// small MSS), the peer's ordinary full-sized segments still count as one
 /// each: ACKed every second one, not each.
 #[test]
 fn a_peer_with_larger_segments_is_acked_every_second_one() {
     let mut b = Bench::new(|c| c.recv_buffer = 65535);
-    let l = b.s.tcp_listen(sa(US, PORT), 4).unwrap();
-    b.send(Seg::new(SYN, IRS, 0).mss(536));
-    let iss = b.one().seq;
-    b.send(Seg::new(ACK, IRS + 1, iss + 1));
-    b.s.tcp_accept(l).unwrap();
+    let (_, iss) = established_with_mss(&mut b, 536);
     let s = IRS + 1;
     let full = vec![4u8; 1460];
     b.send(Seg::new(ACK, s, iss + 1).data(&full));
@@ -732,11 +737,7 @@ fn a_peer_with_larger_segments_is_acked_every_second_one() {
 #[test]
 fn segments_of_a_smaller_path_mtu_count_as_full() {
     let mut b = Bench::new(|c| c.recv_buffer = 65535);
-    let l = b.s.tcp_listen(sa(US, PORT), 4).unwrap();
-    b.send(Seg::new(SYN, IRS, 0).mss(1460));
-    let iss = b.one().seq;
-    b.send(Seg::new(ACK, IRS + 1, iss + 1));
-    let c = b.s.tcp_accept(l).unwrap();
+    let (c, iss) = established_with_mss(&mut b, 1460);
     let s = IRS + 1;
     let seg = vec![5u8; 1200];
     b.send(Seg::new(ACK, s, iss + 1).data(&seg));
