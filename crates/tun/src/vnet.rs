@@ -23,6 +23,9 @@ pub const LEN: usize = 10;
 /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`: the checksum is to be completed.
 pub const F_NEEDS_CSUM: u8 = 1;
 
+/// Where UDP's checksum field lies in its header (`csum_offset`).
+const UDP_CHECKSUM_AT: u16 = 6;
+
 /// `VIRTIO_NET_HDR_GSO_NONE`.
 pub const GSO_NONE: u8 = 0;
 
@@ -101,11 +104,14 @@ pub fn receive(read: &mut [u8]) -> Result<(Header, std::ops::Range<usize>), Malf
         // The field holds the pseudo-header's sum; summing from the start
         // of the transport header over it gives the whole sum (RFC 1071),
         // whose complement is the checksum. A result of zero is written as
-        // its other form, 0xffff, which UDP requires (RFC 768) and TCP
-        // accepts.
+        // its other form, 0xffff, in UDP's field only (offset 6), where
+        // zero means "no checksum" (RFC 768). TCP's stays 0x0000, what a
+        // checksum computed from scratch is (RFC 1624 §3): a receiver
+        // accepts either, but a capture's reader (Wireshark) calls 0xffff
+        // wrong — one ACK in about 65,536 from the kernel showed so.
         let sum = checksum::data(&packet[start..]);
         let value = match !sum {
-            0 => 0xffff,
+            0 if header.csum_offset == UDP_CHECKSUM_AT => 0xffff,
             v => v,
         };
         packet[field..field + 2].copy_from_slice(&value.to_be_bytes());
@@ -160,6 +166,30 @@ mod tests {
             let want = if want == 0 { 0xffff } else { want };
             assert_eq!(got, want, "payload of {} bytes", payload.len());
         }
+    }
+
+    /// A TCP segment whose checksum comes out as zero keeps 0x0000 (a
+    /// capture reader calls 0xffff wrong for TCP); UDP's zero is 0xffff
+    /// (above).
+    #[test]
+    fn a_tcp_checksum_of_zero_stays_zero() {
+        let src = std::net::Ipv4Addr::new(10, 7, 0, 1);
+        let dst = std::net::Ipv4Addr::new(10, 7, 0, 2);
+        let mut tcp = vec![0u8; 32];
+        tcp[..4].copy_from_slice(&[0x9c, 0x40, 0, 80]);
+        tcp[12] = 8 << 4;
+        tcp[13] = 0x10;
+        let pseudo = checksum::pseudo_header(src, dst, tcplab_wire::ip::Protocol::Tcp, 32);
+        // Choose the last word so that the whole sums to all ones.
+        let rest = checksum::combine(&[pseudo, checksum::data(&tcp)]);
+        tcp[30..32].copy_from_slice(&(!rest).to_be_bytes());
+        assert_eq!(checksum::combine(&[pseudo, checksum::data(&tcp)]), 0xffff);
+        tcp[16..18].copy_from_slice(&pseudo.to_be_bytes());
+        let mut read = header(F_NEEDS_CSUM, GSO_NONE, 0, 16).to_vec();
+        read.extend_from_slice(&tcp);
+        let (_, range) = receive(&mut read).unwrap();
+        let got = u16::from_be_bytes([read[range.start + 16], read[range.start + 17]]);
+        assert_eq!(got, 0);
     }
 
     #[test]

@@ -74,7 +74,11 @@ fn http_both_ways_in(files: &Files, flags: &[&str]) -> u64 {
 }
 
 /// The TCP datagrams of a capture that `filter` selects, as (source,
-/// IPv4 length, both checksums right).
+/// IPv4 length, both checksums right). A TCP checksum of 0xffff where the
+/// sum comes out as 0x0000 is right: it is zero's other form, which
+/// Linux's software completion writes (`skb_checksum_help`'s
+/// CSUM_MANGLED_0, for every protocol) and every receiver accepts, though
+/// Wireshark calls it wrong for TCP (RFC 1624 §3).
 fn tcp_datagrams_checked(pcap: &str, filter: &str) -> Vec<(String, usize, bool)> {
     let o = run_ok(Command::new("tshark").args([
         "-n",
@@ -96,12 +100,17 @@ fn tcp_datagrams_checked(pcap: &str, filter: &str) -> Vec<(String, usize, bool)>
         "ip.checksum.status",
         "-e",
         "tcp.checksum.status",
+        "-e",
+        "tcp.checksum",
+        "-e",
+        "tcp.checksum_calculated",
     ]));
     String::from_utf8_lossy(&o.stdout)
         .lines()
         .map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
-            let good = f.get(2..4) == Some(&["1", "1"][..]);
+            let zero = f.get(4..6) == Some(&["0xffff", "0x0000"][..]);
+            let good = f.get(2) == Some(&"1") && (f.get(3) == Some(&"1") || zero);
             (f[0].to_string(), f[1].parse().expect("ip.len"), good)
         })
         .collect()
@@ -134,29 +143,21 @@ fn http_20mb_both_ways_with_offloads_and_without() {
         let files = Files::new(20 << 20);
         let pcap = files.path("device.pcap");
         let taken = http_both_ways_in(&files, &[flags, &["--pcap", &pcap]].concat());
-        // Every segment the stack sent has right checksums. Of the
-        // kernel's, one in a CI run (a 52-byte ACK, once, under the
-        // parallel load of the whole suite) showed a wrong TCP checksum
-        // after completion; the stack drops such a datagram (counted), and
-        // a handful are tolerated and printed until the cause is known.
-        let (mut largest_in, mut from_kernel, mut from_stack, mut bad_in) = (0, 0, 0, 0);
+        // Every checksum right, the kernel's and the stack's. (One CI run
+        // once showed a kernel ACK "wrong": a TCP checksum the runtime had
+        // completed as 0xffff, zero's other form, which tshark flags; the
+        // runtime now writes 0x0000 for TCP, and the check above accepts
+        // the kernel's own 0xffff.)
+        let (mut largest_in, mut from_kernel, mut from_stack) = (0, 0, 0);
         for (src, len, good) in tcp_datagrams_checked(&pcap, "tcp") {
+            assert!(good, "a wrong checksum from {src}: {len} bytes");
             if src == "10.7.0.1" {
                 largest_in = largest_in.max(len);
                 from_kernel += 1;
-                if !good {
-                    bad_in += 1;
-                    eprintln!("a datagram from the kernel with a wrong checksum: {len} bytes");
-                }
             } else {
-                assert!(good, "a checksum of the stack's not right: {len} bytes");
                 from_stack += 1;
             }
         }
-        assert!(
-            bad_in <= 3,
-            "{bad_in} datagrams from the kernel with wrong checksums"
-        );
         let what = format!(
             "offloads {offload}: from the kernel {from_kernel} TCP datagrams, the largest \
              {largest_in} bytes; from the stack {from_stack} segments, {taken} writes taken \

@@ -512,7 +512,8 @@ impl RtxQueue {
     /// otherwise stay allocated for as long as it lives — issue 13's
     /// memory per idle endpoint). The next burst allocates again.
     fn release(&mut self) {
-        debug_assert_eq!(self.live, 0);
+        debug_assert_eq!(self.live, 0, "records in flight, none recorded");
+        self.live = 0;
         self.records = VecDeque::new();
         self.in_flight = VecDeque::new();
         if self.lost_log.is_empty() {
