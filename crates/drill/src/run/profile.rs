@@ -20,7 +20,8 @@ pub enum Profile {
     /// 200 ms of slop, options laid out as `tcp_addoptions()` does (SYN
     /// `mss,nop,wscale,sackOK,TS`, EOL padding), the receive window all the
     /// free space (`tcp_output()`'s silly-window rule), an ACK for every
-    /// second segment of any size, and ACKs that repeat an unacknowledged
+    /// second segment of any size, Nagle as RFC 9293 writes it (not Linux's
+    /// Minshall variant), and ACKs that repeat an unacknowledged
     /// FIN, RSTs ignored in TIME-WAIT (RFC 1337), an ICMP error about the
     /// SYN ending the attempt (`icmp_may_rst`), a 75 s `keepinit`, RCV.WND
     /// as the free buffer space. A SYN does not reopen TIME-WAIT: the
@@ -64,6 +65,7 @@ impl Sysctl {
             tcp.option_layout = OptionLayout::Bsd;
             tcp.receiver_sws = ReceiverSws::FreeSpace;
             tcp.ack_every_second_segment = true;
+            tcp.nagle_minshall = false;
             tcp.fin_on_acks = true;
             tcp.rfc1337 = true;
             tcp.rcv_wnd_is_buffer_space = true;

@@ -222,6 +222,7 @@ impl Loader<'_> {
             (&mut c.rack, t.rack),
             (&mut c.tlp, t.tlp),
             (&mut c.tw_reuse, t.tw_reuse),
+            (&mut c.nagle_minshall, t.nagle_minshall),
         ] {
             if let Some(v) = value {
                 *switch = v;

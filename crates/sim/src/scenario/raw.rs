@@ -133,6 +133,7 @@ pub(super) struct RawTcp {
     pub(super) rack: Option<bool>,
     pub(super) tlp: Option<bool>,
     pub(super) tw_reuse: Option<bool>,
+    pub(super) nagle_minshall: Option<bool>,
     /// Added to every ISN: to watch sequence numbers wrap.
     pub(super) isn_offset: Option<u32>,
 }

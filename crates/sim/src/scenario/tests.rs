@@ -287,3 +287,19 @@ outbound = ["100 allow all"]
         assert!(e.to_string().starts_with(want), "{e}");
     }
 }
+
+#[test]
+fn tcp_switches_per_host() {
+    let text = GOOD.replace(
+        "gateway = \"10.0.1.1\"\n",
+        "gateway = \"10.0.1.1\"\n[host.tcp]\nsack = false\nnagle_minshall = false\ncongestion = \"bbr\"\n",
+    );
+    let s = load("t.toml", &text).unwrap();
+    let (client, server) = (&s.nodes[0].tcp, &s.nodes[1].tcp);
+    assert!(!client.sack && !client.nagle_minshall);
+    assert_eq!(
+        client.congestion,
+        tcplab_stack::tcp::CongestionAlgorithm::Bbr
+    );
+    assert!(server.sack && server.nagle_minshall, "defaults elsewhere");
+}

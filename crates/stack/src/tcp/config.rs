@@ -77,6 +77,13 @@ pub struct TcpConfig {
     /// Nagle's algorithm for new connections (RFC 9293 §3.7.4); `false` is
     /// `TCP_NODELAY`.
     pub nagle: bool,
+    /// Nagle as Linux applies it (Minshall's variant,
+    /// draft-minshall-nagle-01): a segment smaller than the MSS is held
+    /// only while an earlier *small* one is unacknowledged, so the tail of
+    /// a write behind full-sized segments goes at once instead of waiting
+    /// for their (possibly delayed) ACK. `false`: RFC 9293 §3.7.4's rule
+    /// as written (hold while any data is unacknowledged), as FreeBSD.
+    pub nagle_minshall: bool,
     /// Keep-alive idle time, probe interval and probe count; off unless a
     /// socket turns it on (RFC 9293 §3.8.4).
     pub keepalive_time: Duration,
@@ -212,6 +219,7 @@ impl Default for TcpConfig {
             send_buffer: 256 * 1024,
             delayed_ack: Duration::from_millis(40),
             nagle: true,
+            nagle_minshall: true,
             keepalive_time: Duration::from_secs(7200),
             keepalive_interval: Duration::from_secs(75),
             keepalive_probes: 9,

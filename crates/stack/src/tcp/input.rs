@@ -755,12 +755,13 @@ impl Connection {
     fn measure_rcv_mss(&mut self, len: usize, psh: bool) {
         let options = if self.neg.ts { 12 } else { 0 };
         let cap = usize::from(self.seg.our_mss).saturating_sub(options);
-        let len = u32::try_from(len.min(cap)).unwrap_or(u32::MAX);
+        // At most our MSS, so it fits.
+        let len = u16::try_from(len.min(cap)).unwrap_or(u16::MAX);
         if len >= self.rcv_mss {
             self.rcv_mss = len;
             return;
         }
-        let seen = len + options as u32;
+        let seen = len.saturating_add(options as u16);
         if seen >= 536 || (seen >= 88 && !psh) {
             if len == self.last_seg_size {
                 self.rcv_mss = len;

@@ -414,7 +414,15 @@ impl Connection {
                 // Urgent data not yet sent goes at once (Linux's urgent
                 // mode lifts Nagle too): the point is that it is urgent.
                 let urgent = self.snd.up().is_some_and(|up| up > nxt);
-                let nagle_ok = self.nodelay || idle || urgent || self.snd.fin().is_some();
+                // Minshall's variant: only an unacknowledged small segment
+                // holds this one back.
+                let una = self.snd.una();
+                if !(una < self.snd_sml && self.snd_sml <= nxt) {
+                    self.snd_sml = una;
+                }
+                let minshall = self.minshall && self.snd_sml == una;
+                let nagle_ok =
+                    self.nodelay || idle || minshall || urgent || self.snd.fin().is_some();
                 let big = n >= (self.snd.max_wnd() as usize / 2).max(1);
                 if full || nagle_ok && (n == avail || big) {
                     if self.paced(now) {
@@ -551,6 +559,9 @@ impl Connection {
             let outstanding = self.snd.outstanding();
             let snap = self.rate.on_send(now, outstanding, before + len, lost);
             let end = plan.seq + len;
+            if matches!(kind, Kind::New) && plan.data_len > 0 && plan.data_len < self.seg.mss {
+                self.snd_sml = end;
+            }
             match kind {
                 Kind::New => self.snd.sent_new(plan.seq, end, now, tsval, snap),
                 Kind::Repair(i) => {
@@ -689,7 +700,7 @@ impl Connection {
         }
         ctx.stats.timeouts += 1;
         if !self.state().synchronized() {
-            self.syn_timeouts += 1;
+            self.syn_timeouts = self.syn_timeouts.saturating_add(1);
         }
         self.rtt.back_off();
         if self.state().synchronized() {

@@ -175,14 +175,14 @@ pub struct Connection {
     pub(super) retries: u32,
     /// Retransmission timeouts before the handshake completed: a lost SYN
     /// or SYN-ACK (RFC 5681 §3.1, RFC 6298 §5.7).
-    pub(super) syn_timeouts: u32,
+    pub(super) syn_timeouts: u8,
     /// The peer's MSS as its segments show it (Linux's rcv_mss): 536
     /// until a larger data segment arrives, or two in a row of one
     /// smaller size (a path with a small MTU).
-    pub(super) rcv_mss: u32,
+    pub(super) rcv_mss: u16,
     /// The payload of the last segment that was a candidate for a smaller
     /// `rcv_mss`.
-    pub(super) last_seg_size: u32,
+    pub(super) last_seg_size: u16,
     pub(super) persist: Persist,
     pub(super) keepalive: KeepAlive,
     /// Time the last segment arrived.
@@ -193,6 +193,12 @@ pub struct Connection {
     pub(super) last_oow_ack: Option<Instant>,
     /// Nagle's algorithm off (`TCP_NODELAY`).
     pub(super) nodelay: bool,
+    /// Nagle in Minshall's variant (`TcpConfig::nagle_minshall`).
+    pub(super) minshall: bool,
+    /// The end of the last segment sent smaller than the MSS (Linux's
+    /// snd_sml); at most SND.UNA once that is acknowledged (moved up with
+    /// it, so it never falls 2³¹ behind).
+    pub(super) snd_sml: SeqNumber,
     /// The socket's own settings (buffers, keep-alive, TOS, TTL).
     pub(super) opts: SocketOptions,
     /// ACKs repeat an unacknowledged FIN (`TcpConfig::fin_on_acks`).
@@ -379,6 +385,8 @@ impl Connection {
             opened: now,
             last_oow_ack: None,
             nodelay: !config.nagle,
+            minshall: config.nagle_minshall,
+            snd_sml: iss,
             opts,
             fin_on_acks: config.fin_on_acks,
             challenge_due: false,

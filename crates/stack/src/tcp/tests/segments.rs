@@ -943,9 +943,11 @@ fn data_retries_end_in_timeout() {
 
 #[test]
 fn fast_retransmit_on_third_duplicate_ack() {
+    // Nagle as RFC 9293 writes it holds the 200-byte tail: four segments.
     let mut b = Bench::new(|c| {
         c.send_buffer = 65536;
         c.congestion = crate::tcp::CongestionAlgorithm::NewReno;
+        c.nagle_minshall = false;
     });
     let (c, iss) = established(&mut b);
     b.s.tcp_send(c, &[9u8; 5000]).unwrap();
@@ -986,6 +988,40 @@ fn nagle_holds_small_segments_until_acked() {
     b.s.tcp_set_nodelay(c, true);
     b.s.tcp_send(c, b"d").unwrap();
     assert_eq!(b.one().data, b"d");
+}
+
+/// The tail of a write behind full-sized segments: Linux's Minshall
+/// variant (the default) sends it at once, since no small segment is
+/// unacknowledged; RFC 9293 §3.7.4's rule as written (FreeBSD's) holds it
+/// until everything is acknowledged. Either way a second small segment
+/// waits while the first is out.
+#[test]
+fn nagle_minshall_sends_the_tail_behind_full_segments() {
+    for minshall in [true, false] {
+        let mut b = Bench::new(|c| {
+            c.nagle_minshall = minshall;
+            c.send_buffer = 65535;
+        });
+        let (c, iss) = established_with_mss(&mut b, 1000);
+        b.s.tcp_send(c, &[7u8; 2500]).unwrap();
+        let out: Vec<usize> = b.recv().iter().map(|s| s.data.len()).collect();
+        if minshall {
+            assert_eq!(out, [1000, 1000, 500], "minshall");
+            b.s.tcp_send(c, b"x").unwrap();
+            b.nothing();
+            // The full segments' ACK leaves the small one out: still held.
+            b.send(Seg::new(ACK, IRS + 1, iss + 2001));
+            b.nothing();
+            b.send(Seg::new(ACK, IRS + 1, iss + 2501));
+            assert_eq!(b.one().data, b"x");
+        } else {
+            assert_eq!(out, [1000, 1000], "classic");
+            b.send(Seg::new(ACK, IRS + 1, iss + 1001));
+            b.nothing();
+            b.send(Seg::new(ACK, IRS + 1, iss + 2001));
+            assert_eq!(b.one().data.len(), 500);
+        }
+    }
 }
 
 #[test]
