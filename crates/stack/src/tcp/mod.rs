@@ -10,8 +10,9 @@
 //! §3.6); retransmission per RFC 6298 with Karn's rule and backoff and the
 //! R1/R2 limits of §3.8.3; flow control with zero-window probing that lasts
 //! as long as the peer answers (RFC 1122 §4.2.2.17), the SWS override
-//! (§4.2.3.4), window updates, sender and receiver SWS avoidance, Nagle,
-//! delayed ACKs; MSS option and effective MSS (§3.7.1), RFC 1191 path MTU
+//! (§4.2.3.4), window updates, sender and receiver SWS avoidance, Nagle
+//! (Minshall's variant by default, as Linux), delayed ACKs with "full-sized"
+//! as the peer's segments show it (Linux's rcv_mss); MSS option and effective MSS (§3.7.1), RFC 1191 path MTU
 //! down to 68 (DF cleared below `min_pmtu`), RFC 5927 soft ICMP errors;
 //! urgent data per RFC 6093; keep-alive; window scaling (RFC 7323 §2).
 //!
