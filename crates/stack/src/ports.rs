@@ -128,14 +128,19 @@ impl PortTable {
         if !self.is_free(kind, addr, port, remote) {
             return Err(BindError::AddrInUse { addr, port });
         }
-        self.bindings
-            .entry((kind, port))
-            .or_default()
-            .push(Binding {
-                addr,
-                remote,
-                owner,
-            });
+        // Short lists grow one at a time: most ports hold one or a few
+        // bindings, and a vector's first growth reserves four (issue 13's
+        // memory per connection, a million of them in one stack); longer
+        // ones double as usual.
+        let list = self.bindings.entry((kind, port)).or_default();
+        if list.len() < 8 {
+            list.reserve_exact(1);
+        }
+        list.push(Binding {
+            addr,
+            remote,
+            owner,
+        });
         Ok(())
     }
 

@@ -161,8 +161,10 @@ impl TcpLayer {
             })?;
         let src = route.src;
         // Reserve the slot first: the port table needs its owner's id.
+        let shared = self.shared();
         let placeholder = Connection::new(
             &self.config,
+            &shared,
             Phase::Closed,
             SocketAddrV4::new(src, 0),
             remote,
@@ -196,8 +198,10 @@ impl TcpLayer {
             return Err(ConnectError::InUse(local, remote));
         }
         let iss = self.isn(now, local, remote);
+        let shared = self.shared();
         let mut conn = Connection::new(
             &self.config,
+            &shared,
             Phase::SynSent,
             local,
             remote,
@@ -412,7 +416,7 @@ impl TcpLayer {
                 | State::CloseWait
         );
         let (local, remote, seq) = (conn.local(), conn.remote(), conn.snd.nxt());
-        let opts = conn.opts;
+        let opts = *conn.opts;
         conn.enter_closed();
         if reset {
             self.send_rst(now, ip, (local, remote), seq, None, &opts);
@@ -502,7 +506,7 @@ impl TcpLayer {
                 let c = self.conn(key)?;
                 let reusable = c.state() == State::TimeWait
                     && c.neg.ts
-                    && c.ts.recent_stamp.is_some_and(|t| {
+                    && c.ts.recent_stamp.get().is_some_and(|t| {
                         now.saturating_since(t) > std::time::Duration::from_secs(1)
                     });
                 reusable.then(|| TcpHandle(key).id())
@@ -567,12 +571,13 @@ impl TcpLayer {
                 // Buffer sizes and the MSS ceiling were fixed when the
                 // connection opened (they shape the SYN).
                 let idle_changed = opts.keepalive_time != c.opts.keepalive_time;
-                c.opts = SocketOptions {
+                let kept = SocketOptions {
                     recv_buffer: c.opts.recv_buffer,
                     send_buffer: c.opts.send_buffer,
                     max_seg: c.opts.max_seg,
                     ..opts
                 };
+                c.opts.set(kept);
                 // A new idle time counts from the last segment received;
                 // probes under way keep their interval.
                 if c.keepalive.on && idle_changed && c.keepalive.probes == 0 {
@@ -590,7 +595,7 @@ impl TcpLayer {
     pub fn options(&self, h: TcpHandle) -> Option<SocketOptions> {
         match self.sockets.get(h.0)? {
             TcpSocket::Listener(l) => Some(l.opts),
-            TcpSocket::Connection(c) => Some(c.opts),
+            TcpSocket::Connection(c) => Some(*c.opts),
         }
     }
 

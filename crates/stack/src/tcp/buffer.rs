@@ -9,36 +9,55 @@
 //! grow memory; the number of separate ranges is capped as well.
 
 /// A fixed-capacity byte ring.
+///
+/// Storage is a boxed slice of exactly the capacity, and positions are
+/// `u32` (a socket buffer is at most [`MAX_SOCKET_BUFFER`]): 32 bytes a
+/// ring instead of 48, two rings per connection (issue 13's memory per
+/// idle endpoint).
+///
+/// [`MAX_SOCKET_BUFFER`]: super::config::MAX_SOCKET_BUFFER
 #[derive(Debug, Clone)]
 pub struct Ring {
-    storage: Vec<u8>,
-    capacity: usize,
-    head: usize,
-    len: usize,
+    /// Empty until first used, or exactly `capacity` bytes.
+    storage: Box<[u8]>,
+    capacity: u32,
+    head: u32,
+    len: u32,
+}
+
+/// A position or length within a ring (always below its `u32` capacity).
+fn pos(n: usize) -> u32 {
+    debug_assert!(u32::try_from(n).is_ok(), "ring position {n} beyond u32");
+    n as u32
 }
 
 impl Ring {
+    /// A ring of `capacity` bytes (at most `u32::MAX`; larger is cut).
     pub fn new(capacity: usize) -> Ring {
         Ring {
-            storage: Vec::new(),
-            capacity,
+            storage: Box::default(),
+            capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
             head: 0,
             len: 0,
         }
     }
 
     fn ensure(&mut self) {
-        if self.storage.len() != self.capacity {
-            self.storage = vec![0; self.capacity];
+        if self.storage.len() != self.capacity() {
+            self.storage = vec![0; self.capacity()].into_boxed_slice();
         }
     }
 
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
+    }
+
+    fn head(&self) -> usize {
+        self.head as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -46,7 +65,7 @@ impl Ring {
     }
 
     pub fn free(&self) -> usize {
-        self.capacity - self.len
+        self.capacity() - self.len()
     }
 
     /// Append as much of `data` as fits; returns how much.
@@ -54,7 +73,7 @@ impl Ring {
         let n = data.len().min(self.free());
         if n > 0 {
             self.write_at(0, &data[..n]);
-            self.len += n;
+            self.len += pos(n);
         }
         n
     }
@@ -70,8 +89,9 @@ impl Ring {
             return 0;
         }
         self.ensure();
-        let start = (self.head + self.len + offset) % self.capacity;
-        let first = n.min(self.capacity - start);
+        let cap = self.capacity();
+        let start = (self.head() + self.len() + offset) % cap;
+        let first = n.min(cap - start);
         self.storage[start..start + first].copy_from_slice(&data[..first]);
         self.storage[..n - first].copy_from_slice(&data[first..n]);
         n
@@ -80,17 +100,18 @@ impl Ring {
     /// Make `n` bytes written with `write_at(0, ..)` part of the contents.
     pub fn extend(&mut self, n: usize) {
         debug_assert!(n <= self.free());
-        self.len += n.min(self.free());
+        self.len += pos(n.min(self.free()));
     }
 
     /// The bytes `offset .. offset + len` of the contents, as up to two slices.
     pub fn slices(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
-        let len = len.min(self.len.saturating_sub(offset));
+        let len = len.min(self.len().saturating_sub(offset));
         if len == 0 {
             return (&[], &[]);
         }
-        let start = (self.head + offset) % self.capacity;
-        let first = len.min(self.capacity - start);
+        let cap = self.capacity();
+        let start = (self.head() + offset) % cap;
+        let first = len.min(cap - start);
         (
             &self.storage[start..start + first],
             &self.storage[..len - first],
@@ -109,9 +130,9 @@ impl Ring {
     /// when the ring empties: bytes written beyond the contents (out of
     /// order) keep their place.
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.len);
-        self.len -= n;
-        self.head = (self.head + n) % self.capacity.max(1);
+        let n = n.min(self.len());
+        self.len -= pos(n);
+        self.head = pos((self.head() + n) % self.capacity().max(1));
     }
 
     /// Remove bytes from the front into `out`; returns how many.
@@ -124,6 +145,7 @@ impl Ring {
     /// Raise the capacity to `capacity` before any storage is allocated
     /// (a larger ring once the segment size is known); otherwise no change.
     pub fn grow(&mut self, capacity: usize) {
+        let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);
         if self.storage.is_empty() && self.len == 0 && capacity > self.capacity {
             self.capacity = capacity;
         }
@@ -131,19 +153,18 @@ impl Ring {
 
     /// Give the ring storage to use (from a pool), if it has none yet.
     pub fn provide(&mut self, mut storage: Vec<u8>) -> Option<Vec<u8>> {
-        if self.storage.len() == self.capacity || self.capacity == 0 {
+        if self.storage.len() == self.capacity() || self.capacity == 0 {
             return Some(storage);
         }
-        storage.resize(self.capacity, 0);
-        storage.truncate(self.capacity);
-        self.storage = storage;
+        storage.resize(self.capacity(), 0);
+        // Storage from a larger ring shrinks to this one's size.
+        self.storage = storage.into_boxed_slice();
         None
     }
 
-    /// Bytes of storage allocated (pooled storage may be larger than the
-    /// ring uses).
+    /// Bytes of storage allocated.
     pub fn allocated(&self) -> usize {
-        self.storage.capacity()
+        self.storage.len()
     }
 
     /// Whether storage has been allocated.
@@ -159,7 +180,7 @@ impl Ring {
         if self.storage.is_empty() {
             None
         } else {
-            Some(std::mem::take(&mut self.storage))
+            Some(std::mem::take(&mut self.storage).into_vec())
         }
     }
 }

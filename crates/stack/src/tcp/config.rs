@@ -296,6 +296,19 @@ pub struct SocketOptions {
 }
 
 impl SocketOptions {
+    /// Nothing set: the host's defaults everywhere (`Default`, usable in
+    /// a constant).
+    pub const UNSET: SocketOptions = SocketOptions {
+        recv_buffer: None,
+        send_buffer: None,
+        keepalive_time: None,
+        keepalive_interval: None,
+        keepalive_probes: None,
+        tos: 0,
+        ttl: None,
+        max_seg: None,
+    };
+
     /// Buffer sizes within 1 byte and [`MAX_SOCKET_BUFFER`], the MSS
     /// ceiling within 88 and 65,495, keep-alive times within 1 and 32,767
     /// seconds and 1 to 127 probes (Linux's ranges).

@@ -248,12 +248,45 @@ pub fn new_controller(
     initial: usize,
     smss: usize,
     seed: u64,
-) -> Box<dyn Controller> {
+) -> Held {
     use super::config::CongestionAlgorithm as A;
     match algorithm {
-        A::NewReno => Box::new(NewReno::new(initial)),
-        A::Cubic => Box::new(super::cubic::Cubic::new(initial)),
-        A::Bbr => Box::new(super::bbr::Bbr::new(initial, smss, seed)),
+        A::NewReno => Held::NewReno(NewReno::new(initial)),
+        A::Cubic => Held::Cubic(super::cubic::Cubic::new(initial)),
+        A::Bbr => Held::Bbr(Box::new(super::bbr::Bbr::new(initial, smss, seed))),
+    }
+}
+
+/// A connection's controller. NewReno and CUBIC (the default) are held
+/// in the connection itself, which spares an allocation per connection
+/// and the box's header (issue 13's memory per endpoint); BBR's model
+/// is larger and boxed.
+#[derive(Debug)]
+pub enum Held {
+    NewReno(NewReno),
+    Cubic(super::cubic::Cubic),
+    Bbr(Box<super::bbr::Bbr>),
+}
+
+impl std::ops::Deref for Held {
+    type Target = dyn Controller;
+
+    fn deref(&self) -> &(dyn Controller + 'static) {
+        match self {
+            Held::NewReno(c) => c,
+            Held::Cubic(c) => c,
+            Held::Bbr(c) => &**c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut (dyn Controller + 'static) {
+        match self {
+            Held::NewReno(c) => c,
+            Held::Cubic(c) => c,
+            Held::Bbr(c) => &mut **c,
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use super::compact::{OptDuration, OptInstant};
 use super::congestion::{AckEvent, Congestion, Controller};
 use crate::time::Instant;
 
@@ -25,9 +26,9 @@ const ALPHA_AIMD: f64 = 3.0 * (1.0 - BETA) / (1.0 + BETA);
 const MIN_RTT_THRESH: Duration = Duration::from_millis(4);
 const MAX_RTT_THRESH: Duration = Duration::from_millis(16);
 const MIN_RTT_DIVISOR: u32 = 8;
-const N_RTT_SAMPLE: u32 = 8;
+const N_RTT_SAMPLE: u8 = 8;
 const CSS_GROWTH_DIVISOR: usize = 4;
-const CSS_ROUNDS: u32 = 5;
+const CSS_ROUNDS: u8 = 5;
 /// L: growth per ACK is capped at L·SMSS for a sender that does not pace.
 const L: usize = 8;
 
@@ -57,19 +58,18 @@ fn k_seconds(w_max: f64, cwnd: f64, smss: f64) -> f64 {
     icbrt(us3) as f64 / 1e6
 }
 
-/// HyStart++'s state (RFC 9406 §4.2).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// HyStart++'s measurements (RFC 9406 §4.2): made at the first ACK of
+/// data and dropped when the first slow start ends, so a connection that
+/// has not sent yet, or is past slow start, carries 8 bytes for them
+/// (issue 13's memory per idle endpoint).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct HyStart {
-    /// It runs in the first slow start only.
-    active: bool,
-    last_round_min: Option<Duration>,
-    round_min: Option<Duration>,
-    samples: u32,
+    last_round_min: OptDuration,
+    round_min: OptDuration,
+    samples: u8,
     /// Set in Conservative Slow Start: the RTT that started it.
-    css_baseline: Option<Duration>,
-    css_rounds: u32,
-    /// The round ends when data sent after this much was delivered.
-    round_end: u64,
+    css_baseline: OptDuration,
+    css_rounds: u8,
 }
 
 /// What an undo restores (RFC 9438 §4.9).
@@ -80,7 +80,7 @@ struct Saved {
     cwnd_prior: f64,
     w_max: f64,
     k: f64,
-    epoch: Option<Instant>,
+    epoch: OptInstant,
     w_est: f64,
 }
 
@@ -95,15 +95,22 @@ pub struct Cubic {
     w_max: f64,
     k: f64,
     /// The start of the current congestion-avoidance epoch.
-    epoch: Option<Instant>,
+    epoch: OptInstant,
     /// Reno's window estimate (§4.3) and its slope.
     w_est: f64,
-    alpha: f64,
+    /// α is 1 (once W_est reached cwnd_prior), not α_cubic (§4.3).
+    alpha_one: bool,
     /// §4.7 (SHOULD): give up bandwidth faster to a newcomer.
     fast_convergence: bool,
-    last_sent: Option<Instant>,
-    saved: Option<Saved>,
-    hystart: HyStart,
+    last_sent: OptInstant,
+    /// Boxed: it exists only after a reduction (issue 13's memory).
+    saved: Option<Box<Saved>>,
+    /// HyStart++ runs in the first slow start only.
+    hystart_on: bool,
+    hystart: Option<Box<HyStart>>,
+    /// HyStart++'s round ends when data sent after this much was
+    /// delivered.
+    round_end: u64,
     /// Bytes delivered so far (for HyStart++'s rounds).
     delivered: u64,
 }
@@ -116,21 +123,15 @@ impl Cubic {
             cwnd_prior: initial as f64,
             w_max: 0.0,
             k: 0.0,
-            epoch: None,
+            epoch: OptInstant::NONE,
             w_est: initial as f64,
-            alpha: ALPHA_AIMD,
+            alpha_one: false,
             fast_convergence: true,
-            last_sent: None,
+            last_sent: OptInstant::NONE,
             saved: None,
-            hystart: HyStart {
-                active: true,
-                last_round_min: None,
-                round_min: None,
-                samples: 0,
-                css_baseline: None,
-                css_rounds: 0,
-                round_end: 0,
-            },
+            hystart_on: true,
+            hystart: None,
+            round_end: 0,
             delivered: 0,
         }
     }
@@ -144,19 +145,20 @@ impl Cubic {
     /// RFC 9406 §4.2, once per ACK in slow start: rounds, the RTT of each,
     /// and the move to Conservative Slow Start and on to avoidance.
     fn hystart(&mut self, ack: &AckEvent) {
-        let h = &mut self.hystart;
-        let round_start = ack.rate.is_some_and(|r| r.prior_delivered >= h.round_end);
+        let h = self.hystart.get_or_insert_with(Box::default);
+        let round_start = ack
+            .rate
+            .is_some_and(|r| r.prior_delivered >= self.round_end);
         if round_start {
-            h.round_end = self.delivered;
+            self.round_end = self.delivered;
             h.last_round_min = h.round_min;
-            h.round_min = None;
+            h.round_min = OptDuration::NONE;
             h.samples = 0;
             if h.css_baseline.is_some() {
-                h.css_rounds += 1;
+                h.css_rounds = h.css_rounds.saturating_add(1);
                 if h.css_rounds >= CSS_ROUNDS {
                     // §4.2: enough rounds of CSS: congestion avoidance.
-                    h.active = false;
-                    h.css_baseline = None;
+                    self.end_hystart();
                     self.ssthresh = self.cwnd as usize;
                     self.start_avoidance_at_cwnd();
                     return;
@@ -164,27 +166,54 @@ impl Cubic {
             }
         }
         if let Some(rtt) = ack.rtt {
-            h.round_min = Some(h.round_min.map_or(rtt, |m| m.min(rtt)));
-            h.samples += 1;
+            h.round_min = OptDuration::some(h.round_min.get().map_or(rtt, |m| m.min(rtt)));
+            h.samples = h.samples.saturating_add(1);
         }
         if h.samples < N_RTT_SAMPLE {
             return;
         }
-        let (Some(cur), Some(last)) = (h.round_min, h.last_round_min) else {
+        let (Some(cur), Some(last)) = (h.round_min.get(), h.last_round_min.get()) else {
             return;
         };
-        match h.css_baseline {
+        match h.css_baseline.get() {
             None => {
                 let thresh = (last / MIN_RTT_DIVISOR).clamp(MIN_RTT_THRESH, MAX_RTT_THRESH);
                 if cur >= last + thresh {
-                    h.css_baseline = Some(cur);
+                    h.css_baseline = OptDuration::some(cur);
                     h.css_rounds = 0;
                 }
             }
             // The RTT fell again: the exit was spurious, back to slow start.
-            Some(base) if cur < base => h.css_baseline = None,
+            Some(base) if cur < base => h.css_baseline = OptDuration::NONE,
             Some(_) => {}
         }
+    }
+
+    /// Which of its optional boxes CUBIC holds.
+    #[cfg(test)]
+    pub fn boxes(&self) -> Vec<&'static str> {
+        let mut held = Vec::new();
+        if self.hystart.is_some() {
+            held.push("HyStart++");
+        }
+        if self.saved.is_some() {
+            held.push("CUBIC undo");
+        }
+        held
+    }
+
+    /// HyStart++ is over for this connection (RFC 9406 §4.2: it runs in
+    /// the first slow start only).
+    fn end_hystart(&mut self) {
+        self.hystart_on = false;
+        self.hystart = None;
+    }
+
+    /// In Conservative Slow Start.
+    fn in_css(&self) -> bool {
+        self.hystart
+            .as_ref()
+            .is_some_and(|h| h.css_baseline.is_some())
     }
 
     /// Slow start ended without a loss (HyStart++): W_max is where we
@@ -193,11 +222,20 @@ impl Cubic {
         self.cwnd_prior = self.cwnd;
         self.w_max = self.cwnd;
         self.k = 0.0;
-        self.epoch = None;
+        self.epoch = OptInstant::NONE;
+    }
+
+    /// The additive increase's α (§4.3).
+    fn alpha(&self) -> f64 {
+        if self.alpha_one {
+            1.0
+        } else {
+            ALPHA_AIMD
+        }
     }
 
     fn save(&mut self) {
-        self.saved = Some(Saved {
+        self.saved = Some(Box::new(Saved {
             cwnd: self.cwnd,
             ssthresh: self.ssthresh,
             cwnd_prior: self.cwnd_prior,
@@ -205,7 +243,7 @@ impl Cubic {
             k: self.k,
             epoch: self.epoch,
             w_est: self.w_est,
-        });
+        }));
     }
 }
 
@@ -226,12 +264,12 @@ impl Controller for Cubic {
         // §5.8: time the application kept the sender idle is not time on
         // the curve: the epoch moves forward by it (as Linux does).
         if in_flight == 0 {
-            if let (Some(epoch), Some(last)) = (self.epoch, self.last_sent) {
+            if let (Some(epoch), Some(last)) = (self.epoch.get(), self.last_sent.get()) {
                 let idle = now.saturating_since(last);
-                self.epoch = Some((epoch + idle).min(now));
+                self.epoch = OptInstant::some((epoch + idle).min(now));
             }
         }
-        self.last_sent = Some(now);
+        self.last_sent = OptInstant::some(now);
     }
 
     fn on_ack(&mut self, ack: &AckEvent) {
@@ -241,7 +279,7 @@ impl Controller for Cubic {
         }
         let smss = ack.smss as f64;
         let in_slow_start = (self.cwnd as usize) < self.ssthresh;
-        if in_slow_start && self.hystart.active && self.ssthresh == usize::MAX {
+        if in_slow_start && self.hystart_on && self.ssthresh == usize::MAX {
             self.hystart(ack);
         }
         // §5.8 / RFC 7661: no growth when the window did not limit us.
@@ -250,7 +288,7 @@ impl Controller for Cubic {
         }
         if (self.cwnd as usize) < self.ssthresh {
             let n = ack.acked.min(L * ack.smss);
-            let n = if self.hystart.css_baseline.is_some() {
+            let n = if self.in_css() {
                 n / CSS_GROWTH_DIVISOR
             } else {
                 n
@@ -259,11 +297,11 @@ impl Controller for Cubic {
             return;
         }
         let now = ack.now;
-        let epoch = match self.epoch {
+        let epoch = match self.epoch.get() {
             Some(e) => e,
             None => {
                 // §4.2: a new epoch: K from where the window stands.
-                self.epoch = Some(now);
+                self.epoch = OptInstant::some(now);
                 if self.cwnd < self.w_max {
                     self.k = k_seconds(self.w_max, self.cwnd, smss);
                 } else {
@@ -282,9 +320,9 @@ impl Controller for Cubic {
             .clamp(self.cwnd, 1.5 * self.cwnd);
         // §4.3: Reno's estimate, eq. (4), in bytes.
         let acked = ack.acked as f64;
-        self.w_est += self.alpha * acked * smss / self.cwnd;
+        self.w_est += self.alpha() * acked * smss / self.cwnd;
         if self.w_est >= self.cwnd_prior {
-            self.alpha = 1.0;
+            self.alpha_one = true;
         }
         if self.w_cubic(t, smss) < self.w_est {
             // The Reno-friendly region.
@@ -308,16 +346,15 @@ impl Controller for Cubic {
             // The reduction of this episode stands; only the window
             // falls, and avoidance resumes from ssthresh with K = 0.
             self.cwnd = smss_f;
-            self.epoch = None;
+            self.epoch = OptInstant::NONE;
             self.w_max = 0.0;
             self.k = 0.0;
             self.w_est = self.cwnd;
             return;
         }
         self.save();
-        self.hystart.active = false;
-        self.hystart.css_baseline = None;
-        self.epoch = None;
+        self.end_hystart();
+        self.epoch = OptInstant::NONE;
         // §4.7 fast convergence: a second loss below the last W_max
         // releases bandwidth to newer flows.
         self.w_max = if self.fast_convergence && self.cwnd < self.w_max {
@@ -328,7 +365,7 @@ impl Controller for Cubic {
         self.cwnd_prior = self.cwnd;
         // §4.6: ssthresh = FlightSize · β, at least two segments.
         self.ssthresh = ((in_flight as f64 * BETA) as usize).max(2 * smss);
-        self.alpha = ALPHA_AIMD;
+        self.alpha_one = false;
         match kind {
             Congestion::FastRetransmit | Congestion::ProbeRepair => {
                 self.cwnd = self.ssthresh as f64;
@@ -346,11 +383,11 @@ impl Controller for Cubic {
 
     fn adopt(&mut self, delivered: u64, ssthresh: usize) {
         self.delivered = delivered;
-        self.hystart.round_end = delivered;
+        self.round_end = delivered;
         self.ssthresh = ssthresh;
         // Out of slow start already: no HyStart++ round to measure.
         if ssthresh != usize::MAX {
-            self.hystart.active = false;
+            self.end_hystart();
         }
     }
 
@@ -425,7 +462,7 @@ mod tests {
     #[test]
     fn rfc9438_concave_then_convex_growth_after_a_loss() {
         let mut c = Cubic::new(100 * MSS);
-        c.hystart.active = false;
+        c.end_hystart();
         c.on_congestion(
             Instant::ZERO,
             Congestion::FastRetransmit,
@@ -493,7 +530,7 @@ mod tests {
     fn rfc9438_reno_friendly_region_at_small_windows() {
         // W_max 10, RTT 10 ms: Reno's estimate outgrows the cubic curve.
         let mut c = Cubic::new(10 * MSS);
-        c.hystart.active = false;
+        c.end_hystart();
         c.on_congestion(
             Instant::ZERO,
             Congestion::FastRetransmit,
@@ -513,13 +550,13 @@ mod tests {
         // below W_max; Reno's ~0.53 segment per RTT over 100 RTTs is not.
         assert!(c.cwnd() > 12 * MSS, "{}", c.cwnd());
         assert!(c.w_est >= c.cwnd_prior);
-        assert_eq!(c.alpha, 1.0, "α is 1 once W_est passes cwnd_prior");
+        assert_eq!(c.alpha(), 1.0, "α is 1 once W_est passes cwnd_prior");
     }
 
     #[test]
     fn rfc9438_idle_time_is_not_on_the_curve() {
         let mut c = Cubic::new(50 * MSS);
-        c.hystart.active = false;
+        c.end_hystart();
         c.on_congestion(
             Instant::ZERO,
             Congestion::FastRetransmit,
@@ -530,10 +567,10 @@ mod tests {
         c.on_recovery_end(Instant::ZERO, 0, MSS);
         c.on_sent(Instant::ZERO, MSS, 1);
         c.on_ack(&ca_ack(0, MSS, 50));
-        let epoch = c.epoch.unwrap();
+        let epoch = c.epoch.get().unwrap();
         // Ten idle seconds: the epoch moves with them.
         c.on_sent(Instant::from_secs(10), MSS, 0);
-        assert_eq!(c.epoch, Some(epoch + Duration::from_secs(10)));
+        assert_eq!(c.epoch.get(), Some(epoch + Duration::from_secs(10)));
     }
 
     #[test]
@@ -581,33 +618,43 @@ mod tests {
         }
         assert_eq!(c.cwnd(), 20 * MSS, "standard slow start");
         // Round 2: the RTT rises by 3 ms, under the 4 ms floor: no exit.
-        let start = c.hystart.round_end;
+        let start = c.round_end;
         for i in 0..10 {
             c.on_ack(&ss_ack(23, i == 0, start));
         }
-        assert!(c.hystart.css_baseline.is_none());
+        assert!(c
+            .hystart
+            .as_ref()
+            .and_then(|h| h.css_baseline.get())
+            .is_none());
         // Round 3: up by 5 ms on 23 (threshold max(4, 23/8) = 4 ms): after
         // eight samples, CSS.
-        let start = c.hystart.round_end;
+        let start = c.round_end;
         for i in 0..7 {
             c.on_ack(&ss_ack(28, i == 0, start));
         }
         assert!(
-            c.hystart.css_baseline.is_none(),
+            c.hystart
+                .as_ref()
+                .and_then(|h| h.css_baseline.get())
+                .is_none(),
             "seven samples are not enough"
         );
         c.on_ack(&ss_ack(28, false, 0));
-        assert_eq!(c.hystart.css_baseline, Some(Duration::from_millis(28)));
+        assert_eq!(
+            c.hystart.as_ref().and_then(|h| h.css_baseline.get()),
+            Some(Duration::from_millis(28))
+        );
         // CSS grows a quarter as fast.
         let before = c.cwnd();
         c.on_ack(&ss_ack(28, false, 0));
         assert_eq!(c.cwnd() - before, MSS / 4);
         // Five CSS rounds later: avoidance, with ssthresh = cwnd.
         for _ in 0..5 {
-            let start = c.hystart.round_end;
+            let start = c.round_end;
             c.on_ack(&ss_ack(28, true, start));
         }
-        assert!(!c.hystart.active);
+        assert!(!c.hystart_on && c.hystart.is_none());
         // ssthresh is the window then; the same ACK grows it a little in
         // avoidance.
         assert!(c.ssthresh() <= c.cwnd() && c.cwnd() - c.ssthresh() < MSS);

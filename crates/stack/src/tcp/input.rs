@@ -86,7 +86,7 @@ pub struct Ctx<'a> {
 impl Connection {
     /// Handle a segment that the table demultiplexed to this connection.
     pub fn on_segment(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>) -> Outcome {
-        self.counters.segs_in += 1;
+        self.counters.segs_in = self.counters.segs_in.wrapping_add(1);
         let mut out = Outcome::default();
         match self.phase {
             Phase::Closed => {}
@@ -220,7 +220,7 @@ impl Connection {
         // of a simultaneous open loses nothing.
         if self.syn_timeouts > 0 {
             self.reset_controller(true);
-            self.rtt.after_lost_syn();
+            self.rtt.after_lost_syn(&self.shared.rtt);
         }
         self.retries = 0;
         self.cc.on_established(self.rtt.srtt());
@@ -447,13 +447,13 @@ impl Connection {
 
     /// Whether an answer to an unacceptable segment may go out now.
     fn oow_allowed(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        if let Some(last) = self.last_oow_ack {
+        if let Some(last) = self.last_oow_ack.get() {
             if ctx.now.saturating_since(last) < ctx.config.invalid_ack_interval {
                 ctx.stats.oow_rate_limited += 1;
                 return false;
             }
         }
-        self.last_oow_ack = Some(ctx.now);
+        self.last_oow_ack = super::compact::OptInstant::some(ctx.now);
         true
     }
 
@@ -694,9 +694,10 @@ impl Connection {
             d.oldest_once.map(|sent| ctx.now.saturating_since(sent))
         };
         if let Some(r) = sample {
-            self.rtt.sample(r);
-            self.min_rtt
-                .update(ctx.now.total_micros(), r.as_micros() as u64);
+            self.rtt.sample(r, &self.shared.rtt);
+            // Microseconds in a u32: RTTs to 71 minutes.
+            let us = u32::try_from(r.as_micros()).unwrap_or(u32::MAX);
+            self.min_rtt.update(ctx.now.total_micros(), us);
             self.tlp.sampled = true;
         }
         self.retries = 0;

@@ -106,8 +106,10 @@ impl TcpLayer {
             }
         }
         let (congestion, opts) = self.listener_settings(lkey);
+        let shared = self.shared();
         let mut conn = Connection::new(
             &self.config,
+            &shared,
             Phase::SynReceived {
                 opening: Opening::Passive,
                 close_queued: false,
@@ -228,8 +230,10 @@ impl TcpLayer {
         self.stats.passive_opens += 1;
         let iss = seg.ack_number - 1;
         let (congestion, opts) = self.listener_settings(lkey);
+        let shared = self.shared();
         let mut conn = Connection::new(
             &self.config,
+            &shared,
             Phase::Established,
             local,
             remote,

@@ -50,6 +50,7 @@
 mod api;
 mod bbr;
 mod buffer;
+mod compact;
 mod config;
 mod congestion;
 mod cubic;

@@ -96,7 +96,10 @@ impl Connection {
         if ack {
             self.ts.last_ack_sent = plan.ack;
             if sack && !syn {
-                self.counters.dsack_sent += u64::from(self.rcv.dsack_pending());
+                self.counters.dsack_sent = self
+                    .counters
+                    .dsack_sent
+                    .wrapping_add(u32::from(self.rcv.dsack_pending()));
                 plan.sack = self.rcv.sack_blocks(if ts { 3 } else { 4 });
             }
         }
@@ -235,7 +238,7 @@ impl Connection {
             df: self.seg.df,
         };
         self.after_ack_sent();
-        self.counters.segs_out += 1;
+        self.counters.segs_out = self.counters.segs_out.wrapping_add(1);
         plan
     }
 
@@ -487,7 +490,7 @@ impl Connection {
         };
         self.tlp.end = Some(self.snd.nxt());
         self.tlp.sampled = false;
-        self.counters.loss_probes += 1;
+        self.counters.loss_probes = self.counters.loss_probes.wrapping_add(1);
         // §7.3: after a probe the RTO, not another probe, is armed.
         self.restart_rto(now);
         Some(plan)
@@ -497,7 +500,9 @@ impl Connection {
     /// without RACK: a segment below the highest SACK not yet sent again,
     /// else once per recovery the highest unSACKed segment (the rescue).
     fn nextseg_rules_3_and_4(&mut self, now: Instant) -> Option<Plan> {
-        if self.rec.state != super::recovery::CaState::Recovery || !self.neg.sack || self.loss.rack
+        if self.rec.state != super::recovery::CaState::Recovery
+            || !self.neg.sack
+            || self.shared.loss.rack
         {
             return None;
         }
@@ -542,7 +547,7 @@ impl Connection {
 
     /// Arm the persist timer with the current backoff.
     pub(super) fn arm_persist(&mut self, now: Instant) {
-        let (min, max) = (self.persist.min, self.persist.max);
+        let (min, max) = (self.shared.persist_min, self.shared.persist_max);
         let base = self.rtt.rto().max(min);
         let interval = (base * 2u32.saturating_pow(self.persist.backoff.min(16))).min(max);
         self.timers.set(Timer::Persist, now + interval);
@@ -566,14 +571,14 @@ impl Connection {
                 Kind::New => self.snd.sent_new(plan.seq, end, now, tsval, snap),
                 Kind::Repair(i) => {
                     self.snd.queue_mut().retransmitted(i, now, tsval, snap);
-                    self.counters.retrans_segs += 1;
+                    self.counters.retrans_segs = self.counters.retrans_segs.wrapping_add(1);
                     // New data filled the rest of the segment.
                     if end > self.snd.nxt() {
                         let nxt = self.snd.nxt();
                         self.snd.sent_new(nxt, end, now, tsval, snap);
                     }
                     if self.rec.in_recovery() {
-                        let undo = &mut self.rec.undo;
+                        let undo = &mut self.rec.episode_mut().undo;
                         undo.retrans = undo.retrans.saturating_add(1);
                         undo.stamp.get_or_insert(tsval);
                         if end > undo.high {
@@ -586,11 +591,11 @@ impl Connection {
                 }
                 Kind::Probe => {
                     self.snd.queue_mut().resent_first(now, tsval);
-                    self.counters.retrans_segs += 1;
+                    self.counters.retrans_segs = self.counters.retrans_segs.wrapping_add(1);
                 }
             }
             if self.rec.state == super::recovery::CaState::Recovery {
-                self.rec.prr.out += len;
+                self.rec.episode_mut().prr.out += len;
             }
             self.cc.on_sent(now, len, before);
             if plan.data_len > 0 {
@@ -611,7 +616,7 @@ impl Connection {
         if plan.flags.ack() {
             self.after_ack_sent();
         }
-        self.counters.segs_out += 1;
+        self.counters.segs_out = self.counters.segs_out.wrapping_add(1);
     }
 
     fn after_ack_sent(&mut self) {
@@ -702,7 +707,7 @@ impl Connection {
         if !self.state().synchronized() {
             self.syn_timeouts = self.syn_timeouts.saturating_add(1);
         }
-        self.rtt.back_off();
+        self.rtt.back_off(&self.shared.rtt);
         if self.state().synchronized() {
             // RFC 5681 §3.1: ssthresh is cut only at the first timeout of
             // a segment; cwnd falls to one segment.

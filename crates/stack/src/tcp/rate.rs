@@ -35,7 +35,7 @@ pub struct RateSample {
 }
 
 /// The connection's side of the sampler (§4.1.2.1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateSampler {
     /// Bytes delivered ever, and when that last grew.
     pub delivered: u64,
@@ -46,12 +46,33 @@ pub struct RateSampler {
     /// limited stretch ends (§4.1.2.4).
     app_limited_until: u64,
     /// The last rate sampled, and whether it was application-limited
-    /// (`ss -i`'s delivery_rate and app_limited).
-    pub last_rate: Option<u64>,
+    /// (`ss -i`'s delivery_rate and app_limited); the rate is bytes per
+    /// second, `NO_RATE` before the first (eight bytes, not sixteen).
+    last_rate: u64,
     pub last_app_limited: bool,
 }
 
+const NO_RATE: u64 = u64::MAX;
+
+impl Default for RateSampler {
+    fn default() -> RateSampler {
+        RateSampler {
+            delivered: 0,
+            delivered_time: Instant::ZERO,
+            first_send_time: Instant::ZERO,
+            app_limited_until: 0,
+            last_rate: NO_RATE,
+            last_app_limited: false,
+        }
+    }
+}
+
 impl RateSampler {
+    /// The last delivery rate sampled, bytes per second.
+    pub fn last_rate(&self) -> Option<u64> {
+        (self.last_rate != NO_RATE).then_some(self.last_rate)
+    }
+
     /// A record goes out with `outstanding` bytes unacknowledged before
     /// it, `after` bytes in flight once it has left and `lost` bytes ever
     /// marked lost: its snapshot.
@@ -127,7 +148,7 @@ impl RateSampler {
             (u128::from(delivered) * 1_000_000 / micros) as u64
         });
         if let Some(r) = rate {
-            self.last_rate = Some(r);
+            self.last_rate = r.min(NO_RATE - 1);
             self.last_app_limited = snap.app_limited;
         }
         Some(RateSample {

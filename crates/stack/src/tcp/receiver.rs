@@ -39,6 +39,16 @@ pub struct Delivered {
     pub dropped: bool,
 }
 
+/// Data held beyond a gap.
+#[derive(Debug, Clone, Default)]
+struct Held {
+    /// Offsets from RCV.NXT of the blocks stored in the ring.
+    ooo: Assembler,
+    /// A sequence number in each out-of-order block, the block of the
+    /// latest arrival first (RFC 2018 §4's order of reporting).
+    sack_recent: VecDeque<SeqNumber>,
+}
+
 /// Receive sequence variables, buffer and acknowledgment state.
 #[derive(Debug, Clone)]
 pub struct Receiver {
@@ -55,13 +65,13 @@ pub struct Receiver {
     fin: Option<SeqNumber>,
     /// In-order bytes not yet read, out-of-order bytes stored beyond.
     buf: Ring,
-    ooo: Assembler,
+    /// Out-of-order blocks and their SACK marks: only while some are held
+    /// (a box, so an in-order connection carries 8 bytes for them, not 56
+    /// — issue 13's memory per idle endpoint).
+    held: Option<Box<Held>>,
     /// When an ACK is due, and full-sized segments since the last one.
     ack: AckDue,
     unacked_segments: u32,
-    /// A sequence number in each out-of-order block, the block of the
-    /// latest arrival first (RFC 2018 §4's order of reporting).
-    sack_recent: VecDeque<SeqNumber>,
     /// A duplicate to report in the next ACK's first block (RFC 2883 §4).
     dsack: Option<(SeqNumber, SeqNumber)>,
     /// The receiver's silly-window rule.
@@ -94,10 +104,9 @@ impl Receiver {
             up: None,
             fin: None,
             buf: Ring::new(buffer),
-            ooo: Assembler::default(),
+            held: None,
             ack: AckDue::No,
             unacked_segments: 0,
-            sack_recent: VecDeque::new(),
             dsack: None,
             sws: ReceiverSws::default(),
         }
@@ -167,7 +176,10 @@ impl Receiver {
             // The stream ends here: nothing stored beyond it may become
             // readable.
             self.fin = Some(at);
-            self.ooo.truncate(at - self.nxt);
+            if let Some(h) = &mut self.held {
+                h.ooo.truncate(at - self.nxt);
+            }
+            self.settle();
         }
         self.consume_fin_if_due()
     }
@@ -195,11 +207,10 @@ impl Receiver {
             return d;
         }
         let offset = seq - self.nxt;
-        let had_holes = !self.ooo.is_empty();
+        let had_holes = self.held.is_some();
         // RFC 2883 §4.1.3/§4.2: data already held beyond a gap is reported
         // (its first duplicate part) as a D-SACK.
         if let Some(&(s, e)) = self
-            .ooo
             .ranges()
             .iter()
             .find(|(s, e)| *s < offset + data.len() && offset < *e)
@@ -209,32 +220,57 @@ impl Receiver {
         }
         if offset == 0 {
             let n = self.buf.push(data);
-            self.ooo.advance(n);
-            let more = self.ooo.take_front();
+            let more = self.held.as_mut().map_or(0, |h| {
+                h.ooo.advance(n);
+                h.ooo.take_front()
+            });
             self.buf.extend(more);
             d.in_order = n + more;
             d.filled_gap = had_holes;
             self.nxt += d.in_order;
         } else {
             let n = self.buf.write_at(offset, data);
-            if n > 0 && self.ooo.add(offset, offset + n, max_ranges) {
+            let held = self.held.get_or_insert_with(Box::default);
+            if n > 0 && held.ooo.add(offset, offset + n, max_ranges) {
                 d.out_of_order = true;
                 self.sack_arrived(seq);
             } else {
                 d.dropped = true;
             }
         }
+        self.settle();
         d
+    }
+
+    /// Whether out-of-order state is held.
+    #[cfg(test)]
+    pub fn holds_out_of_order(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Offsets from RCV.NXT of the blocks held beyond a gap.
+    fn ranges(&self) -> &[(usize, usize)] {
+        self.held.as_ref().map_or(&[], |h| h.ooo.ranges())
+    }
+
+    /// Nothing held beyond a gap: the box goes (its SACK marks name no
+    /// block any more).
+    fn settle(&mut self) {
+        if self.held.as_ref().is_some_and(|h| h.ooo.is_empty()) {
+            self.held = None;
+        }
     }
 
     /// Out-of-order data arrived at `seq`: its block goes first in the
     /// next SACK option (RFC 2018 §4); other marks of the same block go.
     fn sack_arrived(&mut self, seq: SeqNumber) {
         let block = self.block_of(seq);
-        self.sack_recent
-            .retain(|s| block.is_none_or(|(l, r)| !(l <= *s && *s < r)));
-        self.sack_recent.push_front(seq);
-        self.sack_recent.truncate(SACK_RECENT);
+        if let Some(h) = &mut self.held {
+            let recent = &mut h.sack_recent;
+            recent.retain(|s| block.is_none_or(|(l, r)| !(l <= *s && *s < r)));
+            recent.push_front(seq);
+            recent.truncate(SACK_RECENT);
+        }
     }
 
     /// The out-of-order block holding `seq`, in sequence numbers.
@@ -243,7 +279,7 @@ impl Receiver {
             return None;
         }
         let off = seq - self.nxt;
-        let ranges = self.ooo.ranges();
+        let ranges = self.ranges();
         let i = ranges.partition_point(|&(_, e)| e <= off);
         ranges
             .get(i)
@@ -271,7 +307,7 @@ impl Receiver {
     /// any other held block. The D-SACK is reported once.
     pub fn sack_blocks(&mut self, max: usize) -> [Option<(u32, u32)>; 4] {
         let max = max.min(4);
-        if self.dsack.is_none() && self.sack_recent.is_empty() && self.ooo.is_empty() {
+        if self.dsack.is_none() && self.held.is_none() {
             // In order, nothing to report: the usual case, without work.
             return [None; 4];
         }
@@ -286,7 +322,11 @@ impl Receiver {
             }
         }
         // Marks whose data became in order (or was dropped) are forgotten.
-        let marks: Vec<SeqNumber> = self.sack_recent.iter().copied().collect();
+        let marks = self
+            .held
+            .as_mut()
+            .map(|h| std::mem::take(&mut h.sack_recent))
+            .unwrap_or_default();
         let mut kept = VecDeque::new();
         for s in marks {
             if let Some(b) = self.block_of(s) {
@@ -296,9 +336,11 @@ impl Receiver {
                 }
             }
         }
-        self.sack_recent = kept;
+        if let Some(h) = &mut self.held {
+            h.sack_recent = kept;
+        }
         let nxt = self.nxt;
-        for &(s, e) in self.ooo.ranges() {
+        for &(s, e) in self.ranges() {
             if out.len() >= max {
                 break;
             }
@@ -447,8 +489,7 @@ impl Receiver {
 
     /// Drop out-of-order state (the connection can no longer use it).
     pub fn clear_out_of_order(&mut self) {
-        self.ooo.clear();
-        self.sack_recent.clear();
+        self.held = None;
     }
 
     /// The invariants of this side.
@@ -460,6 +501,9 @@ impl Receiver {
         }
         if self.buf.len() > self.buf.capacity() {
             return Err("receive buffer over capacity".into());
+        }
+        if self.held.as_ref().is_some_and(|h| h.ooo.is_empty()) {
+            return Err("an out-of-order box with nothing held".into());
         }
         Ok(())
     }

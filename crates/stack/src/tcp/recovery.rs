@@ -106,8 +106,31 @@ pub struct Undo {
     pub stamp: Option<u32>,
 }
 
+/// What a recovery or timeout episode keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Episode {
+    pub prr: Prr,
+    pub undo: Undo,
+}
+
+/// Before any episode.
+static NO_EPISODE: Episode = Episode {
+    prr: Prr {
+        delivered: 0,
+        out: 0,
+        recover_fs: 0,
+        cwnd: 0,
+    },
+    undo: Undo {
+        marker: None,
+        retrans: 0,
+        high: SeqNumber(0),
+        stamp: None,
+    },
+};
+
 /// Loss-recovery bookkeeping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovery {
     pub state: CaState,
     /// Duplicate ACKs in a row (RFC 5681 §2; with SACK, RFC 6675 §2's
@@ -126,8 +149,11 @@ pub struct Recovery {
     /// RFC 6675's HighRxt and RescueRxt.
     pub high_rxt: SeqNumber,
     pub rescue_rxt: Option<SeqNumber>,
-    pub prr: Prr,
-    pub undo: Undo,
+    /// PRR and undo state: made when the first recovery or timeout
+    /// episode begins and kept (a late D-SACK may still undo, RFC 3708),
+    /// so a connection that never lost anything carries 8 bytes for it,
+    /// not 56 (issue 13's memory per idle endpoint).
+    episode: Option<Box<Episode>>,
     /// Without SACK, bytes the duplicate ACKs say have left the network
     /// (one segment each): they leave the pipe, which is RFC 3042's
     /// limited transmit and RFC 6582's window inflation at once.
@@ -146,8 +172,7 @@ impl Recovery {
             force: false,
             high_rxt: SeqNumber(0),
             rescue_rxt: None,
-            prr: Prr::default(),
-            undo: Undo::default(),
+            episode: None,
             reno_sacked: 0,
             partial_acks: 0,
         }
@@ -155,6 +180,24 @@ impl Recovery {
 
     pub fn in_recovery(&self) -> bool {
         matches!(self.state, CaState::Recovery | CaState::Loss)
+    }
+
+    pub fn prr(&self) -> &Prr {
+        &self.episode.as_deref().unwrap_or(&NO_EPISODE).prr
+    }
+
+    pub fn undo(&self) -> &Undo {
+        &self.episode.as_deref().unwrap_or(&NO_EPISODE).undo
+    }
+
+    #[cfg(test)]
+    pub fn has_episode(&self) -> bool {
+        self.episode.is_some()
+    }
+
+    /// The episode's state, made on first use.
+    pub fn episode_mut(&mut self) -> &mut Episode {
+        self.episode.get_or_insert_with(Box::default)
     }
 }
 
@@ -166,16 +209,19 @@ pub struct Rack {
     pub xmit: Instant,
     pub end: SeqNumber,
     pub valid: bool,
-    /// The RTT of that segment.
-    pub rtt: Duration,
+    /// The RTT of that segment, in microseconds (the clock's unit).
+    pub rtt_us: u64,
     /// The highest end delivered (forward ACK), and whether a segment was
     /// ever delivered below it without a retransmission.
     pub fack: Option<SeqNumber>,
     pub reordering_seen: bool,
     /// The reordering window's multiplier, the recoveries it persists
     /// for, and SND.NXT when a D-SACK last grew it.
-    pub reo_wnd_mult: u32,
-    pub reo_wnd_persist: u32,
+    /// (`u8`s: the multiplier saturates at 255, and §6.2's window is
+    /// capped at SRTT long before that; the persistence counts down from
+    /// 16.)
+    pub reo_wnd_mult: u8,
+    pub reo_wnd_persist: u8,
     pub dsack_round: Option<SeqNumber>,
 }
 
@@ -185,13 +231,20 @@ impl Rack {
             xmit: Instant::ZERO,
             end: SeqNumber(0),
             valid: false,
-            rtt: Duration::ZERO,
+            rtt_us: 0,
             fack: None,
             reordering_seen: false,
             reo_wnd_mult: 1,
             reo_wnd_persist: 0,
             dsack_round: None,
         }
+    }
+}
+
+impl Rack {
+    /// RACK.rtt.
+    pub fn rtt(&self) -> Duration {
+        Duration::from_micros(self.rtt_us)
     }
 }
 
@@ -228,7 +281,7 @@ impl Connection {
     /// controller's otherwise.
     pub(super) fn cwnd(&self) -> usize {
         if self.rec.state == CaState::Recovery && self.cc.uses_prr() {
-            self.rec.prr.cwnd
+            self.rec.prr().cwnd
         } else {
             self.cc.cwnd()
         }
@@ -236,7 +289,9 @@ impl Connection {
 
     /// The windowed minimum RTT (RFC 8985 §5.2's RACK.min_RTT).
     pub(super) fn min_rtt(&self) -> Option<Duration> {
-        self.min_rtt.get().map(Duration::from_micros)
+        self.min_rtt
+            .get()
+            .map(|us| Duration::from_micros(u64::from(us)))
     }
 
     /// The echo of a segment, for RTT and undo decisions.
@@ -309,16 +364,16 @@ impl Connection {
         }
         // Loss detection.
         let mut detected = false;
-        if self.neg.sack && self.loss.rack {
+        if self.neg.sack && self.shared.loss.rack {
             self.rack_update(&d, sacks.dsack);
             detected |= self.rack_detect_loss(ctx) > 0;
         } else if self.neg.sack {
-            let (thresh, mss) = (self.loss.dupthresh as usize, self.seg.mss);
+            let (thresh, mss) = (self.shared.loss.dupthresh as usize, self.seg.mss);
             detected |= self.snd.queue_mut().mark_lost_by_sacks(thresh, mss) > 0;
         }
         if matches!(self.rec.state, CaState::Open | CaState::Disorder)
-            && self.rec.dupacks >= self.loss.dupthresh
-            && (self.neg.sack && !self.loss.rack
+            && self.rec.dupacks >= self.shared.loss.dupthresh
+            && (self.neg.sack && !self.shared.loss.rack
                 || !self.neg.sack && self.rec.recover.is_none_or(|r| self.snd.una() > r))
         {
             // RFC 5681 §3.2 / RFC 6675 §5 step 1: DupThresh duplicates.
@@ -428,7 +483,7 @@ impl Connection {
             info.dsack = true;
             skip = 1;
             ctx.stats.dsack_recv += 1;
-            self.counters.dsack_dups += 1;
+            self.counters.dsack_dups = self.counters.dsack_dups.wrapping_add(1);
             if let Some(end) = self.tlp.end.filter(|_| self.tlp.retrans) {
                 info.dsack_covers_probe = l0 < end && end <= r0;
             }
@@ -436,10 +491,10 @@ impl Connection {
             // (all of which lie in [marker, high)); not of the tail loss
             // probe, which is not counted, nor of an earlier episode's
             // retransmission below the marker.
-            let undo = &mut self.rec.undo;
+            let undo = self.rec.undo();
             let episode = undo.marker.is_some_and(|m| m <= l0 && r0 <= undo.high);
             if undo.retrans > 0 && episode && !info.dsack_covers_probe {
-                undo.retrans -= 1;
+                self.rec.episode_mut().undo.retrans -= 1;
             }
         }
         let (una, nxt) = (self.snd.una(), self.snd.nxt());
@@ -455,7 +510,7 @@ impl Connection {
     /// the reordering window's multiplier.
     fn rack_update(&mut self, d: &Delivery, dsack: bool) {
         if let Some(r) = d.rack {
-            self.rack.rtt = d.now.saturating_since(r.sent);
+            self.rack.rtt_us = d.now.total_micros().saturating_sub(r.sent.total_micros());
             if !self.rack.valid || r.sent_after(self.rack.xmit, self.rack.end) {
                 self.rack.xmit = r.sent;
                 self.rack.end = r.end;
@@ -465,7 +520,7 @@ impl Connection {
         if let (Some(low), Some(fack)) = (d.lowest_once_end, self.rack.fack) {
             if low < fack {
                 self.rack.reordering_seen = true;
-                self.counters.reord_seen += 1;
+                self.counters.reord_seen = self.counters.reord_seen.wrapping_add(1);
             }
         }
         if let Some(high) = d.highest_end {
@@ -491,12 +546,12 @@ impl Connection {
     pub(super) fn reo_wnd(&self) -> Duration {
         let sacked = self.snd.queue().sacked_records();
         if !self.rack.reordering_seen
-            && (self.rec.in_recovery() || sacked >= self.loss.dupthresh as usize)
+            && (self.rec.in_recovery() || sacked >= self.shared.loss.dupthresh as usize)
         {
             return Duration::ZERO;
         }
         let quarter = self.min_rtt().unwrap_or_default() / 4;
-        let wnd = quarter * self.rack.reo_wnd_mult;
+        let wnd = quarter * u32::from(self.rack.reo_wnd_mult);
         match self.rtt.srtt() {
             Some(srtt) => wnd.min(srtt),
             None => wnd,
@@ -510,7 +565,7 @@ impl Connection {
         if !self.rack.valid {
             return 0;
         }
-        let wait = self.rack.rtt + self.reo_wnd();
+        let wait = self.rack.rtt() + self.reo_wnd();
         let (xmit, end) = (self.rack.xmit, self.rack.end);
         let (lost, timeout) = self.snd.queue_mut().rack_detect(ctx.now, xmit, end, wait);
         if lost > 0 {
@@ -520,7 +575,7 @@ impl Connection {
             Some(t) => {
                 // Linux's TCP_TIMEOUT_MIN: a timer finer than that only
                 // costs wakeups.
-                let t = t.max(Duration::from_micros(self.loss.slack_us));
+                let t = t.max(Duration::from_micros(self.shared.loss.slack_us));
                 self.timers.set(Timer::Reorder, ctx.now + t);
                 self.timers.stop(Timer::LossProbe);
             }
@@ -542,7 +597,7 @@ impl Connection {
         // Each packet sees the losses counted up to and including itself,
         // as if reported one by one (BBR's InflightAtLoss needs that).
         let mut running = lost_total.saturating_sub(bytes as u64);
-        for r in queue.take_lost_log() {
+        queue.take_lost_log(|r| {
             running += r.len() as u64;
             cc.on_lost(
                 now,
@@ -554,7 +609,7 @@ impl Connection {
                     app_limited: r.rate.app_limited,
                 },
             );
-        }
+        });
         bytes
     }
 
@@ -570,25 +625,27 @@ impl Connection {
         self.rec.high_rxt = self.snd.una();
         self.rec.rescue_rxt = None;
         self.rec.partial_acks = 0;
-        self.rec.undo = Undo {
+        self.rec.episode_mut().undo = Undo {
             marker: Some(self.snd.una()),
             retrans: 0,
             high: self.snd.una(),
             stamp: None,
         };
+        let pipe = self.pipe();
         self.cc.on_congestion(
             ctx.now,
             Congestion::FastRetransmit,
             in_flight,
-            self.pipe(),
+            pipe,
             self.seg.mss,
         );
         // RFC 6937 §3: RecoverFS is the flight when recovery begins.
-        self.rec.prr = Prr {
+        let cwnd = self.pipe();
+        self.rec.episode_mut().prr = Prr {
             delivered: 0,
             out: 0,
             recover_fs: in_flight.max(1),
-            cwnd: self.pipe(),
+            cwnd,
         };
         self.tlp = Tlp {
             sampled: self.tlp.sampled,
@@ -610,7 +667,7 @@ impl Connection {
         let mss = self.seg.mss;
         let pipe = self.pipe();
         let ssthresh = self.cc.ssthresh();
-        let prr = &mut self.rec.prr;
+        let prr = &mut self.rec.episode_mut().prr;
         prr.delivered += delivered;
         let sndcnt = if delivered == 0 {
             0
@@ -645,7 +702,10 @@ impl Connection {
         self.rec.reno_sacked = 0;
         self.rec.state = CaState::Open;
         match was {
-            CaState::Recovery => self.cc.on_recovery_end(ctx.now, self.pipe(), self.seg.mss),
+            CaState::Recovery => {
+                let pipe = self.pipe();
+                self.cc.on_recovery_end(ctx.now, pipe, self.seg.mss);
+            }
             CaState::Loss => self.cc.on_loss_end(ctx.now),
             _ => {}
         }
@@ -672,7 +732,7 @@ impl Connection {
         rtx_tsval: Option<u32>,
         ack: SeqNumber,
     ) {
-        let undo = self.rec.undo;
+        let undo = *self.rec.undo();
         if undo.marker.is_none() || undo.stamp.is_none() {
             return;
         }
@@ -694,7 +754,7 @@ impl Connection {
         if !(by_dsack || by_ts) {
             return;
         }
-        self.rec.undo = Undo::default();
+        self.rec.episode_mut().undo = Undo::default();
         self.cc.on_spurious(ctx.now);
         ctx.stats.spurious_undos += 1;
         if self.rec.in_recovery() {
@@ -706,7 +766,7 @@ impl Connection {
         }
         // Reordering, not loss: RACK waits longer from now on.
         self.rack.reordering_seen = true;
-        self.counters.reord_seen += 1;
+        self.counters.reord_seen = self.counters.reord_seen.wrapping_add(1);
     }
 
     /// RFC 8985 §7.4: what the ACK says about the outstanding probe.
@@ -736,7 +796,7 @@ impl Connection {
                     ctx.now,
                     Congestion::ProbeRepair,
                     in_flight,
-                    self.pipe(),
+                    in_flight,
                     self.seg.mss,
                 );
                 self.cc.on_recovery_end(ctx.now, in_flight, self.seg.mss);
@@ -753,9 +813,9 @@ impl Connection {
     /// plus the peer's delayed-ACK budget when one segment is out, at most
     /// the RTO's expiry.
     pub(super) fn arm_loss_probe(&mut self, now: Instant) {
-        let eligible = self.loss.tlp
+        let eligible = self.shared.loss.tlp
             && self.neg.sack
-            && self.loss.rack
+            && self.shared.loss.rack
             && self.rec.state == CaState::Open
             && self.tlp.end.is_none()
             && self.snd.outstanding() > 0
@@ -771,9 +831,9 @@ impl Connection {
             Some(srtt) => {
                 let one = self.snd.outstanding() <= self.seg.mss;
                 let extra = if one {
-                    self.loss.max_ack_delay
+                    self.shared.loss.max_ack_delay
                 } else {
-                    Duration::from_micros(self.loss.slack_us)
+                    Duration::from_micros(self.shared.loss.slack_us)
                 };
                 srtt * 2 + extra
             }
@@ -814,7 +874,9 @@ impl Connection {
         if self.rec.state == CaState::Recovery {
             // Let the first retransmission out (PRR's rule for the first
             // ACK of a recovery).
-            self.rec.prr.cwnd = self.rec.prr.cwnd.max(self.pipe() + self.seg.mss);
+            let least = self.pipe() + self.seg.mss;
+            let prr = &mut self.rec.episode_mut().prr;
+            prr.cwnd = prr.cwnd.max(least);
         }
         if self.snd.outstanding() > 0 && !self.timers.is_set(Timer::Retransmit) {
             self.restart_rto(ctx.now);
@@ -838,7 +900,7 @@ impl Connection {
                 .on_congestion(ctx.now, kind, in_flight, pipe, self.seg.mss);
         }
         if self.rec.state != CaState::Loss {
-            self.rec.undo = Undo {
+            self.rec.episode_mut().undo = Undo {
                 marker: Some(self.snd.una()),
                 retrans: 0,
                 high: self.snd.una(),
@@ -854,7 +916,8 @@ impl Connection {
         self.rec.force = false;
         self.rec.high_rxt = self.snd.una();
         self.tlp = Tlp::default();
-        let age = (self.neg.sack && self.loss.rack && self.rack.valid).then_some(self.rack.rtt);
+        let age =
+            (self.neg.sack && self.shared.loss.rack && self.rack.valid).then_some(self.rack.rtt());
         self.snd.queue_mut().mark_timeout(ctx.now, age);
         self.report_losses(ctx.now);
         self.timers.stop(Timer::Reorder);

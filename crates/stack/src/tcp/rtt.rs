@@ -21,14 +21,34 @@ pub struct RttEstimator {
     /// The RTO before backoff and slop: the initial value, or SRTT +
     /// 4·RTTVAR clamped.
     base: u64,
-    min: u64,
-    max: u64,
-    /// Added to each computed RTO (BSD's `rexmit_slop`).
-    slop: u64,
     /// The latest sample; `NONE` before the first.
     latest: u64,
     /// Number of consecutive backoffs (RFC 6298 §5.5).
     backoff: u32,
+}
+
+/// The RTO's bounds and slop, from the configuration: the same for every
+/// connection of a stack, so kept once and passed in (see `tcb::Shared`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RttBounds {
+    min: u64,
+    max: u64,
+    /// Added to each computed RTO (BSD's `rexmit_slop`).
+    slop: u64,
+}
+
+impl RttBounds {
+    /// RTOs within `min ..= max`; `slop` is added to every RTO computed
+    /// from samples and to every backed-off RTO (BSD's `TCPT_RANGESET`);
+    /// the initial RTO has none.
+    pub fn new(min: Duration, max: Duration, slop: Duration) -> RttBounds {
+        let (min, max) = (ns(min), ns(max));
+        RttBounds {
+            min,
+            max: max.max(min),
+            slop: ns(slop),
+        }
+    }
 }
 
 /// No value yet (for `srtt` and `latest`).
@@ -48,32 +68,21 @@ fn some(n: u64) -> Option<Duration> {
 
 impl RttEstimator {
     /// RFC 6298 §2.1: before a sample, RTO is the initial value.
-    pub fn new(initial: Duration, min: Duration, max: Duration) -> RttEstimator {
-        let (min, max) = (ns(min), ns(max));
-        let initial = ns(initial).clamp(min, max);
+    pub fn new(initial: Duration, b: &RttBounds) -> RttEstimator {
+        let initial = ns(initial).clamp(b.min, b.max);
         RttEstimator {
             srtt: NONE,
             rttvar: 0,
             rto: initial,
             base: initial,
-            min,
-            max,
-            slop: 0,
             latest: NONE,
             backoff: 0,
         }
     }
 
-    /// Add `slop` to every RTO computed from samples and to every
-    /// backed-off RTO (BSD's `TCPT_RANGESET`); the initial RTO has none.
-    pub fn with_slop(mut self, slop: Duration) -> RttEstimator {
-        self.slop = ns(slop);
-        self
-    }
-
     /// Take a sample R (never from a retransmitted segment: Karn's rule is
     /// the caller's, RFC 6298 §3).
-    pub fn sample(&mut self, r: Duration) {
+    pub fn sample(&mut self, r: Duration, b: &RttBounds) {
         let r = ns(r);
         self.latest = r;
         if self.srtt == NONE {
@@ -88,36 +97,33 @@ impl RttEstimator {
         }
         // RTO <- SRTT + max(G, K*RTTVAR), K = 4; clamped (§2.4, §2.5).
         let spread = GRANULARITY_NS.max(self.rttvar.saturating_mul(4));
-        self.base = self.srtt.saturating_add(spread).clamp(self.min, self.max);
-        self.rto = self
-            .base
-            .saturating_add(self.slop)
-            .clamp(self.min, self.max);
+        self.base = self.srtt.saturating_add(spread).clamp(b.min, b.max);
+        self.rto = self.base.saturating_add(b.slop).clamp(b.min, b.max);
         self.backoff = 0;
     }
 
     /// The timer expired: back off (RFC 6298 §5.5).
-    pub fn back_off(&mut self) {
+    pub fn back_off(&mut self, b: &RttBounds) {
         self.backoff += 1;
-        if self.slop == 0 {
-            self.rto = self.rto.saturating_mul(2).min(self.max);
+        if b.slop == 0 {
+            self.rto = self.rto.saturating_mul(2).min(b.max);
         } else {
             // BSD: each backed-off timeout is base·2ⁿ plus the slop.
             let factor = 1u64 << self.backoff.min(16);
             self.rto = self
                 .base
                 .saturating_mul(factor)
-                .saturating_add(self.slop)
-                .min(self.max);
+                .saturating_add(b.slop)
+                .min(b.max);
         }
     }
 
     /// RFC 6298 §5.7: the SYN (or SYN-ACK) was retransmitted and no RTT
     /// was measured, so data transmission begins with an RTO of 3 s (the
     /// backoff of the handshake does not carry over).
-    pub fn after_lost_syn(&mut self) {
+    pub fn after_lost_syn(&mut self, b: &RttBounds) {
         if self.srtt == NONE {
-            self.rto = ns(Duration::from_secs(3)).clamp(self.min, self.max);
+            self.rto = ns(Duration::from_secs(3)).clamp(b.min, b.max);
             self.base = self.rto;
         }
         self.backoff = 0;
@@ -149,24 +155,26 @@ impl RttEstimator {
 mod tests {
     use super::*;
 
+    const B: RttBounds = RttBounds {
+        min: 200_000_000,
+        max: 60_000_000_000,
+        slop: 0,
+    };
+
     fn est() -> RttEstimator {
-        RttEstimator::new(
-            Duration::from_secs(1),
-            Duration::from_millis(200),
-            Duration::from_secs(60),
-        )
+        RttEstimator::new(Duration::from_secs(1), &B)
     }
 
     #[test]
     fn first_and_later_samples() {
         let mut e = est();
         assert_eq!(e.rto(), Duration::from_secs(1));
-        e.sample(Duration::from_millis(100));
+        e.sample(Duration::from_millis(100), &B);
         assert_eq!(e.srtt(), Some(Duration::from_millis(100)));
         assert_eq!(e.rttvar(), Duration::from_millis(50));
         // RTO = 100 + 4 × 50 = 300 ms.
         assert_eq!(e.rto(), Duration::from_millis(300));
-        e.sample(Duration::from_millis(200));
+        e.sample(Duration::from_millis(200), &B);
         // RTTVAR = 3/4·50 + 1/4·100 = 62.5; SRTT = 7/8·100 + 1/8·200 = 112.5.
         assert_eq!(e.rttvar(), Duration::from_micros(62_500));
         assert_eq!(e.srtt(), Some(Duration::from_micros(112_500)));
@@ -176,9 +184,9 @@ mod tests {
     #[test]
     fn three_seconds_after_a_lost_syn() {
         let mut e = est();
-        e.back_off();
-        e.back_off();
-        e.after_lost_syn();
+        e.back_off(&B);
+        e.back_off(&B);
+        e.after_lost_syn(&B);
         assert_eq!(e.rto(), Duration::from_secs(3));
         assert_eq!(e.backoff(), 0);
     }
@@ -186,14 +194,14 @@ mod tests {
     #[test]
     fn minimum_backoff_and_maximum() {
         let mut e = est();
-        e.sample(Duration::from_millis(1));
+        e.sample(Duration::from_millis(1), &B);
         assert_eq!(e.rto(), Duration::from_millis(200));
         for _ in 0..20 {
-            e.back_off();
+            e.back_off(&B);
         }
         assert_eq!(e.rto(), Duration::from_secs(60));
         assert_eq!(e.backoff(), 20);
-        e.sample(Duration::from_millis(10));
+        e.sample(Duration::from_millis(10), &B);
         assert_eq!(e.backoff(), 0);
     }
 }

@@ -124,6 +124,17 @@ struct Tally {
 }
 
 impl Tally {
+    const ZERO: Tally = Tally {
+        pipe: 0,
+        pending: 0,
+        sacked_bytes: 0,
+        sacked_records: 0,
+        lost_bytes: 0,
+        lost_records: 0,
+        retrans_records: 0,
+        resent: 0,
+    };
+
     fn of(r: &Sent) -> Tally {
         Tally {
             pipe: r.in_pipe() as u32,
@@ -245,8 +256,24 @@ impl Delivery {
 }
 
 /// The records, oldest first, and the sums and indexes kept with them.
+///
+/// What exists only while something is unacknowledged lives in a box
+/// that an emptied queue gives back (issue 13's memory per idle endpoint:
+/// an idle connection holds a null pointer and two offsets, 24 bytes,
+/// instead of the containers and sums, 176, and a burst's worth of
+/// storage).
 #[derive(Debug, Clone, Default)]
 pub struct RtxQueue {
+    flight: Option<Box<Flight>>,
+    /// The offset the next record starts at.
+    next_off: u64,
+    /// Bytes ever marked lost (the rate sampler's C.lost).
+    lost_total: u64,
+}
+
+/// The part of the queue that exists while records do.
+#[derive(Debug, Clone, Default)]
+struct Flight {
     records: VecDeque<Sent>,
     tally: Tally,
     /// RACK's time-ordered list (RFC 8985 §6.2 step 5 looks at the
@@ -261,66 +288,87 @@ pub struct RtxQueue {
     in_flight: VecDeque<(Instant, u64, u64)>,
     /// Records in flight (live entries of `in_flight`).
     live: usize,
-    /// The next stamp.
+    /// The next stamp (stamps only compare within one `Flight`).
     next_stamp: u64,
     /// Start offsets of the records waiting for a retransmission.
     pending: BTreeSet<u64>,
-    /// The offset the next record starts at.
-    next_off: u64,
-    /// Bytes ever marked lost (the rate sampler's C.lost).
-    lost_total: u64,
     /// Records newly marked lost, for the controller: drained after every
     /// ACK and timer, so never more than the records in flight.
     lost_log: Vec<Sent>,
 }
 
+/// What an empty queue reads.
+static EMPTY: Flight = Flight {
+    records: VecDeque::new(),
+    tally: Tally::ZERO,
+    in_flight: VecDeque::new(),
+    live: 0,
+    next_stamp: 0,
+    pending: BTreeSet::new(),
+    lost_log: Vec::new(),
+};
+
 impl RtxQueue {
+    /// Whether the queue holds its in-flight box.
+    #[cfg(test)]
+    pub fn holds_flight(&self) -> bool {
+        self.flight.is_some()
+    }
+
+    fn fl(&self) -> &Flight {
+        self.flight.as_deref().unwrap_or(&EMPTY)
+    }
+
+    fn fl_mut(&mut self) -> &mut Flight {
+        self.flight.get_or_insert_with(Box::default)
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.fl().records.is_empty()
     }
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.fl().records.len()
     }
 
     pub fn front(&self) -> Option<&Sent> {
-        self.records.front()
+        self.fl().records.front()
     }
 
     #[cfg(test)]
     pub fn get(&self, i: usize) -> Option<&Sent> {
-        self.records.get(i)
+        self.fl().records.get(i)
     }
 
     /// RFC 6675 §4's pipe: bytes believed to be in the network.
     pub fn pipe(&self) -> usize {
-        self.tally.pipe as usize
+        self.fl().tally.pipe as usize
     }
 
     /// Whether some record waits for a retransmission.
     pub fn has_lost(&self) -> bool {
-        self.tally.pending > 0
+        self.fl().tally.pending > 0
     }
 
     /// Bytes and records SACKed and not yet cumulatively acknowledged.
     #[cfg(test)]
     pub fn sacked_bytes(&self) -> usize {
-        self.tally.sacked_bytes as usize
+        self.fl().tally.sacked_bytes as usize
     }
 
     pub fn sacked_records(&self) -> usize {
-        self.tally.sacked_records as usize
+        self.fl().tally.sacked_records as usize
     }
 
     /// Records marked lost and not SACKed since (Linux's lost_out).
     pub fn lost_records(&self) -> usize {
-        self.tally.lost_records as usize
+        self.fl().tally.lost_records as usize
     }
 
     /// Records sent again and not known delivered (Linux's retrans_out).
     pub fn retrans_records(&self) -> usize {
-        self.tally.retrans_records as usize
+        self.fl().tally.retrans_records as usize
     }
 
     /// A new transmission of `start .. end`, which must begin where the
@@ -333,7 +381,7 @@ impl RtxQueue {
         tsval: u32,
         rate: RateSnap,
     ) {
-        debug_assert!(self.records.back().is_none_or(|r| r.end == start));
+        debug_assert!(self.fl().records.back().is_none_or(|r| r.end == start));
         let mut r = Sent {
             start,
             end,
@@ -350,46 +398,45 @@ impl RtxQueue {
         };
         self.next_off += r.len() as u64;
         self.add(&mut r);
-        self.records.push_back(r);
+        self.fl_mut().records.push_back(r);
     }
 
     /// Count `r` in the sums and indexes (it gets a new stamp).
     fn add(&mut self, r: &mut Sent) {
-        self.tally.add(Tally::of(r));
-        self.next_stamp += 1;
-        r.stamp = self.next_stamp;
+        self.fl_mut().tally.add(Tally::of(r));
+        self.fl_mut().next_stamp += 1;
+        r.stamp = self.fl().next_stamp;
         if r.in_flight() {
             let entry = (r.sent, r.end_off(), r.stamp);
             // Sent now: at the back. A split or a record back in flight
             // keeps its older send time: at its place.
-            match self.in_flight.back() {
+            let list = &mut self.fl_mut().in_flight;
+            match list.back() {
                 Some(last) if (last.0, last.1) > (entry.0, entry.1) => {
-                    let at = self
-                        .in_flight
-                        .partition_point(|e| (e.0, e.1) <= (entry.0, entry.1));
-                    self.in_flight.insert(at, entry);
+                    let at = list.partition_point(|e| (e.0, e.1) <= (entry.0, entry.1));
+                    list.insert(at, entry);
                 }
-                _ => self.in_flight.push_back(entry),
+                _ => self.fl_mut().in_flight.push_back(entry),
             }
-            self.live += 1;
+            self.fl_mut().live += 1;
         }
         if r.needs_retransmission() {
-            self.pending.insert(r.off);
+            self.fl_mut().pending.insert(r.off);
         }
     }
 
     /// Take `r` out of the sums and indexes (its entry in the time-ordered
     /// list goes stale).
     fn remove(&mut self, r: &Sent) {
-        self.tally.sub(Tally::of(r));
+        self.fl_mut().tally.sub(Tally::of(r));
         if r.in_flight() {
-            self.live -= 1;
-            if self.in_flight.len() > 2 * self.live + 64 {
+            self.fl_mut().live -= 1;
+            if self.fl().in_flight.len() > 2 * self.fl().live + 64 {
                 self.compact();
             }
         }
         if r.needs_retransmission() {
-            self.pending.remove(&r.off);
+            self.fl_mut().pending.remove(&r.off);
         }
     }
 
@@ -398,20 +445,20 @@ impl RtxQueue {
         end.checked_sub(1)
             .and_then(|last| self.index_of_off(last))
             .is_some_and(|i| {
-                let r = &self.records[i];
+                let r = &self.fl().records[i];
                 r.stamp == stamp && r.in_flight() && r.end_off() == end
             })
     }
 
     /// Drop the stale entries of the time-ordered list.
     fn compact(&mut self) {
-        let mut list = std::mem::take(&mut self.in_flight);
+        let mut list = std::mem::take(&mut self.fl_mut().in_flight);
         list.retain(|e| self.is_live(e));
-        self.in_flight = list;
+        self.fl_mut().in_flight = list;
     }
 
     fn update(&mut self, i: usize, f: impl FnOnce(&mut Sent)) {
-        let Some(before) = self.records.get(i).copied() else {
+        let Some(before) = self.fl().records.get(i).copied() else {
             return;
         };
         let mut r = before;
@@ -424,20 +471,21 @@ impl RtxQueue {
             // mark undone on a record not marked): only the sums change.
             // In flight means not waiting for a retransmission, so the
             // pending index is untouched too.
-            self.tally.sub(Tally::of(&before));
-            self.tally.add(Tally::of(&r));
-            self.records[i] = r;
+            let tally = &mut self.fl_mut().tally;
+            tally.sub(Tally::of(&before));
+            tally.add(Tally::of(&r));
+            self.fl_mut().records[i] = r;
             return;
         }
         self.remove(&before);
         self.add(&mut r);
-        self.records[i] = r;
+        self.fl_mut().records[i] = r;
     }
 
     /// Split record `i` at `cut` (strictly inside it); both halves keep
     /// the record's history.
     fn split(&mut self, i: usize, cut: SeqNumber) {
-        let r = self.records[i];
+        let r = self.fl().records[i];
         debug_assert!(r.start < cut && cut < r.end);
         self.update(i, |r| r.end = cut);
         let mut tail = Sent {
@@ -446,19 +494,19 @@ impl RtxQueue {
             ..r
         };
         self.add(&mut tail);
-        self.records.insert(i + 1, tail);
+        self.fl_mut().records.insert(i + 1, tail);
     }
 
     /// The index of the record holding stream offset `off`.
     fn index_of_off(&self, off: u64) -> Option<usize> {
-        let i = self.records.partition_point(|r| r.end_off() <= off);
-        self.records.get(i).filter(|r| r.off <= off).map(|_| i)
+        let i = self.fl().records.partition_point(|r| r.end_off() <= off);
+        self.fl().records.get(i).filter(|r| r.off <= off).map(|_| i)
     }
 
     /// The stream offset of sequence number `seq` (which may lie below
     /// the queue, once acknowledged).
     fn off_of(&self, seq: SeqNumber) -> u64 {
-        match self.records.front() {
+        match self.fl().records.front() {
             Some(f) if seq >= f.start => f.off + (seq - f.start) as u64,
             Some(f) => f.off.saturating_sub((f.start - seq) as u64),
             None => self.next_off,
@@ -467,24 +515,24 @@ impl RtxQueue {
 
     /// The index of the record holding `seq`, if any.
     fn index_of(&self, seq: SeqNumber) -> Option<usize> {
-        let first = self.records.front()?.start;
-        let last = self.records.back()?.end;
+        let first = self.fl().records.front()?.start;
+        let last = self.fl().records.back()?.end;
         if seq < first || seq >= last {
             return None;
         }
         let off = seq - first;
-        let i = self.records.partition_point(|r| r.end - first <= off);
-        (i < self.records.len()).then_some(i)
+        let i = self.fl().records.partition_point(|r| r.end - first <= off);
+        (i < self.fl().records.len()).then_some(i)
     }
 
     /// Take everything below `ack` off the queue; a record `ack` falls in
     /// is trimmed at the front. What was not SACKed before is delivered.
     pub fn ack(&mut self, ack: SeqNumber, d: &mut Delivery) {
-        while let Some(front) = self.records.front() {
+        while let Some(front) = self.fl().records.front() {
             if front.end <= ack {
                 let r = *front;
                 self.remove(&r);
-                self.records.pop_front();
+                self.fl_mut().records.pop_front();
                 if !r.sacked {
                     d.deliver(&r, r.len(), true, true);
                 }
@@ -502,7 +550,7 @@ impl RtxQueue {
                 break;
             }
         }
-        if self.records.is_empty() {
+        if self.fl().records.is_empty() {
             self.release();
         }
     }
@@ -511,13 +559,12 @@ impl RtxQueue {
     /// none (the record of its SYN, or a burst's worth of records, would
     /// otherwise stay allocated for as long as it lives — issue 13's
     /// memory per idle endpoint). The next burst allocates again.
+    /// Records marked lost and not yet reported keep it until they are.
     fn release(&mut self) {
-        debug_assert_eq!(self.live, 0, "records in flight, none recorded");
-        self.live = 0;
-        self.records = VecDeque::new();
-        self.in_flight = VecDeque::new();
-        if self.lost_log.is_empty() {
-            self.lost_log = Vec::new();
+        debug_assert_eq!(self.fl().live, 0, "records in flight, none recorded");
+        debug_assert_eq!(self.fl().tally, Tally::ZERO, "sums over no records");
+        if self.fl().lost_log.is_empty() {
+            self.flight = None;
         }
     }
 
@@ -528,17 +575,17 @@ impl RtxQueue {
         let Some(mut i) = self.index_of(left) else {
             return;
         };
-        if self.records[i].start < left && !self.records[i].sacked {
+        if self.fl().records[i].start < left && !self.fl().records[i].sacked {
             self.split(i, left);
             i += 1;
         }
-        while i < self.records.len() && self.records[i].start < right {
-            let r = self.records[i];
+        while i < self.fl().records.len() && self.fl().records[i].start < right {
+            let r = self.fl().records[i];
             if !r.sacked {
                 if r.end > right {
                     self.split(i, right);
                 }
-                let r = self.records[i];
+                let r = self.fl().records[i];
                 d.deliver(&r, r.len(), true, false);
                 self.update(i, |r| r.sacked = true);
             }
@@ -555,7 +602,7 @@ impl RtxQueue {
     /// Mark record `i` lost; `log`: for congestion control (not for a
     /// smaller path MTU or a closed window, which are no congestion).
     fn mark(&mut self, i: usize, log: bool) -> usize {
-        match self.records.get(i) {
+        match self.fl().records.get(i) {
             Some(r) if !r.sacked && !r.needs_retransmission() => {
                 let r = *r;
                 self.update(i, |r| {
@@ -566,7 +613,7 @@ impl RtxQueue {
                     return 0;
                 }
                 self.lost_total += r.len() as u64;
-                self.lost_log.push(r);
+                self.fl_mut().lost_log.push(r);
                 if r.lost {
                     0
                 } else {
@@ -584,27 +631,35 @@ impl RtxQueue {
 
     /// The records marked lost since `take_lost_log` was last called.
     pub fn lost_log(&self) -> &[Sent] {
-        &self.lost_log
+        &self.fl().lost_log
     }
 
-    /// The records marked lost since the last call.
-    pub fn take_lost_log(&mut self) -> std::vec::Drain<'_, Sent> {
-        self.lost_log.drain(..)
+    /// The records marked lost since the last call. An empty queue gives
+    /// its storage back once they are all taken (see `release`).
+    pub fn take_lost_log(&mut self, mut each: impl FnMut(&Sent)) {
+        if let Some(f) = self.flight.as_mut() {
+            f.lost_log.drain(..).for_each(|r| each(&r));
+        }
+        if self.fl().records.is_empty() {
+            self.flight = None;
+        }
     }
 
     /// The loss was spurious: every mark goes; what was sent again stays
     /// counted twice (both copies may be in flight).
     pub fn unmark_lost(&mut self) {
-        for i in 0..self.records.len() {
+        for i in 0..self.fl().records.len() {
             self.update(i, |r| r.lost = false);
         }
-        self.lost_log.clear();
+        if let Some(f) = self.flight.as_mut() {
+            f.lost_log.clear();
+        }
     }
 
     /// Mark the first record lost (fast retransmit, NewReno's partial ACK);
     /// true if it was not already waiting for a retransmission.
     pub fn mark_first_lost(&mut self) -> bool {
-        match self.records.front() {
+        match self.fl().records.front() {
             Some(r) if !r.needs_retransmission() && !r.sacked => {
                 self.mark_lost(0);
                 true
@@ -616,7 +671,7 @@ impl RtxQueue {
     /// Everything not SACKed is deemed lost, and nothing retransmitted
     /// counts in the pipe any more (the peer's window closed on it).
     pub fn mark_all_lost(&mut self) {
-        for i in 0..self.records.len() {
+        for i in 0..self.fl().records.len() {
             self.mark(i, false);
         }
     }
@@ -627,12 +682,12 @@ impl RtxQueue {
     /// 2018 §8) — and so is every other record not SACKed that was sent at
     /// least `age` ago (every one, without RACK).
     pub fn mark_timeout(&mut self, now: Instant, age: Option<Duration>) -> usize {
-        if self.records.front().is_some_and(|r| r.sacked) {
+        if self.fl().records.front().is_some_and(|r| r.sacked) {
             self.clear_sacks();
         }
         let mut lost = 0;
-        for i in 0..self.records.len() {
-            let r = self.records[i];
+        for i in 0..self.fl().records.len() {
+            let r = self.fl().records[i];
             let old = age.is_none_or(|a| r.sent + a <= now);
             if i == 0 || old {
                 lost += self.mark_lost(i);
@@ -643,7 +698,7 @@ impl RtxQueue {
 
     /// Forget every SACK mark (the peer reneged, RFC 2018 §8).
     pub fn clear_sacks(&mut self) {
-        for i in 0..self.records.len() {
+        for i in 0..self.fl().records.len() {
             self.update(i, |r| r.sacked = false);
         }
     }
@@ -651,8 +706,8 @@ impl RtxQueue {
     /// Mark lost every record `f` picks (a smaller path MTU: the records
     /// that no longer fit, RFC 1191 §6.4).
     pub fn mark_lost_if(&mut self, f: impl Fn(&Sent) -> bool) {
-        for i in 0..self.records.len() {
-            if f(&self.records[i]) {
+        for i in 0..self.fl().records.len() {
+            if f(&self.fl().records[i]) {
                 self.mark(i, false);
             }
         }
@@ -662,12 +717,12 @@ impl RtxQueue {
     /// lost when `dupthresh` SACKed segments, or more than `(dupthresh −
     /// 1)·smss` SACKed bytes, lie above it. Returns the bytes newly lost.
     pub fn mark_lost_by_sacks(&mut self, dupthresh: usize, smss: usize) -> usize {
-        if self.tally.sacked_records == 0 {
+        if self.fl().tally.sacked_records == 0 {
             return 0;
         }
         let (mut count, mut bytes, mut lost) = (0, 0, 0);
-        for i in (0..self.records.len()).rev() {
-            let r = self.records[i];
+        for i in (0..self.fl().records.len()).rev() {
+            let r = self.fl().records[i];
             if r.sacked {
                 count += 1;
                 bytes += r.len();
@@ -694,10 +749,15 @@ impl RtxQueue {
         let rack_end = self.off_of(rack_end);
         let mut due_now = Vec::new();
         let mut timeout = None;
-        while self.in_flight.front().is_some_and(|e| !self.is_live(e)) {
-            self.in_flight.pop_front();
+        while self
+            .fl()
+            .in_flight
+            .front()
+            .is_some_and(|e| !self.is_live(e))
+        {
+            self.fl_mut().in_flight.pop_front();
         }
-        for e in &self.in_flight {
+        for e in &self.fl().in_flight {
             let &(sent, end, _) = e;
             // Oldest first: past the RACK segment nothing qualifies.
             if sent > rack_sent || (sent == rack_sent && end > rack_end) {
@@ -726,27 +786,32 @@ impl RtxQueue {
     /// The oldest record waiting for a retransmission, cut to at most
     /// `max_len` bytes of sequence space; returns its index and span.
     pub fn next_lost(&mut self, max_len: usize) -> Option<(usize, SeqNumber, SeqNumber)> {
-        let off = *self.pending.first()?;
+        let off = *self.fl().pending.first()?;
         let i = self.index_of_off(off)?;
         Some(self.cut(i, max_len))
     }
 
     /// Record `i`'s span, split first if longer than `max_len`.
     fn cut(&mut self, i: usize, max_len: usize) -> (usize, SeqNumber, SeqNumber) {
-        let r = self.records[i];
+        let r = self.fl().records[i];
         if r.len() > max_len.max(1) {
             self.split(i, r.start + max_len.max(1));
         }
-        let r = self.records[i];
+        let r = self.fl().records[i];
         (i, r.start, r.end)
     }
 
     /// The end of the highest SACKed record.
     pub fn highest_sacked(&self) -> Option<SeqNumber> {
-        if self.tally.sacked_records == 0 {
+        if self.fl().tally.sacked_records == 0 {
             return None;
         }
-        self.records.iter().rev().find(|r| r.sacked).map(|r| r.end)
+        self.fl()
+            .records
+            .iter()
+            .rev()
+            .find(|r| r.sacked)
+            .map(|r| r.end)
     }
 
     /// RFC 6675 §4 NextSeg rule 3: the first record not SACKed, not lost
@@ -758,7 +823,7 @@ impl RtxQueue {
         max_len: usize,
     ) -> Option<(usize, SeqNumber, SeqNumber)> {
         let top = self.highest_sacked()?;
-        let i = self.records.iter().position(|r| {
+        let i = self.fl().records.iter().position(|r| {
             !r.sacked && !r.lost && !r.retransmitted && r.start >= high_rxt && r.end <= top
         })?;
         Some(self.cut(i, max_len))
@@ -767,11 +832,11 @@ impl RtxQueue {
     /// The highest record not SACKed (RFC 6675 rule 4's rescue, RFC 8985
     /// §7.3's probe), cut to at most `max_len` from its end.
     pub fn last_unsacked(&mut self, max_len: usize) -> Option<(usize, SeqNumber, SeqNumber)> {
-        let i = self.records.iter().rposition(|r| !r.sacked)?;
-        let r = self.records[i];
+        let i = self.fl().records.iter().rposition(|r| !r.sacked)?;
+        let r = self.fl().records[i];
         if r.len() > max_len.max(1) {
             self.split(i, r.end - max_len.max(1));
-            return Some((i + 1, self.records[i + 1].start, r.end));
+            return Some((i + 1, self.fl().records[i + 1].start, r.end));
         }
         Some((i, r.start, r.end))
     }
@@ -805,12 +870,7 @@ impl RtxQueue {
 
     /// Forget everything (the connection closed).
     pub fn clear(&mut self) {
-        self.records.clear();
-        self.tally = Tally::default();
-        self.in_flight.clear();
-        self.live = 0;
-        self.pending.clear();
-        self.lost_log.clear();
+        self.flight = None;
     }
 
     /// Check the queue's invariants against `una .. nxt`; a description of
@@ -818,7 +878,7 @@ impl RtxQueue {
     pub fn check(&self, una: SeqNumber, nxt: SeqNumber) -> Result<(), String> {
         let mut at = una;
         let mut tally = Tally::default();
-        for r in &self.records {
+        for r in &self.fl().records {
             if r.start != at || r.end <= r.start {
                 return Err(format!(
                     "record {:?}..{:?} does not continue at {:?}",
@@ -828,19 +888,22 @@ impl RtxQueue {
             at = r.end;
             tally.add(Tally::of(r));
         }
-        if !self.records.is_empty() && at != nxt {
+        if !self.fl().records.is_empty() && at != nxt {
             return Err(format!("records end at {at:?}, SND.NXT is {nxt:?}"));
         }
-        if self.records.is_empty() && una != nxt {
+        if self.fl().records.is_empty() && una != nxt {
             return Err(format!("nothing recorded for {una:?}..{nxt:?}"));
         }
-        if tally != self.tally {
-            return Err(format!("sums {:?} kept, {tally:?} counted", self.tally));
+        if tally != self.fl().tally {
+            return Err(format!(
+                "sums {:?} kept, {tally:?} counted",
+                self.fl().tally
+            ));
         }
-        let mut offs = self.records.iter().map(|r| r.off);
+        let mut offs = self.fl().records.iter().map(|r| r.off);
         if let Some(first) = offs.next() {
             let mut at = first;
-            for r in &self.records {
+            for r in &self.fl().records {
                 if r.off != at {
                     return Err(format!(
                         "record {:?} at offset {}, not {at}",
@@ -851,32 +914,36 @@ impl RtxQueue {
             }
         }
         let flying: BTreeSet<(Instant, u64, u64)> = self
+            .fl()
             .records
             .iter()
             .filter(|r| r.in_flight())
             .map(|r| (r.sent, r.end_off(), r.stamp))
             .collect();
         let listed: BTreeSet<(Instant, u64, u64)> = self
+            .fl()
             .in_flight
             .iter()
             .filter(|e| self.is_live(e))
             .copied()
             .collect();
         let sorted = self
+            .fl()
             .in_flight
             .iter()
-            .zip(self.in_flight.iter().skip(1))
+            .zip(self.fl().in_flight.iter().skip(1))
             .all(|(a, b)| (a.0, a.1) <= (b.0, b.1));
-        if !sorted || self.live != flying.len() {
+        if !sorted || self.fl().live != flying.len() {
             return Err("the time-ordered list is out of order or miscounted".into());
         }
         let pending: BTreeSet<u64> = self
+            .fl()
             .records
             .iter()
             .filter(|r| r.needs_retransmission())
             .map(|r| r.off)
             .collect();
-        if flying != listed || pending != self.pending {
+        if flying != listed || pending != self.fl().pending {
             return Err("the in-flight or pending index disagrees with the records".into());
         }
         Ok(())

@@ -11,6 +11,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 
 use tcplab_wire::ipv4;
 use tcplab_wire::tcp::{self, SeqNumber};
@@ -20,7 +21,7 @@ use super::emit::build_segment;
 use super::input::{ChallengeLimiter, Ctx, Outcome};
 use super::state::State;
 use super::syncookie::Cookies;
-use super::tcb::{Connection, Owner};
+use super::tcb::{Connection, Owner, Shared};
 use super::timers::Timer;
 use crate::hash::{new_map, KeyedState, Map};
 use crate::iface::IfaceId;
@@ -72,6 +73,9 @@ pub type Tuple = (SocketAddrV4, SocketAddrV4);
 #[derive(Debug)]
 pub struct TcpLayer {
     pub config: TcpConfig,
+    /// What connections share of `config` (refreshed when a connection
+    /// opens, should `config` have changed).
+    shared: Arc<Shared>,
     pub(crate) sockets: Slab<TcpSocket>,
     conns: Map<Tuple, Key>,
     listeners: Map<SocketAddrV4, Key>,
@@ -111,6 +115,7 @@ impl TcpLayer {
     pub fn new(config: TcpConfig, rng: &mut Rng) -> TcpLayer {
         let challenge = ChallengeLimiter::new(config.challenge_ack_limit);
         TcpLayer {
+            shared: Arc::new(Shared::from(&config)),
             config,
             sockets: Slab::default(),
             conns: new_map(rng),
@@ -128,6 +133,15 @@ impl TcpLayer {
             tracing: false,
             trace: Vec::new(),
         }
+    }
+
+    /// The settings connections share, as `config` says now.
+    pub(super) fn shared(&mut self) -> Arc<Shared> {
+        let now = Shared::from(&self.config);
+        if *self.shared != now {
+            self.shared = Arc::new(now);
+        }
+        Arc::clone(&self.shared)
     }
 
     /// Give a connection pooled storage for both its buffers.
@@ -299,7 +313,7 @@ impl TcpLayer {
         let tuple = (conn.local(), conn.remote());
         // Whatever the slot held must not leave a wake-up filed for the key.
         if let Some(TcpSocket::Connection(old)) = self.sockets.get(key) {
-            if let Some(t) = old.scheduled {
+            if let Some(t) = old.scheduled.get() {
                 self.timers.remove(&(t, key));
             }
         }
@@ -341,19 +355,19 @@ impl TcpLayer {
         let Some(next) = conn.next_deadline() else {
             // Nothing left to wait for (an idle connection): the wake-up
             // goes, so that a million idle connections file none.
-            if let Some(old) = conn.scheduled.take() {
+            if let Some(old) = std::mem::take(&mut conn.scheduled).get() {
                 self.timers.remove(&(old, key));
             }
             return;
         };
-        if conn.scheduled.is_some_and(|old| old <= next) {
+        if conn.scheduled.get().is_some_and(|old| old <= next) {
             return;
         }
-        if let Some(old) = conn.scheduled {
+        if let Some(old) = conn.scheduled.get() {
             self.timers.remove(&(old, key));
         }
         self.timers.insert((next, key));
-        conn.scheduled = Some(next);
+        conn.scheduled = super::compact::OptInstant::some(next);
     }
 
     /// The earliest filed wake-up: no later than the next deadline of any
@@ -528,7 +542,7 @@ impl TcpLayer {
         if let Some((seq, ack)) = outcome.rst {
             let opts = self
                 .conn(key)
-                .map_or_else(SocketOptions::default, |c| c.opts);
+                .map_or_else(SocketOptions::default, |c| *c.opts);
             self.send_rst(now, ip, (local, remote), seq, ack, &opts);
         }
         if outcome.established {
@@ -661,7 +675,7 @@ impl TcpLayer {
             let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
                 continue;
             };
-            conn.scheduled = None;
+            conn.scheduled = super::compact::OptInstant::NONE;
             let mtus = Self::path_mtu(ip, now, *conn.local.ip(), *conn.remote.ip());
             let mut ctx = Self::ctx(
                 &self.config,
@@ -703,9 +717,12 @@ impl TcpLayer {
                 continue;
             };
             self.stats.out_segs += 1;
-            self.stats.retrans_segs += conn.counters.retrans_segs - before.retrans_segs;
-            self.stats.dsack_sent += conn.counters.dsack_sent - before.dsack_sent;
-            self.stats.loss_probes += conn.counters.loss_probes - before.loss_probes;
+            self.stats.retrans_segs +=
+                u64::from(conn.counters.retrans_segs.wrapping_sub(before.retrans_segs));
+            self.stats.dsack_sent +=
+                u64::from(conn.counters.dsack_sent.wrapping_sub(before.dsack_sent));
+            self.stats.loss_probes +=
+                u64::from(conn.counters.loss_probes.wrapping_sub(before.loss_probes));
             let (local, remote) = (conn.local, conn.remote);
             let route = match ip.route_local(now, *remote.ip(), Some(*local.ip())) {
                 Ok(r) => r,
@@ -778,7 +795,7 @@ impl TcpLayer {
             TcpSocket::Connection(c) => {
                 self.conns.remove(&(c.local, c.remote));
                 self.freed_ports.push((c.local.port(), TcpHandle(key).id()));
-                if let Some(t) = c.scheduled {
+                if let Some(t) = c.scheduled.get() {
                     self.timers.remove(&(t, key));
                 }
                 if let Owner::Listener {
@@ -867,7 +884,7 @@ impl TcpLayer {
             c.check_invariants()
                 .map_err(|e| format!("{} -> {}: {e}", c.local, c.remote))?;
             // A wake-up is filed no later than the next deadline.
-            let late = match (c.next_deadline(), c.scheduled) {
+            let late = match (c.next_deadline(), c.scheduled.get()) {
                 (Some(next), Some(filed)) => filed > next,
                 (Some(_), None) => true,
                 (None, _) => false,
@@ -878,10 +895,10 @@ impl TcpLayer {
                     c.local,
                     c.remote,
                     c.next_deadline(),
-                    c.scheduled
+                    c.scheduled.get()
                 ));
             }
-            if let Some(t) = c.scheduled {
+            if let Some(t) = c.scheduled.get() {
                 if !self.timers.contains(&(t, key)) {
                     return Err("a scheduled deadline is missing from the timer set".into());
                 }
@@ -891,7 +908,7 @@ impl TcpLayer {
         // knows of.
         for &(t, key) in &self.timers {
             match self.sockets.get(key) {
-                Some(TcpSocket::Connection(c)) if c.scheduled == Some(t) => {}
+                Some(TcpSocket::Connection(c)) if c.scheduled.get() == Some(t) => {}
                 _ => return Err(format!("a wake-up at {t:?} is filed for no connection")),
             }
         }

@@ -7,17 +7,19 @@
 //! variables change only through [`Sender`] and [`Receiver`].
 
 use std::net::SocketAddrV4;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tcplab_wire::tcp::SeqNumber;
 
+use super::compact::{OptInstant, Options};
 use super::config::{CongestionAlgorithm, SocketOptions, TcpConfig};
-use super::congestion::{initial_window, new_controller, Controller};
+use super::congestion::{initial_window, new_controller, Held};
 use super::filter::{Extreme, WindowedFilter};
 use super::rate::RateSampler;
 use super::receiver::Receiver;
 use super::recovery::{LossConfig, Rack, Recovery, Tlp};
-use super::rtt::RttEstimator;
+use super::rtt::{RttBounds, RttEstimator};
 use super::sender::Sender;
 use super::state::{Phase, State};
 use super::timers::{Timer, TimerTable};
@@ -38,13 +40,34 @@ pub enum Owner {
     Orphan,
 }
 
+/// What every connection of a stack reads from its configuration while
+/// it runs, kept once per [`TcpLayer`](super::table::TcpLayer) and shared:
+/// copies in each connection would cost 88 bytes apiece (issue 13). A
+/// change to the configuration reaches connections opened afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shared {
+    pub loss: LossConfig,
+    pub rtt: RttBounds,
+    /// Bounds of the persist timer's probe interval.
+    pub persist_min: Duration,
+    pub persist_max: Duration,
+}
+
+impl Shared {
+    pub fn from(config: &TcpConfig) -> Shared {
+        Shared {
+            loss: LossConfig::from(config),
+            rtt: RttBounds::new(config.rto_min, config.rto_max, config.rto_slop),
+            persist_min: config.persist_min,
+            persist_max: config.persist_max,
+        }
+    }
+}
+
 /// Zero-window probing and the SWS override (RFC 9293 §3.8.6.1, RFC 1122
 /// §4.2.2.17 and §4.2.3.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Persist {
-    /// Bounds of the probe interval.
-    pub min: Duration,
-    pub max: Duration,
     /// Exponent of the probe interval's backoff.
     pub backoff: u32,
     /// Probes sent since the peer last acknowledged anything. The
@@ -94,7 +117,7 @@ pub struct TsState {
     /// TS.Recent: the value to echo.
     pub recent: u32,
     /// When TS.Recent was last set (the 24-day rule of §5.5).
-    pub recent_stamp: Option<Instant>,
+    pub recent_stamp: OptInstant,
     /// Last.ACK.sent: the ACK field of the last segment sent.
     pub last_ack_sent: SeqNumber,
 }
@@ -109,13 +132,14 @@ impl TsState {
     /// 24 days (§5.5: the peer's clock may have wrapped its sign bit).
     pub fn recent_valid(&self, now: Instant) -> bool {
         self.recent_stamp
+            .get()
             .is_some_and(|t| now.saturating_since(t) < Duration::from_secs(24 * 86_400))
     }
 
     /// Remember the peer's TSval as TS.Recent.
     pub fn take_recent(&mut self, tsval: u32, now: Instant) {
         self.recent = tsval;
-        self.recent_stamp = Some(now);
+        self.recent_stamp = OptInstant::some(now);
     }
 }
 
@@ -124,20 +148,22 @@ pub fn ts_before(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
 
-/// Counters for STATUS and `ss -i`.
+/// Counters for STATUS and `ss -i`. Segment and event counts are 32 bits
+/// and wrap, as Linux's `tcp_info` fields (tcpi_segs_out, tcpi_total_retrans,
+/// tcpi_dsack_dups, ...) do; byte counts are 64.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
     pub bytes_acked: u64,
     pub bytes_received: u64,
-    pub segs_in: u64,
-    pub segs_out: u64,
-    pub retrans_segs: u64,
-    pub dsack_sent: u64,
-    pub loss_probes: u64,
+    pub segs_in: u32,
+    pub segs_out: u32,
+    pub retrans_segs: u32,
+    pub dsack_sent: u32,
+    pub loss_probes: u32,
     /// D-SACKs received, and reorderings detected (Linux's dsack_dups and
     /// reord_seen in TCP_INFO).
-    pub dsack_dups: u64,
-    pub reord_seen: u64,
+    pub dsack_dups: u32,
+    pub reord_seen: u32,
 }
 
 /// One connection.
@@ -150,7 +176,7 @@ pub struct Connection {
     pub(super) rcv: Receiver,
     pub(super) timers: TimerTable,
     pub(super) rtt: RttEstimator,
-    pub(super) cc: Box<dyn Controller>,
+    pub(super) cc: Held,
     /// The algorithm behind `cc` (the stack's default or the socket's
     /// `TCP_CONGESTION`).
     pub(super) algorithm: CongestionAlgorithm,
@@ -166,9 +192,10 @@ pub struct Connection {
     pub(super) tlp: Tlp,
     /// The minimum RTT over the last five minutes, in microseconds (RFC
     /// 8985 §5.2; Linux's `tcp_min_rtt_wlen`).
-    pub(super) min_rtt: WindowedFilter,
+    pub(super) min_rtt: WindowedFilter<u32>,
     pub(super) rate: RateSampler,
-    pub(super) loss: LossConfig,
+    /// The stack's settings, shared.
+    pub(super) shared: Arc<Shared>,
     /// When the next paced segment may leave.
     pub(super) pace_next: Instant,
     /// Consecutive retransmission timeouts (RFC 9293 §3.8.3's R1/R2).
@@ -190,7 +217,7 @@ pub struct Connection {
     /// When the connection was made (for `TcpConfig::connect_timeout`).
     pub(super) opened: Instant,
     /// Last ACK sent in answer to an unacceptable segment.
-    pub(super) last_oow_ack: Option<Instant>,
+    pub(super) last_oow_ack: OptInstant,
     /// Nagle's algorithm off (`TCP_NODELAY`).
     pub(super) nodelay: bool,
     /// Nagle in Minshall's variant (`TcpConfig::nagle_minshall`).
@@ -200,7 +227,7 @@ pub struct Connection {
     /// it, so it never falls 2³¹ behind).
     pub(super) snd_sml: SeqNumber,
     /// The socket's own settings (buffers, keep-alive, TOS, TTL).
-    pub(super) opts: SocketOptions,
+    pub(super) opts: Options,
     /// ACKs repeat an unacknowledged FIN (`TcpConfig::fin_on_acks`).
     pub(super) fin_on_acks: bool,
     /// The next ACK answers a challenge (RFC 5961): a bare one.
@@ -217,7 +244,7 @@ pub struct Connection {
     pub(super) counters: Counters,
     /// The wake-up filed in the table's timer set: no later than the next
     /// deadline (the table files them lazily).
-    pub(super) scheduled: Option<Instant>,
+    pub(super) scheduled: OptInstant,
     /// In the table's queue of connections that may have output.
     pub(super) marked: bool,
     /// What the connection records for a report, when the stack records
@@ -312,6 +339,7 @@ impl Connection {
     )]
     pub fn new(
         config: &TcpConfig,
+        shared: &Arc<Shared>,
         phase: Phase,
         local: SocketAddrV4,
         remote: SocketAddrV4,
@@ -340,8 +368,7 @@ impl Connection {
                 rcv
             },
             timers: TimerTable::default(),
-            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max)
-                .with_slop(config.rto_slop),
+            rtt: RttEstimator::new(config.rto_initial, &shared.rtt),
             cc: new_controller(config.congestion, initial_window(536), 536, 0),
             algorithm: config.congestion,
             seg: Segmentation {
@@ -359,7 +386,7 @@ impl Connection {
             ts: TsState {
                 offset: 0,
                 recent: 0,
-                recent_stamp: None,
+                recent_stamp: OptInstant::NONE,
                 last_ack_sent: SeqNumber(0),
             },
             rec: Recovery::new(),
@@ -367,15 +394,13 @@ impl Connection {
             tlp: Tlp::default(),
             min_rtt: WindowedFilter::new(Extreme::Min, 300_000_000),
             rate: RateSampler::default(),
-            loss: LossConfig::from(config),
+            shared: Arc::clone(shared),
             pace_next: Instant::ZERO,
             retries: 0,
             syn_timeouts: 0,
             rcv_mss: 536,
             last_seg_size: 0,
             persist: Persist {
-                min: config.persist_min,
-                max: config.persist_max,
                 backoff: 0,
                 unanswered: 0,
                 due: false,
@@ -383,11 +408,11 @@ impl Connection {
             keepalive: KeepAlive::default(),
             last_recv: now,
             opened: now,
-            last_oow_ack: None,
+            last_oow_ack: OptInstant::NONE,
             nodelay: !config.nagle,
             minshall: config.nagle_minshall,
             snd_sml: iss,
-            opts,
+            opts: Options::new(opts),
             fin_on_acks: config.fin_on_acks,
             challenge_due: false,
             syn_text: None,
@@ -395,7 +420,7 @@ impl Connection {
             soft_error: None,
             owner,
             counters: Counters::default(),
-            scheduled: None,
+            scheduled: OptInstant::NONE,
             marked: false,
             trail: None,
         }
@@ -551,7 +576,7 @@ impl Connection {
             timestamps: self.neg.ts,
             min_rtt: self.min_rtt(),
             pacing_rate: self.cc.pacing_rate(),
-            delivery_rate: self.rate.last_rate,
+            delivery_rate: self.rate.last_rate(),
             app_limited: self.rate.last_app_limited,
             sacked: self.snd.queue().sacked_records(),
             recv_buffer: self.rcv.buffer().capacity(),
@@ -561,15 +586,15 @@ impl Connection {
             delivered: self.rate.delivered,
             reordering_seen: self.rack.reordering_seen,
             rcv_mss: self.rcv_mss as usize,
-            dsack_dups: self.counters.dsack_dups,
-            reord_seen: self.counters.reord_seen,
+            dsack_dups: u64::from(self.counters.dsack_dups),
+            reord_seen: u64::from(self.counters.reord_seen),
             bbr: self.cc.bbr_info(),
-            retrans_segs: self.counters.retrans_segs,
+            retrans_segs: u64::from(self.counters.retrans_segs),
             backoff: self.rtt.backoff(),
             bytes_acked: self.counters.bytes_acked,
             bytes_received: self.counters.bytes_received,
-            segs_in: self.counters.segs_in,
-            segs_out: self.counters.segs_out,
+            segs_in: u64::from(self.counters.segs_in),
+            segs_out: u64::from(self.counters.segs_out),
             send_queue: self.snd.buffer().len() + usize::from(state == State::SynSent),
             recv_queue: self.rcv.buffer().len()
                 + usize::from(self.rcv.fin_received() && state == State::CloseWait),
@@ -686,6 +711,34 @@ fn state_may_send_data(state: State) -> bool {
     )
 }
 
+impl Connection {
+    /// The optional parts of the connection that are allocated now (each
+    /// made only while needed: issue 13's memory per idle endpoint).
+    #[cfg(test)]
+    pub(super) fn boxes(&self) -> Vec<&'static str> {
+        let mut held = Vec::new();
+        if self.snd.queue().holds_flight() {
+            held.push("retransmission queue");
+        }
+        if self.rcv.holds_out_of_order() {
+            held.push("out-of-order data");
+        }
+        if self.rec.has_episode() {
+            held.push("recovery episode");
+        }
+        if let Held::Cubic(c) = &self.cc {
+            held.extend(c.boxes());
+        }
+        if self.syn_text.is_some() {
+            held.push("SYN text");
+        }
+        if *self.opts != SocketOptions::UNSET {
+            held.push("socket options");
+        }
+        held
+    }
+}
+
 /// The smallest window shift that lets `buffer` bytes be advertised
 /// (RFC 7323 §2.3, at most 14).
 pub fn window_shift(buffer: usize) -> u8 {
@@ -714,8 +767,8 @@ mod tests {
     fn control_block_size() {
         let size = std::mem::size_of::<Connection>();
         assert!(
-            size <= 1304,
-            "Connection is {size} bytes (docs/benchmarks.md says 1,304)"
+            size <= 856,
+            "Connection is {size} bytes (docs/benchmarks.md says 856)"
         );
     }
 }

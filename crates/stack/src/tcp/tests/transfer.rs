@@ -281,3 +281,42 @@ fn rfc6191_time_wait_port_reused_for_a_new_connection() {
     let data = pattern(20_000, 3);
     assert_eq!(transfer(&mut p, c, s, &data, Duration::from_secs(10)), data);
 }
+
+/// The optional parts of both ends of `c`/`s`.
+fn boxes(p: &Pair, c: TcpHandle, s: TcpHandle) -> (Vec<&'static str>, Vec<&'static str>) {
+    let a = p.a.tcp.conn(c.0).expect("client").boxes();
+    let b = p.b.tcp.conn(s.0).expect("server").boxes();
+    (a, b)
+}
+
+#[test]
+fn an_idle_connection_holds_no_optional_state() {
+    // Issue 13's memory per idle endpoint: what exists only while data is
+    // in flight, held out of order or being recovered is boxed and given
+    // back. Established and idle: nothing.
+    let mut p = Pair::new(21, 1500, |_| {});
+    let (c, s) = connect(&mut p);
+    p.run_for(Duration::from_secs(1));
+    let none: Vec<&str> = Vec::new();
+    assert_eq!(boxes(&p, c, s), (none.clone(), none.clone()));
+    // A transfer through loss and reordering: every part is made ...
+    p.faults = Faults {
+        loss: 0.03,
+        reorder: 0.03,
+        ..Faults::default()
+    };
+    let data = pattern(400_000, 21);
+    let got = transfer(&mut p, c, s, &data, Duration::from_secs(120));
+    assert_eq!(got, data);
+    // ... and once everything is acknowledged and in order, only what
+    // an episode keeps for a late undo (RFC 3708) stays; HyStart++ ended
+    // with the first loss.
+    p.faults = Faults::default();
+    p.run_for(Duration::from_secs(2));
+    let (a, b) = boxes(&p, c, s);
+    for part in ["retransmission queue", "out-of-order data", "HyStart++"] {
+        assert!(!a.contains(&part), "client keeps its {part}: {a:?}");
+        assert!(!b.contains(&part), "server keeps its {part}: {b:?}");
+    }
+    assert!(a.contains(&"recovery episode"), "the loss was seen: {a:?}");
+}

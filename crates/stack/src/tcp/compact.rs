@@ -1,0 +1,148 @@
+//! Optional times in eight bytes instead of sixteen (`Option<Instant>`
+//! and `Option<Duration>` carry a tag word): a connection holds several,
+//! and issue 13's aim is a kilobyte per idle endpoint.
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use super::config::SocketOptions;
+use crate::time::Instant;
+
+/// An optional instant; `u64::MAX` microseconds (the far future, never a
+/// time something happened) stands for none. Kept as two `u32` halves, so
+/// it packs beside other 4-byte fields (alignment 4, not 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptInstant([u32; 2]);
+
+impl OptInstant {
+    pub const NONE: OptInstant = OptInstant([u32::MAX; 2]);
+
+    /// `t`, which must lie before the far future (it would read as none).
+    pub fn some(t: Instant) -> OptInstant {
+        let us = t.total_micros();
+        debug_assert!(us != u64::MAX, "the far future is not a time");
+        OptInstant([(us >> 32) as u32, us as u32])
+    }
+
+    pub fn get(self) -> Option<Instant> {
+        let us = (u64::from(self.0[0]) << 32) | u64::from(self.0[1]);
+        (us != u64::MAX).then(|| Instant::from_micros(us))
+    }
+}
+
+impl Default for OptInstant {
+    fn default() -> OptInstant {
+        OptInstant::NONE
+    }
+}
+
+impl From<Option<Instant>> for OptInstant {
+    fn from(t: Option<Instant>) -> OptInstant {
+        t.map_or(OptInstant::NONE, OptInstant::some)
+    }
+}
+
+/// An optional duration in whole nanoseconds, below 584 years (longer
+/// ones are kept as the longest); `u64::MAX` stands for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptDuration(u64);
+
+impl OptDuration {
+    pub const NONE: OptDuration = OptDuration(u64::MAX);
+
+    pub fn some(d: Duration) -> OptDuration {
+        OptDuration(u64::try_from(d.as_nanos()).map_or(u64::MAX - 1, |n| n.min(u64::MAX - 1)))
+    }
+
+    pub fn get(self) -> Option<Duration> {
+        (self.0 != u64::MAX).then(|| Duration::from_nanos(self.0))
+    }
+
+    pub fn is_some(self) -> bool {
+        self.0 != u64::MAX
+    }
+}
+
+impl Default for OptDuration {
+    fn default() -> OptDuration {
+        OptDuration::NONE
+    }
+}
+
+impl From<Option<Duration>> for OptDuration {
+    fn from(d: Option<Duration>) -> OptDuration {
+        d.map_or(OptDuration::NONE, OptDuration::some)
+    }
+}
+
+/// A connection's socket options: most connections set none, so the
+/// defaults take no room (8 bytes instead of 80) and only a socket that
+/// sets something holds a box.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options(Option<Box<SocketOptions>>);
+
+impl Options {
+    pub fn new(opts: SocketOptions) -> Options {
+        Options((opts != SocketOptions::UNSET).then(|| Box::new(opts)))
+    }
+
+    pub fn set(&mut self, opts: SocketOptions) {
+        match &mut self.0 {
+            Some(b) if opts != SocketOptions::UNSET => **b = opts,
+            _ => *self = Options::new(opts),
+        }
+    }
+}
+
+impl Deref for Options {
+    type Target = SocketOptions;
+
+    fn deref(&self) -> &SocketOptions {
+        self.0.as_deref().unwrap_or(&SocketOptions::UNSET)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        for t in [
+            None,
+            Some(Instant::ZERO),
+            Some(Instant::from_secs(86_400 * 365)),
+            Some(Instant::from_micros(u64::MAX - 1)),
+        ] {
+            assert_eq!(OptInstant::from(t).get(), t);
+        }
+        for d in [
+            None,
+            Some(Duration::ZERO),
+            Some(Duration::from_nanos(1)),
+            Some(Duration::from_millis(28)),
+        ] {
+            assert_eq!(OptDuration::from(d).get(), d);
+        }
+        // Beyond 584 years: kept as the longest, still some.
+        assert!(OptDuration::some(Duration::MAX).is_some());
+        assert_eq!(std::mem::size_of::<OptInstant>(), 8);
+        assert_eq!(std::mem::align_of::<OptInstant>(), 4);
+        assert_eq!(std::mem::size_of::<OptDuration>(), 8);
+    }
+
+    #[test]
+    fn options_box_only_what_is_set() {
+        let mut o = Options::new(SocketOptions::default());
+        assert!(o.0.is_none());
+        assert_eq!(*o, SocketOptions::default());
+        let tos = SocketOptions {
+            tos: 0x10,
+            ..SocketOptions::default()
+        };
+        o.set(tos);
+        assert_eq!(*o, tos);
+        o.set(SocketOptions::default());
+        assert!(o.0.is_none(), "back to the defaults: the box goes");
+    }
+}
