@@ -318,7 +318,11 @@ impl TcpLayer {
             }
         }
         if let Some(slot) = self.sockets.get_mut(key) {
-            *slot = TcpSocket::Connection(Box::new(conn));
+            match slot {
+                // A placeholder's box is reused (no allocation per connect).
+                TcpSocket::Connection(old) => **old = conn,
+                _ => *slot = TcpSocket::Connection(Box::new(conn)),
+            }
             self.conns.insert(tuple, key);
             self.mark(key);
         }
