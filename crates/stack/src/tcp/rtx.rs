@@ -260,7 +260,7 @@ impl Delivery {
 /// What exists only while something is unacknowledged lives in a box
 /// that an emptied queue gives back (issue 13's memory per idle endpoint:
 /// an idle connection holds a null pointer and two offsets, 24 bytes,
-/// instead of the containers and sums, 176, and a burst's worth of
+/// instead of the containers and sums, 160, and a burst's worth of
 /// storage).
 #[derive(Debug, Clone, Default)]
 pub struct RtxQueue {
@@ -654,6 +654,9 @@ impl RtxQueue {
         if let Some(f) = self.flight.as_mut() {
             f.lost_log.clear();
         }
+        if self.fl().records.is_empty() {
+            self.flight = None;
+        }
     }
 
     /// Mark the first record lost (fast retransmit, NewReno's partial ACK);
@@ -943,6 +946,9 @@ impl RtxQueue {
             .filter(|r| r.needs_retransmission())
             .map(|r| r.off)
             .collect();
+        if self.flight.is_some() && self.fl().records.is_empty() && self.fl().lost_log.is_empty() {
+            return Err("an empty queue keeps its in-flight box".into());
+        }
         if flying != listed || pending != self.fl().pending {
             return Err("the in-flight or pending index disagrees with the records".into());
         }
