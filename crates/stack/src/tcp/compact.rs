@@ -36,12 +36,6 @@ impl Default for OptInstant {
     }
 }
 
-impl From<Option<Instant>> for OptInstant {
-    fn from(t: Option<Instant>) -> OptInstant {
-        t.map_or(OptInstant::NONE, OptInstant::some)
-    }
-}
-
 /// An optional duration in whole nanoseconds, below 584 years (longer
 /// ones are kept as the longest); `u64::MAX` stands for none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,12 +60,6 @@ impl OptDuration {
 impl Default for OptDuration {
     fn default() -> OptDuration {
         OptDuration::NONE
-    }
-}
-
-impl From<Option<Duration>> for OptDuration {
-    fn from(d: Option<Duration>) -> OptDuration {
-        d.map_or(OptDuration::NONE, OptDuration::some)
     }
 }
 
@@ -114,7 +102,7 @@ mod tests {
             Some(Instant::from_secs(86_400 * 365)),
             Some(Instant::from_micros(u64::MAX - 1)),
         ] {
-            assert_eq!(OptInstant::from(t).get(), t);
+            assert_eq!(t.map_or(OptInstant::NONE, OptInstant::some).get(), t);
         }
         for d in [
             None,
@@ -122,7 +110,7 @@ mod tests {
             Some(Duration::from_nanos(1)),
             Some(Duration::from_millis(28)),
         ] {
-            assert_eq!(OptDuration::from(d).get(), d);
+            assert_eq!(d.map_or(OptDuration::NONE, OptDuration::some).get(), d);
         }
         // Beyond 584 years: kept as the longest, still some.
         assert!(OptDuration::some(Duration::MAX).is_some());

@@ -16,6 +16,7 @@
 
 use tcplab_wire::tcp::{self, SeqNumber};
 
+use super::compact::OptInstant;
 use super::config::TcpConfig;
 use super::rtx::Delivery;
 use super::state::{Opening, Phase, State};
@@ -453,7 +454,7 @@ impl Connection {
                 return false;
             }
         }
-        self.last_oow_ack = super::compact::OptInstant::some(ctx.now);
+        self.last_oow_ack = OptInstant::some(ctx.now);
         true
     }
 

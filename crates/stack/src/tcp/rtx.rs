@@ -403,40 +403,43 @@ impl RtxQueue {
 
     /// Count `r` in the sums and indexes (it gets a new stamp).
     fn add(&mut self, r: &mut Sent) {
-        self.fl_mut().tally.add(Tally::of(r));
-        self.fl_mut().next_stamp += 1;
-        r.stamp = self.fl().next_stamp;
+        let f = self.fl_mut();
+        f.tally.add(Tally::of(r));
+        f.next_stamp += 1;
+        r.stamp = f.next_stamp;
         if r.in_flight() {
             let entry = (r.sent, r.end_off(), r.stamp);
             // Sent now: at the back. A split or a record back in flight
             // keeps its older send time: at its place.
-            let list = &mut self.fl_mut().in_flight;
-            match list.back() {
+            match f.in_flight.back() {
                 Some(last) if (last.0, last.1) > (entry.0, entry.1) => {
-                    let at = list.partition_point(|e| (e.0, e.1) <= (entry.0, entry.1));
-                    list.insert(at, entry);
+                    let at = f
+                        .in_flight
+                        .partition_point(|e| (e.0, e.1) <= (entry.0, entry.1));
+                    f.in_flight.insert(at, entry);
                 }
-                _ => self.fl_mut().in_flight.push_back(entry),
+                _ => f.in_flight.push_back(entry),
             }
-            self.fl_mut().live += 1;
+            f.live += 1;
         }
         if r.needs_retransmission() {
-            self.fl_mut().pending.insert(r.off);
+            f.pending.insert(r.off);
         }
     }
 
     /// Take `r` out of the sums and indexes (its entry in the time-ordered
     /// list goes stale).
     fn remove(&mut self, r: &Sent) {
-        self.fl_mut().tally.sub(Tally::of(r));
+        let f = self.fl_mut();
+        f.tally.sub(Tally::of(r));
+        if r.needs_retransmission() {
+            f.pending.remove(&r.off);
+        }
         if r.in_flight() {
-            self.fl_mut().live -= 1;
-            if self.fl().in_flight.len() > 2 * self.fl().live + 64 {
+            f.live -= 1;
+            if f.in_flight.len() > 2 * f.live + 64 {
                 self.compact();
             }
-        }
-        if r.needs_retransmission() {
-            self.fl_mut().pending.remove(&r.off);
         }
     }
 
@@ -550,9 +553,7 @@ impl RtxQueue {
                 break;
             }
         }
-        if self.fl().records.is_empty() {
-            self.release();
-        }
+        self.release_if_empty();
     }
 
     /// Give the storage of an empty queue back: an idle connection holds
@@ -560,11 +561,14 @@ impl RtxQueue {
     /// otherwise stay allocated for as long as it lives — issue 13's
     /// memory per idle endpoint). The next burst allocates again.
     /// Records marked lost and not yet reported keep it until they are.
-    fn release(&mut self) {
-        debug_assert_eq!(self.fl().live, 0, "records in flight, none recorded");
-        debug_assert_eq!(self.fl().tally, Tally::ZERO, "sums over no records");
-        if self.fl().lost_log.is_empty() {
-            self.flight = None;
+    fn release_if_empty(&mut self) {
+        let f = self.fl();
+        if f.records.is_empty() {
+            debug_assert_eq!(f.live, 0, "records in flight, none recorded");
+            debug_assert_eq!(f.tally, Tally::ZERO, "sums over no records");
+            if f.lost_log.is_empty() {
+                self.flight = None;
+            }
         }
     }
 
@@ -635,14 +639,12 @@ impl RtxQueue {
     }
 
     /// The records marked lost since the last call. An empty queue gives
-    /// its storage back once they are all taken (see `release`).
+    /// its storage back once they are all taken.
     pub fn take_lost_log(&mut self, mut each: impl FnMut(&Sent)) {
         if let Some(f) = self.flight.as_mut() {
             f.lost_log.drain(..).for_each(|r| each(&r));
         }
-        if self.fl().records.is_empty() {
-            self.flight = None;
-        }
+        self.release_if_empty();
     }
 
     /// The loss was spurious: every mark goes; what was sent again stays
@@ -654,9 +656,7 @@ impl RtxQueue {
         if let Some(f) = self.flight.as_mut() {
             f.lost_log.clear();
         }
-        if self.fl().records.is_empty() {
-            self.flight = None;
-        }
+        self.release_if_empty();
     }
 
     /// Mark the first record lost (fast retransmit, NewReno's partial ACK);

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use tcplab_wire::ipv4;
 use tcplab_wire::tcp::{self, SeqNumber};
 
+use super::compact::OptInstant;
 use super::config::{SocketOptions, TcpConfig};
 use super::emit::build_segment;
 use super::input::{ChallengeLimiter, Ctx, Outcome};
@@ -371,7 +372,7 @@ impl TcpLayer {
             self.timers.remove(&(old, key));
         }
         self.timers.insert((next, key));
-        conn.scheduled = super::compact::OptInstant::some(next);
+        conn.scheduled = OptInstant::some(next);
     }
 
     /// The earliest filed wake-up: no later than the next deadline of any
@@ -679,7 +680,7 @@ impl TcpLayer {
             let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
                 continue;
             };
-            conn.scheduled = super::compact::OptInstant::NONE;
+            conn.scheduled = OptInstant::NONE;
             let mtus = Self::path_mtu(ip, now, *conn.local.ip(), *conn.remote.ip());
             let mut ctx = Self::ctx(
                 &self.config,
