@@ -14,6 +14,7 @@ use crate::ip::Protocol;
 /// One's complement sum of `data` (not complemented), folded to 16 bits.
 ///
 /// An odd trailing byte is padded with a zero byte, as RFC 1071 requires.
+#[inline]
 pub fn data(data: &[u8]) -> u16 {
     fold(sum(data))
 }
@@ -30,6 +31,9 @@ pub fn data(data: &[u8]) -> u16 {
 pub fn sum(data: &[u8]) -> u64 {
     const BLOCK: usize = 64;
     const LANES: usize = BLOCK / 4;
+    if data.len() < BLOCK {
+        return u64::from(u16::from_be(fold(short_native(data))));
+    }
     let mut total: u64 = 0;
     // A lane takes at most 2·0xffff per block and 2^18 / 64 = 4096 blocks
     // per piece: below 2^30, far from overflowing 32 bits.
@@ -42,19 +46,34 @@ pub fn sum(data: &[u8]) -> u64 {
                 *lane += (w & 0xffff) + (w >> 16);
             }
         }
-        // The tail, zero-padded in place: an odd final byte is the high
-        // byte of a big-endian 16-bit word padded with zero.
-        let rest = blocks.remainder();
-        let mut tail = [0u8; BLOCK];
-        tail[..rest.len()].copy_from_slice(rest);
-        for (lane, w) in acc.iter_mut().zip(tail.chunks_exact(4)) {
-            let w = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]);
-            *lane += (w & 0xffff) + (w >> 16);
-        }
         total += acc.iter().map(|&a| u64::from(a)).sum::<u64>();
+        total += short_native(blocks.remainder());
     }
     // Native order to network order.
     u64::from(u16::from_be(fold(total)))
+}
+
+/// The sum of fewer than a block's bytes (a header, a tail), unfolded and
+/// in native byte order, as [`sum`]'s lanes add: 32-bit words into a
+/// 64-bit accumulator (a word's value is congruent to the sum of its two
+/// halves modulo 0xffff, so [`fold`] gives the 16-bit sum). An odd final
+/// byte is the high byte of a big-endian word padded with zero (RFC 1071).
+/// Headers are most of what is summed per segment: this costs a handful of
+/// additions instead of a padded 64-byte block.
+fn short_native(data: &[u8]) -> u64 {
+    let mut acc: u64 = 0;
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        acc += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    match *words.remainder() {
+        [a, b, c] => {
+            acc + u64::from(u16::from_ne_bytes([a, b])) + u64::from(u16::from_ne_bytes([c, 0]))
+        }
+        [a, b] => acc + u64::from(u16::from_ne_bytes([a, b])),
+        [a] => acc + u64::from(u16::from_ne_bytes([a, 0])),
+        _ => acc,
+    }
 }
 
 /// Copy `src` into `dst` (of the same length) and return the one's
@@ -86,13 +105,8 @@ pub fn copy_sum(dst: &mut [u8], src: &[u8]) -> u64 {
         }
         let rest = sblocks.remainder();
         dblocks.into_remainder().copy_from_slice(rest);
-        let mut tail = [0u8; BLOCK];
-        tail[..rest.len()].copy_from_slice(rest);
-        for (lane, w) in acc.iter_mut().zip(tail.chunks_exact(4)) {
-            let w = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]);
-            *lane += (w & 0xffff) + (w >> 16);
-        }
         total += acc.iter().map(|&a| u64::from(a)).sum::<u64>();
+        total += short_native(rest);
     }
     u64::from(u16::from_be(fold(total)))
 }
@@ -100,11 +114,13 @@ pub fn copy_sum(dst: &mut [u8], src: &[u8]) -> u64 {
 /// The sum of bytes that start at an odd offset of the checksummed data,
 /// given their sum as if they started at an even one: the two bytes of the
 /// folded sum swap places (RFC 1071 §2(B), byte-order independence).
+#[inline]
 pub fn swap_odd(partial: u64) -> u64 {
     u64::from(fold(partial).swap_bytes())
 }
 
 /// Fold a 64-bit one's complement accumulator to 16 bits.
+#[inline]
 pub fn fold(mut acc: u64) -> u16 {
     acc = (acc >> 32) + (acc & 0xffff_ffff);
     acc = (acc >> 32) + (acc & 0xffff_ffff);
@@ -115,11 +131,13 @@ pub fn fold(mut acc: u64) -> u16 {
 }
 
 /// One's complement sum of several partial sums.
+#[inline]
 pub fn combine(parts: &[u16]) -> u16 {
     fold(parts.iter().map(|&p| u64::from(p)).sum())
 }
 
 /// Sum of the IPv4 pseudo-header used by UDP and TCP (RFC 768, RFC 9293 §3.1).
+#[inline]
 pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: Protocol, length: u32) -> u16 {
     let mut acc: u64 = 0;
     acc += u64::from(u32::from(src) >> 16) + u64::from(u32::from(src) & 0xffff);
@@ -134,6 +152,7 @@ pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: Protocol, length: u
 ///
 /// Unlike eqn. 2 of RFC 1141 this never produces `0x0000` from a non-zero sum
 /// when the true result is `0xffff`, the corner case RFC 1624 §3 is about.
+#[inline]
 pub fn update_word(checksum: u16, old: u16, new: u16) -> u16 {
     let acc = u64::from(!checksum) + u64::from(!old) + u64::from(new);
     !fold(acc)
@@ -141,6 +160,7 @@ pub fn update_word(checksum: u16, old: u16, new: u16) -> u16 {
 
 /// RFC 1624 update for a changed 32-bit field (an IPv4 address, a sequence
 /// number): two 16-bit word updates.
+#[inline]
 pub fn update_u32(checksum: u16, old: u32, new: u32) -> u16 {
     let c = update_word(checksum, (old >> 16) as u16, (new >> 16) as u16);
     update_word(c, old as u16, new as u16)

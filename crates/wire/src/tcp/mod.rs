@@ -51,37 +51,47 @@ impl Flags {
     pub const AE: Flags = Flags(0x100);
     pub const NONE: Flags = Flags(0);
 
+    #[inline]
     pub const fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
     }
 
+    #[inline]
     pub const fn intersects(self, other: Flags) -> bool {
         self.0 & other.0 != 0
     }
 
+    #[inline]
     pub const fn union(self, other: Flags) -> Flags {
         Flags(self.0 | other.0)
     }
 
+    #[inline]
     pub const fn without(self, other: Flags) -> Flags {
         Flags(self.0 & !other.0)
     }
 
+    #[inline]
     pub fn syn(self) -> bool {
         self.contains(Flags::SYN)
     }
+    #[inline]
     pub fn ack(self) -> bool {
         self.contains(Flags::ACK)
     }
+    #[inline]
     pub fn fin(self) -> bool {
         self.contains(Flags::FIN)
     }
+    #[inline]
     pub fn rst(self) -> bool {
         self.contains(Flags::RST)
     }
+    #[inline]
     pub fn psh(self) -> bool {
         self.contains(Flags::PSH)
     }
+    #[inline]
     pub fn urg(self) -> bool {
         self.contains(Flags::URG)
     }
@@ -89,12 +99,14 @@ impl Flags {
 
 impl core::ops::BitOr for Flags {
     type Output = Flags;
+    #[inline]
     fn bitor(self, rhs: Flags) -> Flags {
         self.union(rhs)
     }
 }
 
 impl core::ops::BitOrAssign for Flags {
+    #[inline]
     fn bitor_assign(&mut self, rhs: Flags) {
         *self = self.union(rhs)
     }
@@ -213,6 +225,7 @@ impl<'a> TcpOption<'a> {
     }
 
     /// Bytes this option takes on the wire.
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         match self {
             TcpOption::EndOfList | TcpOption::NoOperation => 1,
@@ -276,6 +289,7 @@ impl<'a> OptionIter<'a> {
 impl<'a> Iterator for OptionIter<'a> {
     type Item = Result<TcpOption<'a>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.rest.is_empty() {
             return None;
@@ -349,6 +363,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     /// Header length in bytes (data offset × 4).
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[field::FLAGS.start] >> 4) * 4
     }
@@ -378,6 +393,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     /// Length in sequence space: payload plus one for SYN and one for FIN.
+    #[inline]
     pub fn segment_len(&self) -> usize {
         let f = self.flags();
         self.payload().len() + usize::from(f.syn()) + usize::from(f.fin())
@@ -587,6 +603,7 @@ impl<'a> Repr<'a> {
     }
 
     /// Bytes of options when emitted, before padding.
+    #[inline]
     fn options_len(&self) -> usize {
         if self.layout == OptionLayout::Bsd {
             return self.bsd_options(&mut [0; MAX_HEADER_LEN]).0;
@@ -617,21 +634,25 @@ impl<'a> Repr<'a> {
     }
 
     /// Header length when emitted (options padded to a multiple of four).
+    #[inline]
     pub fn header_len(&self) -> usize {
         HEADER_LEN + self.options_len().next_multiple_of(4)
     }
 
     /// Header plus payload.
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         self.header_len() + self.payload.len()
     }
 
     /// Length in sequence space.
+    #[inline]
     pub fn segment_len(&self) -> usize {
         self.payload.len() + usize::from(self.flags.syn()) + usize::from(self.flags.fin())
     }
 
     /// Whether the options fit the 40 bytes a header has room for.
+    #[inline]
     pub fn options_fit(&self) -> bool {
         if self.layout == OptionLayout::Bsd {
             return self.bsd_options(&mut [0; MAX_HEADER_LEN]).1;

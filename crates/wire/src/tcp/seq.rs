@@ -9,10 +9,12 @@ pub struct SeqNumber(pub u32);
 
 impl SeqNumber {
     /// Signed distance from `other` to `self`.
+    #[inline]
     pub const fn diff(self, other: SeqNumber) -> i32 {
         self.0.wrapping_sub(other.0) as i32
     }
 
+    #[inline]
     pub fn max(self, other: SeqNumber) -> SeqNumber {
         if self > other {
             self
@@ -21,6 +23,7 @@ impl SeqNumber {
         }
     }
 
+    #[inline]
     pub fn min(self, other: SeqNumber) -> SeqNumber {
         if self < other {
             self
@@ -31,6 +34,7 @@ impl SeqNumber {
 }
 
 impl PartialOrd for SeqNumber {
+    #[inline]
     fn partial_cmp(&self, other: &SeqNumber) -> Option<cmp::Ordering> {
         Some(self.diff(*other).cmp(&0))
     }
@@ -38,6 +42,7 @@ impl PartialOrd for SeqNumber {
 
 impl ops::Add<usize> for SeqNumber {
     type Output = SeqNumber;
+    #[inline]
     fn add(self, rhs: usize) -> SeqNumber {
         SeqNumber(self.0.wrapping_add(rhs as u32))
     }
@@ -45,12 +50,14 @@ impl ops::Add<usize> for SeqNumber {
 
 impl ops::Sub<usize> for SeqNumber {
     type Output = SeqNumber;
+    #[inline]
     fn sub(self, rhs: usize) -> SeqNumber {
         SeqNumber(self.0.wrapping_sub(rhs as u32))
     }
 }
 
 impl ops::AddAssign<usize> for SeqNumber {
+    #[inline]
     fn add_assign(&mut self, rhs: usize) {
         *self = *self + rhs;
     }
@@ -60,11 +67,21 @@ impl ops::AddAssign<usize> for SeqNumber {
 /// which would be a broken invariant in the caller.
 impl ops::Sub for SeqNumber {
     type Output = usize;
+    #[inline]
     fn sub(self, rhs: SeqNumber) -> usize {
         let d = self.diff(rhs);
-        assert!(d >= 0, "sequence subtraction underflow: {self} - {rhs}");
+        if d < 0 {
+            underflow(self, rhs);
+        }
         d as usize
     }
+}
+
+/// Out of line: the subtraction stays small enough to inline everywhere.
+#[cold]
+#[inline(never)]
+fn underflow(a: SeqNumber, b: SeqNumber) -> ! {
+    panic!("sequence subtraction underflow: {a} - {b}")
 }
 
 impl fmt::Display for SeqNumber {
