@@ -480,14 +480,44 @@ impl Stack {
             self.notify(id);
         }
         self.tcp.events = events;
+        let freed = std::mem::take(&mut self.tcp.freed_ports);
+        for &(_, id) in &freed {
+            self.forget_events(id);
+        }
+        self.tcp.freed_ports = freed;
         self.tcp.release_ports(&mut self.ports);
     }
 
     /// The next socket whose state changed.
     pub fn poll_event(&mut self) -> Option<Event> {
-        let e = self.events.pop_front()?;
-        self.queued_events.remove(&e.socket);
-        Some(e)
+        // Entries of sockets freed since they were queued are skipped.
+        while let Some(e) = self.events.pop_front() {
+            if self.queued_events.remove(&e.socket) {
+                return Some(e);
+            }
+        }
+        None
+    }
+
+    /// A socket was freed: a pending event for it goes. An application
+    /// that never asks for events (one that polls readiness instead) must
+    /// not see the queue grow with every connection it ever had. The set
+    /// forgets at once; the queue drops the entry lazily (`poll_event`
+    /// skips it), and is compacted when stale entries outnumber live ones,
+    /// so its length stays within twice the live sockets' events.
+    pub(crate) fn forget_events(&mut self, socket: SocketId) {
+        if !self.queued_events.remove(&socket) {
+            return;
+        }
+        // `notify` trusts the last entry without asking the set: it must
+        // never be a stale one.
+        if self.events.back().is_some_and(|e| e.socket == socket) {
+            self.events.pop_back();
+        }
+        if self.events.len() > 2 * self.queued_events.len() + 64 {
+            let live = &self.queued_events;
+            self.events.retain(|e| live.contains(&e.socket));
+        }
     }
 
     pub(crate) fn notify(&mut self, socket: SocketId) {

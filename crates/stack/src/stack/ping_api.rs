@@ -119,6 +119,7 @@ impl Stack {
     pub fn ping_close(&mut self, h: PingHandle) {
         if let Some(s) = self.ping.remove(h) {
             self.ports.release(SocketKind::Ping, s.ident, h.id());
+            self.forget_events(h.id());
         }
     }
 }

@@ -114,6 +114,7 @@ impl Stack {
             for (kind, port) in s.ports {
                 self.ports.release(kind, port, h.id());
             }
+            self.forget_events(h.id());
         }
     }
 }

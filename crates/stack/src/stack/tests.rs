@@ -845,3 +845,53 @@ fn the_hook_sees_reassembled_datagrams() {
     assert!(seen.iter().any(|x| x.0 == Forward && x.1 == 3028));
     assert!(seen.iter().any(|x| x.0 == Postrouting && x.1 == 3028));
 }
+
+/// An application that never asks for events (it polls readiness) must not
+/// see the event queue grow with every socket it ever had: events of freed
+/// sockets go, and the queue stays within twice the live sockets' events.
+#[test]
+fn events_of_freed_sockets_do_not_pile_up() {
+    let mut net = Net::new();
+    let c = net.node(host(1));
+    let s = net.node(host(2));
+    net.link(c, "10.0.0.1/24", s, "10.0.0.2/24", 1500);
+    let server = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+    let l = net.nodes[s]
+        .tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 16)
+        .unwrap();
+    let mut now = Instant::from_secs(1);
+    let mut most = 0;
+    for i in 0..500 {
+        let h = net.nodes[c].tcp_connect(now, server, None).unwrap();
+        net.run(now);
+        let a = net.nodes[s].tcp_accept(l).unwrap();
+        net.nodes[c].tcp_close(now, h);
+        net.nodes[s].tcp_close(now, a);
+        net.run(now);
+        now += Duration::from_millis(1);
+        // Both ends are gone but the client's TIME-WAIT (which ends by
+        // itself, 2·MSL later): every 100 connections, let those expire.
+        if i % 100 == 99 {
+            now += Duration::from_secs(300);
+            for n in [c, s] {
+                net.nodes[n].handle_timeout(now);
+            }
+            net.run(now);
+        }
+        most = most.max(net.nodes[c].events.len() + net.nodes[s].events.len());
+    }
+    let live = net.nodes[c].tcp.iter().count() + net.nodes[s].tcp.iter().count();
+    assert!(
+        most <= 2 * 2 * 100 + 2 * 64 + 4,
+        "the event queues reached {most} entries"
+    );
+    // What is left is for live sockets (the listener and connections still
+    // in TIME-WAIT), each once; those events are still delivered.
+    let queued = net.nodes[s].queued_events.len() + net.nodes[c].queued_events.len();
+    assert!(queued <= live, "{queued} queued events for {live} sockets");
+    let mut seen = 0;
+    while net.nodes[s].poll_event().is_some() {
+        seen += 1;
+    }
+    assert!(seen >= 1, "the listener's event was lost");
+}

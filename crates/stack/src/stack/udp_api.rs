@@ -184,6 +184,7 @@ impl Stack {
     pub fn udp_close(&mut self, h: UdpHandle) {
         if let Some(s) = self.udp.remove(h) {
             self.ports.release(SocketKind::Udp, s.local.port(), h.id());
+            self.forget_events(h.id());
         }
     }
 
