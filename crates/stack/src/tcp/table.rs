@@ -81,6 +81,15 @@ pub struct TcpLayer {
     conns: Map<Tuple, Key>,
     listeners: Map<SocketAddrV4, Key>,
     timers: BTreeSet<(Instant, Key)>,
+    /// Wake-ups of connections in TIME-WAIT, in deadline order: every
+    /// connection enters it for the same 2·MSL, so deadlines come in
+    /// order and a queue keeps them without the ordered set's insert per
+    /// closed connection (a busy client has thousands). Entries are not
+    /// removed when their connection goes or is filed again; one whose
+    /// connection no longer has that wake-up is skipped when it comes due.
+    /// A deadline earlier than the last queued (MSL changed) goes to
+    /// `timers` instead, so the queue stays in order.
+    time_wait: VecDeque<(Instant, Key)>,
     /// Connections that may have output, each once (`Connection::marked`).
     dirty: VecDeque<Key>,
     /// Sockets whose application should look again.
@@ -122,6 +131,7 @@ impl TcpLayer {
             conns: new_map(rng),
             listeners: new_map(rng),
             timers: BTreeSet::new(),
+            time_wait: VecDeque::new(),
             dirty: VecDeque::new(),
             events: Vec::new(),
             // RFC 6528: the secret key of F().
@@ -371,14 +381,51 @@ impl TcpLayer {
         if let Some(old) = conn.scheduled.get() {
             self.timers.remove(&(old, key));
         }
-        self.timers.insert((next, key));
+        let queued = conn.state() == State::TimeWait
+            && self.time_wait.back().is_none_or(|&(last, _)| last <= next);
+        if queued {
+            self.time_wait.push_back((next, key));
+        } else {
+            self.timers.insert((next, key));
+        }
         conn.scheduled = OptInstant::some(next);
     }
 
     /// The earliest filed wake-up: no later than the next deadline of any
-    /// connection, and possibly earlier (see `reschedule`).
+    /// connection, and possibly earlier (see `reschedule`, and a TIME-WAIT
+    /// entry whose connection has gone).
     pub fn poll_at(&self) -> Option<Instant> {
-        self.timers.first().map(|(t, _)| *t)
+        let set = self.timers.first().map(|(t, _)| *t);
+        let queue = self.time_wait.front().map(|(t, _)| *t);
+        set.into_iter().chain(queue).min()
+    }
+
+    /// Take the earliest wake-up due by `now`, from either store, in
+    /// (deadline, key) order as one ordered set would give them. A queued
+    /// TIME-WAIT entry counts only if its connection still waits for it.
+    fn next_due(&mut self, now: Instant) -> Option<(Instant, Key)> {
+        loop {
+            let set = self.timers.first().copied().filter(|e| e.0 <= now);
+            let queue = self.time_wait.front().copied().filter(|e| e.0 <= now);
+            match (set, queue) {
+                (Some(a), Some(b)) if b < a => {}
+                (Some(a), _) => {
+                    self.timers.remove(&a);
+                    return Some(a);
+                }
+                (None, Some(_)) => {}
+                (None, None) => return None,
+            }
+            let (t, key) = self.time_wait.pop_front()?;
+            let live = matches!(self.sockets.get(key),
+                Some(TcpSocket::Connection(c)) if c.scheduled.get() == Some(t));
+            if live {
+                // Filed in both stores (the queue was out of order once): one
+                // wake-up serves.
+                self.timers.remove(&(t, key));
+                return Some((t, key));
+            }
+        }
     }
 
     /// Whether any connection may have a segment to send.
@@ -672,11 +719,7 @@ impl TcpLayer {
 
     /// Run the timers that are due.
     pub fn handle_timeout(&mut self, now: Instant, ip: &IpLayer) {
-        while let Some(&(t, key)) = self.timers.first() {
-            if t > now {
-                break;
-            }
-            self.timers.remove(&(t, key));
+        while let Some((_, key)) = self.next_due(now) {
             let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
                 continue;
             };
@@ -904,10 +947,20 @@ impl TcpLayer {
                 ));
             }
             if let Some(t) = c.scheduled.get() {
-                if !self.timers.contains(&(t, key)) {
+                if !self.timers.contains(&(t, key)) && !self.time_wait.contains(&(t, key)) {
                     return Err("a scheduled deadline is missing from the timer set".into());
                 }
             }
+        }
+        // The TIME-WAIT queue is in order (its stale entries are skipped
+        // when due).
+        if self
+            .time_wait
+            .iter()
+            .zip(self.time_wait.iter().skip(1))
+            .any(|(a, b)| a.0 > b.0)
+        {
+            return Err("the TIME-WAIT queue is out of order".into());
         }
         // And nothing else is filed: one wake-up per connection, the one it
         // knows of.

@@ -237,6 +237,9 @@ impl Reassembler {
     /// Drop datagrams whose timer ran out (RFC 1122 §3.3.2); returns what the
     /// ICMP time-exceeded messages (code 1) must quote.
     pub fn expire(&mut self, now: Instant) -> Vec<Expired> {
+        if self.partials.is_empty() {
+            return Vec::new();
+        }
         let due: Vec<FragKey> = self
             .partials
             .iter()
