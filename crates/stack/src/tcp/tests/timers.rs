@@ -95,3 +95,54 @@ fn an_idle_connection_sends_nothing() {
     assert_eq!(b.s.tcp_info(c).unwrap().timer, None);
     assert_eq!(b.s.poll_timeout(), None);
 }
+
+// RFC 9293 §3.6.1 through the table's TIME-WAIT queue: connections that
+// enter TIME-WAIT one after another leave it exactly 2·MSL later each, also
+// when the MSL is shortened in between (the shorter deadlines come before
+// ones already queued: they go to the ordered timer set), and the table's
+// bookkeeping stays consistent at every step.
+#[test]
+fn time_wait_queue_keeps_each_deadline_when_msl_changes() {
+    use super::pair::{sa, Pair, B};
+    use std::net::Ipv4Addr;
+
+    let mut p = Pair::new(11, 1500, |_| {});
+    p.delay = Duration::from_millis(1);
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 16).unwrap();
+    // (handle, when it entered TIME-WAIT, its 2·MSL)
+    let mut waiting = Vec::new();
+    for i in 0..8 {
+        if i == 4 {
+            p.a.tcp.config.msl = Duration::from_secs(5);
+        }
+        let c = p.a.tcp_connect(p.now, sa(B, 80), None).unwrap();
+        let mut s = None;
+        assert!(p.run_until(Duration::from_secs(1), |p| {
+            s = s.or(p.b.tcp_accept(l).ok());
+            s.is_some()
+        }));
+        p.a.tcp_close(p.now, c);
+        p.b.tcp_close(p.now, s.unwrap());
+        assert!(p.run_until(Duration::from_secs(1), |p| {
+            p.a.tcp_info(c).is_some_and(|i| i.state == State::TimeWait)
+        }));
+        waiting.push((c, p.now, p.a.tcp.config.msl * 2));
+        p.run_for(Duration::from_millis(700));
+    }
+    let end = p.now + Duration::from_secs(61);
+    while p.now < end {
+        p.a.tcp.check_invariants().unwrap();
+        for &(c, at, wait) in &waiting {
+            let state = p.a.tcp_info(c).map(|i| i.state);
+            if p.now < at + wait {
+                assert_eq!(state, Some(State::TimeWait), "{c:?} at {:?}", p.now);
+            } else {
+                assert_eq!(state, None, "{c:?} still there at {:?}", p.now);
+            }
+        }
+        if !p.step() {
+            break;
+        }
+    }
+    assert!(waiting.iter().all(|&(c, ..)| p.a.tcp_info(c).is_none()));
+}
