@@ -12,6 +12,7 @@
 //! through it, so ports of different destinations are unrelated while ports
 //! to one destination do not repeat soon. The keys come from the seeded RNG.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -74,10 +75,66 @@ impl Binding {
     }
 }
 
+/// The bindings of one (protocol, port). Most ports hold one — every
+/// client connection binds an ephemeral port of its own — so one is kept
+/// in place, and only a shared port (a server's, or ephemeral ports reused
+/// towards different remotes) has a vector: no allocation per connection.
+#[derive(Debug)]
+enum Held {
+    One(Binding),
+    Many(Vec<Binding>),
+}
+
+impl Held {
+    fn as_slice(&self) -> &[Binding] {
+        match self {
+            Held::One(b) => std::slice::from_ref(b),
+            Held::Many(v) => v,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Binding] {
+        match self {
+            Held::One(b) => std::slice::from_mut(b),
+            Held::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, b: Binding) {
+        match self {
+            Held::One(first) => *self = Held::Many(vec![*first, b]),
+            // Short lists grow one at a time: a vector's first growth
+            // reserves four (issue 13's memory per connection, a million of
+            // them in one stack); longer ones double as usual.
+            Held::Many(v) => {
+                if v.len() < 8 {
+                    v.reserve_exact(1);
+                }
+                v.push(b);
+            }
+        }
+    }
+
+    /// Keep the bindings `keep` accepts; `false` when none is left (the
+    /// caller then removes the entry: a `One` cannot be empty).
+    fn retain(&mut self, keep: impl Fn(&Binding) -> bool) -> bool {
+        match self {
+            Held::One(b) => keep(b),
+            Held::Many(v) => {
+                v.retain(|b| keep(b));
+                if let [only] = v[..] {
+                    *self = Held::One(only);
+                }
+                !self.as_slice().is_empty()
+            }
+        }
+    }
+}
+
 /// Which sockets hold which ports, per protocol.
 #[derive(Debug)]
 pub struct PortTable {
-    bindings: BTreeMap<(SocketKind, u16), Vec<Binding>>,
+    bindings: BTreeMap<(SocketKind, u16), Held>,
     ephemeral: RangeInclusive<u16>,
     offset_key: KeyedState,
     index_key: KeyedState,
@@ -113,7 +170,7 @@ impl PortTable {
     ) -> bool {
         self.bindings
             .get(&(kind, port))
-            .is_none_or(|v| !v.iter().any(|b| b.conflicts(addr, remote)))
+            .is_none_or(|v| !v.as_slice().iter().any(|b| b.conflicts(addr, remote)))
     }
 
     /// Bind a specific port.
@@ -128,19 +185,17 @@ impl PortTable {
         if !self.is_free(kind, addr, port, remote) {
             return Err(BindError::AddrInUse { addr, port });
         }
-        // Short lists grow one at a time: most ports hold one or a few
-        // bindings, and a vector's first growth reserves four (issue 13's
-        // memory per connection, a million of them in one stack); longer
-        // ones double as usual.
-        let list = self.bindings.entry((kind, port)).or_default();
-        if list.len() < 8 {
-            list.reserve_exact(1);
-        }
-        list.push(Binding {
+        let b = Binding {
             addr,
             remote,
             owner,
-        });
+        };
+        match self.bindings.entry((kind, port)) {
+            Entry::Vacant(e) => {
+                e.insert(Held::One(b));
+            }
+            Entry::Occupied(mut e) => e.get_mut().push(b),
+        }
         Ok(())
     }
 
@@ -199,13 +254,16 @@ impl PortTable {
                 continue;
             };
             let others = list
+                .as_slice()
                 .iter()
                 .filter(|b| b.owner != old && b.conflicts(addr, Some(remote)))
                 .count();
             if others > 0 {
                 continue;
             }
-            list.retain(|b| b.owner != old);
+            if !list.retain(|b| b.owner != old) {
+                self.bindings.remove(&(kind, port));
+            }
             self.bind(kind, addr, port, Some(remote), owner)?;
             return Ok((port, Some(old)));
         }
@@ -222,7 +280,7 @@ impl PortTable {
         remote: SocketAddrV4,
     ) {
         if let Some(v) = self.bindings.get_mut(&(kind, port)) {
-            for b in v.iter_mut().filter(|b| b.owner == owner) {
+            for b in v.as_mut_slice().iter_mut().filter(|b| b.owner == owner) {
                 b.remote = Some(remote);
             }
         }
@@ -231,8 +289,7 @@ impl PortTable {
     /// Give back every port `owner` holds on `port`.
     pub fn release(&mut self, kind: SocketKind, port: u16, owner: SocketId) {
         if let Some(v) = self.bindings.get_mut(&(kind, port)) {
-            v.retain(|b| b.owner != owner);
-            if v.is_empty() {
+            if !v.retain(|b| b.owner != owner) {
                 self.bindings.remove(&(kind, port));
             }
         }
@@ -340,6 +397,34 @@ mod tests {
             t.bind_ephemeral(SocketKind::Tcp, A, Some(r1), owner(3)),
             Err(BindError::NoPortsAvailable)
         );
+    }
+
+    // A port shared by several connections goes back to one binding, then
+    // to none, as they are released; a reused port (TIME-WAIT reuse) passes
+    // from its old owner to the new one alone.
+    #[test]
+    fn a_shared_port_shrinks_back_and_is_freed() {
+        let mut t = PortTable::new(50000..=50000, &mut Rng::new(5));
+        let remotes: Vec<_> = (0..4).map(|i| SocketAddrV4::new(B, 80 + i)).collect();
+        for (i, r) in remotes.iter().enumerate() {
+            t.bind_ephemeral(SocketKind::Tcp, A, Some(*r), owner(i as u32))
+                .unwrap();
+        }
+        assert_eq!(t.len(), 1);
+        for i in 0..3 {
+            t.release(SocketKind::Tcp, 50000, owner(i));
+            assert!(t.is_free(SocketKind::Tcp, A, 50000, Some(remotes[i as usize])));
+            assert!(!t.is_free(SocketKind::Tcp, A, 50000, Some(remotes[3])));
+        }
+        // The last one, to the same remote, is taken over when reusable.
+        let (port, old) = t
+            .bind_ephemeral_reusing(SocketKind::Tcp, A, remotes[3], owner(9), |_| Some(owner(3)))
+            .unwrap();
+        assert_eq!((port, old), (50000, Some(owner(3))));
+        t.release(SocketKind::Tcp, 50000, owner(3));
+        assert!(!t.is_free(SocketKind::Tcp, A, 50000, Some(remotes[3])));
+        t.release(SocketKind::Tcp, 50000, owner(9));
+        assert!(t.is_empty());
     }
 
     #[test]
