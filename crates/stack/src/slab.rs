@@ -99,6 +99,30 @@ impl<T> Slab<T> {
         }
     }
 
+    /// Replace the value at `key` by what `f` makes of it (a socket that
+    /// changes representation keeps its handle). Returns whether `key`
+    /// named a value.
+    pub fn map_in_place(&mut self, key: Key, f: impl FnOnce(T) -> T) -> bool {
+        let Some(slot) = self.slots.get_mut(key.index as usize) else {
+            return false;
+        };
+        if !matches!(slot, Slot::Full { generation, .. } if *generation == key.generation) {
+            return false;
+        }
+        // The slot reads as free only while `f` runs.
+        let hole = Slot::Free {
+            generation: key.generation,
+            next_free: None,
+        };
+        if let Slot::Full { generation, value } = std::mem::replace(slot, hole) {
+            *slot = Slot::Full {
+                generation,
+                value: f(value),
+            };
+        }
+        true
+    }
+
     /// Occupied slots in index order.
     pub fn iter(&self) -> impl Iterator<Item = (Key, &T)> {
         self.slots.iter().enumerate().filter_map(|(i, s)| match s {
@@ -149,5 +173,25 @@ mod tests {
         assert_eq!(s.get(a), None);
         assert_eq!(s.get(b), Some(&"b"));
         assert_eq!(s.remove(a), None);
+    }
+
+    #[test]
+    fn map_in_place_keeps_the_key() {
+        let mut s = Slab::default();
+        let a = s.insert(1);
+        let b = s.insert(2);
+        assert!(s.map_in_place(a, |v| v * 10));
+        assert_eq!((s.get(a), s.get(b)), (Some(&10), Some(&2)));
+        s.remove(a);
+        assert!(!s.map_in_place(a, |v| v + 1), "a stale key changes nothing");
+        let c = s.insert(3);
+        assert_eq!((c.index, s.get(c)), (a.index, Some(&3)));
+        assert!(!s.map_in_place(
+            Key {
+                index: 99,
+                generation: 0
+            },
+            |v| v
+        ));
     }
 }

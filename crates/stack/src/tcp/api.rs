@@ -265,12 +265,13 @@ impl TcpLayer {
     /// RECEIVE: read in-order data into `out`. `Ok(0)` is the end of the
     /// stream (the peer's FIN).
     pub fn recv(&mut self, h: TcpHandle, out: &mut [u8]) -> Result<usize, RecvError> {
+        self.wake(h.0);
         let conn = match self.sockets.get_mut(h.0) {
             Some(TcpSocket::Connection(c)) => c,
             Some(TcpSocket::Listener(_)) => {
                 return Err(RecvError::Socket(SocketError::NotConnected))
             }
-            None => return Err(RecvError::InvalidHandle),
+            Some(TcpSocket::TimeWait(_)) | None => return Err(RecvError::InvalidHandle),
         };
         if !conn.rcv.buffer().is_empty() && !out.is_empty() {
             let n = conn.rcv.read(out);
@@ -291,12 +292,11 @@ impl TcpLayer {
 
     /// RECEIVE without consuming (`MSG_PEEK`).
     pub fn peek(&self, h: TcpHandle, out: &mut [u8]) -> Result<usize, RecvError> {
-        let conn = match self.sockets.get(h.0) {
-            Some(TcpSocket::Connection(c)) => c,
-            Some(TcpSocket::Listener(_)) => {
-                return Err(RecvError::Socket(SocketError::NotConnected))
-            }
-            None => return Err(RecvError::InvalidHandle),
+        if let Some(TcpSocket::Listener(_)) = self.sockets.get(h.0) {
+            return Err(RecvError::Socket(SocketError::NotConnected));
+        }
+        let Some(conn) = self.view(h.0) else {
+            return Err(RecvError::InvalidHandle);
         };
         if !conn.rcv.buffer().is_empty() && !out.is_empty() {
             return Ok(conn.rcv.buffer().copy_out(0, out));
@@ -356,6 +356,7 @@ impl TcpLayer {
     /// sending and let the connection finish by itself. Unread data makes it
     /// an abort (RFC 2525 §2.17, as Linux does).
     pub fn close(&mut self, now: Instant, ip: &mut IpLayer, h: TcpHandle) {
+        self.wake(h.0);
         match self.sockets.get(h.0) {
             Some(TcpSocket::Listener(_)) => {
                 self.close_listener(now, ip, h);
@@ -367,7 +368,7 @@ impl TcpLayer {
                     return;
                 }
             }
-            None => return,
+            Some(TcpSocket::TimeWait(_)) | None => return,
         }
         let _ = self.shutdown(h);
         let msl = self.config.msl;
@@ -426,7 +427,7 @@ impl TcpLayer {
 
     /// STATUS.
     pub fn info(&self, h: TcpHandle) -> Option<TcpInfo> {
-        self.conn(h.0).map(Connection::info)
+        self.view(h.0).map(|c| c.info())
     }
 
     /// What `ss` shows about every socket.
@@ -443,6 +444,9 @@ impl TcpLayer {
                         embryos: l.embryos,
                     },
                     TcpSocket::Connection(c) => SocketSnapshot::Connection(Box::new(c.info())),
+                    TcpSocket::TimeWait(_) => {
+                        SocketSnapshot::Connection(Box::new(self.view(h.0)?.info()))
+                    }
                 };
                 Some((h, snap))
             })
@@ -451,28 +455,29 @@ impl TcpLayer {
 
     /// Whether a task waiting on the socket can proceed.
     pub fn readiness(&self, h: TcpHandle) -> Option<Readiness> {
-        Some(match self.sockets.get(h.0)? {
-            TcpSocket::Listener(l) => Readiness {
+        if let TcpSocket::Listener(l) = self.sockets.get(h.0)? {
+            return Some(Readiness {
                 state: None,
                 readable: false,
                 writable: false,
                 acceptable: !l.accept_queue.is_empty(),
                 error: None,
-            },
-            TcpSocket::Connection(c) => Readiness {
-                state: Some(c.state()),
-                readable: !c.rcv.buffer().is_empty()
-                    || c.rcv.fin_received()
-                    || c.error.is_some()
-                    || c.state() == State::Closed,
-                writable: c.error.is_some()
-                    || c.state() == State::Closed
-                    || c.snd.fin().is_some()
-                    || c.snd.buffer().free() > 0
-                        && matches!(c.state(), State::Established | State::CloseWait),
-                acceptable: false,
-                error: c.error,
-            },
+            });
+        }
+        let c = self.view(h.0)?;
+        Some(Readiness {
+            state: Some(c.state()),
+            readable: !c.rcv.buffer().is_empty()
+                || c.rcv.fin_received()
+                || c.error.is_some()
+                || c.state() == State::Closed,
+            writable: c.error.is_some()
+                || c.state() == State::Closed
+                || c.snd.fin().is_some()
+                || c.snd.buffer().free() > 0
+                    && matches!(c.state(), State::Established | State::CloseWait),
+            acceptable: false,
+            error: c.error,
         })
     }
 
@@ -503,10 +508,18 @@ impl TcpLayer {
         let (port, taken) =
             ports.bind_ephemeral_reusing(SocketKind::Tcp, src, remote, owner, |port| {
                 let key = self.find(SocketAddrV4::new(src, port), remote)?;
-                let c = self.conn(key)?;
-                let reusable = c.state() == State::TimeWait
-                    && c.neg.ts
-                    && c.ts.recent_stamp.get().is_some_and(|t| {
+                let (time_wait, ts, stamp) = match self.sockets.get(key)? {
+                    TcpSocket::Connection(c) => (
+                        c.state() == State::TimeWait,
+                        c.neg.ts,
+                        c.ts.recent_stamp.get(),
+                    ),
+                    TcpSocket::TimeWait(tw) => (true, tw.neg_ts(), tw.ts_recent_stamp()),
+                    TcpSocket::Listener(_) => return None,
+                };
+                let reusable = time_wait
+                    && ts
+                    && stamp.is_some_and(|t| {
                         now.saturating_since(t) > std::time::Duration::from_secs(1)
                     });
                 reusable.then(|| TcpHandle(key).id())
@@ -562,6 +575,7 @@ impl TcpLayer {
     /// Set a socket's options (see `Stack::tcp_set_options`).
     pub fn set_options(&mut self, h: TcpHandle, opts: SocketOptions) -> bool {
         let opts = opts.clamped();
+        self.wake(h.0);
         match self.sockets.get_mut(h.0) {
             Some(TcpSocket::Listener(l)) => {
                 l.opts = opts;
@@ -586,7 +600,7 @@ impl TcpLayer {
                 self.mark(h.0);
                 true
             }
-            None => false,
+            Some(TcpSocket::TimeWait(_)) | None => false,
         }
     }
 
@@ -596,12 +610,13 @@ impl TcpLayer {
         match self.sockets.get(h.0)? {
             TcpSocket::Listener(l) => Some(l.opts),
             TcpSocket::Connection(c) => Some(*c.opts),
+            TcpSocket::TimeWait(_) => Some(*self.view(h.0)?.opts),
         }
     }
 
     /// Bytes of urgent data the application has not read yet.
     pub fn urgent(&self, h: TcpHandle) -> Option<usize> {
-        self.conn(h.0)?.rcv.urgent()
+        self.view(h.0)?.rcv.urgent()
     }
 
     /// A socket's local address.
@@ -609,6 +624,7 @@ impl TcpLayer {
         match self.sockets.get(h.0)? {
             TcpSocket::Listener(l) => Some(l.local),
             TcpSocket::Connection(c) => Some(c.local()),
+            TcpSocket::TimeWait(tw) => Some(tw.local),
         }
     }
 }

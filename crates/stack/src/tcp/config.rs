@@ -196,6 +196,11 @@ pub struct TcpConfig {
     /// 9293 §3.10.7.4's rules alone — a challenge ACK (RFC 5961 §4), or a
     /// reset under RFC 793's rule.
     pub time_wait_reopen: bool,
+    /// Keep a connection in TIME-WAIT that nobody can use any more (the
+    /// application closed it) as a small record rather than its whole
+    /// control block, as Linux's `inet_timewait_sock` (issue 13); off only
+    /// to compare the two in tests.
+    pub compact_time_wait: bool,
     /// The receiver's silly-window-syndrome rule (RFC 9293 §3.8.6.2.2).
     pub receiver_sws: ReceiverSws,
     /// Drop segments with both SYN and FIN (FreeBSD
@@ -254,6 +259,7 @@ impl Default for TcpConfig {
             rfc1337: false,
             rcv_wnd_is_buffer_space: false,
             time_wait_reopen: true,
+            compact_time_wait: true,
             syn_sent_icmp_abort: false,
             connect_timeout: None,
             fin_on_acks: false,

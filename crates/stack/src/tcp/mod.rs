@@ -2,7 +2,8 @@
 //!
 //! What is here: all eleven states and the transitions of RFC 9293's state
 //! diagram, each move checked against it; simultaneous open and close,
-//! TIME-WAIT for 2·MSL with reopening by a new SYN (RFC 6191); segment
+//! TIME-WAIT for 2·MSL with reopening by a new SYN (RFC 6191), a closed
+//! connection kept meanwhile as a small record (`timewait`); segment
 //! arrival per §3.10.7, one function per step in the RFC's order, with RFC
 //! 5961's protections (exact-match RST, challenge ACKs, the blind data
 //! injection bound) and rate-limited answers to out-of-window segments;
@@ -70,6 +71,7 @@ mod syncookie;
 mod table;
 mod tcb;
 mod timers;
+mod timewait;
 mod trace;
 
 pub use api::{ConnectError, Readiness, SocketSnapshot};

@@ -24,6 +24,7 @@ use super::state::State;
 use super::syncookie::Cookies;
 use super::tcb::{Connection, Owner, Shared};
 use super::timers::Timer;
+use super::timewait::TimeWait;
 use crate::hash::{new_map, KeyedState, Map};
 use crate::iface::IfaceId;
 use crate::ip::{Destination, IpLayer};
@@ -65,6 +66,26 @@ pub struct Listener {
 pub enum TcpSocket {
     Listener(Box<Listener>),
     Connection(Box<Connection>),
+    /// A connection in TIME-WAIT that nobody can use any more, kept as a
+    /// small record ([`TimeWait`]); it becomes a `Connection` again for
+    /// anything that needs one ([`TcpLayer::wake`]).
+    TimeWait(Box<TimeWait>),
+}
+
+/// A connection to read (`TcpLayer::view`).
+pub(crate) enum ConnView<'a> {
+    Block(&'a Connection),
+    Revived(Box<Connection>),
+}
+
+impl std::ops::Deref for ConnView<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            ConnView::Block(c) => c,
+            ConnView::Revived(c) => c,
+        }
+    }
 }
 
 /// A connection's two ends.
@@ -230,24 +251,75 @@ impl TcpLayer {
         }
     }
 
+    /// The connection at `key` if it is a whole control block (not a
+    /// TIME-WAIT record: see `conn_mut`).
     pub(crate) fn conn(&self, key: Key) -> Option<&Connection> {
         match self.sockets.get(key)? {
             TcpSocket::Connection(c) => Some(c),
+            TcpSocket::Listener(_) | TcpSocket::TimeWait(_) => None,
+        }
+    }
+
+    /// The connection at `key` to look at, however it is kept: a TIME-WAIT
+    /// record is seen through a control block rebuilt from a copy.
+    pub(crate) fn view(&self, key: Key) -> Option<ConnView<'_>> {
+        match self.sockets.get(key)? {
+            TcpSocket::Connection(c) => Some(ConnView::Block(c)),
+            TcpSocket::TimeWait(tw) => Some(ConnView::Revived(
+                Box::new(TimeWait::clone(tw)).revive(&self.config),
+            )),
             TcpSocket::Listener(_) => None,
         }
     }
 
+    /// The connection at `key`, as a whole control block (a TIME-WAIT
+    /// record is revived).
     pub(crate) fn conn_mut(&mut self, key: Key) -> Option<&mut Connection> {
+        self.wake(key);
         match self.sockets.get_mut(key)? {
             TcpSocket::Connection(c) => Some(c),
-            TcpSocket::Listener(_) => None,
+            TcpSocket::Listener(_) | TcpSocket::TimeWait(_) => None,
         }
+    }
+
+    /// A TIME-WAIT record becomes a control block again, in place (the
+    /// handle stays): a segment, a timer or a call needs one.
+    pub(crate) fn wake(&mut self, key: Key) {
+        if !matches!(self.sockets.get(key), Some(TcpSocket::TimeWait(_))) {
+            return;
+        }
+        let config = &self.config;
+        self.sockets.map_in_place(key, |s| match s {
+            TcpSocket::TimeWait(tw) => TcpSocket::Connection(tw.revive(config)),
+            other => other,
+        });
+    }
+
+    /// A connection in TIME-WAIT that nobody can use any more and that
+    /// owes nothing goes back to its small record (not while the stack
+    /// records connections for a report: the trail needs the block).
+    pub(crate) fn settle(&mut self, key: Key) {
+        if !self.config.compact_time_wait || self.tracing {
+            return;
+        }
+        let ready = matches!(self.sockets.get(key), Some(TcpSocket::Connection(c))
+            if c.state() == State::TimeWait && c.owner == Owner::Orphan && !c.marked);
+        if !ready {
+            return;
+        }
+        self.sockets.map_in_place(key, |s| match s {
+            TcpSocket::Connection(c) => match TimeWait::keep(c) {
+                Ok(tw) => TcpSocket::TimeWait(tw),
+                Err(c) => TcpSocket::Connection(c),
+            },
+            other => other,
+        });
     }
 
     pub(crate) fn listener_mut(&mut self, key: Key) -> Option<&mut Listener> {
         match self.sockets.get_mut(key)? {
             TcpSocket::Listener(l) => Some(l),
-            TcpSocket::Connection(_) => None,
+            TcpSocket::Connection(_) | TcpSocket::TimeWait(_) => None,
         }
     }
 
@@ -417,8 +489,11 @@ impl TcpLayer {
                 (None, None) => return None,
             }
             let (t, key) = self.time_wait.pop_front()?;
-            let live = matches!(self.sockets.get(key),
-                Some(TcpSocket::Connection(c)) if c.scheduled.get() == Some(t));
+            let live = match self.sockets.get(key) {
+                Some(TcpSocket::Connection(c)) => c.scheduled.get() == Some(t),
+                Some(TcpSocket::TimeWait(tw)) => tw.scheduled.get() == Some(t),
+                _ => false,
+            };
             if live {
                 // Filed in both stores (the queue was out of order once): one
                 // wake-up serves.
@@ -498,11 +573,14 @@ impl TcpLayer {
         }
         let local = SocketAddrV4::new(ip_repr.dst_addr, seg.dst_port);
         let remote = SocketAddrV4::new(ip_repr.src_addr, seg.src_port);
+        let found = self.find(local, remote);
+        if let Some(key) = found {
+            self.wake(key);
+        }
         // BSD's drop_synfin: SYN and FIN together are dropped unseen where
         // they could open a connection (LISTEN, SYN-SENT, no socket).
         if self.config.drop_synfin && seg.flags.syn() && seg.flags.fin() {
-            let opening = self
-                .find(local, remote)
+            let opening = found
                 .and_then(|k| self.conn(k))
                 .is_none_or(|c| c.state() == State::SynSent);
             if opening {
@@ -511,7 +589,7 @@ impl TcpLayer {
             }
         }
         let mut reopen_after = None;
-        if let Some(key) = self.find(local, remote) {
+        if let Some(key) = found {
             match self.time_wait_reopen(key, &seg) {
                 // A listener with no room would drop the SYN: keep the old
                 // incarnation's TIME-WAIT then.
@@ -666,10 +744,24 @@ impl TcpLayer {
         let Some(key) = self.find(local, remote) else {
             return;
         };
+        self.icmp_error_at(now, ip, key, seq, report);
+        // A TIME-WAIT record revived to hear it is kept small again.
+        self.settle(key);
+    }
+
+    fn icmp_error_at(
+        &mut self,
+        now: Instant,
+        ip: &IpLayer,
+        key: Key,
+        seq: SeqNumber,
+        report: &IcmpErrorReport,
+    ) {
         let config = self.config.clone();
         let Some(conn) = self.conn_mut(key) else {
             return;
         };
+        let (local, remote) = (conn.local, conn.remote);
         // RFC 5927 §4.1: only errors about data in flight count.
         let (una, nxt) = (conn.snd.una(), conn.snd.nxt());
         if !(una <= seq && seq < nxt.max(una + 1)) {
@@ -720,6 +812,7 @@ impl TcpLayer {
     /// Run the timers that are due.
     pub fn handle_timeout(&mut self, now: Instant, ip: &IpLayer) {
         while let Some((_, key)) = self.next_due(now) {
+            self.wake(key);
             let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
                 continue;
             };
@@ -821,6 +914,8 @@ impl TcpLayer {
             .is_some_and(|c| c.state() == State::Closed && c.owner != Owner::App);
         if free {
             self.remove(key);
+        } else {
+            self.settle(key);
         }
     }
 
@@ -864,6 +959,14 @@ impl TcpLayer {
                 self.listeners.remove(&l.local);
                 self.freed_ports.push((l.local.port(), TcpHandle(key).id()));
             }
+            TcpSocket::TimeWait(tw) => {
+                self.conns.remove(&(tw.local, tw.remote));
+                self.freed_ports
+                    .push((tw.local.port(), TcpHandle(key).id()));
+                if let Some(t) = tw.scheduled.get() {
+                    self.timers.remove(&(t, key));
+                }
+            }
         }
         Some(socket)
     }
@@ -882,6 +985,7 @@ impl TcpLayer {
             .iter()
             .map(|(_, s)| match s {
                 TcpSocket::Connection(c) => c.snd.buffer().allocated() + c.rcv.buffer().allocated(),
+                TcpSocket::TimeWait(tw) => tw.allocated(),
                 TcpSocket::Listener(_) => 0,
             })
             .sum();
@@ -926,6 +1030,31 @@ impl TcpLayer {
     /// what the connections expect; a description of the first broken one.
     pub fn check_invariants(&self) -> Result<(), String> {
         for (key, s) in self.sockets.iter() {
+            if let TcpSocket::TimeWait(tw) = s {
+                // A record keeps its wake-up, filed, no later than its end.
+                let Some(t) = tw.scheduled.get() else {
+                    return Err(format!(
+                        "{} -> {}: TIME-WAIT record with no wake-up",
+                        tw.local, tw.remote
+                    ));
+                };
+                if t > tw.until {
+                    return Err(format!(
+                        "{} -> {}: TIME-WAIT wake-up after its end",
+                        tw.local, tw.remote
+                    ));
+                }
+                if !self.timers.contains(&(t, key)) && !self.time_wait.contains(&(t, key)) {
+                    return Err("a TIME-WAIT record's wake-up is missing from the timers".into());
+                }
+                if self.conns.get(&(tw.local, tw.remote)) != Some(&key) {
+                    return Err(format!(
+                        "{} -> {}: TIME-WAIT record not in the table",
+                        tw.local, tw.remote
+                    ));
+                }
+                continue;
+            }
             let TcpSocket::Connection(c) = s else {
                 continue;
             };
@@ -967,6 +1096,7 @@ impl TcpLayer {
         for &(t, key) in &self.timers {
             match self.sockets.get(key) {
                 Some(TcpSocket::Connection(c)) if c.scheduled.get() == Some(t) => {}
+                Some(TcpSocket::TimeWait(tw)) if tw.scheduled.get() == Some(t) => {}
                 _ => return Err(format!("a wake-up at {t:?} is filed for no connection")),
             }
         }

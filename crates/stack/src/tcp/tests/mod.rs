@@ -11,5 +11,6 @@ mod segments;
 mod sockopts;
 mod table;
 mod timers;
+mod timewait;
 mod trace;
 mod transfer;
