@@ -151,6 +151,12 @@ impl Stack {
         self.after_tcp();
     }
 
+    /// A connection's state (what `tcp_info` reports as `state`, cheaply);
+    /// `None` for a listener or a handle that names nothing.
+    pub fn tcp_state(&self, h: TcpHandle) -> Option<crate::tcp::State> {
+        self.tcp.state(h)
+    }
+
     /// STATUS.
     pub fn tcp_info(&self, h: TcpHandle) -> Option<TcpInfo> {
         self.tcp.info(h)

@@ -425,6 +425,16 @@ impl TcpLayer {
         self.remove(h.0);
     }
 
+    /// A connection's state: `info`'s `state` without the rest (a
+    /// TIME-WAIT record answers without being rebuilt).
+    pub fn state(&self, h: TcpHandle) -> Option<State> {
+        match self.sockets.get(h.0)? {
+            TcpSocket::Connection(c) => Some(c.state()),
+            TcpSocket::TimeWait(_) => Some(State::TimeWait),
+            TcpSocket::Listener(_) => None,
+        }
+    }
+
     /// STATUS.
     pub fn info(&self, h: TcpHandle) -> Option<TcpInfo> {
         self.view(h.0).map(|c| c.info())
@@ -455,16 +465,29 @@ impl TcpLayer {
 
     /// Whether a task waiting on the socket can proceed.
     pub fn readiness(&self, h: TcpHandle) -> Option<Readiness> {
-        if let TcpSocket::Listener(l) = self.sockets.get(h.0)? {
-            return Some(Readiness {
-                state: None,
-                readable: false,
-                writable: false,
-                acceptable: !l.accept_queue.is_empty(),
-                error: None,
-            });
-        }
-        let c = self.view(h.0)?;
+        let c = match self.sockets.get(h.0)? {
+            TcpSocket::Listener(l) => {
+                return Some(Readiness {
+                    state: None,
+                    readable: false,
+                    writable: false,
+                    acceptable: !l.accept_queue.is_empty(),
+                    error: None,
+                })
+            }
+            // In TIME-WAIT both FINs have been seen: the end of the stream
+            // is readable and a write fails at once, as below.
+            TcpSocket::TimeWait(tw) => {
+                return Some(Readiness {
+                    state: Some(State::TimeWait),
+                    readable: true,
+                    writable: true,
+                    acceptable: false,
+                    error: tw.error(),
+                })
+            }
+            TcpSocket::Connection(c) => c,
+        };
         Some(Readiness {
             state: Some(c.state()),
             readable: !c.rcv.buffer().is_empty()

@@ -176,6 +176,11 @@ impl TimeWait {
         self.snd.buffer().allocated() + self.rcv.buffer().allocated()
     }
 
+    /// The error the application has not taken yet.
+    pub(super) fn error(&self) -> Option<SocketError> {
+        self.error
+    }
+
     pub(super) fn neg_ts(&self) -> bool {
         self.neg.ts
     }

@@ -243,7 +243,9 @@ fn apply(b: &mut Bench, c: TcpHandle, s: &Step) -> String {
         // What a record keeps of `tcp_info` (congestion control reads as
         // a new connection's).
         Step::Info => format!(
-            "{:?}",
+            "{:?} {:?} {:?}",
+            b.s.tcp_state(c),
+            b.s.tcp_readiness(c),
             b.s.tcp_info(c).map(|i| (
                 (i.state, i.snd_una, i.snd_nxt, i.rcv_nxt, i.rcv_wnd, i.snd_wnd),
                 (i.srtt, i.rto, i.timer, i.sack, i.timestamps, i.mss),
