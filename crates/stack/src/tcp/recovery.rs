@@ -199,6 +199,14 @@ impl Recovery {
     pub fn episode_mut(&mut self) -> &mut Episode {
         self.episode.get_or_insert_with(Box::default)
     }
+
+    /// No undo any more (TIME-WAIT: nothing will be sent again, so there is
+    /// no window to restore; Linux's TIME-WAIT socket keeps none either).
+    pub fn forget_undo(&mut self) {
+        if let Some(e) = &mut self.episode {
+            e.undo = Undo::default();
+        }
+    }
 }
 
 /// RACK's state (RFC 8985 §5.2).

@@ -111,6 +111,9 @@ pub struct TcpLayer {
     /// A deadline earlier than the last queued (MSL changed) goes to
     /// `timers` instead, so the queue stays in order.
     time_wait: VecDeque<(Instant, Key)>,
+    /// TIME-WAIT records revived since output was last drained: put back
+    /// (`settle`) then, whichever call or segment revived them.
+    woken: Vec<Key>,
     /// Connections that may have output, each once (`Connection::marked`).
     dirty: VecDeque<Key>,
     /// Sockets whose application should look again.
@@ -153,6 +156,7 @@ impl TcpLayer {
             listeners: new_map(rng),
             timers: BTreeSet::new(),
             time_wait: VecDeque::new(),
+            woken: Vec::new(),
             dirty: VecDeque::new(),
             events: Vec::new(),
             // RFC 6528: the secret key of F().
@@ -293,6 +297,7 @@ impl TcpLayer {
             TcpSocket::TimeWait(tw) => TcpSocket::Connection(tw.revive(config)),
             other => other,
         });
+        self.woken.push(key);
     }
 
     /// A connection in TIME-WAIT that nobody can use any more and that
@@ -902,6 +907,14 @@ impl TcpLayer {
                 next_hop: route.next_hop,
             });
         }
+        // Nothing left to send: records revived meanwhile (by a segment
+        // that needed no answer, a call on a closed handle, an ICMP error)
+        // become records again.
+        let mut woken = std::mem::take(&mut self.woken);
+        for key in woken.drain(..) {
+            self.settle(key);
+        }
+        self.woken = woken;
         None
     }
 
@@ -1029,6 +1042,7 @@ impl TcpLayer {
     /// Check every connection's invariants, and that the table schedules
     /// what the connections expect; a description of the first broken one.
     pub fn check_invariants(&self) -> Result<(), String> {
+        let queued: BTreeSet<(Instant, Key)> = self.time_wait.iter().copied().collect();
         for (key, s) in self.sockets.iter() {
             if let TcpSocket::TimeWait(tw) = s {
                 // A record keeps its wake-up, filed, no later than its end.
@@ -1044,7 +1058,7 @@ impl TcpLayer {
                         tw.local, tw.remote
                     ));
                 }
-                if !self.timers.contains(&(t, key)) && !self.time_wait.contains(&(t, key)) {
+                if !self.timers.contains(&(t, key)) && !queued.contains(&(t, key)) {
                     return Err("a TIME-WAIT record's wake-up is missing from the timers".into());
                 }
                 if self.conns.get(&(tw.local, tw.remote)) != Some(&key) {
@@ -1076,7 +1090,7 @@ impl TcpLayer {
                 ));
             }
             if let Some(t) = c.scheduled.get() {
-                if !self.timers.contains(&(t, key)) && !self.time_wait.contains(&(t, key)) {
+                if !self.timers.contains(&(t, key)) && !queued.contains(&(t, key)) {
                     return Err("a scheduled deadline is missing from the timer set".into());
                 }
             }

@@ -541,6 +541,11 @@ impl Connection {
             until: now + msl * 2,
         });
         self.timers.stop_all();
+        // A late D-SACK no longer undoes the last episode (RFC 3708 §3's
+        // undo restores a window that TIME-WAIT will never use): the state
+        // is the same whether the connection is then kept whole or as a
+        // record, which keeps no recovery state.
+        self.rec.forget_undo();
         self.rec.force = false;
         self.persist.due = false;
         self.keepalive.due = false;

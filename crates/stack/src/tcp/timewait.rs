@@ -10,15 +10,17 @@
 //! timestamp offset, the agreed options, the socket options, the rate
 //! limit of answers to unacceptable segments, the counters and the RTT
 //! estimate `tcp_info` reports — and none of what it does not: congestion
-//! control, loss recovery, RACK, pacing, keep-alive and persist state
-//! (`tcp_info` of a record shows those as a new connection's; Linux
-//! reports no `TCP_INFO` for a TIME-WAIT socket at all). When a segment arrives for
+//! control, loss recovery (TIME-WAIT keeps no undo either way:
+//! `Recovery::forget_undo`), RACK, delivery-rate sampling, the min-RTT
+//! filter, pacing, keep-alive and persist state (`tcp_info` of a record
+//! shows those as a new connection's; Linux reports no `TCP_INFO` for a
+//! TIME-WAIT socket at all). When a segment arrives for
 //! it, or the application asks about its handle, the table rebuilds a
 //! control block from the record ([`TimeWait::revive`]) with those parts
 //! fresh, and the one code path every connection takes handles it (RFC
 //! 9293 §3.10.7.4 in TIME-WAIT, RFC 7323 PAWS, RFC 5961 challenge ACKs, RFC
-//! 1337, RFC 6191 reuse); once it is quiet again it is put back
-//! ([`TimeWait::keep`]). A differential test
+//! 1337, RFC 6191 reuse); once it is quiet again (its output drained) it
+//! is put back ([`TimeWait::keep`]). A differential test
 //! (`tests/timewait.rs`) feeds the same random segments to a stack that
 //! keeps records and one that keeps whole control blocks and requires the
 //! same bytes out.

@@ -29,6 +29,9 @@ struct Case {
     fin_on_acks: bool,
     /// TTL and TOS set on the listener, inherited by the connection.
     socket_options: bool,
+    /// Our data is lost once and sent again after a timeout (an episode
+    /// whose undo a late D-SACK could ask for).
+    timeout: bool,
     /// Data each way before the close.
     data_in: usize,
     data_out: usize,
@@ -46,6 +49,7 @@ impl Case {
             reopen: rng.chance(0.7),
             fin_on_acks: rng.chance(0.3),
             socket_options: rng.chance(0.3),
+            timeout: rng.chance(0.4),
             data_in: [0, 1, 700, 3000][rng.below(4) as usize],
             data_out: [0, 1, 900][rng.below(3) as usize],
         }
@@ -74,6 +78,8 @@ struct Peer {
     tsval: u32,
     /// Our last TSval seen.
     our_ts: u32,
+    /// The span of our data, for SACK blocks.
+    data: (u32, u32),
 }
 
 impl Peer {
@@ -115,6 +121,7 @@ fn to_time_wait(b: &mut Bench, case: &Case) -> (TcpHandle, Peer) {
         our_nxt: synack.seq.wrapping_add(1),
         tsval: 5001,
         our_ts: synack.ts.map_or(0, |t| t.0),
+        data: (0, 0),
     };
     b.send(p.seg(ACK, p.nxt, p.our_nxt, case.ts));
     let c = b.s.tcp_accept(l).unwrap();
@@ -136,6 +143,7 @@ fn to_time_wait(b: &mut Bench, case: &Case) -> (TcpHandle, Peer) {
     b.recv();
     // Ours, acknowledged.
     if case.data_out > 0 {
+        p.data.0 = p.our_nxt;
         assert_eq!(
             b.s.tcp_send(c, &vec![9u8; case.data_out]),
             Ok(case.data_out)
@@ -143,6 +151,14 @@ fn to_time_wait(b: &mut Bench, case: &Case) -> (TcpHandle, Peer) {
         for s in b.recv() {
             p.our_ts = s.ts.map_or(p.our_ts, |t| t.0);
             p.our_nxt = s.seq.wrapping_add(s.data.len() as u32);
+        }
+        p.data.1 = p.our_nxt;
+        if case.timeout {
+            // Lost: the retransmission timer sends it again.
+            b.advance(Duration::from_millis(1500));
+            for s in b.recv() {
+                p.our_ts = s.ts.map_or(p.our_ts, |t| t.0);
+            }
         }
         p.tsval += 1;
         b.send(p.seg(ACK, p.nxt, p.our_nxt, case.ts));
@@ -216,6 +232,18 @@ fn step(rng: &mut Rng, p: &mut Peer, case: &Case) -> Step {
             }
             if rng.chance(0.2) {
                 s = s.win(rng.below(65536) as u16);
+            }
+            // SACK blocks: a D-SACK of our (retransmitted) data, or blocks
+            // anywhere near what we sent.
+            if flags.ack() && rng.chance(0.4) {
+                let block = match rng.below(3) {
+                    0 if p.data.1 != p.data.0 => p.data,
+                    _ => {
+                        let l = near(rng, p.our_nxt);
+                        (l, l.wrapping_add(1 + rng.below(3000) as u32))
+                    }
+                };
+                s = s.sacks(&[block]);
             }
             Step::Send(s)
         }
@@ -310,4 +338,44 @@ fn a_time_wait_record_answers_as_the_control_block_would() {
     // Most cases spent their TIME-WAIT as a record (a case whose first
     // step revives it still counts: it began as one).
     assert!(records > 250, "only {records} of 300 cases kept a record");
+}
+
+// A late D-SACK in TIME-WAIT (RFC 3708: it would undo the last episode)
+// is taken the same way whether the connection is kept whole or as a
+// record: TIME-WAIT keeps no undo (`enter_time_wait`).
+#[test]
+fn a_late_dsack_in_time_wait_undoes_nothing_either_way() {
+    let case = Case {
+        sack: true,
+        ts: true,
+        wscale: false,
+        rfc1337: false,
+        rst_challenge: true,
+        syn_challenge: true,
+        reopen: true,
+        fin_on_acks: false,
+        socket_options: false,
+        timeout: true,
+        data_in: 0,
+        data_out: 900,
+    };
+    let mut whole = Bench::new(case.config(false));
+    let mut small = Bench::new(case.config(true));
+    let (c, p) = to_time_wait(&mut whole, &case);
+    to_time_wait(&mut small, &case);
+    assert!(is_record(&small, c));
+    let dsack = p.seg(ACK, p.nxt, p.our_nxt, true).sacks(&[p.data]);
+    // One for each copy the timer sent (a whole block would undo at the
+    // last).
+    let copies = whole.s.stats().tcp.retrans_segs;
+    assert!(copies > 0);
+    for b in [&mut whole, &mut small] {
+        for _ in 0..copies {
+            b.send(dsack.clone());
+            b.recv();
+        }
+        assert_eq!(b.s.stats().tcp.spurious_undos, 0);
+    }
+    assert_eq!(whole.sent, small.sent);
+    assert_eq!(whole.s.stats().tcp, small.s.stats().tcp);
 }
