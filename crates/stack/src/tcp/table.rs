@@ -303,12 +303,13 @@ impl TcpLayer {
     /// A connection in TIME-WAIT that nobody can use any more and that
     /// owes nothing goes back to its small record (not while the stack
     /// records connections for a report: the trail needs the block).
+    /// `TimeWait::keep` decides; this only spares it the other states.
     pub(crate) fn settle(&mut self, key: Key) {
         if !self.config.compact_time_wait || self.tracing {
             return;
         }
         let ready = matches!(self.sockets.get(key), Some(TcpSocket::Connection(c))
-            if c.state() == State::TimeWait && c.owner == Owner::Orphan && !c.marked);
+            if c.state() == State::TimeWait);
         if !ready {
             return;
         }
