@@ -32,7 +32,7 @@ use std::net::Ipv4Addr;
 use tcplab_wire::Cidr;
 
 use crate::config::Config;
-use crate::hash::{new_set, Set};
+use crate::hash::{new_id_set, IdSet};
 use crate::hook::PacketHook;
 use crate::icmp::{IcmpError, IcmpLayer};
 use crate::iface::{IfaceCounters, IfaceId, Interface};
@@ -92,7 +92,7 @@ pub struct Stack {
     pub(crate) raw: RawLayer,
     pub(crate) ports: PortTable,
     events: VecDeque<Event>,
-    queued_events: Set<SocketId>,
+    queued_events: IdSet<SocketId>,
     /// Randomness handed to applications (`getrandom`), seeded like the rest.
     app_rng: Rng,
     /// Packet policy for forwarding (firewall, NAT), if any.
@@ -109,7 +109,7 @@ impl Stack {
         let udp = UdpLayer::new(&mut rng);
         let ping = PingLayer::new(&mut rng);
         let ports = PortTable::new(config.ephemeral_ports.clone(), &mut rng);
-        let queued_events = new_set(&mut rng);
+        let queued_events = new_id_set(&mut rng);
         let tcp = TcpLayer::new(config.tcp.clone(), &mut rng);
         let app_rng = Rng::new(rng.next_u64());
         Stack {
@@ -366,7 +366,7 @@ impl Stack {
     /// timer.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
-        self.tcp.handle_timeout(now, &self.ip);
+        self.tcp.handle_timeout(now);
         self.after_tcp();
         for expired in self.reasm.expire(now) {
             self.ip.stats.reasm_timeout += 1;
@@ -473,7 +473,15 @@ impl Stack {
     }
 
     /// Hand TCP's events to the application and its freed ports back.
+    /// Called after every TCP call and packet, most of which leave neither.
+    #[inline]
     pub(crate) fn after_tcp(&mut self) {
+        if !self.tcp.events.is_empty() || !self.tcp.freed_ports.is_empty() {
+            self.hand_over_tcp();
+        }
+    }
+
+    fn hand_over_tcp(&mut self) {
         // Taken and given back, so the vector keeps its allocation.
         let mut events = std::mem::take(&mut self.tcp.events);
         for id in events.drain(..) {

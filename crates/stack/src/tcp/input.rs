@@ -79,9 +79,10 @@ pub struct Ctx<'a> {
     pub config: &'a TcpConfig,
     pub stats: &'a mut TcpStats,
     pub challenge: &'a mut ChallengeLimiter,
-    /// Path MTU towards the peer and the MTU of the first link.
-    pub path_mtu: usize,
-    pub link_mtu: usize,
+    /// Path MTU towards the peer and the MTU of the first link: looked up
+    /// only where a SYN's options are taken (LISTEN, SYN-SENT), not for
+    /// every segment of a connection.
+    pub mtus: Option<(usize, usize)>,
 }
 
 impl Connection {
@@ -202,7 +203,10 @@ impl Connection {
                 self.offer_wscale = false;
             }
         }
-        self.update_path(ctx.config, ctx.path_mtu, ctx.link_mtu);
+        debug_assert!(ctx.mtus.is_some(), "a SYN negotiated without the path");
+        if let Some((path, link)) = ctx.mtus {
+            self.update_path(ctx.config, path, link);
+        }
         if ctx.config.recv_buffer_whole_segments {
             let mss = self.seg.mss.max(1);
             let cap = self.rcv.buffer().capacity().next_multiple_of(mss);

@@ -140,7 +140,7 @@ impl TcpLayer {
                 &mut self.stats,
                 &mut self.challenge,
                 now,
-                (route.mtu, link),
+                Some((route.mtu, link)),
             );
             conn.negotiate(&ctx, seg);
             ctx.stats.passive_opens += 1;

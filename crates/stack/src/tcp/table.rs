@@ -520,15 +520,14 @@ impl TcpLayer {
         stats: &'a mut TcpStats,
         challenge: &'a mut ChallengeLimiter,
         now: Instant,
-        (path_mtu, link_mtu): (usize, usize),
+        mtus: Option<(usize, usize)>,
     ) -> Ctx<'a> {
         Ctx {
             now,
             config,
             stats,
             challenge,
-            path_mtu,
-            link_mtu,
+            mtus,
         }
     }
 
@@ -653,7 +652,10 @@ impl TcpLayer {
         let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
             return;
         };
-        let mtus = Self::path_mtu(ip, now, *conn.local.ip(), *conn.remote.ip());
+        // Only a SYN-ACK in SYN-SENT needs the path (its options set the
+        // MSS); the route is not looked up for every segment.
+        let mtus = (conn.state() == State::SynSent)
+            .then(|| Self::path_mtu(ip, now, *conn.local.ip(), *conn.remote.ip()));
         let mut ctx = Self::ctx(
             &self.config,
             &mut self.stats,
@@ -816,20 +818,19 @@ impl TcpLayer {
     // --- timers --------------------------------------------------------------
 
     /// Run the timers that are due.
-    pub fn handle_timeout(&mut self, now: Instant, ip: &IpLayer) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((_, key)) = self.next_due(now) {
             self.wake(key);
             let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
                 continue;
             };
             conn.scheduled = OptInstant::NONE;
-            let mtus = Self::path_mtu(ip, now, *conn.local.ip(), *conn.remote.ip());
             let mut ctx = Self::ctx(
                 &self.config,
                 &mut self.stats,
                 &mut self.challenge,
                 now,
-                mtus,
+                None,
             );
             let outcome = conn.on_timer(&mut ctx);
             if outcome.notify || outcome.closed {
