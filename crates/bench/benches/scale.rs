@@ -19,7 +19,8 @@
 //!   one ACK per write at every size. Wall time divided by the segments
 //!   both stacks sent.
 //!
-//! Each size runs in a process of its own.
+//! Each size runs in a process of its own. `TCPLAB_SCALE_OPS=N` makes the
+//! measured phase N writes instead of 100,000 (longer, for a profile).
 //!
 //! The aims: at most 1 KB per idle endpoint, and a packet at 1,000,000
 //! connections costing at most twice what it costs at 10.
@@ -147,9 +148,13 @@ fn measure(n: usize) -> (f64, f64, u64, Took) {
     }
     p.now += Duration::from_millis(500);
     p.exchange();
+    let ops = std::env::var("TCPLAB_SCALE_OPS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(OPS);
     let segs0 = segments(&p);
     let t1 = start();
-    for op in 0..OPS {
+    for op in 0..ops {
         one(&mut p, working[op.wrapping_mul(7919) % working.len()]);
         // The delayed ACK is due: every write is one data segment and one
         // ACK, whatever the number of connections.
