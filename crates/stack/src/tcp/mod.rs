@@ -54,6 +54,7 @@ mod buffer;
 mod compact;
 mod config;
 mod congestion;
+mod conns;
 mod cubic;
 mod emit;
 mod filter;

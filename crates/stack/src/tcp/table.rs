@@ -18,6 +18,7 @@ use tcplab_wire::tcp::{self, SeqNumber};
 
 use super::compact::OptInstant;
 use super::config::{SocketOptions, TcpConfig};
+use super::conns::ConnTable;
 use super::emit::build_segment;
 use super::input::{ChallengeLimiter, Ctx, Outcome};
 use super::state::State;
@@ -99,7 +100,7 @@ pub struct TcpLayer {
     /// opens, should `config` have changed).
     shared: Arc<Shared>,
     pub(crate) sockets: Slab<TcpSocket>,
-    conns: Map<Tuple, Key>,
+    conns: ConnTable,
     listeners: Map<SocketAddrV4, Key>,
     timers: BTreeSet<(Instant, Key)>,
     /// Wake-ups of connections in TIME-WAIT, in deadline order: every
@@ -152,7 +153,7 @@ impl TcpLayer {
             shared: Arc::new(Shared::from(&config)),
             config,
             sockets: Slab::default(),
-            conns: new_map(rng),
+            conns: ConnTable::new(rng),
             listeners: new_map(rng),
             timers: BTreeSet::new(),
             time_wait: VecDeque::new(),
@@ -330,7 +331,7 @@ impl TcpLayer {
     }
 
     pub(crate) fn find(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<Key> {
-        self.conns.get(&(local, remote)).copied()
+        self.conns.get(&(local, remote))
     }
 
     /// The sockets bound to `local` (then to its port on any address) that
@@ -1063,7 +1064,7 @@ impl TcpLayer {
                 if !self.timers.contains(&(t, key)) && !queued.contains(&(t, key)) {
                     return Err("a TIME-WAIT record's wake-up is missing from the timers".into());
                 }
-                if self.conns.get(&(tw.local, tw.remote)) != Some(&key) {
+                if self.conns.get(&(tw.local, tw.remote)) != Some(key) {
                     return Err(format!(
                         "{} -> {}: TIME-WAIT record not in the table",
                         tw.local, tw.remote
