@@ -151,6 +151,7 @@ fn measure(n: usize) -> (f64, f64, u64, Took) {
     let ops = std::env::var("TCPLAB_SCALE_OPS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
         .unwrap_or(OPS);
     let segs0 = segments(&p);
     let t1 = start();

@@ -52,6 +52,10 @@ pub(crate) struct ConnTable {
     groups: Vec<Group>,
     len: usize,
     hasher: KeyedState,
+    /// Tests: every tuple hashes to the last group, so all entries form
+    /// one run that wraps around the end of the table.
+    #[cfg(test)]
+    collide: bool,
 }
 
 fn pack((local, remote): &Tuple) -> (u32, u32, u32) {
@@ -90,6 +94,8 @@ impl ConnTable {
             groups: Vec::new(),
             len: 0,
             hasher: KeyedState::new(rng),
+            #[cfg(test)]
+            collide: false,
         }
     }
 
@@ -98,6 +104,10 @@ impl ConnTable {
     }
 
     fn hash(&self, packed: (u32, u32, u32)) -> usize {
+        #[cfg(test)]
+        if self.collide {
+            return usize::MAX;
+        }
         self.hasher.hash_one(packed) as usize
     }
 
@@ -288,8 +298,49 @@ mod tests {
         }
     }
 
+    /// Every tuple in one run of groups from the last group on, wrapping
+    /// to the first: lookups, replacements and removals anywhere in the
+    /// run, through growth.
     #[test]
-    fn a_full_table_keeps_every_entry_findable() {
+    fn one_long_run_that_wraps_around_the_end() {
+        let mut rng = Rng::new(3);
+        let mut table = ConnTable::new(&mut rng);
+        table.collide = true;
+        let tuple = |i: u32| {
+            (
+                SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80),
+                SocketAddrV4::new(Ipv4Addr::new(10, 0, 1, 1), i as u16),
+            )
+        };
+        let key = |i: u32| Key {
+            index: i,
+            generation: 7,
+        };
+        for i in 0..2000 {
+            assert_eq!(table.insert(tuple(i), key(i)), None);
+        }
+        let last = table.groups.len() - 1;
+        assert!(table.groups[last].overflow > 0 && table.groups[0].len == 3);
+        // Remove every third from the middle of the run; the rest stay.
+        for i in (0..2000).step_by(3) {
+            assert_eq!(table.remove(&tuple(i)), Some(key(i)), "{i}");
+        }
+        for i in 0..2000 {
+            let expected = (i % 3 != 0).then(|| key(i));
+            assert_eq!(table.get(&tuple(i)), expected, "{i}");
+        }
+        // Entries placed again fill the holes the removals left.
+        for i in (0..2000).step_by(3) {
+            assert_eq!(table.insert(tuple(i), key(i + 1)), None);
+        }
+        for i in 0..2000 {
+            assert!(table.remove(&tuple(i)).is_some(), "{i}");
+        }
+        assert!(table.groups.iter().all(|g| g.len == 0 && g.overflow == 0));
+    }
+
+    #[test]
+    fn a_hundred_thousand_entries_stay_findable_below_three_quarters() {
         let mut table = ConnTable::new(&mut Rng::new(9));
         let tuple = |i: u32| {
             (
