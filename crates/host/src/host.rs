@@ -698,6 +698,17 @@ impl Host {
             .handle_packet(now, iface, bytes);
     }
 
+    /// [`Stack::handle_datagram`]: a datagram handed over, its buffer given
+    /// back unless the stack forwarded the datagram in it.
+    pub fn handle_datagram(&self, now: Instant, iface: IfaceId, bytes: Vec<u8>) -> Option<Vec<u8>> {
+        self.set_now(now);
+        self.feed_taps(TapDirection::In, iface, &bytes);
+        self.inner
+            .stack
+            .borrow_mut()
+            .handle_datagram(now, iface, bytes)
+    }
+
     /// The neighbour for a datagram could not be reached.
     pub fn handle_unreachable(
         &self,
@@ -741,6 +752,14 @@ impl Host {
     /// packet arrival, before the application is scheduled; what an
     /// application then writes follows in the next round.
     pub fn service(&self, now: Instant, emit: &mut dyn FnMut(Transmit, &[u8])) {
+        self.service_taking(now, &mut |t, buf| emit(t, &buf[..t.len]));
+    }
+
+    /// [`service`](Self::service) for a driver that keeps datagrams: `emit`
+    /// gets the buffer holding each (its first `Transmit::len` bytes) and
+    /// may take it, leaving another in its place for the next one — a
+    /// datagram moves to the link without a copy.
+    pub fn service_taking(&self, now: Instant, emit: &mut dyn FnMut(Transmit, &mut Vec<u8>)) {
         self.set_now(now);
         self.fire_timers(now);
         let set_pid = |pid: Option<Pid>| self.inner.current_pid.set(pid);
@@ -763,7 +782,7 @@ impl Host {
         }
     }
 
-    fn transmit_all(&self, now: Instant, emit: &mut dyn FnMut(Transmit, &[u8])) {
+    fn transmit_all(&self, now: Instant, emit: &mut dyn FnMut(Transmit, &mut Vec<u8>)) {
         loop {
             let mut buf = std::mem::take(&mut *self.inner.tx_buf.borrow_mut());
             let t = self.inner.stack.borrow_mut().poll_transmit(now, &mut buf);
@@ -771,7 +790,7 @@ impl Host {
                 Some(t) => {
                     self.feed_taps(TapDirection::Out, t.iface, &buf[..t.len]);
                     if !self.to_tunnel(t.iface, &buf[..t.len]) {
-                        emit(t, &buf[..t.len]);
+                        emit(t, &mut buf);
                     }
                     *self.inner.tx_buf.borrow_mut() = buf;
                 }

@@ -795,9 +795,15 @@ impl Sim {
     fn arrive(&mut self, segment: usize, member: usize, bytes: Vec<u8>) {
         let m = &self.segments[segment].members[member];
         let (node, iface) = (m.node, m.iface);
-        self.nodes[node].host.handle_packet(self.now, iface, &bytes);
-        if self.spare.len() < SPARE_BUFFERS && bytes.capacity() <= SPARE_BUFFER_SIZE {
-            self.spare.push(bytes);
+        // A router forwards in the datagram's own buffer; a host gives the
+        // buffer back for the next datagram sent.
+        if let Some(bytes) = self.nodes[node]
+            .host
+            .handle_datagram(self.now, iface, bytes)
+        {
+            if self.spare.len() < SPARE_BUFFERS && bytes.capacity() <= SPARE_BUFFER_SIZE {
+                self.spare.push(bytes);
+            }
         }
         self.service(node);
     }
@@ -851,11 +857,12 @@ impl Sim {
         let host = self.nodes[node].host.clone();
         let mut out: Vec<(Transmit, Vec<u8>)> = Vec::new();
         let spare = &mut self.spare;
-        host.service(self.now, &mut |t, bytes| {
-            let mut copy = spare.pop().unwrap_or_default();
-            copy.clear();
-            copy.extend_from_slice(bytes);
-            out.push((t, copy));
+        // Each datagram's buffer is taken as it is (no copy) and a spare
+        // one left for the host's next.
+        host.service_taking(self.now, &mut |t, buf| {
+            let mut bytes = std::mem::replace(buf, spare.pop().unwrap_or_default());
+            bytes.truncate(t.len);
+            out.push((t, bytes));
         });
         for (t, bytes) in out {
             self.transmit(node, t, bytes);

@@ -3,6 +3,7 @@
 use tcplab_wire::icmpv4::{DstUnreachable, TimeExceeded};
 use tcplab_wire::ipv4;
 
+use super::input::Arrived;
 use super::Stack;
 use crate::hook::{HookPoint, HookVerdict};
 use crate::icmp::IcmpError;
@@ -14,9 +15,10 @@ impl Stack {
         &mut self,
         now: Instant,
         in_iface: IfaceId,
-        bytes: &[u8],
+        arrived: Arrived<'_>,
         repr: &ipv4::Repr,
     ) {
+        let bytes = arrived.bytes();
         let dst = repr.dst_addr;
         // Never forward limited broadcasts or multicast (no multicast routing).
         if dst.is_broadcast() || dst.is_multicast() || dst.is_unspecified() {
@@ -88,8 +90,8 @@ impl Stack {
                 );
             }
         }
-        let mut out = self.ip.buffer();
-        out.extend_from_slice(bytes);
+        // The datagram's own buffer when the caller handed it over (no copy).
+        let mut out = arrived.into_buffer(&mut self.ip);
         // RFC 1812 §5.3.1 + RFC 1624: decrement and patch the checksum.
         ipv4::Packet::new_unchecked(&mut out[..]).decrement_ttl();
         if let Some(h) = self.hook.as_mut() {

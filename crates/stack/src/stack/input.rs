@@ -19,43 +19,76 @@ impl Stack {
     /// A datagram arrived on `iface`. Anything malformed is dropped and
     /// counted; nothing from the network can make this fail or panic.
     pub fn handle_packet(&mut self, now: Instant, iface: IfaceId, bytes: &[u8]) {
+        self.receive(now, iface, Arrived::Borrowed(bytes));
+    }
+
+    /// [`handle_packet`](Self::handle_packet) for a datagram the caller
+    /// hands over: one this stack forwards leaves in the same buffer (its
+    /// TTL and checksum patched in place) rather than in a copy — a router
+    /// copies nothing. Any other datagram's buffer comes back, for the
+    /// caller to reuse.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        bytes: Vec<u8>,
+    ) -> Option<Vec<u8>> {
+        self.receive(now, iface, Arrived::Owned(bytes))
+    }
+
+    /// Both of the above; returns an owned buffer it did not keep.
+    fn receive(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        mut arrived: Arrived<'_>,
+    ) -> Option<Vec<u8>> {
         self.advance(now);
         self.ip.stats.in_receives += 1;
         if let Some(i) = self.ip.ifaces.get_mut(iface.0) {
             i.counters.rx_packets += 1;
-            i.counters.rx_bytes += bytes.len() as u64;
+            i.counters.rx_bytes += arrived.bytes().len() as u64;
         } else {
             self.ip.stats.in_discards += 1;
-            return;
+            return arrived.give_back();
         }
-        let Ok(packet) = ipv4::Packet::new_checked(bytes) else {
+        let Ok(packet) = ipv4::Packet::new_checked(arrived.bytes()) else {
             self.ip.stats.in_hdr_errors += 1;
-            return;
+            return arrived.give_back();
         };
         // RFC 1122 §3.2.1.2: a datagram with a bad header checksum MUST be
         // silently discarded.
         if !packet.verify_checksum() {
             self.ip.stats.in_csum_errors += 1;
-            return;
+            return arrived.give_back();
         }
         let Ok(repr) = ipv4::Repr::parse(&packet) else {
             self.ip.stats.in_hdr_errors += 1;
-            return;
+            return arrived.give_back();
         };
         // Drop link padding beyond the total length.
-        let bytes = &bytes[..usize::from(packet.total_len())];
+        arrived.truncate(usize::from(packet.total_len()));
         if !self.ip.valid_source(repr.src_addr, iface) {
             self.ip.stats.in_addr_errors += 1;
-            return;
+            return arrived.give_back();
         }
         if self.hook.is_some() {
-            self.hooked_input(now, iface, bytes, &repr);
-            return;
+            self.hooked_input(now, iface, arrived, &repr);
+            return None;
         }
         match self.ip.classify(repr.dst_addr, iface) {
-            Destination::Other if self.config.forwarding => self.forward(now, iface, bytes, &repr),
-            Destination::Other => self.ip.stats.in_addr_errors += 1,
-            dest => self.local_input(now, iface, bytes, &repr, dest),
+            Destination::Other if self.config.forwarding => {
+                self.forward(now, iface, arrived, &repr);
+                None
+            }
+            Destination::Other => {
+                self.ip.stats.in_addr_errors += 1;
+                arrived.give_back()
+            }
+            dest => {
+                self.local_input(now, iface, arrived.bytes(), &repr, dest);
+                arrived.give_back()
+            }
         }
     }
 
@@ -64,10 +97,19 @@ impl Stack {
     /// matched and translated, also for a datagram to a forwarded port of
     /// the router's own address), then prerouting may rewrite or drop the
     /// datagram before it is routed.
-    fn hooked_input(&mut self, now: Instant, iface: IfaceId, bytes: &[u8], repr: &ipv4::Repr) {
+    fn hooked_input(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        arrived: Arrived<'_>,
+        repr: &ipv4::Repr,
+    ) {
         let mut owned = if repr.is_fragment() {
             self.ip.stats.reasm_reqds += 1;
-            match self.reasm.add(now, &ipv4::Packet::new_unchecked(bytes)) {
+            match self
+                .reasm
+                .add(now, &ipv4::Packet::new_unchecked(arrived.bytes()))
+            {
                 ReassemblyOutcome::Complete(whole) => {
                     self.ip.stats.reasm_oks += 1;
                     whole
@@ -86,7 +128,7 @@ impl Stack {
                 }
             }
         } else {
-            bytes.to_vec()
+            arrived.into_buffer(&mut self.ip)
         };
         let verdict = match self.hook.as_mut() {
             Some(h) => h.process(HookPoint::Prerouting, now, iface, None, &mut owned),
@@ -105,7 +147,9 @@ impl Stack {
             return;
         };
         match self.ip.classify(repr.dst_addr, iface) {
-            Destination::Other if self.config.forwarding => self.forward(now, iface, &owned, &repr),
+            Destination::Other if self.config.forwarding => {
+                self.forward(now, iface, Arrived::Owned(owned), &repr);
+            }
             Destination::Other => self.ip.stats.in_addr_errors += 1,
             dest => self.local_input(now, iface, &owned, &repr, dest),
         }
@@ -435,6 +479,49 @@ impl Stack {
                     );
                 }
             }
+        }
+    }
+}
+
+/// A datagram as it arrived: lent by the caller, or handed over.
+pub(super) enum Arrived<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Arrived<'_> {
+    pub(super) fn bytes(&self) -> &[u8] {
+        match self {
+            Arrived::Borrowed(b) => b,
+            Arrived::Owned(v) => v,
+        }
+    }
+
+    fn truncate(&mut self, len: usize) {
+        match self {
+            Arrived::Borrowed(b) => *b = &b[..len.min(b.len())],
+            Arrived::Owned(v) => v.truncate(len),
+        }
+    }
+
+    /// A buffer of its own holding the datagram: the one handed over, or a
+    /// copy of the lent bytes in a pooled buffer.
+    pub(super) fn into_buffer(self, ip: &mut crate::ip::IpLayer) -> Vec<u8> {
+        match self {
+            Arrived::Borrowed(b) => {
+                let mut out = ip.buffer();
+                out.extend_from_slice(b);
+                out
+            }
+            Arrived::Owned(v) => v,
+        }
+    }
+
+    /// The buffer handed over, back to its owner.
+    fn give_back(self) -> Option<Vec<u8>> {
+        match self {
+            Arrived::Borrowed(_) => None,
+            Arrived::Owned(v) => Some(v),
         }
     }
 }

@@ -169,6 +169,58 @@ fn ping_across_two_routers() {
     assert!(net.nodes[c].poll_event().is_some());
 }
 
+/// A router given the datagram's buffer forwards in it: the same bytes go
+/// out as when it is lent the datagram (TTL and checksum patched), in the
+/// very buffer handed over; a datagram for the router itself hands its
+/// buffer back.
+#[test]
+fn a_handed_over_datagram_is_forwarded_in_its_own_buffer() {
+    let (mut lent, c, r1, _, _) = three_hops(1500);
+    let (mut given, c2, r1b, _, _) = three_hops(1500);
+    let mut datagrams = Vec::new();
+    for net in [&mut lent, &mut given] {
+        let h = net.nodes[c].ping_open().unwrap();
+        net.nodes[c]
+            .ping_send(Instant::ZERO, h, SERVER, 1, &[7; 100])
+            .unwrap();
+        let mut buf = Vec::new();
+        let t = net.nodes[c].poll_transmit(Instant::ZERO, &mut buf).unwrap();
+        datagrams.push(buf[..t.len].to_vec());
+    }
+    assert_eq!(datagrams[0], datagrams[1]);
+    let mut out = [Vec::new(), Vec::new()];
+    lent.nodes[r1].handle_packet(Instant::ZERO, IfaceId(1), &datagrams[0]);
+    lent.nodes[r1]
+        .poll_transmit(Instant::ZERO, &mut out[0])
+        .unwrap();
+    let handed = datagrams[1].clone();
+    let at = handed.as_ptr();
+    assert_eq!(
+        given.nodes[r1b].handle_datagram(Instant::ZERO, IfaceId(1), handed),
+        None
+    );
+    given.nodes[r1b]
+        .poll_transmit(Instant::ZERO, &mut out[1])
+        .unwrap();
+    assert_eq!(out[0], out[1]);
+    assert_eq!(out[1].as_ptr(), at, "forwarded in the buffer handed over");
+    let p = ipv4::Packet::new_checked(&out[1][..]).unwrap();
+    assert!(p.verify_checksum());
+    assert_eq!(p.ttl(), 63);
+    // To the router itself: an echo request is answered, the buffer returned.
+    let h = given.nodes[c2].ping_open().unwrap();
+    given.nodes[c2]
+        .ping_send(Instant::ZERO, h, Ipv4Addr::new(10, 0, 1, 1), 2, &[1; 8])
+        .unwrap();
+    let mut buf = Vec::new();
+    let t = given.nodes[c2]
+        .poll_transmit(Instant::ZERO, &mut buf)
+        .unwrap();
+    let back = given.nodes[r1b].handle_datagram(Instant::ZERO, IfaceId(1), buf[..t.len].to_vec());
+    assert_eq!(back.as_deref(), Some(&buf[..t.len]));
+    assert_eq!(given.nodes[r1].stats().ip.forw_datagrams, 1);
+}
+
 #[test]
 fn ttl_expiry_reports_the_router() {
     let (mut net, c, _, _, _) = three_hops(1500);
