@@ -698,9 +698,9 @@ impl Host {
             .handle_packet(now, iface, bytes);
     }
 
-    /// [`Stack::handle_datagram`]: a datagram handed over, its buffer given
-    /// back unless the stack forwarded the datagram in it.
-    pub fn handle_datagram(&self, now: Instant, iface: IfaceId, bytes: Vec<u8>) -> Option<Vec<u8>> {
+    /// [`Stack::handle_datagram`]: a datagram handed over, a buffer to
+    /// reuse given back (its own, or a spare when the stack kept it).
+    pub fn handle_datagram(&self, now: Instant, iface: IfaceId, bytes: Vec<u8>) -> Vec<u8> {
         self.set_now(now);
         self.feed_taps(TapDirection::In, iface, &bytes);
         self.inner

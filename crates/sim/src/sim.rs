@@ -795,15 +795,16 @@ impl Sim {
     fn arrive(&mut self, segment: usize, member: usize, bytes: Vec<u8>) {
         let m = &self.segments[segment].members[member];
         let (node, iface) = (m.node, m.iface);
-        // A router forwards in the datagram's own buffer; a host gives the
-        // buffer back for the next datagram sent.
-        if let Some(bytes) = self.nodes[node]
+        // A router forwards in the datagram's own buffer and gives back a
+        // spare of its own (one `service` left it for its transmissions); a
+        // host gives back the buffer itself. Either is reused for the next
+        // datagram sent.
+        let back = self.nodes[node]
             .host
-            .handle_datagram(self.now, iface, bytes)
-        {
-            if self.spare.len() < SPARE_BUFFERS && bytes.capacity() <= SPARE_BUFFER_SIZE {
-                self.spare.push(bytes);
-            }
+            .handle_datagram(self.now, iface, bytes);
+        let size = back.capacity();
+        if self.spare.len() < SPARE_BUFFERS && size > 0 && size <= SPARE_BUFFER_SIZE {
+            self.spare.push(back);
         }
         self.service(node);
     }

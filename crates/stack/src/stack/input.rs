@@ -25,15 +25,14 @@ impl Stack {
     /// [`handle_packet`](Self::handle_packet) for a datagram the caller
     /// hands over: one this stack forwards leaves in the same buffer (its
     /// TTL and checksum patched in place) rather than in a copy — a router
-    /// copies nothing. Any other datagram's buffer comes back, for the
-    /// caller to reuse.
-    pub fn handle_datagram(
-        &mut self,
-        now: Instant,
-        iface: IfaceId,
-        bytes: Vec<u8>,
-    ) -> Option<Vec<u8>> {
+    /// copies nothing. Returns a buffer for the caller to reuse: the one
+    /// handed over when the stack did not keep it (local delivery, most
+    /// drops), else a spare of the stack's own (one a caller gave
+    /// `poll_transmit`; empty, without capacity, when it has none), so a
+    /// driver that recycles buffers neither runs dry at a router nor grows.
+    pub fn handle_datagram(&mut self, now: Instant, iface: IfaceId, bytes: Vec<u8>) -> Vec<u8> {
         self.receive(now, iface, Arrived::Owned(bytes))
+            .unwrap_or_else(|| self.ip.buffer())
     }
 
     /// Both of the above; returns an owned buffer it did not keep.

@@ -188,17 +188,17 @@ fn a_handed_over_datagram_is_forwarded_in_its_own_buffer() {
         datagrams.push(buf[..t.len].to_vec());
     }
     assert_eq!(datagrams[0], datagrams[1]);
-    let mut out = [Vec::new(), Vec::new()];
+    let mut out = [Vec::new(), Vec::with_capacity(2048)];
+    let given_buffer = out[1].as_ptr();
     lent.nodes[r1].handle_packet(Instant::ZERO, IfaceId(1), &datagrams[0]);
     lent.nodes[r1]
         .poll_transmit(Instant::ZERO, &mut out[0])
         .unwrap();
     let handed = datagrams[1].clone();
     let at = handed.as_ptr();
-    assert_eq!(
-        given.nodes[r1b].handle_datagram(Instant::ZERO, IfaceId(1), handed),
-        None
-    );
+    // The router keeps the buffer and has no spare yet: an empty one back.
+    let spare = given.nodes[r1b].handle_datagram(Instant::ZERO, IfaceId(1), handed);
+    assert_eq!(spare.capacity(), 0);
     given.nodes[r1b]
         .poll_transmit(Instant::ZERO, &mut out[1])
         .unwrap();
@@ -207,6 +207,11 @@ fn a_handed_over_datagram_is_forwarded_in_its_own_buffer() {
     let p = ipv4::Packet::new_checked(&out[1][..]).unwrap();
     assert!(p.verify_checksum());
     assert_eq!(p.ttl(), 63);
+    // The buffer `poll_transmit` took in exchange is the router's spare
+    // now: the next datagram it keeps hands that very one back.
+    let second = datagrams[1].clone();
+    let spare = given.nodes[r1b].handle_datagram(Instant::ZERO, IfaceId(1), second);
+    assert_eq!(spare.as_ptr(), given_buffer, "the router's spare back");
     // To the router itself: an echo request is answered, the buffer returned.
     let h = given.nodes[c2].ping_open().unwrap();
     given.nodes[c2]
@@ -216,9 +221,12 @@ fn a_handed_over_datagram_is_forwarded_in_its_own_buffer() {
     let t = given.nodes[c2]
         .poll_transmit(Instant::ZERO, &mut buf)
         .unwrap();
-    let back = given.nodes[r1b].handle_datagram(Instant::ZERO, IfaceId(1), buf[..t.len].to_vec());
-    assert_eq!(back.as_deref(), Some(&buf[..t.len]));
-    assert_eq!(given.nodes[r1].stats().ip.forw_datagrams, 1);
+    let request = buf[..t.len].to_vec();
+    let at = request.as_ptr();
+    let back = given.nodes[r1b].handle_datagram(Instant::ZERO, IfaceId(1), request);
+    assert_eq!(back.as_ptr(), at, "not kept: the same buffer back");
+    assert_eq!(back, buf[..t.len]);
+    assert_eq!(given.nodes[r1].stats().ip.forw_datagrams, 2);
 }
 
 #[test]
