@@ -36,7 +36,15 @@ fuzz_target!(|data: &[u8]| {
             rest = tail;
             t += 1000;
             let now = Instant::from_micros(t);
-            s.handle_packet(now, IfaceId(1 + (t as usize / 1000) % 2), packet);
+            let iface = IfaceId(1 + (t as usize / 1000) % 2);
+            // Every other datagram handed over (`handle_datagram`, which a
+            // router forwards in place), the rest lent (`handle_packet`).
+            if t % 2000 == 0 {
+                let back = s.handle_datagram(now, iface, packet.to_vec());
+                assert!(back.capacity() <= 70_000, "a spare of bounded size");
+            } else {
+                s.handle_packet(now, iface, packet);
+            }
             while s.poll_transmit(now, &mut buf).is_some() {}
             while s.poll_event().is_some() {}
             assert!(s.reassembly_bytes() <= 100_000 + 65_535);
