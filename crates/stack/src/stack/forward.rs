@@ -3,7 +3,7 @@
 use tcplab_wire::icmpv4::{DstUnreachable, TimeExceeded};
 use tcplab_wire::ipv4;
 
-use super::input::Arrived;
+use super::input::{into_buffer, Arrived};
 use super::Stack;
 use crate::hook::{HookPoint, HookVerdict};
 use crate::icmp::IcmpError;
@@ -18,7 +18,7 @@ impl Stack {
         arrived: Arrived<'_>,
         repr: &ipv4::Repr,
     ) {
-        let bytes = arrived.bytes();
+        let bytes = &arrived[..];
         let dst = repr.dst_addr;
         // Never forward limited broadcasts or multicast (no multicast routing).
         if dst.is_broadcast() || dst.is_multicast() || dst.is_unspecified() {
@@ -91,7 +91,7 @@ impl Stack {
             }
         }
         // The datagram's own buffer when the caller handed it over (no copy).
-        let mut out = arrived.into_buffer(&mut self.ip);
+        let mut out = into_buffer(arrived, &mut self.ip);
         // RFC 1812 §5.3.1 + RFC 1624: decrement and patch the checksum.
         ipv4::Packet::new_unchecked(&mut out[..]).decrement_ttl();
         if let Some(h) = self.hook.as_mut() {

@@ -1,5 +1,6 @@
 //! Datagram input: validation, local delivery, reassembly, and ICMP.
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use tcplab_wire::icmpv4::{self, DstUnreachable, Quote};
@@ -19,7 +20,7 @@ impl Stack {
     /// A datagram arrived on `iface`. Anything malformed is dropped and
     /// counted; nothing from the network can make this fail or panic.
     pub fn handle_packet(&mut self, now: Instant, iface: IfaceId, bytes: &[u8]) {
-        self.receive(now, iface, Arrived::Borrowed(bytes));
+        self.receive(now, iface, Cow::Borrowed(bytes));
     }
 
     /// [`handle_packet`](Self::handle_packet) for a datagram the caller
@@ -31,7 +32,7 @@ impl Stack {
     /// `poll_transmit`; empty, without capacity, when it has none), so a
     /// driver that recycles buffers neither runs dry at a router nor grows.
     pub fn handle_datagram(&mut self, now: Instant, iface: IfaceId, bytes: Vec<u8>) -> Vec<u8> {
-        self.receive(now, iface, Arrived::Owned(bytes))
+        self.receive(now, iface, Cow::Owned(bytes))
             .unwrap_or_else(|| self.ip.buffer())
     }
 
@@ -46,30 +47,31 @@ impl Stack {
         self.ip.stats.in_receives += 1;
         if let Some(i) = self.ip.ifaces.get_mut(iface.0) {
             i.counters.rx_packets += 1;
-            i.counters.rx_bytes += arrived.bytes().len() as u64;
+            i.counters.rx_bytes += arrived.len() as u64;
         } else {
             self.ip.stats.in_discards += 1;
-            return arrived.give_back();
+            return give_back(arrived);
         }
-        let Ok(packet) = ipv4::Packet::new_checked(arrived.bytes()) else {
+        let Ok(packet) = ipv4::Packet::new_checked(&arrived[..]) else {
             self.ip.stats.in_hdr_errors += 1;
-            return arrived.give_back();
+            return give_back(arrived);
         };
         // RFC 1122 §3.2.1.2: a datagram with a bad header checksum MUST be
         // silently discarded.
         if !packet.verify_checksum() {
             self.ip.stats.in_csum_errors += 1;
-            return arrived.give_back();
+            return give_back(arrived);
         }
         let Ok(repr) = ipv4::Repr::parse(&packet) else {
             self.ip.stats.in_hdr_errors += 1;
-            return arrived.give_back();
+            return give_back(arrived);
         };
         // Drop link padding beyond the total length.
-        arrived.truncate(usize::from(packet.total_len()));
+        let total = usize::from(packet.total_len());
+        truncate(&mut arrived, total);
         if !self.ip.valid_source(repr.src_addr, iface) {
             self.ip.stats.in_addr_errors += 1;
-            return arrived.give_back();
+            return give_back(arrived);
         }
         if self.hook.is_some() {
             self.hooked_input(now, iface, arrived, &repr);
@@ -82,11 +84,11 @@ impl Stack {
             }
             Destination::Other => {
                 self.ip.stats.in_addr_errors += 1;
-                arrived.give_back()
+                give_back(arrived)
             }
             dest => {
-                self.local_input(now, iface, arrived.bytes(), &repr, dest);
-                arrived.give_back()
+                self.local_input(now, iface, &arrived[..], &repr, dest);
+                give_back(arrived)
             }
         }
     }
@@ -107,7 +109,7 @@ impl Stack {
             self.ip.stats.reasm_reqds += 1;
             match self
                 .reasm
-                .add(now, &ipv4::Packet::new_unchecked(arrived.bytes()))
+                .add(now, &ipv4::Packet::new_unchecked(&arrived[..]))
             {
                 ReassemblyOutcome::Complete(whole) => {
                     self.ip.stats.reasm_oks += 1;
@@ -127,7 +129,7 @@ impl Stack {
                 }
             }
         } else {
-            arrived.into_buffer(&mut self.ip)
+            into_buffer(arrived, &mut self.ip)
         };
         let verdict = match self.hook.as_mut() {
             Some(h) => h.process(HookPoint::Prerouting, now, iface, None, &mut owned),
@@ -147,7 +149,7 @@ impl Stack {
         };
         match self.ip.classify(repr.dst_addr, iface) {
             Destination::Other if self.config.forwarding => {
-                self.forward(now, iface, Arrived::Owned(owned), &repr);
+                self.forward(now, iface, Cow::Owned(owned), &repr);
             }
             Destination::Other => self.ip.stats.in_addr_errors += 1,
             dest => self.local_input(now, iface, &owned, &repr, dest),
@@ -483,44 +485,34 @@ impl Stack {
 }
 
 /// A datagram as it arrived: lent by the caller, or handed over.
-pub(super) enum Arrived<'a> {
-    Borrowed(&'a [u8]),
-    Owned(Vec<u8>),
+pub(super) type Arrived<'a> = Cow<'a, [u8]>;
+
+/// Drop link padding beyond `len`, the datagram's total length.
+fn truncate(arrived: &mut Arrived<'_>, len: usize) {
+    match arrived {
+        Cow::Borrowed(b) => *b = &b[..len.min(b.len())],
+        Cow::Owned(v) => v.truncate(len),
+    }
 }
 
-impl Arrived<'_> {
-    pub(super) fn bytes(&self) -> &[u8] {
-        match self {
-            Arrived::Borrowed(b) => b,
-            Arrived::Owned(v) => v,
+/// A buffer of its own holding the datagram: the one handed over, or a
+/// copy of the lent bytes in a pooled buffer (not `Cow::into_owned`'s
+/// fresh allocation).
+pub(super) fn into_buffer(arrived: Arrived<'_>, ip: &mut crate::ip::IpLayer) -> Vec<u8> {
+    match arrived {
+        Cow::Borrowed(b) => {
+            let mut out = ip.buffer();
+            out.extend_from_slice(b);
+            out
         }
+        Cow::Owned(v) => v,
     }
+}
 
-    fn truncate(&mut self, len: usize) {
-        match self {
-            Arrived::Borrowed(b) => *b = &b[..len.min(b.len())],
-            Arrived::Owned(v) => v.truncate(len),
-        }
-    }
-
-    /// A buffer of its own holding the datagram: the one handed over, or a
-    /// copy of the lent bytes in a pooled buffer.
-    pub(super) fn into_buffer(self, ip: &mut crate::ip::IpLayer) -> Vec<u8> {
-        match self {
-            Arrived::Borrowed(b) => {
-                let mut out = ip.buffer();
-                out.extend_from_slice(b);
-                out
-            }
-            Arrived::Owned(v) => v,
-        }
-    }
-
-    /// The buffer handed over, back to its owner.
-    fn give_back(self) -> Option<Vec<u8>> {
-        match self {
-            Arrived::Borrowed(_) => None,
-            Arrived::Owned(v) => Some(v),
-        }
+/// The buffer handed over, back to its owner.
+fn give_back(arrived: Arrived<'_>) -> Option<Vec<u8>> {
+    match arrived {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(v) => Some(v),
     }
 }
