@@ -14,8 +14,6 @@
 //! takes the count back along the way, so no tombstones accumulate. The
 //! table doubles at three quarters full.
 
-use std::hash::BuildHasher;
-
 use crate::hash::KeyedState;
 use crate::rand::Rng;
 use crate::slab::Key;
@@ -108,7 +106,9 @@ impl ConnTable {
         if self.collide {
             return usize::MAX;
         }
-        self.hasher.hash_one(packed) as usize
+        let (local, remote, ports) = packed;
+        let addrs = u64::from(local) << 32 | u64::from(remote);
+        self.hasher.hash_words(addrs, u64::from(ports)) as usize
     }
 
     /// The group and place of `packed` (whose hash is `hash`), if present.
