@@ -26,6 +26,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use smallvec::SmallVec;
 use tcplab_base::{Instant, Rng};
 
 /// The loss process of a direction.
@@ -140,8 +141,12 @@ pub enum Offer {
     Dropped,
     /// On the wire: the copies that will arrive, with their arrival times
     /// (none if the medium lost it).
-    Sent(Vec<(Instant, Vec<u8>)>),
+    Sent(Copies),
 }
+
+/// What arrives of one datagram: at most two copies (one duplicate), held
+/// inline, so that offering a datagram allocates nothing.
+pub type Copies = SmallVec<[(Instant, Vec<u8>); 2]>;
 
 impl Direction {
     pub fn new(params: LinkParams, rng: Rng) -> Direction {
@@ -198,7 +203,7 @@ impl Direction {
         } else {
             1
         };
-        let mut arrivals = Vec::with_capacity(copies);
+        let mut arrivals = Copies::new();
         let mut original = Some(bytes);
         for i in 0..copies {
             let lost = self.lose();
@@ -279,7 +284,7 @@ mod tests {
 
     fn arrivals(o: Offer) -> Vec<(Instant, Vec<u8>)> {
         match o {
-            Offer::Sent(v) => v,
+            Offer::Sent(v) => v.into_vec(),
             Offer::Dropped => Vec::new(),
         }
     }

@@ -6,6 +6,7 @@ use std::io::{self, BufWriter};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+use smallvec::SmallVec;
 use tcplab_stack::{IfaceId, Instant};
 use tcplab_wire::pcap::{LinkType, PcapWriter};
 use tcplab_wire::Cidr;
@@ -33,11 +34,16 @@ pub struct Segment {
     capture: Option<PcapWriter<BufWriter<File>>>,
 }
 
+/// The copies of one datagram that arrive: to which member, when. Nearly
+/// always one (two with a duplicate, more on a broadcast), held inline so
+/// that a datagram's way across a link allocates nothing.
+pub type Arrivals = SmallVec<[(Instant, usize, Vec<u8>); 2]>;
+
 /// Where a transmitted datagram goes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery {
     /// To these members, at these times.
-    Arrivals(Vec<(Instant, usize, Vec<u8>)>),
+    Arrivals(Arrivals),
     /// Nobody on the segment has the next-hop address: the datagram, back.
     NoNeighbour(Vec<u8>),
     /// Dropped by the link (queue full, too big) or lost on the medium.
@@ -98,7 +104,7 @@ impl Segment {
         next_hop: Ipv4Addr,
         bytes: Vec<u8>,
     ) -> Delivery {
-        let targets: Vec<usize> = if self.is_broadcast(next_hop) {
+        let targets: SmallVec<[usize; 4]> = if self.is_broadcast(next_hop) {
             (0..self.members.len()).filter(|&m| m != from).collect()
         } else {
             match self
@@ -107,7 +113,7 @@ impl Segment {
                 .position(|m| m.addr.address() == next_hop)
                 .filter(|&m| m != from)
             {
-                Some(m) => vec![m],
+                Some(m) => SmallVec::from_iter([m]),
                 None => return Delivery::NoNeighbour(bytes),
             }
         };
@@ -133,7 +139,7 @@ impl Segment {
             Offer::Dropped => Delivery::Dropped,
             Offer::Sent(copies) if copies.is_empty() => Delivery::Dropped,
             Offer::Sent(copies) => {
-                let mut out = Vec::with_capacity(copies.len() * targets.len());
+                let mut out = Arrivals::new();
                 for (t, data) in copies {
                     // The last target takes the datagram itself.
                     if let Some((&last, others)) = targets.split_last() {

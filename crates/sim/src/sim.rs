@@ -241,6 +241,8 @@ pub struct Sim {
     /// Buffers of datagrams that arrived, for the next ones sent (at most
     /// SPARE_BUFFERS of SPARE_BUFFER_SIZE): no allocation per datagram.
     spare: Vec<Vec<u8>>,
+    /// What a node sent in one service, before it goes on its links.
+    sent: Vec<(Transmit, Vec<u8>)>,
     nodes: Vec<SimNode>,
     segments: Vec<Segment>,
     timeline: Vec<TimelineEntry>,
@@ -421,6 +423,7 @@ impl Sim {
             in_flight: (0..directions).map(|_| VecDeque::new()).collect(),
             segment_base,
             spare: Vec::new(),
+            sent: Vec::new(),
             nodes,
             segments,
             timeline: scenario.timeline.clone(),
@@ -856,7 +859,8 @@ impl Sim {
     /// Let a node run and send, then schedule its next wake-up.
     fn service(&mut self, node: usize) {
         let host = self.nodes[node].host.clone();
-        let mut out: Vec<(Transmit, Vec<u8>)> = Vec::new();
+        // The list is the simulator's own, kept from call to call.
+        let mut out = std::mem::take(&mut self.sent);
         let spare = &mut self.spare;
         // Each datagram's buffer is taken as it is (no copy) and a spare
         // one left for the host's next.
@@ -865,9 +869,10 @@ impl Sim {
             bytes.truncate(t.len);
             out.push((t, bytes));
         });
-        for (t, bytes) in out {
+        for (t, bytes) in out.drain(..) {
             self.transmit(node, t, bytes);
         }
+        self.sent = out;
         self.take_trace(node);
         self.reap(Some(node));
         // Wake-ups are filed lazily, as the stack files its own: one

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tcplab_host::{Host, Names, OutputChunk, Pid, ResolverConfig, Signal, Stream};
-use tcplab_link::{Direction, LinkParams, Offer};
+use tcplab_link::{Copies, Direction, LinkParams, Offer};
 use tcplab_stack::tcp::SocketSnapshot;
 use tcplab_stack::{Config, IfaceId, Instant, Rng, Stack, TcpState};
 use tcplab_wire::pcap::{LinkType, PcapWriter};
@@ -301,7 +301,7 @@ impl Runner {
                 return;
             }
             Some(d) => match d.offer(now, bytes.to_vec()) {
-                Offer::Dropped => Vec::new(),
+                Offer::Dropped => Copies::new(),
                 Offer::Sent(v) => v,
             },
         };
@@ -337,9 +337,9 @@ impl Runner {
             .as_ref()
             .and_then(|r| r.borrow_mut().note(now, false, &bytes, None));
         let copies = match &mut self.tx {
-            None => vec![(now, bytes)],
+            None => Copies::from_iter([(now, bytes)]),
             Some(d) => match d.offer(now, bytes) {
-                Offer::Dropped => Vec::new(),
+                Offer::Dropped => Copies::new(),
                 Offer::Sent(v) => v,
             },
         };
