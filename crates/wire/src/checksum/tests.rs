@@ -42,7 +42,7 @@ fn wide_sum_matches_reference_for_every_length() {
 
 #[test]
 fn all_ones_does_not_overflow() {
-    // More than one 256 KiB piece, every lane at its largest.
+    // Half a megabyte with every word at its largest: lanes and folds carry.
     let bytes = vec![0xffu8; (1 << 19) + 77];
     assert_eq!(data(&bytes), reference(&bytes));
 }
