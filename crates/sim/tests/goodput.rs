@@ -186,37 +186,38 @@ fn table() -> (String, Vec<Vec<f64>>) {
     let _ = writeln!(out, "|---|---:|{}", "---:|".repeat(ALGOS.len()));
     let mut means = Vec::new();
     for (label, impair, p) in CONDITIONS {
-        let mut row = format!("| {label} | ");
-        row += &p.map_or("—".into(), |p| format!("{:.1} %", mathis(p)));
-        let mut ms = Vec::new();
-        for a in ALGOS {
-            let v: Vec<f64> = SEEDS
-                .iter()
-                .map(|&seed| run(seed, &[a], impair, FROM, TO)[0] / RATE_MBIT * 100.0)
-                .collect();
-            let (mean, min, max) = spread(&v);
-            let _ = write!(row, " | {mean:.1} % ({min:.1}–{max:.1})");
-            ms.push(mean);
-        }
-        let _ = writeln!(out, "{row} |");
-        means.push(ms);
+        let bound = p.map_or("—".into(), |p| format!("{:.1} %", mathis(p)));
+        means.push(row(&mut out, label, &bound, impair, (FROM, TO)));
     }
     // The clean path again, long after slow start and whatever recovery
     // its overshoot needed: the steady state each algorithm settles in.
-    let mut row = format!("| no loss, {STEADY_FROM:.0}–{STEADY_TO:.0} s | —");
+    let label = format!("no loss, {STEADY_FROM:.0}–{STEADY_TO:.0} s");
+    means.push(row(&mut out, &label, "—", "", (STEADY_FROM, STEADY_TO)));
+    (out, means)
+}
+
+/// One row of the table, every algorithm over every seed, written to
+/// `out`; the algorithms' means as % of the link.
+fn row(
+    out: &mut String,
+    label: &str,
+    bound: &str,
+    impair: &str,
+    (from, to): (f64, f64),
+) -> Vec<f64> {
+    let mut line = format!("| {label} | {bound}");
     let mut ms = Vec::new();
     for a in ALGOS {
         let v: Vec<f64> = SEEDS
             .iter()
-            .map(|&seed| run(seed, &[a], "", STEADY_FROM, STEADY_TO)[0] / RATE_MBIT * 100.0)
+            .map(|&seed| run(seed, &[a], impair, from, to)[0] / RATE_MBIT * 100.0)
             .collect();
         let (mean, min, max) = spread(&v);
-        let _ = write!(row, " | {mean:.1} % ({min:.1}–{max:.1})");
+        let _ = write!(line, " | {mean:.1} % ({min:.1}–{max:.1})");
         ms.push(mean);
     }
-    let _ = writeln!(out, "{row} |");
-    means.push(ms);
-    (out, means)
+    let _ = writeln!(out, "{line} |");
+    ms
 }
 
 /// The steady-state row's window: from 20 s to 25 s.
