@@ -32,10 +32,11 @@ impl KeyedState {
         KeyedState { k0, k1 }
     }
 
-    /// SipHash-1-3 of two words (the 16 bytes of `a` then `b`, little
-    /// endian): the value `hash_one` gives a 16-byte slice written whole,
-    /// without the generic `Hasher`'s buffering of small writes, which cost
-    /// more than the rounds themselves on a table a segment looks up.
+    /// SipHash-1-3 of two words: what this state's hasher gives for the
+    /// 16 bytes of `a` then `b` (little endian) written in one `write`
+    /// (not `hash_one` of a slice or array, which adds a length first),
+    /// without the generic `Hasher`'s buffering of small writes, which
+    /// cost more than the rounds themselves on a table a segment looks up.
     #[inline]
     pub fn hash_words(&self, a: u64, b: u64) -> u64 {
         // Aumasson and Bernstein, "SipHash: a fast short-input PRF" (2012):

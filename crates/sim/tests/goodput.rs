@@ -119,19 +119,31 @@ cmd = "source server {port}"
 
 /// Goodput of each flow in Mbit/s between `from` and `to` seconds.
 fn run(seed: u64, flows: &[Algo], impair: &str, from: f64, to: f64) -> Vec<f64> {
+    run_windows(seed, flows, impair, &[(from, to)]).remove(0)
+}
+
+/// Goodput of each flow in Mbit/s in each of `windows` (in order, not
+/// overlapping), from one run: `[window][flow]`.
+fn run_windows(seed: u64, flows: &[Algo], impair: &str, windows: &[(f64, f64)]) -> Vec<Vec<f64>> {
     let text = scenario(seed, flows, impair);
     let s = load("goodput.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let mut sim = Sim::new(&s, &SimOptions::default()).expect("build");
     let apps = BulkApps::new(flows.len());
     let at = |t: f64| Instant::from_micros((t * 1e6) as u64);
-    sim.run_until(at(from), &apps);
-    let start = apps.all_received();
-    sim.run_until(at(to), &apps);
-    apps.all_received()
-        .iter()
-        .zip(start)
-        .map(|(c, s0)| (c - s0) as f64 * 8.0 / (to - from) / 1e6)
-        .collect()
+    let mut out = Vec::new();
+    for &(from, to) in windows {
+        sim.run_until(at(from), &apps);
+        let start = apps.all_received();
+        sim.run_until(at(to), &apps);
+        out.push(
+            apps.all_received()
+                .iter()
+                .zip(start)
+                .map(|(c, s0)| (c - s0) as f64 * 8.0 / (to - from) / 1e6)
+                .collect(),
+        );
+    }
+    out
 }
 
 /// The conditions of the table: the bottleneck link's impairments.
@@ -185,34 +197,50 @@ fn table() -> (String, Vec<Vec<f64>>) {
     );
     let _ = writeln!(out, "|---|---:|{}", "---:|".repeat(ALGOS.len()));
     let mut means = Vec::new();
+    // The clean path is measured twice in one run of each: from 2 s, and
+    // long after slow start and whatever recovery its overshoot needed
+    // (the steady state each algorithm settles in, the table's last row).
+    let mut steady = None;
     for (label, impair, p) in CONDITIONS {
         let bound = p.map_or("—".into(), |p| format!("{:.1} %", mathis(p)));
-        means.push(row(&mut out, label, &bound, impair, (FROM, TO)));
+        let mut windows = vec![(FROM, TO)];
+        if impair.is_empty() {
+            windows.push((STEADY_FROM, STEADY_TO));
+        }
+        let mut runs = measure(impair, &windows);
+        if impair.is_empty() {
+            steady = runs.pop();
+        }
+        means.push(row(&mut out, label, &bound, &runs[0]));
     }
-    // The clean path again, long after slow start and whatever recovery
-    // its overshoot needed: the steady state each algorithm settles in.
-    let label = format!("no loss, {STEADY_FROM:.0}–{STEADY_TO:.0} s");
-    means.push(row(&mut out, &label, "—", "", (STEADY_FROM, STEADY_TO)));
+    if let Some(runs) = steady {
+        let label = format!("no loss, {STEADY_FROM:.0}–{STEADY_TO:.0} s");
+        means.push(row(&mut out, &label, "—", &runs));
+    }
     (out, means)
 }
 
-/// One row of the table, every algorithm over every seed, written to
-/// `out`; the algorithms' means as % of the link.
-fn row(
-    out: &mut String,
-    label: &str,
-    bound: &str,
-    impair: &str,
-    (from, to): (f64, f64),
-) -> Vec<f64> {
+/// Each algorithm's goodput, as % of the link, for every seed in each of
+/// `windows`: `[window][algo][seed]`.
+fn measure(impair: &str, windows: &[(f64, f64)]) -> Vec<Vec<Vec<f64>>> {
+    let mut out = vec![vec![Vec::new(); ALGOS.len()]; windows.len()];
+    for (i, a) in ALGOS.iter().enumerate() {
+        for &seed in &SEEDS {
+            for (w, g) in run_windows(seed, &[*a], impair, windows).iter().enumerate() {
+                out[w][i].push(g[0] / RATE_MBIT * 100.0);
+            }
+        }
+    }
+    out
+}
+
+/// One row of the table, written to `out`: each algorithm's mean over the
+/// seeds, with the lowest and highest; returns the means.
+fn row(out: &mut String, label: &str, bound: &str, runs: &[Vec<f64>]) -> Vec<f64> {
     let mut line = format!("| {label} | {bound}");
     let mut ms = Vec::new();
-    for a in ALGOS {
-        let v: Vec<f64> = SEEDS
-            .iter()
-            .map(|&seed| run(seed, &[a], impair, from, to)[0] / RATE_MBIT * 100.0)
-            .collect();
-        let (mean, min, max) = spread(&v);
+    for v in runs {
+        let (mean, min, max) = spread(v);
         let _ = write!(line, " | {mean:.1} % ({min:.1}–{max:.1})");
         ms.push(mean);
     }
