@@ -54,7 +54,8 @@ pub struct RunArgs {
     /// A name server for the stack's resolver (repeatable).
     #[arg(long, value_name = "IP")]
     dns: Vec<String>,
-    /// The stack's TCP congestion control: cubic (the default), reno or bbr.
+    /// The stack's TCP congestion control: cubic (the default), reno, bbr
+    /// (v3) or bbr1.
     #[arg(long, value_name = "ALG")]
     cc: Option<String>,
     /// Do not offer SACK (RFC 2018) in the stack's SYNs.
@@ -256,7 +257,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, String> {
     let mut tcp = tcplab_stack::tcp::TcpConfig::default();
     if let Some(name) = &a.cc {
         tcp.congestion = tcplab_stack::tcp::CongestionAlgorithm::from_name(name)
-            .ok_or_else(|| format!("invalid --cc `{name}`: not reno, cubic or bbr"))?;
+            .ok_or_else(|| format!("invalid --cc `{name}`: not reno, cubic, bbr or bbr1"))?;
     }
     tcp.sack = !a.no_sack;
     tcp.timestamps = !a.no_timestamps;

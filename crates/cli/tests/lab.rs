@@ -303,8 +303,24 @@ fn congestion_lesson_ranks_the_algorithms() {
         mbit.trim_end_matches(" Mbit/s").parse().unwrap()
     };
     let (reno, cubic, bbr) = (rate("reno"), rate("cubic"), rate("bbr"));
-    assert!(bbr > 3.0 * reno, "BBR {bbr} vs NewReno {reno}");
-    assert!(cubic >= reno, "CUBIC {cubic} vs NewReno {reno}");
+    let bbr1 = rate("bbr1");
+    // The loss-based pair both sit near the Mathis bound (CUBIC is in its
+    // Reno-friendly region at 1 %): which is ahead depends on where the
+    // losses fall, so the lesson only claims they are alike.
+    let (low, high) = (reno.min(cubic), reno.max(cubic));
+    assert!(high < 1.5 * low, "CUBIC {cubic} vs NewReno {reno}");
+    assert!(
+        bbr > 3.0 * high,
+        "BBR {bbr} vs NewReno {reno}, CUBIC {cubic}"
+    );
+    // BBRv1 is a little slower here: the 256 KB windows cap its Startup
+    // flight, which makes its samples application-limited, and Startup
+    // only ends on samples that are not (draft §4.3.2.2), so it overfills
+    // the queue for its first second (`ss -ti` shows pacing_gain 2.88).
+    assert!(
+        bbr1 > 2.5 * high,
+        "BBRv1 {bbr1} vs NewReno {reno}, CUBIC {cubic}"
+    );
 }
 
 fn lesson(file: &str) -> String {

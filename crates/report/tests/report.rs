@@ -516,9 +516,9 @@ fn a_pacing_sender_has_its_rate_drawn() {
     let r = run("congestion", None);
     let a = analyse(r.input());
     let svgs: BTreeMap<String, String> = tcplab_report::svgs(&a).into_iter().collect();
-    // NewReno, CUBIC and BBR: only BBR paces.
+    // NewReno, CUBIC, BBR and BBRv1: only the BBRs pace.
     let pacing: Vec<&String> = svgs.keys().filter(|k| k.ends_with("-pacing.svg")).collect();
-    assert_eq!(pacing.len(), 1, "{pacing:?}");
+    assert_eq!(pacing.len(), 2, "{pacing:?}");
     let cwnd = svgs.keys().filter(|k| k.ends_with("-cwnd.svg")).count();
-    assert_eq!(cwnd, 3);
+    assert_eq!(cwnd, 4);
 }

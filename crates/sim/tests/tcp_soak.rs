@@ -207,7 +207,7 @@ fn tcp_settings(rng: &mut Rng) -> String {
             lines.push(format!("{key} = false"));
         }
     }
-    let cc = pick(rng, &["newreno", "cubic", "cubic", "bbr"]);
+    let cc = pick(rng, &["newreno", "cubic", "cubic", "bbr", "bbr1"]);
     lines.push(format!("congestion = \"{cc}\""));
     lines.join("\n")
 }

@@ -210,7 +210,7 @@ impl Loader<'_> {
                     self.at(
                         name,
                         format!(
-                            "unknown congestion control `{}` (newreno, cubic or bbr)",
+                            "unknown congestion control `{}` (newreno, cubic, bbr or bbr1)",
                             name.get_ref()
                         ),
                     )

@@ -126,7 +126,7 @@ pub(super) struct RawTcp {
     pub(super) syn_retries: Option<Spanned<i64>>,
     pub(super) data_retries: Option<Spanned<i64>>,
     pub(super) keepalive_time: Option<Spanned<String>>,
-    /// `newreno` (or `reno`), `cubic`, `bbr`.
+    /// `newreno` (or `reno`), `cubic`, `bbr`, `bbr1`.
     pub(super) congestion: Option<Spanned<String>>,
     pub(super) sack: Option<bool>,
     pub(super) timestamps: Option<bool>,

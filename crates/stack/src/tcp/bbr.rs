@@ -260,14 +260,9 @@ impl Bbr {
         }
     }
 
-    /// A 64-bit xorshift step: the probing schedule's randomness.
+    /// The probing schedule's randomness.
     fn random(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
+        xorshift(&mut self.rng)
     }
 
     fn smss_f(&self) -> f64 {
@@ -1002,6 +997,16 @@ impl Controller for Bbr {
     }
 }
 
+/// A 64-bit xorshift step (both BBRs' seeded randomness).
+pub(super) fn xorshift(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x
+}
+
 impl Bbr {
     fn save_undo(&mut self) {
         self.undo_state = None;
@@ -1011,4 +1016,4 @@ impl Bbr {
 
 #[cfg(test)]
 #[path = "bbr_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -2,22 +2,43 @@
 use super::super::congestion::tests::ack;
 use super::*;
 
-const MSS: usize = 1000;
+pub(crate) const MSS: usize = 1000;
+
+/// What the fluid path reads of a BBR (v3 here, v1 in `bbr1_tests.rs`).
+pub(crate) trait Model: Controller {
+    type State: Copy + PartialEq;
+    fn state(&self) -> Self::State;
+    fn pacing(&self) -> f64;
+    fn recovering(&self) -> bool;
+}
+
+impl Model for Bbr {
+    type State = State;
+    fn state(&self) -> State {
+        self.state
+    }
+    fn pacing(&self) -> f64 {
+        self.pacing_rate
+    }
+    fn recovering(&self) -> bool {
+        self.in_recovery
+    }
+}
 
 /// A fluid path for the model to measure: a bottleneck of `bw` bytes
 /// per second and a base RTT; the queue adds delay when the sender
 /// keeps more than one BDP in flight.
-struct Path {
-    bw: f64,
-    rtt: Duration,
-    now: Instant,
+pub(crate) struct Path {
+    pub bw: f64,
+    pub rtt: Duration,
+    pub now: Instant,
     delivered: u64,
     /// Every `lossy`-th ACK reports a lost segment (0: none).
-    lossy: u64,
+    pub lossy: u64,
 }
 
 impl Path {
-    fn new(bw: f64, rtt_ms: u64) -> Path {
+    pub fn new(bw: f64, rtt_ms: u64) -> Path {
         Path {
             bw,
             rtt: Duration::from_millis(rtt_ms),
@@ -27,7 +48,7 @@ impl Path {
         }
     }
 
-    fn bdp(&self) -> f64 {
+    pub fn bdp(&self) -> f64 {
         self.bw * self.rtt.as_secs_f64()
     }
 
@@ -35,21 +56,24 @@ impl Path {
     /// rate over the round) comes back as one ACK per segment at the
     /// rate the bottleneck allows. `rtt_extra` delays every sample.
     /// Returns the states BBR passed through, one per ACK.
-    fn round(&mut self, b: &mut Bbr, rtt_extra: Duration) -> Vec<State> {
+    pub fn round<B: Model>(&mut self, b: &mut B, rtt_extra: Duration) -> Vec<B::State> {
         let mut states = Vec::new();
         let round_start = self.delivered;
-        let paced = b.pacing_rate * self.rtt.as_secs_f64();
+        let base = self.rtt + rtt_extra;
+        let paced = b.pacing() * base.as_secs_f64();
         let flight = (b.cwnd() as f64).min(paced).max(MSS as f64);
-        let rate = b.pacing_rate.min(self.bw);
-        let queue = (flight - self.bdp()).max(0.0) / self.bw;
-        let rtt = self.rtt + rtt_extra + Duration::from_secs_f64(queue);
+        let queue = (flight - self.bw * base.as_secs_f64()).max(0.0) / self.bw;
+        let rtt = base + Duration::from_secs_f64(queue);
+        // Delivered at the pacing rate, the bottleneck's, or a flight a
+        // round trip, whichever is least.
+        let rate = b.pacing().min(self.bw).min(flight / rtt.as_secs_f64());
         let n = (flight / MSS as f64).round().max(1.0) as u64;
         let step = rtt / n as u32;
         let mut lost = 0u64;
         for i in 0..n {
             let loses = self.lossy > 0 && i % self.lossy == 0;
             if loses {
-                if lost == 0 && !b.in_recovery {
+                if lost == 0 && !b.recovering() {
                     b.on_congestion(
                         self.now,
                         Congestion::FastRetransmit,
@@ -86,13 +110,13 @@ impl Path {
                 }),
                 ..ack(MSS)
             });
-            states.push(b.state);
+            states.push(b.state());
         }
         states
     }
 }
 
-fn near(a: f64, b: f64, tolerance: f64) -> bool {
+pub(crate) fn near(a: f64, b: f64, tolerance: f64) -> bool {
     (a - b).abs() <= b * tolerance
 }
 

@@ -16,25 +16,31 @@ pub enum CongestionAlgorithm {
     /// BBR (draft-ietf-ccwg-bbr): a model of bottleneck bandwidth and
     /// minimum RTT, paced.
     Bbr,
+    /// BBR version 1 (draft-cardwell-iccrg-bbr-congestion-control-00,
+    /// Linux's mainline `bbr`): the same model, and loss ignored.
+    Bbr1,
 }
 
 impl CongestionAlgorithm {
-    /// The name Linux uses (`reno`, `cubic`, `bbr`), for `ss -i`,
+    /// The name Linux uses (`reno`, `cubic`, `bbr`; `bbr1` for version 1),
+    /// for `ss -i`,
     /// `TCP_CONGESTION` and configuration.
     pub fn name(self) -> &'static str {
         match self {
             CongestionAlgorithm::NewReno => "reno",
             CongestionAlgorithm::Cubic => "cubic",
             CongestionAlgorithm::Bbr => "bbr",
+            CongestionAlgorithm::Bbr1 => "bbr1",
         }
     }
 
-    /// By name: `reno` (or `newreno`), `cubic`, `bbr`.
+    /// By name: `reno` (or `newreno`), `cubic`, `bbr`, `bbr1`.
     pub fn from_name(name: &str) -> Option<CongestionAlgorithm> {
         match name {
             "reno" | "newreno" => Some(CongestionAlgorithm::NewReno),
             "cubic" => Some(CongestionAlgorithm::Cubic),
             "bbr" => Some(CongestionAlgorithm::Bbr),
+            "bbr1" => Some(CongestionAlgorithm::Bbr1),
             _ => None,
         }
     }
@@ -360,5 +366,23 @@ impl SocketOptions {
 
     pub(super) fn keepalive_probes(&self, config: &TcpConfig) -> u32 {
         self.keepalive_probes.unwrap_or(config.keepalive_probes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CongestionAlgorithm as A;
+
+    /// Each algorithm by the name `ss -i` prints, and each controller
+    /// prints the name it was chosen by.
+    #[test]
+    fn congestion_names_round_trip() {
+        for a in [A::NewReno, A::Cubic, A::Bbr, A::Bbr1] {
+            assert_eq!(A::from_name(a.name()), Some(a));
+            let c = super::super::congestion::new_controller(a, 14_480, 1448, 1);
+            assert_eq!(c.name(), a.name());
+        }
+        assert_eq!(A::from_name("newreno"), Some(A::NewReno));
+        assert_eq!(A::from_name("bbr2"), None);
     }
 }

@@ -79,7 +79,7 @@ pub enum Congestion {
 /// that pace, the rate. The connection owns loss detection and recovery
 /// (SACK, RACK-TLP, PRR); the controller hears of each event.
 pub trait Controller: fmt::Debug {
-    /// The name `ss -i` prints ("reno", "cubic", "bbr").
+    /// The name `ss -i` prints ("reno", "cubic", "bbr", "bbr1").
     fn name(&self) -> &'static str;
     /// Bytes that may be in flight.
     fn cwnd(&self) -> usize;
@@ -254,18 +254,20 @@ pub fn new_controller(
         A::NewReno => Held::NewReno(NewReno::new(initial)),
         A::Cubic => Held::Cubic(super::cubic::Cubic::new(initial)),
         A::Bbr => Held::Bbr(Box::new(super::bbr::Bbr::new(initial, smss, seed))),
+        A::Bbr1 => Held::Bbr1(Box::new(super::bbr1::Bbr1::new(initial, smss, seed))),
     }
 }
 
 /// A connection's controller. NewReno and CUBIC (the default) are held
 /// in the connection itself, which spares an allocation per connection
-/// and the box's header (issue 13's memory per endpoint); BBR's model
-/// is larger and boxed.
+/// and the box's header (issue 13's memory per endpoint); BBR's models
+/// are larger and boxed.
 #[derive(Debug)]
 pub enum Held {
     NewReno(NewReno),
     Cubic(super::cubic::Cubic),
     Bbr(Box<super::bbr::Bbr>),
+    Bbr1(Box<super::bbr1::Bbr1>),
 }
 
 impl std::ops::Deref for Held {
@@ -276,6 +278,7 @@ impl std::ops::Deref for Held {
             Held::NewReno(c) => c,
             Held::Cubic(c) => c,
             Held::Bbr(c) => &**c,
+            Held::Bbr1(c) => &**c,
         }
     }
 }
@@ -286,6 +289,7 @@ impl std::ops::DerefMut for Held {
             Held::NewReno(c) => c,
             Held::Cubic(c) => c,
             Held::Bbr(c) => &mut **c,
+            Held::Bbr1(c) => &mut **c,
         }
     }
 }

@@ -23,7 +23,8 @@
 //! 6191's TIME-WAIT test; RACK-TLP (RFC 8985); PRR (RFC 6937); undo of
 //! spurious reductions (RFC 3708 D-SACK, RFC 3522 Eifel); the delivery-
 //! rate sampler; NewReno (RFC 5681/6582), CUBIC (RFC 9438, the default,
-//! with HyStart++ RFC 9406) and BBR (draft-ietf-ccwg-bbr) behind the
+//! with HyStart++ RFC 9406), BBR (draft-ietf-ccwg-bbr, v3) and BBRv1
+//! (draft-cardwell-iccrg-bbr-congestion-control-00) behind the
 //! [`Controller`] trait, paced when the algorithm asks for it.
 //!
 //! How the send side works: the SYN, the data and the FIN are items in one
@@ -46,10 +47,11 @@
 //! (datagrams), `api` (the user interface of §3.9.1), `buffer`, `rtt`,
 //! `timers`; loss recovery in `recovery` (SACK/RACK-TLP/PRR/undo), `rate`
 //! (delivery rate), `filter` (windowed min/max); the algorithms in
-//! `congestion` (trait, NewReno), `cubic`, `bbr`.
+//! `congestion` (trait, NewReno), `cubic`, `bbr`, `bbr1`.
 
 mod api;
 mod bbr;
+mod bbr1;
 mod buffer;
 mod compact;
 mod config;
