@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::collections::binary_heap::PeekMut;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -147,17 +148,11 @@ struct SimNode {
 
 #[derive(Debug)]
 enum EventKind {
-    Arrive {
-        segment: usize,
-        member: usize,
-        bytes: Vec<u8>,
-    },
-    Unreachable {
-        node: usize,
-        iface: IfaceId,
-        next_hop: Ipv4Addr,
-        bytes: Vec<u8>,
-    },
+    /// An arrival out of its link's order (jitter, reordering): rare, so
+    /// boxed to keep every heap entry at 32 bytes.
+    Arrive(Box<Arrival>),
+    /// No neighbour answered for a datagram (rare too).
+    Unreachable(Box<Unreachable>),
     Wake {
         node: usize,
     },
@@ -171,6 +166,21 @@ enum EventKind {
 /// hold at most 16 MiB).
 const SPARE_BUFFERS: usize = 1024;
 const SPARE_BUFFER_SIZE: usize = 16 * 1024;
+
+#[derive(Debug)]
+struct Arrival {
+    segment: usize,
+    member: usize,
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Unreachable {
+    node: usize,
+    iface: IfaceId,
+    next_hop: Ipv4Addr,
+    bytes: Vec<u8>,
+}
 
 /// A datagram on its way across a link direction, as the event it will be.
 #[derive(Debug)]
@@ -679,45 +689,44 @@ impl Sim {
 
     /// Process the next event if it is due by `until`; false when none is.
     pub fn step(&mut self, commands: &dyn Commands, until: Instant) -> bool {
-        let Some(next) = self.queue.peek() else {
+        let Some(mut top) = self.queue.peek_mut() else {
             return false;
         };
-        if next.time > until {
+        if top.time > until {
             return false;
         }
-        let ev = self.queue.pop().expect("peeked");
-        self.now = ev.time;
+        self.now = top.time;
         self.events += 1;
-        match ev.kind {
-            EventKind::Arrive {
-                segment,
-                member,
-                bytes,
-            } => self.arrive(segment, member, bytes),
-            EventKind::LinkHead(dir) => {
-                let queue = &mut self.in_flight[dir];
-                let first = queue.pop_front().expect("a link head has an arrival");
-                if let Some(next) = queue.front() {
-                    let (time, seq) = (next.time, next.seq);
-                    self.queue.push(Scheduled {
-                        time,
-                        seq,
-                        kind: EventKind::LinkHead(dir),
-                    });
+        if let EventKind::LinkHead(dir) = top.kind {
+            // The link's next arrival takes the head's place in the heap:
+            // one sift instead of a pop and a push, and the same order,
+            // since (time, seq) orders every event.
+            let queue = &mut self.in_flight[dir];
+            let first = queue.pop_front().expect("a link head has an arrival");
+            match queue.front() {
+                Some(next) => {
+                    top.time = next.time;
+                    top.seq = next.seq;
+                    drop(top);
                 }
-                let segment = self.segment_base.partition_point(|&b| b <= dir) - 1;
-                self.arrive(segment, first.member, first.bytes);
+                None => {
+                    PeekMut::pop(top);
+                }
             }
-            EventKind::Unreachable {
-                node,
-                iface,
-                next_hop,
-                bytes,
-            } => {
-                self.nodes[node]
+            let segment = self.segment_base.partition_point(|&b| b <= dir) - 1;
+            self.arrive(segment, first.member, first.bytes);
+            return true;
+        }
+        let ev = PeekMut::pop(top);
+        match ev.kind {
+            EventKind::Arrive(a) => self.arrive(a.segment, a.member, a.bytes),
+            // Taken in place above, never popped.
+            EventKind::LinkHead(_) => {}
+            EventKind::Unreachable(u) => {
+                self.nodes[u.node]
                     .host
-                    .handle_unreachable(self.now, iface, next_hop, &bytes);
-                self.service(node);
+                    .handle_unreachable(self.now, u.iface, u.next_hop, &u.bytes);
+                self.service(u.node);
             }
             EventKind::Wake { node } => {
                 if self.nodes[node].scheduled == Some(self.now) {
@@ -830,11 +839,11 @@ impl Sim {
                 self.queue.push(Scheduled {
                     time,
                     seq,
-                    kind: EventKind::Arrive {
+                    kind: EventKind::Arrive(Box::new(Arrival {
                         segment,
                         member,
                         bytes,
-                    },
+                    })),
                 });
             }
             last => {
@@ -923,12 +932,12 @@ impl Sim {
             }
             Delivery::NoNeighbour(bytes) => self.schedule(
                 now + NEIGHBOUR_TIMEOUT,
-                EventKind::Unreachable {
+                EventKind::Unreachable(Box::new(Unreachable {
                     node,
                     iface: t.iface,
                     next_hop: t.next_hop,
                     bytes,
-                },
+                })),
             ),
             Delivery::Dropped => {}
         }
