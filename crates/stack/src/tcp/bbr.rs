@@ -834,7 +834,9 @@ impl Controller for Bbr {
     fn on_sent(&mut self, now: Instant, _bytes: usize, in_flight: usize) {
         // §5.4.2 (HandleRestartFromIdle): after idle, pace at the
         // estimated bandwidth, not a phase's gain.
-        if in_flight == 0 && self.delivered > 0 {
+        // (Not a retransmission after a timeout: nothing is thought in
+        // flight then either, but the connection is not idle.)
+        if in_flight == 0 && self.delivered > 0 && !self.in_recovery {
             self.idle_restart = true;
             self.extra_acked_interval_start = now;
             if self.state.probe_bw() {

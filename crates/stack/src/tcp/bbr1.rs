@@ -110,6 +110,9 @@ pub struct Bbr1 {
     in_recovery: bool,
     /// Packet conservation, for the round that begins with a recovery.
     conservation: bool,
+    /// Fast recovery began and the ACK that began it (if any) is still
+    /// to come: the round of conservation starts after it is counted.
+    entering_recovery: bool,
     rng: u64,
 }
 
@@ -148,6 +151,7 @@ impl Bbr1 {
             idle_restart: false,
             in_recovery: false,
             conservation: false,
+            entering_recovery: false,
             rng: seed | 1,
         }
     }
@@ -380,7 +384,16 @@ impl Bbr1 {
     /// was delivered towards the model's target (§4.2.3.6).
     fn set_cwnd(&mut self, ack: &AckEvent, newly_acked: usize) {
         let mut cwnd = self.cwnd;
-        if ack.lost > 0 {
+        if self.entering_recovery {
+            // §4.2.3.4: what is still in flight, and room for the fast
+            // retransmit. (The ACK's losses are already out of
+            // `in_flight`; they do not come off the window again.) The
+            // round of conservation starts now that this ACK is counted.
+            self.entering_recovery = false;
+            self.conservation = true;
+            self.next_round_delivered = self.delivered;
+            cwnd = ack.in_flight + newly_acked.max(self.smss);
+        } else if ack.lost > 0 {
             cwnd = cwnd.saturating_sub(ack.lost).max(self.smss);
         }
         if self.conservation {
@@ -445,7 +458,9 @@ impl Controller for Bbr1 {
     fn on_sent(&mut self, now: Instant, _bytes: usize, in_flight: usize) {
         // §4.3.4.4 (restarting from idle): pace at the estimate, not a
         // phase's gain; a ProbeRTT that idled long enough is over.
-        if in_flight == 0 && self.delivered > 0 {
+        // (Not a retransmission after a timeout: nothing is thought in
+        // flight then either, but the connection is not idle.)
+        if in_flight == 0 && self.delivered > 0 && !self.in_recovery {
             self.idle_restart = true;
             if self.state == State::ProbeBw {
                 let rate = self.bw() * PACING_MARGIN;
@@ -488,18 +503,21 @@ impl Controller for Bbr1 {
         match kind {
             Congestion::FastRetransmit => {
                 // §4.2.3.4: save the window, then conserve packets for a
-                // round: what is still in the network, no more.
+                // round: what is still in the network and one segment for
+                // the fast retransmit (set again, with this ACK's delivery,
+                // when the ACK that began the recovery comes).
                 self.save_cwnd();
                 self.in_recovery = true;
-                self.cwnd = pipe.max(smss);
+                self.cwnd = pipe + smss;
                 self.conservation = true;
-                self.next_round_delivered = self.delivered;
+                self.entering_recovery = true;
             }
             Congestion::Timeout | Congestion::TimeoutInRecovery => {
                 // §4.2.3.4: one segment after a timeout.
                 self.save_cwnd();
                 self.in_recovery = true;
                 self.conservation = false;
+                self.entering_recovery = false;
                 self.cwnd = smss;
             }
             // A repaired tail loss: v1's model does not read loss.
@@ -515,11 +533,16 @@ impl Controller for Bbr1 {
         // §4.2.3.4: the window from before the recovery comes back.
         self.in_recovery = false;
         self.conservation = false;
+        self.entering_recovery = false;
         self.restore_cwnd();
     }
 
     fn on_spurious(&mut self, now: Instant) {
         self.on_recovery_end(now, 0, self.smss);
+        // As Linux's bbr_undo_cwnd: a loss that was reordering must not
+        // count towards the end of Startup either.
+        self.full_bw = 0.0;
+        self.full_bw_count = 0;
     }
 }
 

@@ -274,6 +274,10 @@ fn the_window_comes_back_after_a_timeout_episode() {
     let before = b.cwnd();
     b.on_congestion(p.now, Congestion::Timeout, before, before, MSS);
     assert_eq!(b.cwnd(), MSS);
+    // The retransmission leaves with nothing thought in flight: no
+    // restart from idle (§5.4.2 is about an idle connection).
+    b.on_sent(p.now, MSS, 0);
+    assert!(!b.idle_restart);
     b.on_loss_end(p.now);
     assert!(!b.in_recovery);
     assert!(b.cwnd() >= before, "{} < {before}", b.cwnd());
