@@ -247,6 +247,23 @@ fn http_20mb_both_ways_through_loss_reordering_and_duplication() {
     }
 }
 
+/// BBRv1 as the stack's sender (`--cc bbr1`), which does not slow down
+/// for loss, against the kernel through 5 % loss both ways: the bytes
+/// exact in both directions.
+#[test]
+fn bbr1_with_the_kernel_through_heavy_loss() {
+    if !capable("bbr1_with_the_kernel_through_heavy_loss") {
+        return;
+    }
+    let files = Files::new(4 << 20);
+    http_both_ways_in(
+        &files,
+        &[
+            "--loss", "5%", "--delay", "2ms", "--seed", "5", "--cc", "bbr1",
+        ],
+    );
+}
+
 /// SACK and timestamps agreed with the kernel's TCP in both directions,
 /// used through 2 % loss (SACK blocks from both ends, every segment with
 /// TSopt), and the bytes exact both ways with the stack's sender on BBR.
