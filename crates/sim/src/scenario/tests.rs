@@ -86,6 +86,30 @@ fn unknown_key_names_the_line() {
 }
 
 #[test]
+fn unknown_congestion_control_names_the_choices_and_the_line() {
+    let text = GOOD.replace(
+        "gateway = \"10.0.1.1\"\n",
+        "gateway = \"10.0.1.1\"\n[host.tcp]\ncongestion = \"vegas\"\n",
+    );
+    let e = err(&text);
+    assert_eq!(
+        e.message,
+        "unknown congestion control `vegas` (newreno, cubic, bbr or bbr1)"
+    );
+    let line = text.lines().position(|l| l.contains("vegas")).unwrap() + 1;
+    assert_eq!(e.line, line);
+    let bbr1 = GOOD.replace(
+        "gateway = \"10.0.1.1\"\n",
+        "gateway = \"10.0.1.1\"\n[host.tcp]\ncongestion = \"bbr1\"\n",
+    );
+    let s = load("t.toml", &bbr1).unwrap();
+    assert_eq!(
+        s.nodes[0].tcp.congestion,
+        tcplab_stack::tcp::CongestionAlgorithm::Bbr1
+    );
+}
+
+#[test]
 fn unknown_host_in_link() {
     let text = GOOD.replace("ends = [\"r2\", \"server\"]", "ends = [\"r2\", \"sever\"]");
     let e = err(&text);
