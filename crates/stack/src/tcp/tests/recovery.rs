@@ -455,10 +455,21 @@ fn newreno_without_sack_still_repairs_one_hole_per_round_trip() {
 /// but the pacing one wakes it.
 #[test]
 fn bbr_paces_the_first_window_at_deadlines_from_poll_timeout() {
-    let mut b = bench(|t| t.congestion = CongestionAlgorithm::Bbr);
+    first_window_paced(CongestionAlgorithm::Bbr, 2.77);
+}
+
+/// BBRv1 the same way, at its Startup gain of 2/ln 2 (draft-cardwell-
+/// iccrg-bbr-congestion-control-00 §4.2.1).
+#[test]
+fn bbr1_paces_the_first_window_at_deadlines_from_poll_timeout() {
+    first_window_paced(CongestionAlgorithm::Bbr1, 2.885);
+}
+
+fn first_window_paced(algorithm: CongestionAlgorithm, gain: f64) {
+    let mut b = bench(|t| t.congestion = algorithm);
     let (c, _) = open(&mut b, false);
     let rate = b.s.tcp_info(c).unwrap().pacing_rate.unwrap();
-    let expected = 2.77 * f64::from(10 * MSS) / RTT.as_secs_f64();
+    let expected = gain * f64::from(10 * MSS) / RTT.as_secs_f64();
     assert!((rate as f64 - expected).abs() < 0.01 * expected, "{rate}");
     b.s.tcp_send(c, &vec![7u8; (10 * MSS) as usize]).unwrap();
     let start = b.now;
@@ -508,6 +519,12 @@ fn tcp_congestion_on_listener_and_connection() {
     let info = b.s.tcp_info(c).unwrap();
     assert_eq!((info.congestion, info.cwnd), ("reno", cwnd));
     assert_eq!(info.pacing_rate, None);
+    // And to BBRv1: the window kept, paced, its model in `ss -i`.
+    assert!(b.s.tcp_set_congestion(c, CongestionAlgorithm::Bbr1));
+    let info = b.s.tcp_info(c).unwrap();
+    assert_eq!((info.congestion, info.cwnd), ("bbr1", cwnd));
+    assert!(info.pacing_rate.is_some());
+    assert_eq!(info.bbr.map(|m| m.state), Some("startup"));
     b.s.tcp_abort(b.now, c);
     assert!(!b.s.tcp_set_congestion(c, CongestionAlgorithm::Bbr));
 }
