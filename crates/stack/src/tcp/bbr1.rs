@@ -401,9 +401,9 @@ impl Bbr1 {
         } else {
             let target = self.inflight(self.cwnd_gain);
             if self.filled_pipe {
-                cwnd = ((cwnd + newly_acked) as f64).min(target) as usize;
+                cwnd = (cwnd.saturating_add(newly_acked) as f64).min(target) as usize;
             } else if (cwnd as f64) < target || self.delivered < self.initial_cwnd as u64 {
-                cwnd += newly_acked;
+                cwnd = cwnd.saturating_add(newly_acked);
             }
             cwnd = cwnd.max(self.min_pipe_cwnd());
         }

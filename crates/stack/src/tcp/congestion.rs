@@ -186,7 +186,7 @@ impl Controller for NewReno {
         let smss = ack.smss;
         if self.cwnd < self.ssthresh {
             // RFC 5681 §3.1 eq. (2): cwnd += min(N, SMSS) per ACK.
-            self.cwnd += ack.acked.min(smss);
+            self.cwnd = self.cwnd.saturating_add(ack.acked.min(smss));
         } else {
             // Congestion avoidance: about one SMSS per RTT (RFC 5681 §3.1,
             // appropriate byte counting per RFC 3465).
@@ -228,8 +228,14 @@ impl Controller for NewReno {
     }
 
     fn on_recovery_end(&mut self, _now: Instant, _in_flight: usize, _smss: usize) {
-        // RFC 6937 §3: at the end of recovery cwnd = ssthresh.
-        self.cwnd = self.ssthresh;
+        // RFC 6937 §3: at the end of recovery cwnd = ssthresh — when this
+        // controller set one: a recovery that began under BBR (whose
+        // ssthresh is unbounded) and ends after `TCP_CONGESTION` chose
+        // NewReno keeps its window, as Linux's tcp_end_cwnd_reduction
+        // does for an infinite ssthresh.
+        if self.ssthresh != usize::MAX {
+            self.cwnd = self.ssthresh;
+        }
     }
 
     fn on_spurious(&mut self, _now: Instant) {
@@ -373,6 +379,21 @@ pub(super) mod tests {
         // A spurious reduction is undone.
         c.on_spurious(Instant::ZERO);
         assert_eq!((c.cwnd(), c.ssthresh()), (10_000, usize::MAX));
+    }
+
+    /// A recovery that began under BBR (whose ssthresh is unbounded) and
+    /// ends after `TCP_CONGESTION` chose NewReno or CUBIC keeps the
+    /// window; it does not become "ssthresh", which would lift every
+    /// limit. (Found by the random interleavings, which switch.)
+    #[test]
+    fn recovery_ending_after_a_switch_from_bbr_keeps_the_window() {
+        use super::super::config::CongestionAlgorithm as A;
+        for algorithm in [A::NewReno, A::Cubic] {
+            let mut c = new_controller(algorithm, 20_000, 1000, 1);
+            c.adopt(0, usize::MAX);
+            c.on_recovery_end(Instant::ZERO, 10_000, 1000);
+            assert_eq!(c.cwnd(), 20_000, "{algorithm:?}");
+        }
     }
 
     #[test]

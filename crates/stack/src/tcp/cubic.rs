@@ -392,8 +392,11 @@ impl Controller for Cubic {
     }
 
     fn on_recovery_end(&mut self, _now: Instant, _in_flight: usize, _smss: usize) {
-        // RFC 6937: PRR ends with cwnd = ssthresh.
-        self.cwnd = self.ssthresh as f64;
+        // RFC 6937: PRR ends with cwnd = ssthresh — if this controller set
+        // one (not after a switch from BBR in mid-recovery; as NewReno's).
+        if self.ssthresh != usize::MAX {
+            self.cwnd = self.ssthresh as f64;
+        }
     }
 
     fn on_spurious(&mut self, _now: Instant) {

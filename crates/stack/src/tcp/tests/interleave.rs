@@ -4,7 +4,8 @@
 //! `poll_transmit` and the socket calls come in any order at any time. Here
 //! a seeded scheduler picks the next call at random — deliver a packet (or
 //! lose, duplicate, reorder or corrupt it), take one packet out, run the
-//! timers early or late, let time jump, send, read, toggle Nagle, close —
+//! timers early or late, let time jump, send, read, toggle Nagle, switch
+//! the congestion control (each stack starts with one of the four), close —
 //! and after every call checks the invariants of both stacks: the sequence
 //! variables, the retransmission queue, timers armed when they must be,
 //! and no segment beyond the receiver's advertised window (a one-byte
@@ -20,7 +21,7 @@ use std::time::Duration;
 use tcplab_wire::{ipv4, tcp, Protocol};
 
 use crate::socket::{RecvError, SendError, TcpHandle};
-use crate::tcp::State;
+use crate::tcp::{CongestionAlgorithm, State};
 use crate::{Config, IfaceId, Instant, Rng, Stack};
 
 const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -128,6 +129,7 @@ impl World {
             }
             c.tcp.window_scaling = rng_bool(s);
             c.tcp.nagle = rng_bool(s >> 1);
+            c.tcp.congestion = ALGORITHMS[(s.wrapping_mul(0xd6e8_feb8_6659_fd93) >> 62) as usize];
             c
         };
         let mut a = Stack::new(config(seed));
@@ -382,8 +384,17 @@ impl World {
             }
             _ => {
                 let on = self.rng.chance(0.5);
+                // Now and then TCP_CONGESTION, whatever state the
+                // connection is in (recovery, a timeout's episode, ...).
+                let switch = self
+                    .rng
+                    .chance(0.1)
+                    .then(|| ALGORITHMS[self.rng.below(ALGORITHMS.len() as u64) as usize]);
                 let stack = if on_a { &mut self.a } else { &mut self.b };
                 stack.tcp_set_nodelay(h, on);
+                if let Some(algorithm) = switch {
+                    stack.tcp_set_congestion(h, algorithm);
+                }
                 let _ = stack.tcp_info(h);
                 let _ = stack.tcp_readiness(h);
             }
@@ -511,6 +522,13 @@ impl World {
             && closed(self.b.tcp_info(s).map(|i| i.state))
     }
 }
+
+const ALGORITHMS: [CongestionAlgorithm; 4] = [
+    CongestionAlgorithm::NewReno,
+    CongestionAlgorithm::Cubic,
+    CongestionAlgorithm::Bbr,
+    CongestionAlgorithm::Bbr1,
+];
 
 fn rng_bool(s: u64) -> bool {
     s.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 63 == 1
