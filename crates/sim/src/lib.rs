@@ -21,14 +21,16 @@ pub mod scenario;
 pub mod segment;
 pub mod units;
 
+mod policy;
 mod sim;
 
 pub use impair::{DirStats, LinkParams, LossModel};
+pub use policy::netfilter_for;
 pub use record::{Fate, PacketRecord, Recording};
 pub use scenario::{
     load, load_checked, load_rules, Action, FilterSpec, ParamFields, Scenario, ScenarioError,
 };
 pub use sim::{
-    generated, netfilter_for, BuildError, Commands, LinkReport, Outcome, Sim, SimOptions, Started,
+    generated, BuildError, Commands, LinkReport, Outcome, Sim, SimOptions, Started,
     TranscriptEvent, TranscriptSink, DEFAULT_END, NEIGHBOUR_TIMEOUT,
 };

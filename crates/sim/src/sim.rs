@@ -16,17 +16,16 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
-use tcplab_host::{
-    FileSystem, Host, LineSplitter, LocalCost, MemFs, Names, OutputChunk, OutputLine, Pid,
-    ResolverConfig, Signal,
-};
-use tcplab_stack::{Config, IfaceId, Instant, LoopbackCost, Rng, Stack, Transmit};
+use tcplab_host::{Host, LineSplitter, LocalCost, Names, OutputLine, Pid, Signal};
+use tcplab_stack::{IfaceId, Instant, LoopbackCost, Transmit};
 
-use crate::impair::{DirStats, Direction};
+use crate::impair::DirStats;
+use crate::policy::policy_sample;
 use crate::record::{self, Fate, PacketRecord, Recording};
-use crate::routing::routes_for;
-use crate::scenario::{Action, FileContent, FilterSpec, NodeKind, Scenario, TimelineEntry};
-use crate::segment::{Delivery, Member, Segment};
+use crate::scenario::{Action, NodeKind, TimelineEntry};
+use crate::segment::{Delivery, Segment};
+
+mod build;
 
 /// How long a neighbour that does not answer is tried before "host
 /// unreachable" (Linux: three ARP probes a second apart).
@@ -276,204 +275,6 @@ impl std::fmt::Debug for Sim {
             .field("nodes", &self.nodes.len())
             .field("segments", &self.segments.len())
             .finish()
-    }
-}
-
-impl Sim {
-    /// Build the network of a scenario.
-    pub fn new(scenario: &Scenario, options: &SimOptions) -> Result<Sim, BuildError> {
-        let seed = options.seed.unwrap_or(scenario.seed);
-        let mut rng = Rng::new(seed);
-        let names = Rc::new(RefCell::new(Names::default()));
-        let mut nodes = Vec::new();
-        for (index, spec) in scenario.nodes.iter().enumerate() {
-            let mut config = match spec.kind {
-                NodeKind::Host => Config::default(),
-                NodeKind::Router => Config::router(),
-            };
-            config.seed = rng.next_u64();
-            if let Some(r) = spec.icmp_ratelimit {
-                config.icmp_ratelimit = r;
-            }
-            if let Some(v) = spec.send_redirects {
-                config.send_redirects = v;
-            }
-            if let Some(v) = spec.accept_redirects {
-                config.accept_redirects = v;
-            }
-            if let Some(t) = spec.default_ttl {
-                config.default_ttl = t;
-            }
-            config.tcp = spec.tcp.clone();
-            config.loopback_cost = LOOPBACK_COST;
-            let mut stack = Stack::new(config);
-            let node_err = |message: String| BuildError::Node {
-                node: spec.name.clone(),
-                message,
-            };
-            for (i, iface) in spec.ifaces.iter().enumerate() {
-                stack
-                    .add_interface(&format!("eth{i}"), iface.addr, iface.mtu)
-                    .map_err(|e| node_err(e.to_string()))?;
-            }
-            let routes = match &spec.routes {
-                Some(r) => r.clone(),
-                None => routes_for(scenario, index),
-            };
-            for (dest, gw) in routes {
-                stack
-                    .add_route(dest, gw)
-                    .map_err(|e| node_err(e.to_string()))?;
-            }
-            if let Some(gw) = spec.gateway {
-                stack
-                    .set_default_gateway(gw)
-                    .map_err(|e| node_err(e.to_string()))?;
-            }
-            let host = Host::new(&spec.name, stack);
-            // A host that has name servers is like a real machine: its
-            // hosts file knows only itself, and every other name comes from
-            // DNS. The others share the network's hosts table.
-            if spec.nameservers.is_empty() {
-                host.set_names(names.clone());
-            } else {
-                let mut own = Names::default();
-                for iface in &spec.ifaces {
-                    own.add(&spec.name, iface.addr.address());
-                }
-                host.set_names(Rc::new(RefCell::new(own)));
-            }
-            host.set_resolver(ResolverConfig {
-                nameservers: spec.nameservers.clone(),
-                search: spec.search.clone(),
-                ..ResolverConfig::default()
-            });
-            let fs = MemFs::new();
-            for f in scenario.files.iter().filter(|f| f.node == index) {
-                let data = match &f.content {
-                    FileContent::Text(t) => t.as_bytes().to_vec(),
-                    FileContent::Generated(n) => generated(&f.path, *n),
-                };
-                fs.write(&f.path, &data)
-                    .map_err(|e| node_err(format!("cannot create {}: {e}", f.path)))?;
-            }
-            host.set_fs(Rc::new(fs));
-            host.set_local_cost(LOCAL_COST);
-            if let Some(f) = &spec.filter {
-                // Interface 0 of the stack is loopback; scenario
-                // interfaces follow.
-                let ifaces: Vec<_> = spec
-                    .ifaces
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| {
-                        (
-                            i + 1,
-                            format!("eth{i} ({})", x.addr.address()),
-                            x.addr.address(),
-                        )
-                    })
-                    .collect();
-                host.install_netfilter(netfilter_for(&ifaces, f, rng.next_u64()));
-            }
-            {
-                let mut n = names.borrow_mut();
-                for iface in &spec.ifaces {
-                    n.add(&spec.name, iface.addr.address());
-                }
-            }
-            nodes.push(SimNode {
-                name: spec.name.clone(),
-                kind: spec.kind,
-                host,
-                attachments: BTreeMap::new(),
-                scheduled: None,
-            });
-        }
-        let mut segments = Vec::new();
-        for (si, spec) in scenario.segments.iter().enumerate() {
-            let members: Vec<Member> = spec
-                .members
-                .iter()
-                .map(|&(n, i)| Member {
-                    node: n,
-                    // Interface 0 is loopback; scenario interface i is i + 1.
-                    iface: IfaceId(i + 1),
-                    addr: scenario.nodes[n].ifaces[i].addr,
-                })
-                .collect();
-            for (mi, m) in members.iter().enumerate() {
-                nodes[m.node].attachments.insert(m.iface, (si, mi));
-            }
-            let dirs = spec
-                .sending
-                .iter()
-                .map(|p| Direction::new(p.clone(), rng.fork()))
-                .collect();
-            let mut seg = Segment::new(spec.name.clone(), members, dirs);
-            if let Some(dir) = &options.pcap_dir {
-                seg.open_capture(dir)
-                    .map_err(|source| BuildError::Capture {
-                        dir: dir.display().to_string(),
-                        source,
-                    })?;
-            }
-            segments.push(seg);
-        }
-        let mut segment_base = Vec::with_capacity(segments.len());
-        let mut directions = 0;
-        for seg in &segments {
-            segment_base.push(directions);
-            directions += seg.members.len();
-        }
-        let mut sim = Sim {
-            now: Instant::ZERO,
-            seq: 0,
-            queue: BinaryHeap::new(),
-            in_flight: (0..directions).map(|_| VecDeque::new()).collect(),
-            segment_base,
-            spare: Vec::new(),
-            sent: Vec::new(),
-            nodes,
-            segments,
-            timeline: scenario.timeline.clone(),
-            timeline_done: 0,
-            foreground: Vec::new(),
-            transcript: Rc::new(RefCell::new(Vec::new())),
-            sink: Rc::new(RefCell::new(None)),
-            lines: Rc::default(),
-            events: 0,
-            end: Instant::ZERO + scenario.end.unwrap_or(DEFAULT_END),
-            seed,
-            recording: options.record.then(Box::default),
-        };
-        if options.record {
-            for node in &sim.nodes {
-                node.host.with_stack(|s| s.set_tracing(true));
-            }
-        }
-        let transcript = sim.transcript.clone();
-        let sink_cell = sim.sink.clone();
-        for node in &sim.nodes {
-            let transcript = transcript.clone();
-            let sink_cell = sink_cell.clone();
-            let lines = sim.lines.clone();
-            node.host.set_output(Rc::new(move |chunk: OutputChunk| {
-                let done = lines.borrow_mut().feed(chunk);
-                for line in done {
-                    let ev = TranscriptEvent::Output(line);
-                    if let Some(s) = sink_cell.borrow().as_ref() {
-                        s(&ev);
-                    }
-                    transcript.borrow_mut().push(ev);
-                }
-            }));
-        }
-        for i in 0..sim.timeline.len() {
-            let at = Instant::ZERO + sim.timeline[i].at;
-            sim.schedule(at, EventKind::Timeline(i));
-        }
-        Ok(sim)
     }
 }
 
@@ -1070,88 +871,6 @@ impl Sim {
     }
 }
 
-/// A router's rules with their counts, and the state of its policy now
-/// (its `hits` left for the caller to fill).
-fn policy_sample(
-    nf: &tcplab_netfilter::Netfilter,
-    time: Instant,
-    node: usize,
-) -> (Vec<(String, u64)>, record::PolicySample) {
-    let mut rules = Vec::new();
-    let iface = |i: &usize| {
-        nf.iface_names
-            .get(i)
-            .cloned()
-            .unwrap_or_else(|| format!("#{i}"))
-    };
-    for (i, acl) in &nf.acls {
-        for (dir, list) in [("in", &acl.inbound), ("out", &acl.outbound)] {
-            for r in list.rules() {
-                let action = match r.action {
-                    tcplab_netfilter::Action::Allow => "allow",
-                    tcplab_netfilter::Action::Deny => "deny",
-                };
-                rules.push((
-                    format!("ACL {} {dir} {} {action} {}", iface(i), r.number, r.matches),
-                    r.packets,
-                ));
-            }
-            rules.push((
-                format!("ACL {} {dir} * deny (the final rule)", iface(i)),
-                list.default_packets,
-            ));
-        }
-    }
-    for (i, sg) in &nf.groups {
-        for (dir, list) in [("in", &sg.inbound), ("out", &sg.outbound)] {
-            for r in list {
-                rules.push((
-                    format!("firewall {} {dir} allow {}", iface(i), r.matches),
-                    r.packets,
-                ));
-            }
-        }
-    }
-    let mut flows: BTreeMap<String, usize> = BTreeMap::new();
-    for e in nf.conntrack.entries() {
-        let state = match e.tcp {
-            Some(t) => t.to_string(),
-            None if e.seen_reply => "REPLIED".to_string(),
-            None => "UNREPLIED".to_string(),
-        };
-        *flows.entry(state).or_default() += 1;
-    }
-    let mappings = nf
-        .nat
-        .as_ref()
-        .map(|n| {
-            n.mappings()
-                .map(|((proto, addr, port), m)| {
-                    let proto = match proto {
-                        6 => "tcp",
-                        17 => "udp",
-                        _ => "icmp",
-                    };
-                    format!("{proto} {addr}:{port} -> :{}", m.external_port)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let c = &nf.counters;
-    (
-        rules,
-        record::PolicySample {
-            time,
-            node,
-            hits: Vec::new(),
-            flows: flows.into_iter().collect(),
-            mappings,
-            dropped: [c.acl_dropped, c.sg_dropped, c.nat_dropped],
-            translated: c.translated,
-        },
-    )
-}
-
 /// The content of a generated `[[file]]`: pseudo-random bytes that depend
 /// only on the path and size (xorshift64*, seeded from the path), so a
 /// download can be checked byte for byte and never compresses.
@@ -1170,38 +889,4 @@ pub fn generated(path: &str, size: u64) -> Vec<u8> {
         out.extend_from_slice(&v.to_le_bytes()[..take]);
     }
     out
-}
-
-/// A router's packet policy from its declaration. `ifaces` are the
-/// router's interfaces as (stack interface index, display name, address),
-/// in the order the declaration numbers them.
-pub fn netfilter_for(
-    ifaces: &[(usize, String, Ipv4Addr)],
-    f: &FilterSpec,
-    seed: u64,
-) -> tcplab_netfilter::Netfilter {
-    let local: Vec<_> = ifaces.iter().map(|(_, _, a)| *a).collect();
-    let mut nf = tcplab_netfilter::Netfilter::new(local, f.conntrack_max, seed ^ 0x6e66);
-    for (id, name, _) in ifaces {
-        nf.iface_names.insert(*id, name.clone());
-    }
-    for (i, acl) in &f.acls {
-        nf.acls.insert(ifaces[*i].0, acl.clone());
-    }
-    for (i, sg) in &f.groups {
-        nf.groups.insert(ifaces[*i].0, sg.clone());
-    }
-    if let Some(n) = &f.nat {
-        nf.nat = Some(tcplab_netfilter::Nat::new(
-            tcplab_netfilter::NatConfig {
-                outside: ifaces[n.outside].0,
-                external: ifaces[n.outside].2,
-                inside: n.inside.clone(),
-                forwards: n.forwards.clone(),
-                filtering: n.filtering,
-            },
-            seed,
-        ));
-    }
-    nf
 }
