@@ -1,8 +1,8 @@
 //! Goodput of one TCP flow through a 1 Gbit/s bottleneck with a 20 ms RTT
 //! and a BDP-sized drop-tail queue, under random loss, bursty loss and
 //! reordering, for each congestion control (NewReno without and with SACK,
-//! CUBIC with SACK, BBR — v3 — and BBRv1), several seeds each; and two flows sharing the
-//! bottleneck (Jain's fairness index).
+//! CUBIC with SACK, BBR — v3 — and BBRv1), several seeds each; and two
+//! flows sharing the bottleneck (Jain's fairness index).
 //!
 //! The table is a reviewable snapshot: `docs/goodput.md` is what this test
 //! prints, and the test fails when the numbers change (regenerate with
