@@ -122,6 +122,78 @@ proptest! {
         prop_assert_eq!(tcp::Repr::parse(&p).unwrap(), repr);
     }
 
+    /// `Repr::parse` reads an option area exactly as `OptionIter` yields
+    /// it (it decodes SACK blocks in place rather than through
+    /// `TcpOption`): the same fields, the same error. Option areas are
+    /// built from well-formed options, near-misses (wrong lengths,
+    /// truncation) and raw bytes.
+    #[test]
+    fn repr_options_agree_with_the_iterator(
+        pieces in proptest::collection::vec(prop_oneof![
+            any::<u16>().prop_map(|m| { let b = m.to_be_bytes(); vec![2, 4, b[0], b[1]] }),
+            any::<u8>().prop_map(|s| vec![3, 3, s]),
+            Just(vec![4, 2]),
+            (1usize..=5, any::<u32>()).prop_map(|(n, x)| {
+                let mut v = vec![5, (2 + 8 * n) as u8];
+                for i in 0..n as u32 {
+                    v.extend_from_slice(&x.wrapping_add(i).to_be_bytes());
+                    v.extend_from_slice(&x.wrapping_add(i + 7).to_be_bytes());
+                }
+                v
+            }),
+            (any::<u32>(), any::<u32>()).prop_map(|(a, b)| {
+                let mut v = vec![8, 10];
+                v.extend_from_slice(&a.to_be_bytes());
+                v.extend_from_slice(&b.to_be_bytes());
+                v
+            }),
+            Just(vec![1]),
+            Just(vec![0]),
+            (any::<u8>(), any::<u8>(), proptest::collection::vec(any::<u8>(), 0..12))
+                .prop_map(|(k, l, d)| { let mut v = vec![k, l]; v.extend(d); v }),
+        ], 0..8),
+    ) {
+        let mut area: Vec<u8> = pieces.concat();
+        area.truncate(40);
+        while area.len() % 4 != 0 {
+            area.push(0);
+        }
+        let mut bytes = vec![0u8; 20];
+        tcp::Repr::new(1, 2, Flags::ACK, SeqNumber(3), SeqNumber(4))
+            .emit_header(&mut tcp::Packet::new_unchecked(&mut bytes[..]));
+        bytes[12] = (((20 + area.len()) / 4) << 4) as u8;
+        bytes.extend_from_slice(&area);
+        let p = tcp::Packet::new_checked(&bytes[..]).unwrap();
+        let mut want = tcp::Repr::new(1, 2, Flags::ACK, SeqNumber(3), SeqNumber(4));
+        let mut failed = None;
+        for option in tcp::OptionIter::new(&area) {
+            match option {
+                Ok(tcp::TcpOption::MaxSegmentSize(m)) => want.max_seg_size = Some(m),
+                Ok(tcp::TcpOption::WindowScale(s)) => want.window_scale = Some(s),
+                Ok(tcp::TcpOption::SackPermitted) => want.sack_permitted = true,
+                Ok(tcp::TcpOption::SackRange(b)) => want.sack_ranges = b,
+                Ok(tcp::TcpOption::Timestamp { tsval, tsecr }) => {
+                    want.timestamp = Some(Timestamp { tsval, tsecr })
+                }
+                Ok(tcp::TcpOption::Unknown { kind, data }) => want.unknown_options.push((kind, data)),
+                Ok(_) => {}
+                Err(e) => { failed = Some(e); break; }
+            }
+        }
+        match (tcp::Repr::parse(&p), failed) {
+            (Err(got), Some(e)) => prop_assert_eq!(got, e),
+            (Ok(got), None) => {
+                prop_assert_eq!(got.max_seg_size, want.max_seg_size);
+                prop_assert_eq!(got.window_scale, want.window_scale);
+                prop_assert_eq!(got.sack_permitted, want.sack_permitted);
+                prop_assert_eq!(got.sack_ranges, want.sack_ranges);
+                prop_assert_eq!(got.timestamp, want.timestamp);
+                prop_assert_eq!(got.unknown_options, want.unknown_options);
+            }
+            (got, e) => prop_assert!(false, "parse gave {:?}, the iterator {:?}", got, e),
+        }
+    }
+
     /// Arbitrary bytes never make a parser or the printer panic.
     #[test]
     fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {

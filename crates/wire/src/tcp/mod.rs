@@ -178,50 +178,36 @@ pub enum TcpOption<'a> {
 impl<'a> TcpOption<'a> {
     /// Read one option from the front of `buffer`; returns the rest.
     pub fn parse(buffer: &'a [u8]) -> Result<(&'a [u8], TcpOption<'a>)> {
-        let (&kind, rest) = buffer.split_first().ok_or(Error::Truncated)?;
-        match kind {
-            kind::EOL => return Ok((&[], TcpOption::EndOfList)),
-            kind::NOP => return Ok((rest, TcpOption::NoOperation)),
-            _ => {}
-        }
-        let &len = rest.first().ok_or(Error::Truncated)?;
-        let len = usize::from(len);
-        // RFC 9293 §3.1: an option length below 2 cannot be skipped over.
-        if len < 2 {
-            return Err(Error::Malformed);
-        }
-        if len > buffer.len() {
-            return Err(Error::Truncated);
-        }
-        let data = &buffer[2..len];
-        let rest = &buffer[len..];
+        let (kind, data, rest) = split_option(buffer)?;
+        Ok((rest, TcpOption::decode(kind, data)?))
+    }
+
+    /// The option of `kind` whose bytes after kind and length are `data`
+    /// (empty for EOL and NOP); a known kind of the wrong length is
+    /// malformed.
+    #[inline]
+    fn decode(kind: u8, data: &'a [u8]) -> Result<TcpOption<'a>> {
         let be32 = |d: &[u8]| u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
-        let option = match (kind, data.len()) {
+        Ok(match (kind, data.len()) {
+            (kind::EOL, _) => TcpOption::EndOfList,
+            (kind::NOP, _) => TcpOption::NoOperation,
             (kind::MSS, 2) => TcpOption::MaxSegmentSize(u16::from_be_bytes([data[0], data[1]])),
             (kind::WINDOW_SCALE, 1) => TcpOption::WindowScale(data[0]),
             (kind::SACK_PERMITTED, 0) => TcpOption::SackPermitted,
-            (kind::SACK, n) if n > 0 && n % 8 == 0 && n <= 32 => {
+            (kind::SACK, _) => {
                 let mut blocks = [None; 4];
-                for (slot, chunk) in blocks.iter_mut().zip(data.chunks_exact(8)) {
-                    *slot = Some((be32(&chunk[..4]), be32(&chunk[4..])));
-                }
+                decode_sack(data, &mut blocks)?;
                 TcpOption::SackRange(blocks)
             }
             (kind::TIMESTAMP, 8) => TcpOption::Timestamp {
                 tsval: be32(&data[..4]),
                 tsecr: be32(&data[4..]),
             },
-            (
-                kind::MSS
-                | kind::WINDOW_SCALE
-                | kind::SACK_PERMITTED
-                | kind::SACK
-                | kind::TIMESTAMP,
-                _,
-            ) => return Err(Error::Malformed),
+            (kind::MSS | kind::WINDOW_SCALE | kind::SACK_PERMITTED | kind::TIMESTAMP, _) => {
+                return Err(Error::Malformed)
+            }
             (kind, _) => TcpOption::Unknown { kind, data },
-        };
-        Ok((rest, option))
+        })
     }
 
     /// Bytes this option takes on the wire.
@@ -271,6 +257,46 @@ impl<'a> TcpOption<'a> {
         }
         rest
     }
+}
+
+/// The kind, data and following bytes of the option at the front of
+/// `buffer`. EOL ends the list (nothing follows it); EOL and NOP are one
+/// byte with no data.
+#[inline]
+fn split_option(buffer: &[u8]) -> Result<(u8, &[u8], &[u8])> {
+    let (&kind, rest) = buffer.split_first().ok_or(Error::Truncated)?;
+    match kind {
+        kind::EOL => return Ok((kind, &[], &[])),
+        kind::NOP => return Ok((kind, &[], rest)),
+        _ => {}
+    }
+    let &len = rest.first().ok_or(Error::Truncated)?;
+    let len = usize::from(len);
+    // RFC 9293 §3.1: an option length below 2 cannot be skipped over.
+    if len < 2 {
+        return Err(Error::Malformed);
+    }
+    if len > buffer.len() {
+        return Err(Error::Truncated);
+    }
+    Ok((kind, &buffer[2..len], &buffer[len..]))
+}
+
+/// SACK blocks (RFC 2018 §3: one to four of 8 bytes) into `out`, the
+/// slots beyond them cleared. Decoded in place: `Repr::parse` fills its
+/// own array rather than moving a 56-byte option value per segment.
+#[inline]
+fn decode_sack(data: &[u8], out: &mut [Option<(u32, u32)>; 4]) -> Result<()> {
+    let n = data.len();
+    if n == 0 || n % 8 != 0 || n > 32 {
+        return Err(Error::Malformed);
+    }
+    let be32 = |d: &[u8]| u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+    let mut chunks = data.chunks_exact(8);
+    for slot in out.iter_mut() {
+        *slot = chunks.next().map(|c| (be32(&c[..4]), be32(&c[4..])));
+    }
+    Ok(())
 }
 
 /// Iterate over the options in an option area; stops at EOL, yields one
@@ -586,8 +612,17 @@ impl<'a> Repr<'a> {
         repr.window_len = packet.window_len();
         repr.urgent_pointer = packet.urgent_pointer();
         repr.payload = &bytes[header_len..];
-        for option in OptionIter::new(&bytes[HEADER_LEN..header_len]) {
-            match option? {
+        // As `OptionIter` would yield them, with SACK blocks decoded
+        // straight into `sack_ranges`.
+        let mut rest = &bytes[HEADER_LEN..header_len];
+        while !rest.is_empty() {
+            let (kind, data, after) = split_option(rest)?;
+            rest = after;
+            if kind == kind::SACK {
+                decode_sack(data, &mut repr.sack_ranges)?;
+                continue;
+            }
+            match TcpOption::decode(kind, data)? {
                 TcpOption::EndOfList | TcpOption::NoOperation => {}
                 TcpOption::MaxSegmentSize(mss) => repr.max_seg_size = Some(mss),
                 TcpOption::WindowScale(shift) => repr.window_scale = Some(shift),
