@@ -479,7 +479,15 @@ impl Receiver {
     }
 
     /// Whether reading opened the window enough to tell the peer now.
+    /// Never once the peer's FIN is in: it sends nothing more that a window
+    /// could admit (as Linux's `tcp_cleanup_rbuf` skips the update after
+    /// RCV_SHUTDOWN), so the update would be a segment for nothing — one
+    /// of every short connection's, whose server reads the request after
+    /// the client's FIN came with it.
     pub fn window_update_due(&self, our_mss: usize) -> bool {
+        if self.fin_received() {
+            return false;
+        }
         // Never more than the window field can show.
         let offered = self.nxt + self.buf.free().min(65535usize << self.wscale);
         let current = self.adv_right.max(self.nxt);

@@ -1079,6 +1079,32 @@ fn receive_window_closes_and_reopens() {
     assert_eq!(upd.win, 4100);
 }
 
+/// Once the peer's FIN is in, nothing more can arrive, so reading what
+/// the window held sends no window update (Linux's `tcp_cleanup_rbuf`
+/// after RCV_SHUTDOWN): a request and its FIN read by a server cost one
+/// ACK, not an ACK and then an update. Before the FIN the same read does
+/// send one (`receive_window_closes_and_reopens`).
+#[test]
+fn no_window_update_after_the_peers_fin() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    let mut seq = IRS + 1;
+    for chunk in vec![1u8; 8192].chunks(1024) {
+        b.send(Seg::new(ACK, seq, iss + 1).data(chunk));
+        seq += 1024;
+    }
+    b.send(Seg::new(FIN | ACK, seq, iss + 1));
+    b.advance(Duration::from_millis(50));
+    let acks = b.recv();
+    assert_eq!(acks.last().unwrap().ack, seq + 1, "the FIN is acknowledged");
+    assert_eq!(b.state(c), State::CloseWait);
+    let mut buf = vec![0u8; 8192];
+    assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(8192));
+    b.nothing();
+    assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(0));
+    b.nothing();
+}
+
 #[test]
 fn sequence_numbers_wrap() {
     // Our ISS just below 2^32 and the peer's too.
