@@ -433,7 +433,8 @@ fn main() {
     }
     let mut out = std::io::stdout().lock();
     use std::io::Write;
-    // TCPLAB_BENCH_ONLY=tcplab-bulk (etc.) runs one measurement, for profiling.
+    // TCPLAB_BENCH_ONLY=tcplab-bulk (etc.; `-cycles-empty` for cycles with no
+    // data) runs one measurement, for profiling.
     if let Ok(only) = std::env::var("TCPLAB_BENCH_ONLY") {
         let b = 256 * 1024;
         let t = match only.as_str() {
@@ -441,6 +442,8 @@ fn main() {
             "smoltcp-bulk" => smoltcp_bulk(true, b),
             "tcplab-cycles" => tcplab_cycles(CYCLE_BYTES),
             "smoltcp-cycles" => smoltcp_cycles(true, CYCLE_BYTES),
+            "tcplab-cycles-empty" => tcplab_cycles(0),
+            "smoltcp-cycles-empty" => smoltcp_cycles(true, 0),
             other => panic!("unknown measurement {other}"),
         };
         let _ = writeln!(out, "{only}: {t:?}");

@@ -454,14 +454,21 @@ impl TcpLayer {
             }
             return;
         };
-        if conn.scheduled.get().is_some_and(|old| old <= next) {
+        let time_wait = conn.state() == State::TimeWait;
+        // Early is enough — except that a connection entering TIME-WAIT
+        // moves its wake-up (a retransmission timer's, long stopped) to the
+        // queue at its real deadline, so the ordered set holds live
+        // connections only, not every client's closed connection for the
+        // first timer period of its 2·MSL (a set of ten thousand makes
+        // each insert and removal a walk through cold nodes).
+        let refile = time_wait && conn.scheduled.get() != Some(next);
+        if conn.scheduled.get().is_some_and(|old| old <= next) && !refile {
             return;
         }
         if let Some(old) = conn.scheduled.get() {
             self.timers.remove(&(old, key));
         }
-        let queued = conn.state() == State::TimeWait
-            && self.time_wait.back().is_none_or(|&(last, _)| last <= next);
+        let queued = time_wait && self.time_wait.back().is_none_or(|&(last, _)| last <= next);
         if queued {
             self.time_wait.push_back((next, key));
         } else {
@@ -1028,6 +1035,12 @@ impl TcpLayer {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Wake-ups filed in the ordered set and in the TIME-WAIT queue.
+    #[cfg(test)]
+    pub(crate) fn filed_wakeups(&self) -> (usize, usize) {
+        (self.timers.len(), self.time_wait.len())
     }
 
     /// After the driver drained all output: every connection's

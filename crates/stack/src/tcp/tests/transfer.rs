@@ -282,6 +282,24 @@ fn rfc6191_time_wait_port_reused_for_a_new_connection() {
     assert_eq!(transfer(&mut p, c, s, &data, Duration::from_secs(10)), data);
 }
 
+/// A connection entering TIME-WAIT files its wake-up in the TIME-WAIT
+/// queue at its real deadline: the ordered set of timers keeps live
+/// connections only, however many closed ones wait out their 2·MSL (the
+/// wake-up its retransmission timer filed is not left behind there).
+#[test]
+fn time_wait_wakeups_leave_the_timer_set() {
+    let mut p = Pair::new(5, 1500, |_| {});
+    let l = p.b.tcp_listen(sa(B, 80), 8).unwrap();
+    churn(&mut p, l, 20);
+    let (set, queue) = p.a.tcp.filed_wakeups();
+    assert_eq!(set, 0, "TIME-WAIT wake-ups left in the ordered set");
+    assert_eq!(queue, 20);
+    p.a.tcp.check_invariants().unwrap();
+    // They still end on time.
+    p.run_for(Duration::from_secs(121));
+    assert!(p.a.tcp_sockets().is_empty(), "{:?}", p.a.tcp_sockets());
+}
+
 /// The optional parts of both ends of `c`/`s`.
 fn boxes(p: &Pair, c: TcpHandle, s: TcpHandle) -> (Vec<&'static str>, Vec<&'static str>) {
     let a = p.a.tcp.conn(c.0).expect("client").boxes();
