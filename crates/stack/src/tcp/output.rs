@@ -72,6 +72,26 @@ impl Connection {
         Some(plan)
     }
 
+    /// Whether `next_segment` might have another segment now. False only
+    /// when it surely has none and a call would change nothing: the
+    /// handshake is done, no data or FIN is unsent, nothing is marked
+    /// lost, no recovery is under way, no probe, keep-alive or ACK is due.
+    /// (What would make one due later — a timer, an ACK, a call — looks
+    /// at the connection again.) `poll_transmit` then does not put the
+    /// connection back in line after a segment only to hear `None`.
+    pub fn may_send_more(&self) -> bool {
+        !self.snd.syn_acked()
+            || self.snd.unsent() > 0
+            || self.snd.fin().is_some_and(|f| self.snd.nxt() <= f)
+            || self.snd.queue().has_lost()
+            || self.rec.state == super::recovery::CaState::Recovery
+            || self.tlp.due
+            || self.persist.due
+            || self.keepalive.due
+            || self.challenge_due
+            || self.rcv.ack_due() == AckDue::Now
+    }
+
     /// The options every segment carries: SACK-permitted and TSopt on a
     /// SYN as offered (RFC 2018 §2, RFC 7323 §3.2) or, on a <SYN,ACK>, as
     /// agreed; TSopt on every other segment once both SYNs carried it, with

@@ -117,6 +117,11 @@ pub struct TcpLayer {
     woken: Vec<Key>,
     /// Connections that may have output, each once (`Connection::marked`).
     dirty: VecDeque<Key>,
+    /// Debug builds check `Connection::may_send_more`: a connection it
+    /// said had nothing more is looked at once anyway, and must have
+    /// nothing, unless something marked it in between.
+    #[cfg(debug_assertions)]
+    idle_checks: Vec<Key>,
     /// Sockets whose application should look again.
     pub(crate) events: Vec<SocketId>,
     isn_key: KeyedState,
@@ -159,6 +164,8 @@ impl TcpLayer {
             time_wait: VecDeque::new(),
             woken: Vec::new(),
             dirty: VecDeque::new(),
+            #[cfg(debug_assertions)]
+            idle_checks: Vec::new(),
             events: Vec::new(),
             // RFC 6528: the secret key of F().
             isn_key: KeyedState::new(rng),
@@ -422,6 +429,8 @@ impl TcpLayer {
     /// A flag on the connection keeps it in the queue once, without a hash
     /// set to consult per segment.
     pub(crate) fn mark(&mut self, key: Key) {
+        #[cfg(debug_assertions)]
+        self.idle_checks.retain(|k| *k != key);
         if let Some(TcpSocket::Connection(c)) = self.sockets.get_mut(key) {
             if !c.marked {
                 c.marked = true;
@@ -867,11 +876,23 @@ impl TcpLayer {
             };
             conn.marked = false;
             let before = conn.counters;
-            let Some(plan) = conn.next_segment(now) else {
+            let planned = conn.next_segment(now);
+            #[cfg(debug_assertions)]
+            if let Some(i) = self.idle_checks.iter().position(|k| *k == key) {
+                self.idle_checks.swap_remove(i);
+                assert!(
+                    planned.is_none(),
+                    "{} -> {}: may_send_more said nothing more, next_segment sent {planned:?}",
+                    conn.local,
+                    conn.remote
+                );
+            }
+            let Some(plan) = planned else {
                 self.reschedule(key);
                 self.reap(key);
                 continue;
             };
+            let more = conn.may_send_more();
             self.stats.out_segs += 1;
             self.stats.retrans_segs +=
                 u64::from(conn.counters.retrans_segs.wrapping_sub(before.retrans_segs));
@@ -893,9 +914,21 @@ impl TcpLayer {
             let layout = self.config.option_layout;
             let (snd, opts) = (&conn.snd, &conn.opts);
             build_segment(buf, ip, &route, (local, remote), &plan, snd, layout, opts);
-            // It may have more: back of the line.
-            self.mark(key);
+            // It may have more: back of the line. One that surely has
+            // none is done with for now, as its next turn would find.
+            if more {
+                self.mark(key);
+            } else {
+                #[cfg(debug_assertions)]
+                {
+                    self.idle_checks.push(key);
+                    self.dirty.push_back(key);
+                }
+            }
             self.reschedule(key);
+            if !more {
+                self.reap(key);
+            }
             let link_mtu = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
             if route.iface == IfaceId::LOOPBACK {
                 let mut copy = ip.buffer();
