@@ -14,6 +14,8 @@
 //! takes the count back along the way, so no tombstones accumulate. The
 //! table doubles at three quarters full.
 
+use std::cell::Cell;
+
 use crate::hash::KeyedState;
 use crate::rand::Rng;
 use crate::slab::Key;
@@ -50,13 +52,21 @@ pub(crate) struct ConnTable {
     groups: Vec<Group>,
     len: usize,
     hasher: KeyedState,
+    /// The tuple last found and its key: a connection's segments come in
+    /// runs (a burst of data, the ACKs of one exchange), and a hit skips
+    /// the keyed hash and the group's line. Kept true by `insert` and
+    /// `remove`; `grow` moves entries but not their keys.
+    last: Cell<Option<(Packed, Key)>>,
     /// Tests: every tuple hashes to the last group, so all entries form
     /// one run that wraps around the end of the table.
     #[cfg(test)]
     collide: bool,
 }
 
-fn pack((local, remote): &Tuple) -> (u32, u32, u32) {
+/// A tuple as the table compares it: local address, remote address, ports.
+type Packed = (u32, u32, u32);
+
+fn pack((local, remote): &Tuple) -> Packed {
     let ports = u32::from(local.port()) << 16 | u32::from(remote.port());
     (u32::from(*local.ip()), u32::from(*remote.ip()), ports)
 }
@@ -92,6 +102,7 @@ impl ConnTable {
             groups: Vec::new(),
             len: 0,
             hasher: KeyedState::new(rng),
+            last: Cell::new(None),
             #[cfg(test)]
             collide: false,
         }
@@ -136,13 +147,22 @@ impl ConnTable {
 
     pub(crate) fn get(&self, tuple: &Tuple) -> Option<Key> {
         let packed = pack(tuple);
-        self.position(packed, self.hash(packed))
-            .map(|(g, i)| self.groups[g].entries[i].key)
+        if let Some((last, key)) = self.last.get() {
+            if last == packed {
+                return Some(key);
+            }
+        }
+        let key = self
+            .position(packed, self.hash(packed))
+            .map(|(g, i)| self.groups[g].entries[i].key)?;
+        self.last.set(Some((packed, key)));
+        Some(key)
     }
 
     /// Add or replace the entry for `tuple`; returns the key it replaced.
     pub(crate) fn insert(&mut self, tuple: Tuple, key: Key) -> Option<Key> {
         let packed = pack(&tuple);
+        self.forget(packed);
         let hash = self.hash(packed);
         if let Some((g, i)) = self.position(packed, hash) {
             return Some(std::mem::replace(&mut self.groups[g].entries[i].key, key));
@@ -182,6 +202,7 @@ impl ConnTable {
 
     pub(crate) fn remove(&mut self, tuple: &Tuple) -> Option<Key> {
         let packed = pack(tuple);
+        self.forget(packed);
         let hash = self.hash(packed);
         let (g, i) = self.position(packed, hash)?;
         let group = &mut self.groups[g];
@@ -202,6 +223,13 @@ impl ConnTable {
         }
         self.len -= 1;
         Some(key)
+    }
+
+    /// Drop the remembered lookup if it is of `packed`.
+    fn forget(&self, packed: Packed) {
+        if self.last.get().is_some_and(|(last, _)| last == packed) {
+            self.last.set(None);
+        }
     }
 
     /// Twice the groups (at least eight), every entry placed again.
@@ -241,6 +269,45 @@ mod tests {
     fn a_group_is_one_cache_line() {
         assert_eq!(std::mem::size_of::<Group>(), 64);
         assert_eq!(std::mem::align_of::<Group>(), 64);
+    }
+
+    /// Lookups in runs, as segments come (the remembered lookup is hit),
+    /// with replacements and removals of the very tuple just found
+    /// between them: the table never answers from a stale memory.
+    #[test]
+    fn the_remembered_lookup_follows_inserts_and_removals() {
+        for seed in 0..20u64 {
+            let mut rng = Rng::new(seed);
+            let mut table = ConnTable::new(&mut rng);
+            let mut model: HashMap<Tuple, Key> = HashMap::new();
+            let pool: Vec<Tuple> = (0..5u16)
+                .map(|i| {
+                    (
+                        SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80),
+                        SocketAddrV4::new(Ipv4Addr::new(10, 0, 1, 1), 2000 + i),
+                    )
+                })
+                .collect();
+            for step in 0..5_000u32 {
+                let t = pool[rng.below(pool.len() as u64) as usize];
+                let key = Key {
+                    index: step,
+                    generation: seed as u32,
+                };
+                match rng.below(8) {
+                    0 | 1 => assert_eq!(table.insert(t, key), model.insert(t, key)),
+                    2 => assert_eq!(table.remove(&t), model.remove(&t)),
+                    _ => {}
+                }
+                for _ in 0..rng.below(3) {
+                    assert_eq!(
+                        table.get(&t),
+                        model.get(&t).copied(),
+                        "seed {seed} step {step}"
+                    );
+                }
+            }
+        }
     }
 
     /// Random inserts, replacements, removals and lookups against a
