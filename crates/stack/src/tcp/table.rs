@@ -118,8 +118,9 @@ pub struct TcpLayer {
     /// Connections that may have output, each once (`Connection::marked`).
     dirty: VecDeque<Key>,
     /// Debug builds check `Connection::may_send_more`: a connection it
-    /// said had nothing more is looked at once anyway, and must have
-    /// nothing, unless something marked it in between.
+    /// said had nothing more is asked once anyway when `poll_transmit`
+    /// runs dry, and must have nothing, unless something marked it in
+    /// between (`check_idle`). The queue's order is not touched.
     #[cfg(debug_assertions)]
     idle_checks: Vec<Key>,
     /// Sockets whose application should look again.
@@ -469,8 +470,15 @@ impl TcpLayer {
         // queue at its real deadline, so the ordered set holds live
         // connections only, not every client's closed connection for the
         // first timer period of its 2·MSL (a set of ten thousand makes
-        // each insert and removal a walk through cold nodes).
-        let refile = time_wait && conn.scheduled.get() != Some(next);
+        // each insert and removal a walk through cold nodes). A wake-up
+        // already in the queue stays: a wait restarted by a retransmitted
+        // FIN (RFC 9293 §3.10.7.4) files its new end when that one comes,
+        // so a peer repeating FINs adds no entries.
+        let refile = time_wait
+            && conn
+                .scheduled
+                .get()
+                .is_some_and(|old| old < next && self.timers.contains(&(old, key)));
         if conn.scheduled.get().is_some_and(|old| old <= next) && !refile {
             return;
         }
@@ -876,18 +884,7 @@ impl TcpLayer {
             };
             conn.marked = false;
             let before = conn.counters;
-            let planned = conn.next_segment(now);
-            #[cfg(debug_assertions)]
-            if let Some(i) = self.idle_checks.iter().position(|k| *k == key) {
-                self.idle_checks.swap_remove(i);
-                assert!(
-                    planned.is_none(),
-                    "{} -> {}: may_send_more said nothing more, next_segment sent {planned:?}",
-                    conn.local,
-                    conn.remote
-                );
-            }
-            let Some(plan) = planned else {
+            let Some(plan) = conn.next_segment(now) else {
                 self.reschedule(key);
                 self.reap(key);
                 continue;
@@ -920,10 +917,7 @@ impl TcpLayer {
                 self.mark(key);
             } else {
                 #[cfg(debug_assertions)]
-                {
-                    self.idle_checks.push(key);
-                    self.dirty.push_back(key);
-                }
+                self.idle_checks.push(key);
             }
             self.reschedule(key);
             if !more {
@@ -950,6 +944,8 @@ impl TcpLayer {
                 next_hop: route.next_hop,
             });
         }
+        #[cfg(debug_assertions)]
+        self.check_idle(now);
         // Nothing left to send: records revived meanwhile (by a segment
         // that needed no answer, a call on a closed handle, an ICMP error)
         // become records again.
@@ -959,6 +955,25 @@ impl TcpLayer {
         }
         self.woken = woken;
         None
+    }
+
+    /// Debug builds: every connection `may_send_more` let go since it
+    /// was last marked has, indeed, nothing to send (a `next_segment` that
+    /// finds nothing changes nothing, so release builds, which do not
+    /// ask, behave the same).
+    #[cfg(debug_assertions)]
+    fn check_idle(&mut self, now: Instant) {
+        for key in std::mem::take(&mut self.idle_checks) {
+            if let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) {
+                let planned = conn.next_segment(now);
+                assert!(
+                    planned.is_none(),
+                    "{} -> {}: may_send_more said nothing more, next_segment sent {planned:?}",
+                    conn.local,
+                    conn.remote
+                );
+            }
+        }
     }
 
     // --- removal -------------------------------------------------------------

@@ -823,6 +823,52 @@ fn active_close_through_time_wait() {
     assert_eq!(b.state(c), State::Closed);
 }
 
+/// Each retransmitted FIN restarts TIME-WAIT (RFC 9293 §3.10.7.4) and
+/// is acknowledged, but files no wake-up of its own: the one queued comes,
+/// finds the wait restarted and files its new end. A peer repeating FINs
+/// cannot grow the timer queue; the wait still ends 2·MSL after the last.
+#[test]
+fn repeated_fins_in_time_wait_file_one_wakeup() {
+    for closed in [false, true] {
+        let mut b = Bench::new(|c| c.msl = Duration::from_secs(5));
+        let (c, iss) = established(&mut b);
+        b.s.tcp_shutdown(c).unwrap();
+        b.one();
+        b.send(Seg::new(ACK, IRS + 1, iss + 2));
+        b.send(Seg::new(ACK | FIN, IRS + 1, iss + 2));
+        b.one();
+        assert_eq!(b.state(c), State::TimeWait);
+        if closed {
+            // Nobody holds it: it waits as a TIME-WAIT record.
+            b.s.tcp_close(b.now, c);
+        }
+        for _ in 0..200 {
+            b.advance(Duration::from_millis(20));
+            b.send(Seg::new(ACK | FIN, IRS + 1, iss + 2));
+            assert_eq!(b.one().ack, IRS + 2);
+            let (set, queue) = b.s.tcp.filed_wakeups();
+            assert!(
+                set + queue <= 2,
+                "closed {closed}: {set} + {queue} wake-ups filed"
+            );
+        }
+        b.s.tcp.check_invariants().unwrap();
+        let sockets = b.s.tcp_sockets().len();
+        b.advance(Duration::from_millis(9_900));
+        assert_eq!(
+            b.s.tcp_sockets().len(),
+            sockets,
+            "closed {closed}: ended early"
+        );
+        b.advance(Duration::from_millis(200));
+        if closed {
+            assert_eq!(b.s.tcp_sockets().len(), sockets - 1, "did not end");
+        } else {
+            assert_eq!(b.state(c), State::Closed);
+        }
+    }
+}
+
 #[test]
 fn passive_close_through_last_ack() {
     let mut b = Bench::new(|_| {});
