@@ -1102,15 +1102,22 @@ fn zero_window_probing_with_backoff_then_update() {
     assert_eq!(b.one().data, b"blocked");
 }
 
-#[test]
-fn receive_window_closes_and_reopens() {
-    let mut b = Bench::new(|_| {});
-    let (c, iss) = established(&mut b);
+/// An established connection whose 8 KiB receive window the peer filled
+/// in 1 KiB segments; its handle, ISS and the peer's next sequence number.
+fn window_filled(b: &mut Bench) -> (TcpHandle, u32, u32) {
+    let (c, iss) = established(b);
     let mut seq = IRS + 1;
     for chunk in vec![1u8; 8192].chunks(1024) {
         b.send(Seg::new(ACK, seq, iss + 1).data(chunk));
         seq += 1024;
     }
+    (c, iss, seq)
+}
+
+#[test]
+fn receive_window_closes_and_reopens() {
+    let mut b = Bench::new(|_| {});
+    let (c, _, seq) = window_filled(&mut b);
     b.advance(Duration::from_millis(50));
     assert_eq!(b.recv().last().unwrap().win, 0);
     // Reading a little does not reopen (receiver SWS avoidance) ...
@@ -1133,12 +1140,7 @@ fn receive_window_closes_and_reopens() {
 #[test]
 fn no_window_update_after_the_peers_fin() {
     let mut b = Bench::new(|_| {});
-    let (c, iss) = established(&mut b);
-    let mut seq = IRS + 1;
-    for chunk in vec![1u8; 8192].chunks(1024) {
-        b.send(Seg::new(ACK, seq, iss + 1).data(chunk));
-        seq += 1024;
-    }
+    let (c, iss, seq) = window_filled(&mut b);
     b.send(Seg::new(FIN | ACK, seq, iss + 1));
     b.advance(Duration::from_millis(50));
     let acks = b.recv();
