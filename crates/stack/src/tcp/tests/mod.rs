@@ -8,6 +8,7 @@ mod recovery;
 mod regressions;
 mod review;
 mod segments;
+mod segments_send;
 mod sockopts;
 mod table;
 mod timers;

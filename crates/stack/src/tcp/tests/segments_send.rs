@@ -1,0 +1,310 @@
+//! Segment-level tests (crafted segments against one stack, `segments`'s
+//! bench): ABORT, retransmission and its back-off, fast retransmit,
+//! Nagle, the send and receive windows, sequence wrap and keep-alive.
+
+use std::time::Duration;
+
+use tcplab_wire::tcp::SeqNumber;
+
+use super::pair::sa;
+use super::segments::*;
+use crate::socket::{RecvError, SocketError, TcpHandle};
+use crate::tcp::State;
+
+// --- ABORT, retransmission, windows ----------------------------------------------
+
+#[test]
+fn abort_sends_rst() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.s.tcp_abort(b.now, c);
+    assert_eq!(b.one(), Seg::new(RST, iss + 1, 0).win(0));
+    assert!(b.s.tcp_info(c).is_none());
+}
+
+#[test]
+fn close_with_unread_data_resets() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.send(Seg::new(ACK, IRS + 1, iss + 1).data(b"unread"));
+    b.recv();
+    b.s.tcp_close(b.now, c);
+    assert_eq!(b.one().flags, RST);
+}
+
+#[test]
+fn retransmission_backoff_and_karn() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    // The handshake gave an RTT sample of 0: RTO is the 200 ms minimum.
+    assert_eq!(b.s.tcp_info(c).unwrap().rto, Duration::from_millis(200));
+    b.s.tcp_send(c, b"data").unwrap();
+    b.one();
+    // RFC 6298 §5.5: doubling on each expiry.
+    for wait in [200, 400, 800] {
+        b.advance(Duration::from_millis(wait - 1));
+        b.nothing();
+        b.advance(Duration::from_millis(1));
+        let r = b.one();
+        assert_eq!((r.seq, r.data.as_slice()), (iss + 1, &b"data"[..]));
+    }
+    let info = b.s.tcp_info(c).unwrap();
+    assert_eq!(info.retrans_segs, 3);
+    assert_eq!(info.backoff, 3);
+    // Karn: the ACK of a retransmitted segment (1.4 s after the first
+    // transmission) gives no sample; SRTT stays at the handshake's 0.
+    b.send(Seg::new(ACK, IRS + 1, iss + 5));
+    let info = b.s.tcp_info(c).unwrap();
+    assert_eq!(info.srtt, Some(Duration::ZERO));
+    assert_eq!(
+        info.rto,
+        Duration::from_millis(1600),
+        "backoff kept until a new sample"
+    );
+}
+
+#[test]
+fn data_retries_end_in_timeout() {
+    let mut b = Bench::new(|c| {
+        c.data_retries = 2;
+        c.rto_max = Duration::from_secs(2);
+    });
+    let (c, _) = established(&mut b);
+    b.s.tcp_send(c, b"x").unwrap();
+    b.advance(Duration::from_secs(10));
+    assert_eq!(b.recv().len(), 3);
+    assert_eq!(b.state(c), State::Closed);
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        b.s.tcp_recv(c, &mut buf),
+        Err(RecvError::Socket(SocketError::TimedOut))
+    );
+}
+
+#[test]
+fn fast_retransmit_on_third_duplicate_ack() {
+    // Nagle as RFC 9293 writes it holds the 200-byte tail: four segments.
+    let mut b = Bench::new(|c| {
+        c.send_buffer = 65536;
+        c.congestion = crate::tcp::CongestionAlgorithm::NewReno;
+        c.nagle_minshall = false;
+    });
+    let (c, iss) = established(&mut b);
+    b.s.tcp_send(c, &[9u8; 5000]).unwrap();
+    let segs = b.recv();
+    assert_eq!(
+        segs.len(),
+        4,
+        "{:?}",
+        segs.iter().map(|s| s.data.len()).collect::<Vec<_>>()
+    );
+    for _ in 0..2 {
+        b.send(Seg::new(ACK, IRS + 1, iss + 1));
+        b.nothing();
+    }
+    b.send(Seg::new(ACK, IRS + 1, iss + 1));
+    let r = b.one();
+    // The peer announced MSS 1200; four full segments are out, the last
+    // 200 bytes wait (Nagle).
+    assert_eq!((r.seq, r.data.len()), (iss + 1, 1200));
+    let info = b.s.tcp_info(c).unwrap();
+    assert!(info.in_recovery);
+    assert_eq!(info.ssthresh, 2400, "max(FlightSize/2, 2·SMSS)");
+    assert_eq!(b.s.stats().tcp.fast_retransmits, 1);
+}
+
+#[test]
+fn nagle_holds_small_segments_until_acked() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.s.tcp_send(c, b"a").unwrap();
+    assert_eq!(b.one().data, b"a");
+    b.s.tcp_send(c, b"b").unwrap();
+    b.s.tcp_send(c, b"c").unwrap();
+    b.nothing();
+    b.send(Seg::new(ACK, IRS + 1, iss + 2));
+    assert_eq!(b.one().data, b"bc");
+    // TCP_NODELAY sends at once.
+    b.s.tcp_set_nodelay(c, true);
+    b.s.tcp_send(c, b"d").unwrap();
+    assert_eq!(b.one().data, b"d");
+}
+
+/// The tail of a write behind full-sized segments: Linux's Minshall
+/// variant (the default) sends it at once, since no small segment is
+/// unacknowledged; RFC 9293 §3.7.4's rule as written (FreeBSD's) holds it
+/// until everything is acknowledged. Either way a second small segment
+/// waits while the first is out.
+#[test]
+fn nagle_minshall_sends_the_tail_behind_full_segments() {
+    for minshall in [true, false] {
+        let mut b = Bench::new(|c| {
+            c.nagle_minshall = minshall;
+            c.send_buffer = 65535;
+        });
+        let (c, iss) = established_with_mss(&mut b, 1000);
+        b.s.tcp_send(c, &[7u8; 2500]).unwrap();
+        let out: Vec<usize> = b.recv().iter().map(|s| s.data.len()).collect();
+        if minshall {
+            assert_eq!(out, [1000, 1000, 500], "minshall");
+            b.s.tcp_send(c, b"x").unwrap();
+            b.nothing();
+            // The full segments' ACK leaves the small one out: still held.
+            b.send(Seg::new(ACK, IRS + 1, iss + 2001));
+            b.nothing();
+            b.send(Seg::new(ACK, IRS + 1, iss + 2501));
+            assert_eq!(b.one().data, b"x");
+        } else {
+            assert_eq!(out, [1000, 1000], "classic");
+            b.send(Seg::new(ACK, IRS + 1, iss + 1001));
+            b.nothing();
+            b.send(Seg::new(ACK, IRS + 1, iss + 2001));
+            assert_eq!(b.one().data.len(), 500);
+        }
+    }
+}
+
+#[test]
+fn zero_window_probing_with_backoff_then_update() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    // The peer's window closes.
+    b.send(Seg::new(ACK, IRS + 1, iss + 1).win(0));
+    b.s.tcp_send(c, b"blocked").unwrap();
+    b.nothing();
+    // Probes carry one byte and back off.
+    let mut times = Vec::new();
+    let start = b.now;
+    for _ in 0..3 {
+        let t0 = b.now;
+        loop {
+            b.advance(Duration::from_millis(100));
+            let v = b.recv();
+            if !v.is_empty() {
+                assert_eq!(v[0].data, b"b");
+                times.push(b.now.saturating_since(t0));
+                b.send(Seg::new(ACK, IRS + 1, iss + 1).win(0));
+                break;
+            }
+            assert!(b.now.saturating_since(start) < Duration::from_secs(60));
+        }
+    }
+    assert!(times[1] > times[0] && times[2] > times[1], "{times:?}");
+    assert_eq!(b.state(c), State::Established);
+    // A window update lets everything go.
+    b.send(Seg::new(ACK, IRS + 1, iss + 1).win(1000));
+    assert_eq!(b.one().data, b"blocked");
+}
+
+/// An established connection whose 8 KiB receive window the peer filled
+/// in 1 KiB segments; its handle, ISS and the peer's next sequence number.
+fn window_filled(b: &mut Bench) -> (TcpHandle, u32, u32) {
+    let (c, iss) = established(b);
+    let mut seq = IRS + 1;
+    for chunk in vec![1u8; 8192].chunks(1024) {
+        b.send(Seg::new(ACK, seq, iss + 1).data(chunk));
+        seq += 1024;
+    }
+    (c, iss, seq)
+}
+
+#[test]
+fn receive_window_closes_and_reopens() {
+    let mut b = Bench::new(|_| {});
+    let (c, _, seq) = window_filled(&mut b);
+    b.advance(Duration::from_millis(50));
+    assert_eq!(b.recv().last().unwrap().win, 0);
+    // Reading a little does not reopen (receiver SWS avoidance) ...
+    let mut buf = vec![0u8; 100];
+    b.s.tcp_recv(c, &mut buf).unwrap();
+    b.nothing();
+    // ... reading half the buffer does, with a window update at once.
+    let mut buf = vec![0u8; 4000];
+    b.s.tcp_recv(c, &mut buf).unwrap();
+    let upd = b.one();
+    assert_eq!(upd.ack, seq);
+    assert_eq!(upd.win, 4100);
+}
+
+/// Once the peer's FIN is in, nothing more can arrive, so reading what
+/// the window held sends no window update (Linux's `tcp_cleanup_rbuf`
+/// after RCV_SHUTDOWN): a request and its FIN read by a server cost one
+/// ACK, not an ACK and then an update. Before the FIN the same read does
+/// send one (`receive_window_closes_and_reopens`).
+#[test]
+fn no_window_update_after_the_peers_fin() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss, seq) = window_filled(&mut b);
+    b.send(Seg::new(FIN | ACK, seq, iss + 1));
+    b.advance(Duration::from_millis(50));
+    let acks = b.recv();
+    assert_eq!(acks.last().unwrap().ack, seq + 1, "the FIN is acknowledged");
+    assert_eq!(b.state(c), State::CloseWait);
+    let mut buf = vec![0u8; 8192];
+    assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(8192));
+    b.nothing();
+    assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(0));
+    b.nothing();
+}
+
+#[test]
+fn sequence_numbers_wrap() {
+    // Our ISS just below 2^32 and the peer's too.
+    let mut b = Bench::new(|c| c.isn_offset = 0);
+    let l = b.s.tcp_listen(sa(US, PORT), 4).unwrap();
+    let irs = u32::MAX - 2;
+    b.send(Seg::new(SYN, irs, 0));
+    let iss = b.one().seq;
+    b.send(Seg::new(ACK, irs.wrapping_add(1), iss.wrapping_add(1)));
+    let c = b.s.tcp_accept(l).unwrap();
+    let mut seq = irs.wrapping_add(1);
+    for _ in 0..4 {
+        b.send(Seg::new(ACK, seq, iss.wrapping_add(1)).data(b"wrap"));
+        seq = seq.wrapping_add(4);
+    }
+    let mut buf = [0u8; 32];
+    assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(16));
+    assert_eq!(&buf[..16], b"wrapwrapwrapwrap");
+    // 2^32 − 2 + 16 wraps to 14.
+    assert_eq!(b.s.tcp_info(c).unwrap().rcv_nxt, SeqNumber(14));
+}
+
+#[test]
+fn keepalive_probes_then_timeout() {
+    let mut b = Bench::new(|c| {
+        c.keepalive_time = Duration::from_secs(60);
+        c.keepalive_interval = Duration::from_secs(10);
+        c.keepalive_probes = 3;
+    });
+    let (c, iss) = established(&mut b);
+    b.s.tcp_set_keepalive(c, true);
+    b.advance(Duration::from_secs(59));
+    b.nothing();
+    b.advance(Duration::from_secs(1));
+    // RFC 9293 §3.8.4: SEG.SEQ = SND.NXT − 1, no data.
+    assert_eq!(b.one(), Seg::new(ACK, iss, IRS + 1).win(8192));
+    // An answer resets the count.
+    b.send(Seg::new(ACK, IRS + 1, iss + 1));
+    b.advance(Duration::from_secs(60));
+    assert_eq!(b.recv().len(), 1);
+    // Two more probes, 10 s apart; no answer to the third: closed.
+    b.advance(Duration::from_secs(29));
+    assert_eq!(b.recv().len(), 2);
+    assert_eq!(b.state(c), State::Established);
+    b.advance(Duration::from_secs(1));
+    assert_eq!(b.state(c), State::Closed);
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        b.s.tcp_recv(c, &mut buf),
+        Err(RecvError::Socket(SocketError::TimedOut))
+    );
+}
+
+#[test]
+fn keepalive_is_off_by_default() {
+    let mut b = Bench::new(|c| c.keepalive_time = Duration::from_secs(1));
+    let (c, _) = established(&mut b);
+    b.advance(Duration::from_secs(3600));
+    b.nothing();
+    assert_eq!(b.state(c), State::Established);
+}
