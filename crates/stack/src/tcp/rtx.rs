@@ -253,6 +253,27 @@ impl Delivery {
         }
         self.highest_end = Some(self.highest_end.map_or(r.end, |e| e.max(r.end)));
     }
+
+    /// `bytes` delivered cumulatively, whole records from `first` to
+    /// `last`, each sent once, none SACKed, in send order: the same as
+    /// `deliver` on each in turn (the earliest send time and lowest end
+    /// are the first's, the latest and highest the last's, and no record
+    /// sent once is suspect).
+    fn deliver_run(&mut self, first: &Sent, last: &Sent, bytes: usize) {
+        debug_assert!(first.xmits == 1 && last.xmits == 1);
+        debug_assert!(first == last || last.sent_after(first.sent, first.end));
+        self.bytes += bytes;
+        self.oldest_once.get_or_insert(first.sent);
+        self.newest_once = Some(self.newest_once.map_or(last.sent, |t| t.max(last.sent)));
+        if self.newest.is_none_or(|n| last.sent_after(n.sent, n.end)) {
+            self.newest = Some(*last);
+        }
+        if self.rack.is_none_or(|n| last.sent_after(n.sent, n.end)) {
+            self.rack = Some(*last);
+        }
+        self.lowest_once_end = Some(self.lowest_once_end.map_or(first.end, |e| e.min(first.end)));
+        self.highest_end = Some(self.highest_end.map_or(last.end, |e| e.max(last.end)));
+    }
 }
 
 /// The records, oldest first, and the sums and indexes kept with them.
@@ -540,7 +561,11 @@ impl RtxQueue {
     /// Take everything below `ack` off the queue; a record `ack` falls in
     /// is trimmed at the front. What was not SACKed before is delivered.
     pub fn ack(&mut self, ack: SeqNumber, d: &mut Delivery) {
-        while let Some(front) = self.fl().records.front() {
+        loop {
+            self.ack_plain_run(ack, d);
+            let Some(front) = self.fl().records.front() else {
+                break;
+            };
             if front.end <= ack {
                 let r = *front;
                 self.remove(&r);
@@ -563,6 +588,47 @@ impl RtxQueue {
             }
         }
         self.release_if_empty();
+    }
+
+    /// Take off the front run of records wholly below `ack` that were
+    /// sent once and are plainly in flight (not SACKed, not marked lost)
+    /// in one step: for them queue order is send order, so delivering the
+    /// run is delivering its first and last record (`Delivery::deliver_run`
+    /// gives what delivering each in turn would), and each one's sums are
+    /// its length in the pipe. In a bulk transfer one ACK covers dozens of
+    /// such records. Their entries in the time-ordered list, at its front,
+    /// leave with them (otherwise they would wait as stale entries, and
+    /// the list would be compacted — every entry looked up — after each
+    /// large ACK).
+    fn ack_plain_run(&mut self, ack: SeqNumber, d: &mut Delivery) {
+        let f = self.fl();
+        let plain = |r: &Sent| r.xmits == 1 && !r.sacked && !r.lost && !r.retransmitted;
+        let mut n = 0;
+        let mut sent = None;
+        for r in &f.records {
+            if r.end > ack || !plain(r) || sent.is_some_and(|t| r.sent < t) {
+                break;
+            }
+            sent = Some(r.sent);
+            n += 1;
+        }
+        if n == 0 {
+            return;
+        }
+        let (first, last) = (f.records[0], f.records[n - 1]);
+        let bytes = last.end - first.start;
+        let f = self.fl_mut();
+        f.tally.pipe -= bytes as u32;
+        f.live -= n;
+        f.records.drain(..n);
+        let acked_off = last.end_off();
+        while f.in_flight.front().is_some_and(|e| e.1 <= acked_off) {
+            f.in_flight.pop_front();
+        }
+        if f.in_flight.len() > 2 * f.live + 64 {
+            self.compact();
+        }
+        d.deliver_run(&first, &last, bytes);
     }
 
     /// Give the storage of an empty queue back: an idle connection holds
@@ -1135,5 +1201,84 @@ mod tests {
         // Rule 4 / TLP: the highest unSACKed record, cut from its end.
         assert_eq!(q.last_unsacked(4), Some((3, s(126), s(130))));
         q.check(s(100), s(140)).unwrap();
+    }
+
+    /// The cumulative ACK as it was before runs: each record delivered in
+    /// turn (the reference `ack_plain_run` must agree with).
+    fn ack_each(q: &mut RtxQueue, ack: SeqNumber, d: &mut Delivery) {
+        while let Some(&r) = q.front() {
+            if r.end <= ack {
+                q.remove(&r);
+                q.fl_mut().records.pop_front();
+                if !r.sacked {
+                    d.deliver(&r, r.len(), true, true);
+                }
+            } else {
+                if r.start < ack {
+                    if !r.sacked {
+                        d.deliver(&r, ack - r.start, false, true);
+                    }
+                    q.update(0, |r| {
+                        r.off += (ack - r.start) as u64;
+                        r.start = ack;
+                    });
+                }
+                break;
+            }
+        }
+        q.release_if_empty();
+    }
+
+    proptest::proptest! {
+        /// A cumulative ACK delivers the same, and leaves the same queue,
+        /// whether runs of records sent once go in one step or each in
+        /// turn — after any mix of sends, SACKs, losses and
+        /// retransmissions.
+        #[test]
+        fn a_run_of_plain_records_is_acked_as_each_would_be(
+            ops in proptest::collection::vec((0u8..5, 0u32..40, 0u32..40), 1..60),
+            ack_at in 0u32..1000,
+        ) {
+            let mut q = RtxQueue::default();
+            let (una, mut nxt, mut now) = (s(1000), s(1000), 1u64);
+            for (op, a, b) in ops {
+                let len = q.fl().records.len();
+                match op {
+                    0 | 1 => {
+                        let end = nxt + (a as usize % 20 + 1);
+                        q.push(nxt, end, ms(now), a, RateSnap::default());
+                        nxt = end;
+                        now += u64::from(b % 3);
+                    }
+                    2 if nxt > una => {
+                        let span = (nxt - una) as u32;
+                        let (l, r) = ((a * 7) % span, (b * 11) % span + 1);
+                        if l < r {
+                            q.sack(una + l as usize, una + r as usize, &mut d());
+                        }
+                    }
+                    3 if len > 0 => {
+                        q.mark_lost(a as usize % len);
+                    }
+                    4 if len > 0 => {
+                        now += 1;
+                        q.retransmitted(a as usize % len, ms(now), b, RateSnap::default());
+                    }
+                    _ => {}
+                }
+            }
+            let ack = una + (ack_at as usize % ((nxt - una) + 1));
+            let mut other = q.clone();
+            let (mut run, mut each) = (d(), d());
+            q.ack(ack, &mut run);
+            ack_each(&mut other, ack, &mut each);
+            proptest::prop_assert_eq!(format!("{run:?}"), format!("{each:?}"));
+            let records = |q: &RtxQueue| q.fl().records.iter().copied().collect::<Vec<_>>();
+            proptest::prop_assert_eq!(records(&q), records(&other));
+            proptest::prop_assert_eq!(q.pipe(), other.pipe());
+            if let Err(e) = q.check(ack, nxt) {
+                return Err(proptest::test_runner::TestCaseError::fail(e));
+            }
+        }
     }
 }
