@@ -305,12 +305,19 @@ impl Receiver {
     /// enclosing it second (RFC 2883 §4.1.2); then the block of the latest
     /// arrival and the others most recently reported (RFC 2018 §4), then
     /// any other held block. The D-SACK is reported once.
+    #[inline]
     pub fn sack_blocks(&mut self, max: usize) -> [Option<(u32, u32)>; 4] {
-        let max = max.min(4);
         if self.dsack.is_none() && self.held.is_none() {
-            // In order, nothing to report: the usual case, without work.
+            // In order, nothing to report: the usual case, without work
+            // (and inlined, without a call).
             return [None; 4];
         }
+        self.reported_blocks(max)
+    }
+
+    /// `sack_blocks` when there is something to report.
+    fn reported_blocks(&mut self, max: usize) -> [Option<(u32, u32)>; 4] {
+        let max = max.min(4);
         let mut out: Vec<(SeqNumber, SeqNumber)> = Vec::with_capacity(4);
         // The D-SACK block is not one of the held blocks, even if equal.
         let mut skip = 0;

@@ -220,17 +220,14 @@ impl TcpLayer {
             return;
         }
         conn.rcv.clear_out_of_order();
-        let mut taken = Vec::new();
-        if let Some(s) = conn.snd.buffer_mut().take_storage() {
-            taken.push(s);
-        }
-        if let Some(s) = conn.rcv.buffer_mut().take_storage() {
-            taken.push(s);
-        }
+        let taken = [
+            conn.snd.buffer_mut().take_storage(),
+            conn.rcv.buffer_mut().take_storage(),
+        ];
         // Only storage of the host's sizes is kept: a socket that asked for
         // a larger buffer does not leave it behind in the pool.
         let largest = self.config.recv_buffer.max(self.config.send_buffer);
-        for storage in taken {
+        for storage in taken.into_iter().flatten() {
             if self.pool.len() < POOL_LIMIT && storage.capacity() <= largest {
                 self.pool.push(storage);
             }
