@@ -67,7 +67,8 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
 }
 
 /// Split a command line into the stages of a pipeline (`a | b`), each a
-/// list of words. A `|` inside quotes is an ordinary character.
+/// list of words. A `|` inside quotes is an ordinary character; outside
+/// them, the other shell operators (`>`, `<`, `;`, `&`) are refused.
 pub fn split_pipeline(line: &str) -> Result<Vec<Vec<String>>, String> {
     let mut stages = Vec::new();
     let mut current = String::new();
@@ -93,6 +94,20 @@ pub fn split_pipeline(line: &str) -> Result<Vec<Vec<String>>, String> {
                 current.push(c);
             }
             (None, '|') => stages.push(std::mem::take(&mut current)),
+            // What a shell would do with these is not done here (no
+            // shell runs the command): refused, rather than passed to the
+            // tool as an argument it would misread.
+            (None, '>' | '<') => {
+                return Err(format!(
+                    "redirection `{c}` is not supported (commands run without a shell; \
+                     curl -o FILE and tcpdump -w FILE write files)"
+                ))
+            }
+            (None, ';' | '&') => {
+                return Err(format!(
+                    "`{c}` is not supported (commands run without a shell: one command per entry)"
+                ))
+            }
             _ => current.push(c),
         }
     }
@@ -231,6 +246,27 @@ mod tests {
             ]
         );
         assert!(split_pipeline("echo hi |").is_err());
+    }
+
+    /// A shell's other operators are refused where a shell would act on
+    /// them, and are ordinary characters in quotes or escaped.
+    #[test]
+    fn shell_operators_outside_quotes_are_refused() {
+        for (line, op) in [
+            ("curl http://b/ > page.html", ">"),
+            ("nc -l 9 < in", "<"),
+            ("ping -c 1 b; ping -c 1 c", ";"),
+            ("ping -c 1 b && echo x", "&"),
+            ("curl http://b/?a=1&b=2", "&"),
+        ] {
+            let e = split_pipeline(line).unwrap_err();
+            assert!(
+                e.contains(&format!("`{op}` is not supported")),
+                "{line}: {e}"
+            );
+        }
+        let ok = split_pipeline("curl -d 'a=1&b=2' \"x>y\" a\\;b").unwrap();
+        assert_eq!(ok, vec![vec!["curl", "-d", "a=1&b=2", "x>y", "a;b"]]);
     }
 
     #[test]

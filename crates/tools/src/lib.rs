@@ -146,10 +146,12 @@ pub enum Tool {
 impl Command {
     /// Parse a command line (possibly `echo ... | tool ...`).
     pub fn parse(cmdline: &str) -> Result<Command, Usage> {
-        let stages = args::split_pipeline(cmdline).map_err(|e| Usage::new("tcplab", e))?;
+        // What goes wrong before a tool is found is the command line's:
+        // named as a shell would name it.
+        let stages = args::split_pipeline(cmdline).map_err(|e| Usage::new("sh", e))?;
         let (last, inputs) = stages
             .split_last()
-            .ok_or_else(|| Usage::new("tcplab", "empty command".into()))?;
+            .ok_or_else(|| Usage::new("sh", "empty command".into()))?;
         let stdin = match inputs {
             [] => None,
             [producer] => Some(match producer[0].as_str() {
@@ -157,12 +159,12 @@ impl Command {
                 "printf" => stdin::printf(&producer[1..])?,
                 other => {
                     return Err(Usage::new(
-                        "tcplab",
+                        "sh",
                         format!("`{other}` cannot feed a pipeline (use echo or printf)"),
                     ))
                 }
             }),
-            _ => return Err(Usage::new("tcplab", "only one `|` is supported".into())),
+            _ => return Err(Usage::new("sh", "only one `|` is supported".into())),
         };
         let (name, rest) = last.split_first().expect("stages are non-empty");
         let tool = match name.as_str() {

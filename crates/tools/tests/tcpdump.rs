@@ -98,10 +98,12 @@ fn writes_pcap_files_and_counts_at_the_end() {
     // Written, not printed.
     assert_eq!(r[1].exit, Some(0));
     assert!(r[1].stdout.is_empty(), "{:?}", r[1].stdout);
+    // Writing a file, tcpdump names itself on the line (no "verbose
+    // output suppressed" line came first).
     assert_eq!(
         r[1].stderr,
         [
-            "listening on eth0, link-type RAW (Raw IP), snapshot length 262144 bytes",
+            "tcpdump: listening on eth0, link-type RAW (Raw IP), snapshot length 262144 bytes",
             "4 packets captured",
             "4 packets received by filter",
             "0 packets dropped by kernel",

@@ -326,8 +326,15 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
     } else {
         a.iface.clone().unwrap_or_else(|| ifaces[0].1.clone())
     };
+    // tcpdump names itself on this line only when it did not just print
+    // the "verbose output suppressed" line (with -v, or writing a file).
+    let prefix = if dump.is_none() && a.verbose == 0 {
+        ""
+    } else {
+        "tcpdump: "
+    };
     err.line(format!(
-        "listening on {shown_name}, link-type {}, snapshot length 262144 bytes",
+        "{prefix}listening on {shown_name}, link-type {}, snapshot length 262144 bytes",
         if any {
             "LINUX_SLL2 (Linux cooked v2)"
         } else {
