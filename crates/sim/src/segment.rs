@@ -133,7 +133,9 @@ impl Segment {
         if let (Some(cap), Some(copy), true) = (self.capture.as_mut(), tap_copy, queued) {
             // A capture that cannot be written must not stop the run; the
             // error surfaces when the capture is finished.
-            let _ = cap.write_packet(now.since_origin(), &copy);
+            // Stamped on the simulator's wall clock, as the hosts' own
+            // tools (`tcpdump -w`, HTTP dates) see it: time 0 is LAB_EPOCH.
+            let _ = cap.write_packet(tcplab_host::LAB_EPOCH + now.since_origin(), &copy);
         }
         match offer {
             Offer::Dropped => Delivery::Dropped,

@@ -438,12 +438,19 @@ impl Sim {
                 return Outcome::Finished;
             }
             if !self.step(commands, self.end) {
-                self.finish();
-                return if self.queue.is_empty() {
+                let outcome = if self.queue.is_empty() {
                     Outcome::Stalled
                 } else {
                     Outcome::TimeLimit
                 };
+                // The run lasted until its limit, though nothing happened
+                // after the last event: what is still running is
+                // interrupted then, and the summary says when.
+                if outcome == Outcome::TimeLimit && self.now < self.end {
+                    self.now = self.end;
+                }
+                self.finish();
+                return outcome;
             }
         }
     }

@@ -34,6 +34,21 @@ pub(super) fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
     let files = files(l, &raw, &names)?;
 
     let end = raw.end.as_ref().map(|e| l.duration(e)).transpose()?;
+    // An entry after the end would never run: say so rather than drop it.
+    if let Some(end) = end {
+        for r in &raw.run {
+            if l.duration(&r.at)? > end {
+                return Err(l.at(
+                    &r.at,
+                    format!(
+                        "at {} is after the scenario's end ({})",
+                        r.at.get_ref().trim(),
+                        raw.end.as_ref().map_or("", |e| e.get_ref().trim())
+                    ),
+                ));
+            }
+        }
+    }
     Ok(Scenario {
         title: raw.title,
         ladder: raw.ladder.unwrap_or(false),
@@ -245,6 +260,9 @@ fn segments(
     names: &BTreeMap<String, usize>,
 ) -> Res<Vec<SegmentSpec>> {
     let mut segments: Vec<SegmentSpec> = Vec::new();
+    // Names given in the file, and whether each segment's was.
+    let mut taken = BTreeSet::new();
+    let mut explicit = Vec::new();
     for link in &raw.link {
         let ends = link.ends.get_ref();
         if ends.len() != 2 {
@@ -267,9 +285,11 @@ fn segments(
         if let Some(r) = &link.reverse {
             l.apply(&mut rev, r)?;
         }
-        let name = link.name.clone().unwrap_or_else(|| {
-            format!("{}-{}", nodes[members[0].0].name, nodes[members[1].0].name)
-        });
+        let name = match &link.name {
+            Some(n) => explicit_name(l, &mut taken, n)?,
+            None => format!("{}-{}", nodes[members[0].0].name, nodes[members[1].0].name),
+        };
+        explicit.push(link.name.is_some());
         set_mtu(nodes, &members, mtu);
         segments.push(SegmentSpec {
             name,
@@ -285,10 +305,11 @@ fn segments(
         let members = resolve_members(l, nodes, names, list, segments.len())?;
         let mtu = l.mtu(&lan.mtu)?;
         let base = every_direction(l, mtu, &shared_params!(lan))?;
-        let name = lan
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("lan{}", segments.len()));
+        let name = match &lan.name {
+            Some(n) => explicit_name(l, &mut taken, n)?,
+            None => format!("lan{}", segments.len()),
+        };
+        explicit.push(lan.name.is_some());
         set_mtu(nodes, &members, mtu);
         segments.push(SegmentSpec {
             name,
@@ -296,17 +317,36 @@ fn segments(
             members,
         });
     }
-    let mut seg_names = BTreeSet::new();
-    for s in &mut segments {
+    // A name made from the ends (two links between the same nodes, or
+    // names such as `x-y` + `z` and `x` + `y-z`) gets a number; a name
+    // given in the file is never changed (a repeated one is an error,
+    // above).
+    for (s, _) in segments.iter_mut().zip(&explicit).filter(|(_, e)| !**e) {
         let mut name = s.name.clone();
         let mut n = 2;
-        while !seg_names.insert(name.clone()) {
+        while !taken.insert(name.clone()) {
             name = format!("{}-{n}", s.name);
             n += 1;
         }
         s.name = name;
     }
     Ok(segments)
+}
+
+/// A link's or LAN's name as the file gives it, which no other may have.
+fn explicit_name(
+    l: &Loader<'_>,
+    taken: &mut BTreeSet<String>,
+    name: &Spanned<String>,
+) -> Res<String> {
+    let n = name.get_ref().trim().to_string();
+    if n.is_empty() {
+        return Err(l.at(name, "a link's name cannot be empty"));
+    }
+    if !taken.insert(n.clone()) {
+        return Err(l.at(name, format!("there is already a link named `{n}`")));
+    }
+    Ok(n)
 }
 
 /// The `[[run]]` entries, in time order, each command checked: commands,

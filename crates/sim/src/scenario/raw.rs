@@ -156,7 +156,7 @@ pub(super) struct RawParams {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLink {
     pub(super) ends: Spanned<Vec<Spanned<String>>>,
-    pub(super) name: Option<String>,
+    pub(super) name: Option<Spanned<String>>,
     pub(super) mtu: Option<Spanned<i64>>,
     pub(super) delay: Option<Spanned<String>>,
     pub(super) jitter: Option<Spanned<String>>,
@@ -175,7 +175,7 @@ pub(super) struct RawLink {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLan {
-    pub(super) name: Option<String>,
+    pub(super) name: Option<Spanned<String>>,
     pub(super) members: Spanned<Vec<Spanned<String>>>,
     pub(super) mtu: Option<Spanned<i64>>,
     pub(super) delay: Option<Spanned<String>>,

@@ -179,6 +179,44 @@ fn timeline_errors() {
 }
 
 #[test]
+fn a_link_name_given_twice_is_an_error_and_made_names_get_numbers() {
+    let named = GOOD
+        .replace(
+            "[[link]]\nends = [\"client\", \"r1\"]",
+            "[[link]]\nname = \"same\"\nends = [\"client\", \"r1\"]",
+        )
+        .replace(
+            "[[link]]\nends = [\"r2\", \"server\"]",
+            "[[link]]\nname = \"same\"\nends = [\"r2\", \"server\"]",
+        );
+    let e = err(&named);
+    assert_eq!(e.message, "there is already a link named `same`");
+    // A given name is kept; a made one that would repeat it is numbered.
+    let s = load(
+        "t.toml",
+        &GOOD.replace(
+            "[[link]]\nends = [\"r2\", \"server\"]",
+            "[[link]]\nname = \"client-r1\"\nends = [\"r2\", \"server\"]",
+        ),
+    )
+    .unwrap();
+    let names: Vec<&str> = s.segments.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["client-r1-2", "r1-r2", "client-r1"]);
+}
+
+#[test]
+fn an_entry_after_the_end_would_never_run() {
+    let e = err(&GOOD.replace("seed = 7", "seed = 7\nend = \"500ms\""));
+    assert_eq!(e.message, "at 1s is after the scenario's end (500ms)");
+    assert_eq!(e.line, 40, "{e}");
+    assert!(load(
+        "t.toml",
+        &GOOD.replace("seed = 7", "seed = 7\nend = \"1s\"")
+    )
+    .is_ok());
+}
+
+#[test]
 fn gateway_must_be_on_link() {
     let e = err(&GOOD.replace("gateway = \"10.0.1.1\"", "gateway = \"10.0.9.1\""));
     assert!(
