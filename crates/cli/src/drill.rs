@@ -65,7 +65,8 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
         collect(p, &mut files)?;
     }
     if files.is_empty() {
-        return Err("no .pkt scripts found".into());
+        let named: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!("no .pkt scripts found in {}", named.join(", ")));
     }
     let names: Vec<&str> = args
         .defines
@@ -79,13 +80,13 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
         seed: args.seed,
         defines: names.iter().map(|n| n.to_string()).collect(),
     };
-    let (mut passed, mut failed, mut malformed) = (0, 0, 0);
+    let (mut passed, mut failed, mut malformed, mut skipped) = (0, 0, 0, 0);
     for file in &files {
         let shown = file.display();
-        let text = match std::fs::read_to_string(file) {
+        let text = match crate::files::read_text(file) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("{shown}: cannot read: {e}");
+                eprintln!("{e}");
                 malformed += 1;
                 continue;
             }
@@ -98,6 +99,13 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
                 continue;
             }
         };
+        if let Some(why) = tcplab_drill::run::not_applicable(&script) {
+            skipped += 1;
+            if args.verbose || files.len() == 1 {
+                println!("{shown}: not applicable: {why}");
+            }
+            continue;
+        }
         let outcome = run(&script, &options);
         for line in &outcome.log {
             println!("{shown}:{line}");
@@ -124,7 +132,12 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
         } else {
             String::new()
         };
-        println!("{passed} passed, {failed} failed{bad}");
+        let na = if skipped > 0 {
+            format!(", {skipped} not applicable (IPv6)")
+        } else {
+            String::new()
+        };
+        println!("{passed} passed, {failed} failed{bad}{na}");
     }
     Ok(if malformed > 0 {
         ExitCode::from(2)

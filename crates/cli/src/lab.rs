@@ -13,6 +13,7 @@ use tcplab_sim::{Outcome, Sim, SimOptions, TranscriptEvent};
 use tcplab_stack::Instant;
 
 use crate::commands::{check, Tools};
+use crate::files::io_reason;
 
 /// The embedded default scenario: the guided tour.
 pub const TOUR: &str = include_str!("../../../scenarios/tour.toml");
@@ -115,16 +116,14 @@ pub fn render(ev: &TranscriptEvent, width: usize) -> Option<String> {
 pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     let (name, text) = match &args.file {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
+            let text = crate::files::read_text(path)?;
             (path.display().to_string(), text)
         }
         None => ("tour.toml (built in)".to_string(), TOUR.to_string()),
     };
     let scenario = tcplab_sim::load_checked(&name, &text, &check).map_err(|e| e.to_string())?;
     if let Some(dir) = &args.pcap {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {}", dir.display(), io_reason(&e)))?;
+        crate::files::make_dir(dir)?;
     }
     // The output files too are checked before anything runs.
     for path in [&args.transcript, &args.report, &args.events]
@@ -137,8 +136,8 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     if let Some(dir) = &args.svg {
         // Made, and written to once, before anything runs.
         let probe = dir.join(".tcplab-probe");
-        std::fs::create_dir_all(dir)
-            .and_then(|()| std::fs::write(&probe, b""))
+        crate::files::make_dir(dir)?;
+        std::fs::write(&probe, b"")
             .and_then(|()| std::fs::remove_file(&probe))
             .map_err(|e| format!("cannot write into {}: {}", dir.display(), io_reason(&e)))?;
     }
@@ -338,12 +337,16 @@ fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>, ran: bool) -> St
         );
     }
     if let Some(dir) = pcap {
-        let _ = writeln!(
-            s,
-            "captures in {}: {}",
-            dir.display(),
-            sim.capture_names().join(", ")
-        );
+        let names = sim.capture_names();
+        if names.is_empty() {
+            let _ = writeln!(
+                s,
+                "no captures in {}: the scenario has no links",
+                dir.display()
+            );
+        } else {
+            let _ = writeln!(s, "captures in {}: {}", dir.display(), names.join(", "));
+        }
     }
     s
 }
@@ -351,12 +354,4 @@ fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>, ran: bool) -> St
 /// Write to stdout; a closed pipe (`tcplab lab | head`) is not an error.
 fn print(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "No such file or directory".into(),
-        std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
-        _ => e.to_string(),
-    }
 }

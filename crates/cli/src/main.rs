@@ -19,6 +19,7 @@
 
 mod commands;
 mod drill;
+mod files;
 mod lab;
 mod route;
 mod run;

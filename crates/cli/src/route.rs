@@ -142,8 +142,7 @@ pub fn route(a: RouteArgs) -> Result<ExitCode, String> {
     let rules = match &a.rules {
         None => None,
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = crate::files::read_text(path)?;
             let file = path.display().to_string();
             Some(tcplab_sim::load_rules(&file, &text, &addrs).map_err(|e| e.to_string())?)
         }

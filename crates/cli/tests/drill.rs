@@ -93,3 +93,39 @@ fn a_malformed_script_exits_2_naming_file_and_line() {
     let out = tcplab(&["drill", "/nonexistent/x.pkt"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A script written for IPv6 is counted apart, not run and not failed;
+/// an empty directory is named in the error.
+#[test]
+fn ipv6_scripts_are_not_applicable() {
+    let v6 = temp(
+        "v6.pkt",
+        "--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n",
+    );
+    let dir = v6.parent().unwrap().to_path_buf();
+    let out = tcplab(&["drill", v6.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "{}: not applicable: --ip_version=ipv6: tcplab is an IPv4 stack\n",
+            v6.display()
+        )
+    );
+    let own = scripts().join("zero-window-probe.pkt");
+    let out = tcplab(&["drill", v6.to_str().unwrap(), own.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .ends_with("1 passed, 0 failed, 1 not applicable (IPv6)\n"),
+        "{out:?}"
+    );
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = tcplab(&["drill", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("tcplab: no .pkt scripts found in {}\n", empty.display())
+    );
+}

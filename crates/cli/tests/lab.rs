@@ -101,6 +101,13 @@ fn same_seed_same_captures(scenario: &str) {
         let y = std::fs::read(b.join(f)).unwrap();
         assert_eq!(x, y, "{f:?} differs between two runs with seed 11");
         assert!(x.len() > 24, "{f:?} is empty");
+        // The first packet's stamp is on the lab's wall clock, which
+        // starts at 2025-01-01 00:00:00 UTC (LAB_EPOCH), as tcpdump -w's.
+        let secs = u32::from_le_bytes(x[24..28].try_into().unwrap());
+        assert!(
+            (1_735_689_600..1_735_689_600 + 86_400).contains(&secs),
+            "{f:?}: first packet stamped {secs}"
+        );
         differs |= x != std::fs::read(c.join(f)).unwrap();
     }
     assert!(differs, "seed 12 gave the same captures as seed 11");
@@ -183,6 +190,90 @@ fn missing_file() {
         String::from_utf8(out.stderr).unwrap(),
         "tcplab: cannot read /no/such/file.toml: No such file or directory\n"
     );
+}
+
+/// What is not a scenario file — a device that never ends, a directory,
+/// binary bytes — gets one line too, without reading it all.
+#[test]
+fn devices_directories_and_binary_files_get_one_line() {
+    let dir = temp_dir("notfiles");
+    let binary = dir.join("b.toml");
+    std::fs::write(&binary, [0x80u8, 0x81]).unwrap();
+    let cases = [
+        (
+            "/dev/zero".to_string(),
+            "tcplab: cannot read /dev/zero: larger than 16 MiB (is it the right file?)\n"
+                .to_string(),
+        ),
+        (
+            dir.display().to_string(),
+            format!("tcplab: cannot read {}: it is a directory\n", dir.display()),
+        ),
+        (
+            binary.display().to_string(),
+            format!(
+                "tcplab: cannot read {}: not UTF-8 text (byte 0 is not)\n",
+                binary.display()
+            ),
+        ),
+    ];
+    for (path, expect) in cases {
+        for sub in ["lab", "drill"] {
+            let out = tcplab().args([sub, &path]).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if sub == "lab" {
+                assert_eq!(out.status.code(), Some(2), "{sub} {path}");
+                assert_eq!(stderr, expect, "{sub} {path}");
+            } else if path != dir.display().to_string() {
+                // drill counts an unreadable script as malformed.
+                assert_eq!(out.status.code(), Some(2), "{sub} {path}");
+                assert!(
+                    stderr.starts_with(&expect["tcplab: ".len()..]),
+                    "{sub} {path}: {stderr}"
+                );
+            }
+        }
+    }
+    // An existing file where an output directory is asked for.
+    let out = tcplab()
+        .args(["lab", "--pcap"])
+        .arg(&binary)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "tcplab: {} exists and is not a directory\n",
+            binary.display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A run cut by its time limit says so at the limit, not at its last
+/// event, and what still ran was interrupted then.
+#[test]
+fn the_time_limit_is_reported_at_the_limit() {
+    let dir = temp_dir("limit");
+    let file = dir.join("limit.toml");
+    std::fs::write(
+        &file,
+        "end = \"5s\"\n[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n\
+         [[run]]\nat = \"1s\"\non = \"a\"\ncmd = \"ping -i 10 -c 3 10.0.0.1\"\n",
+    )
+    .unwrap();
+    let out = tcplab().arg("lab").arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("-- time limit reached at 5.000000s of virtual time"),
+        "{text}"
+    );
+    assert!(
+        text.contains("   5.000 a   --- 10.0.0.1 ping statistics ---"),
+        "interrupted at the limit: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -110,6 +110,18 @@ pub struct Outcome {
     pub log: Vec<String>,
 }
 
+/// Why a script cannot apply to tcplab at all, if so: one written for
+/// IPv6 (`--ip_version=ipv6`, or the dual-stack `ipv4-mapped-ipv6`) tests
+/// a protocol tcplab does not have. `run` reports such a script as a
+/// failure; a runner over a suite counts it apart.
+pub fn not_applicable(script: &Script) -> Option<String> {
+    script.options.iter().find_map(|(name, value)| {
+        let v = value.as_deref().unwrap_or("");
+        (name == "ip_version" && v != "ipv4" && v.contains("ipv6"))
+            .then(|| format!("--ip_version={v}: tcplab is an IPv4 stack"))
+    })
+}
+
 /// Run a parsed script.
 pub fn run(script: &Script, options: &RunOptions) -> Outcome {
     let mut r = match Runner::new(script, options) {
