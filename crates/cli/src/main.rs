@@ -55,7 +55,10 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let result = match cli.command {
         Cmd::Lab(args) => lab::run(args),
         Cmd::Run(args) => run::run(*args),
@@ -72,5 +75,51 @@ fn main() -> ExitCode {
             }
             ExitCode::from(2)
         }
+    }
+}
+
+/// A command line clap could not take: `--help` and `--version` print as
+/// clap prints them; a mistake gets one line (clap's first, which names
+/// the argument) and where to look, and status 2.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    #[expect(clippy::print_stderr, reason = "the CLI reports errors on stderr")]
+    {
+        eprintln!("tcplab: {}", one_line(&e.render().to_string()));
+    }
+    ExitCode::from(2)
+}
+
+/// clap's report as one line: its first paragraph without the `error: `
+/// mark, and the subcommand's `--help` to look at.
+fn one_line(report: &str) -> String {
+    // The first paragraph: a message, or a message ending in `:` and
+    // the arguments it lists on the lines below.
+    let para: Vec<&str> = report
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let joined = para.join(" ");
+    let first = joined.strip_prefix("error: ").unwrap_or(&joined);
+    let sub = std::env::args()
+        .nth(1)
+        .filter(|a| ["lab", "run", "route", "ss", "drill"].contains(&a.as_str()));
+    match sub {
+        Some(sub) => format!("{first} (see tcplab {sub} --help)"),
+        None => format!("{first} (see tcplab --help)"),
     }
 }

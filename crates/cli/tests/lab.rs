@@ -576,3 +576,34 @@ fn tls_lesson_capture_decodes_in_tshark() {
     .is_empty());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A command line clap refuses gets one line naming the argument, and
+/// status 2; help still prints in full.
+#[test]
+fn flag_mistakes_get_one_line() {
+    for (args, expect) in [
+        (
+            &["lab", "--bogus"][..],
+            "tcplab: unexpected argument '--bogus' found (see tcplab lab --help)\n",
+        ),
+        (
+            &["lab", "--seed", "abc"][..],
+            "tcplab: invalid value 'abc' for '--seed <SEED>': invalid digit found in string (see tcplab lab --help)\n",
+        ),
+        (
+            &["drill"][..],
+            "tcplab: the following required arguments were not provided: <FILE.pkt|DIR>... (see tcplab drill --help)\n",
+        ),
+        (
+            &["frobnicate"][..],
+            "tcplab: unrecognized subcommand 'frobnicate' (see tcplab --help)\n",
+        ),
+    ] {
+        let out = tcplab().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), expect, "{args:?}");
+    }
+    let out = tcplab().args(["lab", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: tcplab lab"));
+}
