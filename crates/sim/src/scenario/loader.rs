@@ -40,7 +40,7 @@ impl Loader<'_> {
     pub(super) fn parse<T: serde::de::DeserializeOwned>(&self) -> Res<T> {
         toml::from_str(self.text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            let message = e.message().trim().replace('\n', " ");
+            let message = plain(&e.message().trim().replace('\n', " "));
             self.err(span, message)
         })
     }
@@ -393,5 +393,62 @@ impl Loader<'_> {
 
     pub(super) fn route(&self, s: &Spanned<String>) -> Res<(Cidr, Ipv4Addr)> {
         parse_route(s.get_ref()).map_err(|m| self.at(s, m))
+    }
+}
+
+/// The deserializer's type words in a scenario writer's words: `invalid
+/// type: integer `5`, expected a string` becomes `expected text in quotes
+/// (such as "5ms"), found the number 5`, and `expected u64` says which
+/// numbers are meant. Other messages pass unchanged.
+fn plain(message: &str) -> String {
+    let Some((found, expected)) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+        .and_then(|m| m.split_once(", expected "))
+    else {
+        return message.to_string();
+    };
+    let found = match found.split_once(' ') {
+        Some(("integer" | "floating point", v)) => format!("the number {}", v.trim_matches('`')),
+        Some(("string", v)) => format!("the text {v}"),
+        Some(("boolean", v)) => v.trim_matches('`').to_string(),
+        _ => found.to_string(),
+    };
+    let expected = match expected {
+        "a string" => "text in quotes (such as \"5ms\" or \"10.0.0.1/24\")".to_string(),
+        "u8" | "u16" | "u32" | "u64" | "usize" => {
+            let max = match expected {
+                "u8" => u64::from(u8::MAX),
+                "u16" => u64::from(u16::MAX),
+                "u32" => u64::from(u32::MAX),
+                _ => u64::MAX,
+            };
+            format!("a whole number from 0 to {max}")
+        }
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_string(),
+        "a boolean" => "true or false".to_string(),
+        "a sequence" => "a list in brackets (such as [\"a\", \"b\"])".to_string(),
+        other => other.to_string(),
+    };
+    format!("expected {expected}, found {found}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn type_errors_in_a_writers_words() {
+        assert_eq!(
+            super::plain("invalid type: integer `5`, expected a string"),
+            "expected text in quotes (such as \"5ms\" or \"10.0.0.1/24\"), found the number 5"
+        );
+        assert_eq!(
+            super::plain("invalid value: integer `-1`, expected u64"),
+            "expected a whole number from 0 to 18446744073709551615, found the number -1"
+        );
+        assert_eq!(
+            super::plain("invalid type: string \"x\", expected a boolean"),
+            "expected true or false, found the text \"x\""
+        );
+        assert_eq!(super::plain("unknown field `foo`"), "unknown field `foo`");
     }
 }
