@@ -153,6 +153,17 @@ async fn pump(
 }
 
 /// "2.165 ms" or "1.234 s".
+/// The rate of `moved` bytes in `secs` of virtual time — none when no
+/// time passed (a path with neither rate nor delay moves any amount at
+/// once; a rate would be a division by zero, not a measurement).
+fn rate_text(moved: u64, secs: f64) -> String {
+    if secs <= 0.0 {
+        "no virtual time passed (the path has no rate or delay), so no rate".to_string()
+    } else {
+        bitrate(moved as f64 * 8.0 / secs)
+    }
+}
+
 fn seconds_text(secs: f64) -> String {
     if secs < 1.0 {
         format!("{:.3} ms", secs * 1000.0)
@@ -176,13 +187,13 @@ async fn local(host: Host, a: TransferArgs, path: &str, out: &mut Output, err: &
         err.line(format!("transfer: {e} after {moved} bytes"));
         return 1;
     }
-    let secs = host.now().saturating_since(start).as_secs_f64().max(1e-9);
+    let secs = host.now().saturating_since(start).as_secs_f64();
     let verb = if a.receive { "received" } else { "sent" };
     let dir = if a.receive { "from" } else { "to" };
     out.line(format!(
         "transfer: {verb} {moved} bytes {dir} {path} in {}: {}",
         seconds_text(secs),
-        bitrate(moved as f64 * 8.0 / secs)
+        rate_text(moved, secs)
     ));
     out.line(format!(
         "  local socket: {calls} {} of up to 64 KiB, each one copy; no packets, headers, checksums or acknowledgements",
@@ -224,7 +235,7 @@ pub async fn run(host: Host, a: TransferArgs, mut out: Output, mut err: Output) 
         err.line(format!("transfer: {} after {moved} bytes", e));
         return 1;
     }
-    let secs = elapsed.as_secs_f64().max(1e-9);
+    let secs = elapsed.as_secs_f64();
     let verb = if a.receive { "received" } else { "sent" };
     let dir = if a.receive { "from" } else { "to" };
     out.line(format!(
@@ -232,7 +243,7 @@ pub async fn run(host: Host, a: TransferArgs, mut out: Output, mut err: Output) 
         a.host,
         a.port,
         seconds_text(secs),
-        bitrate(moved as f64 * 8.0 / secs)
+        rate_text(moved, secs)
     ));
     if let Some(i) = info {
         let srtt = i.srtt.unwrap_or(Duration::ZERO).as_secs_f64() * 1000.0;

@@ -21,6 +21,27 @@ fn transfer_receives_exactly_the_size_asked_for() {
     );
 }
 
+/// On a path with neither rate nor delay a transfer takes no virtual
+/// time: no rate is made up by dividing by (nearly) zero.
+#[test]
+fn a_transfer_that_took_no_time_reports_no_rate() {
+    let net = "[[host]]\nname = \"a\"\naddr = \"10.0.1.2/24\"\n\
+               [[host]]\nname = \"b\"\naddr = \"10.0.1.3/24\"\n\
+               [[link]]\nends = [\"a\", \"b\"]\n";
+    let r = run_in(
+        net,
+        &[
+            ("0s", "b", "serve discard"),
+            ("0s", "a", "transfer -s 100k b"),
+        ],
+    );
+    assert_eq!(r[1].exit, Some(0), "{:?}", r[1]);
+    assert_eq!(
+        r[1].stdout[0],
+        "transfer: sent 100000 bytes to b:9 in 0.000 ms: no virtual time passed (the path has no rate or delay), so no rate"
+    );
+}
+
 #[test]
 fn http_server_waits_for_a_first_request_longer_than_between_requests() {
     // nc connects and sends nothing (its input is a terminal nobody types
