@@ -115,8 +115,11 @@ fn one_line(report: &str) -> String {
         .collect();
     let joined = para.join(" ");
     let first = joined.strip_prefix("error: ").unwrap_or(&joined);
-    let sub = std::env::args()
+    // The arguments as given: one that is not UTF-8 is simply not a
+    // subcommand's name (clap has already said what is wrong).
+    let sub = std::env::args_os()
         .nth(1)
+        .and_then(|a| a.to_str().map(str::to_owned))
         .filter(|a| ["lab", "run", "route", "ss", "drill"].contains(&a.as_str()));
     match sub {
         Some(sub) => format!("{first} (see tcplab {sub} --help)"),

@@ -603,6 +603,14 @@ fn flag_mistakes_get_one_line() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), expect, "{args:?}");
     }
+    // An argument that is not UTF-8: one line, no panic.
+    use std::os::unix::ffi::OsStrExt;
+    let out = tcplab()
+        .arg(std::ffi::OsStr::from_bytes(b"\xff"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
     let out = tcplab().args(["lab", "--help"]).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: tcplab lab"));

@@ -152,18 +152,19 @@ async fn pump(
     }
 }
 
-/// "2.165 ms" or "1.234 s".
-/// The rate of `moved` bytes in `secs` of virtual time — none when no
-/// time passed (a path with neither rate nor delay moves any amount at
-/// once; a rate would be a division by zero, not a measurement).
+/// The rate of `moved` bytes in `secs` — none when no time passed (in
+/// the simulator a path with neither rate nor delay, or a local socket,
+/// moves any amount at once; a rate would be a division by zero, not a
+/// measurement).
 fn rate_text(moved: u64, secs: f64) -> String {
     if secs <= 0.0 {
-        "no virtual time passed (the path has no rate or delay), so no rate".to_string()
+        "no time passed, so no rate".to_string()
     } else {
         bitrate(moved as f64 * 8.0 / secs)
     }
 }
 
+/// "2.165 ms" or "1.234 s".
 fn seconds_text(secs: f64) -> String {
     if secs < 1.0 {
         format!("{:.3} ms", secs * 1000.0)

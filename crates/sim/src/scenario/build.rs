@@ -34,19 +34,22 @@ pub(super) fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
     let files = files(l, &raw, &names)?;
 
     let end = raw.end.as_ref().map(|e| l.duration(e)).transpose()?;
-    // An entry after the end would never run: say so rather than drop it.
-    if let Some(end) = end {
-        for r in &raw.run {
-            if l.duration(&r.at)? > end {
-                return Err(l.at(
-                    &r.at,
-                    format!(
-                        "at {} is after the scenario's end ({})",
-                        r.at.get_ref().trim(),
-                        raw.end.as_ref().map_or("", |e| e.get_ref().trim())
-                    ),
-                ));
-            }
+    // An entry after the end (the file's, or the default hour) would
+    // never run: say so rather than drop it.
+    let limit = end.unwrap_or(crate::DEFAULT_END);
+    for r in &raw.run {
+        if l.duration(&r.at)? > limit {
+            let end = match &raw.end {
+                Some(e) => format!("the scenario's end ({})", e.get_ref().trim()),
+                None => format!(
+                    "the default end ({} s; set `end` to run longer)",
+                    crate::DEFAULT_END.as_secs()
+                ),
+            };
+            return Err(l.at(
+                &r.at,
+                format!("at {} is after {end}", r.at.get_ref().trim()),
+            ));
         }
     }
     Ok(Scenario {
@@ -334,6 +337,8 @@ fn segments(
 }
 
 /// A link's or LAN's name as the file gives it, which no other may have.
+/// It names the link's capture file (`NAME.pcap` in `--pcap`'s
+/// directory), so it must be a plain file name.
 fn explicit_name(
     l: &Loader<'_>,
     taken: &mut BTreeSet<String>,
@@ -341,10 +346,16 @@ fn explicit_name(
 ) -> Res<String> {
     let n = name.get_ref().trim().to_string();
     if n.is_empty() {
-        return Err(l.at(name, "a link's name cannot be empty"));
+        return Err(l.at(name, "a link's or LAN's name cannot be empty"));
+    }
+    if n.starts_with('.') || n.contains(['/', '\\']) || n.chars().any(char::is_control) {
+        return Err(l.at(
+            name,
+            format!("`{n}` cannot name a link or LAN (its capture file): no `/`, no leading `.`"),
+        ));
     }
     if !taken.insert(n.clone()) {
-        return Err(l.at(name, format!("there is already a link named `{n}`")));
+        return Err(l.at(name, format!("there is already a link or LAN named `{n}`")));
     }
     Ok(n)
 }

@@ -190,7 +190,15 @@ fn a_link_name_given_twice_is_an_error_and_made_names_get_numbers() {
             "[[link]]\nname = \"same\"\nends = [\"r2\", \"server\"]",
         );
     let e = err(&named);
-    assert_eq!(e.message, "there is already a link named `same`");
+    assert_eq!(e.message, "there is already a link or LAN named `same`");
+    let e = err(&GOOD.replace(
+        "[[link]]\nends = [\"r2\", \"server\"]",
+        "[[link]]\nname = \"../x\"\nends = [\"r2\", \"server\"]",
+    ));
+    assert!(
+        e.message.starts_with("`../x` cannot name a link or LAN"),
+        "{e}"
+    );
     // A given name is kept; a made one that would repeat it is numbered.
     let s = load(
         "t.toml",
@@ -214,6 +222,12 @@ fn an_entry_after_the_end_would_never_run() {
         &GOOD.replace("seed = 7", "seed = 7\nend = \"1s\"")
     )
     .is_ok());
+    // Without `end`, the default hour is the limit.
+    let e = err(&GOOD.replace("at = \"1s\"", "at = \"2h\""));
+    assert_eq!(
+        e.message,
+        "at 2h is after the default end (3600 s; set `end` to run longer)"
+    );
 }
 
 #[test]

@@ -1236,11 +1236,14 @@ mod tests {
         /// retransmissions.
         #[test]
         fn a_run_of_plain_records_is_acked_as_each_would_be(
-            ops in proptest::collection::vec((0u8..5, 0u32..40, 0u32..40), 1..60),
-            ack_at in 0u32..1000,
+            ops in proptest::collection::vec((0u8..9, 0u32..40, 0u32..40), 1..60),
+            acks in proptest::collection::vec(0u32..1000, 1..4),
+            wrap in proptest::bool::ANY,
         ) {
             let mut q = RtxQueue::default();
-            let (una, mut nxt, mut now) = (s(1000), s(1000), 1u64);
+            // Also across the 2^32 wrap of sequence numbers.
+            let una = s(if wrap { u32::MAX - 300 } else { 1000 });
+            let (mut nxt, mut now) = (una, 1u64);
             for (op, a, b) in ops {
                 let len = q.fl().records.len();
                 match op {
@@ -1264,20 +1267,38 @@ mod tests {
                         now += 1;
                         q.retransmitted(a as usize % len, ms(now), b, RateSnap::default());
                     }
+                    // What puts records back in the time-ordered list at
+                    // older places, or resends without the flag.
+                    5 => q.unmark_lost(),
+                    6 => q.clear_sacks(),
+                    7 => {
+                        let age = (b % 2 == 0).then(|| Duration::from_millis(u64::from(a % 4)));
+                        q.mark_timeout(ms(now), age);
+                    }
+                    8 if len > 0 => {
+                        now += 1;
+                        q.resent_first(ms(now), b);
+                    }
                     _ => {}
                 }
             }
-            let ack = una + (ack_at as usize % ((nxt - una) + 1));
+            // One to three cumulative ACKs in a row, each at or above the
+            // last.
             let mut other = q.clone();
-            let (mut run, mut each) = (d(), d());
-            q.ack(ack, &mut run);
-            ack_each(&mut other, ack, &mut each);
-            proptest::prop_assert_eq!(format!("{run:?}"), format!("{each:?}"));
-            let records = |q: &RtxQueue| q.fl().records.iter().copied().collect::<Vec<_>>();
-            proptest::prop_assert_eq!(records(&q), records(&other));
-            proptest::prop_assert_eq!(q.pipe(), other.pipe());
-            if let Err(e) = q.check(ack, nxt) {
-                return Err(proptest::test_runner::TestCaseError::fail(e));
+            let mut at = una;
+            for step in acks {
+                let ack = at + (step as usize % ((nxt - at) + 1));
+                let (mut run, mut each) = (d(), d());
+                q.ack(ack, &mut run);
+                ack_each(&mut other, ack, &mut each);
+                proptest::prop_assert_eq!(format!("{run:?}"), format!("{each:?}"));
+                let records = |q: &RtxQueue| q.fl().records.iter().copied().collect::<Vec<_>>();
+                proptest::prop_assert_eq!(records(&q), records(&other));
+                proptest::prop_assert_eq!(q.pipe(), other.pipe());
+                if let Err(e) = q.check(ack, nxt) {
+                    return Err(proptest::test_runner::TestCaseError::fail(e));
+                }
+                at = ack;
             }
         }
     }

@@ -78,7 +78,13 @@ impl TcpdumpArgs {
             verbose: 0,
             hex: false,
             ascii: false,
-            filter: rest,
+            // tcpdump joins its operands into one expression and splits
+            // it again: `tcpdump 'tcp && port 80'` (one quoted word) and
+            // `tcpdump tcp and port 80` are the same filter.
+            filter: rest
+                .iter()
+                .flat_map(|w| w.split_whitespace().map(str::to_owned))
+                .collect(),
         };
         for o in opts {
             let (c, v) = match o {
@@ -460,6 +466,20 @@ mod tests {
         assert!(Filter::parse(&["port".to_string()]).is_err());
         assert!(Filter::parse(&["frobs".to_string()]).is_err());
         assert!(Filter::parse(&["greater".to_string()]).is_err());
+    }
+
+    /// A quoted expression is split as tcpdump splits it, so the shell
+    /// operators that must be quoted (`&&`, `||`) can be written.
+    #[test]
+    fn a_quoted_expression_is_split_into_words() {
+        let crate::Tool::Tcpdump(a) = crate::Command::parse("tcpdump -n 'tcp && port 80'")
+            .unwrap()
+            .tool
+        else {
+            panic!("not tcpdump");
+        };
+        assert_eq!(a.filter, ["tcp", "&&", "port", "80"]);
+        assert_eq!(f("tcp && port 80").any_of[0].len(), 2);
     }
 
     #[test]
