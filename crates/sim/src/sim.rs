@@ -710,7 +710,24 @@ impl Sim {
 
     fn transmit(&mut self, node: usize, t: Transmit, bytes: Vec<u8>) {
         let Some(&(segment, member)) = self.nodes[node].attachments.get(&t.iface) else {
-            return; // an interface on no link: the datagram goes nowhere
+            // An interface on no link (a cable never plugged in): nobody
+            // answers for the next hop, so, as on a link without that
+            // neighbour, the sender hears "host unreachable" when
+            // resolution would have given up — a kernel's failed ARP,
+            // not a silent loss. A broadcast needs no neighbour: it is
+            // simply gone.
+            if !(t.next_hop.is_broadcast() || t.next_hop.is_multicast()) {
+                self.schedule(
+                    self.now + NEIGHBOUR_TIMEOUT,
+                    EventKind::Unreachable(Box::new(Unreachable {
+                        node,
+                        iface: t.iface,
+                        next_hop: t.next_hop,
+                        bytes,
+                    })),
+                );
+            }
+            return;
         };
         let now = self.now;
         let noted = self

@@ -285,3 +285,21 @@ fn redirects_are_printed_as_iputils_prints_them() {
         "2 packets transmitted, 2 received, 0% packet loss, time 1004ms"
     );
 }
+
+/// A host whose interface is on no link (its cable never plugged in):
+/// nobody answers for the next hop, so, as a kernel whose ARP gives up,
+/// the host tells itself "host unreachable" after the neighbour timeout
+/// (3 s) instead of losing the datagrams silently.
+#[test]
+fn an_interface_on_no_link_reports_host_unreachable() {
+    let net = "[[host]]\nname = \"alone\"\naddr = \"10.0.0.1/24\"\n";
+    let r = common::run_in(net, &[("1s", "alone", "ping -c 1 -W 5 10.0.0.2")]);
+    assert_eq!(r[0].exit, Some(1), "{:?}", r[0]);
+    assert!(
+        r[0].stdout
+            .iter()
+            .any(|l| l == "From 10.0.0.1 icmp_seq=1 Destination Host Unreachable"),
+        "{:?}",
+        r[0].stdout
+    );
+}
