@@ -159,7 +159,19 @@ impl PingArgs {
                 }
                 's' => a.size = number(&v, 0, 65507)?,
                 't' => a.ttl = Some(number(&v, 0, 255)?),
-                'W' => a.linger = seconds(&v)?,
+                'W' => {
+                    // iputils: a reply wait under a millisecond (or
+                    // beyond INT_MAX/1000 s) is "bad linger time".
+                    let t = seconds(&v)
+                        .ok()
+                        .filter(|t| *t >= Duration::from_millis(1) && t.as_secs() <= 2_147_483)
+                        .ok_or_else(|| Usage {
+                            // error(2, ...) in iputils
+                            status: 2,
+                            ..Usage::new("ping", format!("bad linger time: {v}"))
+                        })?;
+                    a.linger = t;
+                }
                 'w' => a.deadline = Some(seconds(&v)?),
                 'q' => a.quiet = true,
                 'n' => a.numeric = true,
@@ -717,6 +729,13 @@ mod tests {
             .message
             .contains("Destination address required"));
         assert!(parse("-M maybe h").is_err());
+        // iputils refuses a reply wait under a millisecond.
+        let e = parse("-W 0 h").unwrap_err();
+        assert_eq!((e.message.as_str(), e.status), ("bad linger time: 0", 2));
+        assert_eq!(
+            parse("-W 0.001 h").unwrap().linger,
+            Duration::from_millis(1)
+        );
     }
 
     #[test]
