@@ -155,9 +155,8 @@ impl TracerouteArgs {
                 _ => {}
             }
         }
-        if a.max_ttl == 0 {
-            return Err(bad("max hops cannot be more than 255".into()));
-        }
+        // traceroute checks the first hop against the maximum first, so
+        // `-m 0` is a first hop out of range.
         if a.first_ttl == 0 || a.first_ttl > a.max_ttl {
             return Err(bad("first hop out of range".into()));
         }
@@ -178,7 +177,7 @@ impl TracerouteArgs {
                     ))
                 })?;
                 if n > 65000 {
-                    return Err(bad("too big packetlen 65000 specified".into()));
+                    return Err(bad(format!("too big packetlen {n} specified")));
                 }
                 a.packet_len = Some(n);
             }
@@ -779,10 +778,14 @@ mod tests {
             .unwrap_err()
             .message
             .contains("invalid option"));
-        assert!(parse("h 70000")
-            .unwrap_err()
-            .message
-            .contains("too big packetlen"));
+        assert_eq!(
+            parse("h 70000").unwrap_err().message,
+            "too big packetlen 70000 specified"
+        );
+        assert_eq!(
+            parse("-m 0 h").unwrap_err().message,
+            "first hop out of range"
+        );
     }
 
     #[test]
