@@ -1,0 +1,272 @@
+//! The retransmission queue and scoreboard, record by record: the RFC
+//! rules each operation follows, and the run-ACK against the per-record
+//! reference.
+use super::*;
+
+fn s(n: u32) -> SeqNumber {
+    SeqNumber(n)
+}
+
+fn ms(n: u64) -> Instant {
+    Instant::from_millis(n)
+}
+
+/// Four records of ten bytes from 100, sent at 1, 2, 3, 4 ms.
+fn queue() -> RtxQueue {
+    let mut q = RtxQueue::default();
+    for i in 0..4 {
+        q.push(
+            s(100 + i * 10),
+            s(110 + i * 10),
+            ms(1 + u64::from(i)),
+            0,
+            RateSnap::default(),
+        );
+    }
+    q
+}
+
+fn d() -> Delivery {
+    Delivery::new(ms(10), None, Duration::ZERO)
+}
+
+#[test]
+fn acks_trim_and_time() {
+    let mut q = queue();
+    assert_eq!(q.pipe(), 40);
+    let mut a = d();
+    q.ack(s(125), &mut a);
+    assert_eq!(a.oldest_once, Some(ms(1)));
+    assert_eq!(a.newest_once, Some(ms(2)));
+    assert_eq!(a.bytes, 25);
+    assert_eq!(q.front().unwrap().start, s(125));
+    assert_eq!(q.pipe(), 15);
+    q.check(s(125), s(140)).unwrap();
+}
+
+#[test]
+fn loss_marking_and_pipe() {
+    let mut q = queue();
+    assert!(q.mark_first_lost());
+    assert!(!q.mark_first_lost(), "already waiting");
+    assert_eq!(q.pipe(), 30);
+    let (i, a, b) = q.next_lost(1460).unwrap();
+    assert_eq!((i, a, b), (0, s(100), s(110)));
+    q.retransmitted(i, ms(5), 0, RateSnap::default());
+    assert_eq!(q.pipe(), 40);
+    assert!(q.next_lost(1460).is_none());
+    // Everything lost (a closed window): nothing is in the pipe.
+    q.mark_all_lost();
+    assert_eq!(q.pipe(), 0);
+    // Karn: the ACK of a retransmitted record gives no sample.
+    q.retransmitted(0, ms(9), 0, RateSnap::default());
+    let mut a = d();
+    q.ack(s(110), &mut a);
+    assert_eq!(a.oldest_once, None);
+    assert!(a.any_retransmitted);
+    q.check(s(110), s(140)).unwrap();
+}
+
+#[test]
+fn a_smaller_segment_size_splits_a_lost_record() {
+    let mut q = queue();
+    q.mark_all_lost();
+    let (i, a, b) = q.next_lost(4).unwrap();
+    assert_eq!((i, a, b), (0, s(100), s(104)));
+    q.retransmitted(i, ms(2), 0, RateSnap::default());
+    let (i, a, b) = q.next_lost(4).unwrap();
+    assert_eq!((i, a, b), (1, s(104), s(108)));
+    assert_eq!(q.len(), 6);
+    q.check(s(100), s(140)).unwrap();
+}
+
+#[test]
+fn rfc6675_scoreboard_sack_blocks_split_and_leave_the_pipe() {
+    let mut q = queue();
+    let mut a = d();
+    // A block over the second half of record 1 and all of record 2.
+    q.sack(s(115), s(130), &mut a);
+    assert_eq!(a.bytes, 15);
+    assert_eq!(q.len(), 5, "record 1 split at 115");
+    assert_eq!((q.sacked_bytes(), q.sacked_records()), (15, 2));
+    assert_eq!(q.pipe(), 25);
+    // The same block again delivers nothing (SACK is idempotent).
+    let mut again = d();
+    q.sack(s(115), s(130), &mut again);
+    assert_eq!(again.bytes, 0);
+    // The cumulative ACK does not deliver SACKed bytes twice.
+    let mut a = d();
+    q.ack(s(130), &mut a);
+    assert_eq!(a.bytes, 15);
+    assert_eq!(q.sacked_records(), 0);
+    q.check(s(130), s(140)).unwrap();
+}
+
+#[test]
+fn rfc6675_is_lost_by_count_and_by_bytes() {
+    // Three SACKed segments above: lost (DupThresh = 3).
+    let mut q = queue();
+    q.sack(s(110), s(140), &mut d());
+    assert_eq!(q.mark_lost_by_sacks(3, 10), 10);
+    assert!(q.front().unwrap().lost);
+    // Two SACKed segments, 20 bytes ≤ 2·SMSS: not yet.
+    let mut q = queue();
+    q.sack(s(120), s(140), &mut d());
+    assert_eq!(q.mark_lost_by_sacks(3, 10), 0);
+    // More than (DupThresh − 1)·SMSS bytes in fewer segments: lost.
+    assert_eq!(q.mark_lost_by_sacks(3, 9), 20);
+    q.check(s(100), s(140)).unwrap();
+}
+
+#[test]
+fn rfc8985_rack_marks_only_what_was_sent_before_and_long_enough_ago() {
+    let mut q = queue();
+    // Record 2 (sent at 3 ms) was delivered at 10 ms.
+    q.sack(s(120), s(130), &mut d());
+    // Wait 5 ms: records 0 (1 ms) and 1 (2 ms) sent before it; 0 is
+    // due at 6 ms, 1 at 7 ms. At 6.5 ms only record 0 is lost, and 1
+    // is due in half a millisecond; record 3 was sent after: never.
+    let now = Instant::from_micros(6_500);
+    let (lost, left) = q.rack_detect(now, ms(3), s(130), Duration::from_millis(5));
+    assert_eq!(lost, 10);
+    assert_eq!(left, Some(Duration::from_micros(500)));
+    assert!(q.front().unwrap().lost && !q.get(1).unwrap().lost);
+    assert!(!q.get(3).unwrap().lost);
+    // A retransmission sent after the RACK segment is not judged by it.
+    q.retransmitted(0, ms(8), 0, RateSnap::default());
+    let (lost, _) = q.rack_detect(ms(20), ms(3), s(130), Duration::from_millis(5));
+    assert_eq!(lost, 10, "record 1 only");
+    assert!(!q.front().unwrap().needs_retransmission());
+    q.check(s(100), s(140)).unwrap();
+}
+
+#[test]
+fn rfc2018_reneging_forgets_sacks_on_timeout() {
+    let mut q = queue();
+    // The peer SACKed the first record, so it must have reneged.
+    q.sack(s(100), s(110), &mut d());
+    q.sack(s(120), s(130), &mut d());
+    q.mark_timeout(ms(50), None);
+    assert_eq!(q.sacked_records(), 0);
+    assert!(q.front().unwrap().needs_retransmission());
+    // Without reneging, SACKed records stay SACKed and RACK's age
+    // rule spares what was sent recently.
+    let mut q = queue();
+    q.sack(s(120), s(130), &mut d());
+    let lost = q.mark_timeout(Instant::from_micros(3_500), Some(Duration::from_millis(1)));
+    assert_eq!(lost, 20, "records 0 and 1; 3 was sent at 4 ms");
+    q.check(s(100), s(140)).unwrap();
+}
+
+#[test]
+fn nextseg_rules_three_and_four() {
+    let mut q = queue();
+    q.sack(s(130), s(140), &mut d());
+    // Rule 3: the first unSACKed record below the highest SACK.
+    assert_eq!(q.next_unsacked(s(100), 100), Some((0, s(100), s(110))));
+    assert_eq!(q.next_unsacked(s(110), 100), Some((1, s(110), s(120))));
+    assert_eq!(q.next_unsacked(s(130), 100), None);
+    // Rule 4 / TLP: the highest unSACKed record, cut from its end.
+    assert_eq!(q.last_unsacked(4), Some((3, s(126), s(130))));
+    q.check(s(100), s(140)).unwrap();
+}
+
+/// The cumulative ACK as it was before runs: each record delivered in
+/// turn (the reference `ack_plain_run` must agree with).
+fn ack_each(q: &mut RtxQueue, ack: SeqNumber, d: &mut Delivery) {
+    while let Some(&r) = q.front() {
+        if r.end <= ack {
+            q.remove(&r);
+            q.fl_mut().records.pop_front();
+            if !r.sacked {
+                d.deliver(&r, r.len(), true, true);
+            }
+        } else {
+            if r.start < ack {
+                if !r.sacked {
+                    d.deliver(&r, ack - r.start, false, true);
+                }
+                q.update(0, |r| {
+                    r.off += (ack - r.start) as u64;
+                    r.start = ack;
+                });
+            }
+            break;
+        }
+    }
+    q.release_if_empty();
+}
+
+proptest::proptest! {
+    /// A cumulative ACK delivers the same, and leaves the same queue,
+    /// whether runs of records sent once go in one step or each in
+    /// turn — after any mix of sends, SACKs, losses and
+    /// retransmissions.
+    #[test]
+    fn a_run_of_plain_records_is_acked_as_each_would_be(
+        ops in proptest::collection::vec((0u8..9, 0u32..40, 0u32..40), 1..60),
+        acks in proptest::collection::vec(0u32..1000, 1..4),
+        wrap in proptest::bool::ANY,
+    ) {
+        let mut q = RtxQueue::default();
+        // Also across the 2^32 wrap of sequence numbers.
+        let una = s(if wrap { u32::MAX - 300 } else { 1000 });
+        let (mut nxt, mut now) = (una, 1u64);
+        for (op, a, b) in ops {
+            let len = q.fl().records.len();
+            match op {
+                0 | 1 => {
+                    let end = nxt + (a as usize % 20 + 1);
+                    q.push(nxt, end, ms(now), a, RateSnap::default());
+                    nxt = end;
+                    now += u64::from(b % 3);
+                }
+                2 if nxt > una => {
+                    let span = (nxt - una) as u32;
+                    let (l, r) = ((a * 7) % span, (b * 11) % span + 1);
+                    if l < r {
+                        q.sack(una + l as usize, una + r as usize, &mut d());
+                    }
+                }
+                3 if len > 0 => {
+                    q.mark_lost(a as usize % len);
+                }
+                4 if len > 0 => {
+                    now += 1;
+                    q.retransmitted(a as usize % len, ms(now), b, RateSnap::default());
+                }
+                // What puts records back in the time-ordered list at
+                // older places, or resends without the flag.
+                5 => q.unmark_lost(),
+                6 => q.clear_sacks(),
+                7 => {
+                    let age = (b % 2 == 0).then(|| Duration::from_millis(u64::from(a % 4)));
+                    q.mark_timeout(ms(now), age);
+                }
+                8 if len > 0 => {
+                    now += 1;
+                    q.resent_first(ms(now), b);
+                }
+                _ => {}
+            }
+        }
+        // One to three cumulative ACKs in a row, each at or above the
+        // last.
+        let mut other = q.clone();
+        let mut at = una;
+        for step in acks {
+            let ack = at + (step as usize % ((nxt - at) + 1));
+            let (mut run, mut each) = (d(), d());
+            q.ack(ack, &mut run);
+            ack_each(&mut other, ack, &mut each);
+            proptest::prop_assert_eq!(format!("{run:?}"), format!("{each:?}"));
+            let records = |q: &RtxQueue| q.fl().records.iter().copied().collect::<Vec<_>>();
+            proptest::prop_assert_eq!(records(&q), records(&other));
+            proptest::prop_assert_eq!(q.pipe(), other.pipe());
+            if let Err(e) = q.check(ack, nxt) {
+                return Err(proptest::test_runner::TestCaseError::fail(e));
+            }
+            at = ack;
+        }
+    }
+}
