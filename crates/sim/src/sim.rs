@@ -717,15 +717,7 @@ impl Sim {
             // not a silent loss. A broadcast needs no neighbour: it is
             // simply gone.
             if !(t.next_hop.is_broadcast() || t.next_hop.is_multicast()) {
-                self.schedule(
-                    self.now + NEIGHBOUR_TIMEOUT,
-                    EventKind::Unreachable(Box::new(Unreachable {
-                        node,
-                        iface: t.iface,
-                        next_hop: t.next_hop,
-                        bytes,
-                    })),
-                );
+                self.no_neighbour(node, &t, bytes);
             }
             return;
         };
@@ -755,17 +747,23 @@ impl Sim {
                     self.schedule_arrival((segment, member), time, to, data);
                 }
             }
-            Delivery::NoNeighbour(bytes) => self.schedule(
-                now + NEIGHBOUR_TIMEOUT,
-                EventKind::Unreachable(Box::new(Unreachable {
-                    node,
-                    iface: t.iface,
-                    next_hop: t.next_hop,
-                    bytes,
-                })),
-            ),
+            Delivery::NoNeighbour(bytes) => self.no_neighbour(node, &t, bytes),
             Delivery::Dropped => {}
         }
+    }
+
+    /// Nobody answers for `t`'s next hop: the sender hears so when
+    /// resolution would have given up (the neighbour timeout).
+    fn no_neighbour(&mut self, node: usize, t: &Transmit, bytes: Vec<u8>) {
+        self.schedule(
+            self.now + NEIGHBOUR_TIMEOUT,
+            EventKind::Unreachable(Box::new(Unreachable {
+                node,
+                iface: t.iface,
+                next_hop: t.next_hop,
+                bytes,
+            })),
+        );
     }
 
     /// Record a datagram offered to a link and what became of it (from the

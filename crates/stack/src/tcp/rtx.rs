@@ -458,9 +458,17 @@ impl RtxQueue {
         }
         if r.in_flight() {
             f.live -= 1;
-            if f.in_flight.len() > 2 * f.live + 64 {
-                self.compact();
-            }
+            self.compact_if_stale();
+        }
+    }
+
+    /// Drop the stale entries of the time-ordered list once they
+    /// outnumber the live ones (so its length stays within twice the
+    /// records in flight plus a constant).
+    fn compact_if_stale(&mut self) {
+        let f = self.fl();
+        if f.in_flight.len() > 2 * f.live + 64 {
+            self.compact();
         }
     }
 
@@ -625,9 +633,7 @@ impl RtxQueue {
         while f.in_flight.front().is_some_and(|e| e.1 <= acked_off) {
             f.in_flight.pop_front();
         }
-        if f.in_flight.len() > 2 * f.live + 64 {
-            self.compact();
-        }
+        self.compact_if_stale();
         d.deliver_run(&first, &last, bytes);
     }
 
