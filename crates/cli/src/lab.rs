@@ -32,6 +32,8 @@ ping takes milliseconds of real time), then the host, then a mark:
                  a route added or removed
 A command still running when the scenario ends is interrupted as Ctrl-C
 would (ping prints its statistics) and shows exit status 130 if it stops.
+Servers, tunnels and captures without -c are stopped the same way (a
+capture prints its counts), without an exit status.
 
 The closing table has one row per link and sending side that carried
 anything: packets and bytes put on the wire, then what went wrong there —

@@ -257,6 +257,9 @@ pub struct Sim {
     timeline: Vec<TimelineEntry>,
     timeline_done: usize,
     foreground: Vec<(usize, Pid)>,
+    /// Daemons (servers, tunnels, captures without a count): the run does
+    /// not wait for them, and its end stops them as Ctrl-C would.
+    background: Vec<(usize, Pid)>,
     transcript: Rc<RefCell<Vec<TranscriptEvent>>>,
     sink: Rc<RefCell<Option<TranscriptSink>>>,
     /// Cuts the processes' output into transcript lines.
@@ -412,7 +415,9 @@ impl Sim {
         });
         match result {
             Ok(started) => {
-                if !started.daemon {
+                if started.daemon {
+                    self.background.push((node, started.pid));
+                } else {
                     self.foreground.push((node, started.pid));
                 }
                 self.service(node);
@@ -825,11 +830,18 @@ impl Sim {
         }
     }
 
-    /// The end of the run: foreground commands still running are
-    /// interrupted as Ctrl-C would (ping prints its statistics), then
-    /// everything stops.
+    /// The end of the run: commands still running are interrupted as
+    /// Ctrl-C would (ping prints its statistics, a capture its counts;
+    /// servers and tunnels stop quietly), then everything stops. Only a
+    /// foreground command's exit status is reported: a daemon stopped by
+    /// the end of the run is how a run ends.
     fn finish(&mut self) {
-        let running: Vec<(usize, Pid)> = self.foreground.clone();
+        let running: Vec<(usize, Pid)> = self
+            .foreground
+            .iter()
+            .chain(&self.background)
+            .copied()
+            .collect();
         for &(n, pid) in &running {
             self.nodes[n].host.signal(pid, Signal::Interrupt);
         }
@@ -841,6 +853,9 @@ impl Sim {
             self.service(n);
         }
         self.reap(None);
+        for (n, pid) in std::mem::take(&mut self.background) {
+            self.flush_lines(n, pid);
+        }
         for n in &self.nodes {
             n.host.shutdown();
         }

@@ -171,6 +171,7 @@ impl Sim {
             timeline: scenario.timeline.clone(),
             timeline_done: 0,
             foreground: Vec::new(),
+            background: Vec::new(),
             transcript: Rc::new(RefCell::new(Vec::new())),
             sink: Rc::new(RefCell::new(None)),
             lines: Rc::default(),
