@@ -83,9 +83,11 @@ pub fn parse_percent(s: &str) -> Result<f64, String> {
     Ok(value / 100.0)
 }
 
-/// Parse a byte count like `1500`, `64KB`, `10MB`, `1GiB` (KB/MB/GB are
-/// powers of 1000, KiB/MiB/GiB powers of 1024; `k`, `M`, `G` alone too).
+/// Parse a byte count like `1500`, `64KB`, `10MB`, `1GiB` (KB/MB/GB/TB are
+/// powers of 1000, KiB/MiB/GiB/TiB powers of 1024; `k`, `M`, `G`, `T`
+/// alone too), at most 10 TB.
 pub fn parse_size(s: &str) -> Result<u64, String> {
+    const MAX: f64 = 1e13;
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -98,13 +100,18 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "k" | "kb" => 1e3,
         "m" | "mb" => 1e6,
         "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
         "kib" => 1024.0,
         "mib" => 1024.0 * 1024.0,
         "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         _ => return Err(bad()),
     };
     let bytes = value * scale;
-    if !bytes.is_finite() || !(0.0..=1e13).contains(&bytes) || bytes.fract() != 0.0 {
+    if bytes.is_finite() && bytes > MAX {
+        return Err(format!("`{s}` is more than the largest size, 10TB"));
+    }
+    if !bytes.is_finite() || bytes < 0.0 || bytes.fract() != 0.0 {
         return Err(bad());
     }
     Ok(bytes as u64)
@@ -149,5 +156,20 @@ mod tests {
         assert_eq!(parse_percent("0.5%"), Ok(0.005));
         assert!(parse_percent("1").is_err());
         assert!(parse_percent("101%").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1500"), Ok(1500));
+        assert_eq!(parse_size("64KB"), Ok(64_000));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("1TB"), Ok(1_000_000_000_000));
+        assert_eq!(parse_size("2TiB"), Ok(2 << 40));
+        assert!(parse_size("11TB")
+            .unwrap_err()
+            .contains("largest size, 10TB"));
+        assert!(parse_size("1.5").unwrap_err().contains("not a size"));
+        assert!(parse_size("1PB").unwrap_err().contains("not a size"));
+        assert!(parse_size("-1").unwrap_err().contains("not a size"));
     }
 }
