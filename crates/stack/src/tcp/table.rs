@@ -36,6 +36,9 @@ use crate::socket::{IcmpErrorReport, SocketError, SocketId, SocketKind, TcpHandl
 use crate::stats::TcpStats;
 use crate::time::Instant;
 
+mod checks;
+mod wakeups;
+
 /// A passive open: the LISTEN state (RFC 9293 §3.9.1 OPEN, passive).
 #[derive(Debug)]
 pub struct Listener {
@@ -441,96 +444,6 @@ impl TcpLayer {
         self.events.push(TcpHandle(key).id());
     }
 
-    /// Keep the timer set in step with the connection's deadlines, lazily:
-    /// a wake-up no later than the next deadline is enough. When deadlines
-    /// only move later (the retransmission timer restarts with every ACK,
-    /// a delayed ACK is cancelled by the segment that carries it), the
-    /// filed wake-up stays, and when it comes the connection files its
-    /// real deadline — one set update per timer period instead of one per
-    /// segment. `poll_at` may therefore be early, never late. A connection
-    /// with no deadline at all files nothing.
-    pub(crate) fn reschedule(&mut self, key: Key) {
-        let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
-            return;
-        };
-        let Some(next) = conn.next_deadline() else {
-            // Nothing left to wait for (an idle connection): the wake-up
-            // goes, so that a million idle connections file none.
-            if let Some(old) = std::mem::take(&mut conn.scheduled).get() {
-                self.timers.remove(&(old, key));
-            }
-            return;
-        };
-        let time_wait = conn.state() == State::TimeWait;
-        // Early is enough — except that a connection entering TIME-WAIT
-        // moves its wake-up (a retransmission timer's, long stopped) to the
-        // queue at its real deadline, so the ordered set holds live
-        // connections only, not every client's closed connection for the
-        // first timer period of its 2·MSL (a set of ten thousand makes
-        // each insert and removal a walk through cold nodes). A wake-up
-        // already in the queue stays: a wait restarted by a retransmitted
-        // FIN (RFC 9293 §3.10.7.4) files its new end when that one comes,
-        // so a peer repeating FINs adds no entries.
-        let refile = time_wait
-            && conn
-                .scheduled
-                .get()
-                .is_some_and(|old| old < next && self.timers.contains(&(old, key)));
-        if conn.scheduled.get().is_some_and(|old| old <= next) && !refile {
-            return;
-        }
-        if let Some(old) = conn.scheduled.get() {
-            self.timers.remove(&(old, key));
-        }
-        let queued = time_wait && self.time_wait.back().is_none_or(|&(last, _)| last <= next);
-        if queued {
-            self.time_wait.push_back((next, key));
-        } else {
-            self.timers.insert((next, key));
-        }
-        conn.scheduled = OptInstant::some(next);
-    }
-
-    /// The earliest filed wake-up: no later than the next deadline of any
-    /// connection, and possibly earlier (see `reschedule`, and a TIME-WAIT
-    /// entry whose connection has gone).
-    pub fn poll_at(&self) -> Option<Instant> {
-        let set = self.timers.first().map(|(t, _)| *t);
-        let queue = self.time_wait.front().map(|(t, _)| *t);
-        set.into_iter().chain(queue).min()
-    }
-
-    /// Take the earliest wake-up due by `now`, from either store, in
-    /// (deadline, key) order as one ordered set would give them. A queued
-    /// TIME-WAIT entry counts only if its connection still waits for it.
-    fn next_due(&mut self, now: Instant) -> Option<(Instant, Key)> {
-        loop {
-            let set = self.timers.first().copied().filter(|e| e.0 <= now);
-            let queue = self.time_wait.front().copied().filter(|e| e.0 <= now);
-            match (set, queue) {
-                (Some(a), Some(b)) if b < a => {}
-                (Some(a), _) => {
-                    self.timers.remove(&a);
-                    return Some(a);
-                }
-                (None, Some(_)) => {}
-                (None, None) => return None,
-            }
-            let (t, key) = self.time_wait.pop_front()?;
-            let live = match self.sockets.get(key) {
-                Some(TcpSocket::Connection(c)) => c.scheduled.get() == Some(t),
-                Some(TcpSocket::TimeWait(tw)) => tw.scheduled.get() == Some(t),
-                _ => false,
-            };
-            if live {
-                // Filed in both stores (the queue was out of order once): one
-                // wake-up serves.
-                self.timers.remove(&(t, key));
-                return Some((t, key));
-            }
-        }
-    }
-
     /// Whether any connection may have a segment to send.
     pub fn has_output(&self) -> bool {
         !self.dirty.is_empty()
@@ -837,34 +750,6 @@ impl TcpLayer {
         }
     }
 
-    // --- timers --------------------------------------------------------------
-
-    /// Run the timers that are due.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some((_, key)) = self.next_due(now) {
-            self.wake(key);
-            let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
-                continue;
-            };
-            conn.scheduled = OptInstant::NONE;
-            let mut ctx = Self::ctx(
-                &self.config,
-                &mut self.stats,
-                &mut self.challenge,
-                now,
-                None,
-            );
-            let outcome = conn.on_timer(&mut ctx);
-            if outcome.notify || outcome.closed {
-                self.notify(key);
-            }
-            self.mark(key);
-            self.reschedule(key);
-            self.reclaim_buffers(key);
-            self.reap(key);
-        }
-    }
-
     // --- output --------------------------------------------------------------
 
     /// Write the next segment into `buf`. Connections take turns, one
@@ -952,25 +837,6 @@ impl TcpLayer {
         }
         self.woken = woken;
         None
-    }
-
-    /// Debug builds: every connection `may_send_more` let go since it
-    /// was last marked has, indeed, nothing to send (a `next_segment` that
-    /// finds nothing changes nothing, so release builds, which do not
-    /// ask, behave the same).
-    #[cfg(debug_assertions)]
-    fn check_idle(&mut self, now: Instant) {
-        for key in std::mem::take(&mut self.idle_checks) {
-            if let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) {
-                let planned = conn.next_segment(now);
-                assert!(
-                    planned.is_none(),
-                    "{} -> {}: may_send_more said nothing more, next_segment sent {planned:?}",
-                    conn.local,
-                    conn.remote
-                );
-            }
-        }
     }
 
     // --- removal -------------------------------------------------------------
@@ -1080,101 +946,5 @@ impl TcpLayer {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Wake-ups filed in the ordered set and in the TIME-WAIT queue.
-    #[cfg(test)]
-    pub(crate) fn filed_wakeups(&self) -> (usize, usize) {
-        (self.timers.len(), self.time_wait.len())
-    }
-
-    /// After the driver drained all output: every connection's
-    /// `Connection::check_quiescent`.
-    pub fn check_quiescent(&self) -> Result<(), String> {
-        for (_, s) in self.sockets.iter() {
-            if let TcpSocket::Connection(c) = s {
-                c.check_quiescent()
-                    .map_err(|e| format!("{} -> {}: {e}", c.local, c.remote))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Check every connection's invariants, and that the table schedules
-    /// what the connections expect; a description of the first broken one.
-    pub fn check_invariants(&self) -> Result<(), String> {
-        let queued: BTreeSet<(Instant, Key)> = self.time_wait.iter().copied().collect();
-        for (key, s) in self.sockets.iter() {
-            if let TcpSocket::TimeWait(tw) = s {
-                // A record keeps its wake-up, filed, no later than its end.
-                let Some(t) = tw.scheduled.get() else {
-                    return Err(format!(
-                        "{} -> {}: TIME-WAIT record with no wake-up",
-                        tw.local, tw.remote
-                    ));
-                };
-                if t > tw.until {
-                    return Err(format!(
-                        "{} -> {}: TIME-WAIT wake-up after its end",
-                        tw.local, tw.remote
-                    ));
-                }
-                if !self.timers.contains(&(t, key)) && !queued.contains(&(t, key)) {
-                    return Err("a TIME-WAIT record's wake-up is missing from the timers".into());
-                }
-                if self.conns.get(&(tw.local, tw.remote)) != Some(key) {
-                    return Err(format!(
-                        "{} -> {}: TIME-WAIT record not in the table",
-                        tw.local, tw.remote
-                    ));
-                }
-                continue;
-            }
-            let TcpSocket::Connection(c) = s else {
-                continue;
-            };
-            c.check_invariants()
-                .map_err(|e| format!("{} -> {}: {e}", c.local, c.remote))?;
-            // A wake-up is filed no later than the next deadline.
-            let late = match (c.next_deadline(), c.scheduled.get()) {
-                (Some(next), Some(filed)) => filed > next,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            if late && !c.marked {
-                return Err(format!(
-                    "{} -> {}: deadline {:?} scheduled as {:?}",
-                    c.local,
-                    c.remote,
-                    c.next_deadline(),
-                    c.scheduled.get()
-                ));
-            }
-            if let Some(t) = c.scheduled.get() {
-                if !self.timers.contains(&(t, key)) && !queued.contains(&(t, key)) {
-                    return Err("a scheduled deadline is missing from the timer set".into());
-                }
-            }
-        }
-        // The TIME-WAIT queue is in order (its stale entries are skipped
-        // when due).
-        if self
-            .time_wait
-            .iter()
-            .zip(self.time_wait.iter().skip(1))
-            .any(|(a, b)| a.0 > b.0)
-        {
-            return Err("the TIME-WAIT queue is out of order".into());
-        }
-        // And nothing else is filed: one wake-up per connection, the one it
-        // knows of.
-        for &(t, key) in &self.timers {
-            match self.sockets.get(key) {
-                Some(TcpSocket::Connection(c)) if c.scheduled.get() == Some(t) => {}
-                Some(TcpSocket::TimeWait(tw)) if tw.scheduled.get() == Some(t) => {}
-                _ => return Err(format!("a wake-up at {t:?} is filed for no connection")),
-            }
-        }
-        Ok(())
     }
 }
