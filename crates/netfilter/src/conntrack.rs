@@ -18,11 +18,23 @@
 //! not well-known: RFC 4787 REQ-5) and 300 s once answered (REQ-5: 5
 //! minutes recommended), ICMP 60 s (RFC 5508), other protocols 600 s.
 //!
+//! A UDP (or other) flow is *assured* when it is a stream: answered, and
+//! still carrying traffic two seconds after it began (Linux's
+//! `nf_conntrack_proto_udp.c`); a single query and its answer is not, and
+//! keeps the unanswered timeout. A TCP flow is assured once established.
+//!
 //! The table is bounded ([`Conntrack::max`]). When it is full, a new flow
-//! first evicts the unanswered-or-unassured flow closest to expiry (Linux's
-//! early drop, looking at most 64 entries); if every candidate is an
-//! assured flow, the new one is refused (INVALID, counted in
-//! `table_full`). Established flows are never evicted for new ones.
+//! first evicts the flow closest to expiry that is unassured or a TCP
+//! flow that is closing (FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT,
+//! CLOSE: Linux's early drop and `tcp_can_early_drop`, looking at most 64
+//! entries); if every candidate is an assured live flow, the new one is
+//! refused (INVALID, counted in `table_full`). So closed connections and
+//! one-shot exchanges cannot fill the table against others for minutes;
+//! established flows are never evicted for new ones.
+//!
+//! An entry whose time is up is never found, even before the expiry queue
+//! (worked through in batches) removes it: a packet for it starts a new
+//! flow, as Linux's lookup skips expired entries (`nf_ct_is_expired`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -121,6 +133,8 @@ pub struct Entry {
     pub tcp: Option<TcpCt>,
     pub seen_reply: bool,
     pub assured: bool,
+    /// When its first packet came.
+    pub created: Duration,
     pub expires: Duration,
     /// Entered in the table (its first packet was forwarded).
     pub confirmed: bool,
@@ -132,6 +146,24 @@ pub struct Entry {
     queued: Duration,
     pub packets: [u64; 2],
     pub bytes: [u64; 2],
+}
+
+impl Entry {
+    /// Whether early drop may evict it for a new flow: unassured, or a
+    /// TCP flow on its way out (Linux's `tcp_can_early_drop`).
+    fn may_early_drop(&self) -> bool {
+        !self.assured
+            || matches!(
+                self.tcp,
+                Some(
+                    TcpCt::FinWait
+                        | TcpCt::CloseWait
+                        | TcpCt::LastAck
+                        | TcpCt::TimeWait
+                        | TcpCt::Close
+                )
+            )
+    }
 }
 
 /// What tracking said about a packet.
@@ -190,6 +222,9 @@ pub struct Conntrack {
 const EARLY_DROP_SCAN: usize = 64;
 /// Expired entries removed per packet at most (the rest on later ones).
 const GC_BATCH: usize = 64;
+/// An answered flow still busy this long after it began is a stream
+/// (assured): Linux's UDP rule (`stream_ts`, two seconds).
+const STREAM_AFTER: Duration = Duration::from_secs(2);
 
 impl Conntrack {
     /// A table of at most `max` flows; `seed` keys its hash index.
@@ -238,7 +273,7 @@ impl Conntrack {
             (TCP, Some(TcpCt::TimeWait)) => t.tcp_time_wait,
             (TCP, Some(TcpCt::Close)) => t.tcp_close,
             (TCP, _) => t.tcp_transitory,
-            (UDP, _) if e.seen_reply => t.udp_stream,
+            (UDP, _) if e.assured => t.udp_stream,
             // RFC 4787 REQ-5: a NAT's UDP mapping lives at least two
             // minutes, answered or not; REQ-5a allows less towards the
             // well-known ports (DNS answers fast or not at all).
@@ -312,6 +347,22 @@ impl Conntrack {
         gone
     }
 
+    /// Remove the flow of tuple `t` if its time is up by `now` (the queue
+    /// removes expired flows in batches, so one may linger): it must not
+    /// be found — Linux's lookup skips it (`nf_ct_is_expired`) — or an
+    /// expired flow would let unsolicited packets through as its replies.
+    pub fn reap_stale(&mut self, now: Duration, t: &Tuple, gone: &mut Vec<Entry>) {
+        let Some((id, _)) = self.lookup(t) else {
+            return;
+        };
+        if self.entries.get(&id).is_some_and(|e| e.expires <= now) {
+            if let Some(e) = self.remove(id) {
+                self.stats.expired += 1;
+                gone.push(e);
+            }
+        }
+    }
+
     /// Make room for a new flow; false if the table is full of flows that
     /// must not be evicted. Evicted flows are returned in `gone`.
     fn make_room(&mut self, gone: &mut Vec<Entry>) -> bool {
@@ -323,7 +374,7 @@ impl Conntrack {
             .iter()
             .take(EARLY_DROP_SCAN)
             .map(|&(_, id)| id)
-            .find(|id| self.entries.get(id).is_some_and(|e| !e.assured));
+            .find(|id| self.entries.get(id).is_some_and(Entry::may_early_drop));
         match victim {
             Some(id) => {
                 if let Some(e) = self.remove(id) {
@@ -350,6 +401,7 @@ impl Conntrack {
             tcp,
             seen_reply: false,
             assured: false,
+            created: now,
             expires: now,
             confirmed: false,
             snat: false,
@@ -424,7 +476,7 @@ impl Conntrack {
             return Track::invalid();
         }
         if p.proto == ICMP && p.is_icmp_error() {
-            return self.related(p, b);
+            return self.related(now, p, b);
         }
         if p.proto == ICMP && !p.is_echo() {
             // Other ICMP queries are not tracked: each is judged alone.
@@ -439,6 +491,7 @@ impl Conntrack {
             return Track::invalid();
         }
         let t = p.tuple();
+        self.reap_stale(now, &t, gone);
         match self.lookup(&t) {
             Some((id, dir)) => self.existing(now, p, id, dir, gone),
             None => self.first(now, p, gone),
@@ -551,9 +604,10 @@ impl Conntrack {
             if next == TcpCt::Established && e.seen_reply {
                 e.assured = true;
             }
-        } else if e.seen_reply && e.orig.proto != ICMP {
-            // Linux marks UDP (and other) flows assured once answered;
-            // ICMP echo flows never are.
+        } else if e.seen_reply && e.orig.proto != ICMP && now >= e.created + STREAM_AFTER {
+            // A stream: answered and still busy after two seconds (Linux's
+            // UDP rule); a query and its answer stays unassured, so
+            // one-shot exchanges can be evicted. ICMP echo flows never are.
             e.assured = true;
         }
         let state = if e.seen_reply || dir == Dir::Reply {
@@ -571,7 +625,7 @@ impl Conntrack {
 
     /// An ICMP error: RELATED to the flow of the packet it quotes, whether
     /// that packet is quoted as it was before or after translation.
-    fn related(&mut self, p: &Info, b: &[u8]) -> Track {
+    fn related(&mut self, now: Duration, p: &Info, b: &[u8]) -> Track {
         let Some((_, inner)) = crate::packet::quoted(b, p) else {
             self.stats.invalid += 1;
             return Track::invalid();
@@ -581,14 +635,20 @@ impl Conntrack {
             return Track::invalid();
         }
         let t = inner.tuple();
-        if let Some((id, dir)) = self.lookup(&t) {
+        let live = |(id, dir): (u64, Dir)| {
+            self.entries
+                .get(&id)
+                .is_some_and(|e| e.expires > now)
+                .then_some((id, dir))
+        };
+        if let Some((id, dir)) = self.lookup(&t).and_then(live) {
             return Track {
                 state: CtState::Related,
                 flow: Some((id, dir)),
                 quoted_translated: false,
             };
         }
-        if let Some((id, dir)) = self.lookup(&t.invert()) {
+        if let Some((id, dir)) = self.lookup(&t.invert()).and_then(live) {
             // The quoted packet went the other way, as translated.
             let d = if dir == Dir::Orig {
                 Dir::Reply
@@ -709,24 +769,133 @@ mod tests {
         assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::TimeWait));
     }
 
+    fn udp(t: u64, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> (u64, Info) {
+        let mut p = tcp(src, dst, sport, dport, 0);
+        p.proto = UDP;
+        (t, p)
+    }
+
     #[test]
     fn a_refreshed_flow_outlives_its_first_timeout() {
         let mut ct = Conntrack::new(16, 1);
-        let u = |t, src, dst, sp, dp| {
-            let mut p = tcp(src, dst, sp, dp, 0);
-            p.proto = UDP;
-            (t, p)
-        };
-        for (t, p) in [u(0, C, S, 5000, 53), u(1, S, C, 53, 5000)] {
+        for (t, p) in [
+            udp(0, C, S, 5000, 53),
+            udp(1, S, C, 53, 5000),
+            udp(3, C, S, 5000, 53),
+        ] {
             step(&mut ct, t, p);
         }
-        // Answered: 300 s from the last packet. A packet at 200 s keeps it.
-        let (t, p) = u(200, C, S, 5000, 53);
+        // A stream (answered, busy after 2 s): 300 s from the last packet.
+        // A packet at 200 s keeps it.
+        let (t, p) = udp(200, C, S, 5000, 53);
         step(&mut ct, t, p);
         assert!(ct.expire(Duration::from_secs(400)).is_empty());
         assert_eq!(ct.len(), 1);
         assert_eq!(ct.expire(Duration::from_secs(501)).len(), 1);
         assert!(ct.is_empty());
+    }
+
+    /// A query and its answer is not a stream (Linux's UDP rule): it keeps
+    /// the unanswered timeout and stays unassured, so a table full of
+    /// one-shot exchanges (DNS lookups) makes room for a new flow.
+    #[test]
+    fn a_one_shot_exchange_is_not_assured() {
+        let mut ct = Conntrack::new(2, 1);
+        for port in [5000, 5001] {
+            for (t, p) in [udp(0, C, S, port, 53), udp(0, S, C, 53, port)] {
+                step(&mut ct, t, p);
+            }
+        }
+        let e = ct.entries().next().unwrap();
+        assert!(e.seen_reply && !e.assured);
+        assert_eq!(e.expires, Duration::from_secs(30));
+        let (t, p) = udp(1, C, S, 5002, 53);
+        assert_eq!(step(&mut ct, t, p).state, CtState::New);
+        assert_eq!((ct.stats.early_drop, ct.stats.table_full), (1, 0));
+    }
+
+    /// Linux's lookup never finds an expired entry: a datagram that would
+    /// have been a reply of a flow whose time is up starts a flow of its
+    /// own (NEW, which a stateful firewall refuses), even while the expiry
+    /// queue, worked through 64 at a time, still holds the old one.
+    #[test]
+    fn an_expired_flow_is_never_found() {
+        let mut ct = Conntrack::new(1000, 1);
+        for port in 4001..=4100 {
+            let (t, p) = udp(0, C, S, port, 9);
+            step(&mut ct, t, p);
+        }
+        // One batch at 31 s: 64 gone, 36 left behind though expired.
+        assert_eq!(ct.expire(Duration::from_secs(31)).len(), GC_BATCH);
+        assert_eq!(ct.len(), 100 - GC_BATCH);
+        let (t, p) = udp(60, S, C, 9, 4100);
+        let r = step(&mut ct, t, p);
+        assert_eq!(r.state, CtState::New);
+        assert_eq!(
+            ct.entry(r.flow.unwrap().0).unwrap().orig.src,
+            Ipv4Addr::from(S)
+        );
+        assert_eq!(ct.stats.expired, GC_BATCH as u64 + 1);
+        // An ICMP error quoting an expired flow's packet is not RELATED.
+        let (err, bytes) = icmp_error_quoting(&udp(0, C, S, 4099, 9).1);
+        let r = ct.track(Duration::from_secs(60), &err, &bytes, &mut Vec::new());
+        assert_eq!(r.state, CtState::Invalid);
+        // One quoting a live flow's is.
+        let (t, p) = udp(60, C, S, 6000, 9);
+        step(&mut ct, t, p);
+        let (err, bytes) = icmp_error_quoting(&udp(60, C, S, 6000, 9).1);
+        let r = ct.track(Duration::from_secs(61), &err, &bytes, &mut Vec::new());
+        assert_eq!(r.state, CtState::Related);
+    }
+
+    /// A port unreachable from `inner`'s destination quoting `inner`'s
+    /// header and ports.
+    fn icmp_error_quoting(inner: &Info) -> (Info, Vec<u8>) {
+        let mut b = vec![0u8; 56];
+        b[0] = 0x45;
+        b[2..4].copy_from_slice(&56u16.to_be_bytes());
+        b[9] = ICMP;
+        b[12..16].copy_from_slice(&inner.dst.octets());
+        b[16..20].copy_from_slice(&inner.src.octets());
+        b[20..22].copy_from_slice(&[3, 3]);
+        b[28] = 0x45;
+        b[30..32].copy_from_slice(&28u16.to_be_bytes());
+        b[37] = inner.proto;
+        b[40..44].copy_from_slice(&inner.src.octets());
+        b[44..48].copy_from_slice(&inner.dst.octets());
+        b[48..50].copy_from_slice(&inner.sport.to_be_bytes());
+        b[50..52].copy_from_slice(&inner.dport.to_be_bytes());
+        (crate::packet::parse(&b).unwrap(), b)
+    }
+
+    /// A TCP flow on its way out may be evicted for a new one, though it
+    /// was assured (Linux's `tcp_can_early_drop`): closed connections in
+    /// TIME_WAIT cannot hold the table for two minutes.
+    #[test]
+    fn closing_tcp_flows_make_room() {
+        let mut ct = Conntrack::new(1, 1);
+        step(&mut ct, 0, tcp(C, S, 1, 80, flags::SYN));
+        step(&mut ct, 0, tcp(S, C, 80, 1, 0x12));
+        step(&mut ct, 0, tcp(C, S, 1, 80, flags::ACK));
+        assert!(ct.entries().next().unwrap().assured);
+        // Established: a new flow is refused.
+        assert_eq!(
+            step(&mut ct, 1, tcp(C, S, 2, 80, flags::SYN)).state,
+            CtState::Invalid
+        );
+        for (src, dst, sp, dp, f) in [
+            (C, S, 1, 80, 0x11),
+            (S, C, 80, 1, 0x11),
+            (C, S, 1, 80, flags::ACK),
+        ] {
+            step(&mut ct, 2, tcp(src, dst, sp, dp, f));
+        }
+        assert_eq!(ct.entries().next().unwrap().tcp, Some(TcpCt::TimeWait));
+        assert_eq!(
+            step(&mut ct, 3, tcp(C, S, 2, 80, flags::SYN)).state,
+            CtState::New
+        );
+        assert_eq!((ct.stats.early_drop, ct.stats.table_full), (1, 1));
     }
 
     #[test]

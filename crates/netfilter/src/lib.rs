@@ -61,6 +61,9 @@ struct Ctx {
     state: CtState,
     flow: Option<(u64, Dir)>,
     in_iface: usize,
+    /// Counted in `translated` already (a packet may be rewritten at
+    /// both prerouting and postrouting; it counts once).
+    translated: bool,
 }
 
 /// Everything a router's packet policy holds.
@@ -141,6 +144,7 @@ impl Netfilter {
         };
         let to_me = self.local.contains(&p.dst);
         let mut gone = Vec::new();
+        self.conntrack.reap_stale(now, &p.tuple(), &mut gone);
         let known = self.conntrack.lookup(&p.tuple()).is_some()
             || p.is_icmp_error()
             || self.forward_target(&p, in_iface).is_some();
@@ -154,6 +158,7 @@ impl Netfilter {
             state: t.state,
             flow: t.flow,
             in_iface,
+            translated: false,
         });
         let Some((id, dir)) = t.flow else {
             return Verdict::Accept;
@@ -180,7 +185,7 @@ impl Netfilter {
                         self.set_reply(id, reply);
                     }
                     self.conntrack.set_nat(now, id, false, true);
-                    self.counters.translated += 1;
+                    self.note_translated();
                 }
             }
             CtState::New | CtState::Established => self.translate_dst(id, dir, b),
@@ -232,7 +237,7 @@ impl Netfilter {
         };
         let _ = set_addr(b, 0, Side::Dst, addr);
         let _ = set_port(b, 0, Side::Dst, port);
-        self.counters.translated += 1;
+        self.note_translated();
     }
 
     /// The source half of a known flow's translation.
@@ -247,6 +252,17 @@ impl Netfilter {
         };
         let _ = set_addr(b, 0, Side::Src, addr);
         let _ = set_port(b, 0, Side::Src, port);
+        self.note_translated();
+    }
+
+    /// Count the packet under way as translated, once.
+    fn note_translated(&mut self) {
+        if let Some(ctx) = &mut self.ctx {
+            if std::mem::replace(&mut ctx.translated, true) {
+                return;
+            }
+        }
+        self.counters.translated += 1;
     }
 
     /// An ICMP error quoting a translated packet: put back what its
@@ -274,7 +290,7 @@ impl Netfilter {
         }
         let _ = set_addr(b, 0, Side::Dst, sent.src);
         refresh_icmp_error(b, p.ihl, p.len, at);
-        self.counters.translated += 1;
+        self.note_translated();
     }
 
     fn forward(&mut self, in_iface: usize, out_iface: usize, b: &mut [u8]) -> Verdict {
@@ -349,7 +365,9 @@ impl Netfilter {
     }
 
     fn postrouting(&mut self, now: Duration, out_iface: usize, b: &mut [u8]) -> Verdict {
-        let Some(ctx) = self.ctx.take() else {
+        // Left in place until the next datagram's prerouting: it says
+        // whether this one was counted as translated already.
+        let Some(ctx) = self.ctx else {
             return Verdict::Accept;
         };
         let Some((id, dir)) = ctx.flow else {
@@ -401,7 +419,6 @@ impl Netfilter {
         if snat {
             self.conntrack.set_nat(now, id, true, false);
             self.translate_src(id, Dir::Orig, b);
-            self.counters.translated += 1;
         }
         Verdict::Accept
     }

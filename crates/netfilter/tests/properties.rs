@@ -346,3 +346,37 @@ fn nat_udp_mappings_live_two_minutes() {
     // The answered one now lives 300 s from its last packet.
     assert!(reply(&mut nf, 400, 5000, mapped[0]));
 }
+
+/// `fw -L`'s "packets translated" counts every datagram NAT rewrote once:
+/// the first one out, the replies in, and later ones out too.
+#[test]
+fn nat_counts_each_translated_packet_once() {
+    let mut nf = Netfilter::new(vec![Ipv4Addr::new(10, 0, 1, 1), EXTERNAL], 4096, 5);
+    nf.nat = Some(Nat::new(
+        NatConfig {
+            outside: OUTSIDE,
+            external: EXTERNAL,
+            inside: vec!["10.0.1.0/24".parse().unwrap()],
+            forwards: vec![],
+            filtering: Filtering::AddressAndPortDependent,
+        },
+        9,
+    ));
+    let inside = Ipv4Addr::new(10, 0, 1, 10);
+    let remote = Ipv4Addr::new(203, 0, 113, 1);
+    for round in 0..2 {
+        let mut d = datagram(UDP, inside, remote, 40000, 7, 0);
+        assert_eq!(
+            cross(&mut nf, round * 1000, INSIDE, OUTSIDE, &mut d),
+            Verdict::Accept
+        );
+        let port = parse(&d).unwrap().sport;
+        let mut r = datagram(UDP, remote, EXTERNAL, 7, port, 0);
+        assert_eq!(
+            cross(&mut nf, round * 1000 + 1, OUTSIDE, INSIDE, &mut r),
+            Verdict::Accept
+        );
+        assert_eq!(parse(&r).unwrap().dst, inside);
+    }
+    assert_eq!(nf.counters.translated, 4);
+}
