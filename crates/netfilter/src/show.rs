@@ -140,7 +140,9 @@ impl Netfilter {
         let lines: Vec<String> = self
             .conntrack
             .entries()
-            .filter(|e| e.confirmed)
+            // Expired flows not yet collected are gone (no lookup finds
+            // them).
+            .filter(|e| e.confirmed && e.expires > now)
             .filter(|e| proto.is_none_or(|p| p == e.orig.proto))
             .map(|e| flow_line(e, now))
             .collect();

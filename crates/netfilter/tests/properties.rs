@@ -71,6 +71,23 @@ fn datagram(
     b
 }
 
+/// A router masquerading 10.0.1.0/24 behind EXTERNAL (address and
+/// port dependent filtering), with no other policy.
+fn nat_router() -> Netfilter {
+    let mut nf = Netfilter::new(vec![Ipv4Addr::new(10, 0, 1, 1), EXTERNAL], 4096, 5);
+    nf.nat = Some(Nat::new(
+        NatConfig {
+            outside: OUTSIDE,
+            external: EXTERNAL,
+            inside: vec!["10.0.1.0/24".parse().unwrap()],
+            forwards: vec![],
+            filtering: Filtering::AddressAndPortDependent,
+        },
+        9,
+    ));
+    nf
+}
+
 /// Through all three hooks, in at `from`, out at `to`.
 fn cross(nf: &mut Netfilter, now: u64, from: usize, to: usize, b: &mut [u8]) -> Verdict {
     let t = Duration::from_millis(now);
@@ -314,17 +331,7 @@ proptest! {
 /// except towards a well-known port (REQ-5a), where Linux's 30 s holds.
 #[test]
 fn nat_udp_mappings_live_two_minutes() {
-    let mut nf = Netfilter::new(vec![Ipv4Addr::new(10, 0, 1, 1), EXTERNAL], 4096, 5);
-    nf.nat = Some(Nat::new(
-        NatConfig {
-            outside: OUTSIDE,
-            external: EXTERNAL,
-            inside: vec!["10.0.1.0/24".parse().unwrap()],
-            forwards: vec![],
-            filtering: Filtering::AddressAndPortDependent,
-        },
-        9,
-    ));
+    let mut nf = nat_router();
     let inside = Ipv4Addr::new(10, 0, 1, 10);
     let remote = Ipv4Addr::new(203, 0, 113, 1);
     // Three flows at t = 0, none answered yet.
@@ -351,17 +358,7 @@ fn nat_udp_mappings_live_two_minutes() {
 /// the first one out, the replies in, and later ones out too.
 #[test]
 fn nat_counts_each_translated_packet_once() {
-    let mut nf = Netfilter::new(vec![Ipv4Addr::new(10, 0, 1, 1), EXTERNAL], 4096, 5);
-    nf.nat = Some(Nat::new(
-        NatConfig {
-            outside: OUTSIDE,
-            external: EXTERNAL,
-            inside: vec!["10.0.1.0/24".parse().unwrap()],
-            forwards: vec![],
-            filtering: Filtering::AddressAndPortDependent,
-        },
-        9,
-    ));
+    let mut nf = nat_router();
     let inside = Ipv4Addr::new(10, 0, 1, 10);
     let remote = Ipv4Addr::new(203, 0, 113, 1);
     for round in 0..2 {
@@ -379,4 +376,26 @@ fn nat_counts_each_translated_packet_once() {
         assert_eq!(parse(&r).unwrap().dst, inside);
     }
     assert_eq!(nf.counters.translated, 4);
+}
+
+/// `conntrack -L` shows live flows only: one whose time is up is not
+/// listed, though the expiry queue may not have removed it yet.
+#[test]
+fn conntrack_lists_no_expired_flow() {
+    let mut nf = nat_router();
+    let mut d = datagram(
+        UDP,
+        Ipv4Addr::new(10, 0, 1, 10),
+        Ipv4Addr::new(203, 0, 113, 1),
+        4000,
+        9,
+        0,
+    );
+    assert_eq!(cross(&mut nf, 0, INSIDE, OUTSIDE, &mut d), Verdict::Accept);
+    let (lines, count) = nf.list_flows(Duration::from_secs(10), None);
+    assert_eq!(lines.len(), 1, "{count}");
+    assert!(lines[0].starts_with("udp      17 20 "), "{lines:?}");
+    let (lines, count) = nf.list_flows(Duration::from_secs(31), None);
+    assert!(lines.is_empty(), "{lines:?}");
+    assert!(count.contains(" 0 flow entries"), "{count}");
 }
