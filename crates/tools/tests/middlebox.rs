@@ -174,3 +174,96 @@ fn bad_rules_in_scenarios_name_the_line() {
     let host = scenario("firewall.toml").replace("[[router.firewall]]", "[[host.firewall]]");
     assert!(tcplab_sim::load("f.toml", &host).is_err());
 }
+
+/// The NAT router's own ICMP errors about a datagram it translated quote
+/// the datagram as it arrived (Linux translates them back as RELATED; RFC
+/// 5508 §4.2, RFC 4787 REQ-13): its "fragmentation needed" for a reply
+/// bound for a narrower inside link names the outside address and mapped
+/// port, so the server's path-MTU discovery works through it. Before, the
+/// quote held the inside address, the server could not match it, and the
+/// download stalled.
+#[test]
+fn a_nat_routers_own_errors_quote_the_datagram_as_it_arrived() {
+    let text = r#"
+seed = 1
+end = "30s"
+[[host]]
+name = "a"
+addr = "10.99.0.2/24"
+gateway = "10.99.0.1"
+[[host]]
+name = "server"
+addr = "10.99.3.2/24"
+gateway = "10.99.3.1"
+[[router]]
+name = "rin"
+addrs = ["10.99.0.1/24", "10.99.1.2/24"]
+routes = ["0.0.0.0/0 via 10.99.1.1"]
+[[router]]
+name = "r1"
+addrs = ["10.99.1.1/24", "10.99.3.1/24"]
+routes = ["10.99.0.0/24 via 10.99.1.2"]
+[router.nat]
+outside = "10.99.3.1"
+inside = ["10.99.0.0/16"]
+forward = ["tcp 2222 10.99.0.2:22"]
+[[router.firewall]]
+iface = "10.99.1.1"
+inbound = ["allow tcp port 80"]
+outbound = ["allow all"]
+reject = true
+[[link]]
+ends = ["a", "rin"]
+[[link]]
+ends = ["rin", "r1"]
+mtu = 1000
+[[link]]
+ends = ["r1", "server"]
+delay = "2ms"
+[[file]]
+on = "server"
+path = "/srv/www/big.bin"
+size = "100KB"
+[[run]]
+at = "0s"
+on = "server"
+cmd = "serve http"
+[[run]]
+at = "1s"
+on = "server"
+cmd = "tcpdump -n -c 1 icmp"
+[[run]]
+at = "1s"
+on = "a"
+cmd = "curl -sS -m 10 -o /tmp/big.bin -w '%{size_download}\\n' http://10.99.3.2/big.bin"
+[[run]]
+at = "12s"
+on = "server"
+cmd = "nc -v -w 3 10.99.3.1 2222"
+"#;
+    let r = run_file(text);
+    let dump = &find(&r, "server", "tcpdump -n -c 1 icmp", 0).stdout;
+    assert!(
+        dump[0].ends_with(
+            "IP 10.99.3.1 > 10.99.3.2: ICMP 10.99.3.1 unreachable - need to frag (mtu 1000), length 556"
+        ),
+        "{dump:?}"
+    );
+    let curl = find(
+        &r,
+        "a",
+        "curl -sS -m 10 -o /tmp/big.bin -w '%{size_download}\\n' http://10.99.3.2/big.bin",
+        0,
+    );
+    assert_eq!(
+        (curl.exit, curl.stdout.as_slice()),
+        (Some(0), &["100000".to_string()][..])
+    );
+    // A policy's reject of a port-forwarded flow: the reset comes from the
+    // public address and port the client tried, so it is refused at once.
+    let nc = find(&r, "server", "nc -v -w 3 10.99.3.1 2222", 0);
+    assert_eq!(
+        nc.stderr,
+        ["nc: connect to 10.99.3.1 port 2222 (tcp) failed: Connection refused"]
+    );
+}

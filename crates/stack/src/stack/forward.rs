@@ -3,12 +3,16 @@
 use tcplab_wire::icmpv4::{DstUnreachable, TimeExceeded};
 use tcplab_wire::ipv4;
 
-use super::input::{into_buffer, Arrived};
+use super::input::{into_buffer, Arrived, ArrivedHead};
 use super::Stack;
 use crate::hook::{HookPoint, HookVerdict};
 use crate::icmp::IcmpError;
 use crate::iface::IfaceId;
 use crate::time::Instant;
+
+/// Bytes of a datagram an ICMP error can quote at most (RFC 1812
+/// §4.3.2.3: the error datagram stays within 576 bytes).
+const QUOTE_LIMIT: usize = 576 - 28;
 
 impl Stack {
     pub(super) fn forward(
@@ -17,8 +21,13 @@ impl Stack {
         in_iface: IfaceId,
         arrived: Arrived<'_>,
         repr: &ipv4::Repr,
+        pre_nat: Option<&ArrivedHead>,
     ) {
         let bytes = &arrived[..];
+        // What the router's own ICMP errors quote: the datagram as it
+        // arrived, before prerouting translated it (see `ArrivedHead`).
+        let arrived_as = pre_nat.map(|h| h.restore(bytes, QUOTE_LIMIT));
+        let quoted = arrived_as.as_deref().unwrap_or(bytes);
         let dst = repr.dst_addr;
         // Never forward limited broadcasts or multicast (no multicast routing).
         if dst.is_broadcast() || dst.is_multicast() || dst.is_unspecified() {
@@ -31,7 +40,7 @@ impl Stack {
             self.icmp.send_error(
                 now,
                 &mut self.ip,
-                bytes,
+                quoted,
                 Some(in_iface),
                 IcmpError::DstUnreachable(DstUnreachable::NetUnreachable),
             );
@@ -46,7 +55,7 @@ impl Stack {
             self.icmp.send_error(
                 now,
                 &mut self.ip,
-                bytes,
+                quoted,
                 Some(in_iface),
                 IcmpError::TimeExceeded(TimeExceeded::TtlExpired),
             );
@@ -68,7 +77,7 @@ impl Stack {
             self.icmp.send_error(
                 now,
                 &mut self.ip,
-                bytes,
+                quoted,
                 Some(in_iface),
                 IcmpError::FragNeeded(u16::try_from(mtu).unwrap_or(u16::MAX)),
             );
@@ -84,7 +93,7 @@ impl Stack {
                 self.icmp.send_error(
                     now,
                     &mut self.ip,
-                    bytes,
+                    quoted,
                     Some(in_iface),
                     IcmpError::RedirectHost(next_hop),
                 );
@@ -114,7 +123,16 @@ impl Stack {
             if v != HookVerdict::Accept {
                 self.ip.stats.filtered += 1;
                 if v == HookVerdict::Reject {
-                    self.reject(now, in_iface, &out);
+                    // Answered as the datagram arrived: a reset from the
+                    // address and port its sender tried (a port forward's
+                    // public one), an error quoting what it sent.
+                    match pre_nat {
+                        Some(h) => {
+                            let whole = h.restore(&out, usize::MAX);
+                            self.reject(now, in_iface, &whole);
+                        }
+                        None => self.reject(now, in_iface, &out),
+                    }
                 }
                 self.ip.recycle(out);
                 return;

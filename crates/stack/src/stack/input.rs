@@ -79,7 +79,7 @@ impl Stack {
         }
         match self.ip.classify(repr.dst_addr, iface) {
             Destination::Other if self.config.forwarding => {
-                self.forward(now, iface, arrived, &repr);
+                self.forward(now, iface, arrived, &repr, None);
                 None
             }
             Destination::Other => {
@@ -131,6 +131,10 @@ impl Stack {
         } else {
             into_buffer(arrived, &mut self.ip)
         };
+        // What prerouting may rewrite (NAT: addresses, ports, checksums),
+        // as it arrived: the router's own errors about the datagram quote
+        // it so (see `ArrivedHead`).
+        let head = ArrivedHead::of(&owned);
         let verdict = match self.hook.as_mut() {
             Some(h) => h.process(HookPoint::Prerouting, now, iface, None, &mut owned),
             None => HookVerdict::Accept,
@@ -149,7 +153,8 @@ impl Stack {
         };
         match self.ip.classify(repr.dst_addr, iface) {
             Destination::Other if self.config.forwarding => {
-                self.forward(now, iface, Cow::Owned(owned), &repr);
+                let rewritten = head.filter(|h| !owned.starts_with(h.bytes()));
+                self.forward(now, iface, Cow::Owned(owned), &repr, rewritten.as_ref());
             }
             Destination::Other => self.ip.stats.in_addr_errors += 1,
             dest => self.local_input(now, iface, &owned, &repr, dest),
@@ -514,5 +519,52 @@ fn give_back(arrived: Arrived<'_>) -> Option<Vec<u8>> {
     match arrived {
         Cow::Borrowed(_) => None,
         Cow::Owned(v) => Some(v),
+    }
+}
+
+/// The front of a datagram as it arrived, before prerouting translated
+/// it: the IP header and the first 20 bytes after it, which hold all NAT
+/// rewrites (addresses and the header checksum; TCP and UDP ports and
+/// checksums; the ICMP echo identifier and checksum). The rest of the
+/// datagram is unchanged by translation, so the two together are the
+/// datagram as its sender sent it.
+///
+/// An ICMP error the router itself makes about a datagram it forwards
+/// (time exceeded, unreachable, fragmentation needed) and a policy's
+/// reject quote that datagram as it arrived, so its sender can match the
+/// quote to what it sent — as Linux's conntrack translates such errors
+/// back as RELATED packets (RFC 5508 §4.2; RFC 5382 REQ-9; without it a
+/// NAT router's own "fragmentation needed" quotes an inside address and
+/// path-MTU discovery through it fails, RFC 4787 REQ-13).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ArrivedHead {
+    bytes: [u8; ArrivedHead::MAX],
+    len: usize,
+}
+
+impl ArrivedHead {
+    /// The longest IP header and 20 bytes of transport header.
+    const MAX: usize = 80;
+
+    fn of(datagram: &[u8]) -> Option<ArrivedHead> {
+        let ihl = usize::from(datagram.first()? & 0x0f) * 4;
+        let len = (ihl + 20).min(datagram.len()).min(Self::MAX);
+        let mut bytes = [0; Self::MAX];
+        bytes[..len].copy_from_slice(&datagram[..len]);
+        Some(ArrivedHead { bytes, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// `now` (the datagram after prerouting, of the same length) as it
+    /// arrived, up to `limit` bytes (what an ICMP error can quote).
+    pub(super) fn restore(&self, now: &[u8], limit: usize) -> Vec<u8> {
+        let end = now.len().min(limit.max(self.len));
+        let mut v = Vec::with_capacity(end);
+        v.extend_from_slice(self.bytes());
+        v.extend_from_slice(now.get(self.len..end).unwrap_or_default());
+        v
     }
 }
