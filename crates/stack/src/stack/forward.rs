@@ -29,8 +29,11 @@ impl Stack {
         let arrived_as = pre_nat.map(|h| h.restore(bytes, QUOTE_LIMIT));
         let quoted = arrived_as.as_deref().unwrap_or(bytes);
         let dst = repr.dst_addr;
-        // Never forward limited broadcasts or multicast (no multicast routing).
-        if dst.is_broadcast() || dst.is_multicast() || dst.is_unspecified() {
+        // Never forward limited broadcasts (RFC 1812 §5.3.5.1) or multicast
+        // (no multicast routing), nor to network 0 or 127, which never
+        // appear on a link (RFC 1122 §3.2.1.3(a, g); RFC 1812 §5.3.7:
+        // martians are discarded, not answered).
+        if dst.is_broadcast() || dst.is_multicast() || dst.is_loopback() || dst.octets()[0] == 0 {
             self.ip.stats.in_addr_errors += 1;
             return;
         }

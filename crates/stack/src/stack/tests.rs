@@ -499,6 +499,45 @@ fn datagrams_to_127_from_a_link_are_martians() {
     assert_eq!(net.nodes[b].stats().udp.no_ports, 0);
 }
 
+/// A router forwards no datagram to network 127 or network 0 (RFC 1122
+/// §3.2.1.3, RFC 1812 §5.3.7: they never appear on a link), even with a
+/// default route, and answers none with an ICMP error (nothing goes on
+/// the wire); the limited broadcast is not forwarded either (§5.3.5.1:
+/// it is the router's own to receive).
+#[test]
+fn a_router_forwards_no_martian_destination() {
+    let mut net = Net::new();
+    let c = net.node(host(1));
+    let r = net.node(Config {
+        seed: 2,
+        ..Config::router()
+    });
+    let s = net.node(host(3));
+    let (_, rc) = net.link(c, "10.0.1.2/24", r, "10.0.1.1/24", 1500);
+    net.link(r, "10.0.2.1/24", s, "10.0.2.2/24", 1500);
+    net.nodes[r]
+        .set_default_gateway(Ipv4Addr::new(10, 0, 2, 2))
+        .unwrap();
+    for dst in [
+        [127, 0, 0, 1],
+        [127, 9, 9, 9],
+        [0, 1, 2, 3],
+        [255, 255, 255, 255],
+    ] {
+        let d = raw_udp([10, 0, 1, 2], dst, 7, b"x");
+        net.nodes[r].handle_packet(Instant::ZERO, rc, &d);
+    }
+    net.run(Instant::ZERO);
+    let ip = net.nodes[r].stats().ip;
+    assert_eq!((ip.in_addr_errors, ip.forw_datagrams), (3, 0));
+    assert!(net.wire.is_empty());
+    // The control: an ordinary destination is forwarded by the default
+    // route.
+    let d = raw_udp([10, 0, 1, 2], [192, 0, 2, 1], 7, b"x");
+    net.nodes[r].handle_packet(Instant::ZERO, rc, &d);
+    assert_eq!(net.nodes[r].stats().ip.forw_datagrams, 1);
+}
+
 fn raw_udp(src: [u8; 4], dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
     let u = udp::Repr {
         src_port: 40000,
