@@ -456,12 +456,15 @@ impl Connection {
     }
 
     /// RFC 5681 §2's duplicate ACK: no data, no SYN or FIN, the window
-    /// unchanged, something outstanding. An ACK answering a zero-window
-    /// probe is not one: the probe is not data in flight, and the window
-    /// is closed (BSD does not count ACKs while persisting either).
+    /// unchanged, something outstanding, and the acknowledgment number
+    /// SND.UNA itself (condition (d): an older ACK, reordered on the way,
+    /// is not one). An ACK answering a zero-window probe is not one either:
+    /// the probe is not data in flight, and the window is closed (BSD does
+    /// not count ACKs while persisting either).
     fn is_classic_dupack(&self, seg: &tcp::Repr<'_>, old_wnd: u32) -> bool {
         let wnd = u32::from(seg.window_len) << self.snd.wscale();
-        seg.payload.is_empty()
+        seg.ack_number == self.snd.una()
+            && seg.payload.is_empty()
             && !seg.flags.syn()
             && !seg.flags.fin()
             && wnd == old_wnd

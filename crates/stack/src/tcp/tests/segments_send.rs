@@ -113,6 +113,38 @@ fn fast_retransmit_on_third_duplicate_ack() {
     assert_eq!(b.s.stats().tcp.fast_retransmits, 1);
 }
 
+/// RFC 5681 §2 (d): a duplicate ACK acknowledges exactly SND.UNA. Old
+/// ACKs below it (reordered on the way, as acceptable as RFC 9293
+/// §3.10.7.4 lets them be) are not duplicates: three of them start no
+/// fast retransmit.
+#[test]
+fn old_acks_are_not_duplicate_acks() {
+    let mut b = Bench::new(|c| {
+        c.send_buffer = 65536;
+        c.congestion = crate::tcp::CongestionAlgorithm::NewReno;
+        c.nagle_minshall = false;
+    });
+    let (c, iss) = established(&mut b);
+    b.s.tcp_send(c, &[9u8; 5000]).unwrap();
+    assert_eq!(b.recv().len(), 4);
+    // The first segment is acknowledged (a new one may go out).
+    b.send(Seg::new(ACK, IRS + 1, iss + 1201));
+    b.recv();
+    for _ in 0..3 {
+        b.send(Seg::new(ACK, IRS + 1, iss + 1));
+        b.nothing();
+    }
+    let info = b.s.tcp_info(c).unwrap();
+    assert!(!info.in_recovery);
+    assert_eq!(b.s.stats().tcp.fast_retransmits, 0);
+    // Three true duplicates of the new SND.UNA do.
+    for _ in 0..3 {
+        b.send(Seg::new(ACK, IRS + 1, iss + 1201));
+    }
+    assert_eq!(b.one().seq, iss + 1201);
+    assert_eq!(b.s.stats().tcp.fast_retransmits, 1);
+}
+
 #[test]
 fn nagle_holds_small_segments_until_acked() {
     let mut b = Bench::new(|_| {});
