@@ -288,7 +288,7 @@ fn so_linger_zero_makes_close_an_abort() {
     let body = HANDSHAKE
         .replace(
             "+0.00 close(3) = 0\n+0.00 > F. 101:101(0) ack 1 win 65535\n+0.05 < F. 1:1(0) ack 102 win 65535\n+0.00 > . 102:102(0) ack 2 win 65535\n+0.00 `sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1`\n",
-            "+0.00 setsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=0}, 8) = 0\n+0.00 close(3) = 0\n+0.00 > R 101:101(0) win 0\n",
+            "+0.00 setsockopt(3, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=0}, 8) = 0\n+0.00 close(3) = 0\n+0.00 > R. 101:101(0) ack 1 win 0\n",
         );
     assert!(body.contains("SO_LINGER"));
     run(&body).unwrap();

@@ -417,10 +417,15 @@ impl TcpLayer {
                 | State::CloseWait
         );
         let (local, remote, seq) = (conn.local(), conn.remote(), conn.snd.nxt());
+        let ack = conn.rcv.nxt();
         let opts = *conn.opts;
         conn.enter_closed();
         if reset {
-            self.send_rst(now, ip, (local, remote), seq, None, &opts);
+            // RFC 9293 §3.10.5 asks for <SEQ=SND.NXT><CTL=RST>; the ACK
+            // bit with RCV.NXT rides along, as Linux (tcp_send_active_reset)
+            // and FreeBSD (tcp_drop) send it — the peer accepts a reset by
+            // its sequence number either way (§3.10.7.4 first check).
+            self.send_rst(now, ip, (local, remote), seq, Some(ack), &opts);
         }
         self.remove(h.0);
     }

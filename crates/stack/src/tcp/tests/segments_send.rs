@@ -13,12 +13,14 @@ use crate::tcp::State;
 
 // --- ABORT, retransmission, windows ----------------------------------------------
 
+/// ABORT's reset (RFC 9293 §3.10.5: SEQ=SND.NXT) carries the ACK bit and
+/// RCV.NXT, as Linux's and FreeBSD's do.
 #[test]
 fn abort_sends_rst() {
     let mut b = Bench::new(|_| {});
     let (c, iss) = established(&mut b);
     b.s.tcp_abort(b.now, c);
-    assert_eq!(b.one(), Seg::new(RST, iss + 1, 0).win(0));
+    assert_eq!(b.one(), Seg::new(RST | ACK, iss + 1, IRS + 1).win(0));
     assert!(b.s.tcp_info(c).is_none());
 }
 
@@ -29,7 +31,7 @@ fn close_with_unread_data_resets() {
     b.send(Seg::new(ACK, IRS + 1, iss + 1).data(b"unread"));
     b.recv();
     b.s.tcp_close(b.now, c);
-    assert_eq!(b.one().flags, RST);
+    assert_eq!(b.one(), Seg::new(RST | ACK, iss + 1, IRS + 7).win(0));
 }
 
 #[test]

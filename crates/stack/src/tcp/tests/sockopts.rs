@@ -71,7 +71,7 @@ fn bound_socket_answers_as_closed_with_its_marks_then_listens() {
     assert_eq!(marks(&b), (9, 0xe0));
     // An abort's reset carries them too.
     b.s.tcp_abort(b.now, c);
-    assert_eq!(b.one().flags, RST);
+    assert_eq!(b.one().flags, RST | ACK);
     assert_eq!(marks(&b), (9, 0xe0));
 }
 
