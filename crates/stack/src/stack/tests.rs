@@ -503,7 +503,8 @@ fn datagrams_to_127_from_a_link_are_martians() {
 /// §3.2.1.3, RFC 1812 §5.3.7: they never appear on a link), even with a
 /// default route, and answers none with an ICMP error (nothing goes on
 /// the wire); the limited broadcast is not forwarded either (§5.3.5.1:
-/// it is the router's own to receive).
+/// it is the router's own to receive), nor a directed broadcast to a
+/// connected subnet (RFC 2644's default).
 #[test]
 fn a_router_forwards_no_martian_destination() {
     let mut net = Net::new();
@@ -523,13 +524,14 @@ fn a_router_forwards_no_martian_destination() {
         [127, 9, 9, 9],
         [0, 1, 2, 3],
         [255, 255, 255, 255],
+        [10, 0, 2, 255],
     ] {
         let d = raw_udp([10, 0, 1, 2], dst, 7, b"x");
         net.nodes[r].handle_packet(Instant::ZERO, rc, &d);
     }
     net.run(Instant::ZERO);
     let ip = net.nodes[r].stats().ip;
-    assert_eq!((ip.in_addr_errors, ip.forw_datagrams), (3, 0));
+    assert_eq!((ip.in_addr_errors, ip.forw_datagrams), (4, 0));
     assert!(net.wire.is_empty());
     // The control: an ordinary destination is forwarded by the default
     // route.
@@ -993,4 +995,108 @@ fn events_of_freed_sockets_do_not_pile_up() {
         seen += 1;
     }
     assert!(seen >= 1, "the listener's event was lost");
+}
+
+/// RFC 1122 §3.3.2: a host reassembles datagrams up to EMTU_R; here the
+/// largest IPv4 can carry (65,535 bytes: 65,507 of UDP payload), sent
+/// across a link of MTU 1500 in 45 fragments.
+#[test]
+fn the_largest_datagram_is_reassembled() {
+    let mut net = Net::new();
+    let a = net.node(host(1));
+    let b = net.node(host(2));
+    net.link(a, "10.0.0.1/24", b, "10.0.0.2/24", 1500);
+    let srv = net.nodes[b]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 9))
+        .unwrap();
+    let cli = net.nodes[a]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    let payload: Vec<u8> = (0..65_507u32).map(|i| i as u8).collect();
+    let to = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 9);
+    net.nodes[a]
+        .udp_send_to(Instant::ZERO, cli, to, &payload)
+        .unwrap();
+    net.run(Instant::ZERO);
+    assert_eq!(net.wire.len(), 45);
+    assert_eq!(net.nodes[b].udp_recv(srv).unwrap().data, payload);
+    // One byte more does not fit IPv4 at all.
+    assert!(net.nodes[a]
+        .udp_send_to(Instant::ZERO, cli, to, &[0; 65_508])
+        .is_err());
+}
+
+/// IP identification: each datagram a host sends takes the next value of
+/// its counter (RFC 6864 §4.3 asks that non-atomic datagrams not repeat
+/// one within a datagram lifetime; see docs/compliance.md for the limit).
+#[test]
+fn each_datagram_takes_a_new_identification() {
+    let mut net = Net::new();
+    let a = net.node(host(1));
+    let b = net.node(host(2));
+    net.link(a, "10.0.0.1/24", b, "10.0.0.2/24", 1500);
+    let cli = net.nodes[a]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    let to = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 9);
+    for _ in 0..3 {
+        net.nodes[a]
+            .udp_send_to(Instant::ZERO, cli, to, b"x")
+            .unwrap();
+    }
+    net.run(Instant::ZERO);
+    let ids: Vec<u16> = net
+        .wire
+        .iter()
+        .filter(|(n, _)| *n == a)
+        .map(|(_, d)| ipv4::Packet::new_checked(&d[..]).unwrap().ident())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[1], ids[0].wrapping_add(1));
+    assert_eq!(ids[2], ids[1].wrapping_add(1));
+}
+
+/// Source quench (RFC 6633: obsolete, ignored) and ICMP types a host does
+/// not know (RFC 1122 §3.2.2: silently discarded) change nothing: no
+/// error reaches a socket, nothing is sent in answer.
+#[test]
+fn source_quench_and_unknown_icmp_types_are_ignored() {
+    let mut net = Net::new();
+    let a = net.node(host(1));
+    let b = net.node(host(2));
+    let (ia, _) = net.link(a, "10.0.0.1/24", b, "10.0.0.2/24", 1500);
+    let sock = net.nodes[a]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 4000))
+        .unwrap();
+    let to = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 9);
+    net.nodes[a].udp_connect(Instant::ZERO, sock, to).unwrap();
+    net.nodes[a].udp_set_recv_err(sock, true);
+    let sent = raw_udp([10, 0, 0, 1], [10, 0, 0, 2], 9, b"x");
+    for (ty, code) in [(4u8, 0u8), (42, 0), (3, 99)] {
+        // An ICMP message of this type quoting what the socket sent.
+        let mut body = vec![ty, code, 0, 0, 0, 0, 0, 0];
+        body.extend_from_slice(&sent[..28]);
+        let sum = !tcplab_wire::checksum::data(&body);
+        body[2..4].copy_from_slice(&sum.to_be_bytes());
+        let ip = ipv4::Repr {
+            src_addr: Ipv4Addr::new(10, 0, 0, 2),
+            dst_addr: Ipv4Addr::new(10, 0, 0, 1),
+            protocol: Protocol::Icmp,
+            payload_len: body.len(),
+            ttl: 64,
+            tos: 0,
+            ident: 1,
+            dont_frag: false,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let mut d = vec![0u8; 20];
+        ip.emit(&mut ipv4::Packet::new_unchecked(&mut d[..]));
+        d.extend_from_slice(&body);
+        net.nodes[a].handle_packet(Instant::ZERO, ia, &d);
+    }
+    net.run(Instant::ZERO);
+    assert!(net.wire.is_empty());
+    assert!(net.nodes[a].udp_recv_error(sock).is_none());
+    assert_eq!(net.nodes[a].udp_recv(sock), Err(RecvError::WouldBlock));
 }
