@@ -202,6 +202,29 @@ mod tests {
         assert_eq!(Repr::parse(&p).unwrap(), repr);
     }
 
+    /// RFC 768: a checksum that computes to zero is sent as all ones (zero
+    /// means "none"). Two payload bytes equal to the checksum of the same
+    /// datagram with zeros there make the sum all ones, the checksum zero.
+    #[test]
+    fn a_computed_zero_is_sent_as_all_ones() {
+        let emit = |payload: &[u8]| {
+            let repr = Repr {
+                src_port: 5353,
+                dst_port: 53,
+                payload,
+            };
+            let mut bytes = vec![0; repr.buffer_len()];
+            repr.emit(&mut Packet::new_unchecked(&mut bytes[..]), SRC, DST);
+            bytes
+        };
+        let first = emit(&[0, 0]);
+        let c0 = Packet::new_checked(&first[..]).unwrap().checksum();
+        let bytes = emit(&c0.to_be_bytes());
+        let p = Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(p.checksum(), 0xffff);
+        assert!(p.verify_checksum(SRC, DST));
+    }
+
     #[test]
     fn zero_checksum_means_none() {
         let mut bytes = vec![0, 1, 0, 2, 0, 9, 0, 0, 42];
