@@ -182,11 +182,13 @@ pub struct TcpConfig {
     /// ending the TIME-WAIT early (BSD; Linux `tcp_rfc1337`, off there).
     pub rfc1337: bool,
     /// A hard ICMP error about our SYN (quoting the ISN) while in SYN-SENT
-    /// aborts the attempt: protocol or port unreachable (RFC 1122
-    /// §4.2.3.9's hard errors), administratively prohibited, TTL exceeded
-    /// in transit — BSD's `net.inet.tcp.icmp_may_rst`.
-    /// Off: every ICMP error is soft, reported only if the connection
-    /// then times out (RFC 5927 §4.1).
+    /// aborts the attempt: protocol or port unreachable (RFC 9293
+    /// §3.9.2.2: codes 2-4 are hard errors, SHLD-26 abort), administratively
+    /// prohibited, TTL exceeded in transit — BSD's
+    /// `net.inet.tcp.icmp_may_rst`; Linux aborts a SYN-SENT connection on
+    /// these too. On by default. Off: every ICMP error is soft, reported
+    /// only if the connection then times out (RFC 5927 §5.2 treats hard
+    /// errors as soft against blind resets).
     pub syn_sent_icmp_abort: bool,
     /// The longest a connection may take to be established (BSD's
     /// `keepinit`, 75 s); checked at each SYN retransmission timeout.
@@ -266,7 +268,7 @@ impl Default for TcpConfig {
             rcv_wnd_is_buffer_space: false,
             time_wait_reopen: true,
             compact_time_wait: true,
-            syn_sent_icmp_abort: false,
+            syn_sent_icmp_abort: true,
             connect_timeout: None,
             fin_on_acks: false,
         }

@@ -724,27 +724,32 @@ impl TcpLayer {
             return;
         }
         // An error about our SYN itself, in SYN-SENT: the attempt is over
-        // if so configured (RFC 1122 §4.2.3.9's hard errors; BSD's
-        // icmp_may_rst).
+        // unless configured otherwise (RFC 9293 §3.9.2.2's hard errors,
+        // SHLD-26; BSD's icmp_may_rst, Linux's tcp_v4_err).
         if config.syn_sent_icmp_abort && conn.state() == State::SynSent && seq == una {
             use tcplab_wire::icmpv4::Message;
             // Protocol and port unreachable (RFC 1122's hard errors) and
             // "administratively prohibited" (RFC 1812 §5.2.7.1) refuse; a
             // TTL that ran out says the host cannot be reached. Net and host
             // unreachable stay soft (routing may recover), as on BSD.
-            let error = match (report.message(), report.code) {
-                (Message::DstUnreachable, 2 | 3 | 9 | 10 | 13) => SocketError::ConnectionRefused,
-                (Message::TimeExceeded, 0) => SocketError::HostUnreachable,
-                _ => return,
+            let hard = match (report.message(), report.code) {
+                (Message::DstUnreachable, 2 | 3 | 9 | 10 | 13) => {
+                    Some(SocketError::ConnectionRefused)
+                }
+                (Message::TimeExceeded, 0) => Some(SocketError::HostUnreachable),
+                _ => None,
             };
-            conn.fail(error);
-            conn.enter_closed();
-            self.stats.attempt_fails += 1;
-            self.mark(key);
-            return;
+            if let Some(error) = hard {
+                conn.fail(error);
+                conn.enter_closed();
+                self.stats.attempt_fails += 1;
+                self.mark(key);
+                return;
+            }
         }
-        // RFC 5927 §4.1 / RFC 1122 §4.2.3.9: everything else is soft: kept,
-        // reported only if the connection then times out.
+        // RFC 9293 §3.9.2.2 (MUST-56, SHLD-25) and RFC 5927 §5.2: everything
+        // else is soft: kept, reported only if the connection then times
+        // out.
         if let Some(e) = report.socket_error() {
             conn.soft_error = Some(e);
         }

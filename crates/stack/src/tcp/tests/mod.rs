@@ -1,6 +1,7 @@
 //! TCP tests: a two-endpoint harness on a clock that jumps to the next
 //! deadline, and segment-level tests that feed crafted segments to one stack.
 
+mod claims;
 mod interleave;
 mod options;
 mod pair;

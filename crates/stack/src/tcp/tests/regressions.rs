@@ -5,14 +5,14 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use tcplab_wire::icmpv4::{self, DstUnreachable};
+use tcplab_wire::icmpv4::DstUnreachable;
 use tcplab_wire::tcp::SeqNumber;
 use tcplab_wire::{ipv4, Protocol};
 
 use super::pair::sa;
 use super::segments::{
-    established, syn_received, syn_sent, Bench, Seg, ACK, FIN, IRS, PEER_PORT, PORT, PSH, RST, SYN,
-    THEM, US,
+    established, icmp_unreachable, syn_received, syn_sent, Bench, Seg, ACK, FIN, IRS, PEER_PORT,
+    PORT, PSH, RST, SYN, THEM, US,
 };
 use crate::socket::TcpHandle;
 use crate::tcp::{State, Timer};
@@ -20,28 +20,7 @@ use crate::IfaceId;
 
 /// An ICMP "fragmentation needed" from a router, quoting `datagram`.
 fn frag_needed(b: &mut Bench, datagram: &[u8], mtu: u16) {
-    let quote = &datagram[..datagram.len().min(28)];
-    let msg = icmpv4::Repr::DstUnreachable {
-        reason: DstUnreachable::FragRequired,
-        next_hop_mtu: mtu,
-        quote,
-    };
-    let ip = ipv4::Repr {
-        src_addr: Ipv4Addr::new(10, 0, 0, 254),
-        dst_addr: US,
-        protocol: Protocol::Icmp,
-        payload_len: msg.buffer_len(),
-        ttl: 64,
-        tos: 0,
-        ident: 7,
-        dont_frag: false,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    let mut bytes = vec![0u8; 20 + msg.buffer_len()];
-    ip.emit(&mut ipv4::Packet::new_unchecked(&mut bytes[..]));
-    msg.emit(&mut icmpv4::Packet::new_unchecked(&mut bytes[20..]));
-    b.s.handle_packet(b.now, IfaceId(1), &bytes);
+    icmp_unreachable(b, datagram, DstUnreachable::FragRequired, mtu);
 }
 
 /// Run the timers due by `d` from now without polling any output.

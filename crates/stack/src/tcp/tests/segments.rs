@@ -237,6 +237,39 @@ impl Bench {
     }
 }
 
+/// An ICMP destination unreachable from a router (10.0.0.254), quoting
+/// `datagram`'s header and first 8 bytes; `mtu` for fragmentation needed.
+pub(super) fn icmp_unreachable(
+    b: &mut Bench,
+    datagram: &[u8],
+    reason: tcplab_wire::icmpv4::DstUnreachable,
+    mtu: u16,
+) {
+    use tcplab_wire::{icmpv4, ipv4, Protocol};
+    let quote = &datagram[..datagram.len().min(28)];
+    let msg = icmpv4::Repr::DstUnreachable {
+        reason,
+        next_hop_mtu: mtu,
+        quote,
+    };
+    let ip = ipv4::Repr {
+        src_addr: std::net::Ipv4Addr::new(10, 0, 0, 254),
+        dst_addr: US,
+        protocol: Protocol::Icmp,
+        payload_len: msg.buffer_len(),
+        ttl: 64,
+        tos: 0,
+        ident: 7,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut bytes = vec![0u8; 20 + msg.buffer_len()];
+    ip.emit(&mut ipv4::Packet::new_unchecked(&mut bytes[..]));
+    msg.emit(&mut icmpv4::Packet::new_unchecked(&mut bytes[20..]));
+    b.s.handle_packet(b.now, crate::IfaceId(1), &bytes);
+}
+
 /// Peer ISN used throughout.
 pub(super) const IRS: u32 = 1000;
 
