@@ -220,7 +220,18 @@ impl Netfilter {
             return Some((*f.to.ip(), f.to.port()));
         }
         if in_iface != nat.config.outside {
-            return None;
+            // Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8): an inside host
+            // sending to a mapping's outside address and port reaches the
+            // endpoint behind it, seen (and filtered) as coming from its
+            // own outside address and port — postrouting then translates
+            // its source, as for a port forward reached from inside.
+            if !nat.is_inside(p.src) {
+                return None;
+            }
+            let from_port = nat
+                .external_port(p.proto, p.src, p.sport)
+                .unwrap_or(p.sport);
+            return nat.inbound(p.proto, p.dport, (nat.config.external, from_port));
         }
         nat.inbound(p.proto, p.dport, (p.src, p.sport))
     }

@@ -230,9 +230,13 @@ impl Nat {
             };
             let span = u32::from(hi - lo) + 1;
             let start = (self.random() % u64::from(span)) as u32;
-            let found = (0..span)
-                .map(|i| lo + ((start + i) % span) as u16)
-                .find(|p| !self.reserved(proto, *p));
+            // RFC 4787 REQ-4 (RECOMMENDED): keep the port's parity (RTP
+            // and RTCP pairs) when a port of it is free, else any.
+            let candidates = (0..span).map(|i| lo + ((start + i) % span) as u16);
+            let found = candidates
+                .clone()
+                .find(|p| p % 2 == port % 2 && !self.reserved(proto, *p))
+                .or_else(|| candidates.clone().find(|p| !self.reserved(proto, *p)));
             match found {
                 Some(p) => p,
                 None => {
@@ -287,6 +291,13 @@ impl Nat {
         allowed.then_some((ip, p))
     }
 
+    /// The outside port of an inside endpoint's mapping, if it has one.
+    pub fn external_port(&self, proto: u8, inside: Ipv4Addr, port: u16) -> Option<u16> {
+        self.mappings
+            .get(&(proto, inside, port))
+            .map(|m| m.external_port)
+    }
+
     pub fn mappings(&self) -> impl Iterator<Item = (&(u8, Ipv4Addr, u16), &Mapping)> {
         self.mappings.iter()
     }
@@ -332,6 +343,12 @@ mod tests {
         assert_eq!(privileged, 53);
         let privileged2 = n.map(UDP, a, 53, R1).unwrap();
         assert!((1..=511).contains(&privileged2) && privileged2 != 53);
+        // RFC 4787 REQ-4: a port that cannot be kept keeps its parity.
+        assert_eq!((other % 2, low % 2, privileged2 % 2), (0, 0, 1));
+        for i in 0..40u8 {
+            let c = Ipv4Addr::new(10, 0, 2, i);
+            assert_eq!(n.map(UDP, c, 40001, R1).map(|p| p % 2), Some(1), "{i}");
+        }
         // Released when the last flow goes.
         n.release(UDP, a, 40000);
         assert!(n.mappings().any(|(k, _)| *k == (UDP, a, 40000)));

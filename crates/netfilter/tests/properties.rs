@@ -399,3 +399,41 @@ fn conntrack_lists_no_expired_flow() {
     assert!(lines.is_empty(), "{lines:?}");
     assert!(count.contains(" 0 flow entries"), "{count}");
 }
+
+/// RFC 4787 REQ-9 (MUST): hairpinning for ordinary mappings, not only
+/// port forwards. With endpoint-independent filtering, inside host C
+/// sending to the outside address and port of A's mapping reaches A, from
+/// C's own outside address; A's answer goes back to C from A's mapping.
+#[test]
+fn nat_hairpins_to_a_mapping() {
+    let mut nf = Netfilter::new(vec![Ipv4Addr::new(10, 0, 1, 1), EXTERNAL], 4096, 5);
+    nf.nat = Some(Nat::new(
+        NatConfig {
+            outside: OUTSIDE,
+            external: EXTERNAL,
+            inside: vec!["10.0.1.0/24".parse().unwrap()],
+            forwards: vec![],
+            filtering: Filtering::EndpointIndependent,
+        },
+        9,
+    ));
+    let (a, c) = (Ipv4Addr::new(10, 0, 1, 10), Ipv4Addr::new(10, 0, 1, 11));
+    let remote = Ipv4Addr::new(203, 0, 113, 1);
+    let mut d = datagram(UDP, a, remote, 4000, 3478, 0);
+    assert_eq!(cross(&mut nf, 0, INSIDE, OUTSIDE, &mut d), Verdict::Accept);
+    let a_port = parse(&d).unwrap().sport;
+    let mut h = datagram(UDP, c, EXTERNAL, 5000, a_port, 0);
+    assert_eq!(cross(&mut nf, 10, INSIDE, INSIDE, &mut h), Verdict::Accept);
+    let seen = parse(&h).unwrap();
+    assert_eq!((seen.dst, seen.dport, seen.src), (a, 4000, EXTERNAL));
+    let mut back = datagram(UDP, a, EXTERNAL, 4000, seen.sport, 0);
+    assert_eq!(
+        cross(&mut nf, 20, INSIDE, INSIDE, &mut back),
+        Verdict::Accept
+    );
+    let got = parse(&back).unwrap();
+    assert_eq!(
+        (got.src, got.sport, got.dst, got.dport),
+        (EXTERNAL, a_port, c, 5000)
+    );
+}

@@ -177,3 +177,35 @@ impl TimeProvider for Clock {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 8446 §7.4.2 and RFC 7748 §6.1 (MUST): a peer key share that is
+    /// a small-order point (u = 0 or u = 1) makes the shared secret all
+    /// zeros, and the handshake is aborted; an honest share completes.
+    #[test]
+    fn an_all_zero_x25519_secret_is_refused() {
+        let p = provider(&Entropy::Seeded([7; 32]));
+        let kx = p.kx_groups[0];
+        for small in [[0u8; 32], {
+            let mut one = [0u8; 32];
+            one[0] = 1;
+            one
+        }] {
+            let Err(err) = kx.start().unwrap().complete(&small) else {
+                panic!("a small-order point was accepted");
+            };
+            assert_eq!(err, PeerMisbehaved::InvalidKeyShare.into());
+        }
+        let (a, b) = (kx.start().unwrap(), kx.start().unwrap());
+        let b_pub = b.pub_key().to_vec();
+        let a_pub = a.pub_key().to_vec();
+        let (Ok(s1), Ok(s2)) = (a.complete(&b_pub), b.complete(&a_pub)) else {
+            panic!("an honest key share was refused");
+        };
+        assert_eq!(s1.secret_bytes(), s2.secret_bytes());
+        assert!(s1.secret_bytes().iter().any(|&x| x != 0));
+    }
+}

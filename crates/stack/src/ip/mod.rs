@@ -104,9 +104,11 @@ impl IpLayer {
             loopback_busy: Instant::ZERO,
             loopback_cost: config.loopback_cost,
             now: Instant::ZERO,
-            // RFC 6864 §4.1: the ID need only be unique per (src, dst,
-            // protocol) within a reassembly timeout; a counter from a random
-            // start keeps it unpredictable across runs with different seeds.
+            // RFC 6864 §4.3: a non-atomic datagram's ID must not repeat
+            // within one maximum datagram lifetime per (src, dst, protocol);
+            // atomic ones (§4.1) may carry any. One counter from a random
+            // start (unpredictable across seeds) meets that below about 546
+            // non-atomic datagrams a second (docs/compliance.md).
             ident: rng.next_u16(),
             default_ttl: config.default_ttl,
             forwarding: config.forwarding,

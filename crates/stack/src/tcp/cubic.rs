@@ -433,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn rfc9438_the_curve_of_section_6_8() {
+    fn rfc9438_the_curve_of_section_4_2() {
         // W_max = 100 segments, cwnd_epoch = 70: K = cbrt(75) = 4.2172 s.
         let mut c = Cubic::new(70 * MSS);
         c.w_max = (100 * MSS) as f64;

@@ -139,3 +139,23 @@ fn hard_icmp_errors_end_an_attempt_soft_ones_are_reported_at_the_timeout() {
         Err(RecvError::Socket(SocketError::HostUnreachable))
     );
 }
+
+/// RFC 9293 §3.8.6 (SHOULD NOT shrink the window): while the application
+/// reads nothing, the right edge it advertises (RCV.NXT + RCV.WND) never
+/// moves left, segment after segment, until the window is closed.
+#[test]
+fn the_advertised_right_edge_never_moves_left() {
+    let mut b = Bench::new(|_| {});
+    let (_, iss) = super::segments::established(&mut b);
+    let mut edges = Vec::new();
+    for i in 0..10u32 {
+        b.send(Seg::new(ACK, IRS + 1 + i * 1000, iss + 1).data(&[1; 1000]));
+        b.advance(Duration::from_millis(200));
+        for ack in b.recv() {
+            edges.push(ack.ack + u32::from(ack.win));
+        }
+    }
+    assert!(edges.len() >= 5, "{edges:?}");
+    assert!(edges.windows(2).all(|w| w[1] >= w[0]), "{edges:?}");
+    assert_eq!(edges.last(), Some(&(IRS + 1 + 8192)), "{edges:?}");
+}

@@ -584,3 +584,17 @@ fn random_interleavings_keep_every_invariant_and_every_byte() {
         }
     }
 }
+
+/// Seeds that once found a bug, run whatever `TCPLAB_SEEDS` says.
+const SEEDS_THAT_FOUND_BUGS: &[u64] = &[
+    // A window taken from an ACK below SND.UNA (RFC 9293 §3.10.7.4, fifth
+    // step).
+    97,
+];
+
+#[test]
+fn seeds_that_found_bugs() {
+    for &seed in SEEDS_THAT_FOUND_BUGS {
+        run(seed);
+    }
+}
