@@ -441,3 +441,27 @@ fn a_tunnel_mtu_above_the_path_makes_the_outer_datagrams_fragment() {
     assert!(dump[0].ends_with(":1480@0+)"), "{dump:?}");
     assert!(dump[1].ends_with(":28@1480)"), "{dump:?}");
 }
+
+/// The outer path narrower than the link a tunnel leaves by: WireGuard and
+/// the UDP tunnel send their datagrams with DF clear (as the Linux
+/// WireGuard module does), so the router before the narrow link fragments
+/// them — the first datagram through arrives, rather than being dropped
+/// with a "fragmentation needed" to the tunnel end, which the inner sender
+/// never hears of.
+#[test]
+fn udp_tunnels_cross_a_narrower_outer_path_from_the_first_datagram() {
+    for kind in ["wg", "udp"] {
+        let (listen, connect) = ends(kind);
+        let ping = "ping -c 1 -W 2 -M do -s 1400 10.9.0.2";
+        let r = run_in(
+            &net("mtu = 1400"),
+            &[
+                ("0s", "b", listen.as_str()),
+                ("0s", "a", connect.as_str()),
+                ("1s", "a", ping),
+            ],
+        );
+        let p = find(&r, "a", ping, 0);
+        assert_eq!(p.exit, Some(0), "{kind}: {p:?}");
+    }
+}

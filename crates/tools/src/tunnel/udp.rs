@@ -67,6 +67,9 @@ pub(super) async fn run(host: Host, a: PipeArgs, mut out: Output, mut err: Outpu
             return 1;
         }
     };
+    // DF clear on the outer datagrams, as WireGuard's (see wg.rs): routers
+    // fragment what does not fit rather than drop it.
+    udp.set_pmtudisc(tcplab_stack::PmtuDisc::Dont);
     let status = Rc::new(Status::default());
     status.0.borrow_mut().peer = remote;
     status.0.borrow_mut().local = Some(udp.local_addr());

@@ -377,6 +377,11 @@ async fn setup(
     device.set_mtu(mtu);
     let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.listen_port.unwrap_or(0));
     let udp = UdpSocket::bind(host, local).map_err(|e| format!("bind udp {local}: {e}"))?;
+    // Outer datagrams go with DF clear, as the Linux module sends them
+    // (`udp_tunnel_xmit_skb` with df 0): a router before a narrower link
+    // fragments them rather than dropping the first with a "fragmentation
+    // needed" the inner sender never hears of.
+    udp.set_pmtudisc(tcplab_stack::PmtuDisc::Dont);
     let dev = host
         .create_tunnel(&a.name, a.addr, mtu)
         .map_err(|e| format!("{}: {e}", a.name))?;
