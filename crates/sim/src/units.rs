@@ -38,8 +38,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Parse a bit rate like `100Mbit`, `64kbit`, `1Gbit`, `9600bit`, `10mbps`
-/// into bits per second.
+/// Parse a bit rate like `100Mbit`, `64kbit`, `1Gbit`, `9600bit` into bits
+/// per second. `kbps`, `mbps` and `gbps` are refused: tc reads them as
+/// bytes per second, everyday usage as bits, and either reading would
+/// surprise half the people writing them.
 pub fn parse_rate(s: &str) -> Result<u64, String> {
     let t = s.trim().to_ascii_lowercase();
     let split = t
@@ -50,10 +52,23 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
         .parse()
         .map_err(|_| format!("`{s}` is not a rate (write e.g. 100Mbit, 64kbit)"))?;
     let scale = match unit {
-        "bit" | "bps" => 1.0,
-        "kbit" | "kbps" => 1e3,
-        "mbit" | "mbps" => 1e6,
-        "gbit" | "gbps" => 1e9,
+        "bit" => 1.0,
+        "kbit" => 1e3,
+        "mbit" => 1e6,
+        "gbit" => 1e9,
+        "bps" | "kbps" | "mbps" | "gbps" => {
+            let (prefix, unit) = match unit {
+                "kbps" => ("kilo", "kbit"),
+                "mbps" => ("mega", "Mbit"),
+                "gbps" => ("giga", "Gbit"),
+                _ => ("", "bit"),
+            };
+            return Err(format!(
+                "`{s}` is ambiguous: tc reads it as {prefix}bytes per second, most people as \
+                 {prefix}bits; write {num}{unit} for {prefix}bits (tc's meaning is {}{unit})",
+                value_times_8(num)
+            ));
+        }
         other => {
             return Err(format!(
                 "unknown rate unit `{other}` in `{s}` (use bit, kbit, Mbit, Gbit)"
@@ -65,6 +80,12 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
         return Err(format!("rate `{s}` is out of range (1bit to 1000Gbit)"));
     }
     Ok(bps as u64)
+}
+
+/// Eight times the number `num` (tc's bytes as bits), as written.
+fn value_times_8(num: &str) -> String {
+    num.parse::<f64>()
+        .map_or_else(|_| num.to_string(), |v| format!("{}", v * 8.0))
 }
 
 /// Parse a percentage like `1%` or `0.25%` into a probability.
@@ -145,7 +166,12 @@ mod tests {
         assert_eq!(parse_rate("100Mbit"), Ok(100_000_000));
         assert_eq!(parse_rate("64kbit"), Ok(64_000));
         assert_eq!(parse_rate("1Gbit"), Ok(1_000_000_000));
-        assert_eq!(parse_rate("1.5mbps"), Ok(1_500_000));
+        let e = parse_rate("1.5mbps").unwrap_err();
+        assert!(
+            e.contains("ambiguous") && e.contains("write 1.5Mbit") && e.contains("is 12Mbit"),
+            "{e}"
+        );
+        assert!(parse_rate("64kbps").is_err());
         assert!(parse_rate("100MB").is_err());
         assert!(parse_rate("0bit").is_err());
     }
