@@ -16,8 +16,8 @@ mod parse;
 pub mod run;
 
 pub use parse::{
-    parse, Action, Direction, Event, Expr, Flags, IcmpSpec, PacketSpec, Script, Seq, Syscall,
-    TcpOption, Time,
+    parse, Action, Direction, Event, Expr, Flags, IcmpSpec, PacketSpec, Script, ScriptOption, Seq,
+    Syscall, TcpOption, Time,
 };
 
 /// A script that does not parse: the line and what is wrong there.

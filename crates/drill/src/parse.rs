@@ -8,8 +8,22 @@ use super::Error;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Script {
     /// `--name=value` options, in order (`--name` alone has no value).
-    pub options: Vec<(String, Option<String>)>,
+    pub options: Vec<ScriptOption>,
+    /// A backtick command before the first event, with no time
+    /// (`opt_init_command` in packetdrill's grammar), and its line.
+    pub init: Option<(usize, String)>,
     pub events: Vec<Event>,
+    /// A backtick command after the last event, with no time
+    /// (`opt_cleanup_command`), and its line.
+    pub cleanup: Option<(usize, String)>,
+}
+
+/// `--name=value` at the head of a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptOption {
+    pub name: String,
+    pub value: Option<String>,
+    pub line: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -165,11 +179,28 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, Error> {
             Some((n, v)) => (n.to_string(), Some(v.to_string())),
             None => (o.clone(), None),
         };
-        options.push((name, value));
+        let line = p.line();
+        options.push(ScriptOption { name, value, line });
         p.i += 1;
     }
+    let untimed = |p: &mut Parser| match p.peek() {
+        Some(Tok::Shell(cmd)) => {
+            let cmd = (p.line(), cmd.clone());
+            p.i += 1;
+            Some(cmd)
+        }
+        _ => None,
+    };
+    let init = untimed(&mut p);
     let mut events = Vec::new();
+    let mut cleanup = None;
     while p.peek().is_some() {
+        if p.peek_at(1).is_none() && !events.is_empty() {
+            if let Some(cmd) = untimed(&mut p) {
+                cleanup = Some(cmd);
+                break;
+            }
+        }
         events.push(p.event()?);
     }
     if let Some(first) = events.first() {
@@ -178,7 +209,12 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, Error> {
             return Err(Error::at(first.line, "first event should be at time 0"));
         }
     }
-    Ok(Script { options, events })
+    Ok(Script {
+        options,
+        init,
+        events,
+        cleanup,
+    })
 }
 
 struct Parser {
@@ -761,8 +797,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            s.options[1],
-            ("tolerance_usecs".into(), Some("50000".into()))
+            (s.options[1].name.as_str(), s.options[1].value.as_deref()),
+            ("tolerance_usecs", Some("50000"))
         );
         assert_eq!(s.events.len(), 10);
         let Action::Packet(p) = &s.events[3].action else {
@@ -865,5 +901,24 @@ mod tests {
             e("0 * socket() = 3"),
             "line 1: expected an event, found `*`"
         );
+    }
+
+    /// packetdrill's grammar: an init command before the events and a
+    /// cleanup command after them, neither with a time; options keep
+    /// their lines.
+    #[test]
+    fn init_and_cleanup_commands_have_no_time() {
+        let s = parse(
+            "// a comment\n--tolerance_usecs=5000\n\n--mtu=1500\n`init`\n0 `first`\n+0 `second`\n`cleanup`\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.options[1].line, 4);
+        assert_eq!(s.init, Some((5, "init".to_string())));
+        assert_eq!(s.events.len(), 2);
+        assert_eq!(s.cleanup, Some((8, "cleanup".to_string())));
+        // A command with no time between events is still an error.
+        let e = parse("0 `a`\n`b`\n+0 `c`\n", &[]).unwrap_err();
+        assert_eq!(e.line, 2);
     }
 }

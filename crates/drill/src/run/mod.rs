@@ -115,9 +115,9 @@ pub struct Outcome {
 /// a protocol tcplab does not have. `run` reports such a script as a
 /// failure; a runner over a suite counts it apart.
 pub fn not_applicable(script: &Script) -> Option<String> {
-    script.options.iter().find_map(|(name, value)| {
-        let v = value.as_deref().unwrap_or("");
-        (name == "ip_version" && v != "ipv4" && v.contains("ipv6"))
+    script.options.iter().find_map(|o| {
+        let v = o.value.as_deref().unwrap_or("");
+        (o.name == "ip_version" && v != "ipv4" && v.contains("ipv6"))
             .then(|| format!("--ip_version={v}: tcplab is an IPv4 stack"))
     })
 }
@@ -133,7 +133,7 @@ pub fn run(script: &Script, options: &RunOptions) -> Outcome {
             }
         }
     };
-    let result = r.run(&script.events);
+    let result = r.run(script);
     Outcome { result, log: r.log }
 }
 
@@ -268,11 +268,12 @@ impl Runner {
     fn new(script: &Script, options: &RunOptions) -> Result<Runner, Failure> {
         let mut tolerance = 4_000;
         let mut mtu = 1500;
-        for (name, value) in &script.options {
+        for crate::ScriptOption { name, value, line } in &script.options {
+            let line = *line;
             let int = |v: &Option<String>| -> Result<i64, Failure> {
                 v.as_deref()
                     .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| Failure::at(1, format!("option --{name} needs a number")))
+                    .ok_or_else(|| Failure::at(line, format!("option --{name} needs a number")))
             };
             match name.as_str() {
                 "tolerance_usecs" => tolerance = int(value)?,
@@ -280,7 +281,7 @@ impl Runner {
                 "ip_version" => {
                     if value.as_deref() != Some("ipv4") {
                         return Err(Failure::at(
-                            1,
+                            line,
                             format!(
                                 "--ip_version={}: only ipv4 is supported (tcplab is an IPv4 stack)",
                                 value.as_deref().unwrap_or("")
@@ -288,7 +289,18 @@ impl Runner {
                         ));
                     }
                 }
-                _ => return Err(Failure::at(1, format!("option '{name}' unknown"))),
+                // The TSval clock's tick: tcplab's ticks every millisecond
+                // (Linux's too); scripts that assume another cannot match.
+                "tcp_ts_tick_usecs" => {
+                    let tick = int(value)?;
+                    if tick != 1000 {
+                        return Err(Failure::at(
+                            line,
+                            format!("--tcp_ts_tick_usecs={tick}: tcplab's TSval clock ticks every 1000 µs"),
+                        ));
+                    }
+                }
+                _ => return Err(Failure::at(line, format!("option '{name}' unknown"))),
             }
         }
         if let Some(t) = options.tolerance_usecs {
@@ -389,8 +401,13 @@ impl Runner {
             .max(self.tolerance_percent * gap.max(0) / 100)
     }
 
-    fn run(&mut self, events: &[Event]) -> Result<(), Failure> {
-        for ev in events {
+    fn run(&mut self, script: &Script) -> Result<(), Failure> {
+        // packetdrill runs the init command before the first event and
+        // the cleanup command after the last.
+        if let Some((line, cmd)) = &script.init {
+            self.shell(*line, cmd)?;
+        }
+        for ev in &script.events {
             self.event(ev)?;
         }
         if let Some(b) = &self.blocking {
@@ -398,6 +415,9 @@ impl Runner {
                 b.line,
                 "exiting while a blocking system call is in progress",
             ));
+        }
+        if let Some((line, cmd)) = &script.cleanup {
+            self.shell(*line, cmd)?;
         }
         Ok(())
     }

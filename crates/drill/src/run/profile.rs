@@ -114,6 +114,14 @@ impl Sysctl {
                     .ok_or_else(|| format!("sysctl {name}={value}: more than a day"))
             })
         };
+        // Linux gives keep-alive times in seconds.
+        let secs = || {
+            int().and_then(|v| {
+                (v <= 86_400)
+                    .then(|| Duration::from_secs(v))
+                    .ok_or_else(|| format!("sysctl {name}={value}: more than a day"))
+            })
+        };
         let maxsockbuf = self.maxsockbuf.min(64 << 20);
         let bytes = || {
             int().and_then(|v| {
@@ -202,6 +210,43 @@ impl Sysctl {
             }
             // tcplab keeps no host cache.
             "net.inet.tcp.hostcache.purgenow" => {}
+            // Linux's names (packetdrill's own tests set these).
+            "net.ipv4.tcp_timestamps" => {
+                // 2: timestamps without a random offset; tcplab's offsets
+                // are per address pair (RFC 7323 §5.4) either way.
+                t.timestamps = match value {
+                    "0" => false,
+                    "1" | "2" => true,
+                    _ => return Err(format!("sysctl {name}={value}: expected 0, 1 or 2")),
+                }
+            }
+            "net.ipv4.tcp_sack" => t.sack = flag()?,
+            "net.ipv4.tcp_window_scaling" => t.window_scaling = flag()?,
+            "net.ipv4.tcp_syn_retries" => t.syn_retries = count()?,
+            "net.ipv4.tcp_synack_retries" => t.synack_retries = count()?,
+            "net.ipv4.tcp_retries2" => t.data_retries = count()?,
+            "net.ipv4.tcp_keepalive_time" => t.keepalive_time = secs()?,
+            "net.ipv4.tcp_keepalive_intvl" => t.keepalive_interval = secs()?,
+            "net.ipv4.tcp_keepalive_probes" => t.keepalive_probes = count()?,
+            "net.ipv4.tcp_syncookies" => t.syncookies = int()? != 0,
+            "net.ipv4.tcp_rfc1337" => t.rfc1337 = flag()?,
+            "net.ipv4.tcp_tw_reuse" => t.tw_reuse = int()? != 0,
+            "net.ipv4.tcp_congestion_control" => {
+                t.congestion = tcplab_stack::tcp::CongestionAlgorithm::from_name(value)
+                    .ok_or_else(|| {
+                        format!("sysctl {name}={value}: tcplab has reno, cubic, bbr and bbr1")
+                    })?;
+            }
+            // 0: no ECN; 2: answer it when asked (no script here asks).
+            "net.ipv4.tcp_ecn" => {
+                if !matches!(value, "0" | "2") {
+                    return Err(format!("sysctl {name}={value}: tcplab does not start ECN"));
+                }
+            }
+            // tcplab keeps no per-destination metrics.
+            "net.ipv4.tcp_no_metrics_save" => {
+                flag()?;
+            }
             _ => return Err(format!("sysctl {name}: not a setting tcplab knows")),
         }
         Ok(())
@@ -250,5 +295,23 @@ mod tests {
         assert!(s.set("net.inet.tcp.keepcnt", "4294967296").is_err());
         s.set("net.inet.tcp.recvspace", "65536").unwrap();
         assert_eq!(s.tcp.recv_buffer, 65_536);
+    }
+
+    /// Linux's names, as packetdrill's own tests set them.
+    #[test]
+    fn linux_sysctls() {
+        let mut s = Sysctl::new(Profile::Tcplab);
+        s.set("net.ipv4.tcp_timestamps", "0").unwrap();
+        s.set("net.ipv4.tcp_sack", "0").unwrap();
+        s.set("net.ipv4.tcp_window_scaling", "0").unwrap();
+        assert!(!(s.tcp.timestamps || s.tcp.sack || s.tcp.window_scaling));
+        s.set("net.ipv4.tcp_keepalive_time", "7").unwrap();
+        assert_eq!(s.tcp.keepalive_time, Duration::from_secs(7));
+        s.set("net.ipv4.tcp_congestion_control", "reno").unwrap();
+        assert_eq!(s.tcp.congestion.name(), "reno");
+        assert!(s.set("net.ipv4.tcp_congestion_control", "vegas").is_err());
+        assert!(s.set("net.ipv4.tcp_timestamps", "3").is_err());
+        assert!(s.set("net.ipv4.tcp_ecn", "1").is_err());
+        assert!(s.set("net.ipv4.tcp_keepalive_time", "999999999").is_err());
     }
 }

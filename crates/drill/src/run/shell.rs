@@ -1,6 +1,7 @@
 //! The shell lines the suite uses, interpreted (never executed): `sysctl
-//! -w`, `sockstat … | grep -c STATE | grep N`, `tcpdrop -s TIME_WAIT`, and
-//! the `%{ assert tcpi_… }%` blocks. Anything else fails, naming the line.
+//! -w` (FreeBSD's and Linux's names), `sockstat … | grep -c STATE | grep
+//! N`, `tcpdrop -s TIME_WAIT`, packetdrill's Linux `defaults.sh`, and the
+//! `%{ assert tcpi_… }%` blocks. Anything else fails, naming the line.
 
 use tcplab_stack::tcp::{SocketSnapshot, State};
 
@@ -29,9 +30,19 @@ impl Runner {
         let words: Vec<&str> = cmd.split_whitespace().collect();
         match words.first().copied() {
             Some("sysctl") => {
-                let setting = match words.as_slice() {
-                    ["sysctl", "-w", s] => s,
-                    _ => return Err(fail("only `sysctl -w name=value` is understood".into())),
+                // `-w` (write) and `-q` (quiet, Linux) change nothing here.
+                let args: Vec<&str> = words[1..]
+                    .iter()
+                    .copied()
+                    .filter(|w| !matches!(*w, "-w" | "-q" | "-qw" | "-wq"))
+                    .collect();
+                let setting = match args.as_slice() {
+                    [s] if s.contains('=') => *s,
+                    _ => {
+                        return Err(fail(
+                            "only `sysctl [-w] [-q] name=value` is understood".into(),
+                        ))
+                    }
                 };
                 let (name, value) = setting
                     .split_once('=')
@@ -57,8 +68,12 @@ impl Runner {
                 self.drain(self.now);
                 Ok(())
             }
+            // packetdrill's Linux tests begin with `../common/defaults.sh`,
+            // which puts the kernel's TCP settings back to their defaults:
+            // a fresh stack here starts with its defaults anyway.
+            Some(script) if script.rsplit('/').next() == Some("defaults.sh") => Ok(()),
             _ => Err(fail(
-                "not a command tcplab interprets (sysctl -w, sockstat, tcpdrop)".into(),
+                "not a command tcplab interprets (sysctl, sockstat, tcpdrop, defaults.sh)".into(),
             )),
         }
     }

@@ -690,18 +690,22 @@ impl Runner {
         let level = Runner::int_arg(call, 1)?;
         let name = Runner::int_arg(call, 2)?;
         if (level, name) == (0xffff, 0x80) {
-            // SO_LINGER takes `{l_onoff=N, l_linger=N}`.
+            // SO_LINGER takes `{l_onoff=N, l_linger=N}` (nplab's scripts) or
+            // `{onoff=N, linger=N}` (packetdrill's grammar).
             let Some(Expr::Struct(text)) = call.args.get(3) else {
-                return Err("SO_LINGER needs {l_onoff=N, l_linger=N}".into());
+                return Err("SO_LINGER needs {onoff=N, linger=N}".into());
             };
             let field = |name: &str| -> Result<i64, String> {
                 text.split(',')
                     .filter_map(|kv| kv.split_once('='))
-                    .find(|(k, _)| k.trim().trim_start_matches('{') == name)
+                    .find(|(k, _)| {
+                        let k = k.trim().trim_start_matches('{').trim();
+                        k == name || k.strip_prefix("l_") == Some(name)
+                    })
                     .and_then(|(_, v)| v.trim().trim_end_matches('}').trim().parse().ok())
-                    .ok_or_else(|| format!("SO_LINGER: no {name} in {text}"))
+                    .ok_or_else(|| format!("SO_LINGER: no {name} (or l_{name}) in {text}"))
             };
-            let (on, secs) = (field("l_onoff")?, field("l_linger")?);
+            let (on, secs) = (field("onoff")?, field("linger")?);
             if on != 0 && secs != 0 {
                 return Err("SO_LINGER with a timeout other than 0 is not supported".into());
             }
