@@ -23,7 +23,7 @@ pub fn echo(args: &[String]) -> Vec<u8> {
     }
     let text = words.join(" ");
     let mut out = if escapes {
-        unescape(&text)
+        unescape(&text, Octal::AfterZero)
     } else {
         text.into_bytes()
     };
@@ -43,7 +43,7 @@ pub fn printf(args: &[String]) -> Result<Vec<u8>, Usage> {
     };
     let mut out = Vec::new();
     let mut rest = rest.iter();
-    let bytes = unescape(format);
+    let bytes = unescape(format, Octal::Digits);
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 1 < bytes.len() {
@@ -66,7 +66,32 @@ pub fn printf(args: &[String]) -> Result<Vec<u8>, Usage> {
     Ok(out)
 }
 
-fn unescape(s: &str) -> Vec<u8> {
+/// How an octal escape is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Octal {
+    /// `\NNN`, one to three digits (printf's format).
+    Digits,
+    /// `\0NNN`, a zero then up to three digits (`echo -e`).
+    AfterZero,
+}
+
+/// Up to `max` octal digits from the front of `chars` (consumed) as a
+/// byte; the value wraps at 256 as bash's does.
+fn octal(chars: &mut std::str::Chars<'_>, first: u32, max: usize) -> u8 {
+    let mut v = first;
+    for _ in 0..max {
+        match chars.clone().next().and_then(|c| c.to_digit(8)) {
+            Some(d) => {
+                v = v * 8 + d;
+                chars.next();
+            }
+            None => break,
+        }
+    }
+    v as u8
+}
+
+fn unescape(s: &str, style: Octal) -> Vec<u8> {
     let mut out = Vec::new();
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
@@ -79,7 +104,11 @@ fn unescape(s: &str) -> Vec<u8> {
             Some('n') => out.push(b'\n'),
             Some('t') => out.push(b'\t'),
             Some('r') => out.push(b'\r'),
-            Some('0') => out.push(0),
+            Some('0') if style == Octal::AfterZero => out.push(octal(&mut chars, 0, 3)),
+            Some(d @ '0'..='7') if style == Octal::Digits => {
+                let first = d.to_digit(8).unwrap_or(0);
+                out.push(octal(&mut chars, first, 2));
+            }
             Some('\\') => out.push(b'\\'),
             // \xHH: one byte in hex (one or two digits), as bash's printf.
             Some('x') => {
@@ -122,6 +151,8 @@ mod tests {
         assert_eq!(echo(&v(&["hello", "world"])), b"hello world\n");
         assert_eq!(echo(&v(&["-n", "x"])), b"x");
         assert_eq!(echo(&v(&["-e", "a\\tb"])), b"a\tb\n");
+        // \0NNN in echo; \1 alone is no escape there.
+        assert_eq!(echo(&v(&["-e", "\\0101\\0\\1"])), b"A\0\\1\n");
     }
 
     #[test]
@@ -134,6 +165,11 @@ mod tests {
         assert_eq!(
             printf(&v(&["\\x04\\x0\\xffA\\xg"])).unwrap(),
             b"\x04\x00\xffA\\xg"
+        );
+        // \NNN in printf's format: one to three octal digits.
+        assert_eq!(
+            printf(&v(&["\\001\\1\\101\\0\\08"])).unwrap(),
+            b"\x01\x01A\x00\x008"
         );
     }
 }
