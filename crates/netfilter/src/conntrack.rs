@@ -140,6 +140,9 @@ pub struct Entry {
     pub confirmed: bool,
     pub snat: bool,
     pub dnat: bool,
+    /// The inside endpoint whose NAT mapping let this flow in (RFC 4787
+    /// filtering): the mapping lives while such a flow does.
+    pub holds: Option<(std::net::Ipv4Addr, u16)>,
     fin: [bool; 2],
     /// The time this flow is filed under in the expiry queue (at most its
     /// `expires`: the queue is brought up to date lazily).
@@ -406,6 +409,7 @@ impl Conntrack {
             confirmed: false,
             snat: false,
             dnat: false,
+            holds: None,
             fin: [false; 2],
             queued: Duration::MAX,
             packets: [1, 0],
@@ -452,6 +456,13 @@ impl Conntrack {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// The flow came in through the mapping of inside endpoint `ep`.
+    pub fn set_holds(&mut self, id: u64, ep: (std::net::Ipv4Addr, u16)) {
+        if let Some(e) = self.entries.get_mut(&id) {
+            e.holds = Some(ep);
         }
     }
 

@@ -128,7 +128,27 @@ impl Netfilter {
                 if e.snat {
                     nat.release(e.orig.proto, e.orig.src, e.orig.sport);
                 }
+                if let Some((ip, port)) = e.holds {
+                    nat.release(e.orig.proto, ip, port);
+                }
             }
+        }
+    }
+
+    /// `conntrack -F`: forget every flow (and the mappings they held);
+    /// returns how many there were.
+    pub fn flush(&mut self) -> usize {
+        let ids: Vec<u64> = self.conntrack.entries().map(|e| e.id).collect();
+        for &id in &ids {
+            self.forget(id);
+        }
+        ids.len()
+    }
+
+    /// Remove a flow and give back the mappings it held.
+    fn forget(&mut self, id: u64) {
+        if let Some(e) = self.conntrack.remove(id) {
+            self.release(vec![e]);
         }
     }
 
@@ -173,8 +193,12 @@ impl Netfilter {
                 // A port forward, or an unsolicited packet a mapping admits.
                 if let Some((ip, port)) = self.forward_target(&p, in_iface) {
                     if let Some(nat) = &mut self.nat {
-                        // Counted for `fw -L` (a mapping admits others).
-                        let _ = nat.forward_for(p.proto, p.dport);
+                        // Counted for `fw -L`; a flow a mapping admitted
+                        // holds the mapping while it lives.
+                        if nat.forward_for(p.proto, p.dport).is_none() {
+                            nat.hold(p.proto, ip, port);
+                            self.conntrack.set_holds(id, (ip, port));
+                        }
                     }
                     let _ = set_addr(b, 0, Side::Dst, ip);
                     let _ = set_port(b, 0, Side::Dst, port);
@@ -370,7 +394,7 @@ impl Netfilter {
         }) = self.ctx.take()
         {
             if !self.is_confirmed(id) {
-                self.conntrack.remove(id);
+                self.forget(id);
             }
         }
     }
@@ -411,7 +435,7 @@ impl Netfilter {
                     }
                     None => {
                         self.counters.nat_dropped += 1;
-                        self.conntrack.remove(id);
+                        self.forget(id);
                         return Verdict::Drop;
                     }
                 }
@@ -424,7 +448,7 @@ impl Netfilter {
                 }
             }
             self.counters.nat_dropped += 1;
-            self.conntrack.remove(id);
+            self.forget(id);
             return Verdict::Drop;
         }
         if snat {

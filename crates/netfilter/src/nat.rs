@@ -260,6 +260,15 @@ impl Nat {
     }
 
     /// A flow using the mapping of an inside endpoint ended.
+    /// One more flow uses an existing mapping (one admitted through it
+    /// from outside): the outside port stays the endpoint's while it lives
+    /// (RFC 4787 REQ-3: no port overloading).
+    pub fn hold(&mut self, proto: u8, inside: Ipv4Addr, port: u16) {
+        if let Some(m) = self.mappings.get_mut(&(proto, inside, port)) {
+            m.flows += 1;
+        }
+    }
+
     pub fn release(&mut self, proto: u8, inside: Ipv4Addr, port: u16) {
         let key = (proto, inside, port);
         let Some(m) = self.mappings.get_mut(&key) else {

@@ -71,9 +71,9 @@ fn datagram(
     b
 }
 
-/// A router masquerading 10.0.1.0/24 behind EXTERNAL (address and
-/// port dependent filtering), with no other policy.
-fn nat_router() -> Netfilter {
+/// A router masquerading 10.0.1.0/24 behind EXTERNAL with `filtering`,
+/// and no other policy.
+fn nat_router(filtering: Filtering) -> Netfilter {
     let mut nf = Netfilter::new(vec![Ipv4Addr::new(10, 0, 1, 1), EXTERNAL], 4096, 5);
     nf.nat = Some(Nat::new(
         NatConfig {
@@ -81,7 +81,7 @@ fn nat_router() -> Netfilter {
             external: EXTERNAL,
             inside: vec!["10.0.1.0/24".parse().unwrap()],
             forwards: vec![],
-            filtering: Filtering::AddressAndPortDependent,
+            filtering,
         },
         9,
     ));
@@ -331,7 +331,7 @@ proptest! {
 /// except towards a well-known port (REQ-5a), where Linux's 30 s holds.
 #[test]
 fn nat_udp_mappings_live_two_minutes() {
-    let mut nf = nat_router();
+    let mut nf = nat_router(Filtering::AddressAndPortDependent);
     let inside = Ipv4Addr::new(10, 0, 1, 10);
     let remote = Ipv4Addr::new(203, 0, 113, 1);
     // Three flows at t = 0, none answered yet.
@@ -358,7 +358,7 @@ fn nat_udp_mappings_live_two_minutes() {
 /// the first one out, the replies in, and later ones out too.
 #[test]
 fn nat_counts_each_translated_packet_once() {
-    let mut nf = nat_router();
+    let mut nf = nat_router(Filtering::AddressAndPortDependent);
     let inside = Ipv4Addr::new(10, 0, 1, 10);
     let remote = Ipv4Addr::new(203, 0, 113, 1);
     for round in 0..2 {
@@ -382,7 +382,7 @@ fn nat_counts_each_translated_packet_once() {
 /// listed, though the expiry queue may not have removed it yet.
 #[test]
 fn conntrack_lists_no_expired_flow() {
-    let mut nf = nat_router();
+    let mut nf = nat_router(Filtering::AddressAndPortDependent);
     let mut d = datagram(
         UDP,
         Ipv4Addr::new(10, 0, 1, 10),
@@ -406,17 +406,7 @@ fn conntrack_lists_no_expired_flow() {
 /// C's own outside address; A's answer goes back to C from A's mapping.
 #[test]
 fn nat_hairpins_to_a_mapping() {
-    let mut nf = Netfilter::new(vec![Ipv4Addr::new(10, 0, 1, 1), EXTERNAL], 4096, 5);
-    nf.nat = Some(Nat::new(
-        NatConfig {
-            outside: OUTSIDE,
-            external: EXTERNAL,
-            inside: vec!["10.0.1.0/24".parse().unwrap()],
-            forwards: vec![],
-            filtering: Filtering::EndpointIndependent,
-        },
-        9,
-    ));
+    let mut nf = nat_router(Filtering::EndpointIndependent);
     let (a, c) = (Ipv4Addr::new(10, 0, 1, 10), Ipv4Addr::new(10, 0, 1, 11));
     let remote = Ipv4Addr::new(203, 0, 113, 1);
     let mut d = datagram(UDP, a, remote, 4000, 3478, 0);
@@ -436,4 +426,42 @@ fn nat_hairpins_to_a_mapping() {
         (got.src, got.sport, got.dst, got.dport),
         (EXTERNAL, a_port, c, 5000)
     );
+}
+
+/// RFC 4787 REQ-3 (no port overloading): a flow admitted from outside
+/// through an inside endpoint's mapping (endpoint-independent filtering)
+/// holds the mapping, so when the endpoint's own outbound flow expires the
+/// outside port is not handed to another inside host while the admitted
+/// flow still carries traffic to the first.
+#[test]
+fn a_flow_admitted_through_a_mapping_holds_it() {
+    let mut nf = nat_router(Filtering::EndpointIndependent);
+    let (a, c) = (Ipv4Addr::new(10, 0, 1, 10), Ipv4Addr::new(10, 0, 1, 11));
+    let (peer, server) = (Ipv4Addr::new(203, 0, 113, 1), Ipv4Addr::new(203, 0, 113, 2));
+    let mut d = datagram(UDP, a, peer, 4000, 9, 0);
+    assert_eq!(cross(&mut nf, 0, INSIDE, OUTSIDE, &mut d), Verdict::Accept);
+    assert_eq!(parse(&d).unwrap().sport, 4000);
+    // The server reaches a through the mapping, now and at 20 s.
+    for at in [2_000, 20_000] {
+        let mut i = datagram(UDP, server, EXTERNAL, 6000, 4000, 0);
+        assert_eq!(cross(&mut nf, at, OUTSIDE, INSIDE, &mut i), Verdict::Accept);
+        assert_eq!(parse(&i).unwrap().dst, a);
+    }
+    // a's own flow (30 s towards port 9) is gone at 45 s; c's new flow
+    // from the same port must not take the outside port 4000.
+    let mut d = datagram(UDP, c, peer, 4000, 9, 0);
+    assert_eq!(
+        cross(&mut nf, 45_000, INSIDE, OUTSIDE, &mut d),
+        Verdict::Accept
+    );
+    assert_ne!(parse(&d).unwrap().sport, 4000);
+    let mut i = datagram(UDP, server, EXTERNAL, 6000, 4000, 0);
+    assert_eq!(
+        cross(&mut nf, 50_000, OUTSIDE, INSIDE, &mut i),
+        Verdict::Accept
+    );
+    assert_eq!(parse(&i).unwrap().dst, a);
+    // Once the admitted flow is gone too, the mapping is released.
+    nf.flush();
+    assert_eq!(nf.nat.as_ref().unwrap().mappings().count(), 0);
 }

@@ -248,17 +248,7 @@ pub async fn run_conntrack(host: Host, a: ConntrackArgs, mut out: Output, mut er
             )
         }
         ConntrackArgs::Flush => {
-            let ids: Vec<u64> = nf.conntrack.entries().map(|e| e.id).collect();
-            let n = ids.len();
-            for id in ids {
-                if let Some(e) = nf.conntrack.remove(id) {
-                    if e.snat {
-                        if let Some(nat) = &mut nf.nat {
-                            nat.release(e.orig.proto, e.orig.src, e.orig.sport);
-                        }
-                    }
-                }
-            }
+            let n = nf.flush();
             (
                 Vec::new(),
                 vec![format!(
