@@ -32,6 +32,10 @@ impl PacketHook for NetfilterHook {
         )
     }
 
+    fn not_forwarded(&mut self) {
+        self.0.not_forwarded();
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

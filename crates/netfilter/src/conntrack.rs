@@ -198,6 +198,7 @@ pub struct Clash;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CtStats {
     pub found: u64,
+    /// Flows entered in the table (confirmed).
     pub new: u64,
     pub invalid: u64,
     pub early_drop: u64,
@@ -418,7 +419,6 @@ impl Conntrack {
         self.entries.insert(id, e);
         self.index.insert(orig, (id, Dir::Orig));
         self.refresh(id, now);
-        self.stats.new += 1;
         id
     }
 
@@ -445,6 +445,9 @@ impl Conntrack {
             e.reply = reply;
             e.confirmed = true;
         }
+        // Counted when entered, as Linux's `insert`: a flow whose first
+        // packet was dropped never was.
+        self.stats.new += 1;
         Ok(())
     }
 

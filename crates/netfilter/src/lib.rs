@@ -385,6 +385,14 @@ impl Netfilter {
         verdict
     }
 
+    /// The router dropped the datagram prerouting last saw before the
+    /// forward hook (TTL, no route, too big): forget a flow it started, so
+    /// such datagrams fill no table entries (Linux confirms an entry only
+    /// when its first packet leaves).
+    pub fn not_forwarded(&mut self) {
+        self.abandon();
+    }
+
     /// The current datagram will not be forwarded: forget a flow it started.
     fn abandon(&mut self) {
         if let Some(Ctx {

@@ -465,3 +465,26 @@ fn a_flow_admitted_through_a_mapping_holds_it() {
     nf.flush();
     assert_eq!(nf.nat.as_ref().unwrap().mappings().count(), 0);
 }
+
+/// A datagram the router drops before forwarding it (its TTL ran out, no
+/// route, too big with DF) leaves no flow behind: the entry prerouting
+/// made is forgotten, as Linux never confirms one whose packet is dropped
+/// — twenty traceroute probes cannot fill a table of sixteen.
+#[test]
+fn a_datagram_dropped_before_forwarding_leaves_no_flow() {
+    let mut nf = nat_router(Filtering::AddressAndPortDependent);
+    nf.conntrack.max = 16;
+    let inside = Ipv4Addr::new(10, 0, 1, 10);
+    for port in 33434..33454 {
+        let mut d = datagram(UDP, inside, Ipv4Addr::new(203, 0, 113, 1), 40000, port, 0);
+        let v = nf.hook(Hook::Prerouting, Duration::ZERO, INSIDE, None, &mut d);
+        assert_eq!(v, Verdict::Accept);
+        nf.not_forwarded();
+    }
+    assert!(nf.conntrack.is_empty());
+    assert_eq!(nf.conntrack.stats.early_drop, 0);
+    // A real flow still gets in.
+    let mut d = datagram(UDP, inside, Ipv4Addr::new(203, 0, 113, 1), 40000, 9, 0);
+    assert_eq!(cross(&mut nf, 0, INSIDE, OUTSIDE, &mut d), Verdict::Accept);
+    assert_eq!(nf.conntrack.len(), 1);
+}

@@ -28,6 +28,13 @@ pub trait PacketHook: fmt::Debug {
         datagram: &mut [u8],
     ) -> HookVerdict;
 
+    /// The datagram prerouting last saw will not be forwarded: the router
+    /// dropped it before the forward hook (TTL expired, no route, too big
+    /// with DF, a martian destination). A policy that began tracking a
+    /// flow for it forgets the flow, as Linux never confirms the
+    /// connection-tracking entry of a packet that is dropped.
+    fn not_forwarded(&mut self) {}
+
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }

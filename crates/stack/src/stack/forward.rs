@@ -35,6 +35,7 @@ impl Stack {
         // martians are discarded, not answered).
         if dst.is_broadcast() || dst.is_multicast() || dst.is_loopback() || dst.octets()[0] == 0 {
             self.ip.stats.in_addr_errors += 1;
+            self.not_forwarded();
             return;
         }
         let Some(route) = self.ip.routes.lookup(dst).copied() else {
@@ -47,6 +48,7 @@ impl Stack {
                 Some(in_iface),
                 IcmpError::DstUnreachable(DstUnreachable::NetUnreachable),
             );
+            self.not_forwarded();
             return;
         };
         // RFC 1812 §5.3.1: a datagram whose TTL would reach zero is discarded
@@ -62,6 +64,7 @@ impl Stack {
                 Some(in_iface),
                 IcmpError::TimeExceeded(TimeExceeded::TtlExpired),
             );
+            self.not_forwarded();
             return;
         }
         let next_hop = route.gateway.unwrap_or(dst);
@@ -70,6 +73,7 @@ impl Stack {
         // 2644 makes that the default).
         if route.gateway.is_none() && out_iface.is_subnet_broadcast(dst) {
             self.ip.stats.in_addr_errors += 1;
+            self.not_forwarded();
             return;
         }
         let mtu = out_iface.mtu;
@@ -84,6 +88,7 @@ impl Stack {
                 Some(in_iface),
                 IcmpError::FragNeeded(u16::try_from(mtu).unwrap_or(u16::MAX)),
             );
+            self.not_forwarded();
             return;
         }
         // RFC 1812 §5.2.7.2: going back out the arrival interface to a next
@@ -143,6 +148,14 @@ impl Stack {
         }
         self.ip.stats.forw_datagrams += 1;
         self.ip.transmit(route.iface, next_hop, out);
+    }
+
+    /// The datagram will not be forwarded: the policy forgets any flow
+    /// prerouting began for it.
+    fn not_forwarded(&mut self) {
+        if let Some(h) = self.hook.as_mut() {
+            h.not_forwarded();
+        }
     }
 
     /// Tell the sender of a datagram the policy refused: a TCP reset that
