@@ -240,7 +240,10 @@ impl TcpLayer {
     /// is urgent (RFC 6093: the pointer marks the byte after it).
     pub fn send(&mut self, h: TcpHandle, data: &[u8], urgent: bool) -> Result<usize, SendError> {
         let conn = self.conn_mut(h.0).ok_or(SendError::InvalidHandle)?;
-        if let Some(e) = conn.error {
+        // The pending error is reported once, by whichever call comes
+        // first (Linux's sock_error() takes it; so does BSD's so_error):
+        // after it, reading gives the end of the stream and writing EPIPE.
+        if let Some(e) = conn.error.take() {
             return Err(SendError::Pending(e));
         }
         if conn.snd.fin().is_some() || conn.orphaned() {
@@ -248,7 +251,8 @@ impl TcpLayer {
         }
         match conn.state() {
             State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
-            State::Closed => return Err(SendError::NotConnected),
+            // A connection that ended (reset, timed out, refused): EPIPE,
+            // as Linux (sk_stream_wait_connect) and BSD answer a write.
             _ => return Err(SendError::Pending(SocketError::BrokenPipe)),
         }
         let n = conn.snd.push(data);

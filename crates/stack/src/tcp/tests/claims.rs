@@ -159,3 +159,29 @@ fn the_advertised_right_edge_never_moves_left() {
     assert!(edges.windows(2).all(|w| w[1] >= w[0]), "{edges:?}");
     assert_eq!(edges.last(), Some(&(IRS + 1 + 8192)), "{edges:?}");
 }
+
+/// After a reset, the error is reported once, by whichever call comes
+/// first (as Linux's sock_error() and BSD's so_error take it); then a
+/// read gives the end of the stream and a write EPIPE.
+#[test]
+fn a_reset_is_reported_once_then_reads_end_and_writes_break() {
+    use crate::socket::SendError;
+    let mut buf = [0u8; 8];
+    for write_first in [true, false] {
+        let mut b = Bench::new(|_| {});
+        let (c, iss) = super::segments::established(&mut b);
+        b.send(Seg::new(super::segments::RST, IRS + 1, iss + 1));
+        assert_eq!(b.state(c), State::Closed);
+        let reset = SocketError::ConnectionReset;
+        if write_first {
+            assert_eq!(b.s.tcp_send(c, b"x"), Err(SendError::Pending(reset)));
+        } else {
+            assert_eq!(b.s.tcp_recv(c, &mut buf), Err(RecvError::Socket(reset)));
+        }
+        assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(0));
+        assert_eq!(
+            b.s.tcp_send(c, b"x"),
+            Err(SendError::Pending(SocketError::BrokenPipe))
+        );
+    }
+}
