@@ -797,8 +797,11 @@ impl Connection {
         }
         if self.orphaned() {
             // Data for a socket the application closed cannot be delivered:
-            // reset, as Linux does (RFC 2525 §2.17).
-            out.rst = Some((self.snd.nxt(), Some(seq + data.len())));
+            // reset (RFC 1122 §4.2.2.13, RFC 2525 §2.17) — answering the
+            // segment as Linux (tcp_v4_send_reset) and BSD (dropwithreset)
+            // do: <SEQ=SEG.ACK><CTL=RST>, SEG.ACK being SND.UNA once the
+            // segment's acceptable ACK was taken.
+            out.rst = Some((self.snd.una(), None));
             self.enter_closed();
             return;
         }

@@ -824,11 +824,16 @@ impl Connection {
     /// plus the peer's delayed-ACK budget when one segment is out, at most
     /// the RTO's expiry.
     pub(super) fn arm_loss_probe(&mut self, now: Instant) {
+        // Only when the probe timer could send a probe (§7.3: none
+        // outstanding, an RTT measured since the last): a timer that
+        // would fire only to restart the RTO from then delays the RTO by
+        // the PTO (Linux keeps the RTO's own deadline).
         let eligible = self.shared.loss.tlp
             && self.neg.sack
             && self.shared.loss.rack
             && self.rec.state == CaState::Open
             && self.tlp.end.is_none()
+            && self.tlp.sampled
             && self.snd.outstanding() > 0
             && self.snd.queue().sacked_records() == 0
             && self.state() == State::Established
@@ -865,7 +870,11 @@ impl Connection {
     /// outstanding and an RTT was measured since the last one.
     pub(super) fn on_loss_probe_timeout(&mut self, ctx: &mut Ctx<'_>) {
         if self.tlp.end.is_some() || !self.tlp.sampled || self.snd.outstanding() == 0 {
-            self.restart_rto(ctx.now);
+            // No probe: the retransmission timer keeps its deadline (set
+            // it only if none is running).
+            if !self.timers.is_set(Timer::Retransmit) {
+                self.restart_rto(ctx.now);
+            }
             return;
         }
         self.check_app_limited();

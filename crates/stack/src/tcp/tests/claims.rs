@@ -185,3 +185,17 @@ fn a_reset_is_reported_once_then_reads_end_and_writes_break() {
         );
     }
 }
+
+/// Data for a connection the application closed cannot be delivered: it
+/// is answered with a reset (RFC 1122 §4.2.2.13, RFC 2525 §2.17), as Linux
+/// and BSD answer the segment: <SEQ=SEG.ACK><CTL=RST>, no ACK bit.
+#[test]
+fn data_after_close_is_answered_with_a_reset() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = super::segments::established(&mut b);
+    b.s.tcp_close(b.now, c);
+    let fin = b.one();
+    assert_eq!((fin.flags, fin.seq), (super::segments::FIN | ACK, iss + 1));
+    b.send(Seg::new(ACK, IRS + 1, iss + 2).data(&[5; 100]));
+    assert_eq!(b.one(), Seg::new(super::segments::RST, iss + 2, 0).win(0));
+}
