@@ -83,9 +83,10 @@ fn data_retries_end_in_timeout() {
     );
 }
 
-#[test]
-fn fast_retransmit_on_third_duplicate_ack() {
-    // Nagle as RFC 9293 writes it holds the 200-byte tail: four segments.
+/// NewReno without SACK, 5,000 bytes written: four full segments of the
+/// peer's MSS (1,200) out, the 200-byte tail held (Nagle as RFC 9293
+/// writes it).
+fn four_segments_out() -> (Bench, TcpHandle, u32) {
     let mut b = Bench::new(|c| {
         c.send_buffer = 65536;
         c.congestion = crate::tcp::CongestionAlgorithm::NewReno;
@@ -100,6 +101,12 @@ fn fast_retransmit_on_third_duplicate_ack() {
         "{:?}",
         segs.iter().map(|s| s.data.len()).collect::<Vec<_>>()
     );
+    (b, c, iss)
+}
+
+#[test]
+fn fast_retransmit_on_third_duplicate_ack() {
+    let (mut b, c, iss) = four_segments_out();
     for _ in 0..2 {
         b.send(Seg::new(ACK, IRS + 1, iss + 1));
         b.nothing();
@@ -121,14 +128,7 @@ fn fast_retransmit_on_third_duplicate_ack() {
 /// fast retransmit.
 #[test]
 fn old_acks_are_not_duplicate_acks() {
-    let mut b = Bench::new(|c| {
-        c.send_buffer = 65536;
-        c.congestion = crate::tcp::CongestionAlgorithm::NewReno;
-        c.nagle_minshall = false;
-    });
-    let (c, iss) = established(&mut b);
-    b.s.tcp_send(c, &[9u8; 5000]).unwrap();
-    assert_eq!(b.recv().len(), 4);
+    let (mut b, c, iss) = four_segments_out();
     // The first segment is acknowledged (a new one may go out).
     b.send(Seg::new(ACK, IRS + 1, iss + 1201));
     b.recv();
