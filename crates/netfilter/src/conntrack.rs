@@ -15,8 +15,8 @@
 //! RFC 5382 and RFC 4787 ask more of a NAT: transitory TCP states 240 s
 //! (REQ-5: not under 4 minutes), established TCP 5 days, UDP 30 s
 //! unanswered (120 s when NAT translated it and the destination port is
-//! not well-known: RFC 4787 REQ-5) and 300 s once answered (REQ-5: 5
-//! minutes recommended), ICMP 60 s (RFC 5508), other protocols 600 s.
+//! not well-known: RFC 4787 REQ-5) and 300 s once a stream (below; REQ-5:
+//! 5 minutes recommended), ICMP 60 s (RFC 5508), other protocols 600 s.
 //!
 //! A UDP (or other) flow is *assured* when it is a stream: answered, and
 //! still carrying traffic two seconds after it began (Linux's
@@ -95,11 +95,11 @@ pub struct Timeouts {
     pub tcp_established: Duration,
     pub tcp_time_wait: Duration,
     pub tcp_close: Duration,
-    /// UDP, unanswered (Linux's `nf_conntrack_udp_timeout`).
+    /// UDP, not (yet) a stream (Linux's `nf_conntrack_udp_timeout`).
     pub udp: Duration,
-    /// UDP, unanswered but translated by NAT, to a port from 1024 up.
+    /// UDP, not a stream but translated by NAT, to a port from 1024 up.
     pub udp_nat_min: Duration,
-    /// UDP, answered (`nf_conntrack_udp_timeout_stream`).
+    /// UDP, a stream: assured (`nf_conntrack_udp_timeout_stream`).
     pub udp_stream: Duration,
     pub icmp: Duration,
     pub generic: Duration,

@@ -195,7 +195,8 @@ impl Netfilter {
                     if let Some(nat) = &mut self.nat {
                         // Counted for `fw -L`; a flow a mapping admitted
                         // holds the mapping while it lives.
-                        if nat.forward_for(p.proto, p.dport).is_none() {
+                        let held = self.conntrack.entry(id).is_some_and(|e| e.holds.is_some());
+                        if nat.forward_for(p.proto, p.dport).is_none() && !held {
                             nat.hold(p.proto, ip, port);
                             self.conntrack.set_holds(id, (ip, port));
                         }

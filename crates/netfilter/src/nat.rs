@@ -18,12 +18,15 @@
 //! * **Port forwarding** maps a protocol and port of the outside address
 //!   to an inside address and port.
 //! * **Hairpinning** (RFC 4787 REQ-9, RFC 5382 REQ-8): an inside host may
-//!   reach a forwarded port on the outside address; the flow is also
-//!   source-translated, so the inside server sees the outside address and
-//!   the client's mapped port, and replies through the router.
-//! * Mappings live as long as their flows; flows expire by the connection
-//!   tracker's timeouts (UDP 5 minutes once answered, TCP established 5
-//!   days, transitory 4 minutes: RFC 4787 REQ-5, RFC 5382 REQ-5).
+//!   reach a forwarded port on the outside address, or another inside
+//!   endpoint's mapping when the filtering admits it (judged as from the
+//!   sender's own outside address and port); the flow is also
+//!   source-translated, so the inside peer sees the outside address and
+//!   the sender's mapped port, and replies through the router.
+//! * Mappings live as long as their flows, the flows admitted through
+//!   them from outside included; flows expire by the connection tracker's
+//!   timeouts (UDP 5 minutes once a stream, TCP established 5 days,
+//!   transitory 4 minutes: RFC 4787 REQ-5, RFC 5382 REQ-5).
 //! * ICMP errors about translated flows are translated, the quoted header
 //!   included (RFC 5508; RFC 5382 REQ-9); ICMP never ends a mapping.
 

@@ -24,7 +24,7 @@ use crate::stats::IcmpStats;
 use crate::time::Instant;
 
 /// Largest ICMP error datagram (RFC 1812 §4.3.2.3).
-const MAX_ERROR_DATAGRAM: usize = 576;
+pub(crate) const MAX_ERROR_DATAGRAM: usize = 576;
 /// Per-destination limiter entries kept at most.
 const PER_DEST_CAPACITY: usize = 4096;
 

@@ -12,7 +12,8 @@ use crate::time::Instant;
 
 /// Bytes of a datagram an ICMP error can quote at most (RFC 1812
 /// §4.3.2.3: the error datagram stays within 576 bytes).
-const QUOTE_LIMIT: usize = 576 - 28;
+const QUOTE_LIMIT: usize =
+    crate::icmp::MAX_ERROR_DATAGRAM - ipv4::HEADER_LEN - tcplab_wire::icmpv4::HEADER_LEN;
 
 impl Stack {
     pub(super) fn forward(
@@ -31,7 +32,7 @@ impl Stack {
         let dst = repr.dst_addr;
         // Never forward limited broadcasts (RFC 1812 §5.3.5.1) or multicast
         // (no multicast routing), nor to network 0 or 127, which never
-        // appear on a link (RFC 1122 §3.2.1.3(a, g); RFC 1812 §5.3.7:
+        // appear on a link (RFC 1122 §3.2.1.3(a), (b), (g); RFC 1812 §5.3.7:
         // martians are discarded, not answered).
         if dst.is_broadcast() || dst.is_multicast() || dst.is_loopback() || dst.octets()[0] == 0 {
             self.ip.stats.in_addr_errors += 1;

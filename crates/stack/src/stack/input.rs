@@ -304,13 +304,15 @@ impl Stack {
             } => self.redirect_input(ip_repr, reason, gateway, quote),
             icmpv4::Repr::DstUnreachable { .. }
             | icmpv4::Repr::TimeExceeded { .. }
-            | icmpv4::Repr::ParamProblem { .. }
-            | icmpv4::Repr::SourceQuench { .. } => {
+            | icmpv4::Repr::ParamProblem { .. } => {
                 if dest == Destination::Local {
                     self.icmp_error_input(now, ip_repr, &repr);
                 }
             }
-            icmpv4::Repr::Other { .. } => {}
+            // RFC 6633 §3: source quench is obsolete and silently discarded
+            // (Linux's icmp_discard); unknown types likewise (RFC 1122
+            // §3.2.2).
+            icmpv4::Repr::SourceQuench { .. } | icmpv4::Repr::Other { .. } => {}
         }
     }
 
@@ -332,9 +334,6 @@ impl Stack {
             } => (3, u8::from(reason), u32::from(next_hop_mtu)),
             icmpv4::Repr::TimeExceeded { reason, .. } => (11, u8::from(reason), 0),
             icmpv4::Repr::ParamProblem { pointer, .. } => (12, 0, u32::from(pointer)),
-            // RFC 6633: source quench is obsolete and ignored, but the
-            // application may still see it reported.
-            icmpv4::Repr::SourceQuench { .. } => (4, 0, 0),
             _ => return,
         };
         if let icmpv4::Repr::DstUnreachable {
@@ -523,11 +522,13 @@ fn give_back(arrived: Arrived<'_>) -> Option<Vec<u8>> {
 }
 
 /// The front of a datagram as it arrived, before prerouting translated
-/// it: the IP header and the first 20 bytes after it, which hold all NAT
-/// rewrites (addresses and the header checksum; TCP and UDP ports and
-/// checksums; the ICMP echo identifier and checksum). The rest of the
-/// datagram is unchanged by translation, so the two together are the
-/// datagram as its sender sent it.
+/// it: the IP header and the first 20 bytes after it, which hold every NAT
+/// rewrite of a datagram the router may answer with an error of its own
+/// (addresses and the header checksum; TCP and UDP ports and checksums;
+/// the ICMP echo identifier and checksum). Translated ICMP errors are
+/// also rewritten deeper, in the header they quote, but the router never
+/// answers an ICMP error with one (RFC 1122 §3.2.2). So the head and the
+/// rest of the datagram after prerouting are the datagram as sent.
 ///
 /// An ICMP error the router itself makes about a datagram it forwards
 /// (time exceeded, unreachable, fragmentation needed) and a policy's

@@ -428,7 +428,7 @@ impl TcpLayer {
             // RFC 9293 §3.10.5 asks for <SEQ=SND.NXT><CTL=RST>; the ACK
             // bit with RCV.NXT rides along, as Linux (tcp_send_active_reset)
             // and FreeBSD (tcp_drop) send it — the peer accepts a reset by
-            // its sequence number either way (§3.10.7.4 first check).
+            // its sequence number either way (§3.10.7.4, second check).
             self.send_rst(now, ip, (local, remote), seq, Some(ack), &opts);
         }
         self.remove(h.0);

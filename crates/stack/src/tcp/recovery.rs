@@ -355,7 +355,10 @@ impl Connection {
                 let cap = self.snd.queue().pipe().saturating_sub(self.seg.mss);
                 self.rec.reno_sacked = (self.rec.reno_sacked + self.seg.mss).min(cap);
             }
-        } else if !self.neg.sack {
+        } else if !self.neg.sack && ack >= prior_una {
+            // A window update or data from the peer ends a run of
+            // duplicates; an old ACK (below SND.UNA, reordered) is ignored
+            // either way, as Linux's tcp_ack does with it.
             self.rec.dupacks = 0;
         }
         let rtx_tsval = d.oldest_rtx_tsval;

@@ -128,6 +128,17 @@ fn fast_retransmit_on_third_duplicate_ack() {
 /// fast retransmit.
 #[test]
 fn old_acks_are_not_duplicate_acks() {
+    let (mut b, _, iss) = four_segments_out();
+    // Two true duplicates of ISS+1, then an old ACK in between (it
+    // neither counts nor ends the run), then the third: fast retransmit.
+    for _ in 0..2 {
+        b.send(Seg::new(ACK, IRS + 1, iss + 1));
+    }
+    b.send(Seg::new(ACK, IRS + 1, iss));
+    b.nothing();
+    b.send(Seg::new(ACK, IRS + 1, iss + 1));
+    assert_eq!(b.one().seq, iss + 1);
+    assert_eq!(b.s.stats().tcp.fast_retransmits, 1);
     let (mut b, c, iss) = four_segments_out();
     // The first segment is acknowledged (a new one may go out).
     b.send(Seg::new(ACK, IRS + 1, iss + 1201));
