@@ -357,6 +357,17 @@ impl Loader<'_> {
                 {
                     return Err(self.at(f, format!("port {} is forwarded twice", pf.port)));
                 }
+                // Forwarded to the router itself, the datagram would come
+                // back to the same forward: it can never arrive.
+                if ifaces.contains(pf.to.ip()) {
+                    return Err(self.at(
+                        f,
+                        format!(
+                            "{} is this router's own address: forward to a host behind it",
+                            pf.to.ip()
+                        ),
+                    ));
+                }
                 forwards.push(pf);
             }
             let filtering = match &raw.filtering {

@@ -358,6 +358,10 @@ outbound = ["100 allow all"]
             "conntrack_max = 3\n",
             "rules.toml:1:17: conntrack_max must be between",
         ),
+        (
+            "[nat]\noutside = \"10.9.2.1\"\ninside = [\"10.9.1.0/24\"]\nforward = [\"tcp 80 10.9.2.1:8080\"]\n",
+            "rules.toml:4:12: 10.9.2.1 is this router's own address: forward to a host behind it",
+        ),
     ] {
         let e = load_rules("rules.toml", text, &ifaces).unwrap_err();
         assert!(e.to_string().starts_with(want), "{e}");
