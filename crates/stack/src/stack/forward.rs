@@ -1,5 +1,7 @@
 //! Forwarding datagrams not addressed to this host (RFC 1812 §5.2, §5.3).
 
+use std::borrow::Cow;
+
 use tcplab_wire::icmpv4::{DstUnreachable, TimeExceeded};
 use tcplab_wire::ipv4;
 
@@ -15,6 +17,16 @@ use crate::time::Instant;
 const QUOTE_LIMIT: usize =
     crate::icmp::MAX_ERROR_DATAGRAM - ipv4::HEADER_LEN - tcplab_wire::icmpv4::HEADER_LEN;
 
+/// What the router's own ICMP errors about `bytes` quote: the datagram as
+/// it arrived, before prerouting translated it (see `ArrivedHead`); made
+/// only when an error is sent.
+fn as_arrived<'a>(bytes: &'a [u8], pre_nat: Option<&ArrivedHead>) -> Cow<'a, [u8]> {
+    match pre_nat {
+        Some(h) => Cow::Owned(h.restore(bytes, QUOTE_LIMIT)),
+        None => Cow::Borrowed(bytes),
+    }
+}
+
 impl Stack {
     pub(super) fn forward(
         &mut self,
@@ -25,73 +37,11 @@ impl Stack {
         pre_nat: Option<&ArrivedHead>,
     ) {
         let bytes = &arrived[..];
-        // What the router's own ICMP errors quote: the datagram as it
-        // arrived, before prerouting translated it (see `ArrivedHead`).
-        let arrived_as = pre_nat.map(|h| h.restore(bytes, QUOTE_LIMIT));
-        let quoted = arrived_as.as_deref().unwrap_or(bytes);
-        let dst = repr.dst_addr;
-        // Never forward limited broadcasts (RFC 1812 §5.3.5.1) or multicast
-        // (no multicast routing), nor to network 0 or 127, which never
-        // appear on a link (RFC 1122 §3.2.1.3(a), (b), (g); RFC 1812 §5.3.7:
-        // martians are discarded, not answered).
-        if dst.is_broadcast() || dst.is_multicast() || dst.is_loopback() || dst.octets()[0] == 0 {
-            self.ip.stats.in_addr_errors += 1;
-            self.not_forwarded();
-            return;
-        }
-        let Some(route) = self.ip.routes.lookup(dst).copied() else {
-            // RFC 1812 §5.2.7.1: no route is "network unreachable".
-            self.ip.stats.out_no_routes += 1;
-            self.icmp.send_error(
-                now,
-                &mut self.ip,
-                quoted,
-                Some(in_iface),
-                IcmpError::DstUnreachable(DstUnreachable::NetUnreachable),
-            );
+        let Some(route) = self.forward_route(now, in_iface, bytes, pre_nat, repr) else {
             self.not_forwarded();
             return;
         };
-        // RFC 1812 §5.3.1: a datagram whose TTL would reach zero is discarded
-        // with time exceeded (code 0). Like Linux, the route is looked up
-        // first, so an unroutable datagram gets net unreachable whatever its
-        // TTL (what `traceroute` shows as `!N` at the first hop).
-        if repr.ttl <= 1 {
-            self.ip.stats.in_hdr_errors += 1;
-            self.icmp.send_error(
-                now,
-                &mut self.ip,
-                quoted,
-                Some(in_iface),
-                IcmpError::TimeExceeded(TimeExceeded::TtlExpired),
-            );
-            self.not_forwarded();
-            return;
-        }
-        let next_hop = route.gateway.unwrap_or(dst);
-        let out_iface = &self.ip.ifaces[route.iface.0];
-        // A directed broadcast to a connected subnet is not forwarded (RFC
-        // 2644 makes that the default).
-        if route.gateway.is_none() && out_iface.is_subnet_broadcast(dst) {
-            self.ip.stats.in_addr_errors += 1;
-            self.not_forwarded();
-            return;
-        }
-        let mtu = out_iface.mtu;
-        // Linux checks the MTU before decrementing the TTL, so the quoted
-        // header is the one that arrived.
-        if bytes.len() > mtu && repr.dont_frag {
-            self.ip.stats.frag_fails += 1;
-            self.icmp.send_error(
-                now,
-                &mut self.ip,
-                quoted,
-                Some(in_iface),
-                IcmpError::FragNeeded(u16::try_from(mtu).unwrap_or(u16::MAX)),
-            );
-            self.not_forwarded();
-            return;
-        }
+        let next_hop = route.gateway.unwrap_or(repr.dst_addr);
         // RFC 1812 §5.2.7.2: going back out the arrival interface to a next
         // hop on the sender's own subnet means the sender could have sent
         // there directly: tell it (a host redirect; never a network one).
@@ -102,7 +52,7 @@ impl Stack {
                 self.icmp.send_error(
                     now,
                     &mut self.ip,
-                    quoted,
+                    &as_arrived(bytes, pre_nat),
                     Some(in_iface),
                     IcmpError::RedirectHost(next_hop),
                 );
@@ -149,6 +99,77 @@ impl Stack {
         }
         self.ip.stats.forw_datagrams += 1;
         self.ip.transmit(route.iface, next_hop, out);
+    }
+
+    /// The route a datagram to forward takes, after the checks that may
+    /// stop it here (counted, and answered with an ICMP error where RFC
+    /// 1812 asks for one); `None` if it stops.
+    fn forward_route(
+        &mut self,
+        now: Instant,
+        in_iface: IfaceId,
+        bytes: &[u8],
+        pre_nat: Option<&ArrivedHead>,
+        repr: &ipv4::Repr,
+    ) -> Option<crate::route::Route> {
+        let dst = repr.dst_addr;
+        // Never forward limited broadcasts (RFC 1812 §5.3.5.1) or multicast
+        // (no multicast routing), nor to network 0 or 127, which never
+        // appear on a link (RFC 1122 §3.2.1.3(a), (b), (g); RFC 1812 §5.3.7:
+        // martians are discarded, not answered).
+        if dst.is_broadcast() || dst.is_multicast() || dst.is_loopback() || dst.octets()[0] == 0 {
+            self.ip.stats.in_addr_errors += 1;
+            return None;
+        }
+        let Some(route) = self.ip.routes.lookup(dst).copied() else {
+            // RFC 1812 §5.2.7.1: no route is "network unreachable".
+            self.ip.stats.out_no_routes += 1;
+            self.icmp.send_error(
+                now,
+                &mut self.ip,
+                &as_arrived(bytes, pre_nat),
+                Some(in_iface),
+                IcmpError::DstUnreachable(DstUnreachable::NetUnreachable),
+            );
+            return None;
+        };
+        // RFC 1812 §5.3.1: a datagram whose TTL would reach zero is discarded
+        // with time exceeded (code 0). Like Linux, the route is looked up
+        // first, so an unroutable datagram gets net unreachable whatever its
+        // TTL (what `traceroute` shows as `!N` at the first hop).
+        if repr.ttl <= 1 {
+            self.ip.stats.in_hdr_errors += 1;
+            self.icmp.send_error(
+                now,
+                &mut self.ip,
+                &as_arrived(bytes, pre_nat),
+                Some(in_iface),
+                IcmpError::TimeExceeded(TimeExceeded::TtlExpired),
+            );
+            return None;
+        }
+        let out_iface = &self.ip.ifaces[route.iface.0];
+        // A directed broadcast to a connected subnet is not forwarded (RFC
+        // 2644 makes that the default).
+        if route.gateway.is_none() && out_iface.is_subnet_broadcast(dst) {
+            self.ip.stats.in_addr_errors += 1;
+            return None;
+        }
+        let mtu = out_iface.mtu;
+        // Linux checks the MTU before decrementing the TTL, so the quoted
+        // header is the one that arrived.
+        if bytes.len() > mtu && repr.dont_frag {
+            self.ip.stats.frag_fails += 1;
+            self.icmp.send_error(
+                now,
+                &mut self.ip,
+                &as_arrived(bytes, pre_nat),
+                Some(in_iface),
+                IcmpError::FragNeeded(u16::try_from(mtu).unwrap_or(u16::MAX)),
+            );
+            return None;
+        }
+        Some(route)
     }
 
     /// The datagram will not be forwarded: the policy forgets any flow
