@@ -171,7 +171,7 @@ fn shell_lines_are_interpreted_and_unknown_ones_fail_with_their_line() {
     let f = run(&HANDSHAKE.replace("TCPI_ESTABLISHED", "TCPI_SYN_SENT")).unwrap_err();
     assert_eq!(f.line, line(9));
     assert!(
-        f.message.contains("tcpi_state is TCPI_ESTABLISHED"),
+        f.message.contains("tcpi_state = ESTABLISHED"),
         "{}",
         f.message
     );

@@ -9,6 +9,7 @@
 //! sleeps and nothing touches a real network, so a run is a function of the
 //! script and the profile.
 
+mod code;
 mod packet;
 mod profile;
 mod shell;
@@ -253,6 +254,8 @@ struct Runner {
     blocking: Option<Blocking>,
     /// Settings the `sysctl` lines change (see `shell.rs`).
     sysctl: profile::Sysctl,
+    /// Names the `%{ }%` blocks assigned (see `code.rs`).
+    code_vars: std::collections::HashMap<String, code::Value>,
     log: Vec<String>,
 }
 
@@ -344,6 +347,7 @@ impl Runner {
             next_remote_port: 47_000,
             blocking: None,
             sysctl,
+            code_vars: std::collections::HashMap::new(),
             log: Vec::new(),
         })
     }

@@ -521,6 +521,7 @@ impl Runner {
         let deadline = end.map(|e| e + tol + GIVE_UP_US);
         let pkt = self.next_sent(line, deadline)?;
         let sut = self.under_test.unwrap_or(0);
+        let pkt = self.coalesce(sut, pkt, seq_range(&p.seq).1);
         // Learn the live ISN from the first SYN or SYN-ACK.
         let (syn, ack_bit) = tcp_flags(&pkt.bytes);
         let (script_start, len, absolute, unchecked) = seq_range(&p.seq);
@@ -574,6 +575,64 @@ impl Runner {
             }
         })?;
         Ok(())
+    }
+
+    /// Linux's packetdrill sees segmentation offload's super-segments:
+    /// one outbound line may stand for several segments sent together. A
+    /// line with more data than the segment taken is matched against the
+    /// run of equal-sized segments the stack sent at the same instant
+    /// that follow it in sequence (with the same ACK), joined as the
+    /// kernel's GSO would have carried them: one header, PSH and FIN
+    /// from the last. A segment the line does not cover stays queued.
+    fn coalesce(&mut self, sut: usize, mut pkt: Sent, want_len: u32) -> Sent {
+        let Some((_, first_len)) = data_segment(&pkt.bytes) else {
+            return pkt;
+        };
+        if first_len == 0 || want_len as usize <= first_len {
+            return pkt;
+        }
+        let ack = tcp_u32(&pkt.bytes, 8);
+        let mut next_seq = tcp_u32(&pkt.bytes, 4).wrapping_add(first_len as u32);
+        let mut total = first_len;
+        let mut last_flags = pkt.bytes[20 + 13];
+        let mut short = false;
+        while total < want_len as usize && !short {
+            let Some(idx) = self.sent.iter().position(|n| self.belongs(sut, &n.bytes)) else {
+                break;
+            };
+            let n = &self.sent[idx];
+            let Some((nhdr, nlen)) = data_segment(&n.bytes) else {
+                break;
+            };
+            // The segments before the last are all full (GSO's gso_size),
+            // and the whole stays within one 64 KiB datagram.
+            let fits = n.at == pkt.at
+                && tcp_u32(&n.bytes, 4) == next_seq
+                && tcp_u32(&n.bytes, 8) == ack
+                && nlen > 0
+                && nlen <= first_len
+                && pkt.bytes.len() + nlen <= 65_535;
+            if !fits {
+                break;
+            }
+            let n = self.sent.remove(idx).expect("the index was found");
+            last_flags = n.bytes[20 + 13];
+            short = nlen < first_len;
+            pkt.bytes.extend_from_slice(&n.bytes[nhdr..nhdr + nlen]);
+            next_seq = next_seq.wrapping_add(nlen as u32);
+            total += nlen;
+        }
+        if total == first_len {
+            return pkt;
+        }
+        // PSH and FIN as on the last segment; the rest as on the first.
+        pkt.bytes[20 + 13] = (pkt.bytes[20 + 13] & !0x09) | (last_flags & 0x09);
+        let len = pkt.bytes.len() as u16;
+        pkt.bytes[2..4].copy_from_slice(&len.to_be_bytes());
+        pkt.bytes[10..12].copy_from_slice(&[0, 0]);
+        let sum = !checksum::data(&pkt.bytes[..20]);
+        pkt.bytes[10..12].copy_from_slice(&sum.to_be_bytes());
+        pkt
     }
 
     fn verify_time(
@@ -836,6 +895,21 @@ fn live_option_text(opts: &[(u8, &[u8])], sack_offset: u32) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// A TCP segment in a 20-byte IPv4 header without SYN or RST: where its
+/// payload starts and how long it is.
+fn data_segment(b: &[u8]) -> Option<(usize, usize)> {
+    if b.len() < 40 || b[0] != 0x45 || b[9] != 6 {
+        return None;
+    }
+    let flags = b[20 + 13];
+    if flags & 0x06 != 0 {
+        return None;
+    }
+    let start = 20 + usize::from(b[20 + 12] >> 4) * 4;
+    let total = usize::from(u16::from_be_bytes([b[2], b[3]])).min(b.len());
+    (start <= total).then(|| (start, total - start))
 }
 
 fn check_field(name: &str, expected: u32, actual: u32) -> Result<(), String> {

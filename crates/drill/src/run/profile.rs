@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use tcplab_stack::tcp::{OptionLayout, ReceiverSws, TcpConfig};
+use tcplab_stack::tcp::{OptionLayout, ReceiverSws, TcpConfig, MAX_SOCKET_BUFFER};
 use tcplab_stack::Config;
 
 /// Which stack the scripts were written for.
@@ -220,7 +220,99 @@ impl Sysctl {
                     _ => return Err(format!("sysctl {name}={value}: expected 0, 1 or 2")),
                 }
             }
+            // "min default max": the default is a socket's buffer; the
+            // maximum sets the window scale offered (Linux's
+            // tcp_select_initial_window() sizes it for the largest
+            // buffer autotuning may reach).
+            "net.ipv4.tcp_rmem" | "net.ipv4.tcp_wmem" => {
+                let v: Vec<u64> = value
+                    .split_whitespace()
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| format!("sysctl {name}: `{value}` is not three numbers"))?;
+                let [min, default, max] = v[..] else {
+                    return Err(format!("sysctl {name}: `{value}` is not three numbers"));
+                };
+                if !(1..=max).contains(&min) || !(min..=max).contains(&default) {
+                    return Err(format!(
+                        "sysctl {name}={value}: expected min <= default <= max"
+                    ));
+                }
+                let default = usize::try_from(default)
+                    .ok()
+                    .filter(|&d| d <= MAX_SOCKET_BUFFER)
+                    .ok_or_else(|| {
+                        format!("sysctl {name}={value}: a default above {MAX_SOCKET_BUFFER}")
+                    })?;
+                if name == "net.ipv4.tcp_rmem" {
+                    t.recv_buffer = default;
+                    t.window_scale = Some(linux_window_scale(max));
+                } else {
+                    t.send_buffer = default;
+                }
+            }
             "net.ipv4.tcp_sack" => t.sack = flag()?,
+            // D-SACK (RFC 2883) is always sent; FACK is gone from Linux.
+            "net.ipv4.tcp_dsack" => {
+                if !flag()? {
+                    return Err(format!("sysctl {name}=0: tcplab always sends D-SACK"));
+                }
+            }
+            "net.ipv4.tcp_fack" => {
+                if flag()? {
+                    return Err(format!("sysctl {name}=1: tcplab has no FACK"));
+                }
+            }
+            // The duplicate-ACK threshold (RFC 5681 §3.2's three).
+            "net.ipv4.tcp_reordering" => {
+                t.dupthresh = count()?.max(1);
+            }
+            // Bit 0: RACK (RFC 8985) for loss detection.
+            "net.ipv4.tcp_recovery" => t.rack = int()? & 1 == 1,
+            // 3 and 4: the tail loss probe (RFC 8985 §7); 0-2 none.
+            "net.ipv4.tcp_early_retrans" => t.tlp = int()? >= 3,
+            // tcplab never restarts from the initial window after idle
+            // (RFC 5681 §4.1's SHOULD is Linux's 1; its test setup says 0).
+            "net.ipv4.tcp_slow_start_after_idle" => {
+                if flag()? {
+                    return Err(format!(
+                        "sysctl {name}=1: tcplab keeps its window after idle"
+                    ));
+                }
+            }
+            // No F-RTO (RFC 5682) in tcplab.
+            "net.ipv4.tcp_frto" => {
+                if int()? != 0 {
+                    return Err(format!("sysctl {name}={value}: tcplab has no F-RTO"));
+                }
+            }
+            // tcplab sends MSS-sized segments: no TSO to defer for, and
+            // pacing only where BBR paces itself.
+            "net.ipv4.tcp_tso_win_divisor"
+            | "net.ipv4.tcp_pacing_ss_ratio"
+            | "net.ipv4.tcp_pacing_ca_ratio" => {
+                int()?;
+            }
+            // No TCP_NOTSENT_LOWAT: only "unlimited" matches.
+            "net.ipv4.tcp_notsent_lowat" => {
+                if int()? != u64::from(u32::MAX) {
+                    return Err(format!(
+                        "sysctl {name}={value}: tcplab has no notsent_lowat"
+                    ));
+                }
+            }
+            // No TCP Fast Open (RFC 7413).
+            "net.ipv4.tcp_fastopen" => {
+                if int()? != 0 {
+                    return Err(format!(
+                        "sysctl {name}={value}: tcplab has no TCP Fast Open"
+                    ));
+                }
+            }
+            // 2 asks for the AccECN option only when AccECN is agreed.
+            "net.ipv4.tcp_ecn_option" => {
+                int()?;
+            }
             "net.ipv4.tcp_window_scaling" => t.window_scaling = flag()?,
             "net.ipv4.tcp_syn_retries" => t.syn_retries = count()?,
             "net.ipv4.tcp_synack_retries" => t.synack_retries = count()?,
@@ -259,6 +351,19 @@ impl Sysctl {
 fn bsd_window_scale(maxsockbuf: u64) -> u8 {
     let mut shift = 0;
     while shift < 14 && (65_535u64 << shift) < maxsockbuf {
+        shift += 1;
+    }
+    shift
+}
+
+/// The window scale Linux offers for a largest receive buffer of `max`
+/// bytes: halve it until it fits 16 bits (`tcp_select_initial_window()`;
+/// RFC 7323 §2.3 caps the shift at 14).
+fn linux_window_scale(max: u64) -> u8 {
+    let mut space = max;
+    let mut shift = 0;
+    while space > 65_535 && shift < 14 {
+        space >>= 1;
         shift += 1;
     }
     shift

@@ -7,6 +7,67 @@ use tcplab_stack::tcp::{SocketSnapshot, State};
 
 use super::{Failure, Runner, SCRIPT_PORT};
 
+/// What packetdrill's `gtests/net/common/defaults.sh` sets, in tcplab's
+/// terms: Linux's buffers (the 15 MiB receive maximum gives window scale
+/// 8), timestamps, SACK, D-SACK, three duplicate ACKs, CUBIC, no restart
+/// after idle, RACK and the tail loss probe, no ECN. Two of its settings
+/// tcplab cannot take and leaves out: F-RTO (`tcp_frto=2`) and TCP Fast
+/// Open (`tcp_fastopen`); scripts that test them fail where they differ.
+const LINUX_TEST_DEFAULTS: &[(&str, &str)] = &[
+    ("net.ipv4.tcp_rmem", "4096 540000 15728640"),
+    ("net.ipv4.tcp_wmem", "4096 262144 4194304"),
+    ("net.ipv4.tcp_timestamps", "1"),
+    ("net.ipv4.tcp_syn_retries", "5"),
+    ("net.ipv4.tcp_synack_retries", "5"),
+    ("net.ipv4.tcp_sack", "1"),
+    ("net.ipv4.tcp_dsack", "1"),
+    ("net.ipv4.tcp_fack", "0"),
+    ("net.ipv4.tcp_reordering", "3"),
+    ("net.ipv4.tcp_congestion_control", "cubic"),
+    ("net.ipv4.tcp_slow_start_after_idle", "0"),
+    ("net.ipv4.tcp_early_retrans", "4"),
+    ("net.ipv4.tcp_recovery", "1"),
+    ("net.ipv4.tcp_tso_win_divisor", "3"),
+    ("net.ipv4.tcp_ecn", "0"),
+    ("net.ipv4.tcp_syncookies", "1"),
+];
+
+/// Split a command line into words as a shell would for the commands
+/// here: whitespace separates, quotes group (and are removed).
+fn shell_words(cmd: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in cmd.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err("unterminated quote".into());
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
 /// FreeBSD's name of a connection state (`sockstat -s`, `tcpi_state`).
 fn state_name(s: State) -> &'static str {
     match s {
@@ -26,35 +87,68 @@ fn state_name(s: State) -> &'static str {
 impl Runner {
     pub(super) fn shell(&mut self, line: usize, cmd: &str) -> Result<(), Failure> {
         self.log(line, || format!("`{cmd}`"));
-        let fail = |m: String| Failure::at(line, format!("error executing `{cmd}` command: {m}"));
-        let words: Vec<&str> = cmd.split_whitespace().collect();
-        match words.first().copied() {
+        // A command may span lines (packetdrill hands it to a shell):
+        // each line is one command.
+        let joined = cmd.replace("\\\n", " ");
+        for one in joined.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            self.command(one)
+                .map_err(|m| Failure::at(line, format!("error executing `{one}` command: {m}")))?;
+        }
+        Ok(())
+    }
+
+    fn command(&mut self, cmd: &str) -> Result<(), String> {
+        let words = shell_words(cmd)?;
+        match words.first().map(String::as_str) {
             Some("sysctl") => {
                 // `-w` (write) and `-q` (quiet, Linux) change nothing here.
-                let args: Vec<&str> = words[1..]
+                let settings: Vec<&String> = words[1..]
                     .iter()
-                    .copied()
-                    .filter(|w| !matches!(*w, "-w" | "-q" | "-qw" | "-wq"))
+                    .filter(|w| !matches!(w.as_str(), "-w" | "-q" | "-qw" | "-wq"))
                     .collect();
-                let setting = match args.as_slice() {
-                    [s] if s.contains('=') => *s,
-                    _ => {
-                        return Err(fail(
-                            "only `sysctl [-w] [-q] name=value` is understood".into(),
-                        ))
-                    }
-                };
-                let (name, value) = setting
-                    .split_once('=')
-                    .ok_or_else(|| fail(format!("`{setting}` has no `=`")))?;
-                self.sysctl.set(name, value).map_err(fail)?;
+                if settings.is_empty() || settings.iter().any(|s| !s.contains('=')) {
+                    return Err("only `sysctl [-w] [-q] name=value ...` is understood".into());
+                }
+                for setting in settings {
+                    let (name, value) = setting
+                        .split_once('=')
+                        .ok_or_else(|| format!("`{setting}` has no `=`"))?;
+                    self.sysctl.set(name, value)?;
+                }
                 self.stack.set_tcp_config(self.sysctl.tcp.clone());
                 Ok(())
             }
-            Some("sockstat") => self.sockstat(cmd).map_err(fail),
+            // packetdrill's Linux helper: `set_sysctls.py /proc/sys/a/b=v ...`.
+            Some(script) if script.rsplit('/').next() == Some("set_sysctls.py") => {
+                for arg in &words[1..] {
+                    let (path, value) = arg
+                        .split_once('=')
+                        .ok_or_else(|| format!("`{arg}` has no `=`"))?;
+                    let name = path
+                        .strip_prefix("/proc/sys/")
+                        .ok_or_else(|| format!("`{path}` is not under /proc/sys"))?
+                        .replace('/', ".");
+                    self.sysctl.set(&name, value)?;
+                }
+                self.stack.set_tcp_config(self.sysctl.tcp.clone());
+                Ok(())
+            }
+            // tcplab's segments are MSS-sized whatever the device offers;
+            // the runner joins them where a line shows a super-segment.
+            Some("ethtool")
+                if words.len() >= 5
+                    && words[1] == "-K"
+                    && words[3..].chunks(2).all(|kv| {
+                        matches!(kv, [k, v] if matches!(k.as_str(), "tso" | "gso" | "gro")
+                            && matches!(v.as_str(), "on" | "off"))
+                    }) =>
+            {
+                Ok(())
+            }
+            Some("sockstat") => self.sockstat(cmd),
             Some("tcpdrop") => {
-                if words.as_slice() != ["tcpdrop", "-s", "TIME_WAIT"] {
-                    return Err(fail("only `tcpdrop -s TIME_WAIT` is understood".into()));
+                if words != ["tcpdrop", "-s", "TIME_WAIT"] {
+                    return Err("only `tcpdrop -s TIME_WAIT` is understood".into());
                 }
                 let now = self.stack_now();
                 for (h, snap) in self.stack.tcp_sockets() {
@@ -69,12 +163,18 @@ impl Runner {
                 Ok(())
             }
             // packetdrill's Linux tests begin with `../common/defaults.sh`,
-            // which puts the kernel's TCP settings back to their defaults:
-            // a fresh stack here starts with its defaults anyway.
-            Some(script) if script.rsplit('/').next() == Some("defaults.sh") => Ok(()),
-            _ => Err(fail(
-                "not a command tcplab interprets (sysctl, sockstat, tcpdrop, defaults.sh)".into(),
-            )),
+            // which sets the kernel's TCP settings to the values the tests
+            // were written against: the same settings here.
+            Some(script) if script.rsplit('/').next() == Some("defaults.sh") => {
+                for (name, value) in LINUX_TEST_DEFAULTS {
+                    self.sysctl.set(name, value)?;
+                }
+                self.stack.set_tcp_config(self.sysctl.tcp.clone());
+                Ok(())
+            }
+            _ => Err(
+                "not a command tcplab interprets (sysctl, set_sysctls.py, sockstat, tcpdrop, ethtool -K, defaults.sh)".into(),
+            ),
         }
     }
 
@@ -187,8 +287,8 @@ impl Runner {
         n
     }
 
-    /// `%{ assert tcpi_state == TCPI_X }%` and `assert tcpi_options == 0`
-    /// on the socket under test.
+    /// A `%{ … }%` block, on the socket under test's TCP_INFO now
+    /// (packetdrill takes the snapshot when the block's time comes).
     pub(super) fn code(&mut self, line: usize, code: &str) -> Result<(), Failure> {
         self.log(line, || format!("%{{ {code} }}%"));
         let fail = |m: String| Failure::at(line, format!("error executing code: {m}"));
@@ -207,46 +307,16 @@ impl Runner {
                 })
         });
         let info = handle.and_then(|h| self.stack.tcp_info(h));
-        for stmt in code
-            .split(['\n', ';'])
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let words: Vec<&str> = stmt.split_whitespace().collect();
-            match words.as_slice() {
-                ["assert", "tcpi_state", "==", want] => {
-                    let actual = match &info {
-                        Some(i) => format!("TCPI_{}", tcpi_name(i.state)),
-                        // A listener, or a socket with no connection.
-                        None if s.state == super::SockState::Listening => "TCPI_LISTEN".into(),
-                        None => "TCPI_CLOSED".into(),
-                    };
-                    if actual != *want {
-                        return Err(fail(format!("AssertionError: tcpi_state is {actual}, not {want}")));
-                    }
-                }
-                ["assert", "tcpi_options", "==", "0"] => {
-                    // FreeBSD's bits: TS 1, SACK 2, WSCALE 4.
-                    let opts = info.as_ref().map_or(0, |i| {
-                        u32::from(i.timestamps)
-                            | u32::from(i.sack) << 1
-                            | u32::from(i.snd_wscale > 0 || i.rcv_wscale > 0) << 2
-                    });
-                    if opts != 0 {
-                        return Err(fail(format!("AssertionError: tcpi_options is {opts}, not 0")));
-                    }
-                }
-                _ => return Err(fail(format!("`{stmt}`: only `assert tcpi_state == …` and `assert tcpi_options == 0` are understood"))),
-            }
-        }
-        Ok(())
-    }
-}
-
-/// FreeBSD's `TCPI_*` names: `sockstat`'s, except SYN-RECEIVED's.
-fn tcpi_name(s: State) -> &'static str {
-    match s {
-        State::SynReceived => "SYN_RECEIVED",
-        other => state_name(other),
+        let state = match &info {
+            Some(i) => super::code::state_key(i.state),
+            // A listener, or a socket with no connection.
+            None if s.state == super::SockState::Listening => "LISTEN",
+            None => "CLOSED",
+        };
+        let snap = super::code::Snapshot {
+            state,
+            info: info.as_ref(),
+        };
+        super::code::run(code, &mut self.code_vars, &snap).map_err(fail)
     }
 }

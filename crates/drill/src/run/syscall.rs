@@ -19,6 +19,9 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("IPPROTO_IP", 0),
     ("IPPROTO_TCP", 6),
     ("SOL_SOCKET", 0xffff),
+    // Linux's names of the protocol levels.
+    ("SOL_IP", 0),
+    ("SOL_TCP", 6),
     ("SO_REUSEADDR", 0x4),
     ("SO_KEEPALIVE", 0x8),
     ("SO_LINGER", 0x80),

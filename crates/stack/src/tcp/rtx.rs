@@ -348,7 +348,6 @@ impl RtxQueue {
         self.fl().records.is_empty()
     }
 
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.fl().records.len()
     }

@@ -300,6 +300,9 @@ pub struct TcpInfo {
     pub sacked: usize,
     pub lost: usize,
     pub retrans_out: usize,
+    /// Segments sent and not yet cumulatively acknowledged (Linux's
+    /// packets_out, `tcpi_unacked`).
+    pub unacked: usize,
     /// Bytes delivered to the peer (cumulatively or by SACK).
     pub delivered: u64,
     /// The largest data segment received, at least 536 (`ss -i`'s rcvmss).
@@ -588,6 +591,7 @@ impl Connection {
             send_buffer: self.snd.buffer().capacity(),
             lost: self.snd.queue().lost_records(),
             retrans_out: self.snd.queue().retrans_records(),
+            unacked: self.snd.queue().len(),
             delivered: self.rate.delivered,
             reordering_seen: self.rack.reordering_seen,
             rcv_mss: self.rcv_mss as usize,
