@@ -578,25 +578,37 @@ impl Runner {
     }
 
     /// Linux's packetdrill sees segmentation offload's super-segments:
-    /// one outbound line may stand for several segments sent together. A
-    /// line with more data than the segment taken is matched against the
-    /// run of equal-sized segments the stack sent at the same instant
-    /// that follow it in sequence (with the same ACK), joined as the
-    /// kernel's GSO would have carried them: one header, PSH and FIN
-    /// from the last. A segment the line does not cover stays queued.
+    /// one outbound line may stand for several segments. As packetdrill
+    /// does (`do_outbound_script_packet()`), a line with more data than
+    /// the segment taken is matched against it and the segments that
+    /// follow it for the socket, joined: each in sequence after the one
+    /// before, with the same ACK, window, header length and flags but PSH,
+    /// FIN and CWR, and all but the last as large as the first. The joined
+    /// segment has the last one's header and time, the first one's
+    /// sequence number and CWR (`aggregate_packets()`). A segment that
+    /// does not fit stays queued, and the length check then fails.
     fn coalesce(&mut self, sut: usize, mut pkt: Sent, want_len: u32) -> Sent {
-        let Some((_, first_len)) = data_segment(&pkt.bytes) else {
+        let Some((first_hdr, first_len)) = data_segment(&pkt.bytes) else {
             return pkt;
         };
         if first_len == 0 || want_len as usize <= first_len {
             return pkt;
         }
-        let ack = tcp_u32(&pkt.bytes, 8);
+        const LOOSE_FLAGS: u8 = 0x01 | 0x08 | 0x80; // FIN, PSH, CWR
+        let same = |a: &[u8], b: &[u8]| {
+            a[20 + 8..20 + 13] == b[20 + 8..20 + 13]
+                && a[20 + 13] & !LOOSE_FLAGS == b[20 + 13] & !LOOSE_FLAGS
+                && a[20 + 14..20 + 16] == b[20 + 14..20 + 16]
+                && a[20 + 18..20 + 20] == b[20 + 18..20 + 20]
+        };
         let mut next_seq = tcp_u32(&pkt.bytes, 4).wrapping_add(first_len as u32);
         let mut total = first_len;
-        let mut last_flags = pkt.bytes[20 + 13];
-        let mut short = false;
-        while total < want_len as usize && !short {
+        let mut last: Option<Sent> = None;
+        while total < want_len as usize
+            && last
+                .as_ref()
+                .is_none_or(|l| data_segment(&l.bytes).is_some_and(|(_, n)| n == first_len))
+        {
             let Some(idx) = self.sent.iter().position(|n| self.belongs(sut, &n.bytes)) else {
                 break;
             };
@@ -604,29 +616,29 @@ impl Runner {
             let Some((nhdr, nlen)) = data_segment(&n.bytes) else {
                 break;
             };
-            // The segments before the last are all full (GSO's gso_size),
-            // and the whole stays within one 64 KiB datagram.
-            let fits = n.at == pkt.at
+            let fits = nhdr == first_hdr
+                && same(&pkt.bytes, &n.bytes)
                 && tcp_u32(&n.bytes, 4) == next_seq
-                && tcp_u32(&n.bytes, 8) == ack
-                && nlen > 0
-                && nlen <= first_len
+                && (1..=first_len).contains(&nlen)
                 && pkt.bytes.len() + nlen <= 65_535;
             if !fits {
                 break;
             }
             let n = self.sent.remove(idx).expect("the index was found");
-            last_flags = n.bytes[20 + 13];
-            short = nlen < first_len;
             pkt.bytes.extend_from_slice(&n.bytes[nhdr..nhdr + nlen]);
             next_seq = next_seq.wrapping_add(nlen as u32);
             total += nlen;
+            last = Some(n);
         }
-        if total == first_len {
+        let Some(last) = last else {
             return pkt;
-        }
-        // PSH and FIN as on the last segment; the rest as on the first.
-        pkt.bytes[20 + 13] = (pkt.bytes[20 + 13] & !0x09) | (last_flags & 0x09);
+        };
+        // The last segment's header (flags, options: its TS val), the
+        // first one's CWR; the sequence number is the first one's already.
+        let cwr = pkt.bytes[20 + 13] & 0x80;
+        pkt.bytes[20 + 13] = (last.bytes[20 + 13] & !0x80) | cwr;
+        pkt.bytes[40..first_hdr].copy_from_slice(&last.bytes[40..first_hdr]);
+        pkt.at = last.at;
         let len = pkt.bytes.len() as u16;
         pkt.bytes[2..4].copy_from_slice(&len.to_be_bytes());
         pkt.bytes[10..12].copy_from_slice(&[0, 0]);

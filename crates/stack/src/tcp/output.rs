@@ -573,6 +573,21 @@ impl Connection {
         self.timers.set(Timer::Persist, now + interval);
     }
 
+    /// After new data went out: remember whether the window limited the
+    /// sender, and the most it had outstanding, for the ACKs of this
+    /// window of data (Linux's `tcp_cwnd_validate()`; RFC 7661 §4.3 asks
+    /// that a window the sender did not use not grow). A window filled
+    /// once counts as used until its data is acknowledged, so ACKs that
+    /// arrive as the flight drains still grow it.
+    fn note_cwnd_use(&mut self) {
+        let limited = self.pipe() + self.seg.mss > self.cwnd();
+        let out = self.snd.outstanding();
+        let u = self.cwnd_use;
+        if self.snd.una() >= u.until() || limited || (!u.limited() && out > u.max_out()) {
+            self.cwnd_use = super::tcb::CwndUse::new(self.snd.nxt(), out, limited);
+        }
+    }
+
     /// Bookkeeping for a segment that goes out.
     fn sent(&mut self, now: Instant, plan: &Plan, kind: Kind) {
         let len = plan.data_len + usize::from(plan.flags.syn()) + usize::from(plan.flags.fin());
@@ -588,7 +603,10 @@ impl Connection {
                 self.snd_sml = end;
             }
             match kind {
-                Kind::New => self.snd.sent_new(plan.seq, end, now, tsval, snap),
+                Kind::New => {
+                    self.snd.sent_new(plan.seq, end, now, tsval, snap);
+                    self.note_cwnd_use();
+                }
                 Kind::Repair(i) => {
                     self.snd.queue_mut().retransmitted(i, now, tsval, snap);
                     self.counters.retrans_segs = self.counters.retrans_segs.wrapping_add(1);

@@ -322,7 +322,7 @@ impl Connection {
         let ack = seg.ack_number;
         let prior_una = self.snd.una();
         let prior_in_flight = self.pipe();
-        let cwnd_limited = prior_in_flight + self.seg.mss >= self.cwnd();
+        let cwnd_limited = self.cwnd_limited(prior_in_flight);
         self.check_app_limited();
         let tsecr = self.tsecr(seg);
         let mut d = Delivery::new(now, tsecr, self.min_rtt().unwrap_or_default());
@@ -364,7 +364,8 @@ impl Connection {
         let rtx_tsval = d.oldest_rtx_tsval;
         self.check_undo(ctx, &sacks, tsecr, rtx_tsval, ack);
         // The episode ends when its recovery point is acknowledged.
-        if advanced && self.rec.until.is_some_and(|u| ack >= u) {
+        let ended = advanced && self.rec.until.is_some_and(|u| ack >= u);
+        if ended {
             self.end_episode(ctx);
         } else if advanced && self.rec.state == CaState::Recovery && !self.neg.sack {
             // RFC 6582 §3.2 step 5: a partial ACK: the next hole is lost
@@ -431,7 +432,10 @@ impl Connection {
                 prior_in_flight,
                 in_flight: self.pipe(),
                 cwnd_limited,
-                in_recovery: self.rec.state == CaState::Recovery,
+                // The ACK that ends recovery leaves the window where
+                // recovery set it (RFC 6937 §3: cwnd = ssthresh at the
+                // end); growth resumes with the next.
+                in_recovery: self.rec.state == CaState::Recovery || ended,
                 rate,
                 smss: self.seg.mss,
             };
@@ -949,6 +953,19 @@ impl Connection {
 
     /// draft-ietf-ccwg-bbr §4.1.2.4 at an ACK or a timer: is the
     /// application what limits the sender?
+    /// Whether the window limited the sender, for the growth an ACK may
+    /// bring (RFC 7661 §4.3; Linux's `tcp_is_cwnd_limited()`): the flight
+    /// filled it now, or the data this ACK belongs to filled it when it
+    /// was sent, or in slow start the window is below twice the most
+    /// that was outstanding (so slow start may double what was used).
+    fn cwnd_limited(&self, prior_in_flight: usize) -> bool {
+        let cwnd = self.cwnd();
+        let u = self.cwnd_use;
+        prior_in_flight + self.seg.mss >= cwnd
+            || u.limited()
+            || cwnd < self.cc.ssthresh() && cwnd < 2 * u.max_out()
+    }
+
     pub(super) fn check_app_limited(&mut self) {
         let (unsent, pipe, cwnd) = (self.snd.unsent(), self.pipe(), self.cwnd());
         let waiting = self.snd.queue().has_lost();

@@ -226,6 +226,11 @@ pub struct Connection {
     /// snd_sml); at most SND.UNA once that is acknowledged (moved up with
     /// it, so it never falls 2³¹ behind).
     pub(super) snd_sml: SeqNumber,
+    /// How much of the window the sender used over the last window of
+    /// data sent (Linux's is_cwnd_limited, max_packets_out and
+    /// cwnd_usage_seq, in bytes): whether it filled the window, the most
+    /// it had outstanding, and where that window ends.
+    pub(super) cwnd_use: CwndUse,
     /// The socket's own settings (buffers, keep-alive, TOS, TTL).
     pub(super) opts: Options,
     /// ACKs repeat an unacknowledged FIN (`TcpConfig::fin_on_acks`).
@@ -250,6 +255,42 @@ pub struct Connection {
     /// What the connection records for a report, when the stack records
     /// (`TcpLayer::set_tracing`); `None` otherwise.
     pub(super) trail: Option<Box<super::trace::Trail>>,
+}
+
+/// The sender's use of its window over the last window of data (see
+/// `Connection::cwnd_limited`): where that window ends, the most bytes it
+/// had outstanding, and whether the window limited it — the flag in the
+/// top bit of `out`, to keep the control block small.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CwndUse {
+    until: SeqNumber,
+    out: u32,
+}
+
+impl CwndUse {
+    const LIMITED: u32 = 1 << 31;
+
+    pub fn new(until: SeqNumber, max_out: usize, limited: bool) -> CwndUse {
+        let out = u32::try_from(max_out)
+            .unwrap_or(u32::MAX)
+            .min(!Self::LIMITED);
+        CwndUse {
+            until,
+            out: out | if limited { Self::LIMITED } else { 0 },
+        }
+    }
+
+    pub fn until(self) -> SeqNumber {
+        self.until
+    }
+
+    pub fn max_out(self) -> usize {
+        (self.out & !Self::LIMITED) as usize
+    }
+
+    pub fn limited(self) -> bool {
+        self.out & Self::LIMITED != 0
+    }
 }
 
 /// What a STATUS call reports (RFC 9293 §3.9.1 "STATUS"), and `ss -i`.
@@ -415,6 +456,7 @@ impl Connection {
             nodelay: !config.nagle,
             minshall: config.nagle_minshall,
             snd_sml: iss,
+            cwnd_use: CwndUse::new(iss, 0, false),
             opts: Options::new(opts),
             fin_on_acks: config.fin_on_acks,
             challenge_due: false,
@@ -776,8 +818,8 @@ mod tests {
     fn control_block_size() {
         let size = std::mem::size_of::<Connection>();
         assert!(
-            size <= 856,
-            "Connection is {size} bytes (docs/benchmarks.md says 856)"
+            size <= 864,
+            "Connection is {size} bytes (docs/benchmarks.md says 864)"
         );
     }
 }
