@@ -192,7 +192,7 @@ fn a_passive_open_maps_the_peer_isn_and_answers_a_reset() {
 +0.00 < P. 1:11(10) ack 1 win 65535
 +0.00 recv(4, ..., 100, MSG_PEEK) = 10
 +0.00 read(4, ..., 100) = 10
-+0.04 > . 1:1(0) ack 11 win 65535
++0.00 > . 1:1(0) ack 11 win 65535
 +0.00 < R. 11:11(0) ack 1 win 65535
 +0.00 read(4, ..., 100) = -1 ECONNRESET (Connection reset by peer)
 +0.00 close(4) = 0

@@ -845,7 +845,7 @@ pub fn text_ladders(a: &Analysis<'_>, max_conns: usize) -> String {
     let mut out = String::new();
     for c in a.conns.iter().take(max_conns) {
         let _ = writeln!(out, "{}", c.title(a.input.scenario));
-        out.push_str(&ladder::text_ladder(a.input.scenario, c, 4, 4));
+        out.push_str(&ladder::text_ladder(a.input.scenario, c, 6, 4));
     }
     out
 }

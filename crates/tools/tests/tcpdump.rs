@@ -119,8 +119,8 @@ fn writes_pcap_files_and_counts_at_the_end() {
         r[2].stderr,
         [
             "tcpdump: listening on eth0, link-type RAW (Raw IP), snapshot length 262144 bytes",
-            "9 packets captured",
-            "9 packets received by filter",
+            "11 packets captured",
+            "11 packets received by filter",
             "0 packets dropped by kernel",
         ]
     );

@@ -188,6 +188,8 @@ struct Sock {
     reuseaddr: bool,
     keepalive: bool,
     nodelay: bool,
+    /// shutdown(SHUT_RD) or SHUT_RDWR: reads end at the queue's end.
+    read_shut: bool,
 }
 
 impl Sock {
@@ -214,6 +216,7 @@ impl Sock {
             reuseaddr: false,
             keepalive: false,
             nodelay: false,
+            read_shut: false,
         }
     }
 }

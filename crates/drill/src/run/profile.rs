@@ -20,7 +20,7 @@ pub enum Profile {
     /// 200 ms of slop, options laid out as `tcp_addoptions()` does (SYN
     /// `mss,nop,wscale,sackOK,TS`, EOL padding), the receive window all the
     /// free space (`tcp_output()`'s silly-window rule), an ACK for every
-    /// second segment of any size, Nagle as RFC 9293 writes it (not Linux's
+    /// second segment of any size and no quick ACKs, Nagle as RFC 9293 writes it (not Linux's
     /// Minshall variant), and ACKs that repeat an unacknowledged
     /// FIN, RSTs ignored in TIME-WAIT (RFC 1337), an ICMP error about the
     /// SYN ending the attempt (`icmp_may_rst`), a 75 s `keepinit`, RCV.WND
@@ -65,6 +65,7 @@ impl Sysctl {
             tcp.option_layout = OptionLayout::Bsd;
             tcp.receiver_sws = ReceiverSws::FreeSpace;
             tcp.ack_every_second_segment = true;
+            tcp.quickack = false;
             tcp.nagle_minshall = false;
             tcp.fin_on_acks = true;
             tcp.rfc1337 = true;
@@ -181,6 +182,15 @@ impl Sysctl {
                 }
             }
             "net.inet.tcp.delacktime" => t.delayed_ack = ms()?,
+            // 1: BSD's delayed ACKs, with no quick ACKs at the start (the
+            // FreeBSD profile's); 0 (an ACK for every segment) is not a
+            // mode tcplab has.
+            "net.inet.tcp.delayed_ack" => {
+                if !flag()? {
+                    return Err(format!("sysctl {name}=0: tcplab always delays ACKs"));
+                }
+                t.quickack = false;
+            }
             "net.inet.tcp.keepinit" => t.connect_timeout = Some(ms()?),
             "net.inet.tcp.icmp_may_rst" => t.syn_sent_icmp_abort = flag()?,
             "net.inet.tcp.keepidle" => t.keepalive_time = ms()?,

@@ -55,6 +55,11 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("O_RDWR", 2),
     ("O_NONBLOCK", 4),
     ("SHUT_RD", 0),
+    // ioctl requests (Linux's numbers: BSD's FIONREAD is another).
+    ("SIOCINQ", 0x541b),
+    ("FIONREAD", 0x541b),
+    ("SIOCOUTQ", 0x5411),
+    ("TIOCOUTQ", 0x5411),
     ("SHUT_WR", 1),
     ("SHUT_RDWR", 2),
     ("NULL", 0),
@@ -518,6 +523,7 @@ impl Runner {
                 self.drain(self.now);
                 match r {
                     Ok(n) => Ok(n as i64),
+                    Err(RecvError::WouldBlock) if self.sockets[i].read_shut => Ok(0),
                     Err(RecvError::WouldBlock)
                         if self.sockets[i].nonblocking || flags & 0x80 != 0 =>
                     {
@@ -565,8 +571,17 @@ impl Runner {
                 let Some(h) = self.sockets[i].handle else {
                     return Ok(Some(Err(errno("ENOTCONN"))));
                 };
+                if !(0..=2).contains(&how) {
+                    return Ok(Some(Err(errno("EINVAL"))));
+                }
+                // SHUT_RD: TCP sends nothing for it (RFC 9293 has no
+                // half-close of the receiving side); reads return what is
+                // queued and then the end of the stream, as Linux's do.
+                if how != 1 {
+                    self.sockets[i].read_shut = true;
+                }
                 if how == 0 {
-                    return Err("shutdown(SHUT_RD) is not supported".into());
+                    return Ok(Some(Ok(0)));
                 }
                 let r = self.stack.tcp_shutdown(h);
                 self.stack.handle_timeout(now);
@@ -606,6 +621,31 @@ impl Runner {
                     }
                     cmd => return Err(format!("fcntl command {cmd} is not supported")),
                 }
+            }
+            // SIOCINQ (FIONREAD): bytes ready to read, the FIN not
+            // counted; SIOCOUTQ: bytes not yet acknowledged (Linux's).
+            "ioctl" => {
+                let i = self.sock_of(call)?;
+                let request = Runner::int_arg(call, 1)?;
+                let info = self.sockets[i].handle.and_then(|h| self.stack.tcp_info(h));
+                let v = match request {
+                    0x541b => info.as_ref().map_or(0, |i| {
+                        i.recv_queue - usize::from(i.state == State::CloseWait)
+                    }),
+                    0x5411 => info.as_ref().map_or(0, |i| i.send_queue),
+                    other => {
+                        return Err(format!("ioctl request {other:#x}: not supported by tcplab"))
+                    }
+                };
+                if let Some(Expr::List(items)) = call.args.get(2) {
+                    if let Some(want) = items.first().filter(|w| **w != Expr::Ellipsis) {
+                        let want = value(want)?;
+                        if want != v as i64 {
+                            return Err(format!("ioctl: expected: {want} actual: {v}"));
+                        }
+                    }
+                }
+                Ok(0)
             }
             "getsockopt" => return self.getsockopt(call).map(Some),
             "setsockopt" => return self.setsockopt(call).map(Some),

@@ -173,6 +173,13 @@ pub struct TcpConfig {
     /// delayed ACK), not only every second full-sized one (RFC 9293
     /// §3.8.6.3's minimum, which Linux keeps).
     pub ack_every_second_segment: bool,
+    /// Quick-ACK mode, as Linux: the first data segments of a connection
+    /// (up to 16, or half the window's worth) and the first after a
+    /// silence longer than the RTO are acknowledged at once, unless the
+    /// exchange is interactive (our data answered the peer's within the
+    /// delayed-ACK time, so ACKs ride on answers). Off: every in-order
+    /// segment waits for a second or the delayed-ACK timer (BSD).
+    pub quickack: bool,
     /// While our FIN is unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK), an
     /// ACK the connection sends carries the FIN again at its sequence
     /// number, as BSD's `tcp_output()` does; challenge ACKs do not. Off:
@@ -264,6 +271,7 @@ impl Default for TcpConfig {
             drop_synfin: false,
             receiver_sws: ReceiverSws::HoldRightEdge,
             ack_every_second_segment: false,
+            quickack: true,
             rfc1337: false,
             rcv_wnd_is_buffer_space: false,
             time_wait_reopen: true,

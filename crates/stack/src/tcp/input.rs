@@ -819,6 +819,12 @@ impl Connection {
             return;
         }
         self.counters.bytes_received += d.in_order as u64;
+        let quick = self.rcv.data_arrived(
+            &mut self.last_data_ms,
+            ctx.now,
+            self.rtt.rto(),
+            self.rcv_mss as usize,
+        );
         out.notify = true;
         if self.rcv.fin_now_due() {
             self.consume_fin(ctx, out);
@@ -827,6 +833,12 @@ impl Connection {
             // RFC 5681 §4.2: acknowledge at once a segment that fills a gap;
             // and one that repeated data (RFC 2883 §4: the D-SACK block
             // tells the sender of its spurious retransmission at once).
+            self.rcv.ack_now();
+        } else if ctx.config.quickack && quick {
+            // Quick-ACK mode (Linux): the first segments of a connection,
+            // and the first after an idle spell, are acknowledged at once
+            // so the sender's slow start is not held back by delayed ACKs
+            // (RFC 9293 §3.8.6.3 sets a most for the delay, no least).
             self.rcv.ack_now();
         } else {
             // Full-sized as the peer's segments show it (Linux's rcv_mss),

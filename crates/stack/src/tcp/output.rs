@@ -606,6 +606,10 @@ impl Connection {
                 Kind::New => {
                     self.snd.sent_new(plan.seq, end, now, tsval, snap);
                     self.note_cwnd_use();
+                    if plan.data_len > 0 {
+                        let last = self.last_data_ms;
+                        self.rcv.data_sent(last, now, self.shared.delayed_ack);
+                    }
                 }
                 Kind::Repair(i) => {
                     self.snd.queue_mut().retransmitted(i, now, tsval, snap);

@@ -13,9 +13,23 @@
 
 use std::collections::VecDeque;
 
+use std::num::NonZeroU32;
+use std::time::Duration;
+
 use tcplab_wire::tcp::SeqNumber;
 
 use super::buffer::{Assembler, Ring};
+use crate::time::Instant;
+
+/// The most quick ACKs armed at once (Linux's TCP_MAX_QUICKACKS).
+const MAX_QUICK_ACKS: usize = 16;
+/// `Receiver::quick`'s interactive-exchange bit.
+const PINGPONG: u8 = 0x80;
+
+/// Milliseconds from a stored data time (kept plus one) to `ms`.
+fn since(ms: u32, stored: NonZeroU32) -> u32 {
+    ms.wrapping_sub(stored.get().wrapping_sub(1))
+}
 
 /// When the next acknowledgment is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +85,14 @@ pub struct Receiver {
     held: Option<Box<Held>>,
     /// When an ACK is due, and full-sized segments since the last one.
     ack: AckDue,
-    unacked_segments: u32,
+    unacked_segments: u8,
+    /// Linux's quick-ACK mode: the ACKs left to send at once rather than
+    /// delayed (armed by the first data and after an idle spell), and in
+    /// the top bit whether the exchange is interactive — our data
+    /// answered the peer's within the delayed-ACK time, so ACKs wait to
+    /// ride on the answers (Linux's pingpong mode) even with quick ACKs
+    /// left. One byte: the control block stays small (issue 13).
+    quick: u8,
     /// A duplicate to report in the next ACK's first block (RFC 2883 §4).
     dsack: Option<(SeqNumber, SeqNumber)>,
     /// The receiver's silly-window rule.
@@ -107,6 +128,7 @@ impl Receiver {
             held: None,
             ack: AckDue::No,
             unacked_segments: 0,
+            quick: 0,
             dsack: None,
             sws: ReceiverSws::default(),
         }
@@ -411,11 +433,7 @@ impl Receiver {
     /// counts as two, so it is acknowledged at once — RFC 5681 §4.2's
     /// "every second full-sized segment" is about the data.
     pub fn ack_in_order(&mut self, len: usize, full: usize, most: usize) -> bool {
-        let segments = if len > most {
-            2
-        } else {
-            u32::from(len >= full)
-        };
+        let segments: u8 = if len > most { 2 } else { u8::from(len >= full) };
         self.unacked_segments = self.unacked_segments.saturating_add(segments);
         if self.unacked_segments >= 2 || self.ack == AckDue::Now {
             self.ack = AckDue::Now;
@@ -426,10 +444,55 @@ impl Receiver {
         }
     }
 
+    /// In-order data arrived at `now`: arm quick ACKs for the first data
+    /// and for data after a silence longer than `rto`, as Linux's
+    /// `tcp_event_data_recv()` does — as many as half the window holds
+    /// segments of `mss`, at least 2, at most 16. Returns whether this
+    /// data is to be acknowledged at once (quick ACKs left, and not in an
+    /// interactive exchange).
+    ///
+    /// `last` is when the last data arrived, in wrapping milliseconds
+    /// (`None` before any): kept by the connection, where it costs no
+    /// room in the control block.
+    pub fn data_arrived(
+        &mut self,
+        last: &mut Option<NonZeroU32>,
+        now: Instant,
+        rto: Duration,
+        mss: usize,
+    ) -> bool {
+        let ms = now.total_millis() as u32;
+        let idle = last.is_none_or(|t| since(ms, t) > rto.as_millis() as u32);
+        if idle {
+            let n = (self.wnd() / (2 * mss.max(1))).clamp(2, MAX_QUICK_ACKS) as u8;
+            if n > self.quick & !PINGPONG {
+                self.quick = self.quick & PINGPONG | n;
+            }
+        }
+        // Stored plus one, so the zeroth millisecond is a time too (a
+        // wrap to zero, once in 49 days, reads as "no data yet": quick
+        // ACKs armed once more, which is harmless).
+        *last = NonZeroU32::new(ms.wrapping_add(1));
+        self.quick & !PINGPONG > 0 && self.quick & PINGPONG == 0
+    }
+
+    /// Our data went out at `now`: within `ato` of the peer's last data
+    /// it answers it, and an interactive exchange begins (Linux's
+    /// `tcp_event_data_sent()`), in which ACKs wait to ride on answers.
+    pub fn data_sent(&mut self, last: Option<NonZeroU32>, now: Instant, ato: Duration) {
+        let ms = now.total_millis() as u32;
+        if last.is_some_and(|t| since(ms, t) < ato.as_millis() as u32) {
+            self.quick |= PINGPONG;
+        }
+    }
+
     /// The delayed-ACK timer expired.
     pub fn delayed_ack_expired(&mut self) -> bool {
         if self.ack == AckDue::Delayed {
             self.ack = AckDue::Now;
+            // No answer came to carry the ACK: the exchange is not
+            // interactive (Linux leaves pingpong mode here).
+            self.quick &= !PINGPONG;
             true
         } else {
             false
@@ -438,6 +501,10 @@ impl Receiver {
 
     /// A segment carrying our ACK went out.
     pub fn acked(&mut self) {
+        // An ACK of new data spends a quick ACK (`tcp_dec_quickack_mode`).
+        if self.ack != AckDue::No && self.quick & !PINGPONG > 0 {
+            self.quick -= 1;
+        }
         self.ack = AckDue::No;
         self.unacked_segments = 0;
     }

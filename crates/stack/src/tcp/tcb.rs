@@ -51,6 +51,9 @@ pub struct Shared {
     /// Bounds of the persist timer's probe interval.
     pub persist_min: Duration,
     pub persist_max: Duration,
+    /// The delayed-ACK time: data sent within it of the peer's last data
+    /// answers it (quick-ACK mode's interactive test).
+    pub delayed_ack: Duration,
 }
 
 impl Shared {
@@ -60,6 +63,7 @@ impl Shared {
             rtt: RttBounds::new(config.rto_min, config.rto_max, config.rto_slop),
             persist_min: config.persist_min,
             persist_max: config.persist_max,
+            delayed_ack: config.delayed_ack,
         }
     }
 }
@@ -231,6 +235,9 @@ pub struct Connection {
     /// cwnd_usage_seq, in bytes): whether it filled the window, the most
     /// it had outstanding, and where that window ends.
     pub(super) cwnd_use: CwndUse,
+    /// When the last in-order data arrived, in wrapping milliseconds
+    /// (`None` before any): the receiver's quick-ACK mode reads it.
+    pub(super) last_data_ms: Option<std::num::NonZeroU32>,
     /// The socket's own settings (buffers, keep-alive, TOS, TTL).
     pub(super) opts: Options,
     /// ACKs repeat an unacknowledged FIN (`TcpConfig::fin_on_acks`).
@@ -457,6 +464,7 @@ impl Connection {
             minshall: config.nagle_minshall,
             snd_sml: iss,
             cwnd_use: CwndUse::new(iss, 0, false),
+            last_data_ms: None,
             opts: Options::new(opts),
             fin_on_acks: config.fin_on_acks,
             challenge_due: false,
@@ -818,8 +826,8 @@ mod tests {
     fn control_block_size() {
         let size = std::mem::size_of::<Connection>();
         assert!(
-            size <= 864,
-            "Connection is {size} bytes (docs/benchmarks.md says 864)"
+            size <= 872,
+            "Connection is {size} bytes (docs/benchmarks.md says 872)"
         );
     }
 }

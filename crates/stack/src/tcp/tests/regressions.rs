@@ -315,6 +315,8 @@ fn syn_flood_gets_cookies_and_a_real_client_gets_in() {
     assert_eq!(b.state(c), State::Established);
     let mut buf = [0u8; 16];
     assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(5));
+    // The connection's first data: acknowledged at once (quick ACKs).
+    assert_eq!(b.one().ack, 7006);
     assert_eq!(b.s.stats().tcp.syncookies_recv, 1);
     // A forged cookie is refused with a reset.
     b.from = sa(THEM, 40_001);

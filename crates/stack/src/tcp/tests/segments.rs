@@ -706,7 +706,11 @@ fn duplicates_and_overlaps_trimmed() {
 
 #[test]
 fn delayed_ack_and_every_second_segment() {
-    let mut b = Bench::new(|c| c.recv_buffer = 65535);
+    let mut b = Bench::new(|c| {
+        c.recv_buffer = 65535;
+        // The delayed-ACK rules themselves: no quick ACKs first.
+        c.quickack = false;
+    });
     let (_, iss) = established(&mut b);
     let s = IRS + 1;
     b.send(Seg::new(ACK, s, iss + 1).data(&[1; 100]));
@@ -721,6 +725,36 @@ fn delayed_ack_and_every_second_segment() {
     b.nothing();
     b.send(Seg::new(ACK, s + 1560, iss + 1).data(&full));
     assert_eq!(b.one().ack, s + 3020);
+}
+
+/// Quick-ACK mode (Linux's, on by default): the first data segments are
+/// acknowledged at once, up to half the window's worth (at most 16); then
+/// the delayed-ACK rules apply. Data after a silence longer than the RTO
+/// arms them again.
+#[test]
+fn quick_acks_at_the_start_and_after_idle() {
+    let mut b = Bench::new(|c| c.recv_buffer = 3000);
+    let (_, iss) = established(&mut b);
+    let s = IRS + 1;
+    let seg = vec![1u8; 100];
+    // Half of a 3,000-byte window holds two segments of 536 (the least
+    // measure of a peer's segments before a larger one): two quick ACKs.
+    let mut at = s;
+    for _ in 0..2 {
+        b.send(Seg::new(ACK, at, iss + 1).data(&seg));
+        at += 100;
+        assert_eq!(b.one().ack, at, "a quick ACK");
+    }
+    b.send(Seg::new(ACK, at, iss + 1).data(&seg));
+    at += 100;
+    b.nothing();
+    b.advance(Duration::from_millis(40));
+    assert_eq!(b.one().ack, at, "the delayed ACK");
+    // Longer than the RTO (1 s before any RTT sample) without data.
+    b.advance(Duration::from_millis(1100));
+    b.recv();
+    b.send(Seg::new(ACK, at, iss + 1).data(&seg));
+    assert_eq!(b.one().ack, at + 100, "quick again after idle");
 }
 
 /// A segment of several full-sized ones (a sender's segmentation offload
@@ -753,7 +787,11 @@ pub(super) fn established_with_mss(b: &mut Bench, mss: u16) -> (TcpHandle, u32) 
 /// each: ACKed every second one, not each.
 #[test]
 fn a_peer_with_larger_segments_is_acked_every_second_one() {
-    let mut b = Bench::new(|c| c.recv_buffer = 65535);
+    let mut b = Bench::new(|c| {
+        c.recv_buffer = 65535;
+        // The delayed-ACK rules themselves: no quick ACKs first.
+        c.quickack = false;
+    });
     let (_, iss) = established_with_mss(&mut b, 536);
     let s = IRS + 1;
     let full = vec![4u8; 1460];
@@ -769,7 +807,11 @@ fn a_peer_with_larger_segments_is_acked_every_second_one() {
 /// the delayed-ACK timer.
 #[test]
 fn segments_of_a_smaller_path_mtu_count_as_full() {
-    let mut b = Bench::new(|c| c.recv_buffer = 65535);
+    let mut b = Bench::new(|c| {
+        c.recv_buffer = 65535;
+        // The delayed-ACK rules themselves: no quick ACKs first.
+        c.quickack = false;
+    });
     let (c, iss) = established_with_mss(&mut b, 1460);
     let s = IRS + 1;
     let seg = vec![5u8; 1200];
@@ -790,7 +832,11 @@ fn segments_of_a_smaller_path_mtu_count_as_full() {
 /// (they are the ends of the sender's writes).
 #[test]
 fn a_small_mtu_path_shrinks_the_measure_of_full() {
-    let mut b = Bench::new(|c| c.recv_buffer = 65535);
+    let mut b = Bench::new(|c| {
+        c.recv_buffer = 65535;
+        // The delayed-ACK rules themselves: no quick ACKs first.
+        c.quickack = false;
+    });
     let (c, iss) = established(&mut b);
     let s = IRS + 1;
     b.send(Seg::new(ACK | PSH, s, iss + 1).data(&[1; 300]));
