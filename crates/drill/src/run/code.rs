@@ -137,6 +137,8 @@ fn tcpi(name: &str, snap: &Snapshot<'_>) -> Result<Value, String> {
         "tcpi_retrans" => i.retrans_out as i128,
         "tcpi_total_retrans" => i128::from(i.retrans_segs),
         "tcpi_backoff" | "tcpi_retransmits" => i128::from(i.backoff),
+        "tcpi_probes" => i128::from(i.probes),
+        "tcpi_advmss" => i128::from(i.adv_mss),
         "tcpi_bytes_acked" => i128::from(i.bytes_acked),
         "tcpi_bytes_received" => i128::from(i.bytes_received),
         "tcpi_segs_in" => i128::from(i.segs_in),
@@ -485,13 +487,19 @@ fn format_percent(f: &str, v: &Value) -> String {
     out
 }
 
-/// Split a block into statements: lines and `;`, outside strings.
+/// Split a block into statements: lines and `;`, outside strings; a
+/// backslash at the end of a line joins the next to it, as in Python.
 fn statements(code: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quote = None;
-    for c in code.chars() {
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
         match (quote, c) {
+            (None, '\\') if chars.peek() == Some(&'\n') => {
+                chars.next();
+                cur.push(' ');
+            }
             (Some('\n'), '\n') => {
                 quote = None;
                 out.push(std::mem::take(&mut cur));
@@ -664,5 +672,9 @@ mod tests {
         )
         .unwrap();
         eval("assert '#;' == \"#;\"", &mut v).unwrap();
+        // A backslash at the end of a line joins the next; elsewhere it
+        // is not understood.
+        eval("assert x == \\\n  22; assert x \\\n== 22", &mut v).unwrap();
+        assert!(eval("assert x == 22 \\ 1", &mut v).is_err());
     }
 }

@@ -35,6 +35,8 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("TCP_KEEPIDLE", 256),
     ("TCP_KEEPINTVL", 512),
     ("TCP_KEEPCNT", 1024),
+    // Linux's number (FreeBSD has no user timeout option).
+    ("TCP_USER_TIMEOUT", 18),
     ("IP_TOS", 3),
     ("IP_TTL", 4),
     ("IPTOS_DSCP_CS0", 0x00),
@@ -700,6 +702,7 @@ impl Runner {
                 .unwrap_or(cfg.keepalive_interval)
                 .as_secs() as i64,
             (6, 1024) => i64::from(opts.keepalive_probes.unwrap_or(cfg.keepalive_probes)),
+            (6, 18) => opts.user_timeout.map_or(0, |t| t.as_millis() as i64),
             (0, 3) => i64::from(opts.tos),
             (0, 4) => i64::from(opts.ttl.unwrap_or(self.stack.config().default_ttl)),
             (level, name) => {
@@ -794,6 +797,14 @@ impl Runner {
             },
             (6, 1024) => match u32::try_from(v) {
                 Ok(n) if n >= 1 => opts.keepalive_probes = Some(n),
+                _ => return Ok(Err(errno("EINVAL"))),
+            },
+            // TCP_USER_TIMEOUT: milliseconds, 0 for none (Linux: EINVAL
+            // below 0).
+            (6, 18) => match u32::try_from(v) {
+                Ok(ms) if ms <= i32::MAX as u32 => {
+                    opts.user_timeout = Some(std::time::Duration::from_millis(u64::from(ms)))
+                }
                 _ => return Ok(Err(errno("EINVAL"))),
             },
             (0, 3) => match u8::try_from(v) {

@@ -2,6 +2,7 @@
 //! and `Option<Duration>` carry a tag word): a connection holds several,
 //! and issue 13's aim is a kilobyte per idle endpoint.
 
+use std::num::NonZeroU32;
 use std::ops::Deref;
 use std::time::Duration;
 
@@ -60,6 +61,34 @@ impl OptDuration {
 impl Default for OptDuration {
     fn default() -> OptDuration {
         OptDuration::NONE
+    }
+}
+
+/// An optional time of an event in wrapping milliseconds, in four bytes:
+/// what only needs "how long ago", within 49 days, at millisecond grain
+/// (when data last arrived, when the oldest unacknowledged data was
+/// sent). Kept plus one, so the zeroth millisecond is a time too; a
+/// stamp taken when the clock's milliseconds wrap to `u32::MAX` reads as
+/// none (once in 49 days, and each use treats none as "long ago" or
+/// "start counting now").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OptMillis(Option<NonZeroU32>);
+
+impl OptMillis {
+    pub const NONE: OptMillis = OptMillis(None);
+
+    pub fn at(now: Instant) -> OptMillis {
+        OptMillis(NonZeroU32::new((now.total_millis() as u32).wrapping_add(1)))
+    }
+
+    /// Milliseconds from the stamp to `now` (none if never stamped).
+    pub fn since(self, now: Instant) -> Option<u32> {
+        let ms = now.total_millis() as u32;
+        self.0.map(|t| ms.wrapping_sub(t.get().wrapping_sub(1)))
+    }
+
+    pub fn is_some(self) -> bool {
+        self.0.is_some()
     }
 }
 

@@ -315,6 +315,14 @@ pub struct SocketOptions {
     /// segments sent (as Linux's `user_mss`; RFC 9293 §3.7.1 lets the host
     /// announce less than the interface allows). Within 88 and 65,495.
     pub max_seg: Option<u16>,
+    /// `TCP_USER_TIMEOUT`: RFC 9293 §3.9.1's USER TIMEOUT (RFC 5482) —
+    /// how long sent data may stay unacknowledged, a window probe or a
+    /// keep-alive unanswered, before the connection is given up with
+    /// `TimedOut`. When set it replaces the retry counts (R1/R2, §3.8.3)
+    /// and keep-alive's probe count, as on Linux; the retransmission timer
+    /// is shortened so the end comes on time. Up to 24 days (a 31-bit
+    /// count of milliseconds, Linux's range).
+    pub user_timeout: Option<Duration>,
 }
 
 impl SocketOptions {
@@ -329,11 +337,13 @@ impl SocketOptions {
         tos: 0,
         ttl: None,
         max_seg: None,
+        user_timeout: None,
     };
 
     /// Buffer sizes within 1 byte and [`MAX_SOCKET_BUFFER`], the MSS
     /// ceiling within 88 and 65,495, keep-alive times within 1 and 32,767
-    /// seconds and 1 to 127 probes (Linux's ranges).
+    /// seconds and 1 to 127 probes (Linux's ranges), a user timeout of
+    /// zero unset.
     pub fn clamped(mut self) -> SocketOptions {
         let clamp = |b: Option<usize>| b.map(|b| b.clamp(1, MAX_SOCKET_BUFFER));
         self.recv_buffer = clamp(self.recv_buffer);
@@ -346,7 +356,17 @@ impl SocketOptions {
         self.keepalive_time = secs(self.keepalive_time);
         self.keepalive_interval = secs(self.keepalive_interval);
         self.keepalive_probes = self.keepalive_probes.map(|n| n.clamp(1, 127));
+        // Zero means unset (Linux's TCP_USER_TIMEOUT 0).
+        self.user_timeout = self
+            .user_timeout
+            .filter(|t| !t.is_zero())
+            .map(|t| t.min(Duration::from_millis(i32::MAX as u64)));
         self
+    }
+
+    /// The user timeout in milliseconds, if set.
+    pub(super) fn user_timeout_ms(&self) -> Option<u32> {
+        self.user_timeout.map(|t| t.as_millis().max(1) as u32)
     }
 
     /// The TOS octet segments carry: the DS field, ECN bits clear.

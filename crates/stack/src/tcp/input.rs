@@ -16,7 +16,7 @@
 
 use tcplab_wire::tcp::{self, SeqNumber};
 
-use super::compact::OptInstant;
+use super::compact::{OptInstant, OptMillis};
 use super::config::TcpConfig;
 use super::rtx::Delivery;
 use super::state::{Opening, Phase, State};
@@ -228,6 +228,7 @@ impl Connection {
             self.rtt.after_lost_syn(&self.shared.rtt);
         }
         self.retries = 0;
+        self.stalled_ms = OptMillis::NONE;
         self.cc.on_established(self.rtt.srtt());
         if self.snd.outstanding() == 0 {
             self.timers.stop(Timer::Retransmit);
@@ -611,6 +612,11 @@ impl Connection {
         // RFC 1122 §4.2.2.17: the peer answered; probing goes on as long as
         // it does.
         self.persist.unanswered = 0;
+        if self.retries == 0 {
+            // Only window probes were unanswered (a timeout's stall ends
+            // when data is acknowledged).
+            self.stalled_ms = OptMillis::NONE;
+        }
         let old_wnd = self.snd.wnd();
         let advanced = self.process_ack(ctx, seg, old_wnd);
         if advanced {
@@ -706,6 +712,7 @@ impl Connection {
             self.tlp.sampled = true;
         }
         self.retries = 0;
+        self.stalled_ms = OptMillis::NONE;
         (res.acked, sample)
     }
 

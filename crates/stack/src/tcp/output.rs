@@ -10,6 +10,7 @@
 
 use tcplab_wire::tcp::{Flags, SeqNumber, Timestamp};
 
+use super::compact::OptMillis;
 use super::input::Ctx;
 use super::receiver::AckDue;
 use super::state::{Opening, Phase, State};
@@ -570,6 +571,7 @@ impl Connection {
         let (min, max) = (self.shared.persist_min, self.shared.persist_max);
         let base = self.rtt.rto().max(min);
         let interval = (base * 2u32.saturating_pow(self.persist.backoff.min(16))).min(max);
+        let interval = self.within_user_timeout(now, interval);
         self.timers.set(Timer::Persist, now + interval);
     }
 
@@ -715,6 +717,12 @@ impl Connection {
             return;
         }
         self.retries += 1;
+        if !self.stalled_ms.is_some() {
+            // The user timeout counts from when the oldest unacknowledged
+            // data (or the SYN) was sent.
+            let sent = self.snd.queue().front().map_or(ctx.now, |r| r.sent);
+            self.stalled_ms = OptMillis::at(sent);
+        }
         let limit = match self.phase {
             Phase::SynSent
             | Phase::SynReceived {
@@ -730,7 +738,13 @@ impl Connection {
                 .config
                 .connect_timeout
                 .is_some_and(|t| ctx.now.saturating_since(self.opened) >= t);
-        if self.retries > limit || too_long {
+        // A user timeout replaces the count (RFC 5482 §3, Linux's
+        // retransmits_timed_out()).
+        let given_up = match self.opts.user_timeout_ms() {
+            Some(ut) => self.stalled_ms.since(ctx.now).is_some_and(|t| t >= ut),
+            None => self.retries > limit,
+        };
+        if given_up || too_long {
             // Give up: report the last ICMP soft error if there was one
             // (RFC 5927 §4.1; "No route to host" rather than a timeout).
             self.fail(self.soft_error.unwrap_or(SocketError::TimedOut));
@@ -779,7 +793,14 @@ impl Connection {
         }
         if self.snd.outstanding() > 0 || self.snd.wnd() == 0 {
             self.persist.unanswered += 1;
-            if self.persist.unanswered > ctx.config.data_retries {
+            if !self.stalled_ms.is_some() {
+                self.stalled_ms = OptMillis::at(ctx.now);
+            }
+            let given_up = match self.opts.user_timeout_ms() {
+                Some(ut) => self.stalled_ms.since(ctx.now).is_some_and(|t| t >= ut),
+                None => self.persist.unanswered > ctx.config.data_retries,
+            };
+            if given_up {
                 self.fail(self.soft_error.unwrap_or(SocketError::TimedOut));
                 self.enter_closed();
                 out.closed = true;
@@ -815,7 +836,14 @@ impl Connection {
                 .set(Timer::KeepAlive, self.last_recv + idle_time);
             return;
         }
-        if self.keepalive.probes >= self.opts.keepalive_probes(ctx.config) {
+        // With a user timeout, keep-alive gives up when the peer has been
+        // silent that long and at least one probe went unanswered (as
+        // Linux's tcp_keepalive_timer()); otherwise after the count.
+        let given_up = match self.opts.user_timeout_ms() {
+            Some(ut) => self.keepalive.probes > 0 && idle.as_millis() >= u128::from(ut),
+            None => self.keepalive.probes >= self.opts.keepalive_probes(ctx.config),
+        };
+        if given_up {
             self.fail(SocketError::TimedOut);
             self.enter_closed();
             out.closed = true;

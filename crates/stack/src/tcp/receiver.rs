@@ -13,23 +13,18 @@
 
 use std::collections::VecDeque;
 
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use tcplab_wire::tcp::SeqNumber;
 
 use super::buffer::{Assembler, Ring};
+use super::compact::OptMillis;
 use crate::time::Instant;
 
 /// The most quick ACKs armed at once (Linux's TCP_MAX_QUICKACKS).
 const MAX_QUICK_ACKS: usize = 16;
 /// `Receiver::quick`'s interactive-exchange bit.
 const PINGPONG: u8 = 0x80;
-
-/// Milliseconds from a stored data time (kept plus one) to `ms`.
-fn since(ms: u32, stored: NonZeroU32) -> u32 {
-    ms.wrapping_sub(stored.get().wrapping_sub(1))
-}
 
 /// When the next acknowledgment is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -451,37 +446,33 @@ impl Receiver {
     /// data is to be acknowledged at once (quick ACKs left, and not in an
     /// interactive exchange).
     ///
-    /// `last` is when the last data arrived, in wrapping milliseconds
-    /// (`None` before any): kept by the connection, where it costs no
-    /// room in the control block.
+    /// `last` is when the last data arrived (none before any): kept by
+    /// the connection, where it costs no room in the control block.
     pub fn data_arrived(
         &mut self,
-        last: &mut Option<NonZeroU32>,
+        last: &mut OptMillis,
         now: Instant,
         rto: Duration,
         mss: usize,
     ) -> bool {
-        let ms = now.total_millis() as u32;
-        let idle = last.is_none_or(|t| since(ms, t) > rto.as_millis() as u32);
+        let idle = last.since(now).is_none_or(|t| t > rto.as_millis() as u32);
         if idle {
             let n = (self.wnd() / (2 * mss.max(1))).clamp(2, MAX_QUICK_ACKS) as u8;
             if n > self.quick & !PINGPONG {
                 self.quick = self.quick & PINGPONG | n;
             }
         }
-        // Stored plus one, so the zeroth millisecond is a time too (a
-        // wrap to zero, once in 49 days, reads as "no data yet": quick
-        // ACKs armed once more, which is harmless).
-        *last = NonZeroU32::new(ms.wrapping_add(1));
+        // (A stamp that reads as none, once in 49 days, arms quick ACKs
+        // once more, which is harmless.)
+        *last = OptMillis::at(now);
         self.quick & !PINGPONG > 0 && self.quick & PINGPONG == 0
     }
 
     /// Our data went out at `now`: within `ato` of the peer's last data
     /// it answers it, and an interactive exchange begins (Linux's
     /// `tcp_event_data_sent()`), in which ACKs wait to ride on answers.
-    pub fn data_sent(&mut self, last: Option<NonZeroU32>, now: Instant, ato: Duration) {
-        let ms = now.total_millis() as u32;
-        if last.is_some_and(|t| since(ms, t) < ato.as_millis() as u32) {
+    pub fn data_sent(&mut self, last: OptMillis, now: Instant, ato: Duration) {
+        if last.since(now).is_some_and(|t| t < ato.as_millis() as u32) {
             self.quick |= PINGPONG;
         }
     }

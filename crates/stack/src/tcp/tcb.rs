@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tcplab_wire::tcp::SeqNumber;
 
-use super::compact::{OptInstant, Options};
+use super::compact::{OptInstant, OptMillis, Options};
 use super::config::{CongestionAlgorithm, SocketOptions, TcpConfig};
 use super::congestion::{initial_window, new_controller, Held};
 use super::filter::{Extreme, WindowedFilter};
@@ -235,9 +235,14 @@ pub struct Connection {
     /// cwnd_usage_seq, in bytes): whether it filled the window, the most
     /// it had outstanding, and where that window ends.
     pub(super) cwnd_use: CwndUse,
-    /// When the last in-order data arrived, in wrapping milliseconds
-    /// (`None` before any): the receiver's quick-ACK mode reads it.
-    pub(super) last_data_ms: Option<std::num::NonZeroU32>,
+    /// When the last in-order data arrived: the receiver's quick-ACK mode
+    /// reads it.
+    pub(super) last_data_ms: OptMillis,
+    /// When the oldest unacknowledged data was sent, stamped at the first
+    /// retransmission timeout or unanswered window probe and cleared when
+    /// the peer answers (Linux's retrans_stamp): the user timeout counts
+    /// from it.
+    pub(super) stalled_ms: OptMillis,
     /// The socket's own settings (buffers, keep-alive, TOS, TTL).
     pub(super) opts: Options,
     /// ACKs repeat an unacknowledged FIN (`TcpConfig::fin_on_acks`).
@@ -364,6 +369,11 @@ pub struct TcpInfo {
     pub bbr: Option<super::bbr::BbrInfo>,
     pub retrans_segs: u64,
     pub backoff: u32,
+    /// Window or keep-alive probes sent and not answered (Linux's
+    /// `tcpi_probes`).
+    pub probes: u32,
+    /// The MSS our SYN announced (Linux's `tcpi_advmss`).
+    pub adv_mss: u16,
     pub bytes_acked: u64,
     pub bytes_received: u64,
     pub segs_in: u64,
@@ -464,7 +474,8 @@ impl Connection {
             minshall: config.nagle_minshall,
             snd_sml: iss,
             cwnd_use: CwndUse::new(iss, 0, false),
-            last_data_ms: None,
+            last_data_ms: OptMillis::NONE,
+            stalled_ms: OptMillis::NONE,
             opts: Options::new(opts),
             fin_on_acks: config.fin_on_acks,
             challenge_due: false,
@@ -513,7 +524,20 @@ impl Connection {
 
     /// Restart the retransmission timer with the current RTO.
     pub(super) fn restart_rto(&mut self, now: Instant) {
-        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        let rto = self.within_user_timeout(now, self.rtt.rto());
+        self.timers.set(Timer::Retransmit, now + rto);
+    }
+
+    /// A timer interval shortened to end when the user timeout does, so
+    /// a stalled connection is given up on time rather than at its next
+    /// backed-off timer (Linux's tcp_clamp_rto_to_user_timeout()).
+    pub(super) fn within_user_timeout(&self, now: Instant, interval: Duration) -> Duration {
+        match (self.opts.user_timeout_ms(), self.stalled_ms.since(now)) {
+            (Some(ut), Some(t)) => interval.min(Duration::from_millis(u64::from(
+                ut.saturating_sub(t).max(1),
+            ))),
+            _ => interval,
+        }
     }
 
     /// The effective send MSS and DF for a path of `path_mtu` whose first
@@ -650,6 +674,8 @@ impl Connection {
             bbr: self.cc.bbr_info(),
             retrans_segs: u64::from(self.counters.retrans_segs),
             backoff: self.rtt.backoff(),
+            probes: self.persist.unanswered.max(self.keepalive.probes),
+            adv_mss: self.seg.our_mss,
             bytes_acked: self.counters.bytes_acked,
             bytes_received: self.counters.bytes_received,
             segs_in: u64::from(self.counters.segs_in),

@@ -7,9 +7,10 @@ use std::time::Duration;
 use tcplab_wire::ipv4;
 
 use super::pair::sa;
-use super::segments::{Bench, Seg, ACK, IRS, PEER_PORT, PORT, RST, SYN, THEM, US};
+use super::segments::{established, Bench, Seg, ACK, IRS, PEER_PORT, PORT, RST, SYN, THEM, US};
 use crate::socket::{RecvError, SocketError};
 use crate::tcp::{SocketOptions, State, MAX_SOCKET_BUFFER};
+use crate::time::Instant;
 
 /// TTL and TOS of the last datagram sent.
 fn marks(b: &Bench) -> (u8, u8) {
@@ -188,4 +189,153 @@ fn zero_keepalive_times_in_the_host_config_do_not_spin() {
     let probes = b.recv();
     assert_eq!(probes.len(), 3, "{probes:#?}");
     assert_eq!(b.state(c), State::Closed);
+}
+
+/// The time of each segment the stack sends while the clock advances to
+/// `until`, and whether the connection closed with `TimedOut` by then.
+fn send_times(b: &mut Bench, c: crate::socket::TcpHandle, until: Duration) -> Vec<Duration> {
+    let start = b.now;
+    let mut times = Vec::new();
+    while b.now.saturating_since(start) < until {
+        b.advance(Duration::from_millis(1));
+        for _ in b.recv() {
+            times.push(b.now.saturating_since(start));
+        }
+        if b.state(c) == State::Closed {
+            break;
+        }
+    }
+    times
+}
+
+fn user_timeout(ms: u64) -> SocketOptions {
+    SocketOptions {
+        user_timeout: Some(Duration::from_millis(ms)),
+        ..SocketOptions::default()
+    }
+}
+
+fn timed_out(b: &mut Bench, c: crate::socket::TcpHandle) -> bool {
+    let mut buf = [0u8; 1];
+    b.state(c) == State::Closed
+        && b.s.tcp_recv(c, &mut buf) == Err(RecvError::Socket(SocketError::TimedOut))
+}
+
+/// RFC 9293 §3.9.1's user timeout (RFC 5482, Linux's TCP_USER_TIMEOUT):
+/// unacknowledged data is given up after that long, counted from its
+/// first transmission, whatever R2's count says — and on time: the last
+/// backed-off timer is shortened to end with it.
+#[test]
+fn user_timeout_gives_up_unacknowledged_data_on_time() {
+    // Without it, 15 retries and a 1 s RTO take minutes.
+    let mut b = Bench::new(|c| c.rto_min = Duration::from_secs(1));
+    let (c, _) = established(&mut b);
+    assert!(b.s.tcp_set_options(c, user_timeout(2500)));
+    b.s.tcp_send(c, b"x").unwrap();
+    assert_eq!(b.recv().len(), 1);
+    let times = send_times(&mut b, c, Duration::from_secs(10));
+    // Retransmissions at 1 s and 3 s would be next; the timer after the
+    // first is cut to end at 2.5 s.
+    assert_eq!(times, [Duration::from_secs(1)]);
+    assert!(timed_out(&mut b, c), "closed at {:?}", b.now);
+    assert_eq!(
+        b.now.saturating_since(Instant::from_secs(10)),
+        Duration::from_millis(2500)
+    );
+
+    // Unset (zero, as Linux's 0): the count rules, the connection lives on.
+    let mut b = Bench::new(|c| c.rto_min = Duration::from_secs(1));
+    let (c, _) = established(&mut b);
+    assert!(b.s.tcp_set_options(c, user_timeout(0)));
+    assert_eq!(b.s.tcp_options(c).unwrap().user_timeout, None);
+    b.s.tcp_send(c, b"x").unwrap();
+    b.advance(Duration::from_secs(10));
+    assert_eq!(b.state(c), State::Established);
+}
+
+/// A user timeout longer than R2's count lets the connection retry
+/// beyond it (it replaces the count, as on Linux); an acknowledgment
+/// starts the count of a later stall afresh.
+#[test]
+fn user_timeout_replaces_the_retry_count_and_restarts_with_progress() {
+    let mut b = Bench::new(|c| {
+        c.rto_min = Duration::from_secs(1);
+        c.rto_max = Duration::from_secs(1);
+        c.data_retries = 2;
+    });
+    let (c, iss) = established(&mut b);
+    assert!(b.s.tcp_set_options(c, user_timeout(5500)));
+    b.s.tcp_send(c, b"x").unwrap();
+    assert_eq!(b.recv().len(), 1);
+    // Four retransmissions (twice R2's count), then the peer answers.
+    b.advance(Duration::from_millis(4200));
+    assert_eq!(b.recv().len(), 4);
+    b.send(Seg::new(ACK, IRS + 1, iss + 2));
+    assert_eq!(b.state(c), State::Established);
+    // A new stall: 5.5 s from the new data's first transmission.
+    b.s.tcp_send(c, b"y").unwrap();
+    assert_eq!(b.recv().len(), 1);
+    let times = send_times(&mut b, c, Duration::from_secs(10));
+    assert_eq!(times.len(), 5, "{times:?}");
+    assert!(timed_out(&mut b, c));
+    assert_eq!(
+        b.now.saturating_since(Instant::from_millis(14_200)),
+        Duration::from_millis(5500)
+    );
+}
+
+/// With a user timeout, keep-alive gives up once the peer has been
+/// silent that long and a probe went unanswered, not after the count of
+/// probes (Linux's tcp_keepalive_timer()).
+#[test]
+fn user_timeout_bounds_keepalive() {
+    let mut b = Bench::new(|c| {
+        c.keepalive_time = Duration::from_secs(10);
+        c.keepalive_interval = Duration::from_secs(10);
+        c.keepalive_probes = 9;
+    });
+    let (c, _) = established(&mut b);
+    b.s.tcp_set_keepalive(c, true);
+    assert!(b.s.tcp_set_options(c, user_timeout(15_000)));
+    // Probes at 10 s and 20 s; at 20 s the peer has been silent 20 s.
+    let times = send_times(&mut b, c, Duration::from_secs(120));
+    assert_eq!(times, [Duration::from_secs(10)]);
+    assert!(timed_out(&mut b, c));
+    assert_eq!(
+        b.now.saturating_since(Instant::from_secs(10)),
+        Duration::from_secs(20)
+    );
+}
+
+/// Window probes the peer does not answer end at the user timeout; probes
+/// it answers (its window still closed) keep the connection (RFC 1122
+/// §4.2.2.17), however long.
+#[test]
+fn user_timeout_bounds_unanswered_window_probes() {
+    let mut b = Bench::new(|c| {
+        c.rto_min = Duration::from_secs(1);
+    });
+    let (c, iss) = established(&mut b);
+    assert!(b.s.tcp_set_options(c, user_timeout(3000)));
+    b.send(Seg::new(ACK, IRS + 1, iss + 1).win(0));
+    b.s.tcp_send(c, b"hello").unwrap();
+    b.nothing();
+    // Probes answered at once: alive after two minutes.
+    let mut probes = 0;
+    for _ in 0..12_000 {
+        b.advance(Duration::from_millis(10));
+        if !b.recv().is_empty() {
+            probes += 1;
+            b.send(Seg::new(ACK, IRS + 1, iss + 1).win(0));
+        }
+    }
+    assert!(probes >= 3, "{probes} probes");
+    assert_eq!(b.state(c), State::Established);
+    // Silence: given up 3 s after the first unanswered probe.
+    let start = b.now;
+    let times = send_times(&mut b, c, Duration::from_secs(120));
+    assert!(!times.is_empty());
+    assert!(timed_out(&mut b, c), "still {:?}", b.state(c));
+    let first = start + times[0];
+    assert_eq!(b.now.saturating_since(first), Duration::from_secs(3));
 }
