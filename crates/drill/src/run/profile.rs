@@ -66,6 +66,7 @@ impl Sysctl {
             tcp.receiver_sws = ReceiverSws::FreeSpace;
             tcp.ack_every_second_segment = true;
             tcp.quickack = false;
+            tcp.push_at_burst_end = false;
             tcp.nagle_minshall = false;
             tcp.fin_on_acks = true;
             tcp.rfc1337 = true;
@@ -281,15 +282,9 @@ impl Sysctl {
             "net.ipv4.tcp_recovery" => t.rack = int()? & 1 == 1,
             // 3 and 4: the tail loss probe (RFC 8985 §7); 0-2 none.
             "net.ipv4.tcp_early_retrans" => t.tlp = int()? >= 3,
-            // tcplab never restarts from the initial window after idle
-            // (RFC 5681 §4.1's SHOULD is Linux's 1; its test setup says 0).
-            "net.ipv4.tcp_slow_start_after_idle" => {
-                if flag()? {
-                    return Err(format!(
-                        "sysctl {name}=1: tcplab keeps its window after idle"
-                    ));
-                }
-            }
+            // RFC 5681 §4.1's restart after idle (Linux's default 1; its
+            // test setup says 0).
+            "net.ipv4.tcp_slow_start_after_idle" => t.slow_start_after_idle = flag()?,
             // No F-RTO (RFC 5682) in tcplab.
             "net.ipv4.tcp_frto" => {
                 if int()? != 0 {
@@ -298,7 +293,11 @@ impl Sysctl {
             }
             // tcplab sends MSS-sized segments: no TSO to defer for, and
             // pacing only where BBR paces itself.
+            // The runner matches a super-segment line against the segments
+            // sent together, whatever their count: the TSO size does not
+            // matter.
             "net.ipv4.tcp_tso_win_divisor"
+            | "net.ipv4.tcp_min_tso_segs"
             | "net.ipv4.tcp_pacing_ss_ratio"
             | "net.ipv4.tcp_pacing_ca_ratio" => {
                 int()?;

@@ -180,6 +180,20 @@ pub struct TcpConfig {
     /// delayed-ACK time, so ACKs ride on answers). Off: every in-order
     /// segment waits for a second or the delayed-ACK timer (BSD).
     pub quickack: bool,
+    /// RFC 5681 §4.1 (SHOULD): a sender that has sent no data for longer
+    /// than the RTO restarts from at most the initial window — as Linux
+    /// (`tcp_slow_start_after_idle`, on by default), halved once per RTO
+    /// of idleness down to it, with ssthresh kept at no less than ¾ of
+    /// the old window. BBR keeps its own model. Off: the window survives
+    /// idleness.
+    pub slow_start_after_idle: bool,
+    /// PSH (RFC 9293 §3.9.1 leaves its placement to the sender) on the
+    /// segment that empties the send buffer, and — as Linux places it,
+    /// where each burst of new data is one TSO unit pushed at its end —
+    /// on the last new segment of a burst that sent several at one
+    /// instant because the window allows no more. Off: only the segment
+    /// that empties the buffer (BSD).
+    pub push_at_burst_end: bool,
     /// While our FIN is unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK), an
     /// ACK the connection sends carries the FIN again at its sequence
     /// number, as BSD's `tcp_output()` does; challenge ACKs do not. Off:
@@ -272,6 +286,8 @@ impl Default for TcpConfig {
             receiver_sws: ReceiverSws::HoldRightEdge,
             ack_every_second_segment: false,
             quickack: true,
+            slow_start_after_idle: true,
+            push_at_burst_end: true,
             rfc1337: false,
             rcv_wnd_is_buffer_space: false,
             time_wait_reopen: true,

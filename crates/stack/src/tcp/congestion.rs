@@ -129,6 +129,11 @@ pub trait Controller: fmt::Debug {
     fn adopt(&mut self, _delivered: u64, _ssthresh: usize) {}
     /// The handshake completed, with its RTT sample if it gave one.
     fn on_established(&mut self, _srtt: Option<Duration>) {}
+    /// The sender restarts after an idle spell (RFC 5681 §4.1): the
+    /// connection worked out the window to restart from and the raised
+    /// threshold. Algorithms that keep a model of the path (BBR) ignore
+    /// it, as Linux exempts them.
+    fn on_idle_restart(&mut self, _cwnd: usize, _ssthresh: usize) {}
     /// BBR's model, for `ss -i`.
     fn bbr_info(&self) -> Option<super::bbr::BbrInfo> {
         None
@@ -236,6 +241,12 @@ impl Controller for NewReno {
         if self.ssthresh != usize::MAX {
             self.cwnd = self.ssthresh;
         }
+    }
+
+    fn on_idle_restart(&mut self, cwnd: usize, ssthresh: usize) {
+        self.cwnd = cwnd;
+        self.ssthresh = ssthresh;
+        self.bytes_acked = 0;
     }
 
     fn on_spurious(&mut self, _now: Instant) {

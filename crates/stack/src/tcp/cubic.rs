@@ -399,6 +399,13 @@ impl Controller for Cubic {
         }
     }
 
+    fn on_idle_restart(&mut self, cwnd: usize, ssthresh: usize) {
+        // Slow start again up to the raised threshold; the curve's
+        // memory (W_max, K) is kept, as Linux's CUBIC keeps it.
+        self.cwnd = cwnd as f64;
+        self.ssthresh = ssthresh;
+    }
+
     fn on_spurious(&mut self, _now: Instant) {
         // §4.9: restore the state from before the reduction.
         if let Some(s) = self.saved.take() {

@@ -423,6 +423,9 @@ impl Connection {
         }
         let nxt = self.snd.nxt();
         let avail = self.snd.unsent();
+        if avail > 0 && self.snd.outstanding() == 0 && self.shared.slow_start_after_idle {
+            self.restart_after_idle(now);
+        }
         if avail > 0 {
             let wnd_room = if self.snd.wnd_end() > nxt {
                 self.snd.wnd_end() - nxt
@@ -452,8 +455,33 @@ impl Connection {
                     if self.paced(now) {
                         return None;
                     }
+                    // The end of a burst, pushed as Linux pushes it:
+                    // another new segment left at this very instant, the
+                    // windows (or Nagle) let no more follow, and the burst
+                    // ends where Linux's smallest send unit — two
+                    // segments, counted from the first byte — ends (a
+                    // burst cut mid-unit goes out unpushed, as Linux's
+                    // split unit does).
+                    let rest = avail - n;
+                    let burst_end = self.shared.push_at_burst_end
+                        && rest > 0
+                        && full
+                        && (nxt + n).0.wrapping_sub(self.snd.iss().0.wrapping_add(1)) as usize
+                            % (2 * mss)
+                            == 0
+                        && self
+                            .snd
+                            .queue()
+                            .back()
+                            .is_some_and(|r| r.sent == now && r.xmits == 1)
+                        && (wnd_room.min(cwnd_room) - n < mss.min(rest)
+                            || rest < mss && !(self.nodelay || minshall || urgent));
                     let end = self.with_fin(nxt + n);
-                    return Some(self.segment(now, nxt, end, Kind::New));
+                    let mut plan = self.segment(now, nxt, end, Kind::New);
+                    if burst_end {
+                        plan.flags |= Flags::PSH;
+                    }
+                    return Some(plan);
                 }
             }
             // Held back with nothing in flight: only the persist timer can
@@ -590,6 +618,31 @@ impl Connection {
         }
     }
 
+    /// RFC 5681 §4.1: no data sent for longer than the RTO — the window
+    /// restarts from at most the initial window (RFC 6928's). As Linux's
+    /// tcp_cwnd_restart(): ssthresh is raised to ¾ of the window if below,
+    /// and the window halved once for each RTO of the idle time, down to
+    /// the restart window (RFC 2861's decay, gentler than the RFC's cut
+    /// for short pauses). Nothing changes for a window already that small.
+    fn restart_after_idle(&mut self, now: Instant) {
+        let rto = self.rtt.rto().as_millis().max(1) as u32;
+        let Some(idle) = self.last_send_ms.since(now).filter(|&t| t > rto) else {
+            return;
+        };
+        let cwnd = self.cc.cwnd();
+        let restart = super::congestion::initial_window(self.seg.mss).min(cwnd);
+        if cwnd <= restart {
+            return;
+        }
+        let ssthresh = self.cc.ssthresh().max(cwnd / 2 + cwnd / 4);
+        let (mut w, mut left) = (cwnd, idle);
+        while left > rto && w > restart {
+            left -= rto;
+            w /= 2;
+        }
+        self.cc.on_idle_restart(w.max(restart), ssthresh);
+    }
+
     /// Bookkeeping for a segment that goes out.
     fn sent(&mut self, now: Instant, plan: &Plan, kind: Kind) {
         let len = plan.data_len + usize::from(plan.flags.syn()) + usize::from(plan.flags.fin());
@@ -643,6 +696,7 @@ impl Connection {
             }
             self.cc.on_sent(now, len, before);
             if plan.data_len > 0 {
+                self.last_send_ms = OptMillis::at(now);
                 if let Some(rate) = self.cc.pacing_rate().filter(|r| *r > 0) {
                     self.pace_next = self.pace_next.max(now) + pace_time(len, rate);
                 }
@@ -716,7 +770,7 @@ impl Connection {
         if self.snd.outstanding() == 0 {
             return;
         }
-        self.retries += 1;
+        self.retries = self.retries.saturating_add(1);
         if !self.stalled_ms.is_some() {
             // The user timeout counts from when the oldest unacknowledged
             // data (or the SYN) was sent.
@@ -742,7 +796,7 @@ impl Connection {
         // retransmits_timed_out()).
         let given_up = match self.opts.user_timeout_ms() {
             Some(ut) => self.stalled_ms.since(ctx.now).is_some_and(|t| t >= ut),
-            None => self.retries > limit,
+            None => u32::from(self.retries) > limit,
         };
         if given_up || too_long {
             // Give up: report the last ICMP soft error if there was one

@@ -356,6 +356,10 @@ impl RtxQueue {
         self.fl().records.front()
     }
 
+    pub fn back(&self) -> Option<&Sent> {
+        self.fl().records.back()
+    }
+
     #[cfg(test)]
     pub fn get(&self, i: usize) -> Option<&Sent> {
         self.fl().records.get(i)

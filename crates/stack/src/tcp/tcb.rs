@@ -54,6 +54,10 @@ pub struct Shared {
     /// The delayed-ACK time: data sent within it of the peer's last data
     /// answers it (quick-ACK mode's interactive test).
     pub delayed_ack: Duration,
+    /// RFC 5681 §4.1's restart window after idle.
+    pub slow_start_after_idle: bool,
+    /// PSH at the end of a burst of new data (`TcpConfig`'s).
+    pub push_at_burst_end: bool,
 }
 
 impl Shared {
@@ -64,6 +68,8 @@ impl Shared {
             persist_min: config.persist_min,
             persist_max: config.persist_max,
             delayed_ack: config.delayed_ack,
+            slow_start_after_idle: config.slow_start_after_idle,
+            push_at_burst_end: config.push_at_burst_end,
         }
     }
 }
@@ -203,7 +209,7 @@ pub struct Connection {
     /// When the next paced segment may leave.
     pub(super) pace_next: Instant,
     /// Consecutive retransmission timeouts (RFC 9293 §3.8.3's R1/R2).
-    pub(super) retries: u32,
+    pub(super) retries: u16,
     /// Retransmission timeouts before the handshake completed: a lost SYN
     /// or SYN-ACK (RFC 5681 §3.1, RFC 6298 §5.7).
     pub(super) syn_timeouts: u8,
@@ -243,6 +249,9 @@ pub struct Connection {
     /// the peer answers (Linux's retrans_stamp): the user timeout counts
     /// from it.
     pub(super) stalled_ms: OptMillis,
+    /// When data (new or repaired) last went out (Linux's lsndtime): the
+    /// restart after idle counts from it.
+    pub(super) last_send_ms: OptMillis,
     /// The socket's own settings (buffers, keep-alive, TOS, TTL).
     pub(super) opts: Options,
     /// ACKs repeat an unacknowledged FIN (`TcpConfig::fin_on_acks`).
@@ -476,6 +485,7 @@ impl Connection {
             cwnd_use: CwndUse::new(iss, 0, false),
             last_data_ms: OptMillis::NONE,
             stalled_ms: OptMillis::NONE,
+            last_send_ms: OptMillis::NONE,
             opts: Options::new(opts),
             fin_on_acks: config.fin_on_acks,
             challenge_due: false,

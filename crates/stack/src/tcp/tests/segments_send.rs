@@ -353,3 +353,70 @@ fn keepalive_is_off_by_default() {
     b.nothing();
     assert_eq!(b.state(c), State::Established);
 }
+
+/// A sender grown to a large window, everything acknowledged: its window
+/// in segments and the RTO.
+fn grown_and_idle(ssai: bool) -> (Bench, TcpHandle, u32, usize, Duration) {
+    let mut b = Bench::new(|c| {
+        c.send_buffer = 1 << 20;
+        c.congestion = crate::tcp::CongestionAlgorithm::NewReno;
+        c.slow_start_after_idle = ssai;
+    });
+    let (c, iss) = established_with_mss(&mut b, 1000);
+    let mut una = iss + 1;
+    for _ in 0..4 {
+        b.s.tcp_send(c, &[7u8; 60_000]).unwrap();
+        b.advance(Duration::from_millis(10));
+        for s in b.recv() {
+            una = una.max(s.seq + s.data.len() as u32);
+            b.send(Seg::new(ACK, IRS + 1, s.seq + s.data.len() as u32).win(65535));
+        }
+        // Whatever the window held back goes and is acknowledged too.
+        loop {
+            b.advance(Duration::from_millis(10));
+            let segs = b.recv();
+            if segs.is_empty() {
+                break;
+            }
+            for s in segs {
+                una = una.max(s.seq + s.data.len() as u32);
+                b.send(Seg::new(ACK, IRS + 1, s.seq + s.data.len() as u32).win(65535));
+            }
+        }
+    }
+    let info = b.s.tcp_info(c).unwrap();
+    assert_eq!(info.snd_una, SeqNumber(una));
+    assert_eq!(info.send_queue, 0);
+    (b, c, una, info.cwnd / 1000, info.rto)
+}
+
+/// RFC 5681 §4.1 as Linux does it: after an idle spell longer than the
+/// RTO the window restarts — halved once per RTO of the pause, never
+/// below the initial window (RFC 6928's ten segments here); ssthresh is
+/// not lowered. Off, the whole old window goes at once.
+#[test]
+fn restart_after_idle_halves_per_rto_down_to_the_initial_window() {
+    let sent_after = |ssai: bool, rtos: f64| {
+        let (mut b, c, _, cwnd, rto) = grown_and_idle(ssai);
+        assert!(cwnd >= 80, "the window grew to {cwnd} segments");
+        b.advance(rto.mul_f64(rtos));
+        b.s.tcp_send(c, &[1u8; 200_000]).unwrap();
+        let n = b.recv().len();
+        let info = b.s.tcp_info(c).unwrap();
+        assert_eq!(info.ssthresh, usize::MAX, "ssthresh is not lowered");
+        (cwnd, n)
+    };
+    // Less than one RTO: no restart — as much as the peer's window
+    // (65,535 bytes) takes.
+    let (cwnd, n) = sent_after(true, 0.9);
+    assert_eq!(n, cwnd.min(65));
+    // 2.5 RTOs: halved twice.
+    let (cwnd, n) = sent_after(true, 2.5);
+    assert_eq!(n, cwnd / 4);
+    // Long: down to the initial window, no lower.
+    let (_, n) = sent_after(true, 100.0);
+    assert_eq!(n, 10);
+    // Off: the old window.
+    let (cwnd, n) = sent_after(false, 100.0);
+    assert_eq!(n, cwnd.min(65));
+}
