@@ -268,7 +268,6 @@ impl Connection {
         let Some((seq, data, fin)) = self.check_sequence(ctx, seg) else {
             return;
         };
-        self.update_ts_recent(ctx, seg);
         // The peer is alive (keep-alive, RFC 9293 §3.8.4) only if it sent
         // an acceptable segment: anyone can send an unacceptable one.
         self.last_recv = ctx.now;
@@ -282,6 +281,11 @@ impl Connection {
         if !self.check_ack(ctx, seg, synack, out) {
             return;
         }
+        // TS.Recent only from a segment whose ACK was acceptable too (as
+        // Linux): RFC 7323's order records it before the ACK check, so one
+        // in-window segment with a bogus ACK and a far-future TSval would
+        // make PAWS drop every genuine segment after it.
+        self.update_ts_recent(ctx, seg);
         self.check_urg(seg);
         self.process_text(ctx, seq, data, seg.flags.psh(), out);
         self.check_fin(ctx, fin, seq + data.len(), out);

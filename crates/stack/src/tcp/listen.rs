@@ -304,10 +304,29 @@ impl TcpLayer {
         &mut self,
         now: Instant,
         ip: &mut IpLayer,
+        tuple: Tuple,
+        seq: SeqNumber,
+        ack: Option<SeqNumber>,
+        opts: &SocketOptions,
+    ) {
+        self.send_rst_with(now, ip, tuple, seq, ack, opts, None);
+    }
+
+    /// `send_rst`, with a timestamp option if `ts` (a connection's own
+    /// reset: RFC 7323 §3.2 asks that TSopt SHOULD be sent in a RST).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a reset's every field, as send_rst plus the option"
+    )]
+    pub(crate) fn send_rst_with(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
         (local, remote): Tuple,
         seq: SeqNumber,
         ack: Option<SeqNumber>,
         opts: &SocketOptions,
+        ts: Option<tcp::Timestamp>,
     ) {
         let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
             return;
@@ -316,13 +335,14 @@ impl TcpLayer {
         if ack.is_some() {
             flags |= Flags::ACK;
         }
-        let repr = tcp::Repr::new(
+        let mut repr = tcp::Repr::new(
             local.port(),
             remote.port(),
             flags,
             seq,
             ack.unwrap_or(SeqNumber(0)),
         );
+        repr.timestamp = ts;
         if self.send_raw(ip, &route, &repr, opts) {
             self.stats.out_rsts += 1;
         }
