@@ -68,19 +68,12 @@ fn shell_words(cmd: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// FreeBSD's name of a connection state (`sockstat -s`, `tcpi_state`).
+/// FreeBSD's name of a connection state (`sockstat -s`, `tcpi_state`):
+/// the `TCPI_` constants' spelling but for SYN-RECEIVED.
 fn state_name(s: State) -> &'static str {
     match s {
-        State::SynSent => "SYN_SENT",
         State::SynReceived => "SYN_RCVD",
-        State::Established => "ESTABLISHED",
-        State::FinWait1 => "FIN_WAIT_1",
-        State::FinWait2 => "FIN_WAIT_2",
-        State::CloseWait => "CLOSE_WAIT",
-        State::Closing => "CLOSING",
-        State::LastAck => "LAST_ACK",
-        State::TimeWait => "TIME_WAIT",
-        State::Closed => "CLOSED",
+        s => super::code::state_key(s),
     }
 }
 
