@@ -67,6 +67,10 @@ impl Sysctl {
             tcp.ack_every_second_segment = true;
             tcp.quickack = false;
             tcp.push_at_burst_end = false;
+            // FreeBSD restarts after idle too (cc_after_idle), straight to
+            // the restart window and counting idle from the last segment
+            // received; tcplab's halving per RTO stays (no script in the
+            // suite tells the two apart).
             tcp.nagle_minshall = false;
             tcp.fin_on_acks = true;
             tcp.rfc1337 = true;

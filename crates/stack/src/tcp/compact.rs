@@ -66,11 +66,10 @@ impl Default for OptDuration {
 
 /// An optional time of an event in wrapping milliseconds, in four bytes:
 /// what only needs "how long ago", within 49 days, at millisecond grain
-/// (when data last arrived, when the oldest unacknowledged data was
-/// sent). Kept plus one, so the zeroth millisecond is a time too; a
-/// stamp taken when the clock's milliseconds wrap to `u32::MAX` reads as
-/// none (once in 49 days, and each use treats none as "long ago" or
-/// "start counting now").
+/// (when data last arrived or was sent, when the oldest unacknowledged
+/// data was sent). Kept plus one, so the zeroth millisecond is a time
+/// too; the one millisecond in 2³² that would read as none is kept as
+/// the next one (a millisecond's error, once in 49 days).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OptMillis(Option<NonZeroU32>);
 
@@ -78,7 +77,8 @@ impl OptMillis {
     pub const NONE: OptMillis = OptMillis(None);
 
     pub fn at(now: Instant) -> OptMillis {
-        OptMillis(NonZeroU32::new((now.total_millis() as u32).wrapping_add(1)))
+        let v = (now.total_millis() as u32).wrapping_add(1);
+        OptMillis(Some(NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN)))
     }
 
     /// Milliseconds from the stamp to `now` (none if never stamped).

@@ -400,10 +400,14 @@ impl Controller for Cubic {
     }
 
     fn on_idle_restart(&mut self, cwnd: usize, ssthresh: usize) {
-        // Slow start again up to the raised threshold; the curve's
-        // memory (W_max, K) is kept, as Linux's CUBIC keeps it.
+        // Slow start again up to the raised threshold; W_max is kept, as
+        // Linux's CUBIC keeps it, and the next avoidance phase starts a
+        // new epoch from where the window then stands — not from the
+        // Reno estimate of the old window, which would jump back to it.
         self.cwnd = cwnd as f64;
         self.ssthresh = ssthresh;
+        self.epoch = OptInstant::NONE;
+        self.w_est = self.w_est.min(self.cwnd);
     }
 
     fn on_spurious(&mut self, _now: Instant) {

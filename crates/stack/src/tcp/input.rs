@@ -665,6 +665,11 @@ impl Connection {
         let wnd = self.snd.wnd();
         if wnd == 0 {
             if self.snd.outstanding() > 0 && self.state().synchronized() {
+                // The peer answered (it closed its window): a timeout's
+                // stall is over; window probes count their own, cleared
+                // by each answer (RFC 1122 §4.2.2.17).
+                self.retries = 0;
+                self.stalled_ms = OptMillis::NONE;
                 self.snd.queue_mut().mark_all_lost();
                 self.timers.stop(Timer::Retransmit);
                 if !self.timers.is_set(Timer::Persist) {

@@ -475,7 +475,11 @@ impl Connection {
                             .back()
                             .is_some_and(|r| r.sent == now && r.xmits == 1)
                         && (wnd_room.min(cwnd_room) - n < mss.min(rest)
-                            || rest < mss && !(self.nodelay || minshall || urgent));
+                            || rest < mss
+                                && !(self.nodelay
+                                    || minshall
+                                    || urgent
+                                    || self.snd.fin().is_some()));
                     let end = self.with_fin(nxt + n);
                     let mut plan = self.segment(now, nxt, end, Kind::New);
                     if burst_end {
@@ -641,6 +645,9 @@ impl Connection {
             w /= 2;
         }
         self.cc.on_idle_restart(w.max(restart), ssthresh);
+        // Once per pause: if the windows hold the data back still, the
+        // next look does not halve again for the same idle time.
+        self.last_send_ms = OptMillis::at(now);
     }
 
     /// Bookkeeping for a segment that goes out.
@@ -773,7 +780,9 @@ impl Connection {
         self.retries = self.retries.saturating_add(1);
         if !self.stalled_ms.is_some() {
             // The user timeout counts from when the oldest unacknowledged
-            // data (or the SYN) was sent.
+            // segment (or the SYN) was last sent before this first
+            // timeout: its first transmission, unless fast recovery or a
+            // loss probe had already resent it.
             let sent = self.snd.queue().front().map_or(ctx.now, |r| r.sent);
             self.stalled_ms = OptMillis::at(sent);
         }
@@ -796,7 +805,8 @@ impl Connection {
         // retransmits_timed_out()).
         let given_up = match self.opts.user_timeout_ms() {
             Some(ut) => self.stalled_ms.since(ctx.now).is_some_and(|t| t >= ut),
-            None => u32::from(self.retries) > limit,
+            // (`retries` saturates at u16::MAX: a larger limit is that.)
+            None => u32::from(self.retries) > limit.min(u32::from(u16::MAX) - 1),
         };
         if given_up || too_long {
             // Give up: report the last ICMP soft error if there was one

@@ -462,8 +462,6 @@ impl Receiver {
                 self.quick = self.quick & PINGPONG | n;
             }
         }
-        // (A stamp that reads as none, once in 49 days, arms quick ACKs
-        // once more, which is harmless.)
         *last = OptMillis::at(now);
         self.quick & !PINGPONG > 0 && self.quick & PINGPONG == 0
     }

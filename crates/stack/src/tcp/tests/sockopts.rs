@@ -339,3 +339,29 @@ fn user_timeout_bounds_unanswered_window_probes() {
     let first = start + times[0];
     assert_eq!(b.now.saturating_since(first), Duration::from_secs(3));
 }
+
+/// A timeout's stall ends when the peer answers by closing its window:
+/// from then on only unanswered window probes count, so a peer that
+/// answers every probe is kept beyond the user timeout.
+#[test]
+fn user_timeout_after_a_timeout_then_answered_probes_keeps_the_connection() {
+    let mut b = Bench::new(|c| c.rto_min = Duration::from_secs(1));
+    let (c, iss) = established(&mut b);
+    assert!(b.s.tcp_set_options(c, user_timeout(3000)));
+    b.s.tcp_send(c, b"hello").unwrap();
+    assert_eq!(b.recv().len(), 1);
+    // The first retransmission timeout, then the peer closes its window.
+    b.advance(Duration::from_millis(1500));
+    assert_eq!(b.recv().len(), 1);
+    b.send(Seg::new(ACK, IRS + 1, iss + 1).win(0));
+    let mut probes = 0;
+    for _ in 0..2_000 {
+        b.advance(Duration::from_millis(10));
+        if !b.recv().is_empty() {
+            probes += 1;
+            b.send(Seg::new(ACK, IRS + 1, iss + 1).win(0));
+        }
+    }
+    assert!(probes >= 2, "{probes} probes");
+    assert_eq!(b.state(c), State::Established);
+}
