@@ -223,6 +223,9 @@ impl Loader<'_> {
             (&mut c.tlp, t.tlp),
             (&mut c.tw_reuse, t.tw_reuse),
             (&mut c.nagle_minshall, t.nagle_minshall),
+            (&mut c.quickack, t.quickack),
+            (&mut c.slow_start_after_idle, t.slow_start_after_idle),
+            (&mut c.push_at_burst_end, t.push_at_burst_end),
         ] {
             if let Some(v) = value {
                 *switch = v;

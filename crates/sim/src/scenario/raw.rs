@@ -134,6 +134,9 @@ pub(super) struct RawTcp {
     pub(super) tlp: Option<bool>,
     pub(super) tw_reuse: Option<bool>,
     pub(super) nagle_minshall: Option<bool>,
+    pub(super) quickack: Option<bool>,
+    pub(super) slow_start_after_idle: Option<bool>,
+    pub(super) push_at_burst_end: Option<bool>,
     /// Added to every ISN: to watch sequence numbers wrap.
     pub(super) isn_offset: Option<u32>,
 }

@@ -372,11 +372,13 @@ outbound = ["100 allow all"]
 fn tcp_switches_per_host() {
     let text = GOOD.replace(
         "gateway = \"10.0.1.1\"\n",
-        "gateway = \"10.0.1.1\"\n[host.tcp]\nsack = false\nnagle_minshall = false\ncongestion = \"bbr\"\n",
+        "gateway = \"10.0.1.1\"\n[host.tcp]\nsack = false\nnagle_minshall = false\ncongestion = \"bbr\"\nquickack = false\nslow_start_after_idle = false\npush_at_burst_end = false\n",
     );
     let s = load("t.toml", &text).unwrap();
     let (client, server) = (&s.nodes[0].tcp, &s.nodes[1].tcp);
     assert!(!client.sack && !client.nagle_minshall);
+    assert!(!client.quickack && !client.slow_start_after_idle && !client.push_at_burst_end);
+    assert!(server.quickack && server.slow_start_after_idle && server.push_at_burst_end);
     assert_eq!(
         client.congestion,
         tcplab_stack::tcp::CongestionAlgorithm::Bbr
