@@ -90,6 +90,18 @@ impl Runner {
         Ok(())
     }
 
+    /// Set each `name=value`, then hand the stack its new settings.
+    fn set_sysctls<'a>(
+        &mut self,
+        settings: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), String> {
+        for (name, value) in settings {
+            self.sysctl.set(name, value)?;
+        }
+        self.stack.set_tcp_config(self.sysctl.tcp.clone());
+        Ok(())
+    }
+
     fn command(&mut self, cmd: &str) -> Result<(), String> {
         let words = shell_words(cmd)?;
         match words.first().map(String::as_str) {
@@ -102,17 +114,11 @@ impl Runner {
                 if settings.is_empty() || settings.iter().any(|s| !s.contains('=')) {
                     return Err("only `sysctl [-w] [-q] name=value ...` is understood".into());
                 }
-                for setting in settings {
-                    let (name, value) = setting
-                        .split_once('=')
-                        .ok_or_else(|| format!("`{setting}` has no `=`"))?;
-                    self.sysctl.set(name, value)?;
-                }
-                self.stack.set_tcp_config(self.sysctl.tcp.clone());
-                Ok(())
+                self.set_sysctls(settings.iter().filter_map(|s| s.split_once('=')))
             }
             // packetdrill's Linux helper: `set_sysctls.py /proc/sys/a/b=v ...`.
             Some(script) if script.rsplit('/').next() == Some("set_sysctls.py") => {
+                let mut settings = Vec::new();
                 for arg in &words[1..] {
                     let (path, value) = arg
                         .split_once('=')
@@ -121,10 +127,9 @@ impl Runner {
                         .strip_prefix("/proc/sys/")
                         .ok_or_else(|| format!("`{path}` is not under /proc/sys"))?
                         .replace('/', ".");
-                    self.sysctl.set(&name, value)?;
+                    settings.push((name, value));
                 }
-                self.stack.set_tcp_config(self.sysctl.tcp.clone());
-                Ok(())
+                self.set_sysctls(settings.iter().map(|(n, v)| (n.as_str(), *v)))
             }
             // tcplab's segments are MSS-sized whatever the device offers;
             // the runner joins them where a line shows a super-segment.
@@ -159,11 +164,7 @@ impl Runner {
             // which sets the kernel's TCP settings to the values the tests
             // were written against: the same settings here.
             Some(script) if script.rsplit('/').next() == Some("defaults.sh") => {
-                for (name, value) in LINUX_TEST_DEFAULTS {
-                    self.sysctl.set(name, value)?;
-                }
-                self.stack.set_tcp_config(self.sysctl.tcp.clone());
-                Ok(())
+                self.set_sysctls(LINUX_TEST_DEFAULTS.iter().copied())
             }
             _ => Err(
                 "not a command tcplab interprets (sysctl, set_sysctls.py, sockstat, tcpdrop, ethtool -K, defaults.sh)".into(),

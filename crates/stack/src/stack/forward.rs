@@ -28,6 +28,21 @@ fn as_arrived<'a>(bytes: &'a [u8], pre_nat: Option<&ArrivedHead>) -> Cow<'a, [u8
 }
 
 impl Stack {
+    /// The router's ICMP error about a datagram it does not forward,
+    /// quoting it as it arrived.
+    fn error_as_arrived(
+        &mut self,
+        now: Instant,
+        in_iface: IfaceId,
+        bytes: &[u8],
+        pre_nat: Option<&ArrivedHead>,
+        error: IcmpError,
+    ) {
+        let quoted = as_arrived(bytes, pre_nat);
+        self.icmp
+            .send_error(now, &mut self.ip, &quoted, Some(in_iface), error);
+    }
+
     pub(super) fn forward(
         &mut self,
         now: Instant,
@@ -49,11 +64,11 @@ impl Stack {
             let iface = &self.ip.ifaces[in_iface.0];
             if iface.on_link(repr.src_addr) && iface.on_link(next_hop) && next_hop != repr.src_addr
             {
-                self.icmp.send_error(
+                self.error_as_arrived(
                     now,
-                    &mut self.ip,
-                    &as_arrived(bytes, pre_nat),
-                    Some(in_iface),
+                    in_iface,
+                    bytes,
+                    pre_nat,
                     IcmpError::RedirectHost(next_hop),
                 );
             }
@@ -124,11 +139,11 @@ impl Stack {
         let Some(route) = self.ip.routes.lookup(dst).copied() else {
             // RFC 1812 §5.2.7.1: no route is "network unreachable".
             self.ip.stats.out_no_routes += 1;
-            self.icmp.send_error(
+            self.error_as_arrived(
                 now,
-                &mut self.ip,
-                &as_arrived(bytes, pre_nat),
-                Some(in_iface),
+                in_iface,
+                bytes,
+                pre_nat,
                 IcmpError::DstUnreachable(DstUnreachable::NetUnreachable),
             );
             return None;
@@ -139,11 +154,11 @@ impl Stack {
         // TTL (what `traceroute` shows as `!N` at the first hop).
         if repr.ttl <= 1 {
             self.ip.stats.in_hdr_errors += 1;
-            self.icmp.send_error(
+            self.error_as_arrived(
                 now,
-                &mut self.ip,
-                &as_arrived(bytes, pre_nat),
-                Some(in_iface),
+                in_iface,
+                bytes,
+                pre_nat,
                 IcmpError::TimeExceeded(TimeExceeded::TtlExpired),
             );
             return None;
@@ -160,11 +175,11 @@ impl Stack {
         // header is the one that arrived.
         if bytes.len() > mtu && repr.dont_frag {
             self.ip.stats.frag_fails += 1;
-            self.icmp.send_error(
+            self.error_as_arrived(
                 now,
-                &mut self.ip,
-                &as_arrived(bytes, pre_nat),
-                Some(in_iface),
+                in_iface,
+                bytes,
+                pre_nat,
                 IcmpError::FragNeeded(u16::try_from(mtu).unwrap_or(u16::MAX)),
             );
             return None;

@@ -803,11 +803,10 @@ impl Connection {
                 .is_some_and(|t| ctx.now.saturating_since(self.opened) >= t);
         // A user timeout replaces the count (RFC 5482 §3, Linux's
         // retransmits_timed_out()).
-        let given_up = match self.opts.user_timeout_ms() {
-            Some(ut) => self.stalled_ms.since(ctx.now).is_some_and(|t| t >= ut),
-            // (`retries` saturates at u16::MAX: a larger limit is that.)
-            None => u32::from(self.retries) > limit.min(u32::from(u16::MAX) - 1),
-        };
+        // (`retries` saturates at u16::MAX: a larger limit is that.)
+        let given_up = self
+            .user_timed_out(ctx.now)
+            .unwrap_or(u32::from(self.retries) > limit.min(u32::from(u16::MAX) - 1));
         if given_up || too_long {
             // Give up: report the last ICMP soft error if there was one
             // (RFC 5927 §4.1; "No route to host" rather than a timeout).
@@ -840,6 +839,13 @@ impl Connection {
         self.restart_rto(ctx.now);
     }
 
+    /// Whether the stall has lasted the user timeout; `None` when the
+    /// socket set none (the retry counts decide).
+    fn user_timed_out(&self, now: Instant) -> Option<bool> {
+        let ut = self.opts.user_timeout_ms()?;
+        Some(self.stalled_ms.since(now).is_some_and(|t| t >= ut))
+    }
+
     /// The persist timer: probe a zero window (RFC 9293 §3.8.6.1), or
     /// send data held back for SWS avoidance (RFC 1122 §4.2.3.4). The
     /// connection is given up only if the peer stops answering: every
@@ -860,10 +866,9 @@ impl Connection {
             if !self.stalled_ms.is_some() {
                 self.stalled_ms = OptMillis::at(ctx.now);
             }
-            let given_up = match self.opts.user_timeout_ms() {
-                Some(ut) => self.stalled_ms.since(ctx.now).is_some_and(|t| t >= ut),
-                None => self.persist.unanswered > ctx.config.data_retries,
-            };
+            let given_up = self
+                .user_timed_out(ctx.now)
+                .unwrap_or(self.persist.unanswered > ctx.config.data_retries);
             if given_up {
                 self.fail(self.soft_error.unwrap_or(SocketError::TimedOut));
                 self.enter_closed();
