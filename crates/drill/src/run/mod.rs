@@ -48,8 +48,9 @@ const ORIGIN_US: u64 = 1_000_000;
 const GIVE_UP_US: i64 = 2_000_000;
 /// The latest script time an event may have.
 const MAX_SCRIPT_US: i64 = 24 * 3600 * 1_000_000;
-/// How long a `*` outbound line waits for a packet (packetdrill: for ever).
-const GIVE_UP_STAR_US: i64 = 60_000_000;
+/// How long a `*` outbound line waits for a packet (packetdrill: for ever;
+/// ten minutes of virtual time here, past any retransmission timeout).
+const GIVE_UP_STAR_US: i64 = 600_000_000;
 
 /// Script time (µs) of a stack instant; far future saturates.
 fn script_time(t: Instant) -> i64 {

@@ -79,7 +79,14 @@ impl Sysctl {
             // rules; FreeBSD itself reopens (`-D FreeBSD` expects that).
             tcp.time_wait_reopen = false;
             tcp.syn_sent_icmp_abort = true;
+            // TCP_MAXRXTSHIFT: twelve retransmissions of the SYN (unless
+            // keepinit ends the attempt first), the timer capped at
+            // TCPTV_REXMTMAX, 64 s.
+            tcp.syn_retries = 12;
+            tcp.rto_max = Duration::from_secs(64);
             tcp.connect_timeout = Some(Duration::from_secs(75));
+            // FreeBSD announces MTU − 40 however small (tcp_mssopt).
+            tcp.min_announced_mss = 0;
             tcp.window_scale = Some(bsd_window_scale(maxsockbuf));
         }
         Sysctl {
@@ -180,12 +187,7 @@ impl Sysctl {
                 t.rto_min = min;
             }
             "net.inet.tcp.rexmit_slop" => t.rto_slop = ms()?,
-            // A retransmitted SYN keeps its options in tcplab.
-            "net.inet.tcp.rexmit_drop_options" => {
-                if flag()? {
-                    return Err(format!("sysctl {name}=1: tcplab keeps a SYN's options"));
-                }
-            }
+            "net.inet.tcp.rexmit_drop_options" => t.syn_drop_options = flag()?,
             "net.inet.tcp.delacktime" => t.delayed_ack = ms()?,
             // 1: BSD's delayed ACKs, with no quick ACKs at the start (the
             // FreeBSD profile's); 0 (an ACK for every segment) is not a

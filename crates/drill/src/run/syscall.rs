@@ -695,7 +695,13 @@ impl Runner {
                 info.as_ref()
                     .map_or(opts.max_seg.map_or(536, usize::from), |i| i.mss) as i64
             }
-            (6, 128) => cfg.connect_timeout.map_or(0, |t| t.as_secs()) as i64,
+            // TCP_KEEPINIT (BSD): seconds, the socket's or the sysctl's.
+            (6, 128) => opts
+                .connect_timeout
+                .or(cfg.connect_timeout)
+                .map_or(0, |t| t.as_secs()) as i64,
+            // TCP_NOOPT (BSD).
+            (6, 8) => i64::from(opts.no_options),
             (6, 256) => opts.keepalive_time.unwrap_or(cfg.keepalive_time).as_secs() as i64,
             (6, 512) => opts
                 .keepalive_interval
@@ -807,6 +813,17 @@ impl Runner {
                 }
                 _ => return Ok(Err(errno("EINVAL"))),
             },
+            // TCP_KEEPINIT (BSD): seconds the connection may take to be
+            // established, 0 for the sysctl's (as FreeBSD's t_keepinit).
+            (6, 128) => match u32::try_from(v) {
+                Ok(0) => opts.connect_timeout = None,
+                Ok(s) if i64::from(s) <= i64::from(i32::MAX) / 1000 => {
+                    opts.connect_timeout = Some(std::time::Duration::from_secs(u64::from(s)))
+                }
+                _ => return Ok(Err(errno("EINVAL"))),
+            },
+            // TCP_NOOPT (BSD): SYNs without options.
+            (6, 8) => opts.no_options = v != 0,
             (0, 3) => match u8::try_from(v) {
                 Ok(tos) => opts.tos = tos,
                 Err(_) => return Ok(Err(errno("EINVAL"))),

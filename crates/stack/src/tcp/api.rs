@@ -169,7 +169,7 @@ impl TcpLayer {
             SocketAddrV4::new(src, 0),
             remote,
             tcplab_wire::tcp::SeqNumber(0),
-            mss_for(route.mtu),
+            mss_for(route.mtu, self.config.min_announced_mss),
             Owner::App,
             now,
             SocketOptions::default(),
@@ -206,7 +206,7 @@ impl TcpLayer {
             local,
             remote,
             iss,
-            mss_for(route.mtu),
+            mss_for(route.mtu, self.config.min_announced_mss),
             Owner::App,
             now,
             opts,
@@ -620,13 +620,14 @@ impl TcpLayer {
                 true
             }
             Some(TcpSocket::Connection(c)) => {
-                // Buffer sizes and the MSS ceiling were fixed when the
-                // connection opened (they shape the SYN).
+                // Buffer sizes, the MSS ceiling and TCP_NOOPT were fixed
+                // when the connection opened (they shape the SYN).
                 let idle_changed = opts.keepalive_time != c.opts.keepalive_time;
                 let kept = SocketOptions {
                     recv_buffer: c.opts.recv_buffer,
                     send_buffer: c.opts.send_buffer,
                     max_seg: c.opts.max_seg,
+                    no_options: c.opts.no_options,
                     ..opts
                 };
                 c.opts.set(kept);

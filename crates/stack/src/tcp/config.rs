@@ -213,8 +213,22 @@ pub struct TcpConfig {
     pub syn_sent_icmp_abort: bool,
     /// The longest a connection may take to be established (BSD's
     /// `keepinit`, 75 s); checked at each SYN retransmission timeout.
-    /// `None`: only `syn_retries` limits it.
+    /// `None`: only `syn_retries` limits it. The attempt ends at that
+    /// time, not at the next retransmission timeout after it (the timer
+    /// is shortened, as BSD's keep-init timer runs beside it).
     pub connect_timeout: Option<Duration>,
+    /// From the third retransmission timeout of a SYN on, the SYN carries
+    /// only the MSS option — no window scale, SACK-permitted or
+    /// timestamps — in case a middlebox drops SYNs with options (BSD's
+    /// `net.inet.tcp.rexmit_drop_options`; RFC 9293 has no such rule, and
+    /// an answer to the earlier SYNs then negotiates none of them). Off
+    /// by default, as on FreeBSD.
+    pub syn_drop_options: bool,
+    /// The smallest MSS announced in a SYN, whatever the interface's MTU
+    /// (RFC 9293 §3.7.1 says MTU − 40 and leaves smaller values to the
+    /// host): 88, Linux's `TCP_MIN_MSS`, by default; FreeBSD announces
+    /// MTU − 40 however small (0 here).
+    pub min_announced_mss: u16,
     /// RCV.WND for the acceptability test (RFC 9293 §3.10.7.4) is the free
     /// receive buffer when that exceeds the window advertised (BSD's
     /// `rcv_wnd`: a 65,700-byte buffer without window scaling advertises
@@ -294,6 +308,8 @@ impl Default for TcpConfig {
             compact_time_wait: true,
             syn_sent_icmp_abort: true,
             connect_timeout: None,
+            syn_drop_options: false,
+            min_announced_mss: 88,
             fin_on_acks: false,
         }
     }
@@ -339,6 +355,15 @@ pub struct SocketOptions {
     /// is shortened so the end comes on time. Up to 24 days (a 31-bit
     /// count of milliseconds, Linux's range).
     pub user_timeout: Option<Duration>,
+    /// BSD's `TCP_KEEPINIT`: the longest the connection may take to be
+    /// established, replacing `TcpConfig::connect_timeout` for this
+    /// socket. 1 s to 24 days.
+    pub connect_timeout: Option<Duration>,
+    /// BSD's `TCP_NOOPT`: our SYN or <SYN,ACK> carries no options at all —
+    /// no MSS (the peer assumes 536, RFC 9293 §3.7.1), no window scale,
+    /// SACK-permitted or timestamps, so none is negotiated. Set before the
+    /// connection opens (on a listener, for the connections it accepts).
+    pub no_options: bool,
 }
 
 impl SocketOptions {
@@ -354,12 +379,14 @@ impl SocketOptions {
         ttl: None,
         max_seg: None,
         user_timeout: None,
+        connect_timeout: None,
+        no_options: false,
     };
 
     /// Buffer sizes within 1 byte and [`MAX_SOCKET_BUFFER`], the MSS
     /// ceiling within 88 and 65,495, keep-alive times within 1 and 32,767
     /// seconds and 1 to 127 probes (Linux's ranges), a user timeout of
-    /// zero unset.
+    /// zero unset, a connect timeout within 1 s and 24 days.
     pub fn clamped(mut self) -> SocketOptions {
         let clamp = |b: Option<usize>| b.map(|b| b.clamp(1, MAX_SOCKET_BUFFER));
         self.recv_buffer = clamp(self.recv_buffer);
@@ -377,6 +404,12 @@ impl SocketOptions {
             .user_timeout
             .filter(|t| !t.is_zero())
             .map(|t| t.min(Duration::from_millis(i32::MAX as u64)));
+        self.connect_timeout = self.connect_timeout.map(|t| {
+            t.clamp(
+                Duration::from_secs(1),
+                Duration::from_millis(i32::MAX as u64),
+            )
+        });
         self
     }
 

@@ -10,9 +10,11 @@ use super::sender::Sender;
 use crate::ip::{IpLayer, RouteInfo};
 
 /// The MSS to announce on an interface with `mtu` (RFC 9293 §3.7.1: MTU
-/// minus the fixed IP and TCP headers).
-pub fn mss_for(mtu: usize) -> u16 {
-    mtu.saturating_sub(40).clamp(88, 65495) as u16
+/// minus the fixed IP and TCP headers), at least `floor`
+/// (`TcpConfig::min_announced_mss`).
+pub fn mss_for(mtu: usize, floor: u16) -> u16 {
+    mtu.saturating_sub(40)
+        .clamp(usize::from(floor.min(65495)), 65495) as u16
 }
 
 /// Write IP and TCP headers and the payload of `plan` into `buf`.
@@ -88,5 +90,21 @@ pub(super) fn build_segment(
     if let Some(i) = ip.ifaces.get_mut(route.iface.0) {
         i.counters.tx_packets += 1;
         i.counters.tx_bytes += buf.len() as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mss_for;
+
+    /// RFC 9293 §3.7.1: MTU − 40, within the floor and 65,495.
+    #[test]
+    fn announced_mss_follows_the_mtu_within_its_floor() {
+        assert_eq!(mss_for(1500, 88), 1460);
+        assert_eq!(mss_for(72, 88), 88);
+        assert_eq!(mss_for(72, 0), 32);
+        assert_eq!(mss_for(68, 0), 28);
+        assert_eq!(mss_for(65535, 0), 65495);
+        assert_eq!(mss_for(200_000, u16::MAX), 65495);
     }
 }

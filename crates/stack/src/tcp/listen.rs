@@ -117,7 +117,7 @@ impl TcpLayer {
             local,
             remote,
             iss,
-            mss_for(route.mtu),
+            mss_for(route.mtu, self.config.min_announced_mss),
             Owner::Listener {
                 key: lkey,
                 queued: false,
@@ -181,8 +181,8 @@ impl TcpLayer {
             syn.seq_number + 1,
         );
         repr.window_len = opts.recv_buffer(&self.config).min(65535) as u16;
-        let mss = mss_for(route.mtu);
-        repr.max_seg_size = Some(opts.max_seg.map_or(mss, |m| m.min(mss)));
+        let mss = mss_for(route.mtu, self.config.min_announced_mss);
+        repr.max_seg_size = (!opts.no_options).then(|| opts.max_seg.map_or(mss, |m| m.min(mss)));
         repr.layout = self.config.option_layout;
         if self.send_raw(ip, &route, &repr, &opts) {
             self.stats.syncookies_sent += 1;
@@ -238,7 +238,7 @@ impl TcpLayer {
             local,
             remote,
             iss,
-            mss_for(route.mtu),
+            mss_for(route.mtu, self.config.min_announced_mss),
             Owner::Listener {
                 key: lkey,
                 queued: false,

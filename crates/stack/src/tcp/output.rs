@@ -14,7 +14,7 @@ use super::compact::OptMillis;
 use super::input::Ctx;
 use super::receiver::AckDue;
 use super::state::{Opening, Phase, State};
-use super::tcb::Connection;
+use super::tcb::{Connection, Negotiated};
 use super::timers::Timer;
 use crate::socket::SocketError;
 use crate::time::Instant;
@@ -216,7 +216,9 @@ impl Connection {
             // RFC 7323 §2.2: the window of a SYN is never scaled.
             window: self.rcv.syn_window(),
             urgent: 0,
-            mss: Some(self.seg.our_mss),
+            // RFC 9293 §3.7.1 (SHLD-5): our MSS in every SYN, unless the
+            // socket sends no options at all (BSD's TCP_NOOPT).
+            mss: (!self.opts.no_options).then_some(self.seg.our_mss),
             // Offered on an active SYN, answered only if the peer offered
             // it (RFC 7323 §2.2).
             wscale: self.offer_wscale.then_some(self.rcv.wscale()),
@@ -796,11 +798,7 @@ impl Connection {
             _ if self.orphaned() => ctx.config.data_retries.min(ctx.config.orphan_retries),
             _ => ctx.config.data_retries,
         };
-        let too_long = !self.state().synchronized()
-            && ctx
-                .config
-                .connect_timeout
-                .is_some_and(|t| ctx.now.saturating_since(self.opened) >= t);
+        let too_long = self.connect_time_left(ctx.now).is_some_and(|t| t.is_zero());
         // A user timeout replaces the count (RFC 5482 §3, Linux's
         // retransmits_timed_out()).
         // (`retries` saturates at u16::MAX: a larger limit is that.)
@@ -832,7 +830,14 @@ impl Connection {
             // a segment; cwnd falls to one segment.
             self.enter_loss(ctx, self.retries == 1);
         } else {
-            // The SYN (or <SYN,ACK>) goes again.
+            // The SYN (or <SYN,ACK>) goes again — from the third timeout
+            // on with only the MSS option if so configured (BSD's
+            // rexmit_drop_options; its third timeout is t_rxtshift 3).
+            if ctx.config.syn_drop_options && self.phase == Phase::SynSent && self.syn_timeouts >= 3
+            {
+                self.offer_wscale = false;
+                self.offer = Negotiated::default();
+            }
             self.snd.queue_mut().mark_all_lost();
             self.rec.force = false;
         }

@@ -58,6 +58,9 @@ pub struct Shared {
     pub slow_start_after_idle: bool,
     /// PSH at the end of a burst of new data (`TcpConfig`'s).
     pub push_at_burst_end: bool,
+    /// The longest an attempt to connect may take (`TcpConfig`'s; a
+    /// socket's `TCP_KEEPINIT` replaces it).
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Shared {
@@ -70,6 +73,7 @@ impl Shared {
             delayed_ack: config.delayed_ack,
             slow_start_after_idle: config.slow_start_after_idle,
             push_at_burst_end: config.push_at_burst_end,
+            connect_timeout: config.connect_timeout,
         }
     }
 }
@@ -427,6 +431,8 @@ impl Connection {
         } else {
             0
         };
+        // TCP_NOOPT: nothing offered, so nothing negotiated.
+        let options = !opts.no_options;
         Connection {
             phase,
             local,
@@ -447,10 +453,10 @@ impl Connection {
                 our_mss: opts.max_seg.map_or(our_mss, |m| m.min(our_mss)),
                 df: true,
             },
-            offer_wscale: config.window_scaling,
+            offer_wscale: config.window_scaling && options,
             offer: Negotiated {
-                sack: config.sack,
-                ts: config.timestamps,
+                sack: config.sack && options,
+                ts: config.timestamps && options,
             },
             neg: Negotiated::default(),
             ts: TsState {
@@ -534,8 +540,24 @@ impl Connection {
 
     /// Restart the retransmission timer with the current RTO.
     pub(super) fn restart_rto(&mut self, now: Instant) {
-        let rto = self.within_user_timeout(now, self.rtt.rto());
+        let mut rto = self.within_user_timeout(now, self.rtt.rto());
+        if let Some(left) = self.connect_time_left(now) {
+            // The attempt ends when its time is up (BSD's keep-init timer),
+            // not at the next backed-off timeout after it.
+            rto = rto.min(left.max(Duration::from_millis(1)));
+        }
         self.timers.set(Timer::Retransmit, now + rto);
+    }
+
+    /// Before the handshake completes, how long the attempt to connect
+    /// may still take (`SocketOptions::connect_timeout`, else the
+    /// host's); `None` when unlimited or once synchronized.
+    pub(super) fn connect_time_left(&self, now: Instant) -> Option<Duration> {
+        if self.state().synchronized() {
+            return None;
+        }
+        let limit = self.opts.connect_timeout.or(self.shared.connect_timeout)?;
+        Some(limit.saturating_sub(now.saturating_since(self.opened)))
     }
 
     /// A timer interval shortened to end when the user timeout does, so

@@ -365,3 +365,131 @@ fn user_timeout_after_a_timeout_then_answered_probes_keeps_the_connection() {
     assert!(probes >= 2, "{probes} probes");
     assert_eq!(b.state(c), State::Established);
 }
+
+/// BSD's `TCP_KEEPINIT` (`SocketOptions::connect_timeout`): the attempt
+/// ends when its time is up, not at the next backed-off SYN timeout after
+/// it; and the host's `connect_timeout` does the same for sockets that set
+/// none.
+#[test]
+fn connect_timeout_ends_the_attempt_on_time() {
+    for (host, socket, ends) in [
+        (None, Some(5), 5_000),
+        (Some(4), None, 4_000),
+        (Some(100), Some(2), 2_000),
+        // No limit: six retransmissions, 1 + 2 + … + 64 s.
+        (None, None, 127_000),
+    ] {
+        let mut b = Bench::new(|t| t.connect_timeout = host.map(Duration::from_secs));
+        let opts = SocketOptions {
+            connect_timeout: socket.map(Duration::from_secs),
+            ..SocketOptions::default()
+        };
+        let start = b.now;
+        let (them, us) = (sa(THEM, PEER_PORT), Some(sa(US, PORT)));
+        let c = b.s.tcp_connect_with(b.now, them, us, opts).unwrap();
+        let mut syns = 0;
+        while b.state(c) != State::Closed && b.now.saturating_since(start).as_secs() < 600 {
+            syns += b.recv().len();
+            b.advance(Duration::from_millis(1));
+        }
+        let took = b.now.saturating_since(start).as_millis();
+        assert!(
+            (ends..=ends + 2).contains(&took),
+            "{host:?}/{socket:?}: ended after {took} ms, {syns} SYNs"
+        );
+        assert_eq!(b.s.tcp_take_error(c), Some(SocketError::TimedOut));
+    }
+    // Clamped to at least a second.
+    let o = SocketOptions {
+        connect_timeout: Some(Duration::from_millis(10)),
+        ..SocketOptions::default()
+    };
+    assert_eq!(o.clamped().connect_timeout, Some(Duration::from_secs(1)));
+}
+
+/// BSD's `TCP_NOOPT` (`SocketOptions::no_options`): a SYN and a <SYN,ACK>
+/// without any option, so the peer's SACK-permitted, TSopt and window
+/// scale are not taken up and it uses the default MSS towards us.
+#[test]
+fn no_options_sends_bare_syns_and_negotiates_nothing() {
+    let bare = |s: &Seg| {
+        s.mss.is_none() && s.wscale.is_none() && !s.sack_ok && s.ts.is_none() && s.sack.is_empty()
+    };
+    let opts = SocketOptions {
+        no_options: true,
+        ..SocketOptions::default()
+    };
+    // Active open.
+    let mut b = Bench::new(|t| t.window_scaling = true);
+    let (them, us) = (sa(THEM, PEER_PORT), Some(sa(US, PORT)));
+    let c = b.s.tcp_connect_with(b.now, them, us, opts).unwrap();
+    let syn = b.one();
+    assert!(bare(&syn), "{syn:?}");
+    let mut synack = Seg::new(SYN | ACK, IRS, syn.seq + 1)
+        .sack_ok()
+        .ts(7, 0)
+        .mss(1000);
+    synack.wscale = Some(7);
+    b.send(synack);
+    let ack = b.one();
+    assert!(bare(&ack), "{ack:?}");
+    let info = b.s.tcp_info(c).unwrap();
+    assert_eq!(info.state, State::Established);
+    assert!(!info.sack && !info.timestamps);
+    assert_eq!((info.snd_wscale, info.rcv_wscale), (0, 0));
+    // The peer's MSS still counts (RFC 9293 §3.7.1).
+    assert_eq!(info.peer_mss, 1000);
+
+    // Passive open: the listener's connections inherit it, with or
+    // without a SYN cookie.
+    let mut b = Bench::new(|t| t.window_scaling = true);
+    let l = b.s.tcp_bind(sa(US, PORT), opts).unwrap();
+    assert!(b.s.tcp_listen_bound(l, 4));
+    let mut syn = Seg::new(SYN, IRS, 0).sack_ok().ts(7, 0).mss(1000);
+    syn.wscale = Some(7);
+    b.send(syn);
+    let synack = b.one();
+    assert_eq!(synack.flags, SYN | ACK);
+    assert!(bare(&synack), "{synack:?}");
+    b.send(Seg::new(ACK, IRS + 1, synack.seq + 1));
+    let c = b.s.tcp_accept(l).unwrap();
+    let info = b.s.tcp_info(c).unwrap();
+    assert!(!info.sack && !info.timestamps);
+    assert_eq!((info.snd_wscale, info.rcv_wscale), (0, 0));
+    // Set later on a connection, it changes nothing: the SYNs are gone.
+    assert!(b.s.tcp_set_options(c, SocketOptions::default()));
+    assert!(b.s.tcp_options(c).unwrap().no_options);
+}
+
+/// BSD's `rexmit_drop_options` (`TcpConfig::syn_drop_options`): from the
+/// third SYN timeout on, the SYN carries only the MSS option, and an
+/// answer then negotiates none of the others.
+#[test]
+fn syn_drop_options_sends_later_syns_with_the_mss_alone() {
+    let mut b = Bench::new(|t| {
+        t.window_scaling = true;
+        t.syn_drop_options = true;
+    });
+    let (them, us) = (sa(THEM, PEER_PORT), Some(sa(US, PORT)));
+    let c = b.s.tcp_connect(b.now, them, us).unwrap();
+    let mut syns = Vec::new();
+    while syns.len() < 5 {
+        syns.extend(b.recv());
+        b.advance(Duration::from_millis(10));
+    }
+    for (i, s) in syns.iter().enumerate() {
+        assert_eq!(s.flags, SYN);
+        assert!(s.mss.is_some(), "SYN {i}: {s:?}");
+        let full = s.wscale.is_some() && s.sack_ok && s.ts.is_some();
+        let bare = s.wscale.is_none() && !s.sack_ok && s.ts.is_none();
+        assert!(if i < 3 { full } else { bare }, "SYN {i}: {s:?}");
+    }
+    let mut synack = Seg::new(SYN | ACK, IRS, syns[0].seq + 1).sack_ok().ts(7, 0);
+    synack.wscale = Some(7);
+    b.send(synack);
+    assert_eq!(b.one().flags, ACK);
+    let info = b.s.tcp_info(c).unwrap();
+    assert_eq!(info.state, State::Established);
+    assert!(!info.sack && !info.timestamps);
+    assert_eq!((info.snd_wscale, info.rcv_wscale), (0, 0));
+}
