@@ -185,10 +185,11 @@ struct Sock {
     error_taken: bool,
     /// SO_LINGER on with a zero timeout: close() aborts (a RST).
     linger_abort: bool,
-    /// SO_REUSEADDR, SO_KEEPALIVE and TCP_NODELAY as set.
+    /// SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY and TCP_CORK as set.
     reuseaddr: bool,
     keepalive: bool,
     nodelay: bool,
+    cork: bool,
     /// shutdown(SHUT_RD) or SHUT_RDWR: reads end at the queue's end.
     read_shut: bool,
 }
@@ -217,6 +218,7 @@ impl Sock {
             reuseaddr: false,
             keepalive: false,
             nodelay: false,
+            cork: false,
             read_shut: false,
         }
     }

@@ -30,6 +30,7 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("SO_ERROR", 0x1007),
     ("TCP_NODELAY", 1),
     ("TCP_MAXSEG", 2),
+    ("TCP_CORK", 3),
     ("TCP_NOOPT", 8),
     ("TCP_KEEPINIT", 128),
     ("TCP_KEEPIDLE", 256),
@@ -50,6 +51,7 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("MSG_OOB", 0x1),
     ("MSG_PEEK", 0x2),
     ("MSG_DONTWAIT", 0x80),
+    ("MSG_MORE", 0x8000),
     ("F_GETFL", 3),
     ("F_SETFL", 4),
     ("O_RDONLY", 0),
@@ -149,6 +151,41 @@ fn byte_count(call: &Syscall) -> Result<usize, String> {
         ));
     }
     Ok(n as usize)
+}
+
+/// The bytes `sendmsg`'s message carries: the lengths of its
+/// `msg_iov(N)=[{..., LEN}, ...]` entries, summed.
+fn iov_bytes(call: &Syscall) -> Result<usize, String> {
+    let Some(Expr::Struct(text)) = call.args.get(1) else {
+        return Err("sendmsg needs a {msg_name(...)=..., msg_iov(N)=[...], ...} message".into());
+    };
+    let iov = text
+        .find("msg_iov")
+        .and_then(|at| {
+            let rest = &text[at..];
+            let open = rest.find('[')?;
+            let close = rest.find(']')?;
+            (open < close).then(|| &rest[open + 1..close])
+        })
+        .ok_or_else(|| format!("sendmsg: no msg_iov(N)=[...] in {text}"))?;
+    let mut total = 0usize;
+    for entry in iov.split('}') {
+        let entry = entry.trim().trim_start_matches(',').trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let len = entry
+            .rsplit(',')
+            .next()
+            .map(str::trim)
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| format!("sendmsg: an iovec without a length: {entry}}}"))?;
+        total = total.saturating_add(len);
+    }
+    if total > MAX_IO as usize {
+        return Err(format!("sendmsg: {total} bytes (0 to {MAX_IO} here)"));
+    }
+    Ok(total)
 }
 
 /// A call's result: a value, or -1 with an errno.
@@ -443,9 +480,9 @@ impl Runner {
                         // The child inherits the listener's options, and on
                         // FreeBSD O_NONBLOCK too.
                         let nonblocking = self.sockets[i].nonblocking;
-                        let (keepalive, nodelay) =
-                            (self.sockets[i].keepalive, self.sockets[i].nodelay);
-                        let opts = self.sockets[i].opts;
+                        let l = &self.sockets[i];
+                        let (keepalive, nodelay, cork) = (l.keepalive, l.nodelay, l.cork);
+                        let opts = l.opts;
                         let s = &mut self.sockets[idx];
                         s.handle = Some(child);
                         s.fd = Some(fd);
@@ -453,6 +490,7 @@ impl Runner {
                         s.opts = opts;
                         s.keepalive = keepalive;
                         s.nodelay = nodelay;
+                        s.cork = cork;
                         self.apply_options(idx, child);
                         Ok(fd)
                     }
@@ -536,21 +574,28 @@ impl Runner {
                     Err(RecvError::InvalidHandle) => Err(errno("EBADF")),
                 }
             }
-            "write" | "send" => {
+            "write" | "send" | "sendmsg" => {
                 let i = self.sock_of(call)?;
-                let n = byte_count(call)?;
+                let n = if call.name == "sendmsg" {
+                    iov_bytes(call)?
+                } else {
+                    byte_count(call)?
+                };
                 let Some(h) = self.sockets[i].handle else {
                     return Ok(Some(Err(errno("ENOTCONN"))));
                 };
-                let flags = if call.name == "send" {
-                    Runner::int_arg(call, 3)?
-                } else {
-                    0
+                let flags = match call.name.as_str() {
+                    "send" => Runner::int_arg(call, 3)?,
+                    "sendmsg" => Runner::int_arg(call, 2)?,
+                    _ => 0,
                 };
-                // MSG_OOB: urgent data (the pointer marks its end, RFC 6093).
+                // MSG_OOB: urgent data (the pointer marks its end, RFC 6093);
+                // MSG_MORE: more follows, a partial segment waits for it.
                 let data = vec![0u8; n];
                 let r = if flags & 0x1 != 0 {
                     self.stack.tcp_send_urgent(h, &data)
+                } else if flags & 0x8000 != 0 {
+                    self.stack.tcp_send_more(h, &data)
                 } else {
                     self.stack.tcp_send(h, &data)
                 };
@@ -691,6 +736,7 @@ impl Runner {
             (0xffff, 0x4) => i64::from(self.sockets[i].reuseaddr),
             (0xffff, 0x8) => i64::from(self.sockets[i].keepalive),
             (6, 1) => i64::from(self.sockets[i].nodelay),
+            (6, 3) => i64::from(self.sockets[i].cork),
             (6, 2) => {
                 info.as_ref()
                     .map_or(opts.max_seg.map_or(536, usize::from), |i| i.mss) as i64
@@ -841,6 +887,7 @@ impl Runner {
             // when it gets one (and inherited by a listener's children).
             (0xffff, 0x8) => self.sockets[i].keepalive = v != 0,
             (6, 1) => self.sockets[i].nodelay = v != 0,
+            (6, 3) => self.sockets[i].cork = v != 0,
             (level, name) => {
                 return Err(format!(
                     "setsockopt level {level} option {name}: not supported by tcplab"
@@ -848,7 +895,17 @@ impl Runner {
             }
         }
         if let Some(h) = self.sockets[i].handle {
-            self.apply_options(i, h);
+            let s = &self.sockets[i];
+            let (keepalive, nodelay, cork, opts) = (s.keepalive, s.nodelay, s.cork, s.opts);
+            self.stack.tcp_set_options(h, opts);
+            self.stack.tcp_set_keepalive(h, keepalive);
+            // TCP_NODELAY pushes what is queued each time it is set, and
+            // TCP_CORK taken off lets it go: only when that option is set.
+            match (level, name) {
+                (6, 1) => self.stack.tcp_set_nodelay(h, nodelay),
+                (6, 3) => self.stack.tcp_set_cork(h, cork),
+                _ => {}
+            }
         }
         if let Some(b) = self.sockets[i].bound_handle {
             self.stack.tcp_set_options(b, self.sockets[i].opts);
@@ -856,12 +913,13 @@ impl Runner {
         Ok(Ok(0))
     }
 
-    /// The options set on the script's socket, on the stack's socket.
+    /// The options set on the script's socket, on a new connection of it.
     fn apply_options(&mut self, i: usize, h: tcplab_stack::socket::TcpHandle) {
         let s = &self.sockets[i];
-        let (keepalive, nodelay, opts) = (s.keepalive, s.nodelay, s.opts);
+        let (keepalive, nodelay, cork, opts) = (s.keepalive, s.nodelay, s.cork, s.opts);
         self.stack.tcp_set_options(h, opts);
         self.stack.tcp_set_keepalive(h, keepalive);
         self.stack.tcp_set_nodelay(h, nodelay);
+        self.stack.tcp_set_cork(h, cork);
     }
 }

@@ -97,12 +97,19 @@ impl Stack {
 
     /// SEND (with PUSH): queue data; returns how many bytes were taken.
     pub fn tcp_send(&mut self, h: TcpHandle, data: &[u8]) -> Result<usize, SendError> {
-        self.tcp.send(h, data, false)
+        self.tcp.send(h, data, false, false)
     }
 
     /// SEND urgent data (the urgent pointer will mark its end).
     pub fn tcp_send_urgent(&mut self, h: TcpHandle, data: &[u8]) -> Result<usize, SendError> {
-        self.tcp.send(h, data, true)
+        self.tcp.send(h, data, true, false)
+    }
+
+    /// SEND with `MSG_MORE`: more data follows at once, so a partial
+    /// segment at the end waits for it (as under `TCP_CORK`) and carries no
+    /// PSH. The next send without it (or `TCP_NODELAY`, a FIN) lets it go.
+    pub fn tcp_send_more(&mut self, h: TcpHandle, data: &[u8]) -> Result<usize, SendError> {
+        self.tcp.send(h, data, false, true)
     }
 
     /// RECEIVE; `Ok(0)` is the end of the stream.
@@ -166,8 +173,14 @@ impl Stack {
         self.tcp.readiness(h)
     }
 
+    /// `TCP_NODELAY`; turning it on pushes what is queued, corked or not.
     pub fn tcp_set_nodelay(&mut self, h: TcpHandle, on: bool) {
         self.tcp.set_nodelay(h, on);
+    }
+
+    /// `TCP_CORK`: partial segments wait until it comes off.
+    pub fn tcp_set_cork(&mut self, h: TcpHandle, on: bool) {
+        self.tcp.set_cork(h, on);
     }
 
     /// `setsockopt(TCP_CONGESTION)`; false if `h` names no TCP socket.

@@ -238,7 +238,15 @@ impl TcpLayer {
 
     /// SEND: queue `data`; returns how much fitted. With `urgent`, the data
     /// is urgent (RFC 6093: the pointer marks the byte after it).
-    pub fn send(&mut self, h: TcpHandle, data: &[u8], urgent: bool) -> Result<usize, SendError> {
+    /// SEND; `urgent` marks the data urgent, `more` says more follows at
+    /// once (`MSG_MORE`: a partial segment waits for it, and no PSH).
+    pub fn send(
+        &mut self,
+        h: TcpHandle,
+        data: &[u8],
+        urgent: bool,
+        more: bool,
+    ) -> Result<usize, SendError> {
         let conn = self.conn_mut(h.0).ok_or(SendError::InvalidHandle)?;
         // The pending error is reported once, by whichever call comes
         // first (Linux's sock_error() takes it; so does BSD's so_error):
@@ -261,6 +269,9 @@ impl TcpLayer {
         }
         if urgent && n > 0 {
             conn.snd.mark_urgent();
+        }
+        if n > 0 {
+            conn.nagle.sent(more);
         }
         self.mark(h.0);
         Ok(n)
@@ -519,10 +530,24 @@ impl TcpLayer {
         })
     }
 
-    /// `TCP_NODELAY`: turn Nagle's algorithm off.
+    /// `TCP_NODELAY`: turn Nagle's algorithm off. Turning it on also
+    /// pushes what is queued now, corked or not (tcp(7); Linux's
+    /// TCP_NAGLE_PUSH).
     pub fn set_nodelay(&mut self, h: TcpHandle, on: bool) {
         if let Some(c) = self.conn_mut(h.0) {
-            c.nodelay = on;
+            c.nagle.set_nodelay(on);
+            if on && c.snd.unsent() > 0 {
+                c.nagle.set_push(true);
+            }
+        }
+        self.mark(h.0);
+    }
+
+    /// `TCP_CORK`: hold partial segments until it is taken off (then
+    /// Nagle, or `TCP_NODELAY`, decides as usual).
+    pub fn set_cork(&mut self, h: TcpHandle, on: bool) {
+        if let Some(c) = self.conn_mut(h.0) {
+            c.nagle.set_cork(on);
         }
         self.mark(h.0);
     }

@@ -281,6 +281,10 @@ impl Connection {
         if !self.check_ack(ctx, seg, synack, out) {
             return;
         }
+        // MSG_MORE held a partial segment back for the send call only: a
+        // segment from the peer is a new chance to send (Linux's
+        // tcp_data_snd_check pushes with the socket's own Nagle setting).
+        self.nagle.set_more(false);
         // TS.Recent only from a segment whose ACK was acceptable too (as
         // Linux): RFC 7323's order records it before the ACK check, so one
         // in-window segment with a bogus ACK and a far-future TSval would

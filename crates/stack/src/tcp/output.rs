@@ -271,7 +271,9 @@ impl Connection {
         let (data_seq, data_len) = self.snd.data_in(start, end);
         let fin = self.snd.fin().is_some_and(|f| start <= f && f < end);
         let mut flags = Flags::ACK;
-        if data_len > 0 && data_seq + data_len == self.snd.data_end() {
+        // PSH where the application's data ends — not where it said more
+        // follows (MSG_MORE; Linux marks no push then).
+        if data_len > 0 && data_seq + data_len == self.snd.data_end() && self.nagle.push_at_end() {
             flags |= Flags::PSH;
         }
         if fin {
@@ -384,7 +386,13 @@ impl Connection {
             let n = room.min(self.snd.unsent()).min(self.seg.mss);
             let start = self.snd.nxt();
             let end = self.with_fin(start + n);
-            return Some(self.segment(now, start, end, Kind::New));
+            let mut plan = self.segment(now, start, end, Kind::New);
+            // Pushed, as Linux's tcp_write_wakeup marks what it sends.
+            plan.flags |= Flags::PSH;
+            if self.snd.unsent() == 0 {
+                self.nagle.set_push(false);
+            }
+            return Some(plan);
         }
         self.persist.due = false;
         if self.snd.outstanding() > 0 {
@@ -449,11 +457,15 @@ impl Connection {
                 if !(una < self.snd_sml && self.snd_sml <= nxt) {
                     self.snd_sml = una;
                 }
-                let minshall = self.minshall && self.snd_sml == una;
-                let nagle_ok =
-                    self.nodelay || idle || minshall || urgent || self.snd.fin().is_some();
+                let minshall = self.nagle.minshall() && self.snd_sml == una;
+                let fin = self.snd.fin().is_some();
+                let nodelay = self.nagle.nodelay();
+                let nagle_ok = nodelay || idle || minshall || urgent || fin;
+                // A cork holds any partial segment, idle or not (Linux's
+                // tcp_nagle_check with TCP_NAGLE_CORK).
+                let corked = self.nagle.holds() && !urgent && !fin;
                 let big = n >= (self.snd.max_wnd() as usize / 2).max(1);
-                if full || nagle_ok && (n == avail || big) {
+                if full || !corked && nagle_ok && (n == avail || big) {
                     if self.paced(now) {
                         return None;
                     }
@@ -477,15 +489,15 @@ impl Connection {
                             .back()
                             .is_some_and(|r| r.sent == now && r.xmits == 1)
                         && (wnd_room.min(cwnd_room) - n < mss.min(rest)
-                            || rest < mss
-                                && !(self.nodelay
-                                    || minshall
-                                    || urgent
-                                    || self.snd.fin().is_some()));
+                            || rest < mss && (corked || !(nodelay || minshall || urgent || fin)));
                     let end = self.with_fin(nxt + n);
                     let mut plan = self.segment(now, nxt, end, Kind::New);
                     if burst_end {
                         plan.flags |= Flags::PSH;
+                    }
+                    if self.snd.unsent() == 0 {
+                        // A push lasts until what was queued has gone.
+                        self.nagle.set_push(false);
                     }
                     return Some(plan);
                 }

@@ -232,10 +232,8 @@ pub struct Connection {
     pub(super) opened: Instant,
     /// Last ACK sent in answer to an unacceptable segment.
     pub(super) last_oow_ack: OptInstant,
-    /// Nagle's algorithm off (`TCP_NODELAY`).
-    pub(super) nodelay: bool,
-    /// Nagle in Minshall's variant (`TcpConfig::nagle_minshall`).
-    pub(super) minshall: bool,
+    /// Nagle's algorithm and the cork: what holds partial segments back.
+    pub(super) nagle: Nagle,
     /// The end of the last segment sent smaller than the MSS (Linux's
     /// snd_sml); at most SND.UNA once that is acknowledged (moved up with
     /// it, so it never falls 2³¹ behind).
@@ -280,6 +278,95 @@ pub struct Connection {
     /// What the connection records for a report, when the stack records
     /// (`TcpLayer::set_tracing`); `None` otherwise.
     pub(super) trail: Option<Box<super::trace::Trail>>,
+}
+
+/// What holds partial segments back: Nagle's algorithm (RFC 9293
+/// §3.7.4; off with `TCP_NODELAY`, in Minshall's variant if so configured)
+/// and the cork (Linux's TCP_NAGLE_CORK and TCP_NAGLE_PUSH): a segment
+/// smaller than the MSS waits while the socket is corked or the
+/// application said more is coming, until the cork comes off, a send
+/// without `MSG_MORE`, a FIN, urgent data, a push, or the persist timer
+/// (which sends what the window takes when nothing is in flight: the
+/// 200 ms ceiling of tcp(7)). One byte, to keep the control block small.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Nagle(u8);
+
+impl Nagle {
+    /// `TCP_NODELAY`: Nagle's algorithm off.
+    const OFF: u8 = 1;
+    /// Minshall's variant (`TcpConfig::nagle_minshall`).
+    const MINSHALL: u8 = 2;
+    /// `TCP_CORK`.
+    const CORK: u8 = 4;
+    /// The last send carried `MSG_MORE`: a partial segment waits, until
+    /// the next send or the next segment from the peer (Linux's transient
+    /// TCP_NAGLE_CORK for that call's push).
+    const MORE: u8 = 8;
+    /// `TCP_NODELAY` was set with data queued: it goes, corked or not,
+    /// until the queue has gone out.
+    const PUSH: u8 = 16;
+    /// The queued data ends with a `MSG_MORE` send: not the end of a
+    /// message, so no PSH there (Linux marks no push for it).
+    const NO_PSH: u8 = 32;
+
+    pub fn new(nagle: bool, minshall: bool) -> Nagle {
+        let mut n = Nagle(0);
+        n.set(Self::OFF, !nagle);
+        n.set(Self::MINSHALL, minshall);
+        n
+    }
+
+    fn set(&mut self, bit: u8, on: bool) {
+        if on {
+            self.0 |= bit;
+        } else {
+            self.0 &= !bit;
+        }
+    }
+
+    pub fn nodelay(self) -> bool {
+        self.0 & Self::OFF != 0
+    }
+
+    pub fn set_nodelay(&mut self, on: bool) {
+        self.set(Self::OFF, on);
+    }
+
+    pub fn minshall(self) -> bool {
+        self.0 & Self::MINSHALL != 0
+    }
+
+    pub fn corked(self) -> bool {
+        self.0 & Self::CORK != 0
+    }
+
+    pub fn set_cork(&mut self, on: bool) {
+        self.set(Self::CORK, on);
+    }
+
+    /// A send with (or without) `MSG_MORE`.
+    pub fn sent(&mut self, more: bool) {
+        self.set(Self::MORE, more);
+        self.set(Self::NO_PSH, more);
+    }
+
+    pub fn set_more(&mut self, on: bool) {
+        self.set(Self::MORE, on);
+    }
+
+    /// Whether the end of the queued data is a push point.
+    pub fn push_at_end(self) -> bool {
+        self.0 & Self::NO_PSH == 0
+    }
+
+    pub fn set_push(&mut self, on: bool) {
+        self.set(Self::PUSH, on);
+    }
+
+    /// Whether the cork (or `MSG_MORE`) holds a partial segment.
+    pub fn holds(self) -> bool {
+        self.0 & (Self::CORK | Self::MORE) != 0 && self.0 & Self::PUSH == 0
+    }
 }
 
 /// The sender's use of its window over the last window of data (see
@@ -400,6 +487,8 @@ pub struct TcpInfo {
     /// The timer `ss -o` shows, with its deadline.
     pub timer: Option<(Timer, Instant)>,
     pub nodelay: bool,
+    /// `TCP_CORK` is set.
+    pub cork: bool,
     pub keepalive: bool,
     /// Bytes of urgent data not yet read, counted from the read position.
     pub urgent: Option<usize>,
@@ -485,8 +574,7 @@ impl Connection {
             last_recv: now,
             opened: now,
             last_oow_ack: OptInstant::NONE,
-            nodelay: !config.nagle,
-            minshall: config.nagle_minshall,
+            nagle: Nagle::new(config.nagle, config.nagle_minshall),
             snd_sml: iss,
             cwnd_use: CwndUse::new(iss, 0, false),
             last_data_ms: OptMillis::NONE,
@@ -720,7 +808,8 @@ impl Connection {
                 .timers
                 .shown()
                 .or_else(|| self.phase.deadline().map(|at| (Timer::TimeWait, at))),
-            nodelay: self.nodelay,
+            nodelay: self.nagle.nodelay(),
+            cork: self.nagle.corked(),
             keepalive: self.keepalive.on,
             urgent: self.rcv.urgent(),
         }

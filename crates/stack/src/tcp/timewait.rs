@@ -34,7 +34,7 @@ use super::receiver::Receiver;
 use super::rtt::RttEstimator;
 use super::sender::Sender;
 use super::state::Phase;
-use super::tcb::{Connection, Counters, Negotiated, Owner, Segmentation, Shared, TsState};
+use super::tcb::{Connection, Counters, Nagle, Negotiated, Owner, Segmentation, Shared, TsState};
 use crate::socket::SocketError;
 use crate::time::Instant;
 
@@ -67,8 +67,7 @@ pub struct TimeWait {
     last_seg_size: u16,
     fin_on_acks: bool,
     challenge_due: bool,
-    nodelay: bool,
-    minshall: bool,
+    nagle: Nagle,
     keepalive_on: bool,
     snd_sml: tcplab_wire::tcp::SeqNumber,
     last_recv: Instant,
@@ -117,8 +116,7 @@ impl TimeWait {
             last_seg_size: c.last_seg_size,
             fin_on_acks: c.fin_on_acks,
             challenge_due: c.challenge_due,
-            nodelay: c.nodelay,
-            minshall: c.minshall,
+            nagle: c.nagle,
             keepalive_on: c.keepalive.on,
             snd_sml: c.snd_sml,
             last_recv: c.last_recv,
@@ -164,8 +162,7 @@ impl TimeWait {
         c.last_seg_size = r.last_seg_size;
         c.fin_on_acks = r.fin_on_acks;
         c.challenge_due = r.challenge_due;
-        c.nodelay = r.nodelay;
-        c.minshall = r.minshall;
+        c.nagle = r.nagle;
         c.keepalive.on = r.keepalive_on;
         c.snd_sml = r.snd_sml;
         c.last_recv = r.last_recv;

@@ -2,6 +2,7 @@
 //! deadline, and segment-level tests that feed crafted segments to one stack.
 
 mod claims;
+mod cork;
 mod interleave;
 mod options;
 mod pair;
