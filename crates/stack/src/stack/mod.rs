@@ -370,7 +370,7 @@ impl Stack {
     /// timer.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
-        self.tcp.handle_timeout(now);
+        self.tcp.handle_timeout(now, &mut self.ip);
         self.after_tcp();
         for expired in self.reasm.expire(now) {
             self.ip.stats.reasm_timeout += 1;

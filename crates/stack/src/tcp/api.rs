@@ -431,22 +431,15 @@ impl TcpLayer {
                 | State::FinWait2
                 | State::CloseWait
         );
-        let (local, remote, seq) = (conn.local(), conn.remote(), conn.snd.nxt());
-        let ack = conn.rcv.nxt();
+        let r = conn.active_reset(now);
         let opts = *conn.opts;
-        // RFC 7323 §3.2: TSopt SHOULD be sent in a RST (as Linux's active
-        // resets carry it).
-        let ts = conn.neg.ts.then(|| tcplab_wire::tcp::Timestamp {
-            tsval: conn.ts.clock(now),
-            tsecr: conn.ts.recent,
-        });
         conn.enter_closed();
         if reset {
             // RFC 9293 §3.10.5 asks for <SEQ=SND.NXT><CTL=RST>; the ACK
-            // bit with RCV.NXT rides along, as Linux (tcp_send_active_reset)
-            // and FreeBSD (tcp_drop) send it — the peer accepts a reset by
-            // its sequence number either way (§3.10.7.4, second check).
-            self.send_rst_with(now, ip, (local, remote), seq, Some(ack), &opts, ts);
+            // bit with RCV.NXT rides along (`Reset`) — the peer accepts a
+            // reset by its sequence number either way (§3.10.7.4, second
+            // check).
+            self.send_reset(now, ip, r, &opts);
         }
         self.remove(h.0);
     }

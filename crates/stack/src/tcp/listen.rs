@@ -312,6 +312,18 @@ impl TcpLayer {
         self.send_rst_with(now, ip, tuple, seq, ack, opts, None);
     }
 
+    /// A connection's own reset as it ends (`Connection::active_reset`),
+    /// with the socket's TTL and TOS.
+    pub(crate) fn send_reset(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        r: super::tcb::Reset,
+        opts: &SocketOptions,
+    ) {
+        self.send_rst_with(now, ip, (r.local, r.remote), r.seq, Some(r.ack), opts, r.ts);
+    }
+
     /// `send_rst`, with a timestamp option if `ts` (a connection's own
     /// reset: RFC 7323 §3.2 asks that TSopt SHOULD be sent in a RST).
     #[expect(

@@ -14,7 +14,7 @@ use super::compact::OptMillis;
 use super::input::Ctx;
 use super::receiver::AckDue;
 use super::state::{Opening, Phase, State};
-use super::tcb::{Connection, Negotiated};
+use super::tcb::{Connection, Negotiated, Reset};
 use super::timers::Timer;
 use crate::socket::SocketError;
 use crate::time::Instant;
@@ -53,6 +53,8 @@ fn pace_time(len: usize, rate: u64) -> std::time::Duration {
 pub struct TimerOutcome {
     pub notify: bool,
     pub closed: bool,
+    /// The connection ended with a reset to send (keep-alive gave up).
+    pub reset: Option<Reset>,
 }
 
 /// How a segment of sequence space goes out.
@@ -930,6 +932,10 @@ impl Connection {
             None => self.keepalive.probes >= self.opts.keepalive_probes(ctx.config),
         };
         if given_up {
+            // The peer may be back (a rebooted middlebox dropped the
+            // probes): tell it the connection is gone, as Linux
+            // (tcp_keepalive_timer) and FreeBSD (tcp_drop) do.
+            out.reset = Some(self.active_reset(now));
             self.fail(SocketError::TimedOut);
             self.enter_closed();
             out.closed = true;

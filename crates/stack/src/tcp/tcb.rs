@@ -945,6 +945,35 @@ impl Connection {
     }
 }
 
+/// A reset a connection sends as it ends — an abort, or keep-alive giving
+/// up: <SEQ=SND.NXT><CTL=RST> (RFC 9293 §3.10.5), with the ACK bit and
+/// RCV.NXT as Linux (tcp_send_active_reset) and FreeBSD (tcp_drop) send
+/// it, and TSopt if agreed (RFC 7323 §3.2's SHOULD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reset {
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    pub seq: SeqNumber,
+    pub ack: SeqNumber,
+    pub ts: Option<tcplab_wire::tcp::Timestamp>,
+}
+
+impl Connection {
+    /// The reset this connection would send to end now.
+    pub(super) fn active_reset(&self, now: Instant) -> Reset {
+        Reset {
+            local: self.local,
+            remote: self.remote,
+            seq: self.snd.nxt(),
+            ack: self.rcv.nxt(),
+            ts: self.neg.ts.then(|| tcplab_wire::tcp::Timestamp {
+                tsval: self.ts.clock(now),
+                tsecr: self.ts.recent,
+            }),
+        }
+    }
+}
+
 /// The smallest window shift that lets `buffer` bytes be advertised
 /// (RFC 7323 §2.3, at most 14).
 pub fn window_shift(buffer: usize) -> u8 {

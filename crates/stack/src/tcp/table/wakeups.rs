@@ -4,6 +4,7 @@
 //! they come.
 
 use super::{Key, OptInstant, State, TcpLayer, TcpSocket};
+use crate::ip::IpLayer;
 use crate::time::Instant;
 
 impl TcpLayer {
@@ -97,8 +98,9 @@ impl TcpLayer {
         }
     }
 
-    /// Run the timers that are due.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    /// Run the timers that are due; `ip` sends the reset of a connection
+    /// that ends with one.
+    pub fn handle_timeout(&mut self, now: Instant, ip: &mut IpLayer) {
         while let Some((_, key)) = self.next_due(now) {
             self.wake(key);
             let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
@@ -113,6 +115,10 @@ impl TcpLayer {
                 None,
             );
             let outcome = conn.on_timer(&mut ctx);
+            if let Some(r) = outcome.reset {
+                let opts = *conn.opts;
+                self.send_reset(now, ip, r, &opts);
+            }
             if outcome.notify || outcome.closed {
                 self.notify(key);
             }

@@ -338,6 +338,8 @@ fn keepalive_probes_then_timeout() {
     assert_eq!(b.state(c), State::Established);
     b.advance(Duration::from_secs(1));
     assert_eq!(b.state(c), State::Closed);
+    // The peer is told, as Linux and FreeBSD tell it: <SEQ=SND.NXT><CTL=RST,ACK>.
+    assert_eq!(b.one(), Seg::new(RST | ACK, iss + 1, IRS + 1).win(0));
     let mut buf = [0u8; 1];
     assert_eq!(
         b.s.tcp_recv(c, &mut buf),

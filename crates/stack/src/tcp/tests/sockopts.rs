@@ -186,7 +186,9 @@ fn zero_keepalive_times_in_the_host_config_do_not_spin() {
     let (c, _) = super::segments::established(&mut b);
     b.s.tcp_set_keepalive(c, true);
     b.advance(Duration::from_millis(10));
-    let probes = b.recv();
+    let mut probes = b.recv();
+    // Three probes, then the reset that ends it.
+    assert_eq!(probes.pop().map(|s| s.flags), Some(RST | ACK));
     assert_eq!(probes.len(), 3, "{probes:#?}");
     assert_eq!(b.state(c), State::Closed);
 }
@@ -297,9 +299,10 @@ fn user_timeout_bounds_keepalive() {
     let (c, _) = established(&mut b);
     b.s.tcp_set_keepalive(c, true);
     assert!(b.s.tcp_set_options(c, user_timeout(15_000)));
-    // Probes at 10 s and 20 s; at 20 s the peer has been silent 20 s.
+    // A probe at 10 s; at 20 s the peer has been silent 20 s: the reset
+    // instead of a second probe.
     let times = send_times(&mut b, c, Duration::from_secs(120));
-    assert_eq!(times, [Duration::from_secs(10)]);
+    assert_eq!(times, [Duration::from_secs(10), Duration::from_secs(20)]);
     assert!(timed_out(&mut b, c));
     assert_eq!(
         b.now.saturating_since(Instant::from_secs(10)),
