@@ -308,13 +308,10 @@ impl Sysctl {
             | "net.ipv4.tcp_pacing_ca_ratio" => {
                 int()?;
             }
-            // No TCP_NOTSENT_LOWAT: only "unlimited" matches.
+            // The host's TCP_NOTSENT_LOWAT; UINT_MAX (the default) is none.
             "net.ipv4.tcp_notsent_lowat" => {
-                if int()? != u64::from(u32::MAX) {
-                    return Err(format!(
-                        "sysctl {name}={value}: tcplab has no notsent_lowat"
-                    ));
-                }
+                let v = int()?;
+                t.notsent_lowat = u32::try_from(v).ok().filter(|&v| v != u32::MAX && v > 0);
             }
             // No TCP Fast Open (RFC 7413).
             "net.ipv4.tcp_fastopen" => {

@@ -38,6 +38,7 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("TCP_KEEPCNT", 1024),
     // Linux's number (FreeBSD has no user timeout option).
     ("TCP_USER_TIMEOUT", 18),
+    ("TCP_NOTSENT_LOWAT", 25),
     ("IP_TOS", 3),
     ("IP_TTL", 4),
     ("IPTOS_DSCP_CS0", 0x00),
@@ -748,6 +749,8 @@ impl Runner {
                 .map_or(0, |t| t.as_secs()) as i64,
             // TCP_NOOPT (BSD).
             (6, 8) => i64::from(opts.no_options),
+            // TCP_NOTSENT_LOWAT: the socket's, 0 when it set none.
+            (6, 25) => i64::from(opts.notsent_lowat.unwrap_or(0)),
             (6, 256) => opts.keepalive_time.unwrap_or(cfg.keepalive_time).as_secs() as i64,
             (6, 512) => opts
                 .keepalive_interval
@@ -870,6 +873,11 @@ impl Runner {
             },
             // TCP_NOOPT (BSD): SYNs without options.
             (6, 8) => opts.no_options = v != 0,
+            // TCP_NOTSENT_LOWAT: bytes; 0 for the sysctl's (as Linux).
+            (6, 25) => match u32::try_from(v) {
+                Ok(n) => opts.notsent_lowat = (n > 0).then_some(n),
+                Err(_) => return Ok(Err(errno("EINVAL"))),
+            },
             (0, 3) => match u8::try_from(v) {
                 Ok(tos) => opts.tos = tos,
                 Err(_) => return Ok(Err(errno("EINVAL"))),

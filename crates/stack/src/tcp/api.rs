@@ -263,7 +263,8 @@ impl TcpLayer {
             // as Linux (sk_stream_wait_connect) and BSD answer a write.
             _ => return Err(SendError::Pending(SocketError::BrokenPipe)),
         }
-        let n = conn.snd.push(data);
+        let room = conn.send_room();
+        let n = conn.snd.push(&data[..data.len().min(room)]);
         if n == 0 && !data.is_empty() {
             return Err(SendError::WouldBlock);
         }
@@ -516,8 +517,7 @@ impl TcpLayer {
             writable: c.error.is_some()
                 || c.state() == State::Closed
                 || c.snd.fin().is_some()
-                || c.snd.buffer().free() > 0
-                    && matches!(c.state(), State::Established | State::CloseWait),
+                || c.send_room() > 0 && matches!(c.state(), State::Established | State::CloseWait),
             acceptable: false,
             error: c.error,
         })

@@ -224,6 +224,10 @@ pub struct TcpConfig {
     /// an answer to the earlier SYNs then negotiates none of them). Off
     /// by default, as on FreeBSD.
     pub syn_drop_options: bool,
+    /// The unsent-bytes threshold of every socket that sets none
+    /// (`SocketOptions::notsent_lowat`; Linux's `tcp_notsent_lowat`,
+    /// unlimited there by default as here). At least 1.
+    pub notsent_lowat: Option<u32>,
     /// The smallest MSS announced in a SYN, whatever the interface's MTU
     /// (RFC 9293 §3.7.1 says MTU − 40 and leaves smaller values to the
     /// host): 88, Linux's `TCP_MIN_MSS`, by default; FreeBSD announces
@@ -309,6 +313,7 @@ impl Default for TcpConfig {
             syn_sent_icmp_abort: true,
             connect_timeout: None,
             syn_drop_options: false,
+            notsent_lowat: None,
             min_announced_mss: 88,
             fin_on_acks: false,
         }
@@ -364,6 +369,14 @@ pub struct SocketOptions {
     /// SACK-permitted or timestamps, so none is negotiated. Set before the
     /// connection opens (on a listener, for the connections it accepts).
     pub no_options: bool,
+    /// Linux's `TCP_NOTSENT_LOWAT`: the socket is writable only while
+    /// fewer than this many bytes wait unsent (sent and unacknowledged
+    /// data does not count), so an application that writes as fast as it
+    /// may keeps little queued behind the window — fresher data, less
+    /// memory. A write then takes what brings the unsent bytes up to it,
+    /// rounded up to whole segments. `None` (or 0, as Linux takes it): the
+    /// host's (`TcpConfig::notsent_lowat`).
+    pub notsent_lowat: Option<u32>,
 }
 
 impl SocketOptions {
@@ -381,12 +394,14 @@ impl SocketOptions {
         user_timeout: None,
         connect_timeout: None,
         no_options: false,
+        notsent_lowat: None,
     };
 
     /// Buffer sizes within 1 byte and [`MAX_SOCKET_BUFFER`], the MSS
     /// ceiling within 88 and 65,495, keep-alive times within 1 and 32,767
     /// seconds and 1 to 127 probes (Linux's ranges), a user timeout of
-    /// zero unset, a connect timeout within 1 s and 24 days.
+    /// zero unset, a connect timeout within 1 s and 24 days, an unsent
+    /// threshold of zero unset.
     pub fn clamped(mut self) -> SocketOptions {
         let clamp = |b: Option<usize>| b.map(|b| b.clamp(1, MAX_SOCKET_BUFFER));
         self.recv_buffer = clamp(self.recv_buffer);
@@ -404,6 +419,7 @@ impl SocketOptions {
             .user_timeout
             .filter(|t| !t.is_zero())
             .map(|t| t.min(Duration::from_millis(i32::MAX as u64)));
+        self.notsent_lowat = self.notsent_lowat.filter(|&n| n > 0);
         self.connect_timeout = self.connect_timeout.map(|t| {
             t.clamp(
                 Duration::from_secs(1),

@@ -771,6 +771,7 @@ impl TcpLayer {
             };
             conn.marked = false;
             let before = conn.counters;
+            let lowat_full = conn.has_notsent_lowat() && conn.send_room() == 0;
             let Some(plan) = conn.next_segment(now) else {
                 self.reschedule(key);
                 self.reap(key);
@@ -784,7 +785,14 @@ impl TcpLayer {
                 u64::from(conn.counters.dsack_sent.wrapping_sub(before.dsack_sent));
             self.stats.loss_probes +=
                 u64::from(conn.counters.loss_probes.wrapping_sub(before.loss_probes));
+            // Sending brought the unsent bytes below TCP_NOTSENT_LOWAT:
+            // the socket became writable without an ACK.
+            let writable = lowat_full && conn.send_room() > 0;
             let (local, remote) = (conn.local, conn.remote);
+            if writable {
+                // (`notify`, on the one field free to borrow here.)
+                self.events.push(TcpHandle(key).id());
+            }
             let route = match ip.route_local(now, *remote.ip(), Some(*local.ip())) {
                 Ok(r) => r,
                 Err(_) => {

@@ -61,6 +61,8 @@ pub struct Shared {
     /// The longest an attempt to connect may take (`TcpConfig`'s; a
     /// socket's `TCP_KEEPINIT` replaces it).
     pub connect_timeout: Option<Duration>,
+    /// The host's `TCP_NOTSENT_LOWAT` (a socket's replaces it).
+    pub notsent_lowat: Option<u32>,
 }
 
 impl Shared {
@@ -74,6 +76,7 @@ impl Shared {
             slow_start_after_idle: config.slow_start_after_idle,
             push_at_burst_end: config.push_at_burst_end,
             connect_timeout: config.connect_timeout,
+            notsent_lowat: config.notsent_lowat.filter(|&n| n > 0),
         }
     }
 }
@@ -635,6 +638,34 @@ impl Connection {
             rto = rto.min(left.max(Duration::from_millis(1)));
         }
         self.timers.set(Timer::Retransmit, now + rto);
+    }
+
+    /// How many more bytes a write may queue now: the free space, or
+    /// with `TCP_NOTSENT_LOWAT` what brings the unsent bytes up to it
+    /// (rounded up to whole segments, as Linux fills whole buffers) —
+    /// nothing once that many wait.
+    pub(super) fn send_room(&self) -> usize {
+        let free = self.snd.buffer().free();
+        match self.opts.notsent_lowat.or(self.shared.notsent_lowat) {
+            None => free,
+            Some(lowat) => {
+                let (lowat, unsent) = (lowat as usize, self.snd.unsent());
+                if unsent >= lowat {
+                    0
+                } else {
+                    free.min((lowat - unsent).next_multiple_of(self.seg.mss.max(1)))
+                }
+            }
+        }
+    }
+
+    /// Whether `TCP_NOTSENT_LOWAT` is in force (the table then tells the
+    /// application when sending brings the unsent bytes below it).
+    pub(super) fn has_notsent_lowat(&self) -> bool {
+        self.opts
+            .notsent_lowat
+            .or(self.shared.notsent_lowat)
+            .is_some()
     }
 
     /// Before the handshake completes, how long the attempt to connect

@@ -496,3 +496,56 @@ fn syn_drop_options_sends_later_syns_with_the_mss_alone() {
     assert!(!info.sack && !info.timestamps);
     assert_eq!((info.snd_wscale, info.rcv_wscale), (0, 0));
 }
+
+/// Linux's `TCP_NOTSENT_LOWAT`: writes stop (and the socket is not
+/// writable) once that many bytes wait unsent; sending them — not only an
+/// ACK — makes it writable again, with an event.
+#[test]
+fn notsent_lowat_bounds_what_waits_unsent() {
+    let mut b = Bench::new(|t| t.send_buffer = 64 * 1024);
+    let (c, _) = established(&mut b);
+    let mss = b.s.tcp_info(c).unwrap().mss;
+    let lowat = 3000;
+    let opts = SocketOptions {
+        notsent_lowat: Some(lowat),
+        ..SocketOptions::default()
+    };
+    assert!(b.s.tcp_set_options(c, opts));
+    // The peer's window (65,535) takes a few segments at once; what is
+    // unsent stays within the threshold rounded up to whole segments.
+    let mut queued = 0;
+    while let Ok(n) = b.s.tcp_send(c, &[7; 50_000]) {
+        queued += n;
+        b.advance(Duration::from_millis(1));
+    }
+    let info = b.s.tcp_info(c).unwrap();
+    let unsent = info.send_queue - info.snd_max.diff(info.snd_una) as usize;
+    assert!(unsent >= lowat as usize, "{unsent} unsent");
+    assert!(unsent < lowat as usize + mss, "{unsent} unsent");
+    assert!(queued < 50_000, "{queued} queued");
+    assert!(!b.s.tcp_readiness(c).unwrap().writable);
+    while b.s.poll_event().is_some() {}
+    // The peer acknowledges all in flight. The ACK's own event comes while
+    // the bytes still wait (nothing is sent until the stack is polled).
+    let nxt = b.s.tcp_info(c).unwrap().snd_max;
+    b.send(Seg::new(ACK, IRS + 1, nxt.0));
+    assert!(!b.s.tcp_readiness(c).unwrap().writable);
+    while b.s.poll_event().is_some() {}
+    // Sending them makes the socket writable, with an event of its own.
+    b.advance(Duration::from_millis(1));
+    assert!(b.s.tcp_readiness(c).unwrap().writable);
+    let id = c.id();
+    let mut events = Vec::new();
+    while let Some(e) = b.s.poll_event() {
+        events.push(e.socket);
+    }
+    assert!(events.contains(&id), "{events:?}");
+    // Without it, the whole buffer fills.
+    let mut b = Bench::new(|t| t.send_buffer = 64 * 1024);
+    let (c, _) = established(&mut b);
+    let mut queued = 0;
+    while let Ok(n) = b.s.tcp_send(c, &[7; 50_000]) {
+        queued += n;
+    }
+    assert_eq!(queued, 64 * 1024);
+}
