@@ -65,6 +65,10 @@ fn every_script_of_the_suite_parses() {
     );
 }
 
+/// The FreeBSD-only socket options `tcplab drill` takes (MANIFEST.tsv's
+/// `fbsd-sockopt:` needs).
+const BSD_OPTIONS: [&str; 2] = ["TCP_KEEPINIT", "TCP_NOOPT"];
+
 /// The conformance run CI keeps: every applicable IPv4 script of the
 /// suite (MANIFEST.tsv) under `--profile freebsd -D STANDARD`. The scripts
 /// that fail are listed with a reason in `freebsd-known-failures.tsv`; a
@@ -72,10 +76,6 @@ fn every_script_of_the_suite_parses() {
 /// (an improvement to record) fails the test. docs/conformance.md's table
 /// is generated from the run (`UPDATE_SNAPSHOTS=1` rewrites it and the
 /// list, keeping the reasons).
-/// The FreeBSD-only socket options `tcplab drill` takes (MANIFEST.tsv's
-/// `fbsd-sockopt:` needs).
-const BSD_OPTIONS: [&str; 2] = ["TCP_KEEPINIT", "TCP_NOOPT"];
-
 #[test]
 fn the_freebsd_suite_passes_at_its_recorded_baseline() {
     let Some(dir) = suite() else {

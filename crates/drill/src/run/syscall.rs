@@ -180,7 +180,9 @@ fn iov_bytes(call: &Syscall) -> Result<usize, String> {
             .next()
             .map(str::trim)
             .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| format!("sendmsg: an iovec without a length: {entry}}}"))?;
+            .ok_or_else(|| {
+                format!("sendmsg: an iovec whose length is not a byte count: {entry}}}")
+            })?;
         total = total.saturating_add(len);
     }
     if total > MAX_IO as usize {

@@ -236,10 +236,11 @@ impl TcpLayer {
         Ok(TcpHandle(key))
     }
 
-    /// SEND: queue `data`; returns how much fitted. With `urgent`, the data
-    /// is urgent (RFC 6093: the pointer marks the byte after it).
-    /// SEND; `urgent` marks the data urgent, `more` says more follows at
-    /// once (`MSG_MORE`: a partial segment waits for it, and no PSH).
+    /// SEND: queue `data`; returns how much fitted (within the free space,
+    /// and `TCP_NOTSENT_LOWAT`'s bound). With `urgent`, the data is urgent
+    /// (RFC 6093: the pointer marks the byte after it); with `more`, more
+    /// follows at once (`MSG_MORE`: a partial segment waits for it, and
+    /// carries no PSH).
     pub fn send(
         &mut self,
         h: TcpHandle,

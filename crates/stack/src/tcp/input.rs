@@ -146,6 +146,9 @@ impl Connection {
                 .set_window(seg.seq_number, seg.ack_number, u32::from(seg.window_len));
             self.handshake_done(ctx);
             self.rcv.ack_now();
+            // Data queued with MSG_MORE before the handshake was held for
+            // that send's push only (see `synchronized`).
+            self.nagle.set_more(false);
             out.established = true;
             out.notify = true;
             // Text or FIN with the SYN continue at the sixth step.

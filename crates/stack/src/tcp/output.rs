@@ -14,7 +14,7 @@ use super::compact::OptMillis;
 use super::input::Ctx;
 use super::receiver::AckDue;
 use super::state::{Opening, Phase, State};
-use super::tcb::{Connection, Negotiated, Reset};
+use super::tcb::{Connection, Reset};
 use super::timers::Timer;
 use crate::socket::SocketError;
 use crate::time::Instant;
@@ -102,6 +102,9 @@ impl Connection {
     fn add_options(&mut self, now: Instant, plan: &mut Plan) {
         let (syn, ack) = (plan.flags.syn(), plan.flags.ack());
         let (sack, ts) = if syn && !ack {
+            if self.bare_syn() {
+                return;
+            }
             (self.offer.sack, self.offer.ts)
         } else {
             (self.neg.sack, self.neg.ts)
@@ -126,6 +129,16 @@ impl Connection {
                 plan.sack = self.rcv.sack_blocks(if ts { 3 } else { 4 });
             }
         }
+    }
+
+    /// From the third SYN timeout on, the SYN carries the MSS option alone
+    /// if so configured (BSD's `rexmit_drop_options`, its t_rxtshift 3),
+    /// in case a middlebox drops SYNs with options. What the first SYNs
+    /// offered still stands: a <SYN,ACK> answering one of them echoes
+    /// window scale, SACK-permitted or TSopt, and `negotiate` takes them
+    /// (the peer turned them on), so the two ends never disagree.
+    fn bare_syn(&self) -> bool {
+        self.shared.syn_drop_options && self.phase == Phase::SynSent && self.syn_timeouts >= 3
     }
 
     fn choose_segment(&mut self, now: Instant) -> Option<Plan> {
@@ -223,7 +236,7 @@ impl Connection {
             mss: (!self.opts.no_options).then_some(self.seg.our_mss),
             // Offered on an active SYN, answered only if the peer offered
             // it (RFC 7323 §2.2).
-            wscale: self.offer_wscale.then_some(self.rcv.wscale()),
+            wscale: (self.offer_wscale && !self.bare_syn()).then_some(self.rcv.wscale()),
             sack_permitted: false,
             ts: None,
             sack: [None; 4],
@@ -391,9 +404,6 @@ impl Connection {
             let mut plan = self.segment(now, start, end, Kind::New);
             // Pushed, as Linux's tcp_write_wakeup marks what it sends.
             plan.flags |= Flags::PSH;
-            if self.snd.unsent() == 0 {
-                self.nagle.set_push(false);
-            }
             return Some(plan);
         }
         self.persist.due = false;
@@ -496,10 +506,6 @@ impl Connection {
                     let mut plan = self.segment(now, nxt, end, Kind::New);
                     if burst_end {
                         plan.flags |= Flags::PSH;
-                    }
-                    if self.snd.unsent() == 0 {
-                        // A push lasts until what was queued has gone.
-                        self.nagle.set_push(false);
                     }
                     return Some(plan);
                 }
@@ -724,6 +730,18 @@ impl Connection {
                     self.pace_next = self.pace_next.max(now) + pace_time(len, rate);
                 }
             }
+            // Data held back (Nagle, SWS, a cork) with nothing in flight
+            // had the persist timer armed; once it goes into an open
+            // window it is timed by the retransmission timer, like any.
+            if kind == Kind::New && self.snd.wnd() > 0 && self.timers.is_set(Timer::Persist) {
+                self.timers.stop(Timer::Persist);
+                self.persist.backoff = 0;
+            }
+            // A push lasts until what was queued has gone, by whatever
+            // path it went.
+            if self.snd.unsent() == 0 {
+                self.nagle.set_push(false);
+            }
             // RFC 6298 §5.1: start the timer if it is not running — but a
             // window probe is timed by the persist timer instead.
             let probing = self.timers.is_set(Timer::Persist) || kind == Kind::Probe;
@@ -844,14 +862,8 @@ impl Connection {
             // a segment; cwnd falls to one segment.
             self.enter_loss(ctx, self.retries == 1);
         } else {
-            // The SYN (or <SYN,ACK>) goes again — from the third timeout
-            // on with only the MSS option if so configured (BSD's
-            // rexmit_drop_options; its third timeout is t_rxtshift 3).
-            if ctx.config.syn_drop_options && self.phase == Phase::SynSent && self.syn_timeouts >= 3
-            {
-                self.offer_wscale = false;
-                self.offer = Negotiated::default();
-            }
+            // The SYN (or <SYN,ACK>) goes again (from the third timeout on
+            // perhaps with the MSS option alone: `bare_syn`).
             self.snd.queue_mut().mark_all_lost();
             self.rec.force = false;
         }

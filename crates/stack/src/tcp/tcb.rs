@@ -21,7 +21,7 @@ use super::receiver::Receiver;
 use super::recovery::{LossConfig, Rack, Recovery, Tlp};
 use super::rtt::{RttBounds, RttEstimator};
 use super::sender::Sender;
-use super::state::{Phase, State};
+use super::state::{Opening, Phase, State};
 use super::timers::{Timer, TimerTable};
 use crate::slab::Key;
 use crate::socket::SocketError;
@@ -63,6 +63,8 @@ pub struct Shared {
     pub connect_timeout: Option<Duration>,
     /// The host's `TCP_NOTSENT_LOWAT` (a socket's replaces it).
     pub notsent_lowat: Option<u32>,
+    /// Later SYNs with the MSS option alone (`TcpConfig`'s).
+    pub syn_drop_options: bool,
 }
 
 impl Shared {
@@ -77,6 +79,7 @@ impl Shared {
             push_at_burst_end: config.push_at_burst_end,
             connect_timeout: config.connect_timeout,
             notsent_lowat: config.notsent_lowat.filter(|&n| n > 0),
+            syn_drop_options: config.syn_drop_options,
         }
     }
 }
@@ -289,8 +292,9 @@ pub struct Connection {
 /// smaller than the MSS waits while the socket is corked or the
 /// application said more is coming, until the cork comes off, a send
 /// without `MSG_MORE`, a FIN, urgent data, a push, or the persist timer
-/// (which sends what the window takes when nothing is in flight: the
-/// 200 ms ceiling of tcp(7)). One byte, to keep the control block small.
+/// (which sends what the window takes when nothing is in flight: tcp(7)'s
+/// 200 ms ceiling, the RTO here as on Linux). One byte, to keep the
+/// control block small.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Nagle(u8);
 
@@ -668,11 +672,18 @@ impl Connection {
             .is_some()
     }
 
-    /// Before the handshake completes, how long the attempt to connect
+    /// Before an active open completes, how long the attempt to connect
     /// may still take (`SocketOptions::connect_timeout`, else the
-    /// host's); `None` when unlimited or once synchronized.
+    /// host's); `None` when unlimited, once synchronized, and for a
+    /// passive open (its SYN-ACK retries bound it: `synack_retries`, as
+    /// FreeBSD's syncache ignores keepinit).
     pub(super) fn connect_time_left(&self, now: Instant) -> Option<Duration> {
-        if self.state().synchronized() {
+        let active = match self.phase {
+            Phase::SynSent => true,
+            Phase::SynReceived { opening, .. } => opening == Opening::Active,
+            _ => false,
+        };
+        if !active {
             return None;
         }
         let limit = self.opts.connect_timeout.or(self.shared.connect_timeout)?;

@@ -156,3 +156,61 @@ fn an_ack_releases_what_msg_more_held_but_not_what_a_cork_holds() {
     b.advance(Duration::from_millis(1));
     b.nothing();
 }
+
+/// Data the cork held had the persist timer armed (nothing in flight);
+/// once it goes into the open window it is timed by the retransmission
+/// timer: lost, it is sent again whole, not probed a byte at a time.
+#[test]
+fn uncorked_data_lost_is_retransmitted_whole() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.s.tcp_set_cork(c, true);
+    b.s.tcp_send(c, &[1; 40]).unwrap();
+    b.advance(Duration::from_millis(20));
+    b.nothing();
+    b.s.tcp_set_cork(c, false);
+    let first = b.one();
+    assert_eq!((first.seq, first.data.len()), (iss + 1, 40));
+    // Lost: no answer. What comes next is the whole segment again.
+    let mut next = None;
+    for _ in 0..5_000 {
+        b.advance(Duration::from_millis(1));
+        if let Some(s) = b.recv().pop() {
+            next = Some(s);
+            break;
+        }
+    }
+    let again = next.expect("a retransmission");
+    assert_eq!((again.seq, again.data.len()), (iss + 1, 40), "{again:?}");
+}
+
+/// A push (`TCP_NODELAY` set with data queued) ends when the queue has
+/// gone, whichever path sent it — here a window probe into a closed
+/// window — so it does not let a later partial segment through the cork.
+#[test]
+fn a_push_ends_when_the_queue_has_gone_by_any_path() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    // The peer closes its window.
+    b.send(Seg::new(ACK, IRS + 1, iss + 1).win(0));
+    b.s.tcp_set_cork(c, true);
+    b.s.tcp_send(c, &[1; 1]).unwrap();
+    b.s.tcp_set_nodelay(c, true);
+    // The one byte leaves as a window probe; the peer then takes it and
+    // opens its window.
+    let mut probe = None;
+    for _ in 0..5_000 {
+        b.advance(Duration::from_millis(1));
+        if let Some(s) = b.recv().pop() {
+            probe = Some(s);
+            break;
+        }
+    }
+    let probe = probe.expect("a window probe");
+    assert_eq!((probe.seq, probe.data.len()), (iss + 1, 1));
+    b.send(Seg::new(ACK, IRS + 1, iss + 2));
+    // Still corked, no push left: a partial segment waits.
+    b.s.tcp_send(c, &[2; 80]).unwrap();
+    b.advance(Duration::from_millis(50));
+    b.nothing();
+}

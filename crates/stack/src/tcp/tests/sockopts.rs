@@ -303,6 +303,9 @@ fn user_timeout_bounds_keepalive() {
     // instead of a second probe.
     let times = send_times(&mut b, c, Duration::from_secs(120));
     assert_eq!(times, [Duration::from_secs(10), Duration::from_secs(20)]);
+    // (The last datagram is that reset: the TCP flags of a 20-byte IP header.)
+    let last = b.sent.last().unwrap();
+    assert_eq!(last[20 + 13] & 0x14, 0x14, "RST|ACK");
     assert!(timed_out(&mut b, c));
     assert_eq!(
         b.now.saturating_since(Instant::from_secs(10)),
@@ -375,12 +378,14 @@ fn user_timeout_after_a_timeout_then_answered_probes_keeps_the_connection() {
 /// none.
 #[test]
 fn connect_timeout_ends_the_attempt_on_time() {
-    for (host, socket, ends) in [
-        (None, Some(5), 5_000),
-        (Some(4), None, 4_000),
-        (Some(100), Some(2), 2_000),
+    // (Host limit, socket limit, when it ends, SYNs sent: at 0, 1, 3, …
+    // seconds — none at the deadline itself.)
+    for (host, socket, ends, sent) in [
+        (None, Some(5), 5_000, 3),
+        (Some(4), None, 4_000, 3),
+        (Some(100), Some(2), 2_000, 2),
         // No limit: six retransmissions, 1 + 2 + … + 64 s.
-        (None, None, 127_000),
+        (None, None, 127_000, 7),
     ] {
         let mut b = Bench::new(|t| t.connect_timeout = host.map(Duration::from_secs));
         let opts = SocketOptions {
@@ -400,6 +405,7 @@ fn connect_timeout_ends_the_attempt_on_time() {
             (ends..=ends + 2).contains(&took),
             "{host:?}/{socket:?}: ended after {took} ms, {syns} SYNs"
         );
+        assert_eq!(syns, sent, "{host:?}/{socket:?}");
         assert_eq!(b.s.tcp_take_error(c), Some(SocketError::TimedOut));
     }
     // Clamped to at least a second.
@@ -443,8 +449,8 @@ fn no_options_sends_bare_syns_and_negotiates_nothing() {
     // The peer's MSS still counts (RFC 9293 §3.7.1).
     assert_eq!(info.peer_mss, 1000);
 
-    // Passive open: the listener's connections inherit it, with or
-    // without a SYN cookie.
+    // Passive open: the listener's connections inherit it (a cookie's
+    // <SYN,ACK> leaves the MSS out too: `send_cookie`).
     let mut b = Bench::new(|t| t.window_scaling = true);
     let l = b.s.tcp_bind(sa(US, PORT), opts).unwrap();
     assert!(b.s.tcp_listen_bound(l, 4));
@@ -465,36 +471,49 @@ fn no_options_sends_bare_syns_and_negotiates_nothing() {
 }
 
 /// BSD's `rexmit_drop_options` (`TcpConfig::syn_drop_options`): from the
-/// third SYN timeout on, the SYN carries only the MSS option, and an
-/// answer then negotiates none of the others.
+/// third SYN timeout on, the SYN carries only the MSS option. A <SYN,ACK>
+/// answering an earlier SYN echoes the options, and they are agreed (the
+/// peer turned them on); one answering a bare SYN agrees none.
 #[test]
 fn syn_drop_options_sends_later_syns_with_the_mss_alone() {
-    let mut b = Bench::new(|t| {
-        t.window_scaling = true;
-        t.syn_drop_options = true;
-    });
-    let (them, us) = (sa(THEM, PEER_PORT), Some(sa(US, PORT)));
-    let c = b.s.tcp_connect(b.now, them, us).unwrap();
-    let mut syns = Vec::new();
-    while syns.len() < 5 {
-        syns.extend(b.recv());
-        b.advance(Duration::from_millis(10));
+    for echoed in [true, false] {
+        let mut b = Bench::new(|t| {
+            t.window_scaling = true;
+            t.recv_buffer = 256 * 1024;
+            t.syn_drop_options = true;
+        });
+        let (them, us) = (sa(THEM, PEER_PORT), Some(sa(US, PORT)));
+        let c = b.s.tcp_connect(b.now, them, us).unwrap();
+        let mut syns = Vec::new();
+        while syns.len() < 5 {
+            syns.extend(b.recv());
+            b.advance(Duration::from_millis(10));
+        }
+        for (i, s) in syns.iter().enumerate() {
+            assert_eq!(s.flags, SYN);
+            assert!(s.mss.is_some(), "SYN {i}: {s:?}");
+            let full = s.wscale.is_some() && s.sack_ok && s.ts.is_some();
+            let bare = s.wscale.is_none() && !s.sack_ok && s.ts.is_none();
+            assert!(if i < 3 { full } else { bare }, "SYN {i}: {s:?}");
+        }
+        let mut synack = Seg::new(SYN | ACK, IRS, syns[0].seq + 1);
+        if echoed {
+            synack = synack.sack_ok().ts(7, syns[0].ts.unwrap().0);
+            synack.wscale = Some(7);
+        }
+        b.send(synack);
+        let ack = b.one();
+        assert_eq!(ack.flags, ACK);
+        assert_eq!(ack.ts.is_some(), echoed, "{ack:?}");
+        let info = b.s.tcp_info(c).unwrap();
+        assert_eq!(info.state, State::Established);
+        assert_eq!((info.sack, info.timestamps), (echoed, echoed));
+        assert_eq!(info.snd_wscale, if echoed { 7 } else { 0 });
+        // Our shift as the first SYN offered it (none for a bare one).
+        let offered = syns[0].wscale.unwrap();
+        assert!(offered > 0);
+        assert_eq!(info.rcv_wscale, if echoed { offered } else { 0 });
     }
-    for (i, s) in syns.iter().enumerate() {
-        assert_eq!(s.flags, SYN);
-        assert!(s.mss.is_some(), "SYN {i}: {s:?}");
-        let full = s.wscale.is_some() && s.sack_ok && s.ts.is_some();
-        let bare = s.wscale.is_none() && !s.sack_ok && s.ts.is_none();
-        assert!(if i < 3 { full } else { bare }, "SYN {i}: {s:?}");
-    }
-    let mut synack = Seg::new(SYN | ACK, IRS, syns[0].seq + 1).sack_ok().ts(7, 0);
-    synack.wscale = Some(7);
-    b.send(synack);
-    assert_eq!(b.one().flags, ACK);
-    let info = b.s.tcp_info(c).unwrap();
-    assert_eq!(info.state, State::Established);
-    assert!(!info.sack && !info.timestamps);
-    assert_eq!((info.snd_wscale, info.rcv_wscale), (0, 0));
 }
 
 /// Linux's `TCP_NOTSENT_LOWAT`: writes stop (and the socket is not
