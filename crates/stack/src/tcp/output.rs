@@ -378,14 +378,7 @@ impl Connection {
         if !self.persist.due {
             return None;
         }
-        if !matches!(
-            self.state(),
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        ) {
+        if !self.state().sends() {
             self.persist.due = false;
             return None;
         }
@@ -433,14 +426,7 @@ impl Connection {
     /// New data, limited by the send and congestion windows, Nagle (RFC
     /// 9293 §3.7.4) and sender SWS avoidance (§3.8.6.2.1); or a lone FIN.
     fn new_data(&mut self, now: Instant) -> Option<Plan> {
-        if !matches!(
-            self.state(),
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        ) {
+        if !self.state().sends() {
             return None;
         }
         let nxt = self.snd.nxt();
@@ -533,15 +519,7 @@ impl Connection {
             return None;
         }
         self.tlp.due = false;
-        if !matches!(
-            self.state(),
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        ) || self.snd.outstanding() == 0
-        {
+        if !self.state().sends() || self.snd.outstanding() == 0 {
             return None;
         }
         let nxt = self.snd.nxt();
@@ -559,7 +537,14 @@ impl Connection {
             self.tlp.retrans = false;
             self.segment(now, nxt, nxt + 1, Kind::New)
         } else {
-            let (i, start, end) = self.snd.queue_mut().last_unsacked(self.seg.mss)?;
+            let Some((i, start, end)) = self.snd.queue_mut().last_unsacked(self.seg.mss) else {
+                // Nothing to probe with: the timeout the probe may have
+                // stood in for is armed again.
+                if !self.timers.is_set(Timer::Retransmit) {
+                    self.restart_rto(now);
+                }
+                return None;
+            };
             self.tlp.retrans = true;
             self.segment(now, start, end, Kind::Repair(i))
         };
@@ -798,8 +783,11 @@ impl Connection {
         if self.fired(Timer::Reorder, now) {
             self.on_reorder_timeout(ctx);
         }
-        if self.fired(Timer::LossProbe, now) {
-            self.on_loss_probe_timeout(ctx);
+        if self.fired(Timer::LossProbe, now) && self.on_loss_probe_timeout() {
+            self.on_retransmission_timeout(ctx, &mut out);
+            if out.closed {
+                return out;
+            }
         }
         // The pacing deadline only says "look again": the table does.
         self.timers.expired(Timer::Pacing, now);

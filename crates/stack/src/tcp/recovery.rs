@@ -26,7 +26,6 @@ use tcplab_wire::tcp::{self, SeqNumber};
 use super::congestion::{AckEvent, Congestion, LostPacket};
 use super::input::Ctx;
 use super::rtx::Delivery;
-use super::state::State;
 use super::tcb::{ts_before, Connection};
 use super::timers::Timer;
 use crate::time::Instant;
@@ -595,7 +594,7 @@ impl Connection {
                 // costs wakeups.
                 let t = t.max(Duration::from_micros(self.shared.loss.slack_us));
                 self.timers.set(Timer::Reorder, ctx.now + t);
-                self.timers.stop(Timer::LossProbe);
+                self.cancel_loss_probe();
             }
             None => self.timers.stop(Timer::Reorder),
         }
@@ -669,7 +668,7 @@ impl Connection {
             sampled: self.tlp.sampled,
             ..Tlp::default()
         };
-        self.timers.stop(Timer::LossProbe);
+        self.cancel_loss_probe();
         if self.neg.sack {
             ctx.stats.sack_recoveries += 1;
         } else {
@@ -843,11 +842,13 @@ impl Connection {
             && self.tlp.sampled
             && self.snd.outstanding() > 0
             && self.snd.queue().sacked_records() == 0
-            && self.state() == State::Established
+            // Any state with data or a FIN to deliver (RFC 8985 names
+            // none; Linux probes a FIN too).
+            && self.state().sends()
             && !self.timers.is_set(Timer::Persist)
             && !self.timers.is_set(Timer::Reorder);
         if !eligible {
-            self.timers.stop(Timer::LossProbe);
+            self.cancel_loss_probe();
             return;
         }
         let pto = match self.rtt.srtt() {
@@ -865,27 +866,43 @@ impl Connection {
         let mut at = now + pto;
         if let Some(rto) = self.timers.get(Timer::Retransmit) {
             if rto <= at {
-                self.timers.stop(Timer::LossProbe);
-                return;
+                // §7.2 (TLP_calc_PTO): the probe comes no later than the
+                // RTO would, and in its place — one timer, as Linux's: the
+                // probe (or, if none can go then, the timeout itself) runs
+                // at the RTO's deadline, and the RTO is armed again after.
+                at = rto;
+                self.timers.stop(Timer::Retransmit);
             }
-            at = at.min(rto);
         }
         self.timers.set(Timer::LossProbe, at);
     }
 
-    /// The probe timer fired (RFC 8985 §7.3): send a probe if none is
-    /// outstanding and an RTT was measured since the last one.
-    pub(super) fn on_loss_probe_timeout(&mut self, ctx: &mut Ctx<'_>) {
-        if self.tlp.end.is_some() || !self.tlp.sampled || self.snd.outstanding() == 0 {
-            // No probe: the retransmission timer keeps its deadline (set
-            // it only if none is running).
-            if !self.timers.is_set(Timer::Retransmit) {
-                self.restart_rto(ctx.now);
+    /// Stop the probe timer; if it had taken the RTO's place, the RTO is
+    /// armed again at its deadline (never later than it would have been).
+    pub(super) fn cancel_loss_probe(&mut self) {
+        if let Some(at) = self.timers.get(Timer::LossProbe) {
+            if self.snd.outstanding() > 0 && !self.timers.is_set(Timer::Retransmit) {
+                self.timers.set(Timer::Retransmit, at);
             }
-            return;
+            self.timers.stop(Timer::LossProbe);
+        }
+    }
+
+    /// The probe timer fired (RFC 8985 §7.3): send a probe if none is
+    /// outstanding and an RTT was measured since the last one. Returns
+    /// whether the retransmission timeout is due instead: no probe, and
+    /// the probe timer had taken the RTO's place (`arm_loss_probe`).
+    pub(super) fn on_loss_probe_timeout(&mut self) -> bool {
+        if self.tlp.end.is_some() || !self.tlp.sampled || self.snd.outstanding() == 0 {
+            // No probe: the retransmission timer keeps its deadline; if
+            // the probe stood in for it, its deadline is now.
+            return self.snd.outstanding() > 0
+                && !self.timers.is_set(Timer::Retransmit)
+                && !self.timers.is_set(Timer::Persist);
         }
         self.check_app_limited();
         self.tlp.due = true;
+        false
     }
 
     /// The reordering timer fired: look again (RFC 8985 §6.2, Linux's
@@ -948,7 +965,7 @@ impl Connection {
         self.snd.queue_mut().mark_timeout(ctx.now, age);
         self.report_losses(ctx.now);
         self.timers.stop(Timer::Reorder);
-        self.timers.stop(Timer::LossProbe);
+        self.cancel_loss_probe();
     }
 
     /// draft-ietf-ccwg-bbr §4.1.2.4 at an ACK or a timer: is the

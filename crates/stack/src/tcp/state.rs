@@ -35,6 +35,20 @@ impl State {
         !matches!(self, State::SynSent | State::SynReceived | State::Closed)
     }
 
+    /// Whether our data or FIN may be sent in this state: synchronized,
+    /// and not past the acknowledgment of our FIN (FIN-WAIT-2 and
+    /// TIME-WAIT have nothing left to send).
+    pub fn sends(self) -> bool {
+        matches!(
+            self,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        )
+    }
+
     /// `ss`'s spelling.
     pub fn ss_name(self) -> &'static str {
         match self {

@@ -864,7 +864,12 @@ impl Connection {
         self.rcv.check()?;
         let state = self.state();
         let outstanding = self.snd.outstanding() > 0;
-        let timed = self.timers.is_set(Timer::Retransmit) || self.timers.is_set(Timer::Persist);
+        // (The loss probe's timer may stand in for the RTO's — RFC 8985
+        // §7.2, `arm_loss_probe` — and a probe about to go re-arms it.)
+        let timed = self.timers.is_set(Timer::Retransmit)
+            || self.timers.is_set(Timer::Persist)
+            || self.timers.is_set(Timer::LossProbe)
+            || self.tlp.due;
         match state {
             State::Closed => {
                 if self.next_deadline().is_some() {
@@ -913,14 +918,7 @@ impl Connection {
     /// it, so nothing can sit forever.
     pub fn check_quiescent(&self) -> Result<(), String> {
         let state = self.state();
-        let can_send = matches!(
-            state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        );
+        let can_send = state.sends();
         if can_send
             && self.snd.unsent() > 0
             && self.snd.outstanding() == 0

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::pair::sa;
-use super::segments::{Bench, Seg, ACK, IRS, PORT, SYN, US};
+use super::segments::{Bench, Seg, ACK, FIN, IRS, PORT, SYN, US};
 use crate::socket::TcpHandle;
 use crate::tcp::{CongestionAlgorithm, State, TcpConfig};
 
@@ -183,6 +183,37 @@ fn rfc8985_tail_loss_probe_instead_of_a_timeout() {
     assert_eq!(b.s.tcp_info(c).unwrap().retrans_segs, 2);
 }
 
+/// RFC 8985 §7.2 in any state with something to deliver: a lone FIN
+/// lost in FIN-WAIT-1 is probed for (here at the RTO's deadline, since
+/// one segment's PTO — 2·SRTT plus the delayed-ACK allowance — comes
+/// later), and the probe does not back the RTO off: the timeout after it
+/// comes one RTO later, not two.
+#[test]
+fn rfc8985_a_lone_fin_is_probed_at_the_rto_deadline() {
+    // A 20 ms SRTT keeps the RTO at its 200 ms floor, under the PTO of
+    // 2·20 + 200 ms.
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, false);
+    let rto = b.s.tcp_info(c).unwrap().rto;
+    b.s.tcp_close(b.now, c);
+    let fin = b.one();
+    assert!(fin.flags.contains(FIN) && fin.seq == base, "{fin:?}");
+    let start = b.now;
+    let mut at = Vec::new();
+    while at.len() < 3 {
+        b.advance(Duration::from_millis(1));
+        for s in b.recv() {
+            assert!(s.flags.contains(FIN) && s.seq == base, "{s:?}");
+            at.push(b.now.saturating_since(start));
+        }
+    }
+    assert_eq!(b.s.stats().tcp.loss_probes, 1);
+    // The probe at the RTO's deadline; the timeout one RTO after it; the
+    // next after twice that.
+    assert_eq!(at, [rto, rto * 2, rto * 4], "RTO {rto:?}");
+    assert_eq!(b.s.stats().tcp.timeouts, 2);
+}
+
 #[test]
 fn rfc8985_probe_prefers_new_data() {
     let mut b = bench(|_| {});
@@ -259,8 +290,15 @@ fn rfc3522_timestamps_undo_a_spurious_timeout() {
     let first = b.one();
     let (orig_ts, _) = first.ts.unwrap();
     let before = b.s.tcp_info(c).unwrap();
-    // The ACK is delayed past the RTO: the segment goes again.
+    // The ACK is delayed past the RTO: at its deadline the tail loss
+    // probe goes in its place (RFC 8985 §7.2), then, unanswered, the
+    // timeout sends the segment again.
     b.advance(before.rto);
+    let probe = b.one();
+    assert_eq!(probe.seq, base);
+    assert!(!b.s.tcp_info(c).unwrap().in_recovery);
+    let rto = b.s.tcp_info(c).unwrap().rto;
+    b.advance(rto);
     let again = b.one();
     assert_eq!(again.seq, base);
     assert!(b.s.tcp_info(c).unwrap().in_recovery);
