@@ -722,6 +722,9 @@ pub fn tcp_info_line(
     if i.reord_seen > 0 {
         let _ = write!(s, " reord_seen:{}", i.reord_seen);
     }
+    if i.notsent > 0 {
+        let _ = write!(s, " notsent:{}", i.notsent);
+    }
     if let Some(m) = i.min_rtt {
         let _ = write!(s, " minrtt:{}", ms(m));
     }

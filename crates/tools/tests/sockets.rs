@@ -132,6 +132,8 @@ fn ss_internals_timers_and_summary() {
         " delivery_rate ",
         " delivered:",
         " unacked:",
+        // The sender's buffer is full: some of it waits unsent.
+        " notsent:",
         " minrtt:",
         " snd_wnd:",
     ] {

@@ -145,6 +145,7 @@ fn tcpi(name: &str, snap: &Snapshot<'_>) -> Result<Value, String> {
         "tcpi_segs_out" => i128::from(i.segs_out),
         "tcpi_dsack_dups" => i128::from(i.dsack_dups),
         "tcpi_reord_seen" => i128::from(i.reord_seen),
+        "tcpi_notsent_bytes" => i.notsent as i128,
         "tcpi_snd_wnd" => i128::from(i.snd_wnd),
         "tcpi_rcv_wnd" => i128::from(i.rcv_wnd),
         "tcpi_delivery_rate" => i128::from(i.delivery_rate.unwrap_or(0)),

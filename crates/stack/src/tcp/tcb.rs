@@ -487,6 +487,9 @@ pub struct TcpInfo {
     pub segs_out: u64,
     /// Bytes queued to send, unacknowledged ones included (`Send-Q`).
     pub send_queue: usize,
+    /// Bytes queued and not yet sent (Linux's `tcpi_notsent_bytes`, what
+    /// `TCP_NOTSENT_LOWAT` bounds).
+    pub notsent: usize,
     /// Bytes received and not yet read (`Recv-Q`).
     pub recv_queue: usize,
     /// Bytes believed in flight (RFC 6675's pipe).
@@ -843,6 +846,7 @@ impl Connection {
             segs_in: u64::from(self.counters.segs_in),
             segs_out: u64::from(self.counters.segs_out),
             send_queue: self.snd.buffer().len() + usize::from(state == State::SynSent),
+            notsent: self.snd.unsent(),
             recv_queue: self.rcv.buffer().len()
                 + usize::from(self.rcv.fin_received() && state == State::CloseWait),
             in_flight: self.pipe(),
