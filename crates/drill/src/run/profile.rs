@@ -310,8 +310,9 @@ impl Sysctl {
             }
             // The host's TCP_NOTSENT_LOWAT; UINT_MAX (the default) is none.
             "net.ipv4.tcp_notsent_lowat" => {
-                let v = int()?;
-                t.notsent_lowat = u32::try_from(v).ok().filter(|&v| v != u32::MAX && v > 0);
+                let v = u32::try_from(int()?)
+                    .map_err(|_| format!("sysctl {name}={value}: above 4294967295"))?;
+                t.notsent_lowat = Some(v).filter(|&v| v != u32::MAX && v > 0);
             }
             // No TCP Fast Open (RFC 7413).
             "net.ipv4.tcp_fastopen" => {

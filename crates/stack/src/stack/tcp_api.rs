@@ -194,7 +194,10 @@ impl Stack {
     /// children, or `tcp_connect_with`) and a connection keeps its own.
     /// False if `h` names no TCP socket.
     pub fn tcp_set_options(&mut self, h: TcpHandle, opts: SocketOptions) -> bool {
-        self.tcp.set_options(h, opts)
+        let set = self.tcp.set_options(h, opts);
+        // (A threshold lifted may have made the socket writable.)
+        self.after_tcp();
+        set
     }
 
     /// The options set on a socket; a connection's buffer sizes and MSS

@@ -642,6 +642,7 @@ impl TcpLayer {
                 // Buffer sizes, the MSS ceiling and TCP_NOOPT were fixed
                 // when the connection opened (they shape the SYN).
                 let idle_changed = opts.keepalive_time != c.opts.keepalive_time;
+                let full = c.send_room() == 0;
                 let kept = SocketOptions {
                     recv_buffer: c.opts.recv_buffer,
                     send_buffer: c.opts.send_buffer,
@@ -650,10 +651,16 @@ impl TcpLayer {
                     ..opts
                 };
                 c.opts.set(kept);
+                // A TCP_NOTSENT_LOWAT raised or lifted can make the socket
+                // writable: say so (Linux's sk_write_space).
+                let writable = full && c.send_room() > 0;
                 // A new idle time counts from the last segment received;
                 // probes under way keep their interval.
                 if c.keepalive.on && idle_changed && c.keepalive.probes == 0 {
                     self.arm_keepalive(h.0);
+                }
+                if writable {
+                    self.notify(h.0);
                 }
                 self.mark(h.0);
                 true

@@ -679,6 +679,10 @@ impl Connection {
                 self.stalled_ms = OptMillis::NONE;
                 self.snd.queue_mut().mark_all_lost();
                 self.timers.stop(Timer::Retransmit);
+                // The persist timer probes a shut window, not the loss
+                // probe.
+                self.timers.stop(Timer::LossProbe);
+                self.tlp.due = false;
                 if !self.timers.is_set(Timer::Persist) {
                     self.arm_persist(now);
                 }

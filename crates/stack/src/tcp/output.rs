@@ -538,10 +538,10 @@ impl Connection {
             self.segment(now, nxt, nxt + 1, Kind::New)
         } else {
             let Some((i, start, end)) = self.snd.queue_mut().last_unsacked(self.seg.mss) else {
-                // Nothing to probe with: the timeout the probe may have
-                // stood in for is armed again.
+                // Nothing to probe with: if the probe was to go in the
+                // timeout's place, the timeout runs now.
                 if !self.timers.is_set(Timer::Retransmit) {
-                    self.restart_rto(now);
+                    self.timers.set(Timer::Retransmit, now);
                 }
                 return None;
             };
@@ -762,7 +762,21 @@ impl Connection {
             out.closed = true;
             return out;
         }
+        if self.fired(Timer::LossProbe, now) {
+            self.on_loss_probe_timeout(now);
+        }
+        if self.tlp.due
+            && self.timers.get(Timer::Retransmit).is_some_and(|d| d <= now)
+            && !self.probe_in_place_times_out(now)
+        {
+            // RFC 8985 §7.2: the probe, capped at the RTO's deadline, goes
+            // in the timeout's place (backing nothing off); `loss_probe`
+            // arms the RTO again as it sends.
+            self.timers.stop(Timer::Retransmit);
+        }
         if self.fired(Timer::Retransmit, now) {
+            // The timeout runs: no probe beside it.
+            self.tlp.due = false;
             self.on_retransmission_timeout(ctx, &mut out);
             if out.closed {
                 return out;
@@ -782,12 +796,6 @@ impl Connection {
         }
         if self.fired(Timer::Reorder, now) {
             self.on_reorder_timeout(ctx);
-        }
-        if self.fired(Timer::LossProbe, now) && self.on_loss_probe_timeout() {
-            self.on_retransmission_timeout(ctx, &mut out);
-            if out.closed {
-                return out;
-            }
         }
         // The pacing deadline only says "look again": the table does.
         self.timers.expired(Timer::Pacing, now);
@@ -856,6 +864,21 @@ impl Connection {
             self.rec.force = false;
         }
         self.restart_rto(ctx.now);
+    }
+
+    /// A probe is about to go in the place of a retransmission timeout
+    /// (§7.2): for the user timeout it is that timeout — the stall is
+    /// stamped as `on_retransmission_timeout` stamps it. True if the user
+    /// timeout has then run out (the timeout runs instead, and gives up).
+    fn probe_in_place_times_out(&mut self, now: Instant) -> bool {
+        if self.opts.user_timeout_ms().is_none() {
+            return false;
+        }
+        if !self.stalled_ms.is_some() {
+            let sent = self.snd.queue().front().map_or(now, |r| r.sent);
+            self.stalled_ms = OptMillis::at(sent);
+        }
+        self.user_timed_out(now).unwrap_or(false)
     }
 
     /// Whether the stall has lasted the user timeout; `None` when the

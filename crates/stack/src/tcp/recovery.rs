@@ -594,7 +594,7 @@ impl Connection {
                 // costs wakeups.
                 let t = t.max(Duration::from_micros(self.shared.loss.slack_us));
                 self.timers.set(Timer::Reorder, ctx.now + t);
-                self.cancel_loss_probe();
+                self.timers.stop(Timer::LossProbe);
             }
             None => self.timers.stop(Timer::Reorder),
         }
@@ -668,7 +668,7 @@ impl Connection {
             sampled: self.tlp.sampled,
             ..Tlp::default()
         };
-        self.cancel_loss_probe();
+        self.timers.stop(Timer::LossProbe);
         if self.neg.sack {
             ctx.stats.sack_recoveries += 1;
         } else {
@@ -848,7 +848,7 @@ impl Connection {
             && !self.timers.is_set(Timer::Persist)
             && !self.timers.is_set(Timer::Reorder);
         if !eligible {
-            self.cancel_loss_probe();
+            self.timers.stop(Timer::LossProbe);
             return;
         }
         let pto = match self.rtt.srtt() {
@@ -865,44 +865,35 @@ impl Connection {
         };
         let mut at = now + pto;
         if let Some(rto) = self.timers.get(Timer::Retransmit) {
-            if rto <= at {
-                // §7.2 (TLP_calc_PTO): the probe comes no later than the
-                // RTO would, and in its place — one timer, as Linux's: the
-                // probe (or, if none can go then, the timeout itself) runs
-                // at the RTO's deadline, and the RTO is armed again after.
-                at = rto;
-                self.timers.stop(Timer::Retransmit);
-            }
+            // §7.2 (TLP_calc_PTO): the probe comes no later than the RTO
+            // would; at the RTO's deadline it goes in the timeout's place
+            // (`on_timer`), and the RTO is armed again as it is sent.
+            at = at.min(rto);
         }
         self.timers.set(Timer::LossProbe, at);
     }
 
-    /// Stop the probe timer; if it had taken the RTO's place, the RTO is
-    /// armed again at its deadline (never later than it would have been).
-    pub(super) fn cancel_loss_probe(&mut self) {
-        if let Some(at) = self.timers.get(Timer::LossProbe) {
-            if self.snd.outstanding() > 0 && !self.timers.is_set(Timer::Retransmit) {
-                self.timers.set(Timer::Retransmit, at);
-            }
-            self.timers.stop(Timer::LossProbe);
-        }
-    }
-
     /// The probe timer fired (RFC 8985 §7.3): send a probe if none is
-    /// outstanding and an RTT was measured since the last one. Returns
-    /// whether the retransmission timeout is due instead: no probe, and
-    /// the probe timer had taken the RTO's place (`arm_loss_probe`).
-    pub(super) fn on_loss_probe_timeout(&mut self) -> bool {
-        if self.tlp.end.is_some() || !self.tlp.sampled || self.snd.outstanding() == 0 {
-            // No probe: the retransmission timer keeps its deadline; if
-            // the probe stood in for it, its deadline is now.
-            return self.snd.outstanding() > 0
+    /// outstanding and an RTT was measured since the last one — never
+    /// while the peer's window is shut (the persist timer probes then).
+    pub(super) fn on_loss_probe_timeout(&mut self, now: Instant) {
+        if self.tlp.end.is_some()
+            || !self.tlp.sampled
+            || self.snd.outstanding() == 0
+            || self.timers.is_set(Timer::Persist)
+        {
+            // No probe: the retransmission timer keeps its deadline (set
+            // it only if none is running).
+            if self.snd.outstanding() > 0
                 && !self.timers.is_set(Timer::Retransmit)
-                && !self.timers.is_set(Timer::Persist);
+                && !self.timers.is_set(Timer::Persist)
+            {
+                self.restart_rto(now);
+            }
+            return;
         }
         self.check_app_limited();
         self.tlp.due = true;
-        false
     }
 
     /// The reordering timer fired: look again (RFC 8985 §6.2, Linux's
@@ -965,7 +956,7 @@ impl Connection {
         self.snd.queue_mut().mark_timeout(ctx.now, age);
         self.report_losses(ctx.now);
         self.timers.stop(Timer::Reorder);
-        self.cancel_loss_probe();
+        self.timers.stop(Timer::LossProbe);
     }
 
     /// draft-ietf-ccwg-bbr §4.1.2.4 at an ACK or a timer: is the

@@ -660,7 +660,10 @@ impl Connection {
                 if unsent >= lowat {
                     0
                 } else {
-                    free.min((lowat - unsent).next_multiple_of(self.seg.mss.max(1)))
+                    let room = (lowat - unsent)
+                        .checked_next_multiple_of(self.seg.mss.max(1))
+                        .unwrap_or(usize::MAX);
+                    free.min(room)
                 }
             }
         }
@@ -868,11 +871,10 @@ impl Connection {
         self.rcv.check()?;
         let state = self.state();
         let outstanding = self.snd.outstanding() > 0;
-        // (The loss probe's timer may stand in for the RTO's — RFC 8985
-        // §7.2, `arm_loss_probe` — and a probe about to go re-arms it.)
+        // (A probe about to go in the RTO's place arms it again as it is
+        // sent: RFC 8985 §7.2, `on_timer`.)
         let timed = self.timers.is_set(Timer::Retransmit)
             || self.timers.is_set(Timer::Persist)
-            || self.timers.is_set(Timer::LossProbe)
             || self.tlp.due;
         match state {
             State::Closed => {

@@ -214,6 +214,94 @@ fn rfc8985_a_lone_fin_is_probed_at_the_rto_deadline() {
     assert_eq!(b.s.stats().tcp.timeouts, 2);
 }
 
+/// The probe's deadline never moves the RTO's: a peer that keeps sending
+/// data (ACKs that acknowledge nothing new re-arm the probe timer) does not
+/// put off the repair of a lost segment — it goes at the RTO's deadline.
+#[test]
+fn rfc8985_a_talking_peer_does_not_delay_the_repair() {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, false);
+    let rto = b.s.tcp_info(c).unwrap().rto;
+    b.s.tcp_send(c, &[5u8; 100]).unwrap();
+    let first = b.one();
+    let start = b.now;
+    let mut peer_seq = IRS + 1;
+    let mut again = None;
+    for step in 1..=1000u32 {
+        b.advance(Duration::from_millis(1));
+        if step % 50 == 0 {
+            // Peer data, acknowledging nothing new.
+            b.send(Seg::new(ACK, peer_seq, base).data(&[1u8; 10]));
+            peer_seq += 10;
+        }
+        if let Some(s) = b.recv().into_iter().find(|s| !s.data.is_empty()) {
+            again = Some((s, b.now.saturating_since(start)));
+            break;
+        }
+    }
+    let (again, after) = again.expect("the segment is sent again");
+    assert_eq!((again.seq, again.data.len()), (first.seq, 100));
+    assert!(
+        after <= rto + Duration::from_millis(2),
+        "after {after:?}, RTO {rto:?}"
+    );
+}
+
+/// A shut window is the persist timer's to probe: data outstanding when
+/// the peer closes its window gets no loss probe and no timeouts, and a
+/// peer that answers every window probe keeps the connection (RFC 1122
+/// §4.2.2.17), however long it keeps its window shut.
+#[test]
+fn a_shut_window_is_probed_by_the_persist_timer_only() {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, false);
+    b.s.tcp_set_nodelay(c, true);
+    b.s.tcp_send(c, &[5u8; MSS as usize + 100]).unwrap();
+    assert_eq!(b.recv().len(), 2);
+    b.advance(RTT);
+    // The peer takes the first segment and shuts its window: the second
+    // stays outstanding.
+    let una = base + MSS;
+    b.send(Seg::new(ACK, IRS + 1, una).win(0));
+    for _ in 0..600 {
+        b.advance(Duration::from_millis(100));
+        if !b.recv().is_empty() {
+            b.send(Seg::new(ACK, IRS + 1, una).win(0));
+        }
+    }
+    assert_eq!(b.state(c), State::Established);
+    assert_eq!(b.s.stats().tcp.loss_probes, 0);
+    assert_eq!(b.s.stats().tcp.timeouts, 0);
+}
+
+/// A probe in the RTO's place counts as that timeout for the user
+/// timeout: a connection whose user timeout is shorter than the RTO gives
+/// up at the RTO's deadline, as without the probe.
+#[test]
+fn a_probe_in_the_rtos_place_does_not_extend_the_user_timeout() {
+    let mut b = bench(|_| {});
+    let (c, _) = open(&mut b, false);
+    let rto = b.s.tcp_info(c).unwrap().rto;
+    let opts = crate::tcp::SocketOptions {
+        user_timeout: Some(rto / 2),
+        ..Default::default()
+    };
+    assert!(b.s.tcp_set_options(c, opts));
+    b.s.tcp_send(c, &[5u8; 100]).unwrap();
+    b.one();
+    let start = b.now;
+    while b.state(c) != State::Closed && b.now.saturating_since(start) < rto * 10 {
+        b.advance(Duration::from_millis(1));
+        b.recv();
+    }
+    assert_eq!(b.state(c), State::Closed);
+    let took = b.now.saturating_since(start);
+    assert!(
+        took <= rto + Duration::from_millis(1),
+        "gave up after {took:?}, RTO {rto:?}"
+    );
+}
+
 #[test]
 fn rfc8985_probe_prefers_new_data() {
     let mut b = bench(|_| {});

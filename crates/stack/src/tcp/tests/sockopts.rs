@@ -559,6 +559,14 @@ fn notsent_lowat_bounds_what_waits_unsent() {
         events.push(e.socket);
     }
     assert!(events.contains(&id), "{events:?}");
+    // Filled up to it again, then the threshold lifted: writable at once,
+    // with an event (Linux's sk_write_space).
+    while b.s.tcp_send(c, &[7; 50_000]).is_ok() {}
+    assert!(!b.s.tcp_readiness(c).unwrap().writable);
+    while b.s.poll_event().is_some() {}
+    assert!(b.s.tcp_set_options(c, SocketOptions::default()));
+    assert!(b.s.tcp_readiness(c).unwrap().writable);
+    assert_eq!(b.s.poll_event().map(|e| e.socket), Some(id));
     // Without it, the whole buffer fills.
     let mut b = Bench::new(|t| t.send_buffer = 64 * 1024);
     let (c, _) = established(&mut b);
