@@ -449,8 +449,8 @@ fn no_options_sends_bare_syns_and_negotiates_nothing() {
     // The peer's MSS still counts (RFC 9293 §3.7.1).
     assert_eq!(info.peer_mss, 1000);
 
-    // Passive open: the listener's connections inherit it (a cookie's
-    // <SYN,ACK> leaves the MSS out too: `send_cookie`).
+    // Passive open: the listener's connections inherit it (and a SYN
+    // cookie's <SYN,ACK>, below).
     let mut b = Bench::new(|t| t.window_scaling = true);
     let l = b.s.tcp_bind(sa(US, PORT), opts).unwrap();
     assert!(b.s.tcp_listen_bound(l, 4));
@@ -468,6 +468,24 @@ fn no_options_sends_bare_syns_and_negotiates_nothing() {
     // Set later on a connection, it changes nothing: the SYNs are gone.
     assert!(b.s.tcp_set_options(c, SocketOptions::default()));
     assert!(b.s.tcp_options(c).unwrap().no_options);
+
+    // A SYN cookie's <SYN,ACK> carries none either (`send_cookie`).
+    let mut b = Bench::new(|t| {
+        t.max_syn_backlog = 1;
+        t.syncookies = true;
+    });
+    let l = b.s.tcp_bind(sa(US, PORT), opts).unwrap();
+    assert!(b.s.tcp_listen_bound(l, 8));
+    b.send(Seg::new(SYN, IRS, 0).mss(1460));
+    let synack = b.one();
+    assert!(bare(&synack), "{synack:?}");
+    // The SYN queue is full now: the next SYN gets a cookie.
+    b.from = sa(THEM, PEER_PORT + 1);
+    b.send(Seg::new(SYN, IRS, 0).mss(1460).sack_ok());
+    let cookie = b.one();
+    assert_eq!(cookie.flags, SYN | ACK);
+    assert!(bare(&cookie), "{cookie:?}");
+    assert_eq!(b.s.stats().tcp.syncookies_sent, 1);
 }
 
 /// BSD's `rexmit_drop_options` (`TcpConfig::syn_drop_options`): from the
