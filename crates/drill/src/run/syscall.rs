@@ -494,7 +494,7 @@ impl Runner {
                         s.keepalive = keepalive;
                         s.nodelay = nodelay;
                         s.cork = cork;
-                        self.apply_options(idx, child);
+                        self.apply_options(idx, child, true);
                         Ok(fd)
                     }
                     Err(RecvError::WouldBlock) if self.sockets[i].nonblocking => {
@@ -526,7 +526,7 @@ impl Runner {
                 }
                 match connected {
                     Ok(h) => {
-                        self.apply_options(i, h);
+                        self.apply_options(i, h, true);
                         let s = &mut self.sockets[i];
                         s.handle = Some(h);
                         s.state = SockState::ActiveConnecting;
@@ -905,15 +905,13 @@ impl Runner {
             }
         }
         if let Some(h) = self.sockets[i].handle {
-            let s = &self.sockets[i];
-            let (keepalive, nodelay, cork, opts) = (s.keepalive, s.nodelay, s.cork, s.opts);
-            self.stack.tcp_set_options(h, opts);
-            self.stack.tcp_set_keepalive(h, keepalive);
+            self.apply_options(i, h, false);
             // TCP_NODELAY pushes what is queued each time it is set, and
             // TCP_CORK taken off lets it go: only when that option is set.
+            let s = &self.sockets[i];
             match (level, name) {
-                (6, 1) => self.stack.tcp_set_nodelay(h, nodelay),
-                (6, 3) => self.stack.tcp_set_cork(h, cork),
+                (6, 1) => self.stack.tcp_set_nodelay(h, s.nodelay),
+                (6, 3) => self.stack.tcp_set_cork(h, s.cork),
                 _ => {}
             }
         }
@@ -923,13 +921,15 @@ impl Runner {
         Ok(Ok(0))
     }
 
-    /// The options set on the script's socket, on a new connection of it.
-    fn apply_options(&mut self, i: usize, h: tcplab_stack::socket::TcpHandle) {
+    /// The options set on the script's socket, on its connection; with
+    /// `nagle`, TCP_NODELAY and TCP_CORK too (a new connection of it).
+    fn apply_options(&mut self, i: usize, h: tcplab_stack::socket::TcpHandle, nagle: bool) {
         let s = &self.sockets[i];
-        let (keepalive, nodelay, cork, opts) = (s.keepalive, s.nodelay, s.cork, s.opts);
-        self.stack.tcp_set_options(h, opts);
-        self.stack.tcp_set_keepalive(h, keepalive);
-        self.stack.tcp_set_nodelay(h, nodelay);
-        self.stack.tcp_set_cork(h, cork);
+        self.stack.tcp_set_options(h, s.opts);
+        self.stack.tcp_set_keepalive(h, s.keepalive);
+        if nagle {
+            self.stack.tcp_set_nodelay(h, s.nodelay);
+            self.stack.tcp_set_cork(h, s.cork);
+        }
     }
 }

@@ -808,14 +808,7 @@ impl Connection {
             return;
         }
         self.retries = self.retries.saturating_add(1);
-        if !self.stalled_ms.is_some() {
-            // The user timeout counts from when the oldest unacknowledged
-            // segment (or the SYN) was last sent before this first
-            // timeout: its first transmission, unless fast recovery or a
-            // loss probe had already resent it.
-            let sent = self.snd.queue().front().map_or(ctx.now, |r| r.sent);
-            self.stalled_ms = OptMillis::at(sent);
-        }
+        self.stamp_stall(ctx.now);
         let limit = match self.phase {
             Phase::SynSent
             | Phase::SynReceived {
@@ -874,11 +867,20 @@ impl Connection {
         if self.opts.user_timeout_ms().is_none() {
             return false;
         }
+        self.stamp_stall(now);
+        self.user_timed_out(now).unwrap_or(false)
+    }
+
+    /// At the first retransmission timeout (or a probe in its place), the
+    /// stall starts: the user timeout counts from when the oldest
+    /// unacknowledged segment (or the SYN) was last sent before it — its
+    /// first transmission, unless fast recovery or a loss probe had
+    /// already resent it.
+    fn stamp_stall(&mut self, now: Instant) {
         if !self.stalled_ms.is_some() {
             let sent = self.snd.queue().front().map_or(now, |r| r.sent);
             self.stalled_ms = OptMillis::at(sent);
         }
-        self.user_timed_out(now).unwrap_or(false)
     }
 
     /// Whether the stall has lasted the user timeout; `None` when the

@@ -771,7 +771,7 @@ impl TcpLayer {
             };
             conn.marked = false;
             let before = conn.counters;
-            let lowat_full = conn.has_notsent_lowat() && conn.send_room() == 0;
+            let lowat_full = conn.notsent_lowat().is_some() && conn.send_room() == 0;
             let Some(plan) = conn.next_segment(now) else {
                 self.reschedule(key);
                 self.reap(key);

@@ -653,7 +653,7 @@ impl Connection {
     /// nothing once that many wait.
     pub(super) fn send_room(&self) -> usize {
         let free = self.snd.buffer().free();
-        match self.opts.notsent_lowat.or(self.shared.notsent_lowat) {
+        match self.notsent_lowat() {
             None => free,
             Some(lowat) => {
                 let (lowat, unsent) = (lowat as usize, self.snd.unsent());
@@ -669,13 +669,11 @@ impl Connection {
         }
     }
 
-    /// Whether `TCP_NOTSENT_LOWAT` is in force (the table then tells the
-    /// application when sending brings the unsent bytes below it).
-    pub(super) fn has_notsent_lowat(&self) -> bool {
-        self.opts
-            .notsent_lowat
-            .or(self.shared.notsent_lowat)
-            .is_some()
+    /// `TCP_NOTSENT_LOWAT` in force: the socket's, else the host's (the
+    /// table tells the application when sending brings the unsent bytes
+    /// below it).
+    pub(super) fn notsent_lowat(&self) -> Option<u32> {
+        self.opts.notsent_lowat.or(self.shared.notsent_lowat)
     }
 
     /// Before an active open completes, how long the attempt to connect
