@@ -23,6 +23,13 @@ pub struct AckEvent {
     /// Bytes newly delivered, cumulatively or by SACK (RFC 6937's
     /// DeliveredData).
     pub delivered: usize,
+    /// Bytes this ACK is the first to report delivered: `delivered`,
+    /// less what earlier duplicate ACKs already stood for when SACK is
+    /// off (RFC 6675 §5's SACKed bytes are reported by the ACK that SACKs
+    /// them). What the loss-based windows grow by on an ACK that advances
+    /// SND.UNA — Linux's `acked_sacked` — so a segment the peer reported
+    /// out of order is not counted twice when the cumulative ACK covers it.
+    pub newly_reported: usize,
     /// Bytes newly marked lost while processing this ACK.
     pub lost: usize,
     /// RTT measured from this ACK, if it gave a sample.
@@ -191,11 +198,11 @@ impl Controller for NewReno {
         let smss = ack.smss;
         if self.cwnd < self.ssthresh {
             // RFC 5681 §3.1 eq. (2): cwnd += min(N, SMSS) per ACK.
-            self.cwnd = self.cwnd.saturating_add(ack.acked.min(smss));
+            self.cwnd = self.cwnd.saturating_add(ack.newly_reported.min(smss));
         } else {
             // Congestion avoidance: about one SMSS per RTT (RFC 5681 §3.1,
             // appropriate byte counting per RFC 3465).
-            self.bytes_acked += ack.acked;
+            self.bytes_acked += ack.newly_reported;
             if self.bytes_acked >= self.cwnd {
                 self.bytes_acked -= self.cwnd;
                 self.cwnd += smss;
@@ -320,6 +327,7 @@ pub(super) mod tests {
             now: Instant::ZERO,
             acked,
             delivered: acked,
+            newly_reported: acked,
             lost: 0,
             rtt: None,
             srtt: None,

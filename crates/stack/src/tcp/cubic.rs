@@ -287,7 +287,7 @@ impl Controller for Cubic {
             return;
         }
         if (self.cwnd as usize) < self.ssthresh {
-            let n = ack.acked.min(L * ack.smss);
+            let n = ack.newly_reported.min(L * ack.smss);
             let n = if self.in_css() {
                 n / CSS_GROWTH_DIVISOR
             } else {
@@ -319,7 +319,7 @@ impl Controller for Cubic {
             .w_cubic(t + rtt, smss)
             .clamp(self.cwnd, 1.5 * self.cwnd);
         // §4.3: Reno's estimate, eq. (4), in bytes.
-        let acked = ack.acked as f64;
+        let acked = ack.newly_reported as f64;
         self.w_est += self.alpha() * acked * smss / self.cwnd;
         if self.w_est >= self.cwnd_prior {
             self.alpha_one = true;

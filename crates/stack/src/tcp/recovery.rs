@@ -343,8 +343,15 @@ impl Connection {
             } else {
                 self.is_classic_dupack(seg, old_wnd)
             };
+        // Without SACK, the duplicate ACKs before this one each stood for a
+        // segment delivered (RFC 6937 §3's DeliveredData for a sender
+        // without SACK); this ACK reports only the rest — but at least the
+        // segment that filled the hole, as Linux's tcp_remove_reno_sacks
+        // counts it.
+        let mut credited = 0;
         if advanced {
             self.rec.dupacks = 0;
+            credited = self.rec.reno_sacked.min(acked.saturating_sub(self.seg.mss));
             self.rec.reno_sacked = self.rec.reno_sacked.saturating_sub(acked);
         } else if dup {
             self.rec.dupacks = self.rec.dupacks.saturating_add(1);
@@ -424,6 +431,7 @@ impl Connection {
                 now,
                 acked,
                 delivered: d.bytes,
+                newly_reported: d.bytes.saturating_sub(credited),
                 lost,
                 rtt,
                 srtt: self.rtt.srtt(),
