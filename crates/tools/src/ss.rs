@@ -607,7 +607,7 @@ pub struct InfoStyle {
 
 /// The TCP_INFO part of `ss -i`, fields in iproute2 6.1's order and
 /// words (`tcp_stats_print`). Fields TcpInfo does not keep are left out
-/// (`ato`, `lastsnd`/`lastrcv`/`lastack`, `data_segs_*`,
+/// (`ato`, `data_segs_*`,
 /// `rcv_space`, ...); `retrans:` shows the segments retransmitted and not
 /// yet acknowledged, then the total; `delivered` is in segments of the
 /// current MSS, as Linux counts packets.
@@ -680,6 +680,15 @@ pub fn tcp_info_line(
     if let Some(srtt) = i.srtt.filter(|d| !d.is_zero()) {
         let bps = (i.cwnd / mss * mss) as f64 * 8.0 / srtt.as_secs_f64();
         let _ = write!(s, " send {}bps", bw(bps, style.numeric));
+    }
+    for (word, d) in [
+        ("lastsnd", i.last_data_sent),
+        ("lastrcv", i.last_data_recv),
+        ("lastack", i.last_ack_recv),
+    ] {
+        if !d.is_zero() {
+            let _ = write!(s, " {word}:{}", d.as_millis());
+        }
     }
     if let Some(rate) = i.pacing_rate.filter(|&r| r > 0) {
         let _ = write!(

@@ -129,6 +129,8 @@ fn ss_internals_timers_and_summary() {
         " segs_out:",
         " segs_in:",
         " send ",
+        // It has received no data: since the handshake.
+        " lastrcv:",
         " delivery_rate ",
         " delivered:",
         " unacked:",

@@ -166,7 +166,7 @@ impl Stack {
 
     /// STATUS.
     pub fn tcp_info(&self, h: TcpHandle) -> Option<TcpInfo> {
-        self.tcp.info(h)
+        self.tcp.info(self.now, h)
     }
 
     pub fn tcp_readiness(&self, h: TcpHandle) -> Option<Readiness> {
@@ -217,7 +217,7 @@ impl Stack {
 
     /// Every TCP socket, as `ss` shows them.
     pub fn tcp_sockets(&self) -> Vec<(TcpHandle, SocketSnapshot)> {
-        self.tcp.snapshot()
+        self.tcp.snapshot(self.now)
     }
 
     /// Bytes of TCP buffer storage held (connections and the reuse pool).

@@ -457,12 +457,12 @@ impl TcpLayer {
     }
 
     /// STATUS.
-    pub fn info(&self, h: TcpHandle) -> Option<TcpInfo> {
-        self.view(h.0).map(|c| c.info())
+    pub fn info(&self, now: Instant, h: TcpHandle) -> Option<TcpInfo> {
+        self.view(h.0).map(|c| c.info(now))
     }
 
     /// What `ss` shows about every socket.
-    pub fn snapshot(&self) -> Vec<(TcpHandle, SocketSnapshot)> {
+    pub fn snapshot(&self, now: Instant) -> Vec<(TcpHandle, SocketSnapshot)> {
         // A socket only bound is not listed, as `ss` does not list one.
         self.iter()
             .filter_map(|(h, s)| {
@@ -474,9 +474,9 @@ impl TcpLayer {
                         backlog: l.backlog,
                         embryos: l.embryos,
                     },
-                    TcpSocket::Connection(c) => SocketSnapshot::Connection(Box::new(c.info())),
+                    TcpSocket::Connection(c) => SocketSnapshot::Connection(Box::new(c.info(now))),
                     TcpSocket::TimeWait(_) => {
-                        SocketSnapshot::Connection(Box::new(self.view(h.0)?.info()))
+                        SocketSnapshot::Connection(Box::new(self.view(h.0)?.info(now)))
                     }
                 };
                 Some((h, snap))

@@ -232,6 +232,7 @@ impl Connection {
         }
         self.retries = 0;
         self.stalled_ms = OptMillis::NONE;
+        self.opened = now;
         self.cc.on_established(self.rtt.srtt());
         if self.snd.outstanding() == 0 {
             self.timers.stop(Timer::Retransmit);

@@ -234,7 +234,9 @@ pub struct Connection {
     pub(super) keepalive: KeepAlive,
     /// Time the last segment arrived.
     pub(super) last_recv: Instant,
-    /// When the connection was made (for `TcpConfig::connect_timeout`).
+    /// When the connection was made (for `TcpConfig::connect_timeout`);
+    /// once the handshake completes, when it did (`TCP_INFO`'s times since
+    /// data last moved count from it until data does, as Linux's).
     pub(super) opened: Instant,
     /// Last ACK sent in answer to an unacceptable segment.
     pub(super) last_oow_ack: OptInstant,
@@ -490,6 +492,14 @@ pub struct TcpInfo {
     /// Bytes queued and not yet sent (Linux's `tcpi_notsent_bytes`, what
     /// `TCP_NOTSENT_LOWAT` bounds).
     pub notsent: usize,
+    /// Time since data last went out, since in-order data last arrived,
+    /// and since the last segment (each carries an ACK) arrived — Linux's
+    /// `tcpi_last_data_sent`, `tcpi_last_data_recv`, `tcpi_last_ack_recv`
+    /// (`ss -i`'s lastsnd, lastrcv, lastack); before any data moves,
+    /// since the handshake completed, where Linux stamps them too.
+    pub last_data_sent: Duration,
+    pub last_data_recv: Duration,
+    pub last_ack_recv: Duration,
     /// Bytes received and not yet read (`Recv-Q`).
     pub recv_queue: usize,
     /// Bytes believed in flight (RFC 6675's pipe).
@@ -794,8 +804,15 @@ impl Connection {
         self.keepalive.due = false;
     }
 
-    pub fn info(&self) -> TcpInfo {
+    /// What `TCP_INFO` reports, at `now` (the times since).
+    pub fn info(&self, now: Instant) -> TcpInfo {
         let state = self.state();
+        let since = |stamp: OptMillis| {
+            stamp.since(now).map_or_else(
+                || now.saturating_since(self.opened),
+                |ms| Duration::from_millis(u64::from(ms)),
+            )
+        };
         TcpInfo {
             state,
             local: self.local,
@@ -848,6 +865,9 @@ impl Connection {
             segs_out: u64::from(self.counters.segs_out),
             send_queue: self.snd.buffer().len() + usize::from(state == State::SynSent),
             notsent: self.snd.unsent(),
+            last_data_sent: since(self.last_send_ms),
+            last_data_recv: since(self.last_data_ms),
+            last_ack_recv: now.saturating_since(self.last_recv),
             recv_queue: self.rcv.buffer().len()
                 + usize::from(self.rcv.fin_received() && state == State::CloseWait),
             in_flight: self.pipe(),
