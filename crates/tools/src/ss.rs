@@ -711,6 +711,20 @@ pub fn tcp_info_line(
     if i.app_limited {
         s.push_str(" app_limited");
     }
+    // What held the sender, within the time it had data to send.
+    if !i.busy_time.is_zero() {
+        let busy = i.busy_time.as_millis();
+        let _ = write!(s, " busy:{busy}ms");
+        for (word, d) in [
+            ("rwnd_limited", i.rwnd_limited),
+            ("sndbuf_limited", i.sndbuf_limited),
+        ] {
+            if !d.is_zero() {
+                let share = 100.0 * d.as_secs_f64() / i.busy_time.as_secs_f64();
+                let _ = write!(s, " {word}:{}ms({share:.1}%)", d.as_millis());
+            }
+        }
+    }
     // Linux's packets_out: sent and not cumulatively acknowledged.
     let unacked = (i.snd_max.diff(i.snd_una).max(0) as usize).div_ceil(mss);
     if unacked > 0 {

@@ -133,6 +133,8 @@ fn ss_internals_timers_and_summary() {
         " lastrcv:",
         " delivery_rate ",
         " delivered:",
+        // It has had data to send since it connected.
+        " busy:",
         " unacked:",
         // The sender's buffer is full: some of it waits unsent.
         " notsent:",

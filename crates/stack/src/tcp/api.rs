@@ -266,6 +266,10 @@ impl TcpLayer {
         }
         let room = conn.send_room();
         let n = conn.snd.push(&data[..data.len().min(room)]);
+        if n < data.len() {
+            // The application waits for room (Linux's SOCK_NOSPACE).
+            conn.chrono.set_nospace(true);
+        }
         if n == 0 && !data.is_empty() {
             return Err(SendError::WouldBlock);
         }

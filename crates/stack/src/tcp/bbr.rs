@@ -42,7 +42,7 @@ const HEADROOM: f64 = 0.15;
 const FULL_BW_GROWTH: f64 = 1.25;
 const FULL_BW_ROUNDS: u32 = 3;
 /// The extra-ACKed filter's window, in rounds (§5.5.9).
-const EXTRA_ACKED_ROUNDS: u64 = 10;
+const EXTRA_ACKED_ROUNDS: u32 = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {

@@ -36,7 +36,7 @@ const DRAIN_GAIN: f64 = 1.0 / HIGH_GAIN;
 const PROBE_BW_CWND_GAIN: f64 = 2.0;
 const GAIN_CYCLE: [f64; 8] = [1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
 /// §4.1.1: the bandwidth filter's window, in rounds.
-const BTL_BW_FILTER_ROUNDS: u64 = 10;
+const BTL_BW_FILTER_ROUNDS: u32 = 10;
 /// §4.1.2: the minimum RTT's window.
 const RTPROP_FILTER: Duration = Duration::from_secs(10);
 /// §4.3.5: ProbeRTT's least duration.

@@ -12,22 +12,24 @@ pub enum Extreme {
 }
 
 /// A windowed extreme of values `V` (`u64` unless said otherwise) stamped
-/// with a `u64` clock (microseconds, or a round count). Stamps and values
-/// are kept in separate arrays, so a `u32` filter takes 48 bytes, not 72
-/// (the minimum RTT of every connection: issue 13's memory per endpoint).
+/// with a clock (milliseconds, or a round count) kept modulo 2³²: ages are
+/// differences, right while the window is shorter than 2³² ticks (49 days
+/// of milliseconds). Stamps and values are kept in separate arrays, so a
+/// `u32` filter takes 32 bytes, not 72 (the minimum RTT of every
+/// connection: issue 13's memory per endpoint).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowedFilter<V = u64> {
     /// Stamps and values of the best, the second best and the third.
-    stamps: [u64; 3],
+    stamps: [u32; 3],
     values: [V; 3],
-    window: u64,
+    window: u32,
     kind: Extreme,
     /// Whether a sample was taken.
     filled: bool,
 }
 
 impl<V: Copy + Ord + Default> WindowedFilter<V> {
-    pub fn new(kind: Extreme, window: u64) -> WindowedFilter<V> {
+    pub fn new(kind: Extreme, window: u32) -> WindowedFilter<V> {
         WindowedFilter {
             stamps: [0; 3],
             values: [V::default(); 3],
@@ -50,11 +52,11 @@ impl<V: Copy + Ord + Default> WindowedFilter<V> {
     }
 
     /// Change the window's length; the samples stay.
-    pub fn set_window(&mut self, window: u64) {
+    pub fn set_window(&mut self, window: u32) {
         self.window = window;
     }
 
-    fn set(&mut self, s: [(u64, V); 3]) {
+    fn set(&mut self, s: [(u32, V); 3]) {
         self.stamps = s.map(|x| x.0);
         self.values = s.map(|x| x.1);
         self.filled = true;
@@ -62,6 +64,8 @@ impl<V: Copy + Ord + Default> WindowedFilter<V> {
 
     /// Take a sample `value` at time `t` (never earlier than the last).
     pub fn update(&mut self, t: u64, value: V) -> V {
+        // The clock modulo 2³² (see the type).
+        let t = t as u32;
         let fresh = (t, value);
         if !self.filled {
             self.set([fresh; 3]);
@@ -69,7 +73,7 @@ impl<V: Copy + Ord + Default> WindowedFilter<V> {
         }
         let mut s = [0, 1, 2].map(|i| (self.stamps[i], self.values[i]));
         // A new best, or nothing left in the window: start over.
-        if self.at_least_as_good(value, s[0].1) || t.saturating_sub(s[2].0) > self.window {
+        if self.at_least_as_good(value, s[0].1) || t.wrapping_sub(s[2].0) > self.window {
             self.set([fresh; 3]);
             return value;
         }
@@ -81,10 +85,10 @@ impl<V: Copy + Ord + Default> WindowedFilter<V> {
         }
         // Age the best out of the window; refresh the quarter and half
         // samples when they have stood in for too long.
-        let age = t.saturating_sub(s[0].0);
+        let age = t.wrapping_sub(s[0].0);
         if age > self.window {
             s = [s[1], s[2], fresh];
-            if t.saturating_sub(s[0].0) > self.window {
+            if t.wrapping_sub(s[0].0) > self.window {
                 s = [s[1], s[2], fresh];
             }
         } else if s[1].0 == s[0].0 && age > self.window / 4 {

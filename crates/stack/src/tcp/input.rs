@@ -232,7 +232,7 @@ impl Connection {
         }
         self.retries = 0;
         self.stalled_ms = OptMillis::NONE;
-        self.opened = now;
+        self.opened = OptMillis::at(now);
         self.cc.on_established(self.rtt.srtt());
         if self.snd.outstanding() == 0 {
             self.timers.stop(Timer::Retransmit);
@@ -729,7 +729,7 @@ impl Connection {
             self.rtt.sample(r, &self.shared.rtt);
             // Microseconds in a u32: RTTs to 71 minutes.
             let us = u32::try_from(r.as_micros()).unwrap_or(u32::MAX);
-            self.min_rtt.update(ctx.now.total_micros(), us);
+            self.min_rtt.update(ctx.now.total_millis(), us);
             self.tlp.sampled = true;
         }
         self.retries = 0;

@@ -53,6 +53,7 @@ mod api;
 mod bbr;
 mod bbr1;
 mod buffer;
+mod chrono;
 mod compact;
 mod config;
 mod congestion;

@@ -10,6 +10,7 @@
 
 use tcplab_wire::tcp::{Flags, SeqNumber, Timestamp};
 
+use super::chrono::Limit;
 use super::compact::OptMillis;
 use super::input::Ctx;
 use super::receiver::AckDue;
@@ -435,6 +436,7 @@ impl Connection {
             self.restart_after_idle(now);
         }
         if avail > 0 {
+            self.chrono.start(Limit::Busy, now);
             let wnd_room = if self.snd.wnd_end() > nxt {
                 self.snd.wnd_end() - nxt
             } else {
@@ -465,6 +467,7 @@ impl Connection {
                 let big = n >= (self.snd.max_wnd() as usize / 2).max(1);
                 if full || !corked && nagle_ok && (n == avail || big) {
                     if self.paced(now) {
+                        self.chrono.stop(Limit::Rwnd, false, now);
                         return None;
                     }
                     // The end of a burst, pushed as Linux pushes it:
@@ -493,6 +496,11 @@ impl Connection {
                     if burst_end {
                         plan.flags |= Flags::PSH;
                     }
+                    if rest == 0 {
+                        // The last byte queued goes: no call follows to
+                        // look again (`may_send_more`).
+                        self.all_sent(now, cwnd_room > n, false);
+                    }
                     return Some(plan);
                 }
             }
@@ -501,6 +509,14 @@ impl Connection {
             if self.snd.outstanding() == 0 && !self.timers.is_set(Timer::Persist) {
                 self.arm_persist(now);
             }
+            // The peer's window holds the next segment back, and the
+            // congestion window would let it go (Linux's tcp_write_xmit
+            // starts its receive-window-limited clock then).
+            if cwnd_room > 0 && wnd_room < avail.min(mss) {
+                self.chrono.start(Limit::Rwnd, now);
+            } else {
+                self.chrono.stop(Limit::Rwnd, false, now);
+            }
             return None;
         }
         if let Some(fin) = self.snd.fin() {
@@ -508,7 +524,23 @@ impl Connection {
                 return Some(self.segment(now, fin, fin + 1, Kind::New));
             }
         }
+        self.all_sent(now, self.cwnd() > self.pipe(), self.snd.outstanding() == 0);
         None
+    }
+
+    /// Everything queued is out (or going): the peer's window holds
+    /// nothing back, and nothing runs if nothing is in flight (`idle`);
+    /// if the congestion window would take more (`cwnd_open`) while the
+    /// application waits for room, the send buffer is the limit (Linux's
+    /// tcp_cwnd_validate).
+    fn all_sent(&mut self, now: Instant, cwnd_open: bool, idle: bool) {
+        self.chrono.stop(Limit::Rwnd, idle, now);
+        if self.chrono.nospace()
+            && cwnd_open
+            && matches!(self.state(), State::Established | State::CloseWait)
+        {
+            self.chrono.start(Limit::Sndbuf, now);
+        }
     }
 
     /// The tail loss probe (RFC 8985 §7.3), when its timer said so: new

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use tcplab_wire::tcp::{self, SeqNumber};
 
+use super::chrono::Limit;
 use super::congestion::{AckEvent, Congestion, LostPacket};
 use super::input::Ctx;
 use super::rtx::Delivery;
@@ -449,6 +450,17 @@ impl Connection {
             self.cc.on_ack(&event);
         }
         if advanced {
+            // Everything delivered: no clock runs. Room for the waiting
+            // application: the send buffer no longer limits (Linux's
+            // tcp_check_space).
+            let idle = self.snd.outstanding() == 0 && self.snd.unsent() == 0;
+            if idle {
+                self.chrono.stop(Limit::Busy, true, now);
+            }
+            if self.chrono.nospace() && self.send_room() > 0 {
+                self.chrono.set_nospace(false);
+                self.chrono.stop(Limit::Sndbuf, idle, now);
+            }
             self.persist.backoff = 0;
             // RFC 6298 §5.2/5.3 — but in NewReno's recovery only the first
             // partial ACK restarts the timer (RFC 6582 §3.2 step 5, the

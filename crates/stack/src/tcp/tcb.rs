@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tcplab_wire::tcp::SeqNumber;
 
+use super::chrono::Chrono;
 use super::compact::{OptInstant, OptMillis, Options};
 use super::config::{CongestionAlgorithm, SocketOptions, TcpConfig};
 use super::congestion::{initial_window, new_controller, Held};
@@ -210,7 +211,8 @@ pub struct Connection {
     pub(super) rec: Recovery,
     pub(super) rack: Rack,
     pub(super) tlp: Tlp,
-    /// The minimum RTT over the last five minutes, in microseconds (RFC
+    /// The minimum RTT over the last five minutes, in microseconds, stamped
+    /// in milliseconds (RFC
     /// 8985 §5.2; Linux's `tcp_min_rtt_wlen`).
     pub(super) min_rtt: WindowedFilter<u32>,
     pub(super) rate: RateSampler,
@@ -237,7 +239,7 @@ pub struct Connection {
     /// When the connection was made (for `TcpConfig::connect_timeout`);
     /// once the handshake completes, when it did (`TCP_INFO`'s times since
     /// data last moved count from it until data does, as Linux's).
-    pub(super) opened: Instant,
+    pub(super) opened: OptMillis,
     /// Last ACK sent in answer to an unacceptable segment.
     pub(super) last_oow_ack: OptInstant,
     /// Nagle's algorithm and the cork: what holds partial segments back.
@@ -262,6 +264,9 @@ pub struct Connection {
     /// When data (new or repaired) last went out (Linux's lsndtime): the
     /// restart after idle counts from it.
     pub(super) last_send_ms: OptMillis,
+    /// What limited the sender, for how long (`ss -i`'s busy,
+    /// rwnd_limited, sndbuf_limited).
+    pub(super) chrono: Chrono,
     /// The socket's own settings (buffers, keep-alive, TOS, TTL).
     pub(super) opts: Options,
     /// ACKs repeat an unacknowledged FIN (`TcpConfig::fin_on_acks`).
@@ -500,6 +505,13 @@ pub struct TcpInfo {
     pub last_data_sent: Duration,
     pub last_data_recv: Duration,
     pub last_ack_recv: Duration,
+    /// How long the connection had data queued or in flight, and of that
+    /// how long the peer's window or the send buffer held it back
+    /// (Linux's `tcpi_busy_time`, `tcpi_rwnd_limited`,
+    /// `tcpi_sndbuf_limited`).
+    pub busy_time: Duration,
+    pub rwnd_limited: Duration,
+    pub sndbuf_limited: Duration,
     /// Bytes received and not yet read (`Recv-Q`).
     pub recv_queue: usize,
     /// Bytes believed in flight (RFC 6675's pipe).
@@ -577,7 +589,7 @@ impl Connection {
             rec: Recovery::new(),
             rack: Rack::new(),
             tlp: Tlp::default(),
-            min_rtt: WindowedFilter::new(Extreme::Min, 300_000_000),
+            min_rtt: WindowedFilter::new(Extreme::Min, 300_000),
             rate: RateSampler::default(),
             shared: Arc::clone(shared),
             pace_next: Instant::ZERO,
@@ -592,7 +604,7 @@ impl Connection {
             },
             keepalive: KeepAlive::default(),
             last_recv: now,
-            opened: now,
+            opened: OptMillis::at(now),
             last_oow_ack: OptInstant::NONE,
             nagle: Nagle::new(config.nagle, config.nagle_minshall),
             snd_sml: iss,
@@ -600,6 +612,7 @@ impl Connection {
             last_data_ms: OptMillis::NONE,
             stalled_ms: OptMillis::NONE,
             last_send_ms: OptMillis::NONE,
+            chrono: Chrono::default(),
             opts: Options::new(opts),
             fin_on_acks: config.fin_on_acks,
             challenge_due: false,
@@ -701,7 +714,13 @@ impl Connection {
             return None;
         }
         let limit = self.opts.connect_timeout.or(self.shared.connect_timeout)?;
-        Some(limit.saturating_sub(now.saturating_since(self.opened)))
+        Some(limit.saturating_sub(self.since_opened(now)))
+    }
+
+    /// Time since the connection was made, or since its handshake
+    /// completed (`opened`), to the millisecond.
+    fn since_opened(&self, now: Instant) -> Duration {
+        Duration::from_millis(self.opened.since(now).map_or(0, u64::from))
     }
 
     /// A timer interval shortened to end when the user timeout does, so
@@ -807,9 +826,10 @@ impl Connection {
     /// What `TCP_INFO` reports, at `now` (the times since).
     pub fn info(&self, now: Instant) -> TcpInfo {
         let state = self.state();
+        let chrono = self.chrono.times(now);
         let since = |stamp: OptMillis| {
             stamp.since(now).map_or_else(
-                || now.saturating_since(self.opened),
+                || self.since_opened(now),
                 |ms| Duration::from_millis(u64::from(ms)),
             )
         };
@@ -868,6 +888,9 @@ impl Connection {
             last_data_sent: since(self.last_send_ms),
             last_data_recv: since(self.last_data_ms),
             last_ack_recv: now.saturating_since(self.last_recv),
+            busy_time: chrono.busy,
+            rwnd_limited: chrono.rwnd_limited,
+            sndbuf_limited: chrono.sndbuf_limited,
             recv_queue: self.rcv.buffer().len()
                 + usize::from(self.rcv.fin_received() && state == State::CloseWait),
             in_flight: self.pipe(),

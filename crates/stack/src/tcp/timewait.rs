@@ -28,7 +28,7 @@
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 
-use super::compact::{OptInstant, Options};
+use super::compact::{OptInstant, OptMillis, Options};
 use super::config::{CongestionAlgorithm, SocketOptions, TcpConfig};
 use super::receiver::Receiver;
 use super::rtt::RttEstimator;
@@ -71,7 +71,7 @@ pub struct TimeWait {
     keepalive_on: bool,
     snd_sml: tcplab_wire::tcp::SeqNumber,
     last_recv: Instant,
-    opened: Instant,
+    opened: OptMillis,
     shared: Arc<Shared>,
 }
 
@@ -138,9 +138,10 @@ impl TimeWait {
             r.snd.iss(),
             r.seg.our_mss,
             Owner::Orphan,
-            r.opened,
+            r.last_recv,
             SocketOptions::UNSET,
         );
+        c.opened = r.opened;
         c.snd = r.snd;
         c.rcv = r.rcv;
         c.rtt = r.rtt;
