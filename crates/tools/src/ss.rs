@@ -742,6 +742,9 @@ pub fn tcp_info_line(
     if i.dsack_dups > 0 {
         let _ = write!(s, " dsack_dups:{}", i.dsack_dups);
     }
+    if i.reordering != 3 {
+        let _ = write!(s, " reordering:{}", i.reordering);
+    }
     if i.reord_seen > 0 {
         let _ = write!(s, " reord_seen:{}", i.reord_seen);
     }

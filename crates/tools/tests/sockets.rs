@@ -324,3 +324,46 @@ fn bad_arguments() {
         assert_ne!(u.status, 0);
     }
 }
+
+/// A receiver with a small window: the sender's `ss -i` says which limit
+/// held it, and for how long (iproute2's `busy:` and `rwnd_limited:` with
+/// its share of the busy time).
+#[test]
+fn ss_shows_what_limited_the_sender() {
+    let net = NET
+        .replace(
+            "ends = [\"client\", \"r1\"]\ndelay = \"100us\"",
+            "ends = [\"client\", \"r1\"]\ndelay = \"10ms\"",
+        )
+        .replace(
+            "gateway = \"10.99.3.1\"\n",
+            "gateway = \"10.99.3.1\"\n[host.tcp]\nrecv_buffer = 8192\n",
+        );
+    let r = run_in(
+        &net,
+        &[
+            ("0s", "server", "serve discard"),
+            ("1s", "client", "transfer -s 2MB server"),
+            ("1.5s", "client", "ss -tin"),
+        ],
+    );
+    let ss = &r[2].stdout;
+    let info = ss.get(2).unwrap_or_else(|| panic!("{ss:?}"));
+    let busy = info.find(" busy:").unwrap_or_else(|| panic!("{info}"));
+    let rwnd = info
+        .find(" rwnd_limited:")
+        .unwrap_or_else(|| panic!("{info}"));
+    assert!(
+        busy < rwnd && rwnd < info.find(" unacked:").unwrap_or(usize::MAX),
+        "{info}"
+    );
+    // `rwnd_limited:<ms>ms(<share>%)`, the share of the busy time.
+    let word = info[rwnd + 1..].split(' ').next().unwrap();
+    let (ms, share) = word["rwnd_limited:".len()..]
+        .trim_end_matches("%)")
+        .split_once("ms(")
+        .unwrap_or_else(|| panic!("{word}"));
+    let (ms, share): (u64, f64) = (ms.parse().unwrap(), share.parse().unwrap());
+    assert!(ms > 0 && share > 50.0 && share <= 100.0, "{info}");
+    assert!(!info.contains("sndbuf_limited"), "{info}");
+}

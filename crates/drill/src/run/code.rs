@@ -145,6 +145,7 @@ fn tcpi(name: &str, snap: &Snapshot<'_>) -> Result<Value, String> {
         "tcpi_segs_out" => i128::from(i.segs_out),
         "tcpi_dsack_dups" => i128::from(i.dsack_dups),
         "tcpi_reord_seen" => i128::from(i.reord_seen),
+        "tcpi_reordering" => i128::from(i.reordering),
         "tcpi_notsent_bytes" => i.notsent as i128,
         "tcpi_last_data_sent" => i.last_data_sent.as_millis() as i128,
         "tcpi_last_data_recv" => i.last_data_recv.as_millis() as i128,

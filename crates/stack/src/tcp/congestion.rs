@@ -26,8 +26,9 @@ pub struct AckEvent {
     /// Bytes this ACK is the first to report delivered: `delivered`,
     /// less what earlier duplicate ACKs already stood for when SACK is
     /// off (RFC 6675 §5's SACKed bytes are reported by the ACK that SACKs
-    /// them). What the loss-based windows grow by on an ACK that advances
-    /// SND.UNA — Linux's `acked_sacked` — so a segment the peer reported
+    /// them) — on an ACK that advances SND.UNA, or on any once reordering
+    /// beyond DupThresh was seen; else zero. What the loss-based windows
+    /// grow by — Linux's `acked_sacked` — so a segment the peer reported
     /// out of order is not counted twice when the cumulative ACK covers it.
     pub newly_reported: usize,
     /// Bytes newly marked lost while processing this ACK.
@@ -192,7 +193,7 @@ impl Controller for NewReno {
     }
 
     fn on_ack(&mut self, ack: &AckEvent) {
-        if !ack.cwnd_limited || ack.in_recovery || ack.acked == 0 {
+        if !ack.cwnd_limited || ack.in_recovery || ack.newly_reported == 0 {
             return;
         }
         let smss = ack.smss;

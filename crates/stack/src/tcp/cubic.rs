@@ -274,7 +274,7 @@ impl Controller for Cubic {
 
     fn on_ack(&mut self, ack: &AckEvent) {
         self.delivered += ack.delivered as u64;
-        if ack.in_recovery || ack.acked == 0 {
+        if ack.in_recovery || ack.newly_reported == 0 {
             return;
         }
         let smss = ack.smss as f64;

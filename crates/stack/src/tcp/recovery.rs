@@ -219,10 +219,12 @@ pub struct Rack {
     pub valid: bool,
     /// The RTT of that segment, in microseconds (the clock's unit).
     pub rtt_us: u64,
-    /// The highest end delivered (forward ACK), and whether a segment was
-    /// ever delivered below it without a retransmission.
+    /// The highest end delivered (forward ACK), and how far below it a
+    /// segment sent once was ever delivered, in segments (Linux's
+    /// `tp->reordering`, as `TCP_INFO` reports it; capped at 255): zero
+    /// while no reordering was seen (RFC 8985's RACK.reordering_seen).
     pub fack: Option<SeqNumber>,
-    pub reordering_seen: bool,
+    pub reordering: u8,
     /// The reordering window's multiplier, the recoveries it persists
     /// for, and SND.NXT when a D-SACK last grew it.
     /// (`u8`s: the multiplier saturates at 255, and §6.2's window is
@@ -241,7 +243,7 @@ impl Rack {
             valid: false,
             rtt_us: 0,
             fack: None,
-            reordering_seen: false,
+            reordering: 0,
             reo_wnd_mult: 1,
             reo_wnd_persist: 0,
             dsack_round: None,
@@ -427,12 +429,22 @@ impl Connection {
         let rate = self
             .rate
             .on_ack(now, &d, self.min_rtt(), self.snd.queue().lost_total());
+        // The window grows with what an ACK that advances SND.UNA reports;
+        // once reordering beyond DupThresh was seen, with what any ACK
+        // reports, SACK-only ones too (Linux's tcp_may_raise_cwnd: an
+        // out-of-order delivery is then no hint of loss).
+        let newly_reported =
+            if advanced || u32::from(self.rack.reordering) > self.shared.loss.dupthresh {
+                d.bytes.saturating_sub(credited)
+            } else {
+                0
+            };
         if d.bytes > 0 || acked > 0 || lost > 0 {
             let event = AckEvent {
                 now,
                 acked,
                 delivered: d.bytes,
-                newly_reported: d.bytes.saturating_sub(credited),
+                newly_reported,
                 lost,
                 rtt,
                 srtt: self.rtt.srtt(),
@@ -556,7 +568,12 @@ impl Connection {
         }
         if let (Some(low), Some(fack)) = (d.lowest_once_end, self.rack.fack) {
             if low < fack {
-                self.rack.reordering_seen = true;
+                // How far out of order, in segments, from the delivered
+                // segment's start (Linux's tcp_check_sack_reordering).
+                let start = d.lowest_once_start.unwrap_or(low);
+                let degree = fack.diff(start).max(0) as usize;
+                let degree = degree.div_ceil(self.seg.mss.max(1)).min(255) as u8;
+                self.rack.reordering = self.rack.reordering.max(degree).max(1);
                 self.counters.reord_seen = self.counters.reord_seen.wrapping_add(1);
             }
         }
@@ -582,7 +599,7 @@ impl Connection {
     /// bounded by SRTT.
     pub(super) fn reo_wnd(&self) -> Duration {
         let sacked = self.snd.queue().sacked_records();
-        if !self.rack.reordering_seen
+        if self.rack.reordering == 0
             && (self.rec.in_recovery() || sacked >= self.shared.loss.dupthresh as usize)
         {
             return Duration::ZERO;
@@ -802,7 +819,7 @@ impl Connection {
             self.rec.force = false;
         }
         // Reordering, not loss: RACK waits longer from now on.
-        self.rack.reordering_seen = true;
+        self.rack.reordering = self.rack.reordering.max(1);
         self.counters.reord_seen = self.counters.reord_seen.wrapping_add(1);
     }
 

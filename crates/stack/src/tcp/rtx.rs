@@ -196,6 +196,8 @@ pub struct Delivery {
     /// The lowest end of a newly delivered record sent once, and the
     /// highest end of any (RFC 8985 §6.2 step 3: reordering detection).
     pub lowest_once_end: Option<SeqNumber>,
+    /// Where the lowest delivered record sent once starts.
+    pub lowest_once_start: Option<SeqNumber>,
     pub highest_end: Option<SeqNumber>,
     /// What decides whether a retransmission's delivery is trusted.
     pub now: Instant,
@@ -250,6 +252,8 @@ impl Delivery {
         }
         if r.xmits == 1 {
             self.lowest_once_end = Some(self.lowest_once_end.map_or(r.end, |e| e.min(r.end)));
+            self.lowest_once_start =
+                Some(self.lowest_once_start.map_or(r.start, |s| s.min(r.start)));
         }
         self.highest_end = Some(self.highest_end.map_or(r.end, |e| e.max(r.end)));
     }
@@ -272,6 +276,10 @@ impl Delivery {
             self.rack = Some(*last);
         }
         self.lowest_once_end = Some(self.lowest_once_end.map_or(first.end, |e| e.min(first.end)));
+        self.lowest_once_start = Some(
+            self.lowest_once_start
+                .map_or(first.start, |s| s.min(first.start)),
+        );
         self.highest_end = Some(self.highest_end.map_or(last.end, |e| e.max(last.end)));
     }
 }

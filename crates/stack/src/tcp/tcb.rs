@@ -479,6 +479,10 @@ pub struct TcpInfo {
     pub reord_seen: u64,
     /// Reordering seen (RACK).
     pub reordering_seen: bool,
+    /// How far out of order the peer's deliveries were seen, in segments:
+    /// DupThresh until more is seen (Linux's `tcpi_reordering`; `ss -i`
+    /// prints it when it is not 3).
+    pub reordering: u32,
     /// BBR's model, when BBR is the algorithm.
     pub bbr: Option<super::bbr::BbrInfo>,
     pub retrans_segs: u64,
@@ -870,7 +874,8 @@ impl Connection {
             retrans_out: self.snd.queue().retrans_records(),
             unacked: self.snd.queue().len(),
             delivered: self.rate.delivered,
-            reordering_seen: self.rack.reordering_seen,
+            reordering_seen: self.rack.reordering > 0,
+            reordering: u32::from(self.rack.reordering).max(self.shared.loss.dupthresh),
             rcv_mss: self.rcv_mss as usize,
             dsack_dups: u64::from(self.counters.dsack_dups),
             reord_seen: u64::from(self.counters.reord_seen),
