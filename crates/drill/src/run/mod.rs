@@ -192,6 +192,8 @@ struct Sock {
     cork: bool,
     /// shutdown(SHUT_RD) or SHUT_RDWR: reads end at the queue's end.
     read_shut: bool,
+    /// TCP_INQ (Linux): `recvmsg` reports the bytes left to read.
+    inq: bool,
 }
 
 impl Sock {
@@ -219,6 +221,7 @@ impl Sock {
             keepalive: false,
             nodelay: false,
             cork: false,
+            inq: false,
             read_shut: false,
         }
     }

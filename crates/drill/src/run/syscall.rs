@@ -39,6 +39,8 @@ const SYMBOLS: &[(&str, i64)] = &[
     // Linux's number (FreeBSD has no user timeout option).
     ("TCP_USER_TIMEOUT", 18),
     ("TCP_NOTSENT_LOWAT", 25),
+    ("TCP_INQ", 36),
+    ("TCP_CM_INQ", 36),
     ("IP_TOS", 3),
     ("IP_TTL", 4),
     ("IPTOS_DSCP_CS0", 0x00),
@@ -154,11 +156,14 @@ fn byte_count(call: &Syscall) -> Result<usize, String> {
     Ok(n as usize)
 }
 
-/// The bytes `sendmsg`'s message carries: the lengths of its
-/// `msg_iov(N)=[{..., LEN}, ...]` entries, summed.
+/// The bytes a `sendmsg` or `recvmsg` message carries or takes: the
+/// lengths of its `msg_iov(N)=[{..., LEN}, ...]` entries, summed.
 fn iov_bytes(call: &Syscall) -> Result<usize, String> {
+    let name = &call.name;
     let Some(Expr::Struct(text)) = call.args.get(1) else {
-        return Err("sendmsg needs a {msg_name(...)=..., msg_iov(N)=[...], ...} message".into());
+        return Err(format!(
+            "{name} needs a {{msg_name(...)=..., msg_iov(N)=[...], ...}} message"
+        ));
     };
     let iov = text
         .find("msg_iov")
@@ -168,7 +173,7 @@ fn iov_bytes(call: &Syscall) -> Result<usize, String> {
             let close = rest.find(']')?;
             (open < close).then(|| &rest[open + 1..close])
         })
-        .ok_or_else(|| format!("sendmsg: no msg_iov(N)=[...] in {text}"))?;
+        .ok_or_else(|| format!("{name}: no msg_iov(N)=[...] in {text}"))?;
     let mut total = 0usize;
     for entry in iov.split('}') {
         let entry = entry.trim().trim_start_matches(',').trim();
@@ -181,12 +186,12 @@ fn iov_bytes(call: &Syscall) -> Result<usize, String> {
             .map(str::trim)
             .and_then(|n| n.parse::<usize>().ok())
             .ok_or_else(|| {
-                format!("sendmsg: an iovec whose length is not a byte count: {entry}}}")
+                format!("{name}: an iovec whose length is not a byte count: {entry}}}")
             })?;
         total = total.saturating_add(len);
     }
     if total > MAX_IO as usize {
-        return Err(format!("sendmsg: {total} bytes (0 to {MAX_IO} here)"));
+        return Err(format!("{name}: {total} bytes (0 to {MAX_IO} here)"));
     }
     Ok(total)
 }
@@ -546,13 +551,17 @@ impl Runner {
                     Err(_) => Err(errno("EADDRNOTAVAIL")),
                 }
             }
-            "read" | "recv" => {
+            "read" | "recv" | "recvmsg" => {
                 let i = self.sock_of(call)?;
-                let n = byte_count(call)?;
-                let flags = if call.name == "recv" {
-                    Runner::int_arg(call, 3)?
+                let n = if call.name == "recvmsg" {
+                    iov_bytes(call)?
                 } else {
-                    0
+                    byte_count(call)?
+                };
+                let flags = match call.name.as_str() {
+                    "recv" => Runner::int_arg(call, 3)?,
+                    "recvmsg" => Runner::int_arg(call, 2)?,
+                    _ => 0,
                 };
                 let Some(h) = self.sockets[i].handle else {
                     return Ok(Some(Err(errno("ENOTCONN"))));
@@ -564,6 +573,9 @@ impl Runner {
                     self.stack.tcp_recv(h, &mut buf)
                 };
                 self.drain(self.now);
+                if call.name == "recvmsg" && r.is_ok() {
+                    self.check_inq(call, i, h)?;
+                }
                 match r {
                     Ok(n) => Ok(n as i64),
                     Err(RecvError::WouldBlock) if self.sockets[i].read_shut => Ok(0),
@@ -704,6 +716,51 @@ impl Runner {
         Ok(Some(r))
     }
 
+    /// `recvmsg`'s `msg_control`: with TCP_INQ on, Linux adds a
+    /// TCP_CM_INQ message giving the bytes left to read — 1 when only the
+    /// end of the stream is left (Linux's tcp_inq counts the FIN).
+    fn check_inq(
+        &self,
+        call: &Syscall,
+        i: usize,
+        h: tcplab_stack::socket::TcpHandle,
+    ) -> Result<(), String> {
+        let Some(Expr::Struct(text)) = call.args.get(1) else {
+            return Ok(());
+        };
+        let Some(at) = text.find("msg_control") else {
+            return Ok(());
+        };
+        let control = &text[at..];
+        if !control.contains("TCP_CM_INQ") {
+            return Err(format!(
+                "a control message tcplab does not produce: {control}"
+            ));
+        }
+        let expected: i64 = control
+            .split("cmsg_data")
+            .nth(1)
+            .and_then(|r| r.trim_start().strip_prefix('='))
+            .map(|r| {
+                r.trim_start()
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| format!("no cmsg_data=N in {control}"))?;
+        if !self.sockets[i].inq {
+            return Err("a TCP_CM_INQ message expected, but TCP_INQ is off".into());
+        }
+        let left = self.stack.tcp_info(h).map_or(0, |i| i.recv_queue);
+        let end = left == 0 && self.stack.tcp_readiness(h).is_some_and(|r| r.readable);
+        let actual = if end { 1 } else { left as i64 };
+        if actual != expected {
+            return Err(format!("TCP_CM_INQ: expected: {expected} actual: {actual}"));
+        }
+        Ok(())
+    }
+
     fn getsockopt(&mut self, call: &Syscall) -> Result<CallResult, String> {
         let i = self.sock_of(call)?;
         let level = Runner::int_arg(call, 1)?;
@@ -740,6 +797,7 @@ impl Runner {
             (0xffff, 0x8) => i64::from(self.sockets[i].keepalive),
             (6, 1) => i64::from(self.sockets[i].nodelay),
             (6, 3) => i64::from(self.sockets[i].cork),
+            (6, 36) => i64::from(self.sockets[i].inq),
             (6, 2) => {
                 info.as_ref()
                     .map_or(opts.max_seg.map_or(536, usize::from), |i| i.mss) as i64
@@ -898,6 +956,8 @@ impl Runner {
             (0xffff, 0x8) => self.sockets[i].keepalive = v != 0,
             (6, 1) => self.sockets[i].nodelay = v != 0,
             (6, 3) => self.sockets[i].cork = v != 0,
+            // TCP_INQ (Linux): recvmsg reports what is left to read.
+            (6, 36) => self.sockets[i].inq = v != 0,
             (level, name) => {
                 return Err(format!(
                     "setsockopt level {level} option {name}: not supported by tcplab"
