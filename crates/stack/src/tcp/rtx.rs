@@ -337,6 +337,60 @@ static EMPTY: Flight = Flight {
     lost_log: Vec::new(),
 };
 
+thread_local! {
+    /// Emptied in-flight boxes kept for the next burst: every connection
+    /// takes one for its SYN, for each burst of data and for its FIN and
+    /// gives it back when the queue empties (so an idle connection holds
+    /// none), and the allocation and freeing showed in the profile of
+    /// connection cycles (issue 13). Per thread, at most `SPARE_FLIGHTS`,
+    /// and only small ones: a box that grew with a long flight is freed.
+    /// What a box holds does not depend on its history (it is reset to
+    /// the empty box, capacity aside), so behaviour stays deterministic.
+    #[expect(
+        clippy::vec_box,
+        reason = "the boxes themselves are reused: a queue holds a Box<Flight>"
+    )]
+    static SPARE: core::cell::RefCell<Vec<Box<Flight>>> =
+        const { core::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many emptied boxes a thread keeps, and the largest it keeps.
+const SPARE_FLIGHTS: usize = 32;
+const SPARE_RECORDS: usize = 64;
+
+fn spare_flight() -> Box<Flight> {
+    SPARE.with(|s| s.borrow_mut().pop()).unwrap_or_default()
+}
+
+fn recycle_flight(mut f: Box<Flight>) {
+    if f.records.capacity() > SPARE_RECORDS
+        || f.in_flight.capacity() > 2 * SPARE_RECORDS
+        || f.lost_log.capacity() > SPARE_RECORDS
+    {
+        return;
+    }
+    let (mut records, mut in_flight, mut lost_log) = (
+        core::mem::take(&mut f.records),
+        core::mem::take(&mut f.in_flight),
+        core::mem::take(&mut f.lost_log),
+    );
+    records.clear();
+    in_flight.clear();
+    lost_log.clear();
+    *f = Flight {
+        records,
+        in_flight,
+        lost_log,
+        ..Flight::default()
+    };
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SPARE_FLIGHTS {
+            s.push(f);
+        }
+    });
+}
+
 impl RtxQueue {
     /// Whether the queue holds its in-flight box.
     #[cfg(test)]
@@ -349,7 +403,7 @@ impl RtxQueue {
     }
 
     fn fl_mut(&mut self) -> &mut Flight {
-        self.flight.get_or_insert_with(Box::default)
+        self.flight.get_or_insert_with(spare_flight)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -659,7 +713,9 @@ impl RtxQueue {
             debug_assert_eq!(f.live, 0, "records in flight, none recorded");
             debug_assert_eq!(f.tally, Tally::ZERO, "sums over no records");
             if f.lost_log.is_empty() {
-                self.flight = None;
+                if let Some(f) = self.flight.take() {
+                    recycle_flight(f);
+                }
             }
         }
     }
@@ -965,7 +1021,9 @@ impl RtxQueue {
 
     /// Forget everything (the connection closed).
     pub fn clear(&mut self) {
-        self.flight = None;
+        if let Some(f) = self.flight.take() {
+            recycle_flight(f);
+        }
     }
 
     /// Check the queue's invariants against `una .. nxt`; a description of
