@@ -345,8 +345,10 @@ impl TcpLayer {
         }
         match conn.phase {
             Phase::SynSent => {
-                // "Delete the TCB": nothing was sent but a SYN.
-                conn.enter_closed();
+                // "Delete the TCB": nothing was sent but a SYN (so no
+                // sender clock runs: any time will do).
+                let at = conn.last_recv;
+                conn.enter_closed(at);
             }
             Phase::SynReceived { opening, .. } => {
                 // RFC 9293 §3.10.4: queued until ESTABLISHED; the FIN
@@ -439,7 +441,7 @@ impl TcpLayer {
         );
         let r = conn.active_reset(now);
         let opts = *conn.opts;
-        conn.enter_closed();
+        conn.enter_closed(now);
         if reset {
             // RFC 9293 §3.10.5 asks for <SEQ=SND.NXT><CTL=RST>; the ACK
             // bit with RCV.NXT rides along (`Reset`) — the peer accepts a

@@ -14,7 +14,8 @@
 //! more, and the application is waiting for room in the buffer. A more
 //! telling limit takes over from a less telling one; when a limit ends the
 //! connection is busy again, or idle once nothing is queued or in flight.
-//! Times are kept in milliseconds (Linux keeps jiffies) in 17 bytes.
+//! Times are kept in milliseconds (Linux keeps jiffies): 17 bytes of
+//! state, 20 with padding.
 
 use std::time::Duration;
 

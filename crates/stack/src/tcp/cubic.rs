@@ -274,16 +274,18 @@ impl Controller for Cubic {
 
     fn on_ack(&mut self, ack: &AckEvent) {
         self.delivered += ack.delivered as u64;
-        if ack.in_recovery || ack.newly_reported == 0 {
+        if ack.in_recovery || ack.acked == 0 && ack.newly_reported == 0 {
             return;
         }
         let smss = ack.smss as f64;
         let in_slow_start = (self.cwnd as usize) < self.ssthresh;
-        if in_slow_start && self.hystart_on && self.ssthresh == usize::MAX {
+        // HyStart++ rounds and RTT samples from every ACK that advances
+        // SND.UNA, whether or not it reports anything new.
+        if ack.acked > 0 && in_slow_start && self.hystart_on && self.ssthresh == usize::MAX {
             self.hystart(ack);
         }
         // §5.8 / RFC 7661: no growth when the window did not limit us.
-        if !ack.cwnd_limited {
+        if !ack.cwnd_limited || ack.newly_reported == 0 {
             return;
         }
         if (self.cwnd as usize) < self.ssthresh {

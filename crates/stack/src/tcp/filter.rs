@@ -13,8 +13,10 @@ pub enum Extreme {
 
 /// A windowed extreme of values `V` (`u64` unless said otherwise) stamped
 /// with a clock (milliseconds, or a round count) kept modulo 2³²: ages are
-/// differences, right while the window is shorter than 2³² ticks (49 days
-/// of milliseconds). Stamps and values are kept in separate arrays, so a
+/// wrapping differences, right while samples come less than 2³² ticks
+/// apart (49 days of milliseconds; a sample that old would read as
+/// younger than it is). A stamp earlier than the last is taken as a new
+/// start. Stamps and values are kept in separate arrays, so a
 /// `u32` filter takes 32 bytes, not 72 (the minimum RTT of every
 /// connection: issue 13's memory per endpoint).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +134,22 @@ mod tests {
             "50 expired, the half-window sample stands in"
         );
         assert_eq!(f.update(102, 40), 40);
+    }
+
+    #[test]
+    fn ages_stay_right_across_the_clock_wrapping() {
+        // Stamps just below 2³² and just past it (kept modulo 2³²).
+        let base = u64::from(u32::MAX) - 50;
+        let mut f = WindowedFilter::new(Extreme::Min, 100);
+        f.update(base, 50);
+        f.update(base + 60, 70);
+        assert_eq!(f.update(base + 80, 90), 50, "50 is 80 ticks old");
+        assert_eq!(
+            f.update(base + 101, 90),
+            70,
+            "50 expired across the wrap; the later sample stands in"
+        );
+        assert_eq!(f.update(base + 300, 95), 95, "everything expired");
     }
 
     #[test]

@@ -91,6 +91,17 @@ impl Connection {
         self.counters.segs_in = self.counters.segs_in.wrapping_add(1);
         let mut out = Outcome::default();
         match self.phase {
+            // The connection is over; only the application's handle keeps
+            // it in the table. As for a connection that does not exist
+            // (RFC 9293 §3.10.7.1; Linux and BSD unhash it): anything but a
+            // reset is answered with one.
+            Phase::Closed if !seg.flags.rst() => {
+                out.rst = Some(if seg.flags.ack() {
+                    (seg.ack_number, None)
+                } else {
+                    (SeqNumber(0), Some(seg.seq_number + seg.segment_len()))
+                });
+            }
             Phase::Closed => {}
             Phase::SynSent => self.syn_sent(ctx, seg, &mut out),
             _ => self.synchronized(ctx, seg, false, &mut out),
@@ -115,7 +126,7 @@ impl Connection {
         if f.rst() {
             if ack_ok {
                 self.fail(SocketError::ConnectionRefused);
-                self.enter_closed();
+                self.enter_closed(ctx.now);
                 ctx.stats.attempt_fails += 1;
                 out.notify = true;
             }
@@ -495,27 +506,27 @@ impl Connection {
                 // A passive open goes back to LISTEN: drop the embryo.
                 out.discard = true;
                 ctx.stats.attempt_fails += 1;
-                self.enter_closed();
+                self.enter_closed(ctx.now);
             }
             Phase::SynReceived { .. } => {
                 self.fail(SocketError::ConnectionRefused);
                 ctx.stats.attempt_fails += 1;
-                self.enter_closed();
+                self.enter_closed(ctx.now);
             }
             Phase::Established | Phase::FinWait1 | Phase::FinWait2 { .. } | Phase::CloseWait => {
                 self.fail(SocketError::ConnectionReset);
                 ctx.stats.estab_resets += 1;
-                self.enter_closed();
+                self.enter_closed(ctx.now);
             }
             // RFC 9293 §3.10.7.4 only closes; the application that still
             // holds the socket hears of the reset, as on Linux and BSD.
             Phase::Closing | Phase::LastAck => {
                 self.fail(SocketError::ConnectionReset);
-                self.enter_closed();
+                self.enter_closed(ctx.now);
             }
             // RFC 1337: a RST must not cut TIME-WAIT short (hazard H1).
             Phase::TimeWait { .. } if ctx.config.rfc1337 => return false,
-            Phase::TimeWait { .. } => self.enter_closed(),
+            Phase::TimeWait { .. } => self.enter_closed(ctx.now),
             Phase::SynSent | Phase::Closed => {}
         }
         out.notify = true;
@@ -553,7 +564,7 @@ impl Connection {
             // RFC 9293: "If the connection was initiated with a passive OPEN,
             // then return this connection to the LISTEN state".
             out.discard = true;
-            self.enter_closed();
+            self.enter_closed(ctx.now);
             return false;
         }
         let (nxt, wnd) = (self.rcv.nxt(), self.acceptance_window(ctx.config));
@@ -564,7 +575,7 @@ impl Connection {
             out.rst = Some((self.snd.nxt(), Some(self.rcv.nxt())));
             self.fail(SocketError::ConnectionReset);
             ctx.stats.estab_resets += 1;
-            self.enter_closed();
+            self.enter_closed(ctx.now);
             out.notify = true;
             return false;
         }
@@ -656,7 +667,7 @@ impl Connection {
                 out.notify = true;
             }
             Phase::LastAck if self.snd.fin_acked() => {
-                self.enter_closed();
+                self.enter_closed(ctx.now);
                 out.notify = true;
                 return false;
             }
@@ -830,7 +841,7 @@ impl Connection {
             // do: <SEQ=SEG.ACK><CTL=RST>, SEG.ACK being SND.UNA once the
             // segment's acceptable ACK was taken.
             out.rst = Some((self.snd.una(), None));
-            self.enter_closed();
+            self.enter_closed(ctx.now);
             return;
         }
         let d = self.rcv.accept_text(seq, data, ctx.config.max_ooo_ranges);

@@ -790,7 +790,7 @@ impl Connection {
             if matches!(self.phase, Phase::TimeWait { .. }) {
                 self.note_timer(Timer::TimeWait);
             }
-            self.enter_closed();
+            self.enter_closed(ctx.now);
             out.closed = true;
             return out;
         }
@@ -868,7 +868,7 @@ impl Connection {
             if self.parent().is_some() {
                 ctx.stats.embryonic_timeouts += 1;
             }
-            self.enter_closed();
+            self.enter_closed(ctx.now);
             out.closed = true;
             out.notify = true;
             return;
@@ -933,7 +933,7 @@ impl Connection {
         }
         // An orphan is probed a bounded number of times, answered or not.
         if self.orphaned() && self.persist.backoff >= ctx.config.orphan_retries {
-            self.enter_closed();
+            self.enter_closed(ctx.now);
             out.closed = true;
             return;
         }
@@ -947,7 +947,7 @@ impl Connection {
                 .unwrap_or(self.persist.unanswered > ctx.config.data_retries);
             if given_up {
                 self.fail(self.soft_error.unwrap_or(SocketError::TimedOut));
-                self.enter_closed();
+                self.enter_closed(ctx.now);
                 out.closed = true;
                 out.notify = true;
                 return;
@@ -994,7 +994,7 @@ impl Connection {
             // (tcp_keepalive_timer) and FreeBSD (tcp_drop) do.
             out.reset = Some(self.active_reset(now));
             self.fail(SocketError::TimedOut);
-            self.enter_closed();
+            self.enter_closed(ctx.now);
             out.closed = true;
             out.notify = true;
             return;

@@ -741,7 +741,7 @@ impl TcpLayer {
             };
             if let Some(error) = hard {
                 conn.fail(error);
-                conn.enter_closed();
+                conn.enter_closed(now);
                 self.stats.attempt_fails += 1;
                 self.mark(key);
                 return;
@@ -870,7 +870,9 @@ impl TcpLayer {
     pub(crate) fn remove(&mut self, key: Key) -> Option<TcpSocket> {
         if let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) {
             if conn.state() != State::Closed {
-                conn.enter_closed();
+                // The socket goes: when its clocks stop matters to nobody.
+                let at = conn.last_recv;
+                conn.enter_closed(at);
             }
             if conn.owner == Owner::App {
                 conn.owner = Owner::Orphan;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tcplab_wire::tcp::SeqNumber;
 
-use super::chrono::Chrono;
+use super::chrono::{Chrono, Limit};
 use super::compact::{OptInstant, OptMillis, Options};
 use super::config::{CongestionAlgorithm, SocketOptions, TcpConfig};
 use super::congestion::{initial_window, new_controller, Held};
@@ -505,7 +505,10 @@ pub struct TcpInfo {
     /// and since the last segment (each carries an ACK) arrived — Linux's
     /// `tcpi_last_data_sent`, `tcpi_last_data_recv`, `tcpi_last_ack_recv`
     /// (`ss -i`'s lastsnd, lastrcv, lastack); before any data moves,
-    /// since the handshake completed, where Linux stamps them too.
+    /// since the handshake completed, where Linux stamps them too. (The
+    /// restart after an idle spell stamps the send time when it applies,
+    /// so a write held back right after one — corked, a shut window —
+    /// reads as sent then.)
     pub last_data_sent: Duration,
     pub last_data_recv: Duration,
     pub last_ack_recv: Duration,
@@ -801,7 +804,9 @@ impl Connection {
     }
 
     /// Go to CLOSED: stop every timer, drop what was queued to send.
-    pub(super) fn enter_closed(&mut self) {
+    /// CLOSED at `now`: nothing more to send, so no sender clock runs.
+    pub(super) fn enter_closed(&mut self, now: Instant) {
+        self.chrono.stop(Limit::Busy, true, now);
         self.goto(Phase::Closed);
         self.timers.stop_all();
         self.snd.discard();

@@ -9,12 +9,15 @@
 //! storage, the retransmission queue is empty), TS.Recent and the
 //! timestamp offset, the agreed options, the socket options, the rate
 //! limit of answers to unacceptable segments, the counters and the RTT
-//! estimate `tcp_info` reports — and none of what it does not: congestion
+//! estimate and the times since data last moved that `tcp_info` reports —
+//! and none of what it does not: congestion
 //! control, loss recovery (TIME-WAIT keeps no undo either way:
-//! `Recovery::forget_undo`), RACK, delivery-rate sampling, the min-RTT
-//! filter, pacing, keep-alive and persist state (`tcp_info` of a record
-//! shows those as a new connection's; Linux reports no `TCP_INFO` for a
-//! TIME-WAIT socket at all). When a segment arrives for
+//! `Recovery::forget_undo`), RACK (with the degree of reordering),
+//! delivery-rate sampling, the min-RTT filter, pacing, the sender
+//! chronographs (idle in TIME-WAIT, but their totals go), keep-alive and
+//! persist state (`tcp_info` of a record shows those as a new
+//! connection's; Linux reports no `TCP_INFO` for a TIME-WAIT socket at
+//! all). When a segment arrives for
 //! it, or the application asks about its handle, the table rebuilds a
 //! control block from the record ([`TimeWait::revive`]) with those parts
 //! fresh, and the one code path every connection takes handles it (RFC
@@ -72,6 +75,9 @@ pub struct TimeWait {
     snd_sml: tcplab_wire::tcp::SeqNumber,
     last_recv: Instant,
     opened: OptMillis,
+    /// For `tcp_info`'s times since data last went out and came in.
+    last_send_ms: OptMillis,
+    last_data_ms: OptMillis,
     shared: Arc<Shared>,
 }
 
@@ -121,6 +127,8 @@ impl TimeWait {
             snd_sml: c.snd_sml,
             last_recv: c.last_recv,
             opened: c.opened,
+            last_send_ms: c.last_send_ms,
+            last_data_ms: c.last_data_ms,
             shared: c.shared,
         }))
     }
@@ -167,6 +175,8 @@ impl TimeWait {
         c.keepalive.on = r.keepalive_on;
         c.snd_sml = r.snd_sml;
         c.last_recv = r.last_recv;
+        c.last_send_ms = r.last_send_ms;
+        c.last_data_ms = r.last_data_ms;
         c.scheduled = r.scheduled;
         Box::new(c)
     }

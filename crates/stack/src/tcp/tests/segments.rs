@@ -313,6 +313,26 @@ fn closed_port_answers_rst() {
     assert_eq!(b.s.stats().tcp.out_rsts, 3);
 }
 
+/// A connection that ended while the application still holds its handle
+/// (here: reset by the peer) is gone for the network: its segments are
+/// answered as a closed port answers them, a reset never.
+#[test]
+fn an_ended_connection_still_held_answers_as_closed() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.send(Seg::new(RST, IRS + 1, 0));
+    b.nothing();
+    assert_eq!(b.state(c), State::Closed);
+    // The handle is still the application's (its error is unread).
+    b.send(Seg::new(ACK | PSH, IRS + 1, iss + 1).data(b"late"));
+    assert_eq!(b.one(), Seg::new(RST, iss + 1, 0).win(0));
+    b.send(Seg::new(FIN, IRS + 5, 0));
+    assert_eq!(b.one(), Seg::new(RST | ACK, 0, IRS + 6).win(0));
+    b.send(Seg::new(RST, IRS + 5, 0));
+    b.nothing();
+    assert_eq!(b.state(c), State::Closed);
+}
+
 // --- §3.10.7.2 LISTEN -----------------------------------------------------------
 
 #[test]
