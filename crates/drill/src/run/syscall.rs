@@ -717,8 +717,8 @@ impl Runner {
     }
 
     /// `recvmsg`'s `msg_control`: with TCP_INQ on, Linux adds a
-    /// TCP_CM_INQ message giving the bytes left to read — 1 when only the
-    /// end of the stream is left (Linux's tcp_inq counts the FIN).
+    /// TCP_CM_INQ message giving what is left to read, the FIN counted
+    /// (Linux's tcp_inq_hint: RCV.NXT less what was read).
     fn check_inq(
         &self,
         call: &Syscall,
@@ -752,9 +752,24 @@ impl Runner {
         if !self.sockets[i].inq {
             return Err("a TCP_CM_INQ message expected, but TCP_INQ is off".into());
         }
-        let left = self.stack.tcp_info(h).map_or(0, |i| i.recv_queue);
-        let end = left == 0 && self.stack.tcp_readiness(h).is_some_and(|r| r.readable);
-        let actual = if end { 1 } else { left as i64 };
+        let Some(info) = self.stack.tcp_info(h) else {
+            return Err("TCP_CM_INQ on a socket with no connection".into());
+        };
+        // The peer's FIN is in (a CLOSED connection shows it only as a
+        // clean end of stream once its data is read).
+        let fin = matches!(
+            info.state,
+            State::CloseWait | State::LastAck | State::Closing | State::TimeWait
+        ) || info.state == State::Closed
+            && info.recv_queue == 0
+            && self
+                .stack
+                .tcp_readiness(h)
+                .is_some_and(|r| r.readable && r.error.is_none());
+        // (`recv_queue` counts the FIN already in CLOSE-WAIT, as Linux's
+        // Recv-Q does.)
+        let counted = info.state == State::CloseWait;
+        let actual = info.recv_queue as i64 + i64::from(fin && !counted);
         if actual != expected {
             return Err(format!("TCP_CM_INQ: expected: {expected} actual: {actual}"));
         }

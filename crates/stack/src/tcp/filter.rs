@@ -15,8 +15,8 @@ pub enum Extreme {
 /// with a clock (milliseconds, or a round count) kept modulo 2³²: ages are
 /// wrapping differences, right while samples come less than 2³² ticks
 /// apart (49 days of milliseconds; a sample that old would read as
-/// younger than it is). A stamp earlier than the last is taken as a new
-/// start. Stamps and values are kept in separate arrays, so a
+/// younger than it is). A stamp earlier than the oldest kept sample's
+/// starts the filter over. Stamps and values are kept in separate arrays, so a
 /// `u32` filter takes 32 bytes, not 72 (the minimum RTT of every
 /// connection: issue 13's memory per endpoint).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

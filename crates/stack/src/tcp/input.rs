@@ -91,17 +91,6 @@ impl Connection {
         self.counters.segs_in = self.counters.segs_in.wrapping_add(1);
         let mut out = Outcome::default();
         match self.phase {
-            // The connection is over; only the application's handle keeps
-            // it in the table. As for a connection that does not exist
-            // (RFC 9293 §3.10.7.1; Linux and BSD unhash it): anything but a
-            // reset is answered with one.
-            Phase::Closed if !seg.flags.rst() => {
-                out.rst = Some(if seg.flags.ack() {
-                    (seg.ack_number, None)
-                } else {
-                    (SeqNumber(0), Some(seg.seq_number + seg.segment_len()))
-                });
-            }
             Phase::Closed => {}
             Phase::SynSent => self.syn_sent(ctx, seg, &mut out),
             _ => self.synchronized(ctx, seg, false, &mut out),

@@ -343,7 +343,8 @@ thread_local! {
     /// gives it back when the queue empties (so an idle connection holds
     /// none), and the allocation and freeing showed in the profile of
     /// connection cycles (issue 13). Per thread, at most `SPARE_FLIGHTS`,
-    /// and only small ones: a box that grew with a long flight is freed.
+    /// and only small ones: a box that grew with a long flight is freed
+    /// (so the list holds some tens of kilobytes at most).
     /// What a box holds does not depend on its history (it is reset to
     /// the empty box, capacity aside), so behaviour stays deterministic.
     #[expect(
@@ -355,11 +356,16 @@ thread_local! {
 }
 
 /// How many emptied boxes a thread keeps, and the largest it keeps.
-const SPARE_FLIGHTS: usize = 32;
-const SPARE_RECORDS: usize = 64;
+const SPARE_FLIGHTS: usize = 16;
+const SPARE_RECORDS: usize = 32;
 
 fn spare_flight() -> Box<Flight> {
-    SPARE.with(|s| s.borrow_mut().pop()).unwrap_or_default()
+    // (`try_with`: during the thread's teardown there is no list.)
+    SPARE
+        .try_with(|s| s.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 fn recycle_flight(mut f: Box<Flight>) {
@@ -383,7 +389,7 @@ fn recycle_flight(mut f: Box<Flight>) {
         lost_log,
         ..Flight::default()
     };
-    SPARE.with(|s| {
+    let _ = SPARE.try_with(|s| {
         let mut s = s.borrow_mut();
         if s.len() < SPARE_FLIGHTS {
             s.push(f);

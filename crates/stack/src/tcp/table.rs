@@ -513,7 +513,12 @@ impl TcpLayer {
         }
         let local = SocketAddrV4::new(ip_repr.dst_addr, seg.dst_port);
         let remote = SocketAddrV4::new(ip_repr.src_addr, seg.src_port);
-        let found = self.find(local, remote);
+        // A connection that ended is gone for the network even while the
+        // application still holds its handle (Linux and BSD unhash it): its
+        // segments meet a listener or CLOSED (RFC 9293 §3.10.7.1).
+        let found = self
+            .find(local, remote)
+            .filter(|&k| self.conn(k).is_none_or(|c| c.state() != State::Closed));
         if let Some(key) = found {
             self.wake(key);
         }
@@ -885,7 +890,12 @@ impl TcpLayer {
         }
         match &socket {
             TcpSocket::Connection(c) => {
-                self.conns.remove(&(c.local, c.remote));
+                // A new connection may have taken the tuple of one that
+                // ended while its handle was held: leave it.
+                let tuple = (c.local, c.remote);
+                if self.conns.get(&tuple) == Some(key) {
+                    self.conns.remove(&tuple);
+                }
                 self.freed_ports.push((c.local.port(), TcpHandle(key).id()));
                 if let Some(t) = c.scheduled.get() {
                     self.timers.remove(&(t, key));

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use tcplab_wire::{ipv4, tcp, Protocol};
 
-use crate::socket::{RecvError, SendError, TcpHandle};
+use crate::socket::{RecvError, SendError, SocketError, TcpHandle};
 use crate::tcp::{CongestionAlgorithm, State};
 use crate::{Config, IfaceId, Instant, Rng, Stack};
 
@@ -365,6 +365,7 @@ impl World {
                 let size = [1, 7, 100, 1500, 65536][self.rng.below(5) as usize];
                 let mut buf = vec![0u8; size];
                 let stack = if on_a { &mut self.a } else { &mut self.b };
+                let sent_all = self.flows[out_i].read == self.flows[out_i].total;
                 let flow = &mut self.flows[in_i];
                 match stack.tcp_recv(h, &mut buf) {
                     Ok(0) => flow.eof = true,
@@ -379,6 +380,15 @@ impl World {
                         flow.read += n;
                     }
                     Err(RecvError::WouldBlock) => {}
+                    // Every byte arrived both ways, but the ACKs of this
+                    // end's last segments were lost until the peer's
+                    // TIME-WAIT (2·MSL) ended: the peer answers with a
+                    // reset (RFC 9293 §3.10.7.1), as Linux's would.
+                    Err(RecvError::Socket(SocketError::ConnectionReset))
+                        if flow.read == flow.total && sent_all =>
+                    {
+                        flow.eof = true;
+                    }
                     Err(e) => panic!("seed {}: recv: {e:?}", self.seed),
                 }
             }

@@ -314,8 +314,10 @@ fn closed_port_answers_rst() {
 }
 
 /// A connection that ended while the application still holds its handle
-/// (here: reset by the peer) is gone for the network: its segments are
-/// answered as a closed port answers them, a reset never.
+/// (here: reset by the peer) is gone for the network: its segments meet
+/// what is left on the port — here the listener (RFC 9293 §3.10.7.2: an
+/// ACK is answered with a reset, a segment with neither SYN nor ACK is
+/// dropped, a reset never answered).
 #[test]
 fn an_ended_connection_still_held_answers_as_closed() {
     let mut b = Bench::new(|_| {});
@@ -327,10 +329,36 @@ fn an_ended_connection_still_held_answers_as_closed() {
     b.send(Seg::new(ACK | PSH, IRS + 1, iss + 1).data(b"late"));
     assert_eq!(b.one(), Seg::new(RST, iss + 1, 0).win(0));
     b.send(Seg::new(FIN, IRS + 5, 0));
-    assert_eq!(b.one(), Seg::new(RST | ACK, 0, IRS + 6).win(0));
+    b.nothing();
     b.send(Seg::new(RST, IRS + 5, 0));
     b.nothing();
     assert_eq!(b.state(c), State::Closed);
+}
+
+/// A SYN for the tuple of a connection that ended while its handle is
+/// held reaches the listener (the old connection is gone for the
+/// network), and closing the old handle later leaves the new one alone.
+#[test]
+fn a_new_syn_on_an_ended_connections_tuple_reaches_the_listener() {
+    let mut b = Bench::new(|_| {});
+    let (l, iss) = syn_received(&mut b);
+    b.send(Seg::new(ACK, IRS + 1, iss + 1));
+    let old = b.s.tcp_accept(l).unwrap();
+    b.send(Seg::new(RST, IRS + 1, 0));
+    b.nothing();
+    assert_eq!(b.state(old), State::Closed);
+    let irs = IRS + 100_000;
+    b.send(Seg::new(SYN, irs, 0));
+    let synack = b.one();
+    assert_eq!((synack.flags, synack.ack), (SYN | ACK, irs + 1));
+    b.send(Seg::new(ACK, irs + 1, synack.seq + 1));
+    b.nothing();
+    let new = b.s.tcp_accept(l).unwrap();
+    assert_eq!(b.state(new), State::Established);
+    b.s.tcp_close(b.now, old);
+    b.send(Seg::new(ACK | PSH, irs + 1, synack.seq + 1).data(b"hello"));
+    assert_eq!(b.one().ack, irs + 6);
+    assert_eq!(b.s.tcp_recv(new, &mut [0; 8]), Ok(5));
 }
 
 // --- §3.10.7.2 LISTEN -----------------------------------------------------------
