@@ -80,13 +80,21 @@ impl Chrono {
             return;
         }
         if from != Limit::Idle {
-            if let Some(ms) = self.since.since(now) {
-                let slot = &mut self.ms[from as usize - 1];
-                *slot = slot.saturating_add(ms);
-            }
+            let ran = self.elapsed(now);
+            let slot = &mut self.ms[from as usize - 1];
+            *slot = slot.saturating_add(ran);
         }
         self.since = OptMillis::at(now);
         self.bits = self.bits & !Self::KIND | to as u8;
+    }
+
+    /// Milliseconds the running clock has run at `now`; none for a time
+    /// before it started (a caller with no better time at hand).
+    fn elapsed(&self, now: Instant) -> u32 {
+        self.since
+            .since(now)
+            .filter(|&ms| ms <= u32::MAX / 2)
+            .unwrap_or(0)
     }
 
     /// A limit began: it takes over if it is more telling than the running
@@ -126,7 +134,7 @@ impl Chrono {
         let mut ms = self.ms.map(u64::from);
         let running = self.limit();
         if running != Limit::Idle {
-            ms[running as usize - 1] += u64::from(self.since.since(now).unwrap_or(0));
+            ms[running as usize - 1] += u64::from(self.elapsed(now));
         }
         ChronoTimes {
             busy: Duration::from_millis(ms.iter().sum()),
@@ -168,6 +176,14 @@ mod tests {
         assert_eq!(c.limit(), Limit::Idle);
         assert_eq!(c.times(at(900)), c.times(at(200)));
         assert_eq!(c.times(at(900)).busy, Duration::from_millis(190));
+    }
+
+    #[test]
+    fn a_time_before_the_clock_started_adds_nothing() {
+        let mut c = Chrono::default();
+        c.start(Limit::Busy, at(1000));
+        c.stop(Limit::Busy, true, at(400));
+        assert_eq!(c.times(at(2000)), ChronoTimes::default());
     }
 
     #[test]

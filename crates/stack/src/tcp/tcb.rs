@@ -211,9 +211,9 @@ pub struct Connection {
     pub(super) rec: Recovery,
     pub(super) rack: Rack,
     pub(super) tlp: Tlp,
-    /// The minimum RTT over the last five minutes, in microseconds, stamped
-    /// in milliseconds (RFC
-    /// 8985 §5.2; Linux's `tcp_min_rtt_wlen`).
+    /// The minimum RTT over the last five minutes, in microseconds,
+    /// stamped in milliseconds (RFC 8985 §5.2; Linux's
+    /// `tcp_min_rtt_wlen`).
     pub(super) min_rtt: WindowedFilter<u32>,
     pub(super) rate: RateSampler,
     /// The stack's settings, shared.
@@ -803,8 +803,8 @@ impl Connection {
         }
     }
 
-    /// Go to CLOSED: stop every timer, drop what was queued to send.
-    /// CLOSED at `now`: nothing more to send, so no sender clock runs.
+    /// Go to CLOSED at `now`: stop every timer and the sender clocks,
+    /// drop what was queued to send.
     pub(super) fn enter_closed(&mut self, now: Instant) {
         self.chrono.stop(Limit::Busy, true, now);
         self.goto(Phase::Closed);
