@@ -342,37 +342,60 @@ thread_local! {
     /// takes one for its SYN, for each burst of data and for its FIN and
     /// gives it back when the queue empties (so an idle connection holds
     /// none), and the allocation and freeing showed in the profile of
-    /// connection cycles (issue 13). Per thread, at most `SPARE_FLIGHTS`,
-    /// and only small ones: a box that grew with a long flight is freed
-    /// (so the list holds some tens of kilobytes at most).
+    /// connection cycles (issue 13); a bulk sender whose queue empties at
+    /// every ACK would otherwise grow its records again from nothing each
+    /// burst. Per thread, at most `SPARE_FLIGHTS` boxes holding at most
+    /// `SPARE_BYTES` of storage between them (a box larger than that is
+    /// freed).
     /// What a box holds does not depend on its history (it is reset to
     /// the empty box, capacity aside), so behaviour stays deterministic.
+    static SPARE: core::cell::RefCell<Spares> =
+        const { core::cell::RefCell::new(Spares { boxes: Vec::new(), bytes: 0 }) };
+}
+
+/// The spare list and the storage its boxes hold.
+struct Spares {
     #[expect(
         clippy::vec_box,
         reason = "the boxes themselves are reused: a queue holds a Box<Flight>"
     )]
-    static SPARE: core::cell::RefCell<Vec<Box<Flight>>> =
-        const { core::cell::RefCell::new(Vec::new()) };
+    boxes: Vec<Box<Flight>>,
+    bytes: usize,
 }
 
-/// How many emptied boxes a thread keeps, and the largest it keeps.
+/// How many emptied boxes a thread keeps, and how much storage they may
+/// hold between them (a megabyte-buffer sender's flight of about 700
+/// records fits).
 const SPARE_FLIGHTS: usize = 16;
-const SPARE_RECORDS: usize = 32;
+const SPARE_BYTES: usize = 256 * 1024;
+
+impl Flight {
+    /// The heap storage the box's collections hold (the `pending` set is
+    /// empty whenever a box is emptied, so it holds none).
+    fn storage(&self) -> usize {
+        self.records.capacity() * core::mem::size_of::<Sent>()
+            + self.in_flight.capacity() * core::mem::size_of::<(Instant, u64, u64)>()
+            + self.lost_log.capacity() * core::mem::size_of::<Sent>()
+    }
+}
 
 fn spare_flight() -> Box<Flight> {
     // (`try_with`: during the thread's teardown there is no list.)
     SPARE
-        .try_with(|s| s.borrow_mut().pop())
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            let f = s.boxes.pop()?;
+            s.bytes -= f.storage();
+            Some(f)
+        })
         .ok()
         .flatten()
         .unwrap_or_default()
 }
 
 fn recycle_flight(mut f: Box<Flight>) {
-    if f.records.capacity() > SPARE_RECORDS
-        || f.in_flight.capacity() > 2 * SPARE_RECORDS
-        || f.lost_log.capacity() > SPARE_RECORDS
-    {
+    let storage = f.storage();
+    if storage > SPARE_BYTES {
         return;
     }
     let (mut records, mut in_flight, mut lost_log) = (
@@ -391,8 +414,9 @@ fn recycle_flight(mut f: Box<Flight>) {
     };
     let _ = SPARE.try_with(|s| {
         let mut s = s.borrow_mut();
-        if s.len() < SPARE_FLIGHTS {
-            s.push(f);
+        if s.boxes.len() < SPARE_FLIGHTS && s.bytes + storage <= SPARE_BYTES {
+            s.bytes += storage;
+            s.boxes.push(f);
         }
     });
 }

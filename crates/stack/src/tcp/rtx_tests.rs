@@ -270,3 +270,56 @@ proptest::proptest! {
         }
     }
 }
+
+/// An emptied queue's box goes to the thread's spare list with its
+/// storage and the next burst takes it back, within the list's budget;
+/// what the box reads afterwards is an empty queue's.
+#[test]
+fn emptied_boxes_are_kept_within_the_budget() {
+    // (Each test runs on a thread of its own, so the list starts empty.)
+    let burst = |q: &mut RtxQueue, n: u32| {
+        for i in 0..n {
+            q.push(s(i * 10), s(i * 10 + 10), ms(1), 0, RateSnap::default());
+        }
+    };
+    let spares = || SPARE.with(|s| (s.borrow().boxes.len(), s.borrow().bytes));
+    let mut q = RtxQueue::default();
+    burst(&mut q, 300);
+    let grown = q.fl().storage();
+    q.ack(s(3000), &mut d());
+    assert!(!q.holds_flight(), "an empty queue gives its box back");
+    assert_eq!(spares(), (1, grown));
+    // The next burst takes the grown box: no growing again.
+    let mut r = RtxQueue::default();
+    burst(&mut r, 1);
+    assert_eq!(r.fl().storage(), grown);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r.pipe(), 10);
+    assert_eq!(spares(), (0, 0));
+    r.check(s(0), s(10)).unwrap();
+    // A box beyond the budget is freed, not kept.
+    let mut big = RtxQueue::default();
+    burst(
+        &mut big,
+        (SPARE_BYTES / core::mem::size_of::<Sent>()) as u32 + 1,
+    );
+    assert!(big.fl().storage() > SPARE_BYTES);
+    big.clear();
+    assert_eq!(spares(), (0, 0));
+    // Boxes are kept while their storage fits in the budget together.
+    let mut queues: Vec<RtxQueue> = (0..SPARE_FLIGHTS + 4)
+        .map(|_| RtxQueue::default())
+        .collect();
+    for q in &mut queues {
+        burst(q, 200);
+    }
+    for q in &mut queues {
+        q.clear();
+    }
+    let (n, bytes) = spares();
+    assert!(
+        n <= SPARE_FLIGHTS && bytes <= SPARE_BYTES,
+        "{n} boxes, {bytes} bytes"
+    );
+    assert!(n >= 1);
+}
