@@ -400,7 +400,7 @@ impl TcpLayer {
             if let Phase::FinWait2 { .. } = c.phase {
                 // Linux's tcp_fin_timeout for orphans.
                 c.goto(Phase::FinWait2 {
-                    orphan_deadline: Some(now + msl * 2),
+                    orphan_deadline: super::compact::OptInstant::deadline(now + msl * 2),
                 });
             }
         }

@@ -25,6 +25,15 @@ impl OptInstant {
         OptInstant([(us >> 32) as u32, us as u32])
     }
 
+    /// A deadline at `t`: none for the far future, which never comes.
+    pub fn deadline(t: Instant) -> OptInstant {
+        if t.total_micros() == u64::MAX {
+            OptInstant::NONE
+        } else {
+            OptInstant::some(t)
+        }
+    }
+
     pub fn get(self) -> Option<Instant> {
         let us = (u64::from(self.0[0]) << 32) | u64::from(self.0[1]);
         (us != u64::MAX).then(|| Instant::from_micros(us))

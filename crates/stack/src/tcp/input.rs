@@ -647,7 +647,11 @@ impl Connection {
             Phase::FinWait1 if self.snd.fin_acked() => {
                 // Linux's tcp_fin_timeout: an orphan does not wait for the
                 // peer's FIN forever.
-                let orphan_deadline = self.orphaned().then(|| ctx.now + ctx.config.msl * 2);
+                let orphan_deadline = if self.orphaned() {
+                    OptInstant::deadline(ctx.now + ctx.config.msl * 2)
+                } else {
+                    OptInstant::NONE
+                };
                 self.goto(Phase::FinWait2 { orphan_deadline });
                 out.notify = true;
             }

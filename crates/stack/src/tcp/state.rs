@@ -16,6 +16,7 @@ use crate::time::Instant;
 /// The states of RFC 9293 §3.3.2, LISTEN aside (a listener is its own kind
 /// of socket, [`super::Listener`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
 pub enum State {
     SynSent,
     SynReceived,
@@ -135,7 +136,12 @@ pub enum Opening {
 }
 
 /// The state with the data that lives only in it.
+///
+/// Both enums are `repr(u8)` with their variants in the same order, so
+/// `Phase::state` is the phase's tag read as the state (asked several
+/// times a segment) rather than a decoding of niche values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Phase {
     SynSent,
     SynReceived {
@@ -149,7 +155,7 @@ pub enum Phase {
     FinWait2 {
         /// An orphan does not wait for the peer's FIN forever (Linux's
         /// `tcp_fin_timeout`): closed at this time.
-        orphan_deadline: Option<Instant>,
+        orphan_deadline: super::compact::OptInstant,
     },
     CloseWait,
     Closing,
@@ -181,7 +187,7 @@ impl Phase {
     pub fn deadline(&self) -> Option<Instant> {
         match *self {
             Phase::TimeWait { until } => Some(until),
-            Phase::FinWait2 { orphan_deadline } => orphan_deadline,
+            Phase::FinWait2 { orphan_deadline } => orphan_deadline.get(),
             _ => None,
         }
     }
