@@ -2,7 +2,9 @@
 //! and RTT over time, the state timeline with RFC 9293's diagram, and
 //! the links' throughput and queues.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::net::SocketAddrV4;
 
 use tcplab_sim::record::Fate;
 use tcplab_sim::{PacketRecord, Scenario};
@@ -257,30 +259,43 @@ pub struct Span {
     pub until: Option<Instant>,
 }
 
+/// The stacks' events by end (node, local, remote), each end's in trace
+/// order: built once per report, so that the graphs of each connection
+/// cost what its own events do (a port scan's 65,535 connections made a
+/// search of the whole trace for each one quadratic).
+pub type EndEvents<'a> = HashMap<(usize, SocketAddrV4, SocketAddrV4), Vec<&'a TraceEvent>>;
+
+/// Group `trace` by end.
+pub fn index_ends(trace: &[(usize, TraceEvent)]) -> EndEvents<'_> {
+    let mut by: EndEvents<'_> = HashMap::new();
+    for (node, e) in trace {
+        let (local, remote) = e.addrs();
+        by.entry((*node, local, remote)).or_default().push(e);
+    }
+    by
+}
+
 /// The events of one end of a connection.
 fn of_end<'a>(
-    trace: &'a [(usize, TraceEvent)],
-    end: &'a End,
+    events: &'a EndEvents<'a>,
+    end: &End,
     span: Span,
 ) -> impl Iterator<Item = &'a TraceEvent> + 'a {
-    trace
+    events
+        .get(&(end.node, end.local, end.remote))
+        .map_or(&[][..], |v| &v[..])
         .iter()
-        .filter(move |(node, e)| {
-            *node == end.node
-                && e.addrs() == (end.local, end.remote)
-                && e.time() >= span.from
-                && span.until.is_none_or(|u| e.time() < u)
-        })
-        .map(|(_, e)| e)
+        .copied()
+        .filter(move |e| e.time() >= span.from && span.until.is_none_or(|u| e.time() < u))
 }
 
 /// The samples one end of a connection recorded.
 pub fn samples<'a>(
-    trace: &'a [(usize, TraceEvent)],
-    end: &'a End,
+    events: &'a EndEvents<'a>,
+    end: &End,
     span: Span,
 ) -> Vec<(Instant, &'a CcSample)> {
-    of_end(trace, end, span)
+    of_end(events, end, span)
         .filter_map(|e| match e {
             TraceEvent::Cc { time, sample, .. } => Some((*time, sample)),
             _ => None,
@@ -413,8 +428,8 @@ pub fn rtt(c: &Conn, s: &[(Instant, &CcSample)]) -> String {
 
 /// The timers that fired at one end, with when: those a ladder marks
 /// (retransmission, tail loss probe, persist, keep-alive, 2·MSL).
-pub fn timers_fired(trace: &[(usize, TraceEvent)], end: &End, span: Span) -> Vec<(Instant, Timer)> {
-    of_end(trace, end, span)
+pub fn timers_fired(events: &EndEvents<'_>, end: &End, span: Span) -> Vec<(Instant, Timer)> {
+    of_end(events, end, span)
         .filter_map(|e| match e {
             TraceEvent::Timer { time, timer, .. }
                 if !matches!(timer, Timer::DelayedAck | Timer::Pacing | Timer::Reorder) =>
@@ -430,8 +445,8 @@ pub fn timers_fired(trace: &[(usize, TraceEvent)], end: &End, span: Span) -> Vec
 pub type Step = (Instant, Option<TcpState>, TcpState);
 
 /// The states each end went through, from the stack's own transitions.
-pub fn state_path(trace: &[(usize, TraceEvent)], end: &End, span: Span) -> Vec<Step> {
-    of_end(trace, end, span)
+pub fn state_path(events: &EndEvents<'_>, end: &End, span: Span) -> Vec<Step> {
+    of_end(events, end, span)
         .filter_map(|e| match e {
             // LISTEN is not a connection state in the stack: `None` stands
             // for LISTEN on a passive open, CLOSED otherwise.

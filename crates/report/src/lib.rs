@@ -48,17 +48,29 @@ pub struct Analysis<'a> {
     pub input: Input<'a>,
     pub packets: Vec<Pkt<'a>>,
     pub conns: Vec<Conn>,
+    /// The stacks' events by end.
+    pub ends: graphs::EndEvents<'a>,
 }
 
 pub fn analyse<'a>(input: Input<'a>) -> Analysis<'a> {
     let packets = model::read(&input.recording.packets);
     let conns = model::connections(input.scenario, &packets, input.end);
+    let ends = graphs::index_ends(&input.recording.tcp);
     Analysis {
         input,
         packets,
         conns,
+        ends,
     }
 }
+
+/// Connections drawn in full (ladder, states, graphs) at most; the next
+/// ones are listed in a table, up to `MAX_CONNS_LISTED`, and the rest
+/// counted. A port scan opens tens of thousands: drawing each made a page
+/// of hundreds of megabytes (the events file, `--events`, has them all).
+pub const MAX_CONNS_DRAWN: usize = 100;
+/// Connections listed, beyond those drawn, at most.
+pub const MAX_CONNS_LISTED: usize = 1_000;
 
 fn node_name(s: &Scenario, i: usize) -> &str {
     s.nodes.get(i).map_or("?", |n| n.name.as_str())
@@ -72,7 +84,7 @@ fn stamp(t: Instant) -> String {
 /// The graphs of connection `c`: (file stem, title, SVG).
 fn conn_graphs(a: &Analysis<'_>, c: &Conn) -> Vec<(String, String, String)> {
     let s = a.input.scenario;
-    let trace = &a.input.recording.tcp;
+    let trace = &a.ends;
     let span = |k: usize| graphs::Span {
         from: c.first_time(),
         until: c.until[k],
@@ -213,7 +225,7 @@ pub fn svgs(a: &Analysis<'_>) -> Vec<(String, String)> {
         "topology.svg".to_string(),
         graphs::topology(a.input.scenario, &traced(a)),
     )];
-    for c in &a.conns {
+    for c in a.conns.iter().take(MAX_CONNS_DRAWN) {
         for (stem, _, svg) in conn_graphs(a, c) {
             out.push((format!("{stem}.svg"), svg));
         }
@@ -309,7 +321,7 @@ pub fn html(a: &Analysis<'_>) -> String {
     if a.conns.is_empty() {
         h.push_str("<p>No TCP segment crossed a link in this run.</p>");
     }
-    for c in &a.conns {
+    for c in a.conns.iter().take(MAX_CONNS_DRAWN) {
         let t0 = c.first_time();
         let retrans = c.flights.iter().filter(|f| f.retransmission).count();
         let dropped = c.flights.iter().filter(|f| f.arrived.is_none()).count();
@@ -335,6 +347,7 @@ pub fn html(a: &Analysis<'_>) -> String {
         }
         h.push_str("</section>");
     }
+    undrawn_connections(&mut h, a);
     icmp_section(&mut h, a);
     policy_section(&mut h, a);
     h.push_str("<h2>Links</h2>");
@@ -348,6 +361,40 @@ pub fn html(a: &Analysis<'_>) -> String {
     }
     let _ = write!(h, "<script>{SCRIPT}</script></body></html>");
     h
+}
+
+/// The connections beyond `MAX_CONNS_DRAWN`: a table of the next ones,
+/// and how many more there were.
+fn undrawn_connections(h: &mut String, a: &Analysis<'_>) {
+    let rest = a.conns.len().saturating_sub(MAX_CONNS_DRAWN);
+    if rest == 0 {
+        return;
+    }
+    let listed = rest.min(MAX_CONNS_LISTED);
+    let _ = write!(
+        h,
+        "<p class=\"note\">Only the first {MAX_CONNS_DRAWN} connections are drawn; the next {listed} are listed below{} (the events file, <code>--events</code>, has every segment of all of them).</p>\
+<table><tr><th>connection</th><th>from (s)</th><th>to (s)</th><th>segments</th><th>retransmitted</th><th>not arriving</th></tr>",
+        if rest > listed {
+            format!(", and {} more are not", rest - listed)
+        } else {
+            String::new()
+        }
+    );
+    let s = a.input.scenario;
+    for c in a.conns.iter().skip(MAX_CONNS_DRAWN).take(listed) {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.title(s)),
+            stamp(c.first_time()),
+            stamp(c.last_time()),
+            c.flights.len(),
+            c.flights.iter().filter(|f| f.retransmission).count(),
+            c.flights.iter().filter(|f| f.arrived.is_none()).count()
+        );
+    }
+    h.push_str("</table>");
 }
 
 /// The nodes of a connection's ends, space-separated (node names have no

@@ -553,15 +553,17 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
         finish(c);
     }
     // Each end's events belong to a connection until a later one on the
-    // same addresses began.
-    for i in 0..conns.len() {
+    // same addresses began: from the last connection back, the start of
+    // the nearest later one on each end (one pass, not a search of the
+    // later connections for each).
+    let mut next: HashMap<End, Instant> = HashMap::new();
+    for c in conns.iter_mut().rev() {
         for k in 0..2 {
-            let Some(e) = conns[i].ends[k] else { continue };
-            let next = conns[i + 1..]
-                .iter()
-                .find(|c| c.ends.contains(&Some(e)))
-                .map(Conn::first_time);
-            conns[i].until[k] = next;
+            c.until[k] = c.ends[k].and_then(|e| next.get(&e).copied());
+        }
+        let start = c.first_time();
+        for e in c.ends.iter().flatten() {
+            next.insert(*e, start);
         }
     }
     conns

@@ -302,7 +302,8 @@ fn a_reused_port_is_a_new_connection_and_corruption_is_seen_on_any_hop() {
             from: c.first_time(),
             until: c.until[0],
         };
-        let path = tcplab_report::graphs::state_path(&r.recording.tcp, &e, span);
+        let events = tcplab_report::graphs::index_ends(&r.recording.tcp);
+        let path = tcplab_report::graphs::state_path(&events, &e, span);
         assert_eq!(
             path.iter()
                 .filter(|s| s.1 == Some(tcplab_stack::TcpState::Closed)
@@ -521,4 +522,57 @@ fn a_pacing_sender_has_its_rate_drawn() {
     assert_eq!(pacing.len(), 2, "{pacing:?}");
     let cwnd = svgs.keys().filter(|k| k.ends_with("-cwnd.svg")).count();
     assert_eq!(cwnd, 4);
+}
+
+/// A port scan opens a connection per port: the page draws the first
+/// `MAX_CONNS_DRAWN`, lists the next ones in a table up to its limit and
+/// counts the rest, so its size stays bounded whatever the run did; the
+/// `until` of each end is still the next connection on its addresses.
+#[test]
+fn a_port_scan_is_drawn_up_to_a_limit() {
+    const SCAN: &str = r#"
+seed = 3
+[[host]]
+name = "a"
+addr = "10.0.1.2/24"
+[[host]]
+name = "b"
+addr = "10.0.1.3/24"
+[[link]]
+ends = ["a", "b"]
+[[run]]
+at = "0s"
+on = "b"
+cmd = "serve http"
+[[run]]
+at = "0.5s"
+on = "a"
+cmd = "nc -z b 1-1300"
+"#;
+    use tcplab_report::{MAX_CONNS_DRAWN, MAX_CONNS_LISTED};
+    let r = run_text("scan.toml", SCAN, None);
+    let a = analyse(r.input());
+    assert_eq!(a.conns.len(), 1300, "one connection per port");
+    let html = tcplab_report::html(&a);
+    assert_eq!(
+        html.matches("<section class=\"conn\"").count(),
+        MAX_CONNS_DRAWN
+    );
+    assert!(html.contains(&format!(
+        "Only the first {MAX_CONNS_DRAWN} connections are drawn; the next {MAX_CONNS_LISTED} are listed below, and {} more are not",
+        1300 - MAX_CONNS_DRAWN - MAX_CONNS_LISTED
+    )));
+    // A row per listed connection, below the header row.
+    let table = html.split("Only the first").nth(1).unwrap();
+    let table = table.split("</table>").next().unwrap();
+    assert_eq!(table.matches("<tr><td>").count(), MAX_CONNS_LISTED);
+    let svgs = tcplab_report::svgs(&a);
+    assert!(svgs
+        .iter()
+        .all(|(name, _)| !name.starts_with(&format!("conn{MAX_CONNS_DRAWN}-"))));
+    assert!(svgs
+        .iter()
+        .any(|(name, _)| name.starts_with(&format!("conn{}-", MAX_CONNS_DRAWN - 1))));
+    // Each scan connection is alone on its addresses: nothing follows it.
+    assert!(a.conns.iter().all(|c| c.until == [None, None]));
 }
