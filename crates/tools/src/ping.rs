@@ -416,6 +416,10 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                 out.line(format!("{ts}no answer yet for icmp_seq={last}"));
             }
             let seq = (st.transmitted + 1) as u16;
+            // The sequence numbers wrap after 65,535: a new request clears
+            // the mark of the one sent 65,536 earlier (iputils' rcvd_clear),
+            // so its reply is not taken for a duplicate.
+            received.remove(&seq);
             let payload = payload(a.size, now, a.pattern.as_deref());
             st.transmitted += 1;
             last_activity = now;

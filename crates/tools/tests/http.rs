@@ -110,6 +110,20 @@ fn post_and_custom_headers() {
     }
 }
 
+/// A time limit of zero is no limit, as in curl (`-m 0`, and
+/// `--connect-timeout 0` keeps the default for connecting).
+#[test]
+fn zero_time_limits_mean_none() {
+    let r = curls(&[
+        "curl -sS -m 0 http://server/hello.txt",
+        "curl -sS --connect-timeout 0 http://server/hello.txt",
+    ]);
+    for ran in &r {
+        assert_eq!(ran.exit, Some(0), "{:?}", ran.stderr);
+        assert!(!ran.stdout.is_empty());
+    }
+}
+
 #[test]
 fn errors_and_exit_codes() {
     let r = curls(&[

@@ -303,3 +303,16 @@ fn an_interface_on_no_link_reports_host_unreachable() {
         r[0].stdout
     );
 }
+
+/// icmp_seq wraps after 65,535 (it is 16 bits): the replies to the
+/// requests after the wrap are not duplicates of the first ones.
+#[test]
+fn sequence_numbers_wrap_without_duplicates() {
+    let r = one(&[], "client", "ping -c 65540 -q -i 0.002 10.99.3.2");
+    assert_eq!(r.exit, Some(0), "{:?}", r.stdout);
+    let summary = r.stdout.iter().find(|l| l.contains("transmitted")).unwrap();
+    assert!(
+        summary.starts_with("65540 packets transmitted, 65540 received, 0% packet loss"),
+        "{summary}"
+    );
+}

@@ -197,8 +197,13 @@ impl CurlArgs {
                 "v" | "verbose" => a.verbose = true,
                 "w" | "write-out" => a.write_out = Some(v),
                 "f" | "fail" => a.fail = true,
-                "connect-timeout" => a.connect_timeout = Some(secs(&v, "--connect-timeout")?),
-                "m" | "max-time" => a.max_time = Some(secs(&v, "-m")?),
+                // Zero means no limit of one's own, as in curl: the
+                // connect phase keeps its default, the transfer none.
+                "connect-timeout" => {
+                    a.connect_timeout =
+                        Some(secs(&v, "--connect-timeout")?).filter(|d| !d.is_zero())
+                }
+                "m" | "max-time" => a.max_time = Some(secs(&v, "-m")?).filter(|d| !d.is_zero()),
                 "A" | "user-agent" => a.user_agent = Some(v),
                 "0" | "http1.0" => a.http10 = true,
                 "http1.1" => a.http10 = false,
