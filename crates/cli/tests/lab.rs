@@ -276,6 +276,36 @@ fn the_time_limit_is_reported_at_the_limit() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A server, capture or tunnel that cannot start ends with its error's
+/// status, which the transcript shows as for any command; one that runs
+/// until the end of the run shows none.
+#[test]
+fn a_daemon_that_cannot_start_shows_its_exit_status() {
+    let dir = temp_dir("daemons");
+    let file = dir.join("daemons.toml");
+    std::fs::write(
+        &file,
+        "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n\
+         [[run]]\nat = \"0s\"\non = \"a\"\ncmd = \"serve http\"\n\
+         [[run]]\nat = \"1s\"\non = \"a\"\ncmd = \"serve http\"\n\
+         [[run]]\nat = \"2s\"\non = \"a\"\ncmd = \"tcpdump -w /\"\n\
+         [[run]]\nat = \"3s\"\non = \"a\"\ncmd = \"tunnel tcp eth0 10.9.0.1/24 -l 5000\"\n",
+    )
+    .unwrap();
+    let out = tcplab().arg("lab").arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "   1.000 a ! serve: cannot listen on TCP port 80: Address already in use (0.0.0.0:80)\n   1.000 a   (exit status 1)\n",
+        "   2.000 a $ tcpdump -w /\n   2.000 a ! tcpdump: /: Is a directory\n   2.000 a   (exit status 1)\n",
+        "   3.000 a ! tunnel: eth0 exists and is not a tunnel\n   3.000 a   (exit status 1)\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    // The first server runs to the end: no status.
+    assert_eq!(text.matches("(exit status").count(), 3, "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn transcript_file() {
     let dir = temp_dir("transcript");

@@ -473,11 +473,15 @@ impl Sim {
         self.foreground.is_empty()
     }
 
-    /// Record the exits of foreground commands (of one node, or all).
+    /// Record the exits of commands (of one node, or all): every
+    /// foreground command's, and a daemon's (server, tunnel, capture) that
+    /// ended by itself before the run did — one that could not start (a
+    /// port in use, a missing file) exits with its error's status. A
+    /// daemon the end of the run stops is not reaped here (`finish`).
     fn reap(&mut self, only: Option<usize>) {
         let nodes = &self.nodes;
         let mut exits = Vec::new();
-        self.foreground.retain(|&(n, pid)| {
+        let mut ended = |&(n, pid): &(usize, Pid)| {
             if only.is_some_and(|o| o != n) {
                 return true;
             }
@@ -488,7 +492,9 @@ impl Sim {
                 }
                 None => true,
             }
-        });
+        };
+        self.foreground.retain(&mut ended);
+        self.background.retain(&mut ended);
         for (n, pid, code) in exits {
             self.flush_lines(n, pid);
             self.record(TranscriptEvent::Exit {

@@ -293,9 +293,10 @@ fn make_files(host: &Host, m: &MakeArgs, now: u64) -> Result<String, String> {
         issuer,
     })?;
     let fs = host.fs();
+    // (The file system's errors name the path themselves.)
     fs.write(&m.out, made.cert_pem.as_bytes())
-        .map_err(|e| format!("{}: {e}", m.out))?;
+        .map_err(|e| e.to_string())?;
     fs.write(&m.key_out, made.key_pem.as_bytes())
-        .map_err(|e| format!("{}: {e}", m.key_out))?;
+        .map_err(|e| e.to_string())?;
     Ok(format!("cert: wrote {} and its key {}", m.out, m.key_out))
 }

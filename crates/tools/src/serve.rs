@@ -422,7 +422,8 @@ fn https_config(host: &Host, t: &TlsArgs) -> Result<ServerTls, String> {
         host.fs()
             .read(path)
             .map(|d| d.to_vec())
-            .map_err(|e| format!("cannot read {path}: {e}"))
+            // (The file system's error names the path.)
+            .map_err(|e| format!("cannot read {e}"))
     };
     let mut identities = Vec::new();
     for c in &t.certs {

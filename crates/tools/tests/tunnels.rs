@@ -349,13 +349,10 @@ fn a_second_tunnel_of_the_same_name_or_address_is_refused() {
         ],
     );
     let busy = find(&r, "a", "tunnel udp t0 10.9.0.1/24 -l 7001", 0);
-    assert_eq!(busy.stderr, ["tunnel: t0: t0 is in use by another tunnel"]);
+    assert_eq!(busy.stderr, ["tunnel: t0 is in use by another tunnel"]);
     assert_eq!(busy.exit, Some(1));
     let eth = find(&r, "a", "tunnel udp eth0 10.7.0.1/24 -l 7002", 0);
-    assert_eq!(
-        eth.stderr,
-        ["tunnel: eth0: eth0 exists and is not a tunnel"]
-    );
+    assert_eq!(eth.stderr, ["tunnel: eth0 exists and is not a tunnel"]);
     let dup = find(&r, "a", "tunnel udp t1 10.0.1.2/24 -l 7003", 0);
     assert_eq!(
         dup.stderr,

@@ -291,7 +291,8 @@ impl Dump {
         self.unsaved = 0;
         let bytes = self.buf.0.borrow().clone();
         if let Err(e) = host.fs().write(&self.path, &bytes) {
-            err.line(format!("tcpdump: {}: {e}", self.path));
+            // (The file system's error names the path.)
+            err.line(format!("tcpdump: {e}"));
             return false;
         }
         true
@@ -339,6 +340,14 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
     } else {
         "tcpdump: "
     };
+    // The file is created before the capture starts (as tcpdump opens it
+    // with pcap_dump_open first): a path that cannot be written is the
+    // only line.
+    if let Some(d) = dump.as_mut() {
+        if !d.save(&host, &mut err) {
+            return 1;
+        }
+    }
     err.line(format!(
         "{prefix}listening on {shown_name}, link-type {}, snapshot length 262144 bytes",
         if any {
@@ -347,11 +356,6 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             "RAW (Raw IP)"
         }
     ));
-    if let Some(d) = dump.as_mut() {
-        if !d.save(&host, &mut err) {
-            return 1;
-        }
-    }
     // Ctrl-C and SIGTERM end the capture with the counts, as tcpdump's.
     let signals = host.current_pid().map(|p| host.catch_signals(p));
     let stopped = || async {

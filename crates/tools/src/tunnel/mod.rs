@@ -39,7 +39,7 @@ pub mod wg;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use tcplab_host::{Host, Output, TunnelDevice};
+use tcplab_host::{Host, Output, TunnelDevice, TunnelError};
 use tcplab_wire::Cidr;
 
 use crate::args::{getopt, Opt};
@@ -333,7 +333,7 @@ pub(crate) async fn open_device(
     let dev = match host.create_tunnel(&a.name, a.addr, mtu) {
         Ok(d) => d,
         Err(e) => {
-            err.line(format!("tunnel: {}: {e}", a.name));
+            err.line(format!("tunnel: {}", device_error(&a.name, &e)));
             return None;
         }
     };
@@ -391,4 +391,13 @@ fn show(host: &Host, mut out: Output) -> i32 {
         }
     }
     0
+}
+
+/// Why the tunnel interface `name` could not be made, naming it once (the
+/// errors about the name itself already say it).
+pub(crate) fn device_error(name: &str, e: &TunnelError) -> String {
+    match e {
+        TunnelError::Config(_) => format!("{name}: {e}"),
+        TunnelError::NotATunnel(_) | TunnelError::Busy(_) => e.to_string(),
+    }
 }

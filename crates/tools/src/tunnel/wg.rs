@@ -384,7 +384,7 @@ async fn setup(
     udp.set_pmtudisc(tcplab_stack::PmtuDisc::Dont);
     let dev = host
         .create_tunnel(&a.name, a.addr, mtu)
-        .map_err(|e| format!("{}: {e}", a.name))?;
+        .map_err(|e| super::device_error(&a.name, &e))?;
     for r in a.routes.iter().chain(&auto_routes) {
         dev.add_route(*r).map_err(|e| format!("route {r}: {e}"))?;
     }
