@@ -33,7 +33,8 @@ ping takes milliseconds of real time), then the host, then a mark:
 A command still running when the scenario ends is interrupted as Ctrl-C
 would (ping prints its statistics) and shows exit status 130 if it stops.
 Servers, tunnels and captures without -c are stopped the same way (a
-capture prints its counts), without an exit status.
+capture prints its counts), without an exit status; one that cannot start
+(a port in use, a missing file) shows its error's status.
 
 The closing table has one row per link and sending side that carried
 anything: packets and bytes put on the wire, then what went wrong there —
