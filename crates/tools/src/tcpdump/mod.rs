@@ -136,33 +136,62 @@ enum Primitive {
 }
 
 impl Filter {
+    /// pcap-filter(7)'s grammar as far as tcplab takes it: primitives
+    /// joined by `and`/`or` (`&&`, `||`), each optionally negated; `src` or
+    /// `dst` qualifies the `host` or `port` after it, and a protocol may
+    /// qualify one too with nothing between (`tcp port 80`). Anything else —
+    /// two primitives side by side, an operator with nothing after it — is
+    /// a syntax error, as it is for tcpdump.
     fn parse(words: &[String]) -> Result<Filter, String> {
+        let near = |w: &str| format!("syntax error in filter expression near `{w}`");
         let mut any_of = vec![Vec::new()];
         let mut negate = false;
         let mut i = 0;
         let mut dir: Option<bool> = None;
+        // What may come next: a primitive (at the start and after an
+        // operator), or an operator (after a primitive) — or, after a bare
+        // protocol, a qualified `host`/`port` as well.
+        let mut want_primitive = true;
+        let mut after_proto = false;
         while i < words.len() {
             let w = words[i].as_str();
             i += 1;
+            let qualified = after_proto && matches!(w, "host" | "port" | "src" | "dst");
+            after_proto = false;
             match w {
-                "and" | "&&" => continue,
-                "or" | "||" => {
-                    any_of.push(Vec::new());
+                "and" | "&&" | "or" | "||" => {
+                    if want_primitive {
+                        return Err(near(w));
+                    }
+                    if matches!(w, "or" | "||") {
+                        any_of.push(Vec::new());
+                    }
+                    want_primitive = true;
                     continue;
                 }
                 "not" | "!" => {
+                    if !want_primitive {
+                        return Err(near(w));
+                    }
                     negate = !negate;
                     continue;
                 }
-                "src" => {
-                    dir = Some(true);
-                    continue;
-                }
-                "dst" => {
-                    dir = Some(false);
+                "src" | "dst" => {
+                    if !(want_primitive || qualified)
+                        || !words
+                            .get(i)
+                            .is_some_and(|n| matches!(n.as_str(), "host" | "port"))
+                    {
+                        return Err(near(w));
+                    }
+                    dir = Some(w == "src");
+                    want_primitive = true;
                     continue;
                 }
                 _ => {}
+            }
+            if !(want_primitive || qualified) {
+                return Err(near(w));
             }
             let prim = match w {
                 "tcp" => Primitive::Proto(Protocol::Tcp),
@@ -193,9 +222,18 @@ impl Filter {
                 }
                 other => return Err(format!("syntax error in filter expression near `{other}`")),
             };
+            after_proto = matches!(prim, Primitive::Proto(_));
             any_of.last_mut().expect("non-empty").push((negate, prim));
             negate = false;
             dir = None;
+            want_primitive = false;
+        }
+        if want_primitive {
+            if let Some(last) = words.last() {
+                return Err(format!(
+                    "syntax error in filter expression: it ends after `{last}`"
+                ));
+            }
         }
         Ok(Filter { any_of })
     }
@@ -470,6 +508,26 @@ mod tests {
         assert!(Filter::parse(&["port".to_string()]).is_err());
         assert!(Filter::parse(&["frobs".to_string()]).is_err());
         assert!(Filter::parse(&["greater".to_string()]).is_err());
+        // A protocol qualifies the host or port right after it.
+        assert_eq!(f("tcp port 80").any_of[0].len(), 2);
+        assert_eq!(f("udp src port 53 or not icmp").any_of.len(), 2);
+        assert_eq!(f("not not tcp && ! dst host 10.0.0.1").any_of[0].len(), 2);
+        for bad in [
+            "tcp and",
+            "and tcp",
+            "tcp or",
+            "not",
+            "tcp udp",
+            "port 80 host 10.0.0.1",
+            "tcp not udp",
+            "src tcp",
+            "src",
+            "tcp and or udp",
+            "port 80 tcp",
+        ] {
+            let words: Vec<String> = bad.split_whitespace().map(String::from).collect();
+            assert!(Filter::parse(&words).is_err(), "{bad}");
+        }
     }
 
     /// A quoted expression is split as tcpdump splits it, so the shell
