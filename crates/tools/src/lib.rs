@@ -106,9 +106,15 @@ pub(crate) fn asks_help(args: &[String], short: bool) -> bool {
         .any(|a| a == "--help" || (short && a == "-h"))
 }
 
+/// One line (a scenario's check of a command): the message, or where the
+/// tool prints only its usage (`ip` alone), the usage's first line.
 impl fmt::Display for Usage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.tool, self.message)
+        let usage = self.usage.as_deref().and_then(|u| u.lines().next());
+        match usage {
+            Some(u) if self.message.is_empty() => write!(f, "{}: {u}", self.tool),
+            _ => write!(f, "{}: {}", self.tool, self.message),
+        }
     }
 }
 

@@ -139,3 +139,19 @@ fn every_tool_answers_help_as_the_real_one_does() {
         .help
         .is_none());
 }
+
+/// A scenario's check of a command line gives one line even for a tool
+/// that answers a mistake with its usage alone (`ip` with nothing after
+/// it): the usage's first line.
+#[test]
+fn a_usage_only_mistake_still_reads_as_one_line() {
+    let u = tcplab_tools::check("ip").unwrap_err();
+    assert_eq!(
+        u.to_string(),
+        "ip: Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }"
+    );
+    assert_eq!(u.status, 255);
+    // Run, it prints the whole usage, as ip does.
+    let (printed, stdout) = u.printed();
+    assert!(!stdout && printed.starts_with("Usage: ip") && printed.lines().count() == 3);
+}
