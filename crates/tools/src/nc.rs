@@ -87,6 +87,14 @@ fn help() -> String {
     )
 }
 
+/// A host without a port, or `-l` without one: nc's one line, no usage.
+fn missing_port() -> Usage {
+    Usage {
+        status: 1,
+        ..Usage::new("nc", "missing port number".into())
+    }
+}
+
 fn usage_error(message: String) -> Usage {
     Usage {
         status: 1,
@@ -94,19 +102,34 @@ fn usage_error(message: String) -> Usage {
     }
 }
 
-fn port(s: &str, numeric: bool) -> Result<u16, Usage> {
-    s.parse::<u16>()
-        .ok()
-        .filter(|p| *p > 0)
-        .or_else(|| {
-            (!numeric)
-                .then(|| services::port(s, Transport::Tcp))
-                .flatten()
-        })
-        .ok_or_else(|| Usage {
-            status: 1,
-            ..Usage::new("nc", format!("port number invalid: {s}"))
-        })
+/// A port by number or service name, as OpenBSD nc's strtoport takes it
+/// (strtonum between 1 and 65535, then a service name): its messages say
+/// whether the number was too small, too large or no number at all.
+/// `zero_ok`: a listener's port 0 asks for any free port (Debian's nc
+/// listens on one).
+fn port(s: &str, numeric: bool, zero_ok: bool) -> Result<u16, Usage> {
+    let bad = |why: &str| Usage {
+        status: 1,
+        ..Usage::new("nc", format!("port number {why}: {s}"))
+    };
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let value = s.parse::<i128>().unwrap_or(if s.starts_with('-') {
+            i128::MIN
+        } else {
+            i128::MAX
+        });
+        return match u16::try_from(value) {
+            Ok(0) if zero_ok => Ok(0),
+            Ok(p) if p > 0 => Ok(p),
+            _ if value > 0 => Err(bad("too large")),
+            _ => Err(bad("too small")),
+        };
+    }
+    (!numeric)
+        .then(|| services::port(s, Transport::Tcp))
+        .flatten()
+        .ok_or_else(|| bad("invalid"))
 }
 
 fn seconds(v: &str, what: &str) -> Result<Duration, Usage> {
@@ -156,7 +179,7 @@ impl NcArgs {
                 'z' => a.scan = true,
                 'd' => a.no_stdin = true,
                 'U' => unix = true,
-                'p' => a.source_port = Some(port(&v, a.numeric)?),
+                'p' => a.source_port = Some(port(&v, a.numeric, false)?),
                 'q' => a.quit = Some(seconds(&v, "quit timeout")?),
                 'w' => {
                     let w = seconds(&v, "timeout")?;
@@ -195,30 +218,30 @@ impl NcArgs {
         }
         if a.listen {
             let p = match (rest.as_slice(), a.source_port) {
-                ([p], _) => port(p, a.numeric)?,
+                ([p], _) => port(p, a.numeric, true)?,
                 ([], Some(p)) => p,
-                _ => return Err(usage_error("missing port number".into())),
+                _ => return Err(missing_port()),
             };
             a.ports = (p, p);
             return Ok(a);
         }
-        let [host, ports] = rest.as_slice() else {
-            return Err(usage_error("missing hostname and port".into()));
+        let (host, ports) = match rest.as_slice() {
+            [host, ports] => (host, ports),
+            // No arguments at all: the usage alone, as nc prints it.
+            [] => return Err(usage_error(String::new())),
+            [_] => return Err(missing_port()),
+            [_, _, extra, ..] => return Err(usage_error(format!("unexpected argument `{extra}`"))),
         };
         a.host = Some(host.clone());
-        a.ports = match ports.split_once('-') {
+        a.ports = match ports.split_once('-').filter(|(lo, _)| !lo.is_empty()) {
             Some((lo, hi)) => {
-                let (lo, hi) = (port(lo, a.numeric)?, port(hi, a.numeric)?);
-                if lo > hi {
-                    return Err(Usage {
-                        status: 1,
-                        ..Usage::new("nc", format!("port range not valid: {ports}"))
-                    });
-                }
-                (lo, hi)
+                let (lo, hi) = (port(lo, a.numeric, false)?, port(hi, a.numeric, false)?);
+                // A range given high to low is taken low to high (OpenBSD
+                // nc's build_ports swaps them).
+                (lo.min(hi), lo.max(hi))
             }
             None => {
-                let p = port(ports, a.numeric)?;
+                let p = port(ports, a.numeric, false)?;
                 (p, p)
             }
         };
@@ -683,7 +706,9 @@ async fn listen(
         }
     };
     if a.verbose {
-        err.line(format!("Listening on {addr} {}", a.ports.0));
+        // The port bound (any free one for port 0).
+        let port = listener.local_addr().map_or(a.ports.0, |l| l.port());
+        err.line(format!("Listening on {addr} {port}"));
     }
     loop {
         let stream = match listener.accept().await {
@@ -820,17 +845,31 @@ mod tests {
 
     #[test]
     fn mistakes() {
+        // As Debian's netcat-openbsd 1.219 answers each.
         let e = parse("server").unwrap_err();
-        assert!(e.message.contains("missing hostname and port"));
+        assert_eq!(e.message, "missing port number");
+        assert_eq!(e.usage, None);
         assert_eq!(e.status, 1);
-        assert_eq!(
-            parse("server 0").unwrap_err().message,
-            "port number invalid: 0"
-        );
-        assert_eq!(
-            parse("server 9-2").unwrap_err().message,
-            "port range not valid: 9-2"
-        );
+        let bare = parse("").unwrap_err();
+        assert_eq!((bare.message.as_str(), bare.status), ("", 1));
+        assert!(bare.usage.is_some_and(|u| u.starts_with("usage: nc ")));
+        assert_eq!(parse("-l").unwrap_err().message, "missing port number");
+        for (args, want) in [
+            ("server 0", "port number too small: 0"),
+            ("server 70000", "port number too large: 70000"),
+            (
+                "server 99999999999999999999999",
+                "port number too large: 99999999999999999999999",
+            ),
+            ("server 0-3", "port number too small: 0"),
+            ("-n server http", "port number invalid: http"),
+            ("server nosuchservice", "port number invalid: nosuchservice"),
+        ] {
+            assert_eq!(parse(args).unwrap_err().message, want, "{args}");
+        }
+        // A range high to low is swapped; a listener's port 0 is any.
+        assert_eq!(parse("server 9-2").unwrap().ports, (2, 9));
+        assert_eq!(parse("-l 0").unwrap().ports, (0, 0));
         assert!(parse("-w x server 1")
             .unwrap_err()
             .message

@@ -105,13 +105,33 @@ fn small_services() {
 #[test]
 fn usage_errors() {
     for (cmd, msg) in [
-        ("nc server", "missing hostname and port"),
-        ("nc server 0", "port number invalid: 0"),
-        ("nc server 9-2", "port range not valid: 9-2"),
+        ("nc server", "missing port number"),
+        ("nc server 0", "port number too small: 0"),
+        ("nc server 65536", "port number too large: 65536"),
         ("serve gopher", "unknown service `gopher`"),
         ("serve echo --port 0", "invalid port `0`"),
     ] {
         let u = tcplab_tools::Command::parse(cmd).unwrap_err();
         assert_eq!(u.message, msg, "{cmd}");
     }
+}
+
+/// `nc -l 0` listens on a free port and, with -v, says which (as Debian's
+/// netcat-openbsd does); `ss` shows the same port.
+#[test]
+fn a_listener_on_port_zero_takes_a_free_port() {
+    let r = run(&[("0s", "server", "nc -l -v 0"), ("1s", "server", "ss -tln")]);
+    let line = &r[0].stderr[0];
+    let port: u16 = line
+        .strip_prefix("Listening on 0.0.0.0 ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert_ne!(port, 0);
+    assert!(
+        r[1].stdout
+            .iter()
+            .any(|l| l.contains(&format!("0.0.0.0:{port} "))),
+        "{:?}",
+        r[1].stdout
+    );
 }
