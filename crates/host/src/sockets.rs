@@ -165,6 +165,11 @@ impl PingSocket {
             .with_stack(|s| s.ping_set_pmtudisc(self.handle, p))
     }
 
+    pub fn set_broadcast(&self, on: bool) {
+        self.host
+            .with_stack(|s| s.ping_set_broadcast(self.handle, on))
+    }
+
     pub fn bind(&self, addr: Ipv4Addr) -> Result<(), BindError> {
         self.host.with_stack(|s| s.ping_bind(self.handle, addr))
     }

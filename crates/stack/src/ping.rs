@@ -27,6 +27,8 @@ pub struct PingSocket {
     pub(crate) rx_bytes: usize,
     pub rcvbuf: usize,
     pub sent: u64,
+    /// SO_BROADCAST: requests to a broadcast address may be sent.
+    pub broadcast: bool,
 }
 
 impl PingSocket {
@@ -61,6 +63,7 @@ impl PingLayer {
             rx_bytes: 0,
             rcvbuf,
             sent: 0,
+            broadcast: false,
         }))
     }
 

@@ -47,6 +47,8 @@ pub struct PingArgs {
     pub source: Option<String>,
     /// `-p`: the bytes that fill the payload (up to 16).
     pub pattern: Option<Vec<u8>>,
+    /// `-b`: a broadcast address may be pinged.
+    pub broadcast: bool,
     pub target: String,
 }
 
@@ -57,6 +59,7 @@ Usage
 
 Options:
   <destination>      dns name or ip address
+  -b                 allow pinging broadcast
   -c <count>         stop after <count> replies
   -D                 print timestamps
   -h                 print help and exit
@@ -127,7 +130,7 @@ fn pattern(value: &str) -> Result<Vec<u8>, Usage> {
 
 impl PingArgs {
     pub fn parse(args: &[String]) -> Result<PingArgs, Usage> {
-        let (opts, operands) = getopt(args, "4c:DhI:i:M:nOp:qs:t:W:w:", &[])
+        let (opts, operands) = getopt(args, "4bc:DhI:i:M:nOp:qs:t:W:w:", &[])
             .map_err(|e| Usage::with_usage("ping", e, HELP))?;
         let mut a = PingArgs {
             count: None,
@@ -143,6 +146,7 @@ impl PingArgs {
             outstanding: false,
             source: None,
             pattern: None,
+            broadcast: false,
             target: String::new(),
         };
         for o in opts {
@@ -177,6 +181,7 @@ impl PingArgs {
                 'n' => a.numeric = true,
                 'D' => a.timestamps = true,
                 'O' => a.outstanding = true,
+                'b' => a.broadcast = true,
                 'I' => a.source = Some(v),
                 'p' => a.pattern = Some(pattern(&v)?),
                 'M' => {
@@ -316,13 +321,18 @@ fn bind_source(host: &Host, sock: &PingSocket, source: &str) -> Result<String, S
 
 /// Run ping; returns the exit status.
 pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i32 {
-    let (dst, canonical) = match resolve::lookup_canonical(&host, &a.target).await {
+    let (mut dst, canonical) = match resolve::lookup_canonical(&host, &a.target).await {
         Ok(d) => d,
         Err(e) => {
             err.line(format!("ping: {}: {e}", a.target));
             return 2;
         }
     };
+    // Linux takes 0.0.0.0 as a destination for this host itself; iputils
+    // then pings the source its probe socket was given, 127.0.0.1.
+    if dst.is_unspecified() {
+        dst = Ipv4Addr::LOCALHOST;
+    }
     let numeric = a.numeric || a.target.parse::<Ipv4Addr>().is_ok();
     let sock = match PingSocket::open(&host) {
         Ok(s) => s,
@@ -347,6 +357,18 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
             return 2;
         }
     };
+    // iputils' probe socket cannot connect to a broadcast address without
+    // SO_BROADCAST: it asks for -b, and with it warns (ping4_run).
+    if host.with_stack(|s| s.is_broadcast_addr(dst)) {
+        if !a.broadcast {
+            err.line(
+                "ping: Do you want to ping broadcast? Then -b. If not, check your local firewall rules",
+            );
+            return 2;
+        }
+        err.line("WARNING: pinging broadcast address");
+        sock.set_broadcast(true);
+    }
     // iputils run as root reads a raw ICMP socket: redirects come that way.
     let raw = RawSocket::open(&host, Protocol::Icmp);
     let ident = sock.ident();

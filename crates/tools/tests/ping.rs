@@ -316,3 +316,44 @@ fn sequence_numbers_wrap_without_duplicates() {
         "{summary}"
     );
 }
+
+/// A broadcast destination needs -b, as iputils asks (exit 2); with it,
+/// the warning and the requests go out (the routers, like Linux, ignore
+/// echo requests to broadcast). 0.0.0.0 is this host itself, as Linux
+/// takes it.
+#[test]
+fn broadcast_needs_dash_b_and_zero_is_this_host() {
+    let r = run(&[
+        ("0s", "client", "ping -c 1 255.255.255.255"),
+        ("1s", "client", "ping -c 1 10.99.1.255"),
+        ("2s", "client", "ping -b -c 1 -W 1 10.99.1.255"),
+        ("5s", "client", "ping -c 1 0.0.0.0"),
+    ]);
+    let ask =
+        "ping: Do you want to ping broadcast? Then -b. If not, check your local firewall rules";
+    for ran in &r[..2] {
+        assert_eq!(
+            (ran.exit, ran.stderr.as_slice()),
+            (Some(2), &[ask.to_string()][..])
+        );
+        assert!(ran.stdout.is_empty());
+    }
+    assert_eq!(r[2].stderr, ["WARNING: pinging broadcast address"]);
+    assert_eq!(
+        r[2].stdout[0],
+        "PING 10.99.1.255 (10.99.1.255) 56(84) bytes of data."
+    );
+    assert!(
+        r[2].stdout
+            .iter()
+            .any(|l| l.starts_with("1 packets transmitted, ")),
+        "{:?}",
+        r[2].stdout
+    );
+    assert_eq!(r[3].exit, Some(0));
+    assert_eq!(
+        r[3].stdout[0],
+        "PING 0.0.0.0 (127.0.0.1) 56(84) bytes of data."
+    );
+    assert!(r[3].stdout[1].starts_with("64 bytes from 127.0.0.1: icmp_seq=1 "));
+}

@@ -318,6 +318,12 @@ impl Stack {
         self.ip.is_local_addr(addr)
     }
 
+    /// Whether `addr` is a broadcast address here: the limited broadcast
+    /// or the directed broadcast of one of the interfaces' subnets.
+    pub fn is_broadcast_addr(&self, addr: Ipv4Addr) -> bool {
+        addr.is_broadcast() || self.ip.ifaces.iter().any(|i| i.is_subnet_broadcast(addr))
+    }
+
     /// The learned path MTU towards `dst`, if any.
     pub fn path_mtu(&self, dst: Ipv4Addr) -> Option<usize> {
         self.ip.pmtu.get(self.now, dst)

@@ -49,9 +49,14 @@ impl Stack {
             tos: s.tos,
             pmtudisc: s.pmtudisc,
         };
-        if dst.is_broadcast() {
+        // As for a datagram socket (Linux's ping_v4_sendmsg): a broadcast
+        // destination needs SO_BROADCAST, and leaves from the route's
+        // source rather than a bound one.
+        let broadcast = self.is_broadcast_addr(dst);
+        if broadcast && !s.broadcast {
             return Err(SendError::BroadcastNotAllowed);
         }
+        let local = local.filter(|_| !broadcast);
         let route = self.ip.route_local(now, dst, local)?;
         let repr = icmpv4::Repr::EchoRequest {
             ident,
@@ -79,6 +84,13 @@ impl Stack {
         };
         s.rx_bytes = s.rx_bytes.saturating_sub(len);
         Ok(msg)
+    }
+
+    /// SO_BROADCAST.
+    pub fn ping_set_broadcast(&mut self, h: PingHandle, on: bool) {
+        if let Some(s) = self.ping.get_mut(h) {
+            s.broadcast = on;
+        }
     }
 
     pub fn ping_set_ttl(&mut self, h: PingHandle, ttl: Option<u8>) {

@@ -88,8 +88,7 @@ impl Stack {
             pmtudisc: s.pmtudisc,
         };
         let dst_ip = *dst.ip();
-        let is_broadcast =
-            dst_ip.is_broadcast() || self.ip.ifaces.iter().any(|i| i.is_subnet_broadcast(dst_ip));
+        let is_broadcast = self.is_broadcast_addr(dst_ip);
         if is_broadcast && !broadcast {
             return Err(SendError::BroadcastNotAllowed);
         }
