@@ -124,6 +124,32 @@ fn zero_time_limits_mean_none() {
     }
 }
 
+/// An output file that cannot be written: curl's warning (unless -s) and
+/// error 23.
+#[test]
+fn an_output_file_that_cannot_be_written() {
+    let r = curls(&[
+        "curl -o / http://server/hello.txt",
+        "curl -sS -o / http://server/hello.txt",
+    ]);
+    assert_eq!(r[0].exit, Some(23));
+    let tail = &r[0].stderr[r[0].stderr.len() - 2..];
+    assert_eq!(
+        tail,
+        [
+            "Warning: Failed to open the file /: Is a directory",
+            "curl: (23) Failure writing output to destination"
+        ]
+    );
+    assert_eq!(
+        (r[1].exit, r[1].stderr.as_slice()),
+        (
+            Some(23),
+            &["curl: (23) Failure writing output to destination".to_string()][..]
+        )
+    );
+}
+
 #[test]
 fn errors_and_exit_codes() {
     let r = curls(&[

@@ -741,7 +741,15 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     match sink {
         Sink::Null => {}
         Sink::File(path) => {
-            if run.host.fs().write(&path, &data).is_err() {
+            if let Err(e) = run.host.fs().write(&path, &data) {
+                // curl warns as it fails to open the file (silenced by -s,
+                // -S or not); the file system's message names the path.
+                if !a.silent {
+                    let text = e.to_string();
+                    let why = text.strip_prefix(&format!("{path}: ")).unwrap_or(&text);
+                    run.err
+                        .line(format!("Warning: Failed to open the file {path}: {why}"));
+                }
                 return Err(Failure::new(
                     23,
                     "Failure writing output to destination".into(),
