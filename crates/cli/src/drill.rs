@@ -110,6 +110,10 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
         for line in &outcome.log {
             println!("{shown}:{line}");
         }
+        // What the script printed, as packetdrill passes Python's output on.
+        for line in &outcome.printed {
+            println!("{line}");
+        }
         match outcome.result {
             Ok(()) => {
                 passed += 1;

@@ -535,19 +535,37 @@ fn statements(code: &str) -> Vec<String> {
         .collect()
 }
 
-/// Run a block. An error is Python's, as packetdrill reports it
-/// (`AssertionError: …`), or names what tcplab does not evaluate.
+/// Run a block; returns the lines its `print` calls wrote. An error is
+/// Python's, as packetdrill reports it (`AssertionError: …`), or names what
+/// tcplab does not evaluate.
 pub(super) fn run(
     code: &str,
     vars: &mut HashMap<String, Value>,
     snap: &Snapshot<'_>,
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
+    let mut printed = Vec::new();
     for stmt in statements(code) {
         let toks = lex(&stmt).map_err(|e| format!("`{stmt}`: {e}"))?;
         let fail = |e: String| format!("`{stmt}`: {e}");
         match toks.as_slice() {
-            // print() writes to packetdrill's output; nothing to check.
-            [Tok::Name(p), Tok::Op("("), .., Tok::Op(")")] if p == "print" => {}
+            // print(a, b, ...): the values, separated by spaces, as a line
+            // of the run's output.
+            [Tok::Name(p), Tok::Op("("), args @ .., Tok::Op(")")] if p == "print" => {
+                let mut e = Eval {
+                    toks: args,
+                    at: 0,
+                    vars,
+                    snap,
+                };
+                let mut values = Vec::new();
+                while e.at < args.len() {
+                    values.push(e.expr().map_err(fail)?.to_string());
+                    if e.at < args.len() && !e.eat_op(",") {
+                        return Err(fail("unexpected text in print()".into()));
+                    }
+                }
+                printed.push(values.join(" "));
+            }
             [Tok::Name(a), rest @ ..] if a == "assert" => {
                 let mut e = Eval {
                     toks: rest,
@@ -626,14 +644,14 @@ pub(super) fn run(
             }
         }
     }
-    Ok(())
+    Ok(printed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn eval(code: &str, vars: &mut HashMap<String, Value>) -> Result<(), String> {
+    fn eval(code: &str, vars: &mut HashMap<String, Value>) -> Result<Vec<String>, String> {
         run(
             code,
             vars,
@@ -650,7 +668,15 @@ mod tests {
         eval("x = 0x10; x += 2 * 3; assert x == 22, x", &mut v).unwrap();
         eval("assert 990 <= x * 50 - 100 <= 1010", &mut v).unwrap();
         eval("assert (32 & TCPI_OPT_SYN_DATA) != 0 and not 0", &mut v).unwrap();
-        eval("print(x); assert tcpi_state == TCP_LISTEN", &mut v).unwrap();
+        assert_eq!(
+            eval("print(x); assert tcpi_state == TCP_LISTEN", &mut v).unwrap(),
+            ["22"]
+        );
+        assert_eq!(
+            eval("print('x=%d' % x, x + 1, tcpi_state); print()", &mut v).unwrap(),
+            ["x=22 23 LISTEN", ""]
+        );
+        assert!(eval("print(x x)", &mut v).is_err());
         eval("assert tcpi_state == TCPI_LISTEN, tcpi_state", &mut v).unwrap();
         eval(
             "assert 7 // 2 == 3 and -7 // 2 == -4 and 1 << 4 == 16",

@@ -110,6 +110,8 @@ pub struct Outcome {
     pub result: Result<(), Failure>,
     /// With `verbose`: one line per event as it ran.
     pub log: Vec<String>,
+    /// What the script's `%{ print(...) }%` blocks printed, in order.
+    pub printed: Vec<String>,
 }
 
 /// Why a script cannot apply to tcplab at all, if so: one written for
@@ -132,11 +134,16 @@ pub fn run(script: &Script, options: &RunOptions) -> Outcome {
             return Outcome {
                 result: Err(f),
                 log: Vec::new(),
+                printed: Vec::new(),
             }
         }
     };
     let result = r.run(script);
-    Outcome { result, log: r.log }
+    Outcome {
+        result,
+        log: r.log,
+        printed: r.printed,
+    }
 }
 
 /// Where packetdrill's bookkeeping has a socket (`socket.h`'s states).
@@ -265,6 +272,7 @@ struct Runner {
     sysctl: profile::Sysctl,
     /// Names the `%{ }%` blocks assigned (see `code.rs`).
     code_vars: std::collections::HashMap<String, code::Value>,
+    printed: Vec<String>,
     log: Vec<String>,
 }
 
@@ -357,6 +365,7 @@ impl Runner {
             blocking: None,
             sysctl,
             code_vars: std::collections::HashMap::new(),
+            printed: Vec::new(),
             log: Vec::new(),
         })
     }

@@ -311,6 +311,8 @@ impl Runner {
             state,
             info: info.as_ref(),
         };
-        super::code::run(code, &mut self.code_vars, &snap).map_err(fail)
+        let printed = super::code::run(code, &mut self.code_vars, &snap).map_err(fail)?;
+        self.printed.extend(printed);
+        Ok(())
     }
 }
