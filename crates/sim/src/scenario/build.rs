@@ -53,9 +53,14 @@ pub(super) fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
         }
     }
     Ok(Scenario {
-        title: raw.title,
+        // An empty title is none; control characters are shown escaped,
+        // never sent to the terminal as they are.
+        title: raw
+            .title
+            .map(|t| printable(t.trim()))
+            .filter(|t| !t.is_empty()),
         ladder: raw.ladder.unwrap_or(false),
-        description: raw.description,
+        description: raw.description.map(|d| printable(&d)),
         seed: raw.seed.unwrap_or(1),
         end,
         nodes,
@@ -117,6 +122,16 @@ fn node(
                     return Err(l.at(
                         r,
                         format!("gateway {gw} is not on any of `{name}`'s subnets"),
+                    ));
+                }
+                // Two routes to one destination: `ip route add` refuses
+                // the second ("File exists") rather than keep either.
+                if v.iter().any(|&(d, _): &(Cidr, Ipv4Addr)| d == dest)
+                    || (dest.prefix_len() == 0 && gateway.is_some())
+                {
+                    return Err(l.at(
+                        r,
+                        format!("a second route to {dest} on `{name}` (ip route add refuses it: File exists)"),
                     ));
                 }
                 v.push((dest, gw));
@@ -466,6 +481,20 @@ fn link_change(
             text: format!("link {name}{which} comes back up"),
         }),
         (None, None, Some(set)) => {
+            let empty = set.delay.is_none()
+                && set.jitter.is_none()
+                && set.rate.is_none()
+                && set.queue.is_none()
+                && set.loss.is_none()
+                && set.duplicate.is_none()
+                && set.reorder.is_none()
+                && set.corrupt.is_none();
+            if empty {
+                return Err(l.at(
+                    link,
+                    "`set` changes nothing: name delay, jitter, rate, queue, loss, duplicate, reorder or corrupt",
+                ));
+            }
             let mut change = LinkParams::default();
             l.apply(&mut change, set)?;
             let fields = ParamFields {
@@ -550,6 +579,20 @@ fn route_change(l: &Loader<'_>, node: usize, name: &str, route: &Spanned<String>
     }
 }
 
+/// `s` with control characters other than newlines and tabs escaped
+/// (`\u{1b}`), so that a scenario's text cannot drive the terminal.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// The `[[file]]`s put on nodes before the run.
 fn files(l: &Loader<'_>, raw: &RawScenario, names: &BTreeMap<String, usize>) -> Res<Vec<FileSpec>> {
     let mut files: Vec<FileSpec> = Vec::new();
@@ -561,21 +604,48 @@ fn files(l: &Loader<'_>, raw: &RawScenario, names: &BTreeMap<String, usize>) -> 
             )
         })?;
         let path = f.path.get_ref();
-        let Some(norm) = tcplab_host::fs::normalize(path).filter(|_| path.starts_with('/')) else {
+        if !path.starts_with('/') {
             return Err(l.at(&f.path, format!("`{path}` is not an absolute path")));
+        }
+        let Some(norm) = tcplab_host::fs::normalize(path) else {
+            return Err(l.at(&f.path, format!("`{path}` goes above `/`")));
         };
         if norm == "/" {
             return Err(l.at(&f.path, "a file needs a name, not just `/`"));
         }
+        if path.ends_with('/') {
+            return Err(l.at(&f.path, format!("`{path}` names a directory, not a file")));
+        }
         if files.iter().any(|x| x.node == node && x.path == norm) {
             return Err(l.at(&f.path, format!("`{norm}` is given twice on this node")));
+        }
+        // A file cannot also be a directory of another (`/x` and `/x/y`):
+        // the file system would keep only one of them.
+        if let Some(other) = files.iter().find(|x| {
+            x.node == node
+                && (x.path.starts_with(&format!("{norm}/"))
+                    || norm.starts_with(&format!("{}/", x.path)))
+        }) {
+            return Err(l.at(
+                &f.path,
+                format!(
+                    "`{norm}` and `{}` cannot both be files on this node",
+                    other.path
+                ),
+            ));
         }
         let content = match (&f.text, &f.size) {
             (Some(t), None) => FileContent::Text(t.clone()),
             (None, Some(sz)) => {
                 let n = crate::units::parse_size(sz.get_ref()).map_err(|m| l.at(sz, m))?;
                 if n > 1 << 30 {
-                    return Err(l.at(sz, "generated files are limited to 1 GiB"));
+                    return Err(l.at(
+                        sz,
+                        format!(
+                            "`{}` is more than a generated file's limit, 1GiB",
+                            sz.get_ref()
+                        ),
+                    ));
                 }
                 FileContent::Generated(n)
             }

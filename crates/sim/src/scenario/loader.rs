@@ -40,7 +40,10 @@ impl Loader<'_> {
     pub(super) fn parse<T: serde::de::DeserializeOwned>(&self) -> Res<T> {
         toml::from_str(self.text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            let message = plain(&e.message().trim().replace('\n', " "));
+            let mut message = plain(&e.message().trim().replace('\n', " "));
+            if message == "number too large to fit in target type" {
+                message = format!("number too large (at most {} here)", i64::MAX);
+            }
             self.err(span, message)
         })
     }
@@ -235,7 +238,15 @@ impl Loader<'_> {
             c.isn_offset = o;
         }
         if c.rto_min > c.rto_max {
-            return Err(self.err(0..0, "rto_min is larger than rto_max"));
+            // At whichever of the two the file gives (rto_min first).
+            let message = format!(
+                "rto_min ({:?}) is larger than rto_max ({:?})",
+                c.rto_min, c.rto_max
+            );
+            return Err(match t.rto_min.as_ref().or(t.rto_max.as_ref()) {
+                Some(d) => self.at(d, message),
+                None => self.err(0..0, message),
+            });
         }
         Ok(c)
     }
