@@ -120,11 +120,20 @@ impl Match {
             })?),
         };
         let mut i = 0;
+        let mut seen: Vec<&str> = Vec::new();
         while i < rest.len() {
             let key = rest[i];
             let val = rest
                 .get(i + 1)
                 .ok_or_else(|| format!("`{key}` needs a value"))?;
+            // One of each: a second would silently replace the first.
+            let canonical = if key == "dport" { "port" } else { key };
+            if seen.contains(&canonical) {
+                return Err(format!(
+                    "`{key}` is given twice (write a range, or two rules)"
+                ));
+            }
+            seen.push(canonical);
             match key {
                 "from" => m.src = cidr(val)?,
                 "to" => m.dst = cidr(val)?,
@@ -301,6 +310,13 @@ mod tests {
         assert!(Match::parse(&["tcp", "via", "x"])
             .unwrap_err()
             .contains("unknown word"));
+        assert_eq!(
+            Match::parse(&["tcp", "port", "80", "port", "81"]).unwrap_err(),
+            "`port` is given twice (write a range, or two rules)"
+        );
+        assert!(Match::parse(&["tcp", "dport", "80", "port", "81"]).is_err());
+        assert!(Match::parse(&["tcp", "from", "10.0.0.1", "from", "10.0.0.2"]).is_err());
+        assert!(Match::parse(&["tcp", "sport", "80", "port", "81"]).is_ok());
         assert!(Match::parse(&["udp", "type", "8"]).is_err());
     }
 }

@@ -163,6 +163,11 @@ impl CertArgs {
                     })?,
                 };
                 let sans = get.get("san").cloned().unwrap_or_default();
+                if let Some(bad) = sans.iter().find(|s| !valid_san(s)) {
+                    return Err(usage(format!(
+                        "--san: `{bad}` is neither an IPv4 address nor a DNS name"
+                    )));
+                }
                 if role != Role::Leaf && !sans.is_empty() {
                     return Err(usage(
                         "--san is for leaf and self-signed certificates".into(),
@@ -184,6 +189,28 @@ impl CertArgs {
             other => Err(usage(format!("unknown command `{other}`"))),
         }
     }
+}
+
+/// A subject alternative name a client could match: an IPv4 address, or
+/// a host name (RFC 1123 §2.1: labels of letters, digits and inner
+/// hyphens, at most 63 bytes each and 253 in all, the last not all digits),
+/// optionally `*.` for a wildcard (RFC 6125 §6.4.3).
+fn valid_san(s: &str) -> bool {
+    if s.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    let name = s.strip_prefix("*.").unwrap_or(s);
+    let labels: Vec<&str> = name.split('.').collect();
+    name.len() <= 253
+        && labels.iter().all(|l| {
+            (1..=63).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && !labels
+            .last()
+            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn read(host: &Host, path: &str) -> Result<Vec<u8>, String> {

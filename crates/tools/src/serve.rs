@@ -184,6 +184,9 @@ impl ServeArgs {
         let mut service = service;
         let mut port = default_port;
         let mut unix = None;
+        // Options that cannot go together: --port with --unix, --tls-max
+        // with --tlsv1.3.
+        let (mut port_given, mut tls_max, mut tls13) = (false, false, false);
         for o in opts {
             let (name, v) = match o {
                 Opt::Short(c, v) => (c.to_string(), v.unwrap_or_default()),
@@ -191,6 +194,7 @@ impl ServeArgs {
             };
             match (name.as_str(), &mut service) {
                 ("p" | "port", _) => {
+                    port_given = true;
                     port = v
                         .parse()
                         .ok()
@@ -229,8 +233,15 @@ impl ServeArgs {
                     }
                 }
                 ("tls-max", Service::Http { tls: Some(t), .. }) => match v.as_str() {
-                    "1.2" => t.versions = vec![Version::Tls12],
-                    "1.3" => t.versions = vec![Version::Tls13, Version::Tls12],
+                    _ if tls13 => return Err(conflict("--tls-max", "--tlsv1.3")),
+                    "1.2" => {
+                        tls_max = true;
+                        t.versions = vec![Version::Tls12]
+                    }
+                    "1.3" => {
+                        tls_max = true;
+                        t.versions = vec![Version::Tls13, Version::Tls12]
+                    }
                     _ => {
                         return Err(Usage::new(
                             "serve",
@@ -239,6 +250,10 @@ impl ServeArgs {
                     }
                 },
                 ("tlsv1.3", Service::Http { tls: Some(t), .. }) => {
+                    if tls_max {
+                        return Err(conflict("--tls-max", "--tlsv1.3"));
+                    }
+                    tls13 = true;
                     t.versions = vec![Version::Tls13]
                 }
                 (
@@ -253,6 +268,9 @@ impl ServeArgs {
                     ))
                 }
             }
+        }
+        if port_given && unix.is_some() {
+            return Err(conflict("--port", "--unix"));
         }
         if let Service::Http { tls: Some(t), .. } = &service {
             if let Some(c) = t.certs.iter().find(|c| c.key.is_empty()) {
@@ -285,6 +303,11 @@ impl ServeArgs {
             unix,
         })
     }
+}
+
+/// Two options that exclude each other.
+fn conflict(a: &str, b: &str) -> Usage {
+    Usage::with_usage("serve", format!("{a} and {b} cannot go together"), USAGE)
 }
 
 /// Run a server; returns only if it cannot start.
@@ -686,6 +709,22 @@ mod tests {
         assert!(err("https --cert a.pem").contains("needs its --key"));
         assert!(err("https --key a.key").contains("follows the --cert"));
         assert!(err("https --tls-max 1.1").contains("1.2 or 1.3"));
+        assert_eq!(
+            err("echo --port 7 --unix /s"),
+            "--port and --unix cannot go together"
+        );
+        assert_eq!(
+            err("echo --unix /s -p 7"),
+            "--port and --unix cannot go together"
+        );
+        assert_eq!(
+            err("https --tls-max 1.2 --tlsv1.3"),
+            "--tls-max and --tlsv1.3 cannot go together"
+        );
+        assert_eq!(
+            err("https --tlsv1.3 --tls-max 1.3"),
+            "--tls-max and --tlsv1.3 cannot go together"
+        );
         assert!(err("http --cert a.pem").contains("does not apply"));
     }
 

@@ -166,10 +166,29 @@ fn bad_command_lines_say_what_is_wrong() {
             "--start: `yesterday`",
         ),
         ("cert ca x --san y --out a --key-out b", "--san is for leaf"),
+        (
+            "cert self-signed x --san 'not a name!' --out a --key-out b",
+            "--san: `not a name!` is neither an IPv4 address nor a DNS name",
+        ),
+        (
+            "cert self-signed x --san 999.1.1.1 --out a --key-out b",
+            "`999.1.1.1` is neither",
+        ),
+        (
+            "cert self-signed x --san -bad.test --out a --key-out b",
+            "`-bad.test` is neither",
+        ),
+        (
+            "cert self-signed x --san a..test --out a --key-out b",
+            "`a..test` is neither",
+        ),
         ("cert verify x.pem", "needs --CAfile"),
         ("cert frob", "unknown command `frob`"),
     ] {
         let u = tcplab_tools::Command::parse(cmd).expect_err(cmd);
         assert!(u.to_string().contains(want), "{cmd}: {u}");
     }
+    // Names, wildcards and addresses are taken.
+    let ok = "cert self-signed x --san www.lab.test --san '*.lab.test' --san 10.0.0.1 --san localhost --san a-b.c9 --out a --key-out b";
+    tcplab_tools::Command::parse(ok).unwrap_or_else(|u| panic!("{ok}: {u}"));
 }

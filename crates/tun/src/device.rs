@@ -204,6 +204,7 @@ impl Device {
                 spec.addr.network()
             )));
         }
+        crate::sys::check_ifname(name).map_err(SetupError)?;
         let ns = spec.netns.as_deref();
         let sys_dir = Path::new("/sys/class/net").join(name);
         let existed = sys_dir.exists();

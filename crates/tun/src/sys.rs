@@ -33,17 +33,31 @@ struct IfReq {
     _pad: [u8; 22],
 }
 
+/// Whether `name` can name a Linux interface (the kernel's dev_valid_name:
+/// 1 to 15 bytes, no `/`, whitespace or NUL, not `.` or `..`); the
+/// problem in one line if not.
+pub fn check_ifname(name: &str) -> Result<(), String> {
+    let bad = name.is_empty()
+        || name.len() >= libc::IFNAMSIZ
+        || name == "."
+        || name == ".."
+        || name.contains(['/', '\0'])
+        || name.chars().any(char::is_whitespace);
+    if bad {
+        Err(format!(
+            "`{name}` is not a valid interface name (1 to 15 characters, no `/` or spaces)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Open `/dev/net/tun` and attach it to the TUN interface `name`, creating
 /// the interface if it does not exist. Packets are raw IPv4/IPv6 datagrams
 /// (no packet-information header), each preceded by a 10-byte
 /// `virtio_net_hdr` if `vnet_hdr`. The descriptor is non-blocking.
 pub fn open_tun(name: &str, vnet_hdr: bool) -> io::Result<File> {
-    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(['/', ' ', '\0']) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("`{name}` is not a valid interface name (1 to 15 characters)"),
-        ));
-    }
+    check_ifname(name).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))?;
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -153,4 +167,29 @@ pub fn poll(fds: &mut [Wait], timeout: Option<Duration>) -> io::Result<usize> {
         w.ready = r.revents != 0;
     }
     Ok(n as usize)
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::check_ifname;
+
+    #[test]
+    fn interface_names_as_the_kernel_takes_them() {
+        for good in ["tun0", "a", "tcplab-tun.1", "fifteen-chars15"] {
+            assert!(check_ifname(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a b",
+            "a\tb",
+            "sixteen-chars-16",
+            "a\0",
+        ] {
+            let e = check_ifname(bad).unwrap_err();
+            assert!(e.contains("is not a valid interface name"), "{bad:?}: {e}");
+        }
+    }
 }
