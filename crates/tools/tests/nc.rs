@@ -135,3 +135,49 @@ fn a_listener_on_port_zero_takes_a_free_port() {
         r[1].stdout
     );
 }
+
+/// A SYN that meets a routing loop comes back as ICMP time exceeded: the
+/// attempt fails at once with "No route to host" (RFC 9293 §3.9.2.2's
+/// hard error in SYN-SENT, as Linux's tcp_v4_err), and nc says so.
+#[test]
+fn a_connect_whose_syn_expires_in_a_loop_fails_at_once() {
+    let net = r#"
+[[host]]
+name = "a"
+addr = "10.0.1.2/24"
+gateway = "10.0.1.1"
+[[router]]
+name = "r1"
+addrs = ["10.0.1.1/24", "10.0.12.1/30"]
+routes = ["10.9.0.0/16 via 10.0.12.2"]
+[[router]]
+name = "r2"
+addrs = ["10.0.12.2/30"]
+routes = ["10.9.0.0/16 via 10.0.12.1", "default via 10.0.12.1"]
+[[link]]
+ends = ["a", "r1"]
+delay = "1ms"
+[[link]]
+ends = ["r1", "r2"]
+delay = "1ms"
+"#;
+    let r = common::run_in(
+        net,
+        &[
+            ("1s", "a", "nc -v 10.9.0.1 80"),
+            ("2s", "a", "curl -sS http://10.9.0.1/"),
+        ],
+    );
+    assert_eq!(r[0].exit, Some(1));
+    assert_eq!(
+        r[0].stderr,
+        ["nc: connect to 10.9.0.1 port 80 (tcp) failed: No route to host"]
+    );
+    assert_eq!(r[1].exit, Some(7));
+    assert!(
+        r[1].stderr[0].starts_with("curl: (7) Failed to connect to 10.9.0.1 port 80 after ")
+            && r[1].stderr[0].ends_with(" ms: No route to host"),
+        "{:?}",
+        r[1].stderr
+    );
+}

@@ -749,6 +749,9 @@ impl TcpLayer {
                 conn.enter_closed(now);
                 self.stats.attempt_fails += 1;
                 self.mark(key);
+                // The application waiting on connect hears of it now (it
+                // used to hear nothing, and waited for ever).
+                self.notify(key);
                 return;
             }
         }
