@@ -213,6 +213,12 @@ impl TunnelDevice {
             .with_stack(|s| s.interfaces().get(self.iface.0).map_or(0, |i| i.mtu))
     }
 
+    /// Change the interface's MTU (the listening end of a tunnel learns
+    /// its peer's path only when the peer calls).
+    pub fn set_mtu(&self, mtu: usize) -> Result<(), ConfigError> {
+        self.host.with_stack(|s| s.set_mtu(self.iface, mtu))
+    }
+
     /// The next datagram the stack routed into the interface.
     pub async fn recv(&self) -> Vec<u8> {
         std::future::poll_fn(|cx| {

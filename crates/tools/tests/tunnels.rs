@@ -462,3 +462,51 @@ fn udp_tunnels_cross_a_narrower_outer_path_from_the_first_datagram() {
         assert_eq!(p.exit, Some(0), "{kind}: {p:?}");
     }
 }
+
+/// The listening end of a TCP tunnel, whose interfaces differ, takes the
+/// MTU of the path to the peer that called once it knows it, so both ends
+/// agree and full-sized frames cross both ways.
+#[test]
+fn a_listening_tunnel_takes_the_mtu_of_its_peers_path() {
+    let net = r#"
+seed = 1
+[[host]]
+name = "a"
+addr = "10.0.0.1/24"
+[[router]]
+name = "b"
+addrs = ["10.0.0.2/24", "10.0.5.1/24"]
+[[host]]
+name = "c"
+addr = "10.0.5.2/24"
+[[link]]
+ends = ["a", "b"]
+delay = "5ms"
+mtu = 1400
+[[link]]
+ends = ["b", "c"]
+"#;
+    let r = run_in(
+        net,
+        &[
+            ("0s", "b", "tunnel tcp t0 10.8.0.2/24 -l 7001"),
+            ("0s", "a", "tunnel tcp t0 10.8.0.1/24 -c 10.0.0.2:7001"),
+            ("1s", "b", "ping -c 2 -s 1380 10.8.0.1"),
+            ("4s", "a", "ping -c 2 -M do -s 1318 10.8.0.2"),
+        ],
+    );
+    let listener = find(&r, "b", "tunnel tcp t0 10.8.0.2/24 -l 7001", 0);
+    assert_eq!(listener.stdout[0], "t0: tcp tunnel 10.8.0.2/24 mtu 1446");
+    assert_eq!(listener.stdout[1], "t0: mtu 1346 for the path to 10.0.0.1");
+    let caller = find(&r, "a", "tunnel tcp t0 10.8.0.1/24 -c 10.0.0.2:7001", 0);
+    assert_eq!(caller.stdout[0], "t0: tcp tunnel 10.8.0.1/24 mtu 1346");
+    // 1318 + 28 = 1346: a full frame; 1408 bytes are fragmented to fit
+    // (they were sent whole, and the caller refused them as oversize).
+    for (host, cmd) in [
+        ("b", "ping -c 2 -s 1380 10.8.0.1"),
+        ("a", "ping -c 2 -M do -s 1318 10.8.0.2"),
+    ] {
+        let p = find(&r, host, cmd, 0);
+        assert_eq!(p.exit, Some(0), "{cmd}: {:?}", p.stdout);
+    }
+}

@@ -72,7 +72,7 @@ pub(super) async fn run(host: Host, a: PipeArgs, mut out: Output, mut err: Outpu
     let status = Rc::new(Status::default());
     dev.set_status(status.clone());
     match (a.listen, remote) {
-        (Some(port), _) => listen(&host, &dev, &status, port, out, err).await,
+        (Some(port), _) => listen(&host, &dev, &status, port, a.mtu, out, err).await,
         (None, Some(remote)) => connect(&host, &dev, &status, remote, out, err).await,
         (None, None) => 2,
     }
@@ -83,6 +83,7 @@ async fn listen(
     dev: &TunnelDevice,
     status: &Status,
     port: u16,
+    fixed_mtu: Option<usize>,
     mut out: Output,
     mut err: Output,
 ) -> i32 {
@@ -104,6 +105,20 @@ async fn listen(
                 return 1;
             }
         };
+        // The MTU was the largest interface's while no peer was known: now
+        // it is the path to this peer's, as the calling end worked out
+        // its own (the two ends must agree, or the larger frames are
+        // refused), unless --mtu fixed it.
+        if let (None, Some(p)) = (fixed_mtu, stream.peer_addr()) {
+            let mtu = super::outer_mtu(host, Some(*p.ip())).saturating_sub(TCP_OVERHEAD);
+            if mtu != dev.mtu() && dev.set_mtu(mtu).is_ok() {
+                out.line(format!(
+                    "{}: mtu {mtu} for the path to {}",
+                    dev_name(dev),
+                    p.ip()
+                ));
+            }
+        }
         let end = session(dev, status, &stream, &mut out).await;
         out.line(format!("{}: connection closed: {}", peer(&stream), end));
         status.0.borrow_mut().phase = format!("listening on {local}");
