@@ -150,6 +150,35 @@ fn an_output_file_that_cannot_be_written() {
     );
 }
 
+/// A transfer cut short by -m leaves what arrived in the output file, as
+/// curl writing as data comes would, and says how much of how much.
+#[test]
+fn a_timed_out_download_leaves_its_part() {
+    let slow = www_net().replacen("[[link]]", "[[link]]\nrate = \"10Mbit\"", 1);
+    let r = run_in(
+        &slow,
+        &[
+            ("0s", "server", "serve http"),
+            (
+                "1s",
+                "client",
+                "curl -sS -m 0.5 -o /part.bin http://server/big.bin",
+            ),
+            ("3s", "client", "sha256sum /part.bin"),
+        ],
+    );
+    let curl = &r[1];
+    assert_eq!(curl.exit, Some(28));
+    let msg = &curl.stderr[0];
+    let got: u64 = msg
+        .strip_prefix("curl: (28) Operation timed out after 500 milliseconds with ")
+        .and_then(|m| m.strip_suffix(" out of 2000000 bytes received"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{msg}"));
+    assert!(got > 100_000 && got < 2_000_000, "{msg}");
+    assert_eq!(r[2].exit, Some(0), "the part is there: {:?}", r[2].stderr);
+}
+
 #[test]
 fn errors_and_exit_codes() {
     let r = curls(&[

@@ -35,6 +35,7 @@ use tcplab_stack::SocketError;
 
 use crate::http::{Conn, Head, HttpError};
 use crate::resolve;
+use crate::select::{select, Either};
 use crate::tls::Stream;
 
 mod args;
@@ -90,9 +91,23 @@ struct Run<'a> {
     meter_open: bool,
     /// TLS, once an https URL needed it.
     tls: Option<tls::TlsClient>,
+    /// The body arriving now, and the file it goes to: curl writes as data
+    /// arrives, so a transfer cut short (-m, Ctrl-C) leaves what came.
+    body: Vec<u8>,
+    body_file: Option<String>,
 }
 
 impl Run<'_> {
+    /// A transfer cut short: the body so far goes to its output file, as
+    /// curl's writes as data arrives would have left it.
+    fn keep_partial(&mut self) {
+        if let Some(path) = self.body_file.take() {
+            if !self.body.is_empty() {
+                let _ = self.host.fs().write(&path, &self.body);
+            }
+        }
+    }
+
     fn info(&mut self, text: String) {
         if self.a.verbose {
             self.err.line(format!("* {text}"));
@@ -448,7 +463,9 @@ async fn exchange(
         !head.has_token("connection", "close")
     };
     let total = if no_body { 0 } else { length.unwrap_or(0) };
-    let mut got: Vec<u8> = Vec::new();
+    stats.size_expected = length.filter(|_| !no_body);
+    run.body.clear();
+    let got = &mut run.body;
     let host = run.host.clone();
     let verbose_data = run.a.verbose && !sink_is_terminal;
     let mut meter = run.meter.take();
@@ -461,8 +478,10 @@ async fn exchange(
     }
     let result = {
         let err = &mut *run.err;
+        let size_download = &mut stats.size_download;
         let mut sink = |b: &[u8]| {
             got.extend_from_slice(b);
+            *size_download += b.len() as u64;
             if verbose_data {
                 err.line(format!("{{ [{} bytes data]", b.len()));
             }
@@ -493,7 +512,7 @@ async fn exchange(
         Err(HttpError::Socket(e)) => return Err(recv_failure(&open, e)),
         Err(e) => return Err(Failure::new(56, format!("Recv failure: {e}"))),
     }
-    stats.size_download += got.len() as u64;
+    let mut got = std::mem::take(&mut run.body);
     if run.a.compressed && !no_body {
         if let Some(enc) = head.header("content-encoding") {
             got = decode(enc, &got)?;
@@ -534,7 +553,12 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         meter: None,
         meter_open: false,
         tls: None,
+        body: Vec::new(),
+        body_file: None,
     };
+    // Ctrl-C (or the end of a run) stops curl; what arrived stays in the
+    // output file, as it would on disk.
+    let signals = host.current_pid().map(|p| host.catch_signals(p));
     for (urlnum, url_text) in urls.iter().enumerate() {
         let mut stats = Stats {
             start: Some(host.now()),
@@ -543,30 +567,52 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
             referer: a.referer.clone(),
             ..Stats::default()
         };
+        let transfer = async {
+            match &signals {
+                Some(sig) => {
+                    match select(fetch(&mut run, url_text, &mut stats), sig.next()).await {
+                        Either::Left(r) => Some(r),
+                        Either::Right(_) => None,
+                    }
+                }
+                None => Some(fetch(&mut run, url_text, &mut stats).await),
+            }
+        };
         let result = match limit {
             Some(l) => {
                 let left = l.saturating_sub(host.now().saturating_since(start));
-                match timeout(&host, left, fetch(&mut run, url_text, &mut stats)).await {
+                match timeout(&host, left, transfer).await {
                     Ok(r) => r,
                     // curl 7.88 words -m's expiry by where the transfer was.
-                    Err(_) if stats.connecting => Err(Failure::new(
+                    Err(_) if stats.connecting => Some(Err(Failure::new(
                         28,
                         format!(
                             "Connection timed out after {} milliseconds",
                             host.now().saturating_since(start).as_millis()
                         ),
-                    )),
-                    Err(_) => Err(Failure::new(
-                        28,
-                        format!(
-                            "Operation timed out after {} milliseconds with {} bytes received",
-                            host.now().saturating_since(start).as_millis(),
-                            stats.size_download
-                        ),
-                    )),
+                    ))),
+                    Err(_) => {
+                        let got = match stats.size_expected {
+                            Some(n) => format!("{} out of {n}", stats.size_download),
+                            None => stats.size_download.to_string(),
+                        };
+                        run.keep_partial();
+                        Some(Err(Failure::new(
+                            28,
+                            format!(
+                                "Operation timed out after {} milliseconds with {got} bytes received",
+                                host.now().saturating_since(start).as_millis(),
+                            ),
+                        )))
+                    }
                 }
             }
-            None => fetch(&mut run, url_text, &mut stats).await,
+            None => transfer.await,
+        };
+        let Some(result) = result else {
+            // Interrupted: what arrived stays; the status is the signal's.
+            run.keep_partial();
+            return 130;
         };
         stats.total = host.now().saturating_since(stats.start.expect("set"));
         let this = match result {
@@ -653,6 +699,10 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         Sink::File(p) => Some(p.clone()),
         Sink::Null => Some("/dev/null".into()),
         Sink::Terminal => None,
+    };
+    run.body_file = match &sink {
+        Sink::File(p) => Some(p.clone()),
+        _ => None,
     };
     let body = request_body(&run.host, a)?;
     let inferred = match (a.head, &body) {

@@ -43,6 +43,8 @@ pub(super) struct Stats {
     pub(super) appconnect: Duration,
     /// Connecting, when `-m` expires.
     pub(super) connecting: bool,
+    /// The body's length, when the response gave it.
+    pub(super) size_expected: Option<u64>,
     pub(super) errormsg: Option<String>,
     /// Where the body went; `None` for standard output.
     pub(super) filename_effective: Option<String>,
