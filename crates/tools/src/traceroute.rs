@@ -389,16 +389,33 @@ impl Prober {
     }
 
     /// Wait for the next answer to one of our probes.
-    async fn recv(&self, a: &TracerouteArgs, dst: Ipv4Addr, probes: usize) -> Answer {
+    async fn recv(&self, host: &Host, a: &TracerouteArgs, dst: Ipv4Addr, probes: usize) -> Answer {
         loop {
             let answer = match self {
                 Prober::Udp(sockets) => {
+                    // An ICMP error on a probe's socket, or a reply on it:
+                    // a service listening on the port answered, and the
+                    // destination is reached (traceroute's udp module takes
+                    // data on the probe socket as the final reply).
                     let waits = sockets
                         .iter()
-                        .map(|(&i, s)| async move { (i, s.recv_error().await) })
+                        .map(|(&i, s)| async move {
+                            match select(s.recv_error(), s.recv_from()).await {
+                                Either::Left(r) => (i, Ok(r)),
+                                Either::Right(d) => (i, Err(d)),
+                            }
+                        })
                         .collect();
                     match select_all(waits).await {
-                        Some((_, (index, r))) => udp_answer(dst, index, &r),
+                        Some((_, (index, Ok(r)))) => udp_answer(dst, index, &r),
+                        Some((_, (index, Err(Ok(d))))) => (*d.from.ip() == dst).then(|| Answer {
+                            index,
+                            from: dst,
+                            at: host.now(),
+                            note: String::new(),
+                            last: true,
+                        }),
+                        Some((_, (_, Err(Err(_))))) => None,
                         None => std::future::pending().await,
                     }
                 }
@@ -647,11 +664,11 @@ pub async fn run(host: Host, a: TracerouteArgs, mut out: Output, mut err: Output
         // Answers already queued are taken even when a deadline has passed
         // meanwhile (the left side of `select` is polled first).
         let answer = match deadline {
-            Some(d) => match select(prober.recv(&a, dst, next), host.sleep_until(d)).await {
+            Some(d) => match select(prober.recv(&host, &a, dst, next), host.sleep_until(d)).await {
                 Either::Left(ans) => Some(ans),
                 Either::Right(()) => None,
             },
-            None => Some(prober.recv(&a, dst, next).await),
+            None => Some(prober.recv(&host, &a, dst, next).await),
         };
         let now = host.now();
         if let Some(ans) = answer {

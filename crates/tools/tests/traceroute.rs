@@ -122,3 +122,19 @@ fn bad_arguments_and_unknown_hosts_exit_2() {
         "traceroute: max hops cannot be more than 255"
     );
 }
+
+/// A UDP probe to a port where a service answers (-U to a DNS or echo
+/// server) is answered with data, not port unreachable: the destination is
+/// reached all the same, as traceroute's udp module takes a reply on the
+/// probe's socket.
+#[test]
+fn a_udp_service_that_answers_ends_the_trace() {
+    let r = run(&[
+        ("0s", "server", "serve echo"),
+        ("1s", "client", "traceroute -n -U -p 7 -q 1 -m 6 10.99.3.2"),
+    ]);
+    let t = &r[1];
+    assert_eq!(t.exit, Some(0));
+    assert_eq!(t.stdout.len(), 4, "{:?}", t.stdout);
+    assert!(t.stdout[3].starts_with(" 3  10.99.3.2  "), "{:?}", t.stdout);
+}
