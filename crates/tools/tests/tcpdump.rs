@@ -176,3 +176,57 @@ fn verbose_hex_and_ascii() {
         "{a:?}"
     );
 }
+
+/// SACK blocks are printed on the same relative scale as the ACK number
+/// (tcpdump subtracts the same base), the blocks side by side; with -S
+/// everything is absolute.
+#[test]
+fn sack_blocks_are_relative_like_the_ack() {
+    let net = r#"
+seed = 2
+[[host]]
+name = "a"
+addr = "10.0.1.2/24"
+[[host]]
+name = "b"
+addr = "10.0.1.3/24"
+[[link]]
+ends = ["a", "b"]
+delay = "5ms"
+loss = "3%"
+"#;
+    let r = common::run_in(
+        net,
+        &[
+            ("0s", "b", "serve discard"),
+            ("0.5s", "a", "tcpdump -n -c 400 tcp"),
+            ("1s", "a", "transfer -s 300K b"),
+        ],
+    );
+    let sacks: Vec<&String> = r[1]
+        .stdout
+        .iter()
+        .filter(|l| l.contains(",sack "))
+        .collect();
+    assert!(!sacks.is_empty(), "the loss makes SACKs");
+    for l in sacks {
+        // ", ack N, ... sack K {L:R}...": every edge just above the ACK.
+        let ack: u64 = l
+            .split(", ack ")
+            .nth(1)
+            .and_then(|t| t.split(',').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        // (A D-SACK block lies below the ACK: near it all the same.)
+        let blocks = l.split(",sack ").nth(1).unwrap();
+        let blocks = blocks.split_once(' ').unwrap().1;
+        for edge in blocks
+            .split(['{', '}', ':', ']'])
+            .filter_map(|t| t.parse::<u64>().ok())
+        {
+            assert!(edge + 400_000 > ack && edge < ack + 400_000, "{l}");
+        }
+        assert!(!blocks.contains("} {"), "{l}");
+    }
+}

@@ -263,9 +263,14 @@ impl Printer {
                 let _ = write!(s, ":{}", shown.wrapping_add(len as u32));
             }
         }
+        // SACK edges are printed against the base the ACK number is.
+        let mut sack_base = 0;
         if f.ack() {
             let ack = match self.bases.get(&rev) {
-                Some(b) if !f.syn() && !style.absolute => rel(seg.ack_number(), *b),
+                Some(b) if !f.syn() && !style.absolute => {
+                    sack_base = *b;
+                    rel(seg.ack_number(), *b)
+                }
                 _ => seg.ack_number().0,
             };
             let _ = write!(s, ", ack {ack}");
@@ -276,7 +281,7 @@ impl Printer {
         }
         if !seg.options().is_empty() {
             s.push_str(", options [");
-            let _ = tcp::write_options(s, seg.options());
+            let _ = tcp::write_options_rel(s, seg.options(), sack_base);
             s.push(']');
         }
         let _ = write!(s, ", length {len}");

@@ -871,6 +871,13 @@ impl fmt::Display for Repr<'_> {
 /// Writes an option list the way tcpdump does: `mss 1460,sackOK,TS val 1 ecr
 /// 0,nop,wscale 7`.
 pub fn write_options(f: &mut dyn fmt::Write, options: &[u8]) -> fmt::Result {
+    write_options_rel(f, options, 0)
+}
+
+/// The same, SACK block edges less `sack_base` (tcpdump prints them
+/// relative to the base it takes from the acknowledgment numbers, unless
+/// `-S`): `sack 2 {2897:4345}{5793:7241}`, the blocks side by side.
+pub fn write_options_rel(f: &mut dyn fmt::Write, options: &[u8], sack_base: u32) -> fmt::Result {
     let mut first = true;
     for option in OptionIter::new(options) {
         if !first {
@@ -885,8 +892,10 @@ pub fn write_options(f: &mut dyn fmt::Write, options: &[u8]) -> fmt::Result {
             Ok(TcpOption::SackPermitted) => f.write_str("sackOK")?,
             Ok(TcpOption::SackRange(blocks)) => {
                 write!(f, "sack {}", blocks.iter().flatten().count())?;
+                f.write_char(' ')?;
                 for (l, r) in blocks.iter().flatten() {
-                    write!(f, " {{{l}:{r}}}")?;
+                    let (l, r) = (l.wrapping_sub(sack_base), r.wrapping_sub(sack_base));
+                    write!(f, "{{{l}:{r}}}")?;
                 }
             }
             Ok(TcpOption::Timestamp { tsval, tsecr }) => write!(f, "TS val {tsval} ecr {tsecr}")?,

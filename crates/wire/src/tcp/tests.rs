@@ -107,7 +107,7 @@ fn sack_blocks() {
     write_options(&mut s, p.options()).unwrap();
     assert_eq!(
         s,
-        "nop,nop,TS val 9 ecr 8,nop,nop,sack 3 {200:300} {400:500} {600:700}"
+        "nop,nop,TS val 9 ecr 8,nop,nop,sack 3 {200:300}{400:500}{600:700}"
     );
 }
 
