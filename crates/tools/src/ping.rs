@@ -161,7 +161,9 @@ impl PingArgs {
                         return Err(Usage::new("ping", format!("bad timing interval: {v}")));
                     }
                 }
-                's' => a.size = number(&v, 0, 65507)?,
+                // iputils takes any int; what does not fit in a datagram
+                // fails as it is sent (below).
+                's' => a.size = number(&v, 0, i32::MAX as u64)?,
                 't' => a.ttl = Some(number(&v, 0, 255)?),
                 'W' => {
                     // iputils: a reply wait under a millisecond (or
@@ -442,13 +444,24 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
             // the mark of the one sent 65,536 earlier (iputils' rcvd_clear),
             // so its reply is not taken for a duplicate.
             received.remove(&seq);
-            let payload = payload(a.size, now, a.pattern.as_deref());
             st.transmitted += 1;
             last_activity = now;
-            match sock.send(dst, seq, &payload) {
-                Ok(()) => {
+            let sent = if a.size + 8 > usize::from(u16::MAX) {
+                // An ICMP message longer than an IP datagram can carry: the
+                // kernel refuses it at once (EMSGSIZE) and iputils says
+                // nothing of it.
+                Ok(false)
+            } else if a.size + 28 > usize::from(u16::MAX) {
+                Err(SendError::MessageTooLong { mtu: 65535 })
+            } else {
+                let payload = payload(a.size, now, a.pattern.as_deref());
+                sock.send(dst, seq, &payload).map(|()| true)
+            };
+            match sent {
+                Ok(true) => {
                     sent_at.insert(seq, now);
                 }
+                Ok(false) => {}
                 Err(SendError::MessageTooLong { mtu }) => {
                     st.errors += 1;
                     if !a.quiet {

@@ -357,3 +357,39 @@ fn broadcast_needs_dash_b_and_zero_is_this_host() {
     );
     assert!(r[3].stdout[1].starts_with("64 bytes from 127.0.0.1: icmp_seq=1 "));
 }
+
+/// iputils takes any -s up to INT_MAX; what does not fit fails as it is
+/// sent: a datagram over 65,535 bytes is "message too long" (counted as an
+/// error), an ICMP message over 65,535 is refused without a word.
+#[test]
+fn sizes_beyond_a_datagram_fail_as_iputils_fails_them() {
+    let r = run(&[
+        ("0s", "client", "ping -c 2 -s 65508 10.99.3.2"),
+        ("5s", "client", "ping -c 2 -s 70000 10.99.3.2"),
+    ]);
+    assert_eq!(
+        r[0].stdout[0],
+        "PING 10.99.3.2 (10.99.3.2) 65508(65536) bytes of data."
+    );
+    assert_eq!(
+        r[0].stderr,
+        [
+            "ping: local error: message too long, mtu=65535",
+            "ping: local error: message too long, mtu=65535"
+        ]
+    );
+    assert!(r[0]
+        .stdout
+        .iter()
+        .any(|l| l.starts_with("2 packets transmitted, 0 received, +2 errors, 100% packet loss")));
+    assert!(r[1].stderr.is_empty());
+    assert!(r[1]
+        .stdout
+        .iter()
+        .any(|l| l.starts_with("2 packets transmitted, 0 received, 100% packet loss")));
+    assert_eq!((r[0].exit, r[1].exit), (Some(1), Some(1)));
+    assert!(tcplab_tools::Command::parse("ping -s 2147483648 x")
+        .unwrap_err()
+        .to_string()
+        .contains("out of range: 0 <= value <= 2147483647"));
+}
