@@ -35,11 +35,15 @@ for m in "${measures[@]}"; do
     *) echo "bench-instructions.sh: unknown measurement '$m' (bulk, cycles, cycles-empty)" >&2; exit 2 ;;
   esac
 done
-bin=$(cargo bench -p tcplab-bench --bench tcp_vs_smoltcp --no-run 2>&1 |
-  sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
-[ -x "$bin" ] || { echo "bench-instructions.sh: could not build the harness" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+if ! cargo bench -p tcplab-bench --bench tcp_vs_smoltcp --no-run > "$tmp/build.log" 2>&1; then
+  cat "$tmp/build.log" >&2
+  echo "bench-instructions.sh: could not build the harness" >&2
+  exit 1
+fi
+bin=$(sed -n 's/.*Executable .*(\(.*\)).*/\1/p' "$tmp/build.log" | tail -1)
+[ -x "$bin" ] || { echo "bench-instructions.sh: no harness binary in cargo's output" >&2; exit 1; }
 
 # count STACK-MEASURE: prints "instructions without-copies I1-misses D1-misses"
 count() {
@@ -51,7 +55,7 @@ count() {
       function num(s) { gsub(",", "", s); return s + 0 }
       /PROGRAM TOTALS/ { ir = num($1); i1 = num($3); d1 = num($5) + num($7) }
       /mem(move|cpy|set)-vec-unaligned-erms/ { copies += num($1) }
-      END { printf "%d %d %d %d\n", ir, ir - copies, i1, d1 }'
+      END { printf "%.0f %.0f %.0f %.0f\n", ir, ir - copies, i1, d1 }'
 }
 
 printf '| measure | unit | stack | instructions | without libc copies | I1 misses | D1 misses |\n'

@@ -80,14 +80,28 @@ pub fn render(ev: &TranscriptEvent, width: usize) -> Option<String> {
         format!("{:>4}.{:03}", us / 1_000_000, (us % 1_000_000) / 1000)
     };
     Some(match ev {
-        TranscriptEvent::Say { time, text } => format!("{} {:width$}  # {text}", stamp(*time), ""),
+        // The scenario's own text (narration, command lines) with control
+        // characters escaped, as its title is: a file cannot drive the
+        // terminal.
+        TranscriptEvent::Say { time, text } => {
+            format!(
+                "{} {:width$}  # {}",
+                stamp(*time),
+                "",
+                tcplab_sim::printable(text)
+            )
+        }
         TranscriptEvent::Command {
             time,
             node,
             cmdline,
             ..
         } => {
-            format!("{} {node:width$} $ {cmdline}", stamp(*time))
+            format!(
+                "{} {node:width$} $ {}",
+                stamp(*time),
+                tcplab_sim::printable(cmdline)
+            )
         }
         TranscriptEvent::Output(line) => {
             let mark = match line.stream {

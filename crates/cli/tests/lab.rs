@@ -303,6 +303,19 @@ fn a_daemon_that_cannot_start_shows_its_exit_status() {
     }
     // The first server runs to the end: no status.
     assert_eq!(text.matches("(exit status").count(), 3, "{text}");
+    // Nor for daemons stopped by the end of the run that do not catch the
+    // signal (nc -lk ends with 130 then).
+    std::fs::write(
+        &file,
+        "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n\
+         [[run]]\nat = \"0s\"\non = \"a\"\ncmd = \"nc -lk 5000\"\n\
+         [[run]]\nat = \"0s\"\non = \"a\"\ncmd = \"nc -lu 5001\"\n\
+         [[run]]\nat = \"1s\"\non = \"a\"\ncmd = \"ss -tln\"\n",
+    )
+    .unwrap();
+    let out = tcplab().arg("lab").arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("(exit status"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

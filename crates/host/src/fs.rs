@@ -88,6 +88,21 @@ impl FileSystem for MemFs {
                 format!("{path}: Is a directory"),
             ));
         }
+        // A file on the way is no directory (ENOTDIR): `/x/y` cannot be
+        // made while `/x` is a file.
+        {
+            let files = self.files.borrow();
+            let mut at = 0;
+            while let Some(i) = p[at + 1..].find('/') {
+                at += 1 + i;
+                if files.contains_key(&p[..at]) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotADirectory,
+                        format!("{path}: Not a directory"),
+                    ));
+                }
+            }
+        }
         self.files.borrow_mut().insert(p, Rc::from(data));
         Ok(())
     }
@@ -124,6 +139,20 @@ impl FileSystem for MemFs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_on_the_way_is_not_a_directory() {
+        let fs = MemFs::default();
+        fs.write("/x", b"1").unwrap();
+        let e = fs.write("/x/y", b"2").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotADirectory);
+        assert_eq!(e.to_string(), "/x/y: Not a directory");
+        assert!(fs.write("/x/y/z", b"3").is_err());
+        fs.write("/xy/z", b"4").unwrap();
+        fs.write("/d/e", b"5").unwrap();
+        fs.write("/d/f", b"6").unwrap();
+        assert_eq!(&*fs.read("/x").unwrap(), b"1");
+    }
 
     #[test]
     fn paths_are_normalized_and_cannot_escape() {

@@ -28,7 +28,8 @@ pub use impair::{DirStats, LinkParams, LossModel};
 pub use policy::netfilter_for;
 pub use record::{Fate, PacketRecord, Recording};
 pub use scenario::{
-    load, load_checked, load_rules, Action, FilterSpec, ParamFields, Scenario, ScenarioError,
+    load, load_checked, load_rules, printable, Action, FilterSpec, ParamFields, Scenario,
+    ScenarioError,
 };
 pub use sim::{
     generated, BuildError, Commands, LinkReport, Outcome, Sim, SimOptions, Started,

@@ -842,12 +842,12 @@ impl Sim {
     /// foreground command's exit status is reported: a daemon stopped by
     /// the end of the run is how a run ends.
     fn finish(&mut self) {
-        let running: Vec<(usize, Pid)> = self
-            .foreground
-            .iter()
-            .chain(&self.background)
-            .copied()
-            .collect();
+        // The daemons still running are stopped by the end of the run, not
+        // reaped: however they end (nc, which does not catch the signal,
+        // ends with 130), no status is reported for them.
+        let background = std::mem::take(&mut self.background);
+        let running: Vec<(usize, Pid)> =
+            self.foreground.iter().chain(&background).copied().collect();
         for &(n, pid) in &running {
             self.nodes[n].host.signal(pid, Signal::Interrupt);
         }
@@ -859,7 +859,7 @@ impl Sim {
             self.service(n);
         }
         self.reap(None);
-        for (n, pid) in std::mem::take(&mut self.background) {
+        for (n, pid) in background {
             self.flush_lines(n, pid);
         }
         for n in &self.nodes {

@@ -682,7 +682,8 @@ async fn listen(
             }
         };
         if a.verbose {
-            err.line(format!("Bound on {addr} {}", a.ports.0));
+            // The port bound (any free one for port 0).
+            err.line(format!("Bound on {addr} {}", sock.local_addr().port()));
         }
         return datagram_server(
             input,

@@ -120,7 +120,16 @@ fn usage_errors() {
 /// netcat-openbsd does); `ss` shows the same port.
 #[test]
 fn a_listener_on_port_zero_takes_a_free_port() {
-    let r = run(&[("0s", "server", "nc -l -v 0"), ("1s", "server", "ss -tln")]);
+    let r = run(&[
+        ("0s", "server", "nc -l -v 0"),
+        ("1s", "server", "ss -tln"),
+        ("2s", "server", "nc -luv 0"),
+    ]);
+    let bound = &r[2].stderr[0];
+    assert!(
+        bound.starts_with("Bound on 0.0.0.0 ") && !bound.ends_with(" 0"),
+        "{bound}"
+    );
     let line = &r[0].stderr[0];
     let port: u16 = line
         .strip_prefix("Listening on 0.0.0.0 ")

@@ -41,11 +41,11 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
         || name.len() >= libc::IFNAMSIZ
         || name == "."
         || name == ".."
-        || name.contains(['/', '\0'])
+        || name.contains(['/', ':', '\0'])
         || name.chars().any(char::is_whitespace);
     if bad {
         Err(format!(
-            "`{name}` is not a valid interface name (1 to 15 characters, no `/` or spaces)"
+            "`{name}` is not a valid interface name (1 to 15 characters, no `/`, `:` or spaces)"
         ))
     } else {
         Ok(())
@@ -183,6 +183,7 @@ mod name_tests {
             ".",
             "..",
             "a/b",
+            "a:b",
             "a b",
             "a\tb",
             "sixteen-chars-16",

@@ -535,15 +535,16 @@ fn statements(code: &str) -> Vec<String> {
         .collect()
 }
 
-/// Run a block; returns the lines its `print` calls wrote. An error is
-/// Python's, as packetdrill reports it (`AssertionError: …`), or names what
-/// tcplab does not evaluate.
+/// Run a block; the lines its `print` calls write go to `printed` as they
+/// run (so a print before a failing assert still shows, as in Python). An
+/// error is Python's, as packetdrill reports it (`AssertionError: …`), or
+/// names what tcplab does not evaluate.
 pub(super) fn run(
     code: &str,
     vars: &mut HashMap<String, Value>,
     snap: &Snapshot<'_>,
-) -> Result<Vec<String>, String> {
-    let mut printed = Vec::new();
+    printed: &mut Vec<String>,
+) -> Result<(), String> {
     for stmt in statements(code) {
         let toks = lex(&stmt).map_err(|e| format!("`{stmt}`: {e}"))?;
         let fail = |e: String| format!("`{stmt}`: {e}");
@@ -644,7 +645,7 @@ pub(super) fn run(
             }
         }
     }
-    Ok(printed)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -652,6 +653,7 @@ mod tests {
     use super::*;
 
     fn eval(code: &str, vars: &mut HashMap<String, Value>) -> Result<Vec<String>, String> {
+        let mut printed = Vec::new();
         run(
             code,
             vars,
@@ -659,7 +661,9 @@ mod tests {
                 state: "LISTEN",
                 info: None,
             },
+            &mut printed,
         )
+        .map(|()| printed)
     }
 
     #[test]
@@ -677,6 +681,14 @@ mod tests {
             ["x=22 23 LISTEN", ""]
         );
         assert!(eval("print(x x)", &mut v).is_err());
+        // A print before a failing assert is not lost.
+        let mut printed = Vec::new();
+        let snap = Snapshot {
+            state: "LISTEN",
+            info: None,
+        };
+        assert!(run("print(x); assert x == 0", &mut v, &snap, &mut printed).is_err());
+        assert_eq!(printed, ["22"]);
         eval("assert tcpi_state == TCPI_LISTEN, tcpi_state", &mut v).unwrap();
         eval(
             "assert 7 // 2 == 3 and -7 // 2 == -4 and 1 << 4 == 16",

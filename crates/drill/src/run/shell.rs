@@ -311,8 +311,6 @@ impl Runner {
             state,
             info: info.as_ref(),
         };
-        let printed = super::code::run(code, &mut self.code_vars, &snap).map_err(fail)?;
-        self.printed.extend(printed);
-        Ok(())
+        super::code::run(code, &mut self.code_vars, &snap, &mut self.printed).map_err(fail)
     }
 }

@@ -581,7 +581,7 @@ fn route_change(l: &Loader<'_>, node: usize, name: &str, route: &Spanned<String>
 
 /// `s` with control characters other than newlines and tabs escaped
 /// (`\u{1b}`), so that a scenario's text cannot drive the terminal.
-fn printable(s: &str) -> String {
+pub fn printable(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_control() && c != '\n' && c != '\t' {

@@ -21,6 +21,7 @@ use tcplab_wire::Cidr;
 
 use crate::impair::LinkParams;
 use build::build;
+pub use build::printable;
 use loader::Loader;
 use raw::{RawRules, RawRulesFile, RawScenario};
 

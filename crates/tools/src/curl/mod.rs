@@ -62,6 +62,7 @@ impl Failure {
 }
 
 /// Where the body goes.
+#[derive(Debug, Clone)]
 enum Sink {
     Terminal,
     File(String),
@@ -91,20 +92,27 @@ struct Run<'a> {
     meter_open: bool,
     /// TLS, once an https URL needed it.
     tls: Option<tls::TlsClient>,
-    /// The body arriving now, and the file it goes to: curl writes as data
-    /// arrives, so a transfer cut short (-m, Ctrl-C) leaves what came.
+    /// The body arriving now, and where it goes: curl writes as data
+    /// arrives, so a transfer cut short (-m, Ctrl-C, a connection lost)
+    /// leaves what came.
     body: Vec<u8>,
-    body_file: Option<String>,
+    body_sink: Option<Sink>,
 }
 
 impl Run<'_> {
     /// A transfer cut short: the body so far goes to its output file, as
     /// curl's writes as data arrives would have left it.
     fn keep_partial(&mut self) {
-        if let Some(path) = self.body_file.take() {
-            if !self.body.is_empty() {
-                let _ = self.host.fs().write(&path, &self.body);
+        let body = std::mem::take(&mut self.body);
+        if body.is_empty() {
+            return;
+        }
+        match self.body_sink.take() {
+            Some(Sink::File(path)) => {
+                let _ = self.host.fs().write(&path, &body);
             }
+            Some(Sink::Terminal) if !self.a.head => self.out.write_bytes(&body),
+            _ => {}
         }
     }
 
@@ -554,7 +562,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         meter_open: false,
         tls: None,
         body: Vec::new(),
-        body_file: None,
+        body_sink: None,
     };
     // Ctrl-C (or the end of a run) stops curl; what arrived stays in the
     // output file, as it would on disk.
@@ -571,11 +579,11 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
             match &signals {
                 Some(sig) => {
                     match select(fetch(&mut run, url_text, &mut stats), sig.next()).await {
-                        Either::Left(r) => Some(r),
-                        Either::Right(_) => None,
+                        Either::Left(r) => Ok(r),
+                        Either::Right(signal) => Err(signal),
                     }
                 }
-                None => Some(fetch(&mut run, url_text, &mut stats).await),
+                None => Ok(fetch(&mut run, url_text, &mut stats).await),
             }
         };
         let result = match limit {
@@ -584,7 +592,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                 match timeout(&host, left, transfer).await {
                     Ok(r) => r,
                     // curl 7.88 words -m's expiry by where the transfer was.
-                    Err(_) if stats.connecting => Some(Err(Failure::new(
+                    Err(_) if stats.connecting => Ok(Err(Failure::new(
                         28,
                         format!(
                             "Connection timed out after {} milliseconds",
@@ -596,8 +604,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                             Some(n) => format!("{} out of {n}", stats.size_download),
                             None => stats.size_download.to_string(),
                         };
-                        run.keep_partial();
-                        Some(Err(Failure::new(
+                        Ok(Err(Failure::new(
                             28,
                             format!(
                                 "Operation timed out after {} milliseconds with {got} bytes received",
@@ -609,15 +616,21 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
             }
             None => transfer.await,
         };
-        let Some(result) = result else {
-            // Interrupted: what arrived stays; the status is the signal's.
-            run.keep_partial();
-            return 130;
+        let result = match result {
+            Ok(r) => r,
+            Err(signal) => {
+                // Stopped: what arrived stays; the status is the signal's.
+                run.keep_partial();
+                return 128 + signal.number();
+            }
         };
         stats.total = host.now().saturating_since(stats.start.expect("set"));
         let this = match result {
             Ok(()) => 0,
             Err(f) => {
+                // A transfer cut short (-m, a connection closed or reset
+                // mid-body) leaves what arrived, as curl's own writes would.
+                run.keep_partial();
                 stats.errormsg = Some(f.message.clone());
                 // curl ends the meter's line when a transfer ends, also a
                 // failed one.
@@ -700,10 +713,8 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         Sink::Null => Some("/dev/null".into()),
         Sink::Terminal => None,
     };
-    run.body_file = match &sink {
-        Sink::File(p) => Some(p.clone()),
-        _ => None,
-    };
+    run.body.clear();
+    run.body_sink = Some(sink.clone());
     let body = request_body(&run.host, a)?;
     let inferred = match (a.head, &body) {
         _ if a.upload.is_some() => "PUT",

@@ -119,10 +119,23 @@ impl TcpdumpArgs {
     }
 }
 
-/// A parsed filter: a disjunction of conjunctions of (negated) primitives.
+/// A parsed filter: terms joined by `and`/`or`, read left to right with
+/// equal precedence (pcap-filter(7): "alternation and concatenation have
+/// equal precedence and associate left to right"); each term is one
+/// primitive, or a protocol with the host or port it qualifies (`tcp port
+/// 80`), all of which must match, and `not` negates the whole term.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Filter {
-    any_of: Vec<Vec<(bool, Primitive)>>,
+    terms: Vec<Term>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Term {
+    /// How the term joins what came before it (`true`: or); the first
+    /// term's is ignored.
+    or: bool,
+    negated: bool,
+    all: Vec<Primitive>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,20 +152,23 @@ impl Filter {
     /// pcap-filter(7)'s grammar as far as tcplab takes it: primitives
     /// joined by `and`/`or` (`&&`, `||`), each optionally negated; `src` or
     /// `dst` qualifies the `host` or `port` after it, and a protocol may
-    /// qualify one too with nothing between (`tcp port 80`). Anything else —
-    /// two primitives side by side, an operator with nothing after it — is
-    /// a syntax error, as it is for tcpdump.
+    /// qualify one too with nothing between (`tcp port 80`, `not tcp src
+    /// port 22`). Anything else — two primitives side by side, an operator
+    /// with nothing after it — is a syntax error, as it is for tcpdump.
     fn parse(words: &[String]) -> Result<Filter, String> {
         let near = |w: &str| format!("syntax error in filter expression near `{w}`");
-        let mut any_of = vec![Vec::new()];
+        let mut terms: Vec<Term> = Vec::new();
         let mut negate = false;
+        let mut or = false;
         let mut i = 0;
         let mut dir: Option<bool> = None;
         // What may come next: a primitive (at the start and after an
         // operator), or an operator (after a primitive) — or, after a bare
-        // protocol, a qualified `host`/`port` as well.
+        // protocol, a `host`/`port` it qualifies (perhaps after src/dst),
+        // which joins the protocol's term.
         let mut want_primitive = true;
         let mut after_proto = false;
+        let mut attach = false;
         while i < words.len() {
             let w = words[i].as_str();
             i += 1;
@@ -163,9 +179,7 @@ impl Filter {
                     if want_primitive {
                         return Err(near(w));
                     }
-                    if matches!(w, "or" | "||") {
-                        any_of.push(Vec::new());
-                    }
+                    or = matches!(w, "or" | "||");
                     want_primitive = true;
                     continue;
                 }
@@ -185,12 +199,14 @@ impl Filter {
                         return Err(near(w));
                     }
                     dir = Some(w == "src");
+                    attach = qualified;
                     want_primitive = true;
                     continue;
                 }
                 _ => {}
             }
-            if !(want_primitive || qualified) {
+            let attach_here = qualified || std::mem::take(&mut attach);
+            if !(want_primitive || attach_here) {
                 return Err(near(w));
             }
             let prim = match w {
@@ -223,8 +239,16 @@ impl Filter {
                 other => return Err(format!("syntax error in filter expression near `{other}`")),
             };
             after_proto = matches!(prim, Primitive::Proto(_));
-            any_of.last_mut().expect("non-empty").push((negate, prim));
+            match terms.last_mut() {
+                Some(t) if attach_here => t.all.push(prim),
+                _ => terms.push(Term {
+                    or,
+                    negated: negate,
+                    all: vec![prim],
+                }),
+            }
             negate = false;
+            or = false;
             dir = None;
             want_primitive = false;
         }
@@ -235,11 +259,11 @@ impl Filter {
                 ));
             }
         }
-        Ok(Filter { any_of })
+        Ok(Filter { terms })
     }
 
     fn matches(&self, bytes: &[u8]) -> bool {
-        if self.any_of.iter().all(Vec::is_empty) {
+        if self.terms.is_empty() {
             return true;
         }
         let Ok(p) = ipv4::Packet::new_checked(bytes) else {
@@ -257,24 +281,29 @@ impl Filter {
         } else {
             None
         };
-        self.any_of.iter().any(|all| {
-            all.iter().all(|(neg, prim)| {
-                let m = match prim {
-                    Primitive::Proto(proto) => p.protocol() == *proto,
-                    Primitive::Host(None, a) => p.src_addr() == *a || p.dst_addr() == *a,
-                    Primitive::Host(Some(true), a) => p.src_addr() == *a,
-                    Primitive::Host(Some(false), a) => p.dst_addr() == *a,
-                    Primitive::Length(true, n) => bytes.len() >= *n,
-                    Primitive::Length(false, n) => bytes.len() <= *n,
-                    Primitive::Port(d, port) => ports.is_some_and(|(s, t)| match d {
-                        None => s == *port || t == *port,
-                        Some(true) => s == *port,
-                        Some(false) => t == *port,
-                    }),
-                };
-                m != *neg
-            })
-        })
+        let prim = |prim: &Primitive| match prim {
+            Primitive::Proto(proto) => p.protocol() == *proto,
+            Primitive::Host(None, a) => p.src_addr() == *a || p.dst_addr() == *a,
+            Primitive::Host(Some(true), a) => p.src_addr() == *a,
+            Primitive::Host(Some(false), a) => p.dst_addr() == *a,
+            Primitive::Length(true, n) => bytes.len() >= *n,
+            Primitive::Length(false, n) => bytes.len() <= *n,
+            Primitive::Port(d, port) => ports.is_some_and(|(s, t)| match d {
+                None => s == *port || t == *port,
+                Some(true) => s == *port,
+                Some(false) => t == *port,
+            }),
+        };
+        let mut acc = false;
+        for (k, t) in self.terms.iter().enumerate() {
+            let v = t.all.iter().all(prim) != t.negated;
+            acc = match (k, t.or) {
+                (0, _) => v,
+                (_, true) => acc || v,
+                (_, false) => acc && v,
+            };
+        }
+        acc
     }
 }
 
@@ -338,9 +367,7 @@ impl Dump {
 }
 
 pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -> i32 {
-    let filter = Filter::parse(&a.filter).unwrap_or(Filter {
-        any_of: vec![Vec::new()],
-    });
+    let filter = Filter::parse(&a.filter).unwrap_or(Filter { terms: Vec::new() });
     let ifaces: Vec<(IfaceId, String)> = host.with_stack(|s| {
         s.interfaces()
             .iter()
@@ -500,18 +527,48 @@ mod tests {
         Filter::parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>()).unwrap()
     }
 
+    /// An IPv4 datagram of `proto` from 10.0.0.1:`sport` to
+    /// 10.0.0.2:`dport`, 40 bytes.
+    fn packet(proto: u8, sport: u16, dport: u16) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x45;
+        p[3] = 40;
+        p[8] = 64;
+        p[9] = proto;
+        p[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        p[20..22].copy_from_slice(&sport.to_be_bytes());
+        p[22..24].copy_from_slice(&dport.to_be_bytes());
+        p
+    }
+
     #[test]
-    fn filters_parse() {
-        assert_eq!(f("").any_of, vec![Vec::new()]);
-        assert_eq!(f("tcp and port 80").any_of[0].len(), 2);
-        assert_eq!(f("icmp or udp").any_of.len(), 2);
+    fn filters_parse_and_match_as_pcap_reads_them() {
+        let (tcp80, udp80, tcp22) = (
+            packet(6, 1000, 80),
+            packet(17, 1000, 80),
+            packet(6, 1000, 22),
+        );
+        let icmp = packet(1, 0, 0);
+        let m = |expr: &str, p: &[u8]| f(expr).matches(p);
+        assert!(m("", &icmp));
+        assert!(m("tcp and port 80", &tcp80) && !m("tcp and port 80", &udp80));
+        assert!(m("icmp or udp", &icmp) && m("icmp or udp", &udp80) && !m("icmp or udp", &tcp80));
+        // A protocol qualifies the port after it, and `not` covers both.
+        assert!(m("tcp port 80", &tcp80) && !m("tcp port 80", &udp80));
+        assert!(!m("not tcp port 80", &tcp80));
+        assert!(m("not tcp port 80", &udp80) && m("not tcp port 80", &tcp22));
+        assert!(!m("not tcp src port 1000", &tcp22) && m("not tcp src port 1000", &udp80));
+        assert!(m("udp src port 1000 or not icmp", &udp80));
+        assert!(m("not not tcp && ! dst host 10.0.0.9", &tcp22));
+        assert!(!m("! dst host 10.0.0.2", &tcp22));
+        // Left to right, equal precedence: (icmp or udp) and port 80.
+        assert!(!m("icmp or udp and port 80", &icmp));
+        assert!(m("icmp or udp and port 80", &udp80));
+        assert!(m("port 22 and tcp or icmp", &icmp));
         assert!(Filter::parse(&["port".to_string()]).is_err());
         assert!(Filter::parse(&["frobs".to_string()]).is_err());
         assert!(Filter::parse(&["greater".to_string()]).is_err());
-        // A protocol qualifies the host or port right after it.
-        assert_eq!(f("tcp port 80").any_of[0].len(), 2);
-        assert_eq!(f("udp src port 53 or not icmp").any_of.len(), 2);
-        assert_eq!(f("not not tcp && ! dst host 10.0.0.1").any_of[0].len(), 2);
         for bad in [
             "tcp and",
             "and tcp",
@@ -541,7 +598,7 @@ mod tests {
             panic!("not tcpdump");
         };
         assert_eq!(a.filter, ["tcp", "&&", "port", "80"]);
-        assert_eq!(f("tcp && port 80").any_of[0].len(), 2);
+        assert!(f("tcp && port 80").matches(&packet(6, 80, 9)));
     }
 
     #[test]
