@@ -177,6 +177,16 @@ fn a_timed_out_download_leaves_its_part() {
         .unwrap_or_else(|| panic!("{msg}"));
     assert!(got > 100_000 && got < 2_000_000, "{msg}");
     assert_eq!(r[2].exit, Some(0), "the part is there: {:?}", r[2].stderr);
+    // Without -o, what arrived was already written to standard output.
+    let r = run_in(
+        &slow,
+        &[
+            ("0s", "server", "serve http"),
+            ("1s", "client", "curl -s -m 0.5 http://server/big.bin"),
+        ],
+    );
+    assert_eq!(r[1].exit, Some(28));
+    assert!(!r[1].stdout.is_empty());
 }
 
 #[test]
