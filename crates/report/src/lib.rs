@@ -323,8 +323,7 @@ pub fn html(a: &Analysis<'_>) -> String {
     }
     for c in a.conns.iter().take(MAX_CONNS_DRAWN) {
         let t0 = c.first_time();
-        let retrans = c.flights.iter().filter(|f| f.retransmission).count();
-        let dropped = c.flights.iter().filter(|f| f.arrived.is_none()).count();
+        let (retrans, dropped) = troubles(c);
         let _ = write!(
             h,
             "<section class=\"conn\" id=\"conn{}\" data-t=\"{}\" data-nodes=\"{}\"><h3>{}</h3><p class=\"note\">from {} s to {} s · {} segments ({} retransmitted, {} not arriving)</p>",
@@ -363,6 +362,14 @@ pub fn html(a: &Analysis<'_>) -> String {
     h
 }
 
+/// A connection's segments that were retransmissions, and those that
+/// did not arrive.
+fn troubles(c: &Conn) -> (usize, usize) {
+    let retrans = c.flights.iter().filter(|f| f.retransmission).count();
+    let dropped = c.flights.iter().filter(|f| f.arrived.is_none()).count();
+    (retrans, dropped)
+}
+
 /// The connections beyond `MAX_CONNS_DRAWN`: a table of the next ones,
 /// and how many more there were.
 fn undrawn_connections(h: &mut String, a: &Analysis<'_>) {
@@ -383,6 +390,7 @@ fn undrawn_connections(h: &mut String, a: &Analysis<'_>) {
     );
     let s = a.input.scenario;
     for c in a.conns.iter().skip(MAX_CONNS_DRAWN).take(listed) {
+        let (retrans, dropped) = troubles(c);
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -390,8 +398,8 @@ fn undrawn_connections(h: &mut String, a: &Analysis<'_>) {
             stamp(c.first_time()),
             stamp(c.last_time()),
             c.flights.len(),
-            c.flights.iter().filter(|f| f.retransmission).count(),
-            c.flights.iter().filter(|f| f.arrived.is_none()).count()
+            retrans,
+            dropped
         );
     }
     h.push_str("</table>");
