@@ -230,3 +230,44 @@ loss = "3%"
         assert!(!blocks.contains("} {"), "{l}");
     }
 }
+
+/// pcap-filter's fuller grammar reaches the tool: header bytes with
+/// pcap's names, parentheses and `src or dst`, quoted as a shell would.
+#[test]
+fn filters_on_header_bytes_and_grouping() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            (
+                "500ms",
+                "client",
+                "tcpdump -t -n 'tcp[tcpflags] & (tcp-syn|tcp-fin) != 0'",
+            ),
+            (
+                "500ms",
+                "server",
+                "tcpdump -t -n -c 1 '(icmp or udp) or (src or dst port 80 and tcp[13] = 0x12)'",
+            ),
+            (
+                "1s",
+                "client",
+                "curl -s -o /dev/null http://server/hello.txt",
+            ),
+        ],
+    );
+    let syn_fin = &r[1].stdout;
+    // SYN, SYN-ACK, and the client's FIN (the run ends before the
+    // server's): no segment without SYN or FIN.
+    assert_eq!(syn_fin.len(), 3, "{syn_fin:?}");
+    assert!(syn_fin[0].contains("Flags [S],"), "{syn_fin:?}");
+    assert!(syn_fin[1].contains("Flags [S.],"), "{syn_fin:?}");
+    assert!(syn_fin[2].contains("Flags [F.],"), "{syn_fin:?}");
+    assert_eq!(r[2].stdout.len(), 1, "{:?}", r[2].stdout);
+    assert!(
+        r[2].stdout[0].starts_with("IP 10.99.3.2.80 > 10.99.1.2."),
+        "{:?}",
+        r[2].stdout
+    );
+    assert!(r[2].stdout[0].contains("Flags [S.],"), "{:?}", r[2].stdout);
+}

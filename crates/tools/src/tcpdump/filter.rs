@@ -1,0 +1,1152 @@
+//! tcpdump's filter expressions: pcap-filter(7) for IPv4, compiled into a
+//! small tree and evaluated against each captured datagram.
+//!
+//! ```text
+//! expr      := unary (("and" | "&&" | "or" | "||") unary)*
+//! unary     := ("not" | "!") unary | "(" expr ")" | primitive | relation
+//! primitive := [proto] [dir] ("host" ADDR | "net" NET | "port" N
+//!                             | "portrange" N-M)
+//!            | [proto] dir ADDR          (src 10.0.0.1: a host)
+//!            | proto | "ip" "proto" P | "greater" N | "less" N
+//!            | ID                       (the last primitive's qualifiers)
+//! dir       := "src" | "dst" | "src or dst" | "src and dst"
+//! proto     := "ip" | "tcp" | "udp" | "icmp"
+//! relation  := arith RELOP arith        (> >= < <= = == !=)
+//! arith     := arithmetic on numbers, "len" and proto[OFF] /
+//!              proto[OFF:SIZE] (SIZE 1, 2 or 4), with + - * / % & | ^ << >>
+//!              and pcap's names (tcpflags, tcp-syn, icmptype, icmp-echo...)
+//! ```
+//!
+//! As pcap reads it: `not` binds tightest, `and` and `or` have equal
+//! precedence and go left to right; a bare address or number after an
+//! operator takes the qualifiers of the primitive before it (`port 80 or
+//! 443`, `host 10.0.0.1 and not 10.0.0.2`). A load outside the packet
+//! rejects it, as a BPF program does; `tcp[...]` on a packet that is not
+//! TCP, or on a fragment after the first, makes its relation false.
+
+use std::net::Ipv4Addr;
+
+use tcplab_wire::ipv4;
+
+/// A parsed filter; the empty expression takes every packet.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filter {
+    root: Option<Node>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    Prim(Prim),
+    Not(Box<Node>),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    Rel(Arith, Rel, Arith),
+}
+
+/// Which address or port a primitive looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Src,
+    Dst,
+    SrcOrDst,
+    SrcAndDst,
+}
+
+impl Dir {
+    fn test(self, src: bool, dst: bool) -> bool {
+        match self {
+            Dir::Src => src,
+            Dir::Dst => dst,
+            Dir::SrcOrDst => src || dst,
+            Dir::SrcAndDst => src && dst,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prim {
+    /// Any IPv4 datagram (`ip`): everything a capture here holds.
+    Ip,
+    Proto(u8),
+    Net {
+        dir: Dir,
+        addr: u32,
+        mask: u32,
+    },
+    /// Ports in `lo..=hi`, of TCP or UDP (or only `proto`'s).
+    Ports {
+        dir: Dir,
+        lo: u16,
+        hi: u16,
+        proto: Option<u8>,
+    },
+    /// `greater N` (true) / `less N` (false).
+    Length(bool, usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rel {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Eq,
+    Ne,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    And,
+    Or,
+    Xor,
+    Shl,
+    Shr,
+}
+
+/// The header a load is relative to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    Ip,
+    /// The transport header of this protocol.
+    Over(u8),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Arith {
+    Num(u32),
+    Len,
+    Load(Layer, Box<Arith>, u8),
+    Neg(Box<Arith>),
+    Bin(Op, Box<Arith>, Box<Arith>),
+}
+
+/// The qualifiers of the last primitive with a value, for the bare values
+/// that repeat it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Quals {
+    proto: Option<u8>,
+    dir: Dir,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Host,
+    Net,
+    Port,
+    PortRange,
+}
+
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+const ICMP: u8 = 1;
+
+fn proto_number(w: &str) -> Option<u8> {
+    match w {
+        "tcp" => Some(TCP),
+        "udp" => Some(UDP),
+        "icmp" => Some(ICMP),
+        _ => None,
+    }
+}
+
+/// pcap's names for header offsets and field values.
+fn named_constant(w: &str) -> Option<u32> {
+    Some(match w {
+        "tcpflags" => 13,
+        "tcp-fin" => 0x01,
+        "tcp-syn" => 0x02,
+        "tcp-rst" => 0x04,
+        "tcp-push" => 0x08,
+        "tcp-ack" => 0x10,
+        "tcp-urg" => 0x20,
+        "tcp-ece" => 0x40,
+        "tcp-cwr" => 0x80,
+        "icmptype" => 0,
+        "icmpcode" => 1,
+        "icmp-echoreply" => 0,
+        "icmp-unreach" => 3,
+        "icmp-sourcequench" => 4,
+        "icmp-redirect" => 5,
+        "icmp-echo" => 8,
+        "icmp-routeradvert" => 9,
+        "icmp-routersolicit" => 10,
+        "icmp-timxceed" => 11,
+        "icmp-paramprob" => 12,
+        "icmp-tstamp" => 13,
+        "icmp-tstampreply" => 14,
+        "icmp-ireq" => 15,
+        "icmp-ireqreply" => 16,
+        "icmp-maskreq" => 17,
+        "icmp-maskreply" => 18,
+        _ => return None,
+    })
+}
+
+/// A number as pcap writes them: decimal, `0x` hexadecimal, `0` octal.
+fn number(w: &str) -> Option<u32> {
+    if let Some(h) = w.strip_prefix("0x").or_else(|| w.strip_prefix("0X")) {
+        u32::from_str_radix(h, 16).ok()
+    } else if w.len() > 1 && w.starts_with('0') {
+        u32::from_str_radix(&w[1..], 8).ok()
+    } else if w.bytes().all(|b| b.is_ascii_digit()) {
+        w.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// Splits the expression into tokens: words (names, numbers, addresses,
+/// `10.0.0.0/8`, `8000-8080`) and operators.
+fn lex(text: &str) -> Vec<String> {
+    const TWO: [&str; 8] = ["&&", "||", "!=", "==", "<=", ">=", "<<", ">>"];
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let word_char = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.');
+        // `\tcp`: a protocol name escaped from its keyword.
+        let escaped = c == '\\' && chars.get(i + 1).is_some_and(|n| n.is_alphabetic());
+        if c.is_alphanumeric() || c == '_' || escaped {
+            let start = i;
+            i += usize::from(escaped);
+            while i < chars.len() && word_char(chars[i]) {
+                i += 1;
+            }
+            // A network with its prefix length (`10.0.0.0/8`) is one word.
+            if i + 1 < chars.len()
+                && chars[i] == '/'
+                && chars[i + 1].is_ascii_digit()
+                && chars[start..i].contains(&'.')
+            {
+                i += 1;
+                while i < chars.len() && chars[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+            out.push(chars[start..i].iter().collect());
+            continue;
+        }
+        let pair: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+        if TWO.contains(&pair.as_str()) {
+            out.push(pair);
+            i += 2;
+        } else {
+            out.push(c.to_string());
+            i += 1;
+        }
+    }
+    out
+}
+
+struct Parser {
+    toks: Vec<String>,
+    pos: usize,
+    last: Option<Quals>,
+    /// Parentheses, `not`s and signs open around the current position:
+    /// bounded, so no input can exhaust the stack.
+    depth: usize,
+}
+
+/// How deep expressions may nest.
+const MAX_DEPTH: usize = 64;
+
+type Parsed<T> = Result<T, String>;
+
+fn near(w: &str) -> String {
+    format!("syntax error in filter expression near `{w}`")
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&str> {
+        self.toks.get(self.pos).map(String::as_str)
+    }
+
+    fn peek_at(&self, k: usize) -> Option<&str> {
+        self.toks.get(self.pos + k).map(String::as_str)
+    }
+
+    fn next(&mut self) -> Option<String> {
+        let t = self.toks.get(self.pos).cloned();
+        self.pos += usize::from(t.is_some());
+        t
+    }
+
+    fn eat(&mut self, w: &str) -> bool {
+        if self.peek() == Some(w) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The error for what stands at the current position.
+    fn unexpected(&self) -> String {
+        match self.peek() {
+            Some(w) => near(w),
+            None => match self.toks.last() {
+                Some(last) => format!("syntax error in filter expression: it ends after `{last}`"),
+                None => "syntax error in filter expression".to_string(),
+            },
+        }
+    }
+
+    fn expr(&mut self) -> Parsed<Node> {
+        let mut node = self.unary()?;
+        loop {
+            let or = match self.peek() {
+                Some("and" | "&&") => false,
+                Some("or" | "||") => true,
+                _ => return Ok(node),
+            };
+            self.pos += 1;
+            let rhs = self.unary()?;
+            node = if or {
+                Node::Or(Box::new(node), Box::new(rhs))
+            } else {
+                Node::And(Box::new(node), Box::new(rhs))
+            };
+        }
+    }
+
+    fn unary(&mut self) -> Parsed<Node> {
+        self.depth += 1;
+        let r = self.unary_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn unary_inner(&mut self) -> Parsed<Node> {
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "filter expression nested more than {MAX_DEPTH} deep"
+            ));
+        }
+        let Some(w) = self.peek().map(str::to_owned) else {
+            return Err(self.unexpected());
+        };
+        match w.as_str() {
+            "not" | "!" => {
+                self.pos += 1;
+                return Ok(Node::Not(Box::new(self.unary()?)));
+            }
+            "(" => {
+                // A parenthesised expression, unless it turns out to be
+                // arithmetic (`(tcp[13] & 2) != 0`).
+                let at = self.pos;
+                let saved = self.last;
+                self.pos += 1;
+                if let Ok(inner) = self.expr() {
+                    if self.eat(")") && !self.peek().is_some_and(is_arith_continuation) {
+                        return Ok(inner);
+                    }
+                }
+                self.pos = at;
+                self.last = saved;
+                return self.relation();
+            }
+            _ => {}
+        }
+        let next = self.peek_at(1);
+        let starts_arith = w == "len"
+            || w == "-"
+            || (matches!(w.as_str(), "ip" | "tcp" | "udp" | "icmp") && next == Some("["))
+            || ((number(&w).is_some() || named_constant(&w).is_some())
+                && next.is_some_and(is_arith_continuation));
+        if starts_arith {
+            return self.relation();
+        }
+        self.primitive()
+    }
+
+    fn primitive(&mut self) -> Parsed<Node> {
+        let w = self.next().unwrap_or_default();
+        match w.as_str() {
+            "greater" | "less" => {
+                let v = self
+                    .next()
+                    .ok_or_else(|| format!("syntax error: `{w}` needs a length"))?;
+                let n = number(&v).ok_or_else(|| format!("invalid length {v}"))?;
+                return Ok(Node::Prim(Prim::Length(w == "greater", n as usize)));
+            }
+            "ip" | "tcp" | "udp" | "icmp" => {
+                let proto = proto_number(&w);
+                if w == "ip" && self.eat("proto") {
+                    let v = self.next().ok_or_else(|| self.unexpected())?;
+                    let v = v.strip_prefix('\\').unwrap_or(&v);
+                    let n = proto_number(v)
+                        .or_else(|| number(v).and_then(|n| u8::try_from(n).ok()))
+                        .ok_or_else(|| format!("invalid protocol {v}"))?;
+                    return Ok(Node::Prim(Prim::Proto(n)));
+                }
+                let proto_node = Node::Prim(proto.map_or(Prim::Ip, Prim::Proto));
+                // A protocol alone, or qualifying what follows it.
+                if !self.peek().is_some_and(|n| {
+                    matches!(n, "src" | "dst" | "host" | "net" | "port" | "portrange")
+                }) {
+                    return Ok(proto_node);
+                }
+                return self.qualified(proto);
+            }
+            "src" | "dst" | "host" | "net" | "port" | "portrange" => {
+                self.pos -= 1;
+                return self.qualified(None);
+            }
+            _ => {}
+        }
+        // A bare value repeats the qualifiers before it.
+        match self.last {
+            Some(q) if w.starts_with(|c: char| c.is_ascii_digit()) => self.value(q, &w),
+            _ => Err(near(&w)),
+        }
+    }
+
+    /// `[dir] kind value` after an optional protocol.
+    fn qualified(&mut self, proto: Option<u8>) -> Parsed<Node> {
+        let dir = match self.peek() {
+            Some("src" | "dst") => {
+                let first = self.next().unwrap_or_default();
+                // `src or dst`, `src and dst` (either order) as one qualifier.
+                let joined = match (self.peek(), self.peek_at(1)) {
+                    (Some(op @ ("or" | "and")), Some(other @ ("src" | "dst")))
+                        if other != first =>
+                    {
+                        Some(if op == "or" {
+                            Dir::SrcOrDst
+                        } else {
+                            Dir::SrcAndDst
+                        })
+                    }
+                    _ => None,
+                };
+                match joined {
+                    Some(d) => {
+                        self.pos += 2;
+                        d
+                    }
+                    None if first == "src" => Dir::Src,
+                    None => Dir::Dst,
+                }
+            }
+            _ => Dir::SrcOrDst,
+        };
+        let kind = match self.peek() {
+            Some("host") => Kind::Host,
+            Some("net") => Kind::Net,
+            Some("port") => Kind::Port,
+            Some("portrange") => Kind::PortRange,
+            // `src 10.0.0.1`: a host.
+            Some(v) if v.starts_with(|c: char| c.is_ascii_digit()) => {
+                let v = v.to_string();
+                self.pos += 1;
+                return self.value(
+                    Quals {
+                        proto,
+                        dir,
+                        kind: Kind::Host,
+                    },
+                    &v,
+                );
+            }
+            _ => return Err(self.unexpected()),
+        };
+        let kw = self.next().unwrap_or_default();
+        let v = self
+            .next()
+            .ok_or_else(|| format!("syntax error: `{kw}` needs a value"))?;
+        self.value(Quals { proto, dir, kind }, &v)
+    }
+
+    /// The primitive `q` with the value `v`.
+    fn value(&mut self, q: Quals, v: &str) -> Parsed<Node> {
+        let prim = match q.kind {
+            Kind::Host => {
+                let a: Ipv4Addr = v
+                    .parse()
+                    .map_err(|_| format!("invalid host {v} (addresses only)"))?;
+                Prim::Net {
+                    dir: q.dir,
+                    addr: u32::from(a),
+                    mask: u32::MAX,
+                }
+            }
+            Kind::Net => {
+                let (addr, mask) = parse_net(v)?;
+                Prim::Net {
+                    dir: q.dir,
+                    addr,
+                    mask,
+                }
+            }
+            Kind::Port | Kind::PortRange => {
+                if q.proto == Some(ICMP) {
+                    return Err(format!("icmp has no ports (near `{v}`)"));
+                }
+                let port = |s: &str| s.parse::<u16>().map_err(|_| format!("invalid port {s}"));
+                let (lo, hi) = if q.kind == Kind::Port {
+                    (port(v)?, port(v)?)
+                } else {
+                    let (a, b) = v
+                        .split_once('-')
+                        .ok_or_else(|| format!("invalid port range {v} (N-M)"))?;
+                    let (a, b) = (port(a)?, port(b)?);
+                    (a.min(b), a.max(b))
+                };
+                Prim::Ports {
+                    dir: q.dir,
+                    lo,
+                    hi,
+                    proto: q.proto,
+                }
+            }
+        };
+        self.last = Some(q);
+        let node = Node::Prim(prim);
+        // `tcp host A`: the protocol and the host, both.
+        Ok(match q.proto {
+            Some(p) if !matches!(prim, Prim::Ports { .. }) => {
+                Node::And(Box::new(Node::Prim(Prim::Proto(p))), Box::new(node))
+            }
+            _ => node,
+        })
+    }
+
+    fn relation(&mut self) -> Parsed<Node> {
+        let lhs = self.arith(0)?;
+        let rel = match self.next().as_deref() {
+            Some(">") => Rel::Gt,
+            Some(">=") => Rel::Ge,
+            Some("<") => Rel::Lt,
+            Some("<=") => Rel::Le,
+            Some("=" | "==") => Rel::Eq,
+            Some("!=") => Rel::Ne,
+            _ => {
+                self.pos -= 1;
+                return Err(self.unexpected());
+            }
+        };
+        let rhs = self.arith(0)?;
+        Ok(Node::Rel(lhs, rel, rhs))
+    }
+
+    /// Precedence climbing over pcap's levels: `|` `^`, then `&`, then
+    /// shifts, then `+` `-`, then `*` `/` `%`.
+    fn arith(&mut self, min: u8) -> Parsed<Arith> {
+        let mut lhs = self.arith_atom()?;
+        loop {
+            let Some((op, level)) = self.peek().and_then(binary_op) else {
+                return Ok(lhs);
+            };
+            if level < min {
+                return Ok(lhs);
+            }
+            self.pos += 1;
+            let rhs = self.arith(level + 1)?;
+            lhs = Arith::Bin(op, Box::new(lhs), Box::new(rhs));
+        }
+    }
+
+    fn arith_atom(&mut self) -> Parsed<Arith> {
+        self.depth += 1;
+        let r = self.arith_atom_inner();
+        self.depth -= 1;
+        r
+    }
+
+    fn arith_atom_inner(&mut self) -> Parsed<Arith> {
+        if self.depth > MAX_DEPTH {
+            return Err(format!(
+                "filter expression nested more than {MAX_DEPTH} deep"
+            ));
+        }
+        let Some(w) = self.next() else {
+            return Err(self.unexpected());
+        };
+        match w.as_str() {
+            "(" => {
+                let inner = self.arith(0)?;
+                if !self.eat(")") {
+                    return Err(self.unexpected());
+                }
+                Ok(inner)
+            }
+            "-" => Ok(Arith::Neg(Box::new(self.arith_atom()?))),
+            "len" => Ok(Arith::Len),
+            "ip" | "tcp" | "udp" | "icmp" => {
+                let layer = proto_number(&w).map_or(Layer::Ip, Layer::Over);
+                if !self.eat("[") {
+                    return Err(self.unexpected());
+                }
+                let off = self.arith(0)?;
+                let size = if self.eat(":") {
+                    let s = self.next().unwrap_or_default();
+                    match s.as_str() {
+                        "1" => 1,
+                        "2" => 2,
+                        "4" => 4,
+                        _ => return Err(format!("data size must be 1, 2 or 4, not `{s}`")),
+                    }
+                } else {
+                    1
+                };
+                if !self.eat("]") {
+                    return Err(self.unexpected());
+                }
+                Ok(Arith::Load(layer, Box::new(off), size))
+            }
+            _ => number(&w)
+                .or_else(|| named_constant(&w))
+                .map(Arith::Num)
+                .ok_or_else(|| near(&w)),
+        }
+    }
+}
+
+/// Whether a token after a value makes it the start of arithmetic.
+fn is_arith_continuation(w: &str) -> bool {
+    binary_op(w).is_some() || matches!(w, ">" | ">=" | "<" | "<=" | "=" | "==" | "!=")
+}
+
+fn binary_op(w: &str) -> Option<(Op, u8)> {
+    Some(match w {
+        "|" => (Op::Or, 0),
+        "^" => (Op::Xor, 0),
+        "&" => (Op::And, 1),
+        "<<" => (Op::Shl, 2),
+        ">>" => (Op::Shr, 2),
+        "+" => (Op::Add, 3),
+        "-" => (Op::Sub, 3),
+        "*" => (Op::Mul, 4),
+        "/" => (Op::Div, 4),
+        "%" => (Op::Mod, 4),
+        _ => return None,
+    })
+}
+
+/// `10.0.0.0/8`, or a partial address whose missing octets are the
+/// network's (`10` is 10.0.0.0/8, `192.168` 192.168.0.0/16).
+fn parse_net(v: &str) -> Parsed<(u32, u32)> {
+    let bad = || format!("invalid network {v} (A.B.C.D/LEN or A, A.B, A.B.C)");
+    let (addr, len) = match v.split_once('/') {
+        Some((a, l)) => {
+            let len: u32 = l.parse().ok().filter(|l| *l <= 32).ok_or_else(bad)?;
+            let octets: Vec<&str> = a.split('.').collect();
+            if octets.len() != 4 {
+                return Err(bad());
+            }
+            (a.parse::<Ipv4Addr>().map_err(|_| bad())?, len)
+        }
+        None => {
+            let octets: Vec<u8> = v
+                .split('.')
+                .map(|o| o.parse::<u8>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad())?;
+            if octets.is_empty() || octets.len() > 4 {
+                return Err(bad());
+            }
+            let mut full = [0u8; 4];
+            full[..octets.len()].copy_from_slice(&octets);
+            (Ipv4Addr::from(full), 8 * octets.len() as u32)
+        }
+    };
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    let addr = u32::from(addr);
+    if addr & !mask != 0 {
+        // As pcap: "non-network bits set in".
+        return Err(format!("non-network bits set in \"{v}\""));
+    }
+    Ok((addr, mask))
+}
+
+impl Filter {
+    /// Parses tcpdump's operands, joined by spaces as tcpdump joins them.
+    pub fn parse(words: &[String]) -> Result<Filter, String> {
+        let toks = lex(&words.join(" "));
+        if toks.is_empty() {
+            return Ok(Filter::default());
+        }
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            last: None,
+            depth: 0,
+        };
+        let root = p.expr()?;
+        if p.pos < p.toks.len() {
+            return Err(p.unexpected());
+        }
+        Ok(Filter { root: Some(root) })
+    }
+
+    /// Whether the datagram `bytes` passes.
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        let Some(root) = &self.root else {
+            return true;
+        };
+        let Ok(p) = ipv4::Packet::new_checked(bytes) else {
+            return false;
+        };
+        let ctx = Pkt {
+            bytes,
+            proto: u8::from(p.protocol()),
+            first_fragment: p.frag_offset() == 0,
+            header_len: p.header_len(),
+            src: u32::from(p.src_addr()),
+            dst: u32::from(p.dst_addr()),
+        };
+        ctx.eval(root).unwrap_or(false)
+    }
+}
+
+struct Pkt<'a> {
+    bytes: &'a [u8],
+    proto: u8,
+    first_fragment: bool,
+    header_len: usize,
+    src: u32,
+    dst: u32,
+}
+
+impl Pkt<'_> {
+    /// `None`: the packet is rejected whatever the rest says (a load
+    /// beyond its end, a division by zero), as a BPF program returns 0.
+    fn eval(&self, n: &Node) -> Option<bool> {
+        Some(match n {
+            Node::Prim(p) => self.prim(p),
+            Node::Not(inner) => !self.eval(inner)?,
+            Node::And(a, b) => self.eval(a)? && self.eval(b)?,
+            Node::Or(a, b) => self.eval(a)? || self.eval(b)?,
+            Node::Rel(a, rel, b) => {
+                if !self.layers_present(a) || !self.layers_present(b) {
+                    return Some(false);
+                }
+                let (x, y) = (self.arith(a)?, self.arith(b)?);
+                match rel {
+                    Rel::Gt => x > y,
+                    Rel::Ge => x >= y,
+                    Rel::Lt => x < y,
+                    Rel::Le => x <= y,
+                    Rel::Eq => x == y,
+                    Rel::Ne => x != y,
+                }
+            }
+        })
+    }
+
+    fn prim(&self, p: &Prim) -> bool {
+        match *p {
+            Prim::Ip => true,
+            Prim::Proto(n) => self.proto == n,
+            Prim::Length(greater, n) => {
+                if greater {
+                    self.bytes.len() >= n
+                } else {
+                    self.bytes.len() <= n
+                }
+            }
+            Prim::Net { dir, addr, mask } => {
+                dir.test(self.src & mask == addr, self.dst & mask == addr)
+            }
+            Prim::Ports { dir, lo, hi, proto } => {
+                let carries = match proto {
+                    Some(p) => self.proto == p,
+                    None => self.proto == TCP || self.proto == UDP,
+                };
+                if !carries || !self.first_fragment {
+                    return false;
+                }
+                let Some(d) = self.bytes.get(self.header_len..self.header_len + 4) else {
+                    return false;
+                };
+                let (s, t) = (
+                    u16::from_be_bytes([d[0], d[1]]),
+                    u16::from_be_bytes([d[2], d[3]]),
+                );
+                dir.test((lo..=hi).contains(&s), (lo..=hi).contains(&t))
+            }
+        }
+    }
+
+    /// `tcp[...]` in an expression needs a TCP packet's first fragment.
+    fn layers_present(&self, a: &Arith) -> bool {
+        match a {
+            Arith::Load(Layer::Over(p), off, _) => {
+                self.proto == *p && self.first_fragment && self.layers_present(off)
+            }
+            Arith::Load(Layer::Ip, off, _) | Arith::Neg(off) => self.layers_present(off),
+            Arith::Bin(_, x, y) => self.layers_present(x) && self.layers_present(y),
+            Arith::Num(_) | Arith::Len => true,
+        }
+    }
+
+    fn arith(&self, a: &Arith) -> Option<u32> {
+        Some(match a {
+            Arith::Num(n) => *n,
+            Arith::Len => u32::try_from(self.bytes.len()).unwrap_or(u32::MAX),
+            Arith::Neg(x) => self.arith(x)?.wrapping_neg(),
+            Arith::Load(layer, off, size) => {
+                let base = match layer {
+                    Layer::Ip => 0,
+                    Layer::Over(_) => self.header_len,
+                };
+                let at = base.checked_add(usize::try_from(self.arith(off)?).ok()?)?;
+                let b = self.bytes.get(at..at.checked_add(usize::from(*size))?)?;
+                b.iter().fold(0u32, |v, byte| (v << 8) | u32::from(*byte))
+            }
+            Arith::Bin(op, x, y) => {
+                let (x, y) = (self.arith(x)?, self.arith(y)?);
+                match op {
+                    Op::Add => x.wrapping_add(y),
+                    Op::Sub => x.wrapping_sub(y),
+                    Op::Mul => x.wrapping_mul(y),
+                    Op::Div => x.checked_div(y)?,
+                    Op::Mod => x.checked_rem(y)?,
+                    Op::And => x & y,
+                    Op::Or => x | y,
+                    Op::Xor => x ^ y,
+                    Op::Shl => x.checked_shl(y).unwrap_or(0),
+                    Op::Shr => x.checked_shr(y).unwrap_or(0),
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    fn f(s: &str) -> Filter {
+        Filter::parse(&[s.to_string()]).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn bad(s: &str) -> String {
+        Filter::parse(&[s.to_string()]).expect_err(s)
+    }
+
+    /// An IPv4 datagram of `proto` from 10.0.0.1:`sport` to
+    /// 10.0.0.2:`dport`, 40 bytes.
+    pub(crate) fn packet(proto: u8, sport: u16, dport: u16) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x45;
+        p[3] = 40;
+        p[8] = 64;
+        p[9] = proto;
+        p[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        p[20..22].copy_from_slice(&sport.to_be_bytes());
+        p[22..24].copy_from_slice(&dport.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn filters_parse_and_match_as_pcap_reads_them() {
+        let (tcp80, udp80, tcp22) = (
+            packet(6, 1000, 80),
+            packet(17, 1000, 80),
+            packet(6, 1000, 22),
+        );
+        let icmp = packet(1, 0, 0);
+        let m = |expr: &str, p: &[u8]| f(expr).matches(p);
+        assert!(m("", &icmp));
+        assert!(m("tcp and port 80", &tcp80) && !m("tcp and port 80", &udp80));
+        assert!(m("icmp or udp", &icmp) && m("icmp or udp", &udp80) && !m("icmp or udp", &tcp80));
+        // A protocol qualifies the port after it, and `not` covers both.
+        assert!(m("tcp port 80", &tcp80) && !m("tcp port 80", &udp80));
+        assert!(!m("not tcp port 80", &tcp80));
+        assert!(m("not tcp port 80", &udp80) && m("not tcp port 80", &tcp22));
+        assert!(!m("not tcp src port 1000", &tcp22) && m("not tcp src port 1000", &udp80));
+        assert!(m("udp src port 1000 or not icmp", &udp80));
+        assert!(m("not not tcp && ! dst host 10.0.0.9", &tcp22));
+        assert!(!m("! dst host 10.0.0.2", &tcp22));
+        // Left to right, equal precedence: (icmp or udp) and port 80.
+        assert!(!m("icmp or udp and port 80", &icmp));
+        assert!(m("icmp or udp and port 80", &udp80));
+        assert!(m("port 22 and tcp or icmp", &icmp));
+        assert!(Filter::parse(&["port".to_string()]).is_err());
+        assert!(Filter::parse(&["frobs".to_string()]).is_err());
+        assert!(Filter::parse(&["greater".to_string()]).is_err());
+        for bad in [
+            "tcp and",
+            "and tcp",
+            "tcp or",
+            "not",
+            "tcp udp",
+            "port 80 host 10.0.0.1",
+            "tcp not udp",
+            "src tcp",
+            "src",
+            "tcp and or udp",
+            "port 80 tcp",
+        ] {
+            let words: Vec<String> = bad.split_whitespace().map(String::from).collect();
+            assert!(Filter::parse(&words).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lengths() {
+        // A 40-byte TCP/IP header with no payload.
+        let mut p = vec![0u8; 40];
+        p[0] = 0x45;
+        p[3] = 40;
+        p[8] = 64;
+        p[9] = 6;
+        assert!(f("greater 40").matches(&p));
+        assert!(!f("greater 41").matches(&p));
+        assert!(f("less 40").matches(&p));
+        assert!(!f("tcp and less 39").matches(&p));
+    }
+
+    /// A TCP packet from 10.0.0.1:1000 to 10.0.0.2:80 with `flags`.
+    fn tcp_flags(flags: u8) -> Vec<u8> {
+        let mut p = packet(6, 1000, 80);
+        p[33] = flags;
+        p
+    }
+
+    #[test]
+    fn parentheses_group_and_not_binds_tightest() {
+        let (tcp80, udp80, tcp22) = (
+            packet(6, 1000, 80),
+            packet(17, 1000, 80),
+            packet(6, 1000, 22),
+        );
+        let icmp = packet(1, 0, 0);
+        let e = "tcp and (port 80 or port 22)";
+        assert!(f(e).matches(&tcp80) && f(e).matches(&tcp22) && !f(e).matches(&udp80));
+        let e = "icmp or (udp and port 80)";
+        assert!(f(e).matches(&icmp) && f(e).matches(&udp80) && !f(e).matches(&tcp80));
+        let e = "not (tcp or udp)";
+        assert!(f(e).matches(&icmp) && !f(e).matches(&tcp80));
+        // Written without spaces, and nested.
+        assert!(f("((tcp))&&(port 22||port 23)").matches(&tcp22));
+        assert!(f("!(port 80)").matches(&tcp22));
+        for e in ["(tcp", "tcp)", "()", "tcp and (", ") tcp", "(port 80 or)"] {
+            bad(e);
+        }
+    }
+
+    #[test]
+    fn src_or_dst_and_repeated_qualifiers() {
+        let p = packet(6, 1000, 80); // 10.0.0.1:1000 -> 10.0.0.2:80
+        assert!(f("src or dst host 10.0.0.1").matches(&p));
+        assert!(f("dst or src host 10.0.0.2").matches(&p));
+        assert!(!f("src and dst host 10.0.0.1").matches(&p));
+        assert!(f("src and dst host 10.0.0.1").matches(&{
+            let mut q = p.clone();
+            q[16..20].copy_from_slice(&[10, 0, 0, 1]);
+            q
+        }));
+        assert!(f("tcp src or dst port 80").matches(&p));
+        assert!(!f("src and dst port 80").matches(&p));
+        // `src host A or dst host B` is two primitives, not one qualifier.
+        assert!(f("src host 10.0.0.9 or dst host 10.0.0.2").matches(&p));
+        // A bare value takes the qualifiers before it.
+        assert!(f("port 22 or 80").matches(&p));
+        assert!(!f("tcp dst port 22 or 1000").matches(&p));
+        assert!(f("tcp src port 22 or 1000").matches(&p));
+        assert!(!f("udp port 22 or 80").matches(&p));
+        assert!(f("host 10.0.0.9 or 10.0.0.2").matches(&p));
+        assert!(!f("host 10.0.0.1 and not 10.0.0.2").matches(&p));
+        assert!(f("src 10.0.0.1").matches(&p) && !f("dst 10.0.0.1").matches(&p));
+        // Nothing to repeat.
+        bad("80");
+        bad("tcp or 80");
+    }
+
+    #[test]
+    fn networks_and_port_ranges() {
+        let p = packet(6, 1000, 80);
+        assert!(f("net 10.0.0.0/24").matches(&p));
+        assert!(f("src net 10").matches(&p) && f("dst net 10.0").matches(&p));
+        assert!(!f("net 192.168.0.0/16").matches(&p));
+        assert!(f("net 0.0.0.0/0").matches(&p));
+        assert!(bad("net 10.0.0.1/24").contains("non-network bits"));
+        bad("net 10.0.0.0/33");
+        bad("net 300");
+        assert!(f("portrange 20-80").matches(&p) && f("portrange 80-20").matches(&p));
+        assert!(!f("dst portrange 81-1000").matches(&p));
+        assert!(f("tcp src portrange 999-1001").matches(&p));
+        bad("portrange 80");
+        bad("icmp port 80");
+        assert!(f("ip proto 17").matches(&packet(17, 1, 2)));
+        assert!(f("ip proto \\tcp").matches(&p) && !f("ip proto udp").matches(&p));
+        assert!(f("ip and tcp").matches(&p));
+    }
+
+    #[test]
+    fn header_bytes_and_arithmetic() {
+        let syn = tcp_flags(0x02);
+        let ack = tcp_flags(0x10);
+        let fin_ack = tcp_flags(0x11);
+        let syn_only = "tcp[tcpflags] & tcp-syn != 0";
+        assert!(f(syn_only).matches(&syn) && !f(syn_only).matches(&ack));
+        let e = "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0";
+        assert!(f(e).matches(&syn) && f(e).matches(&fin_ack) && !f(e).matches(&ack));
+        assert!(f("tcp[13] = 2").matches(&syn) && f("tcp[13] == 0x11").matches(&fin_ack));
+        // A parenthesis that opens arithmetic, not a group.
+        assert!(f("(tcp[13] & 2) != 0").matches(&syn));
+        assert!(f("(tcp[13] & 2) != 0 and port 80").matches(&syn));
+        assert!(f("port 80 and (tcp[13] & 16 = 16)").matches(&ack));
+        // Ports as 2-byte loads; the IP header's own fields.
+        assert!(f("tcp[2:2] = 80 and tcp[0:2] == 1000").matches(&syn));
+        assert!(f("ip[8] = 64 and ip[9] == 6 and ip[0] & 0xf = 5").matches(&syn));
+        assert!(f("ip[12:4] = 0x0a000001").matches(&syn));
+        assert!(f("len >= 40 and len <= 40 and len - 20 = 20").matches(&syn));
+        assert!(f("len > 10 * 3 + 9").matches(&syn) && !f("len > 10 * (3 + 9)").matches(&syn));
+        assert!(f("2 + 3 * 4 = 14 and 1 << 4 = 16 and 17 % 5 = 2").matches(&syn));
+        // ICMP's names.
+        let mut echo = packet(1, 0, 0);
+        echo[20] = 8;
+        assert!(f("icmp[icmptype] = icmp-echo").matches(&echo));
+        assert!(f("icmp[icmptype] != icmp-echoreply").matches(&echo));
+        // tcp[...] of a UDP packet: the relation is false.
+        let udp = packet(17, 1000, 80);
+        assert!(!f("tcp[13] = 0").matches(&udp) && f("not tcp[13] = 0").matches(&udp));
+        // A load past the end rejects the packet, whatever surrounds it
+        // (BPF returns 0); a division by zero too.
+        assert!(!f("tcp[100] = 0 or tcp").matches(&syn));
+        assert!(!f("not tcp[100] = 1").matches(&syn));
+        assert!(f("tcp or tcp[100] = 0").matches(&syn));
+        assert!(!f("len / 0 = 0 or tcp").matches(&syn));
+        for e in [
+            "tcp[13:3] = 1",
+            "tcp[13 = 1",
+            "tcp[13]",
+            "tcp[13] &",
+            "len >",
+            "len",
+            "tcp[frobs] = 1",
+            "tcp[13] = 2 2",
+        ] {
+            bad(e);
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        for open in ["(", "not ", "! ", "- "] {
+            let e = format!("{}tcp", open.repeat(100_000));
+            assert!(bad(&e).contains("nested"), "{open}");
+        }
+        assert!(bad(&format!("{}tcp[1] = 1{}", "(".repeat(70), ")".repeat(70))).contains("nested"));
+        assert!(f(&format!("{}tcp{}", "(".repeat(20), ")".repeat(20))).matches(&packet(6, 1, 2)));
+        assert!(
+            f(&format!("{}tcp[13] = 0{}", "(".repeat(30), ")".repeat(30)))
+                .matches(&packet(6, 1, 2))
+        );
+    }
+
+    #[test]
+    fn the_lexer_splits_operators_and_keeps_words() {
+        assert_eq!(
+            lex("tcp[13]&0x12!=0&&!(net 10.0.0.0/8||portrange 1-9)"),
+            [
+                "tcp",
+                "[",
+                "13",
+                "]",
+                "&",
+                "0x12",
+                "!=",
+                "0",
+                "&&",
+                "!",
+                "(",
+                "net",
+                "10.0.0.0/8",
+                "||",
+                "portrange",
+                "1-9",
+                ")"
+            ]
+        );
+        assert_eq!(lex("len / 2"), ["len", "/", "2"]);
+    }
+
+    /// Any string parses to an answer or an error, and a filter that
+    /// parses evaluates on any bytes without panicking.
+    #[test]
+    fn arbitrary_text_and_bytes_never_panic() {
+        let words = [
+            "tcp",
+            "udp",
+            "icmp",
+            "ip",
+            "(",
+            ")",
+            "[",
+            "]",
+            ":",
+            "and",
+            "or",
+            "not",
+            "!",
+            "&&",
+            "||",
+            "src",
+            "dst",
+            "host",
+            "net",
+            "port",
+            "portrange",
+            "10.0.0.1",
+            "10.0.0.0/8",
+            "80",
+            "1-9",
+            "len",
+            "=",
+            "!=",
+            "<",
+            ">=",
+            "&",
+            "|",
+            "+",
+            "-",
+            "*",
+            "/",
+            "%",
+            "<<",
+            ">>",
+            "4",
+            "0",
+            "tcpflags",
+            "tcp-syn",
+            "greater",
+            "less",
+            "proto",
+            "0xffffffff",
+            "99999999999",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let n = 1 + rnd(8);
+            let text: Vec<&str> = (0..n).map(|_| words[rnd(words.len())]).collect();
+            let text = text.join(" ");
+            if let Ok(filter) = Filter::parse(std::slice::from_ref(&text)) {
+                let mut p = packet([1, 6, 17][rnd(3)], rnd(65536) as u16, 80);
+                p.truncate(20 + rnd(21));
+                let _ = filter.matches(&p);
+            }
+        }
+    }
+}
