@@ -323,6 +323,10 @@ impl Connection {
         let now = ctx.now;
         let ack = seg.ack_number;
         let prior_una = self.snd.una();
+        if self.nothing_to_learn(seg) {
+            self.quiet_ack();
+            return false;
+        }
         let prior_in_flight = self.pipe();
         let cwnd_limited = self.cwnd_limited(prior_in_flight);
         self.check_app_limited();
@@ -491,6 +495,46 @@ impl Connection {
         }
         self.arm_loss_probe(now);
         advanced
+    }
+
+    /// An ACK that can tell the sender nothing: it acknowledges nothing
+    /// new while nothing is in flight, carries no SACK block, and finds
+    /// no episode open — what every segment to an end that only receives
+    /// looks like. The general path below would deliver nothing, detect
+    /// nothing and change no recovery state for it; [`Self::quiet_ack`]
+    /// does the little it would do (a randomized test runs both).
+    fn nothing_to_learn(&self, seg: &tcp::Repr<'_>) -> bool {
+        let una = self.snd.una();
+        seg.ack_number == una
+            && self.snd.nxt() == una
+            && seg.sack_ranges[0].is_none()
+            && self.rec.state == CaState::Open
+            && self.rec.dupacks == 0
+            && self.tlp.end.is_none()
+            && self.snd.queue().lost_log().is_empty()
+            && !general_path_forced()
+    }
+
+    /// What [`Self::process_ack`] does for an ACK [`Self::nothing_to_learn`]
+    /// accepts: the application-limited mark, the end of a D-SACK round
+    /// and of a recovery point SND.UNA has passed, and no reordering or
+    /// loss-probe timer with nothing in flight.
+    fn quiet_ack(&mut self) {
+        let una = self.snd.una();
+        self.check_app_limited();
+        if self.neg.sack && self.shared.loss.rack {
+            // RFC 8985 §6.2 step 4.
+            if self.rack.dsack_round.is_some_and(|r| una >= r) {
+                self.rack.dsack_round = None;
+            }
+            if self.rack.valid {
+                self.timers.stop(Timer::Reorder);
+            }
+        }
+        if self.rec.recover.is_some_and(|r| una > r) {
+            self.rec.recover = None;
+        }
+        self.timers.stop(Timer::LossProbe);
     }
 
     /// RFC 5681 §2's duplicate ACK: no data, no SYN or FIN, the window
@@ -1016,4 +1060,21 @@ impl Connection {
         let waiting = self.snd.queue().has_lost();
         self.rate.check_app_limited(unsent, pipe, cwnd, waiting);
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests set it to run every ACK through the general path, to compare.
+    pub(super) static GENERAL_ACK_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[cfg(test)]
+fn general_path_forced() -> bool {
+    GENERAL_ACK_PATH.with(std::cell::Cell::get)
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn general_path_forced() -> bool {
+    false
 }

@@ -111,6 +111,8 @@ struct World {
     dup: f64,
     corrupt: f64,
     steps: u64,
+    /// FNV-1a over every packet the stacks emitted, with its time.
+    digest: u64,
 }
 
 impl World {
@@ -156,6 +158,7 @@ impl World {
             corrupt: [0.0, 0.01][rng.below(2) as usize],
             rng,
             steps: 0,
+            digest: 0xcbf2_9ce4_8422_2325,
         }
     }
 
@@ -188,6 +191,9 @@ impl World {
             return false;
         };
         let bytes = buf[..t.len].to_vec();
+        for b in now.total_micros().to_le_bytes().iter().chain(&bytes) {
+            self.digest = (self.digest ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
         self.check_window(on_a, &bytes);
         let delay = Duration::from_millis(5 + self.rng.below(20));
         self.wire.push(Packet {
@@ -548,7 +554,8 @@ fn rng_bool(s: u64) -> bool {
     clippy::print_stderr,
     reason = "a summary per seed with TCPLAB_VERBOSE"
 )]
-fn run(seed: u64) {
+/// Runs seed `seed`; returns the digest of everything both stacks sent.
+fn run(seed: u64) -> u64 {
     let mut w = World::new(seed);
     let now = w.now;
     let c =
@@ -572,6 +579,7 @@ fn run(seed: u64) {
             w.now.saturating_since(Instant::from_secs(1))
         );
     }
+    w.digest
 }
 
 fn seeds() -> Vec<u64> {
@@ -591,6 +599,30 @@ fn random_interleavings_keep_every_invariant_and_every_byte() {
         let outcome = std::panic::catch_unwind(|| run(seed));
         if outcome.is_err() {
             panic!("seed {seed} failed; rerun it alone with TCPLAB_SEED={seed}");
+        }
+    }
+}
+
+/// The ACK path's shortcut (`Connection::nothing_to_learn`) is only a
+/// shortcut: with every ACK sent through the general path instead, every
+/// interleaving emits the same packets at the same times.
+#[test]
+fn the_quiet_ack_shortcut_changes_no_packet() {
+    use crate::tcp::recovery::GENERAL_ACK_PATH;
+    // Each seed runs twice: 50 unless TCPLAB_SEEDS / TCPLAB_SEED say.
+    let chosen = std::env::var("TCPLAB_SEEDS").is_ok() || std::env::var("TCPLAB_SEED").is_ok();
+    let seeds = if chosen { seeds() } else { (0..50).collect() };
+    for seed in seeds {
+        let fast = std::panic::catch_unwind(|| run(seed));
+        GENERAL_ACK_PATH.with(|g| g.set(true));
+        let general = std::panic::catch_unwind(|| run(seed));
+        GENERAL_ACK_PATH.with(|g| g.set(false));
+        match (fast, general) {
+            (Ok(f), Ok(g)) => assert_eq!(
+                f, g,
+                "seed {seed}: the shortcut changed what was sent; rerun with TCPLAB_SEED={seed}"
+            ),
+            _ => panic!("seed {seed} failed; rerun it alone with TCPLAB_SEED={seed}"),
         }
     }
 }
