@@ -132,15 +132,28 @@ fn port(s: &str, numeric: bool, zero_ok: bool) -> Result<u16, Usage> {
         .ok_or_else(|| bad("invalid"))
 }
 
-fn seconds(v: &str, what: &str) -> Result<Duration, Usage> {
-    v.parse::<f64>()
-        .ok()
-        .filter(|s| *s >= 0.0 && s.is_finite())
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| Usage {
-            status: 1,
-            ..Usage::new("nc", format!("{what} invalid: {v}"))
-        })
+/// OpenBSD's `strtonum(v, min, max)`: a decimal integer in range, or the
+/// reason it is not (`invalid`, `too small`, `too large`).
+fn strtonum(v: &str, min: i64, max: i64) -> Result<i64, &'static str> {
+    let t = v.trim_start();
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("invalid");
+    }
+    match t.parse::<i64>() {
+        Ok(n) if n < min => Err("too small"),
+        Ok(n) if n > max => Err("too large"),
+        Ok(n) => Ok(n),
+        Err(_) if t.starts_with('-') => Err("too small"),
+        Err(_) => Err("too large"),
+    }
+}
+
+fn strtonum_error(what: &str, why: &str, v: &str) -> Usage {
+    Usage {
+        status: 1,
+        ..Usage::new("nc", format!("{what} {why}: {v}"))
+    }
 }
 
 impl NcArgs {
@@ -180,16 +193,20 @@ impl NcArgs {
                 'd' => a.no_stdin = true,
                 'U' => unix = true,
                 'p' => a.source_port = Some(port(&v, a.numeric, false)?),
-                'q' => a.quit = Some(seconds(&v, "quit timeout")?),
+                // OpenBSD nc: whole seconds, as strtonum reads them; a
+                // negative -q waits for ever (Debian's patch).
+                'q' => {
+                    let q = strtonum(&v, i64::from(i32::MIN), i64::from(i32::MAX))
+                        .map_err(|why| strtonum_error("quit timer", why, &v))?;
+                    a.quit = u64::try_from(q).ok().map(Duration::from_secs);
+                }
                 'w' => {
-                    let w = seconds(&v, "timeout")?;
-                    if w.is_zero() {
-                        return Err(Usage {
-                            status: 1,
-                            ..Usage::new("nc", format!("timeout invalid: {v}"))
-                        });
+                    let w = strtonum(&v, 0, i64::from(i32::MAX / 1000))
+                        .map_err(|why| strtonum_error("timeout", why, &v))?;
+                    if w == 0 {
+                        return Err(strtonum_error("timeout", "invalid", &v));
                     }
-                    a.wait = Some(w);
+                    a.wait = Some(Duration::from_secs(w as u64));
                 }
                 's' => {
                     a.source = Some(v.parse().map_err(|_| Usage {
@@ -871,10 +888,32 @@ mod tests {
         // A range high to low is swapped; a listener's port 0 is any.
         assert_eq!(parse("server 9-2").unwrap().ports, (2, 9));
         assert_eq!(parse("-l 0").unwrap().ports, (0, 0));
-        assert!(parse("-w x server 1")
-            .unwrap_err()
-            .message
-            .contains("timeout invalid"));
+        // Whole seconds in range, in OpenBSD's words (no panic on a
+        // number too large for a Duration).
+        for (args, want) in [
+            ("-w x server 1", "timeout invalid: x"),
+            ("-w 1e20 server 1", "timeout invalid: 1e20"),
+            ("-w 1.5 server 1", "timeout invalid: 1.5"),
+            ("-w 3000000 server 1", "timeout too large: 3000000"),
+            ("-w -1 server 1", "timeout too small: -1"),
+            (
+                "-w 99999999999999999999 server 1",
+                "timeout too large: 99999999999999999999",
+            ),
+            ("-q 1e20 server 1", "quit timer invalid: 1e20"),
+            (
+                "-q 18446744073709551615 server 1",
+                "quit timer too large: 18446744073709551615",
+            ),
+        ] {
+            assert_eq!(parse(args).unwrap_err().message, want, "{args}");
+        }
+        assert_eq!(
+            parse("-w 2147483 server 1").unwrap().wait,
+            Some(Duration::from_secs(2147483))
+        );
+        // A negative -q waits for ever, as no -q does.
+        assert_eq!(parse("-q -1 server 1").unwrap().quit, None);
         assert!(parse("-l").unwrap_err().message.contains("missing port"));
         assert!(parse("-U")
             .unwrap_err()

@@ -89,7 +89,8 @@ fn parse_wait(v: &str) -> Option<(f64, f64, f64)> {
     let max = num(parts.next(), 5.0)?;
     let here = num(parts.next(), 3.0)?;
     let near = num(parts.next(), 10.0)?;
-    if parts.next().is_some() || max > 1e6 {
+    // Bounded so that a multiple of an RTT stays a Duration.
+    if parts.next().is_some() || max > 1e6 || here > 1e6 || near > 1e6 {
         return None;
     }
     Some((max, here, near))
@@ -790,6 +791,9 @@ mod tests {
             parse("-w x h").unwrap_err().message,
             "Cannot handle `-w' option with arg `x'"
         );
+        // Multipliers of an RTT too large for a Duration are refused, not
+        // a panic when the first reply comes.
+        assert!(parse("-w 5,1e300 h").is_err() && parse("-w 5,3,1e300 h").is_err());
         assert!(parse("").unwrap_err().message.contains("missing argument"));
         assert!(parse("-Z h")
             .unwrap_err()

@@ -271,3 +271,48 @@ fn filters_on_header_bytes_and_grouping() {
     );
     assert!(r[2].stdout[0].contains("Flags [S.],"), "{:?}", r[2].stdout);
 }
+
+/// -q: TCP and UDP as protocol and length; later fragments as tcpdump 4.99
+/// prints them (addresses and the protocol, by number with -n); -tt the
+/// seconds since the epoch.
+#[test]
+fn quiet_lines_fragments_and_epoch_stamps() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            ("500ms", "client", "tcpdump -q -t -c 2 tcp port 80"),
+            ("500ms", "server", "tcpdump -n -tt -c 3 icmp"),
+            ("500ms", "server", "tcpdump -c 2 icmp"),
+            (
+                "1s",
+                "client",
+                "curl -s -o /dev/null http://server/hello.txt",
+            ),
+            ("2s", "client", "ping -c 1 -s 3000 server"),
+        ],
+    );
+    let q = &r[1].stdout;
+    assert!(
+        q[0].starts_with("IP 10.99.1.2.") && q[0].ends_with(" > 10.99.3.2.http: tcp 0"),
+        "{q:?}"
+    );
+    let frags = &r[2].stdout;
+    assert_eq!(frags.len(), 3, "{frags:?}");
+    assert!(
+        frags[0].starts_with("1735689602.")
+            && frags[0].contains(" IP 10.99.1.2 > 10.99.3.2: ICMP echo request, id "),
+        "{frags:?}"
+    );
+    assert!(
+        frags[1].ends_with(" IP 10.99.1.2 > 10.99.3.2: ip-proto-1"),
+        "{frags:?}"
+    );
+    assert!(!frags.iter().any(|l| l.contains("(frag")), "{frags:?}");
+    // Without -n, /etc/protocols' name.
+    assert!(
+        r[3].stdout[1].ends_with(" IP 10.99.1.2 > 10.99.3.2: icmp"),
+        "{:?}",
+        r[3].stdout
+    );
+}

@@ -424,7 +424,7 @@ fn a_tunnel_mtu_above_the_path_makes_the_outer_datagrams_fragment() {
                 "a",
                 "tunnel udp t0 10.9.0.1/24 -c 10.0.2.2:7000 --mtu 1500",
             ),
-            ("0.5s", "b", "tcpdump -n -c 2 -i eth0"),
+            ("0.5s", "b", "tcpdump -n -v -c 2 -i eth0"),
             ("1s", "a", "ping -c 1 -M do -s 1472 10.9.0.2"),
         ],
     );
@@ -434,9 +434,20 @@ fn a_tunnel_mtu_above_the_path_makes_the_outer_datagrams_fragment() {
         find(&r, "a", "ping -c 1 -M do -s 1472 10.9.0.2", 0).exit,
         Some(0)
     );
-    let dump = &find(&r, "b", "tcpdump -n -c 2 -i eth0", 0).stdout;
-    assert!(dump[0].ends_with(":1480@0+)"), "{dump:?}");
-    assert!(dump[1].ends_with(":28@1480)"), "{dump:?}");
+    // -v: each datagram's IP header line, then its contents.
+    let dump = &find(&r, "b", "tcpdump -n -v -c 2 -i eth0", 0).stdout;
+    assert!(
+        dump[0].contains("offset 0, flags [+], proto UDP (17), length 1500"),
+        "{dump:?}"
+    );
+    assert!(
+        dump[2].contains("offset 1480, flags [none], proto UDP (17), length 48"),
+        "{dump:?}"
+    );
+    assert!(
+        dump[3].ends_with("10.0.1.2 > 10.0.2.2: ip-proto-17"),
+        "{dump:?}"
+    );
 }
 
 /// The outer path narrower than the link a tunnel leaves by: WireGuard and

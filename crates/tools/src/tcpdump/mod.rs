@@ -13,8 +13,10 @@
 //! `net`, `port`, `portrange` with `src`, `dst`, `src or dst`, `src and
 //! dst`, `greater N`, `less N`, header bytes (`tcp[tcpflags] & tcp-syn !=
 //! 0`), `and`, `or`, `not` and parentheses. Timestamps are the host's wall clock
-//! (in a simulation 2025-01-01 plus the time since its start), none with
-//! `-t`. `-X` and `-A` add the packet's bytes in hex and text, `-v` the IP
+//! (in a simulation 2025-01-01 plus the time since its start), in UTC:
+//! none with `-t`, epoch seconds with `-tt`, the time since the previous
+//! packet with `-ttt`, with the date `-tttt`, since the first `-ttttt`.
+//! `-q` shows TCP and UDP as protocol and length. `-X` and `-A` add the packet's bytes in hex and text, `-v` the IP
 //! header's fields. `-w FILE` writes a pcap file (raw IP) to the host's file
 //! system instead of printing (saved after each packet while under 4 MiB,
 //! then every 256). Ctrl-C ends it with tcpdump's counts on standard
@@ -43,8 +45,12 @@ pub struct TcpdumpArgs {
     pub absolute: bool,
     /// `-n`: ports as numbers.
     pub numeric: bool,
-    /// `-t`: no timestamps.
-    pub no_time: bool,
+    /// `-t` counted: 0 the time of day, 1 none, 2 seconds since the
+    /// epoch, 3 the time since the previous packet, 4 the date and time,
+    /// 5 the time since the first packet.
+    pub time_format: u8,
+    /// `-q`: the transport protocol and length only.
+    pub quiet: bool,
     /// `-w FILE`: write the packets to a pcap file.
     pub write: Option<String>,
     /// `-v`, counted; `-X` hex and ASCII; `-A` ASCII.
@@ -74,7 +80,8 @@ impl TcpdumpArgs {
             iface: None,
             absolute: false,
             numeric: false,
-            no_time: false,
+            time_format: 0,
+            quiet: false,
             write: None,
             verbose: 0,
             hex: false,
@@ -104,7 +111,8 @@ impl TcpdumpArgs {
                 'i' => a.iface = Some(v),
                 'S' => a.absolute = true,
                 'n' => a.numeric = true,
-                't' => a.no_time = true,
+                't' => a.time_format = a.time_format.saturating_add(1),
+                'q' => a.quiet = true,
                 'w' => a.write = Some(v),
                 'v' => a.verbose = a.verbose.saturating_add(1),
                 'X' => a.hex = true,
@@ -112,11 +120,47 @@ impl TcpdumpArgs {
                 _ => {}
             }
         }
+        if a.time_format > 5 {
+            return Err(Usage {
+                status: 1,
+                ..Usage::new(
+                    "tcpdump",
+                    "only -t, -tt, -ttt, -tttt and -ttttt are supported".into(),
+                )
+            });
+        }
         Filter::parse(&a.filter).map_err(|e| Usage {
             status: 1,
             ..Usage::new("tcpdump", e)
         })?;
         Ok(a)
+    }
+}
+
+/// The timestamp before a line, with its space, as tcpdump's `ts_print`
+/// writes it for each `-t` count (UTC: tcplab's hosts keep no time zone).
+fn timestamp(format: u8, micros: u64, reference: &mut Option<u64>) -> String {
+    match format {
+        1 => String::new(),
+        2 => format!("{}.{:06} ", micros / 1_000_000, micros % 1_000_000),
+        3 | 5 => {
+            let base = *reference.get_or_insert(micros);
+            if format == 3 {
+                *reference = Some(micros);
+            }
+            let (sign, delta) = if micros < base {
+                ('-', base - micros)
+            } else {
+                (' ', micros - base)
+            };
+            format!("{sign}{} ", stamp(delta))
+        }
+        4 => {
+            let days = (micros / 86_400_000_000) as i64;
+            let (y, m, d) = crate::http::civil_from_days(days);
+            format!("{y:04}-{m:02}-{d:02} {} ", stamp(micros))
+        }
+        _ => format!("{} ", stamp(micros)),
     }
 }
 
@@ -248,8 +292,11 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         numeric: a.numeric,
         absolute: a.absolute,
         verbose: a.verbose,
+        quiet: a.quiet,
     };
     let mut printer = Printer::default();
+    // -ttt's previous packet, -ttttt's first.
+    let mut reference: Option<u64> = None;
     let mut seen = 0u64;
     loop {
         if a.count.is_some_and(|c| seen >= c) {
@@ -280,10 +327,8 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         }
         let line = printer.line(&t.bytes, style);
         let mut text = String::new();
-        if !a.no_time {
-            text.push_str(&stamp(wall.as_micros() as u64));
-            text.push(' ');
-        }
+        let micros = u64::try_from(wall.as_micros()).unwrap_or(u64::MAX);
+        text.push_str(&timestamp(a.time_format, micros, &mut reference));
         if any {
             let name = ifaces
                 .iter()
@@ -357,5 +402,33 @@ mod tests {
     #[test]
     fn stamps() {
         assert_eq!(stamp(3_723_000_042), "01:02:03.000042");
+        // 2025-01-01 00:00:02.5 and 1.25 s later, for each -t count.
+        let (t0, t1) = (1_735_689_602_500_000u64, 1_735_689_603_750_000u64);
+        let each = |format: u8| {
+            let mut r = None;
+            [t0, t1, t1 + 1].map(|t| timestamp(format, t, &mut r))
+        };
+        assert_eq!(each(0)[0], "00:00:02.500000 ");
+        assert_eq!(each(1)[0], "");
+        assert_eq!(each(2)[1], "1735689603.750000 ");
+        assert_eq!(
+            each(3),
+            [
+                " 00:00:00.000000 ",
+                " 00:00:01.250000 ",
+                " 00:00:00.000001 "
+            ]
+        );
+        assert_eq!(each(4)[0], "2025-01-01 00:00:02.500000 ");
+        assert_eq!(each(5)[2], " 00:00:01.250001 ");
+        let parse = |s: &str| {
+            TcpdumpArgs::parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+        };
+        assert_eq!(parse("-tttt").unwrap().time_format, 4);
+        assert_eq!(parse("-t -t -t").unwrap().time_format, 3);
+        assert_eq!(
+            parse("-tttttt").unwrap_err().message,
+            "only -t, -tt, -ttt, -tttt and -ttttt are supported"
+        );
     }
 }

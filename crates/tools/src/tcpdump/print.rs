@@ -26,6 +26,8 @@ pub struct Style {
     pub absolute: bool,
     /// `-v` (counted).
     pub verbose: u8,
+    /// `-q`: TCP and UDP as their protocol and payload length only.
+    pub quiet: bool,
 }
 
 /// tcpdump's `-X` (`hex_and_ascii_print`): 16 bytes a line, as four-digit
@@ -160,7 +162,17 @@ impl Printer {
             let _ = write!(s, "{}\n    ", ip_header(&ip));
         }
         if ip.frag_offset() != 0 {
-            let _ = write!(s, "{src} > {dst}: {}", ip.protocol());
+            // A later fragment has no transport header: tcpdump 4.99
+            // (print-ip.c) names the protocol from /etc/protocols, by
+            // number with -n, and says nothing more (the -v header line
+            // shows the id, offset and flags).
+            let proto = match ip.protocol() {
+                p @ (Protocol::Tcp | Protocol::Udp | Protocol::Icmp) if !style.numeric => {
+                    p.to_string()
+                }
+                p => format!("ip-proto-{}", u8::from(p)),
+            };
+            let _ = write!(s, "{src} > {dst}: {proto}");
         } else {
             match ip.protocol() {
                 Protocol::Tcp => self.tcp(&mut s, (src, dst), payload, style, frag),
@@ -190,16 +202,6 @@ impl Printer {
                     let _ = write!(s, "{src} > {dst}: {other}, length {}", payload.len());
                 }
             }
-        }
-        if frag && style.verbose == 0 {
-            let _ = write!(
-                s,
-                " (frag {}:{}@{}{})",
-                ip.ident(),
-                payload.len(),
-                usize::from(ip.frag_offset()),
-                if ip.more_frags() { "+" } else { "" }
-            );
         }
         s
     }
@@ -231,6 +233,16 @@ impl Printer {
         let base = self.bases[&key];
         let rel = |n: SeqNumber, b: u32| n.0.wrapping_sub(b);
         let len = seg.payload().len();
+        if style.quiet {
+            // print-tcp.c under -q: "tcp" and the payload's length.
+            let _ = write!(
+                s,
+                "{src}.{} > {dst}.{}: tcp {len}",
+                port(seg.src_port(), Transport::Tcp, style),
+                port(seg.dst_port(), Transport::Tcp, style),
+            );
+            return;
+        }
         let _ = write!(
             s,
             "{src}.{} > {dst}.{}: Flags [{f}]",
@@ -326,7 +338,8 @@ fn udp_line(
         }
     }
     let data = d.payload();
-    if !frag && (sp == 53 || dp == 53) {
+    // -q: no protocol above UDP is decoded (print-udp.c).
+    if !frag && !style.quiet && (sp == 53 || dp == 53) {
         if let Some(text) = dns(data) {
             s.push_str(&text);
             return;

@@ -525,10 +525,24 @@ impl fmt::Display for Repr<'_> {
                         write!(f, "ICMP {dst} protocol {proto} unreachable")
                     }
                     DstUnreachable::PortUnreachable => {
-                        let (proto, port) = q
-                            .and_then(|q| q.ports().map(|(_, d)| (q.header.protocol, d)))
-                            .unwrap_or((Protocol::Unknown(0), 0));
-                        write!(f, "ICMP {dst} {proto} port {port} unreachable")
+                        // print-icmp.c: the quoted header's destination
+                        // port (bytes 2-3 of what follows the IP header),
+                        // named by protocol for TCP and UDP, by number
+                        // for anything else.
+                        let proto = q.map_or(Protocol::Unknown(0), |q| q.header.protocol);
+                        let port = q
+                            .and_then(|q| q.payload.get(2..4))
+                            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+                        match proto {
+                            Protocol::Tcp | Protocol::Udp => {
+                                write!(f, "ICMP {dst} {proto} port {port} unreachable")
+                            }
+                            other => write!(
+                                f,
+                                "ICMP {dst} protocol {} port {port} unreachable",
+                                u8::from(other)
+                            ),
+                        }
                     }
                     DstUnreachable::FragRequired => write!(
                         f,

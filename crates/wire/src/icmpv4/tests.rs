@@ -110,6 +110,19 @@ fn display_like_tcpdump() {
         quote: &q,
     };
     assert_eq!(r.to_string(), "ICMP 10.0.2.2 udp port 33434 unreachable");
+    // A quoted ICMP message (a rejected ping): the protocol by number and
+    // its bytes 2-3 (the checksum) as the port, as print-icmp.c does.
+    let mut icmp = quoted_udp();
+    icmp[9] = 1;
+    let r = Repr::DstUnreachable {
+        reason: DstUnreachable::PortUnreachable,
+        next_hop_mtu: 0,
+        quote: &icmp,
+    };
+    assert_eq!(
+        r.to_string(),
+        "ICMP 10.0.2.2 protocol 1 port 33434 unreachable"
+    );
     let r = Repr::DstUnreachable {
         reason: DstUnreachable::FragRequired,
         next_hop_mtu: 576,
