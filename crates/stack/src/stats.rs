@@ -208,6 +208,8 @@ impl fmt::Display for Stats {
         )?;
         writeln!(f, "    {} packets sent", udp.out_datagrams)?;
         writeln!(f, "    {} receive buffer errors", udp.rcvbuf_errors)?;
+        // Linux lists UDP-Lite apart; tcplab has none, so only its header.
+        writeln!(f, "UdpLite:")?;
         writeln!(f, "TcpExt:")?;
         writeln!(
             f,

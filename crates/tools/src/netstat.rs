@@ -30,6 +30,9 @@ pub struct NetstatArgs {
     pub all: bool,
     pub listening: bool,
     pub numeric: bool,
+    /// `--numeric-hosts` / `--numeric-ports`: one half of `-n`.
+    pub numeric_hosts: bool,
+    pub numeric_ports: bool,
     pub processes: bool,
     pub timers: bool,
     pub routes: bool,
@@ -50,6 +53,13 @@ impl NetstatArgs {
             "tuxanlporise",
             &[
                 "numeric",
+                "numeric-hosts",
+                "numeric-ports",
+                "tcp",
+                "udp",
+                "unix",
+                "program",
+                "timers",
                 "all",
                 "listening",
                 "route",
@@ -72,19 +82,25 @@ impl NetstatArgs {
                 Opt::Long(l, _) => l.clone(),
             };
             match key.as_str() {
-                "t" => a.tcp = true,
-                "x" => a.unix = true,
-                "u" => a.udp = true,
+                "t" | "tcp" => a.tcp = true,
+                "x" | "unix" => a.unix = true,
+                "u" | "udp" => a.udp = true,
+                "numeric-hosts" => a.numeric_hosts = true,
+                "numeric-ports" => a.numeric_ports = true,
                 "a" | "all" => a.all = true,
                 "l" | "listening" => a.listening = true,
                 "n" | "numeric" => a.numeric = true,
-                "p" => a.processes = true,
-                "o" => a.timers = true,
+                "p" | "program" => a.processes = true,
+                "o" | "timers" => a.timers = true,
                 "r" | "route" => a.routes = true,
                 "i" | "interfaces" => a.interfaces = true,
                 "s" | "statistics" => a.statistics = true,
                 _ => {}
             }
+        }
+        if a.numeric {
+            a.numeric_hosts = true;
+            a.numeric_ports = true;
         }
         Ok(a)
     }
@@ -94,10 +110,10 @@ fn addr_text(
     host: &Host,
     addr: SocketAddrV4,
     netid: Netid,
-    numeric: bool,
+    (numeric_hosts, numeric_ports): (bool, bool),
     wildcard_port: bool,
 ) -> String {
-    let ip = if numeric || addr.ip().is_unspecified() {
+    let ip = if numeric_hosts || addr.ip().is_unspecified() {
         addr.ip().to_string()
     } else {
         host.reverse(*addr.ip())
@@ -105,7 +121,7 @@ fn addr_text(
     };
     let port = if wildcard_port {
         "*".to_string()
-    } else if numeric {
+    } else if numeric_ports {
         addr.port().to_string()
     } else {
         let t = if netid == Netid::Tcp {
@@ -236,14 +252,15 @@ fn inet(
         if !shown {
             continue;
         }
-        let local = addr_text(host, r.local, r.netid, a.numeric, false);
+        let numeric = (a.numeric_hosts, a.numeric_ports);
+        let local = addr_text(host, r.local, r.netid, numeric, false);
         let foreign = match r.peer {
-            Some(p) => addr_text(host, p, r.netid, a.numeric, false),
+            Some(p) => addr_text(host, p, r.netid, numeric, false),
             None => addr_text(
                 host,
                 SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
                 r.netid,
-                true,
+                (true, true),
                 true,
             ),
         };
@@ -292,12 +309,15 @@ pub fn routes(host: &Host, numeric: bool) -> Vec<String> {
         "Destination     Gateway         Genmask         Flags   MSS Window  irtt Iface"
             .to_string(),
     ];
-    let (routes, ifaces): (Vec<_>, Vec<String>) = host.with_stack(|s| {
+    let (mut routes, ifaces): (Vec<_>, Vec<String>) = host.with_stack(|s| {
         (
             s.routes().copied().collect(),
             s.interfaces().iter().map(|i| i.name.clone()).collect(),
         )
     });
+    // /proc/net/route's order, the kernel's trie walk: by destination, so
+    // the default route comes first (as `ip route` lists them too).
+    routes.sort_by_key(|r| (u32::from(r.dest.address()), r.dest.prefix_len()));
     for r in routes {
         let dest = if r.dest.prefix_len() == 0 && !numeric {
             "default".to_string()
@@ -364,17 +384,37 @@ pub fn interfaces(host: &Host) -> Vec<String> {
     lines
 }
 
+/// `netstat -s`'s sections; with `-t` or `-u` only theirs — and, as
+/// net-tools does, the sections it has no table for (IcmpMsg, UdpLite),
+/// which no flag filters out.
+fn statistics(text: &str, a: &NetstatArgs) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut keep = true;
+    for l in text.lines() {
+        if !l.starts_with(' ') {
+            let section = l.trim_end_matches(':');
+            keep = !(a.tcp || a.udp)
+                || match section {
+                    "Tcp" | "TcpExt" => a.tcp,
+                    "Udp" => a.udp,
+                    "IcmpMsg" | "UdpLite" => true,
+                    _ => false,
+                };
+        }
+        if keep {
+            lines.push(l.to_string());
+        }
+    }
+    lines
+}
+
 pub async fn run(host: Host, a: NetstatArgs, mut out: Output) -> i32 {
     let lines = if a.routes {
         routes(&host, a.numeric)
     } else if a.interfaces {
         interfaces(&host)
     } else if a.statistics {
-        host.with_stack(|s| s.stats())
-            .to_string()
-            .lines()
-            .map(String::from)
-            .collect()
+        statistics(&host.with_stack(|s| s.stats()).to_string(), &a)
     } else {
         let rows = snapshot(&host);
         render(&host, &rows, &a)

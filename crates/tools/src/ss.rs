@@ -42,6 +42,10 @@ pub struct SsArgs {
     pub extended: bool,
     /// `-m`: socket memory (`skmem:(...)`).
     pub memory: bool,
+    /// `-4` / `-6`: only IPv4 / IPv6 sockets (both: both families, no
+    /// local sockets). tcplab has no IPv6 sockets.
+    pub ipv4: bool,
+    pub ipv6: bool,
     /// States to show (`state ...`), if given.
     pub states: Option<Vec<SockStateFilter>>,
     pub exclude: Vec<SockStateFilter>,
@@ -54,6 +58,10 @@ pub enum SockStateFilter {
     One(&'static str),
     Connected,
     Synchronized,
+    /// iproute2's "bucket": the minisockets, SYN-RECV and TIME-WAIT.
+    Bucket,
+    /// "big": everything else.
+    Big,
     All,
 }
 
@@ -75,6 +83,7 @@ const HELP: &str = "Usage: ss [ OPTIONS ]
    -H, --no-header     Suppress header line
 
    -4, --ipv4          display only IP version 4 sockets
+   -6, --ipv6          display only IP version 6 sockets
    -t, --tcp           display only TCP sockets
    -u, --udp           display only UDP packets
    -x, --unix          display only Unix domain sockets
@@ -100,6 +109,8 @@ fn parse_state(name: &str) -> Result<SockStateFilter, Usage> {
         "closing" => SockStateFilter::One("CLOSING"),
         "connected" => SockStateFilter::Connected,
         "synchronized" => SockStateFilter::Synchronized,
+        "bucket" => SockStateFilter::Bucket,
+        "big" => SockStateFilter::Big,
         "all" => SockStateFilter::All,
         other => return Err(Usage::new("ss", format!("wrong state name: {other}"))),
     })
@@ -114,6 +125,8 @@ impl SockStateFilter {
             SockStateFilter::Connected => !matches!(state, "LISTEN" | "UNCONN"),
             // "synchronized": connected, except SYN-SENT.
             SockStateFilter::Synchronized => !matches!(state, "LISTEN" | "UNCONN" | "SYN-SENT"),
+            SockStateFilter::Bucket => matches!(state, "SYN-RECV" | "TIME-WAIT"),
+            SockStateFilter::Big => !matches!(state, "SYN-RECV" | "TIME-WAIT"),
         }
     }
 }
@@ -138,6 +151,8 @@ impl SsArgs {
                 "extended",
                 "memory",
                 "help",
+                "ipv4",
+                "ipv6",
             ],
         )
         .map_err(|e| Usage::with_usage("ss", e, USAGE))?;
@@ -150,8 +165,10 @@ impl SsArgs {
             match key.as_str() {
                 "t" | "tcp" => a.tcp = true,
                 "u" | "udp" => a.udp = true,
-                "a" | "all" => a.all = true,
-                "l" | "listening" => a.listening = true,
+                // The later of -a and -l wins, as in iproute2 (each sets
+                // the state filter): `ss -tanl` lists listeners only.
+                "a" | "all" => (a.all, a.listening) = (true, false),
+                "l" | "listening" => (a.all, a.listening) = (false, true),
                 "n" | "numeric" => a.numeric = true,
                 "p" | "processes" => a.processes = true,
                 "i" | "info" => a.info = true,
@@ -161,6 +178,8 @@ impl SsArgs {
                 "x" | "unix" => a.unix = true,
                 "e" | "extended" => a.extended = true,
                 "m" | "memory" => a.memory = true,
+                "4" | "ipv4" => a.ipv4 = true,
+                "6" | "ipv6" => a.ipv6 = true,
                 "h" | "help" => return Err(Usage::help("ss", HELP.into(), true, 0)),
                 "w" => {
                     return Err(Usage::new(
@@ -198,6 +217,16 @@ impl SsArgs {
     }
 
     fn shows(&self, netid: Netid) -> bool {
+        let inet = matches!(netid, Netid::Tcp | Netid::Udp);
+        if self.ipv4 || self.ipv6 {
+            // A family chosen: only its sockets (IPv4 ones with -4; there
+            // are no IPv6 ones), never local ones.
+            return inet && self.ipv4 && (!(self.tcp || self.udp) || self.shows_type(netid));
+        }
+        self.shows_type(netid)
+    }
+
+    fn shows_type(&self, netid: Netid) -> bool {
         if !(self.tcp || self.udp || self.unix) {
             return true;
         }
@@ -236,8 +265,17 @@ impl SsArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Expr {
     True,
-    Port { src: bool, port: u16 },
-    Addr { src: bool, net: Cidr },
+    Port {
+        src: bool,
+        cmp: Cmp,
+        port: u16,
+    },
+    /// An address (or network), with a port if one was given.
+    Addr {
+        src: bool,
+        net: Option<Cidr>,
+        port: Option<u16>,
+    },
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
@@ -305,34 +343,56 @@ impl Expr {
                 Ok(e)
             }
             "sport" | "dport" => {
-                let mut op = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
-                if matches!(op, "=" | "==" | "eq") {
+                // iproute2's ssfilter: `sport [OP] [ADDR]:PORT`.
+                let mut v = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
+                let mut cmp = Cmp::Eq;
+                if let Some(c) = Cmp::parse(v) {
+                    cmp = c;
                     *pos += 1;
-                    op = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
+                    v = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
                 }
                 *pos += 1;
-                let p = op.trim_start_matches(':');
+                let p = v.rsplit_once(':').map_or(v, |(_, p)| p);
                 let port = p
                     .parse()
                     .ok()
                     .or_else(|| services::port(p, Transport::Tcp))
-                    .ok_or_else(|| bad(op))?;
+                    .ok_or_else(|| bad(v))?;
                 Ok(Expr::Port {
                     src: w == "sport",
+                    cmp,
                     port,
                 })
             }
             "src" | "dst" => {
-                let a = t.get(*pos).ok_or_else(|| bad(&w))?;
+                // `dst [=] ADDR[/LEN][:PORT]`, `*:PORT`, `ADDR:*`.
+                let mut a = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
+                if matches!(a, "=" | "==" | "eq") {
+                    *pos += 1;
+                    a = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
+                }
                 *pos += 1;
-                let net = if a.contains('/') {
-                    a.parse::<Cidr>().map_err(|_| bad(a))?
-                } else {
-                    Cidr::host(a.parse().map_err(|_| bad(a))?)
+                let (host, port) = match a.rsplit_once(':') {
+                    Some((h, "*")) => (h, None),
+                    Some((h, p)) => {
+                        let port = p
+                            .parse()
+                            .ok()
+                            .or_else(|| services::port(p, Transport::Tcp))
+                            .ok_or_else(|| bad(a))?;
+                        (h, Some(port))
+                    }
+                    None => (a, None),
+                };
+                let net = match host {
+                    "*" | "" if port.is_some() => None,
+                    h if h.contains('/') => Some(h.parse::<Cidr>().map_err(|_| bad(a))?),
+                    h => Some(Cidr::host(h.parse().map_err(|_| bad(a))?)),
                 };
                 Ok(Expr::Addr {
                     src: w == "src",
                     net,
+                    port,
                 })
             }
             other => Err(bad(other)),
@@ -343,13 +403,53 @@ impl Expr {
         let peer = row.peer.unwrap_or_else(crate::sockets::wildcard);
         match self {
             Expr::True => true,
-            Expr::Port { src: true, port } => row.local.port() == *port,
-            Expr::Port { src: false, port } => peer.port() == *port,
-            Expr::Addr { src: true, net } => net.contains(*row.local.ip()),
-            Expr::Addr { src: false, net } => net.contains(*peer.ip()),
+            Expr::Port { src, cmp, port } => {
+                let end = if *src { row.local } else { peer };
+                cmp.holds(end.port(), *port)
+            }
+            Expr::Addr { src, net, port } => {
+                let end = if *src { row.local } else { peer };
+                net.is_none_or(|n| n.contains(*end.ip())) && port.is_none_or(|p| end.port() == p)
+            }
             Expr::And(a, b) => a.matches(row) && b.matches(row),
             Expr::Or(a, b) => a.matches(row) || b.matches(row),
             Expr::Not(a) => !a.matches(row),
+        }
+    }
+}
+
+/// A port comparison of the filter (iproute2 spells each two ways).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmp {
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+}
+
+impl Cmp {
+    fn parse(w: &str) -> Option<Cmp> {
+        Some(match w {
+            "=" | "==" | "eq" => Cmp::Eq,
+            "!=" | "ne" | "neq" => Cmp::Ne,
+            ">" | "gt" => Cmp::Gt,
+            "<" | "lt" => Cmp::Lt,
+            ">=" | "ge" | "geq" => Cmp::Ge,
+            "<=" | "le" | "leq" => Cmp::Le,
+            _ => return None,
+        })
+    }
+
+    fn holds(self, a: u16, b: u16) -> bool {
+        match self {
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+            Cmp::Gt => a > b,
+            Cmp::Lt => a < b,
+            Cmp::Ge => a >= b,
+            Cmp::Le => a <= b,
         }
     }
 }

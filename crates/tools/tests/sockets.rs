@@ -242,6 +242,9 @@ fn netstat_tables() {
         ("client", "netstat -i"),
         ("server", "netstat -lnu"),
         ("client", "netstat -s"),
+        ("client", "netstat -s -t"),
+        ("client", "netstat --statistics --udp"),
+        ("client", "netstat -ta --numeric-ports"),
     ]);
     let tan = &r[0].stdout;
     assert_eq!(
@@ -288,8 +291,8 @@ fn netstat_tables() {
         [
             "Kernel IP routing table",
             "Destination     Gateway         Genmask         Flags   MSS Window  irtt Iface",
-            "10.99.1.0       0.0.0.0         255.255.255.0   U         0 0          0 eth0",
             "0.0.0.0         10.99.1.1       0.0.0.0         UG        0 0          0 eth0",
+            "10.99.1.0       0.0.0.0         255.255.255.0   U         0 0          0 eth0",
         ]
     );
     assert_eq!(r[4].stdout[0], "Kernel Interface table");
@@ -308,6 +311,27 @@ fn netstat_tables() {
         .stdout
         .iter()
         .any(|l| l.trim().ends_with("segments sent out")));
+    let sections = |k: usize| -> Vec<String> {
+        r[k].stdout
+            .iter()
+            .filter(|l| !l.starts_with(' '))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        sections(6),
+        ["Ip:", "Icmp:", "IcmpMsg:", "Tcp:", "Udp:", "UdpLite:", "TcpExt:"]
+    );
+    // net-tools filters by protocol, but not the sections it has no
+    // table for.
+    assert_eq!(sections(7), ["IcmpMsg:", "Tcp:", "UdpLite:", "TcpExt:"]);
+    assert_eq!(sections(8), ["IcmpMsg:", "Udp:", "UdpLite:"]);
+    // Ports as numbers, hosts by name.
+    assert!(
+        r[9].stdout[2].contains("client:") && r[9].stdout[2].contains("server:9 "),
+        "{:?}",
+        r[9].stdout
+    );
 }
 
 #[test]
@@ -366,4 +390,53 @@ fn ss_shows_what_limited_the_sender() {
     let (ms, share): (u64, f64) = (ms.parse().unwrap(), share.parse().unwrap());
     assert!(ms > 0 && share > 50.0 && share <= 100.0, "{info}");
     assert!(!info.contains("sndbuf_limited"), "{info}");
+}
+
+/// iproute2's port comparisons, address:port operands, the bucket/big
+/// state groups, and -4/-6 (no IPv6 sockets here: only the header).
+#[test]
+fn ss_filter_operators_families_and_state_groups() {
+    let r = busy(&[
+        ("client", "ss -tan sport gt :1024"),
+        ("client", "ss -tan 'dport != :9'"),
+        ("client", "ss -tan dport le :7"),
+        ("client", "ss -tan dst 10.99.3.2:9"),
+        ("client", "ss -tan dst *:7"),
+        ("client", "ss -tan state bucket"),
+        ("client", "ss -tan state big"),
+        ("client", "ss -6tan"),
+        ("client", "ss -4tan"),
+        ("client", "ss -tan sport lt :1024"),
+        ("server", "ss -tanl"),
+        ("server", "ss -tlna"),
+    ]);
+    let rows = |k: usize| r[k].stdout.len() - 1;
+    // The client's two connections: the bulk one to port 9 (ESTAB) and
+    // the echo one to 7 (TIME-WAIT), both from ephemeral ports.
+    assert_eq!(rows(0), 2, "{:?}", r[0].stdout);
+    assert_eq!(rows(9), 0, "{:?}", r[9].stdout);
+    assert_eq!(rows(1), 1, "{:?}", r[1].stdout);
+    assert!(r[1].stdout[1].contains("10.99.3.2:7 "), "{:?}", r[1].stdout);
+    assert_eq!(rows(2), 1, "{:?}", r[2].stdout);
+    assert_eq!(rows(3), 1, "{:?}", r[3].stdout);
+    assert!(r[3].stdout[1].starts_with("ESTAB"), "{:?}", r[3].stdout);
+    assert_eq!(rows(4), 1, "{:?}", r[4].stdout);
+    assert!(r[4].stdout[1].starts_with("TIME-WAIT"), "{:?}", r[4].stdout);
+    assert_eq!(rows(5), 1, "{:?}", r[5].stdout);
+    assert!(r[5].stdout[1].contains("10.99.3.2:7 "), "{:?}", r[5].stdout);
+    assert_eq!(rows(6), 1, "{:?}", r[6].stdout);
+    assert!(r[6].stdout[1].contains("10.99.3.2:9 "), "{:?}", r[6].stdout);
+    assert_eq!(rows(7), 0, "{:?}", r[7].stdout);
+    assert_eq!(rows(8), 2, "{:?}", r[8].stdout);
+    // The later of -a and -l wins.
+    assert!(
+        r[10].stdout[1..].iter().all(|l| l.starts_with("LISTEN")),
+        "{:?}",
+        r[10].stdout
+    );
+    assert!(
+        r[11].stdout[1..].iter().any(|l| l.starts_with("ESTAB")),
+        "{:?}",
+        r[11].stdout
+    );
 }
