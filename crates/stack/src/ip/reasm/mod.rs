@@ -2,7 +2,9 @@
 //! §3.3.2), with hard limits.
 //!
 //! Fragments are never trusted:
-//! * an exact duplicate of a fragment already held is dropped on its own;
+//! * a duplicate — a fragment within what is already held, such as a
+//!   repeated middle fragment after its neighbours arrived — is dropped on
+//!   its own;
 //! * any other overlap discards the whole datagram (as Linux has done since
 //!   4.19, in the spirit of RFC 5722), so overlapping fragments can never be
 //!   used to rewrite a header that a firewall already inspected;
@@ -327,7 +329,10 @@ fn check(p: &Partial, start: usize, end: usize, last: bool) -> Check {
         }
     }
     for &(s, e) in &p.ranges {
-        if s == start && e == end {
+        // Held ranges are merged runs of fragments: a fragment inside one
+        // repeats what arrived (a duplicated packet) and is dropped alone,
+        // as Linux's inet_frag_queue_insert answers IPFRAG_DUP for it.
+        if s <= start && end <= e {
             return Check::Duplicate;
         }
         if start < e && s < end {

@@ -73,6 +73,35 @@ fn exact_duplicate_dropped_alone() {
     );
 }
 
+/// A duplicate of a fragment already merged with its neighbours (a
+/// duplicating link) is dropped alone, in any arrival order: the datagram
+/// still completes.
+#[test]
+fn duplicates_of_merged_fragments_dropped_alone() {
+    let d = datagram(2900, 4);
+    let frags = fragment(&d, 1000).unwrap();
+    assert_eq!(frags.len(), 3);
+    for order in [
+        [0, 1, 1, 2],
+        [1, 2, 2, 0],
+        [0, 2, 1, 1],
+        [2, 1, 0, 1],
+        [0, 0, 1, 2],
+        [1, 0, 2, 0],
+    ] {
+        let mut r = reasm();
+        let mut complete = None;
+        for (k, &i) in order.iter().enumerate() {
+            match add(&mut r, Instant::ZERO, &frags[i]) {
+                ReassemblyOutcome::Complete(x) => complete = Some(x),
+                ReassemblyOutcome::Held | ReassemblyOutcome::Duplicate => {}
+                other => panic!("{order:?}: fragment {k}: {other:?}"),
+            }
+        }
+        assert_eq!(complete.as_ref(), Some(&d), "{order:?}");
+    }
+}
+
 #[test]
 fn overlap_discards_the_datagram() {
     let d = datagram(1000, 3);
