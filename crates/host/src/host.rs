@@ -58,6 +58,12 @@ struct Inner {
     /// Applications' randomness comes from the operating system (over a
     /// TUN device) instead of the seed (the simulator).
     os_random: Cell<bool>,
+    /// The driver writes output after its turns and says so
+    /// ([`Host::output_written`]); the simulator takes it at once.
+    driver_writes_later: Cell<bool>,
+    /// Turns in which the driver wrote output, and who waits for one.
+    writes: Cell<u64>,
+    write_waiters: RefCell<Vec<Waker>>,
     /// Tunnel interfaces and their devices' queues (see [`crate::tundev`]).
     tunnels: RefCell<Vec<(IfaceId, Rc<RefCell<DeviceQueue>>)>>,
 }
@@ -166,6 +172,9 @@ impl Host {
                 taps: RefCell::new(Vec::new()),
                 tunnels: RefCell::new(Vec::new()),
                 os_random: Cell::new(false),
+                driver_writes_later: Cell::new(false),
+                writes: Cell::new(0),
+                write_waiters: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -267,6 +276,36 @@ impl Host {
     /// Where processes' output lines go.
     pub fn set_output(&self, sink: OutputSink) {
         *self.inner.output.borrow_mut() = Some(sink);
+    }
+
+    /// The driver writes processes' output to the terminal after it runs
+    /// them, and calls [`Host::output_written`] when it has (the TUN
+    /// runtime): a process can then wait to learn whether its write
+    /// reached a reader ([`crate::Output::written`]).
+    pub fn set_output_written_later(&self) {
+        self.inner.driver_writes_later.set(true);
+    }
+
+    /// The driver wrote what processes had output (and sent SIGPIPE for a
+    /// stream whose reader is gone).
+    pub fn output_written(&self) {
+        self.inner.writes.set(self.inner.writes.get() + 1);
+        for w in self.inner.write_waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
+    /// Ready once the driver has written what was output before the call.
+    pub(crate) fn poll_written(&self, since: u64, waker: &Waker) -> std::task::Poll<()> {
+        if !self.inner.driver_writes_later.get() || self.inner.writes.get() != since {
+            return std::task::Poll::Ready(());
+        }
+        self.inner.write_waiters.borrow_mut().push(waker.clone());
+        std::task::Poll::Pending
+    }
+
+    pub(crate) fn writes(&self) -> u64 {
+        self.inner.writes.get()
     }
 
     pub(crate) fn emit(&self, pid: Pid, stream: Stream, bytes: Vec<u8>) {
@@ -422,8 +461,32 @@ impl Host {
         }
     }
 
+    /// The process ignores SIGPIPE (`signal(SIGPIPE, SIG_IGN)`): a
+    /// standard stream whose reader is gone is marked broken instead of
+    /// stopping it ([`crate::Output::is_broken`]).
+    pub fn ignore_sigpipe(&self, pid: Pid) {
+        self.inner
+            .io
+            .borrow_mut()
+            .entry(pid)
+            .or_default()
+            .ignores_sigpipe = true;
+    }
+
+    /// Whether a process's stream lost its reader.
+    pub fn stream_broken(&self, pid: Pid, stream: Stream) -> bool {
+        let io = self.inner.io.borrow();
+        let broken = io.get(&pid).map_or((false, false), |p| p.broken);
+        match stream {
+            Stream::Stdout => broken.0,
+            Stream::Stderr => broken.1,
+        }
+    }
+
     /// Send a process a signal: it hears it if it catches signals, or is
     /// stopped with status 128 + the signal's number, its sockets closed.
+    /// SIGPIPE is never caught: it stops the process, or only marks the
+    /// stream broken for one that ignores it.
     pub fn signal(&self, pid: Pid, signal: Signal) {
         if self.process(pid).is_none_or(|p| p.exit.is_some()) {
             return;
@@ -431,7 +494,13 @@ impl Host {
         let caught = {
             let mut io = self.inner.io.borrow_mut();
             let p = io.entry(pid).or_default();
-            if p.catches {
+            if let Signal::Pipe(stream) = signal {
+                match stream {
+                    Stream::Stdout => p.broken.0 = true,
+                    Stream::Stderr => p.broken.1 = true,
+                }
+                p.ignores_sigpipe.then_some(None)
+            } else if p.catches {
                 p.pending.push_back(signal);
                 Some(p.signal_waker.take())
             } else {

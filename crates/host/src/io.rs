@@ -7,7 +7,10 @@
 //! are. Standard input is a pipe the driver fills: the bytes of an
 //! `echo ... |` stage, the terminal of `tcplab run`, or an attached client's
 //! input. Signals (Ctrl-C, SIGTERM) reach a process the same way: a process
-//! that catches them hears of them; any other is stopped.
+//! that catches them hears of them; any other is stopped. SIGPIPE — the
+//! driver found the reader of a standard output gone — stops a process
+//! unless it ignores SIGPIPE, as curl does to report the failed write
+//! itself ([`Output::is_broken`]).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -193,6 +196,20 @@ impl Output {
 
     /// Nothing is buffered; kept for the habit of flushing at the end.
     pub fn flush(&mut self) {}
+
+    /// Whether the reader of this stream went away (a closed pipe): what
+    /// a process that ignores SIGPIPE learns from its next write (EPIPE).
+    pub fn is_broken(&self) -> bool {
+        self.host.stream_broken(self.pid, self.stream)
+    }
+
+    /// Wait until what was written so far reached the driver's terminal
+    /// or pipe — at once in the simulator, after the TUN runtime's next
+    /// write — so [`Output::is_broken`] tells whether it found a reader.
+    pub async fn written(&self) {
+        let since = self.host.writes();
+        poll_fn(|cx| self.host.poll_written(since, cx.waker())).await
+    }
 }
 
 impl fmt::Write for Output {
@@ -209,6 +226,9 @@ pub enum Signal {
     Interrupt,
     /// SIGTERM.
     Terminate,
+    /// SIGPIPE: a standard stream's reader is gone. Never caught: it stops
+    /// the process unless the process ignores it.
+    Pipe(Stream),
 }
 
 impl Signal {
@@ -218,6 +238,7 @@ impl Signal {
         match self {
             Signal::Interrupt => 2,
             Signal::Terminate => 15,
+            Signal::Pipe(_) => 13,
         }
     }
 }
@@ -234,6 +255,10 @@ pub(crate) struct ProcessIo {
     pub tty: (bool, bool),
     /// The process catches signals rather than being stopped by them.
     pub catches: bool,
+    /// SIGPIPE is ignored: a broken stream is only marked (`broken`).
+    pub ignores_sigpipe: bool,
+    /// Standard output / error lost their reader.
+    pub broken: (bool, bool),
     pub pending: VecDeque<Signal>,
     pub signal_waker: Option<Waker>,
 }

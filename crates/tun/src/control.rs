@@ -73,7 +73,8 @@ pub struct Request {
 pub enum ClientInput {
     Stdin(Vec<u8>),
     StdinClosed,
-    /// A signal number (2 or 15).
+    /// A signal number (2, 15, or 13: the client's standard output lost
+    /// its reader).
     Signal(i32),
 }
 
@@ -327,6 +328,7 @@ pub fn attach(
     let mut stdin_open = io.forward_stdin;
     let mut inbuf = Vec::new();
     let mut buf = vec![0u8; 65536];
+    let mut piped = false;
     // Input and signals for a command that has just ended find the socket
     // closed: that is not an error, the exit status is still to be read.
     let send = |stream: &mut UnixStream, kind: u8, payload: &[u8]| {
@@ -377,8 +379,16 @@ pub fn attach(
             for (kind, payload) in got {
                 match kind {
                     b'O' => {
-                        let _ = out.write_all(&payload);
-                        let _ = out.flush();
+                        let gone = out
+                            .write_all(&payload)
+                            .and_then(|()| out.flush())
+                            .is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe);
+                        // Our standard output lost its reader: the command
+                        // hears SIGPIPE, once, as it would writing there.
+                        if gone && !piped {
+                            piped = true;
+                            send(&mut stream, b'S', &[13]);
+                        }
                     }
                     b'E' => {
                         let _ = err.write_all(&payload);

@@ -725,6 +725,7 @@ fn drive(
         let routes = routes.clone();
         let terminal = terminal.clone();
         let record = record.clone();
+        host.set_output_written_later();
         host.set_output(Rc::new(move |chunk: OutputChunk| {
             if let Some(r) = &record {
                 r.borrow_mut().output.push(chunk.clone());
@@ -773,16 +774,24 @@ fn drive(
             host.close_stdin(m.pid);
         }
     }
+    // Returns whether standard output / error lost their reader (EPIPE:
+    // `tcplab run -- curl ... | head -c 100`).
     let flush_terminal = |out: &mut dyn Write, err: &mut dyn Write| {
+        let mut broken = (false, false);
+        let gone =
+            |r: std::io::Result<()>| r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
         for (stream, bytes) in terminal.borrow_mut().drain(..) {
-            let _ = match stream {
-                Stream::Stdout => out.write_all(&bytes),
-                Stream::Stderr => err.write_all(&bytes),
-            };
+            match stream {
+                Stream::Stdout => broken.0 |= gone(out.write_all(&bytes)),
+                Stream::Stderr => broken.1 |= gone(err.write_all(&bytes)),
+            }
         }
-        let _ = out.flush();
-        let _ = err.flush();
+        broken.0 |= gone(out.flush());
+        broken.1 |= gone(err.flush());
+        broken
     };
+    // SIGPIPE is sent once per stream, as the kernel's first EPIPE would.
+    let mut piped = (false, false);
     let mut signalled = 0;
 
     let code = loop {
@@ -814,6 +823,7 @@ fn drive(
                         ClientInput::Stdin(bytes) => host.feed_stdin(pid, &bytes),
                         ClientInput::StdinClosed => host.close_stdin(pid),
                         ClientInput::Signal(2) => host.signal(pid, Signal::Interrupt),
+                        ClientInput::Signal(13) => host.signal(pid, Signal::Pipe(Stream::Stdout)),
                         ClientInput::Signal(_) => host.signal(pid, Signal::Terminate),
                     }
                 }
@@ -883,7 +893,22 @@ fn drive(
                 .filter_map(|(i, c)| c.pid.map(|p| (p, i)))
                 .collect();
         }
-        flush_terminal(out, err);
+        let broken = flush_terminal(out, err);
+        if let Some(m) = main {
+            for (now_broken, sent, stream) in [
+                (broken.0, &mut piped.0, Stream::Stdout),
+                (broken.1, &mut piped.1, Stream::Stderr),
+            ] {
+                if now_broken && !*sent {
+                    *sent = true;
+                    host.signal(m.pid, Signal::Pipe(stream));
+                }
+            }
+        }
+        // What waits for its output to be written may look now (an
+        // attached client's output went to its socket above; a SIGPIPE
+        // from its end comes later).
+        host.output_written();
 
         if let Some(code) = main.and_then(|m| host.process(m.pid)).and_then(|p| p.exit) {
             break code;
@@ -931,7 +956,7 @@ fn drive(
     if let Some(r) = &runner.record {
         r.borrow_mut().end = now;
     }
-    flush_terminal(out, err);
+    let _ = flush_terminal(out, err);
     if let Some(p) = &mut runner.pcap {
         let _ = p.flush();
     }

@@ -125,3 +125,50 @@ fn ctrl_c_on_tcplab_run_ends_the_command_like_the_tool() {
     assert!(out.contains("--- 10.7.0.1 ping statistics ---"), "{out}");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// A standard output whose reader went away (`| head -c 100`): curl, which
+/// ignores SIGPIPE, fails the transfer with 23 as real curl does; ping,
+/// which does not, is stopped by the signal (status 141).
+#[test]
+fn a_closed_standard_output_is_sigpipe() {
+    if !capable("a_closed_standard_output_is_sigpipe") {
+        return;
+    }
+    let files = Files::new(4 << 20);
+    let ns = Ns::new();
+    let root = files.dir.to_string_lossy().into_owned();
+    let mut server = ns.spawn_sh(&format!(
+        "exec python3 -m http.server --bind 0.0.0.0 8000 --directory {root}"
+    ));
+    ns.wait_listen('t', 8000);
+    let dev = format!("tl{}x{}", std::process::id() % 100_000, unique());
+    let run = format!("{} run --tun {dev} --addr 10.12.0.2/24 --", tcplab());
+    let status = |cmd: &str| -> (i32, String) {
+        // `sh` gives the last stage's status: ask bash for the first's.
+        let o = ns
+            .cmd("bash")
+            .args([
+                "-c",
+                &format!("{run} {cmd} | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}}"),
+            ])
+            .output()
+            .expect("bash runs");
+        (
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = status("curl -sS http://10.12.0.1:8000/big.bin");
+    assert_eq!(code, 23, "{err}");
+    assert!(
+        err.contains("curl: (23) Failure writing output to destination"),
+        "{err}"
+    );
+    let (code, err) = status("ping -c 50 -i 0.2 10.12.0.1");
+    assert_eq!(code, 141, "{err}");
+    let _ = server.kill();
+    let _ = server.wait();
+}

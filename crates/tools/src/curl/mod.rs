@@ -567,6 +567,10 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
     // Ctrl-C (or the end of a run) stops curl; what arrived stays in the
     // output file, as it would on disk.
     let signals = host.current_pid().map(|p| host.catch_signals(p));
+    // curl sets SIGPIPE to be ignored and reports a failed write as 23.
+    if let Some(p) = host.current_pid() {
+        host.ignore_sigpipe(p);
+    }
     for (urlnum, url_text) in urls.iter().enumerate() {
         let mut stats = Stats {
             start: Some(host.now()),
@@ -835,6 +839,15 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
                 ));
             }
             run.out.write_bytes(&data);
+            // curl ignores SIGPIPE and learns of a reader gone from the
+            // write's EPIPE: look once the driver has written it.
+            run.out.written().await;
+            if run.out.is_broken() {
+                return Err(Failure::new(
+                    23,
+                    "Failure writing output to destination".into(),
+                ));
+            }
         }
     }
     Ok(())
