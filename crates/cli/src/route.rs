@@ -186,6 +186,9 @@ mod tests {
         assert_eq!(d.peer, Ipv4Addr::new(10, 9, 1, 2));
         assert_eq!(d.netns.as_deref(), Some("client"));
         assert_eq!(d.mtu, 1400);
+        // A /31 (RFC 3021): the kernel takes the other address.
+        let d = device("r2,10.9.5.0/31").unwrap();
+        assert_eq!(d.peer, Ipv4Addr::new(10, 9, 5, 1));
         let d = device("r1,10.9.2.1/24,peer=10.9.2.20").unwrap();
         assert_eq!(d.peer, Ipv4Addr::new(10, 9, 2, 20));
         for (bad, says) in [
@@ -193,7 +196,11 @@ mod tests {
             ("r0", "no address"),
             ("r0,10.9.1.1", "10.9.1.1"),
             ("r0,10.9.1.0/24", "network or broadcast"),
-            ("r0,10.9.1.1/31", "at most /30"),
+            ("r0,10.9.1.1/32", "at most /31"),
+            ("r0,224.0.0.5/24", "multicast"),
+            ("r0,0.0.0.5/24", "this network"),
+            ("r0,127.0.0.2/24", "loopback"),
+            ("r0,250.0.0.2/24", "reserved"),
             ("r0,10.9.1.1/24,mtu=20", "mtu `20`"),
             ("r0,10.9.1.1/24,peer=10.9.3.1", "must be another address"),
             ("r0,10.9.1.1/24,peer=10.9.1.1", "must be another address"),
@@ -223,6 +230,12 @@ mod tests {
         assert!(e.contains("not on any --tun prefix"), "{e}");
         let e = options(&args(&["a,10.9.1.1/24"], &["default 10.9.1.2"])).unwrap_err();
         assert!(e.contains("is not a route"), "{e}");
+        // A destination with host bits, as `ip route` refuses it.
+        let e = options(&args(&["a,10.9.1.1/24"], &["10.50.0.5/16 via 10.9.1.2"])).unwrap_err();
+        assert!(
+            e.contains("host bits set: the network is 10.50.0.0/16"),
+            "{e}"
+        );
         let o = options(&args(&["a,10.9.1.1/24"], &["default via 10.9.1.2"])).unwrap();
         assert_eq!(o.routes.len(), 1);
     }

@@ -283,10 +283,25 @@ fn options(a: &RunArgs) -> Result<RunOptions, String> {
 /// Whether the stack can have `addr` on a TUN device whose other end is
 /// the kernel's; what is wrong if not.
 pub(crate) fn usable_on_tun(addr: Cidr) -> Result<(), &'static str> {
-    if addr.prefix_len() > 30 {
-        return Err("the prefix must leave room for the kernel's address (at most /30)");
+    let a = addr.address();
+    let first = a.octets()[0];
+    if a.is_multicast() {
+        return Err("a multicast address cannot be an interface's");
     }
-    if addr.address() == addr.network().address() || Some(addr.address()) == addr.broadcast() {
+    if first == 0 {
+        return Err("0.0.0.0/8 is \"this network\" (RFC 1122 §3.2.1.3), not an interface's");
+    }
+    if a.is_loopback() {
+        return Err("127.0.0.0/8 is the loopback's");
+    }
+    if first >= 240 {
+        return Err("240.0.0.0/4 is reserved (and 255.255.255.255 the limited broadcast)");
+    }
+    if addr.prefix_len() > 31 {
+        return Err("the prefix must leave room for the kernel's address (at most /31)");
+    }
+    // A /31 has no network or broadcast address (RFC 3021).
+    if addr.prefix_len() <= 30 && (a == addr.network().address() || Some(a) == addr.broadcast()) {
         return Err("that is the network or broadcast address of the prefix");
     }
     Ok(())
@@ -335,18 +350,17 @@ pub fn ss(a: SsArgs) -> Result<ExitCode, String> {
     let name = match a.tun {
         Some(n) => n,
         None => {
-            let running: Vec<String> = std::fs::read_dir(tcplab_tun::control::CONTROL_DIR)
-                .map(|d| {
-                    d.flatten()
-                        .filter_map(|e| {
-                            e.file_name()
-                                .to_str()
-                                .and_then(|n| n.strip_suffix(".sock"))
-                                .map(str::to_string)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let dir = tcplab_tun::control::CONTROL_DIR;
+            let running = match tcplab_tun::control::running() {
+                Ok(names) => names,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return Err(format!(
+                        "cannot read {dir}: permission denied (tcplab ss needs root, as tcplab run does)"
+                    ))
+                }
+                Err(e) => return Err(format!("cannot read {dir}: {e}")),
+            };
             match running.as_slice() {
                 [one] => one.clone(),
                 [] => return Err("no tcplab stack is running (start one with tcplab run)".into()),

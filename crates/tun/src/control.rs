@@ -27,6 +27,23 @@ use crate::sys::{self, Wait};
 /// Where control sockets live.
 pub const CONTROL_DIR: &str = "/run/tcplab";
 
+/// The names of the stacks running now: control sockets something listens
+/// on (a killed run's socket is left behind; it does not count).
+pub fn running() -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(CONTROL_DIR)?.flatten() {
+        let file = e.file_name();
+        let Some(name) = file.to_str().and_then(|n| n.strip_suffix(".sock")) else {
+            continue;
+        };
+        if UnixStream::connect(e.path()).is_ok() {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// The largest frame accepted.
 const MAX_FRAME: usize = 1 << 20;
 
@@ -297,9 +314,16 @@ pub fn attach(
     let path = socket_path(name);
     let fail = |e: io::Error| SetupError(format!("{}: {e}", path.display()));
     let mut stream = UnixStream::connect(&path).map_err(|e| {
-        if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::ConnectionRefused {
+        if e.kind() == io::ErrorKind::NotFound {
             SetupError(format!(
                 "no tcplab stack is running on {name} (no {})",
+                path.display()
+            ))
+        } else if e.kind() == io::ErrorKind::ConnectionRefused {
+            // The socket of a run that was killed (SIGKILL leaves it; the
+            // next run on the name replaces it).
+            SetupError(format!(
+                "no tcplab stack is running on {name} ({} is left from a run that was killed)",
                 path.display()
             ))
         } else {

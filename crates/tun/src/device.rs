@@ -40,6 +40,10 @@ impl DeviceSpec {
     /// prefix, or the next one if that is the stack's own.
     pub fn default_peer(addr: Cidr) -> Ipv4Addr {
         let net = u32::from(addr.network().address());
+        if addr.prefix_len() == 31 {
+            // RFC 3021: the other of the two.
+            return Ipv4Addr::from(u32::from(addr.address()) ^ 1);
+        }
         let first = Ipv4Addr::from(net.wrapping_add(1));
         if first == addr.address() {
             Ipv4Addr::from(net.wrapping_add(2))
@@ -376,5 +380,10 @@ mod tests {
         assert_eq!(DeviceSpec::default_peer(c), Ipv4Addr::new(10, 7, 0, 1));
         let c: Cidr = "10.7.0.1/24".parse().unwrap();
         assert_eq!(DeviceSpec::default_peer(c), Ipv4Addr::new(10, 7, 0, 2));
+        // A point-to-point /31 (RFC 3021): the other address.
+        let c: Cidr = "10.7.0.4/31".parse().unwrap();
+        assert_eq!(DeviceSpec::default_peer(c), Ipv4Addr::new(10, 7, 0, 5));
+        let c: Cidr = "10.7.0.5/31".parse().unwrap();
+        assert_eq!(DeviceSpec::default_peer(c), Ipv4Addr::new(10, 7, 0, 4));
     }
 }

@@ -160,6 +160,50 @@ fn without_root_one_line_and_status_2() {
     );
 }
 
+/// A control socket left by a killed run names itself as that; without
+/// root, `tcplab ss` says what it lacks rather than "no stack".
+#[test]
+fn a_killed_runs_socket_and_ss_without_root() {
+    if !capable("a_killed_runs_socket_and_ss_without_root") {
+        return;
+    }
+    let name = format!("tlstale{}", unique());
+    let path = format!("/run/tcplab/{name}.sock");
+    // As a run makes it: root's alone.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create("/run/tcplab")
+            .unwrap();
+    }
+    // Bound, then closed: the file stays and nothing listens, as after
+    // SIGKILL.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let o = Command::new(tcplab())
+        .args(["ss", "--tun", &name, "-tan"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is left from a run that was killed"),
+        "{}",
+        text(&o)
+    );
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", tcplab()])
+        .args(["ss", "-tan"])
+        .output()
+        .expect("setpriv runs");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "tcplab: cannot read /run/tcplab: permission denied (tcplab ss needs root, as tcplab run does)\n"
+    );
+}
+
 #[test]
 fn run_report_draws_what_crossed_the_device() {
     if !capable("run_report_draws_what_crossed_the_device") {

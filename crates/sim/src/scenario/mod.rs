@@ -247,7 +247,16 @@ pub fn parse_route(text: &str) -> Result<(Cidr, Ipv4Addr), String> {
     let dest = if dest == "default" {
         Cidr::new(Ipv4Addr::UNSPECIFIED, 0).expect("valid")
     } else {
-        dest.parse::<Cidr>().map_err(|e| format!("{e}"))?.network()
+        let c = dest.parse::<Cidr>().map_err(|e| format!("{e}"))?;
+        // As `ip route` refuses it ("Invalid prefix for given prefix
+        // length"): a destination is a network.
+        if c != c.network() {
+            return Err(format!(
+                "`{dest}` has host bits set: the network is {} (invalid prefix for its length)",
+                c.network()
+            ));
+        }
+        c
     };
     let gw = gw
         .parse()
