@@ -852,9 +852,23 @@ impl Host {
     }
 
     fn transmit_all(&self, now: Instant, emit: &mut dyn FnMut(Transmit, &mut Vec<u8>)) {
+        // A tap sees the loopback too (as one datagram, inbound: libpcap
+        // drops the outgoing copy on `lo`).
+        let tapping = {
+            let mut taps = self.inner.taps.borrow_mut();
+            taps.retain(|w| w.strong_count() > 0);
+            !taps.is_empty()
+        };
+        self.inner.stack.borrow_mut().capture_loopback(tapping);
         loop {
             let mut buf = std::mem::take(&mut *self.inner.tx_buf.borrow_mut());
             let t = self.inner.stack.borrow_mut().poll_transmit(now, &mut buf);
+            if tapping {
+                let looped = self.inner.stack.borrow_mut().take_loopback_captured();
+                for bytes in looped {
+                    self.feed_taps(TapDirection::In, IfaceId::LOOPBACK, &bytes);
+                }
+            }
             match t {
                 Some(t) => {
                     self.feed_taps(TapDirection::Out, t.iface, &buf[..t.len]);

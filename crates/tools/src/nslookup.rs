@@ -372,9 +372,17 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
     }
     let code = last_failure.unwrap_or(ResponseCode::NXDomain);
     header(&mut out);
+    // A reverse lookup names what it asked for (BIND's nslookup puts the
+    // in-addr.arpa name in the lookup).
+    let asked = match reverse.filter(|_| types == [RecordType::PTR]) {
+        Some(ip) => reverse_name(ip)
+            .to_string()
+            .trim_end_matches('.')
+            .to_string(),
+        None => a.name.clone(),
+    };
     out.line(format!(
-        "** server can't find {}: {}",
-        a.name,
+        "** server can't find {asked}: {}",
         rcode_text(code)
     ));
     out.line("");

@@ -58,7 +58,15 @@ fn nslookup_errors_and_exit_codes() {
         "nslookup example.com",
         "nslookup -timeout=1 -retry=1 server.lab.test 10.99.3.99",
         "nslookup -port=5353 server.lab.test 10.99.3.2",
+        "nslookup 10.99.9.9",
     ]);
+    // A reverse lookup that fails names the in-addr.arpa name it asked
+    // for, as BIND's nslookup does (and prints no server header).
+    assert_eq!(r[5].exit, Some(1));
+    assert_eq!(
+        r[5].out(),
+        "** server can't find 9.9.99.10.in-addr.arpa: NXDOMAIN\n\n"
+    );
     assert_eq!(r[0].exit, Some(1));
     assert_eq!(
         r[0].out(),

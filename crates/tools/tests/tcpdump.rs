@@ -316,3 +316,43 @@ fn quiet_lines_fragments_and_epoch_stamps() {
         r[3].stdout
     );
 }
+
+/// The loopback can be captured: `-i lo` sees each looped datagram once
+/// (libpcap drops the outgoing copy), `-i any` names it `lo In`; the
+/// default interface is still the first one that is not the loopback.
+#[test]
+fn the_loopback_is_captured() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("500ms", "client", "tcpdump -n -t -i lo -c 2"),
+            ("500ms", "client", "tcpdump -n -t -i any -c 2 icmp"),
+            ("500ms", "client", "tcpdump -n -t -c 1"),
+            ("1s", "client", "ping -c 1 127.0.0.1"),
+            ("2s", "client", "ping -c 1 server"),
+        ],
+    );
+    let lo = &r[0].stdout;
+    assert_eq!(lo.len(), 2, "{lo:?}");
+    assert!(
+        lo[0].starts_with("IP 127.0.0.1 > 127.0.0.1: ICMP echo request, id ")
+            && lo[0].ends_with(", seq 1, length 64"),
+        "{lo:?}"
+    );
+    assert!(lo[1].contains(": ICMP echo reply, id "), "{lo:?}");
+    assert!(
+        r[0].stderr[1].starts_with("listening on lo, link-type EN10MB (Ethernet)"),
+        "{:?}",
+        r[0].stderr
+    );
+    assert!(
+        r[1].stdout[0].starts_with("lo In  IP 127.0.0.1 > 127.0.0.1: ICMP echo request"),
+        "{:?}",
+        r[1].stdout
+    );
+    assert!(
+        r[2].stdout[0].contains("IP 10.99.1.2 > 10.99.3.2: ICMP echo request"),
+        "{:?}",
+        r[2].stdout
+    );
+}

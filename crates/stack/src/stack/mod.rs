@@ -99,7 +99,14 @@ pub struct Stack {
     /// Packet policy for forwarding (firewall, NAT), if any.
     pub(crate) hook: Option<Box<dyn PacketHook>>,
     pub(crate) now: Instant,
+    /// Copies of the datagrams that crossed the loopback, while a capture
+    /// wants them ([`Stack::capture_loopback`]); at most
+    /// [`LOOPBACK_CAPTURE_LIMIT`] until taken.
+    loopback_captured: Option<Vec<Vec<u8>>>,
 }
+
+/// How many looped datagrams a capture holds before it drops the next.
+const LOOPBACK_CAPTURE_LIMIT: usize = 4096;
 
 impl Stack {
     /// A stack with only the loopback interface.
@@ -135,7 +142,26 @@ impl Stack {
             app_rng,
             hook: None,
             now: Instant::ZERO,
+            loopback_captured: None,
         }
+    }
+
+    /// Keep a copy of each datagram that crosses the loopback interface,
+    /// for a capture on `lo` (tcpdump); off again with `false`.
+    pub fn capture_loopback(&mut self, on: bool) {
+        match (on, self.loopback_captured.is_some()) {
+            (true, false) => self.loopback_captured = Some(Vec::new()),
+            (false, true) => self.loopback_captured = None,
+            _ => {}
+        }
+    }
+
+    /// The looped datagrams copied since the last call.
+    pub fn take_loopback_captured(&mut self) -> Vec<Vec<u8>> {
+        self.loopback_captured
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     pub fn config(&self) -> &Config {
@@ -429,6 +455,11 @@ impl Stack {
                 let Some((_, bytes)) = self.ip.loopback.pop_front() else {
                     break;
                 };
+                if let Some(c) = &mut self.loopback_captured {
+                    if c.len() < LOOPBACK_CAPTURE_LIMIT {
+                        c.push(bytes.clone());
+                    }
+                }
                 self.handle_packet(now, IfaceId::LOOPBACK, &bytes);
                 self.ip.recycle(bytes);
                 budget -= 1;

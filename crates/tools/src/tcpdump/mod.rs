@@ -225,26 +225,31 @@ impl Dump {
 
 pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -> i32 {
     let filter = Filter::parse(&a.filter).unwrap_or_default();
-    let ifaces: Vec<(IfaceId, String)> = host.with_stack(|s| {
+    // Every interface, the loopback's too (its datagrams are tapped as
+    // they cross it).
+    let ifaces: Vec<(IfaceId, String, bool)> = host.with_stack(|s| {
         s.interfaces()
             .iter()
             .enumerate()
-            .filter(|(_, i)| !i.loopback)
-            .map(|(k, i)| (IfaceId(k), i.name.clone()))
+            .map(|(k, i)| (IfaceId(k), i.name.clone(), i.loopback))
             .collect()
     });
+    // Without -i, tcpdump takes the first interface that is not the
+    // loopback; here, with several, all of them.
+    let outer: Vec<&(IfaceId, String, bool)> = ifaces.iter().filter(|i| !i.2).collect();
     let (only, any) = match &a.iface {
         Some(name) if name == "any" => (None, true),
-        Some(name) => match ifaces.iter().find(|(_, n)| n == name) {
-            Some((id, _)) => (Some(*id), false),
+        Some(name) => match ifaces.iter().find(|(_, n, _)| n == name) {
+            Some((id, _, _)) => (Some(*id), false),
             None => {
                 err.line(format!("tcpdump: {name}: No such device exists"));
                 return 1;
             }
         },
-        None if ifaces.len() == 1 => (Some(ifaces[0].0), false),
+        None if outer.len() == 1 => (Some(outer[0].0), false),
         None => (None, true),
     };
+    let loopback = only.is_some_and(|id| ifaces.iter().any(|i| i.0 == id && i.2));
     let tap = host.tap();
     let mut dump = a.write.as_deref().map(Dump::new);
     if dump.is_none() && a.verbose == 0 {
@@ -253,7 +258,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
     let shown_name = if any {
         "any".to_string()
     } else {
-        a.iface.clone().unwrap_or_else(|| ifaces[0].1.clone())
+        a.iface.clone().unwrap_or_else(|| outer[0].1.clone())
     };
     // tcpdump names itself on this line only when it did not just print
     // the "verbose output suppressed" line (with -v, or writing a file).
@@ -274,6 +279,9 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         "{prefix}listening on {shown_name}, link-type {}, snapshot length 262144 bytes",
         if any {
             "LINUX_SLL2 (Linux cooked v2)"
+        } else if loopback {
+            // Linux's lo has Ethernet framing (all-zero addresses).
+            "EN10MB (Ethernet)"
         } else {
             "RAW (Raw IP)"
         }
@@ -332,8 +340,8 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         if any {
             let name = ifaces
                 .iter()
-                .find(|(id, _)| *id == t.iface)
-                .map_or("?", |(_, n)| n.as_str());
+                .find(|(id, _, _)| *id == t.iface)
+                .map_or("?", |(_, n, _)| n.as_str());
             let dir = if t.direction == TapDirection::In {
                 "In "
             } else {
