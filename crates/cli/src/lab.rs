@@ -48,7 +48,7 @@ pub struct LabArgs {
     /// Scenario file (TOML); the guided tour when omitted.
     file: Option<PathBuf>,
     /// Seed for every random choice (overrides the file's `seed`).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     seed: Option<u64>,
     /// Write one pcap file per link into this directory.
     #[arg(long, value_name = "DIR")]

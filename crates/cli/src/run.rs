@@ -46,7 +46,7 @@ pub struct RunArgs {
     #[arg(long)]
     rate: Option<String>,
     /// Seed of the stack and the impairments (random if not given).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     seed: Option<u64>,
     /// Capture what crosses the device into this pcap file.
     #[arg(long, value_name = "FILE")]

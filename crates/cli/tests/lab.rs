@@ -633,6 +633,11 @@ fn flag_mistakes_get_one_line() {
             &["lab", "--seed", "abc"][..],
             "tcplab: invalid value 'abc' for '--seed <SEED>': invalid digit found in string (see tcplab lab --help)\n",
         ),
+        // A negative seed is a bad seed, not an unknown option.
+        (
+            &["lab", "--seed", "-1"][..],
+            "tcplab: invalid value '-1' for '--seed <SEED>': invalid digit found in string (see tcplab lab --help)\n",
+        ),
         (
             &["drill"][..],
             "tcplab: the following required arguments were not provided: <FILE.pkt|DIR>... (see tcplab drill --help)\n",

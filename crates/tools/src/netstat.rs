@@ -34,6 +34,8 @@ pub struct NetstatArgs {
     pub numeric_hosts: bool,
     pub numeric_ports: bool,
     pub processes: bool,
+    /// `-e`: the owner and inode of each socket.
+    pub extended: bool,
     pub timers: bool,
     pub routes: bool,
     pub interfaces: bool,
@@ -60,6 +62,7 @@ impl NetstatArgs {
                 "unix",
                 "program",
                 "timers",
+                "extend",
                 "all",
                 "listening",
                 "route",
@@ -92,6 +95,7 @@ impl NetstatArgs {
                 "n" | "numeric" => a.numeric = true,
                 "p" | "program" => a.processes = true,
                 "o" | "timers" => a.timers = true,
+                "e" | "extend" => a.extended = true,
                 "r" | "route" => a.routes = true,
                 "i" | "interfaces" => a.interfaces = true,
                 "s" | "statistics" => a.statistics = true,
@@ -227,6 +231,9 @@ fn inet(
         "Proto Recv-Q Send-Q {:<23} {:<23} State      ",
         "Local Address", "Foreign Address"
     );
+    if a.extended {
+        header.push_str(" User       Inode     ");
+    }
     if a.processes {
         header.push_str(" PID/Program name    ");
     }
@@ -279,6 +286,12 @@ fn inet(
             foreign,
             r.state.netstat()
         );
+        if a.extended {
+            // Every process here runs as root (uid 0); a socket no
+            // process holds (TIME-WAIT) shows inode 0, as in /proc.
+            let user = if a.numeric_hosts { "0" } else { "root" };
+            let _ = write!(line, " {user:<10} {:<10}", r.inode());
+        }
         if a.processes {
             let p = r
                 .process

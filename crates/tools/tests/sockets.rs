@@ -245,6 +245,8 @@ fn netstat_tables() {
         ("client", "netstat -s -t"),
         ("client", "netstat --statistics --udp"),
         ("client", "netstat -ta --numeric-ports"),
+        ("client", "netstat -tae"),
+        ("client", "netstat -tnep"),
     ]);
     let tan = &r[0].stdout;
     assert_eq!(
@@ -326,6 +328,24 @@ fn netstat_tables() {
     // table for.
     assert_eq!(sections(7), ["IcmpMsg:", "Tcp:", "UdpLite:", "TcpExt:"]);
     assert_eq!(sections(8), ["IcmpMsg:", "Udp:", "UdpLite:"]);
+    // -e: owner and inode (0 for TIME-WAIT, which no process holds),
+    // before -p's column; -n shows the uid.
+    let e = &r[10].stdout;
+    assert_eq!(
+        e[1],
+        "Proto Recv-Q Send-Q Local Address           Foreign Address         State       User       Inode     "
+    );
+    assert!(e[2].contains("ESTABLISHED root       2"), "{e:?}");
+    assert!(e[3].ends_with("TIME_WAIT   root       0         "), "{e:?}");
+    let ep = &r[11].stdout;
+    assert!(
+        ep[1].ends_with("User       Inode      PID/Program name    "),
+        "{ep:?}"
+    );
+    assert!(
+        ep[2].contains("ESTABLISHED 0          2") && ep[2].contains("100/transfer"),
+        "{ep:?}"
+    );
     // Ports as numbers, hosts by name.
     assert!(
         r[9].stdout[2].contains("client:") && r[9].stdout[2].contains("server:9 "),

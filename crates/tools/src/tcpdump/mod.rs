@@ -98,7 +98,11 @@ impl TcpdumpArgs {
             let (c, v) = match o {
                 Opt::Short(c, v) => (c, v.unwrap_or_default()),
                 Opt::Long(l, _) if l == "help" => ('h', String::new()),
-                Opt::Long(_, _) => ('V', String::new()),
+                // --version: the version lines alone (print_version).
+                Opt::Long(_, _) => {
+                    let version = HELP.lines().next().unwrap_or_default();
+                    return Err(Usage::help("tcpdump", version.into(), true, 0));
+                }
             };
             match c {
                 'h' | 'V' => return Err(Usage::help("tcpdump", HELP.into(), true, 0)),
