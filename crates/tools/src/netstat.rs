@@ -1,7 +1,7 @@
 //! `netstat`, as net-tools 2.10 prints it.
 //!
 //! ```text
-//! netstat [-tuxanlpo]    connections (servers and/or established)
+//! netstat [-tuxanlpoe]   connections (servers and/or established)
 //! netstat -r [-n]        the routing table
 //! netstat -i             the interface table
 //! netstat -s             protocol statistics
@@ -42,7 +42,7 @@ pub struct NetstatArgs {
     pub statistics: bool,
 }
 
-const USAGE: &str = "usage: netstat [-tuxanlpo] | -r [-n] | -i | -s";
+const USAGE: &str = "usage: netstat [-tuxanlpoe] | -r [-n] | -i | -s";
 
 impl NetstatArgs {
     pub fn parse(args: &[String]) -> Result<NetstatArgs, Usage> {
