@@ -135,9 +135,14 @@ pub fn server_config(
             .unwrap_or_default();
         let certified = rustls::sign::CertifiedKey::new(chain, key);
         // The key must be the certificate's (rustls checks the public keys).
-        certified
-            .keys_match()
-            .map_err(|e| format!("certificate and key: {e}"))?;
+        certified.keys_match().map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => {
+                // OpenSSL's words for it (X509_check_private_key).
+                "certificate and key: key values mismatch (the key is not the certificate's)"
+                    .to_string()
+            }
+            other => format!("certificate and key: {other}"),
+        })?;
         certs.push((names, Arc::new(certified)));
     }
     if certs.is_empty() {

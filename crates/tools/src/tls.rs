@@ -89,6 +89,9 @@ pub struct TlsStream {
     flushing: Cell<bool>,
     /// Why reading failed, in words (curl's `SSL_read` errors).
     error: RefCell<Option<String>>,
+    /// A FIN without close_notify ends the stream rather than failing the
+    /// read ([`TlsStream::ignore_unexpected_eof`]).
+    eof_ends: Cell<bool>,
 }
 
 impl TlsStream {
@@ -104,7 +107,18 @@ impl TlsStream {
             queue: RefCell::new(Vec::new()),
             flushing: Cell::new(false),
             error: RefCell::new(None),
+            eof_ends: Cell::new(false),
         }
+    }
+
+    /// Take the peer's FIN without close_notify as the end of the stream,
+    /// as OpenSSL's `SSL_OP_IGNORE_UNEXPECTED_EOF` does (curl sets it: a
+    /// truncated body is then HTTP's to detect, by its framing). RFC 8446
+    /// §6.1 asks for close_notify before end-of-data only where the
+    /// application protocol could carry data after the close; HTTP/1.1
+    /// cannot.
+    pub fn ignore_unexpected_eof(&self) {
+        self.eof_ends.set(true);
     }
 
     pub fn session(&self) -> std::cell::Ref<'_, Session> {
@@ -209,7 +223,9 @@ impl TlsStream {
                 Read::Data(n) => return Ok(n),
                 Read::Closed => return Ok(0),
                 // A FIN without close_notify may be a truncation attack
-                // (RFC 8446 §6.1): an error, as OpenSSL 3 makes it.
+                // (RFC 8446 §6.1): an error, as OpenSSL 3 makes it —
+                // unless the application reads the end by its own framing.
+                Read::Truncated if self.eof_ends.get() => return Ok(0),
                 Read::Truncated => {
                     self.note("unexpected eof while reading".into());
                     return Err(SocketError::ConnectionReset);
@@ -219,6 +235,7 @@ impl TlsStream {
             self.send_pending().await?;
             match self.fill().await {
                 Ok(()) => {}
+                Err(TlsFailure::Closed) if self.eof_ends.get() => return Ok(0),
                 Err(TlsFailure::Closed) => {
                     self.note("unexpected eof while reading".into());
                     return Err(SocketError::ConnectionReset);

@@ -147,10 +147,9 @@ fn show(host: &Host, only: Option<&str>, out: &mut Output, err: &mut Output) -> 
             }
         }
     }
-    if let (Some(name), 0) = (only, shown) {
-        err.line(format!(
-            "Unable to access interface: No such device ({name})"
-        ));
+    if let (Some(_), 0) = (only, shown) {
+        // wireguard-tools names only the error (strerror(ENODEV)).
+        err.line("Unable to access interface: No such device");
         return 1;
     }
     0

@@ -208,6 +208,58 @@ s.serve_forever()
     let refused = t.attach("curl -sS -m 10 https://10.7.0.1:8443/big.bin");
     let _ = server.kill();
     let _ = server.wait();
+    // A server that ends its HTTP/1.0 body by closing without
+    // close_notify: curl with OpenSSL 3 ignores the unexpected EOF
+    // (SSL_OP_IGNORE_UNEXPECTED_EOF) and the close ends the body — the
+    // kernel's curl and ours alike.
+    let mut abrupt = ns.spawn_sh(&format!(
+        "exec python3 -c \"
+import socket, ssl
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain('{chain}', '{key}')
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.7.0.1', 8444))
+s.listen(4)
+while True:
+    c, _ = s.accept()
+    i, o = ssl.MemoryBIO(), ssl.MemoryBIO()
+    t = ctx.wrap_bio(i, o, server_side=True)
+    def out():
+        d = o.read()
+        if d:
+            c.sendall(d)
+    def step(f):
+        while True:
+            try:
+                return f()
+            except ssl.SSLWantReadError:
+                out()
+                d = c.recv(65536)
+                if not d:
+                    raise EOFError
+                i.write(d)
+    try:
+        step(t.do_handshake)
+        out()
+        step(lambda: t.read(65536))
+        t.write(b'HTTP/1.0 200 OK\\r\\n\\r\\nno close_notify')
+        out()
+    except EOFError:
+        pass
+    c.close()
+\"",
+        key = files.path("kernel.key"),
+    ));
+    ns.wait_listen('t', 8444);
+    let ours = t.attach("curl -sSk -m 10 https://10.7.0.1:8444/");
+    let kernels = ns.try_sh("curl -sSk -m 10 https://10.7.0.1:8444/");
+    let _ = abrupt.kill();
+    let _ = abrupt.wait();
+    assert!(kernels.status.success(), "kernel curl: {}", text(&kernels));
+    assert_eq!(String::from_utf8_lossy(&kernels.stdout), "no close_notify");
+    assert!(ours.status.success(), "tcplab curl: {}", text(&ours));
+    assert_eq!(String::from_utf8_lossy(&ours.stdout), "no close_notify");
     assert!(o.status.success(), "tcplab curl: {}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "0");
     assert_eq!(sha256(&got), want, "tcplab curl from a python https server");

@@ -77,7 +77,7 @@ For all options use the manual or \"--help all\".";
 /// `curl -V`: what this curl is and has.
 pub(super) fn version_text() -> String {
     format!(
-        "curl {v} (tcplab) libcurl/{v} zlib\nRelease-Date: 2023-02-20\nProtocols: http https\nFeatures: libz SSL",
+        "curl {v} (tcplab) libcurl/{v} OpenSSL/3.0.19 zlib\nRelease-Date: 2023-02-20\nProtocols: http https\nFeatures: libz SSL",
         v = super::VERSION
     )
 }

@@ -540,7 +540,11 @@ async fn exchange(
 /// (`SSL_read`), e.g. a connection closed without close_notify.
 fn recv_failure(open: &Open, e: SocketError) -> Failure {
     match open.conn.stream.tls_error() {
-        Some(why) => Failure::new(56, format!("TLS recv error: {why}")),
+        // ossl_recv's words: SSL_read's error, the errno after it.
+        Some(why) => Failure::new(
+            56,
+            format!("OpenSSL SSL_read: {}: {why}, errno 0", tls::OPENSSL),
+        ),
         None => Failure::new(56, format!("Recv failure: {e}")),
     }
 }

@@ -102,8 +102,9 @@ impl Run<'_> {
             )
         };
         *found.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        let session = Session::client(config, &url.host)
-            .map_err(|e| Failure::new(35, format!("TLS connect error: {e}")))?;
+        let session = Session::client(config, &url.host).map_err(|e| {
+            Failure::new(35, format!("{OPENSSL}: error:0A0000C1:SSL routines::{e}"))
+        })?;
         clock.set(self.host.wall_clock());
         let hello = if self.a.tls12_max {
             "TLSv1.2"
@@ -117,6 +118,9 @@ impl Run<'_> {
             self.info(" CApath: none".into());
         }
         let stream = TlsStream::new(&self.host, tcp, session, clock);
+        // curl sets SSL_OP_IGNORE_UNEXPECTED_EOF: HTTP's framing decides
+        // whether a close without close_notify cut the body short (18).
+        stream.ignore_unexpected_eof();
         let result = stream.handshake().await;
         stats.appconnect = self
             .host
@@ -151,23 +155,38 @@ impl Run<'_> {
                         self.info(format!("{version} (OUT), TLS alert, {words} ({n}):"));
                         (60, format!("SSL certificate problem: {}", f.text()))
                     }
+                    // curl 7.88 with OpenSSL 3 words each as below
+                    // (ossl_connect_step2: OpenSSL's error string, or
+                    // SSL_connect's with the peer when OpenSSL has none).
                     (TlsFailure::Tls(rustls::Error::AlertReceived(a)), _) => {
                         let (words, n) = alert_words(*a);
                         self.info(format!("{version} (IN), TLS alert, {words} ({n}):"));
-                        (35, format!("TLS connect error: tlsv1 alert {words}"))
+                        (35, openssl_alert_error(*a))
                     }
-                    (TlsFailure::Tls(e), _) => (35, format!("TLS connect error: {e}")),
-                    (TlsFailure::Socket(e), _) => (
+                    // What answered was not TLS (a plain HTTP server).
+                    (
+                        TlsFailure::Tls(
+                            rustls::Error::InvalidMessage(_)
+                            | rustls::Error::InappropriateMessage { .. }
+                            | rustls::Error::InappropriateHandshakeMessage { .. },
+                        ),
+                        _,
+                    ) => (
+                        35,
+                        format!("{OPENSSL}: error:0A00010B:SSL routines::wrong version number"),
+                    ),
+                    (TlsFailure::Tls(_), _) => (
                         35,
                         format!(
-                            "TLS connect error: {e} in connection to {}:{}",
+                            "OpenSSL SSL_connect: SSL_ERROR_SSL in connection to {}:{} ",
                             url.host, url.port
                         ),
                     ),
+                    (TlsFailure::Socket(e), _) => (35, format!("Recv failure: {e}")),
                     (TlsFailure::Closed, _) => (
                         35,
                         format!(
-                            "TLS connect error: unexpected eof while reading, in connection to {}:{}",
+                            "OpenSSL SSL_connect: SSL_ERROR_SYSCALL in connection to {}:{} ",
                             url.host, url.port
                         ),
                     ),
@@ -279,5 +298,65 @@ impl Run<'_> {
         for l in lines {
             self.info(l);
         }
+    }
+}
+
+/// The OpenSSL curl names in its errors (the one of this Debian release).
+pub(super) const OPENSSL: &str = "OpenSSL/3.0.19";
+
+/// An alert from the server as curl with OpenSSL 3 reports it: OpenSSL's
+/// reason for alert N is 1000 + N in the SSL library (0x0A), with
+/// OpenSSL's words for it.
+fn openssl_alert_error(alert: rustls::AlertDescription) -> String {
+    use rustls::AlertDescription as A;
+    let n = u8::from(alert);
+    let words = match alert {
+        A::UnexpectedMessage => "sslv3 alert unexpected message",
+        A::BadRecordMac => "sslv3 alert bad record mac",
+        A::HandshakeFailure => "sslv3 alert handshake failure",
+        A::BadCertificate => "sslv3 alert bad certificate",
+        A::UnsupportedCertificate => "sslv3 alert unsupported certificate",
+        A::CertificateRevoked => "sslv3 alert certificate revoked",
+        A::CertificateExpired => "sslv3 alert certificate expired",
+        A::CertificateUnknown => "sslv3 alert certificate unknown",
+        A::IllegalParameter => "sslv3 alert illegal parameter",
+        A::UnknownCA => "tlsv1 alert unknown ca",
+        A::AccessDenied => "tlsv1 alert access denied",
+        A::DecodeError => "tlsv1 alert decode error",
+        A::DecryptError => "tlsv1 alert decrypt error",
+        A::ProtocolVersion => "tlsv1 alert protocol version",
+        A::InsufficientSecurity => "tlsv1 alert insufficient security",
+        A::InternalError => "tlsv1 alert internal error",
+        A::InappropriateFallback => "tlsv1 alert inappropriate fallback",
+        A::UserCanceled => "tlsv1 alert user cancelled",
+        A::MissingExtension => "tlsv13 alert missing extension",
+        A::UnsupportedExtension => "tlsv1 unsupported extension",
+        A::UnrecognisedName => "tlsv1 unrecognized name",
+        A::BadCertificateStatusResponse => "tlsv1 bad certificate status response",
+        A::CertificateRequired => "tlsv13 alert certificate required",
+        A::NoApplicationProtocol => "tlsv1 alert no application protocol",
+        _ => "ssl/tls alert",
+    };
+    format!(
+        "{OPENSSL}: error:{:08X}:SSL routines::{words}",
+        0x0A00_0000u32 + 1000 + u32::from(n)
+    )
+}
+
+#[cfg(test)]
+mod openssl_words {
+    use super::*;
+
+    #[test]
+    fn alerts_as_openssl_3_reports_them() {
+        // Both seen from curl 7.88.1 / OpenSSL 3.0.19 on this system.
+        assert_eq!(
+            openssl_alert_error(rustls::AlertDescription::HandshakeFailure),
+            "OpenSSL/3.0.19: error:0A000410:SSL routines::sslv3 alert handshake failure"
+        );
+        assert_eq!(
+            openssl_alert_error(rustls::AlertDescription::ProtocolVersion),
+            "OpenSSL/3.0.19: error:0A00042E:SSL routines::tlsv1 alert protocol version"
+        );
     }
 }

@@ -241,9 +241,13 @@ impl TunnelStatus for WgStatus {
             ));
         }
         lines.push(format!(
-            "dropped: replayed {}, bad mac1 {}, decrypt failures {}, wrong source {}, invalid {}, unknown index {}, no route {}; cookie replies sent {}",
+            "dropped: replayed {}, bad mac1 {}, bad handshakes {}, unknown peer {}, replayed handshakes {}, handshake flood {}, decrypt failures {}, wrong source {}, invalid {}, unknown index {}, no route {}; cookie replies sent {}",
             s.replayed_packets,
             s.bad_mac1,
+            s.invalid_handshakes,
+            s.unknown_peer,
+            s.replayed_initiations,
+            s.initiation_flood,
             s.decrypt_failures,
             s.wrong_source,
             s.invalid_messages,
