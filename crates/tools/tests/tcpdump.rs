@@ -356,3 +356,63 @@ fn the_loopback_is_captured() {
         r[2].stdout
     );
 }
+
+/// -r: a file written with -w read back, filtered as if captured; with -w
+/// too, the selected packets go to another file; errors in tcpdump's words.
+#[test]
+fn reads_pcap_files_back() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            ("500ms", "client", "tcpdump -w /tmp/web.pcap -c 6 port 80"),
+            (
+                "1s",
+                "client",
+                "curl -s -o /dev/null http://server/hello.txt",
+            ),
+            ("3s", "client", "tcpdump -n -r /tmp/web.pcap"),
+            (
+                "3s",
+                "client",
+                "tcpdump -n -r /tmp/web.pcap -w /tmp/syn.pcap 'tcp[tcpflags] & tcp-syn != 0'",
+            ),
+            ("4s", "client", "tcpdump -n -tt -r /tmp/syn.pcap"),
+            ("4s", "client", "tcpdump -r /tmp/nosuch.pcap"),
+            ("4s", "client", "tcpdump -r /tmp/hello.txt"),
+            (
+                "2s",
+                "client",
+                "curl -s -o /tmp/hello.txt http://server/hello.txt",
+            ),
+        ],
+    );
+    let all = &r[3];
+    assert_eq!(all.exit, Some(0), "{all:?}");
+    assert_eq!(
+        all.stderr,
+        ["reading from file /tmp/web.pcap, link-type RAW (Raw IP), snapshot length 65535"]
+    );
+    assert_eq!(all.stdout.len(), 6, "{:?}", all.stdout);
+    assert!(
+        all.stdout[0].starts_with("00:00:01.000000 IP 10.99.1.2.")
+            && all.stdout[0].contains(" > 10.99.3.2.80: Flags [S], seq "),
+        "{:?}",
+        all.stdout
+    );
+    assert!(r[4].stdout.is_empty(), "{:?}", r[4]);
+    let syn = &r[5];
+    assert_eq!(syn.stdout.len(), 2, "{syn:?}");
+    assert!(
+        syn.stdout[0].starts_with("1735689601.000000 IP 10.99.1.2."),
+        "{syn:?}"
+    );
+    assert!(syn.stdout[1].contains(": Flags [S.], seq "), "{syn:?}");
+    assert_eq!(r[6].exit, Some(1));
+    assert_eq!(
+        r[6].stderr,
+        ["tcpdump: /tmp/nosuch.pcap: No such file or directory"]
+    );
+    assert_eq!(r[7].exit, Some(1));
+    assert_eq!(r[7].stderr, ["tcpdump: bad dump file format"]);
+}

@@ -526,7 +526,10 @@ ends = ["b", "c"]
 fn wireguard_counts_handshakes_from_an_unknown_peer() {
     let (server, client) = ends("wg");
     // b expects a peer with another key than a's.
-    let server = server.replace(&format!("--peer {PUB_A}"), "--peer xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=");
+    let server = server.replace(
+        &format!("--peer {PUB_A}"),
+        "--peer xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
+    );
     let r = run_in(
         &net(""),
         &[

@@ -78,6 +78,8 @@ pub struct PcapReader<R: Read> {
     input: R,
     swapped: bool,
     pub link_type: u32,
+    /// The largest record the file's writer kept.
+    pub snaplen: u32,
 }
 
 impl<R: Read> PcapReader<R> {
@@ -104,10 +106,12 @@ impl<R: Read> PcapReader<R> {
             }
         };
         let link_type = read(&header[20..24]);
+        let snaplen = read(&header[16..20]);
         Ok(PcapReader {
             input,
             swapped,
             link_type,
+            snaplen,
         })
     }
 

@@ -2,7 +2,7 @@
 //! tcpdump 4.99 does.
 //!
 //! ```text
-//! tcpdump [-nStq] [-c COUNT] [-i IFACE] [-w FILE] [EXPRESSION]
+//! tcpdump [-AnqStvX] [-c COUNT] [-i IFACE] [-r FILE] [-w FILE] [EXPRESSION]
 //! ```
 //!
 //! Lines come from [`print`]: ports as service names unless `-n`, TCP
@@ -20,7 +20,9 @@
 //! header's fields. `-w FILE` writes a pcap file (raw IP) to the host's file
 //! system instead of printing (saved after each packet while under 4 MiB,
 //! then every 256). Ctrl-C ends it with tcpdump's counts on standard
-//! error. Not here: `-e`, `-r`: refused as unknown options.
+//! error. `-r FILE` reads such a file back (filtered, printed; with `-w`,
+//! the selected packets written to another). Not here: `-e`, refused as
+//! an unknown option.
 
 mod filter;
 pub mod print;
@@ -28,9 +30,11 @@ pub mod print;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use std::time::Duration;
 use tcplab_host::{Host, Output, TapDirection};
 use tcplab_stack::IfaceId;
-use tcplab_wire::pcap::{LinkType, PcapWriter};
+
+use tcplab_wire::pcap::{LinkType, PcapReader, PcapWriter};
 
 use crate::args::{getopt, Opt};
 use crate::select::{select, Either};
@@ -53,6 +57,8 @@ pub struct TcpdumpArgs {
     pub quiet: bool,
     /// `-w FILE`: write the packets to a pcap file.
     pub write: Option<String>,
+    /// `-r FILE`: read packets from a pcap file instead of capturing.
+    pub read: Option<String>,
     /// `-v`, counted; `-X` hex and ASCII; `-A` ASCII.
     pub verbose: u8,
     pub hex: bool,
@@ -62,16 +68,16 @@ pub struct TcpdumpArgs {
 
 /// tcpdump's usage lines for the options it has here.
 const USAGE: &str =
-    "Usage: tcpdump [-AhnqStvVX] [ -c count ] [ -i interface ] [ -w file ] [ expression ]";
+    "Usage: tcpdump [-AhnqStvVX] [ -c count ] [ -i interface ] [ -r file ] [ -w file ] [ expression ]";
 
 /// `tcpdump -h`: the version lines and the usage, on standard output.
 const HELP: &str = "tcpdump version 4.99.3 (tcplab)
-Usage: tcpdump [-AhnqStvVX] [ -c count ] [ -i interface ] [ -w file ] [ expression ]";
+Usage: tcpdump [-AhnqStvVX] [ -c count ] [ -i interface ] [ -r file ] [ -w file ] [ expression ]";
 
 impl TcpdumpArgs {
     pub fn parse(args: &[String]) -> Result<TcpdumpArgs, Usage> {
         let (opts, rest) =
-            getopt(args, "c:i:nSqthVw:vXA", &["help", "version"]).map_err(|e| Usage {
+            getopt(args, "c:i:nSqthVw:r:vXA", &["help", "version"]).map_err(|e| Usage {
                 status: 1,
                 ..Usage::with_usage("tcpdump", e, USAGE)
             })?;
@@ -83,6 +89,7 @@ impl TcpdumpArgs {
             time_format: 0,
             quiet: false,
             write: None,
+            read: None,
             verbose: 0,
             hex: false,
             ascii: false,
@@ -118,6 +125,7 @@ impl TcpdumpArgs {
                 't' => a.time_format = a.time_format.saturating_add(1),
                 'q' => a.quiet = true,
                 'w' => a.write = Some(v),
+                'r' => a.read = Some(v),
                 'v' => a.verbose = a.verbose.saturating_add(1),
                 'X' => a.hex = true,
                 'A' => a.ascii = true,
@@ -227,7 +235,130 @@ impl Dump {
     }
 }
 
+/// What prints each packet's lines, live or from a file.
+struct Print<'a> {
+    a: &'a TcpdumpArgs,
+    style: Style,
+    printer: &'a mut Printer,
+    /// -ttt's previous packet, -ttttt's first.
+    reference: &'a mut Option<u64>,
+}
+
+impl Print<'_> {
+    /// The packet `bytes` that passed at `wall` (since the epoch), after
+    /// `where_` (-i any's interface and direction).
+    fn packet(&mut self, out: &mut Output, wall: Duration, where_: &str, bytes: &[u8]) {
+        let line = self.printer.line(bytes, self.style);
+        let micros = u64::try_from(wall.as_micros()).unwrap_or(u64::MAX);
+        let mut text = timestamp(self.a.time_format, micros, self.reference);
+        text.push_str(where_);
+        text.push_str(&line);
+        for l in text.split('\n') {
+            out.line(l);
+        }
+        // -X wins over -A, as in tcpdump.
+        if self.a.hex {
+            for l in print::hex_and_ascii(bytes) {
+                out.line(l);
+            }
+        } else if self.a.ascii {
+            for l in print::ascii(bytes) {
+                out.line(l);
+            }
+        }
+    }
+}
+
+/// `tcpdump -r FILE`: the packets of a pcap file (raw IPv4, as `-w` and
+/// `tcplab lab --pcap` write them), filtered and printed as if captured —
+/// or, with `-w`, the selected ones written to another file.
+fn read_file(host: &Host, a: &TcpdumpArgs, path: &str, out: &mut Output, err: &mut Output) -> i32 {
+    let filter = Filter::parse(&a.filter).unwrap_or_default();
+    let bytes = match host.fs().read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            // (The file system's error names the path.)
+            err.line(format!("tcpdump: {e}"));
+            return 1;
+        }
+    };
+    let mut reader = match PcapReader::new(&bytes[..]) {
+        Ok(r) => r,
+        Err(_) => {
+            err.line("tcpdump: bad dump file format");
+            return 1;
+        }
+    };
+    let link = match reader.link_type {
+        101 => "RAW (Raw IP)",
+        228 => "IPV4 (Raw IPv4)",
+        other => {
+            err.line(format!(
+                "tcpdump: {path}: link-type {other} is not one tcplab reads (raw IPv4 only)"
+            ));
+            return 1;
+        }
+    };
+    err.line(format!(
+        "reading from file {path}, link-type {link}, snapshot length {}",
+        reader.snaplen
+    ));
+    let style = Style {
+        numeric: a.numeric,
+        absolute: a.absolute,
+        verbose: a.verbose,
+        quiet: a.quiet,
+    };
+    let mut printer = Printer::default();
+    let mut reference = None;
+    let mut dump = a.write.as_deref().map(Dump::new);
+    let mut seen = 0u64;
+    let mut status = 0;
+    loop {
+        if a.count.is_some_and(|c| seen >= c) {
+            break;
+        }
+        let record = match reader.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(_) => {
+                // libpcap's complaint about a file cut short.
+                err.line("tcpdump: pcap_loop: truncated dump file");
+                status = 1;
+                break;
+            }
+        };
+        if !filter.matches(&record.data) {
+            continue;
+        }
+        seen += 1;
+        match dump.as_mut() {
+            Some(d) => {
+                let _ = d.writer.write_packet(record.timestamp, &record.data);
+            }
+            None => {
+                let mut p = Print {
+                    a,
+                    style,
+                    printer: &mut printer,
+                    reference: &mut reference,
+                };
+                p.packet(out, record.timestamp, "", &record.data);
+            }
+        }
+    }
+    if let Some(d) = dump.as_mut() {
+        if !d.save(host, err) {
+            return 1;
+        }
+    }
+    status
+}
+
 pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -> i32 {
+    if let Some(path) = a.read.clone() {
+        return read_file(&host, &a, &path, &mut out, &mut err);
+    }
     let filter = Filter::parse(&a.filter).unwrap_or_default();
     // Every interface, the loopback's too (its datagrams are tapped as
     // they cross it).
@@ -337,10 +468,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             }
             continue;
         }
-        let line = printer.line(&t.bytes, style);
-        let mut text = String::new();
-        let micros = u64::try_from(wall.as_micros()).unwrap_or(u64::MAX);
-        text.push_str(&timestamp(a.time_format, micros, &mut reference));
+        let mut where_ = String::new();
         if any {
             let name = ifaces
                 .iter()
@@ -351,22 +479,15 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             } else {
                 "Out"
             };
-            text.push_str(&format!("{name} {dir} "));
+            where_ = format!("{name} {dir} ");
         }
-        text.push_str(&line);
-        for l in text.split('\n') {
-            out.line(l);
-        }
-        // -X wins over -A, as in tcpdump.
-        if a.hex {
-            for l in print::hex_and_ascii(&t.bytes) {
-                out.line(l);
-            }
-        } else if a.ascii {
-            for l in print::ascii(&t.bytes) {
-                out.line(l);
-            }
-        }
+        let mut p = Print {
+            a: &a,
+            style,
+            printer: &mut printer,
+            reference: &mut reference,
+        };
+        p.packet(&mut out, wall, &where_, &t.bytes);
     }
     if let Some(d) = dump.as_mut() {
         if !d.save(&host, &mut err) {
