@@ -88,6 +88,8 @@ pub struct Tapped {
 #[derive(Debug, Default)]
 pub struct TapQueue {
     queue: std::collections::VecDeque<Tapped>,
+    /// Bytes the queue holds.
+    bytes: usize,
     waker: Option<Waker>,
     dropped: u64,
 }
@@ -95,6 +97,8 @@ pub struct TapQueue {
 /// Queue limit of a tap; beyond it datagrams are counted as dropped, as a
 /// kernel's capture buffer drops them.
 const TAP_LIMIT: usize = 4096;
+/// And at most this many bytes (loopback datagrams are up to 64 KiB).
+const TAP_BYTES: usize = 16 << 20;
 
 /// A packet capture on a host's interfaces (what tcpdump reads).
 #[derive(Debug)]
@@ -108,7 +112,10 @@ impl Tap {
         std::future::poll_fn(|cx| {
             let mut q = self.queue.borrow_mut();
             match q.queue.pop_front() {
-                Some(t) => std::task::Poll::Ready(t),
+                Some(t) => {
+                    q.bytes -= t.bytes.len();
+                    std::task::Poll::Ready(t)
+                }
                 None => {
                     q.waker = Some(cx.waker().clone());
                     std::task::Poll::Pending
@@ -473,6 +480,17 @@ impl Host {
             .ignores_sigpipe = true;
     }
 
+    /// The process catches SIGPIPE with its other signals (tcpdump ends
+    /// with its counts, as on Ctrl-C); it must catch signals too.
+    pub fn catch_sigpipe(&self, pid: Pid) {
+        self.inner
+            .io
+            .borrow_mut()
+            .entry(pid)
+            .or_default()
+            .catches_sigpipe = true;
+    }
+
     /// Whether a process's stream lost its reader.
     pub fn stream_broken(&self, pid: Pid, stream: Stream) -> bool {
         let io = self.inner.io.borrow();
@@ -499,7 +517,14 @@ impl Host {
                     Stream::Stdout => p.broken.0 = true,
                     Stream::Stderr => p.broken.1 = true,
                 }
-                p.ignores_sigpipe.then_some(None)
+                if p.ignores_sigpipe {
+                    Some(None)
+                } else if p.catches_sigpipe && p.catches {
+                    p.pending.push_back(signal);
+                    Some(p.signal_waker.take())
+                } else {
+                    None
+                }
             } else if p.catches {
                 p.pending.push_back(signal);
                 Some(p.signal_waker.take())
@@ -739,10 +764,11 @@ impl Host {
         taps.retain(|w| w.strong_count() > 0);
         for t in taps.iter().filter_map(std::rc::Weak::upgrade) {
             let mut q = t.borrow_mut();
-            if q.queue.len() >= TAP_LIMIT {
+            if q.queue.len() >= TAP_LIMIT || q.bytes + bytes.len() > TAP_BYTES {
                 q.dropped += 1;
                 continue;
             }
+            q.bytes += bytes.len();
             q.queue.push_back(Tapped {
                 time: self.now(),
                 direction,
@@ -864,9 +890,20 @@ impl Host {
             let mut buf = std::mem::take(&mut *self.inner.tx_buf.borrow_mut());
             let t = self.inner.stack.borrow_mut().poll_transmit(now, &mut buf);
             if tapping {
-                let looped = self.inner.stack.borrow_mut().take_loopback_captured();
+                let (looped, lost) = self.inner.stack.borrow_mut().take_loopback_captured();
                 for bytes in looped {
                     self.feed_taps(TapDirection::In, IfaceId::LOOPBACK, &bytes);
+                }
+                if lost > 0 {
+                    for t in self
+                        .inner
+                        .taps
+                        .borrow()
+                        .iter()
+                        .filter_map(std::rc::Weak::upgrade)
+                    {
+                        t.borrow_mut().dropped += lost;
+                    }
                 }
             }
             match t {

@@ -257,6 +257,8 @@ pub(crate) struct ProcessIo {
     pub catches: bool,
     /// SIGPIPE is ignored: a broken stream is only marked (`broken`).
     pub ignores_sigpipe: bool,
+    /// SIGPIPE is caught like the other signals (tcpdump's cleanup).
+    pub catches_sigpipe: bool,
     /// Standard output / error lost their reader.
     pub broken: (bool, bool),
     pub pending: VecDeque<Signal>,

@@ -450,7 +450,7 @@ fn ss_filter_operators_families_and_state_groups() {
     assert_eq!(rows(8), 2, "{:?}", r[8].stdout);
     // The later of -a and -l wins.
     assert!(
-        r[10].stdout[1..].iter().all(|l| l.starts_with("LISTEN")),
+        r[10].stdout.len() > 1 && r[10].stdout[1..].iter().all(|l| l.starts_with("LISTEN")),
         "{:?}",
         r[10].stdout
     );

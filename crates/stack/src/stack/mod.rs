@@ -100,13 +100,23 @@ pub struct Stack {
     pub(crate) hook: Option<Box<dyn PacketHook>>,
     pub(crate) now: Instant,
     /// Copies of the datagrams that crossed the loopback, while a capture
-    /// wants them ([`Stack::capture_loopback`]); at most
-    /// [`LOOPBACK_CAPTURE_LIMIT`] until taken.
-    loopback_captured: Option<Vec<Vec<u8>>>,
+    /// wants them ([`Stack::capture_loopback`]), and their bytes; at most
+    /// [`LOOPBACK_CAPTURE_BYTES`] until taken.
+    loopback_captured: Option<LoopbackCapture>,
 }
 
-/// How many looped datagrams a capture holds before it drops the next.
-const LOOPBACK_CAPTURE_LIMIT: usize = 4096;
+/// How many bytes of looped datagrams a capture holds before it drops the
+/// next (the host takes them after every datagram it polls).
+const LOOPBACK_CAPTURE_BYTES: usize = 4 << 20;
+
+/// Looped datagrams copied for a capture, until taken.
+#[derive(Debug, Default)]
+struct LoopbackCapture {
+    copies: Vec<Vec<u8>>,
+    bytes: usize,
+    /// Datagrams not copied for lack of room.
+    dropped: u64,
+}
 
 impl Stack {
     /// A stack with only the loopback interface.
@@ -150,18 +160,19 @@ impl Stack {
     /// for a capture on `lo` (tcpdump); off again with `false`.
     pub fn capture_loopback(&mut self, on: bool) {
         match (on, self.loopback_captured.is_some()) {
-            (true, false) => self.loopback_captured = Some(Vec::new()),
+            (true, false) => self.loopback_captured = Some(LoopbackCapture::default()),
             (false, true) => self.loopback_captured = None,
             _ => {}
         }
     }
 
-    /// The looped datagrams copied since the last call.
-    pub fn take_loopback_captured(&mut self) -> Vec<Vec<u8>> {
-        self.loopback_captured
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
+    /// The looped datagrams copied since the last call, and how many were
+    /// not for lack of room.
+    pub fn take_loopback_captured(&mut self) -> (Vec<Vec<u8>>, u64) {
+        match self.loopback_captured.as_mut().map(std::mem::take) {
+            Some(c) => (c.copies, c.dropped),
+            None => (Vec::new(), 0),
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -456,8 +467,11 @@ impl Stack {
                     break;
                 };
                 if let Some(c) = &mut self.loopback_captured {
-                    if c.len() < LOOPBACK_CAPTURE_LIMIT {
-                        c.push(bytes.clone());
+                    if c.bytes + bytes.len() <= LOOPBACK_CAPTURE_BYTES {
+                        c.bytes += bytes.len();
+                        c.copies.push(bytes.clone());
+                    } else {
+                        c.dropped += 1;
                     }
                 }
                 self.handle_packet(now, IfaceId::LOOPBACK, &bytes);

@@ -324,6 +324,7 @@ impl Connection {
         let ack = seg.ack_number;
         let prior_una = self.snd.una();
         if self.nothing_to_learn(seg) {
+            count_quiet_ack();
             self.quiet_ack();
             return false;
         }
@@ -1066,12 +1067,23 @@ impl Connection {
 thread_local! {
     /// Tests set it to run every ACK through the general path, to compare.
     pub(super) static GENERAL_ACK_PATH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// ACKs the shortcut took (so a test knows it ran).
+    pub(super) static QUIET_ACKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 #[cfg(test)]
 fn general_path_forced() -> bool {
     GENERAL_ACK_PATH.with(std::cell::Cell::get)
 }
+
+#[cfg(test)]
+fn count_quiet_ack() {
+    QUIET_ACKS.with(|n| n.set(n.get() + 1));
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn count_quiet_ack() {}
 
 #[cfg(not(test))]
 #[inline(always)]

@@ -102,8 +102,16 @@ impl Run<'_> {
             )
         };
         *found.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        let session = Session::client(config, &url.host).map_err(|e| {
-            Failure::new(35, format!("{OPENSSL}: error:0A0000C1:SSL routines::{e}"))
+        // (A name rustls cannot send as SNI; curl's resolver would have
+        // refused most such names before.)
+        let session = Session::client(config, &url.host).map_err(|_| {
+            Failure::new(
+                35,
+                format!(
+                    "OpenSSL SSL_connect: SSL_ERROR_SSL in connection to {}:{} ",
+                    url.host, url.port
+                ),
+            )
         })?;
         clock.set(self.host.wall_clock());
         let hello = if self.a.tls12_max {
@@ -167,8 +175,7 @@ impl Run<'_> {
                     (
                         TlsFailure::Tls(
                             rustls::Error::InvalidMessage(_)
-                            | rustls::Error::InappropriateMessage { .. }
-                            | rustls::Error::InappropriateHandshakeMessage { .. },
+                            | rustls::Error::InappropriateMessage { .. },
                         ),
                         _,
                     ) => (

@@ -261,6 +261,11 @@ struct Parser {
 /// How deep expressions may nest.
 const MAX_DEPTH: usize = 64;
 
+/// How many words and operators a filter may have: a chain of `or`s or
+/// `+`s makes a tree as deep as it is long, which evaluation and drop
+/// walk recursively (BPF caps a program at 4096 instructions likewise).
+const MAX_TOKENS: usize = 1024;
+
 type Parsed<T> = Result<T, String>;
 
 fn near(w: &str) -> String {
@@ -395,6 +400,9 @@ impl Parser {
                 if !self.peek().is_some_and(|n| {
                     matches!(n, "src" | "dst" | "host" | "net" | "port" | "portrange")
                 }) {
+                    // A bare value after this cannot repeat what came
+                    // before it (pcap: `port 22 or tcp or 80` is an error).
+                    self.last = None;
                     return Ok(proto_node);
                 }
                 return self.qualified(proto);
@@ -523,6 +531,7 @@ impl Parser {
     }
 
     fn relation(&mut self) -> Parsed<Node> {
+        self.last = None;
         let lhs = self.arith(0)?;
         let rel = match self.next().as_deref() {
             Some(">") => Rel::Gt,
@@ -676,6 +685,12 @@ impl Filter {
         let toks = lex(&words.join(" "));
         if toks.is_empty() {
             return Ok(Filter::default());
+        }
+        if toks.len() > MAX_TOKENS {
+            return Err(format!(
+                "filter expression too complex ({} words and operators; at most {MAX_TOKENS})",
+                toks.len()
+            ));
         }
         let mut p = Parser {
             toks,
@@ -1039,7 +1054,10 @@ pub(super) mod tests {
     #[test]
     fn deep_nesting_is_refused_not_a_stack_overflow() {
         for open in ["(", "not ", "! ", "- "] {
+            // Too long to take at all; within the length, too deep.
             let e = format!("{}tcp", open.repeat(100_000));
+            assert!(bad(&e).contains("too complex"), "{open}");
+            let e = format!("{}tcp", open.repeat(500));
             assert!(bad(&e).contains("nested"), "{open}");
         }
         assert!(bad(&format!("{}tcp[1] = 1{}", "(".repeat(70), ")".repeat(70))).contains("nested"));
@@ -1048,6 +1066,26 @@ pub(super) mod tests {
             f(&format!("{}tcp[13] = 0{}", "(".repeat(30), ")".repeat(30)))
                 .matches(&packet(6, 1, 2))
         );
+    }
+
+    /// A long chain of operators is refused before it makes a tree too
+    /// deep to walk; one at the limit still evaluates.
+    #[test]
+    fn long_chains_are_bounded() {
+        let many = format!("len = 0{}", " + 0".repeat(100_000));
+        assert!(bad(&many).contains("too complex"));
+        let ors = format!("port 1{}", " or 1".repeat(100_000));
+        assert!(bad(&ors).contains("too complex"));
+        // 2 + 2 * 511 = 1024 words: allowed, and evaluated in a debug
+        // build's test thread without trouble.
+        let longest = format!("port 80{}", " or 1".repeat(511));
+        assert!(f(&longest).matches(&packet(6, 1000, 80)));
+        let sum = format!("len = 40{}", " + 0".repeat(510));
+        assert!(f(&sum).matches(&packet(6, 1000, 80)));
+        // A bare value does not repeat qualifiers across a bare protocol
+        // or a relation.
+        bad("port 22 or tcp or 80");
+        bad("port 22 or tcp[13] = 2 or 80");
     }
 
     #[test]

@@ -68,16 +68,16 @@ pub struct TcpdumpArgs {
 
 /// tcpdump's usage lines for the options it has here.
 const USAGE: &str =
-    "Usage: tcpdump [-AhnqStvVX] [ -c count ] [ -i interface ] [ -r file ] [ -w file ] [ expression ]";
+    "Usage: tcpdump [-AhlnqStvVX] [ -c count ] [ -i interface ] [ -r file ] [ -w file ] [ expression ]";
 
 /// `tcpdump -h`: the version lines and the usage, on standard output.
 const HELP: &str = "tcpdump version 4.99.3 (tcplab)
-Usage: tcpdump [-AhnqStvVX] [ -c count ] [ -i interface ] [ -r file ] [ -w file ] [ expression ]";
+Usage: tcpdump [-AhlnqStvVX] [ -c count ] [ -i interface ] [ -r file ] [ -w file ] [ expression ]";
 
 impl TcpdumpArgs {
     pub fn parse(args: &[String]) -> Result<TcpdumpArgs, Usage> {
         let (opts, rest) =
-            getopt(args, "c:i:nSqthVw:r:vXA", &["help", "version"]).map_err(|e| Usage {
+            getopt(args, "c:i:lnSqthVw:r:vXA", &["help", "version"]).map_err(|e| Usage {
                 status: 1,
                 ..Usage::with_usage("tcpdump", e, USAGE)
             })?;
@@ -124,6 +124,8 @@ impl TcpdumpArgs {
                 'n' => a.numeric = true,
                 't' => a.time_format = a.time_format.saturating_add(1),
                 'q' => a.quiet = true,
+                // Line-buffered: every line already goes out as written.
+                'l' => {}
                 'w' => a.write = Some(v),
                 'r' => a.read = Some(v),
                 'v' => a.verbose = a.verbose.saturating_add(1),
@@ -423,6 +425,11 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
     ));
     // Ctrl-C and SIGTERM end the capture with the counts, as tcpdump's.
     let signals = host.current_pid().map(|p| host.catch_signals(p));
+    // tcpdump's cleanup handles SIGPIPE too: `tcpdump | head` ends with
+    // its counts and status 0.
+    if let Some(p) = host.current_pid() {
+        host.catch_sigpipe(p);
+    }
     let stopped = || async {
         match &signals {
             Some(s) => {

@@ -163,7 +163,9 @@ impl Reassembler {
         let start = usize::from(packet.frag_offset());
         let end = start + payload.len();
         let last = !packet.more_frags();
-        if !last && (payload.len() % 8 != 0 || payload.is_empty()) {
+        // An empty fragment carries nothing and could only end up inside
+        // a held run: Linux discards the datagram for it (`end == offset`).
+        if payload.is_empty() || !last && payload.len() % 8 != 0 {
             self.discard(&key);
             return ReassemblyOutcome::Discarded(Discard::BadLength);
         }

@@ -102,6 +102,34 @@ fn duplicates_of_merged_fragments_dropped_alone() {
     }
 }
 
+/// An empty last fragment at the end of what is held is no duplicate to
+/// ignore (it would leave the datagram waiting): the datagram goes, as
+/// Linux discards it.
+#[test]
+fn an_empty_fragment_discards_the_datagram() {
+    let d = datagram(2900, 5);
+    let frags = fragment(&d, 1000).unwrap();
+    let mut r = reasm();
+    assert_eq!(
+        add(&mut r, Instant::ZERO, &frags[0]),
+        ReassemblyOutcome::Held
+    );
+    assert_eq!(
+        add(&mut r, Instant::ZERO, &frags[1]),
+        ReassemblyOutcome::Held
+    );
+    // frags[2] with its payload cut off: offset 1952, MF clear, no data.
+    let mut empty = frags[2][..20].to_vec();
+    let mut p = ipv4::Packet::new_unchecked(&mut empty[..]);
+    p.set_total_len(20);
+    p.fill_checksum();
+    assert!(matches!(
+        add(&mut r, Instant::ZERO, &empty),
+        ReassemblyOutcome::Discarded(_)
+    ));
+    assert!(r.is_empty());
+}
+
 #[test]
 fn overlap_discards_the_datagram() {
     let d = datagram(1000, 3);
