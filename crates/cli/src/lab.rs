@@ -27,6 +27,8 @@ ping takes milliseconds of real time), then the host, then a mark:
     text         what the command wrote to its standard output
   ! text         what it wrote to standard error (ping's errors, curl's meter)
   (exit status N)  the command ended with a status other than 0
+  (nc: exit status N)  the same, named when another process on that host
+                 printed after this one's last line
   # text         narration from the scenario file
   ~ text         the network changed: a link down or up, new impairments,
                  a route added or removed
@@ -73,8 +75,56 @@ pub struct LabArgs {
     svg: Option<PathBuf>,
 }
 
-/// One transcript event as a line: `  1.021 client  64 bytes from ...`.
-pub fn render(ev: &TranscriptEvent, width: usize) -> Option<String> {
+/// Which process last showed itself on each host (its command line or a
+/// line of output), and the program each command ran: an exit status is
+/// named by its program when another process spoke on that host since
+/// (`(cmp: exit status 130)`), so it cannot be taken for the latest one's.
+#[derive(Debug, Default)]
+pub struct Speakers {
+    last: std::collections::BTreeMap<String, tcplab_host::Pid>,
+    programs: std::collections::BTreeMap<tcplab_host::Pid, String>,
+}
+
+impl Speakers {
+    /// Note `ev`; for an exit, the name to put before its status, if any.
+    fn note(&mut self, ev: &TranscriptEvent) -> Option<String> {
+        match ev {
+            TranscriptEvent::Command {
+                node,
+                cmdline,
+                pid: Some(pid),
+                ..
+            } => {
+                // The program of a pipeline's last stage: its status is
+                // the pipeline's.
+                let last_stage = cmdline.rsplit('|').next().unwrap_or(cmdline);
+                let program = last_stage
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                self.programs.insert(*pid, program);
+                self.last.insert(node.clone(), *pid);
+                None
+            }
+            TranscriptEvent::Output(line) => {
+                self.last.insert(line.host.to_string(), line.pid);
+                None
+            }
+            TranscriptEvent::Exit { node, pid, .. } => {
+                let other_spoke = self.last.get(node).is_some_and(|p| p != pid);
+                let name = self.programs.remove(pid).filter(|_| other_spoke);
+                self.last.insert(node.clone(), *pid);
+                name
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One transcript event as a line: `  1.021 client  64 bytes from ...`;
+/// `program` names an exit status's process (see [`Speakers`]).
+fn render(ev: &TranscriptEvent, width: usize, program: Option<&str>) -> Option<String> {
     let stamp = |t: Instant| {
         let us = t.total_micros();
         format!("{:>4}.{:03}", us / 1_000_000, (us % 1_000_000) / 1000)
@@ -117,9 +167,14 @@ pub fn render(ev: &TranscriptEvent, width: usize) -> Option<String> {
         }
         TranscriptEvent::Exit {
             time, node, code, ..
-        } if *code != 0 => {
-            format!("{} {node:width$}   (exit status {code})", stamp(*time))
-        }
+        } if *code != 0 => match program {
+            Some(p) => format!(
+                "{} {node:width$}   ({}: exit status {code})",
+                stamp(*time),
+                tcplab_sim::printable(p)
+            ),
+            None => format!("{} {node:width$}   (exit status {code})", stamp(*time)),
+        },
         TranscriptEvent::Exit { .. } => return None,
         TranscriptEvent::Error { time, node, text } => {
             format!("{} {node:width$} ! {text}", stamp(*time))
@@ -185,11 +240,14 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     let quiet = args.quiet;
     let lines: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
     let sink_lines = lines.clone();
+    let speakers = RefCell::new(Speakers::default());
     sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
+        let program = speakers.borrow_mut().note(ev);
         if quiet && !matches!(ev, TranscriptEvent::Output(_)) {
             return;
         }
-        if let Some(line) = render(ev, width).map(|l| l.trim_end().to_string()) {
+        if let Some(line) = render(ev, width, program.as_deref()).map(|l| l.trim_end().to_string())
+        {
             print(&format!("{line}\n"));
             sink_lines.borrow_mut().push(line);
         }

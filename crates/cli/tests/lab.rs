@@ -316,6 +316,23 @@ fn a_daemon_that_cannot_start_shows_its_exit_status() {
     let out = tcplab().arg("lab").arg(&file).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("(exit status"), "{text}");
+    // A status that comes after another process spoke on the host names
+    // its program; one right after its own output does not need to.
+    std::fs::write(
+        &file,
+        "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n\
+         [[run]]\nat = \"1s\"\non = \"a\"\ncmd = \"nc -z -w 2 10.0.0.9 7\"\n\
+         [[run]]\nat = \"2s\"\non = \"a\"\ncmd = \"echo hi | sha256sum\"\n\
+         [[run]]\nat = \"10s\"\non = \"a\"\ncmd = \"cmp /nosuch /x\"\n",
+    )
+    .unwrap();
+    let out = tcplab().arg("lab").arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("   3.000 a   (nc: exit status 1)\n"),
+        "{text}"
+    );
+    assert!(text.contains("  10.000 a   (exit status 2)\n"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
