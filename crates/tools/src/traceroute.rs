@@ -214,6 +214,9 @@ struct Probe {
     done: bool,
     /// Reached the destination or an unreachable: the trace ends here.
     last: bool,
+    /// When the host itself refused a probe as too big for the path MTU
+    /// it knows (the local error traceroute reads from the error queue).
+    local_error: Option<Instant>,
 }
 
 /// The socket(s) a method uses.
@@ -631,13 +634,31 @@ pub async fn run(host: Host, a: TracerouteArgs, mut out: Output, mut err: Output
         while next < end && probes[..next].iter().filter(|p| !p.done).count() < a.sim_queries {
             let ttl = a.first_ttl + (next / a.queries) as u8;
             probes[next].sent = Some(host.now());
-            if let Err(e) = prober.send(&host, &a, dst, next, ttl) {
-                if matches!(e, SendError::NoRoute(_)) {
+            match prober.send(&host, &a, dst, next, ttl) {
+                Ok(()) => {}
+                Err(SendError::NoRoute(_)) => {
                     err.line("send: Network is unreachable");
                     return 2;
                 }
+                // With -F, a probe larger than the path MTU this host has
+                // learnt is refused here (EMSGSIZE): traceroute takes the
+                // send as done ("recverr will say more"), and the local
+                // error it then reads goes to the first probe of the first
+                // hop, which ends the trace with !F-<mtu>; the other probes
+                // of that hop time out.
+                Err(SendError::MessageTooLong { mtu }) => {
+                    let first = &mut probes[0];
+                    if !first.done {
+                        first.done = true;
+                        first.last = true;
+                        first.local_error = Some(host.now());
+                        first.note = format!("!F-{mtu}");
+                        prober.forget(0);
+                        end = end.min(a.queries);
+                    }
+                }
                 // Anything else refused locally counts as silence.
-                probes[next].done = true;
+                Err(_) => probes[next].done = true,
             }
             next += 1;
         }
@@ -713,6 +734,14 @@ async fn hop_line(
     for p in probes {
         let (Some(sent), Some((from, at))) = (p.sent, p.answered) else {
             line.push_str(" *");
+            // A local error has a time and a note, but no address.
+            if let (Some(sent), Some(at)) = (p.sent, p.local_error) {
+                line.push_str(&format!(
+                    "  {} ms {}",
+                    ms3(at.saturating_since(sent).as_micros() as u64),
+                    p.note
+                ));
+            }
             continue;
         };
         if last_addr != Some(from) {

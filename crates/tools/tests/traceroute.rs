@@ -138,3 +138,29 @@ fn a_udp_service_that_answers_ends_the_trace() {
     assert_eq!(t.stdout.len(), 4, "{:?}", t.stdout);
     assert!(t.stdout[3].starts_with(" 3  10.99.3.2  "), "{:?}", t.stdout);
 }
+
+/// -F with a probe larger than the path MTU the host already learnt (from
+/// a ping's "Frag needed"): the host refuses the probe itself, and as
+/// Linux's traceroute reads that local error, the first probe shows
+/// `!F-<mtu>` without an address and the trace ends at that hop.
+#[test]
+fn dont_fragment_past_a_known_path_mtu() {
+    let net = common::NET.replace(
+        "ends = [\"r2\", \"server\"]\ndelay = \"100us\"",
+        "ends = [\"r2\", \"server\"]\ndelay = \"100us\"\nmtu = 576",
+    );
+    let r = common::run_in(
+        &net,
+        &[
+            ("1s", "client", "ping -c 1 -M do -s 1000 10.99.3.2"),
+            ("2s", "client", "traceroute -n -F 10.99.3.2 1400"),
+        ],
+    );
+    assert_eq!(
+        r[1].out(),
+        "\
+traceroute to 10.99.3.2 (10.99.3.2), 30 hops max, 1400 byte packets
+ 1  *  0.000 ms !F-576 * *
+"
+    );
+}
