@@ -127,8 +127,22 @@ fn openssl_verdicts_for_what_goes_wrong() {
     // get local issuer" (20), not "expired" (curl -k loads no CA file).
     let v = verify_chain(&der(&selfsigned.cert_pem), &[], &[], late);
     assert_eq!(code(&v), (18, 0), "{v:?}");
-    let v = verify_chain(&leaf, &[inter], &[], late);
+    let v = verify_chain(&leaf, std::slice::from_ref(&inter), &[], late);
     assert_eq!(code(&v).0, 20, "{v:?}");
+    // The whole chain sent, its root not trusted, and the leaf expired:
+    // the trust failure comes first (19 at the root's depth), as
+    // `openssl verify -CAfile other.pem -untrusted chain.pem` says.
+    let other_root = make(&req(Role::Root, "Other Root", 7, None)).unwrap();
+    let v = verify_chain(
+        &leaf,
+        &[inter.clone(), root.clone()],
+        &[der(&other_root.cert_pem)],
+        late,
+    );
+    assert_eq!(code(&v), (19, 2), "{v:?}");
+    // With its root trusted, an expired leaf is expired.
+    let v = verify_chain(&leaf, &[inter], std::slice::from_ref(&root), late);
+    assert_eq!(code(&v).0, 10, "{v:?}");
 }
 
 #[test]

@@ -51,6 +51,10 @@ pub struct NcArgs {
     pub source_port: Option<u16>,
     pub host: Option<String>,
     pub ports: (u16, u16),
+    /// `-6` (the last of -4/-6 given): IPv6 only. tcplab has no IPv6, so
+    /// a client finds no address; a listener, like Linux's dual-stack
+    /// `[::]`, still takes IPv4.
+    pub ipv6: bool,
     /// `-U`: the path of a local socket instead of a host and port.
     pub unix: Option<String>,
 }
@@ -161,6 +165,7 @@ impl NcArgs {
         let (opts, rest) = getopt(args, "46dhklnNuUvzp:q:s:w:", &[]).map_err(usage_error)?;
         let mut a = NcArgs {
             listen: false,
+            ipv6: false,
             udp: false,
             verbose: false,
             scan: false,
@@ -184,7 +189,9 @@ impl NcArgs {
             let v = v.unwrap_or_default();
             match c {
                 'h' => return Err(Usage::help("nc", help(), false, 0)),
-                '4' | 'N' | 'n' => {}
+                '4' => a.ipv6 = false,
+                '6' => a.ipv6 = true,
+                'N' | 'n' => {}
                 'l' => a.listen = true,
                 'u' => a.udp = true,
                 'k' => a.keep = true,
@@ -329,6 +336,20 @@ pub async fn run(
         return listen(&host, &a, &mut input, &mut out, &mut err).await;
     }
     let name = a.host.clone().unwrap_or_default();
+    if a.ipv6 {
+        // getaddrinfo with AF_INET6: an IPv4 literal is the wrong family,
+        // a name has no IPv6 address here.
+        let why = if name.parse::<Ipv4Addr>().is_ok() {
+            "Address family for hostname not supported"
+        } else {
+            "Name or service not known"
+        };
+        err.line(format!(
+            "nc: getaddrinfo for host \"{name}\" port {}: {why}",
+            a.ports.0
+        ));
+        return 1;
+    }
     let addr = match name.parse::<Ipv4Addr>() {
         Ok(addr) => addr,
         Err(_) if a.numeric => {

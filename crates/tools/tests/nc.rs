@@ -190,3 +190,29 @@ delay = "1ms"
         r[1].stderr
     );
 }
+
+/// -6: there is no IPv6 here, so a client finds no address, in
+/// getaddrinfo's words (an IPv4 literal is the wrong family); -4 after it
+/// wins back, and a -6 listener takes IPv4 as Linux's dual-stack [::] does.
+#[test]
+fn ipv6_only_finds_no_address() {
+    let r = run(&[
+        ("0s", "server", "serve echo"),
+        ("0s", "server", "nc -6 -l 9000"),
+        ("1s", "client", "echo hi | nc -6 10.99.3.2 7"),
+        ("1s", "client", "echo hi | nc -6 server 7"),
+        ("1s", "client", "echo hi | nc -6 -4 server 7"),
+        ("2s", "client", "echo to-six | nc server 9000"),
+    ]);
+    assert_eq!(
+        r[2].stderr,
+        ["nc: getaddrinfo for host \"10.99.3.2\" port 7: Address family for hostname not supported"]
+    );
+    assert_eq!(r[2].exit, Some(1));
+    assert_eq!(
+        r[3].stderr,
+        ["nc: getaddrinfo for host \"server\" port 7: Name or service not known"]
+    );
+    assert_eq!(r[4].stdout, ["hi"]);
+    assert_eq!(r[1].stdout, ["to-six"]);
+}
