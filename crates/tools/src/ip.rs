@@ -31,11 +31,14 @@ pub struct IpArgs {
 
 const USAGE: &str = "Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }
 where  OBJECT := { address | link | route }
-       OPTIONS := { -s[tatistics] }";
+       OPTIONS := { -s[tatistics] | -h[uman-readable] }";
 
 impl IpArgs {
     pub fn parse(args: &[String]) -> Result<IpArgs, Usage> {
-        if crate::asks_help(args, false) || args.first().is_some_and(|a| a == "help") {
+        if args
+            .first()
+            .is_some_and(|a| a == "help" || a == "-help" || a == "--help")
+        {
             return Err(Usage::help("ip", USAGE.into(), false, 255));
         }
         let mut stats = false;
@@ -43,6 +46,9 @@ impl IpArgs {
         while let Some((first, tail)) = rest.split_first() {
             match first.as_str() {
                 "-s" | "-stats" | "-statistics" => stats = true,
+                // -human-readable (what `ip -h` is): counters are shown
+                // as numbers here anyway.
+                "-h" | "-human" | "-human-readable" => {}
                 o if o.starts_with('-') => {
                     return Err(Usage {
                         status: 255,

@@ -44,11 +44,34 @@ pub struct NetstatArgs {
 
 const USAGE: &str = "usage: netstat [-tuxanlpoe] | -r [-n] | -i | -s";
 
+/// `netstat -h`: net-tools' usage in its layout, with the options this
+/// netstat has.
+const HELP: &str = "usage: netstat [-eenN] [<Af>] -r         netstat {-h|--help}
+       netstat [-nNaeol] [<Socket> ...]
+       netstat { [-eenNa] -i | -s [-tu] }
+
+        -r, --route              display routing table
+        -i, --interfaces         display interface table
+        -s, --statistics         display networking statistics (like SNMP)
+
+        -n, --numeric            don't resolve names
+        --numeric-hosts          don't resolve host names
+        --numeric-ports          don't resolve port names
+        -e, --extend             display other/more information
+        -p, --programs           display PID/Program name for sockets
+        -o, --timers             display timers
+
+        -l, --listening          display listening server sockets
+        -a, --all                display all sockets (default: connected)
+
+  <Socket>={-t|--tcp} {-u|--udp} {-x|--unix}
+  <AF>=inet (DARPA Internet), the only address family here";
+
 impl NetstatArgs {
     pub fn parse(args: &[String]) -> Result<NetstatArgs, Usage> {
         // net-tools: -h and --help print the usage on stdout, status 0.
         if crate::asks_help(args, true) {
-            return Err(Usage::help("netstat", USAGE.into(), true, 0));
+            return Err(Usage::help("netstat", HELP.into(), true, 0));
         }
         let (opts, rest) = getopt(
             args,
@@ -61,6 +84,7 @@ impl NetstatArgs {
                 "udp",
                 "unix",
                 "program",
+                "programs",
                 "timers",
                 "extend",
                 "all",
@@ -93,7 +117,7 @@ impl NetstatArgs {
                 "a" | "all" => a.all = true,
                 "l" | "listening" => a.listening = true,
                 "n" | "numeric" => a.numeric = true,
-                "p" | "program" => a.processes = true,
+                "p" | "program" | "programs" => a.processes = true,
                 "o" | "timers" => a.timers = true,
                 "e" | "extend" => a.extended = true,
                 "r" | "route" => a.routes = true,

@@ -78,7 +78,7 @@ fn every_tool_answers_help_as_the_real_one_does() {
             "netstat -h",
             true,
             0,
-            "usage: netstat [-tuxanlpoe] | -r [-n] | -i | -s",
+            "usage: netstat [-eenN] [<Af>] -r         netstat {-h|--help}",
         ),
         ("curl -h", true, 0, "Usage: curl [options...] <url>"),
         ("tcpdump -h", true, 0, "tcpdump version 4.99.3 (tcplab)"),

@@ -47,12 +47,18 @@ use crate::Usage;
 
 const USAGE: &str =
     "usage: tunnel tcp|udp NAME ADDR/LEN (-l PORT | -c HOST:PORT) [--mtu N] [--route NET]...
+       tunnel wg NAME ADDR/LEN --private-key KEY|FILE [--listen-port PORT] [--mtu N]
+                 [--route NET]... --peer PUBKEY [--endpoint HOST:PORT] [--allowed-ips NET[,NET]]
+                 [--preshared-key KEY|FILE] [--persistent-keepalive SECS] [--peer ...]
        tunnel udp2tcp --udp-listen PORT --tcp-forward HOST:PORT
        tunnel tcp2udp --tcp-listen PORT --udp-forward HOST:PORT
        tunnel show";
 
 const HELP: &str =
     "usage: tunnel tcp|udp NAME ADDR/LEN (-l PORT | -c HOST:PORT) [--mtu N] [--route NET]...
+       tunnel wg NAME ADDR/LEN --private-key KEY|FILE [--listen-port PORT] [--mtu N]
+                 [--route NET]... --peer PUBKEY [--endpoint HOST:PORT] [--allowed-ips NET[,NET]]
+                 [--preshared-key KEY|FILE] [--persistent-keepalive SECS] [--peer ...]
        tunnel udp2tcp --udp-listen PORT --tcp-forward HOST:PORT
        tunnel tcp2udp --tcp-listen PORT --udp-forward HOST:PORT
        tunnel show
