@@ -124,7 +124,11 @@ impl Launcher for Tools {
 fn as_the_tool_would(cmdline: &str) -> Result<Option<ExitCode>, String> {
     match tcplab_tools::Command::parse(cmdline) {
         Ok(_) => Ok(None),
-        Err(u) if u.status == 127 => Err(u.to_string()),
+        // No such tool: a shell's "command not found", and its 127.
+        Err(u) if u.status == 127 => {
+            let _ = writeln!(std::io::stderr(), "tcplab: {u}");
+            Ok(Some(exit(127)))
+        }
         Err(u) => {
             let (text, to_stdout) = u.printed();
             if to_stdout {

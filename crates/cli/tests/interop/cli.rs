@@ -73,6 +73,26 @@ fn bad_setups_are_one_line_and_status_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no tcplab stack is running on nosuchdev"));
+    // A command that is no tool: a shell's answer and status, before any
+    // device is made.
+    let o = Command::new(tcplab())
+        .args([
+            "run",
+            "--tun",
+            "tlx",
+            "--addr",
+            "10.5.0.2/24",
+            "--",
+            "frob",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "tcplab: frob: command not found\n"
+    );
 }
 
 #[test]
