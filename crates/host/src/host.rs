@@ -503,8 +503,9 @@ impl Host {
 
     /// Send a process a signal: it hears it if it catches signals, or is
     /// stopped with status 128 + the signal's number, its sockets closed.
-    /// SIGPIPE is never caught: it stops the process, or only marks the
-    /// stream broken for one that ignores it.
+    /// SIGPIPE marks the stream broken and stops the process, unless it
+    /// ignores SIGPIPE (curl) or catches it with its other signals
+    /// (tcpdump).
     pub fn signal(&self, pid: Pid, signal: Signal) {
         if self.process(pid).is_none_or(|p| p.exit.is_some()) {
             return;

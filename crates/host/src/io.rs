@@ -10,7 +10,8 @@
 //! that catches them hears of them; any other is stopped. SIGPIPE — the
 //! driver found the reader of a standard output gone — stops a process
 //! unless it ignores SIGPIPE, as curl does to report the failed write
-//! itself ([`Output::is_broken`]).
+//! itself ([`Output::is_broken`]), or catches it, as tcpdump does to print
+//! its counts.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -226,8 +227,8 @@ pub enum Signal {
     Interrupt,
     /// SIGTERM.
     Terminate,
-    /// SIGPIPE: a standard stream's reader is gone. Never caught: it stops
-    /// the process unless the process ignores it.
+    /// SIGPIPE: a standard stream's reader is gone. It stops the process
+    /// unless the process ignores it or catches it (`Host::catch_sigpipe`).
     Pipe(Stream),
 }
 
