@@ -391,7 +391,7 @@ fn reads_pcap_files_back() {
     assert_eq!(all.exit, Some(0), "{all:?}");
     assert_eq!(
         all.stderr,
-        ["reading from file /tmp/web.pcap, link-type RAW (Raw IP), snapshot length 65535"]
+        ["reading from file /tmp/web.pcap, link-type RAW (Raw IP), snapshot length 262144"]
     );
     assert_eq!(all.stdout.len(), 6, "{:?}", all.stdout);
     assert!(

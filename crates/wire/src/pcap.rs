@@ -29,13 +29,23 @@ pub struct PcapWriter<W: Write> {
 }
 
 impl<W: Write> PcapWriter<W> {
-    pub fn new(mut out: W, link_type: LinkType) -> io::Result<PcapWriter<W>> {
+    pub fn new(out: W, link_type: LinkType) -> io::Result<PcapWriter<W>> {
+        Self::with_snaplen(out, link_type, SNAPLEN)
+    }
+
+    /// A writer whose header announces `snaplen` (tcpdump writes 262144,
+    /// its default snapshot length; records are never cut either way).
+    pub fn with_snaplen(
+        mut out: W,
+        link_type: LinkType,
+        snaplen: u32,
+    ) -> io::Result<PcapWriter<W>> {
         let mut header = [0u8; 24];
         header[0..4].copy_from_slice(&MAGIC_MICROS.to_le_bytes());
         header[4..6].copy_from_slice(&2u16.to_le_bytes());
         header[6..8].copy_from_slice(&4u16.to_le_bytes());
         // thiszone (8..12) and sigfigs (12..16) are zero.
-        header[16..20].copy_from_slice(&SNAPLEN.to_le_bytes());
+        header[16..20].copy_from_slice(&snaplen.to_le_bytes());
         header[20..24].copy_from_slice(&(link_type as u32).to_le_bytes());
         out.write_all(&header)?;
         Ok(PcapWriter { out })

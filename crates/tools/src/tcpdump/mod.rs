@@ -216,7 +216,9 @@ struct Dump {
 impl Dump {
     fn new(path: &str) -> Dump {
         let buf = Shared::default();
-        let writer = PcapWriter::new(buf.clone(), LinkType::Raw).expect("writing to memory");
+        // tcpdump's header carries its default snapshot length.
+        let writer = PcapWriter::with_snaplen(buf.clone(), LinkType::Raw, 262_144)
+            .expect("writing to memory");
         Dump {
             path: path.to_string(),
             buf,
