@@ -159,6 +159,10 @@ pub enum SendError {
     Bind(#[from] BindError),
     #[error("bad socket handle")]
     InvalidHandle,
+    /// A source address that may not leave the host (127/8 towards
+    /// another host: RFC 1122 §3.2.1.3), as Linux answers EINVAL.
+    #[error("Invalid argument")]
+    InvalidArgument,
 }
 
 /// Errors of receiving.

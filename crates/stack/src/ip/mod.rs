@@ -230,6 +230,10 @@ impl IpLayer {
         if dst.is_loopback() {
             return Err(SendError::NoRoute(dst));
         }
+        // RFC 1122 §3.2.1.3: 127/8 "MUST NOT appear outside a host".
+        if src.is_some_and(|s| s.is_loopback()) {
+            return Err(SendError::InvalidArgument);
+        }
         let route = self.routes.lookup(dst).ok_or(SendError::NoRoute(dst))?;
         let iface = &self.ifaces[route.iface.0];
         let src = match src {

@@ -94,6 +94,13 @@ impl Stack {
         }
         let bound = Some(bound).filter(|a| !a.is_unspecified() && !is_broadcast);
         let route = self.ip.route_local(now, dst_ip, bound)?;
+        // A UDP datagram's length is 16 bits, and the IPv4 datagram's too:
+        // 65,507 bytes of payload at most (Linux: EMSGSIZE).
+        if data.len() > usize::from(u16::MAX) - udp::HEADER_LEN - tcplab_wire::ipv4::HEADER_LEN {
+            return Err(SendError::MessageTooLong {
+                mtu: usize::from(u16::MAX),
+            });
+        }
         let repr = udp::Repr {
             src_port,
             dst_port: dst.port(),

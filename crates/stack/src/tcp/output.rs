@@ -122,12 +122,21 @@ impl Connection {
         }
         if ack {
             self.ts.last_ack_sent = plan.ack;
-            if sack && !syn {
+            // SACK blocks take option space the segment's data leaves:
+            // the MSS counted TSopt only, and a full segment has no room
+            // (RFC 2018 §3: as many blocks as fit; the rest go on the
+            // next ACK, which carries no data). Sending them anyway made
+            // the datagram larger than the path (beyond 65,535 bytes on
+            // a 64 KiB MTU).
+            let room = self.seg.mss.saturating_sub(plan.data_len);
+            let fit = if room >= 12 { (room - 4) / 8 } else { 0 };
+            let max = fit.min(if ts { 3 } else { 4 });
+            if sack && !syn && max > 0 {
                 self.counters.dsack_sent = self
                     .counters
                     .dsack_sent
                     .wrapping_add(u32::from(self.rcv.dsack_pending()));
-                plan.sack = self.rcv.sack_blocks(if ts { 3 } else { 4 });
+                plan.sack = self.rcv.sack_blocks(max);
             }
         }
     }

@@ -101,7 +101,16 @@ impl TcpLayer {
     /// Run the timers that are due; `ip` sends the reset of a connection
     /// that ends with one.
     pub fn handle_timeout(&mut self, now: Instant, ip: &mut IpLayer) {
-        while let Some((_, key)) = self.next_due(now) {
+        // Each wake-up due now runs once, and what it re-arms for a time
+        // already due waits for the next call — bounded, so a deadline
+        // that cannot move past `now` (at the very end of time, where
+        // deadlines saturate) cannot keep this call from returning.
+        let mut budget = self.timers.len() + self.time_wait.len() + 64;
+        while budget > 0 {
+            let Some((_, key)) = self.next_due(now) else {
+                break;
+            };
+            budget -= 1;
             self.wake(key);
             let Some(TcpSocket::Connection(conn)) = self.sockets.get_mut(key) else {
                 continue;
