@@ -75,6 +75,16 @@ const HELP: &str = "tcpdump version 4.99.3 (tcplab)
 Usage: tcpdump [-AhlnqStvVX] [ -c count ] [ -i interface ] [ -r file ] [ -w file ] [ expression ]";
 
 impl TcpdumpArgs {
+    /// How lines are printed.
+    fn style(&self) -> Style {
+        Style {
+            numeric: self.numeric,
+            absolute: self.absolute,
+            verbose: self.verbose,
+            quiet: self.quiet,
+        }
+    }
+
     pub fn parse(args: &[String]) -> Result<TcpdumpArgs, Usage> {
         let (opts, rest) =
             getopt(args, "c:i:lnSqthVw:r:vXA", &["help", "version"]).map_err(|e| Usage {
@@ -307,12 +317,7 @@ fn read_file(host: &Host, a: &TcpdumpArgs, path: &str, out: &mut Output, err: &m
         "reading from file {path}, link-type {link}, snapshot length {}",
         reader.snaplen
     ));
-    let style = Style {
-        numeric: a.numeric,
-        absolute: a.absolute,
-        verbose: a.verbose,
-        quiet: a.quiet,
-    };
+    let style = a.style();
     let mut printer = Printer::default();
     let mut reference = None;
     let mut dump = a.write.as_deref().map(Dump::new);
@@ -440,12 +445,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             None => std::future::pending::<()>().await,
         }
     };
-    let style = Style {
-        numeric: a.numeric,
-        absolute: a.absolute,
-        verbose: a.verbose,
-        quiet: a.quiet,
-    };
+    let style = a.style();
     let mut printer = Printer::default();
     // -ttt's previous packet, -ttttt's first.
     let mut reference: Option<u64> = None;
