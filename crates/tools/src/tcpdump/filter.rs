@@ -325,19 +325,24 @@ impl Parser {
         }
     }
 
-    fn unary(&mut self) -> Parsed<Node> {
-        self.depth += 1;
-        let r = self.unary_inner();
-        self.depth -= 1;
-        r
-    }
-
-    fn unary_inner(&mut self) -> Parsed<Node> {
-        if self.depth > MAX_DEPTH {
+    /// Run `f` one level deeper, refused beyond `MAX_DEPTH`.
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Parsed<T>) -> Parsed<T> {
+        if self.depth >= MAX_DEPTH {
             return Err(format!(
                 "filter expression nested more than {MAX_DEPTH} deep"
             ));
         }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    fn unary(&mut self) -> Parsed<Node> {
+        self.nested(Self::unary_inner)
+    }
+
+    fn unary_inner(&mut self) -> Parsed<Node> {
         let Some(w) = self.peek().map(str::to_owned) else {
             return Err(self.unexpected());
         };
@@ -567,18 +572,10 @@ impl Parser {
     }
 
     fn arith_atom(&mut self) -> Parsed<Arith> {
-        self.depth += 1;
-        let r = self.arith_atom_inner();
-        self.depth -= 1;
-        r
+        self.nested(Self::arith_atom_inner)
     }
 
     fn arith_atom_inner(&mut self) -> Parsed<Arith> {
-        if self.depth > MAX_DEPTH {
-            return Err(format!(
-                "filter expression nested more than {MAX_DEPTH} deep"
-            ));
-        }
         let Some(w) = self.next() else {
             return Err(self.unexpected());
         };
