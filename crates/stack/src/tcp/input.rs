@@ -156,7 +156,7 @@ impl Connection {
                 let data = seg.payload;
                 let seq = seg.seq_number + 1;
                 self.check_urg(seg);
-                self.process_text(ctx, seq, data, f.psh(), out);
+                self.process_text(ctx, seq, data, f.psh(), sack_room(seg), out);
                 self.check_fin(ctx, f.fin(), seq + data.len(), out);
             }
         } else {
@@ -295,7 +295,7 @@ impl Connection {
         // make PAWS drop every genuine segment after it.
         self.update_ts_recent(ctx, seg);
         self.check_urg(seg);
-        self.process_text(ctx, seq, data, seg.flags.psh(), out);
+        self.process_text(ctx, seq, data, seg.flags.psh(), sack_room(seg), out);
         self.check_fin(ctx, fin, seq + data.len(), out);
     }
 
@@ -608,7 +608,7 @@ impl Connection {
             // after our CLOSE makes it CLOSING).
             if let Some((text, fin)) = self.syn_text.take().map(|b| *b) {
                 let seq = self.rcv.nxt();
-                self.process_text(ctx, seq, &text, true, out);
+                self.process_text(ctx, seq, &text, true, 0, out);
                 self.check_fin(ctx, fin, seq + text.len(), out);
             }
             out.established = true;
@@ -809,18 +809,24 @@ impl Connection {
     }
 
     /// Seventh: the segment text, already trimmed to the window.
+    /// `sack_room`: the bytes a SACK option took from the segment's data
+    /// (a sender cuts its segments by them, as we do): counted as data
+    /// when judging whether the segment was full-sized, as Linux counts
+    /// every option beyond its usual header.
     fn process_text(
         &mut self,
         ctx: &mut Ctx<'_>,
         seq: SeqNumber,
         data: &[u8],
         psh: bool,
+        sack_room: usize,
         out: &mut Outcome,
     ) {
         if data.is_empty() {
             return;
         }
-        self.measure_rcv_mss(data.len(), psh);
+        let size = data.len() + sack_room;
+        self.measure_rcv_mss(size, psh);
         if !matches!(
             self.state(),
             State::Established | State::FinWait1 | State::FinWait2
@@ -883,9 +889,7 @@ impl Connection {
                 self.rcv_mss as usize
             };
             let most = usize::from(self.seg.our_mss);
-            if self.rcv.ack_in_order(data.len(), full, most)
-                && !self.timers.is_set(Timer::DelayedAck)
-            {
+            if self.rcv.ack_in_order(size, full, most) && !self.timers.is_set(Timer::DelayedAck) {
                 self.timers
                     .set(Timer::DelayedAck, ctx.now + ctx.config.delayed_ack);
             }
@@ -923,5 +927,14 @@ impl Connection {
             Phase::TimeWait { .. } => self.enter_time_wait(ctx.now, ctx.config.msl),
             _ => {}
         }
+    }
+}
+
+/// The bytes of a segment's SACK option, padding included (what a sender
+/// that leaves room for it took from the segment's data).
+fn sack_room(seg: &tcp::Repr<'_>) -> usize {
+    match seg.sack_ranges.iter().flatten().count() {
+        0 => 0,
+        n => 4 + 8 * n,
     }
 }

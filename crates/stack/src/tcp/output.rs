@@ -123,11 +123,11 @@ impl Connection {
         if ack {
             self.ts.last_ack_sent = plan.ack;
             // SACK blocks take option space the segment's data leaves:
-            // the MSS counted TSopt only, and a full segment has no room
-            // (RFC 2018 §3: as many blocks as fit; the rest go on the
-            // next ACK, which carries no data). Sending them anyway made
-            // the datagram larger than the path (beyond 65,535 bytes on
-            // a 64 KiB MTU).
+            // the MSS counted TSopt only; new data left room for them
+            // (`data_mss`), a full-sized retransmission has none (RFC
+            // 2018 §3: as many blocks as fit; the rest go on the next ACK
+            // without data). Sending them anyway made the datagram larger
+            // than the path (beyond 65,535 bytes on a 64 KiB MTU).
             let room = self.seg.mss.saturating_sub(plan.data_len);
             let fit = if room >= 12 { (room - 4) / 8 } else { 0 };
             let max = fit.min(if ts { 3 } else { 4 });
@@ -138,6 +138,32 @@ impl Connection {
                     .wrapping_add(u32::from(self.rcv.dsack_pending()));
                 plan.sack = self.rcv.sack_blocks(max);
             }
+        }
+    }
+
+    /// The most new data a segment carries now: the MSS, less the SACK
+    /// option when the receiver holds blocks to report, as Linux's
+    /// tcp_current_mss and BSD's tcp_output (which cuts the length by the
+    /// options' length) do — so in a transfer both ways the data segments
+    /// carry the SACK information (RFC 2018 §4: as many blocks as fit)
+    /// rather than leave it to the next ACK without data. The option takes
+    /// at most half the segment (a tiny MSS keeps its data).
+    /// Retransmissions keep their size and carry what fits.
+    fn data_mss(&self) -> usize {
+        let mss = self.seg.mss;
+        if !self.neg.sack {
+            return mss;
+        }
+        let pending = self.rcv.pending_sack_blocks();
+        if pending == 0 {
+            return mss;
+        }
+        let cap = if self.neg.ts { 3 } else { 4 };
+        let blocks = pending.min(cap).min((mss / 2).saturating_sub(4) / 8);
+        if blocks == 0 {
+            mss
+        } else {
+            mss - (4 + 8 * blocks)
         }
     }
 
@@ -401,7 +427,7 @@ impl Connection {
         if room > 0 && self.snd.unsent() > 0 && self.snd.outstanding() == 0 {
             // The override: send what the window takes, however small.
             self.persist.due = false;
-            let n = room.min(self.snd.unsent()).min(self.seg.mss);
+            let n = room.min(self.snd.unsent()).min(self.data_mss());
             let start = self.snd.nxt();
             let end = self.with_fin(start + n);
             let mut plan = self.segment(now, start, end, Kind::New);
@@ -452,7 +478,7 @@ impl Connection {
                 0
             };
             let cwnd_room = self.cwnd().saturating_sub(self.pipe());
-            let mss = self.seg.mss;
+            let mss = self.data_mss();
             let n = avail.min(wnd_room).min(cwnd_room).min(mss);
             if n > 0 {
                 let full = n == mss;
@@ -569,7 +595,7 @@ impl Connection {
         } else {
             0
         };
-        let n = self.snd.unsent().min(room).min(self.seg.mss);
+        let n = self.snd.unsent().min(room).min(self.data_mss());
         let plan = if n > 0 {
             let end = self.with_fin(nxt + n);
             self.tlp.retrans = false;
@@ -709,7 +735,7 @@ impl Connection {
             let outstanding = self.snd.outstanding();
             let snap = self.rate.on_send(now, outstanding, before + len, lost);
             let end = plan.seq + len;
-            if matches!(kind, Kind::New) && plan.data_len > 0 && plan.data_len < self.seg.mss {
+            if matches!(kind, Kind::New) && plan.data_len > 0 && plan.data_len < self.data_mss() {
                 self.snd_sml = end;
             }
             match kind {

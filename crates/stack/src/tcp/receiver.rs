@@ -317,6 +317,16 @@ impl Receiver {
         self.dsack.is_some()
     }
 
+    /// How many SACK blocks the next ACK would report if the option had
+    /// room for all: the held blocks and a pending D-SACK (at most 4).
+    #[inline]
+    pub fn pending_sack_blocks(&self) -> usize {
+        if self.dsack.is_none() && self.held.is_none() {
+            return 0;
+        }
+        (self.ranges().len() + usize::from(self.dsack.is_some())).min(4)
+    }
+
     /// The SACK blocks for the next ACK, at most `max` (RFC 2018 §3: four,
     /// three beside timestamps): a pending D-SACK first, with the block
     /// enclosing it second (RFC 2883 §4.1.2); then the block of the latest
