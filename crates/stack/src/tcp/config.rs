@@ -62,7 +62,10 @@ pub struct TcpConfig {
     /// zero here, as on Linux): room for the peer's delayed ACK.
     pub rto_slop: Duration,
     /// Retransmissions of a SYN before giving up (RFC 9293 §3.8.3 R2 for
-    /// SYNs; Linux `tcp_syn_retries`).
+    /// SYNs; Linux `tcp_syn_retries`). The default, 7, keeps an attempt
+    /// going for about four minutes (the last SYN at 127 s, the end two
+    /// minutes later): R2 for a SYN MUST cover at least three (MUST-20),
+    /// which Linux's 6 (the end at 127 s) does not.
     pub syn_retries: u32,
     /// Retransmissions of data before giving up (R2; Linux `tcp_retries2`).
     pub data_retries: u32,
@@ -263,7 +266,7 @@ impl Default for TcpConfig {
             rto_max: Duration::from_secs(120),
             rto_initial: Duration::from_secs(1),
             rto_slop: Duration::ZERO,
-            syn_retries: 6,
+            syn_retries: 7,
             data_retries: 15,
             synack_retries: 5,
             orphan_retries: 8,

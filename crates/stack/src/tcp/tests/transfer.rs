@@ -138,6 +138,24 @@ fn syn_retries_end_in_timeout() {
     assert_eq!(p.sent.0, 4);
 }
 
+/// RFC 9293 §3.8.3 MUST-20: R2 for a SYN covers at least three minutes.
+/// With the defaults an unanswered connect sends its SYN 8 times (the
+/// last at 127 s) and ends 120 s later (the timer's ceiling).
+#[test]
+fn default_syn_retries_cover_three_minutes() {
+    let mut p = Pair::new(3, 1500, |_| {});
+    p.faults.loss = 1.0;
+    let c = p.a.tcp_connect(p.now, sa(B, 80), None).unwrap();
+    let start = p.now;
+    p.run_until(Duration::from_secs(600), |p| {
+        p.a.tcp_info(c).unwrap().state == State::Closed
+    });
+    let took = p.now.saturating_since(start);
+    assert!(took >= Duration::from_secs(180), "gave up after {took:?}");
+    assert_eq!(took, Duration::from_secs(127 + 120));
+    assert_eq!(p.sent.0, 8);
+}
+
 #[test]
 fn bulk_through_loss_duplication_reordering() {
     for seed in 0..8 {
