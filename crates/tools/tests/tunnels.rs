@@ -549,3 +549,34 @@ fn wireguard_counts_handshakes_from_an_unknown_peer() {
         .unwrap_or(0);
     assert!(unknown > 0, "{show}");
 }
+
+/// A route through the tunnel that covers the tunnel's own endpoint: the
+/// outer datagrams would go back into the tunnel for ever (and time would
+/// never pass). They are dropped and counted, as Linux's ip_tunnel_xmit
+/// and WireGuard drop a routing loop.
+#[test]
+fn a_tunnel_routed_into_itself_drops_the_loop_and_counts_it() {
+    for kind in ["udp", "wg"] {
+        let (b_end, a_end) = ends(kind);
+        let a_end = format!("{a_end} --route 10.0.2.0/24");
+        let r = run_in(
+            &net(""),
+            &[
+                ("0s", "b", &b_end),
+                ("0s", "a", &a_end),
+                ("1s", "a", "ping -c 2 -W 1 10.9.0.2"),
+                ("5s", "a", "tunnel show"),
+            ],
+        );
+        let ping = find(&r, "a", "ping -c 2 -W 1 10.9.0.2", 0);
+        assert_eq!(ping.exit, Some(1), "{kind}: {}", ping.out());
+        let show = find(&r, "a", "tunnel show", 0).stdout.join("\n");
+        let loops: u64 = show
+            .split("routing loop ")
+            .nth(1)
+            .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{kind}: no loop count in {show}"));
+        assert!(loops > 0, "{kind}: {show}");
+    }
+}

@@ -300,6 +300,16 @@ pub(crate) async fn resolve_or_say(host: &Host, v: &str, err: &mut Output) -> Op
     }
 }
 
+/// Whether the host would route an outer datagram for `dst` into tunnel
+/// device `dev` itself — a route through the tunnel covers its own
+/// endpoint. Such a datagram is dropped and counted, as Linux's
+/// `ip_tunnel_xmit` and WireGuard drop a routing loop, rather than going
+/// round the tunnel for ever.
+pub(crate) fn routes_into_itself(host: &Host, dev: &TunnelDevice, dst: Ipv4Addr) -> bool {
+    let iface = dev.iface();
+    host.with_stack(|s| s.route_to(dst).is_some_and(|r| r.iface == iface))
+}
+
 /// The MTU of the interface the host would use towards `dst` (1500 when
 /// unknown).
 pub(crate) fn outer_mtu(host: &Host, dst: Option<Ipv4Addr>) -> usize {

@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use tcplab_host::{Host, Output, TunnelStatus, UdpSocket};
 
-use super::{open_device, PipeArgs};
+use super::{open_device, routes_into_itself, PipeArgs};
 use crate::select::{select, Either};
 
 /// Outer IPv4 (20) and UDP (8) headers.
@@ -26,6 +26,7 @@ struct State {
     received: u64,
     dropped_no_peer: u64,
     dropped_stranger: u64,
+    dropped_loop: u64,
 }
 
 #[derive(Debug, Default)]
@@ -43,8 +44,8 @@ impl TunnelStatus for Status {
         vec![
             format!("outer: udp {} -> {}", addr(s.local), addr(s.peer)),
             format!(
-                "datagrams: out {}, in {}; dropped: no peer yet {}, from a stranger {}",
-                s.sent, s.received, s.dropped_no_peer, s.dropped_stranger
+                "datagrams: out {}, in {}; dropped: no peer yet {}, from a stranger {}, routing loop {}",
+                s.sent, s.received, s.dropped_no_peer, s.dropped_stranger, s.dropped_loop
             ),
         ]
     }
@@ -80,6 +81,10 @@ pub(super) async fn run(host: Host, a: PipeArgs, mut out: Output, mut err: Outpu
                 let peer = status.0.borrow().peer;
                 let mut s = status.0.borrow_mut();
                 match peer {
+                    Some(p) if routes_into_itself(&host, &dev, *p.ip()) => {
+                        s.dropped_loop += 1;
+                        host.with_stack(|st| st.note_tx_dropped(dev.iface()));
+                    }
                     Some(p) if udp.send_to(&packet, p).is_ok() => s.sent += 1,
                     _ => {
                         s.dropped_no_peer += 1;

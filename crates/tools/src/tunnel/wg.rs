@@ -205,6 +205,8 @@ pub(super) fn parse(args: &[String]) -> Result<WgArgs, Usage> {
 pub struct WgStatus {
     pub device: RefCell<Device>,
     pub listen_port: u16,
+    /// Datagrams whose route led back into the tunnel (`routes_into_itself`).
+    pub routing_loop: std::cell::Cell<u64>,
 }
 
 impl std::fmt::Debug for WgStatus {
@@ -241,7 +243,7 @@ impl TunnelStatus for WgStatus {
             ));
         }
         lines.push(format!(
-            "dropped: replayed {}, bad mac1 {}, bad handshakes {}, unknown peer {}, replayed handshakes {}, handshake flood {}, decrypt failures {}, wrong source {}, invalid {}, unknown index {}, no route {}; cookie replies sent {}",
+            "dropped: replayed {}, bad mac1 {}, bad handshakes {}, unknown peer {}, replayed handshakes {}, handshake flood {}, decrypt failures {}, wrong source {}, invalid {}, unknown index {}, no route {}, routing loop {}; cookie replies sent {}",
             s.replayed_packets,
             s.bad_mac1,
             s.invalid_handshakes,
@@ -253,6 +255,7 @@ impl TunnelStatus for WgStatus {
             s.invalid_messages,
             s.unknown_index,
             s.no_route,
+            self.routing_loop.get(),
             s.cookie_replies_sent
         ));
         lines
@@ -395,6 +398,7 @@ async fn setup(
     let status = Rc::new(WgStatus {
         listen_port: udp.local_addr().port(),
         device: RefCell::new(device),
+        routing_loop: std::cell::Cell::new(0),
     });
     dev.set_status(status.clone());
     out.line(format!(
@@ -438,7 +442,12 @@ async fn serve(host: &Host, dev: &TunnelDevice, udp: &UdpSocket, status: &WgStat
                 // A full socket buffer or no route: the datagram is lost,
                 // as UDP loses it; WireGuard's timers retry handshakes.
                 Action::Send { to, datagram } => {
-                    let _ = udp.send_to(&datagram, to);
+                    if super::routes_into_itself(host, dev, *to.ip()) {
+                        status.routing_loop.set(status.routing_loop.get() + 1);
+                        host.with_stack(|st| st.note_tx_dropped(dev.iface()));
+                    } else {
+                        let _ = udp.send_to(&datagram, to);
+                    }
                 }
                 Action::Deliver(packet) => dev.inject(&packet),
             }
