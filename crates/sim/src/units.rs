@@ -33,7 +33,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     };
     let secs = value * scale;
     if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-        return Err(format!("`{s}` is out of range"));
+        return Err(format!(
+            "`{s}` is out of range (at most 1000000000s, about 31 years)"
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }

@@ -90,6 +90,23 @@ fn node(
             format!("`{name}` is not a valid name (letters, digits, - _ .)"),
         ));
     }
+    // Inside commands a name must read as a name: not as an option
+    // (`-a`), nor as a number or an address (`123`, `10.1`; RFC 1123
+    // §2.1 keeps names from looking like dotted numbers).
+    if name.starts_with('-') {
+        return Err(l.at(
+            &n.name,
+            format!("`{name}` cannot name a host: a command would read it as an option"),
+        ));
+    }
+    if name.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(l.at(
+            &n.name,
+            format!(
+                "`{name}` cannot name a host: a command would read it as a number or an address"
+            ),
+        ));
+    }
     if names.contains_key(&name) {
         return Err(l.at(
             &n.name,
@@ -109,6 +126,9 @@ fn node(
             if ifaces.iter().any(|i| i.addr.address() == gw) {
                 return Err(l.at(g, format!("gateway {gw} is `{name}`'s own address")));
             }
+            if let Some(why) = subnet_edge(&ifaces, gw) {
+                return Err(l.at(g, format!("gateway {gw} is {why}")));
+            }
             Some(gw)
         }
         None => None,
@@ -123,6 +143,12 @@ fn node(
                         r,
                         format!("gateway {gw} is not on any of `{name}`'s subnets"),
                     ));
+                }
+                if ifaces.iter().any(|i| i.addr.address() == gw) {
+                    return Err(l.at(r, format!("gateway {gw} is `{name}`'s own address")));
+                }
+                if let Some(why) = subnet_edge(&ifaces, gw) {
+                    return Err(l.at(r, format!("gateway {gw} is {why}")));
                 }
                 // Two routes to one destination: `ip route add` refuses
                 // the second ("File exists") rather than keep either.
@@ -147,7 +173,7 @@ fn node(
         .map(|d| l.duration(d))
         .transpose()?;
     let default_ttl = match &n.ttl {
-        Some(t) if *t.get_ref() == 0 => return Err(l.at(t, "ttl must be at least 1")),
+        Some(t) if *t.get_ref() == 0 => return Err(l.at(t, "ttl must be from 1 to 255")),
         Some(t) => Some(*t.get_ref()),
         None => None,
     };
@@ -270,6 +296,24 @@ fn every_direction(l: &Loader<'_>, mtu: usize, raw: &RawParams) -> Res<LinkParam
     Ok(p)
 }
 
+/// Whether `gw` is the network or broadcast address of one of the
+/// subnets (which no neighbour can have; a /31 has neither, RFC 3021).
+fn subnet_edge(ifaces: &[IfaceSpec], gw: Ipv4Addr) -> Option<&'static str> {
+    ifaces
+        .iter()
+        .map(|i| i.addr)
+        .filter(|a| a.prefix_len() <= 30 && a.contains(gw))
+        .find_map(|a| {
+            if gw == a.network().address() {
+                Some("the network address of its subnet, not a neighbour's")
+            } else if Some(gw) == a.broadcast() {
+                Some("the broadcast address of its subnet, not a neighbour's")
+            } else {
+                None
+            }
+        })
+}
+
 /// The `[[link]]`s and `[[lan]]`s, attaching the nodes' interfaces.
 fn segments(
     l: &Loader<'_>,
@@ -307,7 +351,7 @@ fn segments(
             Some(n) => explicit_name(l, &mut taken, n)?,
             None => format!("{}-{}", nodes[members[0].0].name, nodes[members[1].0].name),
         };
-        explicit.push(link.name.is_some());
+        explicit.push(link.name.as_ref());
         set_mtu(nodes, &members, mtu);
         segments.push(SegmentSpec {
             name,
@@ -327,7 +371,7 @@ fn segments(
             Some(n) => explicit_name(l, &mut taken, n)?,
             None => format!("lan{}", segments.len()),
         };
-        explicit.push(lan.name.is_some());
+        explicit.push(lan.name.as_ref());
         set_mtu(nodes, &members, mtu);
         segments.push(SegmentSpec {
             name,
@@ -338,8 +382,28 @@ fn segments(
     // A name made from the ends (two links between the same nodes, or
     // names such as `x-y` + `z` and `x` + `y-z`) gets a number; a name
     // given in the file is never changed (a repeated one is an error,
-    // above).
-    for (s, _) in segments.iter_mut().zip(&explicit).filter(|(_, e)| !**e) {
+    // above), and may not be one a link gets by default: `link = "a-b"`
+    // in a run entry would then change another link than the one between
+    // a and b.
+    let given: Vec<&Spanned<String>> = explicit.iter().flatten().copied().collect();
+    for (s, _) in segments.iter().zip(&explicit).filter(|(_, e)| e.is_none()) {
+        if let Some(g) = given.iter().find(|g| g.get_ref().trim() == s.name) {
+            let ends: Vec<&str> = s.members.iter().map(|m| nodes[m.0].name.as_str()).collect();
+            return Err(l.at(
+                g,
+                format!(
+                    "`{}` is the name the link between {} gets by default: give this one another name",
+                    s.name,
+                    ends.join(" and ")
+                ),
+            ));
+        }
+    }
+    for (s, _) in segments
+        .iter_mut()
+        .zip(&explicit)
+        .filter(|(_, e)| e.is_none())
+    {
         let mut name = s.name.clone();
         let mut n = 2;
         while !taken.insert(name.clone()) {
@@ -596,6 +660,9 @@ pub fn printable(s: &str) -> String {
 /// The `[[file]]`s put on nodes before the run.
 fn files(l: &Loader<'_>, raw: &RawScenario, names: &BTreeMap<String, usize>) -> Res<Vec<FileSpec>> {
     let mut files: Vec<FileSpec> = Vec::new();
+    // Generated files are made in memory before the run: bounded
+    // together, not only each.
+    let mut generated_total: u64 = 0;
     for f in &raw.file {
         let node = *names.get(f.on.get_ref().trim()).ok_or_else(|| {
             l.at(
@@ -645,6 +712,13 @@ fn files(l: &Loader<'_>, raw: &RawScenario, names: &BTreeMap<String, usize>) -> 
                             "`{}` is more than a generated file's limit, 1GiB",
                             sz.get_ref()
                         ),
+                    ));
+                }
+                generated_total += n;
+                if generated_total > 2 << 30 {
+                    return Err(l.at(
+                        sz,
+                        "the scenario's generated files add up to more than 2GiB, the limit for all of them together",
                     ));
                 }
                 FileContent::Generated(n)

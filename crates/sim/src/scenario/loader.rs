@@ -78,7 +78,10 @@ impl Loader<'_> {
                 return Err(self.at(s, format!("{c} is the broadcast address of its subnet")));
             }
         }
-        if c.address().is_loopback() || c.address().is_unspecified() || c.address().is_multicast() {
+        // Nor loopback, "this network" (0/8, RFC 1122 §3.2.1.3),
+        // multicast, or the reserved 240/4 with the limited broadcast.
+        let first = c.address().octets()[0];
+        if c.address().is_loopback() || first == 0 || c.address().is_multicast() || first >= 240 {
             return Err(self.at(s, format!("{} cannot be an interface address", c.address())));
         }
         Ok(c)
@@ -446,7 +449,8 @@ fn plain(message: &str) -> String {
                 "u8" => u64::from(u8::MAX),
                 "u16" => u64::from(u16::MAX),
                 "u32" => u64::from(u32::MAX),
-                _ => u64::MAX,
+                // A TOML integer is a signed 64-bit one.
+                _ => i64::MAX as u64,
             };
             format!("a whole number from 0 to {max}")
         }
@@ -468,7 +472,7 @@ mod tests {
         );
         assert_eq!(
             super::plain("invalid value: integer `-1`, expected u64"),
-            "expected a whole number from 0 to 18446744073709551615, found the number -1"
+            "expected a whole number from 0 to 9223372036854775807, found the number -1"
         );
         assert_eq!(
             super::plain("invalid type: string \"x\", expected a boolean"),

@@ -199,17 +199,33 @@ fn a_link_name_given_twice_is_an_error_and_made_names_get_numbers() {
         e.message.starts_with("`../x` cannot name a link or LAN"),
         "{e}"
     );
-    // A given name is kept; a made one that would repeat it is numbered.
-    let s = load(
-        "t.toml",
-        &GOOD.replace(
-            "[[link]]\nends = [\"r2\", \"server\"]",
-            "[[link]]\nname = \"client-r1\"\nends = [\"r2\", \"server\"]",
-        ),
-    )
-    .unwrap();
+    // A given name may not be the one another link gets by default: a
+    // run entry's `link = "client-r1"` would change the wrong link.
+    let e = err(&GOOD.replace(
+        "[[link]]\nends = [\"r2\", \"server\"]",
+        "[[link]]\nname = \"client-r1\"\nends = [\"r2\", \"server\"]",
+    ));
+    assert_eq!(
+        e.message,
+        "`client-r1` is the name the link between client and r1 gets by default: give this one another name"
+    );
+    // Made names that repeat each other (two links between the same
+    // nodes) are numbered.
+    let two = r#"
+[[host]]
+name = "a"
+addrs = ["10.0.1.1/24", "10.0.2.1/24"]
+[[host]]
+name = "b"
+addrs = ["10.0.1.2/24", "10.0.2.2/24"]
+[[link]]
+ends = ["a:10.0.1.1", "b:10.0.1.2"]
+[[link]]
+ends = ["a:10.0.2.1", "b:10.0.2.2"]
+"#;
+    let s = load("t.toml", two).unwrap();
     let names: Vec<&str> = s.segments.iter().map(|g| g.name.as_str()).collect();
-    assert_eq!(names, ["client-r1-2", "r1-r2", "client-r1"]);
+    assert_eq!(names, ["a-b", "a-b-2"]);
 }
 
 #[test]
@@ -469,4 +485,58 @@ fn tcp_switches_per_host() {
         tcplab_stack::tcp::CongestionAlgorithm::Bbr
     );
     assert!(server.sack && server.nagle_minshall, "defaults elsewhere");
+}
+
+/// Names that commands would misread are refused: an option (`-a`), a
+/// number or an address (`123`, `10.1`).
+#[test]
+fn a_host_name_must_read_as_a_name() {
+    for (name, says) in [
+        ("-a", "would read it as an option"),
+        ("123", "would read it as a number or an address"),
+        ("10.1", "would read it as a number or an address"),
+    ] {
+        let e = err(&GOOD.replace("name = \"server\"", &format!("name = \"{name}\"")));
+        assert!(e.message.contains(says), "{name}: {e}");
+        assert_eq!(e.line, 11, "{e}");
+    }
+    assert!(load("t.toml", &GOOD.replace("\"server\"", "\"web-1\"")).is_ok());
+}
+
+/// A gateway or a route's gateway must be a neighbour's address: not the
+/// subnet's network or broadcast address, not the node's own.
+#[test]
+fn a_gateway_must_be_a_neighbours_address() {
+    for (gw, says) in [
+        ("10.0.1.255", "the broadcast address of its subnet"),
+        ("10.0.1.0", "the network address of its subnet"),
+        ("10.0.1.2", "`client`'s own address"),
+    ] {
+        let e = err(&GOOD.replace("gateway = \"10.0.1.1\"", &format!("gateway = \"{gw}\"")));
+        assert!(e.message.contains(says), "{gw}: {e}");
+        let e = err(&GOOD.replace(
+            "gateway = \"10.0.1.1\"",
+            &format!("routes = [\"10.0.2.0/24 via {gw}\"]"),
+        ));
+        assert!(e.message.contains(says), "{gw}: {e}");
+    }
+}
+
+/// Interface addresses a host cannot have: "this network" (0/8) and the
+/// reserved 240/4 with the limited broadcast, beside loopback and
+/// multicast.
+#[test]
+fn reserved_addresses_cannot_be_an_interfaces() {
+    for addr in [
+        "0.0.0.1/8",
+        "255.255.255.255/31",
+        "240.0.0.1/24",
+        "127.0.0.2/8",
+    ] {
+        let e = err(&GOOD.replace("addr = \"10.0.1.2/24\"", &format!("addr = \"{addr}\"")));
+        assert!(
+            e.message.contains("cannot be an interface address"),
+            "{addr}: {e}"
+        );
+    }
 }

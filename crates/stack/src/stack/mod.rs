@@ -68,6 +68,11 @@ pub enum ConfigError {
     DuplicateAddress(Ipv4Addr),
     #[error("gateway {0} is not on a directly connected network")]
     GatewayNotOnLink(Ipv4Addr),
+    /// One of this host's own addresses, or the network or broadcast
+    /// address of the connected network (Linux: "Nexthop has invalid
+    /// gateway").
+    #[error("gateway {0} is not a neighbour's address (it is this host's own, or its network's network or broadcast address)")]
+    InvalidGateway(Ipv4Addr),
     #[error("no interface #{0}")]
     NoSuchInterface(usize),
     #[error("no static route to {0}")]
@@ -288,8 +293,21 @@ impl Stack {
             .routes
             .iter()
             .find(|r| r.origin == RouteOrigin::Connected && r.dest.contains(gateway))
-            .map(|r| r.iface)
+            .map(|r| (r.iface, r.dest))
             .ok_or(ConfigError::GatewayNotOnLink(gateway))?;
+        let (iface, net) = iface;
+        // A /31 has neither a network nor a broadcast address (RFC 3021).
+        let edge = net.prefix_len() <= 30
+            && (gateway == net.network().address() || Some(gateway) == net.broadcast());
+        if edge
+            || self
+                .ip
+                .ifaces
+                .iter()
+                .any(|i| i.addrs.iter().any(|a| a.address() == gateway))
+        {
+            return Err(ConfigError::InvalidGateway(gateway));
+        }
         self.ip.routes.add(Route {
             dest: dest.network(),
             gateway: Some(gateway),

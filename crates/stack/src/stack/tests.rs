@@ -1103,3 +1103,28 @@ fn source_quench_and_unknown_icmp_types_are_ignored() {
     assert_eq!((report.icmp_type, report.code), (3, 3));
     assert!(net.nodes[a].udp_recv_error(sock).is_none());
 }
+
+/// A gateway must be a neighbour's address: not this host's own, nor the
+/// connected network's network or broadcast address (Linux: "Nexthop has
+/// invalid gateway"); on a /31 both addresses are hosts' (RFC 3021).
+#[test]
+fn a_gateway_must_be_a_neighbours_address() {
+    let mut s = Stack::new(host(1));
+    s.add_interface("eth0", cidr("10.0.0.2/24"), 1500).unwrap();
+    s.add_interface("eth1", cidr("10.0.9.0/31"), 1500).unwrap();
+    let dest = cidr("10.5.0.0/16");
+    for gw in [[10, 0, 0, 2], [10, 0, 0, 0], [10, 0, 0, 255], [10, 0, 9, 0]] {
+        let gw = Ipv4Addr::from(gw);
+        assert_eq!(
+            s.add_route(dest, gw),
+            Err(ConfigError::InvalidGateway(gw)),
+            "{gw}"
+        );
+    }
+    assert_eq!(
+        s.set_default_gateway(Ipv4Addr::new(10, 0, 0, 255)),
+        Err(ConfigError::InvalidGateway(Ipv4Addr::new(10, 0, 0, 255)))
+    );
+    assert_eq!(s.add_route(dest, Ipv4Addr::new(10, 0, 0, 1)), Ok(()));
+    assert_eq!(s.add_route(dest, Ipv4Addr::new(10, 0, 9, 1)), Ok(()));
+}
