@@ -197,13 +197,22 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     if let Some(dir) = &args.pcap {
         crate::files::make_dir(dir)?;
     }
-    // The output files too are checked before anything runs.
-    for path in [&args.transcript, &args.report, &args.events]
-        .into_iter()
-        .flatten()
-    {
-        std::fs::File::create(path)
+    // The output files too are checked before anything runs: none may be
+    // the scenario file or another output (each would overwrite the
+    // other), and each can be created.
+    check_outputs(&args)?;
+    let mut transcript_file = None;
+    for (path, keep) in [
+        (&args.transcript, true),
+        (&args.report, false),
+        (&args.events, false),
+    ] {
+        let Some(path) = path else { continue };
+        let file = std::fs::File::create(path)
             .map_err(|e| format!("cannot create {}: {}", path.display(), io_reason(&e)))?;
+        if keep {
+            transcript_file = Some(std::io::BufWriter::new(file));
+        }
     }
     if let Some(dir) = &args.svg {
         // Made, and written to once, before anything runs.
@@ -238,8 +247,14 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
         print(&head);
     }
     let quiet = args.quiet;
-    let lines: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
-    let sink_lines = lines.clone();
+    // The transcript file is written as the run goes (a long run's lines
+    // are not kept in memory); the first write error is reported at the
+    // end.
+    let transcript: Rc<RefCell<TranscriptFile>> = Rc::new(RefCell::new(TranscriptFile {
+        out: transcript_file,
+        error: None,
+    }));
+    let sink_file = transcript.clone();
     let speakers = RefCell::new(Speakers::default());
     sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
         let program = speakers.borrow_mut().note(ev);
@@ -249,10 +264,17 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
         if let Some(line) = render(ev, width, program.as_deref()).map(|l| l.trim_end().to_string())
         {
             print(&format!("{line}\n"));
-            sink_lines.borrow_mut().push(line);
+            sink_file.borrow_mut().line(&line);
         }
     }));
     let outcome = sim.run(&Tools);
+    let stuck = (outcome == Outcome::NoProgress).then(|| {
+        format!(
+            "{name}: the run stopped at {} of virtual time: more than {} steps without time passing — traffic that never ends over links with neither rate nor delay, or a loop; give the links a rate or a delay",
+            sim.now(),
+            tcplab_sim::NO_PROGRESS_WORK
+        )
+    });
     sim.close_captures()
         .map_err(|e| format!("cannot write captures: {}", io_reason(&e)))?;
     if !args.quiet {
@@ -268,22 +290,129 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     if record {
         write_report(&args, &scenario, &sim)?;
     }
-    if !args.quiet && !record_asked(&args) {
+    if !args.quiet && !record_asked(&args) && stuck.is_none() {
+        // The same run again, drawn: the same file and seed, quoted for a
+        // shell where need be.
         let file = match &args.file {
-            Some(f) => format!(" {}", f.display()),
+            Some(f) => format!(" {}", shell_word(&f.display().to_string())),
+            None => String::new(),
+        };
+        let seed = match args.seed {
+            Some(s) => format!(" --seed {s}"),
             None => String::new(),
         };
         print(&format!(
-            "to see this run drawn (ladder diagrams, state timelines, time-sequence and cwnd graphs): tcplab lab{file} --report report.html\n"
+            "to see this run drawn (ladder diagrams, state timelines, time-sequence and cwnd graphs): tcplab lab{file}{seed} --report report.html\n"
         ));
     }
     if let Some(path) = &args.transcript {
-        let mut text = lines.borrow().join("\n");
-        text.push('\n');
-        std::fs::write(path, text)
+        transcript
+            .borrow_mut()
+            .finish()
             .map_err(|e| format!("cannot write {}: {}", path.display(), io_reason(&e)))?;
     }
+    if let Some(message) = stuck {
+        return Err(message);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The transcript file, written line by line.
+struct TranscriptFile {
+    out: Option<std::io::BufWriter<std::fs::File>>,
+    error: Option<std::io::Error>,
+}
+
+impl TranscriptFile {
+    fn line(&mut self, line: &str) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(out) = &mut self.out {
+            if let Err(e) = out
+                .write_all(line.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+            {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        match &mut self.out {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A word a POSIX shell reads back as `s`: as it is when it holds only
+/// characters no shell treats specially, else in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./,:=+@%".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// No output may be the scenario file or another output: `--transcript
+/// run.toml` would overwrite the scenario before it runs, `--report x
+/// --events x` would leave one of the two.
+fn check_outputs(args: &LabArgs) -> Result<(), String> {
+    let outputs: Vec<(&str, &PathBuf)> = [
+        ("--transcript", &args.transcript),
+        ("--report", &args.report),
+        ("--events", &args.events),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.as_ref().map(|p| (flag, p)))
+    .collect();
+    for (i, (flag, path)) in outputs.iter().enumerate() {
+        if let Some(input) = &args.file {
+            if same_file(input, path) {
+                return Err(format!(
+                    "{flag} {} is the scenario file itself (it would be overwritten)",
+                    path.display()
+                ));
+            }
+        }
+        for (other, p) in &outputs[..i] {
+            if same_file(p, path) {
+                return Err(format!(
+                    "{other} and {flag} name the same file ({}): give each its own",
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths name one file: compared by their canonical parent
+/// directory and file name (the file need not exist yet).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    fn key(p: &std::path::Path) -> Option<PathBuf> {
+        if let Ok(c) = std::fs::canonicalize(p) {
+            return Some(c);
+        }
+        let name = p.file_name()?;
+        let parent = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        Some(std::fs::canonicalize(parent).ok()?.join(name))
+    }
+    match (key(a), key(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// Whether a report, the events or the graphs were asked for.
@@ -348,6 +477,7 @@ fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>, ran: bool) -> St
         Outcome::Finished => "all commands finished",
         Outcome::TimeLimit => "time limit reached",
         Outcome::Stalled => "nothing left to happen (a command is still waiting)",
+        Outcome::NoProgress => "stopped: virtual time no longer passed",
     };
     let _ = writeln!(
         s,

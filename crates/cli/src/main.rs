@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         Err(message) => {
             #[expect(clippy::print_stderr, reason = "the CLI reports errors on stderr")]
             {
-                eprintln!("tcplab: {message}");
+                eprintln!("tcplab: {}", one_line_of(&message));
             }
             ExitCode::from(2)
         }
@@ -101,6 +101,22 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         eprintln!("tcplab: {}", one_line(&e.render().to_string()));
     }
     ExitCode::from(2)
+}
+
+/// An error message as one line a terminal shows as it is: control
+/// characters a file or an argument brought in (a newline in a name, an
+/// escape sequence) written as escapes.
+fn one_line_of(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// clap's report as one line: its first paragraph without the `error: `

@@ -415,6 +415,70 @@ fn paths_are_checked_before_the_run_and_empty_runs_say_so() {
         !text.contains("packets"),
         "no table without traffic: {text}"
     );
+    // An output that is the scenario itself, or another output, is
+    // refused before anything is written.
+    let before = std::fs::read(&file).unwrap();
+    let out = tcplab()
+        .args(["lab", "--transcript"])
+        .arg(&file)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "tcplab: --transcript {} is the scenario file itself (it would be overwritten)\n",
+            file.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the scenario is intact"
+    );
+    let same = dir.join("same.out");
+    let out = tcplab()
+        .args(["lab", "--report"])
+        .arg(&same)
+        .arg("--events")
+        .arg(dir.join(".").join("same.out"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("tcplab: --report and --events name the same file"),
+        "{err}"
+    );
+    assert!(!same.exists(), "nothing written");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The closing hint gives back the run just seen: the same file and
+/// seed, the path quoted for a shell when it needs it.
+#[test]
+fn the_report_hint_repeats_the_seed_and_quotes_the_path() {
+    let dir = temp_dir("hint");
+    let file = dir.join("my scen;x.toml");
+    std::fs::write(
+        &file,
+        "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n[[host]]\nname = \"b\"\naddr = \"10.0.0.2/24\"\n[[link]]\nends = [\"a\", \"b\"]\ndelay = \"1ms\"\n[[run]]\nat = \"0s\"\non = \"a\"\ncmd = \"ping -c 1 b\"\n",
+    )
+    .unwrap();
+    let out = tcplab()
+        .args(["lab", "--seed", "3"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = format!(
+        "tcplab lab '{}' --seed 3 --report report.html",
+        file.display()
+    );
+    assert!(text.contains(&want), "{text}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

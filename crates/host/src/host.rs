@@ -575,6 +575,12 @@ impl Host {
         self.inner.processes.borrow().get(&pid).cloned()
     }
 
+    /// A process's exit status, once it has exited (without copying its
+    /// record, as `process` does).
+    pub fn exit_status(&self, pid: Pid) -> Option<i32> {
+        self.inner.processes.borrow().get(&pid).and_then(|p| p.exit)
+    }
+
     pub fn processes(&self) -> Vec<ProcessInfo> {
         self.inner.processes.borrow().values().cloned().collect()
     }
@@ -856,23 +862,52 @@ impl Host {
     /// may take it, leaving another in its place for the next one — a
     /// datagram moves to the link without a copy.
     pub fn service_taking(&self, now: Instant, emit: &mut dyn FnMut(Transmit, &mut Vec<u8>)) {
+        self.service_bounded(now, emit, usize::MAX);
+    }
+
+    /// [`service_taking`](Self::service_taking) that stops after `budget`
+    /// rounds (a process run, or a drain of the stack), for a driver that
+    /// must not spin for ever when the host never runs out of work at one
+    /// instant (a tunnel whose datagrams route back into itself, two
+    /// processes feeding each other without time passing). Returns the
+    /// rounds done and whether work was left (call again at `now`).
+    pub fn service_bounded(
+        &self,
+        now: Instant,
+        emit: &mut dyn FnMut(Transmit, &mut Vec<u8>),
+        budget: usize,
+    ) -> Serviced {
         self.set_now(now);
         self.fire_timers(now);
         let set_pid = |pid: Option<Pid>| self.inner.current_pid.set(pid);
+        let mut rounds = 0usize;
         loop {
             self.transmit_all(now, emit);
             self.dispatch_events();
+            rounds += 1;
             let mut ran = false;
-            while self.inner.executor.run_one(&set_pid) {
+            while rounds < budget && self.inner.executor.run_one(&set_pid) {
                 ran = true;
+                rounds += 1;
                 self.dispatch_events();
             }
             self.fire_timers(now);
+            if rounds >= budget {
+                self.transmit_all(now, emit);
+                self.dispatch_events();
+                return Serviced {
+                    rounds,
+                    more: self.inner.executor.has_ready(),
+                };
+            }
             if !ran && !self.inner.executor.has_ready() {
                 self.transmit_all(now, emit);
                 self.dispatch_events();
                 if !self.inner.executor.has_ready() {
-                    break;
+                    return Serviced {
+                        rounds,
+                        more: false,
+                    };
                 }
             }
         }
@@ -972,4 +1007,13 @@ impl Host {
     pub fn has_tasks(&self) -> bool {
         !self.inner.executor.is_empty()
     }
+}
+
+/// What one [`Host::service_bounded`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Serviced {
+    /// Rounds run: processes run and drains of the stack.
+    pub rounds: usize,
+    /// Whether the budget ran out with work left at the same instant.
+    pub more: bool,
 }

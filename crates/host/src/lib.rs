@@ -31,7 +31,7 @@ pub mod tundev;
 pub use executor::{JoinHandle, Pid};
 pub use filter::NetfilterHook;
 pub use fs::{FileSystem, MemFs};
-pub use host::{Host, ProcessInfo, Tap, TapDirection, Tapped, LAB_EPOCH};
+pub use host::{Host, ProcessInfo, Serviced, Tap, TapDirection, Tapped, LAB_EPOCH};
 pub use io::{
     LineSplitter, Output, OutputChunk, OutputLine, OutputSink, Signal, Signals, Stdin, Stream,
 };

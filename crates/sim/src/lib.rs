@@ -33,5 +33,6 @@ pub use scenario::{
 };
 pub use sim::{
     generated, BuildError, Commands, LinkReport, Outcome, Sim, SimOptions, Started,
-    TranscriptEvent, TranscriptSink, DEFAULT_END, NEIGHBOUR_TIMEOUT,
+    TranscriptEvent, TranscriptSink, DEFAULT_END, NEIGHBOUR_TIMEOUT, NO_PROGRESS_WORK,
+    TRANSCRIPT_KEEP_BYTES,
 };

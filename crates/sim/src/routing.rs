@@ -16,61 +16,65 @@ use crate::scenario::{NodeKind, Scenario};
 
 /// Routes (destination, gateway) for node `r`.
 pub fn routes_for(s: &Scenario, r: usize) -> Vec<(Cidr, Ipv4Addr)> {
-    // Neighbours of each node: (neighbour, neighbour's address on the shared segment).
-    let mut adj: Vec<Vec<(usize, Ipv4Addr)>> = vec![Vec::new(); s.nodes.len()];
-    for seg in &s.segments {
+    // The segments each node is on: a node's neighbours are the other
+    // members of its segments (a LAN's members are not listed pairwise,
+    // which would take memory with the square of its size).
+    let mut on: Vec<Vec<usize>> = vec![Vec::new(); s.nodes.len()];
+    for (k, seg) in s.segments.iter().enumerate() {
         for &(a, _) in &seg.members {
-            for &(b, bi) in &seg.members {
-                if a != b {
-                    adj[a].push((b, s.nodes[b].ifaces[bi].addr.address()));
-                }
-            }
+            on[a].push(k);
         }
     }
     // Breadth-first from r, expanding only through routers.
-    let mut dist: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut first_hop: BTreeMap<usize, Ipv4Addr> = BTreeMap::new();
+    let mut dist: Vec<Option<usize>> = vec![None; s.nodes.len()];
+    let mut first_hop: Vec<Option<Ipv4Addr>> = vec![None; s.nodes.len()];
     let mut queue = VecDeque::new();
-    dist.insert(r, 0);
+    dist[r] = Some(0);
     queue.push_back(r);
     while let Some(n) = queue.pop_front() {
         if n != r && s.nodes[n].kind != NodeKind::Router {
             continue;
         }
-        let d = dist[&n];
-        for &(m, addr) in &adj[n] {
-            if dist.contains_key(&m) {
-                continue;
+        let d = dist[n].unwrap_or(0);
+        for &k in &on[n] {
+            for &(m, mi) in &s.segments[k].members {
+                if m == n || dist[m].is_some() {
+                    continue;
+                }
+                dist[m] = Some(d + 1);
+                let addr = s.nodes[m].ifaces[mi].addr.address();
+                first_hop[m] = if n == r { Some(addr) } else { first_hop[n] };
+                queue.push_back(m);
             }
-            dist.insert(m, d + 1);
-            let hop = if n == r { addr } else { first_hop[&n] };
-            first_hop.insert(m, hop);
-            queue.push_back(m);
         }
     }
     let own: BTreeSet<Cidr> = s.nodes[r].ifaces.iter().map(|i| i.addr.network()).collect();
-    let mut subnets: BTreeSet<Cidr> = BTreeSet::new();
-    for n in &s.nodes {
-        for i in &n.ifaces {
+    // Each attached subnet with the nodes on it, in declaration order.
+    let mut subnets: BTreeMap<Cidr, Vec<usize>> = BTreeMap::new();
+    for (n, node) in s.nodes.iter().enumerate() {
+        for i in &node.ifaces {
             if i.segment.is_some() {
-                subnets.insert(i.addr.network());
+                let on_it = subnets.entry(i.addr.network()).or_default();
+                if on_it.last() != Some(&n) {
+                    on_it.push(n);
+                }
             }
         }
     }
     let mut routes = Vec::new();
-    for subnet in subnets.difference(&own) {
-        let best = s
-            .nodes
+    for (subnet, nodes) in &subnets {
+        if own.contains(subnet) {
+            continue;
+        }
+        let best = nodes
             .iter()
-            .enumerate()
-            .filter(|(n, node)| {
-                *n != r
-                    && dist.contains_key(n)
-                    && node.ifaces.iter().any(|i| i.addr.network() == *subnet)
-            })
-            .min_by_key(|(n, node)| (node.kind != NodeKind::Router, dist[n], *n));
+            .filter_map(|&n| Some((n, dist[n]?)))
+            .filter(|&(n, _)| n != r)
+            .min_by_key(|&(n, d)| (s.nodes[n].kind != NodeKind::Router, d, n));
         if let Some((n, _)) = best {
-            routes.push((*subnet, first_hop[&n]));
+            if let Some(hop) = first_hop[n] {
+                routes.push((*subnet, hop));
+            }
         }
     }
     routes

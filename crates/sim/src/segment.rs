@@ -32,7 +32,13 @@ pub struct Segment {
     /// crosses.
     down: Vec<bool>,
     capture: Option<PcapWriter<BufWriter<File>>>,
+    /// Members by address, on a LAN big enough for a search to cost
+    /// (the first member with an address, as the search finds it).
+    by_addr: Option<std::collections::HashMap<Ipv4Addr, usize>>,
 }
+
+/// Members past which a LAN keeps an index by address.
+const INDEXED_MEMBERS: usize = 16;
 
 /// The copies of one datagram that arrive: to which member, when. Nearly
 /// always one (two with a duplicate, more on a broadcast), held inline so
@@ -52,12 +58,20 @@ pub enum Delivery {
 
 impl Segment {
     pub fn new(name: String, members: Vec<Member>, dirs: Vec<Direction>) -> Segment {
+        let by_addr = (members.len() > INDEXED_MEMBERS).then(|| {
+            let mut map = std::collections::HashMap::with_capacity(members.len());
+            for (i, m) in members.iter().enumerate() {
+                map.entry(m.addr.address()).or_insert(i);
+            }
+            map
+        });
         Segment {
             name,
             down: vec![false; dirs.len()],
             members,
             dirs,
             capture: None,
+            by_addr,
         }
     }
 
@@ -107,12 +121,14 @@ impl Segment {
         let targets: SmallVec<[usize; 4]> = if self.is_broadcast(next_hop) {
             (0..self.members.len()).filter(|&m| m != from).collect()
         } else {
-            match self
-                .members
-                .iter()
-                .position(|m| m.addr.address() == next_hop)
-                .filter(|&m| m != from)
-            {
+            let found = match &self.by_addr {
+                Some(map) => map.get(&next_hop).copied(),
+                None => self
+                    .members
+                    .iter()
+                    .position(|m| m.addr.address() == next_hop),
+            };
+            match found.filter(|&m| m != from) {
                 Some(m) => SmallVec::from_iter([m]),
                 None => return Delivery::NoNeighbour(bytes),
             }

@@ -87,6 +87,34 @@ pub enum TranscriptEvent {
 /// Receives transcript events as they happen.
 pub type TranscriptSink = Rc<dyn Fn(&TranscriptEvent)>;
 
+/// The bytes of output text a run keeps for [`Sim::transcript`]: past it
+/// output lines still reach the sink as they happen but are no longer
+/// kept (counted: [`Sim::transcript_dropped`]), so a command that prints
+/// without end (`nc` to a chargen server) cannot fill memory. Commands,
+/// exits, errors and changes are always kept.
+pub const TRANSCRIPT_KEEP_BYTES: usize = 16 << 20;
+
+/// The transcript a run keeps (`TRANSCRIPT_KEEP_BYTES`).
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    events: Vec<TranscriptEvent>,
+    output_bytes: usize,
+    dropped: u64,
+}
+
+impl Kept {
+    pub(crate) fn push(&mut self, ev: TranscriptEvent) {
+        if let TranscriptEvent::Output(l) = &ev {
+            if self.output_bytes + l.text.len() > TRANSCRIPT_KEEP_BYTES {
+                self.dropped += 1;
+                return;
+            }
+            self.output_bytes += l.text.len();
+        }
+        self.events.push(ev);
+    }
+}
+
 /// The CPU time a simulated host spends per datagram through its loopback
 /// interface. Links cost what their rate and delay say; on loopback the
 /// only cost is the kernel's work, so the simulator charges it, calibrated
@@ -124,14 +152,23 @@ pub struct SimOptions {
 /// Why a simulation could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("cannot create capture file in {dir}: {source}")]
+    #[error("cannot create capture file {path}: {}", os_words(source))]
     Capture {
-        dir: String,
+        path: String,
         #[source]
         source: std::io::Error,
     },
     #[error("{node}: {message}")]
     Node { node: String, message: String },
+}
+
+/// An I/O error in the OS's words, without Rust's "(os error N)".
+fn os_words(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text,
+    }
 }
 
 struct SimNode {
@@ -231,7 +268,22 @@ pub enum Outcome {
     TimeLimit,
     /// Nothing was left to happen, but some command never finished.
     Stalled,
+    /// Virtual time stopped passing: more than [`NO_PROGRESS_WORK`]
+    /// events and host rounds at one instant (traffic over links with
+    /// neither rate nor delay that never ends, or a routing loop inside a
+    /// host). The run stops there rather than spin for ever.
+    NoProgress,
 }
+
+/// Events and host rounds at one virtual instant past which the run is
+/// stopped (`Outcome::NoProgress`): far more than any instant of a real
+/// scenario takes (65,535 connection attempts at once take a few hundred
+/// thousand), a few seconds of work.
+pub const NO_PROGRESS_WORK: u64 = 10_000_000;
+
+/// Host rounds in one service call before the host yields to other events
+/// at the same instant (`Host::service_bounded`).
+const SERVICE_ROUNDS: usize = 10_000;
 
 /// A running simulation.
 pub struct Sim {
@@ -260,11 +312,21 @@ pub struct Sim {
     /// Daemons (servers, tunnels, captures without a count): the run does
     /// not wait for them, and its end stops them as Ctrl-C would.
     background: Vec<(usize, Pid)>,
-    transcript: Rc<RefCell<Vec<TranscriptEvent>>>,
+    /// The same processes by node: (start order, pid, daemon). Reaping
+    /// after a node ran looks at that node's alone (a run of thousands of
+    /// hosts each with a command stays linear).
+    of_node: Vec<Vec<(u64, Pid, bool)>>,
+    started: u64,
+    transcript: Rc<RefCell<Kept>>,
     sink: Rc<RefCell<Option<TranscriptSink>>>,
     /// Cuts the processes' output into transcript lines.
     lines: Rc<RefCell<LineSplitter>>,
     events: u64,
+    /// The instant work was last counted at, and the work done at it
+    /// (events and host rounds: `NO_PROGRESS_WORK`).
+    instant: Instant,
+    instant_work: u64,
+    no_progress_work: u64,
     end: Instant,
     seed: u64,
     /// What a recording run keeps (`SimOptions::record`).
@@ -351,9 +413,16 @@ impl Sim {
         }
     }
 
-    /// Everything recorded so far.
+    /// Everything recorded so far (output lines up to
+    /// [`TRANSCRIPT_KEEP_BYTES`] of text).
     pub fn transcript(&self) -> Vec<TranscriptEvent> {
-        self.transcript.borrow().clone()
+        self.transcript.borrow().events.clone()
+    }
+
+    /// Output lines not kept in [`transcript`](Self::transcript) (past
+    /// [`TRANSCRIPT_KEEP_BYTES`]).
+    pub fn transcript_dropped(&self) -> u64 {
+        self.transcript.borrow().dropped
     }
 
     pub fn now(&self) -> Instant {
@@ -420,6 +489,8 @@ impl Sim {
                 } else {
                     self.foreground.push((node, started.pid));
                 }
+                self.started += 1;
+                self.of_node[node].push((self.started, started.pid, started.daemon));
                 self.service(node);
                 Ok(started)
             }
@@ -443,7 +514,9 @@ impl Sim {
                 return Outcome::Finished;
             }
             if !self.step(commands, self.end) {
-                let outcome = if self.queue.is_empty() {
+                let outcome = if self.no_progress() {
+                    Outcome::NoProgress
+                } else if self.queue.is_empty() {
                     Outcome::Stalled
                 } else {
                     Outcome::TimeLimit
@@ -468,8 +541,20 @@ impl Sim {
         }
     }
 
+    /// Whether virtual time stopped passing (`Outcome::NoProgress`).
+    pub fn no_progress(&self) -> bool {
+        self.instant_work > self.no_progress_work
+    }
+
+    /// The work at one instant past which the run stops
+    /// (`Outcome::NoProgress`); [`NO_PROGRESS_WORK`] unless set.
+    pub fn set_no_progress_limit(&mut self, work: u64) {
+        self.no_progress_work = work;
+    }
+
+    /// Every foreground command has finished: each node's are reaped
+    /// after the node runs (`service`), where processes end.
     fn foreground_done(&mut self) -> bool {
-        self.reap(None);
         self.foreground.is_empty()
     }
 
@@ -479,23 +564,32 @@ impl Sim {
     /// port in use, a missing file) exits with its error's status. A
     /// daemon the end of the run stops is not reaped here (`finish`).
     fn reap(&mut self, only: Option<usize>) {
-        let nodes = &self.nodes;
+        let range = match only {
+            Some(n) => n..n + 1,
+            None => 0..self.nodes.len(),
+        };
+        // (daemon, start order, node, pid, status)
         let mut exits = Vec::new();
-        let mut ended = |&(n, pid): &(usize, Pid)| {
-            if only.is_some_and(|o| o != n) {
-                return true;
-            }
-            match nodes[n].host.process(pid).and_then(|p| p.exit) {
+        for n in range {
+            let host = &self.nodes[n].host;
+            self.of_node[n].retain(|&(seq, pid, daemon)| match host.exit_status(pid) {
                 Some(code) => {
-                    exits.push((n, pid, code));
+                    exits.push((daemon, seq, n, pid, code));
                     false
                 }
                 None => true,
-            }
-        };
-        self.foreground.retain(&mut ended);
-        self.background.retain(&mut ended);
-        for (n, pid, code) in exits {
+            });
+        }
+        if exits.is_empty() {
+            return;
+        }
+        // Foreground commands first, each group in the order they started.
+        exits.sort_unstable();
+        let gone: std::collections::BTreeSet<(usize, Pid)> =
+            exits.iter().map(|&(_, _, n, pid, _)| (n, pid)).collect();
+        self.foreground.retain(|e| !gone.contains(e));
+        self.background.retain(|e| !gone.contains(e));
+        for (_, _, n, pid, code) in exits {
             self.flush_lines(n, pid);
             self.record(TranscriptEvent::Exit {
                 time: self.now,
@@ -514,6 +608,14 @@ impl Sim {
         if top.time > until {
             return false;
         }
+        if top.time != self.instant {
+            self.instant = top.time;
+            self.instant_work = 0;
+        }
+        if self.instant_work > self.no_progress_work {
+            return false;
+        }
+        self.instant_work += 1;
         self.now = top.time;
         self.events += 1;
         if let EventKind::LinkHead(dir) = top.kind {
@@ -692,11 +794,18 @@ impl Sim {
         let spare = &mut self.spare;
         // Each datagram's buffer is taken as it is (no copy) and a spare
         // one left for the host's next.
-        host.service_taking(self.now, &mut |t, buf| {
-            let mut bytes = std::mem::replace(buf, spare.pop().unwrap_or_default());
-            bytes.truncate(t.len);
-            out.push((t, bytes));
-        });
+        // Bounded: a host that never runs out of work at this instant
+        // yields (its `poll_timeout` is then now) and the work is counted.
+        let done = host.service_bounded(
+            self.now,
+            &mut |t, buf| {
+                let mut bytes = std::mem::replace(buf, spare.pop().unwrap_or_default());
+                bytes.truncate(t.len);
+                out.push((t, bytes));
+            },
+            SERVICE_ROUNDS,
+        );
+        self.instant_work += done.rounds as u64;
         for (t, bytes) in out.drain(..) {
             self.transmit(node, t, bytes);
         }
@@ -932,4 +1041,40 @@ pub fn generated(path: &str, size: u64) -> Vec<u8> {
         out.extend_from_slice(&v.to_le_bytes()[..take]);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Output past `TRANSCRIPT_KEEP_BYTES` is counted, not kept; the
+    /// other events are always kept.
+    #[test]
+    fn the_kept_transcript_is_bounded() {
+        let mut kept = Kept::default();
+        let line = |text: String| {
+            TranscriptEvent::Output(OutputLine {
+                time: Instant::ZERO,
+                host: "a".into(),
+                pid: 1,
+                stream: tcplab_host::Stream::Stdout,
+                text,
+            })
+        };
+        let chunk = "x".repeat(1 << 20);
+        for _ in 0..20 {
+            kept.push(line(chunk.clone()));
+        }
+        kept.push(TranscriptEvent::Say {
+            time: Instant::ZERO,
+            text: "still kept".into(),
+        });
+        assert_eq!(kept.events.len(), 17);
+        assert_eq!(kept.dropped, 4);
+        assert!(kept.output_bytes <= TRANSCRIPT_KEEP_BYTES);
+        assert!(matches!(
+            kept.events.last(),
+            Some(TranscriptEvent::Say { .. })
+        ));
+    }
 }

@@ -155,3 +155,50 @@ fn a_usage_only_mistake_still_reads_as_one_line() {
     let (printed, stdout) = u.printed();
     assert!(!stdout && printed.starts_with("Usage: ip") && printed.lines().count() == 3);
 }
+
+/// A chargen stream over a link with neither rate nor delay carries data
+/// without time passing: the run does not spin for ever but stops, saying
+/// so (`Outcome::NoProgress`), and the transcript it keeps stays bounded
+/// however much was printed.
+#[test]
+fn traffic_that_takes_no_time_stops_the_run_instead_of_spinning() {
+    use tcplab_sim::{load_checked, Commands, Outcome, Sim, SimOptions};
+    let text = r#"
+end = "1s"
+[[host]]
+name = "a"
+addr = "10.0.0.1/24"
+[[host]]
+name = "b"
+addr = "10.0.0.2/24"
+[[link]]
+ends = ["a", "b"]
+[[run]]
+at = "0s"
+on = "b"
+cmd = "serve chargen"
+[[run]]
+at = "0s"
+on = "a"
+cmd = "nc b 19"
+"#;
+    let scenario = load_checked("t.toml", text, &|c| tcplab_tools::Tools.check(c)).unwrap();
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
+    sim.set_no_progress_limit(200_000);
+    let outcome = sim.run(&tcplab_tools::Tools);
+    assert_eq!(outcome, Outcome::NoProgress);
+    assert_eq!(sim.now(), tcplab_stack::Instant::ZERO);
+    assert!(sim.no_progress());
+    let kept: usize = sim
+        .transcript()
+        .iter()
+        .map(|e| match e {
+            tcplab_sim::TranscriptEvent::Output(l) => l.text.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(
+        kept > 0 && kept <= tcplab_sim::TRANSCRIPT_KEEP_BYTES,
+        "{kept}"
+    );
+}

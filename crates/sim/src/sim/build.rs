@@ -146,7 +146,10 @@ impl Sim {
             if let Some(dir) = &options.pcap_dir {
                 seg.open_capture(dir)
                     .map_err(|source| BuildError::Capture {
-                        dir: dir.display().to_string(),
+                        path: dir
+                            .join(format!("{}.pcap", spec.name))
+                            .display()
+                            .to_string(),
                         source,
                     })?;
             }
@@ -172,10 +175,15 @@ impl Sim {
             timeline_done: 0,
             foreground: Vec::new(),
             background: Vec::new(),
-            transcript: Rc::new(RefCell::new(Vec::new())),
+            of_node: vec![Vec::new(); scenario.nodes.len()],
+            started: 0,
+            transcript: Rc::default(),
             sink: Rc::new(RefCell::new(None)),
             lines: Rc::default(),
             events: 0,
+            instant: Instant::ZERO,
+            instant_work: 0,
+            no_progress_work: NO_PROGRESS_WORK,
             end: Instant::ZERO + scenario.end.unwrap_or(DEFAULT_END),
             seed,
             recording: options.record.then(Box::default),
