@@ -15,6 +15,7 @@ fn bind_error(e: BindError) -> SocketError {
     match e {
         BindError::AddrInUse { .. } | BindError::NoPortsAvailable => SocketError::AddrInUse,
         BindError::AddrNotAvailable(_) => SocketError::AddrNotAvailable,
+        BindError::InvalidHandle => SocketError::InvalidArgument,
     }
 }
 

@@ -132,6 +132,9 @@ pub enum BindError {
     AddrNotAvailable(Ipv4Addr),
     #[error("no free ephemeral port")]
     NoPortsAvailable,
+    /// `EBADF`: the handle names no open socket (closed, or never one).
+    #[error("Bad file descriptor")]
+    InvalidHandle,
 }
 
 /// Errors of sending a datagram.

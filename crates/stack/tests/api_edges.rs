@@ -162,3 +162,18 @@ fn handle_timeout_returns_at_the_end_of_time() {
         "handle_timeout did not return"
     );
 }
+
+/// A closed handle is no socket: binding it says so (EBADF) rather than
+/// succeed and do nothing.
+#[test]
+fn binding_a_closed_ping_handle_is_an_error() {
+    let mut p = Pair::new(1500);
+    let h = p.a.ping_open().unwrap();
+    let local = "10.0.0.1".parse().unwrap();
+    assert_eq!(p.a.ping_bind(h, local), Ok(()));
+    p.a.ping_close(h);
+    assert_eq!(
+        p.a.ping_bind(h, local),
+        Err(tcplab_stack::BindError::InvalidHandle)
+    );
+}

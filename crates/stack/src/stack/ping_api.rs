@@ -107,12 +107,13 @@ impl Stack {
 
     /// Use `addr` (one of ours) as the source address.
     pub fn ping_bind(&mut self, h: PingHandle, addr: Ipv4Addr) -> Result<(), BindError> {
+        let Some(s) = self.ping.get_mut(h) else {
+            return Err(BindError::InvalidHandle);
+        };
         if !self.ip.is_local_addr(addr) {
             return Err(BindError::AddrNotAvailable(addr));
         }
-        if let Some(s) = self.ping.get_mut(h) {
-            s.local = Some(addr);
-        }
+        s.local = Some(addr);
         Ok(())
     }
 
