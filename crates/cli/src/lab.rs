@@ -194,13 +194,13 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
         None => ("tour.toml (built in)".to_string(), TOUR.to_string()),
     };
     let scenario = tcplab_sim::load_checked(&name, &text, &check).map_err(|e| e.to_string())?;
+    // The output files too are checked before anything runs (and before
+    // anything is made): none may be the scenario file or another output
+    // (each would overwrite the other), and each can be created.
+    check_outputs(&args)?;
     if let Some(dir) = &args.pcap {
         crate::files::make_dir(dir)?;
     }
-    // The output files too are checked before anything runs: none may be
-    // the scenario file or another output (each would overwrite the
-    // other), and each can be created.
-    check_outputs(&args)?;
     let mut transcript_file = None;
     for (path, keep) in [
         (&args.transcript, true),
@@ -211,7 +211,14 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
         let file = std::fs::File::create(path)
             .map_err(|e| format!("cannot create {}: {}", path.display(), io_reason(&e)))?;
         if keep {
-            transcript_file = Some(std::io::BufWriter::new(file));
+            // A terminal or a pipe (`--transcript /dev/stdout`) gets whole
+            // lines as they come, not blocks cut mid-line.
+            let regular = file.metadata().is_ok_and(|m| m.is_file());
+            transcript_file = Some(if regular {
+                TranscriptOut::File(std::io::BufWriter::new(file))
+            } else {
+                TranscriptOut::Device(std::io::LineWriter::new(file))
+            });
         }
     }
     if let Some(dir) = &args.svg {
@@ -319,8 +326,30 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
 
 /// The transcript file, written line by line.
 struct TranscriptFile {
-    out: Option<std::io::BufWriter<std::fs::File>>,
+    out: Option<TranscriptOut>,
     error: Option<std::io::Error>,
+}
+
+/// A regular file, written in blocks; anything else, line by line.
+enum TranscriptOut {
+    File(std::io::BufWriter<std::fs::File>),
+    Device(std::io::LineWriter<std::fs::File>),
+}
+
+impl std::io::Write for TranscriptOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            TranscriptOut::File(w) => w.write(buf),
+            TranscriptOut::Device(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            TranscriptOut::File(w) => w.flush(),
+            TranscriptOut::Device(w) => w.flush(),
+        }
+    }
 }
 
 impl TranscriptFile {
@@ -352,14 +381,32 @@ impl TranscriptFile {
 /// A word a POSIX shell reads back as `s`: as it is when it holds only
 /// characters no shell treats specially, else in single quotes.
 fn shell_word(s: &str) -> String {
+    // A relative path that starts like an option reads as one.
+    let s = if s.starts_with('-') {
+        format!("./{s}")
+    } else {
+        s.to_string()
+    };
     let plain = !s.is_empty()
+        && !s.starts_with('=')
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./,:=+@%".contains(c));
     if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+        return s;
     }
+    // Control characters are shown escaped (the terminal is not driven
+    // by a file name), the rest quoted.
+    let shown: String = s
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    format!("'{}'", shown.replace('\'', "'\\''"))
 }
 
 /// No output may be the scenario file or another output: `--transcript
@@ -395,21 +442,35 @@ fn check_outputs(args: &LabArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether two paths name one file: compared by their canonical parent
-/// directory and file name (the file need not exist yet).
+/// Whether two paths name one regular file: an existing one by device and
+/// inode (hard and symbolic links included), one not yet made by its
+/// canonical directory and name. Devices (`/dev/null`, `/dev/stdout`) are
+/// never the same file: writing both is what was asked.
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    fn key(p: &std::path::Path) -> Option<PathBuf> {
-        if let Ok(c) = std::fs::canonicalize(p) {
-            return Some(c);
+    use std::os::unix::fs::MetadataExt;
+    #[derive(PartialEq)]
+    enum Key {
+        Inode(u64, u64),
+        Path(PathBuf),
+        Device,
+    }
+    fn key(p: &std::path::Path) -> Option<Key> {
+        if let Ok(m) = std::fs::metadata(p) {
+            return Some(if m.is_file() {
+                Key::Inode(m.dev(), m.ino())
+            } else {
+                Key::Device
+            });
         }
         let name = p.file_name()?;
         let parent = match p.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => std::path::Path::new("."),
         };
-        Some(std::fs::canonicalize(parent).ok()?.join(name))
+        Some(Key::Path(std::fs::canonicalize(parent).ok()?.join(name)))
     }
     match (key(a), key(b)) {
+        (Some(Key::Device), _) | (_, Some(Key::Device)) => false,
         (Some(x), Some(y)) => x == y,
         _ => a == b,
     }
@@ -559,4 +620,34 @@ fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>, ran: bool) -> St
 /// Write to stdout; a closed pipe (`tcplab lab | head`) is not an error.
 fn print(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_read_back_as_given() {
+        assert_eq!(shell_word("scenarios/tour.toml"), "scenarios/tour.toml");
+        assert_eq!(shell_word("my scen;x.toml"), "'my scen;x.toml'");
+        assert_eq!(shell_word("it's.toml"), "'it'\\''s.toml'");
+        assert_eq!(shell_word("-x.toml"), "./-x.toml");
+        assert_eq!(shell_word("=x.toml"), "'=x.toml'");
+        assert_eq!(shell_word("a\u{1b}[31m.toml"), "'a\\u{1b}[31m.toml'");
+    }
+
+    #[test]
+    fn devices_are_never_the_same_output() {
+        let null = std::path::Path::new("/dev/null");
+        assert!(!same_file(null, null));
+        let dir = std::env::temp_dir().join(format!("tcplab-same-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("a.out");
+        assert!(same_file(&a, &dir.join(".").join("a.out")), "not made yet");
+        std::fs::write(&a, b"").unwrap();
+        std::fs::hard_link(&a, dir.join("b.out")).unwrap();
+        assert!(same_file(&a, &dir.join("b.out")), "a hard link");
+        assert!(!same_file(&a, &dir.join("c.out")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -61,6 +61,9 @@ pub type OutputSink = Rc<dyn Fn(OutputChunk)>;
 /// as a progress meter redraws itself — each redrawn row becomes a line of
 /// its own, shown when written. Bytes that are not UTF-8 are shown as
 /// U+FFFD (the transcript is text; the bytes themselves are the driver's).
+/// The longest line a transcript holds; longer output is cut there.
+pub const MAX_LINE: usize = 64 << 10;
+
 #[derive(Debug, Default)]
 pub struct LineSplitter {
     partial: Vec<Partial>,
@@ -122,6 +125,13 @@ impl LineSplitter {
                 p.redraw = false;
             } else {
                 p.bytes.push(b);
+                if p.bytes.len() >= MAX_LINE {
+                    // Output without newlines (binary data to the
+                    // terminal) is cut into lines of at most MAX_LINE
+                    // bytes, as a terminal wraps it: memory stays bounded.
+                    lines.push(Self::line(&key, &p.bytes, p.started));
+                    p.bytes.clear();
+                }
             }
         }
         // A redrawn row is on screen as soon as it is written.
@@ -351,6 +361,19 @@ mod tests {
         let l = s.feed(chunk(1, b"b\n"));
         let texts: Vec<&str> = l.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["a", "b"]);
+    }
+
+    /// Output without newlines is cut at MAX_LINE: what is held stays
+    /// bounded.
+    #[test]
+    fn a_line_without_end_is_cut_at_the_limit() {
+        let mut s = LineSplitter::default();
+        let l = s.feed(chunk(1, &vec![b'x'; 3 * MAX_LINE + 5]));
+        assert_eq!(l.len(), 3);
+        assert!(l.iter().all(|l| l.text.len() == MAX_LINE));
+        let rest = s.finish(Instant::from_secs(2));
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].text.len(), 5);
     }
 
     #[test]

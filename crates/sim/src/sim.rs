@@ -105,7 +105,8 @@ pub(crate) struct Kept {
 impl Kept {
     pub(crate) fn push(&mut self, ev: TranscriptEvent) {
         if let TranscriptEvent::Output(l) = &ev {
-            if self.output_bytes + l.text.len() > TRANSCRIPT_KEEP_BYTES {
+            // Once a line is not kept, no later one is (no holes).
+            if self.dropped > 0 || self.output_bytes + l.text.len() > TRANSCRIPT_KEEP_BYTES {
                 self.dropped += 1;
                 return;
             }
@@ -278,8 +279,9 @@ pub enum Outcome {
 /// Events and host rounds at one virtual instant past which the run is
 /// stopped (`Outcome::NoProgress`): far more than any instant of a real
 /// scenario takes (65,535 connection attempts at once take a few hundred
-/// thousand), a few seconds of work.
-pub const NO_PROGRESS_WORK: u64 = 10_000_000;
+/// thousand; a 1 GiB download over a link with neither rate nor delay,
+/// which takes no time at all, about 4 million), some 15 s of work.
+pub const NO_PROGRESS_WORK: u64 = 50_000_000;
 
 /// Host rounds in one service call before the host yields to other events
 /// at the same instant (`Host::service_bounded`).
@@ -327,6 +329,8 @@ pub struct Sim {
     instant: Instant,
     instant_work: u64,
     no_progress_work: u64,
+    /// An event was refused for the work its instant had taken.
+    stuck: bool,
     end: Instant,
     seed: u64,
     /// What a recording run keeps (`SimOptions::record`).
@@ -534,16 +538,18 @@ impl Sim {
     }
 
     /// Run until virtual time `until` (events at `until` included).
+    /// If virtual time stopped passing (`no_progress`), the run stays at
+    /// that instant.
     pub fn run_until(&mut self, until: Instant, commands: &dyn Commands) {
         while self.step(commands, until) {}
-        if self.now < until {
+        if self.now < until && !self.no_progress() {
             self.now = until;
         }
     }
 
     /// Whether virtual time stopped passing (`Outcome::NoProgress`).
     pub fn no_progress(&self) -> bool {
-        self.instant_work > self.no_progress_work
+        self.stuck
     }
 
     /// The work at one instant past which the run stops
@@ -613,6 +619,7 @@ impl Sim {
             self.instant_work = 0;
         }
         if self.instant_work > self.no_progress_work {
+            self.stuck = true;
             return false;
         }
         self.instant_work += 1;
@@ -955,6 +962,9 @@ impl Sim {
         // reaped: however they end (nc, which does not catch the signal,
         // ends with 130), no status is reported for them.
         let background = std::mem::take(&mut self.background);
+        for procs in &mut self.of_node {
+            procs.retain(|&(_, _, daemon)| !daemon);
+        }
         let running: Vec<(usize, Pid)> =
             self.foreground.iter().chain(&background).copied().collect();
         for &(n, pid) in &running {

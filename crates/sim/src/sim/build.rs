@@ -48,14 +48,20 @@ impl Sim {
                     .add_interface(&format!("eth{i}"), iface.addr, iface.mtu)
                     .map_err(|e| node_err(e.to_string()))?;
             }
-            let routes = match &spec.routes {
-                Some(r) => r.clone(),
-                None => routes_for(scenario, index),
+            let (routes, computed) = match &spec.routes {
+                Some(r) => (r.clone(), false),
+                None => (routes_for(scenario, index), true),
             };
             for (dest, gw) in routes {
-                stack
-                    .add_route(dest, gw)
-                    .map_err(|e| node_err(e.to_string()))?;
+                match stack.add_route(dest, gw) {
+                    Ok(()) => {}
+                    // A computed route through a neighbour whose address
+                    // this node cannot use as a gateway (subnets that
+                    // overlap but differ): left out, as a routing
+                    // protocol would not install it either.
+                    Err(tcplab_stack::ConfigError::InvalidGateway(_)) if computed => {}
+                    Err(e) => return Err(node_err(e.to_string())),
+                }
             }
             if let Some(gw) = spec.gateway {
                 stack
@@ -184,6 +190,7 @@ impl Sim {
             instant: Instant::ZERO,
             instant_work: 0,
             no_progress_work: NO_PROGRESS_WORK,
+            stuck: false,
             end: Instant::ZERO + scenario.end.unwrap_or(DEFAULT_END),
             seed,
             recording: options.record.then(Box::default),

@@ -377,7 +377,11 @@ impl Connection {
         } else {
             end
         };
-        if end == self.snd.nxt() && data_len < mss && self.snd.unsent() > 0 {
+        // What new data may fill: a segment's worth less the SACK room
+        // (`data_mss`), so the fill neither crowds out the blocks nor
+        // leaves a runt behind a record cut for them.
+        let goal = self.data_mss();
+        if end == self.snd.nxt() && data_len < goal && self.snd.unsent() > 0 {
             // The last record is short (a window probe): fill the segment
             // with new data behind it, as far as the window goes.
             let room = if self.snd.wnd_end() > end {
@@ -385,7 +389,7 @@ impl Connection {
             } else {
                 0
             };
-            let more = (mss - data_len).min(room).min(self.snd.unsent());
+            let more = (goal - data_len).min(room).min(self.snd.unsent());
             end = self.with_fin(end + more);
         }
         let len = end - start;
