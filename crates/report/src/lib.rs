@@ -258,8 +258,8 @@ var v0=s.getAttribute('viewBox').split(' ').map(Number),v=v0.slice(),drag=null;\
 function set(){s.setAttribute('viewBox',v.join(' '))}\
 s.addEventListener('wheel',function(e){e.preventDefault();var r=s.getBoundingClientRect();\
 var px=v[0]+(e.clientX-r.left)/r.width*v[2],py=v[1]+(e.clientY-r.top)/r.height*v[3];\
-var k=e.deltaY<0?0.8:1.25;v[2]=Math.min(v0[2],v[2]*k);v[3]=Math.min(v0[3],v[3]*k);\
-v[0]=px-(px-v[0])*v[2]/(v[2]/k);v[1]=py-(py-v[1])*v[3]/(v[3]/k);set()},{passive:false});\
+var k=e.deltaY<0?0.8:1.25,w=v[2],h=v[3];v[2]=Math.min(v0[2],w*k);v[3]=Math.min(v0[3],h*k);\
+v[0]=px-(px-v[0])*v[2]/w;v[1]=py-(py-v[1])*v[3]/h;set()},{passive:false});\
 s.addEventListener('mousedown',function(e){drag=[e.clientX,e.clientY,v[0],v[1]]});\
 window.addEventListener('mouseup',function(){drag=null});\
 s.addEventListener('mousemove',function(e){if(!drag)return;var r=s.getBoundingClientRect();\
@@ -804,9 +804,14 @@ pub fn jsonl(a: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()> {
             "fate": r.fate.name(),
             "queue": r.queue,
         });
-        if let Some((t, to)) = r.arrival {
-            v["arrival_us"] = json!(t.total_micros());
-            v["to"] = json!(node_name(s, to));
+        match r.arrival {
+            // Still on its way when the run ended: it never arrived.
+            Some((t, _)) if t > a.input.end => v["fate"] = json!("in-flight"),
+            Some((t, to)) => {
+                v["arrival_us"] = json!(t.total_micros());
+                v["to"] = json!(node_name(s, to));
+            }
+            None => {}
         }
         if let Some(ip) = &p.ip {
             v["src"] = json!(ip.src.to_string());

@@ -393,6 +393,12 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
             .get(n)
             .is_some_and(|s| s.kind == NodeKind::Host)
     };
+    let owns = |n: usize, addr: std::net::Ipv4Addr| {
+        scenario
+            .nodes
+            .get(n)
+            .is_some_and(|s| s.ifaces.iter().any(|f| f.addr.address() == addr))
+    };
     // Hops of each datagram by identity, in time order.
     let mut hops: HashMap<(u16, u32, u32, u16, u32), Vec<usize>> = HashMap::new();
     for (i, p) in pkts.iter().enumerate() {
@@ -406,12 +412,28 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
         let (Some(ip), Some(t)) = (&p.ip, &p.tcp) else {
             continue;
         };
-        // A first hop: sent by a host from one of its own addresses.
+        // A first hop: sent by a host from one of its own addresses, or
+        // by a router that did not receive it first — from its own
+        // address (a TCP tunnel's gateway, a service on the router, a
+        // RST for a closed port), or a RST on another's behalf (a
+        // firewall's reject). (What a router sends out of a tunnel on
+        // another's address came in whole, encapsulated: not its own.)
         let node = p.rec.node;
-        let own = scenario.nodes.get(node).is_some_and(|n| {
-            n.kind == NodeKind::Host && n.ifaces.iter().any(|f| f.addr.address() == ip.src)
-        });
-        if !own {
+        let same = hops.get(&identity(ip, t)).map_or(&[][..], |v| &v[..]);
+        let origin = match scenario.nodes.get(node).map(|n| n.kind) {
+            Some(NodeKind::Host) => owns(node, ip.src),
+            Some(NodeKind::Router) => {
+                (owns(node, ip.src) || t.has(RST))
+                    && !same.iter().any(|&h| {
+                        pkts[h]
+                            .rec
+                            .arrival
+                            .is_some_and(|(at, to)| to == node && at <= p.rec.time)
+                    })
+            }
+            None => false,
+        };
+        if !origin {
             continue;
         }
         let from = End {
@@ -427,9 +449,22 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
         // The last router it reached, and when.
         let mut at_router = None;
         let mut path: Vec<Hop> = Vec::new();
-        for &h in hops.get(&identity(ip, t)).map_or(&[][..], |v| &v[..]) {
+        for &h in same {
             let q = &pkts[h];
             if q.rec.time < p.rec.time || (h != i && q.rec.node == node) {
+                continue;
+            }
+            // A copy lost while another copy (a link duplicated it on the
+            // way) left the same node and went on: the datagram did not
+            // end here.
+            if q.rec.arrival.is_none()
+                && same.iter().any(|&d| {
+                    d != h
+                        && pkts[d].rec.node == q.rec.node
+                        && pkts[d].rec.time >= p.rec.time
+                        && pkts[d].rec.arrival.is_some()
+                })
+            {
                 continue;
             }
             // A bit flipped on any hop stays flipped.
@@ -445,8 +480,17 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
                     dst: SocketAddrV4::new(qi.dst, qt.dport),
                 });
             }
+            // It ends at a host, or at a router that has its destination
+            // address and takes it (does not send it on, as a NAT does).
+            let ends_at = |to: usize, at: Instant| {
+                is_host(to)
+                    || q.ip.as_ref().is_some_and(|qi| owns(to, qi.dst))
+                        && !same
+                            .iter()
+                            .any(|&f| pkts[f].rec.node == to && pkts[f].rec.time >= at)
+            };
             match q.rec.arrival {
-                Some((at, to)) if is_host(to) && to != node => {
+                Some((at, to)) if to != node && ends_at(to, at) => {
                     if let (Some(qi), Some(qt)) = (&q.ip, &q.tcp) {
                         far = Some(End {
                             node: to,

@@ -172,16 +172,15 @@ fn segments_per_connection_equal_the_pcap_of_the_same_run() {
                 let Some(end) = end else { continue };
                 // The end's own link: the one its local address is on.
                 let node = &r.scenario.nodes[end.node];
-                let link = r
-                    .scenario
-                    .segments
-                    .iter()
-                    .find(|s| {
-                        s.members.iter().any(|&(n, i)| {
-                            n == end.node && node.ifaces[i].addr.address() == *end.local.ip()
-                        })
+                // (A router answering on another's behalf — a firewall's
+                // reject — has no link of that address: not counted here.)
+                let Some(link) = r.scenario.segments.iter().find(|s| {
+                    s.members.iter().any(|&(n, i)| {
+                        n == end.node && node.ifaces[i].addr.address() == *end.local.ip()
                     })
-                    .unwrap();
+                }) else {
+                    continue;
+                };
                 let captured = pcap_segments(&dir.join(format!("{}.pcap", link.name)));
                 // The tap sees what the interface put on the wire: not what
                 // its full queue refused.
@@ -233,7 +232,19 @@ fn json_lines_and_determinism() {
         *kinds
             .entry(v["kind"].as_str().unwrap().to_string())
             .or_default() += 1;
+        // Nothing arrived after the run ended: that is "in-flight".
+        if let Some(at) = v["arrival_us"].as_u64() {
+            assert!(at <= r1.end.total_micros(), "{line}");
+        }
+        if v["fate"] == "in-flight" {
+            *kinds.entry("in-flight".into()).or_default() += 1;
+        }
     }
+    assert_eq!(
+        kinds.get("in-flight"),
+        Some(&1),
+        "the last segment, on its way"
+    );
     assert_eq!(kinds["packet"], r1.recording.packets.len());
     assert!(kinds["tcp-cc"] > 100, "{kinds:?}");
     assert_eq!(kinds["tcp-open"], 2);
@@ -575,4 +586,148 @@ cmd = "nc -z b 1-1300"
         .any(|(name, _)| name.starts_with(&format!("conn{}-", MAX_CONNS_DRAWN - 1))));
     // Each scan connection is alone on its addresses: nothing follows it.
     assert!(a.conns.iter().all(|c| c.until == [None, None]));
+}
+
+/// TCP a router sends is drawn too: its own connection (the gateway of a
+/// TCP tunnel), its RST for a closed port of its own, a firewall's reject
+/// made on the server's behalf; and a segment that reached the router
+/// for itself arrived (it is not "not forwarded").
+#[test]
+fn tcp_a_router_sends_or_ends_is_drawn() {
+    fn name(r: &Run, n: usize) -> &str {
+        r.scenario.nodes[n].name.as_str()
+    }
+    let r = run("meltdown", None);
+    let a = analyse(r.input());
+    assert!(
+        a.conns
+            .iter()
+            .any(|c| c.ends[0].is_some_and(|e| name(&r, e.node) == "gwA")
+                && c.ends[1].is_some_and(|e| name(&r, e.node) == "gwB")),
+        "the TCP tunnel between the gateways is a connection"
+    );
+    let r = run("nat", None);
+    let a = analyse(r.input());
+    let to_r1: Vec<_> = a
+        .conns
+        .iter()
+        .filter(|c| c.ends[0].is_some_and(|e| e.remote.ip().to_string() == "10.99.2.1"))
+        .filter(|c| c.ends[0].is_some_and(|e| [7, 8, 9].contains(&e.remote.port())))
+        .collect();
+    assert_eq!(to_r1.len(), 3, "nc -z to r1's ports 7-9");
+    for c in to_r1 {
+        assert!(c.ends[1].is_some_and(|e| name(&r, e.node) == "r1"), "{c:?}");
+        assert!(c.flights.iter().all(|f| f.dropped.is_none()), "{c:?}");
+        assert!(c.flights.iter().any(|f| f.by == 1 && f.tcp.has(model::RST)));
+    }
+    let text = r#"
+[[host]]
+name = "web"
+addr = "10.99.1.2/24"
+gateway = "10.99.1.1"
+[[host]]
+name = "client"
+addr = "10.99.3.2/24"
+gateway = "10.99.3.1"
+[[router]]
+name = "r1"
+addrs = ["10.99.1.1/24", "10.99.3.1/24"]
+[[router.firewall]]
+iface = "10.99.1.1"
+inbound = ["allow tcp port 9"]
+outbound = ["allow all"]
+reject = true
+[[link]]
+ends = ["web", "r1"]
+delay = "10ms"
+[[link]]
+ends = ["r1", "client"]
+delay = "1ms"
+[[run]]
+at = "0s"
+on = "web"
+cmd = "serve echo"
+[[run]]
+at = "1s"
+on = "client"
+cmd = "nc -w 2 10.99.1.2 7"
+"#;
+    let r = run_text("reject", text, None);
+    let a = analyse(r.input());
+    let c = &a.conns[0];
+    let syn = &c.flights[0];
+    assert!(syn.tcp.has(model::SYN));
+    let rst = c
+        .flights
+        .iter()
+        .find(|f| f.by == 1 && f.tcp.has(model::RST))
+        .expect("the reject's RST is part of the connection");
+    assert!(rst.arrived.is_some(), "{rst:?}");
+    assert_eq!(c.ends[1].map(|e| name(&r, e.node)), Some("r1"));
+}
+
+/// A datagram a link duplicated, one copy of which was lost further on
+/// while the other went through, is not drawn as lost.
+#[test]
+fn a_lost_copy_of_a_duplicated_segment_is_not_a_loss() {
+    let text = r#"
+seed = 3
+[[host]]
+name = "a"
+addr = "10.0.1.2/24"
+gateway = "10.0.1.1"
+[[host]]
+name = "b"
+addr = "10.0.2.2/24"
+gateway = "10.0.2.1"
+[[router]]
+name = "r"
+addrs = ["10.0.1.1/24", "10.0.2.1/24"]
+[[link]]
+ends = ["a", "r"]
+delay = "5ms"
+rate = "10Mbit"
+duplicate = "30%"
+[[link]]
+ends = ["r", "b"]
+delay = "5ms"
+rate = "10Mbit"
+loss = "30%"
+[[run]]
+at = "0s"
+on = "b"
+cmd = "serve discard"
+[[run]]
+at = "0s"
+on = "a"
+cmd = "transfer -s 100k b"
+"#;
+    let r = run_text("dup", text, None);
+    let a = analyse(r.input());
+    let key = |q: &model::Pkt<'_>| {
+        let (ip, t) = (q.ip.as_ref()?, q.tcp.as_ref()?);
+        Some((ip.ident, t.seq, t.ack, t.flags, t.len))
+    };
+    let mut checked = 0;
+    for c in &a.conns {
+        for f in &c.flights {
+            let k = key(&a.packets[f.packet]);
+            let copies: Vec<_> = a
+                .packets
+                .iter()
+                .filter(|q| key(q) == k && q.rec.node == r.scenario.node_index("r").unwrap())
+                .collect();
+            let lost = copies.iter().any(|q| q.rec.arrival.is_none());
+            let through = copies.iter().any(|q| q.rec.arrival.is_some());
+            if lost && through {
+                assert!(f.dropped.is_none(), "{f:?}");
+                assert!(f.arrived.is_some(), "{f:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > 0,
+        "no duplicated segment with a lost copy in this run"
+    );
 }
