@@ -77,7 +77,7 @@ impl TcpLayer {
         let Some(TcpSocket::Listener(l)) = self.sockets.get(lkey) else {
             return;
         };
-        if l.accept_queue.len() >= l.backlog {
+        if l.full() {
             self.stats.listen_overflows += 1;
             self.stats.listen_drops += 1;
             return;
@@ -209,7 +209,7 @@ impl TcpLayer {
         if !self.config.syncookies || !recent {
             return false;
         }
-        let full = l.accept_queue.len() >= l.backlog;
+        let full = l.full();
         let Some(peer_mss) = self
             .cookies
             .check(now, local, remote, seg.seq_number, seg.ack_number)

@@ -63,6 +63,14 @@ pub struct Listener {
     pub opts: SocketOptions,
 }
 
+impl Listener {
+    /// The accept queue is full: more than the backlog wait, as Linux
+    /// counts it (`sk_acceptq_is_full`: `listen(1)` queues two).
+    pub fn full(&self) -> bool {
+        self.accept_queue.len() > self.backlog
+    }
+}
+
 /// A TCP socket: a listener or a connection.
 #[derive(Debug)]
 /// Both are boxed: the slab holds a pointer per socket, so a million
@@ -381,8 +389,7 @@ impl TcpLayer {
         };
         match self.sockets.get(key) {
             Some(TcpSocket::Listener(l)) => {
-                l.accept_queue.len() < l.backlog
-                    && (l.embryos < self.config.max_syn_backlog || self.config.syncookies)
+                !l.full() && (l.embryos < self.config.max_syn_backlog || self.config.syncookies)
             }
             _ => false,
         }
@@ -580,7 +587,7 @@ impl TcpLayer {
             if conn.state() == State::SynReceived && seg.flags.ack() && !seg.flags.rst() {
                 if let Some(parent) = conn.parent() {
                     if let Some(TcpSocket::Listener(l)) = self.sockets.get(parent) {
-                        if l.accept_queue.len() >= l.backlog {
+                        if l.full() {
                             self.stats.listen_overflows += 1;
                             self.stats.listen_drops += 1;
                             return;

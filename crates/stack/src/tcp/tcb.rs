@@ -893,7 +893,11 @@ impl Connection {
             bytes_received: self.counters.bytes_received,
             segs_in: u64::from(self.counters.segs_in),
             segs_out: u64::from(self.counters.segs_out),
-            send_queue: self.snd.buffer().len() + usize::from(state == State::SynSent),
+            // As Linux's write_seq − snd_una: the SYN while unanswered,
+            // and the FIN once queued until it is acknowledged.
+            send_queue: self.snd.buffer().len()
+                + usize::from(state == State::SynSent)
+                + usize::from(self.snd.fin().is_some() && !self.snd.fin_acked()),
             notsent: self.snd.unsent(),
             last_data_sent: since(self.last_send_ms),
             last_data_recv: since(self.last_data_ms),

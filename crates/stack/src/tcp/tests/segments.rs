@@ -403,31 +403,37 @@ fn syn_queue_is_bounded() {
     assert_eq!(b.s.tcp_sockets().len(), 4);
 }
 
+/// listen(1) queues two connections, as Linux counts the backlog
+/// (`sk_acceptq_is_full`: full when more than the backlog wait); the third
+/// handshake's final ACK is dropped while the queue is full.
 #[test]
 fn full_accept_queue_drops_the_final_ack() {
     let mut b = Bench::new(|_| {});
     let l = b.s.tcp_listen(sa(US, PORT), 1).unwrap();
     let mut isss = Vec::new();
-    for port in [5001, 5002] {
+    for port in [5001, 5002, 5003] {
         b.from = sa(THEM, port);
         b.send(Seg::new(SYN, IRS, 0));
         isss.push(b.one().seq);
     }
-    b.from = sa(THEM, 5001);
-    b.send(Seg::new(ACK, IRS + 1, isss[0] + 1));
-    b.from = sa(THEM, 5002);
-    b.send(Seg::new(ACK, IRS + 1, isss[1] + 1));
+    for (i, port) in [5001, 5002, 5003].into_iter().enumerate() {
+        b.from = sa(THEM, port);
+        b.send(Seg::new(ACK, IRS + 1, isss[i] + 1));
+    }
     b.nothing();
     assert_eq!(b.s.stats().tcp.listen_overflows, 1);
-    let first = b.s.tcp_accept(l).unwrap();
-    assert_eq!(b.state(first), State::Established);
+    for _ in 0..2 {
+        let c = b.s.tcp_accept(l).unwrap();
+        assert_eq!(b.state(c), State::Established);
+    }
     assert_eq!(b.s.tcp_accept(l), Err(RecvError::WouldBlock));
-    // The second stays in SYN-RECEIVED; its SYN-ACK is retransmitted and
+    // The third stays in SYN-RECEIVED; its SYN-ACK is retransmitted and
     // the peer's next ACK completes it now that there is room.
     b.advance(Duration::from_secs(1));
     let again = b.one();
     assert_eq!(again.flags, SYN | ACK);
-    b.send(Seg::new(ACK, IRS + 1, isss[1] + 1));
+    b.from = sa(THEM, 5003);
+    b.send(Seg::new(ACK, IRS + 1, isss[2] + 1));
     assert!(b.s.tcp_accept(l).is_ok());
 }
 
@@ -1042,4 +1048,22 @@ fn time_wait_reopened_by_higher_syn_only() {
     assert_eq!(synack.flags, SYN | ACK);
     assert!(SeqNumber(synack.seq) > SeqNumber(iss + 2));
     assert_eq!(b.s.stats().tcp.time_wait_recycled, 1);
+}
+
+/// Send-Q (`send_queue`, what `ss` shows) counts as Linux's write_seq −
+/// snd_una: the data not yet acknowledged and the FIN once queued, until
+/// the FIN is acknowledged.
+#[test]
+fn the_send_queue_counts_the_fin_until_it_is_acknowledged() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    assert_eq!(b.s.tcp_send(c, b"hi\n").unwrap(), 3);
+    b.s.tcp_shutdown(c).unwrap();
+    let segs = b.recv();
+    assert!(segs.iter().any(|s| s.flags.fin()), "{segs:?}");
+    assert_eq!(b.s.tcp_info(c).unwrap().send_queue, 4);
+    b.send(Seg::new(ACK, IRS + 1, iss + 4));
+    assert_eq!(b.s.tcp_info(c).unwrap().send_queue, 1, "the FIN");
+    b.send(Seg::new(ACK, IRS + 1, iss + 5));
+    assert_eq!(b.s.tcp_info(c).unwrap().send_queue, 0);
 }
