@@ -36,7 +36,8 @@ pub use io::{
     LineSplitter, Output, OutputChunk, OutputLine, OutputSink, Signal, Signals, Stdin, Stream,
 };
 pub use local::{
-    LocalCost, LocalDatagram, LocalInfo, LocalKind, LocalListener, LocalState, LocalStream,
+    stale as stale_local, unlink as unlink_local, LocalCost, LocalDatagram, LocalInfo, LocalKind,
+    LocalListener, LocalState, LocalStream,
 };
 pub use names::{Names, ResolverConfig};
 pub use sockets::{PingSocket, RawSocket, UdpSocket};

@@ -187,14 +187,12 @@ impl LocalNet {
     }
 
     fn close(&mut self, id: u64) {
+        // A bound socket's name stays when it closes, as its file does on
+        // Linux: connecting to it is refused, binding it again is
+        // EADDRINUSE until the path is unlinked (`unlink`).
         let Some(s) = self.sockets.remove(&id) else {
             return;
         };
-        if let Some(p) = &s.path {
-            if self.names.get(p) == Some(&id) {
-                self.names.remove(p);
-            }
-        }
         match s.role {
             Role::Connected { peer } => {
                 if let Some(p) = self.sockets.get_mut(&peer) {
@@ -242,6 +240,22 @@ impl LocalNet {
             })
             .collect()
     }
+}
+
+/// Remove the name `path` (unlink(2) of a socket file): a socket still
+/// bound to it goes on but can no longer be reached by the name. Whether
+/// there was one.
+pub fn unlink(host: &Host, path: &str) -> bool {
+    net(host).borrow_mut().names.remove(path).is_some()
+}
+
+/// Whether `path` names a socket that has closed (a stale socket file).
+pub fn stale(host: &Host, path: &str) -> bool {
+    let n = net(host);
+    let n = n.borrow();
+    n.names
+        .get(path)
+        .is_some_and(|id| !n.sockets.contains_key(id))
 }
 
 fn net(host: &Host) -> Rc<RefCell<LocalNet>> {
@@ -324,16 +338,21 @@ impl LocalStream {
         let n = net(host);
         let mut n = n.borrow_mut();
         let &target = n.names.get(path).ok_or(SocketError::NotFound)?;
-        let t = n.sockets.get(&target).ok_or(SocketError::NotFound)?;
+        // A name whose socket has closed: nobody listens there.
+        let t = n
+            .sockets
+            .get(&target)
+            .ok_or(SocketError::ConnectionRefused)?;
         if t.kind != LocalKind::Stream {
             return Err(SocketError::ProtocolWrongType);
         }
         let Role::Listening { backlog, queue } = &t.role else {
             return Err(SocketError::ConnectionRefused);
         };
-        // A full accept queue: Linux makes a blocking connect wait; we
+        // A full accept queue (past the backlog, as Linux's
+        // unix_recvq_full counts): Linux makes a blocking connect wait; we
         // refuse, as a non-blocking connect gets EAGAIN.
-        if queue.len() >= *backlog {
+        if queue.len() > *backlog {
             return Err(SocketError::WouldBlock);
         }
         let client = n.insert(LocalKind::Stream, host.allocate_fd());
@@ -506,8 +525,10 @@ impl LocalDatagram {
         let n = net(&self.host);
         let mut nb = n.borrow_mut();
         let &target = nb.names.get(path).ok_or(SocketError::NotFound)?;
-        if nb.sockets.get(&target).map(|t| t.kind) != Some(LocalKind::Datagram) {
-            return Err(SocketError::ProtocolWrongType);
+        match nb.sockets.get(&target).map(|t| t.kind) {
+            None => return Err(SocketError::ConnectionRefused),
+            Some(LocalKind::Datagram) => {}
+            Some(_) => return Err(SocketError::ProtocolWrongType),
         }
         if let Some(s) = nb.sockets.get_mut(&self.id) {
             s.default_dst = Some(path.to_string());

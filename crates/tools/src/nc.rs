@@ -508,6 +508,9 @@ async fn unix(
         };
         return exchange(host, a, &stream, input, out, err).await;
     }
+    // OpenBSD nc unlinks the path before it binds (a stale socket file,
+    // or another listener's, is replaced).
+    tcplab_host::unlink_local(host, path);
     let listener = match LocalListener::bind(host, path, 5) {
         Ok(l) => l,
         Err(e) => {
@@ -605,6 +608,7 @@ async fn unix_datagram(
     err: &mut Output,
 ) -> i32 {
     if a.listen {
+        tcplab_host::unlink_local(host, path);
         let sock = match LocalDatagram::bind(host, Some(path)) {
             Ok(s) => s,
             Err(e) => {
@@ -645,7 +649,7 @@ async fn unix_datagram(
         err.line(format!("nc: {path}: {e}"));
         return 1;
     }
-    datagram_client(
+    let status = datagram_client(
         host,
         a,
         input,
@@ -658,7 +662,10 @@ async fn unix_datagram(
         },
         || async { sock.recv_from().await.map(|(_, d)| d) },
     )
-    .await
+    .await;
+    // nc removes its temporary path as it exits.
+    tcplab_host::unlink_local(host, &me);
+    status
 }
 
 /// A datagram socket's server side: print what arrives; input goes to the

@@ -335,6 +335,11 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
         return crate::dns::server::run(host, pid, parsed, a.port, err).await;
     }
     if let Some(path) = &a.unix {
+        // As servers do at start: a stale socket file from an earlier run
+        // is removed; a live one is not (that path is in use).
+        if tcplab_host::stale_local(&host, path) {
+            tcplab_host::unlink_local(&host, path);
+        }
         let listener = match LocalListener::bind(&host, path, 128) {
             Ok(l) => l,
             Err(e) => {

@@ -85,7 +85,16 @@ fn errors_are_the_kernels() {
         ("0s", "server", "nc -U /tmp/nobody"),
         ("0s", "server", "nc -luU /tmp/dgram"),
         ("1s", "server", "nc -U /tmp/dgram"),
-        ("1s", "server", "nc -lU /tmp/dgram"),
+        ("1s", "server", "serve echo --unix /tmp/dgram"),
+        // A listener that has gone leaves its socket file: connecting is
+        // refused, not "no such file" (Linux).
+        ("2s", "server", "nc -lU /tmp/gone"),
+        ("3s", "server", "echo hi | nc -U /tmp/gone"),
+        ("4s", "server", "nc -U /tmp/gone"),
+        // nc -lU unlinks the path first: it replaces the stale file; so
+        // does a server starting (a live one it leaves alone, above).
+        ("5s", "server", "serve echo --unix /tmp/gone"),
+        ("6s", "server", "echo back | nc -U /tmp/gone"),
     ]);
     assert_eq!(r[0].stderr, ["nc: /tmp/nobody: No such file or directory"]);
     assert_eq!(r[0].exit, Some(1));
@@ -93,7 +102,14 @@ fn errors_are_the_kernels() {
         r[2].stderr,
         ["nc: /tmp/dgram: Protocol wrong type for socket"]
     );
-    assert_eq!(r[3].stderr, ["nc: /tmp/dgram: Address already in use"]);
+    assert_eq!(
+        r[3].stderr,
+        ["serve: cannot listen on /tmp/dgram: Address already in use"]
+    );
+    assert_eq!(r[4].stdout, ["hi"]);
+    assert_eq!(r[6].stderr, ["nc: /tmp/gone: Connection refused"]);
+    assert_eq!(r[6].exit, Some(1));
+    assert_eq!(r[8].stdout, ["back"], "{:?}", r[8]);
 }
 
 /// The rate in a `transfer` summary line, in Gbit/s.
