@@ -386,7 +386,9 @@ pub async fn run(
             Some(w) => match timeout(&host, w, attempt).await {
                 Ok(r) => r,
                 Err(_) => {
-                    if a.verbose || !a.scan {
+                    // Said only with -v, as OpenBSD nc warns (the status
+                    // alone tells otherwise).
+                    if a.verbose {
                         err.line(format!(
                             "nc: connect to {name} port {p} (tcp) timed out: Operation now in progress"
                         ));
@@ -399,7 +401,7 @@ pub async fn run(
         let stream = match result {
             Ok(s) => s,
             Err(e) => {
-                if a.verbose || !a.scan {
+                if a.verbose {
                     err.line(format!("nc: connect to {name} port {p} (tcp) failed: {e}"));
                 }
                 continue;

@@ -49,7 +49,7 @@ fn stateful_firewall_needs_one_rule() {
     assert_eq!(find(&r, "web", "ping -c 2 10.99.3.2", 0).exit, Some(0));
     let tr = &find(&r, "web", "traceroute -n -q 1 10.99.3.2", 0).stdout;
     assert_eq!(tr.len(), 4, "time exceeded passes as RELATED: {tr:?}");
-    let nc = find(&r, "client", "nc -w 2 10.99.1.2 7", 0);
+    let nc = find(&r, "client", "nc -v -w 2 10.99.1.2 7", 0);
     assert_eq!(
         nc.stderr,
         ["nc: connect to 10.99.1.2 port 7 (tcp) timed out: Operation now in progress"]
@@ -81,7 +81,7 @@ fn a_rejecting_firewall_resets_tcp_and_answers_udp_with_port_unreachable() {
     assert!(text.contains("reject = true"));
     let r = run_file(&text);
     // The router resets the SYN in the web server's name...
-    let nc = find(&r, "client", "nc -w 2 10.99.1.2 7", 0);
+    let nc = find(&r, "client", "nc -v -w 2 10.99.1.2 7", 0);
     assert_eq!(
         nc.stderr,
         ["nc: connect to 10.99.1.2 port 7 (tcp) failed: Connection refused"]

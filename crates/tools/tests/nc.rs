@@ -30,9 +30,13 @@ fn udp_both_ways_and_refusals() {
         ("0s", "server", "serve echo"),
         ("1s", "client", "echo datagram | nc -u server 7"),
         ("2s", "client", "echo x | nc -u server 7777"),
-        ("3s", "client", "nc server 8080"),
-        ("4s", "client", "nc -w 1 10.99.3.99 80"),
+        ("3s", "client", "nc -v server 8080"),
+        ("4s", "client", "nc -v -w 1 10.99.3.99 80"),
+        // Without -v a failed connect says nothing (OpenBSD nc); the
+        // status says it.
+        ("6s", "client", "nc server 8080"),
     ]);
+    assert_eq!((r[5].stderr.len(), r[5].exit), (0, Some(1)), "{:?}", r[5]);
     assert_eq!(r[1].stdout, ["datagram"]);
     // ICMP port unreachable comes back to the connected UDP socket.
     assert_eq!(r[2].stderr, ["nc: read failed: Connection refused"]);

@@ -370,7 +370,7 @@ fn closed_ports_refuse_both_ways() {
         s.contains("Couldn't connect to server") && s.contains("status=7"),
         "{s}"
     );
-    let o = t.attach("nc 10.7.0.1 81");
+    let o = t.attach("nc -v 10.7.0.1 81");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
