@@ -585,7 +585,11 @@ where
                 }
             }
             Either::Left(Either::Left(Err(e))) => {
-                // ICMP port unreachable on a connected socket.
+                // ICMP port unreachable on a connected socket: OpenBSD nc
+                // just stops, saying nothing, unless asked to talk.
+                if !a.verbose {
+                    return 0;
+                }
                 err.line(format!("nc: read failed: {e}"));
                 return 1;
             }
@@ -732,11 +736,21 @@ async fn listen(
             // The port bound (any free one for port 0).
             err.line(format!("Bound on {addr} {}", sock.local_addr().port()));
         }
+        // OpenBSD nc connects the socket to the first sender: later
+        // datagrams from anyone else are the kernel's to refuse, and ss
+        // shows the pair ESTAB.
+        let connected = std::cell::Cell::new(false);
         return datagram_server(
             input,
             out,
             err,
-            || async { sock.recv_from().await.map(|d| (Some(d.from), d.data)) },
+            || async {
+                let d = sock.recv_from().await?;
+                if !connected.replace(true) {
+                    let _ = sock.connect(d.from);
+                }
+                Ok((Some(d.from), d.data))
+            },
             |data: Vec<u8>, to: &Option<SocketAddrV4>| {
                 if let Some(to) = to {
                     let _ = sock.send_to(&data, *to);
