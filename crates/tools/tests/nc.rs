@@ -246,3 +246,24 @@ fn a_udp_listener_takes_its_first_sender_only() {
     );
     assert_eq!((r[3].stderr.len(), r[3].exit), (0, Some(0)), "{:?}", r[3]);
 }
+
+/// 0.0.0.0 as a destination is this host (Linux's ip_route_connect: the
+/// bound address, else 127.0.0.1): "Serving on 0.0.0.0" can be tried as
+/// it reads, over TCP and UDP, and curl reports the peer it reached.
+#[test]
+fn the_any_address_as_a_destination_is_this_host() {
+    let r = run(&[
+        ("0s", "client", "serve echo"),
+        ("0s", "client", "serve http"),
+        ("1s", "client", "echo hi | nc 0.0.0.0 7"),
+        ("2s", "client", "echo dg | nc -u 0.0.0.0 7"),
+        (
+            "3s",
+            "client",
+            "curl -s -o /dev/null -w '%{http_code} %{remote_ip}\n' http://0.0.0.0/",
+        ),
+    ]);
+    assert_eq!(r[2].stdout, ["hi"], "{:?}", r[2]);
+    assert_eq!(r[3].stdout, ["dg"], "{:?}", r[3]);
+    assert_eq!(r[4].stdout, ["404 127.0.0.1"], "{:?}", r[4]);
+}

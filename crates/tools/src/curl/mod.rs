@@ -199,7 +199,9 @@ impl Run<'_> {
         stats.num_connects += 1;
         stats.scheme = true;
         stats.https = url.tls;
-        stats.remote = Some(remote);
+        // The address connected to, as getpeername says (0.0.0.0 is this
+        // host: 127.0.0.1).
+        stats.remote = stream.peer_addr().or(Some(remote));
         stats.local = stream.local_addr();
         let number = self.next_conn;
         self.next_conn += 1;
