@@ -7,8 +7,10 @@
 //! and are never lost: a sender waits while the receiver's queue is full.
 //! Errors are the kernel's: connecting to a path nobody bound is "No such
 //! file or directory", to a bound path that is not listening "Connection
-//! refused"; binding a path in use is "Address already in use". Unlike a
-//! kernel, a path is released when its socket closes (no file to unlink).
+//! refused"; binding a path in use is "Address already in use". As a
+//! kernel's socket file, a path stays when its socket closes: connecting
+//! is then refused and binding it is "Address already in use" until it is
+//! unlinked ([`unlink`]).
 //!
 //! Every socket has an inode number, as `ss -x` and `netstat -x` show it,
 //! and belongs to the process that created it.
@@ -190,9 +192,12 @@ impl LocalNet {
         // A bound socket's name stays when it closes, as its file does on
         // Linux: connecting to it is refused, binding it again is
         // EADDRINUSE until the path is unlinked (`unlink`).
-        let Some(s) = self.sockets.remove(&id) else {
+        let Some(mut s) = self.sockets.remove(&id) else {
             return;
         };
+        // Whoever waits on it (a sender blocked on its full queue) hears
+        // that it is gone.
+        wake(&mut s);
         match s.role {
             Role::Connected { peer } => {
                 if let Some(p) = self.sockets.get_mut(&peer) {
@@ -262,7 +267,7 @@ fn net(host: &Host) -> Rc<RefCell<LocalNet>> {
     host.local_net()
 }
 
-/// A listening stream socket. Closed (and its path released) when dropped.
+/// A listening stream socket. Closed when dropped (its path stays, stale).
 #[derive(Debug)]
 pub struct LocalListener {
     host: Host,
@@ -280,7 +285,8 @@ impl LocalListener {
         }
         if let Some(s) = n.sockets.get_mut(&id) {
             s.role = Role::Listening {
-                backlog: backlog.max(1),
+                // listen(0) queues one, as Linux (full past the backlog).
+                backlog,
                 queue: VecDeque::new(),
             };
         }

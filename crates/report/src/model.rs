@@ -393,6 +393,33 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
             .get(n)
             .is_some_and(|s| s.kind == NodeKind::Host)
     };
+    let initial_ttl = |n: usize| {
+        scenario
+            .nodes
+            .get(n)
+            .and_then(|s| s.default_ttl)
+            .unwrap_or(64)
+    };
+    // What each router sent of its own, by (router, source, destination):
+    // evidence that a segment to a router's address ended there (it
+    // answered) rather than being dropped after a NAT rewrote it.
+    let answered: std::collections::HashSet<(usize, SocketAddrV4, SocketAddrV4)> = pkts
+        .iter()
+        .filter(|q| {
+            scenario
+                .nodes
+                .get(q.rec.node)
+                .is_some_and(|s| s.kind == NodeKind::Router)
+        })
+        .filter_map(|q| {
+            let (qi, qt) = (q.ip.as_ref()?, q.tcp.as_ref()?);
+            Some((
+                q.rec.node,
+                SocketAddrV4::new(qi.src, qt.sport),
+                SocketAddrV4::new(qi.dst, qt.dport),
+            ))
+        })
+        .collect();
     let owns = |n: usize, addr: std::net::Ipv4Addr| {
         scenario
             .nodes
@@ -422,8 +449,12 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
         let same = hops.get(&identity(ip, t)).map_or(&[][..], |v| &v[..]);
         let origin = match scenario.nodes.get(node).map(|n| n.kind) {
             Some(NodeKind::Host) => owns(node, ip.src),
+            // (With the router's own initial TTL: what it forwards, even
+            // out of a tunnel or put back together from fragments, left
+            // with one less.)
             Some(NodeKind::Router) => {
                 (owns(node, ip.src) || t.has(RST))
+                    && ip.ttl == initial_ttl(node)
                     && !same.iter().any(|&h| {
                         pkts[h]
                             .rec
@@ -458,6 +489,7 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
             // way) left the same node and went on: the datagram did not
             // end here.
             if q.rec.arrival.is_none()
+                && q.rec.node != node
                 && same.iter().any(|&d| {
                     d != h
                         && pkts[d].rec.node == q.rec.node
@@ -481,15 +513,28 @@ pub fn connections(scenario: &Scenario, pkts: &[Pkt<'_>], end: Instant) -> Vec<C
                 });
             }
             // It ends at a host, or at a router that has its destination
-            // address and takes it (does not send it on, as a NAT does).
+            // address, does not send it on (as a NAT does) and answers on
+            // that pair of addresses (a router that drops what its NAT
+            // rewrote does not).
             let ends_at = |to: usize, at: Instant| {
                 is_host(to)
-                    || q.ip.as_ref().is_some_and(|qi| owns(to, qi.dst))
-                        && !same
-                            .iter()
-                            .any(|&f| pkts[f].rec.node == to && pkts[f].rec.time >= at)
+                    || (q.ip.as_ref()).zip(q.tcp.as_ref()).is_some_and(|(qi, qt)| {
+                        owns(to, qi.dst)
+                            && answered.contains(&(
+                                to,
+                                SocketAddrV4::new(qi.dst, qt.dport),
+                                SocketAddrV4::new(qi.src, qt.sport),
+                            ))
+                    }) && !same
+                        .iter()
+                        .any(|&f| pkts[f].rec.node == to && pkts[f].rec.time >= at)
             };
             match q.rec.arrival {
+                // Still on its way when the run ended.
+                Some((at, _)) if at > end => {
+                    at_router = None;
+                    break;
+                }
                 Some((at, to)) if to != node && ends_at(to, at) => {
                     if let (Some(qi), Some(qt)) = (&q.ip, &q.tcp) {
                         far = Some(End {

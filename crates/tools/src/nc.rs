@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! nc [-46dhnNuvz] [-p port] [-q secs] [-s addr] [-w secs] HOST PORT[-PORT]
-//! nc -l [-46dhknNuv] [-p PORT] [-q secs] [-s addr] [PORT]
+//! nc -l [-46dhknNuv] [-p PORT] [-q secs] [ADDR] [PORT]
 //! nc -U [-dlNuv] PATH
 //! ```
 //!
@@ -241,8 +241,18 @@ impl NcArgs {
             return Ok(a);
         }
         if a.listen {
+            // A listener's address is its first argument, not -s
+            // (Debian's netcat-openbsd prints its usage for -l -s).
+            if a.source.is_some() {
+                return Err(usage_error(String::new()));
+            }
             let p = match (rest.as_slice(), a.source_port) {
                 ([p], _) => port(p, a.numeric, true)?,
+                // `nc -l ADDR PORT`: the address to listen on.
+                ([h, p], _) => {
+                    a.host = Some(h.clone());
+                    port(p, a.numeric, true)?
+                }
                 ([], Some(p)) => p,
                 _ => return Err(missing_port()),
             };
@@ -653,6 +663,7 @@ async fn unix_datagram(
     };
     if let Err(e) = sock.connect(path) {
         err.line(format!("nc: {path}: {e}"));
+        tcplab_host::unlink_local(host, &me);
         return 1;
     }
     let status = datagram_client(
@@ -722,7 +733,24 @@ async fn listen(
     out: &mut Output,
     err: &mut Output,
 ) -> i32 {
-    let addr = a.source.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    let addr = match &a.host {
+        // `nc -l ADDR PORT`: getaddrinfo with AI_PASSIVE.
+        Some(name) => match name.parse::<Ipv4Addr>() {
+            Ok(addr) => addr,
+            Err(_) if a.numeric => {
+                err.line("nc: getaddrinfo: Name or service not known");
+                return 1;
+            }
+            Err(_) => match crate::resolve::lookup(host, name).await {
+                Ok(addr) => addr,
+                Err(e) => {
+                    err.line(format!("nc: getaddrinfo: {e}"));
+                    return 1;
+                }
+            },
+        },
+        None => a.source.unwrap_or(Ipv4Addr::UNSPECIFIED),
+    };
     let local = SocketAddrV4::new(addr, a.ports.0);
     if a.udp {
         let sock = match UdpSocket::bind(host, local) {
@@ -895,6 +923,13 @@ mod tests {
         assert_eq!(a.ports, (7000, 7000));
         let a = parse("-l -p 7001").unwrap();
         assert_eq!(a.ports, (7001, 7001));
+        let a = parse("-l 127.0.0.1 9000").unwrap();
+        assert_eq!(
+            (a.host.as_deref(), a.ports),
+            (Some("127.0.0.1"), (9000, 9000))
+        );
+        let e = parse("-l -s 127.0.0.1 9000").unwrap_err();
+        assert!(e.usage.is_some_and(|u| u.starts_with("usage: nc ")));
         let a = parse("server http").unwrap();
         assert_eq!(a.ports, (80, 80));
         let a = parse("-lU /tmp/s.sock").unwrap();

@@ -267,3 +267,21 @@ fn the_any_address_as_a_destination_is_this_host() {
     assert_eq!(r[3].stdout, ["dg"], "{:?}", r[3]);
     assert_eq!(r[4].stdout, ["404 127.0.0.1"], "{:?}", r[4]);
 }
+
+/// `nc -l ADDR PORT` listens on that address only (Debian's
+/// netcat-openbsd; `-l -s ADDR` is a usage error there, refused when the
+/// scenario loads).
+#[test]
+fn a_listener_takes_an_address_before_its_port() {
+    let r = run(&[
+        ("0s", "server", "nc -l 10.99.3.2 9000"),
+        ("1s", "server", "ss -tln"),
+        ("2s", "client", "echo hi | nc -N server 9000"),
+    ]);
+    assert!(
+        r[1].stdout.iter().any(|l| l.contains("10.99.3.2:9000")),
+        "{:?}",
+        r[1].stdout
+    );
+    assert_eq!(r[0].stdout, ["hi"], "{:?}", r[0]);
+}

@@ -126,7 +126,9 @@ impl TcpLayer {
         match self.listener_mut(h.0) {
             Some(l) => {
                 l.listening = true;
-                l.backlog = backlog.max(1);
+                // listen(0) queues one connection, as on Linux (full when
+                // more than the backlog wait).
+                l.backlog = backlog;
                 true
             }
             None => false,
