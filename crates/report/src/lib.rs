@@ -595,8 +595,8 @@ fn policy_section(h: &mut String, a: &Analysis<'_>) {
             }
             let _ = write!(
                 h,
-                "<p class=\"note\">dropped: {} by ACLs, {} by security groups, {} by NAT; {} packets translated</p>",
-                last.dropped[0], last.dropped[1], last.dropped[2], last.translated
+                "<p class=\"note\">dropped: {} by ACLs, {} by security groups, {} by NAT; {} rejected by security groups; {} packets translated</p>",
+                last.dropped[0], last.dropped[1], last.dropped[2], last.rejected, last.translated
             );
         }
         // NAT mappings as they came and went.
@@ -852,6 +852,7 @@ pub fn jsonl(a: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()> {
             "dropped_acl": p.dropped[0],
             "dropped_firewall": p.dropped[1],
             "dropped_nat": p.dropped[2],
+            "rejected_firewall": p.rejected,
             "translated": p.translated,
         });
         writeln!(out, "{v}")?;

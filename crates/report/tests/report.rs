@@ -664,6 +664,10 @@ cmd = "nc -w 2 10.99.1.2 7"
         .expect("the reject's RST is part of the connection");
     assert!(rst.arrived.is_some(), "{rst:?}");
     assert_eq!(c.ends[1].map(|e| name(&r, e.node)), Some("r1"));
+    // The policy's counts say it was rejected, not dropped.
+    let last = r.recording.policy.last().expect("policy samples");
+    assert_eq!((last.rejected, last.dropped[1]), (1, 0));
+    assert!(tcplab_report::html(&a).contains("1 rejected by security groups"));
 }
 
 /// A datagram a link duplicated, one copy of which was lost further on

@@ -121,6 +121,7 @@ pub(crate) fn policy_sample(
             mappings,
             dropped: [c.acl_dropped, c.sg_dropped, c.nat_dropped],
             translated: c.translated,
+            rejected: c.sg_rejected,
         },
     )
 }

@@ -96,6 +96,9 @@ pub struct PolicySample {
     /// Packets dropped by ACLs, security groups, NAT; packets translated.
     pub dropped: [u64; 3],
     pub translated: u64,
+    /// Packets security groups rejected (a TCP reset or an ICMP error
+    /// sent back; not among `dropped`).
+    pub rejected: u64,
 }
 
 /// Everything a recording run kept.

@@ -403,8 +403,13 @@ impl Sim {
         let keep = match rec.last_policy.get(&node).map(|&i| &rec.policy[i]) {
             None => true,
             Some(l) => {
-                let counters = (&l.hits, l.dropped, l.translated)
-                    != (&sample.hits, sample.dropped, sample.translated);
+                let counters = (&l.hits, l.dropped, l.translated, l.rejected)
+                    != (
+                        &sample.hits,
+                        sample.dropped,
+                        sample.translated,
+                        sample.rejected,
+                    );
                 let shape = (&l.flows, &l.mappings) != (&sample.flows, &sample.mappings);
                 shape
                     || (counters
