@@ -515,6 +515,14 @@ fn write_report(args: &LabArgs, scenario: &tcplab_sim::Scenario, sim: &Sim) -> R
     if scenario.ladder && !args.quiet {
         print(&format!("\n{}", tcplab_report::text_ladders(&analysis, 1)));
     }
+    if !args.quiet && record_asked(args) && sim.transcript_dropped() > 0 {
+        // The report's transcript stops where the kept one did.
+        print(&format!(
+            "the report's transcript holds the first {} MiB of output; {} later lines are left out\n",
+            tcplab_sim::TRANSCRIPT_KEEP_BYTES >> 20,
+            sim.transcript_dropped()
+        ));
+    }
     if !args.quiet && record_asked(args) {
         let mut done = Vec::new();
         if let Some(p) = &args.report {

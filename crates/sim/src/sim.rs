@@ -714,6 +714,16 @@ impl Sim {
                         text,
                     } => {
                         let result = self.nodes[node].host.with_stack(|s| match via {
+                            // `ip route add` refuses a second route to one
+                            // destination, as the file's `routes` do.
+                            Some(_)
+                                if s.routes().any(|r| {
+                                    r.origin == tcplab_stack::RouteOrigin::Static
+                                        && r.dest == dest.network()
+                                }) =>
+                            {
+                                Err("File exists".to_string())
+                            }
                             Some(gw) => s.add_route(dest, gw).map_err(|e| e.to_string()),
                             None => s.remove_route(dest).map_err(|e| e.to_string()),
                         });

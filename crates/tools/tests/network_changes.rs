@@ -157,7 +157,25 @@ cmd = "ping -c 1 -W 1 server"
 at = "3s"
 on = "client"
 route = "del 10.9.0.0/16"
+[[run]]
+at = "4s"
+on = "client"
+route = "add 10.1.2.0/24 via 10.1.1.1"
+[[run]]
+at = "5s"
+on = "client"
+route = "add 10.1.3.0/24 via 10.1.1.2"
 "#);
+    // A second route to one destination is refused (ip route add: File
+    // exists); a gateway that is the host's own address too.
+    assert!(
+        lines.contains(&"! client: route add 10.1.2.0/24 via 10.1.1.1: File exists".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("! client: route add 10.1.3.0/24 via 10.1.1.2: gateway 10.1.1.2 is not a neighbour's address")),
+        "{lines:?}"
+    );
     assert!(lines.contains(&"~ client: route del default".to_string()));
     assert!(lines.contains(&"~ client: route add 10.1.2.0/24 via 10.1.1.1".to_string()));
     let replies = lines.iter().filter(|l| l.contains("bytes from")).count();
