@@ -52,14 +52,22 @@ pub fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
         // The OS's words without Rust's "(os error N)", as every other
         // message reads.
-        _ => {
-            let text = e.to_string();
-            match text.rfind(" (os error ") {
-                Some(i) if text.ends_with(')') => text[..i].to_string(),
-                _ => text,
-            }
-        }
+        _ => tcplab_sim::os_words(e),
     }
+}
+
+/// `s` with its control characters written as escapes: a name or message
+/// from a file or an argument cannot drive the terminal or break a line.
+pub fn escape_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

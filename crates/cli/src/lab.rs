@@ -396,16 +396,7 @@ fn shell_word(s: &str) -> String {
     }
     // Control characters are shown escaped (the terminal is not driven
     // by a file name), the rest quoted.
-    let shown: String = s
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
+    let shown = crate::files::escape_controls(&s);
     format!("'{}'", shown.replace('\'', "'\\''"))
 }
 

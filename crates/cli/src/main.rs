@@ -107,16 +107,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 /// characters a file or an argument brought in (a newline in a name, an
 /// escape sequence) written as escapes.
 fn one_line_of(message: &str) -> String {
-    message
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    files::escape_controls(message)
 }
 
 /// clap's report as one line: its first paragraph without the `error: `

@@ -32,7 +32,7 @@ pub use scenario::{
     ScenarioError,
 };
 pub use sim::{
-    generated, BuildError, Commands, LinkReport, Outcome, Sim, SimOptions, Started,
+    generated, os_words, BuildError, Commands, LinkReport, Outcome, Sim, SimOptions, Started,
     TranscriptEvent, TranscriptSink, DEFAULT_END, NEIGHBOUR_TIMEOUT, NO_PROGRESS_WORK,
     TRANSCRIPT_KEEP_BYTES,
 };

@@ -164,7 +164,7 @@ pub enum BuildError {
 }
 
 /// An I/O error in the OS's words, without Rust's "(os error N)".
-fn os_words(e: &std::io::Error) -> String {
+pub fn os_words(e: &std::io::Error) -> String {
     let text = e.to_string();
     match text.rfind(" (os error ") {
         Some(i) if text.ends_with(')') => text[..i].to_string(),

@@ -28,7 +28,7 @@ mod tcp_api;
 mod udp_api;
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use tcplab_wire::Cidr;
 
@@ -611,6 +611,19 @@ impl Stack {
             self.events.push_back(Event { socket });
         }
     }
+}
+
+/// A connection or datagram "to 0.0.0.0" goes to this host, as Linux's
+/// `ip_route_connect` takes it: to the bound source address, else to
+/// 127.0.0.1 (what "Serving on 0.0.0.0" invites a user to try).
+pub(crate) fn to_this_host(remote: SocketAddrV4, bound: Option<Ipv4Addr>) -> SocketAddrV4 {
+    if !remote.ip().is_unspecified() {
+        return remote;
+    }
+    let ip = bound
+        .filter(|a| !a.is_unspecified())
+        .unwrap_or(Ipv4Addr::LOCALHOST);
+    SocketAddrV4::new(ip, remote.port())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The TCP socket calls of `Stack` (RFC 9293 §3.9.1's user interface).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 
 use super::Stack;
 use crate::socket::{BindError, RecvError, SendError, SocketError, TcpHandle};
@@ -83,7 +83,7 @@ impl Stack {
                 return Err(ConnectError::AddrNotAvailable(*l.ip()));
             }
         }
-        let remote = to_this_host(remote, local.map(|l| *l.ip()));
+        let remote = super::to_this_host(remote, local.map(|l| *l.ip()));
         let h = self
             .tcp
             .connect(now, &self.ip, &mut self.ports, remote, local, opts)?;
@@ -239,17 +239,4 @@ impl Stack {
     pub fn tcp_local_addr(&self, h: TcpHandle) -> Option<SocketAddrV4> {
         self.tcp.local_addr(h)
     }
-}
-
-/// A connection or datagram "to 0.0.0.0" goes to this host, as Linux's
-/// `ip_route_connect` takes it: to the bound source address, else to
-/// 127.0.0.1 (what "Serving on 0.0.0.0" invites a user to try).
-pub(crate) fn to_this_host(remote: SocketAddrV4, bound: Option<Ipv4Addr>) -> SocketAddrV4 {
-    if !remote.ip().is_unspecified() {
-        return remote;
-    }
-    let ip = bound
-        .filter(|a| !a.is_unspecified())
-        .unwrap_or(Ipv4Addr::LOCALHOST);
-    SocketAddrV4::new(ip, remote.port())
 }

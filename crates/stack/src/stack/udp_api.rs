@@ -55,7 +55,7 @@ impl Stack {
         self.advance(now);
         let s = self.udp.get(h).ok_or(SendError::InvalidHandle)?;
         let bound = Some(*s.local.ip()).filter(|a| !a.is_unspecified());
-        let remote = super::tcp_api::to_this_host(remote, bound);
+        let remote = super::to_this_host(remote, bound);
         let route = self.ip.route_local(now, *remote.ip(), bound)?;
         let s = self.udp.get_mut(h).ok_or(SendError::InvalidHandle)?;
         if s.local.ip().is_unspecified() {
@@ -82,7 +82,7 @@ impl Stack {
             return Err(SendError::Pending(e));
         }
         let (src_port, bound, broadcast) = (s.local.port(), *s.local.ip(), s.broadcast);
-        let dst = super::tcp_api::to_this_host(dst, Some(bound));
+        let dst = super::to_this_host(dst, Some(bound));
         let opts = SendOptions {
             protocol: Protocol::Udp,
             ttl: s.ttl.unwrap_or(self.config.default_ttl),
