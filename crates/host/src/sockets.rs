@@ -22,7 +22,16 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Bind to `local` (port 0: an ephemeral port).
     pub fn bind(host: &Host, local: SocketAddrV4) -> Result<UdpSocket, BindError> {
-        let handle = host.with_stack(|s| s.udp_bind(local))?;
+        Self::bind_with(host, local, false)
+    }
+
+    /// [`UdpSocket::bind`] with `SO_REUSEPORT` set first when `reuse_port`.
+    pub fn bind_with(
+        host: &Host,
+        local: SocketAddrV4,
+        reuse_port: bool,
+    ) -> Result<UdpSocket, BindError> {
+        let handle = host.with_stack(|s| s.udp_bind_with(local, reuse_port))?;
         host.claim(handle.id());
         Ok(UdpSocket {
             host: host.clone(),

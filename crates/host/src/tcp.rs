@@ -52,6 +52,27 @@ impl TcpListener {
         })
     }
 
+    /// [`TcpListener::bind`] with socket options set before `bind(2)`
+    /// (`SO_REUSEPORT`, buffer sizes, ...), which the connections it
+    /// accepts inherit.
+    pub fn bind_with(
+        host: &Host,
+        local: SocketAddrV4,
+        backlog: usize,
+        opts: tcplab_stack::tcp::SocketOptions,
+    ) -> Result<TcpListener, BindError> {
+        let handle = host.with_stack(|s| {
+            let h = s.tcp_bind(local, opts)?;
+            s.tcp_listen_bound(h, backlog);
+            Ok::<_, BindError>(h)
+        })?;
+        host.claim(handle.id());
+        Ok(TcpListener {
+            host: host.clone(),
+            handle,
+        })
+    }
+
     pub fn handle(&self) -> TcpHandle {
         self.handle
     }

@@ -4,7 +4,10 @@
 //! 0–1023, registered (user) ports 1024–49151 and dynamic (private, ephemeral)
 //! ports 49152–65535. A second bind of the same address and port — or of a
 //! wildcard and a specific address on the same port — fails with "Address
-//! already in use", as Linux without `SO_REUSEADDR` does.
+//! already in use", as Linux without `SO_REUSEADDR` does — unless every
+//! socket on the port asked to share it with `SO_REUSEPORT` before binding
+//! (Linux's rule, which also wants the same owning user: a tcplab host has
+//! one), as OpenBSD `nc -l` does.
 //!
 //! Ephemeral ports are chosen with RFC 6056 §3.3.4 Algorithm 4 ("double-hash
 //! port selection"): a keyed hash of the connection's endpoints picks an
@@ -59,10 +62,15 @@ struct Binding {
     /// connections to different remotes (the 4-tuple stays unique).
     remote: Option<SocketAddrV4>,
     owner: SocketId,
+    /// Bound with `SO_REUSEPORT`: shares the port with other such sockets.
+    shared: bool,
 }
 
 impl Binding {
-    fn conflicts(&self, addr: Ipv4Addr, remote: Option<SocketAddrV4>) -> bool {
+    fn conflicts(&self, addr: Ipv4Addr, remote: Option<SocketAddrV4>, shared: bool) -> bool {
+        if shared && self.shared {
+            return false;
+        }
         let addrs_overlap =
             self.addr == addr || self.addr.is_unspecified() || addr.is_unspecified();
         let remotes_overlap = match (self.remote, remote) {
@@ -251,9 +259,22 @@ impl PortTable {
         port: u16,
         remote: Option<SocketAddrV4>,
     ) -> bool {
-        self.bindings
-            .get(kind, port)
-            .is_none_or(|v| !v.as_slice().iter().any(|b| b.conflicts(addr, remote)))
+        self.is_free_for(kind, addr, port, remote, false)
+    }
+
+    fn is_free_for(
+        &self,
+        kind: SocketKind,
+        addr: Ipv4Addr,
+        port: u16,
+        remote: Option<SocketAddrV4>,
+        shared: bool,
+    ) -> bool {
+        self.bindings.get(kind, port).is_none_or(|v| {
+            !v.as_slice()
+                .iter()
+                .any(|b| b.conflicts(addr, remote, shared))
+        })
     }
 
     /// Bind a specific port.
@@ -265,13 +286,28 @@ impl PortTable {
         remote: Option<SocketAddrV4>,
         owner: SocketId,
     ) -> Result<(), BindError> {
-        if !self.is_free(kind, addr, port, remote) {
+        self.bind_shared(kind, addr, port, remote, owner, false)
+    }
+
+    /// Bind a specific port; `shared` is `SO_REUSEPORT`: the port may be
+    /// bound again by other sockets that set it too (and only by those).
+    pub fn bind_shared(
+        &mut self,
+        kind: SocketKind,
+        addr: Ipv4Addr,
+        port: u16,
+        remote: Option<SocketAddrV4>,
+        owner: SocketId,
+        shared: bool,
+    ) -> Result<(), BindError> {
+        if !self.is_free_for(kind, addr, port, remote, shared) {
             return Err(BindError::AddrInUse { addr, port });
         }
         let b = Binding {
             addr,
             remote,
             owner,
+            shared,
         };
         self.bindings.add(kind, port, b);
         Ok(())
@@ -298,6 +334,7 @@ impl PortTable {
                     addr,
                     remote,
                     owner,
+                    shared: false,
                 };
                 self.bindings.add(kind, port, b);
                 return Ok(port);
@@ -339,7 +376,7 @@ impl PortTable {
             let others = list
                 .as_slice()
                 .iter()
-                .filter(|b| b.owner != old && b.conflicts(addr, Some(remote)))
+                .filter(|b| b.owner != old && b.conflicts(addr, Some(remote), false))
                 .count();
             if others > 0 {
                 continue;

@@ -10,6 +10,7 @@
 //! unreachable (Linux semantics).
 
 use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::hash::{new_map, Map};
@@ -34,6 +35,10 @@ pub struct UdpSocket {
     pub recv_err: bool,
     /// May send to broadcast addresses (`SO_BROADCAST`).
     pub broadcast: bool,
+    /// Bound with `SO_REUSEPORT`: shares its port with other such sockets,
+    /// which take datagrams from different senders in turn (see
+    /// [`UdpLayer::lookup`]).
+    pub reuse_port: bool,
     pub(crate) rx: VecDeque<UdpDatagram>,
     pub(crate) rx_bytes: usize,
     pub rcvbuf: usize,
@@ -54,6 +59,7 @@ impl UdpSocket {
             pmtudisc: PmtuDisc::Want,
             recv_err: false,
             broadcast: false,
+            reuse_port: false,
             rx: VecDeque::new(),
             rx_bytes: 0,
             rcvbuf,
@@ -135,16 +141,30 @@ impl UdpLayer {
         self.sockets.get_mut(h.0)
     }
 
-    /// The socket that should receive a datagram to `dst:port` from `from`.
+    /// The socket that should receive a datagram to `dst:port` from `from`:
+    /// the best match, the oldest among equals — except that among
+    /// unconnected sockets sharing the port with `SO_REUSEPORT`, a keyed
+    /// hash of the two ends picks one (scaled to their number, as Linux's
+    /// `reuseport_select_sock`), so each sender's datagrams keep going to
+    /// the same socket and different senders are spread over them.
     pub fn lookup(&self, dst: Ipv4Addr, port: u16, from: SocketAddrV4) -> Option<UdpHandle> {
         let keys = self.by_port.get(&port)?;
-        keys.iter()
-            .filter_map(|k| {
+        let scored = || {
+            keys.iter().filter_map(|k| {
                 let s = self.sockets.get(*k)?;
-                score(s, dst, from).map(|sc| (sc, *k))
+                score(s, dst, from).map(|sc| (sc, *k, s))
             })
-            .max_by_key(|(sc, k)| (*sc, std::cmp::Reverse(*k)))
-            .map(|(_, k)| UdpHandle(k))
+        };
+        let (best, key, s) = scored().max_by_key(|(sc, k, _)| (*sc, std::cmp::Reverse(*k)))?;
+        if !s.reuse_port || s.remote.is_some() {
+            return Some(UdpHandle(key));
+        }
+        let group =
+            || scored().filter(|(sc, _, s)| *sc == best && s.reuse_port && s.remote.is_none());
+        let n = group().count();
+        let hash = self.by_port.hasher().hash_one((dst, port, from)) as u32;
+        let pick = ((u64::from(hash) * n as u64) >> 32) as usize;
+        group().nth(pick).map(|(_, k, _)| UdpHandle(k))
     }
 
     /// Queue a datagram for a socket; false if its buffer is full.

@@ -23,6 +23,7 @@ use tcplab_host::{
     TcpStream, UdpSocket,
 };
 use tcplab_stack::services::{self, Transport};
+use tcplab_stack::tcp::SocketOptions;
 use tcplab_stack::SocketError;
 
 use crate::args::{getopt, Opt};
@@ -752,8 +753,11 @@ async fn listen(
         None => a.source.unwrap_or(Ipv4Addr::UNSPECIFIED),
     };
     let local = SocketAddrV4::new(addr, a.ports.0);
+    // OpenBSD nc sets SO_REUSEPORT on a listening socket (TCP or UDP), so
+    // a second `nc -l` on the same port binds too and shares the traffic
+    // (checked with Debian's netcat-openbsd 1.219).
     if a.udp {
-        let sock = match UdpSocket::bind(host, local) {
+        let sock = match UdpSocket::bind_with(host, local, true) {
             Ok(s) => s,
             Err(e) => {
                 err.line(format!("nc: bind failed: {e}"));
@@ -788,7 +792,11 @@ async fn listen(
         )
         .await;
     }
-    let listener = match TcpListener::bind(host, local, 1) {
+    let opts = SocketOptions {
+        reuse_port: true,
+        ..SocketOptions::UNSET
+    };
+    let listener = match TcpListener::bind_with(host, local, 1, opts) {
         Ok(l) => l,
         Err(e) => {
             err.line(format!("nc: bind failed: {e}"));

@@ -285,3 +285,33 @@ fn a_listener_takes_an_address_before_its_port() {
     );
     assert_eq!(r[0].stdout, ["hi"], "{:?}", r[0]);
 }
+
+/// `nc -l` sets SO_REUSEPORT, as OpenBSD nc does (Debian's netcat-openbsd
+/// checked here): a second listener on the same port binds too and the
+/// stack spreads new connections over both; over UDP each listener
+/// connects to its first sender, so a second sender reaches the other.
+#[test]
+fn two_listeners_share_a_port() {
+    let mut cmds = vec![
+        ("0s", "server", "nc -lk 9000".to_string()),
+        ("0s", "server", "nc -lk 9000".to_string()),
+        ("0s", "server", "nc -ul 5000".to_string()),
+        ("0s", "server", "nc -ul 5000".to_string()),
+        ("1s", "client", "echo one | nc -u server 5000".to_string()),
+        ("2s", "client", "echo two | nc -u server 5000".to_string()),
+    ];
+    for i in 0..8 {
+        cmds.push(("3s", "client", format!("echo c{i} | nc -N server 9000")));
+    }
+    let cmds: Vec<(&str, &str, &str)> = cmds.iter().map(|(a, h, c)| (*a, *h, c.as_str())).collect();
+    let r = run(&cmds);
+    for ran in &r[..4] {
+        assert!(ran.stderr.is_empty(), "{ran:?}");
+    }
+    let (mut tcp, udp) = ([&r[0].stdout, &r[1].stdout], [&r[2].stdout, &r[3].stdout]);
+    assert!(tcp.iter().all(|got| !got.is_empty()), "{tcp:?}");
+    let mut all: Vec<&String> = tcp.iter_mut().flat_map(|got| got.iter()).collect();
+    all.sort();
+    assert_eq!(all, ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"]);
+    assert_eq!(udp, [&vec!["one".to_string()], &vec!["two".to_string()]]);
+}

@@ -23,6 +23,7 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("SOL_IP", 0),
     ("SOL_TCP", 6),
     ("SO_REUSEADDR", 0x4),
+    ("SO_REUSEPORT", 0x200),
     ("SO_KEEPALIVE", 0x8),
     ("SO_LINGER", 0x80),
     ("SO_SNDBUF", 0x1001),
@@ -809,6 +810,7 @@ impl Runner {
             }
             // As set on the script's socket.
             (0xffff, 0x4) => i64::from(self.sockets[i].reuseaddr),
+            (0xffff, 0x200) => i64::from(opts.reuse_port),
             (0xffff, 0x8) => i64::from(self.sockets[i].keepalive),
             (6, 1) => i64::from(self.sockets[i].nodelay),
             (6, 3) => i64::from(self.sockets[i].cork),
@@ -966,6 +968,8 @@ impl Runner {
             // Listeners reuse their address in tcplab anyway; kept to be
             // read back.
             (0xffff, 0x4) => self.sockets[i].reuseaddr = v != 0,
+            // SO_REUSEPORT: set before bind, several sockets share the port.
+            (0xffff, 0x200) => opts.reuse_port = v != 0,
             // Kept on the socket: applied now if it has a connection, else
             // when it gets one (and inherited by a listener's children).
             (0xffff, 0x8) => self.sockets[i].keepalive = v != 0,

@@ -435,6 +435,74 @@ fn second_bind_is_address_in_use() {
     );
 }
 
+/// SO_REUSEPORT (Linux): sockets that all set it share a port, one that
+/// did not is refused; datagrams from different senders are spread over
+/// the unconnected ones by a hash of the two ends, each sender's always to
+/// the same socket; a connected socket takes its peer's; one that closes
+/// leaves its senders to the others.
+#[test]
+fn reuse_port_udp_sockets_share_a_port() {
+    let mut s = Stack::new(host(1));
+    let i = s.add_interface("eth0", cidr("10.0.0.2/24"), 1500).unwrap();
+    let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53);
+    let a = s.udp_bind_with(any, true).unwrap();
+    let b = s.udp_bind_with(any, true).unwrap();
+    assert_eq!(
+        s.udp_bind(any),
+        Err(BindError::AddrInUse {
+            addr: Ipv4Addr::UNSPECIFIED,
+            port: 53
+        })
+    );
+    let now = Instant::from_secs(1);
+    let send = |s: &mut Stack, sport: u16| {
+        let d = raw_udp_from(
+            [10, 0, 0, 1],
+            sport,
+            [10, 0, 0, 2],
+            53,
+            &sport.to_be_bytes(),
+        );
+        s.handle_packet(now, i, &d);
+    };
+    let took = |s: &mut Stack, h| {
+        let mut ports = Vec::new();
+        while let Ok(d) = s.udp_recv(h) {
+            assert_eq!(d.from.port().to_be_bytes()[..], d.data[..]);
+            ports.push(d.from.port());
+        }
+        ports
+    };
+    for sport in 1000..1064 {
+        send(&mut s, sport);
+    }
+    let (to_a, to_b) = (took(&mut s, a), took(&mut s, b));
+    assert_eq!(to_a.len() + to_b.len(), 64);
+    assert!(to_a.len() >= 16 && to_b.len() >= 16, "{to_a:?} {to_b:?}");
+    // The same senders again: each to the socket it reached before.
+    for sport in 1000..1064 {
+        send(&mut s, sport);
+    }
+    assert_eq!(
+        (took(&mut s, a), took(&mut s, b)),
+        (to_a.clone(), to_b.clone())
+    );
+    // A socket connected to one of b's senders takes that sender's.
+    let c = s.udp_bind_with(any, true).unwrap();
+    let peer = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), to_b[0]);
+    s.udp_connect(now, c, peer).unwrap();
+    send(&mut s, to_b[0]);
+    assert_eq!(took(&mut s, c), vec![to_b[0]]);
+    assert!(took(&mut s, b).is_empty());
+    // b closes: a takes every other sender.
+    s.udp_close(b);
+    for sport in 1000..1064 {
+        send(&mut s, sport);
+    }
+    assert_eq!(took(&mut s, a).len(), 63);
+    assert_eq!(s.stats().udp.no_ports, 0);
+}
+
 #[test]
 fn loopback_never_leaves_the_host() {
     let mut net = Net::new();
@@ -541,8 +609,12 @@ fn a_router_forwards_no_martian_destination() {
 }
 
 fn raw_udp(src: [u8; 4], dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
+    raw_udp_from(src, 40000, dst, dport, payload)
+}
+
+fn raw_udp_from(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
     let u = udp::Repr {
-        src_port: 40000,
+        src_port: sport,
         dst_port: dport,
         payload,
     };

@@ -15,6 +15,18 @@ use crate::udp::UdpSocket;
 impl Stack {
     /// Open a UDP socket bound to `local`; port 0 picks an ephemeral port.
     pub fn udp_bind(&mut self, local: SocketAddrV4) -> Result<UdpHandle, BindError> {
+        self.udp_bind_with(local, false)
+    }
+
+    /// [`Stack::udp_bind`] with `SO_REUSEPORT` set before binding when
+    /// `reuse_port`: the port may be bound again by sockets that set it too,
+    /// and datagrams from different senders are spread over them
+    /// ([`crate::udp::UdpLayer::lookup`]).
+    pub fn udp_bind_with(
+        &mut self,
+        local: SocketAddrV4,
+        reuse_port: bool,
+    ) -> Result<UdpHandle, BindError> {
         let addr = *local.ip();
         if !addr.is_unspecified() && !self.ip.is_local_addr(addr) {
             return Err(BindError::AddrNotAvailable(addr));
@@ -25,14 +37,16 @@ impl Stack {
             self.ports
                 .bind_ephemeral(SocketKind::Udp, addr, None, h.id())
         } else {
+            let port = local.port();
             self.ports
-                .bind(SocketKind::Udp, addr, local.port(), None, h.id())
-                .map(|()| local.port())
+                .bind_shared(SocketKind::Udp, addr, port, None, h.id(), reuse_port)
+                .map(|()| port)
         };
         match result {
             Ok(port) => {
                 if let Some(s) = self.udp.get_mut(h) {
                     s.local.set_port(port);
+                    s.reuse_port = reuse_port;
                 }
                 self.udp.attach(h);
                 Ok(h)

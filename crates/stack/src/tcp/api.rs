@@ -99,9 +99,10 @@ impl TcpLayer {
         let bound = if local.port() == 0 {
             ports.bind_ephemeral(SocketKind::Tcp, *local.ip(), None, owner)
         } else {
+            let (addr, port) = (*local.ip(), local.port());
             ports
-                .bind(SocketKind::Tcp, *local.ip(), local.port(), None, owner)
-                .map(|()| local.port())
+                .bind_shared(SocketKind::Tcp, addr, port, None, owner, opts.reuse_port)
+                .map(|()| port)
         };
         match bound {
             Ok(port) => {

@@ -380,6 +380,12 @@ pub struct SocketOptions {
     /// rounded up to whole segments. `None` (or 0, as Linux takes it): the
     /// host's (`TcpConfig::notsent_lowat`).
     pub notsent_lowat: Option<u32>,
+    /// `SO_REUSEPORT`, set before binding: the address and port may be
+    /// bound by several sockets that all set it, and new connections are
+    /// spread over the listeners among them by a hash of the connection's
+    /// addresses and ports (Linux's reuseport groups). Accepted
+    /// connections inherit it. Changing it after binding changes nothing.
+    pub reuse_port: bool,
 }
 
 impl SocketOptions {
@@ -398,6 +404,7 @@ impl SocketOptions {
         connect_timeout: None,
         no_options: false,
         notsent_lowat: None,
+        reuse_port: false,
     };
 
     /// Buffer sizes within 1 byte and [`MAX_SOCKET_BUFFER`], the MSS

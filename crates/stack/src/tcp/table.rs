@@ -112,7 +112,13 @@ pub struct TcpLayer {
     shared: Arc<Shared>,
     pub(crate) sockets: Slab<TcpSocket>,
     conns: ConnTable,
-    listeners: Map<SocketAddrV4, Key>,
+    /// The sockets bound to each (address, port) and not connected: one,
+    /// or several that share it with `SO_REUSEPORT`, in the order they
+    /// bound (a socket that leaves is replaced by the last, as in Linux's
+    /// reuseport group).
+    listeners: Map<SocketAddrV4, Vec<Key>>,
+    /// Sockets in `listeners`.
+    listener_count: usize,
     timers: BTreeSet<(Instant, Key)>,
     /// Wake-ups of connections in TIME-WAIT, in deadline order: every
     /// connection enters it for the same 2·MSL, so deadlines come in
@@ -172,6 +178,7 @@ impl TcpLayer {
             sockets: Slab::default(),
             conns: ConnTable::new(rng),
             listeners: new_map(rng),
+            listener_count: 0,
             timers: BTreeSet::new(),
             time_wait: VecDeque::new(),
             woken: Vec::new(),
@@ -358,15 +365,16 @@ impl TcpLayer {
         remote: SocketAddrV4,
     ) -> impl Iterator<Item = (Key, &Listener)> + '_ {
         let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
-        [local, wildcard].into_iter().filter_map(move |addr| {
-            let key = *self.listeners.get(&addr)?;
-            match self.sockets.get(key) {
+        [local, wildcard]
+            .into_iter()
+            .filter_map(move |addr| self.listeners.get(&addr))
+            .flatten()
+            .filter_map(move |&key| match self.sockets.get(key) {
                 Some(TcpSocket::Listener(l)) if l.remote.is_none_or(|r| r == remote) => {
                     Some((key, &**l))
                 }
                 _ => None,
-            }
-        })
+            })
     }
 
     /// The socket bound to `local` that would take a segment from
@@ -375,11 +383,35 @@ impl TcpLayer {
         self.bound_sockets(local, remote).next().map(|(_, l)| l)
     }
 
-    /// The listening socket for `local` that would take a SYN from `remote`.
+    /// The listening socket for `local` that would take a SYN from
+    /// `remote`: one bound to that address before one bound to any; among
+    /// several sharing the port (`SO_REUSEPORT`), the one a keyed hash of
+    /// the two ends picks, scaled to the group as Linux's
+    /// `reuseport_select_sock` does, so each connection's SYNs (and its
+    /// retransmitted ones) always meet the same listener.
     pub(crate) fn find_listener(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<Key> {
-        self.bound_sockets(local, remote)
-            .find(|(_, l)| l.listening)
-            .map(|(key, _)| key)
+        let wildcard = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
+        for addr in [local, wildcard] {
+            let Some(group) = self.listeners.get(&addr) else {
+                continue;
+            };
+            let listening = |key: &&Key| {
+                matches!(self.sockets.get(**key), Some(TcpSocket::Listener(l))
+                    if l.listening && l.remote.is_none_or(|r| r == remote))
+            };
+            let n = group.iter().filter(listening).count();
+            if n == 0 {
+                continue;
+            }
+            let pick = if n == 1 {
+                0
+            } else {
+                let hash = self.listeners.hasher().hash_one((local, remote)) as u32;
+                ((u64::from(hash) * n as u64) >> 32) as usize
+            };
+            return group.iter().filter(listening).nth(pick).copied();
+        }
+        None
     }
 
     /// Whether the listener for `local` would take a new SYN now.
@@ -396,7 +428,8 @@ impl TcpLayer {
     }
 
     pub(crate) fn register_listener(&mut self, local: SocketAddrV4, key: Key) {
-        self.listeners.insert(local, key);
+        self.listeners.entry(local).or_default().push(key);
+        self.listener_count += 1;
     }
 
     pub(crate) fn add_connection(&mut self, mut conn: Connection) -> Key {
@@ -925,7 +958,15 @@ impl TcpLayer {
                 }
             }
             TcpSocket::Listener(l) => {
-                self.listeners.remove(&l.local);
+                if let Some(group) = self.listeners.get_mut(&l.local) {
+                    if let Some(i) = group.iter().position(|k| *k == key) {
+                        group.swap_remove(i);
+                        self.listener_count -= 1;
+                    }
+                    if group.is_empty() {
+                        self.listeners.remove(&l.local);
+                    }
+                }
                 self.freed_ports.push((l.local.port(), TcpHandle(key).id()));
             }
             TcpSocket::TimeWait(tw) => {
@@ -976,7 +1017,7 @@ impl TcpLayer {
     }
 
     pub fn len(&self) -> usize {
-        self.conns.len() + self.listeners.len()
+        self.conns.len() + self.listener_count
     }
 
     pub fn is_empty(&self) -> bool {

@@ -8,6 +8,7 @@ mod options;
 mod pair;
 mod recovery;
 mod regressions;
+mod reuseport;
 mod review;
 mod segments;
 mod segments_send;
