@@ -398,7 +398,9 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
     ));
     let timing = a.size >= 16;
     let start = host.now();
-    let mut last_activity = start;
+    // The statistics' "time": from the start to the last request sent
+    // (iputils keeps `cur_time` in its pinger, so `-c 1` says `time 0ms`).
+    let mut last_sent = start;
     let mut st = Stats {
         tmin: u64::MAX,
         ..Stats::default()
@@ -445,7 +447,7 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
             // so its reply is not taken for a duplicate.
             received.remove(&seq);
             st.transmitted += 1;
-            last_activity = now;
+            last_sent = now;
             let sent = if a.size + 8 > usize::from(u16::MAX) {
                 // An ICMP message longer than an IP datagram can carry: the
                 // kernel refuses it at once (EMSGSIZE) and iputils says
@@ -546,7 +548,6 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                 let Some(&sent) = sent_at.get(&seq) else {
                     continue;
                 };
-                last_activity = now;
                 // The arrival time the stack stamped, as iputils uses
                 // SO_TIMESTAMP.
                 let trip = arrived.saturating_since(sent).as_micros() as u64;
@@ -588,7 +589,6 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                 if !sent_at.contains_key(&seq) {
                     continue;
                 }
-                last_activity = now;
                 st.errors += 1;
                 let diff = (st.transmitted as u16).wrapping_sub(seq);
                 if diff <= 0x7fff {
@@ -611,7 +611,7 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
         &mut out,
         &canonical,
         &st,
-        last_activity.saturating_since(start),
+        last_sent.saturating_since(start),
         timing,
     );
     if st.received > 0 {

@@ -482,7 +482,10 @@ pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
     // (-x chooses the stream, datagram and seqpacket types).
     let one_type = !a.unix && (a.tcp != a.udp);
     let show_netid = !one_type;
-    let show_state = a.states.is_none();
+    // iproute2 drops the State column when the filter leaves exactly one
+    // state (`state established`, `state listening`); a group (`state
+    // connected`) or two names keep it.
+    let show_state = !matches!(a.states.as_deref(), Some([SockStateFilter::One(_)]));
     // Cells: netid, state, recv-q, send-q, local addr, local port, peer addr, peer port, process.
     let mut table: Vec<[String; 9]> = Vec::new();
     table.push([

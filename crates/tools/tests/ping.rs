@@ -17,7 +17,7 @@ PING 10.99.3.2 (10.99.3.2) 56(84) bytes of data.
 64 bytes from 10.99.3.2: icmp_seq=3 ttl=62 time=0.800 ms
 
 --- 10.99.3.2 ping statistics ---
-3 packets transmitted, 3 received, 0% packet loss, time 2001ms
+3 packets transmitted, 3 received, 0% packet loss, time 2000ms
 rtt min/avg/max/mdev = 0.800/0.800/0.800/0.000 ms
 "
     );
@@ -46,7 +46,7 @@ fn names_sizes_intervals_and_quiet() {
     assert!(r[1].stdout[1].starts_with("1008 bytes from 10.99.3.2: icmp_seq=1 ttl=62 time="));
     assert_eq!(
         r[1].stdout[6],
-        "3 packets transmitted, 3 received, 0% packet loss, time 401ms"
+        "3 packets transmitted, 3 received, 0% packet loss, time 400ms"
     );
     assert_eq!(
         r[2].stdout,
@@ -54,7 +54,7 @@ fn names_sizes_intervals_and_quiet() {
             "PING 10.99.3.2 (10.99.3.2) 56(84) bytes of data.",
             "",
             "--- 10.99.3.2 ping statistics ---",
-            "5 packets transmitted, 5 received, 0% packet loss, time 801ms",
+            "5 packets transmitted, 5 received, 0% packet loss, time 800ms",
             "rtt min/avg/max/mdev = 0.800/0.800/0.800/0.000 ms",
         ]
     );
@@ -282,7 +282,7 @@ fn redirects_are_printed_as_iputils_prints_them() {
     assert!(r[0].stdout[3].starts_with("64 bytes from 10.2.0.20: icmp_seq=2 ttl=63"));
     assert_eq!(
         r[0].stdout[6],
-        "2 packets transmitted, 2 received, 0% packet loss, time 1004ms"
+        "2 packets transmitted, 2 received, 0% packet loss, time 1000ms"
     );
 }
 
@@ -392,4 +392,44 @@ fn sizes_beyond_a_datagram_fail_as_iputils_fails_them() {
         .unwrap_err()
         .to_string()
         .contains("out of range: 0 <= value <= 2147483647"));
+}
+
+/// The statistics' time runs from the start to the last request sent, as
+/// iputils keeps it (its pinger sets `cur_time`): one ping over a long
+/// path says `time 0ms` whatever its round trip, and waiting for the last
+/// reply adds nothing.
+#[test]
+fn the_time_counts_to_the_last_request_not_the_last_reply() {
+    let net = r#"
+seed = 1
+[[host]]
+name = "a"
+addr = "10.0.1.2/24"
+[[host]]
+name = "b"
+addr = "10.0.1.3/24"
+[[link]]
+ends = ["a", "b"]
+delay = "150ms"
+"#;
+    let r = common::run_in(
+        net,
+        &[
+            ("0s", "a", "ping -c 1 b"),
+            ("2s", "a", "ping -c 2 -i 0.5 b"),
+        ],
+    );
+    assert_eq!(
+        r[0].stdout[4],
+        "1 packets transmitted, 1 received, 0% packet loss, time 0ms"
+    );
+    assert_eq!(
+        r[1].stdout[5],
+        "2 packets transmitted, 2 received, 0% packet loss, time 500ms"
+    );
+    assert!(
+        r[1].stdout[6].starts_with("rtt min/avg/max/mdev = 300.0"),
+        "{:?}",
+        r[1]
+    );
 }

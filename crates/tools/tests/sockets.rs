@@ -46,6 +46,8 @@ fn ss_tables() {
         ("client", "ss -tn state established"),
         ("client", "ss -tan '( dport = :echo )'"),
         ("client", "ss -tanp"),
+        ("client", "ss -tn state connected"),
+        ("client", "ss -tn state established state time-wait"),
     ]);
     assert_eq!(
         r[0].stdout,
@@ -84,9 +86,14 @@ fn ss_tables() {
         "{:?}",
         r[3].stdout
     );
-    // A state filter drops the State column.
+    // A filter that leaves one state drops the State column; a group of
+    // states or two names keep it (iproute2 checks for a single state).
     assert!(r[4].stdout[0].starts_with("Recv-Q Send-Q Local Address:Port"));
     assert_eq!(r[4].stdout.len(), 2);
+    for more in &r[7..9] {
+        assert!(more.stdout[0].starts_with("State "), "{:?}", more.stdout);
+        assert_eq!(more.stdout.len(), 3, "{:?}", more.stdout);
+    }
     assert_eq!(
         r[5].stdout.len(),
         2,

@@ -20,16 +20,14 @@ fn lines_name_services_and_leave_out_the_ip_header() {
             ),
         ],
     );
+    // Without -n, host names (the hosts table here) and service names.
     let dump = &r[1].stdout;
     assert!(
-        dump[0].starts_with("00:00:01.000000 IP 10.99.1.2.")
-            && dump[0].contains(" > 10.99.3.2.http: Flags [S], seq "),
+        dump[0].starts_with("00:00:01.000000 IP client.")
+            && dump[0].contains(" > server.http: Flags [S], seq "),
         "{dump:?}"
     );
-    assert!(
-        dump[1].contains(" IP 10.99.3.2.http > 10.99.1.2."),
-        "{dump:?}"
-    );
+    assert!(dump[1].contains(" IP server.http > client."), "{dump:?}");
     assert!(dump.iter().all(|l| !l.contains("[DF]")), "{dump:?}");
     assert_eq!(
         r[1].stderr,
@@ -41,7 +39,7 @@ fn lines_name_services_and_leave_out_the_ip_header() {
             "0 packets dropped by kernel",
         ]
     );
-    // -t: no timestamp; -n: port numbers.
+    // -t: no timestamp; -n: addresses and ports as numbers.
     assert!(
         r[2].stdout[0].starts_with("IP 10.99.1.2.")
             && r[2].stdout[0].contains(" > 10.99.3.2.80: Flags [S]"),
@@ -294,7 +292,7 @@ fn quiet_lines_fragments_and_epoch_stamps() {
     );
     let q = &r[1].stdout;
     assert!(
-        q[0].starts_with("IP 10.99.1.2.") && q[0].ends_with(" > 10.99.3.2.http: tcp 0"),
+        q[0].starts_with("IP client.") && q[0].ends_with(" > server.http: tcp 0"),
         "{q:?}"
     );
     let frags = &r[2].stdout;
@@ -311,7 +309,7 @@ fn quiet_lines_fragments_and_epoch_stamps() {
     assert!(!frags.iter().any(|l| l.contains("(frag")), "{frags:?}");
     // Without -n, /etc/protocols' name.
     assert!(
-        r[3].stdout[1].ends_with(" IP 10.99.1.2 > 10.99.3.2: icmp"),
+        r[3].stdout[1].ends_with(" IP client > server: icmp"),
         "{:?}",
         r[3].stdout
     );
@@ -415,4 +413,49 @@ fn reads_pcap_files_back() {
     );
     assert_eq!(r[7].exit, Some(1));
     assert_eq!(r[7].stderr, ["tcpdump: bad dump file format"]);
+}
+
+/// A capture that starts inside a connection takes its relative bases as
+/// print-tcp.c does, from the first segment with ACK it prints: that one
+/// is absolute, its ACK less one is the other side's base (so the reply
+/// starts at `seq 1` and acknowledges the request's length).
+#[test]
+fn a_capture_begun_mid_connection_takes_its_bases_from_the_first_ack() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            (
+                "500ms",
+                "client",
+                "tcpdump -n -c 2 tcp port 80 and greater 100",
+            ),
+            (
+                "1s",
+                "client",
+                "curl -s -o /dev/null http://server/hello.txt",
+            ),
+        ],
+    );
+    let dump = &r[1].stdout;
+    assert_eq!(dump.len(), 2, "{dump:?}");
+    let field = |line: &str, name: &str| -> String {
+        let rest = line.split(name).nth(1).unwrap_or_else(|| panic!("{line}"));
+        rest.split([',', ' ']).next().unwrap().to_string()
+    };
+    // The request: absolute numbers, both of them.
+    let seq = field(&dump[0], ", seq ");
+    let (start, end) = seq.split_once(':').unwrap();
+    let (start, end): (u32, u32) = (start.parse().unwrap(), end.parse().unwrap());
+    let len = end.wrapping_sub(start);
+    assert!(start > 1_000_000 || end < start, "{}", dump[0]);
+    assert!(
+        field(&dump[0], ", ack ").parse::<u32>().unwrap() > 1_000_000,
+        "{}",
+        dump[0]
+    );
+    // The reply: relative to the request's ACK less one, and acknowledging
+    // the request from the request's own base.
+    assert!(dump[1].contains(", seq 1:"), "{}", dump[1]);
+    assert_eq!(field(&dump[1], ", ack "), len.to_string(), "{}", dump[1]);
 }

@@ -124,11 +124,24 @@ fn kernel_routes(ns: Option<&str>) -> Result<Vec<(Cidr, String)>, SetupError> {
     let mut out = Vec::new();
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let Some(first) = words.first() else { continue };
-        // Skip default routes and the local/broadcast table entries.
+        let Some(mut first) = words.first().copied() else {
+            continue;
+        };
+        // Skip default routes, broadcast entries and the local table's
+        // host entries (the kernel's own addresses; its address on our
+        // device is checked apart). A local *prefix* (an address added
+        // to lo with a prefix makes `local 10.7.0.0/24 dev lo`) takes
+        // the whole prefix for the kernel itself: nothing would reach the
+        // device, so it clashes like any route.
+        if first == "local" {
+            match words.get(1) {
+                Some(p) if p.contains('/') => first = p,
+                _ => continue,
+            }
+        }
         if matches!(
-            *first,
-            "default" | "local" | "broadcast" | "unreachable" | "prohibit" | "blackhole"
+            first,
+            "default" | "broadcast" | "unreachable" | "prohibit" | "blackhole"
         ) {
             continue;
         }

@@ -699,7 +699,7 @@ fn drive(
             let f = File::create(path)
                 .map_err(|e| SetupError(format!("cannot create {}: {e}", path.display())))?;
             Some(
-                PcapWriter::new(BufWriter::new(f), LinkType::Ipv4)
+                PcapWriter::new(BufWriter::new(f), LinkType::Raw)
                     .map_err(|e| SetupError(format!("{}: {e}", path.display())))?,
             )
         }

@@ -1,8 +1,11 @@
 //! The classic libpcap file format, for captures Wireshark and tshark open.
 //!
 //! Files use microsecond timestamps (magic `0xa1b2c3d4`, written in the
-//! host's byte order as libpcap does; we always write little-endian) and the
-//! link type `LINKTYPE_IPV4` (228): each record is one raw IPv4 datagram.
+//! host's byte order as libpcap does; we always write little-endian) and a
+//! raw-IP link type: `LINKTYPE_IPV4` (228) for the simulator's links, which
+//! carry only IPv4, `LINKTYPE_RAW` (101: the version read from each packet)
+//! for a TUN device, which also carries the kernel's IPv6, and tcpdump's
+//! `-w`.
 
 use std::io::{self, Read, Write};
 use std::time::Duration;

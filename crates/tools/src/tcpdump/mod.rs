@@ -5,10 +5,12 @@
 //! tcpdump [-AnqStvX] [-c COUNT] [-i IFACE] [-r FILE] [-w FILE] [EXPRESSION]
 //! ```
 //!
-//! Lines come from [`print`]: ports as service names unless `-n`, TCP
-//! sequence numbers relative to the first one seen in each direction
-//! (absolute with `-S`), DNS decoded. Addresses are never resolved (that
-//! would capture its own lookups). EXPRESSION is pcap-filter's language
+//! Lines come from [`print`]: addresses as host names and ports as
+//! service names unless `-n` (names from the hosts table, then DNS, whose
+//! queries are on the wire as tcpdump's own are), TCP sequence numbers
+//! relative to the bases the first segment with ACK of a conversation
+//! gives, as print-tcp.c takes them (absolute with `-S`), DNS decoded.
+//! EXPRESSION is pcap-filter's language
 //! for IPv4 ([`filter`]): `tcp`, `udp`, `icmp`, `ip proto N`, `host`,
 //! `net`, `port`, `portrange` with `src`, `dst`, `src or dst`, `src and
 //! dst`, `greater N`, `less N`, header bytes (`tcp[tcpflags] & tcp-syn !=
@@ -249,6 +251,21 @@ impl Dump {
     }
 }
 
+/// Without `-n`, find the names of the packet's addresses not looked up
+/// before, as tcpdump's `ipaddr_string` asks `getnameinfo`: the hosts
+/// table, then DNS (whose queries go on the wire and may be captured, as
+/// with the real tcpdump — the reason people give it `-n`). Each address
+/// is looked up once.
+async fn name_addresses(host: &Host, printer: &mut Printer, style: Style, bytes: &[u8]) {
+    if style.numeric {
+        return;
+    }
+    for addr in printer.unnamed(bytes) {
+        let name = crate::resolve::reverse(host, addr).await;
+        printer.learn(addr, name);
+    }
+}
+
 /// What prints each packet's lines, live or from a file.
 struct Print<'a> {
     a: &'a TcpdumpArgs,
@@ -286,7 +303,13 @@ impl Print<'_> {
 /// `tcpdump -r FILE`: the packets of a pcap file (raw IPv4, as `-w` and
 /// `tcplab lab --pcap` write them), filtered and printed as if captured —
 /// or, with `-w`, the selected ones written to another file.
-fn read_file(host: &Host, a: &TcpdumpArgs, path: &str, out: &mut Output, err: &mut Output) -> i32 {
+async fn read_file(
+    host: &Host,
+    a: &TcpdumpArgs,
+    path: &str,
+    out: &mut Output,
+    err: &mut Output,
+) -> i32 {
     let filter = Filter::parse(&a.filter).unwrap_or_default();
     let bytes = match host.fs().read(path) {
         Ok(b) => b,
@@ -346,6 +369,7 @@ fn read_file(host: &Host, a: &TcpdumpArgs, path: &str, out: &mut Output, err: &m
                 let _ = d.writer.write_packet(record.timestamp, &record.data);
             }
             None => {
+                name_addresses(host, &mut printer, style, &record.data).await;
                 let mut p = Print {
                     a,
                     style,
@@ -366,7 +390,7 @@ fn read_file(host: &Host, a: &TcpdumpArgs, path: &str, out: &mut Output, err: &m
 
 pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -> i32 {
     if let Some(path) = a.read.clone() {
-        return read_file(&host, &a, &path, &mut out, &mut err);
+        return read_file(&host, &a, &path, &mut out, &mut err).await;
     }
     let filter = Filter::parse(&a.filter).unwrap_or_default();
     // Every interface, the loopback's too (its datagrams are tapped as
@@ -490,6 +514,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             };
             where_ = format!("{name} {dir} ");
         }
+        name_addresses(&host, &mut printer, style, &t.bytes).await;
         let mut p = Print {
             a: &a,
             style,

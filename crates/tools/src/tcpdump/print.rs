@@ -2,10 +2,10 @@
 //! header fields (no `[DF]`); with `-v` the IP header in brackets on the
 //! first line, the rest on the next, TCP and UDP checksums checked; ports
 //! by service name unless `-n`, TCP
-//! sequence numbers relative to the first of each direction (absolute with
-//! `-S`), DNS over UDP decoded (`11833+ A? server.lab.test. (33)`,
-//! `11833* 1/0/0 A 10.99.3.2 (49)`). Addresses stay numeric: resolving
-//! them would put the capture's own DNS queries on the wire.
+//! sequence numbers relative to the bases the first segment with ACK of a
+//! conversation gives (absolute with `-S`), DNS over UDP decoded (`11833+ A? server.lab.test. (33)`,
+//! `11833* 1/0/0 A 10.99.3.2 (49)`). Addresses print as the names the
+//! caller found for them ([`Printer::learn`]), unless `-n`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,7 +20,7 @@ use tcplab_wire::{icmpv4, ipv4, udp, Protocol};
 /// How lines are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Style {
-    /// `-n`: ports as numbers.
+    /// `-n`: addresses and ports as numbers.
     pub numeric: bool,
     /// `-S`: absolute sequence numbers.
     pub absolute: bool,
@@ -134,10 +134,15 @@ fn ip_header(ip: &ipv4::Packet<&[u8]>) -> String {
     s
 }
 
-/// The printer's memory: the first sequence number seen per direction.
+/// The printer's memory: each direction's base for relative sequence
+/// numbers (set in pairs, one conversation at a time).
 #[derive(Debug, Default)]
 pub struct Printer {
     bases: BTreeMap<(Ipv4Addr, u16, Ipv4Addr, u16), u32>,
+    /// The names found for addresses (without `-n`), `None` for none: what
+    /// tcpdump's `ipaddr_string` keeps, asking `getnameinfo` once per
+    /// address.
+    names: BTreeMap<Ipv4Addr, Option<String>>,
 }
 
 fn port(p: u16, t: Transport, style: Style) -> String {
@@ -148,13 +153,46 @@ fn port(p: u16, t: Transport, style: Style) -> String {
 }
 
 impl Printer {
-    /// The line for one IPv4 datagram (without the timestamp).
+    /// The addresses of `bytes`' header that have not been looked up yet,
+    /// for the caller to find their names ([`Printer::learn`]) before the
+    /// line is printed.
+    pub fn unnamed(&self, bytes: &[u8]) -> Vec<Ipv4Addr> {
+        let Ok(ip) = ipv4::Packet::new_checked(bytes) else {
+            return Vec::new();
+        };
+        let mut v = vec![ip.src_addr()];
+        if ip.dst_addr() != ip.src_addr() {
+            v.push(ip.dst_addr());
+        }
+        v.retain(|a| !self.names.contains_key(a));
+        v
+    }
+
+    /// The name `addr` prints as (`None`: its number).
+    pub fn learn(&mut self, addr: Ipv4Addr, name: Option<String>) {
+        self.names.insert(addr, name);
+    }
+
+    /// How `addr` prints: its name if one was found, unless `-n`.
+    fn show(&self, addr: Ipv4Addr, style: Style) -> String {
+        match self.names.get(&addr) {
+            Some(Some(name)) if !style.numeric => name.clone(),
+            _ => addr.to_string(),
+        }
+    }
+
+    /// The line for one IPv4 datagram (without the timestamp); an IPv6
+    /// one (a TUN device carries the kernel's) gets [`ipv6_line`]'s.
     pub fn line(&mut self, bytes: &[u8], style: Style) -> String {
+        if bytes.first().is_some_and(|b| b >> 4 == 6) {
+            return ipv6_line(bytes);
+        }
         let ip = match ipv4::Packet::new_checked(bytes) {
             Ok(p) => p,
             Err(e) => return format!("IP [{e}, {} bytes]", bytes.len()),
         };
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let names = (self.show(src, style), self.show(dst, style));
         let payload = ip.payload();
         let frag = ip.more_frags() || ip.frag_offset() != 0;
         let mut s = String::from("IP ");
@@ -172,13 +210,13 @@ impl Printer {
                 }
                 p => format!("ip-proto-{}", u8::from(p)),
             };
-            let _ = write!(s, "{src} > {dst}: {proto}");
+            let _ = write!(s, "{} > {}: {proto}", names.0, names.1);
         } else {
             match ip.protocol() {
-                Protocol::Tcp => self.tcp(&mut s, (src, dst), payload, style, frag),
-                Protocol::Udp => udp_line(&mut s, src, dst, payload, style, frag),
+                Protocol::Tcp => self.tcp(&mut s, (src, dst), &names, payload, style, frag),
+                Protocol::Udp => udp_line(&mut s, (src, dst), &names, payload, style, frag),
                 Protocol::Icmp => {
-                    let _ = write!(s, "{src} > {dst}: ");
+                    let _ = write!(s, "{} > {}: ", names.0, names.1);
                     match icmpv4::Packet::new_checked(payload) {
                         Ok(icmp) => match icmpv4::Repr::parse(&icmp) {
                             Ok(repr) => {
@@ -199,7 +237,13 @@ impl Printer {
                     }
                 }
                 other => {
-                    let _ = write!(s, "{src} > {dst}: {other}, length {}", payload.len());
+                    let _ = write!(
+                        s,
+                        "{} > {}: {other}, length {}",
+                        names.0,
+                        names.1,
+                        payload.len()
+                    );
                 }
             }
         }
@@ -212,6 +256,7 @@ impl Printer {
         &mut self,
         s: &mut String,
         (src, dst): (Ipv4Addr, Ipv4Addr),
+        (src_name, dst_name): &(String, String),
         payload: &[u8],
         style: Style,
         frag: bool,
@@ -219,25 +264,36 @@ impl Printer {
         let seg = match tcp::Packet::new_checked(payload) {
             Ok(seg) => seg,
             Err(e) => {
-                let _ = write!(s, "{src} > {dst}: TCP [{e}]");
+                let _ = write!(s, "{src_name} > {dst_name}: TCP [{e}]");
                 return;
             }
         };
         let key = (src, seg.src_port(), dst, seg.dst_port());
         let rev = (dst, seg.dst_port(), src, seg.src_port());
         let f = seg.flags();
-        let first = !self.bases.contains_key(&key);
-        if f.syn() || first {
+        // print-tcp.c (tcpdump 4.99): a conversation's two bases are taken
+        // from the first segment with ACK that it prints (or a SYN with
+        // ACK): its own sequence number for its direction, its ACK less
+        // one for the other. That segment and any without ACK are printed
+        // absolute; later ones relative to the bases.
+        let relative = !style.absolute && f.ack();
+        let recorded = relative && (f.syn() || !self.bases.contains_key(&key));
+        if recorded {
             self.bases.insert(key, seg.seq_number().0);
+            self.bases.insert(rev, seg.ack_number().0.wrapping_sub(1));
         }
-        let base = self.bases[&key];
+        let (base, ack_base) = if relative {
+            (self.bases[&key], self.bases[&rev])
+        } else {
+            (0, 0)
+        };
         let rel = |n: SeqNumber, b: u32| n.0.wrapping_sub(b);
         let len = seg.payload().len();
         if style.quiet {
             // print-tcp.c under -q: "tcp" and the payload's length.
             let _ = write!(
                 s,
-                "{src}.{} > {dst}.{}: tcp {len}",
+                "{src_name}.{} > {dst_name}.{}: tcp {len}",
                 port(seg.src_port(), Transport::Tcp, style),
                 port(seg.dst_port(), Transport::Tcp, style),
             );
@@ -245,7 +301,7 @@ impl Printer {
         }
         let _ = write!(
             s,
-            "{src}.{} > {dst}.{}: Flags [{f}]",
+            "{src_name}.{} > {dst_name}.{}: Flags [{f}]",
             port(seg.src_port(), Transport::Tcp, style),
             port(seg.dst_port(), Transport::Tcp, style),
         );
@@ -264,29 +320,20 @@ impl Printer {
                 );
             }
         }
+        let shift = |n: SeqNumber, b: u32| if recorded { n.0 } else { rel(n, b) };
         if len > 0 || f.syn() || f.fin() || f.rst() {
-            let shown = if f.syn() || first || style.absolute {
-                seg.seq_number().0
-            } else {
-                rel(seg.seq_number(), base)
-            };
+            let shown = shift(seg.seq_number(), base);
             let _ = write!(s, ", seq {shown}");
             if len > 0 {
                 let _ = write!(s, ":{}", shown.wrapping_add(len as u32));
             }
         }
-        // SACK edges are printed against the base the ACK number is.
-        let mut sack_base = 0;
         if f.ack() {
-            let ack = match self.bases.get(&rev) {
-                Some(b) if !f.syn() && !style.absolute => {
-                    sack_base = *b;
-                    rel(seg.ack_number(), *b)
-                }
-                _ => seg.ack_number().0,
-            };
-            let _ = write!(s, ", ack {ack}");
+            let _ = write!(s, ", ack {}", shift(seg.ack_number(), ack_base));
         }
+        // SACK edges are printed against the base the ACK number has
+        // (even on the segment that set it, as print-tcp.c does).
+        let sack_base = ack_base;
         let _ = write!(s, ", win {}", seg.window_len());
         if f.urg() {
             let _ = write!(s, ", urg {}", seg.urgent_pointer());
@@ -302,20 +349,20 @@ impl Printer {
 
 fn udp_line(
     s: &mut String,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    (src, dst): (Ipv4Addr, Ipv4Addr),
+    (src_name, dst_name): &(String, String),
     payload: &[u8],
     style: Style,
     frag: bool,
 ) {
     let Ok(d) = udp::Packet::new_checked(payload) else {
-        let _ = write!(s, "{src} > {dst}: UDP [truncated]");
+        let _ = write!(s, "{src_name} > {dst_name}: UDP [truncated]");
         return;
     };
     let (sp, dp) = (d.src_port(), d.dst_port());
     let _ = write!(
         s,
-        "{src}.{} > {dst}.{}: ",
+        "{src_name}.{} > {dst_name}.{}: ",
         port(sp, Transport::Udp, style),
         port(dp, Transport::Udp, style)
     );
@@ -506,5 +553,170 @@ mod tests {
         ));
         let bytes = r.to_vec().unwrap();
         assert_eq!(dns(&bytes).unwrap(), "11833* 1/0/0 A 10.99.3.2 (49)");
+    }
+}
+
+/// An IPv6 packet as tcpdump 4.99 prints the ones a kernel sends on its
+/// own (print-ip6.c, print-icmp6.c): addresses, a hop-by-hop header as
+/// `HBH`, ICMPv6 by type (neighbor discovery's targets, echo's id and
+/// sequence, MLDv2's record count), UDP and TCP by ports, anything else
+/// by protocol number. tcplab itself speaks no IPv6.
+pub fn ipv6_line(bytes: &[u8]) -> String {
+    if bytes.len() < 40 {
+        return format!("IP6 [truncated, {} bytes]", bytes.len());
+    }
+    let (src, dst) = (addr_at(bytes, 8), addr_at(bytes, 24));
+    let end = (40 + usize::from(u16::from_be_bytes([bytes[4], bytes[5]]))).min(bytes.len());
+    let mut next = bytes[6];
+    let mut at = 40;
+    let mut s = String::from("IP6 ");
+    let mut hbh = false;
+    // Hop-by-hop options (MLD reports carry the router alert).
+    if next == 0 && at + 8 <= end {
+        next = bytes[at];
+        at += (usize::from(bytes[at + 1]) + 1) * 8;
+        hbh = true;
+    }
+    let body = bytes.get(at..end).unwrap_or(&[]);
+    let hbh = if hbh { "HBH " } else { "" };
+    let port = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
+    match next {
+        58 if body.len() >= 4 => {
+            let kind = body[0];
+            let name = match kind {
+                1 => "destination unreachable",
+                2 => "packet too big",
+                3 => "time exceeded",
+                4 => "parameter problem",
+                128 => "echo request",
+                129 => "echo reply",
+                130 => "multicast listener query",
+                131 => "multicast listener report",
+                132 => "multicast listener done",
+                133 => "router solicitation",
+                134 => "router advertisement",
+                135 => "neighbor solicitation",
+                136 => "neighbor advertisement",
+                137 => "redirect",
+                143 => "multicast listener report v2",
+                _ => "",
+            };
+            let _ = write!(s, "{src} > {dst}: {hbh}ICMP6, ");
+            if name.is_empty() {
+                let _ = write!(s, "unknown icmp6 type ({kind})");
+            } else {
+                s.push_str(name);
+            }
+            let target = |b: &[u8]| (b.len() >= 24).then(|| addr_at(b, 8));
+            match kind {
+                128 | 129 if body.len() >= 8 => {
+                    let _ = write!(s, ", id {}, seq {}", port(&body[4..]), port(&body[6..]));
+                }
+                135 => {
+                    if let Some(t) = target(body) {
+                        let _ = write!(s, ", who has {t}");
+                    }
+                }
+                136 => {
+                    if let Some(t) = target(body) {
+                        let _ = write!(s, ", tgt is {t}");
+                    }
+                }
+                143 if body.len() >= 8 => {
+                    let _ = write!(s, ", {} group record(s)", port(&body[6..]));
+                }
+                _ => {}
+            }
+            let _ = write!(s, ", length {}", body.len());
+        }
+        17 if body.len() >= 8 => {
+            let _ = write!(
+                s,
+                "{src}.{} > {dst}.{}: {hbh}UDP, length {}",
+                port(body),
+                port(&body[2..]),
+                body.len() - 8
+            );
+        }
+        6 if body.len() >= 20 => {
+            let _ = write!(
+                s,
+                "{src}.{} > {dst}.{}: {hbh}tcp {}",
+                port(body),
+                port(&body[2..]),
+                body.len().saturating_sub(usize::from(body[12] >> 4) * 4)
+            );
+        }
+        n => {
+            let _ = write!(s, "{src} > {dst}: {hbh}ip-proto-{n} {}", body.len());
+        }
+    }
+    s
+}
+
+fn addr_at(b: &[u8], at: usize) -> std::net::Ipv6Addr {
+    let mut a = [0u8; 16];
+    a.copy_from_slice(&b[at..at + 16]);
+    std::net::Ipv6Addr::from(a)
+}
+
+#[cfg(test)]
+mod ipv6_tests {
+    use super::*;
+
+    /// An IPv6 packet from `fe80::1` to `dst` with `next` header and body.
+    fn v6(dst: [u8; 16], next: u8, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        p.extend_from_slice(&[next, 255]);
+        let mut src = [0u8; 16];
+        src[0] = 0xfe;
+        src[1] = 0x80;
+        src[15] = 1;
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(body);
+        p
+    }
+
+    /// What a Linux kernel sends on a new TUN device, as tcpdump prints it.
+    #[test]
+    fn the_kernels_ipv6_is_printed_as_tcpdump_does() {
+        let all_routers: [u8; 16] = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+        let rs = v6(
+            all_routers,
+            58,
+            &[133, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0],
+        );
+        let mut p = Printer::default();
+        let style = Style {
+            numeric: true,
+            absolute: false,
+            verbose: 0,
+            quiet: false,
+        };
+        assert_eq!(
+            p.line(&rs, style),
+            "IP6 fe80::1 > ff02::2: ICMP6, router solicitation, length 16"
+        );
+        let mut ns = vec![135, 0, 0, 0, 0, 0, 0, 0];
+        ns.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+        assert_eq!(
+            p.line(&v6(all_routers, 58, &ns), style),
+            "IP6 fe80::1 > ff02::2: ICMP6, neighbor solicitation, who has fe80::9, length 24"
+        );
+        // MLDv2 behind a hop-by-hop header (the router alert).
+        let mut mld = vec![58, 0, 5, 2, 0, 0, 1, 0];
+        mld.extend_from_slice(&[143, 0, 0, 0, 0, 0, 0, 1]);
+        mld.extend_from_slice(&[
+            4, 0, 0, 0, 0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfb,
+        ]);
+        let mldv2: [u8; 16] = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x16];
+        assert_eq!(
+            p.line(&v6(mldv2, 0, &mld), style),
+            "IP6 fe80::1 > ff02::16: HBH ICMP6, multicast listener report v2, 1 group record(s), length 28"
+        );
+        // Cut short: said, not a panic.
+        assert_eq!(p.line(&rs[..30], style), "IP6 [truncated, 30 bytes]");
     }
 }
