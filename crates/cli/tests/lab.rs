@@ -744,3 +744,32 @@ fn flag_mistakes_get_one_line() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: tcplab lab"));
 }
+
+/// The README's scenario file, which shows every key, runs as it stands
+/// (it once named hosts it never declared).
+#[test]
+fn the_readme_scenario_runs() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let from = readme.find("## Scenario files").expect("the section");
+    let start = from + readme[from..].find("```toml\n").expect("a toml block") + 8;
+    let end = start + readme[start..].find("```\n").unwrap();
+    let dir = std::env::temp_dir().join(format!("tcplab-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("readme.toml");
+    std::fs::write(&file, &readme[start..end]).unwrap();
+    let out = tcplab()
+        .args(["lab", "--quiet"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("3 packets transmitted"), "{text}");
+}
