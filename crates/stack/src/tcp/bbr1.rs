@@ -28,10 +28,13 @@ use super::rate::RateSample;
 use crate::time::Instant;
 
 /// §4.3.2: 2/ln(2), the smallest gain that doubles the delivery rate
-/// each round.
-const HIGH_GAIN: f64 = 2.885;
-/// §4.3.3: the inverse, to drain in one round what Startup queued.
-const DRAIN_GAIN: f64 = 1.0 / HIGH_GAIN;
+/// each round — as Linux's tcp_bbr.c has it in 1/256 units
+/// (`BBR_UNIT * 2885 / 1000 + 1`, 739: a hair above, so `ss` shows
+/// 2.88672).
+const HIGH_GAIN: f64 = 739.0 / 256.0;
+/// §4.3.3: the inverse, to drain in one round what Startup queued
+/// (Linux: `BBR_UNIT * 1000 / 2885`, 88).
+const DRAIN_GAIN: f64 = 88.0 / 256.0;
 /// §4.3.4: ProbeBW's window gain, and its cycle of pacing gains.
 const PROBE_BW_CWND_GAIN: f64 = 2.0;
 const GAIN_CYCLE: [f64; 8] = [1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
