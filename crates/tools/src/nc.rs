@@ -51,7 +51,10 @@ pub struct NcArgs {
     /// `-p`: the local port (of a client) or the port to listen on.
     pub source_port: Option<u16>,
     pub host: Option<String>,
+    /// The first port or range; a client's further ones in `more_ports`
+    /// (`nc -zv host http 20 22-23`, as OpenBSD nc takes them).
     pub ports: (u16, u16),
+    pub more_ports: Vec<(u16, u16)>,
     /// `-6` (the last of -4/-6 given): IPv6 only. tcplab has no IPv6, so
     /// a client finds no address; a listener, like Linux's dual-stack
     /// `[::]`, still takes IPv4.
@@ -179,6 +182,7 @@ impl NcArgs {
             source_port: None,
             host: None,
             ports: (0, 0),
+            more_ports: Vec::new(),
             unix: None,
         };
         let mut unix = false;
@@ -261,26 +265,38 @@ impl NcArgs {
             return Ok(a);
         }
         let (host, ports) = match rest.as_slice() {
-            [host, ports] => (host, ports),
+            [host, ports @ ..] if !ports.is_empty() => (host, ports),
             // No arguments at all: the usage alone, as nc prints it.
             [] => return Err(usage_error(String::new())),
-            [_] => return Err(missing_port()),
-            [_, _, extra, ..] => return Err(usage_error(format!("unexpected argument `{extra}`"))),
+            _ => return Err(missing_port()),
         };
         a.host = Some(host.clone());
-        a.ports = match ports.split_once('-').filter(|(lo, _)| !lo.is_empty()) {
-            Some((lo, hi)) => {
-                let (lo, hi) = (port(lo, a.numeric, false)?, port(hi, a.numeric, false)?);
-                // A range given high to low is taken low to high (OpenBSD
-                // nc's build_ports swaps them).
-                (lo.min(hi), lo.max(hi))
-            }
-            None => {
-                let p = port(ports, a.numeric, false)?;
-                (p, p)
-            }
+        let range = |arg: &String| -> Result<(u16, u16), Usage> {
+            Ok(match arg.split_once('-').filter(|(lo, _)| !lo.is_empty()) {
+                Some((lo, hi)) => {
+                    let (lo, hi) = (port(lo, a.numeric, false)?, port(hi, a.numeric, false)?);
+                    // A range given high to low is taken low to high
+                    // (OpenBSD nc's build_ports swaps them).
+                    (lo.min(hi), lo.max(hi))
+                }
+                None => {
+                    let p = port(arg, a.numeric, false)?;
+                    (p, p)
+                }
+            })
         };
+        a.ports = range(&ports[0])?;
+        a.more_ports = ports[1..].iter().map(range).collect::<Result<_, _>>()?;
         Ok(a)
+    }
+}
+
+impl NcArgs {
+    /// Every port a client tries, in the order given.
+    fn each_port(&self) -> impl Iterator<Item = u16> + '_ {
+        std::iter::once(self.ports)
+            .chain(self.more_ports.iter().copied())
+            .flat_map(|(lo, hi)| lo..=hi)
     }
 }
 
@@ -390,7 +406,7 @@ pub async fn run(
     );
     let local = (!local.ip().is_unspecified() || local.port() != 0).then_some(local);
     let mut any_ok = false;
-    for p in a.ports.0..=a.ports.1 {
+    for p in a.each_port() {
         let remote = SocketAddrV4::new(addr, p);
         let attempt = TcpStream::connect_from(&host, remote, local);
         let result = match a.wait {
@@ -855,7 +871,7 @@ async fn udp_client(
     };
     let name = a.host.clone().unwrap_or_default();
     let mut any_open = false;
-    for p in a.ports.0..=a.ports.1 {
+    for p in a.each_port() {
         let remote = SocketAddrV4::new(addr, p);
         if let Err(e) = sock.connect(remote) {
             err.line(format!("nc: connect to {addr} port {p} (udp) failed: {e}"));
@@ -975,6 +991,13 @@ mod tests {
         // A range high to low is swapped; a listener's port 0 is any.
         assert_eq!(parse("server 9-2").unwrap().ports, (2, 9));
         assert_eq!(parse("-l 0").unwrap().ports, (0, 0));
+        // Several ports and ranges, as OpenBSD nc takes them.
+        let a = parse("-zv server http 20 23-22").unwrap();
+        assert_eq!(a.each_port().collect::<Vec<_>>(), [80, 20, 22, 23]);
+        assert_eq!(
+            parse("server 1 x").unwrap_err().message,
+            "port number invalid: x"
+        );
         // Whole seconds in range, in OpenBSD's words (no panic on a
         // number too large for a Duration).
         for (args, want) in [

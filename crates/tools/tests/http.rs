@@ -510,3 +510,24 @@ outbound = ["100 allow all"]
         r[2].stderr
     );
 }
+
+/// curl's clock stops when the body is in, not when its FIN has been
+/// acknowledged: a request on a connection that closes after it takes
+/// the handshake's round trip and the request's, two in all (the
+/// textbook's "non-persistent HTTP: 2 RTT"), also over HTTP/1.0.
+#[test]
+fn time_total_ends_with_the_body_not_the_close() {
+    let r = curls(&[
+        "curl -s -o /dev/null -H 'Connection: close' -w '%{time_connect} %{time_total}\\n' http://server/hello.txt",
+        "curl -s -o /dev/null -0 -w '%{time_connect} %{time_total}\\n' http://server/hello.txt",
+    ]);
+    for ran in &r {
+        let t: Vec<f64> = ran.stdout[0]
+            .split(' ')
+            .map(|x| x.parse().unwrap())
+            .collect();
+        let (connect, total) = (t[0], t[1]);
+        assert!(connect > 0.0005, "{ran:?}");
+        assert!(total < 2.3 * connect, "one round trip too many: {ran:?}");
+    }
+}

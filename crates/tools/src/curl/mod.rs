@@ -531,9 +531,10 @@ async fn exchange(
     if keep {
         run.open = Some(open);
     } else {
+        // close(2) and on: the transfer is over when its body is in (curl
+        // stops the clock there); the FIN's exchange goes on without it.
         run.info(format!("Closing connection {}", open.number));
         let _ = open.conn.stream.shutdown().await;
-        let _ = open.conn.stream.flush().await;
     }
     Ok((head, got))
 }
