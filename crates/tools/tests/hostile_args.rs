@@ -69,3 +69,24 @@ fn no_option_value_makes_a_parser_panic() {
         }
     }
 }
+
+/// The long options that take numbers, with the same values.
+#[test]
+fn no_long_option_value_makes_a_parser_panic() {
+    for opt in [
+        "curl --limit-rate",
+        "curl --connect-timeout",
+        "curl --max-time",
+        "curl --max-redirs",
+        "curl --tls-max",
+    ] {
+        for v in VALUES {
+            for line in [format!("{opt} {v} 10.0.0.1"), format!("{opt}={v} 10.0.0.1")] {
+                let r = std::panic::catch_unwind(|| {
+                    let _ = Command::parse(&line);
+                });
+                assert!(r.is_ok(), "`{line}` panicked while parsing");
+            }
+        }
+    }
+}

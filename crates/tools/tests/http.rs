@@ -531,3 +531,42 @@ fn time_total_ends_with_the_body_not_the_close() {
         assert!(total < 2.3 * connect, "one round trip too many: {ran:?}");
     }
 }
+
+/// `--limit-rate` reads no faster than the rate on average, as curl
+/// does, by leaving the socket unread: the receive buffer fills, the
+/// server sees a zero window and probes it (flow control to watch), and
+/// the download takes what the rate says.
+#[test]
+fn limit_rate_paces_the_reader_and_closes_the_window() {
+    let net = www_net();
+    let r = run_in(
+        &net,
+        &[
+            ("0s", "server", "serve http"),
+            // The client's zero-window advertisements, and the server's
+            // one-byte probes of the shut window (IP length 20 + 32 + 1).
+            ("1s", "server", "tcpdump -n -c 2 tcp dst port 80 and tcp[14:2] = 0"),
+            ("1s", "server", "tcpdump -n -c 2 tcp src port 80 and ip[2:2] = 53"),
+            (
+                "1s",
+                "client",
+                "curl -s -o /tmp/big --limit-rate 20K -w '%{size_download} %{speed_download}\\n' http://server/big.bin",
+            ),
+        ],
+    );
+    let w: Vec<f64> = r[3].stdout[0]
+        .split(' ')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(w[0], 2_000_000.0, "{:?}", r[3]);
+    // 2 MB at 20 KiB/s: about 98 s. As curl's, the wait before a read is
+    // judged on what was read before it, so the average may run over by
+    // the last read.
+    let rate = 20.0 * 1024.0;
+    assert!(w[1] <= rate * 1.01 && w[1] > rate * 0.95, "{:?}", r[3]);
+    assert_eq!(r[1].stdout.len(), 2, "the window never closed: {:?}", r[1]);
+    for probe in &r[2].stdout {
+        assert!(probe.ends_with(", length 1"), "{probe}");
+    }
+    assert_eq!(r[2].stdout.len(), 2, "no window probes: {:?}", r[2]);
+}

@@ -53,6 +53,10 @@ pub struct CurlArgs {
     /// `--tlsv1.3`: nothing older; `--tls-max 1.2`: nothing newer.
     pub tls13_only: bool,
     pub tls12_max: bool,
+    /// `--limit-rate RATE`: read the response no faster than this many
+    /// bytes a second on average (0: no limit). curl pauses reading the
+    /// socket, so the receive buffer fills and the window closes.
+    pub limit_rate: Option<u64>,
 }
 
 /// `curl -h`: curl 7.88's short help, every option of which this curl has.
@@ -104,6 +108,23 @@ pub(super) fn secs(v: &str, opt: &str) -> Result<Duration, Usage> {
         })
 }
 
+/// `--limit-rate`'s value as curl's GetSizeParameter reads it: a whole
+/// number of bytes, or with one unit letter, K, M or G (powers of 1024),
+/// or B.
+fn rate(v: &str) -> Result<u64, Usage> {
+    let bad = || usage("option --limit-rate: is badly used here".into());
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let value: u64 = v[..digits].parse().map_err(|_| bad())?;
+    let scale: u64 = match &v[digits..] {
+        "" | "b" | "B" => 1,
+        "k" | "K" => 1 << 10,
+        "m" | "M" => 1 << 20,
+        "g" | "G" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    value.checked_mul(scale).ok_or_else(bad)
+}
+
 impl CurlArgs {
     pub fn parse(args: &[String]) -> Result<CurlArgs, Usage> {
         let (opts, urls) = getopt(
@@ -143,6 +164,7 @@ impl CurlArgs {
                 "tlsv1.2",
                 "tlsv1.3",
                 "tls-max=",
+                "limit-rate=",
             ],
         )
         .map_err(|e| {
@@ -204,6 +226,7 @@ impl CurlArgs {
                         Some(secs(&v, "--connect-timeout")?).filter(|d| !d.is_zero())
                 }
                 "m" | "max-time" => a.max_time = Some(secs(&v, "-m")?).filter(|d| !d.is_zero()),
+                "limit-rate" => a.limit_rate = Some(rate(&v)?).filter(|r| *r > 0),
                 "A" | "user-agent" => a.user_agent = Some(v),
                 "0" | "http1.0" => a.http10 = true,
                 "http1.1" => a.http10 = false,
@@ -346,5 +369,29 @@ impl Url {
             target,
             ..self.clone()
         })
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    /// `--limit-rate` as curl's GetSizeParameter reads it.
+    #[test]
+    fn limit_rates_take_curls_units() {
+        assert_eq!(rate("1000"), Ok(1000));
+        assert_eq!(rate("500K"), Ok(512_000));
+        assert_eq!(rate("2m"), Ok(2 << 20));
+        assert_eq!(rate("1G"), Ok(1 << 30));
+        assert_eq!(rate("7b"), Ok(7));
+        for bad in ["", "5x", "1KB", "-1", "k", "99999999999999999999G"] {
+            let e = rate(bad).unwrap_err();
+            assert_eq!(
+                e.message, "option --limit-rate: is badly used here",
+                "{bad}"
+            );
+        }
+        let a = CurlArgs::parse(&["--limit-rate".into(), "0".into(), "h".into()]).unwrap();
+        assert_eq!(a.limit_rate, None, "0 is no limit");
     }
 }

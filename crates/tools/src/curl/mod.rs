@@ -412,6 +412,11 @@ async fn exchange(
             run.err.line(format!("}} [{} bytes data]", b.len()));
         }
     }
+    // --limit-rate counts from the request on, per transfer.
+    open.conn.pace = run
+        .a
+        .limit_rate
+        .map(|r| crate::http::Pace::new(&run.host, r));
     let head = match open.conn.read_head().await {
         Ok(Some(h)) => h,
         Ok(None) | Err(HttpError::Closed) => {

@@ -6,6 +6,8 @@
 
 pub mod server;
 
+use std::time::Duration;
+
 use crate::tls::Stream;
 use tcplab_stack::SocketError;
 
@@ -148,6 +150,42 @@ pub struct Conn {
     /// so bytes that cannot (a TLS ClientHello on a plain port) are a bad
     /// request at once, not after the head timeout.
     pub requests: bool,
+    /// curl's `--limit-rate`: reads wait to keep the average under it.
+    pub pace: Option<Pace>,
+}
+
+/// A reader's rate limit, as curl keeps it: the bytes read since `start`
+/// may not run ahead of `rate` a second, so a read waits until they would
+/// not, and takes at most a second's worth (curl's `max_recv_speed` cuts
+/// its reads the same way). Meanwhile the socket's receive buffer fills
+/// and the sender sees the window close.
+#[derive(Debug)]
+pub struct Pace {
+    host: tcplab_host::Host,
+    rate: u64,
+    start: tcplab_stack::Instant,
+    read: u64,
+}
+
+impl Pace {
+    /// A limit of `rate` bytes a second (at least 1), from now.
+    pub fn new(host: &tcplab_host::Host, rate: u64) -> Pace {
+        Pace {
+            host: host.clone(),
+            rate: rate.max(1),
+            start: host.now(),
+            read: 0,
+        }
+    }
+
+    /// Wait until another read is within the rate; how much it may take.
+    async fn wait(&self) -> usize {
+        let due = self.start + Duration::from_secs_f64(self.read as f64 / self.rate as f64);
+        if due > self.host.now() {
+            self.host.sleep_until(due).await;
+        }
+        usize::try_from(self.rate).unwrap_or(usize::MAX)
+    }
 }
 
 impl Conn {
@@ -157,6 +195,7 @@ impl Conn {
             buf: Vec::new(),
             pos: 0,
             requests: false,
+            pace: None,
         }
     }
 
@@ -171,7 +210,14 @@ impl Conn {
             self.pos = 0;
         }
         let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk).await?;
+        let mut most = chunk.len();
+        if let Some(p) = &self.pace {
+            most = most.min(p.wait().await);
+        }
+        let n = self.stream.read(&mut chunk[..most]).await?;
+        if let Some(p) = &mut self.pace {
+            p.read += n as u64;
+        }
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(n > 0)
     }
