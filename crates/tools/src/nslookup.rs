@@ -188,6 +188,17 @@ fn fqdn(name: &Name) -> String {
 }
 
 /// The lines nslookup prints for one answer record.
+/// A record of the authority or additional section as nslookup prints
+/// it: addresses as `NAME\tinternet address = A` (`has AAAA address`),
+/// the rest as in the answer section.
+fn present_aside(r: &Record) -> Vec<String> {
+    match &r.data {
+        RData::A(a) => vec![format!("{}\tinternet address = {}", bare(&r.name), a.0)],
+        RData::AAAA(a) => vec![format!("{}\thas AAAA address {}", bare(&r.name), a.0)],
+        _ => present(r),
+    }
+}
+
 pub fn present(r: &Record) -> Vec<String> {
     let owner = bare(&r.name);
     match &r.data {
@@ -359,6 +370,18 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
             let last_type = i + 1 == types.len();
             if last_type && !answered {
                 out.line(format!("*** Can't find {}: No answer", a.name));
+            }
+            // BIND's nslookup shows where the authority lies when the
+            // answer is not authoritative (a referral from a server asked
+            // with -norecurse), except for address lookups.
+            if !m.metadata.authoritative && !matches!(t, RecordType::A | RecordType::AAAA) {
+                out.line("");
+                out.line("Authoritative answers can be found from:");
+                for r in m.authorities.iter().chain(&m.additionals) {
+                    for line in present_aside(r) {
+                        out.line(line);
+                    }
+                }
             }
         }
         if failed && last_failure.is_none() {

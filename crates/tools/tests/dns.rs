@@ -217,3 +217,123 @@ fn tools_resolve_names_through_dns() {
         ["ping: nowhere.lab.test: Name or service not known"]
     );
 }
+
+/// The DNS hierarchy walked by hand: a root server delegating `test.`, a
+/// TLD server delegating `lab.test.`, and the zone's own server. Asked
+/// without recursion, each parent refers to its child (RFC 1034 §4.3.2
+/// step 3b: no answer, not authoritative, the child's NS records and their
+/// glue), which BIND's nslookup shows under "Authoritative answers can be
+/// found from:" for any type but an address; the last server answers.
+#[test]
+fn referrals_lead_down_the_hierarchy() {
+    let r = common::run_file(SCENARIO);
+    let client: Vec<&Ran> = r.iter().filter(|x| x.host == "client").collect();
+    let out = |i: usize| client[i].stdout.join("\n");
+    assert!(
+        out(0).contains("Non-authoritative answer:\n*** Can't find www.lab.test.: No answer"),
+        "{}",
+        out(0)
+    );
+    assert!(!out(0).contains("Authoritative answers"), "{}", out(0));
+    assert!(
+        out(1).ends_with(
+            "Authoritative answers can be found from:\ntest\tnameserver = ns.test.\nns.test\tinternet address = 10.0.0.2\n"
+        ),
+        "{}",
+        out(1)
+    );
+    assert!(
+        out(2).contains(
+            "lab.test\tnameserver = ns.lab.test.\nns.lab.test\tinternet address = 10.0.0.3"
+        ),
+        "{}",
+        out(2)
+    );
+    assert!(
+        out(3).contains("Name:\twww.lab.test\nAddress: 10.0.0.80"),
+        "{}",
+        out(3)
+    );
+}
+
+const SCENARIO: &str = r#"seed = 1
+[[host]]
+name = "client"
+addr = "10.0.0.10/24"
+[[host]]
+name = "root"
+addr = "10.0.0.1/24"
+[[host]]
+name = "tld"
+addr = "10.0.0.2/24"
+[[host]]
+name = "auth"
+addr = "10.0.0.3/24"
+[[lan]]
+members = ["client", "root", "tld", "auth"]
+delay = "2ms"
+
+[[file]]
+on = "root"
+path = "/etc/bind/db.root"
+text = """
+$ORIGIN .
+$TTL 3600
+@        IN SOA a.root-servers.net. hostmaster.root. 1 3600 900 604800 60
+@        IN NS  a.root-servers.net.
+a.root-servers.net. IN A 10.0.0.1
+test.    IN NS  ns.test.
+ns.test. IN A   10.0.0.2
+"""
+[[file]]
+on = "tld"
+path = "/etc/bind/db.test"
+text = """
+$ORIGIN test.
+$TTL 3600
+@        IN SOA ns.test. hostmaster.test. 1 3600 900 604800 60
+@        IN NS  ns
+ns       IN A   10.0.0.2
+lab      IN NS  ns.lab
+ns.lab   IN A   10.0.0.3
+"""
+[[file]]
+on = "auth"
+path = "/etc/bind/db.lab.test"
+text = """
+$ORIGIN lab.test.
+$TTL 300
+@        IN SOA ns hostmaster 1 3600 900 604800 60
+@        IN NS  ns
+ns       IN A   10.0.0.3
+www      IN A   10.0.0.80
+"""
+[[run]]
+at = "0s"
+on = "root"
+cmd = "serve dns --zone /etc/bind/db.root"
+[[run]]
+at = "0s"
+on = "tld"
+cmd = "serve dns --zone /etc/bind/db.test"
+[[run]]
+at = "0s"
+on = "auth"
+cmd = "serve dns --zone /etc/bind/db.lab.test"
+[[run]]
+at = "1s"
+on = "client"
+cmd = "nslookup -norecurse -type=a www.lab.test. 10.0.0.1"
+[[run]]
+at = "2s"
+on = "client"
+cmd = "nslookup -norecurse -type=ns www.lab.test. 10.0.0.1"
+[[run]]
+at = "3s"
+on = "client"
+cmd = "nslookup -norecurse -type=ns www.lab.test. 10.0.0.2"
+[[run]]
+at = "4s"
+on = "client"
+cmd = "nslookup -norecurse www.lab.test. 10.0.0.3"
+"#;

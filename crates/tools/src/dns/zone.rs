@@ -6,8 +6,9 @@
 //! previous one), TTL and class in either order, TTLs with units (`1h30m`),
 //! quoted strings with `\"` `\\` and `\DDD` escapes; record types A, AAAA,
 //! NS, CNAME, SOA, PTR, MX, TXT and SRV. Not read: `$INCLUDE`, `$GENERATE`,
-//! classes other than IN, wildcards and delegations (a name below the apex
-//! with NS records is served as ordinary data).
+//! classes other than IN and wildcards. NS records below the apex are a
+//! delegation: a query at or below them gets a referral (RFC 1034 §4.3.2
+//! step 3b), their address records are glue.
 //!
 //! A zone must start with its SOA; every name must be in the zone; a CNAME
 //! may not share its owner with other data (RFC 1034 §3.6.2). Errors name
@@ -426,8 +427,55 @@ impl Zone {
         soa
     }
 
+    /// The zone cut at or above `k` and below the apex, if any: the
+    /// highest name on the way down from the apex that owns NS records
+    /// (RFC 1034 §4.3.2 step 3b, "a match would take us out of the
+    /// authoritative data").
+    fn cut_above(&self, k: &str) -> Option<&str> {
+        let below = if self.origin == "." {
+            k.strip_suffix('.')?
+        } else {
+            k.strip_suffix(&format!(".{}", self.origin))?
+        };
+        let labels: Vec<&str> = below.split('.').collect();
+        if below.is_empty() || labels.iter().any(|l| l.is_empty()) {
+            return None;
+        }
+        (1..=labels.len()).find_map(|n| {
+            let name = if self.origin == "." {
+                format!("{}.", labels[labels.len() - n..].join("."))
+            } else {
+                format!("{}.{}", labels[labels.len() - n..].join("."), self.origin)
+            };
+            let (owner, records) = self.records.get_key_value(&name)?;
+            records
+                .iter()
+                .any(|r| matches!(r.data, RData::NS(_)))
+                .then_some(owner.as_str())
+        })
+    }
+
+    /// A referral to the zone cut `cut` (RFC 1034 §4.3.2 step 3b): no
+    /// answer, not authoritative, the cut's NS records in the authority
+    /// section and their addresses (glue) in the additional one.
+    fn refer(&self, cut: &str, answer: &mut Answer) {
+        answer.authoritative = false;
+        for ns in self.records.get(cut).into_iter().flatten() {
+            let RData::NS(target) = &ns.data else {
+                continue;
+            };
+            answer.authority.push(ns.clone());
+            for a in self.records.get(&key(&target.0)).into_iter().flatten() {
+                if matches!(a.data, RData::A(_) | RData::AAAA(_)) && !answer.additional.contains(a)
+                {
+                    answer.additional.push(a.clone());
+                }
+            }
+        }
+    }
+
     /// Answer a query for `qname` and `qtype` (RFC 1034 §4.3.2, with
-    /// CNAMEs followed inside the zone).
+    /// CNAMEs followed inside the zone, and a referral at a delegation).
     pub fn lookup(&self, qname: &Name, qtype: RecordType) -> Answer {
         let mut answer = Answer {
             rcode: Rcode::NoError,
@@ -443,6 +491,11 @@ impl Zone {
             return answer;
         }
         for _ in 0..8 {
+            if let Some(cut) = self.cut_above(&k) {
+                let cut = cut.to_string();
+                self.refer(&cut, &mut answer);
+                return answer;
+            }
             let here = self.records.get(&k).map(Vec::as_slice).unwrap_or(&[]);
             if let Some(cname) = here.iter().find(|r| matches!(r.data, RData::CNAME(_))) {
                 if qtype != RecordType::CNAME && qtype != RecordType::ANY {
@@ -714,6 +767,45 @@ _http._tcp IN SRV 0 5 80 server
         let out = q(&z, "example.com.", RecordType::A);
         assert_eq!(out.rcode, Rcode::Refused);
         assert!(!out.authoritative);
+    }
+
+    /// A root zone delegating `test.`, and `test.` delegating `lab.test.`
+    /// with glue: queries below a cut get referrals (RFC 1034 §4.3.2 step
+    /// 3b) — the cut's NS records as authority, the glue as additional,
+    /// not authoritative — and data beside the cut is still answered.
+    #[test]
+    fn delegations_give_referrals() {
+        let root = Zone::parse(
+            "root.zone",
+            "@ 60 SOA a.root. hm 1 1 1 1 60\n@ NS a.root.\na.root. A 10.0.0.1\n\
+             test. NS ns.test.\nns.test. A 10.0.0.2\n",
+            Some("."),
+        )
+        .unwrap();
+        let r = q(&root, "www.lab.test.", RecordType::A);
+        assert_eq!((r.rcode, r.answers.len()), (Rcode::NoError, 0));
+        assert!(!r.authoritative);
+        assert_eq!(r.authority.len(), 1);
+        assert!(matches!(&r.authority[0].data, RData::NS(ns) if ns.0.to_ascii() == "ns.test."));
+        assert_eq!(r.additional.len(), 1, "the glue");
+        // The cut itself, and the glue's own name, are below it too.
+        assert!(!q(&root, "test.", RecordType::NS).authoritative);
+        assert!(!q(&root, "ns.test.", RecordType::A).authoritative);
+        // The root's own data is answered with authority.
+        let own = q(&root, "a.root.", RecordType::A);
+        assert!(own.authoritative && own.answers.len() == 1);
+        let tld = Zone::parse(
+            "test.zone",
+            "@ 60 SOA ns hm 1 1 1 1 60\n@ NS ns\nns A 10.0.0.2\nlab NS ns.lab\nns.lab A 10.0.0.3\n",
+            Some("test."),
+        )
+        .unwrap();
+        let r = q(&tld, "WWW.Lab.test.", RecordType::A);
+        assert!(!r.authoritative && r.answers.is_empty());
+        assert_eq!(r.additional.len(), 1);
+        // Not a cut: a name that only shares a suffix.
+        let r = q(&tld, "xlab.test.", RecordType::A);
+        assert_eq!(r.rcode, Rcode::NxDomain);
     }
 
     #[test]
