@@ -9,6 +9,8 @@
 //!
 //! * `dns --zone FILE [--origin NAME]` (RFC 1035, port 53): an
 //!   authoritative server for the zone in FILE, over UDP and TCP.
+//! * `resolver --root ADDR...` (port 53): a recursive, caching resolver
+//!   that starts from the root servers at ADDR ([`crate::dns::resolver`]).
 //! * `http [--root DIR] [--log]` (RFC 9112, port 80): serves the files
 //!   under DIR (default `/srv/www`); `--log` prints a line per request.
 //! * `https [--cert FILE --key FILE [--chain FILE]]... [--tls-max 1.2 |
@@ -53,6 +55,10 @@ pub enum Service {
         zones: Vec<String>,
         origin: Option<String>,
     },
+    /// A recursive resolver, from these root servers.
+    Resolver {
+        roots: Vec<Ipv4Addr>,
+    },
     Http {
         root: String,
         log: bool,
@@ -89,10 +95,11 @@ pub struct ServeArgs {
     pub unix: Option<String>,
 }
 
-const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]\n       serve dns --zone FILE [--origin NAME] [--port N]\n       serve http [--root DIR] [--log] [--port N]\n       serve https [--cert FILE --key FILE [--chain FILE]]... [--tls-max 1.2 | --tlsv1.3] [--root DIR] [--log] [--port N]";
+const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]\n       serve dns --zone FILE [--origin NAME] [--port N]\n       serve resolver --root ADDR [--root ADDR ...] [--port N]\n       serve http [--root DIR] [--log] [--port N]\n       serve https [--cert FILE --key FILE [--chain FILE]]... [--tls-max 1.2 | --tlsv1.3] [--root DIR] [--log] [--port N]";
 
 const HELP: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]
        serve dns --zone FILE [--zone FILE ...] [--origin NAME] [--port N]
+       serve resolver --root ADDR [--root ADDR ...] [--port N]
        serve http [--root DIR] [--log] [--port N]
        serve https [--cert FILE --key FILE [--chain FILE]]...
                    [--tls-max 1.2 | --tlsv1.3] [--root DIR] [--log] [--port N]
@@ -102,6 +109,9 @@ const HELP: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix
   chargen   RFC 864 on port 19: rotating lines of characters (TCP and UDP)
   daytime   RFC 867 on port 13: one line with the time (TCP and UDP)
   dns       an authoritative server for RFC 1035 zone files (UDP and TCP)
+  resolver  a recursive, caching resolver starting from the root servers
+            at ADDR: follows referrals and CNAMEs, caches answers for
+            their TTL and negative answers for the SOA's minimum
   http      files under DIR (default /srv/www) over HTTP/1.1; --log prints
             a line per request
   https     the same over TLS 1.2 and 1.3 on port 443: --cert FILE is the
@@ -166,6 +176,7 @@ impl ServeArgs {
                 },
                 53,
             ),
+            "resolver" => (Service::Resolver { roots: Vec::new() }, 53),
             other => {
                 return Err(Usage::with_usage(
                     "serve",
@@ -203,6 +214,15 @@ impl ServeArgs {
                 }
                 ("zone", Service::Dns { zones, .. }) => zones.push(v),
                 ("origin", Service::Dns { origin, .. }) => *origin = Some(v),
+                ("root", Service::Resolver { roots }) => match v.parse::<Ipv4Addr>() {
+                    Ok(a) if !a.is_unspecified() && !a.is_broadcast() => roots.push(a),
+                    _ => {
+                        return Err(Usage::new(
+                            "serve",
+                            format!("--root takes a name server's IPv4 address, not `{v}`"),
+                        ))
+                    }
+                },
                 ("root", Service::Http { root, .. }) => {
                     if !v.starts_with('/') {
                         return Err(Usage::new(
@@ -281,6 +301,15 @@ impl ServeArgs {
                 ));
             }
         }
+        if let Service::Resolver { roots } = &service {
+            if roots.is_empty() {
+                return Err(Usage::with_usage(
+                    "serve",
+                    "serve resolver needs --root ADDR".into(),
+                    USAGE,
+                ));
+            }
+        }
         if let Service::Dns { zones, origin } = &service {
             if zones.is_empty() {
                 return Err(Usage::with_usage(
@@ -312,6 +341,9 @@ fn conflict(a: &str, b: &str) -> Usage {
 
 /// Run a server; returns only if it cannot start.
 pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
+    if let Service::Resolver { roots } = &a.service {
+        return crate::dns::resolver::run(host, pid, roots.clone(), a.port, err).await;
+    }
     if let Service::Dns { zones, origin } = &a.service {
         let mut parsed = Vec::new();
         for zone in zones {
@@ -569,7 +601,7 @@ async fn connection(host: Host, stream: impl Duplex, service: Service) {
             let _ = stream.shutdown();
             let _ = stream.flush().await;
         }
-        Service::Dns { .. } | Service::Http { .. } => {}
+        Service::Dns { .. } | Service::Resolver { .. } | Service::Http { .. } => {}
     }
 }
 
@@ -591,7 +623,10 @@ async fn udp(host: Host, sock: UdpSocket, service: Service) {
                 turn += 1;
                 let _ = sock.send_to(&block[line..line + 6 * 74], d.from);
             }
-            Service::Discard | Service::Dns { .. } | Service::Http { .. } => {}
+            Service::Discard
+            | Service::Dns { .. }
+            | Service::Resolver { .. }
+            | Service::Http { .. } => {}
         }
     }
 }

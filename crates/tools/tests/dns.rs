@@ -337,3 +337,180 @@ at = "4s"
 on = "client"
 cmd = "nslookup -norecurse www.lab.test. 10.0.0.3"
 "#;
+
+/// A recursive resolver between a stub and the hierarchy: the first
+/// lookup walks root, TLD and zone server (iterative queries, RD clear);
+/// the second is answered from the cache without asking anyone; a name
+/// that does not exist is asked of the zone's server straight away (its
+/// NS records are cached) and comes back NXDOMAIN. The resolver's answers
+/// are not authoritative and say recursion is available.
+#[test]
+fn a_resolver_walks_the_hierarchy_once_then_answers_from_its_cache() {
+    let r = common::run_file(RESOLVER_SCENARIO);
+    let dump = &r
+        .iter()
+        .find(|x| x.host == "resolv" && x.cmdline.starts_with("tcpdump"))
+        .unwrap()
+        .stdout;
+    let upstream = |from: &str, to: &str| -> Vec<&String> {
+        dump.iter()
+            .filter(|l| l.contains(&format!(" {from}")) && l.contains(&format!(" > {to}")))
+            .collect()
+    };
+    // The walk: one iterative question to each level, no RD ('+').
+    for server in ["10.0.0.1.53", "10.0.0.2.53", "10.0.0.3.53"] {
+        let asked = upstream("10.0.0.53.", server);
+        assert!(!asked.is_empty(), "{server} never asked: {dump:?}");
+        assert!(asked.iter().all(|l| !l.contains('+')), "{asked:?}");
+    }
+    assert_eq!(
+        upstream("10.0.0.53.", "10.0.0.1.53").len(),
+        1,
+        "the root asked once: {dump:?}"
+    );
+    assert_eq!(
+        upstream("10.0.0.53.", "10.0.0.2.53").len(),
+        1,
+        "the TLD asked once: {dump:?}"
+    );
+    // The second lookup (at 2 s) asks nobody: only the stub's packets.
+    let second: Vec<&String> = dump.iter().filter(|l| l.contains("00:00:02.")).collect();
+    assert_eq!(second.len(), 4, "{dump:?}");
+    assert!(
+        second.iter().all(|l| l.contains("10.0.0.10.")),
+        "{second:?}"
+    );
+    let client: Vec<&Ran> = r
+        .iter()
+        .filter(|x| x.host == "client" && x.cmdline.starts_with("nslookup"))
+        .collect();
+    for lookup in &client[..2] {
+        let text = lookup.stdout.join("\n");
+        assert!(
+            text.contains("Non-authoritative answer:\nName:\twww.lab.test\nAddress: 10.0.0.80"),
+            "{text}"
+        );
+    }
+    assert!(client[2]
+        .stdout
+        .join("\n")
+        .contains("** server can't find nosuch.lab.test: NXDOMAIN"));
+    // The cached answer's TTL counts down: 5 minutes, then a second less.
+    let seen = &r
+        .iter()
+        .find(|x| x.host == "client" && x.cmdline.starts_with("tcpdump"))
+        .unwrap()
+        .stdout;
+    let answers: Vec<&String> = seen.iter().filter(|l| l.contains(" A 10.0.0.80")).collect();
+    assert_eq!(answers.len(), 2, "{seen:?}");
+    assert!(
+        answers[0].contains("www.lab.test. [5m] A 10.0.0.80"),
+        "{seen:?}"
+    );
+    assert!(
+        answers[1].contains("www.lab.test. [4m59s] A 10.0.0.80"),
+        "{seen:?}"
+    );
+    // Answers carry RA (no '-' after the id) and not AA (no '*').
+    assert!(
+        dump.iter().any(|l| l.contains("10.0.0.53.53 > 10.0.0.10.")
+            && l.contains(" 1/0/0 A 10.0.0.80")
+            && !l.contains("*")
+            && !l.contains("- ")),
+        "{dump:?}"
+    );
+}
+
+const RESOLVER_SCENARIO: &str = r#"seed = 1
+[[host]]
+name = "client"
+addr = "10.0.0.10/24"
+nameservers = ["10.0.0.53"]
+[[host]]
+name = "resolv"
+addr = "10.0.0.53/24"
+[[host]]
+name = "root"
+addr = "10.0.0.1/24"
+[[host]]
+name = "tld"
+addr = "10.0.0.2/24"
+[[host]]
+name = "auth"
+addr = "10.0.0.3/24"
+[[lan]]
+members = ["client", "resolv", "root", "tld", "auth"]
+delay = "2ms"
+
+[[file]]
+on = "root"
+path = "/etc/bind/db.root"
+text = """
+$ORIGIN .
+$TTL 3600
+@        IN SOA a.root-servers.net. hostmaster.root. 1 3600 900 604800 60
+@        IN NS  a.root-servers.net.
+a.root-servers.net. IN A 10.0.0.1
+test.    IN NS  ns.test.
+ns.test. IN A   10.0.0.2
+"""
+[[file]]
+on = "tld"
+path = "/etc/bind/db.test"
+text = """
+$ORIGIN test.
+$TTL 3600
+@        IN SOA ns.test. hostmaster.test. 1 3600 900 604800 60
+@        IN NS  ns
+ns       IN A   10.0.0.2
+lab      IN NS  ns.lab
+ns.lab   IN A   10.0.0.3
+"""
+[[file]]
+on = "auth"
+path = "/etc/bind/db.lab.test"
+text = """
+$ORIGIN lab.test.
+$TTL 300
+@        IN SOA ns hostmaster 1 3600 900 604800 60
+@        IN NS  ns
+ns       IN A   10.0.0.3
+www      IN A   10.0.0.80
+"""
+[[run]]
+at = "0s"
+on = "root"
+cmd = "serve dns --zone /etc/bind/db.root"
+[[run]]
+at = "0s"
+on = "tld"
+cmd = "serve dns --zone /etc/bind/db.test"
+[[run]]
+at = "0s"
+on = "auth"
+cmd = "serve dns --zone /etc/bind/db.lab.test"
+[[run]]
+at = "0s"
+on = "resolv"
+cmd = "serve resolver --root 10.0.0.1"
+[[run]]
+at = "1s"
+on = "resolv"
+cmd = "tcpdump -n -c 20 udp port 53"
+[[run]]
+at = "1s"
+on = "client"
+cmd = "nslookup www.lab.test"
+[[run]]
+at = "2s"
+on = "client"
+cmd = "nslookup www.lab.test"
+[[run]]
+at = "3s"
+on = "client"
+cmd = "nslookup nosuch.lab.test"
+[[run]]
+at = "1s"
+on = "client"
+cmd = "tcpdump -n -vvv -c 3 udp src port 53"
+"#;

@@ -101,12 +101,35 @@ pub fn respond(zones: &[Zone], request: &[u8], udp: bool) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
+/// What answers the queries: zones (an authoritative server) or a
+/// recursive resolver.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Zones(Rc<[Zone]>),
+    Resolver(Rc<super::resolver::Resolver>),
+}
+
+impl Backend {
+    async fn respond(&self, request: &[u8], udp: bool) -> Option<Vec<u8>> {
+        match self {
+            Backend::Zones(z) => respond(z, request, udp),
+            Backend::Resolver(r) => r.respond(request, udp).await,
+        }
+    }
+}
+
 /// Serve `zone` on UDP and TCP `port` until the run ends.
-pub async fn run(host: Host, pid: Pid, zones: Vec<Zone>, port: u16, mut err: Output) -> i32 {
-    let zone: Rc<[Zone]> = Rc::from(zones);
+pub async fn run(host: Host, pid: Pid, zones: Vec<Zone>, port: u16, err: Output) -> i32 {
+    serve(host, pid, Backend::Zones(Rc::from(zones)), port, err).await
+}
+
+/// Answer queries on UDP and TCP `port` until the run ends. A resolver's
+/// UDP queries are each answered by a task of their own (a resolution
+/// waits on other servers); a zone's at once.
+pub async fn serve(host: Host, pid: Pid, backend: Backend, port: u16, mut err: Output) -> i32 {
     let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
     let udp = match UdpSocket::bind(&host, local) {
-        Ok(s) => s,
+        Ok(s) => Rc::new(s),
         Err(e) => {
             err.line(format!("serve: cannot bind UDP port {port}: {e}"));
             return 1;
@@ -120,11 +143,24 @@ pub async fn run(host: Host, pid: Pid, zones: Vec<Zone>, port: u16, mut err: Out
         }
     };
     {
-        let zone = zone.clone();
+        let backend = backend.clone();
+        let h = host.clone();
         host.spawn(pid, async move {
             while let Ok(d) = udp.recv_from().await {
-                if let Some(reply) = respond(&zone, &d.data, true) {
-                    let _ = udp.send_to(&reply, d.from);
+                match &backend {
+                    Backend::Zones(z) => {
+                        if let Some(reply) = respond(z, &d.data, true) {
+                            let _ = udp.send_to(&reply, d.from);
+                        }
+                    }
+                    Backend::Resolver(_) => {
+                        let (udp, backend) = (udp.clone(), backend.clone());
+                        h.spawn(pid, async move {
+                            if let Some(reply) = backend.respond(&d.data, true).await {
+                                let _ = udp.send_to(&reply, d.from);
+                            }
+                        });
+                    }
                 }
             }
         });
@@ -134,14 +170,14 @@ pub async fn run(host: Host, pid: Pid, zones: Vec<Zone>, port: u16, mut err: Out
             return 1;
         };
         let h = host.clone();
-        let zone = zone.clone();
-        host.spawn(pid, async move { tcp_connection(h, stream, zone).await });
+        let backend = backend.clone();
+        host.spawn(pid, async move { tcp_connection(h, stream, backend).await });
     }
 }
 
 /// Length-prefixed queries on one connection, answered in order, until
 /// the client closes or idles.
-async fn tcp_connection(host: Host, stream: TcpStream, zone: Rc<[Zone]>) {
+async fn tcp_connection(host: Host, stream: TcpStream, backend: Backend) {
     loop {
         let mut len = [0u8; 2];
         match timeout(&host, TCP_IDLE, read_exact(&stream, &mut len)).await {
@@ -152,7 +188,7 @@ async fn tcp_connection(host: Host, stream: TcpStream, zone: Rc<[Zone]>) {
         if !matches!(read_exact(&stream, &mut msg).await, Ok(true)) {
             break;
         }
-        let Some(reply) = respond(&zone, &msg, false) else {
+        let Some(reply) = backend.respond(&msg, false).await else {
             break;
         };
         let Ok(n) = u16::try_from(reply.len()) else {

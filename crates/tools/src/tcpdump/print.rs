@@ -387,7 +387,7 @@ fn udp_line(
     let data = d.payload();
     // -q: no protocol above UDP is decoded (print-udp.c).
     if !frag && !style.quiet && (sp == 53 || dp == 53) {
-        if let Some(text) = dns(data) {
+        if let Some(text) = dns(data, style.verbose) {
             s.push_str(&text);
             return;
         }
@@ -396,7 +396,9 @@ fn udp_line(
 }
 
 /// tcpdump's `ns_print` for a DNS message, or `None` if it does not parse.
-pub fn dns(data: &[u8]) -> Option<String> {
+/// `verbose` (the count of `-v`): from one, each answer names its owner;
+/// from three, its TTL in brackets (`ns_rprint`).
+pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
     let m = Message::from_vec(data).ok()?;
     let md = &m.metadata;
     let mut s = format!("{}", md.id);
@@ -435,7 +437,7 @@ pub fn dns(data: &[u8]) -> Option<String> {
             if i > 0 {
                 s.push(',');
             }
-            s.push_str(&record(r));
+            s.push_str(&record(r, verbose));
         }
     } else {
         if md.recursion_desired {
@@ -464,8 +466,43 @@ fn fqdn(name: &str) -> String {
     }
 }
 
-/// One answer as `ns_rprint` prints it: ` TYPE data`.
-fn record(r: &Record) -> String {
+/// One answer as `ns_rprint` prints it: ` TYPE data`, after ` owner.`
+/// under `-v` and ` [TTL]` under `-vvv`.
+fn record(r: &Record, verbose: u8) -> String {
+    let name = |n: &hickory_proto::rr::Name| fqdn(&n.to_ascii());
+    let mut head = String::new();
+    if verbose > 0 {
+        let _ = write!(head, " {}", name(&r.name));
+    }
+    if verbose > 2 {
+        let _ = write!(head, " [{}]", relts(r.ttl));
+    }
+    head + &record_data(r)
+}
+
+/// tcpdump's `unsigned_relts_print`: `1d2h`, `5m`, `0s`.
+fn relts(mut secs: u32) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, name) in [
+        (31_536_000, 'y'),
+        (604_800, 'w'),
+        (86_400, 'd'),
+        (3600, 'h'),
+        (60, 'm'),
+        (1, 's'),
+    ] {
+        if secs >= unit {
+            let _ = write!(out, "{}{name}", secs / unit);
+            secs %= unit;
+        }
+    }
+    out
+}
+
+fn record_data(r: &Record) -> String {
     let name = |n: &hickory_proto::rr::Name| fqdn(&n.to_ascii());
     match &r.data {
         RData::A(a) => format!(" A {}", a.0),
@@ -541,18 +578,29 @@ mod tests {
         q.metadata.recursion_desired = true;
         q.add_query(Query::query(name.clone(), RecordType::A));
         let bytes = q.to_vec().unwrap();
-        assert_eq!(dns(&bytes).unwrap(), "11833+ A? server.lab.test. (33)");
+        assert_eq!(dns(&bytes, 0).unwrap(), "11833+ A? server.lab.test. (33)");
         let mut r = Message::new(11833, MessageType::Response, OpCode::Query);
         r.metadata.authoritative = true;
         r.metadata.recursion_available = true;
         r.add_query(Query::query(name.clone(), RecordType::A));
         r.add_answer(Record::from_rdata(
             name,
-            0,
+            3725,
             RData::A(hickory_proto::rr::rdata::A(Ipv4Addr::new(10, 99, 3, 2))),
         ));
         let bytes = r.to_vec().unwrap();
-        assert_eq!(dns(&bytes).unwrap(), "11833* 1/0/0 A 10.99.3.2 (49)");
+        assert_eq!(dns(&bytes, 0).unwrap(), "11833* 1/0/0 A 10.99.3.2 (49)");
+        // -v names the owner, -vvv adds the TTL as unsigned_relts_print.
+        assert_eq!(
+            dns(&bytes, 1).unwrap(),
+            "11833* 1/0/0 server.lab.test. A 10.99.3.2 (49)"
+        );
+        assert_eq!(
+            dns(&bytes, 3).unwrap(),
+            "11833* 1/0/0 server.lab.test. [1h2m5s] A 10.99.3.2 (49)"
+        );
+        assert_eq!(relts(0), "0s");
+        assert_eq!(relts(86_400 + 60), "1d1m");
     }
 }
 

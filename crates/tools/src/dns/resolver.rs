@@ -1,0 +1,558 @@
+//! A recursive, caching resolver (the name server a LAN's hosts point
+//! their `nameserver` at): `serve resolver --root ADDR...`.
+//!
+//! A query with RD set is resolved iteratively (RFC 1034 §5.3.3): from the
+//! closest enclosing zone whose name servers the cache knows, else from
+//! the root servers given, each server asked without recursion and each
+//! referral followed to the child zone's servers (their glue, or their
+//! names resolved in turn), CNAMEs followed to their targets. What comes
+//! back is cached for its TTL (RFC 1035 §7.4): answers, referrals' NS
+//! records and glue, and negative answers for the SOA's minimum (RFC 2308
+//! §5). Answers go out with RA set, AA clear and the TTLs left (a cached
+//! record counts down). A query without RD gets what the cache holds.
+//!
+//! Bounded against what the network sends: records are taken only from
+//! inside the zone of the server that sent them (its bailiwick, RFC 5452
+//! §6), the cache holds at most [`CACHE_MAX`] record sets, one query
+//! follows at most [`MAX_STEPS`] referrals and CNAMEs and asks at most
+//! [`MAX_ASKS`] servers, and at most [`IN_FLIGHT_MAX`] queries are resolved
+//! at once (more are dropped; the stub asks again).
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+use tcplab_host::Host;
+use tcplab_stack::Instant;
+
+use super::client::{query, QueryOptions};
+use super::server::{UDP_EDNS_MAX, UDP_PLAIN_MAX};
+use super::zone::key;
+
+/// Record sets the cache holds at most.
+pub const CACHE_MAX: usize = 10_000;
+/// Referrals and CNAMEs one query follows at most.
+pub const MAX_STEPS: usize = 16;
+/// Servers one query asks at most, counting retries elsewhere.
+pub const MAX_ASKS: usize = 32;
+/// Queries resolved at once at most.
+pub const IN_FLIGHT_MAX: usize = 64;
+/// A TTL longer than this is cut to it (a week, as BIND's max-cache-ttl).
+const TTL_MAX: u32 = 7 * 24 * 3600;
+/// How long a negative answer without an SOA is kept.
+const NEGATIVE_DEFAULT: u32 = 60;
+
+/// What the cache knows of one (name, type).
+#[derive(Debug, Clone)]
+enum Cached {
+    /// The record set, as it came (TTLs as given).
+    Records(Vec<Record>),
+    /// The name does not exist (NXDOMAIN), or has no data of the type.
+    Missing {
+        nxdomain: bool,
+        soa: Option<Box<Record>>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    what: Cached,
+    stored: Instant,
+    expires: Instant,
+}
+
+/// The resolver's state: root hints and the cache.
+#[derive(Debug)]
+pub struct Resolver {
+    host: Host,
+    roots: Vec<Ipv4Addr>,
+    cache: RefCell<BTreeMap<(String, RecordType), Entry>>,
+    in_flight: Cell<usize>,
+}
+
+/// The outcome of a resolution.
+struct Resolved {
+    rcode: ResponseCode,
+    answers: Vec<Record>,
+    authority: Vec<Record>,
+}
+
+impl Resolved {
+    fn fail() -> Resolved {
+        Resolved {
+            rcode: ResponseCode::ServFail,
+            answers: Vec::new(),
+            authority: Vec::new(),
+        }
+    }
+}
+
+impl Resolver {
+    pub fn new(host: Host, roots: Vec<Ipv4Addr>) -> Resolver {
+        Resolver {
+            host,
+            roots,
+            cache: RefCell::new(BTreeMap::new()),
+            in_flight: Cell::new(0),
+        }
+    }
+
+    /// The cached entry for (`k`, `t`), if still live; with the seconds
+    /// left.
+    fn cached(&self, k: &str, t: RecordType) -> Option<(Cached, u32)> {
+        let now = self.host.now();
+        let mut cache = self.cache.borrow_mut();
+        let e = cache.get(&(k.to_string(), t))?;
+        if e.expires <= now {
+            cache.remove(&(k.to_string(), t));
+            return None;
+        }
+        let left = e.expires.saturating_since(now).as_secs() as u32;
+        Some((e.what.clone(), left))
+    }
+
+    /// Records of the entry with their TTLs counted down to `left`.
+    fn counted(records: &[Record], left: u32) -> Vec<Record> {
+        records
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.ttl = r.ttl.min(left);
+                r
+            })
+            .collect()
+    }
+
+    fn store(&self, k: String, t: RecordType, what: Cached, ttl: u32) {
+        let now = self.host.now();
+        let ttl = ttl.min(TTL_MAX);
+        if ttl == 0 {
+            return;
+        }
+        let mut cache = self.cache.borrow_mut();
+        if cache.len() >= CACHE_MAX && !cache.contains_key(&(k.clone(), t)) {
+            cache.retain(|_, e| e.expires > now);
+            if cache.len() >= CACHE_MAX {
+                // Still full of live entries: the one stored first goes.
+                if let Some(oldest) = cache
+                    .iter()
+                    .min_by_key(|(_, e)| e.stored)
+                    .map(|(key, _)| key.clone())
+                {
+                    cache.remove(&oldest);
+                }
+            }
+        }
+        let entry = Entry {
+            what,
+            stored: now,
+            expires: now + Duration::from_secs(u64::from(ttl)),
+        };
+        cache.insert((k, t), entry);
+    }
+
+    /// Cache every record set of `records` that a server for `zone` may
+    /// speak for ([`believed`]).
+    fn store_sets(&self, records: &[Record], zone: &str) {
+        for ((owner, t), set) in believed(records, zone) {
+            let ttl = set.iter().map(|r| r.ttl).min().unwrap_or(0);
+            self.store(owner, t, Cached::Records(set), ttl);
+        }
+    }
+
+    /// The closest enclosing zone of `k` whose servers' addresses the
+    /// cache knows: the zone, and the addresses.
+    fn closest_servers(&self, k: &str) -> Option<(String, Vec<Ipv4Addr>)> {
+        let mut zone = k.to_string();
+        loop {
+            if let Some((Cached::Records(ns), _)) = self.cached(&zone, RecordType::NS) {
+                let addrs = self.addresses_of(&ns);
+                if !addrs.is_empty() {
+                    return Some((zone, addrs));
+                }
+            }
+            if zone == "." {
+                return None;
+            }
+            zone = parent(&zone);
+        }
+    }
+
+    /// The cached addresses of the targets of NS records.
+    fn addresses_of(&self, ns: &[Record]) -> Vec<Ipv4Addr> {
+        let mut out = Vec::new();
+        for r in ns {
+            let RData::NS(target) = &r.data else { continue };
+            if let Some((Cached::Records(a), _)) = self.cached(&key(&target.0), RecordType::A) {
+                out.extend(a.iter().filter_map(|r| match &r.data {
+                    RData::A(a) => Some(a.0),
+                    _ => None,
+                }));
+            }
+        }
+        out
+    }
+
+    /// Resolve (`name`, `t`) iteratively. `depth` counts the resolutions
+    /// of server names this one started (bounded, so a loop of glueless
+    /// delegations ends).
+    async fn resolve(&self, name: &Name, t: RecordType, depth: u32) -> Resolved {
+        let mut answers: Vec<Record> = Vec::new();
+        let mut k = key(name);
+        let mut asks = 0;
+        'names: for _ in 0..MAX_STEPS {
+            // What the cache holds: the data, an alias, or the absence.
+            if let Some((c, left)) = self.cached(&k, t) {
+                return match c {
+                    Cached::Records(rs) => {
+                        answers.extend(Self::counted(&rs, left));
+                        Resolved {
+                            rcode: ResponseCode::NoError,
+                            answers,
+                            authority: Vec::new(),
+                        }
+                    }
+                    Cached::Missing { nxdomain, soa } => Resolved {
+                        rcode: if nxdomain {
+                            ResponseCode::NXDomain
+                        } else {
+                            ResponseCode::NoError
+                        },
+                        answers,
+                        authority: soa.map(|s| Self::counted(&[*s], left)).unwrap_or_default(),
+                    },
+                };
+            }
+            if t != RecordType::CNAME {
+                if let Some((Cached::Records(rs), left)) = self.cached(&k, RecordType::CNAME) {
+                    if let Some(RData::CNAME(target)) = rs.first().map(|r| &r.data) {
+                        answers.extend(Self::counted(&rs, left));
+                        k = key(&target.0);
+                        continue 'names;
+                    }
+                }
+            }
+            let (mut zone, mut servers) = self
+                .closest_servers(&k)
+                .unwrap_or_else(|| (".".to_string(), self.roots.clone()));
+            let Ok(qname) = Name::from_ascii(&k) else {
+                return Resolved::fail();
+            };
+            // Down the referrals until a server answers for the name.
+            let mut step = 0;
+            loop {
+                step += 1;
+                if step > MAX_STEPS {
+                    return Resolved::fail();
+                }
+                let mut reply = None;
+                for addr in servers.iter().take(4) {
+                    asks += 1;
+                    if asks > MAX_ASKS {
+                        return Resolved::fail();
+                    }
+                    let opts = QueryOptions {
+                        timeout: Duration::from_secs(2),
+                        tries: 2,
+                        tcp: false,
+                        recurse: false,
+                        edns: None,
+                    };
+                    let server = SocketAddrV4::new(*addr, 53);
+                    if let Some(r) = query(&self.host, server, &qname, t, opts, &mut |_| {}).await {
+                        let code = r.message.metadata.response_code;
+                        if matches!(code, ResponseCode::NoError | ResponseCode::NXDomain) {
+                            reply = Some(r.message);
+                            break;
+                        }
+                    }
+                }
+                let Some(m) = reply else {
+                    return Resolved::fail();
+                };
+                let code = m.metadata.response_code;
+                // Records from outside the server's zone are not believed.
+                self.store_sets(&m.answers, &zone);
+                let soa = m
+                    .authorities
+                    .iter()
+                    .find(|r| matches!(r.data, RData::SOA(_)) && in_zone(&key(&r.name), &zone))
+                    .cloned();
+                if code == ResponseCode::NXDomain {
+                    let ttl = negative_ttl(soa.as_ref());
+                    let missing = Cached::Missing {
+                        nxdomain: true,
+                        soa: soa.clone().map(Box::new),
+                    };
+                    self.store(k.clone(), t, missing, ttl);
+                    return Resolved {
+                        rcode: ResponseCode::NXDomain,
+                        answers,
+                        authority: soa.into_iter().collect(),
+                    };
+                }
+                let here: Vec<&Record> = m
+                    .answers
+                    .iter()
+                    .filter(|r| key(&r.name) == k && in_zone(&k, &zone))
+                    .collect();
+                if here.iter().any(|r| r.record_type() == t) {
+                    let set: Vec<Record> = here
+                        .iter()
+                        .filter(|r| r.record_type() == t)
+                        .map(|r| (*r).clone())
+                        .collect();
+                    answers.extend(set);
+                    return Resolved {
+                        rcode: ResponseCode::NoError,
+                        answers,
+                        authority: Vec::new(),
+                    };
+                }
+                if let Some(c) = here.iter().find(|r| matches!(r.data, RData::CNAME(_))) {
+                    answers.push((*c).clone());
+                    let RData::CNAME(target) = &c.data else {
+                        unreachable!("matched above")
+                    };
+                    k = key(&target.0);
+                    continue 'names;
+                }
+                // A referral: NS records for a zone below the one asked
+                // and above the name.
+                let cut = m.authorities.iter().find_map(|r| match &r.data {
+                    RData::NS(_) => {
+                        let owner = key(&r.name);
+                        (owner != zone && in_zone(&owner, &zone) && in_zone(&k, &owner))
+                            .then_some(owner)
+                    }
+                    _ => None,
+                });
+                let Some(cut) = cut else {
+                    if m.metadata.authoritative {
+                        // No data of the type (NODATA).
+                        let ttl = negative_ttl(soa.as_ref());
+                        let missing = Cached::Missing {
+                            nxdomain: false,
+                            soa: soa.clone().map(Box::new),
+                        };
+                        self.store(k.clone(), t, missing, ttl);
+                        return Resolved {
+                            rcode: ResponseCode::NoError,
+                            answers,
+                            authority: soa.into_iter().collect(),
+                        };
+                    }
+                    // Neither an answer nor a referral: a lame server.
+                    return Resolved::fail();
+                };
+                let ns: Vec<Record> = m
+                    .authorities
+                    .iter()
+                    .filter(|r| key(&r.name) == cut && matches!(r.data, RData::NS(_)))
+                    .cloned()
+                    .collect();
+                self.store_sets(&ns, &zone);
+                // Glue: only addresses of names inside the zone that
+                // referred (the parent holds glue only for its own names).
+                let glue: Vec<Record> = m
+                    .additionals
+                    .iter()
+                    .filter(|r| matches!(r.data, RData::A(_)))
+                    .cloned()
+                    .collect();
+                self.store_sets(&glue, &zone);
+                let mut next = self.addresses_of(&ns);
+                if next.is_empty() && depth < 3 {
+                    // Glueless: resolve the servers' names first.
+                    for r in &ns {
+                        let RData::NS(target) = &r.data else { continue };
+                        let got = Box::pin(self.resolve(&target.0, RecordType::A, depth + 1)).await;
+                        next.extend(got.answers.iter().filter_map(|r| match &r.data {
+                            RData::A(a) => Some(a.0),
+                            _ => None,
+                        }));
+                        if !next.is_empty() {
+                            break;
+                        }
+                    }
+                }
+                if next.is_empty() {
+                    return Resolved::fail();
+                }
+                zone = cut;
+                servers = next;
+            }
+        }
+        Resolved::fail()
+    }
+
+    /// The answer to one query, or `None` to drop it (not a query, or too
+    /// many in progress).
+    pub async fn respond(&self, request: &[u8], udp: bool) -> Option<Vec<u8>> {
+        let query = Message::from_vec(request).ok()?;
+        if query.metadata.message_type != MessageType::Query {
+            return None;
+        }
+        let mut reply = Message::response(query.metadata.id, query.metadata.op_code);
+        reply.metadata.recursion_desired = query.metadata.recursion_desired;
+        reply.metadata.recursion_available = true;
+        let [q] = &query.queries[..] else {
+            reply.metadata.response_code = ResponseCode::FormErr;
+            return reply.to_vec().ok();
+        };
+        reply.add_query(q.clone());
+        if query.metadata.op_code != OpCode::Query || q.query_class() != DNSClass::IN {
+            reply.metadata.response_code = ResponseCode::NotImp;
+            return reply.to_vec().ok();
+        }
+        if self.in_flight.get() >= IN_FLIGHT_MAX {
+            return None;
+        }
+        self.in_flight.set(self.in_flight.get() + 1);
+        let out = if query.metadata.recursion_desired {
+            self.resolve(q.name(), q.query_type(), 0).await
+        } else {
+            self.cache_only(q.name(), q.query_type())
+        };
+        self.in_flight.set(self.in_flight.get() - 1);
+        reply.metadata.response_code = out.rcode;
+        reply.add_answers(out.answers);
+        reply.add_authorities(out.authority);
+        let bytes = reply.to_vec().ok()?;
+        let limit = query.edns.as_ref().map_or(UDP_PLAIN_MAX, |e| {
+            usize::from(e.max_payload().clamp(512, UDP_EDNS_MAX))
+        });
+        if udp && bytes.len() > limit {
+            return reply.truncate().to_vec().ok();
+        }
+        Some(bytes)
+    }
+
+    /// Without RD: only what the cache holds, no answer otherwise.
+    fn cache_only(&self, name: &Name, t: RecordType) -> Resolved {
+        let k = key(name);
+        let mut answers = Vec::new();
+        match self.cached(&k, t) {
+            Some((Cached::Records(rs), left)) => answers.extend(Self::counted(&rs, left)),
+            Some((Cached::Missing { nxdomain: true, .. }, _)) => {
+                return Resolved {
+                    rcode: ResponseCode::NXDomain,
+                    answers,
+                    authority: Vec::new(),
+                }
+            }
+            _ => {}
+        }
+        Resolved {
+            rcode: ResponseCode::NoError,
+            answers,
+            authority: Vec::new(),
+        }
+    }
+}
+
+/// The record sets of `records` whose owner is inside `zone` (class IN):
+/// what a server for `zone` may be believed about (its bailiwick, RFC 5452
+/// §6); a record about any other name is dropped, so a server cannot
+/// plant an answer for a zone it does not serve.
+fn believed(records: &[Record], zone: &str) -> BTreeMap<(String, RecordType), Vec<Record>> {
+    let mut sets: BTreeMap<(String, RecordType), Vec<Record>> = BTreeMap::new();
+    for r in records {
+        let owner = key(&r.name);
+        let t = r.record_type();
+        if r.dns_class != DNSClass::IN || t == RecordType::OPT || !in_zone(&owner, zone) {
+            continue;
+        }
+        sets.entry((owner, t)).or_default().push(r.clone());
+    }
+    sets
+}
+
+/// Whether the name `k` is `zone` or below it (both as [`key`] makes
+/// them).
+fn in_zone(k: &str, zone: &str) -> bool {
+    zone == "." || k == zone || k.ends_with(&format!(".{zone}"))
+}
+
+/// `www.lab.test.` → `lab.test.`; `test.` → `.`.
+fn parent(k: &str) -> String {
+    match k.trim_end_matches('.').split_once('.') {
+        Some((_, rest)) => format!("{rest}."),
+        None => ".".to_string(),
+    }
+}
+
+/// How long a negative answer is kept: the SOA's TTL, at most its minimum
+/// (RFC 2308 §5).
+fn negative_ttl(soa: Option<&Record>) -> u32 {
+    match soa {
+        Some(r) => match &r.data {
+            RData::SOA(s) => r.ttl.min(s.minimum),
+            _ => NEGATIVE_DEFAULT,
+        },
+        None => NEGATIVE_DEFAULT,
+    }
+}
+
+/// Serve the resolver on UDP and TCP `port` until the run ends.
+pub async fn run(
+    host: Host,
+    pid: tcplab_host::Pid,
+    roots: Vec<Ipv4Addr>,
+    port: u16,
+    err: tcplab_host::Output,
+) -> i32 {
+    let resolver = Rc::new(Resolver::new(host.clone(), roots));
+    super::server::serve(
+        host,
+        pid,
+        super::server::Backend::Resolver(resolver),
+        port,
+        err,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_zones() {
+        assert_eq!(parent("www.lab.test."), "lab.test.");
+        assert_eq!(parent("test."), ".");
+        assert!(in_zone("www.lab.test.", "lab.test."));
+        assert!(in_zone("lab.test.", "lab.test."));
+        assert!(!in_zone("xlab.test.", "lab.test."));
+        assert!(in_zone("anything.", "."));
+    }
+
+    /// A server for lab.test. is believed about lab.test. and below, not
+    /// about another zone (an off-path answer planted in its reply).
+    #[test]
+    fn only_records_inside_the_servers_zone_are_believed() {
+        let a = |name: &str, ip: [u8; 4]| {
+            Record::from_rdata(
+                Name::from_ascii(name).unwrap(),
+                300,
+                RData::A(hickory_proto::rr::rdata::A(Ipv4Addr::from(ip))),
+            )
+        };
+        let records = [
+            a("www.lab.test.", [10, 0, 0, 80]),
+            a("WWW.Lab.Test.", [10, 0, 0, 81]),
+            a("www.bank.test.", [6, 6, 6, 6]),
+            a("test.", [6, 6, 6, 7]),
+        ];
+        let sets = believed(&records, "lab.test.");
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[&("www.lab.test.".to_string(), RecordType::A)].len(), 2);
+        // The root may speak for anything.
+        assert_eq!(believed(&records, ".").len(), 3);
+    }
+}
