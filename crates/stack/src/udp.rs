@@ -185,19 +185,28 @@ impl UdpLayer {
 
     /// Report an ICMP error about a datagram sent from `local` to `remote`;
     /// returns the socket it concerned, if any.
+    /// The socket that sent a datagram from `local` to `remote`, if any
+    /// (what an ICMP error quoting it concerns).
+    pub fn sender(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<UdpHandle> {
+        let keys = self.by_port.get(&local.port())?;
+        keys.iter()
+            .copied()
+            .find(|k| {
+                self.sockets.get(*k).is_some_and(|s| {
+                    (s.local.ip().is_unspecified() || *s.local.ip() == *local.ip())
+                        && s.remote.is_none_or(|r| r == remote)
+                })
+            })
+            .map(UdpHandle)
+    }
+
     pub fn report_error(
         &mut self,
         local: SocketAddrV4,
         remote: SocketAddrV4,
         report: IcmpErrorReport,
     ) -> Option<UdpHandle> {
-        let keys = self.by_port.get(&local.port())?;
-        let key = keys.iter().copied().find(|k| {
-            self.sockets.get(*k).is_some_and(|s| {
-                (s.local.ip().is_unspecified() || *s.local.ip() == *local.ip())
-                    && s.remote.is_none_or(|r| r == remote)
-            })
-        })?;
+        let key = self.sender(local, remote)?.0;
         let s = self.sockets.get_mut(key)?;
         if s.recv_err {
             if s.errors.len() < ERROR_QUEUE_LIMIT {

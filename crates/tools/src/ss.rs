@@ -863,8 +863,9 @@ pub fn tcp_info_line(
     s
 }
 
-/// `ss -s`.
-pub fn summary(rows: &[SockRow]) -> Vec<String> {
+/// `ss -s`. `frag`: the datagrams the host is reassembling (Linux's
+/// sockstat `FRAG: inuse`).
+pub fn summary(rows: &[SockRow], frag: usize) -> Vec<String> {
     let tcp: Vec<&SockRow> = rows.iter().filter(|r| r.netid == Netid::Tcp).collect();
     let udp = rows.iter().filter(|r| r.netid == Netid::Udp).count();
     let estab = tcp
@@ -920,7 +921,7 @@ pub fn summary(rows: &[SockRow]) -> Vec<String> {
             tcp_open + udp,
             0
         ),
-        format!("FRAG\t  {:<9} {:<9} {:<9}", 0, 0, 0),
+        format!("FRAG\t  {:<9} {:<9} {:<9}", frag, frag, 0),
         String::new(),
     ]
 }
@@ -928,7 +929,7 @@ pub fn summary(rows: &[SockRow]) -> Vec<String> {
 pub async fn run(host: Host, a: SsArgs, mut out: Output) -> i32 {
     let rows = snapshot(&host);
     let lines = if a.summary {
-        summary(&rows)
+        summary(&rows, host.with_stack(|s| s.reassembly_queues()))
     } else {
         render(&rows, &a)
     };

@@ -172,7 +172,12 @@ impl Stack {
         if repr.is_fragment() {
             self.ip.stats.reasm_reqds += 1;
             let packet = ipv4::Packet::new_unchecked(bytes);
-            match self.reasm.add(now, &packet) {
+            let evicted = self.reasm.evicted;
+            let outcome = self.reasm.add(now, &packet);
+            // Datagrams given up to make room are failed reassemblies
+            // (Linux counts its evictor's in ReasmFails too).
+            self.ip.stats.reasm_fails += self.reasm.evicted - evicted;
+            match outcome {
                 ReassemblyOutcome::Held => {}
                 ReassemblyOutcome::Duplicate => self.ip.stats.reasm_duplicates += 1,
                 ReassemblyOutcome::Discarded(reason) => {
@@ -336,12 +341,44 @@ impl Stack {
             icmpv4::Repr::ParamProblem { pointer, .. } => (12, 0, u32::from(pointer)),
             _ => return,
         };
+        let (sport, dport) = quote.ports().or_else(|| quote.echo()).unwrap_or((0, 0));
+        let local = SocketAddrV4::new(original.src_addr, sport);
+        let remote = SocketAddrV4::new(original.dst_addr, dport);
+        // RFC 5927 §7.2 (and Linux, whose protocols' error handlers update
+        // the path MTU only for a socket they found): an error counts only
+        // if it quotes what one of our sockets sent — for TCP, data still
+        // in flight — so a forged "fragmentation needed" for a connection
+        // that does not exist cannot shrink the path MTU to a destination.
+        let ours = !self.raw.is_empty()
+            || match original.protocol {
+                Protocol::Tcp if quote.payload.len() >= 8 => {
+                    let p = quote.payload;
+                    let seq =
+                        tcplab_wire::tcp::SeqNumber(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+                    self.tcp.icmp_in_flight(local, remote, seq)
+                }
+                Protocol::Udp if quote.ports().is_some() => {
+                    self.udp.sender(local, remote).is_some()
+                }
+                Protocol::Icmp => quote
+                    .echo()
+                    .is_some_and(|(ident, _)| self.ping.lookup(ident).is_some()),
+                _ => false,
+            };
+        if !ours {
+            // Linux counts an error no socket of its protocol takes as
+            // an ICMP InError.
+            self.icmp.stats.in_errors += 1;
+        }
         if let icmpv4::Repr::DstUnreachable {
             reason: DstUnreachable::FragRequired,
             next_hop_mtu,
             ..
         } = *repr
         {
+            if !ours {
+                return;
+            }
             let sent = quote.header_bytes.len() + original.payload_len;
             let link_mtu = self
                 .ip
@@ -353,7 +390,6 @@ impl Stack {
                 .pmtu
                 .learn(now, original.dst_addr, next_hop_mtu, sent, link_mtu);
         }
-        let (sport, dport) = quote.ports().or_else(|| quote.echo()).unwrap_or((0, 0));
         let report = IcmpErrorReport {
             from: ip_repr.src_addr,
             icmp_type,
@@ -368,8 +404,6 @@ impl Stack {
         };
         match original.protocol {
             Protocol::Udp if quote.ports().is_some() => {
-                let local = SocketAddrV4::new(original.src_addr, sport);
-                let remote = SocketAddrV4::new(original.dst_addr, dport);
                 if let Some(h) = self.udp.report_error(local, remote, report) {
                     self.notify(h.id());
                 }
@@ -377,8 +411,6 @@ impl Stack {
             Protocol::Tcp if quote.payload.len() >= 8 => {
                 let p = quote.payload;
                 let seq = tcplab_wire::tcp::SeqNumber(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
-                let local = SocketAddrV4::new(original.src_addr, sport);
-                let remote = SocketAddrV4::new(original.dst_addr, dport);
                 self.tcp
                     .icmp_error(now, &self.ip, local, remote, seq, &report);
                 self.after_tcp();

@@ -380,6 +380,11 @@ impl Stack {
     }
 
     /// The learned path MTU towards `dst`, if any.
+    /// Datagrams being reassembled (Linux's sockstat `FRAG: inuse`).
+    pub fn reassembly_queues(&self) -> usize {
+        self.reasm.len()
+    }
+
     pub fn path_mtu(&self, dst: Ipv4Addr) -> Option<usize> {
         self.ip.pmtu.get(self.now, dst)
     }

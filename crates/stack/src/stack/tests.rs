@@ -825,8 +825,15 @@ fn reassembly_memory_bounded_under_fragment_flood() {
         s.handle_packet(Instant::from_micros(u64::from(ident)), i, &frags[1]);
         assert!(s.reassembly_bytes() <= 200_000);
     }
+    // Every datagram held, given up or timed out is accounted for: the
+    // evicted ones count as failed reassemblies too.
+    let held = s.reassembly_queues() as u64;
+    assert!(held > 0 && held <= 32);
+    assert_eq!(s.stats().ip.reasm_fails + held, 5000);
     s.handle_timeout(Instant::from_secs(100));
     assert_eq!(s.reassembly_bytes(), 0);
+    assert_eq!(s.reassembly_queues(), 0);
+    assert_eq!(s.stats().ip.reasm_fails, 5000);
     let _ = Duration::ZERO;
 }
 

@@ -737,6 +737,22 @@ impl TcpLayer {
         self.settle(key);
     }
 
+    /// Whether an ICMP error quoting a segment from `local` to `remote`
+    /// with sequence number `seq` may concern data in flight (RFC 5927
+    /// §4.1: SND.UNA =< SEG.SEQ < SND.NXT on a connection of that tuple).
+    pub fn icmp_in_flight(
+        &self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        seq: SeqNumber,
+    ) -> bool {
+        let Some(conn) = self.find(local, remote).and_then(|k| self.conn(k)) else {
+            return false;
+        };
+        let (una, nxt) = (conn.snd.una(), conn.snd.nxt());
+        una <= seq && seq < nxt.max(una + 1)
+    }
+
     fn icmp_error_at(
         &mut self,
         now: Instant,

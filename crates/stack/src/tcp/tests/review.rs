@@ -320,3 +320,34 @@ fn unacceptable_segments_do_not_keep_a_dead_peer_alive() {
     }
     assert_eq!(b.state(c), State::Closed, "the peer never answered a probe");
 }
+
+// A black-box review over TUN: one forged "fragmentation needed" quoting a
+// connection that did not exist lowered the path MTU to its destination
+// for ten minutes (every later connection's MSS 88). RFC 5927 §7.2: it
+// counts only if it quotes data in flight on a connection of ours.
+#[test]
+fn frag_needed_counts_only_for_data_in_flight() {
+    use tcplab_wire::icmpv4::DstUnreachable;
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.s.tcp_send(c, &[7u8; 1000]).unwrap();
+    let data = b.recv().pop().unwrap();
+    assert_eq!(data.data.len(), 1000);
+    let sent = b.sent.last().unwrap().clone();
+    let errors = |b: &Bench| b.s.stats().icmp.in_errors;
+    let before = errors(&b);
+    // Another port: no such connection.
+    let mut forged = sent.clone();
+    forged[20..22].copy_from_slice(&(PORT + 1).to_be_bytes());
+    super::segments::icmp_unreachable(&mut b, &forged, DstUnreachable::FragRequired, 296);
+    assert_eq!(b.s.path_mtu(THEM), None);
+    // The connection, but a sequence number not in flight.
+    let mut stale = sent.clone();
+    stale[24..28].copy_from_slice(&(iss + 5000).to_be_bytes());
+    super::segments::icmp_unreachable(&mut b, &stale, DstUnreachable::FragRequired, 296);
+    assert_eq!(b.s.path_mtu(THEM), None);
+    assert_eq!(errors(&b), before + 2, "counted as ICMP InErrors");
+    // The data segment itself, in flight: believed.
+    super::segments::icmp_unreachable(&mut b, &sent, DstUnreachable::FragRequired, 576);
+    assert_eq!(b.s.path_mtu(THEM), Some(576));
+}
