@@ -39,6 +39,7 @@ use crate::args::{getopt, Opt};
 use crate::dns::zone::Zone;
 use crate::http;
 use crate::http::server::Site;
+use crate::select::select;
 use crate::stream::Duplex;
 use crate::tls::{Stream, TlsStream};
 use crate::Usage;
@@ -411,13 +412,14 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
             host: host.clone(),
             root: root.clone(),
             log: log.then(|| RefCell::new(host.stdout(pid))),
-            open: Default::default(),
+            conns: Default::default(),
         });
         loop {
             let Ok(stream) = listener.accept().await else {
                 return 1;
             };
-            // Over the limit the connection is closed at once (dropped).
+            // With every place busy the connection is closed at once
+            // (dropped); see `admit` for whose place a newcomer takes.
             let Some(slot) = http::server::admit(&site) else {
                 continue;
             };
@@ -425,16 +427,17 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
                 None => {
                     let site = site.clone();
                     host.spawn(pid, async move {
-                        http::server::connection(site, Stream::Plain(stream)).await;
-                        drop(slot);
+                        let serve = http::server::connection(site, Stream::Plain(stream), &slot);
+                        // Evicted: the connection is dropped (closed).
+                        let _ = select(serve, slot.evicted()).await;
                     });
                 }
                 Some((config, clock)) => {
                     let site = site.clone();
                     let (config, clock) = (config.clone(), clock.clone());
                     host.spawn(pid, async move {
-                        https_connection(site, stream, config, clock).await;
-                        drop(slot);
+                        let serve = https_connection(site, stream, config, clock, &slot);
+                        let _ = select(serve, slot.evicted()).await;
                     });
                 }
             }
@@ -536,6 +539,7 @@ async fn https_connection(
     tcp: TcpStream,
     config: Arc<rustls::ServerConfig>,
     clock: Clock,
+    slot: &http::server::Slot,
 ) {
     let Ok(session) = Session::server(config) else {
         return;
@@ -543,7 +547,7 @@ async fn https_connection(
     let tls = TlsStream::new(&site.host, tcp, session, clock);
     match timeout(&site.host, http::server::FIRST_REQUEST, tls.handshake()).await {
         Ok(Ok(())) => {
-            http::server::connection(site, Stream::Tls(Box::new(tls))).await;
+            http::server::connection(site, Stream::Tls(Box::new(tls)), slot).await;
         }
         Ok(Err(e)) => {
             if let Some(log) = &site.log {

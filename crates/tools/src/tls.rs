@@ -348,6 +348,14 @@ impl Stream {
         }
     }
 
+    /// Write what fits now (waiting for room if none does); how much.
+    pub async fn write(&self, data: &[u8]) -> Result<usize, SocketError> {
+        match self {
+            Stream::Plain(s) => s.write(data).await,
+            Stream::Tls(t) => t.write(data).await,
+        }
+    }
+
     pub async fn write_all(&self, mut data: &[u8]) -> Result<(), SocketError> {
         match self {
             Stream::Plain(s) => s.write_all(data).await,

@@ -1,10 +1,11 @@
 //! The HTTP server's bounds against clients that would hold it: a TLS
 //! handshake, a request head trickled a line at a time and a body trickled
 //! a byte at a time are each cut off 60 s after they began (not when the
-//! bytes stop), idle
-//! connections 60 s after they opened, and no more than
-//! `MAX_CONNECTIONS` are served at once — the next one is closed unserved
-//! until places free up.
+//! bytes stop), idle connections 60 s after they opened, and no more than
+//! `MAX_CONNECTIONS` are served at once — with every place taken, a new
+//! connection takes the place of the one waiting longest for a request,
+//! or else of a response stalled longest (a client that never reads), so
+//! such clients cannot lock others out.
 
 mod common;
 
@@ -30,13 +31,16 @@ type Log = Rc<RefCell<Vec<(String, Vec<(Instant, Instant)>, String)>>>;
 /// sends a whole POST head and then its 100-byte body a byte every 10 s;
 /// `trickle-tls` opens one to server:443 and sends a TLS handshake
 /// record a byte every 10 s; `get` asks for /hello.txt and reads the
-/// answer.
+/// answer; `hog N` opens N connections that each ask for /big.bin and
+/// never read.
 struct Clients(Log);
 
 impl Commands for Clients {
     fn check(&self, cmdline: &str) -> Result<(), String> {
         match cmdline.split_whitespace().next() {
-            Some("hold" | "trickle-head" | "trickle-body" | "trickle-tls" | "get") => Ok(()),
+            Some("hold" | "hog" | "trickle-head" | "trickle-body" | "trickle-tls" | "get") => {
+                Ok(())
+            }
             _ => Tools.check(cmdline),
         }
     }
@@ -45,7 +49,7 @@ impl Commands for Clients {
         let words: Vec<String> = cmdline.split_whitespace().map(String::from).collect();
         if !matches!(
             words[0].as_str(),
-            "hold" | "trickle-head" | "trickle-body" | "trickle-tls" | "get"
+            "hold" | "hog" | "trickle-head" | "trickle-body" | "trickle-tls" | "get"
         ) {
             return Tools.start(host, cmdline);
         }
@@ -57,14 +61,30 @@ impl Commands for Clients {
             let mut closed = Vec::new();
             let mut first = String::new();
             match words[0].as_str() {
-                "hold" => {
+                "hold" | "hog" => {
                     // Each connection waits for its close in a task of its
-                    // own, so each close is seen when it happens.
+                    // own, so each close is seen when it happens. A hog
+                    // asks for a large file first and then only waits to
+                    // be closed, reading nothing (its window shuts).
                     let n: usize = words[1].parse().expect("a count");
                     let times: Rc<RefCell<Vec<(Instant, Instant)>>> = Rc::default();
                     for _ in 0..n {
                         let s = TcpStream::connect(&h, server).await.expect("connects");
+                        if words[0] == "hog" {
+                            let _ = s
+                                .write_all(b"GET /big.bin HTTP/1.1\r\nHost: server\r\n\r\n")
+                                .await;
+                        }
                         let (h2, times, opened) = (h.clone(), times.clone(), h.now());
+                        if words[0] == "hog" {
+                            // Held, never read, to the end of the run.
+                            h.spawn(pid, async move {
+                                let _s = s;
+                                h2.sleep(Duration::from_secs(100_000)).await;
+                            });
+                            times.borrow_mut().push((opened, opened));
+                            continue;
+                        }
                         h.spawn(pid, async move {
                             let mut buf = [0u8; 64];
                             let _ = s.read(&mut buf).await;
@@ -141,16 +161,17 @@ impl Commands for Clients {
 
 #[test]
 fn slow_and_surplus_clients_are_bounded() {
-    let holders = MAX_CONNECTIONS - 2;
+    // With the body's connection, every place is taken.
+    let holders = MAX_CONNECTIONS - 1;
     let mut text = common::www_net();
     let runs = [
         ("0s", "serve http".to_string()),
         ("0s", "serve https".to_string()),
         ("1s", "trickle-tls".to_string()),
         ("1s", "trickle-body".to_string()),
-        ("1s", "trickle-head 29".to_string()),
         ("2s", format!("hold {holders}")),
         ("20s", "get".to_string()),
+        ("25s", "trickle-head 5".to_string()),
         ("100s", "get".to_string()),
     ];
     for (at, cmd) in &runs {
@@ -187,8 +208,8 @@ fn slow_and_surplus_clients_are_bounded() {
         (1.0 + limit..1.0 + limit + 1.0).contains(&t),
         "body cut at {t} s"
     );
-    // The head began at 30 s (the connection idle before): cut at 90 s,
-    // while its lines were still coming.
+    // The head began at 30 s (the connection, opened at 25 s, idle
+    // before): cut at 90 s, while its lines were still coming.
     // The TLS handshake began at 1 s, a byte every 10 s: cut at 61 s.
     let tls = of("trickle-tls");
     let t = secs(&tls[0].0[0]);
@@ -196,28 +217,72 @@ fn slow_and_surplus_clients_are_bounded() {
         (1.0 + limit..1.0 + limit + 1.0).contains(&t),
         "handshake cut at {t} s"
     );
-    let head = of("trickle-head 29");
+    let head = of("trickle-head 5");
     let t = secs(&head[0].0[0]);
     assert!(
         (30.0 + limit..30.0 + limit + 1.0).contains(&t),
         "head cut at {t} s"
     );
     // The idle connections, opened from 2 s on: each closed 60 s after it
-    // opened — every one of them served (held), none closed early.
-    let held = &of(&format!("hold {holders}"))[0].0;
+    // opened — but the first, the one waiting longest for a request when
+    // the request at 20 s found every place taken: it gave its place.
+    let mut held = of(&format!("hold {holders}"))[0].0.clone();
+    held.sort_by_key(|(opened, _)| *opened);
+    let evicted = held.remove(0);
+    assert!((20.0..20.1).contains(&secs(&evicted)), "{evicted:?}");
     for (opened, closed) in held {
-        let lasted = closed.saturating_since(*opened).as_secs_f64();
+        let lasted = closed.saturating_since(opened).as_secs_f64();
         assert!(
             (limit..limit + 0.1).contains(&lasted),
             "an idle connection opened at {opened:?} lasted {lasted} s"
         );
     }
-    // With every place taken, a request at 20 s is closed unanswered; at
-    // 100 s, places free again, it is served.
+    // So the request at 20 s is served although every place was taken,
+    // and the one at 100 s too.
     let gets = of("get");
     assert_eq!(gets.len(), 2, "{log:?}");
-    let (early, late) = (&gets[0], &gets[1]);
-    assert_eq!(early.1, "", "answered while full: {early:?}");
-    assert!(secs(&early.0[0]) < 21.0, "{early:?}");
-    assert_eq!(late.1, "HTTP/1.1 200 OK", "{late:?}");
+    for get in &gets {
+        assert_eq!(get.1, "HTTP/1.1 200 OK", "{get:?}");
+    }
+}
+
+/// Clients that ask for a large file and never read hold every place;
+/// their responses stall (the windows shut) and, once stalled for
+/// `STALLED`, a newcomer takes the place of the one stalled longest: the
+/// request is served rather than refused for as long as the hogs hold on.
+#[test]
+fn stalled_responses_give_their_places_to_newcomers() {
+    // Small socket buffers everywhere, so that 512 stalled responses stay
+    // small.
+    let small = "\n[host.tcp]\nsend_buffer = 8192\nrecv_buffer = 8192\n";
+    let mut text = common::www_net()
+        .replace(
+            "gateway = \"10.99.1.1\"\n",
+            &format!("gateway = \"10.99.1.1\"\n{small}"),
+        )
+        .replace(
+            "gateway = \"10.99.3.1\"\n",
+            &format!("gateway = \"10.99.3.1\"\n{small}"),
+        );
+    for (at, on, cmd) in [
+        ("0s", "server", "serve http".to_string()),
+        ("1s", "client", format!("hog {MAX_CONNECTIONS}")),
+        ("30s", "client", "get".to_string()),
+    ] {
+        text.push_str(&format!(
+            "\n[[run]]\nat = \"{at}\"\non = \"{on}\"\ncmd = \"{cmd}\"\n"
+        ));
+    }
+    let log: Log = Rc::default();
+    let clients = Clients(log.clone());
+    let scenario = load_checked("hogs.toml", &text, &|c| clients.check(c))
+        .unwrap_or_else(|e| panic!("scenario: {e}\n{text}"));
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).expect("build");
+    sim.run_until(Instant::ZERO + Duration::from_secs(40), &clients);
+    let log = log.borrow();
+    let get = log
+        .iter()
+        .find(|(c, ..)| c == "get")
+        .expect("the get ended");
+    assert_eq!(get.2, "HTTP/1.1 200 OK", "{get:?}");
 }

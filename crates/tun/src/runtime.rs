@@ -692,7 +692,7 @@ fn drive(
     }
     host.set_epoch(wall_clock());
     host.use_os_random();
-    host.set_fs(Rc::new(RealFs));
+    host.set_fs(Rc::new(RealFs::new()));
     host.set_names(Rc::new(RefCell::new(etc_hosts())));
     let pcap = match pcap {
         Some(path) => {

@@ -8,15 +8,26 @@
 //! request, an idle one is closed [`KEEPALIVE`] after its last, and a
 //! request's head and then its body must each arrive within
 //! [`FIRST_REQUEST`]. Every connection has its own task, so clients are
-//! served concurrently, at most [`MAX_CONNECTIONS`] at once. Limits:
-//! request heads 16 KiB, request bodies [`MAX_BODY`]; chunked request bodies
-//! are not accepted (411).
+//! served concurrently, at most [`MAX_CONNECTIONS`] at once. With every
+//! place taken, a new connection takes the place of the one that holds
+//! its place for least: the one waiting longest for a request (or its TLS
+//! handshake), else the one whose response has made no progress for
+//! longest, at least [`STALLED`] — so clients that open connections and
+//! send nothing, trickle their requests (slowloris) or never read their
+//! responses cannot lock others out; a newcomer is refused only when
+//! every place is busy with a request that is moving. A response that
+//! makes no progress for [`SEND_STALL`] is given up. Limits: request
+//! heads 16 KiB, request bodies [`MAX_BODY`]; chunked request bodies are
+//! not accepted (411).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::future::{poll_fn, Future};
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use tcplab_host::{timeout, FileSystem, Host, Output};
+use tcplab_stack::Instant;
 
 use crate::tls::Stream;
 
@@ -35,6 +46,12 @@ pub const MAX_BODY: u64 = 16 << 20;
 /// memory stays bounded (each may hold a 16 MiB body, and over TLS about
 /// 100 KiB of buffers) while the slow ones time out.
 pub const MAX_CONNECTIONS: usize = 512;
+/// A response that has made no progress for this long may lose its place
+/// to a new connection when every place is taken.
+pub const STALLED: Duration = Duration::from_secs(10);
+/// A response that makes no progress for this long is given up (Apache's
+/// `Timeout`, nginx's `send_timeout`: 60 s).
+pub const SEND_STALL: Duration = Duration::from_secs(60);
 
 /// What the server needs for every request.
 #[derive(Debug)]
@@ -42,27 +59,101 @@ pub struct Site {
     pub host: Host,
     pub root: String,
     pub log: Option<RefCell<Output>>,
-    /// Connections being served.
-    pub open: std::cell::Cell<usize>,
+    /// The connections being served.
+    pub conns: RefCell<Vec<Rc<Place>>>,
+}
+
+/// What one connection is doing, for choosing whom a newcomer replaces.
+#[derive(Debug)]
+pub struct Place {
+    /// Waiting for a request (or the TLS handshake), rather than busy
+    /// with one.
+    waiting: Cell<bool>,
+    /// Since when it waits; or, busy, when its response last moved.
+    since: Cell<Instant>,
+    evicted: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
 }
 
 /// A place among the [`MAX_CONNECTIONS`]; given back when dropped.
 #[derive(Debug)]
-pub struct Slot(Rc<Site>);
+pub struct Slot {
+    site: Rc<Site>,
+    place: Rc<Place>,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.open.set(self.0.open.get().saturating_sub(1));
+        let mut conns = self.site.conns.borrow_mut();
+        if let Some(i) = conns.iter().position(|p| Rc::ptr_eq(p, &self.place)) {
+            conns.swap_remove(i);
+        }
     }
 }
 
-/// A place for a new connection, if there is one.
-pub fn admit(site: &Rc<Site>) -> Option<Slot> {
-    if site.open.get() >= MAX_CONNECTIONS {
-        return None;
+impl Slot {
+    /// Waiting for a request from now.
+    fn waiting(&self) {
+        self.place.waiting.set(true);
+        self.place.since.set(self.site.host.now());
     }
-    site.open.set(site.open.get() + 1);
-    Some(Slot(site.clone()))
+
+    /// Busy with a request, whose response moved now.
+    fn moved(&self) {
+        self.place.waiting.set(false);
+        self.place.since.set(self.site.host.now());
+    }
+
+    /// Ready when a newcomer has taken this connection's place: its task
+    /// then ends (and the connection closes).
+    pub fn evicted(&self) -> impl Future<Output = ()> + '_ {
+        poll_fn(|cx| {
+            if self.place.evicted.get() {
+                Poll::Ready(())
+            } else {
+                *self.place.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// A place for a new connection: a free one, or the place of the
+/// connection waiting longest for a request, or else of the one whose
+/// response has not moved for longest (at least [`STALLED`]); `None` when
+/// every place is busy with a moving response.
+pub fn admit(site: &Rc<Site>) -> Option<Slot> {
+    let now = site.host.now();
+    let mut conns = site.conns.borrow_mut();
+    if conns.len() >= MAX_CONNECTIONS {
+        let oldest = |waiting: bool| {
+            conns
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.waiting.get() == waiting)
+                .filter(|(_, p)| waiting || now.saturating_since(p.since.get()) >= STALLED)
+                .min_by_key(|(_, p)| p.since.get())
+                .map(|(i, _)| i)
+        };
+        let victim = oldest(true).or_else(|| oldest(false))?;
+        let place = conns.swap_remove(victim);
+        place.evicted.set(true);
+        let waker = place.waker.borrow_mut().take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+    let place = Rc::new(Place {
+        waiting: Cell::new(true),
+        since: Cell::new(now),
+        evicted: Cell::new(false),
+        waker: RefCell::new(None),
+    });
+    conns.push(place.clone());
+    Some(Slot {
+        site: site.clone(),
+        place,
+    })
 }
 
 fn reason(code: u16) -> &'static str {
@@ -218,12 +309,13 @@ impl Site {
 }
 
 /// Serve one connection until it closes or idles.
-pub async fn connection(site: Rc<Site>, stream: Stream) {
+pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
     let peer = stream.peer_addr();
     let mut conn = Conn::new(stream);
     conn.requests = true;
     let mut wait = FIRST_REQUEST;
     loop {
+        slot.waiting();
         match timeout(&site.host, wait, conn.wait_readable()).await {
             Ok(Ok(true)) => {}
             _ => break,
@@ -236,30 +328,76 @@ pub async fn connection(site: Rc<Site>, stream: Stream) {
             Ok(Ok(Some(h))) => h,
             Ok(Ok(None)) => break,
             Ok(Err(HttpError::HeadTooLarge)) => {
-                let _ = write(&mut conn, &site, Response::error(431), false, false, "1.1").await;
+                let _ = write(
+                    &mut conn,
+                    &site,
+                    slot,
+                    Response::error(431),
+                    false,
+                    false,
+                    "1.1",
+                )
+                .await;
                 break;
             }
             Ok(Err(_)) => {
-                let _ = write(&mut conn, &site, Response::error(400), false, false, "1.1").await;
+                let _ = write(
+                    &mut conn,
+                    &site,
+                    slot,
+                    Response::error(400),
+                    false,
+                    false,
+                    "1.1",
+                )
+                .await;
                 break;
             }
         };
+        slot.moved();
         let parts: Vec<&str> = head.start.split(' ').collect();
         let [method, target, version] = parts[..] else {
-            let _ = write(&mut conn, &site, Response::error(400), false, false, "1.1").await;
+            let _ = write(
+                &mut conn,
+                &site,
+                slot,
+                Response::error(400),
+                false,
+                false,
+                "1.1",
+            )
+            .await;
             break;
         };
         let minor = match version {
             "HTTP/1.1" => "1.1",
             "HTTP/1.0" => "1.0",
             _ => {
-                let _ = write(&mut conn, &site, Response::error(505), false, false, "1.1").await;
+                let _ = write(
+                    &mut conn,
+                    &site,
+                    slot,
+                    Response::error(505),
+                    false,
+                    false,
+                    "1.1",
+                )
+                .await;
                 break;
             }
         };
         // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
         if minor == "1.1" && head.header("host").is_none() {
-            let _ = write(&mut conn, &site, Response::error(400), false, false, minor).await;
+            let _ = write(
+                &mut conn,
+                &site,
+                slot,
+                Response::error(400),
+                false,
+                false,
+                minor,
+            )
+            .await;
             break;
         }
         if head
@@ -267,18 +405,45 @@ pub async fn connection(site: Rc<Site>, stream: Stream) {
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
         {
-            let _ = write(&mut conn, &site, Response::error(411), false, false, minor).await;
+            let _ = write(
+                &mut conn,
+                &site,
+                slot,
+                Response::error(411),
+                false,
+                false,
+                minor,
+            )
+            .await;
             break;
         }
         let length = match head.content_length() {
             Ok(l) => l.unwrap_or(0),
             Err(_) => {
-                let _ = write(&mut conn, &site, Response::error(400), false, false, minor).await;
+                let _ = write(
+                    &mut conn,
+                    &site,
+                    slot,
+                    Response::error(400),
+                    false,
+                    false,
+                    minor,
+                )
+                .await;
                 break;
             }
         };
         if length > MAX_BODY {
-            let _ = write(&mut conn, &site, Response::error(413), false, false, minor).await;
+            let _ = write(
+                &mut conn,
+                &site,
+                slot,
+                Response::error(413),
+                false,
+                false,
+                minor,
+            )
+            .await;
             break;
         }
         let mut body = Vec::new();
@@ -298,7 +463,16 @@ pub async fn connection(site: Rc<Site>, stream: Stream) {
         };
         let response = site.route(method, target, &body, &head);
         let code = response.code;
-        let sent = write(&mut conn, &site, response, method == "HEAD", keep, minor).await;
+        let sent = write(
+            &mut conn,
+            &site,
+            slot,
+            response,
+            method == "HEAD",
+            keep,
+            minor,
+        )
+        .await;
         if let Some(log) = &site.log {
             let who = peer.map_or("-".to_string(), |p| p.ip().to_string());
             log.borrow_mut().line(format!(
@@ -314,7 +488,23 @@ pub async fn connection(site: Rc<Site>, stream: Stream) {
         }
     }
     let _ = conn.stream.shutdown().await;
-    let _ = conn.stream.flush().await;
+    let _ = timeout(&site.host, SEND_STALL, conn.stream.flush()).await;
+}
+
+/// Write all of `data`, each piece within [`SEND_STALL`] (a client that
+/// stops reading is given up), telling the slot whenever it moved.
+async fn send(conn: &Conn, site: &Site, slot: &Slot, mut data: &[u8]) -> Result<(), HttpError> {
+    while !data.is_empty() {
+        match timeout(&site.host, SEND_STALL, conn.stream.write(data)).await {
+            Ok(Ok(n)) => {
+                data = &data[n..];
+                slot.moved();
+            }
+            Ok(Err(e)) => return Err(HttpError::Socket(e)),
+            Err(_) => return Err(HttpError::Socket(tcplab_stack::SocketError::TimedOut)),
+        }
+    }
+    Ok(())
 }
 
 /// Write a response; returns the body bytes sent. `keep`: the connection
@@ -323,6 +513,7 @@ pub async fn connection(site: Rc<Site>, stream: Stream) {
 async fn write(
     conn: &mut Conn,
     site: &Site,
+    slot: &Slot,
     mut r: Response,
     head_only: bool,
     keep: bool,
@@ -355,17 +546,17 @@ async fn write(
         head.push_str(&format!("{n}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    conn.stream.write_all(head.as_bytes()).await?;
+    send(conn, site, slot, head.as_bytes()).await?;
     if head_only {
         return Ok(0);
     }
     match &r.body {
         Body::Bytes(b) => {
-            conn.stream.write_all(b).await?;
+            send(conn, site, slot, b).await?;
             Ok(b.len() as u64)
         }
         Body::Chunked(b) if !chunked => {
-            conn.stream.write_all(b).await?;
+            send(conn, site, slot, b).await?;
             Ok(b.len() as u64)
         }
         Body::Chunked(b) => {
@@ -375,13 +566,11 @@ async fn write(
                 if part.is_empty() {
                     continue;
                 }
-                conn.stream
-                    .write_all(format!("{:x}\r\n", part.len()).as_bytes())
-                    .await?;
-                conn.stream.write_all(part).await?;
-                conn.stream.write_all(b"\r\n").await?;
+                send(conn, site, slot, format!("{:x}\r\n", part.len()).as_bytes()).await?;
+                send(conn, site, slot, part).await?;
+                send(conn, site, slot, b"\r\n").await?;
             }
-            conn.stream.write_all(b"0\r\n\r\n").await?;
+            send(conn, site, slot, b"0\r\n\r\n").await?;
             Ok(b.len() as u64)
         }
     }
