@@ -466,14 +466,44 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
             }
         }
     }
+    // At most SMALL_MAX connections at once (a process's default file
+    // limit on Linux is 1024): more are closed as they come, so that a
+    // flood of connections cannot take all the host's memory.
+    let open = Rc::new(std::cell::Cell::new(0usize));
     loop {
         let Ok(stream) = listener.accept().await else {
             return 1;
         };
-        let h = host.clone();
+        if open.get() >= SMALL_MAX {
+            continue;
+        }
+        open.set(open.get() + 1);
+        let (h, open) = (host.clone(), open.clone());
         let service = a.service.clone();
-        host.spawn(pid, async move { connection(h, stream, service).await });
+        host.spawn(pid, async move {
+            connection(h, stream, service).await;
+            open.set(open.get() - 1);
+        });
     }
+}
+
+/// Connections the small services (echo, discard, chargen, daytime) serve
+/// at once.
+pub const SMALL_MAX: usize = 1024;
+
+/// A small service gives up a client that takes nothing it sends for this
+/// long (one that sends and never reads would hold its place for ever).
+const STALL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Write all of `data`, each piece within [`STALL`]; false if it could not.
+async fn write_within(host: &Host, stream: &impl Duplex, mut data: &[u8]) -> bool {
+    while !data.is_empty() {
+        match timeout(host, STALL, stream.write(data)).await {
+            Ok(Ok(n)) => data = &data[n..],
+            _ => return false,
+        }
+    }
+    true
 }
 
 type ServerTls = (Arc<rustls::ServerConfig>, Clock);
@@ -571,22 +601,31 @@ async fn https_connection(
 }
 
 async fn connection(host: Host, stream: impl Duplex, service: Service) {
-    let mut buf = vec![0u8; 32 * 1024];
+    // The read buffer starts small and doubles while reads fill it (to 32
+    // KiB), so an idle connection holds little and a busy one reads much.
+    let mut buf = vec![0u8; 2048];
+    let grow = |buf: &mut Vec<u8>, n: usize| {
+        if n == buf.len() && buf.len() < 32 * 1024 {
+            buf.resize(buf.len() * 2, 0);
+        }
+    };
     match service {
         Service::Echo => {
             while let Ok(n) = stream.read(&mut buf).await {
-                if n == 0 || stream.write_all(&buf[..n]).await.is_err() {
+                if n == 0 || !write_within(&host, &stream, &buf[..n]).await {
                     break;
                 }
+                grow(&mut buf, n);
             }
             let _ = stream.shutdown();
-            let _ = stream.flush().await;
+            let _ = timeout(&host, STALL, stream.flush()).await;
         }
         Service::Discard => {
             while let Ok(n) = stream.read(&mut buf).await {
                 if n == 0 {
                     break;
                 }
+                grow(&mut buf, n);
             }
         }
         Service::Chargen => {
@@ -594,9 +633,9 @@ async fn connection(host: Host, stream: impl Duplex, service: Service) {
             let mut offset = 0;
             loop {
                 let chunk = &pattern[offset..offset + 74 * 95];
-                match stream.write(chunk).await {
-                    Ok(n) => offset = (offset + n) % (74 * 95),
-                    Err(_) => break,
+                match timeout(&host, STALL, stream.write(chunk)).await {
+                    Ok(Ok(n)) => offset = (offset + n) % (74 * 95),
+                    _ => break,
                 }
             }
         }

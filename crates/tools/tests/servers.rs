@@ -202,3 +202,40 @@ cmd = "nc b 19"
         "{kept}"
     );
 }
+
+/// The small services serve at most `SMALL_MAX` connections at once: with
+/// that many clients connected and silent, the next one is closed at once
+/// (its line never echoed); when one leaves, a newcomer is served again.
+#[test]
+fn small_services_serve_a_bounded_number_of_connections() {
+    use tcplab_tools::serve::SMALL_MAX;
+    let mut runs: Vec<(String, String, String)> =
+        vec![("0s".into(), "server".into(), "serve echo".into())];
+    for i in 0..SMALL_MAX {
+        // Silent clients; the first leaves after 5 s.
+        let wait = if i == 0 { "-w 5 " } else { "" };
+        runs.push((
+            "1s".into(),
+            "client".into(),
+            format!("nc -d {wait}server 7"),
+        ));
+    }
+    runs.push((
+        "3s".into(),
+        "client".into(),
+        "echo refused | nc server 7".into(),
+    ));
+    runs.push((
+        "8s".into(),
+        "client".into(),
+        "echo served | nc server 7".into(),
+    ));
+    let refs: Vec<(&str, &str, &str)> = runs
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    let r = run(&refs);
+    let of = |cmd: &str| r.iter().find(|x| x.cmdline == cmd).unwrap();
+    assert!(of("echo refused | nc server 7").stdout.is_empty());
+    assert_eq!(of("echo served | nc server 7").stdout, ["served"]);
+}

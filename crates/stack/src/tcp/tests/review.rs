@@ -351,3 +351,26 @@ fn frag_needed_counts_only_for_data_in_flight() {
     super::segments::icmp_unreachable(&mut b, &sent, DstUnreachable::FragRequired, 576);
     assert_eq!(b.s.path_mtu(THEM), Some(576));
 }
+
+// The same review: 18,000 connections that each sent one byte held 5 GB,
+// every ring allocated whole at its first byte. Storage grows with the
+// contents now: one byte in and out costs a few KiB, a burst grows it.
+#[test]
+fn a_few_bytes_hold_a_few_kib_of_buffers() {
+    let mut b = Bench::new(|c| {
+        c.recv_buffer = 256 * 1024;
+        c.send_buffer = 256 * 1024;
+        c.window_scaling = true;
+    });
+    let (c, iss) = established(&mut b);
+    b.send(Seg::new(ACK | super::segments::PSH, IRS + 1, iss + 1).data(b"x"));
+    b.s.tcp_send(c, b"y").unwrap();
+    b.recv();
+    let small = b.s.tcp.buffer_bytes();
+    assert!(
+        small <= 2 * crate::tcp::buffer::MIN_STORAGE,
+        "{small} bytes"
+    );
+    b.s.tcp_send(c, &[1u8; 100_000]).unwrap();
+    assert!(b.s.tcp.buffer_bytes() >= 100_000);
+}
