@@ -22,8 +22,8 @@ pub struct Config {
     pub accept_redirects: bool,
     /// Ignore echo requests sent to a broadcast address (Linux default).
     pub echo_ignore_broadcasts: bool,
-    /// Per-destination spacing of ICMP errors (Linux `icmp_ratelimit`);
-    /// zero disables it.
+    /// Per-destination spacing of ICMP errors (Linux `icmp_ratelimit`,
+    /// 1 s by default, in bursts of six); zero disables it.
     pub icmp_ratelimit: Duration,
     /// Token bucket over all ICMP errors (Linux `icmp_msgs_per_sec`).
     pub icmp_msgs_per_sec: u32,
@@ -77,7 +77,7 @@ impl Default for Config {
             send_redirects: true,
             accept_redirects: true,
             echo_ignore_broadcasts: true,
-            icmp_ratelimit: Duration::ZERO,
+            icmp_ratelimit: Duration::from_secs(1),
             icmp_msgs_per_sec: 1000,
             icmp_msgs_burst: 50,
             reassembly_timeout: Duration::from_secs(30),

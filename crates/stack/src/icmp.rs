@@ -49,7 +49,9 @@ pub struct IcmpLayer {
     per_sec: u32,
     burst: u32,
     ratelimit: Duration,
-    last_sent: Map<Ipv4Addr, Instant>,
+    /// Per destination: when its bucket was last filled, and its tokens
+    /// (microseconds of `ratelimit`, at most [`BURST_FACTOR`] of them).
+    last_sent: Map<Ipv4Addr, (Instant, u64)>,
     pub echo_ignore_broadcasts: bool,
 }
 
@@ -161,7 +163,11 @@ impl IcmpLayer {
         }
         let dst = quote.header.src_addr;
         let to_self = ip.is_local_addr(dst);
-        if !to_self && !self.allow(now, dst) {
+        // Linux's icmp_ratemask (0x1818): unreachables, source quench,
+        // time exceeded and parameter problems are limited per destination;
+        // redirects have their own backoff.
+        let masked = !matches!(error, IcmpError::RedirectHost(_));
+        if !to_self && !self.allow(now, dst, masked) {
             self.stats.out_rate_limited += 1;
             return;
         }
@@ -197,8 +203,11 @@ impl IcmpLayer {
         self.send(now, ip, src, dst, &repr);
     }
 
-    /// The global token bucket and the per-destination spacing.
-    fn allow(&mut self, now: Instant, dst: Ipv4Addr) -> bool {
+    /// The global token bucket and, for `masked` types, the per-destination
+    /// one: `ratelimit` apart on average, in bursts of up to
+    /// [`BURST_FACTOR`], a new destination's bucket full (Linux's
+    /// `inet_peer_xrlim_allow`).
+    fn allow(&mut self, now: Instant, dst: Ipv4Addr, masked: bool) -> bool {
         let elapsed = now.saturating_since(self.last_refill);
         let add = elapsed.as_micros() * u128::from(self.per_sec) / 1_000_000;
         if add > 0 {
@@ -208,26 +217,40 @@ impl IcmpLayer {
         if self.credit == 0 {
             return false;
         }
-        if !self.ratelimit.is_zero() {
-            if let Some(&last) = self.last_sent.get(&dst) {
-                if now.saturating_since(last) < self.ratelimit {
-                    return false;
+        if masked && !self.ratelimit.is_zero() {
+            let step = u64::try_from(self.ratelimit.as_micros()).unwrap_or(u64::MAX);
+            let most = step.saturating_mul(BURST_FACTOR);
+            let tokens = match self.last_sent.get(&dst) {
+                Some(&(last, tokens)) => {
+                    let more =
+                        u64::try_from(now.saturating_since(last).as_micros()).unwrap_or(u64::MAX);
+                    tokens.saturating_add(more).min(most)
                 }
+                None => most,
+            };
+            if tokens < step {
+                self.last_sent.insert(dst, (now, tokens));
+                return false;
             }
-            if self.last_sent.len() >= PER_DEST_CAPACITY {
-                let limit = self.ratelimit;
+            if self.last_sent.len() >= PER_DEST_CAPACITY && !self.last_sent.contains_key(&dst) {
+                // Forget destinations whose buckets are full again.
+                let full = self.ratelimit * BURST_FACTOR as u32;
                 self.last_sent
-                    .retain(|_, t| now.saturating_since(*t) < limit);
+                    .retain(|_, (t, _)| now.saturating_since(*t) < full);
                 if self.last_sent.len() >= PER_DEST_CAPACITY {
                     self.last_sent.clear();
                 }
             }
-            self.last_sent.insert(dst, now);
+            self.last_sent.insert(dst, (now, tokens - step));
         }
         self.credit -= 1;
         true
     }
 }
+
+/// Linux's XRLIM_BURST_FACTOR: a destination may receive this many errors
+/// at once before the rate limit spaces them.
+const BURST_FACTOR: u64 = 6;
 
 /// RFC 1122 §3.2.2: an ICMP error message MUST NOT be sent about
 /// * an ICMP error message,
@@ -410,6 +433,7 @@ mod tests {
         let config = Config {
             icmp_msgs_per_sec: 10,
             icmp_msgs_burst: 5,
+            icmp_ratelimit: Duration::ZERO,
             ..Config::default()
         };
         let (mut icmp, mut ip) = layer_with(config);
@@ -427,19 +451,28 @@ mod tests {
         assert_eq!(sent(&mut ip), 3);
     }
 
+    /// Linux's default: a second apart on average per destination, in
+    /// bursts of up to six (a new destination may have six at once).
     #[test]
     fn per_destination_spacing() {
-        let config = Config {
-            icmp_ratelimit: Duration::from_secs(1),
-            ..Config::default()
-        };
+        let config = Config::default();
+        assert_eq!(config.icmp_ratelimit, Duration::from_secs(1));
         let (mut icmp, mut ip) = layer_with(config);
         let d = datagram([10, 0, 1, 2], [10, 9, 9, 9], Protocol::Udp, &[0; 8], 0);
         let e = IcmpError::DstUnreachable(DstUnreachable::HostUnreachable);
-        icmp.send_error(Instant::from_secs(5), &mut ip, &d, Some(IfaceId(1)), e);
+        for _ in 0..10 {
+            icmp.send_error(Instant::from_secs(5), &mut ip, &d, Some(IfaceId(1)), e);
+        }
+        assert_eq!(sent(&mut ip), 6, "a burst of six");
         icmp.send_error(Instant::from_millis(5500), &mut ip, &d, Some(IfaceId(1)), e);
-        assert_eq!(sent(&mut ip), 1);
+        assert_eq!(sent(&mut ip), 0);
         icmp.send_error(Instant::from_secs(6), &mut ip, &d, Some(IfaceId(1)), e);
+        assert_eq!(sent(&mut ip), 1, "one more a second later");
+        icmp.send_error(Instant::from_secs(6), &mut ip, &d, Some(IfaceId(1)), e);
+        assert_eq!(sent(&mut ip), 0);
+        // Redirects are not counted against it.
+        let r = IcmpError::RedirectHost(std::net::Ipv4Addr::new(10, 0, 1, 9));
+        icmp.send_error(Instant::from_secs(6), &mut ip, &d, Some(IfaceId(1)), r);
         assert_eq!(sent(&mut ip), 1);
         // Another destination is not held back.
         let d2 = datagram([10, 0, 1, 3], [10, 9, 9, 9], Protocol::Udp, &[0; 8], 0);

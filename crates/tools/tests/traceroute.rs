@@ -22,12 +22,15 @@ traceroute to server (10.99.3.2), 30 hops max, 60 byte packets
 
 #[test]
 fn numeric_icmp_and_tcp_methods_reach_the_destination() {
+    // Ten seconds apart: each router answers a destination at most six
+    // times at once and then once a second (Linux's icmp_ratelimit), and
+    // a trace asks each for three (and the server for more).
     let runs = run(&[
         ("0s", "server", "serve echo"),
         ("100ms", "client", "traceroute -n -I 10.99.3.2"),
-        ("200ms", "client", "traceroute -n -T -p 7 10.99.3.2"),
-        ("300ms", "client", "traceroute -n -T 10.99.3.2"),
-        ("400ms", "client", "traceroute -n -U 10.99.3.2"),
+        ("10s", "client", "traceroute -n -T -p 7 10.99.3.2"),
+        ("20s", "client", "traceroute -n -T 10.99.3.2"),
+        ("30s", "client", "traceroute -n -U 10.99.3.2"),
     ]);
     let path = concat!(
         " 1  10.99.1.1  0.200 ms  0.200 ms  0.200 ms\n",
@@ -49,7 +52,7 @@ fn numeric_icmp_and_tcp_methods_reach_the_destination() {
 fn unreachables_are_annotated_and_end_the_trace() {
     let runs = run(&[
         ("0s", "client", "traceroute -n -q 1 -m 5 10.98.0.1"),
-        ("100ms", "client", "traceroute -n -m 4 10.99.3.77"),
+        ("10s", "client", "traceroute -n -m 4 10.99.3.77"),
     ]);
     assert_eq!(
         runs[0].out(),
@@ -162,5 +165,31 @@ fn dont_fragment_past_a_known_path_mtu() {
 traceroute to 10.99.3.2 (10.99.3.2), 30 hops max, 1400 byte packets
  1  *  0.000 ms !F-576 * *
 "
+    );
+}
+
+/// Linux's ICMP rate limit, seen as a person sees it: traces run back to
+/// back exhaust each router's burst of six errors for the client, and the
+/// third trace's hops time out ("* * *") until the buckets refill.
+#[test]
+fn back_to_back_traces_meet_the_icmp_rate_limit() {
+    let runs = run(&[
+        ("0s", "client", "traceroute -n -q 3 -m 2 10.99.3.2"),
+        ("100ms", "client", "traceroute -n -q 3 -m 2 10.99.3.2"),
+        ("200ms", "client", "traceroute -n -q 3 -m 2 10.99.3.2"),
+        ("20s", "client", "traceroute -n -q 3 -m 2 10.99.3.2"),
+    ]);
+    assert_eq!(
+        runs[0].stdout[1],
+        " 1  10.99.1.1  0.200 ms  0.200 ms  0.200 ms"
+    );
+    assert_eq!(
+        runs[1].stdout[1],
+        " 1  10.99.1.1  0.200 ms  0.200 ms  0.200 ms"
+    );
+    assert_eq!(runs[2].stdout[1], " 1  * * *");
+    assert_eq!(
+        runs[3].stdout[1],
+        " 1  10.99.1.1  0.200 ms  0.200 ms  0.200 ms"
     );
 }
