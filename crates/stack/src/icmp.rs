@@ -164,10 +164,11 @@ impl IcmpLayer {
         let dst = quote.header.src_addr;
         let to_self = ip.is_local_addr(dst);
         // Linux's icmp_ratemask (0x1818): unreachables, source quench,
-        // time exceeded and parameter problems are limited per destination;
-        // redirects have their own backoff.
-        let masked = !matches!(error, IcmpError::RedirectHost(_));
-        if !to_self && !self.allow(now, dst, masked) {
+        // time exceeded and parameter problems are limited; redirects (with
+        // their own backoff) and "fragmentation needed" ("don't limit PMTU
+        // discovery", icmpv4_mask_allow) are not, by either bucket.
+        let exempt = matches!(error, IcmpError::RedirectHost(_) | IcmpError::FragNeeded(_));
+        if !to_self && !exempt && !self.allow(now, dst) {
             self.stats.out_rate_limited += 1;
             return;
         }
@@ -203,11 +204,10 @@ impl IcmpLayer {
         self.send(now, ip, src, dst, &repr);
     }
 
-    /// The global token bucket and, for `masked` types, the per-destination
-    /// one: `ratelimit` apart on average, in bursts of up to
-    /// [`BURST_FACTOR`], a new destination's bucket full (Linux's
-    /// `inet_peer_xrlim_allow`).
-    fn allow(&mut self, now: Instant, dst: Ipv4Addr, masked: bool) -> bool {
+    /// The global token bucket and the per-destination one: `ratelimit`
+    /// apart on average, in bursts of up to [`BURST_FACTOR`], a new
+    /// destination's bucket full (Linux's `inet_peer_xrlim_allow`).
+    fn allow(&mut self, now: Instant, dst: Ipv4Addr) -> bool {
         let elapsed = now.saturating_since(self.last_refill);
         let add = elapsed.as_micros() * u128::from(self.per_sec) / 1_000_000;
         if add > 0 {
@@ -217,7 +217,7 @@ impl IcmpLayer {
         if self.credit == 0 {
             return false;
         }
-        if masked && !self.ratelimit.is_zero() {
+        if !self.ratelimit.is_zero() {
             let step = u64::try_from(self.ratelimit.as_micros()).unwrap_or(u64::MAX);
             let most = step.saturating_mul(BURST_FACTOR);
             let tokens = match self.last_sent.get(&dst) {
@@ -470,10 +470,16 @@ mod tests {
         assert_eq!(sent(&mut ip), 1, "one more a second later");
         icmp.send_error(Instant::from_secs(6), &mut ip, &d, Some(IfaceId(1)), e);
         assert_eq!(sent(&mut ip), 0);
-        // Redirects are not counted against it.
+        // Redirects and "fragmentation needed" are not limited.
         let r = IcmpError::RedirectHost(std::net::Ipv4Addr::new(10, 0, 1, 9));
         icmp.send_error(Instant::from_secs(6), &mut ip, &d, Some(IfaceId(1)), r);
         assert_eq!(sent(&mut ip), 1);
+        let big = datagram([10, 0, 1, 2], [10, 9, 9, 9], Protocol::Udp, &[0; 1400], 0);
+        for _ in 0..10 {
+            let e = IcmpError::FragNeeded(576);
+            icmp.send_error(Instant::from_secs(6), &mut ip, &big, Some(IfaceId(1)), e);
+        }
+        assert_eq!(sent(&mut ip), 10);
         // Another destination is not held back.
         let d2 = datagram([10, 0, 1, 3], [10, 9, 9, 9], Protocol::Udp, &[0; 8], 0);
         icmp.send_error(Instant::from_secs(6), &mut ip, &d2, Some(IfaceId(1)), e);

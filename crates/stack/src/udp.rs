@@ -183,8 +183,6 @@ impl UdpLayer {
         true
     }
 
-    /// Report an ICMP error about a datagram sent from `local` to `remote`;
-    /// returns the socket it concerned, if any.
     /// The socket that sent a datagram from `local` to `remote`, if any
     /// (what an ICMP error quoting it concerns).
     pub fn sender(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<UdpHandle> {
@@ -200,6 +198,8 @@ impl UdpLayer {
             .map(UdpHandle)
     }
 
+    /// Report an ICMP error about a datagram sent from `local` to `remote`;
+    /// returns the socket it concerned, if any.
     pub fn report_error(
         &mut self,
         local: SocketAddrV4,

@@ -22,6 +22,7 @@ pub mod nc;
 pub mod netstat;
 pub mod nslookup;
 pub mod ping;
+pub mod places;
 pub mod resolve;
 pub mod select;
 pub mod serve;

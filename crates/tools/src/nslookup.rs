@@ -187,7 +187,6 @@ fn fqdn(name: &Name) -> String {
     }
 }
 
-/// The lines nslookup prints for one answer record.
 /// A record of the authority or additional section as nslookup prints
 /// it: addresses as `NAME\tinternet address = A` (`has AAAA address`),
 /// the rest as in the answer section.
@@ -199,6 +198,7 @@ fn present_aside(r: &Record) -> Vec<String> {
     }
 }
 
+/// The lines nslookup prints for one answer record.
 pub fn present(r: &Record) -> Vec<String> {
     let owner = bare(&r.name);
     match &r.data {

@@ -39,6 +39,7 @@ use crate::args::{getopt, Opt};
 use crate::dns::zone::Zone;
 use crate::http;
 use crate::http::server::Site;
+use crate::places::{Places, Slot};
 use crate::select::select;
 use crate::stream::Duplex;
 use crate::tls::{Stream, TlsStream};
@@ -380,13 +381,20 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
                 return 1;
             }
         };
+        let places = Places::new(&host, SMALL_MAX);
         loop {
             let Ok(stream) = listener.accept().await else {
                 return 1;
             };
+            let Some(slot) = places.admit() else {
+                continue;
+            };
             let h = host.clone();
             let service = a.service.clone();
-            host.spawn(pid, async move { connection(h, stream, service).await });
+            host.spawn(pid, async move {
+                let serve = connection(h, stream, service, &slot);
+                let _ = select(serve, slot.evicted()).await;
+            });
         }
     }
     let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.port);
@@ -412,7 +420,7 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
             host: host.clone(),
             root: root.clone(),
             log: log.then(|| RefCell::new(host.stdout(pid))),
-            conns: Default::default(),
+            places: crate::places::Places::new(&host, http::server::MAX_CONNECTIONS),
         });
         loop {
             let Ok(stream) = listener.accept().await else {
@@ -467,22 +475,23 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
         }
     }
     // At most SMALL_MAX connections at once (a process's default file
-    // limit on Linux is 1024): more are closed as they come, so that a
-    // flood of connections cannot take all the host's memory.
-    let open = Rc::new(std::cell::Cell::new(0usize));
+    // limit on Linux is 1024), so that a flood of connections cannot take
+    // all the host's memory; with all taken, a newcomer takes the place of
+    // the connection silent longest, else of one that has stopped reading
+    // (`Places`).
+    let places = Places::new(&host, SMALL_MAX);
     loop {
         let Ok(stream) = listener.accept().await else {
             return 1;
         };
-        if open.get() >= SMALL_MAX {
+        let Some(slot) = places.admit() else {
             continue;
-        }
-        open.set(open.get() + 1);
-        let (h, open) = (host.clone(), open.clone());
+        };
+        let h = host.clone();
         let service = a.service.clone();
         host.spawn(pid, async move {
-            connection(h, stream, service).await;
-            open.set(open.get() - 1);
+            let serve = connection(h, stream, service, &slot);
+            let _ = select(serve, slot.evicted()).await;
         });
     }
 }
@@ -496,10 +505,13 @@ pub const SMALL_MAX: usize = 1024;
 const STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Write all of `data`, each piece within [`STALL`]; false if it could not.
-async fn write_within(host: &Host, stream: &impl Duplex, mut data: &[u8]) -> bool {
+async fn write_within(host: &Host, stream: &impl Duplex, mut data: &[u8], slot: &Slot) -> bool {
     while !data.is_empty() {
         match timeout(host, STALL, stream.write(data)).await {
-            Ok(Ok(n)) => data = &data[n..],
+            Ok(Ok(n)) => {
+                data = &data[n..];
+                slot.moved(n);
+            }
             _ => return false,
         }
     }
@@ -600,7 +612,10 @@ async fn https_connection(
     }
 }
 
-async fn connection(host: Host, stream: impl Duplex, service: Service) {
+/// Serve one connection of a small service; `slot` hears what it does
+/// (waiting for input, or sending), for `Places` to choose whom a
+/// newcomer replaces.
+async fn connection(host: Host, stream: impl Duplex, service: Service, slot: &Slot) {
     // The read buffer starts small and doubles while reads fill it (to 32
     // KiB), so an idle connection holds little and a busy one reads much.
     let mut buf = vec![0u8; 2048];
@@ -612,9 +627,11 @@ async fn connection(host: Host, stream: impl Duplex, service: Service) {
     match service {
         Service::Echo => {
             while let Ok(n) = stream.read(&mut buf).await {
-                if n == 0 || !write_within(&host, &stream, &buf[..n]).await {
+                slot.busy();
+                if n == 0 || !write_within(&host, &stream, &buf[..n], slot).await {
                     break;
                 }
+                slot.waiting();
                 grow(&mut buf, n);
             }
             let _ = stream.shutdown();
@@ -625,24 +642,32 @@ async fn connection(host: Host, stream: impl Duplex, service: Service) {
                 if n == 0 {
                     break;
                 }
+                // Waiting for more from now: a client that keeps sending
+                // is never the one silent longest.
+                slot.waiting();
                 grow(&mut buf, n);
             }
         }
         Service::Chargen => {
+            slot.busy();
             let pattern: Rc<Vec<u8>> = Rc::new(chargen_block());
             let mut offset = 0;
             loop {
                 let chunk = &pattern[offset..offset + 74 * 95];
                 match timeout(&host, STALL, stream.write(chunk)).await {
-                    Ok(Ok(n)) => offset = (offset + n) % (74 * 95),
+                    Ok(Ok(n)) => {
+                        offset = (offset + n) % (74 * 95);
+                        slot.moved(n);
+                    }
                     _ => break,
                 }
             }
         }
         Service::Daytime => {
-            let _ = stream.write_all(daytime(&host).as_bytes()).await;
+            slot.busy();
+            let _ = write_within(&host, &stream, daytime(&host).as_bytes(), slot).await;
             let _ = stream.shutdown();
-            let _ = stream.flush().await;
+            let _ = timeout(&host, STALL, stream.flush()).await;
         }
         Service::Dns { .. } | Service::Resolver { .. } | Service::Http { .. } => {}
     }

@@ -514,3 +514,72 @@ at = "1s"
 on = "client"
 cmd = "tcpdump -n -vvv -c 3 udp src port 53"
 "#;
+
+/// A zone whose name servers have no glue and whose names lead only to
+/// more of the same (the NXNSAttack pattern) costs one client question a
+/// bounded number of questions upstream (`MAX_ASKS`, shared by the
+/// nested resolutions of the servers' names), then SERVFAIL.
+#[test]
+fn a_glueless_maze_costs_a_bounded_number_of_questions() {
+    let mut root = String::from("$ORIGIN .\n$TTL 3600\n@ IN SOA a.root. h.root. 1 3600 900 604800 60\n@ IN NS a.root.\na.root. IN A 10.0.0.1\n");
+    for i in 0..20 {
+        root.push_str(&format!(
+            "evil. IN NS ns{i}.void.\nvoid. IN NS ns{i}.evil.\n"
+        ));
+    }
+    let scenario = format!(
+        r#"
+seed = 1
+[[host]]
+name = "client"
+addr = "10.0.0.10/24"
+nameservers = ["10.0.0.53"]
+[[host]]
+name = "resolv"
+addr = "10.0.0.53/24"
+[[host]]
+name = "root"
+addr = "10.0.0.1/24"
+[[lan]]
+members = ["client", "resolv", "root"]
+delay = "1ms"
+[[file]]
+on = "root"
+path = "/etc/bind/db.root"
+text = """
+{root}"""
+[[run]]
+at = "0s"
+on = "root"
+cmd = "serve dns --zone /etc/bind/db.root"
+[[run]]
+at = "0s"
+on = "resolv"
+cmd = "serve resolver --root 10.0.0.1"
+[[run]]
+at = "1s"
+on = "resolv"
+cmd = "tcpdump -n -c 10000 src host 10.0.0.53 and udp dst port 53"
+[[run]]
+at = "2s"
+on = "client"
+cmd = "nslookup -timeout=60 www.evil"
+"#
+    );
+    let r = common::run_file(&scenario);
+    let dump = r.iter().find(|x| x.cmdline.starts_with("tcpdump")).unwrap();
+    let asked = dump.stdout.len();
+    assert!(
+        asked > 0 && asked <= tcplab_tools::dns::resolver::MAX_ASKS,
+        "{asked} questions"
+    );
+    let lookup = r
+        .iter()
+        .find(|x| x.cmdline.starts_with("nslookup"))
+        .unwrap();
+    assert!(
+        lookup.stdout.iter().any(|l| l.contains("SERVFAIL")),
+        "{:?}",
+        lookup.stdout
+    );
+}

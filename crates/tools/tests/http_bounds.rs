@@ -32,15 +32,15 @@ type Log = Rc<RefCell<Vec<(String, Vec<(Instant, Instant)>, String)>>>;
 /// `trickle-tls` opens one to server:443 and sends a TLS handshake
 /// record a byte every 10 s; `get` asks for /hello.txt and reads the
 /// answer; `hog N` opens N connections that each ask for /big.bin and
-/// never read.
+/// never read; `sip N` the same, reading 1 KiB every 5 s.
 struct Clients(Log);
 
 impl Commands for Clients {
     fn check(&self, cmdline: &str) -> Result<(), String> {
         match cmdline.split_whitespace().next() {
-            Some("hold" | "hog" | "trickle-head" | "trickle-body" | "trickle-tls" | "get") => {
-                Ok(())
-            }
+            Some(
+                "hold" | "hog" | "sip" | "trickle-head" | "trickle-body" | "trickle-tls" | "get",
+            ) => Ok(()),
             _ => Tools.check(cmdline),
         }
     }
@@ -49,7 +49,7 @@ impl Commands for Clients {
         let words: Vec<String> = cmdline.split_whitespace().map(String::from).collect();
         if !matches!(
             words[0].as_str(),
-            "hold" | "hog" | "trickle-head" | "trickle-body" | "trickle-tls" | "get"
+            "hold" | "hog" | "sip" | "trickle-head" | "trickle-body" | "trickle-tls" | "get"
         ) {
             return Tools.start(host, cmdline);
         }
@@ -61,7 +61,7 @@ impl Commands for Clients {
             let mut closed = Vec::new();
             let mut first = String::new();
             match words[0].as_str() {
-                "hold" | "hog" => {
+                "hold" | "hog" | "sip" => {
                     // Each connection waits for its close in a task of its
                     // own, so each close is seen when it happens. A hog
                     // asks for a large file first and then only waits to
@@ -70,17 +70,24 @@ impl Commands for Clients {
                     let times: Rc<RefCell<Vec<(Instant, Instant)>>> = Rc::default();
                     for _ in 0..n {
                         let s = TcpStream::connect(&h, server).await.expect("connects");
-                        if words[0] == "hog" {
+                        if words[0] != "hold" {
                             let _ = s
                                 .write_all(b"GET /big.bin HTTP/1.1\r\nHost: server\r\n\r\n")
                                 .await;
                         }
                         let (h2, times, opened) = (h.clone(), times.clone(), h.now());
-                        if words[0] == "hog" {
-                            // Held, never read, to the end of the run.
+                        if words[0] != "hold" {
+                            // Held to the end of the run: a hog never
+                            // reads, a sip reads a little every 5 s.
+                            let sip = words[0] == "sip";
                             h.spawn(pid, async move {
-                                let _s = s;
-                                h2.sleep(Duration::from_secs(100_000)).await;
+                                let mut buf = [0u8; 1024];
+                                loop {
+                                    h2.sleep(Duration::from_secs(5)).await;
+                                    if sip {
+                                        let _ = s.read(&mut buf).await;
+                                    }
+                                }
                             });
                             times.borrow_mut().push((opened, opened));
                             continue;
@@ -246,10 +253,11 @@ fn slow_and_surplus_clients_are_bounded() {
     }
 }
 
-/// Clients that ask for a large file and never read hold every place;
-/// their responses stall (the windows shut) and, once stalled for
-/// `STALLED`, a newcomer takes the place of the one stalled longest: the
-/// request is served rather than refused for as long as the hogs hold on.
+/// Clients that ask for a large file and never read, or read a little now
+/// and then, hold every place; their responses stall (the windows shut,
+/// or open by less than `PROGRESS` in `STALLED`) and a newcomer takes the
+/// place of the one stalled longest: the request is served rather than
+/// refused for as long as they hold on.
 #[test]
 fn stalled_responses_give_their_places_to_newcomers() {
     // Small socket buffers everywhere, so that 512 stalled responses stay
@@ -266,7 +274,8 @@ fn stalled_responses_give_their_places_to_newcomers() {
         );
     for (at, on, cmd) in [
         ("0s", "server", "serve http".to_string()),
-        ("1s", "client", format!("hog {MAX_CONNECTIONS}")),
+        ("1s", "client", format!("hog {}", MAX_CONNECTIONS / 2)),
+        ("1s", "client", format!("sip {}", MAX_CONNECTIONS / 2)),
         ("30s", "client", "get".to_string()),
     ] {
         text.push_str(&format!(

@@ -349,7 +349,11 @@ impl Stack {
         // if it quotes what one of our sockets sent — for TCP, data still
         // in flight — so a forged "fragmentation needed" for a connection
         // that does not exist cannot shrink the path MTU to a destination.
-        let ours = !self.raw.is_empty()
+        let raw_sender = self
+            .raw
+            .iter()
+            .any(|(_, r)| r.protocol == original.protocol);
+        let ours = raw_sender
             || match original.protocol {
                 Protocol::Tcp if quote.payload.len() >= 8 => {
                     let p = quote.payload;

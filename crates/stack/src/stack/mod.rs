@@ -379,12 +379,12 @@ impl Stack {
         addr.is_broadcast() || self.ip.ifaces.iter().any(|i| i.is_subnet_broadcast(addr))
     }
 
-    /// The learned path MTU towards `dst`, if any.
     /// Datagrams being reassembled (Linux's sockstat `FRAG: inuse`).
     pub fn reassembly_queues(&self) -> usize {
         self.reasm.len()
     }
 
+    /// The learned path MTU towards `dst`, if any.
     pub fn path_mtu(&self, dst: Ipv4Addr) -> Option<usize> {
         self.ip.pmtu.get(self.now, dst)
     }

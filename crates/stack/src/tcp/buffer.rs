@@ -183,14 +183,21 @@ impl Ring {
         }
     }
 
-    /// Give the ring storage to use (from a pool), if it has none yet.
+    /// Give the ring storage to use (from a pool), if it has none yet. It
+    /// keeps the size it grew to in its last ring (within this one's
+    /// capacity, and at least the least a ring allocates): a pooled
+    /// buffer saves the allocation, not a whole socket buffer's worth of
+    /// memory for a connection that may never fill it.
     pub fn provide(&mut self, mut storage: Vec<u8>) -> Option<Vec<u8>> {
         if !self.storage.is_empty() || self.capacity == 0 {
             return Some(storage);
         }
-        storage.resize(self.capacity(), 0);
-        // Storage from a larger ring shrinks to this one's size.
+        let size = storage
+            .len()
+            .clamp(MIN_STORAGE.min(self.capacity()), self.capacity());
+        storage.resize(size, 0);
         self.storage = storage.into_boxed_slice();
+        self.head = 0;
         None
     }
 
@@ -432,5 +439,15 @@ mod tests {
         let mut small = Ring::new(100);
         small.push(b"a");
         assert_eq!(small.allocated(), 100);
+        // Pooled storage keeps its size within the capacity: a ring does
+        // not take a whole socket buffer from the pool.
+        let mut pooled = Ring::new(cap);
+        assert!(pooled.provide(vec![7; MIN_STORAGE]).is_none());
+        assert_eq!(pooled.allocated(), MIN_STORAGE);
+        let mut pooled = Ring::new(1000);
+        assert!(pooled.provide(vec![7; cap]).is_none());
+        assert_eq!(pooled.allocated(), 1000);
+        pooled.push(b"abc");
+        assert_eq!(pooled.slices(0, 3).0, b"abc");
     }
 }

@@ -38,8 +38,13 @@ use super::zone::key;
 pub const CACHE_MAX: usize = 10_000;
 /// Referrals and CNAMEs one query follows at most.
 pub const MAX_STEPS: usize = 16;
-/// Servers one query asks at most, counting retries elsewhere.
-pub const MAX_ASKS: usize = 32;
+/// Servers one client query asks at most, counting every question asked
+/// for it (also those resolving servers' names): a zone whose name
+/// servers have no glue and names that never resolve cannot make one
+/// question many (the NXNSAttack pattern).
+pub const MAX_ASKS: usize = 48;
+/// Names of glueless name servers resolved per referral at most.
+const GLUELESS_MAX: usize = 2;
 /// Queries resolved at once at most.
 pub const IN_FLIGHT_MAX: usize = 64;
 /// A TTL longer than this is cut to it (a week, as BIND's max-cache-ttl).
@@ -200,11 +205,17 @@ impl Resolver {
 
     /// Resolve (`name`, `t`) iteratively. `depth` counts the resolutions
     /// of server names this one started (bounded, so a loop of glueless
-    /// delegations ends).
-    async fn resolve(&self, name: &Name, t: RecordType, depth: u32) -> Resolved {
+    /// delegations ends); `asks` is what the client's query may still ask
+    /// of servers, shared by them all.
+    async fn resolve(
+        &self,
+        name: &Name,
+        t: RecordType,
+        depth: u32,
+        asks: &Cell<usize>,
+    ) -> Resolved {
         let mut answers: Vec<Record> = Vec::new();
         let mut k = key(name);
-        let mut asks = 0;
         'names: for _ in 0..MAX_STEPS {
             // What the cache holds: the data, an alias, or the absence.
             if let Some((c, left)) = self.cached(&k, t) {
@@ -240,6 +251,9 @@ impl Resolver {
             let (mut zone, mut servers) = self
                 .closest_servers(&k)
                 .unwrap_or_else(|| (".".to_string(), self.roots.clone()));
+            // Whether the walk restarted from the roots (cached servers that
+            // no longer answer).
+            let mut from_roots = zone == ".";
             let Ok(qname) = Name::from_ascii(&k) else {
                 return Resolved::fail();
             };
@@ -252,10 +266,10 @@ impl Resolver {
                 }
                 let mut reply = None;
                 for addr in servers.iter().take(4) {
-                    asks += 1;
-                    if asks > MAX_ASKS {
+                    if asks.get() == 0 {
                         return Resolved::fail();
                     }
+                    asks.set(asks.get() - 1);
                     let opts = QueryOptions {
                         timeout: Duration::from_secs(2),
                         tries: 2,
@@ -265,14 +279,32 @@ impl Resolver {
                     };
                     let server = SocketAddrV4::new(*addr, 53);
                     if let Some(r) = query(&self.host, server, &qname, t, opts, &mut |_| {}).await {
-                        let code = r.message.metadata.response_code;
-                        if matches!(code, ResponseCode::NoError | ResponseCode::NXDomain) {
-                            reply = Some(r.message);
+                        let m = r.message;
+                        let code = m.metadata.response_code;
+                        // An answer, a referral or an authoritative denial;
+                        // anything else is a lame server: ask the next.
+                        let usable = code == ResponseCode::NXDomain
+                            || (code == ResponseCode::NoError
+                                && (m.metadata.authoritative
+                                    || !m.answers.is_empty()
+                                    || m.authorities
+                                        .iter()
+                                        .any(|r| matches!(r.data, RData::NS(_)))));
+                        if usable {
+                            reply = Some(m);
                             break;
                         }
                     }
                 }
                 let Some(m) = reply else {
+                    if !from_roots {
+                        // The servers the cache knew did not answer: start
+                        // again from the roots.
+                        from_roots = true;
+                        zone = ".".to_string();
+                        servers = self.roots.clone();
+                        continue;
+                    }
                     return Resolved::fail();
                 };
                 let code = m.metadata.response_code;
@@ -284,12 +316,27 @@ impl Resolver {
                     .find(|r| matches!(r.data, RData::SOA(_)) && in_zone(&key(&r.name), &zone))
                     .cloned();
                 if code == ResponseCode::NXDomain {
+                    // RFC 6604: the code is about the end of the CNAME
+                    // chain the answer holds (inside the server's zone).
+                    let mut end = k.clone();
+                    for _ in 0..8 {
+                        let link = m.answers.iter().find(|r| {
+                            key(&r.name) == end
+                                && in_zone(&end, &zone)
+                                && matches!(r.data, RData::CNAME(_))
+                        });
+                        let Some(RData::CNAME(target)) = link.map(|r| &r.data) else {
+                            break;
+                        };
+                        answers.extend(link.cloned());
+                        end = key(&target.0);
+                    }
                     let ttl = negative_ttl(soa.as_ref());
                     let missing = Cached::Missing {
                         nxdomain: true,
                         soa: soa.clone().map(Box::new),
                     };
-                    self.store(k.clone(), t, missing, ttl);
+                    self.store(end, t, missing, ttl);
                     return Resolved {
                         rcode: ResponseCode::NXDomain,
                         answers,
@@ -368,10 +415,11 @@ impl Resolver {
                 self.store_sets(&glue, &zone);
                 let mut next = self.addresses_of(&ns);
                 if next.is_empty() && depth < 3 {
-                    // Glueless: resolve the servers' names first.
-                    for r in &ns {
+                    // Glueless: resolve the servers' names first (a few).
+                    for r in ns.iter().take(GLUELESS_MAX) {
                         let RData::NS(target) = &r.data else { continue };
-                        let got = Box::pin(self.resolve(&target.0, RecordType::A, depth + 1)).await;
+                        let got =
+                            Box::pin(self.resolve(&target.0, RecordType::A, depth + 1, asks)).await;
                         next.extend(got.answers.iter().filter_map(|r| match &r.data {
                             RData::A(a) => Some(a.0),
                             _ => None,
@@ -413,13 +461,13 @@ impl Resolver {
         if self.in_flight.get() >= IN_FLIGHT_MAX {
             return None;
         }
-        self.in_flight.set(self.in_flight.get() + 1);
+        let _flight = Flight::new(&self.in_flight);
         let out = if query.metadata.recursion_desired {
-            self.resolve(q.name(), q.query_type(), 0).await
+            let asks = Cell::new(MAX_ASKS);
+            self.resolve(q.name(), q.query_type(), 0, &asks).await
         } else {
             self.cache_only(q.name(), q.query_type())
         };
-        self.in_flight.set(self.in_flight.get() - 1);
         reply.metadata.response_code = out.rcode;
         reply.add_answers(out.answers);
         reply.add_authorities(out.authority);
@@ -471,6 +519,23 @@ fn believed(records: &[Record], zone: &str) -> BTreeMap<(String, RecordType), Ve
         sets.entry((owner, t)).or_default().push(r.clone());
     }
     sets
+}
+
+/// One query being resolved, counted in `in_flight` for as long as it
+/// lives (also if its future is dropped unfinished).
+struct Flight<'a>(&'a Cell<usize>);
+
+impl<'a> Flight<'a> {
+    fn new(count: &'a Cell<usize>) -> Flight<'a> {
+        count.set(count.get() + 1);
+        Flight(count)
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
 }
 
 /// Whether the name `k` is `zone` or below it (both as [`key`] makes

@@ -28,6 +28,10 @@ pub const UDP_EDNS_MAX: u16 = 1232;
 /// A TCP client that sends nothing for this long is dropped (RFC 7766 §6.2.3
 /// suggests seconds).
 pub const TCP_IDLE: Duration = Duration::from_secs(10);
+/// TCP connections served at once; more are closed as they come (RFC 7766
+/// §6.2.2: a server should limit them), so idle or trickling clients
+/// cannot hold unbounded memory.
+pub const TCP_MAX: usize = 128;
 
 /// The zone that encloses `name` most closely.
 fn zone_for<'z>(zones: &'z [Zone], name: &hickory_proto::rr::Name) -> Option<&'z Zone> {
@@ -165,13 +169,21 @@ pub async fn serve(host: Host, pid: Pid, backend: Backend, port: u16, mut err: O
             }
         });
     }
+    let open = Rc::new(std::cell::Cell::new(0usize));
     loop {
         let Ok(stream) = listener.accept().await else {
             return 1;
         };
-        let h = host.clone();
+        if open.get() >= TCP_MAX {
+            continue;
+        }
+        open.set(open.get() + 1);
+        let (h, open) = (host.clone(), open.clone());
         let backend = backend.clone();
-        host.spawn(pid, async move { tcp_connection(h, stream, backend).await });
+        host.spawn(pid, async move {
+            tcp_connection(h, stream, backend).await;
+            open.set(open.get() - 1);
+        });
     }
 }
 
@@ -185,7 +197,12 @@ async fn tcp_connection(host: Host, stream: TcpStream, backend: Backend) {
             _ => break,
         }
         let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        if !matches!(read_exact(&stream, &mut msg).await, Ok(true)) {
+        // The message too within the idle time: a client that announces a
+        // length and trickles (or never sends) the bytes is dropped.
+        if !matches!(
+            timeout(&host, TCP_IDLE, read_exact(&stream, &mut msg)).await,
+            Ok(Ok(true))
+        ) {
             break;
         }
         let Some(reply) = backend.respond(&msg, false).await else {
@@ -201,7 +218,7 @@ async fn tcp_connection(host: Host, stream: TcpStream, backend: Backend) {
         }
     }
     let _ = stream.shutdown();
-    let _ = stream.flush().await;
+    let _ = timeout(&host, TCP_IDLE, stream.flush()).await;
 }
 
 /// Fill `buf`; `Ok(false)` if the stream ended first.

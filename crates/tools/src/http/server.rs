@@ -20,14 +20,13 @@
 //! heads 16 KiB, request bodies [`MAX_BODY`]; chunked request bodies are
 //! not accepted (411).
 
-use std::cell::{Cell, RefCell};
-use std::future::{poll_fn, Future};
+use std::cell::RefCell;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use tcplab_host::{timeout, FileSystem, Host, Output};
-use tcplab_stack::Instant;
+
+pub use crate::places::{Places, Slot, PROGRESS, STALLED};
 
 use crate::tls::Stream;
 
@@ -46,9 +45,6 @@ pub const MAX_BODY: u64 = 16 << 20;
 /// memory stays bounded (each may hold a 16 MiB body, and over TLS about
 /// 100 KiB of buffers) while the slow ones time out.
 pub const MAX_CONNECTIONS: usize = 512;
-/// A response that has made no progress for this long may lose its place
-/// to a new connection when every place is taken.
-pub const STALLED: Duration = Duration::from_secs(10);
 /// A response that makes no progress for this long is given up (Apache's
 /// `Timeout`, nginx's `send_timeout`: 60 s).
 pub const SEND_STALL: Duration = Duration::from_secs(60);
@@ -60,100 +56,13 @@ pub struct Site {
     pub root: String,
     pub log: Option<RefCell<Output>>,
     /// The connections being served.
-    pub conns: RefCell<Vec<Rc<Place>>>,
+    pub places: Rc<Places>,
 }
 
-/// What one connection is doing, for choosing whom a newcomer replaces.
-#[derive(Debug)]
-pub struct Place {
-    /// Waiting for a request (or the TLS handshake), rather than busy
-    /// with one.
-    waiting: Cell<bool>,
-    /// Since when it waits; or, busy, when its response last moved.
-    since: Cell<Instant>,
-    evicted: Cell<bool>,
-    waker: RefCell<Option<Waker>>,
-}
-
-/// A place among the [`MAX_CONNECTIONS`]; given back when dropped.
-#[derive(Debug)]
-pub struct Slot {
-    site: Rc<Site>,
-    place: Rc<Place>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut conns = self.site.conns.borrow_mut();
-        if let Some(i) = conns.iter().position(|p| Rc::ptr_eq(p, &self.place)) {
-            conns.swap_remove(i);
-        }
-    }
-}
-
-impl Slot {
-    /// Waiting for a request from now.
-    fn waiting(&self) {
-        self.place.waiting.set(true);
-        self.place.since.set(self.site.host.now());
-    }
-
-    /// Busy with a request, whose response moved now.
-    fn moved(&self) {
-        self.place.waiting.set(false);
-        self.place.since.set(self.site.host.now());
-    }
-
-    /// Ready when a newcomer has taken this connection's place: its task
-    /// then ends (and the connection closes).
-    pub fn evicted(&self) -> impl Future<Output = ()> + '_ {
-        poll_fn(|cx| {
-            if self.place.evicted.get() {
-                Poll::Ready(())
-            } else {
-                *self.place.waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-    }
-}
-
-/// A place for a new connection: a free one, or the place of the
-/// connection waiting longest for a request, or else of the one whose
-/// response has not moved for longest (at least [`STALLED`]); `None` when
-/// every place is busy with a moving response.
+/// A place for a new connection among the [`MAX_CONNECTIONS`] (see
+/// [`Places::admit`] for whose place a newcomer takes when all are taken).
 pub fn admit(site: &Rc<Site>) -> Option<Slot> {
-    let now = site.host.now();
-    let mut conns = site.conns.borrow_mut();
-    if conns.len() >= MAX_CONNECTIONS {
-        let oldest = |waiting: bool| {
-            conns
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.waiting.get() == waiting)
-                .filter(|(_, p)| waiting || now.saturating_since(p.since.get()) >= STALLED)
-                .min_by_key(|(_, p)| p.since.get())
-                .map(|(i, _)| i)
-        };
-        let victim = oldest(true).or_else(|| oldest(false))?;
-        let place = conns.swap_remove(victim);
-        place.evicted.set(true);
-        let waker = place.waker.borrow_mut().take();
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-    let place = Rc::new(Place {
-        waiting: Cell::new(true),
-        since: Cell::new(now),
-        evicted: Cell::new(false),
-        waker: RefCell::new(None),
-    });
-    conns.push(place.clone());
-    Some(Slot {
-        site: site.clone(),
-        place,
-    })
+    site.places.admit()
 }
 
 fn reason(code: u16) -> &'static str {
@@ -354,7 +263,7 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
                 break;
             }
         };
-        slot.moved();
+        slot.busy();
         let parts: Vec<&str> = head.start.split(' ').collect();
         let [method, target, version] = parts[..] else {
             let _ = write(
@@ -498,7 +407,7 @@ async fn send(conn: &Conn, site: &Site, slot: &Slot, mut data: &[u8]) -> Result<
         match timeout(&site.host, SEND_STALL, conn.stream.write(data)).await {
             Ok(Ok(n)) => {
                 data = &data[n..];
-                slot.moved();
+                slot.moved(n);
             }
             Ok(Err(e)) => return Err(HttpError::Socket(e)),
             Err(_) => return Err(HttpError::Socket(tcplab_stack::SocketError::TimedOut)),
