@@ -87,6 +87,11 @@ pub struct LinkParams {
     pub reorder: f64,
     /// Probability that one random bit of the packet is flipped.
     pub corrupt: f64,
+    /// The packets of this direction to lose, by number (the first it
+    /// carries is 1), sorted: one loss exactly where a lesson wants it.
+    /// The random draws are made for them as for any packet, so the rest
+    /// of a run is the run without the list.
+    pub drop: Vec<u64>,
 }
 
 impl Default for LinkParams {
@@ -101,6 +106,7 @@ impl Default for LinkParams {
             duplicate: 0.0,
             reorder: 0.0,
             corrupt: 0.0,
+            drop: Vec::new(),
         }
     }
 }
@@ -233,6 +239,10 @@ impl Direction {
                 done + self.draw_delay()
             };
             arrivals.push((arrival, data));
+        }
+        if self.params.drop.binary_search(&self.stats.packets).is_ok() {
+            self.stats.lost += arrivals.len() as u64;
+            arrivals.clear();
         }
         Offer::Sent(arrivals)
     }

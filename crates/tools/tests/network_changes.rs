@@ -247,3 +247,54 @@ fn bad_changes_are_reported_with_their_place() {
         assert!(err.starts_with("t.toml:"), "the place is named: {err}");
     }
 }
+
+/// `drop = [N, ...]` loses exactly those packets of a link direction (the
+/// first it carries is 1): here the third echo request, and on the way
+/// back the fourth packet r1 sends the client — the fifth reply, as the
+/// third never came; the rest of the run is as without the list. A
+/// `set` cannot change it, and packets are numbered from 1.
+#[test]
+fn drop_loses_exactly_the_packets_named() {
+    let text = NET.replacen(
+        "ends = [\"client\", \"r1\"]\ndelay = \"1ms\"",
+        "ends = [\"client\", \"r1\"]\ndelay = \"1ms\"\n[link.forward]\ndrop = [3]\n[link.reverse]\ndrop = [4]",
+        1,
+    ) + "\n[[run]]\nat = \"0s\"\non = \"client\"\ncmd = \"ping -c 6 -i 1 10.1.2.2\"\n";
+    let scenario = load_checked("t.toml", &text, &|c| Tools.check(c)).unwrap();
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
+    let lines: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = lines.clone();
+    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
+        if let TranscriptEvent::Output(l) = ev {
+            sink.borrow_mut().push(l.text.clone());
+        }
+    }));
+    sim.run(&Tools);
+    let out = lines.borrow().join("\n");
+    for seq in [1, 2, 4, 6] {
+        assert!(out.contains(&format!("icmp_seq={seq} ")), "{out}");
+    }
+    for seq in [3, 5] {
+        assert!(!out.contains(&format!("icmp_seq={seq} ")), "{out}");
+    }
+    assert!(out.contains("6 packets transmitted, 4 received"), "{out}");
+    let bad = |entry: &str| {
+        let t = NET.replacen(
+            "ends = [\"client\", \"r1\"]\ndelay = \"1ms\"",
+            &format!("ends = [\"client\", \"r1\"]\ndelay = \"1ms\"\n{entry}"),
+            1,
+        );
+        load_checked("t.toml", &t, &|c| Tools.check(c))
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(bad("drop = [0]").contains("drop numbers packets from 1, not 0"));
+    let set = load_checked(
+        "t.toml",
+        &format!("{NET}\n[[run]]\nat = \"1s\"\nlink = \"client-r1\"\nset = {{ drop = [2] }}\n"),
+        &|c| Tools.check(c),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(set.contains("`drop` is a link's own key"), "{set}");
+}

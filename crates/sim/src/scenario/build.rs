@@ -281,6 +281,7 @@ macro_rules! shared_params {
             duplicate: $x.duplicate.clone(),
             reorder: $x.reorder.clone(),
             corrupt: $x.corrupt.clone(),
+            drop: $x.drop.clone(),
         }
     };
 }
@@ -545,6 +546,12 @@ fn link_change(
             text: format!("link {name}{which} comes back up"),
         }),
         (None, None, Some(set)) => {
+            if let Some(d) = &set.drop {
+                return Err(l.at(
+                    d,
+                    "`drop` is a link's own key (it numbers the packets from the start of the run), not a change",
+                ));
+            }
             let empty = set.delay.is_none()
                 && set.jitter.is_none()
                 && set.rate.is_none()

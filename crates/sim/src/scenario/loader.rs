@@ -154,6 +154,22 @@ impl Loader<'_> {
         if let Some(c) = &raw.corrupt {
             base.corrupt = self.percent(c)?;
         }
+        if let Some(d) = &raw.drop {
+            let list = d.get_ref();
+            if list.len() > 10_000 {
+                return Err(self.at(d, "drop names at most 10000 packets"));
+            }
+            let mut numbers = Vec::with_capacity(list.len());
+            for &n in list {
+                if n < 1 {
+                    return Err(self.at(d, format!("drop numbers packets from 1, not {n}")));
+                }
+                numbers.push(n as u64);
+            }
+            numbers.sort_unstable();
+            numbers.dedup();
+            base.drop = numbers;
+        }
         Ok(())
     }
 

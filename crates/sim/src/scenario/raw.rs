@@ -153,6 +153,7 @@ pub(super) struct RawParams {
     pub(super) duplicate: Option<Spanned<String>>,
     pub(super) reorder: Option<Spanned<String>>,
     pub(super) corrupt: Option<Spanned<String>>,
+    pub(super) drop: Option<Spanned<Vec<i64>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,6 +170,7 @@ pub(super) struct RawLink {
     pub(super) duplicate: Option<Spanned<String>>,
     pub(super) reorder: Option<Spanned<String>>,
     pub(super) corrupt: Option<Spanned<String>>,
+    pub(super) drop: Option<Spanned<Vec<i64>>>,
     /// Overrides for what the first end sends.
     pub(super) forward: Option<RawParams>,
     /// Overrides for what the second end sends.
@@ -189,6 +191,7 @@ pub(super) struct RawLan {
     pub(super) duplicate: Option<Spanned<String>>,
     pub(super) reorder: Option<Spanned<String>>,
     pub(super) corrupt: Option<Spanned<String>>,
+    pub(super) drop: Option<Spanned<Vec<i64>>>,
 }
 
 #[derive(Debug, Deserialize)]
