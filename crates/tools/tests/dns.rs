@@ -218,302 +218,139 @@ fn tools_resolve_names_through_dns() {
     );
 }
 
-/// The DNS hierarchy walked by hand: a root server delegating `test.`, a
-/// TLD server delegating `lab.test.`, and the zone's own server. Asked
-/// without recursion, each parent refers to its child (RFC 1034 §4.3.2
-/// step 3b: no answer, not authoritative, the child's NS records and their
-/// glue), which BIND's nslookup shows under "Authoritative answers can be
-/// found from:" for any type but an address; the last server answers.
+/// The lesson scenarios/dns-resolver.toml, run as the lab runs it: what
+/// each command printed, in start order per host.
+fn resolver_lesson() -> Vec<Ran> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/dns-resolver.toml"
+    );
+    common::run_file(&std::fs::read_to_string(path).expect("the lesson"))
+}
+
+/// The DNS hierarchy walked by hand (the lesson's first part): a root
+/// server delegating `test.`, a TLD server delegating `lab.test.`, and the
+/// zone's own server. Asked without recursion, each parent refers to its
+/// child (RFC 1034 §4.3.2 step 3b: no answer, not authoritative, the
+/// child's NS records and their glue), which BIND's nslookup shows under
+/// "Authoritative answers can be found from:" for any type but an
+/// address; the last server answers.
 #[test]
 fn referrals_lead_down_the_hierarchy() {
-    let r = common::run_file(SCENARIO);
-    let client: Vec<&Ran> = r.iter().filter(|x| x.host == "client").collect();
-    let out = |i: usize| client[i].stdout.join("\n");
+    let r = resolver_lesson();
+    let by_hand: Vec<String> = r
+        .iter()
+        .filter(|x| x.cmdline.starts_with("nslookup -norecurse"))
+        .map(|x| x.stdout.join("\n"))
+        .collect();
+    assert_eq!(by_hand.len(), 3);
     assert!(
-        out(0).contains("Non-authoritative answer:\n*** Can't find www.lab.test.: No answer"),
-        "{}",
-        out(0)
-    );
-    assert!(!out(0).contains("Authoritative answers"), "{}", out(0));
-    assert!(
-        out(1).ends_with(
+        by_hand[0].ends_with(
             "Authoritative answers can be found from:\ntest\tnameserver = ns.test.\nns.test\tinternet address = 10.0.0.2\n"
         ),
         "{}",
-        out(1)
+        by_hand[0]
     );
     assert!(
-        out(2).contains(
+        by_hand[1].contains(
             "lab.test\tnameserver = ns.lab.test.\nns.lab.test\tinternet address = 10.0.0.3"
         ),
         "{}",
-        out(2)
+        by_hand[1]
     );
+    // An address lookup shows no authority section, and the zone's own
+    // server answers it with authority.
     assert!(
-        out(3).contains("Name:\twww.lab.test\nAddress: 10.0.0.80"),
+        !by_hand[2].contains("Authoritative answers"),
         "{}",
-        out(3)
+        by_hand[2]
+    );
+    assert!(!by_hand[2].contains("Non-authoritative"), "{}", by_hand[2]);
+    assert!(
+        by_hand[2].contains("Name:\twww.lab.test\nAddress: 10.0.0.80"),
+        "{}",
+        by_hand[2]
     );
 }
 
-const SCENARIO: &str = r#"seed = 1
-[[host]]
-name = "client"
-addr = "10.0.0.10/24"
-[[host]]
-name = "root"
-addr = "10.0.0.1/24"
-[[host]]
-name = "tld"
-addr = "10.0.0.2/24"
-[[host]]
-name = "auth"
-addr = "10.0.0.3/24"
-[[lan]]
-members = ["client", "root", "tld", "auth"]
-delay = "2ms"
-
-[[file]]
-on = "root"
-path = "/etc/bind/db.root"
-text = """
-$ORIGIN .
-$TTL 3600
-@        IN SOA a.root-servers.net. hostmaster.root. 1 3600 900 604800 60
-@        IN NS  a.root-servers.net.
-a.root-servers.net. IN A 10.0.0.1
-test.    IN NS  ns.test.
-ns.test. IN A   10.0.0.2
-"""
-[[file]]
-on = "tld"
-path = "/etc/bind/db.test"
-text = """
-$ORIGIN test.
-$TTL 3600
-@        IN SOA ns.test. hostmaster.test. 1 3600 900 604800 60
-@        IN NS  ns
-ns       IN A   10.0.0.2
-lab      IN NS  ns.lab
-ns.lab   IN A   10.0.0.3
-"""
-[[file]]
-on = "auth"
-path = "/etc/bind/db.lab.test"
-text = """
-$ORIGIN lab.test.
-$TTL 300
-@        IN SOA ns hostmaster 1 3600 900 604800 60
-@        IN NS  ns
-ns       IN A   10.0.0.3
-www      IN A   10.0.0.80
-"""
-[[run]]
-at = "0s"
-on = "root"
-cmd = "serve dns --zone /etc/bind/db.root"
-[[run]]
-at = "0s"
-on = "tld"
-cmd = "serve dns --zone /etc/bind/db.test"
-[[run]]
-at = "0s"
-on = "auth"
-cmd = "serve dns --zone /etc/bind/db.lab.test"
-[[run]]
-at = "1s"
-on = "client"
-cmd = "nslookup -norecurse -type=a www.lab.test. 10.0.0.1"
-[[run]]
-at = "2s"
-on = "client"
-cmd = "nslookup -norecurse -type=ns www.lab.test. 10.0.0.1"
-[[run]]
-at = "3s"
-on = "client"
-cmd = "nslookup -norecurse -type=ns www.lab.test. 10.0.0.2"
-[[run]]
-at = "4s"
-on = "client"
-cmd = "nslookup -norecurse www.lab.test. 10.0.0.3"
-"#;
-
-/// A recursive resolver between a stub and the hierarchy: the first
-/// lookup walks root, TLD and zone server (iterative queries, RD clear);
-/// the second is answered from the cache without asking anyone; a name
-/// that does not exist is asked of the zone's server straight away (its
-/// NS records are cached) and comes back NXDOMAIN. The resolver's answers
-/// are not authoritative and say recursion is available.
+/// The lesson's second part: a recursive resolver between the stub and
+/// the hierarchy. The first lookup walks root, TLD and zone server
+/// (iterative questions, RD clear); the one a minute later is answered
+/// from the cache without asking anyone, its TTL counted down; a name
+/// that does not exist comes back NXDOMAIN. The resolver's answers are
+/// not authoritative and say recursion is available.
 #[test]
 fn a_resolver_walks_the_hierarchy_once_then_answers_from_its_cache() {
-    let r = common::run_file(RESOLVER_SCENARIO);
-    let dump = &r
+    let r = resolver_lesson();
+    let dumps: Vec<&Ran> = r
         .iter()
-        .find(|x| x.host == "resolv" && x.cmdline.starts_with("tcpdump"))
-        .unwrap()
-        .stdout;
-    let upstream = |from: &str, to: &str| -> Vec<&String> {
+        .filter(|x| x.host == "resolv" && x.cmdline.starts_with("tcpdump"))
+        .collect();
+    let (walk, cached) = (&dumps[0].stdout, &dumps[1].stdout);
+    let asked = |dump: &Vec<String>, server: &str| -> Vec<String> {
         dump.iter()
-            .filter(|l| l.contains(&format!(" {from}")) && l.contains(&format!(" > {to}")))
+            .filter(|l| l.contains(" 10.0.0.53.") && l.contains(&format!(" > {server}")))
+            .cloned()
             .collect()
     };
     // The walk: one iterative question to each level, no RD ('+').
     for server in ["10.0.0.1.53", "10.0.0.2.53", "10.0.0.3.53"] {
-        let asked = upstream("10.0.0.53.", server);
-        assert!(!asked.is_empty(), "{server} never asked: {dump:?}");
-        assert!(asked.iter().all(|l| !l.contains('+')), "{asked:?}");
+        let q = asked(walk, server);
+        assert!(!q.is_empty(), "{server} never asked: {walk:?}");
+        assert!(q.iter().all(|l| !l.contains('+')), "{q:?}");
     }
     assert_eq!(
-        upstream("10.0.0.53.", "10.0.0.1.53").len(),
+        asked(walk, "10.0.0.1.53").len(),
         1,
-        "the root asked once: {dump:?}"
+        "the root asked once: {walk:?}"
     );
-    assert_eq!(
-        upstream("10.0.0.53.", "10.0.0.2.53").len(),
-        1,
-        "the TLD asked once: {dump:?}"
-    );
-    // The second lookup (at 2 s) asks nobody: only the stub's packets.
-    let second: Vec<&String> = dump.iter().filter(|l| l.contains("00:00:02.")).collect();
-    assert_eq!(second.len(), 4, "{dump:?}");
+    // Answers carry RA (no '-' after the id) and not AA (no '*').
     assert!(
-        second.iter().all(|l| l.contains("10.0.0.10.")),
-        "{second:?}"
+        walk.iter().any(|l| l.contains("10.0.0.53.53 > 10.0.0.10.")
+            && l.contains(" 1/0/0 A 10.0.0.80")
+            && !l.contains('*')
+            && !l.contains("- ")),
+        "{walk:?}"
     );
-    let client: Vec<&Ran> = r
+    // A minute later: only the stub's packets.
+    assert_eq!(cached.len(), 4, "{cached:?}");
+    assert!(
+        cached.iter().all(|l| l.contains("10.0.0.10.")),
+        "{cached:?}"
+    );
+    let lookups: Vec<String> = r
         .iter()
-        .filter(|x| x.host == "client" && x.cmdline.starts_with("nslookup"))
+        .filter(|x| {
+            x.host == "client"
+                && x.cmdline.starts_with("nslookup")
+                && !x.cmdline.contains("-norecurse")
+        })
+        .map(|x| x.stdout.join("\n"))
         .collect();
-    for lookup in &client[..2] {
-        let text = lookup.stdout.join("\n");
+    for text in &lookups[..2] {
         assert!(
             text.contains("Non-authoritative answer:\nName:\twww.lab.test\nAddress: 10.0.0.80"),
             "{text}"
         );
     }
-    assert!(client[2]
-        .stdout
-        .join("\n")
-        .contains("** server can't find nosuch.lab.test: NXDOMAIN"));
-    // The cached answer's TTL counts down: 5 minutes, then a second less.
-    let seen = &r
+    assert!(lookups[2].contains("** server can't find nosuch.lab.test: NXDOMAIN"));
+    // The TTL counts down: 5 minutes, then 4 a minute later.
+    let seen: Vec<String> = r
         .iter()
-        .find(|x| x.host == "client" && x.cmdline.starts_with("tcpdump"))
-        .unwrap()
-        .stdout;
-    let answers: Vec<&String> = seen.iter().filter(|l| l.contains(" A 10.0.0.80")).collect();
-    assert_eq!(answers.len(), 2, "{seen:?}");
+        .filter(|x| x.host == "client" && x.cmdline.starts_with("tcpdump"))
+        .flat_map(|x| x.stdout.clone())
+        .filter(|l| l.contains(" A 10.0.0.80"))
+        .collect();
+    assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(
-        answers[0].contains("www.lab.test. [5m] A 10.0.0.80"),
+        seen[0].contains("www.lab.test. [5m] A 10.0.0.80"),
         "{seen:?}"
     );
     assert!(
-        answers[1].contains("www.lab.test. [4m59s] A 10.0.0.80"),
+        seen[1].contains("www.lab.test. [4m] A 10.0.0.80"),
         "{seen:?}"
-    );
-    // Answers carry RA (no '-' after the id) and not AA (no '*').
-    assert!(
-        dump.iter().any(|l| l.contains("10.0.0.53.53 > 10.0.0.10.")
-            && l.contains(" 1/0/0 A 10.0.0.80")
-            && !l.contains("*")
-            && !l.contains("- ")),
-        "{dump:?}"
     );
 }
-
-const RESOLVER_SCENARIO: &str = r#"seed = 1
-[[host]]
-name = "client"
-addr = "10.0.0.10/24"
-nameservers = ["10.0.0.53"]
-[[host]]
-name = "resolv"
-addr = "10.0.0.53/24"
-[[host]]
-name = "root"
-addr = "10.0.0.1/24"
-[[host]]
-name = "tld"
-addr = "10.0.0.2/24"
-[[host]]
-name = "auth"
-addr = "10.0.0.3/24"
-[[lan]]
-members = ["client", "resolv", "root", "tld", "auth"]
-delay = "2ms"
-
-[[file]]
-on = "root"
-path = "/etc/bind/db.root"
-text = """
-$ORIGIN .
-$TTL 3600
-@        IN SOA a.root-servers.net. hostmaster.root. 1 3600 900 604800 60
-@        IN NS  a.root-servers.net.
-a.root-servers.net. IN A 10.0.0.1
-test.    IN NS  ns.test.
-ns.test. IN A   10.0.0.2
-"""
-[[file]]
-on = "tld"
-path = "/etc/bind/db.test"
-text = """
-$ORIGIN test.
-$TTL 3600
-@        IN SOA ns.test. hostmaster.test. 1 3600 900 604800 60
-@        IN NS  ns
-ns       IN A   10.0.0.2
-lab      IN NS  ns.lab
-ns.lab   IN A   10.0.0.3
-"""
-[[file]]
-on = "auth"
-path = "/etc/bind/db.lab.test"
-text = """
-$ORIGIN lab.test.
-$TTL 300
-@        IN SOA ns hostmaster 1 3600 900 604800 60
-@        IN NS  ns
-ns       IN A   10.0.0.3
-www      IN A   10.0.0.80
-"""
-[[run]]
-at = "0s"
-on = "root"
-cmd = "serve dns --zone /etc/bind/db.root"
-[[run]]
-at = "0s"
-on = "tld"
-cmd = "serve dns --zone /etc/bind/db.test"
-[[run]]
-at = "0s"
-on = "auth"
-cmd = "serve dns --zone /etc/bind/db.lab.test"
-[[run]]
-at = "0s"
-on = "resolv"
-cmd = "serve resolver --root 10.0.0.1"
-[[run]]
-at = "1s"
-on = "resolv"
-cmd = "tcpdump -n -c 20 udp port 53"
-[[run]]
-at = "1s"
-on = "client"
-cmd = "nslookup www.lab.test"
-[[run]]
-at = "2s"
-on = "client"
-cmd = "nslookup www.lab.test"
-[[run]]
-at = "3s"
-on = "client"
-cmd = "nslookup nosuch.lab.test"
-[[run]]
-at = "1s"
-on = "client"
-cmd = "tcpdump -n -vvv -c 3 udp src port 53"
-"#;
 
 /// A zone whose name servers have no glue and whose names lead only to
 /// more of the same (the NXNSAttack pattern) costs one client question a

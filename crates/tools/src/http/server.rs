@@ -237,76 +237,31 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
             Ok(Ok(Some(h))) => h,
             Ok(Ok(None)) => break,
             Ok(Err(HttpError::HeadTooLarge)) => {
-                let _ = write(
-                    &mut conn,
-                    &site,
-                    slot,
-                    Response::error(431),
-                    false,
-                    false,
-                    "1.1",
-                )
-                .await;
+                refuse(&mut conn, &site, slot, 431, "1.1").await;
                 break;
             }
             Ok(Err(_)) => {
-                let _ = write(
-                    &mut conn,
-                    &site,
-                    slot,
-                    Response::error(400),
-                    false,
-                    false,
-                    "1.1",
-                )
-                .await;
+                refuse(&mut conn, &site, slot, 400, "1.1").await;
                 break;
             }
         };
         slot.busy();
         let parts: Vec<&str> = head.start.split(' ').collect();
         let [method, target, version] = parts[..] else {
-            let _ = write(
-                &mut conn,
-                &site,
-                slot,
-                Response::error(400),
-                false,
-                false,
-                "1.1",
-            )
-            .await;
+            refuse(&mut conn, &site, slot, 400, "1.1").await;
             break;
         };
         let minor = match version {
             "HTTP/1.1" => "1.1",
             "HTTP/1.0" => "1.0",
             _ => {
-                let _ = write(
-                    &mut conn,
-                    &site,
-                    slot,
-                    Response::error(505),
-                    false,
-                    false,
-                    "1.1",
-                )
-                .await;
+                refuse(&mut conn, &site, slot, 505, "1.1").await;
                 break;
             }
         };
         // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
         if minor == "1.1" && head.header("host").is_none() {
-            let _ = write(
-                &mut conn,
-                &site,
-                slot,
-                Response::error(400),
-                false,
-                false,
-                minor,
-            )
-            .await;
+            refuse(&mut conn, &site, slot, 400, minor).await;
             break;
         }
         if head
@@ -314,45 +269,18 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
         {
-            let _ = write(
-                &mut conn,
-                &site,
-                slot,
-                Response::error(411),
-                false,
-                false,
-                minor,
-            )
-            .await;
+            refuse(&mut conn, &site, slot, 411, minor).await;
             break;
         }
         let length = match head.content_length() {
             Ok(l) => l.unwrap_or(0),
             Err(_) => {
-                let _ = write(
-                    &mut conn,
-                    &site,
-                    slot,
-                    Response::error(400),
-                    false,
-                    false,
-                    minor,
-                )
-                .await;
+                refuse(&mut conn, &site, slot, 400, minor).await;
                 break;
             }
         };
         if length > MAX_BODY {
-            let _ = write(
-                &mut conn,
-                &site,
-                slot,
-                Response::error(413),
-                false,
-                false,
-                minor,
-            )
-            .await;
+            refuse(&mut conn, &site, slot, 413, minor).await;
             break;
         }
         let mut body = Vec::new();
@@ -398,6 +326,11 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
     }
     let _ = conn.stream.shutdown().await;
     let _ = timeout(&site.host, SEND_STALL, conn.stream.flush()).await;
+}
+
+/// Answer with an error page and no more (the connection closes after).
+async fn refuse(conn: &mut Conn, site: &Site, slot: &Slot, code: u16, minor: &str) {
+    let _ = write(conn, site, slot, Response::error(code), false, false, minor).await;
 }
 
 /// Write all of `data`, each piece within [`SEND_STALL`] (a client that
