@@ -9,55 +9,31 @@ fn bad_setups_are_one_line_and_status_2() {
         return;
     }
     let ns = Ns::new();
+    // `tcplab run --tun tlclash --addr CIDR -- ping`: refused in one line
+    // naming the kernel's route it clashes with.
+    let clash = |cidr: &str, route: &str| {
+        let o = ns
+            .cmd(tcplab())
+            .args([
+                "run", "--tun", "tlclash", "--addr", cidr, "--", "ping", "-c", "1", "10.0.0.1",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(
+            e.contains(&format!("clashes with the kernel's route to {route}")),
+            "{e}"
+        );
+    };
     // An address that clashes with a kernel route.
     ns.sh("ip link add vclash type veth peer name vclash2 && ip addr add 10.9.0.1/16 dev vclash && ip link set vclash up");
-    let o = ns
-        .cmd(tcplab())
-        .args([
-            "run",
-            "--tun",
-            "tlclash",
-            "--addr",
-            "10.9.1.2/24",
-            "--",
-            "serve",
-            "echo",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let e = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(e.lines().count(), 1, "{e}");
-    assert!(
-        e.contains("clashes with the kernel's route to 10.9.0.0/16 via vclash"),
-        "{e}"
-    );
+    clash("10.9.1.2/24", "10.9.0.0/16 via vclash");
     // An address with a prefix on lo makes the whole prefix the kernel's
     // own (a `local` route): nothing would reach the device.
     ns.sh("ip addr add 10.11.0.5/24 dev lo");
-    let o = ns
-        .cmd(tcplab())
-        .args([
-            "run",
-            "--tun",
-            "tlclash",
-            "--addr",
-            "10.11.0.2/24",
-            "--",
-            "ping",
-            "-c",
-            "1",
-            "10.11.0.1",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let e = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(e.lines().count(), 1, "{e}");
-    assert!(
-        e.contains("clashes with the kernel's route to 10.11.0.0/24 via lo"),
-        "{e}"
-    );
+    clash("10.11.0.2/24", "10.11.0.0/24 via lo");
     // A name that is taken by a device that is not a TUN device.
     let o = ns
         .cmd(tcplab())
