@@ -554,6 +554,108 @@ fn has(text: &str, what: &[&str]) {
     }
 }
 
+/// The retransmission lesson shows each repair as its narration says:
+/// one fast retransmission on the third duplicate ACK; a lost
+/// retransmission resent by the timeout 200 ms later, from a window of one
+/// segment; the lost last segment probed whole (with its FIN) after two
+/// round trips and no cut of the window; the lost SYN sent again after a
+/// second.
+#[test]
+fn retransmit_lesson_shows_each_repair() {
+    let t = lesson("tcp-retransmit.toml");
+    let lines = |host: &str| -> Vec<&str> {
+        t.lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some(host))
+            .collect()
+    };
+    let sent = |host: &str, what: &str| -> Vec<String> {
+        lines(host)
+            .iter()
+            .filter(|l| l.contains(what) && l.contains(" > 10.0.2.2.9:"))
+            .map(|l| l.split_whitespace().nth(2).unwrap().to_string())
+            .collect()
+    };
+    let hole = "seq 4345:5793,";
+    // fast: the hole twice (first and once more), right after the third
+    // SACK; one retransmission, a window cut by CUBIC's 0.7.
+    assert_eq!(
+        sent("fast", hole),
+        ["00:00:00.040000", "00:00:00.080000"],
+        "{t}"
+    );
+    let fast = lines("fast").join("\n");
+    let third = fast
+        .find("sack 1 {5793:10137}")
+        .expect("third duplicate ACK");
+    assert!(fast[third..].find(hole).is_some(), "{fast}");
+    has(&fast, &["retransmitted 1;", "cwnd 9123 B, ssthresh 9123 B"]);
+    // again: the fast retransmission is lost; the timeout resends it.
+    assert_eq!(
+        sent("again", hole),
+        ["00:00:00.040000", "00:00:00.080000", "00:00:00.280000"],
+        "{t}"
+    );
+    has(
+        &lines("again").join("\n"),
+        &["retransmitted 2;", "cwnd 1448 B"],
+    );
+    // tail: the probe is the whole last segment with the FIN.
+    assert_eq!(
+        sent("tail", "Flags [FP.], seq 15929:17377,"),
+        ["00:00:00.080000", "00:00:00.202000"],
+        "{t}"
+    );
+    has(
+        &lines("tail").join("\n"),
+        &["in 242.000 ms", "retransmitted 1;", "ssthresh -"],
+    );
+    // syn: the SYN again after the initial RTO.
+    assert_eq!(
+        sent("syn", "Flags [S]"),
+        ["00:00:00.000000", "00:00:01.000000"],
+        "{t}"
+    );
+    has(&lines("syn").join("\n"), &["handshake 1040.0 ms"]);
+}
+
+/// The flow-control lesson shows what it says: the client's window
+/// shrinks, the server holds a runt back until its persist timer and then
+/// fills the window exactly, the window is 0, a one-byte probe is answered
+/// with 0, a window update reopens it; ss shows the full receive queue and
+/// the persist timer; the download is paced by the reader.
+#[test]
+fn flow_control_lesson_shuts_and_reopens_the_window() {
+    let t = lesson("tcp-flow-control.toml");
+    let line = |what: &str| -> usize {
+        t.lines()
+            .position(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no `{what}` in\n{t}"))
+    };
+    let runt =
+        line("00:00:01.445077 IP 10.0.2.2.80 > 10.0.1.2.58295: Flags [P.], seq 30409:30865,");
+    let shut =
+        line("00:00:01.445077 IP 10.0.1.2.58295 > 10.0.2.2.80: Flags [.], ack 30865, win 0,");
+    let probe =
+        line("00:00:01.685247 IP 10.0.2.2.80 > 10.0.1.2.58295: Flags [.], seq 30865:30866,");
+    let still =
+        line("00:00:01.685247 IP 10.0.1.2.58295 > 10.0.2.2.80: Flags [.], ack 30865, win 0,");
+    let open =
+        line("00:00:01.747223 IP 10.0.1.2.58295 > 10.0.2.2.80: Flags [.], ack 30865, win 16384,");
+    assert!(
+        runt < shut && shut < probe && probe < still && still < open,
+        "{t}"
+    );
+    // Before the runt the window was 456 bytes and nothing went for 240 ms.
+    has(
+        &t,
+        &["00:00:01.204179 IP 10.0.1.2.58295 > 10.0.2.2.80: Flags [.], ack 30409, win 456,"],
+    );
+    has(
+        &t,
+        &["ESTAB 16384  0", "timer:(persist,", "100000 bytes in 4.7"],
+    );
+}
+
 /// The HTTPS lessons show what they say: curl's refusals with their
 /// words, numbers and exit codes, and the handshake's clear text.
 #[test]

@@ -608,7 +608,9 @@ impl Connection {
             self.tlp.retrans = false;
             self.segment(now, nxt, nxt + 1, Kind::New)
         } else {
-            let Some((i, start, end)) = self.snd.queue_mut().last_unsacked(self.seg.mss) else {
+            let fin = self.snd.fin();
+            let Some((i, start, end)) = self.snd.queue_mut().last_unsacked(self.seg.mss, fin)
+            else {
                 // Nothing to probe with: if the probe was to go in the
                 // timeout's place, the timeout runs now.
                 if !self.timers.is_set(Timer::Retransmit) {
@@ -642,12 +644,13 @@ impl Connection {
             return None;
         }
         let high_rxt = self.rec.high_rxt;
-        if let Some((i, start, end)) = self.snd.queue_mut().next_unsacked(high_rxt, mss) {
+        let fin = self.snd.fin();
+        if let Some((i, start, end)) = self.snd.queue_mut().next_unsacked(high_rxt, mss, fin) {
             return Some(self.segment(now, start, end, Kind::Repair(i)));
         }
         let una = self.snd.una();
         if self.rec.rescue_rxt.is_none_or(|r| una > r) {
-            let (i, start, end) = self.snd.queue_mut().last_unsacked(mss)?;
+            let (i, start, end) = self.snd.queue_mut().last_unsacked(mss, fin)?;
             self.rec.rescue_rxt = self.rec.until;
             // The rescue does not move HighRxt.
             let keep = self.rec.high_rxt;

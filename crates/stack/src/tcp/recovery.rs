@@ -212,13 +212,15 @@ impl Recovery {
 /// RACK's state (RFC 8985 §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rack {
-    /// The most recently sent segment known delivered: its send time and
-    /// end; `valid` once there is one.
+    /// The most recently sent segment known delivered: its send time,
+    /// send order (`Sent::order`) and end; `valid` once there is one.
     pub xmit: Instant,
+    pub order: u32,
     pub end: SeqNumber,
     pub valid: bool,
-    /// The RTT of that segment, in microseconds (the clock's unit).
-    pub rtt_us: u64,
+    /// The RTT of that segment, in microseconds (the clock's unit; held
+    /// to 71 minutes, far past any timer it sets).
+    pub rtt_us: u32,
     /// The highest end delivered (forward ACK), and how far below it a
     /// segment sent once was ever delivered, in segments (Linux's
     /// `tp->reordering`, as `TCP_INFO` reports it; capped at 255): zero
@@ -239,6 +241,7 @@ impl Rack {
     pub fn new() -> Rack {
         Rack {
             xmit: Instant::ZERO,
+            order: 0,
             end: SeqNumber(0),
             valid: false,
             rtt_us: 0,
@@ -254,7 +257,7 @@ impl Rack {
 impl Rack {
     /// RACK.rtt.
     pub fn rtt(&self) -> Duration {
-        Duration::from_micros(self.rtt_us)
+        Duration::from_micros(u64::from(self.rtt_us))
     }
 }
 
@@ -604,9 +607,13 @@ impl Connection {
     /// the reordering window's multiplier.
     fn rack_update(&mut self, d: &Delivery, dsack: bool) {
         if let Some(r) = d.rack {
-            self.rack.rtt_us = d.now.total_micros().saturating_sub(r.sent.total_micros());
-            if !self.rack.valid || r.sent_after(self.rack.xmit, self.rack.end) {
+            let rtt = d.now.total_micros().saturating_sub(r.sent.total_micros());
+            self.rack.rtt_us = u32::try_from(rtt).unwrap_or(u32::MAX);
+            if !self.rack.valid
+                || r.sent_after_parts(self.rack.xmit, self.rack.order, self.rack.end)
+            {
                 self.rack.xmit = r.sent;
+                self.rack.order = r.order;
                 self.rack.end = r.end;
                 self.rack.valid = true;
             }
@@ -665,8 +672,8 @@ impl Connection {
             return 0;
         }
         let wait = self.rack.rtt() + self.reo_wnd();
-        let (xmit, end) = (self.rack.xmit, self.rack.end);
-        let (lost, timeout) = self.snd.queue_mut().rack_detect(ctx.now, xmit, end, wait);
+        let rack = (self.rack.xmit, self.rack.order, self.rack.end);
+        let (lost, timeout) = self.snd.queue_mut().rack_detect(ctx.now, rack, wait);
         if lost > 0 {
             ctx.stats.rack_lost += 1;
         }

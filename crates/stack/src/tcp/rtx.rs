@@ -14,6 +14,7 @@
 //! network") follows from the flags: a record counts once unless SACKed or
 //! lost, and once more if retransmitted — kept as a running sum.
 
+use core::cmp::Ordering;
 use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
@@ -38,6 +39,37 @@ pub struct RateSnap {
     pub lost: u64,
 }
 
+/// Where a transmission stands in RACK's time order (RFC 8985 §6.2):
+/// by time, then send order (compared as sequence numbers), then end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentKey {
+    pub sent: Instant,
+    pub order: u32,
+    /// The end as a stream offset.
+    pub end: u64,
+}
+
+impl Ord for SentKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.sent
+            .cmp(&other.sent)
+            .then_with(|| serial_cmp(self.order, other.order))
+            .then_with(|| self.end.cmp(&other.end))
+    }
+}
+
+impl PartialOrd for SentKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Two send orders compared as RFC 1982 serial numbers (the ones
+/// compared are never more than a burst apart).
+fn serial_cmp(a: u32, b: u32) -> Ordering {
+    (a.wrapping_sub(b) as i32).cmp(&0)
+}
+
 /// One segment's worth of sequence space in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
@@ -48,6 +80,15 @@ pub struct Sent {
     pub off: u64,
     /// When it was last (re)transmitted (RACK's xmit_ts).
     pub sent: Instant,
+    /// Its place among the connection's transmissions, counted from 1
+    /// (both halves of a split record share it): which of two segments
+    /// stamped with the same time went out later (RFC 8985 §6.2's
+    /// RACK_sent_after breaks that tie by sequence number, a proxy for
+    /// send order that a retransmission sent in the same instant as new
+    /// data contradicts — in the simulator every event of an instant
+    /// shares its time). It wraps, and compares as sequence numbers do:
+    /// only transmissions of one instant are ever told apart by it.
+    pub order: u32,
     /// How many times it was transmitted (Karn's rule: RTT samples only
     /// from records sent once).
     pub xmits: u16,
@@ -75,6 +116,12 @@ impl Sent {
         self.end - self.start
     }
 
+    /// Bytes of data: the span less our FIN's sequence number (at `fin`)
+    /// if the span holds it.
+    fn data_len(&self, fin: Option<SeqNumber>) -> usize {
+        self.len() - usize::from(fin.is_some_and(|f| self.start <= f && f < self.end))
+    }
+
     /// Bytes this record contributes to the pipe.
     fn in_pipe(&self) -> usize {
         if self.sacked {
@@ -90,9 +137,29 @@ impl Sent {
     }
 
     /// RFC 8985 §6.2's ordering: sent later, or at the same time and
-    /// ending further.
-    pub fn sent_after(&self, sent: Instant, end: SeqNumber) -> bool {
-        self.sent > sent || (self.sent == sent && self.end > end)
+    /// later in send order, or (halves of one record) ending further.
+    pub fn sent_after(&self, other: &Sent) -> bool {
+        self.sent_after_parts(other.sent, other.order, other.end)
+    }
+
+    /// `sent_after` against a transmission known by its parts.
+    pub fn sent_after_parts(&self, sent: Instant, order: u32, end: SeqNumber) -> bool {
+        match self.sent.cmp(&sent) {
+            Ordering::Equal => match serial_cmp(self.order, order) {
+                Ordering::Equal => self.end > end,
+                o => o == Ordering::Greater,
+            },
+            o => o == Ordering::Greater,
+        }
+    }
+
+    /// What `sent_after` compares: send time, send order, end.
+    pub fn sent_key(&self) -> SentKey {
+        SentKey {
+            sent: self.sent,
+            order: self.order,
+            end: self.end_off(),
+        }
     }
 
     /// In flight as far as RACK knows: not SACKed, not waiting to be sent
@@ -239,7 +306,7 @@ impl Delivery {
         } else if r.xmits > 1 {
             self.any_retransmitted = true;
         }
-        if self.newest.is_none_or(|n| r.sent_after(n.sent, n.end)) {
+        if self.newest.is_none_or(|n| r.sent_after(&n)) {
             self.newest = Some(*r);
         }
         let suspect = r.xmits > 1
@@ -247,7 +314,7 @@ impl Delivery {
                 .tsecr
                 .is_some_and(|ecr| super::tcb::ts_before(ecr, r.tsval))
                 || self.now.saturating_since(r.sent) < self.min_rtt);
-        if !suspect && self.rack.is_none_or(|n| r.sent_after(n.sent, n.end)) {
+        if !suspect && self.rack.is_none_or(|n| r.sent_after(&n)) {
             self.rack = Some(*r);
         }
         if r.xmits == 1 {
@@ -265,14 +332,14 @@ impl Delivery {
     /// sent once is suspect).
     fn deliver_run(&mut self, first: &Sent, last: &Sent, bytes: usize) {
         debug_assert!(first.xmits == 1 && last.xmits == 1);
-        debug_assert!(first == last || last.sent_after(first.sent, first.end));
+        debug_assert!(first == last || last.sent_after(first));
         self.bytes += bytes;
         self.oldest_once.get_or_insert(first.sent);
         self.newest_once = Some(self.newest_once.map_or(last.sent, |t| t.max(last.sent)));
-        if self.newest.is_none_or(|n| last.sent_after(n.sent, n.end)) {
+        if self.newest.is_none_or(|n| last.sent_after(&n)) {
             self.newest = Some(*last);
         }
-        if self.rack.is_none_or(|n| last.sent_after(n.sent, n.end)) {
+        if self.rack.is_none_or(|n| last.sent_after(&n)) {
             self.rack = Some(*last);
         }
         self.lowest_once_end = Some(self.lowest_once_end.map_or(first.end, |e| e.min(first.end)));
@@ -296,6 +363,8 @@ pub struct RtxQueue {
     flight: Option<Box<Flight>>,
     /// The offset the next record starts at.
     next_off: u64,
+    /// The send order of the last transmission (`Sent::order`).
+    last_order: u32,
     /// Bytes ever marked lost (the rate sampler's C.lost).
     lost_total: u64,
 }
@@ -307,14 +376,14 @@ struct Flight {
     tally: Tally,
     /// RACK's time-ordered list (RFC 8985 §6.2 step 5 looks at the
     /// oldest first and stops at the first sent after the RACK segment):
-    /// (send time, end offset, stamp) of records in flight, sorted. A
+    /// (send key, stamp) of records in flight, sorted by key. A
     /// record sent now goes at the back, so sending costs a push; records
     /// leave lazily — an entry whose stamp is not its record's any more
     /// (acknowledged, SACKed, marked lost, sent again, split) is stale,
     /// skipped, dropped at the front, and the list is rebuilt when stale
     /// entries outnumber live ones (so its length stays within twice the
     /// records plus a constant).
-    in_flight: VecDeque<(Instant, u64, u64)>,
+    in_flight: VecDeque<(SentKey, u64)>,
     /// Records in flight (live entries of `in_flight`).
     live: usize,
     /// The next stamp (stamps only compare within one `Flight`).
@@ -374,7 +443,7 @@ impl Flight {
     /// empty whenever a box is emptied, so it holds none).
     fn storage(&self) -> usize {
         self.records.capacity() * core::mem::size_of::<Sent>()
-            + self.in_flight.capacity() * core::mem::size_of::<(Instant, u64, u64)>()
+            + self.in_flight.capacity() * core::mem::size_of::<(SentKey, u64)>()
             + self.lost_log.capacity() * core::mem::size_of::<Sent>()
     }
 }
@@ -503,6 +572,7 @@ impl RtxQueue {
             end,
             off: self.next_off,
             sent: now,
+            order: self.last_order.wrapping_add(1),
             xmits: 1,
             lost: false,
             retransmitted: false,
@@ -513,6 +583,7 @@ impl RtxQueue {
             stamp: 0,
         };
         self.next_off += r.len() as u64;
+        self.last_order = self.last_order.wrapping_add(1);
         self.add(&mut r);
         self.fl_mut().records.push_back(r);
     }
@@ -524,14 +595,12 @@ impl RtxQueue {
         f.next_stamp += 1;
         r.stamp = f.next_stamp;
         if r.in_flight() {
-            let entry = (r.sent, r.end_off(), r.stamp);
+            let entry = (r.sent_key(), r.stamp);
             // Sent now: at the back. A split or a record back in flight
             // keeps its older send time: at its place.
             match f.in_flight.back() {
-                Some(last) if (last.0, last.1) > (entry.0, entry.1) => {
-                    let at = f
-                        .in_flight
-                        .partition_point(|e| (e.0, e.1) <= (entry.0, entry.1));
+                Some(last) if last.0 > entry.0 => {
+                    let at = f.in_flight.partition_point(|e| e.0 <= entry.0);
                     f.in_flight.insert(at, entry);
                 }
                 _ => f.in_flight.push_back(entry),
@@ -568,7 +637,8 @@ impl RtxQueue {
     }
 
     /// Whether a time-ordered entry is its record's current one.
-    fn is_live(&self, &(_, end, stamp): &(Instant, u64, u64)) -> bool {
+    fn is_live(&self, &(key, stamp): &(SentKey, u64)) -> bool {
+        let end = key.end;
         let Some(last) = end.checked_sub(1) else {
             return false;
         };
@@ -599,10 +669,7 @@ impl RtxQueue {
         };
         let mut r = before;
         f(&mut r);
-        if before.in_flight()
-            && r.in_flight()
-            && (before.sent, before.end_off()) == (r.sent, r.end_off())
-        {
+        if before.in_flight() && r.in_flight() && before.sent_key() == r.sent_key() {
             // Same place in the time-ordered list (a front trim, a lost
             // mark undone on a record not marked): only the sums change.
             // In flight means not waiting for a retransmission, so the
@@ -725,7 +792,7 @@ impl RtxQueue {
         f.live -= n;
         f.records.drain(..n);
         let acked_off = last.end_off();
-        while f.in_flight.front().is_some_and(|e| e.1 <= acked_off) {
+        while f.in_flight.front().is_some_and(|e| e.0.end <= acked_off) {
             f.in_flight.pop_front();
         }
         self.compact_if_stale();
@@ -917,17 +984,21 @@ impl RtxQueue {
     }
 
     /// RFC 8985 §6.2 step 5: every record not delivered that was sent
-    /// before the RACK segment (`rack_sent`, `rack_end`) and more than
+    /// before the RACK segment (sent at `rack_sent`, `rack_order`th,
+    /// ending at `rack_end`) and more than
     /// `wait` (RACK.rtt + RACK.reo_wnd) ago is lost. Returns the bytes newly
     /// lost and, if some candidate is not due yet, how long until it is.
     pub fn rack_detect(
         &mut self,
         now: Instant,
-        rack_sent: Instant,
-        rack_end: SeqNumber,
+        (rack_sent, rack_order, rack_end): (Instant, u32, SeqNumber),
         wait: Duration,
     ) -> (usize, Option<Duration>) {
-        let rack_end = self.off_of(rack_end);
+        let rack = SentKey {
+            sent: rack_sent,
+            order: rack_order,
+            end: self.off_of(rack_end),
+        };
         let mut due_now = Vec::new();
         let mut timeout = None;
         while self
@@ -939,9 +1010,10 @@ impl RtxQueue {
             self.fl_mut().in_flight.pop_front();
         }
         for e in &self.fl().in_flight {
-            let &(sent, end, _) = e;
+            let &(key, _) = e;
+            let (sent, end) = (key.sent, key.end);
             // Oldest first: past the RACK segment nothing qualifies.
-            if sent > rack_sent || (sent == rack_sent && end > rack_end) {
+            if key > rack {
                 break;
             }
             if !self.is_live(e) {
@@ -969,13 +1041,20 @@ impl RtxQueue {
     pub fn next_lost(&mut self, max_len: usize) -> Option<(usize, SeqNumber, SeqNumber)> {
         let off = *self.fl().pending.first()?;
         let i = self.index_of_off(off)?;
-        Some(self.cut(i, max_len))
+        Some(self.cut(i, max_len, None))
     }
 
-    /// Record `i`'s span, split first if longer than `max_len`.
-    fn cut(&mut self, i: usize, max_len: usize) -> (usize, SeqNumber, SeqNumber) {
+    /// Record `i`'s span, split first if it holds more than `max_len`
+    /// bytes of data (our FIN, at `fin`, takes sequence space but no room
+    /// in a segment).
+    fn cut(
+        &mut self,
+        i: usize,
+        max_len: usize,
+        fin: Option<SeqNumber>,
+    ) -> (usize, SeqNumber, SeqNumber) {
         let r = self.fl().records[i];
-        if r.len() > max_len.max(1) {
+        if r.data_len(fin) > max_len.max(1) {
             self.split(i, r.start + max_len.max(1));
         }
         let r = self.fl().records[i];
@@ -1002,21 +1081,30 @@ impl RtxQueue {
         &mut self,
         high_rxt: SeqNumber,
         max_len: usize,
+        fin: Option<SeqNumber>,
     ) -> Option<(usize, SeqNumber, SeqNumber)> {
         let top = self.highest_sacked()?;
         let i = self.fl().records.iter().position(|r| {
             !r.sacked && !r.lost && !r.retransmitted && r.start >= high_rxt && r.end <= top
         })?;
-        Some(self.cut(i, max_len))
+        Some(self.cut(i, max_len, fin))
     }
 
     /// The highest record not SACKed (RFC 6675 rule 4's rescue, RFC 8985
-    /// §7.3's probe), cut to at most `max_len` from its end.
-    pub fn last_unsacked(&mut self, max_len: usize) -> Option<(usize, SeqNumber, SeqNumber)> {
+    /// §7.3's probe), cut to at most `max_len` bytes of data from its end
+    /// (with our FIN, at `fin`, if the record holds it: the probe of a
+    /// full last segment and its FIN is that segment again, not one that
+    /// starts a byte later and leaves a byte's hole).
+    pub fn last_unsacked(
+        &mut self,
+        max_len: usize,
+        fin: Option<SeqNumber>,
+    ) -> Option<(usize, SeqNumber, SeqNumber)> {
         let i = self.fl().records.iter().rposition(|r| !r.sacked)?;
         let r = self.fl().records[i];
-        if r.len() > max_len.max(1) {
-            self.split(i, r.end - max_len.max(1));
+        if r.data_len(fin) > max_len.max(1) {
+            let keep = max_len.max(1) + (r.len() - r.data_len(fin));
+            self.split(i, r.end - keep);
             return Some((i + 1, self.fl().records[i + 1].start, r.end));
         }
         Some((i, r.start, r.end))
@@ -1024,11 +1112,14 @@ impl RtxQueue {
 
     /// Record `i` was sent again now, carrying `tsval`.
     pub fn retransmitted(&mut self, i: usize, now: Instant, tsval: u32, rate: RateSnap) {
+        self.last_order = self.last_order.wrapping_add(1);
+        let order = self.last_order;
         self.update(i, |r| {
             if r.xmits == 1 {
                 r.first_rtx_tsval = tsval;
             }
             r.sent = now;
+            r.order = order;
             r.xmits = r.xmits.saturating_add(1);
             r.retransmitted = true;
             r.tsval = tsval;
@@ -1039,11 +1130,14 @@ impl RtxQueue {
     /// The first record was sent again outside loss recovery (a window
     /// probe repeated): only its time and count change.
     pub fn resent_first(&mut self, now: Instant, tsval: u32) {
+        self.last_order = self.last_order.wrapping_add(1);
+        let order = self.last_order;
         self.update(0, |r| {
             if r.xmits == 1 {
                 r.first_rtx_tsval = tsval;
             }
             r.sent = now;
+            r.order = order;
             r.xmits = r.xmits.saturating_add(1);
             r.tsval = tsval;
         });
@@ -1096,14 +1190,14 @@ impl RtxQueue {
                 at = r.end_off();
             }
         }
-        let flying: BTreeSet<(Instant, u64, u64)> = self
+        let flying: BTreeSet<(SentKey, u64)> = self
             .fl()
             .records
             .iter()
             .filter(|r| r.in_flight())
-            .map(|r| (r.sent, r.end_off(), r.stamp))
+            .map(|r| (r.sent_key(), r.stamp))
             .collect();
-        let listed: BTreeSet<(Instant, u64, u64)> = self
+        let listed: BTreeSet<(SentKey, u64)> = self
             .fl()
             .in_flight
             .iter()
@@ -1115,7 +1209,7 @@ impl RtxQueue {
             .in_flight
             .iter()
             .zip(self.fl().in_flight.iter().skip(1))
-            .all(|(a, b)| (a.0, a.1) <= (b.0, b.1));
+            .all(|(a, b)| a.0 <= b.0);
         if !sorted || self.fl().live != flying.len() {
             return Err("the time-ordered list is out of order or miscounted".into());
         }

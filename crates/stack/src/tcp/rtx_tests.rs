@@ -126,17 +126,43 @@ fn rfc8985_rack_marks_only_what_was_sent_before_and_long_enough_ago() {
     // Wait 5 ms: records 0 (1 ms) and 1 (2 ms) sent before it; 0 is
     // due at 6 ms, 1 at 7 ms. At 6.5 ms only record 0 is lost, and 1
     // is due in half a millisecond; record 3 was sent after: never.
+    let r = q.get(2).unwrap();
+    let rack = (r.sent, r.order, r.end);
     let now = Instant::from_micros(6_500);
-    let (lost, left) = q.rack_detect(now, ms(3), s(130), Duration::from_millis(5));
+    let (lost, left) = q.rack_detect(now, rack, Duration::from_millis(5));
     assert_eq!(lost, 10);
     assert_eq!(left, Some(Duration::from_micros(500)));
     assert!(q.front().unwrap().lost && !q.get(1).unwrap().lost);
     assert!(!q.get(3).unwrap().lost);
     // A retransmission sent after the RACK segment is not judged by it.
     q.retransmitted(0, ms(8), 0, RateSnap::default());
-    let (lost, _) = q.rack_detect(ms(20), ms(3), s(130), Duration::from_millis(5));
+    let (lost, _) = q.rack_detect(ms(20), rack, Duration::from_millis(5));
     assert_eq!(lost, 10, "record 1 only");
     assert!(!q.front().unwrap().needs_retransmission());
+    q.check(s(100), s(140)).unwrap();
+}
+
+/// Two transmissions stamped with the same time are ordered by when they
+/// went out, not by sequence number (RFC 8985 §6.2's tie-break assumes
+/// the two agree): a retransmission sent in the same instant as, and
+/// after, new data is not judged lost when that data is delivered. The
+/// simulator stamps every event of an instant with one time, so a fast
+/// retransmission and the new segment its ACK released are such a pair.
+#[test]
+fn rack_orders_a_retransmission_after_new_data_sent_in_the_same_instant() {
+    let mut q = queue();
+    // Record 3 went out at 4 ms; then, still at 4 ms, record 0 again.
+    q.mark_first_lost();
+    q.retransmitted(0, ms(4), 0, RateSnap::default());
+    assert!(q.get(0).unwrap().sent_after(q.get(3).unwrap()));
+    assert!(!q.get(3).unwrap().sent_after(q.get(0).unwrap()));
+    // Record 3 is delivered: RACK's segment. Record 0 was sent after it.
+    q.sack(s(130), s(140), &mut d());
+    let r = q.get(3).unwrap();
+    let rack = (r.sent, r.order, r.end);
+    let (lost, _) = q.rack_detect(ms(20), rack, Duration::from_millis(5));
+    assert_eq!(lost, 20, "records 1 and 2, not the retransmission");
+    assert!(!q.get(0).unwrap().needs_retransmission());
     q.check(s(100), s(140)).unwrap();
 }
 
@@ -163,12 +189,48 @@ fn nextseg_rules_three_and_four() {
     let mut q = queue();
     q.sack(s(130), s(140), &mut d());
     // Rule 3: the first unSACKed record below the highest SACK.
-    assert_eq!(q.next_unsacked(s(100), 100), Some((0, s(100), s(110))));
-    assert_eq!(q.next_unsacked(s(110), 100), Some((1, s(110), s(120))));
-    assert_eq!(q.next_unsacked(s(130), 100), None);
+    assert_eq!(
+        q.next_unsacked(s(100), 100, None),
+        Some((0, s(100), s(110)))
+    );
+    assert_eq!(
+        q.next_unsacked(s(110), 100, None),
+        Some((1, s(110), s(120)))
+    );
+    assert_eq!(q.next_unsacked(s(130), 100, None), None);
     // Rule 4 / TLP: the highest unSACKed record, cut from its end.
-    assert_eq!(q.last_unsacked(4), Some((3, s(126), s(130))));
+    assert_eq!(q.last_unsacked(4, None), Some((3, s(126), s(130))));
     q.check(s(100), s(140)).unwrap();
+}
+
+/// A record that ends with our FIN holds one byte of sequence space more
+/// than of data: the probe (RFC 8985 §7.3) and the rescue are its last
+/// `max_len` bytes of data and the FIN, rule 3 its first `max_len` bytes.
+#[test]
+fn a_fin_takes_no_room_when_records_are_cut() {
+    // The last record is 130..141: ten bytes of data and the FIN at 140.
+    let mut q = RtxQueue::default();
+    q.push(s(120), s(130), ms(1), 0, RateSnap::default());
+    q.push(s(130), s(141), ms(2), 0, RateSnap::default());
+    let fin = Some(s(140));
+    assert_eq!(
+        q.last_unsacked(10, fin),
+        Some((1, s(130), s(141))),
+        "not cut"
+    );
+    assert_eq!(q.last_unsacked(4, fin), Some((2, s(136), s(141))));
+    q.check(s(120), s(141)).unwrap();
+    // Without the FIN counted apart the same call took a byte too few
+    // of data: 137..141 leaves 136 a hole of one byte.
+    let mut q = RtxQueue::default();
+    q.push(s(130), s(141), ms(2), 0, RateSnap::default());
+    q.push(s(141), s(150), ms(3), 0, RateSnap::default());
+    q.sack(s(141), s(150), &mut d());
+    assert_eq!(
+        q.next_unsacked(s(130), 10, Some(s(140))),
+        Some((0, s(130), s(141)))
+    );
+    assert_eq!(q.next_unsacked(s(130), 10, None), Some((0, s(130), s(140))));
 }
 
 /// The cumulative ACK as it was before runs: each record delivered in
