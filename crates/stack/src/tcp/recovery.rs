@@ -595,7 +595,20 @@ impl Connection {
             }
         }
         let (una, nxt) = (self.snd.una(), self.snd.nxt());
+        // A block that ends at our FIN, which went out in one segment with
+        // the data before it, covers the FIN too: the receiver holds that
+        // segment whole. FreeBSD's receiver (and ours, as the FreeBSD
+        // suite checks) reports only the data, Linux's the FIN as well;
+        // read literally, the FIN alone would look unacknowledged and be
+        // judged lost and sent again for nothing.
+        let fin_end = self.snd.fin().filter(|&f| {
+            self.snd
+                .queue()
+                .span_of(f)
+                .is_some_and(|(start, _)| start < f)
+        });
         for &(l, r) in &blocks[skip..] {
+            let r = if fin_end == Some(r) { r + 1 } else { r };
             if l < r && una <= l && r <= nxt {
                 self.snd.queue_mut().sack(l, r, d);
             }

@@ -309,10 +309,19 @@ impl Delivery {
         if self.newest.is_none_or(|n| r.sent_after(&n)) {
             self.newest = Some(*r);
         }
+        // RFC 8985 §6.2 step 2: a retransmission is no RACK segment if
+        // the original may be what arrived — the echo is older than the
+        // retransmission's TSval, or the retransmission's RTT would be
+        // below the minimum. The echo tells only for a cumulative ACK: a
+        // SACK echoes the TSval of the last segment in order (above), so
+        // a SACKed retransmission is judged by the RTT alone, as Linux's
+        // tcp_rack_advance judges it (else the SACK of a loss probe that
+        // repaired a tail could never show the hole below it lost).
         let suspect = r.xmits > 1
-            && (self
-                .tsecr
-                .is_some_and(|ecr| super::tcb::ts_before(ecr, r.tsval))
+            && (cumulative
+                && self
+                    .tsecr
+                    .is_some_and(|ecr| super::tcb::ts_before(ecr, r.tsval))
                 || self.now.saturating_since(r.sent) < self.min_rtt);
         if !suspect && self.rack.is_none_or(|n| r.sent_after(&n)) {
             self.rack = Some(*r);
@@ -717,6 +726,12 @@ impl RtxQueue {
     }
 
     /// The index of the record holding `seq`, if any.
+    /// The span of the record holding `seq`, if any.
+    pub fn span_of(&self, seq: SeqNumber) -> Option<(SeqNumber, SeqNumber)> {
+        let r = self.fl().records.get(self.index_of(seq)?)?;
+        Some((r.start, r.end))
+    }
+
     fn index_of(&self, seq: SeqNumber) -> Option<usize> {
         let first = self.fl().records.front()?.start;
         let last = self.fl().records.back()?.end;
@@ -974,9 +989,14 @@ impl RtxQueue {
             if r.sacked {
                 count += 1;
                 bytes += r.len();
-            } else if !r.lost && (count >= dupthresh || bytes > (dupthresh - 1) * smss) {
+            } else if !r.lost
+                && !r.retransmitted
+                && (count >= dupthresh || bytes > (dupthresh - 1) * smss)
+            {
                 // A retransmission is judged by time (RACK) or the timer,
-                // not by SACKs that may predate it.
+                // not by SACKs that may predate it — one sent by NextSeg
+                // rule 3 before it was deemed lost included (it lies below
+                // HighRxt, which rule 1 does not go back over).
                 lost += self.mark_lost(i);
             }
         }

@@ -80,6 +80,39 @@ fn a_smaller_segment_size_splits_a_lost_record() {
     q.check(s(100), s(140)).unwrap();
 }
 
+/// RFC 8985 §6.2 step 2 with timestamps: the echo of a SACK is the TSval
+/// of the last segment in order (RFC 7323 §4.3), older than any
+/// retransmission it SACKs, so it does not make a SACKed retransmission
+/// suspect — only an RTT under the minimum does. A cumulative ACK's echo
+/// does: older than the retransmission, it was the original that came.
+#[test]
+fn rfc8985_a_sacked_retransmission_is_judged_by_its_rtt_not_the_echo() {
+    let min_rtt = Duration::from_millis(5);
+    let mut q = queue();
+    q.retransmitted(3, ms(20), 99, RateSnap::default());
+    // SACKed at 30 ms (10 ms after it went again), echoing TSval 0.
+    let mut a = Delivery::new(ms(30), Some(0), min_rtt);
+    q.sack(s(130), s(140), &mut a);
+    assert_eq!(a.rack.map(|r| r.start), Some(s(130)), "a RACK segment");
+    // SACKed 2 ms after it went again: faster than any round trip.
+    let mut q = queue();
+    q.retransmitted(3, ms(20), 99, RateSnap::default());
+    let mut a = Delivery::new(ms(22), Some(0), min_rtt);
+    q.sack(s(130), s(140), &mut a);
+    assert!(a.rack.is_none(), "the original's delivery, perhaps");
+    // Acknowledged cumulatively with an echo older than the retransmission.
+    let mut q = queue();
+    q.retransmitted(0, ms(20), 99, RateSnap::default());
+    let mut a = Delivery::new(ms(30), Some(0), min_rtt);
+    q.ack(s(110), &mut a);
+    assert!(a.rack.is_none(), "the echo says the original arrived");
+    let mut a = Delivery::new(ms(30), Some(99), min_rtt);
+    let mut q2 = queue();
+    q2.retransmitted(0, ms(20), 99, RateSnap::default());
+    q2.ack(s(110), &mut a);
+    assert_eq!(a.rack.map(|r| r.start), Some(s(100)));
+}
+
 #[test]
 fn rfc6675_scoreboard_sack_blocks_split_and_leave_the_pipe() {
     let mut q = queue();
@@ -115,6 +148,26 @@ fn rfc6675_is_lost_by_count_and_by_bytes() {
     assert_eq!(q.mark_lost_by_sacks(3, 10), 0);
     // More than (DupThresh − 1)·SMSS bytes in fewer segments: lost.
     assert_eq!(q.mark_lost_by_sacks(3, 9), 20);
+    q.check(s(100), s(140)).unwrap();
+}
+
+/// A segment NextSeg rule 3 already sent again (RFC 6675 §4: below the
+/// highest SACK, not yet deemed lost) is not deemed lost by later SACKs
+/// and sent a third time: it lies below HighRxt, where rule 1 does not
+/// look.
+#[test]
+fn rfc6675_a_rule_three_retransmission_is_not_lost_again_by_sacks() {
+    let mut q = queue();
+    q.sack(s(130), s(140), &mut d());
+    let (i, a, b) = q.next_unsacked(s(100), 100, None).unwrap();
+    assert_eq!((a, b), (s(100), s(110)));
+    q.retransmitted(i, ms(5), 0, RateSnap::default());
+    // Two SACKed records (DupThresh 2 here) now lie above records 0 and
+    // 1: only record 1 is deemed lost.
+    q.sack(s(120), s(130), &mut d());
+    assert_eq!(q.mark_lost_by_sacks(2, 10), 10, "record 1 only");
+    assert!(!q.front().unwrap().needs_retransmission());
+    assert!(q.get(1).unwrap().needs_retransmission());
     q.check(s(100), s(140)).unwrap();
 }
 
