@@ -417,7 +417,8 @@ pub async fn run(
                     // alone tells otherwise).
                     if a.verbose {
                         err.line(format!(
-                            "nc: connect to {name} port {p} (tcp) timed out: Operation now in progress"
+                            "nc: connect to {} port {p} (tcp) timed out: Operation now in progress",
+                            shown(&name, addr, a.numeric)
                         ));
                     }
                     continue;
@@ -429,7 +430,10 @@ pub async fn run(
             Ok(s) => s,
             Err(e) => {
                 if a.verbose {
-                    err.line(format!("nc: connect to {name} port {p} (tcp) failed: {e}"));
+                    err.line(format!(
+                        "nc: connect to {} port {p} (tcp) failed: {e}",
+                        shown(&name, addr, a.numeric)
+                    ));
                 }
                 continue;
             }
@@ -437,7 +441,8 @@ pub async fn run(
         any_ok = true;
         if a.verbose {
             err.line(format!(
-                "Connection to {name} {p} port [{}] succeeded!",
+                "Connection to {} {p} port [{}] succeeded!",
+                shown(&name, addr, a.numeric),
                 service(p, Transport::Tcp, a.numeric)
             ));
         }
@@ -666,6 +671,7 @@ async fn unix_datagram(
                     }
                 }
             },
+            |_| None,
         )
         .await;
     }
@@ -710,6 +716,7 @@ async fn datagram_server<P, R, S>(
     err: &mut Output,
     recv: impl Fn() -> R,
     send: impl Fn(Vec<u8>, &Option<P>) -> S,
+    first: impl Fn(&P) -> Option<String>,
 ) -> i32
 where
     R: std::future::Future<Output = Result<(Option<P>, Vec<u8>), SocketError>>,
@@ -728,6 +735,12 @@ where
         let event = select(recv(), read_input).await;
         match event {
             Either::Left(Ok((from, data))) => {
+                // What the first sender makes nc say (-v), before its data.
+                if let (None, Some(f)) = (&peer, &from) {
+                    if let Some(line) = first(f) {
+                        err.line(line);
+                    }
+                }
                 out.write_bytes(&data);
                 if from.is_some() {
                     peer = from;
@@ -805,6 +818,12 @@ async fn listen(
                 }
                 async {}
             },
+            // netcat-openbsd connects to the first sender and, with -v,
+            // reports it as a TCP listener reports a connection.
+            |from: &SocketAddrV4| {
+                a.verbose
+                    .then(|| format!("Connection received on {} {}", from.ip(), from.port()))
+            },
         )
         .await;
     }
@@ -850,6 +869,17 @@ async fn listen(
 
 /// `nc -u`: connected UDP. With `-z`, one probe datagram: a port that
 /// answers "port unreachable" is closed, silently, exit 1.
+/// The peer as netcat-openbsd names it in its messages: the name given,
+/// with the address it resolved to when that says more (not under -n,
+/// not when the name was the address).
+fn shown(name: &str, addr: Ipv4Addr, numeric: bool) -> String {
+    if numeric || name == addr.to_string() {
+        name.to_string()
+    } else {
+        format!("{name} ({addr})")
+    }
+}
+
 async fn udp_client(
     host: &Host,
     a: &NcArgs,
@@ -874,7 +904,10 @@ async fn udp_client(
     for p in a.each_port() {
         let remote = SocketAddrV4::new(addr, p);
         if let Err(e) = sock.connect(remote) {
-            err.line(format!("nc: connect to {addr} port {p} (udp) failed: {e}"));
+            err.line(format!(
+                "nc: connect to {} port {p} (udp) failed: {e}",
+                shown(&name, addr, a.numeric)
+            ));
             return 1;
         }
         if a.scan {
@@ -890,7 +923,8 @@ async fn udp_client(
                 any_open = true;
                 if a.verbose {
                     err.line(format!(
-                        "Connection to {name} {p} port [{}] succeeded!",
+                        "Connection to {} {p} port [{}] succeeded!",
+                        shown(&name, addr, a.numeric),
                         service(p, Transport::Udp, a.numeric)
                     ));
                 }
@@ -899,7 +933,8 @@ async fn udp_client(
         }
         if a.verbose {
             err.line(format!(
-                "Connection to {name} {p} port [{}] succeeded!",
+                "Connection to {} {p} port [{}] succeeded!",
+                shown(&name, addr, a.numeric),
                 service(p, Transport::Udp, a.numeric)
             ));
         }

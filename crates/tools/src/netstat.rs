@@ -40,9 +40,13 @@ pub struct NetstatArgs {
     pub routes: bool,
     pub interfaces: bool,
     pub statistics: bool,
+    /// `-W`: addresses not shortened to fit their column.
+    pub wide: bool,
+    /// `-4`: the IPv4 (inet) sockets only.
+    pub inet: bool,
 }
 
-const USAGE: &str = "usage: netstat [-tuxanlpoe] | -r [-n] | -i | -s";
+const USAGE: &str = "usage: netstat [-tuxanlpoeW4] | -r [-n] | -i | -s";
 
 /// `netstat -h`: net-tools' usage in its layout, with the options this
 /// netstat has.
@@ -63,9 +67,10 @@ const HELP: &str = "usage: netstat [-eenN] [<Af>] -r         netstat {-h|--help}
 
         -l, --listening          display listening server sockets
         -a, --all                display all sockets (default: connected)
+        -W, --wide               don't truncate IP addresses
 
   <Socket>={-t|--tcp} {-u|--udp} {-x|--unix}
-  <AF>=inet (DARPA Internet), the only address family here";
+  <AF>=-4|--inet (DARPA Internet), the only address family here";
 
 impl NetstatArgs {
     pub fn parse(args: &[String]) -> Result<NetstatArgs, Usage> {
@@ -75,8 +80,10 @@ impl NetstatArgs {
         }
         let (opts, rest) = getopt(
             args,
-            "tuxanlporise",
+            "tuxanlporiseW4",
             &[
+                "wide",
+                "inet",
                 "numeric",
                 "numeric-hosts",
                 "numeric-ports",
@@ -123,6 +130,8 @@ impl NetstatArgs {
                 "r" | "route" => a.routes = true,
                 "i" | "interfaces" => a.interfaces = true,
                 "s" | "statistics" => a.statistics = true,
+                "W" | "wide" => a.wide = true,
+                "4" | "inet" => a.inet = true,
                 _ => {}
             }
         }
@@ -140,6 +149,7 @@ fn addr_text(
     netid: Netid,
     (numeric_hosts, numeric_ports): (bool, bool),
     wildcard_port: bool,
+    wide: bool,
 ) -> String {
     let ip = if numeric_hosts || addr.ip().is_unspecified() {
         addr.ip().to_string()
@@ -160,7 +170,7 @@ fn addr_text(
         services::name(addr.port(), t).map_or_else(|| addr.port().to_string(), str::to_string)
     };
     let full = format!("{ip}:{port}");
-    if full.chars().count() <= 23 {
+    if wide || full.chars().count() <= 23 {
         full
     } else {
         // net-tools shortens the host part so that host:port fits in 23.
@@ -172,9 +182,10 @@ fn addr_text(
 /// The connection table.
 pub fn render(host: &Host, rows: &[SockRow], a: &NetstatArgs) -> Vec<String> {
     let (want_tcp, want_udp, want_unix) = if a.tcp || a.udp || a.unix {
-        (a.tcp, a.udp, a.unix)
+        (a.tcp, a.udp, a.unix && !a.inet)
     } else {
-        (true, true, true)
+        // -4 alone: every inet socket, no local ones.
+        (true, true, !a.inet)
     };
     let title = if a.all {
         "(servers and established)"
@@ -284,15 +295,16 @@ fn inet(
             continue;
         }
         let numeric = (a.numeric_hosts, a.numeric_ports);
-        let local = addr_text(host, r.local, r.netid, numeric, false);
+        let local = addr_text(host, r.local, r.netid, numeric, false, a.wide);
         let foreign = match r.peer {
-            Some(p) => addr_text(host, p, r.netid, numeric, false),
+            Some(p) => addr_text(host, p, r.netid, numeric, false, a.wide),
             None => addr_text(
                 host,
                 SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
                 r.netid,
                 (true, true),
                 true,
+                a.wide,
             ),
         };
         // /proc/net/tcp gives a listener's accept queue and no send queue.

@@ -11,7 +11,10 @@
 //! As BIND's, an unknown option (`*** Invalid option: X`), an unknown type
 //! or a bad number is reported on standard output and the lookup goes on;
 //! a truncated UDP answer is asked again over TCP (`;; Truncated, retrying
-//! in TCP mode.`). Exit status 0 with an answer; 1 for NXDOMAIN, SERVFAIL,
+//! in TCP mode.`); an answer from a server taken from the host's
+//! resolver settings that does not offer recursion (an authoritative-only
+//! server) adds `;; Got recursion not available from ADDR`, as BIND's
+//! nslookup checks those servers' RA bit. Exit status 0 with an answer; 1 for NXDOMAIN, SERVFAIL,
 //! REFUSED, when no server answers, or for a usage error (the usage on
 //! standard error). Interactive mode (no NAME) is not supported: refused.
 
@@ -339,6 +342,12 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
                 return 1;
             };
             let m = resp.message;
+            // BIND's nslookup checks the RA bit of servers it took from
+            // resolv.conf (a server named on the command line is asked
+            // as it is): one line for each answer without it.
+            if a.server.is_none() && a.recurse && !m.metadata.recursion_available {
+                out.line(format!(";; Got recursion not available from {server_ip}"));
+            }
             let code = m.metadata.response_code;
             if i == 0 {
                 if code == ResponseCode::NXDomain && !last_candidate {

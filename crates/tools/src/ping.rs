@@ -130,7 +130,7 @@ fn pattern(value: &str) -> Result<Vec<u8>, Usage> {
 
 impl PingArgs {
     pub fn parse(args: &[String]) -> Result<PingArgs, Usage> {
-        let (opts, operands) = getopt(args, "4bc:DhI:i:M:nOp:qs:t:W:w:", &[])
+        let (opts, operands) = getopt(args, "4bc:DhI:i:M:nOp:qs:t:vW:w:", &[])
             .map_err(|e| Usage::with_usage("ping", e, HELP))?;
         let mut a = PingArgs {
             count: None,

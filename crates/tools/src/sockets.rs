@@ -200,6 +200,13 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                     let name = t.ss_name();
                     (name, at.saturating_since(now), info.backoff)
                 });
+                // Linux takes the timestamp option's 12 bytes off
+                // tp->advmss once both ends agreed to it.
+                let advmss = if info.timestamps {
+                    path.1.saturating_sub(12)
+                } else {
+                    path.1
+                };
                 rows.push(SockRow {
                     netid: Netid::Tcp,
                     state: SockState::Tcp(info.state),
@@ -219,7 +226,7 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                     unix: None,
                     sk: cookie(h.id()),
                     pmtu: path.0,
-                    advmss: path.1,
+                    advmss,
                     buffers: tcp_buffers,
                 });
             }

@@ -176,7 +176,11 @@ impl SsArgs {
                 "s" | "summary" => a.summary = true,
                 "H" | "no-header" => a.no_header = true,
                 "x" | "unix" => a.unix = true,
-                "e" | "extended" => a.extended = true,
+                // iproute2: -e sets show_options too (timers, ts/sack).
+                "e" | "extended" => {
+                    a.extended = true;
+                    a.timers = true;
+                }
                 "m" | "memory" => a.memory = true,
                 "4" | "ipv4" => a.ipv4 = true,
                 "6" | "ipv6" => a.ipv6 = true,
@@ -474,9 +478,18 @@ fn port_text(port: u16, netid: Netid, numeric: bool) -> String {
 pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
     let rows: Vec<&SockRow> = {
         let expr = Expr::parse(&a.filter).unwrap_or(Expr::True);
-        rows.iter()
+        let mut rows: Vec<&SockRow> = rows
+            .iter()
             .filter(|r| a.shows(r.netid) && a.state_ok(r) && expr.matches(r))
-            .collect()
+            .collect();
+        // iproute2 lists the families in this order (unix_show, then
+        // udp_show, then tcp_show), each in the kernel's order.
+        rows.sort_by_key(|r| match r.netid {
+            Netid::UnixStream | Netid::UnixDgram => 0,
+            Netid::Udp => 1,
+            Netid::Tcp => 2,
+        });
+        rows
     };
     // The Netid column goes only when one type is chosen: -t or -u alone
     // (-x chooses the stream, datagram and seqpacket types).

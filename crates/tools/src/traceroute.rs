@@ -103,7 +103,8 @@ impl TracerouteArgs {
         if crate::asks_help(args, false) {
             return Err(Usage::help("traceroute", USAGE.into(), false, 0));
         }
-        let (opts, operands) = getopt(args, "nFITUf:m:N:p:q:w:", &[])
+        // -4: IPv4, which is all this traceroute speaks.
+        let (opts, operands) = getopt(args, "4nFITUf:m:N:p:q:w:", &[])
             .map_err(|e| Usage::with_usage("traceroute", e, USAGE))?;
         let mut a = TracerouteArgs {
             method: Method::Udp,

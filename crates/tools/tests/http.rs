@@ -67,7 +67,13 @@ fn redirects_write_out_and_chunked_listings() {
         "curl -sSL -o /dev/null -w '%{http_code} %{url_effective} %{num_redirects} %{size_download}\\n' http://server/sub",
         "curl http://server/sub/",
         "curl -s -w '%{http_code}' -o /dev/null http://server/sub",
+        "curl -s -o /dev/null -w '[%{redirect_url}] %header{location}' http://server/sub",
+        "curl -sL -o /dev/null -w '[%{redirect_url}] %header{content-type}' http://server/sub",
     ]);
+    // redirect_url: where the last response would lead; after -L has
+    // followed it, nothing. %header{name}: the last response's field.
+    assert_eq!(r[3].stdout, ["[http://server/sub/] /sub/"]);
+    assert_eq!(r[4].stdout, ["[] text/html"]);
     assert_eq!(r[0].stdout, ["200 http://server/sub/ 1 140"]);
     // The listing is sent chunked; curl puts it back together.
     assert_eq!(
@@ -87,6 +93,29 @@ fn keep_alive_reuses_one_connection() {
     assert_eq!(
         e.last().unwrap(),
         "* Connection #0 to host server left intact"
+    );
+    // After each transfer that keeps the connection, as libcurl says it.
+    let intact = e
+        .iter()
+        .position(|l| l == "* Connection #0 to host server left intact")
+        .unwrap();
+    let reuse = e.iter().position(|l| l.starts_with("* Re-using")).unwrap();
+    assert!(intact < reuse, "{e:?}");
+}
+
+/// A failed transfer under -v: the reason, then the connection going,
+/// then curl's own line (curl 7.88).
+#[test]
+fn a_failure_closes_its_connection_under_verbose() {
+    let r = curls(&["curl -v http://server:81/"]);
+    let e = &r[0].stderr;
+    let n = e.len();
+    assert_eq!(r[0].exit, Some(7));
+    assert_eq!(e[n - 2], "* Closing connection 0", "{e:?}");
+    assert!(e[n - 3].starts_with("* Failed to connect to "), "{e:?}");
+    assert!(
+        e[n - 1].starts_with("curl: (7) Failed to connect to "),
+        "{e:?}"
     );
 }
 
@@ -566,7 +595,8 @@ fn limit_rate_paces_the_reader_and_closes_the_window() {
     assert!(w[1] <= rate * 1.01 && w[1] > rate * 0.95, "{:?}", r[3]);
     assert_eq!(r[1].stdout.len(), 2, "the window never closed: {:?}", r[1]);
     for probe in &r[2].stdout {
-        assert!(probe.ends_with(", length 1"), "{probe}");
+        // (A byte of the body on port 80: tcpdump names the protocol.)
+        assert!(probe.ends_with(", length 1: HTTP"), "{probe}");
     }
     assert_eq!(r[2].stdout.len(), 2, "no window probes: {:?}", r[2]);
 }

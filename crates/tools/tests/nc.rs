@@ -18,7 +18,7 @@ fn client_listener_and_half_close() {
     assert_eq!(r[0].exit, Some(0));
     assert_eq!(
         r[1].stderr,
-        ["Connection to server 9000 port [tcp/*] succeeded!"]
+        ["Connection to server (10.99.3.2) 9000 port [tcp/*] succeeded!"]
     );
     // The echo server answers after the client's FIN: half-close at work.
     assert_eq!(r[3].stdout, ["hi there"]);
@@ -47,7 +47,7 @@ fn udp_both_ways_and_refusals() {
     assert_eq!(r[2].exit, Some(1));
     assert_eq!(
         r[3].stderr,
-        ["nc: connect to server port 8080 (tcp) failed: Connection refused"]
+        ["nc: connect to server (10.99.3.2) port 8080 (tcp) failed: Connection refused"]
     );
     assert_eq!(
         r[4].stderr,
@@ -62,7 +62,19 @@ fn port_scan_reports_open_ports() {
         ("0s", "server", "serve daytime"),
         ("1s", "client", "nc -zv server 5-14"),
         ("2s", "client", "nc -z server 20-22"),
+        ("3s", "client", "nc -zv 10.99.3.2 7"),
+        ("4s", "client", "nc -zvn 10.99.3.2 8"),
     ]);
+    // The address in brackets only when a name was given (netcat-openbsd,
+    // checked on this machine), and -n prints no service name.
+    assert_eq!(
+        r[4].stderr,
+        ["Connection to 10.99.3.2 7 port [tcp/echo] succeeded!"]
+    );
+    assert_eq!(
+        r[5].stderr,
+        ["nc: connect to 10.99.3.2 port 8 (tcp) failed: Connection refused"]
+    );
     assert_eq!(r[2].exit, Some(0));
     let open: Vec<&String> = r[2]
         .stderr
@@ -72,8 +84,8 @@ fn port_scan_reports_open_ports() {
     assert_eq!(
         open,
         [
-            "Connection to server 7 port [tcp/echo] succeeded!",
-            "Connection to server 13 port [tcp/daytime] succeeded!"
+            "Connection to server (10.99.3.2) 7 port [tcp/echo] succeeded!",
+            "Connection to server (10.99.3.2) 13 port [tcp/daytime] succeeded!"
         ]
     );
     assert_eq!(
@@ -231,12 +243,21 @@ fn ipv6_only_finds_no_address() {
 #[test]
 fn a_udp_listener_takes_its_first_sender_only() {
     let r = run(&[
-        ("0s", "server", "nc -ul 5000"),
+        ("0s", "server", "nc -ulv 5000"),
         ("1s", "client", "echo one | nc -u server 5000"),
         ("2s", "server", "ss -uan"),
         ("3s", "client", "echo two | nc -u server 5000"),
     ]);
     assert_eq!(r[0].stdout, ["one"], "{:?}", r[0]);
+    // -v: the bound port, then the sender it took (netcat-openbsd's
+    // report_sock after its connect), once.
+    assert_eq!(r[0].stderr.len(), 2, "{:?}", r[0]);
+    assert_eq!(r[0].stderr[0], "Bound on 0.0.0.0 5000");
+    assert!(
+        r[0].stderr[1].starts_with("Connection received on 10.99.1.2 "),
+        "{:?}",
+        r[0]
+    );
     assert!(
         r[2].stdout
             .iter()

@@ -48,7 +48,15 @@ fn ss_tables() {
         ("client", "ss -tanp"),
         ("client", "ss -tn state connected"),
         ("client", "ss -tn state established state time-wait"),
+        ("server", "ss -tuln"),
     ]);
+    // Both families: UDP before TCP, as iproute2 lists them (udp_show,
+    // then tcp_show), with the Netid column.
+    let netids: Vec<&str> = r[9].stdout[1..]
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(netids, ["udp", "udp", "tcp", "tcp"], "{:?}", r[9].stdout);
     assert_eq!(
         r[0].stdout,
         [
@@ -131,7 +139,8 @@ fn ss_internals_timers_and_summary() {
         "\t ts sack cubic wscale:",
         " rto:",
         " rtt:",
-        " mss:1448 pmtu:1500 rcvmss:536 advmss:1460 cwnd:",
+        // (advmss less the timestamp option, as Linux keeps tp->advmss.)
+        " mss:1448 pmtu:1500 rcvmss:536 advmss:1448 cwnd:",
         " bytes_acked:",
         " segs_out:",
         " segs_in:",
@@ -174,6 +183,11 @@ fn ss_internals_timers_and_summary() {
         "{e}"
     );
     assert!(e.contains(" ino:2") && e.contains(" sk:1"), "{e}");
+    // -e sets iproute2's show_options too: the timer, before the details.
+    assert!(
+        e.contains(" timer:(on,") && e.find(" timer:") < e.find(" ino:"),
+        "{e}"
+    );
     // -m: the memory line under the socket.
     assert!(
         r[3].stdout[2].starts_with("\t skmem:(r0,rb262144,t")
@@ -192,7 +206,10 @@ fn ss_internals_timers_and_summary() {
     // TIME-WAIT: no inode, no shutdown arrows, no TCP_INFO line.
     let all = &r[5].stdout;
     let tw = all.iter().position(|l| l.starts_with("TIME-WAIT")).unwrap();
-    assert!(all[tw].contains(" ino:0 sk:"), "{all:?}");
+    assert!(
+        all[tw].contains(" timer:(timewait,") && all[tw].contains(" ino:0 sk:"),
+        "{all:?}"
+    );
     assert!(!all[tw].contains("<"), "{all:?}");
     assert!(
         !all.get(tw + 1).is_some_and(|l| l.starts_with('\t')),

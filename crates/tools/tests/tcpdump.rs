@@ -256,8 +256,10 @@ fn filters_on_header_bytes_and_grouping() {
     );
     let syn_fin = &r[1].stdout;
     // SYN, SYN-ACK, and the client's FIN (the run ends before the
-    // server's): no segment without SYN or FIN.
-    assert_eq!(syn_fin.len(), 3, "{syn_fin:?}");
+    // server's): no segment without SYN or FIN. Stopped by the run's end
+    // as by a signal, tcpdump ends with an empty line on stdout.
+    assert_eq!(syn_fin.len(), 4, "{syn_fin:?}");
+    assert_eq!(syn_fin[3], "", "{syn_fin:?}");
     assert!(syn_fin[0].contains("Flags [S],"), "{syn_fin:?}");
     assert!(syn_fin[1].contains("Flags [S.],"), "{syn_fin:?}");
     assert!(syn_fin[2].contains("Flags [F.],"), "{syn_fin:?}");
@@ -353,6 +355,79 @@ fn the_loopback_is_captured() {
         "{:?}",
         r[2].stdout
     );
+}
+
+/// -e prints the link header (print-raw.c's `ip: `, the loopback's zero
+/// Ethernet header), -x the bytes in hex, -s 0 and -p are accepted; a
+/// snapshot that would cut packets and -e on the cooked `any` capture are
+/// refused with one line each. HTTP on port 80 is named, as tcpdump does.
+#[test]
+fn link_headers_hex_snaplen_and_http() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            ("500ms", "client", "tcpdump -n -t -e -p -s 0 -c 1 icmp"),
+            ("500ms", "client", "tcpdump -n -t -e -i lo -c 1"),
+            ("500ms", "client", "tcpdump -n -t -x -s 65535 -c 1 icmp"),
+            ("500ms", "client", "tcpdump -n -e -i any -c 1"),
+            (
+                "500ms",
+                "server",
+                "tcpdump -n -t -c 4 'tcp port 80 and tcp[13] & 8 != 0'",
+            ),
+            ("1s", "client", "ping -c 1 server"),
+            ("1s", "client", "ping -c 1 127.0.0.1"),
+            (
+                "2s",
+                "client",
+                "curl -s -o /dev/null http://server/hello.txt",
+            ),
+        ],
+    );
+    assert!(
+        r[1].stdout[0].starts_with("ip: IP 10.99.1.2 > 10.99.3.2: ICMP echo request"),
+        "{:?}",
+        r[1].stdout
+    );
+    assert!(
+        r[1].stderr[1].ends_with("snapshot length 262144 bytes"),
+        "{:?}",
+        r[1].stderr
+    );
+    assert!(
+        r[2].stdout[0].starts_with(
+            "00:00:00:00:00:00 > 00:00:00:00:00:00, ethertype IPv4 (0x0800), length 98: IP 127.0.0.1 > 127.0.0.1: ICMP echo request"
+        ),
+        "{:?}",
+        r[2].stdout
+    );
+    let x = &r[3].stdout;
+    assert!(
+        x[0].starts_with("IP 10.99.1.2 > 10.99.3.2: ICMP echo request"),
+        "{x:?}"
+    );
+    assert!(x[1].starts_with("\t0x0000:  4500 0054 "), "{x:?}");
+    assert_eq!(x.len(), 1 + 84usize.div_ceil(16), "{x:?}");
+    assert!(
+        r[3].stderr[1].ends_with("snapshot length 65535 bytes"),
+        "{:?}",
+        r[3].stderr
+    );
+    assert_eq!(r[4].exit, Some(1));
+    assert_eq!(
+        r[4].stderr.last().map(String::as_str),
+        Some("tcpdump: -e on the any device (a cooked capture) is not supported; name an interface with -i")
+    );
+    // The request and the response carry PSH: their first lines.
+    let http = &r[5].stdout;
+    assert!(
+        http[0].ends_with(": HTTP: GET /hello.txt HTTP/1.1"),
+        "{http:?}"
+    );
+    assert!(http[1].contains(": HTTP: HTTP/1.1 200 OK"), "{http:?}");
+    let u = tcplab_tools::Command::parse("tcpdump -s 96").unwrap_err();
+    assert_eq!(u.status, 1);
 }
 
 /// -r: a file written with -w read back, filtered as if captured; with -w

@@ -129,8 +129,10 @@ impl CurlArgs {
     pub fn parse(args: &[String]) -> Result<CurlArgs, Usage> {
         let (opts, urls) = getopt(
             args,
-            "X:d:H:o:OIiLsSvw:fm:A:0u:e:T:hVk",
+            "X:d:H:o:OIiLsSvw:fm:A:0u:e:T:hVk4",
             &[
+                // IPv4 only: what this curl always does.
+                "ipv4",
                 "request=",
                 "data=",
                 "data-raw=",

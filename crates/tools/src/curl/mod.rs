@@ -87,6 +87,8 @@ struct Run<'a> {
     err: &'a mut Output,
     open: Option<Open>,
     next_conn: u32,
+    /// The connection this URL's transfer uses, once it has one.
+    current: Option<u32>,
     meter: Option<Meter>,
     /// The meter's row is on screen and not ended by a newline yet.
     meter_open: bool,
@@ -131,6 +133,7 @@ impl Run<'_> {
                     "Re-using existing connection #{} with host {}",
                     open.number, url.host
                 ));
+                self.current = Some(open.number);
                 stats.remote = open.conn.stream.peer_addr();
                 stats.local = open.conn.stream.local_addr();
                 stats.scheme = true;
@@ -205,6 +208,7 @@ impl Run<'_> {
         stats.local = stream.local_addr();
         let number = self.next_conn;
         self.next_conn += 1;
+        self.current = Some(number);
         self.info(format!(
             "Connected to {} ({ip}) port {} (#{number})",
             url.host, url.port
@@ -570,6 +574,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         err: &mut err,
         open: None,
         next_conn: 0,
+        current: None,
         meter: None,
         meter_open: false,
         tls: None,
@@ -584,6 +589,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         host.ignore_sigpipe(p);
     }
     for (urlnum, url_text) in urls.iter().enumerate() {
+        run.current = None;
         let mut stats = Stats {
             start: Some(host.now()),
             urlnum,
@@ -656,6 +662,10 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                 if !a.silent || a.show_error {
                     if a.verbose {
                         run.err.line(format!("* {}", f.message));
+                        // The connection goes (or the one being made):
+                        // libcurl's multi_done says so under -v.
+                        let n = run.current.unwrap_or(run.next_conn);
+                        run.err.line(format!("* Closing connection {n}"));
                     }
                     run.err.line(format!("curl: ({}) {}", f.code, f.message));
                     if f.code == 60 {
@@ -665,6 +675,14 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                 f.code
             }
         };
+        // libcurl's multi_done, at the end of each transfer that keeps its
+        // connection: before the -w output, which curl writes afterwards.
+        if let Some(open) = run.open.as_ref().filter(|_| a.verbose) {
+            run.err.line(format!(
+                "* Connection #{} to host {} left intact",
+                open.number, open.key.1
+            ));
+        }
         if let Some(fmt) = &a.write_out {
             // Exactly what the format says: no newline of curl's own.
             let w = write_out(fmt, &stats, this);
@@ -686,12 +704,6 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         }
     }
     if let Some(open) = run.open.take() {
-        if a.verbose {
-            run.err.line(format!(
-                "* Connection #{} to host {} left intact",
-                open.number, open.key.1
-            ));
-        }
         // Leaving, curl closes what it kept open; over TLS with
         // close_notify first (RFC 8446 §6.1).
         if matches!(open.conn.stream, Stream::Tls(_)) {
@@ -760,9 +772,13 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         }
         let code = stats.http_code;
         let location = head.header("location").map(str::to_string);
-        if let Some(loc) = &location {
-            stats.redirect_url = url.join(loc).map(|u| u.to_text()).unwrap_or_default();
-        }
+        // curl's redirect_url: where the last response would have led (a
+        // 3xx with a Location), so empty after -L has followed it.
+        stats.redirect_url = match (&location, code) {
+            (Some(loc), 300..=399) => url.join(loc).map(|u| u.to_text()).unwrap_or_default(),
+            _ => String::new(),
+        };
+        stats.headers.clone_from(&head.headers);
         match (a.follow, location, code) {
             (true, Some(loc), 301 | 302 | 303 | 307 | 308) => {
                 if stats.num_redirects >= a.max_redirs {
@@ -1011,6 +1027,28 @@ mod tests {
         assert!(
             json.ends_with(",\"urlnum\":0,\"curl_version\":\"libcurl/7.88.1\"}"),
             "{json}"
+        );
+        // %header{name} (case-insensitive, repeated fields joined) and
+        // %{header_json}, as curl 7.84 and later print them.
+        let s = Stats {
+            headers: vec![
+                ("Server".into(), "tcplab-http/0.1".into()),
+                ("Set-Cookie".into(), "a=1".into()),
+                ("set-cookie".into(), "b=2".into()),
+            ],
+            ..Stats::default()
+        };
+        assert_eq!(
+            write_out("%header{server}|%header{SET-COOKIE}|%header{none}", &s, 0).parts,
+            [(false, "tcplab-http/0.1|a=1, b=2|".to_string())]
+        );
+        assert_eq!(
+            write_out("%{header_json}", &s, 0).parts,
+            [(
+                false,
+                "{\"server\":[\"tcplab-http/0.1\"],\n\"set-cookie\":[\"a=1\",\"b=2\"]\n}"
+                    .to_string()
+            )]
         );
     }
 }

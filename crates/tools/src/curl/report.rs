@@ -24,6 +24,9 @@ pub(super) struct Stats {
     pub(super) content_type: String,
     pub(super) url_effective: String,
     pub(super) redirect_url: String,
+    /// The last response's header fields, in order (`%header{name}`,
+    /// `%{header_json}`).
+    pub(super) headers: Vec<(String, String)>,
     /// Connections opened for this URL (redirects included).
     pub(super) num_connects: u32,
     pub(super) num_headers: u32,
@@ -253,6 +256,30 @@ impl Value {
     }
 }
 
+/// curl's `%{header_json}`: each header name once, in lower case, with
+/// the array of its values in the order they came, one name a line.
+fn header_json(headers: &[(String, String)]) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for (n, _) in headers {
+        let n = n.to_ascii_lowercase();
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    let fields: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let values: Vec<String> = headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| json_string(v))
+                .collect();
+            format!("{}:[{}]", json_string(name), values.join(","))
+        })
+        .collect();
+    format!("{{{}\n}}", fields.join(",\n"))
+}
+
 fn json_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
@@ -387,6 +414,19 @@ pub(super) fn write_out(fmt: &str, s: &Stats, exit: i32) -> WriteOut {
                 chars.next();
                 cur.push('%');
             }
+            // curl 7.84's %header{name}: that header's value(s) in the
+            // last response, joined by ", "; nothing if it has none.
+            '%' if chars.clone().take(7).collect::<String>() == "header{" => {
+                chars.by_ref().take(7).for_each(drop);
+                let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                let values: Vec<&str> = s
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(&name))
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                cur.push_str(&values.join(", "));
+            }
             '%' if chars.peek() == Some(&'{') => {
                 chars.next();
                 let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
@@ -395,6 +435,7 @@ pub(super) fn write_out(fmt: &str, s: &Stats, exit: i32) -> WriteOut {
                         w.parts.push((to_stderr, std::mem::take(&mut cur)));
                         to_stderr = name == "stderr";
                     }
+                    "header_json" => cur.push_str(&header_json(&s.headers)),
                     "json" => {
                         let fields: Vec<String> = vars
                             .iter()

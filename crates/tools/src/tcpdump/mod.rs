@@ -65,16 +65,22 @@ pub struct TcpdumpArgs {
     pub verbose: u8,
     pub hex: bool,
     pub ascii: bool,
+    /// `-x`: the packet in hex only.
+    pub hex_only: bool,
+    /// `-e`: the link-level header (`ip: ` on a raw IP link).
+    pub link_header: bool,
+    /// `-s N`: the snapshot length (0: the default, 262144).
+    pub snaplen: u32,
     pub filter: Vec<String>,
 }
 
 /// tcpdump's usage lines for the options it has here.
 const USAGE: &str =
-    "Usage: tcpdump [-AhlnqStvVX] [ -c count ] [ -i interface ] [ -r file ] [ -w file ] [ expression ]";
+    "Usage: tcpdump [-AehlnpqStvVxX] [ -c count ] [ -i interface ] [ -r file ] [ -s snaplen ] [ -w file ] [ expression ]";
 
 /// `tcpdump -h`: the version lines and the usage, on standard output.
 const HELP: &str = "tcpdump version 4.99.3 (tcplab)
-Usage: tcpdump [-AhlnqStvVX] [ -c count ] [ -i interface ] [ -r file ] [ -w file ] [ expression ]";
+Usage: tcpdump [-AehlnpqStvVxX] [ -c count ] [ -i interface ] [ -r file ] [ -s snaplen ] [ -w file ] [ expression ]";
 
 impl TcpdumpArgs {
     /// How lines are printed.
@@ -89,7 +95,7 @@ impl TcpdumpArgs {
 
     pub fn parse(args: &[String]) -> Result<TcpdumpArgs, Usage> {
         let (opts, rest) =
-            getopt(args, "c:i:lnSqthVw:r:vXA", &["help", "version"]).map_err(|e| Usage {
+            getopt(args, "c:i:lnSqthVw:r:vXAxeps:", &["help", "version"]).map_err(|e| Usage {
                 status: 1,
                 ..Usage::with_usage("tcpdump", e, USAGE)
             })?;
@@ -105,6 +111,9 @@ impl TcpdumpArgs {
             verbose: 0,
             hex: false,
             ascii: false,
+            hex_only: false,
+            link_header: false,
+            snaplen: 262_144,
             // tcpdump joins its operands into one expression and splits
             // it again: `tcpdump 'tcp && port 80'` (one quoted word) and
             // `tcpdump tcp and port 80` are the same filter.
@@ -143,6 +152,31 @@ impl TcpdumpArgs {
                 'v' => a.verbose = a.verbose.saturating_add(1),
                 'X' => a.hex = true,
                 'A' => a.ascii = true,
+                'x' => a.hex_only = true,
+                'e' => a.link_header = true,
+                // Promiscuous mode or not: a host's capture sees what its
+                // interface sends and receives either way.
+                'p' => {}
+                's' => {
+                    let n: u32 = v.parse().map_err(|_| Usage {
+                        status: 1,
+                        ..Usage::new("tcpdump", format!("invalid snaplen {v}"))
+                    })?;
+                    // No datagram is longer than 65535 bytes: a snapshot
+                    // that long or longer (or 0, the default) cuts none.
+                    // Shorter ones would cut packets, which this tcpdump
+                    // does not do.
+                    if n != 0 && n < 65_535 {
+                        return Err(Usage {
+                            status: 1,
+                            ..Usage::new(
+                                "tcpdump",
+                                format!("snaplen {n} would truncate packets, which is not supported (use -s 0)"),
+                            )
+                        });
+                    }
+                    a.snaplen = if n == 0 { 262_144 } else { n };
+                }
                 _ => {}
             }
         }
@@ -226,10 +260,10 @@ struct Dump {
 }
 
 impl Dump {
-    fn new(path: &str) -> Dump {
+    fn new(path: &str, snaplen: u32) -> Dump {
         let buf = Shared::default();
         // tcpdump's header carries its default snapshot length.
-        let writer = PcapWriter::with_snaplen(buf.clone(), LinkType::Raw, 262_144)
+        let writer = PcapWriter::with_snaplen(buf.clone(), LinkType::Raw, snaplen)
             .expect("writing to memory");
         Dump {
             path: path.to_string(),
@@ -273,6 +307,8 @@ struct Print<'a> {
     printer: &'a mut Printer,
     /// -ttt's previous packet, -ttttt's first.
     reference: &'a mut Option<u64>,
+    /// The capture is of the loopback, whose link type is Ethernet.
+    ether: bool,
 }
 
 impl Print<'_> {
@@ -283,13 +319,31 @@ impl Print<'_> {
         let micros = u64::try_from(wall.as_micros()).unwrap_or(u64::MAX);
         let mut text = timestamp(self.a.time_format, micros, self.reference);
         text.push_str(where_);
+        // -e: the link-level header — print-raw.c's "ip: " on a raw IP
+        // link; on the loopback, whose frames are Ethernet with zero
+        // addresses, print-ether.c's line (a cooked capture's header is
+        // not printed: -e with -i any is refused).
+        if self.a.link_header {
+            if self.ether {
+                text.push_str(&format!(
+                    "00:00:00:00:00:00 > 00:00:00:00:00:00, ethertype IPv4 (0x0800), length {}: ",
+                    bytes.len() + 14
+                ));
+            } else {
+                text.push_str("ip: ");
+            }
+        }
         text.push_str(&line);
         for l in text.split('\n') {
             out.line(l);
         }
-        // -X wins over -A, as in tcpdump.
+        // -X wins over -x, and both over -A, as in tcpdump.
         if self.a.hex {
             for l in print::hex_and_ascii(bytes) {
+                out.line(l);
+            }
+        } else if self.a.hex_only {
+            for l in print::hex_only(bytes) {
                 out.line(l);
             }
         } else if self.a.ascii {
@@ -343,7 +397,7 @@ async fn read_file(
     let style = a.style();
     let mut printer = Printer::default();
     let mut reference = None;
-    let mut dump = a.write.as_deref().map(Dump::new);
+    let mut dump = a.write.as_deref().map(|p| Dump::new(p, a.snaplen));
     let mut seen = 0u64;
     let mut status = 0;
     loop {
@@ -375,6 +429,7 @@ async fn read_file(
                     style,
                     printer: &mut printer,
                     reference: &mut reference,
+                    ether: false,
                 };
                 p.packet(out, record.timestamp, "", &record.data);
             }
@@ -418,8 +473,12 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         None => (None, true),
     };
     let loopback = only.is_some_and(|id| ifaces.iter().any(|i| i.0 == id && i.2));
+    if any && a.link_header {
+        err.line("tcpdump: -e on the any device (a cooked capture) is not supported; name an interface with -i");
+        return 1;
+    }
     let tap = host.tap();
-    let mut dump = a.write.as_deref().map(Dump::new);
+    let mut dump = a.write.as_deref().map(|p| Dump::new(p, a.snaplen));
     if dump.is_none() && a.verbose == 0 {
         err.line("tcpdump: verbose output suppressed, use -v[v]... for full protocol decode");
     }
@@ -444,7 +503,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         }
     }
     err.line(format!(
-        "{prefix}listening on {shown_name}, link-type {}, snapshot length 262144 bytes",
+        "{prefix}listening on {shown_name}, link-type {}, snapshot length {} bytes",
         if any {
             "LINUX_SLL2 (Linux cooked v2)"
         } else if loopback {
@@ -452,7 +511,8 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             "EN10MB (Ethernet)"
         } else {
             "RAW (Raw IP)"
-        }
+        },
+        a.snaplen
     ));
     // Ctrl-C and SIGTERM end the capture with the counts, as tcpdump's.
     let signals = host.current_pid().map(|p| host.catch_signals(p));
@@ -474,13 +534,17 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
     // -ttt's previous packet, -ttttt's first.
     let mut reference: Option<u64> = None;
     let mut seen = 0u64;
+    let mut interrupted = false;
     loop {
         if a.count.is_some_and(|c| seen >= c) {
             break;
         }
         let t = match select(tap.next(), stopped()).await {
             Either::Left(t) => t,
-            Either::Right(()) => break,
+            Either::Right(()) => {
+                interrupted = true;
+                break;
+            }
         };
         if only.is_some_and(|i| i != t.iface) || !filter.matches(&t.bytes) {
             continue;
@@ -520,6 +584,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             style,
             printer: &mut printer,
             reference: &mut reference,
+            ether: loopback,
         };
         p.packet(&mut out, wall, &where_, &t.bytes);
     }
@@ -527,6 +592,12 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         if !d.save(&host, &mut err) {
             return 1;
         }
+    }
+    // tcpdump's cleanup on a signal ends a line it may have been printing
+    // with a newline on standard output before the counts (-c's normal
+    // end does not).
+    if interrupted {
+        out.line("");
     }
     err.line(format!(
         "{seen} packet{} captured",

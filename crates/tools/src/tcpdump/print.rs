@@ -59,6 +59,24 @@ pub fn hex_and_ascii(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// tcpdump's `-x` (`hex_print`): `-X`'s lines without the text column.
+pub fn hex_only(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .chunks(16)
+        .enumerate()
+        .map(|(i, line)| {
+            let mut s = format!("\t0x{:04x}: ", i * 16);
+            for pair in line.chunks(2) {
+                s.push(' ');
+                for b in pair {
+                    let _ = write!(s, "{b:02x}");
+                }
+            }
+            s
+        })
+        .collect()
+}
+
 /// tcpdump's `-A` (`ascii_print`): the packet as text, unprintable bytes
 /// as `.`, newlines kept, a CR before a newline dropped; the lines it
 /// makes (the first starts on a line of its own).
@@ -344,7 +362,149 @@ impl Printer {
             s.push(']');
         }
         let _ = write!(s, ", length {len}");
+        if len > 0 && !frag {
+            app_layer(
+                s,
+                seg.src_port(),
+                seg.dst_port(),
+                seg.payload(),
+                style.verbose,
+            );
+        }
     }
+}
+
+/// What print-tcp.c decodes above TCP for the services tcplab has: HTTP
+/// on ports 80 and 8080 (`http_print`), DNS on 53 (`domain_print` over
+/// TCP, the message after its two-byte length).
+fn app_layer(s: &mut String, sport: u16, dport: u16, data: &[u8], verbose: u8) {
+    let either = |p: u16| sport == p || dport == p;
+    if either(80) || either(8080) {
+        s.push_str(": ");
+        http(s, data, verbose);
+    } else if either(53) {
+        let Some((prefix, msg)) = data.split_first_chunk::<2>() else {
+            let _ = write!(s, " [DNS over TCP: length {} < 2] (invalid)", data.len());
+            return;
+        };
+        let prefix = u16::from_be_bytes(*prefix);
+        if usize::from(prefix) != msg.len() {
+            let _ = write!(
+                s,
+                " [prefix length({prefix}) != length({})] (invalid)",
+                msg.len()
+            );
+        } else if let Some(text) = dns(msg, verbose) {
+            s.push(' ');
+            s.push_str(&text);
+        }
+    }
+}
+
+/// The methods print-http.c recognises as a request line's first word.
+const HTTP_METHODS: [&str; 38] = [
+    "GET",
+    "PUT",
+    "COPY",
+    "HEAD",
+    "LOCK",
+    "MOVE",
+    "POLL",
+    "POST",
+    "BCOPY",
+    "BMOVE",
+    "MKCOL",
+    "TRACE",
+    "LABEL",
+    "MERGE",
+    "DELETE",
+    "SEARCH",
+    "UNLOCK",
+    "REPORT",
+    "UPDATE",
+    "NOTIFY",
+    "BDELETE",
+    "CONNECT",
+    "OPTIONS",
+    "CHECKIN",
+    "PROPFIND",
+    "CHECKOUT",
+    "CHECKOUT",
+    "SUBSCRIBE",
+    "PROPPATCH",
+    "BPROPFIND",
+    "BPROPPATCH",
+    "UNCHECKOUT",
+    "MKACTIVITY",
+    "MKWORKSPACE",
+    "UNSUBSCRIBE",
+    "RPC_CONNECT",
+    "VERSION-CONTROL",
+    "BASELINE-CONTROL",
+];
+
+/// tcpdump's HTTP line (`txtproto_print`): "HTTP", then, for a segment
+/// that starts a request (a known method) or a response (a three-digit
+/// code as its second word), the first line — or under -v the length and
+/// every text line, each on a line of its own after a tab. A segment in
+/// the middle of a body is just "HTTP".
+fn http(s: &mut String, data: &[u8], verbose: u8) {
+    s.push_str("HTTP");
+    let mut words = data
+        .split(|&b| b == b' ' || b == b'\r' || b == b'\n')
+        .filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or_default();
+    let second = words.next().unwrap_or_default();
+    let is_method = HTTP_METHODS
+        .iter()
+        .any(|m| m.as_bytes().eq_ignore_ascii_case(first));
+    let is_status = second.len() == 3 && second.iter().all(u8::is_ascii_digit);
+    if !is_method && !is_status {
+        return;
+    }
+    if verbose == 0 {
+        if let Some((line, _)) = text_line(data) {
+            s.push_str(": ");
+            s.push_str(line);
+        }
+        return;
+    }
+    let _ = write!(s, ", length: {}", data.len());
+    let mut rest = data;
+    while let Some((line, next)) = text_line(rest) {
+        s.push_str("\n\t");
+        s.push_str(line);
+        match next {
+            Some(n) if !n.is_empty() => rest = n,
+            _ => break,
+        }
+    }
+}
+
+/// The text line at the start of `data` (`print_txt_line`): printable
+/// ASCII and tabs up to CRLF or LF, and what follows it; `None` when a
+/// byte that is not text comes first (a bare CR included). Text that
+/// runs to the end without a line end is a line with nothing after it.
+fn text_line(data: &[u8]) -> Option<(&str, Option<&[u8]>)> {
+    for (i, &c) in data.iter().enumerate() {
+        match c {
+            b'\n' => return Some((as_text(&data[..i]), Some(&data[i + 1..]))),
+            b'\r' => {
+                return match data.get(i + 1) {
+                    Some(b'\n') => Some((as_text(&data[..i]), Some(&data[i + 2..]))),
+                    _ => None,
+                };
+            }
+            b'\t' | b' '..=b'~' => {}
+            _ => return None,
+        }
+    }
+    Some((as_text(data), None))
+}
+
+/// Bytes already checked to be printable ASCII.
+fn as_text(b: &[u8]) -> &str {
+    core::str::from_utf8(b).unwrap_or_default()
 }
 
 fn udp_line(
@@ -424,6 +584,15 @@ pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
         }
         if m.queries.len() != 1 {
             let _ = write!(s, " [{}q]", m.queries.len());
+        }
+        // From -vv a response shows its question(s) too (ns_qprint).
+        if verbose > 1 {
+            for (i, q) in m.queries.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                let _ = write!(s, " q: {}? {}", q.query_type(), fqdn(&q.name().to_ascii()));
+            }
         }
         let additional = m.additionals.len() + usize::from(m.edns.is_some());
         let _ = write!(
@@ -597,10 +766,93 @@ mod tests {
         );
         assert_eq!(
             dns(&bytes, 3).unwrap(),
-            "11833* 1/0/0 server.lab.test. [1h2m5s] A 10.99.3.2 (49)"
+            "11833* q: A? server.lab.test. 1/0/0 server.lab.test. [1h2m5s] A 10.99.3.2 (49)"
         );
         assert_eq!(relts(0), "0s");
         assert_eq!(relts(86_400 + 60), "1d1m");
+        // -vv: a reply repeats its question (ns_qprint's " q:").
+        assert_eq!(
+            dns(&bytes, 2).unwrap(),
+            "11833* q: A? server.lab.test. 1/0/0 server.lab.test. A 10.99.3.2 (49)"
+        );
+    }
+
+    /// print-http.c through txtproto_print: a request or response line
+    /// after "HTTP: ", every text line under -v, "HTTP" alone for a
+    /// segment of a body.
+    #[test]
+    fn http_lines_as_tcpdump_prints_them() {
+        let req = b"GET /hello.txt HTTP/1.1\r\nHost: server\r\nAccept: */*\r\n\r\n";
+        let line = |data: &[u8], v: u8| {
+            let mut s = String::new();
+            app_layer(&mut s, 40000, 80, data, v);
+            s
+        };
+        assert_eq!(line(req, 0), ": HTTP: GET /hello.txt HTTP/1.1");
+        assert_eq!(
+            line(req, 1),
+            format!(
+                ": HTTP, length: {}\n\tGET /hello.txt HTTP/1.1\n\tHost: server\n\tAccept: */*\n\t",
+                req.len()
+            )
+        );
+        assert_eq!(
+            line(b"HTTP/1.1 404 Not Found\r\n", 0),
+            ": HTTP: HTTP/1.1 404 Not Found"
+        );
+        // A body's segment, a method in lower case (recognised), binary.
+        assert_eq!(line(b"<h1>hello</h1>\n", 0), ": HTTP");
+        assert_eq!(line(b"get / HTTP/1.0\r\n", 0), ": HTTP: get / HTTP/1.0");
+        assert_eq!(line(b"GET /\x01\r\n", 0), ": HTTP");
+        // A line cut off at the segment's end is printed as far as it goes.
+        assert_eq!(
+            line(b"POST /form HTTP/1.1\r\nContent-Le", 1).lines().last(),
+            Some("\tContent-Le")
+        );
+        // Port 8080 too; other ports nothing.
+        let mut s = String::new();
+        app_layer(&mut s, 8080, 50000, b"HTTP/1.1 200 OK\r\n", 0);
+        assert_eq!(s, ": HTTP: HTTP/1.1 200 OK");
+        let mut s = String::new();
+        app_layer(&mut s, 7, 50000, b"HTTP/1.1 200 OK\r\n", 0);
+        assert_eq!(s, "");
+    }
+
+    /// DNS over TCP (print-domain.c with over_tcp): the two-byte length,
+    /// checked, then the message after a space.
+    #[test]
+    fn dns_over_tcp_as_tcpdump_prints_it() {
+        let mut q = Message::new(43920, MessageType::Query, OpCode::Query);
+        q.metadata.recursion_desired = true;
+        q.add_query(Query::query(
+            Name::from_ascii("pool.lab.test.").unwrap(),
+            RecordType::A,
+        ));
+        let msg = q.to_vec().unwrap();
+        let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&msg);
+        let line = |data: &[u8]| {
+            let mut s = String::new();
+            app_layer(&mut s, 50276, 53, data, 0);
+            s
+        };
+        assert_eq!(line(&framed), " 43920+ A? pool.lab.test. (31)");
+        assert_eq!(
+            line(&framed[..10]),
+            " [prefix length(31) != length(8)] (invalid)"
+        );
+        assert_eq!(line(&[0]), " [DNS over TCP: length 1 < 2] (invalid)");
+    }
+
+    #[test]
+    fn hex_only_as_tcpdump_x_prints_it() {
+        assert_eq!(
+            hex_only(b"GET / HTTP/1.1\r\nHost!"),
+            [
+                "\t0x0000:  4745 5420 2f20 4854 5450 2f31 2e31 0d0a",
+                "\t0x0010:  486f 7374 21",
+            ]
+        );
     }
 }
 
