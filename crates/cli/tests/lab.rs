@@ -548,6 +548,34 @@ fn lesson(file: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `tcplab lab --quiet` on a scenario given as text; its transcript,
+/// after checking the run succeeded.
+fn lab_quiet(name: &str, toml: &str) -> String {
+    let dir = temp_dir(name);
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, toml).unwrap();
+    let out = tcplab()
+        .args(["lab", "--quiet"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// The transcript lines of one host (its name is the second word).
+fn host_lines<'a>(text: &'a str, host: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(host))
+        .collect()
+}
+
 fn has(text: &str, what: &[&str]) {
     for w in what {
         assert!(text.contains(w), "missing `{w}` in\n{text}");
@@ -563,11 +591,7 @@ fn has(text: &str, what: &[&str]) {
 #[test]
 fn retransmit_lesson_shows_each_repair() {
     let t = lesson("tcp-retransmit.toml");
-    let lines = |host: &str| -> Vec<&str> {
-        t.lines()
-            .filter(|l| l.split_whitespace().nth(1) == Some(host))
-            .collect()
-    };
+    let lines = |host: &str| host_lines(&t, host);
     let sent = |host: &str, what: &str| -> Vec<String> {
         lines(host)
             .iter()
@@ -672,23 +696,9 @@ fn each_lost_segment_is_sent_again_once() {
             1 + 3 * i
         );
     }
-    let dir = temp_dir("exact-drops");
-    let file = dir.join("drops.toml");
-    std::fs::write(&file, &toml).unwrap();
-    let out = tcplab()
-        .args(["lab", "--quiet"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let t = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "{t}");
+    let t = lab_quiet("exact-drops", &toml);
     for (name, _, _, retransmitted, time) in cases {
-        let mine: Vec<&str> = t
-            .lines()
-            .filter(|l| l.split_whitespace().nth(1) == Some(name))
-            .collect();
-        let mine = mine.join("\n");
+        let mine = host_lines(&t, name).join("\n");
         has(
             &mine,
             &[
@@ -938,21 +948,6 @@ fn the_readme_scenario_runs() {
     let from = readme.find("## Scenario files").expect("the section");
     let start = from + readme[from..].find("```toml\n").expect("a toml block") + 8;
     let end = start + readme[start..].find("```\n").unwrap();
-    let dir = std::env::temp_dir().join(format!("tcplab-readme-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("readme.toml");
-    std::fs::write(&file, &readme[start..end]).unwrap();
-    let out = tcplab()
-        .args(["lab", "--quiet"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = lab_quiet("readme", &readme[start..end]);
     assert!(text.contains("3 packets transmitted"), "{text}");
 }
