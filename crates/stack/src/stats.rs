@@ -121,8 +121,48 @@ pub struct Stats {
     pub tcp: TcpStats,
 }
 
+/// net-tools' `netstat -s` line kinds (statistics.c): a `number` always
+/// shows, an `opt_number` only when not zero, a counter net-tools has no
+/// text for as `Name: value` when not zero (at the indentation of the
+/// line before it).
+fn number(f: &mut fmt::Formatter<'_>, text: &str, v: u64) -> fmt::Result {
+    writeln!(f, "    {v} {text}")
+}
+
+fn opt_number(f: &mut fmt::Formatter<'_>, text: &str, v: u64) -> fmt::Result {
+    if v > 0 {
+        number(f, text, v)?;
+    }
+    Ok(())
+}
+
+fn named(f: &mut fmt::Formatter<'_>, indent: usize, name: &str, v: u64) -> fmt::Result {
+    if v > 0 {
+        writeln!(f, "{:indent$}{name}: {v}", "")?;
+    }
+    Ok(())
+}
+
+/// ICMP types in the kernel's order (`icmpmibmap`), with net-tools' words
+/// for the input and the output histograms.
+const ICMP_HISTOGRAM: [(usize, &str, &str); 11] = [
+    (3, "destination unreachable", "destination unreachable"),
+    (11, "timeout in transit", "time exceeded"),
+    (12, "wrong parameters", "wrong parameters"),
+    (4, "source quenches", "source quench"),
+    (5, "redirects", "redirect"),
+    (8, "echo requests", "echo requests"),
+    (0, "echo replies", "echo replies"),
+    (13, "timestamp request", "timestamp requests"),
+    (14, "timestamp reply", "timestamp replies"),
+    (17, "address mask request", "address mask requests"),
+    (18, "address mask replies", "address mask replies"),
+];
+
 impl fmt::Display for Stats {
-    /// The layout of `netstat -s`.
+    /// The layout of `netstat -s` (net-tools 2.10 reading Linux 6.1's
+    /// /proc/net/snmp and /proc/net/netstat): each section's counters in
+    /// the kernel's order, zero optional counters left out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ip = &self.ip;
         writeln!(f, "Ip:")?;
@@ -131,136 +171,137 @@ impl fmt::Display for Stats {
             "    Forwarding: {}",
             if ip.forw_datagrams > 0 { 1 } else { 2 }
         )?;
-        writeln!(f, "    {} total packets received", ip.in_receives)?;
-        writeln!(
+        number(f, "total packets received", ip.in_receives)?;
+        // Linux counts a checksum error as a header error too.
+        opt_number(
             f,
-            "    {} with invalid headers",
-            ip.in_hdr_errors + ip.in_csum_errors
+            "with invalid headers",
+            ip.in_hdr_errors + ip.in_csum_errors,
         )?;
-        writeln!(f, "    {} with invalid addresses", ip.in_addr_errors)?;
-        writeln!(f, "    {} forwarded", ip.forw_datagrams)?;
-        writeln!(f, "    {} with unknown protocol", ip.in_unknown_protos)?;
-        writeln!(f, "    {} incoming packets discarded", ip.in_discards)?;
-        writeln!(f, "    {} incoming packets delivered", ip.in_delivers)?;
-        writeln!(f, "    {} requests sent out", ip.out_requests)?;
-        writeln!(f, "    {} outgoing packets dropped", ip.out_discards)?;
-        writeln!(
-            f,
-            "    {} dropped because of missing route",
-            ip.out_no_routes
-        )?;
-        writeln!(
-            f,
-            "    {} fragments dropped after timeout",
-            ip.reasm_timeout
-        )?;
-        writeln!(f, "    {} reassemblies required", ip.reasm_reqds)?;
-        writeln!(f, "    {} packets reassembled ok", ip.reasm_oks)?;
-        writeln!(f, "    {} packet reassemblies failed", ip.reasm_fails)?;
-        writeln!(f, "    {} fragments received ok", ip.frag_oks)?;
-        writeln!(f, "    {} fragments failed", ip.frag_fails)?;
-        writeln!(f, "    {} fragments created", ip.frag_creates)?;
+        opt_number(f, "with invalid addresses", ip.in_addr_errors)?;
+        number(f, "forwarded", ip.forw_datagrams)?;
+        opt_number(f, "with unknown protocol", ip.in_unknown_protos)?;
+        number(f, "incoming packets discarded", ip.in_discards)?;
+        number(f, "incoming packets delivered", ip.in_delivers)?;
+        number(f, "requests sent out", ip.out_requests)?;
+        opt_number(f, "outgoing packets dropped", ip.out_discards)?;
+        opt_number(f, "dropped because of missing route", ip.out_no_routes)?;
+        opt_number(f, "fragments dropped after timeout", ip.reasm_timeout)?;
+        opt_number(f, "reassemblies required", ip.reasm_reqds)?;
+        opt_number(f, "packets reassembled ok", ip.reasm_oks)?;
+        opt_number(f, "packet reassemblies failed", ip.reasm_fails)?;
+        opt_number(f, "outgoing packets fragmented ok", ip.frag_oks)?;
+        opt_number(f, "outgoing packets failed fragmentation", ip.frag_fails)?;
+        opt_number(f, "fragments created", ip.frag_creates)?;
         let icmp = &self.icmp;
         writeln!(f, "Icmp:")?;
-        writeln!(f, "    {} ICMP messages received", icmp.in_msgs)?;
-        writeln!(
+        number(f, "ICMP messages received", icmp.in_msgs)?;
+        number(
             f,
-            "    {} input ICMP message failed",
-            icmp.in_errors + icmp.in_csum_errors
+            "input ICMP message failed",
+            icmp.in_errors + icmp.in_csum_errors,
         )?;
-        writeln!(f, "    {} ICMP messages sent", icmp.out_msgs)?;
-        writeln!(
-            f,
-            "    {} ICMP messages rate-limited",
-            icmp.out_rate_limited
-        )?;
-        writeln!(f, "IcmpMsg:")?;
-        for (t, n) in icmp.in_type.iter().enumerate().filter(|(_, n)| **n > 0) {
-            writeln!(f, "    InType{t}: {n}")?;
+        named(f, 4, "InCsumErrors", icmp.in_csum_errors)?;
+        // The histogram's title shows even when it has no line.
+        writeln!(f, "    ICMP input histogram:")?;
+        for &(t, words, _) in &ICMP_HISTOGRAM {
+            if icmp.in_type[t] > 0 {
+                writeln!(f, "        {words}: {}", icmp.in_type[t])?;
+            }
         }
-        for (t, n) in icmp.out_type.iter().enumerate().filter(|(_, n)| **n > 0) {
-            writeln!(f, "    OutType{t}: {n}")?;
+        number(f, "ICMP messages sent", icmp.out_msgs)?;
+        // tcplab has no ICMP send that fails.
+        number(f, "ICMP messages failed", 0)?;
+        // Linux's per-destination limit (icmp_ratelimit) is OutRateLimitHost.
+        named(f, 4, "OutRateLimitHost", icmp.out_rate_limited)?;
+        writeln!(f, "    ICMP output histogram:")?;
+        for &(t, _, words) in &ICMP_HISTOGRAM {
+            if icmp.out_type[t] > 0 {
+                writeln!(f, "        {words}: {}", icmp.out_type[t])?;
+            }
+        }
+        // net-tools has no table for IcmpMsg: its lines keep the
+        // indentation of the histogram before them.
+        writeln!(f, "IcmpMsg:")?;
+        for (t, n) in icmp.in_type.iter().enumerate() {
+            named(f, 8, &format!("InType{t}"), *n)?;
+        }
+        for (t, n) in icmp.out_type.iter().enumerate() {
+            named(f, 8, &format!("OutType{t}"), *n)?;
         }
         let tcp = &self.tcp;
         writeln!(f, "Tcp:")?;
-        writeln!(f, "    {} active connection openings", tcp.active_opens)?;
-        writeln!(f, "    {} passive connection openings", tcp.passive_opens)?;
-        writeln!(f, "    {} failed connection attempts", tcp.attempt_fails)?;
-        writeln!(f, "    {} connection resets received", tcp.estab_resets)?;
-        writeln!(f, "    {} connections established", tcp.curr_estab)?;
-        writeln!(f, "    {} segments received", tcp.in_segs)?;
-        writeln!(f, "    {} segments sent out", tcp.out_segs)?;
-        writeln!(f, "    {} segments retransmitted", tcp.retrans_segs)?;
-        writeln!(
-            f,
-            "    {} bad segments received",
-            tcp.in_errs + tcp.in_csum_errors
-        )?;
-        writeln!(f, "    {} resets sent", tcp.out_rsts)?;
+        number(f, "active connection openings", tcp.active_opens)?;
+        number(f, "passive connection openings", tcp.passive_opens)?;
+        number(f, "failed connection attempts", tcp.attempt_fails)?;
+        number(f, "connection resets received", tcp.estab_resets)?;
+        number(f, "connections established", tcp.curr_estab)?;
+        number(f, "segments received", tcp.in_segs)?;
+        number(f, "segments sent out", tcp.out_segs)?;
+        number(f, "segments retransmitted", tcp.retrans_segs)?;
+        number(f, "bad segments received", tcp.in_errs + tcp.in_csum_errors)?;
+        number(f, "resets sent", tcp.out_rsts)?;
+        named(f, 4, "InCsumErrors", tcp.in_csum_errors)?;
         let udp = &self.udp;
         writeln!(f, "Udp:")?;
-        writeln!(f, "    {} packets received", udp.in_datagrams)?;
-        writeln!(f, "    {} packets to unknown port received", udp.no_ports)?;
-        writeln!(
+        number(f, "packets received", udp.in_datagrams)?;
+        number(f, "packets to unknown port received", udp.no_ports)?;
+        number(
             f,
-            "    {} packet receive errors",
-            udp.in_errors + udp.in_csum_errors
+            "packet receive errors",
+            udp.in_errors + udp.in_csum_errors,
         )?;
-        writeln!(f, "    {} packets sent", udp.out_datagrams)?;
-        writeln!(f, "    {} receive buffer errors", udp.rcvbuf_errors)?;
+        number(f, "packets sent", udp.out_datagrams)?;
+        number(f, "receive buffer errors", udp.rcvbuf_errors)?;
+        // A datagram that does not fit is refused before it is queued.
+        number(f, "send buffer errors", 0)?;
+        named(f, 4, "InCsumErrors", udp.in_csum_errors)?;
         // Linux lists UDP-Lite apart; tcplab has none, so only its header.
         writeln!(f, "UdpLite:")?;
         writeln!(f, "TcpExt:")?;
-        writeln!(
+        opt_number(f, "SYN cookies sent", tcp.syncookies_sent)?;
+        opt_number(f, "SYN cookies received", tcp.syncookies_recv)?;
+        opt_number(f, "invalid SYN cookies received", tcp.syncookies_failed)?;
+        opt_number(
             f,
-            "    {} times the listen queue of a socket overflowed",
-            tcp.listen_overflows
+            "packets rejected in established connections because of timestamp",
+            tcp.paws_rejected,
         )?;
-        writeln!(f, "    {} SYNs to LISTEN sockets dropped", tcp.listen_drops)?;
-        writeln!(f, "    {} SYN cookies sent", tcp.syncookies_sent)?;
-        writeln!(f, "    {} SYN cookies received", tcp.syncookies_recv)?;
-        writeln!(
+        opt_number(f, "delayed acks sent", tcp.delayed_acks)?;
+        opt_number(
             f,
-            "    {} invalid SYN cookies received",
-            tcp.syncookies_failed
+            "times the listen queue of a socket overflowed",
+            tcp.listen_overflows,
         )?;
-        writeln!(f, "    {} delayed acks sent", tcp.delayed_acks)?;
-        writeln!(f, "    {} fast retransmits", tcp.fast_retransmits)?;
-        writeln!(f, "    {} other TCP timeouts", tcp.timeouts)?;
-        writeln!(f, "    {} challenge ACKs sent", tcp.challenge_acks)?;
-        writeln!(
+        opt_number(f, "SYNs to LISTEN sockets dropped", tcp.listen_drops)?;
+        // TCPHPHits, a counter net-tools always prints: tcplab has no
+        // header prediction.
+        number(f, "packet headers predicted", 0)?;
+        opt_number(
             f,
-            "    {} ACKs to out-of-window segments rate-limited",
-            tcp.oow_rate_limited
+            "times recovered from packet loss due to fast retransmit",
+            tcp.reno_recoveries,
         )?;
-        writeln!(
+        opt_number(
             f,
-            "    {} packets rejected in established connections because of timestamp",
-            tcp.paws_rejected
+            "times recovered from packet loss by selective acknowledgements",
+            tcp.sack_recoveries,
         )?;
-        writeln!(
-            f,
-            "    {} segments without the agreed timestamp dropped",
-            tcp.ts_missing
-        )?;
-        writeln!(
-            f,
-            "    {} times recovered from packet loss by selective acknowledgements",
-            tcp.sack_recoveries
-        )?;
-        writeln!(
-            f,
-            "    {} times recovered from packet loss due to fast retransmit",
-            tcp.reno_recoveries
-        )?;
-        writeln!(f, "    {} segments found lost by RACK", tcp.rack_lost)?;
-        writeln!(f, "    TCPLossProbes: {}", tcp.loss_probes)?;
-        writeln!(f, "    TCPLossProbeRecovery: {}", tcp.loss_probe_recoveries)?;
-        writeln!(f, "    TCPDSACKOldSent: {}", tcp.dsack_sent)?;
-        writeln!(f, "    TCPDSACKRecv: {}", tcp.dsack_recv)?;
-        writeln!(f, "    TCPSpuriousUndo: {}", tcp.spurious_undos)?;
-        writeln!(f, "    TWReused: {}", tcp.time_wait_reused)?;
-        writeln!(f, "    {} packets queued out of order", tcp.ooo_queued)?;
-        write!(f, "    {} out-of-order packets dropped", tcp.ooo_dropped)
+        opt_number(f, "fast retransmits", tcp.fast_retransmits)?;
+        opt_number(f, "other TCP timeouts", tcp.timeouts)?;
+        named(f, 4, "TCPLossProbes", tcp.loss_probes)?;
+        named(f, 4, "TCPLossProbeRecovery", tcp.loss_probe_recoveries)?;
+        opt_number(f, "DSACKs sent for old packets", tcp.dsack_sent)?;
+        opt_number(f, "DSACKs received", tcp.dsack_recv)?;
+        named(f, 4, "TCPSpuriousUndo", tcp.spurious_undos)?;
+        named(f, 4, "TCPChallengeACK", tcp.challenge_acks)?;
+        named(f, 4, "TCPOFOQueue", tcp.ooo_queued)?;
+        named(f, 4, "TCPOFODrop", tcp.ooo_dropped)?;
+        named(f, 4, "TCPACKSkippedSeq", tcp.oow_rate_limited)?;
+        // Counters of tcplab's own, named in Linux's manner.
+        named(f, 4, "TCPTSMissing", tcp.ts_missing)?;
+        named(f, 4, "TCPRACKLost", tcp.rack_lost)?;
+        named(f, 4, "TWReused", tcp.time_wait_reused)?;
+        Ok(())
     }
 }

@@ -451,7 +451,15 @@ fn statistics(text: &str, a: &NetstatArgs) -> Vec<String> {
                 };
         }
         if keep {
-            lines.push(l.to_string());
+            // Without the Icmp section before it (-t, -u), nothing set
+            // net-tools' indentation to the histogram's: IcmpMsg's lines
+            // take the ordinary four spaces.
+            match l.strip_prefix("        ") {
+                Some(rest) if (a.tcp || a.udp) && rest.contains("Type") => {
+                    lines.push(format!("    {rest}"));
+                }
+                _ => lines.push(l.to_string()),
+            }
         }
     }
     lines

@@ -352,6 +352,32 @@ fn netstat_tables() {
     // table for.
     assert_eq!(sections(7), ["IcmpMsg:", "Tcp:", "UdpLite:", "TcpExt:"]);
     assert_eq!(sections(8), ["IcmpMsg:", "Udp:", "UdpLite:"]);
+    // net-tools' kinds of line: counters it always prints, optional ones
+    // only when not zero, the ICMP histograms (titles always), counters it
+    // has no words for as `Name: value`.
+    let s = &r[6].stdout;
+    assert_eq!(s[1], "    Forwarding: 2", "{s:?}");
+    assert!(s.iter().any(|l| l == "    ICMP input histogram:"), "{s:?}");
+    assert!(s.iter().any(|l| l == "    ICMP output histogram:"), "{s:?}");
+    assert!(s.iter().any(|l| l == "    0 ICMP messages failed"), "{s:?}");
+    assert!(s.iter().any(|l| l == "    0 send buffer errors"), "{s:?}");
+    assert!(
+        !s.iter().any(|l| l.contains("with invalid headers")),
+        "{s:?}"
+    );
+    assert!(
+        !s.iter()
+            .any(|l| l.starts_with("    0 ") && l.contains("fragment")),
+        "{s:?}"
+    );
+    let tcpext = s.iter().position(|l| l == "TcpExt:").unwrap();
+    assert_eq!(s[tcpext + 1], "    0 packet headers predicted", "{s:?}");
+    assert!(
+        s[tcpext + 2..]
+            .iter()
+            .all(|l| !l.starts_with("    0 ") && !l.ends_with(": 0")),
+        "{s:?}"
+    );
     // -e: owner and inode (0 for TIME-WAIT, which no process holds),
     // before -p's column; -n shows the uid.
     let e = &r[10].stdout;
