@@ -644,12 +644,12 @@ impl Connection {
             return None;
         }
         let high_rxt = self.rec.high_rxt;
-        let fin = self.snd.fin();
-        if let Some((i, start, end)) = self.snd.queue_mut().next_unsacked(high_rxt, mss, fin) {
+        if let Some((i, start, end)) = self.snd.queue_mut().next_unsacked(high_rxt, mss) {
             return Some(self.segment(now, start, end, Kind::Repair(i)));
         }
         let una = self.snd.una();
         if self.rec.rescue_rxt.is_none_or(|r| una > r) {
+            let fin = self.snd.fin();
             let (i, start, end) = self.snd.queue_mut().last_unsacked(mss, fin)?;
             self.rec.rescue_rxt = self.rec.until;
             // The rescue does not move HighRxt.

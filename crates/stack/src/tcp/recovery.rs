@@ -335,7 +335,9 @@ impl Connection {
         let cwnd_limited = self.cwnd_limited(prior_in_flight);
         self.check_app_limited();
         let tsecr = self.tsecr(seg);
-        let mut d = Delivery::new(now, tsecr, self.min_rtt().unwrap_or_default());
+        // Before any RTT sample no retransmission's delivery is trusted
+        // (Linux's rtt_min starts at its maximum).
+        let mut d = Delivery::new(now, tsecr, self.min_rtt().unwrap_or(Duration::MAX));
         let advanced = ack > prior_una;
         let (acked, rtt) = if advanced {
             self.take_ack(ctx, seg, &mut d)
@@ -398,7 +400,12 @@ impl Connection {
             detected |= self.rack_detect_loss(ctx) > 0;
         } else if self.neg.sack {
             let (thresh, mss) = (self.shared.loss.dupthresh as usize, self.seg.mss);
-            detected |= self.snd.queue_mut().mark_lost_by_sacks(thresh, mss) > 0;
+            let high_rxt = self.rec.high_rxt;
+            detected |= self
+                .snd
+                .queue_mut()
+                .mark_lost_by_sacks(thresh, mss, high_rxt)
+                > 0;
         }
         if matches!(self.rec.state, CaState::Open | CaState::Disorder)
             && self.rec.dupacks >= self.shared.loss.dupthresh

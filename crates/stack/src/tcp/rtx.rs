@@ -725,13 +725,13 @@ impl RtxQueue {
         }
     }
 
-    /// The index of the record holding `seq`, if any.
     /// The span of the record holding `seq`, if any.
     pub fn span_of(&self, seq: SeqNumber) -> Option<(SeqNumber, SeqNumber)> {
         let r = self.fl().records.get(self.index_of(seq)?)?;
         Some((r.start, r.end))
     }
 
+    /// The index of the record holding `seq`, if any.
     fn index_of(&self, seq: SeqNumber) -> Option<usize> {
         let first = self.fl().records.front()?.start;
         let last = self.fl().records.back()?.end;
@@ -888,6 +888,17 @@ impl RtxQueue {
         }
     }
 
+    /// Record `i`, already sent again, is lost in its first transmission:
+    /// it counts once in the pipe and waits for nothing (RFC 6675 SetPipe
+    /// with a retransmission below HighRxt). Returns its bytes.
+    fn mark_sent_again_lost(&mut self, i: usize) -> usize {
+        let r = self.fl().records[i];
+        self.update(i, |r| r.lost = true);
+        self.lost_total += r.len() as u64;
+        self.fl_mut().lost_log.push(r);
+        r.len()
+    }
+
     /// Bytes ever marked lost.
     pub fn lost_total(&self) -> u64 {
         self.lost_total
@@ -979,7 +990,12 @@ impl RtxQueue {
     /// RFC 6675 §4 IsLost for every record at once: a record not SACKed is
     /// lost when `dupthresh` SACKed segments, or more than `(dupthresh −
     /// 1)·smss` SACKed bytes, lie above it. Returns the bytes newly lost.
-    pub fn mark_lost_by_sacks(&mut self, dupthresh: usize, smss: usize) -> usize {
+    pub fn mark_lost_by_sacks(
+        &mut self,
+        dupthresh: usize,
+        smss: usize,
+        high_rxt: SeqNumber,
+    ) -> usize {
         if self.fl().tally.sacked_records == 0 {
             return 0;
         }
@@ -989,15 +1005,18 @@ impl RtxQueue {
             if r.sacked {
                 count += 1;
                 bytes += r.len();
-            } else if !r.lost
-                && !r.retransmitted
-                && (count >= dupthresh || bytes > (dupthresh - 1) * smss)
-            {
-                // A retransmission is judged by time (RACK) or the timer,
-                // not by SACKs that may predate it — one sent by NextSeg
-                // rule 3 before it was deemed lost included (it lies below
-                // HighRxt, which rule 1 does not go back over).
-                lost += self.mark_lost(i);
+            } else if !r.lost && (count >= dupthresh || bytes > (dupthresh - 1) * smss) {
+                lost += if r.retransmitted && r.start < high_rxt {
+                    // Sent again by NextSeg rule 3 before it was deemed
+                    // lost: its first transmission is lost (SetPipe now
+                    // counts it once), but it lies below HighRxt, where
+                    // rule 1 does not go back — the copy in flight is
+                    // judged by time (RACK) or the timer. (The rescue,
+                    // above HighRxt, is rule 1's to send again.)
+                    self.mark_sent_again_lost(i)
+                } else {
+                    self.mark_lost(i)
+                };
             }
         }
         lost
@@ -1032,8 +1051,9 @@ impl RtxQueue {
         for e in &self.fl().in_flight {
             let &(key, _) = e;
             let (sent, end) = (key.sent, key.end);
-            // Oldest first: past the RACK segment nothing qualifies.
-            if key > rack {
+            // Oldest first: from the RACK segment on (its own remainder
+            // included) nothing was sent before it.
+            if key >= rack {
                 break;
             }
             if !self.is_live(e) {
@@ -1101,13 +1121,13 @@ impl RtxQueue {
         &mut self,
         high_rxt: SeqNumber,
         max_len: usize,
-        fin: Option<SeqNumber>,
     ) -> Option<(usize, SeqNumber, SeqNumber)> {
         let top = self.highest_sacked()?;
         let i = self.fl().records.iter().position(|r| {
             !r.sacked && !r.lost && !r.retransmitted && r.start >= high_rxt && r.end <= top
         })?;
-        Some(self.cut(i, max_len, fin))
+        // (Below the highest SACK: never the record with our FIN.)
+        Some(self.cut(i, max_len, None))
     }
 
     /// The highest record not SACKed (RFC 6675 rule 4's rescue, RFC 8985

@@ -111,6 +111,13 @@ fn rfc8985_a_sacked_retransmission_is_judged_by_its_rtt_not_the_echo() {
     q2.retransmitted(0, ms(20), 99, RateSnap::default());
     q2.ack(s(110), &mut a);
     assert_eq!(a.rack.map(|r| r.start), Some(s(100)));
+    // Before any RTT sample (minimum unknown: the longest), no
+    // retransmission's delivery is trusted, SACKed or not.
+    let mut q = queue();
+    q.retransmitted(3, ms(20), 99, RateSnap::default());
+    let mut a = Delivery::new(ms(900), Some(99), Duration::MAX);
+    q.sack(s(130), s(140), &mut a);
+    assert!(a.rack.is_none());
 }
 
 #[test]
@@ -140,14 +147,14 @@ fn rfc6675_is_lost_by_count_and_by_bytes() {
     // Three SACKed segments above: lost (DupThresh = 3).
     let mut q = queue();
     q.sack(s(110), s(140), &mut d());
-    assert_eq!(q.mark_lost_by_sacks(3, 10), 10);
+    assert_eq!(q.mark_lost_by_sacks(3, 10, s(100)), 10);
     assert!(q.front().unwrap().lost);
     // Two SACKed segments, 20 bytes ≤ 2·SMSS: not yet.
     let mut q = queue();
     q.sack(s(120), s(140), &mut d());
-    assert_eq!(q.mark_lost_by_sacks(3, 10), 0);
+    assert_eq!(q.mark_lost_by_sacks(3, 10, s(100)), 0);
     // More than (DupThresh − 1)·SMSS bytes in fewer segments: lost.
-    assert_eq!(q.mark_lost_by_sacks(3, 9), 20);
+    assert_eq!(q.mark_lost_by_sacks(3, 9, s(100)), 20);
     q.check(s(100), s(140)).unwrap();
 }
 
@@ -156,19 +163,46 @@ fn rfc6675_is_lost_by_count_and_by_bytes() {
 /// and sent a third time: it lies below HighRxt, where rule 1 does not
 /// look.
 #[test]
-fn rfc6675_a_rule_three_retransmission_is_not_lost_again_by_sacks() {
+fn rfc6675_a_rule_three_retransmission_is_not_sent_a_third_time() {
     let mut q = queue();
     q.sack(s(130), s(140), &mut d());
-    let (i, a, b) = q.next_unsacked(s(100), 100, None).unwrap();
+    let (i, a, b) = q.next_unsacked(s(100), 100).unwrap();
     assert_eq!((a, b), (s(100), s(110)));
     q.retransmitted(i, ms(5), 0, RateSnap::default());
-    // Two SACKed records (DupThresh 2 here) now lie above records 0 and
-    // 1: only record 1 is deemed lost.
+    // HighRxt is past it. Two SACKed records (DupThresh 2 here) now lie
+    // above records 0 and 1: both are lost in their first transmission,
+    // but only record 1 waits to be sent; record 0's copy in flight
+    // counts once in the pipe (SetPipe: (a) no longer, (b) still).
     q.sack(s(120), s(130), &mut d());
-    assert_eq!(q.mark_lost_by_sacks(2, 10), 10, "record 1 only");
-    assert!(!q.front().unwrap().needs_retransmission());
+    assert_eq!(q.pipe(), 30, "record 0 twice, record 1 once");
+    assert_eq!(q.mark_lost_by_sacks(2, 10, s(110)), 20);
+    assert!(q.front().unwrap().lost && !q.front().unwrap().needs_retransmission());
     assert!(q.get(1).unwrap().needs_retransmission());
+    assert_eq!(q.pipe(), 10, "record 0's copy only");
     q.check(s(100), s(140)).unwrap();
+    // The rescue retransmission (rule 4) does not move HighRxt: above it,
+    // a lost rescue is rule 1's to send again.
+    let mut q = queue();
+    q.sack(s(130), s(140), &mut d());
+    let (i, a, b) = q.last_unsacked(10, None).unwrap();
+    assert_eq!((a, b), (s(120), s(130)));
+    q.retransmitted(i, ms(5), 0, RateSnap::default());
+    for k in 0..3 {
+        q.push(
+            s(140 + k * 10),
+            s(150 + k * 10),
+            ms(6),
+            0,
+            RateSnap::default(),
+        );
+    }
+    q.sack(s(140), s(170), &mut d());
+    q.mark_lost_by_sacks(3, 10, s(100));
+    assert!(
+        q.get(2).unwrap().needs_retransmission(),
+        "the rescue, again"
+    );
+    q.check(s(100), s(170)).unwrap();
 }
 
 #[test]
@@ -217,6 +251,26 @@ fn rack_orders_a_retransmission_after_new_data_sent_in_the_same_instant() {
     assert_eq!(lost, 20, "records 1 and 2, not the retransmission");
     assert!(!q.get(0).unwrap().needs_retransmission());
     q.check(s(100), s(140)).unwrap();
+    // Both delivered by one ACK: the RACK segment is the one sent later
+    // in that instant, the retransmission.
+    let mut q = queue();
+    q.mark_first_lost();
+    q.retransmitted(0, ms(4), 0, RateSnap::default());
+    let mut a = d();
+    q.sack(s(130), s(140), &mut a);
+    q.sack(s(100), s(110), &mut a);
+    assert_eq!(a.rack.map(|r| r.start), Some(s(100)));
+    let mut a = d();
+    let mut q = queue();
+    q.mark_first_lost();
+    q.retransmitted(0, ms(4), 0, RateSnap::default());
+    q.sack(s(100), s(110), &mut a);
+    q.sack(s(130), s(140), &mut a);
+    assert_eq!(
+        a.rack.map(|r| r.start),
+        Some(s(100)),
+        "whatever the order of the blocks"
+    );
 }
 
 #[test]
@@ -242,15 +296,9 @@ fn nextseg_rules_three_and_four() {
     let mut q = queue();
     q.sack(s(130), s(140), &mut d());
     // Rule 3: the first unSACKed record below the highest SACK.
-    assert_eq!(
-        q.next_unsacked(s(100), 100, None),
-        Some((0, s(100), s(110)))
-    );
-    assert_eq!(
-        q.next_unsacked(s(110), 100, None),
-        Some((1, s(110), s(120)))
-    );
-    assert_eq!(q.next_unsacked(s(130), 100, None), None);
+    assert_eq!(q.next_unsacked(s(100), 100), Some((0, s(100), s(110))));
+    assert_eq!(q.next_unsacked(s(110), 100), Some((1, s(110), s(120))));
+    assert_eq!(q.next_unsacked(s(130), 100), None);
     // Rule 4 / TLP: the highest unSACKed record, cut from its end.
     assert_eq!(q.last_unsacked(4, None), Some((3, s(126), s(130))));
     q.check(s(100), s(140)).unwrap();
@@ -273,17 +321,11 @@ fn a_fin_takes_no_room_when_records_are_cut() {
     );
     assert_eq!(q.last_unsacked(4, fin), Some((2, s(136), s(141))));
     q.check(s(120), s(141)).unwrap();
-    // Without the FIN counted apart the same call took a byte too few
-    // of data: 137..141 leaves 136 a hole of one byte.
+    // Without the FIN counted apart the same call would have taken a
+    // byte too few of data: 137..141, leaving 136 a hole of one byte.
     let mut q = RtxQueue::default();
     q.push(s(130), s(141), ms(2), 0, RateSnap::default());
-    q.push(s(141), s(150), ms(3), 0, RateSnap::default());
-    q.sack(s(141), s(150), &mut d());
-    assert_eq!(
-        q.next_unsacked(s(130), 10, Some(s(140))),
-        Some((0, s(130), s(141)))
-    );
-    assert_eq!(q.next_unsacked(s(130), 10, None), Some((0, s(130), s(140))));
+    assert_eq!(q.last_unsacked(4, None), Some((1, s(137), s(141))));
 }
 
 /// The cumulative ACK as it was before runs: each record delivered in
