@@ -1,6 +1,7 @@
 //! The retransmission queue and scoreboard, record by record: the RFC
 //! rules each operation follows, and the run-ACK against the per-record
 //! reference.
+use super::spare::{SPARE, SPARE_BYTES, SPARE_FLIGHTS};
 use super::*;
 
 fn s(n: u32) -> SeqNumber {
