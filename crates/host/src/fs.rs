@@ -7,7 +7,7 @@
 //! [`FileSystem`] trait, so the same code runs on both.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::rc::Rc;
 
@@ -39,16 +39,66 @@ pub fn normalize(path: &str) -> Option<String> {
     Some(format!("/{}", parts.join("/")))
 }
 
-/// An in-memory file system: a map from absolute paths to contents;
-/// directories exist wherever a file is below them.
-#[derive(Debug, Default)]
+/// An in-memory file system: a map from absolute paths to contents.
+/// Directories are those of a fresh Debian host that applications write
+/// into (`/tmp`, `/etc/ssl`, `/srv`, ...), those the scenario's files were
+/// created in, and any with a file below; an application writing into any
+/// other fails as `open(2)` does (ENOENT).
+#[derive(Debug)]
 pub struct MemFs {
     files: RefCell<BTreeMap<String, Rc<[u8]>>>,
+    dirs: RefCell<BTreeSet<String>>,
+}
+
+/// The directories every simulated host starts with.
+const SKELETON: &[&str] = &[
+    "/dev",
+    "/etc",
+    "/etc/ssl",
+    "/etc/ssl/certs",
+    "/etc/ssl/private",
+    "/home",
+    "/root",
+    "/srv",
+    "/tmp",
+    "/usr",
+    "/usr/share",
+    "/var",
+    "/var/log",
+    "/var/tmp",
+    "/var/www",
+];
+
+impl Default for MemFs {
+    fn default() -> MemFs {
+        MemFs {
+            files: RefCell::default(),
+            dirs: RefCell::new(SKELETON.iter().map(|d| d.to_string()).collect()),
+        }
+    }
 }
 
 impl MemFs {
     pub fn new() -> MemFs {
         MemFs::default()
+    }
+
+    /// Create a file and every directory above it (`mkdir -p`, then
+    /// write): how a scenario's `[[file]]` entries are made.
+    pub fn create(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        let p = normalize(path).ok_or_else(|| not_found(path))?;
+        let mut at = 0;
+        while let Some(i) = p[at + 1..].find('/') {
+            at += 1 + i;
+            if self.files.borrow().contains_key(&p[..at]) {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{path}: Not a directory"),
+                ));
+            }
+            self.dirs.borrow_mut().insert(p[..at].to_string());
+        }
+        self.write(path, data)
     }
 
     /// Paths of all files, in order.
@@ -103,6 +153,11 @@ impl FileSystem for MemFs {
                 }
             }
         }
+        // open(2) with O_CREAT makes the file, not its directory.
+        let parent = &p[..p.rfind('/').unwrap_or(0)];
+        if !parent.is_empty() && !self.is_dir(parent) {
+            return Err(not_found(path));
+        }
         self.files.borrow_mut().insert(p, Rc::from(data));
         Ok(())
     }
@@ -124,7 +179,7 @@ impl FileSystem for MemFs {
         let Some(p) = normalize(path) else {
             return false;
         };
-        if p == "/" {
+        if p == "/" || self.dirs.borrow().contains(&p) {
             return true;
         }
         let prefix = format!("{p}/");
@@ -143,13 +198,14 @@ mod tests {
     #[test]
     fn a_file_on_the_way_is_not_a_directory() {
         let fs = MemFs::default();
-        fs.write("/x", b"1").unwrap();
+        fs.create("/x", b"1").unwrap();
         let e = fs.write("/x/y", b"2").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotADirectory);
         assert_eq!(e.to_string(), "/x/y: Not a directory");
-        assert!(fs.write("/x/y/z", b"3").is_err());
-        fs.write("/xy/z", b"4").unwrap();
-        fs.write("/d/e", b"5").unwrap();
+        assert!(fs.create("/x/y/z", b"3").is_err());
+        assert!(!fs.is_dir("/x"), "a failed create leaves no directory");
+        fs.create("/xy/z", b"4").unwrap();
+        fs.create("/d/e", b"5").unwrap();
         fs.write("/d/f", b"6").unwrap();
         assert_eq!(&*fs.read("/x").unwrap(), b"1");
     }
@@ -164,7 +220,7 @@ mod tests {
     #[test]
     fn files_and_directories() {
         let fs = MemFs::new();
-        fs.write("/srv/www/index.html", b"hi").unwrap();
+        fs.create("/srv/www/index.html", b"hi").unwrap();
         assert_eq!(&*fs.read("/srv/www/../www/index.html").unwrap(), b"hi");
         assert!(fs.is_dir("/srv"));
         assert!(fs.is_dir("/srv/www"));
@@ -179,5 +235,23 @@ mod tests {
             io::ErrorKind::NotFound
         );
         assert!(fs.write("/srv", b"x").is_err());
+    }
+
+    /// Applications write only into directories that exist, as open(2)
+    /// with O_CREAT does: a missing one is ENOENT.
+    #[test]
+    fn writes_need_their_directory() {
+        let fs = MemFs::new();
+        fs.write("/tmp/a", b"1").unwrap();
+        fs.write("/etc/ssl/x.pem", b"1").unwrap();
+        fs.write("/top", b"1").unwrap();
+        let e = fs.write("/nope/x", b"2").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert_eq!(e.to_string(), "/nope/x: No such file or directory");
+        assert!(!fs.is_dir("/nope"));
+        fs.create("/nope/deep/x", b"3").unwrap();
+        assert!(fs.is_dir("/nope") && fs.is_dir("/nope/deep"));
+        fs.write("/nope/y", b"4").unwrap();
+        assert!(fs.write("/tmp/missing/z", b"5").is_err());
     }
 }

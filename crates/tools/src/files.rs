@@ -1,8 +1,9 @@
-//! `sha256sum` (GNU coreutils 9.1) and `cmp` (GNU diffutils 3.8) over the
-//! host's file system, so that a lesson can show that what arrived is what
-//! was sent.
+//! `cat`, `sha256sum` (GNU coreutils 9.1) and `cmp` (GNU diffutils 3.8)
+//! over the host's file system, so that a lesson can show what a tool
+//! saved and that what arrived is what was sent.
 //!
 //! ```text
+//! cat [FILE]...                 each file in turn; - or none: standard input
 //! sha256sum [-c] [FILE]...      HASH  FILE per file; - or none: standard input
 //! cmp [-s | -l | -b] FILE1 [FILE2]
 //! ```
@@ -134,6 +135,61 @@ pub async fn run_sha256sum(
             }
         } else {
             out.line(format!("{}  {f}", sha256_hex(&data)));
+        }
+    }
+    status
+}
+
+/// `cat [FILE]...`: GNU cat without options (they are refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatArgs {
+    pub files: Vec<String>,
+}
+
+const CAT_HELP: &str = "Usage: cat [OPTION]... [FILE]...
+Concatenate FILE(s) to standard output.
+
+With no FILE, or when FILE is -, read standard input.
+
+      --help        display this help and exit";
+
+impl CatArgs {
+    pub fn parse(args: &[String]) -> Result<CatArgs, Usage> {
+        let (opts, files) = getopt(args, "", &["help"])
+            .map_err(|m| Usage::with_usage("cat", m, "Try 'cat --help' for more information."))?;
+        if !opts.is_empty() {
+            return Err(Usage::help("cat", CAT_HELP.into(), true, 0));
+        }
+        Ok(CatArgs { files })
+    }
+
+    /// Whether it reads standard input (no file, or `-`).
+    pub fn reads_stdin(&self) -> bool {
+        self.files.is_empty() || self.files.iter().any(|f| f == "-")
+    }
+}
+
+/// Run cat; returns the exit status (1 if a file could not be read).
+pub async fn run_cat(
+    host: Host,
+    a: CatArgs,
+    stdin: Stdin,
+    mut out: Output,
+    mut err: Output,
+) -> i32 {
+    let files = if a.files.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        a.files
+    };
+    let mut status = 0;
+    for f in &files {
+        match read(&host, &stdin, f).await {
+            Ok(d) => out.write_bytes(&d),
+            Err(why) => {
+                err.line(format!("cat: {f}: {why}"));
+                status = 1;
+            }
         }
     }
     status

@@ -179,6 +179,71 @@ fn an_output_file_that_cannot_be_written() {
     );
 }
 
+/// open(2) does not make directories: `-o` into one that does not exist
+/// fails as the root does, with ENOENT's words.
+#[test]
+fn an_output_file_in_a_missing_directory() {
+    let r = curls(&[
+        "curl -s -o /nope/x http://server/hello.txt",
+        "curl -o /nope/x http://server/hello.txt",
+        "curl -s -o /tmp/x http://server/hello.txt",
+        "cat /tmp/x /nope/x",
+    ]);
+    assert_eq!(r[0].exit, Some(23));
+    assert_eq!(r[0].stderr, Vec::<String>::new());
+    let tail = &r[1].stderr[r[1].stderr.len() - 2..];
+    assert_eq!(
+        tail,
+        [
+            "Warning: Failed to open the file /nope/x: No such file or directory",
+            "curl: (23) Failure writing output to destination"
+        ]
+    );
+    assert_eq!(r[2].exit, Some(0));
+    assert_eq!(r[3].stdout, ["plain text file"]);
+    assert_eq!(r[3].stderr, ["cat: /nope/x: No such file or directory"]);
+    assert_eq!(r[3].exit, Some(1));
+}
+
+/// `-D`: each response's head as it arrived (a redirect's too), to
+/// standard output before the body or to a file; `--resolve` answers for
+/// its host and port before DNS, as curl -v tells.
+#[test]
+fn dump_header_and_resolve() {
+    let r = curls(&[
+        "curl -s -D - http://server/hello.txt",
+        "curl -sL -D /tmp/h -o /dev/null http://server/sub",
+        "cat /tmp/h",
+        "curl -sv --resolve nowhere.test:80:10.99.3.2 http://nowhere.test/hello.txt",
+        "curl -s --resolve nowhere.test:81:10.99.3.2 http://nowhere.test/hello.txt",
+        "curl -s --resolve nowhere.test:80 http://server/hello.txt",
+    ]);
+    assert_eq!(
+        r[0].out(),
+        "HTTP/1.1 200 OK\r\nServer: tcplab-http/0.1\r\nDate: Wed, 01 Jan 2025 00:00:01 GMT\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\nplain text file\n"
+    );
+    assert_eq!(r[1].exit, Some(0));
+    let heads: Vec<&String> = r[2]
+        .stdout
+        .iter()
+        .filter(|l| l.starts_with("HTTP/"))
+        .collect();
+    assert_eq!(heads.len(), 2, "{:?}", r[2].stdout);
+    assert!(heads[0].starts_with("HTTP/1.1 301") && heads[1].starts_with("HTTP/1.1 200"));
+    assert_eq!(r[3].out(), "plain text file\n");
+    assert_eq!(
+        r[3].stderr[..3],
+        [
+            "* Added nowhere.test:80:10.99.3.2 to DNS cache",
+            "* Hostname nowhere.test was found in DNS cache",
+            "*   Trying 10.99.3.2:80...",
+        ]
+    );
+    // Another port: not pinned, so DNS is asked (and knows no such name).
+    assert_eq!(r[4].exit, Some(6));
+    assert_eq!(r[5].exit, Some(49));
+}
+
 /// A transfer cut short by -m leaves what arrived in the output file, as
 /// curl writing as data comes would, and says how much of how much.
 #[test]

@@ -1,7 +1,7 @@
 //! Building a simulation from a scenario: hosts and routers with their
 //! stacks, files, routes and policies, links, captures and the timeline.
 
-use tcplab_host::{FileSystem, MemFs, OutputChunk, ResolverConfig};
+use tcplab_host::{MemFs, OutputChunk, ResolverConfig};
 use tcplab_stack::{Config, Rng, Stack};
 
 use super::*;
@@ -92,7 +92,7 @@ impl Sim {
                     FileContent::Text(t) => t.as_bytes().to_vec(),
                     FileContent::Generated(n) => generated(&f.path, *n),
                 };
-                fs.write(&f.path, &data)
+                fs.create(&f.path, &data)
                     .map_err(|e| node_err(format!("cannot create {}: {e}", f.path)))?;
             }
             host.set_fs(Rc::new(fs));

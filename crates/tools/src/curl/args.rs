@@ -57,6 +57,11 @@ pub struct CurlArgs {
     /// bytes a second on average (0: no limit). curl pauses reading the
     /// socket, so the receive buffer fills and the window closes.
     pub limit_rate: Option<u64>,
+    /// `-D FILE`: the response headers, every response's (redirects'
+    /// too), to FILE (`-` standard output).
+    pub dump_header: Option<String>,
+    /// `--resolve HOST:PORT:ADDR`: answers given before any lookup.
+    pub resolve: Vec<String>,
 }
 
 /// `curl -h`: curl 7.88's short help, every option of which this curl has.
@@ -129,7 +134,7 @@ impl CurlArgs {
     pub fn parse(args: &[String]) -> Result<CurlArgs, Usage> {
         let (opts, urls) = getopt(
             args,
-            "X:d:H:o:OIiLsSvw:fm:A:0u:e:T:hVk4",
+            "X:d:D:H:o:OIiLsSvw:fm:A:0u:e:T:hVk4",
             &[
                 // IPv4 only: what this curl always does.
                 "ipv4",
@@ -167,6 +172,8 @@ impl CurlArgs {
                 "tlsv1.3",
                 "tls-max=",
                 "limit-rate=",
+                "dump-header=",
+                "resolve=",
             ],
         )
         .map_err(|e| {
@@ -207,6 +214,8 @@ impl CurlArgs {
                 "V" | "version" => return Err(Usage::help("curl", version_text(), true, 0)),
                 "H" | "header" => a.headers.push(v),
                 "o" | "output" => a.output = Some(v),
+                "D" | "dump-header" => a.dump_header = Some(v),
+                "resolve" => a.resolve.push(v),
                 "O" | "remote-name" => a.remote_name = true,
                 "I" | "head" => a.head = true,
                 "i" | "include" => a.include = true,
@@ -374,6 +383,25 @@ impl Url {
     }
 }
 
+/// One `--resolve` entry, `[+]HOST:PORT:ADDR[,ADDR]...` (the first IPv4
+/// address is the one used); `None` when curl could not parse it. An
+/// entry `-HOST:PORT` (removing one) pins nothing.
+pub(super) fn resolve_entry(text: &str) -> Option<Option<(String, u16, std::net::Ipv4Addr)>> {
+    if let Some(rest) = text.strip_prefix('-') {
+        let (_, port) = rest.rsplit_once(':')?;
+        return port.parse::<u16>().ok().map(|_| None);
+    }
+    let text = text.strip_prefix('+').unwrap_or(text);
+    let (host, rest) = text.split_once(':')?;
+    let (port, addrs) = rest.split_once(':')?;
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    let addr = addrs
+        .split(',')
+        .map(|a| a.trim().trim_start_matches('[').trim_end_matches(']'))
+        .find_map(|a| a.parse().ok())?;
+    (!host.is_empty()).then(|| Some((host.to_ascii_lowercase(), port, addr)))
+}
+
 #[cfg(test)]
 mod rate_tests {
     use super::*;
@@ -395,5 +423,41 @@ mod rate_tests {
         }
         let a = CurlArgs::parse(&["--limit-rate".into(), "0".into(), "h".into()]).unwrap();
         assert_eq!(a.limit_rate, None, "0 is no limit");
+    }
+
+    /// `--resolve`'s entries as libcurl's Curl_loadhostpairs takes them.
+    #[test]
+    fn resolve_entries() {
+        let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
+        assert_eq!(
+            resolve_entry("WWW.lab:443:10.0.0.1"),
+            Some(Some(("www.lab".into(), 443, ip("10.0.0.1"))))
+        );
+        assert_eq!(
+            resolve_entry("+a:80:[::1],10.0.0.2"),
+            Some(Some(("a".into(), 80, ip("10.0.0.2"))))
+        );
+        assert_eq!(resolve_entry("-a:80"), Some(None));
+        for bad in [
+            "a",
+            "a:80",
+            "a:0:10.0.0.1",
+            "a:x:10.0.0.1",
+            ":80:10.0.0.1",
+            "a:80:nope",
+            "-a",
+        ] {
+            assert_eq!(resolve_entry(bad), None, "{bad}");
+        }
+        let a = CurlArgs::parse(&[
+            "-D".into(),
+            "-".into(),
+            "--resolve".into(),
+            "a:1:1.2.3.4".into(),
+            "h".into(),
+        ])
+        .unwrap();
+        assert_eq!(a.dump_header.as_deref(), Some("-"));
+        assert_eq!(a.resolve, ["a:1:1.2.3.4"]);
     }
 }

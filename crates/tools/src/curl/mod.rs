@@ -99,6 +99,8 @@ struct Run<'a> {
     /// leaves what came.
     body: Vec<u8>,
     body_sink: Option<Sink>,
+    /// `-D FILE`: every response head of the run so far, as written.
+    dumped: Vec<u8>,
 }
 
 impl Run<'_> {
@@ -145,7 +147,21 @@ impl Run<'_> {
             let _ = open.conn.stream.shutdown().await;
         }
         let t0 = self.host.now();
-        let ip = match resolve::lookup(&self.host, &url.host).await {
+        // --resolve's answers come first, for their host and port only.
+        let pinned = self
+            .a
+            .resolve
+            .iter()
+            .filter_map(|e| args::resolve_entry(e).flatten())
+            .find(|(h, p, _)| *h == url.host && *p == url.port);
+        let found = match pinned {
+            Some((_, _, ip)) => {
+                self.info(format!("Hostname {} was found in DNS cache", url.host));
+                Ok(ip)
+            }
+            None => resolve::lookup(&self.host, &url.host).await,
+        };
+        let ip = match found {
             Ok(ip) => ip,
             Err(_) => {
                 return Err(Failure::new(
@@ -266,6 +282,17 @@ fn request_body(host: &Host, a: &CurlArgs) -> Result<Option<Vec<u8>>, Failure> {
         }
     }
     Ok(Some(parts.join(&b'&')))
+}
+
+/// A response head as curl writes it for -i and -D: CRLF line ends, a
+/// blank line after.
+fn head_text(h: &Head) -> String {
+    let mut text = format!("{}\r\n", h.start);
+    for (n, v) in &h.headers {
+        text.push_str(&format!("{n}: {v}\r\n"));
+    }
+    text.push_str("\r\n");
+    text
 }
 
 /// RFC 4648 base64, for `-u`'s Basic credentials (RFC 7617).
@@ -580,6 +607,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         tls: None,
         body: Vec::new(),
         body_sink: None,
+        dumped: Vec::new(),
     };
     // Ctrl-C (or the end of a run) stops curl; what arrived stays in the
     // output file, as it would on disk.
@@ -757,6 +785,19 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
             "Note: Unnecessary use of -X or --request, {inferred} is already inferred."
         ));
     }
+    // libcurl loads --resolve's entries as each transfer starts.
+    for entry in &a.resolve {
+        match args::resolve_entry(entry) {
+            None => {
+                return Err(Failure::new(
+                    49,
+                    format!("Couldn't parse CURLOPT_RESOLVE entry '{entry}'"),
+                ))
+            }
+            Some(Some((h, p, ip))) => run.info(format!("Added {h}:{p}:{ip} to DNS cache")),
+            Some(None) => {}
+        }
+    }
     let now = run.host.now();
     run.meter = Some(Meter::new(show_meter, now, run.err));
     run.meter_open = show_meter;
@@ -769,6 +810,9 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
             exchange(run, &url, &method, body.as_deref(), to_terminal, stats).await?;
         if a.include || a.head {
             printed.push(head.clone());
+        }
+        if a.dump_header.is_some() {
+            run.dumped.extend_from_slice(head_text(&head).as_bytes());
         }
         let code = stats.http_code;
         let location = head.header("location").map(str::to_string);
@@ -805,13 +849,21 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         }
     };
     stats.url_effective = url.to_text();
+    // -D's heads (curl writes them as they arrive: before -i's copy and
+    // the body on standard output; a file holds every transfer's).
+    match a.dump_header.as_deref() {
+        Some("-") => run.out.write_bytes(&std::mem::take(&mut run.dumped)),
+        Some(path) => {
+            let saved = run.host.fs().write(path, &run.dumped);
+            if saved.is_err() && !a.silent {
+                run.err.line(format!("Warning: Failed to open {path}"));
+            }
+        }
+        None => {}
+    }
     // Headers first (-i, -I), then the body.
     for h in printed {
-        run.out.line(format!("{}\r", h.start));
-        for (n, v) in &h.headers {
-            run.out.line(format!("{n}: {v}\r"));
-        }
-        run.out.line("\r");
+        run.out.write_bytes(head_text(&h).as_bytes());
     }
     let now = run.host.now();
     run.meter_open = false;
