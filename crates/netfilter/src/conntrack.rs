@@ -750,6 +750,58 @@ mod tests {
         assert!(ct.is_empty());
     }
 
+    /// RFC 5382 REQ-5: a connection not yet (or no longer) established
+    /// keeps its mapping at least 4 minutes — here 240 s from its last
+    /// packet, in each transitory state.
+    #[test]
+    fn transitory_tcp_states_live_four_minutes() {
+        let mut ct = Conntrack::new(16, 1);
+        let (id, _) = step(&mut ct, 10, tcp(C, S, 40000, 80, flags::SYN))
+            .flow
+            .unwrap();
+        assert_eq!(ct.entry(id).unwrap().expires, Duration::from_secs(250));
+        step(&mut ct, 20, tcp(S, C, 80, 40000, 0x12));
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::SynRecv));
+        assert_eq!(ct.entry(id).unwrap().expires, Duration::from_secs(260));
+        assert!(ct.expire(Duration::from_secs(259)).is_empty());
+        assert_eq!(ct.expire(Duration::from_secs(260)).len(), 1);
+        // FIN_WAIT, once established: transitory again.
+        let (id, _) = step(&mut ct, 0, tcp(C, S, 40001, 80, flags::SYN))
+            .flow
+            .unwrap();
+        step(&mut ct, 0, tcp(S, C, 80, 40001, 0x12));
+        step(&mut ct, 0, tcp(C, S, 40001, 80, flags::ACK));
+        step(&mut ct, 5, tcp(C, S, 40001, 80, 0x11));
+        let e = ct.entry(id).unwrap();
+        assert_eq!(e.tcp, Some(TcpCt::FinWait));
+        assert_eq!(e.expires, Duration::from_secs(245));
+    }
+
+    /// RFC 5508 REQ-1, REQ-2: echo flows are told apart by identifier (the
+    /// tuple's ports), and a mapping lives 60 s from its last packet.
+    #[test]
+    fn echo_flows_by_identifier_for_sixty_seconds() {
+        let echo = |src, dst, ty: u8, id: u16| Info {
+            proto: ICMP,
+            icmp: Some((ty, 0)),
+            ..tcp(src, dst, id, id, 0)
+        };
+        let mut ct = Conntrack::new(16, 1);
+        let (a, _) = step(&mut ct, 0, echo(C, S, 8, 7)).flow.unwrap();
+        let (b, _) = step(&mut ct, 0, echo(C, S, 8, 8)).flow.unwrap();
+        assert_ne!(a, b, "two identifiers, two flows");
+        let reply = step(&mut ct, 1, echo(S, C, 0, 8));
+        assert_eq!(reply.state, CtState::Established);
+        assert_eq!(reply.flow, Some((b, Dir::Reply)));
+        // A reply to an identifier nobody used answers nothing.
+        assert_eq!(step(&mut ct, 1, echo(S, C, 0, 9)).state, CtState::Invalid);
+        assert_eq!(ct.entry(a).unwrap().expires, Duration::from_secs(60));
+        assert_eq!(ct.entry(b).unwrap().expires, Duration::from_secs(61));
+        assert_eq!(ct.expire(Duration::from_secs(60)).len(), 1);
+        assert!(ct.entry(b).is_some());
+        assert_eq!(ct.expire(Duration::from_secs(61)).len(), 1);
+    }
+
     /// Simultaneous open (RFC 9293 §3.5) is a valid sequence a NAT must
     /// pass (RFC 5382 REQ-2); data with PSH and a FIN with PSH count as
     /// the ACK and FIN they carry.

@@ -250,6 +250,53 @@ fn resolver_lesson() -> Vec<Ran> {
     common::run_file(&std::fs::read_to_string(path).expect("the lesson"))
 }
 
+/// RFC 2308 §5: the resolver keeps an NXDOMAIN for min(SOA TTL, SOA
+/// MINIMUM) — 60 s for lab.test. — answering from its cache within that
+/// time and asking the zone's server again after it.
+#[test]
+fn a_resolver_caches_nxdomain_for_the_soa_minimum() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/dns-resolver.toml"
+    );
+    let mut text = std::fs::read_to_string(path).expect("the lesson");
+    // The lesson asks for nosuch.lab.test at 66 s; ask again 14 s and 64 s
+    // later.
+    for at in ["80s", "130s"] {
+        text.push_str(&format!(
+            "\n[[run]]\nat = \"{at}\"\non = \"resolv\"\ncmd = \"tcpdump -n -c 2 udp port 53\"\n\
+             [[run]]\nat = \"{at}\"\non = \"client\"\ncmd = \"nslookup nosuch.lab.test\"\n"
+        ));
+    }
+    let r = common::run_file(&text);
+    let dumps: Vec<&Ran> = r
+        .iter()
+        .filter(|x| x.host == "resolv" && x.cmdline == "tcpdump -n -c 2 udp port 53")
+        .collect();
+    assert_eq!(dumps.len(), 2);
+    let (cached, expired) = (&dumps[0].stdout, &dumps[1].stdout);
+    assert!(
+        cached[1].contains("10.0.0.53.53 > 10.0.0.10."),
+        "from the cache: {cached:?}"
+    );
+    assert!(cached[1].contains("NXDomain"), "{cached:?}");
+    assert!(
+        expired[1].contains(" > 10.0.0.3.53: "),
+        "asked again: {expired:?}"
+    );
+    let answers: Vec<&Ran> = r
+        .iter()
+        .filter(|x| x.host == "client" && x.cmdline == "nslookup nosuch.lab.test")
+        .collect();
+    assert_eq!(answers.len(), 3);
+    for a in answers {
+        assert!(a
+            .stdout
+            .join("\n")
+            .contains("** server can't find nosuch.lab.test: NXDOMAIN"));
+    }
+}
+
 /// The DNS hierarchy walked by hand (the lesson's first part): a root
 /// server delegating `test.`, a TLD server delegating `lab.test.`, and the
 /// zone's own server. Asked without recursion, each parent refers to its
@@ -441,4 +488,57 @@ cmd = "nslookup -timeout=60 www.evil"
         "{:?}",
         lookup.stdout
     );
+}
+
+/// RFC 7766 §6.2.1: a TCP connection carries several queries, answered in
+/// turn; RFC 7766 §6.2.3 / 1035 §4.2.2: the server closes a connection
+/// left idle (10 s here).
+#[test]
+fn tcp_connections_carry_several_queries_then_idle_out() {
+    // Two framed questions (IDs 1 and 2) for ns.lab.test A, one write.
+    let q = |id: &str| {
+        format!(
+            r"\x00\x1d\x00\x{id}\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x02ns\x03lab\x04test\x00\x00\x01\x00\x01"
+        )
+    };
+    let cmd = format!("printf '{}{}' | nc server 53", q("01"), q("02"));
+    let r = run_in(
+        &dns_net(),
+        &[
+            SERVE_DNS,
+            ("500ms", "client", "tcpdump -n -tttt 'tcp port 53'"),
+            ("1s", "client", &cmd),
+            // Connected, asking nothing (-d: no input).
+            ("2s", "client", "nc -d server 53"),
+        ],
+    );
+    let dump = &r[1].stdout;
+    let from_server: Vec<&String> = dump
+        .iter()
+        .filter(|l| l.contains(" IP 10.99.3.2.53 > "))
+        .collect();
+    // Both answers, 45 bytes each with its prefix, in one segment (which
+    // tcpdump, reading one message per segment, calls invalid).
+    assert!(
+        from_server
+            .iter()
+            .any(|l| l.contains("length 94 [prefix length(45) != length(92)]")),
+        "{dump:#?}"
+    );
+    assert!(r[2].stdout.join("").contains("lab"), "{:?}", r[2].stdout);
+    // The idle connection: the server's FIN ten seconds after it opened.
+    let port = |l: &str| {
+        l.split(" > 10.99.1.2.")
+            .nth(1)
+            .and_then(|p| p.split(':').next())
+            .map(str::to_string)
+    };
+    let fins: Vec<&&String> = from_server
+        .iter()
+        .filter(|l| l.contains("Flags [F"))
+        .collect();
+    assert_eq!(fins.len(), 2, "{dump:#?}");
+    assert!(fins[1].starts_with("2025-01-01 00:00:12.00"), "{}", fins[1]);
+    assert_ne!(port(fins[0]), port(fins[1]));
+    assert_eq!(r[3].exit, Some(0));
 }

@@ -179,6 +179,54 @@ fn an_output_file_that_cannot_be_written() {
     );
 }
 
+/// RFC 9112 §9.3: HTTP/1.1 keeps the connection unless a side says
+/// `Connection: close`; HTTP/1.0 closes unless it asks for keep-alive.
+/// Two requests in one write: the second is answered only on a connection
+/// the first kept.
+#[test]
+fn persistence_as_each_version_asks() {
+    let two = |first: &str, second: &str| {
+        format!(
+            "printf '{first}\\r\\n\\r\\n{second}\\r\\n\\r\\n' | nc server 80",
+            first = first.replace('|', "\\r\\n"),
+            second = second.replace('|', "\\r\\n")
+        )
+    };
+    let cmds = [
+        two(
+            "GET /hello.txt HTTP/1.1|Host: server",
+            "GET /sub/a.txt HTTP/1.1|Host: server",
+        ),
+        two(
+            "GET /hello.txt HTTP/1.1|Host: server|Connection: close",
+            "GET /sub/a.txt HTTP/1.1|Host: server",
+        ),
+        two("GET /hello.txt HTTP/1.0", "GET /sub/a.txt HTTP/1.0"),
+        two(
+            "GET /hello.txt HTTP/1.0|Connection: keep-alive",
+            "GET /sub/a.txt HTTP/1.0",
+        ),
+    ];
+    let r = curls(&cmds.iter().map(String::as_str).collect::<Vec<_>>());
+    let statuses = |i: usize| {
+        r[i].stdout
+            .iter()
+            .filter(|l| l.starts_with("HTTP/1."))
+            .count()
+    };
+    let says = |i: usize, v: &str| {
+        r[i].stdout
+            .iter()
+            .any(|l| l == &format!("Connection: {v}\r"))
+    };
+    assert_eq!(statuses(0), 2, "{:?}", r[0].stdout);
+    assert_eq!(statuses(1), 1, "{:?}", r[1].stdout);
+    assert!(says(1, "close"));
+    assert_eq!(statuses(2), 1, "{:?}", r[2].stdout);
+    assert_eq!(statuses(3), 2, "{:?}", r[3].stdout);
+    assert!(says(3, "keep-alive"));
+}
+
 /// open(2) does not make directories: `-o` into one that does not exist
 /// fails as the root does, with ENOENT's words.
 #[test]

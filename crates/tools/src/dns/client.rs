@@ -223,3 +223,53 @@ pub fn reverse_name(addr: Ipv4Addr) -> Name {
     Name::from_ascii(format!("{}.{}.{}.{}.in-addr.arpa.", o[3], o[2], o[1], o[0]))
         .expect("a valid name")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(id: u16, response: bool, name: &str, qtype: RecordType) -> Vec<u8> {
+        let kind = if response {
+            MessageType::Response
+        } else {
+            MessageType::Query
+        };
+        let mut m = Message::new(id, kind, OpCode::Query);
+        m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+        m.to_vec().unwrap()
+    }
+
+    /// RFC 5452 §9.1: only the answer to our question counts — its ID,
+    /// a response, the one question asked (names compare without case);
+    /// the source is the connected socket's peer (the stack delivers
+    /// nothing else: `a_connected_udp_socket_hears_only_its_peer`).
+    #[test]
+    fn an_answer_must_match_the_question() {
+        let name = Name::from_ascii("www.lab.test.").unwrap();
+        let a = RecordType::A;
+        assert!(accept(&answer(7, true, "www.lab.test.", a), 7, &name, a).is_some());
+        assert!(accept(&answer(7, true, "WWW.Lab.Test.", a), 7, &name, a).is_some());
+        for (bytes, why) in [
+            (answer(8, true, "www.lab.test.", a), "another ID"),
+            (
+                answer(7, false, "www.lab.test.", a),
+                "a query, not a response",
+            ),
+            (answer(7, true, "ftp.lab.test.", a), "another name"),
+            (
+                answer(7, true, "www.lab.test.", RecordType::MX),
+                "another type",
+            ),
+            (vec![0, 7, 0x80], "garbage"),
+        ] {
+            assert!(accept(&bytes, 7, &name, a).is_none(), "{why}");
+        }
+        let mut two = Message::new(7, MessageType::Response, OpCode::Query);
+        two.add_query(Query::query(name.clone(), a));
+        two.add_query(Query::query(name.clone(), a));
+        assert!(
+            accept(&two.to_vec().unwrap(), 7, &name, a).is_none(),
+            "two questions"
+        );
+    }
+}

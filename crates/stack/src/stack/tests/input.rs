@@ -605,26 +605,12 @@ fn source_quench_and_unknown_icmp_types_are_ignored() {
     let sent = raw_udp([10, 0, 0, 1], [10, 0, 0, 2], 9, b"x");
     // The last, port unreachable, is the control: it does reach the socket.
     for (ty, code) in [(4u8, 0u8), (42, 0), (3, 3)] {
-        // An ICMP message of this type quoting what the socket sent.
-        let mut body = vec![ty, code, 0, 0, 0, 0, 0, 0];
-        body.extend_from_slice(&sent[..28]);
-        let sum = !tcplab_wire::checksum::data(&body);
-        body[2..4].copy_from_slice(&sum.to_be_bytes());
-        let ip = ipv4::Repr {
-            src_addr: Ipv4Addr::new(10, 0, 0, 2),
-            dst_addr: Ipv4Addr::new(10, 0, 0, 1),
-            protocol: Protocol::Icmp,
-            payload_len: body.len(),
-            ttl: 64,
-            tos: 0,
-            ident: 1,
-            dont_frag: false,
-            more_frags: false,
-            frag_offset: 0,
-        };
-        let mut d = vec![0u8; 20];
-        ip.emit(&mut ipv4::Packet::new_unchecked(&mut d[..]));
-        d.extend_from_slice(&body);
+        let d = icmp_quoting(
+            [10, 0, 0, 2],
+            [10, 0, 0, 1],
+            [ty, code, 0, 0, 0, 0, 0, 0],
+            &sent,
+        );
         net.nodes[a].handle_packet(Instant::ZERO, ia, &d);
     }
     net.run(Instant::ZERO);
@@ -632,6 +618,103 @@ fn source_quench_and_unknown_icmp_types_are_ignored() {
     let report = net.nodes[a].udp_recv_error(sock).expect("the control");
     assert_eq!((report.icmp_type, report.code), (3, 3));
     assert!(net.nodes[a].udp_recv_error(sock).is_none());
+    // RFC 1122 §3.2.2.1: a destination unreachable with a code this host
+    // does not know still goes to the transport, code and all.
+    let d = icmp_quoting(
+        [10, 0, 0, 2],
+        [10, 0, 0, 1],
+        [3, 42, 0, 0, 0, 0, 0, 0],
+        &sent,
+    );
+    net.nodes[a].handle_packet(Instant::ZERO, ia, &d);
+    let report = net.nodes[a].udp_recv_error(sock).expect("an unknown code");
+    assert_eq!((report.icmp_type, report.code), (3, 42));
+}
+
+/// An ICMP message from `src` to `dst` with the 8-byte `head` (type, code,
+/// checksum, the rest of the header) quoting the first 28 bytes of
+/// `quoted`.
+fn icmp_quoting(src: [u8; 4], dst: [u8; 4], head: [u8; 8], quoted: &[u8]) -> Vec<u8> {
+    let mut body = head.to_vec();
+    body.extend_from_slice(&quoted[..28]);
+    let sum = !tcplab_wire::checksum::data(&body);
+    body[2..4].copy_from_slice(&sum.to_be_bytes());
+    let ip = ipv4::Repr {
+        src_addr: Ipv4Addr::from(src),
+        dst_addr: Ipv4Addr::from(dst),
+        protocol: Protocol::Icmp,
+        payload_len: body.len(),
+        ttl: 64,
+        tos: 0,
+        ident: 1,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut d = vec![0u8; 20];
+    ip.emit(&mut ipv4::Packet::new_unchecked(&mut d[..]));
+    d.extend_from_slice(&body);
+    d
+}
+
+/// RFC 1122 §3.2.2.2: a host takes a redirect only from its current first
+/// hop for the destination, only to a gateway on the same network, and
+/// treats a network redirect as one for the quoted host alone.
+#[test]
+fn redirects_only_from_the_first_hop_to_an_on_link_gateway() {
+    let mut s = Stack::new(host(1));
+    let eth = s.add_interface("eth0", cidr("10.0.1.2/24"), 1500).unwrap();
+    s.set_default_gateway(Ipv4Addr::new(10, 0, 1, 1)).unwrap();
+    let quoted = raw_udp([10, 0, 1, 2], [10, 0, 2, 2], 9, b"x");
+    let redirect = |code: u8, gw: [u8; 4]| [5, code, 0, 0, gw[0], gw[1], gw[2], gw[3]];
+    let redirected = |s: &Stack| -> Vec<String> {
+        s.routes()
+            .filter(|r| r.origin == RouteOrigin::Redirect)
+            .map(|r| format!("{} via {:?}", r.dest, r.gateway))
+            .collect()
+    };
+    // Not from the first hop (10.0.1.9 is a neighbour, not our gateway).
+    let d = icmp_quoting(
+        [10, 0, 1, 9],
+        [10, 0, 1, 2],
+        redirect(1, [10, 0, 1, 3]),
+        &quoted,
+    );
+    s.handle_packet(Instant::ZERO, eth, &d);
+    // From the first hop, to a gateway off the network.
+    let d = icmp_quoting(
+        [10, 0, 1, 1],
+        [10, 0, 1, 2],
+        redirect(1, [10, 0, 7, 3]),
+        &quoted,
+    );
+    s.handle_packet(Instant::ZERO, eth, &d);
+    // From the first hop, to itself or to us.
+    for gw in [[10, 0, 1, 1], [10, 0, 1, 2]] {
+        let d = icmp_quoting([10, 0, 1, 1], [10, 0, 1, 2], redirect(1, gw), &quoted);
+        s.handle_packet(Instant::ZERO, eth, &d);
+    }
+    assert_eq!(redirected(&s), Vec::<String>::new());
+    // A network redirect (code 0) from the first hop: a host route for
+    // the quoted destination only.
+    let d = icmp_quoting(
+        [10, 0, 1, 1],
+        [10, 0, 1, 2],
+        redirect(0, [10, 0, 1, 3]),
+        &quoted,
+    );
+    s.handle_packet(Instant::ZERO, eth, &d);
+    assert_eq!(redirected(&s), ["10.0.2.2/32 via Some(10.0.1.3)"]);
+    // Once redirected, the old first hop is no longer the one to listen to.
+    let other = raw_udp([10, 0, 1, 2], [10, 0, 2, 2], 10, b"y");
+    let d = icmp_quoting(
+        [10, 0, 1, 1],
+        [10, 0, 1, 2],
+        redirect(1, [10, 0, 1, 4]),
+        &other,
+    );
+    s.handle_packet(Instant::ZERO, eth, &d);
+    assert_eq!(redirected(&s), ["10.0.2.2/32 via Some(10.0.1.3)"]);
 }
 
 /// A gateway must be a neighbour's address: not this host's own, nor the

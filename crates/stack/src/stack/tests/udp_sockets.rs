@@ -50,6 +50,32 @@ fn udp_exchange_and_port_unreachable() {
     assert_eq!(net.nodes[c].udp_recv(client), Err(RecvError::WouldBlock));
 }
 
+/// A connected UDP socket hears only its peer (what a stub resolver's
+/// RFC 5452 §9.1 source check rests on): a datagram from another address
+/// or port is no one's, and answered with port unreachable.
+#[test]
+fn a_connected_udp_socket_hears_only_its_peer() {
+    let mut net = Net::new();
+    let a = net.node(host(1));
+    let b = net.node(host(2));
+    let (ia, _) = net.link(a, "10.0.0.1/24", b, "10.0.0.2/24", 1500);
+    let sock = net.nodes[a]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 40000))
+        .unwrap();
+    let peer = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 53);
+    net.nodes[a].udp_connect(Instant::ZERO, sock, peer).unwrap();
+    for (src, sport) in [([10, 0, 0, 2], 54), ([10, 0, 0, 3], 53)] {
+        let d = raw_udp_from(src, sport, [10, 0, 0, 1], 40000, b"forged");
+        net.nodes[a].handle_packet(Instant::ZERO, ia, &d);
+    }
+    assert_eq!(net.nodes[a].udp_recv(sock), Err(RecvError::WouldBlock));
+    assert_eq!(net.nodes[a].stats().udp.no_ports, 2);
+    let d = raw_udp_from([10, 0, 0, 2], 53, [10, 0, 0, 1], 40000, b"answer");
+    net.nodes[a].handle_packet(Instant::ZERO, ia, &d);
+    let got = net.nodes[a].udp_recv(sock).unwrap();
+    assert_eq!((got.from, got.data.as_slice()), (peer, &b"answer"[..]));
+}
+
 #[test]
 fn unconnected_udp_ignores_errors_unless_recverr() {
     let (mut net, c, _, _, _) = three_hops(1500);

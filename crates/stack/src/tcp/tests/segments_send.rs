@@ -359,17 +359,37 @@ fn keepalive_is_off_by_default() {
 /// A sender grown to a large window, everything acknowledged: its window
 /// in segments and the RTO.
 fn grown_and_idle(ssai: bool) -> (Bench, TcpHandle, u32, usize, Duration) {
+    grown_and_idle_after(ssai, false, crate::tcp::CongestionAlgorithm::NewReno)
+}
+
+/// As [`grown_and_idle`]; with `cut`, the first flight's first segment is
+/// reported missing by three duplicate ACKs, so the window grows from a
+/// halved ssthresh in congestion avoidance.
+fn grown_and_idle_after(
+    ssai: bool,
+    cut: bool,
+    cc: crate::tcp::CongestionAlgorithm,
+) -> (Bench, TcpHandle, u32, usize, Duration) {
     let mut b = Bench::new(|c| {
         c.send_buffer = 1 << 20;
-        c.congestion = crate::tcp::CongestionAlgorithm::NewReno;
+        c.congestion = cc;
         c.slow_start_after_idle = ssai;
     });
     let (c, iss) = established_with_mss(&mut b, 1000);
     let mut una = iss + 1;
-    for _ in 0..4 {
+    for round in 0..4 {
         b.s.tcp_send(c, &[7u8; 60_000]).unwrap();
         b.advance(Duration::from_millis(10));
-        for s in b.recv() {
+        let first = b.recv();
+        if cut && round == 0 {
+            for _ in 0..3 {
+                b.send(Seg::new(ACK, IRS + 1, iss + 1).win(65535));
+            }
+            b.advance(Duration::from_millis(1));
+            let again = b.recv();
+            assert_eq!(again[0].seq, iss + 1, "the fast retransmission");
+        }
+        for s in first {
             una = una.max(s.seq + s.data.len() as u32);
             b.send(Seg::new(ACK, IRS + 1, s.seq + s.data.len() as u32).win(65535));
         }
@@ -421,4 +441,48 @@ fn restart_after_idle_halves_per_rto_down_to_the_initial_window() {
     // Off: the old window.
     let (cwnd, n) = sent_after(false, 100.0);
     assert_eq!(n, cwnd.min(65));
+}
+
+/// The other half of Linux's tcp_cwnd_restart(): an ssthresh below ¾ of
+/// the old window is raised to it, so the restarted window slow-starts
+/// back to most of where it was.
+#[test]
+fn restart_after_idle_raises_a_low_ssthresh_to_three_quarters() {
+    let (mut b, c, _, cwnd, rto) =
+        grown_and_idle_after(true, true, crate::tcp::CongestionAlgorithm::NewReno);
+    let before = b.s.tcp_info(c).unwrap();
+    assert!(
+        before.ssthresh < before.cwnd / 2,
+        "grown in avoidance: cwnd {} ssthresh {}",
+        before.cwnd,
+        before.ssthresh
+    );
+    b.advance(rto * 100);
+    b.s.tcp_send(c, &[1u8; 200_000]).unwrap();
+    assert_eq!(
+        b.recv().len(),
+        10,
+        "the initial window, not {cwnd} segments"
+    );
+    let after = b.s.tcp_info(c).unwrap();
+    assert_eq!(after.ssthresh, before.cwnd / 2 + before.cwnd / 4);
+}
+
+/// BBR keeps its model over an idle spell: the restart leaves its window
+/// alone (its own pacing restarts the flow at the estimated bandwidth).
+#[test]
+fn restart_after_idle_leaves_bbr_its_model() {
+    let (mut b, c, _, _, rto) =
+        grown_and_idle_after(true, false, crate::tcp::CongestionAlgorithm::Bbr);
+    let before = b.s.tcp_info(c).unwrap();
+    assert!(
+        before.cwnd > 10 * 1000,
+        "BBR's window grew: {}",
+        before.cwnd
+    );
+    b.advance(rto * 100);
+    b.s.tcp_send(c, &[1u8; 200_000]).unwrap();
+    assert!(!b.recv().is_empty());
+    let after = b.s.tcp_info(c).unwrap();
+    assert_eq!(after.cwnd, before.cwnd);
 }
