@@ -1,6 +1,7 @@
 //! `tcplab drill`: packetdrill scripts against tcplab's stack on virtual
 //! time.
 
+use crate::console;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -52,11 +53,6 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     }
 }
 
-#[expect(
-    clippy::print_stdout,
-    clippy::print_stderr,
-    reason = "the command's output"
-)]
 pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
     let profile = Profile::from_name(&args.profile)
         .ok_or_else(|| format!("--profile {}: expected `tcplab` or `freebsd`", args.profile))?;
@@ -86,7 +82,7 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
         let text = match crate::files::read_text(file) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("{e}");
+                console::err_line(&e.to_string());
                 malformed += 1;
                 continue;
             }
@@ -94,7 +90,7 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
         let script = match tcplab_drill::parse(&text, &names) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("{shown}:{}: parse error: {}", e.line, e.message);
+                console::err_line(&format!("{shown}:{}: parse error: {}", e.line, e.message));
                 malformed += 1;
                 continue;
             }
@@ -102,30 +98,30 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
         if let Some(why) = tcplab_drill::run::not_applicable(&script) {
             skipped += 1;
             if args.verbose || files.len() == 1 {
-                println!("{shown}: not applicable: {why}");
+                console::out_line(&format!("{shown}: not applicable: {why}"));
             }
             continue;
         }
         let outcome = run(&script, &options);
         for line in &outcome.log {
-            println!("{shown}:{line}");
+            console::out_line(&format!("{shown}:{line}"));
         }
         // What the script printed, as packetdrill passes Python's output on.
         for line in &outcome.printed {
-            println!("{line}");
+            console::out_line(line);
         }
         match outcome.result {
             Ok(()) => {
                 passed += 1;
                 if args.verbose {
-                    println!("{shown}: ok");
+                    console::out_line(&format!("{shown}: ok"));
                 }
             }
             Err(f) => {
                 failed += 1;
-                eprintln!("{shown}:{}: {}", f.line, f.message);
+                console::err_line(&format!("{shown}:{}: {}", f.line, f.message));
                 for d in &f.detail {
-                    eprintln!("{d}");
+                    console::err_line(d);
                 }
             }
         }
@@ -141,7 +137,7 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
         } else {
             String::new()
         };
-        println!("{passed} passed, {failed} failed{bad}{na}");
+        console::out_line(&format!("{passed} passed, {failed} failed{bad}{na}"));
     }
     Ok(if malformed > 0 {
         ExitCode::from(2)

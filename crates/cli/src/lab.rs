@@ -82,7 +82,8 @@ pub struct LabArgs {
 #[derive(Debug, Default)]
 pub struct Speakers {
     last: std::collections::BTreeMap<String, tcplab_host::Pid>,
-    programs: std::collections::BTreeMap<tcplab_host::Pid, String>,
+    /// By host and process id: each host numbers its own processes.
+    programs: std::collections::BTreeMap<(String, tcplab_host::Pid), String>,
 }
 
 impl Speakers {
@@ -103,7 +104,7 @@ impl Speakers {
                     .next()
                     .unwrap_or("")
                     .to_string();
-                self.programs.insert(*pid, program);
+                self.programs.insert((node.clone(), *pid), program);
                 self.last.insert(node.clone(), *pid);
                 None
             }
@@ -113,7 +114,10 @@ impl Speakers {
             }
             TranscriptEvent::Exit { node, pid, .. } => {
                 let other_spoke = self.last.get(node).is_some_and(|p| p != pid);
-                let name = self.programs.remove(pid).filter(|_| other_spoke);
+                let name = self
+                    .programs
+                    .remove(&(node.clone(), *pid))
+                    .filter(|_| other_spoke);
                 self.last.insert(node.clone(), *pid);
                 name
             }
@@ -616,9 +620,10 @@ fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>, ran: bool) -> St
     s
 }
 
-/// Write to stdout; a closed pipe (`tcplab lab | head`) is not an error.
+/// Write to stdout; a closed pipe (`tcplab lab | head`) is not an error,
+/// a full disk is (reported as the run ends).
 fn print(text: &str) {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    crate::console::out(text);
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 //! here panics on user input.
 
 mod commands;
+mod console;
 mod drill;
 mod files;
 mod lab;
@@ -66,15 +67,19 @@ fn main() -> ExitCode {
         Cmd::Ss(args) => run::ss(args),
         Cmd::Drill(args) => drill::drill(args),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(message) => {
-            #[expect(clippy::print_stderr, reason = "the CLI reports errors on stderr")]
-            {
-                eprintln!("tcplab: {}", one_line_of(&message));
-            }
+            console::err_line(&format!("tcplab: {}", one_line_of(&message)));
             ExitCode::from(2)
         }
+    };
+    match console::failure() {
+        Some(why) => {
+            console::err_line(&format!("tcplab: cannot write standard output: {why}"));
+            ExitCode::from(2)
+        }
+        None => code,
     }
 }
 
@@ -96,10 +101,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
-    #[expect(clippy::print_stderr, reason = "the CLI reports errors on stderr")]
-    {
-        eprintln!("tcplab: {}", one_line(&e.render().to_string()));
-    }
+    console::err_line(&format!("tcplab: {}", one_line(&e.render().to_string())));
     ExitCode::from(2)
 }
 

@@ -129,3 +129,50 @@ fn ipv6_scripts_are_not_applicable() {
         format!("tcplab: no .pkt scripts found in {}\n", empty.display())
     );
 }
+
+/// A reader that leaves early (`| head -1`) ends the output quietly; a
+/// standard output that cannot be written (a full disk) is one line and
+/// status 2 — never a panic.
+#[test]
+fn output_to_a_closed_pipe_or_a_full_disk() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // More than a pipe holds (64 KiB): the writes after the reader left
+    // fail with EPIPE.
+    let mut text = String::from("+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
+    for _ in 0..20_000 {
+        text.push_str("+0 %{ print(12345) }%\n");
+    }
+    let many = temp("print-many.pkt", &text);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tcplab"))
+        .arg("drill")
+        .arg(&many)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one byte, then hang up.
+    let mut first = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    if Path::new("/dev/full").exists() {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_tcplab"))
+            .args(["drill", "--verbose"])
+            .arg(scripts().join("nagle.pkt"))
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "tcplab: cannot write standard output: No space left on device\n"
+        );
+    }
+}

@@ -333,6 +333,25 @@ fn a_daemon_that_cannot_start_shows_its_exit_status() {
         "{text}"
     );
     assert!(text.contains("  10.000 a   (exit status 2)\n"), "{text}");
+    // Each host numbers its own processes: a command on another host with
+    // the same number does not lend its name.
+    std::fs::write(
+        &file,
+        "end = \"5s\"\n[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n\
+         [[host]]\nname = \"b\"\naddr = \"10.0.0.2/24\"\n\
+         [[link]]\nends = [\"a\", \"b\"]\ndelay = \"1ms\"\n\
+         [[run]]\nat = \"0s\"\non = \"b\"\ncmd = \"serve echo\"\n\
+         [[run]]\nat = \"1s\"\non = \"a\"\ncmd = \"ping -c 1 b\"\n\
+         [[run]]\nat = \"1s\"\non = \"a\"\ncmd = \"nc b 7\"\n\
+         [[run]]\nat = \"1s\"\non = \"b\"\ncmd = \"serve discard\"\n",
+    )
+    .unwrap();
+    let out = tcplab().arg("lab").arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("   5.000 a   (nc: exit status 130)\n"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

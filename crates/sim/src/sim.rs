@@ -280,8 +280,10 @@ pub enum Outcome {
 /// stopped (`Outcome::NoProgress`): far more than any instant of a real
 /// scenario takes (65,535 connection attempts at once take a few hundred
 /// thousand; a 1 GiB download over a link with neither rate nor delay,
-/// which takes no time at all, about 4 million), some 15 s of work.
-pub const NO_PROGRESS_WORK: u64 = 50_000_000;
+/// which takes no time at all, about 4 million), a few seconds of work —
+/// up to half a minute when every step also prints (a `chargen` stream
+/// read by `nc` over such a link).
+pub const NO_PROGRESS_WORK: u64 = 10_000_000;
 
 /// Host rounds in one service call before the host yields to other events
 /// at the same instant (`Host::service_bounded`).

@@ -73,7 +73,11 @@ fn parse_offset(v: &str) -> Option<i64> {
         "d" => 86_400,
         _ => return None,
     };
-    Some(sign * n * mul)
+    // At most a hundred years either way: certificates' times (RFC 5280
+    // §4.1.2.5) are years 1950 to 9999.
+    n.checked_mul(mul)
+        .filter(|s| *s <= 36_500 * 86_400)
+        .map(|s| sign * s)
 }
 
 impl CertArgs {
@@ -159,7 +163,9 @@ impl CertArgs {
                 let start = match one("start") {
                     None => 0,
                     Some(s) => parse_offset(&s).ok_or_else(|| {
-                        usage(format!("--start: `{s}` is not an offset like -30d or +1h"))
+                        usage(format!(
+                            "--start: `{s}` is not an offset like -30d or +1h (at most 36500d)"
+                        ))
                     })?,
                 };
                 let sans = get.get("san").cloned().unwrap_or_default();

@@ -428,6 +428,14 @@ pub async fn run(
         };
         let stream = match result {
             Ok(s) => s,
+            // The source address or port could not be taken: netcat's
+            // bind(2) before connect fails, and it exits (err(1, ...)).
+            Err(e @ (SocketError::AddrNotAvailable | SocketError::AddrInUse))
+                if local.is_some() =>
+            {
+                err.line(format!("nc: bind failed: {e}"));
+                return 1;
+            }
             Err(e) => {
                 if a.verbose {
                     err.line(format!(

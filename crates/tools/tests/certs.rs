@@ -165,6 +165,14 @@ fn bad_command_lines_say_what_is_wrong() {
             "cert ca x --out a --key-out b --start yesterday",
             "--start: `yesterday`",
         ),
+        (
+            "cert ca x --out a --key-out b --start -99999999d",
+            "--start: `-99999999d` is not an offset like -30d or +1h (at most 36500d)",
+        ),
+        (
+            "cert ca x --out a --key-out b --start 999999999999999999d",
+            "(at most 36500d)",
+        ),
         ("cert ca x --san y --out a --key-out b", "--san is for leaf"),
         (
             "cert self-signed x --san 'not a name!' --out a --key-out b",

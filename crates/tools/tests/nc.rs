@@ -336,3 +336,20 @@ fn two_listeners_share_a_port() {
     assert_eq!(all, ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"]);
     assert_eq!(udp, [&vec!["one".to_string()], &vec!["two".to_string()]]);
 }
+
+/// A source address the host does not have (`-s`) fails at netcat's
+/// bind(2), said whether or not -v, and the exit is 1.
+#[test]
+fn a_source_address_not_ours_fails_to_bind() {
+    let r = run(&[
+        ("0s", "server", "serve echo"),
+        ("1s", "client", "echo hi | nc -s 9.9.9.9 server 7"),
+        ("2s", "client", "echo hi | nc -s 10.99.1.2 server 7"),
+    ]);
+    assert_eq!(
+        r[1].stderr,
+        ["nc: bind failed: Cannot assign requested address"]
+    );
+    assert_eq!(r[1].exit, Some(1));
+    assert_eq!(r[2].stdout, ["hi"], "{:?}", r[2]);
+}

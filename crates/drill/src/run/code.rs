@@ -219,6 +219,20 @@ fn lex(text: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// What an arithmetic result beyond 128 bits is (Python's integers have
+/// no bound; tcplab's stop there).
+const OVERFLOW: &str = "OverflowError: integer beyond 128 bits";
+
+/// Python's `a // b`: the quotient rounded towards minus infinity.
+fn floor_div(a: i128, b: i128) -> Result<i128, String> {
+    let q = a.checked_div(b).ok_or(OVERFLOW)?;
+    Ok(if a % b != 0 && ((a < 0) != (b < 0)) {
+        q - 1
+    } else {
+        q
+    })
+}
+
 /// A recursive-descent evaluator over one statement's tokens.
 struct Eval<'a, 'b> {
     toks: &'a [Tok],
@@ -352,7 +366,14 @@ impl Eval<'_, '_> {
                 (Value::Str(a), Value::Str(b), true) => Value::Str(format!("{a}{b}")),
                 _ => {
                     let (a, b) = (int(&v)?, int(&r)?);
-                    Value::Int(if plus { a + b } else { a - b })
+                    Value::Int(
+                        if plus {
+                            a.checked_add(b)
+                        } else {
+                            a.checked_sub(b)
+                        }
+                        .ok_or(OVERFLOW)?,
+                    )
                 }
             };
         }
@@ -376,12 +397,16 @@ impl Eval<'_, '_> {
                         return Err("ZeroDivisionError".into());
                     }
                     Value::Int(match op {
-                        "*" => a * b,
-                        "//" => a.div_euclid(b),
-                        "%" => a.rem_euclid(b),
+                        "*" => a.checked_mul(b).ok_or(OVERFLOW)?,
+                        // Python's floor division and a remainder with
+                        // the divisor's sign: 7 // -2 is -4, 7 % -2 is -1.
+                        "//" => floor_div(a, b)?,
+                        "%" => a
+                            .checked_sub(b.checked_mul(floor_div(a, b)?).ok_or(OVERFLOW)?)
+                            .ok_or(OVERFLOW)?,
                         // True division gives a float in Python: only
                         // exact quotients are kept here.
-                        _ if a % b == 0 => a / b,
+                        _ if a.checked_rem(b) == Some(0) => a.checked_div(b).ok_or(OVERFLOW)?,
                         _ => return Err(format!("{a} / {b} is not an integer")),
                     })
                 }
@@ -391,7 +416,9 @@ impl Eval<'_, '_> {
 
     fn unary(&mut self) -> Result<Value, String> {
         if self.eat_op("-") {
-            return Ok(Value::Int(-int(&self.unary()?)?));
+            return Ok(Value::Int(
+                int(&self.unary()?)?.checked_neg().ok_or(OVERFLOW)?,
+            ));
         }
         if self.eat_op("+") {
             return Ok(Value::Int(int(&self.unary()?)?));
@@ -633,7 +660,14 @@ pub(super) fn run(
                             fail(format!("NameError: name '{name}' is not defined"))
                         })?;
                         let (a, b) = (int(old).map_err(fail)?, int(&v).map_err(fail)?);
-                        Value::Int(if *op == "+=" { a + b } else { a - b })
+                        Value::Int(
+                            if *op == "+=" {
+                                a.checked_add(b)
+                            } else {
+                                a.checked_sub(b)
+                            }
+                            .ok_or(OVERFLOW)?,
+                        )
                     }
                 };
                 vars.insert(name.clone(), v);
@@ -695,6 +729,25 @@ mod tests {
             &mut v,
         )
         .unwrap();
+        // Python's signs: the quotient floors, the remainder takes the
+        // divisor's sign.
+        eval(
+            "assert 7 // -2 == -4 and -7 // -2 == 3 and 7 % -2 == -1 and -7 % 2 == 1 and -7 % -2 == -1 and 6 // -2 == -3 and 6 % -3 == 0",
+            &mut v,
+        )
+        .unwrap();
+        // Beyond 128 bits: an error, not a wrapped number or a panic.
+        for big in [
+            "x = 170141183460469231731687303715884105727 + 1",
+            "x = -170141183460469231731687303715884105727 - 2",
+            "x = 170141183460469231731687303715884105727 * 2",
+            "x = (-170141183460469231731687303715884105727 - 1) // -1",
+            "x = -(-170141183460469231731687303715884105727 - 1)",
+            "big = 170141183460469231731687303715884105727; big += 1",
+        ] {
+            let e = eval(big, &mut v).unwrap_err();
+            assert!(e.contains("OverflowError"), "{big}: {e}");
+        }
         let e = eval("assert x == 21, 'x=%d' % x", &mut v).unwrap_err();
         assert!(e.starts_with("AssertionError: x=22"), "{e}");
         let e = eval("assert tcpi_state == TCP_ESTABLISHED, tcpi_state", &mut v).unwrap_err();

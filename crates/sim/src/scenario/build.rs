@@ -107,6 +107,25 @@ fn node(
             ),
         ));
     }
+    // RFC 6761 §6.3: localhost is every host's own name.
+    let lower = name.to_ascii_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return Err(l.at(
+            &n.name,
+            format!("`{name}` cannot name a host: it is every host's own name (127.0.0.1)"),
+        ));
+    }
+    // A name is a column of the transcript and a file name of the report:
+    // as long as a DNS label may be (RFC 1035 §2.3.4), no longer.
+    if name.len() > 63 {
+        return Err(l.at(
+            &n.name,
+            format!(
+                "a host name has at most 63 characters, this one {}",
+                name.len()
+            ),
+        ));
+    }
     if names.contains_key(&name) {
         return Err(l.at(
             &n.name,

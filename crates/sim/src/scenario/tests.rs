@@ -495,12 +495,18 @@ fn a_host_name_must_read_as_a_name() {
         ("-a", "would read it as an option"),
         ("123", "would read it as a number or an address"),
         ("10.1", "would read it as a number or an address"),
+        ("localhost", "every host's own name"),
+        ("LocalHost", "every host's own name"),
+        ("a.localhost", "every host's own name"),
+        (&"h".repeat(64), "at most 63 characters, this one 64"),
     ] {
         let e = err(&GOOD.replace("name = \"server\"", &format!("name = \"{name}\"")));
         assert!(e.message.contains(says), "{name}: {e}");
         assert_eq!(e.line, 11, "{e}");
     }
     assert!(load("t.toml", &GOOD.replace("\"server\"", "\"web-1\"")).is_ok());
+    let longest = format!("\"{}\"", "h".repeat(63));
+    assert!(load("t.toml", &GOOD.replace("\"server\"", &longest)).is_ok());
 }
 
 /// A gateway or a route's gateway must be a neighbour's address: not the

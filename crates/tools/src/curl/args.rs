@@ -189,7 +189,11 @@ impl CurlArgs {
                     }
                 })
                 .unwrap_or_default();
-            usage(format!("option {opt}: is unknown"))
+            if e.contains("requires an argument") {
+                usage(format!("option {opt}: requires parameter"))
+            } else {
+                usage(format!("option {opt}: is unknown"))
+            }
         })?;
         let mut a = CurlArgs {
             urls,
@@ -459,5 +463,13 @@ mod rate_tests {
         .unwrap();
         assert_eq!(a.dump_header.as_deref(), Some("-"));
         assert_eq!(a.resolve, ["a:1:1.2.3.4"]);
+        for (args, says) in [
+            (&["h", "-d"][..], "option -d: requires parameter"),
+            (&["h", "--data"][..], "option --data: requires parameter"),
+            (&["h", "-Z"][..], "option -Z: is unknown"),
+        ] {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            assert_eq!(CurlArgs::parse(&args).unwrap_err().message, says);
+        }
     }
 }

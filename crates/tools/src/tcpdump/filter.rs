@@ -567,6 +567,16 @@ impl Parser {
             }
             self.pos += 1;
             let rhs = self.arith(level + 1)?;
+            // libpcap's gen_arth refuses a constant right side that makes
+            // no sense.
+            if let Arith::Num(k) = rhs {
+                match op {
+                    Op::Div if k == 0 => return Err("division by zero".into()),
+                    Op::Mod if k == 0 => return Err("modulus by zero".into()),
+                    Op::Shl | Op::Shr if k > 31 => return Err("shift by more than 31 bits".into()),
+                    _ => {}
+                }
+            }
             lhs = Arith::Bin(op, Box::new(lhs), Box::new(rhs));
         }
     }
@@ -908,6 +918,27 @@ pub(super) mod tests {
         }
     }
 
+    /// libpcap refuses a constant divisor of zero and a constant shift of
+    /// more than 31 bits when it compiles the filter, not at match time.
+    #[test]
+    fn constant_divisors_and_shifts_are_checked() {
+        let parse = |f: &str| Filter::parse(&[f.to_string()]);
+        assert_eq!(parse("ip[0:4] / 0 = 1").unwrap_err(), "division by zero");
+        assert_eq!(parse("len % 0 = 1").unwrap_err(), "modulus by zero");
+        assert_eq!(
+            parse("ip[0] << 99 = 1").unwrap_err(),
+            "shift by more than 31 bits"
+        );
+        assert_eq!(
+            parse("ip[0] >> 32 = 1").unwrap_err(),
+            "shift by more than 31 bits"
+        );
+        assert!(parse("ip[0] << 31 = 0").is_ok());
+        assert!(parse("len / 2 > 10").is_ok());
+        // Not a constant: judged per packet, as in libpcap.
+        assert!(parse("len / (ip[0] & 0) = 1").is_ok());
+    }
+
     #[test]
     fn lengths() {
         // A 40-byte TCP/IP header with no payload.
@@ -1029,11 +1060,12 @@ pub(super) mod tests {
         let udp = packet(17, 1000, 80);
         assert!(!f("tcp[13] = 0").matches(&udp) && f("not tcp[13] = 0").matches(&udp));
         // A load past the end rejects the packet, whatever surrounds it
-        // (BPF returns 0); a division by zero too.
+        // (BPF returns 0); a division by a divisor that is zero at run
+        // time too (a constant zero is refused when the filter is read).
         assert!(!f("tcp[100] = 0 or tcp").matches(&syn));
         assert!(!f("not tcp[100] = 1").matches(&syn));
         assert!(f("tcp or tcp[100] = 0").matches(&syn));
-        assert!(!f("len / 0 = 0 or tcp").matches(&syn));
+        assert!(!f("len / (len - len) = 0 or tcp").matches(&syn));
         for e in [
             "tcp[13:3] = 1",
             "tcp[13 = 1",
