@@ -230,6 +230,9 @@ fn render(
         total[0], total[1], total[2], total[3]
     ));
     s.push_str("\n### Failing scripts\n\n");
+    if failing.is_empty() {
+        s.push_str("None.\n");
+    }
     for (p, _) in failing {
         let r = reason_of(p).unwrap_or_else(|| "(no reason recorded)".into());
         s.push_str(&format!("- `{p}`: {r}\n"));

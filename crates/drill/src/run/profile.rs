@@ -22,7 +22,11 @@ pub enum Profile {
     /// free space (`tcp_output()`'s silly-window rule), an ACK for every
     /// second segment of any size and no quick ACKs, Nagle as RFC 9293 writes it (not Linux's
     /// Minshall variant), and ACKs that repeat an unacknowledged
-    /// FIN, RSTs ignored in TIME-WAIT (RFC 1337), an ICMP error about the
+    /// FIN, RSTs ignored in TIME-WAIT (RFC 1337), TIME-WAIT's other
+    /// segments judged as `tcp_twcheck()` does, a <SYN,ACK> to a listener
+    /// dropped without a reset, a FIN that came with text on a
+    /// simultaneous open's SYN lost as its reassembly queue loses it, an
+    /// ICMP error about the
     /// SYN ending the attempt (`icmp_may_rst`), a 75 s `keepinit`, RCV.WND
     /// as the free buffer space. A SYN does not reopen TIME-WAIT: the
     /// suite's `#ifdef STANDARD` branches expect RFC 9293's rules there
@@ -74,6 +78,9 @@ impl Sysctl {
             tcp.nagle_minshall = false;
             tcp.fin_on_acks = true;
             tcp.rfc1337 = true;
+            tcp.time_wait_bsd = true;
+            tcp.listen_reset_synack = false;
+            tcp.keep_fin_with_syn_text = false;
             tcp.rcv_wnd_is_buffer_space = true;
             // The scripts' STANDARD branches expect RFC 9293's TIME-WAIT
             // rules; FreeBSD itself reopens (`-D FreeBSD` expects that).

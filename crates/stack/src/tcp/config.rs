@@ -205,6 +205,24 @@ pub struct TcpConfig {
     /// RFC 1337 §3 fix (F1): a RST in TIME-WAIT is ignored rather than
     /// ending the TIME-WAIT early (BSD; Linux `tcp_rfc1337`, off there).
     pub rfc1337: bool,
+    /// TIME-WAIT as FreeBSD's `tcp_twcheck()`: a segment without ACK (and
+    /// without SYN or RST, which keep RFC 9293's rules) is dropped before
+    /// any other test, and every other is acknowledged unless it is an
+    /// exact duplicate ACK (no data, SEG.SEQ = RCV.NXT, SEG.ACK = SND.NXT)
+    /// — with no window test (RFC 9293 §3.10.7.4 answers only unacceptable
+    /// segments). Off by default (RFC 9293, Linux); the FreeBSD profile.
+    pub time_wait_bsd: bool,
+    /// A <SYN,ACK> to a listening socket is answered with a reset (RFC 9293
+    /// §3.10.7.2, second check: any ACK-bearing segment; Linux). Off:
+    /// dropped silently, as FreeBSD's `syncache` path does ("SYN|ACK
+    /// invalid, segment rejected"); a bare ACK is still reset.
+    pub listen_reset_synack: bool,
+    /// In a simultaneous open, a FIN that came with text on the peer's SYN
+    /// is kept with the text for ESTABLISHED (RFC 9293 §3.10.7.3: "queue
+    /// them for processing"). Off: the text is kept and the FIN lost, as
+    /// FreeBSD's reassembly queue keeps only data before ESTABLISHED (the
+    /// peer sends its FIN again). A FIN without text is kept either way.
+    pub keep_fin_with_syn_text: bool,
     /// A hard ICMP error about our SYN (quoting the ISN) while in SYN-SENT
     /// aborts the attempt: protocol or port unreachable (RFC 9293
     /// §3.9.2.2: codes 2-4 are hard errors, SHLD-26 abort), administratively
@@ -310,6 +328,9 @@ impl Default for TcpConfig {
             slow_start_after_idle: true,
             push_at_burst_end: true,
             rfc1337: false,
+            time_wait_bsd: false,
+            listen_reset_synack: true,
+            keep_fin_with_syn_text: true,
             rcv_wnd_is_buffer_space: false,
             time_wait_reopen: true,
             compact_time_wait: true,

@@ -175,7 +175,9 @@ impl Connection {
             // reached" (§3.10.7.3); at most what our SYN offered.
             if !seg.payload.is_empty() || f.fin() {
                 let keep = seg.payload.len().min(usize::from(window));
-                let fin = f.fin() && keep == seg.payload.len();
+                let fin = f.fin()
+                    && keep == seg.payload.len()
+                    && (keep == 0 || ctx.config.keep_fin_with_syn_text);
                 self.syn_text = Some(Box::new((seg.payload[..keep].to_vec(), fin)));
             }
         }
@@ -267,6 +269,14 @@ impl Connection {
             return self.synchronized(ctx, &rest, true, out);
         }
         if !self.check_timestamp(ctx, seg) {
+            return;
+        }
+        if ctx.config.time_wait_bsd
+            && self.state() == State::TimeWait
+            && !seg.flags.syn()
+            && !seg.flags.rst()
+        {
+            self.bsd_time_wait(ctx, seg);
             return;
         }
         let Some((seq, data, fin)) = self.check_sequence(ctx, seg) else {
@@ -444,6 +454,27 @@ impl Connection {
             self.rcv.ack_now();
         }
         Some((seq, data, fin))
+    }
+
+    /// TIME-WAIT as FreeBSD's `tcp_twcheck()` (`TcpConfig::time_wait_bsd`)
+    /// for a segment with neither SYN nor RST: no ACK, dropped; a FIN
+    /// repeating the one received restarts the 2 MSL wait; anything but
+    /// an exact duplicate ACK is acknowledged, in the window or not.
+    fn bsd_time_wait(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>) {
+        if !seg.flags.ack() {
+            return;
+        }
+        let len = seg.payload.len();
+        if seg.flags.fin() && seg.seq_number + len + 1 == self.rcv.nxt() {
+            self.enter_time_wait(ctx.now, ctx.config.msl);
+        }
+        let duplicate = seg.flags == tcp::Flags::ACK
+            && len == 0
+            && seg.seq_number == self.rcv.nxt()
+            && seg.ack_number == self.snd.nxt();
+        if !duplicate {
+            self.rcv.ack_now();
+        }
     }
 
     /// RFC 9293 §3.10.7.4 first step: an unacceptable segment is answered

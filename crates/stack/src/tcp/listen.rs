@@ -67,6 +67,11 @@ impl TcpLayer {
             if !f.syn() && self.cookie_ack(now, ip, lkey, (local, remote), seg) {
                 return;
             }
+            // FreeBSD drops a <SYN,ACK> to a listener without a word
+            // (`TcpConfig::listen_reset_synack` off).
+            if f.syn() && !self.config.listen_reset_synack {
+                return;
+            }
             let opts = self.listener_settings(lkey).1;
             self.send_rst(now, ip, (local, remote), seg.ack_number, None, &opts);
             return;

@@ -387,6 +387,25 @@ fn listen_rules() {
     assert_eq!(b.s.tcp_info(h).unwrap().state, State::SynReceived);
 }
 
+/// A <SYN,ACK> to a listener: RFC 9293 §3.10.7.2 resets it (the ACK bit);
+/// FreeBSD drops it without a word (`listen_reset_synack` off), while a
+/// bare ACK is reset either way.
+#[test]
+fn a_synack_to_a_listener_is_reset_unless_bsd() {
+    for reset in [true, false] {
+        let mut b = Bench::new(|c| c.listen_reset_synack = reset);
+        b.s.tcp_listen(sa(US, PORT), 4).unwrap();
+        b.send(Seg::new(SYN | ACK, IRS, 99));
+        if reset {
+            assert_eq!(b.one(), Seg::new(RST, 99, 0).win(0));
+        } else {
+            b.nothing();
+        }
+        b.send(Seg::new(ACK, 1, 99));
+        assert_eq!(b.one(), Seg::new(RST, 99, 0).win(0));
+    }
+}
+
 #[test]
 fn syn_queue_is_bounded() {
     let mut b = Bench::new(|c| {
