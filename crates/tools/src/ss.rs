@@ -723,10 +723,15 @@ pub struct InfoStyle {
 
 /// The TCP_INFO part of `ss -i`, fields in iproute2 6.1's order and
 /// words (`tcp_stats_print`). Fields TcpInfo does not keep are left out
-/// (`ato`, `data_segs_*`,
-/// `rcv_space`, ...); `retrans:` shows the segments retransmitted and not
-/// yet acknowledged, then the total; `delivered` is in segments of the
-/// current MSS, as Linux counts packets.
+/// (`data_segs_*`, `bytes_sent`, `rcv_space`, `rcv_rtt`, ...);
+/// `retrans:` shows the segments retransmitted and not yet acknowledged,
+/// then the total; `delivered` is in segments of the current MSS, the SYN
+/// counted once acknowledged, as Linux counts packets; `ato` (the
+/// delayed-ACK timeout) once data has arrived, as Linux sets it on the
+/// first data; `pacing_rate` when the algorithm does not pace is the rate
+/// Linux's tcp_update_pacing_rate would give it (twice cwnd·mss/srtt in
+/// slow start below half of ssthresh, 1.2 times after), which Linux
+/// reports whether or not a qdisc paces with it.
 pub fn tcp_info_line(
     i: &tcplab_stack::TcpInfo,
     pmtu: usize,
@@ -751,6 +756,9 @@ pub fn tcp_info_line(
     }
     if let Some(srtt) = i.srtt {
         let _ = write!(s, " rtt:{}/{}", ms(srtt), ms(i.rttvar));
+    }
+    if let Some(ato) = i.ato {
+        let _ = write!(s, " ato:{}", ms(ato));
     }
     let mss = i.mss.max(1);
     let _ = write!(s, " mss:{}", i.mss);
@@ -806,7 +814,13 @@ pub fn tcp_info_line(
             let _ = write!(s, " {word}:{}", d.as_millis());
         }
     }
-    if let Some(rate) = i.pacing_rate.filter(|&r| r > 0) {
+    let cwnd_segs = (i.cwnd / mss) as u64;
+    let linux_rate = i.srtt.filter(|d| !d.is_zero()).map(|srtt| {
+        let ratio = if i.cwnd < i.ssthresh / 2 { 2.0 } else { 1.2 };
+        let segs = cwnd_segs.max(unacked_segments(i, mss) as u64);
+        (ratio * (segs * mss as u64) as f64 / srtt.as_secs_f64()) as u64
+    });
+    if let Some(rate) = i.pacing_rate.or(linux_rate).filter(|&r| r > 0) {
         let _ = write!(
             s,
             " pacing_rate {}bps",
@@ -820,7 +834,8 @@ pub fn tcp_info_line(
             bw(rate as f64 * 8.0, style.numeric)
         );
     }
-    let delivered = i.delivered.div_ceil(mss as u64);
+    let syn_acked = i.snd_una != i.iss;
+    let delivered = i.delivered.div_ceil(mss as u64) + u64::from(syn_acked);
     if delivered > 0 {
         let _ = write!(s, " delivered:{delivered}");
     }
@@ -841,8 +856,7 @@ pub fn tcp_info_line(
             }
         }
     }
-    // Linux's packets_out: sent and not cumulatively acknowledged.
-    let unacked = (i.snd_max.diff(i.snd_una).max(0) as usize).div_ceil(mss);
+    let unacked = unacked_segments(i, mss);
     if unacked > 0 {
         let _ = write!(s, " unacked:{unacked}");
     }
@@ -874,6 +888,11 @@ pub fn tcp_info_line(
         let _ = write!(s, " snd_wnd:{}", i.snd_wnd);
     }
     s
+}
+
+/// Linux's packets_out: sent and not cumulatively acknowledged.
+fn unacked_segments(i: &tcplab_stack::TcpInfo, mss: usize) -> usize {
+    (i.snd_max.diff(i.snd_una).max(0) as usize).div_ceil(mss)
 }
 
 /// `ss -s`. `frag`: the datagrams the host is reassembling (Linux's

@@ -292,6 +292,57 @@ fn dump_header_and_resolve() {
     assert_eq!(r[5].exit, Some(49));
 }
 
+/// `-D` as curl 7.88 does it around failures: a file it cannot open stops
+/// the transfer before it starts (23); a head that arrived stays in the
+/// file when the transfer then fails (here: too many redirects).
+/// `--resolve` entries in order: the last for a host and port wins, `-`
+/// removes one, `*` answers for any host.
+#[test]
+fn dump_header_failures_and_resolve_order() {
+    let r = curls(&[
+        "curl -s -D /nope/h http://server/hello.txt",
+        "curl -D /nope/h http://server/hello.txt",
+        "curl -sL --max-redirs 0 -D /tmp/h http://server/sub",
+        "cat /tmp/h",
+        "curl -sv --resolve a.test:80:10.9.9.9 --resolve +a.test:80:10.99.3.2 http://a.test/hello.txt",
+        "curl -s --resolve a.test:80:10.99.3.2 --resolve -a.test:80 http://a.test/hello.txt",
+        "curl -s --resolve '*:80:10.99.3.2' http://any.test/hello.txt",
+        "curl -sv --resolve -bad http://server/hello.txt",
+    ]);
+    assert_eq!(r[0].exit, Some(23));
+    assert_eq!(r[0].stdout, Vec::<String>::new());
+    assert_eq!(
+        r[1].stderr,
+        [
+            "Warning: Failed to open /nope/h",
+            "curl: (23) Failed writing received data to disk/application"
+        ]
+    );
+    assert_eq!(r[2].exit, Some(47));
+    assert!(
+        r[3].stdout[0].starts_with("HTTP/1.1 301"),
+        "{:?}",
+        r[3].stdout
+    );
+    assert_eq!(r[4].out(), "plain text file\n");
+    assert_eq!(
+        r[4].stderr[..4],
+        [
+            "* Added a.test:80:10.9.9.9 to DNS cache",
+            "* RESOLVE a.test:80 is - old addresses discarded",
+            "* Added a.test:80:10.99.3.2 to DNS cache (non-permanent)",
+            "* Hostname a.test was found in DNS cache",
+        ]
+    );
+    assert_eq!(r[5].exit, Some(6), "removed: DNS is asked");
+    assert_eq!(r[6].out(), "plain text file\n");
+    assert_eq!(r[7].out(), "plain text file\n");
+    assert_eq!(
+        r[7].stderr[0],
+        "* Bad syntax CURLOPT_RESOLVE removal entry '-bad'"
+    );
+}
+
 /// A transfer cut short by -m leaves what arrived in the output file, as
 /// curl writing as data comes would, and says how much of how much.
 #[test]

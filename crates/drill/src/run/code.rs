@@ -350,7 +350,16 @@ impl Eval<'_, '_> {
                 .filter(|&s| s < 64)
                 .ok_or("shift count out of range")?;
             let x = int(&v)?;
-            v = Value::Int(if left { x << s } else { x >> s });
+            v = Value::Int(if left {
+                // Bits shifted out of 128 are an overflow, not a wrap.
+                let y = x << s;
+                if y >> s != x {
+                    return Err(OVERFLOW.into());
+                }
+                y
+            } else {
+                x >> s
+            });
         }
     }
 
@@ -401,9 +410,14 @@ impl Eval<'_, '_> {
                         // Python's floor division and a remainder with
                         // the divisor's sign: 7 // -2 is -4, 7 % -2 is -1.
                         "//" => floor_div(a, b)?,
-                        "%" => a
-                            .checked_sub(b.checked_mul(floor_div(a, b)?).ok_or(OVERFLOW)?)
-                            .ok_or(OVERFLOW)?,
+                        "%" => {
+                            let r = a.checked_rem(b).unwrap_or(0);
+                            if r != 0 && (r < 0) != (b < 0) {
+                                r + b
+                            } else {
+                                r
+                            }
+                        }
                         // True division gives a float in Python: only
                         // exact quotients are kept here.
                         _ if a.checked_rem(b) == Some(0) => a.checked_div(b).ok_or(OVERFLOW)?,
@@ -736,6 +750,12 @@ mod tests {
             &mut v,
         )
         .unwrap();
+        // A remainder of numbers at the edge is no overflow.
+        eval(
+            "assert 170141183460469231731687303715884105727 % -2 == -1 and (-170141183460469231731687303715884105727 - 1) % -1 == 0 and 1 << 62 == 4611686018427387904",
+            &mut v,
+        )
+        .unwrap();
         // Beyond 128 bits: an error, not a wrapped number or a panic.
         for big in [
             "x = 170141183460469231731687303715884105727 + 1",
@@ -744,6 +764,7 @@ mod tests {
             "x = (-170141183460469231731687303715884105727 - 1) // -1",
             "x = -(-170141183460469231731687303715884105727 - 1)",
             "big = 170141183460469231731687303715884105727; big += 1",
+            "x = 85070591730234615865843651857942052864 << 1",
         ] {
             let e = eval(big, &mut v).unwrap_err();
             assert!(e.contains("OverflowError"), "{big}: {e}");

@@ -217,11 +217,12 @@ pub struct TcpConfig {
     /// dropped silently, as FreeBSD's `syncache` path does ("SYN|ACK
     /// invalid, segment rejected"); a bare ACK is still reset.
     pub listen_reset_synack: bool,
-    /// In a simultaneous open, a FIN that came with text on the peer's SYN
-    /// is kept with the text for ESTABLISHED (RFC 9293 §3.10.7.3: "queue
+    /// In a simultaneous open, a FIN that came on the peer's SYN (with
+    /// text or without) is kept for ESTABLISHED (RFC 9293 §3.10.7.3: "queue
     /// them for processing"). Off: the text is kept and the FIN lost, as
-    /// FreeBSD's reassembly queue keeps only data before ESTABLISHED (the
-    /// peer sends its FIN again). A FIN without text is kept either way.
+    /// FreeBSD's reassembly queue keeps only data before ESTABLISHED and
+    /// `tcp_reass(tp, NULL, ...)` drops the FIN it reports (the peer sends
+    /// its FIN again).
     pub keep_fin_with_syn_text: bool,
     /// A hard ICMP error about our SYN (quoting the ISN) while in SYN-SENT
     /// aborts the attempt: protocol or port unreachable (RFC 9293

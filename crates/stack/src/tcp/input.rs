@@ -175,9 +175,7 @@ impl Connection {
             // reached" (§3.10.7.3); at most what our SYN offered.
             if !seg.payload.is_empty() || f.fin() {
                 let keep = seg.payload.len().min(usize::from(window));
-                let fin = f.fin()
-                    && keep == seg.payload.len()
-                    && (keep == 0 || ctx.config.keep_fin_with_syn_text);
+                let fin = f.fin() && keep == seg.payload.len() && ctx.config.keep_fin_with_syn_text;
                 self.syn_text = Some(Box::new((seg.payload[..keep].to_vec(), fin)));
             }
         }
@@ -268,15 +266,16 @@ impl Connection {
             rest.seq_number += 1;
             return self.synchronized(ctx, &rest, true, out);
         }
-        if !self.check_timestamp(ctx, seg) {
-            return;
-        }
+        // FreeBSD's tcp_twcheck has no PAWS: its own rules come first.
         if ctx.config.time_wait_bsd
             && self.state() == State::TimeWait
             && !seg.flags.syn()
             && !seg.flags.rst()
         {
             self.bsd_time_wait(ctx, seg);
+            return;
+        }
+        if !self.check_timestamp(ctx, seg) {
             return;
         }
         let Some((seq, data, fin)) = self.check_sequence(ctx, seg) else {
@@ -748,7 +747,9 @@ impl Connection {
         d: &mut Delivery,
     ) -> (usize, Option<std::time::Duration>) {
         let res = self.snd.acknowledge(seg.ack_number, d);
-        self.counters.bytes_acked += res.data as u64;
+        // As Linux's tcp_snd_una_update: SND.UNA's advance, so the SYN and
+        // the FIN count (RFC 4898's HCThruOctetsAcked).
+        self.counters.bytes_acked += res.acked as u64;
         // RFC 6298 §3 with per-segment send times: the oldest newly
         // acknowledged segment. Karn's rule: an ACK that covers any
         // retransmitted segment may have been caused by it, so it gives no

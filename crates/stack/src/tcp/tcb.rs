@@ -492,6 +492,9 @@ pub struct TcpInfo {
     pub probes: u32,
     /// The MSS our SYN announced (Linux's `tcpi_advmss`).
     pub adv_mss: u16,
+    /// The delayed-ACK timeout once data has arrived (Linux's ato, set
+    /// on the first data), else none.
+    pub ato: Option<Duration>,
     pub bytes_acked: u64,
     pub bytes_received: u64,
     pub segs_in: u64,
@@ -889,6 +892,7 @@ impl Connection {
             backoff: self.rtt.backoff(),
             probes: self.persist.unanswered.max(self.keepalive.probes),
             adv_mss: self.seg.our_mss,
+            ato: (self.counters.bytes_received > 0).then_some(self.shared.delayed_ack),
             bytes_acked: self.counters.bytes_acked,
             bytes_received: self.counters.bytes_received,
             segs_in: u64::from(self.counters.segs_in),

@@ -387,23 +387,67 @@ impl Url {
     }
 }
 
-/// One `--resolve` entry, `[+]HOST:PORT:ADDR[,ADDR]...` (the first IPv4
-/// address is the one used); `None` when curl could not parse it. An
-/// entry `-HOST:PORT` (removing one) pins nothing.
-pub(super) fn resolve_entry(text: &str) -> Option<Option<(String, u16, std::net::Ipv4Addr)>> {
+/// One `--resolve` entry, as libcurl 7.88's Curl_loadhostpairs reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Pin {
+    /// `[+]HOST:PORT:ADDR[,ADDR]...`: `addrs` as written (for the `-v`
+    /// line), `v4` the first IPv4 address among them (this curl's only
+    /// kind); `+` makes it non-permanent. HOST `*` answers for any host.
+    Add {
+        host: String,
+        port: u16,
+        addrs: String,
+        v4: Option<std::net::Ipv4Addr>,
+        permanent: bool,
+    },
+    /// `-HOST:PORT`: forget an entry.
+    Remove { host: String, port: u16 },
+    /// A removal libcurl cannot read: an info line, nothing else.
+    BadRemoval,
+}
+
+/// `None` when libcurl would refuse the entry (exit 49).
+pub(super) fn resolve_entry(text: &str) -> Option<Pin> {
     if let Some(rest) = text.strip_prefix('-') {
-        let (_, port) = rest.rsplit_once(':')?;
-        return port.parse::<u16>().ok().map(|_| None);
+        // sscanf("%255[^:]:%d"): a host of one character or more, a port.
+        let parsed = rest.split_once(':').and_then(|(h, p)| {
+            let digits = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
+            let port: u16 = p[..digits].parse().ok()?;
+            (!h.is_empty()).then(|| (h.to_ascii_lowercase(), port))
+        });
+        return Some(match parsed {
+            Some((host, port)) => Pin::Remove { host, port },
+            None => Pin::BadRemoval,
+        });
     }
-    let text = text.strip_prefix('+').unwrap_or(text);
+    let (permanent, text) = match text.strip_prefix('+') {
+        Some(t) => (false, t),
+        None => (true, text),
+    };
     let (host, rest) = text.split_once(':')?;
     let (port, addrs) = rest.split_once(':')?;
-    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
-    let addr = addrs
-        .split(',')
-        .map(|a| a.trim().trim_start_matches('[').trim_end_matches(']'))
-        .find_map(|a| a.parse().ok())?;
-    (!host.is_empty()).then(|| Some((host.to_ascii_lowercase(), port, addr)))
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let port: u16 = port.parse().ok()?;
+    let mut v4 = None;
+    for a in addrs.split(',') {
+        let a = a.trim();
+        let a = a
+            .strip_prefix('[')
+            .and_then(|x| x.strip_suffix(']'))
+            .unwrap_or(a);
+        if let std::net::IpAddr::V4(x) = a.parse::<std::net::IpAddr>().ok()? {
+            v4.get_or_insert(x);
+        }
+    }
+    Some(Pin::Add {
+        host: host.to_string(),
+        port,
+        addrs: addrs.to_string(),
+        v4,
+        permanent,
+    })
 }
 
 #[cfg(test)]
@@ -433,23 +477,46 @@ mod rate_tests {
     #[test]
     fn resolve_entries() {
         let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
+        let add = |host: &str, port, addrs: &str, v4: Option<&str>, permanent| Pin::Add {
+            host: host.into(),
+            port,
+            addrs: addrs.into(),
+            v4: v4.map(ip),
+            permanent,
+        };
         assert_eq!(
             resolve_entry("WWW.lab:443:10.0.0.1"),
-            Some(Some(("www.lab".into(), 443, ip("10.0.0.1"))))
+            Some(add("WWW.lab", 443, "10.0.0.1", Some("10.0.0.1"), true))
         );
         assert_eq!(
             resolve_entry("+a:80:[::1],10.0.0.2"),
-            Some(Some(("a".into(), 80, ip("10.0.0.2"))))
+            Some(add("a", 80, "[::1],10.0.0.2", Some("10.0.0.2"), false))
         );
-        assert_eq!(resolve_entry("-a:80"), Some(None));
+        assert_eq!(
+            resolve_entry("*:80:10.0.0.3"),
+            Some(add("*", 80, "10.0.0.3", Some("10.0.0.3"), true))
+        );
+        assert_eq!(
+            resolve_entry("a:0:::1"),
+            Some(add("a", 0, "::1", None, true))
+        );
+        assert_eq!(
+            resolve_entry("-A:80"),
+            Some(Pin::Remove {
+                host: "a".into(),
+                port: 80
+            })
+        );
+        assert_eq!(resolve_entry("-a"), Some(Pin::BadRemoval));
+        assert_eq!(resolve_entry("-:80"), Some(Pin::BadRemoval));
         for bad in [
             "a",
             "a:80",
-            "a:0:10.0.0.1",
             "a:x:10.0.0.1",
-            ":80:10.0.0.1",
             "a:80:nope",
-            "-a",
+            "a:80:nope,10.0.0.1",
+            "a:99999:10.0.0.1",
+            "a:80:",
         ] {
             assert_eq!(resolve_entry(bad), None, "{bad}");
         }

@@ -43,7 +43,7 @@ mod report;
 mod tls;
 
 pub use args::CurlArgs;
-use args::{DataKind, Url};
+use args::{DataKind, Pin, Url};
 use report::{write_out, Meter, Stats};
 
 const VERSION: &str = "7.88.1";
@@ -101,6 +101,9 @@ struct Run<'a> {
     body_sink: Option<Sink>,
     /// `-D FILE`: every response head of the run so far, as written.
     dumped: Vec<u8>,
+    /// `--resolve`'s answers by (host, port): an IPv4 address, or none
+    /// (an entry of IPv6 addresses only).
+    pins: std::collections::BTreeMap<(String, u16), Option<std::net::Ipv4Addr>>,
 }
 
 impl Run<'_> {
@@ -117,6 +120,20 @@ impl Run<'_> {
             }
             Some(Sink::Terminal) if !self.a.head => self.out.write_bytes(&body),
             _ => {}
+        }
+    }
+
+    /// `-D`: a response head as it arrives — to standard output, or
+    /// added to the file (which holds every head of the run).
+    fn dump_head(&mut self, head: &Head) {
+        match self.a.dump_header.as_deref() {
+            Some("-") => self.out.write_bytes(head_text(head).as_bytes()),
+            Some(path) => {
+                self.dumped.extend_from_slice(head_text(head).as_bytes());
+                // Opened before the transfer: it could be written then.
+                let _ = self.host.fs().write(path, &self.dumped);
+            }
+            None => {}
         }
     }
 
@@ -147,23 +164,24 @@ impl Run<'_> {
             let _ = open.conn.stream.shutdown().await;
         }
         let t0 = self.host.now();
-        // --resolve's answers come first, for their host and port only.
+        // --resolve's answers come first: for their host and port, then
+        // a `*` entry for the port.
         let pinned = self
-            .a
-            .resolve
-            .iter()
-            .filter_map(|e| args::resolve_entry(e).flatten())
-            .find(|(h, p, _)| *h == url.host && *p == url.port);
+            .pins
+            .get(&(url.host.clone(), url.port))
+            .or_else(|| self.pins.get(&("*".to_string(), url.port)))
+            .copied();
         let found = match pinned {
-            Some((_, _, ip)) => {
+            Some(ip) => {
                 self.info(format!("Hostname {} was found in DNS cache", url.host));
-                Ok(ip)
+                // (An entry of IPv6 addresses only: none this curl can use.)
+                ip.ok_or(())
             }
-            None => resolve::lookup(&self.host, &url.host).await,
+            None => resolve::lookup(&self.host, &url.host).await.map_err(|_| ()),
         };
         let ip = match found {
             Ok(ip) => ip,
-            Err(_) => {
+            Err(()) => {
                 return Err(Failure::new(
                     6,
                     format!("Could not resolve host: {}", url.host),
@@ -497,6 +515,7 @@ async fn exchange(
         }
         run.err.line("< \r");
     }
+    run.dump_head(&head);
     // RFC 9112 §6.3: which responses have a body, and how long it is.
     let no_body = method == "HEAD" || code == 204 || code == 304 || (100..200).contains(&code);
     let length = head
@@ -608,6 +627,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         body: Vec::new(),
         body_sink: None,
         dumped: Vec::new(),
+        pins: std::collections::BTreeMap::new(),
     };
     // Ctrl-C (or the end of a run) stops curl; what arrived stays in the
     // output file, as it would on disk.
@@ -785,7 +805,9 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
             "Note: Unnecessary use of -X or --request, {inferred} is already inferred."
         ));
     }
-    // libcurl loads --resolve's entries as each transfer starts.
+    // libcurl loads --resolve's entries as each transfer starts, in
+    // order, into the DNS cache the run's transfers share: a later entry
+    // for the same host and port replaces an earlier one.
     for entry in &a.resolve {
         match args::resolve_entry(entry) {
             None => {
@@ -794,8 +816,46 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
                     format!("Couldn't parse CURLOPT_RESOLVE entry '{entry}'"),
                 ))
             }
-            Some(Some((h, p, ip))) => run.info(format!("Added {h}:{p}:{ip} to DNS cache")),
-            Some(None) => {}
+            Some(Pin::BadRemoval) => run.info(format!(
+                "Bad syntax CURLOPT_RESOLVE removal entry '{entry}'"
+            )),
+            Some(Pin::Remove { host, port }) => {
+                run.pins.remove(&(host, port));
+            }
+            Some(Pin::Add {
+                host,
+                port,
+                addrs,
+                v4,
+                permanent,
+            }) => {
+                if run
+                    .pins
+                    .insert((host.to_ascii_lowercase(), port), v4)
+                    .is_some()
+                {
+                    run.info(format!(
+                        "RESOLVE {host}:{port} is - old addresses discarded"
+                    ));
+                }
+                let temporary = if permanent { "" } else { " (non-permanent)" };
+                run.info(format!(
+                    "Added {host}:{port}:{addrs} to DNS cache{temporary}"
+                ));
+            }
+        }
+    }
+    // curl opens the -D file before the transfer, and does not start one
+    // it could not open.
+    if let Some(path) = a.dump_header.as_deref().filter(|p| *p != "-") {
+        if run.host.fs().write(path, &run.dumped).is_err() {
+            if !a.silent {
+                run.err.line(format!("Warning: Failed to open {path}"));
+            }
+            return Err(Failure::new(
+                23,
+                "Failed writing received data to disk/application".into(),
+            ));
         }
     }
     let now = run.host.now();
@@ -810,9 +870,6 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
             exchange(run, &url, &method, body.as_deref(), to_terminal, stats).await?;
         if a.include || a.head {
             printed.push(head.clone());
-        }
-        if a.dump_header.is_some() {
-            run.dumped.extend_from_slice(head_text(&head).as_bytes());
         }
         let code = stats.http_code;
         let location = head.header("location").map(str::to_string);
@@ -849,18 +906,6 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         }
     };
     stats.url_effective = url.to_text();
-    // -D's heads (curl writes them as they arrive: before -i's copy and
-    // the body on standard output; a file holds every transfer's).
-    match a.dump_header.as_deref() {
-        Some("-") => run.out.write_bytes(&std::mem::take(&mut run.dumped)),
-        Some(path) => {
-            let saved = run.host.fs().write(path, &run.dumped);
-            if saved.is_err() && !a.silent {
-                run.err.line(format!("Warning: Failed to open {path}"));
-            }
-        }
-        None => {}
-    }
     // Headers first (-i, -I), then the body.
     for h in printed {
         run.out.write_bytes(head_text(&h).as_bytes());

@@ -975,6 +975,70 @@ fn active_close_through_time_wait() {
     assert_eq!(b.state(c), State::Closed);
 }
 
+/// TIME-WAIT by RFC 9293 §3.10.7.4 and as FreeBSD's tcp_twcheck judges it
+/// (`time_wait_bsd`): a FIN without ACK outside the window is answered
+/// (first step) or dropped (no ACK bit); an acceptable ACK beyond RCV.NXT
+/// gets nothing or an ACK (anything but an exact duplicate ACK); an exact
+/// duplicate ACK gets nothing either way.
+#[test]
+fn time_wait_by_the_rfc_and_as_bsd() {
+    for bsd in [false, true] {
+        let mut b = Bench::new(|c| {
+            c.msl = Duration::from_secs(5);
+            c.time_wait_bsd = bsd;
+        });
+        let (c, iss) = established(&mut b);
+        b.s.tcp_shutdown(c).unwrap();
+        b.one();
+        b.send(Seg::new(ACK, IRS + 1, iss + 2));
+        b.send(Seg::new(ACK | FIN, IRS + 1, iss + 2));
+        b.one();
+        assert_eq!(b.state(c), State::TimeWait);
+        let ack = Seg::new(ACK, iss + 2, IRS + 2).win(8191);
+        b.send(Seg::new(FIN, IRS + 60_000, 0));
+        if bsd {
+            b.nothing();
+        } else {
+            assert_eq!(b.one(), ack);
+        }
+        b.advance(Duration::from_secs(1));
+        b.send(Seg::new(ACK, IRS + 10, iss + 2));
+        if bsd {
+            assert_eq!(b.one(), ack);
+        } else {
+            b.nothing();
+        }
+        b.send(Seg::new(ACK, IRS + 2, iss + 2));
+        b.nothing();
+        assert_eq!(b.state(c), State::TimeWait, "bsd {bsd}");
+    }
+}
+
+/// A simultaneous open whose peer's SYN carried text and a FIN: RFC 9293
+/// §3.10.7.3 queues both for ESTABLISHED; FreeBSD keeps the text and
+/// loses the FIN (`keep_fin_with_syn_text` off).
+#[test]
+fn a_fin_on_a_simultaneous_opens_syn() {
+    for keep in [true, false] {
+        let mut b = Bench::new(|c| c.keep_fin_with_syn_text = keep);
+        let (c, iss) = syn_sent(&mut b);
+        b.send(Seg::new(SYN | FIN, IRS, 0).mss(1460).data(b"abc"));
+        let synack = b.one();
+        assert_eq!((synack.flags, synack.ack), (SYN | ACK, IRS + 1));
+        b.send(Seg::new(ACK, IRS + 4, iss + 1));
+        let acks: Vec<u32> = b.recv().iter().map(|s| s.ack).collect();
+        let mut got = [0u8; 8];
+        assert_eq!(b.s.tcp_recv(c, &mut got), Ok(3));
+        if keep {
+            assert_eq!(b.state(c), State::CloseWait);
+            assert_eq!(acks.last(), Some(&(IRS + 5)), "{acks:?}");
+        } else {
+            assert_eq!(b.state(c), State::Established);
+            assert!(acks.iter().all(|a| *a != IRS + 5), "{acks:?}");
+        }
+    }
+}
+
 /// Each retransmitted FIN restarts TIME-WAIT (RFC 9293 §3.10.7.4) and
 /// is acknowledged, but files no wake-up of its own: the one queued comes,
 /// finds the wait restarted and files its new end. A peer repeating FINs
