@@ -919,14 +919,26 @@ async fn udp_client(
             return 1;
         }
         if a.scan {
-            // OpenBSD nc's udptest: write, wait, write again; an ICMP error
-            // in between makes the second write (here: a read) fail.
-            let _ = sock.send(b"X");
-            let wait = a.wait.unwrap_or(Duration::from_secs(1));
-            let closed = matches!(
-                select(sock.recv_from(), host.sleep(wait)).await,
-                Either::Left(Err(_))
-            );
+            // Debian netcat-openbsd's udptest: two probes at once, then
+            // one a second for -w's seconds (3 without it); a port
+            // unreachable that came back in the meantime makes the next
+            // write fail with ECONNREFUSED, and the port is closed.
+            let refused = |r: Result<(), tcplab_stack::SendError>| {
+                matches!(
+                    r,
+                    Err(tcplab_stack::SendError::Pending(
+                        SocketError::ConnectionRefused
+                    ))
+                )
+            };
+            let mut closed = sock.send(b"X").is_err() || refused(sock.send(b"X"));
+            let seconds = a.wait.map_or(3, |w| w.as_secs());
+            let mut waited = 0;
+            while !closed && waited < seconds {
+                host.sleep(Duration::from_secs(1)).await;
+                closed = refused(sock.send(b"X"));
+                waited += 1;
+            }
             if !closed {
                 any_open = true;
                 if a.verbose {

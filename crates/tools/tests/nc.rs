@@ -353,3 +353,54 @@ fn a_source_address_not_ours_fails_to_bind() {
     assert_eq!(r[1].exit, Some(1));
     assert_eq!(r[2].stdout, ["hi"], "{:?}", r[2]);
 }
+
+/// `nc -zu` as Debian's netcat-openbsd probes: two datagrams at once, then
+/// one a second for three seconds (`-w` seconds with -w); a port
+/// unreachable fails the next write and the port is closed — silent, and
+/// the status is 1 when no port answered.
+#[test]
+fn udp_scans_probe_as_debians_netcat() {
+    let r = run(&[
+        ("0s", "server", "serve echo"),
+        (
+            "0s",
+            "server",
+            "tcpdump -n -c 10 udp dst port 7 or udp dst port 9",
+        ),
+        ("1s", "client", "nc -zuv server 7"),
+        ("10s", "client", "nc -zuv server 9"),
+        ("20s", "client", "nc -zu -w 1 server 7"),
+    ]);
+    let dump = &r[1].stdout;
+    let at = |port: u16| -> Vec<&str> {
+        dump.iter()
+            .filter(|l| l.contains(&format!(".{port}: UDP, length 1")))
+            .map(|l| &l[..11])
+            .collect()
+    };
+    // Port 7: 1 s, 1 s, 2 s, 3 s, 4 s; then -w 1: 20 s twice, 21 s. The
+    // closed port 9: two probes, and the write a second later fails.
+    assert_eq!(
+        at(7),
+        [
+            "00:00:01.00",
+            "00:00:01.00",
+            "00:00:02.00",
+            "00:00:03.00",
+            "00:00:04.00",
+            "00:00:20.00",
+            "00:00:20.00",
+            "00:00:21.00"
+        ],
+        "{dump:?}"
+    );
+    assert_eq!(at(9), ["00:00:10.00", "00:00:10.00"], "{dump:?}");
+    assert_eq!(
+        r[2].stderr,
+        ["Connection to server (10.99.3.2) 7 port [udp/echo] succeeded!"]
+    );
+    assert_eq!(r[2].exit, Some(0));
+    assert_eq!(r[3].stderr, Vec::<String>::new());
+    assert_eq!(r[3].exit, Some(1));
+    assert_eq!(r[4].exit, Some(0));
+}
