@@ -24,6 +24,20 @@ pub struct SgRule {
 impl SgRule {
     pub fn parse(text: &str) -> Result<SgRule, String> {
         let mut words: Vec<&str> = text.split_whitespace().collect();
+        // A number first, as an ACL's sequence number: but rules of a
+        // security group are not ordered (any match allows).
+        if words
+            .first()
+            .is_some_and(|w| w.bytes().all(|b| b.is_ascii_digit()))
+            && words
+                .get(1)
+                .is_some_and(|w| matches!(w.to_ascii_lowercase().as_str(), "allow" | "deny"))
+        {
+            return Err(format!(
+                "security group rules have no numbers (any rule that matches allows): drop `{}`",
+                words[0]
+            ));
+        }
         match words.first().map(|w| w.to_ascii_lowercase()) {
             Some(w) if w == "allow" => {
                 words.remove(0);
@@ -138,6 +152,13 @@ mod tests {
             later_fragment: false,
             has_ports: true,
         }
+    }
+
+    #[test]
+    fn numbered_rules_are_refused_with_the_reason() {
+        let e = SgRule::parse("100 allow all").unwrap_err();
+        assert!(e.contains("have no numbers") && e.contains("`100`"), "{e}");
+        assert!(SgRule::parse("allow tcp port 22").is_ok());
     }
 
     #[test]

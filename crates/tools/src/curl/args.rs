@@ -217,6 +217,10 @@ impl CurlArgs {
                 "h" | "help" => return Err(Usage::help("curl", HELP.into(), true, 0)),
                 "V" | "version" => return Err(Usage::help("curl", version_text(), true, 0)),
                 "H" | "header" => a.headers.push(v),
+                // curl 7.88 warns "output file name has no length" first.
+                "o" | "output" if v.is_empty() => {
+                    return Err(usage("option -o: is badly used here".into()))
+                }
                 "o" | "output" => a.output = Some(v),
                 "D" | "dump-header" => a.dump_header = Some(v),
                 "resolve" => a.resolve.push(v),
@@ -534,6 +538,7 @@ mod rate_tests {
             (&["h", "-d"][..], "option -d: requires parameter"),
             (&["h", "--data"][..], "option --data: requires parameter"),
             (&["h", "-Z"][..], "option -Z: is unknown"),
+            (&["h", "-o", ""][..], "option -o: is badly used here"),
         ] {
             let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
             assert_eq!(CurlArgs::parse(&args).unwrap_err().message, says);
