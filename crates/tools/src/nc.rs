@@ -908,75 +908,107 @@ async fn udp_client(
         }
     };
     let name = a.host.clone().unwrap_or_default();
-    let mut any_open = false;
+    if a.scan {
+        return udp_scan(host, a, addr, &name, local, sock, err).await;
+    }
+    // A client talks to the first port given.
+    let Some(p) = a.each_port().next() else {
+        return 1;
+    };
+    let remote = SocketAddrV4::new(addr, p);
+    if let Err(e) = sock.connect(remote) {
+        err.line(format!(
+            "nc: connect to {} port {p} (udp) failed: {e}",
+            shown(&name, addr, a.numeric)
+        ));
+        return 1;
+    }
+    if a.verbose {
+        err.line(format!(
+            "Connection to {} {p} port [{}] succeeded!",
+            shown(&name, addr, a.numeric),
+            service(p, Transport::Udp, a.numeric)
+        ));
+    }
+    datagram_client(
+        host,
+        a,
+        input,
+        out,
+        err,
+        |data| {
+            let r = sock.send(data).map_err(|e| e.to_string());
+            async move { r }
+        },
+        || async { sock.recv_from().await.map(|d| d.data) },
+    )
+    .await
+}
+
+/// `nc -zu`, as Debian's netcat-openbsd 1.219 scans: a socket of its own
+/// (so a source port of its own) for each port; probes only with `-v`
+/// (`udptest`: two datagrams at once, then one a second for 3 s or `-w`'s
+/// seconds, a port unreachable in between failing the next write with
+/// ECONNREFUSED); the status is the last port's.
+async fn udp_scan(
+    host: &Host,
+    a: &NcArgs,
+    addr: Ipv4Addr,
+    name: &str,
+    local: SocketAddrV4,
+    first: UdpSocket,
+    err: &mut Output,
+) -> i32 {
+    let mut status = 0;
+    let mut first = Some(first);
     for p in a.each_port() {
-        let remote = SocketAddrV4::new(addr, p);
-        if let Err(e) = sock.connect(remote) {
+        let sock = match first.take() {
+            Some(s) => s,
+            None => match UdpSocket::bind(host, local) {
+                Ok(s) => s,
+                Err(e) => {
+                    err.line(format!("nc: bind failed: {e}"));
+                    return 1;
+                }
+            },
+        };
+        if let Err(e) = sock.connect(SocketAddrV4::new(addr, p)) {
             err.line(format!(
                 "nc: connect to {} port {p} (udp) failed: {e}",
-                shown(&name, addr, a.numeric)
+                shown(name, addr, a.numeric)
             ));
             return 1;
         }
-        if a.scan {
-            // Debian netcat-openbsd's udptest: two probes at once, then
-            // one a second for -w's seconds (3 without it); a port
-            // unreachable that came back in the meantime makes the next
-            // write fail with ECONNREFUSED, and the port is closed.
-            let refused = |r: Result<(), tcplab_stack::SendError>| {
-                matches!(
-                    r,
-                    Err(tcplab_stack::SendError::Pending(
-                        SocketError::ConnectionRefused
-                    ))
-                )
-            };
-            let mut closed = sock.send(b"X").is_err() || refused(sock.send(b"X"));
-            let seconds = a.wait.map_or(3, |w| w.as_secs());
-            let mut waited = 0;
-            while !closed && waited < seconds {
-                host.sleep(Duration::from_secs(1)).await;
-                closed = refused(sock.send(b"X"));
-                waited += 1;
-            }
-            if !closed {
-                any_open = true;
-                if a.verbose {
-                    err.line(format!(
-                        "Connection to {} {p} port [{}] succeeded!",
-                        shown(&name, addr, a.numeric),
-                        service(p, Transport::Udp, a.numeric)
-                    ));
-                }
-            }
+        if !a.verbose {
+            status = 0;
             continue;
         }
-        if a.verbose {
+        let refused = |r: Result<(), tcplab_stack::SendError>| {
+            matches!(
+                r,
+                Err(tcplab_stack::SendError::Pending(
+                    SocketError::ConnectionRefused
+                ))
+            )
+        };
+        let mut closed = sock.send(b"X").is_err() || refused(sock.send(b"X"));
+        let seconds = a.wait.map_or(3, |w| w.as_secs());
+        let mut waited = 0;
+        while !closed && waited < seconds {
+            host.sleep(Duration::from_secs(1)).await;
+            closed = refused(sock.send(b"X"));
+            waited += 1;
+        }
+        status = i32::from(closed);
+        if !closed {
             err.line(format!(
                 "Connection to {} {p} port [{}] succeeded!",
-                shown(&name, addr, a.numeric),
+                shown(name, addr, a.numeric),
                 service(p, Transport::Udp, a.numeric)
             ));
         }
-        return datagram_client(
-            host,
-            a,
-            input,
-            out,
-            err,
-            |data| {
-                let r = sock.send(data).map_err(|e| e.to_string());
-                async move { r }
-            },
-            || async { sock.recv_from().await.map(|d| d.data) },
-        )
-        .await;
     }
-    if any_open {
-        0
-    } else {
-        1
-    }
+    status
 }
 
 #[cfg(test)]

@@ -292,6 +292,69 @@ fn dump_header_and_resolve() {
     assert_eq!(r[5].exit, Some(49));
 }
 
+/// Several URLs as curl 7.88 runs them: `-o` goes with the first URL
+/// only (the next body to standard output), the status is the last
+/// transfer's; -v's lines stay under -s (only "curl: (N)" goes); a
+/// response whose connection is kept says so before the next request of
+/// a redirect and before "Maximum redirects", where nothing is closed.
+#[test]
+fn several_urls_outputs_statuses_and_verbose_order() {
+    let r = curls(&[
+        "curl -s -o /tmp/a http://server/hello.txt http://server/sub/a.txt",
+        "cat /tmp/a",
+        "curl -s http://server:81/ http://server/sub/a.txt",
+        "curl -sv http://server:81/",
+        "curl -sv -L --max-redirs 0 http://server/sub",
+        "curl -sv -L http://server/sub -o /dev/null",
+        "curl -sv --resolve '*:80:10.99.3.2' --resolve 'x:80:10.0.0.1,nope' http://any.test/",
+    ]);
+    assert_eq!(r[0].stdout, ["a"]);
+    assert_eq!(r[1].stdout, ["plain text file"]);
+    assert_eq!(r[2].exit, Some(0), "the last transfer's status");
+    let e = &r[3].stderr;
+    assert!(
+        e.iter()
+            .any(|l| l.starts_with("* Failed to connect to server port 81")),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.last().map(String::as_str),
+        Some("* Closing connection 0"),
+        "{e:?}"
+    );
+    let e = &r[4].stderr;
+    assert_eq!(r[4].exit, Some(47));
+    assert_eq!(
+        e[e.len() - 2..],
+        [
+            "* Connection #0 to host server left intact",
+            "* Maximum (0) redirects followed"
+        ],
+        "{e:?}"
+    );
+    let e = &r[5].stderr;
+    let intact = e
+        .iter()
+        .position(|l| l == "* Connection #0 to host server left intact");
+    let issue = e
+        .iter()
+        .position(|l| l.starts_with("* Issue another request to this URL:"));
+    assert!(intact.is_some() && intact < issue, "{e:?}");
+    let e = &r[6].stderr;
+    assert_eq!(r[6].exit, Some(49));
+    assert_eq!(
+        e[..4],
+        [
+            "* Added *:80:10.99.3.2 to DNS cache",
+            "* RESOLVE *:80 is wildcard, enabling wildcard checks",
+            "* Resolve address 'nope' found illegal",
+            "* Couldn't parse CURLOPT_RESOLVE entry 'x:80:10.0.0.1,nope'",
+        ],
+        "{e:?}"
+    );
+    assert_eq!(e.len(), 4, "no connection to close: {e:?}");
+}
+
 /// `-D` as curl 7.88 does it around failures: a file it cannot open stops
 /// the transfer before it starts (23); a head that arrived stays in the
 /// file when the transfer then fails (here: too many redirects).

@@ -354,10 +354,11 @@ fn a_source_address_not_ours_fails_to_bind() {
     assert_eq!(r[2].stdout, ["hi"], "{:?}", r[2]);
 }
 
-/// `nc -zu` as Debian's netcat-openbsd probes: two datagrams at once, then
-/// one a second for three seconds (`-w` seconds with -w); a port
-/// unreachable fails the next write and the port is closed — silent, and
-/// the status is 1 when no port answered.
+/// `nc -zu` as Debian's netcat-openbsd 1.219 scans: with -v, two
+/// datagrams at once, then one a second for three seconds (`-w` seconds
+/// with -w), a port unreachable failing the next write and closing the
+/// port; a socket (a source port) of its own for each port; the status
+/// is the last port's; without -v, no probe at all and status 0.
 #[test]
 fn udp_scans_probe_as_debians_netcat() {
     let r = run(&[
@@ -365,11 +366,13 @@ fn udp_scans_probe_as_debians_netcat() {
         (
             "0s",
             "server",
-            "tcpdump -n -c 10 udp dst port 7 or udp dst port 9",
+            "tcpdump -n -c 12 udp dst port 7 or udp dst port 9",
         ),
         ("1s", "client", "nc -zuv server 7"),
         ("10s", "client", "nc -zuv server 9"),
-        ("20s", "client", "nc -zu -w 1 server 7"),
+        ("20s", "client", "nc -zuv -w 1 server 9 7"),
+        ("30s", "client", "nc -zu server 9"),
+        ("40s", "client", "nc -zuv -w 1 server 7 9"),
     ]);
     let dump = &r[1].stdout;
     let at = |port: u16| -> Vec<&str> {
@@ -378,8 +381,9 @@ fn udp_scans_probe_as_debians_netcat() {
             .map(|l| &l[..11])
             .collect()
     };
-    // Port 7: 1 s, 1 s, 2 s, 3 s, 4 s; then -w 1: 20 s twice, 21 s. The
-    // closed port 9: two probes, and the write a second later fails.
+    // Port 7: 1 s, 1 s, 2 s, 3 s, 4 s; with -w 1: 20 s twice (after
+    // port 9's two), 21 s; at 40 s twice and 41 s. The closed port 9: two
+    // probes each time, the write a second later fails. Nothing at 30 s.
     assert_eq!(
         at(7),
         [
@@ -388,13 +392,17 @@ fn udp_scans_probe_as_debians_netcat() {
             "00:00:02.00",
             "00:00:03.00",
             "00:00:04.00",
-            "00:00:20.00",
-            "00:00:20.00",
-            "00:00:21.00"
+            "00:00:21.00",
+            "00:00:21.00",
+            "00:00:22.00"
         ],
         "{dump:?}"
     );
-    assert_eq!(at(9), ["00:00:10.00", "00:00:10.00"], "{dump:?}");
+    assert_eq!(
+        at(9),
+        ["00:00:10.00", "00:00:10.00", "00:00:20.00", "00:00:20.00"],
+        "{dump:?}"
+    );
     assert_eq!(
         r[2].stderr,
         ["Connection to server (10.99.3.2) 7 port [udp/echo] succeeded!"]
@@ -402,5 +410,15 @@ fn udp_scans_probe_as_debians_netcat() {
     assert_eq!(r[2].exit, Some(0));
     assert_eq!(r[3].stderr, Vec::<String>::new());
     assert_eq!(r[3].exit, Some(1));
+    // The last port decides: 9 7 is 0, 7 9 is 1.
     assert_eq!(r[4].exit, Some(0));
+    assert_eq!((r[5].exit, r[5].stderr.len()), (Some(0), 0));
+    assert_eq!(r[6].exit, Some(1));
+    // Each port its own socket: port 9 and port 7 probed from two ports.
+    let sources: std::collections::BTreeSet<&str> = dump
+        .iter()
+        .filter(|l| l.starts_with("00:00:2"))
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(sources.len(), 2, "{dump:?}");
 }

@@ -614,7 +614,11 @@ impl Connection {
             return false;
         }
         let ack = seg.ack_number;
-        if let Phase::SynReceived { close_queued, .. } = self.phase {
+        if let Phase::SynReceived {
+            close_queued,
+            opening,
+        } = self.phase
+        {
             if !(self.snd.una() < ack && ack <= self.snd.nxt()) {
                 out.rst = Some((ack, None));
                 return false;
@@ -628,6 +632,12 @@ impl Connection {
                 seg,
                 &mut Delivery::new(ctx.now, None, Default::default()),
             );
+            // A passive open's <SYN,ACK> is acknowledged to Linux's request
+            // socket, not to the connection made from it: not in
+            // tcpi_bytes_acked.
+            if opening == Opening::Passive {
+                self.counters.bytes_acked = self.counters.bytes_acked.saturating_sub(1);
+            }
             self.handshake_done(ctx);
             if close_queued {
                 // RFC 9293 §3.10.4: the CLOSE queued in SYN-RECEIVED is

@@ -814,7 +814,19 @@ impl Connection {
         if plan.flags.ack() {
             self.after_ack_sent();
         }
-        self.counters.segs_out = self.counters.segs_out.wrapping_add(1);
+        // Linux's <SYN,ACK> of a passive open goes out from the request
+        // socket, not the connection: tcpi_segs_out leaves it out.
+        let passive_synack = plan.flags.syn()
+            && matches!(
+                self.phase,
+                Phase::SynReceived {
+                    opening: Opening::Passive,
+                    ..
+                }
+            );
+        if !passive_synack {
+            self.counters.segs_out = self.counters.segs_out.wrapping_add(1);
+        }
     }
 
     fn after_ack_sent(&mut self) {

@@ -31,8 +31,10 @@ pub struct CurlArgs {
     /// `--compressed`: ask for a compressed body and decode it.
     pub compressed: bool,
     pub headers: Vec<String>,
-    pub output: Option<String>,
-    pub remote_name: bool,
+    /// `-o FILE` and `-O`, in order: the first goes with the first URL,
+    /// the next with the second... (`None`: `-O`, the remote name); a URL
+    /// without one writes to standard output, as in curl.
+    pub outputs: Vec<Option<String>>,
     pub head: bool,
     pub include: bool,
     pub follow: bool,
@@ -221,10 +223,10 @@ impl CurlArgs {
                 "o" | "output" if v.is_empty() => {
                     return Err(usage("option -o: is badly used here".into()))
                 }
-                "o" | "output" => a.output = Some(v),
+                "o" | "output" => a.outputs.push(Some(v)),
                 "D" | "dump-header" => a.dump_header = Some(v),
                 "resolve" => a.resolve.push(v),
-                "O" | "remote-name" => a.remote_name = true,
+                "O" | "remote-name" => a.outputs.push(None),
                 "I" | "head" => a.head = true,
                 "i" | "include" => a.include = true,
                 "L" | "location" => a.follow = true,
@@ -410,8 +412,9 @@ pub(super) enum Pin {
     BadRemoval,
 }
 
-/// `None` when libcurl would refuse the entry (exit 49).
-pub(super) fn resolve_entry(text: &str) -> Option<Pin> {
+/// An error when libcurl would refuse the entry (exit 49), with the
+/// address it found illegal if that was the reason.
+pub(super) fn resolve_entry(text: &str) -> Result<Pin, Option<String>> {
     if let Some(rest) = text.strip_prefix('-') {
         // sscanf("%255[^:]:%d"): a host of one character or more, a port.
         let parsed = rest.split_once(':').and_then(|(h, p)| {
@@ -419,7 +422,7 @@ pub(super) fn resolve_entry(text: &str) -> Option<Pin> {
             let port: u16 = p[..digits].parse().ok()?;
             (!h.is_empty()).then(|| (h.to_ascii_lowercase(), port))
         });
-        return Some(match parsed {
+        return Ok(match parsed {
             Some((host, port)) => Pin::Remove { host, port },
             None => Pin::BadRemoval,
         });
@@ -428,12 +431,12 @@ pub(super) fn resolve_entry(text: &str) -> Option<Pin> {
         Some(t) => (false, t),
         None => (true, text),
     };
-    let (host, rest) = text.split_once(':')?;
-    let (port, addrs) = rest.split_once(':')?;
+    let (host, rest) = text.split_once(':').ok_or(None)?;
+    let (port, addrs) = rest.split_once(':').ok_or(None)?;
     if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+        return Err(None);
     }
-    let port: u16 = port.parse().ok()?;
+    let port: u16 = port.parse().map_err(|_| None)?;
     let mut v4 = None;
     for a in addrs.split(',') {
         let a = a.trim();
@@ -441,11 +444,15 @@ pub(super) fn resolve_entry(text: &str) -> Option<Pin> {
             .strip_prefix('[')
             .and_then(|x| x.strip_suffix(']'))
             .unwrap_or(a);
-        if let std::net::IpAddr::V4(x) = a.parse::<std::net::IpAddr>().ok()? {
-            v4.get_or_insert(x);
+        match a.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(x)) => {
+                v4.get_or_insert(x);
+            }
+            Ok(std::net::IpAddr::V6(_)) => {}
+            Err(_) => return Err(Some(a.to_string())),
         }
     }
-    Some(Pin::Add {
+    Ok(Pin::Add {
         host: host.to_string(),
         port,
         addrs: addrs.to_string(),
@@ -490,29 +497,30 @@ mod rate_tests {
         };
         assert_eq!(
             resolve_entry("WWW.lab:443:10.0.0.1"),
-            Some(add("WWW.lab", 443, "10.0.0.1", Some("10.0.0.1"), true))
+            Ok(add("WWW.lab", 443, "10.0.0.1", Some("10.0.0.1"), true))
         );
         assert_eq!(
             resolve_entry("+a:80:[::1],10.0.0.2"),
-            Some(add("a", 80, "[::1],10.0.0.2", Some("10.0.0.2"), false))
+            Ok(add("a", 80, "[::1],10.0.0.2", Some("10.0.0.2"), false))
         );
         assert_eq!(
             resolve_entry("*:80:10.0.0.3"),
-            Some(add("*", 80, "10.0.0.3", Some("10.0.0.3"), true))
+            Ok(add("*", 80, "10.0.0.3", Some("10.0.0.3"), true))
         );
-        assert_eq!(
-            resolve_entry("a:0:::1"),
-            Some(add("a", 0, "::1", None, true))
-        );
+        assert_eq!(resolve_entry("a:0:::1"), Ok(add("a", 0, "::1", None, true)));
         assert_eq!(
             resolve_entry("-A:80"),
-            Some(Pin::Remove {
+            Ok(Pin::Remove {
                 host: "a".into(),
                 port: 80
             })
         );
-        assert_eq!(resolve_entry("-a"), Some(Pin::BadRemoval));
-        assert_eq!(resolve_entry("-:80"), Some(Pin::BadRemoval));
+        assert_eq!(resolve_entry("-a"), Ok(Pin::BadRemoval));
+        assert_eq!(resolve_entry("-:80"), Ok(Pin::BadRemoval));
+        assert_eq!(
+            resolve_entry("a:80:10.0.0.1,nope"),
+            Err(Some("nope".into()))
+        );
         for bad in [
             "a",
             "a:80",
@@ -522,7 +530,7 @@ mod rate_tests {
             "a:99999:10.0.0.1",
             "a:80:",
         ] {
-            assert_eq!(resolve_entry(bad), None, "{bad}");
+            assert!(resolve_entry(bad).is_err(), "{bad}");
         }
         let a = CurlArgs::parse(&[
             "-D".into(),

@@ -137,6 +137,16 @@ impl Run<'_> {
         }
     }
 
+    /// libcurl's multi_done for a connection kept: said under -v.
+    fn say_intact(&mut self) {
+        if let Some(open) = self.open.as_ref().filter(|_| self.a.verbose) {
+            self.err.line(format!(
+                "* Connection #{} to host {} left intact",
+                open.number, open.key.1
+            ));
+        }
+    }
+
     fn info(&mut self, text: String) {
         if self.a.verbose {
             self.err.line(format!("* {text}"));
@@ -177,7 +187,15 @@ impl Run<'_> {
                 // (An entry of IPv6 addresses only: none this curl can use.)
                 ip.ok_or(())
             }
-            None => resolve::lookup(&self.host, &url.host).await.map_err(|_| ()),
+            None => {
+                let found = resolve::lookup(&self.host, &url.host).await.map_err(|_| ());
+                // Kept for the run's later transfers: libcurl's DNS cache,
+                // shared by them (IP literals too).
+                if let Ok(ip) = found {
+                    self.pins.insert((url.host.clone(), url.port), Some(ip));
+                }
+                found
+            }
         };
         let ip = match found {
             Ok(ip) => ip,
@@ -707,14 +725,29 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                 if std::mem::take(&mut run.meter_open) {
                     run.err.write_bytes(b"\n");
                 }
-                if !a.silent || a.show_error {
-                    if a.verbose {
-                        run.err.line(format!("* {}", f.message));
-                        // The connection goes (or the one being made):
-                        // libcurl's multi_done says so under -v.
+                // A transfer that ended early closes its connection
+                // (libcurl's multi_done with premature set); one that came
+                // to its end keeps it — too many redirects is such a one.
+                let kept = f.code == 47 && run.open.is_some();
+                if !kept {
+                    if let Some(open) = run.open.take() {
+                        let _ = open.conn.stream.shutdown().await;
+                    }
+                }
+                // -v's lines are not silenced by -s; "curl: (N)" is.
+                if a.verbose {
+                    if kept {
+                        run.say_intact();
+                    }
+                    run.err.line(format!("* {}", f.message));
+                    // The connection goes (or the one being made); a
+                    // --resolve entry refused stops before there is one.
+                    if !kept && f.code != 49 {
                         let n = run.current.unwrap_or(run.next_conn);
                         run.err.line(format!("* Closing connection {n}"));
                     }
+                }
+                if !a.silent || a.show_error {
                     run.err.line(format!("curl: ({}) {}", f.code, f.message));
                     if f.code == 60 {
                         run.err.line(tls::SSLCERTS_HELP);
@@ -725,11 +758,8 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         };
         // libcurl's multi_done, at the end of each transfer that keeps its
         // connection: before the -w output, which curl writes afterwards.
-        if let Some(open) = run.open.as_ref().filter(|_| a.verbose) {
-            run.err.line(format!(
-                "* Connection #{} to host {} left intact",
-                open.number, open.key.1
-            ));
+        if this == 0 {
+            run.say_intact();
         }
         if let Some(fmt) = &a.write_out {
             // Exactly what the format says: no newline of curl's own.
@@ -747,9 +777,8 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                 stream.write_bytes(text.as_bytes());
             }
         }
-        if this != 0 {
-            code = this;
-        }
+        // curl's status is the last transfer's.
+        code = this;
     }
     if let Some(open) = run.open.take() {
         // Leaving, curl closes what it kept open; over TLS with
@@ -765,11 +794,12 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
 async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(), Failure> {
     let a = run.a;
     let mut url = Url::parse(url_text)?;
-    let sink = match (&a.output, a.remote_name) {
-        (Some(o), _) if o == "-" => Sink::Terminal,
-        (Some(o), _) if o == "/dev/null" => Sink::Null,
-        (Some(o), _) => Sink::File(o.clone()),
-        (None, true) => {
+    let output = a.outputs.get(stats.urlnum);
+    let sink = match output {
+        Some(Some(o)) if o == "-" => Sink::Terminal,
+        Some(Some(o)) if o == "/dev/null" => Sink::Null,
+        Some(Some(o)) => Sink::File(o.clone()),
+        Some(None) => {
             let path = url.target.split('?').next().unwrap_or("");
             let name = path.rsplit('/').next().unwrap_or("");
             if name.is_empty() {
@@ -778,7 +808,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
             // In the working directory, as curl writes it.
             Sink::File(name.to_string())
         }
-        (None, false) => Sink::Terminal,
+        None => Sink::Terminal,
     };
     // curl shows its meter unless the body goes to a terminal (it would
     // mix with it), or -s.
@@ -810,19 +840,22 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     // for the same host and port replaces an earlier one.
     for entry in &a.resolve {
         match args::resolve_entry(entry) {
-            None => {
+            Err(illegal) => {
+                if let Some(addr) = illegal {
+                    run.info(format!("Resolve address '{addr}' found illegal"));
+                }
                 return Err(Failure::new(
                     49,
                     format!("Couldn't parse CURLOPT_RESOLVE entry '{entry}'"),
-                ))
+                ));
             }
-            Some(Pin::BadRemoval) => run.info(format!(
+            Ok(Pin::BadRemoval) => run.info(format!(
                 "Bad syntax CURLOPT_RESOLVE removal entry '{entry}'"
             )),
-            Some(Pin::Remove { host, port }) => {
+            Ok(Pin::Remove { host, port }) => {
                 run.pins.remove(&(host, port));
             }
-            Some(Pin::Add {
+            Ok(Pin::Add {
                 host,
                 port,
                 addrs,
@@ -842,6 +875,11 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
                 run.info(format!(
                     "Added {host}:{port}:{addrs} to DNS cache{temporary}"
                 ));
+                if host == "*" {
+                    run.info(format!(
+                        "RESOLVE *:{port} is wildcard, enabling wildcard checks"
+                    ));
+                }
             }
         }
     }
@@ -891,6 +929,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
                 stats.num_redirects += 1;
                 stats.redirect += run.host.now().saturating_since(began);
                 let next = url.join(&loc)?;
+                run.say_intact();
                 run.info(format!(
                     "Issue another request to this URL: '{}'",
                     next.to_text()
@@ -950,7 +989,8 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         Sink::Terminal => {
             // Binary data is refused only on a terminal (a redirected
             // standard output takes anything), unless --output - says so.
-            if data.contains(&0) && a.output.as_deref() != Some("-") && run.out.is_terminal() {
+            let dash = matches!(output, Some(Some(o)) if o == "-");
+            if data.contains(&0) && !dash && run.out.is_terminal() {
                 run.err.line(
                     "Warning: Binary output can mess up your terminal. Use \"--output -\" to tell ",
                 );
@@ -993,7 +1033,7 @@ mod tests {
         let a = parse("-sSL -o /tmp/x -w '%{http_code}\\n' -H 'X-A: 1' -d a=1 -d b=2 http://h/")
             .unwrap();
         assert!(a.silent && a.show_error && a.follow);
-        assert_eq!(a.output.as_deref(), Some("/tmp/x"));
+        assert_eq!(a.outputs, [Some("/tmp/x".to_string())]);
         assert_eq!(a.headers, ["X-A: 1"]);
         assert_eq!(
             a.data,

@@ -469,6 +469,33 @@ pub(super) fn syn_sent(b: &mut Bench) -> (TcpHandle, u32) {
     (c, syn.seq)
 }
 
+/// TCP_INFO's counters after a handshake, as Linux keeps them: an active
+/// open has sent its SYN and ACK and had the SYN acknowledged; a passive
+/// one counts the peer's SYN and ACK in, but its <SYN,ACK> went out from
+/// the request socket (not in segs_out, not in bytes_acked). Data and the
+/// FIN count on both.
+#[test]
+fn handshake_counters_as_linux_keeps_them() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = syn_sent(&mut b);
+    b.send(Seg::new(SYN | ACK, IRS, iss + 1).mss(1460));
+    b.one();
+    let i = b.s.tcp_info(c).unwrap();
+    assert_eq!((i.bytes_acked, i.segs_out, i.segs_in), (1, 2, 1));
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    let i = b.s.tcp_info(c).unwrap();
+    assert_eq!((i.bytes_acked, i.segs_out, i.segs_in), (0, 0, 2));
+    b.s.tcp_send(c, b"abc").unwrap();
+    b.one();
+    b.send(Seg::new(ACK, IRS + 1, iss + 4));
+    b.s.tcp_shutdown(c).unwrap();
+    b.one();
+    b.send(Seg::new(ACK, IRS + 1, iss + 5));
+    let i = b.s.tcp_info(c).unwrap();
+    assert_eq!((i.bytes_acked, i.segs_out), (4, 2), "3 bytes and the FIN");
+}
+
 #[test]
 fn syn_sent_bad_ack_gets_rst() {
     let mut b = Bench::new(|_| {});
