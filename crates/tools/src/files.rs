@@ -106,6 +106,15 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
+/// The files a command reads: standard input (`-`) when none is named.
+fn or_stdin(files: Vec<String>) -> Vec<String> {
+    if files.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        files
+    }
+}
+
 /// Run sha256sum; returns the exit status.
 pub async fn run_sha256sum(
     host: Host,
@@ -114,11 +123,7 @@ pub async fn run_sha256sum(
     mut out: Output,
     mut err: Output,
 ) -> i32 {
-    let files = if a.files.is_empty() {
-        vec!["-".to_string()]
-    } else {
-        a.files.clone()
-    };
+    let files = or_stdin(a.files.clone());
     let mut status = 0;
     for f in &files {
         let data = match read(&host, &stdin, f).await {
@@ -177,11 +182,7 @@ pub async fn run_cat(
     mut out: Output,
     mut err: Output,
 ) -> i32 {
-    let files = if a.files.is_empty() {
-        vec!["-".to_string()]
-    } else {
-        a.files
-    };
+    let files = or_stdin(a.files);
     let mut status = 0;
     for f in &files {
         match read(&host, &stdin, f).await {

@@ -1,4 +1,4 @@
-//! sha256sum and cmp on a host's files: what arrived is what was sent
+//! cat, sha256sum and cmp on a host's files: what arrived is what was sent
 //! (coreutils' and diffutils' output and exit statuses).
 
 mod common;
@@ -120,4 +120,32 @@ fn usage_as_coreutils_and_diffutils_word_it() {
     }
     let help = tcplab_tools::Command::parse("cmp --help").unwrap_err();
     assert_eq!((help.status, help.help.unwrap().1), (0, true));
+}
+
+/// cat as GNU cat without options: each file in turn, `-` (or none) the
+/// standard input; a file it cannot read is named on stderr, the others
+/// still printed, status 1.
+#[test]
+fn cat_prints_files_and_standard_input() {
+    let net = format!("{}{CLIENT_FILES}", www_net());
+    let r = run_in(
+        &net,
+        &[
+            (
+                "1s",
+                "client",
+                "echo piped | cat /tmp/short.txt - /nope /tmp/same.txt",
+            ),
+            ("2s", "client", "printf 'x\\ny\\n' | cat"),
+            ("3s", "client", "cat /tmp"),
+        ],
+    );
+    assert_eq!(r[0].stdout, ["plainpiped", "plain text file"]);
+    assert_eq!(r[0].stderr, ["cat: /nope: No such file or directory"]);
+    assert_eq!(r[0].exit, Some(1));
+    assert_eq!(
+        (r[1].stdout.as_slice(), r[1].exit),
+        (&["x".to_string(), "y".to_string()][..], Some(0))
+    );
+    assert_eq!(r[2].stderr, ["cat: /tmp: Is a directory"]);
 }
