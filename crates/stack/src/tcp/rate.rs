@@ -62,7 +62,9 @@ impl Default for RateSampler {
             first_send_time: Instant::ZERO,
             app_limited_until: 0,
             last_rate: NO_RATE,
-            last_app_limited: false,
+            // A connection starts application-limited, as Linux's
+            // (tp->app_limited = ~0U marks its handshake's sample so).
+            last_app_limited: true,
         }
     }
 }

@@ -482,6 +482,8 @@ fn handshake_counters_as_linux_keeps_them() {
     b.one();
     let i = b.s.tcp_info(c).unwrap();
     assert_eq!((i.bytes_acked, i.segs_out, i.segs_in), (1, 2, 1));
+    // Nothing written yet: application-limited, as Linux starts.
+    assert!(i.app_limited);
     let mut b = Bench::new(|_| {});
     let (c, iss) = established(&mut b);
     let i = b.s.tcp_info(c).unwrap();
