@@ -223,6 +223,13 @@ fn persistence_as_each_version_asks() {
     assert_eq!(statuses(1), 1, "{:?}", r[1].stdout);
     assert!(says(1, "close"));
     assert_eq!(statuses(2), 1, "{:?}", r[2].stdout);
+    assert!(says(2, "close"));
+    // A 1.1 server answers every 1.x request as HTTP/1.1 (RFC 9110 §2.5).
+    assert!(
+        r[2].stdout[0].starts_with("HTTP/1.1 200"),
+        "{:?}",
+        r[2].stdout
+    );
     assert_eq!(statuses(3), 2, "{:?}", r[3].stdout);
     assert!(says(3, "keep-alive"));
 }
@@ -603,7 +610,8 @@ fn the_server_checks_requests() {
         line.trim_end_matches('\r').to_string()
     };
     assert_eq!(first(0), "HTTP/1.1 400 Bad Request", "no Host in HTTP/1.1");
-    assert_eq!(first(1), "HTTP/1.0 200 OK");
+    // RFC 9110 §2.5: a 1.1 server answers a 1.0 request as HTTP/1.1.
+    assert_eq!(first(1), "HTTP/1.1 200 OK");
     assert_eq!(
         r[1].stdout.last().unwrap(),
         "plain text file",

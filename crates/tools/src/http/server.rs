@@ -361,7 +361,11 @@ async fn write(
     keep: bool,
     minor: &str,
 ) -> Result<u64, HttpError> {
-    let mut head = format!("HTTP/{minor} {} {}\r\n", r.code, reason(r.code));
+    // RFC 9110 §2.5: the highest version the server conforms to with the
+    // request's major version — HTTP/1.1 also to an HTTP/1.0 request (as
+    // nginx and Apache answer); what a 1.0 client can take (no chunked
+    // coding, a close unless it asked to keep) follows its version.
+    let mut head = format!("HTTP/1.1 {} {}\r\n", r.code, reason(r.code));
     head.push_str("Server: tcplab-http/0.1\r\n");
     head.push_str(&format!(
         "Date: {}\r\n",
@@ -379,9 +383,9 @@ async fn write(
             .headers
             .push(("Transfer-Encoding".into(), "chunked".into())),
     }
-    if !keep && minor == "1.1" {
+    if !keep {
         r.headers.push(("Connection".into(), "close".into()));
-    } else if keep && minor == "1.0" {
+    } else if minor == "1.0" {
         r.headers.push(("Connection".into(), "keep-alive".into()));
     }
     for (n, v) in &r.headers {
