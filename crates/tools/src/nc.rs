@@ -875,8 +875,6 @@ async fn listen(
     }
 }
 
-/// `nc -u`: connected UDP. With `-z`, one probe datagram: a port that
-/// answers "port unreachable" is closed, silently, exit 1.
 /// The peer as netcat-openbsd names it in its messages: the name given,
 /// with the address it resolved to when that says more (not under -n,
 /// not when the name was the address).
@@ -888,6 +886,7 @@ fn shown(name: &str, addr: Ipv4Addr, numeric: bool) -> String {
     }
 }
 
+/// `nc -u`: connected UDP to the first port given (`-z`: `udp_scan`).
 async fn udp_client(
     host: &Host,
     a: &NcArgs,
@@ -973,11 +972,13 @@ async fn udp_scan(
             },
         };
         if let Err(e) = sock.connect(SocketAddrV4::new(addr, p)) {
+            // netcat goes on to the next port.
             err.line(format!(
                 "nc: connect to {} port {p} (udp) failed: {e}",
                 shown(name, addr, a.numeric)
             ));
-            return 1;
+            status = 1;
+            continue;
         }
         if !a.verbose {
             status = 0;

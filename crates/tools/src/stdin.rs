@@ -35,9 +35,12 @@ pub fn echo(args: &[String]) -> Vec<u8> {
 
 /// The bytes `printf FORMAT [ARGS...]` writes, as bash's builtin: escapes,
 /// conversions `%s %b %c %d %i %u %x %X %o %%` with flags (`-`, `0`, `+`,
-/// space), a width and a precision; the format used again while
-/// arguments remain. A number that is not one is refused (bash prints an
-/// error and 0): `printf: abc: invalid number`.
+/// space, `#`), a width and a precision (either may be `*`: taken from
+/// the arguments); the format used again while arguments remain; `\c` in
+/// a `%b` argument ends the output. Bash prints what it can and fails
+/// with status 1 on a number that is not one or a conversion it does not
+/// know; as the input of a pipeline, that is refused here when the
+/// scenario loads, in bash's words.
 pub fn printf(args: &[String]) -> Result<Vec<u8>, Usage> {
     let Some((format, rest)) = args.split_first() else {
         return Err(Usage::new(
@@ -45,65 +48,97 @@ pub fn printf(args: &[String]) -> Result<Vec<u8>, Usage> {
             "usage: printf format [arguments]".into(),
         ));
     };
-    let fmt = unescape(format, Octal::Digits);
+    let f = format.as_bytes();
     let mut out = Vec::new();
     let mut next = 0;
+    // The next argument as text (none: empty), counting what was taken.
+    let take = |next: &mut usize| -> Option<&str> {
+        let a = rest.get(*next).map(String::as_str);
+        *next += usize::from(a.is_some());
+        a
+    };
     loop {
         let before = next;
-        let mut i = 0;
-        while i < fmt.len() {
-            if fmt[i] != b'%' || i + 1 >= fmt.len() {
-                out.push(fmt[i]);
+        // Literal text runs from `lit` to the next `%`; escapes are read
+        // in it only, so an escaped `%` (`\045`) is a plain character.
+        let (mut i, mut lit) = (0, 0);
+        while i < f.len() {
+            if f[i] != b'%' {
                 i += 1;
                 continue;
             }
-            if fmt[i + 1] == b'%' {
+            out.extend_from_slice(&unescape(&format[lit..i], Octal::Digits));
+            if f.get(i + 1) == Some(&b'%') {
                 out.push(b'%');
                 i += 2;
+                lit = i;
                 continue;
             }
-            // %[flags][width][.precision]conversion
             let mut j = i + 1;
             let flags_at = j;
-            while j < fmt.len() && b"-+ 0#".contains(&fmt[j]) {
+            while j < f.len() && b"-+ 0#".contains(&f[j]) {
                 j += 1;
             }
-            let flags = &fmt[flags_at..j];
-            let width_at = j;
-            while j < fmt.len() && fmt[j].is_ascii_digit() {
+            let flags = &f[flags_at..j];
+            let mut width = 0usize;
+            let mut left = flags.contains(&b'-');
+            if f.get(j) == Some(&b'*') {
                 j += 1;
-            }
-            let width: usize = std::str::from_utf8(&fmt[width_at..j])
-                .ok()
-                .and_then(|w| w.parse().ok())
-                .unwrap_or(0)
-                .min(4096);
-            let mut precision = None;
-            if j < fmt.len() && fmt[j] == b'.' {
-                j += 1;
-                let at = j;
-                while j < fmt.len() && fmt[j].is_ascii_digit() {
+                let w = take(&mut next).map_or(Ok(0), signed)?;
+                left |= w < 0;
+                width = usize::try_from(w.unsigned_abs()).unwrap_or(usize::MAX);
+            } else {
+                while j < f.len() && f[j].is_ascii_digit() {
+                    width = width
+                        .saturating_mul(10)
+                        .saturating_add(usize::from(f[j] - b'0'));
                     j += 1;
                 }
-                precision = Some(
-                    std::str::from_utf8(&fmt[at..j])
-                        .ok()
-                        .and_then(|p| p.parse::<usize>().ok())
-                        .unwrap_or(0)
-                        .min(4096),
-                );
             }
-            let Some(&conv) = fmt.get(j) else {
-                out.extend_from_slice(&fmt[i..]);
-                break;
+            let mut precision = None;
+            if f.get(j) == Some(&b'.') {
+                j += 1;
+                if f.get(j) == Some(&b'*') {
+                    j += 1;
+                    let p = take(&mut next).map_or(Ok(0), signed)?;
+                    precision = usize::try_from(p).ok();
+                } else {
+                    let mut p = 0usize;
+                    while j < f.len() && f[j].is_ascii_digit() {
+                        p = p
+                            .saturating_mul(10)
+                            .saturating_add(usize::from(f[j] - b'0'));
+                        j += 1;
+                    }
+                    precision = Some(p);
+                }
+            }
+            // Bounded: a scenario's input, not a way to fill memory.
+            let width = width.min(1 << 16);
+            let precision = precision.map(|p| p.min(1 << 16));
+            let spec = || String::from_utf8_lossy(&f[i..(j + 1).min(f.len())]).into_owned();
+            let Some(&conv) = f.get(j) else {
+                return Err(Usage::new(
+                    "printf",
+                    format!("`{}': missing format character", spec()),
+                ));
             };
-            let arg = rest.get(next).map(String::as_str);
             let body: Vec<u8> = match conv {
                 b's' | b'b' | b'c' => {
-                    next += usize::from(arg.is_some());
-                    let text = arg.unwrap_or("");
+                    let text = take(&mut next).unwrap_or("");
                     let mut b = match conv {
-                        b'b' => unescape(text, Octal::AfterZero),
+                        b'b' => match text.find("\\c") {
+                            // \c: nothing more is written, at all.
+                            Some(at) => {
+                                let mut b = unescape(&text[..at], Octal::Either);
+                                if let Some(p) = precision {
+                                    b.truncate(p);
+                                }
+                                pad(&mut out, &b, width, left);
+                                return Ok(out);
+                            }
+                            None => unescape(text, Octal::Either),
+                        },
                         b'c' => text
                             .chars()
                             .next()
@@ -115,61 +150,69 @@ pub fn printf(args: &[String]) -> Result<Vec<u8>, Usage> {
                     }
                     b
                 }
-                b'd' | b'i' | b'u' | b'x' | b'X' | b'o' => {
-                    next += usize::from(arg.is_some());
-                    let n = match arg {
-                        Some(a) => number(a)
-                            .ok_or_else(|| Usage::new("printf", format!("{a}: invalid number")))?,
-                        None => 0,
-                    };
-                    let digits = match conv {
-                        b'x' => format!("{:x}", n.unsigned_abs()),
-                        b'X' => format!("{:X}", n.unsigned_abs()),
-                        b'o' => format!("{:o}", n.unsigned_abs()),
-                        _ => n.unsigned_abs().to_string(),
-                    };
-                    let digits = match precision {
-                        Some(p) if digits.len() < p => {
-                            format!("{}{digits}", "0".repeat(p - digits.len()))
-                        }
-                        _ => digits,
-                    };
+                b'd' | b'i' => {
+                    let n = take(&mut next).map_or(Ok(0), signed)?;
                     let sign = if n < 0 {
                         "-"
-                    } else if flags.contains(&b'+') && matches!(conv, b'd' | b'i') {
+                    } else if flags.contains(&b'+') {
                         "+"
-                    } else if flags.contains(&b' ') && matches!(conv, b'd' | b'i') {
+                    } else if flags.contains(&b' ') {
                         " "
                     } else {
                         ""
                     };
-                    let zero =
-                        flags.contains(&b'0') && !flags.contains(&b'-') && precision.is_none();
-                    if zero && sign.len() + digits.len() < width {
-                        let pad = "0".repeat(width - sign.len() - digits.len());
-                        format!("{sign}{pad}{digits}").into_bytes()
-                    } else {
-                        format!("{sign}{digits}").into_bytes()
-                    }
+                    digits(
+                        sign,
+                        &n.unsigned_abs().to_string(),
+                        precision,
+                        width,
+                        flags,
+                        left,
+                    )
                 }
-                other => {
-                    // Not a conversion bash knows: written as it is.
-                    out.push(b'%');
-                    out.push(other);
-                    i = j + 1;
-                    continue;
+                b'u' | b'x' | b'X' | b'o' => {
+                    let n = take(&mut next).map_or(Ok(0), unsigned)?;
+                    let (prefix, text) = match conv {
+                        b'x' => (
+                            if flags.contains(&b'#') && n != 0 {
+                                "0x"
+                            } else {
+                                ""
+                            },
+                            format!("{n:x}"),
+                        ),
+                        b'X' => (
+                            if flags.contains(&b'#') && n != 0 {
+                                "0X"
+                            } else {
+                                ""
+                            },
+                            format!("{n:X}"),
+                        ),
+                        b'o' => (
+                            if flags.contains(&b'#') && n != 0 {
+                                "0"
+                            } else {
+                                ""
+                            },
+                            format!("{n:o}"),
+                        ),
+                        _ => ("", n.to_string()),
+                    };
+                    digits(prefix, &text, precision, width, flags, left)
+                }
+                _ => {
+                    return Err(Usage::new(
+                        "printf",
+                        format!("`{}': missing format character", spec()),
+                    ))
                 }
             };
-            let pad = width.saturating_sub(body.len());
-            if flags.contains(&b'-') {
-                out.extend_from_slice(&body);
-                out.resize(out.len() + pad, b' ');
-            } else {
-                out.resize(out.len() + pad, b' ');
-                out.extend_from_slice(&body);
-            }
+            pad(&mut out, &body, width, left);
             i = j + 1;
+            lit = i;
         }
+        out.extend_from_slice(&unescape(&format[lit..], Octal::Digits));
         // The format again for the arguments left, if it took any.
         if next >= rest.len() || next == before {
             break;
@@ -178,26 +221,84 @@ pub fn printf(args: &[String]) -> Result<Vec<u8>, Usage> {
     Ok(out)
 }
 
-/// A number as bash's printf reads one: decimal, `0x` hex, `0` octal, a
-/// sign, or `'c` (the character's code).
-fn number(a: &str) -> Option<i64> {
-    let t = a.trim();
+/// `body` into `out`, padded with spaces to `width` on the left (or, with
+/// `-`, on the right).
+fn pad(out: &mut Vec<u8>, body: &[u8], width: usize, left: bool) {
+    let fill = width.saturating_sub(body.len());
+    if left {
+        out.extend_from_slice(body);
+        out.resize(out.len() + fill, b' ');
+    } else {
+        out.resize(out.len() + fill, b' ');
+        out.extend_from_slice(body);
+    }
+}
+
+/// A number's text after its sign or prefix: at least `precision` digits;
+/// zeros up to `width` with the `0` flag (and no precision, no `-`).
+fn digits(
+    sign: &str,
+    text: &str,
+    precision: Option<usize>,
+    width: usize,
+    flags: &[u8],
+    left: bool,
+) -> Vec<u8> {
+    let text = match precision {
+        Some(p) if text.len() < p => format!("{}{text}", "0".repeat(p - text.len())),
+        _ => text.to_string(),
+    };
+    let zero = flags.contains(&b'0') && !left && precision.is_none();
+    let used = sign.len() + text.len();
+    let zeros = if zero { width.saturating_sub(used) } else { 0 };
+    format!("{sign}{}{text}", "0".repeat(zeros)).into_bytes()
+}
+
+/// A number as bash's printf reads one: blanks before it, a sign, then
+/// decimal, `0x` hex or `0` octal digits — or `'c`, the character's code.
+/// Returns the sign and the magnitude.
+fn magnitude(a: &str) -> Result<(bool, u64), Usage> {
+    let invalid = || Usage::new("printf", format!("{a}: invalid number"));
+    let t = a.trim_start();
     if let Some(c) = t.strip_prefix('\'').or_else(|| t.strip_prefix('"')) {
-        return c.chars().next().map(|c| i64::from(u32::from(c)));
+        return Ok((
+            false,
+            c.chars().next().map_or(0, |c| u64::from(u32::from(c))),
+        ));
     }
     let (neg, t) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    let v = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        i64::from_str_radix(h, 16).ok()?
+    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (16, h)
     } else if t.len() > 1 && t.starts_with('0') {
-        i64::from_str_radix(&t[1..], 8).ok()?
+        (8, &t[1..])
     } else {
-        t.parse::<i64>().ok()?
+        (10, t)
     };
-    Some(if neg { -v } else { v })
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(invalid());
+    }
+    let m = u64::from_str_radix(digits, radix)
+        .map_err(|_| Usage::new("printf", format!("{a}: Numerical result out of range")))?;
+    Ok((neg, m))
+}
+
+/// `%d`'s argument: a signed 64-bit number.
+fn signed(a: &str) -> Result<i64, Usage> {
+    let (neg, m) = magnitude(a)?;
+    let v = if neg { -i128::from(m) } else { i128::from(m) };
+    i64::try_from(v)
+        .map_err(|_| Usage::new("printf", format!("{a}: Numerical result out of range")))
+}
+
+/// `%u`/`%x`/`%o`'s argument: an unsigned 64-bit number, a negative one
+/// in two's complement (as strtoumax reads it).
+fn unsigned(a: &str) -> Result<u64, Usage> {
+    let (neg, m) = magnitude(a)?;
+    Ok(if neg { m.wrapping_neg() } else { m })
 }
 
 /// How an octal escape is written.
@@ -207,6 +308,8 @@ enum Octal {
     Digits,
     /// `\0NNN`, a zero then up to three digits (`echo -e`).
     AfterZero,
+    /// Either (printf's `%b`).
+    Either,
 }
 
 /// Up to `max` octal digits from the front of `chars` (consumed) as a
@@ -238,8 +341,8 @@ fn unescape(s: &str, style: Octal) -> Vec<u8> {
             Some('n') => out.push(b'\n'),
             Some('t') => out.push(b'\t'),
             Some('r') => out.push(b'\r'),
-            Some('0') if style == Octal::AfterZero => out.push(octal(&mut chars, 0, 3)),
-            Some(d @ '0'..='7') if style == Octal::Digits => {
+            Some('0') if style != Octal::Digits => out.push(octal(&mut chars, 0, 3)),
+            Some(d @ '0'..='7') if style != Octal::AfterZero => {
                 let first = d.to_digit(8).unwrap_or(0);
                 out.push(octal(&mut chars, first, 2));
             }
@@ -324,6 +427,56 @@ mod tests {
         assert_eq!(printf(&v(&["no args\\n", "x"])).unwrap(), b"no args\n");
         let e = printf(&v(&["%d", "abc"])).unwrap_err();
         assert_eq!(e.message, "abc: invalid number");
+        // Unsigned conversions of negative numbers: two's complement, as
+        // strtoumax; `#`; `*` widths and precisions; %b's escapes and \c.
+        assert_eq!(
+            printf(&v(&[
+                "%x|%u|%o|%#x|%#o|%X",
+                "-1",
+                "-5",
+                "-8",
+                "255",
+                "8",
+                "255"
+            ]))
+            .unwrap(),
+            b"ffffffffffffffff|18446744073709551611|1777777777777777777770|0xff|010|FF"
+        );
+        assert_eq!(
+            printf(&v(&["%*d|%.*s|%-*s|", "5", "42", "2", "abcdef", "4", "ab"])).unwrap(),
+            b"   42|ab|ab  |"
+        );
+        assert_eq!(
+            printf(&v(&["%b|", "\\101", "\\0101", "a\\cb", "never"])).unwrap(),
+            b"A|A|a"
+        );
+        // An escaped % is a character, not a conversion.
+        assert_eq!(printf(&v(&["\\045d", "7"])).unwrap(), b"%d");
+        assert_eq!(
+            printf(&v(&["%d|%d", " 5", "-9223372036854775808"])).unwrap(),
+            b"5|-9223372036854775808"
+        );
+        for (args, says) in [
+            (&["%z"][..], "`%z': missing format character"),
+            (&["ab%"][..], "`%': missing format character"),
+            (&["%d", "5 "][..], "5 : invalid number"),
+            (&["%d", "--5"][..], "--5: invalid number"),
+            (&["%d", "0x+10"][..], "0x+10: invalid number"),
+            (
+                &["%d", "--9223372036854775808"][..],
+                "--9223372036854775808: invalid number",
+            ),
+            (
+                &["%d", "9223372036854775808"][..],
+                "9223372036854775808: Numerical result out of range",
+            ),
+            (
+                &["%d", "99999999999999999999999"][..],
+                "99999999999999999999999: Numerical result out of range",
+            ),
+        ] {
+            assert_eq!(printf(&v(args)).unwrap_err().message, says, "{args:?}");
+        }
         // \NNN in printf's format: one to three octal digits.
         assert_eq!(
             printf(&v(&["\\001\\1\\101\\0\\08"])).unwrap(),

@@ -314,6 +314,9 @@ fn several_urls_outputs_statuses_and_verbose_order() {
         "curl -sv -L --max-redirs 0 http://server/sub",
         "curl -sv -L http://server/sub -o /dev/null",
         "curl -sv --resolve '*:80:10.99.3.2' --resolve 'x:80:10.0.0.1,nope' http://any.test/",
+        "curl -s -o /tmp/b http://server/sub/a.txt -o /tmp/c http://server/hello.txt",
+        "cat /tmp/b /tmp/c",
+        "curl -sv http://server/hello.txt ftp://server/ http://server:81/ http://server/sub/a.txt",
     ]);
     assert_eq!(r[0].stdout, ["a"]);
     assert_eq!(r[1].stdout, ["plain text file"]);
@@ -360,6 +363,43 @@ fn several_urls_outputs_statuses_and_verbose_order() {
         "{e:?}"
     );
     assert_eq!(e.len(), 4, "no connection to close: {e:?}");
+    // Each -o with its URL, in order.
+    assert_eq!(r[8].stdout, ["a", "plain text file"]);
+    // A bad URL leaves the kept connection alone; a name looked up once
+    // is found in the run's DNS cache afterwards (the third URL closed
+    // connection #0 to make its own).
+    let e = &r[9].stderr;
+    assert!(
+        e.iter()
+            .any(|l| l == "* Protocol \"ftp\" not supported or disabled in libcurl"),
+        "{e:?}"
+    );
+    let closing: Vec<&String> = e
+        .iter()
+        .filter(|l| l.starts_with("* Closing connection"))
+        .collect();
+    assert_eq!(
+        closing,
+        [
+            "* Closing connection -1",
+            "* Closing connection 0",
+            "* Closing connection 1"
+        ],
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|l| l == "* Connected to server (10.99.3.2) port 80 (#2)"),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.iter()
+            .filter(|l| *l == "* Hostname server was found in DNS cache")
+            .count(),
+        1,
+        "{e:?}"
+    );
+    assert_eq!(r[9].exit, Some(0));
 }
 
 /// `-D` as curl 7.88 does it around failures: a file it cannot open stops

@@ -366,7 +366,7 @@ fn udp_scans_probe_as_debians_netcat() {
         (
             "0s",
             "server",
-            "tcpdump -n -c 12 udp dst port 7 or udp dst port 9",
+            "tcpdump -n -c 17 udp dst port 7 or udp dst port 9",
         ),
         ("1s", "client", "nc -zuv server 7"),
         ("10s", "client", "nc -zuv server 9"),
@@ -381,9 +381,10 @@ fn udp_scans_probe_as_debians_netcat() {
             .map(|l| &l[..11])
             .collect()
     };
-    // Port 7: 1 s, 1 s, 2 s, 3 s, 4 s; with -w 1: 20 s twice (after
-    // port 9's two), 21 s; at 40 s twice and 41 s. The closed port 9: two
-    // probes each time, the write a second later fails. Nothing at 30 s.
+    // Port 7: 1 s, 1 s, 2 s, 3 s, 4 s; with -w 1 after port 9 (probed at
+    // 20 s, its write at 21 s failing): 21 s twice, 22 s; first at 40 s:
+    // 40 s twice, 41 s. The closed port 9: two probes each time, the
+    // write a second later fails. Nothing at 30 s (no -v).
     assert_eq!(
         at(7),
         [
@@ -394,15 +395,26 @@ fn udp_scans_probe_as_debians_netcat() {
             "00:00:04.00",
             "00:00:21.00",
             "00:00:21.00",
-            "00:00:22.00"
+            "00:00:22.00",
+            "00:00:40.00",
+            "00:00:40.00",
+            "00:00:41.00"
         ],
         "{dump:?}"
     );
     assert_eq!(
         at(9),
-        ["00:00:10.00", "00:00:10.00", "00:00:20.00", "00:00:20.00"],
+        [
+            "00:00:10.00",
+            "00:00:10.00",
+            "00:00:20.00",
+            "00:00:20.00",
+            "00:00:41.00",
+            "00:00:41.00"
+        ],
         "{dump:?}"
     );
+    assert!(!dump.iter().any(|l| l.starts_with("00:00:3")), "{dump:?}");
     assert_eq!(
         r[2].stderr,
         ["Connection to server (10.99.3.2) 7 port [udp/echo] succeeded!"]

@@ -219,9 +219,11 @@ impl CurlArgs {
                 "h" | "help" => return Err(Usage::help("curl", HELP.into(), true, 0)),
                 "V" | "version" => return Err(Usage::help("curl", version_text(), true, 0)),
                 "H" | "header" => a.headers.push(v),
-                // curl 7.88 warns "output file name has no length" first.
+                // curl 7.88 refuses an empty name (after a warning, "output
+                // file name has no length"), naming the option as typed.
                 "o" | "output" if v.is_empty() => {
-                    return Err(usage("option -o: is badly used here".into()))
+                    let typed = if name == "o" { "-o" } else { "--output" };
+                    return Err(usage(format!("option {typed}: is badly used here")));
                 }
                 "o" | "output" => a.outputs.push(Some(v)),
                 "D" | "dump-header" => a.dump_header = Some(v),

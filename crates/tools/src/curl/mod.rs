@@ -728,22 +728,42 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                 // A transfer that ended early closes its connection
                 // (libcurl's multi_done with premature set); one that came
                 // to its end keeps it — too many redirects is such a one.
+                // (A failure before this transfer had a connection — a
+                // bad URL — leaves the previous transfer's kept one.)
                 let kept = f.code == 47 && run.open.is_some();
-                if !kept {
+                if !kept && run.current.is_some() {
                     if let Some(open) = run.open.take() {
                         let _ = open.conn.stream.shutdown().await;
                     }
                 }
-                // -v's lines are not silenced by -s; "curl: (N)" is.
+                // -v's lines are not silenced by -s; "curl: (N)" is. The
+                // connection closed, as libcurl numbers it: none yet (-1)
+                // for a URL it could not use; the one being made, whose
+                // number is then spent, when resolving or connecting
+                // failed. Nothing for a --resolve entry refused (before
+                // any), nor for a kept connection or one already said
+                // closed (too many redirects), nor for unreadable -d data.
+                let closing = match f.code {
+                    49 | 47 | 26 => None,
+                    1 | 3 => Some("-1".to_string()),
+                    _ if kept => None,
+                    _ => Some(match run.current {
+                        Some(n) => n.to_string(),
+                        None => {
+                            run.next_conn += 1;
+                            (run.next_conn - 1).to_string()
+                        }
+                    }),
+                };
                 if a.verbose {
                     if kept {
                         run.say_intact();
                     }
-                    run.err.line(format!("* {}", f.message));
-                    // The connection goes (or the one being made); a
-                    // --resolve entry refused stops before there is one.
-                    if !kept && f.code != 49 {
-                        let n = run.current.unwrap_or(run.next_conn);
+                    // (A bad URL's message is curl's own line only.)
+                    if f.code != 3 {
+                        run.err.line(format!("* {}", f.message));
+                    }
+                    if let Some(n) = closing {
                         run.err.line(format!("* Closing connection {n}"));
                     }
                 }
