@@ -1,0 +1,168 @@
+//! curl's own tests: option parsing, the meter's and -w's formats.
+
+use super::args::DataKind;
+use super::report::{max5, time8};
+use super::*;
+use crate::Usage;
+
+fn parse(s: &str) -> Result<CurlArgs, Usage> {
+    CurlArgs::parse(&crate::args::split(s).unwrap())
+}
+
+#[test]
+fn options() {
+    let a =
+        parse("-sSL -o /tmp/x -w '%{http_code}\\n' -H 'X-A: 1' -d a=1 -d b=2 http://h/").unwrap();
+    assert!(a.silent && a.show_error && a.follow);
+    assert_eq!(a.outputs, [Some("/tmp/x".to_string())]);
+    assert_eq!(a.headers, ["X-A: 1"]);
+    assert_eq!(
+        a.data,
+        [
+            (DataKind::Ascii, "a=1".to_string()),
+            (DataKind::Ascii, "b=2".to_string())
+        ]
+    );
+    assert_eq!(a.urls, ["http://h/"]);
+}
+
+#[test]
+fn usage_errors() {
+    assert_eq!(
+        parse("http://h/ -Z").unwrap_err().message,
+        "option -Z: is unknown"
+    );
+    assert_eq!(parse("-s").unwrap_err().message, "no URL specified!");
+    assert!(parse("-I -d x http://h/")
+        .unwrap_err()
+        .message
+        .contains("only select one"));
+    assert!(parse("-m abc http://h/").is_err());
+}
+
+#[test]
+fn urls() {
+    let u = Url::parse("http://Server.Lab.Test:8080/a/b?x=1#frag").unwrap();
+    assert_eq!(
+        (u.host.as_str(), u.port, u.target.as_str()),
+        ("server.lab.test", 8080, "/a/b?x=1")
+    );
+    assert_eq!(Url::parse("server").unwrap().target, "/");
+    assert_eq!(Url::parse("ftp://x/").unwrap_err().code, 1);
+    let tls = Url::parse("https://x/p").unwrap();
+    assert_eq!(
+        (tls.tls, tls.port, tls.authority().as_str()),
+        (true, 443, "x")
+    );
+    assert_eq!(tls.join("//y/q").unwrap().to_text(), "https://y/q");
+    assert_eq!(
+        Url::parse("https://x:8443/").unwrap().to_text(),
+        "https://x:8443/"
+    );
+    assert_eq!(Url::parse("http://x:99999/").unwrap_err().code, 3);
+    assert_eq!(Url::parse("http:///").unwrap_err().code, 3);
+    let base = Url::parse("http://h/dir/page?q").unwrap();
+    assert_eq!(base.join("/abs").unwrap().target, "/abs");
+    assert_eq!(base.join("rel").unwrap().target, "/dir/rel");
+    assert_eq!(
+        base.join("http://o:81/x").unwrap().to_text(),
+        "http://o:81/x"
+    );
+}
+
+#[test]
+fn meter_fields() {
+    assert_eq!(max5(16), "   16");
+    assert_eq!(max5(123_456), " 120k");
+    assert_eq!(max5(10 * 1024 * 1024 + 512 * 1024), "10.5M");
+    assert_eq!(time8(0), "--:--:--");
+    assert_eq!(time8(5), " 0:00:05");
+    assert_eq!(
+        Meter::row(16, 16, 0, 0, Duration::from_millis(10), 4000),
+        "100    16  100    16    0     0   1600      0 --:--:-- --:--:-- --:--:--  4000"
+    );
+}
+
+#[test]
+fn compressed_bodies_are_decoded() {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"hello, hello, hello").unwrap();
+    let packed = gz.finish().unwrap();
+    assert_eq!(decode("gzip", &packed).unwrap(), b"hello, hello, hello");
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(b"abc").unwrap();
+    assert_eq!(decode("deflate", &z.finish().unwrap()).unwrap(), b"abc");
+    assert_eq!(decode("gzip", b"not gzip").unwrap_err().code, 61);
+    assert_eq!(decode("br", b"x").unwrap_err().code, 61);
+}
+
+#[test]
+fn basic_credentials() {
+    assert_eq!(base64(b"alice:secret"), "YWxpY2U6c2VjcmV0");
+    assert_eq!(base64(b"a:b"), "YTpi");
+    assert_eq!(base64(b"ab"), "YWI=");
+}
+
+#[test]
+fn write_out_variables() {
+    let s = Stats {
+        http_code: 200,
+        url_effective: "http://h/".into(),
+        size_download: 9,
+        total: Duration::from_micros(2289),
+        ..Stats::default()
+    };
+    let text = |w: report::WriteOut| -> Vec<(bool, String)> { w.parts };
+    assert_eq!(
+        text(write_out(
+            "%{http_code} %{url_effective} %{time_total} %{size_download}\\n",
+            &s,
+            0
+        )),
+        [(false, "200 http://h/ 0.002289 9\n".to_string())]
+    );
+    let w = write_out("100%% %{nope}%{stderr}e%{stdout}o", &s, 0);
+    assert_eq!(w.warnings, ["nope"]);
+    assert_eq!(
+        w.parts,
+        [
+            (false, "100% ".to_string()),
+            (true, "e".to_string()),
+            (false, "o".to_string())
+        ]
+    );
+    let json = write_out("%{json}", &Stats::default(), 7).parts[0]
+        .1
+        .clone();
+    assert!(
+        json.starts_with("{\"certs\":\"\",\"content_type\":null,\"errormsg\":null,\"exitcode\":7,"),
+        "{json}"
+    );
+    assert!(json.contains(",\"http_code\":0,"), "{json}");
+    assert!(
+        json.ends_with(",\"urlnum\":0,\"curl_version\":\"libcurl/7.88.1\"}"),
+        "{json}"
+    );
+    // %header{name} (case-insensitive, repeated fields joined) and
+    // %{header_json}, as curl 7.84 and later print them.
+    let s = Stats {
+        headers: vec![
+            ("Server".into(), "tcplab-http/0.1".into()),
+            ("Set-Cookie".into(), "a=1".into()),
+            ("set-cookie".into(), "b=2".into()),
+        ],
+        ..Stats::default()
+    };
+    assert_eq!(
+        write_out("%header{server}|%header{SET-COOKIE}|%header{none}", &s, 0).parts,
+        [(false, "tcplab-http/0.1|a=1, b=2|".to_string())]
+    );
+    assert_eq!(
+        write_out("%{header_json}", &s, 0).parts,
+        [(
+            false,
+            "{\"server\":[\"tcplab-http/0.1\"],\n\"set-cookie\":[\"a=1\",\"b=2\"]\n}".to_string()
+        )]
+    );
+}
