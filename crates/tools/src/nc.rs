@@ -448,11 +448,7 @@ pub async fn run(
         };
         any_ok = true;
         if a.verbose {
-            err.line(format!(
-                "Connection to {} {p} port [{}] succeeded!",
-                shown(&name, addr, a.numeric),
-                service(p, Transport::Tcp, a.numeric)
-            ));
+            err.line(succeeded(&name, addr, p, Transport::Tcp, a.numeric));
         }
         if a.scan {
             stream.abort();
@@ -875,6 +871,15 @@ async fn listen(
     }
 }
 
+/// netcat's `-v` line for a port that answered.
+fn succeeded(name: &str, addr: Ipv4Addr, p: u16, t: Transport, numeric: bool) -> String {
+    format!(
+        "Connection to {} {p} port [{}] succeeded!",
+        shown(name, addr, numeric),
+        service(p, t, numeric)
+    )
+}
+
 /// The peer as netcat-openbsd names it in its messages: the name given,
 /// with the address it resolved to when that says more (not under -n,
 /// not when the name was the address).
@@ -923,11 +928,7 @@ async fn udp_client(
         return 1;
     }
     if a.verbose {
-        err.line(format!(
-            "Connection to {} {p} port [{}] succeeded!",
-            shown(&name, addr, a.numeric),
-            service(p, Transport::Udp, a.numeric)
-        ));
+        err.line(succeeded(&name, addr, p, Transport::Udp, a.numeric));
     }
     datagram_client(
         host,
@@ -1002,11 +1003,7 @@ async fn udp_scan(
         }
         status = i32::from(closed);
         if !closed {
-            err.line(format!(
-                "Connection to {} {p} port [{}] succeeded!",
-                shown(name, addr, a.numeric),
-                service(p, Transport::Udp, a.numeric)
-            ));
+            err.line(succeeded(name, addr, p, Transport::Udp, a.numeric));
         }
     }
     status

@@ -1004,6 +1004,19 @@ fn active_close_through_time_wait() {
     assert_eq!(b.state(c), State::Closed);
 }
 
+/// An established passive connection closed by us first, the peer's FIN
+/// acknowledged: TIME-WAIT. (connection, ISS)
+fn into_time_wait(b: &mut Bench) -> (TcpHandle, u32) {
+    let (c, iss) = established(b);
+    b.s.tcp_shutdown(c).unwrap();
+    b.one();
+    b.send(Seg::new(ACK, IRS + 1, iss + 2));
+    b.send(Seg::new(ACK | FIN, IRS + 1, iss + 2));
+    b.one();
+    assert_eq!(b.state(c), State::TimeWait);
+    (c, iss)
+}
+
 /// TIME-WAIT by RFC 9293 §3.10.7.4 and as FreeBSD's tcp_twcheck judges it
 /// (`time_wait_bsd`): a FIN without ACK outside the window is answered
 /// (first step) or dropped (no ACK bit); an acceptable ACK beyond RCV.NXT
@@ -1016,13 +1029,7 @@ fn time_wait_by_the_rfc_and_as_bsd() {
             c.msl = Duration::from_secs(5);
             c.time_wait_bsd = bsd;
         });
-        let (c, iss) = established(&mut b);
-        b.s.tcp_shutdown(c).unwrap();
-        b.one();
-        b.send(Seg::new(ACK, IRS + 1, iss + 2));
-        b.send(Seg::new(ACK | FIN, IRS + 1, iss + 2));
-        b.one();
-        assert_eq!(b.state(c), State::TimeWait);
+        let (c, iss) = into_time_wait(&mut b);
         let ack = Seg::new(ACK, iss + 2, IRS + 2).win(8191);
         b.send(Seg::new(FIN, IRS + 60_000, 0));
         if bsd {
@@ -1076,13 +1083,7 @@ fn a_fin_on_a_simultaneous_opens_syn() {
 fn repeated_fins_in_time_wait_file_one_wakeup() {
     for closed in [false, true] {
         let mut b = Bench::new(|c| c.msl = Duration::from_secs(5));
-        let (c, iss) = established(&mut b);
-        b.s.tcp_shutdown(c).unwrap();
-        b.one();
-        b.send(Seg::new(ACK, IRS + 1, iss + 2));
-        b.send(Seg::new(ACK | FIN, IRS + 1, iss + 2));
-        b.one();
-        assert_eq!(b.state(c), State::TimeWait);
+        let (c, iss) = into_time_wait(&mut b);
         if closed {
             // Nobody holds it: it waits as a TIME-WAIT record.
             b.s.tcp_close(b.now, c);
