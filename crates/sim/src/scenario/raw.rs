@@ -1,7 +1,55 @@
 //! The scenario file as written: what serde reads, with spans for errors.
 
-use serde::Deserialize;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{Error, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use toml::Spanned;
+
+/// A key written as one table (`[host.tcp]`, or inline): a list of tables
+/// (`[[host.tcp]]`) is refused in words that name the mistake, not as the
+/// first field's type error serde would report.
+fn one_table<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    struct One<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for One<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("one table")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<T, A::Error> {
+            Err(A::Error::custom(
+                "expected one table, in single brackets (such as [host.tcp]), found a list of tables in double brackets",
+            ))
+        }
+    }
+    d.deserialize_map(One(PhantomData)).map(Some)
+}
+
+/// A key written as a list of tables (`[[host]]`, one per entry): one
+/// table (`[host]`) is refused in words that say so.
+fn tables<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    struct List<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for List<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of tables")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Vec<T>, A::Error> {
+            Vec::deserialize(SeqAccessDeserializer::new(seq))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Vec<T>, A::Error> {
+            Err(A::Error::custom(
+                "expected a list of tables, each in double brackets (such as [[host]]), found one table in single brackets",
+            ))
+        }
+    }
+    d.deserialize_seq(List(PhantomData))
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -11,17 +59,17 @@ pub(super) struct RawScenario {
     pub(super) seed: Option<u64>,
     pub(super) ladder: Option<bool>,
     pub(super) end: Option<Spanned<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tables")]
     pub(super) host: Vec<RawNode>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tables")]
     pub(super) router: Vec<RawNode>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tables")]
     pub(super) link: Vec<RawLink>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tables")]
     pub(super) lan: Vec<RawLan>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tables")]
     pub(super) run: Vec<RawRun>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tables")]
     pub(super) file: Vec<RawFile>,
 }
 
@@ -38,6 +86,7 @@ pub(super) struct RawNode {
     pub(super) send_redirects: Option<bool>,
     pub(super) accept_redirects: Option<bool>,
     pub(super) ttl: Option<Spanned<u8>>,
+    #[serde(default, deserialize_with = "one_table")]
     pub(super) tcp: Option<RawTcp>,
     pub(super) nameservers: Option<Vec<Spanned<String>>>,
     pub(super) search: Option<Vec<Spanned<String>>>,
@@ -172,8 +221,10 @@ pub(super) struct RawLink {
     pub(super) corrupt: Option<Spanned<String>>,
     pub(super) drop: Option<Spanned<Vec<i64>>>,
     /// Overrides for what the first end sends.
+    #[serde(default, deserialize_with = "one_table")]
     pub(super) forward: Option<RawParams>,
     /// Overrides for what the second end sends.
+    #[serde(default, deserialize_with = "one_table")]
     pub(super) reverse: Option<RawParams>,
 }
 
@@ -208,6 +259,7 @@ pub(super) struct RawRun {
     /// `forward` (what the first end sends), `reverse`, or both if absent.
     pub(super) direction: Option<Spanned<String>>,
     /// New impairments for the link's directions.
+    #[serde(default, deserialize_with = "one_table")]
     pub(super) set: Option<RawParams>,
     /// `add DEST via GATEWAY` or `del DEST` on the node `on`.
     pub(super) route: Option<Spanned<String>>,
