@@ -614,10 +614,13 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
         last_sent.saturating_since(start),
         timing,
     );
-    if st.received > 0 {
-        0
-    } else {
+    // iputils: no reply at all, or with a deadline (-w) fewer replies than
+    // -c asked for, is a failure.
+    let short = a.deadline.is_some() && a.count.is_some_and(|c| st.received < c);
+    if st.received == 0 || short {
         1
+    } else {
+        0
     }
 }
 
@@ -686,8 +689,7 @@ fn summary(out: &mut Output, target: &str, st: &Stats, elapsed: Duration, timing
     if st.received > 0 && timing {
         let n = st.received + st.repeats;
         let avg = st.tsum / n;
-        let var = st.tsum2 / n as f64 - (avg as f64) * (avg as f64);
-        let mdev = isqrt(var.max(0.0) as u64);
+        let mdev = mdev(st.tsum, st.tsum2, n);
         last = format!(
             "rtt min/avg/max/mdev = {}/{}/{}/{} ms",
             ms3(st.tmin),
@@ -701,6 +703,23 @@ fn summary(out: &mut Output, target: &str, st: &Stats, elapsed: Duration, timing
         last.push_str(&format!("{comma}pipe {}", st.pipesize));
     }
     out.line(last);
+}
+
+/// The mean deviation as iputils computes it from the sums of the round
+/// trips and of their squares (µs): (Σt² − (Σt)²/n) / n, the integer
+/// division first, while Σt fits an int; with more, Σt²/n − avg². (The
+/// variance from the truncated mean, avg², is off by about the mean
+/// itself — 160 µs at a 26 ms round trip.)
+fn mdev(tsum: u64, tsum2: f64, n: u64) -> u64 {
+    let n = n.max(1);
+    let var = if tsum < i32::MAX as u64 {
+        let square = u128::from(tsum) * u128::from(tsum) / u128::from(n);
+        (tsum2 - square as f64) / n as f64
+    } else {
+        let avg = tsum / n;
+        tsum2 / n as f64 - (avg as f64) * (avg as f64)
+    };
+    isqrt(var.max(0.0) as u64)
 }
 
 fn isqrt(n: u64) -> u64 {
@@ -720,6 +739,25 @@ fn isqrt(n: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mdev_as_iputils_computes_it() {
+        let mdev_of = |trips: &[u64]| {
+            let tsum = trips.iter().sum();
+            let tsum2 = trips.iter().map(|&t| (t * t) as f64).sum();
+            mdev(tsum, tsum2, trips.len() as u64)
+        };
+        // Round trips 26.164 to 26.232 ms: the deviation is tens of µs
+        // (the truncated mean squared had given 179).
+        let trips = [26_164, 26_170, 26_232, 26_165, 26_181, 26_164, 26_177];
+        let m = mdev_of(&trips);
+        assert!((15..=30).contains(&m), "{m}");
+        assert_eq!(mdev_of(&[800, 800, 800]), 0);
+        // 1 and 3 ms: exactly 1 ms either side.
+        assert_eq!(mdev_of(&[1_000, 3_000]), 1_000);
+        // Σt beyond an int: the other order, still sane.
+        assert_eq!(mdev_of(&[3_000_000_000, 3_000_000_000]), 0);
+    }
 
     #[test]
     fn rtt_precision_like_iputils() {

@@ -433,3 +433,42 @@ delay = "150ms"
         r[1]
     );
 }
+
+/// iputils' exit status: with a deadline (-w), fewer replies than -c asked
+/// for is a failure even when some came; without -w, any reply is success.
+#[test]
+fn a_deadline_short_of_the_count_fails() {
+    let net = r#"
+seed = 1
+[[host]]
+name = "a"
+addr = "10.0.1.2/24"
+[[host]]
+name = "b"
+addr = "10.0.1.3/24"
+[[link]]
+ends = ["a", "b"]
+delay = "150ms"
+"#;
+    let r = common::run_in(
+        net,
+        &[
+            ("0s", "a", "ping -c 3 -w 2 b"),
+            ("10s", "a", "ping -c 2 -w 5 b"),
+            ("20s", "a", "ping -c 5 -i 0.2 -W 0.1 b"),
+        ],
+    );
+    // Replies 300 ms after requests a second apart: two by the deadline.
+    assert_eq!(
+        (r[0].stdout[5].as_str(), r[0].exit),
+        (
+            "2 packets transmitted, 2 received, 0% packet loss, time 1000ms",
+            Some(1)
+        ),
+        "{:?}",
+        r[0]
+    );
+    assert_eq!(r[1].exit, Some(0), "{:?}", r[1]);
+    // No deadline: replies after -W's wait still count as received.
+    assert_eq!(r[2].exit, Some(0), "{:?}", r[2]);
+}

@@ -76,6 +76,42 @@ fn dns_is_decoded() {
     );
 }
 
+/// -vv: a response's question, its authority section (the SOA of a
+/// negative answer, with its fields, which -v shows too) and the sequence
+/// number of a pure ACK (print-domain.c, print-tcp.c).
+#[test]
+fn very_verbose_shows_every_section_and_every_sequence_number() {
+    let r = run_in(
+        &format!("{}{}", dns_net(), &www_net()[common::NET.len()..]),
+        &[
+            SERVE_DNS,
+            ("0s", "server", "serve http"),
+            ("500ms", "client", "tcpdump -n -vv -c 2 udp port 53"),
+            ("500ms", "client", "tcpdump -n -vv -c 3 tcp port 80"),
+            ("1s", "client", "nslookup -type=A nothing.lab.test"),
+            (
+                "2s",
+                "client",
+                "curl -s -o /dev/null http://10.99.3.2/hello.txt",
+            ),
+        ],
+    );
+    let dns = &r[2].stdout;
+    assert!(
+        dns[3].ends_with(
+            " NXDomain*- q: A? nothing.lab.test. 0/1/0 ns: lab.test. SOA ns.lab.test. \
+             hostmaster.lab.test. 2026112101 3600 900 604800 60 (84)"
+        ),
+        "{dns:?}"
+    );
+    let tcp = &r[3].stdout;
+    assert!(
+        tcp[5].contains(": Flags [.], cksum 0x")
+            && tcp[5].contains("(correct), seq 1, ack 1, win "),
+        "{tcp:?}"
+    );
+}
+
 #[test]
 fn writes_pcap_files_and_counts_at_the_end() {
     let r = run_in(
@@ -386,7 +422,7 @@ fn link_headers_hex_snaplen_and_http() {
         ],
     );
     assert!(
-        r[1].stdout[0].starts_with("ip: IP 10.99.1.2 > 10.99.3.2: ICMP echo request"),
+        r[1].stdout[0].starts_with("ip: 10.99.1.2 > 10.99.3.2: ICMP echo request"),
         "{:?}",
         r[1].stdout
     );
@@ -397,7 +433,7 @@ fn link_headers_hex_snaplen_and_http() {
     );
     assert!(
         r[2].stdout[0].starts_with(
-            "00:00:00:00:00:00 > 00:00:00:00:00:00, ethertype IPv4 (0x0800), length 98: IP 127.0.0.1 > 127.0.0.1: ICMP echo request"
+            "00:00:00:00:00:00 > 00:00:00:00:00:00, ethertype IPv4 (0x0800), length 98: 127.0.0.1 > 127.0.0.1: ICMP echo request"
         ),
         "{:?}",
         r[2].stdout

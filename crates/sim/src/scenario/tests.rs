@@ -267,10 +267,22 @@ fn toml_syntax_error() {
 fn brackets_mixed_up_are_named() {
     let e = err("[host]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n");
     assert_eq!((e.line, e.column), (1, 1));
-    assert!(e.message.contains("expected a list of tables"), "{}", e.message);
-    let text = GOOD.replacen("[[run]]", "[[host.tcp]]\ncongestion = \"bbr\"\n\n[[run]]", 1);
+    assert!(
+        e.message.contains("expected a list of tables"),
+        "{}",
+        e.message
+    );
+    let text = GOOD.replacen(
+        "[[run]]",
+        "[[host.tcp]]\ncongestion = \"bbr\"\n\n[[run]]",
+        1,
+    );
     let e = err(&text);
-    assert!(e.message.contains("expected one table, in single brackets"), "{}", e.message);
+    assert!(
+        e.message.contains("expected one table, in single brackets"),
+        "{}",
+        e.message
+    );
     assert_eq!(text.lines().nth(e.line - 1), Some("[[host.tcp]]"));
     let text = GOOD.replacen("[[run]]", "[[link.forward]]\ndelay = \"1ms\"\n\n[[run]]", 1);
     assert!(err(&text).message.contains("expected one table"));

@@ -90,6 +90,7 @@ impl TcpdumpArgs {
             absolute: self.absolute,
             verbose: self.verbose,
             quiet: self.quiet,
+            link: self.link_header,
         }
     }
 

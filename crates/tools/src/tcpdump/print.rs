@@ -28,6 +28,9 @@ pub struct Style {
     pub verbose: u8,
     /// `-q`: TCP and UDP as their protocol and payload length only.
     pub quiet: bool,
+    /// `-e`: a link-level header precedes the line, and it names the
+    /// protocol, so ip_print and ip6_print leave their "IP " out.
+    pub link: bool,
 }
 
 /// tcpdump's `-X` (`hex_and_ascii_print`): 16 bytes a line, as four-digit
@@ -203,19 +206,57 @@ impl Printer {
     /// one (a TUN device carries the kernel's) gets [`ipv6_line`]'s.
     pub fn line(&mut self, bytes: &[u8], style: Style) -> String {
         if bytes.first().is_some_and(|b| b >> 4 == 6) {
-            return ipv6_line(bytes);
+            let line = ipv6_line(bytes);
+            return match line.strip_prefix("IP6 ") {
+                Some(rest) if style.link => rest.to_string(),
+                _ => line,
+            };
         }
         let ip = match ipv4::Packet::new_checked(bytes) {
             Ok(p) => p,
             Err(e) => return format!("IP [{e}, {} bytes]", bytes.len()),
         };
+        self.datagram(&ip, style, false, false)
+    }
+
+    /// The datagram an ICMP error quotes, under -v (print-icmp.c): its
+    /// header and as much of the rest as the error carried — a router
+    /// quotes 8 bytes of it or more (RFC 792, RFC 1812 §4.3.2.3). What is
+    /// missing is read as zeros up to the header's total length, so the
+    /// lengths print as the header gives them, and no checksum of a cut
+    /// quote is checked (tcpdump checks only what it has whole). A quote
+    /// inside the quote is not opened again.
+    fn quoted(&mut self, bytes: &[u8], style: Style) -> String {
+        let head = ipv4::Packet::new_unchecked(bytes);
+        if bytes.len() < 20 || head.version() != 4 || head.header_len() < 20 {
+            return format!("IP [truncated, {} bytes]", bytes.len());
+        }
+        let total = usize::from(head.total_len()).max(head.header_len());
+        let cut = bytes.len() < total;
+        let mut whole = bytes[..bytes.len().min(total)].to_vec();
+        whole.resize(total, 0);
+        match ipv4::Packet::new_checked(&whole[..]) {
+            Ok(ip) => self.datagram(&ip, style, true, cut),
+            Err(e) => format!("IP [{e}, {} bytes]", bytes.len()),
+        }
+    }
+
+    /// An IPv4 datagram's line; `inner` when an ICMP error quotes it
+    /// ([`Self::quoted`]), `cut` when that quote is not whole.
+    fn datagram(
+        &mut self,
+        ip: &ipv4::Packet<&[u8]>,
+        style: Style,
+        inner: bool,
+        cut: bool,
+    ) -> String {
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
         let names = (self.show(src, style), self.show(dst, style));
         let payload = ip.payload();
-        let frag = ip.more_frags() || ip.frag_offset() != 0;
-        let mut s = String::from("IP ");
+        let frag = ip.more_frags() || ip.frag_offset() != 0 || cut;
+        let mut s = String::from(if style.link { "" } else { "IP " });
         if style.verbose > 0 {
-            let _ = write!(s, "{}\n    ", ip_header(&ip));
+            let _ = write!(s, "{}\n    ", ip_header(ip));
         }
         if ip.frag_offset() != 0 {
             // A later fragment has no transport header: tcpdump 4.99
@@ -239,6 +280,12 @@ impl Printer {
                         Ok(icmp) => match icmpv4::Repr::parse(&icmp) {
                             Ok(repr) => {
                                 let _ = write!(s, "{repr}, length {}", payload.len());
+                                // -v: the datagram the error is about, on
+                                // lines of its own after a tab.
+                                if style.verbose > 0 && icmp.msg_type().is_error() && !inner {
+                                    let quote = self.quoted(icmp.data(), style);
+                                    let _ = write!(s, "\n\t{quote}");
+                                }
                             }
                             Err(_) => {
                                 let _ = write!(
@@ -339,7 +386,9 @@ impl Printer {
             }
         }
         let shift = |n: SeqNumber, b: u32| if recorded { n.0 } else { rel(n, b) };
-        if len > 0 || f.syn() || f.fin() || f.rst() {
+        // print-tcp.c: -vv shows the sequence number of every segment,
+        // pure ACKs too.
+        if style.verbose > 1 || len > 0 || f.syn() || f.fin() || f.rst() {
             let shown = shift(seg.seq_number(), base);
             let _ = write!(s, ", seq {shown}");
             if len > 0 {
@@ -556,8 +605,10 @@ fn udp_line(
 }
 
 /// tcpdump's `ns_print` for a DNS message, or `None` if it does not parse.
-/// `verbose` (the count of `-v`): from one, each answer names its owner;
-/// from three, its TTL in brackets (`ns_rprint`).
+/// `verbose` (the count of `-v`): from one, each answer names its owner
+/// and an SOA shows its fields; from two, a response shows its question
+/// and its authority and additional records; from three, each record's
+/// TTL in brackets (`ns_rprint`).
 pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
     let m = Message::from_vec(data).ok()?;
     let md = &m.metadata;
@@ -608,6 +659,17 @@ pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
             }
             s.push_str(&record(r, verbose));
         }
+        // From -vv the authority and additional sections follow, each
+        // after its tag ("ns:", "ar:"), records separated by commas.
+        if verbose > 1 {
+            for (tag, records) in [(" ns:", &m.authorities), (" ar:", &m.additionals)] {
+                if !records.is_empty() {
+                    s.push_str(tag);
+                    let shown: Vec<String> = records.iter().map(|r| record(r, verbose)).collect();
+                    s.push_str(&shown.join(","));
+                }
+            }
+        }
     } else {
         if md.recursion_desired {
             s.push('+');
@@ -646,7 +708,7 @@ fn record(r: &Record, verbose: u8) -> String {
     if verbose > 2 {
         let _ = write!(head, " [{}]", relts(r.ttl));
     }
-    head + &record_data(r)
+    head + &record_data(r, verbose)
 }
 
 /// tcpdump's `unsigned_relts_print`: `1d2h`, `5m`, `0s`.
@@ -671,9 +733,20 @@ fn relts(mut secs: u32) -> String {
     out
 }
 
-fn record_data(r: &Record) -> String {
+fn record_data(r: &Record, verbose: u8) -> String {
     let name = |n: &hickory_proto::rr::Name| fqdn(&n.to_ascii());
     match &r.data {
+        // The SOA's fields only under -v; its numbers unsigned, as %u.
+        RData::SOA(soa) if verbose > 0 => format!(
+            " SOA {} {} {} {} {} {} {}",
+            name(&soa.mname),
+            name(&soa.rname),
+            soa.serial,
+            soa.refresh as u32,
+            soa.retry as u32,
+            soa.expire as u32,
+            soa.minimum
+        ),
         RData::A(a) => format!(" A {}", a.0),
         RData::AAAA(a) => format!(" AAAA {}", a.0),
         RData::CNAME(c) => format!(" CNAME {}", name(&c.0)),
@@ -704,6 +777,110 @@ mod tests {
     use super::*;
     use hickory_proto::op::{OpCode, Query};
     use hickory_proto::rr::{Name, RecordType};
+
+    /// An IPv4 header (no options) over `body`, with its checksum; the
+    /// total length `claimed`, or the real one.
+    fn v4(
+        proto: u8,
+        ttl: u8,
+        src: [u8; 4],
+        dst: [u8; 4],
+        body: &[u8],
+        claimed: Option<u16>,
+    ) -> Vec<u8> {
+        let total = claimed.unwrap_or((20 + body.len()) as u16);
+        let mut b = vec![0x45, 0, 0, 0, 0, 7, 0, 0, ttl, proto, 0, 0];
+        b[2..4].copy_from_slice(&total.to_be_bytes());
+        b.extend_from_slice(&src);
+        b.extend_from_slice(&dst);
+        let sum = !tcplab_wire::checksum::data(&b);
+        b[10..12].copy_from_slice(&sum.to_be_bytes());
+        b.extend_from_slice(body);
+        b
+    }
+
+    /// -v opens the datagram an ICMP error quotes (print-icmp.c): after a
+    /// tab, its header and its line; a quote cut short reads its lengths
+    /// from its header; -e leaves out the "IP " in both; a quote is not
+    /// opened within a quote; without -v, one line.
+    #[test]
+    fn icmp_errors_show_the_datagram_they_quote() {
+        // An echo request of 1,028 bytes, of which 8 bytes of ICMP are
+        // quoted by "need to frag".
+        let echo = [8, 0, 0xf7, 0xfe, 0, 1, 0, 1];
+        let inner = v4(1, 64, [10, 0, 1, 2], [10, 0, 2, 2], &echo, Some(1028));
+        let mut icmp = vec![3, 4, 0, 0, 0, 0, 0x02, 0x40];
+        icmp.extend_from_slice(&inner);
+        let sum = !tcplab_wire::checksum::data(&icmp);
+        icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+        let outer = v4(1, 64, [10, 0, 1, 1], [10, 0, 1, 2], &icmp, None);
+        let style = Style {
+            numeric: true,
+            absolute: false,
+            verbose: 1,
+            quiet: false,
+            link: false,
+        };
+        let mut p = Printer::default();
+        let text = p.line(&outer, style);
+        let lines: Vec<&str> = text.split('\n').collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(
+            lines[1].starts_with(
+                "    10.0.1.1 > 10.0.1.2: ICMP 10.0.2.2 unreachable - need to frag (mtu 576)"
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            lines[2],
+            "\tIP (tos 0x0, ttl 64, id 7, offset 0, flags [none], proto ICMP (1), length 1028)"
+        );
+        assert_eq!(
+            lines[3],
+            "    10.0.1.2 > 10.0.2.2: ICMP echo request, id 1, seq 1, length 1008"
+        );
+        let text = p.line(
+            &outer,
+            Style {
+                link: true,
+                ..style
+            },
+        );
+        assert!(text.starts_with("(tos 0x0, ttl 64"), "{text}");
+        assert!(text.contains("\n\t(tos 0x0, ttl 64, id 7"), "{text}");
+        assert_eq!(
+            p.line(
+                &outer,
+                Style {
+                    verbose: 0,
+                    ..style
+                }
+            )
+            .lines()
+            .count(),
+            1
+        );
+        // A quote too short to hold a header: the error is not decoded,
+        // and nothing is opened.
+        let mut short = icmp[..8 + 12].to_vec();
+        short[2..4].copy_from_slice(&[0, 0]);
+        let sum = !tcplab_wire::checksum::data(&short);
+        short[2..4].copy_from_slice(&sum.to_be_bytes());
+        let outer = v4(1, 64, [10, 0, 1, 1], [10, 0, 1, 2], &short, None);
+        let text = p.line(&outer, style);
+        assert!(text.ends_with("ICMP type 3, length 20"), "{text}");
+        // A quote whose header is not IPv4's: said, not decoded.
+        let mut bad = icmp.clone();
+        bad[8] = 0x65;
+        let sum = {
+            bad[2..4].copy_from_slice(&[0, 0]);
+            !tcplab_wire::checksum::data(&bad)
+        };
+        bad[2..4].copy_from_slice(&sum.to_be_bytes());
+        let outer = v4(1, 64, [10, 0, 1, 1], [10, 0, 1, 2], &bad, None);
+        let text = p.line(&outer, style);
+        assert!(!text.contains("echo request"), "{text}");
+    }
 
     #[test]
     fn hex_and_ascii_as_tcpdump_prints_them() {
@@ -994,6 +1171,7 @@ mod ipv6_tests {
             absolute: false,
             verbose: 0,
             quiet: false,
+            link: false,
         };
         assert_eq!(
             p.line(&rs, style),
