@@ -11,6 +11,7 @@
 //! state names with underscores (`TIME_WAIT`, `FIN_WAIT2`), and — unlike ss
 //! — host names resolved too unless `-n`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -18,6 +19,7 @@ use tcplab_host::{Host, Output};
 use tcplab_stack::services::{self, Transport};
 
 use crate::args::{getopt, Opt};
+use crate::resolve;
 use crate::sockets::{snapshot, Netid, SockRow, SockState};
 use crate::Usage;
 
@@ -144,7 +146,7 @@ impl NetstatArgs {
 }
 
 fn addr_text(
-    host: &Host,
+    names: &Names,
     addr: SocketAddrV4,
     netid: Netid,
     (numeric_hosts, numeric_ports): (bool, bool),
@@ -154,7 +156,9 @@ fn addr_text(
     let ip = if numeric_hosts || addr.ip().is_unspecified() {
         addr.ip().to_string()
     } else {
-        host.reverse(*addr.ip())
+        names
+            .get(addr.ip())
+            .cloned()
             .unwrap_or_else(|| addr.ip().to_string())
     };
     let port = if wildcard_port {
@@ -180,13 +184,69 @@ fn addr_text(
 }
 
 /// The connection table.
-pub fn render(host: &Host, rows: &[SockRow], a: &NetstatArgs) -> Vec<String> {
-    let (want_tcp, want_udp, want_unix) = if a.tcp || a.udp || a.unix {
+/// Whether the Internet table shows this socket: its protocol asked for,
+/// and a server or not as -l / -a choose.
+fn listed(r: &SockRow, a: &NetstatArgs, want_tcp: bool, want_udp: bool) -> bool {
+    if r.netid.is_unix()
+        || (r.netid == Netid::Tcp && !want_tcp)
+        || (r.netid == Netid::Udp && !want_udp)
+    {
+        return false;
+    }
+    let server = r.state.is_server();
+    if a.all {
+        true
+    } else if a.listening {
+        server
+    } else {
+        !server
+    }
+}
+
+/// Which tables: TCP, UDP, local (Unix) sockets.
+fn wanted(a: &NetstatArgs) -> (bool, bool, bool) {
+    if a.tcp || a.udp || a.unix {
         (a.tcp, a.udp, a.unix && !a.inet)
     } else {
         // -4 alone: every inet socket, no local ones.
         (true, true, !a.inet)
-    };
+    }
+}
+
+/// The names of the addresses a table shows (`getnameinfo`: the hosts
+/// table, then DNS), looked up before it is drawn.
+pub type Names = BTreeMap<Ipv4Addr, String>;
+
+/// The names of every address in `rows` that has one, as netstat asks
+/// `getnameinfo` for each — through DNS when the host has name servers
+/// (none without; nothing under `-n`).
+pub async fn names(host: &Host, rows: &[SockRow], a: &NetstatArgs) -> Names {
+    let mut names = Names::new();
+    if a.numeric_hosts {
+        return names;
+    }
+    let (want_tcp, want_udp, _) = wanted(a);
+    // In the order the table shows them, each once (net-tools keeps the
+    // names it found).
+    let mut asked = std::collections::BTreeSet::new();
+    for r in rows.iter().filter(|r| listed(r, a, want_tcp, want_udp)) {
+        for ip in [Some(*r.local.ip()), r.peer.map(|p| *p.ip())]
+            .into_iter()
+            .flatten()
+        {
+            if ip.is_unspecified() || !asked.insert(ip) {
+                continue;
+            }
+            if let Some(name) = resolve::reverse(host, ip).await {
+                names.insert(ip, name);
+            }
+        }
+    }
+    names
+}
+
+pub fn render(names: &Names, rows: &[SockRow], a: &NetstatArgs) -> Vec<String> {
+    let (want_tcp, want_udp, want_unix) = wanted(a);
     let title = if a.all {
         "(servers and established)"
     } else if a.listening {
@@ -196,7 +256,7 @@ pub fn render(host: &Host, rows: &[SockRow], a: &NetstatArgs) -> Vec<String> {
     };
     let mut lines = Vec::new();
     if want_tcp || want_udp {
-        lines.extend(inet(host, rows, a, title, want_tcp, want_udp));
+        lines.extend(inet(names, rows, a, title, want_tcp, want_udp));
     }
     if want_unix {
         lines.extend(unix(rows, a, title));
@@ -254,7 +314,7 @@ fn unix(rows: &[SockRow], a: &NetstatArgs, title: &str) -> Vec<String> {
 
 /// The `Active Internet connections` table.
 fn inet(
-    host: &Host,
+    names: &Names,
     rows: &[SockRow],
     a: &NetstatArgs,
     title: &str,
@@ -276,30 +336,13 @@ fn inet(
         header.push_str(" Timer");
     }
     lines.push(header);
-    for r in rows {
-        if r.netid.is_unix()
-            || (r.netid == Netid::Tcp && !want_tcp)
-            || (r.netid == Netid::Udp && !want_udp)
-        {
-            continue;
-        }
-        let server = r.state.is_server();
-        let shown = if a.all {
-            true
-        } else if a.listening {
-            server
-        } else {
-            !server
-        };
-        if !shown {
-            continue;
-        }
+    for r in rows.iter().filter(|r| listed(r, a, want_tcp, want_udp)) {
         let numeric = (a.numeric_hosts, a.numeric_ports);
-        let local = addr_text(host, r.local, r.netid, numeric, false, a.wide);
+        let local = addr_text(names, r.local, r.netid, numeric, false, a.wide);
         let foreign = match r.peer {
-            Some(p) => addr_text(host, p, r.netid, numeric, false, a.wide),
+            Some(p) => addr_text(names, p, r.netid, numeric, false, a.wide),
             None => addr_text(
-                host,
+                names,
                 SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
                 r.netid,
                 (true, true),
@@ -474,7 +517,8 @@ pub async fn run(host: Host, a: NetstatArgs, mut out: Output) -> i32 {
         statistics(&host.with_stack(|s| s.stats()).to_string(), &a)
     } else {
         let rows = snapshot(&host);
-        render(&host, &rows, &a)
+        let names = names(&host, &rows, &a).await;
+        render(&names, &rows, &a)
     };
     for l in lines {
         out.line(l);

@@ -307,7 +307,10 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
     let mut header_done = false;
     let mut header = |out: &mut Output| {
         if !header_done && reverse.is_none() {
-            out.line(format!("Server:\t\t{server_ip}"));
+            // The server as it was given (a name stays a name), then its
+            // address, as BIND's nslookup prints them.
+            let shown = a.server.clone().unwrap_or_else(|| server_ip.to_string());
+            out.line(format!("Server:\t\t{shown}"));
             out.line(format!("Address:\t{server_ip}#{}", a.port));
             out.line("");
         }

@@ -78,6 +78,9 @@ fn cannot(opt: char, v: &str) -> Usage {
     }
 }
 
+/// `-w MAX[,HERE[,NEAR]]`. As traceroute 2.1's set_wait_specs, the factors
+/// not given are 0 (not used): `-w 2` waits the whole 2 s for every probe,
+/// where the default (5,3,10) may cut a wait short.
 fn parse_wait(v: &str) -> Option<(f64, f64, f64)> {
     let mut parts = v.split([',', '/']);
     let num = |s: Option<&str>, d: f64| -> Option<f64> {
@@ -87,8 +90,8 @@ fn parse_wait(v: &str) -> Option<(f64, f64, f64)> {
         }
     };
     let max = num(parts.next(), 5.0)?;
-    let here = num(parts.next(), 3.0)?;
-    let near = num(parts.next(), 10.0)?;
+    let here = num(parts.next(), 0.0)?;
+    let near = num(parts.next(), 0.0)?;
     // Bounded so that a multiple of an RTT stays a Duration.
     if parts.next().is_some() || max > 1e6 || here > 1e6 || near > 1e6 {
         return None;
@@ -794,6 +797,15 @@ mod tests {
         );
         assert_eq!(a.wait_max, Duration::from_secs(1));
         assert_eq!((a.wait_here, a.wait_near), (2.0, 3.0));
+        let w = parse("-w 2 server").unwrap();
+        assert_eq!(
+            (w.wait_max, w.wait_here, w.wait_near),
+            (Duration::from_secs(2), 0.0, 0.0)
+        );
+        let w = parse("-w 2,3 server").unwrap();
+        assert_eq!((w.wait_here, w.wait_near), (3.0, 0.0));
+        let w = parse("server").unwrap();
+        assert_eq!((w.wait_here, w.wait_near), (3.0, 10.0));
         assert_eq!(a.packet_len, Some(100));
         assert_eq!(a.probe_len(), 100);
         let t = parse("-T -p 443 server").unwrap();

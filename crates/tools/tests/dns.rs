@@ -542,3 +542,40 @@ fn tcp_connections_carry_several_queries_then_idle_out() {
     assert_ne!(port(fins[0]), port(fins[1]));
     assert_eq!(r[3].exit, Some(0));
 }
+
+/// netstat names the addresses it shows as getnameinfo does: through DNS
+/// when the host has name servers (net-tools asks once per address);
+/// not with -n.
+#[test]
+fn netstat_names_peers_through_dns() {
+    let r = run_in(
+        &dns_net(),
+        &[
+            SERVE_DNS,
+            ("0s", "server", "nc -l 7777"),
+            ("1s", "client", "nc server.lab.test 7777"),
+            ("2s", "client", "netstat -t"),
+            ("3s", "client", "netstat -tn"),
+        ],
+    );
+    let row = |out: &[String]| out.iter().find(|l| l.contains("ESTABLISHED")).cloned();
+    let named = row(&r[3].stdout).expect("a connection");
+    assert!(named.contains(" server.lab.test:7777 "), "{named}");
+    assert!(named.contains(" client:"), "{named}");
+    let numeric = row(&r[4].stdout).expect("a connection");
+    assert!(
+        numeric.contains(" 10.99.3.2:7777 ") && numeric.contains(" 10.99.1.2:"),
+        "{numeric}"
+    );
+}
+
+/// A server named on the command line is shown as it was given, with the
+/// address it had (BIND 9.18's nslookup).
+#[test]
+fn nslookup_shows_a_named_server_by_its_name() {
+    let r = lookups(&["nslookup -type=A server.lab.test ns.lab.test"]);
+    assert_eq!(
+        r[0].out(),
+        "Server:\t\tns.lab.test\nAddress:\t10.99.3.2#53\n\nName:\tserver.lab.test\nAddress: 10.99.3.2\n\n"
+    );
+}

@@ -280,6 +280,7 @@ impl Printer {
                         Ok(icmp) => match icmpv4::Repr::parse(&icmp) {
                             Ok(repr) => {
                                 let _ = write!(s, "{repr}, length {}", payload.len());
+                                icmp_checksum(&mut s, payload, style, frag);
                                 // -v: the datagram the error is about, on
                                 // lines of its own after a tab.
                                 if style.verbose > 0 && icmp.msg_type().is_error() && !inner {
@@ -294,6 +295,7 @@ impl Printer {
                                     u8::from(icmp.msg_type()),
                                     payload.len()
                                 );
+                                icmp_checksum(&mut s, payload, style, frag);
                             }
                         },
                         Err(e) => {
@@ -491,6 +493,23 @@ const HTTP_METHODS: [&str; 38] = [
     "VERSION-CONTROL",
     "BASELINE-CONTROL",
 ];
+
+/// print-icmp.c under -v: a message whose checksum does not add up says
+/// so, with the value it should have had; not for a fragment or a cut
+/// quote, whose bytes are not all there.
+fn icmp_checksum(s: &mut String, message: &[u8], style: Style, frag: bool) {
+    if style.verbose == 0 || frag || message.len() < 4 {
+        return;
+    }
+    if tcplab_wire::checksum::data(message) == 0xffff {
+        return;
+    }
+    let mut zeroed = message.to_vec();
+    zeroed[2..4].copy_from_slice(&[0, 0]);
+    let should = !tcplab_wire::checksum::data(&zeroed);
+    let have = u16::from_be_bytes([message[2], message[3]]);
+    let _ = write!(s, " (wrong icmp cksum {have:x} (->{should:x})!)");
+}
 
 /// tcpdump's HTTP line (`txtproto_print`): "HTTP", then, for a segment
 /// that starts a request (a known method) or a response (a three-digit
