@@ -901,6 +901,39 @@ mod tests {
         assert!(!text.contains("echo request"), "{text}");
     }
 
+    /// -v checks an ICMP message's checksum (print-icmp.c) and gives the
+    /// value it should have had; without -v nothing is said.
+    #[test]
+    fn a_wrong_icmp_checksum_is_named_under_verbose() {
+        let mut reply = vec![0, 0, 0, 0, 0, 1, 0, 1, 0xaa, 0xbb];
+        let good = !tcplab_wire::checksum::data(&reply);
+        reply[2..4].copy_from_slice(&(good ^ 0x0400).to_be_bytes());
+        let packet = v4(1, 64, [10, 0, 0, 2], [10, 0, 0, 1], &reply, None);
+        let style = Style {
+            numeric: true,
+            absolute: false,
+            verbose: 1,
+            quiet: false,
+            link: false,
+        };
+        let mut p = Printer::default();
+        let text = p.line(&packet, style);
+        let want = format!(" (wrong icmp cksum {:x} (->{good:x})!)", good ^ 0x0400);
+        assert!(text.ends_with(&want), "{text}");
+        assert!(!p
+            .line(
+                &packet,
+                Style {
+                    verbose: 0,
+                    ..style
+                }
+            )
+            .contains("wrong"));
+        reply[2..4].copy_from_slice(&good.to_be_bytes());
+        let packet = v4(1, 64, [10, 0, 0, 2], [10, 0, 0, 1], &reply, None);
+        assert!(!p.line(&packet, style).contains("wrong"));
+    }
+
     #[test]
     fn hex_and_ascii_as_tcpdump_prints_them() {
         let lines = hex_and_ascii(b"GET / HTTP/1.1\r\nHost");
