@@ -216,12 +216,40 @@ pub fn getopt(
     Ok((opts, operands))
 }
 
+/// getopt's complaint about a short option, said honestly when the real
+/// tool has that option and tcplab's does not: `option -f is not supported
+/// in tcplab` rather than `invalid option -- 'f'`, which would teach that
+/// ping has no -f. `real` holds the real tool's option letters.
+pub fn unsupported(message: String, real: &str) -> String {
+    let letter = message
+        .strip_prefix("invalid option -- '")
+        .and_then(|r| r.strip_suffix('\''))
+        .filter(|c| c.chars().count() == 1)
+        .and_then(|c| c.chars().next());
+    match letter {
+        Some(c) if c != ':' && real.contains(c) => {
+            format!("option -{c} is not supported in tcplab")
+        }
+        _ => message,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn words(s: &str) -> Vec<String> {
         split(s).unwrap()
+    }
+
+    #[test]
+    fn options_of_the_real_tool_are_said_unsupported() {
+        let e = getopt(&words("-f"), "c:", &[]).unwrap_err();
+        assert_eq!(unsupported(e, "cf"), "option -f is not supported in tcplab");
+        let e = getopt(&words("-z"), "c:", &[]).unwrap_err();
+        assert_eq!(unsupported(e, "cf"), "invalid option -- 'z'");
+        let e = getopt(&words("-c"), "c:", &[]).unwrap_err();
+        assert_eq!(unsupported(e, "cf"), "option requires an argument -- 'c'");
     }
 
     #[test]

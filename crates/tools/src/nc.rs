@@ -166,7 +166,10 @@ fn strtonum_error(what: &str, why: &str, v: &str) -> Usage {
 
 impl NcArgs {
     pub fn parse(args: &[String]) -> Result<NcArgs, Usage> {
-        let (opts, rest) = getopt(args, "46dhklnNuUvzp:q:s:w:", &[]).map_err(usage_error)?;
+        // OpenBSD netcat's letters, for options tcplab's nc lacks.
+        const REAL: &str = "46CDdFhI:i:klM:m:NnO:P:p:q:rSs:T:tUuV:vW:w:X:x:Zz";
+        let (opts, rest) = getopt(args, "46dhklnNuUvzp:q:s:w:", &[])
+            .map_err(|e| usage_error(crate::args::unsupported(e, REAL)))?;
         let mut a = NcArgs {
             listen: false,
             ipv6: false,
@@ -1115,11 +1118,14 @@ mod tests {
             .message
             .contains("missing socket path"));
         assert!(parse("-zU /x").is_err());
-        // An option nc does not have, in getopt's words, with the usage.
-        let e = parse("-x proxy server 80").unwrap_err();
-        assert_eq!(e.message, "invalid option -- 'x'");
+        // An option nc does not have, in getopt's words, with the usage;
+        // one OpenBSD's has and this one lacks, said to be unsupported.
+        let e = parse("-j server 80").unwrap_err();
+        assert_eq!(e.message, "invalid option -- 'j'");
         assert!(e.usage.is_some());
         assert_eq!(e.status, 1);
+        let e = parse("-x proxy server 80").unwrap_err();
+        assert_eq!(e.message, "option -x is not supported in tcplab");
         // -n: names are not looked up, services neither.
         assert!(parse("-n server http").is_err());
     }

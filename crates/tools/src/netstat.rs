@@ -103,7 +103,11 @@ impl NetstatArgs {
                 "statistics",
             ],
         )
-        .map_err(|e| Usage::with_usage("netstat", e, USAGE))?;
+        // net-tools' letters, for options tcplab's netstat lacks.
+        .map_err(|e| {
+            let real = "46A:aCcdeFghiLlMNnoprSstUuVvWwxZ";
+            Usage::with_usage("netstat", crate::args::unsupported(e, real), USAGE)
+        })?;
         if let Some(x) = rest.first() {
             return Err(Usage::with_usage(
                 "netstat",

@@ -130,8 +130,10 @@ fn pattern(value: &str) -> Result<Vec<u8>, Usage> {
 
 impl PingArgs {
     pub fn parse(args: &[String]) -> Result<PingArgs, Usage> {
+        // iputils 20221126's letters, for options tcplab's ping lacks.
+        const REAL: &str = "46aAbBCc:dDe:F:fhI:i:L:l:M:m:N:nOp:Q:qRrS:s:T:t:UVvW:w:";
         let (opts, operands) = getopt(args, "4bc:DhI:i:M:nOp:qs:t:vW:w:", &[])
-            .map_err(|e| Usage::with_usage("ping", e, HELP))?;
+            .map_err(|e| Usage::with_usage("ping", crate::args::unsupported(e, REAL), HELP))?;
         let mut a = PingArgs {
             count: None,
             interval: Duration::from_secs(1),

@@ -155,7 +155,11 @@ impl SsArgs {
                 "ipv6",
             ],
         )
-        .map_err(|e| Usage::with_usage("ss", e, USAGE))?;
+        // iproute2's letters, for options tcplab's ss lacks.
+        .map_err(|e| {
+            let real = "046A:abD:dEeF:f:HhiKlMmN:nOopSrstuVvwxZz";
+            Usage::with_usage("ss", crate::args::unsupported(e, real), USAGE)
+        })?;
         let mut a = SsArgs::default();
         for o in opts {
             let key = match &o {

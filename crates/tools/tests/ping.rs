@@ -149,7 +149,7 @@ fn frag_needed_and_usage_errors() {
             "patterns must be specified as hex digits: zz",
         ),
         ("ping -Z h", 2, "invalid option -- 'Z'"),
-        ("ping -f h", 2, "invalid option -- 'f'"),
+        ("ping -f h", 2, "option -f is not supported in tcplab"),
     ] {
         let u = tcplab_tools::Command::parse(cmd).unwrap_err();
         assert_eq!((u.status, u.message.as_str()), (status, msg), "{cmd}");

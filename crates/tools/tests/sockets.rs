@@ -408,9 +408,11 @@ fn netstat_tables() {
 fn bad_arguments() {
     for (cmd, msg) in [
         ("ss state nosuch", "wrong state name: nosuch"),
-        ("ss -Z", "invalid option -- 'Z'"),
+        ("ss -j", "invalid option -- 'j'"),
+        ("ss -Z", "option -Z is not supported in tcplab"),
         ("ss '( sport = )'", "bad filter near `)`"),
-        ("netstat -Z", "invalid option -- 'Z'"),
+        ("netstat -j", "invalid option -- 'j'"),
+        ("netstat -c", "option -c is not supported in tcplab"),
         ("netstat extra", "unexpected argument `extra`"),
     ] {
         let u = tcplab_tools::Command::parse(cmd).unwrap_err();

@@ -95,10 +95,12 @@ impl TcpdumpArgs {
     }
 
     pub fn parse(args: &[String]) -> Result<TcpdumpArgs, Usage> {
+        // tcpdump 4.99's letters, for options tcplab's tcpdump lacks.
+        const REAL: &str = "aAbB:c:C:dDeE:fF:G:hHi:Ij:JKlLm:M:nNOpqQ:r:s:StT:uUvV:w:W:xXy:Yz:Z:#";
         let (opts, rest) =
             getopt(args, "c:i:lnSqthVw:r:vXAxeps:", &["help", "version"]).map_err(|e| Usage {
                 status: 1,
-                ..Usage::with_usage("tcpdump", e, USAGE)
+                ..Usage::with_usage("tcpdump", crate::args::unsupported(e, REAL), USAGE)
             })?;
         let mut a = TcpdumpArgs {
             count: None,
