@@ -168,11 +168,12 @@ impl PingArgs {
                 's' => a.size = number(&v, 0, i32::MAX as u64)?,
                 't' => a.ttl = Some(number(&v, 0, 255)?),
                 'W' => {
-                    // iputils: a reply wait under a millisecond (or
-                    // beyond INT_MAX/1000 s) is "bad linger time".
+                    // iputils 20221126: a negative reply wait (or one
+                    // beyond INT_MAX/1000 s) is "bad linger time"; 0 is
+                    // taken, and waits for nothing after the last request.
                     let t = seconds(&v)
                         .ok()
-                        .filter(|t| *t >= Duration::from_millis(1) && t.as_secs() <= 2_147_483)
+                        .filter(|t| t.as_secs() <= 2_147_483)
                         .ok_or_else(|| Usage {
                             // error(2, ...) in iputils
                             status: 2,
@@ -808,9 +809,10 @@ mod tests {
             .message
             .contains("Destination address required"));
         assert!(parse("-M maybe h").is_err());
-        // iputils refuses a reply wait under a millisecond.
-        let e = parse("-W 0 h").unwrap_err();
-        assert_eq!((e.message.as_str(), e.status), ("bad linger time: 0", 2));
+        // iputils refuses a negative reply wait; 0 is one.
+        let e = parse("-W -1 h").unwrap_err();
+        assert_eq!((e.message.as_str(), e.status), ("bad linger time: -1", 2));
+        assert_eq!(parse("-W 0 h").unwrap().linger, Duration::ZERO);
         assert_eq!(
             parse("-W 0.001 h").unwrap().linger,
             Duration::from_millis(1)
