@@ -6,7 +6,7 @@
 //! runtime gives its host the real one. Applications see only the
 //! [`FileSystem`] trait, so the same code runs on both.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::rc::Rc;
@@ -48,7 +48,36 @@ pub fn normalize(path: &str) -> Option<String> {
 pub struct MemFs {
     files: RefCell<BTreeMap<String, Rc<[u8]>>>,
     dirs: RefCell<BTreeSet<String>>,
+    disk: Rc<Disk>,
 }
+
+/// The space the files of one or more [`MemFs`] share: memory, so it is
+/// bounded — a write that would pass the capacity fails as a full disk
+/// does (ENOSPC), whatever a scenario's tools do (copy a big file again
+/// and again, capture a long transfer).
+#[derive(Debug)]
+pub struct Disk {
+    capacity: u64,
+    used: Cell<u64>,
+}
+
+impl Disk {
+    /// A disk of `capacity` bytes, empty.
+    pub fn new(capacity: u64) -> Disk {
+        Disk {
+            capacity,
+            used: Cell::new(0),
+        }
+    }
+
+    /// The bytes its files hold now.
+    pub fn used(&self) -> u64 {
+        self.used.get()
+    }
+}
+
+/// A host's disk when nothing else is said: 1 GiB.
+pub const DEFAULT_DISK: u64 = 1 << 30;
 
 /// The directories every simulated host starts with.
 const SKELETON: &[&str] = &[
@@ -71,10 +100,7 @@ const SKELETON: &[&str] = &[
 
 impl Default for MemFs {
     fn default() -> MemFs {
-        MemFs {
-            files: RefCell::default(),
-            dirs: RefCell::new(SKELETON.iter().map(|d| d.to_string()).collect()),
-        }
+        MemFs::on(Rc::new(Disk::new(DEFAULT_DISK)))
     }
 }
 
@@ -83,9 +109,19 @@ impl MemFs {
         MemFs::default()
     }
 
+    /// A file system whose files take their space from `disk` (which
+    /// several may share).
+    pub fn on(disk: Rc<Disk>) -> MemFs {
+        MemFs {
+            files: RefCell::default(),
+            dirs: RefCell::new(SKELETON.iter().map(|d| d.to_string()).collect()),
+            disk,
+        }
+    }
+
     /// Create a file and every directory above it (`mkdir -p`, then
     /// write): how a scenario's `[[file]]` entries are made.
-    pub fn create(&self, path: &str, data: &[u8]) -> io::Result<()> {
+    pub fn create(&self, path: &str, data: impl Into<Rc<[u8]>>) -> io::Result<()> {
         let p = normalize(path).ok_or_else(|| not_found(path))?;
         let mut at = 0;
         while let Some(i) = p[at + 1..].find('/') {
@@ -98,7 +134,8 @@ impl MemFs {
             }
             self.dirs.borrow_mut().insert(p[..at].to_string());
         }
-        self.write(path, data)
+        let data: Rc<[u8]> = data.into();
+        self.store(path, data.len(), || data)
     }
 
     /// Paths of all files, in order.
@@ -131,35 +168,7 @@ impl FileSystem for MemFs {
     }
 
     fn write(&self, path: &str, data: &[u8]) -> io::Result<()> {
-        let p = normalize(path).ok_or_else(|| not_found(path))?;
-        if p == "/" || self.is_dir(&p) {
-            return Err(io::Error::new(
-                io::ErrorKind::IsADirectory,
-                format!("{path}: Is a directory"),
-            ));
-        }
-        // A file on the way is no directory (ENOTDIR): `/x/y` cannot be
-        // made while `/x` is a file.
-        {
-            let files = self.files.borrow();
-            let mut at = 0;
-            while let Some(i) = p[at + 1..].find('/') {
-                at += 1 + i;
-                if files.contains_key(&p[..at]) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::NotADirectory,
-                        format!("{path}: Not a directory"),
-                    ));
-                }
-            }
-        }
-        // open(2) with O_CREAT makes the file, not its directory.
-        let parent = &p[..p.rfind('/').unwrap_or(0)];
-        if !parent.is_empty() && !self.is_dir(parent) {
-            return Err(not_found(path));
-        }
-        self.files.borrow_mut().insert(p, Rc::from(data));
-        Ok(())
+        self.store(path, data.len(), || Rc::from(data))
     }
 
     fn list(&self, path: &str) -> Vec<String> {
@@ -191,6 +200,54 @@ impl FileSystem for MemFs {
     }
 }
 
+impl MemFs {
+    /// Make the file at `path` hold the `len` bytes `data` gives — asked
+    /// for only once the path and the space are found good, so a write
+    /// the disk cannot take copies nothing.
+    fn store(&self, path: &str, len: usize, data: impl FnOnce() -> Rc<[u8]>) -> io::Result<()> {
+        let p = normalize(path).ok_or_else(|| not_found(path))?;
+        if p == "/" || self.is_dir(&p) {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{path}: Is a directory"),
+            ));
+        }
+        // A file on the way is no directory (ENOTDIR): `/x/y` cannot be
+        // made while `/x` is a file.
+        {
+            let files = self.files.borrow();
+            let mut at = 0;
+            while let Some(i) = p[at + 1..].find('/') {
+                at += 1 + i;
+                if files.contains_key(&p[..at]) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotADirectory,
+                        format!("{path}: Not a directory"),
+                    ));
+                }
+            }
+        }
+        // open(2) with O_CREAT makes the file, not its directory.
+        let parent = &p[..p.rfind('/').unwrap_or(0)];
+        if !parent.is_empty() && !self.is_dir(parent) {
+            return Err(not_found(path));
+        }
+        // The space: what the file held comes back, what it will hold
+        // goes; more than the disk has is ENOSPC, the file unchanged.
+        let old = self.files.borrow().get(&p).map_or(0, |f| f.len() as u64);
+        let used = self.disk.used.get() - old + len as u64;
+        if used > self.disk.capacity {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!("{path}: No space left on device"),
+            ));
+        }
+        self.disk.used.set(used);
+        self.files.borrow_mut().insert(p, data());
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,14 +255,14 @@ mod tests {
     #[test]
     fn a_file_on_the_way_is_not_a_directory() {
         let fs = MemFs::default();
-        fs.create("/x", b"1").unwrap();
+        fs.create("/x", &b"1"[..]).unwrap();
         let e = fs.write("/x/y", b"2").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotADirectory);
         assert_eq!(e.to_string(), "/x/y: Not a directory");
-        assert!(fs.create("/x/y/z", b"3").is_err());
+        assert!(fs.create("/x/y/z", &b"3"[..]).is_err());
         assert!(!fs.is_dir("/x"), "a failed create leaves no directory");
-        fs.create("/xy/z", b"4").unwrap();
-        fs.create("/d/e", b"5").unwrap();
+        fs.create("/xy/z", &b"4"[..]).unwrap();
+        fs.create("/d/e", &b"5"[..]).unwrap();
         fs.write("/d/f", b"6").unwrap();
         assert_eq!(&*fs.read("/x").unwrap(), b"1");
     }
@@ -220,7 +277,7 @@ mod tests {
     #[test]
     fn files_and_directories() {
         let fs = MemFs::new();
-        fs.create("/srv/www/index.html", b"hi").unwrap();
+        fs.create("/srv/www/index.html", &b"hi"[..]).unwrap();
         assert_eq!(&*fs.read("/srv/www/../www/index.html").unwrap(), b"hi");
         assert!(fs.is_dir("/srv"));
         assert!(fs.is_dir("/srv/www"));
@@ -237,6 +294,26 @@ mod tests {
         assert!(fs.write("/srv", b"x").is_err());
     }
 
+    /// Files take their space from a disk the file systems share: a write
+    /// past it fails as ENOSPC and leaves the file as it was; replacing a
+    /// file gives its old space back.
+    #[test]
+    fn a_full_disk_refuses_writes() {
+        let disk = Rc::new(Disk::new(10));
+        let (a, b) = (MemFs::on(disk.clone()), MemFs::on(disk.clone()));
+        a.write("/tmp/x", b"123456").unwrap();
+        let e = b.write("/tmp/y", b"12345").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(e.to_string(), "/tmp/y: No space left on device");
+        assert!(b.read("/tmp/y").is_err());
+        b.write("/tmp/y", b"1234").unwrap();
+        assert_eq!(disk.used(), 10);
+        a.write("/tmp/x", b"1").unwrap();
+        assert_eq!(disk.used(), 5);
+        assert!(a.write("/tmp/x", b"123456").is_ok());
+        assert_eq!(disk.used(), 10);
+    }
+
     /// Applications write only into directories that exist, as open(2)
     /// with O_CREAT does: a missing one is ENOENT.
     #[test]
@@ -249,7 +326,7 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
         assert_eq!(e.to_string(), "/nope/x: No such file or directory");
         assert!(!fs.is_dir("/nope"));
-        fs.create("/nope/deep/x", b"3").unwrap();
+        fs.create("/nope/deep/x", &b"3"[..]).unwrap();
         assert!(fs.is_dir("/nope") && fs.is_dir("/nope/deep"));
         fs.write("/nope/y", b"4").unwrap();
         assert!(fs.write("/tmp/missing/z", b"5").is_err());

@@ -1053,21 +1053,25 @@ impl Sim {
 /// The content of a generated `[[file]]`: pseudo-random bytes that depend
 /// only on the path and size (xorshift64*, seeded from the path), so a
 /// download can be checked byte for byte and never compresses.
-pub fn generated(path: &str, size: u64) -> Vec<u8> {
+pub fn generated(path: &str, size: u64) -> Rc<[u8]> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for b in path.bytes() {
         x = (x ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
-    let mut out = Vec::with_capacity(size as usize);
-    while (out.len() as u64) < size {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        let v = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        let take = (size - out.len() as u64).min(8) as usize;
-        out.extend_from_slice(&v.to_le_bytes()[..take]);
-    }
-    out
+    let mut word = [0u8; 8];
+    // Made in place (a range mapped has a known length, so the shared
+    // slice is allocated once): a 1 GiB file costs 1 GiB, not two.
+    (0..size)
+        .map(|i| {
+            if i % 8 == 0 {
+                x ^= x >> 12;
+                x ^= x << 25;
+                x ^= x >> 27;
+                word = x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
+            }
+            word[(i % 8) as usize]
+        })
+        .collect()
 }
 
 #[cfg(test)]

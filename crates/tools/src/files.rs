@@ -80,21 +80,21 @@ impl Sha256sumArgs {
 
 /// A file's content, or the reason it cannot be read in the words of
 /// `strerror`.
-async fn read(host: &Host, stdin: &Stdin, path: &str) -> Result<Vec<u8>, String> {
+/// A file's bytes as the file system holds them (shared, not copied),
+/// or standard input's for `-`.
+async fn read(host: &Host, stdin: &Stdin, path: &str) -> Result<std::rc::Rc<[u8]>, String> {
     if path == "-" {
-        return Ok(stdin.read_to_end().await);
+        return Ok(stdin.read_to_end().await.into());
     }
     let fs = host.fs();
     if fs.is_dir(path) {
         return Err("Is a directory".into());
     }
-    fs.read(path)
-        .map(|d| d.to_vec())
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => "No such file or directory".to_string(),
-            io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
-            _ => e.to_string(),
-        })
+    fs.read(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => "No such file or directory".to_string(),
+        io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
+        _ => e.to_string(),
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -186,7 +186,14 @@ pub async fn run_cat(
     let mut status = 0;
     for f in &files {
         match read(&host, &stdin, f).await {
-            Ok(d) => out.write_bytes(&d),
+            // In pieces, as cat's read/write loop: what a piece makes of
+            // the output is printed and let go before the next (a big
+            // file is not copied whole into the output).
+            Ok(d) => {
+                for piece in d.chunks(128 << 10) {
+                    out.write_bytes(piece);
+                }
+            }
             Err(why) => {
                 err.line(format!("cat: {f}: {why}"));
                 status = 1;

@@ -1,6 +1,7 @@
 //! Building a simulation from a scenario: hosts and routers with their
 //! stacks, files, routes and policies, links, captures and the timeline.
 
+use tcplab_host::fs::{Disk, DEFAULT_DISK};
 use tcplab_host::{MemFs, OutputChunk, ResolverConfig};
 use tcplab_stack::{Config, Rng, Stack};
 
@@ -17,6 +18,18 @@ impl Sim {
         let seed = options.seed.unwrap_or(scenario.seed);
         let mut rng = Rng::new(seed);
         let names = Rc::new(RefCell::new(Names::default()));
+        // One disk for every host's files: the scenario's, and 1 GiB more
+        // for what the run writes (curl -o, tcpdump -w, cert), so that
+        // memory stays bounded whatever the tools are asked to save.
+        let given: u64 = scenario
+            .files
+            .iter()
+            .map(|f| match &f.content {
+                FileContent::Text(t) => t.len() as u64,
+                FileContent::Generated(n) => *n,
+            })
+            .sum();
+        let disk = Rc::new(Disk::new(given + DEFAULT_DISK));
         let mut nodes = Vec::new();
         for (index, spec) in scenario.nodes.iter().enumerate() {
             let mut config = match spec.kind {
@@ -86,13 +99,13 @@ impl Sim {
                 search: spec.search.clone(),
                 ..ResolverConfig::default()
             });
-            let fs = MemFs::new();
+            let fs = MemFs::on(disk.clone());
             for f in scenario.files.iter().filter(|f| f.node == index) {
-                let data = match &f.content {
-                    FileContent::Text(t) => t.as_bytes().to_vec(),
+                let data: Rc<[u8]> = match &f.content {
+                    FileContent::Text(t) => Rc::from(t.as_bytes()),
                     FileContent::Generated(n) => generated(&f.path, *n),
                 };
-                fs.create(&f.path, &data)
+                fs.create(&f.path, data)
                     .map_err(|e| node_err(format!("cannot create {}: {e}", f.path)))?;
             }
             host.set_fs(Rc::new(fs));

@@ -260,6 +260,8 @@ struct Dump {
     buf: Shared,
     writer: PcapWriter<Shared>,
     unsaved: usize,
+    /// The file's length at the last save.
+    saved: usize,
 }
 
 impl Dump {
@@ -273,12 +275,14 @@ impl Dump {
             buf,
             writer,
             unsaved: 0,
+            saved: 0,
         }
     }
 
     fn save(&mut self, host: &Host, err: &mut Output) -> bool {
         self.unsaved = 0;
-        let bytes = self.buf.0.borrow().clone();
+        let bytes = self.buf.0.borrow();
+        self.saved = bytes.len();
         if let Err(e) = host.fs().write(&self.path, &bytes) {
             // (The file system's error names the path.)
             err.line(format!("tcpdump: {e}"));
@@ -561,9 +565,13 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             let _ = d.writer.write_packet(wall, &t.bytes);
             d.unsaved += 1;
             // A daemon is not told when a scenario ends: keep small files
-            // whole after every packet, big ones every 256.
-            let small = d.buf.0.borrow().len() < 4 << 20;
-            if (small || d.unsaved >= 256) && !d.save(&host, &mut err) {
+            // whole after every packet, big ones every 256 packets once
+            // they have grown by an eighth (each save writes the whole
+            // file: growing gaps keep the copying linear in its size).
+            let len = d.buf.0.borrow().len();
+            let small = len < 1 << 20;
+            let due = d.unsaved >= 256 && len - d.saved >= d.saved / 8;
+            if (small || due) && !d.save(&host, &mut err) {
                 return 1;
             }
             continue;
