@@ -32,8 +32,19 @@ pub struct DrillArgs {
     seed: u64,
 }
 
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+/// The scripts at `path`: the file, or the `.pkt` files below the
+/// directory in name order. A directory reached twice (a symbolic link
+/// back up the tree) is read once.
+fn collect(
+    path: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::BTreeSet<PathBuf>,
+) -> Result<(), String> {
     if path.is_dir() {
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if !seen.insert(real) {
+            return Ok(());
+        }
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -41,7 +52,7 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
         entries.sort();
         for p in entries {
             if p.is_dir() || p.extension().is_some_and(|e| e == "pkt") {
-                collect(&p, out)?;
+                collect(&p, out, seen)?;
             }
         }
         Ok(())
@@ -57,8 +68,9 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
     let profile = Profile::from_name(&args.profile)
         .ok_or_else(|| format!("--profile {}: expected `tcplab` or `freebsd`", args.profile))?;
     let mut files = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for p in &args.paths {
-        collect(p, &mut files)?;
+        collect(p, &mut files, &mut seen)?;
     }
     if files.is_empty() {
         let named: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
@@ -82,7 +94,7 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
         let text = match crate::files::read_text(file) {
             Ok(t) => t,
             Err(e) => {
-                console::err_line(&e.to_string());
+                console::err_line(&format!("tcplab: {e}"));
                 malformed += 1;
                 continue;
             }

@@ -29,7 +29,7 @@ pub fn read_text(path: &Path) -> Result<String, String> {
     }
     String::from_utf8(bytes).map_err(|e| {
         format!(
-            "cannot read {shown}: not UTF-8 text (byte {} is not)",
+            "cannot read {shown}: not UTF-8 text (at byte {})",
             e.utf8_error().valid_up_to()
         )
     })
@@ -89,7 +89,7 @@ mod tests {
         let bin = dir.join("x.toml");
         std::fs::write(&bin, [b'a', 0xff, b'b']).unwrap();
         let e = read_text(&bin).unwrap_err();
-        assert!(e.contains("not UTF-8 text (byte 1 is not)"), "{e}");
+        assert!(e.contains("not UTF-8 text (at byte 1)"), "{e}");
         let e = make_dir(&bin).unwrap_err();
         assert!(e.ends_with("exists and is not a directory"), "{e}");
         assert_eq!(

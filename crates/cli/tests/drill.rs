@@ -176,3 +176,33 @@ fn output_to_a_closed_pipe_or_a_full_disk() {
         );
     }
 }
+
+/// A directory reached twice through a symbolic link back up the tree is
+/// read once: each script runs once.
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_runs_each_script_once() {
+    let dir = std::env::temp_dir().join(format!("tcplab-drill-loop-{}", std::process::id()));
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    for name in ["zero-window-probe.pkt", "cork.pkt"] {
+        let text = std::fs::read_to_string(scripts().join(name)).unwrap();
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let _ = std::os::unix::fs::symlink("..", sub.join("up"));
+    let out = tcplab(&["drill", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let n = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "pkt")
+        })
+        .count();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(stdout.trim_end(), format!("{n} passed, 0 failed"));
+}

@@ -212,7 +212,7 @@ fn devices_directories_and_binary_files_get_one_line() {
         (
             binary.display().to_string(),
             format!(
-                "tcplab: cannot read {}: not UTF-8 text (byte 0 is not)\n",
+                "tcplab: cannot read {}: not UTF-8 text (at byte 0)\n",
                 binary.display()
             ),
         ),
@@ -225,10 +225,11 @@ fn devices_directories_and_binary_files_get_one_line() {
                 assert_eq!(out.status.code(), Some(2), "{sub} {path}");
                 assert_eq!(stderr, expect, "{sub} {path}");
             } else if path != dir.display().to_string() {
-                // drill counts an unreadable script as malformed.
+                // drill counts an unreadable script as malformed, and
+                // says so in the same words.
                 assert_eq!(out.status.code(), Some(2), "{sub} {path}");
                 assert!(
-                    stderr.starts_with(&expect["tcplab: ".len()..]),
+                    stderr.starts_with(expect.as_str()),
                     "{sub} {path}: {stderr}"
                 );
             }

@@ -34,6 +34,26 @@ Available subcommands:
   pubkey: Reads a private key from stdin and writes a public key to stdout
 You may pass `--help' to any of these subcommands to view usage.";
 
+/// What `wg show IFACE` may be asked for alone.
+const SHOW_FIELDS: &[&str] = &[
+    "public-key",
+    "private-key",
+    "listen-port",
+    "fwmark",
+    "peers",
+    "preshared-keys",
+    "endpoints",
+    "allowed-ips",
+    "latest-handshakes",
+    "transfer",
+    "persistent-keepalive",
+    "dump",
+];
+
+const SHOW_USAGE: &str = "Usage: wg show { <interface> | all | interfaces } [public-key | \
+private-key | listen-port | fwmark | peers | preshared-keys | endpoints | allowed-ips | \
+latest-handshakes | transfer | persistent-keepalive | dump]";
+
 impl WgArgs {
     pub fn parse(args: &[String]) -> Result<WgArgs, Usage> {
         if crate::asks_help(args, true) {
@@ -46,6 +66,23 @@ impl WgArgs {
             ["genkey"] => Ok(WgArgs::Genkey),
             ["genpsk"] => Ok(WgArgs::Genpsk),
             ["pubkey"] => Ok(WgArgs::Pubkey),
+            // A known subcommand given more than it takes: its own usage
+            // line alone, as wg prints it.
+            [sub @ ("genkey" | "genpsk" | "pubkey"), ..] => Err(Usage {
+                status: 1,
+                ..Usage::with_usage("wg", String::new(), &format!("Usage: wg {sub}"))
+            }),
+            ["show", _, field] if SHOW_FIELDS.contains(field) => Err(Usage {
+                status: 1,
+                ..Usage::new(
+                    "wg",
+                    format!("`wg show ... {field}` is not supported in tcplab"),
+                )
+            }),
+            ["show", ..] => Err(Usage {
+                status: 1,
+                ..Usage::with_usage("wg", String::new(), SHOW_USAGE)
+            }),
             [other, ..] => Err(Usage {
                 status: 1,
                 ..Usage::with_usage("wg", format!("Invalid subcommand: `{other}'"), USAGE)

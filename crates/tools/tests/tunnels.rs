@@ -234,6 +234,15 @@ fn wg_keys_as_wireguard_tools_make_them() {
         sub.message.contains("Invalid subcommand: `frobnicate'"),
         "{sub:?}"
     );
+    // A subcommand given more than it takes prints its own usage line,
+    // as wg does.
+    let extra = tcplab_tools::Command::parse("wg genkey extra").unwrap_err();
+    assert_eq!(
+        (extra.status, extra.printed().0.as_str()),
+        (1, "Usage: wg genkey\n")
+    );
+    let show = tcplab_tools::Command::parse("wg show a b c").unwrap_err();
+    assert!(show.printed().0.starts_with("Usage: wg show {"), "{show:?}");
 }
 
 #[test]

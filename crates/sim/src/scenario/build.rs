@@ -15,12 +15,52 @@ use super::{
 };
 use crate::impair::LinkParams;
 
+/// The most hosts and routers a scenario may have: a chain of a thousand
+/// routers loads in about a second; the route computation grows with the
+/// cube of the count (3,000 took 18 s, 30,000 would take hours).
+const MAX_NODES: usize = 1000;
+
+/// The most `[[run]]` entries: each may start a process with its sockets
+/// and buffers (ten thousand took 10 s and 1 GB).
+const MAX_RUNS: usize = 10_000;
+
+/// The most links and LANs together.
+const MAX_SEGMENTS: usize = 10_000;
+
 pub(super) fn build(l: &Loader<'_>, raw: RawScenario) -> Res<Scenario> {
+    if raw.link.len() + raw.lan.len() > MAX_SEGMENTS {
+        // The first one past the limit, links counted first.
+        let at = match raw.link.get(MAX_SEGMENTS) {
+            Some(link) => link.ends.span(),
+            None => raw.lan[MAX_SEGMENTS - raw.link.len()].members.span(),
+        };
+        return Err(l.err(
+            at,
+            format!(
+                "more than {MAX_SEGMENTS} links and LANs: a scenario has at most {MAX_SEGMENTS}"
+            ),
+        ));
+    }
+    if let Some(r) = raw.run.get(MAX_RUNS) {
+        return Err(l.at(
+            &r.at,
+            format!("more than {MAX_RUNS} [[run]] entries: a scenario has at most {MAX_RUNS}"),
+        ));
+    }
     let mut nodes: Vec<NodeSpec> = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     let mut addr_owner: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
     for (kind, list) in [(NodeKind::Host, &raw.host), (NodeKind::Router, &raw.router)] {
         for n in list {
+            if nodes.len() == MAX_NODES {
+                return Err(l.at(
+                    &n.name,
+                    format!(
+                        "more than {MAX_NODES} hosts and routers: a scenario has at most \
+                         {MAX_NODES} (the routes computed for them grow with the cube of the count)"
+                    ),
+                ));
+            }
             let spec = node(l, kind, n, &names, &mut addr_owner)?;
             names.insert(spec.name.clone(), nodes.len());
             nodes.push(spec);
@@ -132,6 +172,14 @@ fn node(
             format!("there is already a host or router named `{name}`"),
         ));
     }
+    // Host names are DNS names, which ignore case (RFC 4343): `A` would
+    // answer for `a`.
+    if let Some(other) = names.keys().find(|k| k.eq_ignore_ascii_case(&name)) {
+        return Err(l.at(
+            &n.name,
+            format!("`{name}` and `{other}` differ only in case, and host names ignore case"),
+        ));
+    }
     let ifaces = interfaces(l, n, &name, addr_owner)?;
     let gateway = match &n.gateway {
         Some(g) => {
@@ -192,8 +240,13 @@ fn node(
         .map(|d| l.duration(d))
         .transpose()?;
     let default_ttl = match &n.ttl {
-        Some(t) if *t.get_ref() == 0 => return Err(l.at(t, "ttl must be from 1 to 255")),
-        Some(t) => Some(*t.get_ref()),
+        Some(t) => match u8::try_from(*t.get_ref()) {
+            Ok(v) if v > 0 => Some(v),
+            _ => {
+                let msg = format!("ttl must be from 1 to 255, not {}", t.get_ref());
+                return Err(l.at(t, msg));
+            }
+        },
         None => None,
     };
     let tcp = l.tcp(n.tcp.as_ref())?;

@@ -30,6 +30,21 @@ fn one_table<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Opt
     d.deserialize_map(One(PhantomData)).map(Some)
 }
 
+/// [`one_table`] for a key whose position is kept ([`Spanned`]).
+fn one_spanned_table<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Spanned<T>>, D::Error> {
+    struct One<T>(T);
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for One<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            one_table(d).map(|t| One(t.expect("one_table gives a value")))
+        }
+    }
+    let s = Spanned::<One<T>>::deserialize(d)?;
+    let span = s.span();
+    Ok(Some(Spanned::new(span, s.into_inner().0)))
+}
+
 /// A key written as a list of tables (`[[host]]`, one per entry): one
 /// table (`[host]`) is refused in words that say so.
 fn tables<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
@@ -85,11 +100,12 @@ pub(super) struct RawNode {
     pub(super) icmp_ratelimit: Option<Spanned<String>>,
     pub(super) send_redirects: Option<bool>,
     pub(super) accept_redirects: Option<bool>,
-    pub(super) ttl: Option<Spanned<u8>>,
+    pub(super) ttl: Option<Spanned<i64>>,
     #[serde(default, deserialize_with = "one_table")]
     pub(super) tcp: Option<RawTcp>,
     pub(super) nameservers: Option<Vec<Spanned<String>>>,
     pub(super) search: Option<Vec<Spanned<String>>>,
+    #[serde(default, deserialize_with = "one_spanned_table")]
     pub(super) nat: Option<Spanned<RawNat>>,
     #[serde(default)]
     pub(super) acl: Vec<Spanned<RawAcl>>,
@@ -111,6 +127,7 @@ pub(super) struct RawRules<'r> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRulesFile {
+    #[serde(default, deserialize_with = "one_spanned_table")]
     pub(super) nat: Option<Spanned<RawNat>>,
     #[serde(default)]
     pub(super) acl: Vec<Spanned<RawAcl>>,

@@ -261,6 +261,33 @@ fn toml_syntax_error() {
     assert_eq!(e.line, 1);
 }
 
+/// Names that differ only in case are one DNS name; sizes that would make
+/// a scenario load for minutes are refused at the entry past the limit.
+#[test]
+fn names_ignore_case_and_sizes_are_bounded() {
+    let e = err("[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n[[host]]\nname = \"A\"\naddr = \"10.0.0.2/24\"\n");
+    assert_eq!(e.line, 5);
+    assert!(e.message.contains("differ only in case"), "{}", e.message);
+    let mut many = String::new();
+    for i in 0..1001 {
+        many.push_str(&format!(
+            "[[host]]\nname = \"h{i}\"\naddr = \"10.{}.{}.1/24\"\n",
+            i / 256,
+            i % 256
+        ));
+    }
+    let e = err(&many);
+    assert_eq!(e.line, 1000 * 3 + 2);
+    assert!(e.message.contains("at most 1000"), "{}", e.message);
+    let mut runs = GOOD.to_string();
+    for _ in 0..10_000 {
+        runs.push_str("[[run]]\nat = \"1s\"\nsay = \"x\"\n");
+    }
+    assert!(err(&runs)
+        .message
+        .contains("more than 10000 [[run]] entries"));
+}
+
 /// Single and double brackets mixed up are named as such, at the line of
 /// the header — not as the first field's type error.
 #[test]
