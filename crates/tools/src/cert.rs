@@ -179,15 +179,23 @@ impl CertArgs {
                         "--san is for leaf and self-signed certificates".into(),
                     ));
                 }
+                let out =
+                    one("out").ok_or_else(|| usage(format!("cert {verb} needs --out FILE")))?;
+                let key_out = one("key-out")
+                    .ok_or_else(|| usage(format!("cert {verb} needs --key-out FILE")))?;
+                // One file for both would keep only the key.
+                if tcplab_host::fs::normalize(&out) == tcplab_host::fs::normalize(&key_out) {
+                    return Err(usage(format!(
+                        "--out and --key-out are the same file ({out}): the key would replace the certificate"
+                    )));
+                }
                 Ok(CertArgs::Make(MakeArgs {
                     role,
                     name: name.clone(),
                     sans,
                     ca,
-                    out: one("out")
-                        .ok_or_else(|| usage(format!("cert {verb} needs --out FILE")))?,
-                    key_out: one("key-out")
-                        .ok_or_else(|| usage(format!("cert {verb} needs --key-out FILE")))?,
+                    out,
+                    key_out,
                     days,
                     start,
                 }))

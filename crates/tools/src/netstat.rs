@@ -145,6 +145,19 @@ impl NetstatArgs {
             a.numeric_hosts = true;
             a.numeric_ports = true;
         }
+        // One table at a time: net-tools answers two of -r, -i, -s with
+        // its usage alone and status 3.
+        if [a.routes, a.interfaces, a.statistics]
+            .iter()
+            .filter(|&&m| m)
+            .count()
+            > 1
+        {
+            return Err(Usage {
+                status: 3,
+                ..Usage::with_usage("netstat", String::new(), USAGE)
+            });
+        }
         Ok(a)
     }
 }

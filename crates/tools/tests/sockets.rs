@@ -419,6 +419,10 @@ fn bad_arguments() {
         assert_eq!(u.message, msg, "{cmd}");
         assert_ne!(u.status, 0);
     }
+    // Two tables at once: the usage alone, status 3.
+    let u = tcplab_tools::Command::parse("netstat -r -i").unwrap_err();
+    assert_eq!((u.status, u.message.as_str()), (3, ""));
+    assert!(u.printed().0.starts_with("usage: netstat"), "{u:?}");
 }
 
 /// A receiver with a small window: the sender's `ss -i` says which limit
