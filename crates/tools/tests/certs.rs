@@ -158,6 +158,10 @@ fn bad_command_lines_say_what_is_wrong() {
         ),
         ("cert ca x --out a", "needs --key-out FILE"),
         (
+            "cert ca x --out /tmp/a --key-out /tmp/./a",
+            "--out and --key-out are the same file (/tmp/a)",
+        ),
+        (
             "cert ca x --out a --key-out b --days 0",
             "--days: `0` is not 1..36500",
         ),
