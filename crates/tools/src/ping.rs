@@ -250,8 +250,49 @@ struct Stats {
 /// What ping waits for.
 enum Heard {
     Ping(PingMessage),
-    /// An ICMP datagram on the raw socket: (from, payload).
-    Raw(Ipv4Addr, Vec<u8>),
+    /// An ICMP datagram on the raw socket.
+    Raw(tcplab_stack::raw::RawDatagram),
+}
+
+/// An echo reply to `ident` whose ICMP checksum is wrong: iputils run as
+/// root reads replies from its raw socket and does not check that
+/// checksum for IPv4 (it passes `csfailed` as 0), so a reply corrupted on
+/// the way counts as one. The stack's ping socket drops it (as Linux's
+/// ICMP layer does), so only the raw socket brings it: (seq, data).
+fn corrupted_reply(payload: &[u8], ident: u16) -> Option<(u16, Vec<u8>)> {
+    let packet = icmpv4::Packet::new_checked(payload).ok()?;
+    if packet.verify_checksum() || payload.len() < 8 || payload[0] != 0 {
+        return None;
+    }
+    let id = u16::from_be_bytes([payload[4], payload[5]]);
+    let seq = u16::from_be_bytes([payload[6], payload[7]]);
+    (id == ident).then(|| (seq, payload[8..].to_vec()))
+}
+
+/// iputils' check of a reply's data past its timestamp against what was
+/// sent: the first byte that differs, then the data 32 bytes a line.
+fn data_check(data: &[u8], pattern: Option<&[u8]>) -> Vec<String> {
+    const TV: usize = 16;
+    let sent = |i: usize| match pattern {
+        Some(p) if !p.is_empty() => p[i % p.len()],
+        _ => i as u8,
+    };
+    let Some(i) = (TV..data.len()).find(|&i| data[i] != sent(i)) else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!(
+        "wrong data byte #{i} should be 0x{:x} but was 0x{:x}",
+        sent(i),
+        data[i]
+    )];
+    for (k, chunk) in data[TV..].chunks(32).enumerate() {
+        let mut line = format!("#{}\t", TV + 32 * k);
+        for b in chunk {
+            line.push_str(&format!("{b:x} "));
+        }
+        lines.push(line);
+    }
+    lines
 }
 
 /// A redirect about one of our echo requests to `dst`: (gateway, code,
@@ -498,7 +539,7 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
         let heard = async {
             match select(sock.recv(), raw.recv()).await {
                 Either::Left(m) => Heard::Ping(m),
-                Either::Right(d) => Heard::Raw(d.src, d.payload),
+                Either::Right(d) => Heard::Raw(d),
             }
         };
         let wait = async {
@@ -523,10 +564,25 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                 String::new()
             }
         };
+        // A corrupted reply, as iputils reading its raw socket takes it.
+        let msg = match msg {
+            Heard::Raw(d) => match corrupted_reply(&d.payload, ident) {
+                Some((seq, data)) => Heard::Ping(PingMessage::Reply {
+                    from: d.src,
+                    seq,
+                    ttl: d.ttl,
+                    data,
+                    received: d.received,
+                }),
+                None => Heard::Raw(d),
+            },
+            other => other,
+        };
         match msg {
-            Heard::Raw(from, payload) => {
+            Heard::Raw(d) => {
+                let from = d.src;
                 // Not an error: the request was forwarded all the same.
-                let Some((gateway, code, seq)) = redirect_about(&payload, dst, ident) else {
+                let Some((gateway, code, seq)) = redirect_about(&d.payload, dst, ident) else {
                     continue;
                 };
                 if !sent_at.contains_key(&seq) || a.quiet {
@@ -586,6 +642,9 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                         line.push_str(" (DUP!)");
                     }
                     out.line(line);
+                    for l in data_check(&data, a.pattern.as_deref()) {
+                        out.line(l);
+                    }
                 }
             }
             Heard::Ping(PingMessage::Error { seq, report }) => {

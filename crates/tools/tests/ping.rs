@@ -472,3 +472,52 @@ delay = "150ms"
     // No deadline: replies after -W's wait still count as received.
     assert_eq!(r[2].exit, Some(0), "{:?}", r[2]);
 }
+
+/// iputils run as root reads replies from a raw socket and does not check
+/// their ICMP checksum: a reply corrupted on the way counts as received,
+/// and its data is checked against what was sent ("wrong data byte").
+#[test]
+fn corrupted_replies_count_and_show_the_wrong_byte() {
+    let net = r#"
+seed = 3
+[[host]]
+name = "a"
+addr = "10.0.1.2/24"
+[[host]]
+name = "b"
+addr = "10.0.1.3/24"
+[[link]]
+ends = ["a", "b"]
+delay = "1ms"
+[link.reverse]
+corrupt = "40%"
+"#;
+    let r = common::run_in(net, &[("0s", "a", "ping -c 20 -i 0.2 b")]);
+    let out = &r[0].stdout;
+    let wrong: Vec<usize> = (0..out.len())
+        .filter(|&i| out[i].starts_with("wrong data byte #"))
+        .collect();
+    assert!(!wrong.is_empty(), "{out:?}");
+    for i in wrong {
+        assert!(
+            out[i - 1].contains(" bytes from b (10.0.1.3): icmp_seq="),
+            "{out:?}"
+        );
+        assert!(out[i + 1].starts_with("#16\t10 11 12 "), "{out:?}");
+    }
+    // Corrupted in their IP header, some are lost; the others count.
+    let stats = out
+        .iter()
+        .find(|l| l.contains("packets transmitted"))
+        .unwrap();
+    let received: u32 = stats
+        .split(", ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(received > 12, "{stats}");
+}
