@@ -55,6 +55,11 @@ pub struct IcmpLayer {
     pub echo_ignore_broadcasts: bool,
 }
 
+/// Precedence 6, internetwork control (RFC 791 §3.1), in the TOS byte.
+const IPTOS_PREC_INTERNETCONTROL: u8 = 0xc0;
+/// The TOS bits proper (RFC 1349), without precedence or ECN.
+const IPTOS_TOS_MASK: u8 = 0x1e;
+
 impl IcmpLayer {
     pub fn new(config: &Config, rng: &mut Rng) -> IcmpLayer {
         IcmpLayer {
@@ -84,7 +89,7 @@ impl IcmpLayer {
     }
 
     /// Send an ICMP message from this host. `src` is the source to use, or
-    /// `None` to let routing choose.
+    /// `None` to let routing choose; `tos` the IP header's.
     pub fn send(
         &mut self,
         now: Instant,
@@ -92,6 +97,7 @@ impl IcmpLayer {
         src: Option<Ipv4Addr>,
         dst: Ipv4Addr,
         repr: &icmpv4::Repr<'_>,
+        tos: u8,
     ) {
         let Ok(route) = ip.route_local(now, dst, src) else {
             ip.stats.out_no_routes += 1;
@@ -102,7 +108,7 @@ impl IcmpLayer {
         let opts = SendOptions {
             protocol: Protocol::Icmp,
             ttl: ip.default_ttl,
-            tos: 0,
+            tos,
             // Linux's ICMP control socket uses IP_PMTUDISC_DONT: replies and
             // errors are fragmented on the way rather than lost.
             pmtudisc: PmtuDisc::Dont,
@@ -140,7 +146,8 @@ impl IcmpLayer {
             seq_no,
             data,
         };
-        self.send(now, ip, src, request.src_addr, &reply);
+        // The request's TOS, as Linux's icmp_reply keeps it.
+        self.send(now, ip, src, request.src_addr, &reply, request.tos);
     }
 
     /// Send `error` about the datagram in `original` (received on `in_iface`,
@@ -201,7 +208,12 @@ impl IcmpLayer {
         // An error about a datagram addressed to us comes from that address
         // (Linux icmp_send); otherwise routing picks the interface address.
         let src = Some(original_dst).filter(|a| ip.is_local_addr(*a));
-        self.send(now, ip, src, dst, &repr);
+        // Internetwork control precedence (RFC 791 §3.1, precedence 110;
+        // RFC 1812 §4.3.2.5 lets a router choose it for its errors) with
+        // the offending datagram's TOS bits, as Linux's icmp_send sets it.
+        let tos =
+            IPTOS_PREC_INTERNETCONTROL | (original.get(1).copied().unwrap_or(0) & IPTOS_TOS_MASK);
+        self.send(now, ip, src, dst, &repr, tos);
     }
 
     /// The global token bucket and the per-destination one: `ratelimit`
@@ -426,6 +438,8 @@ mod tests {
         let icmp_p = icmpv4::Packet::new_checked(p.payload()).unwrap();
         assert!(icmp_p.verify_checksum());
         assert_eq!(icmp_p.next_hop_mtu(), 576);
+        // Internetwork control precedence, as Linux's errors carry.
+        assert_eq!(p.tos(), 0xc0);
     }
 
     #[test]

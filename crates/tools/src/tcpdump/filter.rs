@@ -269,7 +269,7 @@ const MAX_TOKENS: usize = 1024;
 type Parsed<T> = Result<T, String>;
 
 fn near(w: &str) -> String {
-    format!("syntax error in filter expression near `{w}`")
+    format!("can't parse filter expression: syntax error near `{w}`")
 }
 
 impl Parser {
@@ -301,8 +301,10 @@ impl Parser {
         match self.peek() {
             Some(w) => near(w),
             None => match self.toks.last() {
-                Some(last) => format!("syntax error in filter expression: it ends after `{last}`"),
-                None => "syntax error in filter expression".to_string(),
+                Some(last) => {
+                    format!("can't parse filter expression: syntax error (it ends after `{last}`)")
+                }
+                None => "can't parse filter expression: syntax error".to_string(),
             },
         }
     }

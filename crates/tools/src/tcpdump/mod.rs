@@ -472,7 +472,10 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         Some(name) => match ifaces.iter().find(|(_, n, _)| n == name) {
             Some((id, _, _)) => (Some(*id), false),
             None => {
+                // pcap_open_live's error, then its detail on a line of
+                // its own (tcpdump 4.99 with libpcap 1.10).
                 err.line(format!("tcpdump: {name}: No such device exists"));
+                err.line("(No such device exists)");
                 return 1;
             }
         },

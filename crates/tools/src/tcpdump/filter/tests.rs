@@ -68,6 +68,15 @@ fn filters_parse_and_match_as_pcap_reads_them() {
         let words: Vec<String> = bad.split_whitespace().map(String::from).collect();
         assert!(Filter::parse(&words).is_err(), "{bad}");
     }
+    // libpcap's words first, then where.
+    let words = |s: &str| -> Vec<String> { s.split_whitespace().map(String::from).collect() };
+    assert_eq!(
+        Filter::parse(&words("tcp and")).unwrap_err(),
+        "can't parse filter expression: syntax error (it ends after `and`)"
+    );
+    assert!(Filter::parse(&words("tcp udp"))
+        .unwrap_err()
+        .starts_with("can't parse filter expression: syntax error"));
 }
 
 /// libpcap refuses a constant divisor of zero and a constant shift of
