@@ -209,7 +209,7 @@ impl IcmpLayer {
         // (Linux icmp_send); otherwise routing picks the interface address.
         let src = Some(original_dst).filter(|a| ip.is_local_addr(*a));
         // Internetwork control precedence (RFC 791 §3.1, precedence 110;
-        // RFC 1812 §4.3.2.5 lets a router choose it for its errors) with
+        // RFC 1812 §4.3.2.5: a router's errors SHOULD carry 6 or 7) with
         // the offending datagram's TOS bits, as Linux's icmp_send sets it.
         let tos =
             IPTOS_PREC_INTERNETCONTROL | (original.get(1).copied().unwrap_or(0) & IPTOS_TOS_MASK);
@@ -419,6 +419,33 @@ mod tests {
             );
             assert_eq!(sent(&mut ip), 0, "{src:?}");
         }
+    }
+
+    /// An echo reply keeps the request's TOS (Linux's icmp_reply).
+    #[test]
+    fn an_echo_reply_keeps_the_requests_tos() {
+        let (mut icmp, mut ip) = layer_with(Config::default());
+        let request = ipv4::Repr {
+            src_addr: Ipv4Addr::new(10, 0, 1, 2),
+            dst_addr: Ipv4Addr::new(10, 0, 1, 1),
+            protocol: Protocol::Icmp,
+            payload_len: 12,
+            ttl: 64,
+            tos: 0x10,
+            ident: 1,
+            dont_frag: false,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let echo = icmpv4::Repr::EchoRequest {
+            ident: 7,
+            seq_no: 1,
+            data: b"abcd",
+        };
+        icmp.reply_echo(Instant::ZERO, &mut ip, &request, Destination::Local, &echo);
+        let out = ip.out.pop_front().unwrap();
+        let p = ipv4::Packet::new_checked(&out.bytes[..]).unwrap();
+        assert_eq!((p.tos(), p.dst_addr()), (0x10, request.src_addr));
     }
 
     #[test]
