@@ -78,10 +78,8 @@ impl Sha256sumArgs {
     }
 }
 
-/// A file's content, or the reason it cannot be read in the words of
-/// `strerror`.
-/// A file's bytes as the file system holds them (shared, not copied),
-/// or standard input's for `-`.
+/// A file's bytes as the file system holds them (shared, not copied), or
+/// standard input's for `-`; else the reason in the words of `strerror`.
 async fn read(host: &Host, stdin: &Stdin, path: &str) -> Result<std::rc::Rc<[u8]>, String> {
     if path == "-" {
         return Ok(stdin.read_to_end().await.into());

@@ -167,7 +167,7 @@ fn strtonum_error(what: &str, why: &str, v: &str) -> Usage {
 impl NcArgs {
     pub fn parse(args: &[String]) -> Result<NcArgs, Usage> {
         // OpenBSD netcat's letters, for options tcplab's nc lacks.
-        const REAL: &str = "46CDdFhI:i:klM:m:NnO:P:p:q:rSs:T:tUuV:vW:w:X:x:Zz";
+        const REAL: &str = "46bCDdFhI:i:klM:m:NnO:P:p:q:rSs:T:tUuV:vW:w:X:x:Zz";
         let (opts, rest) = getopt(args, "46dhklnNuUvzp:q:s:w:", &[])
             .map_err(|e| usage_error(crate::args::unsupported(e, REAL)))?;
         let mut a = NcArgs {

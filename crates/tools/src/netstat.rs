@@ -105,7 +105,7 @@ impl NetstatArgs {
         )
         // net-tools' letters, for options tcplab's netstat lacks.
         .map_err(|e| {
-            let real = "46A:aCcdeFghiLlMNnoprSstUuVvWwxZ";
+            let real = "246A:aCcdeFfghilMNnoprSstUuVvWwxZ";
             Usage::with_usage("netstat", crate::args::unsupported(e, real), USAGE)
         })?;
         if let Some(x) = rest.first() {

@@ -179,7 +179,8 @@ impl PingArgs {
                             status: 2,
                             ..Usage::new("ping", format!("bad linger time: {v}"))
                         })?;
-                    a.linger = t;
+                    // Kept in whole milliseconds, as iputils' int.
+                    a.linger = Duration::from_millis(t.as_millis() as u64);
                 }
                 'w' => a.deadline = Some(seconds(&v)?),
                 'q' => a.quiet = true,
@@ -520,15 +521,18 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                 }
             }
             next_send = now + a.interval;
-            if a.count.is_some_and(|c| st.transmitted >= c) {
+            if a.count.is_some_and(|c| st.transmitted >= c) && a.deadline.is_none() {
                 // iputils' schedule_exit: wait 2 × the longest RTT (at least
-                // one interval) if anything came back, else the -W linger.
+                // one interval) if anything came back, else the -W linger;
+                // with a deadline (-w) no exit timer at all, and a wait of
+                // 0 (-W 0) disarms it (setitimer) — ping then waits for a
+                // reply, the deadline or an interrupt.
                 let wait = if st.received > 0 {
                     Duration::from_micros(2 * st.tmax).max(a.interval)
                 } else {
                     a.linger
                 };
-                exit_at = Some(now + wait);
+                exit_at = (!wait.is_zero()).then(|| now + wait);
             }
             continue;
         }
@@ -872,6 +876,7 @@ mod tests {
         let e = parse("-W -1 h").unwrap_err();
         assert_eq!((e.message.as_str(), e.status), ("bad linger time: -1", 2));
         assert_eq!(parse("-W 0 h").unwrap().linger, Duration::ZERO);
+        assert_eq!(parse("-W 0.0005 h").unwrap().linger, Duration::ZERO);
         assert_eq!(
             parse("-W 0.001 h").unwrap().linger,
             Duration::from_millis(1)

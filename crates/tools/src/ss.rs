@@ -157,7 +157,7 @@ impl SsArgs {
         )
         // iproute2's letters, for options tcplab's ss lacks.
         .map_err(|e| {
-            let real = "046A:abD:dEeF:f:HhiKlMmN:nOopSrstuVvwxZz";
+            let real = "046A:abD:dEeF:f:HhiKlMmN:nOopSrsTtuVvwxZz";
             Usage::with_usage("ss", crate::args::unsupported(e, real), USAGE)
         })?;
         let mut a = SsArgs::default();

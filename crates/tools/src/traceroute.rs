@@ -82,19 +82,67 @@ fn cannot(opt: char, v: &str) -> Usage {
 /// unsupported; one neither has gets CLIF's line, which names the
 /// argument's position: ``Bad option `-x' (argc 1)``.
 fn bad_option(args: &[String], message: String) -> Usage {
-    const REAL: &str = "46AdDeFf:g:IiLl:M:m:N:nO:P:p:q:rs:Tt:UVw:z:";
+    const REAL: &str = "46AdDeFf:g:Iil:M:m:N:nO:P:p:q:rs:Tt:UVw:z:";
+    // The position CLIF names: the first argument (before `--`) that is
+    // the option itself or a cluster holding it.
+    let argc = |found: &dyn Fn(&str) -> bool| {
+        args.iter()
+            .take_while(|a| *a != "--")
+            .position(|a| found(a))
+            .map_or(1, |i| i + 1)
+    };
+    // A long option it does not know, as written (with its value).
+    if let Some(name) = message
+        .strip_prefix("unrecognized option '--")
+        .and_then(|r| r.strip_suffix('\''))
+    {
+        let written = args.iter().find(|a| {
+            a.strip_prefix("--")
+                .is_some_and(|r| r.split('=').next() == Some(name))
+        });
+        let n = argc(&|a: &str| Some(a) == written.map(String::as_str));
+        let message = match written.and_then(|w| w.split_once('=')) {
+            Some((opt, value)) => {
+                format!("Bad option `{opt}={value}' (with arg `{value}') (argc {n})")
+            }
+            None => format!("Bad option `--{name}' (argc {n})"),
+        };
+        return Usage {
+            status: 2,
+            ..Usage::new("traceroute", message)
+        };
+    }
+    // An option given without the value it takes, with the value's name.
+    if let Some(c) = message
+        .strip_prefix("option requires an argument -- '")
+        .and_then(|r| r.chars().next())
+    {
+        let what = match c {
+            'f' => "first_ttl",
+            'm' => "max_ttl",
+            'N' => "squeries",
+            'p' => "port",
+            'q' => "nqueries",
+            'w' => "MAX,HERE,NEAR",
+            _ => "value",
+        };
+        let n = argc(&|a: &str| a.starts_with('-') && !a.starts_with("--") && a.ends_with(c));
+        return Usage {
+            status: 2,
+            ..Usage::new(
+                "traceroute",
+                format!("Option `-{c}' (argc {n}) requires an argument: `-{c} {what}'"),
+            )
+        };
+    }
     let said = crate::args::unsupported(message.clone(), REAL);
     let letter = message
         .strip_prefix("invalid option -- '")
         .and_then(|r| r.chars().next());
     let message = match letter {
         Some(c) if said == message => {
-            let argc = args
-                .iter()
-                .take_while(|a| *a != "--")
-                .position(|a| a.starts_with('-') && !a.starts_with("--") && a.contains(c))
-                .map_or(1, |i| i + 1);
-            format!("Bad option `-{c}' (argc {argc})")
+            let n = argc(&|a: &str| a.starts_with('-') && !a.starts_with("--") && a.contains(c));
+            format!("Bad option `-{c}' (argc {n})")
         }
         _ => said,
     };
@@ -872,6 +920,18 @@ mod tests {
         assert_eq!(
             parse("-V h").unwrap_err().message,
             "option -V is not supported in tcplab"
+        );
+        assert_eq!(
+            parse("--foo h").unwrap_err().message,
+            "Bad option `--foo' (argc 1)"
+        );
+        assert_eq!(
+            parse("-n --foo=3 h").unwrap_err().message,
+            "Bad option `--foo=3' (with arg `3') (argc 2)"
+        );
+        assert_eq!(
+            parse("-n -m").unwrap_err().message,
+            "Option `-m' (argc 2) requires an argument: `-m max_ttl'"
         );
         assert_eq!(
             parse("h 70000").unwrap_err().message,

@@ -521,3 +521,39 @@ corrupt = "40%"
         .unwrap();
     assert!(received > 12, "{stats}");
 }
+
+/// iputils' exit timer: -W 0 disarms it (ping waits for the reply), a
+/// shorter wait than the round trip gives up first, and with -w there is
+/// none (the deadline ends the run).
+#[test]
+fn the_reply_wait_after_the_last_request() {
+    let net = r#"
+seed = 1
+[[host]]
+name = "a"
+addr = "10.0.1.2/24"
+[[host]]
+name = "b"
+addr = "10.0.1.3/24"
+[[link]]
+ends = ["a", "b"]
+delay = "150ms"
+"#;
+    let r = common::run_in(
+        net,
+        &[
+            ("0s", "a", "ping -c 1 -W 0 b"),
+            ("10s", "a", "ping -c 1 -W 0.1 b"),
+            ("20s", "a", "ping -c 1 -W 0.1 -w 3 b"),
+        ],
+    );
+    let stats = |i: usize| {
+        r[i].stdout
+            .iter()
+            .find(|l| l.contains("transmitted"))
+            .cloned()
+    };
+    assert!(stats(0).unwrap().contains(", 1 received"), "{:?}", r[0]);
+    assert!(stats(1).unwrap().contains(", 0 received"), "{:?}", r[1]);
+    assert!(stats(2).unwrap().contains(", 1 received"), "{:?}", r[2]);
+}

@@ -570,3 +570,35 @@ fn a_capture_begun_mid_connection_takes_its_bases_from_the_first_ack() {
     assert!(dump[1].contains(", seq 1:"), "{}", dump[1]);
     assert_eq!(field(&dump[1], ", ack "), len.to_string(), "{}", dump[1]);
 }
+
+/// A capture that is still running keeps its file whole once traffic has
+/// been quiet for a second: a reader then sees every packet.
+#[test]
+fn a_running_capture_saves_after_a_quiet_second() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            ("500ms", "client", "tcpdump -w /tmp/live.pcap port 80"),
+            (
+                "1s",
+                "client",
+                "curl -s -o /dev/null http://server/hello.txt",
+            ),
+            ("3s", "client", "tcpdump -n -r /tmp/live.pcap"),
+        ],
+    );
+    let read = &r[3];
+    assert_eq!(read.exit, Some(0), "{read:?}");
+    // The whole exchange, the FINs included.
+    assert!(read.stdout.len() >= 8, "{:?}", read.stdout);
+    assert!(
+        read.stdout
+            .iter()
+            .filter(|l| l.contains("Flags [F"))
+            .count()
+            >= 2,
+        "{:?}",
+        read.stdout
+    );
+}

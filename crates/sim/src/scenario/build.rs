@@ -739,6 +739,9 @@ pub fn printable(s: &str) -> String {
 /// The `[[file]]`s put on nodes before the run.
 fn files(l: &Loader<'_>, raw: &RawScenario, names: &BTreeMap<String, usize>) -> Res<Vec<FileSpec>> {
     let mut files: Vec<FileSpec> = Vec::new();
+    // (node, path) of the files so far, ordered: the checks below look up
+    // neighbours and ancestors instead of comparing with every file.
+    let mut taken: std::collections::BTreeSet<(usize, String)> = Default::default();
     // Generated files are made in memory before the run: bounded
     // together, not only each.
     let mut generated_total: u64 = 0;
@@ -762,24 +765,30 @@ fn files(l: &Loader<'_>, raw: &RawScenario, names: &BTreeMap<String, usize>) -> 
         if path.ends_with('/') {
             return Err(l.at(&f.path, format!("`{path}` names a directory, not a file")));
         }
-        if files.iter().any(|x| x.node == node && x.path == norm) {
+        if taken.contains(&(node, norm.clone())) {
             return Err(l.at(&f.path, format!("`{norm}` is given twice on this node")));
         }
         // A file cannot also be a directory of another (`/x` and `/x/y`):
-        // the file system would keep only one of them.
-        if let Some(other) = files.iter().find(|x| {
-            x.node == node
-                && (x.path.starts_with(&format!("{norm}/"))
-                    || norm.starts_with(&format!("{}/", x.path)))
-        }) {
+        // the file system would keep only one of them. Files below this
+        // one sort right after `norm/`; its ancestors are its prefixes.
+        let below = format!("{norm}/");
+        let under = taken
+            .range((node, below.clone())..)
+            .next()
+            .filter(|(n, p)| *n == node && p.starts_with(&below))
+            .map(|(_, p)| p.clone());
+        let above = norm
+            .match_indices('/')
+            .skip(1)
+            .map(|(i, _)| norm[..i].to_string())
+            .find(|a| taken.contains(&(node, a.clone())));
+        if let Some(other) = under.or(above) {
             return Err(l.at(
                 &f.path,
-                format!(
-                    "`{norm}` and `{}` cannot both be files on this node",
-                    other.path
-                ),
+                format!("`{norm}` and `{other}` cannot both be files on this node"),
             ));
         }
+        taken.insert((node, norm.clone()));
         let content = match (&f.text, &f.size) {
             (Some(t), None) => FileContent::Text(t.clone()),
             (None, Some(sz)) => {

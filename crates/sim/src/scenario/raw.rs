@@ -107,9 +107,9 @@ pub(super) struct RawNode {
     pub(super) search: Option<Vec<Spanned<String>>>,
     #[serde(default, deserialize_with = "one_spanned_table")]
     pub(super) nat: Option<Spanned<RawNat>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tables")]
     pub(super) acl: Vec<Spanned<RawAcl>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tables")]
     pub(super) firewall: Vec<Spanned<RawFirewall>>,
     pub(super) conntrack_max: Option<Spanned<i64>>,
 }
@@ -129,9 +129,9 @@ pub(super) struct RawRules<'r> {
 pub(super) struct RawRulesFile {
     #[serde(default, deserialize_with = "one_spanned_table")]
     pub(super) nat: Option<Spanned<RawNat>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tables")]
     pub(super) acl: Vec<Spanned<RawAcl>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tables")]
     pub(super) firewall: Vec<Spanned<RawFirewall>>,
     pub(super) conntrack_max: Option<Spanned<i64>>,
 }

@@ -313,6 +313,17 @@ fn brackets_mixed_up_are_named() {
     assert_eq!(text.lines().nth(e.line - 1), Some("[[host.tcp]]"));
     let text = GOOD.replacen("[[run]]", "[[link.forward]]\ndelay = \"1ms\"\n\n[[run]]", 1);
     assert!(err(&text).message.contains("expected one table"));
+    let acl = "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n[[router]]\nname = \"r\"\n\
+               addrs = [\"10.0.0.2/24\", \"10.1.0.1/24\"]\n[router.acl]\niface = \"10.0.0.2\"\n\
+               inbound = [\"100 allow all\"]\n";
+    let e = err(acl);
+    assert_eq!(e.line, 7);
+    assert!(
+        e.message.contains("expected a list of tables"),
+        "{}",
+        e.message
+    );
+    load("t.toml", &acl.replace("[router.acl]", "[[router.acl]]")).unwrap();
     // In single brackets it is what the key takes.
     let text = GOOD.replacen("[[run]]", "[link.forward]\ndelay = \"1ms\"\n\n[[run]]", 1);
     load("t.toml", &text).unwrap();

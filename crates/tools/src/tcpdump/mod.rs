@@ -19,12 +19,12 @@
 //! none with `-t`, epoch seconds with `-tt`, the time since the previous
 //! packet with `-ttt`, with the date `-tttt`, since the first `-ttttt`.
 //! `-q` shows TCP and UDP as protocol and length. `-X` and `-A` add the packet's bytes in hex and text, `-v` the IP
-//! header's fields. `-w FILE` writes a pcap file (raw IP) to the host's file
-//! system instead of printing (saved after each packet while under 4 MiB,
-//! then every 256). Ctrl-C ends it with tcpdump's counts on standard
-//! error. `-r FILE` reads such a file back (filtered, printed; with `-w`,
-//! the selected packets written to another). Not here: `-e`, refused as
-//! an unknown option.
+//! header's fields, `-e` the link-level header. `-w FILE` writes a pcap
+//! file (raw IP) to the host's file system instead of printing (saved as
+//! it grows and after a quiet second; a full disk ends the capture).
+//! Ctrl-C ends it with tcpdump's counts on standard error. `-r FILE` reads
+//! such a file back (filtered, printed; with `-w`, the selected packets
+//! written to another).
 
 mod filter;
 pub mod print;
@@ -301,7 +301,7 @@ async fn name_addresses(host: &Host, printer: &mut Printer, style: Style, bytes:
     if style.numeric {
         return;
     }
-    for addr in printer.unnamed(bytes) {
+    for addr in printer.unnamed(bytes, style) {
         let name = crate::resolve::reverse(host, addr).await;
         printer.learn(addr, name);
     }
@@ -549,8 +549,26 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         if a.count.is_some_and(|c| seen >= c) {
             break;
         }
-        let t = match select(tap.next(), stopped()).await {
-            Either::Left(t) => t,
+        // With packets not yet saved, a quiet second saves them: a
+        // capture that goes idle leaves its file whole for a reader.
+        let pending = dump.as_ref().is_some_and(|d| d.unsaved > 0);
+        let quiet = async {
+            if pending {
+                host.sleep_until(host.now() + Duration::from_secs(1)).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let t = match select(select(tap.next(), quiet), stopped()).await {
+            Either::Left(Either::Left(t)) => t,
+            Either::Left(Either::Right(())) => {
+                if let Some(d) = dump.as_mut() {
+                    if !d.save(&host, &mut err) {
+                        return 1;
+                    }
+                }
+                continue;
+            }
             Either::Right(()) => {
                 interrupted = true;
                 break;
@@ -567,14 +585,13 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         if let Some(d) = dump.as_mut() {
             let _ = d.writer.write_packet(wall, &t.bytes);
             d.unsaved += 1;
-            // A daemon is not told when a scenario ends: keep small files
-            // whole after every packet, big ones every 256 packets once
-            // they have grown by an eighth (each save writes the whole
-            // file: growing gaps keep the copying linear in its size).
+            // A daemon is not told when a scenario ends: the file is saved
+            // whenever it has grown by 64 KiB or an eighth, whichever is
+            // more (each save writes it whole: growing gaps keep the
+            // copying linear in its size), and after a quiet second.
             let len = d.buf.0.borrow().len();
-            let small = len < 1 << 20;
-            let due = d.unsaved >= 256 && len - d.saved >= d.saved / 8;
-            if (small || due) && !d.save(&host, &mut err) {
+            let due = len - d.saved >= (d.saved / 8).max(64 << 10);
+            if due && !d.save(&host, &mut err) {
                 return 1;
             }
             continue;

@@ -177,15 +177,24 @@ impl Printer {
     /// The addresses of `bytes`' header that have not been looked up yet,
     /// for the caller to find their names ([`Printer::learn`]) before the
     /// line is printed.
-    pub fn unnamed(&self, bytes: &[u8]) -> Vec<Ipv4Addr> {
+    pub fn unnamed(&self, bytes: &[u8], style: Style) -> Vec<Ipv4Addr> {
         let Ok(ip) = ipv4::Packet::new_checked(bytes) else {
             return Vec::new();
         };
-        let mut v = vec![ip.src_addr()];
-        if ip.dst_addr() != ip.src_addr() {
-            v.push(ip.dst_addr());
+        let mut v = vec![ip.src_addr(), ip.dst_addr()];
+        // Under -v an ICMP error's quoted datagram prints its addresses
+        // too (after the outer ones, as tcpdump meets them).
+        let p = ip.payload();
+        let whole = !ip.more_frags() && ip.frag_offset() == 0;
+        if style.verbose > 0 && whole && ip.protocol() == Protocol::Icmp && p.len() >= 8 + 20 {
+            let error = icmpv4::Message::from(p[0]).is_error();
+            if error && p[8] >> 4 == 4 {
+                let at = |i: usize| Ipv4Addr::new(p[i], p[i + 1], p[i + 2], p[i + 3]);
+                v.extend([at(8 + 12), at(8 + 16)]);
+            }
         }
-        v.retain(|a| !self.names.contains_key(a));
+        let mut seen = std::collections::BTreeSet::new();
+        v.retain(|a| !self.names.contains_key(a) && seen.insert(*a));
         v
     }
 
