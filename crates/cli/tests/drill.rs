@@ -16,6 +16,20 @@ fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/drill")
 }
 
+/// How many `.pkt` scripts `dir` holds (not below it).
+fn scripts_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "pkt")
+        })
+        .count()
+}
+
 fn temp(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tcplab-drill-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -31,16 +45,7 @@ fn the_projects_own_scripts_pass() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
-    let n = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "pkt")
-        })
-        .count();
+    let n = scripts_in(&dir);
     assert!(n >= 4, "only {n} scripts in tests/drill");
     assert_eq!(stdout.trim_end(), format!("{n} passed, 0 failed"));
 }
@@ -192,16 +197,7 @@ fn a_symlink_loop_runs_each_script_once() {
     let _ = std::os::unix::fs::symlink("..", sub.join("up"));
     let out = tcplab(&["drill", dir.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let n = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "pkt")
-        })
-        .count();
+    let n = scripts_in(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(out.status.success(), "{stdout}");
     assert_eq!(stdout.trim_end(), format!("{n} passed, 0 failed"));

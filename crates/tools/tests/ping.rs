@@ -400,20 +400,8 @@ fn sizes_beyond_a_datagram_fail_as_iputils_fails_them() {
 /// reply adds nothing.
 #[test]
 fn the_time_counts_to_the_last_request_not_the_last_reply() {
-    let net = r#"
-seed = 1
-[[host]]
-name = "a"
-addr = "10.0.1.2/24"
-[[host]]
-name = "b"
-addr = "10.0.1.3/24"
-[[link]]
-ends = ["a", "b"]
-delay = "150ms"
-"#;
     let r = common::run_in(
-        net,
+        &pair(1, "delay = \"150ms\""),
         &[
             ("0s", "a", "ping -c 1 b"),
             ("2s", "a", "ping -c 2 -i 0.5 b"),
@@ -438,20 +426,8 @@ delay = "150ms"
 /// for is a failure even when some came; without -w, any reply is success.
 #[test]
 fn a_deadline_short_of_the_count_fails() {
-    let net = r#"
-seed = 1
-[[host]]
-name = "a"
-addr = "10.0.1.2/24"
-[[host]]
-name = "b"
-addr = "10.0.1.3/24"
-[[link]]
-ends = ["a", "b"]
-delay = "150ms"
-"#;
     let r = common::run_in(
-        net,
+        &pair(1, "delay = \"150ms\""),
         &[
             ("0s", "a", "ping -c 3 -w 2 b"),
             ("10s", "a", "ping -c 2 -w 5 b"),
@@ -478,21 +454,8 @@ delay = "150ms"
 /// and its data is checked against what was sent ("wrong data byte").
 #[test]
 fn corrupted_replies_count_and_show_the_wrong_byte() {
-    let net = r#"
-seed = 3
-[[host]]
-name = "a"
-addr = "10.0.1.2/24"
-[[host]]
-name = "b"
-addr = "10.0.1.3/24"
-[[link]]
-ends = ["a", "b"]
-delay = "1ms"
-[link.reverse]
-corrupt = "40%"
-"#;
-    let r = common::run_in(net, &[("0s", "a", "ping -c 20 -i 0.2 b")]);
+    let net = pair(3, "delay = \"1ms\"\n[link.reverse]\ncorrupt = \"40%\"");
+    let r = common::run_in(&net, &[("0s", "a", "ping -c 20 -i 0.2 b")]);
     let out = &r[0].stdout;
     let wrong: Vec<usize> = (0..out.len())
         .filter(|&i| out[i].starts_with("wrong data byte #"))
@@ -527,20 +490,8 @@ corrupt = "40%"
 /// none (the deadline ends the run).
 #[test]
 fn the_reply_wait_after_the_last_request() {
-    let net = r#"
-seed = 1
-[[host]]
-name = "a"
-addr = "10.0.1.2/24"
-[[host]]
-name = "b"
-addr = "10.0.1.3/24"
-[[link]]
-ends = ["a", "b"]
-delay = "150ms"
-"#;
     let r = common::run_in(
-        net,
+        &pair(1, "delay = \"150ms\""),
         &[
             ("0s", "a", "ping -c 1 -W 0 b"),
             ("10s", "a", "ping -c 1 -W 0.1 b"),
@@ -556,4 +507,13 @@ delay = "150ms"
     assert!(stats(0).unwrap().contains(", 1 received"), "{:?}", r[0]);
     assert!(stats(1).unwrap().contains(", 0 received"), "{:?}", r[1]);
     assert!(stats(2).unwrap().contains(", 1 received"), "{:?}", r[2]);
+}
+
+/// Two hosts on one link, `a` 10.0.1.2 and `b` 10.0.1.3, with the link's
+/// `settings` and the run's seed.
+fn pair(seed: u64, settings: &str) -> String {
+    format!(
+        "seed = {seed}\n[[host]]\nname = \"a\"\naddr = \"10.0.1.2/24\"\n[[host]]\nname = \"b\"\n\
+         addr = \"10.0.1.3/24\"\n[[link]]\nends = [\"a\", \"b\"]\n{settings}\n"
+    )
 }

@@ -806,6 +806,17 @@ mod tests {
     use hickory_proto::op::{OpCode, Query};
     use hickory_proto::rr::{Name, RecordType};
 
+    /// `-n` and nothing else.
+    pub(super) fn numeric_style() -> Style {
+        Style {
+            numeric: true,
+            absolute: false,
+            verbose: 0,
+            quiet: false,
+            link: false,
+        }
+    }
+
     /// An IPv4 header (no options) over `body`, with its checksum; the
     /// total length `claimed`, or the real one.
     fn v4(
@@ -843,11 +854,8 @@ mod tests {
         icmp[2..4].copy_from_slice(&sum.to_be_bytes());
         let outer = v4(1, 64, [10, 0, 1, 1], [10, 0, 1, 2], &icmp, None);
         let style = Style {
-            numeric: true,
-            absolute: false,
             verbose: 1,
-            quiet: false,
-            link: false,
+            ..numeric_style()
         };
         let mut p = Printer::default();
         let text = p.line(&outer, style);
@@ -919,11 +927,8 @@ mod tests {
         reply[2..4].copy_from_slice(&(good ^ 0x0400).to_be_bytes());
         let packet = v4(1, 64, [10, 0, 0, 2], [10, 0, 0, 1], &reply, None);
         let style = Style {
-            numeric: true,
-            absolute: false,
             verbose: 1,
-            quiet: false,
-            link: false,
+            ..numeric_style()
         };
         let mut p = Printer::default();
         let text = p.line(&packet, style);
@@ -1227,13 +1232,7 @@ mod ipv6_tests {
             &[133, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0],
         );
         let mut p = Printer::default();
-        let style = Style {
-            numeric: true,
-            absolute: false,
-            verbose: 0,
-            quiet: false,
-            link: false,
-        };
+        let style = super::tests::numeric_style();
         assert_eq!(
             p.line(&rs, style),
             "IP6 fe80::1 > ff02::2: ICMP6, router solicitation, length 16"
