@@ -259,6 +259,23 @@ fn rcode_text(c: ResponseCode) -> String {
 }
 
 /// Run nslookup; returns the exit status.
+/// The end of the CNAME chain `answers` hold from `name` (the name itself
+/// without one); a loop ends where it would come back.
+fn chase_cnames(answers: &[Record], name: &Name) -> Name {
+    let mut at = name.clone();
+    for _ in 0..answers.len() {
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(c) if r.name == at => Some(c.0.clone()),
+            _ => None,
+        });
+        match next {
+            Some(n) => at = n,
+            None => break,
+        }
+    }
+    at
+}
+
 pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) -> i32 {
     for w in &a.warnings {
         out.line(w);
@@ -323,9 +340,13 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
         // "No answer" only when neither A nor AAAA has one).
         let mut answered = false;
         let mut failed = false;
+        // The name asked: the AAAA half of a default lookup asks for the
+        // end of the A answer's CNAME chain (BIND 9.18's nslookup:
+        // chase_cnamechain before it adds the AAAA lookup).
+        let mut asked = name.clone();
         for (i, &t) in types.iter().enumerate() {
             let mut notes = Vec::new();
-            let r = query(&host, server, name, t, opts, &mut |e: TryError| {
+            let r = query(&host, server, &asked, t, opts, &mut |e: TryError| {
                 notes.push(e)
             })
             .await;
@@ -352,6 +373,9 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
                 out.line(format!(";; Got recursion not available from {server_ip}"));
             }
             let code = m.metadata.response_code;
+            if i == 0 && a.qtype.is_none() {
+                asked = chase_cnames(&m.answers, name);
+            }
             if i == 0 {
                 if code == ResponseCode::NXDomain && !last_candidate {
                     // Try the next search domain.

@@ -579,3 +579,25 @@ fn nslookup_shows_a_named_server_by_its_name() {
         "Server:\t\tns.lab.test\nAddress:\t10.99.3.2#53\n\nName:\tserver.lab.test\nAddress: 10.99.3.2\n\n"
     );
 }
+
+/// The AAAA half of a default lookup asks for the end of the A answer's
+/// CNAME chain, as BIND 9.18's nslookup does (seen on the wire).
+#[test]
+fn the_aaaa_half_asks_for_the_canonical_name() {
+    let r = run_in(
+        &dns_net(),
+        &[
+            SERVE_DNS,
+            ("500ms", "client", "tcpdump -n -c 4 udp port 53"),
+            ("1s", "client", "nslookup www.lab.test"),
+        ],
+    );
+    let dump = &r[1].stdout;
+    assert!(dump[0].contains(" A? www.lab.test. "), "{dump:?}");
+    assert!(dump[2].contains(" AAAA? server.lab.test. "), "{dump:?}");
+    // What it prints is the same: the alias once, then both addresses.
+    assert!(r[2]
+        .out()
+        .contains("www.lab.test\tcanonical name = server.lab.test."));
+    assert!(r[2].out().contains("Address: fd00:99::2"));
+}
