@@ -1,0 +1,295 @@
+use super::*;
+use hickory_proto::op::{OpCode, Query};
+use hickory_proto::rr::{Name, RecordType};
+
+/// `-n` and nothing else.
+pub(super) fn numeric_style() -> Style {
+    Style {
+        numeric: true,
+        absolute: false,
+        verbose: 0,
+        quiet: false,
+        link: false,
+    }
+}
+
+/// An IPv4 header (no options) over `body`, with its checksum; the
+/// total length `claimed`, or the real one.
+fn v4(
+    proto: u8,
+    ttl: u8,
+    src: [u8; 4],
+    dst: [u8; 4],
+    body: &[u8],
+    claimed: Option<u16>,
+) -> Vec<u8> {
+    let total = claimed.unwrap_or((20 + body.len()) as u16);
+    let mut b = vec![0x45, 0, 0, 0, 0, 7, 0, 0, ttl, proto, 0, 0];
+    b[2..4].copy_from_slice(&total.to_be_bytes());
+    b.extend_from_slice(&src);
+    b.extend_from_slice(&dst);
+    let sum = !tcplab_wire::checksum::data(&b);
+    b[10..12].copy_from_slice(&sum.to_be_bytes());
+    b.extend_from_slice(body);
+    b
+}
+
+/// -v opens the datagram an ICMP error quotes (print-icmp.c): after a
+/// tab, its header and its line; a quote cut short reads its lengths
+/// from its header; -e leaves out the "IP " in both; a quote is not
+/// opened within a quote; without -v, one line.
+#[test]
+fn icmp_errors_show_the_datagram_they_quote() {
+    // An echo request of 1,028 bytes, of which 8 bytes of ICMP are
+    // quoted by "need to frag".
+    let echo = [8, 0, 0xf7, 0xfe, 0, 1, 0, 1];
+    let inner = v4(1, 64, [10, 0, 1, 2], [10, 0, 2, 2], &echo, Some(1028));
+    let mut icmp = vec![3, 4, 0, 0, 0, 0, 0x02, 0x40];
+    icmp.extend_from_slice(&inner);
+    let sum = !tcplab_wire::checksum::data(&icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let outer = v4(1, 64, [10, 0, 1, 1], [10, 0, 1, 2], &icmp, None);
+    let style = Style {
+        verbose: 1,
+        ..numeric_style()
+    };
+    let mut p = Printer::default();
+    let text = p.line(&outer, style);
+    let lines: Vec<&str> = text.split('\n').collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[1].starts_with(
+            "    10.0.1.1 > 10.0.1.2: ICMP 10.0.2.2 unreachable - need to frag (mtu 576)"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        lines[2],
+        "\tIP (tos 0x0, ttl 64, id 7, offset 0, flags [none], proto ICMP (1), length 1028)"
+    );
+    assert_eq!(
+        lines[3],
+        "    10.0.1.2 > 10.0.2.2: ICMP echo request, id 1, seq 1, length 1008"
+    );
+    let text = p.line(
+        &outer,
+        Style {
+            link: true,
+            ..style
+        },
+    );
+    assert!(text.starts_with("(tos 0x0, ttl 64"), "{text}");
+    assert!(text.contains("\n\t(tos 0x0, ttl 64, id 7"), "{text}");
+    assert_eq!(
+        p.line(
+            &outer,
+            Style {
+                verbose: 0,
+                ..style
+            }
+        )
+        .lines()
+        .count(),
+        1
+    );
+    // A quote too short to hold a header: the error is not decoded,
+    // and nothing is opened.
+    let mut short = icmp[..8 + 12].to_vec();
+    short[2..4].copy_from_slice(&[0, 0]);
+    let sum = !tcplab_wire::checksum::data(&short);
+    short[2..4].copy_from_slice(&sum.to_be_bytes());
+    let outer = v4(1, 64, [10, 0, 1, 1], [10, 0, 1, 2], &short, None);
+    let text = p.line(&outer, style);
+    assert!(text.ends_with("ICMP type 3, length 20"), "{text}");
+    // A quote whose header is not IPv4's: said, not decoded.
+    let mut bad = icmp.clone();
+    bad[8] = 0x65;
+    let sum = {
+        bad[2..4].copy_from_slice(&[0, 0]);
+        !tcplab_wire::checksum::data(&bad)
+    };
+    bad[2..4].copy_from_slice(&sum.to_be_bytes());
+    let outer = v4(1, 64, [10, 0, 1, 1], [10, 0, 1, 2], &bad, None);
+    let text = p.line(&outer, style);
+    assert!(!text.contains("echo request"), "{text}");
+}
+
+/// -v checks an ICMP message's checksum (print-icmp.c) and gives the
+/// value it should have had; without -v nothing is said.
+#[test]
+fn a_wrong_icmp_checksum_is_named_under_verbose() {
+    let mut reply = vec![0, 0, 0, 0, 0, 1, 0, 1, 0xaa, 0xbb];
+    let good = !tcplab_wire::checksum::data(&reply);
+    reply[2..4].copy_from_slice(&(good ^ 0x0400).to_be_bytes());
+    let packet = v4(1, 64, [10, 0, 0, 2], [10, 0, 0, 1], &reply, None);
+    let style = Style {
+        verbose: 1,
+        ..numeric_style()
+    };
+    let mut p = Printer::default();
+    let text = p.line(&packet, style);
+    let want = format!(" (wrong icmp cksum {:x} (->{good:x})!)", good ^ 0x0400);
+    assert!(text.ends_with(&want), "{text}");
+    assert!(!p
+        .line(
+            &packet,
+            Style {
+                verbose: 0,
+                ..style
+            }
+        )
+        .contains("wrong"));
+    reply[2..4].copy_from_slice(&good.to_be_bytes());
+    let packet = v4(1, 64, [10, 0, 0, 2], [10, 0, 0, 1], &reply, None);
+    assert!(!p.line(&packet, style).contains("wrong"));
+}
+
+#[test]
+fn hex_and_ascii_as_tcpdump_prints_them() {
+    let lines = hex_and_ascii(b"GET / HTTP/1.1\r\nHost");
+    assert_eq!(
+        lines,
+        [
+            "\t0x0000:  4745 5420 2f20 4854 5450 2f31 2e31 0d0a  GET./.HTTP/1.1..",
+            "\t0x0010:  486f 7374                                Host",
+        ]
+    );
+    // -A: CR LF is one line break; a CR at the very end is dropped.
+    assert_eq!(ascii(b"a b\r\n\x01c\r"), ["a b", ".c"]);
+}
+
+/// -v's IP header: the ECN codepoint after the TOS, a bad header
+/// checksum with the right one.
+#[test]
+fn verbose_ip_header_with_ecn_and_a_bad_checksum() {
+    let mut h = vec![
+        0x45, 0x03, 0x00, 0x14, 0x00, 0x01, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 10, 0, 0, 1, 10, 0,
+        0, 2,
+    ];
+    let mut p = ipv4::Packet::new_unchecked(&mut h[..]);
+    p.fill_checksum();
+    let good = p.checksum();
+    p.set_checksum(0x1234);
+    let ip = ipv4::Packet::new_checked(&h[..]).unwrap();
+    assert_eq!(
+        ip_header(&ip),
+        format!(
+            "(tos 0x3,CE, ttl 64, id 1, offset 0, flags [DF], proto TCP (6), length 20, bad cksum 1234 (->{good:x})!)"
+        )
+    );
+}
+
+#[test]
+fn dns_questions_and_answers_as_tcpdump_prints_them() {
+    let name = Name::from_ascii("server.lab.test.").unwrap();
+    let mut q = Message::new(11833, MessageType::Query, OpCode::Query);
+    q.metadata.recursion_desired = true;
+    q.add_query(Query::query(name.clone(), RecordType::A));
+    let bytes = q.to_vec().unwrap();
+    assert_eq!(dns(&bytes, 0).unwrap(), "11833+ A? server.lab.test. (33)");
+    let mut r = Message::new(11833, MessageType::Response, OpCode::Query);
+    r.metadata.authoritative = true;
+    r.metadata.recursion_available = true;
+    r.add_query(Query::query(name.clone(), RecordType::A));
+    r.add_answer(Record::from_rdata(
+        name,
+        3725,
+        RData::A(hickory_proto::rr::rdata::A(Ipv4Addr::new(10, 99, 3, 2))),
+    ));
+    let bytes = r.to_vec().unwrap();
+    assert_eq!(dns(&bytes, 0).unwrap(), "11833* 1/0/0 A 10.99.3.2 (49)");
+    // -v names the owner, -vvv adds the TTL as unsigned_relts_print.
+    assert_eq!(
+        dns(&bytes, 1).unwrap(),
+        "11833* 1/0/0 server.lab.test. A 10.99.3.2 (49)"
+    );
+    assert_eq!(
+        dns(&bytes, 3).unwrap(),
+        "11833* q: A? server.lab.test. 1/0/0 server.lab.test. [1h2m5s] A 10.99.3.2 (49)"
+    );
+    assert_eq!(relts(0), "0s");
+    assert_eq!(relts(86_400 + 60), "1d1m");
+    // -vv: a reply repeats its question (ns_qprint's " q:").
+    assert_eq!(
+        dns(&bytes, 2).unwrap(),
+        "11833* q: A? server.lab.test. 1/0/0 server.lab.test. A 10.99.3.2 (49)"
+    );
+}
+
+/// print-http.c through txtproto_print: a request or response line
+/// after "HTTP: ", every text line under -v, "HTTP" alone for a
+/// segment of a body.
+#[test]
+fn http_lines_as_tcpdump_prints_them() {
+    let req = b"GET /hello.txt HTTP/1.1\r\nHost: server\r\nAccept: */*\r\n\r\n";
+    let line = |data: &[u8], v: u8| {
+        let mut s = String::new();
+        app_layer(&mut s, 40000, 80, data, v);
+        s
+    };
+    assert_eq!(line(req, 0), ": HTTP: GET /hello.txt HTTP/1.1");
+    assert_eq!(
+        line(req, 1),
+        format!(
+            ": HTTP, length: {}\n\tGET /hello.txt HTTP/1.1\n\tHost: server\n\tAccept: */*\n\t",
+            req.len()
+        )
+    );
+    assert_eq!(
+        line(b"HTTP/1.1 404 Not Found\r\n", 0),
+        ": HTTP: HTTP/1.1 404 Not Found"
+    );
+    // A body's segment, a method in lower case (recognised), binary.
+    assert_eq!(line(b"<h1>hello</h1>\n", 0), ": HTTP");
+    assert_eq!(line(b"get / HTTP/1.0\r\n", 0), ": HTTP: get / HTTP/1.0");
+    assert_eq!(line(b"GET /\x01\r\n", 0), ": HTTP");
+    // A line cut off at the segment's end is printed as far as it goes.
+    assert_eq!(
+        line(b"POST /form HTTP/1.1\r\nContent-Le", 1).lines().last(),
+        Some("\tContent-Le")
+    );
+    // Port 8080 too; other ports nothing.
+    let mut s = String::new();
+    app_layer(&mut s, 8080, 50000, b"HTTP/1.1 200 OK\r\n", 0);
+    assert_eq!(s, ": HTTP: HTTP/1.1 200 OK");
+    let mut s = String::new();
+    app_layer(&mut s, 7, 50000, b"HTTP/1.1 200 OK\r\n", 0);
+    assert_eq!(s, "");
+}
+
+/// DNS over TCP (print-domain.c with over_tcp): the two-byte length,
+/// checked, then the message after a space.
+#[test]
+fn dns_over_tcp_as_tcpdump_prints_it() {
+    let mut q = Message::new(43920, MessageType::Query, OpCode::Query);
+    q.metadata.recursion_desired = true;
+    q.add_query(Query::query(
+        Name::from_ascii("pool.lab.test.").unwrap(),
+        RecordType::A,
+    ));
+    let msg = q.to_vec().unwrap();
+    let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&msg);
+    let line = |data: &[u8]| {
+        let mut s = String::new();
+        app_layer(&mut s, 50276, 53, data, 0);
+        s
+    };
+    assert_eq!(line(&framed), " 43920+ A? pool.lab.test. (31)");
+    assert_eq!(
+        line(&framed[..10]),
+        " [prefix length(31) != length(8)] (invalid)"
+    );
+    assert_eq!(line(&[0]), " [DNS over TCP: length 1 < 2] (invalid)");
+}
+
+#[test]
+fn hex_only_as_tcpdump_x_prints_it() {
+    assert_eq!(
+        hex_only(b"GET / HTTP/1.1\r\nHost!"),
+        [
+            "\t0x0000:  4745 5420 2f20 4854 5450 2f31 2e31 0d0a",
+            "\t0x0010:  486f 7374 21",
+        ]
+    );
+}
