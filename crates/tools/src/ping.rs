@@ -170,7 +170,7 @@ impl PingArgs {
                 'W' => {
                     // iputils 20221126: a negative reply wait (or one
                     // beyond INT_MAX/1000 s) is "bad linger time"; 0 is
-                    // taken, and waits for nothing after the last request.
+                    // taken, and disarms the exit timer (see the loop).
                     let t = seconds(&v)
                         .ok()
                         .filter(|t| t.as_secs() <= 2_147_483)
@@ -262,7 +262,7 @@ enum Heard {
 /// ICMP layer does), so only the raw socket brings it: (seq, data).
 fn corrupted_reply(payload: &[u8], ident: u16) -> Option<(u16, Vec<u8>)> {
     let packet = icmpv4::Packet::new_checked(payload).ok()?;
-    if packet.verify_checksum() || payload.len() < 8 || payload[0] != 0 {
+    if packet.verify_checksum() || payload[0] != 0 {
         return None;
     }
     let id = u16::from_be_bytes([payload[4], payload[5]]);
@@ -274,10 +274,7 @@ fn corrupted_reply(payload: &[u8], ident: u16) -> Option<(u16, Vec<u8>)> {
 /// sent: the first byte that differs, then the data 32 bytes a line.
 fn data_check(data: &[u8], pattern: Option<&[u8]>) -> Vec<String> {
     const TV: usize = 16;
-    let sent = |i: usize| match pattern {
-        Some(p) if !p.is_empty() => p[i % p.len()],
-        _ => i as u8,
-    };
+    let sent = |i: usize| fill(i, pattern);
     let Some(i) = (TV..data.len()).find(|&i| data[i] != sent(i)) else {
         return Vec::new();
     };
@@ -711,13 +708,19 @@ async fn addr_name(
     s
 }
 
+/// Byte `i` of a request's data before its timestamp goes in: `i mod 256`,
+/// or `-p`'s pattern repeated.
+fn fill(i: usize, pattern: Option<&[u8]>) -> u8 {
+    match pattern {
+        Some(p) if !p.is_empty() => p[i % p.len()],
+        _ => i as u8,
+    }
+}
+
 /// The request payload: a timestamp (as iputils' `struct timeval`) when
 /// there is room, then the bytes `i mod 256`, or `-p`'s pattern repeated.
 fn payload(size: usize, now: Instant, pattern: Option<&[u8]>) -> Vec<u8> {
-    let mut p: Vec<u8> = match pattern {
-        Some(pat) if !pat.is_empty() => (0..size).map(|i| pat[i % pat.len()]).collect(),
-        _ => (0..size).map(|i| i as u8).collect(),
-    };
+    let mut p: Vec<u8> = (0..size).map(|i| fill(i, pattern)).collect();
     if size >= 16 {
         let micros = now.total_micros();
         p[..8].copy_from_slice(&(micros / 1_000_000).to_le_bytes());
