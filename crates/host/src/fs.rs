@@ -17,6 +17,10 @@ pub trait FileSystem {
     fn read(&self, path: &str) -> io::Result<Rc<[u8]>>;
     /// Create or replace a file.
     fn write(&self, path: &str, data: &[u8]) -> io::Result<()>;
+    /// Add `data` to the end of a file, making it if it is not there
+    /// (`open(2)` with `O_APPEND | O_CREAT`): a writer that adds as it goes
+    /// (`tcpdump -w`) holds only what it has not yet written.
+    fn append(&self, path: &str, data: &[u8]) -> io::Result<()>;
     /// Whether `path` is a directory.
     fn is_dir(&self, path: &str) -> bool;
     /// Paths of the files below directory `path`, at any depth, sorted.
@@ -46,9 +50,27 @@ pub fn normalize(path: &str) -> Option<String> {
 /// other fails as `open(2)` does (ENOENT).
 #[derive(Debug)]
 pub struct MemFs {
-    files: RefCell<BTreeMap<String, Rc<[u8]>>>,
+    files: RefCell<BTreeMap<String, Content>>,
     dirs: RefCell<BTreeSet<String>>,
     disk: Rc<Disk>,
+}
+
+/// A file's bytes: shared with its readers, or (while a writer appends to
+/// it) growing in place. A read of a growing file makes it shared again
+/// (one copy); an append to a shared one makes it growing (one copy).
+#[derive(Debug)]
+enum Content {
+    Shared(Rc<[u8]>),
+    Growing(Vec<u8>),
+}
+
+impl Content {
+    fn len(&self) -> usize {
+        match self {
+            Content::Shared(b) => b.len(),
+            Content::Growing(v) => v.len(),
+        }
+    }
 }
 
 /// The space the files of one or more [`MemFs`] share: memory, so it is
@@ -144,6 +166,13 @@ impl MemFs {
     }
 }
 
+fn no_space(path: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::StorageFull,
+        format!("{path}: No space left on device"),
+    )
+}
+
 fn not_found(path: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::NotFound,
@@ -160,15 +189,44 @@ impl FileSystem for MemFs {
                 format!("{path}: Is a directory"),
             ));
         }
-        self.files
-            .borrow()
-            .get(&p)
-            .cloned()
-            .ok_or_else(|| not_found(path))
+        let mut files = self.files.borrow_mut();
+        let file = files.get_mut(&p).ok_or_else(|| not_found(path))?;
+        Ok(match file {
+            Content::Shared(b) => b.clone(),
+            Content::Growing(v) => {
+                let b: Rc<[u8]> = Rc::from(std::mem::take(v));
+                *file = Content::Shared(b.clone());
+                b
+            }
+        })
     }
 
     fn write(&self, path: &str, data: &[u8]) -> io::Result<()> {
         self.store(path, data.len(), || Rc::from(data))
+    }
+
+    fn append(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        let p = normalize(path).ok_or_else(|| not_found(path))?;
+        let mut files = self.files.borrow_mut();
+        let Some(file) = files.get_mut(&p) else {
+            drop(files);
+            return self.write(path, data);
+        };
+        let used = self.disk.used.get() + data.len() as u64;
+        if used > self.disk.capacity {
+            return Err(no_space(path));
+        }
+        self.disk.used.set(used);
+        match file {
+            Content::Growing(v) => v.extend_from_slice(data),
+            Content::Shared(b) => {
+                let mut v = Vec::with_capacity(b.len() + data.len());
+                v.extend_from_slice(b);
+                v.extend_from_slice(data);
+                *file = Content::Growing(v);
+            }
+        }
+        Ok(())
     }
 
     fn list(&self, path: &str) -> Vec<String> {
@@ -237,13 +295,10 @@ impl MemFs {
         let old = self.files.borrow().get(&p).map_or(0, |f| f.len() as u64);
         let used = self.disk.used.get() - old + len as u64;
         if used > self.disk.capacity {
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                format!("{path}: No space left on device"),
-            ));
+            return Err(no_space(path));
         }
         self.disk.used.set(used);
-        self.files.borrow_mut().insert(p, data());
+        self.files.borrow_mut().insert(p, Content::Shared(data()));
         Ok(())
     }
 }
@@ -312,6 +367,32 @@ mod tests {
         assert_eq!(disk.used(), 5);
         assert!(a.write("/tmp/x", b"123456").is_ok());
         assert_eq!(disk.used(), 10);
+    }
+
+    /// Appending adds to the end in place (making the file if it is not
+    /// there), takes its space from the disk, and a full disk refuses it
+    /// whole; reads in between see every byte appended so far.
+    #[test]
+    fn appends_grow_a_file_in_place() {
+        let disk = Rc::new(Disk::new(10));
+        let fs = MemFs::on(disk.clone());
+        fs.append("/tmp/p", b"ab").unwrap();
+        fs.append("/tmp/p", b"cd").unwrap();
+        assert_eq!(&*fs.read("/tmp/p").unwrap(), b"abcd");
+        let held = fs.read("/tmp/p").unwrap();
+        fs.append("/tmp/p", b"ef").unwrap();
+        assert_eq!(&*held, b"abcd", "a reader's bytes do not change");
+        assert_eq!(&*fs.read("/tmp/p").unwrap(), b"abcdef");
+        assert_eq!(disk.used(), 6);
+        let e = fs.append("/tmp/p", b"12345").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(&*fs.read("/tmp/p").unwrap(), b"abcdef");
+        fs.append("/tmp/p", b"1234").unwrap();
+        assert_eq!(disk.used(), 10);
+        fs.write("/tmp/p", b"x").unwrap();
+        assert_eq!(disk.used(), 1);
+        assert!(fs.append("/nope/p", b"x").is_err());
+        assert!(fs.append("/tmp", b"x").is_err());
     }
 
     /// Applications write only into directories that exist, as open(2)

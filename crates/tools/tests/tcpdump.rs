@@ -602,3 +602,37 @@ fn a_running_capture_saves_after_a_quiet_second() {
         read.stdout
     );
 }
+
+/// A capture many times the writer's buffer reaches the file whole: a
+/// reader in the middle sees what was written so far, and at the end the
+/// file holds every packet the capture counted.
+#[test]
+fn a_long_capture_is_written_whole() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            ("500ms", "client", "tcpdump -w /tmp/big.pcap port 80"),
+            ("1s", "client", "curl -s -o /dev/null http://server/big.bin"),
+            ("3s", "client", "tcpdump -n -r /tmp/big.pcap -c 3"),
+            ("4s", "client", "curl -s -o /dev/null http://server/big.bin"),
+            ("7s", "client", "tcpdump -n -r /tmp/big.pcap"),
+        ],
+    );
+    // The capture runs on to the end (interrupted as Ctrl-C would); the
+    // last reader comes after a quiet second.
+    let captured: usize = r[1]
+        .stderr
+        .iter()
+        .find_map(|l| l.strip_suffix(" packets captured"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count: {r:?}"));
+    // Two 2 MB downloads: well over a thousand segments each way.
+    assert!(captured > 2_000, "{captured}");
+    let early = &r[3];
+    assert_eq!(early.exit, Some(0), "{early:?}");
+    assert_eq!(early.stdout.len(), 3, "{early:?}");
+    let read = r.last().unwrap();
+    assert_eq!(read.exit, Some(0), "{read:?}");
+    assert_eq!(read.stdout.len(), captured, "{:?}", read.stderr);
+}

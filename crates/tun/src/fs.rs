@@ -63,6 +63,16 @@ impl FileSystem for RealFs {
             .map_err(|e| io::Error::new(e.kind(), format!("{path}: {}", strip_os_suffix(&e))))
     }
 
+    fn append(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(data))
+            .map_err(|e| io::Error::new(e.kind(), format!("{path}: {}", strip_os_suffix(&e))))
+    }
+
     fn is_dir(&self, path: &str) -> bool {
         Path::new(path).is_dir()
     }

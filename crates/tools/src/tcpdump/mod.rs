@@ -20,8 +20,8 @@
 //! packet with `-ttt`, with the date `-tttt`, since the first `-ttttt`.
 //! `-q` shows TCP and UDP as protocol and length. `-X` and `-A` add the packet's bytes in hex and text, `-v` the IP
 //! header's fields, `-e` the link-level header. `-w FILE` writes a pcap
-//! file (raw IP) to the host's file system instead of printing (saved as
-//! it grows and after a quiet second; a full disk ends the capture).
+//! file (raw IP) to the host's file system instead of printing (added to
+//! every 64 KiB and after a quiet second; a full disk ends the capture).
 //! Ctrl-C ends it with tcpdump's counts on standard error. `-r FILE` reads
 //! such a file back (filtered, printed; with `-w`, the selected packets
 //! written to another).
@@ -253,16 +253,20 @@ impl std::io::Write for Shared {
     }
 }
 
-/// The pcap file being written, saved to the host's file system now and
-/// then and at the end.
+/// The pcap file being written: records wait in a small buffer (as
+/// stdio's) and are added to the end of the file on the host's file
+/// system when it fills, after a quiet second, and at the end; the file
+/// system's copy is the only whole one.
 struct Dump {
     path: String,
     buf: Shared,
     writer: PcapWriter<Shared>,
-    unsaved: usize,
-    /// The file's length at the last save.
-    saved: usize,
+    /// Whether the file was made (truncated) yet.
+    made: bool,
 }
+
+/// What a dump holds before adding it to the file.
+const DUMP_BUFFER: usize = 64 << 10;
 
 impl Dump {
     fn new(path: &str, snaplen: u32) -> Dump {
@@ -274,16 +278,31 @@ impl Dump {
             path: path.to_string(),
             buf,
             writer,
-            unsaved: 0,
-            saved: 0,
+            made: false,
         }
     }
 
+    /// Whether records wait in the buffer.
+    fn pending(&self) -> bool {
+        !self.buf.0.borrow().is_empty()
+    }
+
+    /// Write what waits: the first time the file is made (or emptied)
+    /// with it, then added to.
     fn save(&mut self, host: &Host, err: &mut Output) -> bool {
-        self.unsaved = 0;
-        let bytes = self.buf.0.borrow();
-        self.saved = bytes.len();
-        if let Err(e) = host.fs().write(&self.path, &bytes) {
+        let mut bytes = self.buf.0.borrow_mut();
+        let result = if self.made {
+            if bytes.is_empty() {
+                Ok(())
+            } else {
+                host.fs().append(&self.path, &bytes)
+            }
+        } else {
+            host.fs().write(&self.path, &bytes)
+        };
+        bytes.clear();
+        self.made = true;
+        if let Err(e) = result {
             // (The file system's error names the path.)
             err.line(format!("tcpdump: {e}"));
             return false;
@@ -428,6 +447,9 @@ async fn read_file(
         match dump.as_mut() {
             Some(d) => {
                 let _ = d.writer.write_packet(record.timestamp, &record.data);
+                if d.buf.0.borrow().len() >= DUMP_BUFFER && !d.save(host, err) {
+                    return 1;
+                }
             }
             None => {
                 name_addresses(host, &mut printer, style, &record.data).await;
@@ -551,7 +573,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         }
         // With packets not yet saved, a quiet second saves them: a
         // capture that goes idle leaves its file whole for a reader.
-        let pending = dump.as_ref().is_some_and(|d| d.unsaved > 0);
+        let pending = dump.as_ref().is_some_and(Dump::pending);
         let quiet = async {
             if pending {
                 host.sleep_until(host.now() + Duration::from_secs(1)).await;
@@ -584,13 +606,9 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             .saturating_sub(host.now().saturating_since(t.time));
         if let Some(d) = dump.as_mut() {
             let _ = d.writer.write_packet(wall, &t.bytes);
-            d.unsaved += 1;
-            // A daemon is not told when a scenario ends: the file is saved
-            // whenever it has grown by 64 KiB or an eighth, whichever is
-            // more (each save writes it whole: growing gaps keep the
-            // copying linear in its size), and after a quiet second.
-            let len = d.buf.0.borrow().len();
-            let due = len - d.saved >= (d.saved / 8).max(64 << 10);
+            // A daemon is not told when a scenario ends: what waits is
+            // written when the buffer fills and after a quiet second.
+            let due = d.buf.0.borrow().len() >= DUMP_BUFFER;
             if due && !d.save(&host, &mut err) {
                 return 1;
             }
