@@ -52,8 +52,21 @@ pub struct IcmpLayer {
     /// Per destination: when its bucket was last filled, and its tokens
     /// (microseconds of `ratelimit`, at most [`BURST_FACTOR`] of them).
     last_sent: Map<Ipv4Addr, (Instant, u64)>,
+    /// Per host told of a better first hop: when it last needed telling,
+    /// and how many redirects it has had since it last went quiet.
+    redirected: Map<Ipv4Addr, (Instant, u32)>,
     pub echo_ignore_broadcasts: bool,
 }
+
+/// A host that keeps sending through us after this many redirects is not
+/// told again until it goes quiet (Linux's ip_rt_redirect_number).
+const REDIRECT_NUMBER: u32 = 9;
+/// The unit of the gaps between redirects to one host: after the n-th,
+/// 2^n of it (Linux's ip_rt_redirect_load, HZ/50).
+const REDIRECT_LOAD: Duration = Duration::from_millis(20);
+/// A host that sent nothing needing a redirect for this long starts
+/// over (Linux's ip_rt_redirect_silence, the load shifted by 10).
+const REDIRECT_SILENCE: Duration = Duration::from_millis(20 << 10);
 
 /// Precedence 6, internetwork control (RFC 791 §3.1), in the TOS byte.
 const IPTOS_PREC_INTERNETCONTROL: u8 = 0xc0;
@@ -70,6 +83,7 @@ impl IcmpLayer {
             burst: config.icmp_msgs_burst,
             ratelimit: config.icmp_ratelimit,
             last_sent: new_map(rng),
+            redirected: new_map(rng),
             echo_ignore_broadcasts: config.echo_ignore_broadcasts,
         }
     }
@@ -179,6 +193,11 @@ impl IcmpLayer {
             self.stats.out_rate_limited += 1;
             return;
         }
+        // (Not counted as rate limited: Linux's SNMP counter is the
+        // buckets' alone.)
+        if matches!(error, IcmpError::RedirectHost(_)) && !self.may_redirect(now, dst) {
+            return;
+        }
         let claimed = quote.header_bytes.len() + quote.header.payload_len;
         let quote_len = original
             .len()
@@ -219,6 +238,40 @@ impl IcmpLayer {
     /// The global token bucket and the per-destination one: `ratelimit`
     /// apart on average, in bursts of up to [`BURST_FACTOR`], a new
     /// destination's bucket full (Linux's `inet_peer_xrlim_allow`).
+    /// Whether a host may be sent another redirect now: the gap after the
+    /// n-th is 20 ms × 2^n, and after nine it is told no more until
+    /// it has needed none for about 20 s — a host that ignores redirects
+    /// (or a flood claiming to be one) gets a few, not one per datagram
+    /// (RFC 1812 §5.2.7.2 leaves the rate to the router; this is Linux's
+    /// ip_rt_send_redirect). The table of hosts is bounded.
+    fn may_redirect(&mut self, now: Instant, host: Ipv4Addr) -> bool {
+        let (last, count) = match self.redirected.get(&host) {
+            Some(&(last, _)) if now.saturating_since(last) > REDIRECT_SILENCE => (last, 0),
+            Some(&entry) => entry,
+            None => {
+                if self.redirected.len() >= PER_DEST_CAPACITY {
+                    self.redirected
+                        .retain(|_, (t, _)| now.saturating_since(*t) <= REDIRECT_SILENCE);
+                    if self.redirected.len() >= PER_DEST_CAPACITY {
+                        return false;
+                    }
+                }
+                (now, 0)
+            }
+        };
+        if count >= REDIRECT_NUMBER {
+            // Still sending through us: the silence starts again.
+            self.redirected.insert(host, (now, count));
+            return false;
+        }
+        let gap = REDIRECT_LOAD * (1u32 << count);
+        if count > 0 && now.saturating_since(last) <= gap {
+            return false;
+        }
+        self.redirected.insert(host, (now, count + 1));
+        true
+    }
+
     fn allow(&mut self, now: Instant, dst: Ipv4Addr) -> bool {
         let elapsed = now.saturating_since(self.last_refill);
         let add = elapsed.as_micros() * u128::from(self.per_sec) / 1_000_000;

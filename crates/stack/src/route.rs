@@ -72,6 +72,9 @@ impl fmt::Display for Route {
     }
 }
 
+/// How many routes learned from ICMP redirects a table keeps.
+pub const MAX_REDIRECT_ROUTES: usize = 256;
+
 /// A routing table.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
@@ -81,10 +84,33 @@ pub struct RouteTable {
 impl RouteTable {
     /// Add a route; a route to the same destination from the same origin is
     /// replaced.
+    ///
+    /// At most [`MAX_REDIRECT_ROUTES`] routes learned from redirects are
+    /// kept: a new one beyond them replaces the oldest, so redirects for
+    /// ever new destinations (spoofed ones) cannot grow the table, and the
+    /// lookups every datagram makes, without bound.
     pub fn add(&mut self, mut route: Route) {
         route.dest = route.dest.network();
         self.routes
             .retain(|r| !(r.dest == route.dest && r.origin == route.origin));
+        if route.origin == RouteOrigin::Redirect {
+            let learned = self
+                .routes
+                .iter()
+                .filter(|r| r.origin == RouteOrigin::Redirect)
+                .count();
+            if learned >= MAX_REDIRECT_ROUTES {
+                // Redirect routes are host routes, each added after the
+                // host routes before it: the first is the oldest.
+                if let Some(i) = self
+                    .routes
+                    .iter()
+                    .position(|r| r.origin == RouteOrigin::Redirect)
+                {
+                    self.routes.remove(i);
+                }
+            }
+        }
         let at = self
             .routes
             .iter()

@@ -75,6 +75,10 @@ impl UdpSocket {
     }
 }
 
+/// What a queued datagram costs beyond its payload when a receive buffer
+/// is filled: the queue entry, its addresses and its allocation.
+const DATAGRAM_OVERHEAD: usize = 256;
+
 /// All UDP sockets of a host.
 #[derive(Debug)]
 pub struct UdpLayer {
@@ -173,7 +177,12 @@ impl UdpLayer {
             return false;
         };
         // Always accept one datagram into an empty queue, however large.
-        if s.rx_bytes > 0 && s.rx_bytes + datagram.data.len() > s.rcvbuf {
+        // Each queued datagram is charged its bookkeeping as well as its
+        // bytes (as Linux charges an skb's truesize), so a flood of empty
+        // ones fills the buffer too rather than growing the queue forever.
+        let charged = |bytes: usize, n: usize| bytes + n * DATAGRAM_OVERHEAD;
+        if !s.rx.is_empty() && charged(s.rx_bytes + datagram.data.len(), s.rx.len() + 1) > s.rcvbuf
+        {
             self.stats.rcvbuf_errors += 1;
             return false;
         }

@@ -205,8 +205,11 @@ impl Conn {
 
     /// Read more into the buffer; false at the end of the stream.
     async fn fill(&mut self) -> Result<bool, HttpError> {
-        if self.pos > 0 && self.pos == self.buf.len() {
-            self.buf.clear();
+        // What was consumed goes before more comes: a client that always
+        // sends the start of its next request with one would otherwise
+        // keep every request it ever sent.
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
             self.pos = 0;
         }
         let mut chunk = [0u8; 16 * 1024];

@@ -235,6 +235,14 @@ impl Reassembler {
         }
         let p = self.partials.remove(&key).expect("present");
         self.bytes -= p.cost();
+        // Each fragment was checked against its own header's length;
+        // fragment zero's (options included) is the one the datagram gets,
+        // and with it the whole may pass 65,535 bytes (Linux's
+        // ip_frag_reasm: "Oversized IP packet").
+        let header = p.first_header.as_ref().map_or(0, Vec::len);
+        if header + p.data.len() > ipv4::MAX_DATAGRAM {
+            return ReassemblyOutcome::Discarded(Discard::Inconsistent);
+        }
         ReassemblyOutcome::Complete(assemble(p))
     }
 
@@ -364,7 +372,8 @@ fn assemble(p: Partial) -> Vec<u8> {
     let mut out = header;
     out.extend_from_slice(&p.data);
     let mut packet = ipv4::Packet::new_unchecked(&mut out[..]);
-    packet.set_total_len(total as u16);
+    // At most MAX_DATAGRAM: checked before assembling.
+    packet.set_total_len(u16::try_from(total).unwrap_or(u16::MAX));
     let df = packet.dont_frag();
     packet.set_frag(df, false, 0);
     packet.fill_checksum();

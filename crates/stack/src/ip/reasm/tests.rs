@@ -249,3 +249,49 @@ fn huge_datagram_bounded() {
         ReassemblyOutcome::Discarded(Discard::Inconsistent)
     );
 }
+
+/// A fragment `len` bytes long at `offset`, with a header of `header`
+/// bytes (options as NOPs).
+fn fragment_with_header(header: usize, offset: u16, more: bool, len: usize) -> Vec<u8> {
+    let mut b = vec![1u8; header + len];
+    b[0] = 0x40 | (header / 4) as u8;
+    b[8] = 64;
+    b[9] = u8::from(Protocol::Udp);
+    b[4..6].copy_from_slice(&9u16.to_be_bytes());
+    b[12..16].copy_from_slice(&[10, 0, 1, 2]);
+    b[16..20].copy_from_slice(&[10, 0, 2, 2]);
+    let mut p = ipv4::Packet::new_unchecked(&mut b[..]);
+    p.set_total_len((header + len) as u16);
+    p.set_frag(false, more, offset);
+    p.fill_checksum();
+    b
+}
+
+/// Each fragment fits in 65,535 bytes with its own header, but the whole
+/// does not with fragment zero's (60 bytes, options): the datagram is
+/// discarded rather than given a wrapped total length (Linux's
+/// ip_frag_reasm, "Oversized IP packet").
+#[test]
+fn a_datagram_too_long_with_fragment_zeros_header_is_discarded() {
+    let first = fragment_with_header(60, 0, true, 65_472);
+    let last = fragment_with_header(20, 65_472, false, 43);
+    let mut r = reasm();
+    assert_eq!(add(&mut r, Instant::ZERO, &first), ReassemblyOutcome::Held);
+    assert_eq!(
+        add(&mut r, Instant::ZERO, &last),
+        ReassemblyOutcome::Discarded(Discard::Inconsistent)
+    );
+    assert!(r.is_empty());
+    assert_eq!(r.held_bytes(), 0);
+    // With a 20-byte header first, the same fragments make 65,535 bytes.
+    let first = fragment_with_header(20, 0, true, 65_472);
+    assert_eq!(add(&mut r, Instant::ZERO, &first), ReassemblyOutcome::Held);
+    match add(&mut r, Instant::ZERO, &last) {
+        ReassemblyOutcome::Complete(d) => {
+            assert_eq!(d.len(), 65_535);
+            let p = ipv4::Packet::new_checked(&d[..]).unwrap();
+            assert_eq!(p.total_len(), 65_535);
+        }
+        other => panic!("{other:?}"),
+    }
+}

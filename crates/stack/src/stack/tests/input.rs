@@ -717,6 +717,88 @@ fn redirects_only_from_the_first_hop_to_an_on_link_gateway() {
     assert_eq!(redirected(&s), ["10.0.2.2/32 via Some(10.0.1.3)"]);
 }
 
+/// Redirects for ever new destinations (spoofed as coming from the first
+/// hop) keep at most `MAX_REDIRECT_ROUTES` routes, the newest ones.
+#[test]
+fn redirect_routes_are_bounded() {
+    let mut s = Stack::new(host(1));
+    let eth = s.add_interface("eth0", cidr("10.0.1.2/24"), 1500).unwrap();
+    s.set_default_gateway(Ipv4Addr::new(10, 0, 1, 1)).unwrap();
+    let before = s.routes().count();
+    let n = crate::route::MAX_REDIRECT_ROUTES + 100;
+    for i in 0..n {
+        let [a, b] = (i as u16).to_be_bytes();
+        let quoted = raw_udp([10, 0, 1, 2], [10, 9, a, b], 9, b"x");
+        let d = icmp_quoting(
+            [10, 0, 1, 1],
+            [10, 0, 1, 2],
+            [5, 1, 0, 0, 10, 0, 1, 3],
+            &quoted,
+        );
+        s.handle_packet(Instant::ZERO, eth, &d);
+    }
+    let learned: Vec<String> = s
+        .routes()
+        .filter(|r| r.origin == RouteOrigin::Redirect)
+        .map(|r| r.dest.to_string())
+        .collect();
+    assert_eq!(learned.len(), crate::route::MAX_REDIRECT_ROUTES);
+    assert_eq!(s.routes().count(), before + learned.len());
+    // The oldest went; the newest stayed and are used.
+    assert!(!learned.contains(&"10.9.0.0/32".to_string()));
+    let last = Ipv4Addr::new(10, 9, ((n - 1) >> 8) as u8, (n - 1) as u8);
+    assert_eq!(
+        s.routes()
+            .find(|r| r.origin == RouteOrigin::Redirect && r.dest.contains(last))
+            .and_then(|r| r.gateway),
+        Some(Ipv4Addr::new(10, 0, 1, 3))
+    );
+}
+
+/// A router tells a host of a better first hop with a gap of 20 ms × 2^n
+/// after the n-th redirect, nine at most while the host keeps
+/// sending through it, and again once it has been quiet for ~20 s
+/// (Linux's ip_rt_send_redirect); every datagram is still forwarded.
+#[test]
+fn redirects_to_one_host_back_off() {
+    let mut r = Stack::new(Config {
+        seed: 2,
+        ..Config::router()
+    });
+    let eth = r.add_interface("eth0", cidr("10.0.1.1/24"), 1500).unwrap();
+    r.add_route(cidr("10.0.2.0/24"), Ipv4Addr::new(10, 0, 1, 3))
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut send = |r: &mut Stack, at_ms: u64| -> (usize, usize) {
+        let now = Instant::from_millis(at_ms);
+        let d = raw_udp([10, 0, 1, 2], [10, 0, 2, 2], 9, b"x");
+        r.handle_packet(now, eth, &d);
+        let (mut redirects, mut forwarded) = (0, 0);
+        while let Some(t) = r.poll_transmit(now, &mut buf) {
+            let p = ipv4::Packet::new_checked(&buf[..t.len]).unwrap();
+            if p.protocol() == Protocol::Icmp {
+                assert_eq!(p.payload()[0], 5, "a redirect");
+                redirects += 1;
+            } else {
+                forwarded += 1;
+            }
+        }
+        (redirects, forwarded)
+    };
+    // The first at once; the second not within 40 ms, then after it.
+    assert_eq!(send(&mut r, 0), (1, 1));
+    assert_eq!(send(&mut r, 40), (0, 1));
+    assert_eq!(send(&mut r, 41), (1, 1));
+    // A datagram every millisecond for 20 s: nine redirects in all.
+    let mut total = 2;
+    for ms in 42..20_000 {
+        total += send(&mut r, ms).0;
+    }
+    assert_eq!(total, 9);
+    // Quiet for a while, then one more: told again.
+    assert_eq!(send(&mut r, 20_000 + 21_000).0, 1);
+}
+
 /// A gateway must be a neighbour's address: not this host's own, nor the
 /// connected network's network or broadcast address (Linux: "Nexthop has
 /// invalid gateway"); on a /31 both addresses are hosts' (RFC 3021).

@@ -191,3 +191,37 @@ fn reuse_port_udp_sockets_share_a_port() {
     assert_eq!(took(&mut s, a).len(), 63);
     assert_eq!(s.stats().udp.no_ports, 0);
 }
+
+/// Empty datagrams fill a receive buffer too: each queued one is charged
+/// its bookkeeping, so a flood to a socket that does not read is refused
+/// (and counted) once the buffer is full instead of queueing forever.
+#[test]
+fn a_flood_of_empty_datagrams_is_bounded() {
+    let (mut net, c, _, _, s) = three_hops(1500);
+    let server = net.nodes[s]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+        .unwrap();
+    let client = net.nodes[c]
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    for _ in 0..5_000 {
+        net.nodes[c]
+            .udp_send_to(Instant::ZERO, client, SocketAddrV4::new(SERVER, 7), b"")
+            .unwrap();
+        net.run(Instant::ZERO);
+    }
+    let stats = net.nodes[s].stats().udp;
+    assert!(stats.rcvbuf_errors > 0, "{stats:?}");
+    let mut queued = 0;
+    while net.nodes[s].udp_recv(server).is_ok() {
+        queued += 1;
+    }
+    assert_eq!(queued + stats.rcvbuf_errors, 5_000);
+    assert!(queued < 2_000, "{queued} empty datagrams queued");
+    // Read, the socket takes datagrams again.
+    net.nodes[c]
+        .udp_send_to(Instant::ZERO, client, SocketAddrV4::new(SERVER, 7), b"x")
+        .unwrap();
+    net.run(Instant::ZERO);
+    assert_eq!(net.nodes[s].udp_recv(server).unwrap().data, b"x");
+}
