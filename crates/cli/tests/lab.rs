@@ -605,9 +605,9 @@ fn has(text: &str, what: &[&str]) {
 /// The retransmission lesson shows each repair as its narration says:
 /// one fast retransmission on the third duplicate ACK; a lost
 /// retransmission resent by the timeout 200 ms later, from a window of one
-/// segment; the lost last segment probed whole (with its FIN) after two
-/// round trips and no cut of the window; the lost SYN sent again after a
-/// second.
+/// segment; the lost last two segments repaired by a probe of the last
+/// (with its FIN) after two round trips and the hole its SACK shows; the
+/// lost SYN sent again after a second.
 #[test]
 fn retransmit_lesson_shows_each_repair() {
     let t = lesson("tcp-retransmit.toml");
@@ -643,15 +643,22 @@ fn retransmit_lesson_shows_each_repair() {
         &lines("again").join("\n"),
         &["retransmitted 2;", "cwnd 1448 B"],
     );
-    // tail: the probe is the whole last segment with the FIN.
+    // tail: the probe is the whole last segment with the FIN, two round
+    // trips and 2 ms after the last ACK; its SACK shows the segment
+    // before it lost, resent at once.
     assert_eq!(
         sent("tail", "Flags [FP.], seq 15929:17377,"),
+        ["00:00:00.080000", "00:00:00.162000"],
+        "{t}"
+    );
+    assert_eq!(
+        sent("tail", "seq 14481:15929,"),
         ["00:00:00.080000", "00:00:00.202000"],
         "{t}"
     );
     has(
         &lines("tail").join("\n"),
-        &["in 242.000 ms", "retransmitted 1;", "ssthresh -"],
+        &["in 242.000 ms", "retransmitted 2;"],
     );
     // syn: the SYN again after the initial RTO.
     assert_eq!(
@@ -683,7 +690,9 @@ fn each_lost_segment_is_sent_again_once() {
         // RFC 6675 without RACK adds its rescue retransmission (rule 4).
         ("norack", &[6, 9], "rack = false", 3, "120.000 ms"),
         ("nosack", &[6, 9], "sack = false", 2, "160.000 ms"),
-        ("tail", &[14], "", 1, "242.000 ms"),
+        // One segment in flight: the probe waits for a delayed ACK too
+        // (RFC 8985 §7.2), capped at the RTO, and goes in its place.
+        ("tail", &[14], "", 1, "360.000 ms"),
         ("last2", &[13, 14], "", 2, "242.000 ms"),
         ("syn", &[1], "", 1, "1.200 s"),
     ];

@@ -962,7 +962,14 @@ impl Connection {
         }
         let pto = match self.rtt.srtt() {
             Some(srtt) => {
-                let one = self.snd.outstanding() <= self.seg.mss;
+                // One segment in flight, counted as Linux counts packets:
+                // a FIN riding with (or after) the last data is no second
+                // segment's worth of data.
+                let fin = self
+                    .snd
+                    .fin()
+                    .is_some_and(|f| f < self.snd.nxt() && !self.snd.fin_acked());
+                let one = self.snd.outstanding() - usize::from(fin) <= self.seg.mss;
                 let extra = if one {
                     self.shared.loss.max_ack_delay
                 } else {
