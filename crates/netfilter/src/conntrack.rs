@@ -10,8 +10,13 @@
 //! no mid-stream pickup), an echo reply or ICMP error that answers nothing.
 //!
 //! TCP is followed through SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT,
-//! CLOSE_WAIT, LAST_ACK, TIME_WAIT and CLOSE (after a RST), by flags only
-//! (no window checks: "be liberal"). Timeouts are Linux's, raised where
+//! CLOSE_WAIT, LAST_ACK, TIME_WAIT and CLOSE (after a RST), by flags,
+//! with no window checks on ordinary segments ("be liberal") but a RST's
+//! sequence number checked as Linux's conntrack checks it (RFC 5961
+//! §3.2): one below the receiver's highest ACK or past its window is
+//! INVALID (so a blind RST is neither translated nor closes the flow),
+//! one in the window but not at the exact next byte passes without
+//! closing the flow (the receiver answers it with a challenge ACK). Timeouts are Linux's, raised where
 //! RFC 5382 and RFC 4787 ask more of a NAT: transitory TCP states 240 s
 //! (REQ-5: not under 4 minutes), established TCP 5 days, UDP 30 s
 //! unanswered (120 s when NAT translated it and the destination port is
@@ -144,6 +149,8 @@ pub struct Entry {
     /// filtering): the mapping lives while such a flow does.
     pub holds: Option<(std::net::Ipv4Addr, u16)>,
     fin: [bool; 2],
+    /// What each direction's TCP segments said (for checking a RST).
+    seen: [Seen; 2],
     /// The time this flow is filed under in the expiry queue (at most its
     /// `expires`: the queue is brought up to date lazily).
     queued: Duration,
@@ -167,6 +174,146 @@ impl Entry {
                 )
             )
     }
+}
+
+/// What one direction of a TCP flow has sent, as far as a RST's check
+/// needs it (Linux's `ip_ct_tcp_state`, reduced).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Seen {
+    /// Any segment seen (the numbers below mean something).
+    known: bool,
+    /// One past the highest sequence number sent (SYN and FIN count).
+    end: u32,
+    /// An ACK seen: `max_ack` and `edge` mean something.
+    acked: bool,
+    /// The highest acknowledgment sent: the next byte it expects.
+    max_ack: u32,
+    /// The highest right edge of the window it offered (ACK + window).
+    edge: u32,
+    /// Its SYN's window scale option, if it sent one.
+    scale: Option<u8>,
+}
+
+/// A TCP segment's numbers, read from the datagram `b` (`None` when the
+/// header is not all there).
+struct Numbers {
+    seq: u32,
+    ack: u32,
+    window: u32,
+    /// Sequence space taken: data, SYN and FIN.
+    len: u32,
+    wscale: Option<u8>,
+}
+
+fn tcp_numbers(p: &Info, b: &[u8]) -> Option<Numbers> {
+    let t = b.get(p.ihl..p.len)?;
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(t.get(at..at + 4)?.try_into().ok()?))
+    };
+    let doff = usize::from(*t.get(12)? >> 4) * 4;
+    if doff < 20 || t.len() < doff {
+        return None;
+    }
+    let f = t[13];
+    let syn = u32::from(f & flags::SYN != 0);
+    let fin = u32::from(f & flags::FIN != 0);
+    let mut wscale = None;
+    if syn == 1 {
+        // RFC 7323 §2.2: kind 3, length 3, the shift (at most 14).
+        let mut o = &t[20..doff];
+        while let Some(&kind) = o.first() {
+            match kind {
+                0 => break,
+                1 => o = &o[1..],
+                _ => {
+                    let Some(&n) = o.get(1) else { break };
+                    let n = usize::from(n);
+                    if n < 2 || o.len() < n {
+                        break;
+                    }
+                    if kind == 3 && n == 3 {
+                        wscale = Some(o[2].min(14));
+                    }
+                    o = &o[n..];
+                }
+            }
+        }
+    }
+    Some(Numbers {
+        seq: word(4)?,
+        ack: word(8)?,
+        window: u32::from(u16::from_be_bytes([t[14], t[15]])),
+        len: u32::try_from(t.len() - doff).ok()? + syn + fin,
+        wscale,
+    })
+}
+
+/// `a` is after `b` in sequence space (RFC 9293 §3.4's arithmetic).
+fn after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// What a RST does to its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RstCheck {
+    /// At the exact next sequence number: the flow closes.
+    Closes,
+    /// In the window but not exact: passed on (the receiver answers with
+    /// a challenge ACK, RFC 5961 §3.2), the flow stays as it is.
+    InWindow,
+    /// Outside the receiver's window: INVALID.
+    Outside,
+}
+
+/// Track what a segment from direction `d` says; for a RST, say what it
+/// does (RFC 5961 §3.2's check, as Linux's conntrack makes it: below the
+/// receiver's highest ACK or past its window is invalid; the state changes
+/// only at its exact next sequence number, or right after the sender's
+/// own last segment).
+fn track_numbers(e: &mut Entry, d: usize, f: u8, n: &Numbers) -> RstCheck {
+    let r = 1 - d;
+    let rst = f & flags::RST != 0;
+    let mut check = RstCheck::Closes;
+    if rst && e.seen[r].acked {
+        let (max_ack, edge) = (e.seen[r].max_ack, e.seen[r].edge);
+        check = if after(max_ack, n.seq) || after(n.seq, edge) {
+            RstCheck::Outside
+        } else if n.seq == max_ack || e.seen[d].known && n.seq == e.seen[d].end {
+            RstCheck::Closes
+        } else {
+            RstCheck::InWindow
+        };
+        if check == RstCheck::Outside {
+            return check;
+        }
+    }
+    let s = &mut e.seen[d];
+    let end = n.seq.wrapping_add(n.len);
+    if !s.known || after(end, s.end) {
+        s.end = end;
+    }
+    s.known = true;
+    if f & flags::SYN != 0 {
+        s.scale = n.wscale;
+    }
+    if f & flags::ACK != 0 && !rst {
+        // A SYN's window is never scaled; the rest are when both SYNs
+        // offered scaling (RFC 7323 §2.2).
+        let shift = match (e.seen[d].scale, e.seen[r].scale) {
+            (Some(mine), Some(_)) if f & flags::SYN == 0 => mine,
+            _ => 0,
+        };
+        let s = &mut e.seen[d];
+        let edge = n.ack.wrapping_add(n.window << shift);
+        if !s.acked || after(n.ack, s.max_ack) {
+            s.max_ack = n.ack;
+        }
+        if !s.acked || after(edge, s.edge) {
+            s.edge = edge;
+        }
+        s.acked = true;
+    }
+    check
 }
 
 /// What tracking said about a packet.
@@ -412,6 +559,7 @@ impl Conntrack {
             dnat: false,
             holds: None,
             fin: [false; 2],
+            seen: [Seen::default(); 2],
             queued: Duration::MAX,
             packets: [1, 0],
             bytes: [p.len as u64, 0],
@@ -507,12 +655,12 @@ impl Conntrack {
         let t = p.tuple();
         self.reap_stale(now, &t, gone);
         match self.lookup(&t) {
-            Some((id, dir)) => self.existing(now, p, id, dir, gone),
-            None => self.first(now, p, gone),
+            Some((id, dir)) => self.existing(now, p, b, id, dir, gone),
+            None => self.first(now, p, b, gone),
         }
     }
 
-    fn first(&mut self, now: Duration, p: &Info, gone: &mut Vec<Entry>) -> Track {
+    fn first(&mut self, now: Duration, p: &Info, b: &[u8], gone: &mut Vec<Entry>) -> Track {
         let tcp = match p.proto {
             TCP => {
                 let f = p.tcp_flags & 0x3f & !(flags::PSH | flags::URG);
@@ -534,6 +682,11 @@ impl Conntrack {
             return Track::invalid();
         }
         let id = self.create(now, p, tcp);
+        if tcp.is_some() {
+            if let (Some(n), Some(e)) = (tcp_numbers(p, b), self.entries.get_mut(&id)) {
+                track_numbers(e, 0, p.tcp_flags, &n);
+            }
+        }
         Track {
             state: CtState::New,
             flow: Some((id, Dir::Orig)),
@@ -545,6 +698,7 @@ impl Conntrack {
         &mut self,
         now: Duration,
         p: &Info,
+        b: &[u8],
         id: u64,
         dir: Dir,
         gone: &mut Vec<Entry>,
@@ -582,7 +736,17 @@ impl Conntrack {
                 if let Some(old) = self.remove(id) {
                     gone.push(old);
                 }
-                return self.first(now, p, gone);
+                return self.first(now, p, b, gone);
+            }
+            // A RST is judged by its sequence number when the segments
+            // seen let it be (a blind RST must not close the flow).
+            let rst_check = match tcp_numbers(p, b) {
+                Some(n) => track_numbers(e, d, f, &n),
+                None => RstCheck::Closes,
+            };
+            if rst_check == RstCheck::Outside {
+                self.stats.invalid += 1;
+                return Track::invalid();
             }
             // Flags that matter here; PSH and URG ride along with data.
             let syn = f & flags::SYN != 0;
@@ -590,7 +754,10 @@ impl Conntrack {
             // An ACK that is not part of a SYN or a FIN (data may come too).
             let plain_ack = f & flags::ACK != 0 && !syn && !fin;
             let next = if f & flags::RST != 0 {
-                TcpCt::Close
+                match rst_check {
+                    RstCheck::Closes => TcpCt::Close,
+                    _ => state,
+                }
             } else {
                 match (state, dir) {
                     // SYN-ACK, or a bare SYN: simultaneous open.
@@ -712,6 +879,135 @@ mod tests {
             ct.confirm(id, reply).unwrap();
         }
         r
+    }
+
+    /// A TCP segment as bytes (IPv4 header, TCP header with `opts`), and
+    /// its `Info`.
+    fn segment(
+        from: [u8; 4],
+        to: [u8; 4],
+        ports: (u16, u16),
+        f: u8,
+        (seq, ack, window): (u32, u32, u16),
+        opts: &[u8],
+        data: usize,
+    ) -> (Info, Vec<u8>) {
+        let doff = 20 + opts.len();
+        let mut b = vec![0u8; 20 + doff + data];
+        b[0] = 0x45;
+        let total = b.len() as u16;
+        b[2..4].copy_from_slice(&total.to_be_bytes());
+        b[9] = TCP;
+        b[12..16].copy_from_slice(&from);
+        b[16..20].copy_from_slice(&to);
+        let t = &mut b[20..];
+        t[0..2].copy_from_slice(&ports.0.to_be_bytes());
+        t[2..4].copy_from_slice(&ports.1.to_be_bytes());
+        t[4..8].copy_from_slice(&seq.to_be_bytes());
+        t[8..12].copy_from_slice(&ack.to_be_bytes());
+        t[12] = ((doff / 4) as u8) << 4;
+        t[13] = f;
+        t[14..16].copy_from_slice(&window.to_be_bytes());
+        t[20..doff].copy_from_slice(opts);
+        let mut info = tcp(from, to, ports.0, ports.1, f);
+        info.len = b.len();
+        (info, b)
+    }
+
+    /// RFC 5961 §3.2 as Linux's conntrack applies it to a RST: below the
+    /// receiver's highest ACK or past its (scaled) window it is INVALID
+    /// and the flow lives on; in the window but not exact it passes and
+    /// the flow lives on; at the exact next byte (or right after the
+    /// sender's own last segment) it closes the flow.
+    #[test]
+    fn a_rst_closes_a_flow_only_at_the_right_sequence_number() {
+        let mut ct = Conntrack::new(16, 1);
+        let mut gone = Vec::new();
+        let mut go = |ct: &mut Conntrack, (i, b): (Info, Vec<u8>)| {
+            let r = ct.track(Duration::from_secs(1), &i, &b, &mut gone);
+            if let Some((id, _)) = r.flow {
+                if !ct.entry(id).unwrap().confirmed {
+                    let reply = ct.entry(id).unwrap().reply;
+                    ct.confirm(id, reply).unwrap();
+                }
+            }
+            r
+        };
+        let ws = [1, 3, 3, 7]; // NOP, window scale 7
+        let c = (40000, 80);
+        let s = (80, 40000);
+        // Client ISN 1000, server ISN 5000; each offers 512 << 7 = 64 KiB.
+        let syn = go(
+            &mut ct,
+            segment(C, S, c, flags::SYN, (1000, 0, 65535), &ws, 0),
+        );
+        let (id, _) = syn.flow.unwrap();
+        go(&mut ct, segment(S, C, s, 0x12, (5000, 1001, 65535), &ws, 0));
+        go(
+            &mut ct,
+            segment(C, S, c, flags::ACK, (1001, 5001, 512), &[], 100),
+        );
+        go(
+            &mut ct,
+            segment(S, C, s, flags::ACK, (5001, 1101, 512), &[], 0),
+        );
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Established));
+        let rst = |seq: u32| segment(S, C, s, flags::RST, (seq, 0, 0), &[], 0);
+        // Blind: far outside the client's window (it acknowledged 5001
+        // and offered 64 KiB), or below what it acknowledged.
+        for seq in [1_234_567, 5001 + 65536 + 1, 4000] {
+            assert_eq!(go(&mut ct, rst(seq)).state, CtState::Invalid, "{seq}");
+            assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Established));
+        }
+        // In the window, not exact: passed on, the flow lives.
+        let r = go(&mut ct, rst(5001 + 30_000));
+        assert_eq!(r.state, CtState::Established);
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Established));
+        // Exact: closed.
+        go(&mut ct, rst(5001));
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Close));
+    }
+
+    /// Without scaling on both SYNs, windows are not scaled: a RST past
+    /// the raw window is outside it. A RST right after its sender's own
+    /// last data (before the peer acknowledged it) closes the flow.
+    #[test]
+    fn a_rst_window_without_scaling_and_after_the_senders_data() {
+        let mut ct = Conntrack::new(16, 1);
+        let mut gone = Vec::new();
+        let mut go = |ct: &mut Conntrack, (i, b): (Info, Vec<u8>)| {
+            let r = ct.track(Duration::from_secs(1), &i, &b, &mut gone);
+            if let Some((id, _)) = r.flow {
+                if !ct.entry(id).unwrap().confirmed {
+                    let reply = ct.entry(id).unwrap().reply;
+                    ct.confirm(id, reply).unwrap();
+                }
+            }
+            r
+        };
+        let ws = [1, 3, 3, 7];
+        let c = (40001, 80);
+        let s = (80, 40001);
+        let syn = go(
+            &mut ct,
+            segment(C, S, c, flags::SYN, (1000, 0, 65535), &ws, 0),
+        );
+        let (id, _) = syn.flow.unwrap();
+        // The server offers no scaling: neither side's windows are scaled.
+        go(&mut ct, segment(S, C, s, 0x12, (5000, 1001, 65535), &[], 0));
+        go(
+            &mut ct,
+            segment(C, S, c, flags::ACK, (1001, 5001, 512), &[], 0),
+        );
+        let rst = |seq: u32| segment(S, C, s, flags::RST, (seq, 0, 0), &[], 0);
+        assert_eq!(go(&mut ct, rst(5001 + 600)).state, CtState::Invalid);
+        // The server sends 300 bytes, then resets after them.
+        go(
+            &mut ct,
+            segment(S, C, s, flags::ACK, (5001, 1001, 512), &[], 300),
+        );
+        go(&mut ct, rst(5301));
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Close));
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use nat::{Filtering, Nat, NatConfig, PortForward};
 pub use packet::{Info, Tuple};
 pub use rule::{Match, PortRange};
 
-use crate::packet::{parse, quoted, refresh_icmp_error, set_addr, set_port, Side};
+use crate::packet::{parse, quoted, refresh_icmp_error, set_addr, set_port, Side, ICMP};
 
 /// Where in forwarding a datagram is, and what becomes of it: the stack's
 /// own hook types (one definition, in `tcplab-base`).
@@ -440,6 +440,11 @@ impl Netfilter {
                     Some(port) => {
                         reply.dst = nat.config.external;
                         reply.dport = port;
+                        // An echo flow's identifier is its "port" both
+                        // ways: the replies carry the new one in each.
+                        if e.orig.proto == ICMP {
+                            reply.sport = port;
+                        }
                         snat = true;
                     }
                     None => {

@@ -488,3 +488,64 @@ fn a_datagram_dropped_before_forwarding_leaves_no_flow() {
     assert_eq!(cross(&mut nf, 0, INSIDE, OUTSIDE, &mut d), Verdict::Accept);
     assert_eq!(nf.conntrack.len(), 1);
 }
+
+/// An ICMP echo request or reply with identifier `id`.
+fn echo(src: Ipv4Addr, dst: Ipv4Addr, request: bool, id: u16) -> Vec<u8> {
+    let mut icmp = vec![if request { 8 } else { 0 }, 0, 0, 0];
+    icmp.extend_from_slice(&id.to_be_bytes());
+    icmp.extend_from_slice(&[0, 1, b'x', b'y']);
+    let sum = !tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(&icmp));
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let ip = ipv4::Repr {
+        src_addr: src,
+        dst_addr: dst,
+        protocol: Protocol::Icmp,
+        payload_len: icmp.len(),
+        ttl: 64,
+        tos: 0,
+        ident: 1,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut b = vec![0u8; 20];
+    ip.emit(&mut ipv4::Packet::new_unchecked(&mut b[..]));
+    b.extend_from_slice(&icmp);
+    b
+}
+
+/// Two inside hosts pinging one server with the same identifier: the
+/// second is given another one outside, and each host's replies come back
+/// to it with its own identifier (the identifier is the "port" in both
+/// directions of an echo flow).
+#[test]
+fn nat_keeps_two_pings_with_one_identifier_apart() {
+    let mut nf = nat_router(Filtering::AddressAndPortDependent);
+    let remote = Ipv4Addr::new(203, 0, 113, 1);
+    let hosts = [Ipv4Addr::new(10, 0, 1, 2), Ipv4Addr::new(10, 0, 1, 3)];
+    let mut ids = Vec::new();
+    for (i, h) in hosts.iter().enumerate() {
+        let mut d = echo(*h, remote, true, 4321);
+        assert_eq!(
+            cross(&mut nf, i as u64, INSIDE, OUTSIDE, &mut d),
+            Verdict::Accept
+        );
+        let p = parse(&d).unwrap();
+        assert_eq!(p.src, EXTERNAL);
+        ids.push(p.sport);
+    }
+    assert_eq!(ids[0], 4321, "the first keeps its identifier");
+    assert_ne!(ids[1], ids[0]);
+    for (i, h) in hosts.iter().enumerate().rev() {
+        let mut r = echo(remote, EXTERNAL, false, ids[i]);
+        assert_eq!(
+            cross(&mut nf, 10 + i as u64, OUTSIDE, INSIDE, &mut r),
+            Verdict::Accept,
+            "reply to {h}"
+        );
+        let p = parse(&r).unwrap();
+        assert_eq!((p.dst, p.sport), (*h, 4321));
+        let sum = tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(&r[20..]));
+        assert_eq!(sum, 0xffff, "the ICMP checksum follows the identifier");
+    }
+}

@@ -75,6 +75,11 @@ const IPTOS_TOS_MASK: u8 = 0x1e;
 
 impl IcmpLayer {
     pub fn new(config: &Config, rng: &mut Rng) -> IcmpLayer {
+        // The redirect table shares the rate table's key rather than
+        // drawing its own: one more draw would move every later random
+        // choice of the stack (ports, sequence numbers) for a seed.
+        let last_sent: Map<Ipv4Addr, (Instant, u64)> = new_map(rng);
+        let redirected = Map::with_hasher(*last_sent.hasher());
         IcmpLayer {
             stats: IcmpStats::default(),
             credit: config.icmp_msgs_burst,
@@ -82,8 +87,8 @@ impl IcmpLayer {
             per_sec: config.icmp_msgs_per_sec,
             burst: config.icmp_msgs_burst,
             ratelimit: config.icmp_ratelimit,
-            last_sent: new_map(rng),
-            redirected: new_map(rng),
+            last_sent,
+            redirected,
             echo_ignore_broadcasts: config.echo_ignore_broadcasts,
         }
     }
