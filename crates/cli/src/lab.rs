@@ -151,10 +151,12 @@ fn render(ev: &TranscriptEvent, width: usize, program: Option<&str>) -> Option<S
             cmdline,
             ..
         } => {
+            // A newline inside a quoted argument (a TOML "\n") is shown
+            // as `\n`, so each transcript line keeps its time and host.
             format!(
                 "{} {node:width$} $ {}",
                 stamp(*time),
-                tcplab_sim::printable(cmdline)
+                tcplab_sim::printable(cmdline).replace('\n', "\\n")
             )
         }
         TranscriptEvent::Output(line) => {

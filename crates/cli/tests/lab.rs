@@ -746,6 +746,16 @@ fn each_lost_segment_is_sent_again_once() {
 #[test]
 fn flow_control_lesson_shuts_and_reopens_the_window() {
     let t = lesson("tcp-flow-control.toml");
+    // The command's quoted newline is shown escaped: one stamped line.
+    let out = tcplab()
+        .arg("lab")
+        .arg(scenarios().join("tcp-flow-control.toml"))
+        .output()
+        .unwrap();
+    has(
+        &String::from_utf8_lossy(&out.stdout),
+        &["client $ curl -s --limit-rate 20k -o /tmp/big.bin -w '%{size_download} bytes in %{time_total} s\\n' http://server/big.bin\n"],
+    );
     let line = |what: &str| -> usize {
         t.lines()
             .position(|l| l.contains(what))

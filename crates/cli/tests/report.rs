@@ -140,3 +140,38 @@ fn every_scenario_report_opens_cleanly_in_a_browser() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The report's count of datagrams on links is the closing table's: a
+/// datagram refused before the wire (no neighbour answered, the queue
+/// was full) is drawn as dropped, not counted as sent.
+#[test]
+fn the_reports_datagram_count_is_the_closing_tables() {
+    let dir = std::env::temp_dir().join(format!("tcplab-report-count-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("tour.html");
+    let out = tcplab()
+        .args(["lab", "--report"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    // The closing table: `link sender packets bytes ...` rows.
+    let table: u64 = text
+        .lines()
+        .skip_while(|l| !l.starts_with("link "))
+        .skip(1)
+        .take_while(|l| l.split_whitespace().count() >= 4)
+        .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
+        .sum();
+    let html = std::fs::read_to_string(&page).unwrap();
+    let shown: u64 = html
+        .split(" datagrams on links")
+        .next()
+        .and_then(|h| h.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(table > 1000, "{text}");
+    assert_eq!(shown, table);
+}

@@ -292,7 +292,7 @@ pub fn html(a: &Analysis<'_>) -> String {
         esc(title),
         a.input.seed,
         stamp(a.input.end),
-        rec.packets.len() as u64 + rec.unrecorded,
+        rec.packets.iter().filter(|p| p.fate.on_wire()).count() as u64 + rec.unrecorded,
         a.conns.len()
     );
     if rec.unrecorded > 0 {

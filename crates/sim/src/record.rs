@@ -39,6 +39,16 @@ pub enum Fate {
 }
 
 impl Fate {
+    /// Whether the datagram went onto the link (what the closing table
+    /// and the link's capture count): not refused by its queue, its MTU,
+    /// a link that was down, or for want of a neighbour.
+    pub fn on_wire(self) -> bool {
+        !matches!(
+            self,
+            Fate::QueueFull | Fate::TooBig | Fate::LinkDown | Fate::NoNeighbour
+        )
+    }
+
     /// Whether the datagram arrived somewhere.
     pub fn arrived(self) -> bool {
         matches!(self, Fate::Delivered | Fate::Duplicated | Fate::Corrupted)

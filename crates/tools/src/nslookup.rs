@@ -354,6 +354,11 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
             for e in &notes {
                 match e {
                     TryError::Truncated => out.line(";; Truncated, retrying in TCP mode."),
+                    TryError::NoRoute => out.line(format!(
+                        ";; UDP setup with {server_ip}#{port}({server_ip}) for {} failed: {e}.",
+                        asked.to_string().trim_end_matches('.'),
+                        port = a.port
+                    )),
                     f => out.line(format!(
                         ";; communications error to {server_ip}#{}: {f}",
                         a.port

@@ -159,8 +159,13 @@ impl PingArgs {
                 'c' => a.count = Some(number(&v, 1, i64::MAX as u64)?),
                 'i' => {
                     a.interval = seconds(&v)?;
+                    // iputils as root takes any interval, 0 included
+                    // (back to back, slowed only by a full device queue);
+                    // a simulated host has no such queue to slow it.
                     if a.interval < Duration::from_millis(1) {
-                        return Err(Usage::new("ping", format!("bad timing interval: {v}")));
+                        return Err(bad_value(format!(
+                            "-i {v}: intervals under 1 ms are not supported in tcplab"
+                        )));
                     }
                 }
                 // iputils takes any int; what does not fit in a datagram

@@ -685,6 +685,23 @@ pub async fn run(host: Host, a: TracerouteArgs, mut out: Output, mut err: Output
             return 2;
         }
     };
+    let header = format!(
+        "traceroute to {} ({}), {} hops max, {} byte packets",
+        a.target,
+        dst,
+        a.max_ttl,
+        a.probe_len()
+    );
+    // TCP probes need a source address first: with no route, traceroute's
+    // connect(2) fails after its header line, as the other methods' sends
+    // do below.
+    let no_route =
+        host.with_stack(|s| matches!(s.source_addr_for(dst), Err(SendError::NoRoute(_))));
+    if a.method == Method::Tcp && no_route {
+        out.line(header);
+        err.line("connect: Network is unreachable");
+        return 1;
+    }
     let seed = host.now().total_micros() as u32 ^ 0x5a17_c0de;
     let mut prober = match Prober::open(&host, a.method, pmtudisc(&a), dst, seed) {
         Ok(p) => p,
@@ -696,13 +713,7 @@ pub async fn run(host: Host, a: TracerouteArgs, mut out: Output, mut err: Output
     let hops = usize::from(a.max_ttl - a.first_ttl) + 1;
     let total = hops * a.queries;
     let mut probes = vec![Probe::default(); total];
-    out.line(format!(
-        "traceroute to {} ({}), {} hops max, {} byte packets",
-        a.target,
-        dst,
-        a.max_ttl,
-        a.probe_len()
-    ));
+    out.line(header);
     let mut end = total;
     let mut next = 0usize;
     let mut printed_hops = 0usize;
@@ -714,9 +725,16 @@ pub async fn run(host: Host, a: TracerouteArgs, mut out: Output, mut err: Output
             probes[next].sent = Some(host.now());
             match prober.send(&host, &a, dst, next, ttl) {
                 Ok(()) => {}
+                // traceroute's error() and exit(1): UDP and TCP probes go
+                // through connect(2) first, ICMP ones straight to send.
                 Err(SendError::NoRoute(_)) => {
-                    err.line("send: Network is unreachable");
-                    return 2;
+                    let call = if a.method == Method::Icmp {
+                        "send"
+                    } else {
+                        "connect"
+                    };
+                    err.line(format!("{call}: Network is unreachable"));
+                    return 1;
                 }
                 // With -F, a probe larger than the path MTU this host has
                 // learnt is refused here (EMSGSIZE): traceroute takes the

@@ -150,6 +150,11 @@ fn frag_needed_and_usage_errors() {
         ),
         ("ping -Z h", 2, "invalid option -- 'Z'"),
         ("ping -f h", 2, "option -f is not supported in tcplab"),
+        (
+            "ping -i 0 h",
+            1,
+            "-i 0: intervals under 1 ms are not supported in tcplab",
+        ),
     ] {
         let u = tcplab_tools::Command::parse(cmd).unwrap_err();
         assert_eq!((u.status, u.message.as_str()), (status, msg), "{cmd}");

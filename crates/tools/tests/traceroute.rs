@@ -193,3 +193,59 @@ fn back_to_back_traces_meet_the_icmp_rate_limit() {
         " 1  10.99.1.1  0.200 ms  0.200 ms  0.200 ms"
     );
 }
+
+/// With no route to the destination each tool fails at once, in its own
+/// words (checked against traceroute 2.1.2, curl 7.88.1 and BIND 9.18's
+/// nslookup in a network namespace with no routes).
+#[test]
+fn no_route_fails_in_each_tools_words() {
+    let net = r#"
+[[host]]
+name = "a"
+addr = "10.0.0.1/24"
+[[host]]
+name = "b"
+addr = "10.0.0.2/24"
+[[link]]
+ends = ["a", "b"]
+"#;
+    let r = common::run_in(
+        net,
+        &[
+            ("1s", "a", "traceroute -n 10.0.2.2"),
+            ("2s", "a", "traceroute -n -I 10.0.2.2"),
+            ("3s", "a", "traceroute -n -T 10.0.2.2"),
+            ("4s", "a", "curl -sSv http://10.0.2.2/"),
+            ("5s", "a", "nslookup www 10.0.2.2"),
+        ],
+    );
+    for (i, call) in ["connect", "send", "connect"].iter().enumerate() {
+        assert_eq!(r[i].exit, Some(1), "{:?}", r[i]);
+        assert_eq!(
+            r[i].stderr,
+            [format!("{call}: Network is unreachable")],
+            "{:?}",
+            r[i]
+        );
+    }
+    let curl = &r[3];
+    assert_eq!(curl.exit, Some(7));
+    assert!(
+        curl.stderr
+            .contains(&"* Immediate connect fail for 10.0.2.2: Network is unreachable".to_string()),
+        "{curl:?}"
+    );
+    assert_eq!(
+        curl.stderr.last().map(String::as_str),
+        Some("curl: (7) Failed to connect to 10.0.2.2 port 80 after 0 ms: Couldn't connect to server")
+    );
+    let ns = &r[4];
+    assert_eq!(ns.exit, Some(1));
+    assert_eq!(
+        ns.stdout[..2],
+        [
+            ";; UDP setup with 10.0.2.2#53(10.0.2.2) for www failed: network unreachable.",
+            ";; no servers could be reached"
+        ]
+    );
+}

@@ -221,12 +221,21 @@ impl Run<'_> {
         let stream = match result {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
-                let why = match e {
-                    SocketError::NetworkUnreachable => "Network is unreachable",
-                    SocketError::HostUnreachable => "No route to host",
-                    _ => "Couldn't connect to server",
-                };
-                self.info(format!("connect to {ip} port {} failed: {}", url.port, e));
+                // curl 7.88 says which error only in -v's lines: one
+                // that connect(2) returned at once (no route) is an
+                // "immediate" failure, one that came back from the
+                // network (a refusal, an ICMP error) a failed connect.
+                let immediate = elapsed_ms == 0
+                    && matches!(
+                        e,
+                        SocketError::NetworkUnreachable | SocketError::HostUnreachable
+                    );
+                if immediate {
+                    self.info(format!("Immediate connect fail for {ip}: {e}"));
+                } else {
+                    self.info(format!("connect to {ip} port {} failed: {}", url.port, e));
+                }
+                let why = "Couldn't connect to server";
                 // curl 7.88 words TCP's own give-up (ETIMEDOUT) like a
                 // refusal, with the timeout's exit status.
                 let code = if e == SocketError::TimedOut { 28 } else { 7 };

@@ -49,6 +49,9 @@ pub enum TryError {
     TimedOut,
     Refused,
     Unreachable,
+    /// The socket could not be connected to the server: no route (BIND's
+    /// "UDP setup ... failed").
+    NoRoute,
     /// The UDP answer was truncated: the question goes again over TCP.
     Truncated,
 }
@@ -59,6 +62,7 @@ impl fmt::Display for TryError {
             TryError::TimedOut => "timed out",
             TryError::Refused => "connection refused",
             TryError::Unreachable => "host unreachable",
+            TryError::NoRoute => "network unreachable",
             TryError::Truncated => "truncated",
         })
     }
@@ -158,7 +162,7 @@ async fn udp(
     };
     // Connected, so that a port unreachable comes back as "refused".
     if sock.connect(server).is_err() {
-        failed(TryError::Unreachable);
+        failed(TryError::NoRoute);
         return None;
     }
     for _ in 0..opts.tries.max(1) {
