@@ -205,7 +205,7 @@ delay = "1ms"
     assert_eq!(r[1].exit, Some(7));
     assert!(
         r[1].stderr[0].starts_with("curl: (7) Failed to connect to 10.9.0.1 port 80 after ")
-            && r[1].stderr[0].ends_with(" ms: No route to host"),
+            && r[1].stderr[0].ends_with(" ms: Couldn't connect to server"),
         "{:?}",
         r[1].stderr
     );
