@@ -490,6 +490,76 @@ cmd = "nslookup -timeout=60 www.evil"
     );
 }
 
+/// A zone whose name servers never answer holds a client's question for
+/// `RESOLVE_DEADLINE` at most, then SERVFAIL: silent servers cannot keep
+/// the resolver's places (and its other clients) for minutes.
+#[test]
+fn silent_name_servers_cost_the_deadline_then_servfail() {
+    let mut root = String::from("$ORIGIN .\n$TTL 3600\n@ IN SOA a.root. h.root. 1 3600 900 604800 60\n@ IN NS a.root.\na.root. IN A 10.0.0.1\n");
+    for i in 0..4 {
+        root.push_str(&format!(
+            "dark. IN NS ns{i}.dark.\nns{i}.dark. IN A 10.0.1.{}\n",
+            10 + i
+        ));
+    }
+    let scenario = format!(
+        r#"
+seed = 1
+[[host]]
+name = "client"
+addr = "10.0.0.10/24"
+nameservers = ["10.0.0.53"]
+[[host]]
+name = "resolv"
+addr = "10.0.0.53/24"
+gateway = "10.0.0.254"
+[[host]]
+name = "root"
+addr = "10.0.0.1/24"
+[[router]]
+name = "r"
+addrs = ["10.0.0.254/24", "10.0.1.1/24"]
+[[host]]
+name = "void"
+addr = "10.0.1.10/24"
+[[lan]]
+members = ["client", "resolv", "root", "r"]
+delay = "1ms"
+[[link]]
+ends = ["r", "void"]
+loss = "100%"
+[[file]]
+on = "root"
+path = "/etc/bind/db.root"
+text = """
+{root}"""
+[[run]]
+at = "0s"
+on = "root"
+cmd = "serve dns --zone /etc/bind/db.root"
+[[run]]
+at = "0s"
+on = "resolv"
+cmd = "serve resolver --root 10.0.0.1"
+[[run]]
+at = "2s"
+on = "client"
+cmd = "nslookup -timeout=11 -retry=1 www.dark"
+"#
+    );
+    let r = common::run_file(&scenario);
+    let lookup = r
+        .iter()
+        .find(|x| x.cmdline.starts_with("nslookup"))
+        .unwrap();
+    // One try of 11 s: the answer comes within it, at the deadline.
+    assert!(
+        lookup.stdout.iter().any(|l| l.contains("SERVFAIL")),
+        "{lookup:?}"
+    );
+    assert!(tcplab_tools::dns::resolver::RESOLVE_DEADLINE.as_secs() < 11);
+}
+
 /// RFC 7766 §6.2.1: a TCP connection carries several queries, answered in
 /// turn; RFC 7766 §6.2.3 / 1035 §4.2.2: the server closes a connection
 /// left idle (10 s here).

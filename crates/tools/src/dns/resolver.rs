@@ -27,7 +27,7 @@ use std::time::Duration;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use tcplab_host::Host;
+use tcplab_host::{timeout, Host};
 use tcplab_stack::Instant;
 
 use super::client::{query, QueryOptions};
@@ -47,6 +47,11 @@ pub const MAX_ASKS: usize = 48;
 const GLUELESS_MAX: usize = 2;
 /// Queries resolved at once at most.
 pub const IN_FLIGHT_MAX: usize = 64;
+/// How long one client query may take in all before it is answered
+/// SERVFAIL (BIND's resolver-query-timeout, 10 s): with the bound on
+/// queries in flight, name servers that never answer hold a place for
+/// this long at most, so they cannot keep other clients out.
+pub const RESOLVE_DEADLINE: Duration = Duration::from_secs(10);
 /// A TTL longer than this is cut to it (a week, as BIND's max-cache-ttl).
 const TTL_MAX: u32 = 7 * 24 * 3600;
 /// How long a negative answer without an SOA is kept.
@@ -464,7 +469,10 @@ impl Resolver {
         let _flight = Flight::new(&self.in_flight);
         let out = if query.metadata.recursion_desired {
             let asks = Cell::new(MAX_ASKS);
-            self.resolve(q.name(), q.query_type(), 0, &asks).await
+            let work = self.resolve(q.name(), q.query_type(), 0, &asks);
+            timeout(&self.host, RESOLVE_DEADLINE, work)
+                .await
+                .unwrap_or_else(|_| Resolved::fail())
         } else {
             self.cache_only(q.name(), q.query_type())
         };
