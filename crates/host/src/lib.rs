@@ -30,7 +30,7 @@ pub mod tundev;
 
 pub use executor::{JoinHandle, Pid};
 pub use filter::NetfilterHook;
-pub use fs::{FileSystem, MemFs};
+pub use fs::{FileSystem, MemFs, DEFAULT_DISK};
 pub use host::{Host, ProcessInfo, Serviced, Tap, TapDirection, Tapped, LAB_EPOCH};
 pub use io::{
     LineSplitter, Output, OutputChunk, OutputLine, OutputSink, Signal, Signals, Stdin, Stream,

@@ -161,15 +161,16 @@ fn an_output_file_that_cannot_be_written() {
         "curl -o / http://server/hello.txt",
         "curl -sS -o / http://server/hello.txt",
     ]);
+    // As curl 7.88: the warning as the first piece arrives, the meter's
+    // last row (what came), then the error.
     assert_eq!(r[0].exit, Some(23));
-    let tail = &r[0].stderr[r[0].stderr.len() - 2..];
+    let tail = &r[0].stderr[r[0].stderr.len() - 3..];
     assert_eq!(
-        tail,
-        [
-            "Warning: Failed to open the file /: Is a directory",
-            "curl: (23) Failure writing output to destination"
-        ]
+        tail[0],
+        "Warning: Failed to open the file /: Is a directory"
     );
+    assert!(tail[1].starts_with("100    16  100    16"), "{tail:?}");
+    assert_eq!(tail[2], "curl: (23) Failure writing output to destination");
     assert_eq!(
         (r[1].exit, r[1].stderr.as_slice()),
         (
@@ -246,14 +247,12 @@ fn an_output_file_in_a_missing_directory() {
     ]);
     assert_eq!(r[0].exit, Some(23));
     assert_eq!(r[0].stderr, Vec::<String>::new());
-    let tail = &r[1].stderr[r[1].stderr.len() - 2..];
+    let tail = &r[1].stderr[r[1].stderr.len() - 3..];
     assert_eq!(
-        tail,
-        [
-            "Warning: Failed to open the file /nope/x: No such file or directory",
-            "curl: (23) Failure writing output to destination"
-        ]
+        tail[0],
+        "Warning: Failed to open the file /nope/x: No such file or directory"
     );
+    assert_eq!(tail[2], "curl: (23) Failure writing output to destination");
     assert_eq!(r[2].exit, Some(0));
     assert_eq!(r[3].stdout, ["plain text file"]);
     assert_eq!(r[3].stderr, ["cat: /nope/x: No such file or directory"]);
@@ -874,4 +873,43 @@ fn limit_rate_paces_the_reader_and_closes_the_window() {
         assert!(probe.ends_with(", length 1: HTTP"), "{probe}");
     }
     assert_eq!(r[2].stdout.len(), 2, "no window probes: {:?}", r[2]);
+}
+
+/// curl writes a body to its file as it arrives: a transfer to a file it
+/// cannot make stops at the first piece (not after the whole download),
+/// one to /dev/null keeps nothing, and a large download is whole on disk.
+#[test]
+fn bodies_are_written_as_they_arrive() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            (
+                "1s",
+                "client",
+                "curl -sS -o /nope/x -w '%{size_download}' http://server/big.bin",
+            ),
+            (
+                "2s",
+                "client",
+                "curl -sS -o /tmp/big.bin -w '%{size_download}' http://server/big.bin",
+            ),
+            ("3s", "client", "sha256sum /tmp/big.bin"),
+            ("3s", "server", "sha256sum /srv/www/big.bin"),
+        ],
+    );
+    let r = &r[1..];
+    assert_eq!(r[0].exit, Some(23));
+    let got: u64 = r[0].stdout[0].parse().unwrap();
+    assert!(got > 0 && got < 100_000, "stopped early: {got} bytes");
+    assert_eq!(r[1].exit, Some(0), "{:?}", r[1].stderr);
+    assert_eq!(r[1].stdout, ["2000000"]);
+    let sum = |i: usize| {
+        r[i].stdout[0]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(sum(2), sum(3), "the server's bytes");
 }

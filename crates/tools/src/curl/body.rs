@@ -80,9 +80,16 @@ pub(super) fn base64(data: &[u8]) -> String {
 pub(super) fn decode(encoding: &str, data: &[u8]) -> Result<Vec<u8>, Failure> {
     use std::io::Read;
     let mut out = Vec::new();
+    // Decoded, at most what a simulated disk holds (a small body can
+    // inflate a thousandfold).
+    let most = super::MAX_HELD as u64 + 1;
     let result = match encoding.trim().to_ascii_lowercase().as_str() {
-        "gzip" | "x-gzip" => flate2::read::GzDecoder::new(data).read_to_end(&mut out),
-        "deflate" => flate2::read::ZlibDecoder::new(data).read_to_end(&mut out),
+        "gzip" | "x-gzip" => flate2::read::GzDecoder::new(data)
+            .take(most)
+            .read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(data)
+            .take(most)
+            .read_to_end(&mut out),
         "identity" | "" => return Ok(data.to_vec()),
         other => {
             return Err(Failure::new(
@@ -91,6 +98,12 @@ pub(super) fn decode(encoding: &str, data: &[u8]) -> Result<Vec<u8>, Failure> {
             ))
         }
     };
+    if out.len() as u64 >= most {
+        return Err(Failure::new(
+            23,
+            "Failure writing output to destination".into(),
+        ));
+    }
     result.map(|_| out).map_err(|e| {
         Failure::new(
             61,

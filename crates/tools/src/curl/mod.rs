@@ -101,6 +101,10 @@ struct Run<'a> {
     /// leaves what came.
     body: Vec<u8>,
     body_sink: Option<Sink>,
+    /// The body of this transfer is being written to its file as it
+    /// arrives, and the file was made: `body` holds only what is not
+    /// written yet.
+    streamed: bool,
     /// `-D FILE`: every response head of the run so far, as written.
     dumped: Vec<u8>,
     /// `--resolve`'s answers by (host, port): an IPv4 address, or none
@@ -113,10 +117,14 @@ impl Run<'_> {
     /// curl's writes as data arrives would have left it.
     fn keep_partial(&mut self) {
         let body = std::mem::take(&mut self.body);
+        let streamed = std::mem::take(&mut self.streamed);
         if body.is_empty() {
             return;
         }
         match self.body_sink.take() {
+            Some(Sink::File(path)) if streamed => {
+                let _ = self.host.fs().append(&path, &body);
+            }
             Some(Sink::File(path)) => {
                 let _ = self.host.fs().write(&path, &body);
             }
@@ -468,7 +476,27 @@ async fn exchange(
     let total = if no_body { 0 } else { length.unwrap_or(0) };
     stats.size_expected = length.filter(|_| !no_body);
     run.body.clear();
+    run.streamed = false;
+    // Where this body goes as it arrives: curl writes each piece as it
+    // comes (a file is made at the first, so a path that cannot be
+    // written fails the transfer then), and keeps nothing for /dev/null.
+    // The body of a redirect being followed, or of an error with -f, is
+    // not written; one to decode (--compressed) is decoded whole.
+    let follows = run.a.follow
+        && head.header("location").is_some()
+        && matches!(code, 301 | 302 | 303 | 307 | 308);
+    let decoded = run.a.compressed && head.header("content-encoding").is_some();
+    let written = !(no_body || follows || decoded || run.a.fail && code >= 400);
+    let stream_to = match &run.body_sink {
+        Some(Sink::File(path)) if written => Some(path.clone()),
+        _ => None,
+    };
+    let discard = written && matches!(run.body_sink, Some(Sink::Null));
+    let mut refused: Option<Failure> = None;
+    let fs = run.host.fs();
+    let silent = run.a.silent;
     let got = &mut run.body;
+    let made = &mut run.streamed;
     let host = run.host.clone();
     let verbose_data = run.a.verbose && !sink_is_terminal;
     let mut meter = run.meter.take();
@@ -482,15 +510,42 @@ async fn exchange(
     let result = {
         let err = &mut *run.err;
         let size_download = &mut stats.size_download;
-        let mut sink = |b: &[u8]| {
-            got.extend_from_slice(b);
+        let mut sink = |b: &[u8]| -> Result<(), HttpError> {
             *size_download += b.len() as u64;
             if verbose_data {
                 err.line(format!("{{ [{} bytes data]", b.len()));
             }
             if let Some(m) = meter.as_mut() {
-                m.update(host.now(), total, got.len() as u64, err);
+                m.update(host.now(), total, *size_download, err);
             }
+            if discard {
+                return Ok(());
+            }
+            got.extend_from_slice(b);
+            if let Some(path) = &stream_to {
+                if !*made || got.len() >= STREAM_PIECE {
+                    let wrote = if *made {
+                        fs.append(path, got)
+                    } else {
+                        fs.write(path, got)
+                    };
+                    if let Err(e) = wrote {
+                        refused = Some(write_failure(err, silent, path, &e));
+                        return Err(HttpError::Refused);
+                    }
+                    *made = true;
+                    got.clear();
+                }
+            } else if got.len() > MAX_HELD {
+                // Held whole (to a terminal, or to decode): no more than
+                // a simulated disk could take.
+                refused = Some(Failure::new(
+                    23,
+                    "Failure writing output to destination".into(),
+                ));
+                return Err(HttpError::Refused);
+            }
+            Ok(())
         };
         if no_body {
             Ok(())
@@ -502,11 +557,26 @@ async fn exchange(
             open.conn.read_to_close_into(&mut sink).await
         }
     };
+    if let Some(f) = refused {
+        // curl's meter ends with a row of what came, after the warning.
+        if let Some(mut m) = meter.take() {
+            m.done(
+                run.host.now(),
+                total,
+                stats.size_download,
+                stats.size_upload,
+                run.err,
+            );
+            run.meter_open = false;
+        }
+        run.meter = None;
+        return Err(f);
+    }
     run.meter = meter;
     match result {
         Ok(()) => {}
         Err(HttpError::Closed) => {
-            let remaining = length.map_or(0, |n| n.saturating_sub(got.len() as u64));
+            let remaining = length.map_or(0, |n| n.saturating_sub(stats.size_download));
             return Err(Failure::new(
                 18,
                 format!("transfer closed with {remaining} bytes remaining to read"),
@@ -530,6 +600,25 @@ async fn exchange(
         let _ = open.conn.stream.shutdown().await;
     }
     Ok((head, got))
+}
+
+/// How much of a body streamed to a file is held before it is added to
+/// the file (curl's own buffer is 16 KiB; fewer, larger writes here).
+const STREAM_PIECE: usize = 64 << 10;
+/// The most of a body held whole (to a terminal, or to decode): a
+/// simulated host's disk.
+const MAX_HELD: usize = tcplab_host::DEFAULT_DISK as usize;
+
+/// curl's 23 for an output file it could not write: it warns as the open
+/// fails (silenced by -s, -S or not); the file system's message names
+/// the path.
+fn write_failure(err: &mut Output, silent: bool, path: &str, e: &std::io::Error) -> Failure {
+    if !silent {
+        let text = e.to_string();
+        let why = text.strip_prefix(&format!("{path}: ")).unwrap_or(&text);
+        err.line(format!("Warning: Failed to open the file {path}: {why}"));
+    }
+    Failure::new(23, "Failure writing output to destination".into())
 }
 
 /// curl's 56: a socket's error, or over TLS the TLS layer's
@@ -564,6 +653,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         tls: None,
         body: Vec::new(),
         body_sink: None,
+        streamed: false,
         dumped: Vec::new(),
         pins: std::collections::BTreeMap::new(),
     };
@@ -894,8 +984,8 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     if let Some(mut m) = run.meter.take() {
         m.done(
             now,
-            data.len() as u64,
-            data.len() as u64,
+            stats.size_download,
+            stats.size_download,
             stats.size_upload,
             run.err,
         );
@@ -910,19 +1000,19 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     match sink {
         Sink::Null => {}
         Sink::File(path) => {
-            if let Err(e) = run.host.fs().write(&path, &data) {
-                // curl warns as it fails to open the file (silenced by -s,
-                // -S or not); the file system's message names the path.
-                if !a.silent {
-                    let text = e.to_string();
-                    let why = text.strip_prefix(&format!("{path}: ")).unwrap_or(&text);
-                    run.err
-                        .line(format!("Warning: Failed to open the file {path}: {why}"));
+            // What the transfer did not write as it came: the tail of a
+            // streamed body, or the whole of one decoded or empty.
+            let wrote = if std::mem::take(&mut run.streamed) {
+                if data.is_empty() {
+                    Ok(())
+                } else {
+                    run.host.fs().append(&path, &data)
                 }
-                return Err(Failure::new(
-                    23,
-                    "Failure writing output to destination".into(),
-                ));
+            } else {
+                run.host.fs().write(&path, &data)
+            };
+            if let Err(e) = wrote {
+                return Err(write_failure(run.err, a.silent, &path, &e));
             }
         }
         Sink::Terminal if a.head => {}

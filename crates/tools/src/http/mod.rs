@@ -26,6 +26,9 @@ pub enum HttpError {
     Malformed(&'static str),
     #[error("message head larger than {MAX_HEAD} bytes")]
     HeadTooLarge,
+    /// The body's reader wanted no more of it (it could not keep it).
+    #[error("body refused by its reader")]
+    Refused,
 }
 
 impl From<SocketError> for HttpError {
@@ -290,11 +293,12 @@ impl Conn {
         }
     }
 
-    /// Exactly `n` bytes, handed to `sink` piece by piece.
+    /// Exactly `n` bytes, handed to `sink` piece by piece (an error from
+    /// it ends the read).
     pub async fn read_exact_into(
         &mut self,
         mut n: u64,
-        sink: &mut dyn FnMut(&[u8]),
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
     ) -> Result<(), HttpError> {
         while n > 0 {
             let piece = self.read_some(n.min(64 * 1024) as usize).await?;
@@ -302,7 +306,7 @@ impl Conn {
                 return Err(HttpError::Closed);
             }
             n -= piece.len() as u64;
-            sink(&piece);
+            sink(&piece)?;
         }
         Ok(())
     }
@@ -311,7 +315,7 @@ impl Conn {
     /// read and dropped.
     pub async fn read_chunked_into(
         &mut self,
-        sink: &mut dyn FnMut(&[u8]),
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
     ) -> Result<(), HttpError> {
         loop {
             let line = self.read_line(1024).await?;
@@ -345,14 +349,14 @@ impl Conn {
     /// Everything until the peer closes.
     pub async fn read_to_close_into(
         &mut self,
-        sink: &mut dyn FnMut(&[u8]),
+        sink: &mut dyn FnMut(&[u8]) -> Result<(), HttpError>,
     ) -> Result<(), HttpError> {
         loop {
             let piece = self.read_some(64 * 1024).await?;
             if piece.is_empty() {
                 return Ok(());
             }
-            sink(&piece);
+            sink(&piece)?;
         }
     }
 }

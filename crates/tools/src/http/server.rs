@@ -287,7 +287,10 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
         let read = timeout(
             &site.host,
             FIRST_REQUEST,
-            conn.read_exact_into(length, &mut |b| body.extend_from_slice(b)),
+            conn.read_exact_into(length, &mut |b| {
+                body.extend_from_slice(b);
+                Ok(())
+            }),
         )
         .await;
         if !matches!(read, Ok(Ok(()))) {
