@@ -19,57 +19,57 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     tun: String,
     /// The stack's address and prefix on the device, e.g. 10.7.0.2/24.
-    #[arg(long, value_name = "CIDR")]
+    #[arg(long, conflicts_with = "attach", value_name = "CIDR")]
     addr: Option<String>,
     /// The kernel's address on the device (default: the prefix's first host).
-    #[arg(long, value_name = "IP")]
+    #[arg(long, conflicts_with = "attach", value_name = "IP")]
     peer: Option<String>,
     /// The stack's default gateway (usually the kernel's address).
-    #[arg(long, value_name = "IP")]
+    #[arg(long, conflicts_with = "attach", value_name = "IP")]
     gateway: Option<String>,
     /// MTU of the device and the stack's interface.
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, conflicts_with = "attach", default_value_t = 1500)]
     mtu: usize,
     /// Lose this share of the packets each way, e.g. 2%.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "attach", allow_hyphen_values = true)]
     loss: Option<String>,
     /// Duplicate this share of the packets each way.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "attach", allow_hyphen_values = true)]
     dup: Option<String>,
     /// Reorder this share of the packets each way (needs --delay).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "attach", allow_hyphen_values = true)]
     reorder: Option<String>,
     /// Delay every packet this long each way, e.g. 20ms.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "attach", allow_hyphen_values = true)]
     delay: Option<String>,
     /// Limit each direction to this rate, e.g. 100Mbit.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "attach", allow_hyphen_values = true)]
     rate: Option<String>,
     /// Seed of the stack and the impairments (random if not given).
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, conflicts_with = "attach", allow_hyphen_values = true)]
     seed: Option<u64>,
     /// Capture what crosses the device into this pcap file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, conflicts_with = "attach", value_name = "FILE")]
     pcap: Option<PathBuf>,
     /// A name server for the stack's resolver (repeatable).
-    #[arg(long, value_name = "IP")]
+    #[arg(long, conflicts_with = "attach", value_name = "IP")]
     dns: Vec<String>,
     /// The stack's TCP congestion control: cubic (the default), reno, bbr
     /// (v3) or bbr1.
-    #[arg(long, value_name = "ALG")]
+    #[arg(long, conflicts_with = "attach", value_name = "ALG")]
     cc: Option<String>,
     /// Do not offer SACK (RFC 2018) in the stack's SYNs.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "attach")]
     no_sack: bool,
     /// Do not offer timestamps (RFC 7323) in the stack's SYNs.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "attach")]
     no_timestamps: bool,
     /// Take no offloads from the kernel: every TCP segment arrives as a
     /// datagram of at most the MTU with its checksum computed (without
     /// this, the kernel may hand over segments of up to 64 KiB and leave
     /// checksums to the stack; impairments also turn offloads off, as
     /// they act on each datagram).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "attach")]
     no_offload: bool,
     /// Run the command on the stack already running on the device.
     #[arg(long)]

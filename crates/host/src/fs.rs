@@ -21,6 +21,11 @@ pub trait FileSystem {
     /// (`open(2)` with `O_APPEND | O_CREAT`): a writer that adds as it goes
     /// (`tcpdump -w`) holds only what it has not yet written.
     fn append(&self, path: &str, data: &[u8]) -> io::Result<()>;
+    /// Create or replace a file only its owner may read (mode 0600, as
+    /// openssl writes private keys).
+    fn write_private(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        self.write(path, data)
+    }
     /// Whether `path` is a directory.
     fn is_dir(&self, path: &str) -> bool;
     /// Paths of the files below directory `path`, at any depth, sorted.

@@ -45,6 +45,9 @@ struct Inner {
     names: RefCell<Rc<RefCell<Names>>>,
     resolver: RefCell<ResolverConfig>,
     fs: RefCell<Rc<dyn FileSystem>>,
+    /// File systems of processes that see another one than the host's
+    /// (an attached command's, with its own working directory).
+    process_fs: RefCell<BTreeMap<Pid, Rc<dyn FileSystem>>>,
     local: Rc<RefCell<LocalNet>>,
     output: RefCell<Option<OutputSink>>,
     io: IoTable,
@@ -167,6 +170,7 @@ impl Host {
                 names: RefCell::new(Rc::new(RefCell::new(Names::default()))),
                 resolver: RefCell::new(ResolverConfig::default()),
                 fs: RefCell::new(Rc::new(MemFs::new())),
+                process_fs: RefCell::default(),
                 local: Rc::new(RefCell::new(LocalNet::default())),
                 output: RefCell::new(None),
                 io: RefCell::default(),
@@ -272,8 +276,27 @@ impl Host {
     }
 
     /// The host's files.
+    /// The file system the running process sees: its own if it was given
+    /// one ([`Host::set_process_fs`]), else the host's.
     pub fn fs(&self) -> Rc<dyn FileSystem> {
-        self.inner.fs.borrow().clone()
+        let own = self
+            .current_pid()
+            .and_then(|pid| self.inner.process_fs.borrow().get(&pid).cloned());
+        own.unwrap_or_else(|| self.inner.fs.borrow().clone())
+    }
+
+    /// Give one process a file system of its own (`None`: the host's
+    /// again, as when it is gone).
+    pub fn set_process_fs(&self, pid: Pid, fs: Option<Rc<dyn FileSystem>>) {
+        let mut map = self.inner.process_fs.borrow_mut();
+        match fs {
+            Some(fs) => {
+                map.insert(pid, fs);
+            }
+            None => {
+                map.remove(&pid);
+            }
+        }
     }
 
     pub fn set_fs(&self, fs: Rc<dyn FileSystem>) {
@@ -374,6 +397,17 @@ impl Host {
     }
 
     /// Bytes for a process's standard input.
+    /// Bytes fed to a process's standard input that it has not read yet:
+    /// a driver stops feeding while this is high, as a pipe's writer
+    /// blocks once the pipe is full.
+    pub fn stdin_queued(&self, pid: Pid) -> usize {
+        self.inner
+            .io
+            .borrow()
+            .get(&pid)
+            .map_or(0, |p| p.stdin.len())
+    }
+
     pub fn feed_stdin(&self, pid: Pid, bytes: &[u8]) {
         let waker = {
             let mut io = self.inner.io.borrow_mut();

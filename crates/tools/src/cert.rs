@@ -337,7 +337,7 @@ fn make_files(host: &Host, m: &MakeArgs, now: u64) -> Result<String, String> {
     // (The file system's errors name the path themselves.)
     fs.write(&m.out, made.cert_pem.as_bytes())
         .map_err(|e| e.to_string())?;
-    fs.write(&m.key_out, made.key_pem.as_bytes())
+    fs.write_private(&m.key_out, made.key_pem.as_bytes())
         .map_err(|e| e.to_string())?;
     Ok(format!("cert: wrote {} and its key {}", m.out, m.key_out))
 }

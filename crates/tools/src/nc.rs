@@ -506,7 +506,14 @@ async fn exchange(
         .await;
         match event {
             Either::Left(Either::Left(Ok(0))) => return 0,
-            Either::Left(Either::Left(Ok(n))) => out.write_bytes(&netbuf[..n]),
+            Either::Left(Either::Left(Ok(n))) => {
+                out.write_bytes(&netbuf[..n]);
+                // As nc's write(2) blocks on a full pipe: nothing more is
+                // read from the connection until a reader takes this, so
+                // a slow reader closes the window instead of filling
+                // memory (at once in the simulator).
+                out.written().await;
+            }
             Either::Left(Either::Left(Err(e))) => {
                 err.line(format!("nc: read failed: {e}"));
                 return 1;

@@ -58,6 +58,9 @@ fn frame(out: &mut VecDeque<u8>, kind: u8, payload: &[u8]) {
     out.extend(payload);
 }
 
+/// Input from a client held for its command at most, before more is read.
+pub const INPUT_HIGH: usize = 64 << 10;
+
 /// Take the whole frames at the front of `buf`; `Err` if one is too big.
 fn frames(buf: &mut Vec<u8>) -> Result<Vec<(u8, Vec<u8>)>, ()> {
     let mut out = Vec::new();
@@ -83,6 +86,8 @@ pub struct Request {
     pub cmdline: String,
     /// Standard output and error of the client are terminals.
     pub terminal: (bool, bool),
+    /// The client's working directory: relative paths start there.
+    pub cwd: Option<std::path::PathBuf>,
 }
 
 /// What a client sent after its request.
@@ -120,6 +125,28 @@ impl Client {
 
     pub fn wants_write(&self) -> bool {
         !self.outbuf.is_empty()
+    }
+
+    /// Whether more of the client's input is wanted: not while what it
+    /// sent waits unread (its command's standard input is full), so a
+    /// client piping a file in is held back as a pipe's writer is.
+    pub fn wants_read(&self) -> bool {
+        let waiting: usize = self
+            .input
+            .iter()
+            .map(|i| match i {
+                ClientInput::Stdin(b) => b.len(),
+                _ => 0,
+            })
+            .sum();
+        waiting + self.inbuf.len() < INPUT_HIGH
+    }
+
+    /// Bytes of the command's output not yet written to the client: the
+    /// runtime tells commands their writes are done only while this is
+    /// low, so a client that does not read holds its command back.
+    pub fn unsent(&self) -> usize {
+        self.outbuf.len()
     }
 
     /// Queue bytes the command wrote (`stderr`: to standard error).
@@ -160,9 +187,20 @@ impl Client {
         for (kind, payload) in frames {
             match (kind, &self.request) {
                 (b'R', None) if !payload.is_empty() => {
+                    // Flags, the command line, then after a NUL (which no
+                    // argument holds) the client's working directory.
+                    let rest = &payload[1..];
+                    let (cmdline, cwd) = match rest.iter().position(|&b| b == 0) {
+                        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+                        None => (rest, None),
+                    };
                     self.request = Some(Request {
-                        cmdline: String::from_utf8_lossy(&payload[1..]).into_owned(),
+                        cmdline: String::from_utf8_lossy(cmdline).into_owned(),
                         terminal: (payload[0] & 1 != 0, payload[0] & 2 != 0),
+                        cwd: cwd.filter(|d| !d.is_empty()).map(|d| {
+                            use std::os::unix::ffi::OsStrExt;
+                            std::path::PathBuf::from(std::ffi::OsStr::from_bytes(d))
+                        }),
                     });
                 }
                 (b'I', Some(_)) => self.input.push(ClientInput::Stdin(payload)),
@@ -270,7 +308,7 @@ impl ControlServer {
             }
         }
         for c in &mut self.clients {
-            if !c.finished {
+            if !c.finished && c.wants_read() {
                 c.read();
             }
             c.flush();
@@ -343,6 +381,11 @@ pub fn attach(
     let flags = u8::from(io.terminal.0) | (u8::from(io.terminal.1) << 1);
     let mut payload = vec![flags];
     payload.extend_from_slice(cmdline.as_bytes());
+    if let Ok(dir) = std::env::current_dir() {
+        use std::os::unix::ffi::OsStrExt;
+        payload.push(0);
+        payload.extend_from_slice(dir.as_os_str().as_bytes());
+    }
     frame(&mut request, b'R', &payload);
     if !io.forward_stdin {
         frame(&mut request, b'C', &[]);

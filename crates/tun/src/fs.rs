@@ -24,6 +24,10 @@ const LIST_LIMIT: usize = 10_000;
 #[derive(Debug, Default)]
 pub struct RealFs {
     shared: RefCell<HashMap<PathBuf, Held>>,
+    /// The directory relative paths start from, if not this process's
+    /// own: an attached command's (`tcplab run --attach`) is the
+    /// directory it was started in.
+    cwd: Option<PathBuf>,
 }
 
 /// A file read and still held somewhere: its length and modification time
@@ -34,15 +38,31 @@ impl RealFs {
     pub fn new() -> RealFs {
         RealFs::default()
     }
+
+    /// The real file system with relative paths taken from `dir`.
+    pub fn in_dir(dir: PathBuf) -> RealFs {
+        RealFs {
+            cwd: Some(dir),
+            ..RealFs::default()
+        }
+    }
+
+    /// Where `path` is.
+    fn at(&self, path: &str) -> PathBuf {
+        match &self.cwd {
+            Some(dir) if Path::new(path).is_relative() => dir.join(path),
+            _ => PathBuf::from(path),
+        }
+    }
 }
 
 impl FileSystem for RealFs {
     fn read(&self, path: &str) -> io::Result<Rc<[u8]>> {
         let err =
             |e: io::Error| io::Error::new(e.kind(), format!("{path}: {}", strip_os_suffix(&e)));
-        let meta = std::fs::metadata(path).map_err(err)?;
+        let key = self.at(path);
+        let meta = std::fs::metadata(&key).map_err(err)?;
         let stamp = (meta.len(), meta.modified().ok());
-        let key = PathBuf::from(path);
         let mut shared = self.shared.borrow_mut();
         if let Some((len, modified, weak)) = shared.get(&key) {
             if (*len, *modified) == stamp {
@@ -51,7 +71,7 @@ impl FileSystem for RealFs {
                 }
             }
         }
-        let data: Rc<[u8]> = Rc::from(std::fs::read(path).map_err(err)?);
+        let data: Rc<[u8]> = Rc::from(std::fs::read(&key).map_err(err)?);
         // Forget files no one holds any more, so the map stays small.
         shared.retain(|_, (_, _, w)| w.strong_count() > 0);
         shared.insert(key, (stamp.0, stamp.1, Rc::downgrade(&data)));
@@ -59,7 +79,25 @@ impl FileSystem for RealFs {
     }
 
     fn write(&self, path: &str, data: &[u8]) -> io::Result<()> {
-        std::fs::write(path, data)
+        std::fs::write(self.at(path), data)
+            .map_err(|e| io::Error::new(e.kind(), format!("{path}: {}", strip_os_suffix(&e))))
+    }
+
+    fn write_private(&self, path: &str, data: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let at = self.at(path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&at)
+            // An existing file keeps its mode through open(2): set it.
+            .and_then(|mut f| {
+                f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                f.write_all(data)
+            })
             .map_err(|e| io::Error::new(e.kind(), format!("{path}: {}", strip_os_suffix(&e))))
     }
 
@@ -68,18 +106,18 @@ impl FileSystem for RealFs {
         std::fs::OpenOptions::new()
             .append(true)
             .create(true)
-            .open(path)
+            .open(self.at(path))
             .and_then(|mut f| f.write_all(data))
             .map_err(|e| io::Error::new(e.kind(), format!("{path}: {}", strip_os_suffix(&e))))
     }
 
     fn is_dir(&self, path: &str) -> bool {
-        Path::new(path).is_dir()
+        self.at(path).is_dir()
     }
 
     fn list(&self, path: &str) -> Vec<String> {
         let mut out = Vec::new();
-        let mut stack: Vec<PathBuf> = vec![PathBuf::from(path)];
+        let mut stack: Vec<PathBuf> = vec![self.at(path)];
         while let Some(dir) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
@@ -113,6 +151,29 @@ fn strip_os_suffix(e: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Private keys are written readable by their owner only (0600, as
+    /// openssl writes them), a file that was there before included; and
+    /// relative paths start in the given directory.
+    #[test]
+    fn private_files_are_the_owners_and_relative_paths_start_in_the_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("tcplab-realfs-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("old.key"), b"x").unwrap();
+        let fs = RealFs::in_dir(dir.clone());
+        for name in ["new.key", "old.key"] {
+            fs.write_private(name, b"secret").unwrap();
+            let meta = std::fs::metadata(dir.join(name)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+            assert_eq!(std::fs::read(dir.join(name)).unwrap(), b"secret");
+        }
+        fs.write("plain.txt", b"1").unwrap();
+        fs.append("plain.txt", b"2").unwrap();
+        assert_eq!(&*fs.read("plain.txt").unwrap(), b"12");
+        assert!(fs.is_dir("."));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// Reads of a file held elsewhere share it; a changed file is read
     /// again; a file no one holds is read again too.

@@ -26,11 +26,15 @@ use tcplab_stack::tcp::SocketSnapshot;
 use tcplab_stack::{Config, IfaceId, Instant, Rng, Stack, TcpState};
 use tcplab_wire::pcap::{LinkType, PcapWriter};
 
-use crate::control::{ClientInput, ControlServer};
+use crate::control::{ClientInput, ControlServer, INPUT_HIGH};
 use crate::device::{Device, DeviceSpec, Received, SetupError};
 use crate::fs::RealFs;
 use crate::gso::Coalescer;
 use crate::sys::{self, Wait};
+
+/// Output of an attached command not yet written to its client at most,
+/// before the command is told its writes are not done.
+const OUTPUT_HIGH: usize = 1 << 20;
 
 /// A command the launcher started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -494,6 +498,11 @@ impl Runner {
     /// Reset every open connection (as a kernel does when a process with
     /// connections is killed) and send the resets.
     fn abort_all(&mut self, now: Instant) {
+        // What the emulated link still holds (a --rate queue, --delay)
+        // goes out first, in its order: it was on the wire before the
+        // resets, and a reset behind it carries the sequence number the
+        // peer then expects (one ahead of it is discarded, RFC 5961 §3.2).
+        self.flush_delayed(now);
         self.host.with_stack(|s| {
             for (h, snap) in s.tcp_sockets() {
                 if let SocketSnapshot::Connection(info) = snap {
@@ -505,7 +514,13 @@ impl Runner {
         });
         self.host.shutdown();
         self.service(now);
-        for d in std::mem::take(&mut self.delayed).into_sorted_vec() {
+        self.flush_delayed(now);
+    }
+
+    /// Write every delayed datagram for the kernel now, earliest first
+    /// (the heap pops in time order); those for the stack are dropped.
+    fn flush_delayed(&mut self, now: Instant) {
+        while let Some(d) = self.delayed.pop() {
             if !d.to_stack && self.write(now, d.device, &d.bytes) {
                 self.reached(d.record, now);
             }
@@ -807,6 +822,10 @@ fn drive(
                 if let Some(req) = c.request.clone() {
                     match launcher.start(&host, &req.cmdline, req.terminal) {
                         Ok(l) => {
+                            // Its relative paths start where it was run.
+                            if let Some(dir) = req.cwd.clone() {
+                                host.set_process_fs(l.pid, Some(Rc::new(RealFs::in_dir(dir))));
+                            }
                             c.pid = Some(l.pid);
                             routes.borrow_mut().client_of.insert(l.pid, i);
                         }
@@ -818,19 +837,29 @@ fn drive(
                 }
             }
             if let Some(pid) = c.pid {
+                // Signals at once; input in order, while the command's
+                // standard input has room (the rest waits, and so does
+                // the client: see `Client::wants_read`).
+                let mut held = Vec::new();
                 for input in std::mem::take(&mut c.input) {
                     match input {
-                        ClientInput::Stdin(bytes) => host.feed_stdin(pid, &bytes),
-                        ClientInput::StdinClosed => host.close_stdin(pid),
                         ClientInput::Signal(2) => host.signal(pid, Signal::Interrupt),
                         ClientInput::Signal(13) => host.signal(pid, Signal::Pipe(Stream::Stdout)),
                         ClientInput::Signal(_) => host.signal(pid, Signal::Terminate),
+                        other if !held.is_empty() || host.stdin_queued(pid) >= INPUT_HIGH => {
+                            held.push(other)
+                        }
+                        ClientInput::Stdin(bytes) => host.feed_stdin(pid, &bytes),
+                        ClientInput::StdinClosed => host.close_stdin(pid),
                     }
                 }
+                c.input = held;
             }
         }
-        // Our own standard input, for the command.
-        if stdin_open {
+        // Our own standard input, for the command, while it has room for
+        // more (a pipe's writer blocks once the pipe is full).
+        let stdin_room = main.is_some_and(|m| host.stdin_queued(m.pid) < INPUT_HIGH);
+        if stdin_open && stdin_room {
             let mut ready = [Wait::read(0)];
             if sys::poll(&mut ready, Some(Duration::ZERO)).is_ok() && ready[0].ready {
                 let mut buf = [0u8; 16384];
@@ -886,12 +915,17 @@ fn drive(
             // rebuild the map afterwards.
             control.reap();
             let mut r = routes.borrow_mut();
+            let before = std::mem::take(&mut r.client_of);
             r.client_of = control
                 .clients
                 .iter()
                 .enumerate()
                 .filter_map(|(i, c)| c.pid.map(|p| (p, i)))
                 .collect();
+            // A reaped client's command keeps no file system of its own.
+            for pid in before.keys().filter(|p| !r.client_of.contains_key(p)) {
+                host.set_process_fs(*pid, None);
+            }
         }
         let broken = flush_terminal(out, err);
         if let Some(m) = main {
@@ -907,8 +941,12 @@ fn drive(
         }
         // What waits for its output to be written may look now (an
         // attached client's output went to its socket above; a SIGPIPE
-        // from its end comes later).
-        host.output_written();
+        // from its end comes later) — unless a client is not reading
+        // what its command wrote: then its command waits, as a writer to
+        // a full pipe does.
+        if control.clients.iter().all(|c| c.unsent() < OUTPUT_HIGH) {
+            host.output_written();
+        }
 
         if let Some(code) = main.and_then(|m| host.process(m.pid)).and_then(|p| p.exit) {
             break code;
@@ -925,11 +963,13 @@ fn drive(
         waits.push(Wait::read(control.fd()));
         for c in &control.clients {
             waits.push(Wait {
+                readable: c.wants_read(),
                 writable: c.wants_write(),
                 ..Wait::read(c.fd())
             });
         }
-        if stdin_open {
+        let stdin_room = main.is_some_and(|m| host.stdin_queued(m.pid) < INPUT_HIGH);
+        if stdin_open && stdin_room {
             waits.push(Wait::read(0));
         }
         let timeout = runner.next_deadline().map(|d| {

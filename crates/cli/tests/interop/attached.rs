@@ -187,3 +187,124 @@ fn a_closed_standard_output_is_sigpipe() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// The peak resident memory of a process, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// A command's standard input and output are pipes with a writer and a
+/// reader at their pace: 100 MB piped into an attached `nc` towards a
+/// kernel receiver that waits before reading, and 100 MB from the
+/// kernel into an attached `nc -l` whose output nobody reads for a
+/// while, each arrive whole — and the stack's process holds neither in
+/// memory (before, each grew to the size of the transfer).
+#[test]
+fn slow_readers_hold_the_writers_back() {
+    if !capable("slow_readers_hold_the_writers_back") {
+        return;
+    }
+    const SIZE: usize = 100_000_000;
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    let main_pid = t.child.as_ref().expect("running").id();
+    // In: the kernel reads nothing for 3 s, then counts.
+    let server = ns.spawn_sh(
+        "exec python3 -c \"
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.7.0.1', 9102)); s.listen(1)
+c, _ = s.accept(); time.sleep(3); n = 0
+while True:
+    d = c.recv(1 << 20)
+    if not d: break
+    n += len(d)
+print(n)
+\"",
+    );
+    ns.wait_listen('t', 9102);
+    let mut child = t.attach_child("nc -N 10.7.0.1 9102");
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let block = vec![7u8; 1 << 20];
+        for _ in 0..SIZE / block.len() {
+            if stdin.write_all(&block).is_err() {
+                return;
+            }
+        }
+        let rest = SIZE % block.len();
+        let _ = stdin.write_all(&block[..rest]);
+    });
+    let o = finish(child, 60);
+    feeder.join().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let got = server.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&got.stdout).trim(),
+        SIZE.to_string()
+    );
+    let after_in = peak_rss(main_pid);
+    assert!(after_in < 60 << 20, "peak RSS {after_in} B feeding stdin");
+    // Out: nc -l's standard output is read only after 3 s.
+    let mut child = t.attach_child("nc -l 9202");
+    std::thread::sleep(Duration::from_millis(300));
+    let sender = ns.spawn_sh(&format!(
+        "head -c {SIZE} /dev/zero | nc -N -w 30 10.7.0.2 9202"
+    ));
+    std::thread::sleep(Duration::from_secs(3));
+    let mut out = child.stdout.take().unwrap();
+    let mut n = 0usize;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match std::io::Read::read(&mut out, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let o = finish(child, 30);
+    reap(sender, 10);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(n, SIZE);
+    let after_out = peak_rss(main_pid);
+    assert!(
+        after_out < 60 << 20,
+        "peak RSS {after_out} B behind a slow stdout"
+    );
+}
+
+/// An attached command's relative paths start in the directory it was
+/// run from, not in the one of the `tcplab run` that owns the stack.
+#[test]
+fn attached_relative_paths_start_where_the_command_was_run() {
+    if !capable("attached_relative_paths_start_where_the_command_was_run") {
+        return;
+    }
+    let files = Files::new(10_000);
+    let ns = Ns::new();
+    let root = files.dir.to_string_lossy().into_owned();
+    let t = Tcplab::start(
+        &ns,
+        "10.7.0.2/24",
+        &[],
+        &format!("serve http --root {root}"),
+    );
+    let here = files.dir.join("here");
+    std::fs::create_dir_all(&here).unwrap();
+    let o = Command::new("ip")
+        .args(["netns", "exec", &t.ns_name, tcplab()])
+        .args(["run", "--tun", &t.dev, "--attach", "--"])
+        .args(["curl", "-sS", "-o", "rel.bin", "http://10.7.0.2/big.bin"])
+        .current_dir(&here)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        sha256(&here.join("rel.bin").to_string_lossy()),
+        sha256(&files.path("big.bin"))
+    );
+}

@@ -490,3 +490,39 @@ fn traceroute_through_two_kernel_routers() {
     assert!(lines[3].starts_with(" 3  10.8.3.2  "), "{s}");
     assert_eq!(lines.len(), 4, "{s}");
 }
+
+/// Stopping a run resets its connections — also with `--rate`, whose
+/// queue still holds data sent before the reset: that data goes first,
+/// in order, so the reset carries the sequence number the kernel
+/// expects and ends its curl at once (it used to leave first, ahead of
+/// the queue, and was discarded as out of window).
+#[test]
+fn stopping_a_rate_limited_run_resets_the_kernels_connection() {
+    if !capable("stopping_a_rate_limited_run_resets_the_kernels_connection") {
+        return;
+    }
+    let files = Files::new(20 << 20);
+    let ns = Ns::new();
+    let root = files.dir.to_string_lossy().into_owned();
+    let t = Tcplab::start(
+        &ns,
+        "10.7.0.2/24",
+        &["--rate", "20Mbit"],
+        &format!("serve http --root {root}"),
+    );
+    let curl = ns.spawn_sh(&format!(
+        "curl -sS --max-time 30 -o {} http://10.7.0.2/big.bin; echo \"exit $?\"",
+        files.path("got.bin")
+    ));
+    std::thread::sleep(Duration::from_secs(2));
+    let stopped = std::time::Instant::now();
+    let _ = t.stop();
+    let o = finish(curl, 20);
+    let said = text(&o);
+    assert!(said.contains("exit 56"), "{said}");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "curl ended {:?} after the stop: {said}",
+        stopped.elapsed()
+    );
+}

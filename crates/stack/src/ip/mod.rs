@@ -264,8 +264,11 @@ impl IpLayer {
     ) -> Result<(), SendError> {
         let total = ipv4::HEADER_LEN + payload.len();
         if total > ipv4::MAX_DATAGRAM {
+            // Linux's ip_append_data reports the path's MTU here too
+            // (ip_local_error with the fragment size, at most 65,535: the
+            // loopback's 65,536 shows as 65,535), as iputils shows.
             return Err(SendError::MessageTooLong {
-                mtu: ipv4::MAX_DATAGRAM,
+                mtu: route.mtu.min(ipv4::MAX_DATAGRAM),
             });
         }
         let dont_frag = match opts.pmtudisc {
