@@ -671,7 +671,10 @@ impl Conntrack {
                 Some(TcpCt::SynSent)
             }
             // An echo reply nobody asked for.
-            ICMP if p.icmp.is_some_and(|(t, _)| t == 0) => {
+            ICMP if p
+                .icmp
+                .is_some_and(|(t, _)| crate::packet::is_query_reply(t)) =>
+            {
                 self.stats.invalid += 1;
                 return Track::invalid();
             }

@@ -320,8 +320,12 @@ impl Netfilter {
         let _ = set_addr(b, at, Side::Dst, sent.dst);
         let _ = set_port(b, at, Side::Src, sent.sport);
         let _ = set_port(b, at, Side::Dst, sent.dport);
-        if p.src == translated.dst {
-            // The error came from the far endpoint itself.
+        // The error came from the far endpoint itself, or from a router
+        // inside on its way: either way its recipient must see the
+        // address it sent to (Linux's nf_nat_icmp_reply_translation sets
+        // the outer header from the flow), not an inside one.
+        let from_inside = self.nat.as_ref().is_some_and(|n| n.is_inside(p.src));
+        if p.src == translated.dst || from_inside {
             let _ = set_addr(b, 0, Side::Src, sent.dst);
         }
         let _ = set_addr(b, 0, Side::Dst, sent.src);
@@ -371,8 +375,11 @@ impl Netfilter {
             }
         }
         // Never let an inside address out untranslated: INVALID packets
-        // (which NAT does not touch) bound for the outside are dropped.
-        if verdict == Verdict::Accept && state == CtState::Invalid {
+        // and those tracking leaves alone (ICMP messages that are neither
+        // queries nor errors), which NAT does not touch, bound for the
+        // outside are dropped.
+        let untracked = ctx.is_none_or(|c| c.flow.is_none()) && state != CtState::Related;
+        if verdict == Verdict::Accept && (state == CtState::Invalid || untracked) {
             if let Some(nat) = &self.nat {
                 if out_iface == nat.config.outside && nat.is_inside(p.src) {
                     self.counters.nat_dropped += 1;

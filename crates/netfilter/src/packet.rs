@@ -87,10 +87,24 @@ impl Info {
         matches!(self.icmp, Some((3 | 4 | 5 | 11 | 12, _)))
     }
 
-    /// An ICMP echo request or reply (tracked by identifier).
+    /// An ICMP query or its reply, tracked by identifier as Linux's
+    /// conntrack tracks them: echo (8/0), timestamp (13/14), information
+    /// (15/16), address mask (17/18).
     pub fn is_echo(&self) -> bool {
-        matches!(self.icmp, Some((0 | 8, _)))
+        self.icmp
+            .is_some_and(|(t, _)| is_query(t) || is_query_reply(t))
     }
+}
+
+/// An ICMP query type that carries an identifier (RFC 792: echo,
+/// timestamp, information; RFC 950: address mask).
+pub fn is_query(t: u8) -> bool {
+    matches!(t, 8 | 13 | 15 | 17)
+}
+
+/// The reply to one of those.
+pub fn is_query_reply(t: u8) -> bool {
+    matches!(t, 0 | 14 | 16 | 18)
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -149,7 +163,7 @@ pub fn parse(b: &[u8]) -> Option<Info> {
         }
         ICMP if t.len() >= 2 => {
             info.icmp = Some((t[0], t[1]));
-            if matches!(t[0], 0 | 8) && t.len() >= 6 {
+            if (is_query(t[0]) || is_query_reply(t[0])) && t.len() >= 6 {
                 let id = be16(t, 4)?;
                 info.sport = id;
                 info.dport = id;

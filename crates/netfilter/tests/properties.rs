@@ -549,3 +549,102 @@ fn nat_keeps_two_pings_with_one_identifier_apart() {
         assert_eq!(sum, 0xffff, "the ICMP checksum follows the identifier");
     }
 }
+
+/// ICMP queries other than echo (timestamp, RFC 792) are tracked by
+/// identifier as echo is: translated out, their replies back in; an ICMP
+/// message tracking leaves alone (a router solicitation) never leaves
+/// the inside with its inside source.
+#[test]
+fn nat_translates_icmp_queries_and_leaks_no_inside_address() {
+    let mut nf = nat_router(Filtering::AddressAndPortDependent);
+    let remote = Ipv4Addr::new(203, 0, 113, 1);
+    let inside = Ipv4Addr::new(10, 0, 1, 2);
+    let icmp = |src: Ipv4Addr, dst: Ipv4Addr, kind: u8, id: u16| {
+        let mut d = echo(src, dst, true, id);
+        d[20] = kind;
+        d[22..24].copy_from_slice(&[0, 0]);
+        let sum = !tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(&d[20..]));
+        d[22..24].copy_from_slice(&sum.to_be_bytes());
+        d
+    };
+    let mut q = icmp(inside, remote, 13, 777);
+    assert_eq!(cross(&mut nf, 0, INSIDE, OUTSIDE, &mut q), Verdict::Accept);
+    assert_eq!(parse(&q).unwrap().src, EXTERNAL);
+    let id = parse(&q).unwrap().sport;
+    let mut r = icmp(remote, EXTERNAL, 14, id);
+    assert_eq!(cross(&mut nf, 1, OUTSIDE, INSIDE, &mut r), Verdict::Accept);
+    let p = parse(&r).unwrap();
+    assert_eq!((p.dst, p.dport), (inside, 777));
+    // A timestamp reply nobody asked for is not let in.
+    let mut r = icmp(remote, EXTERNAL, 14, 4242);
+    cross(&mut nf, 2, OUTSIDE, INSIDE, &mut r);
+    assert_ne!(parse(&r).unwrap().dst, inside);
+    // A router solicitation (type 10) from inside: not out untranslated.
+    let mut rs = icmp(inside, remote, 10, 0);
+    let v = cross(&mut nf, 3, INSIDE, OUTSIDE, &mut rs);
+    assert!(
+        v != Verdict::Accept || parse(&rs).unwrap().src != inside,
+        "{v:?}"
+    );
+}
+
+/// An ICMP error an inside router sends about a port-forwarded flow
+/// leaves with the outside address as its source (and the quoted packet
+/// as the outside client sent it): no inside address goes out, as with
+/// Linux's nf_nat_icmp_reply_translation.
+#[test]
+fn nat_gives_an_inside_routers_error_the_outside_address() {
+    let mut nf = Netfilter::new(vec![Ipv4Addr::new(10, 0, 1, 1), EXTERNAL], 4096, 5);
+    nf.nat = Some(Nat::new(
+        NatConfig {
+            outside: OUTSIDE,
+            external: EXTERNAL,
+            inside: vec!["10.0.1.0/24".parse().unwrap()],
+            forwards: vec![tcplab_netfilter::PortForward::parse("tcp 8080 10.0.1.5:80").unwrap()],
+            filtering: Filtering::AddressAndPortDependent,
+        },
+        9,
+    ));
+    let client = Ipv4Addr::new(203, 0, 113, 7);
+    let mut syn = datagram(TCP, client, EXTERNAL, 40000, 8080, 0x02);
+    assert_eq!(
+        cross(&mut nf, 0, OUTSIDE, INSIDE, &mut syn),
+        Verdict::Accept
+    );
+    let p = parse(&syn).unwrap();
+    assert_eq!((p.dst, p.dport), (Ipv4Addr::new(10, 0, 1, 5), 80));
+    // A router inside (10.0.1.9) finds the SYN's TTL run out.
+    let mut icmp = vec![11, 0, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&syn[..28]);
+    let sum = !tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(&icmp));
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let ip = ipv4::Repr {
+        src_addr: Ipv4Addr::new(10, 0, 1, 9),
+        dst_addr: client,
+        protocol: Protocol::Icmp,
+        payload_len: icmp.len(),
+        ttl: 64,
+        tos: 0xc0,
+        ident: 9,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut err = vec![0u8; 20];
+    ip.emit(&mut ipv4::Packet::new_unchecked(&mut err[..]));
+    err.extend_from_slice(&icmp);
+    assert_eq!(
+        cross(&mut nf, 1, INSIDE, OUTSIDE, &mut err),
+        Verdict::Accept
+    );
+    let outer = parse(&err).unwrap();
+    assert_eq!((outer.src, outer.dst), (EXTERNAL, client));
+    let inner = parse(&err[28..]).unwrap();
+    assert_eq!(
+        (inner.src, inner.sport, inner.dst, inner.dport),
+        (client, 40000, EXTERNAL, 8080)
+    );
+    let check = |b: &[u8]| tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(b));
+    assert_eq!(check(&err[..20]), 0xffff, "outer header checksum");
+    assert_eq!(check(&err[20..]), 0xffff, "ICMP checksum");
+}
