@@ -613,6 +613,37 @@ fn tcp_connections_carry_several_queries_then_idle_out() {
     assert_eq!(r[3].exit, Some(0));
 }
 
+/// With every TCP place held by connections that ask nothing (or ask
+/// now and then), a new client is still answered: it takes the place of
+/// the one waiting longest for its next query (RFC 7766 §6.2.2 bounds
+/// the connections; the bound must not lock clients out).
+#[test]
+fn held_tcp_connections_do_not_lock_clients_out() {
+    let max = tcplab_tools::dns::server::TCP_MAX;
+    let mut runs: Vec<(String, &str, String)> = Vec::new();
+    for i in 0..max {
+        runs.push((
+            format!("{}ms", 1000 + i),
+            "client",
+            format!("nc -d -w {} server 53", 30 + i),
+        ));
+    }
+    runs.push((
+        "2s".into(),
+        "client",
+        "nslookup -vc ns.lab.test 10.99.3.2".into(),
+    ));
+    let mut all: Vec<(&str, &str, &str)> = vec![SERVE_DNS];
+    all.extend(runs.iter().map(|(a, b, c)| (a.as_str(), *b, c.as_str())));
+    let r = run_in(&dns_net(), &all);
+    let lookup = r.last().unwrap();
+    assert_eq!(lookup.exit, Some(0), "{lookup:?}");
+    assert!(
+        lookup.stdout.iter().any(|l| l.contains("Address: 10.99.")),
+        "{lookup:?}"
+    );
+}
+
 /// netstat names the addresses it shows as getnameinfo does: through DNS
 /// when the host has name servers (net-tools asks once per address);
 /// not with -n.

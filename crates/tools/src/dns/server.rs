@@ -19,6 +19,8 @@ use hickory_proto::rr::DNSClass;
 use tcplab_host::{timeout, Host, Output, Pid, TcpListener, TcpStream, UdpSocket};
 
 use super::zone::{Rcode, Zone};
+use crate::places::{Places, Slot};
+use crate::select::select;
 
 /// The largest UDP answer without EDNS (RFC 1035 §4.2.1).
 pub const UDP_PLAIN_MAX: usize = 512;
@@ -28,9 +30,12 @@ pub const UDP_EDNS_MAX: u16 = 1232;
 /// A TCP client that sends nothing for this long is dropped (RFC 7766 §6.2.3
 /// suggests seconds).
 pub const TCP_IDLE: Duration = Duration::from_secs(10);
-/// TCP connections served at once; more are closed as they come (RFC 7766
-/// §6.2.2: a server should limit them), so idle or trickling clients
-/// cannot hold unbounded memory.
+/// TCP connections served at once (RFC 7766 §6.2.2: a server should
+/// limit them), so idle or trickling clients cannot hold unbounded
+/// memory; with every place taken, a newcomer takes the place of the
+/// connection waiting longest for its next query (`Places`), so clients
+/// that keep connections open with a query now and then cannot lock
+/// others out.
 pub const TCP_MAX: usize = 128;
 
 /// The zone that encloses `name` most closely.
@@ -169,30 +174,32 @@ pub async fn serve(host: Host, pid: Pid, backend: Backend, port: u16, mut err: O
             }
         });
     }
-    let open = Rc::new(std::cell::Cell::new(0usize));
+    let places = Places::new(&host, TCP_MAX);
     loop {
         let Ok(stream) = listener.accept().await else {
             return 1;
         };
-        if open.get() >= TCP_MAX {
+        // Every place busy answering: closed as it comes.
+        let Some(slot) = places.admit() else {
             continue;
-        }
-        open.set(open.get() + 1);
-        let (h, open) = (host.clone(), open.clone());
+        };
+        let h = host.clone();
         let backend = backend.clone();
         host.spawn(pid, async move {
-            tcp_connection(h, stream, backend).await;
-            open.set(open.get() - 1);
+            let serve = tcp_connection(h, &stream, backend, &slot);
+            let _ = select(serve, slot.evicted()).await;
+            let _ = stream.shutdown();
         });
     }
 }
 
 /// Length-prefixed queries on one connection, answered in order, until
 /// the client closes or idles.
-async fn tcp_connection(host: Host, stream: TcpStream, backend: Backend) {
+async fn tcp_connection(host: Host, stream: &TcpStream, backend: Backend, slot: &Slot) {
     loop {
+        slot.waiting();
         let mut len = [0u8; 2];
-        match timeout(&host, TCP_IDLE, read_exact(&stream, &mut len)).await {
+        match timeout(&host, TCP_IDLE, read_exact(stream, &mut len)).await {
             Ok(Ok(true)) => {}
             _ => break,
         }
@@ -200,11 +207,12 @@ async fn tcp_connection(host: Host, stream: TcpStream, backend: Backend) {
         // The message too within the idle time: a client that announces a
         // length and trickles (or never sends) the bytes is dropped.
         if !matches!(
-            timeout(&host, TCP_IDLE, read_exact(&stream, &mut msg)).await,
+            timeout(&host, TCP_IDLE, read_exact(stream, &mut msg)).await,
             Ok(Ok(true))
         ) {
             break;
         }
+        slot.busy();
         let Some(reply) = backend.respond(&msg, false).await else {
             break;
         };
