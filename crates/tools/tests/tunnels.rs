@@ -589,3 +589,78 @@ fn a_tunnel_routed_into_itself_drops_the_loop_and_counts_it() {
         assert!(loops > 0, "{kind}: {show}");
     }
 }
+
+/// A TCP tunnel's listening end serves one connection at a time, with no
+/// authentication: a connection that got there first and sends nothing
+/// loses its place to the next caller after ten silent seconds, so the
+/// real peer (which calls again when turned away) is not kept out.
+#[test]
+fn a_silent_connection_does_not_keep_the_tcp_tunnels_peer_out() {
+    let r = run_in(
+        &net(""),
+        &[
+            ("0s", "b", "tunnel tcp t0 10.8.0.2/24 -l 7001"),
+            ("500ms", "a", "nc -d 10.0.2.2 7001"),
+            ("1s", "a", "tunnel tcp t0 10.8.0.1/24 -c 10.0.2.2:7001"),
+            ("20s", "a", "ping -c 2 10.8.0.2"),
+        ],
+    );
+    let ping = find(&r, "a", "ping -c 2 10.8.0.2", 0);
+    assert_eq!(ping.exit, Some(0), "{ping:?}");
+    let listener = find(&r, "b", "tunnel tcp t0 10.8.0.2/24 -l 7001", 0);
+    assert!(
+        listener
+            .stdout
+            .iter()
+            .any(|l| l.contains("silent for 10 s: its place goes to 10.0.1.2:")),
+        "{:?}",
+        listener.stdout
+    );
+}
+
+/// A `tcp2udp` relay serves `RELAY_MAX` connections at once (each holds
+/// a UDP port and buffers): connections beyond that take the places of
+/// the ones idle longest, so a crowd of idle connections neither grows
+/// the relay without bound nor keeps a real client out.
+#[test]
+fn a_crowd_of_idle_connections_does_not_lock_the_relay() {
+    let crowd: Vec<String> = (0..tcplab_tools::tunnel::relay::RELAY_MAX + 20)
+        .map(|i| format!("nc -d -w {} 10.0.2.2 443", 100 + i))
+        .collect();
+    let mut runs: Vec<(&str, &str, &str)> = vec![
+        ("0s", "b", "serve echo"),
+        (
+            "0s",
+            "b",
+            "tunnel tcp2udp --tcp-listen 443 --udp-forward 127.0.0.1:7",
+        ),
+        (
+            "0s",
+            "a",
+            "tunnel udp2tcp --udp-listen 5000 --tcp-forward 10.0.2.2:443",
+        ),
+    ];
+    runs.extend(crowd.iter().map(|c| ("500ms", "a", c.as_str())));
+    runs.push((
+        "2s",
+        "a",
+        "echo hello past the crowd | nc -u -w 2 127.0.0.1 5000",
+    ));
+    runs.push(("5s", "b", "ss -tn state established sport = :443"));
+    let r = run_in(&net(""), &runs);
+    let nc = find(
+        &r,
+        "a",
+        "echo hello past the crowd | nc -u -w 2 127.0.0.1 5000",
+        0,
+    );
+    assert_eq!(nc.stdout, ["hello past the crowd"], "{nc:?}");
+    let held = find(&r, "b", "ss -tn state established sport = :443", 0)
+        .stdout
+        .len()
+        .saturating_sub(1);
+    assert!(
+        held <= tcplab_tools::tunnel::relay::RELAY_MAX,
+        "{held} connections held"
+    );
+}

@@ -32,7 +32,7 @@
 //!   `udp2tcp` this is WireGuard over TCP.
 
 pub mod framing;
-mod relay;
+pub mod relay;
 mod tcp;
 mod udp;
 pub mod wg;

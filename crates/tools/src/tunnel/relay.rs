@@ -16,6 +16,7 @@ use tcplab_stack::SocketError;
 
 use super::framing::{encode, Deframer, MAX_FRAME};
 use super::resolve_or_say;
+use crate::places::{Places, Slot};
 use crate::select::{select, Either};
 
 /// Framed bytes held for the stream at most; datagrams beyond are dropped
@@ -37,6 +38,9 @@ enum Step {
     Wrote(Result<usize, SocketError>),
 }
 
+/// Relayed connections of one `tcp2udp` at once at most.
+pub const RELAY_MAX: usize = 64;
+
 /// Move datagrams between `udp` and `stream` until the stream ends.
 /// `reply_to` is where frames from the stream go as datagrams; each
 /// datagram that arrives from elsewhere than `reply_to` updates it when
@@ -48,6 +52,7 @@ async fn pump(
     reply_to: &RefCell<SocketAddrV4>,
     follow: bool,
     first: Option<Vec<u8>>,
+    slot: Option<&Slot>,
 ) -> (Counts, String) {
     let mut c = Counts::default();
     let mut pending = Vec::new();
@@ -76,6 +81,11 @@ async fn pump(
                 Either::Right(d) => Step::Datagram(d),
             }
         };
+        // Traffic either way: this connection is in use (it is not the
+        // one a newcomer replaces, while others sit idle longer).
+        if let (Some(slot), Step::Datagram(Ok(_)) | Step::Read(Ok(1..))) = (slot, &step) {
+            slot.waiting();
+        }
         match step {
             Step::Datagram(Ok(d)) => {
                 if d.from != *reply_to.borrow() {
@@ -163,7 +173,7 @@ pub(super) async fn udp2tcp(
                 .local_addr()
                 .map_or_else(|| "?".into(), |a| a.to_string())
         ));
-        let (c, why) = pump(&udp, &stream, &reply_to, true, Some(first.data)).await;
+        let (c, why) = pump(&udp, &stream, &reply_to, true, Some(first.data), None).await;
         out.line(format!("udp2tcp: {}", summary(c, &why)));
     }
 }
@@ -188,6 +198,10 @@ pub(super) async fn tcp2udp(
     };
     out.line(format!("tcp2udp: tcp {local} -> udp {target}"));
     let out = Rc::new(RefCell::new(out));
+    // Each connection holds a UDP socket (an ephemeral port) and buffers:
+    // at most RELAY_MAX at once, a newcomer taking the place of the one
+    // idle longest.
+    let places = Places::new(&host, RELAY_MAX);
     loop {
         let stream = match listener.accept().await {
             Ok(s) => s,
@@ -195,6 +209,10 @@ pub(super) async fn tcp2udp(
                 err.line(format!("tunnel: accept: {e}"));
                 return 1;
             }
+        };
+        let Some(slot) = places.admit() else {
+            stream.abort();
+            continue;
         };
         let udp = match UdpSocket::bind(&host, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)) {
             Ok(u) => u,
@@ -218,7 +236,14 @@ pub(super) async fn tcp2udp(
                 udp.local_addr()
             ));
             let reply_to = RefCell::new(target);
-            let (c, why) = pump(&udp, &stream, &reply_to, false, None).await;
+            let relay = pump(&udp, &stream, &reply_to, false, None, Some(&slot));
+            let (c, why) = match select(relay, slot.evicted()).await {
+                Either::Left(ended) => ended,
+                Either::Right(()) => {
+                    stream.abort();
+                    (Counts::default(), "idle longest when a new one came".into())
+                }
+            };
             out.borrow_mut()
                 .line(format!("tcp2udp: {from}: {}", summary(c, &why)));
         });

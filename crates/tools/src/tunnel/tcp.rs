@@ -7,13 +7,13 @@
 //! fills the device's queue and the stack drops there, as a TUN device's
 //! queue overflows in front of a blocked OpenVPN process.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 use std::time::Duration;
 
 use tcplab_host::{Host, Output, TcpListener, TcpStream, TunnelDevice, TunnelStatus};
-use tcplab_stack::SocketError;
+use tcplab_stack::{Instant, SocketError};
 
 use super::framing::{encode, Deframer, FrameStats};
 use super::{open_device, PipeArgs};
@@ -21,6 +21,12 @@ use crate::select::{select, Either};
 
 /// Framed bytes held for the stream before the device is left unread.
 const PENDING_LIMIT: usize = 64 * 1024;
+
+/// A listening end's session that has heard nothing for this long gives
+/// its place to a new connection: the tunnel is one connection at a time
+/// and unauthenticated, so a connection that sends nothing must not keep
+/// the real peer out (it calls again when it loses its place).
+const TAKE_OVER_AFTER: Duration = Duration::from_secs(10);
 
 /// Outer IPv4 (20) + TCP with timestamps (32) + the frame's length (2).
 pub(crate) const TCP_OVERHEAD: usize = 54;
@@ -96,14 +102,17 @@ async fn listen(
         }
     };
     status.0.borrow_mut().phase = format!("listening on {local}");
+    let mut newcomer: Option<TcpStream> = None;
     loop {
-        let accepted = drop_while(dev, status, listener.accept()).await;
-        let stream = match accepted {
-            Ok(s) => s,
-            Err(e) => {
-                err.line(format!("tunnel: accept: {e}"));
-                return 1;
-            }
+        let stream = match newcomer.take() {
+            Some(s) => s,
+            None => match drop_while(dev, status, listener.accept()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    err.line(format!("tunnel: accept: {e}"));
+                    return 1;
+                }
+            },
         };
         // The MTU was the largest interface's while no peer was known: now
         // it is the path to this peer's, as the calling end worked out
@@ -119,8 +128,39 @@ async fn listen(
                 ));
             }
         }
-        let end = session(dev, status, &stream, &mut out).await;
-        out.line(format!("{}: connection closed: {}", peer(&stream), end));
+        let heard = Cell::new(host.now());
+        let taken = async {
+            // Connections that come while this one is heard from are
+            // closed; one after a silence of TAKE_OVER_AFTER takes over.
+            loop {
+                match listener.accept().await {
+                    Ok(s) if host.now().saturating_since(heard.get()) >= TAKE_OVER_AFTER => {
+                        return Ok(s);
+                    }
+                    Ok(s) => s.abort(),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        match select(session(dev, status, &stream, &mut out, &heard), taken).await {
+            Either::Left(end) => {
+                out.line(format!("{}: connection closed: {}", peer(&stream), end));
+            }
+            Either::Right(Ok(next)) => {
+                out.line(format!(
+                    "{}: silent for {} s: its place goes to {}",
+                    peer(&stream),
+                    TAKE_OVER_AFTER.as_secs(),
+                    peer(&next)
+                ));
+                stream.abort();
+                newcomer = Some(next);
+            }
+            Either::Right(Err(e)) => {
+                err.line(format!("tunnel: accept: {e}"));
+                return 1;
+            }
+        }
         status.0.borrow_mut().phase = format!("listening on {local}");
     }
 }
@@ -139,7 +179,8 @@ async fn connect(
         match drop_while(dev, status, TcpStream::connect(host, remote)).await {
             Ok(stream) => {
                 backoff = Duration::from_secs(1);
-                let end = session(dev, status, &stream, &mut out).await;
+                let heard = Cell::new(host.now());
+                let end = session(dev, status, &stream, &mut out, &heard).await;
                 out.line(format!("{remote}: connection closed: {end}; calling again"));
             }
             Err(e) => {
@@ -192,6 +233,7 @@ async fn session(
     status: &Status,
     stream: &TcpStream,
     out: &mut Output,
+    heard: &Cell<Instant>,
 ) -> String {
     stream.set_nodelay(true);
     {
@@ -249,6 +291,7 @@ async fn session(
             }
             Step::Read(Ok(0)) => return "the far end closed it".into(),
             Step::Read(Ok(n)) => {
+                heard.set(dev.host().now());
                 deframer.push(&buf[..n], &mut |frame| dev.inject(frame));
                 status.0.borrow_mut().frames_in = deframer.stats();
             }
