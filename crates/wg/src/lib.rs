@@ -79,6 +79,7 @@ mod keys;
 pub mod messages;
 mod noise;
 mod peer;
+mod ratelimit;
 mod replay;
 pub mod timers;
 

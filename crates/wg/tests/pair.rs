@@ -393,3 +393,25 @@ fn status_reports_configuration() {
     assert_eq!(s.persistent_keepalive, None);
     assert_eq!(p.a.peer_by_key(&p.b.public_key()), Some(s.id));
 }
+
+/// Under load, a source whose mac2 verifies (it answered a cookie) still
+/// has at most 20 handshake messages a second processed, in bursts of 5
+/// (the reference's per-address rate limiter): replaying its valid
+/// initiation costs us no Diffie-Hellman beyond that.
+#[test]
+fn under_load_a_real_source_is_rate_limited() {
+    let mut p = Pair::new(PairConfig::default());
+    p.b.set_under_load(Some(true));
+    p.send(Side::A, &a_to_b(b"while loaded"));
+    p.run_for(Duration::from_secs(6));
+    assert_eq!(p.b.stats().responses_sent, 1);
+    let retry = p.log[2].datagram.clone();
+    for _ in 0..20 {
+        p.inject(Side::B, A_ADDR, &retry);
+    }
+    let s = p.b.stats();
+    // Its bucket full again since the accepted retry: a burst of five
+    // processed (refused as replays), the rest not looked at.
+    assert_eq!(s.replayed_initiations, 5, "{s:?}");
+    assert_eq!(s.rate_limited, 15, "{s:?}");
+}

@@ -243,13 +243,14 @@ impl TunnelStatus for WgStatus {
             ));
         }
         lines.push(format!(
-            "dropped: replayed {}, bad mac1 {}, bad handshakes {}, unknown peer {}, replayed handshakes {}, handshake flood {}, decrypt failures {}, wrong source {}, invalid {}, unknown index {}, no route {}, routing loop {}; cookie replies sent {}",
+            "dropped: replayed {}, bad mac1 {}, bad handshakes {}, unknown peer {}, replayed handshakes {}, handshake flood {}, rate limited {}, decrypt failures {}, wrong source {}, invalid {}, unknown index {}, no route {}, routing loop {}; cookie replies sent {}",
             s.replayed_packets,
             s.bad_mac1,
             s.invalid_handshakes,
             s.unknown_peer,
             s.replayed_initiations,
             s.initiation_flood,
+            s.rate_limited,
             s.decrypt_failures,
             s.wrong_source,
             s.invalid_messages,

@@ -58,6 +58,9 @@ pub struct Stats {
     pub replayed_initiations: u64,
     /// Initiations arriving faster than the per-peer rate limit.
     pub initiation_flood: u64,
+    /// Handshake messages under load beyond the per-source rate (20 a
+    /// second, bursts of 5) though their mac2 verified.
+    pub rate_limited: u64,
     /// Responses, cookie replies or data naming a receiver index we do not hold.
     pub unknown_index: u64,
     pub cookie_replies_sent: u64,
@@ -146,6 +149,7 @@ pub struct Device {
     index: BTreeMap<u32, PeerId>,
     checker: CookieChecker,
     load: LoadMonitor,
+    limiter: crate::ratelimit::RateLimiter,
     mtu: usize,
     stats: Stats,
 }
@@ -178,6 +182,7 @@ impl Device {
                 until: None,
                 forced: None,
             },
+            limiter: crate::ratelimit::RateLimiter::default(),
             mtu: DEFAULT_MTU,
             stats: Stats::default(),
         }

@@ -35,7 +35,8 @@ impl Device {
         out
     }
 
-    /// §5.3 and §5.4.4: mac1 always; under load, mac2 or a cookie reply.
+    /// §5.3 and §5.4.4: mac1 always; under load, mac2 or a cookie reply,
+    /// and the per-source rate.
     /// True when the message may be processed further.
     fn check_macs(
         &mut self,
@@ -50,7 +51,10 @@ impl Device {
             self.stats.bad_mac1 += 1;
             return false;
         }
-        if self.load.is_under_load(now) && !self.checker.check_mac2(msg, from, now) {
+        if !self.load.is_under_load(now) {
+            return true;
+        }
+        if !self.checker.check_mac2(msg, from, now) {
             let reply = self
                 .checker
                 .create_reply(msg, sender, from, now, &mut *self.entropy);
@@ -59,6 +63,12 @@ impl Device {
                 to: from,
                 datagram: reply.to_vec(),
             });
+            return false;
+        }
+        // The source is real (it answered a cookie): at most so many
+        // handshakes a second from it (the reference's rate limiter).
+        if !self.limiter.allow(now, *from.ip()) {
+            self.stats.rate_limited += 1;
             return false;
         }
         true
