@@ -122,6 +122,20 @@ impl Netfilter {
         }
     }
 
+    /// Forget the flows whose time is up at `now` (and the NAT mappings
+    /// only they held): what the next datagram would do first, done for a
+    /// listing, so `fw -L` counts no mapping of a flow gone while the
+    /// router was idle.
+    pub fn expire(&mut self, now: Duration) {
+        loop {
+            let gone = self.conntrack.expire(now);
+            if gone.is_empty() {
+                break;
+            }
+            self.release(gone);
+        }
+    }
+
     fn release(&mut self, gone: Vec<Entry>) {
         if let Some(nat) = &mut self.nat {
             for e in gone {
@@ -157,6 +171,7 @@ impl Netfilter {
         if !self.tracking() {
             return Verdict::Accept;
         }
+        // A bounded batch per datagram.
         let gone = self.conntrack.expire(now);
         self.release(gone);
         let Some(p) = parse(b) else {

@@ -648,3 +648,45 @@ fn nat_gives_an_inside_routers_error_the_outside_address() {
     assert_eq!(check(&err[..20]), 0xffff, "outer header checksum");
     assert_eq!(check(&err[20..]), 0xffff, "ICMP checksum");
 }
+
+/// `fw -L`'s count of NAT mappings drops a flow that expired while no
+/// datagram passed (the listing forgets expired flows first).
+#[test]
+fn mappings_of_flows_expired_while_idle_are_not_counted() {
+    let mut nf = nat_router(Filtering::AddressAndPortDependent);
+    let mut d = datagram(
+        UDP,
+        Ipv4Addr::new(10, 0, 1, 10),
+        Ipv4Addr::new(203, 0, 113, 1),
+        4000,
+        5000,
+        0,
+    );
+    assert_eq!(cross(&mut nf, 0, INSIDE, OUTSIDE, &mut d), Verdict::Accept);
+    let count = |nf: &Netfilter| {
+        nf.list_rules()
+            .iter()
+            .find_map(|l| {
+                l.trim()
+                    .strip_suffix(" allocations failed")
+                    .map(str::to_string)
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        count(&nf).starts_with("1 mappings in use"),
+        "{}",
+        count(&nf)
+    );
+    nf.expire(Duration::from_secs(100));
+    assert!(
+        count(&nf).starts_with("1 mappings in use"),
+        "alive at 100 s"
+    );
+    nf.expire(Duration::from_secs(200));
+    assert!(
+        count(&nf).starts_with("0 mappings in use"),
+        "{}",
+        count(&nf)
+    );
+}

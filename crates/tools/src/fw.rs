@@ -164,7 +164,11 @@ fn edit(nf: &mut Netfilter, idx: usize, a: &FwArgs) -> Result<(), String> {
 
 pub async fn run_fw(host: Host, a: FwArgs, mut out: Output, mut err: Output) -> i32 {
     if let FwArgs::List = a {
-        return match host.with_netfilter(|nf| nf.list_rules()) {
+        let now = Duration::from_micros(host.now().total_micros());
+        return match host.with_netfilter(|nf| {
+            nf.expire(now);
+            nf.list_rules()
+        }) {
             Some(lines) => {
                 for l in lines {
                     out.line(l);
