@@ -67,6 +67,9 @@ struct Inner {
     /// Turns in which the driver wrote output, and who waits for one.
     writes: Cell<u64>,
     write_waiters: RefCell<Vec<Waker>>,
+    /// Processes whose writes the driver holds back (their reader is
+    /// behind): their waits for a write go on.
+    output_held: RefCell<std::collections::BTreeSet<Pid>>,
     /// Tunnel interfaces and their devices' queues (see [`crate::tundev`]).
     tunnels: RefCell<Vec<(IfaceId, Rc<RefCell<DeviceQueue>>)>>,
 }
@@ -186,6 +189,7 @@ impl Host {
                 driver_writes_later: Cell::new(false),
                 writes: Cell::new(0),
                 write_waiters: RefCell::new(Vec::new()),
+                output_held: RefCell::default(),
             }),
         }
     }
@@ -326,8 +330,21 @@ impl Host {
     }
 
     /// Ready once the driver has written what was output before the call.
-    pub(crate) fn poll_written(&self, since: u64, waker: &Waker) -> std::task::Poll<()> {
-        if !self.inner.driver_writes_later.get() || self.inner.writes.get() != since {
+    /// Hold back (or release) what `pid` writes: while held, its waits
+    /// for a write ([`crate::Output::written`]) go on, as a writer to a
+    /// full pipe blocks — for that process alone.
+    pub fn hold_output(&self, pid: Pid, held: bool) {
+        let mut set = self.inner.output_held.borrow_mut();
+        if held {
+            set.insert(pid);
+        } else {
+            set.remove(&pid);
+        }
+    }
+
+    pub(crate) fn poll_written(&self, since: u64, pid: Pid, waker: &Waker) -> std::task::Poll<()> {
+        let held = self.inner.output_held.borrow().contains(&pid);
+        if !self.inner.driver_writes_later.get() || self.inner.writes.get() != since && !held {
             return std::task::Poll::Ready(());
         }
         self.inner.write_waiters.borrow_mut().push(waker.clone());

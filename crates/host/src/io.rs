@@ -219,7 +219,7 @@ impl Output {
     /// write — so [`Output::is_broken`] tells whether it found a reader.
     pub async fn written(&self) {
         let since = self.host.writes();
-        poll_fn(|cx| self.host.poll_written(since, cx.waker())).await
+        poll_fn(|cx| self.host.poll_written(since, self.pid, cx.waker())).await
     }
 }
 

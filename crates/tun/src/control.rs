@@ -58,7 +58,8 @@ fn frame(out: &mut VecDeque<u8>, kind: u8, payload: &[u8]) {
     out.extend(payload);
 }
 
-/// Input from a client held for its command at most, before more is read.
+/// Input a client may have sent that its command has not read yet (the
+/// client's window; the command's standard input holds as much again).
 pub const INPUT_HIGH: usize = 64 << 10;
 
 /// Take the whole frames at the front of `buf`; `Err` if one is too big.
@@ -116,6 +117,10 @@ pub struct Client {
     pub finished: bool,
     /// The client hung up or failed.
     pub gone: bool,
+    /// Input bytes fed to the command so far, and acknowledged to the
+    /// client so far.
+    pub fed: u64,
+    acked: u64,
 }
 
 impl Client {
@@ -127,19 +132,20 @@ impl Client {
         !self.outbuf.is_empty()
     }
 
-    /// Whether more of the client's input is wanted: not while what it
-    /// sent waits unread (its command's standard input is full), so a
-    /// client piping a file in is held back as a pipe's writer is.
-    pub fn wants_read(&self) -> bool {
-        let waiting: usize = self
-            .input
-            .iter()
-            .map(|i| match i {
-                ClientInput::Stdin(b) => b.len(),
-                _ => 0,
-            })
-            .sum();
-        waiting + self.inbuf.len() < INPUT_HIGH
+    /// Acknowledge input the command has read, so the client may send
+    /// more: `consumed` is how much of what was fed it has read in all.
+    /// The client keeps at most [`INPUT_HIGH`] bytes unacknowledged, so
+    /// what waits here is bounded while the socket is always read (a
+    /// signal behind held input would otherwise never arrive).
+    pub fn acknowledge(&mut self, consumed: u64) {
+        if consumed > self.acked {
+            frame(
+                &mut self.outbuf,
+                b'A',
+                &(consumed - self.acked).to_be_bytes(),
+            );
+            self.acked = consumed;
+        }
     }
 
     /// Bytes of the command's output not yet written to the client: the
@@ -300,6 +306,8 @@ impl ControlServer {
                             pid: None,
                             finished: false,
                             gone: false,
+                            fed: 0,
+                            acked: 0,
                         });
                     }
                 }
@@ -308,7 +316,7 @@ impl ControlServer {
             }
         }
         for c in &mut self.clients {
-            if !c.finished && c.wants_read() {
+            if !c.finished {
                 c.read();
             }
             c.flush();
@@ -391,48 +399,68 @@ pub fn attach(
         frame(&mut request, b'C', &[]);
     }
     stream.write_all(request.make_contiguous()).map_err(fail)?;
+    // From here the socket never blocks us: input waits in `sending`
+    // (and standard input is not read while much does), output is read
+    // whenever it comes, and a signal goes ahead of queued input — a
+    // client blocked writing input it cannot deliver would neither read
+    // its command's output nor pass on Ctrl-C.
+    stream.set_nonblocking(true).map_err(fail)?;
     let stdin_fd = 0;
     let mut stdin_open = io.forward_stdin;
     let mut inbuf = Vec::new();
     let mut buf = vec![0u8; 65536];
     let mut piped = false;
-    // Input and signals for a command that has just ended find the socket
-    // closed: that is not an error, the exit status is still to be read.
-    let send = |stream: &mut UnixStream, kind: u8, payload: &[u8]| {
-        let mut f = VecDeque::new();
-        frame(&mut f, kind, payload);
-        stream.write_all(f.make_contiguous()).is_ok()
-    };
+    let mut sending = Sending::default();
+    // Input sent that the command has not read yet (acknowledged by `A`
+    // frames): no more than INPUT_HIGH of it, as a pipe holds so much.
+    let mut unacked: u64 = 0;
     loop {
         for (flag, number) in [(&interrupt, 2u8), (&terminate, 15u8)] {
             if flag.swap(false, Ordering::Relaxed) {
-                send(&mut stream, b'S', &[number]);
+                sending.push(b'S', &[number], true);
             }
         }
-        let mut waits = vec![Wait::read(stream.as_raw_fd())];
-        if stdin_open {
+        // Input and signals for a command that has just ended find the
+        // socket closed: that is not an error, the exit status is still
+        // to be read.
+        sending.flush(&mut stream);
+        if sending.closed {
+            stdin_open = false;
+        }
+        let mut waits = vec![Wait {
+            writable: !sending.frames.is_empty(),
+            ..Wait::read(stream.as_raw_fd())
+        }];
+        let read_stdin = stdin_open && unacked < INPUT_HIGH as u64;
+        if read_stdin {
             waits.push(Wait::read(stdin_fd));
         }
         sys::poll(&mut waits, None).map_err(|e| SetupError(format!("poll: {e}")))?;
-        if stdin_open && waits[1].ready {
+        if read_stdin && waits[1].ready {
             // Ready: a read returns what is there without blocking.
             let mut input = std::io::stdin().lock();
             match input.read(&mut buf) {
                 Ok(0) | Err(_) => {
                     stdin_open = false;
-                    send(&mut stream, b'C', &[]);
+                    sending.push(b'C', &[], false);
                 }
                 Ok(n) => {
-                    if !send(&mut stream, b'I', &buf[..n]) {
-                        stdin_open = false;
-                    }
+                    unacked += n as u64;
+                    sending.push(b'I', &buf[..n], false);
                 }
             }
         }
         if waits[0].ready {
             let n = match stream.read(&mut buf) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    continue
+                }
                 Err(e) => return Err(fail(e)),
             };
             if n == 0 {
@@ -454,12 +482,17 @@ pub fn attach(
                         // hears SIGPIPE, once, as it would writing there.
                         if gone && !piped {
                             piped = true;
-                            send(&mut stream, b'S', &[13]);
+                            sending.push(b'S', &[13], true);
                         }
                     }
                     b'E' => {
                         let _ = err.write_all(&payload);
                         let _ = err.flush();
+                    }
+                    b'A' => {
+                        if let Ok(n) = <[u8; 8]>::try_from(&payload[..]) {
+                            unacked = unacked.saturating_sub(u64::from_be_bytes(n));
+                        }
                     }
                     b'X' if payload.len() == 4 => {
                         return Ok(i32::from_be_bytes([
@@ -470,6 +503,67 @@ pub fn attach(
                 }
             }
         }
+    }
+}
+
+/// Frames an attached client has yet to send, whole, in order; the first
+/// may be partly sent.
+#[derive(Debug, Default)]
+struct Sending {
+    frames: VecDeque<Vec<u8>>,
+    /// How much of the first frame went out.
+    offset: usize,
+    /// The socket refused a write for good (the command ended).
+    closed: bool,
+}
+
+impl Sending {
+    /// Queue a frame; an `urgent` one (a signal) goes ahead of the input
+    /// waiting, behind only a frame already partly sent.
+    fn push(&mut self, kind: u8, payload: &[u8], urgent: bool) {
+        if self.closed {
+            return;
+        }
+        let mut f = VecDeque::new();
+        frame(&mut f, kind, payload);
+        let f: Vec<u8> = f.into();
+        if urgent {
+            let at = usize::from(self.offset > 0).min(self.frames.len());
+            self.frames.insert(at, f);
+        } else {
+            self.frames.push_back(f);
+        }
+    }
+
+    /// Write what the socket takes now.
+    fn flush(&mut self, stream: &mut UnixStream) {
+        while let Some(f) = self.frames.front() {
+            match stream.write(&f[self.offset..]) {
+                Ok(0) => {
+                    self.close();
+                    return;
+                }
+                Ok(n) => {
+                    self.offset += n;
+                    if self.offset == f.len() {
+                        self.frames.pop_front();
+                        self.offset = 0;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.close();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+        self.frames.clear();
+        self.offset = 0;
     }
 }
 

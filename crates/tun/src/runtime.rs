@@ -838,8 +838,8 @@ fn drive(
             }
             if let Some(pid) = c.pid {
                 // Signals at once; input in order, while the command's
-                // standard input has room (the rest waits, and so does
-                // the client: see `Client::wants_read`).
+                // standard input has room (the rest waits here, bounded by
+                // the client's window: see `Client::acknowledge`).
                 let mut held = Vec::new();
                 for input in std::mem::take(&mut c.input) {
                     match input {
@@ -849,11 +849,17 @@ fn drive(
                         other if !held.is_empty() || host.stdin_queued(pid) >= INPUT_HIGH => {
                             held.push(other)
                         }
-                        ClientInput::Stdin(bytes) => host.feed_stdin(pid, &bytes),
+                        ClientInput::Stdin(bytes) => {
+                            c.fed += bytes.len() as u64;
+                            host.feed_stdin(pid, &bytes);
+                        }
                         ClientInput::StdinClosed => host.close_stdin(pid),
                     }
                 }
                 c.input = held;
+                // What the command has read of it so far.
+                let queued = host.stdin_queued(pid) as u64;
+                c.acknowledge(c.fed.saturating_sub(queued));
             }
         }
         // Our own standard input, for the command, while it has room for
@@ -941,12 +947,15 @@ fn drive(
         }
         // What waits for its output to be written may look now (an
         // attached client's output went to its socket above; a SIGPIPE
-        // from its end comes later) — unless a client is not reading
-        // what its command wrote: then its command waits, as a writer to
-        // a full pipe does.
-        if control.clients.iter().all(|c| c.unsent() < OUTPUT_HIGH) {
-            host.output_written();
+        // from its end comes later) — except a command whose client is
+        // not reading what it wrote: that one waits, as a writer to a
+        // full pipe does.
+        for c in &control.clients {
+            if let Some(pid) = c.pid {
+                host.hold_output(pid, c.unsent() >= OUTPUT_HIGH);
+            }
         }
+        host.output_written();
 
         if let Some(code) = main.and_then(|m| host.process(m.pid)).and_then(|p| p.exit) {
             break code;
@@ -963,7 +972,6 @@ fn drive(
         waits.push(Wait::read(control.fd()));
         for c in &control.clients {
             waits.push(Wait {
-                readable: c.wants_read(),
                 writable: c.wants_write(),
                 ..Wait::read(c.fd())
             });

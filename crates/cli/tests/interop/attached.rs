@@ -308,3 +308,41 @@ fn attached_relative_paths_start_where_the_command_was_run() {
         sha256(&files.path("big.bin"))
     );
 }
+
+/// Ctrl-C reaches an attached command whose input is held back (its
+/// receiver reads nothing, so the command stops reading its standard
+/// input and the client keeps the rest): signals do not queue behind
+/// input.
+#[test]
+fn ctrl_c_reaches_a_command_whose_input_is_held() {
+    if !capable("ctrl_c_reaches_a_command_whose_input_is_held") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    let server = ns.spawn_sh(
+        "exec python3 -c \"
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.7.0.1', 9103)); s.listen(1)
+c, _ = s.accept(); time.sleep(30)
+\"",
+    );
+    ns.wait_listen('t', 9103);
+    let mut child = t.attach_child("nc 10.7.0.1 9103");
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let block = vec![1u8; 1 << 20];
+        for _ in 0..50 {
+            if stdin.write_all(&block).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    kill(&child, "-INT");
+    let o = finish(child, 10);
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    feeder.join().unwrap();
+    reap(server, 1);
+}
