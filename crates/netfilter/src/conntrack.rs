@@ -16,7 +16,8 @@
 //! §3.2): one below the receiver's highest ACK or past its window is
 //! INVALID (so a blind RST is neither translated nor closes the flow),
 //! one in the window but not at the exact next byte passes without
-//! closing the flow (the receiver answers it with a challenge ACK). Timeouts are Linux's, raised where
+//! closing an established flow (the receiver answers it with a challenge
+//! ACK). Timeouts are Linux's, raised where
 //! RFC 5382 and RFC 4787 ask more of a NAT: transitory TCP states 240 s
 //! (REQ-5: not under 4 minutes), established TCP 5 days, UDP 30 s
 //! unanswered (120 s when NAT translated it and the destination port is
@@ -151,6 +152,9 @@ pub struct Entry {
     fin: [bool; 2],
     /// What each direction's TCP segments said (for checking a RST).
     seen: [Seen; 2],
+    /// The direction and end of the last segment other than a RST (a RST
+    /// right behind its sender's own last segment is exact too).
+    last_segment: Option<(usize, u32)>,
     /// The time this flow is filed under in the expiry queue (at most its
     /// `expires`: the queue is brought up to date lazily).
     queued: Duration,
@@ -272,23 +276,25 @@ enum RstCheck {
 /// own last segment).
 fn track_numbers(e: &mut Entry, d: usize, f: u8, n: &Numbers) -> RstCheck {
     let r = 1 - d;
-    let rst = f & flags::RST != 0;
-    let mut check = RstCheck::Closes;
-    if rst && e.seen[r].acked {
+    if f & flags::RST != 0 {
+        // A RST is judged, and changes nothing of what is known: an
+        // in-window one that closes nothing must not make the next one
+        // with the same number "exact".
+        if !e.seen[r].acked {
+            return RstCheck::Closes;
+        }
         let (max_ack, edge) = (e.seen[r].max_ack, e.seen[r].edge);
-        check = if after(max_ack, n.seq) || after(n.seq, edge) {
+        return if after(max_ack, n.seq) || after(n.seq, edge) {
             RstCheck::Outside
-        } else if n.seq == max_ack || e.seen[d].known && n.seq == e.seen[d].end {
+        } else if n.seq == max_ack || e.last_segment == Some((d, n.seq)) {
             RstCheck::Closes
         } else {
             RstCheck::InWindow
         };
-        if check == RstCheck::Outside {
-            return check;
-        }
     }
-    let s = &mut e.seen[d];
     let end = n.seq.wrapping_add(n.len);
+    e.last_segment = Some((d, end));
+    let s = &mut e.seen[d];
     if !s.known || after(end, s.end) {
         s.end = end;
     }
@@ -296,7 +302,7 @@ fn track_numbers(e: &mut Entry, d: usize, f: u8, n: &Numbers) -> RstCheck {
     if f & flags::SYN != 0 {
         s.scale = n.wscale;
     }
-    if f & flags::ACK != 0 && !rst {
+    if f & flags::ACK != 0 {
         // A SYN's window is never scaled; the rest are when both SYNs
         // offered scaling (RFC 7323 §2.2).
         let shift = match (e.seen[d].scale, e.seen[r].scale) {
@@ -313,7 +319,7 @@ fn track_numbers(e: &mut Entry, d: usize, f: u8, n: &Numbers) -> RstCheck {
         }
         s.acked = true;
     }
-    check
+    RstCheck::Closes
 }
 
 /// What tracking said about a packet.
@@ -560,6 +566,7 @@ impl Conntrack {
             holds: None,
             fin: [false; 2],
             seen: [Seen::default(); 2],
+            last_segment: None,
             queued: Duration::MAX,
             packets: [1, 0],
             bytes: [p.len as u64, 0],
@@ -745,6 +752,10 @@ impl Conntrack {
             // seen let it be (a blind RST must not close the flow).
             let rst_check = match tcp_numbers(p, b) {
                 Some(n) => track_numbers(e, d, f, &n),
+                // A RST whose sequence number cannot be read (a header
+                // cut short, a data offset past it) is INVALID, as
+                // Linux's tcp_error makes it; other segments pass.
+                None if f & flags::RST != 0 && !b.is_empty() => RstCheck::Outside,
                 None => RstCheck::Closes,
             };
             if rst_check == RstCheck::Outside {
@@ -757,9 +768,12 @@ impl Conntrack {
             // An ACK that is not part of a SYN or a FIN (data may come too).
             let plain_ack = f & flags::ACK != 0 && !syn && !fin;
             let next = if f & flags::RST != 0 {
+                // In the window but not exact: ESTABLISHED stays (the
+                // receiver answers with a challenge ACK); any other state
+                // closes, as Linux's conntrack does.
                 match rst_check {
-                    RstCheck::Closes => TcpCt::Close,
-                    _ => state,
+                    RstCheck::InWindow if state == TcpCt::Established => state,
+                    _ => TcpCt::Close,
                 }
             } else {
                 match (state, dir) {
@@ -962,9 +976,18 @@ mod tests {
             assert_eq!(go(&mut ct, rst(seq)).state, CtState::Invalid, "{seq}");
             assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Established));
         }
-        // In the window, not exact: passed on, the flow lives.
-        let r = go(&mut ct, rst(5001 + 30_000));
-        assert_eq!(r.state, CtState::Established);
+        // In the window, not exact: passed on, the flow lives — also when
+        // the same one comes again.
+        for _ in 0..2 {
+            let r = go(&mut ct, rst(5001 + 30_000));
+            assert_eq!(r.state, CtState::Established);
+            assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Established));
+        }
+        // A RST whose header is cut short (data offset past its end):
+        // INVALID, whatever its number.
+        let (i, mut b) = rst(5001);
+        b[20 + 12] = 15 << 4;
+        assert_eq!(go(&mut ct, (i, b)).state, CtState::Invalid);
         assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Established));
         // Exact: closed.
         go(&mut ct, rst(5001));
@@ -1011,6 +1034,30 @@ mod tests {
         );
         go(&mut ct, rst(5301));
         assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Close));
+        // Outside ESTABLISHED an in-window RST closes too (Linux): the
+        // client half-closes, then a RST not at the exact byte.
+        let c2 = (40002, 80);
+        let s2 = (80, 40002);
+        let syn = go(
+            &mut ct,
+            segment(C, S, c2, flags::SYN, (1000, 0, 65535), &[], 0),
+        );
+        let (id2, _) = syn.flow.unwrap();
+        go(
+            &mut ct,
+            segment(S, C, s2, 0x12, (5000, 1001, 65535), &[], 0),
+        );
+        go(
+            &mut ct,
+            segment(C, S, c2, flags::ACK, (1001, 5001, 512), &[], 0),
+        );
+        go(&mut ct, segment(C, S, c2, 0x11, (1001, 5001, 512), &[], 0));
+        assert_eq!(ct.entry(id2).unwrap().tcp, Some(TcpCt::FinWait));
+        go(
+            &mut ct,
+            segment(S, C, s2, flags::RST, (5001 + 100, 0, 0), &[], 0),
+        );
+        assert_eq!(ct.entry(id2).unwrap().tcp, Some(TcpCt::Close));
     }
 
     #[test]
