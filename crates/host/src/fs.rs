@@ -15,6 +15,11 @@ use std::rc::Rc;
 pub trait FileSystem {
     /// The whole content of a file.
     fn read(&self, path: &str) -> io::Result<Rc<[u8]>>;
+    /// The first `limit` bytes of a file at most (a key file named by
+    /// mistake as /dev/zero or a huge file is not read whole).
+    fn read_prefix(&self, path: &str, limit: usize) -> io::Result<Vec<u8>> {
+        self.read(path).map(|b| b[..b.len().min(limit)].to_vec())
+    }
     /// Create or replace a file.
     fn write(&self, path: &str, data: &[u8]) -> io::Result<()>;
     /// Add `data` to the end of a file, making it if it is not there

@@ -664,3 +664,21 @@ fn a_crowd_of_idle_connections_does_not_lock_the_relay() {
         "{held} connections held"
     );
 }
+
+/// A key file is read only as far as a key can go: a huge one (or a
+/// device, over TUN) is refused in one line, not read whole.
+#[test]
+fn a_key_file_longer_than_a_key_is_refused() {
+    let net = format!(
+        "{}\n[[file]]\non = \"a\"\npath = \"/etc/big.key\"\nsize = \"1MB\"\n",
+        net("")
+    );
+    let cmd = format!("tunnel wg w0 10.9.0.1/24 --private-key /etc/big.key --peer {PUB_B}");
+    let r = run_in(&net, &[("0s", "a", cmd.as_str())]);
+    let t = find(&r, "a", &cmd, 0);
+    assert_eq!(t.exit, Some(1), "{t:?}");
+    assert_eq!(
+        t.stderr,
+        ["tunnel: key file /etc/big.key: longer than a key"]
+    );
+}

@@ -11,6 +11,9 @@ use std::time::SystemTime;
 
 use tcplab_host::FileSystem;
 
+/// The most of one file read (as the simulator's disk holds).
+const READ_MAX: u64 = tcplab_host::DEFAULT_DISK;
+
 /// Files listed under one directory at most (a bound for huge trees).
 const LIST_LIMIT: usize = 10_000;
 
@@ -71,11 +74,35 @@ impl FileSystem for RealFs {
                 }
             }
         }
-        let data: Rc<[u8]> = Rc::from(std::fs::read(&key).map_err(err)?);
+        // At most a simulated disk's worth: a device (/dev/zero) or a
+        // pipe that never ends is refused rather than read without end.
+        let mut bytes = Vec::new();
+        {
+            use std::io::Read;
+            std::fs::File::open(&key)
+                .and_then(|f| f.take(READ_MAX + 1).read_to_end(&mut bytes))
+                .map_err(err)?;
+        }
+        if bytes.len() as u64 > READ_MAX {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("{path}: File too large"),
+            ));
+        }
+        let data: Rc<[u8]> = Rc::from(bytes);
         // Forget files no one holds any more, so the map stays small.
         shared.retain(|_, (_, _, w)| w.strong_count() > 0);
         shared.insert(key, (stamp.0, stamp.1, Rc::downgrade(&data)));
         Ok(data)
+    }
+
+    fn read_prefix(&self, path: &str, limit: usize) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        std::fs::File::open(self.at(path))
+            .and_then(|f| f.take(limit as u64).read_to_end(&mut out))
+            .map_err(|e| io::Error::new(e.kind(), format!("{path}: {}", strip_os_suffix(&e))))?;
+        Ok(out)
     }
 
     fn write(&self, path: &str, data: &[u8]) -> io::Result<()> {

@@ -57,14 +57,25 @@ impl KeySource {
     fn text(&self, host: &Host) -> Result<String, String> {
         match self {
             KeySource::Literal(k) => Ok(k.clone()),
+            // A key is 44 characters; what a key file holds past a few
+            // hundred bytes (a device, a huge file) is not read.
             KeySource::File(path) => host
                 .fs()
-                .read(path)
-                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
-                .map_err(|e| format!("key file {e}")),
+                .read_prefix(path, KEY_FILE_MAX + 1)
+                .map_err(|e| format!("key file {e}"))
+                .and_then(|b| {
+                    if b.len() > KEY_FILE_MAX {
+                        Err(format!("key file {path}: longer than a key"))
+                    } else {
+                        Ok(String::from_utf8_lossy(&b).trim().to_string())
+                    }
+                }),
         }
     }
 }
+
+/// The most a key file may hold: a 44-character key and whitespace.
+const KEY_FILE_MAX: usize = 256;
 
 /// One `--peer` and the options that follow it.
 #[derive(Debug, Clone, PartialEq, Eq)]
