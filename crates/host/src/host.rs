@@ -279,8 +279,7 @@ impl Host {
         *self.inner.resolver.borrow_mut() = config;
     }
 
-    /// The host's files.
-    /// The file system the running process sees: its own if it was given
+    /// The host's files — the file system the running process sees: its own if it was given
     /// one ([`Host::set_process_fs`]), else the host's.
     pub fn fs(&self) -> Rc<dyn FileSystem> {
         let own = self
@@ -413,7 +412,6 @@ impl Host {
         }
     }
 
-    /// Bytes for a process's standard input.
     /// Bytes fed to a process's standard input that it has not read yet:
     /// a driver stops feeding while this is high, as a pipe's writer
     /// blocks once the pipe is full.
@@ -425,6 +423,7 @@ impl Host {
             .map_or(0, |p| p.stdin.len())
     }
 
+    /// Bytes for a process's standard input.
     pub fn feed_stdin(&self, pid: Pid, bytes: &[u8]) {
         let waker = {
             let mut io = self.inner.io.borrow_mut();

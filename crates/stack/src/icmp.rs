@@ -240,9 +240,6 @@ impl IcmpLayer {
         self.send(now, ip, src, dst, &repr, tos);
     }
 
-    /// The global token bucket and the per-destination one: `ratelimit`
-    /// apart on average, in bursts of up to [`BURST_FACTOR`], a new
-    /// destination's bucket full (Linux's `inet_peer_xrlim_allow`).
     /// Whether a host may be sent another redirect now: the gap after the
     /// n-th is 20 ms × 2^n, and after nine it is told no more until
     /// it has needed none for about 20 s — a host that ignores redirects
@@ -277,6 +274,9 @@ impl IcmpLayer {
         true
     }
 
+    /// The global token bucket and the per-destination one: `ratelimit`
+    /// apart on average, in bursts of up to [`BURST_FACTOR`], a new
+    /// destination's bucket full (Linux's `inet_peer_xrlim_allow`).
     fn allow(&mut self, now: Instant, dst: Ipv4Addr) -> bool {
         let elapsed = now.saturating_since(self.last_refill);
         let add = elapsed.as_micros() * u128::from(self.per_sec) / 1_000_000;

@@ -962,14 +962,10 @@ impl Connection {
         }
         let pto = match self.rtt.srtt() {
             Some(srtt) => {
-                // One segment in flight, counted as Linux counts packets:
-                // a FIN riding with (or after) the last data is no second
-                // segment's worth of data.
-                let fin = self
-                    .snd
-                    .fin()
-                    .is_some_and(|f| f < self.snd.nxt() && !self.snd.fin_acked());
-                let one = self.snd.outstanding() - usize::from(fin) <= self.seg.mss;
+                // One segment in flight, counted as Linux counts packets
+                // (packets_out == 1): a FIN riding with the last data is
+                // one segment; a bare FIN after a full one makes two.
+                let one = self.snd.queue().len() <= 1;
                 let extra = if one {
                     self.shared.loss.max_ack_delay
                 } else {

@@ -105,6 +105,9 @@ struct Run<'a> {
     /// arrives, and the file was made: `body` holds only what is not
     /// written yet.
     streamed: bool,
+    /// This response's body goes to the output at all (not the body of a
+    /// redirect being followed, of an error with -f, or one to decode).
+    body_kept: bool,
     /// `-D FILE`: every response head of the run so far, as written.
     dumped: Vec<u8>,
     /// `--resolve`'s answers by (host, port): an IPv4 address, or none
@@ -118,7 +121,7 @@ impl Run<'_> {
     fn keep_partial(&mut self) {
         let body = std::mem::take(&mut self.body);
         let streamed = std::mem::take(&mut self.streamed);
-        if body.is_empty() {
+        if body.is_empty() || !std::mem::take(&mut self.body_kept) {
             return;
         }
         match self.body_sink.take() {
@@ -223,6 +226,7 @@ impl Run<'_> {
         let remote = SocketAddrV4::new(ip, url.port);
         let limit = self.a.connect_timeout.unwrap_or(Duration::from_secs(300));
         stats.connecting = true;
+        let connecting_at = self.host.now();
         let result = timeout(&self.host, limit, TcpStream::connect(&self.host, remote)).await;
         stats.connecting = false;
         let elapsed_ms = self.host.now().saturating_since(t0).as_millis();
@@ -233,7 +237,8 @@ impl Run<'_> {
                 // that connect(2) returned at once (no route) is an
                 // "immediate" failure, one that came back from the
                 // network (a refusal, an ICMP error) a failed connect.
-                let immediate = elapsed_ms == 0
+                // (No time passed: nothing went out and came back.)
+                let immediate = self.host.now() == connecting_at
                     && matches!(
                         e,
                         SocketError::NetworkUnreachable | SocketError::HostUnreachable
@@ -487,6 +492,7 @@ async fn exchange(
         && matches!(code, 301 | 302 | 303 | 307 | 308);
     let decoded = run.a.compressed && head.header("content-encoding").is_some();
     let written = !(no_body || follows || decoded || run.a.fail && code >= 400);
+    run.body_kept = written;
     let stream_to = match &run.body_sink {
         Some(Sink::File(path)) if written => Some(path.clone()),
         _ => None,
@@ -530,7 +536,13 @@ async fn exchange(
                         fs.write(path, got)
                     };
                     if let Err(e) = wrote {
-                        refused = Some(write_failure(err, silent, path, &e));
+                        // curl warns when the open fails; a write that
+                        // fails later (a full disk) is only the error.
+                        refused = Some(if *made {
+                            Failure::new(23, "Failure writing output to destination".into())
+                        } else {
+                            write_failure(err, silent, path, &e)
+                        });
                         return Err(HttpError::Refused);
                     }
                     *made = true;
@@ -654,6 +666,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         body: Vec::new(),
         body_sink: None,
         streamed: false,
+        body_kept: false,
         dumped: Vec::new(),
         pins: std::collections::BTreeMap::new(),
     };

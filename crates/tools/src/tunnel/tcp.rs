@@ -22,8 +22,8 @@ use crate::select::{select, Either};
 /// Framed bytes held for the stream before the device is left unread.
 const PENDING_LIMIT: usize = 64 * 1024;
 
-/// A listening end's session that has heard nothing for this long gives
-/// its place to a new connection: the tunnel is one connection at a time
+/// A listening end's session that has carried nothing either way for
+/// this long gives its place to a new connection: the tunnel is one connection at a time
 /// and unauthenticated, so a connection that sends nothing must not keep
 /// the real peer out (it calls again when it loses its place).
 const TAKE_OVER_AFTER: Duration = Duration::from_secs(10);
@@ -297,6 +297,9 @@ async fn session(
             }
             Step::Read(Err(e)) | Step::Wrote(Err(e)) => return e.to_string(),
             Step::Wrote(Ok(n)) => {
+                // The peer takes what we send: in use, even if it has
+                // nothing to say (one-way traffic).
+                heard.set(dev.host().now());
                 pending.drain(..n);
             }
         }
