@@ -203,11 +203,18 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, Error> {
         }
         events.push(p.event()?);
     }
-    if let Some(first) = events.first() {
-        let zero = matches!(first.time, Time::Absolute(0) | Time::Relative(0));
-        if !zero {
-            return Err(Error::at(first.line, "first event should be at time 0"));
-        }
+    // packetdrill's grammar needs at least one event: an empty (or
+    // truncated-to-nothing) script is a syntax error, not a pass.
+    let Some(first) = events.first() else {
+        let end = text.lines().count().max(1);
+        return Err(Error::at(
+            end,
+            "syntax error: a script needs at least one event",
+        ));
+    };
+    let zero = matches!(first.time, Time::Absolute(0) | Time::Relative(0));
+    if !zero {
+        return Err(Error::at(first.line, "first event should be at time 0"));
     }
     Ok(Script {
         options,
@@ -901,6 +908,14 @@ mod tests {
             e("0 * socket() = 3"),
             "line 1: expected an event, found `*`"
         );
+        // No event at all: a syntax error, as packetdrill's grammar has it.
+        for empty in ["", "// only a comment\n", "--tolerance_usecs=1000\n\n"] {
+            assert!(
+                e(empty).ends_with("syntax error: a script needs at least one event"),
+                "{empty:?}: {}",
+                e(empty)
+            );
+        }
     }
 
     /// packetdrill's grammar: an init command before the events and a

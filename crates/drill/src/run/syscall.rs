@@ -508,7 +508,10 @@ impl Runner {
                     }
                     Err(RecvError::WouldBlock) => return Ok(None),
                     Err(RecvError::Socket(e)) => Err(socket_errno(e)),
-                    Err(RecvError::InvalidHandle) => Err(errno("EBADF")),
+                    // The fd is a socket (checked above), just not a
+                    // listening one: EINVAL, as Linux's inet_accept and
+                    // FreeBSD's accept say.
+                    Err(RecvError::InvalidHandle) => Err(errno("EINVAL")),
                 }
             }
             "connect" => {
