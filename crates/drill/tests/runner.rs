@@ -316,3 +316,46 @@ fn socket_options_read_back_what_was_set() {
         f.message
     );
 }
+
+/// With `--tcp_ts_tick_usecs`, a sent TS val is checked: the first one
+/// is the baseline, later ones may be off by the tolerance at most
+/// (packetdrill's verify_outbound_tcp_option); without it, TS vals are
+/// not compared.
+#[test]
+fn ts_vals_are_checked_with_a_tick() {
+    let script = |tick: bool, later: u32| {
+        format!(
+            "--ip_version=ipv4\n--tolerance_usecs=10000\n{}\
+ 0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.00 bind(3, ..., ...) = 0
++0.00 listen(3, 1) = 0
++0.00 < S 0:0(0) win 20000 <mss 1000,sackOK,TS val 5000 ecr 0>
++0.00 > S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 0 ecr 5000>
++0.05 < . 1:1(0) ack 1 win 20000 <nop,nop,TS val 5050 ecr 0>
++0.00 accept(3, ..., ...) = 4
++0.10 < P. 1:101(100) ack 1 win 20000 <nop,nop,TS val 5151 ecr 0>
++0.00 > . 1:1(0) ack 101 <nop,nop,TS val {later} ecr 5151>
+",
+            if tick {
+                "--tcp_ts_tick_usecs=1000\n"
+            } else {
+                ""
+            }
+        )
+    };
+    let result = |text: String| {
+        run_text(&text, &RunOptions::default())
+            .expect("the script parses")
+            .result
+    };
+    // 150 ms after the SYN-ACK's: TS val 150 in script space.
+    assert!(result(script(true, 150)).is_ok());
+    let f = result(script(true, 400)).unwrap_err();
+    assert!(
+        f.message
+            .contains("bad outbound TCP timestamp value, tolerance 10000"),
+        "{}",
+        f.message
+    );
+    assert!(result(script(false, 400)).is_ok(), "no tick: not compared");
+}

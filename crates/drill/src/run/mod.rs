@@ -188,6 +188,9 @@ struct Sock {
     opts: SocketOptions,
     /// Script TS val → live TS val of sent segments (§5.3 of the notes).
     ts_map: Vec<(u32, u32)>,
+    /// The first sent TS val, in the script and live: the baseline that
+    /// maps later live values into script space.
+    first_ts: Option<(u32, u32)>,
     /// SO_ERROR was read: report no error again.
     error_taken: bool,
     /// SO_LINGER on with a zero timeout: close() aborts (a RST).
@@ -222,6 +225,7 @@ impl Sock {
             bound_handle: None,
             opts: SocketOptions::default(),
             ts_map: Vec::new(),
+            first_ts: None,
             error_taken: false,
             linger_abort: false,
             reuseaddr: false,
@@ -259,6 +263,10 @@ struct Runner {
     /// previous event (5 %, packetdrill's FreeBSD build).
     tolerance: i64,
     tolerance_percent: i64,
+    /// `--tcp_ts_tick_usecs` was given: sent TS vals are checked against
+    /// the script's, within the tolerance (packetdrill's
+    /// verify_outbound_tcp_option).
+    ts_tick_usecs: Option<i64>,
     /// Script time (µs) the runner has reached.
     now: i64,
     /// The adjusted script time of the previous event.
@@ -287,6 +295,7 @@ impl std::fmt::Debug for Runner {
 impl Runner {
     fn new(script: &Script, options: &RunOptions) -> Result<Runner, Failure> {
         let mut tolerance = 4_000;
+        let mut ts_tick_usecs = None;
         let mut mtu = 1500;
         for crate::ScriptOption { name, value, line } in &script.options {
             let line = *line;
@@ -319,6 +328,7 @@ impl Runner {
                             format!("--tcp_ts_tick_usecs={tick}: tcplab's TSval clock ticks every 1000 µs"),
                         ));
                     }
+                    ts_tick_usecs = Some(tick);
                 }
                 _ => return Err(Failure::at(line, format!("option '{name}' unknown"))),
             }
@@ -356,6 +366,7 @@ impl Runner {
             options: options.clone(),
             tolerance,
             tolerance_percent: 5,
+            ts_tick_usecs,
             now: 0,
             prev_time: 0,
             sent: VecDeque::new(),

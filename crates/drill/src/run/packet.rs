@@ -817,12 +817,28 @@ impl Runner {
                 }
             }
         }
-        // Remember script TS val → live TS val for inbound ecr mapping.
+        // Remember script TS val → live TS val for inbound ecr mapping;
+        // with --tcp_ts_tick_usecs, check the val: the first one sent is
+        // the baseline, later ones are mapped into script space and may
+        // be off by the tolerance at most (packetdrill's
+        // verify_outbound_tcp_option).
         for (o, (kind, lbytes)) in want.iter().zip(&live) {
             if let (TcpOption::Timestamp { val: Some(v), .. }, OPT_TS) = (o, *kind) {
                 if lbytes.len() == 10 {
                     let live_val = u32::from_be_bytes([lbytes[2], lbytes[3], lbytes[4], lbytes[5]]);
                     self.sockets[sut].ts_map.push((*v, live_val));
+                    let (first_script, first_live) =
+                        *self.sockets[sut].first_ts.get_or_insert((*v, live_val));
+                    if let Some(tick) = self.ts_tick_usecs {
+                        let mapped = first_script.wrapping_add(live_val.wrapping_sub(first_live));
+                        let off = i64::from((mapped.wrapping_sub(*v) as i32).unsigned_abs());
+                        if off.saturating_mul(tick) > self.tolerance {
+                            return Err(format!(
+                                "bad outbound TCP timestamp value, tolerance {}: expected TS val {v} but sent {mapped}",
+                                self.tolerance
+                            ));
+                        }
+                    }
                 }
             }
         }
