@@ -359,3 +359,33 @@ fn ts_vals_are_checked_with_a_tick() {
     );
     assert!(result(script(false, 400)).is_ok(), "no tick: not compared");
 }
+
+/// One `>` line of several segments' length matches segments the stack
+/// sent together (one burst); two writes 100 ms apart are two packets, as
+/// packetdrill sees them.
+#[test]
+fn a_long_outbound_line_joins_only_segments_sent_together() {
+    let script = |second_write_after: &str| {
+        format!(
+            "--ip_version=ipv4\n--tolerance_usecs=10000\n\
+ 0.00 `sysctl -w net.inet.tcp.rfc1323=0`
++0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.00 bind(3, ..., ...) = 0
++0.00 listen(3, 1) = 0
++0.00 < S 0:0(0) win 65535 <mss 1000,nop,nop,sackOK>
++0.00 > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,nop,sackOK>
++0.05 < . 1:1(0) ack 1 win 65535
++0.00 accept(3, ..., ...) = 4
++0.00 write(4, ..., 1000) = 1000
+{second_write_after} write(4, ..., 1000) = 1000
++0.00 > P. 1:2001(2000) ack 1 win 65535
+"
+        )
+    };
+    let result = |text: String| {
+        run_text(&text, &RunOptions::default())
+            .expect("the script parses")
+            .result
+    };
+    assert!(result(script("+0.1")).is_err(), "two sends 100 ms apart");
+}

@@ -616,7 +616,10 @@ impl Runner {
             let Some((nhdr, nlen)) = data_segment(&n.bytes) else {
                 break;
             };
+            // Sent in the same instant (one burst, as a TSO segment is
+            // one send): a segment sent later is a packet of its own.
             let fits = nhdr == first_hdr
+                && n.at == pkt.at
                 && same(&pkt.bytes, &n.bytes)
                 && tcp_u32(&n.bytes, 4) == next_seq
                 && (1..=first_len).contains(&nlen)
