@@ -23,7 +23,17 @@ pub enum WgArgs {
     Genpsk,
     Pubkey,
     Show(Option<String>),
+    /// `wg show interfaces`: the names of the WireGuard interfaces.
+    Interfaces,
+    Version,
 }
+
+/// What `wg --version` says.
+const VERSION: &str = "wg (tcplab): the commands of wireguard-tools v1.0.20210914";
+
+/// A key's length in base64, and how much input `wg pubkey` reads at most.
+const KEY_BASE64: usize = 44;
+const PUBKEY_INPUT_MAX: usize = 4096;
 
 const USAGE: &str = "Usage: wg <cmd> [<args>]
 
@@ -61,6 +71,9 @@ impl WgArgs {
         }
         let words: Vec<&str> = args.iter().map(String::as_str).collect();
         match words.as_slice() {
+            ["help"] => Err(Usage::help("wg", USAGE.into(), true, 0)),
+            ["version" | "--version" | "-v"] => Ok(WgArgs::Version),
+            ["show", "interfaces"] => Ok(WgArgs::Interfaces),
             [] | ["show"] | ["show", "all"] => Ok(WgArgs::Show(None)),
             ["show", iface] => Ok(WgArgs::Show(Some(iface.to_string()))),
             ["genkey"] => Ok(WgArgs::Genkey),
@@ -108,8 +121,31 @@ pub async fn run(host: Host, a: WgArgs, stdin: Stdin, mut out: Output, mut err: 
             0
         }
         WgArgs::Pubkey => {
-            let input = stdin.read_to_end().await;
-            match String::from_utf8_lossy(&input).trim().parse::<PrivateKey>() {
+            // As wireguard-tools' pubkey.c: the first 44 bytes are the key
+            // (leading spaces are not skipped), then only whitespace (or
+            // NULs) may follow; what it reads is bounded here.
+            let mut input = Vec::new();
+            let mut buf = [0u8; 1024];
+            while input.len() <= PUBKEY_INPUT_MAX {
+                let n = stdin.read(&mut buf).await;
+                if n == 0 {
+                    break;
+                }
+                input.extend_from_slice(&buf[..n]);
+            }
+            if input.len() < KEY_BASE64 {
+                err.line("wg: Key is not the correct length or format");
+                return 1;
+            }
+            let (key, rest) = input.split_at(KEY_BASE64);
+            let trailing = rest
+                .iter()
+                .any(|&c| c != 0 && !c.is_ascii_whitespace() && c != 0x0b);
+            if trailing || input.len() > PUBKEY_INPUT_MAX {
+                err.line("wg: Trailing characters found after key");
+                return 1;
+            }
+            match String::from_utf8_lossy(key).parse::<PrivateKey>() {
                 Ok(k) => {
                     out.line(k.public_key().to_string());
                     0
@@ -119,6 +155,26 @@ pub async fn run(host: Host, a: WgArgs, stdin: Stdin, mut out: Output, mut err: 
                     1
                 }
             }
+        }
+        WgArgs::Version => {
+            out.line(VERSION);
+            0
+        }
+        WgArgs::Interfaces => {
+            let names: Vec<String> = host
+                .tunnels()
+                .into_iter()
+                .filter(|t| {
+                    t.status
+                        .as_ref()
+                        .is_some_and(|s| s.as_any().downcast_ref::<WgStatus>().is_some())
+                })
+                .map(|t| t.name.clone())
+                .collect();
+            if !names.is_empty() {
+                out.line(names.join(" "));
+            }
+            0
         }
         WgArgs::Show(iface) => show(&host, iface.as_deref(), &mut out, &mut err),
     }

@@ -682,3 +682,37 @@ fn a_key_file_longer_than_a_key_is_refused() {
         ["tunnel: key file /etc/big.key: longer than a key"]
     );
 }
+
+/// `wg pubkey` reads as wireguard-tools' pubkey.c: the first 44 bytes are
+/// the key, only whitespace may follow ("Trailing characters found after
+/// key", also for leading spaces, which push the key's end out); `wg
+/// show interfaces` names the WireGuard interfaces; `wg --version`
+/// answers; a persistent keepalive of `off` or 0 is none.
+#[test]
+fn wg_reads_and_answers_as_wireguard_tools() {
+    let up = format!(
+        "tunnel wg w0 10.9.0.1/24 --private-key {KEY_A} --peer {PUB_B} --persistent-keepalive off"
+    );
+    let r = run_in(
+        &net(""),
+        &[
+            ("0s", "a", &format!("echo '{KEY_A} extra' | wg pubkey")),
+            ("0s", "b", &format!("echo '  {KEY_A}' | wg pubkey")),
+            ("1s", "a", &format!("echo {KEY_A} | wg pubkey")),
+            ("1s", "b", "wg --version"),
+            ("2s", "a", &up),
+            ("3s", "a", "wg show interfaces"),
+            ("3s", "b", "wg show interfaces"),
+        ],
+    );
+    for ran in &r[..2] {
+        assert_eq!(ran.exit, Some(1), "{ran:?}");
+        assert_eq!(ran.stderr, ["wg: Trailing characters found after key"]);
+    }
+    assert_eq!(r[2].stdout, [PUB_A]);
+    assert_eq!(r[3].exit, Some(0));
+    assert!(r[3].stdout[0].contains("wireguard-tools"), "{:?}", r[3]);
+    assert!(r[4].stderr.is_empty(), "{:?}", r[4]);
+    assert_eq!(r[5].stdout, ["w0"]);
+    assert!(r[6].stdout.is_empty());
+}

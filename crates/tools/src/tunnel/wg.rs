@@ -175,16 +175,17 @@ pub(super) fn parse(args: &[String]) -> Result<WgArgs, Usage> {
                 peer_opt(&mut peers, opt)?.preshared_key = Some(KeySource::parse(&value))
             }
             "persistent-keepalive" => {
-                let secs = value
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| {
+                // `off` or 0 turn it off, as `wg set` takes them.
+                let secs = if value == "off" {
+                    0
+                } else {
+                    value.parse::<u16>().map_err(|_| {
                         err(format!(
-                            "--persistent-keepalive: `{value}` is not 1..65535 seconds"
+                            "--persistent-keepalive: `{value}` is not off or 0..65535 seconds"
                         ))
-                    })?;
-                peer_opt(&mut peers, opt)?.keepalive = Some(secs);
+                    })?
+                };
+                peer_opt(&mut peers, opt)?.keepalive = (secs > 0).then_some(secs);
             }
             other => return Err(err(format!("unrecognized option '--{other}'"))),
         }
