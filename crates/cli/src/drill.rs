@@ -52,7 +52,14 @@ fn collect(
         entries.sort();
         for p in entries {
             if p.is_dir() || p.extension().is_some_and(|e| e == "pkt") {
-                collect(&p, out, seen)?;
+                if p.exists() {
+                    collect(&p, out, seen)?;
+                } else {
+                    // A link to nothing, found in a directory: one script
+                    // that cannot be read (counted, said), not the end of
+                    // the run.
+                    out.push(p);
+                }
             }
         }
         Ok(())

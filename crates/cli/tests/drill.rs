@@ -202,3 +202,25 @@ fn a_symlink_loop_runs_each_script_once() {
     assert!(out.status.success(), "{stdout}");
     assert_eq!(stdout.trim_end(), format!("{n} passed, 0 failed"));
 }
+
+/// A link to nothing among a directory's scripts is one script that
+/// cannot be read: said and counted, while the others run.
+#[cfg(unix)]
+#[test]
+fn a_dangling_link_is_one_unreadable_script() {
+    let dir = std::env::temp_dir().join(format!("tcplab-drill-dangling-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(scripts().join("cork.pkt")).unwrap();
+    std::fs::write(dir.join("cork.pkt"), text).unwrap();
+    let _ = std::os::unix::fs::symlink("/nonexistent/x.pkt", dir.join("x.pkt"));
+    let out = tcplab(&["drill", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("1 passed, 0 failed, 1 malformed"),
+        "{stdout}{stderr}"
+    );
+    assert!(stderr.contains("x.pkt"), "{stderr}");
+}

@@ -86,7 +86,10 @@ impl Content {
 /// The space the files of one or more [`MemFs`] share: memory, so it is
 /// bounded — a write that would pass the capacity fails as a full disk
 /// does (ENOSPC), whatever a scenario's tools do (copy a big file again
-/// and again, capture a long transfer).
+/// and again, capture a long transfer). It counts the bytes files hold;
+/// the memory behind them is within a small factor of it (a file growing
+/// in place keeps room to grow, a reader's copy of a file still being
+/// written lives beside it).
 #[derive(Debug)]
 pub struct Disk {
     capacity: u64,

@@ -928,9 +928,11 @@ fn drive(
                 .enumerate()
                 .filter_map(|(i, c)| c.pid.map(|p| (p, i)))
                 .collect();
-            // A reaped client's command keeps no file system of its own.
+            // A reaped client's command keeps no file system of its own,
+            // and nothing of it is held.
             for pid in before.keys().filter(|p| !r.client_of.contains_key(p)) {
                 host.set_process_fs(*pid, None);
+                host.hold_output(*pid, false);
             }
         }
         let broken = flush_terminal(out, err);
