@@ -17,7 +17,8 @@ pub struct DrillArgs {
     /// `--tolerance_usecs`).
     #[arg(long, value_name = "USECS")]
     tolerance_usecs: Option<i64>,
-    /// Define NAME for `#ifdef NAME` (repeatable); `-D NAME=VALUE` works too.
+    /// Define NAME for `#ifdef NAME` (repeatable); in `-D NAME=VALUE` the
+    /// VALUE is ignored (it is not substituted into the script).
     #[arg(short = 'D', long = "define", value_name = "NAME")]
     defines: Vec<String>,
     /// What the scripts assume of the stack: `tcplab` (its own defaults)
