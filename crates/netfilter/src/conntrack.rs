@@ -931,6 +931,18 @@ mod tests {
         (info, b)
     }
 
+    /// Track a segment (as bytes) at 1 s, confirming a new flow.
+    fn go(ct: &mut Conntrack, (i, b): (Info, Vec<u8>)) -> Track {
+        let r = ct.track(Duration::from_secs(1), &i, &b, &mut Vec::new());
+        if let Some((id, _)) = r.flow {
+            if !ct.entry(id).unwrap().confirmed {
+                let reply = ct.entry(id).unwrap().reply;
+                ct.confirm(id, reply).unwrap();
+            }
+        }
+        r
+    }
+
     /// RFC 5961 §3.2 as Linux's conntrack applies it to a RST: below the
     /// receiver's highest ACK or past its (scaled) window it is INVALID
     /// and the flow lives on; in the window but not exact it passes and
@@ -939,17 +951,6 @@ mod tests {
     #[test]
     fn a_rst_closes_a_flow_only_at_the_right_sequence_number() {
         let mut ct = Conntrack::new(16, 1);
-        let mut gone = Vec::new();
-        let mut go = |ct: &mut Conntrack, (i, b): (Info, Vec<u8>)| {
-            let r = ct.track(Duration::from_secs(1), &i, &b, &mut gone);
-            if let Some((id, _)) = r.flow {
-                if !ct.entry(id).unwrap().confirmed {
-                    let reply = ct.entry(id).unwrap().reply;
-                    ct.confirm(id, reply).unwrap();
-                }
-            }
-            r
-        };
         let ws = [1, 3, 3, 7]; // NOP, window scale 7
         let c = (40000, 80);
         let s = (80, 40000);
@@ -1000,17 +1001,6 @@ mod tests {
     #[test]
     fn a_rst_window_without_scaling_and_after_the_senders_data() {
         let mut ct = Conntrack::new(16, 1);
-        let mut gone = Vec::new();
-        let mut go = |ct: &mut Conntrack, (i, b): (Info, Vec<u8>)| {
-            let r = ct.track(Duration::from_secs(1), &i, &b, &mut gone);
-            if let Some((id, _)) = r.flow {
-                if !ct.entry(id).unwrap().confirmed {
-                    let reply = ct.entry(id).unwrap().reply;
-                    ct.confirm(id, reply).unwrap();
-                }
-            }
-            r
-        };
         let ws = [1, 3, 3, 7];
         let c = (40001, 80);
         let s = (80, 40001);
