@@ -53,21 +53,33 @@ fn datagram(
         r.emit(&mut udp::Packet::new_unchecked(&mut b[..]), src, dst);
         (Protocol::Udp, b)
     };
+    ipv4_around(src, dst, protocol, &body, true, 0)
+}
+
+/// `body` behind an IPv4 header (TTL 64, identification 1).
+fn ipv4_around(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: Protocol,
+    body: &[u8],
+    dont_frag: bool,
+    tos: u8,
+) -> Vec<u8> {
     let ip = ipv4::Repr {
         src_addr: src,
         dst_addr: dst,
         protocol,
         payload_len: body.len(),
         ttl: 64,
-        tos: 0,
+        tos,
         ident: 1,
-        dont_frag: true,
+        dont_frag,
         more_frags: false,
         frag_offset: 0,
     };
     let mut b = vec![0u8; 20];
     ip.emit(&mut ipv4::Packet::new_unchecked(&mut b[..]));
-    b.extend_from_slice(&body);
+    b.extend_from_slice(body);
     b
 }
 
@@ -496,22 +508,7 @@ fn echo(src: Ipv4Addr, dst: Ipv4Addr, request: bool, id: u16) -> Vec<u8> {
     icmp.extend_from_slice(&[0, 1, b'x', b'y']);
     let sum = !tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(&icmp));
     icmp[2..4].copy_from_slice(&sum.to_be_bytes());
-    let ip = ipv4::Repr {
-        src_addr: src,
-        dst_addr: dst,
-        protocol: Protocol::Icmp,
-        payload_len: icmp.len(),
-        ttl: 64,
-        tos: 0,
-        ident: 1,
-        dont_frag: false,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    let mut b = vec![0u8; 20];
-    ip.emit(&mut ipv4::Packet::new_unchecked(&mut b[..]));
-    b.extend_from_slice(&icmp);
-    b
+    ipv4_around(src, dst, Protocol::Icmp, &icmp, false, 0)
 }
 
 /// Two inside hosts pinging one server with the same identifier: the
@@ -618,21 +615,14 @@ fn nat_gives_an_inside_routers_error_the_outside_address() {
     icmp.extend_from_slice(&syn[..28]);
     let sum = !tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(&icmp));
     icmp[2..4].copy_from_slice(&sum.to_be_bytes());
-    let ip = ipv4::Repr {
-        src_addr: Ipv4Addr::new(10, 0, 1, 9),
-        dst_addr: client,
-        protocol: Protocol::Icmp,
-        payload_len: icmp.len(),
-        ttl: 64,
-        tos: 0xc0,
-        ident: 9,
-        dont_frag: false,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    let mut err = vec![0u8; 20];
-    ip.emit(&mut ipv4::Packet::new_unchecked(&mut err[..]));
-    err.extend_from_slice(&icmp);
+    let mut err = ipv4_around(
+        Ipv4Addr::new(10, 0, 1, 9),
+        client,
+        Protocol::Icmp,
+        &icmp,
+        false,
+        0xc0,
+    );
     assert_eq!(
         cross(&mut nf, 1, INSIDE, OUTSIDE, &mut err),
         Verdict::Accept

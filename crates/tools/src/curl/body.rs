@@ -99,10 +99,7 @@ pub(super) fn decode(encoding: &str, data: &[u8]) -> Result<Vec<u8>, Failure> {
         }
     };
     if out.len() as u64 >= most {
-        return Err(Failure::new(
-            23,
-            "Failure writing output to destination".into(),
-        ));
+        return Err(super::output_failure());
     }
     result.map(|_| out).map_err(|e| {
         Failure::new(

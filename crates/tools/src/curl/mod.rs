@@ -539,7 +539,7 @@ async fn exchange(
                         // curl warns when the open fails; a write that
                         // fails later (a full disk) is only the error.
                         refused = Some(if *made {
-                            Failure::new(23, "Failure writing output to destination".into())
+                            output_failure()
                         } else {
                             write_failure(err, silent, path, &e)
                         });
@@ -551,10 +551,7 @@ async fn exchange(
             } else if got.len() > MAX_HELD {
                 // Held whole (to a terminal, or to decode): no more than
                 // a simulated disk could take.
-                refused = Some(Failure::new(
-                    23,
-                    "Failure writing output to destination".into(),
-                ));
+                refused = Some(output_failure());
                 return Err(HttpError::Refused);
             }
             Ok(())
@@ -621,6 +618,11 @@ const STREAM_PIECE: usize = 64 << 10;
 /// simulated host's disk.
 const MAX_HELD: usize = tcplab_host::DEFAULT_DISK as usize;
 
+/// curl's 23: what it received could not be written out.
+fn output_failure() -> Failure {
+    Failure::new(23, "Failure writing output to destination".into())
+}
+
 /// curl's 23 for an output file it could not write: it warns as the open
 /// fails (silenced by -s, -S or not); the file system's message names
 /// the path.
@@ -630,7 +632,7 @@ fn write_failure(err: &mut Output, silent: bool, path: &str, e: &std::io::Error)
         let why = text.strip_prefix(&format!("{path}: ")).unwrap_or(&text);
         err.line(format!("Warning: Failed to open the file {path}: {why}"));
     }
-    Failure::new(23, "Failure writing output to destination".into())
+    output_failure()
 }
 
 /// curl's 56: a socket's error, or over TLS the TLS layer's
@@ -1041,20 +1043,14 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
                     "Warning: curl to output it to your terminal anyway, or consider \"--output ",
                 );
                 run.err.line("Warning: <FILE>\" to save to a file.");
-                return Err(Failure::new(
-                    23,
-                    "Failure writing output to destination".into(),
-                ));
+                return Err(output_failure());
             }
             run.out.write_bytes(&data);
             // curl ignores SIGPIPE and learns of a reader gone from the
             // write's EPIPE: look once the driver has written it.
             run.out.written().await;
             if run.out.is_broken() {
-                return Err(Failure::new(
-                    23,
-                    "Failure writing output to destination".into(),
-                ));
+                return Err(output_failure());
             }
         }
     }
