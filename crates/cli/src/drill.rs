@@ -17,9 +17,10 @@ pub struct DrillArgs {
     /// `--tolerance_usecs`).
     #[arg(long, value_name = "USECS")]
     tolerance_usecs: Option<i64>,
-    /// Define NAME for `#ifdef NAME` (repeatable); in `-D NAME=VALUE` the
-    /// VALUE is ignored (it is not substituted into the script).
-    #[arg(short = 'D', long = "define", value_name = "NAME")]
+    /// Define NAME for `#ifdef NAME` (repeatable); with `-D NAME=VALUE`
+    /// the word NAME in a script stands for VALUE (a number, a word or a
+    /// `command`), as in packetdrill.
+    #[arg(short = 'D', long = "define", value_name = "NAME[=VALUE]")]
     defines: Vec<String>,
     /// What the scripts assume of the stack: `tcplab` (its own defaults)
     /// or `freebsd` (the FreeBSD suite's buffers, timers and option layout).
@@ -84,23 +85,30 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
         let named: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
         return Err(format!("no .pkt scripts found in {}", named.join(", ")));
     }
-    let names: Vec<&str> = args
-        .defines
-        .iter()
-        .map(|d| d.split_once('=').map_or(d.as_str(), |(n, _)| n))
-        .collect();
+    if let Some(bad) = args.defines.iter().find(|d| {
+        let name = tcplab_drill::define_name(d);
+        name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    }) {
+        return Err(format!(
+            "-D {bad}: expected NAME or NAME=VALUE, NAME of letters, digits and _"
+        ));
+    }
+    let names: Vec<&str> = args.defines.iter().map(String::as_str).collect();
     let options = RunOptions {
         tolerance_usecs: args.tolerance_usecs,
         profile,
         verbose: args.verbose,
         seed: args.seed,
-        defines: names.iter().map(|n| n.to_string()).collect(),
+        defines: args.defines.clone(),
     };
     let (mut passed, mut failed, mut malformed, mut skipped) = (0, 0, 0, 0);
     for file in &files {
         let shown = file.display();
-        let text = match crate::files::read_text(file) {
-            Ok(t) => t,
+        // Bytes, as packetdrill's lexer reads them: a byte that is not
+        // UTF-8 in a comment is no error; outside one, the lexer names its
+        // line.
+        let text = match crate::files::read_bytes(file) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) => {
                 console::err_line(&format!("tcplab: {e}"));
                 malformed += 1;

@@ -11,6 +11,19 @@ pub const MAX_INPUT: u64 = 16 << 20;
 
 /// The text of the file at `path`.
 pub fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = read_bytes(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "cannot read {}: not UTF-8 text (at byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// The bytes of the file at `path`, with `read_text`'s checks (not a
+/// directory, at most `MAX_INPUT`).
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let shown = path.display();
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {}", io_reason(&e)))?;
@@ -27,12 +40,7 @@ pub fn read_text(path: &Path) -> Result<String, String> {
             MAX_INPUT >> 20
         ));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "cannot read {shown}: not UTF-8 text (at byte {})",
-            e.utf8_error().valid_up_to()
-        )
-    })
+    Ok(bytes)
 }
 
 /// Make the output directory `dir` (and its parents) if it is not there.

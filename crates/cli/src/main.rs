@@ -9,7 +9,7 @@
 //! tcplab route --tun NAME,CIDR[,peer=IP][,netns=NS][,mtu=N] ... [--route "DEST via GW"]
 //!              [--seed N] [--pcap FILE] [RULES.toml]
 //! tcplab ss [--tun NAME] [SS OPTIONS]
-//! tcplab drill FILE.pkt|DIR ... [--profile tcplab|freebsd] [-D NAME]
+//! tcplab drill FILE.pkt|DIR ... [--profile tcplab|freebsd] [-D NAME[=VALUE]]
 //!              [--tolerance-usecs N] [--verbose]
 //! ```
 //!

@@ -224,3 +224,105 @@ fn a_dangling_link_is_one_unreadable_script() {
     );
     assert!(stderr.contains("x.pkt"), "{stderr}");
 }
+
+/// `-D NAME=VALUE` makes the word NAME stand for VALUE, as packetdrill's
+/// lexer does: the same script passes with the right value and fails with
+/// a wrong one; a definition that is no name is refused in one line.
+#[test]
+fn a_defined_name_stands_for_its_value() {
+    let p = temp(
+        "defined.pkt",
+        "--ip_version=ipv4\n--tolerance_usecs=10000\n\
+         0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+         +0.00 bind(3, ..., ...) = 0\n\
+         +0.00 listen(3, BACKLOG) = 0\n\
+         +0.00 < S 0:0(0) win 65535 <mss PEER_MSS,nop,nop,sackOK>\n\
+         +0.00 > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,nop,sackOK>\n\
+         +0.05 < . 1:1(0) ack 1 win 65535\n\
+         +0.00 accept(3, ..., ...) = 4\n\
+         +0.00 write(4, ..., 2000) = 2000\n\
+         +0.00 > . 1:END(SENT) ack 1\n",
+    );
+    let path = p.to_str().unwrap();
+    let run = |defs: &[&str]| {
+        let mut args = vec!["drill"];
+        for d in defs {
+            args.extend(["-D", d]);
+        }
+        args.push(path);
+        tcplab(&args)
+    };
+    let out = run(&["BACKLOG=1", "PEER_MSS=0x3e8", "SENT=1000", "END=1001"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A 1,000-byte MSS, not 1,200: the first segment is not 1,200 long.
+    let out = run(&["BACKLOG=1", "PEER_MSS=1000", "SENT=1200", "END=1201"]);
+    assert_eq!(out.status.code(), Some(1));
+    // Undefined, PEER_MSS is a word where the MSS's number goes.
+    let out = run(&["BACKLOG=1", "SENT=1000", "END=1001"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["=5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "tcplab: -D =5: expected NAME or NAME=VALUE, NAME of letters, digits and _"
+    );
+}
+
+/// A byte that is not UTF-8 in a comment (a Latin-1 name, say) is no
+/// error, as for packetdrill's byte-wise lexer; outside a comment the
+/// parse error names its line.
+#[test]
+fn bytes_that_are_not_utf8() {
+    let good = std::fs::read(scripts().join("accept-on-a-connection.pkt")).unwrap();
+    let dir = std::env::temp_dir().join(format!("tcplab-drill-latin1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut commented = b"// Copyright J\xfcrgen\n".to_vec();
+    commented.extend_from_slice(&good);
+    let p = dir.join("latin1-comment.pkt");
+    std::fs::write(&p, &commented).unwrap();
+    let out = tcplab(&["drill", p.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut outside = good.clone();
+    outside.extend_from_slice(b"+0.00 close(4) = 0 \xfc\n");
+    let q = dir.join("latin1-outside.pkt");
+    std::fs::write(&q, &outside).unwrap();
+    let out = tcplab(&["drill", q.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let lines = good.iter().filter(|&&c| c == b'\n').count() + 1;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "{}:{lines}: parse error: a character outside ASCII",
+            q.display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A socket or accept call the script expects to fail that succeeds is
+/// reported with the fd it got, as packetdrill reports the live fd.
+#[test]
+fn an_unexpected_new_fd_is_reported_by_number() {
+    let good = std::fs::read_to_string(scripts().join("accept-on-a-connection.pkt")).unwrap();
+    let bad = good.replace(
+        "accept(3, ..., ...) = 4",
+        "accept(3, ..., ...) = -1 EAGAIN (x)",
+    );
+    assert_ne!(good, bad);
+    let p = temp("accept-succeeds.pkt", &bad);
+    let out = tcplab(&["drill", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("runtime error in accept call: Expected result -1 but got 4"),
+        "{stderr}"
+    );
+}

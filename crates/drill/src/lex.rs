@@ -23,7 +23,11 @@ pub struct Token {
     pub line: usize,
 }
 
-/// The tokens of `text`, with `defined` the names `#ifdef` keeps.
+/// The tokens of `text`. `defined` holds `NAME` or `NAME=VALUE` entries
+/// (packetdrill's `-D`): every NAME is kept by `#ifdef NAME`, and a word
+/// that is a NAME with a VALUE becomes that value, as packetdrill's lexer
+/// substitutes it (`word()` in lexer.l): a number (C's `strtol` forms), a
+/// backtick command, or else a word.
 pub fn tokens(text: &str, defined: &[&str]) -> Result<Vec<Token>, Error> {
     let b = text.as_bytes();
     let mut out = Vec::new();
@@ -74,7 +78,7 @@ pub fn tokens(text: &str, defined: &[&str]) -> Result<Vec<Token>, Error> {
                         if name.len() < 2 {
                             return Err(Error::at(line, "#ifdef must be followed by name"));
                         }
-                        if defined.contains(&name) {
+                        if defined.iter().any(|d| define_name(d) == name) {
                             open_ifdef = Some(line);
                             i = name_end;
                         } else {
@@ -142,7 +146,17 @@ pub fn tokens(text: &str, defined: &[&str]) -> Result<Vec<Token>, Error> {
             }
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let end = scan(b, i, |c| c.is_ascii_alphanumeric() || c == b'_');
-                push(&mut out, Tok::Word(text[i..end].to_string()));
+                let word = &text[i..end];
+                let tok = match defined
+                    .iter()
+                    .find_map(|d| d.split_once('=').filter(|(n, _)| *n == word))
+                {
+                    Some((name, value)) => {
+                        substitute(name, value).map_err(|m| Error::at(line, m))?
+                    }
+                    None => Tok::Word(word.to_string()),
+                };
+                push(&mut out, tok);
                 i = end;
             }
             c if c.is_ascii() => {
@@ -156,6 +170,47 @@ pub fn tokens(text: &str, defined: &[&str]) -> Result<Vec<Token>, Error> {
         return Err(Error::at(at, "unterminated #ifdef"));
     }
     Ok(out)
+}
+
+/// The name of a `-D NAME` or `-D NAME=VALUE` definition.
+pub fn define_name(definition: &str) -> &str {
+    definition.split_once('=').map_or(definition, |(n, _)| n)
+}
+
+/// The token a defined name stands for.
+fn substitute(name: &str, value: &str) -> Result<Tok, String> {
+    if let Some(cmd) = value.strip_prefix('`').and_then(|v| v.strip_suffix('`')) {
+        return Ok(Tok::Shell(cmd.to_string()));
+    }
+    if value.starts_with('"') {
+        return Err(format!(
+            "-D {name}={value}: a quoted string is not a value tcplab's scripts take"
+        ));
+    }
+    Ok(c_integer(value).map_or_else(|| Tok::Word(value.to_string()), Tok::Int))
+}
+
+/// `value` read as C's `strtol(value, &end, 0)` with nothing left over:
+/// an optional sign, then `0x` hexadecimal, `0` octal or decimal digits.
+fn c_integer(value: &str) -> Option<i64> {
+    let (negative, digits) = match value.as_bytes().first()? {
+        b'-' => (true, &value[1..]),
+        b'+' => (false, &value[1..]),
+        _ => (false, value),
+    };
+    let (radix, body) = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => (16, hex),
+        None if digits.len() > 1 && digits.starts_with('0') => (8, &digits[1..]),
+        None => (10, digits),
+    };
+    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = i64::from_str_radix(body, radix).ok()?;
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// Digits, a fraction, or an IPv4 address (kept as a word); `1...2` stops
@@ -211,6 +266,43 @@ mod tests {
             .into_iter()
             .map(|t| t.tok)
             .collect()
+    }
+
+    #[test]
+    fn defined_names_stand_for_their_values() {
+        let defined = [
+            "STANDARD",
+            "PORT=0x1f90",
+            "MODE=010",
+            "LEVEL=IPPROTO_TCP",
+            "CMD=`true`",
+            "N=-3",
+        ];
+        let t: Vec<Tok> = tokens(
+            "#ifdef STANDARD\nPORT MODE LEVEL CMD N PORTS\n#endif",
+            &defined,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|t| t.tok)
+        .collect();
+        assert_eq!(
+            t,
+            [
+                Tok::Int(8080),
+                Tok::Int(8),
+                Tok::Word("IPPROTO_TCP".into()),
+                Tok::Shell("true".into()),
+                Tok::Int(-3),
+                Tok::Word("PORTS".into()),
+            ]
+        );
+        // Not integers in C's sense: kept as words.
+        for v in ["0x", "08", "1.5", "+-1", "0x+5", ""] {
+            assert_eq!(c_integer(v), None, "{v}");
+        }
+        let e = tokens("X", &["X=\"reno\""]).unwrap_err();
+        assert!(e.message.contains("-D X=\"reno\""), "{}", e.message);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! each a time and an action — a packet injected (`<`) or expected (`>`),
 //! a system call with its expected result, a shell command in backticks or
 //! a `%{ }%` code block. `#ifdef NAME` … `#endif` keeps or drops text by
-//! the names defined.
+//! the names defined, and a name defined with a value stands for it.
 //!
 //! This is the first part of the runner (issue 12): what a script says,
 //! with every error naming its line; every one of the suite's 875 scripts
@@ -14,6 +14,8 @@
 mod lex;
 mod parse;
 pub mod run;
+
+pub use lex::define_name;
 
 pub use parse::{
     parse, Action, Direction, Event, Expr, Flags, IcmpSpec, PacketSpec, Script, ScriptOption, Seq,

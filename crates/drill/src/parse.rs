@@ -168,8 +168,9 @@ pub struct Syscall {
     pub note: Option<String>,
 }
 
-/// Parse a script; `defined` are the names `#ifdef` keeps (the suite's
-/// README asks for `STANDARD`, and `FreeBSD` left undefined).
+/// Parse a script; `defined` are the `NAME` or `NAME=VALUE` definitions:
+/// names `#ifdef` keeps (the suite's README asks for `STANDARD`, and
+/// `FreeBSD` left undefined), and words standing for values.
 pub fn parse(text: &str, defined: &[&str]) -> Result<Script, Error> {
     let toks = tokens(text, defined)?;
     let mut p = Parser { toks, i: 0 };

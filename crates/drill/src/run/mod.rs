@@ -69,8 +69,9 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Seed of the stack's random choices (ISNs, ports).
     pub seed: u64,
-    /// The names defined for `#ifdef` (with the FreeBSD profile, `FreeBSD`
-    /// selects the branches that expect FreeBSD's own TIME-WAIT reopening).
+    /// The definitions, `NAME` or `NAME=VALUE` (for `#ifdef`, and words
+    /// that stand for values; with the FreeBSD profile, `FreeBSD` selects
+    /// the branches that expect FreeBSD's own TIME-WAIT reopening).
     pub defines: Vec<String>,
 }
 
@@ -345,7 +346,11 @@ impl Runner {
         let mtu = usize::try_from(mtu)
             .map_err(|_| Failure::at(1, format!("--mtu={mtu}: not a valid MTU")))?;
         let mut sysctl = profile::Sysctl::new(options.profile);
-        if options.defines.iter().any(|d| d == "FreeBSD") {
+        if options
+            .defines
+            .iter()
+            .any(|d| crate::define_name(d) == "FreeBSD")
+        {
             sysctl.tcp.time_wait_reopen = true;
         }
         let config = sysctl.stack_config(options.seed);

@@ -361,6 +361,20 @@ impl Runner {
         }
     }
 
+    /// The fd a call that makes a socket gives it: the script's expected
+    /// result, or — when the script expects a failure — the lowest number
+    /// from 3 no open socket holds, as a kernel would hand out, so that
+    /// the report reads "Expected result -1 but got 4" as packetdrill's.
+    fn new_fd(&self, call: &Syscall) -> Result<i64, String> {
+        let expected = value(&call.result)?;
+        if expected >= 0 {
+            return Ok(expected);
+        }
+        Ok((3..)
+            .find(|fd| !self.sockets.iter().any(|s| s.fd == Some(*fd) && !s.closed))
+            .expect("fewer sockets than numbers"))
+    }
+
     fn check_result(&mut self, call: &Syscall, got: CallResult) -> Result<(), String> {
         let expected = value(&call.result)?;
         let fd_call = matches!(call.name.as_str(), "socket" | "accept");
@@ -407,7 +421,7 @@ impl Runner {
                 if Runner::int_arg(call, 1)? != 1 {
                     return Err("socket(): only SOCK_STREAM is supported".into());
                 }
-                let fd = value(&call.result)?;
+                let fd = self.new_fd(call)?;
                 if self.sockets.iter().any(|s| s.fd == Some(fd) && !s.closed) {
                     return Err(format!("duplicate script fd {fd}"));
                 }
@@ -468,7 +482,7 @@ impl Runner {
                 };
                 match self.stack.tcp_accept(h) {
                     Ok(child) => {
-                        let fd = value(&call.result)?;
+                        let fd = self.new_fd(call)?;
                         let info = self.stack.tcp_info(child);
                         let remote = info.as_ref().map(|i| i.remote);
                         // The script's child with this tuple, or a new one.
