@@ -298,3 +298,87 @@ fn drop_loses_exactly_the_packets_named() {
     .to_string();
     assert!(set.contains("`drop` is a link's own key"), "{set}");
 }
+
+/// curl's progress meter keeps its one row a second while a download
+/// stalls (the link down), the received count standing still and the
+/// current speed falling to 0, as curl's clock-driven progress callback
+/// prints it.
+#[test]
+fn the_progress_meter_runs_through_a_stall() {
+    let text = NET.replace(
+        "ends = [\"r1\", \"server\"]\ndelay = \"1ms\"",
+        "ends = [\"r1\", \"server\"]\ndelay = \"1ms\"\nrate = \"10Mbit\"",
+    ) + r#"
+[[file]]
+on = "server"
+path = "/srv/www/big.bin"
+size = "2MB"
+[[run]]
+at = "0s"
+on = "server"
+cmd = "serve http"
+[[run]]
+at = "1s"
+on = "client"
+cmd = "curl -o /tmp/big.bin http://10.1.2.2/big.bin"
+[[run]]
+at = "1.5s"
+link = "r1-server"
+down = true
+[[run]]
+at = "6s"
+link = "r1-server"
+up = true
+"#;
+    assert!(text.contains("rate = \"10Mbit\""));
+    let scenario = load_checked("t.toml", &text, &|c| Tools.check(c)).unwrap();
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
+    let rows: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = rows.clone();
+    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
+        if let TranscriptEvent::Output(l) = ev {
+            if l.stream == Stream::Stderr {
+                sink.borrow_mut().push(l.text.clone())
+            }
+        }
+    }));
+    sim.run(&Tools);
+    let rows = rows.borrow().clone();
+    let rows: Vec<&String> = rows
+        .iter()
+        .filter(|r| r.len() >= 70 && !r.contains('%'))
+        .collect();
+    // Received (the fourth column) and Current (the last) of each row.
+    let fields: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            let w: Vec<&str> = r.split_whitespace().collect();
+            (w[3].to_string(), w[w.len() - 1].to_string())
+        })
+        .collect();
+    assert_eq!(
+        fields.last().map(|f| f.0.as_str()),
+        Some("1953k"),
+        "{rows:#?}"
+    );
+    // The longest run of rows with the same partial count: the stall,
+    // shown a row a second (the link is down 4.5 s, and the RTO's
+    // backoff waits past its repair).
+    let mut longest = 0;
+    let mut run = 0;
+    for w in fields.windows(2) {
+        run = if w[0].0 == w[1].0 && w[1].0 != "0" && w[1].0 != "1953k" {
+            run + 1
+        } else {
+            0
+        };
+        longest = longest.max(run);
+    }
+    assert!(longest >= 4, "{rows:#?}");
+    assert!(
+        fields
+            .iter()
+            .any(|(got, cur)| got != "1953k" && got != "0" && cur == "0"),
+        "Current falls to 0 in the stall: {rows:#?}"
+    );
+}

@@ -27,6 +27,7 @@
 //! 61 bad content encoding, 35 TLS handshake failure, 60 certificate
 //! problem, 77 unreadable CA bundle.
 
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
@@ -505,7 +506,6 @@ async fn exchange(
     let made = &mut run.streamed;
     let host = run.host.clone();
     let verbose_data = run.a.verbose && !sink_is_terminal;
-    let mut meter = run.meter.take();
     if !no_body && !chunked && length.is_none() {
         if run.a.verbose && proto != "HTTP/1.0" {
             run.err
@@ -513,16 +513,28 @@ async fn exchange(
         }
         keep = false;
     }
+    // The meter, standard error and the count are shared between the
+    // body's reader (a row when data comes a second after the last) and
+    // a ticker (a row each second while nothing comes, as curl's progress
+    // callback runs on its clock, so a stall shows Current falling).
+    let meter = RefCell::new(run.meter.take());
+    let err = RefCell::new(&mut *run.err);
+    // (In place: a transfer cut short by -m reports what came.)
+    let size_download = Cell::from_mut(&mut stats.size_download);
     let result = {
-        let err = &mut *run.err;
-        let size_download = &mut stats.size_download;
         let mut sink = |b: &[u8]| -> Result<(), HttpError> {
-            *size_download += b.len() as u64;
+            size_download.set(size_download.get() + b.len() as u64);
             if verbose_data {
-                err.line(format!("{{ [{} bytes data]", b.len()));
+                err.borrow_mut()
+                    .line(format!("{{ [{} bytes data]", b.len()));
             }
-            if let Some(m) = meter.as_mut() {
-                m.update(host.now(), total, *size_download, err);
+            if let Some(m) = meter.borrow_mut().as_mut() {
+                m.update(
+                    host.now(),
+                    total,
+                    size_download.get(),
+                    &mut err.borrow_mut(),
+                );
             }
             if discard {
                 return Ok(());
@@ -541,7 +553,7 @@ async fn exchange(
                         refused = Some(if *made {
                             output_failure()
                         } else {
-                            write_failure(err, silent, path, &e)
+                            write_failure(&mut err.borrow_mut(), silent, path, &e)
                         });
                         return Err(HttpError::Refused);
                     }
@@ -556,16 +568,24 @@ async fn exchange(
             }
             Ok(())
         };
-        if no_body {
-            Ok(())
-        } else if chunked {
-            open.conn.read_chunked_into(&mut sink).await
-        } else if let Some(n) = length {
-            open.conn.read_exact_into(n, &mut sink).await
-        } else {
-            open.conn.read_to_close_into(&mut sink).await
+        let read = async {
+            if no_body {
+                Ok(())
+            } else if chunked {
+                open.conn.read_chunked_into(&mut sink).await
+            } else if let Some(n) = length {
+                open.conn.read_exact_into(n, &mut sink).await
+            } else {
+                open.conn.read_to_close_into(&mut sink).await
+            }
+        };
+        let ticker = report::tick(&host, &meter, &err, total, size_download);
+        match select(read, ticker).await {
+            Either::Left(r) => r,
+            Either::Right(never) => match never {},
         }
     };
+    let mut meter = meter.into_inner();
     if let Some(f) = refused {
         // curl's meter ends with a row of what came, after the warning.
         if let Some(mut m) = meter.take() {

@@ -4,7 +4,33 @@
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use tcplab_host::{Instant, Output};
+use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
+
+use tcplab_host::{Host, Instant, Output};
+
+/// A meter row each second while a body is read, whether or not data
+/// comes (curl's progress callback runs on its clock: a stalled download
+/// shows rows with Current falling to 0). Never returns; the reader it
+/// races ends the wait.
+pub(super) async fn tick(
+    host: &Host,
+    meter: &RefCell<Option<Meter>>,
+    err: &RefCell<&mut Output>,
+    total: u64,
+    got: &Cell<u64>,
+) -> Infallible {
+    loop {
+        let next = meter.borrow().as_ref().filter(|m| m.shown).map(|m| m.next);
+        match next {
+            Some(at) => host.sleep_until(at).await,
+            None => std::future::pending::<()>().await,
+        }
+        if let Some(m) = meter.borrow_mut().as_mut() {
+            m.update(host.now(), total, got.get(), &mut err.borrow_mut());
+        }
+    }
+}
 
 /// Timings and sizes for `-w` and the progress meter.
 #[derive(Debug, Default, Clone)]
