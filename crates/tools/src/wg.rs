@@ -201,7 +201,12 @@ fn show(host: &Host, only: Option<&str>, out: &mut Output, err: &mut Output) -> 
         out.line(format!("  public key: {}", d.public_key()));
         out.line("  private key: (hidden)");
         out.line(format!("  listening port: {}", wg.listen_port));
-        for p in d.peers() {
+        // wireguard-tools' pretty print sorts the peers (show.c's
+        // peer_cmp): those with a handshake first, the newest first; the
+        // others after, here in the order configured.
+        let mut peers: Vec<_> = d.peers().collect();
+        peers.sort_by_key(|p| std::cmp::Reverse(p.latest_handshake));
+        for p in peers {
             out.line("");
             out.line(format!("peer: {}", p.public_key));
             if p.has_preshared_key {

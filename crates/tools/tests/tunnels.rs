@@ -180,6 +180,32 @@ fn wireguard_drops_and_counts_forged_datagrams_and_reports_a_vanished_peer() {
     assert_eq!(none.exit, Some(1));
 }
 
+/// `wg show` lists peers as wireguard-tools' pretty print sorts them:
+/// those with a handshake first, newest first, then the rest.
+#[test]
+fn wg_show_lists_the_peer_with_a_handshake_first() {
+    // A peer that never answers, configured before the one that does.
+    let quiet = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
+    let server = format!(
+        "tunnel wg t0 10.9.0.2/24 --private-key {KEY_B} --listen-port 7000 --peer {quiet} --allowed-ips 10.9.0.3 --peer {PUB_A} --allowed-ips 10.9.0.1"
+    );
+    let (_, client) = ends("wg");
+    let r = run_in(
+        &net(""),
+        &[
+            ("0s", "b", &server),
+            ("0s", "a", &client),
+            ("1s", "a", "ping -c 1 10.9.0.2"),
+            ("3s", "b", "wg show t0"),
+        ],
+    );
+    assert_eq!(find(&r, "a", "ping -c 1 10.9.0.2", 0).exit, Some(0));
+    let wg = find(&r, "b", "wg show t0", 0).stdout.join("\n");
+    let a = wg.find(&format!("peer: {PUB_A}")).expect(&wg);
+    let q = wg.find(&format!("peer: {quiet}")).expect(&wg);
+    assert!(a < q, "{wg}");
+}
+
 #[test]
 fn a_wireguard_peer_that_vanishes_is_reported_unreachable() {
     let (server, client) = ends("wg");
@@ -326,6 +352,14 @@ fn bad_command_lines_get_one_clear_line() {
         ),
         ("tunnel tcp t0 10.0.0.1/24 -l 0", "invalid port `0`"),
         ("tunnel udp t0 10.0.0.1/24 -c nowhere", "expected HOST:PORT"),
+        (
+            "tunnel udp t0 10.0.0.1/24 -c [::1]:7000",
+            "--connect: `[::1]:7000` is an IPv6 endpoint; tcplab's stack is IPv4 only",
+        ),
+        (
+            "tunnel wg t0 10.0.0.1/24 --private-key yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk= --peer HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw= --endpoint fe80::1:51820",
+            "--endpoint: `fe80::1:51820` is an IPv6 endpoint",
+        ),
         (
             "tunnel tcp this-name-is-too-long 10.0.0.1/24 -l 1",
             "not a valid interface name",

@@ -132,6 +132,12 @@ pub(crate) fn parse_hostport(what: &str, v: &str) -> Result<(String, u16), Usage
         .rsplit_once(':')
         .filter(|(h, _)| !h.is_empty())
         .ok_or_else(|| Usage::new("tunnel", format!("{what}: expected HOST:PORT, got `{v}`")))?;
+    if h.starts_with('[') || h.contains(':') {
+        return Err(Usage::new(
+            "tunnel",
+            format!("{what}: `{v}` is an IPv6 endpoint; tcplab's stack is IPv4 only"),
+        ));
+    }
     Ok((h.to_string(), parse_port(what, p)?))
 }
 
