@@ -3,7 +3,7 @@
 //! ```text
 //! netstat [-tuxanlpoe]   connections (servers and/or established)
 //! netstat -r [-n]        the routing table
-//! netstat -i             the interface table
+//! netstat -i [-e]        the interface table (-e: ifconfig's long form)
 //! netstat -s             protocol statistics
 //! ```
 //!
@@ -461,10 +461,7 @@ pub fn interfaces(host: &Host) -> Vec<String> {
         "Iface             MTU    RX-OK RX-ERR RX-DRP RX-OVR    TX-OK TX-ERR TX-DRP TX-OVR Flg"
             .to_string(),
     ];
-    let ifaces = host.with_stack(|s| s.interfaces().to_vec());
-    let mut sorted: Vec<_> = ifaces.iter().filter(|i| !i.loopback).collect();
-    sorted.extend(ifaces.iter().filter(|i| i.loopback));
-    for i in sorted {
+    for i in by_name(host) {
         let c = &i.counters;
         // net-tools' letters: a TUN device is M(ulticast) O(noarp)
         // P(ointopoint) R(unning) U(p).
@@ -491,6 +488,116 @@ pub fn interfaces(host: &Host) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// The interfaces in net-tools' order: by name, digit runs compared as
+/// numbers (its `nstrcmp`: eth2 before eth10, lo between eth and t).
+fn by_name(host: &Host) -> Vec<tcplab_stack::Interface> {
+    let mut ifaces = host.with_stack(|s| s.interfaces().to_vec());
+    ifaces.sort_by_key(|a| name_key(&a.name));
+    ifaces
+}
+
+/// A name as runs of text and numbers, for `by_name`.
+fn name_key(name: &str) -> Vec<(String, u64)> {
+    let mut key = Vec::new();
+    let mut rest = name;
+    while !rest.is_empty() {
+        let text_end = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (text, after) = rest.split_at(text_end);
+        let num_end = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let (num, after) = after.split_at(num_end);
+        key.push((text.to_string(), num.parse().unwrap_or(u64::MAX)));
+        rest = after;
+    }
+    key
+}
+
+/// `netstat -ie`: each interface as ifconfig prints it (net-tools'
+/// `ife_print_long`). tcplab's interfaces carry IP without a link layer,
+/// as a TUN device does, so their hardware line is `unspec`; only the
+/// primary address is shown, as ifconfig shows it.
+pub fn interfaces_long(host: &Host) -> Vec<String> {
+    let mut lines = vec!["Kernel Interface table".to_string()];
+    for i in by_name(host) {
+        // IFF_UP 0x1, BROADCAST 0x2, LOOPBACK 0x8, POINTOPOINT 0x10,
+        // RUNNING 0x40, NOARP 0x80, MULTICAST 0x1000.
+        let (flags, names) = if i.loopback {
+            (0x49, "UP,LOOPBACK,RUNNING")
+        } else if i.tunnel {
+            (0x10d1, "UP,POINTOPOINT,RUNNING,NOARP,MULTICAST")
+        } else {
+            (0x1043, "UP,BROADCAST,RUNNING,MULTICAST")
+        };
+        lines.push(format!("{}: flags={flags}<{names}>  mtu {}", i.name, i.mtu));
+        if let Some(c) = i.addrs.first() {
+            let mut l = format!("        inet {}  netmask {}", c.address(), c.netmask());
+            if i.tunnel {
+                let _ = write!(l, "  destination {}", c.address());
+            } else if !i.loopback {
+                if let Some(b) = c.broadcast() {
+                    let _ = write!(l, "  broadcast {b}");
+                }
+            }
+            lines.push(l);
+        }
+        lines.push(if i.loopback {
+            "        loop  txqueuelen 1000  (Local Loopback)".to_string()
+        } else {
+            format!(
+                "        unspec 00-00-00-00-00-00-00-00-00-00-00-00-00-00-00-00  txqueuelen {}  (UNSPEC)",
+                if i.tunnel { 500 } else { 1000 }
+            )
+        });
+        let c = &i.counters;
+        lines.push(format!(
+            "        RX packets {}  bytes {} ({})",
+            c.rx_packets,
+            c.rx_bytes,
+            scaled(c.rx_bytes)
+        ));
+        lines.push(format!(
+            "        RX errors {}  dropped {}  overruns 0  frame 0",
+            c.rx_errors, c.rx_dropped
+        ));
+        lines.push(format!(
+            "        TX packets {}  bytes {} ({})",
+            c.tx_packets,
+            c.tx_bytes,
+            scaled(c.tx_bytes)
+        ));
+        lines.push(format!(
+            "        TX errors 0  dropped {} overruns 0  carrier 0  collisions 0",
+            c.tx_dropped
+        ));
+        lines.push(String::new());
+    }
+    lines
+}
+
+/// ifconfig's byte counts in binary units, one truncated decimal, a unit
+/// taken only past (not at) its size: `180.0 B`, `1.0 KiB`, `395.5 MiB`.
+fn scaled(bytes: u64) -> String {
+    let mut tenths = u128::from(bytes) * 10;
+    let mut unit = "B";
+    for (size, name) in [
+        (1u128 << 50, "PiB"),
+        (1 << 40, "TiB"),
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+    ] {
+        if u128::from(bytes) > size {
+            tenths /= size;
+            unit = name;
+            break;
+        }
+    }
+    format!("{}.{} {unit}", tenths / 10, tenths % 10)
 }
 
 /// `netstat -s`'s sections; with `-t` or `-u` only theirs — and, as
@@ -528,6 +635,8 @@ fn statistics(text: &str, a: &NetstatArgs) -> Vec<String> {
 pub async fn run(host: Host, a: NetstatArgs, mut out: Output) -> i32 {
     let lines = if a.routes {
         routes(&host, a.numeric)
+    } else if a.interfaces && a.extended {
+        interfaces_long(&host)
     } else if a.interfaces {
         interfaces(&host)
     } else if a.statistics {
@@ -541,4 +650,27 @@ pub async fn run(host: Host, a: NetstatArgs, mut out: Output) -> i32 {
         out.line(l);
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ifconfig_scales_bytes_past_each_unit() {
+        assert_eq!(scaled(0), "0.0 B");
+        assert_eq!(scaled(1024), "1024.0 B");
+        assert_eq!(scaled(1025), "1.0 KiB");
+        // The machine's own `netstat -ie`: 3.0 (not 3.1) and 395.5 MiB.
+        assert_eq!(scaled(3_227_581), "3.0 MiB");
+        assert_eq!(scaled(414_751_035), "395.5 MiB");
+        assert_eq!(scaled(u64::MAX), "16383.9 PiB");
+    }
+
+    #[test]
+    fn names_sort_as_net_tools_sorts_them() {
+        let mut names = vec!["t0", "lo", "eth10", "eth2", "eth0"];
+        names.sort_by_key(|n| name_key(n));
+        assert_eq!(names, ["eth0", "eth2", "eth10", "lo", "t0"]);
+    }
 }

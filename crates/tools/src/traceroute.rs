@@ -117,23 +117,8 @@ fn bad_option(args: &[String], message: String) -> Usage {
         .strip_prefix("option requires an argument -- '")
         .and_then(|r| r.chars().next())
     {
-        let what = match c {
-            'f' => "first_ttl",
-            'm' => "max_ttl",
-            'N' => "squeries",
-            'p' => "port",
-            'q' => "nqueries",
-            'w' => "MAX,HERE,NEAR",
-            _ => "value",
-        };
         let n = argc(&|a: &str| a.starts_with('-') && !a.starts_with("--") && a.ends_with(c));
-        return Usage {
-            status: 2,
-            ..Usage::new(
-                "traceroute",
-                format!("Option `-{c}' (argc {n}) requires an argument: `-{c} {what}'"),
-            )
-        };
+        return needs_value(c, n);
     }
     let said = crate::args::unsupported(message.clone(), REAL);
     let letter = message
@@ -150,6 +135,48 @@ fn bad_option(args: &[String], message: String) -> Usage {
         status: 2,
         ..Usage::new("traceroute", message)
     }
+}
+
+/// CLIF's line for an option that did not get its value.
+fn needs_value(c: char, argc: usize) -> Usage {
+    let what = match c {
+        'f' => "first_ttl",
+        'm' => "max_ttl",
+        'N' => "squeries",
+        'p' => "port",
+        'q' => "nqueries",
+        'w' => "MAX,HERE,NEAR",
+        _ => "value",
+    };
+    Usage {
+        status: 2,
+        ..Usage::new(
+            "traceroute",
+            format!("Option `-{c}' (argc {argc}) requires an argument: `-{c} {what}'"),
+        )
+    }
+}
+
+/// CLIF (traceroute's option parser) takes an option's value glued on
+/// only when the option opens its argument (`-q1`); one inside a cluster
+/// (`-nq1`) must end it and take the next argument as its value, else
+/// it has none.
+fn glued_in_a_cluster(args: &[String]) -> Result<(), Usage> {
+    for (i, a) in args.iter().take_while(|a| *a != "--").enumerate() {
+        let Some(letters) = a.strip_prefix('-').filter(|l| !l.starts_with('-')) else {
+            continue;
+        };
+        for (j, c) in letters.char_indices() {
+            let takes_value = "fmNpqw".contains(c);
+            if j > 0 && takes_value && j + c.len_utf8() < letters.len() {
+                return Err(needs_value(c, i + 1));
+            }
+            if takes_value {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `-w MAX[,HERE[,NEAR]]`. As traceroute 2.1's set_wait_specs, the factors
@@ -180,6 +207,12 @@ impl TracerouteArgs {
         if crate::asks_help(args, false) {
             return Err(Usage::help("traceroute", USAGE.into(), false, 0));
         }
+        // With no arguments at all, traceroute 2.1 prints its help (on
+        // stderr, exit 0) as for --help.
+        if args.is_empty() {
+            return Err(Usage::help("traceroute", USAGE.into(), false, 0));
+        }
+        glued_in_a_cluster(args)?;
         // -4: IPv4, which is all this traceroute speaks.
         let (opts, operands) =
             getopt(args, "4nFITUf:m:N:p:q:w:", &[]).map_err(|e| bad_option(args, e))?;
@@ -928,7 +961,24 @@ mod tests {
         // Multipliers of an RTT too large for a Duration are refused, not
         // a panic when the first reply comes.
         assert!(parse("-w 5,1e300 h").is_err() && parse("-w 5,3,1e300 h").is_err());
-        assert!(parse("").unwrap_err().message.contains("missing argument"));
+        assert!(parse("-n")
+            .unwrap_err()
+            .message
+            .contains("missing argument"));
+        // Bare, the help (exit 0), as traceroute 2.1.
+        assert_eq!(parse("").unwrap_err().status, 0);
+        // A value glued on inside a cluster is none, as CLIF reads it; at
+        // the cluster's end the next argument is the value.
+        assert_eq!(
+            parse("-nq1 h").unwrap_err().message,
+            "Option `-q' (argc 1) requires an argument: `-q nqueries'"
+        );
+        assert_eq!(
+            parse("-I -nm5 h").unwrap_err().message,
+            "Option `-m' (argc 2) requires an argument: `-m max_ttl'"
+        );
+        assert_eq!(parse("-nq 1 h").unwrap().queries, 1);
+        assert_eq!(parse("-q1 -n h").unwrap().queries, 1);
         // CLIF's words for an option traceroute does not have, naming
         // the argument; one it has and this one lacks, unsupported.
         assert_eq!(

@@ -271,6 +271,7 @@ fn netstat_tables() {
         ("client", "netstat -ta --numeric-ports"),
         ("client", "netstat -tae"),
         ("client", "netstat -tnep"),
+        ("client", "netstat -ie"),
     ]);
     let tan = &r[0].stdout;
     assert_eq!(
@@ -402,6 +403,27 @@ fn netstat_tables() {
         "{:?}",
         r[9].stdout
     );
+    // -ie: ifconfig's long form, interfaces in net-tools' name order.
+    let ie = &r[12].stdout;
+    assert_eq!(ie[0], "Kernel Interface table");
+    assert_eq!(
+        ie[1],
+        "eth0: flags=4163<UP,BROADCAST,RUNNING,MULTICAST>  mtu 1500"
+    );
+    assert_eq!(
+        ie[2],
+        "        inet 10.99.1.2  netmask 255.255.255.0  broadcast 10.99.1.255"
+    );
+    let rx = &ie[4];
+    let packets: u64 = rx
+        .strip_prefix("        RX packets ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{ie:?}"));
+    assert!(packets > 0, "{ie:?}");
+    assert!(rx.ends_with(" KiB)") || rx.ends_with(" MiB)"), "{ie:?}");
+    assert_eq!(ie[9], "lo: flags=73<UP,LOOPBACK,RUNNING>  mtu 65536");
+    assert_eq!(ie[11], "        loop  txqueuelen 1000  (Local Loopback)");
 }
 
 #[test]
