@@ -2,7 +2,10 @@
 //!
 //! Options: `-type=T` (also `-query=`, `-q=`, `-ty=`, `-querytype=`; A,
 //! AAAA, NS, CNAME, SOA, PTR, MX, TXT, SRV, ANY), `-port=N`, `-timeout=S`,
-//! `-retry=N` (tries), `-vc` (TCP), `-norecurse`. An address as NAME asks
+//! `-retry=N` (tries), `-vc` (TCP), `-norecurse`, `-debug` (each response's
+//! question, answer, authority and additional records, as BIND's
+//! `detailsection` prints them, before what nslookup makes of it; every
+//! name of the search list then shows as a lookup of its own). An address as NAME asks
 //! for its PTR record. The server is SERVER, else the host's first
 //! `nameserver`, else 127.0.0.1. A name without a dot is tried with each
 //! `search` domain first. The default type asks for A and then AAAA, as
@@ -21,7 +24,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use hickory_proto::op::ResponseCode;
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use tcplab_host::{Host, Output};
@@ -39,6 +42,8 @@ pub struct NslookupArgs {
     pub tries: u32,
     pub tcp: bool,
     pub recurse: bool,
+    /// `-debug`: each response's sections before what it says.
+    pub debug: bool,
     pub name: String,
     pub server: Option<String>,
     /// What nslookup said about its options before looking up, on
@@ -92,6 +97,7 @@ impl NslookupArgs {
             tries: 3,
             tcp: false,
             recurse: true,
+            debug: false,
             name: String::new(),
             server: None,
             warnings: Vec::new(),
@@ -131,6 +137,15 @@ impl NslookupArgs {
                 }
                 "norecurse" => {
                     a.recurse = false;
+                    Ok(())
+                }
+                // BIND reads the first three letters: -deb, -debu, -debug.
+                k if k.len() >= 3 && "debug".starts_with(k) => {
+                    a.debug = true;
+                    Ok(())
+                }
+                k if k.len() >= 5 && "nodebug".starts_with(k) => {
+                    a.debug = false;
                     Ok(())
                 }
                 _ => Err(format!("*** Invalid option: {opt}")),
@@ -247,6 +262,43 @@ pub fn present(r: &Record) -> Vec<String> {
     }
 }
 
+/// `-debug`'s view of a response (BIND 9.18's `detailsection`): the
+/// question, then each record of each section as `->  OWNER`, its data
+/// and its TTL, between dashed lines.
+fn debug_block(m: &Message) -> Vec<String> {
+    let mut lines = vec!["------------".to_string(), "    QUESTIONS:".to_string()];
+    for q in &m.queries {
+        lines.push(format!(
+            "\t{}, type = {}, class = {}",
+            bare(q.name()),
+            q.query_type(),
+            q.query_class()
+        ));
+    }
+    for (title, records) in [
+        ("    ANSWERS:", &m.answers),
+        ("    AUTHORITY RECORDS:", &m.authorities),
+        ("    ADDITIONAL RECORDS:", &m.additionals),
+    ] {
+        lines.push(title.to_string());
+        for r in records {
+            lines.push(format!("    ->  {}", bare(&r.name)));
+            if matches!(r.data, RData::SOA(_)) {
+                // The SOA's fields, each on its line, as in an answer.
+                lines.extend(present(r).into_iter().skip(1));
+            } else {
+                let owner = format!("{}\t", bare(&r.name));
+                for l in present_aside(r) {
+                    lines.push(format!("\t{}", l.strip_prefix(&owner).unwrap_or(&l)));
+                }
+            }
+            lines.push(format!("\tttl = {}", r.ttl));
+        }
+    }
+    lines.push("------------".to_string());
+    lines
+}
+
 fn rcode_text(c: ResponseCode) -> String {
     match c {
         ResponseCode::NXDomain => "NXDOMAIN".into(),
@@ -322,8 +374,8 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
         }
     };
     let mut header_done = false;
-    let mut header = |out: &mut Output| {
-        if !header_done && reverse.is_none() {
+    let header = |out: &mut Output, header_done: &mut bool| {
+        if !*header_done && reverse.is_none() {
             // The server as it was given (a name stays a name), then its
             // address, as BIND's nslookup prints them.
             let shown = a.server.clone().unwrap_or_else(|| server_ip.to_string());
@@ -331,11 +383,16 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
             out.line(format!("Address:\t{server_ip}#{}", a.port));
             out.line("");
         }
-        header_done = true;
+        *header_done = true;
     };
     let mut last_failure = None;
     for name in &candidates {
         let last_candidate = name == candidates.last().expect("non-empty");
+        // With -debug every name of the search list is a lookup shown
+        // whole, its own header first.
+        if a.debug {
+            header_done = false;
+        }
         // Whether any of the types had an answer (the default lookup says
         // "No answer" only when neither A nor AAAA has one).
         let mut answered = false;
@@ -378,12 +435,22 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
                 out.line(format!(";; Got recursion not available from {server_ip}"));
             }
             let code = m.metadata.response_code;
+            if a.debug {
+                header(&mut out, &mut header_done);
+                for l in debug_block(&m) {
+                    out.line(l);
+                }
+            }
             if i == 0 && a.qtype.is_none() {
                 asked = chase_cnames(&m.answers, name);
             }
             if i == 0 {
                 if code == ResponseCode::NXDomain && !last_candidate {
-                    // Try the next search domain.
+                    // Try the next search domain (with -debug, saying
+                    // this one failed).
+                    if a.debug {
+                        out.line(format!("** server can't find {}: NXDOMAIN", bare(name)));
+                    }
                     failed = true;
                     break;
                 }
@@ -392,7 +459,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
                     failed = true;
                     break;
                 }
-                header(&mut out);
+                header(&mut out, &mut header_done);
                 if !m.metadata.authoritative {
                     out.line("Non-authoritative answer:");
                 }
@@ -435,7 +502,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
         return 0;
     }
     let code = last_failure.unwrap_or(ResponseCode::NXDomain);
-    header(&mut out);
+    header(&mut out, &mut header_done);
     // A reverse lookup names what it asked for (BIND's nslookup puts the
     // in-addr.arpa name in the lookup).
     let asked = match reverse.filter(|_| types == [RecordType::PTR]) {
@@ -496,13 +563,13 @@ mod tests {
 
     #[test]
     fn bad_options_are_reported_and_the_lookup_goes_on() {
-        let a = parse("-type=BOGUS -debug -port=x -timeout=abc x").unwrap();
+        let a = parse("-type=BOGUS -de -port=x -timeout=abc x").unwrap();
         assert_eq!(a.qtype, None);
         assert_eq!(
             a.warnings,
             [
                 "unknown query type: BOGUS",
-                "*** Invalid option: debug",
+                "*** Invalid option: de",
                 "invalid port 'x': not a valid number",
                 "invalid timeout 'abc': not a valid number",
             ]

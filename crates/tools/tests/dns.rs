@@ -130,7 +130,7 @@ fn nslookup_no_answer_only_when_neither_type_has_one_and_bad_options_go_on() {
     let r = lookups(&[
         "nslookup v6only.lab.test",
         "nslookup lab.test",
-        "nslookup -type=BOGUS -debug server.lab.test",
+        "nslookup -type=BOGUS -de server.lab.test",
         "nslookup -type=TXT www.lab.test",
     ]);
     // BIND 9.18: an AAAA-only name shows its address and no "No answer"
@@ -148,7 +148,7 @@ fn nslookup_no_answer_only_when_neither_type_has_one_and_bad_options_go_on() {
     assert_eq!(r[2].exit, Some(0));
     assert_eq!(
         r[2].out(),
-        format!("unknown query type: BOGUS\n*** Invalid option: debug\n{RA}{HEADER}Name:\tserver.lab.test\nAddress: 10.99.3.2\n{RA}Name:\tserver.lab.test\nAddress: fd00:99::2\n\n")
+        format!("unknown query type: BOGUS\n*** Invalid option: de\n{RA}{HEADER}Name:\tserver.lab.test\nAddress: 10.99.3.2\n{RA}Name:\tserver.lab.test\nAddress: fd00:99::2\n\n")
     );
     // The alias is the answer; no "No answer" after it.
     assert_eq!(
@@ -701,4 +701,93 @@ fn the_aaaa_half_asks_for_the_canonical_name() {
         .out()
         .contains("www.lab.test\tcanonical name = server.lab.test."));
     assert!(r[2].out().contains("Address: fd00:99::2"));
+}
+
+/// `nslookup -debug` against the zone BIND 9.18's own `named` served for
+/// the expected text (a `recursion no` named on 127.0.0.1 in a network
+/// namespace, its address replaced by 10.0.2.2): each response's
+/// sections between dashed lines before what nslookup makes of it; with
+/// a search list, every name tried is a lookup shown whole.
+#[test]
+fn nslookup_debug_shows_each_response_as_bind_does() {
+    let net = r#"
+[[host]]
+name = "client"
+addr = "10.0.1.2/24"
+gateway = "10.0.1.1"
+nameservers = ["10.0.2.2"]
+search = ["lab.test"]
+[[host]]
+name = "server"
+addr = "10.0.2.2/24"
+gateway = "10.0.2.1"
+[[router]]
+name = "r1"
+addrs = ["10.0.1.1/24", "10.0.2.1/24"]
+[[link]]
+ends = ["client", "r1"]
+[[link]]
+ends = ["r1", "server"]
+[[file]]
+on = "server"
+path = "/z"
+text = """
+$ORIGIN lab.test.
+$TTL 300
+@       IN SOA ns.lab.test. hostmaster.lab.test. 2026112101 3600 900 604800 60
+        IN NS  ns
+        IN MX  10 server
+ns      IN A   10.0.2.2
+server  IN A   10.0.2.2
+www     IN CNAME server
+"""
+[[file]]
+on = "server"
+path = "/r"
+text = """
+$ORIGIN 2.0.10.in-addr.arpa.
+$TTL 300
+@ IN SOA ns.lab.test. hostmaster.lab.test. 1 3600 900 604800 60
+  IN NS ns.lab.test.
+2 IN PTR server.lab.test.
+"""
+"#;
+    let r = run_in(
+        net,
+        &[
+            ("0s", "server", "serve dns --zone /z --zone /r"),
+            ("1s", "client", "nslookup -debug www.lab.test 10.0.2.2"),
+            ("2s", "client", "nslookup -deb -type=mx lab.test 10.0.2.2"),
+            ("3s", "client", "nslookup -debug 10.0.2.9 10.0.2.2"),
+            ("4s", "client", "nslookup -debug nosuch"),
+            (
+                "5s",
+                "client",
+                "nslookup -debug -nodebug server.lab.test 10.0.2.2",
+            ),
+        ],
+    );
+    let header = "Server:\t\t10.0.2.2\nAddress:\t10.0.2.2#53\n\n";
+    let soa = "    ->  lab.test\n\torigin = ns.lab.test\n\tmail addr = hostmaster.lab.test\n\tserial = 2026112101\n\trefresh = 3600\n\tretry = 900\n\texpire = 604800\n\tminimum = 60\n\tttl = 60\n";
+    let ra = ";; Got recursion not available from 10.0.2.2\n";
+    let expect = [
+        format!(
+            "{header}------------\n    QUESTIONS:\n\twww.lab.test, type = A, class = IN\n    ANSWERS:\n    ->  www.lab.test\n\tcanonical name = server.lab.test.\n\tttl = 300\n    ->  server.lab.test\n\tinternet address = 10.0.2.2\n\tttl = 300\n    AUTHORITY RECORDS:\n    ADDITIONAL RECORDS:\n------------\nwww.lab.test\tcanonical name = server.lab.test.\nName:\tserver.lab.test\nAddress: 10.0.2.2\n------------\n    QUESTIONS:\n\tserver.lab.test, type = AAAA, class = IN\n    ANSWERS:\n    AUTHORITY RECORDS:\n{soa}    ADDITIONAL RECORDS:\n------------\n\n"
+        ),
+        format!(
+            "{header}------------\n    QUESTIONS:\n\tlab.test, type = MX, class = IN\n    ANSWERS:\n    ->  lab.test\n\tmail exchanger = 10 server.lab.test.\n\tttl = 300\n    AUTHORITY RECORDS:\n    ADDITIONAL RECORDS:\n    ->  server.lab.test\n\tinternet address = 10.0.2.2\n\tttl = 300\n------------\nlab.test\tmail exchanger = 10 server.lab.test.\n\n"
+        ),
+        "------------\n    QUESTIONS:\n\t9.2.0.10.in-addr.arpa, type = PTR, class = IN\n    ANSWERS:\n    AUTHORITY RECORDS:\n    ->  2.0.10.in-addr.arpa\n\torigin = ns.lab.test\n\tmail addr = hostmaster.lab.test\n\tserial = 1\n\trefresh = 3600\n\tretry = 900\n\texpire = 604800\n\tminimum = 60\n\tttl = 60\n    ADDITIONAL RECORDS:\n------------\n** server can't find 9.2.0.10.in-addr.arpa: NXDOMAIN\n\n".to_string(),
+        format!(
+            "{ra}{header}------------\n    QUESTIONS:\n\tnosuch.lab.test, type = A, class = IN\n    ANSWERS:\n    AUTHORITY RECORDS:\n{soa}    ADDITIONAL RECORDS:\n------------\n** server can't find nosuch.lab.test: NXDOMAIN\n{ra}{header}------------\n    QUESTIONS:\n\tnosuch, type = A, class = IN\n    ANSWERS:\n    AUTHORITY RECORDS:\n    ADDITIONAL RECORDS:\n------------\n** server can't find nosuch: REFUSED\n\n"
+        ),
+        format!("{header}Name:\tserver.lab.test\nAddress: 10.0.2.2\n\n"),
+    ];
+    for (ran, want) in r[1..].iter().zip(expect.iter()) {
+        assert_eq!(&ran.out(), want, "{}", ran.cmdline);
+    }
+    assert_eq!(
+        r[1..].iter().map(|x| x.exit).collect::<Vec<_>>(),
+        [Some(0), Some(0), Some(1), Some(1), Some(0)]
+    );
 }

@@ -1112,3 +1112,40 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod size_probe {
+    use super::*;
+    #[test]
+    fn print_sizes() {
+        macro_rules! sz { ($($t:ty),*) => { $( eprintln!("{:5} {}", std::mem::size_of::<$t>(), stringify!($t)); )* } }
+        sz!(
+            Connection,
+            Phase,
+            Sender,
+            Receiver,
+            TimerTable,
+            RttEstimator,
+            Held,
+            CongestionAlgorithm,
+            Segmentation,
+            Negotiated,
+            TsState,
+            Recovery,
+            Rack,
+            Tlp,
+            WindowedFilter<u32>,
+            RateSampler,
+            Persist,
+            KeepAlive,
+            Nagle,
+            CwndUse,
+            Chrono,
+            Options,
+            Owner,
+            Counters,
+            OptInstant,
+            OptMillis,
+            Option<SocketError>
+        );
+    }
+}
