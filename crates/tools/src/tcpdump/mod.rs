@@ -30,6 +30,7 @@ mod filter;
 pub mod print;
 
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 use std::time::Duration;
@@ -335,6 +336,9 @@ struct Print<'a> {
     reference: &'a mut Option<u64>,
     /// The capture is of the loopback, whose link type is Ethernet.
     ether: bool,
+    /// The capture is of `any` (Linux cooked v2): the link header, with
+    /// -e, is in `where_`.
+    cooked: bool,
 }
 
 impl Print<'_> {
@@ -347,9 +351,9 @@ impl Print<'_> {
         text.push_str(where_);
         // -e: the link-level header — print-raw.c's "ip: " on a raw IP
         // link; on the loopback, whose frames are Ethernet with zero
-        // addresses, print-ether.c's line (a cooked capture's header is
-        // not printed: -e with -i any is refused).
-        if self.a.link_header {
+        // addresses, print-ether.c's line (a cooked capture's is in
+        // `where_`).
+        if self.a.link_header && !self.cooked {
             if self.ether {
                 text.push_str(&format!(
                     "00:00:00:00:00:00 > 00:00:00:00:00:00, ethertype IPv4 (0x0800), length {}: ",
@@ -459,6 +463,7 @@ async fn read_file(
                     printer: &mut printer,
                     reference: &mut reference,
                     ether: false,
+                    cooked: false,
                 };
                 p.packet(out, record.timestamp, "", &record.data);
             }
@@ -505,10 +510,6 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         None => (None, true),
     };
     let loopback = only.is_some_and(|id| ifaces.iter().any(|i| i.0 == id && i.2));
-    if any && a.link_header {
-        err.line("tcpdump: -e on the any device (a cooked capture) is not supported; name an interface with -i");
-        return 1;
-    }
     let tap = host.tap();
     let mut dump = a.write.as_deref().map(|p| Dump::new(p, a.snaplen));
     if dump.is_none() && a.verbose == 0 {
@@ -616,16 +617,33 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         }
         let mut where_ = String::new();
         if any {
-            let name = ifaces
+            // print-sll.c: the interface name in five columns, the
+            // direction in three; with -e the rest of the cooked header —
+            // the interface index, the link address when the interface has
+            // one (the loopback's zeros; none on a link without a link
+            // layer, as on a TUN device), the protocol and the length with
+            // the header's 20 bytes.
+            let (name, loopback) = ifaces
                 .iter()
                 .find(|(id, _, _)| *id == t.iface)
-                .map_or("?", |(_, n, _)| n.as_str());
+                .map_or(("?", false), |(_, n, lo)| (n.as_str(), *lo));
             let dir = if t.direction == TapDirection::In {
                 "In "
             } else {
                 "Out"
             };
-            where_ = format!("{name} {dir} ");
+            where_ = format!("{name:<5} {dir} ");
+            if a.link_header {
+                let _ = write!(where_, "ifindex {} ", t.iface.0 + 1);
+                if loopback {
+                    where_.push_str("00:00:00:00:00:00 ");
+                }
+                let _ = write!(
+                    where_,
+                    "ethertype IPv4 (0x0800), length {}: ",
+                    t.bytes.len() + 20
+                );
+            }
         }
         name_addresses(&host, &mut printer, style, &t.bytes).await;
         let mut p = Print {
@@ -634,6 +652,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             printer: &mut printer,
             reference: &mut reference,
             ether: loopback,
+            cooked: any,
         };
         p.packet(&mut out, wall, &where_, &t.bytes);
     }
