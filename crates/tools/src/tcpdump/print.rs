@@ -661,6 +661,9 @@ pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
         if md.truncation {
             s.push('|');
         }
+        if md.authentic_data {
+            s.push('$');
+        }
         if m.queries.len() != 1 {
             let _ = write!(s, " [{}q]", m.queries.len());
         }
@@ -690,17 +693,14 @@ pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
         // From -vv the authority and additional sections follow, each
         // after its tag ("ns:", "ar:"), records separated by commas.
         if verbose > 1 {
-            for (tag, records) in [(" ns:", &m.authorities), (" ar:", &m.additionals)] {
-                if !records.is_empty() {
-                    s.push_str(tag);
-                    let shown: Vec<String> = records.iter().map(|r| record(r, verbose)).collect();
-                    s.push_str(&shown.join(","));
-                }
-            }
+            other_sections(&mut s, &m, verbose);
         }
     } else {
         if md.recursion_desired {
             s.push('+');
+        }
+        if md.checking_disabled {
+            s.push('%');
         }
         if m.queries.len() != 1 {
             let _ = write!(s, " [{}q]", m.queries.len());
@@ -712,9 +712,183 @@ pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
         if let Some(q) = m.queries.first() {
             let _ = write!(s, " {}? {}", q.query_type(), fqdn(&q.name().to_ascii()));
         }
+        // From -vv a query's other sections too: any answers (untagged),
+        // then "ns:" and "ar:" — an EDNS query's OPT record.
+        if verbose > 1 {
+            let answers: Vec<String> = m.answers.iter().map(|r| record(r, verbose)).collect();
+            s.push_str(&answers.join(","));
+            other_sections(&mut s, &m, verbose);
+        }
     }
     let _ = write!(s, " ({})", data.len());
     Some(s)
+}
+
+/// The authority and additional sections as `-vv` shows them, the EDNS
+/// OPT pseudo-record last among the additional ones (where senders put
+/// it): ` ar: . OPT UDPsize=1232 DO [COOKIE 0123456789abcdef]`.
+fn other_sections(s: &mut String, m: &Message, verbose: u8) {
+    let authority: Vec<String> = m.authorities.iter().map(|r| record(r, verbose)).collect();
+    if !authority.is_empty() {
+        s.push_str(" ns:");
+        s.push_str(&authority.join(","));
+    }
+    let mut additional: Vec<String> = m.additionals.iter().map(|r| record(r, verbose)).collect();
+    if let Some(e) = &m.edns {
+        let mut opt = format!(" . OPT UDPsize={}", e.max_payload());
+        if e.flags().dnssec_ok {
+            opt.push_str(" DO");
+        }
+        let options: Vec<String> = e
+            .options()
+            .options
+            .iter()
+            .map(|(code, o)| {
+                edns_option(
+                    u16::from(*code),
+                    &Vec::<u8>::try_from(o).unwrap_or_default(),
+                )
+            })
+            .collect();
+        if !options.is_empty() {
+            let _ = write!(opt, " [{}]", options.join(","));
+        }
+        additional.push(opt);
+    }
+    if !additional.is_empty() {
+        s.push_str(" ar:");
+        s.push_str(&additional.join(","));
+    }
+}
+
+/// One EDNS option as print-domain.c's `eopt_print` shows it: its name,
+/// then its data where tcpdump reads it (cookies split into client and
+/// server parts, keep-alive in seconds, padding by its length, DNSSEC
+/// algorithms by name), else in hex.
+fn edns_option(code: u16, data: &[u8]) -> String {
+    const NAMES: [(u16, &str); 15] = [
+        (1, "LLQ"),
+        (2, "UL"),
+        (3, "NSID"),
+        (5, "DAU"),
+        (6, "DHU"),
+        (7, "N3U"),
+        (8, "ECS"),
+        (9, "EXPIRE"),
+        (10, "COOKIE"),
+        (11, "KEEPALIVE"),
+        (12, "PADDING"),
+        (13, "CHAIN"),
+        (14, "KEY-TAG"),
+        (16, "CLIENT-TAG"),
+        (17, "SERVER-TAG"),
+    ];
+    let mut s = NAMES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or_else(|| format!("Opt{code}"), |(_, n)| n.to_string());
+    if data.is_empty() {
+        return s;
+    }
+    s.push(' ');
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let alg = |table: &[(u8, &str)], b: &[u8]| {
+        b.iter()
+            .map(|a| {
+                table
+                    .iter()
+                    .find(|(n, _)| n == a)
+                    .map_or_else(|| format!("Alg_{a}"), |(_, t)| t.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let invalid = "(invalid)".to_string();
+    let text = match code {
+        8 => ecs(data).unwrap_or(invalid),
+        10 => match data.len() {
+            8 => hex(data),
+            16..=40 => format!("{} {}", hex(&data[..8]), hex(&data[8..])),
+            _ => invalid,
+        },
+        11 => match data {
+            [a, b] => format!("{:.1} sec", f64::from(u16::from_be_bytes([*a, *b])) / 10.0),
+            _ => invalid,
+        },
+        9 => match data {
+            [a, b, c, d] => format!("{} sec", u32::from_be_bytes([*a, *b, *c, *d])),
+            _ => invalid,
+        },
+        12 => format!("({})", data.len()),
+        14 if data.len() % 2 == 0 => data
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]).to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        14 => invalid,
+        // tcpdump's tables (its "DS" for DSA included).
+        5 => alg(
+            &[
+                (0, "DELETE"),
+                (1, "RSAMD5"),
+                (2, "DH"),
+                (3, "DS"),
+                (5, "RSASHA1"),
+                (6, "DSA-NSEC3-SHA1"),
+                (7, "RSASHA1-NSEC3-SHA1"),
+                (8, "RSASHA256"),
+                (10, "RSASHA512"),
+                (12, "ECC-GOST"),
+                (13, "ECDSAP256SHA256"),
+                (14, "ECDSAP384SHA384"),
+                (15, "ED25519"),
+                (16, "ED448"),
+                (252, "INDIRECT"),
+                (253, "PRIVATEDNS"),
+                (254, "PRIVATEOID"),
+            ],
+            data,
+        ),
+        6 => alg(
+            &[
+                (1, "SHA-1"),
+                (2, "SHA-256"),
+                (3, "GOST_R_34.11-94"),
+                (4, "SHA-384"),
+            ],
+            data,
+        ),
+        7 => alg(&[(1, "SHA-1")], data),
+        _ => hex(data),
+    };
+    s.push_str(&text);
+    s
+}
+
+/// An ECS option's `address/source/scope` (RFC 7871), or `None` where
+/// tcpdump calls it invalid.
+fn ecs(data: &[u8]) -> Option<String> {
+    let [f0, f1, source, scope, addr @ ..] = data else {
+        return None;
+    };
+    let family = u16::from_be_bytes([*f0, *f1]);
+    let bits = match family {
+        1 => 32,
+        2 => 128,
+        _ => return None,
+    };
+    let (source, scope) = (u32::from(*source), u32::from(*scope));
+    if source > bits || scope > bits || source.div_ceil(8) as usize != addr.len() {
+        return None;
+    }
+    let mut padded = [0u8; 16];
+    padded[..addr.len()].copy_from_slice(addr);
+    let shown = if family == 1 {
+        Ipv4Addr::new(padded[0], padded[1], padded[2], padded[3]).to_string()
+    } else {
+        std::net::Ipv6Addr::from(padded).to_string()
+    };
+    Some(format!("{shown}/{source}/{scope}"))
 }
 
 fn fqdn(name: &str) -> String {

@@ -293,3 +293,43 @@ fn hex_only_as_tcpdump_x_prints_it() {
         ]
     );
 }
+
+/// -vv shows a query's and a response's additional records with the EDNS
+/// OPT record last (UDPsize, DO, the options by name); the payloads and
+/// the lines are dig's queries and named's answers as tcpdump 4.99 -vv
+/// printed them.
+#[test]
+fn edns_as_tcpdump_prints_it() {
+    let hex = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let cases = [
+        ("e9070120000100000000000106736572766572036c61620474657374000001000100002904d000000000000c000a0008652ab9f388284df0",
+         "59655+ [1au] A? server.lab.test. ar: . OPT UDPsize=1232 [COOKIE 652ab9f388284df0] (56)"),
+        ("e9078500000100010000000106736572766572036c616204746573740000010001c00c000100010000012c00040a00020200002904d000000000001c000a0018652ab9f388284df0010000006b155151c4057810d16176ba",
+         "59655*- q: A? server.lab.test. 1/0/1 server.lab.test. A 10.0.2.2 ar: . OPT UDPsize=1232 [COOKIE 652ab9f388284df0 010000006b155151c4057810d16176ba] (88)"),
+        ("c79801200001000000000001036c6162047465737400000f000100002904d000008000001700080007000118000a0102000a00082936a479cc35cbc9",
+         "51096+ [1au] MX? lab.test. ar: . OPT UDPsize=1232 DO [ECS 10.1.2.0/24/0,COOKIE 2936a479cc35cbc9] (60)"),
+        ("c79885000001000100000002036c6162047465737400000f0001c00c000f00010000012c000b000a06736572766572c00cc028000100010000012c00040a00020200002904d0000080000027000a00182936a479cc35cbc9010000006b155151f82645f38a9ab2a300080007000118000a0102",
+         "51096*- q: MX? lab.test. 1/0/2 lab.test. MX server.lab.test. 10 ar: server.lab.test. A 10.0.2.2, . OPT UDPsize=1232 DO [COOKIE 2936a479cc35cbc9 010000006b155151f82645f38a9ab2a3,ECS 10.1.2.0/24/0] (115)"),
+    ];
+    for (payload, line) in cases {
+        assert_eq!(dns(&hex(payload), 2).unwrap(), line);
+    }
+    // Without -vv: the counts only.
+    assert_eq!(
+        dns(&hex(cases[0].0), 0).unwrap(),
+        "59655+ [1au] A? server.lab.test. (56)"
+    );
+    assert_eq!(edns_option(12, &[0; 5]), "PADDING (5)");
+    assert_eq!(edns_option(11, &[0, 25]), "KEEPALIVE 2.5 sec");
+    assert_eq!(
+        edns_option(5, &[8, 13, 99]),
+        "DAU RSASHA256 ECDSAP256SHA256 Alg_99"
+    );
+    assert_eq!(edns_option(10, &[1, 2, 3]), "COOKIE (invalid)");
+    assert_eq!(edns_option(300, &[0xab]), "Opt300 ab");
+}
