@@ -791,3 +791,22 @@ $TTL 300
         [Some(0), Some(0), Some(1), Some(1), Some(0)]
     );
 }
+
+/// DNS over UDP leaves without DF both ways, as BIND's nslookup and named
+/// send it (IP_PMTUDISC_OMIT; checked in a capture of dig and named).
+#[test]
+fn dns_datagrams_carry_no_df() {
+    let r = run_in(
+        &dns_net(),
+        &[
+            SERVE_DNS,
+            ("500ms", "client", "tcpdump -v -n -c 2 udp port 53"),
+            ("1s", "client", "nslookup -type=A server.lab.test"),
+        ],
+    );
+    let headers: Vec<&String> = r[1].stdout.iter().filter(|l| l.contains(" IP (")).collect();
+    assert_eq!(headers.len(), 2, "{:?}", r[1].stdout);
+    for h in headers {
+        assert!(h.contains(", flags [none], proto UDP (17)"), "{h}");
+    }
+}

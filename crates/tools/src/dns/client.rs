@@ -11,7 +11,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 
 use tcplab_host::{timeout, Host, TcpStream, UdpSocket};
-use tcplab_stack::SocketError;
+use tcplab_stack::{PmtuDisc, SocketError};
 
 use super::server::read_exact;
 use super::zone::key;
@@ -160,6 +160,9 @@ async fn udp(
         failed(TryError::Unreachable);
         return None;
     };
+    // No DF, as BIND's tools and servers send UDP (IP_PMTUDISC_OMIT: a
+    // large answer is fragmented rather than lost to a small link).
+    sock.set_pmtudisc(PmtuDisc::Dont);
     // Connected, so that a port unreachable comes back as "refused".
     if sock.connect(server).is_err() {
         failed(TryError::NoRoute);

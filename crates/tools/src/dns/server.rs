@@ -17,6 +17,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::DNSClass;
 
 use tcplab_host::{timeout, Host, Output, Pid, TcpListener, TcpStream, UdpSocket};
+use tcplab_stack::PmtuDisc;
 
 use super::zone::{Rcode, Zone};
 use crate::places::{Places, Slot};
@@ -138,7 +139,11 @@ pub async fn run(host: Host, pid: Pid, zones: Vec<Zone>, port: u16, err: Output)
 pub async fn serve(host: Host, pid: Pid, backend: Backend, port: u16, mut err: Output) -> i32 {
     let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port);
     let udp = match UdpSocket::bind(&host, local) {
-        Ok(s) => Rc::new(s),
+        Ok(s) => {
+            // No DF on answers, as named sends them (IP_PMTUDISC_OMIT).
+            s.set_pmtudisc(PmtuDisc::Dont);
+            Rc::new(s)
+        }
         Err(e) => {
             err.line(format!("serve: cannot bind UDP port {port}: {e}"));
             return 1;
