@@ -31,6 +31,14 @@ pub struct IpStats {
     pub frag_creates: u64,
     /// Dropped (or rejected) by the packet-policy hook.
     pub filtered: u64,
+    /// Bytes of the datagrams the interfaces received and sent (Linux's
+    /// IpExt InOctets and OutOctets; filled in by `Stack::stats` from the
+    /// interfaces' counters).
+    pub in_octets: u64,
+    pub out_octets: u64,
+    /// Datagrams received by their header's ECN field: Not-ECT, ECT(1),
+    /// ECT(0), CE (IpExt InNoECTPkts, InECT1Pkts, InECT0Pkts, InCEPkts).
+    pub in_ecn: [u64; 4],
 }
 
 /// ICMP counters; per-type counts are indexed by the ICMP type.
@@ -221,13 +229,28 @@ impl fmt::Display for Stats {
             }
         }
         // net-tools has no table for IcmpMsg: its lines keep the
-        // indentation of the histogram before them.
-        writeln!(f, "IcmpMsg:")?;
-        for (t, n) in icmp.in_type.iter().enumerate() {
-            named(f, 8, &format!("InType{t}"), *n)?;
-        }
-        for (t, n) in icmp.out_type.iter().enumerate() {
-            named(f, 8, &format!("OutType{t}"), *n)?;
+        // indentation of the histogram before them. The kernel writes the
+        // types that counted, input then output, sixteen to a line of
+        // /proc/net/snmp, and net-tools heads each line's group with the
+        // section's name (none at all when nothing counted).
+        let counted: Vec<(String, u64)> = icmp
+            .in_type
+            .iter()
+            .enumerate()
+            .map(|(t, n)| (format!("InType{t}"), *n))
+            .chain(
+                icmp.out_type
+                    .iter()
+                    .enumerate()
+                    .map(|(t, n)| (format!("OutType{t}"), *n)),
+            )
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        for group in counted.chunks(16) {
+            writeln!(f, "IcmpMsg:")?;
+            for (name, n) in group {
+                named(f, 8, name, *n)?;
+            }
         }
         let tcp = &self.tcp;
         writeln!(f, "Tcp:")?;
@@ -302,6 +325,49 @@ impl fmt::Display for Stats {
         named(f, 4, "TCPTSMissing", tcp.ts_missing)?;
         named(f, 4, "TCPRACKLost", tcp.rack_lost)?;
         named(f, 4, "TWReused", tcp.time_wait_reused)?;
+        // /proc/net/netstat's IpExt in the kernel's order, the counters
+        // that are not zero; no MPTCP here, so that section's name only.
+        writeln!(f, "IpExt:")?;
+        named(f, 4, "InOctets", ip.in_octets)?;
+        named(f, 4, "OutOctets", ip.out_octets)?;
+        named(f, 4, "InCsumErrors", ip.in_csum_errors)?;
+        for (name, n) in ["InNoECTPkts", "InECT1Pkts", "InECT0Pkts", "InCEPkts"]
+            .iter()
+            .zip(ip.in_ecn)
+        {
+            named(f, 4, name, n)?;
+        }
+        named(f, 4, "ReasmOverlaps", ip.reasm_overlaps)?;
+        writeln!(f, "MPTcpExt:")?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// IcmpMsg as net-tools prints the kernel's lines: no section when no
+    /// type counted, and a header for each sixteen types that did.
+    #[test]
+    fn icmpmsg_groups_of_sixteen() {
+        let mut s = Stats::default();
+        let headers = |s: &Stats| s.to_string().matches("IcmpMsg:").count();
+        assert_eq!(headers(&s), 0);
+        s.icmp.in_type[0] = 1;
+        s.icmp.in_type[8] = 2;
+        assert_eq!(headers(&s), 1);
+        for t in 0..15 {
+            s.icmp.out_type[t] = 1;
+        }
+        // 2 + 15 = 17 types: two lines of /proc/net/snmp, two headers,
+        // the seventeenth (OutType14) under the second.
+        assert_eq!(headers(&s), 2);
+        let text = s.to_string();
+        let second = text.rfind("IcmpMsg:").unwrap();
+        assert!(
+            text[second..].starts_with("IcmpMsg:\n        OutType14: 1\nTcp:"),
+            "{text}"
+        );
     }
 }

@@ -601,7 +601,8 @@ fn scaled(bytes: u64) -> String {
 }
 
 /// `netstat -s`'s sections; with `-t` or `-u` only theirs — and, as
-/// net-tools does, the sections it has no table for (IcmpMsg, UdpLite),
+/// net-tools does, the sections it has no table for (IcmpMsg, UdpLite,
+/// IpExt, MPTcpExt),
 /// which no flag filters out.
 fn statistics(text: &str, a: &NetstatArgs) -> Vec<String> {
     let mut lines = Vec::new();
@@ -613,7 +614,7 @@ fn statistics(text: &str, a: &NetstatArgs) -> Vec<String> {
                 || match section {
                     "Tcp" | "TcpExt" => a.tcp,
                     "Udp" => a.udp,
-                    "IcmpMsg" | "UdpLite" => true,
+                    "IcmpMsg" | "UdpLite" | "IpExt" | "MPTcpExt" => true,
                     _ => false,
                 };
         }

@@ -345,14 +345,50 @@ fn netstat_tables() {
             .cloned()
             .collect()
     };
+    // No ICMP went through this host: no IcmpMsg section at all, as the
+    // kernel writes none; IpExt and MPTcpExt always.
     assert_eq!(
         sections(6),
-        ["Ip:", "Icmp:", "IcmpMsg:", "Tcp:", "Udp:", "UdpLite:", "TcpExt:"]
+        [
+            "Ip:",
+            "Icmp:",
+            "Tcp:",
+            "Udp:",
+            "UdpLite:",
+            "TcpExt:",
+            "IpExt:",
+            "MPTcpExt:"
+        ]
     );
     // net-tools filters by protocol, but not the sections it has no
     // table for.
-    assert_eq!(sections(7), ["IcmpMsg:", "Tcp:", "UdpLite:", "TcpExt:"]);
-    assert_eq!(sections(8), ["IcmpMsg:", "Udp:", "UdpLite:"]);
+    assert_eq!(
+        sections(7),
+        ["Tcp:", "UdpLite:", "TcpExt:", "IpExt:", "MPTcpExt:"]
+    );
+    assert_eq!(sections(8), ["Udp:", "UdpLite:", "IpExt:", "MPTcpExt:"]);
+    // IpExt: every datagram received counted as Not-ECT (nothing here
+    // sets ECN), and the bytes.
+    let received = r[6].stdout[2]
+        .trim()
+        .strip_suffix(" total packets received")
+        .unwrap_or_else(|| panic!("{:?}", r[6].stdout))
+        .to_string();
+    let ipext = r[6].stdout.iter().position(|l| l == "IpExt:").unwrap();
+    assert!(
+        r[6].stdout[ipext + 1].starts_with("    InOctets: "),
+        "{:?}",
+        r[6].stdout
+    );
+    assert!(
+        r[6].stdout[ipext + 2].starts_with("    OutOctets: "),
+        "{:?}",
+        r[6].stdout
+    );
+    assert_eq!(
+        r[6].stdout[ipext + 3],
+        format!("    InNoECTPkts: {received}")
+    );
     // net-tools' kinds of line: counters it always prints, optional ones
     // only when not zero, the ICMP histograms (titles always), counters it
     // has no words for as `Name: value`.

@@ -56,6 +56,9 @@ impl Stack {
             self.ip.stats.in_hdr_errors += 1;
             return give_back(arrived);
         };
+        // Counted by ECN field before the checksum is checked, as Linux's
+        // ip_rcv_core counts them.
+        self.ip.stats.in_ecn[usize::from(arrived[1] & 3)] += 1;
         // RFC 1122 §3.2.1.2: a datagram with a bad header checksum MUST be
         // silently discarded.
         if !packet.verify_checksum() {

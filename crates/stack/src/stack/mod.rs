@@ -391,8 +391,15 @@ impl Stack {
 
     /// Every counter.
     pub fn stats(&self) -> Stats {
+        let octets = |f: fn(&crate::iface::IfaceCounters) -> u64| {
+            self.ip.ifaces.iter().map(|i| f(&i.counters)).sum::<u64>()
+        };
         Stats {
-            ip: self.ip.stats,
+            ip: crate::stats::IpStats {
+                in_octets: octets(|c| c.rx_bytes),
+                out_octets: octets(|c| c.tx_bytes),
+                ..self.ip.stats
+            },
             icmp: self.icmp.stats,
             udp: self.udp.stats,
             tcp: crate::stats::TcpStats {
