@@ -173,7 +173,11 @@ pub struct Syscall {
 /// `FreeBSD` left undefined), and words standing for values.
 pub fn parse(text: &str, defined: &[&str]) -> Result<Script, Error> {
     let toks = tokens(text, defined)?;
-    let mut p = Parser { toks, i: 0 };
+    let mut p = Parser {
+        toks,
+        i: 0,
+        depth: 0,
+    };
     let mut options = Vec::new();
     while let Some(Tok::Opt(o)) = p.peek() {
         let (name, value) = match o.split_once('=') {
@@ -228,7 +232,14 @@ pub fn parse(text: &str, defined: &[&str]) -> Result<Script, Error> {
 struct Parser {
     toks: Vec<Token>,
     i: usize,
+    /// `[` lists open now in a system call's value.
+    depth: usize,
 }
+
+/// How deep `[` lists may nest in a value (packetdrill's bison parser
+/// gives up at 10,000 with "memory exhausted"; no script nests more
+/// than a few).
+const MAX_LIST_DEPTH: usize = 100;
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -762,7 +773,11 @@ impl Parser {
                 }
             }
             Some(Tok::Punct('[')) => {
+                if self.depth >= MAX_LIST_DEPTH {
+                    return self.err(format!("lists nested more than {MAX_LIST_DEPTH} deep"));
+                }
                 self.i += 1;
+                self.depth += 1;
                 let mut items = Vec::new();
                 if !self.is_punct(']') {
                     loop {
@@ -774,6 +789,7 @@ impl Parser {
                         break;
                     }
                 }
+                self.depth -= 1;
                 self.expect_punct(']')?;
                 Ok(Expr::List(items))
             }
@@ -786,6 +802,23 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_nest_a_bounded_depth() {
+        let script = |n: usize| {
+            format!(
+                "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_RCVBUF, {}1{}, 4) = 0\n",
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        assert!(parse(&script(50), &[]).is_ok());
+        let e = parse(&script(100_000), &[]).unwrap_err();
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (2, "lists nested more than 100 deep")
+        );
+    }
 
     #[test]
     fn a_closed_state_script() {

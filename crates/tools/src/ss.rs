@@ -284,9 +284,34 @@ enum Expr {
         net: Option<Cidr>,
         port: Option<u16>,
     },
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    /// Terms joined by `and` (or by nothing) — kept flat, so that a long
+    /// filter makes no deep tree.
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
     Not(Box<Expr>),
+}
+
+/// How deep parentheses and `not` may nest (iproute2's bison parser gives
+/// up at 10,000 levels: "memory exhausted").
+const MAX_FILTER_DEPTH: usize = 1000;
+
+/// iproute2's complaint about a filter that does not parse (exit 255).
+fn filter_syntax(what: &str) -> Usage {
+    Usage {
+        status: 255,
+        ..Usage::new(
+            "ss",
+            format!("bison bellows (while parsing filter): \"{what}!\" Sorry."),
+        )
+    }
+}
+
+/// iproute2's complaint about a value it cannot read (exit 1).
+fn filter_value(message: String) -> Usage {
+    Usage {
+        status: 1,
+        ..Usage::new("ss", message)
+    }
 }
 
 impl Expr {
@@ -302,27 +327,28 @@ impl Expr {
             return Ok(Expr::True);
         }
         let mut pos = 0;
-        let e = Self::or(&tokens, &mut pos)?;
+        let e = Self::or(&tokens, &mut pos, 0)?;
         if pos != tokens.len() {
-            return Err(Usage::new(
-                "ss",
-                format!("bad filter near `{}`", tokens[pos]),
-            ));
+            return Err(filter_syntax("syntax error"));
         }
         Ok(e)
     }
 
-    fn or(t: &[String], pos: &mut usize) -> Result<Expr, Usage> {
-        let mut left = Self::and(t, pos)?;
+    fn or(t: &[String], pos: &mut usize, depth: usize) -> Result<Expr, Usage> {
+        let mut terms = vec![Self::and(t, pos, depth)?];
         while t.get(*pos).is_some_and(|w| w == "or" || w == "||") {
             *pos += 1;
-            left = Expr::Or(Box::new(left), Box::new(Self::and(t, pos)?));
+            terms.push(Self::and(t, pos, depth)?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.swap_remove(0)
+        } else {
+            Expr::Or(terms)
+        })
     }
 
-    fn and(t: &[String], pos: &mut usize) -> Result<Expr, Usage> {
-        let mut left = Self::unary(t, pos)?;
+    fn and(t: &[String], pos: &mut usize, depth: usize) -> Result<Expr, Usage> {
+        let mut terms = vec![Self::unary(t, pos, depth)?];
         loop {
             match t.get(*pos).map(String::as_str) {
                 Some("and" | "&&") => {
@@ -331,33 +357,58 @@ impl Expr {
                 Some(w) if w != ")" && w != "or" && w != "||" => {}
                 _ => break,
             }
-            left = Expr::And(Box::new(left), Box::new(Self::unary(t, pos)?));
+            terms.push(Self::unary(t, pos, depth)?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.swap_remove(0)
+        } else {
+            Expr::And(terms)
+        })
     }
 
-    fn unary(t: &[String], pos: &mut usize) -> Result<Expr, Usage> {
-        let bad = |w: &str| Usage::new("ss", format!("bad filter near `{w}`"));
-        let w = t.get(*pos).ok_or_else(|| bad("end of filter"))?.clone();
+    fn unary(t: &[String], pos: &mut usize, depth: usize) -> Result<Expr, Usage> {
+        if depth >= MAX_FILTER_DEPTH {
+            return Err(filter_syntax("memory exhausted"));
+        }
+        let w = t
+            .get(*pos)
+            .ok_or_else(|| filter_syntax("syntax error"))?
+            .clone();
         *pos += 1;
+        // A word where a value belongs that is not one: ss reads it as an
+        // address and says so.
+        let not_an_address = |v: &str| {
+            filter_value(format!(
+                "Error: an inet prefix is expected rather than \"{v}\".\nCannot parse dst/src address."
+            ))
+        };
+        let not_a_port =
+            |v: &str| filter_value(format!("Error: \"{v}\" does not look like a port."));
+        let missing = || filter_syntax("syntax error");
+        // The value after `sport`, `dst`, ...: a grammar word there is a
+        // syntax error, not a value that cannot be read.
+        let value = |at: usize| match t.get(at).map(String::as_str) {
+            None | Some("(" | ")" | "and" | "&&" | "or" | "||" | "not" | "!") => Err(missing()),
+            Some(v) => Ok(v),
+        };
         match w.as_str() {
-            "not" | "!" => Ok(Expr::Not(Box::new(Self::unary(t, pos)?))),
+            "not" | "!" => Ok(Expr::Not(Box::new(Self::unary(t, pos, depth + 1)?))),
             "(" => {
-                let e = Self::or(t, pos)?;
+                let e = Self::or(t, pos, depth + 1)?;
                 if t.get(*pos).map(String::as_str) != Some(")") {
-                    return Err(bad("missing )"));
+                    return Err(missing());
                 }
                 *pos += 1;
                 Ok(e)
             }
             "sport" | "dport" => {
                 // iproute2's ssfilter: `sport [OP] [ADDR]:PORT`.
-                let mut v = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
+                let mut v = value(*pos)?;
                 let mut cmp = Cmp::Eq;
                 if let Some(c) = Cmp::parse(v) {
                     cmp = c;
                     *pos += 1;
-                    v = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
+                    v = value(*pos)?;
                 }
                 *pos += 1;
                 let p = v.rsplit_once(':').map_or(v, |(_, p)| p);
@@ -365,7 +416,7 @@ impl Expr {
                     .parse()
                     .ok()
                     .or_else(|| services::port(p, Transport::Tcp))
-                    .ok_or_else(|| bad(v))?;
+                    .ok_or_else(|| not_a_port(p))?;
                 Ok(Expr::Port {
                     src: w == "sport",
                     cmp,
@@ -374,10 +425,10 @@ impl Expr {
             }
             "src" | "dst" => {
                 // `dst [=] ADDR[/LEN][:PORT]`, `*:PORT`, `ADDR:*`.
-                let mut a = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
+                let mut a = value(*pos)?;
                 if matches!(a, "=" | "==" | "eq") {
                     *pos += 1;
-                    a = t.get(*pos).ok_or_else(|| bad(&w))?.as_str();
+                    a = value(*pos)?;
                 }
                 *pos += 1;
                 let (host, port) = match a.rsplit_once(':') {
@@ -387,15 +438,15 @@ impl Expr {
                             .parse()
                             .ok()
                             .or_else(|| services::port(p, Transport::Tcp))
-                            .ok_or_else(|| bad(a))?;
+                            .ok_or_else(|| not_a_port(p))?;
                         (h, Some(port))
                     }
                     None => (a, None),
                 };
                 let net = match host {
                     "*" | "" if port.is_some() => None,
-                    h if h.contains('/') => Some(h.parse::<Cidr>().map_err(|_| bad(a))?),
-                    h => Some(Cidr::host(h.parse().map_err(|_| bad(a))?)),
+                    h if h.contains('/') => Some(h.parse::<Cidr>().map_err(|_| not_an_address(h))?),
+                    h => Some(Cidr::host(h.parse().map_err(|_| not_an_address(h))?)),
                 };
                 Ok(Expr::Addr {
                     src: w == "src",
@@ -403,7 +454,8 @@ impl Expr {
                     port,
                 })
             }
-            other => Err(bad(other)),
+            // Any other word is read as an address (`ss dst` is implied).
+            other => Err(not_an_address(other)),
         }
     }
 
@@ -419,8 +471,8 @@ impl Expr {
                 let end = if *src { row.local } else { peer };
                 net.is_none_or(|n| n.contains(*end.ip())) && port.is_none_or(|p| end.port() == p)
             }
-            Expr::And(a, b) => a.matches(row) && b.matches(row),
-            Expr::Or(a, b) => a.matches(row) || b.matches(row),
+            Expr::And(terms) => terms.iter().all(|e| e.matches(row)),
+            Expr::Or(terms) => terms.iter().any(|e| e.matches(row)),
             Expr::Not(a) => !a.matches(row),
         }
     }

@@ -468,7 +468,21 @@ fn bad_arguments() {
         ("ss state nosuch", "wrong state name: nosuch"),
         ("ss -j", "invalid option -- 'j'"),
         ("ss -Z", "option -Z is not supported in tcplab"),
-        ("ss '( sport = )'", "bad filter near `)`"),
+        // iproute2's words (ss 6.1 checked): a filter that does not
+        // parse, a port or an address that cannot be read.
+        (
+            "ss '( sport = )'",
+            "bison bellows (while parsing filter): \"syntax error!\" Sorry.",
+        ),
+        (
+            "ss '( sport = :80'",
+            "bison bellows (while parsing filter): \"syntax error!\" Sorry.",
+        ),
+        ("ss 'sport = :abc'", "Error: \"abc\" does not look like a port."),
+        (
+            "ss frob",
+            "Error: an inet prefix is expected rather than \"frob\".\nCannot parse dst/src address.",
+        ),
         ("netstat -j", "invalid option -- 'j'"),
         ("netstat -c", "option -c is not supported in tcplab"),
         ("netstat extra", "unexpected argument `extra`"),
@@ -477,6 +491,23 @@ fn bad_arguments() {
         assert_eq!(u.message, msg, "{cmd}");
         assert_ne!(u.status, 0);
     }
+    // Nesting deep enough to exhaust a stack is refused, as bison's
+    // parser gives up; a long flat filter is fine.
+    let deep = format!(
+        "ss {}sport = :80{}",
+        "( ".repeat(20_000),
+        " )".repeat(20_000)
+    );
+    let u = tcplab_tools::Command::parse(&deep).unwrap_err();
+    assert_eq!(
+        (u.status, u.message.as_str()),
+        (
+            255,
+            "bison bellows (while parsing filter): \"memory exhausted!\" Sorry."
+        )
+    );
+    let long = format!("ss sport = :1{}", " or sport = :2".repeat(100_000));
+    assert!(tcplab_tools::Command::parse(&long).is_ok());
     // Two tables at once: the usage alone, status 3.
     let u = tcplab_tools::Command::parse("netstat -r -i").unwrap_err();
     assert_eq!((u.status, u.message.as_str()), (3, ""));

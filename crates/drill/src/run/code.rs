@@ -233,15 +233,33 @@ fn floor_div(a: i128, b: i128) -> Result<i128, String> {
     })
 }
 
+/// How deep parentheses and prefix operators may nest (Python's parser
+/// stops at 200 parentheses: "too many nested parentheses").
+const MAX_NESTING: usize = 200;
+
 /// A recursive-descent evaluator over one statement's tokens.
 struct Eval<'a, 'b> {
     toks: &'a [Tok],
     at: usize,
     vars: &'a HashMap<String, Value>,
     snap: &'a Snapshot<'b>,
+    /// Parentheses and prefix operators open now (bounded, so that no
+    /// script can exhaust the stack).
+    depth: usize,
 }
 
 impl Eval<'_, '_> {
+    /// `f` one level deeper, or a SyntaxError past `MAX_NESTING`.
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
+        if self.depth >= MAX_NESTING {
+            return Err("SyntaxError: too many nested parentheses".into());
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.at)
     }
@@ -284,7 +302,7 @@ impl Eval<'_, '_> {
 
     fn not(&mut self) -> Result<Value, String> {
         if self.eat_word("not") {
-            let v = self.not()?;
+            let v = self.nested(Self::not)?;
             return Ok(Value::Int(i128::from(!truthy(&v))));
         }
         self.comparison()
@@ -431,14 +449,16 @@ impl Eval<'_, '_> {
     fn unary(&mut self) -> Result<Value, String> {
         if self.eat_op("-") {
             return Ok(Value::Int(
-                int(&self.unary()?)?.checked_neg().ok_or(OVERFLOW)?,
+                int(&self.nested(Self::unary)?)?
+                    .checked_neg()
+                    .ok_or(OVERFLOW)?,
             ));
         }
         if self.eat_op("+") {
-            return Ok(Value::Int(int(&self.unary()?)?));
+            return Ok(Value::Int(int(&self.nested(Self::unary)?)?));
         }
         if self.eat_op("~") {
-            return Ok(Value::Int(!int(&self.unary()?)?));
+            return Ok(Value::Int(!int(&self.nested(Self::unary)?)?));
         }
         self.atom()
     }
@@ -450,7 +470,7 @@ impl Eval<'_, '_> {
             Tok::Int(n) => Ok(Value::Int(n)),
             Tok::Str(s) => Ok(Value::Str(s)),
             Tok::Op("(") => {
-                let v = self.expr()?;
+                let v = self.nested(Self::expr)?;
                 if !self.eat_op(")") {
                     return Err("a `(` is not closed".into());
                 }
@@ -587,8 +607,10 @@ pub(super) fn run(
     printed: &mut Vec<String>,
 ) -> Result<(), String> {
     for stmt in statements(code) {
-        let toks = lex(&stmt).map_err(|e| format!("`{stmt}`: {e}"))?;
-        let fail = |e: String| format!("`{stmt}`: {e}");
+        // (A statement is named shortened: a report is a line.)
+        let named = super::shorten(&stmt, 80);
+        let toks = lex(&stmt).map_err(|e| format!("`{named}`: {e}"))?;
+        let fail = |e: String| format!("`{named}`: {e}");
         match toks.as_slice() {
             // print(a, b, ...): the values, separated by spaces, as a line
             // of the run's output.
@@ -598,6 +620,7 @@ pub(super) fn run(
                     at: 0,
                     vars,
                     snap,
+                    depth: 0,
                 };
                 let mut values = Vec::new();
                 while e.at < args.len() {
@@ -614,6 +637,7 @@ pub(super) fn run(
                     at: 0,
                     vars,
                     snap,
+                    depth: 0,
                 };
                 let ok = truthy(&e.expr().map_err(fail)?);
                 let mut message = None;
@@ -662,6 +686,7 @@ pub(super) fn run(
                     at: 0,
                     vars,
                     snap,
+                    depth: 0,
                 };
                 let v = e.expr().map_err(fail)?;
                 if e.at != rest.len() {
@@ -712,6 +737,27 @@ mod tests {
             &mut printed,
         )
         .map(|()| printed)
+    }
+
+    /// Nesting is bounded (Python's parser stops at 200 parentheses), and
+    /// a report quotes a long statement shortened.
+    #[test]
+    fn nesting_is_bounded_and_reports_are_short() {
+        let mut v = HashMap::new();
+        let ok = format!("x = {}1{}", "(".repeat(150), ")".repeat(150));
+        eval(&ok, &mut v).unwrap();
+        for deep in [
+            format!("x = {}1{}", "(".repeat(50_000), ")".repeat(50_000)),
+            format!("x = {}1", "-".repeat(50_000)),
+            format!("assert {}1", "not ".repeat(50_000)),
+        ] {
+            let e = eval(&deep, &mut v).unwrap_err();
+            assert!(
+                e.ends_with("SyntaxError: too many nested parentheses"),
+                "{e}"
+            );
+            assert!(e.len() < 200, "{e}");
+        }
     }
 
     #[test]

@@ -52,6 +52,15 @@ const MAX_SCRIPT_US: i64 = 24 * 3600 * 1_000_000;
 /// ten minutes of virtual time here, past any retransmission timeout).
 const GIVE_UP_STAR_US: i64 = 600_000_000;
 
+/// `text` in at most `max` characters, cut with `…` (a report quotes a
+/// script, which may be of any length).
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 /// Script time (µs) of a stack instant; far future saturates.
 fn script_time(t: Instant) -> i64 {
     i64::try_from(t.total_micros())

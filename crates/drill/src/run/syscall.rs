@@ -217,7 +217,18 @@ fn value(e: &Expr) -> Result<i64, String> {
             Ok(v)
         }
         Expr::List(items) if items.len() == 1 => value(&items[0]),
-        other => Err(format!("expected a number, got {other:?}")),
+        other => Err(format!("expected a number, got {}", shown(other))),
+    }
+}
+
+/// A value as a report names it (a structure shortened).
+fn shown(e: &Expr) -> String {
+    match e {
+        Expr::Int(n) => n.to_string(),
+        Expr::Ellipsis => "`...`".into(),
+        Expr::Symbols(names) => format!("`{}`", names.join(" | ")),
+        Expr::List(items) => format!("a list of {} values", items.len()),
+        Expr::Struct(text) => format!("the structure `{{{}}}`", super::shorten(text, 60)),
     }
 }
 
