@@ -2,6 +2,10 @@
 //! body of `-d`/`-T`, a head as `-i` and `-D` write it, `-u`'s base64 and
 //! `--compressed`'s decoding.
 
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::rc::Rc;
+
 use tcplab_host::Host;
 
 use super::args::{CurlArgs, DataKind};
@@ -76,35 +80,118 @@ pub(super) fn base64(data: &[u8]) -> String {
     out
 }
 
-/// Undo a `Content-Encoding` curl asked for with `--compressed`.
-pub(super) fn decode(encoding: &str, data: &[u8]) -> Result<Vec<u8>, Failure> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    // Decoded, at most what a simulated disk holds (a small body can
-    // inflate a thousandfold).
-    let most = super::MAX_HELD as u64 + 1;
-    let result = match encoding.trim().to_ascii_lowercase().as_str() {
-        "gzip" | "x-gzip" => flate2::read::GzDecoder::new(data)
-            .take(most)
-            .read_to_end(&mut out),
-        "deflate" => flate2::read::ZlibDecoder::new(data)
-            .take(most)
-            .read_to_end(&mut out),
-        "identity" | "" => return Ok(data.to_vec()),
-        other => {
-            return Err(Failure::new(
-                61,
-                format!("Unrecognized content encoding type. libcurl understands deflate, gzip content encodings. ({other})"),
-            ))
+/// A body's content codings undone as it arrives, as curl's chain of
+/// writers does: `Content-Encoding: gzip, deflate` lists them in the
+/// order they were applied, so the last is undone first. What comes out
+/// is taken with `take` after each piece, so a small compressed body
+/// that inflates a thousandfold never has to be held whole.
+pub(super) struct Decoder {
+    chain: Stage,
+    out: Rc<RefCell<Vec<u8>>>,
+}
+
+/// One step of the chain, writing into the next; `Out` collects.
+enum Stage {
+    Out(Rc<RefCell<Vec<u8>>>),
+    Gzip(Box<flate2::write::GzDecoder<Stage>>),
+    Zlib(Box<flate2::write::ZlibDecoder<Stage>>),
+}
+
+impl Write for Stage {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Stage::Out(v) => {
+                v.borrow_mut().extend_from_slice(b);
+                Ok(b.len())
+            }
+            Stage::Gzip(d) => d.write(b),
+            Stage::Zlib(d) => d.write(b),
         }
-    };
-    if out.len() as u64 >= most {
-        return Err(super::output_failure());
     }
-    result.map(|_| out).map_err(|e| {
-        Failure::new(
-            61,
-            format!("Error while processing content unencoding: {e}"),
-        )
-    })
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stage::Out(_) => Ok(()),
+            Stage::Gzip(d) => d.flush(),
+            Stage::Zlib(d) => d.flush(),
+        }
+    }
+}
+
+impl Stage {
+    /// The end of the body: each step checks its stream is complete and
+    /// passes on what it still holds.
+    fn finish(&mut self) -> io::Result<()> {
+        match self {
+            Stage::Out(_) => Ok(()),
+            Stage::Gzip(d) => {
+                d.try_finish()?;
+                d.get_mut().finish()
+            }
+            Stage::Zlib(d) => {
+                d.try_finish()?;
+                d.get_mut().finish()
+            }
+        }
+    }
+}
+
+/// How much compressed input goes in at a time: what one step may
+/// produce stays near a megabyte (deflate inflates at most about 1,032
+/// times).
+const DECODE_STEP: usize = 1024;
+
+impl Decoder {
+    /// The chain for a `Content-Encoding` value, or curl's (61) for a
+    /// coding it does not know.
+    pub(super) fn new(encoding: &str) -> Result<Decoder, Failure> {
+        let out = Rc::new(RefCell::new(Vec::new()));
+        let mut chain = Stage::Out(out.clone());
+        for coding in encoding.split(',') {
+            chain = match coding.trim().to_ascii_lowercase().as_str() {
+                "gzip" | "x-gzip" => Stage::Gzip(Box::new(flate2::write::GzDecoder::new(chain))),
+                "deflate" => Stage::Zlib(Box::new(flate2::write::ZlibDecoder::new(chain))),
+                "identity" | "" => chain,
+                other => {
+                    return Err(Failure::new(
+                        61,
+                        format!("Unrecognized content encoding type. libcurl understands deflate, gzip content encodings. ({other})"),
+                    ))
+                }
+            };
+        }
+        Ok(Decoder { chain, out })
+    }
+
+    /// Feed `data`; `each` gets what came out, a step at a time.
+    pub(super) fn feed<E>(
+        &mut self,
+        data: &[u8],
+        each: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<Result<(), E>, Failure> {
+        for step in data.chunks(DECODE_STEP) {
+            self.chain.write_all(step).map_err(unencoding)?;
+            let got = std::mem::take(&mut *self.out.borrow_mut());
+            if !got.is_empty() {
+                if let Err(e) = each(&got) {
+                    return Ok(Err(e));
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// The body ended: what the chain still held, or (61) if a stream
+    /// in it was cut short.
+    pub(super) fn finish(&mut self) -> Result<Vec<u8>, Failure> {
+        self.chain.finish().map_err(unencoding)?;
+        Ok(std::mem::take(&mut *self.out.borrow_mut()))
+    }
+}
+
+fn unencoding(e: io::Error) -> Failure {
+    Failure::new(
+        61,
+        format!("Error while processing content unencoding: {e}"),
+    )
 }

@@ -46,7 +46,7 @@ mod tls;
 
 pub use args::CurlArgs;
 use args::{Pin, Url};
-use body::{base64, decode, head_text, request_body};
+use body::{base64, head_text, request_body, Decoder};
 use report::{write_out, Meter, Stats};
 
 const VERSION: &str = "7.88.1";
@@ -107,7 +107,7 @@ struct Run<'a> {
     /// written yet.
     streamed: bool,
     /// This response's body goes to the output at all (not the body of a
-    /// redirect being followed, of an error with -f, or one to decode).
+    /// redirect being followed or of an error with -f).
     body_kept: bool,
     /// `-D FILE`: every response head of the run so far, as written.
     dumped: Vec<u8>,
@@ -487,19 +487,25 @@ async fn exchange(
     // comes (a file is made at the first, so a path that cannot be
     // written fails the transfer then), and keeps nothing for /dev/null.
     // The body of a redirect being followed, or of an error with -f, is
-    // not written; one to decode (--compressed) is decoded whole.
+    // not written. One to decode (--compressed) is decoded as it comes.
     let follows = run.a.follow
         && head.header("location").is_some()
         && matches!(code, 301 | 302 | 303 | 307 | 308);
-    let decoded = run.a.compressed && head.header("content-encoding").is_some();
-    let written = !(no_body || follows || decoded || run.a.fail && code >= 400);
+    let written = !(no_body || follows || run.a.fail && code >= 400);
+    let mut decoder = match head
+        .header("content-encoding")
+        .filter(|_| run.a.compressed && written)
+    {
+        Some(enc) => Some(Decoder::new(enc)?),
+        None => None,
+    };
     run.body_kept = written;
     let stream_to = match &run.body_sink {
         Some(Sink::File(path)) if written => Some(path.clone()),
         _ => None,
     };
     let discard = written && matches!(run.body_sink, Some(Sink::Null));
-    let mut refused: Option<Failure> = None;
+    let refused: RefCell<Option<Failure>> = RefCell::new(None);
     let fs = run.host.fs();
     let silent = run.a.silent;
     let got = &mut run.body;
@@ -522,20 +528,8 @@ async fn exchange(
     // (In place: a transfer cut short by -m reports what came.)
     let size_download = Cell::from_mut(&mut stats.size_download);
     let result = {
-        let mut sink = |b: &[u8]| -> Result<(), HttpError> {
-            size_download.set(size_download.get() + b.len() as u64);
-            if verbose_data {
-                err.borrow_mut()
-                    .line(format!("{{ [{} bytes data]", b.len()));
-            }
-            if let Some(m) = meter.borrow_mut().as_mut() {
-                m.update(
-                    host.now(),
-                    total,
-                    size_download.get(),
-                    &mut err.borrow_mut(),
-                );
-            }
+        // Where body bytes (decoded, when they are coded) go.
+        let mut deliver = |b: &[u8]| -> Result<(), HttpError> {
             if discard {
                 return Ok(());
             }
@@ -550,7 +544,7 @@ async fn exchange(
                     if let Err(e) = wrote {
                         // curl warns when the open fails; a write that
                         // fails later (a full disk) is only the error.
-                        refused = Some(if *made {
+                        *refused.borrow_mut() = Some(if *made {
                             output_failure()
                         } else {
                             write_failure(&mut err.borrow_mut(), silent, path, &e)
@@ -561,32 +555,68 @@ async fn exchange(
                     got.clear();
                 }
             } else if got.len() > MAX_HELD {
-                // Held whole (to a terminal, or to decode): no more than
-                // a simulated disk could take.
-                refused = Some(output_failure());
+                // Held whole (to a terminal): no more than a simulated
+                // disk could take.
+                *refused.borrow_mut() = Some(output_failure());
                 return Err(HttpError::Refused);
             }
             Ok(())
         };
-        let read = async {
-            if no_body {
-                Ok(())
-            } else if chunked {
-                open.conn.read_chunked_into(&mut sink).await
-            } else if let Some(n) = length {
-                open.conn.read_exact_into(n, &mut sink).await
-            } else {
-                open.conn.read_to_close_into(&mut sink).await
+        let read_result = {
+            let mut sink = |b: &[u8]| -> Result<(), HttpError> {
+                size_download.set(size_download.get() + b.len() as u64);
+                if verbose_data {
+                    err.borrow_mut()
+                        .line(format!("{{ [{} bytes data]", b.len()));
+                }
+                if let Some(m) = meter.borrow_mut().as_mut() {
+                    m.update(
+                        host.now(),
+                        total,
+                        size_download.get(),
+                        &mut err.borrow_mut(),
+                    );
+                }
+                match decoder.as_mut() {
+                    Some(d) => d.feed(b, &mut deliver).unwrap_or_else(|f| {
+                        *refused.borrow_mut() = Some(f);
+                        Err(HttpError::Refused)
+                    }),
+                    None => deliver(b),
+                }
+            };
+            let read = async {
+                if no_body {
+                    Ok(())
+                } else if chunked {
+                    open.conn.read_chunked_into(&mut sink).await
+                } else if let Some(n) = length {
+                    open.conn.read_exact_into(n, &mut sink).await
+                } else {
+                    open.conn.read_to_close_into(&mut sink).await
+                }
+            };
+            let ticker = report::tick(&host, &meter, &err, total, size_download);
+            match select(read, ticker).await {
+                Either::Left(r) => r,
+                Either::Right(never) => match never {},
             }
         };
-        let ticker = report::tick(&host, &meter, &err, total, size_download);
-        match select(read, ticker).await {
-            Either::Left(r) => r,
-            Either::Right(never) => match never {},
+        // The body is in: what the decoder still holds, or (61) when a
+        // coded stream was cut short.
+        match (read_result, decoder.as_mut()) {
+            (Ok(()), Some(d)) => match d.finish() {
+                Ok(tail) => deliver(&tail),
+                Err(f) => {
+                    *refused.borrow_mut() = Some(f);
+                    Err(HttpError::Refused)
+                }
+            },
+            (r, _) => r,
         }
     };
     let mut meter = meter.into_inner();
-    if let Some(f) = refused {
+    if let Some(f) = refused.into_inner() {
         // curl's meter ends with a row of what came, after the warning.
         if let Some(mut m) = meter.take() {
             m.done(
@@ -614,12 +644,7 @@ async fn exchange(
         Err(HttpError::Socket(e)) => return Err(recv_failure(&open, e)),
         Err(e) => return Err(Failure::new(56, format!("Recv failure: {e}"))),
     }
-    let mut got = std::mem::take(&mut run.body);
-    if run.a.compressed && !no_body {
-        if let Some(enc) = head.header("content-encoding") {
-            got = decode(enc, &got)?;
-        }
-    }
+    let got = std::mem::take(&mut run.body);
     if keep {
         run.open = Some(open);
     } else {
