@@ -152,6 +152,18 @@ fn check_path(path: &str) -> Result<(), SocketError> {
     Ok(())
 }
 
+/// bind(2)'s ENOENT: a socket file is made in a directory, which must be
+/// there (an absolute path's parent in the host's files; a relative one
+/// is the process's own directory).
+fn check_directory(host: &Host, path: &str) -> Result<(), SocketError> {
+    match path.rfind('/') {
+        Some(at) if at > 0 && path.starts_with('/') && !host.fs().is_dir(&path[..at]) => {
+            Err(SocketError::NotFound)
+        }
+        _ => Ok(()),
+    }
+}
+
 impl LocalNet {
     fn insert(&mut self, kind: LocalKind, owner: Option<(Pid, u32)>) -> u64 {
         let id = FIRST_INODE + self.next;
@@ -276,6 +288,7 @@ pub struct LocalListener {
 
 impl LocalListener {
     pub fn bind(host: &Host, path: &str, backlog: usize) -> Result<LocalListener, SocketError> {
+        check_directory(host, path)?;
         let n = net(host);
         let mut n = n.borrow_mut();
         let id = n.insert(LocalKind::Stream, host.allocate_fd());
@@ -510,6 +523,9 @@ pub struct LocalDatagram {
 
 impl LocalDatagram {
     pub fn bind(host: &Host, path: Option<&str>) -> Result<LocalDatagram, SocketError> {
+        if let Some(p) = path {
+            check_directory(host, p)?;
+        }
         let n = net(host);
         let mut nb = n.borrow_mut();
         let id = nb.insert(LocalKind::Datagram, host.allocate_fd());

@@ -562,7 +562,8 @@ async fn unix(
     let listener = match LocalListener::bind(host, path, 5) {
         Ok(l) => l,
         Err(e) => {
-            err.line(format!("nc: {path}: {e}"));
+            // OpenBSD nc's err(1, NULL): the error alone, no path.
+            err.line(format!("nc: {e}"));
             return 1;
         }
     };
@@ -664,7 +665,7 @@ async fn unix_datagram(
         let sock = match LocalDatagram::bind(host, Some(path)) {
             Ok(s) => s,
             Err(e) => {
-                err.line(format!("nc: {path}: {e}"));
+                err.line(format!("nc: {e}"));
                 return 1;
             }
         };

@@ -97,18 +97,22 @@ fn seconds(value: &str) -> Result<Duration, Usage> {
         .ok_or_else(|| bad_value(format!("invalid argument: '{value}'")))
 }
 
+/// iputils' strtoll_or_err: an integer in `min..=max`, or its words for
+/// one that is not (`invalid argument: 'x'`), does not fit a long long
+/// (`: Numerical result out of range`) or is out of the option's range.
 fn number<T: std::str::FromStr>(value: &str, min: u64, max: u64) -> Result<T, Usage> {
-    let n: u64 = value
-        .parse()
-        .map_err(|_| bad_value(format!("invalid argument: '{value}'")))?;
-    if n < min || n > max {
-        return Err(bad_value(format!(
-            "invalid argument: '{value}': out of range: {min} <= value <= {max}"
-        )));
+    let invalid = |more: &str| bad_value(format!("invalid argument: '{value}'{more}"));
+    let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(""));
     }
-    value
+    let n: i64 = value
         .parse()
-        .map_err(|_| bad_value(format!("invalid argument: '{value}'")))
+        .map_err(|_| invalid(": Numerical result out of range"))?;
+    if i128::from(n) < i128::from(min) || i128::from(n) > i128::from(max) {
+        return Err(invalid(&format!(": out of range: {min} <= value <= {max}")));
+    }
+    n.to_string().parse().map_err(|_| invalid(""))
 }
 
 /// `-p`: up to 16 bytes written as hex digits.
@@ -187,7 +191,12 @@ impl PingArgs {
                     // Kept in whole milliseconds, as iputils' int.
                     a.linger = Duration::from_millis(t.as_millis() as u64);
                 }
-                'w' => a.deadline = Some(seconds(&v)?),
+                // A whole number of seconds; 0 is no deadline (iputils
+                // tests `if (rts->deadline)`).
+                'w' => {
+                    let secs: u64 = number(&v, 0, i32::MAX as u64)?;
+                    a.deadline = (secs > 0).then(|| Duration::from_secs(secs));
+                }
                 'q' => a.quiet = true,
                 'n' => a.numeric = true,
                 'D' => a.timestamps = true,

@@ -113,10 +113,19 @@ pub fn printf(args: &[String]) -> Result<Vec<u8>, Usage> {
                     precision = Some(p);
                 }
             }
-            // Bounded: a scenario's input, not a way to fill memory.
-            let width = width.min(1 << 16);
-            let precision = precision.map(|p| p.min(1 << 16));
             let spec = || String::from_utf8_lossy(&f[i..(j + 1).min(f.len())]).into_owned();
+            // Bounded: a scenario's input, not a way to fill memory — a
+            // field larger than this is refused, never cut short.
+            if width > MAX_FIELD || precision.is_some_and(|p| p > MAX_FIELD) {
+                return Err(Usage::new(
+                    "printf",
+                    format!(
+                        "`{}': field width or precision over {} MiB, more than tcplab's printf writes",
+                        spec(),
+                        MAX_FIELD >> 20
+                    ),
+                ));
+            }
             let Some(&conv) = f.get(j) else {
                 return Err(Usage::new(
                     "printf",
@@ -209,6 +218,15 @@ pub fn printf(args: &[String]) -> Result<Vec<u8>, Usage> {
                 }
             };
             pad(&mut out, &body, width, left);
+            if out.len() > MAX_OUTPUT {
+                return Err(Usage::new(
+                    "printf",
+                    format!(
+                        "output over {} MiB, more than tcplab's printf writes",
+                        MAX_OUTPUT >> 20
+                    ),
+                ));
+            }
             i = j + 1;
             lit = i;
         }
@@ -220,6 +238,11 @@ pub fn printf(args: &[String]) -> Result<Vec<u8>, Usage> {
     }
     Ok(out)
 }
+
+/// The widest field (width or precision) printf writes.
+const MAX_FIELD: usize = 16 << 20;
+/// The most printf writes in all.
+const MAX_OUTPUT: usize = 64 << 20;
 
 /// `body` into `out`, padded with spaces to `width` on the left (or, with
 /// `-`, on the right).
@@ -390,6 +413,30 @@ mod tests {
         assert_eq!(echo(&v(&["-e", "a\\tb"])), b"a\tb\n");
         // \0NNN in echo; \1 alone is no escape there.
         assert_eq!(echo(&v(&["-e", "\\0101\\0\\1"])), b"A\0\\1\n");
+    }
+
+    /// A wide field is written whole (bash writes 70,000 spaces for
+    /// `%70000d`), up to a bound that is refused, not cut short.
+    #[test]
+    fn printf_fields_are_whole_or_refused() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let out = printf(&args(&["%70000d", "1"])).unwrap();
+        assert_eq!(out.len(), 70_000);
+        assert!(out.ends_with(b" 1"));
+        let e = printf(&args(&["%99999999999d", "1"])).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("`%99999999999d': field width or precision over 16 MiB"),
+            "{}",
+            e.message
+        );
+        let many: Vec<String> = std::iter::once("%10000000d".to_string())
+            .chain((0..10).map(|i| i.to_string()))
+            .collect();
+        assert!(printf(&many)
+            .unwrap_err()
+            .message
+            .starts_with("output over 64 MiB"));
     }
 
     #[test]

@@ -95,6 +95,9 @@ fn errors_are_the_kernels() {
         // does a server starting (a live one it leaves alone, above).
         ("5s", "server", "serve echo --unix /tmp/gone"),
         ("6s", "server", "echo back | nc -U /tmp/gone"),
+        // A socket file is made in a directory, which must be there.
+        ("7s", "server", "nc -lU /nonexist/dir/s"),
+        ("7s", "server", "serve echo --unix /nonexist/dir/s"),
     ]);
     assert_eq!(r[0].stderr, ["nc: /tmp/nobody: No such file or directory"]);
     assert_eq!(r[0].exit, Some(1));
@@ -110,6 +113,13 @@ fn errors_are_the_kernels() {
     assert_eq!(r[6].stderr, ["nc: /tmp/gone: Connection refused"]);
     assert_eq!(r[6].exit, Some(1));
     assert_eq!(r[8].stdout, ["back"], "{:?}", r[8]);
+    // OpenBSD nc names no path here (err(1, NULL)).
+    assert_eq!(r[9].stderr, ["nc: No such file or directory"]);
+    assert_eq!(r[9].exit, Some(1));
+    assert_eq!(
+        r[10].stderr,
+        ["serve: cannot listen on /nonexist/dir/s: No such file or directory"]
+    );
 }
 
 /// The rate in a `transfer` summary line, in Gbit/s.

@@ -143,6 +143,25 @@ fn frag_needed_and_usage_errors() {
             1,
             "invalid argument: '0': out of range: 1 <= value <= 9223372036854775807",
         ),
+        // iputils 20221126's words, checked: a negative count is out of
+        // range, a count past a long long does not fit, -w is whole
+        // seconds.
+        (
+            "ping -c -1 h",
+            1,
+            "invalid argument: '-1': out of range: 1 <= value <= 9223372036854775807",
+        ),
+        (
+            "ping -c 99999999999999999999 h",
+            1,
+            "invalid argument: '99999999999999999999': Numerical result out of range",
+        ),
+        ("ping -w 0.5 h", 1, "invalid argument: '0.5'"),
+        (
+            "ping -w -1 h",
+            1,
+            "invalid argument: '-1': out of range: 0 <= value <= 2147483647",
+        ),
         (
             "ping -p zz h",
             1,
@@ -439,8 +458,16 @@ fn a_deadline_short_of_the_count_fails() {
             ("0s", "a", "ping -c 3 -w 2 b"),
             ("10s", "a", "ping -c 2 -w 5 b"),
             ("20s", "a", "ping -c 5 -i 0.2 -W 0.1 b"),
+            // -w 0 is no deadline at all (iputils tests the value).
+            ("30s", "a", "ping -c 2 -w 0 b"),
         ],
     );
+    assert_eq!(
+        r[3].stdout[5], "2 packets transmitted, 2 received, 0% packet loss, time 1000ms",
+        "{:?}",
+        r[3]
+    );
+    assert_eq!(r[3].exit, Some(0));
     // Replies 300 ms after requests a second apart: two by the deadline.
     assert_eq!(
         (r[0].stdout[5].as_str(), r[0].exit),
