@@ -913,3 +913,28 @@ fn bodies_are_written_as_they_arrive() {
     };
     assert_eq!(sum(2), sum(3), "the server's bytes");
 }
+
+/// A server that does not answer in HTTP/1 (an echo, a character
+/// generator) gets curl 7.88's refusal of HTTP/0.9, told from the first
+/// bytes.
+#[test]
+fn a_reply_that_is_not_http_is_http09_refused() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve echo"),
+            ("0s", "server", "serve chargen"),
+            ("1s", "client", "curl -sS http://server:7/"),
+            ("2s", "client", "curl -sS -o /dev/null http://server:19/"),
+        ],
+    );
+    for ran in &r[2..4] {
+        assert_eq!(ran.exit, Some(1), "{ran:?}");
+        assert_eq!(
+            ran.stderr,
+            ["curl: (1) Received HTTP/0.9 when not allowed"],
+            "{}",
+            ran.cmdline
+        );
+    }
+}

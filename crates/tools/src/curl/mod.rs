@@ -424,6 +424,10 @@ async fn exchange(
             return Err(Failure::new(52, "Empty reply from server".into()))
         }
         Err(HttpError::Socket(e)) => return Err(recv_failure(&open, e)),
+        // curl 7.88 refuses HTTP/0.9 unless --http0.9 allows it.
+        Err(HttpError::NotHttp) => {
+            return Err(Failure::new(1, "Received HTTP/0.9 when not allowed".into()));
+        }
         Err(_) => {
             return Err(Failure::new(8, "Weird server reply".into()));
         }

@@ -442,6 +442,18 @@ pub(super) fn write_out(fmt: &str, s: &Stats, exit: i32) -> WriteOut {
             }
             // curl 7.84's %header{name}: that header's value(s) in the
             // last response, joined by ", "; nothing if it has none.
+            // An opening brace that nothing closes is text, as curl's
+            // ourWriteOut prints it ("%{" or "%header{", then the rest).
+            '%' if chars.clone().take(7).collect::<String>() == "header{"
+                && !chars.clone().any(|c| c == '}') =>
+            {
+                chars.by_ref().take(7).for_each(drop);
+                cur.push_str("%header{");
+            }
+            '%' if chars.peek() == Some(&'{') && !chars.clone().any(|c| c == '}') => {
+                chars.next();
+                cur.push_str("%{");
+            }
             '%' if chars.clone().take(7).collect::<String>() == "header{" => {
                 chars.by_ref().take(7).for_each(drop);
                 let name: String = chars.by_ref().take_while(|c| *c != '}').collect();

@@ -185,6 +185,12 @@ fn write_out_variables() {
             (false, "o".to_string())
         ]
     );
+    // Unclosed: the text as written (curl 7.88's ourWriteOut).
+    for unclosed in ["%{http_code", "%{json", "%{", "%header{", "a %header{x"] {
+        let w = write_out(unclosed, &s, 0);
+        assert_eq!(w.parts, [(false, unclosed.to_string())], "{unclosed}");
+        assert!(w.warnings.is_empty(), "{unclosed}");
+    }
     let json = write_out("%{json}", &Stats::default(), 7).parts[0]
         .1
         .clone();

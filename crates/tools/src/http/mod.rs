@@ -29,6 +29,10 @@ pub enum HttpError {
     /// The body's reader wanted no more of it (it could not keep it).
     #[error("body refused by its reader")]
     Refused,
+    /// A response that does not begin `HTTP/`: an HTTP/0.9 reply, a body
+    /// with no head.
+    #[error("not an HTTP/1 response")]
+    NotHttp,
 }
 
 impl From<SocketError> for HttpError {
@@ -242,6 +246,14 @@ impl Conn {
         loop {
             while self.buffered().starts_with(b"\r\n") {
                 self.pos += 2;
+            }
+            // A response must begin `HTTP/` (curl's checkhttpprefix, in any
+            // case): told from its first bytes, before any line ends.
+            if !self.requests && !self.buffered().is_empty() {
+                let n = self.buffered().len().min(5);
+                if !self.buffered()[..n].eq_ignore_ascii_case(&b"HTTP/"[..n]) {
+                    return Err(HttpError::NotHttp);
+                }
             }
             if let Some(end) = find(self.buffered(), b"\r\n\r\n") {
                 let head = parse_head(&self.buf[self.pos..self.pos + end + 4])?;
