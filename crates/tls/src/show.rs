@@ -85,7 +85,10 @@ pub fn fingerprint(der: &[u8]) -> String {
 
 /// The certificate in `der` as text.
 pub fn x509_text(der: &[u8]) -> Result<String, String> {
-    let (_, c) = X509Certificate::from_der(der).map_err(|e| format!("not a certificate: {e}"))?;
+    // (The parser's own error is a debugging value, not words for a
+    // person: openssl says only that it could not load one.)
+    let (_, c) = X509Certificate::from_der(der)
+        .map_err(|_| "not an X.509 certificate (its DER encoding does not parse)".to_string())?;
     let mut s = String::new();
     let _ = writeln!(s, "Certificate:\n    Data:");
     let v = c.version().0;

@@ -240,7 +240,7 @@ pub async fn run(host: Host, a: CertArgs, mut out: Output, mut err: Output) -> i
         CertArgs::Show(f) => {
             let text =
                 read(&host, &f).and_then(|b| pem_certificates(&b).map_err(|e| format!("{f}: {e}")));
-            match text.and_then(|certs| x509_text(&certs[0])) {
+            match text.and_then(|certs| x509_text(&certs[0]).map_err(|e| format!("{f}: {e}"))) {
                 Ok(t) => {
                     for l in t.lines() {
                         out.line(l);

@@ -452,11 +452,22 @@ fn plain(message: &str) -> String {
     else {
         return message.to_string();
     };
-    let found = match found.split_once(' ') {
-        Some(("integer" | "floating point", v)) => format!("the number {}", v.trim_matches('`')),
-        Some(("string", v)) => format!("the text {v}"),
-        Some(("boolean", v)) => v.trim_matches('`').to_string(),
-        _ => found.to_string(),
+    let found = if let Some(v) = found.strip_prefix("floating point ") {
+        // A huge or tiny float as a person writes it (1e308), not its
+        // three hundred digits.
+        let v = v.trim_matches('`');
+        let shown = match v.parse::<f64>() {
+            Ok(f) if f != 0.0 && !(1e-6..1e16).contains(&f.abs()) => format!("{f:e}"),
+            _ => v.to_string(),
+        };
+        format!("the number {shown}")
+    } else {
+        match found.split_once(' ') {
+            Some(("integer", v)) => format!("the number {}", v.trim_matches('`')),
+            Some(("string", v)) => format!("the text {v}"),
+            Some(("boolean", v)) => v.trim_matches('`').to_string(),
+            _ => found.to_string(),
+        }
     };
     let expected = match expected {
         "a string" => "text in quotes (such as \"5ms\" or \"10.0.0.1/24\")".to_string(),
@@ -495,5 +506,17 @@ mod tests {
             "expected true or false, found the text \"x\""
         );
         assert_eq!(super::plain("unknown field `foo`"), "unknown field `foo`");
+        let huge = format!(
+            "invalid type: floating point `1{}.0`, expected u64",
+            "0".repeat(308)
+        );
+        assert_eq!(
+            super::plain(&huge),
+            "expected a whole number from 0 to 9223372036854775807, found the number 1e308"
+        );
+        assert_eq!(
+            super::plain("invalid type: floating point `2.5`, expected u64"),
+            "expected a whole number from 0 to 9223372036854775807, found the number 2.5"
+        );
     }
 }
