@@ -103,10 +103,15 @@ impl Segment {
                 .any(|m| m.addr.broadcast() == Some(addr))
     }
 
-    /// Take what member `m` sends down or up again.
-    pub fn set_up(&mut self, m: usize, up: bool) {
-        if let Some(d) = self.down.get_mut(m) {
-            *d = !up;
+    /// Take what member `m` sends down or up again; whether that changed
+    /// anything.
+    pub fn set_up(&mut self, m: usize, up: bool) -> bool {
+        match self.down.get_mut(m) {
+            Some(d) if *d == up => {
+                *d = !up;
+                true
+            }
+            _ => false,
         }
     }
 

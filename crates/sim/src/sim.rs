@@ -686,9 +686,23 @@ impl Sim {
                         up,
                         text,
                     } => {
+                        let mut changed = false;
                         for m in senders {
-                            self.segments[segment].set_up(m, up);
+                            changed |= self.segments[segment].set_up(m, up);
                         }
+                        // A link already in that state: said as it is
+                        // (as `ip link set up` on an up link changes nothing).
+                        let text = if changed {
+                            text
+                        } else {
+                            let (name, _) = text
+                                .strip_prefix("link ")
+                                .and_then(|t| {
+                                    t.rsplit_once(if up { " comes back up" } else { " goes down" })
+                                })
+                                .unwrap_or((&text, ""));
+                            format!("link {name} is already {}", if up { "up" } else { "down" })
+                        };
                         self.record(TranscriptEvent::Change {
                             time: self.now,
                             text,

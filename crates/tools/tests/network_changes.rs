@@ -382,3 +382,32 @@ up = true
         "Current falls to 0 in the stall: {rows:#?}"
     );
 }
+
+/// A change to the state a link is already in says so, rather than
+/// narrating a change that did not happen.
+#[test]
+fn a_link_already_up_is_said_to_be() {
+    let (lines, _) = run(r#"
+[[run]]
+at = "1s"
+link = "r1-server"
+up = true
+[[run]]
+at = "2s"
+link = "r1-server"
+down = true
+[[run]]
+at = "3s"
+link = "r1-server"
+direction = "forward"
+down = true
+"#);
+    assert_eq!(
+        lines,
+        [
+            "~ link r1-server is already up",
+            "~ link r1-server goes down",
+            "~ link r1-server (forward) is already down",
+        ]
+    );
+}

@@ -257,6 +257,7 @@ impl ControlServer {
     /// Listen on the device's control socket; refuse if a live stack
     /// already owns it, replace a stale one.
     pub fn open(name: &str) -> Result<ControlServer, SetupError> {
+        sys::check_ifname(name).map_err(SetupError)?;
         let dir = Path::new(CONTROL_DIR);
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -357,6 +358,8 @@ pub fn attach(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, SetupError> {
+    // A device's name, never a path: `../x` must not reach other files.
+    sys::check_ifname(name).map_err(SetupError)?;
     let path = socket_path(name);
     let fail = |e: io::Error| SetupError(format!("{}: {e}", path.display()));
     let mut stream = UnixStream::connect(&path).map_err(|e| {
@@ -570,6 +573,32 @@ impl Sending {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A device name is never a path: one that climbs out of the control
+    /// directory is refused before any socket is touched.
+    #[test]
+    fn a_name_that_is_a_path_is_refused() {
+        let io = AttachIo {
+            forward_stdin: false,
+            terminal: (false, false),
+        };
+        for name in ["../../etc/passwd", "a/b", ""] {
+            let e = attach(name, "ss", io, &mut Vec::new(), &mut Vec::new()).unwrap_err();
+            assert!(
+                e.0.contains("is not a valid interface name"),
+                "{name}: {}",
+                e.0
+            );
+            let Err(e) = ControlServer::open(name) else {
+                panic!("{name}: opened");
+            };
+            assert!(
+                e.0.contains("is not a valid interface name"),
+                "{name}: {}",
+                e.0
+            );
+        }
+    }
 
     #[test]
     fn frames_round_trip_and_wait_for_whole_ones() {
