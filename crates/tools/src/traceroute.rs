@@ -137,6 +137,14 @@ fn bad_option(args: &[String], message: String) -> Usage {
     }
 }
 
+/// Where CLIF counts an operand: its place among the arguments, from 1
+/// (the last one written so, as operands come after options).
+fn argv_index(args: &[String], operand: &str) -> usize {
+    args.iter()
+        .rposition(|a| a == operand)
+        .map_or(args.len(), |i| i + 1)
+}
+
 /// CLIF's line for an option that did not get its value.
 fn needs_value(c: char, argc: usize) -> Usage {
     let what = match c {
@@ -182,22 +190,38 @@ fn glued_in_a_cluster(args: &[String]) -> Result<(), Usage> {
 /// `-w MAX[,HERE[,NEAR]]`. As traceroute 2.1's set_wait_specs, the factors
 /// not given are 0 (not used): `-w 2` waits the whole 2 s for every probe,
 /// where the default (5,3,10) may cut a wait short.
-fn parse_wait(v: &str) -> Option<(f64, f64, f64)> {
+fn parse_wait(v: &str) -> Result<(f64, f64, f64), Usage> {
     let mut parts = v.split([',', '/']);
-    let num = |s: Option<&str>, d: f64| -> Option<f64> {
+    let num = |s: Option<&str>, d: f64| -> Result<f64, Usage> {
         match s {
-            None => Some(d),
-            Some(s) => s.parse::<f64>().ok().filter(|x| x.is_finite() && *x >= 0.0),
+            None => Ok(d),
+            Some(s) => s
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| cannot('w', v)),
         }
     };
     let max = num(parts.next(), 5.0)?;
     let here = num(parts.next(), 0.0)?;
     let near = num(parts.next(), 0.0)?;
-    // Bounded so that a multiple of an RTT stays a Duration.
-    if parts.next().is_some() || max > 1e6 || here > 1e6 || near > 1e6 {
-        return None;
+    if parts.next().is_some() {
+        return Err(cannot('w', v));
     }
-    Some((max, here, near))
+    // traceroute's set_wait_specs: numbers, but not ones it can wait by.
+    if max < 0.0 || here < 0.0 || near < 0.0 {
+        return Err(bad(format!(
+            "bad wait specifications `{},{},{}' used",
+            crate::format::g(max),
+            crate::format::g(here),
+            crate::format::g(near)
+        )));
+    }
+    // Bounded so that a multiple of an RTT stays a Duration.
+    if max > 1e6 || here > 1e6 || near > 1e6 {
+        return Err(cannot('w', v));
+    }
+    Ok((max, here, near))
 }
 
 impl TracerouteArgs {
@@ -259,7 +283,7 @@ impl TracerouteArgs {
                     a.queries = q as usize;
                 }
                 'w' => {
-                    let (max, here, near) = parse_wait(&v).ok_or_else(|| cannot(c, &v))?;
+                    let (max, here, near) = parse_wait(&v)?;
                     a.wait_max = Duration::from_secs_f64(max);
                     a.wait_here = here;
                     a.wait_near = near;
@@ -285,7 +309,8 @@ impl TracerouteArgs {
                 a.target = t.clone();
                 let n: usize = len.parse().map_err(|_| {
                     bad(format!(
-                        "Cannot handle \"packetlen\" cmdline arg `{len}' on position 2"
+                        "Cannot handle \"packetlen\" cmdline arg `{len}' on position 2 (argc {})",
+                        argv_index(args, len)
                     ))
                 })?;
                 if n > 65000 {
@@ -293,12 +318,12 @@ impl TracerouteArgs {
                 }
                 a.packet_len = Some(n);
             }
-            _ => {
-                return Err(Usage::with_usage(
-                    "traceroute",
-                    "Too many arguments".into(),
-                    USAGE,
-                ))
+            [_, _, extra, ..] => {
+                // CLIF names the first argument too many, and where.
+                return Err(bad(format!(
+                    "Extra arg `{extra}' (position 3, argc {})",
+                    argv_index(args, extra)
+                )));
             }
         }
         Ok(a)
@@ -957,6 +982,28 @@ mod tests {
         assert_eq!(
             parse("-w x h").unwrap_err().message,
             "Cannot handle `-w' option with arg `x'"
+        );
+        // traceroute 2.1.2's words, checked: numbers it cannot wait by, an
+        // operand too many, a packet length that is not a number.
+        assert_eq!(
+            parse("-w -1 h").unwrap_err().message,
+            "bad wait specifications `-1,0,0' used"
+        );
+        assert_eq!(
+            parse("-w 2,-1 h").unwrap_err().message,
+            "bad wait specifications `2,-1,0' used"
+        );
+        assert_eq!(
+            parse("server 1 2").unwrap_err().message,
+            "Extra arg `2' (position 3, argc 3)"
+        );
+        assert_eq!(
+            parse("-n server 1 2").unwrap_err().message,
+            "Extra arg `2' (position 3, argc 4)"
+        );
+        assert_eq!(
+            parse("-n server x").unwrap_err().message,
+            "Cannot handle \"packetlen\" cmdline arg `x' on position 2 (argc 3)"
         );
         // Multipliers of an RTT too large for a Duration are refused, not
         // a panic when the first reply comes.

@@ -96,6 +96,19 @@ impl WgArgs {
                 status: 1,
                 ..Usage::with_usage("wg", String::new(), SHOW_USAGE)
             }),
+            // wireguard-tools' other subcommands: a device is configured
+            // here when it is made (`tunnel wg`).
+            [other @ ("showconf" | "set" | "setconf" | "addconf" | "syncconf"), ..] => {
+                Err(Usage {
+                    status: 1,
+                    ..Usage::new(
+                        "wg",
+                        format!(
+                            "`wg {other}` is not supported in tcplab (`tunnel wg` configures a device when it makes it)"
+                        ),
+                    )
+                })
+            }
             [other, ..] => Err(Usage {
                 status: 1,
                 ..Usage::with_usage("wg", format!("Invalid subcommand: `{other}'"), USAGE)

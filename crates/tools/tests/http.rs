@@ -553,10 +553,10 @@ fn errors_and_exit_codes() {
         err(9),
         (Some(47), "curl: (47) Maximum (0) redirects followed".into())
     );
-    let usage = tcplab_tools::Command::parse("curl -Z http://server/").unwrap_err();
+    let usage = tcplab_tools::Command::parse("curl -W http://server/").unwrap_err();
     assert_eq!(
         (usage.status, usage.message.as_str()),
-        (2, "option -Z: is unknown")
+        (2, "option -W: is unknown")
     );
 }
 

@@ -254,6 +254,12 @@ fn wg_keys_as_wireguard_tools_make_them() {
     let bad = find(&r, "a", "echo not-a-key | wg pubkey", 0);
     assert_eq!(bad.stderr, ["wg: Key is not the correct length or format"]);
     assert_eq!(bad.exit, Some(1));
+    let set = tcplab_tools::Command::parse("wg set t0 listen-port 1").unwrap_err();
+    assert!(
+        set.message
+            .starts_with("`wg set` is not supported in tcplab"),
+        "{set:?}"
+    );
     let sub = tcplab_tools::Command::parse("wg frobnicate").unwrap_err();
     assert_eq!(sub.status, 1);
     assert!(

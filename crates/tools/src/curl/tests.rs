@@ -29,8 +29,8 @@ fn options() {
 #[test]
 fn usage_errors() {
     assert_eq!(
-        parse("http://h/ -Z").unwrap_err().message,
-        "option -Z: is unknown"
+        parse("http://h/ -W").unwrap_err().message,
+        "option -W: is unknown"
     );
     assert_eq!(parse("-s").unwrap_err().message, "no URL specified!");
     assert!(parse("-I -d x http://h/")
