@@ -49,6 +49,21 @@ impl IpArgs {
                 // -human-readable (what `ip -h` is): counters are shown
                 // as numbers here anyway.
                 "-h" | "-human" | "-human-readable" => {}
+                // iproute2's own options this ip lacks: IPv6 (the stack
+                // is IPv4 only), other families, JSON, colour, batches.
+                o @ ("-6" | "-4" | "-0" | "-j" | "-json" | "-p" | "-pretty" | "-c" | "-color"
+                | "-br" | "-brief" | "-d" | "-details" | "-o" | "-oneline" | "-f"
+                | "-family" | "-b" | "-batch" | "-n" | "-netns" | "-r" | "-resolve" | "-t"
+                | "-timestamp" | "-a" | "-all") => {
+                    if o == "-4" {
+                        rest = tail;
+                        continue;
+                    }
+                    return Err(Usage {
+                        status: 255,
+                        ..Usage::new("ip", format!("option \"{o}\" is not supported in tcplab"))
+                    });
+                }
                 o if o.starts_with('-') => {
                     return Err(Usage {
                         status: 255,
@@ -90,14 +105,35 @@ impl IpArgs {
             {
                 Some(d.to_string())
             }
+            // iproute2's commands that change things: a scenario changes
+            // links and routes with `[[run]]` entries (`link = ...`,
+            // `route = ...`), not with ip.
+            [cmd @ ("add" | "del" | "delete" | "change" | "replace" | "append" | "set" | "flush"
+            | "get"), ..] => {
+                return Err(Usage {
+                    status: 255,
+                    ..Usage::new(
+                        "ip",
+                        format!(
+                            "`ip {} {cmd}` is not supported in tcplab (a scenario changes links and routes with [[run]] entries)",
+                            match object {
+                                IpObject::Addr => "address",
+                                IpObject::Link => "link",
+                                IpObject::Route => "route",
+                            }
+                        ),
+                    )
+                })
+            }
             _ => {
+                // iproute2 quotes the one word it did not know.
                 return Err(Usage {
                     status: 255,
                     ..Usage::new(
                         "ip",
                         format!(
                             "Command \"{}\" is unknown, try \"ip {} help\".",
-                            words.join(" "),
+                            words[0],
                             match object {
                                 IpObject::Addr => "address",
                                 IpObject::Link => "link",
@@ -230,4 +266,44 @@ pub async fn run(host: Host, a: IpArgs, mut out: Output, mut err: Output) -> i32
         }
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(cmd: &str) -> (i32, String) {
+        let args: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+        let u = IpArgs::parse(&args).unwrap_err();
+        (u.status, u.message)
+    }
+
+    /// iproute2's words for what it does not know (one word quoted); its
+    /// own options and commands that this ip lacks said to be so.
+    #[test]
+    fn errors_read_like_iproute2() {
+        assert_eq!(
+            err("route frob x y"),
+            (
+                255,
+                "Command \"frob\" is unknown, try \"ip route help\".".into()
+            )
+        );
+        assert_eq!(
+            err("-Z route"),
+            (255, "Option \"-Z\" is unknown, try \"ip -help\".".into())
+        );
+        assert_eq!(
+            err("-6 route"),
+            (255, "option \"-6\" is not supported in tcplab".into())
+        );
+        assert!(err("route add 1.2.3.0/24 via 10.0.1.1")
+            .1
+            .starts_with("`ip route add` is not supported in tcplab"));
+        assert!(err("link set eth0 down")
+            .1
+            .starts_with("`ip link set` is not supported in tcplab"));
+        let a: Vec<String> = ["-4", "route"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(IpArgs::parse(&a).unwrap().object, IpObject::Route);
+    }
 }

@@ -26,6 +26,7 @@
 
 use std::net::Ipv4Addr;
 
+use tcplab_stack::services::{self, Transport};
 use tcplab_wire::ipv4;
 
 /// A parsed filter; the empty expression takes every packet.
@@ -82,6 +83,8 @@ enum Prim {
     },
     /// `greater N` (true) / `less N` (false).
     Length(bool, usize),
+    /// `ip6`, `arp`: nothing an IPv4 capture holds.
+    Nothing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +192,19 @@ fn named_constant(w: &str) -> Option<u32> {
 }
 
 /// A number as pcap writes them: decimal, `0x` hexadecimal, `0` octal.
+/// libpcap's complaint about a number written in full that does not fit
+/// its 32 bits (`None` for a word that is no number at all).
+fn overflow(w: &str) -> Option<String> {
+    let digits = w
+        .strip_prefix("0x")
+        .or_else(|| w.strip_prefix("0X"))
+        .map_or(w.bytes().all(|b| b.is_ascii_digit()), |h| {
+            !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+    (digits && !w.is_empty() && number(w).is_none())
+        .then(|| format!("number {w} overflows 32 bits"))
+}
+
 fn number(w: &str) -> Option<u32> {
     if let Some(h) = w.strip_prefix("0x").or_else(|| w.strip_prefix("0X")) {
         u32::from_str_radix(h, 16).ok()
@@ -374,7 +390,7 @@ impl Parser {
         let starts_arith = w == "len"
             || w == "-"
             || (matches!(w.as_str(), "ip" | "tcp" | "udp" | "icmp") && next == Some("["))
-            || ((number(&w).is_some() || named_constant(&w).is_some())
+            || ((number(&w).is_some() || named_constant(&w).is_some() || overflow(&w).is_some())
                 && next.is_some_and(is_arith_continuation));
         if starts_arith {
             return self.relation();
@@ -417,6 +433,15 @@ impl Parser {
             "src" | "dst" | "host" | "net" | "port" | "portrange" => {
                 self.pos -= 1;
                 return self.qualified(None);
+            }
+            // Protocols an IPv4 stack never carries: valid filters that
+            // match nothing here.
+            "ip6" | "arp" | "rarp" => return Ok(Node::Prim(Prim::Nothing)),
+            "ether" => {
+                return Err(
+                    "ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel"
+                        .into(),
+                )
             }
             _ => {}
         }
@@ -508,7 +533,23 @@ impl Parser {
                 if q.proto == Some(ICMP) {
                     return Err(format!("icmp has no ports (near `{v}`)"));
                 }
-                let port = |s: &str| s.parse::<u16>().map_err(|_| format!("invalid port {s}"));
+                // libpcap's words: a number past 65535, one past 32 bits,
+                // a service name it does not know (names are looked up).
+                let transport = if q.proto == Some(17) {
+                    Transport::Udp
+                } else {
+                    Transport::Tcp
+                };
+                let port = |s: &str| -> Result<u16, String> {
+                    if let Some(n) = number(s) {
+                        return u16::try_from(n)
+                            .map_err(|_| format!("illegal port number {n} > 65535"));
+                    }
+                    if let Some(e) = overflow(s) {
+                        return Err(e);
+                    }
+                    services::port(s, transport).ok_or_else(|| format!("unknown port '{s}'"))
+                };
                 let (lo, hi) = if q.kind == Kind::Port {
                     (port(v)?, port(v)?)
                 } else {
@@ -626,7 +667,7 @@ impl Parser {
             _ => number(&w)
                 .or_else(|| named_constant(&w))
                 .map(Arith::Num)
-                .ok_or_else(|| near(&w)),
+                .ok_or_else(|| overflow(&w).unwrap_or_else(|| near(&w))),
         }
     }
 }
@@ -772,6 +813,7 @@ impl Pkt<'_> {
     fn prim(&self, p: &Prim) -> bool {
         match *p {
             Prim::Ip => true,
+            Prim::Nothing => false,
             Prim::Proto(n) => self.proto == n,
             Prim::Length(greater, n) => {
                 if greater {
