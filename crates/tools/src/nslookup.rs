@@ -84,6 +84,10 @@ fn number<T: std::str::FromStr>(
     match value.parse::<T>() {
         Ok(n) if ok(&n) => Ok(n),
         Ok(_) => Err(format!("invalid {what} '{value}': out of range")),
+        // Digits too many for the type are a number out of range too.
+        Err(_) if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!("invalid {what} '{value}': out of range"))
+        }
         Err(_) => Err(format!("invalid {what} '{value}': not a valid number")),
     }
 }
@@ -179,10 +183,26 @@ impl NslookupArgs {
                 })
             }
         }
-        if a.name.len() > 253 || a.name.is_empty() {
+        // BIND's checks of the name, with its reason.
+        let labels: Vec<&str> = a
+            .name
+            .strip_suffix('.')
+            .unwrap_or(&a.name)
+            .split('.')
+            .collect();
+        let why = if labels.iter().any(|l| l.len() > 63) {
+            " (label too long)"
+        } else if a.name != "." && labels.iter().any(|l| l.is_empty()) {
+            " (empty label)"
+        } else if a.name.len() > 253 {
+            " (ran out of space)"
+        } else {
+            ""
+        };
+        if !why.is_empty() || a.name.is_empty() {
             return Err(Usage::new(
                 "nslookup",
-                format!("'{}' is not a legal name", a.name),
+                format!("'{}' is not a legal name{why}", a.name),
             ));
         }
         Ok(a)
@@ -581,5 +601,25 @@ mod tests {
         let u = parse("a b c").unwrap_err();
         assert_eq!(u.status, 1);
         assert_eq!(u.printed(), (format!("{USAGE}\n"), false));
+        // BIND 9.18's words, checked: numbers past their range, and names
+        // with the reason they are not legal.
+        let a = parse("-port=99999 -retry=99999999999 x").unwrap();
+        assert_eq!(
+            a.warnings,
+            [
+                "invalid port '99999': out of range",
+                "invalid tries '99999999999': out of range"
+            ]
+        );
+        let long = format!("{}.com", "a".repeat(300));
+        assert_eq!(
+            parse(&long).unwrap_err().message,
+            format!("'{long}' is not a legal name (label too long)")
+        );
+        assert_eq!(
+            parse("a..b").unwrap_err().message,
+            "'a..b' is not a legal name (empty label)"
+        );
+        assert!(parse("lab.test.").is_ok());
     }
 }

@@ -104,15 +104,28 @@ pub(super) fn usage(msg: String) -> Usage {
 }
 
 pub(super) fn secs(v: &str, opt: &str) -> Result<Duration, Usage> {
-    v.parse::<f64>()
-        .ok()
-        .filter(|x| x.is_finite() && *x >= 0.0 && *x < 1e7)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| {
-            usage(format!(
-                "option {opt}: expected a proper numerical parameter"
-            ))
-        })
+    // curl's str2udouble: a number (strtod's: `nan` too, which curl takes
+    // as no limit), not negative, at most LONG_MAX milliseconds.
+    let x = v.trim().parse::<f64>().map_err(|_| {
+        usage(format!(
+            "option {opt}: expected a proper numerical parameter"
+        ))
+    })?;
+    if x < 0.0 {
+        return Err(usage(format!(
+            "option {opt}: expected a positive numerical parameter"
+        )));
+    }
+    if x > i64::MAX as f64 / 1000.0 {
+        return Err(usage(format!("option {opt}: too large number")));
+    }
+    // (Kept within what a clock can add: past a hundred days a limit is
+    // as good as none in a run.)
+    Ok(if x.is_nan() {
+        Duration::ZERO
+    } else {
+        Duration::from_secs_f64(x.min(1e7))
+    })
 }
 
 /// `--limit-rate`'s value as curl's GetSizeParameter reads it: a whole

@@ -38,6 +38,30 @@ fn usage_errors() {
         .message
         .contains("only select one"));
     assert!(parse("-m abc http://h/").is_err());
+    // curl 7.88's words, checked; a huge limit and nan are no limit.
+    for (args, says) in [
+        (
+            "-m -1 http://h/",
+            "option -m: expected a positive numerical parameter",
+        ),
+        ("-m 1e308 http://h/", "option -m: too large number"),
+        (
+            "-m abc http://h/",
+            "option -m: expected a proper numerical parameter",
+        ),
+    ] {
+        assert_eq!(parse(args).unwrap_err().message, says, "{args}");
+    }
+    assert!(parse("-m 99999999999 http://h/")
+        .unwrap()
+        .max_time
+        .is_some());
+    assert_eq!(
+        parse("--connect-timeout nan http://h/")
+            .unwrap()
+            .connect_timeout,
+        None
+    );
 }
 
 #[test]
