@@ -165,6 +165,11 @@ impl Match {
         if (m.icmp_type.is_some() || m.icmp_code.is_some()) && m.proto != Some(ICMP) {
             return Err("type and code apply to icmp only".into());
         }
+        // A code means something only within its type (iptables'
+        // --icmp-type TYPE/CODE, nftables' icmp code after a type).
+        if m.icmp_code.is_some() && m.icmp_type.is_none() {
+            return Err("`code` needs a `type` (a code is numbered within its type)".into());
+        }
         Ok(m)
     }
 }
@@ -304,6 +309,11 @@ mod tests {
             .unwrap_err()
             .contains("tcp and udp only"));
         assert!(Match::parse(&["tcp", "port", "9-2"]).is_err());
+        assert_eq!(
+            Match::parse(&["icmp", "code", "3"]).unwrap_err(),
+            "`code` needs a `type` (a code is numbered within its type)"
+        );
+        assert!(Match::parse(&["icmp", "type", "3", "code", "4"]).is_ok());
         assert!(Match::parse(&["tcp", "from"])
             .unwrap_err()
             .contains("needs a value"));

@@ -141,6 +141,13 @@ impl CertArgs {
                         "cert {verb} takes one NAME (the subject's common name)"
                     )));
                 };
+                // X.509's CommonName is 1 to 64 characters (RFC 5280's
+                // ub-common-name); openssl refuses an empty field too.
+                if name.trim().is_empty() || name.chars().count() > 64 {
+                    return Err(usage(format!(
+                        "cert {verb}: the common name must be 1 to 64 characters, not `{name}`"
+                    )));
+                }
                 let needs_ca = matches!(verb.as_str(), "intermediate" | "leaf");
                 let ca = match (one("ca"), one("ca-key")) {
                     (Some(c), Some(k)) if needs_ca => Some((c, k)),

@@ -153,6 +153,10 @@ fn bad_command_lines_say_what_is_wrong() {
     for (cmd, want) in [
         ("cert", "what should cert do?"),
         (
+            "cert self-signed '' --out a --key-out b",
+            "the common name must be 1 to 64 characters",
+        ),
+        (
             "cert leaf x --out a --key-out b",
             "needs --ca CERT and --ca-key KEY",
         ),
