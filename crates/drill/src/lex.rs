@@ -147,9 +147,13 @@ pub fn tokens(text: &str, defined: &[&str]) -> Result<Vec<Token>, Error> {
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let end = scan(b, i, |c| c.is_ascii_alphanumeric() || c == b'_');
                 let word = &text[i..end];
+                // The last definition of a name counts (packetdrill's table
+                // keeps what was set last); a bare `-D NAME` has no value.
                 let tok = match defined
                     .iter()
-                    .find_map(|d| d.split_once('=').filter(|(n, _)| *n == word))
+                    .rev()
+                    .find(|d| define_name(d) == word)
+                    .and_then(|d| d.split_once('='))
                 {
                     Some((name, value)) => {
                         substitute(name, value).map_err(|m| Error::at(line, m))?
@@ -193,6 +197,10 @@ fn substitute(name: &str, value: &str) -> Result<Tok, String> {
 /// `value` read as C's `strtol(value, &end, 0)` with nothing left over:
 /// an optional sign, then `0x` hexadecimal, `0` octal or decimal digits.
 fn c_integer(value: &str) -> Option<i64> {
+    // strtol of nothing is 0 with nothing left over: an empty value is 0.
+    if value.is_empty() {
+        return Some(0);
+    }
     let (negative, digits) = match value.as_bytes().first()? {
         b'-' => (true, &value[1..]),
         b'+' => (false, &value[1..]),
@@ -210,6 +218,11 @@ fn c_integer(value: &str) -> Option<i64> {
         return None;
     }
     let magnitude = i64::from_str_radix(body, radix).ok()?;
+    // packetdrill takes strtol's LONG_MIN and LONG_MAX (its overflow
+    // values) as no integer: a word.
+    if magnitude == i64::MAX {
+        return None;
+    }
     Some(if negative { -magnitude } else { magnitude })
 }
 
@@ -298,9 +311,25 @@ mod tests {
             ]
         );
         // Not integers in C's sense: kept as words.
-        for v in ["0x", "08", "1.5", "+-1", "0x+5", ""] {
+        for v in [
+            "0x",
+            "08",
+            "1.5",
+            "+-1",
+            "0x+5",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ] {
             assert_eq!(c_integer(v), None, "{v}");
         }
+        assert_eq!(c_integer(""), Some(0));
+        // The last definition counts.
+        let last: Vec<Tok> = tokens("N", &["N=1", "N=2"])
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tok)
+            .collect();
+        assert_eq!(last, [Tok::Int(2)]);
         let e = tokens("X", &["X=\"reno\""]).unwrap_err();
         assert!(e.message.contains("-D X=\"reno\""), "{}", e.message);
     }

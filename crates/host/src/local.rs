@@ -153,13 +153,11 @@ fn check_path(path: &str) -> Result<(), SocketError> {
 }
 
 /// bind(2)'s ENOENT: a socket file is made in a directory, which must be
-/// there (an absolute path's parent in the host's files; a relative one
-/// is the process's own directory).
+/// there (the path's parent in the host's files, relative ones as the
+/// file system reads them; a bare name is made where the process is).
 fn check_directory(host: &Host, path: &str) -> Result<(), SocketError> {
     match path.rfind('/') {
-        Some(at) if at > 0 && path.starts_with('/') && !host.fs().is_dir(&path[..at]) => {
-            Err(SocketError::NotFound)
-        }
+        Some(at) if at > 0 && !host.fs().is_dir(&path[..at]) => Err(SocketError::NotFound),
         _ => Ok(()),
     }
 }

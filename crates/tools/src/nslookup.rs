@@ -194,7 +194,7 @@ impl NslookupArgs {
             " (label too long)"
         } else if a.name != "." && labels.iter().any(|l| l.is_empty()) {
             " (empty label)"
-        } else if a.name.len() > 253 {
+        } else if a.name.strip_suffix('.').unwrap_or(&a.name).len() > 253 {
             " (ran out of space)"
         } else {
             ""

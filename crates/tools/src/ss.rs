@@ -273,16 +273,18 @@ impl SsArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Expr {
     True,
+    /// A port as ss reads it (strtoul: a number past 65535 is taken, and
+    /// matches no socket).
     Port {
         src: bool,
         cmp: Cmp,
-        port: u16,
+        port: u64,
     },
     /// An address (or network), with a port if one was given.
     Addr {
         src: bool,
         net: Option<Cidr>,
-        port: Option<u16>,
+        port: Option<u64>,
     },
     /// Terms joined by `and` (or by nothing) — kept flat, so that a long
     /// filter makes no deep tree.
@@ -294,6 +296,23 @@ enum Expr {
 /// How deep parentheses and `not` may nest (iproute2's bison parser gives
 /// up at 10,000 levels: "memory exhausted").
 const MAX_FILTER_DEPTH: usize = 1000;
+
+/// A filter's port as ss reads it: a service name, or digits as strtoul
+/// takes them (with a sign too: `-1` wraps, past 65535 none matches).
+fn filter_port(p: &str) -> Option<u64> {
+    if let Some(port) = services::port(p, Transport::Tcp) {
+        return Some(u64::from(port));
+    }
+    let (negative, digits) = match p.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, p.strip_prefix('+').unwrap_or(p)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = digits.parse::<u64>().unwrap_or(u64::MAX);
+    Some(if negative { n.wrapping_neg() } else { n })
+}
 
 /// iproute2's complaint about a filter that does not parse (exit 255).
 fn filter_syntax(what: &str) -> Usage {
@@ -382,8 +401,11 @@ impl Expr {
                 "Error: an inet prefix is expected rather than \"{v}\".\nCannot parse dst/src address."
             ))
         };
-        let not_a_port =
-            |v: &str| filter_value(format!("Error: \"{v}\" does not look like a port."));
+        let not_a_port = |v: &str| {
+            filter_value(format!(
+                "Error: \"{v}\" does not look like a port.\nCannot parse dst/src address."
+            ))
+        };
         let missing = || filter_syntax("syntax error");
         // The value after `sport`, `dst`, ...: a grammar word there is a
         // syntax error, not a value that cannot be read.
@@ -412,11 +434,7 @@ impl Expr {
                 }
                 *pos += 1;
                 let p = v.rsplit_once(':').map_or(v, |(_, p)| p);
-                let port = p
-                    .parse()
-                    .ok()
-                    .or_else(|| services::port(p, Transport::Tcp))
-                    .ok_or_else(|| not_a_port(p))?;
+                let port = filter_port(p).ok_or_else(|| not_a_port(p))?;
                 Ok(Expr::Port {
                     src: w == "sport",
                     cmp,
@@ -434,11 +452,7 @@ impl Expr {
                 let (host, port) = match a.rsplit_once(':') {
                     Some((h, "*")) => (h, None),
                     Some((h, p)) => {
-                        let port = p
-                            .parse()
-                            .ok()
-                            .or_else(|| services::port(p, Transport::Tcp))
-                            .ok_or_else(|| not_a_port(p))?;
+                        let port = filter_port(p).ok_or_else(|| not_a_port(p))?;
                         (h, Some(port))
                     }
                     None => (a, None),
@@ -465,11 +479,12 @@ impl Expr {
             Expr::True => true,
             Expr::Port { src, cmp, port } => {
                 let end = if *src { row.local } else { peer };
-                cmp.holds(end.port(), *port)
+                cmp.holds(u64::from(end.port()), *port)
             }
             Expr::Addr { src, net, port } => {
                 let end = if *src { row.local } else { peer };
-                net.is_none_or(|n| n.contains(*end.ip())) && port.is_none_or(|p| end.port() == p)
+                net.is_none_or(|n| n.contains(*end.ip()))
+                    && port.is_none_or(|p| u64::from(end.port()) == p)
             }
             Expr::And(terms) => terms.iter().all(|e| e.matches(row)),
             Expr::Or(terms) => terms.iter().any(|e| e.matches(row)),
@@ -502,7 +517,7 @@ impl Cmp {
         })
     }
 
-    fn holds(self, a: u16, b: u16) -> bool {
+    fn holds(self, a: u64, b: u64) -> bool {
         match self {
             Cmp::Eq => a == b,
             Cmp::Ne => a != b,

@@ -224,8 +224,37 @@ fn parse_wait(v: &str) -> Result<(f64, f64, f64), Usage> {
     Ok((max, here, near))
 }
 
+/// Where CLIF counts an option's value: the argument that holds it, from
+/// 1 (`-w x` is the value's own argument, `-wx` the option's).
+fn value_argc(args: &[String], opt: char, value: &str) -> usize {
+    for (i, a) in args.iter().take_while(|a| *a != "--").enumerate() {
+        if *a == format!("-{opt}{value}") {
+            return i + 1;
+        }
+        if a.starts_with('-') && a.ends_with(opt) && args.get(i + 1).is_some_and(|n| n == value) {
+            return i + 2;
+        }
+    }
+    1
+}
+
 impl TracerouteArgs {
     pub fn parse(args: &[String]) -> Result<TracerouteArgs, Usage> {
+        Self::parse_args(args).map_err(|mut u| {
+            // CLIF adds where the value it could not handle was.
+            let cannot = u
+                .message
+                .strip_prefix("Cannot handle `-")
+                .and_then(|r| r.split_once("' option with arg `"))
+                .and_then(|(o, v)| Some((o.chars().next()?, v.strip_suffix('\'')?.to_string())));
+            if let Some((opt, value)) = cannot {
+                u.message = format!("{} (argc {})", u.message, value_argc(args, opt, &value));
+            }
+            u
+        })
+    }
+
+    fn parse_args(args: &[String]) -> Result<TracerouteArgs, Usage> {
         // Debian's traceroute: --help prints the usage on stderr and exits
         // 0 (-h is a bad option there).
         if crate::asks_help(args, false) {
@@ -981,7 +1010,15 @@ mod tests {
         );
         assert_eq!(
             parse("-w x h").unwrap_err().message,
-            "Cannot handle `-w' option with arg `x'"
+            "Cannot handle `-w' option with arg `x' (argc 2)"
+        );
+        assert_eq!(
+            parse("-n -wx h").unwrap_err().message,
+            "Cannot handle `-w' option with arg `x' (argc 2)"
+        );
+        assert_eq!(
+            parse("-f x h").unwrap_err().message,
+            "Cannot handle `-f' option with arg `x' (argc 2)"
         );
         // traceroute 2.1.2's words, checked: numbers it cannot wait by, an
         // operand too many, a packet length that is not a number.

@@ -98,6 +98,7 @@ fn errors_are_the_kernels() {
         // A socket file is made in a directory, which must be there.
         ("7s", "server", "nc -lU /nonexist/dir/s"),
         ("7s", "server", "serve echo --unix /nonexist/dir/s"),
+        ("7s", "server", "nc -lU rel/x"),
     ]);
     assert_eq!(r[0].stderr, ["nc: /tmp/nobody: No such file or directory"]);
     assert_eq!(r[0].exit, Some(1));
@@ -120,6 +121,7 @@ fn errors_are_the_kernels() {
         r[10].stderr,
         ["serve: cannot listen on /nonexist/dir/s: No such file or directory"]
     );
+    assert_eq!(r[11].stderr, ["nc: No such file or directory"]);
 }
 
 /// The rate in a `transfer` summary line, in Gbit/s.

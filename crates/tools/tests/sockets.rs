@@ -478,7 +478,10 @@ fn bad_arguments() {
             "ss '( sport = :80'",
             "bison bellows (while parsing filter): \"syntax error!\" Sorry.",
         ),
-        ("ss 'sport = :abc'", "Error: \"abc\" does not look like a port."),
+        (
+            "ss 'sport = :abc'",
+            "Error: \"abc\" does not look like a port.\nCannot parse dst/src address.",
+        ),
         (
             "ss frob",
             "Error: an inet prefix is expected rather than \"frob\".\nCannot parse dst/src address.",
@@ -506,6 +509,14 @@ fn bad_arguments() {
             "bison bellows (while parsing filter): \"memory exhausted!\" Sorry."
         )
     );
+    // Ports as strtoul reads them: taken, and matching no socket.
+    for ok in [
+        "ss sport = :99999",
+        "ss 'sport = :-1'",
+        "ss dst 1.2.3.4:99999",
+    ] {
+        assert!(tcplab_tools::Command::parse(ok).is_ok(), "{ok}");
+    }
     let long = format!("ss sport = :1{}", " or sport = :2".repeat(100_000));
     assert!(tcplab_tools::Command::parse(&long).is_ok());
     // Two tables at once: the usage alone, status 3.

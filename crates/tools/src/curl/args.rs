@@ -106,11 +106,18 @@ pub(super) fn usage(msg: String) -> Usage {
 pub(super) fn secs(v: &str, opt: &str) -> Result<Duration, Usage> {
     // curl's str2udouble: a number (strtod's: `nan` too, which curl takes
     // as no limit), not negative, at most LONG_MAX milliseconds.
-    let x = v.trim().parse::<f64>().map_err(|_| {
+    let proper = || {
         usage(format!(
             "option {opt}: expected a proper numerical parameter"
         ))
-    })?;
+    };
+    // strtod takes hexadecimal too (`0x10` is 16); nothing may follow.
+    let x = match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16)
+            .map(|n| n as f64)
+            .map_err(|_| proper())?,
+        None => v.parse::<f64>().map_err(|_| proper())?,
+    };
     if x < 0.0 {
         return Err(usage(format!(
             "option {opt}: expected a positive numerical parameter"

@@ -2,9 +2,7 @@
 //! body of `-d`/`-T`, a head as `-i` and `-D` write it, `-u`'s base64 and
 //! `--compressed`'s decoding.
 
-use std::cell::RefCell;
 use std::io::{self, Write};
-use std::rc::Rc;
 
 use tcplab_host::Host;
 
@@ -82,85 +80,89 @@ pub(super) fn base64(data: &[u8]) -> String {
 
 /// A body's content codings undone as it arrives, as curl's chain of
 /// writers does: `Content-Encoding: gzip, deflate` lists them in the
-/// order they were applied, so the last is undone first. What comes out
-/// is taken with `take` after each piece, so a small compressed body
-/// that inflates a thousandfold never has to be held whole.
+/// order they were applied, so the last is undone first. Each step takes
+/// at most `DECODE_STEP` bytes of input at a time and hands what it made
+/// to the next at once, so what any one step holds stays near a megabyte
+/// however the codings are stacked (a small body that inflates a
+/// thousandfold twice is never held whole).
 pub(super) struct Decoder {
-    chain: Stage,
-    out: Rc<RefCell<Vec<u8>>>,
+    /// The codings to undo, the outermost (listed last) first.
+    steps: Vec<Step>,
+    /// A coding curl does not know: an error at the first body byte (curl
+    /// defers it to the writer's first use; an empty body is fine).
+    unknown: bool,
 }
 
-/// One step of the chain, writing into the next; `Out` collects.
-enum Stage {
-    Out(Rc<RefCell<Vec<u8>>>),
-    Gzip(Box<flate2::write::GzDecoder<Stage>>),
-    Zlib(Box<flate2::write::ZlibDecoder<Stage>>),
+/// One coding being undone, into a buffer the chain drains.
+enum Step {
+    Gzip(flate2::write::GzDecoder<Vec<u8>>),
+    Zlib(flate2::write::ZlibDecoder<Vec<u8>>),
 }
 
-impl Write for Stage {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+impl Step {
+    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
         match self {
-            Stage::Out(v) => {
-                v.borrow_mut().extend_from_slice(b);
-                Ok(b.len())
-            }
-            Stage::Gzip(d) => d.write(b),
-            Stage::Zlib(d) => d.write(b),
+            Step::Gzip(d) => d.write_all(b),
+            Step::Zlib(d) => d.write_all(b),
         }
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    /// The end of the stream: complete, or an error.
+    fn try_finish(&mut self) -> io::Result<()> {
         match self {
-            Stage::Out(_) => Ok(()),
-            Stage::Gzip(d) => d.flush(),
-            Stage::Zlib(d) => d.flush(),
+            Step::Gzip(d) => d.try_finish(),
+            Step::Zlib(d) => d.try_finish(),
         }
     }
-}
 
-impl Stage {
-    /// The end of the body: each step checks its stream is complete and
-    /// passes on what it still holds.
-    fn finish(&mut self) -> io::Result<()> {
+    fn take(&mut self) -> Vec<u8> {
         match self {
-            Stage::Out(_) => Ok(()),
-            Stage::Gzip(d) => {
-                d.try_finish()?;
-                d.get_mut().finish()
-            }
-            Stage::Zlib(d) => {
-                d.try_finish()?;
-                d.get_mut().finish()
-            }
+            Step::Gzip(d) => std::mem::take(d.get_mut()),
+            Step::Zlib(d) => std::mem::take(d.get_mut()),
         }
     }
 }
 
-/// How much compressed input goes in at a time: what one step may
-/// produce stays near a megabyte (deflate inflates at most about 1,032
-/// times).
+/// How much input goes into a step at a time: what it makes from that
+/// stays near a megabyte (deflate inflates at most about 1,032 times).
 const DECODE_STEP: usize = 1024;
 
+/// curl 7.88's bound on stacked codings (CVE-2023-23916).
+const MAX_CODINGS: usize = 5;
+
+/// Why feeding a decoder stopped: the data (61), or the one it fed.
+pub(super) enum Stop<E> {
+    Decode(Failure),
+    Sink(E),
+}
+
 impl Decoder {
-    /// The chain for a `Content-Encoding` value, or curl's (61) for a
-    /// coding it does not know.
+    /// The chain for a `Content-Encoding` value, or curl's (61) for more
+    /// than five codings.
     pub(super) fn new(encoding: &str) -> Result<Decoder, Failure> {
-        let out = Rc::new(RefCell::new(Vec::new()));
-        let mut chain = Stage::Out(out.clone());
-        for coding in encoding.split(',') {
-            chain = match coding.trim().to_ascii_lowercase().as_str() {
-                "gzip" | "x-gzip" => Stage::Gzip(Box::new(flate2::write::GzDecoder::new(chain))),
-                "deflate" => Stage::Zlib(Box::new(flate2::write::ZlibDecoder::new(chain))),
-                "identity" | "" => chain,
-                other => {
-                    return Err(Failure::new(
-                        61,
-                        format!("Unrecognized content encoding type. libcurl understands deflate, gzip content encodings. ({other})"),
-                    ))
-                }
-            };
+        let codings: Vec<String> = encoding
+            .split(',')
+            .map(|c| c.trim().to_ascii_lowercase())
+            .filter(|c| !c.is_empty() && c != "identity")
+            .collect();
+        if codings.len() > MAX_CODINGS {
+            return Err(Failure::new(
+                61,
+                format!("Reject response due to more than {MAX_CODINGS} content encodings"),
+            ));
         }
-        Ok(Decoder { chain, out })
+        let mut steps = Vec::new();
+        let mut unknown = false;
+        for c in codings.iter().rev() {
+            match c.as_str() {
+                "gzip" | "x-gzip" => {
+                    steps.push(Step::Gzip(flate2::write::GzDecoder::new(Vec::new())))
+                }
+                "deflate" => steps.push(Step::Zlib(flate2::write::ZlibDecoder::new(Vec::new()))),
+                _ => unknown = true,
+            }
+        }
+        Ok(Decoder { steps, unknown })
     }
 
     /// Feed `data`; `each` gets what came out, a step at a time.
@@ -168,25 +170,63 @@ impl Decoder {
         &mut self,
         data: &[u8],
         each: &mut dyn FnMut(&[u8]) -> Result<(), E>,
-    ) -> Result<Result<(), E>, Failure> {
-        for step in data.chunks(DECODE_STEP) {
-            self.chain.write_all(step).map_err(unencoding)?;
-            let got = std::mem::take(&mut *self.out.borrow_mut());
-            if !got.is_empty() {
-                if let Err(e) = each(&got) {
-                    return Ok(Err(e));
-                }
-            }
+    ) -> Result<(), Stop<E>> {
+        if self.unknown && !data.is_empty() {
+            return Err(Stop::Decode(Failure::new(
+                61,
+                "Unrecognized content encoding type. libcurl understands deflate, gzip content encodings.".into(),
+            )));
         }
-        Ok(Ok(()))
+        push(&mut self.steps, data, each)
     }
 
-    /// The body ended: what the chain still held, or (61) if a stream
-    /// in it was cut short.
-    pub(super) fn finish(&mut self) -> Result<Vec<u8>, Failure> {
-        self.chain.finish().map_err(unencoding)?;
-        Ok(std::mem::take(&mut *self.out.borrow_mut()))
+    /// The body ended: what the steps still held, or (61) if a stream in
+    /// the chain was cut short.
+    pub(super) fn finish<E>(
+        &mut self,
+        each: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), Stop<E>> {
+        finish(&mut self.steps, each)
     }
+}
+
+/// `data` through `steps` and on to `each`, `DECODE_STEP` bytes of each
+/// step's input at a time.
+fn push<E>(
+    steps: &mut [Step],
+    data: &[u8],
+    each: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), Stop<E>> {
+    let Some((first, rest)) = steps.split_first_mut() else {
+        return if data.is_empty() {
+            Ok(())
+        } else {
+            each(data).map_err(Stop::Sink)
+        };
+    };
+    for piece in data.chunks(DECODE_STEP) {
+        first
+            .write_all(piece)
+            .map_err(|e| Stop::Decode(unencoding(e)))?;
+        let made = first.take();
+        push(rest, &made, each)?;
+    }
+    Ok(())
+}
+
+fn finish<E>(
+    steps: &mut [Step],
+    each: &mut dyn FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), Stop<E>> {
+    let Some((first, rest)) = steps.split_first_mut() else {
+        return Ok(());
+    };
+    first
+        .try_finish()
+        .map_err(|e| Stop::Decode(unencoding(e)))?;
+    let made = first.take();
+    push(rest, &made, each)?;
+    finish(rest, each)
 }
 
 fn unencoding(e: io::Error) -> Failure {

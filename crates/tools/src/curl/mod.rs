@@ -46,7 +46,7 @@ mod tls;
 
 pub use args::CurlArgs;
 use args::{Pin, Url};
-use body::{base64, head_text, request_body, Decoder};
+use body::{base64, head_text, request_body, Decoder, Stop};
 use report::{write_out, Meter, Stats};
 
 const VERSION: &str = "7.88.1";
@@ -582,9 +582,12 @@ async fn exchange(
                     );
                 }
                 match decoder.as_mut() {
-                    Some(d) => d.feed(b, &mut deliver).unwrap_or_else(|f| {
-                        *refused.borrow_mut() = Some(f);
-                        Err(HttpError::Refused)
+                    Some(d) => d.feed(b, &mut deliver).map_err(|stop| match stop {
+                        Stop::Sink(e) => e,
+                        Stop::Decode(f) => {
+                            *refused.borrow_mut() = Some(f);
+                            HttpError::Refused
+                        }
                     }),
                     None => deliver(b),
                 }
@@ -609,13 +612,13 @@ async fn exchange(
         // The body is in: what the decoder still holds, or (61) when a
         // coded stream was cut short.
         match (read_result, decoder.as_mut()) {
-            (Ok(()), Some(d)) => match d.finish() {
-                Ok(tail) => deliver(&tail),
-                Err(f) => {
+            (Ok(()), Some(d)) => d.finish(&mut deliver).map_err(|stop| match stop {
+                Stop::Sink(e) => e,
+                Stop::Decode(f) => {
                     *refused.borrow_mut() = Some(f);
-                    Err(HttpError::Refused)
+                    HttpError::Refused
                 }
-            },
+            }),
             (r, _) => r,
         }
     };

@@ -435,8 +435,36 @@ impl Parser {
                 return self.qualified(None);
             }
             // Protocols an IPv4 stack never carries: valid filters that
-            // match nothing here.
-            "ip6" | "arp" | "rarp" => return Ok(Node::Prim(Prim::Nothing)),
+            // match nothing here, alone or qualified (`arp host 10.0.0.1`,
+            // `ip6 proto 6`, `ip6 src host ::1`): the qualifier's words
+            // are taken and match nothing either.
+            "ip6" | "arp" | "rarp" => {
+                if self.eat("proto") {
+                    self.next().ok_or_else(|| self.unexpected())?;
+                } else if self.peek().is_some_and(|n| {
+                    matches!(n, "src" | "dst" | "host" | "net" | "port" | "portrange")
+                }) {
+                    while self.peek().is_some_and(|n| {
+                        matches!(n, "src" | "dst" | "host" | "net" | "port" | "portrange")
+                            || (n == "or" || n == "and")
+                                && self.peek_at(1).is_some_and(|m| m == "src" || m == "dst")
+                    }) {
+                        self.next();
+                    }
+                    self.next().ok_or_else(|| self.unexpected())?;
+                    // An IPv6 address comes lexed in pieces (`::1` is
+                    // `:`, `:`, `1`): the rest of it.
+                    while self.peek().is_some_and(|n| {
+                        n == ":"
+                            || n.bytes()
+                                .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'/')
+                    }) {
+                        self.next();
+                    }
+                }
+                self.last = None;
+                return Ok(Node::Prim(Prim::Nothing));
+            }
             "ether" => {
                 return Err(
                     "ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel"

@@ -104,7 +104,16 @@ fn numbers_ports_and_other_protocols_as_libpcap_says() {
         parse("ether host 1:2:3:4:5:6").unwrap_err(),
         "ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel"
     );
-    for nothing in ["ip6", "arp", "ip6 and tcp"] {
+    for nothing in [
+        "ip6",
+        "arp",
+        "ip6 and tcp",
+        "arp host 10.0.1.3",
+        "ip6 host ::1",
+        "ip6 proto 6",
+        "ip6 src or dst host ::1",
+        "rarp src 10.0.0.1 and tcp",
+    ] {
         let f = parse(nothing).unwrap();
         assert!(!f.matches(&packet(6, 1000, 80)), "{nothing}");
     }
