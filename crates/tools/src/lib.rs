@@ -111,7 +111,20 @@ pub(crate) fn asks_help(args: &[String], short: bool) -> bool {
 /// tool prints only its usage (`ip` alone), the usage's first line.
 impl fmt::Display for Usage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let usage = self.usage.as_deref().and_then(|u| u.lines().next());
+        // One line: the message, or without one the usage's first line —
+        // with the line after it when the first is only a title
+        // (`Usage:`), whose own words say nothing.
+        let usage = self.usage.as_deref().map(|u| {
+            let mut lines = u.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("");
+            match lines.next() {
+                Some(next) if first.ends_with(':') && !first.contains(' ') => {
+                    let next = next.split_whitespace().collect::<Vec<_>>().join(" ");
+                    format!("{first} {next}")
+                }
+                _ => first.to_string(),
+            }
+        });
         match usage {
             Some(u) if self.message.is_empty() => write!(f, "{}: {u}", self.tool),
             _ => write!(f, "{}: {}", self.tool, self.message),

@@ -154,6 +154,13 @@ fn a_usage_only_mistake_still_reads_as_one_line() {
     // Run, it prints the whole usage, as ip does.
     let (printed, stdout) = u.printed();
     assert!(!stdout && printed.starts_with("Usage: ip") && printed.lines().count() == 3);
+    // A usage whose first line is only its title: the line after it too.
+    let u = tcplab_tools::check("nslookup a b c").unwrap_err();
+    assert_eq!(
+        u.to_string(),
+        "nslookup: Usage: nslookup [-opt ...] # interactive mode using default server"
+    );
+    assert!(u.printed().0.starts_with("Usage:\n   nslookup [-opt ...]"));
 }
 
 /// A chargen stream over a link with neither rate nor delay carries data
