@@ -642,3 +642,25 @@ fn a_long_capture_is_written_whole() {
     assert_eq!(read.exit, Some(0), "{read:?}");
     assert_eq!(read.stdout.len(), captured, "{:?}", read.stderr);
 }
+
+/// On an interface without a link layer, libpcap refuses a filter only
+/// ARP could pass; the loopback (Ethernet) and `any` take it, and match
+/// nothing an IPv4 network carries.
+#[test]
+fn arp_on_a_raw_link_rejects_all_packets() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "client", "tcpdump -n -i eth0 arp"),
+            ("0s", "client", "tcpdump -n -c 1 -i eth0 'arp or icmp'"),
+            ("1s", "client", "ping -c 1 server"),
+        ],
+    );
+    assert_eq!(r[0].exit, Some(1));
+    assert_eq!(
+        r[0].stderr.last().map(String::as_str),
+        Some("tcpdump: expression rejects all packets")
+    );
+    assert_eq!(r[1].exit, Some(0), "{:?}", r[1]);
+    assert!(r[1].stdout[0].contains("ICMP echo request"), "{:?}", r[1]);
+}

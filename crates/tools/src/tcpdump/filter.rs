@@ -83,8 +83,11 @@ enum Prim {
     },
     /// `greater N` (true) / `less N` (false).
     Length(bool, usize),
-    /// `ip6`, `arp`: nothing an IPv4 capture holds.
+    /// `ip6`: nothing an IPv4 capture holds.
     Nothing,
+    /// `arp`, `rarp`: link-layer protocols, which a raw IP link cannot
+    /// carry at all (libpcap rejects a filter that only they could pass).
+    Arp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -463,7 +466,7 @@ impl Parser {
                     }
                 }
                 self.last = None;
-                return Ok(Node::Prim(Prim::Nothing));
+                return Ok(Node::Prim(if w == "ip6" { Prim::Nothing } else { Prim::Arp }));
             }
             "ether" => {
                 return Err(
@@ -784,6 +787,29 @@ impl Filter {
     }
 
     /// Whether the datagram `bytes` passes.
+    /// Whether no packet of a raw IP link can pass (libpcap's "expression
+    /// rejects all packets"): `arp`, and what only it could let through.
+    pub fn rejects_all_raw(&self) -> bool {
+        fn constant(n: &Node) -> Option<bool> {
+            match n {
+                Node::Prim(Prim::Arp) => Some(false),
+                Node::Prim(_) | Node::Rel(..) => None,
+                Node::Not(a) => constant(a).map(|v| !v),
+                Node::And(a, b) => match (constant(a), constant(b)) {
+                    (Some(false), _) | (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                },
+                Node::Or(a, b) => match (constant(a), constant(b)) {
+                    (Some(true), _) | (_, Some(true)) => Some(true),
+                    (Some(false), Some(false)) => Some(false),
+                    _ => None,
+                },
+            }
+        }
+        self.root.as_ref().and_then(constant) == Some(false)
+    }
+
     pub fn matches(&self, bytes: &[u8]) -> bool {
         let Some(root) = &self.root else {
             return true;
@@ -841,7 +867,7 @@ impl Pkt<'_> {
     fn prim(&self, p: &Prim) -> bool {
         match *p {
             Prim::Ip => true,
-            Prim::Nothing => false,
+            Prim::Nothing | Prim::Arp => false,
             Prim::Proto(n) => self.proto == n,
             Prim::Length(greater, n) => {
                 if greater {

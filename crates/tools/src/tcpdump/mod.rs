@@ -510,6 +510,12 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
         None => (None, true),
     };
     let loopback = only.is_some_and(|id| ifaces.iter().any(|i| i.0 == id && i.2));
+    // libpcap's compiler: on a raw IP link (not the loopback's Ethernet,
+    // not the cooked `any`) a filter only ARP could pass passes nothing.
+    if only.is_some() && !loopback && filter.rejects_all_raw() {
+        err.line("tcpdump: expression rejects all packets");
+        return 1;
+    }
     let tap = host.tap();
     let mut dump = a.write.as_deref().map(|p| Dump::new(p, a.snaplen));
     if dump.is_none() && a.verbose == 0 {

@@ -118,6 +118,23 @@ fn numbers_ports_and_other_protocols_as_libpcap_says() {
         assert!(!f.matches(&packet(6, 1000, 80)), "{nothing}");
     }
     assert!(parse("ip6 or tcp").unwrap().matches(&packet(6, 1000, 80)));
+    // What a raw IP link can never pass (libpcap: "expression rejects all
+    // packets"): ARP, alone or where only it could let a packet through.
+    for (filter, rejects) in [
+        ("arp", true),
+        ("rarp and tcp", true),
+        ("not not arp", true),
+        ("arp or tcp", false),
+        ("ip6", false),
+        ("not arp", false),
+        ("tcp", false),
+    ] {
+        assert_eq!(
+            parse(filter).unwrap().rejects_all_raw(),
+            rejects,
+            "{filter}"
+        );
+    }
 }
 
 /// libpcap refuses a constant divisor of zero and a constant shift of
