@@ -122,8 +122,10 @@ impl NslookupArgs {
                     None => Err(format!("unknown query type: {value}")),
                 },
                 "port" => number("port", value, |_: &u16| true).map(|p| a.port = p),
-                "timeout" => number("timeout", value, |s: &u64| (1..=3600).contains(s))
-                    .map(|s| a.timeout = Duration::from_secs(s)),
+                // 0 is the default's 5 s (checked against BIND 9.18: a
+                // server that never answers is given up after 5 s).
+                "timeout" => number("timeout", value, |s: &u64| *s <= 0xffff)
+                    .map(|s| a.timeout = Duration::from_secs(if s == 0 { 5 } else { s })),
                 "retry" => {
                     number("tries", value, |n: &u32| (1..=100).contains(n)).map(|n| a.tries = n)
                 }
@@ -603,6 +605,14 @@ mod tests {
         assert_eq!(u.printed(), (format!("{USAGE}\n"), false));
         // BIND 9.18's words, checked: numbers past their range, and names
         // with the reason they are not legal.
+        assert_eq!(
+            parse("-timeout=0 x").unwrap().timeout,
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            parse("-timeout=9 x").unwrap().timeout,
+            Duration::from_secs(9)
+        );
         let a = parse("-port=99999 -retry=99999999999 x").unwrap();
         assert_eq!(
             a.warnings,
