@@ -684,24 +684,19 @@ impl Sim {
                         segment,
                         senders,
                         up,
-                        text,
+                        link,
                     } => {
                         let mut changed = false;
                         for m in senders {
                             changed |= self.segments[segment].set_up(m, up);
                         }
-                        // A link already in that state: said as it is
-                        // (as `ip link set up` on an up link changes nothing).
-                        let text = if changed {
-                            text
-                        } else {
-                            let (name, _) = text
-                                .strip_prefix("link ")
-                                .and_then(|t| {
-                                    t.rsplit_once(if up { " comes back up" } else { " goes down" })
-                                })
-                                .unwrap_or((&text, ""));
-                            format!("link {name} is already {}", if up { "up" } else { "down" })
+                        // A link already in that state is said to be (as
+                        // `ip link set up` on an up link changes nothing).
+                        let text = match (changed, up) {
+                            (true, true) => format!("link {link} comes back up"),
+                            (true, false) => format!("link {link} goes down"),
+                            (false, true) => format!("link {link} is already up"),
+                            (false, false) => format!("link {link} is already down"),
                         };
                         self.record(TranscriptEvent::Change {
                             time: self.now,

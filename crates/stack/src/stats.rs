@@ -233,23 +233,15 @@ impl fmt::Display for Stats {
         // types that counted, input then output, sixteen to a line of
         // /proc/net/snmp, and net-tools heads each line's group with the
         // section's name (none at all when nothing counted).
-        let counted: Vec<(String, u64)> = icmp
-            .in_type
-            .iter()
-            .enumerate()
-            .map(|(t, n)| (format!("InType{t}"), *n))
-            .chain(
-                icmp.out_type
-                    .iter()
-                    .enumerate()
-                    .map(|(t, n)| (format!("OutType{t}"), *n)),
-            )
-            .filter(|(_, n)| *n > 0)
+        let counted: Vec<(&str, usize, u64)> = [("In", &icmp.in_type), ("Out", &icmp.out_type)]
+            .into_iter()
+            .flat_map(|(dir, counts)| counts.iter().enumerate().map(move |(t, n)| (dir, t, *n)))
+            .filter(|&(_, _, n)| n > 0)
             .collect();
         for group in counted.chunks(16) {
             writeln!(f, "IcmpMsg:")?;
-            for (name, n) in group {
-                named(f, 8, name, *n)?;
+            for &(dir, t, n) in group {
+                named(f, 8, &format!("{dir}Type{t}"), n)?;
             }
         }
         let tcp = &self.tcp;

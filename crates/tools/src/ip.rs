@@ -22,6 +22,17 @@ pub enum IpObject {
     Route,
 }
 
+impl IpObject {
+    /// Its name in iproute2's words.
+    fn name(&self) -> &'static str {
+        match self {
+            IpObject::Addr => "address",
+            IpObject::Link => "link",
+            IpObject::Route => "route",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpArgs {
     pub object: IpObject,
@@ -49,16 +60,14 @@ impl IpArgs {
                 // -human-readable (what `ip -h` is): counters are shown
                 // as numbers here anyway.
                 "-h" | "-human" | "-human-readable" => {}
+                // IPv4: all there is here.
+                "-4" => {}
                 // iproute2's own options this ip lacks: IPv6 (the stack
                 // is IPv4 only), other families, JSON, colour, batches.
-                o @ ("-6" | "-4" | "-0" | "-j" | "-json" | "-p" | "-pretty" | "-c" | "-color"
-                | "-br" | "-brief" | "-d" | "-details" | "-o" | "-oneline" | "-f"
-                | "-family" | "-b" | "-batch" | "-n" | "-netns" | "-r" | "-resolve" | "-t"
+                o @ ("-6" | "-0" | "-j" | "-json" | "-p" | "-pretty" | "-c" | "-color" | "-br"
+                | "-brief" | "-d" | "-details" | "-o" | "-oneline" | "-f" | "-family"
+                | "-b" | "-batch" | "-n" | "-netns" | "-r" | "-resolve" | "-t"
                 | "-timestamp" | "-a" | "-all") => {
-                    if o == "-4" {
-                        rest = tail;
-                        continue;
-                    }
                     return Err(Usage {
                         status: 255,
                         ..Usage::new("ip", format!("option \"{o}\" is not supported in tcplab"))
@@ -116,11 +125,7 @@ impl IpArgs {
                         "ip",
                         format!(
                             "`ip {} {cmd}` is not supported in tcplab (a scenario changes links and routes with [[run]] entries)",
-                            match object {
-                                IpObject::Addr => "address",
-                                IpObject::Link => "link",
-                                IpObject::Route => "route",
-                            }
+                            object.name()
                         ),
                     )
                 })
@@ -134,11 +139,7 @@ impl IpArgs {
                         format!(
                             "Command \"{}\" is unknown, try \"ip {} help\".",
                             words[0],
-                            match object {
-                                IpObject::Addr => "address",
-                                IpObject::Link => "link",
-                                IpObject::Route => "route",
-                            }
+                            object.name()
                         ),
                     )
                 })

@@ -186,17 +186,13 @@ impl NslookupArgs {
             }
         }
         // BIND's checks of the name, with its reason.
-        let labels: Vec<&str> = a
-            .name
-            .strip_suffix('.')
-            .unwrap_or(&a.name)
-            .split('.')
-            .collect();
+        let stem = a.name.strip_suffix('.').unwrap_or(&a.name);
+        let labels: Vec<&str> = stem.split('.').collect();
         let why = if labels.iter().any(|l| l.len() > 63) {
             " (label too long)"
         } else if a.name != "." && labels.iter().any(|l| l.is_empty()) {
             " (empty label)"
-        } else if a.name.strip_suffix('.').unwrap_or(&a.name).len() > 253 {
+        } else if stem.len() > 253 {
             " (ran out of space)"
         } else {
             ""

@@ -609,13 +609,13 @@ fn link_change(
             segment,
             senders,
             up: false,
-            text: format!("link {name}{which} goes down"),
+            link: format!("{name}{which}"),
         }),
         (Some(false), None, None) | (None, Some(true), None) => Ok(Action::Link {
             segment,
             senders,
             up: true,
-            text: format!("link {name}{which} comes back up"),
+            link: format!("{name}{which}"),
         }),
         (None, None, Some(set)) => {
             if let Some(d) = &set.drop {

@@ -144,7 +144,8 @@ pub enum Action {
         /// The sending members whose direction changes.
         senders: Vec<usize>,
         up: bool,
-        text: String,
+        /// The link as the transcript names it (`r1-server (forward)`).
+        link: String,
     },
     /// Change the impairments of directions of a link.
     Impair {

@@ -423,9 +423,7 @@ impl Parser {
                 }
                 let proto_node = Node::Prim(proto.map_or(Prim::Ip, Prim::Proto));
                 // A protocol alone, or qualifying what follows it.
-                if !self.peek().is_some_and(|n| {
-                    matches!(n, "src" | "dst" | "host" | "net" | "port" | "portrange")
-                }) {
+                if !self.peek().is_some_and(is_qualifier) {
                     // A bare value after this cannot repeat what came
                     // before it (pcap: `port 22 or tcp or 80` is an error).
                     self.last = None;
@@ -444,25 +442,29 @@ impl Parser {
             "ip6" | "arp" | "rarp" => {
                 if self.eat("proto") {
                     self.next().ok_or_else(|| self.unexpected())?;
-                } else if self.peek().is_some_and(|n| {
-                    matches!(n, "src" | "dst" | "host" | "net" | "port" | "portrange")
-                }) {
+                } else {
+                    // `src or dst host ...` joins two qualifiers.
+                    let mut qualified = false;
                     while self.peek().is_some_and(|n| {
-                        matches!(n, "src" | "dst" | "host" | "net" | "port" | "portrange")
-                            || (n == "or" || n == "and")
+                        is_qualifier(n)
+                            || qualified
+                                && (n == "or" || n == "and")
                                 && self.peek_at(1).is_some_and(|m| m == "src" || m == "dst")
                     }) {
                         self.next();
+                        qualified = true;
                     }
-                    self.next().ok_or_else(|| self.unexpected())?;
-                    // An IPv6 address comes lexed in pieces (`::1` is
-                    // `:`, `:`, `1`): the rest of it.
-                    while self.peek().is_some_and(|n| {
-                        n == ":"
-                            || n.bytes()
-                                .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'/')
-                    }) {
-                        self.next();
+                    if qualified {
+                        self.next().ok_or_else(|| self.unexpected())?;
+                        // An IPv6 address comes lexed in pieces (`::1` is
+                        // `:`, `:`, `1`): the rest of it.
+                        while self.peek().is_some_and(|n| {
+                            n == ":"
+                                || n.bytes()
+                                    .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'/')
+                        }) {
+                            self.next();
+                        }
                     }
                 }
                 self.last = None;
@@ -701,6 +703,11 @@ impl Parser {
                 .ok_or_else(|| overflow(&w).unwrap_or_else(|| near(&w))),
         }
     }
+}
+
+/// A word that says which address or port a primitive looks at.
+fn is_qualifier(w: &str) -> bool {
+    matches!(w, "src" | "dst" | "host" | "net" | "port" | "portrange")
 }
 
 /// Whether a token after a value makes it the start of arithmetic.
