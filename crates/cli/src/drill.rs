@@ -17,6 +17,11 @@ pub struct DrillArgs {
     /// `--tolerance_usecs`).
     #[arg(long, value_name = "USECS")]
     tolerance_usecs: Option<i64>,
+    /// The share of the time since the previous event an event may also
+    /// be off by, the larger of the two applying (overrides each script's
+    /// `--tolerance_percent`; 5 by default, as packetdrill on FreeBSD).
+    #[arg(long, value_name = "PERCENT")]
+    tolerance_percent: Option<f64>,
     /// Define NAME for `#ifdef NAME` (repeatable); with `-D NAME=VALUE`
     /// the word NAME in a script stands for VALUE (a number, a word or a
     /// `command`), as in packetdrill.
@@ -76,6 +81,7 @@ fn collect(
 pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
     let profile = Profile::from_name(&args.profile)
         .ok_or_else(|| format!("--profile {}: expected `tcplab` or `freebsd`", args.profile))?;
+    tcplab_drill::run::check_tolerance(args.tolerance_usecs, args.tolerance_percent)?;
     let mut files = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for p in &args.paths {
@@ -96,6 +102,7 @@ pub fn drill(args: DrillArgs) -> Result<ExitCode, String> {
     let names: Vec<&str> = args.defines.iter().map(String::as_str).collect();
     let options = RunOptions {
         tolerance_usecs: args.tolerance_usecs,
+        tolerance_percent: args.tolerance_percent,
         profile,
         verbose: args.verbose,
         seed: args.seed,

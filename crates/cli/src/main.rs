@@ -10,7 +10,7 @@
 //!              [--seed N] [--pcap FILE] [RULES.toml]
 //! tcplab ss [--tun NAME] [SS OPTIONS]
 //! tcplab drill FILE.pkt|DIR ... [--profile tcplab|freebsd] [-D NAME[=VALUE]]
-//!              [--tolerance-usecs N] [--verbose]
+//!              [--tolerance-usecs N] [--tolerance-percent P] [--verbose]
 //! ```
 //!
 //! Mistakes in what a person typed (flags, files, scenario contents) end

@@ -13,6 +13,9 @@ pub enum Tok {
     Opt(String),
     Shell(String),
     Code(String),
+    /// `"text"`, without its quotes (packetdrill keeps backslashes as
+    /// written).
+    Str(String),
     Ellipsis,
     Punct(char),
 }
@@ -111,6 +114,19 @@ pub fn tokens(text: &str, defined: &[&str]) -> Result<Vec<Token>, Error> {
                 line += count_lines(&b[i..j]);
                 i = j + 1;
             }
+            b'"' => {
+                // `"(\\.|[^"])*"`: a backslash takes the next byte along.
+                let mut j = i + 1;
+                while j < b.len() && b[j] != b'"' {
+                    j += if b[j] == b'\\' { 2 } else { 1 };
+                }
+                if j >= b.len() {
+                    return Err(Error::at(line, "unterminated quoted string"));
+                }
+                push(&mut out, Tok::Str(text[i + 1..j].to_string()));
+                line += count_lines(&b[i..j]);
+                i = j + 1;
+            }
             b'%' if b.get(i + 1) == Some(&b'{') => {
                 let Some(end) = find(b, i + 2, b"}%") else {
                     return Err(Error::at(line, "unterminated %{ code block"));
@@ -186,10 +202,11 @@ fn substitute(name: &str, value: &str) -> Result<Tok, String> {
     if let Some(cmd) = value.strip_prefix('`').and_then(|v| v.strip_suffix('`')) {
         return Ok(Tok::Shell(cmd.to_string()));
     }
+    if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
+        return Ok(Tok::Str(value[1..value.len() - 1].to_string()));
+    }
     if value.starts_with('"') {
-        return Err(format!(
-            "-D {name}={value}: a quoted string is not a value tcplab's scripts take"
-        ));
+        return Err(format!("-D {name}={value}: an unterminated quoted string"));
     }
     Ok(c_integer(value).map_or_else(|| Tok::Word(value.to_string()), Tok::Int))
 }
@@ -281,6 +298,34 @@ mod tests {
             .collect()
     }
 
+    /// `"..."` is one token, a backslash taking the next byte along,
+    /// over lines if it must be; one not closed is an error at its line.
+    #[test]
+    fn quoted_strings() {
+        assert_eq!(
+            toks(
+                r#"f("cubic", "a\"b", "x
+y") // "not one""#
+            ),
+            [
+                Tok::Word("f".into()),
+                Tok::Punct('('),
+                Tok::Str("cubic".into()),
+                Tok::Punct(','),
+                Tok::Str(r#"a\"b"#.into()),
+                Tok::Punct(','),
+                Tok::Str("x\ny".into()),
+                Tok::Punct(')'),
+            ]
+        );
+        let t = tokens("a\n\"x\n\"\nb", &[]).unwrap();
+        assert_eq!(t.last().map(|t| t.line), Some(4));
+        let e = tokens("\n\"open\n", &[]).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(tokens("x", &["Q=\"open"]).is_ok());
+        assert!(tokens("Q", &["Q=\"open"]).is_err());
+    }
+
     #[test]
     fn defined_names_stand_for_their_values() {
         let defined = [
@@ -290,9 +335,10 @@ mod tests {
             "LEVEL=IPPROTO_TCP",
             "CMD=`true`",
             "N=-3",
+            "CC=\"reno\"",
         ];
         let t: Vec<Tok> = tokens(
-            "#ifdef STANDARD\nPORT MODE LEVEL CMD N PORTS\n#endif",
+            "#ifdef STANDARD\nPORT MODE LEVEL CMD N CC PORTS\n#endif",
             &defined,
         )
         .unwrap()
@@ -307,6 +353,7 @@ mod tests {
                 Tok::Word("IPPROTO_TCP".into()),
                 Tok::Shell("true".into()),
                 Tok::Int(-3),
+                Tok::Str("reno".into()),
                 Tok::Word("PORTS".into()),
             ]
         );
@@ -330,8 +377,8 @@ mod tests {
             .map(|t| t.tok)
             .collect();
         assert_eq!(last, [Tok::Int(2)]);
-        let e = tokens("X", &["X=\"reno\""]).unwrap_err();
-        assert!(e.message.contains("-D X=\"reno\""), "{}", e.message);
+        let e = tokens("X", &["X=\"reno"]).unwrap_err();
+        assert!(e.message.contains("-D X=\"reno"), "{}", e.message);
     }
 
     #[test]

@@ -154,6 +154,8 @@ pub enum Expr {
     List(Vec<Expr>),
     /// `{...}`: a structure, kept as its tokens' text.
     Struct(String),
+    /// `"text"` (a congestion control's name for `TCP_CONGESTION`).
+    Str(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -293,6 +295,7 @@ impl Parser {
             Some(Tok::Opt(o)) => format!("`--{o}`"),
             Some(Tok::Shell(_)) => "a backtick command".into(),
             Some(Tok::Code(_)) => "a %{ }% block".into(),
+            Some(Tok::Str(t)) => format!("the string \"{t}\""),
             Some(Tok::Ellipsis) => "`...`".into(),
             Some(Tok::Punct(c)) => format!("`{c}`"),
         }
@@ -745,6 +748,7 @@ impl Parser {
                 Tok::Opt(o) => format!("--{o}"),
                 Tok::Shell(s) => format!("`{s}`"),
                 Tok::Code(s) => s,
+                Tok::Str(s) => format!("\"{s}\""),
             });
         }
         Err(Error::at(line, format!("unclosed `{open}`")))
@@ -794,6 +798,11 @@ impl Parser {
                 Ok(Expr::List(items))
             }
             Some(Tok::Punct('{')) => Ok(Expr::Struct(self.balanced('{', '}')?)),
+            Some(Tok::Str(t)) => {
+                let t = t.clone();
+                self.i += 1;
+                Ok(Expr::Str(t))
+            }
             _ => self.err(format!("expected a value, found {}", self.describe())),
         }
     }

@@ -245,3 +245,39 @@ fn render(
     }
     s
 }
+
+/// The other side of the scripts that differ by `#ifdef`: with
+/// `-D FreeBSD` the IPv4 scripts that have a FreeBSD branch expect
+/// FreeBSD's own TIME-WAIT (`tcp_twcheck`: a SYN above RCV.NXT reopens, a
+/// segment without ACK is dropped, a SYN with ACK is acknowledged, and
+/// drop_synfin keeps a SYN+FIN from reopening), which the runner selects
+/// with that name; every one of them passes.
+#[test]
+fn the_freebsd_branches_pass_with_define_freebsd() {
+    let Some(dir) = suite() else {
+        eprintln!("skipped: the FreeBSD suite is not at ../shared/conformance/freebsd (set TCPLAB_FREEBSD_SUITE)");
+        return;
+    };
+    let options = tcplab_drill::run::RunOptions {
+        profile: tcplab_drill::run::Profile::FreeBsd,
+        defines: vec!["FreeBSD".into()],
+        ..Default::default()
+    };
+    let mut all = Vec::new();
+    scripts(&dir, &mut all);
+    let (mut ran, mut failures) = (0, Vec::new());
+    for path in &all {
+        let text = std::fs::read_to_string(path).unwrap();
+        let ipv4 = path.to_string_lossy().ends_with("-ipv4.pkt");
+        if !ipv4 || !text.contains("#ifdef FreeBSD") {
+            continue;
+        }
+        ran += 1;
+        let outcome = tcplab_drill::run::run_text(&text, &options).unwrap();
+        if let Err(f) = outcome.result {
+            failures.push(format!("{}:{}: {}", path.display(), f.line, f.message));
+        }
+    }
+    assert!(ran >= 30, "only {ran} scripts with a FreeBSD branch");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

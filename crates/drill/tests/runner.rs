@@ -125,6 +125,52 @@ fn timing_is_checked_both_ways_with_the_tolerance() {
     run(&any).unwrap();
 }
 
+/// The tolerance is the larger of the microseconds and a share of the
+/// time since the previous event: 5 % unless the script or the command
+/// line says otherwise (packetdrill's run.c; 5 % in its FreeBSD build).
+#[test]
+fn the_tolerance_grows_with_the_gap_by_a_percentage() {
+    // RTT 100 ms, so the data's RTO is 300 ms: its retransmission comes
+    // at 0.400 s, 15 ms before a line that expects it 315 ms after the
+    // first send.
+    let body = "\
+ 0.00 `sysctl -w net.inet.tcp.rfc1323=0`
++0.00 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0.00 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0.00 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0.00 > S 0:0(0) win 65535 <mss 1460,nop,nop,sackOK>
++0.10 < S. 0:0(0) ack 1 win 65535 <mss 1460,nop,nop,sackOK>
++0.00 > . 1:1(0) ack 1 win 65535
++0.00 write(3, ..., 1000) = 1000
++0.00 > P. 1:1001(1000) ack 1 win 65535
++0.315 > P. 1:1001(1000) ack 1 win 65535
+";
+    let script =
+        |options: &str| format!("--ip_version=ipv4\n--tolerance_usecs=1000\n{options}{body}");
+    let run = |text: &str, options: &RunOptions| run_text(text, options).unwrap().result;
+    // 5 % of 315 ms is 15.75 ms.
+    run(&script(""), &RunOptions::default()).unwrap();
+    run(&script("--tolerance_percent=5\n"), &RunOptions::default()).unwrap();
+    let f = run(&script("--tolerance_percent=4\n"), &RunOptions::default()).unwrap_err();
+    assert!(
+        f.message.contains("tolerance 0.012600 sec"),
+        "{}",
+        f.message
+    );
+    let strict = RunOptions {
+        tolerance_percent: Some(0.0),
+        ..RunOptions::default()
+    };
+    let f = run(&script(""), &strict).unwrap_err();
+    assert!(f.message.contains("timing error"), "{}", f.message);
+    // A bad percentage is an error at its line.
+    let f = run(&script("--tolerance_percent=101\n"), &RunOptions::default()).unwrap_err();
+    assert_eq!(f.line, 3);
+    assert!(tcplab_drill::run::check_tolerance(None, Some(100.5)).is_err());
+    assert!(tcplab_drill::run::check_tolerance(Some(-1), None).is_err());
+    assert!(tcplab_drill::run::check_tolerance(Some(0), Some(12.5)).is_ok());
+}
+
 #[test]
 fn system_call_results_and_errnos_are_compared() {
     let f =

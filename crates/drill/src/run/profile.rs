@@ -125,13 +125,17 @@ impl Sysctl {
                 _ => Err(format!("sysctl {name}: expected 0 or 1, not `{value}`")),
             }
         };
-        // Times up to a day; buffers up to kern.ipc.maxsockbuf (BSD refuses
-        // larger ones too) and 64 MiB; counts up to 1000.
+        // Times from a millisecond (FreeBSD's sysctl_msec_to_ticks refuses
+        // a time under one tick with EINVAL) up to a day; buffers up to
+        // kern.ipc.maxsockbuf (BSD refuses larger ones too) and 64 MiB;
+        // counts up to 1000.
         let ms = || {
-            int().and_then(|v| {
-                (v <= 86_400_000)
-                    .then(|| Duration::from_millis(v))
-                    .ok_or_else(|| format!("sysctl {name}={value}: more than a day"))
+            int().and_then(|v| match v {
+                0 => Err(format!(
+                    "sysctl {name}=0: Invalid argument (a time of at least 1 ms)"
+                )),
+                1..=86_400_000 => Ok(Duration::from_millis(v)),
+                _ => Err(format!("sysctl {name}={value}: more than a day")),
             })
         };
         // Linux gives keep-alive times in seconds.
@@ -414,6 +418,11 @@ mod tests {
             .is_err());
         assert!(s.set("net.inet.tcp.recvspace", "0").is_err());
         assert!(s.set("net.inet.tcp.rexmit_min", "200000").is_err());
+        // No timer of 0: FreeBSD refuses a time under one tick.
+        for name in ["rexmit_initial", "rexmit_min", "delacktime", "keepintvl"] {
+            let e = s.set(&format!("net.inet.tcp.{name}"), "0").unwrap_err();
+            assert!(e.contains("Invalid argument"), "{e}");
+        }
         assert!(s
             .set("net.inet.tcp.keepidle", "18446744073709551615")
             .is_err());

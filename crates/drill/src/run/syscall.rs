@@ -6,7 +6,7 @@
 use std::net::SocketAddrV4;
 
 use tcplab_stack::socket::{RecvError, SendError, SocketError};
-use tcplab_stack::tcp::State;
+use tcplab_stack::tcp::{CongestionAlgorithm, State};
 use tcplab_stack::ConnectError;
 
 use super::{Blocking, Failure, Runner, Sock, SockState, LOCAL_IP, REMOTE_IP, SCRIPT_PORT};
@@ -39,6 +39,8 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("TCP_KEEPCNT", 1024),
     // Linux's number (FreeBSD has no user timeout option).
     ("TCP_USER_TIMEOUT", 18),
+    // Linux's number; its value is a name, not an int.
+    ("TCP_CONGESTION", 13),
     ("TCP_NOTSENT_LOWAT", 25),
     ("TCP_INQ", 36),
     ("TCP_CM_INQ", 36),
@@ -143,6 +145,9 @@ fn socket_errno(e: SocketError) -> i64 {
 
 /// The largest read or write a script may ask for (the runner holds the
 /// bytes in memory).
+/// `TCP_CONGESTION` (Linux's number).
+const TCP_CONGESTION: i64 = 13;
+
 const MAX_IO: i64 = 16 << 20;
 
 /// The byte count of a read or write (argument 2), within `MAX_IO`.
@@ -229,6 +234,7 @@ fn shown(e: &Expr) -> String {
         Expr::Symbols(names) => format!("`{}`", names.join(" | ")),
         Expr::List(items) => format!("a list of {} values", items.len()),
         Expr::Struct(text) => format!("the structure `{{{}}}`", super::shorten(text, 60)),
+        Expr::Str(text) => format!("the string \"{}\"", super::shorten(text, 60)),
     }
 }
 
@@ -245,9 +251,9 @@ impl Runner {
 
     fn sock_of(&self, call: &Syscall) -> Result<usize, String> {
         let fd = Runner::int_arg(call, 0)?;
-        self.sockets
-            .iter()
-            .position(|s| s.fd == Some(fd))
+        self.fds
+            .get(&fd)
+            .copied()
             .ok_or_else(|| format!("unable to find socket with script fd {fd}"))
     }
 
@@ -381,11 +387,25 @@ impl Runner {
         if expected >= 0 {
             return Ok(expected);
         }
-        // One of these is free: there are fewer sockets than numbers.
-        let last = 3 + self.sockets.len() as i64;
-        Ok((3..=last)
-            .find(|fd| !self.sockets.iter().any(|s| s.fd == Some(*fd) && !s.closed))
-            .unwrap_or(last))
+        let mut lowest = 3;
+        for &fd in self.fds.range(3..).map(|(fd, _)| fd) {
+            if fd != lowest {
+                break;
+            }
+            lowest += 1;
+        }
+        Ok(lowest)
+    }
+
+    /// Give the socket at `i` the script fd `fd`, which no open socket
+    /// may hold.
+    fn open_fd(&mut self, i: usize, fd: i64) -> Result<(), String> {
+        if self.fds.contains_key(&fd) {
+            return Err(format!("duplicate script fd {fd}"));
+        }
+        self.fds.insert(fd, i);
+        self.sockets[i].fd = Some(fd);
+        Ok(())
     }
 
     fn check_result(&mut self, call: &Syscall, got: CallResult) -> Result<(), String> {
@@ -435,13 +455,13 @@ impl Runner {
                     return Err("socket(): only SOCK_STREAM is supported".into());
                 }
                 let fd = self.new_fd(call)?;
-                if self.sockets.iter().any(|s| s.fd == Some(fd) && !s.closed) {
+                if self.fds.contains_key(&fd) {
                     return Err(format!("duplicate script fd {fd}"));
                 }
-                let mut s = Sock::new(SockState::New);
-                s.fd = Some(fd);
-                self.sockets.push(s);
-                self.under_test = Some(self.sockets.len() - 1);
+                self.sockets.push(Sock::new(SockState::New));
+                let i = self.sockets.len() - 1;
+                self.open_fd(i, fd)?;
+                self.under_test = Some(i);
                 Ok(fd)
             }
             "bind" => {
@@ -479,6 +499,9 @@ impl Runner {
                 };
                 match listened {
                     Ok(h) => {
+                        if let Some(algorithm) = self.sockets[i].congestion {
+                            self.stack.tcp_set_congestion(h, algorithm);
+                        }
                         let s = &mut self.sockets[i];
                         s.handle = Some(h);
                         s.state = SockState::Listening;
@@ -521,12 +544,12 @@ impl Runner {
                         let opts = l.opts;
                         let s = &mut self.sockets[idx];
                         s.handle = Some(child);
-                        s.fd = Some(fd);
                         s.nonblocking = nonblocking;
                         s.opts = opts;
                         s.keepalive = keepalive;
                         s.nodelay = nodelay;
                         s.cork = cork;
+                        self.open_fd(idx, fd)?;
                         self.apply_options(idx, child, true);
                         Ok(fd)
                     }
@@ -700,7 +723,9 @@ impl Runner {
                 }
                 let s = &mut self.sockets[i];
                 s.closed = true;
-                s.fd = None;
+                if let Some(fd) = s.fd.take() {
+                    self.fds.remove(&fd);
+                }
                 self.drain(self.now);
                 Ok(0)
             }
@@ -813,6 +838,25 @@ impl Runner {
         let name = Runner::int_arg(call, 2)?;
         let h = self.sockets[i].handle;
         let info = h.and_then(|h| self.stack.tcp_info(h));
+        if (level, name) == (6, TCP_CONGESTION) {
+            // The connection's algorithm, else the socket's choice or the
+            // stack's default; compared by name, as a string.
+            let chosen = self.sockets[i].congestion;
+            let actual = info.as_ref().map_or_else(
+                || chosen.unwrap_or(self.sysctl.tcp.congestion).name(),
+                |i| i.congestion,
+            );
+            return match call.args.get(3) {
+                Some(Expr::Str(want)) if want != actual => {
+                    Err(format!("optval: expected: \"{want}\" actual: \"{actual}\""))
+                }
+                Some(Expr::Str(_) | Expr::Ellipsis) | None => Ok(Ok(0)),
+                Some(other) => Err(format!(
+                    "TCP_CONGESTION's value is a name in quotes, not {}",
+                    shown(other)
+                )),
+            };
+        }
         let cfg = &self.sysctl.tcp;
         // What was set, or the stack's default (clamped as the stack does).
         let opts = self.sockets[i].opts.clamped();
@@ -918,6 +962,20 @@ impl Runner {
                 return Err("SO_LINGER with a timeout other than 0 is not supported".into());
             }
             self.sockets[i].linger_abort = on != 0;
+            return Ok(Ok(0));
+        }
+        if (level, name) == (6, TCP_CONGESTION) {
+            let Some(Expr::Str(want)) = call.args.get(3) else {
+                return Err("TCP_CONGESTION takes a name in quotes (\"cubic\")".into());
+            };
+            // Linux: ENOENT for an algorithm it does not have.
+            let Some(algorithm) = CongestionAlgorithm::from_name(want) else {
+                return Ok(Err(errno("ENOENT")));
+            };
+            self.sockets[i].congestion = Some(algorithm);
+            if let Some(h) = self.sockets[i].handle {
+                self.stack.tcp_set_congestion(h, algorithm);
+            }
             return Ok(Ok(0));
         }
         let v = Runner::int_arg(call, 3)?;
@@ -1036,6 +1094,9 @@ impl Runner {
         let s = &self.sockets[i];
         self.stack.tcp_set_options(h, s.opts);
         self.stack.tcp_set_keepalive(h, s.keepalive);
+        if let Some(algorithm) = s.congestion {
+            self.stack.tcp_set_congestion(h, algorithm);
+        }
         if nagle {
             self.stack.tcp_set_nodelay(h, s.nodelay);
             self.stack.tcp_set_cork(h, s.cork);

@@ -205,8 +205,10 @@ pub struct TcpConfig {
     /// RFC 1337 §3 fix (F1): a RST in TIME-WAIT is ignored rather than
     /// ending the TIME-WAIT early (BSD; Linux `tcp_rfc1337`, off there).
     pub rfc1337: bool,
-    /// TIME-WAIT as FreeBSD's `tcp_twcheck()`: a segment without ACK (and
-    /// without SYN or RST, which keep RFC 9293's rules) is dropped before
+    /// TIME-WAIT as FreeBSD's `tcp_twcheck()`: a segment without ACK
+    /// (and without RST, which keeps RFC 9293's rules, and without SYN,
+    /// which keeps them too unless `time_wait_reopen` is on as well: then a
+    /// SYN that did not reopen is one more segment here) is dropped before
     /// any other test, and every other is acknowledged unless it is an
     /// exact duplicate ACK (no data, SEG.SEQ = RCV.NXT, SEG.ACK = SND.NXT)
     /// — with no window test (RFC 9293 §3.10.7.4 answers only unacceptable

@@ -266,10 +266,13 @@ impl Connection {
             rest.seq_number += 1;
             return self.synchronized(ctx, &rest, true, out);
         }
-        // FreeBSD's tcp_twcheck has no PAWS: its own rules come first.
+        // FreeBSD's tcp_twcheck has no PAWS: its own rules come first. A
+        // SYN too when SYNs may reopen TIME-WAIT as FreeBSD's do (this one
+        // did not: it is not above RCV.NXT, or carries an ACK); otherwise
+        // a SYN keeps RFC 9293's rules.
         if ctx.config.time_wait_bsd
             && self.state() == State::TimeWait
-            && !seg.flags.syn()
+            && (!seg.flags.syn() || ctx.config.time_wait_reopen)
             && !seg.flags.rst()
         {
             self.bsd_time_wait(ctx, seg);
@@ -456,7 +459,8 @@ impl Connection {
     }
 
     /// TIME-WAIT as FreeBSD's `tcp_twcheck()` (`TcpConfig::time_wait_bsd`)
-    /// for a segment with neither SYN nor RST: no ACK, dropped; a FIN
+    /// for a segment without RST (and without SYN unless
+    /// `time_wait_reopen`): no ACK, dropped; a FIN
     /// repeating the one received restarts the 2 MSL wait; anything but
     /// an exact duplicate ACK is acknowledged, in the window or not.
     fn bsd_time_wait(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>) {

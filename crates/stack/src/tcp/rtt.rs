@@ -40,9 +40,12 @@ pub struct RttBounds {
 impl RttBounds {
     /// RTOs within `min ..= max`; `slop` is added to every RTO computed
     /// from samples and to every backed-off RTO (BSD's `TCPT_RANGESET`);
-    /// the initial RTO has none.
+    /// the initial RTO has none. No RTO is shorter than the clock's
+    /// granularity G (RFC 6298 §2.4's bound is 1 s; a configuration may
+    /// lower it, never to 0, where a timer that expires at once and
+    /// doubles 0 would retransmit without end at one instant).
     pub fn new(min: Duration, max: Duration, slop: Duration) -> RttBounds {
-        let (min, max) = (ns(min), ns(max));
+        let (min, max) = (ns(min).max(GRANULARITY_NS), ns(max));
         RttBounds {
             min,
             max: max.max(min),
@@ -203,5 +206,15 @@ mod tests {
         assert_eq!(e.backoff(), 20);
         e.sample(Duration::from_millis(10), &B);
         assert_eq!(e.backoff(), 0);
+    }
+
+    /// A minimum of 0 is one of G: an initial RTO of 0 still backs off.
+    #[test]
+    fn no_rto_of_zero() {
+        let b = RttBounds::new(Duration::ZERO, Duration::from_secs(60), Duration::ZERO);
+        let mut e = RttEstimator::new(Duration::ZERO, &b);
+        assert_eq!(e.rto(), Duration::from_millis(1));
+        e.back_off(&b);
+        assert_eq!(e.rto(), Duration::from_millis(2));
     }
 }

@@ -563,11 +563,13 @@ impl TcpLayer {
             self.wake(key);
         }
         // BSD's drop_synfin: SYN and FIN together are dropped unseen where
-        // they could open a connection (LISTEN, SYN-SENT, no socket).
+        // they could open a connection (LISTEN, SYN-SENT, no socket, and
+        // TIME-WAIT where a SYN may reopen it).
         if self.config.drop_synfin && seg.flags.syn() && seg.flags.fin() {
-            let opening = found
-                .and_then(|k| self.conn(k))
-                .is_none_or(|c| c.state() == State::SynSent);
+            let opening = found.and_then(|k| self.conn(k)).is_none_or(|c| {
+                c.state() == State::SynSent
+                    || (c.state() == State::TimeWait && self.config.time_wait_reopen)
+            });
             if opening {
                 self.stats.in_errs += 1;
                 return;
