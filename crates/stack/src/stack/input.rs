@@ -69,11 +69,27 @@ impl Stack {
             self.ip.stats.in_hdr_errors += 1;
             return give_back(arrived);
         };
+        let bad_option = packet.bad_option();
         // Drop link padding beyond the total length.
         let total = usize::from(packet.total_len());
         truncate(&mut arrived, total);
         if !self.ip.valid_source(repr.src_addr, iface) {
             self.ip.stats.in_addr_errors += 1;
+            return give_back(arrived);
+        }
+        // RFC 1122 §3.2.1.8: options are honoured by their length; one whose
+        // length breaks the header is a header error, answered with a
+        // Parameter Problem pointing at it (§3.2.2.5, as Linux does).
+        if let Some(at) = bad_option {
+            self.ip.stats.in_hdr_errors += 1;
+            let pointer = u8::try_from(at).unwrap_or(u8::MAX);
+            self.icmp.send_error(
+                now,
+                &mut self.ip,
+                &arrived,
+                Some(iface),
+                IcmpError::ParamProblem(pointer),
+            );
             return give_back(arrived);
         }
         if self.hook.is_some() {

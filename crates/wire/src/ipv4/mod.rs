@@ -164,6 +164,31 @@ impl<T: AsRef<[u8]>> Packet<T> {
         &self.buffer.as_ref()[HEADER_LEN..self.header_len()]
     }
 
+    /// Where the options break their own framing (RFC 791 §3.1: an option
+    /// is one byte — End of Option List or No Operation — or a type, a
+    /// length of at least 2 counting both, and its data within the
+    /// header), as the offset of the bad option's type byte from the start
+    /// of the header: what an ICMP Parameter Problem points at (Linux's
+    /// ip_options_compile). `None` when the options are well formed; what
+    /// they say is not checked.
+    pub fn bad_option(&self) -> Option<usize> {
+        let options = self.options();
+        let mut i = 0;
+        while i < options.len() {
+            match options[i] {
+                0 => return None,
+                1 => i += 1,
+                _ => match options.get(i + 1) {
+                    Some(&len) if len >= 2 && i + usize::from(len) <= options.len() => {
+                        i += usize::from(len);
+                    }
+                    _ => return Some(HEADER_LEN + i),
+                },
+            }
+        }
+        None
+    }
+
     /// The payload, up to the total length.
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[self.header_len()..usize::from(self.total_len())]

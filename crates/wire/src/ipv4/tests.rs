@@ -94,6 +94,51 @@ fn options_are_skipped() {
     assert_eq!(Repr::parse(&p).unwrap().payload_len, 8);
 }
 
+/// Options that break their framing are found, and where.
+#[test]
+fn bad_options_are_located() {
+    let with = |opts: &[u8]| {
+        let ihl = 5 + opts.len().div_ceil(4);
+        let mut bytes = vec![
+            0x40 | ihl as u8,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            64,
+            17,
+            0,
+            0,
+            10,
+            0,
+            0,
+            1,
+            10,
+            0,
+            0,
+            2,
+        ];
+        bytes.extend_from_slice(opts);
+        bytes.resize(ihl * 4, 0);
+        let total = bytes.len() as u16;
+        bytes[2..4].copy_from_slice(&total.to_be_bytes());
+        Packet::new_checked(bytes).unwrap().bad_option()
+    };
+    assert_eq!(with(&[]), None);
+    assert_eq!(with(&[1, 1, 1, 0]), None);
+    // A record route of 7 bytes, then padding; junk after End of List.
+    assert_eq!(with(&[7, 7, 4, 0, 0, 0, 0, 0]), None);
+    assert_eq!(with(&[0, 99, 0, 0]), None);
+    // Length 0 or 1, past the header, or missing.
+    assert_eq!(with(&[1, 7, 0, 0]), Some(21));
+    assert_eq!(with(&[7, 1, 0, 0]), Some(20));
+    assert_eq!(with(&[1, 1, 7, 9]), Some(22));
+    assert_eq!(with(&[1, 1, 1, 131]), Some(23));
+}
+
 #[test]
 fn ping_of_death_rejected() {
     let mut bytes = packet_bytes();

@@ -155,6 +155,47 @@ fn unknown_protocol_gets_protocol_unreachable() {
     assert_eq!(icmp.msg_code(), 2);
 }
 
+/// RFC 1122 §3.2.1.8 and §3.2.2.5: an IP option whose length breaks the
+/// header is a header error, answered with a Parameter Problem pointing
+/// at it; well-formed options pass.
+#[test]
+fn a_broken_ip_option_gets_a_parameter_problem() {
+    let mut s = Stack::new(host(1));
+    let i = s.add_interface("eth0", cidr("10.0.0.2/24"), 1500).unwrap();
+    let srv = s
+        .udp_bind(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 7))
+        .unwrap();
+    let with_options = |opts: [u8; 4]| {
+        let plain = raw_udp([10, 0, 0, 1], [10, 0, 0, 2], 7, b"abc");
+        let mut d = vec![0x46];
+        d.extend_from_slice(&plain[1..20]);
+        d.extend_from_slice(&opts);
+        d.extend_from_slice(&plain[20..]);
+        let total = d.len() as u16;
+        d[2..4].copy_from_slice(&total.to_be_bytes());
+        let mut p = ipv4::Packet::new_unchecked(&mut d[..]);
+        p.fill_checksum();
+        d
+    };
+    // Record route with length 0 at byte 21.
+    s.handle_packet(Instant::ZERO, i, &with_options([1, 7, 0, 0]));
+    let mut buf = Vec::new();
+    s.poll_transmit(Instant::ZERO, &mut buf).unwrap();
+    let ip = ipv4::Packet::new_checked(&buf[..]).unwrap();
+    let icmp = icmpv4::Packet::new_checked(ip.payload()).unwrap();
+    assert_eq!(icmp.msg_type(), icmpv4::Message::ParamProblem);
+    match icmpv4::Repr::parse(&icmp).unwrap() {
+        icmpv4::Repr::ParamProblem { pointer, .. } => assert_eq!(pointer, 21),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.stats().ip.in_hdr_errors, 1);
+    assert!(s.udp_recv(srv).is_err(), "the datagram was delivered");
+    // NOPs and End of List are well formed: delivered.
+    s.handle_packet(Instant::ZERO, i, &with_options([1, 1, 0, 0]));
+    assert!(s.udp_recv(srv).is_ok());
+    assert_eq!(s.stats().ip.in_hdr_errors, 1);
+}
+
 #[test]
 fn reassembly_timeout_sends_time_exceeded_code_1() {
     let mut s = Stack::new(host(1));
