@@ -168,6 +168,10 @@ fn bad_files_get_one_line_and_status_2() {
             "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n[[run]]\nat = \"1s\"\non = \"a\"\ncmd = \"frobnicate\"\n",
             "frobnicate: command not found",
         ),
+        (
+            "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n[[run]]\nat = \"1s\"\non = \"a\"\ncmd = \"ss foo\"\n",
+            "bad.toml:7:7: ss: Error: an inet prefix is expected rather than \"foo\". Cannot parse dst/src address.",
+        ),
         ("this is not toml", "bad.toml:1:"),
     ];
     for (text, expect) in cases {

@@ -114,6 +114,12 @@ impl Disk {
 /// A host's disk when nothing else is said: 1 GiB.
 pub const DEFAULT_DISK: u64 = 1 << 30;
 
+/// Whether `path` (normalized) is one of the directories every host
+/// starts with, which no file can replace.
+pub fn is_skeleton_dir(path: &str) -> bool {
+    SKELETON.contains(&path)
+}
+
 /// The directories every simulated host starts with.
 const SKELETON: &[&str] = &[
     "/dev",

@@ -37,6 +37,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "`{s}` is out of range (at most 1000000000s, about 31 years)"
         ));
     }
+    // The simulator's clock counts microseconds: a shorter time would
+    // silently be none.
+    if secs > 0.0 && secs < 1e-6 {
+        return Err(format!(
+            "`{s}` is less than 1us, the simulator's smallest step"
+        ));
+    }
     Ok(Duration::from_secs_f64(secs))
 }
 
@@ -161,6 +168,14 @@ mod tests {
             .unwrap_err()
             .contains("unknown time unit"));
         assert!(parse_duration("ms").is_err());
+        assert_eq!(parse_duration("1000ns"), Ok(Duration::from_micros(1)));
+        assert_eq!(parse_duration("0ns"), Ok(Duration::ZERO));
+        for short in ["999ns", "1ns", "0.5us"] {
+            assert!(
+                parse_duration(short).unwrap_err().contains("less than 1us"),
+                "{short}"
+            );
+        }
     }
 
     #[test]

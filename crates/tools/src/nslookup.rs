@@ -126,9 +126,9 @@ impl NslookupArgs {
                 // server that never answers is given up after 5 s).
                 "timeout" => number("timeout", value, |s: &u64| *s <= 0xffff)
                     .map(|s| a.timeout = Duration::from_secs(if s == 0 { 5 } else { s })),
-                "retry" => {
-                    number("tries", value, |n: &u32| (1..=100).contains(n)).map(|n| a.tries = n)
-                }
+                // Up to INT_MAX, 0 meaning one try (BIND 9.18, checked).
+                "retry" => number("tries", value, |n: &u32| *n <= i32::MAX as u32)
+                    .map(|n| a.tries = n.max(1)),
                 "vc" => {
                     a.tcp = true;
                     Ok(())
@@ -609,6 +609,8 @@ mod tests {
             parse("-timeout=9 x").unwrap().timeout,
             Duration::from_secs(9)
         );
+        assert_eq!(parse("-retry=0 x").unwrap().tries, 1);
+        assert_eq!(parse("-retry=101 x").unwrap().tries, 101);
         let a = parse("-port=99999 -retry=99999999999 x").unwrap();
         assert_eq!(
             a.warnings,

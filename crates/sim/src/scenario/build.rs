@@ -537,7 +537,13 @@ fn timeline(
                 if cmd.get_ref().trim().is_empty() {
                     return Err(l.at(cmd, "empty command"));
                 }
-                (l.check)(cmd.get_ref().trim()).map_err(|m| l.at(cmd, m))?;
+                // A tool's message of two lines (iproute2's "Error: …" then
+                // "Cannot parse …") is one line here, after the position.
+                (l.check)(cmd.get_ref().trim()).map_err(|m| {
+                    let lines: Vec<&str> =
+                        m.lines().map(str::trim).filter(|s| !s.is_empty()).collect();
+                    l.at(cmd, lines.join(" "))
+                })?;
                 Action::Run {
                     node,
                     cmd: cmd.get_ref().trim().to_string(),
@@ -764,6 +770,12 @@ fn files(l: &Loader<'_>, raw: &RawScenario, names: &BTreeMap<String, usize>) -> 
         }
         if path.ends_with('/') {
             return Err(l.at(&f.path, format!("`{path}` names a directory, not a file")));
+        }
+        if tcplab_host::fs::is_skeleton_dir(&norm) {
+            return Err(l.at(
+                &f.path,
+                format!("`{norm}` is a directory on every host, not a file"),
+            ));
         }
         if taken.contains(&(node, norm.clone())) {
             return Err(l.at(&f.path, format!("`{norm}` is given twice on this node")));

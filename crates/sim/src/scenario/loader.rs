@@ -44,6 +44,17 @@ impl Loader<'_> {
             if message == "number too large to fit in target type" {
                 message = format!("number too large (at most {} here)", i64::MAX);
             }
+            if message.is_empty() {
+                // The TOML parser says nothing about a stray control
+                // character (in a comment, say): name it.
+                message = match self.text.get(span.start..).and_then(|t| t.chars().next()) {
+                    Some(c) if c.is_control() => format!(
+                        "control character U+{:04X} is not allowed in TOML here (only tab is)",
+                        u32::from(c)
+                    ),
+                    _ => "not valid TOML here".into(),
+                };
+            }
             self.err(span, message)
         })
     }

@@ -400,6 +400,10 @@ fn bad_resolver_settings_and_files() {
     assert_eq!(e.message, "`/a/../../x` goes above `/`");
     let e = file("on = \"server\"\npath = \"/x/\"\ntext = \"a\"");
     assert_eq!(e.message, "`/x/` names a directory, not a file");
+    let e = file("on = \"server\"\npath = \"/etc/./\"\ntext = \"a\"");
+    assert_eq!(e.message, "`/etc/./` names a directory, not a file");
+    let e = file("on = \"server\"\npath = \"/tmp\"\ntext = \"a\"");
+    assert_eq!(e.message, "`/tmp` is a directory on every host, not a file");
     // One path cannot be a file and a directory of another.
     let two = |a: &str, b: &str| {
         err(&format!(
@@ -469,6 +473,17 @@ fn more_mistakes_at_their_place() {
         (e.line, e.message.as_str()),
         (2, "number too large (at most 9223372036854775807 here)")
     );
+    // A control character the TOML parser refuses without a word is named.
+    for (c, code) in [('\r', "000D"), ('\0', "0000")] {
+        let e = err(&GOOD.replace("title = \"two routers\"", &format!("# a{c}b")));
+        assert_eq!(
+            (e.line, e.message),
+            (
+                3,
+                format!("control character U+{code} is not allowed in TOML here (only tab is)")
+            )
+        );
+    }
     // An empty title is none; control characters are escaped.
     let s = load("t.toml", &GOOD.replace("\"two routers\"", "\"  \"")).unwrap();
     assert_eq!(s.title, None);

@@ -367,6 +367,9 @@ pub(super) struct Url {
     pub(super) port: u16,
     /// Path and query, starting with `/`.
     pub(super) target: String,
+    /// `user:password@` as written in the URL (percent-encoded), sent as
+    /// Basic credentials unless `-u` gives others.
+    pub(super) userinfo: Option<String>,
 }
 
 impl Url {
@@ -393,9 +396,14 @@ impl Url {
         } else {
             target.to_string()
         };
-        if authority.contains('@') || target.contains([' ', '\t']) {
+        if target.contains([' ', '\t']) {
             return Err(bad());
         }
+        // RFC 3986 §3.2.1: user information before the last `@`.
+        let (userinfo, authority) = match authority.rsplit_once('@') {
+            Some((u, a)) => (Some(u.to_string()), a),
+            None => (None, authority),
+        };
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) => (h, p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad)?),
             None => (authority, if tls { 443 } else { 80 }),
@@ -408,12 +416,44 @@ impl Url {
         if !valid {
             return Err(bad());
         }
+        let host =
+            ipv4_normalize(host).map_or_else(|| host.to_ascii_lowercase(), |a| a.to_string());
         Ok(Url {
             tls,
-            host: host.to_ascii_lowercase(),
+            host,
             port,
             target,
+            userinfo,
         })
+    }
+
+    /// The URL's credentials, percent-decoded, as `user:password`.
+    pub(super) fn credentials(&self) -> Option<Vec<u8>> {
+        let raw = self.userinfo.as_deref()?;
+        let b = raw.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            match (
+                b[i],
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            ) {
+                (b'%', Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                }
+                (c, _, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        if !raw.contains(':') {
+            out.push(b':');
+        }
+        Some(out)
     }
 
     pub(super) fn authority(&self) -> String {
@@ -441,7 +481,16 @@ impl Url {
     }
 
     pub(super) fn to_text(&self) -> String {
-        format!("{}://{}{}", self.scheme(), self.authority(), self.target)
+        let user = self
+            .userinfo
+            .as_ref()
+            .map_or(String::new(), |u| format!("{u}@"));
+        format!(
+            "{}://{user}{}{}",
+            self.scheme(),
+            self.authority(),
+            self.target
+        )
     }
 
     /// Resolve a `Location` against this URL (RFC 3986 §5.2, the common
@@ -465,6 +514,45 @@ impl Url {
             ..self.clone()
         })
     }
+}
+
+/// A host written as an IPv4 address in one of the forms curl 7.88's URL
+/// parser takes (`ipv4_normalize` in urlapi.c, after WHATWG's URL
+/// standard): one to four parts, each decimal, octal with a leading `0`
+/// or hexadecimal with `0x`, the last filling the bytes left —
+/// `167772674`, `0x0a000202`, `10.514`, `010.0.2.2`. Anything else is a
+/// name.
+pub(super) fn ipv4_normalize(host: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(parts.len());
+    for p in &parts {
+        // strtoul(p, &end, 0) with nothing left over, and no sign.
+        let (radix, digits) = match p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+            Some(h) => (16, h),
+            None if p.len() > 1 && p.starts_with('0') => (8, &p[1..]),
+            None => (10, *p),
+        };
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        values.push(u32::from_str_radix(digits, radix).ok()?);
+    }
+    let (last, first) = values.split_last()?;
+    if first.iter().any(|&v| v > 0xff) {
+        return None;
+    }
+    let room = 8 * (4 - first.len()) as u32;
+    if room < 32 && *last >> room != 0 {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for (i, &v) in first.iter().enumerate() {
+        n |= v << (24 - 8 * i);
+    }
+    Some(std::net::Ipv4Addr::from(n | last))
 }
 
 /// One `--resolve` entry, as libcurl 7.88's Curl_loadhostpairs reads it.

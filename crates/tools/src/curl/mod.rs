@@ -324,17 +324,15 @@ async fn exchange(
     let version = if run.a.http10 { "1.0" } else { "1.1" };
     let mut lines = vec![format!("{method} {} HTTP/{version}", url.target)];
     let mut headers: Vec<(String, String)> = vec![("Host".into(), url.authority())];
-    if let Some(user) = &run.a.user {
-        // No password prompt here: "user" alone means an empty password.
-        let creds = if user.contains(':') {
-            user.clone()
-        } else {
-            format!("{user}:")
-        };
-        headers.push((
-            "Authorization".into(),
-            format!("Basic {}", base64(creds.as_bytes())),
-        ));
+    // -u, else the URL's own `user:password@`. No password prompt here:
+    // "user" alone means an empty password.
+    let creds = match &run.a.user {
+        Some(user) if user.contains(':') => Some(user.clone().into_bytes()),
+        Some(user) => Some(format!("{user}:").into_bytes()),
+        None => url.credentials(),
+    };
+    if let Some(creds) = creds {
+        headers.push(("Authorization".into(), format!("Basic {}", base64(&creds))));
     }
     headers.push((
         "User-Agent".into(),

@@ -92,6 +92,39 @@ fn urls() {
         "https://x:8443/"
     );
     assert_eq!(Url::parse("http://x:99999/").unwrap_err().code, 3);
+    // Credentials in the URL: kept as written, sent decoded.
+    let u = Url::parse("http://al%69ce:s%3Acret@h/x").unwrap();
+    assert_eq!(
+        (u.host.as_str(), u.to_text().as_str()),
+        ("h", "http://al%69ce:s%3Acret@h/x")
+    );
+    assert_eq!(u.credentials().unwrap(), b"alice:s:cret");
+    assert_eq!(
+        Url::parse("http://bob@h/").unwrap().credentials().unwrap(),
+        b"bob:"
+    );
+    assert_eq!(Url::parse("http://h/").unwrap().credentials(), None);
+    // IPv4 addresses in curl's other spellings become dotted quads.
+    for (written, host) in [
+        ("167772674", "10.0.2.2"),
+        ("0x0a000202", "10.0.2.2"),
+        ("010.0.2.2", "8.0.2.2"),
+        ("10.514", "10.0.2.2"),
+        ("10.0.0x202", "10.0.2.2"),
+        ("0", "0.0.0.0"),
+        ("10.0.2.2", "10.0.2.2"),
+        // Not addresses: names.
+        ("256.1.1.1", "256.1.1.1"),
+        ("10.0.0.0.1", "10.0.0.0.1"),
+        ("08.1.1.1", "08.1.1.1"),
+        ("0x", "0x"),
+        ("10.0.2.2x", "10.0.2.2x"),
+        ("4294967296", "4294967296"),
+        ("1.16777216", "1.16777216"),
+    ] {
+        let u = Url::parse(&format!("http://{written}/")).unwrap();
+        assert_eq!(u.host, host, "{written}");
+    }
     assert_eq!(Url::parse("http:///").unwrap_err().code, 3);
     let base = Url::parse("http://h/dir/page?q").unwrap();
     assert_eq!(base.join("/abs").unwrap().target, "/abs");

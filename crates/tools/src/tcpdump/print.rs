@@ -592,17 +592,37 @@ fn udp_line(
     style: Style,
     frag: bool,
 ) {
-    let Ok(d) = udp::Packet::new_checked(payload) else {
-        let _ = write!(s, "{src_name} > {dst_name}: UDP [truncated]");
+    // As print-udp.c: the ports when there are four bytes; then the
+    // header's length, which a first fragment's datagram exceeds.
+    let (Some(sp), Some(dp)) = (be16(payload, 0), be16(payload, 2)) else {
+        let _ = write!(s, "{src_name} > {dst_name}: [|udp]");
         return;
     };
-    let (sp, dp) = (d.src_port(), d.dst_port());
     let _ = write!(
         s,
         "{src_name}.{} > {dst_name}.{}: ",
         port(sp, Transport::Udp, style),
         port(dp, Transport::Udp, style)
     );
+    let Some(ulen) = be16(payload, 4).filter(|_| payload.len() >= 8) else {
+        let _ = write!(s, " [undersized-udp {} < 8] (invalid)", payload.len());
+        return;
+    };
+    if ulen < 8 {
+        let _ = write!(s, " [undersized-udplength {ulen} < 8] (invalid)");
+        return;
+    }
+    let ulen = usize::from(ulen) - 8;
+    let length = (payload.len() - 8).min(ulen);
+    let whole = udp::Packet::new_checked(&payload[..8 + length]).ok();
+    let Some(d) = whole.filter(|_| ulen == length) else {
+        if frag {
+            let _ = write!(s, "UDP, length {ulen}");
+        } else {
+            let _ = write!(s, "UDP, bad length {ulen} > {length}");
+        }
+        return;
+    };
     // tcpdump checks UDP checksums over IPv4 only from -vv.
     if style.verbose > 1 && !frag {
         if d.checksum() == 0 {
@@ -630,6 +650,11 @@ fn udp_line(
         }
     }
     let _ = write!(s, "UDP, length {}", data.len());
+}
+
+/// The big-endian 16-bit word at `at`, if the bytes are there.
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
 /// tcpdump's `ns_print` for a DNS message, or `None` if it does not parse.

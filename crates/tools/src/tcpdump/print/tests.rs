@@ -333,3 +333,55 @@ fn edns_as_tcpdump_prints_it() {
     assert_eq!(edns_option(10, &[1, 2, 3]), "COOKIE (invalid)");
     assert_eq!(edns_option(300, &[0xab]), "Opt300 ab");
 }
+
+/// print-udp.c: the ports from four bytes on, the length from the UDP
+/// header — a first fragment carries only the start of its datagram —
+/// and a datagram shorter than its header says is a bad length.
+#[test]
+fn udp_lengths_come_from_the_udp_header() {
+    let udp = |ulen: u16, body: usize| {
+        let mut b = vec![0xcf, 0xf1, 0x27, 0x0f, 0, 0, 0, 0];
+        b[4..6].copy_from_slice(&ulen.to_be_bytes());
+        b.resize(8 + body, b'x');
+        b
+    };
+    let line = |packet: &[u8]| Printer::default().line(packet, numeric_style());
+    let mut first = v4(
+        17,
+        64,
+        [10, 0, 1, 2],
+        [10, 0, 2, 2],
+        &udp(20_009, 1_472),
+        None,
+    );
+    first[6] = 0x20; // more fragments
+    first[10..12].copy_from_slice(&[0, 0]);
+    let sum = !tcplab_wire::checksum::data(&first[..20]);
+    first[10..12].copy_from_slice(&sum.to_be_bytes());
+    assert_eq!(
+        line(&first),
+        "IP 10.0.1.2.53233 > 10.0.2.2.9999: UDP, length 20001"
+    );
+    let short = v4(17, 64, [10, 0, 1, 2], [10, 0, 2, 2], &udp(108, 20), None);
+    assert_eq!(
+        line(&short),
+        "IP 10.0.1.2.53233 > 10.0.2.2.9999: UDP, bad length 100 > 20"
+    );
+    let whole = v4(17, 64, [10, 0, 1, 2], [10, 0, 2, 2], &udp(28, 20), None);
+    assert_eq!(
+        line(&whole),
+        "IP 10.0.1.2.53233 > 10.0.2.2.9999: UDP, length 20"
+    );
+    let tiny = v4(17, 64, [10, 0, 1, 2], [10, 0, 2, 2], &[0xcf, 0xf1], None);
+    assert_eq!(line(&tiny), "IP 10.0.1.2 > 10.0.2.2: [|udp]");
+    let six = v4(17, 64, [10, 0, 1, 2], [10, 0, 2, 2], &udp(8, 0)[..6], None);
+    assert_eq!(
+        line(&six),
+        "IP 10.0.1.2.53233 > 10.0.2.2.9999:  [undersized-udp 6 < 8] (invalid)"
+    );
+    let bad = v4(17, 64, [10, 0, 1, 2], [10, 0, 2, 2], &udp(4, 0), None);
+    assert_eq!(
+        line(&bad),
+        "IP 10.0.1.2.53233 > 10.0.2.2.9999:  [undersized-udplength 4 < 8] (invalid)"
+    );
+}
