@@ -268,13 +268,24 @@ fn lex(text: &str) -> Vec<String> {
     out
 }
 
-struct Parser {
+struct Parser<'r> {
     toks: Vec<String>,
     pos: usize,
     last: Option<Quals>,
     /// Parentheses, `not`s and signs open around the current position:
     /// bounded, so no input can exhaust the stack.
     depth: usize,
+    /// The address of a host name (`host server`), or libpcap's complaint.
+    hosts: &'r dyn Fn(&str) -> Result<Ipv4Addr, String>,
+}
+
+/// A word that can be a host's name (letters, digits, `-`, `_` and dots,
+/// not starting with a digit, which would be an address).
+fn is_host_name(w: &str) -> bool {
+    w.len() <= 253
+        && w.starts_with(|c: char| c.is_ascii_alphabetic())
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// How deep expressions may nest.
@@ -291,7 +302,7 @@ fn near(w: &str) -> String {
     format!("can't parse filter expression: syntax error near `{w}`")
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> Option<&str> {
         self.toks.get(self.pos).map(String::as_str)
     }
@@ -545,9 +556,11 @@ impl Parser {
     fn value(&mut self, q: Quals, v: &str) -> Parsed<Node> {
         let prim = match q.kind {
             Kind::Host => {
-                let a: Ipv4Addr = v
-                    .parse()
-                    .map_err(|_| format!("invalid host {v} (addresses only)"))?;
+                let a: Ipv4Addr = match v.parse() {
+                    Ok(a) => a,
+                    Err(_) if is_host_name(v) => (self.hosts)(v)?,
+                    Err(_) => return Err(format!("invalid host {v}")),
+                };
                 Prim::Net {
                     dir: q.dir,
                     addr: u32::from(a),
@@ -768,8 +781,33 @@ fn parse_net(v: &str) -> Parsed<(u32, u32)> {
 }
 
 impl Filter {
-    /// Parses tcpdump's operands, joined by spaces as tcpdump joins them.
+    /// Parses tcpdump's operands, joined by spaces as tcpdump joins them;
+    /// a host's name (`host server`) is only checked to be one: see
+    /// [`Filter::parse_with`] for a filter that matches it.
     pub fn parse(words: &[String]) -> Result<Filter, String> {
+        Filter::parse_with(words, &|_| Ok(Ipv4Addr::UNSPECIFIED))
+    }
+
+    /// The host names the operands name (`host server`), to look up
+    /// before [`Filter::parse_with`]; none when they do not parse.
+    pub fn host_names(words: &[String]) -> Vec<String> {
+        let names = std::cell::RefCell::new(Vec::new());
+        let _ = Filter::parse_with(words, &|n| {
+            names.borrow_mut().push(n.to_string());
+            Ok(Ipv4Addr::UNSPECIFIED)
+        });
+        let mut names = names.into_inner();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Parses the operands, `hosts` giving each host name's address (as
+    /// libpcap looks names up when it compiles a filter).
+    pub fn parse_with(
+        words: &[String],
+        hosts: &dyn Fn(&str) -> Result<Ipv4Addr, String>,
+    ) -> Result<Filter, String> {
         let toks = lex(&words.join(" "));
         if toks.is_empty() {
             return Ok(Filter::default());
@@ -785,6 +823,7 @@ impl Filter {
             pos: 0,
             last: None,
             depth: 0,
+            hosts,
         };
         let root = p.expr()?;
         if p.pos < p.toks.len() {

@@ -384,6 +384,31 @@ impl Print<'_> {
     }
 }
 
+/// The filter, its host names looked up first as libpcap looks them up
+/// when it compiles one (`host server`); `None` once it has said which
+/// name is unknown.
+async fn compile(host: &Host, a: &TcpdumpArgs, err: &mut Output) -> Option<Filter> {
+    let mut known = std::collections::BTreeMap::new();
+    for name in Filter::host_names(&a.filter) {
+        match crate::resolve::lookup(host, &name).await {
+            Ok(addr) => {
+                known.insert(name, addr);
+            }
+            Err(_) => {
+                err.line(format!("tcpdump: unknown host '{name}'"));
+                return None;
+            }
+        }
+    }
+    let hosts = |n: &str| {
+        known
+            .get(n)
+            .copied()
+            .ok_or_else(|| format!("unknown host '{n}'"))
+    };
+    Some(Filter::parse_with(&a.filter, &hosts).unwrap_or_default())
+}
+
 /// `tcpdump -r FILE`: the packets of a pcap file (raw IPv4, as `-w` and
 /// `tcplab lab --pcap` write them), filtered and printed as if captured —
 /// or, with `-w`, the selected ones written to another file.
@@ -394,7 +419,9 @@ async fn read_file(
     out: &mut Output,
     err: &mut Output,
 ) -> i32 {
-    let filter = Filter::parse(&a.filter).unwrap_or_default();
+    let Some(filter) = compile(host, a, err).await else {
+        return 1;
+    };
     let bytes = match host.fs().read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -481,7 +508,9 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
     if let Some(path) = a.read.clone() {
         return read_file(&host, &a, &path, &mut out, &mut err).await;
     }
-    let filter = Filter::parse(&a.filter).unwrap_or_default();
+    let Some(filter) = compile(&host, &a, &mut err).await else {
+        return 1;
+    };
     // Every interface, the loopback's too (its datagrams are tapped as
     // they cross it).
     let ifaces: Vec<(IfaceId, String, bool)> = host.with_stack(|s| {

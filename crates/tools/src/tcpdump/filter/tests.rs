@@ -434,3 +434,34 @@ fn arbitrary_text_and_bytes_never_panic() {
         }
     }
 }
+
+/// `host NAME` is looked up as libpcap looks names up when it compiles a
+/// filter: the names are listed first, then each matches its address;
+/// one nobody knows is libpcap's "unknown host".
+#[test]
+fn host_names_are_looked_up() {
+    let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+    assert_eq!(
+        Filter::host_names(&words(
+            "host server and (src host client or port 80) and not host 10.0.0.9 or dst host server"
+        )),
+        ["client", "server"]
+    );
+    let hosts = |n: &str| match n {
+        "server.lab" => Ok(Ipv4Addr::new(10, 0, 0, 2)),
+        _ => Err(format!("unknown host '{n}'")),
+    };
+    let to_server = packet(6, 1000, 80);
+    let f = Filter::parse_with(&words("dst host server.lab"), &hosts).unwrap();
+    assert!(f.matches(&to_server));
+    let f = Filter::parse_with(&words("src host server.lab"), &hosts).unwrap();
+    assert!(!f.matches(&to_server));
+    assert_eq!(
+        Filter::parse_with(&words("host nosuch"), &hosts).unwrap_err(),
+        "unknown host 'nosuch'"
+    );
+    // Checked as names only when nothing is looked up.
+    assert!(Filter::parse(&words("host server")).is_ok());
+    assert_eq!(bad("host 10.0.0"), "invalid host 10.0.0");
+    assert!(Filter::parse(&words("host -x")).is_err());
+}
