@@ -154,10 +154,16 @@ fn check_path(path: &str) -> Result<(), SocketError> {
 
 /// bind(2)'s ENOENT: a socket file is made in a directory, which must be
 /// there (the path's parent in the host's files, relative ones as the
-/// file system reads them; a bare name is made where the process is).
+/// file system reads them; a bare name is made where the process is);
+/// and its EADDRINUSE for a name a directory already has.
 fn check_directory(host: &Host, path: &str) -> Result<(), SocketError> {
     match path.rfind('/') {
         Some(at) if at > 0 && !host.fs().is_dir(&path[..at]) => Err(SocketError::NotFound),
+        // EADDRINUSE: the name is a directory's (`nc -lU /`), which no
+        // unlink before the bind removes. (A file's would be in use too,
+        // but the binders here unlink a path first, as nc does, and the
+        // files are not in the sockets' table.)
+        _ if host.fs().is_dir(path) => Err(SocketError::AddrInUse),
         _ => Ok(()),
     }
 }

@@ -207,7 +207,8 @@ impl NcArgs {
                 'z' => a.scan = true,
                 'd' => a.no_stdin = true,
                 'U' => unix = true,
-                'p' => a.source_port = Some(port(&v, a.numeric, false)?),
+                // Not range-checked by nc: 0 is any port.
+                'p' => a.source_port = Some(port(&v, a.numeric, true)?),
                 // OpenBSD nc: whole seconds, as strtonum reads them; a
                 // negative -q waits for ever (Debian's patch).
                 'q' => {
@@ -216,11 +217,10 @@ impl NcArgs {
                     a.quit = u64::try_from(q).ok().map(Duration::from_secs);
                 }
                 'w' => {
+                    // 0 is taken: no wait at all (a connect not done at
+                    // once times out, as poll(2) with 0 does).
                     let w = strtonum(&v, 0, i64::from(i32::MAX / 1000))
                         .map_err(|why| strtonum_error("timeout", why, &v))?;
-                    if w == 0 {
-                        return Err(strtonum_error("timeout", "invalid", &v));
-                    }
                     a.wait = Some(Duration::from_secs(w as u64));
                 }
                 's' => {
@@ -606,7 +606,9 @@ where
     R: std::future::Future<Output = Result<Vec<u8>, SocketError>>,
 {
     let wait = a.wait.unwrap_or(Duration::from_secs(1));
-    let mut buf = vec![0u8; 65536];
+    // netcat.c's BUFSIZE: each read of the input, at most 16 KiB, is one
+    // datagram (70,000 bytes go as four of 16,384 and one of 4,464).
+    let mut buf = vec![0u8; 16384];
     // The -w wait for replies runs once the input is over (or when none
     // will ever come, as in a scenario).
     let mut ended_at = if input.done() { Some(host.now()) } else { None };
@@ -1058,6 +1060,9 @@ mod tests {
         assert_eq!(a.quit, Some(Duration::from_secs(2)));
         assert_eq!(a.source, Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(a.source_port, Some(4000));
+        // nc takes -w 0 (no wait) and -p 0 (any port), checked.
+        let a = parse("-w 0 -p 0 server 80").unwrap();
+        assert_eq!((a.wait, a.source_port), (Some(Duration::ZERO), Some(0)));
     }
 
     #[test]

@@ -99,6 +99,9 @@ fn errors_are_the_kernels() {
         ("7s", "server", "nc -lU /nonexist/dir/s"),
         ("7s", "server", "serve echo --unix /nonexist/dir/s"),
         ("7s", "server", "nc -lU rel/x"),
+        // A name a directory or a file already has is in use.
+        ("8s", "server", "nc -lU /"),
+        ("8s", "server", "nc -luU /etc"),
     ]);
     assert_eq!(r[0].stderr, ["nc: /tmp/nobody: No such file or directory"]);
     assert_eq!(r[0].exit, Some(1));
@@ -122,6 +125,9 @@ fn errors_are_the_kernels() {
         ["serve: cannot listen on /nonexist/dir/s: No such file or directory"]
     );
     assert_eq!(r[11].stderr, ["nc: No such file or directory"]);
+    assert_eq!(r[12].stderr, ["nc: Address already in use"]);
+    assert_eq!(r[12].exit, Some(1));
+    assert_eq!(r[13].stderr, ["nc: Address already in use"], "{:?}", r[13]);
 }
 
 /// The rate in a `transfer` summary line, in Gbit/s.

@@ -434,3 +434,34 @@ fn udp_scans_probe_as_debians_netcat() {
         .collect();
     assert_eq!(sources.len(), 2, "{dump:?}");
 }
+
+/// `nc -u` sends what each read of its input gives, at most netcat.c's
+/// BUFSIZE (16 KiB): 70,000 bytes go as four datagrams of 16,384 and one
+/// of 4,464 (each a first fragment and more on the wire).
+#[test]
+fn udp_input_goes_in_datagrams_of_16k() {
+    let r = run(&[
+        (
+            "0s",
+            "server",
+            "tcpdump -n -c 5 'udp and dst port 5000 and ip[6:2] & 0x1fff = 0'",
+        ),
+        ("0s", "server", "nc -ul 5000"),
+        (
+            "1s",
+            "client",
+            "printf '%70000s' x | nc -u -w 1 server 5000",
+        ),
+    ]);
+    let lengths: Vec<&str> = r[0]
+        .stdout
+        .iter()
+        .filter_map(|l| l.rsplit_once("UDP, length ").map(|(_, n)| n))
+        .collect();
+    assert_eq!(
+        lengths,
+        ["16384", "16384", "16384", "16384", "4464"],
+        "{:?}",
+        r[0]
+    );
+}

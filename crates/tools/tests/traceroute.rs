@@ -143,9 +143,10 @@ fn a_udp_service_that_answers_ends_the_trace() {
 }
 
 /// -F with a probe larger than the path MTU the host already learnt (from
-/// a ping's "Frag needed"): the host refuses the probe itself, and as
-/// Linux's traceroute reads that local error, the first probe shows
-/// `!F-<mtu>` without an address and the trace ends at that hop.
+/// a ping's "Frag needed"): the host refuses each probe itself, and as
+/// Linux's traceroute reads that local error from each probe's socket,
+/// every probe of the hop shows `!F-<mtu>` without an address and the
+/// trace ends there (as traceroute 2.1.2 does over a veth of MTU 1500).
 #[test]
 fn dont_fragment_past_a_known_path_mtu() {
     let net = common::NET.replace(
@@ -163,7 +164,7 @@ fn dont_fragment_past_a_known_path_mtu() {
         r[1].out(),
         "\
 traceroute to 10.99.3.2 (10.99.3.2), 30 hops max, 1400 byte packets
- 1  *  0.000 ms !F-576 * *
+ 1  *  0.000 ms !F-576 *  0.000 ms !F-576 *  0.000 ms !F-576
 "
     );
 }
@@ -248,4 +249,28 @@ ends = ["a", "b"]
             ";; no servers could be reached"
         ]
     );
+}
+
+/// A broadcast destination is refused at connect(2) (EACCES without
+/// SO_BROADCAST), after the header; 0.0.0.0 is this host itself, reached
+/// over the loopback (traceroute 2.1.2 on Linux, checked).
+#[test]
+fn broadcast_and_unspecified_destinations() {
+    let r = common::run(&[
+        ("1s", "client", "traceroute -n 255.255.255.255"),
+        ("2s", "client", "traceroute -I -n 10.99.1.255"),
+        ("3s", "client", "traceroute -n -q 1 0.0.0.0"),
+    ]);
+    for t in &r[..2] {
+        assert_eq!(t.stderr, ["connect: Permission denied"], "{t:?}");
+        assert_eq!(t.exit, Some(1));
+        assert_eq!(t.stdout.len(), 1, "{t:?}");
+    }
+    assert_eq!(r[2].exit, Some(0));
+    assert_eq!(
+        r[2].stdout[0],
+        "traceroute to 0.0.0.0 (0.0.0.0), 30 hops max, 60 byte packets"
+    );
+    assert!(r[2].stdout[1].starts_with(" 1  127.0.0.1  "), "{:?}", r[2]);
+    assert_eq!(r[2].stdout.len(), 2);
 }
