@@ -613,16 +613,28 @@ impl<'a> Repr<'a> {
         repr.urgent_pointer = packet.urgent_pointer();
         repr.payload = &bytes[header_len..];
         // As `OptionIter` would yield them, with SACK blocks decoded
-        // straight into `sack_ranges`.
+        // straight into `sack_ranges` — but read as Linux's
+        // tcp_parse_options and BSD's tcp_dooptions read them (RFC 9293
+        // §3.1 leaves the handling of an illegal length open): a length
+        // that cannot be skipped (under 2, or past the header) ends the
+        // options, keeping those before it; a known option of the wrong
+        // length is passed over. The segment itself is kept.
         let mut rest = &bytes[HEADER_LEN..header_len];
         while !rest.is_empty() {
-            let (kind, data, after) = split_option(rest)?;
+            let Ok((kind, data, after)) = split_option(rest) else {
+                break;
+            };
             rest = after;
             if kind == kind::SACK {
-                decode_sack(data, &mut repr.sack_ranges)?;
+                // Checked before it writes: a list that is not whole
+                // blocks leaves the ranges as they were.
+                let _ = decode_sack(data, &mut repr.sack_ranges);
                 continue;
             }
-            match TcpOption::decode(kind, data)? {
+            let Ok(option) = TcpOption::decode(kind, data) else {
+                continue;
+            };
+            match option {
                 TcpOption::EndOfList | TcpOption::NoOperation => {}
                 TcpOption::MaxSegmentSize(mss) => repr.max_seg_size = Some(mss),
                 TcpOption::WindowScale(shift) => repr.window_scale = Some(shift),

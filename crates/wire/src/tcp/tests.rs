@@ -46,25 +46,56 @@ fn unknown_options_kept() {
     assert_eq!(Repr::parse(&p).unwrap(), r);
 }
 
+/// Options read as Linux and BSD read them: a length that cannot be
+/// skipped ends the options (those before it kept), a known option of the
+/// wrong length is passed over; the segment is kept either way.
 #[test]
 fn bad_option_lengths() {
+    fn parse(seg: &[u8]) -> Repr<'_> {
+        Repr::parse(&Packet::new_checked(seg).unwrap()).unwrap()
+    }
+    for len in [0, 1] {
+        // The MSS option's length: nothing can be read past it.
+        let mut seg = SYN;
+        seg[21] = len;
+        let r = parse(&seg);
+        assert_eq!(r.flags, Flags::SYN);
+        assert_eq!(
+            (
+                r.max_seg_size,
+                r.sack_permitted,
+                r.timestamp,
+                r.window_scale
+            ),
+            (None, false, None, None)
+        );
+    }
+    // An unknown option running past the header ends the list there.
     let mut seg = SYN;
-    seg[21] = 1; // MSS with length 1
-    assert_eq!(
-        Repr::parse(&Packet::new_checked(&seg[..]).unwrap()),
-        Err(Error::Malformed)
-    );
-    let mut seg = SYN;
-    seg[21] = 0; // length 0: cannot be skipped
-    assert_eq!(
-        Repr::parse(&Packet::new_checked(&seg[..]).unwrap()),
-        Err(Error::Malformed)
-    );
-    let mut seg = SYN;
-    seg[39] = 0x07;
-    seg[38] = 200; // an unknown option running past the header
     seg[37] = 99;
-    assert!(Repr::parse(&Packet::new_checked(&seg[..]).unwrap()).is_err());
+    seg[38] = 200;
+    let r = parse(&seg);
+    assert_eq!((r.max_seg_size, r.window_scale), (Some(1460), None));
+    assert!(r.sack_permitted && r.timestamp.is_some());
+    // Window scale of length 2 is passed over (and the byte after it,
+    // a kind with no length, ends the list).
+    let mut seg = SYN;
+    seg[38] = 2;
+    let r = parse(&seg);
+    assert_eq!((r.max_seg_size, r.window_scale), (Some(1460), None));
+    // SACK-permitted of length 3 is passed over, what follows is read.
+    let mut seg = SYN;
+    seg[25] = 3;
+    seg[27] = 1; // what was the timestamp's length byte is now skipped...
+    let r = parse(&seg);
+    assert!(!r.sack_permitted);
+    assert_eq!(r.max_seg_size, Some(1460));
+    // A SACK option that is not whole blocks is passed over.
+    let mut seg = SYN;
+    seg[24..26].copy_from_slice(&[5, 2]); // SACK with no blocks
+    let r = parse(&seg);
+    assert_eq!(r.sack_ranges, [None; 4]);
+    assert!(r.timestamp.is_some());
 }
 
 #[test]
