@@ -687,8 +687,9 @@ impl Conntrack {
             }
             _ => None,
         };
+        // A full table is counted as `drop` (table_full) only, as Linux's
+        // nf_conntrack_in counts it: the packet itself was valid.
         if !self.make_room(gone) {
-            self.stats.invalid += 1;
             return Track::invalid();
         }
         let id = self.create(now, p, tcp);

@@ -184,7 +184,20 @@ impl Netfilter {
             || p.is_icmp_error()
             || self.forward_target(&p, in_iface).is_some();
         if to_me && !known {
-            // For the router itself: not tracked.
+            // To a mapping's outside port from someone its filtering does
+            // not admit: dropped, as the filtering of RFC 4787 §5 drops
+            // it, not handed to the router's own TCP to be reset (RFC 5382
+            // REQ-4: no answer to an unsolicited SYN; hole punching keeps
+            // working). Anything else is for the router itself, untracked.
+            let filtered = self.nat.as_ref().is_some_and(|nat| {
+                in_iface == nat.config.outside
+                    && p.dst == nat.config.external
+                    && p.has_ports
+                    && nat.is_mapped(p.proto, p.dport)
+            });
+            if filtered {
+                return Verdict::Drop;
+            }
             return Verdict::Accept;
         }
         let t = self.conntrack.track(now, &p, b, &mut gone);

@@ -303,6 +303,11 @@ impl Nat {
         allowed.then_some((ip, p))
     }
 
+    /// Whether `port` is the outside port of a live mapping.
+    pub fn is_mapped(&self, proto: u8, port: u16) -> bool {
+        self.by_port.contains_key(&(proto, port))
+    }
+
     /// The outside port of an inside endpoint's mapping, if it has one.
     pub fn external_port(&self, proto: u8, inside: Ipv4Addr, port: u16) -> Option<u16> {
         self.mappings

@@ -680,3 +680,46 @@ fn mappings_of_flows_expired_while_idle_are_not_counted() {
         count(&nf)
     );
 }
+
+/// RFC 4787 §5 and RFC 5382 REQ-4: a packet to a mapping's outside port
+/// from someone the filtering does not admit is dropped by the NAT, not
+/// handed to the router's own TCP (which would reset an unsolicited SYN,
+/// and break hole punching); the endpoint the mapping was made for gets
+/// through, and a port nobody is mapped to stays the router's own.
+#[test]
+fn a_filtered_packet_to_a_mapping_is_dropped_unanswered() {
+    let mut nf = nat_router(Filtering::AddressAndPortDependent);
+    let a = Ipv4Addr::new(10, 0, 1, 10);
+    let (peer, stranger) = (Ipv4Addr::new(203, 0, 113, 1), Ipv4Addr::new(203, 0, 113, 9));
+    let syn = 0x002;
+    let mut d = datagram(TCP, a, peer, 40000, 7, syn);
+    assert_eq!(cross(&mut nf, 0, INSIDE, OUTSIDE, &mut d), Verdict::Accept);
+    let port = parse(&d).unwrap().sport;
+    let mut s = datagram(TCP, stranger, EXTERNAL, 9999, port, syn);
+    assert_eq!(
+        nf.hook(
+            Hook::Prerouting,
+            Duration::from_millis(10),
+            OUTSIDE,
+            None,
+            &mut s
+        ),
+        Verdict::Drop
+    );
+    // The peer's answer is the flow's: translated to a.
+    let mut r = datagram(TCP, peer, EXTERNAL, 7, port, 0x012);
+    assert_eq!(cross(&mut nf, 20, OUTSIDE, INSIDE, &mut r), Verdict::Accept);
+    assert_eq!(parse(&r).unwrap().dst, a);
+    // Another port: the router's own.
+    let mut o = datagram(TCP, stranger, EXTERNAL, 9999, port.wrapping_add(1), syn);
+    assert_eq!(
+        nf.hook(
+            Hook::Prerouting,
+            Duration::from_millis(30),
+            OUTSIDE,
+            None,
+            &mut o
+        ),
+        Verdict::Accept
+    );
+}

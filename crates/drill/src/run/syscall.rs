@@ -39,8 +39,8 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("TCP_KEEPCNT", 1024),
     // Linux's number (FreeBSD has no user timeout option).
     ("TCP_USER_TIMEOUT", 18),
-    // Linux's number; its value is a name, not an int.
-    ("TCP_CONGESTION", 13),
+    // Its value is a name, not an int.
+    ("TCP_CONGESTION", TCP_CONGESTION),
     ("TCP_NOTSENT_LOWAT", 25),
     ("TCP_INQ", 36),
     ("TCP_CM_INQ", 36),
@@ -143,11 +143,11 @@ fn socket_errno(e: SocketError) -> i64 {
     })
 }
 
-/// The largest read or write a script may ask for (the runner holds the
-/// bytes in memory).
 /// `TCP_CONGESTION` (Linux's number).
 const TCP_CONGESTION: i64 = 13;
 
+/// The largest read or write a script may ask for (the runner holds the
+/// bytes in memory).
 const MAX_IO: i64 = 16 << 20;
 
 /// The byte count of a read or write (argument 2), within `MAX_IO`.

@@ -473,5 +473,7 @@ fn full_table_evicts_unassured_then_refuses() {
         CtState::Invalid
     );
     assert_eq!(ct.stats.table_full, 1);
+    // Counted as a drop, not as an invalid packet (Linux's conntrack -S).
+    assert_eq!(ct.stats.invalid, 0);
     assert_eq!(ct.len(), 2);
 }

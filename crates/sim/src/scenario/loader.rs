@@ -383,6 +383,14 @@ impl Loader<'_> {
         if let Some(nat) = n.nat {
             let raw = nat.get_ref();
             let outside = self.iface_by_addr(&raw.outside, ifaces)?;
+            // An empty list would read as "nobody" but the table's default
+            // is everyone: say so rather than guess.
+            if raw.inside.as_ref().is_some_and(Vec::is_empty) {
+                return Err(self.at(
+                    nat,
+                    "`inside = []` lists nobody: leave `inside` out to translate everyone else, or list the prefixes to translate",
+                ));
+            }
             let mut inside = Vec::new();
             for c in raw.inside.iter().flatten() {
                 let cidr: Cidr = c

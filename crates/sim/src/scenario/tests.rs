@@ -546,6 +546,10 @@ outbound = ["100 allow all"]
             "[nat]\noutside = \"10.9.2.1\"\ninside = [\"10.9.1.0/24\"]\nforward = [\"tcp 80 10.9.2.1:8080\"]\n",
             "rules.toml:4:12: 10.9.2.1 is this router's own address: forward to a host behind it",
         ),
+        (
+            "[nat]\noutside = \"10.9.2.1\"\ninside = []\n",
+            "rules.toml:1:1: `inside = []` lists nobody",
+        ),
     ] {
         let e = load_rules("rules.toml", text, &ifaces).unwrap_err();
         assert!(e.to_string().starts_with(want), "{e}");

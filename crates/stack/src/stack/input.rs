@@ -77,24 +77,13 @@ impl Stack {
             self.ip.stats.in_addr_errors += 1;
             return give_back(arrived);
         }
-        // RFC 1122 §3.2.1.8: options are honoured by their length; one whose
-        // length breaks the header is a header error, answered with a
-        // Parameter Problem pointing at it (§3.2.2.5, as Linux does).
-        if let Some(at) = bad_option {
-            self.ip.stats.in_hdr_errors += 1;
-            let pointer = u8::try_from(at).unwrap_or(u8::MAX);
-            self.icmp.send_error(
-                now,
-                &mut self.ip,
-                &arrived,
-                Some(iface),
-                IcmpError::ParamProblem(pointer),
-            );
-            return give_back(arrived);
-        }
         if self.hook.is_some() {
             self.hooked_input(now, iface, arrived, &repr);
             return None;
+        }
+        if let Some(at) = bad_option {
+            self.option_problem(now, iface, &arrived, at);
+            return give_back(arrived);
         }
         match self.ip.classify(repr.dst_addr, iface) {
             Destination::Other if self.config.forwarding => {
@@ -170,6 +159,12 @@ impl Stack {
             self.ip.stats.in_hdr_errors += 1;
             return;
         };
+        // Options are read after prerouting, as Linux's ip_rcv_finish
+        // reads them after the hook (and a datagram once reassembled).
+        if let Some(at) = packet.bad_option() {
+            self.option_problem(now, iface, &owned, at);
+            return;
+        }
         match self.ip.classify(repr.dst_addr, iface) {
             Destination::Other if self.config.forwarding => {
                 let rewritten = head.filter(|h| !owned.starts_with(h.bytes()));
@@ -178,6 +173,22 @@ impl Stack {
             Destination::Other => self.ip.stats.in_addr_errors += 1,
             dest => self.local_input(now, iface, &owned, &repr, dest),
         }
+    }
+
+    /// RFC 1122 §3.2.1.8: options are honoured by their length; one
+    /// whose length breaks the header (at byte `at`) makes the datagram a
+    /// header error, answered with a Parameter Problem pointing at it
+    /// (§3.2.2.5, as Linux's ip_options_compile does).
+    fn option_problem(&mut self, now: Instant, iface: IfaceId, datagram: &[u8], at: usize) {
+        self.ip.stats.in_hdr_errors += 1;
+        let pointer = u8::try_from(at).unwrap_or(u8::MAX);
+        self.icmp.send_error(
+            now,
+            &mut self.ip,
+            datagram,
+            Some(iface),
+            IcmpError::ParamProblem(pointer),
+        );
     }
 
     fn local_input(

@@ -564,12 +564,14 @@ impl TcpLayer {
         }
         // BSD's drop_synfin: SYN and FIN together are dropped unseen where
         // they could open a connection (LISTEN, SYN-SENT, no socket, and
-        // TIME-WAIT where a SYN may reopen it).
+        // TIME-WAIT where this one would reopen it).
         if self.config.drop_synfin && seg.flags.syn() && seg.flags.fin() {
-            let opening = found.and_then(|k| self.conn(k)).is_none_or(|c| {
-                c.state() == State::SynSent
-                    || (c.state() == State::TimeWait && self.config.time_wait_reopen)
-            });
+            let opening = match found.and_then(|k| self.conn(k).map(|c| (k, c.state()))) {
+                None => true,
+                Some((_, State::SynSent)) => true,
+                Some((k, State::TimeWait)) => self.time_wait_reopen(k, &seg).is_some(),
+                Some(_) => false,
+            };
             if opening {
                 self.stats.in_errs += 1;
                 return;

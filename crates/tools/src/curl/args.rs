@@ -399,25 +399,57 @@ impl Url {
         if target.contains([' ', '\t']) {
             return Err(bad());
         }
-        // RFC 3986 §3.2.1: user information before the last `@`.
-        let (userinfo, authority) = match authority.rsplit_once('@') {
-            Some((u, a)) => (Some(u.to_string()), a),
+        // RFC 3986 §3.2.1: user information before the `@` — the first,
+        // as curl 7.88's parse_hostname_login splits (a second `@` then
+        // makes the host illegal); no space or control character in it.
+        let (userinfo, authority) = match authority.split_once('@') {
+            Some((u, a)) => {
+                if u.chars().any(|c| c == ' ' || c.is_control()) {
+                    return Err(bad());
+                }
+                (Some(u.to_string()), a)
+            }
             None => (None, authority),
         };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad)?),
-            None => (authority, if tls { 443 } else { 80 }),
+        let default_port = if tls { 443 } else { 80 };
+        // An IPv6 literal in brackets (RFC 3986 §3.2.2), kept without them.
+        let (host, port_text) = match authority.strip_prefix('[') {
+            Some(rest) => {
+                let (inside, after) = rest.split_once(']').ok_or_else(bad)?;
+                let v6: std::net::Ipv6Addr = inside.parse().map_err(|_| bad())?;
+                match after {
+                    "" => (v6.to_string(), None),
+                    _ => (
+                        v6.to_string(),
+                        Some(after.strip_prefix(':').ok_or_else(bad)?),
+                    ),
+                }
+            }
+            None => match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (authority.to_string(), None),
+            },
+        };
+        // curl 7.88: an empty port is the scheme's; 0 is taken (and
+        // refused when connecting).
+        let port = match port_text {
+            None | Some("") => default_port,
+            Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u16>().map_err(|_| bad())?
+            }
+            Some(_) => return Err(bad()),
         };
         let valid = !host.is_empty()
             && host.len() <= 253
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+            && (host.contains(':')
+                || host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')));
         if !valid {
             return Err(bad());
         }
         let host =
-            ipv4_normalize(host).map_or_else(|| host.to_ascii_lowercase(), |a| a.to_string());
+            ipv4_normalize(&host).map_or_else(|| host.to_ascii_lowercase(), |a| a.to_string());
         Ok(Url {
             tls,
             host,
@@ -457,11 +489,22 @@ impl Url {
     }
 
     pub(super) fn authority(&self) -> String {
-        if self.port == self.default_port() {
-            self.host.clone()
+        let host = if self.is_ipv6() {
+            format!("[{}]", self.host)
         } else {
-            format!("{}:{}", self.host, self.port)
+            self.host.clone()
+        };
+        if self.port == self.default_port() {
+            host
+        } else {
+            format!("{host}:{}", self.port)
         }
+    }
+
+    /// The host is an IPv6 literal (`http://[::1]/`), which no tcplab
+    /// host can reach.
+    pub(super) fn is_ipv6(&self) -> bool {
+        self.host.contains(':')
     }
 
     pub(super) fn default_port(&self) -> u16 {

@@ -188,6 +188,25 @@ impl Run<'_> {
             let _ = open.conn.stream.shutdown().await;
         }
         let t0 = self.host.now();
+        // An IPv6 literal: the socket cannot be made on an IPv4-only host,
+        // which curl reports as a connect that failed at once.
+        if url.is_ipv6() {
+            if self.a.verbose {
+                self.err
+                    .line(format!("*   Trying [{}]:{}...", url.host, url.port));
+            }
+            self.info(format!(
+                "Immediate connect fail for {}: Address family not supported by protocol",
+                url.host
+            ));
+            return Err(Failure::new(
+                7,
+                format!(
+                    "Failed to connect to {} port {} after 0 ms: Couldn't connect to server",
+                    url.host, url.port
+                ),
+            ));
+        }
         // --resolve's answers come first: for their host and port, then
         // a `*` entry for the port.
         let pinned = self

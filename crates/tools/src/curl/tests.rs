@@ -92,6 +92,25 @@ fn urls() {
         "https://x:8443/"
     );
     assert_eq!(Url::parse("http://x:99999/").unwrap_err().code, 3);
+    assert_eq!(Url::parse("http://x:8a/").unwrap_err().code, 3);
+    // An empty port is the scheme's; 0 and leading zeros are taken.
+    assert_eq!(Url::parse("http://x:/").unwrap().port, 80);
+    assert_eq!(Url::parse("http://x:0/").unwrap().port, 0);
+    assert_eq!(
+        Url::parse("https://x:00443/").unwrap().to_text(),
+        "https://x/"
+    );
+    // IPv6 literals, bracketed.
+    let v6 = Url::parse("http://[::1]:8080/a").unwrap();
+    assert!(v6.is_ipv6());
+    assert_eq!(
+        (v6.host.as_str(), v6.to_text().as_str()),
+        ("::1", "http://[::1]:8080/a")
+    );
+    assert_eq!(Url::parse("http://[0:0::1]/").unwrap().host, "::1");
+    for bad in ["http://[::1/", "http://[nope]/", "http://[::1]x/"] {
+        assert_eq!(Url::parse(bad).unwrap_err().code, 3, "{bad}");
+    }
     // Credentials in the URL: kept as written, sent decoded.
     let u = Url::parse("http://al%69ce:s%3Acret@h/x").unwrap();
     assert_eq!(
@@ -104,6 +123,9 @@ fn urls() {
         b"bob:"
     );
     assert_eq!(Url::parse("http://h/").unwrap().credentials(), None);
+    for bad in ["http://a@b@h/", "http://a b@h/", "http://a\tb@h/"] {
+        assert_eq!(Url::parse(bad).unwrap_err().code, 3, "{bad}");
+    }
     // IPv4 addresses in curl's other spellings become dotted quads.
     for (written, host) in [
         ("167772674", "10.0.2.2"),

@@ -592,10 +592,11 @@ fn udp_line(
     style: Style,
     frag: bool,
 ) {
-    // As print-udp.c: the ports when there are four bytes; then the
-    // header's length, which a first fragment's datagram exceeds.
+    // As tcpdump 4.99.3's print-udp.c: the ports when there are four
+    // bytes; then the header's length, which a first fragment's datagram
+    // exceeds.
     let (Some(sp), Some(dp)) = (be16(payload, 0), be16(payload, 2)) else {
-        let _ = write!(s, "{src_name} > {dst_name}: [|udp]");
+        let _ = write!(s, "{src_name} > {dst_name}:  [|udp]");
         return;
     };
     let _ = write!(
@@ -605,11 +606,11 @@ fn udp_line(
         port(dp, Transport::Udp, style)
     );
     let Some(ulen) = be16(payload, 4).filter(|_| payload.len() >= 8) else {
-        let _ = write!(s, " [undersized-udp {} < 8] (invalid)", payload.len());
+        let _ = write!(s, "truncated-udp {}", payload.len());
         return;
     };
     if ulen < 8 {
-        let _ = write!(s, " [undersized-udplength {ulen} < 8] (invalid)");
+        let _ = write!(s, "truncated-udplength {ulen}");
         return;
     }
     let ulen = usize::from(ulen) - 8;

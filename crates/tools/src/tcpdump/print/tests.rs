@@ -334,7 +334,7 @@ fn edns_as_tcpdump_prints_it() {
     assert_eq!(edns_option(300, &[0xab]), "Opt300 ab");
 }
 
-/// print-udp.c: the ports from four bytes on, the length from the UDP
+/// tcpdump 4.99.3's print-udp.c: the ports from four bytes on, the length from the UDP
 /// header — a first fragment carries only the start of its datagram —
 /// and a datagram shorter than its header says is a bad length.
 #[test]
@@ -373,15 +373,15 @@ fn udp_lengths_come_from_the_udp_header() {
         "IP 10.0.1.2.53233 > 10.0.2.2.9999: UDP, length 20"
     );
     let tiny = v4(17, 64, [10, 0, 1, 2], [10, 0, 2, 2], &[0xcf, 0xf1], None);
-    assert_eq!(line(&tiny), "IP 10.0.1.2 > 10.0.2.2: [|udp]");
+    assert_eq!(line(&tiny), "IP 10.0.1.2 > 10.0.2.2:  [|udp]");
     let six = v4(17, 64, [10, 0, 1, 2], [10, 0, 2, 2], &udp(8, 0)[..6], None);
     assert_eq!(
         line(&six),
-        "IP 10.0.1.2.53233 > 10.0.2.2.9999:  [undersized-udp 6 < 8] (invalid)"
+        "IP 10.0.1.2.53233 > 10.0.2.2.9999: truncated-udp 6"
     );
     let bad = v4(17, 64, [10, 0, 1, 2], [10, 0, 2, 2], &udp(4, 0), None);
     assert_eq!(
         line(&bad),
-        "IP 10.0.1.2.53233 > 10.0.2.2.9999:  [undersized-udplength 4 < 8] (invalid)"
+        "IP 10.0.1.2.53233 > 10.0.2.2.9999: truncated-udplength 4"
     );
 }
