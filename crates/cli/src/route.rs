@@ -25,7 +25,8 @@ pub struct RouteArgs {
     /// "default via GW" (repeatable).
     #[arg(long = "route", value_name = "ROUTE")]
     routes: Vec<String>,
-    /// The packet policy: the nat, acl, firewall and conntrack_max keys of a
+    /// The packet policy: the nat, acl, firewall, conntrack_max and
+    /// conntrack_tcp_loose keys of a
     /// scenario's [[router]], interfaces named by the router's addresses.
     /// Without it the router forwards everything.
     #[arg(value_name = "RULES.toml")]

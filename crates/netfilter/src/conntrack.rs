@@ -5,9 +5,11 @@
 //! datagram, an ICMP echo request) or belongs to one that has not been
 //! answered yet; **ESTABLISHED** once the flow has been seen both ways;
 //! **RELATED** when it is an ICMP error quoting a packet of a known flow;
-//! **INVALID** otherwise: a TCP segment with impossible flags, or any TCP
-//! segment but a SYN with no flow (Linux with `nf_conntrack_tcp_loose=0`:
-//! no mid-stream pickup), an echo reply or ICMP error that answers nothing.
+//! **INVALID** otherwise: a TCP segment with impossible flags, a TCP
+//! segment with no flow that is neither a SYN nor a bare ACK (an ACK is
+//! picked up mid-stream as Linux's default `nf_conntrack_tcp_loose=1`
+//! does; [`Conntrack::tcp_loose`] off makes it INVALID too), an echo reply
+//! or ICMP error that answers nothing.
 //!
 //! TCP is followed through SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT,
 //! CLOSE_WAIT, LAST_ACK, TIME_WAIT and CLOSE (after a RST), by flags,
@@ -371,6 +373,12 @@ pub struct Conntrack {
     next_id: u64,
     /// Entries the table holds at most.
     pub max: usize,
+    /// Mid-stream pickup (Linux's `nf_conntrack_tcp_loose`, 1 by default
+    /// there and here): a TCP segment with ACK and no SYN, FIN or RST that
+    /// belongs to no flow starts one as ESTABLISHED (the packet is NEW to
+    /// the rules), so connections survive a flush or a policy installed
+    /// under them. Off: it is INVALID.
+    pub tcp_loose: bool,
     pub timeouts: Timeouts,
     pub stats: CtStats,
 }
@@ -393,6 +401,7 @@ impl Conntrack {
             by_expiry: BTreeSet::new(),
             next_id: 1,
             max: max.max(1),
+            tcp_loose: true,
             timeouts: Timeouts::default(),
             stats: CtStats::default(),
         }
@@ -426,6 +435,11 @@ impl Conntrack {
     fn timeout(&self, e: &Entry) -> Duration {
         let t = &self.timeouts;
         match (e.orig.proto, e.tcp) {
+            // A connection picked up mid-stream and not answered yet
+            // keeps a transitory timeout (Linux caps it too, at its
+            // "unacknowledged" 300 s): a flood of stray ACKs cannot hold
+            // the table for days.
+            (TCP, Some(TcpCt::Established)) if !e.seen_reply => t.tcp_transitory,
             (TCP, Some(TcpCt::Established)) => t.tcp_established,
             (TCP, Some(TcpCt::TimeWait)) => t.tcp_time_wait,
             (TCP, Some(TcpCt::Close)) => t.tcp_close,
@@ -671,11 +685,16 @@ impl Conntrack {
         let tcp = match p.proto {
             TCP => {
                 let f = p.tcp_flags & 0x3f & !(flags::PSH | flags::URG);
-                if f != flags::SYN {
-                    self.stats.invalid += 1;
-                    return Track::invalid();
+                match f {
+                    flags::SYN => Some(TcpCt::SynSent),
+                    // Linux's tcp_conntracks[sNO][ack] with tcp_loose: a
+                    // connection picked up in the middle.
+                    flags::ACK if self.tcp_loose => Some(TcpCt::Established),
+                    _ => {
+                        self.stats.invalid += 1;
+                        return Track::invalid();
+                    }
                 }
-                Some(TcpCt::SynSent)
             }
             // An echo reply nobody asked for.
             ICMP if p

@@ -288,8 +288,10 @@ proptest! {
                 if cross(&mut nf, i as u64, OUTSIDE, INSIDE, &mut d) == Verdict::Accept {
                     let reply_to_inside = opened.contains(&(proto, ip, op));
                     let known = admitted.contains(&(proto, ip, op));
+                    // A new flow: UDP, a SYN, or (mid-stream pickup, as
+                    // Linux's default tcp_loose) a bare ACK, PSH or not.
                     let allowed_new = inbound_rules.iter().any(|m| m.matches(&info))
-                        && (proto == UDP || flags == 0x02);
+                        && (proto == UDP || matches!(flags, 0x02 | 0x10 | 0x18));
                     prop_assert!(reply_to_inside || known || allowed_new,
                         "unsolicited {:?} flags {:#x} {}:{} -> {}:{} admitted", proto, flags, outside, op, inside, ip);
                     if allowed_new {

@@ -437,7 +437,8 @@ fn closing_tcp_flows_make_room() {
 #[test]
 fn invalid_packets() {
     let mut ct = Conntrack::new(16, 1);
-    // A bare ACK with no flow: no mid-stream pickup.
+    ct.tcp_loose = false;
+    // A bare ACK with no flow, without mid-stream pickup.
     assert_eq!(
         step(&mut ct, 0, tcp(S, C, 80, 40000, flags::ACK)).state,
         CtState::Invalid
@@ -449,6 +450,37 @@ fn invalid_packets() {
     );
     assert_eq!(ct.stats.invalid, 2);
     assert!(ct.is_empty());
+}
+
+/// Linux's default `nf_conntrack_tcp_loose=1`: a bare ACK (data and PSH
+/// may ride along) with no flow starts one as ESTABLISHED, NEW to the
+/// rules; its answer makes it ESTABLISHED to them. A FIN, a RST or a
+/// SYN-ACK with no flow stays INVALID. Unanswered, it keeps a transitory
+/// timeout, not five days.
+#[test]
+fn a_bare_ack_is_picked_up_mid_stream() {
+    let mut ct = Conntrack::new(16, 1);
+    let first = step(&mut ct, 0, tcp(C, S, 40000, 80, flags::ACK | flags::PSH));
+    assert_eq!(first.state, CtState::New);
+    let (id, _) = first.flow.unwrap();
+    assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Established));
+    assert_eq!(ct.entry(id).unwrap().expires, Duration::from_secs(240));
+    assert_eq!(
+        step(&mut ct, 1, tcp(S, C, 80, 40000, flags::ACK)).state,
+        CtState::Established
+    );
+    assert_eq!(
+        ct.entry(id).unwrap().expires,
+        Duration::from_secs(1 + 432_000)
+    );
+    for f in [flags::FIN | flags::ACK, flags::RST, flags::SYN | flags::ACK] {
+        assert_eq!(
+            step(&mut ct, 2, tcp(C, S, 40001, 80, f)).state,
+            CtState::Invalid,
+            "{f:#x}"
+        );
+    }
+    assert_eq!(ct.len(), 1);
 }
 
 #[test]

@@ -305,6 +305,12 @@ impl Loader<'_> {
             if let Some(m) = &n.conntrack_max {
                 return Err(self.at(m, "conntrack_max needs nat, acl or firewall on this router"));
             }
+            if let Some(m) = &n.conntrack_tcp_loose {
+                return Err(self.at(
+                    m,
+                    "conntrack_tcp_loose needs nat, acl or firewall on this router",
+                ));
+            }
             return Ok(None);
         }
         if kind == NodeKind::Host {
@@ -326,6 +332,7 @@ impl Loader<'_> {
             acl: &n.acl,
             firewall: &n.firewall,
             conntrack_max: n.conntrack_max.as_ref(),
+            conntrack_tcp_loose: n.conntrack_tcp_loose.as_ref(),
         };
         self.policy(&rules, &addrs).map(Some)
     }
@@ -338,6 +345,7 @@ impl Loader<'_> {
             groups: Vec::new(),
             nat: None,
             conntrack_max: 65_536,
+            tcp_loose: n.conntrack_tcp_loose.is_none_or(|l| *l.get_ref()),
         };
         if let Some(m) = n.conntrack_max {
             let v = *m.get_ref();

@@ -93,6 +93,9 @@ pub struct FilterSpec {
     pub groups: Vec<(usize, tcplab_netfilter::SecurityGroup)>,
     pub nat: Option<NatSpec>,
     pub conntrack_max: usize,
+    /// Mid-stream pickup of TCP connections (Linux's
+    /// `nf_conntrack_tcp_loose`; on by default, as there).
+    pub tcp_loose: bool,
 }
 
 /// NAT on a router, as declared.
@@ -274,7 +277,8 @@ pub fn load(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
 }
 
 /// Load a router's packet policy from a rules file: the `nat`, `acl`,
-/// `firewall` and `conntrack_max` keys of a scenario's `[[router]]`, with
+/// `firewall`, `conntrack_max` and `conntrack_tcp_loose` keys of a
+/// scenario's `[[router]]`, with
 /// interfaces named by their addresses in `ifaces`.
 pub fn load_rules(
     file: &str,
@@ -292,6 +296,7 @@ pub fn load_rules(
         acl: &raw.acl,
         firewall: &raw.firewall,
         conntrack_max: raw.conntrack_max.as_ref(),
+        conntrack_tcp_loose: raw.conntrack_tcp_loose.as_ref(),
     };
     l.policy(&rules, ifaces)
 }

@@ -112,6 +112,7 @@ pub(super) struct RawNode {
     #[serde(default, deserialize_with = "tables")]
     pub(super) firewall: Vec<Spanned<RawFirewall>>,
     pub(super) conntrack_max: Option<Spanned<i64>>,
+    pub(super) conntrack_tcp_loose: Option<Spanned<bool>>,
 }
 
 /// A router's packet policy, wherever it is written (a `[[router]]` of a
@@ -121,6 +122,7 @@ pub(super) struct RawRules<'r> {
     pub(super) acl: &'r [Spanned<RawAcl>],
     pub(super) firewall: &'r [Spanned<RawFirewall>],
     pub(super) conntrack_max: Option<&'r Spanned<i64>>,
+    pub(super) conntrack_tcp_loose: Option<&'r Spanned<bool>>,
 }
 
 /// A rules file (`tcplab route RULES.toml`): the policy keys of a router.
@@ -134,6 +136,7 @@ pub(super) struct RawRulesFile {
     #[serde(default, deserialize_with = "tables")]
     pub(super) firewall: Vec<Spanned<RawFirewall>>,
     pub(super) conntrack_max: Option<Spanned<i64>>,
+    pub(super) conntrack_tcp_loose: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -522,6 +522,13 @@ outbound = ["100 allow all"]
     assert_eq!(f.groups[0].0, 0);
     assert_eq!(f.acls[0].0, 1);
     assert_eq!(f.conntrack_max, 65_536);
+    assert!(f.tcp_loose, "Linux's default: mid-stream pickup");
+    let strict = format!("conntrack_tcp_loose = false\n{good}");
+    assert!(
+        !load_rules("rules.toml", &strict, &ifaces)
+            .unwrap()
+            .tcp_loose
+    );
     // An empty file is a router that forwards everything.
     let f = load_rules("rules.toml", "", &ifaces).unwrap();
     assert!(f.nat.is_none() && f.acls.is_empty() && f.groups.is_empty());
