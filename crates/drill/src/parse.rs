@@ -535,12 +535,21 @@ impl Parser {
     }
 
     /// `start:end(len)[!]` or `...(len)`.
+    /// packetdrill's parser takes a payload size that fits 16 bits.
+    fn payload_size(len: u32) -> Result<(), String> {
+        if len > u32::from(u16::MAX) {
+            return Err("TCP payload size out of range".into());
+        }
+        Ok(())
+    }
+
     fn seq(&mut self) -> Result<Seq, Error> {
         if self.peek() == Some(&Tok::Ellipsis) {
             self.i += 1;
             self.expect_punct('(')?;
             let len = self.u32()?;
             self.expect_punct(')')?;
+            Self::payload_size(len).or_else(|m| self.err(m))?;
             return Ok(Seq::Unchecked { len });
         }
         let start = self.u32()?;
@@ -549,6 +558,7 @@ impl Parser {
         self.expect_punct('(')?;
         let len = self.u32()?;
         self.expect_punct(')')?;
+        Self::payload_size(len).or_else(|m| self.err(m))?;
         if end.wrapping_sub(start) != len {
             return self.err(format!(
                 "inconsistent segment: {start}:{end} is not {len} bytes"
@@ -930,6 +940,10 @@ mod tests {
         assert_eq!(
             e("0 socket()= 3\n+0 < S 0:5(0) win 1\n"),
             "line 2: inconsistent segment: 0:5 is not 0 bytes"
+        );
+        assert_eq!(
+            e("0 > P. 1:65537(65536) ack 1\n"),
+            "line 1: TCP payload size out of range"
         );
         assert_eq!(
             e("1 socket() = 3\n"),

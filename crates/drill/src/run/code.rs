@@ -16,6 +16,9 @@ use tcplab_stack::tcp::{State, TcpInfo};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Value {
     Int(i128),
+    /// A comparison's or `not`'s result: Python's bool, an int that
+    /// prints as `True` or `False`.
+    Bool(bool),
     Str(String),
     State(&'static str),
 }
@@ -24,6 +27,7 @@ impl std::fmt::Display for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Value::Int(n) => write!(f, "{n}"),
+            Value::Bool(b) => f.write_str(if *b { "True" } else { "False" }),
             Value::Str(s) => write!(f, "{s}"),
             Value::State(s) => write!(f, "{s}"),
         }
@@ -59,8 +63,8 @@ fn constant(name: &str) -> Option<Value> {
     let state = |s| Some(Value::State(s));
     let int = |n| Some(Value::Int(n));
     match name {
-        "True" => int(1),
-        "False" => int(0),
+        "True" => Some(Value::Bool(true)),
+        "False" => Some(Value::Bool(false)),
         "TCP_INFINITE_SSTHRESH" => int(0x7fff_ffff),
         "TCP_ESTABLISHED" | "TCPI_ESTABLISHED" => state("ESTABLISHED"),
         "TCP_SYN_SENT" | "TCPI_SYN_SENT" => state("SYN_SENT"),
@@ -303,7 +307,7 @@ impl Eval<'_, '_> {
     fn not(&mut self) -> Result<Value, String> {
         if self.eat_word("not") {
             let v = self.nested(Self::not)?;
-            return Ok(Value::Int(i128::from(!truthy(&v))));
+            return Ok(Value::Bool(!truthy(&v)));
         }
         self.comparison()
     }
@@ -321,11 +325,7 @@ impl Eval<'_, '_> {
             chained = true;
             left = right;
         }
-        Ok(if chained {
-            Value::Int(i128::from(result))
-        } else {
-            left
-        })
+        Ok(if chained { Value::Bool(result) } else { left })
     }
 
     fn bitor(&mut self) -> Result<Value, String> {
@@ -499,6 +499,7 @@ fn static_op(op: &str) -> &'static str {
 fn truthy(v: &Value) -> bool {
     match v {
         Value::Int(n) => *n != 0,
+        Value::Bool(b) => *b,
         Value::Str(s) => !s.is_empty(),
         Value::State(_) => true,
     }
@@ -507,13 +508,14 @@ fn truthy(v: &Value) -> bool {
 fn int(v: &Value) -> Result<i128, String> {
     match v {
         Value::Int(n) => Ok(*n),
+        Value::Bool(b) => Ok(i128::from(*b)),
         other => Err(format!("`{other}` is not an integer")),
     }
 }
 
 fn compare(a: &Value, op: &str, b: &Value) -> Result<bool, String> {
     let ord = match (a, b) {
-        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Int(_) | Value::Bool(_), Value::Int(_) | Value::Bool(_)) => int(a)?.cmp(&int(b)?),
         (Value::Str(x), Value::Str(y)) => x.cmp(y),
         (Value::State(x), Value::State(y)) if matches!(op, "==" | "!=") => {
             return Ok((x == y) == (op == "=="));
@@ -537,7 +539,12 @@ fn format_percent(f: &str, v: &Value) -> String {
     while let Some(c) = chars.next() {
         if c == '%' {
             match chars.next() {
-                Some('d' | 's' | 'u' | 'i') => out.push_str(&v.to_string()),
+                // '%d' % True is 1, '%s' % True is True.
+                Some('d' | 'u' | 'i') => match v {
+                    Value::Bool(b) => out.push_str(&i128::from(*b).to_string()),
+                    other => out.push_str(&other.to_string()),
+                },
+                Some('s') => out.push_str(&v.to_string()),
                 Some('x') => match v {
                     Value::Int(n) => out.push_str(&format!("{n:x}")),
                     other => out.push_str(&other.to_string()),
@@ -775,6 +782,15 @@ mod tests {
             ["x=22 23 LISTEN", ""]
         );
         assert!(eval("print(x x)", &mut v).is_err());
+        // Comparisons are Python's bools: True and False, 1 and 0 in sums.
+        assert_eq!(
+            eval(
+                "print(1 < 2, not 1, True, '%d' % (x > 0), '%s' % (x > 0), (x > 0) + 1)",
+                &mut v
+            )
+            .unwrap_or_else(|e| vec![e]),
+            ["True False True 1 True 2"]
+        );
         // A print before a failing assert is not lost.
         let mut printed = Vec::new();
         let snap = Snapshot {
