@@ -378,7 +378,7 @@ pub fn start_with(host: &Host, cmdline: &str, io: StartIo) -> Result<Started, Us
             }
             Tool::Transfer(a) => transfer::run(h.clone(), a, out, err).await,
             Tool::Tcpdump(a) => tcpdump::run(h.clone(), a, out, err).await,
-            Tool::Ss(a) => ss::run(h.clone(), a, out).await,
+            Tool::Ss(a) => ss::run(h.clone(), a, out, err).await,
             Tool::Netstat(a) => netstat::run(h.clone(), a, out).await,
             Tool::Nslookup(a) => nslookup::run(h.clone(), a, out, err).await,
             Tool::Curl(a) => curl::run(h.clone(), *a, out, err).await,

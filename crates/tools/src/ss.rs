@@ -15,6 +15,7 @@
 //! `and`, `or` and parentheses.
 
 use std::fmt::Write as _;
+use std::net::Ipv4Addr;
 
 use tcplab_host::{Host, Output};
 use tcplab_stack::services::{self, Transport};
@@ -50,6 +51,9 @@ pub struct SsArgs {
     pub states: Option<Vec<SockStateFilter>>,
     pub exclude: Vec<SockStateFilter>,
     pub filter: Vec<String>,
+    /// The host names the filter uses (`dst server`), looked up before
+    /// the listing (see [`run`]).
+    pub hosts: Vec<(String, Ipv4Addr)>,
 }
 
 /// A state name of `ss state ...`.
@@ -220,7 +224,9 @@ impl SsArgs {
                 }
             }
         }
-        Expr::parse(&a.filter)?;
+        // Names are only checked to be names here; they are looked up
+        // when the listing runs.
+        Expr::parse(&a.filter, &|_| Some(Ipv4Addr::UNSPECIFIED))?;
         Ok(a)
     }
 
@@ -333,8 +339,34 @@ fn filter_value(message: String) -> Usage {
     }
 }
 
+/// A host name's address, for a filter (see [`Expr::parse`]).
+type Hosts<'a> = &'a dyn Fn(&str) -> Option<Ipv4Addr>;
+
+/// A word that can be a host's name, not an address.
+fn is_host_name(w: &str) -> bool {
+    w.len() <= 253
+        && w.starts_with(|c: char| c.is_ascii_alphabetic())
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The host names a filter uses, in order, once each.
+fn host_names(words: &[String]) -> Vec<String> {
+    let names = std::cell::RefCell::new(Vec::new());
+    let _ = Expr::parse(words, &|n| {
+        let mut names = names.borrow_mut();
+        if !names.iter().any(|x: &String| x == n) {
+            names.push(n.to_string());
+        }
+        Some(Ipv4Addr::UNSPECIFIED)
+    });
+    names.into_inner()
+}
+
 impl Expr {
-    fn parse(words: &[String]) -> Result<Expr, Usage> {
+    /// The filter; `hosts` gives a host name's address (iproute2 looks
+    /// names up as it reads an address), `None` for one it cannot find.
+    fn parse(words: &[String], hosts: Hosts<'_>) -> Result<Expr, Usage> {
         let tokens: Vec<String> = words
             .iter()
             .flat_map(|w| {
@@ -346,18 +378,18 @@ impl Expr {
             return Ok(Expr::True);
         }
         let mut pos = 0;
-        let e = Self::or(&tokens, &mut pos, 0)?;
+        let e = Self::or(&tokens, &mut pos, 0, hosts)?;
         if pos != tokens.len() {
             return Err(filter_syntax("syntax error"));
         }
         Ok(e)
     }
 
-    fn or(t: &[String], pos: &mut usize, depth: usize) -> Result<Expr, Usage> {
-        let mut terms = vec![Self::and(t, pos, depth)?];
+    fn or(t: &[String], pos: &mut usize, depth: usize, hosts: Hosts<'_>) -> Result<Expr, Usage> {
+        let mut terms = vec![Self::and(t, pos, depth, hosts)?];
         while t.get(*pos).is_some_and(|w| w == "or" || w == "||") {
             *pos += 1;
-            terms.push(Self::and(t, pos, depth)?);
+            terms.push(Self::and(t, pos, depth, hosts)?);
         }
         Ok(if terms.len() == 1 {
             terms.swap_remove(0)
@@ -366,8 +398,8 @@ impl Expr {
         })
     }
 
-    fn and(t: &[String], pos: &mut usize, depth: usize) -> Result<Expr, Usage> {
-        let mut terms = vec![Self::unary(t, pos, depth)?];
+    fn and(t: &[String], pos: &mut usize, depth: usize, hosts: Hosts<'_>) -> Result<Expr, Usage> {
+        let mut terms = vec![Self::unary(t, pos, depth, hosts)?];
         loop {
             match t.get(*pos).map(String::as_str) {
                 Some("and" | "&&") => {
@@ -376,7 +408,7 @@ impl Expr {
                 Some(w) if w != ")" && w != "or" && w != "||" => {}
                 _ => break,
             }
-            terms.push(Self::unary(t, pos, depth)?);
+            terms.push(Self::unary(t, pos, depth, hosts)?);
         }
         Ok(if terms.len() == 1 {
             terms.swap_remove(0)
@@ -385,7 +417,7 @@ impl Expr {
         })
     }
 
-    fn unary(t: &[String], pos: &mut usize, depth: usize) -> Result<Expr, Usage> {
+    fn unary(t: &[String], pos: &mut usize, depth: usize, hosts: Hosts<'_>) -> Result<Expr, Usage> {
         if depth >= MAX_FILTER_DEPTH {
             return Err(filter_syntax("memory exhausted"));
         }
@@ -414,9 +446,9 @@ impl Expr {
             Some(v) => Ok(v),
         };
         match w.as_str() {
-            "not" | "!" => Ok(Expr::Not(Box::new(Self::unary(t, pos, depth + 1)?))),
+            "not" | "!" => Ok(Expr::Not(Box::new(Self::unary(t, pos, depth + 1, hosts)?))),
             "(" => {
-                let e = Self::or(t, pos, depth + 1)?;
+                let e = Self::or(t, pos, depth + 1, hosts)?;
                 if t.get(*pos).map(String::as_str) != Some(")") {
                     return Err(missing());
                 }
@@ -460,7 +492,16 @@ impl Expr {
                 let net = match host {
                     "*" | "" if port.is_some() => None,
                     h if h.contains('/') => Some(h.parse::<Cidr>().map_err(|_| not_an_address(h))?),
-                    h => Some(Cidr::host(h.parse().map_err(|_| not_an_address(h))?)),
+                    h => {
+                        let addr = match h.parse() {
+                            Ok(a) => a,
+                            Err(_) if is_host_name(h) => {
+                                hosts(h).ok_or_else(|| not_an_address(h))?
+                            }
+                            Err(_) => return Err(not_an_address(h)),
+                        };
+                        Some(Cidr::host(addr))
+                    }
                 };
                 Ok(Expr::Addr {
                     src: w == "src",
@@ -548,7 +589,8 @@ fn port_text(port: u16, netid: Netid, numeric: bool) -> String {
 /// The table `ss` prints for `rows`.
 pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
     let rows: Vec<&SockRow> = {
-        let expr = Expr::parse(&a.filter).unwrap_or(Expr::True);
+        let known = |n: &str| a.hosts.iter().find(|(h, _)| h == n).map(|(_, addr)| *addr);
+        let expr = Expr::parse(&a.filter, &known).unwrap_or(Expr::True);
         let mut rows: Vec<&SockRow> = rows
             .iter()
             .filter(|r| a.shows(r.netid) && a.state_ok(r) && expr.matches(r))
@@ -1029,7 +1071,21 @@ pub fn summary(rows: &[SockRow], frag: usize) -> Vec<String> {
     ]
 }
 
-pub async fn run(host: Host, a: SsArgs, mut out: Output) -> i32 {
+pub async fn run(host: Host, mut a: SsArgs, mut out: Output, mut err: Output) -> i32 {
+    // The filter's host names, looked up as iproute2 looks them up while
+    // it reads the filter: one nobody knows is its address error.
+    for name in host_names(&a.filter) {
+        match crate::resolve::lookup(&host, &name).await {
+            Ok(addr) => a.hosts.push((name, addr)),
+            Err(_) => {
+                err.line(format!(
+                    "Error: an inet prefix is expected rather than \"{name}\"."
+                ));
+                err.line("Cannot parse dst/src address.");
+                return 1;
+            }
+        }
+    }
     let rows = snapshot(&host);
     let lines = if a.summary {
         summary(&rows, host.with_stack(|s| s.reassembly_queues()))

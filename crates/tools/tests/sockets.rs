@@ -585,6 +585,9 @@ fn ss_filter_operators_families_and_state_groups() {
         ("client", "ss -tan sport lt :1024"),
         ("server", "ss -tanl"),
         ("server", "ss -tlna"),
+        // Names are looked up (the hosts table here), as iproute2 does.
+        ("client", "ss -tan dst server:9"),
+        ("client", "ss -tan dst nosuch"),
     ]);
     let rows = |k: usize| r[k].stdout.len() - 1;
     // The client's two connections: the bulk one to port 9 (ESTAB) and
@@ -604,6 +607,14 @@ fn ss_filter_operators_families_and_state_groups() {
     assert!(r[6].stdout[1].contains("10.99.3.2:9 "), "{:?}", r[6].stdout);
     assert_eq!(rows(7), 0, "{:?}", r[7].stdout);
     assert_eq!(rows(8), 2, "{:?}", r[8].stdout);
+    assert_eq!(r[12].stdout, r[3].stdout);
+    assert_eq!(
+        (r[13].stderr.join("\n"), r[13].exit),
+        (
+            "Error: an inet prefix is expected rather than \"nosuch\".\nCannot parse dst/src address.".to_string(),
+            Some(1)
+        )
+    );
     // The later of -a and -l wins.
     assert!(
         r[10].stdout.len() > 1 && r[10].stdout[1..].iter().all(|l| l.starts_with("LISTEN")),
