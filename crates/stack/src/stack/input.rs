@@ -81,7 +81,11 @@ impl Stack {
             self.hooked_input(now, iface, arrived, &repr);
             return None;
         }
-        if let Some(at) = bad_option {
+        // (Read once routing has taken the datagram: a host that does not
+        // forward drops one for another address first, as Linux does.)
+        let routed =
+            self.config.forwarding || self.ip.classify(repr.dst_addr, iface) != Destination::Other;
+        if let (Some(at), true) = (bad_option, routed) {
             self.option_problem(now, iface, &arrived, at);
             return give_back(arrived);
         }
