@@ -39,7 +39,7 @@ pub use nat::{Filtering, Nat, NatConfig, PortForward};
 pub use packet::{Info, Tuple};
 pub use rule::{Match, PortRange};
 
-use crate::packet::{parse, quoted, refresh_icmp_error, set_addr, set_port, Side, ICMP};
+use crate::packet::{parse, quoted, refresh_icmp_error, set_addr, set_port, Side, ICMP, TCP, UDP};
 
 /// Where in forwarding a datagram is, and what becomes of it: the stack's
 /// own hook types (one definition, in `tcplab-base`).
@@ -188,10 +188,12 @@ impl Netfilter {
             // not admit: dropped, as the filtering of RFC 4787 §5 drops
             // it, not handed to the router's own TCP to be reset (RFC 5382
             // REQ-4: no answer to an unsolicited SYN; hole punching keeps
-            // working). Anything else is for the router itself, untracked.
+            // working). Anything else is for the router itself, untracked
+            // (a ping to it too, whatever its identifier).
             let filtered = self.nat.as_ref().is_some_and(|nat| {
                 in_iface == nat.config.outside
                     && p.dst == nat.config.external
+                    && matches!(p.proto, TCP | UDP)
                     && p.has_ports
                     && nat.is_mapped(p.proto, p.dport)
             });
