@@ -13,6 +13,16 @@ use tcplab_host::Host;
 use crate::dns::client::{query, reverse_name, QueryOptions};
 use crate::dns::zone::key;
 
+/// A word that can be a host's name rather than an address (letters,
+/// digits, `-`, `_` and dots, not starting with a digit), as the filters
+/// of tcpdump and ss tell a name to look up from a malformed address.
+pub fn is_host_name(w: &str) -> bool {
+    w.len() <= 253
+        && w.starts_with(|c: char| c.is_ascii_alphabetic())
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// Why a name did not resolve, as `getaddrinfo` would say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {

@@ -22,6 +22,7 @@ use tcplab_stack::services::{self, Transport};
 use tcplab_stack::{Cidr, TcpState};
 
 use crate::args::{getopt, Opt};
+use crate::resolve::is_host_name;
 use crate::sockets::{snapshot, Netid, SockRow, SockState};
 use crate::Usage;
 
@@ -341,14 +342,6 @@ fn filter_value(message: String) -> Usage {
 
 /// A host name's address, for a filter (see [`Expr::parse`]).
 type Hosts<'a> = &'a dyn Fn(&str) -> Option<Ipv4Addr>;
-
-/// A word that can be a host's name, not an address.
-fn is_host_name(w: &str) -> bool {
-    w.len() <= 253
-        && w.starts_with(|c: char| c.is_ascii_alphabetic())
-        && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
 
 /// The host names a filter uses, in order, once each.
 fn host_names(words: &[String]) -> Vec<String> {

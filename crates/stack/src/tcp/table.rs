@@ -562,14 +562,17 @@ impl TcpLayer {
         if let Some(key) = found {
             self.wake(key);
         }
+        // Whether this segment reopens a connection in TIME-WAIT (asked
+        // once: drop_synfin and the reopening below both need it).
+        let reopen = found.and_then(|k| self.time_wait_reopen(k, &seg));
         // BSD's drop_synfin: SYN and FIN together are dropped unseen where
         // they could open a connection (LISTEN, SYN-SENT, no socket, and
         // TIME-WAIT where this one would reopen it).
         if self.config.drop_synfin && seg.flags.syn() && seg.flags.fin() {
-            let opening = match found.and_then(|k| self.conn(k).map(|c| (k, c.state()))) {
+            let opening = match found.and_then(|k| self.conn(k).map(|c| c.state())) {
                 None => true,
-                Some((_, State::SynSent)) => true,
-                Some((k, State::TimeWait)) => self.time_wait_reopen(k, &seg).is_some(),
+                Some(State::SynSent) => true,
+                Some(State::TimeWait) => reopen.is_some(),
                 Some(_) => false,
             };
             if opening {
@@ -579,7 +582,7 @@ impl TcpLayer {
         }
         let mut reopen_after = None;
         if let Some(key) = found {
-            match self.time_wait_reopen(key, &seg) {
+            match reopen {
                 // A listener with no room would drop the SYN: keep the old
                 // incarnation's TIME-WAIT then.
                 Some(_) if !self.listener_has_room(local, remote) => {

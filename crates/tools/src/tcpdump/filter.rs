@@ -29,6 +29,8 @@ use std::net::Ipv4Addr;
 use tcplab_stack::services::{self, Transport};
 use tcplab_wire::ipv4;
 
+use crate::resolve::is_host_name;
+
 /// A parsed filter; the empty expression takes every packet.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filter {
@@ -277,15 +279,6 @@ struct Parser<'r> {
     depth: usize,
     /// The address of a host name (`host server`), or libpcap's complaint.
     hosts: &'r dyn Fn(&str) -> Result<Ipv4Addr, String>,
-}
-
-/// A word that can be a host's name (letters, digits, `-`, `_` and dots,
-/// not starting with a digit, which would be an address).
-fn is_host_name(w: &str) -> bool {
-    w.len() <= 253
-        && w.starts_with(|c: char| c.is_ascii_alphabetic())
-        && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// How deep expressions may nest.
