@@ -153,6 +153,23 @@ pub fn probes(s: &Scenario, pkts: &[Pkt<'_>]) -> Vec<ProbeFlow> {
             }
         }
     }
+    // Each host's UDP datagrams by (host, source, destination, ports), in
+    // order: a datagram back with the ports reversed answers the latest
+    // one sent before it, not one sent before that (a WireGuard
+    // keepalive, a DNS query that went unanswered: nothing answers them,
+    // and the next exchange's reply is not theirs).
+    let mut udp_sends: BTreeMap<(usize, Ipv4Addr, Ipv4Addr, u16, u16), Vec<usize>> =
+        BTreeMap::new();
+    for (i, p) in pkts.iter().enumerate() {
+        if let Some((ip, b)) = l4(p) {
+            if let Some(Kind::Udp { sport, dport }) = probe_kind(ip, b) {
+                udp_sends
+                    .entry((p.rec.node, ip.src, ip.dst, sport, dport))
+                    .or_default()
+                    .push(i);
+            }
+        }
+    }
     let mut flows: Vec<ProbeFlow> = Vec::new();
     let mut index: BTreeMap<(usize, Ipv4Addr, bool, Option<u16>), usize> = BTreeMap::new();
     // Datagrams that answered a probe (by their first hop: a DNS reply
@@ -191,14 +208,21 @@ pub fn probes(s: &Scenario, pkts: &[Pkt<'_>]) -> Vec<ProbeFlow> {
         // What answered: the first datagram that arrived back at the
         // origin after it with its key, not taken by an earlier probe.
         let keys = match kind {
-            Kind::Echo { id, seq } => vec![AnswerKey::Echo(id, seq)],
-            Kind::Udp { sport, dport } => vec![AnswerKey::Udp(dport, sport)],
+            Kind::Echo { id, seq } => vec![(AnswerKey::Echo(id, seq), until)],
+            Kind::Udp { sport, dport } => {
+                // Until the next datagram of the same ports goes.
+                let next = udp_sends
+                    .get(&(origin, ip.src, ip.dst, sport, dport))
+                    .and_then(|v| v.iter().find(|&&j| j > pi))
+                    .map_or(until, |&j| pkts[j].rec.time.min(until));
+                vec![(AnswerKey::Udp(dport, sport), next)]
+            }
         };
         let keys = keys
             .into_iter()
-            .chain([AnswerKey::Error(ip.src, ip.dst, ip.ident, ip.proto)]);
+            .chain([(AnswerKey::Error(ip.src, ip.dst, ip.ident, ip.proto), until)]);
         let mut best: Option<usize> = None;
-        for k in keys {
+        for (k, until) in keys {
             let list = arriving.get(&(origin, k)).map_or(&[][..], |v| &v[..]);
             let start = list.partition_point(|&a| pkts[a].rec.time < p.rec.time);
             let found = list[start..]

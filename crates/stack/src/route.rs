@@ -83,7 +83,11 @@ pub struct RouteTable {
 
 impl RouteTable {
     /// Add a route; a route to the same destination from the same origin is
-    /// replaced.
+    /// replaced — except that a connected route replaces only its own
+    /// interface's: a second interface numbered in the same subnet (a
+    /// tunnel given an address from the LAN's) adds a route of its own
+    /// behind the first, which keeps carrying the subnet, as Linux keeps
+    /// both `proto kernel` routes and uses the older.
     ///
     /// At most [`MAX_REDIRECT_ROUTES`] routes learned from redirects are
     /// kept: a new one beyond them replaces the oldest, so redirects for
@@ -91,8 +95,11 @@ impl RouteTable {
     /// lookups every datagram makes, without bound.
     pub fn add(&mut self, mut route: Route) {
         route.dest = route.dest.network();
-        self.routes
-            .retain(|r| !(r.dest == route.dest && r.origin == route.origin));
+        self.routes.retain(|r| {
+            !(r.dest == route.dest
+                && r.origin == route.origin
+                && (r.origin != RouteOrigin::Connected || r.iface == route.iface))
+        });
         if route.origin == RouteOrigin::Redirect {
             let learned = self
                 .routes
@@ -169,6 +176,26 @@ mod tests {
             iface: IfaceId(iface),
             origin,
         }
+    }
+
+    #[test]
+    fn a_second_connected_route_to_a_subnet_stands_behind_the_first() {
+        let mut t = RouteTable::default();
+        t.add(route("10.0.0.1/24", None, 1, RouteOrigin::Connected));
+        t.add(route("10.0.0.5/24", None, 2, RouteOrigin::Connected));
+        assert_eq!(t.iter().count(), 2);
+        assert_eq!(
+            t.lookup(Ipv4Addr::new(10, 0, 0, 2)).unwrap().iface,
+            IfaceId(1)
+        );
+        // The same interface's route is replaced, not doubled.
+        t.add(route("10.0.0.9/24", None, 2, RouteOrigin::Connected));
+        assert_eq!(t.iter().count(), 2);
+        t.remove_where(|r| r.iface == IfaceId(1));
+        assert_eq!(
+            t.lookup(Ipv4Addr::new(10, 0, 0, 2)).unwrap().iface,
+            IfaceId(2)
+        );
     }
 
     #[test]

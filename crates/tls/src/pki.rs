@@ -58,6 +58,29 @@ fn datetime(secs: i64) -> Result<time::OffsetDateTime, String> {
     time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| format!("bad time {secs}: {e}"))
 }
 
+/// Whether `ca_pem` can issue certificates signed with `key`: a CA's
+/// certificate (basicConstraints CA:TRUE) whose public key is the key's —
+/// what `openssl x509 -req -CA -CAkey` refuses otherwise ("CA certificate
+/// and CA private key do not match"), since what it signed would name one
+/// issuer and carry another's signature.
+fn check_issuer(ca_pem: &str, key: &KeyPair) -> Result<(), String> {
+    let der = crate::pem_certificates(ca_pem.as_bytes())?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der[0])
+        .map_err(|_| "the CA certificate does not parse".to_string())?;
+    if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+        return Err("CA certificate and CA private key do not match".into());
+    }
+    let ca = cert
+        .basic_constraints()
+        .ok()
+        .flatten()
+        .is_some_and(|b| b.value.ca);
+    if !ca {
+        return Err("the CA certificate is not a CA's (basicConstraints has no CA:TRUE)".into());
+    }
+    Ok(())
+}
+
 /// Make the certificate `r` asks for.
 pub fn make(r: &Request) -> Result<Made, String> {
     let key = KeyPair::from_pkcs8_der_and_sign_algo(
@@ -109,6 +132,7 @@ pub fn make(r: &Request) -> Result<Made, String> {
         Some((issuer_pem, issuer_key_pem)) => {
             let issuer_key =
                 KeyPair::from_pem(issuer_key_pem).map_err(|e| format!("issuer key: {e}"))?;
+            check_issuer(issuer_pem, &issuer_key)?;
             let issuer_params = CertificateParams::from_ca_cert_pem(issuer_pem)
                 .map_err(|e| format!("issuer certificate: {e}"))?;
             // rcgen signs with an issuer *certificate* object; only its

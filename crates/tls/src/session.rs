@@ -100,6 +100,79 @@ pub fn dns_name_covers(san: &str, host: &str) -> bool {
     }
 }
 
+/// Which file of an identity a problem is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The certificate chain (`--cert`, `--chain`).
+    Certificate,
+    /// The private key (`--key`).
+    Key,
+    /// The two together: the key is not the certificate's.
+    Both,
+}
+
+/// An identity's certificate chain and key, checked: the chain has a
+/// certificate, the key is one rustls signs with, and it is the
+/// certificate's. What is wrong comes with the file it is in, so a server
+/// can name the file (`serve https`).
+pub fn check_identity(id: &Identity) -> Result<(), (Part, String)> {
+    let provider = rustls::crypto::ring::default_provider();
+    load_identity(provider.key_provider, id, false).map(|_| ())
+}
+
+type Loaded = (Vec<String>, rustls::sign::CertifiedKey);
+
+/// `only_ed25519`: the simulator's, whose runs must be the same for a
+/// seed.
+fn load_identity(
+    keys: &dyn rustls::crypto::KeyProvider,
+    id: &Identity,
+    only_ed25519: bool,
+) -> Result<Loaded, (Part, String)> {
+    let chain: Vec<CertificateDer<'static>> = pem_certificates(&id.chain_pem)
+        .map_err(|e| (Part::Certificate, e))?
+        .into_iter()
+        .map(CertificateDer::from)
+        .collect();
+    let key = keys
+        .load_private_key(pem_private_key(&id.key_pem).map_err(|e| (Part::Key, e))?)
+        .map_err(|_| {
+            (
+                Part::Key,
+                "not a key this TLS can sign with (it takes Ed25519, ECDSA P-256 or P-384, and RSA keys)"
+                    .to_string(),
+            )
+        })?;
+    // ECDSA and RSA-PSS signatures draw on ring's own (operating system)
+    // randomness, out of the lab provider's reach: in the simulator only
+    // Ed25519 keeps a run the same for a seed.
+    if only_ed25519 && key.algorithm() != rustls::SignatureAlgorithm::ED25519 {
+        return Err((
+            Part::Key,
+            format!(
+                "{:?} in the simulator would sign with the operating system's randomness; use an Ed25519 key (as `cert` makes)",
+                key.algorithm()
+            ),
+        ));
+    }
+    let names = crate::show::summary(&chain[0])
+        .map(|s| s.dns)
+        .unwrap_or_default();
+    let certified = rustls::sign::CertifiedKey::new(chain, key);
+    // The key must be the certificate's (rustls checks the public keys).
+    certified.keys_match().map_err(|e| {
+        let text = match e {
+            // OpenSSL's words for it (X509_check_private_key).
+            rustls::Error::InconsistentKeys(_) => {
+                "key values mismatch (the key is not the certificate's)".to_string()
+            }
+            other => other.to_string(),
+        };
+        (Part::Both, text)
+    })?;
+    Ok((names, certified))
+}
+
 /// A server's configuration: one certificate per identity, chosen by SNI
 /// (the first is the default); ALPN `http/1.1` (RFC 7301).
 pub fn server_config(
@@ -111,38 +184,13 @@ pub fn server_config(
     let provider = provider(entropy);
     let mut certs = Vec::new();
     for id in identities {
-        let chain: Vec<CertificateDer<'static>> = pem_certificates(&id.chain_pem)?
-            .into_iter()
-            .map(CertificateDer::from)
-            .collect();
-        let key = provider
-            .key_provider
-            .load_private_key(pem_private_key(&id.key_pem)?)
-            .map_err(|e| format!("key: {e}"))?;
-        // ECDSA and RSA-PSS signatures draw on ring's own (operating
-        // system) randomness, out of the lab provider's reach: in the
-        // simulator only Ed25519 keeps a run the same for a seed.
-        if matches!(entropy, Entropy::Seeded(_))
-            && key.algorithm() != rustls::SignatureAlgorithm::ED25519
-        {
-            return Err(format!(
-                "key: {:?} in the simulator would sign with the operating system's randomness; use an Ed25519 key (as `cert` makes)",
-                key.algorithm()
-            ));
-        }
-        let names = crate::show::summary(&chain[0])
-            .map(|s| s.dns)
-            .unwrap_or_default();
-        let certified = rustls::sign::CertifiedKey::new(chain, key);
-        // The key must be the certificate's (rustls checks the public keys).
-        certified.keys_match().map_err(|e| match e {
-            rustls::Error::InconsistentKeys(_) => {
-                // OpenSSL's words for it (X509_check_private_key).
-                "certificate and key: key values mismatch (the key is not the certificate's)"
-                    .to_string()
-            }
-            other => format!("certificate and key: {other}"),
-        })?;
+        let seeded = matches!(entropy, Entropy::Seeded(_));
+        let (names, certified) =
+            load_identity(provider.key_provider, id, seeded).map_err(|(part, e)| match part {
+                Part::Certificate => e,
+                Part::Key => format!("key: {e}"),
+                Part::Both => format!("certificate and key: {e}"),
+            })?;
         certs.push((names, Arc::new(certified)));
     }
     if certs.is_empty() {

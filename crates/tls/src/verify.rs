@@ -104,6 +104,12 @@ pub fn verify_chain(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: 
         .iter()
         .map(|d| CertificateDer::from(d.as_slice()))
         .collect();
+    // A CA certificate as the one to verify (`openssl verify -CAfile
+    // root.pem intermediate.pem`): OpenSSL checks it like any other, where
+    // webpki takes only end-entity certificates.
+    if is_ca(leaf) {
+        return verify_ca(leaf, untrusted, roots, now);
+    }
     let leaf_der = CertificateDer::from(leaf);
     let ee = match EndEntityCert::try_from(&leaf_der) {
         Ok(e) => e,
@@ -195,5 +201,106 @@ fn err(code: u32, depth: usize, subject: String) -> Verdict {
         depth,
         subject,
         text: error_text(code),
+    }
+}
+
+/// Whether a certificate says it is a CA (basicConstraints CA:TRUE).
+fn is_ca(der: &[u8]) -> bool {
+    X509Certificate::from_der(der)
+        .ok()
+        .and_then(|(_, c)| c.basic_constraints().ok().flatten().map(|b| b.value.ca))
+        .unwrap_or(false)
+}
+
+/// OpenSSL's verification of a chain whose first certificate is a CA's,
+/// done by hand (webpki verifies only end-entity certificates): the chain
+/// built by name — a trusted issuer first, as OpenSSL's default
+/// `X509_V_FLAG_TRUSTED_FIRST`, then the untrusted ones — its issuers
+/// CAs (24), then from the top down each signature by its issuer's key
+/// (7) and each certificate's dates (9, 10). No purpose is checked, as
+/// `openssl verify` checks none unless asked.
+fn verify_ca(target: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) -> Verdict {
+    let parse_all = |ders: &[Vec<u8>]| -> Vec<(Vec<u8>, Parsed)> {
+        ders.iter()
+            .filter_map(|d| parse(d).map(|p| (d.clone(), p)))
+            .collect()
+    };
+    let (roots, untrusted) = (parse_all(roots), parse_all(untrusted));
+    let Some(first) = parse(target) else {
+        return err(7, 0, String::new());
+    };
+    let mut chain: Vec<(Vec<u8>, Parsed)> = vec![(target.to_vec(), first)];
+    let mut anchored = false;
+    while chain.len() < 10 {
+        let (der, last) = chain.last().expect("non-empty");
+        if roots.iter().any(|(r, _)| r == der) {
+            anchored = true;
+            break;
+        }
+        let self_issued = last.subject == last.issuer;
+        if let Some((d, p)) = roots
+            .iter()
+            .find(|(_, p)| p.subject == last.issuer && !self_issued)
+        {
+            chain.push((d.clone(), clone_parsed(p)));
+            anchored = true;
+            break;
+        }
+        if self_issued {
+            break;
+        }
+        match untrusted.iter().find(|(_, p)| p.subject == last.issuer) {
+            Some((d, p)) if !chain.iter().any(|(c, _)| c == d) => {
+                chain.push((d.clone(), clone_parsed(p)));
+            }
+            _ => break,
+        }
+    }
+    let top = chain.len() - 1;
+    if !anchored {
+        let (_, t) = &chain[top];
+        let code = match (t.subject == t.issuer, top) {
+            (true, 0) => 18,
+            (true, _) => 19,
+            (false, _) => 20,
+        };
+        return err(code, top, t.subject_text.clone());
+    }
+    if let Some(d) = (1..chain.len()).find(|&i| !is_ca(&chain[i].0)) {
+        return err(24, d, chain[d].1.subject_text.clone());
+    }
+    let now = i64::try_from(now).unwrap_or(i64::MAX);
+    for i in (0..chain.len()).rev() {
+        let (der, p) = &chain[i];
+        // The trust anchor's own signature is not checked (OpenSSL checks
+        // it only with X509_V_FLAG_CHECK_SS_SIGNATURE).
+        if i < top {
+            let signed = X509Certificate::from_der(der)
+                .ok()
+                .zip(X509Certificate::from_der(&chain[i + 1].0).ok());
+            let good = signed.is_some_and(|((_, c), (_, issuer))| {
+                c.verify_signature(Some(issuer.public_key())).is_ok()
+            });
+            if !good {
+                return err(7, i, p.subject_text.clone());
+            }
+        }
+        if p.not_before > now {
+            return err(9, i, p.subject_text.clone());
+        }
+        if p.not_after < now {
+            return err(10, i, p.subject_text.clone());
+        }
+    }
+    Verdict::Ok
+}
+
+fn clone_parsed(p: &Parsed) -> Parsed {
+    Parsed {
+        subject: p.subject.clone(),
+        issuer: p.issuer.clone(),
+        subject_text: p.subject_text.clone(),
+        not_before: p.not_before,
+        not_after: p.not_after,
     }
 }

@@ -146,6 +146,71 @@ fn openssl_verdicts_for_what_goes_wrong() {
 }
 
 #[test]
+fn a_ca_certificate_verifies_as_openssl_verify_checks_it() {
+    // `openssl verify -CAfile root.pem root.pem` and `... inter.pem`:
+    // OK, where webpki alone would call a CA no end entity (24).
+    let p = pki();
+    let (inter, root) = (der(&p.inter.cert_pem), der(&p.root.cert_pem));
+    let store = std::slice::from_ref(&root);
+    assert_eq!(verify_chain(&root, &[], store, now()), Verdict::Ok);
+    assert_eq!(verify_chain(&inter, &[], store, now()), Verdict::Ok);
+    // Not trusted: the root is self-signed (18), the intermediate has no
+    // issuer in the store (20), or its chain ends at an untrusted root (19).
+    let other = der(&make(&req(Role::Root, "Other Root", 7, None))
+        .unwrap()
+        .cert_pem);
+    let elsewhere = std::slice::from_ref(&other);
+    assert_eq!(code(&verify_chain(&root, &[], elsewhere, now())), (18, 0));
+    assert_eq!(code(&verify_chain(&inter, &[], elsewhere, now())), (20, 0));
+    assert_eq!(
+        code(&verify_chain(
+            &inter,
+            std::slice::from_ref(&root),
+            elsewhere,
+            now()
+        )),
+        (19, 1)
+    );
+    // Dates, from the top down as OpenSSL's internal_verify goes.
+    let late = (T2025 + 6 * YEAR) as u64;
+    assert_eq!(code(&verify_chain(&inter, &[], store, late)), (10, 1));
+    // A signature by another key under the same issuer name (7).
+    let impostor = make(&req(Role::Root, "Lab Root CA", 5, None)).unwrap();
+    let signed_by_impostor = make(&req(
+        Role::Intermediate,
+        "Lab Intermediate CA",
+        2,
+        Some(&impostor),
+    ))
+    .unwrap();
+    assert_eq!(
+        code(&verify_chain(
+            &der(&signed_by_impostor.cert_pem),
+            &[],
+            store,
+            now()
+        )),
+        (7, 0)
+    );
+}
+
+#[test]
+fn a_ca_key_that_is_not_the_ca_certificates_is_refused() {
+    let p = pki();
+    // The intermediate's certificate with the root's key: what it signed
+    // would name one issuer and carry another's signature.
+    let mut r = req(Role::Leaf, "www.lab.test", 3, Some(&p.inter));
+    r.issuer = Some((p.inter.cert_pem.clone(), p.root.key_pem.clone()));
+    assert_eq!(
+        make(&r).unwrap_err(),
+        "CA certificate and CA private key do not match"
+    );
+    // A leaf's certificate cannot issue.
+    let r = req(Role::Leaf, "other.lab.test", 4, Some(&p.leaf));
+    assert!(make(&r).unwrap_err().contains("not a CA"), "{:?}", make(&r));
+}
+
+#[test]
 fn the_same_seed_makes_the_same_bytes() {
     let a = pki();
     let b = pki();

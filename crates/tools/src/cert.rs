@@ -7,7 +7,7 @@
 //! cert leaf NAME [--san NAME|IP]... --ca CERT --ca-key KEY --out CERT --key-out KEY [--days N] [--start OFFSET]
 //! cert self-signed NAME [--san NAME|IP]... --out CERT --key-out KEY [--days N] [--start OFFSET]
 //! cert show FILE                                  (openssl x509 -text -noout)
-//! cert verify --CAfile FILE [--untrusted FILE] FILE   (openssl verify)
+//! cert verify --CAfile FILE [--untrusted FILE]... FILE   (openssl verify)
 //! ```
 //!
 //! Keys are Ed25519, drawn from the host's randomness (the scenario's seed
@@ -25,7 +25,7 @@ use crate::Usage;
 
 const USAGE: &str = "usage: cert ca|intermediate|leaf|self-signed NAME [--san NAME|IP]... [--ca CERT --ca-key KEY] --out CERT --key-out KEY [--days N] [--start OFFSET]
        cert show FILE
-       cert verify --CAfile FILE [--untrusted FILE] FILE";
+       cert verify --CAfile FILE [--untrusted FILE]... FILE";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MakeArgs {
@@ -45,7 +45,8 @@ pub enum CertArgs {
     Show(String),
     Verify {
         ca_file: String,
-        untrusted: Option<String>,
+        /// Every `--untrusted` file, in order (openssl takes them all).
+        untrusted: Vec<String>,
         file: String,
     },
 }
@@ -124,7 +125,7 @@ impl CertArgs {
                 match operands.as_slice() {
                     [f] => Ok(CertArgs::Verify {
                         ca_file,
-                        untrusted: one("untrusted"),
+                        untrusted: get.get("untrusted").cloned().unwrap_or_default(),
                         file: f.clone(),
                     }),
                     _ => Err(usage("cert verify takes one FILE to verify".into())),
@@ -270,10 +271,10 @@ pub async fn run(host: Host, a: CertArgs, mut out: Output, mut err: Output) -> i
             };
             let parts = (|| -> Result<_, String> {
                 let roots = load(&ca_file)?;
-                let inter = match &untrusted {
-                    Some(u) => load(u)?,
-                    None => Vec::new(),
-                };
+                let mut inter = Vec::new();
+                for u in &untrusted {
+                    inter.extend(load(u)?);
+                }
                 let leaf = load(&file)?;
                 Ok((roots, inter, leaf))
             })();
@@ -339,6 +340,11 @@ fn make_files(host: &Host, m: &MakeArgs, now: u64) -> Result<String, String> {
         // Positive and never zero, as RFC 5280 §4.1.2.2 asks.
         serial: (u64::from_be_bytes(serial) >> 1).max(1),
         issuer,
+    })
+    .map_err(|e| match &m.ca {
+        // Name the files an issuer's problem comes from.
+        Some((c, k)) if e.contains("CA ") || e.starts_with("issuer") => format!("{c}, {k}: {e}"),
+        _ => e,
     })?;
     let fs = host.fs();
     // (The file system's errors name the path themselves.)

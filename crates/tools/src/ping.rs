@@ -485,7 +485,10 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
         if deadline_at.is_some_and(|d| now >= d) || exit_at.is_some_and(|e| now >= e) {
             break;
         }
-        let more = a.count.is_none_or(|c| st.transmitted < c);
+        // With a deadline (-w) the count does not stop the sending, only
+        // the replies do (iputils' pinger: `npackets && ntransmitted >=
+        // npackets && !deadline`): `ping -c 1 -w 10` probes until a reply.
+        let more = a.deadline.is_some() || a.count.is_none_or(|c| st.transmitted < c);
         if more && now >= next_send {
             // -O: the previous request is still unanswered.
             let last = st.transmitted as u16;

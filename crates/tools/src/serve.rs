@@ -533,16 +533,27 @@ fn https_config(host: &Host, t: &TlsArgs) -> Result<ServerTls, String> {
     let mut identities = Vec::new();
     for c in &t.certs {
         let mut chain = read(&c.cert)?;
+        tcplab_tls::pem_certificates(&chain).map_err(|e| format!("{}: {e}", c.cert))?;
         if let Some(extra) = &c.chain {
+            let more = read(extra)?;
+            // A chain file with no certificate would send none.
+            tcplab_tls::pem_certificates(&more).map_err(|e| format!("{extra}: {e}"))?;
             if !chain.ends_with(b"\n") {
                 chain.push(b'\n');
             }
-            chain.extend_from_slice(&read(extra)?);
+            chain.extend_from_slice(&more);
         }
-        identities.push(Identity {
+        let id = Identity {
             chain_pem: chain,
             key_pem: read(&c.key)?,
-        });
+        };
+        // What is wrong, with the file it is in.
+        tcplab_tls::check_identity(&id).map_err(|(part, e)| match part {
+            tcplab_tls::Part::Certificate => format!("{}: {e}", c.cert),
+            tcplab_tls::Part::Key => format!("{}: {e}", c.key),
+            tcplab_tls::Part::Both => format!("{} and {}: {e}", c.cert, c.key),
+        })?;
+        identities.push(id);
     }
     if identities.is_empty() {
         let mut sans = vec![host.name().to_string()];

@@ -238,10 +238,7 @@ fn show(host: &Host, only: Option<&str>, out: &mut Output, err: &mut Output) -> 
                 }
             ));
             if let Some(t) = p.latest_handshake {
-                out.line(format!(
-                    "  latest handshake: {}",
-                    ago(host.wall_clock().saturating_sub(t))
-                ));
+                out.line(format!("  latest handshake: {}", ago(host.wall_clock(), t)));
             }
             if p.rx_bytes > 0 || p.tx_bytes > 0 {
                 out.line(format!(

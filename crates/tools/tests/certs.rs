@@ -208,3 +208,60 @@ fn bad_command_lines_say_what_is_wrong() {
     let ok = "cert self-signed x --san www.lab.test --san '*.lab.test' --san 10.0.0.1 --san localhost --san a-b.c9 --out a --key-out b";
     tcplab_tools::Command::parse(ok).unwrap_or_else(|u| panic!("{ok}: {u}"));
 }
+
+#[test]
+fn cas_verify_untrusted_files_add_up_and_a_wrong_ca_key_is_refused() {
+    let r = pki(&[
+        ("0s", "a", "cert ca 'Other Root' --out /tmp/other.pem --key-out /tmp/other.key"),
+        // The intermediate's certificate with the root's key.
+        ("0s", "a", "cert leaf bad.lab.test --ca /etc/ssl/int.pem --ca-key /etc/ssl/root.key --out /tmp/bad.pem --key-out /tmp/bad.key"),
+        ("0s", "a", "cert leaf bad.lab.test --ca /etc/ssl/www.pem --ca-key /etc/ssl/www.key --out /tmp/bad.pem --key-out /tmp/bad.key"),
+        ("1s", "a", "cert verify --CAfile /etc/ssl/root.pem /etc/ssl/root.pem"),
+        ("1s", "a", "cert verify --CAfile /etc/ssl/root.pem /etc/ssl/int.pem"),
+        ("1s", "a", "cert verify --CAfile /tmp/other.pem /etc/ssl/int.pem"),
+        ("1s", "a", "cert verify --CAfile /etc/ssl/root.pem --untrusted /etc/ssl/int.pem --untrusted /tmp/other.pem /etc/ssl/www.pem"),
+    ]);
+    let wrong_key = find(
+        &r,
+        "a",
+        "cert leaf bad.lab.test --ca /etc/ssl/int.pem --ca-key /etc/ssl/root.key --out /tmp/bad.pem --key-out /tmp/bad.key",
+        0,
+    );
+    assert_eq!(
+        (wrong_key.exit, wrong_key.stderr.as_slice()),
+        (
+            Some(1),
+            &["cert: /etc/ssl/int.pem, /etc/ssl/root.key: CA certificate and CA private key do not match".to_string()][..]
+        )
+    );
+    let leaf_as_ca = find(
+        &r,
+        "a",
+        "cert leaf bad.lab.test --ca /etc/ssl/www.pem --ca-key /etc/ssl/www.key --out /tmp/bad.pem --key-out /tmp/bad.key",
+        0,
+    );
+    assert_eq!(leaf_as_ca.exit, Some(1), "{leaf_as_ca:?}");
+    assert!(leaf_as_ca.stderr[0].contains("not a CA"), "{leaf_as_ca:?}");
+    for (cmd, out) in [
+        ("cert verify --CAfile /etc/ssl/root.pem /etc/ssl/root.pem", "/etc/ssl/root.pem: OK"),
+        ("cert verify --CAfile /etc/ssl/root.pem /etc/ssl/int.pem", "/etc/ssl/int.pem: OK"),
+        (
+            "cert verify --CAfile /etc/ssl/root.pem --untrusted /etc/ssl/int.pem --untrusted /tmp/other.pem /etc/ssl/www.pem",
+            "/etc/ssl/www.pem: OK",
+        ),
+    ] {
+        let v = find(&r, "a", cmd, 0);
+        assert_eq!((v.exit, v.stdout.as_slice()), (Some(0), &[out.to_string()][..]), "{cmd}: {v:?}");
+    }
+    let other = find(
+        &r,
+        "a",
+        "cert verify --CAfile /tmp/other.pem /etc/ssl/int.pem",
+        0,
+    );
+    assert_eq!(other.exit, Some(2));
+    assert_eq!(
+        other.stderr[1],
+        "error 20 at 0 depth lookup: unable to get local issuer certificate"
+    );
+}

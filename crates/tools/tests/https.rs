@@ -296,3 +296,39 @@ fn big_download_over_tls_is_byte_exact() {
         .to_string();
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn a_bad_certificate_or_key_file_is_named() {
+    let mut runs: Vec<(&str, &str, &str)> = SERVER_PKI[..4].to_vec();
+    let cases = [
+        "serve https --port 1001 --cert /etc/ssl/root.key --key /etc/ssl/leaf.key",
+        "serve https --port 1002 --cert /etc/ssl/leaf.pem --key /etc/ssl/leaf.pem",
+        "serve https --port 1003 --cert /etc/ssl/leaf.pem --key /etc/ssl/int.key",
+        "serve https --port 1004 --cert /etc/ssl/leaf.pem --chain /etc/ssl/int.key --key /etc/ssl/leaf.key",
+    ];
+    for c in cases {
+        runs.push(("1s", "server", c));
+    }
+    let r = run_in(&www_net(), &runs);
+    let said = |cmd: &str| {
+        let r = find(&r, "server", cmd, 0);
+        assert_eq!(r.exit, Some(1), "{r:?}");
+        r.stderr.join("\n")
+    };
+    assert_eq!(
+        said(cases[0]),
+        "serve: /etc/ssl/root.key: no certificate in it (expected -----BEGIN CERTIFICATE-----)"
+    );
+    assert_eq!(
+        said(cases[1]),
+        "serve: /etc/ssl/leaf.pem: no private key in it (expected -----BEGIN PRIVATE KEY-----)"
+    );
+    assert_eq!(
+        said(cases[2]),
+        "serve: /etc/ssl/leaf.pem and /etc/ssl/int.key: key values mismatch (the key is not the certificate's)"
+    );
+    assert_eq!(
+        said(cases[3]),
+        "serve: /etc/ssl/int.key: no certificate in it (expected -----BEGIN CERTIFICATE-----)"
+    );
+}

@@ -483,6 +483,40 @@ fn a_deadline_short_of_the_count_fails() {
     assert_eq!(r[2].exit, Some(0), "{:?}", r[2]);
 }
 
+/// With a deadline the count is of replies, not of requests: iputils
+/// keeps sending until the deadline or the count's replies (`ping -c 1
+/// -w 10 host`, the "wait until it is up" idiom, probes ten times).
+#[test]
+fn a_deadline_keeps_probing_past_the_count() {
+    let r = common::run_in(
+        &pair(1, "loss = \"100%\""),
+        &[
+            ("0s", "a", "ping -c 2 -w 5 b"),
+            ("10s", "a", "ping -c 1 -w 3 b"),
+        ],
+    );
+    let stats = |i: usize| {
+        r[i].stdout
+            .iter()
+            .find(|l| l.contains("transmitted"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        stats(0),
+        "5 packets transmitted, 0 received, 100% packet loss, time 4000ms",
+        "{:?}",
+        r[0]
+    );
+    assert_eq!(r[0].exit, Some(1));
+    assert_eq!(
+        stats(1),
+        "3 packets transmitted, 0 received, 100% packet loss, time 2000ms",
+        "{:?}",
+        r[1]
+    );
+}
+
 /// iputils run as root reads replies from a raw socket and does not check
 /// their ICMP checksum: a reply corrupted on the way counts as received,
 /// and its data is checked against what was sent ("wrong data byte").

@@ -273,7 +273,15 @@ impl Run<'_> {
             )),
             _ => self.info(" SSL certificate verify ok.".into()),
         }
-        self.info("using HTTP/1.1".into());
+        // curl names the version ALPN agreed, else the family.
+        self.info(
+            if alpn.is_some() {
+                "using HTTP/1.1"
+            } else {
+                "using HTTP/1.x"
+            }
+            .into(),
+        );
         Ok(Stream::Tls(Box::new(stream)))
     }
 

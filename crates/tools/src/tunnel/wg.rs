@@ -244,7 +244,7 @@ impl TunnelStatus for WgStatus {
                 p.public_key,
                 p.endpoint.map_or("(none)".into(), |e| e.to_string()),
                 p.latest_handshake
-                    .map_or("never".into(), |t| ago(host.wall_clock().saturating_sub(t))),
+                    .map_or("never".into(), |t| ago(host.wall_clock(), t)),
                 bytes(p.rx_bytes),
                 bytes(p.tx_bytes),
                 if p.handshake_failed {
@@ -279,9 +279,12 @@ impl TunnelStatus for WgStatus {
     }
 }
 
-/// `wg show`'s durations: "1 minute, 5 seconds ago".
-pub fn ago(d: Duration) -> String {
-    let mut s = d.as_secs();
+/// `wg show`'s durations: "1 minute, 5 seconds ago" — from `then` to
+/// `now` on the wall clock, in whole seconds of each as wireguard-tools'
+/// `ago()` subtracts them (`now - t->tv_sec`, both `time_t`), so a
+/// handshake at 0.005 s is "1 second ago" at 1.000 s.
+pub fn ago(now: Duration, then: Duration) -> String {
+    let mut s = now.as_secs().saturating_sub(then.as_secs());
     if s == 0 {
         return "Now".into();
     }
@@ -465,5 +468,23 @@ async fn serve(host: &Host, dev: &TunnelDevice, udp: &UdpSocket, status: &WgStat
                 Action::Deliver(packet) => dev.inject(&packet),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ago;
+    use std::time::Duration;
+
+    #[test]
+    fn ages_count_whole_seconds_of_each_stamp_as_wireguard_tools() {
+        let t = |ms: u64| Duration::from_millis(ms);
+        // A handshake at 0.005 s: "Now" within its second, then whole
+        // seconds of the clock, not of the time between.
+        assert_eq!(ago(t(999), t(5)), "Now");
+        assert_eq!(ago(t(1_000), t(5)), "1 second ago");
+        assert_eq!(ago(t(2_000), t(5)), "2 seconds ago");
+        assert_eq!(ago(t(65_000), t(5)), "1 minute, 5 seconds ago");
+        assert_eq!(ago(t(5), t(1_000)), "Now");
     }
 }
