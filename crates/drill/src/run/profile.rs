@@ -86,6 +86,8 @@ impl Sysctl {
             // rules; FreeBSD itself reopens (`-D FreeBSD` expects that).
             tcp.time_wait_reopen = false;
             tcp.syn_sent_icmp_abort = true;
+            // FreeBSD keeps soft errors soft in SYN-SENT (tcp_notify).
+            tcp.syn_sent_soft_abort = false;
             // TCP_MAXRXTSHIFT: twelve retransmissions of the SYN (unless
             // keepinit ends the attempt first), the timer capped at
             // TCPTV_REXMTMAX, 64 s.

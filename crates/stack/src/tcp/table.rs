@@ -794,18 +794,32 @@ impl TcpLayer {
         // An error about our SYN itself, in SYN-SENT: the attempt is over
         // unless configured otherwise (RFC 9293 §3.9.2.2's hard errors,
         // SHLD-26; BSD's icmp_may_rst, Linux's tcp_v4_err).
-        if config.syn_sent_icmp_abort && conn.state() == State::SynSent && seq == una {
+        if conn.state() == State::SynSent && seq == una {
             use tcplab_wire::icmpv4::Message;
             // Protocol and port unreachable (RFC 1122's hard errors) and
             // "administratively prohibited" (RFC 1812 §5.2.7.1) refuse; a
             // TTL that ran out says the host cannot be reached. Net and host
-            // unreachable stay soft (routing may recover), as on BSD.
-            let hard = match (report.message(), report.code) {
-                (Message::DstUnreachable, 2 | 3 | 9 | 10 | 13) => {
-                    Some(SocketError::ConnectionRefused)
-                }
-                (Message::TimeExceeded, 0) => Some(SocketError::HostUnreachable),
-                _ => None,
+            // unreachable are soft (routing may recover): they abort only
+            // with RFC 5461's reaction, Linux's, which also takes a
+            // parameter problem (EPROTO there).
+            let hard_code = matches!(
+                (report.message(), report.code),
+                (Message::DstUnreachable, 2 | 3 | 9 | 10 | 13) | (Message::TimeExceeded, 0)
+            );
+            let hard = if hard_code {
+                config.syn_sent_icmp_abort.then(|| match report.message() {
+                    Message::TimeExceeded => SocketError::HostUnreachable,
+                    _ => SocketError::ConnectionRefused,
+                })
+            } else if config.syn_sent_soft_abort
+                && matches!(
+                    report.message(),
+                    Message::DstUnreachable | Message::TimeExceeded | Message::ParamProblem
+                )
+            {
+                report.socket_error()
+            } else {
+                None
             };
             if let Some(error) = hard {
                 conn.fail(error);

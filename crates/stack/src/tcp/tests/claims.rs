@@ -107,9 +107,10 @@ fn sender_sends_half_the_largest_window_not_less() {
 /// RFC 9293 §3.9.2.2: destination unreachable codes 2-4 are hard errors,
 /// and a connection attempt SHOULD be aborted (SHLD-26): port unreachable
 /// about our SYN refuses the connection at once. Net and host unreachable
-/// are soft (MUST-56 not abort, SHLD-25 report): the SYN is retried, and
-/// the error the application gets when the attempt times out is the one
-/// the network reported, not a bare timeout.
+/// are soft (MUST-56 not abort, SHLD-25 report): with RFC 5461's reaction
+/// off (`syn_sent_soft_abort`, as FreeBSD) the SYN is retried, and the
+/// error the application gets when the attempt times out is the one the
+/// network reported, not a bare timeout.
 #[test]
 fn hard_icmp_errors_end_an_attempt_soft_ones_are_reported_at_the_timeout() {
     let mut buf = [0u8; 1];
@@ -123,7 +124,10 @@ fn hard_icmp_errors_end_an_attempt_soft_ones_are_reported_at_the_timeout() {
         Err(RecvError::Socket(SocketError::ConnectionRefused))
     );
 
-    let mut b = Bench::new(|c| c.syn_retries = 2);
+    let mut b = Bench::new(|c| {
+        c.syn_retries = 2;
+        c.syn_sent_soft_abort = false;
+    });
     let (c, iss) = syn_sent(&mut b);
     let syn = b.sent.last().unwrap().clone();
     icmp_unreachable(&mut b, &syn, DstUnreachable::HostUnreachable, 0);
@@ -138,6 +142,45 @@ fn hard_icmp_errors_end_an_attempt_soft_ones_are_reported_at_the_timeout() {
         b.s.tcp_recv(c, &mut buf),
         Err(RecvError::Socket(SocketError::HostUnreachable))
     );
+}
+
+/// RFC 5461 (informational: "non-standard, but widely implemented"), on
+/// by default as on Linux (`tcp_v4_err` in SYN-SENT): a soft error about
+/// our SYN ends the attempt at once with the error it names — net or host
+/// unreachable — where waiting out the retries would only delay the same
+/// answer. An error quoting another sequence number is not about the SYN
+/// and changes nothing.
+#[test]
+fn soft_icmp_errors_about_the_syn_end_the_attempt_by_default() {
+    let mut buf = [0u8; 1];
+    for (code, error) in [
+        (
+            DstUnreachable::HostUnreachable,
+            SocketError::HostUnreachable,
+        ),
+        (
+            DstUnreachable::NetUnreachable,
+            SocketError::NetworkUnreachable,
+        ),
+    ] {
+        let mut b = Bench::new(|_| {});
+        let (c, _) = syn_sent(&mut b);
+        let syn = b.sent.last().unwrap().clone();
+        // The same SYN quoted with another sequence number (the TCP
+        // header's bytes 4-7, after a 20-byte IP header).
+        let mut other = syn.clone();
+        let seq = u32::from_be_bytes(other[24..28].try_into().unwrap());
+        other[24..28].copy_from_slice(&seq.wrapping_add(7).to_be_bytes());
+        icmp_unreachable(&mut b, &other, code, 0);
+        assert_eq!(
+            b.state(c),
+            State::SynSent,
+            "{code:?} about another sequence number"
+        );
+        icmp_unreachable(&mut b, &syn, code, 0);
+        assert_eq!(b.state(c), State::Closed, "{code:?}");
+        assert_eq!(b.s.tcp_recv(c, &mut buf), Err(RecvError::Socket(error)));
+    }
 }
 
 /// RFC 9293 §3.8.6 (SHOULD NOT shrink the window): while the application
