@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 use tcplab_wire::Cidr;
 
 use crate::iface::IfaceId;
+use crate::time::Instant;
 
 /// Where a route came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,10 +76,18 @@ impl fmt::Display for Route {
 /// How many routes learned from ICMP redirects a table keeps.
 pub const MAX_REDIRECT_ROUTES: usize = 256;
 
+/// How long a route learned from a redirect lasts: Linux keeps it as a
+/// route-cache exception for `net.ipv4.route.gc_timeout`, 300 s, after
+/// which the next datagram takes the configured route again (and may
+/// earn a new redirect).
+pub const REDIRECT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// A routing table.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
+    /// When each route learned from a redirect expires, by destination.
+    learned: Vec<(Cidr, Instant)>,
 }
 
 impl RouteTable {
@@ -93,7 +102,13 @@ impl RouteTable {
     /// kept: a new one beyond them replaces the oldest, so redirects for
     /// ever new destinations (spoofed ones) cannot grow the table, and the
     /// lookups every datagram makes, without bound.
-    pub fn add(&mut self, mut route: Route) {
+    pub fn add(&mut self, route: Route) {
+        self.insert(route);
+    }
+
+    /// `add`, returning the destination of a learned route it pushed out.
+    fn insert(&mut self, mut route: Route) -> Option<Cidr> {
+        let mut evicted = None;
         route.dest = route.dest.network();
         self.routes.retain(|r| {
             !(r.dest == route.dest
@@ -114,7 +129,7 @@ impl RouteTable {
                     .iter()
                     .position(|r| r.origin == RouteOrigin::Redirect)
                 {
-                    self.routes.remove(i);
+                    evicted = Some(self.routes.remove(i).dest);
                 }
             }
         }
@@ -124,6 +139,49 @@ impl RouteTable {
             .position(|r| r.dest.prefix_len() < route.dest.prefix_len())
             .unwrap_or(self.routes.len());
         self.routes.insert(at, route);
+        evicted
+    }
+
+    /// Add a route learned from a redirect at `now`: it lasts
+    /// [`REDIRECT_LIFETIME`] (a new redirect for the destination starts
+    /// the time again).
+    pub fn add_learned(&mut self, route: Route, now: Instant) {
+        let route = Route {
+            origin: RouteOrigin::Redirect,
+            ..route
+        };
+        let dest = route.dest.network();
+        let evicted = self.insert(route);
+        self.learned
+            .retain(|(d, _)| *d != dest && Some(*d) != evicted);
+        self.learned.push((dest, now + REDIRECT_LIFETIME));
+    }
+
+    /// Drop the routes learned from redirects that expired by `now`.
+    pub fn expire(&mut self, now: Instant) {
+        if self.learned.is_empty() {
+            return;
+        }
+        if self.learned.iter().all(|&(_, t)| t > now) {
+            return;
+        }
+        let gone: Vec<Cidr> = self
+            .learned
+            .iter()
+            .filter(|&&(_, t)| t <= now)
+            .map(|&(d, _)| d)
+            .collect();
+        self.learned.retain(|&(_, t)| t > now);
+        self.routes
+            .retain(|r| !(r.origin == RouteOrigin::Redirect && gone.contains(&r.dest)));
+    }
+
+    /// When the route learned from a redirect to `dest` expires.
+    pub fn expires(&self, dest: Cidr) -> Option<Instant> {
+        self.learned
+            .iter()
+            .find(|(d, _)| *d == dest.network())
+            .map(|(_, t)| *t)
     }
 
     /// Remove routes matching `pred`.

@@ -38,6 +38,10 @@ pub struct IpArgs {
     pub object: IpObject,
     pub stats: bool,
     pub dev: Option<String>,
+    /// `ip route show cache`: the routes learned from redirects.
+    pub cache: bool,
+    /// `-4`: IPv4 addresses only, so no link lines (`ip -4 addr`).
+    pub family4: bool,
 }
 
 const USAGE: &str = "Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }
@@ -53,6 +57,7 @@ impl IpArgs {
             return Err(Usage::help("ip", USAGE.into(), false, 255));
         }
         let mut stats = false;
+        let mut family4 = false;
         let mut rest = args;
         while let Some((first, tail)) = rest.split_first() {
             match first.as_str() {
@@ -61,7 +66,7 @@ impl IpArgs {
                 // as numbers here anyway.
                 "-h" | "-human" | "-human-readable" => {}
                 // IPv4: all there is here.
-                "-4" => {}
+                "-4" => family4 = true,
                 // iproute2's own options this ip lacks: IPv6 (the stack
                 // is IPv4 only), other families, JSON, colour, batches.
                 o @ ("-6" | "-0" | "-j" | "-json" | "-p" | "-pretty" | "-c" | "-color" | "-br"
@@ -107,8 +112,11 @@ impl IpArgs {
             }
         };
         let words: Vec<&str> = rest.iter().map(String::as_str).collect();
+        let cache =
+            object == IpObject::Route && matches!(words.as_slice(), ["show" | "list", "cache"]);
         let dev = match words.as_slice() {
             [] | ["show"] | ["list"] => None,
+            ["show" | "list", "cache"] if cache => None,
             ["show" | "list", "dev", d] | ["show" | "list", d] | ["dev", d]
                 if object != IpObject::Route =>
             {
@@ -145,7 +153,13 @@ impl IpArgs {
                 })
             }
         };
-        Ok(IpArgs { object, stats, dev })
+        Ok(IpArgs {
+            object,
+            stats,
+            dev,
+            cache,
+            family4,
+        })
     }
 }
 
@@ -201,8 +215,33 @@ fn stats_lines(i: &Interface) -> Vec<String> {
 
 pub async fn run(host: Host, a: IpArgs, mut out: Output, mut err: Output) -> i32 {
     let ifaces = host.with_stack(|s| s.interfaces().to_vec());
+    if a.object == IpObject::Route && a.cache {
+        // Linux keeps a redirect as an exception of the route cache: the
+        // host, its new first hop, and the seconds it has left.
+        let now = host.now();
+        let learned: Vec<_> = host.with_stack(|s| {
+            s.routes()
+                .filter(|r| r.origin == RouteOrigin::Redirect)
+                .map(|r| (*r, s.route_expires(r.dest)))
+                .collect()
+        });
+        for (r, expires) in learned {
+            let dev = ifaces.get(r.iface.0).map_or("?", |i| i.name.as_str());
+            let via = r.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+            out.line(format!("{}{via} dev {dev} ", r.dest.address()));
+            let left = expires.map_or(0, |t| t.saturating_since(now).as_secs());
+            out.line(format!("    cache <redirected> expires {left}sec "));
+        }
+        return 0;
+    }
     if a.object == IpObject::Route {
-        let mut routes: Vec<_> = host.with_stack(|s| s.routes().copied().collect());
+        // (Routes learned from redirects are in the cache, above.)
+        let mut routes: Vec<_> = host.with_stack(|s| {
+            s.routes()
+                .filter(|r| r.origin != RouteOrigin::Redirect)
+                .copied()
+                .collect()
+        });
         // As Linux dumps its table: by destination, the default first.
         routes.sort_by_key(|r| (u32::from(r.dest.address()), r.dest.prefix_len()));
         for r in routes {
@@ -210,10 +249,11 @@ pub async fn run(host: Host, a: IpArgs, mut out: Output, mut err: Output) -> i32
             if ifaces.get(r.iface.0).is_some_and(|i| i.loopback) {
                 continue;
             }
-            let dest = if r.dest.prefix_len() == 0 {
-                "default".to_string()
-            } else {
-                r.dest.to_string()
+            // iproute2 prints a host route without its /32.
+            let dest = match r.dest.prefix_len() {
+                0 => "default".to_string(),
+                32 => r.dest.address().to_string(),
+                _ => r.dest.to_string(),
             };
             let mut line = dest;
             if let Some(gw) = r.gateway {
@@ -248,7 +288,9 @@ pub async fn run(host: Host, a: IpArgs, mut out: Output, mut err: Output) -> i32
         }
         let addr = a.object == IpObject::Addr;
         out.line(header(k, i, addr));
-        out.line(link_line(i));
+        if !(addr && a.family4) {
+            out.line(link_line(i));
+        }
         if addr {
             for c in &i.addrs {
                 let brd = match c.broadcast() {

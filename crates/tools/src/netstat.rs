@@ -418,9 +418,14 @@ pub fn routes(host: &Host, numeric: bool) -> Vec<String> {
         "Destination     Gateway         Genmask         Flags   MSS Window  irtt Iface"
             .to_string(),
     ];
+    // Routes learned from redirects are route-cache exceptions on Linux,
+    // which /proc/net/route does not list (`ip route show cache` does).
     let (mut routes, ifaces): (Vec<_>, Vec<String>) = host.with_stack(|s| {
         (
-            s.routes().copied().collect(),
+            s.routes()
+                .filter(|r| r.origin != tcplab_stack::RouteOrigin::Redirect)
+                .copied()
+                .collect(),
             s.interfaces().iter().map(|i| i.name.clone()).collect(),
         )
     });

@@ -310,6 +310,38 @@ fn redirects_are_printed_as_iputils_prints_them() {
     );
 }
 
+/// A route learned from a redirect is, as on Linux, a route-cache entry
+/// (`ip route show cache`, counting down from 300 s), not in the table
+/// `ip route` and `netstat -rn` list; after 300 s the traffic goes by the
+/// gateway again.
+#[test]
+fn a_redirect_is_in_the_route_cache_for_five_minutes() {
+    let r = common::run_in(
+        REDIRECT_NET,
+        &[
+            ("0s", "client", "ping -c 1 -n 10.2.0.20"),
+            ("10s", "client", "ip route show cache"),
+            ("10s", "client", "ip route"),
+            ("10s", "client", "netstat -rn"),
+            ("10s", "client", "traceroute -n -q 1 10.2.0.20"),
+            ("400s", "client", "ip route show cache"),
+            ("400s", "client", "traceroute -n -q 1 10.2.0.20"),
+        ],
+    );
+    assert_eq!(
+        r[1].stdout,
+        [
+            "10.2.0.20 via 10.1.0.2 dev eth0 ",
+            "    cache <redirected> expires 290sec "
+        ]
+    );
+    assert!(r[2].stdout.iter().all(|l| !l.contains("10.2.0.20")), "{:?}", r[2]);
+    assert!(r[3].stdout.iter().all(|l| !l.starts_with("10.2.0.20")), "{:?}", r[3]);
+    assert!(r[4].stdout[1].starts_with(" 1  10.1.0.2 "), "{:?}", r[4]);
+    assert!(r[5].stdout.is_empty(), "{:?}", r[5]);
+    assert!(r[6].stdout[1].starts_with(" 1  10.1.0.1 "), "{:?}", r[6]);
+}
+
 /// A host whose interface is on no link (its cable never plugged in):
 /// nobody answers for the next hop, so, as a kernel whose ARP gives up,
 /// the host tells itself "host unreachable" after the neighbour timeout

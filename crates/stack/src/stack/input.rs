@@ -498,12 +498,16 @@ impl Stack {
         if !on_link || self.ip.is_local_addr(gateway) || gateway == ip_repr.src_addr {
             return;
         }
-        self.ip.routes.add(Route {
-            dest: tcplab_wire::Cidr::host(target),
-            gateway: Some(gateway),
-            iface: current.iface,
-            origin: RouteOrigin::Redirect,
-        });
+        let now = self.now;
+        self.ip.routes.add_learned(
+            Route {
+                dest: tcplab_wire::Cidr::host(target),
+                gateway: Some(gateway),
+                iface: current.iface,
+                origin: RouteOrigin::Redirect,
+            },
+            now,
+        );
     }
 
     fn udp_input(

@@ -436,7 +436,15 @@ impl Stack {
         if now > self.now {
             self.now = now;
             self.ip.now = now;
+            // Before anything routes at this time.
+            self.ip.routes.expire(now);
         }
+    }
+
+    /// When the route to `dest` learned from a redirect expires (`ip
+    /// route show cache`).
+    pub fn route_expires(&self, dest: tcplab_wire::Cidr) -> Option<Instant> {
+        self.ip.routes.expires(dest)
     }
 
     /// A deadline passed: reassembly timers, and everything else with a

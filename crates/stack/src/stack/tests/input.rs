@@ -758,6 +758,45 @@ fn redirects_only_from_the_first_hop_to_an_on_link_gateway() {
     assert_eq!(redirected(&s), ["10.0.2.2/32 via Some(10.0.1.3)"]);
 }
 
+/// A route learned from a redirect lasts `REDIRECT_LIFETIME` (Linux's
+/// route-cache exception, `gc_timeout` 300 s): then the configured route
+/// is used again, until the next redirect.
+#[test]
+fn redirect_routes_expire() {
+    let mut s = Stack::new(host(1));
+    let eth = s.add_interface("eth0", cidr("10.0.1.2/24"), 1500).unwrap();
+    s.set_default_gateway(Ipv4Addr::new(10, 0, 1, 1)).unwrap();
+    let quoted = raw_udp([10, 0, 1, 2], [10, 0, 2, 2], 9, b"x");
+    let d = icmp_quoting(
+        [10, 0, 1, 1],
+        [10, 0, 1, 2],
+        [5, 1, 0, 0, 10, 0, 1, 3],
+        &quoted,
+    );
+    let first_hop = |s: &Stack| {
+        s.route_to(Ipv4Addr::new(10, 0, 2, 2))
+            .and_then(|r| r.gateway)
+    };
+    let t = |secs: u64| Instant::ZERO + Duration::from_secs(secs);
+    s.handle_packet(t(10), eth, &d);
+    assert_eq!(first_hop(&s), Some(Ipv4Addr::new(10, 0, 1, 3)));
+    assert_eq!(
+        s.route_expires(cidr("10.0.2.2/32")),
+        Some(t(10) + crate::route::REDIRECT_LIFETIME)
+    );
+    s.handle_timeout(t(309));
+    assert_eq!(first_hop(&s), Some(Ipv4Addr::new(10, 0, 1, 3)));
+    s.handle_timeout(t(310));
+    assert_eq!(first_hop(&s), Some(Ipv4Addr::new(10, 0, 1, 1)));
+    assert_eq!(s.route_expires(cidr("10.0.2.2/32")), None);
+    // Learned again from the next redirect, for as long.
+    s.handle_packet(t(400), eth, &d);
+    s.handle_timeout(t(699));
+    assert_eq!(first_hop(&s), Some(Ipv4Addr::new(10, 0, 1, 3)));
+    s.handle_timeout(t(700));
+    assert_eq!(first_hop(&s), Some(Ipv4Addr::new(10, 0, 1, 1)));
+}
+
 /// Redirects for ever new destinations (spoofed as coming from the first
 /// hop) keep at most `MAX_REDIRECT_ROUTES` routes, the newest ones.
 #[test]
