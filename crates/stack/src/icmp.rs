@@ -169,6 +169,44 @@ impl IcmpLayer {
         self.send(now, ip, src, request.src_addr, &reply, request.tos);
     }
 
+    /// Answer a timestamp request (RFC 792: type 13, its identifier and
+    /// sequence number and originate timestamp sent back in a type 14 with
+    /// the receive and transmit timestamps), as Linux's `icmp_timestamp`
+    /// answers one. RFC 792's timestamps are milliseconds since midnight
+    /// UT; a stack has no wall clock, so they are its own clock's
+    /// milliseconds with the high bit set — the RFC's mark for a time
+    /// that is not since midnight UT. A request too short to hold the
+    /// originate timestamp is dropped.
+    pub fn reply_timestamp(
+        &mut self,
+        now: Instant,
+        ip: &mut IpLayer,
+        request: &ipv4::Repr,
+        dest_kind: Destination,
+        rest: [u8; 4],
+        data: &[u8],
+    ) {
+        let Some(originate) = data.get(..4) else {
+            return;
+        };
+        if dest_kind == Destination::Broadcast && self.echo_ignore_broadcasts {
+            return;
+        }
+        let ms = (now.total_millis() as u32 & 0x7fff_ffff) | 0x8000_0000;
+        let mut times = [0u8; 12];
+        times[..4].copy_from_slice(originate);
+        times[4..8].copy_from_slice(&ms.to_be_bytes());
+        times[8..].copy_from_slice(&ms.to_be_bytes());
+        let src = (dest_kind == Destination::Local).then_some(request.dst_addr);
+        let reply = icmpv4::Repr::Other {
+            msg_type: 14,
+            code: 0,
+            rest,
+            data: &times,
+        };
+        self.send(now, ip, src, request.src_addr, &reply, request.tos);
+    }
+
     /// Send `error` about the datagram in `original` (received on `in_iface`,
     /// or generated here when `None`), if RFC 1122 §3.2.2 and the rate
     /// limits allow.

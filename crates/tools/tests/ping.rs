@@ -335,8 +335,16 @@ fn a_redirect_is_in_the_route_cache_for_five_minutes() {
             "    cache <redirected> expires 290sec "
         ]
     );
-    assert!(r[2].stdout.iter().all(|l| !l.contains("10.2.0.20")), "{:?}", r[2]);
-    assert!(r[3].stdout.iter().all(|l| !l.starts_with("10.2.0.20")), "{:?}", r[3]);
+    assert!(
+        r[2].stdout.iter().all(|l| !l.contains("10.2.0.20")),
+        "{:?}",
+        r[2]
+    );
+    assert!(
+        r[3].stdout.iter().all(|l| !l.starts_with("10.2.0.20")),
+        "{:?}",
+        r[3]
+    );
     assert!(r[4].stdout[1].starts_with(" 1  10.1.0.2 "), "{:?}", r[4]);
     assert!(r[5].stdout.is_empty(), "{:?}", r[5]);
     assert!(r[6].stdout[1].starts_with(" 1  10.1.0.1 "), "{:?}", r[6]);

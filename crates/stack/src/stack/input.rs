@@ -318,6 +318,14 @@ impl Stack {
                 self.icmp
                     .reply_echo(now, &mut self.ip, ip_repr, dest, &repr)
             }
+            icmpv4::Repr::Other {
+                msg_type: 13,
+                rest,
+                data,
+                ..
+            } => self
+                .icmp
+                .reply_timestamp(now, &mut self.ip, ip_repr, dest, rest, data),
             icmpv4::Repr::EchoReply {
                 ident,
                 seq_no,

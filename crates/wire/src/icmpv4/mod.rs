@@ -360,12 +360,14 @@ impl<'a> Repr<'a> {
             Ok(data)
         };
         Ok(match packet.msg_type() {
-            Message::EchoRequest if code == 0 => Repr::EchoRequest {
+            // Any code: RFC 792 gives echo only code 0, and Linux answers
+            // a request whatever its code (`icmp_echo` does not look).
+            Message::EchoRequest => Repr::EchoRequest {
                 ident: packet.echo_ident(),
                 seq_no: packet.echo_seq_no(),
                 data,
             },
-            Message::EchoReply if code == 0 => Repr::EchoReply {
+            Message::EchoReply => Repr::EchoReply {
                 ident: packet.echo_ident(),
                 seq_no: packet.echo_seq_no(),
                 data,
@@ -398,9 +400,7 @@ impl<'a> Repr<'a> {
                 pointer: packet.pointer(),
                 quote: quote(data)?,
             },
-            Message::EchoRequest | Message::EchoReply | Message::SourceQuench => {
-                return Err(Error::Malformed)
-            }
+            Message::SourceQuench => return Err(Error::Malformed),
             other => Repr::Other {
                 msg_type: other.into(),
                 code,
@@ -586,8 +586,42 @@ impl fmt::Display for Repr<'_> {
             Repr::ParamProblem { pointer, .. } => {
                 write!(f, "ICMP parameter problem - octet {pointer}")
             }
-            Repr::Other { msg_type, code, .. } => {
-                write!(f, "ICMP type-#{msg_type}, code {code}")
+            Repr::Other {
+                msg_type,
+                rest,
+                data,
+                ..
+            } => {
+                let id = u16::from_be_bytes([rest[0], rest[1]]);
+                let seq = u16::from_be_bytes([rest[2], rest[3]]);
+                // print-icmp.c's icmp_tstamp_print: milliseconds since
+                // midnight as hh:mm:ss.mmm (hours past 24 as they come).
+                let clock = |b: &[u8]| {
+                    let t = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                    let (ms, s) = (t % 1000, t / 1000);
+                    format!("{:02}:{:02}:{:02}.{ms:03}", s / 3600, s / 60 % 60, s % 60)
+                };
+                match msg_type {
+                    13 => write!(f, "ICMP time stamp query id {id} seq {seq}"),
+                    14 if data.len() >= 12 => write!(
+                        f,
+                        "ICMP time stamp reply id {id} seq {seq}: org {}, recv {}, xmit {}",
+                        clock(&data[0..4]),
+                        clock(&data[4..8]),
+                        clock(&data[8..12])
+                    ),
+                    14 => f.write_str("ICMP time stamp reply"),
+                    10 => f.write_str("ICMP router solicitation"),
+                    15 => f.write_str("ICMP information request"),
+                    16 => f.write_str("ICMP information reply"),
+                    17 => f.write_str("ICMP address mask request"),
+                    18 if data.len() >= 4 => write!(
+                        f,
+                        "ICMP address mask is 0x{:08x}",
+                        u32::from_be_bytes([data[0], data[1], data[2], data[3]])
+                    ),
+                    t => write!(f, "ICMP type-#{t}"),
+                }
             }
         }
     }

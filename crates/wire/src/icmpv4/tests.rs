@@ -138,3 +138,27 @@ fn display_like_tcpdump() {
     };
     assert_eq!(r.to_string(), "ICMP time exceeded in-transit");
 }
+
+/// tcpdump 4.99's words for timestamp messages (print-icmp.c), on the
+/// bytes Linux sent answering one.
+#[test]
+fn timestamp_messages_print_as_tcpdump_prints_them() {
+    let query = [
+        0x0d, 0x00, 0xe0, 0x98, 0x12, 0x34, 0x00, 0x09, 0, 0, 0, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let reply = [
+        0x0e, 0x00, 0x47, 0xe2, 0x12, 0x34, 0x00, 0x09, 0, 0, 0, 0x2a, 0x04, 0x16, 0x47, 0xc5,
+        0x04, 0x16, 0x47, 0xc5,
+    ];
+    let show = |b: &[u8]| {
+        Repr::parse(&Packet::new_checked(b).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(show(&query), "ICMP time stamp query id 4660 seq 9");
+    assert_eq!(
+        show(&reply),
+        "ICMP time stamp reply id 4660 seq 9: org 00:00:00.042, recv 19:02:49.029, xmit 19:02:49.029"
+    );
+    assert_eq!(show(&[40, 0, 0, 0, 0, 0, 0, 0]), "ICMP type-#40");
+}

@@ -155,6 +155,70 @@ fn unknown_protocol_gets_protocol_unreachable() {
     assert_eq!(icmp.msg_code(), 2);
 }
 
+/// An ICMP message of `body` (its checksum filled) from 10.0.0.1 to
+/// 10.0.0.2.
+fn icmp_to_us(mut body: Vec<u8>) -> Vec<u8> {
+    let sum = !tcplab_wire::checksum::data(&body);
+    body[2..4].copy_from_slice(&sum.to_be_bytes());
+    let ip = ipv4::Repr {
+        src_addr: Ipv4Addr::new(10, 0, 0, 1),
+        dst_addr: Ipv4Addr::new(10, 0, 0, 2),
+        protocol: Protocol::Icmp,
+        payload_len: body.len(),
+        ttl: 64,
+        tos: 0,
+        ident: 1,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut d = vec![0u8; 20];
+    ip.emit(&mut ipv4::Packet::new_unchecked(&mut d[..]));
+    d.extend_from_slice(&body);
+    d
+}
+
+/// Linux answers an echo request whatever its code (RFC 792 defines only
+/// 0) and a timestamp request (RFC 792 type 13) with a timestamp reply:
+/// the identifier, sequence number and originate time sent back, the
+/// receive and transmit times the stack's milliseconds with the high bit
+/// set (not since midnight UT, as RFC 792 marks them). A timestamp
+/// request with no originate time is dropped.
+#[test]
+fn echo_of_any_code_and_timestamp_requests_are_answered() {
+    let mut s = Stack::new(host(1));
+    let i = s.add_interface("eth0", cidr("10.0.0.2/24"), 1500).unwrap();
+    let mut buf = Vec::new();
+    s.handle_packet(
+        Instant::ZERO,
+        i,
+        &icmp_to_us(vec![8, 5, 0, 0, 0, 7, 0, 1, b'h', b'i']),
+    );
+    s.poll_transmit(Instant::ZERO, &mut buf).unwrap();
+    let ip = ipv4::Packet::new_checked(&buf[..]).unwrap();
+    assert_eq!(ip.payload()[..2], [0, 0], "an echo reply, code 0");
+    assert_eq!(ip.payload()[4..], [0, 7, 0, 1, b'h', b'i']);
+
+    let now = Instant::from_millis(1234);
+    let mut ts = vec![13, 0, 0, 0, 0x12, 0x34, 0, 9];
+    ts.extend_from_slice(&[0, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0, 0]);
+    s.handle_packet(now, i, &icmp_to_us(ts));
+    s.poll_transmit(now, &mut buf).unwrap();
+    let ip = ipv4::Packet::new_checked(&buf[..]).unwrap();
+    let icmp = icmpv4::Packet::new_checked(ip.payload()).unwrap();
+    assert!(icmp.verify_checksum());
+    let stamp = (1234u32 | 0x8000_0000).to_be_bytes();
+    let mut want = vec![14, 0];
+    want.extend_from_slice(&ip.payload()[2..4]);
+    want.extend_from_slice(&[0x12, 0x34, 0, 9, 0, 0, 0, 42]);
+    want.extend_from_slice(&stamp);
+    want.extend_from_slice(&stamp);
+    assert_eq!(ip.payload(), &want[..]);
+
+    s.handle_packet(now, i, &icmp_to_us(vec![13, 0, 0, 0, 0, 1, 0, 1, 0, 0]));
+    assert!(s.poll_transmit(now, &mut buf).is_none());
+}
+
 /// RFC 1122 §3.2.1.8 and §3.2.2.5: an IP option whose length breaks the
 /// header is a header error, answered with a Parameter Problem pointing
 /// at it; well-formed options pass.
