@@ -262,9 +262,13 @@ impl Reassembler {
         for key in due {
             if let Some(p) = self.partials.remove(&key) {
                 self.bytes -= p.cost();
+                // As much of the datagram's start as arrived, up to what
+                // a 576-byte error can carry (Linux quotes the head
+                // fragment as any error quotes its datagram; the ICMP
+                // layer cuts the quote to fit).
                 let quote = p.first_header.as_ref().map(|h| {
                     let mut q = h.clone();
-                    let n = p.ranges.first().map_or(0, |r| r.1.min(8));
+                    let n = p.ranges.first().map_or(0, |r| r.1.min(576));
                     q.extend_from_slice(&p.data[..n]);
                     q
                 });
