@@ -49,7 +49,15 @@ where  OBJECT := { address | link | route }
        OPTIONS := { -s[tatistics] | -h[uman-readable] }";
 
 impl IpArgs {
+    /// iproute2's errors do not name it.
     pub fn parse(args: &[String]) -> Result<IpArgs, Usage> {
+        Self::parse_words(args).map_err(|mut u| {
+            u.bare = true;
+            u
+        })
+    }
+
+    fn parse_words(args: &[String]) -> Result<IpArgs, Usage> {
         if args
             .first()
             .is_some_and(|a| a == "help" || a == "-help" || a == "--help")
@@ -102,13 +110,14 @@ impl IpArgs {
             "l" | "link" => IpObject::Link,
             "r" | "ro" | "route" => IpObject::Route,
             other => {
+                // (ip.c's do_cmd: status 1 for this one, 255 for the rest.)
                 return Err(Usage {
-                    status: 255,
+                    status: 1,
                     ..Usage::new(
                         "ip",
                         format!("Object \"{other}\" is unknown, try \"ip help\"."),
                     )
-                })
+                });
             }
         };
         let words: Vec<&str> = rest.iter().map(String::as_str).collect();
@@ -348,5 +357,16 @@ mod tests {
             .starts_with("`ip link set` is not supported in tcplab"));
         let a: Vec<String> = ["-4", "route"].iter().map(|s| s.to_string()).collect();
         assert_eq!(IpArgs::parse(&a).unwrap().object, IpObject::Route);
+        // An unknown object is status 1, and iproute2 does not name
+        // itself before any of these.
+        assert_eq!(
+            err("bogus"),
+            (1, "Object \"bogus\" is unknown, try \"ip help\".".into())
+        );
+        let args: Vec<String> = vec!["bogus".into()];
+        assert_eq!(
+            IpArgs::parse(&args).unwrap_err().printed().0,
+            "Object \"bogus\" is unknown, try \"ip help\".\n"
+        );
     }
 }

@@ -52,6 +52,9 @@ pub struct Usage {
     /// `-h`/`--help`: not a mistake but the tool's help text, and whether
     /// it goes to standard output (else standard error).
     pub help: Option<(String, bool)>,
+    /// The tool prints the message without its name before it
+    /// (traceroute's and iproute2's errors).
+    pub bare: bool,
 }
 
 impl Usage {
@@ -62,6 +65,7 @@ impl Usage {
             usage: None,
             status: 2,
             help: None,
+            bare: false,
         }
     }
 
@@ -81,7 +85,9 @@ impl Usage {
             return (format!("{text}\n"), *to_stdout);
         }
         let mut s = String::new();
-        if !self.message.is_empty() {
+        if self.bare && !self.message.is_empty() {
+            s.push_str(&format!("{}\n", self.message));
+        } else if !self.message.is_empty() {
             s.push_str(&format!("{}: {}\n", self.tool, self.message));
         }
         if let Some(u) = &self.usage {
@@ -126,6 +132,10 @@ impl fmt::Display for Usage {
             }
         });
         match usage {
+            // (A usage line that names the tool itself: curl's.)
+            Some(u) if self.message.is_empty() && u.starts_with(&format!("{}: ", self.tool)) => {
+                f.write_str(&u)
+            }
             Some(u) if self.message.is_empty() => write!(f, "{}: {u}", self.tool),
             _ => write!(f, "{}: {}", self.tool, self.message),
         }

@@ -106,7 +106,11 @@ impl NetstatArgs {
         // net-tools' letters, for options tcplab's netstat lacks.
         .map_err(|e| {
             let real = "246A:aCcdeFfghilMNnoprSstUuVvWwxZ";
-            Usage::with_usage("netstat", crate::args::unsupported(e, real), USAGE)
+            // net-tools' usage(E_OPTERR): status 3.
+            Usage {
+                status: 3,
+                ..Usage::with_usage("netstat", crate::args::unsupported(e, real), USAGE)
+            }
         })?;
         if let Some(x) = rest.first() {
             return Err(Usage::with_usage(

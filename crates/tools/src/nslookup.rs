@@ -182,6 +182,7 @@ impl NslookupArgs {
                     usage: Some(USAGE.into()),
                     status: 1,
                     help: None,
+                    bare: false,
                 })
             }
         }

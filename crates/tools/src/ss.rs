@@ -163,7 +163,11 @@ impl SsArgs {
         // iproute2's letters, for options tcplab's ss lacks.
         .map_err(|e| {
             let real = "046A:abD:dEeF:f:HhiKlMmN:nOopSrsTtuVvwxZz";
-            Usage::with_usage("ss", crate::args::unsupported(e, real), USAGE)
+            // iproute2's usage() exits with status 255 (-1).
+            Usage {
+                status: 255,
+                ..Usage::with_usage("ss", crate::args::unsupported(e, real), USAGE)
+            }
         })?;
         let mut a = SsArgs::default();
         for o in opts {

@@ -75,6 +75,7 @@ fn cannot(opt: char, v: &str) -> Usage {
         usage: None,
         status: 2,
         help: None,
+        bare: false,
     }
 }
 
@@ -250,6 +251,8 @@ impl TracerouteArgs {
             if let Some((opt, value)) = cannot {
                 u.message = format!("{} (argc {})", u.message, value_argc(args, opt, &value));
             }
+            // traceroute's errors (ex_error, CLIF) do not name it.
+            u.bare = true;
             u
         })
     }
@@ -259,6 +262,19 @@ impl TracerouteArgs {
         // 0 (-h is a bad option there).
         if crate::asks_help(args, false) {
             return Err(Usage::help("traceroute", USAGE.into(), false, 0));
+        }
+        // -V / --version, on standard output.
+        if args
+            .iter()
+            .take_while(|a| *a != "--")
+            .any(|a| a == "-V" || a == "--version")
+        {
+            return Err(Usage::help(
+                "traceroute",
+                "Modern traceroute for Linux, version 2.1.2\nCopyright (c) 2016  Dmitry Butskoy,   License: GPL v2 or any later".into(),
+                true,
+                0,
+            ));
         }
         // With no arguments at all, traceroute 2.1 prints its help (on
         // stderr, exit 0) as for --help.
@@ -1082,8 +1098,25 @@ mod tests {
             "Bad option `-Z' (argc 2)"
         );
         assert_eq!(
-            parse("-V h").unwrap_err().message,
-            "option -V is not supported in tcplab"
+            parse("-r h").unwrap_err().message,
+            "option -r is not supported in tcplab"
+        );
+        // -V and --version: the version, on standard output, status 0.
+        for v in ["-V", "--version"] {
+            let u = parse(v).unwrap_err();
+            assert_eq!(u.status, 0);
+            assert_eq!(
+                u.printed(),
+                (
+                    "Modern traceroute for Linux, version 2.1.2\nCopyright (c) 2016  Dmitry Butskoy,   License: GPL v2 or any later\n".to_string(),
+                    true
+                )
+            );
+        }
+        // Its errors do not name it (ex_error, CLIF).
+        assert_eq!(
+            parse("-m 0 h").unwrap_err().printed(),
+            ("first hop out of range\n".to_string(), false)
         );
         assert_eq!(
             parse("--foo h").unwrap_err().message,

@@ -100,6 +100,7 @@ pub(super) fn usage(msg: String) -> Usage {
         usage: Some("curl: try 'curl --help' or 'curl --manual' for more information".into()),
         status: 2,
         help: None,
+        bare: false,
     }
 }
 
@@ -338,7 +339,13 @@ impl CurlArgs {
             }
         }
         if a.urls.is_empty() {
-            return Err(usage("no URL specified!".into()));
+            // curl with no arguments at all says only where help is.
+            let message = if args.is_empty() {
+                ""
+            } else {
+                "no URL specified!"
+            };
+            return Err(usage(message.into()));
         }
         if a.head && !a.data.is_empty() {
             return Err(Usage {
@@ -347,6 +354,7 @@ impl CurlArgs {
                 usage: None,
                 status: 2,
                 help: None,
+                bare: false,
             });
         }
         for h in &a.headers {

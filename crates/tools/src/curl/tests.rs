@@ -33,6 +33,15 @@ fn usage_errors() {
         "option -W: is unknown"
     );
     assert_eq!(parse("-s").unwrap_err().message, "no URL specified!");
+    // With no arguments at all, only where help is (curl 7.88.1).
+    let bare = CurlArgs::parse(&[]).unwrap_err();
+    assert_eq!(
+        (bare.status, bare.printed().0.as_str()),
+        (
+            2,
+            "curl: try 'curl --help' or 'curl --manual' for more information\n"
+        )
+    );
     assert!(parse("-I -d x http://h/")
         .unwrap_err()
         .message

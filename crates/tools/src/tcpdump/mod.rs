@@ -77,11 +77,11 @@ pub struct TcpdumpArgs {
 
 /// tcpdump's usage lines for the options it has here.
 const USAGE: &str =
-    "Usage: tcpdump [-AehlnpqStvVxX] [ -c count ] [ -i interface ] [ -r file ] [ -s snaplen ] [ -w file ] [ expression ]";
+    "Usage: tcpdump [-AehlnpqStUvVxX] [ -c count ] [ -i interface ] [ -r file ] [ -s snaplen ] [ -w file ] [ expression ]";
 
 /// `tcpdump -h`: the version lines and the usage, on standard output.
 const HELP: &str = "tcpdump version 4.99.3 (tcplab)
-Usage: tcpdump [-AehlnpqStvVxX] [ -c count ] [ -i interface ] [ -r file ] [ -s snaplen ] [ -w file ] [ expression ]";
+Usage: tcpdump [-AehlnpqStUvVxX] [ -c count ] [ -i interface ] [ -r file ] [ -s snaplen ] [ -w file ] [ expression ]";
 
 impl TcpdumpArgs {
     /// How lines are printed.
@@ -98,11 +98,15 @@ impl TcpdumpArgs {
     pub fn parse(args: &[String]) -> Result<TcpdumpArgs, Usage> {
         // tcpdump 4.99's letters, for options tcplab's tcpdump lacks.
         const REAL: &str = "aAbB:c:C:dDeE:fF:G:hHi:Ij:JKlLm:M:nNOpqQ:r:s:StT:uUvV:w:W:xXy:Yz:Z:#";
-        let (opts, rest) =
-            getopt(args, "c:i:lnSqthVw:r:vXAxeps:", &["help", "version"]).map_err(|e| Usage {
-                status: 1,
-                ..Usage::with_usage("tcpdump", crate::args::unsupported(e, REAL), USAGE)
-            })?;
+        let (opts, rest) = getopt(
+            args,
+            "c:i:lnSqthUVw:r:vXAxeps:",
+            &["help", "version", "immediate-mode", "packet-buffered"],
+        )
+        .map_err(|e| Usage {
+            status: 1,
+            ..Usage::with_usage("tcpdump", crate::args::unsupported(e, REAL), USAGE)
+        })?;
         let mut a = TcpdumpArgs {
             count: None,
             iface: None,
@@ -130,6 +134,9 @@ impl TcpdumpArgs {
             let (c, v) = match o {
                 Opt::Short(c, v) => (c, v.unwrap_or_default()),
                 Opt::Long(l, _) if l == "help" => ('h', String::new()),
+                // Buffering: every packet already goes out as it comes
+                // (as -l and -U ask).
+                Opt::Long(l, _) if l == "immediate-mode" || l == "packet-buffered" => continue,
                 // --version: the version lines alone (print_version).
                 Opt::Long(_, _) => {
                     let version = HELP.lines().next().unwrap_or_default();
@@ -149,8 +156,9 @@ impl TcpdumpArgs {
                 'n' => a.numeric = true,
                 't' => a.time_format = a.time_format.saturating_add(1),
                 'q' => a.quiet = true,
-                // Line-buffered: every line already goes out as written.
-                'l' => {}
+                // Line- and packet-buffered: every line and every packet
+                // already goes out as written.
+                'l' | 'U' => {}
                 'w' => a.write = Some(v),
                 'r' => a.read = Some(v),
                 'v' => a.verbose = a.verbose.saturating_add(1),
