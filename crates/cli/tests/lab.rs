@@ -293,6 +293,28 @@ fn the_time_limit_is_reported_at_the_limit() {
 /// A server, capture or tunnel that cannot start ends with its error's
 /// status, which the transcript shows as for any command; one that runs
 /// until the end of the run shows none.
+/// A command that ends at the instant the next one starts on the same
+/// host: its last words and its status come before the new command line,
+/// not after it, where they would read as the new command's.
+#[test]
+fn what_ends_at_an_instant_comes_before_what_starts_at_it() {
+    let dir = temp_dir("instant");
+    let file = dir.join("instant.toml");
+    std::fs::write(
+        &file,
+        "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n\
+         [[host]]\nname = \"b\"\naddr = \"10.0.0.2/24\"\n\
+         [[link]]\nends = [\"a\", \"b\"]\nloss = \"100%\"\n\
+         [[run]]\nat = \"0s\"\non = \"a\"\ncmd = \"curl -sS -m 2 http://10.0.0.2/\"\n\
+         [[run]]\nat = \"2s\"\non = \"a\"\ncmd = \"curl -sS -m 2 http://10.0.0.2/x\"\n",
+    )
+    .unwrap();
+    let out = tcplab().arg("lab").arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = "   2.000 a ! curl: (28) Connection timed out after 2000 milliseconds\n   2.000 a   (exit status 28)\n   2.000 a $ curl -sS -m 2 http://10.0.0.2/x\n";
+    assert!(text.contains(want), "missing {want:?} in:\n{text}");
+}
+
 #[test]
 fn a_daemon_that_cannot_start_shows_its_exit_status() {
     let dir = temp_dir("daemons");

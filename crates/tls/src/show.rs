@@ -36,10 +36,26 @@ pub fn name_text(name: &X509Name<'_>) -> String {
                 other => other.to_string(),
             };
             let value = atv.as_str().unwrap_or("?");
-            parts.push(format!("{key} = {value}"));
+            parts.push(format!("{key} = {}", quoted_value(value)));
         }
     }
     parts.join(", ")
+}
+
+/// A name's value as OpenSSL prints it with ASN1_STRFLGS_ESC_QUOTE: in
+/// double quotes when it holds a character RFC 2253 would escape (`,+<>;`
+/// and the quote and backslash, which are escaped inside) or begins with
+/// `#` or a space or ends with one — so `CN = "Acme, Inc"` does not read
+/// as two parts.
+fn quoted_value(v: &str) -> String {
+    let special = v.contains([',', '+', '<', '>', ';', '"', '\\'])
+        || v.starts_with(['#', ' '])
+        || v.ends_with(' ');
+    if !special {
+        return v.to_string();
+    }
+    let inner = v.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{inner}\"")
 }
 
 /// `Jan  1 00:00:00 2025 GMT`.
@@ -140,7 +156,8 @@ pub fn x509_text(der: &[u8]) -> Result<String, String> {
         let _ = writeln!(s, "        X509v3 extensions:");
     }
     for e in exts {
-        let critical = if e.critical { " critical" } else { "" };
+        // X509V3_extensions_print: ": critical" or ": " (a trailing space).
+        let critical = if e.critical { " critical" } else { " " };
         match e.parsed_extension() {
             ParsedExtension::BasicConstraints(b) => {
                 let _ = writeln!(s, "            X509v3 Basic Constraints:{critical}");
@@ -211,7 +228,8 @@ pub fn x509_text(der: &[u8]) -> Result<String, String> {
     }
     let _ = writeln!(s, "    Signature Algorithm: {sig}\n    Signature Value:");
     s.push_str(&hex_lines(c.signature_value.data.as_ref(), 18, "        "));
-    let _ = writeln!(s, "SHA256 Fingerprint={}", fingerprint(der));
+    // OpenSSL 3.0's `x509 -fingerprint -sha256` line.
+    let _ = writeln!(s, "sha256 Fingerprint={}", fingerprint(der));
     Ok(s)
 }
 

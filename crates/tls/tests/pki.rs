@@ -228,13 +228,17 @@ fn a_certificate_reads_like_openssl_x509_text() {
         "Certificate:\n    Data:\n        Version: 3 (0x2)\n        Serial Number: 3 (0x3)\n        Signature Algorithm: ED25519\n",
         "        Issuer: CN = Lab Intermediate CA\n        Validity\n            Not Before: Jan  1 00:00:00 2025 GMT\n            Not After : Dec 31 00:00:00 2029 GMT\n        Subject: CN = www.lab.test\n",
         "            Public Key Algorithm: ED25519\n                ED25519 Public-Key:\n                pub:\n",
-        "            X509v3 Subject Alternative Name:\n                DNS:www.lab.test, IP Address:10.0.2.2\n",
+        "            X509v3 Subject Alternative Name: \n                DNS:www.lab.test, IP Address:10.0.2.2\n",
         "                TLS Web Server Authentication\n",
         "                CA:FALSE\n",
-        "SHA256 Fingerprint=",
+        "sha256 Fingerprint=",
     ] {
         assert!(t.contains(want), "missing {want:?} in\n{t}");
     }
+    // A value with a comma is quoted, as OpenSSL prints it.
+    let acme = make(&req(Role::Root, "Acme, Inc", 11, None)).unwrap();
+    let t = x509_text(&der(&acme.cert_pem)).unwrap();
+    assert!(t.contains("        Subject: CN = \"Acme, Inc\"\n"), "{t}");
     let root = x509_text(&der(&p.root.cert_pem)).unwrap();
     assert!(root.contains("                CA:TRUE\n"), "{root}");
     assert!(root.contains("Issuer: CN = Lab Root CA\n"), "{root}");

@@ -175,7 +175,8 @@ fn versions_handshake_failures_and_reuse() {
     let two =
         "curl -v --cacert /etc/ssl/root.pem https://server/hello.txt https://server/sub/a.txt";
     let post = "curl -sS --cacert /etc/ssl/root.pem -d hello=tls https://server/echo";
-    let cafile = "curl -sS --cacert /etc/ssl/none.pem https://server/hello.txt";
+    let cafile =
+        "curl -sS --cacert /etc/ssl/none.pem -w [%{ssl_verify_result}] https://server/hello.txt";
     let silent = "curl -sS --connect-timeout 2 https://server:9/";
     let r = with_pki(&[
         ("2s", tls12),
@@ -253,6 +254,8 @@ fn versions_handshake_failures_and_reuse() {
     assert_eq!(ran(&r, post).stdout, ["hello=tls"]);
     let c = ran(&r, cafile);
     assert_eq!(c.exit, Some(77));
+    // No check could happen: curl 7.88 reports 1 (X509_V_ERR_UNSPECIFIED).
+    assert_eq!(c.stdout, ["[1]"]);
     assert_eq!(
         c.stderr,
         ["curl: (77) error setting certificate file: /etc/ssl/none.pem"]
@@ -331,4 +334,25 @@ fn a_bad_certificate_or_key_file_is_named() {
         said(cases[3]),
         "serve: /etc/ssl/int.key: no certificate in it (expected -----BEGIN CERTIFICATE-----)"
     );
+}
+
+/// A bundle with a block that is base64 but no certificate is refused
+/// whole, as OpenSSL's loader fails the file: curl's exit 77.
+#[test]
+fn a_bundle_with_a_broken_certificate_is_unusable() {
+    let net = format!(
+        "{}\n[[file]]\non = \"client\"\npath = \"/tmp/bad.pem\"\ntext = \"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n\"\n",
+        www_net()
+    );
+    let mut runs: Vec<(&str, &str, &str)> = SERVER_PKI.to_vec();
+    let cmd = "curl -sS --cacert /tmp/bad.pem -w [%{ssl_verify_result}] https://server/hello.txt";
+    runs.push(("1s", "client", cmd));
+    let r = run_in(&net, &runs);
+    let c = find(&r, "client", cmd, 0);
+    assert_eq!(c.exit, Some(77), "{c:?}");
+    assert_eq!(
+        c.stderr,
+        ["curl: (77) error setting certificate file: /tmp/bad.pem"]
+    );
+    assert_eq!(c.stdout, ["[1]"]);
 }

@@ -53,7 +53,16 @@ impl Run<'_> {
                 let unusable =
                     || Failure::new(77, format!("error setting certificate file: {cafile}"));
                 match self.host.fs().read(&cafile) {
-                    Ok(text) => pem_certificates(&text).map_err(|_| unusable())?,
+                    // Every certificate in it must read as one (OpenSSL's
+                    // X509_load_cert_crl_file fails the file on a block
+                    // whose DER does not parse).
+                    Ok(text) => {
+                        let certs = pem_certificates(&text).map_err(|_| unusable())?;
+                        if certs.iter().any(|d| tcplab_tls::x509_text(d).is_err()) {
+                            return Err(unusable());
+                        }
+                        certs
+                    }
                     // No bundle on the host: nothing is trusted.
                     Err(_) if self.a.cacert.is_none() => Vec::new(),
                     Err(_) => return Err(unusable()),
@@ -93,7 +102,15 @@ impl Run<'_> {
         stats: &mut Stats,
     ) -> Result<Stream, Failure> {
         let (config, found, clock, cafile) = {
-            let c = self.tls_client()?;
+            let c = match self.tls_client() {
+                Ok(c) => c,
+                Err(e) => {
+                    // No verification could happen: curl reports
+                    // X509_V_ERR_UNSPECIFIED for it.
+                    stats.ssl_verify_result = 1;
+                    return Err(e);
+                }
+            };
             (
                 c.config.clone(),
                 c.found.clone(),
