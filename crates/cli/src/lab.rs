@@ -563,6 +563,7 @@ fn write_report(args: &LabArgs, scenario: &tcplab_sim::Scenario, sim: &Sim) -> R
         recording,
         seed: sim.seed(),
         end: sim.now(),
+        real_time: false,
     });
     let write = |path: &PathBuf, bytes: &[u8]| {
         std::fs::write(path, bytes)

@@ -336,8 +336,13 @@ pub fn run(a: RunArgs) -> Result<ExitCode, String> {
     let opts = options(&a)?;
     if let Some(path) = &a.report {
         // Checked before the device is made.
-        std::fs::File::create(path)
-            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        std::fs::File::create(path).map_err(|e| {
+            format!(
+                "cannot create {}: {}",
+                path.display(),
+                crate::files::io_reason(&e)
+            )
+        })?;
     }
     let result = tcplab_tun::run(&opts, &cmdline, &Tools, &mut out, &mut err);
     let _ = out.flush();

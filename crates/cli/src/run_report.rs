@@ -66,10 +66,17 @@ pub fn write(
     let mut kernel: Vec<Cidr> = Cidr::new(dev.peer, dev.addr.prefix_len())
         .into_iter()
         .collect();
-    for p in rec.packets.iter().filter(|p| p.to_stack) {
+    // (IPv4 only: the kernel's own IPv6 router solicitations cross the
+    // device too, and their bytes 12-15 are no address.)
+    for p in rec
+        .packets
+        .iter()
+        .filter(|p| p.to_stack && p.head.first().is_some_and(|b| b >> 4 == 4))
+    {
         if let Some(src) = p.head.get(12..16) {
             let a = Ipv4Addr::new(src[0], src[1], src[2], src[3]);
-            if a != dev.addr.address() && !kernel.iter().any(|c| c.address() == a) {
+            let own = !(a.is_unspecified() || a.is_broadcast() || a.is_multicast());
+            if own && a != dev.addr.address() && !kernel.iter().any(|c| c.address() == a) {
                 if let Some(c) = Cidr::new(a, 32) {
                     kernel.push(c);
                 }
@@ -139,17 +146,30 @@ pub fn write(
             lines
                 .feed(chunk.clone())
                 .into_iter()
-                .map(TranscriptEvent::Output),
+                .map(|l| TranscriptEvent::Output(on_stack(l))),
         );
     }
-    transcript.extend(lines.finish(end).into_iter().map(TranscriptEvent::Output));
+    transcript.extend(
+        lines
+            .finish(end)
+            .into_iter()
+            .map(|l| TranscriptEvent::Output(on_stack(l))),
+    );
     let analysis = tcplab_report::analyse(tcplab_report::Input {
         scenario: &scenario,
         transcript: &transcript,
         recording: &recording,
         seed: opts.seed,
         end,
+        real_time: true,
     });
     std::fs::write(path, tcplab_report::html(&analysis))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// A line of the command's output, on the stack's host as the report
+/// names it (the runtime's host is called after the device).
+fn on_stack(mut line: tcplab_host::OutputLine) -> tcplab_host::OutputLine {
+    line.host = "tcplab".into();
+    line
 }

@@ -40,6 +40,9 @@ pub struct Input<'a> {
     pub seed: u64,
     /// Where the run ended.
     pub end: Instant,
+    /// The times are the real clock's since the run began (`tcplab run`),
+    /// not a simulation's virtual ones.
+    pub real_time: bool,
 }
 
 /// The run taken apart: datagrams read, connections put together.
@@ -288,10 +291,15 @@ pub fn html(a: &Analysis<'_>) -> String {
     );
     let _ = write!(
         h,
-        "<h1>{}</h1><p class=\"note\">seed {} · {} s of virtual time · {} datagrams on links · {} TCP connections",
+        "<h1>{}</h1><p class=\"note\">seed {} · {} s of {} · {} datagrams on links · {} TCP connections",
         esc(title),
         a.input.seed,
         stamp(a.input.end),
+        if a.input.real_time {
+            "real time"
+        } else {
+            "virtual time"
+        },
         rec.packets.iter().filter(|p| p.fate.on_wire()).count() as u64 + rec.unrecorded,
         a.conns.len()
     );

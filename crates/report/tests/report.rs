@@ -33,6 +33,7 @@ impl Run {
             recording: &self.recording,
             seed: self.seed,
             end: self.end,
+            real_time: false,
         }
     }
 }

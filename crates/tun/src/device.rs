@@ -178,7 +178,7 @@ fn kernel_addrs(ns: Option<&str>) -> Result<Vec<(Ipv4Addr, String)>, SetupError>
 }
 
 /// "Permission denied", without Rust's " (os error 13)".
-fn os_text(e: &io::Error) -> String {
+pub(crate) fn os_text(e: &io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
@@ -227,6 +227,16 @@ impl Device {
         let existed = sys_dir.exists();
         if existed && !sys_dir.join("tun_flags").exists() {
             return Err(SetupError(format!("{name} exists and is not a TUN device")));
+        }
+        // The tun driver's TAP devices have tun_flags too: IFF_TAP (0x2).
+        let tap = std::fs::read_to_string(sys_dir.join("tun_flags"))
+            .ok()
+            .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+            .is_some_and(|f| f & 0x2 != 0);
+        if existed && tap {
+            return Err(SetupError(format!(
+                "{name} exists and is a TAP device, not a TUN device"
+            )));
         }
         if let Some(ns) = ns {
             if !Path::new("/run/netns").join(ns).exists() {

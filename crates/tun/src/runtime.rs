@@ -711,8 +711,13 @@ fn drive(
     host.set_names(Rc::new(RefCell::new(etc_hosts())));
     let pcap = match pcap {
         Some(path) => {
-            let f = File::create(path)
-                .map_err(|e| SetupError(format!("cannot create {}: {e}", path.display())))?;
+            let f = File::create(path).map_err(|e| {
+                SetupError(format!(
+                    "cannot create {}: {}",
+                    path.display(),
+                    crate::device::os_text(&e)
+                ))
+            })?;
             Some(
                 PcapWriter::new(BufWriter::new(f), LinkType::Raw)
                     .map_err(|e| SetupError(format!("{}: {e}", path.display())))?,

@@ -51,6 +51,29 @@ fn bad_setups_are_one_line_and_status_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("vclash2 exists and is not a TUN device"));
+    // A TAP device (the tun driver's too, but Ethernet frames).
+    ns.sh("ip tuntap add tapclash mode tap");
+    let o = ns
+        .cmd(tcplab())
+        .args([
+            "run",
+            "--tun",
+            "tapclash",
+            "--addr",
+            "10.5.0.2/24",
+            "--",
+            "serve",
+            "echo",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("tapclash exists and is a TAP device, not a TUN device"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // A bad CIDR, and attaching to nothing.
     let o = Command::new(tcplab())
         .args([
@@ -258,4 +281,11 @@ fn run_report_draws_what_crossed_the_device() {
     assert!(html.contains("S seq=0 win="));
     // The pings (through the loss: not all need be answered).
     assert!(html.contains("ICMP echo from kernel to 10.7.0.2: 2 sent"));
+    // The clock is the real one; the kernel is its IPv4 address alone
+    // (its IPv6 router solicitations cross the device too).
+    assert!(html.contains(" s of real time · "), "the clock named");
+    assert!(
+        !html.contains("0.0.0.0/32"),
+        "an address from an IPv6 datagram"
+    );
 }
