@@ -26,7 +26,7 @@ pub use lab::{Clock, Entropy};
 pub use pki::{Made, Request, Role};
 /// The rustls this crate drives, for its types.
 pub use rustls;
-pub use session::{check_identity, Check, ClientOptions, Part, Read, Session, Version};
+pub use session::{check_identity, Check, ClientOptions, Part, Read, Session, Tickets, Version};
 pub use show::x509_text;
 pub use verify::{verify_chain, Verdict};
 

@@ -318,6 +318,57 @@ impl ServerCertVerifier for CurlVerifier {
 /// the handshake.
 pub type Finding = Arc<Mutex<Option<Check>>>;
 
+/// The TLS 1.3 session tickets (RFC 8446 §4.6.1) a client configuration's
+/// connections received, counted and never kept: nothing is resumed (a
+/// fresh configuration per run), but curl's `-v` shows each ticket as it
+/// comes. The ClientHello is the same as with no store (no TLS 1.2
+/// tickets asked for, no ticket offered).
+#[derive(Debug, Default)]
+pub struct Tickets(std::sync::atomic::AtomicUsize);
+
+impl Tickets {
+    /// How many have come so far.
+    pub fn received(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl rustls::client::ClientSessionStore for Tickets {
+    fn set_kx_hint(&self, _: ServerName<'static>, _: rustls::NamedGroup) {}
+
+    fn kx_hint(&self, _: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        None
+    }
+
+    fn set_tls12_session(
+        &self,
+        _: ServerName<'static>,
+        _: rustls::client::Tls12ClientSessionValue,
+    ) {
+    }
+
+    fn tls12_session(&self, _: &ServerName<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
+        None
+    }
+
+    fn remove_tls12_session(&self, _: &ServerName<'static>) {}
+
+    fn insert_tls13_ticket(
+        &self,
+        _: ServerName<'static>,
+        _: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn take_tls13_ticket(
+        &self,
+        _: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        None
+    }
+}
+
 /// A client's configuration and the cell its certificate check reports
 /// into. One configuration serves every connection of a run.
 pub fn client_config(
@@ -325,6 +376,16 @@ pub fn client_config(
     entropy: &Entropy,
     clock: &Clock,
 ) -> Result<(Arc<ClientConfig>, Finding), String> {
+    client_config_counting(opts, entropy, clock).map(|(c, f, _)| (c, f))
+}
+
+/// [`client_config`], and the count of session tickets its connections
+/// receive.
+pub fn client_config_counting(
+    opts: &ClientOptions,
+    entropy: &Entropy,
+    clock: &Clock,
+) -> Result<(Arc<ClientConfig>, Finding, Arc<Tickets>), String> {
     let provider = provider(entropy);
     let found: Finding = Arc::new(Mutex::new(None));
     let verifier = CurlVerifier {
@@ -340,9 +401,12 @@ pub fn client_config(
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     config.alpn_protocols = opts.alpn.clone();
-    // A fresh configuration per run: no session to resume.
-    config.resumption = rustls::client::Resumption::disabled();
-    Ok((Arc::new(config), found))
+    // A fresh configuration per run: no session to resume; tickets are
+    // counted, not kept.
+    let tickets = Arc::new(Tickets::default());
+    config.resumption = rustls::client::Resumption::store(tickets.clone())
+        .tls12_resumption(rustls::client::Tls12Resumption::Disabled);
+    Ok((Arc::new(config), found, tickets))
 }
 
 /// What [`Session::read`] found.

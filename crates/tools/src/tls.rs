@@ -16,8 +16,8 @@ use std::sync::Arc;
 use tcplab_host::{Host, TcpStream};
 use tcplab_stack::SocketError;
 use tcplab_tls::rustls;
-use tcplab_tls::session::{client_config, server_config, Finding, Identity};
-use tcplab_tls::{ClientOptions, Clock, Entropy, Read, Session, Version};
+use tcplab_tls::session::{client_config_counting, server_config, Finding, Identity};
+use tcplab_tls::{ClientOptions, Clock, Entropy, Read, Session, Tickets, Version};
 
 /// Why a handshake or a read failed.
 #[derive(Debug)]
@@ -61,15 +61,15 @@ pub fn server(
     Ok((config, clock))
 }
 
-/// A client configuration for `host`, and where its certificate check
-/// reports.
-pub fn client(
-    host: &Host,
-    opts: &ClientOptions,
-) -> Result<(Arc<rustls::ClientConfig>, Finding, Clock), String> {
+/// A client: its configuration, where its certificate check reports, its
+/// clock, and the count of session tickets its connections receive.
+pub type Client = (Arc<rustls::ClientConfig>, Finding, Clock, Arc<Tickets>);
+
+/// A client configuration for `host`.
+pub fn client(host: &Host, opts: &ClientOptions) -> Result<Client, String> {
     let clock = clock(host);
-    let (config, found) = client_config(opts, &entropy(host), &clock)?;
-    Ok((config, found, clock))
+    let (config, found, tickets) = client_config_counting(opts, &entropy(host), &clock)?;
+    Ok((config, found, clock, tickets))
 }
 
 /// A TLS session over a TCP connection.

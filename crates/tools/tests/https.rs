@@ -106,6 +106,25 @@ fn verified_chain_and_every_refusal() {
         v.stderr
     );
 
+    // The server's two TLS 1.3 session tickets, read on the way to the
+    // response, as curl 7.88 shows them (the second replaces the first in
+    // its session cache).
+    let at = v
+        .stderr
+        .iter()
+        .position(|l| l.starts_with("< HTTP/1.1 200"))
+        .expect("a response");
+    assert_eq!(
+        v.stderr[at - 3..at],
+        [
+            "* TLSv1.3 (IN), TLS handshake, Newsession Ticket (4):",
+            "* TLSv1.3 (IN), TLS handshake, Newsession Ticket (4):",
+            "* old SSL session ID is stale, removing",
+        ],
+        "{:#?}",
+        v.stderr
+    );
+
     // The second transfer reuses the connection and reports its check.
     assert_eq!(
         ran(&r, w).out(),

@@ -97,6 +97,9 @@ struct Run<'a> {
     meter_open: bool,
     /// TLS, once an https URL needed it.
     tls: Option<tls::TlsClient>,
+    /// Servers whose session curl's cache holds (a session ticket was
+    /// received from them), by host and port.
+    sessions: std::collections::BTreeSet<(String, u16)>,
     /// The body arriving now, and where it goes: curl writes as data
     /// arrives, so a transfer cut short (-m, Ctrl-C, a connection lost)
     /// leaves what came.
@@ -435,7 +438,13 @@ async fn exchange(
         .a
         .limit_rate
         .map(|r| crate::http::Pace::new(&run.host, r));
-    let head = match open.conn.read_head().await {
+    let head = open.conn.read_head().await;
+    // Session tickets the server sent after the handshake were read on
+    // the way to the response (curl shows them then).
+    if open.key.0 {
+        run.show_tickets(&(open.key.1.clone(), open.key.2));
+    }
+    let head = match head {
         Ok(Some(h)) => h,
         Ok(None) | Err(HttpError::Closed) => {
             return Err(Failure::new(52, "Empty reply from server".into()))
@@ -734,6 +743,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         meter: None,
         meter_open: false,
         tls: None,
+        sessions: std::collections::BTreeSet::new(),
         body: Vec::new(),
         body_sink: None,
         streamed: false,

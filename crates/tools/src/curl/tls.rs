@@ -32,6 +32,9 @@ pub(super) struct TlsClient {
     found: Finding,
     clock: Clock,
     cafile: String,
+    /// Session tickets received, and how many `-v` has shown.
+    tickets: Arc<tcplab_tls::Tickets>,
+    shown: usize,
 }
 
 /// The lines after `curl: (60) ...` that curl prints for every
@@ -81,16 +84,38 @@ impl Run<'_> {
                 versions,
                 alpn: vec![b"http/1.1".to_vec()],
             };
-            let (config, found, clock) = crate::tls::client(&self.host, &opts)
+            let (config, found, clock, tickets) = crate::tls::client(&self.host, &opts)
                 .map_err(|e| Failure::new(35, format!("TLS setup: {e}")))?;
             self.tls = Some(TlsClient {
                 config,
                 found,
                 clock,
                 cafile,
+                tickets,
+                shown: 0,
             });
         }
         Ok(self.tls.as_ref().expect("made above"))
+    }
+
+    /// Under `-v`, the TLS 1.3 session tickets that came since the last
+    /// look, as curl 7.88 with OpenSSL shows them while it reads the
+    /// response: each one's message, and for each after the first to this
+    /// server the cache dropping the one before ("old SSL session ID is
+    /// stale, removing").
+    pub(super) fn show_tickets(&mut self, server: &(String, u16)) {
+        let Some(c) = self.tls.as_mut() else {
+            return;
+        };
+        let now = c.tickets.received();
+        let new = now.saturating_sub(c.shown);
+        c.shown = now;
+        for _ in 0..new {
+            self.info("TLSv1.3 (IN), TLS handshake, Newsession Ticket (4):".into());
+            if !self.sessions.insert(server.clone()) {
+                self.info("old SSL session ID is stale, removing".into());
+            }
+        }
     }
 
     /// The TLS handshake over a fresh connection, with curl's `-v` lines
