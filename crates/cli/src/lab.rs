@@ -126,71 +126,6 @@ impl Speakers {
     }
 }
 
-/// The transcript's events of one instant, held until time moves on and
-/// then shown with what processes already running printed (and their
-/// exits) before the commands that started at that instant: a command
-/// that ends at 2 s, when the next one starts, reads as the first one's
-/// end, not as the new one's first words.
-#[derive(Debug, Default)]
-struct SameInstant {
-    events: Vec<TranscriptEvent>,
-}
-
-impl SameInstant {
-    /// Events held at most before they are shown anyway (a command that
-    /// prints without end within one instant).
-    const LIMIT: usize = 4096;
-
-    fn push(&mut self, ev: &TranscriptEvent, show: &dyn Fn(&TranscriptEvent)) {
-        if self
-            .events
-            .first()
-            .is_some_and(|e| time_of(e) != time_of(ev))
-            || self.events.len() >= Self::LIMIT
-        {
-            self.flush(show);
-        }
-        self.events.push(ev.clone());
-    }
-
-    fn flush(&mut self, show: &dyn Fn(&TranscriptEvent)) {
-        let events = std::mem::take(&mut self.events);
-        // Processes started within this instant, by host.
-        let started: Vec<(&str, tcplab_host::Pid)> = events
-            .iter()
-            .filter_map(|e| match e {
-                TranscriptEvent::Command {
-                    node,
-                    pid: Some(pid),
-                    ..
-                } => Some((node.as_str(), *pid)),
-                _ => None,
-            })
-            .collect();
-        let earlier = |e: &TranscriptEvent| match e {
-            TranscriptEvent::Output(l) => !started.contains(&(&*l.host, l.pid)),
-            TranscriptEvent::Exit { node, pid, .. } => !started.contains(&(node.as_str(), *pid)),
-            _ => false,
-        };
-        let (first, rest): (Vec<&TranscriptEvent>, Vec<&TranscriptEvent>) =
-            events.iter().partition(|e| earlier(e));
-        for e in first.into_iter().chain(rest) {
-            show(e);
-        }
-    }
-}
-
-fn time_of(ev: &TranscriptEvent) -> Instant {
-    match ev {
-        TranscriptEvent::Say { time, .. }
-        | TranscriptEvent::Command { time, .. }
-        | TranscriptEvent::Exit { time, .. }
-        | TranscriptEvent::Error { time, .. }
-        | TranscriptEvent::Change { time, .. } => *time,
-        TranscriptEvent::Output(l) => l.time,
-    }
-}
-
 /// One transcript event as a line: `  1.021 client  64 bytes from ...`;
 /// `program` names an exit status's process (see [`Speakers`]).
 fn render(ev: &TranscriptEvent, width: usize, program: Option<&str>) -> Option<String> {
@@ -345,15 +280,8 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
             sink_file.borrow_mut().line(&line);
         }
     };
-    let instant = Rc::new(RefCell::new(SameInstant::default()));
-    let held = instant.clone();
-    let show = Rc::new(show);
-    let show_held = show.clone();
-    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
-        held.borrow_mut().push(ev, &*show_held);
-    }));
+    sim.set_sink(Rc::new(show));
     let outcome = sim.run(&Tools);
-    instant.borrow_mut().flush(&*show);
     let stuck = (outcome == Outcome::NoProgress).then(|| {
         format!(
             "{name}: the run stopped at {} of virtual time: more than {} steps without time passing — traffic that never ends over links with neither rate nor delay, or a loop; give the links a rate or a delay",

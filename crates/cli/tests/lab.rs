@@ -290,12 +290,11 @@ fn the_time_limit_is_reported_at_the_limit() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A server, capture or tunnel that cannot start ends with its error's
-/// status, which the transcript shows as for any command; one that runs
-/// until the end of the run shows none.
 /// A command that ends at the instant the next one starts on the same
 /// host: its last words and its status come before the new command line,
-/// not after it, where they would read as the new command's.
+/// not after it, where they would read as the new command's (the
+/// simulator runs what was due before an instant ahead of the timeline's
+/// actions at it).
 #[test]
 fn what_ends_at_an_instant_comes_before_what_starts_at_it() {
     let dir = temp_dir("instant");
@@ -315,6 +314,9 @@ fn what_ends_at_an_instant_comes_before_what_starts_at_it() {
     assert!(text.contains(want), "missing {want:?} in:\n{text}");
 }
 
+/// A server, capture or tunnel that cannot start ends with its error's
+/// status, which the transcript shows as for any command; one that runs
+/// until the end of the run shows none.
 #[test]
 fn a_daemon_that_cannot_start_shows_its_exit_status() {
     let dir = temp_dir("daemons");

@@ -467,12 +467,21 @@ impl Sim {
     }
 
     fn schedule(&mut self, time: Instant, kind: EventKind) {
+        let seq = self.order_key(time, matches!(kind, EventKind::Timeline(_)));
+        self.queue.push(Scheduled { time, seq, kind });
+    }
+
+    /// The order among events of one instant: what was scheduled for it
+    /// before it came (a timer set earlier, a datagram on its way) first,
+    /// then the timeline's actions (a command the scenario starts then),
+    /// then what the instant itself set off — each group in the order it
+    /// was scheduled. So a command whose time runs out at 2 s ends before
+    /// the one the scenario starts at 2 s begins, as a terminal would show
+    /// them, and what a new command causes still follows it.
+    fn order_key(&mut self, time: Instant, timeline: bool) -> u64 {
         self.seq += 1;
-        self.queue.push(Scheduled {
-            time,
-            seq: self.seq,
-            kind,
-        });
+        let later_group = timeline || time <= self.now;
+        self.seq | (u64::from(later_group) << 63)
     }
 
     /// Start a command now on node `node` (as the timeline does).
@@ -785,8 +794,7 @@ impl Sim {
         bytes: Vec<u8>,
     ) {
         let dir = self.segment_base[segment] + from;
-        self.seq += 1;
-        let seq = self.seq;
+        let seq = self.order_key(time, false);
         let queue = &mut self.in_flight[dir];
         match queue.back() {
             Some(last) if last.time > time => {
