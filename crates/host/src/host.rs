@@ -896,6 +896,13 @@ impl Host {
         }
     }
 
+    /// Bring the host's clock to `now` without running anything (before a
+    /// signal whose process ends at once and closes its sockets then: a
+    /// reset it sends carries this time, not the last the host saw).
+    pub fn set_time(&self, now: Instant) {
+        self.set_now(now);
+    }
+
     /// Run applications and drain the stack until nothing is left to do at
     /// `now`; every datagram for a link goes to `emit`.
     ///

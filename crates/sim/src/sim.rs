@@ -1002,6 +1002,9 @@ impl Sim {
         let running: Vec<(usize, Pid)> =
             self.foreground.iter().chain(&background).copied().collect();
         for &(n, pid) in &running {
+            // A process that ends at the signal closes its sockets at this
+            // time, not at the last the host was serviced.
+            self.nodes[n].host.set_time(self.now);
             self.nodes[n].host.signal(pid, Signal::Interrupt);
         }
         for n in running

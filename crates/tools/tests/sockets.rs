@@ -627,3 +627,28 @@ fn ss_filter_operators_families_and_state_groups() {
         r[11].stdout
     );
 }
+
+/// TCP over loopback: every datagram sent on `lo` is received on it, so
+/// `netstat -s`'s IpExt octets and `ip -s link`'s counts agree both ways
+/// (a segment to this host was counted as sent twice).
+#[test]
+fn loopback_counts_what_it_sends_once() {
+    let r = run_in(
+        "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n",
+        &[
+            ("0s", "a", "serve discard"),
+            ("1s", "a", "transfer -s 100000 127.0.0.1"),
+            ("5s", "a", "netstat -s"),
+        ],
+    );
+    let stats = &r.iter().find(|x| x.cmdline == "netstat -s").unwrap().stdout;
+    let value = |name: &str| -> u64 {
+        stats
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {stats:?}"))
+    };
+    assert!(value("InOctets:") > 100_000, "{stats:?}");
+    assert_eq!(value("InOctets:"), value("OutOctets:"), "{stats:?}");
+}

@@ -757,6 +757,9 @@ impl Connection {
                 Kind::Repair(i) => {
                     self.snd.queue_mut().retransmitted(i, now, tsval, snap);
                     self.counters.retrans_segs = self.counters.retrans_segs.wrapping_add(1);
+                    if self.rec.state != super::recovery::CaState::Loss {
+                        self.counters.fast_retrans = self.counters.fast_retrans.wrapping_add(1);
+                    }
                     // New data filled the rest of the segment.
                     if end > self.snd.nxt() {
                         let nxt = self.snd.nxt();

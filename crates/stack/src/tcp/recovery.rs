@@ -783,7 +783,8 @@ impl Connection {
         } else {
             ctx.stats.reno_recoveries += 1;
         }
-        ctx.stats.fast_retransmits += 1;
+        // (Fast retransmits are counted per segment as they go:
+        // `Counters::fast_retrans`.)
     }
 
     /// PRR (RFC 6937 §3, with RFC 9937's choice of bound): how much may be

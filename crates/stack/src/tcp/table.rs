@@ -866,6 +866,8 @@ impl TcpLayer {
             self.stats.out_segs += 1;
             self.stats.retrans_segs +=
                 u64::from(conn.counters.retrans_segs.wrapping_sub(before.retrans_segs));
+            self.stats.fast_retransmits +=
+                u64::from(conn.counters.fast_retrans.wrapping_sub(before.fast_retrans));
             self.stats.dsack_sent +=
                 u64::from(conn.counters.dsack_sent.wrapping_sub(before.dsack_sent));
             self.stats.loss_probes +=
@@ -905,11 +907,9 @@ impl TcpLayer {
             }
             let link_mtu = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
             if route.iface == IfaceId::LOOPBACK {
+                // (Counted as sent on `lo` by build_segment already.)
                 let mut copy = ip.buffer();
                 copy.extend_from_slice(buf);
-                let lo = &mut ip.ifaces[IfaceId::LOOPBACK.0].counters;
-                lo.tx_packets += 1;
-                lo.tx_bytes += copy.len() as u64;
                 ip.push_loopback(copy);
                 return Some(Emitted::Queued);
             }

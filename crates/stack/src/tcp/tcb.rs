@@ -179,6 +179,9 @@ pub struct Counters {
     pub segs_in: u32,
     pub segs_out: u32,
     pub retrans_segs: u32,
+    /// Of those, sent outside recovery from a timeout (Linux's
+    /// TCPFastRetrans: per segment, not per episode).
+    pub fast_retrans: u32,
     pub dsack_sent: u32,
     pub loss_probes: u32,
     /// D-SACKs received, and reorderings detected (Linux's dsack_dups and
