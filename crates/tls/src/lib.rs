@@ -28,7 +28,7 @@ pub use pki::{Made, Request, Role};
 pub use rustls;
 pub use session::{check_identity, Check, ClientOptions, Part, Read, Session, Tickets, Version};
 pub use show::x509_text;
-pub use verify::{verify_chain, Verdict};
+pub use verify::{verify_chain, verify_chain_with, Verdict};
 
 /// The certificates in a PEM text, in order (DER).
 pub fn pem_certificates(text: &[u8]) -> Result<Vec<Vec<u8>>, String> {

@@ -64,7 +64,8 @@ fn datetime(secs: i64) -> Result<time::OffsetDateTime, String> {
 /// and CA private key do not match"), since what it signed would name one
 /// issuer and carry another's signature.
 fn check_issuer(ca_pem: &str, key: &KeyPair) -> Result<(), String> {
-    let der = crate::pem_certificates(ca_pem.as_bytes())?;
+    let der = crate::pem_certificates(ca_pem.as_bytes())
+        .map_err(|e| format!("issuer certificate: {e}"))?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der[0])
         .map_err(|_| "the CA certificate does not parse".to_string())?;
     if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {

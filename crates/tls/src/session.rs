@@ -134,6 +134,11 @@ fn load_identity(
         .into_iter()
         .map(CertificateDer::from)
         .collect();
+    // A block that is no certificate is the certificate file's problem,
+    // not a mismatch with the key.
+    for c in &chain {
+        crate::show::x509_text(c).map_err(|e| (Part::Certificate, e))?;
+    }
     let key = keys
         .load_private_key(pem_private_key(&id.key_pem).map_err(|e| (Part::Key, e))?)
         .map_err(|_| {

@@ -69,8 +69,88 @@ fn parse(der: &[u8]) -> Option<Parsed> {
 }
 
 /// Verify `leaf` (DER) against `roots` with `untrusted` intermediates at
-/// `now` (seconds since the Unix epoch), for a TLS server.
+/// `now` (seconds since the Unix epoch), for a TLS server, as curl has
+/// OpenSSL do it: any certificate in the store may end the chain
+/// (X509_V_FLAG_PARTIAL_CHAIN, which curl sets).
 pub fn verify_chain(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) -> Verdict {
+    verify_chain_with(leaf, untrusted, roots, now, true)
+}
+
+/// [`verify_chain`]; without `partial_chain` (`openssl verify`'s
+/// default) only a self-signed certificate of the store ends a chain, and
+/// one that is not is taken as an issuer whose own issuer must be found
+/// ("unable to get issuer certificate", 2, when it is not).
+pub fn verify_chain_with(
+    leaf: &[u8],
+    untrusted: &[Vec<u8>],
+    roots: &[Vec<u8>],
+    now: u64,
+    partial_chain: bool,
+) -> Verdict {
+    let self_signed = |d: &Vec<u8>| parse(d).is_some_and(|p| p.subject == p.issuer);
+    if !partial_chain && roots.iter().any(|r| !self_signed(r)) {
+        let (anchors, issuers): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+            roots.iter().cloned().partition(|r| self_signed(r));
+        let mut more = untrusted.to_vec();
+        more.extend(issuers.iter().cloned());
+        return match verify_chain_with(leaf, &more, &anchors, now, true) {
+            // The chain stopped at a certificate of the store that is no
+            // anchor: OpenSSL looks for its issuer and finds none.
+            Verdict::Error {
+                code: 20, depth, ..
+            } => {
+                let path = issuer_path(leaf, &more);
+                match path.last() {
+                    Some(top) if path.len() > 1 && issuers.contains(&top.0) => {
+                        err(2, path.len() - 1, top.1.subject_text.clone())
+                    }
+                    _ => err(
+                        20,
+                        depth,
+                        path.last()
+                            .map(|t| t.1.subject_text.clone())
+                            .unwrap_or_default(),
+                    ),
+                }
+            }
+            v => v,
+        };
+    }
+    if is_ca(leaf) {
+        return verify_ca(leaf, untrusted, roots, now);
+    }
+    verify_leaf(leaf, untrusted, roots, now)
+}
+
+/// The leaf and the issuers found for it among `pool`, by name, as
+/// (DER, parsed).
+fn issuer_path(leaf: &[u8], pool: &[Vec<u8>]) -> Vec<(Vec<u8>, Parsed)> {
+    let Some(first) = parse(leaf) else {
+        return Vec::new();
+    };
+    let mut path = vec![(leaf.to_vec(), first)];
+    while path.len() < 10 {
+        let last = &path.last().expect("non-empty").1;
+        if last.subject == last.issuer {
+            break;
+        }
+        let issuer = last.issuer.clone();
+        match pool
+            .iter()
+            .filter(|d| !path.iter().any(|(p, _)| p == *d))
+            .find_map(|d| {
+                parse(d)
+                    .filter(|p| p.subject == issuer)
+                    .map(|p| (d.clone(), p))
+            }) {
+            Some(next) => path.push(next),
+            None => break,
+        }
+    }
+    path
+}
+
+fn verify_leaf(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) -> Verdict {
     let Some(leaf_p) = parse(leaf) else {
         return err(7, 0, String::new());
     };
@@ -104,12 +184,6 @@ pub fn verify_chain(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: 
         .iter()
         .map(|d| CertificateDer::from(d.as_slice()))
         .collect();
-    // A CA certificate as the one to verify (`openssl verify -CAfile
-    // root.pem intermediate.pem`): OpenSSL checks it like any other, where
-    // webpki takes only end-entity certificates.
-    if is_ca(leaf) {
-        return verify_ca(leaf, untrusted, roots, now);
-    }
     let leaf_der = CertificateDer::from(leaf);
     let ee = match EndEntityCert::try_from(&leaf_der) {
         Ok(e) => e,
@@ -219,6 +293,10 @@ fn is_ca(der: &[u8]) -> bool {
 /// CAs (24), then from the top down each signature by its issuer's key
 /// (7) and each certificate's dates (9, 10). No purpose is checked, as
 /// `openssl verify` checks none unless asked.
+/// (A CA certificate as the one to verify — `openssl verify -CAfile
+/// root.pem intermediate.pem` — OpenSSL checks like any other, where
+/// webpki takes only end-entity certificates. Without a partial chain
+/// every certificate of `roots` is self-signed here.)
 fn verify_ca(target: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) -> Verdict {
     let parse_all = |ders: &[Vec<u8>]| -> Vec<(Vec<u8>, Parsed)> {
         ders.iter()

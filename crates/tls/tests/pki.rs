@@ -5,7 +5,7 @@ mod common;
 
 use common::{req, T2025, YEAR};
 use tcplab_tls::pki::{make, Made, Role};
-use tcplab_tls::{pem_certificates, verify_chain, x509_text, Verdict};
+use tcplab_tls::{pem_certificates, verify_chain, verify_chain_with, x509_text, Verdict};
 
 struct Pki {
     root: Made,
@@ -192,6 +192,30 @@ fn a_ca_certificate_verifies_as_openssl_verify_checks_it() {
         )),
         (7, 0)
     );
+}
+
+/// `openssl verify` without -partial_chain: a certificate of the CA file
+/// that is not self-signed ends no chain (checked against OpenSSL 3.0:
+/// `-CAfile i.pem i.pem` is error 20 at 0, `-CAfile i.pem l.pem` error 2
+/// at 1); curl sets X509_V_FLAG_PARTIAL_CHAIN, and there both verify.
+#[test]
+fn only_a_self_signed_certificate_ends_a_chain_without_partial_chain() {
+    let p = pki();
+    let (leaf, inter) = (der(&p.leaf.cert_pem), der(&p.inter.cert_pem));
+    let store = std::slice::from_ref(&inter);
+    assert_eq!(
+        code(&verify_chain_with(&inter, &[], store, now(), false)),
+        (20, 0)
+    );
+    assert_eq!(
+        code(&verify_chain_with(&leaf, &[], store, now(), false)),
+        (2, 1)
+    );
+    assert_eq!(
+        verify_chain_with(&leaf, &[], store, now(), true),
+        Verdict::Ok
+    );
+    assert_eq!(verify_chain(&inter, &[], store, now()), Verdict::Ok);
 }
 
 #[test]

@@ -18,7 +18,7 @@
 
 use tcplab_host::{Host, Output};
 use tcplab_tls::pki::{make, Request, Role};
-use tcplab_tls::{pem_certificates, verify_chain, x509_text, Verdict};
+use tcplab_tls::{pem_certificates, verify_chain_with, x509_text, Verdict};
 
 use crate::args::{getopt, Opt};
 use crate::Usage;
@@ -285,7 +285,9 @@ pub async fn run(host: Host, a: CertArgs, mut out: Output, mut err: Output) -> i
                     return 2;
                 }
             };
-            match verify_chain(&leaf[0], &inter, &roots, now) {
+            // `openssl verify`: only a self-signed certificate of the
+            // CA file ends a chain (no -partial_chain).
+            match verify_chain_with(&leaf[0], &inter, &roots, now, false) {
                 Verdict::Ok => {
                     out.line(format!("{file}: OK"));
                     0

@@ -236,13 +236,16 @@ pub struct TcpConfig {
     /// errors as soft against blind resets).
     pub syn_sent_icmp_abort: bool,
     /// Soft ICMP errors about our SYN abort the attempt too: net or host
-    /// unreachable (and the other unreachable codes), a parameter problem
-    /// — RFC 5461's "non-standard, but widely implemented" reaction, as
+    /// unreachable (and the other unreachable codes up to 15), time
+    /// exceeded in reassembly — RFC 5461's "non-standard, but widely
+    /// implemented" reaction, as
     /// Linux's `tcp_v4_err` does in SYN-SENT (`connect` fails at once
     /// with "No route to host" or "Network is unreachable", curl's exit 7
     /// rather than a timeout). On by default, as on Linux; off, they stay
     /// soft as RFC 1122 §4.2.3.9 and RFC 9293 §3.9.2.2 ask (MUST-56) and
     /// as FreeBSD keeps them, reported only if the attempt times out.
+    /// Only with `syn_sent_icmp_abort` on: with the hard errors kept soft,
+    /// every error is.
     pub syn_sent_soft_abort: bool,
     /// The longest a connection may take to be established (BSD's
     /// `keepinit`, 75 s); checked at each SYN retransmission timeout.

@@ -800,8 +800,7 @@ impl TcpLayer {
             // "administratively prohibited" (RFC 1812 §5.2.7.1) refuse; a
             // TTL that ran out says the host cannot be reached. Net and host
             // unreachable are soft (routing may recover): they abort only
-            // with RFC 5461's reaction, Linux's, which also takes a
-            // parameter problem (EPROTO there).
+            // with RFC 5461's reaction, Linux's.
             let hard_code = matches!(
                 (report.message(), report.code),
                 (Message::DstUnreachable, 2 | 3 | 9 | 10 | 13) | (Message::TimeExceeded, 0)
@@ -811,12 +810,15 @@ impl TcpLayer {
                     Message::TimeExceeded => SocketError::HostUnreachable,
                     _ => SocketError::ConnectionRefused,
                 })
-            } else if config.syn_sent_soft_abort
+            } else if config.syn_sent_icmp_abort
+                && config.syn_sent_soft_abort
                 && matches!(
-                    report.message(),
-                    Message::DstUnreachable | Message::TimeExceeded | Message::ParamProblem
+                    (report.message(), report.code),
+                    (Message::DstUnreachable, 0..=15) | (Message::TimeExceeded, _)
                 )
             {
+                // (Linux ignores unreachable codes past 15; with the hard
+                // errors themselves kept soft, so are these.)
                 report.socket_error()
             } else {
                 None

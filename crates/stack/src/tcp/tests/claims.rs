@@ -181,6 +181,12 @@ fn soft_icmp_errors_about_the_syn_end_the_attempt_by_default() {
         assert_eq!(b.state(c), State::Closed, "{code:?}");
         assert_eq!(b.s.tcp_recv(c, &mut buf), Err(RecvError::Socket(error)));
     }
+    // With the hard errors kept soft (`icmp_may_rst` off), every error is.
+    let mut b = Bench::new(|c| c.syn_sent_icmp_abort = false);
+    let (c, _) = syn_sent(&mut b);
+    let syn = b.sent.last().unwrap().clone();
+    icmp_unreachable(&mut b, &syn, DstUnreachable::HostUnreachable, 0);
+    assert_eq!(b.state(c), State::SynSent);
 }
 
 /// RFC 9293 §3.8.6 (SHOULD NOT shrink the window): while the application
