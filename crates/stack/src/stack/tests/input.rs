@@ -157,25 +157,8 @@ fn unknown_protocol_gets_protocol_unreachable() {
 
 /// An ICMP message of `body` (its checksum filled) from 10.0.0.1 to
 /// 10.0.0.2.
-fn icmp_to_us(mut body: Vec<u8>) -> Vec<u8> {
-    let sum = !tcplab_wire::checksum::data(&body);
-    body[2..4].copy_from_slice(&sum.to_be_bytes());
-    let ip = ipv4::Repr {
-        src_addr: Ipv4Addr::new(10, 0, 0, 1),
-        dst_addr: Ipv4Addr::new(10, 0, 0, 2),
-        protocol: Protocol::Icmp,
-        payload_len: body.len(),
-        ttl: 64,
-        tos: 0,
-        ident: 1,
-        dont_frag: false,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    let mut d = vec![0u8; 20];
-    ip.emit(&mut ipv4::Packet::new_unchecked(&mut d[..]));
-    d.extend_from_slice(&body);
-    d
+fn icmp_to_us(body: Vec<u8>) -> Vec<u8> {
+    icmp_datagram([10, 0, 0, 1], [10, 0, 0, 2], body)
 }
 
 /// Linux answers an echo request whatever its code (RFC 792 defines only
@@ -742,6 +725,11 @@ fn source_quench_and_unknown_icmp_types_are_ignored() {
 fn icmp_quoting(src: [u8; 4], dst: [u8; 4], head: [u8; 8], quoted: &[u8]) -> Vec<u8> {
     let mut body = head.to_vec();
     body.extend_from_slice(&quoted[..28]);
+    icmp_datagram(src, dst, body)
+}
+
+/// An ICMP message of `body` (its checksum filled) from `src` to `dst`.
+fn icmp_datagram(src: [u8; 4], dst: [u8; 4], mut body: Vec<u8>) -> Vec<u8> {
     let sum = !tcplab_wire::checksum::data(&body);
     body[2..4].copy_from_slice(&sum.to_be_bytes());
     let ip = ipv4::Repr {
