@@ -518,6 +518,17 @@ impl Host {
         }
     }
 
+    /// The process catches its signals but SIGTERM, which stops it as by
+    /// default (status 143): iputils' ping handles SIGINT, not SIGTERM.
+    pub fn leave_sigterm(&self, pid: Pid) {
+        self.inner
+            .io
+            .borrow_mut()
+            .entry(pid)
+            .or_default()
+            .default_sigterm = true;
+    }
+
     /// The process ignores SIGPIPE (`signal(SIGPIPE, SIG_IGN)`): a
     /// standard stream whose reader is gone is marked broken instead of
     /// stopping it ([`crate::Output::is_broken`]).
@@ -576,7 +587,7 @@ impl Host {
                 } else {
                     None
                 }
-            } else if p.catches {
+            } else if p.catches && !(p.default_sigterm && matches!(signal, Signal::Terminate)) {
                 p.pending.push_back(signal);
                 Some(p.signal_waker.take())
             } else {

@@ -270,6 +270,9 @@ pub(crate) struct ProcessIo {
     pub ignores_sigpipe: bool,
     /// SIGPIPE is caught like the other signals (tcpdump's cleanup).
     pub catches_sigpipe: bool,
+    /// SIGTERM keeps its default action (stop, status 143) while the
+    /// other signals are caught (iputils' ping handles only SIGINT).
+    pub default_sigterm: bool,
     /// Standard output / error lost their reader.
     pub broken: (bool, bool),
     pub pending: VecDeque<Signal>,

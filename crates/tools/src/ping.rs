@@ -466,9 +466,13 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
     let mut next_send = start;
     let mut exit_at: Option<Instant> = None;
     let deadline_at = a.deadline.map(|d| start + d);
-    // Ctrl-C (or SIGTERM) ends the run with the statistics, as iputils'
-    // ping does.
-    let signals = host.current_pid().map(|p| host.catch_signals(p));
+    // Ctrl-C ends the run with the statistics, as iputils' ping does.
+    // (SIGTERM is not among them: iputils sets handlers for SIGINT and
+    // SIGALRM only, so it stops ping without statistics, status 143.)
+    let signals = host.current_pid().map(|p| {
+        host.leave_sigterm(p);
+        host.catch_signals(p)
+    });
     let interrupted = || async {
         match &signals {
             Some(s) => {

@@ -110,6 +110,14 @@ fn ctrl_c_on_an_attached_command_stops_it_on_the_stack() {
     kill(&nc, "-TERM");
     let o = finish(nc, 5);
     assert_eq!(o.status.code(), Some(143), "{}", text(&o));
+    // ping handles SIGINT only (iputils): SIGTERM stops it, no statistics.
+    let ping = t.attach_child("ping -i 0.2 10.7.0.1");
+    std::thread::sleep(Duration::from_millis(700));
+    kill(&ping, "-TERM");
+    let o = finish(ping, 5);
+    assert_eq!(o.status.code(), Some(143), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(!out.contains("ping statistics"), "{out}");
 }
 
 #[test]
