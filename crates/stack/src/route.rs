@@ -159,9 +159,6 @@ impl RouteTable {
 
     /// Drop the routes learned from redirects that expired by `now`.
     pub fn expire(&mut self, now: Instant) {
-        if self.learned.is_empty() {
-            return;
-        }
         if self.learned.iter().all(|&(_, t)| t > now) {
             return;
         }

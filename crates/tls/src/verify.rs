@@ -49,6 +49,7 @@ pub fn error_text(code: u32) -> &'static str {
     }
 }
 
+#[derive(Clone)]
 struct Parsed {
     subject: Vec<u8>,
     issuer: Vec<u8>,
@@ -320,7 +321,7 @@ fn verify_ca(target: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) 
             .iter()
             .find(|(_, p)| p.subject == last.issuer && !self_issued)
         {
-            chain.push((d.clone(), clone_parsed(p)));
+            chain.push((d.clone(), p.clone()));
             anchored = true;
             break;
         }
@@ -329,7 +330,7 @@ fn verify_ca(target: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) 
         }
         match untrusted.iter().find(|(_, p)| p.subject == last.issuer) {
             Some((d, p)) if !chain.iter().any(|(c, _)| c == d) => {
-                chain.push((d.clone(), clone_parsed(p)));
+                chain.push((d.clone(), p.clone()));
             }
             _ => break,
         }
@@ -371,14 +372,4 @@ fn verify_ca(target: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) 
         }
     }
     Verdict::Ok
-}
-
-fn clone_parsed(p: &Parsed) -> Parsed {
-    Parsed {
-        subject: p.subject.clone(),
-        issuer: p.issuer.clone(),
-        subject_text: p.subject_text.clone(),
-        not_before: p.not_before,
-        not_after: p.not_after,
-    }
 }

@@ -34,45 +34,33 @@ fn bad_setups_are_one_line_and_status_2() {
     // own (a `local` route): nothing would reach the device.
     ns.sh("ip addr add 10.11.0.5/24 dev lo");
     clash("10.11.0.2/24", "10.11.0.0/24 via lo");
-    // A name that is taken by a device that is not a TUN device.
-    let o = ns
-        .cmd(tcplab())
-        .args([
-            "run",
-            "--tun",
-            "vclash2",
-            "--addr",
-            "10.5.0.2/24",
-            "--",
-            "serve",
-            "echo",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("vclash2 exists and is not a TUN device"));
+    // A name that is taken by a device that is not a TUN device: status 2
+    // and the device's kind named.
+    let taken = |name: &str, says: &str| {
+        let o = ns
+            .cmd(tcplab())
+            .args([
+                "run",
+                "--tun",
+                name,
+                "--addr",
+                "10.5.0.2/24",
+                "--",
+                "serve",
+                "echo",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+    };
+    taken("vclash2", "vclash2 exists and is not a TUN device");
     // A TAP device (the tun driver's too, but Ethernet frames).
     ns.sh("ip tuntap add tapclash mode tap");
-    let o = ns
-        .cmd(tcplab())
-        .args([
-            "run",
-            "--tun",
-            "tapclash",
-            "--addr",
-            "10.5.0.2/24",
-            "--",
-            "serve",
-            "echo",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&o.stderr)
-            .contains("tapclash exists and is a TAP device, not a TUN device"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    taken(
+        "tapclash",
+        "tapclash exists and is a TAP device, not a TUN device",
     );
     // A bad CIDR, and attaching to nothing.
     let o = Command::new(tcplab())
