@@ -4,14 +4,18 @@
 //! ip [-s] addr|a [show [dev] IFACE]
 //! ip [-s] link|l [show [dev] IFACE]
 //! ip route|r [show]
+//! ip route show cache
+//! ip route get [to] ADDRESS [from ADDRESS] [fibmatch]
 //! ```
 //!
 //! tcplab's links carry IP datagrams without a link layer, so every
 //! interface but `lo` shows `link/none` (as a TUN device does); a tunnel
 //! interface is `POINTOPOINT,NOARP`. The counters are the stack's own.
 
+use std::net::Ipv4Addr;
+
 use tcplab_host::{Host, Output};
-use tcplab_stack::{Interface, RouteOrigin};
+use tcplab_stack::{Interface, Route, RouteOrigin, SendError};
 
 use crate::Usage;
 
@@ -42,6 +46,105 @@ pub struct IpArgs {
     pub cache: bool,
     /// `-4`: IPv4 addresses only, so no link lines (`ip -4 addr`).
     pub family4: bool,
+    /// `ip route get`: the route one datagram would take.
+    pub get: Option<RouteGet>,
+}
+
+/// `ip route get [to] DST [from SRC] [fibmatch]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteGet {
+    pub dst: Ipv4Addr,
+    pub src: Option<Ipv4Addr>,
+    /// Print the table's entry that matched rather than the resolved route.
+    pub fibmatch: bool,
+    /// iproute2's warning for a prefix given where an address belongs.
+    pub warning: Option<String>,
+}
+
+/// An address where iproute2 expects one (`inet prefix is expected`),
+/// and the warning it gives for a prefix other than /32.
+fn route_get_addr(word: &str) -> Result<(Ipv4Addr, Option<String>), Usage> {
+    let bad = || Usage {
+        status: 1,
+        ..Usage::new(
+            "ip",
+            format!("Error: inet prefix is expected rather than \"{word}\"."),
+        )
+    };
+    let (addr, len) = match word.split_once('/') {
+        Some((a, l)) => (a, Some(l.parse::<u8>().map_err(|_| bad())?)),
+        None => (word, None),
+    };
+    let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let warning = match len {
+        Some(l) if l > 32 => return Err(bad()),
+        Some(l) if l != 32 => Some(format!(
+            "Warning: /{l} as prefix is invalid, only /32 (or none) is supported."
+        )),
+        _ => None,
+    };
+    Ok((addr, warning))
+}
+
+fn parse_route_get(words: &[&str]) -> Result<RouteGet, Usage> {
+    let mut dst = None;
+    let mut src = None;
+    let mut fibmatch = false;
+    let mut warning = None;
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        match *w {
+            "fibmatch" => fibmatch = true,
+            kw @ ("to" | "from") => {
+                let Some(v) = it.next() else {
+                    return Err(Usage {
+                        status: 255,
+                        ..Usage::new(
+                            "ip",
+                            "Command line is not complete. Try option \"help\"".into(),
+                        )
+                    });
+                };
+                let (a, w) = route_get_addr(v)?;
+                warning = warning.or(w);
+                if kw == "to" {
+                    dst = Some(a);
+                } else {
+                    src = Some(a);
+                }
+            }
+            // Selectors of policy routing, marks and input-route
+            // simulation: one table and no policy here.
+            kw @ ("iif" | "oif" | "dev" | "mark" | "tos" | "dsfield" | "vrf" | "uid"
+            | "ipproto" | "sport" | "dport" | "connected" | "mtu" | "as"
+            | "ttl-propagate" | "ttl") => {
+                return Err(Usage {
+                    status: 255,
+                    ..Usage::new(
+                        "ip",
+                        format!("`ip route get ... {kw}` is not supported in tcplab"),
+                    )
+                });
+            }
+            other => {
+                let (a, w) = route_get_addr(other)?;
+                warning = warning.or(w);
+                dst = Some(a);
+            }
+        }
+    }
+    let Some(dst) = dst else {
+        return Err(Usage {
+            status: 1,
+            ..Usage::new("ip", "need at least a destination address".into())
+        });
+    };
+    Ok(RouteGet {
+        dst,
+        src,
+        fibmatch,
+        warning,
+    })
 }
 
 const USAGE: &str = "Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }
@@ -123,6 +226,16 @@ impl IpArgs {
         let words: Vec<&str> = rest.iter().map(String::as_str).collect();
         let cache =
             object == IpObject::Route && matches!(words.as_slice(), ["show" | "list", "cache"]);
+        if object == IpObject::Route && words.first() == Some(&"get") {
+            return Ok(IpArgs {
+                object,
+                stats,
+                dev: None,
+                cache: false,
+                family4,
+                get: Some(parse_route_get(&words[1..])?),
+            });
+        }
         let dev = match words.as_slice() {
             [] | ["show"] | ["list"] => None,
             ["show" | "list", "cache"] if cache => None,
@@ -168,6 +281,7 @@ impl IpArgs {
             dev,
             cache,
             family4,
+            get: None,
         })
     }
 }
@@ -222,8 +336,142 @@ fn stats_lines(i: &Interface) -> Vec<String> {
     ]
 }
 
+/// A route as `ip route` lists it (without the trailing space).
+fn route_line(r: &Route, ifaces: &[Interface]) -> String {
+    let dev = ifaces.get(r.iface.0).map_or("?", |i| i.name.as_str());
+    // iproute2 prints a host route without its /32.
+    let mut line = match r.dest.prefix_len() {
+        0 => "default".to_string(),
+        32 => r.dest.address().to_string(),
+        _ => r.dest.to_string(),
+    };
+    if let Some(gw) = r.gateway {
+        line.push_str(&format!(" via {gw}"));
+    }
+    line.push_str(&format!(" dev {dev}"));
+    match r.origin {
+        RouteOrigin::Connected => {
+            let src = ifaces
+                .get(r.iface.0)
+                .and_then(|i| i.source_for(r.dest.address()))
+                .map(|a| format!(" src {a}"))
+                .unwrap_or_default();
+            line.push_str(&format!(" proto kernel scope link{src}"));
+        }
+        RouteOrigin::Static if r.gateway.is_none() => line.push_str(" scope link"),
+        RouteOrigin::Static => {}
+        RouteOrigin::Redirect => line.push_str(" proto redirect"),
+    }
+    line
+}
+
+/// `ip route get`: the route the kernel resolves for one datagram this
+/// host would send, with what its route cache knows (a redirect, a path
+/// MTU) — iproute2's `iproute_get`, answered from the stack's own lookup.
+fn route_get(
+    host: &Host,
+    g: &RouteGet,
+    ifaces: &[Interface],
+    out: &mut Output,
+    err: &mut Output,
+) -> i32 {
+    let now = host.now();
+    let found = host.with_stack(|s| {
+        let info = s.route_output(g.dst, g.src)?;
+        let table = s.route_to(g.dst).copied();
+        let expires = table
+            .filter(|r| r.origin == RouteOrigin::Redirect)
+            .and_then(|r| s.route_expires(r.dest));
+        Ok::<_, SendError>((
+            info,
+            table,
+            expires,
+            s.path_mtu_entry(g.dst),
+            s.is_local_addr(g.dst),
+            s.is_broadcast_addr(g.dst),
+        ))
+    });
+    let (info, table, redirect_expires, pmtu, local, broadcast) = match found {
+        Ok(f) => f,
+        Err(e) => {
+            // RTNETLINK's errno, as iproute2 prints it: a source address
+            // that is not ours finds no output route either.
+            let why = match e {
+                SendError::InvalidArgument => "Invalid argument",
+                _ => "Network is unreachable",
+            };
+            err.line(format!("RTNETLINK answers: {why}"));
+            return 2;
+        }
+    };
+    let dev = |i: usize| ifaces.get(i).map_or("?", |i| i.name.as_str());
+    if g.fibmatch {
+        // The table entry that matched: for one of the host's addresses
+        // Linux's local table holds it (127/8 as one entry).
+        if local {
+            let owner = ifaces.iter().position(|i| i.owns(g.dst)).unwrap_or(0);
+            let entry = if g.dst.is_loopback() {
+                "127.0.0.0/8".to_string()
+            } else {
+                g.dst.to_string()
+            };
+            out.line(format!(
+                "local {entry} dev {} table local proto kernel scope host src {} ",
+                dev(owner),
+                info.src
+            ));
+        } else if let Some(r) = table {
+            out.line(format!("{} ", route_line(&r, ifaces)));
+        }
+        return 0;
+    }
+    let kind = if local {
+        "local "
+    } else if broadcast {
+        "broadcast "
+    } else {
+        ""
+    };
+    let mut line = format!("{kind}{}", g.dst);
+    if let Some(src) = g.src {
+        line.push_str(&format!(" from {src}"));
+    }
+    if info.next_hop != g.dst {
+        line.push_str(&format!(" via {}", info.next_hop));
+    }
+    line.push_str(&format!(" dev {}", dev(info.iface.0)));
+    if g.src.is_none() {
+        line.push_str(&format!(" src {}", info.src));
+    }
+    // Tools here run as root.
+    out.line(format!("{line} uid 0 "));
+    let secs = |t: tcplab_stack::Instant| t.saturating_since(now).as_secs();
+    let mut cache = String::from("    cache ");
+    if local {
+        cache.push_str("<local> ");
+    } else if broadcast {
+        cache.push_str("<local,brd> ");
+    } else if let Some(t) = redirect_expires {
+        cache.push_str(&format!("<redirected> expires {}sec ", secs(t)));
+    }
+    if let (false, Some((mtu, t))) = (local, pmtu) {
+        if redirect_expires.is_none() {
+            cache.push_str(&format!("expires {}sec ", secs(t)));
+        }
+        cache.push_str(&format!("mtu {mtu} "));
+    }
+    out.line(cache);
+    0
+}
+
 pub async fn run(host: Host, a: IpArgs, mut out: Output, mut err: Output) -> i32 {
     let ifaces = host.with_stack(|s| s.interfaces().to_vec());
+    if let Some(g) = &a.get {
+        if let Some(w) = &g.warning {
+            err.line(w.clone());
+        }
+        return route_get(&host, g, &ifaces, &mut out, &mut err);
+    }
     if a.object == IpObject::Route && a.cache {
         // Linux keeps a redirect as an exception of the route cache: the
         // host, its new first hop, and the seconds it has left.
@@ -254,34 +502,10 @@ pub async fn run(host: Host, a: IpArgs, mut out: Output, mut err: Output) -> i32
         // As Linux dumps its table: by destination, the default first.
         routes.sort_by_key(|r| (u32::from(r.dest.address()), r.dest.prefix_len()));
         for r in routes {
-            let dev = ifaces.get(r.iface.0).map_or("?", |i| i.name.as_str());
             if ifaces.get(r.iface.0).is_some_and(|i| i.loopback) {
                 continue;
             }
-            // iproute2 prints a host route without its /32.
-            let dest = match r.dest.prefix_len() {
-                0 => "default".to_string(),
-                32 => r.dest.address().to_string(),
-                _ => r.dest.to_string(),
-            };
-            let mut line = dest;
-            if let Some(gw) = r.gateway {
-                line.push_str(&format!(" via {gw}"));
-            }
-            line.push_str(&format!(" dev {dev}"));
-            match r.origin {
-                RouteOrigin::Connected => {
-                    let src = ifaces[r.iface.0]
-                        .source_for(r.dest.address())
-                        .map(|a| format!(" src {a}"))
-                        .unwrap_or_default();
-                    line.push_str(&format!(" proto kernel scope link{src}"));
-                }
-                RouteOrigin::Static if r.gateway.is_none() => line.push_str(" scope link"),
-                RouteOrigin::Static => {}
-                RouteOrigin::Redirect => line.push_str(" proto redirect"),
-            }
-            out.line(format!("{line} "));
+            out.line(format!("{} ", route_line(&r, &ifaces)));
         }
         return 0;
     }
@@ -355,6 +579,28 @@ mod tests {
         assert!(err("link set eth0 down")
             .1
             .starts_with("`ip link set` is not supported in tcplab"));
+        // ip route get: iproute2's words for what it cannot resolve.
+        assert_eq!(
+            err("route get bogus"),
+            (
+                1,
+                "Error: inet prefix is expected rather than \"bogus\".".into()
+            )
+        );
+        assert_eq!(
+            err("route get"),
+            (1, "need at least a destination address".into())
+        );
+        assert_eq!(
+            err("route get from"),
+            (
+                255,
+                "Command line is not complete. Try option \"help\"".into()
+            )
+        );
+        assert!(err("route get 10.0.0.1 oif eth0")
+            .1
+            .contains("oif` is not supported in tcplab"));
         let a: Vec<String> = ["-4", "route"].iter().map(|s| s.to_string()).collect();
         assert_eq!(IpArgs::parse(&a).unwrap().object, IpObject::Route);
         // An unknown object is status 1, and iproute2 does not name

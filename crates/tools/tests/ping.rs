@@ -326,7 +326,15 @@ fn a_redirect_is_in_the_route_cache_for_five_minutes() {
             ("10s", "client", "traceroute -n -q 1 10.2.0.20"),
             ("400s", "client", "ip route show cache"),
             ("400s", "client", "traceroute -n -q 1 10.2.0.20"),
+            ("10s", "client", "ip route get 10.2.0.20"),
         ],
+    );
+    assert_eq!(
+        r[7].stdout,
+        [
+            "10.2.0.20 via 10.1.0.2 dev eth0 src 10.1.0.10 uid 0 ",
+            "    cache <redirected> expires 290sec "
+        ]
     );
     assert_eq!(
         r[1].stdout,
@@ -624,4 +632,105 @@ fn pair(seed: u64, settings: &str) -> String {
         "seed = {seed}\n[[host]]\nname = \"a\"\naddr = \"10.0.1.2/24\"\n[[host]]\nname = \"b\"\n\
          addr = \"10.0.1.3/24\"\n[[link]]\nends = [\"a\", \"b\"]\n{settings}\n"
     )
+}
+
+/// `ip route get` answers from the stack's own output lookup, in
+/// iproute2's words: the next hop and source of a routed destination,
+/// one of the host's own addresses as `local` (by way of lo), a directed
+/// broadcast, what the route cache knows (a path MTU learned from "frag
+/// needed"), `fibmatch`'s table entry, and RTNETLINK's errors (the
+/// words iproute2 refuses are in the tool's unit tests).
+#[test]
+fn ip_route_get_resolves_as_linux_does() {
+    let net = common::NET.replace(
+        "ends = [\"r1\", \"r2\"]\ndelay = \"200us\"",
+        "ends = [\"r1\", \"r2\"]\ndelay = \"200us\"\nmtu = 576",
+    );
+    let r = common::run_in(
+        &net,
+        &[
+            ("0s", "client", "ip route get 10.99.3.2"),
+            ("0s", "client", "ip route get 10.99.1.7"),
+            ("0s", "client", "ip route get 10.99.1.2"),
+            ("0s", "client", "ip route get 127.0.0.5"),
+            ("0s", "client", "ip route get 10.99.1.255"),
+            ("0s", "client", "ip route get to 10.99.3.2 from 10.99.1.2"),
+            ("0s", "client", "ip route get 10.99.3.2 fibmatch"),
+            ("0s", "client", "ip route get 10.99.3.2 from 10.99.1.9"),
+            ("0s", "client", "ip route get 10.99.3.0/24"),
+            ("1s", "client", "ping -c 1 -s 1000 -M do 10.99.3.2"),
+            ("5s", "client", "ip route get 10.99.3.2"),
+            ("0s", "server", "ip route get 10.99.1.2"),
+        ],
+    );
+    let out = |k: usize| r[k].stdout.clone();
+    assert_eq!(
+        out(0),
+        [
+            "10.99.3.2 via 10.99.1.1 dev eth0 src 10.99.1.2 uid 0 ",
+            "    cache "
+        ]
+    );
+    assert_eq!(
+        out(1),
+        ["10.99.1.7 dev eth0 src 10.99.1.2 uid 0 ", "    cache "]
+    );
+    assert_eq!(
+        out(2),
+        [
+            "local 10.99.1.2 dev lo src 10.99.1.2 uid 0 ",
+            "    cache <local> "
+        ]
+    );
+    assert_eq!(
+        out(3),
+        [
+            "local 127.0.0.5 dev lo src 127.0.0.1 uid 0 ",
+            "    cache <local> "
+        ]
+    );
+    assert_eq!(
+        out(4),
+        [
+            "broadcast 10.99.1.255 dev eth0 src 10.99.1.2 uid 0 ",
+            "    cache <local,brd> "
+        ]
+    );
+    assert_eq!(
+        out(5),
+        [
+            "10.99.3.2 from 10.99.1.2 via 10.99.1.1 dev eth0 uid 0 ",
+            "    cache "
+        ]
+    );
+    assert_eq!(out(6), ["default via 10.99.1.1 dev eth0 "]);
+    assert_eq!(
+        (r[7].exit, r[7].stderr.clone()),
+        (
+            Some(2),
+            vec!["RTNETLINK answers: Network is unreachable".to_string()]
+        )
+    );
+    assert_eq!(
+        r[8].stderr,
+        ["Warning: /24 as prefix is invalid, only /32 (or none) is supported."]
+    );
+    assert_eq!(
+        r[8].stdout[0],
+        "10.99.3.0 via 10.99.1.1 dev eth0 src 10.99.1.2 uid 0 "
+    );
+    assert_eq!(
+        out(10),
+        [
+            "10.99.3.2 via 10.99.1.1 dev eth0 src 10.99.1.2 uid 0 ",
+            "    cache expires 596sec mtu 576 "
+        ]
+    );
+    assert_eq!(
+        out(11),
+        [
+            "10.99.1.2 via 10.99.3.1 dev eth0 src 10.99.3.2 uid 0 ",
+            "    cache "
+        ]
+    );
 }

@@ -32,10 +32,15 @@ impl PmtuCache {
 
     /// The learned MTU towards `dst`, if any and not expired.
     pub fn get(&self, now: Instant, dst: Ipv4Addr) -> Option<usize> {
+        self.entry(now, dst).map(|(mtu, _)| mtu)
+    }
+
+    /// The learned MTU towards `dst` and when it expires.
+    pub fn entry(&self, now: Instant, dst: Ipv4Addr) -> Option<(usize, Instant)> {
         self.entries
             .get(&dst)
             .filter(|(_, exp)| *exp > now)
-            .map(|(mtu, _)| *mtu)
+            .copied()
     }
 
     /// Learn from a "fragmentation needed" about a datagram of `sent_len`

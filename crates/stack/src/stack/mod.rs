@@ -368,6 +368,17 @@ impl Stack {
         self.ip.routes.lookup(dst)
     }
 
+    /// How a datagram this host sent to `dst` now, from `src` if given,
+    /// would leave (`ip route get`): its interface, next hop, source
+    /// address and path MTU, or why it could not be sent.
+    pub fn route_output(
+        &self,
+        dst: Ipv4Addr,
+        src: Option<Ipv4Addr>,
+    ) -> Result<crate::ip::RouteInfo, crate::SendError> {
+        self.ip.route_local(self.now, dst, src)
+    }
+
     /// Whether `addr` belongs to this host.
     pub fn is_local_addr(&self, addr: Ipv4Addr) -> bool {
         self.ip.is_local_addr(addr)
@@ -387,6 +398,11 @@ impl Stack {
     /// The learned path MTU towards `dst`, if any.
     pub fn path_mtu(&self, dst: Ipv4Addr) -> Option<usize> {
         self.ip.pmtu.get(self.now, dst)
+    }
+
+    /// The learned path MTU towards `dst` and when it expires.
+    pub fn path_mtu_entry(&self, dst: Ipv4Addr) -> Option<(usize, Instant)> {
+        self.ip.pmtu.entry(self.now, dst)
     }
 
     /// Every counter.
