@@ -380,8 +380,8 @@ pub async fn run(
         ));
         return 1;
     }
-    let addr = match name.parse::<Ipv4Addr>() {
-        Ok(addr) => addr,
+    let addrs = match name.parse::<Ipv4Addr>() {
+        Ok(addr) => vec![addr],
         Err(_) if a.numeric => {
             err.line(format!(
                 "nc: getaddrinfo for host \"{name}\" port {}: Name or service not known",
@@ -389,8 +389,8 @@ pub async fn run(
             ));
             return 1;
         }
-        Err(_) => match crate::resolve::lookup(&host, &name).await {
-            Ok(addr) => addr,
+        Err(_) => match crate::resolve::lookup_all(&host, &name).await {
+            Ok((addrs, _)) => addrs,
             Err(e) => {
                 err.line(format!(
                     "nc: getaddrinfo for host \"{name}\" port {}: {e}",
@@ -401,7 +401,8 @@ pub async fn run(
         },
     };
     if a.udp {
-        return udp_client(&host, &a, addr, &mut input, &mut out, &mut err).await;
+        // (A datagram socket's connect succeeds at once: the first.)
+        return udp_client(&host, &a, addrs[0], &mut input, &mut out, &mut err).await;
     }
     let local = SocketAddrV4::new(
         a.source.unwrap_or(Ipv4Addr::UNSPECIFIED),
@@ -410,54 +411,61 @@ pub async fn run(
     let local = (!local.ip().is_unspecified() || local.port() != 0).then_some(local);
     let mut any_ok = false;
     for p in a.each_port() {
-        let remote = SocketAddrV4::new(addr, p);
-        let attempt = TcpStream::connect_from(&host, remote, local);
-        let result = match a.wait {
-            Some(w) => match timeout(&host, w, attempt).await {
-                Ok(r) => r,
-                Err(_) => {
-                    // Said only with -v, as OpenBSD nc warns (the status
-                    // alone tells otherwise).
+        // netcat's remote_connect: each of the name's addresses in turn
+        // until one connects, a failure said (with -v) for each.
+        for &addr in &addrs {
+            let remote = SocketAddrV4::new(addr, p);
+            let attempt = TcpStream::connect_from(&host, remote, local);
+            let result = match a.wait {
+                Some(w) => match timeout(&host, w, attempt).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        // Said only with -v, as OpenBSD nc warns (the
+                        // status alone tells otherwise).
+                        if a.verbose {
+                            err.line(format!(
+                                "nc: connect to {} port {p} (tcp) timed out: Operation now in progress",
+                                shown(&name, addr, a.numeric)
+                            ));
+                        }
+                        continue;
+                    }
+                },
+                None => attempt.await,
+            };
+            let stream = match result {
+                Ok(s) => s,
+                // The source address or port could not be taken:
+                // netcat's bind(2) before connect fails, and it exits
+                // (err(1, ...)).
+                Err(e @ (SocketError::AddrNotAvailable | SocketError::AddrInUse))
+                    if local.is_some() =>
+                {
+                    err.line(format!("nc: bind failed: {e}"));
+                    return 1;
+                }
+                Err(e) => {
                     if a.verbose {
                         err.line(format!(
-                            "nc: connect to {} port {p} (tcp) timed out: Operation now in progress",
+                            "nc: connect to {} port {p} (tcp) failed: {e}",
                             shown(&name, addr, a.numeric)
                         ));
                     }
                     continue;
                 }
-            },
-            None => attempt.await,
-        };
-        let stream = match result {
-            Ok(s) => s,
-            // The source address or port could not be taken: netcat's
-            // bind(2) before connect fails, and it exits (err(1, ...)).
-            Err(e @ (SocketError::AddrNotAvailable | SocketError::AddrInUse))
-                if local.is_some() =>
-            {
-                err.line(format!("nc: bind failed: {e}"));
-                return 1;
+            };
+            any_ok = true;
+            if a.verbose {
+                err.line(succeeded(&name, addr, p, Transport::Tcp, a.numeric));
             }
-            Err(e) => {
-                if a.verbose {
-                    err.line(format!(
-                        "nc: connect to {} port {p} (tcp) failed: {e}",
-                        shown(&name, addr, a.numeric)
-                    ));
-                }
-                continue;
+            if a.scan {
+                // close(2): the connection ends with a FIN, as the
+                // scanned service sees from netcat.
+                drop(stream);
+                break;
             }
-        };
-        any_ok = true;
-        if a.verbose {
-            err.line(succeeded(&name, addr, p, Transport::Tcp, a.numeric));
+            return exchange(&host, &a, &stream, &mut input, &mut out, &mut err).await;
         }
-        if a.scan {
-            stream.abort();
-            continue;
-        }
-        return exchange(&host, &a, &stream, &mut input, &mut out, &mut err).await;
     }
     if any_ok {
         0

@@ -6,8 +6,10 @@
 //! question, answer, authority and additional records, as BIND's
 //! `detailsection` prints them, before what nslookup makes of it; every
 //! name of the search list then shows as a lookup of its own). An address as NAME asks
-//! for its PTR record. The server is SERVER, else the host's first
-//! `nameserver`, else 127.0.0.1. A name without a dot is tried with each
+//! for its PTR record. The server is SERVER, else the host's
+//! `nameserver`s in turn (the next asked when one does not answer in its
+//! tries, or answers SERVFAIL or without recursion: `;; Got SERVFAIL reply
+//! from ADDR, trying next server`), else 127.0.0.1. A name without a dot is tried with each
 //! `search` domain first. The default type asks for A and then AAAA, as
 //! nslookup does, and says "No answer" only when neither has any.
 //!
@@ -17,7 +19,8 @@
 //! in TCP mode.`); an answer from a server taken from the host's
 //! resolver settings that does not offer recursion (an authoritative-only
 //! server) adds `;; Got recursion not available from ADDR`, as BIND's
-//! nslookup checks those servers' RA bit. Exit status 0 with an answer; 1 for NXDOMAIN, SERVFAIL,
+//! nslookup checks those servers' RA bit, and the last server's SERVFAIL
+//! `;; Got SERVFAIL reply from ADDR`. Exit status 0 with an answer; 1 for NXDOMAIN, SERVFAIL,
 //! REFUSED, when no server answers, or for a usage error (the usage on
 //! standard error). Interactive mode (no NAME) is not supported: refused.
 
@@ -351,9 +354,12 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
     for w in &a.warnings {
         out.line(w);
     }
-    let server_ip = match &a.server {
+    // The servers to ask: the one named, else resolv.conf's in order
+    // (BIND's nslookup moves to the next when one does not answer, or
+    // answers SERVFAIL or without recursion).
+    let servers: Vec<Ipv4Addr> = match &a.server {
         Some(s) => match resolve::lookup(&host, s).await {
-            Ok(ip) => ip,
+            Ok(ip) => vec![ip],
             Err(_) => {
                 err.line(format!(
                     "nslookup: couldn't get address for '{s}': not found"
@@ -361,14 +367,17 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
                 return 1;
             }
         },
-        None => host
-            .resolver()
-            .nameservers
-            .first()
-            .copied()
-            .unwrap_or(Ipv4Addr::LOCALHOST),
+        None => {
+            let listed = host.resolver().nameservers.clone();
+            if listed.is_empty() {
+                vec![Ipv4Addr::LOCALHOST]
+            } else {
+                listed
+            }
+        }
     };
-    let server = SocketAddrV4::new(server_ip, a.port);
+    // The server whose answer is shown.
+    let mut server_ip = servers[0];
     let opts = QueryOptions {
         timeout: a.timeout,
         tries: a.tries,
@@ -393,7 +402,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
         }
     };
     let mut header_done = false;
-    let header = |out: &mut Output, header_done: &mut bool| {
+    let header = |out: &mut Output, header_done: &mut bool, server_ip: Ipv4Addr| {
         if !*header_done && reverse.is_none() {
             // The server as it was given (a name stays a name), then its
             // address, as BIND's nslookup prints them.
@@ -421,41 +430,53 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
         // chase_cnamechain before it adds the AAAA lookup).
         let mut asked = name.clone();
         for (i, &t) in types.iter().enumerate() {
-            let mut notes = Vec::new();
-            let r = query(&host, server, &asked, t, opts, &mut |e: TryError| {
-                notes.push(e)
-            })
-            .await;
-            // As they happened: communications errors, and a truncation.
-            for e in &notes {
-                match e {
+            let mut answer = None;
+            for (k, &ns) in servers.iter().enumerate() {
+                let server = SocketAddrV4::new(ns, a.port);
+                // Each failed try said as it happens: communications
+                // errors, and a truncation.
+                let r = query(&host, server, &asked, t, opts, &mut |e: TryError| match e {
                     TryError::Truncated => out.line(";; Truncated, retrying in TCP mode."),
                     TryError::NoRoute => out.line(format!(
-                        ";; UDP setup with {server_ip}#{port}({server_ip}) for {} failed: {e}.",
+                        ";; UDP setup with {ns}#{port}({ns}) for {} failed: {e}.",
                         asked.to_string().trim_end_matches('.'),
                         port = a.port
                     )),
-                    f => out.line(format!(
-                        ";; communications error to {server_ip}#{}: {f}",
-                        a.port
-                    )),
+                    f => out.line(format!(";; communications error to {ns}#{}: {f}", a.port)),
+                })
+                .await;
+                let Some(resp) = r else { continue };
+                let m = resp.message;
+                // dighost.c: a SERVFAIL, or no recursion from a server
+                // taken from resolv.conf (a server named on the command
+                // line is asked as it is), sends the question on to the
+                // next server; the last one's answer is taken, said.
+                let why = if m.metadata.response_code == ResponseCode::ServFail {
+                    Some("SERVFAIL reply")
+                } else if a.server.is_none() && a.recurse && !m.metadata.recursion_available {
+                    Some("recursion not available")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    if k + 1 < servers.len() {
+                        out.line(format!(";; Got {why} from {ns}, trying next server"));
+                        continue;
+                    }
+                    out.line(format!(";; Got {why} from {ns}"));
                 }
+                server_ip = ns;
+                answer = Some(m);
+                break;
             }
-            let Some(resp) = r else {
+            let Some(m) = answer else {
                 out.line(";; no servers could be reached");
                 out.line("");
                 return 1;
             };
-            let m = resp.message;
-            // BIND's nslookup checks the RA bit of servers it took from
-            // resolv.conf (a server named on the command line is asked
-            // as it is): one line for each answer without it.
-            if a.server.is_none() && a.recurse && !m.metadata.recursion_available {
-                out.line(format!(";; Got recursion not available from {server_ip}"));
-            }
             let code = m.metadata.response_code;
             if a.debug {
-                header(&mut out, &mut header_done);
+                header(&mut out, &mut header_done, server_ip);
                 for l in debug_block(&m) {
                     out.line(l);
                 }
@@ -478,7 +499,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
                     failed = true;
                     break;
                 }
-                header(&mut out, &mut header_done);
+                header(&mut out, &mut header_done, server_ip);
                 if !m.metadata.authoritative {
                     out.line("Non-authoritative answer:");
                 }
@@ -521,7 +542,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
         return 0;
     }
     let code = last_failure.unwrap_or(ResponseCode::NXDomain);
-    header(&mut out, &mut header_done);
+    header(&mut out, &mut header_done, server_ip);
     // A reverse lookup names what it asked for (BIND's nslookup puts the
     // in-addr.arpa name in the lookup).
     let asked = match reverse.filter(|_| types == [RecordType::PTR]) {

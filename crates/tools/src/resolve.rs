@@ -1,9 +1,10 @@
 //! Name resolution for the tools, as glibc's `getaddrinfo` and
 //! `getnameinfo` do it: the hosts table first, then DNS through the host's
 //! resolver settings (`nameserver`, `search`, `ndots`, `timeout`,
-//! `attempts`), each server tried in turn.
+//! `attempts`), each server tried in turn within each attempt.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, RecordType};
@@ -44,15 +45,32 @@ enum Outcome {
     NoServer,
 }
 
+/// How long glibc waits for server `k` of `count` (`send_dg`): the
+/// resolver's timeout doubled for each server before it, shared out among
+/// the servers for all but the first, at least a second.
+fn server_wait(timeout: Duration, k: usize, count: usize) -> Duration {
+    let mut wait = timeout.saturating_mul(1u32 << k.min(16));
+    if k > 0 {
+        // (An integer division of whole seconds.)
+        wait = Duration::from_secs(wait.as_secs() / count.max(1) as u64);
+    }
+    wait.max(Duration::from_secs(1))
+}
+
 async fn ask(host: &Host, name: &Name, qtype: RecordType) -> Outcome {
     let conf = host.resolver();
-    let opts = QueryOptions {
-        timeout: conf.timeout,
-        tries: conf.attempts,
-        ..QueryOptions::default()
-    };
-    for &ns in &conf.nameservers {
+    let count = conf.nameservers.len();
+    // glibc's res_send: each attempt asks every server once in turn, so a
+    // server that does not answer costs one wait before the next is
+    // asked, not all of its attempts.
+    let servers = (0..conf.attempts.max(1)).flat_map(|_| conf.nameservers.iter().enumerate());
+    for (k, &ns) in servers {
         let server = SocketAddrV4::new(ns, 53);
+        let opts = QueryOptions {
+            timeout: server_wait(conf.timeout, k, count),
+            tries: 1,
+            ..QueryOptions::default()
+        };
         let Some(resp) = query(host, server, name, qtype, opts, &mut |_| {}).await else {
             continue;
         };
@@ -138,11 +156,19 @@ pub async fn lookup(host: &Host, name: &str) -> Result<Ipv4Addr, ResolveError> {
 /// entry; from DNS, the fully qualified name that holds the address (the
 /// end of a CNAME chain), without the final dot.
 pub async fn lookup_canonical(host: &Host, name: &str) -> Result<(Ipv4Addr, String), ResolveError> {
+    let (addrs, canonical) = lookup_all(host, name).await?;
+    Ok((addrs[0], canonical))
+}
+
+/// Every address of a name, in the answer's order (never empty), with its
+/// canonical name: what `getaddrinfo` lists, for the tools that try each
+/// address in turn until one connects (nc, curl).
+pub async fn lookup_all(host: &Host, name: &str) -> Result<(Vec<Ipv4Addr>, String), ResolveError> {
     if let Ok(addr) = name.parse::<Ipv4Addr>() {
-        return Ok((addr, name.to_string()));
+        return Ok((vec![addr], name.to_string()));
     }
     if let Some(addr) = host.lookup(name.trim_end_matches('.')) {
-        return Ok((addr, name.to_string()));
+        return Ok((vec![addr], name.to_string()));
     }
     if host.resolver().nameservers.is_empty() || name.len() > 253 {
         return Err(ResolveError::NoName);
@@ -151,10 +177,17 @@ pub async fn lookup_canonical(host: &Host, name: &str) -> Result<(Ipv4Addr, Stri
     for candidate in candidates(host, name) {
         match ask(host, &candidate, RecordType::A).await {
             Outcome::Found(data, owner) => {
-                if let Some(RData::A(a)) = data.first() {
+                let addrs: Vec<Ipv4Addr> = data
+                    .iter()
+                    .filter_map(|d| match d {
+                        RData::A(a) => Some(a.0),
+                        _ => None,
+                    })
+                    .collect();
+                if !addrs.is_empty() {
                     let canonical = owner.to_ascii();
                     let canonical = canonical.strip_suffix('.').unwrap_or(&canonical);
-                    return Ok((a.0, canonical.to_string()));
+                    return Ok((addrs, canonical.to_string()));
                 }
             }
             Outcome::Missing => {}
@@ -185,5 +218,23 @@ pub async fn reverse(host: &Host, addr: Ipv4Addr) -> Option<String> {
             _ => None,
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// glibc's waits: 5 s for a lone server; with two, 5 s and then
+    /// 10/2 s; with three, 5, 10/3 (3) and 20/3 (6) s, whole seconds as
+    /// its `int seconds`.
+    #[test]
+    fn each_server_waits_as_glibc_computes() {
+        let t = Duration::from_secs(5);
+        let secs = |k, n| server_wait(t, k, n).as_secs();
+        assert_eq!(secs(0, 1), 5);
+        assert_eq!((secs(0, 2), secs(1, 2)), (5, 5));
+        assert_eq!((secs(0, 3), secs(1, 3), secs(2, 3)), (5, 3, 6));
+        assert_eq!(server_wait(Duration::from_secs(1), 1, 3).as_secs(), 1);
     }
 }

@@ -552,9 +552,21 @@ cmd = "nslookup -timeout=11 -retry=1 www.dark"
         .iter()
         .find(|x| x.cmdline.starts_with("nslookup"))
         .unwrap();
-    // One try of 11 s: the answer comes within it, at the deadline.
+    // One try of 11 s: the answer comes within it, at the deadline, and
+    // BIND's nslookup says the lone server's SERVFAIL before the result.
+    assert_eq!(
+        lookup.stdout[..2],
+        [
+            ";; Got SERVFAIL reply from 10.0.0.53",
+            "Server:\t\t10.0.0.53"
+        ],
+        "{lookup:?}"
+    );
     assert!(
-        lookup.stdout.iter().any(|l| l.contains("SERVFAIL")),
+        lookup
+            .stdout
+            .iter()
+            .any(|l| l == "** server can't find www.dark: SERVFAIL"),
         "{lookup:?}"
     );
     assert!(tcplab_tools::dns::resolver::RESOLVE_DEADLINE.as_secs() < 11);
@@ -809,4 +821,119 @@ fn dns_datagrams_carry_no_df() {
     for h in headers {
         assert!(h.contains(", flags [none], proto UDP (17)"), "{h}");
     }
+}
+
+/// With a silent first name server, nslookup says each try that timed
+/// out and takes the second server's answer (BIND's nslookup walks the
+/// resolv.conf list), and the tools' resolver moves on after one wait of
+/// 5 s, as glibc asks each server once per attempt (not each server all
+/// its attempts first).
+#[test]
+fn a_silent_first_name_server_is_passed_over() {
+    let net = dns_net().replace(
+        "nameservers = [\"10.99.3.2\"]",
+        "nameservers = [\"10.99.3.99\", \"10.99.3.2\"]",
+    );
+    let r = run_in(
+        &net,
+        &[
+            SERVE_DNS,
+            (
+                "1s",
+                "client",
+                "nslookup -timeout=1 -retry=2 -type=A server",
+            ),
+            (
+                "10s",
+                "client",
+                "curl -s -o /dev/null -w %{time_namelookup} http://server.lab.test:9/",
+            ),
+        ],
+    );
+    assert_eq!(r[1].exit, Some(0), "{:?}", r[1]);
+    assert_eq!(
+        r[1].out(),
+        format!(
+            ";; communications error to 10.99.3.99#53: timed out\n\
+             ;; communications error to 10.99.3.99#53: timed out\n\
+             {RA}{HEADER}Name:\tserver.lab.test\nAddress: 10.99.3.2\n\n"
+        )
+    );
+    assert_eq!(r[2].exit, Some(7), "{:?}", r[2]);
+    let took: f64 = r[2].stdout[0].parse().unwrap();
+    assert!((5.0..5.1).contains(&took), "{took}");
+}
+
+/// A name with two addresses, the first refusing: nc and curl try the
+/// next address as getaddrinfo lists them (netcat's remote_connect,
+/// libcurl's trynextip), saying each failure with -v; libcurl gives each
+/// address but the last half the connect time left.
+#[test]
+fn nc_and_curl_try_each_address_of_a_name() {
+    let net = dns_net().replace(
+        "multi   IN A",
+        "dual    IN A   10.99.2.2\n        IN A   10.99.3.2\nmulti   IN A",
+    );
+    let r = run_in(
+        &net,
+        &[
+            SERVE_DNS,
+            ("0s", "server", "serve http"),
+            ("1s", "client", "nc -zv dual 80"),
+            ("2s", "client", "curl -sv -o /dev/null http://dual/"),
+            (
+                "3s",
+                "client",
+                "curl -sS --connect-timeout 3 -v http://multi/",
+            ),
+            (
+                "10s",
+                "client",
+                "curl -sS --resolve x:80:10.99.2.2,10.99.1.1 http://x/",
+            ),
+        ],
+    );
+    assert_eq!(r[2].exit, Some(0), "{:?}", r[2]);
+    assert_eq!(
+        r[2].stderr,
+        [
+            "nc: connect to dual (10.99.2.2) port 80 (tcp) failed: Connection refused",
+            "Connection to dual (10.99.3.2) 80 port [tcp/http] succeeded!"
+        ]
+    );
+    assert_eq!(r[3].exit, Some(0), "{:?}", r[3]);
+    let at = r[3]
+        .stderr
+        .iter()
+        .position(|l| l == "*   Trying 10.99.2.2:80...")
+        .unwrap_or_else(|| panic!("{:?}", r[3].stderr));
+    assert_eq!(
+        r[3].stderr[at + 1..at + 4],
+        [
+            "* connect to 10.99.2.2 port 80 failed: Connection refused",
+            "*   Trying 10.99.3.2:80...",
+            "* Connected to dual (10.99.3.2) port 80 (#0)"
+        ]
+    );
+    assert_eq!(r[4].exit, Some(28), "{:?}", r[4]);
+    let lines: Vec<&String> = r[4]
+        .stderr
+        .iter()
+        .filter(|l| l.contains("Trying") || l.contains("move on") || l.starts_with("curl:"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "*   Trying 10.99.3.10:80...",
+            "* ipv4 connect timeout after 1500ms, move on!",
+            "*   Trying 10.99.3.11:80...",
+            "* ipv4 connect timeout after 1500ms, move on!",
+            "curl: (28) Failed to connect to multi port 80 after 3000 ms: Timeout was reached"
+        ]
+    );
+    assert_eq!(r[5].exit, Some(7), "{:?}", r[5]);
+    assert_eq!(
+        r[5].stderr,
+        ["curl: (7) Failed to connect to x port 80 after 0 ms: Couldn't connect to server"]
+    );
 }

@@ -610,13 +610,14 @@ pub(super) fn ipv4_normalize(host: &str) -> Option<std::net::Ipv4Addr> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Pin {
     /// `[+]HOST:PORT:ADDR[,ADDR]...`: `addrs` as written (for the `-v`
-    /// line), `v4` the first IPv4 address among them (this curl's only
-    /// kind); `+` makes it non-permanent. HOST `*` answers for any host.
+    /// line), `v4` the IPv4 addresses among them (this curl's only kind),
+    /// in order; `+` makes it non-permanent. HOST `*` answers for any
+    /// host.
     Add {
         host: String,
         port: u16,
         addrs: String,
-        v4: Option<std::net::Ipv4Addr>,
+        v4: Vec<std::net::Ipv4Addr>,
         permanent: bool,
     },
     /// `-HOST:PORT`: forget an entry.
@@ -650,7 +651,7 @@ pub(super) fn resolve_entry(text: &str) -> Result<Pin, Option<String>> {
         return Err(None);
     }
     let port: u16 = port.parse().map_err(|_| None)?;
-    let mut v4 = None;
+    let mut v4 = Vec::new();
     for a in addrs.split(',') {
         let a = a.trim();
         let a = a
@@ -659,7 +660,7 @@ pub(super) fn resolve_entry(text: &str) -> Result<Pin, Option<String>> {
             .unwrap_or(a);
         match a.parse::<std::net::IpAddr>() {
             Ok(std::net::IpAddr::V4(x)) => {
-                v4.get_or_insert(x);
+                v4.push(x);
             }
             Ok(std::net::IpAddr::V6(_)) => {}
             Err(_) => return Err(Some(a.to_string())),
@@ -701,26 +702,35 @@ mod rate_tests {
     #[test]
     fn resolve_entries() {
         let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
-        let add = |host: &str, port, addrs: &str, v4: Option<&str>, permanent| Pin::Add {
+        let add = |host: &str, port, addrs: &str, v4: Vec<&str>, permanent| Pin::Add {
             host: host.into(),
             port,
             addrs: addrs.into(),
-            v4: v4.map(ip),
+            v4: v4.into_iter().map(ip).collect(),
             permanent,
         };
         assert_eq!(
             resolve_entry("WWW.lab:443:10.0.0.1"),
-            Ok(add("WWW.lab", 443, "10.0.0.1", Some("10.0.0.1"), true))
+            Ok(add("WWW.lab", 443, "10.0.0.1", vec!["10.0.0.1"], true))
         );
         assert_eq!(
-            resolve_entry("+a:80:[::1],10.0.0.2"),
-            Ok(add("a", 80, "[::1],10.0.0.2", Some("10.0.0.2"), false))
+            resolve_entry("+a:80:[::1],10.0.0.2,10.0.0.4"),
+            Ok(add(
+                "a",
+                80,
+                "[::1],10.0.0.2,10.0.0.4",
+                vec!["10.0.0.2", "10.0.0.4"],
+                false
+            ))
         );
         assert_eq!(
             resolve_entry("*:80:10.0.0.3"),
-            Ok(add("*", 80, "10.0.0.3", Some("10.0.0.3"), true))
+            Ok(add("*", 80, "10.0.0.3", vec!["10.0.0.3"], true))
         );
-        assert_eq!(resolve_entry("a:0:::1"), Ok(add("a", 0, "::1", None, true)));
+        assert_eq!(
+            resolve_entry("a:0:::1"),
+            Ok(add("a", 0, "::1", vec![], true))
+        );
         assert_eq!(
             resolve_entry("-A:80"),
             Ok(Pin::Remove {

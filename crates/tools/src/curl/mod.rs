@@ -114,9 +114,9 @@ struct Run<'a> {
     body_kept: bool,
     /// `-D FILE`: every response head of the run so far, as written.
     dumped: Vec<u8>,
-    /// `--resolve`'s answers by (host, port): an IPv4 address, or none
+    /// `--resolve`'s answers by (host, port): IPv4 addresses, or none
     /// (an entry of IPv6 addresses only).
-    pins: std::collections::BTreeMap<(String, u16), Option<std::net::Ipv4Addr>>,
+    pins: std::collections::BTreeMap<(String, u16), Vec<std::net::Ipv4Addr>>,
 }
 
 impl Run<'_> {
@@ -216,86 +216,101 @@ impl Run<'_> {
             .pins
             .get(&(url.host.clone(), url.port))
             .or_else(|| self.pins.get(&("*".to_string(), url.port)))
-            .copied();
+            .cloned();
         let found = match pinned {
-            Some(ip) => {
+            Some(ips) => {
                 self.info(format!("Hostname {} was found in DNS cache", url.host));
                 // (An entry of IPv6 addresses only: none this curl can use.)
-                ip.ok_or(())
+                Some(ips).filter(|ips| !ips.is_empty())
             }
             None => {
-                let found = resolve::lookup(&self.host, &url.host).await.map_err(|_| ());
+                let found = resolve::lookup_all(&self.host, &url.host)
+                    .await
+                    .ok()
+                    .map(|(ips, _)| ips);
                 // Kept for the run's later transfers: libcurl's DNS cache,
                 // shared by them (IP literals too).
-                if let Ok(ip) = found {
-                    self.pins.insert((url.host.clone(), url.port), Some(ip));
+                if let Some(ips) = &found {
+                    self.pins.insert((url.host.clone(), url.port), ips.clone());
                 }
                 found
             }
         };
-        let ip = match found {
-            Ok(ip) => ip,
-            Err(()) => {
-                return Err(Failure::new(
-                    6,
-                    format!("Could not resolve host: {}", url.host),
-                ))
-            }
+        let Some(ips) = found else {
+            return Err(Failure::new(
+                6,
+                format!("Could not resolve host: {}", url.host),
+            ));
         };
         stats.namelookup = self.host.now().saturating_since(t0);
-        if self.a.verbose {
-            self.err.line(format!("*   Trying {ip}:{}...", url.port));
-        }
-        let remote = SocketAddrV4::new(ip, url.port);
         let limit = self.a.connect_timeout.unwrap_or(Duration::from_secs(300));
         stats.connecting = true;
-        let connecting_at = self.host.now();
-        let result = timeout(&self.host, limit, TcpStream::connect(&self.host, remote)).await;
+        let mut last = None;
+        let mut connected = None;
+        for (k, &ip) in ips.iter().enumerate() {
+            if self.a.verbose {
+                self.err.line(format!("*   Trying {ip}:{}...", url.port));
+            }
+            // libcurl 7.88 gives each address but the last half of the
+            // connect time left (`timeoutms_per_addr`), the last all of it.
+            // (In whole milliseconds, as libcurl counts.)
+            let spent = self.host.now().saturating_since(t0).as_millis();
+            let left = limit.as_millis().saturating_sub(spent);
+            let allow = if k + 1 == ips.len() { left } else { left / 2 };
+            let allow = Duration::from_millis(allow.try_into().unwrap_or(u64::MAX));
+            let remote = SocketAddrV4::new(ip, url.port);
+            let connecting_at = self.host.now();
+            match timeout(&self.host, allow, TcpStream::connect(&self.host, remote)).await {
+                Ok(Ok(s)) => {
+                    connected = Some((s, ip, remote));
+                    break;
+                }
+                Ok(Err(e)) => {
+                    // curl 7.88 says which error only in -v's lines: one
+                    // that connect(2) returned at once (no route) is an
+                    // "immediate" failure, one that came back from the
+                    // network (a refusal, an ICMP error) a failed
+                    // connect. (No time passed: nothing went out and came
+                    // back.)
+                    let immediate = self.host.now() == connecting_at
+                        && matches!(
+                            e,
+                            SocketError::NetworkUnreachable | SocketError::HostUnreachable
+                        );
+                    if immediate {
+                        self.info(format!("Immediate connect fail for {ip}: {e}"));
+                    } else {
+                        self.info(format!("connect to {ip} port {} failed: {}", url.port, e));
+                    }
+                    last = Some(Some(e));
+                }
+                Err(_) => {
+                    self.info(format!(
+                        "ipv4 connect timeout after {}ms, move on!",
+                        allow.as_millis()
+                    ));
+                    last = Some(None);
+                }
+            }
+        }
         stats.connecting = false;
         let elapsed_ms = self.host.now().saturating_since(t0).as_millis();
-        let stream = match result {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                // curl 7.88 says which error only in -v's lines: one
-                // that connect(2) returned at once (no route) is an
-                // "immediate" failure, one that came back from the
-                // network (a refusal, an ICMP error) a failed connect.
-                // (No time passed: nothing went out and came back.)
-                let immediate = self.host.now() == connecting_at
-                    && matches!(
-                        e,
-                        SocketError::NetworkUnreachable | SocketError::HostUnreachable
-                    );
-                if immediate {
-                    self.info(format!("Immediate connect fail for {ip}: {e}"));
-                } else {
-                    self.info(format!("connect to {ip} port {} failed: {}", url.port, e));
-                }
-                let why = "Couldn't connect to server";
+        let Some((stream, ip, remote)) = connected else {
+            let (code, why) = match last.flatten() {
                 // curl 7.88 words TCP's own give-up (ETIMEDOUT) like a
                 // refusal, with the timeout's exit status.
-                let code = if e == SocketError::TimedOut { 28 } else { 7 };
-                return Err(Failure::new(
-                    code,
-                    format!(
-                        "Failed to connect to {} port {} after {elapsed_ms} ms: {why}",
-                        url.host, url.port
-                    ),
-                ));
-            }
-            Err(_) => {
-                self.info(format!(
-                    "ipv4 connect timeout after {}ms, move on!",
-                    limit.as_millis()
-                ));
-                return Err(Failure::new(
-                    28,
-                    format!(
-                        "Failed to connect to {} port {} after {elapsed_ms} ms: Timeout was reached",
-                        url.host, url.port
-                    ),
-                ));
-            }
+                Some(SocketError::TimedOut) => (28, "Couldn't connect to server"),
+                Some(_) => (7, "Couldn't connect to server"),
+                // The connect timeout ran out on the last address.
+                None => (28, "Timeout was reached"),
+            };
+            return Err(Failure::new(
+                code,
+                format!(
+                    "Failed to connect to {} port {} after {elapsed_ms} ms: {why}",
+                    url.host, url.port
+                ),
+            ));
         };
         stats.connect = self.host.now().saturating_since(stats.start.unwrap_or(t0));
         stats.num_connects += 1;
