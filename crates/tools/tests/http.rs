@@ -938,3 +938,36 @@ fn a_reply_that_is_not_http_is_http09_refused() {
         );
     }
 }
+
+/// -i and -I with -o: the heads go into the file, before the body (and
+/// into /dev/null with it), as curl's header callback writes them to the
+/// same output; with -L every response's head, in order.
+#[test]
+fn included_heads_go_where_the_body_goes() {
+    let r = curls(&[
+        "curl -s -I -o /tmp/h http://server/hello.txt",
+        "cat /tmp/h",
+        "curl -s -i -o /tmp/b http://server/hello.txt",
+        "cat /tmp/b",
+        "curl -s -i -o /dev/null http://server/hello.txt",
+        "curl -s -i -L -o /tmp/l http://server/sub",
+        "cat /tmp/l",
+    ]);
+    for k in [0, 2, 4, 5] {
+        assert_eq!((r[k].exit, r[k].stdout.len()), (Some(0), 0), "{:?}", r[k]);
+    }
+    assert_eq!(r[1].stdout[0], "HTTP/1.1 200 OK\r");
+    assert_eq!(r[1].stdout.last().map(String::as_str), Some("\r"));
+    assert_eq!(r[3].stdout[0], "HTTP/1.1 200 OK\r");
+    assert_eq!(
+        r[3].stdout[r[3].stdout.len() - 2..],
+        ["\r", "plain text file"]
+    );
+    let l = &r[6].stdout;
+    assert!(l[0].starts_with("HTTP/1.1 301"), "{l:?}");
+    assert_eq!(
+        l.iter().filter(|x| x.starts_with("HTTP/1.1 ")).count(),
+        2,
+        "{l:?}"
+    );
+}

@@ -114,6 +114,8 @@ struct Run<'a> {
     body_kept: bool,
     /// `-D FILE`: every response head of the run so far, as written.
     dumped: Vec<u8>,
+    /// With -i or -I and -o FILE: the file holds this run's heads so far.
+    heads_in_file: bool,
     /// `--resolve`'s answers by (host, port): IPv4 addresses, or none
     /// (an entry of IPv6 addresses only).
     pins: std::collections::BTreeMap<(String, u16), Vec<std::net::Ipv4Addr>>,
@@ -513,6 +515,23 @@ async fn exchange(
         run.err.line("< \r");
     }
     run.dump_head(&head);
+    // -i and -I put each response's head in the output before its body:
+    // into the -o file as it arrives (on a terminal, after the transfer).
+    if run.a.include || run.a.head {
+        if let Some(Sink::File(path)) = &run.body_sink {
+            let fs = run.host.fs();
+            let text = head_text(&head);
+            let wrote = if run.heads_in_file {
+                fs.append(path, text.as_bytes())
+            } else {
+                fs.write(path, text.as_bytes())
+            };
+            if let Err(e) = wrote {
+                return Err(write_failure(run.err, run.a.silent, path, &e));
+            }
+            run.heads_in_file = true;
+        }
+    }
     // RFC 9112 §6.3: which responses have a body, and how long it is.
     let no_body = method == "HEAD" || code == 204 || code == 304 || (100..200).contains(&code);
     let length = head
@@ -527,7 +546,8 @@ async fn exchange(
     let total = if no_body { 0 } else { length.unwrap_or(0) };
     stats.size_expected = length.filter(|_| !no_body);
     run.body.clear();
-    run.streamed = false;
+    // (A file that holds heads already takes the body after them.)
+    run.streamed = run.heads_in_file;
     // Where this body goes as it arrives: curl writes each piece as it
     // comes (a file is made at the first, so a path that cannot be
     // written fails the transfer then), and keeps nothing for /dev/null.
@@ -762,6 +782,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         body: Vec::new(),
         body_sink: None,
         streamed: false,
+        heads_in_file: false,
         body_kept: false,
         dumped: Vec::new(),
         pins: std::collections::BTreeMap::new(),
@@ -1045,7 +1066,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         let began = run.host.now();
         let (head, data) =
             exchange(run, &url, &method, body.as_deref(), to_terminal, stats).await?;
-        if a.include || a.head {
+        if (a.include || a.head) && matches!(sink, Sink::Terminal) {
             printed.push(head.clone());
         }
         let code = stats.http_code;
