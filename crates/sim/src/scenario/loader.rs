@@ -379,11 +379,20 @@ impl Loader<'_> {
                 return Err(self.at(&raw.iface, "this interface already has a firewall"));
             }
             let inb: Vec<&str> = raw.inbound.iter().map(|x| x.get_ref().as_str()).collect();
-            let outb: Vec<&str> = raw.outbound.iter().map(|x| x.get_ref().as_str()).collect();
+            // A security group is made with one outbound rule, allow
+            // all (the AWS default): `outbound` left out keeps it.
+            let outb: Vec<&str> = match &raw.outbound {
+                Some(lines) => lines.iter().map(|x| x.get_ref().as_str()).collect(),
+                None => vec!["allow all"],
+            };
             let sg =
                 tcplab_netfilter::SecurityGroup::parse(&inb, &outb, raw.reject.unwrap_or(false))
                     .map_err(|(inbound, i, e)| {
-                        let lines = if inbound { &raw.inbound } else { &raw.outbound };
+                        let lines = if inbound {
+                            &raw.inbound
+                        } else {
+                            raw.outbound.as_ref().unwrap_or(&raw.inbound)
+                        };
                         self.at(&lines[i], e)
                     })?;
             spec.groups.push((iface, sg));

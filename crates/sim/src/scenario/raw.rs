@@ -166,8 +166,9 @@ pub(super) struct RawFirewall {
     pub(super) iface: Spanned<String>,
     #[serde(default)]
     pub(super) inbound: Vec<Spanned<String>>,
-    #[serde(default)]
-    pub(super) outbound: Vec<Spanned<String>>,
+    /// Left out: everything allowed out, as a new security group's one
+    /// default outbound rule; `[]` allows nothing.
+    pub(super) outbound: Option<Vec<Spanned<String>>>,
     pub(super) reject: Option<bool>,
 }
 

@@ -523,6 +523,15 @@ outbound = ["100 allow all"]
     assert_eq!(f.acls[0].0, 1);
     assert_eq!(f.conntrack_max, 65_536);
     assert!(f.tcp_loose, "Linux's default: mid-stream pickup");
+    // A security group without `outbound` keeps the rule a new group is
+    // made with, allow all; `outbound = []` allows nothing out.
+    let open = "[[firewall]]\niface = \"10.9.1.1\"\ninbound = [\"allow tcp port 80\"]\n";
+    let f = load_rules("rules.toml", open, &ifaces).unwrap();
+    let all = tcplab_netfilter::SgRule::parse("allow all").unwrap();
+    assert_eq!(f.groups[0].1.outbound, [all]);
+    let shut = format!("{open}outbound = []\n");
+    let f = load_rules("rules.toml", &shut, &ifaces).unwrap();
+    assert!(f.groups[0].1.outbound.is_empty());
     let strict = format!("conntrack_tcp_loose = false\n{good}");
     assert!(
         !load_rules("rules.toml", &strict, &ifaces)
