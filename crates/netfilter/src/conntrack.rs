@@ -282,6 +282,12 @@ fn track_numbers(e: &mut Entry, d: usize, f: u8, n: &Numbers) -> RstCheck {
         // A RST is judged, and changes nothing of what is known: an
         // in-window one that closes nothing must not make the next one
         // with the same number "exact".
+        // Its ACK may not acknowledge what the other side never sent
+        // (Linux's tcp_in_window: not past the receiver's td_end), so a
+        // RST forged against a SYN without knowing its ISN is INVALID.
+        if f & flags::ACK != 0 && e.seen[r].known && after(n.ack, e.seen[r].end) {
+            return RstCheck::Outside;
+        }
         if !e.seen[r].acked {
             return RstCheck::Closes;
         }

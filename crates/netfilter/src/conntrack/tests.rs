@@ -129,6 +129,29 @@ fn a_rst_closes_a_flow_only_at_the_right_sequence_number() {
     assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Close));
 }
 
+/// A RST answering a SYN must acknowledge the SYN and nothing past it
+/// (Linux's tcp_in_window: an ACK beyond what the receiver sent): one
+/// forged without the ISN is INVALID and leaves the attempt standing;
+/// the true answer closes it.
+#[test]
+fn a_rst_against_a_syn_must_acknowledge_just_the_syn() {
+    let mut ct = Conntrack::new(16, 1);
+    let c = (40000, 9);
+    let s = (9, 40000);
+    let syn = go(
+        &mut ct,
+        segment(C, S, c, flags::SYN, (1000, 0, 65535), &[], 0),
+    );
+    let (id, _) = syn.flow.unwrap();
+    let rst_ack = |ack: u32| segment(S, C, s, 0x14, (0, ack, 0), &[], 0);
+    for ack in [1000 + 12346, 900_000] {
+        assert_eq!(go(&mut ct, rst_ack(ack)).state, CtState::Invalid, "{ack}");
+        assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::SynSent));
+    }
+    assert_ne!(go(&mut ct, rst_ack(1001)).state, CtState::Invalid);
+    assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Close));
+}
+
 /// Without scaling on both SYNs, windows are not scaled: a RST past
 /// the raw window is outside it. A RST right after its sender's own
 /// last data (before the peer acknowledged it) closes the flow.
