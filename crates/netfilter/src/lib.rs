@@ -198,6 +198,8 @@ impl Netfilter {
                     && nat.is_mapped(p.proto, p.dport)
             });
             if filtered {
+                // Counted as NAT's drop (`fw -L`'s "by NAT").
+                self.counters.nat_dropped += 1;
                 return Verdict::Drop;
             }
             return Verdict::Accept;

@@ -688,6 +688,7 @@ fn mappings_of_flows_expired_while_idle_are_not_counted() {
 /// handed to the router's own TCP (which would reset an unsolicited SYN,
 /// and break hole punching); the endpoint the mapping was made for gets
 /// through, and a port nobody is mapped to stays the router's own.
+/// The drop is counted as NAT's.
 #[test]
 fn a_filtered_packet_to_a_mapping_is_dropped_unanswered() {
     let mut nf = nat_router(Filtering::AddressAndPortDependent);
@@ -708,6 +709,8 @@ fn a_filtered_packet_to_a_mapping_is_dropped_unanswered() {
         ),
         Verdict::Drop
     );
+    // Counted where `fw -L` says "by NAT".
+    assert_eq!(nf.counters.nat_dropped, 1);
     // The peer's answer is the flow's: translated to a.
     let mut r = datagram(TCP, peer, EXTERNAL, 7, port, 0x012);
     assert_eq!(cross(&mut nf, 20, OUTSIDE, INSIDE, &mut r), Verdict::Accept);
