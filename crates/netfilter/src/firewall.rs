@@ -86,11 +86,17 @@ impl SecurityGroup {
         reject: bool,
     ) -> Result<SecurityGroup, (bool, usize, String)> {
         let parse = |lines: &[&str], dir: bool| -> Result<Vec<SgRule>, (bool, usize, String)> {
-            lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| SgRule::parse(l).map_err(|e| (dir, i, e)))
-                .collect()
+            let mut rules: Vec<SgRule> = Vec::with_capacity(lines.len());
+            for (i, l) in lines.iter().enumerate() {
+                let r = SgRule::parse(l).map_err(|e| (dir, i, e))?;
+                // A security group holds each permission once (AWS
+                // refuses a duplicate: InvalidPermission.Duplicate).
+                if rules.iter().any(|x| x.matches == r.matches) {
+                    return Err((dir, i, "this rule is already in the list".into()));
+                }
+                rules.push(r);
+            }
+            Ok(rules)
         };
         Ok(SecurityGroup {
             inbound: parse(inbound, true)?,
@@ -178,5 +184,16 @@ mod tests {
         assert!(SgRule::parse("deny tcp port 22")
             .unwrap_err()
             .contains("allow rules only"));
+    }
+
+    /// Each permission once: a rule written twice (even in other words)
+    /// is refused at the second, as AWS refuses a duplicate.
+    #[test]
+    fn a_duplicate_rule_is_refused() {
+        let e = SecurityGroup::parse(&["allow icmp"], &["all", "allow all"], false).unwrap_err();
+        assert_eq!(
+            e,
+            (false, 1, "this rule is already in the list".to_string())
+        );
     }
 }

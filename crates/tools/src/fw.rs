@@ -144,11 +144,16 @@ fn edit(nf: &mut Netfilter, idx: usize, a: &FwArgs) -> Result<(), String> {
                 .get_mut(&idx)
                 .ok_or("no firewall on this interface (declare one with [[router.firewall]])")?;
             let r = SgRule::parse(rule)?;
-            if list == "sg-in" {
-                sg.inbound.push(r);
+            let rules = if list == "sg-in" {
+                &mut sg.inbound
             } else {
-                sg.outbound.push(r);
+                &mut sg.outbound
+            };
+            // Each permission once, as a security group holds it.
+            if rules.iter().any(|x| x.matches == r.matches) {
+                return Err(format!("the rule is already in {list}"));
             }
+            rules.push(r);
             Ok(())
         }
         FwArgs::Delete { list, number, .. } => {

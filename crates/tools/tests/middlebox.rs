@@ -67,6 +67,34 @@ fn stateful_firewall_needs_one_rule() {
     assert!(ct.stderr[0].starts_with("conntrack v1.4.7 (conntrack-tools): "));
 }
 
+/// `fw -A` adds a security-group rule once: the same permission again
+/// (in other words too) is refused, as AWS refuses a duplicate.
+#[test]
+fn fw_refuses_a_duplicate_security_group_rule() {
+    let mut s = scenario("firewall.toml");
+    for cmd in [
+        "fw -A 10.99.1.1 sg-in allow icmp",
+        "fw -A 10.99.1.1 sg-in icmp",
+    ] {
+        s.push_str(&format!(
+            "\n[[run]]\nat = \"30s\"\non = \"r1\"\ncmd = \"{cmd}\"\n"
+        ));
+    }
+    let r = run_file(&s);
+    assert_eq!(
+        find(&r, "r1", "fw -A 10.99.1.1 sg-in allow icmp", 0).exit,
+        Some(0)
+    );
+    let again = find(&r, "r1", "fw -A 10.99.1.1 sg-in icmp", 0);
+    assert_eq!(
+        (again.exit, again.stderr.clone()),
+        (
+            Some(1),
+            vec!["fw: 10.99.1.1: the rule is already in sg-in".to_string()]
+        )
+    );
+}
+
 #[test]
 fn a_rejecting_firewall_resets_tcp_and_answers_udp_with_port_unreachable() {
     let text = scenario("firewall.toml")
