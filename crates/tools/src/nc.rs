@@ -217,11 +217,12 @@ impl NcArgs {
                     a.quit = u64::try_from(q).ok().map(Duration::from_secs);
                 }
                 'w' => {
-                    // 0 is taken: no wait at all (a connect not done at
-                    // once times out, as poll(2) with 0 does).
+                    // 0 is taken and means no timeout at all (Debian's
+                    // netcat-openbsd 1.219, measured: `-w 0` to a silent
+                    // host waits for the kernel's own verdict).
                     let w = strtonum(&v, 0, i64::from(i32::MAX / 1000))
                         .map_err(|why| strtonum_error("timeout", why, &v))?;
-                    a.wait = Some(Duration::from_secs(w as u64));
+                    a.wait = (w > 0).then(|| Duration::from_secs(w as u64));
                 }
                 's' => {
                     a.source = Some(v.parse().map_err(|_| Usage {
@@ -949,6 +950,12 @@ async fn udp_client(
         return 1;
     }
     if a.verbose {
+        // netcat tests the port first (`udptest`, its probes reaching
+        // the service like any data): a closed one ends it silently,
+        // status 1.
+        if udp_test(host, a, &sock).await {
+            return 1;
+        }
         err.line(succeeded(&name, addr, p, Transport::Udp, a.numeric));
     }
     datagram_client(
@@ -964,6 +971,30 @@ async fn udp_client(
         || async { sock.recv_from().await.map(|d| d.data) },
     )
     .await
+}
+
+/// netcat's `udptest` as Debian's netcat-openbsd 1.219 makes it: two
+/// datagrams "X" at once, then one a second for 3 s or `-w`'s seconds; a
+/// port unreachable in between fails the next write with ECONNREFUSED.
+/// Whether the port is closed.
+async fn udp_test(host: &Host, a: &NcArgs, sock: &UdpSocket) -> bool {
+    let refused = |r: Result<(), tcplab_stack::SendError>| {
+        matches!(
+            r,
+            Err(tcplab_stack::SendError::Pending(
+                SocketError::ConnectionRefused
+            ))
+        )
+    };
+    let mut closed = sock.send(b"X").is_err() || refused(sock.send(b"X"));
+    let seconds = a.wait.map_or(3, |w| w.as_secs());
+    let mut waited = 0;
+    while !closed && waited < seconds {
+        host.sleep(Duration::from_secs(1)).await;
+        closed = refused(sock.send(b"X"));
+        waited += 1;
+    }
+    closed
 }
 
 /// `nc -zu`, as Debian's netcat-openbsd 1.219 scans: a socket of its own
@@ -1006,22 +1037,7 @@ async fn udp_scan(
             status = 0;
             continue;
         }
-        let refused = |r: Result<(), tcplab_stack::SendError>| {
-            matches!(
-                r,
-                Err(tcplab_stack::SendError::Pending(
-                    SocketError::ConnectionRefused
-                ))
-            )
-        };
-        let mut closed = sock.send(b"X").is_err() || refused(sock.send(b"X"));
-        let seconds = a.wait.map_or(3, |w| w.as_secs());
-        let mut waited = 0;
-        while !closed && waited < seconds {
-            host.sleep(Duration::from_secs(1)).await;
-            closed = refused(sock.send(b"X"));
-            waited += 1;
-        }
+        let closed = udp_test(host, a, &sock).await;
         status = i32::from(closed);
         if !closed {
             err.line(succeeded(name, addr, p, Transport::Udp, a.numeric));
@@ -1068,9 +1084,9 @@ mod tests {
         assert_eq!(a.quit, Some(Duration::from_secs(2)));
         assert_eq!(a.source, Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(a.source_port, Some(4000));
-        // nc takes -w 0 (no wait) and -p 0 (any port), checked.
+        // nc takes -w 0 (no timeout) and -p 0 (any port), checked.
         let a = parse("-w 0 -p 0 server 80").unwrap();
-        assert_eq!((a.wait, a.source_port), (Some(Duration::ZERO), Some(0)));
+        assert_eq!((a.wait, a.source_port), (None, Some(0)));
     }
 
     #[test]
