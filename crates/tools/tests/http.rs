@@ -7,13 +7,16 @@ mod common;
 use common::{run_in, www_net, Ran};
 
 fn curls(cmds: &[&str]) -> Vec<Ran> {
-    let net = www_net();
+    curls_in(&www_net(), cmds)
+}
+
+fn curls_in(net: &str, cmds: &[&str]) -> Vec<Ran> {
     let times: Vec<String> = (0..cmds.len()).map(|i| format!("{}s", i + 1)).collect();
     let mut runs = vec![("0s", "server", "serve http")];
     for (i, c) in cmds.iter().enumerate() {
         runs.push((times[i].as_str(), "client", c));
     }
-    let mut r = run_in(&net, &runs);
+    let mut r = run_in(net, &runs);
     r.remove(0);
     r
 }
@@ -969,5 +972,78 @@ fn included_heads_go_where_the_body_goes() {
         l.iter().filter(|x| x.starts_with("HTTP/1.1 ")).count(),
         2,
         "{l:?}"
+    );
+}
+
+/// Files curl cannot read, as curl 7.88.1 answers (each checked against
+/// it): `-d @FILE` warns and posts nothing; `-T FILE` says so in two
+/// lines (under -s too) and fails with 26; `-w @FILE` takes the format
+/// from the file, or warns without a line end; `-O` without a file name
+/// in the URL is 23 after its own line. A header with neither colon nor
+/// semicolon is left out; the user's Host takes curl's place (first);
+/// -v names the user of Basic auth.
+#[test]
+fn unreadable_files_odd_headers_and_auth_as_curl_does() {
+    let net = www_net()
+        + "[[file]]\non = \"client\"\npath = \"/tmp/fmt\"\ntext = \"code=%{http_code}\"\n";
+    let r = curls_in(&net, &[
+        "curl -sS -d @/nope http://server/hello.txt -o /dev/null -w %{size_upload}",
+        "curl -d @/nope -s http://server/hello.txt -o /dev/null",
+        "curl -s -T /nope http://server/x",
+        "curl -s -w @/tmp/fmt http://server/hello.txt -o /dev/null",
+        "curl -w @/nope -o /dev/null http://server/hello.txt",
+        "curl -O http://server/",
+        "curl -sv -o /dev/null -H 'Bad header' -H 'User-Agent: me' -H 'Host: other' -u al:pw http://server/hello.txt",
+    ]);
+    assert_eq!(
+        (r[0].exit, r[0].stdout.clone()),
+        (Some(0), vec!["0".to_string()])
+    );
+    assert!(
+        r[0].stderr.is_empty(),
+        "-sS keeps warnings quiet: {:?}",
+        r[0]
+    );
+    assert_eq!(r[2].exit, Some(26));
+    assert_eq!(
+        r[2].stderr,
+        [
+            "curl: Can't open '/nope'!",
+            "curl: try 'curl --help' or 'curl --manual' for more information"
+        ]
+    );
+    assert_eq!(r[3].stdout, ["code=200"], "{:?}", r[3]);
+    assert_eq!(r[4].exit, Some(0));
+    assert!(
+        r[4].stderr[0].starts_with("Warning: Failed to read /nope  % Total"),
+        "{:?}",
+        r[4].stderr
+    );
+    assert_eq!(r[5].exit, Some(23));
+    assert_eq!(
+        r[5].stderr,
+        [
+            "curl: Remote file name has no length!",
+            "curl: (23) Failed writing received data to disk/application"
+        ]
+    );
+    let sent: Vec<&String> = r[6].stderr.iter().filter(|l| l.starts_with("> ")).collect();
+    assert_eq!(
+        sent,
+        [
+            "> GET /hello.txt HTTP/1.1\r",
+            "> Host: other\r",
+            "> Authorization: Basic YWw6cHc=\r",
+            "> Accept: */*\r",
+            "> User-Agent: me\r",
+            "> \r"
+        ]
+    );
+    assert!(
+        r[6].stderr
+            .iter()
+            .any(|l| l == "* Server auth using Basic with user 'al'"),
+        "{:?}",
+        r[6].stderr
     );
 }

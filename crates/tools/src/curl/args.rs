@@ -357,11 +357,6 @@ impl CurlArgs {
                 bare: false,
             });
         }
-        for h in &a.headers {
-            if !h.contains(':') && !h.ends_with(';') {
-                return Err(usage(format!("option -H: header `{h}` has no colon")));
-            }
-        }
         Ok(a)
     }
 }
@@ -433,7 +428,9 @@ impl Url {
                     ),
                 }
             }
-            None => match authority.rsplit_once(':') {
+            // (The first colon: a second one, `host:80:80`, leaves a
+            // port that is not a number.)
+            None => match authority.split_once(':') {
                 Some((h, p)) => (h.to_string(), Some(p)),
                 None => (authority.to_string(), None),
             },

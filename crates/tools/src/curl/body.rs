@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use tcplab_host::Host;
+use tcplab_host::{Host, Output};
 
 use super::args::{CurlArgs, DataKind};
 use super::Failure;
@@ -13,34 +13,53 @@ use crate::http::Head;
 /// The request body from `-d`-like arguments (joined with `&`): `@FILE`
 /// reads the host's file, dropping CR and LF for `-d` as curl does, kept
 /// as it is for `--data-binary`; `--data-raw` takes its text as it is.
-/// `-T FILE` uploads the file instead.
-pub(super) fn request_body(host: &Host, a: &CurlArgs) -> Result<Option<Vec<u8>>, Failure> {
-    let read = |path: &str| {
-        host.fs().read(path).map(|d| d.to_vec()).map_err(|_| {
-            Failure::new(
-                26,
-                "Failed to open/read local data from file/application".into(),
-            )
-        })
-    };
+/// A file that cannot be read is an empty part, with curl 7.88's warning
+/// (not under -s). `-T FILE` uploads the file instead; one that cannot be
+/// opened is curl's two lines (said under -s too) and status 26.
+pub(super) fn request_body(
+    host: &Host,
+    a: &CurlArgs,
+    err: &mut Output,
+) -> Result<Option<Vec<u8>>, Failure> {
+    let read = |path: &str| host.fs().read(path).map(|d| d.to_vec()).ok();
     if let Some(path) = &a.upload {
-        return read(path).map(Some);
+        return match read(path) {
+            Some(d) => Ok(Some(d)),
+            None => {
+                err.line(format!("curl: Can't open '{path}'!"));
+                err.line("curl: try 'curl --help' or 'curl --manual' for more information");
+                Err(Failure::new(
+                    26,
+                    "Failed to open/read local data from file/application".into(),
+                ))
+            }
+        };
     }
     if a.data.is_empty() {
         return Ok(None);
     }
     let mut parts: Vec<Vec<u8>> = Vec::new();
     for (kind, d) in &a.data {
-        match (kind, d.strip_prefix('@')) {
-            (DataKind::Ascii, Some(path)) => parts.push(
-                read(path)?
-                    .into_iter()
-                    .filter(|b| *b != b'\n' && *b != b'\r')
-                    .collect(),
-            ),
-            (DataKind::Binary, Some(path)) => parts.push(read(path)?),
-            _ => parts.push(d.as_bytes().to_vec()),
-        }
+        let Some(path) = d.strip_prefix('@').filter(|_| *kind != DataKind::Raw) else {
+            parts.push(d.as_bytes().to_vec());
+            continue;
+        };
+        let Some(data) = read(path) else {
+            if !a.silent {
+                err.line(format!(
+                    "Warning: Couldn't read data from file \"{path}\", this makes an empty POST."
+                ));
+            }
+            parts.push(Vec::new());
+            continue;
+        };
+        parts.push(match kind {
+            DataKind::Ascii => data
+                .into_iter()
+                .filter(|b| *b != b'\n' && *b != b'\r')
+                .collect(),
+            _ => data,
+        });
     }
     Ok(Some(parts.join(&b'&')))
 }

@@ -371,6 +371,11 @@ async fn exchange(
         None => url.credentials(),
     };
     if let Some(creds) = creds {
+        let user = creds.split(|&b| b == b':').next().unwrap_or_default();
+        run.info(format!(
+            "Server auth using Basic with user '{}'",
+            String::from_utf8_lossy(user)
+        ));
         headers.push(("Authorization".into(), format!("Basic {}", base64(&creds))));
     }
     headers.push((
@@ -391,11 +396,24 @@ async fn exchange(
     for h in &run.a.headers {
         let (name, value) = match h.split_once(':') {
             Some((n, v)) => (n.trim().to_string(), v.trim().to_string()),
-            None => (h.trim_end_matches(';').to_string(), String::new()),
+            // `Name;` sends the header empty; a word without either is
+            // not a header, and curl leaves it out.
+            None if h.ends_with(';') => (h.trim_end_matches(';').to_string(), String::new()),
+            None => continue,
         };
+        // A Host of the user's takes the place of curl's (first); other
+        // headers of curl's own give way to the user's, which come after
+        // them in the order given.
+        let host = name.eq_ignore_ascii_case("host");
+        let at = headers
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(&name));
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
         if !value.is_empty() || h.ends_with(';') {
-            headers.push((name, value));
+            match at {
+                Some(k) if host => headers.insert(k, (name, value)),
+                _ => headers.push((name, value)),
+            }
         }
     }
     if let Some(b) = body {
@@ -794,6 +812,24 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
     if let Some(p) = host.current_pid() {
         host.ignore_sigpipe(p);
     }
+    // `-w @FILE`: the format is the file's text; one that cannot be read
+    // is an empty format, with curl's warning (no line end of its own).
+    let write_fmt = match a.write_out.as_deref() {
+        Some(f) if f.starts_with('@') => {
+            let path = &f[1..];
+            match host.fs().read(path) {
+                Ok(d) => Some(String::from_utf8_lossy(&d).into_owned()),
+                Err(_) => {
+                    if !a.silent {
+                        run.err
+                            .write_bytes(format!("Warning: Failed to read {path}").as_bytes());
+                    }
+                    Some(String::new())
+                }
+            }
+        }
+        other => other.map(str::to_string),
+    };
     for (urlnum, url_text) in urls.iter().enumerate() {
         run.current = None;
         let mut stats = Stats {
@@ -921,7 +957,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         if this == 0 {
             run.say_intact();
         }
-        if let Some(fmt) = &a.write_out {
+        if let Some(fmt) = &write_fmt {
             // Exactly what the format says: no newline of curl's own.
             let w = write_out(fmt, &stats, this);
             for warning in &w.warnings {
@@ -963,7 +999,13 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
             let path = url.target.split('?').next().unwrap_or("");
             let name = path.rsplit('/').next().unwrap_or("");
             if name.is_empty() {
-                return Err(Failure::new(23, "Remote file name has no length!".into()));
+                if !a.silent || a.show_error {
+                    run.err.line("curl: Remote file name has no length!");
+                }
+                return Err(Failure::new(
+                    23,
+                    "Failed writing received data to disk/application".into(),
+                ));
             }
             // In the working directory, as curl writes it.
             Sink::File(name.to_string())
@@ -981,7 +1023,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     };
     run.body.clear();
     run.body_sink = Some(sink.clone());
-    let body = request_body(&run.host, a)?;
+    let body = request_body(&run.host, a, run.err)?;
     let inferred = match (a.head, &body) {
         _ if a.upload.is_some() => "PUT",
         (true, _) => "HEAD",

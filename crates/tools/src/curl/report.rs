@@ -469,6 +469,9 @@ pub(super) fn write_out(fmt: &str, s: &Stats, exit: i32) -> WriteOut {
                 chars.next();
                 let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
                 match name.as_str() {
+                    // curl 7.75: the rest only when the transfer failed.
+                    "onerror" if exit == 0 => break,
+                    "onerror" => {}
                     "stderr" | "stdout" => {
                         w.parts.push((to_stderr, std::mem::take(&mut cur)));
                         to_stderr = name == "stderr";

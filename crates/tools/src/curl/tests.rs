@@ -102,6 +102,7 @@ fn urls() {
     );
     assert_eq!(Url::parse("http://x:99999/").unwrap_err().code, 3);
     assert_eq!(Url::parse("http://x:8a/").unwrap_err().code, 3);
+    assert_eq!(Url::parse("http://10.0.0.1:80:80/").unwrap_err().code, 3);
     // An empty port is the scheme's; 0 and leading zeros are taken.
     assert_eq!(Url::parse("http://x:/").unwrap().port, 80);
     assert_eq!(Url::parse("http://x:0/").unwrap().port, 0);
@@ -311,6 +312,15 @@ fn write_out_variables() {
             (true, "e".to_string()),
             (false, "o".to_string())
         ]
+    );
+    // %{onerror}: the rest only after a failed transfer.
+    assert_eq!(
+        write_out("a%{onerror}b", &s, 0).parts,
+        [(false, "a".to_string())]
+    );
+    assert_eq!(
+        write_out("a%{onerror}b", &s, 7).parts,
+        [(false, "ab".to_string())]
     );
     // Unclosed: the text as written (curl 7.88's ourWriteOut).
     for unclosed in ["%{http_code", "%{json", "%{", "%header{", "a %header{x"] {
