@@ -137,6 +137,20 @@ pub enum BindError {
     InvalidHandle,
 }
 
+impl BindError {
+    /// The error as `strerror` words it, without the address: what a
+    /// tool built on the C library prints (`nc: Address already in use`).
+    pub fn strerror(&self) -> &'static str {
+        match self {
+            BindError::AddrInUse { .. } => "Address already in use",
+            BindError::AddrNotAvailable(_) => "Cannot assign requested address",
+            // EAGAIN from an exhausted ephemeral range.
+            BindError::NoPortsAvailable => "Resource temporarily unavailable",
+            BindError::InvalidHandle => "Bad file descriptor",
+        }
+    }
+}
+
 /// Errors of sending a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {

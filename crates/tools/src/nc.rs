@@ -207,8 +207,23 @@ impl NcArgs {
                 'z' => a.scan = true,
                 'd' => a.no_stdin = true,
                 'U' => unix = true,
-                // Not range-checked by nc: 0 is any port.
-                'p' => a.source_port = Some(port(&v, a.numeric, true)?),
+                // Not range-checked by nc: 0 is any port. A name that
+                // is no service is getaddrinfo's error.
+                'p' => {
+                    a.source_port = Some(port(&v, a.numeric, true).map_err(|e| {
+                        if e.message.starts_with("port number invalid") {
+                            Usage {
+                                status: 1,
+                                ..Usage::new(
+                                    "nc",
+                                    "getaddrinfo: Servname not supported for ai_socktype".into(),
+                                )
+                            }
+                        } else {
+                            e
+                        }
+                    })?)
+                }
                 // OpenBSD nc: whole seconds, as strtonum reads them; a
                 // negative -q waits for ever (Debian's patch).
                 'q' => {
@@ -227,18 +242,29 @@ impl NcArgs {
                 's' => {
                     a.source = Some(v.parse().map_err(|_| Usage {
                         status: 1,
-                        ..Usage::new(
-                            "nc",
-                            format!("getaddrinfo: Name or service not known ({v})"),
-                        )
+                        ..Usage::new("nc", "getaddrinfo: Name or service not known".into())
                     })?)
                 }
                 _ => {}
             }
         }
+        // Debian's netcat-openbsd 1.219's own checks, in its words.
+        let refuse = |m: &str| Usage {
+            status: 1,
+            ..Usage::new("nc", m.into())
+        };
+        if a.listen && a.scan {
+            return Err(refuse("cannot use -z and -l"));
+        }
+        if a.keep && !a.listen {
+            return Err(refuse("must use -l with -k"));
+        }
         if unix {
             let [path] = rest.as_slice() else {
-                return Err(usage_error("missing socket path".into()));
+                if rest.is_empty() && a.listen {
+                    return Err(refuse("missing socket pathname"));
+                }
+                return Err(usage_error(String::new()));
             };
             if a.scan {
                 return Err(Usage {
@@ -256,6 +282,9 @@ impl NcArgs {
                 return Err(usage_error(String::new()));
             }
             let p = match (rest.as_slice(), a.source_port) {
+                // A port given twice, with -p and as an argument: the
+                // usage.
+                ([_, ..], Some(_)) => return Err(usage_error(String::new())),
                 ([p], _) => port(p, a.numeric, true)?,
                 // `nc -l ADDR PORT`: the address to listen on.
                 ([h, p], _) => {
@@ -278,7 +307,12 @@ impl NcArgs {
         let range = |arg: &String| -> Result<(u16, u16), Usage> {
             Ok(match arg.split_once('-').filter(|(lo, _)| !lo.is_empty()) {
                 Some((lo, hi)) => {
-                    let (lo, hi) = (port(lo, a.numeric, false)?, port(hi, a.numeric, false)?);
+                    // A range is numbers only (build_ports).
+                    let numbers = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+                    if !numbers(lo) || !numbers(hi) {
+                        return Err(refuse(&format!("port number invalid: {arg}")));
+                    }
+                    let (lo, hi) = (port(lo, true, false)?, port(hi, true, false)?);
                     // A range given high to low is taken low to high
                     // (OpenBSD nc's build_ports swaps them).
                     (lo.min(hi), lo.max(hi))
@@ -577,6 +611,7 @@ async fn unix(
         }
     };
     if a.verbose {
+        err.line(format!("Bound on {path}"));
         err.line(format!("Listening on {path}"));
     }
     loop {
@@ -814,8 +849,10 @@ async fn listen(
     if a.udp {
         let sock = match UdpSocket::bind_with(host, local, true) {
             Ok(s) => s,
+            // A listener's bind fails as OpenBSD nc's err(1, NULL) says
+            // it: the error alone.
             Err(e) => {
-                err.line(format!("nc: bind failed: {e}"));
+                err.line(format!("nc: {}", e.strerror()));
                 return 1;
             }
         };
@@ -860,7 +897,7 @@ async fn listen(
     let listener = match TcpListener::bind_with(host, local, 1, opts) {
         Ok(l) => l,
         Err(e) => {
-            err.line(format!("nc: bind failed: {e}"));
+            err.line(format!("nc: {}", e.strerror()));
             return 1;
         }
     };
@@ -1150,10 +1187,33 @@ mod tests {
         // A negative -q waits for ever, as no -q does.
         assert_eq!(parse("-q -1 server 1").unwrap().quit, None);
         assert!(parse("-l").unwrap_err().message.contains("missing port"));
-        assert!(parse("-U")
-            .unwrap_err()
-            .message
-            .contains("missing socket path"));
+        // As Debian's netcat-openbsd 1.219 answers each (checked): -U
+        // without a path is the usage alone, -lU its own words.
+        let u = parse("-U").unwrap_err();
+        assert_eq!((u.message.as_str(), u.usage.is_some()), ("", true));
+        for (args, want) in [
+            ("-lU", "missing socket pathname"),
+            ("-lz 9000", "cannot use -z and -l"),
+            ("-k server 9", "must use -l with -k"),
+            ("-zv server domain-http", "port number invalid: domain-http"),
+            (
+                "-p abc server 7",
+                "getaddrinfo: Servname not supported for ai_socktype",
+            ),
+            (
+                "-s banana server 7",
+                "getaddrinfo: Name or service not known",
+            ),
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(
+                (e.message.as_str(), e.status, e.usage),
+                (want, 1, None),
+                "{args}"
+            );
+        }
+        assert!(parse("-l -p 9000 9001").unwrap_err().usage.is_some());
+        assert_eq!(parse("-l -p 9000").unwrap().ports, (9000, 9000));
         assert!(parse("-zU /x").is_err());
         // An option nc does not have, in getopt's words, with the usage;
         // one OpenBSD's has and this one lacks, said to be unsupported.

@@ -487,3 +487,20 @@ fn udp_clients_with_v_test_the_port_first() {
     assert!(r[2].stdout.is_empty(), "{:?}", r[2]);
     assert_eq!(r[3].exit, Some(0), "{:?}", r[3]);
 }
+
+/// A listener whose port is taken fails as OpenBSD nc's err(1, NULL)
+/// says it — the error alone, no "bind failed", no address; `-lUv` says
+/// where it bound, then that it listens.
+#[test]
+fn a_listener_on_a_taken_port_says_the_error_alone() {
+    let r = run(&[
+        ("0s", "server", "serve echo"),
+        ("1s", "server", "nc -l 7"),
+        ("2s", "server", "nc -lUv /tmp/s"),
+    ]);
+    assert_eq!(
+        (r[1].exit, r[1].stderr.clone()),
+        (Some(1), vec!["nc: Address already in use".to_string()])
+    );
+    assert_eq!(r[2].stderr, ["Bound on /tmp/s", "Listening on /tmp/s"]);
+}
