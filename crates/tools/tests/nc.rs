@@ -504,3 +504,29 @@ fn a_listener_on_a_taken_port_says_the_error_alone() {
     );
     assert_eq!(r[2].stderr, ["Bound on /tmp/s", "Listening on /tmp/s"]);
 }
+
+/// TCP to a broadcast or multicast address (the limited broadcast, a
+/// directed one, a group) is refused at connect with "Network is
+/// unreachable", as Linux's tcp_v4_connect answers (ENETUNREACH).
+#[test]
+fn tcp_to_broadcast_or_multicast_is_unreachable() {
+    let r = run(&[
+        ("1s", "client", "nc -v 255.255.255.255 80"),
+        ("2s", "client", "nc -v 10.99.1.255 80"),
+        ("3s", "client", "nc -v 224.0.0.1 80"),
+    ]);
+    for (ran, a) in r
+        .iter()
+        .zip(["255.255.255.255", "10.99.1.255", "224.0.0.1"])
+    {
+        assert_eq!(
+            (ran.exit, ran.stderr.clone()),
+            (
+                Some(1),
+                vec![format!(
+                    "nc: connect to {a} port 80 (tcp) failed: Network is unreachable"
+                )]
+            )
+        );
+    }
+}

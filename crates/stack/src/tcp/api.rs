@@ -148,12 +148,18 @@ impl TcpLayer {
         opts: SocketOptions,
     ) -> Result<TcpHandle, ConnectError> {
         let opts = opts.clamped();
-        if remote.ip().is_unspecified()
-            || remote.ip().is_broadcast()
-            || remote.ip().is_multicast()
-            || remote.port() == 0
-        {
+        if remote.ip().is_unspecified() || remote.port() == 0 {
             return Err(ConnectError::InvalidAddress(remote));
+        }
+        // A broadcast or multicast route carries no connection: Linux's
+        // tcp_v4_connect refuses one with ENETUNREACH (RFC 1122
+        // §4.2.3.10: a SYN to such an address is to be ignored anyway).
+        let dst = *remote.ip();
+        if dst.is_broadcast()
+            || dst.is_multicast()
+            || ip.ifaces.iter().any(|i| i.is_subnet_broadcast(dst))
+        {
+            return Err(ConnectError::NoRoute(dst));
         }
         let bound = local.map(|l| *l.ip()).filter(|a| !a.is_unspecified());
         let route = ip
