@@ -166,7 +166,8 @@ pub enum SendError {
     WouldBlock,
     #[error("Cannot assign requested address ({0})")]
     AddrNotAvailable(Ipv4Addr),
-    #[error("Permission denied (broadcast without SO_BROADCAST)")]
+    /// EACCES: a broadcast destination without SO_BROADCAST.
+    #[error("Permission denied")]
     BroadcastNotAllowed,
     #[error("No buffer space available")]
     NoBufferSpace,

@@ -530,3 +530,15 @@ fn tcp_to_broadcast_or_multicast_is_unreachable() {
         );
     }
 }
+
+/// UDP connect to a broadcast address without SO_BROADCAST fails with
+/// EACCES, as Linux's ip4_datagram_connect refuses it: netcat says so.
+#[test]
+fn udp_connect_to_broadcast_is_permission_denied() {
+    let r = run(&[("1s", "client", "nc -uzv 255.255.255.255 80")]);
+    assert_eq!(
+        r[0].stderr,
+        ["nc: connect to 255.255.255.255 port 80 (udp) failed: Permission denied"]
+    );
+    assert_eq!(r[0].exit, Some(1));
+}

@@ -70,6 +70,11 @@ impl Stack {
         let s = self.udp.get(h).ok_or(SendError::InvalidHandle)?;
         let bound = Some(*s.local.ip()).filter(|a| !a.is_unspecified());
         let remote = super::to_this_host(remote, bound);
+        // Linux's ip4_datagram_connect: a broadcast route without
+        // SO_BROADCAST is EACCES at connect, not at the first send.
+        if self.is_broadcast_addr(*remote.ip()) && !s.broadcast {
+            return Err(SendError::BroadcastNotAllowed);
+        }
         let route = self.ip.route_local(now, *remote.ip(), bound)?;
         let s = self.udp.get_mut(h).ok_or(SendError::InvalidHandle)?;
         if s.local.ip().is_unspecified() {
