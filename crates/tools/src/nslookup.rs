@@ -360,10 +360,14 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
     let servers: Vec<Ipv4Addr> = match &a.server {
         Some(s) => match resolve::lookup(&host, s).await {
             Ok(ip) => vec![ip],
-            Err(_) => {
-                err.line(format!(
-                    "nslookup: couldn't get address for '{s}': not found"
-                ));
+            Err(e) => {
+                // BIND's words: a name that does not exist is "not
+                // found", one no server would resolve a "failure".
+                let why = match e {
+                    resolve::ResolveError::NoName => "not found",
+                    resolve::ResolveError::Again => "failure",
+                };
+                err.line(format!("nslookup: couldn't get address for '{s}': {why}"));
                 return 1;
             }
         },
@@ -403,7 +407,9 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
     };
     let mut header_done = false;
     let header = |out: &mut Output, header_done: &mut bool, server_ip: Ipv4Addr| {
-        if !*header_done && reverse.is_none() {
+        // (The default lookup of an address prints none; one asked for
+        // with -type=PTR does.)
+        if !*header_done && (reverse.is_none() || a.qtype.is_some()) {
             // The server as it was given (a name stays a name), then its
             // address, as BIND's nslookup prints them.
             let shown = a.server.clone().unwrap_or_else(|| server_ip.to_string());
@@ -414,6 +420,9 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
         *header_done = true;
     };
     let mut last_failure = None;
+    // The name (with its search domain) whose lookup failed other than
+    // by NXDOMAIN: BIND's nslookup names it.
+    let mut failed_on = None;
     for name in &candidates {
         let last_candidate = name == candidates.last().expect("non-empty");
         // With -debug every name of the search list is a lookup shown
@@ -496,6 +505,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
                 }
                 if code != ResponseCode::NoError {
                     last_failure = Some(code);
+                    failed_on = Some(bare(name));
                     failed = true;
                     break;
                 }
@@ -550,7 +560,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
             .to_string()
             .trim_end_matches('.')
             .to_string(),
-        None => a.name.clone(),
+        None => failed_on.unwrap_or_else(|| a.name.clone()),
     };
     out.line(format!(
         "** server can't find {asked}: {}",

@@ -937,3 +937,31 @@ fn nc_and_curl_try_each_address_of_a_name() {
         ["curl: (7) Failed to connect to x port 80 after 0 ms: Couldn't connect to server"]
     );
 }
+
+/// BIND's nslookup names the search-list name a REFUSED answer was for,
+/// and prints the server header for an address asked with -type=PTR
+/// (only the default lookup of an address leaves it out).
+#[test]
+fn nslookup_names_the_refused_search_name_and_heads_ptr_lookups() {
+    let net = dns_net().replace(
+        "search = [\"lab.test\"]",
+        "search = [\"other.test\", \"lab.test\"]",
+    );
+    let r = run_in(
+        &net,
+        &[
+            SERVE_DNS,
+            ("1s", "client", "nslookup server"),
+            ("2s", "client", "nslookup -type=PTR 10.99.2.2 10.99.3.2"),
+        ],
+    );
+    assert_eq!(r[1].exit, Some(1));
+    assert_eq!(
+        r[1].out(),
+        format!("{RA}{HEADER}** server can't find server.other.test: REFUSED\n\n")
+    );
+    assert_eq!(
+        r[2].out(),
+        format!("{HEADER}2.2.99.10.in-addr.arpa\tname = r2.lab.test.\n\n")
+    );
+}
