@@ -1047,3 +1047,30 @@ fn unreadable_files_odd_headers_and_auth_as_curl_does() {
         r[6].stderr
     );
 }
+
+/// The meter of a failed transfer, as curl 7.88.1 draws it (checked): a
+/// refused connect ends with a last row after the first (each begun with
+/// a carriage return), then the error on a line of its own; a name that
+/// did not resolve leaves the first row unended, the error right after.
+#[test]
+fn a_failed_transfer_ends_the_meter_as_curl_does() {
+    let r = curls(&[
+        "curl -o /dev/null http://server:81/",
+        "curl -o /dev/null http://nosuch.invalid/",
+    ]);
+    let row = "  0     0    0     0    0     0      0      0 --:--:-- --:--:-- --:--:--     0";
+    assert_eq!(r[0].exit, Some(7));
+    // (The transcript splits lines at carriage returns too.)
+    assert_eq!(r[0].stderr.len(), 5, "{:#?}", r[0].stderr);
+    assert_eq!(r[0].stderr[2..4], [row, row]);
+    assert!(r[0].stderr[4].starts_with("curl: (7) Failed to connect"));
+    assert_eq!(r[1].exit, Some(6));
+    // (One row only; the transcript shows the unended row and the error
+    // as two lines.)
+    assert_eq!(
+        r[1].stderr[2..],
+        [row, "curl: (6) Could not resolve host: nosuch.invalid"],
+        "{:#?}",
+        r[1].stderr
+    );
+}

@@ -896,10 +896,23 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                 // mid-body) leaves what arrived, as curl's own writes would.
                 run.keep_partial();
                 stats.errormsg = Some(f.message.clone());
-                // curl ends the meter's line when a transfer ends, also a
-                // failed one.
+                // curl ends the meter with a last row when a transfer
+                // ends, also a failed one (7, 52, 28 ...; curl 7.88.1,
+                // checked) — except when the name did not resolve: then
+                // the first row stays as it is and the error follows on
+                // its line.
                 if std::mem::take(&mut run.meter_open) {
-                    run.err.write_bytes(b"\n");
+                    match run.meter.take() {
+                        _ if f.code == 6 => {}
+                        Some(mut m) => m.done(
+                            run.host.now(),
+                            stats.size_expected.unwrap_or(0),
+                            stats.size_download,
+                            stats.size_upload,
+                            run.err,
+                        ),
+                        None => run.err.write_bytes(b"\n"),
+                    }
                 }
                 // A transfer that ended early closes its connection
                 // (libcurl's multi_done with premature set); one that came
