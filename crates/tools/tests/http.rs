@@ -1074,3 +1074,41 @@ fn a_failed_transfer_ends_the_meter_as_curl_does() {
         r[1].stderr
     );
 }
+
+/// -X POST with -d through a 301: curl keeps the method it was told but
+/// sends the body only to the first URL; after an HTTP/1.0 answer the
+/// request that follows the redirect is HTTP/1.0 too (curl 7.88.1).
+#[test]
+fn a_custom_post_keeps_its_method_but_not_its_body_through_a_301() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            (
+                "0s",
+                "server",
+                r"printf 'HTTP/1.0 301 Moved\r\nLocation: http://server/hello.txt\r\nContent-Length: 0\r\n\r\n' | nc -l 8081",
+            ),
+            (
+                "1s",
+                "client",
+                "curl -sv -o /dev/null -L -X POST -d x=1 http://server:8081/",
+            ),
+        ],
+    );
+    let sent: Vec<&String> = r[2]
+        .stderr
+        .iter()
+        .filter(|l| l.starts_with("> POST") || l.starts_with("> Content-Length"))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "> POST / HTTP/1.1\r",
+            "> Content-Length: 3\r",
+            "> POST /hello.txt HTTP/1.0\r"
+        ],
+        "{:#?}",
+        r[2].stderr
+    );
+}

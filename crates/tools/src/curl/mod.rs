@@ -116,6 +116,9 @@ struct Run<'a> {
     dumped: Vec<u8>,
     /// With -i or -I and -o FILE: the file holds this run's heads so far.
     heads_in_file: bool,
+    /// This URL's transfer had an HTTP/1.0 answer (a redirect followed
+    /// from it asks in HTTP/1.0).
+    answered_http10: bool,
     /// `--resolve`'s answers by (host, port): IPv4 addresses, or none
     /// (an entry of IPv6 addresses only).
     pins: std::collections::BTreeMap<(String, u16), Vec<std::net::Ipv4Addr>>,
@@ -360,7 +363,13 @@ async fn exchange(
     stats: &mut Stats,
 ) -> Result<(Head, Vec<u8>), Failure> {
     let mut open = run.connection(url, stats).await?;
-    let version = if run.a.http10 { "1.0" } else { "1.1" };
+    // After an HTTP/1.0 answer, the requests that follow it (-L) are
+    // HTTP/1.0 too (libcurl's data->state.httpversion).
+    let version = if run.a.http10 || run.answered_http10 {
+        "1.0"
+    } else {
+        "1.1"
+    };
     let mut lines = vec![format!("{method} {} HTTP/{version}", url.target)];
     let mut headers: Vec<(String, String)> = vec![("Host".into(), url.authority())];
     // -u, else the URL's own `user:password@`. No password prompt here:
@@ -515,6 +524,7 @@ async fn exchange(
         "HTTP/1.0" => "1",
         _ => "1.1",
     };
+    run.answered_http10 |= proto == "HTTP/1.0";
     stats.num_headers = head.headers.len() as u32;
     stats.size_header += head.start.len() as u64 + 2;
     for (n, v) in &head.headers {
@@ -801,6 +811,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         body_sink: None,
         streamed: false,
         heads_in_file: false,
+        answered_http10: false,
         body_kept: false,
         dumped: Vec::new(),
         pins: std::collections::BTreeMap::new(),
@@ -832,6 +843,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
     };
     for (urlnum, url_text) in urls.iter().enumerate() {
         run.current = None;
+        run.answered_http10 = false;
         let mut stats = Stats {
             start: Some(host.now()),
             urlnum,
@@ -1152,6 +1164,10 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
                 // RFC 9110 §15.4: curl turns POST into GET for 301-303.
                 if matches!(code, 301..=303) && method == "POST" && a.method.is_none() {
                     method = "GET".into();
+                    body = None;
+                } else if matches!(code, 301..=303) && a.method.is_some() {
+                    // -X keeps its method through the redirect, but
+                    // curl sends the body only to the first URL.
                     body = None;
                 }
                 url = next;
