@@ -421,6 +421,7 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
             root: root.clone(),
             log: log.then(|| RefCell::new(host.stdout(pid))),
             places: crate::places::Places::new(&host, http::server::MAX_CONNECTIONS),
+            bodies: std::cell::Cell::new(0),
         });
         loop {
             let Ok(stream) = listener.accept().await else {

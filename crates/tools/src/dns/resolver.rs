@@ -13,7 +13,8 @@
 //!
 //! Bounded against what the network sends: records are taken only from
 //! inside the zone of the server that sent them (its bailiwick, RFC 5452
-//! §6), the cache holds at most [`CACHE_MAX`] record sets, one query
+//! §6), the cache holds at most [`CACHE_MAX`] record sets and
+//! [`RECORDS_MAX`] records (no set of more than [`SET_MAX`]), one query
 //! follows at most [`MAX_STEPS`] referrals and CNAMEs and asks at most
 //! [`MAX_ASKS`] servers, and at most [`IN_FLIGHT_MAX`] queries are resolved
 //! at once (more are dropped; the stub asks again).
@@ -36,6 +37,12 @@ use super::zone::key;
 
 /// Record sets the cache holds at most.
 pub const CACHE_MAX: usize = 10_000;
+/// Records the cache holds at most, all sets together (a negative entry
+/// counts one): a server cannot fill memory with sets of thousands.
+pub const RECORDS_MAX: usize = 50_000;
+/// Records one cached set holds at most; a larger set is answered but not
+/// kept (BIND's `max-records-per-type` is 100 too).
+pub const SET_MAX: usize = 100;
 /// Referrals and CNAMEs one query follows at most.
 pub const MAX_STEPS: usize = 16;
 /// Servers one client query asks at most, counting every question asked
@@ -76,12 +83,24 @@ struct Entry {
     expires: Instant,
 }
 
+impl Entry {
+    /// What the entry counts towards [`RECORDS_MAX`].
+    fn weight(&self) -> usize {
+        match &self.what {
+            Cached::Records(v) => v.len().max(1),
+            Cached::Missing { .. } => 1,
+        }
+    }
+}
+
 /// The resolver's state: root hints and the cache.
 #[derive(Debug)]
 pub struct Resolver {
     host: Host,
     roots: Vec<Ipv4Addr>,
     cache: RefCell<BTreeMap<(String, RecordType), Entry>>,
+    /// Records in the cache, all entries together ([`Entry::weight`]).
+    records: Cell<usize>,
     in_flight: Cell<usize>,
 }
 
@@ -108,6 +127,7 @@ impl Resolver {
             host,
             roots,
             cache: RefCell::new(BTreeMap::new()),
+            records: Cell::new(0),
             in_flight: Cell::new(0),
         }
     }
@@ -119,7 +139,9 @@ impl Resolver {
         let mut cache = self.cache.borrow_mut();
         let e = cache.get(&(k.to_string(), t))?;
         if e.expires <= now {
-            cache.remove(&(k.to_string(), t));
+            if let Some(gone) = cache.remove(&(k.to_string(), t)) {
+                self.records.set(self.records.get() - gone.weight());
+            }
             return None;
         }
         let left = e.expires.saturating_since(now).as_secs() as u32;
@@ -144,26 +166,39 @@ impl Resolver {
         if ttl == 0 {
             return;
         }
-        let mut cache = self.cache.borrow_mut();
-        if cache.len() >= CACHE_MAX && !cache.contains_key(&(k.clone(), t)) {
-            cache.retain(|_, e| e.expires > now);
-            if cache.len() >= CACHE_MAX {
-                // Still full of live entries: the one stored first goes.
-                if let Some(oldest) = cache
-                    .iter()
-                    .min_by_key(|(_, e)| e.stored)
-                    .map(|(key, _)| key.clone())
-                {
-                    cache.remove(&oldest);
-                }
-            }
-        }
         let entry = Entry {
             what,
             stored: now,
             expires: now + Duration::from_secs(u64::from(ttl)),
         };
+        let w = entry.weight();
+        if w > SET_MAX {
+            return;
+        }
+        let mut cache = self.cache.borrow_mut();
+        let mut total = self.records.get();
+        if let Some(old) = cache.remove(&(k.clone(), t)) {
+            total -= old.weight();
+        }
+        if cache.len() >= CACHE_MAX || total + w > RECORDS_MAX {
+            cache.retain(|_, e| e.expires > now);
+            total = cache.values().map(Entry::weight).sum();
+        }
+        while cache.len() >= CACHE_MAX || total + w > RECORDS_MAX {
+            // Still full of live entries: the one stored first goes.
+            let Some(oldest) = cache
+                .iter()
+                .min_by_key(|(_, e)| e.stored)
+                .map(|(key, _)| key.clone())
+            else {
+                break;
+            };
+            if let Some(gone) = cache.remove(&oldest) {
+                total -= gone.weight();
+            }
+        }
         cache.insert((k, t), entry);
+        self.records.set(total + w);
     }
 
     /// Cache every record set of `records` that a server for `zone` may
@@ -341,7 +376,12 @@ impl Resolver {
                         nxdomain: true,
                         soa: soa.clone().map(Box::new),
                     };
-                    self.store(end, t, missing, ttl);
+                    // Only a name inside the server's zone may be said
+                    // not to exist (RFC 5452 §6: a chain leading out of
+                    // it must not plant NXDOMAIN for another's name).
+                    if in_zone(&end, &zone) {
+                        self.store(end, t, missing, ttl);
+                    }
                     return Resolved {
                         rcode: ResponseCode::NXDomain,
                         answers,
@@ -627,5 +667,60 @@ mod tests {
         assert_eq!(sets[&("www.lab.test.".to_string(), RecordType::A)].len(), 2);
         // The root may speak for anything.
         assert_eq!(believed(&records, ".").len(), 3);
+    }
+
+    fn a_set(name: &str, n: usize) -> Vec<Record> {
+        (0..n)
+            .map(|i| {
+                Record::from_rdata(
+                    Name::from_ascii(name).unwrap(),
+                    600,
+                    RData::A(hickory_proto::rr::rdata::A(Ipv4Addr::from(i as u32))),
+                )
+            })
+            .collect()
+    }
+
+    /// The cache is bounded in records, not only in sets: sets of a
+    /// hundred from a hostile zone push the oldest out at RECORDS_MAX,
+    /// a set of more than SET_MAX is not kept, and the count stays true
+    /// through replacement.
+    #[test]
+    fn the_cache_is_bounded_in_records() {
+        let stack = tcplab_stack::Stack::new(tcplab_stack::Config::default());
+        let r = Resolver::new(Host::new("resolver", stack), Vec::new());
+        for i in 0..(RECORDS_MAX / SET_MAX + 50) {
+            let name = format!("x{i}.evil.test.");
+            r.store(
+                name.clone(),
+                RecordType::A,
+                Cached::Records(a_set(&name, SET_MAX)),
+                600,
+            );
+        }
+        assert_eq!(r.records.get(), RECORDS_MAX);
+        let counted: usize = r.cache.borrow().values().map(Entry::weight).sum();
+        assert_eq!(counted, RECORDS_MAX);
+        assert!(
+            r.cached("x0.evil.test.", RecordType::A).is_none(),
+            "the oldest went"
+        );
+        let big = a_set("big.evil.test.", SET_MAX + 1);
+        r.store(
+            "big.evil.test.".into(),
+            RecordType::A,
+            Cached::Records(big),
+            600,
+        );
+        assert!(r.cached("big.evil.test.", RecordType::A).is_none());
+        // Replacing a set counts the new one instead of the old.
+        let last = format!("x{}.evil.test.", RECORDS_MAX / SET_MAX + 49);
+        r.store(
+            last.clone(),
+            RecordType::A,
+            Cached::Records(a_set(&last, 1)),
+            600,
+        );
+        assert_eq!(r.records.get(), RECORDS_MAX - SET_MAX + 1);
     }
 }

@@ -17,10 +17,11 @@
 //! responses cannot lock others out; a newcomer is refused only when
 //! every place is busy with a request that is moving. A response that
 //! makes no progress for [`SEND_STALL`] is given up. Limits: request
-//! heads 16 KiB, request bodies [`MAX_BODY`]; chunked request bodies are
-//! not accepted (411).
+//! heads 16 KiB, request bodies [`MAX_BODY`], all the bodies held at once
+//! [`BODIES_MAX`] (counted as they arrive; past it, 503); chunked request
+//! bodies are not accepted (411).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -41,6 +42,11 @@ pub const FIRST_REQUEST: Duration = Duration::from_secs(60);
 pub const KEEPALIVE: Duration = Duration::from_secs(5);
 /// The largest request body accepted.
 pub const MAX_BODY: u64 = 16 << 20;
+/// Request bodies held at once, all connections together: a request
+/// whose body would pass this waits for nothing and is answered 503, so
+/// that memory stays bounded however many connections send large
+/// bodies together.
+pub const BODIES_MAX: u64 = 64 << 20;
 /// Connections served at once; more are closed as they come, so that
 /// memory stays bounded (each may hold a 16 MiB body, and over TLS about
 /// 100 KiB of buffers) while the slow ones time out.
@@ -57,6 +63,40 @@ pub struct Site {
     pub log: Option<RefCell<Output>>,
     /// The connections being served.
     pub places: Rc<Places>,
+    /// Bytes of request bodies being read or answered now
+    /// ([`BODIES_MAX`]).
+    pub bodies: Cell<u64>,
+}
+
+/// A connection's share of [`BODIES_MAX`]: the body bytes it holds,
+/// counted as they arrive (a length declared and not sent holds
+/// nothing), given back when dropped.
+struct BodyShare<'a> {
+    site: &'a Site,
+    bytes: u64,
+}
+
+impl<'a> BodyShare<'a> {
+    fn new(site: &'a Site) -> BodyShare<'a> {
+        BodyShare { site, bytes: 0 }
+    }
+
+    /// Count `n` more bytes, or say that they would pass the limit.
+    fn grow(&mut self, n: u64) -> Result<(), HttpError> {
+        let held = self.site.bodies.get();
+        if held + n > BODIES_MAX {
+            return Err(HttpError::Refused);
+        }
+        self.site.bodies.set(held + n);
+        self.bytes += n;
+        Ok(())
+    }
+}
+
+impl Drop for BodyShare<'_> {
+    fn drop(&mut self) {
+        self.site.bodies.set(self.site.bodies.get() - self.bytes);
+    }
 }
 
 /// A place for a new connection among the [`MAX_CONNECTIONS`] (see
@@ -74,6 +114,7 @@ fn reason(code: u16) -> &'static str {
         404 => "Not Found",
         411 => "Length Required",
         413 => "Content Too Large",
+        503 => "Service Unavailable",
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",
         505 => "HTTP Version Not Supported",
@@ -283,18 +324,28 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
             refuse(&mut conn, &site, slot, 413, minor).await;
             break;
         }
+        let mut share = BodyShare::new(&site);
         let mut body = Vec::new();
         let read = timeout(
             &site.host,
             FIRST_REQUEST,
             conn.read_exact_into(length, &mut |b| {
+                share.grow(b.len() as u64)?;
                 body.extend_from_slice(b);
                 Ok(())
             }),
         )
         .await;
-        if !matches!(read, Ok(Ok(()))) {
-            break;
+        match read {
+            Ok(Ok(())) => {}
+            // Every connection's bodies together would pass BODIES_MAX.
+            Ok(Err(HttpError::Refused)) => {
+                drop(body);
+                drop(share);
+                refuse(&mut conn, &site, slot, 503, minor).await;
+                break;
+            }
+            _ => break,
         }
         let keep = if minor == "1.1" {
             !head.has_token("connection", "close")
@@ -428,6 +479,35 @@ async fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Request bodies are counted against one budget as their bytes
+    /// arrive, and the share goes back when the connection is done with
+    /// its body.
+    #[test]
+    fn bodies_share_one_budget() {
+        let host = Host::new(
+            "web",
+            tcplab_stack::Stack::new(tcplab_stack::Config::default()),
+        );
+        let site = Site {
+            places: crate::places::Places::new(&host, 4),
+            host,
+            root: "/".into(),
+            log: None,
+            bodies: Cell::new(0),
+        };
+        let mut a = BodyShare::new(&site);
+        a.grow(BODIES_MAX - 10).unwrap();
+        {
+            let mut b = BodyShare::new(&site);
+            b.grow(10).unwrap();
+            assert!(b.grow(1).is_err(), "past the budget");
+            assert_eq!(site.bodies.get(), BODIES_MAX);
+        }
+        assert_eq!(site.bodies.get(), BODIES_MAX - 10);
+        drop(a);
+        assert_eq!(site.bodies.get(), 0);
+    }
 
     #[test]
     fn decoding_and_types() {

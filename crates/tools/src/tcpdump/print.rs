@@ -155,6 +155,11 @@ fn ip_header(ip: &ipv4::Packet<&[u8]>) -> String {
     s
 }
 
+/// Conversations whose sequence bases the printer keeps at most.
+pub const BASES_MAX: usize = 65_536;
+/// Addresses whose names the printer keeps at most.
+pub const NAMES_MAX: usize = 4_096;
+
 /// The printer's memory: each direction's base for relative sequence
 /// numbers (set in pairs, one conversation at a time).
 #[derive(Debug, Default)]
@@ -200,6 +205,11 @@ impl Printer {
 
     /// The name `addr` prints as (`None`: its number).
     pub fn learn(&mut self, addr: Ipv4Addr, name: Option<String>) {
+        // Bounded under a flood of spoofed sources: the oldest knowledge
+        // goes all at once (a name is asked again if it comes back).
+        if self.names.len() >= NAMES_MAX {
+            self.names.clear();
+        }
         self.names.insert(addr, name);
     }
 
@@ -355,6 +365,13 @@ impl Printer {
         let relative = !style.absolute && f.ack();
         let recorded = relative && (f.syn() || !self.bases.contains_key(&key));
         if recorded {
+            // tcpdump's table grows for as long as it runs; this one is
+            // bounded: past BASES_MAX conversations it starts afresh (a
+            // conversation then prints its next segment absolute, as if
+            // first seen).
+            if self.bases.len() >= 2 * BASES_MAX {
+                self.bases.clear();
+            }
             self.bases.insert(key, seg.seq_number().0);
             self.bases.insert(rev, seg.ack_number().0.wrapping_sub(1));
         }

@@ -385,3 +385,26 @@ fn udp_lengths_come_from_the_udp_header() {
         "IP 10.0.1.2.53233 > 10.0.2.2.9999: truncated-udplength 4"
     );
 }
+
+/// The printer's memory is bounded under a flood of conversations (a
+/// spoofed ACK from every port): past BASES_MAX it starts afresh, and
+/// so does the table of names past NAMES_MAX.
+#[test]
+fn the_printers_memory_is_bounded() {
+    let mut p = Printer::default();
+    for i in 0..(BASES_MAX + 10) as u32 {
+        let mut tcp = vec![0u8; 20];
+        tcp[0..2].copy_from_slice(&((i % 60_000) as u16 + 1).to_be_bytes());
+        tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
+        tcp[4..8].copy_from_slice(&i.to_be_bytes());
+        tcp[12] = 5 << 4;
+        tcp[13] = 0x10; // ACK
+        let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        p.line(&v4(6, 64, src, [10, 0, 0, 1], &tcp, None), numeric_style());
+        assert!(p.bases.len() <= 2 * BASES_MAX);
+    }
+    for i in 0..(NAMES_MAX + 10) as u32 {
+        p.learn(Ipv4Addr::from(i), None);
+        assert!(p.names.len() <= NAMES_MAX);
+    }
+}
