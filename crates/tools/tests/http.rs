@@ -545,8 +545,11 @@ fn errors_and_exit_codes() {
             "curl: (1) Protocol \"ftp\" not supported or disabled in libcurl".into()
         )
     );
+    // The warning's three lines and status 23, no line of curl's own
+    // after them (curl 7.88.1).
     assert_eq!(r[6].exit, Some(23));
     assert!(r[6].stderr[0].starts_with("Warning: Binary output can mess up your terminal."));
+    assert_eq!(r[6].stderr.len(), 3, "{:?}", r[6].stderr);
     assert_eq!((r[7].exit, r[7].stderr.len()), (Some(6), 0), "-s is silent");
     assert_eq!(
         err(8),

@@ -56,11 +56,18 @@ const VERSION: &str = "7.88.1";
 struct Failure {
     code: i32,
     message: String,
+    /// Ends curl without its `curl: (N)` line (what it has to say it
+    /// said already).
+    unsaid: bool,
 }
 
 impl Failure {
     fn new(code: i32, message: String) -> Failure {
-        Failure { code, message }
+        Failure {
+            code,
+            message,
+            unsaid: false,
+        }
     }
 }
 
@@ -968,7 +975,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                         run.err.line(format!("* Closing connection {n}"));
                     }
                 }
-                if !a.silent || a.show_error {
+                if (!a.silent || a.show_error) && !f.unsaid {
                     run.err.line(format!("curl: ({}) {}", f.code, f.message));
                     if f.code == 60 {
                         run.err.line(tls::SSLCERTS_HELP);
@@ -1222,14 +1229,21 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
             // standard output takes anything), unless --output - says so.
             let dash = matches!(output, Some(Some(o)) if o == "-");
             if data.contains(&0) && !dash && run.out.is_terminal() {
-                run.err.line(
-                    "Warning: Binary output can mess up your terminal. Use \"--output -\" to tell ",
-                );
-                run.err.line(
-                    "Warning: curl to output it to your terminal anyway, or consider \"--output ",
-                );
-                run.err.line("Warning: <FILE>\" to save to a file.");
-                return Err(output_failure());
+                // curl 7.88.1 (checked): the warning (not under -s),
+                // then status 23 without a line of its own.
+                if !a.silent {
+                    run.err.line(
+                        "Warning: Binary output can mess up your terminal. Use \"--output -\" to tell ",
+                    );
+                    run.err.line(
+                        "Warning: curl to output it to your terminal anyway, or consider \"--output ",
+                    );
+                    run.err.line("Warning: <FILE>\" to save to a file.");
+                }
+                return Err(Failure {
+                    unsaid: true,
+                    ..output_failure()
+                });
             }
             run.out.write_bytes(&data);
             // curl ignores SIGPIPE and learns of a reader gone from the
