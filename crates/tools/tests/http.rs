@@ -1115,3 +1115,27 @@ fn a_custom_post_keeps_its_method_but_not_its_body_through_a_301() {
         r[2].stderr
     );
 }
+
+/// -f reads none of an error's body (curl fails at its head): the
+/// meter's last row shows the length and nothing received, and
+/// `size_download` is 0; -I's last row shows the HEAD's Content-Length
+/// (curl 7.88.1, checked).
+#[test]
+fn the_meter_of_f_and_head_shows_the_length_not_a_body() {
+    let r = curls(&[
+        "curl -f -o /dev/null -w %{size_download} http://server/nope",
+        "curl -I -o /dev/null http://server/hello.txt",
+    ]);
+    assert_eq!(
+        (r[0].exit, r[0].stdout.clone()),
+        (Some(22), vec!["0".to_string()])
+    );
+    let last = &r[0].stderr[r[0].stderr.len() - 2];
+    assert!(last.starts_with("  0   "), "{:#?}", r[0].stderr);
+    let fields: Vec<&str> = last.split_whitespace().collect();
+    assert_eq!(&fields[..4], &["0", fields[1], "0", "0"]);
+    assert_ne!(fields[1], "0", "the error page's length: {last}");
+    let rows = &r[1].stderr;
+    let fields: Vec<&str> = rows.last().unwrap().split_whitespace().collect();
+    assert_eq!(&fields[..4], &["0", "16", "0", "0"], "{rows:#?}");
+}

@@ -580,6 +580,9 @@ async fn exchange(
     };
     let total = if no_body { 0 } else { length.unwrap_or(0) };
     stats.size_expected = length.filter(|_| !no_body);
+    // The meter's Total: what Content-Length said, a HEAD's too.
+    stats.content_length = length;
+    let run_fail = run.a.fail && code >= 400;
     run.body.clear();
     // (A file that holds heads already takes the body after them.)
     run.streamed = run.heads_in_file;
@@ -689,7 +692,10 @@ async fn exchange(
                 }
             };
             let read = async {
-                if no_body {
+                // -f: curl fails at the head of an error response and
+                // reads none of its body (http.c), so the meter's last
+                // row shows the length and nothing received.
+                if no_body || run_fail {
                     Ok(())
                 } else if chunked {
                     open.conn.read_chunked_into(&mut sink).await
@@ -925,7 +931,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                         _ if f.code == 6 => {}
                         Some(mut m) => m.done(
                             run.host.now(),
-                            stats.size_expected.unwrap_or(0),
+                            stats.content_length.unwrap_or(0),
                             stats.size_download,
                             stats.size_upload,
                             run.err,
@@ -1192,7 +1198,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     if let Some(mut m) = run.meter.take() {
         m.done(
             now,
-            stats.size_download,
+            stats.content_length.unwrap_or(0),
             stats.size_download,
             stats.size_upload,
             run.err,

@@ -74,6 +74,8 @@ pub(super) struct Stats {
     pub(super) connecting: bool,
     /// The body's length, when the response gave it.
     pub(super) size_expected: Option<u64>,
+    /// The last response's Content-Length (a HEAD's too), for the meter.
+    pub(super) content_length: Option<u64>,
     pub(super) errormsg: Option<String>,
     /// Where the body went; `None` for standard output.
     pub(super) filename_effective: Option<String>,
