@@ -294,6 +294,18 @@ impl TcpStream {
         self.host
             .with_stack(|s| s.tcp_set_keepalive(self.handle, on))
     }
+
+    /// `TCP_KEEPIDLE` and `TCP_KEEPINTVL`: when keep-alive probes begin
+    /// on an idle connection, and how far apart they go.
+    pub fn set_keepalive_times(&self, idle: std::time::Duration, interval: std::time::Duration) {
+        self.host.with_stack(|s| {
+            if let Some(mut o) = s.tcp_options(self.handle) {
+                o.keepalive_time = Some(idle);
+                o.keepalive_interval = Some(interval);
+                s.tcp_set_options(self.handle, o);
+            }
+        })
+    }
 }
 
 impl Drop for TcpStream {

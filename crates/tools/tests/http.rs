@@ -1139,3 +1139,30 @@ fn the_meter_of_f_and_head_shows_the_length_not_a_body() {
     let fields: Vec<&str> = rows.last().unwrap().split_whitespace().collect();
     assert_eq!(&fields[..4], &["0", "16", "0", "0"], "{rows:#?}");
 }
+
+/// curl's socket has keep-alive on, after 60 s idle (the tool's
+/// default, --keepalive-time 60): `ss -o` shows the timer while curl
+/// waits for an answer that does not come.
+#[test]
+fn curls_connection_keeps_alive_after_a_minute_idle() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "nc -l 8080"),
+            ("1s", "client", "curl -s -m 100 http://server:8080/"),
+            ("11s", "client", "ss -tno state established"),
+            ("80s", "client", "ss -tno state established"),
+        ],
+    );
+    let timer = |k: usize| r[k].stdout.iter().find(|l| l.contains("timer:")).cloned();
+    assert!(
+        timer(2).is_some_and(|l| l.contains("timer:(keepalive,50sec,0)")),
+        "{:?}",
+        r[2].stdout
+    );
+    assert!(
+        timer(3).is_some_and(|l| l.contains("timer:(keepalive,")),
+        "{:?}",
+        r[3].stdout
+    );
+}

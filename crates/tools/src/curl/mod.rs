@@ -324,6 +324,12 @@ impl Run<'_> {
                 ),
             ));
         };
+        // curl 7.88's socket: TCP_NODELAY (on by default since 7.50.2),
+        // and keep-alive after 60 s idle, a probe each 60 s
+        // (CURLOPT_TCP_KEEPALIVE on in the tool, --keepalive-time 60).
+        stream.set_nodelay(true);
+        stream.set_keepalive(true);
+        stream.set_keepalive_times(Duration::from_secs(60), Duration::from_secs(60));
         stats.connect = self.host.now().saturating_since(stats.start.unwrap_or(t0));
         stats.num_connects += 1;
         stats.scheme = true;
