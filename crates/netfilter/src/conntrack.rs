@@ -282,11 +282,24 @@ fn track_numbers(e: &mut Entry, d: usize, f: u8, n: &Numbers) -> RstCheck {
         // A RST is judged, and changes nothing of what is known: an
         // in-window one that closes nothing must not make the next one
         // with the same number "exact".
-        // Its ACK may not acknowledge what the other side never sent
-        // (Linux's tcp_in_window: not past the receiver's td_end), so a
-        // RST forged against a SYN without knowing its ISN is INVALID.
-        if f & flags::ACK != 0 && e.seen[r].known && after(n.ack, e.seen[r].end) {
-            return RstCheck::Outside;
+        // Its ACK must fall within what the other side has sent, not
+        // past its end nor more than a window before it (Linux's
+        // tcp_in_window: MAXACKWINDOW, the sender's window or 66,000 when
+        // none is known), so a RST forged against a SYN without its ISN
+        // is INVALID. An ACK of 0 in a RST counts as right (Linux lets
+        // stacks that send one pass).
+        if f & flags::ACK != 0 && n.ack != 0 && e.seen[r].known {
+            let end = e.seen[r].end;
+            let s = &e.seen[d];
+            let window = if s.acked {
+                s.edge.wrapping_sub(s.max_ack)
+            } else {
+                0
+            };
+            let lowest = end.wrapping_sub(window.max(66_000)).wrapping_sub(1);
+            if after(n.ack, end) || !after(n.ack, lowest) {
+                return RstCheck::Outside;
+            }
         }
         if !e.seen[r].acked {
             return RstCheck::Closes;

@@ -1166,3 +1166,41 @@ fn curls_connection_keeps_alive_after_a_minute_idle() {
         r[3].stdout
     );
 }
+
+/// A transfer cut short by -m in the middle of its body still ends the
+/// meter with a last row (what came), as curl's multi_done draws it; and
+/// with -i and two URLs each -o file holds its own transfer only.
+#[test]
+fn a_cut_transfer_ends_the_meter_and_each_url_has_its_file() {
+    let r = curls(&[
+        "curl -m 2.5 --limit-rate 100K -o /dev/null http://server/big.bin",
+        "curl -s -i -o /tmp/b http://server/hello.txt -o /tmp/b http://server/sub/a.txt",
+        "cat /tmp/b",
+    ]);
+    assert_eq!(r[0].exit, Some(28));
+    let e = &r[0].stderr;
+    // The first row, one a second (1 s, 2 s), and the last at the cut.
+    let rows: Vec<&String> = e
+        .iter()
+        .filter(|l| l.contains("--:--:--") || l.contains("0:00:"))
+        .collect();
+    assert_eq!(rows.len(), 4, "{e:#?}");
+    assert_ne!(rows[3], rows[2], "{e:#?}");
+    assert!(
+        e.last()
+            .unwrap()
+            .starts_with("curl: (28) Operation timed out"),
+        "{e:#?}"
+    );
+    assert_eq!(r[2].stdout[0], "HTTP/1.1 200 OK\r");
+    assert_eq!(r[2].stdout.last().map(String::as_str), Some("a"));
+    assert_eq!(
+        r[2].stdout
+            .iter()
+            .filter(|l| l.starts_with("HTTP/"))
+            .count(),
+        1,
+        "{:?}",
+        r[2].stdout
+    );
+}

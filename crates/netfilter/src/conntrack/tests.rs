@@ -129,12 +129,12 @@ fn a_rst_closes_a_flow_only_at_the_right_sequence_number() {
     assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Close));
 }
 
-/// A RST answering a SYN must acknowledge the SYN and nothing past it
-/// (Linux's tcp_in_window: an ACK beyond what the receiver sent): one
-/// forged without the ISN is INVALID and leaves the attempt standing;
-/// the true answer closes it.
+/// A RST's ACK must fall within what its receiver sent (Linux's
+/// tcp_in_window: not past its end, not more than a window before it):
+/// one forged against a SYN without the ISN is INVALID and leaves the
+/// attempt standing; the true answer closes it, and so does an ACK of 0.
 #[test]
-fn a_rst_against_a_syn_must_acknowledge_just_the_syn() {
+fn a_rsts_ack_must_fall_within_what_was_sent() {
     let mut ct = Conntrack::new(16, 1);
     let c = (40000, 9);
     let s = (9, 40000);
@@ -144,11 +144,27 @@ fn a_rst_against_a_syn_must_acknowledge_just_the_syn() {
     );
     let (id, _) = syn.flow.unwrap();
     let rst_ack = |ack: u32| segment(S, C, s, 0x14, (0, ack, 0), &[], 0);
-    for ack in [1000 + 12346, 900_000] {
+    // Past what the client sent, far before it (half the number space
+    // away), more than a window before it.
+    for ack in [
+        1000 + 12346,
+        900_000,
+        1001 + (1 << 31) + 10,
+        1001u32.wrapping_sub(70_000),
+    ] {
         assert_eq!(go(&mut ct, rst_ack(ack)).state, CtState::Invalid, "{ack}");
         assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::SynSent));
     }
     assert_ne!(go(&mut ct, rst_ack(1001)).state, CtState::Invalid);
+    assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Close));
+    // A stack that sends ACK 0 in its RST is let through (Linux).
+    let mut ct = Conntrack::new(16, 1);
+    let syn = go(
+        &mut ct,
+        segment(C, S, c, flags::SYN, (1000, 0, 65535), &[], 0),
+    );
+    let (id, _) = syn.flow.unwrap();
+    assert_ne!(go(&mut ct, rst_ack(0)).state, CtState::Invalid);
     assert_eq!(ct.entry(id).unwrap().tcp, Some(TcpCt::Close));
 }
 

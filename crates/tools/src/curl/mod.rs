@@ -99,7 +99,10 @@ struct Run<'a> {
     next_conn: u32,
     /// The connection this URL's transfer uses, once it has one.
     current: Option<u32>,
-    meter: Option<Meter>,
+    /// The progress meter, shared with a transfer's reader and ticker
+    /// and left here when a transfer is cut short (-m), so its last row
+    /// can still be drawn.
+    meter: RefCell<Option<Meter>>,
     /// The meter's row is on screen and not ended by a newline yet.
     meter_open: bool,
     /// TLS, once an https URL needed it.
@@ -632,7 +635,7 @@ async fn exchange(
     // body's reader (a row when data comes a second after the last) and
     // a ticker (a row each second while nothing comes, as curl's progress
     // callback runs on its clock, so a stall shows Current falling).
-    let meter = RefCell::new(run.meter.take());
+    let meter = &run.meter;
     let err = RefCell::new(&mut *run.err);
     // (In place: a transfer cut short by -m reports what came.)
     let size_download = Cell::from_mut(&mut stats.size_download);
@@ -730,10 +733,9 @@ async fn exchange(
             (r, _) => r,
         }
     };
-    let mut meter = meter.into_inner();
     if let Some(f) = refused.into_inner() {
         // curl's meter ends with a row of what came, after the warning.
-        if let Some(mut m) = meter.take() {
+        if let Some(mut m) = run.meter.get_mut().take() {
             m.done(
                 run.host.now(),
                 total,
@@ -743,10 +745,8 @@ async fn exchange(
             );
             run.meter_open = false;
         }
-        run.meter = None;
         return Err(f);
     }
-    run.meter = meter;
     match result {
         Ok(()) => {}
         Err(HttpError::Closed) => {
@@ -822,7 +822,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         open: None,
         next_conn: 0,
         current: None,
-        meter: None,
+        meter: RefCell::new(None),
         meter_open: false,
         tls: None,
         sessions: std::collections::BTreeSet::new(),
@@ -863,6 +863,8 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
     for (urlnum, url_text) in urls.iter().enumerate() {
         run.current = None;
         run.answered_http10 = false;
+        // Each URL's -o file is its own: a new one, heads and all.
+        run.heads_in_file = false;
         let mut stats = Stats {
             start: Some(host.now()),
             urlnum,
@@ -933,7 +935,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
                 // the first row stays as it is and the error follows on
                 // its line.
                 if std::mem::take(&mut run.meter_open) {
-                    match run.meter.take() {
+                    match run.meter.get_mut().take() {
                         _ if f.code == 6 => {}
                         Some(mut m) => m.done(
                             run.host.now(),
@@ -1143,7 +1145,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         }
     }
     let now = run.host.now();
-    run.meter = Some(Meter::new(show_meter, now, run.err));
+    *run.meter.get_mut() = Some(Meter::new(show_meter, now, run.err));
     run.meter_open = show_meter;
     let mut body = body;
     let mut printed = Vec::new();
@@ -1201,7 +1203,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     }
     let now = run.host.now();
     run.meter_open = false;
-    if let Some(mut m) = run.meter.take() {
+    if let Some(mut m) = run.meter.get_mut().take() {
         m.done(
             now,
             stats.content_length.unwrap_or(0),
