@@ -714,7 +714,7 @@ async fn exchange(
                     open.conn.read_to_close_into(&mut sink).await
                 }
             };
-            let ticker = report::tick(&host, &meter, &err, total, size_download);
+            let ticker = report::tick(&host, meter, &err, total, size_download);
             match select(read, ticker).await {
                 Either::Left(r) => r,
                 Either::Right(never) => match never {},
