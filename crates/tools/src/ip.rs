@@ -378,8 +378,22 @@ fn route_get(
     let now = host.now();
     let found = host.with_stack(|s| {
         let info = s.route_output(g.dst, g.src)?;
-        let table = s.route_to(g.dst).copied();
-        let expires = table
+        // The table's own entry (fibmatch): the longest prefix among the
+        // configured routes, a redirect's cache entry left aside.
+        let table = s
+            .routes()
+            .filter(|r| r.origin != RouteOrigin::Redirect && r.dest.contains(g.dst))
+            .fold(None::<&Route>, |best, r| {
+                // (The first of equals, as the table's lookup keeps it.)
+                let rank = |r: &Route| (r.dest.prefix_len(), r.origin == RouteOrigin::Static);
+                match best {
+                    Some(b) if rank(b) >= rank(r) => Some(b),
+                    _ => Some(r),
+                }
+            })
+            .copied();
+        let expires = s
+            .route_to(g.dst)
             .filter(|r| r.origin == RouteOrigin::Redirect)
             .and_then(|r| s.route_expires(r.dest));
         Ok::<_, SendError>((
@@ -418,6 +432,13 @@ fn route_get(
             out.line(format!(
                 "local {entry} dev {} table local proto kernel scope host src {} ",
                 dev(owner),
+                info.src
+            ));
+        } else if broadcast {
+            out.line(format!(
+                "broadcast {} dev {} table local proto kernel scope link src {} ",
+                g.dst,
+                dev(info.iface.0),
                 info.src
             ));
         } else if let Some(r) = table {

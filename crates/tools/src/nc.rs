@@ -307,10 +307,17 @@ impl NcArgs {
         let range = |arg: &String| -> Result<(u16, u16), Usage> {
             Ok(match arg.split_once('-').filter(|(lo, _)| !lo.is_empty()) {
                 Some((lo, hi)) => {
-                    // A range is numbers only (build_ports).
+                    // A range is numbers only (build_ports, checked
+                    // against netcat-openbsd 1.219): one that does not
+                    // begin with a number is invalid whole (a service
+                    // name with a dash too), else the half that fails is
+                    // named.
                     let numbers = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
-                    if !numbers(lo) || !numbers(hi) {
+                    if !numbers(lo) {
                         return Err(refuse(&format!("port number invalid: {arg}")));
+                    }
+                    if !numbers(hi) {
+                        return Err(refuse(&format!("port number invalid: {hi}")));
                     }
                     let (lo, hi) = (port(lo, true, false)?, port(hi, true, false)?);
                     // A range given high to low is taken low to high
@@ -1196,6 +1203,8 @@ mod tests {
             ("-lz 9000", "cannot use -z and -l"),
             ("-k server 9", "must use -l with -k"),
             ("-zv server domain-http", "port number invalid: domain-http"),
+            ("-zv server 80-http", "port number invalid: http"),
+            ("-zv server netbios-ns", "port number invalid: netbios-ns"),
             (
                 "-p abc server 7",
                 "getaddrinfo: Servname not supported for ai_socktype",

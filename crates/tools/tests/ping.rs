@@ -327,7 +327,16 @@ fn a_redirect_is_in_the_route_cache_for_five_minutes() {
             ("400s", "client", "ip route show cache"),
             ("400s", "client", "traceroute -n -q 1 10.2.0.20"),
             ("10s", "client", "ip route get 10.2.0.20"),
+            ("10s", "client", "ip route get 10.2.0.20 fibmatch"),
+            ("10s", "client", "ip route get 10.1.0.255 fibmatch"),
         ],
+    );
+    // fibmatch: the table's entry beneath the cache's redirect; a
+    // broadcast address's in the local table.
+    assert_eq!(r[8].stdout, ["default via 10.1.0.1 dev eth0 "]);
+    assert_eq!(
+        r[9].stdout,
+        ["broadcast 10.1.0.255 dev eth0 table local proto kernel scope link src 10.1.0.10 "]
     );
     assert_eq!(
         r[7].stdout,

@@ -389,11 +389,15 @@ impl Loader<'_> {
                 tcplab_netfilter::SecurityGroup::parse(&inb, &outb, raw.reject.unwrap_or(false))
                     .map_err(|(inbound, i, e)| {
                         let lines = if inbound {
-                            &raw.inbound
+                            Some(&raw.inbound)
                         } else {
-                            raw.outbound.as_ref().unwrap_or(&raw.inbound)
+                            raw.outbound.as_ref()
                         };
-                        self.at(&lines[i], e)
+                        match lines.and_then(|l| l.get(i)) {
+                            Some(line) => self.at(line, e),
+                            // (The default outbound rule is never wrong.)
+                            None => self.at(&f, e),
+                        }
                     })?;
             spec.groups.push((iface, sg));
         }

@@ -41,7 +41,8 @@ pub const CACHE_MAX: usize = 10_000;
 /// counts one): a server cannot fill memory with sets of thousands.
 pub const RECORDS_MAX: usize = 50_000;
 /// Records one cached set holds at most; a larger set is answered but not
-/// kept (BIND's `max-records-per-type` is 100 too).
+/// kept, and what was kept for its name and type goes (BIND 9.18.28's
+/// `max-records-per-type` has the same limit, and refuses such a set).
 pub const SET_MAX: usize = 100;
 /// Referrals and CNAMEs one query follows at most.
 pub const MAX_STEPS: usize = 16;
@@ -172,13 +173,14 @@ impl Resolver {
             expires: now + Duration::from_secs(u64::from(ttl)),
         };
         let w = entry.weight();
-        if w > SET_MAX {
-            return;
-        }
         let mut cache = self.cache.borrow_mut();
         let mut total = self.records.get();
         if let Some(old) = cache.remove(&(k.clone(), t)) {
             total -= old.weight();
+        }
+        if w > SET_MAX {
+            self.records.set(total);
+            return;
         }
         if cache.len() >= CACHE_MAX || total + w > RECORDS_MAX {
             cache.retain(|_, e| e.expires > now);
@@ -705,6 +707,15 @@ mod tests {
             r.cached("x0.evil.test.", RecordType::A).is_none(),
             "the oldest went"
         );
+        // A set too large is not kept, and takes the old one's place:
+        // gone.
+        let small = a_set("big.evil.test.", 1);
+        r.store(
+            "big.evil.test.".into(),
+            RecordType::A,
+            Cached::Records(small),
+            600,
+        );
         let big = a_set("big.evil.test.", SET_MAX + 1);
         r.store(
             "big.evil.test.".into(),
@@ -721,6 +732,10 @@ mod tests {
             Cached::Records(a_set(&last, 1)),
             600,
         );
-        assert_eq!(r.records.get(), RECORDS_MAX - SET_MAX + 1);
+        // (The small set made room by pushing out one set of a hundred,
+        // and went with the big one; the last set now counts one.)
+        assert_eq!(r.records.get(), RECORDS_MAX - 2 * SET_MAX + 1);
+        let counted: usize = r.cache.borrow().values().map(Entry::weight).sum();
+        assert_eq!(counted, r.records.get());
     }
 }

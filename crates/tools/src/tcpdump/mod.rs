@@ -329,7 +329,9 @@ async fn name_addresses(host: &Host, printer: &mut Printer, style: Style, bytes:
     if style.numeric {
         return;
     }
-    for addr in printer.unnamed(bytes, style) {
+    let addrs = printer.unnamed(bytes, style);
+    printer.make_room(addrs.len());
+    for addr in addrs {
         let name = crate::resolve::reverse(host, addr).await;
         printer.learn(addr, name);
     }

@@ -182,6 +182,16 @@ impl Printer {
     /// The addresses of `bytes`' header that have not been looked up yet,
     /// for the caller to find their names ([`Printer::learn`]) before the
     /// line is printed.
+    /// Room for `n` more names. Bounded under a flood of spoofed
+    /// sources: the names known go all at once (one is asked again if it
+    /// comes back), before a packet's addresses are looked up, so none of
+    /// a packet's is forgotten before its line is printed.
+    pub fn make_room(&mut self, n: usize) {
+        if self.names.len() + n > NAMES_MAX {
+            self.names.clear();
+        }
+    }
+
     pub fn unnamed(&self, bytes: &[u8], style: Style) -> Vec<Ipv4Addr> {
         let Ok(ip) = ipv4::Packet::new_checked(bytes) else {
             return Vec::new();
@@ -205,11 +215,6 @@ impl Printer {
 
     /// The name `addr` prints as (`None`: its number).
     pub fn learn(&mut self, addr: Ipv4Addr, name: Option<String>) {
-        // Bounded under a flood of spoofed sources: the oldest knowledge
-        // goes all at once (a name is asked again if it comes back).
-        if self.names.len() >= NAMES_MAX {
-            self.names.clear();
-        }
         self.names.insert(addr, name);
     }
 

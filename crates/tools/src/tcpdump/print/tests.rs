@@ -404,7 +404,9 @@ fn the_printers_memory_is_bounded() {
         assert!(p.bases.len() <= 2 * BASES_MAX);
     }
     for i in 0..(NAMES_MAX + 10) as u32 {
-        p.learn(Ipv4Addr::from(i), None);
+        p.make_room(2);
+        p.learn(Ipv4Addr::from(2 * i), None);
+        p.learn(Ipv4Addr::from(2 * i + 1), None);
         assert!(p.names.len() <= NAMES_MAX);
     }
 }
