@@ -396,7 +396,7 @@ impl Loader<'_> {
                         match lines.and_then(|l| l.get(i)) {
                             Some(line) => self.at(line, e),
                             // (The default outbound rule is never wrong.)
-                            None => self.at(&f, e),
+                            None => self.at(f, e),
                         }
                     })?;
             spec.groups.push((iface, sg));
