@@ -542,3 +542,21 @@ fn udp_connect_to_broadcast_is_permission_denied() {
     );
     assert_eq!(r[0].exit, Some(1));
 }
+
+/// `nc -z` closes each connection it made with a FIN, as netcat's
+/// close(2) does, not a reset.
+#[test]
+fn a_scan_closes_with_a_fin() {
+    let r = run(&[
+        ("0s", "server", "serve echo"),
+        ("0s", "server", "tcpdump -n -c 6 tcp port 7"),
+        ("1s", "client", "nc -z server 7"),
+    ]);
+    let dump = &r[1].stdout;
+    assert!(
+        dump.iter()
+            .any(|l| l.contains("10.99.1.2.") && l.contains("Flags [F.]")),
+        "{dump:#?}"
+    );
+    assert!(!dump.iter().any(|l| l.contains("Flags [R")), "{dump:#?}");
+}
