@@ -118,6 +118,9 @@ pub struct TcpStats {
     /// Outgoing connections that took the port of a TIME-WAIT connection
     /// (RFC 6191, Linux `tcp_tw_reuse`).
     pub time_wait_reused: u64,
+    /// Connections that skipped TIME-WAIT because `max_time_wait` were
+    /// already in it (Linux's TCPTimeWaitOverflow).
+    pub time_wait_overflow: u64,
 }
 
 /// Every counter of a stack.
@@ -313,6 +316,7 @@ impl fmt::Display for Stats {
         named(f, 4, "TCPOFOQueue", tcp.ooo_queued)?;
         named(f, 4, "TCPOFODrop", tcp.ooo_dropped)?;
         named(f, 4, "TCPACKSkippedSeq", tcp.oow_rate_limited)?;
+        named(f, 4, "TCPTimeWaitOverflow", tcp.time_wait_overflow)?;
         // Counters of tcplab's own, named in Linux's manner.
         named(f, 4, "TCPTSMissing", tcp.ts_missing)?;
         named(f, 4, "TCPRACKLost", tcp.rack_lost)?;

@@ -284,6 +284,12 @@ pub struct TcpConfig {
     /// control block, as Linux's `inet_timewait_sock` (issue 13); off only
     /// to compare the two in tests.
     pub compact_time_wait: bool,
+    /// Connections in TIME-WAIT at most (Linux's `tcp_max_tw_buckets`,
+    /// 131,072 on a machine of this one's size): past it, one that the
+    /// application has closed skips TIME-WAIT and is gone at once
+    /// (counted as `TCPTimeWaitOverflow`), so a flood of short
+    /// connections cannot fill memory with 2·MSL of records.
+    pub max_time_wait: usize,
     /// The receiver's silly-window-syndrome rule (RFC 9293 §3.8.6.2.2).
     pub receiver_sws: ReceiverSws,
     /// Drop segments with both SYN and FIN (FreeBSD
@@ -349,6 +355,7 @@ impl Default for TcpConfig {
             rcv_wnd_is_buffer_space: false,
             time_wait_reopen: true,
             compact_time_wait: true,
+            max_time_wait: 131_072,
             syn_sent_icmp_abort: true,
             syn_sent_soft_abort: true,
             connect_timeout: None,

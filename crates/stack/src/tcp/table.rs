@@ -329,6 +329,18 @@ impl TcpLayer {
     /// records connections for a report: the trail needs the block).
     /// `TimeWait::keep` decides; this only spares it the other states.
     pub(crate) fn settle(&mut self, key: Key) {
+        // Linux's tcp_max_tw_buckets: with the queue of TIME-WAIT
+        // deadlines past the limit (it may also hold a few left by
+        // connections gone early: a cautious count), a closed connection
+        // entering TIME-WAIT is gone at once instead.
+        let over = self.time_wait.len() > self.config.max_time_wait
+            && matches!(self.sockets.get(key), Some(TcpSocket::Connection(c))
+                if c.state() == State::TimeWait && c.owner != Owner::App);
+        if over {
+            self.stats.time_wait_overflow += 1;
+            self.remove(key);
+            return;
+        }
         if !self.config.compact_time_wait || self.tracing {
             return;
         }

@@ -146,3 +146,39 @@ fn time_wait_queue_keeps_each_deadline_when_msl_changes() {
     }
     assert!(waiting.iter().all(|&(c, ..)| p.a.tcp_info(c).is_none()));
 }
+
+// Linux's tcp_max_tw_buckets: past `max_time_wait` connections in
+// TIME-WAIT, one closed by its application skips TIME-WAIT (gone at
+// once, counted as TCPTimeWaitOverflow), so short connections in a flood
+// cannot fill memory with records; the table stays consistent.
+#[test]
+fn time_wait_is_bounded_by_max_time_wait() {
+    use super::pair::{sa, Pair, B};
+    use std::net::Ipv4Addr;
+
+    let mut p = Pair::new(12, 1500, |c| c.tcp.max_time_wait = 2);
+    p.delay = Duration::from_millis(1);
+    let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 16).unwrap();
+    for _ in 0..6 {
+        let c = p.a.tcp_connect(p.now, sa(B, 80), None).unwrap();
+        let mut s = None;
+        assert!(p.run_until(Duration::from_secs(1), |p| {
+            s = s.or(p.b.tcp_accept(l).ok());
+            s.is_some()
+        }));
+        p.a.tcp_close(p.now, c);
+        p.b.tcp_close(p.now, s.unwrap());
+        p.run_for(Duration::from_millis(100));
+        p.a.tcp.check_invariants().unwrap();
+    }
+    let waiting = p
+        .a
+        .tcp_sockets()
+        .iter()
+        .filter(|(_, s)| {
+            matches!(s, crate::tcp::SocketSnapshot::Connection(i) if i.state == State::TimeWait)
+        })
+        .count();
+    assert!((1..=3).contains(&waiting), "{waiting} in TIME-WAIT");
+    assert_eq!(p.a.stats().tcp.time_wait_overflow, 6 - waiting as u64);
+}
