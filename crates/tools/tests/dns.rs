@@ -965,3 +965,75 @@ fn nslookup_names_the_refused_search_name_and_heads_ptr_lookups() {
         format!("{HEADER}2.2.99.10.in-addr.arpa\tname = r2.lab.test.\n\n")
     );
 }
+
+/// A flood of questions that never resolve (every server of `dark.`
+/// silent) takes every place the resolver has; a question that resolves
+/// at once still gets its answer, taking the place of the oldest one in
+/// progress for 200 ms or more (Unbound's jostle), which is dropped.
+#[test]
+fn a_flood_of_silent_questions_does_not_lock_out_others() {
+    let mut root = String::from("$ORIGIN .\n$TTL 3600\n@ IN SOA a.root. h.root. 1 3600 900 604800 60\n@ IN NS a.root.\na.root. IN A 10.0.0.1\n");
+    for i in 0..4 {
+        root.push_str(&format!(
+            "dark. IN NS ns{i}.dark.\nns{i}.dark. IN A 10.0.1.{}\n",
+            10 + i
+        ));
+    }
+    let scenario = format!(
+        r#"
+seed = 1
+[[host]]
+name = "client"
+addr = "10.0.0.10/24"
+nameservers = ["10.0.0.53"]
+[[host]]
+name = "resolv"
+addr = "10.0.0.53/24"
+gateway = "10.0.0.254"
+[[host]]
+name = "root"
+addr = "10.0.0.1/24"
+[[router]]
+name = "r"
+addrs = ["10.0.0.254/24", "10.0.1.1/24"]
+[[host]]
+name = "void"
+addr = "10.0.1.10/24"
+[[lan]]
+members = ["client", "resolv", "root", "r"]
+delay = "1ms"
+[[link]]
+ends = ["r", "void"]
+loss = "100%"
+[[file]]
+on = "root"
+path = "/etc/bind/db.root"
+text = """
+{root}"""
+[[run]]
+at = "0s"
+on = "root"
+cmd = "serve dns --zone /etc/bind/db.root"
+[[run]]
+at = "0s"
+on = "resolv"
+cmd = "serve resolver --root 10.0.0.1"
+"#
+    );
+    let mut scenario = scenario;
+    for i in 0..80 {
+        scenario.push_str(&format!(
+            "[[run]]\nat = \"2s\"\non = \"client\"\ncmd = \"nslookup -timeout=20 -retry=1 x{i}.dark\"\n"
+        ));
+    }
+    scenario.push_str(
+        "[[run]]\nat = \"3s\"\non = \"client\"\ncmd = \"nslookup -timeout=2 -retry=1 a.root\"\n",
+    );
+    let r = common::run_file(&scenario);
+    let legit = r.iter().find(|x| x.cmdline.ends_with("a.root")).unwrap();
+    assert_eq!(legit.exit, Some(0), "{legit:?}");
+    assert!(
+        legit.stdout.iter().any(|l| l == "Address: 10.0.0.1"),
+        "{legit:?}"
+    );
+}

@@ -17,7 +17,9 @@
 //! [`RECORDS_MAX`] records (no set of more than [`SET_MAX`]), one query
 //! follows at most [`MAX_STEPS`] referrals and CNAMEs and asks at most
 //! [`MAX_ASKS`] servers, and at most [`IN_FLIGHT_MAX`] queries are resolved
-//! at once (more are dropped; the stub asks again).
+//! at once: a newcomer takes the place of the oldest one in progress for
+//! [`JOSTLE`] or more (which is dropped), or is dropped itself; the stub
+//! asks again.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -55,6 +57,11 @@ pub const MAX_ASKS: usize = 48;
 const GLUELESS_MAX: usize = 2;
 /// Queries resolved at once at most.
 pub const IN_FLIGHT_MAX: usize = 64;
+/// A question in progress for longer than this gives way to a new one
+/// when every place is taken (Unbound's `jostle-timeout`, 200 ms): a
+/// flood of questions that never resolve (a silent server) cannot lock
+/// out the questions that resolve at once.
+pub const JOSTLE: Duration = Duration::from_millis(200);
 /// How long one client query may take in all before it is answered
 /// SERVFAIL (BIND's resolver-query-timeout, 10 s): with the bound on
 /// queries in flight, name servers that never answer hold a place for
@@ -103,6 +110,43 @@ pub struct Resolver {
     /// Records in the cache, all entries together ([`Entry::weight`]).
     records: Cell<usize>,
     in_flight: Cell<usize>,
+    /// The questions in progress, oldest first: when each began, and its
+    /// signal to give way.
+    flights: RefCell<std::collections::VecDeque<(Instant, Rc<GiveWay>)>>,
+    /// Questions dropped because every place was taken by a young one,
+    /// and ones that gave way.
+    pub dropped: Cell<u64>,
+    pub jostled: Cell<u64>,
+}
+
+/// The signal a question in progress waits on beside its work: set when
+/// a newcomer takes its place.
+#[derive(Debug, Default)]
+pub struct GiveWay {
+    given: Cell<bool>,
+    waker: RefCell<Option<std::task::Waker>>,
+}
+
+impl GiveWay {
+    fn give(&self) {
+        self.given.set(true);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// Ready once the place is given away.
+    async fn given(&self) {
+        std::future::poll_fn(|cx| {
+            if self.given.get() {
+                std::task::Poll::Ready(())
+            } else {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
 }
 
 /// The outcome of a resolution.
@@ -130,6 +174,9 @@ impl Resolver {
             cache: RefCell::new(BTreeMap::new()),
             records: Cell::new(0),
             in_flight: Cell::new(0),
+            flights: RefCell::new(std::collections::VecDeque::new()),
+            dropped: Cell::new(0),
+            jostled: Cell::new(0),
         }
     }
 
@@ -505,16 +552,38 @@ impl Resolver {
             reply.metadata.response_code = ResponseCode::NotImp;
             return reply.to_vec().ok();
         }
+        let now = self.host.now();
         if self.in_flight.get() >= IN_FLIGHT_MAX {
-            return None;
+            // Every place taken: the oldest question, if it has had its
+            // JOSTLE, gives way (dropped unanswered: its client asks
+            // again); else the newcomer is dropped.
+            let mut flights = self.flights.borrow_mut();
+            let oldest = flights
+                .iter()
+                .position(|(at, g)| !g.given.get() && now.saturating_since(*at) >= JOSTLE);
+            match oldest.and_then(|k| flights.remove(k)) {
+                Some((_, g)) => {
+                    g.give();
+                    self.jostled.set(self.jostled.get() + 1);
+                }
+                None => {
+                    self.dropped.set(self.dropped.get() + 1);
+                    return None;
+                }
+            }
         }
         let _flight = Flight::new(&self.in_flight);
         let out = if query.metadata.recursion_desired {
             let asks = Cell::new(MAX_ASKS);
+            let give_way = Rc::new(GiveWay::default());
+            self.flights.borrow_mut().push_back((now, give_way.clone()));
+            let _listed = Listed(&self.flights, give_way.clone());
             let work = self.resolve(q.name(), q.query_type(), 0, &asks);
-            timeout(&self.host, RESOLVE_DEADLINE, work)
-                .await
-                .unwrap_or_else(|_| Resolved::fail())
+            let bounded = timeout(&self.host, RESOLVE_DEADLINE, work);
+            match crate::select::select(bounded, give_way.given()).await {
+                crate::select::Either::Left(r) => r.unwrap_or_else(|_| Resolved::fail()),
+                crate::select::Either::Right(()) => return None,
+            }
         } else {
             self.cache_only(q.name(), q.query_type())
         };
@@ -569,6 +638,19 @@ fn believed(records: &[Record], zone: &str) -> BTreeMap<(String, RecordType), Ve
         sets.entry((owner, t)).or_default().push(r.clone());
     }
     sets
+}
+
+/// A question's entry in the list of those in progress, taken out when
+/// it ends (or its future is dropped).
+struct Listed<'a>(
+    &'a RefCell<std::collections::VecDeque<(Instant, Rc<GiveWay>)>>,
+    Rc<GiveWay>,
+);
+
+impl Drop for Listed<'_> {
+    fn drop(&mut self) {
+        self.0.borrow_mut().retain(|(_, g)| !Rc::ptr_eq(g, &self.1));
+    }
 }
 
 /// One query being resolved, counted in `in_flight` for as long as it
