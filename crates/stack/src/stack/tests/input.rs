@@ -138,6 +138,21 @@ fn malformed_input_is_counted_never_panics() {
     );
 }
 
+/// An IPv6 packet (a TUN link carries the kernel's router
+/// solicitations) is the interface's drop, not an IPv4 header error.
+#[test]
+fn an_ipv6_packet_is_the_interfaces_drop() {
+    let mut s = Stack::new(host(1));
+    let i = s.add_interface("eth0", cidr("10.0.0.2/24"), 1500).unwrap();
+    let mut v6 = vec![0u8; 48];
+    v6[0] = 0x60;
+    v6[6] = 58;
+    s.handle_packet(Instant::ZERO, i, &v6);
+    let st = s.stats();
+    assert_eq!((st.ip.in_hdr_errors, st.ip.in_receives), (0, 0));
+    assert_eq!(s.interfaces()[i.0].counters.rx_dropped, 1);
+}
+
 #[test]
 fn unknown_protocol_gets_protocol_unreachable() {
     let mut s = Stack::new(host(1));
