@@ -1204,3 +1204,16 @@ fn a_cut_transfer_ends_the_meter_and_each_url_has_its_file() {
         r[2].stdout
     );
 }
+
+/// A request line past the head's limit is 414 (URI Too Long), a head
+/// whose fields pass it 431, as Apache tells them apart.
+#[test]
+fn a_long_target_is_414_and_long_fields_431() {
+    let long = "a".repeat(70_000);
+    let r = curls(&[
+        &format!("curl -s -o /dev/null -w %{{http_code}} http://server/{long}"),
+        &format!("curl -s -o /dev/null -w %{{http_code}} -H 'X-Long: {long}' http://server/"),
+    ]);
+    assert_eq!(r[0].stdout, ["414"]);
+    assert_eq!(r[1].stdout, ["431"]);
+}

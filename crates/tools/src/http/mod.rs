@@ -26,6 +26,9 @@ pub enum HttpError {
     Malformed(&'static str),
     #[error("message head larger than {MAX_HEAD} bytes")]
     HeadTooLarge,
+    /// A request line longer than the head may be.
+    #[error("request line longer than {MAX_HEAD} bytes")]
+    LineTooLong,
     /// The body's reader wanted no more of it (it could not keep it).
     #[error("body refused by its reader")]
     Refused,
@@ -261,6 +264,12 @@ impl Conn {
                 return Ok(Some(head));
             }
             if self.buffered().len() > MAX_HEAD {
+                // A request line that alone passes the limit is its
+                // target's fault (RFC 9112 §3: 414, as Apache's
+                // LimitRequestLine answers).
+                if self.requests && find(self.buffered(), b"\r\n").is_none() {
+                    return Err(HttpError::LineTooLong);
+                }
                 return Err(HttpError::HeadTooLarge);
             }
             if self.requests && !method_prefix(self.buffered()) {

@@ -114,6 +114,7 @@ fn reason(code: u16) -> &'static str {
         404 => "Not Found",
         411 => "Length Required",
         413 => "Content Too Large",
+        414 => "URI Too Long",
         503 => "Service Unavailable",
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",
@@ -279,6 +280,10 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
             Ok(Ok(None)) => break,
             Ok(Err(HttpError::HeadTooLarge)) => {
                 refuse(&mut conn, &site, slot, 431, "1.1").await;
+                break;
+            }
+            Ok(Err(HttpError::LineTooLong)) => {
+                refuse(&mut conn, &site, slot, 414, "1.1").await;
                 break;
             }
             Ok(Err(_)) => {
