@@ -103,7 +103,7 @@ fn an_idle_connection_sends_nothing() {
 // bookkeeping stays consistent at every step.
 #[test]
 fn time_wait_queue_keeps_each_deadline_when_msl_changes() {
-    use super::pair::{sa, Pair, B};
+    use super::pair::{sa, Pair};
     use std::net::Ipv4Addr;
 
     let mut p = Pair::new(11, 1500, |_| {});
@@ -115,14 +115,7 @@ fn time_wait_queue_keeps_each_deadline_when_msl_changes() {
         if i == 4 {
             p.a.tcp.config.msl = Duration::from_secs(5);
         }
-        let c = p.a.tcp_connect(p.now, sa(B, 80), None).unwrap();
-        let mut s = None;
-        assert!(p.run_until(Duration::from_secs(1), |p| {
-            s = s.or(p.b.tcp_accept(l).ok());
-            s.is_some()
-        }));
-        p.a.tcp_close(p.now, c);
-        p.b.tcp_close(p.now, s.unwrap());
+        let c = open_and_close(&mut p, l);
         assert!(p.run_until(Duration::from_secs(1), |p| {
             p.a.tcp_info(c).is_some_and(|i| i.state == State::TimeWait)
         }));
@@ -153,21 +146,14 @@ fn time_wait_queue_keeps_each_deadline_when_msl_changes() {
 // cannot fill memory with records; the table stays consistent.
 #[test]
 fn time_wait_is_bounded_by_max_time_wait() {
-    use super::pair::{sa, Pair, B};
+    use super::pair::{sa, Pair};
     use std::net::Ipv4Addr;
 
     let mut p = Pair::new(12, 1500, |c| c.tcp.max_time_wait = 2);
     p.delay = Duration::from_millis(1);
     let l = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 80), 16).unwrap();
     for _ in 0..6 {
-        let c = p.a.tcp_connect(p.now, sa(B, 80), None).unwrap();
-        let mut s = None;
-        assert!(p.run_until(Duration::from_secs(1), |p| {
-            s = s.or(p.b.tcp_accept(l).ok());
-            s.is_some()
-        }));
-        p.a.tcp_close(p.now, c);
-        p.b.tcp_close(p.now, s.unwrap());
+        open_and_close(&mut p, l);
         p.run_for(Duration::from_millis(100));
         p.a.tcp.check_invariants().unwrap();
     }
@@ -181,4 +167,23 @@ fn time_wait_is_bounded_by_max_time_wait() {
         .count();
     assert!((1..=3).contains(&waiting), "{waiting} in TIME-WAIT");
     assert_eq!(p.a.stats().tcp.time_wait_overflow, 6 - waiting as u64);
+}
+
+/// A connection from a to b's listener `l`, accepted, then closed by
+/// both (a first): a's handle.
+fn open_and_close(
+    p: &mut super::pair::Pair,
+    l: crate::socket::TcpHandle,
+) -> crate::socket::TcpHandle {
+    let c =
+        p.a.tcp_connect(p.now, super::pair::sa(super::pair::B, 80), None)
+            .unwrap();
+    let mut s = None;
+    assert!(p.run_until(Duration::from_secs(1), |p| {
+        s = s.or(p.b.tcp_accept(l).ok());
+        s.is_some()
+    }));
+    p.a.tcp_close(p.now, c);
+    p.b.tcp_close(p.now, s.unwrap());
+    c
 }
