@@ -63,12 +63,15 @@ pub struct RouteGet {
 
 /// An address where iproute2 expects one (`inet prefix is expected`),
 /// and the warning it gives for a prefix other than /32.
-fn route_get_addr(word: &str) -> Result<(Ipv4Addr, Option<String>), Usage> {
+fn route_get_addr(word: &str, first: bool) -> Result<(Ipv4Addr, Option<String>), Usage> {
+    // iproute2 knows the family only after the first address: before it
+    // any prefix would do.
+    let family = if first { "any valid" } else { "inet" };
     let bad = || Usage {
         status: 1,
         ..Usage::new(
             "ip",
-            format!("Error: inet prefix is expected rather than \"{word}\"."),
+            format!("Error: {family} prefix is expected rather than \"{word}\"."),
         )
     };
     let (addr, len) = match word.split_once('/') {
@@ -105,7 +108,7 @@ fn parse_route_get(words: &[&str]) -> Result<RouteGet, Usage> {
                         )
                     });
                 };
-                let (a, w) = route_get_addr(v)?;
+                let (a, w) = route_get_addr(v, dst.is_none() && src.is_none())?;
                 warning = warning.or(w);
                 if kw == "to" {
                     dst = Some(a);
@@ -127,7 +130,7 @@ fn parse_route_get(words: &[&str]) -> Result<RouteGet, Usage> {
                 });
             }
             other => {
-                let (a, w) = route_get_addr(other)?;
+                let (a, w) = route_get_addr(other, dst.is_none() && src.is_none())?;
                 warning = warning.or(w);
                 dst = Some(a);
             }
@@ -141,7 +144,8 @@ fn parse_route_get(words: &[&str]) -> Result<RouteGet, Usage> {
     };
     Ok(RouteGet {
         dst,
-        src,
+        // `from 0.0.0.0` is no source at all.
+        src: src.filter(|a| !a.is_unspecified()),
         fibmatch,
         warning,
     })
@@ -376,8 +380,23 @@ fn route_get(
     err: &mut Output,
 ) -> i32 {
     let now = host.now();
+    // A broadcast or multicast source is EINVAL; 0.0.0.0 as the
+    // destination is this host (Linux routes it to lo).
+    if g.src.is_some_and(|a| a.is_broadcast() || a.is_multicast()) {
+        err.line("RTNETLINK answers: Invalid argument");
+        return 2;
+    }
+    let dst = if g.dst.is_unspecified() {
+        Ipv4Addr::LOCALHOST
+    } else {
+        g.dst
+    };
+    if g.dst.is_unspecified() && g.fibmatch {
+        err.line("RTNETLINK answers: No route to host");
+        return 2;
+    }
     let found = host.with_stack(|s| {
-        let info = s.route_output(g.dst, g.src)?;
+        let info = s.route_output(dst, g.src)?;
         // The table's own entry (fibmatch): the longest prefix among the
         // configured routes, a redirect's cache entry left aside.
         let table = s
@@ -401,7 +420,7 @@ fn route_get(
             table,
             expires,
             s.path_mtu_entry(g.dst),
-            s.is_local_addr(g.dst),
+            s.is_local_addr(dst),
             s.is_broadcast_addr(g.dst),
         ))
     });
@@ -421,28 +440,32 @@ fn route_get(
     let dev = |i: usize| ifaces.get(i).map_or("?", |i| i.name.as_str());
     if g.fibmatch {
         // The table entry that matched: for one of the host's addresses
-        // Linux's local table holds it (127/8 as one entry).
+        // and a subnet's broadcast, the local table's (iproute2 6.1 does
+        // not say which table, as measured).
         if local {
             let owner = ifaces.iter().position(|i| i.owns(g.dst)).unwrap_or(0);
-            let entry = if g.dst.is_loopback() {
-                "127.0.0.0/8".to_string()
-            } else {
-                g.dst.to_string()
-            };
             out.line(format!(
-                "local {entry} dev {} table local proto kernel scope host src {} ",
+                "local {} dev {} proto kernel scope host src {} ",
+                g.dst,
                 dev(owner),
                 info.src
             ));
-        } else if broadcast {
+        } else if broadcast && !g.dst.is_broadcast() {
             out.line(format!(
-                "broadcast {} dev {} table local proto kernel scope link src {} ",
+                "broadcast {} dev {} proto kernel scope link src {} ",
                 g.dst,
                 dev(info.iface.0),
                 info.src
             ));
         } else if let Some(r) = table {
-            out.line(format!("{} ", route_line(&r, ifaces)));
+            // The limited broadcast is routed by the table's entry, said
+            // to be a broadcast one.
+            let kind = if g.dst.is_broadcast() {
+                "broadcast "
+            } else {
+                ""
+            };
+            out.line(format!("{kind}{} ", route_line(&r, ifaces)));
         }
         return 0;
     }
@@ -457,7 +480,8 @@ fn route_get(
     if let Some(src) = g.src {
         line.push_str(&format!(" from {src}"));
     }
-    if info.next_hop != g.dst {
+    // A broadcast goes on the link itself, never by a gateway.
+    if info.next_hop != dst && !broadcast && !local {
         line.push_str(&format!(" via {}", info.next_hop));
     }
     line.push_str(&format!(" dev {}", dev(info.iface.0)));
@@ -497,18 +521,42 @@ pub async fn run(host: Host, a: IpArgs, mut out: Output, mut err: Output) -> i32
         // Linux keeps a redirect as an exception of the route cache: the
         // host, its new first hop, and the seconds it has left.
         let now = host.now();
-        let learned: Vec<_> = host.with_stack(|s| {
-            s.routes()
-                .filter(|r| r.origin == RouteOrigin::Redirect)
-                .map(|r| (*r, s.route_expires(r.dest)))
-                .collect()
+        let (learned, mtus): (Vec<_>, Vec<_>) = host.with_stack(|s| {
+            (
+                s.routes()
+                    .filter(|r| r.origin == RouteOrigin::Redirect)
+                    .map(|r| (*r, s.route_expires(r.dest)))
+                    .collect(),
+                // Path MTUs learned from "frag needed", with the route
+                // each destination takes.
+                s.path_mtus()
+                    .into_iter()
+                    .filter_map(|(d, mtu, t)| s.route_to(d).map(|r| (d, *r, mtu, t)))
+                    .collect(),
+            )
         });
-        for (r, expires) in learned {
+        let secs = |t: tcplab_stack::Instant| t.saturating_since(now).as_secs();
+        let head = |r: &Route, d: Ipv4Addr| {
             let dev = ifaces.get(r.iface.0).map_or("?", |i| i.name.as_str());
             let via = r.gateway.map(|g| format!(" via {g}")).unwrap_or_default();
-            out.line(format!("{}{via} dev {dev} ", r.dest.address()));
-            let left = expires.map_or(0, |t| t.saturating_since(now).as_secs());
-            out.line(format!("    cache <redirected> expires {left}sec "));
+            format!("{d}{via} dev {dev} ")
+        };
+        let mtu_of = |d: Ipv4Addr| mtus.iter().find(|m| m.0 == d).map(|m| m.2);
+        for (r, expires) in &learned {
+            out.line(head(r, r.dest.address()));
+            let left = expires.map_or(0, secs);
+            let mtu = mtu_of(r.dest.address())
+                .map(|m| format!("mtu {m} "))
+                .unwrap_or_default();
+            out.line(format!("    cache <redirected> expires {left}sec {mtu}"));
+        }
+        // One entry per destination: a redirected one said above.
+        for (d, r, mtu, t) in &mtus {
+            if learned.iter().any(|(l, _)| l.dest.address() == *d) {
+                continue;
+            }
+            out.line(head(r, *d));
+            out.line(format!("    cache expires {}sec mtu {mtu} ", secs(*t)));
         }
         return 0;
     }
@@ -603,6 +651,13 @@ mod tests {
         // ip route get: iproute2's words for what it cannot resolve.
         assert_eq!(
             err("route get bogus"),
+            (
+                1,
+                "Error: any valid prefix is expected rather than \"bogus\".".into()
+            )
+        );
+        assert_eq!(
+            err("route get 10.0.0.1 bogus"),
             (
                 1,
                 "Error: inet prefix is expected rather than \"bogus\".".into()

@@ -440,8 +440,18 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
         let mut asked = name.clone();
         for (i, &t) in types.iter().enumerate() {
             let mut answer = None;
+            // Whether a server before this one answered at all (with a
+            // SERVFAIL or without recursion).
+            let mut heard = false;
             for (k, &ns) in servers.iter().enumerate() {
                 let server = SocketAddrV4::new(ns, a.port);
+                // BIND 9.18's nslookup, measured: when the servers before
+                // it did not answer, the last of several gets one try.
+                let opts = if k > 0 && k + 1 == servers.len() && !heard {
+                    QueryOptions { tries: 1, ..opts }
+                } else {
+                    opts
+                };
                 // Each failed try said as it happens: communications
                 // errors, and a truncation.
                 let r = query(&host, server, &asked, t, opts, &mut |e: TryError| match e {
@@ -455,6 +465,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
                 })
                 .await;
                 let Some(resp) = r else { continue };
+                heard = true;
                 let m = resp.message;
                 // dighost.c: a SERVFAIL, or no recursion from a server
                 // taken from resolv.conf (a server named on the command

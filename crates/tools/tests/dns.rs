@@ -993,3 +993,32 @@ fn a_flood_of_silent_questions_does_not_lock_out_others() {
         "{legit:?}"
     );
 }
+
+/// When no server answers, BIND's nslookup gives each but the last its
+/// tries and the last one try (measured against BIND 9.18).
+#[test]
+fn with_every_server_silent_the_last_gets_one_try() {
+    let net = dns_net().replace(
+        "nameservers = [\"10.99.3.2\"]",
+        "nameservers = [\"10.99.3.99\", \"10.99.3.98\"]",
+    );
+    let r = run_in(
+        &net,
+        &[(
+            "1s",
+            "client",
+            "nslookup -timeout=1 -retry=2 -type=A server",
+        )],
+    );
+    assert_eq!(r[0].exit, Some(1));
+    assert_eq!(
+        r[0].stdout,
+        [
+            ";; communications error to 10.99.3.99#53: timed out",
+            ";; communications error to 10.99.3.99#53: timed out",
+            ";; communications error to 10.99.3.98#53: timed out",
+            ";; no servers could be reached",
+            ""
+        ]
+    );
+}

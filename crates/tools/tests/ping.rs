@@ -336,7 +336,7 @@ fn a_redirect_is_in_the_route_cache_for_five_minutes() {
     assert_eq!(r[8].stdout, ["default via 10.1.0.1 dev eth0 "]);
     assert_eq!(
         r[9].stdout,
-        ["broadcast 10.1.0.255 dev eth0 table local proto kernel scope link src 10.1.0.10 "]
+        ["broadcast 10.1.0.255 dev eth0 proto kernel scope link src 10.1.0.10 "]
     );
     assert_eq!(
         r[7].stdout,
@@ -670,7 +670,51 @@ fn ip_route_get_resolves_as_linux_does() {
             ("1s", "client", "ping -c 1 -s 1000 -M do 10.99.3.2"),
             ("5s", "client", "ip route get 10.99.3.2"),
             ("0s", "server", "ip route get 10.99.1.2"),
+            ("0s", "client", "ip route get 255.255.255.255"),
+            ("0s", "client", "ip route get 0.0.0.0"),
+            ("0s", "client", "ip route get 10.99.1.2 fibmatch"),
+            (
+                "0s",
+                "client",
+                "ip route get 10.99.3.2 from 255.255.255.255",
+            ),
+            ("5s", "client", "ip route show cache"),
         ],
+    );
+    // The limited broadcast goes on the link, never by a gateway; 0.0.0.0
+    // is this host; fibmatch names no table; a broadcast source is
+    // EINVAL; a learned path MTU is in the route cache.
+    assert_eq!(
+        r[12].stdout,
+        [
+            "broadcast 255.255.255.255 dev eth0 src 10.99.1.2 uid 0 ",
+            "    cache <local,brd> "
+        ]
+    );
+    assert_eq!(
+        r[13].stdout,
+        [
+            "local 0.0.0.0 dev lo src 127.0.0.1 uid 0 ",
+            "    cache <local> "
+        ]
+    );
+    assert_eq!(
+        r[14].stdout,
+        ["local 10.99.1.2 dev eth0 proto kernel scope host src 10.99.1.2 "]
+    );
+    assert_eq!(
+        (r[15].exit, r[15].stderr.clone()),
+        (
+            Some(2),
+            vec!["RTNETLINK answers: Invalid argument".to_string()]
+        )
+    );
+    assert_eq!(
+        r[16].stdout,
+        [
+            "10.99.3.2 via 10.99.1.1 dev eth0 ",
+            "    cache expires 596sec mtu 576 "
+        ]
     );
     let out = |k: usize| r[k].stdout.clone();
     assert_eq!(

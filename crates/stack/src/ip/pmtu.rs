@@ -35,6 +35,15 @@ impl PmtuCache {
         self.entry(now, dst).map(|(mtu, _)| mtu)
     }
 
+    /// Every live entry: destination, MTU, expiry, by destination.
+    pub fn entries(&self, now: Instant) -> Vec<(Ipv4Addr, usize, Instant)> {
+        self.entries
+            .iter()
+            .filter(|(_, (_, exp))| *exp > now)
+            .map(|(d, (mtu, exp))| (*d, *mtu, *exp))
+            .collect()
+    }
+
     /// The learned MTU towards `dst` and when it expires.
     pub fn entry(&self, now: Instant, dst: Ipv4Addr) -> Option<(usize, Instant)> {
         self.entries

@@ -400,6 +400,12 @@ impl Stack {
         self.ip.pmtu.get(self.now, dst)
     }
 
+    /// Every learned path MTU: destination, MTU and when it expires
+    /// (`ip route show cache`).
+    pub fn path_mtus(&self) -> Vec<(Ipv4Addr, usize, Instant)> {
+        self.ip.pmtu.entries(self.now)
+    }
+
     /// The learned path MTU towards `dst` and when it expires.
     pub fn path_mtu_entry(&self, dst: Ipv4Addr) -> Option<(usize, Instant)> {
         self.ip.pmtu.entry(self.now, dst)

@@ -460,7 +460,12 @@ async fn exchange(
         }
     }
     for (n, v) in &headers {
-        lines.push(format!("{n}: {v}"));
+        // (`Name;` goes out as `Name:`, nothing after the colon.)
+        if v.is_empty() {
+            lines.push(format!("{n}:"));
+        } else {
+            lines.push(format!("{n}: {v}"));
+        }
     }
     let mut request = String::new();
     for l in &lines {
@@ -848,7 +853,13 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         Some(f) if f.starts_with('@') => {
             let path = &f[1..];
             match host.fs().read(path) {
-                Ok(d) => Some(String::from_utf8_lossy(&d).into_owned()),
+                // (curl's file2string drops the file's line ends.)
+                Ok(d) => Some(
+                    String::from_utf8_lossy(&d)
+                        .chars()
+                        .filter(|c| !matches!(c, '\r' | '\n'))
+                        .collect(),
+                ),
                 Err(_) => {
                     if !a.silent {
                         run.err
