@@ -3,18 +3,10 @@
 
 mod common;
 
-use common::{dns_net, run_in, Ran, SERVE_DNS};
+use common::{after_service, dns_net, run_in, Ran, SERVE_DNS};
 
 fn lookups(cmds: &[&str]) -> Vec<Ran> {
-    let net = dns_net();
-    let mut runs = vec![SERVE_DNS];
-    let times: Vec<String> = (0..cmds.len()).map(|i| format!("{}s", i + 1)).collect();
-    for (i, c) in cmds.iter().enumerate() {
-        runs.push((times[i].as_str(), "client", c));
-    }
-    let mut r = run_in(&net, &runs);
-    r.remove(0);
-    r
+    after_service(&dns_net(), SERVE_DNS, cmds)
 }
 
 const HEADER: &str = "Server:\t\t10.99.3.2\nAddress:\t10.99.3.2#53\n\n";

@@ -70,6 +70,31 @@ impl Ran {
 /// (host, pid, stream, text)
 type Line = (String, u32, Stream, String);
 
+/// `net` with a service started at 0 s (`serve`), then `cmds` on
+/// `client` one a second from 1 s: each command's result, the service's
+/// left out.
+pub fn after_service(net: &str, serve: (&str, &str, &str), cmds: &[&str]) -> Vec<Ran> {
+    let times: Vec<String> = (0..cmds.len()).map(|i| format!("{}s", i + 1)).collect();
+    let mut runs = vec![serve];
+    for (i, c) in cmds.iter().enumerate() {
+        runs.push((times[i].as_str(), "client", c));
+    }
+    let mut r = run_in(net, &runs);
+    r.remove(0);
+    r
+}
+
+/// `serve http` on `server` in `net`, then curl commands (see
+/// [`after_service`]).
+pub fn curls_in(net: &str, cmds: &[&str]) -> Vec<Ran> {
+    after_service(net, ("0s", "server", "serve http"), cmds)
+}
+
+/// [`curls_in`] in the network of [`www_net`].
+pub fn curls(cmds: &[&str]) -> Vec<Ran> {
+    curls_in(&www_net(), cmds)
+}
+
 /// Run `NET` (or another network) plus `runs`, a list of
 /// `(time, host, command)`; returns each command's result in start order.
 pub fn run_in(net: &str, runs: &[(&str, &str, &str)]) -> Vec<Ran> {
