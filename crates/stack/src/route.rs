@@ -190,8 +190,13 @@ impl RouteTable {
     /// wins over a static route, which wins over a connected one, so that a
     /// learned host route overrides what it corrects.
     pub fn lookup(&self, dst: Ipv4Addr) -> Option<&Route> {
+        self.lookup_where(dst, |_| true)
+    }
+
+    /// [`lookup`](Self::lookup) among the routes `keep` accepts.
+    pub fn lookup_where(&self, dst: Ipv4Addr, keep: impl Fn(&Route) -> bool) -> Option<&Route> {
         let mut best: Option<&Route> = None;
-        for r in &self.routes {
+        for r in self.routes.iter().filter(|r| keep(r)) {
             if let Some(b) = best {
                 if r.dest.prefix_len() < b.dest.prefix_len() {
                     break;

@@ -397,20 +397,8 @@ fn route_get(
     }
     let found = host.with_stack(|s| {
         let info = s.route_output(dst, g.src)?;
-        // The table's own entry (fibmatch): the longest prefix among the
-        // configured routes, a redirect's cache entry left aside.
-        let table = s
-            .routes()
-            .filter(|r| r.origin != RouteOrigin::Redirect && r.dest.contains(g.dst))
-            .fold(None::<&Route>, |best, r| {
-                // (The first of equals, as the table's lookup keeps it.)
-                let rank = |r: &Route| (r.dest.prefix_len(), r.origin == RouteOrigin::Static);
-                match best {
-                    Some(b) if rank(b) >= rank(r) => Some(b),
-                    _ => Some(r),
-                }
-            })
-            .copied();
+        // The table's own entry (fibmatch), beneath a redirect's.
+        let table = s.table_route(g.dst).copied();
         let expires = s
             .route_to(g.dst)
             .filter(|r| r.origin == RouteOrigin::Redirect)

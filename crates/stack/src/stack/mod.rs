@@ -379,6 +379,14 @@ impl Stack {
         self.ip.route_local(self.now, dst, src)
     }
 
+    /// The table's own route to `dst`, a redirect's cache entry left
+    /// aside (`ip route get ... fibmatch`).
+    pub fn table_route(&self, dst: Ipv4Addr) -> Option<&Route> {
+        self.ip
+            .routes
+            .lookup_where(dst, |r| r.origin != crate::RouteOrigin::Redirect)
+    }
+
     /// Whether `addr` belongs to this host.
     pub fn is_local_addr(&self, addr: Ipv4Addr) -> bool {
         self.ip.is_local_addr(addr)
