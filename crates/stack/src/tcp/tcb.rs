@@ -915,10 +915,15 @@ impl Connection {
             recv_queue: self.rcv.buffer().len()
                 + usize::from(self.rcv.fin_received() && state == State::CloseWait),
             in_flight: self.pipe(),
+            // TIME-WAIT's 2·MSL and an orphan's FIN-WAIT-2 timeout first:
+            // Linux moves such an orphan into a timewait socket, which
+            // keeps no other timer (`ss -o` shows `timewait` even when the
+            // socket had keep-alive on).
             timer: self
-                .timers
-                .shown()
-                .or_else(|| self.phase.deadline().map(|at| (Timer::TimeWait, at))),
+                .phase
+                .deadline()
+                .map(|at| (Timer::TimeWait, at))
+                .or_else(|| self.timers.shown()),
             nodelay: self.nagle.nodelay(),
             cork: self.nagle.corked(),
             keepalive: self.keepalive.on,

@@ -66,6 +66,25 @@ fn an_orphan_in_fin_wait_2_times_out() {
     assert_eq!(b.s.tcp_sockets().len(), 1, "only the listener");
 }
 
+// An orphan in FIN-WAIT-2 is what Linux keeps as a timewait socket: `ss -o`
+// shows its timeout as `timewait`, not the keep-alive timer the
+// application had set on it (curl's sockets have keep-alive on).
+#[test]
+fn an_orphan_in_fin_wait_2_shows_its_timeout_not_keepalive() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.s.tcp_set_keepalive(c, true);
+    b.s.tcp_close(b.now, c);
+    b.one();
+    b.send(Seg::new(ACK, IRS + 1, iss + 2));
+    assert_eq!(b.state(c), State::FinWait2);
+    let timer = b.s.tcp_info(c).unwrap().timer;
+    assert_eq!(
+        timer,
+        Some((Timer::TimeWait, b.now + Duration::from_secs(60)))
+    );
+}
+
 // ... but a half-closed connection the application still holds waits for
 // the peer's FIN as long as it takes (RFC 9293 §3.6: the peer may go on
 // sending).
