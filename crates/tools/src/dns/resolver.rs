@@ -407,28 +407,13 @@ impl Resolver {
                 if code == ResponseCode::NXDomain {
                     // RFC 6604: the code is about the end of the CNAME
                     // chain the answer holds (inside the server's zone).
-                    let mut end = k.clone();
-                    for _ in 0..8 {
-                        let link = m.answers.iter().find(|r| {
-                            key(&r.name) == end
-                                && in_zone(&end, &zone)
-                                && matches!(r.data, RData::CNAME(_))
-                        });
-                        let Some(RData::CNAME(target)) = link.map(|r| &r.data) else {
-                            break;
-                        };
-                        answers.extend(link.cloned());
-                        end = key(&target.0);
-                    }
+                    let end = nxdomain_chain(&m.answers, k.clone(), &zone, &mut answers);
                     let ttl = negative_ttl(soa.as_ref());
                     let missing = Cached::Missing {
                         nxdomain: true,
                         soa: soa.clone().map(Box::new),
                     };
-                    // Only a name inside the server's zone may be said
-                    // not to exist (RFC 5452 §6: a chain leading out of
-                    // it must not plant NXDOMAIN for another's name).
-                    if in_zone(&end, &zone) {
+                    if let Some(end) = end {
                         self.store(end, t, missing, ttl);
                     }
                     return Resolved {
@@ -715,6 +700,32 @@ pub async fn run(
     .await
 }
 
+/// The name an NXDOMAIN answer for `k` says does not exist: the end of
+/// the CNAME chain the answer holds (RFC 6604 §2), followed while a server
+/// for `zone` may speak for the names; the chain's links are added to
+/// `answers`. None when the chain leads out of the zone: only a name
+/// inside the server's zone may be said not to exist (RFC 5452 §6: a
+/// chain leading out of it must not plant NXDOMAIN for another's name).
+fn nxdomain_chain(
+    records: &[Record],
+    k: String,
+    zone: &str,
+    answers: &mut Vec<Record>,
+) -> Option<String> {
+    let mut end = k;
+    for _ in 0..8 {
+        let link = records.iter().find(|r| {
+            key(&r.name) == end && in_zone(&end, zone) && matches!(r.data, RData::CNAME(_))
+        });
+        let Some(RData::CNAME(target)) = link.map(|r| &r.data) else {
+            break;
+        };
+        answers.extend(link.cloned());
+        end = key(&target.0);
+    }
+    in_zone(&end, zone).then_some(end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -751,6 +762,51 @@ mod tests {
         assert_eq!(sets[&("www.lab.test.".to_string(), RecordType::A)].len(), 2);
         // The root may speak for anything.
         assert_eq!(believed(&records, ".").len(), 3);
+    }
+
+    fn cname(name: &str, target: &str) -> Record {
+        Record::from_rdata(
+            Name::from_ascii(name).unwrap(),
+            300,
+            RData::CNAME(hickory_proto::rr::rdata::CNAME(
+                Name::from_ascii(target).unwrap(),
+            )),
+        )
+    }
+
+    /// RFC 6604 §2 and RFC 5452 §6: an NXDOMAIN is about the end of the
+    /// CNAME chain, followed only while the server may speak for the
+    /// names; the end is cached as missing only inside the server's zone,
+    /// so a hostile server for lab.test. cannot make www.bank.test.
+    /// vanish from the cache.
+    #[test]
+    fn an_nxdomain_chain_ends_where_the_servers_zone_ends() {
+        let records = [
+            cname("a.lab.test.", "b.lab.test."),
+            cname("b.lab.test.", "www.bank.test."),
+            cname("www.bank.test.", "c.lab.test."),
+        ];
+        let mut answers = Vec::new();
+        let end = nxdomain_chain(&records, "a.lab.test.".into(), "lab.test.", &mut answers);
+        assert_eq!(end, None, "www.bank.test. is not lab.test.'s to deny");
+        assert_eq!(answers.len(), 2, "the links inside the zone");
+        // A chain inside the zone ends at its last name, which is planted.
+        let records = [cname("a.lab.test.", "gone.lab.test.")];
+        let mut answers = Vec::new();
+        let end = nxdomain_chain(&records, "a.lab.test.".into(), "lab.test.", &mut answers);
+        assert_eq!(end.as_deref(), Some("gone.lab.test."));
+        // No chain: the name asked.
+        let end = nxdomain_chain(&[], "x.lab.test.".into(), "lab.test.", &mut Vec::new());
+        assert_eq!(end.as_deref(), Some("x.lab.test."));
+        // A loop stops after eight links.
+        let records = [
+            cname("p.lab.test.", "q.lab.test."),
+            cname("q.lab.test.", "p.lab.test."),
+        ];
+        let mut answers = Vec::new();
+        let end = nxdomain_chain(&records, "p.lab.test.".into(), "lab.test.", &mut answers);
+        assert_eq!(answers.len(), 8);
+        assert_eq!(end.as_deref(), Some("p.lab.test."));
     }
 
     fn a_set(name: &str, n: usize) -> Vec<Record> {
