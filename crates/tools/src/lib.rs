@@ -264,6 +264,7 @@ impl Command {
                 Tool::Sha256sum(a) => a.reads_stdin(),
                 Tool::Cmp(a) => a.reads_stdin(),
                 Tool::Wg(a) => a.reads_stdin(),
+                Tool::Tcpdump(a) => a.read.as_deref() == Some("-"),
                 _ => false,
             }
     }
@@ -387,7 +388,7 @@ pub fn start_with(host: &Host, cmdline: &str, io: StartIo) -> Result<Started, Us
                 }
             }
             Tool::Transfer(a) => transfer::run(h.clone(), a, out, err).await,
-            Tool::Tcpdump(a) => tcpdump::run(h.clone(), a, out, err).await,
+            Tool::Tcpdump(a) => tcpdump::run(h.clone(), a, h.stdin(pid), out, err).await,
             Tool::Ss(a) => ss::run(h.clone(), a, out, err).await,
             Tool::Netstat(a) => netstat::run(h.clone(), a, out).await,
             Tool::Nslookup(a) => nslookup::run(h.clone(), a, out, err).await,

@@ -486,6 +486,11 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
         if a.count.is_some_and(|c| st.received + st.errors >= c) {
             break;
         }
+        // iputils' main_loop: with a deadline (-w), the first error ends
+        // the run (`if (rts->deadline && rts->nerrors) break;`).
+        if a.deadline.is_some() && st.errors > 0 {
+            break;
+        }
         if deadline_at.is_some_and(|d| now >= d) || exit_at.is_some_and(|e| now >= e) {
             break;
         }

@@ -71,7 +71,21 @@ fn errors_reported_from_icmp() {
         ("3s", "client", "ping -c 2 -W 1 10.98.7.9"),
         ("6s", "client", "ping -c 2 -W 1 10.99.3.77"),
         ("9s", "client", "ping -c 5 10.99.3.77"),
+        // iputils: with a deadline, the first error ends the run.
+        ("20s", "client", "ping -w 5 10.98.7.9"),
     ]);
+    assert_eq!(
+        r[4].out(),
+        "\
+PING 10.98.7.9 (10.98.7.9) 56(84) bytes of data.
+From 10.99.1.1 icmp_seq=1 Destination Net Unreachable
+
+--- 10.98.7.9 ping statistics ---
+1 packets transmitted, 0 received, +1 errors, 100% packet loss, time 0ms
+
+"
+    );
+    assert_eq!(r[4].exit, Some(1));
     assert_eq!(r[0].exit, Some(1));
     assert_eq!(
         r[0].out(),

@@ -664,3 +664,80 @@ fn arp_on_a_raw_link_rejects_all_packets() {
     assert_eq!(r[1].exit, Some(0), "{:?}", r[1]);
     assert!(r[1].stdout[0].contains("ICMP echo request"), "{:?}", r[1]);
 }
+
+/// `-r -` reads the pcap from standard input (the second half of
+/// `tcpdump -w - | tcpdump -r -`), `-#` numbers the lines as print.c does
+/// (five columns, two spaces), `--count` counts instead of printing, and
+/// `-w -` writes the pcap to standard output rather than to a file named
+/// `-`.
+#[test]
+fn pcaps_through_standard_streams_numbers_and_counts() {
+    // Two UDP datagrams 10.0.0.1:5000 > 10.0.0.2:53 with 4 bytes each.
+    let udp = |id: u8| -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 32, 0, id, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x13, 0x88, 0,
+            53, 0, 12, 0, 0, b'a', b'b', b'c', b'd',
+        ];
+        let sum = tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(&p[..20]));
+        p[10..12].copy_from_slice(&(!sum).to_be_bytes());
+        p
+    };
+    let mut pcap = Vec::new();
+    {
+        let mut w = tcplab_wire::pcap::PcapWriter::new(&mut pcap, tcplab_wire::pcap::LinkType::Raw)
+            .unwrap();
+        w.write_packet(std::time::Duration::from_secs(1), &udp(1))
+            .unwrap();
+        w.write_packet(std::time::Duration::from_millis(1500), &udp(2))
+            .unwrap();
+    }
+    let escaped: String = pcap.iter().map(|b| format!("\\{b:03o}")).collect();
+    let r = run_in(
+        &www_net(),
+        &[
+            (
+                "1s",
+                "client",
+                &format!("printf '{escaped}' | tcpdump -n -t -# -r -"),
+            ),
+            (
+                "1s",
+                "client",
+                &format!("printf '{escaped}' | tcpdump --count -r - udp"),
+            ),
+            (
+                "1s",
+                "client",
+                &format!("printf '{escaped}' | tcpdump --count -r - tcp"),
+            ),
+            (
+                "1s",
+                "client",
+                &format!("printf '{escaped}' | tcpdump -r - -w - -c 1"),
+            ),
+            ("2s", "client", "cat /-"),
+        ],
+    );
+    let numbered = &r[0];
+    assert_eq!(numbered.exit, Some(0), "{numbered:?}");
+    assert_eq!(
+        numbered.stderr,
+        ["reading from file -, link-type RAW (Raw IP), snapshot length 65535"]
+    );
+    assert_eq!(
+        numbered.stdout,
+        [
+            "    1  IP 10.0.0.1.5000 > 10.0.0.2.53: UDP, length 4",
+            "    2  IP 10.0.0.1.5000 > 10.0.0.2.53: UDP, length 4"
+        ]
+    );
+    assert_eq!(r[1].stdout, ["2 packets"], "{:?}", r[1]);
+    assert_eq!(r[2].stdout, ["0 packets"], "{:?}", r[2]);
+    // One record to standard output: the 24-byte file header, 16 bytes
+    // of record header and the 32-byte datagram (the transcript shows
+    // binary bytes as they decode, so only their presence is checked).
+    let written = &r[3];
+    assert_eq!(written.exit, Some(0), "{written:?}");
+    assert!(!written.stdout.concat().is_empty(), "{written:?}");
+    assert_eq!(r[4].exit, Some(1), "no file named '-': {:?}", r[4]);
+}

@@ -2,7 +2,7 @@
 //! tcpdump 4.99 does.
 //!
 //! ```text
-//! tcpdump [-AnqStvX] [-c COUNT] [-i IFACE] [-r FILE] [-w FILE] [EXPRESSION]
+//! tcpdump [-AnqStvX#] [-c COUNT] [--count] [-i IFACE] [-r FILE|-] [-w FILE|-] [EXPRESSION]
 //! ```
 //!
 //! Lines come from [`print`]: addresses as host names and ports as
@@ -24,7 +24,9 @@
 //! every 64 KiB and after a quiet second; a full disk ends the capture).
 //! Ctrl-C ends it with tcpdump's counts on standard error. `-r FILE` reads
 //! such a file back (filtered, printed; with `-w`, the selected packets
-//! written to another).
+//! written to another). `-w -` writes the pcap to standard output and
+//! `-r -` reads it from standard input; `-#` numbers the lines;
+//! `--count` counts the packets instead of printing them.
 
 mod filter;
 pub mod print;
@@ -34,7 +36,7 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 
 use std::time::Duration;
-use tcplab_host::{Host, Output, TapDirection};
+use tcplab_host::{Host, Output, Stdin, TapDirection};
 use tcplab_stack::IfaceId;
 
 use tcplab_wire::pcap::{LinkType, PcapReader, PcapWriter};
@@ -72,16 +74,20 @@ pub struct TcpdumpArgs {
     pub link_header: bool,
     /// `-s N`: the snapshot length (0: the default, 262144).
     pub snaplen: u32,
+    /// `-#` (`--number`): each line starts with the packet's number.
+    pub number: bool,
+    /// `--count`: the packets counted, not printed.
+    pub count_only: bool,
     pub filter: Vec<String>,
 }
 
 /// tcpdump's usage lines for the options it has here.
 const USAGE: &str =
-    "Usage: tcpdump [-AehlnpqStUvVxX] [ -c count ] [ -i interface ] [ -r file ] [ -s snaplen ] [ -w file ] [ expression ]";
+    "Usage: tcpdump [-AehlnpqStUvVxX#] [ -c count ] [--count] [ -i interface ] [ -r file ] [ -s snaplen ] [ -w file ] [ expression ]";
 
 /// `tcpdump -h`: the version lines and the usage, on standard output.
 const HELP: &str = "tcpdump version 4.99.3 (tcplab)
-Usage: tcpdump [-AehlnpqStUvVxX] [ -c count ] [ -i interface ] [ -r file ] [ -s snaplen ] [ -w file ] [ expression ]";
+Usage: tcpdump [-AehlnpqStUvVxX#] [ -c count ] [--count] [ -i interface ] [ -r file ] [ -s snaplen ] [ -w file ] [ expression ]";
 
 impl TcpdumpArgs {
     /// How lines are printed.
@@ -100,8 +106,15 @@ impl TcpdumpArgs {
         const REAL: &str = "aAbB:c:C:dDeE:fF:G:hHi:Ij:JKlLm:M:nNOpqQ:r:s:StT:uUvV:w:W:xXy:Yz:Z:#";
         let (opts, rest) = getopt(
             args,
-            "c:i:lnSqthUVw:r:vXAxeps:",
-            &["help", "version", "immediate-mode", "packet-buffered"],
+            "c:i:lnSqthUVw:r:vXAxeps:#",
+            &[
+                "help",
+                "version",
+                "immediate-mode",
+                "packet-buffered",
+                "number",
+                "count",
+            ],
         )
         .map_err(|e| Usage {
             status: 1,
@@ -122,6 +135,8 @@ impl TcpdumpArgs {
             hex_only: false,
             link_header: false,
             snaplen: 262_144,
+            number: false,
+            count_only: false,
             // tcpdump joins its operands into one expression and splits
             // it again: `tcpdump 'tcp && port 80'` (one quoted word) and
             // `tcpdump tcp and port 80` are the same filter.
@@ -137,6 +152,11 @@ impl TcpdumpArgs {
                 // Buffering: every packet already goes out as it comes
                 // (as -l and -U ask).
                 Opt::Long(l, _) if l == "immediate-mode" || l == "packet-buffered" => continue,
+                Opt::Long(l, _) if l == "number" => ('#', String::new()),
+                Opt::Long(l, _) if l == "count" => {
+                    a.count_only = true;
+                    continue;
+                }
                 // --version: the version lines alone (print_version).
                 Opt::Long(_, _) => {
                     let version = HELP.lines().next().unwrap_or_default();
@@ -166,6 +186,7 @@ impl TcpdumpArgs {
                 'A' => a.ascii = true,
                 'x' => a.hex_only = true,
                 'e' => a.link_header = true,
+                '#' => a.number = true,
                 // Promiscuous mode or not: a host's capture sees what its
                 // interface sends and receives either way.
                 'p' => {}
@@ -297,9 +318,14 @@ impl Dump {
     }
 
     /// Write what waits: the first time the file is made (or emptied)
-    /// with it, then added to.
-    fn save(&mut self, host: &Host, err: &mut Output) -> bool {
+    /// with it, then added to; `-w -` writes to standard output.
+    fn save(&mut self, host: &Host, out: &mut Output, err: &mut Output) -> bool {
         let mut bytes = self.buf.0.borrow_mut();
+        if self.path == "-" {
+            out.write_bytes(&bytes);
+            bytes.clear();
+            return true;
+        }
         let result = if self.made {
             if bytes.is_empty() {
                 Ok(())
@@ -349,6 +375,8 @@ struct Print<'a> {
     /// The capture is of `any` (Linux cooked v2): the link header, with
     /// -e, is in `where_`.
     cooked: bool,
+    /// The packet's number (from 1), for `-#`.
+    number: u64,
 }
 
 impl Print<'_> {
@@ -357,7 +385,14 @@ impl Print<'_> {
     fn packet(&mut self, out: &mut Output, wall: Duration, where_: &str, bytes: &[u8]) {
         let line = self.printer.line(bytes, self.style);
         let micros = u64::try_from(wall.as_micros()).unwrap_or(u64::MAX);
-        let mut text = timestamp(self.a.time_format, micros, self.reference);
+        // print.c: `-#`'s number in five columns and two spaces, before
+        // the timestamp.
+        let mut text = if self.a.number {
+            format!("{:5}  ", self.number)
+        } else {
+            String::new()
+        };
+        text.push_str(&timestamp(self.a.time_format, micros, self.reference));
         text.push_str(where_);
         // -e: the link-level header — print-raw.c's "ip: " on a raw IP
         // link; on the loopback, whose frames are Ethernet with zero
@@ -426,13 +461,20 @@ async fn read_file(
     host: &Host,
     a: &TcpdumpArgs,
     path: &str,
+    stdin: &Stdin,
     out: &mut Output,
     err: &mut Output,
 ) -> i32 {
     let Some(filter) = compile(host, a, err).await else {
         return 1;
     };
-    let bytes = match host.fs().read(path) {
+    // `-r -`: the pcap on standard input (`tcpdump -w - | tcpdump -r -`).
+    let read = if path == "-" {
+        Ok(stdin.read_to_end().await.into())
+    } else {
+        host.fs().read(path)
+    };
+    let bytes = match read {
         Ok(b) => b,
         Err(e) => {
             // (The file system's error names the path.)
@@ -485,10 +527,13 @@ async fn read_file(
             continue;
         }
         seen += 1;
+        if a.count_only {
+            continue;
+        }
         match dump.as_mut() {
             Some(d) => {
                 let _ = d.writer.write_packet(record.timestamp, &record.data);
-                if d.buf.0.borrow().len() >= DUMP_BUFFER && !d.save(host, err) {
+                if d.buf.0.borrow().len() >= DUMP_BUFFER && !d.save(host, out, err) {
                     return 1;
                 }
             }
@@ -501,22 +546,33 @@ async fn read_file(
                     reference: &mut reference,
                     ether: false,
                     cooked: false,
+                    number: seen,
                 };
                 p.packet(out, record.timestamp, "", &record.data);
             }
         }
     }
     if let Some(d) = dump.as_mut() {
-        if !d.save(host, err) {
+        if !d.save(host, out, err) {
             return 1;
         }
+    }
+    // --count: tcpdump's one line for a file, on standard output.
+    if a.count_only {
+        out.line(format!("{seen} packet{}", if seen == 1 { "" } else { "s" }));
     }
     status
 }
 
-pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -> i32 {
+pub async fn run(
+    host: Host,
+    a: TcpdumpArgs,
+    stdin: Stdin,
+    mut out: Output,
+    mut err: Output,
+) -> i32 {
     if let Some(path) = a.read.clone() {
-        return read_file(&host, &a, &path, &mut out, &mut err).await;
+        return read_file(&host, &a, &path, &stdin, &mut out, &mut err).await;
     }
     let Some(filter) = compile(&host, &a, &mut err).await else {
         return 1;
@@ -557,7 +613,8 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
     }
     let tap = host.tap();
     let mut dump = a.write.as_deref().map(|p| Dump::new(p, a.snaplen));
-    if dump.is_none() && a.verbose == 0 {
+    let quiet = dump.is_some() || a.count_only;
+    if !quiet && a.verbose == 0 {
         err.line("tcpdump: verbose output suppressed, use -v[v]... for full protocol decode");
     }
     let shown_name = if any {
@@ -567,7 +624,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
     };
     // tcpdump names itself on this line only when it did not just print
     // the "verbose output suppressed" line (with -v, or writing a file).
-    let prefix = if dump.is_none() && a.verbose == 0 {
+    let prefix = if !quiet && a.verbose == 0 {
         ""
     } else {
         "tcpdump: "
@@ -576,7 +633,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
     // with pcap_dump_open first): a path that cannot be written is the
     // only line.
     if let Some(d) = dump.as_mut() {
-        if !d.save(&host, &mut err) {
+        if !d.save(&host, &mut out, &mut err) {
             return 1;
         }
     }
@@ -631,7 +688,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             Either::Left(Either::Left(t)) => t,
             Either::Left(Either::Right(())) => {
                 if let Some(d) = dump.as_mut() {
-                    if !d.save(&host, &mut err) {
+                    if !d.save(&host, &mut out, &mut err) {
                         return 1;
                     }
                 }
@@ -646,6 +703,9 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             continue;
         }
         seen += 1;
+        if a.count_only {
+            continue;
+        }
         // The wall clock when the packet passed.
         let wall = host
             .wall_clock()
@@ -655,7 +715,7 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             // A daemon is not told when a scenario ends: what waits is
             // written when the buffer fills and after a quiet second.
             let due = d.buf.0.borrow().len() >= DUMP_BUFFER;
-            if due && !d.save(&host, &mut err) {
+            if due && !d.save(&host, &mut out, &mut err) {
                 return 1;
             }
             continue;
@@ -698,11 +758,12 @@ pub async fn run(host: Host, a: TcpdumpArgs, mut out: Output, mut err: Output) -
             reference: &mut reference,
             ether: loopback,
             cooked: any,
+            number: seen,
         };
         p.packet(&mut out, wall, &where_, &t.bytes);
     }
     if let Some(d) = dump.as_mut() {
-        if !d.save(&host, &mut err) {
+        if !d.save(&host, &mut out, &mut err) {
             return 1;
         }
     }
