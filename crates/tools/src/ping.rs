@@ -391,7 +391,8 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
     if dst.is_unspecified() {
         dst = Ipv4Addr::LOCALHOST;
     }
-    let numeric = a.numeric || a.target.parse::<Ipv4Addr>().is_ok();
+    // iputils: a target inet_aton takes is printed as numbers.
+    let numeric = a.numeric || crate::resolve::inet_aton(&a.target).is_some();
     let sock = match PingSocket::open(&host) {
         Ok(s) => s,
         Err(e) => {

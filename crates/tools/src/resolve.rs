@@ -24,6 +24,54 @@ pub fn is_host_name(w: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// An address in any form glibc's `inet_aton` takes, as `getaddrinfo`
+/// does before it looks a name up: one to four parts separated by dots,
+/// each decimal, octal (a leading `0`) or hexadecimal (`0x`); the last
+/// part fills the bytes the others leave (`127.1` is 127.0.0.1,
+/// `2130706433` and `0x7f000001` too, `010.1.1.1` is 8.1.1.1). Nothing may
+/// follow (glibc's `__inet_aton_exact`, which getaddrinfo uses).
+pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(4);
+    for p in &parts {
+        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X"))
+        {
+            (h, 16)
+        } else if p.len() > 1 && p.starts_with('0') {
+            (&p[1..], 8)
+        } else {
+            (*p, 10)
+        };
+        // A part starts with a digit, and all of it is read (strtoul
+        // stops after the 0 of "0x" or "08", and what is left is refused).
+        if !p.starts_with(|c: char| c.is_ascii_digit())
+            || digits.is_empty()
+            || !digits.chars().all(|c| c.is_digit(radix))
+        {
+            return None;
+        }
+        let v = u32::from_str_radix(digits, radix).ok()?;
+        values.push(v);
+    }
+    let (last, first) = values.split_last()?;
+    // The leading parts are a byte each; the last fills the rest.
+    if first.iter().any(|&v| v > 0xff) {
+        return None;
+    }
+    let rest_bits = 8 * (4 - first.len() as u32);
+    if rest_bits < 32 && *last >> rest_bits != 0 {
+        return None;
+    }
+    let high = first
+        .iter()
+        .enumerate()
+        .fold(0u32, |acc, (i, &v)| acc | (v << (24 - 8 * i as u32)));
+    Some(Ipv4Addr::from(high | last))
+}
+
 /// Why a name did not resolve, as `getaddrinfo` would say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
@@ -164,7 +212,7 @@ pub async fn lookup_canonical(host: &Host, name: &str) -> Result<(Ipv4Addr, Stri
 /// canonical name: what `getaddrinfo` lists, for the tools that try each
 /// address in turn until one connects (nc, curl).
 pub async fn lookup_all(host: &Host, name: &str) -> Result<(Vec<Ipv4Addr>, String), ResolveError> {
-    if let Ok(addr) = name.parse::<Ipv4Addr>() {
+    if let Some(addr) = inet_aton(name) {
         return Ok((vec![addr], name.to_string()));
     }
     if let Some(addr) = host.lookup(name.trim_end_matches('.')) {
@@ -224,6 +272,44 @@ pub async fn reverse(host: &Host, addr: Ipv4Addr) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// glibc's inet_aton: the short and numeric forms getaddrinfo takes.
+    #[test]
+    fn addresses_in_every_form_inet_aton_takes() {
+        let ok = |s: &str, a: [u8; 4]| assert_eq!(inet_aton(s), Some(Ipv4Addr::from(a)), "{s}");
+        ok("127.0.0.1", [127, 0, 0, 1]);
+        ok("127.1", [127, 0, 0, 1]);
+        ok("10.1.258", [10, 1, 1, 2]);
+        ok("2130706433", [127, 0, 0, 1]);
+        ok("0x7f000001", [127, 0, 0, 1]);
+        ok("0X7F.1", [127, 0, 0, 1]);
+        ok("010.124.1.1", [8, 124, 1, 1]);
+        ok("10.124.1.01", [10, 124, 1, 1]);
+        ok("0", [0, 0, 0, 0]);
+        ok("4294967295", [255, 255, 255, 255]);
+        for bad in [
+            "",
+            ".",
+            "1.",
+            ".1",
+            "1..2",
+            "1.2.3.4.5",
+            "256.1",
+            "1.2.3.256",
+            "1.16777216",
+            "4294967296",
+            "08",
+            "0x",
+            "0xg",
+            "1.2.3.4 ",
+            "a.b.c.d",
+            "-1",
+            "+1",
+            "1.2.65536",
+        ] {
+            assert_eq!(inet_aton(bad), None, "{bad:?}");
+        }
+    }
 
     /// glibc's waits: 5 s for a lone server; with two, 5 s and then
     /// 10/2 s; with three, 5, 10/3 (3) and 20/3 (6) s, whole seconds as

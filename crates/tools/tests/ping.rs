@@ -30,7 +30,23 @@ fn names_sizes_intervals_and_quiet() {
         ("3s", "client", "ping -c 3 -i 0.2 -s 1000 -W 1 10.99.3.2"),
         ("5s", "client", "ping -q -c 5 -i 0.2 10.99.3.2"),
         ("7s", "client", "ping -c 2 localhost"),
+        // getaddrinfo takes inet_aton's short forms; iputils prints them
+        // as numbers.
+        ("10s", "client", "ping -c 1 127.1"),
+        ("12s", "client", "traceroute -n -q 1 0x0a630302"),
     ]);
+    assert_eq!(
+        &r[4].stdout[..2],
+        [
+            "PING 127.1 (127.0.0.1) 56(84) bytes of data.",
+            "64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.004 ms"
+        ]
+    );
+    assert_eq!(
+        r[5].stdout[0],
+        "traceroute to 0x0a630302 (10.99.3.2), 30 hops max, 60 byte packets"
+    );
+    assert_eq!(r[5].exit, Some(0), "{:?}", r[5]);
     assert_eq!(
         r[0].stdout[0],
         "PING server (10.99.3.2) 56(84) bytes of data."

@@ -414,7 +414,7 @@ pub async fn run(
     if a.ipv6 {
         // getaddrinfo with AF_INET6: an IPv4 literal is the wrong family,
         // a name has no IPv6 address here.
-        let why = if name.parse::<Ipv4Addr>().is_ok() {
+        let why = if crate::resolve::inet_aton(&name).is_some() {
             "Address family for hostname not supported"
         } else {
             "Name or service not known"
@@ -425,7 +425,8 @@ pub async fn run(
         ));
         return 1;
     }
-    let addrs = match name.parse::<Ipv4Addr>() {
+    // getaddrinfo takes any form inet_aton does (`127.1`), also with -n.
+    let addrs = match crate::resolve::inet_aton(&name).ok_or(()) {
         Ok(addr) => vec![addr],
         Err(_) if a.numeric => {
             err.line(format!(
@@ -836,7 +837,7 @@ async fn listen(
 ) -> i32 {
     let addr = match &a.host {
         // `nc -l ADDR PORT`: getaddrinfo with AI_PASSIVE.
-        Some(name) => match name.parse::<Ipv4Addr>() {
+        Some(name) => match crate::resolve::inet_aton(name).ok_or(()) {
             Ok(addr) => addr,
             Err(_) if a.numeric => {
                 err.line("nc: getaddrinfo: Name or service not known");
