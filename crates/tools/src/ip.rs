@@ -3,10 +3,14 @@
 //! ```text
 //! ip [-s] addr|a [show [dev] IFACE]
 //! ip [-s] link|l [show [dev] IFACE]
-//! ip route|r [show]
+//! ip route|r [show] [[exact|to] PREFIX] [table main] [dev IFACE]
 //! ip route show cache
 //! ip route get [to] ADDRESS [from ADDRESS] [fibmatch]
 //! ```
+//!
+//! Objects and commands may be cut short as iproute2 allows (`ip a s`,
+//! `ip ro g 10.0.0.1`: the first name, in iproute2's order, that the word
+//! begins).
 //!
 //! tcplab's links carry IP datagrams without a link layer, so every
 //! interface but `lo` shows `link/none` (as a TUN device does); a tunnel
@@ -48,6 +52,172 @@ pub struct IpArgs {
     pub family4: bool,
     /// `ip route get`: the route one datagram would take.
     pub get: Option<RouteGet>,
+    /// `ip route show PREFIX` (or `exact`/`to PREFIX`): only the route
+    /// for exactly that prefix, as iproute2's default selector.
+    pub prefix: Option<(Ipv4Addr, u8)>,
+}
+
+/// iproute2's `matches()`: a word that begins the command's name (`a`,
+/// `ad`, `addr` are all `address`).
+fn matches(word: &str, name: &str) -> bool {
+    !word.is_empty() && name.starts_with(word)
+}
+
+/// ip.c's objects, in its table's order (the first that a word begins
+/// wins: `l` is `link`, not `l2tp`); only the first three are here.
+const OBJECTS: [&str; 33] = [
+    "address",
+    "addrlabel",
+    "maddress",
+    "route",
+    "rule",
+    "neighbor",
+    "neighbour",
+    "ntable",
+    "ntbl",
+    "link",
+    "l2tp",
+    "fou",
+    "ila",
+    "macsec",
+    "tunnel",
+    "tuntap",
+    "tap",
+    "token",
+    "tcpmetrics",
+    "tcp_metrics",
+    "monitor",
+    "xfrm",
+    "mroute",
+    "mrule",
+    "netns",
+    "netconf",
+    "vrf",
+    "sr",
+    "nexthop",
+    "mptcp",
+    "ioam",
+    "stats",
+    "help",
+];
+
+/// Each object's commands in the order its do_ function tries them.
+fn commands(object: &IpObject) -> &'static [&'static str] {
+    match object {
+        IpObject::Addr => &[
+            "add", "change", "replace", "delete", "list", "show", "lst", "flush", "save",
+            "showdump", "restore", "help",
+        ],
+        IpObject::Route => &[
+            "add", "change", "replace", "prepend", "append", "test", "delete", "list", "show",
+            "lst", "get", "flush", "restore", "showdump", "save", "help",
+        ],
+        IpObject::Link => &[
+            "add", "set", "change", "replace", "delete", "show", "lst", "list", "xstats",
+            "afstats", "property", "help",
+        ],
+    }
+}
+
+/// What `ip OBJECT help` prints (iproute2's usage, cut to what this ip
+/// does), status 255 as iproute2's usage() exits.
+fn object_usage(object: &IpObject) -> &'static str {
+    match object {
+        IpObject::Addr => {
+            "Usage: ip address {show|list} [ dev IFNAME ]\n       (tcplab: addresses come from the scenario or tcplab run --addr)"
+        }
+        IpObject::Link => {
+            "Usage: ip link show [ DEVICE ]\n       (tcplab: links come from the scenario or tcplab run --tun)"
+        }
+        IpObject::Route => {
+            "Usage: ip route { list | show } [ SELECTOR ]\n       ip route show cache\n       ip route get [ to ] ADDRESS [ from ADDRESS ] [ fibmatch ]\nSELECTOR := [ [ exact | to ] PREFIX ] [ table main ] [ dev STRING ]"
+        }
+    }
+}
+
+fn incomplete() -> Usage {
+    Usage {
+        status: 255,
+        ..Usage::new(
+            "ip",
+            "Command line is not complete. Try option \"help\"".into(),
+        )
+    }
+}
+
+/// `ip route show`'s selectors: `dev NAME`, `table main`, a prefix
+/// (`exact`/`to` before it, or alone) that only its own route matches.
+/// A route prefix: the address and the length.
+type Prefix = (Ipv4Addr, u8);
+
+fn route_selectors(words: &[&str]) -> Result<(Option<String>, Option<Prefix>), Usage> {
+    let mut dev = None;
+    let mut prefix = None;
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        match *w {
+            "dev" | "oif" => dev = Some(it.next().ok_or_else(incomplete)?.to_string()),
+            "table" => match *it.next().ok_or_else(incomplete)? {
+                // One table here: the main one.
+                "main" | "254" => {}
+                t => {
+                    return Err(Usage {
+                        status: 255,
+                        ..Usage::new(
+                            "ip",
+                            format!("`ip route show table {t}` is not supported in tcplab (one table: main)"),
+                        )
+                    })
+                }
+            },
+            w if matches(w, "help") => {
+                return Err(Usage::help("ip", object_usage(&IpObject::Route).into(), false, 255));
+            }
+            kw @ ("root" | "match" | "proto" | "protocol" | "scope" | "type" | "tos"
+            | "dsfield" | "from" | "via" | "src" | "iif" | "vrf" | "realm" | "realms"
+            | "cloned" | "cached" | "mark" | "nhid") => {
+                return Err(Usage {
+                    status: 255,
+                    ..Usage::new(
+                        "ip",
+                        format!("`ip route show ... {kw}` is not supported in tcplab"),
+                    )
+                })
+            }
+            w => {
+                let p = if w == "exact" || w == "to" {
+                    *it.next().ok_or_else(incomplete)?
+                } else {
+                    w
+                };
+                prefix = Some(route_prefix(p)?);
+            }
+        }
+    }
+    Ok((dev, prefix))
+}
+
+/// A prefix as `get_prefix` takes it: `A.B.C.D[/LEN]` or `default`.
+fn route_prefix(word: &str) -> Result<(Ipv4Addr, u8), Usage> {
+    let bad = || Usage {
+        status: 1,
+        ..Usage::new(
+            "ip",
+            format!("Error: any valid prefix is expected rather than \"{word}\"."),
+        )
+    };
+    if word == "default" {
+        return Ok((Ipv4Addr::UNSPECIFIED, 0));
+    }
+    let (addr, len) = match word.split_once('/') {
+        Some((a, l)) => (
+            a,
+            l.parse::<u8>().ok().filter(|l| *l <= 32).ok_or_else(bad)?,
+        ),
+        None => (word, 32),
+    };
+    let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    Ok((addr, len))
 }
 
 /// `ip route get [to] DST [from SRC] [fibmatch]`.
@@ -212,11 +382,19 @@ impl IpArgs {
                 ..Usage::with_usage("ip", String::new(), USAGE)
             });
         };
-        let object = match object.as_str() {
-            "a" | "addr" | "address" => IpObject::Addr,
-            "l" | "link" => IpObject::Link,
-            "r" | "ro" | "route" => IpObject::Route,
-            other => {
+        let object = match OBJECTS.iter().find(|o| matches(object, o)) {
+            Some(&"address") => IpObject::Addr,
+            Some(&"link") => IpObject::Link,
+            Some(&"route") => IpObject::Route,
+            Some(&"help") => return Err(Usage::help("ip", USAGE.into(), false, 255)),
+            Some(o) => {
+                return Err(Usage {
+                    status: 255,
+                    ..Usage::new("ip", format!("`ip {o}` is not supported in tcplab"))
+                })
+            }
+            None => {
+                let other = object;
                 // (ip.c's do_cmd: status 1 for this one, 255 for the rest.)
                 return Err(Usage {
                     status: 1,
@@ -228,65 +406,98 @@ impl IpArgs {
             }
         };
         let words: Vec<&str> = rest.iter().map(String::as_str).collect();
-        let cache =
-            object == IpObject::Route && matches!(words.as_slice(), ["show" | "list", "cache"]);
-        if object == IpObject::Route && words.first() == Some(&"get") {
-            return Ok(IpArgs {
-                object,
-                stats,
-                dev: None,
-                cache: false,
-                family4,
-                get: Some(parse_route_get(&words[1..])?),
-            });
-        }
-        let dev = match words.as_slice() {
-            [] | ["show"] | ["list"] => None,
-            ["show" | "list", "cache"] if cache => None,
-            ["show" | "list", "dev", d] | ["show" | "list", d] | ["dev", d]
-                if object != IpObject::Route =>
-            {
-                Some(d.to_string())
+        let mut args = IpArgs {
+            object,
+            stats,
+            dev: None,
+            cache: false,
+            family4,
+            get: None,
+            prefix: None,
+        };
+        // No command: show. Otherwise the first command the word begins,
+        // in the order iproute2 tries them (`s` is show, `g` get, `a`
+        // add).
+        let (command, selectors) = match words.split_first() {
+            None => ("show", &[][..]),
+            Some((w, rest)) => match commands(&args.object).iter().find(|c| matches(w, c)) {
+                Some(c) => (*c, rest),
+                None => {
+                    // iproute2 quotes the one word it did not know.
+                    return Err(Usage {
+                        status: 255,
+                        ..Usage::new(
+                            "ip",
+                            format!(
+                                "Command \"{w}\" is unknown, try \"ip {} help\".",
+                                args.object.name()
+                            ),
+                        )
+                    });
+                }
+            },
+        };
+        match command {
+            "show" | "list" | "lst" => {}
+            "help" => {
+                return Err(Usage::help("ip", object_usage(&args.object).into(), false, 255));
+            }
+            "get" => {
+                args.get = Some(parse_route_get(selectors)?);
+                return Ok(args);
             }
             // iproute2's commands that change things: a scenario changes
             // links and routes with `[[run]]` entries (`link = ...`,
             // `route = ...`), not with ip.
-            [cmd @ ("add" | "del" | "delete" | "change" | "replace" | "append" | "set" | "flush"
-            | "get"), ..] => {
+            cmd => {
                 return Err(Usage {
                     status: 255,
                     ..Usage::new(
                         "ip",
                         format!(
                             "`ip {} {cmd}` is not supported in tcplab (a scenario changes links and routes with [[run]] entries)",
-                            object.name()
+                            args.object.name()
                         ),
                     )
                 })
             }
-            _ => {
-                // iproute2 quotes the one word it did not know.
+        }
+        if args.object == IpObject::Route {
+            if selectors == ["cache"] {
+                args.cache = true;
+            } else {
+                (args.dev, args.prefix) = route_selectors(selectors)?;
+            }
+            return Ok(args);
+        }
+        // `show [dev] NAME`: one device; a second word is iproute2's
+        // duparg2.
+        let mut it = selectors.iter();
+        while let Some(w) = it.next() {
+            let name = if *w == "dev" {
+                *it.next().ok_or_else(incomplete)?
+            } else if matches(w, "help") {
+                return Err(Usage::help(
+                    "ip",
+                    object_usage(&args.object).into(),
+                    false,
+                    255,
+                ));
+            } else {
+                w
+            };
+            if args.dev.is_some() {
                 return Err(Usage {
                     status: 255,
                     ..Usage::new(
                         "ip",
-                        format!(
-                            "Command \"{}\" is unknown, try \"ip {} help\".",
-                            words[0],
-                            object.name()
-                        ),
+                        format!("Error: either \"dev\" is duplicate, or \"{name}\" is a garbage."),
                     )
-                })
+                });
             }
-        };
-        Ok(IpArgs {
-            object,
-            stats,
-            dev,
-            cache,
-            family4,
-            get: None,
-        })
+            args.dev = Some(name.to_string());
+        }
+        Ok(args)
     }
 }
 
@@ -298,6 +509,11 @@ fn flags(i: &Interface) -> &'static str {
     } else {
         "<BROADCAST,MULTICAST,UP,LOWER_UP>"
     }
+}
+
+/// The netmask of a prefix length.
+fn mask(len: u8) -> u32 {
+    u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0)
 }
 
 fn header(k: usize, i: &Interface, addr: bool) -> String {
@@ -558,11 +774,38 @@ pub async fn run(host: Host, a: IpArgs, mut out: Output, mut err: Output) -> i32
         });
         // As Linux dumps its table: by destination, the default first.
         routes.sort_by_key(|r| (u32::from(r.dest.address()), r.dest.prefix_len()));
+        let dev = match &a.dev {
+            Some(d) => match ifaces.iter().position(|i| &i.name == d) {
+                Some(k) => Some(k),
+                None => {
+                    err.line(format!("Cannot find device \"{d}\""));
+                    return 1;
+                }
+            },
+            None => None,
+        };
         for r in routes {
-            if ifaces.get(r.iface.0).is_some_and(|i| i.loopback) {
+            if ifaces.get(r.iface.0).is_some_and(|i| i.loopback) && dev.is_none() {
                 continue;
             }
-            out.line(format!("{} ", route_line(&r, &ifaces)));
+            if dev.is_some_and(|k| k != r.iface.0) {
+                continue;
+            }
+            // The default selector: that prefix exactly.
+            if a.prefix.is_some_and(|(p, len)| {
+                len != r.dest.prefix_len()
+                    || u32::from(p) & mask(len) != u32::from(r.dest.address()) & mask(len)
+            }) {
+                continue;
+            }
+            let mut line = route_line(&r, &ifaces);
+            // Filtered by device, iproute2 does not repeat it.
+            if dev.is_some() {
+                if let Some(name) = ifaces.get(r.iface.0).map(|i| i.name.as_str()) {
+                    line = line.replacen(&format!(" dev {name}"), "", 1);
+                }
+            }
+            out.line(format!("{line} "));
         }
         return 0;
     }
@@ -672,6 +915,61 @@ mod tests {
         assert_eq!(
             err("bogus"),
             (1, "Object \"bogus\" is unknown, try \"ip help\".".into())
+        );
+        // Words cut short, as iproute2's matches() takes them.
+        let parse = |cmd: &str| {
+            let args: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+            IpArgs::parse(&args).unwrap()
+        };
+        assert_eq!(parse("a s").object, IpObject::Addr);
+        assert_eq!(parse("ad sh dev eth0").dev.as_deref(), Some("eth0"));
+        assert_eq!(parse("li").object, IpObject::Link);
+        assert_eq!(parse("l l eth0").dev.as_deref(), Some("eth0"));
+        assert!(parse("rou g 10.0.0.1").get.is_some());
+        assert!(parse("r s cache").cache);
+        let r = parse("r s table main dev eth0 exact 10.0.1.0/24");
+        assert_eq!(r.dev.as_deref(), Some("eth0"));
+        assert_eq!(r.prefix, Some((Ipv4Addr::new(10, 0, 1, 0), 24)));
+        assert_eq!(
+            parse("route show default").prefix,
+            Some((Ipv4Addr::UNSPECIFIED, 0))
+        );
+        // `ip a a` is add, as in iproute2; `ip n` is neigh, not here.
+        assert!(err("a a 10.0.0.1/24 dev eth0")
+            .1
+            .starts_with("`ip address add` is not supported in tcplab"));
+        assert_eq!(
+            err("neigh"),
+            (255, "`ip neighbor` is not supported in tcplab".into())
+        );
+        assert_eq!(
+            err("addr show lo extra"),
+            (
+                255,
+                "Error: either \"dev\" is duplicate, or \"extra\" is a garbage.".into()
+            )
+        );
+        assert_eq!(
+            err("addr show dev"),
+            (
+                255,
+                "Command line is not complete. Try option \"help\"".into()
+            )
+        );
+        assert_eq!(err("route help").0, 255);
+        let help = |cmd: &str| {
+            let args: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+            IpArgs::parse(&args).unwrap_err().printed()
+        };
+        assert!(help("route help").0.starts_with("Usage: ip route"));
+        assert!(help("a help").0.starts_with("Usage: ip address"));
+        assert_eq!(err("route show table all").0, 255);
+        assert_eq!(
+            err("route show 10.0.0.0/33"),
+            (
+                1,
+                "Error: any valid prefix is expected rather than \"10.0.0.0/33\".".into()
+            )
         );
         let args: Vec<String> = vec!["bogus".into()];
         assert_eq!(

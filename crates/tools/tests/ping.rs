@@ -359,7 +359,28 @@ fn a_redirect_is_in_the_route_cache_for_five_minutes() {
             ("10s", "client", "ip route get 10.2.0.20"),
             ("10s", "client", "ip route get 10.2.0.20 fibmatch"),
             ("10s", "client", "ip route get 10.1.0.255 fibmatch"),
+            // Selectors, and words cut short as iproute2 takes them.
+            ("10s", "client", "ip ro sh dev eth0"),
+            ("10s", "client", "ip r s 10.1.0.0/24"),
+            ("10s", "client", "ip r s default table main"),
+            ("10s", "client", "ip r s dev nosuch"),
         ],
+    );
+    assert_eq!(
+        r[10].stdout,
+        [
+            "default via 10.1.0.1 ",
+            "10.1.0.0/24 proto kernel scope link src 10.1.0.10 "
+        ]
+    );
+    assert_eq!(
+        r[11].stdout,
+        ["10.1.0.0/24 dev eth0 proto kernel scope link src 10.1.0.10 "]
+    );
+    assert_eq!(r[12].stdout, ["default via 10.1.0.1 dev eth0 "]);
+    assert_eq!(
+        (r[13].exit, r[13].stderr.as_slice()),
+        (Some(1), &["Cannot find device \"nosuch\"".to_string()][..])
     );
     // fibmatch: the table's entry beneath the cache's redirect; a
     // broadcast address's in the local table.
