@@ -300,17 +300,17 @@ impl fmt::Display for Stats {
             "times recovered from packet loss due to fast retransmit",
             tcp.reno_recoveries,
         )?;
-        opt_number(
-            f,
-            "times recovered from packet loss by selective acknowledgements",
-            tcp.sack_recoveries,
-        )?;
+        // net-tools 2.10 has words for TCPSackRecovery, TCPTimeouts and
+        // TCPDSACKRecv but its lookup (a binary search of a table not in
+        // order) misses them: they print as `Name: value` (checked against
+        // the real netstat on a /proc with each counter set).
+        named(f, 4, "TCPSackRecovery", tcp.sack_recoveries)?;
         opt_number(f, "fast retransmits", tcp.fast_retransmits)?;
-        opt_number(f, "other TCP timeouts", tcp.timeouts)?;
+        named(f, 4, "TCPTimeouts", tcp.timeouts)?;
         named(f, 4, "TCPLossProbes", tcp.loss_probes)?;
         named(f, 4, "TCPLossProbeRecovery", tcp.loss_probe_recoveries)?;
         opt_number(f, "DSACKs sent for old packets", tcp.dsack_sent)?;
-        opt_number(f, "DSACKs received", tcp.dsack_recv)?;
+        named(f, 4, "TCPDSACKRecv", tcp.dsack_recv)?;
         named(f, 4, "TCPSpuriousUndo", tcp.spurious_undos)?;
         named(f, 4, "TCPChallengeACK", tcp.challenge_acks)?;
         named(f, 4, "TCPOFOQueue", tcp.ooo_queued)?;

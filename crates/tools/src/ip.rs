@@ -14,7 +14,7 @@
 //!
 //! tcplab's links carry IP datagrams without a link layer, so every
 //! interface but `lo` shows `link/none` (as a TUN device does); a tunnel
-//! interface is `POINTOPOINT,NOARP`. The counters are the stack's own.
+//! interface is `POINTOPOINT,MULTICAST,NOARP` (as a TUN device). The counters are the stack's own.
 
 use std::net::Ipv4Addr;
 
@@ -44,7 +44,8 @@ impl IpObject {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpArgs {
     pub object: IpObject,
-    pub stats: bool,
+    /// `-s`, counted: `-s -s` adds the error details.
+    pub stats: u8,
     pub dev: Option<String>,
     /// `ip route show cache`: the routes learned from redirects.
     pub cache: bool,
@@ -341,12 +342,12 @@ impl IpArgs {
         {
             return Err(Usage::help("ip", USAGE.into(), false, 255));
         }
-        let mut stats = false;
+        let mut stats = 0u8;
         let mut family4 = false;
         let mut rest = args;
         while let Some((first, tail)) = rest.split_first() {
             match first.as_str() {
-                "-s" | "-stats" | "-statistics" => stats = true,
+                "-s" | "-stats" | "-statistics" => stats = stats.saturating_add(1),
                 // -human-readable (what `ip -h` is): counters are shown
                 // as numbers here anyway.
                 "-h" | "-human" | "-human-readable" => {}
@@ -505,7 +506,7 @@ fn flags(i: &Interface) -> &'static str {
     if i.loopback {
         "<LOOPBACK,UP,LOWER_UP>"
     } else if i.tunnel {
-        "<POINTOPOINT,NOARP,UP,LOWER_UP>"
+        "<POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP>"
     } else {
         "<BROADCAST,MULTICAST,UP,LOWER_UP>"
     }
@@ -540,20 +541,36 @@ fn link_line(i: &Interface) -> String {
     }
 }
 
-fn stats_lines(i: &Interface) -> Vec<String> {
+/// `-s`: the counters; `-s -s` each direction's error details beneath
+/// (iproute2's print_link_stats64: none of those faults exist on these
+/// links, so zeros).
+fn stats_lines(i: &Interface, details: bool) -> Vec<String> {
     let c = &i.counters;
-    vec![
+    let mut lines = vec![
         "    RX:  bytes packets errors dropped  missed   mcast           ".into(),
         format!(
             "    {:>10} {:>7} {:>6} {:>7} {:>7} {:>7} ",
             c.rx_bytes, c.rx_packets, c.rx_errors, c.rx_dropped, 0, 0
         ),
-        "    TX:  bytes packets errors dropped carrier collsns           ".into(),
-        format!(
-            "    {:>10} {:>7} {:>6} {:>7} {:>7} {:>7} ",
-            c.tx_bytes, c.tx_packets, 0, c.tx_dropped, 0, 0
-        ),
-    ]
+    ];
+    let zeros = format!(
+        "    {:10} {:>7} {:>6} {:>7} {:>7} {:>7} ",
+        "", 0, 0, 0, 0, 0
+    );
+    if details {
+        lines.push("    RX errors:  length    crc   frame    fifo overrun".into());
+        lines.push(zeros.clone());
+    }
+    lines.push("    TX:  bytes packets errors dropped carrier collsns           ".into());
+    lines.push(format!(
+        "    {:>10} {:>7} {:>6} {:>7} {:>7} {:>7} ",
+        c.tx_bytes, c.tx_packets, 0, c.tx_dropped, 0, 0
+    ));
+    if details {
+        lines.push("    TX errors: aborted   fifo  window heartbt transns".into());
+        lines.push(zeros);
+    }
+    lines
 }
 
 /// A route as `ip route` lists it (without the trailing space).
@@ -835,8 +852,8 @@ pub async fn run(host: Host, a: IpArgs, mut out: Output, mut err: Output) -> i32
                 out.line("       valid_lft forever preferred_lft forever");
             }
         }
-        if a.stats {
-            for l in stats_lines(i) {
+        if a.stats > 0 {
+            for l in stats_lines(i, a.stats > 1) {
                 out.line(l);
             }
         }

@@ -402,7 +402,10 @@ fn inet(
         if a.timers {
             let t = match (r.timer, r.info.as_ref()) {
                 (Some((name, left, retrans)), _) => {
-                    let name = if name == "on" { "on" } else { name };
+                    // /proc/net/tcp's timer kinds in net-tools' words:
+                    // the zero-window probe timer (4) is "probe" where ss
+                    // says "persist".
+                    let name = if name == "persist" { "probe" } else { name };
                     format!("{name} ({:.2}/{retrans}/0)", left.as_secs_f64())
                 }
                 (None, Some(i)) if i.keepalive => "keepalive (0.00/0/0)".into(),

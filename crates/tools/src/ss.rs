@@ -99,15 +99,18 @@ const HELP: &str = "Usage: ss [ OPTIONS ]
         connected := {established|syn-sent|syn-recv|fin-wait-{1,2}|time-wait|close-wait|last-ack|closing}
      synchronized := {established|syn-recv|fin-wait-{1,2}|time-wait|close-wait|last-ack|closing}";
 
+/// ss.c's scan_state: names in any case (`strcasecmp`), with its aliases
+/// (`close`/`closed`/`unconnected`, `syn-rcv`); a name it does not know
+/// ends ss with status 255 (`exit(-1)`).
 fn parse_state(name: &str) -> Result<SockStateFilter, Usage> {
-    Ok(match name {
+    Ok(match name.to_ascii_lowercase().as_str() {
         "established" => SockStateFilter::One("ESTAB"),
         "syn-sent" => SockStateFilter::One("SYN-SENT"),
-        "syn-recv" => SockStateFilter::One("SYN-RECV"),
+        "syn-recv" | "syn-rcv" => SockStateFilter::One("SYN-RECV"),
         "fin-wait-1" => SockStateFilter::One("FIN-WAIT-1"),
         "fin-wait-2" => SockStateFilter::One("FIN-WAIT-2"),
         "time-wait" => SockStateFilter::One("TIME-WAIT"),
-        "closed" => SockStateFilter::One("UNCONN"),
+        "closed" | "close" | "unconnected" => SockStateFilter::One("UNCONN"),
         "close-wait" => SockStateFilter::One("CLOSE-WAIT"),
         "last-ack" => SockStateFilter::One("LAST-ACK"),
         "listening" | "listen" => SockStateFilter::One("LISTEN"),
@@ -117,7 +120,12 @@ fn parse_state(name: &str) -> Result<SockStateFilter, Usage> {
         "bucket" => SockStateFilter::Bucket,
         "big" => SockStateFilter::Big,
         "all" => SockStateFilter::All,
-        other => return Err(Usage::new("ss", format!("wrong state name: {other}"))),
+        _ => {
+            return Err(Usage {
+                status: 255,
+                ..Usage::new("ss", format!("wrong state name: {name}"))
+            })
+        }
     })
 }
 
@@ -212,9 +220,15 @@ impl SsArgs {
             match rest[i].as_str() {
                 "state" | "exclude" => {
                     let which = rest[i].clone();
-                    let name = rest
-                        .get(i + 1)
-                        .ok_or_else(|| Usage::new("ss", format!("{which} needs a state name")))?;
+                    // (iproute2's NEXT_ARG: the line ends too soon.)
+                    let name = rest.get(i + 1).ok_or_else(|| Usage {
+                        status: 255,
+                        bare: true,
+                        ..Usage::new(
+                            "ss",
+                            "Command line is not complete. Try option \"help\"".into(),
+                        )
+                    })?;
                     let f = parse_state(name)?;
                     if which == "state" {
                         a.states.get_or_insert_with(Vec::new).push(f);
@@ -780,11 +794,18 @@ fn details(r: &SockRow) -> String {
 /// waiting to be read (`r`), the buffer sizes, bytes in flight (`t`) and
 /// queued to send (`w`); no allocation slack, option memory, backlog or
 /// drops are kept (zero).
+/// A listener's queues are connections, not bytes: its Recv-Q and Send-Q
+/// (the accept queue and the backlog) are no memory (r0, w0).
 fn skmem(r: &SockRow) -> String {
     let in_flight = r.info.as_ref().map_or(0, |i| i.in_flight);
+    let (recv, send) = if r.state == SockState::Listen {
+        (0, 0)
+    } else {
+        (r.recv_q, r.send_q)
+    };
     format!(
-        "skmem:(r{},rb{},t{},tb{},f0,w{},o0,bl0,d0)",
-        r.recv_q, r.buffers.0, in_flight, r.buffers.1, r.send_q
+        "skmem:(r{recv},rb{},t{in_flight},tb{},f0,w{send},o0,bl0,d0)",
+        r.buffers.0, r.buffers.1
     )
 }
 

@@ -129,7 +129,14 @@ fn ss_internals_timers_and_summary() {
         ("client", "ss -tnm"),
         ("server", "ss -Hltn"),
         ("client", "ss -tnaie"),
+        ("server", "ss -Hltm"),
     ]);
+    // A listener's queues are connections, not memory: r0 and w0.
+    assert!(
+        r[6].stdout[1].starts_with("\t skmem:(r0,rb") && r[6].stdout[1].contains(",f0,w0,o0,"),
+        "{:?}",
+        r[6].stdout
+    );
     let lines = &r[0].stdout;
     assert!(lines[1].contains(" timer:(on,"), "{lines:?}");
     let info = &lines[2];
@@ -494,6 +501,28 @@ fn bad_arguments() {
         assert_eq!(u.message, msg, "{cmd}");
         assert_ne!(u.status, 0);
     }
+    // ss.c's scan_state: any case and its aliases; a wrong name and a
+    // missing one are status 255.
+    for ok in [
+        "ss -tan state ESTABLISHED",
+        "ss state Time-Wait",
+        "ss state close",
+        "ss state syn-rcv",
+        "ss state LISTENING",
+    ] {
+        assert!(tcplab_tools::Command::parse(ok).is_ok(), "{ok}");
+    }
+    assert_eq!(
+        tcplab_tools::Command::parse("ss state nosuch")
+            .unwrap_err()
+            .status,
+        255
+    );
+    let u = tcplab_tools::Command::parse("ss -tan state").unwrap_err();
+    assert_eq!(
+        (u.status, u.printed().0.as_str()),
+        (255, "Command line is not complete. Try option \"help\"\n")
+    );
     // Nesting deep enough to exhaust a stack is refused, as bison's
     // parser gives up; a long flat filter is fine.
     let deep = format!(
@@ -651,4 +680,30 @@ fn loopback_counts_what_it_sends_once() {
     };
     assert!(value("InOctets:") > 100_000, "{stats:?}");
     assert_eq!(value("InOctets:"), value("OutOctets:"), "{stats:?}");
+}
+
+/// A sender stopped by a zero window runs its persist timer: `ss -o`
+/// calls it `persist`, net-tools' `netstat -o` `probe` (/proc/net/tcp's
+/// timer kind 4). The slow reader of scenarios/tcp-flow-control.toml.
+#[test]
+fn the_zero_window_probe_timer_in_each_tools_words() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/tcp-flow-control.toml"
+    );
+    let mut text = std::fs::read_to_string(path).expect("the lesson");
+    text.push_str("\n[[run]]\nat = \"1.6s\"\non = \"server\"\ncmd = \"netstat -tno\"\n");
+    let r = common::run_file(&text);
+    let ss = r
+        .iter()
+        .find(|r| r.cmdline == "ss -tno sport = :80")
+        .expect("the lesson's ss");
+    assert!(ss.stdout[1].contains(" timer:(persist,"), "{ss:?}");
+    let netstat = r.iter().find(|r| r.cmdline == "netstat -tno").unwrap();
+    let conn = netstat
+        .stdout
+        .iter()
+        .find(|l| l.contains("10.0.2.2:80 "))
+        .unwrap_or_else(|| panic!("{netstat:?}"));
+    assert!(conn.contains(" ESTABLISHED probe ("), "{conn}");
 }

@@ -422,12 +422,29 @@ fn ip_lists_the_tunnel_interface_its_counters_and_routes() {
             ("4s", "a", "ip -s link show t0"),
             ("4s", "a", "ip route"),
             ("4s", "a", "ip link show nosuch"),
+            ("4s", "a", "ip -s -s link show t0"),
         ],
+    );
+    // -s -s: each direction's error details beneath its counters, in
+    // iproute2 6.1's columns.
+    let details = &find(&r, "a", "ip -s -s link show t0", 0).stdout;
+    assert_eq!(details.len(), 10, "{details:?}");
+    assert_eq!(
+        details[4],
+        "    RX errors:  length    crc   frame    fifo overrun"
+    );
+    assert_eq!(
+        details[5],
+        "                     0      0       0       0       0 "
+    );
+    assert_eq!(
+        details[8],
+        "    TX errors: aborted   fifo  window heartbt transns"
     );
     let addr = find(&r, "a", "ip addr", 0).stdout.join("\n");
     assert!(
         addr.contains(
-            "3: t0: <POINTOPOINT,NOARP,UP,LOWER_UP> mtu 1472 qdisc noqueue state UNKNOWN group default qlen 500\n    link/none \n    inet 10.9.0.1/24 scope global t0\n"
+            "3: t0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1472 qdisc noqueue state UNKNOWN group default qlen 500\n    link/none \n    inet 10.9.0.1/24 scope global t0\n"
         ),
         "{addr}"
     );
@@ -436,7 +453,7 @@ fn ip_lists_the_tunnel_interface_its_counters_and_routes() {
         "{addr}"
     );
     let link = &find(&r, "a", "ip -s link show t0", 0).stdout;
-    assert_eq!(link[0], "3: t0: <POINTOPOINT,NOARP,UP,LOWER_UP> mtu 1472 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 500");
+    assert_eq!(link[0], "3: t0: <POINTOPOINT,MULTICAST,NOARP,UP,LOWER_UP> mtu 1472 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 500");
     // Two echo requests out, two replies in, 84 bytes each.
     let nums = |l: &str| -> Vec<u64> { l.split_whitespace().map(|w| w.parse().unwrap()).collect() };
     assert_eq!(nums(&link[3])[..2], [168, 2], "{link:?}");
