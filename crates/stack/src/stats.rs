@@ -121,6 +121,9 @@ pub struct TcpStats {
     /// Connections that skipped TIME-WAIT because `max_time_wait` were
     /// already in it (Linux's TCPTimeWaitOverflow).
     pub time_wait_overflow: u64,
+    /// Zero-window probes sent (Linux's TCPWinProbe; not counted as
+    /// retransmitted segments).
+    pub win_probes: u64,
 }
 
 /// Every counter of a stack.
@@ -312,11 +315,13 @@ impl fmt::Display for Stats {
         opt_number(f, "DSACKs sent for old packets", tcp.dsack_sent)?;
         named(f, 4, "TCPDSACKRecv", tcp.dsack_recv)?;
         named(f, 4, "TCPSpuriousUndo", tcp.spurious_undos)?;
-        named(f, 4, "TCPChallengeACK", tcp.challenge_acks)?;
+        // (In /proc/net/netstat's order.)
+        named(f, 4, "TCPTimeWaitOverflow", tcp.time_wait_overflow)?;
         named(f, 4, "TCPOFOQueue", tcp.ooo_queued)?;
         named(f, 4, "TCPOFODrop", tcp.ooo_dropped)?;
+        named(f, 4, "TCPChallengeACK", tcp.challenge_acks)?;
         named(f, 4, "TCPACKSkippedSeq", tcp.oow_rate_limited)?;
-        named(f, 4, "TCPTimeWaitOverflow", tcp.time_wait_overflow)?;
+        named(f, 4, "TCPWinProbe", tcp.win_probes)?;
         // Counters of tcplab's own, named in Linux's manner.
         named(f, 4, "TCPTSMissing", tcp.ts_missing)?;
         named(f, 4, "TCPRACKLost", tcp.rack_lost)?;

@@ -777,9 +777,11 @@ impl Connection {
                         }
                     }
                 }
+                // A window probe is not a retransmission (Linux counts it
+                // as TCPWinProbe, FreeBSD as a probe, neither as a
+                // retransmitted segment: `on_persist_timeout` counts it).
                 Kind::Probe => {
                     self.snd.queue_mut().resent_first(now, tsval);
-                    self.counters.retrans_segs = self.counters.retrans_segs.wrapping_add(1);
                 }
             }
             if self.rec.state == super::recovery::CaState::Recovery {
@@ -1011,6 +1013,9 @@ impl Connection {
             }
         }
         self.persist.due = true;
+        if self.snd.wnd() == 0 {
+            ctx.stats.win_probes += 1;
+        }
         self.persist.backoff = self.persist.backoff.saturating_add(1);
         if self.snd.wnd() == 0 || self.snd.outstanding() > 0 {
             self.arm_persist(ctx.now);

@@ -272,6 +272,12 @@ fn a_shut_window_is_probed_by_the_persist_timer_only() {
     assert_eq!(b.state(c), State::Established);
     assert_eq!(b.s.stats().tcp.loss_probes, 0);
     assert_eq!(b.s.stats().tcp.timeouts, 0);
+    // Window probes are counted as such (Linux's TCPWinProbe), not as
+    // retransmitted segments, on the stack and on the connection.
+    let stats = b.s.stats().tcp;
+    assert!(stats.win_probes > 5, "{stats:?}");
+    assert_eq!(stats.retrans_segs, 0, "{stats:?}");
+    assert_eq!(b.s.tcp_info(c).unwrap().retrans_segs, 0);
 }
 
 /// A probe in the RTO's place counts as that timeout for the user
