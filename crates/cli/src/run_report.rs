@@ -133,6 +133,7 @@ pub fn write(
         .collect();
     recording.unrecorded = rec.unrecorded;
     recording.tcp = rec.tcp.iter().map(|e| (0, e.clone())).collect();
+    recording.tcp_unrecorded = rec.tcp_unrecorded;
 
     let mut transcript = vec![TranscriptEvent::Command {
         time: Instant::ZERO,

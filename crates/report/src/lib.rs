@@ -311,6 +311,14 @@ pub fn html(a: &Analysis<'_>) -> String {
             rec.unrecorded
         );
     }
+    if rec.tcp_unrecorded > 0 {
+        let _ = write!(
+            h,
+            " · only the first {} TCP events were recorded ({} more were not: the graphs of the stacks' state end there)",
+            rec.tcp.len(),
+            rec.tcp_unrecorded
+        );
+    }
     h.push_str(
         ". Graphs zoom with the mouse wheel, pan by dragging, reset with a double click.</p>",
     );

@@ -13,6 +13,13 @@ use tcplab_stack::Instant;
 /// 1.5 million.
 pub const MAX_PACKETS: usize = 1_000_000;
 
+/// The stacks' TCP events recorded at most (state changes, timers, and
+/// congestion-control samples: a long fast transfer makes one per ACK,
+/// about 100 bytes each); later ones are counted in
+/// [`Recording::tcp_unrecorded`] only, so a recording's memory stays
+/// bounded however long the run.
+pub const MAX_TCP_EVENTS: usize = 2_000_000;
+
 /// Bytes of each datagram kept: the IPv4 header with options and the
 /// largest TCP header (60 + 60).
 pub const HEAD_BYTES: usize = 120;
@@ -119,6 +126,8 @@ pub struct Recording {
     pub unrecorded: u64,
     /// TCP events of each node's stack: (node, event), in time order.
     pub tcp: Vec<(usize, TraceEvent)>,
+    /// TCP events past [`MAX_TCP_EVENTS`], not recorded.
+    pub tcp_unrecorded: u64,
     /// Every rule of a filtering router that has existed, as `fw -L`
     /// names it: (node, label). Rules added during the run come later.
     pub rules: Vec<(usize, String)>,
@@ -159,5 +168,38 @@ impl Recording {
         } else {
             self.unrecorded += 1;
         }
+    }
+
+    /// Keep a node's TCP events while fewer than `cap` are kept; count
+    /// the rest.
+    pub(crate) fn push_tcp(&mut self, node: usize, events: Vec<TraceEvent>, cap: usize) {
+        let room = cap.saturating_sub(self.tcp.len());
+        self.tcp_unrecorded += events.len().saturating_sub(room) as u64;
+        self.tcp
+            .extend(events.into_iter().take(room).map(|e| (node, e)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TCP events kept stop at the cap and the rest are counted, so
+    /// a long run's recording stays bounded.
+    #[test]
+    fn tcp_events_stop_at_the_cap_and_are_counted() {
+        let ev = |us: u64| TraceEvent::Timer {
+            time: Instant::from_micros(us),
+            local: "10.0.0.1:1".parse().unwrap(),
+            remote: "10.0.0.2:2".parse().unwrap(),
+            timer: tcplab_stack::tcp::Timer::Retransmit,
+        };
+        let mut r = Recording::default();
+        r.push_tcp(0, vec![ev(1), ev(2)], 3);
+        r.push_tcp(1, vec![ev(3), ev(4), ev(5)], 3);
+        r.push_tcp(1, vec![ev(6)], 3);
+        assert_eq!(r.tcp.len(), 3);
+        assert_eq!(r.tcp[2], (1, ev(3)));
+        assert_eq!(r.tcp_unrecorded, 3);
     }
 }

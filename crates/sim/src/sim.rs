@@ -380,7 +380,7 @@ impl Sim {
         };
         let host = &self.nodes[node].host;
         let events = host.with_stack(|s| s.take_trace());
-        rec.tcp.extend(events.into_iter().map(|e| (node, e)));
+        rec.push_tcp(node, events, record::MAX_TCP_EVENTS);
         let now = self.now;
         let sample = host.with_netfilter(|nf| policy_sample(nf, now, node));
         let Some((rules, mut sample)) = sample else {

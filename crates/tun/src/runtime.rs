@@ -72,6 +72,10 @@ pub struct RunOptions {
 /// Datagrams recorded at most; later ones are counted only.
 pub const MAX_RECORDED: usize = 1_000_000;
 
+/// The stack's TCP events recorded at most (as the simulator's
+/// recording: its state changes, timers and congestion samples).
+pub const MAX_TCP_EVENTS: usize = 2_000_000;
+
 /// Bytes of each datagram kept (every IPv4 and TCP header).
 pub const RECORDED_HEAD: usize = 120;
 
@@ -96,6 +100,8 @@ pub struct TunRecording {
     pub packets: Vec<TunPacket>,
     pub unrecorded: u64,
     pub tcp: Vec<tcplab_stack::tcp::TraceEvent>,
+    /// TCP events past [`MAX_TCP_EVENTS`], not recorded.
+    pub tcp_unrecorded: u64,
     pub output: Vec<OutputChunk>,
     /// When the run ended.
     pub end: Instant,
@@ -439,7 +445,10 @@ impl Runner {
     fn take_trace(&mut self) {
         if let Some(r) = &self.record {
             let events = self.host.with_stack(|s| s.take_trace());
-            r.borrow_mut().tcp.extend(events);
+            let mut r = r.borrow_mut();
+            let room = MAX_TCP_EVENTS.saturating_sub(r.tcp.len());
+            r.tcp_unrecorded += events.len().saturating_sub(room) as u64;
+            r.tcp.extend(events.into_iter().take(room));
         }
     }
 
