@@ -133,7 +133,11 @@ pub struct DirStats {
 pub struct Direction {
     pub params: LinkParams,
     rng: Rng,
-    busy_until: Instant,
+    /// When the transmitter is free, in nanoseconds: serialization is
+    /// timed to the nanosecond, so a link faster than a packet a
+    /// microsecond (Instant's unit) is not held to one — 1,500 bytes take
+    /// 120 ns at 100 Gbit/s.
+    busy_ns: u64,
     /// Times at which queued packets finish serialization.
     departures: VecDeque<Instant>,
     bad_state: bool,
@@ -159,7 +163,7 @@ impl Direction {
         Direction {
             params,
             rng,
-            busy_until: Instant::ZERO,
+            busy_ns: 0,
             departures: VecDeque::new(),
             bad_state: false,
             stats: DirStats::default(),
@@ -189,29 +193,29 @@ impl Direction {
         }
         self.stats.packets += 1;
         self.stats.bytes += bytes.len() as u64;
-        let start = self.busy_until.max(now);
-        let done = match p.rate {
-            Some(rate) => {
-                let bits = bytes.len() as u128 * 8;
-                let micros = (bits * 1_000_000).div_ceil(u128::from(rate));
-                start + Duration::from_micros(micros as u64)
-            }
-            None => start,
-        };
-        self.busy_until = done;
-        if done > now {
-            self.departures.push_back(done);
-            self.stats.max_queue = self.stats.max_queue.max(self.departures.len() as u64);
-        }
-        let copies = if self.rng.chance(self.params.duplicate) {
+        let done = self.serialize(now, bytes.len());
+        // netem queues the duplicate behind the original (it is enqueued
+        // again), so it takes the link's time and a place in its queue:
+        // none left, no duplicate.
+        let copies = if self.rng.chance(self.params.duplicate)
+            && self.departures.len() < self.params.queue
+        {
             self.stats.duplicated += 1;
             2
         } else {
             1
         };
+        let dup_done = if copies == 2 {
+            self.serialize(now, bytes.len())
+        } else {
+            done
+        };
         let mut arrivals = Copies::new();
         let mut original = Some(bytes);
         for i in 0..copies {
+            // The first copy is the original's slot, the second the
+            // duplicate's.
+            let done = if i == 0 { done } else { dup_done };
             let lost = self.lose();
             let mut data = match (i + 1 == copies, original.take()) {
                 (true, Some(b)) => b,
@@ -245,6 +249,27 @@ impl Direction {
             arrivals.clear();
         }
         Offer::Sent(arrivals)
+    }
+
+    /// Put `len` bytes on the transmitter behind what it holds: when they
+    /// are off it (rounded up to Instant's microsecond), queued until then.
+    fn serialize(&mut self, now: Instant, len: usize) -> Instant {
+        let now_ns = now.total_micros().saturating_mul(1000);
+        let start = self.busy_ns.max(now_ns);
+        let done_ns = match self.params.rate {
+            Some(rate) => {
+                let nanos = (len as u128 * 8 * 1_000_000_000).div_ceil(u128::from(rate.max(1)));
+                start.saturating_add(u64::try_from(nanos).unwrap_or(u64::MAX))
+            }
+            None => start,
+        };
+        self.busy_ns = done_ns;
+        let done = Instant::from_micros(done_ns.div_ceil(1000));
+        if done > now {
+            self.departures.push_back(done);
+            self.stats.max_queue = self.stats.max_queue.max(self.departures.len() as u64);
+        }
+        done
     }
 
     fn draw_delay(&mut self) -> Duration {
@@ -311,6 +336,47 @@ mod tests {
         // The second packet waits for the first to be serialized.
         let b = arrivals(d.offer(Instant::ZERO, vec![0; 500]));
         assert_eq!(b[0].0, Instant::from_micros(11_500));
+    }
+
+    /// Serialization is timed in nanoseconds: at 100 Gbit/s a thousand
+    /// 1,500-byte packets take 120 µs, not one microsecond each.
+    #[test]
+    fn links_faster_than_a_packet_a_microsecond() {
+        let mut d = dir(LinkParams {
+            rate: Some(100_000_000_000),
+            queue: 10_000,
+            ..LinkParams::default()
+        });
+        let mut last = Instant::ZERO;
+        for _ in 0..1000 {
+            last = arrivals(d.offer(Instant::ZERO, vec![0; 1500]))[0].0;
+        }
+        assert_eq!(last, Instant::from_micros(120));
+        assert_eq!(d.queued(Instant::from_micros(60)), 500);
+    }
+
+    /// A duplicate is queued behind its original as netem queues it: it
+    /// takes the link's time, and a full queue leaves none.
+    #[test]
+    fn a_duplicate_takes_the_links_time() {
+        let mut d = dir(LinkParams {
+            rate: Some(8_000_000), // 1 byte per microsecond
+            duplicate: 1.0,
+            queue: 3,
+            ..LinkParams::default()
+        });
+        let a = arrivals(d.offer(Instant::ZERO, vec![0; 1000]));
+        let times: Vec<Instant> = a.iter().map(|c| c.0).collect();
+        assert_eq!(
+            times,
+            [Instant::from_micros(1000), Instant::from_micros(2000)]
+        );
+        // The next packet waits for both; the queue (3) has room for it
+        // but not for its duplicate.
+        let b = arrivals(d.offer(Instant::ZERO, vec![0; 500]));
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].0, Instant::from_micros(2500));
+        assert_eq!(d.stats.duplicated, 1);
     }
 
     #[test]
