@@ -876,6 +876,32 @@ fn shared_iface(l: &Loader<'_>, nodes: &[NodeSpec], parsed: &[End<'_>], k: usize
         [one] => Ok(one),
         [] => {
             let me = &nodes[end.node];
+            // The same network written with different prefix lengths
+            // (10.0.1.3/16 against 10.0.1.1/24): say so, not only that
+            // they share none.
+            for i in &me.ifaces {
+                for &o in &others {
+                    for j in &nodes[o].ifaces {
+                        if i.addr.prefix_len() != j.addr.prefix_len()
+                            && (i.addr.contains(j.addr.address())
+                                || j.addr.contains(i.addr.address()))
+                        {
+                            return Err(l.at(
+                                end.span,
+                                format!(
+                                    "`{}` ({}) and `{}` ({}) are on one network with different prefix lengths (/{} and /{}): give both ends the same",
+                                    me.name,
+                                    i.addr,
+                                    nodes[o].name,
+                                    j.addr,
+                                    i.addr.prefix_len(),
+                                    j.addr.prefix_len()
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
             let addrs: Vec<String> = me.ifaces.iter().map(|i| i.addr.to_string()).collect();
             Err(l.at(
                 end.span,

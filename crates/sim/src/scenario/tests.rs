@@ -148,6 +148,20 @@ fn link_without_shared_subnet() {
     assert!(e.message.contains("shares no subnet"), "{e}");
 }
 
+/// The same network written with different prefix lengths at the two
+/// ends is named as that, not as two subnets that share nothing.
+#[test]
+fn link_ends_with_different_prefix_lengths() {
+    let text = GOOD.replacen("addr = \"10.0.1.2/24\"", "addr = \"10.0.1.2/16\"", 1);
+    assert_ne!(text, GOOD);
+    let e = err(&text);
+    assert!(
+        e.message
+            .contains("on one network with different prefix lengths"),
+        "{e}"
+    );
+}
+
 #[test]
 fn interface_on_two_links() {
     let text = format!("{GOOD}\n[[link]]\nends = [\"client\", \"r1\"]\n");
