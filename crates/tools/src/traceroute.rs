@@ -61,7 +61,7 @@ pub struct TracerouteArgs {
     pub target: String,
 }
 
-const USAGE: &str = "Usage:\n  traceroute [ -nFITU ] [ -f first_ttl ] [ -m max_ttl ] [ -N squeries ] [ -p port ] [ -w MAX,HERE,NEAR ] [ -q nqueries ] host [ packetlen ]";
+const USAGE: &str = "Usage:\n  traceroute [ -nFITU ] [ -f first_ttl ] [ -m max_ttl ] [ -N squeries ] [ -p port ] [ -w MAX,HERE,NEAR ] [ -q nqueries ] host [ packetlen ]\n  (long forms: --icmp --tcp --udp --dont-fragment --first= --max-hops= --sim-queries= --port= --queries= --wait=)";
 
 fn bad(msg: String) -> Usage {
     Usage::new("traceroute", msg)
@@ -282,9 +282,80 @@ impl TracerouteArgs {
             return Err(Usage::help("traceroute", USAGE.into(), false, 0));
         }
         glued_in_a_cluster(args)?;
-        // -4: IPv4, which is all this traceroute speaks.
-        let (opts, operands) =
-            getopt(args, "4nFITUf:m:N:p:q:w:", &[]).map_err(|e| bad_option(args, e))?;
+        // traceroute 2.1's long options this one lacks (its man page):
+        // said to be unsupported rather than CLIF's "Bad option".
+        const LONG_NOT_HERE: [&str; 16] = [
+            "sport",
+            "mtu",
+            "back",
+            "tos",
+            "interface",
+            "source",
+            "gateway",
+            "sendwait",
+            "extensions",
+            "as-path-lookups",
+            "module",
+            "options",
+            "fwmark",
+            "debug",
+            "type",
+            "UL",
+        ];
+        for a in args.iter().take_while(|a| *a != "--") {
+            let Some(name) = a
+                .strip_prefix("--")
+                .map(|n| n.split('=').next().unwrap_or(n))
+            else {
+                continue;
+            };
+            if LONG_NOT_HERE.contains(&name) {
+                return Err(Usage {
+                    status: 2,
+                    ..Usage::new(
+                        "traceroute",
+                        format!("option --{name} is not supported in tcplab"),
+                    )
+                });
+            }
+        }
+        // -4: IPv4, which is all this traceroute speaks. The long options
+        // are traceroute 2.1's names for the short ones.
+        let (opts, operands) = getopt(
+            args,
+            "4nFITUf:m:N:p:q:w:",
+            &[
+                "icmp",
+                "tcp",
+                "udp",
+                "dont-fragment",
+                "first=",
+                "max-hops=",
+                "sim-queries=",
+                "port=",
+                "queries=",
+                "wait=",
+            ],
+        )
+        .map_err(|e| bad_option(args, e))?;
+        let opts = opts.into_iter().map(|o| match o {
+            Opt::Long(name, v) => {
+                let c = match name.as_str() {
+                    "icmp" => 'I',
+                    "tcp" => 'T',
+                    "udp" => 'U',
+                    "dont-fragment" => 'F',
+                    "first" => 'f',
+                    "max-hops" => 'm',
+                    "sim-queries" => 'N',
+                    "port" => 'p',
+                    "queries" => 'q',
+                    _ => 'w',
+                };
+                Opt::Short(c, v)
+            }
+            short => short,
+        });
         let mut a = TracerouteArgs {
             method: Method::Udp,
             first_ttl: 1,
@@ -1125,6 +1196,25 @@ mod tests {
         assert_eq!(
             parse("-n --foo=3 h").unwrap_err().message,
             "Bad option `--foo=3' (with arg `3') (argc 2)"
+        );
+        // traceroute 2.1's long names for the short options, with `=` or
+        // the next word; the ones this traceroute lacks, unsupported.
+        let a = parse("--icmp --max-hops=5 --queries 1 --first=2 --wait=1 --port=99 h").unwrap();
+        assert_eq!(
+            (a.method, a.max_ttl, a.queries, a.first_ttl, a.port),
+            (Method::Icmp, 5, 1, 2, Some(99))
+        );
+        assert_eq!(
+            parse("--tcp --dont-fragment h").unwrap().method,
+            Method::Tcp
+        );
+        assert_eq!(
+            parse("--sport=1234 h").unwrap_err().message,
+            "option --sport is not supported in tcplab"
+        );
+        assert_eq!(
+            parse("--mtu h").unwrap_err().message,
+            "option --mtu is not supported in tcplab"
         );
         assert_eq!(
             parse("-n -m").unwrap_err().message,
