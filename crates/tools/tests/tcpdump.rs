@@ -716,7 +716,17 @@ fn pcaps_through_standard_streams_numbers_and_counts() {
                 &format!("printf '{escaped}' | tcpdump -r - -w - -c 1"),
             ),
             ("2s", "client", "cat /-"),
+            (
+                "1s",
+                "client",
+                &format!("printf '{escaped}' | tcpdump -r - arp"),
+            ),
         ],
+    );
+    // libpcap refuses, for a raw-IP file, a filter only ARP could pass.
+    assert_eq!(
+        (r[5].exit, r[5].stderr.last().map(String::as_str)),
+        (Some(1), Some("tcpdump: expression rejects all packets"))
     );
     let numbered = &r[0];
     assert_eq!(numbered.exit, Some(0), "{numbered:?}");

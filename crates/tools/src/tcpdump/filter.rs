@@ -415,8 +415,31 @@ impl Parser<'_> {
                 let n = number(&v).ok_or_else(|| format!("invalid length {v}"))?;
                 return Ok(Node::Prim(Prim::Length(w == "greater", n as usize)));
             }
+            // `proto P` alone: pcap's `ip proto P or ip6 proto P`, and
+            // only the first can be here.
+            "proto" => {
+                let v = self.next().ok_or_else(|| self.unexpected())?;
+                let v = v.strip_prefix('\\').unwrap_or(&v);
+                let n = proto_number(v)
+                    .or_else(|| number(v).and_then(|n| u8::try_from(n).ok()))
+                    .ok_or_else(|| format!("invalid protocol {v}"))?;
+                return Ok(Node::Prim(Prim::Proto(n)));
+            }
             "ip" | "tcp" | "udp" | "icmp" => {
                 let proto = proto_number(&w);
+                // `ip multicast`: to 224.0.0.0/4 (pcap's `ip[16] >= 224`);
+                // `ip broadcast` needs the capture's netmask, which pcap
+                // has only for a live interface.
+                if w == "ip" && self.eat("multicast") {
+                    return Ok(Node::Prim(Prim::Net {
+                        dir: Dir::Dst,
+                        addr: 0xe000_0000,
+                        mask: 0xf000_0000,
+                    }));
+                }
+                if w == "ip" && self.peek() == Some("broadcast") {
+                    return Err("`ip broadcast` is not supported in tcplab (it needs the interface's netmask)".into());
+                }
                 if w == "ip" && self.eat("proto") {
                     let v = self.next().ok_or_else(|| self.unexpected())?;
                     let v = v.strip_prefix('\\').unwrap_or(&v);
@@ -561,7 +584,38 @@ impl Parser<'_> {
                 }
             }
             Kind::Net => {
-                let (addr, mask) = parse_net(v)?;
+                // `10/8` comes lexed as `10`, `/`, `8` (a `/` after a
+                // plain number may be a division elsewhere): join them.
+                let joined;
+                let v = if !v.contains('/')
+                    && self.peek() == Some("/")
+                    && self
+                        .peek_at(1)
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    self.next();
+                    let len = self.next().unwrap_or_default();
+                    joined = format!("{v}/{len}");
+                    joined.as_str()
+                } else {
+                    v
+                };
+                let (mut addr, mut mask) = parse_net(v)?;
+                // `net A.B.C.D mask M.M.M.M`, pcap's other way to write a
+                // prefix (any mask, as pcap takes it).
+                if self.eat("mask") {
+                    let m = self.next().ok_or_else(|| self.unexpected())?;
+                    let m: Ipv4Addr = m.parse().map_err(|_| format!("invalid netmask {m}"))?;
+                    if v.contains('/') {
+                        return Err("mask syntax for networks only".into());
+                    }
+                    let a: Ipv4Addr = v.parse().map_err(|_| format!("invalid network {v}"))?;
+                    mask = u32::from(m);
+                    addr = u32::from(a);
+                    if addr & !mask != 0 {
+                        return Err(format!("non-network bits set in \"{v} mask {m}\""));
+                    }
+                }
                 Prim::Net {
                     dir: q.dir,
                     addr,
@@ -737,18 +791,29 @@ fn binary_op(w: &str) -> Option<(Op, u8)> {
     })
 }
 
-/// `10.0.0.0/8`, or a partial address whose missing octets are the
-/// network's (`10` is 10.0.0.0/8, `192.168` 192.168.0.0/16).
+/// `10.0.0.0/8` (or `10/8`, the missing octets zero), or a partial
+/// address whose missing octets are the network's (`10` is 10.0.0.0/8,
+/// `192.168` 192.168.0.0/16).
 fn parse_net(v: &str) -> Parsed<(u32, u32)> {
     let bad = || format!("invalid network {v} (A.B.C.D/LEN or A, A.B, A.B.C)");
     let (addr, len) = match v.split_once('/') {
         Some((a, l)) => {
-            let len: u32 = l.parse().ok().filter(|l| *l <= 32).ok_or_else(bad)?;
-            let octets: Vec<&str> = a.split('.').collect();
-            if octets.len() != 4 {
+            let len: u32 = l.parse().map_err(|_| bad())?;
+            if len > 32 {
+                // libpcap's words.
+                return Err("mask length must be <= 32".into());
+            }
+            let octets: Vec<u8> = a
+                .split('.')
+                .map(|o| o.parse::<u8>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad())?;
+            if octets.is_empty() || octets.len() > 4 {
                 return Err(bad());
             }
-            (a.parse::<Ipv4Addr>().map_err(|_| bad())?, len)
+            let mut full = [0u8; 4];
+            full[..octets.len()].copy_from_slice(&octets);
+            (Ipv4Addr::from(full), len)
         }
         None => {
             let octets: Vec<u8> = v

@@ -499,6 +499,12 @@ async fn read_file(
             return 1;
         }
     };
+    // libpcap compiles the filter for the file's link type: on raw IP one
+    // only ARP could pass passes nothing, and is refused.
+    if filter.rejects_all_raw() {
+        err.line("tcpdump: expression rejects all packets");
+        return 1;
+    }
     err.line(format!(
         "reading from file {path}, link-type {link}, snapshot length {}",
         reader.snaplen

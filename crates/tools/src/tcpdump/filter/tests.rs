@@ -247,6 +247,22 @@ fn networks_and_port_ranges() {
     assert!(f("ip proto 17").matches(&packet(17, 1, 2)));
     assert!(f("ip proto \\tcp").matches(&p) && !f("ip proto udp").matches(&p));
     assert!(f("ip and tcp").matches(&p));
+    // pcap-filter(7)'s other ways to write them: a short network before
+    // its length, a network and its mask, `proto` without `ip`, the
+    // multicast range.
+    assert!(f("net 10/8").matches(&p) && f("src net 10.0/16").matches(&p));
+    assert!(!f("net 192.168/16").matches(&p));
+    assert!(f("net 10.0.0.0 mask 255.0.0.0").matches(&p));
+    assert!(f("dst net 10.0.0.0 mask 255.255.255.0").matches(&p));
+    assert!(!f("net 192.168.0.0 mask 255.255.0.0").matches(&p));
+    assert!(bad("net 10.0.0.1 mask 255.0.0.0").contains("non-network bits"));
+    assert_eq!(bad("net 10.0.0.0/33"), "mask length must be <= 32");
+    assert!(f("proto 17").matches(&packet(17, 1, 2)) && !f("proto 17").matches(&p));
+    assert!(f("proto \\tcp").matches(&p));
+    let mut m = packet(17, 1, 2);
+    m[16..20].copy_from_slice(&[224, 0, 0, 251]);
+    assert!(f("ip multicast").matches(&m) && !f("ip multicast").matches(&p));
+    assert!(bad("ip broadcast").contains("not supported in tcplab"));
 }
 
 #[test]
