@@ -764,13 +764,20 @@ fn timer_left(d: std::time::Duration) -> String {
 
 /// `-e`: ` ino:N sk:X <->` (no `uid:` — every process here is root's —
 /// and no cgroup). The arrows say which directions are still open: `<`
-/// until a FIN came in, `>` until one went out.
+/// until a FIN came in, `>` until one went out (Linux's sk_shutdown).
+/// An orphan — closed by its application, held by no process — is shut
+/// both ways (`---`); the sockets Linux keeps without a full socket
+/// (SYN-RECV's request, TIME-WAIT, an orphan's FIN-WAIT-2, which it keeps
+/// as a timewait socket) show none.
 fn details(r: &SockRow) -> String {
     let mut s = format!(" ino:{} sk:{:x}", r.inode(), r.sk);
+    let orphan = r.process.is_none();
     let open = |state: SockState| -> Option<(bool, bool)> {
         use TcpState as T;
         Some(match state {
-            SockState::Tcp(T::TimeWait) => return None,
+            SockState::Tcp(T::TimeWait | T::SynReceived) => return None,
+            SockState::Tcp(T::FinWait2) if orphan => return None,
+            SockState::Tcp(T::FinWait1 | T::Closing | T::LastAck) if orphan => (false, false),
             SockState::Tcp(t) => (
                 !matches!(t, T::CloseWait | T::LastAck | T::Closing),
                 !matches!(t, T::FinWait1 | T::FinWait2 | T::Closing | T::LastAck),
@@ -1160,5 +1167,54 @@ mod timer_tests {
         ] {
             assert_eq!(timer_left(Duration::from_millis(ms)), want, "{ms} ms");
         }
+    }
+}
+
+#[cfg(test)]
+mod details_tests {
+    use super::details;
+    use crate::sockets::{Netid, SockRow, SockState};
+    use tcplab_stack::tcp::State as TcpState;
+
+    fn row(state: TcpState, held: bool) -> SockRow {
+        SockRow {
+            netid: Netid::Tcp,
+            state: SockState::Tcp(state),
+            recv_q: 0,
+            send_q: 0,
+            local: "10.0.0.1:80".parse().unwrap(),
+            peer: Some("10.0.0.2:5000".parse().unwrap()),
+            process: held.then(|| ("nc".to_string(), 7, 3)),
+            timer: None,
+            info: None,
+            unix: None,
+            sk: 0x1001,
+            pmtu: 1500,
+            advmss: 1460,
+            buffers: (0, 0),
+        }
+    }
+
+    /// Linux's sk_shutdown arrows: open both ways, half closed either
+    /// way, an orphan shut both ways, and none where Linux keeps no full
+    /// socket (SYN-RECV, TIME-WAIT, an orphan's FIN-WAIT-2).
+    #[test]
+    fn shutdown_arrows_as_linux_shows_them() {
+        let arrows = |state, held| {
+            let d = details(&row(state, held));
+            d.rsplit_once(' ')
+                .map(|(_, a)| a.to_string())
+                .filter(|a| a.len() == 3 && !a.contains(':'))
+        };
+        assert_eq!(arrows(TcpState::Established, true).as_deref(), Some("<->"));
+        assert_eq!(arrows(TcpState::CloseWait, true).as_deref(), Some("-->"));
+        assert_eq!(arrows(TcpState::FinWait2, true).as_deref(), Some("<--"));
+        assert_eq!(arrows(TcpState::FinWait1, false).as_deref(), Some("---"));
+        assert_eq!(arrows(TcpState::LastAck, false).as_deref(), Some("---"));
+        assert_eq!(arrows(TcpState::FinWait2, false), None);
+        assert_eq!(arrows(TcpState::SynReceived, false), None);
+        assert_eq!(arrows(TcpState::TimeWait, false), None);
+        // An accepted-but-unclaimed connection (no process yet) is open.
+        assert_eq!(arrows(TcpState::Established, false).as_deref(), Some("<->"));
     }
 }
