@@ -217,7 +217,7 @@ fn route_prefix(word: &str) -> Result<(Ipv4Addr, u8), Usage> {
         ),
         None => (word, 32),
     };
-    let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let addr = iproute_addr(addr).ok_or_else(bad)?;
     Ok((addr, len))
 }
 
@@ -245,11 +245,15 @@ fn route_get_addr(word: &str, first: bool) -> Result<(Ipv4Addr, Option<String>),
             format!("Error: {family} prefix is expected rather than \"{word}\"."),
         )
     };
+    // get_addr_1: the words for any address.
+    if matches!(word, "default" | "any" | "all") {
+        return Ok((Ipv4Addr::UNSPECIFIED, None));
+    }
     let (addr, len) = match word.split_once('/') {
         Some((a, l)) => (a, Some(l.parse::<u8>().map_err(|_| bad())?)),
         None => (word, None),
     };
-    let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let addr = iproute_addr(addr).ok_or_else(bad)?;
     let warning = match len {
         Some(l) if l > 32 => return Err(bad()),
         Some(l) if l != 32 => Some(format!(
@@ -258,6 +262,32 @@ fn route_get_addr(word: &str, first: bool) -> Result<(Ipv4Addr, Option<String>),
         _ => None,
     };
     Ok((addr, warning))
+}
+
+/// An address as iproute2's get_addr_ipv4 reads it: up to four bytes in
+/// order, each as strtoul reads it (`0x`, a leading 0 for octal), the
+/// missing ones zero (`10.1` is 10.1.0.0 — not inet_aton's 10.0.0.1).
+fn iproute_addr(text: &str) -> Option<Ipv4Addr> {
+    let mut bytes = [0u8; 4];
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    for (i, p) in parts.iter().enumerate() {
+        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X"))
+        {
+            (h, 16)
+        } else if p.len() > 1 && p.starts_with('0') {
+            (&p[1..], 8)
+        } else {
+            (*p, 10)
+        };
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        bytes[i] = u8::try_from(u32::from_str_radix(digits, radix).ok()?).ok()?;
+    }
+    Some(Ipv4Addr::from(bytes))
 }
 
 fn parse_route_get(words: &[&str]) -> Result<RouteGet, Usage> {
@@ -915,6 +945,23 @@ mod tests {
             err("route get"),
             (1, "need at least a destination address".into())
         );
+        // get_addr_1's words for any address, and iproute2's own reading
+        // of a short address (bytes in order).
+        for any in ["default", "any", "all", "0/0", "0"] {
+            let args: Vec<String> = ["route", "get", any]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let g = IpArgs::parse(&args).unwrap().get.unwrap();
+            assert_eq!(g.dst, Ipv4Addr::UNSPECIFIED, "{any}");
+        }
+        assert_eq!(iproute_addr("10.1"), Some(Ipv4Addr::new(10, 1, 0, 0)));
+        assert_eq!(
+            iproute_addr("0x0a.010.0.1"),
+            Some(Ipv4Addr::new(10, 8, 0, 1))
+        );
+        assert_eq!(iproute_addr("256.1"), None);
+        assert_eq!(iproute_addr("1..2"), None);
         assert_eq!(
             err("route get from"),
             (
