@@ -162,6 +162,23 @@ impl PingArgs {
                 'h' => return Err(Usage::help("ping", HELP.into(), false, 2)),
                 'c' => a.count = Some(number(&v, 1, i64::MAX as u64)?),
                 'i' => {
+                    // iputils' ping_strtod, then its bound: a value strtod
+                    // cannot give (nan, inf, past a double) and one past
+                    // INT_MAX/1000 s are "bad timing interval", status 2.
+                    let bad = |more: &str| Usage {
+                        status: 2,
+                        ..Usage::new("ping", format!("bad timing interval: {v}{more}"))
+                    };
+                    let secs: f64 = v.trim().parse().map_err(|_| Usage {
+                        status: 2,
+                        ..Usage::new("ping", format!("option argument contains garbage: {v}"))
+                    })?;
+                    if !secs.is_finite() {
+                        return Err(bad(": Numerical result out of range"));
+                    }
+                    if secs > f64::from(i32::MAX / 1000) {
+                        return Err(bad(""));
+                    }
                     a.interval = seconds(&v)?;
                     // iputils as root takes any interval, 0 included
                     // (back to back, slowed only by a full device queue);

@@ -162,6 +162,25 @@ fn frag_needed_and_usage_errors() {
             &["ping: nosuchhost: Name or service not known".to_string()][..]
         )
     );
+    // iputils 20221126's ping_strtod and bound for -i (checked as root):
+    // status 2, the message alone.
+    for (cmd, msg) in [
+        ("ping -i 1e308 h", "bad timing interval: 1e308"),
+        ("ping -i 99999999999 h", "bad timing interval: 99999999999"),
+        (
+            "ping -i nan h",
+            "bad timing interval: nan: Numerical result out of range",
+        ),
+        (
+            "ping -i inf h",
+            "bad timing interval: inf: Numerical result out of range",
+        ),
+        ("ping -i abc h", "option argument contains garbage: abc"),
+    ] {
+        let u = tcplab_tools::Command::parse(cmd).unwrap_err();
+        assert_eq!((u.status, u.message.as_str()), (2, msg), "{cmd}");
+        assert_eq!(u.printed().0, format!("ping: {msg}\n"), "{cmd}");
+    }
     // iputils: no destination and bad values exit 1 with the message
     // alone; an unknown option exits 2 with the message, a blank line and
     // the usage; -h prints the usage on stderr and exits 2.
