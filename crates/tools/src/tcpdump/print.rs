@@ -561,10 +561,15 @@ fn http(s: &mut String, data: &[u8], verbose: u8) {
     if !is_method && !is_status {
         return;
     }
+    // A line that runs to the end of the data without its line end is
+    // printed as cut short (print_txt_line's `trunc`: " [|http]").
     if verbose == 0 {
-        if let Some((line, _)) = text_line(data) {
+        if let Some((line, next)) = text_line(data) {
             s.push_str(": ");
             s.push_str(line);
+            if next.is_none() {
+                s.push_str(" [|http]");
+            }
         }
         return;
     }
@@ -575,7 +580,11 @@ fn http(s: &mut String, data: &[u8], verbose: u8) {
         s.push_str(line);
         match next {
             Some(n) if !n.is_empty() => rest = n,
-            _ => break,
+            Some(_) => break,
+            None => {
+                s.push_str(" [|http]");
+                break;
+            }
         }
     }
 }

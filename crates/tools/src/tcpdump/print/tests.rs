@@ -243,11 +243,13 @@ fn http_lines_as_tcpdump_prints_them() {
     assert_eq!(line(b"<h1>hello</h1>\n", 0), ": HTTP");
     assert_eq!(line(b"get / HTTP/1.0\r\n", 0), ": HTTP: get / HTTP/1.0");
     assert_eq!(line(b"GET /\x01\r\n", 0), ": HTTP");
-    // A line cut off at the segment's end is printed as far as it goes.
+    // A line cut off at the segment's end is printed as far as it goes,
+    // marked as cut short (as a POST's body without a newline is).
     assert_eq!(
         line(b"POST /form HTTP/1.1\r\nContent-Le", 1).lines().last(),
-        Some("\tContent-Le")
+        Some("\tContent-Le [|http]")
     );
+    assert_eq!(line(b"GET / HTTP/1.1", 0), ": HTTP: GET / HTTP/1.1 [|http]");
     // Port 8080 too; other ports nothing.
     let mut s = String::new();
     app_layer(&mut s, 8080, 50000, b"HTTP/1.1 200 OK\r\n", 0);
