@@ -419,12 +419,17 @@ fn inet(
 }
 
 /// `netstat -r`.
-pub fn routes(host: &Host, numeric: bool) -> Vec<String> {
-    let mut lines = vec![
-        "Kernel IP routing table".to_string(),
+///
+/// With `-e`, net-tools' other columns: the metric, the reference count
+/// and the use count (all 0 here, as Linux's /proc/net/route gives them
+/// for routes it does not count) instead of MSS, window and irtt.
+pub fn routes(host: &Host, numeric: bool, extended: bool) -> Vec<String> {
+    let head = if extended {
+        "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface"
+    } else {
         "Destination     Gateway         Genmask         Flags   MSS Window  irtt Iface"
-            .to_string(),
-    ];
+    };
+    let mut lines = vec!["Kernel IP routing table".to_string(), head.to_string()];
     // Routes learned from redirects are route-cache exceptions on Linux,
     // which /proc/net/route does not list (`ip route show cache` does).
     let (mut routes, ifaces): (Vec<_>, Vec<String>) = host.with_stack(|s| {
@@ -451,6 +456,20 @@ pub fn routes(host: &Host, numeric: bool) -> Vec<String> {
             None => "0.0.0.0".into(),
         };
         let iface = ifaces.get(r.iface.0).cloned().unwrap_or_default();
+        if extended {
+            lines.push(format!(
+                "{:<15} {:<15} {:<15} {:<5} {:<6} {:<2} {:>7} {}",
+                dest,
+                gw,
+                r.dest.netmask(),
+                r.flags(),
+                0,
+                0,
+                0,
+                iface
+            ));
+            continue;
+        }
         lines.push(format!(
             "{:<15} {:<15} {:<15} {:<5} {:>5} {:<6} {:>5} {}",
             dest,
@@ -647,7 +666,7 @@ fn statistics(text: &str, a: &NetstatArgs) -> Vec<String> {
 
 pub async fn run(host: Host, a: NetstatArgs, mut out: Output) -> i32 {
     let lines = if a.routes {
-        routes(&host, a.numeric)
+        routes(&host, a.numeric, a.extended)
     } else if a.interfaces && a.extended {
         interfaces_long(&host)
     } else if a.interfaces {

@@ -279,7 +279,19 @@ fn netstat_tables() {
         ("client", "netstat -tae"),
         ("client", "netstat -tnep"),
         ("client", "netstat -ie"),
+        ("client", "netstat -rne"),
     ]);
+    // -e: net-tools' metric, reference and use columns (checked against
+    // the real netstat -rne).
+    assert_eq!(
+        r[13].stdout,
+        [
+            "Kernel IP routing table",
+            "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface",
+            "0.0.0.0         10.99.1.1       0.0.0.0         UG    0      0        0 eth0",
+            "10.99.1.0       0.0.0.0         255.255.255.0   U     0      0        0 eth0",
+        ]
+    );
     let tan = &r[0].stdout;
     assert_eq!(
         tan[0],
