@@ -267,7 +267,7 @@ fn route_get_addr(word: &str, first: bool) -> Result<(Ipv4Addr, Option<String>),
 /// An address as iproute2's get_addr_ipv4 reads it: up to four bytes in
 /// order, each as strtoul reads it (`0x`, a leading 0 for octal), the
 /// missing ones zero (`10.1` is 10.1.0.0 — not inet_aton's 10.0.0.1).
-fn iproute_addr(text: &str) -> Option<Ipv4Addr> {
+pub(crate) fn iproute_addr(text: &str) -> Option<Ipv4Addr> {
     let mut bytes = [0u8; 4];
     let parts: Vec<&str> = text.split('.').collect();
     if parts.len() > 4 {

@@ -500,16 +500,36 @@ impl Expr {
                     }
                     None => (a, None),
                 };
+                // `[ADDR]`, as iproute2 allows around an address.
+                let host = host
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .unwrap_or(host);
                 let net = match host {
                     "*" | "" if port.is_some() => None,
-                    h if h.contains('/') => Some(h.parse::<Cidr>().map_err(|_| not_an_address(h))?),
+                    // `src *`: any address.
+                    "*" => None,
+                    h if h.contains('/') => {
+                        // get_prefix: the address as iproute2 reads it
+                        // (`0/0`, `10.1/16`), then its length.
+                        let (a, l) = h.split_once('/').unwrap_or((h, "32"));
+                        let addr = crate::ip::iproute_addr(a).ok_or_else(|| not_an_address(h))?;
+                        let len = l
+                            .parse::<u8>()
+                            .ok()
+                            .and_then(|l| Cidr::new(addr, l))
+                            .ok_or_else(|| not_an_address(h))?;
+                        Some(len.network())
+                    }
                     h => {
-                        let addr = match h.parse() {
-                            Ok(a) => a,
-                            Err(_) if is_host_name(h) => {
-                                hosts(h).ok_or_else(|| not_an_address(h))?
-                            }
-                            Err(_) => return Err(not_an_address(h)),
+                        let addr = match h.parse().ok().or_else(|| {
+                            h.starts_with(|c: char| c.is_ascii_digit())
+                                .then(|| crate::ip::iproute_addr(h))
+                                .flatten()
+                        }) {
+                            Some(a) => a,
+                            None if is_host_name(h) => hosts(h).ok_or_else(|| not_an_address(h))?,
+                            None => return Err(not_an_address(h)),
                         };
                         Some(Cidr::host(addr))
                     }
@@ -520,6 +540,12 @@ impl Expr {
                     port,
                 })
             }
+            // ssfilter's words for what tcplab's sockets do not have (no
+            // socket is bound to a device, no cgroups, no record of
+            // which ports were bound by connect).
+            kw @ ("dev" | "cgroup" | "autobound" | "fwmark" | "mark") => Err(filter_value(
+                format!("the filter `{kw}` is not supported in tcplab"),
+            )),
             // Any other word is read as an address (`ss dst` is implied).
             other => Err(not_an_address(other)),
         }

@@ -550,6 +550,24 @@ fn bad_arguments() {
             "bison bellows (while parsing filter): \"memory exhausted!\" Sorry."
         )
     );
+    // Addresses as iproute2 reads them: any (`*`, `*:*`, `0/0`), a short
+    // one (bytes in order), one in brackets; the words for what sockets
+    // here do not have, unsupported.
+    for ok in [
+        "ss src '*'",
+        "ss src '*:*'",
+        "ss src 0/0",
+        "ss dst 10.1",
+        "ss src [10.0.0.2]:80",
+    ] {
+        assert!(tcplab_tools::Command::parse(ok).is_ok(), "{ok}");
+    }
+    assert_eq!(
+        tcplab_tools::Command::parse("ss dev eth0")
+            .unwrap_err()
+            .message,
+        "the filter `dev` is not supported in tcplab"
+    );
     // Ports as strtoul reads them: taken, and matching no socket.
     for ok in [
         "ss sport = :99999",
@@ -629,8 +647,15 @@ fn ss_filter_operators_families_and_state_groups() {
         // Names are looked up (the hosts table here), as iproute2 does.
         ("client", "ss -tan dst server:9"),
         ("client", "ss -tan dst nosuch"),
+        ("client", "ss -tan dst 0/0"),
+        ("client", "ss -tan dst 10.99/16"),
+        ("client", "ss -tan dst [10.99.3.2]:7"),
     ]);
     let rows = |k: usize| r[k].stdout.len() - 1;
+    // Any address, a short prefix, an address in brackets.
+    assert_eq!(rows(14), 2, "{:?}", r[14].stdout);
+    assert_eq!(rows(15), 2, "{:?}", r[15].stdout);
+    assert_eq!(rows(16), 1, "{:?}", r[16].stdout);
     // The client's two connections: the bulk one to port 9 (ESTAB) and
     // the echo one to 7 (TIME-WAIT), both from ephemeral ports.
     assert_eq!(rows(0), 2, "{:?}", r[0].stdout);
