@@ -376,6 +376,15 @@ impl IpArgs {
         let mut family4 = false;
         let mut rest = args;
         while let Some((first, tail)) = rest.split_first() {
+            // -V (iproute2 takes any start of -Version): its line.
+            if first.len() >= 2 && "-Version".starts_with(first.as_str()) {
+                return Err(Usage::help(
+                    "ip",
+                    "ip utility, iproute2-6.1.0".into(),
+                    true,
+                    0,
+                ));
+            }
             match first.as_str() {
                 "-s" | "-stats" | "-statistics" => stats = stats.saturating_add(1),
                 // -human-readable (what `ip -h` is): counters are shown

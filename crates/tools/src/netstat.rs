@@ -80,6 +80,10 @@ impl NetstatArgs {
         if crate::asks_help(args, true) {
             return Err(Usage::help("netstat", HELP.into(), true, 0));
         }
+        // -V / --version: net-tools' first line, on standard output.
+        if args.iter().any(|a| a == "-V" || a == "--version") {
+            return Err(Usage::help("netstat", "net-tools 2.10".into(), true, 0));
+        }
         let (opts, rest) = getopt(
             args,
             "tuxanlporiseW4",

@@ -146,6 +146,19 @@ impl SockStateFilter {
 
 impl SsArgs {
     pub fn parse(args: &[String]) -> Result<SsArgs, Usage> {
+        // -V / --version: iproute2's line, on standard output.
+        if args
+            .iter()
+            .take_while(|a| *a != "--")
+            .any(|a| a == "-V" || a == "--version")
+        {
+            return Err(Usage::help(
+                "ss",
+                "ss utility, iproute2-6.1.0".into(),
+                true,
+                0,
+            ));
+        }
         let (opts, rest) = getopt(
             args,
             "tuwxalnpioseHmO46h",

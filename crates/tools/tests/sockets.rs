@@ -550,6 +550,21 @@ fn bad_arguments() {
             "bison bellows (while parsing filter): \"memory exhausted!\" Sorry."
         )
     );
+    // Versions, on standard output with status 0, in each tool's words.
+    for (cmd, line) in [
+        ("ss -V", "ss utility, iproute2-6.1.0\n"),
+        ("ss --version", "ss utility, iproute2-6.1.0\n"),
+        ("ip -V", "ip utility, iproute2-6.1.0\n"),
+        ("ip -Version", "ip utility, iproute2-6.1.0\n"),
+        ("netstat -V", "net-tools 2.10\n"),
+    ] {
+        let u = tcplab_tools::Command::parse(cmd).unwrap_err();
+        assert_eq!(
+            (u.status, u.printed()),
+            (0, (line.to_string(), true)),
+            "{cmd}"
+        );
+    }
     // Addresses as iproute2 reads them: any (`*`, `*:*`, `0/0`), a short
     // one (bytes in order), one in brackets; the words for what sockets
     // here do not have, unsupported.
