@@ -721,8 +721,18 @@ fn pcaps_through_standard_streams_numbers_and_counts() {
                 "client",
                 &format!("printf '{escaped}' | tcpdump -r - arp"),
             ),
+            (
+                "1s",
+                "client",
+                &format!("printf '{escaped}' | tcpdump --count -r - -w /tmp/c.pcap"),
+            ),
+            ("2s", "client", "tcpdump -n -t -r /tmp/c.pcap"),
         ],
     );
+    // --count with -w still writes every packet (count_mode only stops
+    // the printing), and says how many.
+    assert_eq!(r[6].stdout, ["2 packets"], "{:?}", r[6]);
+    assert_eq!(r[7].stdout.len(), 2, "{:?}", r[7]);
     // libpcap refuses, for a raw-IP file, a filter only ARP could pass.
     assert_eq!(
         (r[5].exit, r[5].stderr.last().map(String::as_str)),

@@ -427,14 +427,16 @@ impl Parser<'_> {
             }
             "ip" | "tcp" | "udp" | "icmp" => {
                 let proto = proto_number(&w);
-                // `ip multicast`: to 224.0.0.0/4 (pcap's `ip[16] >= 224`);
+                // `ip multicast`: pcap's `ip[16] >= 224` — a destination
+                // whose first byte is 224 or more, 224.0.0.0/3 (class E
+                // and the limited broadcast too);
                 // `ip broadcast` needs the capture's netmask, which pcap
                 // has only for a live interface.
                 if w == "ip" && self.eat("multicast") {
                     return Ok(Node::Prim(Prim::Net {
                         dir: Dir::Dst,
                         addr: 0xe000_0000,
-                        mask: 0xf000_0000,
+                        mask: 0xe000_0000,
                     }));
                 }
                 if w == "ip" && self.peek() == Some("broadcast") {
@@ -572,15 +574,28 @@ impl Parser<'_> {
     fn value(&mut self, q: Quals, v: &str) -> Parsed<Node> {
         let prim = match q.kind {
             Kind::Host => {
-                let a: Ipv4Addr = match v.parse() {
-                    Ok(a) => a,
-                    Err(_) if is_host_name(v) => (self.hosts)(v)?,
-                    Err(_) => return Err(format!("invalid host {v}")),
-                };
-                Prim::Net {
-                    dir: q.dir,
-                    addr: u32::from(a),
-                    mask: u32::MAX,
+                // A number is read as libpcap's __pcap_atoin reads it:
+                // decimal bytes in order (`010` is 10), and a short one
+                // is a network (`host 127.1` is 127.1.0.0/16), never
+                // glibc's inet_aton and never a name to look up.
+                if v.starts_with(|c: char| c.is_ascii_digit()) {
+                    let (addr, mask) = pcap_atoin(v).ok_or_else(|| format!("invalid host {v}"))?;
+                    Prim::Net {
+                        dir: q.dir,
+                        addr,
+                        mask,
+                    }
+                } else {
+                    let a = if is_host_name(v) {
+                        (self.hosts)(v)?
+                    } else {
+                        return Err(format!("invalid host {v}"));
+                    };
+                    Prim::Net {
+                        dir: q.dir,
+                        addr: u32::from(a),
+                        mask: u32::MAX,
+                    }
                 }
             }
             Kind::Net => {
@@ -789,6 +804,28 @@ fn binary_op(w: &str) -> Option<(Op, u8)> {
         "%" => (Op::Mod, 4),
         _ => return None,
     })
+}
+
+/// libpcap's __pcap_atoin and gen_ncode for a host: up to four decimal
+/// bytes in order; fewer make a network of that many bytes.
+fn pcap_atoin(v: &str) -> Option<(u32, u32)> {
+    let parts: Vec<&str> = v.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut addr = 0u32;
+    for p in &parts {
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        addr = (addr << 8) | u32::from(p.parse::<u8>().ok()?);
+    }
+    let bits = 8 * parts.len() as u32;
+    let shift = 32 - bits;
+    Some((
+        addr.checked_shl(shift).unwrap_or(0),
+        u32::MAX.checked_shl(shift).unwrap_or(0),
+    ))
 }
 
 /// `10.0.0.0/8` (or `10/8`, the missing octets zero), or a partial

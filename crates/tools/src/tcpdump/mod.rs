@@ -468,9 +468,19 @@ async fn read_file(
     let Some(filter) = compile(host, a, err).await else {
         return 1;
     };
-    // `-r -`: the pcap on standard input (`tcpdump -w - | tcpdump -r -`).
+    // `-r -`: the pcap on standard input (`tcpdump -w - | tcpdump -r -`),
+    // read whole first (up to STDIN_PCAP_MAX), not as it comes.
     let read = if path == "-" {
-        Ok(stdin.read_to_end().await.into())
+        match read_stdin(stdin).await {
+            Some(b) => Ok(b.into()),
+            None => {
+                err.line(format!(
+                    "tcpdump: -: a capture on standard input over {} MiB is not supported in tcplab",
+                    STDIN_PCAP_MAX >> 20
+                ));
+                return 1;
+            }
+        }
     } else {
         host.fs().read(path)
     };
@@ -533,9 +543,8 @@ async fn read_file(
             continue;
         }
         seen += 1;
-        if a.count_only {
-            continue;
-        }
+        // --count only counts what would be printed: with -w the packets
+        // are still written (tcpdump checks count_mode in print_packet).
         match dump.as_mut() {
             Some(d) => {
                 let _ = d.writer.write_packet(record.timestamp, &record.data);
@@ -543,6 +552,7 @@ async fn read_file(
                     return 1;
                 }
             }
+            None if a.count_only => {}
             None => {
                 name_addresses(host, &mut printer, style, &record.data).await;
                 let mut p = Print {
@@ -568,6 +578,25 @@ async fn read_file(
         out.line(format!("{seen} packet{}", if seen == 1 { "" } else { "s" }));
     }
     status
+}
+
+/// The most of a pcap `-r -` takes from standard input.
+const STDIN_PCAP_MAX: usize = 256 << 20;
+
+/// Standard input to its end, or None past [`STDIN_PCAP_MAX`].
+async fn read_stdin(stdin: &Stdin) -> Option<Vec<u8>> {
+    let mut data = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = stdin.read(&mut buf).await;
+        if n == 0 {
+            return Some(data);
+        }
+        if data.len() + n > STDIN_PCAP_MAX {
+            return None;
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
 }
 
 pub async fn run(
@@ -619,7 +648,8 @@ pub async fn run(
     }
     let tap = host.tap();
     let mut dump = a.write.as_deref().map(|p| Dump::new(p, a.snaplen));
-    let quiet = dump.is_some() || a.count_only;
+    // (tcpdump says this whenever it prints without -v, --count too.)
+    let quiet = dump.is_some();
     if !quiet && a.verbose == 0 {
         err.line("tcpdump: verbose output suppressed, use -v[v]... for full protocol decode");
     }
@@ -709,9 +739,6 @@ pub async fn run(
             continue;
         }
         seen += 1;
-        if a.count_only {
-            continue;
-        }
         // The wall clock when the packet passed.
         let wall = host
             .wall_clock()
@@ -724,6 +751,9 @@ pub async fn run(
             if due && !d.save(&host, &mut out, &mut err) {
                 return 1;
             }
+            continue;
+        }
+        if a.count_only {
             continue;
         }
         let mut where_ = String::new();

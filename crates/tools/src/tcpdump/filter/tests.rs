@@ -262,7 +262,17 @@ fn networks_and_port_ranges() {
     let mut m = packet(17, 1, 2);
     m[16..20].copy_from_slice(&[224, 0, 0, 251]);
     assert!(f("ip multicast").matches(&m) && !f("ip multicast").matches(&p));
+    m[16..20].copy_from_slice(&[255, 255, 255, 255]);
+    assert!(f("ip multicast").matches(&m), "ip[16] >= 224");
+    m[16..20].copy_from_slice(&[223, 255, 255, 255]);
+    assert!(!f("ip multicast").matches(&m));
     assert!(bad("ip broadcast").contains("not supported in tcplab"));
+    // A host as libpcap reads a number: decimal bytes, short is a network.
+    assert!(f("host 010.0.0.1").matches(&p), "010 is 10 to libpcap");
+    assert!(f("host 10.0").matches(&p) && !f("host 10.1").matches(&p));
+    assert!(f("src 10.0.0.1").matches(&p));
+    bad("host 10.0.0.256");
+    bad("host 1.2.3.4.5");
 }
 
 #[test]
@@ -478,6 +488,10 @@ fn host_names_are_looked_up() {
     );
     // Checked as names only when nothing is looked up.
     assert!(Filter::parse(&words("host server")).is_ok());
-    assert_eq!(bad("host 10.0.0"), "invalid host 10.0.0");
+    // libpcap promotes a short address to a network (tcpdump -d checked:
+    // `and #0xffffff00`).
+    assert!(Filter::parse(&words("host 10.0.0"))
+        .unwrap()
+        .matches(&packet(6, 1, 2)));
     assert!(Filter::parse(&words("host -x")).is_err());
 }
