@@ -50,6 +50,9 @@ pub struct PingArgs {
     /// `-b`: a broadcast address may be pinged.
     pub broadcast: bool,
     pub target: String,
+    /// What iputils warns of while reading its options and goes on
+    /// (printed as the run starts).
+    pub warnings: Vec<String>,
 }
 
 /// iputils' `-h` text, with the options this ping has.
@@ -86,6 +89,26 @@ fn bad_value(message: String) -> Usage {
         status: 1,
         ..Usage::new("ping", message)
     }
+}
+
+/// What strtod reads from the start of `v` (0 when nothing), and whether
+/// something follows it.
+fn strtod_prefix(v: &str) -> (f64, bool) {
+    let t = v.trim_start();
+    // The longest start that is a number (a few dozen characters at most
+    // are tried: longer ones are no number strtod would give).
+    for end in (1..=t.len().min(64)).rev() {
+        if !t.is_char_boundary(end) {
+            continue;
+        }
+        let head = &t[..end];
+        // Rust reads "infinity" and "nan" as strtod does, but not hex
+        // floats or a trailing dot's absence of digits alike: close enough.
+        if let Ok(x) = head.parse::<f64>() {
+            return (x, end < t.len());
+        }
+    }
+    (0.0, !t.is_empty())
 }
 
 fn seconds(value: &str) -> Result<Duration, Usage> {
@@ -154,6 +177,7 @@ impl PingArgs {
             pattern: None,
             broadcast: false,
             target: String::new(),
+            warnings: Vec::new(),
         };
         for o in opts {
             let Opt::Short(c, v) = o else { continue };
@@ -169,17 +193,22 @@ impl PingArgs {
                         status: 2,
                         ..Usage::new("ping", format!("bad timing interval: {v}{more}"))
                     };
-                    let secs: f64 = v.trim().parse().map_err(|_| Usage {
-                        status: 2,
-                        ..Usage::new("ping", format!("option argument contains garbage: {v}"))
-                    })?;
-                    if !secs.is_finite() {
+                    // Garbage after the number is warned of and the
+                    // number taken (`1abc` is 1 s), as ping_strtod does.
+                    let (secs, garbage) = strtod_prefix(&v);
+                    if garbage {
+                        a.warnings
+                            .push(format!("ping: option argument contains garbage: {v}"));
+                        a.warnings
+                            .push("ping: this will become fatal error in the future".into());
+                    }
+                    if !secs.is_finite() || (secs != 0.0 && secs.abs() < f64::MIN_POSITIVE) {
                         return Err(bad(": Numerical result out of range"));
                     }
-                    if secs > f64::from(i32::MAX / 1000) {
+                    if secs > f64::from(i32::MAX) / 1000.0 {
                         return Err(bad(""));
                     }
-                    a.interval = seconds(&v)?;
+                    a.interval = Duration::try_from_secs_f64(secs.max(0.0)).map_err(|_| bad(""))?;
                     // iputils as root takes any interval, 0 included
                     // (back to back, slowed only by a full device queue);
                     // a simulated host has no such queue to slow it.
@@ -396,6 +425,9 @@ fn bind_source(host: &Host, sock: &PingSocket, source: &str) -> Result<String, S
 
 /// Run ping; returns the exit status.
 pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i32 {
+    for w in &a.warnings {
+        err.line(w);
+    }
     let (mut dst, canonical) = match resolve::lookup_canonical(&host, &a.target).await {
         Ok(d) => d,
         Err(e) => {

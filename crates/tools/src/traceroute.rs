@@ -284,11 +284,12 @@ impl TracerouteArgs {
         glued_in_a_cluster(args)?;
         // traceroute 2.1's long options this one lacks (its man page):
         // said to be unsupported rather than CLIF's "Bad option".
-        const LONG_NOT_HERE: [&str; 16] = [
+        const LONG_NOT_HERE: [&str; 18] = [
             "sport",
             "mtu",
             "back",
             "tos",
+            "flowlabel",
             "interface",
             "source",
             "gateway",
@@ -300,15 +301,40 @@ impl TracerouteArgs {
             "fwmark",
             "debug",
             "type",
-            "UL",
+            "dccp",
+            "protocol",
         ];
-        for a in args.iter().take_while(|a| *a != "--") {
+        // CLIF takes a long option's value only after `=`.
+        const WITH_VALUE: [(&str, &str); 6] = [
+            ("first", "first_ttl"),
+            ("max-hops", "max_ttl"),
+            ("sim-queries", "squeries"),
+            ("port", "port"),
+            ("queries", "nqueries"),
+            ("wait", "MAX,HERE,NEAR"),
+        ];
+        for (i, a) in args.iter().take_while(|a| *a != "--").enumerate() {
             let Some(name) = a
                 .strip_prefix("--")
                 .map(|n| n.split('=').next().unwrap_or(n))
             else {
                 continue;
             };
+            if let Some((_, value)) = WITH_VALUE.iter().find(|(n, _)| *n == name) {
+                if !a.contains('=') {
+                    return Err(Usage {
+                        status: 2,
+                        bare: true,
+                        ..Usage::new(
+                            "traceroute",
+                            format!(
+                                "Option `--{name}' (argc {}) requires an argument: `--{name}={value}'",
+                                i + 1
+                            ),
+                        )
+                    });
+                }
+            }
             if LONG_NOT_HERE.contains(&name) {
                 return Err(Usage {
                     status: 2,
@@ -1197,9 +1223,9 @@ mod tests {
             parse("-n --foo=3 h").unwrap_err().message,
             "Bad option `--foo=3' (with arg `3') (argc 2)"
         );
-        // traceroute 2.1's long names for the short options, with `=` or
-        // the next word; the ones this traceroute lacks, unsupported.
-        let a = parse("--icmp --max-hops=5 --queries 1 --first=2 --wait=1 --port=99 h").unwrap();
+        // traceroute 2.1's long names for the short options, the value
+        // after `=`; the ones this traceroute lacks, unsupported.
+        let a = parse("--icmp --max-hops=5 --queries=1 --first=2 --wait=1 --port=99 h").unwrap();
         assert_eq!(
             (a.method, a.max_ttl, a.queries, a.first_ttl, a.port),
             (Method::Icmp, 5, 1, 2, Some(99))
@@ -1215,6 +1241,15 @@ mod tests {
         assert_eq!(
             parse("--mtu h").unwrap_err().message,
             "option --mtu is not supported in tcplab"
+        );
+        // CLIF wants `=` before a long option's value.
+        let u = parse("-n --queries 1 h").unwrap_err();
+        assert_eq!(
+            (u.status, u.message.as_str()),
+            (
+                2,
+                "Option `--queries' (argc 2) requires an argument: `--queries=nqueries'"
+            )
         );
         assert_eq!(
             parse("-n -m").unwrap_err().message,

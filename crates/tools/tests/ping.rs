@@ -175,12 +175,32 @@ fn frag_needed_and_usage_errors() {
             "ping -i inf h",
             "bad timing interval: inf: Numerical result out of range",
         ),
-        ("ping -i abc h", "option argument contains garbage: abc"),
     ] {
         let u = tcplab_tools::Command::parse(cmd).unwrap_err();
         assert_eq!((u.status, u.message.as_str()), (2, msg), "{cmd}");
         assert_eq!(u.printed().0, format!("ping: {msg}\n"), "{cmd}");
     }
+    // Garbage after a number: warned of, and the number taken; the bound
+    // is INT_MAX/1000 as a double; what strtod cannot give is refused.
+    let tcplab_tools::Tool::Ping(p) = tcplab_tools::Command::parse("ping -i 2abc h").unwrap().tool
+    else {
+        panic!("not ping")
+    };
+    assert_eq!(p.interval, std::time::Duration::from_secs(2));
+    assert_eq!(
+        p.warnings,
+        [
+            "ping: option argument contains garbage: 2abc",
+            "ping: this will become fatal error in the future"
+        ]
+    );
+    assert!(tcplab_tools::Command::parse("ping -i 2147483.5 h").is_ok());
+    assert_eq!(
+        tcplab_tools::Command::parse("ping -i 1e-310 h")
+            .unwrap_err()
+            .message,
+        "bad timing interval: 1e-310: Numerical result out of range"
+    );
     // iputils: no destination and bad values exit 1 with the message
     // alone; an unknown option exits 2 with the message, a blank line and
     // the usage; -h prints the usage on stderr and exits 2.
