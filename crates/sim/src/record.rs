@@ -15,7 +15,8 @@ pub const MAX_PACKETS: usize = 1_000_000;
 
 /// The stacks' TCP events recorded at most (state changes, timers, and
 /// congestion-control samples: a long fast transfer makes one per ACK,
-/// about 100 bytes each); later ones are counted in
+/// about 150 bytes each with the node, so some 300 MB at the cap); later
+/// ones are counted in
 /// [`Recording::tcp_unrecorded`] only, so a recording's memory stays
 /// bounded however long the run.
 pub const MAX_TCP_EVENTS: usize = 2_000_000;
@@ -201,5 +202,8 @@ mod tests {
         assert_eq!(r.tcp.len(), 3);
         assert_eq!(r.tcp[2], (1, ev(3)));
         assert_eq!(r.tcp_unrecorded, 3);
+        // What MAX_TCP_EVENTS and docs/report.md say one costs.
+        let each = std::mem::size_of::<(usize, TraceEvent)>();
+        assert!(each <= 160, "{each} bytes an event");
     }
 }

@@ -303,16 +303,17 @@ impl fmt::Display for Stats {
             "times recovered from packet loss due to fast retransmit",
             tcp.reno_recoveries,
         )?;
-        // net-tools 2.10 has words for TCPSackRecovery, TCPTimeouts and
-        // TCPDSACKRecv but its lookup (a binary search of a table not in
-        // order) misses them: they print as `Name: value` (checked against
-        // the real netstat on a /proc with each counter set).
+        // net-tools 2.10 has words for TCPSackRecovery, TCPTimeouts,
+        // TCPDSACKOldSent and TCPDSACKRecv but its lookup (a binary search
+        // of a table not in order) misses them: they print as `Name:
+        // value` (checked against the real netstat on a /proc with each
+        // counter set, and by running glibc's bsearch over its table).
         named(f, 4, "TCPSackRecovery", tcp.sack_recoveries)?;
         opt_number(f, "fast retransmits", tcp.fast_retransmits)?;
         named(f, 4, "TCPTimeouts", tcp.timeouts)?;
         named(f, 4, "TCPLossProbes", tcp.loss_probes)?;
         named(f, 4, "TCPLossProbeRecovery", tcp.loss_probe_recoveries)?;
-        opt_number(f, "DSACKs sent for old packets", tcp.dsack_sent)?;
+        named(f, 4, "TCPDSACKOldSent", tcp.dsack_sent)?;
         named(f, 4, "TCPDSACKRecv", tcp.dsack_recv)?;
         named(f, 4, "TCPSpuriousUndo", tcp.spurious_undos)?;
         // (In /proc/net/netstat's order.)

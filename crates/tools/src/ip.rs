@@ -66,7 +66,7 @@ fn matches(word: &str, name: &str) -> bool {
 
 /// ip.c's objects, in its table's order (the first that a word begins
 /// wins: `l` is `link`, not `l2tp`); only the first three are here.
-const OBJECTS: [&str; 33] = [
+const OBJECTS: [&str; 34] = [
     "address",
     "addrlabel",
     "maddress",
@@ -82,6 +82,7 @@ const OBJECTS: [&str; 33] = [
     "ila",
     "macsec",
     "tunnel",
+    "tunl",
     "tuntap",
     "tap",
     "token",
@@ -98,8 +99,8 @@ const OBJECTS: [&str; 33] = [
     "nexthop",
     "mptcp",
     "ioam",
-    "stats",
     "help",
+    "stats",
 ];
 
 /// Each object's commands in the order its do_ function tries them.
@@ -151,14 +152,30 @@ fn incomplete() -> Usage {
 /// A route prefix: the address and the length.
 type Prefix = (Ipv4Addr, u8);
 
-fn route_selectors(words: &[&str]) -> Result<(Option<String>, Option<Prefix>), Usage> {
-    let mut dev = None;
-    let mut prefix = None;
+/// What `ip route show`'s selectors ask for: a device, a prefix, the
+/// route cache.
+#[derive(Debug, Default)]
+struct Selectors {
+    dev: Option<String>,
+    prefix: Option<Prefix>,
+    cache: bool,
+}
+
+/// iproute_list_flush_or_save's selectors, tried in its order with its
+/// prefix matching (`t` is `table`, `cache` is `cached`).
+fn route_selectors(words: &[&str]) -> Result<Selectors, Usage> {
+    let mut sel = Selectors::default();
+    let not_here = |kw: &str| Usage {
+        status: 255,
+        ..Usage::new(
+            "ip",
+            format!("`ip route show ... {kw}` is not supported in tcplab"),
+        )
+    };
     let mut it = words.iter();
-    while let Some(w) = it.next() {
-        match *w {
-            "dev" | "oif" => dev = Some(it.next().ok_or_else(incomplete)?.to_string()),
-            "table" => match *it.next().ok_or_else(incomplete)? {
+    while let Some(&w) = it.next() {
+        if matches(w, "table") {
+            match *it.next().ok_or_else(incomplete)? {
                 // One table here: the main one.
                 "main" | "254" => {}
                 t => {
@@ -170,32 +187,36 @@ fn route_selectors(words: &[&str]) -> Result<(Option<String>, Option<Prefix>), U
                         )
                     })
                 }
-            },
-            w if matches(w, "help") => {
-                return Err(Usage::help("ip", object_usage(&IpObject::Route).into(), false, 255));
             }
-            kw @ ("root" | "match" | "proto" | "protocol" | "scope" | "type" | "tos"
-            | "dsfield" | "from" | "via" | "src" | "iif" | "vrf" | "realm" | "realms"
-            | "cloned" | "cached" | "mark" | "nhid") => {
-                return Err(Usage {
-                    status: 255,
-                    ..Usage::new(
-                        "ip",
-                        format!("`ip route show ... {kw}` is not supported in tcplab"),
-                    )
-                })
+        } else if matches(w, "cached") || matches(w, "cloned") {
+            sel.cache = true;
+        } else if w == "dev" || w == "oif" {
+            sel.dev = Some(it.next().ok_or_else(incomplete)?.to_string());
+        } else if [
+            "vrf", "dsfield", "protocol", "scope", "type", "metric", "priority", "realms", "from",
+            "nhid",
+        ]
+        .iter()
+        .any(|k| matches(w, k))
+            || ["tos", "iif", "mark", "preference", "via", "src"].contains(&w)
+        {
+            return Err(not_here(w));
+        } else {
+            let mut p = w;
+            if matches(p, "exact") || matches(p, "to") {
+                p = it.next().ok_or_else(incomplete)?;
             }
-            w => {
-                let p = if w == "exact" || w == "to" {
-                    *it.next().ok_or_else(incomplete)?
-                } else {
-                    w
-                };
-                prefix = Some(route_prefix(p)?);
+            if matches(p, "root") || matches(p, "match") {
+                return Err(not_here(p));
             }
+            // `all` and `any`: every route.
+            if p == "all" || p == "any" {
+                continue;
+            }
+            sel.prefix = Some(route_prefix(p)?);
         }
     }
-    Ok((dev, prefix))
+    Ok(sel)
 }
 
 /// A prefix as `get_prefix` takes it: `A.B.C.D[/LEN]` or `default`.
@@ -211,9 +232,20 @@ fn route_prefix(word: &str) -> Result<(Ipv4Addr, u8), Usage> {
         return Ok((Ipv4Addr::UNSPECIFIED, 0));
     }
     let (addr, len) = match word.split_once('/') {
+        // A length, or a netmask (get_netmask: contiguous ones).
         Some((a, l)) => (
             a,
-            l.parse::<u8>().ok().filter(|l| *l <= 32).ok_or_else(bad)?,
+            match l.parse::<u8>() {
+                Ok(l) if l <= 32 => l,
+                Ok(_) => return Err(bad()),
+                Err(_) => {
+                    let m = u32::from(iproute_addr(l).ok_or_else(bad)?);
+                    if m.leading_ones() + m.trailing_zeros() != 32 {
+                        return Err(bad());
+                    }
+                    m.leading_ones() as u8
+                }
+            },
         ),
         None => (word, 32),
     };
@@ -460,6 +492,8 @@ impl IpArgs {
         // add).
         let (command, selectors) = match words.split_first() {
             None => ("show", &[][..]),
+            // (`chg` is `change` by strcmp, in address and route.)
+            Some((&"chg", rest)) if args.object != IpObject::Link => ("change", rest),
             Some((w, rest)) => match commands(&args.object).iter().find(|c| matches(w, c)) {
                 Some(c) => (*c, rest),
                 None => {
@@ -503,11 +537,8 @@ impl IpArgs {
             }
         }
         if args.object == IpObject::Route {
-            if selectors == ["cache"] {
-                args.cache = true;
-            } else {
-                (args.dev, args.prefix) = route_selectors(selectors)?;
-            }
+            let sel = route_selectors(selectors)?;
+            (args.dev, args.prefix, args.cache) = (sel.dev, sel.prefix, sel.cache);
             return Ok(args);
         }
         // `show [dev] NAME`: one device; a second word is iproute2's
@@ -841,7 +872,9 @@ pub async fn run(host: Host, a: IpArgs, mut out: Output, mut err: Output) -> i32
             None => None,
         };
         for r in routes {
-            if ifaces.get(r.iface.0).is_some_and(|i| i.loopback) && dev.is_none() {
+            // The loopback's routes are in Linux's local table, which
+            // `ip route` does not list (`ip route show dev lo` is empty).
+            if ifaces.get(r.iface.0).is_some_and(|i| i.loopback) {
                 continue;
             }
             if dev.is_some_and(|k| k != r.iface.0) {
@@ -1029,6 +1062,20 @@ mod tests {
                 "Command line is not complete. Try option \"help\"".into()
             )
         );
+        // Selectors cut short; any address; a netmask; cache as `cached`.
+        let r = parse("r s t main ex 10.0.1.0/255.255.255.0");
+        assert_eq!(r.prefix, Some((Ipv4Addr::new(10, 0, 1, 0), 24)));
+        assert_eq!(parse("route show all").prefix, None);
+        assert!(parse("route show cache").cache);
+        assert_eq!(err("route show metric 5").0, 255);
+        assert_eq!(
+            err("route show help"),
+            (
+                1,
+                "Error: any valid prefix is expected rather than \"help\".".into()
+            )
+        );
+        assert_eq!(err("route show 10.0.0.0/255.0.255.0").0, 1);
         assert_eq!(err("route help").0, 255);
         let help = |cmd: &str| {
             let args: Vec<String> = cmd.split_whitespace().map(String::from).collect();

@@ -113,7 +113,9 @@ fn parse_state(name: &str) -> Result<SockStateFilter, Usage> {
         "closed" | "close" | "unconnected" => SockStateFilter::One("UNCONN"),
         "close-wait" => SockStateFilter::One("CLOSE-WAIT"),
         "last-ack" => SockStateFilter::One("LAST-ACK"),
-        "listening" | "listen" => SockStateFilter::One("LISTEN"),
+        "listening" => SockStateFilter::One("LISTEN"),
+        // SS_UNKNOWN: no socket is in it.
+        "unknown" => SockStateFilter::One("UNKNOWN"),
         "closing" => SockStateFilter::One("CLOSING"),
         "connected" => SockStateFilter::Connected,
         "synchronized" => SockStateFilter::Synchronized,
@@ -231,7 +233,7 @@ impl SsArgs {
         let mut i = 0;
         while i < rest.len() {
             match rest[i].as_str() {
-                "state" | "exclude" => {
+                "state" | "exclude" | "excl" => {
                     let which = rest[i].clone();
                     // (iproute2's NEXT_ARG: the line ends too soon.)
                     let name = rest.get(i + 1).ok_or_else(|| Usage {

@@ -521,9 +521,18 @@ fn bad_arguments() {
         "ss state close",
         "ss state syn-rcv",
         "ss state LISTENING",
+        "ss state unknown",
+        "ss excl time-wait",
     ] {
         assert!(tcplab_tools::Command::parse(ok).is_ok(), "{ok}");
     }
+    // ss 6.1 knows `listening`, not `listen`.
+    assert_eq!(
+        tcplab_tools::Command::parse("ss state listen")
+            .unwrap_err()
+            .status,
+        255
+    );
     assert_eq!(
         tcplab_tools::Command::parse("ss state nosuch")
             .unwrap_err()
