@@ -913,6 +913,14 @@ pub fn jsonl(a: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()> {
         };
         writeln!(out, "{v}")?;
     }
+    // What the recording's limits left out, so that a reader of the lines
+    // knows they stop short.
+    let rec = a.input.recording;
+    if rec.unrecorded > 0 || rec.tcp_unrecorded > 0 {
+        let v =
+            json!({"kind":"unrecorded","datagrams":rec.unrecorded,"tcp_events":rec.tcp_unrecorded});
+        writeln!(out, "{v}")?;
+    }
     Ok(())
 }
 

@@ -250,6 +250,21 @@ fn json_lines_and_determinism() {
     assert!(kinds["tcp-cc"] > 100, "{kinds:?}");
     assert_eq!(kinds["tcp-open"], 2);
     assert!(kinds["transcript"] > 3);
+    assert!(!kinds.contains_key("unrecorded"), "nothing was left out");
+    // A recording that stopped short says so on its last line, and the
+    // page says so too.
+    let mut short = run("tcp-loss", None);
+    short.recording.tcp_unrecorded = 7;
+    let a3 = analyse(short.input());
+    let mut buf = Vec::new();
+    tcplab_report::jsonl(&a3, &mut buf).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (last["kind"].as_str(), last["tcp_events"].as_u64()),
+        (Some("unrecorded"), Some(7))
+    );
+    assert!(tcplab_report::html(&a3).contains("7 more were not"));
     // Retransmissions were drawn: the loss scenario loses segments.
     let c = &a1.conns[0];
     assert!(c.flights.iter().any(|f| f.retransmission));
