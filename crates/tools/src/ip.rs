@@ -306,18 +306,7 @@ pub(crate) fn iproute_addr(text: &str) -> Option<Ipv4Addr> {
         return None;
     }
     for (i, p) in parts.iter().enumerate() {
-        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X"))
-        {
-            (h, 16)
-        } else if p.len() > 1 && p.starts_with('0') {
-            (&p[1..], 8)
-        } else {
-            (*p, 10)
-        };
-        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-            return None;
-        }
-        bytes[i] = u8::try_from(u32::from_str_radix(digits, radix).ok()?).ok()?;
+        bytes[i] = u8::try_from(crate::resolve::strtoul_whole(p)?).ok()?;
     }
     Some(Ipv4Addr::from(bytes))
 }

@@ -24,6 +24,27 @@ pub fn is_host_name(w: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// A whole word as `strtoul(.., 0)` reads a number: decimal, octal after
+/// a leading `0`, hexadecimal after `0x`; it starts with a digit and is
+/// read to its end (strtoul stops after the 0 of "0x" or "08", and what
+/// is left makes the word no number).
+pub(crate) fn strtoul_whole(p: &str) -> Option<u32> {
+    let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+        (h, 16)
+    } else if p.len() > 1 && p.starts_with('0') {
+        (&p[1..], 8)
+    } else {
+        (p, 10)
+    };
+    if !p.starts_with(|c: char| c.is_ascii_digit())
+        || digits.is_empty()
+        || !digits.chars().all(|c| c.is_digit(radix))
+    {
+        return None;
+    }
+    u32::from_str_radix(digits, radix).ok()
+}
+
 /// An address in any form glibc's `inet_aton` takes, as `getaddrinfo`
 /// does before it looks a name up: one to four parts separated by dots,
 /// each decimal, octal (a leading `0`) or hexadecimal (`0x`); the last
@@ -37,24 +58,7 @@ pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
     }
     let mut values = Vec::with_capacity(4);
     for p in &parts {
-        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X"))
-        {
-            (h, 16)
-        } else if p.len() > 1 && p.starts_with('0') {
-            (&p[1..], 8)
-        } else {
-            (*p, 10)
-        };
-        // A part starts with a digit, and all of it is read (strtoul
-        // stops after the 0 of "0x" or "08", and what is left is refused).
-        if !p.starts_with(|c: char| c.is_ascii_digit())
-            || digits.is_empty()
-            || !digits.chars().all(|c| c.is_digit(radix))
-        {
-            return None;
-        }
-        let v = u32::from_str_radix(digits, radix).ok()?;
-        values.push(v);
+        values.push(strtoul_whole(p)?);
     }
     let (last, first) = values.split_last()?;
     // The leading parts are a byte each; the last fills the rest.

@@ -405,6 +405,17 @@ impl Parser<'_> {
         self.primitive()
     }
 
+    /// The protocol after `proto` or `ip proto`: a name (`\\tcp` too) or
+    /// a number.
+    fn proto_value(&mut self) -> Parsed<Node> {
+        let v = self.next().ok_or_else(|| self.unexpected())?;
+        let v = v.strip_prefix('\\').unwrap_or(&v);
+        let n = proto_number(v)
+            .or_else(|| number(v).and_then(|n| u8::try_from(n).ok()))
+            .ok_or_else(|| format!("invalid protocol {v}"))?;
+        Ok(Node::Prim(Prim::Proto(n)))
+    }
+
     fn primitive(&mut self) -> Parsed<Node> {
         let w = self.next().unwrap_or_default();
         match w.as_str() {
@@ -417,14 +428,7 @@ impl Parser<'_> {
             }
             // `proto P` alone: pcap's `ip proto P or ip6 proto P`, and
             // only the first can be here.
-            "proto" => {
-                let v = self.next().ok_or_else(|| self.unexpected())?;
-                let v = v.strip_prefix('\\').unwrap_or(&v);
-                let n = proto_number(v)
-                    .or_else(|| number(v).and_then(|n| u8::try_from(n).ok()))
-                    .ok_or_else(|| format!("invalid protocol {v}"))?;
-                return Ok(Node::Prim(Prim::Proto(n)));
-            }
+            "proto" => return self.proto_value(),
             "ip" | "tcp" | "udp" | "icmp" => {
                 let proto = proto_number(&w);
                 // `ip multicast`: pcap's `ip[16] >= 224` — a destination
@@ -443,12 +447,7 @@ impl Parser<'_> {
                     return Err("`ip broadcast` is not supported in tcplab (it needs the interface's netmask)".into());
                 }
                 if w == "ip" && self.eat("proto") {
-                    let v = self.next().ok_or_else(|| self.unexpected())?;
-                    let v = v.strip_prefix('\\').unwrap_or(&v);
-                    let n = proto_number(v)
-                        .or_else(|| number(v).and_then(|n| u8::try_from(n).ok()))
-                        .ok_or_else(|| format!("invalid protocol {v}"))?;
-                    return Ok(Node::Prim(Prim::Proto(n)));
+                    return self.proto_value();
                 }
                 let proto_node = Node::Prim(proto.map_or(Prim::Ip, Prim::Proto));
                 // A protocol alone, or qualifying what follows it.
