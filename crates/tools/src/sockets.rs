@@ -111,6 +111,8 @@ pub struct SockRow {
     pub advmss: usize,
     /// Receive and send buffer sizes (`ss -m`'s `rb` and `tb`).
     pub buffers: (usize, usize),
+    /// A TCP listener's congestion control (`ss -i`: `cubic cwnd:10`).
+    pub listener_cc: Option<&'static str>,
 }
 
 /// `sk:` and inode stand-ins from a socket's id (`Tcp#3.0`): stable while
@@ -169,6 +171,7 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                 local,
                 accept_queue,
                 backlog,
+                congestion,
                 ..
             } => rows.push(SockRow {
                 netid: Netid::Tcp,
@@ -185,6 +188,7 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                 pmtu: 0,
                 advmss: 0,
                 buffers: tcp_buffers,
+                listener_cc: Some(congestion),
             }),
             SocketSnapshot::Connection(info) => {
                 let path = host.with_stack(|s| {
@@ -228,6 +232,7 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                     pmtu: path.0,
                     advmss,
                     buffers: tcp_buffers,
+                    listener_cc: None,
                 });
             }
         }
@@ -250,6 +255,7 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
             pmtu: 0,
             advmss: 0,
             buffers: (udp_buffer, udp_buffer),
+            listener_cc: None,
         });
     }
     for l in host.local_sockets() {
@@ -276,6 +282,7 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                 tcplab_host::local::LOCAL_BUFFER,
             ),
             unix: Some((l.path, l.inode, l.peer_inode)),
+            listener_cc: None,
         });
     }
     rows

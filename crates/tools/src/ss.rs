@@ -873,6 +873,12 @@ fn second_line(r: &SockRow, a: &SsArgs) -> Option<String> {
         s.push_str(&skmem(r));
     }
     if a.info {
+        // A listener has no TCP_INFO of its own but the algorithm its
+        // connections get and the initial window (tcp_diag: `cubic
+        // cwnd:10`).
+        if let Some(cc) = r.listener_cc {
+            let _ = write!(s, " {cc} cwnd:10");
+        }
         if let Some(info) = &r.info {
             s.push(' ');
             s.push_str(&tcp_info_line(
@@ -1233,6 +1239,7 @@ mod details_tests {
             pmtu: 1500,
             advmss: 1460,
             buffers: (0, 0),
+            listener_cc: None,
         }
     }
 

@@ -130,7 +130,11 @@ fn ss_internals_timers_and_summary() {
         ("server", "ss -Hltn"),
         ("client", "ss -tnaie"),
         ("server", "ss -Hltm"),
+        ("server", "ss -Hlti"),
     ]);
+    // A listener's -i line: the algorithm its connections get and the
+    // initial window, as Linux's tcp_diag gives them.
+    assert_eq!(r[7].stdout[1], "\t cubic cwnd:10", "{:?}", r[7].stdout);
     // A listener's queues are connections, not memory: r0 and w0.
     assert!(
         r[6].stdout[1].starts_with("\t skmem:(r0,rb") && r[6].stdout[1].contains(",f0,w0,o0,"),

@@ -53,6 +53,9 @@ pub enum SocketSnapshot {
         accept_queue: usize,
         backlog: usize,
         embryos: usize,
+        /// The congestion control its connections get (Linux's name:
+        /// `ss -i` shows it under a listener).
+        congestion: &'static str,
     },
     Connection(Box<TcpInfo>),
 }
@@ -488,6 +491,7 @@ impl TcpLayer {
                         accept_queue: l.accept_queue.len(),
                         backlog: l.backlog,
                         embryos: l.embryos,
+                        congestion: l.congestion.unwrap_or(self.config.congestion).name(),
                     },
                     TcpSocket::Connection(c) => SocketSnapshot::Connection(Box::new(c.info(now))),
                     TcpSocket::TimeWait(_) => {
