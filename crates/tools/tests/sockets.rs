@@ -152,9 +152,11 @@ fn ss_internals_timers_and_summary() {
         " rtt:",
         // (advmss less the timestamp option, as Linux keeps tp->advmss.)
         " mss:1448 pmtu:1500 rcvmss:536 advmss:1448 cwnd:",
+        " bytes_sent:",
         " bytes_acked:",
         " segs_out:",
         " segs_in:",
+        " data_segs_out:",
         " send ",
         // It has received no data: since the handshake.
         " lastrcv:",

@@ -89,6 +89,9 @@ impl Connection {
     /// Handle a segment that the table demultiplexed to this connection.
     pub fn on_segment(&mut self, ctx: &mut Ctx<'_>, seg: &tcp::Repr<'_>) -> Outcome {
         self.counters.segs_in = self.counters.segs_in.wrapping_add(1);
+        if !seg.payload.is_empty() {
+            self.counters.data_segs_in = self.counters.data_segs_in.wrapping_add(1);
+        }
         let mut out = Outcome::default();
         match self.phase {
             Phase::Closed => {}

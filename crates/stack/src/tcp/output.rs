@@ -760,10 +760,16 @@ impl Connection {
                     if self.rec.state != super::recovery::CaState::Loss {
                         self.counters.fast_retrans = self.counters.fast_retrans.wrapping_add(1);
                     }
-                    // New data filled the rest of the segment.
+                    // New data filled the rest of the segment: sent once,
+                    // not again.
+                    let mut again = plan.data_len;
                     if end > self.snd.nxt() {
                         let nxt = self.snd.nxt();
+                        again -= self.snd.data_in(nxt, end).1;
                         self.snd.sent_new(nxt, end, now, tsval, snap);
+                    }
+                    if again > 0 {
+                        self.rec.episode_mut().bytes_retrans += again as u64;
                     }
                     if self.rec.in_recovery() {
                         let undo = &mut self.rec.episode_mut().undo;
@@ -782,7 +788,13 @@ impl Connection {
                 // retransmitted segment: `on_persist_timeout` counts it).
                 Kind::Probe => {
                     self.snd.queue_mut().resent_first(now, tsval);
+                    if plan.data_len > 0 {
+                        self.rec.episode_mut().probe_bytes += plan.data_len as u64;
+                    }
                 }
+            }
+            if plan.data_len > 0 {
+                self.counters.data_segs_out = self.counters.data_segs_out.wrapping_add(1);
             }
             if self.rec.state == super::recovery::CaState::Recovery {
                 self.rec.episode_mut().prr.out += len;

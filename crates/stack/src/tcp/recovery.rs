@@ -106,11 +106,19 @@ pub struct Undo {
     pub stamp: Option<u32>,
 }
 
-/// What a recovery or timeout episode keeps.
+/// What a recovery or timeout episode keeps, and the payload bytes sent
+/// again over the connection's life: only a connection that lost
+/// something (or probed a closed window) has any, so they live here
+/// rather than in every control block.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Episode {
     pub prr: Prr,
     pub undo: Undo,
+    /// Payload bytes retransmitted (Linux's tcpi_bytes_retrans).
+    pub bytes_retrans: u64,
+    /// Payload bytes window probes sent again (one a probe after the
+    /// first): on the wire, so in `bytes_sent`, though not retransmissions.
+    pub probe_bytes: u64,
 }
 
 /// Before any episode.
@@ -127,6 +135,8 @@ static NO_EPISODE: Episode = Episode {
         high: SeqNumber(0),
         stamp: None,
     },
+    bytes_retrans: 0,
+    probe_bytes: 0,
 };
 
 /// Loss-recovery bookkeeping.
@@ -188,6 +198,12 @@ impl Recovery {
 
     pub fn undo(&self) -> &Undo {
         &self.episode.as_deref().unwrap_or(&NO_EPISODE).undo
+    }
+
+    /// Payload bytes retransmitted, and sent again by window probes.
+    pub fn resent(&self) -> (u64, u64) {
+        let e = self.episode.as_deref().unwrap_or(&NO_EPISODE);
+        (e.bytes_retrans, e.probe_bytes)
     }
 
     #[cfg(test)]

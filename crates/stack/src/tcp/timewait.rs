@@ -213,7 +213,7 @@ mod tests {
             std::mem::size_of::<Connection>(),
         );
         assert!(
-            record <= 432,
+            record <= 440,
             "TimeWait is {record} bytes, the control block {block}"
         );
     }

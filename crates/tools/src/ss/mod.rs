@@ -614,7 +614,7 @@ pub struct InfoStyle {
 
 /// The TCP_INFO part of `ss -i`, fields in iproute2 6.1's order and
 /// words (`tcp_stats_print`). Fields TcpInfo does not keep are left out
-/// (`data_segs_*`, `bytes_sent`, `rcv_space`, `rcv_rtt`, ...);
+/// (`rcv_space`, `rcv_ssthresh`, `rcv_rtt`, ...);
 /// `retrans:` shows the segments retransmitted and not yet acknowledged,
 /// then the total; `delivered` is in segments of the current MSS, the SYN
 /// counted once acknowledged, as Linux counts packets; `ato` (the
@@ -664,17 +664,19 @@ pub fn tcp_info_line(
     if i.ssthresh != usize::MAX {
         let _ = write!(s, " ssthresh:{}", i.ssthresh / mss);
     }
-    if i.bytes_acked > 0 {
-        let _ = write!(s, " bytes_acked:{}", i.bytes_acked);
-    }
-    if i.bytes_received > 0 {
-        let _ = write!(s, " bytes_received:{}", i.bytes_received);
-    }
-    if i.segs_out > 0 {
-        let _ = write!(s, " segs_out:{}", i.segs_out);
-    }
-    if i.segs_in > 0 {
-        let _ = write!(s, " segs_in:{}", i.segs_in);
+    for (word, n) in [
+        ("bytes_sent", i.bytes_sent),
+        ("bytes_retrans", i.bytes_retrans),
+        ("bytes_acked", i.bytes_acked),
+        ("bytes_received", i.bytes_received),
+        ("segs_out", i.segs_out),
+        ("segs_in", i.segs_in),
+        ("data_segs_out", i.data_segs_out),
+        ("data_segs_in", i.data_segs_in),
+    ] {
+        if n > 0 {
+            let _ = write!(s, " {word}:{n}");
+        }
     }
     if let Some(b) = &i.bbr {
         let _ = write!(

@@ -356,3 +356,128 @@ fn an_idle_connection_holds_no_optional_state() {
     }
     assert!(a.contains(&"recovery episode"), "the loss was seen: {a:?}");
 }
+
+/// What the wire shows of a's data segments to b: payload bytes, data
+/// segments, and the payload bytes at or below the highest byte sent
+/// before (sent again: retransmissions and window probes).
+fn wire_data_out(log: &[(bool, Vec<u8>)]) -> (u64, u64, u64) {
+    use tcplab_wire::{ipv4, tcp};
+    let (mut bytes, mut segs, mut again) = (0u64, 0u64, 0u64);
+    // Unwrapped sequence numbers, from the first segment's.
+    let mut base: Option<u32> = None;
+    let mut high = 0u64;
+    let mut last = 0u64;
+    for (to_b, d) in log.iter().filter(|(to_b, _)| *to_b) {
+        let _ = to_b;
+        let ip = ipv4::Packet::new_checked(&d[..]).unwrap();
+        let p = tcp::Packet::new_checked(ip.payload()).unwrap();
+        let r = tcp::Repr::parse(&p).unwrap();
+        let b = *base.get_or_insert(r.seq_number.0);
+        // Unwrap near the last one seen (segments stay within 2^31).
+        let off = r.seq_number.0.wrapping_sub(b.wrapping_add(last as u32)) as i32;
+        let start = (last as i64 + i64::from(off)) as u64;
+        last = start;
+        let len = r.payload.len() as u64;
+        if len == 0 {
+            continue;
+        }
+        bytes += len;
+        segs += 1;
+        again += high.saturating_sub(start).min(len);
+        high = high.max(start + len);
+    }
+    (bytes, segs, again)
+}
+
+/// `tcp_info`'s bytes_sent, bytes_retrans and data_segs_* (Linux's
+/// tcpi_bytes_sent, ... , as `ss -i` prints them) agree with the segments
+/// on the wire, through loss, duplication, reordering and a receiver that
+/// stops reading (window probes), with and without SACK.
+#[test]
+fn sent_and_retransmitted_bytes_match_the_wire() {
+    let mut probed = 0;
+    for seed in 0..24u64 {
+        let sack = seed % 2 == 0;
+        let stall = seed % 3 == 0;
+        let mut p = Pair::new(seed, 1500, |c| c.tcp.sack = sack);
+        p.keep_log = true;
+        let lossy = seed % 4 != 1;
+        if lossy {
+            p.faults = Faults {
+                loss: 0.02 + (seed % 5) as f64 * 0.01,
+                dup: 0.01,
+                reorder: 0.02,
+                corrupt: 0.0,
+            };
+        }
+        let (c, s) = connect(&mut p);
+        // A stalled receiver's buffer (256 KiB) fills, and its window
+        // closes.
+        let n = if stall { 400_000 } else { 20_000 } + (seed as usize * 104_729) % 300_000;
+        let data = pattern(n, seed);
+        let (mut sent, mut got, mut closed) = (0, 0usize, false);
+        let mut buf = vec![0u8; 65536];
+        let pause = (
+            p.now + Duration::from_millis(200),
+            p.now + Duration::from_secs(3),
+        );
+        let mut ok = false;
+        for round in 0..2 {
+            // (Nothing may be left to happen during the pause: the second
+            // round starts after it.)
+            if round == 1 {
+                p.now = p.now.max(pause.1);
+            }
+            ok = ok
+                || p.run_until(Duration::from_secs(600), |p| {
+                    while sent < n {
+                        match p.a.tcp_send(c, &data[sent..]) {
+                            Ok(k) => sent += k,
+                            Err(_) => break,
+                        }
+                    }
+                    if sent == n && !closed {
+                        p.a.tcp_shutdown(c).unwrap();
+                        closed = true;
+                    }
+                    if !(stall && p.now >= pause.0 && p.now < pause.1) {
+                        while let Ok(k) = p.b.tcp_recv(s, &mut buf) {
+                            if k == 0 {
+                                return true;
+                            }
+                            got += k;
+                        }
+                    }
+                    false
+                });
+        }
+        assert!(
+            ok,
+            "seed {seed}: transfer stalled at {got} of {n} at {}: {:?} {:?}",
+            p.now,
+            p.a.tcp_info(c),
+            p.b.tcp_info(s)
+        );
+        let ia = p.a.tcp_info(c).unwrap();
+        let ib = p.b.tcp_info(s).unwrap();
+        let (bytes, segs, again) = wire_data_out(&p.log);
+        let msg = format!("seed {seed} (sack {sack}, stall {stall}, lossy {lossy})");
+        assert_eq!(ia.bytes_sent, bytes, "{msg}: bytes_sent");
+        assert_eq!(ia.data_segs_out, segs, "{msg}: data_segs_out");
+        // A window probe sends its byte again without retransmitting it.
+        if stall {
+            assert!(ia.bytes_retrans <= again, "{msg}: bytes_retrans");
+            probed += usize::from(ia.bytes_retrans < again);
+        } else {
+            assert_eq!(ia.bytes_retrans, again, "{msg}: bytes_retrans");
+        }
+        assert_eq!(ia.bytes_sent - again, n as u64, "{msg}: sent once");
+        assert_eq!((ib.data_segs_out, ib.bytes_sent), (0, 0), "{msg}");
+        if lossy {
+            assert!(ia.bytes_retrans > 0, "{msg}: no loss to see");
+        } else {
+            assert_eq!(ib.data_segs_in, segs, "{msg}: data_segs_in");
+        }
+    }
+    assert!(probed > 0, "no run probed a closed window");
+}
