@@ -673,6 +673,19 @@ fn a_silent_connection_does_not_keep_the_tcp_tunnels_peer_out() {
         "{:?}",
         listener.stdout
     );
+    // Turned away, the caller backs off (1, 2, 4, 8 s) rather than
+    // calling again every round trip.
+    let caller = find(&r, "a", "tunnel tcp t0 10.8.0.1/24 -c 10.0.2.2:7001", 0);
+    let again: Vec<_> = caller
+        .stdout
+        .iter()
+        .filter(|l| l.contains("; calling again in "))
+        .collect();
+    assert!(
+        (1..=5).contains(&again.len()) && again[0].ends_with("calling again in 1 s"),
+        "{:?}",
+        caller.stdout
+    );
 }
 
 /// A `tcp2udp` relay serves `RELAY_MAX` connections at once (each holds
