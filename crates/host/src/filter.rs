@@ -36,6 +36,10 @@ impl PacketHook for NetfilterHook {
         self.0.not_forwarded();
     }
 
+    fn untranslate(&mut self, datagram: &mut [u8]) {
+        self.0.untranslate(datagram);
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -425,6 +425,43 @@ impl Netfilter {
         verdict
     }
 
+    /// A datagram this router forwarded, as it left (both halves of its
+    /// flow's translation applied), put back as it arrived: what an ICMP
+    /// error the router makes about it afterwards — the next hop never
+    /// answered (host unreachable) — must quote, so its sender can match
+    /// it and no inside address leaks (Linux's conntrack translates such
+    /// an error as RELATED, `nf_nat_icmp_reply_translation`; RFC 5508
+    /// §4.2). Returns whether it was translated.
+    pub fn untranslate(&mut self, b: &mut [u8]) -> bool {
+        let Some(p) = parse(b) else { return false };
+        if !p.has_ports || p.is_icmp_error() {
+            return false;
+        }
+        // As it left it is the inverse of the tuple its answers will carry.
+        let Some((id, dir)) = self.conntrack.lookup(&p.tuple().invert()) else {
+            return false;
+        };
+        let Some(e) = self.conntrack.entry(id) else {
+            return false;
+        };
+        if !(e.snat || e.dnat) {
+            return false;
+        }
+        // Found as the answers' direction: it went the other way.
+        let sent = match dir {
+            Dir::Reply => e.orig,
+            Dir::Orig => e.reply,
+        };
+        if sent == p.tuple() {
+            return false;
+        }
+        let _ = set_addr(b, 0, Side::Src, sent.src);
+        let _ = set_addr(b, 0, Side::Dst, sent.dst);
+        let _ = set_port(b, 0, Side::Src, sent.sport);
+        let _ = set_port(b, 0, Side::Dst, sent.dport);
+        true
+    }
+
     /// The router dropped the datagram prerouting last saw before the
     /// forward hook (TTL, no route, too big): forget a flow it started, so
     /// such datagrams fill no table entries (Linux confirms an entry only

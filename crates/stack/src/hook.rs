@@ -35,6 +35,11 @@ pub trait PacketHook: fmt::Debug {
     /// connection-tracking entry of a packet that is dropped.
     fn not_forwarded(&mut self) {}
 
+    /// A datagram the stack forwarded, as it left, put back as it arrived
+    /// (NAT undone) for an ICMP error the stack makes about it after it
+    /// left the hooks — its next hop never answered. Nothing by default.
+    fn untranslate(&mut self, _datagram: &mut [u8]) {}
+
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }

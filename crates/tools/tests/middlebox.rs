@@ -234,7 +234,7 @@ routes = ["10.99.0.0/24 via 10.99.1.2"]
 [router.nat]
 outside = "10.99.3.1"
 inside = ["10.99.0.0/16"]
-forward = ["tcp 2222 10.99.0.2:22"]
+forward = ["tcp 2222 10.99.0.2:22", "tcp 8081 10.99.1.99:80"]
 [[router.firewall]]
 iface = "10.99.1.1"
 inbound = ["allow tcp port 80"]
@@ -268,6 +268,10 @@ cmd = "curl -sS -m 10 -o /tmp/big.bin -w '%{size_download}\\n' http://10.99.3.2/
 at = "12s"
 on = "server"
 cmd = "nc -v -w 3 10.99.3.1 2222"
+[[run]]
+at = "16s"
+on = "server"
+cmd = "nc -v -w 8 10.99.3.1 8081"
 "#;
     let r = run_file(text);
     let dump = &find(&r, "server", "tcpdump -n -c 1 icmp", 0).stdout;
@@ -293,5 +297,14 @@ cmd = "nc -v -w 3 10.99.3.1 2222"
     assert_eq!(
         nc.stderr,
         ["nc: connect to 10.99.3.1 port 2222 (tcp) failed: Connection refused"]
+    );
+    // A port forward to an inside address nobody answers for: the NAT
+    // router's own "host unreachable", made after the datagram left its
+    // hooks, quotes the outside address and port the client tried (not
+    // the inside one), so the client hears it.
+    let nc = find(&r, "server", "nc -v -w 8 10.99.3.1 8081", 0);
+    assert_eq!(
+        nc.stderr,
+        ["nc: connect to 10.99.3.1 port 8081 (tcp) failed: No route to host"]
     );
 }

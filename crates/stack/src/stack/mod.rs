@@ -516,10 +516,18 @@ impl Stack {
         if let Some(i) = self.ip.ifaces.get_mut(iface.0) {
             i.counters.tx_dropped += 1;
         }
+        // A forwarded datagram left translated: the error quotes it as it
+        // arrived (hook.rs, `untranslate`).
+        let mut quote = None;
+        if let Some(hook) = self.hook.as_deref_mut() {
+            let mut copy = bytes.to_vec();
+            hook.untranslate(&mut copy);
+            quote = Some(copy);
+        }
         self.icmp.send_error(
             now,
             &mut self.ip,
-            bytes,
+            quote.as_deref().unwrap_or(bytes),
             None,
             IcmpError::DstUnreachable(tcplab_wire::icmpv4::DstUnreachable::HostUnreachable),
         );
