@@ -7,8 +7,9 @@
 //! * **Mapping** is endpoint-independent (RFC 4787 REQ-1, RFC 5382 REQ-1):
 //!   an inside address and port keeps one outside port for every
 //!   destination while any of its flows lives. The inside port is kept when
-//!   it is free; otherwise a free port of the same class (1–511, 512–1023,
-//!   1024–65535; REQ-3) is taken from a pseudo-random start. One outside
+//!   it is free; otherwise a free port of the same class (1–511, 600–1023
+//!   for 512–1023, 1024–65535, as Linux's `nf_nat_l4proto_unique_tuple`;
+//!   REQ-3) is taken from a pseudo-random start. One outside
 //!   port never serves two inside endpoints (no port overloading, REQ-3).
 //! * **Filtering** of unsolicited inbound packets to a mapped port is one
 //!   of endpoint-independent (any remote may send), address-dependent
@@ -228,7 +229,9 @@ impl Nat {
             let (lo, hi) = match port {
                 0 if proto == ICMP => (1024u16, 65535u16),
                 1..=511 => (1, 511),
-                512..=1023 => (512, 1023),
+                // Linux leaves 512-599 out of the class (historically the
+                // ports rsh/rlogin-style services bind below).
+                512..=1023 => (600, 1023),
                 _ => (1024, 65535),
             };
             let span = u32::from(hi - lo) + 1;
@@ -360,6 +363,13 @@ mod tests {
         assert_eq!(privileged, 53);
         let privileged2 = n.map(UDP, a, 53, R1).unwrap();
         assert!((1..=511).contains(&privileged2) && privileged2 != 53);
+        // 512-1023 maps into Linux's 600-1023.
+        assert_eq!(n.map(TCP, a, 600, R1), Some(600));
+        for i in 0..40u8 {
+            let c = Ipv4Addr::new(10, 0, 3, i);
+            let p = n.map(TCP, c, 600, R1).unwrap();
+            assert!((600..=1023).contains(&p), "{p}");
+        }
         // RFC 4787 REQ-4: a port that cannot be kept keeps its parity.
         assert_eq!((other % 2, low % 2, privileged2 % 2), (0, 0, 1));
         for i in 0..40u8 {

@@ -430,6 +430,16 @@ impl Loader<'_> {
                 {
                     return Err(self.at(f, format!("port {} is forwarded twice", pf.port)));
                 }
+                let to = *pf.to.ip();
+                if !tcplab_wire::ip::is_unicast_source(to)
+                    || to.is_loopback()
+                    || to.octets()[0] == 0
+                {
+                    return Err(self.at(
+                        f,
+                        format!("{to} is not a host address: forward to a host behind this router"),
+                    ));
+                }
                 // Forwarded to the router itself, the datagram would come
                 // back to the same forward: it can never arrive.
                 if ifaces.contains(pf.to.ip()) {

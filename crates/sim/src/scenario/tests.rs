@@ -577,6 +577,18 @@ outbound = ["100 allow all"]
             "rules.toml:4:12: 10.9.2.1 is this router's own address: forward to a host behind it",
         ),
         (
+            "[nat]\noutside = \"10.9.2.1\"\nforward = [\"udp 53 10.9.1.2:53\", \"tcp 80 127.0.0.1:80\"]\n",
+            "rules.toml:3:34: 127.0.0.1 is not a host address: forward to a host behind this router",
+        ),
+        (
+            "[nat]\noutside = \"10.9.2.1\"\nforward = [\"tcp 80 0.0.0.0:80\"]\n",
+            "rules.toml:3:12: 0.0.0.0 is not a host address",
+        ),
+        (
+            "[nat]\noutside = \"10.9.2.1\"\nforward = [\"tcp 80 224.0.0.1:80\"]\n",
+            "rules.toml:3:12: 224.0.0.1 is not a host address",
+        ),
+        (
             "[nat]\noutside = \"10.9.2.1\"\ninside = []\n",
             "rules.toml:1:1: `inside = []` lists nobody",
         ),
