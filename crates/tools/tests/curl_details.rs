@@ -279,3 +279,67 @@ fn a_long_target_is_414_and_long_fields_431() {
     assert_eq!(r[0].stdout, ["414"]);
     assert_eq!(r[1].stdout, ["431"]);
 }
+
+/// What curl 7.88.1 does with a server's odder answers and its own URLs
+/// (each checked against it): a 100 Continue before the answer is passed
+/// over (RFC 9110 §15.2), header lines ending in a bare LF are read (RFC
+/// 9112 §2.2), `.` and `..` leave the path before it is sent and a
+/// redirect's fragment never goes on the wire (RFC 3986 §5.2), and
+/// `-X HEAD` only renames the method: curl still waits for the body the
+/// head announces (-I is what asks for none).
+#[test]
+fn interim_answers_bare_lfs_dot_segments_and_a_renamed_head() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            (
+                "0s",
+                "server",
+                r"printf 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc' | nc -l 8081",
+            ),
+            (
+                "0s",
+                "server",
+                r"printf 'HTTP/1.1 200 OK\nContent-Length: 3\nConnection: close\n\nabc' | nc -l 8082",
+            ),
+            (
+                "0s",
+                "server",
+                r"printf 'HTTP/1.1 302 Found\r\nLocation: http://server/d/../sub/./a.txt#frag\r\nContent-Length: 0\r\n\r\n' | nc -l 8083",
+            ),
+            ("1s", "client", "curl -sS http://server:8081/"),
+            ("1s", "client", "curl -sS http://server:8082/"),
+            ("1s", "client", "curl -sS http://server/x/../hello.txt"),
+            ("1s", "client", "curl -sSv -L http://server:8083/d/e"),
+            (
+                "1s",
+                "client",
+                "curl -sS -X HEAD -m 3 http://server/hello.txt",
+            ),
+            ("1s", "client", "curl -sSI http://server/hello.txt"),
+        ],
+    );
+    assert_eq!(r[4].stdout, ["abc"], "{:?}", r[4]);
+    assert_eq!((r[4].exit, r[5].exit), (Some(0), Some(0)));
+    assert_eq!(r[5].stdout, ["abc"], "{:?}", r[5]);
+    assert_eq!(r[6].stdout, ["plain text file"], "{:?}", r[6]);
+    let sent: Vec<&String> = r[7]
+        .stderr
+        .iter()
+        .filter(|l| l.starts_with("> GET"))
+        .collect();
+    assert_eq!(
+        sent,
+        ["> GET /d/e HTTP/1.1\r", "> GET /sub/a.txt HTTP/1.1\r"],
+        "{:#?}",
+        r[7]
+    );
+    assert_eq!(r[7].stdout, ["a"]);
+    assert_eq!(r[8].exit, Some(28), "{:?}", r[8]);
+    assert_eq!(
+        r[8].stderr,
+        ["curl: (28) Operation timed out after 3000 milliseconds with 0 out of 16 bytes received"]
+    );
+    assert_eq!(r[9].exit, Some(0), "{:?}", r[9]);
+}

@@ -397,7 +397,7 @@ impl Url {
         } else if target.is_empty() {
             "/".to_string()
         } else {
-            target.to_string()
+            normalize_target(target)
         };
         if target.contains([' ', '\t']) {
             return Err(bad());
@@ -541,27 +541,70 @@ impl Url {
         )
     }
 
-    /// Resolve a `Location` against this URL (RFC 3986 §5.2, the common
-    /// cases: absolute, absolute path, relative path).
+    /// Resolve a `Location` against this URL (RFC 3986 §5.2.2): absolute,
+    /// network-path, absolute-path, query-only and relative references,
+    /// the fragment left out (it never goes on the wire) and the dot
+    /// segments removed.
     pub(super) fn join(&self, location: &str) -> Result<Url, Failure> {
+        let location = location.split('#').next().unwrap_or("");
         if location.contains("://") {
             return Url::parse(location);
         }
         if let Some(rest) = location.strip_prefix("//") {
             return Url::parse(&format!("{}://{rest}", self.scheme()));
         }
-        let target = if location.starts_with('/') {
+        let path = self.target.split('?').next().unwrap_or("/");
+        let target = if location.is_empty() {
+            self.target.clone()
+        } else if location.starts_with('?') {
+            format!("{path}{location}")
+        } else if location.starts_with('/') {
             location.to_string()
         } else {
-            let path = self.target.split('?').next().unwrap_or("/");
             let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
             format!("{dir}{location}")
         };
         Ok(Url {
-            target,
+            target: normalize_target(&target),
             ..self.clone()
         })
     }
+}
+
+/// A target (path and query) with the path's `.` and `..` segments
+/// removed (RFC 3986 §5.2.4's remove_dot_segments, as curl does unless
+/// --path-as-is); the query is left as it is.
+fn normalize_target(target: &str) -> String {
+    let (path, query) = match target.find('?') {
+        Some(i) => target.split_at(i),
+        None => (target, ""),
+    };
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, seg) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *seg {
+            "." | ".." => {
+                if *seg == ".." {
+                    out.pop();
+                }
+                // A path ending in a dot segment ends in a slash.
+                if last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let mut path = String::with_capacity(target.len());
+    for seg in &out {
+        path.push('/');
+        path.push_str(seg);
+    }
+    if path.is_empty() {
+        path.push('/');
+    }
+    path + query
 }
 
 /// A host written as an IPv4 address in one of the forms curl 7.88's URL

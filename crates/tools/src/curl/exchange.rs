@@ -140,86 +140,98 @@ pub(super) async fn exchange(
         .a
         .limit_rate
         .map(|r| crate::http::Pace::new(&run.host, r));
-    let head = open.conn.read_head().await;
-    // Session tickets the server sent after the handshake were read on
-    // the way to the response (curl shows them then).
-    if open.key.0 {
-        run.show_tickets(&(open.key.1.clone(), open.key.2));
-    }
-    let head = match head {
-        Ok(Some(h)) => h,
-        Ok(None) | Err(HttpError::Closed) => {
-            return Err(Failure::new(52, "Empty reply from server".into()))
+    // RFC 9110 §15.2: a 1xx response (but 101, which switches protocols)
+    // is interim: shown (-v, -i) and passed over for the final one.
+    let (head, code, proto) = loop {
+        let head = open.conn.read_head().await;
+        // Session tickets the server sent after the handshake were read on
+        // the way to the response (curl shows them then).
+        if open.key.0 {
+            run.show_tickets(&(open.key.1.clone(), open.key.2));
         }
-        Err(HttpError::Socket(e)) => return Err(recv_failure(&open, e)),
-        // curl 7.88 refuses HTTP/0.9 unless --http0.9 allows it.
-        Err(HttpError::NotHttp) => {
-            return Err(Failure::new(1, "Received HTTP/0.9 when not allowed".into()));
-        }
-        Err(_) => {
-            return Err(Failure::new(8, "Weird server reply".into()));
-        }
-    };
-    stats.starttransfer = run
-        .host
-        .now()
-        .saturating_since(stats.start.expect("started"));
-    let mut status = head.start.splitn(3, ' ');
-    let proto = status.next().unwrap_or("");
-    let code: u16 = status
-        .next()
-        .and_then(|c| c.parse().ok())
-        .filter(|c| (100..1000).contains(c))
-        .ok_or_else(|| Failure::new(8, "Weird server reply".into()))?;
-    if !proto.starts_with("HTTP/1.") {
-        return Err(Failure::new(
-            1,
-            "Unsupported HTTP version in response".into(),
-        ));
-    }
-    stats.http_code = code;
-    stats.http_version = match proto {
-        "HTTP/1.0" => "1",
-        _ => "1.1",
-    };
-    run.answered_http10 |= proto == "HTTP/1.0";
-    stats.num_headers = head.headers.len() as u32;
-    stats.size_header += head.start.len() as u64 + 2;
-    for (n, v) in &head.headers {
-        stats.size_header += (n.len() + v.len() + 4) as u64;
-    }
-    stats.size_header += 2;
-    stats.content_type = head.header("content-type").unwrap_or("").to_string();
-    if run.a.verbose {
-        if proto == "HTTP/1.0" {
-            run.info("HTTP 1.0, assume close after body".into());
-        }
-        run.err.line(format!("< {}\r", head.start));
-        for (n, v) in &head.headers {
-            run.err.line(format!("< {n}: {v}\r"));
-        }
-        run.err.line("< \r");
-    }
-    run.dump_head(&head);
-    // -i and -I put each response's head in the output before its body:
-    // into the -o file as it arrives (on a terminal, after the transfer).
-    if run.a.include || run.a.head {
-        if let Some(Sink::File(path)) = &run.body_sink {
-            let fs = run.host.fs();
-            let text = head_text(&head);
-            let wrote = if run.heads_in_file {
-                fs.append(path, text.as_bytes())
-            } else {
-                fs.write(path, text.as_bytes())
-            };
-            if let Err(e) = wrote {
-                return Err(write_failure(run.err, run.a.silent, path, &e));
+        let head = match head {
+            Ok(Some(h)) => h,
+            Ok(None) | Err(HttpError::Closed) => {
+                return Err(Failure::new(52, "Empty reply from server".into()))
             }
-            run.heads_in_file = true;
+            Err(HttpError::Socket(e)) => return Err(recv_failure(&open, e)),
+            // curl 7.88 refuses HTTP/0.9 unless --http0.9 allows it.
+            Err(HttpError::NotHttp) => {
+                return Err(Failure::new(1, "Received HTTP/0.9 when not allowed".into()));
+            }
+            Err(_) => {
+                return Err(Failure::new(8, "Weird server reply".into()));
+            }
+        };
+        stats.starttransfer = run
+            .host
+            .now()
+            .saturating_since(stats.start.expect("started"));
+        let mut status = head.start.splitn(3, ' ');
+        let proto = status.next().unwrap_or("");
+        let code: u16 = status
+            .next()
+            .and_then(|c| c.parse().ok())
+            .filter(|c| (100..1000).contains(c))
+            .ok_or_else(|| Failure::new(8, "Weird server reply".into()))?;
+        if !proto.starts_with("HTTP/1.") {
+            return Err(Failure::new(
+                1,
+                "Unsupported HTTP version in response".into(),
+            ));
         }
-    }
+        stats.http_code = code;
+        stats.http_version = match proto {
+            "HTTP/1.0" => "1",
+            _ => "1.1",
+        };
+        run.answered_http10 |= proto == "HTTP/1.0";
+        stats.num_headers = head.headers.len() as u32;
+        stats.size_header += head.start.len() as u64 + 2;
+        for (n, v) in &head.headers {
+            stats.size_header += (n.len() + v.len() + 4) as u64;
+        }
+        stats.size_header += 2;
+        stats.content_type = head.header("content-type").unwrap_or("").to_string();
+        if run.a.verbose {
+            if proto == "HTTP/1.0" {
+                run.info("HTTP 1.0, assume close after body".into());
+            }
+            run.err.line(format!("< {}\r", head.start));
+            for (n, v) in &head.headers {
+                run.err.line(format!("< {n}: {v}\r"));
+            }
+            run.err.line("< \r");
+        }
+        run.dump_head(&head);
+        // -i and -I put each response's head in the output before its body:
+        // into the -o file as it arrives (on a terminal, after the transfer).
+        if run.a.include || run.a.head {
+            if let Some(Sink::File(path)) = &run.body_sink {
+                let fs = run.host.fs();
+                let text = head_text(&head);
+                let wrote = if run.heads_in_file {
+                    fs.append(path, text.as_bytes())
+                } else {
+                    fs.write(path, text.as_bytes())
+                };
+                if let Err(e) = wrote {
+                    return Err(write_failure(run.err, run.a.silent, path, &e));
+                }
+                run.heads_in_file = true;
+            }
+        }
+        if (100..200).contains(&code) && code != 101 {
+            continue;
+        }
+        let proto = proto.to_string();
+        break (head, code, proto);
+    };
+    let proto = proto.as_str();
     // RFC 9112 §6.3: which responses have a body, and how long it is.
-    let no_body = method == "HEAD" || code == 204 || code == 304 || (100..200).contains(&code);
+    // -I asks for no body (libcurl's NOBODY); `-X HEAD` only renames the
+    // method, and curl then waits for the body the head announces.
+    let no_body = run.a.head || code == 204 || code == 304 || (100..200).contains(&code);
     let length = head
         .content_length()
         .map_err(|_| Failure::new(8, "Weird server reply".into()))?;

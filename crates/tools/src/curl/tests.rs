@@ -161,6 +161,30 @@ fn urls() {
     let base = Url::parse("http://h/dir/page?q").unwrap();
     assert_eq!(base.join("/abs").unwrap().target, "/abs");
     assert_eq!(base.join("rel").unwrap().target, "/dir/rel");
+    // RFC 3986 §5.2: dot segments removed, the fragment never sent, a
+    // query-only or empty reference keeps the path.
+    for (reference, target) in [
+        ("../a/b?x=1#frag", "/a/b?x=1"),
+        ("./c", "/dir/c"),
+        ("..", "/"),
+        ("../../../x", "/x"),
+        ("?y", "/dir/page?y"),
+        ("#top", "/dir/page?q"),
+        ("/a/./b/../c/.", "/a/c/"),
+        ("g/..?k=/../", "/dir/?k=/../"),
+    ] {
+        assert_eq!(base.join(reference).unwrap().target, target, "{reference}");
+    }
+    for (url, target) in [
+        ("http://h/x/../a/b", "/a/b"),
+        ("http://h/a/./b", "/a/b"),
+        ("http://h/..", "/"),
+        ("http://h/a/b/..", "/a/"),
+        ("http://h//a", "//a"),
+        ("http://h/a?../b", "/a?../b"),
+    ] {
+        assert_eq!(Url::parse(url).unwrap().target, target, "{url}");
+    }
     assert_eq!(
         base.join("http://o:81/x").unwrap().to_text(),
         "http://o:81/x"

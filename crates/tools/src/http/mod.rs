@@ -108,9 +108,9 @@ impl Head {
 /// Parse a head from `bytes` (which end with the blank line).
 pub fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
     let text = std::str::from_utf8(bytes).map_err(|_| HttpError::Malformed("head is not text"))?;
-    let mut lines = text
-        .split("\r\n")
-        .map(|l| l.strip_suffix('\r').unwrap_or(l));
+    // RFC 9112 §2.2: a bare LF may end a line too (curl and servers take
+    // it), a CR before it ignored.
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let start = lines
         .next()
         .filter(|l| !l.is_empty())
@@ -258,9 +258,9 @@ impl Conn {
                     return Err(HttpError::NotHttp);
                 }
             }
-            if let Some(end) = find(self.buffered(), b"\r\n\r\n") {
-                let head = parse_head(&self.buf[self.pos..self.pos + end + 4])?;
-                self.pos += end + 4;
+            if let Some(len) = head_len(self.buffered()) {
+                let head = parse_head(&self.buf[self.pos..self.pos + len])?;
+                self.pos += len;
                 return Ok(Some(head));
             }
             if self.buffered().len() > MAX_HEAD {
@@ -382,6 +382,21 @@ impl Conn {
     }
 }
 
+/// The length of the head at the start of `b`, its empty line included:
+/// lines end in CRLF or a bare LF (RFC 9112 §2.2).
+fn head_len(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(i) = b[at..].iter().position(|&c| c == b'\n') {
+        let next = at + i + 1;
+        match b.get(next..) {
+            Some([b'\n', ..]) => return Some(next + 1),
+            Some([b'\r', b'\n', ..]) => return Some(next + 2),
+            _ => at = next,
+        }
+    }
+    None
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -453,6 +468,14 @@ mod tests {
         assert!(h.is_chunked());
         assert!(h.has_token("Connection", "upgrade"));
         assert!(parse_head(b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n").is_err());
+        // Bare LFs end lines too.
+        let lf = parse_head(b"HTTP/1.1 200 OK\nContent-Length: 3\r\nA: b\n\n").unwrap();
+        assert_eq!(lf.start, "HTTP/1.1 200 OK");
+        assert_eq!(lf.headers.len(), 2);
+        assert_eq!(head_len(b"HTTP/1.1 200 OK\nA: b\n\nabc"), Some(22));
+        assert_eq!(head_len(b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nabc"), Some(25));
+        assert_eq!(head_len(b"HTTP/1.1 200 OK\nA: b\r\n\r\nabc"), Some(24));
+        assert_eq!(head_len(b"HTTP/1.1 200 OK\r\nA: b\r\n"), None);
         assert!(parse_head(b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n").is_err());
         assert!(parse_head(b"GET / HTTP/1.1\r\nNoColon\r\n\r\n").is_err());
         let two = parse_head(b"X 1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").unwrap();
