@@ -200,7 +200,7 @@ async fn local(host: Host, a: TransferArgs, path: &str, out: &mut Output, err: &
         "  local socket: {calls} {} of up to 64 KiB, each one copy; no packets, headers, checksums or acknowledgements",
         if a.receive { "reads" } else { "writes" }
     ));
-    0
+    short_read(&a, moved, err)
 }
 
 pub async fn run(host: Host, a: TransferArgs, mut out: Output, mut err: Output) -> i32 {
@@ -259,6 +259,19 @@ pub async fn run(host: Host, a: TransferArgs, mut out: Output, mut err: Output) 
             i.cwnd,
             if i.ssthresh == usize::MAX { "-".to_string() } else { format!("{} B", i.ssthresh) }
         ));
+    }
+    short_read(&a, moved, &mut err)
+}
+
+/// A receiver whose server closed before SIZE bytes came: said, and a
+/// failure (the statistics above still show what did come).
+fn short_read(a: &TransferArgs, moved: u64, err: &mut Output) -> i32 {
+    if a.receive && moved < a.size {
+        err.line(format!(
+            "transfer: the connection closed after {moved} of {} bytes",
+            a.size
+        ));
+        return 1;
     }
     0
 }

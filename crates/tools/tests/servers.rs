@@ -12,12 +12,25 @@ fn transfer_receives_exactly_the_size_asked_for() {
     let r = run(&[
         ("0s", "server", "serve chargen"),
         ("1s", "client", "transfer -r -s 200K server"),
+        ("0s", "server", r"printf 'ten bytes!\n' | nc -l 1919"),
+        ("1s", "client", "transfer -r -p 1919 -s 1M server"),
     ]);
     assert_eq!(r[1].exit, Some(0), "{:?}", r[1]);
     assert!(
         r[1].stdout[0].starts_with("transfer: received 200000 bytes from server:19 in "),
         "{:?}",
         r[1].stdout
+    );
+    // A server that closes early: what came is reported, and it failed.
+    assert_eq!(r[3].exit, Some(1), "{:?}", r[3]);
+    assert!(
+        r[3].stdout[0].starts_with("transfer: received 11 bytes from server:1919 in "),
+        "{:?}",
+        r[3]
+    );
+    assert_eq!(
+        r[3].stderr,
+        ["transfer: the connection closed after 11 of 1000000 bytes"]
     );
 }
 
