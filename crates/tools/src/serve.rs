@@ -609,13 +609,11 @@ async fn https_connection(
                     .tcp()
                     .peer_addr()
                     .map_or("-".to_string(), |p| p.ip().to_string());
-                let why = match e {
-                    crate::tls::TlsFailure::Tls(e) => e.to_string(),
-                    crate::tls::TlsFailure::Socket(e) => e.to_string(),
-                    crate::tls::TlsFailure::Closed => "closed during the handshake".into(),
-                };
-                log.borrow_mut()
-                    .line(format!("{who} - - TLS handshake failed: {why}"));
+                log.borrow_mut().line(format!(
+                    "{who} - - [{}] TLS handshake failed: {}",
+                    http::http_date(site.host.wall_clock().as_micros() as u64),
+                    crate::tls::handshake_failure(&e)
+                ));
             }
             let _ = tls.tcp().shutdown();
         }

@@ -382,3 +382,44 @@ impl Stream {
         self.tcp().flush().await
     }
 }
+
+/// Why a client's handshake failed, in words for a server's log (not
+/// rustls's variant names).
+pub fn handshake_failure(e: &TlsFailure) -> String {
+    use rustls::{Error as E, InvalidMessage as M, PeerIncompatible as P};
+    let e = match e {
+        TlsFailure::Tls(e) => e,
+        TlsFailure::Socket(e) => return format!("connection error: {e}"),
+        TlsFailure::Closed => return "the client closed during the handshake".into(),
+    };
+    match e {
+        E::AlertReceived(a) => {
+            // (The alert's own number, not curl's 512 + it.)
+            let (words, _) = tcplab_tls::session::alert_words(*a);
+            format!("the client sent alert {words} ({})", u8::from(*a))
+        }
+        E::PeerIncompatible(
+            P::Tls12NotOffered
+            | P::Tls12NotOfferedOrEnabled
+            | P::Tls13RequiredForQuic
+            | P::SupportedVersionsExtensionRequired,
+        ) => "no protocol version in common with the client".into(),
+        E::PeerIncompatible(_) => {
+            "the client offered nothing this server takes (cipher suites, groups or signature algorithms)"
+                .into()
+        }
+        E::InvalidMessage(M::InvalidContentType) => "not TLS: no TLS record from the client".into(),
+        E::InvalidMessage(M::HandshakePayloadTooLarge | M::MessageTooLarge) => {
+            "a TLS message from the client too large".into()
+        }
+        E::InvalidMessage(_) => "a malformed TLS message from the client".into(),
+        E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            "an unexpected TLS message from the client".into()
+        }
+        E::PeerMisbehaved(_) => "the client broke the TLS protocol".into(),
+        E::NoCertificatesPresented => "the client presented no certificate".into(),
+        E::InvalidCertificate(_) => "the client's certificate was refused".into(),
+        E::DecryptError => "a record from the client did not decrypt".into(),
+        _ => "handshake failure".into(),
+    }
+}

@@ -375,3 +375,42 @@ fn a_bundle_with_a_broken_certificate_is_unusable() {
     );
     assert_eq!(c.stdout, ["[1]"]);
 }
+
+/// `serve https --log` says why a handshake failed in words, stamped as
+/// its request lines are: a client that wants only TLS 1.3 from a 1.2
+/// server, one that does not trust the chain (its alert), plain text.
+#[test]
+fn handshake_failures_are_logged_in_words() {
+    let mut runs: Vec<(&str, &str, &str)> = SERVER_PKI.to_vec();
+    runs.push(("0.2s", "server", "serve https --log --port 5443 --tls-max 1.2 --cert /etc/ssl/leaf.pem --chain /etc/ssl/int.pem --key /etc/ssl/leaf.key"));
+    runs.push((
+        "1s",
+        "client",
+        "curl -sS -o /etc/ssl/root.pem http://server:8080/root.pem",
+    ));
+    runs.push((
+        "2s",
+        "client",
+        "curl -sS --tlsv1.3 --cacert /etc/ssl/root.pem https://server:5443/hello.txt",
+    ));
+    runs.push(("3s", "client", "curl -sS https://server:5443/hello.txt"));
+    runs.push(("4s", "client", "echo hello | nc -w 1 server 5443"));
+    let r = run_in(&www_net(), &runs);
+    let log = &find(&r, "server", "serve https --log --port 5443 --tls-max 1.2 --cert /etc/ssl/leaf.pem --chain /etc/ssl/int.pem --key /etc/ssl/leaf.key", 0).stdout;
+    let why: Vec<&str> = log
+        .iter()
+        .map(|l| {
+            assert!(l.starts_with("10.99.1.2 - - ["), "{l}");
+            l.split("] ").nth(1).unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        why,
+        [
+            "TLS handshake failed: no protocol version in common with the client",
+            "TLS handshake failed: the client sent alert unknown CA (48)",
+            "TLS handshake failed: not TLS: no TLS record from the client",
+        ],
+        "{log:?}"
+    );
+}
