@@ -18,8 +18,10 @@
 //! every place is busy with a request that is moving. A response that
 //! makes no progress for [`SEND_STALL`] is given up. Limits: request
 //! heads 16 KiB, request bodies [`MAX_BODY`], all the bodies held at once
-//! [`BODIES_MAX`] (counted as they arrive; past it, 503); chunked request
-//! bodies are not accepted (411).
+//! [`BODIES_MAX`] (counted as they arrive; past it, 503). A request body
+//! comes with Content-Length or chunked (RFC 9112 §6: another transfer
+//! coding is 501, both framings at once 400); targets in origin or
+//! absolute form.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -189,6 +191,19 @@ impl Response {
 
 impl Site {
     fn route(&self, method: &str, target: &str, body: &[u8], req: &Head) -> Response {
+        // RFC 9112 §3.2.2: a server MUST accept the absolute form
+        // (`http://host/path`), as a proxy's client sends it.
+        let target = match target.split_once("://") {
+            Some((scheme, rest))
+                if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+            {
+                match rest.find(['/', '?']) {
+                    Some(i) if rest[i..].starts_with('/') => &rest[i..],
+                    _ => "/",
+                }
+            }
+            _ => target,
+        };
         let path = target.split(['?', '#']).next().unwrap_or("/");
         let Some(path) = percent_decode(path).filter(|p| p.starts_with('/')) else {
             return Response::error(400);
@@ -310,37 +325,60 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
             refuse(&mut conn, &site, slot, 400, minor).await;
             break;
         }
-        if head
+        let coded = head
             .headers
             .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
-        {
-            refuse(&mut conn, &site, slot, 411, minor).await;
-            break;
-        }
+            .any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"));
         let length = match head.content_length() {
-            Ok(l) => l.unwrap_or(0),
+            Ok(l) => l,
             Err(_) => {
                 refuse(&mut conn, &site, slot, 400, minor).await;
                 break;
             }
         };
+        // RFC 9112 §6.3: a coded body must end in chunked (else 400), and
+        // a request with both framings may be refused (smuggling); §6.1:
+        // a coding the server does not know is 501. Only chunked is known.
+        if coded {
+            let only_chunked = head
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
+                .flat_map(|(_, v)| v.split(','))
+                .all(|t| t.trim().eq_ignore_ascii_case("chunked"));
+            let code = if !head.is_chunked() || length.is_some() || minor == "1.0" {
+                400
+            } else if !only_chunked {
+                501
+            } else {
+                0
+            };
+            if code != 0 {
+                refuse(&mut conn, &site, slot, code, minor).await;
+                break;
+            }
+        }
+        let length = length.unwrap_or(0);
         if length > MAX_BODY {
             refuse(&mut conn, &site, slot, 413, minor).await;
             break;
         }
         let mut share = BodyShare::new(&site);
         let mut body = Vec::new();
-        let read = timeout(
-            &site.host,
-            FIRST_REQUEST,
-            conn.read_exact_into(length, &mut |b| {
-                share.grow(b.len() as u64)?;
-                body.extend_from_slice(b);
-                Ok(())
-            }),
-        )
-        .await;
+        let mut sink = |b: &[u8]| {
+            // (A chunked body's length is known only as it comes.)
+            if (body.len() + b.len()) as u64 > MAX_BODY {
+                return Err(HttpError::HeadTooLarge);
+            }
+            share.grow(b.len() as u64)?;
+            body.extend_from_slice(b);
+            Ok(())
+        };
+        let read = if coded {
+            timeout(&site.host, FIRST_REQUEST, conn.read_chunked_into(&mut sink)).await
+        } else {
+            timeout(&site.host, FIRST_REQUEST, conn.read_exact_into(length, &mut sink)).await
+        };
         match read {
             Ok(Ok(())) => {}
             // Every connection's bodies together would pass BODIES_MAX.
@@ -348,6 +386,18 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
                 drop(body);
                 drop(share);
                 refuse(&mut conn, &site, slot, 503, minor).await;
+                break;
+            }
+            Ok(Err(HttpError::HeadTooLarge)) => {
+                drop(body);
+                drop(share);
+                refuse(&mut conn, &site, slot, 413, minor).await;
+                break;
+            }
+            Ok(Err(HttpError::Malformed(_))) => {
+                drop(body);
+                drop(share);
+                refuse(&mut conn, &site, slot, 400, minor).await;
                 break;
             }
             _ => break,
