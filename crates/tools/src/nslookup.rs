@@ -434,6 +434,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
         // "No answer" only when neither A nor AAAA has one).
         let mut answered = false;
         let mut failed = false;
+        let mut half_failed = false;
         // The name asked: the AAAA half of a default lookup asks for the
         // end of the A answer's CNAME chain (BIND 9.18's nslookup:
         // chase_cnamechain before it adds the AAAA lookup).
@@ -524,6 +525,17 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
                 if !m.metadata.authoritative {
                     out.line("Non-authoritative answer:");
                 }
+            } else if code != ResponseCode::NoError {
+                // The AAAA half asks for the end of the A half's CNAME
+                // chain; a server that will not answer for it (a target
+                // outside its zones) is said, and the lookup fails.
+                out.line(format!(
+                    "** server can't find {}: {}",
+                    bare(&asked),
+                    rcode_text(code)
+                ));
+                half_failed = true;
+                continue;
             }
             for r in &m.answers {
                 // The AAAA half of a default lookup does not repeat the
@@ -560,7 +572,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
             break;
         }
         out.line("");
-        return 0;
+        return i32::from(half_failed);
     }
     let code = last_failure.unwrap_or(ResponseCode::NXDomain);
     header(&mut out, &mut header_done, server_ip);

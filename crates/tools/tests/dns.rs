@@ -72,7 +72,15 @@ fn nslookup_errors_and_exit_codes() {
         "nslookup -timeout=1 -retry=1 server.lab.test 10.99.3.99",
         "nslookup -port=5353 server.lab.test 10.99.3.2",
         "nslookup 10.99.9.9",
+        "nslookup dangling.lab.test",
     ]);
+    // A CNAME out of the server's zones: the AAAA half asks for its
+    // target, which the server refuses (BIND 9.18, checked).
+    assert_eq!(r[6].exit, Some(1));
+    assert_eq!(
+        r[6].out(),
+        format!("{RA}{HEADER}dangling.lab.test\tcanonical name = nowhere.example.\n{RA}** server can't find nowhere.example: REFUSED\n\n")
+    );
     // A reverse lookup that fails names the in-addr.arpa name it asked
     // for, as BIND's nslookup does (and prints no server header).
     assert_eq!(r[5].exit, Some(1));

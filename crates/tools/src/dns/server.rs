@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::DNSClass;
+use hickory_proto::rr::{DNSClass, RecordType};
 
 use tcplab_host::{timeout, Host, Output, Pid, TcpListener, TcpStream, UdpSocket};
 use tcplab_stack::PmtuDisc;
@@ -84,6 +84,18 @@ pub fn respond(zones: &[Zone], request: &[u8], udp: bool) -> Option<Vec<u8>> {
         return reply.to_vec().ok();
     };
     reply.add_query(q.clone());
+    // RFC 6891 §6.1.3: an EDNS version above ours (0) is answered BADVERS,
+    // with our version in the OPT record.
+    if query.edns.as_ref().is_some_and(|e| e.version() != 0) {
+        reply.metadata.response_code = ResponseCode::BADVERS;
+        return reply.to_vec().ok();
+    }
+    // Zone transfers (RFC 5936) are not served: refused, as a server
+    // whose allow-transfer lists nobody answers.
+    if matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR) {
+        reply.metadata.response_code = ResponseCode::Refused;
+        return reply.to_vec().ok();
+    }
     if q.query_class() != DNSClass::IN {
         reply.metadata.response_code = ResponseCode::Refused;
         return reply.to_vec().ok();
@@ -254,7 +266,7 @@ pub async fn read_exact(
 mod tests {
     use super::*;
     use hickory_proto::op::Query;
-    use hickory_proto::rr::{Name, RecordType};
+    use hickory_proto::rr::Name;
 
     fn zone() -> Vec<Zone> {
         let mut text = String::from("$TTL 60\n@ SOA ns hm 1 1 1 1 1\nns A 10.0.0.1\n");
@@ -345,5 +357,37 @@ mod tests {
         );
         junk.truncate(5);
         assert_eq!(respond(&z, &junk, true), None);
+        // Two questions: FORMERR (RFC 9619: QDCOUNT is at most one).
+        let mut two = Message::new(8, MessageType::Query, OpCode::Query);
+        two.add_query(Query::query(
+            Name::from_ascii("ns.lab.test.").unwrap(),
+            RecordType::A,
+        ));
+        two.add_query(Query::query(
+            Name::from_ascii("big.lab.test.").unwrap(),
+            RecordType::A,
+        ));
+        let r = Message::from_vec(&respond(&z, &two.to_vec().unwrap(), true).unwrap()).unwrap();
+        assert_eq!(r.metadata.response_code, ResponseCode::FormErr);
+        // RFC 6891 §6.1.3: EDNS version 1 is BADVERS, the OPT saying 0.
+        let mut v1 = Message::new(9, MessageType::Query, OpCode::Query);
+        v1.add_query(Query::query(
+            Name::from_ascii("ns.lab.test.").unwrap(),
+            RecordType::A,
+        ));
+        let mut e = Edns::new();
+        e.set_version(1);
+        v1.set_edns(e);
+        let r = Message::from_vec(&respond(&z, &v1.to_vec().unwrap(), true).unwrap()).unwrap();
+        assert_eq!(u16::from(r.metadata.response_code), 16);
+        assert_eq!(r.edns.as_ref().map(|e| e.version()), Some(0));
+        assert!(r.answers.is_empty());
+        // No zone transfers.
+        let r = Message::from_vec(
+            &respond(&z, &ask("lab.test.", RecordType::AXFR, None), false).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+        assert!(r.answers.is_empty());
     }
 }

@@ -499,6 +499,11 @@ impl Zone {
             let here = self.records.get(&k).map(Vec::as_slice).unwrap_or(&[]);
             if let Some(cname) = here.iter().find(|r| matches!(r.data, RData::CNAME(_))) {
                 if qtype != RecordType::CNAME && qtype != RecordType::ANY {
+                    // A CNAME loop: each record once (an RRset holds no
+                    // duplicates, RFC 2181 §5), and the chain ends there.
+                    if answer.answers.contains(cname) {
+                        return answer;
+                    }
                     answer.answers.push(cname.clone());
                     let RData::CNAME(target) = &cname.data else {
                         unreachable!("matched above")
@@ -745,6 +750,15 @@ _http._tcp IN SRV 0 5 80 server
         // previous record's.
         let ttls: Vec<u32> = multi.answers.iter().map(|r| r.ttl).collect();
         assert_eq!(ttls, [600, 300]);
+    }
+
+    #[test]
+    fn a_cname_loop_gives_each_record_once() {
+        let text = "$ORIGIN lab.test.\n$TTL 60\n@ SOA ns hm 1 1 1 1 1\nns A 10.0.0.1\nloop1 CNAME loop2\nloop2 CNAME loop1\n";
+        let z = Zone::parse("z", text, None).unwrap();
+        let a = q(&z, "loop1.lab.test.", RecordType::A);
+        assert_eq!(a.answers.len(), 2, "{:?}", a.answers);
+        assert_ne!(a.answers[0], a.answers[1]);
     }
 
     #[test]

@@ -377,7 +377,12 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
         let read = if coded {
             timeout(&site.host, FIRST_REQUEST, conn.read_chunked_into(&mut sink)).await
         } else {
-            timeout(&site.host, FIRST_REQUEST, conn.read_exact_into(length, &mut sink)).await
+            timeout(
+                &site.host,
+                FIRST_REQUEST,
+                conn.read_exact_into(length, &mut sink),
+            )
+            .await
         };
         match read {
             Ok(Ok(())) => {}

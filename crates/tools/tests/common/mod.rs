@@ -191,6 +191,7 @@ r1      IN A   10.99.1.1
 r2      IN A   10.99.2.2
 mail    IN A   10.99.3.3
 www     IN CNAME server
+dangling IN CNAME nowhere.example.
 multi   IN A   10.99.3.10
         IN A   10.99.3.11
 _http._tcp IN SRV 0 5 80 server
