@@ -97,7 +97,7 @@ pub struct ServeArgs {
     pub unix: Option<String>,
 }
 
-const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]\n       serve dns --zone FILE [--origin NAME] [--port N]\n       serve resolver --root ADDR [--root ADDR ...] [--port N]\n       serve http [--root DIR] [--log] [--port N]\n       serve https [--cert FILE --key FILE [--chain FILE]]... [--tls-max 1.2 | --tlsv1.3] [--root DIR] [--log] [--port N]";
+const USAGE: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]\n       serve dns --zone FILE [--zone FILE ...] [--origin NAME] [--port N]\n       serve resolver --root ADDR [--root ADDR ...] [--port N]\n       serve http [--root DIR] [--log] [--port N]\n       serve https [--cert FILE --key FILE [--chain FILE]]... [--tls-max 1.2 | --tlsv1.3] [--root DIR] [--log] [--port N]";
 
 const HELP: &str = "usage: serve echo|discard|chargen|daytime [--port N | --unix PATH]
        serve dns --zone FILE [--zone FILE ...] [--origin NAME] [--port N]

@@ -343,3 +343,73 @@ fn interim_answers_bare_lfs_dot_segments_and_a_renamed_head() {
     );
     assert_eq!(r[9].exit, Some(0), "{:?}", r[9]);
 }
+
+/// A server's malformed answers, each in curl 7.88.1's words and exit
+/// code (checked against it with the same bytes).
+#[test]
+fn malformed_answers_in_curls_words() {
+    let answers = [
+        (
+            8091,
+            r"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        ),
+        (
+            8092,
+            r"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+        ),
+        (8093, r"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n"),
+        (8094, r"HTTP/1.1 200 OK\r\nNoColonHere\r\n\r\n"),
+        (8095, r"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"),
+        (
+            8096,
+            r"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        ),
+        (
+            8097,
+            r"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 20\r\n\r\nthis is not gzip at!",
+        ),
+    ];
+    let servers: Vec<String> = answers
+        .iter()
+        .map(|(port, text)| format!("printf '{text}' | nc -l {port}"))
+        .collect();
+    let clients: Vec<String> = answers
+        .iter()
+        .map(|(port, _)| format!("curl -sS --compressed http://server:{port}/"))
+        .collect();
+    let mut runs: Vec<(&str, &str, &str)> = Vec::new();
+    for s in &servers {
+        runs.push(("0s", "server", s));
+    }
+    for c in &clients {
+        runs.push(("1s", "client", c));
+    }
+    let r = run_in(&www_net(), &runs);
+    let got: Vec<(Option<i32>, String)> = r[answers.len()..]
+        .iter()
+        .map(|c| (c.exit, c.stderr.join("|")))
+        .collect();
+    let want = [
+        (
+            56,
+            "curl: (56) Illegal or missing hexadecimal sequence in chunked-encoding",
+        ),
+        (
+            18,
+            "curl: (18) transfer closed with outstanding read data remaining",
+        ),
+        (1, "curl: (1) Unsupported response code in HTTP response"),
+        (8, "curl: (8) Header without colon"),
+        (8, "curl: (8) Invalid Content-Length: value"),
+        (0, ""),
+        (
+            61,
+            "curl: (61) Error while processing content unencoding: incorrect header check",
+        ),
+    ];
+    for (i, ((exit, err), (code, text))) in got.iter().zip(want).enumerate() {
+        assert_eq!((*exit, err.as_str()), (Some(code), text), "answer {i}");
+    }
+    // The last Content-Length wins, as curl reads them.
+    assert_eq!(r[answers.len() + 5].stdout, ["hello"]);
+}

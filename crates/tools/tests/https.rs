@@ -395,7 +395,16 @@ fn handshake_failures_are_logged_in_words() {
     ));
     runs.push(("3s", "client", "curl -sS https://server:5443/hello.txt"));
     runs.push(("4s", "client", "echo hello | nc -w 1 server 5443"));
+    // (And curl's words for an echo server sending its hello back.)
+    runs.push(("0.2s", "server", "serve echo"));
+    runs.push(("5s", "client", "curl -sS https://server:7/"));
     let r = run_in(&www_net(), &runs);
+    let echo = find(&r, "client", "curl -sS https://server:7/", 0);
+    assert_eq!(echo.exit, Some(35), "{echo:?}");
+    assert!(
+        echo.stderr[0].ends_with(":SSL routines::unexpected message"),
+        "{echo:?}"
+    );
     let log = &find(&r, "server", "serve https --log --port 5443 --tls-max 1.2 --cert /etc/ssl/leaf.pem --chain /etc/ssl/int.pem --key /etc/ssl/leaf.key", 0).stdout;
     let why: Vec<&str> = log
         .iter()

@@ -249,8 +249,15 @@ fn finish<E>(
 }
 
 fn unencoding(e: io::Error) -> Failure {
+    // curl reports zlib's own message; flate2 words a stream that does
+    // not begin as gzip its own way.
+    let text = e.to_string();
+    let text = match text.as_str() {
+        "invalid gzip header" => "incorrect header check",
+        t => t,
+    };
     Failure::new(
         61,
-        format!("Error while processing content unencoding: {e}"),
+        format!("Error while processing content unencoding: {text}"),
     )
 }

@@ -159,6 +159,13 @@ pub(super) async fn exchange(
             Err(HttpError::NotHttp) => {
                 return Err(Failure::new(1, "Received HTTP/0.9 when not allowed".into()));
             }
+            // curl 7.88's words for what its header parser refuses.
+            Err(HttpError::Malformed("header line without a colon")) => {
+                return Err(Failure::new(8, "Header without colon".into()));
+            }
+            Err(HttpError::HeadTooLarge) => {
+                return Err(Failure::new(27, "Out of memory".into()));
+            }
             Err(_) => {
                 return Err(Failure::new(8, "Weird server reply".into()));
             }
@@ -169,9 +176,18 @@ pub(super) async fn exchange(
             .saturating_since(stats.start.expect("started"));
         let mut status = head.start.splitn(3, ' ');
         let proto = status.next().unwrap_or("");
-        let code: u16 = status
-            .next()
-            .and_then(|c| c.parse().ok())
+        let code_text = status.next().unwrap_or("");
+        // More than three digits is a code curl does not take (its
+        // parser reads three and wants no digit after them).
+        if code_text.len() > 3 && code_text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Failure::new(
+                1,
+                "Unsupported response code in HTTP response".into(),
+            ));
+        }
+        let code: u16 = code_text
+            .parse()
+            .ok()
             .filter(|c| (100..1000).contains(c))
             .ok_or_else(|| Failure::new(8, "Weird server reply".into()))?;
         if !proto.starts_with("HTTP/1.") {
@@ -232,9 +248,7 @@ pub(super) async fn exchange(
     // -I asks for no body (libcurl's NOBODY); `-X HEAD` only renames the
     // method, and curl then waits for the body the head announces.
     let no_body = run.a.head || code == 204 || code == 304 || (100..200).contains(&code);
-    let length = head
-        .content_length()
-        .map_err(|_| Failure::new(8, "Weird server reply".into()))?;
+    let length = curl_content_length(&head)?;
     let chunked = head.is_chunked();
     let mut keep = if proto == "HTTP/1.0" {
         head.has_token("connection", "keep-alive")
@@ -403,12 +417,27 @@ pub(super) async fn exchange(
     }
     match result {
         Ok(()) => {}
+        Err(HttpError::Closed) if chunked => {
+            return Err(Failure::new(
+                18,
+                "transfer closed with outstanding read data remaining".into(),
+            ));
+        }
         Err(HttpError::Closed) => {
             let remaining = length.map_or(0, |n| n.saturating_sub(stats.size_download));
             return Err(Failure::new(
                 18,
                 format!("transfer closed with {remaining} bytes remaining to read"),
             ));
+        }
+        // curl's chunk parser's words (CHUNKE_ILLEGAL_HEX, _BAD_ENCODING).
+        Err(HttpError::Malformed(why)) if chunked => {
+            let text = if why == "bad chunk size" {
+                "Illegal or missing hexadecimal sequence in chunked-encoding"
+            } else {
+                "Malformed encoding found in chunked-encoding"
+            };
+            return Err(Failure::new(56, text.into()));
         }
         Err(HttpError::Socket(e)) => return Err(recv_failure(&open, e)),
         Err(e) => return Err(Failure::new(56, format!("Recv failure: {e}"))),
@@ -431,3 +460,20 @@ const STREAM_PIECE: usize = 64 << 10;
 /// The most of a body held whole (to a terminal, or to decode): a
 /// simulated host's disk.
 const MAX_HELD: usize = tcplab_host::DEFAULT_DISK as usize;
+
+/// Content-Length as curl 7.88 reads it: the last one given wins (it does
+/// not compare them), and one that is not a number fails the transfer.
+fn curl_content_length(head: &Head) -> Result<Option<u64>, Failure> {
+    let mut found = None;
+    for (n, v) in &head.headers {
+        if !n.eq_ignore_ascii_case("content-length") {
+            continue;
+        }
+        let v = v.trim();
+        match v.parse::<u64>() {
+            Ok(n) if v.bytes().all(|b| b.is_ascii_digit()) => found = Some(n),
+            _ => return Err(Failure::new(8, "Invalid Content-Length: value".into())),
+        }
+    }
+    Ok(found)
+}

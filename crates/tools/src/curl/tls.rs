@@ -224,6 +224,12 @@ impl Run<'_> {
                         35,
                         format!("{OPENSSL}: error:0A00010B:SSL routines::wrong version number"),
                     ),
+                    // A handshake message out of place (an echo server
+                    // sending the ClientHello back).
+                    (TlsFailure::Tls(rustls::Error::InappropriateHandshakeMessage { .. }), _) => (
+                        35,
+                        format!("{OPENSSL}: error:0A0000F4:SSL routines::unexpected message"),
+                    ),
                     (TlsFailure::Tls(_), _) => (
                         35,
                         format!(
