@@ -197,7 +197,9 @@ fn versions_handshake_failures_and_reuse() {
     let cafile =
         "curl -sS --cacert /etc/ssl/none.pem -w [%{ssl_verify_result}] https://server/hello.txt";
     let silent = "curl -sS --connect-timeout 2 https://server:9/";
+    let max_time = "curl -sS -m 2 https://server:9/";
     let r = with_pki(&[
+        ("9s", max_time),
         ("2s", tls12),
         ("3s", only13),
         ("4s", not_tls),
@@ -288,6 +290,13 @@ fn versions_handshake_failures_and_reuse() {
             Some(28),
             vec!["curl: (28) SSL connection timeout".to_string()]
         )
+    );
+    // -m running out in the handshake is worded as in the connect.
+    let m = ran(&r, max_time);
+    assert_eq!(m.exit, Some(28), "{m:?}");
+    assert!(
+        m.stderr[0].starts_with("curl: (28) Connection timed out after 20"),
+        "{m:?}"
     );
 }
 

@@ -351,10 +351,14 @@ impl Run<'_> {
             url.host, url.port
         ));
         let stream = if url.tls {
-            // curl's connect timeout covers the TLS handshake too.
+            // curl's connect timeout covers the TLS handshake too, and
+            // -m's expiry during it is worded as during the connect.
             let left = limit.saturating_sub(self.host.now().saturating_since(t0));
             let host = self.host.clone();
-            match timeout(&host, left, self.tls_connect(url, stream, stats)).await {
+            stats.connecting = true;
+            let r = timeout(&host, left, self.tls_connect(url, stream, stats)).await;
+            stats.connecting = false;
+            match r {
                 Ok(r) => r?,
                 Err(_) => return Err(Failure::new(28, "SSL connection timeout".into())),
             }
