@@ -1,8 +1,10 @@
 //! `nslookup NAME [SERVER]`, as BIND 9.18's nslookup prints it.
 //!
-//! Options: `-type=T` (also `-query=`, `-q=`, `-ty=`, `-querytype=`; A,
-//! AAAA, NS, CNAME, SOA, PTR, MX, TXT, SRV, ANY), `-port=N`, `-timeout=S`,
-//! `-retry=N` (tries), `-vc` (TCP), `-norecurse`, `-debug` (each response's
+//! Options: `-type=T` (also `-query=`, `-q=`, `-qu=`, `-ty=`,
+//! `-querytype=`; A, AAAA, NS, CNAME, SOA, PTR, MX, TXT, SRV, ANY),
+//! `-port=N`, `-timeout=S`, `-retry=N` (tries), `-vc` (TCP), `-norecurse`,
+//! `-domain=NAME` (the search list), `-nosearch`, `-ndots=N`, `-class=IN`,
+//! word options cut short as BIND allows (`-norec`), `-debug` (each response's
 //! question, answer, authority and additional records, as BIND's
 //! `detailsection` prints them, before what nslookup makes of it; every
 //! name of the search list then shows as a lookup of its own). An address as NAME asks
@@ -49,6 +51,12 @@ pub struct NslookupArgs {
     pub debug: bool,
     pub name: String,
     pub server: Option<String>,
+    /// `-domain=NAME` (the search list becomes NAME), `-nosearch` (none),
+    /// `-search` (the host's); `None` for the host's.
+    pub search: Option<Vec<String>>,
+    /// `-ndots=N`: a name with fewer dots is tried with the search
+    /// domains first (1 by default).
+    pub ndots: usize,
     /// What nslookup said about its options before looking up, on
     /// standard output (`*** Invalid option: X`, `unknown query type: X`).
     pub warnings: Vec<String>,
@@ -107,6 +115,8 @@ impl NslookupArgs {
             debug: false,
             name: String::new(),
             server: None,
+            search: None,
+            ndots: 1,
             warnings: Vec::new(),
         };
         let mut operands = Vec::new();
@@ -116,44 +126,77 @@ impl NslookupArgs {
                 continue;
             };
             let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
-            let result = match key {
-                "type" | "query" | "q" | "querytype" | "ty" => match record_type(value) {
+            // BIND's CHECKOPT: a word option may be cut short to at least
+            // `min` letters, in any case.
+            let word = |full: &str, min: usize| {
+                !opt.contains('=')
+                    && opt.len() >= min
+                    && opt.len() <= full.len()
+                    && full.starts_with(&opt.to_ascii_lowercase())
+            };
+            let key = if opt.contains('=') {
+                key.to_ascii_lowercase()
+            } else {
+                String::new()
+            };
+            let result = match key.as_str() {
+                _ if word("recurse", 3) => {
+                    a.recurse = true;
+                    Ok(())
+                }
+                _ if word("norecurse", 5) => {
+                    a.recurse = false;
+                    Ok(())
+                }
+                _ if word("search", 3) || word("defname", 3) => {
+                    a.search = None;
+                    Ok(())
+                }
+                _ if word("nosearch", 5) || word("nodefname", 5) => {
+                    a.search = Some(Vec::new());
+                    Ok(())
+                }
+                "domain" | "do" => {
+                    a.search = Some(vec![value.trim_end_matches('.').to_string()]);
+                    Ok(())
+                }
+                "ndots" => number("ndots", value, |n: &usize| *n <= 128).map(|n| a.ndots = n),
+                "class" | "cl" => {
+                    if value.eq_ignore_ascii_case("IN") {
+                        Ok(())
+                    } else {
+                        Err(format!("unknown query class: {value}"))
+                    }
+                }
+                "type" | "query" | "q" | "qu" | "querytype" | "ty" => match record_type(value) {
                     Some(t) => {
                         a.qtype = Some(t);
                         Ok(())
                     }
                     None => Err(format!("unknown query type: {value}")),
                 },
-                "port" => number("port", value, |_: &u16| true).map(|p| a.port = p),
+                "port" | "po" => number("port", value, |_: &u16| true).map(|p| a.port = p),
                 // 0 is the default's 5 s (checked against BIND 9.18: a
                 // server that never answers is given up after 5 s).
-                "timeout" => number("timeout", value, |s: &u64| *s <= 0xffff)
+                "timeout" | "t" => number("timeout", value, |s: &u64| *s <= 0xffff)
                     .map(|s| a.timeout = Duration::from_secs(if s == 0 { 5 } else { s })),
                 // Up to INT_MAX, 0 meaning one try (BIND 9.18, checked).
-                "retry" => number("tries", value, |n: &u32| *n <= i32::MAX as u32)
+                "retry" | "ret" => number("tries", value, |n: &u32| *n <= i32::MAX as u32)
                     .map(|n| a.tries = n.max(1)),
-                "vc" => {
+                _ if word("vc", 2) => {
                     a.tcp = true;
                     Ok(())
                 }
-                "novc" => {
+                _ if word("novc", 4) => {
                     a.tcp = false;
                     Ok(())
                 }
-                "recurse" => {
-                    a.recurse = true;
-                    Ok(())
-                }
-                "norecurse" => {
-                    a.recurse = false;
-                    Ok(())
-                }
                 // BIND reads the first three letters: -deb, -debu, -debug.
-                k if k.len() >= 3 && "debug".starts_with(k) => {
+                _ if word("debug", 3) => {
                     a.debug = true;
                     Ok(())
                 }
-                k if k.len() >= 5 && "nodebug".starts_with(k) => {
+                _ if word("nodebug", 5) => {
                     a.debug = false;
                     Ok(())
                 }
@@ -391,9 +434,11 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
     };
     let reverse = a.name.parse::<Ipv4Addr>().ok();
     let (candidates, types): (Vec<Name>, Vec<RecordType>) = match (reverse, a.qtype) {
-        (Some(ip), None | Some(RecordType::PTR)) => (vec![reverse_name(ip)], vec![RecordType::PTR]),
+        // An address is always looked up by its PTR record, whatever
+        // -type says (BIND's nslookup: get_reverse in addlookup).
+        (Some(ip), _) => (vec![reverse_name(ip)], vec![RecordType::PTR]),
         _ => {
-            let names = candidates(&host, &a.name);
+            let names = candidates(&host, &a.name, a.search.as_deref(), a.ndots);
             if names.is_empty() {
                 err.line(format!("nslookup: '{}' is not a legal name", a.name));
                 return 1;
@@ -595,7 +640,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
 
 /// The names to try: with the search domains first for a name without a
 /// dot, then as given; a name ending in a dot as given only.
-fn candidates(host: &Host, name: &str) -> Vec<Name> {
+fn candidates(host: &Host, name: &str, search: Option<&[String]>, ndots: usize) -> Vec<Name> {
     let mut out = Vec::new();
     let mut push = |s: String| {
         if let Ok(mut n) = Name::from_ascii(&s) {
@@ -607,8 +652,12 @@ fn candidates(host: &Host, name: &str) -> Vec<Name> {
         push(name.to_string());
         return out;
     }
-    if !name.contains('.') {
-        for d in host.resolver().search {
+    if name.matches('.').count() < ndots {
+        let domains = match search {
+            Some(list) => list.to_vec(),
+            None => host.resolver().search,
+        };
+        for d in domains {
             push(format!("{name}.{d}."));
         }
     }
@@ -632,6 +681,26 @@ mod tests {
         assert_eq!(a.timeout, Duration::from_secs(1));
         assert_eq!(a.server.as_deref(), Some("10.0.0.1"));
         assert_eq!(parse("-query=TXT x").unwrap().qtype, Some(RecordType::TXT));
+        // BIND's set options, cut short as its CHECKOPT allows.
+        let a = parse("-norec -domain=lab.test -ndots=2 -po=54 -t=2 -ret=4 -cl=IN x").unwrap();
+        assert!(!a.recurse && a.warnings.is_empty(), "{:?}", a.warnings);
+        assert_eq!(a.search, Some(vec!["lab.test".to_string()]));
+        assert_eq!((a.ndots, a.port, a.tries), (2, 54, 4));
+        assert_eq!(a.timeout, Duration::from_secs(2));
+        assert_eq!(parse("-nosearch x").unwrap().search, Some(vec![]));
+        assert_eq!(parse("-nosearch -sea x").unwrap().search, None);
+        assert_eq!(
+            parse("-type mx -norecursive -no x").unwrap().warnings,
+            [
+                "*** Invalid option: type",
+                "*** Invalid option: norecursive",
+                "*** Invalid option: no"
+            ]
+        );
+        assert_eq!(
+            parse("-cl=CH x").unwrap().warnings,
+            ["unknown query class: CH"]
+        );
     }
 
     #[test]

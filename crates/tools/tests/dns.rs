@@ -73,7 +73,25 @@ fn nslookup_errors_and_exit_codes() {
         "nslookup -port=5353 server.lab.test 10.99.3.2",
         "nslookup 10.99.9.9",
         "nslookup dangling.lab.test",
+        "nslookup -nosearch server 10.99.3.2",
+        "nslookup -domain=lab.test -ndots=2 -norec server.lab 10.99.3.2",
     ]);
+    // -nosearch asks for `server.` alone: outside the zone, refused.
+    assert_eq!(r[7].exit, Some(1), "{:?}", r[7]);
+    assert!(
+        r[7].out()
+            .ends_with("** server can't find server: REFUSED\n\n"),
+        "{:?}",
+        r[7]
+    );
+    // -domain= replaces the search list; -ndots=2 puts it before the name
+    // as given, for a name of one dot.
+    assert_eq!(r[8].exit, Some(1), "{:?}", r[8]);
+    assert!(
+        r[8].out().contains("server can't find server.lab"),
+        "{:?}",
+        r[8]
+    );
     // A CNAME out of the server's zones: the AAAA half asks for its
     // target, which the server refuses (BIND 9.18, checked).
     assert_eq!(r[6].exit, Some(1));
