@@ -102,7 +102,18 @@ fn errors_are_the_kernels() {
         // A name a directory or a file already has is in use.
         ("8s", "server", "nc -lU /"),
         ("8s", "server", "nc -luU /etc"),
+        // -z with -U: the connect alone (netcat-openbsd 1.219, checked).
+        ("9s", "server", "nc -vzU /tmp/gone"),
+        ("9s", "server", "nc -zU /tmp/nobody"),
     ]);
+    assert_eq!(
+        (r[14].exit, r[14].stdout.len(), r[14].stderr.len()),
+        (Some(0), 0, 0),
+        "{:?}",
+        r[14]
+    );
+    assert_eq!(r[15].stderr, ["nc: /tmp/nobody: No such file or directory"]);
+    assert_eq!(r[15].exit, Some(1));
     assert_eq!(r[0].stderr, ["nc: /tmp/nobody: No such file or directory"]);
     assert_eq!(r[0].exit, Some(1));
     assert_eq!(

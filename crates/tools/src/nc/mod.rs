@@ -269,12 +269,6 @@ impl NcArgs {
                 }
                 return Err(usage_error(String::new()));
             };
-            if a.scan {
-                return Err(Usage {
-                    status: 1,
-                    ..Usage::new("nc", "cannot use -z and -U".into())
-                });
-            }
             a.unix = Some(path.clone());
             return Ok(a);
         }
@@ -608,6 +602,11 @@ async fn unix(
                 return 1;
             }
         };
+        // -z: the connect is the whole of it (netcat-openbsd 1.219 says
+        // nothing, -v or not, and exits 0).
+        if a.scan {
+            return 0;
+        }
         return exchange(host, a, &stream, input, out, err).await;
     }
     // OpenBSD nc unlinks the path before it binds (a stale socket file,
