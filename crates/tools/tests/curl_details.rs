@@ -318,8 +318,25 @@ fn interim_answers_bare_lfs_dot_segments_and_a_renamed_head() {
                 "curl -sS -X HEAD -m 3 http://server/hello.txt",
             ),
             ("1s", "client", "curl -sSI http://server/hello.txt"),
+            (
+                "0s",
+                "server",
+                r"printf 'HTTP/1.1 303 See Other\r\nLocation: http://server/hello.txt\r\nContent-Length: 0\r\n\r\n' | nc -l 8084",
+            ),
+            (
+                "1s",
+                "client",
+                "curl -sv -o /dev/null -L -d x=1 http://server:8084/",
+            ),
         ],
     );
+    // A POST redirected by a 303 goes on as a GET, said as curl says it.
+    let e = &r[11].stderr;
+    let issue = e
+        .iter()
+        .position(|l| l.starts_with("* Issue another request"));
+    assert!(issue.is_some(), "{e:?}");
+    assert_eq!(e[issue.unwrap() + 1], "* Switch to GET", "{e:?}");
     assert_eq!(r[4].stdout, ["abc"], "{:?}", r[4]);
     assert_eq!((r[4].exit, r[5].exit), (Some(0), Some(0)));
     assert_eq!(r[5].stdout, ["abc"], "{:?}", r[5]);

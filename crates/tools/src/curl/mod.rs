@@ -786,6 +786,12 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
                 ));
                 // RFC 9110 §15.4: curl turns POST into GET for 301-303.
                 if matches!(code, 301..=303) && method == "POST" && a.method.is_none() {
+                    // (curl 7.88's Curl_follow words each.)
+                    run.info(if code == 303 {
+                        "Switch to GET".to_string()
+                    } else {
+                        "Switch from POST to GET".to_string()
+                    });
                     method = "GET".into();
                     body = None;
                 } else if matches!(code, 301..=303) && a.method.is_some() {
