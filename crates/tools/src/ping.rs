@@ -683,8 +683,26 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                     continue;
                 };
                 // The arrival time the stack stamped, as iputils uses
-                // SO_TIMESTAMP.
-                let trip = arrived.saturating_since(sent).as_micros() as u64;
+                // SO_TIMESTAMP, less the send time the reply carries back
+                // (iputils reads it from the data, so a reply corrupted
+                // there shows what the bytes say; a negative trip is
+                // warned of and taken as 0).
+                let trip = match data.get(..16) {
+                    Some(tv) if timing => {
+                        let word = |b: &[u8]| i64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+                        let stamp = word(&tv[..8])
+                            .wrapping_mul(1_000_000)
+                            .wrapping_add(word(&tv[8..]));
+                        let t = (arrived.total_micros() as i64).wrapping_sub(stamp);
+                        if t < 0 {
+                            err.line(format!(
+                                "ping: Warning: time of day goes back ({t}us), taking countermeasures"
+                            ));
+                        }
+                        t.max(0) as u64
+                    }
+                    _ => arrived.saturating_since(sent).as_micros() as u64,
+                };
                 st.received += 1;
                 let diff = (st.transmitted as u16).wrapping_sub(seq);
                 if diff <= 0x7fff {

@@ -700,6 +700,30 @@ fn corrupted_replies_count_and_show_the_wrong_byte() {
     assert!(received > 12, "{stats}");
 }
 
+/// iputils times a reply by the send time the reply's data carries back:
+/// one corrupted there shows what its bytes say — a time before it was
+/// sent is warned of and taken as 0 — and one corrupted elsewhere keeps
+/// its true time.
+#[test]
+fn a_corrupted_timestamp_is_read_as_iputils_reads_it() {
+    let net = pair(5, "delay = \"1ms\"\n[link.reverse]\ncorrupt = \"50%\"");
+    let r = common::run_in(&net, &[("0s", "a", "ping -c 100 -i 0.2 b")]);
+    let (out, err) = (&r[0].stdout, &r[0].stderr);
+    let warned = err
+        .iter()
+        .filter(|l| {
+            l.starts_with("ping: Warning: time of day goes back (-")
+                && l.ends_with("us), taking countermeasures")
+        })
+        .count();
+    let zero = out.iter().filter(|l| l.ends_with(" time=0.000 ms")).count();
+    assert!(warned > 0 && warned == err.len(), "{err:?}");
+    assert_eq!(warned, zero, "{out:?}");
+    // Most replies, corrupted or not, take the path's 2 ms.
+    let right = out.iter().filter(|l| l.ends_with(" time=2.00 ms")).count();
+    assert!(right > 40, "{out:?}");
+}
+
 /// iputils' exit timer: -W 0 disarms it (ping waits for the reply), a
 /// shorter wait than the round trip gives up first, and with -w there is
 /// none (the deadline ends the run).
