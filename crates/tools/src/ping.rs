@@ -49,6 +49,11 @@ pub struct PingArgs {
     pub pattern: Option<Vec<u8>>,
     /// `-b`: a broadcast address may be pinged.
     pub broadcast: bool,
+    /// `-v`: the sockets and the address lookup said first, and each
+    /// reply's identifier.
+    pub verbose: bool,
+    /// `-4`: IPv4 only (no IPv6 socket is made).
+    pub ipv4: bool,
     pub target: String,
     /// What iputils warns of while reading its options and goes on
     /// (printed as the run starts).
@@ -75,6 +80,7 @@ Options:
   -q                 quiet output
   -s <size>          use <size> as number of data bytes to be sent
   -t <ttl>           define time to live
+  -v                 verbose output
   -w <deadline>      reply wait <deadline> in seconds
   -W <timeout>       time to wait for response
 
@@ -176,6 +182,8 @@ impl PingArgs {
             source: None,
             pattern: None,
             broadcast: false,
+            verbose: false,
+            ipv4: false,
             target: String::new(),
             warnings: Vec::new(),
         };
@@ -244,6 +252,8 @@ impl PingArgs {
                     a.deadline = (secs > 0).then(|| Duration::from_secs(secs));
                 }
                 'q' => a.quiet = true,
+                'v' => a.verbose = true,
+                '4' => a.ipv4 = true,
                 'n' => a.numeric = true,
                 'D' => a.timestamps = true,
                 'O' => a.outstanding = true,
@@ -428,6 +438,20 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
     for w in &a.warnings {
         err.line(w);
     }
+    // iputils -v, as its sockets are made (root: raw ones; the format's
+    // own newline leaves an empty line), then getaddrinfo's answer.
+    if a.verbose {
+        let six = if a.ipv4 {
+            "-1 (socktype: 0)"
+        } else {
+            "4 (socktype: SOCK_RAW)"
+        };
+        let family = if a.ipv4 { "AF_INET" } else { "AF_UNSPEC" };
+        err.line(format!(
+            "ping: sock4.fd: 3 (socktype: SOCK_RAW), sock6.fd: {six}, hints.ai_family: {family}"
+        ));
+        err.line("");
+    }
     let (mut dst, canonical) = match resolve::lookup_canonical(&host, &a.target).await {
         Ok(d) => d,
         Err(e) => {
@@ -435,6 +459,11 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
             return 2;
         }
     };
+    if a.verbose {
+        out.line(format!(
+            "ai->ai_family: AF_INET, ai->ai_canonname: '{canonical}'"
+        ));
+    }
     // Linux takes 0.0.0.0 as a destination for this host itself; iputils
     // then pings the source its probe socket was given, 127.0.0.1.
     if dst.is_unspecified() {
@@ -720,8 +749,14 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                     st.received -= 1;
                 }
                 if !a.quiet {
+                    // (-v adds the identifier, as iputils' pr_echo_reply.)
+                    let id = if a.verbose {
+                        format!(" ident={ident}")
+                    } else {
+                        String::new()
+                    };
                     let mut line = format!(
-                        "{}{} bytes from {}: icmp_seq={} ttl={}",
+                        "{}{} bytes from {}: icmp_seq={}{id} ttl={}",
                         ts(arrived),
                         data.len() + 8,
                         addr_name(&host, numeric, &mut names, from).await,

@@ -724,6 +724,42 @@ fn a_corrupted_timestamp_is_read_as_iputils_reads_it() {
     assert!(right > 40, "{out:?}");
 }
 
+/// -v as iputils 20221126 run as root prints it (checked): its raw
+/// sockets and the address lookup first, each reply's identifier.
+#[test]
+fn verbose_says_the_sockets_the_lookup_and_the_identifier() {
+    let r = common::run_in(
+        &pair(1, ""),
+        &[
+            ("0s", "a", "ping -v -c 1 b"),
+            ("1s", "a", "ping -4 -v -c 1 nosuch"),
+        ],
+    );
+    assert_eq!(
+        r[0].stderr,
+        [
+            "ping: sock4.fd: 3 (socktype: SOCK_RAW), sock6.fd: 4 (socktype: SOCK_RAW), hints.ai_family: AF_UNSPEC",
+            ""
+        ]
+    );
+    assert_eq!(
+        r[0].stdout[0],
+        "ai->ai_family: AF_INET, ai->ai_canonname: 'b'"
+    );
+    assert_eq!(r[0].stdout[1], "PING b (10.0.1.3) 56(84) bytes of data.");
+    let reply = &r[0].stdout[2];
+    assert!(
+        reply.starts_with("64 bytes from b (10.0.1.3): icmp_seq=1 ident=")
+            && reply.contains(" ttl=64 time="),
+        "{reply}"
+    );
+    assert_eq!(
+        r[1].stderr[0],
+        "ping: sock4.fd: 3 (socktype: SOCK_RAW), sock6.fd: -1 (socktype: 0), hints.ai_family: AF_INET"
+    );
+    assert!(r[1].stdout.is_empty(), "{:?}", r[1]);
+}
+
 /// iputils' exit timer: -W 0 disarms it (ping waits for the reply), a
 /// shorter wait than the round trip gives up first, and with -w there is
 /// none (the deadline ends the run).
