@@ -136,7 +136,7 @@ pub fn time_sequence(c: &Conn, by: usize, window: Option<(f64, f64)>) -> String 
     // ACK line and window line: steps at each ACK's arrival.
     let mut ack_pts = Vec::new();
     let mut win_pts = Vec::new();
-    let mut last_ack: Option<u32> = None;
+    let mut last_ack: Option<(u32, u16)> = None;
     let mut dups = String::new();
     let mut sacks = String::new();
     for a in &acks {
@@ -151,7 +151,12 @@ pub fn time_sequence(c: &Conn, by: usize, window: Option<(f64, f64)>) -> String 
             win_pts.push((p.x(t), py));
         }
         win_pts.push((p.x(t), p.y(win.min(p.ymax))));
-        if last_ack == Some(ack) && a.tcp.len == 0 && dups.len() < 200_000 {
+        // RFC 5681 §2's duplicate ACK: no data, neither SYN nor FIN, the
+        // same acknowledgment and the same window as the last.
+        let dup = last_ack == Some((ack, a.tcp.window))
+            && a.tcp.len == 0
+            && !a.tcp.has(crate::model::SYN | crate::model::FIN);
+        if dup && dups.len() < 200_000 {
             let _ = write!(
                 dups,
                 "<path d=\"M{} {}h0.01\"/>",
@@ -159,7 +164,7 @@ pub fn time_sequence(c: &Conn, by: usize, window: Option<(f64, f64)>) -> String 
                 n(p.y(f64::from(ack)))
             );
         }
-        last_ack = Some(ack);
+        last_ack = Some((ack, a.tcp.window));
         for &(l, r) in &a.tcp.sack {
             if sacks.len() > 400_000 {
                 break;

@@ -323,7 +323,10 @@ pub fn html(a: &Analysis<'_>) -> String {
         ". Graphs zoom with the mouse wheel, pan by dragging, reset with a double click.</p>",
     );
     if let Some(d) = &s.description {
-        let _ = write!(h, "<p>{}</p>", esc(d.trim()));
+        // A paragraph for each block between empty lines, as written.
+        for para in d.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+            let _ = write!(h, "<p>{}</p>", esc(para));
+        }
     }
     let _ = write!(
         h,
@@ -790,7 +793,13 @@ pub fn jsonl(a: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()> {
                 json!({"kind":"transcript","type":"command","time_us":time.total_micros(),"node":node,"text":cmdline})
             }
             TranscriptEvent::Output(l) => {
-                json!({"kind":"transcript","type":"output","time_us":l.time.total_micros(),"node":&*l.host,"text":&*l.text})
+                // (The transcript's `!`: what the program wrote to its
+                // standard error.)
+                let stream = match l.stream {
+                    tcplab_host::Stream::Stdout => "stdout",
+                    tcplab_host::Stream::Stderr => "stderr",
+                };
+                json!({"kind":"transcript","type":"output","time_us":l.time.total_micros(),"node":&*l.host,"stream":stream,"text":&*l.text})
             }
             TranscriptEvent::Say { time, text } => {
                 json!({"kind":"transcript","type":"say","time_us":time.total_micros(),"text":text})

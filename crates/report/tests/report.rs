@@ -228,11 +228,17 @@ fn json_lines_and_determinism() {
     tcplab_report::jsonl(&a1, &mut buf).unwrap();
     let text = String::from_utf8(buf).unwrap();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    let mut streams: BTreeMap<String, usize> = BTreeMap::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         *kinds
             .entry(v["kind"].as_str().unwrap().to_string())
             .or_default() += 1;
+        if v["type"] == "output" {
+            *streams
+                .entry(v["stream"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
         // Nothing arrived after the run ended: that is "in-flight".
         if let Some(at) = v["arrival_us"].as_u64() {
             assert!(at <= r1.end.total_micros(), "{line}");
@@ -250,6 +256,15 @@ fn json_lines_and_determinism() {
     assert!(kinds["tcp-cc"] > 100, "{kinds:?}");
     assert_eq!(kinds["tcp-open"], 2);
     assert!(kinds["transcript"] > 3);
+    // Each output line says which stream it came by, as the transcript's
+    // `!` does.
+    let stderr = r1
+        .transcript
+        .iter()
+        .filter(|e| matches!(e, TranscriptEvent::Output(l) if l.stream == tcplab_host::Stream::Stderr))
+        .count();
+    assert_eq!(streams.get("stderr").copied().unwrap_or(0), stderr, "{streams:?}");
+    assert!(streams["stdout"] > 0 && streams.len() <= 2, "{streams:?}");
     assert!(!kinds.contains_key("unrecorded"), "nothing was left out");
     // A recording that stopped short says so on its last line, and the
     // page says so too.
@@ -511,6 +526,11 @@ fn rule_hits_flows_and_nat_mappings_over_time() {
     let html = tcplab_report::html(&analyse(r.input()));
     assert!(html.contains("Packet policy"));
     assert!(html.contains("packets each rule matched"));
+    // The description's paragraphs stay paragraphs.
+    assert!(
+        html.contains("lets the replies out.</p><p>In the report (--report):"),
+        "one paragraph for each of the description's"
+    );
 
     let r = run("nat", None);
     let rec = &r.recording;
