@@ -291,11 +291,11 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     });
     sim.close_captures()
         .map_err(|e| format!("cannot write captures: {}", io_reason(&e)))?;
+    let ran = scenario
+        .timeline
+        .iter()
+        .any(|e| matches!(e.action, tcplab_sim::Action::Run { .. }));
     if !args.quiet {
-        let ran = scenario
-            .timeline
-            .iter()
-            .any(|e| matches!(e.action, tcplab_sim::Action::Run { .. }));
         print(&format!(
             "\n{}",
             summary(&sim, outcome, args.pcap.as_ref(), ran)
@@ -304,7 +304,8 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     if record {
         write_report(&args, &scenario, &sim)?;
     }
-    if !args.quiet && !record_asked(&args) && stuck.is_none() {
+    // (A scenario with no commands has nothing to draw.)
+    if !args.quiet && !record_asked(&args) && stuck.is_none() && ran {
         // The same run again, drawn: the same file and seed, quoted for a
         // shell where need be.
         let file = match &args.file {

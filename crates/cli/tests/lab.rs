@@ -472,6 +472,7 @@ fn paths_are_checked_before_the_run_and_empty_runs_say_so() {
         !text.contains("packets"),
         "no table without traffic: {text}"
     );
+    assert!(!text.contains("--report"), "nothing to draw: {text}");
     // An output that is the scenario itself, or another output, is
     // refused before anything is written.
     let before = std::fs::read(&file).unwrap();

@@ -261,9 +261,15 @@ fn json_lines_and_determinism() {
     let stderr = r1
         .transcript
         .iter()
-        .filter(|e| matches!(e, TranscriptEvent::Output(l) if l.stream == tcplab_host::Stream::Stderr))
+        .filter(
+            |e| matches!(e, TranscriptEvent::Output(l) if l.stream == tcplab_host::Stream::Stderr),
+        )
         .count();
-    assert_eq!(streams.get("stderr").copied().unwrap_or(0), stderr, "{streams:?}");
+    assert_eq!(
+        streams.get("stderr").copied().unwrap_or(0),
+        stderr,
+        "{streams:?}"
+    );
     assert!(streams["stdout"] > 0 && streams.len() <= 2, "{streams:?}");
     assert!(!kinds.contains_key("unrecorded"), "nothing was left out");
     // A recording that stopped short says so on its last line, and the

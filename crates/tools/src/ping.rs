@@ -738,7 +738,9 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                     st.pipesize = st.pipesize.max(u64::from(diff) + 1);
                 }
                 if timing {
-                    st.tsum += trip;
+                    // (A corrupted stamp can make a trip of centuries:
+                    // the sum saturates rather than overflows.)
+                    st.tsum = st.tsum.saturating_add(trip);
                     st.tsum2 += (trip as f64) * (trip as f64);
                     st.tmin = st.tmin.min(trip);
                     st.tmax = st.tmax.max(trip);
@@ -922,11 +924,13 @@ fn isqrt(n: u64) -> u64 {
     if n < 2 {
         return n;
     }
+    // (Squares in 128 bits: near u64::MAX they do not fit in 64.)
+    let sq = |x: u64| u128::from(x) * u128::from(x);
     let mut x = (n as f64).sqrt() as u64;
-    while x * x > n {
+    while sq(x) > u128::from(n) {
         x -= 1;
     }
-    while (x + 1) * (x + 1) <= n {
+    while sq(x + 1) <= u128::from(n) {
         x += 1;
     }
     x
@@ -953,6 +957,14 @@ mod tests {
         assert_eq!(mdev_of(&[1_000, 3_000]), 1_000);
         // Σt beyond an int: the other order, still sane.
         assert_eq!(mdev_of(&[3_000_000_000, 3_000_000_000]), 0);
+        // Trips a corrupted stamp makes (near i64::MAX µs): no overflow,
+        // no endless loop.
+        let wild = [2_000u64, 9_000_000_000_000_000_000];
+        let tsum = wild.iter().fold(0u64, |a, &t| a.saturating_add(t));
+        let tsum2 = wild.iter().map(|&t| (t as f64) * (t as f64)).sum();
+        assert!(mdev(tsum, tsum2, 2) > 0);
+        assert_eq!(isqrt(u64::MAX), u64::from(u32::MAX));
+        assert_eq!(isqrt(u64::MAX - 1), u64::from(u32::MAX));
     }
 
     #[test]

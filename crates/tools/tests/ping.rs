@@ -722,6 +722,22 @@ fn a_corrupted_timestamp_is_read_as_iputils_reads_it() {
     // Most replies, corrupted or not, take the path's 2 ms.
     let right = out.iter().filter(|l| l.ends_with(" time=2.00 ms")).count();
     assert!(right > 40, "{out:?}");
+    // However wild the times, the statistics come out.
+    assert!(
+        out.last().unwrap().starts_with("rtt min/avg/max/mdev = "),
+        "{out:?}"
+    );
+    // Many seeds, many wild stamps: never a panic or a hang.
+    for seed in 1..=12 {
+        let net = pair(seed, "delay = \"1ms\"\n[link.reverse]\ncorrupt = \"60%\"");
+        let r = common::run_in(&net, &[("0s", "a", "ping -c 60 -i 0.2 b")]);
+        assert!(
+            r[0].stdout
+                .iter()
+                .any(|l| l.contains("packets transmitted")),
+            "seed {seed}"
+        );
+    }
 }
 
 /// -v as iputils 20221126 run as root prints it (checked): its raw
