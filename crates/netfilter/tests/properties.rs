@@ -728,3 +728,43 @@ fn a_filtered_packet_to_a_mapping_is_dropped_unanswered() {
         Verdict::Accept
     );
 }
+
+/// `untranslate`: a datagram that left translated is put back as it
+/// arrived — both directions of a masqueraded flow, checksums valid — and
+/// one that was never translated is left alone.
+#[test]
+fn untranslate_puts_back_what_nat_rewrote_and_nothing_else() {
+    let mut nf = nat_router(Filtering::EndpointIndependent);
+    let inside = Ipv4Addr::new(10, 0, 1, 10);
+    let remote = Ipv4Addr::new(203, 0, 113, 1);
+    for proto in [UDP, TCP] {
+        let sent = datagram(proto, inside, remote, 40000, 80, 0x02);
+        let mut d = sent.clone();
+        assert_eq!(cross(&mut nf, 0, INSIDE, OUTSIDE, &mut d), Verdict::Accept);
+        assert_eq!(parse(&d).unwrap().src, EXTERNAL);
+        let mut back = d.clone();
+        assert!(nf.untranslate(&mut back));
+        assert_eq!(back, sent, "the outbound datagram as it arrived");
+        // The reply direction: in to the inside host, back to the outside
+        // address and port it was sent to.
+        let port = parse(&d).unwrap().sport;
+        let answer = datagram(proto, remote, EXTERNAL, 80, port, 0x12);
+        let mut r = answer.clone();
+        assert_eq!(cross(&mut nf, 1, OUTSIDE, INSIDE, &mut r), Verdict::Accept);
+        assert_eq!(parse(&r).unwrap().dst, inside);
+        assert!(nf.untranslate(&mut r));
+        assert_eq!(r, answer, "the reply as it arrived");
+    }
+    // A flow NAT did not touch (outside to outside, not masqueraded).
+    let other = Ipv4Addr::new(198, 51, 100, 7);
+    let sent = datagram(UDP, remote, other, 1234, 53, 0);
+    let mut d = sent.clone();
+    assert_eq!(cross(&mut nf, 2, OUTSIDE, OUTSIDE, &mut d), Verdict::Accept);
+    assert!(!nf.untranslate(&mut d));
+    assert_eq!(d, sent);
+    // Nothing tracked at all, and bytes that are not a datagram.
+    let mut lone = datagram(UDP, other, remote, 9, 9, 0);
+    assert!(!nf.untranslate(&mut lone));
+    let mut junk = vec![0x45u8, 0, 0];
+    assert!(!nf.untranslate(&mut junk));
+}

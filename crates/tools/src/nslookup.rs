@@ -51,9 +51,11 @@ pub struct NslookupArgs {
     pub debug: bool,
     pub name: String,
     pub server: Option<String>,
-    /// `-domain=NAME` (the search list becomes NAME), `-nosearch` (none),
-    /// `-search` (the host's); `None` for the host's.
-    pub search: Option<Vec<String>>,
+    /// `-domain=NAME`: the search list is NAME, not the host's.
+    pub domain: Option<String>,
+    /// `-search` (the default) / `-nosearch`: whether the search list is
+    /// used at all.
+    pub use_search: bool,
     /// `-ndots=N`: a name with fewer dots is tried with the search
     /// domains first (1 by default).
     pub ndots: usize,
@@ -115,7 +117,8 @@ impl NslookupArgs {
             debug: false,
             name: String::new(),
             server: None,
-            search: None,
+            domain: None,
+            use_search: true,
             ndots: 1,
             warnings: Vec::new(),
         };
@@ -149,15 +152,18 @@ impl NslookupArgs {
                     Ok(())
                 }
                 _ if word("search", 3) || word("defname", 3) => {
-                    a.search = None;
+                    a.use_search = true;
                     Ok(())
                 }
                 _ if word("nosearch", 5) || word("nodefname", 5) => {
-                    a.search = Some(Vec::new());
+                    a.use_search = false;
                     Ok(())
                 }
+                // (BIND's set_search_domain: the list becomes this one,
+                // and searching is on.)
                 "domain" | "do" => {
-                    a.search = Some(vec![value.trim_end_matches('.').to_string()]);
+                    a.domain = Some(value.trim_end_matches('.').to_string());
+                    a.use_search = true;
                     Ok(())
                 }
                 "ndots" => number("ndots", value, |n: &usize| *n <= 128).map(|n| a.ndots = n),
@@ -438,7 +444,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
         // -type says (BIND's nslookup: get_reverse in addlookup).
         (Some(ip), _) => (vec![reverse_name(ip)], vec![RecordType::PTR]),
         _ => {
-            let names = candidates(&host, &a.name, a.search.as_deref(), a.ndots);
+            let names = candidates(&host, &a.name, &a);
             if names.is_empty() {
                 err.line(format!("nslookup: '{}' is not a legal name", a.name));
                 return 1;
@@ -640,7 +646,7 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
 
 /// The names to try: with the search domains first for a name without a
 /// dot, then as given; a name ending in a dot as given only.
-fn candidates(host: &Host, name: &str, search: Option<&[String]>, ndots: usize) -> Vec<Name> {
+fn candidates(host: &Host, name: &str, a: &NslookupArgs) -> Vec<Name> {
     let mut out = Vec::new();
     let mut push = |s: String| {
         if let Ok(mut n) = Name::from_ascii(&s) {
@@ -652,9 +658,9 @@ fn candidates(host: &Host, name: &str, search: Option<&[String]>, ndots: usize) 
         push(name.to_string());
         return out;
     }
-    if name.matches('.').count() < ndots {
-        let domains = match search {
-            Some(list) => list.to_vec(),
+    if a.use_search && name.matches('.').count() < a.ndots {
+        let domains = match &a.domain {
+            Some(d) => vec![d.clone()],
             None => host.resolver().search,
         };
         for d in domains {
@@ -684,11 +690,17 @@ mod tests {
         // BIND's set options, cut short as its CHECKOPT allows.
         let a = parse("-norec -domain=lab.test -ndots=2 -po=54 -t=2 -ret=4 -cl=IN x").unwrap();
         assert!(!a.recurse && a.warnings.is_empty(), "{:?}", a.warnings);
-        assert_eq!(a.search, Some(vec!["lab.test".to_string()]));
+        assert_eq!(
+            (a.domain.as_deref(), a.use_search),
+            (Some("lab.test"), true)
+        );
         assert_eq!((a.ndots, a.port, a.tries), (2, 54, 4));
         assert_eq!(a.timeout, Duration::from_secs(2));
-        assert_eq!(parse("-nosearch x").unwrap().search, Some(vec![]));
-        assert_eq!(parse("-nosearch -sea x").unwrap().search, None);
+        assert!(!parse("-nosearch x").unwrap().use_search);
+        assert!(parse("-nosearch -sea x").unwrap().use_search);
+        // -search turns searching on and keeps -domain's list.
+        let a = parse("-domain=x.test -search y").unwrap();
+        assert_eq!((a.domain.as_deref(), a.use_search), (Some("x.test"), true));
         assert_eq!(
             parse("-type mx -norecursive -no x").unwrap().warnings,
             [

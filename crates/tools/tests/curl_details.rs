@@ -328,7 +328,25 @@ fn interim_answers_bare_lfs_dot_segments_and_a_renamed_head() {
                 "client",
                 "curl -sv -o /dev/null -L -d x=1 http://server:8084/",
             ),
+            (
+                "0s",
+                "server",
+                r"printf 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc' | nc -l 8085",
+            ),
+            ("1s", "client", "curl -si http://server:8085/"),
         ],
+    );
+    // -i shows the interim head too, before the final one.
+    let heads: Vec<&String> = r[13]
+        .stdout
+        .iter()
+        .filter(|l| l.starts_with("HTTP/"))
+        .collect();
+    assert_eq!(
+        heads,
+        ["HTTP/1.1 100 Continue\r", "HTTP/1.1 200 OK\r"],
+        "{:?}",
+        r[13]
     );
     // A POST redirected by a 303 goes on as a GET, said as curl says it.
     let e = &r[11].stderr;

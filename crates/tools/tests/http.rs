@@ -638,6 +638,10 @@ fn the_server_checks_requests() {
         "printf 'POST / HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 3\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\n' | nc server 80",
         "printf 'GET http://x/hello.txt HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | nc server 80",
         "printf 'POST / HTTP/1.1\\r\\nHost: x\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nzz\\r\\n' | nc server 80",
+        "printf 'POST / HTTP/1.1\\r\\nHost: x\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n+5\\r\\nhello\\r\\n0\\r\\n\\r\\n' | nc server 80",
+        "printf 'POST / HTTP/1.1\\r\\nHost: x\\r\\nTransfer-Encoding: chunked, chunked\\r\\n\\r\\n0\\r\\n\\r\\n' | nc server 80",
+        "printf 'GET /hello.txt HTTP/1.1\\r\\nHost: x\\r\\nContent(Length): 5\\r\\n\\r\\n' | nc server 80",
+        "printf '\\nGET /hello.txt HTTP/1.1\\nHost: x\\nConnection: close\\n\\n' | nc server 80",
     ]);
     // nc prints the response unchanged, CRLF line ends included.
     let first = |i: usize| {
@@ -668,6 +672,14 @@ fn the_server_checks_requests() {
     assert_eq!(first(8), "HTTP/1.1 200 OK");
     assert_eq!(r[8].stdout.last().unwrap(), "plain text file");
     assert_eq!(first(9), "HTTP/1.1 400 Bad Request");
+    // §7.1: a chunk size is hex digits only; §6.1: chunked once; RFC
+    // 9110 §5.1: a field name is a token.
+    assert_eq!(first(10), "HTTP/1.1 400 Bad Request");
+    assert_eq!(first(11), "HTTP/1.1 400 Bad Request");
+    assert_eq!(first(12), "HTTP/1.1 400 Bad Request");
+    // §2.2: an empty line before the request and bare LFs are read.
+    assert_eq!(first(13), "HTTP/1.1 200 OK");
+    assert_eq!(r[13].stdout.last().unwrap(), "plain text file");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::config::{CongestionAlgorithm, SocketOptions};
-use super::emit::mss_for;
+use super::emit::announced_mss;
 use super::state::{Phase, State};
 use super::table::{Listener, TcpLayer, TcpSocket};
 use super::tcb::{Connection, Owner, TcpInfo};
@@ -181,7 +181,7 @@ impl TcpLayer {
             SocketAddrV4::new(src, 0),
             remote,
             tcplab_wire::tcp::SeqNumber(0),
-            mss_for(route.mtu, self.config.min_announced_mss),
+            announced_mss(ip, &route, self.config.min_announced_mss),
             Owner::App,
             now,
             SocketOptions::default(),
@@ -218,7 +218,7 @@ impl TcpLayer {
             local,
             remote,
             iss,
-            mss_for(route.mtu, self.config.min_announced_mss),
+            announced_mss(ip, &route, self.config.min_announced_mss),
             Owner::App,
             now,
             opts,

@@ -17,6 +17,16 @@ pub fn mss_for(mtu: usize, floor: u16) -> u16 {
         .clamp(usize::from(floor.min(65495)), 65495) as u16
 }
 
+/// The MSS a SYN announces for `route`: from the MTU of the interface it
+/// leaves by, not the path MTU — the option says what this host can
+/// receive (RFC 9293 §3.7.1, RFC 6691 §2), and a narrower path learned
+/// from "fragmentation needed" limits only what it sends (RFC 1191 §3.1;
+/// Linux's advmss is the device's, `ipv4_default_advmss`).
+pub fn announced_mss(ip: &IpLayer, route: &RouteInfo, floor: u16) -> u16 {
+    let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
+    mss_for(link, floor)
+}
+
 /// Write IP and TCP headers and the payload of `plan` into `buf`.
 #[expect(
     clippy::too_many_arguments,

@@ -804,7 +804,14 @@ impl Connection {
         (ms < 120_000).then(|| std::time::Duration::from_millis(u64::from(ms)))
     }
 
+    /// RFC 5961 §7: challenge ACKs are throttled — per connection first,
+    /// by the interval that paces answers to unacceptable segments (as
+    /// Linux's tcp_send_challenge_ack checks the socket's
+    /// last_oow_ack_time), then by the stack's budget a second.
     fn challenge_ack(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.oow_allowed(ctx) {
+            return;
+        }
         if ctx.challenge.allow(ctx.now) {
             ctx.stats.challenge_acks += 1;
             self.rcv.ack_now();

@@ -6,7 +6,7 @@ use tcplab_wire::tcp::{self, Flags, SeqNumber};
 use tcplab_wire::Protocol;
 
 use super::config::SocketOptions;
-use super::emit::mss_for;
+use super::emit::announced_mss;
 use super::state::{Opening, Phase, State};
 use super::table::{TcpLayer, TcpSocket, Tuple};
 use super::tcb::{Connection, Owner};
@@ -122,7 +122,7 @@ impl TcpLayer {
             local,
             remote,
             iss,
-            mss_for(route.mtu, self.config.min_announced_mss),
+            announced_mss(ip, &route, self.config.min_announced_mss),
             Owner::Listener {
                 key: lkey,
                 queued: false,
@@ -186,7 +186,7 @@ impl TcpLayer {
             syn.seq_number + 1,
         );
         repr.window_len = opts.recv_buffer(&self.config).min(65535) as u16;
-        let mss = mss_for(route.mtu, self.config.min_announced_mss);
+        let mss = announced_mss(ip, &route, self.config.min_announced_mss);
         repr.max_seg_size = (!opts.no_options).then(|| opts.max_seg.map_or(mss, |m| m.min(mss)));
         repr.layout = self.config.option_layout;
         if self.send_raw(ip, &route, &repr, &opts) {
@@ -243,7 +243,7 @@ impl TcpLayer {
             local,
             remote,
             iss,
-            mss_for(route.mtu, self.config.min_announced_mss),
+            announced_mss(ip, &route, self.config.min_announced_mss),
             Owner::Listener {
                 key: lkey,
                 queued: false,

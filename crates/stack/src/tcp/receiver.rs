@@ -538,7 +538,15 @@ impl Receiver {
             current
         };
         let wnd = right - self.nxt;
-        let field = (wnd >> self.wscale).min(65535);
+        let mut field = (wnd >> self.wscale).min(65535);
+        // RFC 9293 §3.8.6 (SHLD-14): the field counts 2^shift bytes, and
+        // rounding down after data of an odd size would move the edge
+        // already offered left by a few bytes; round up then, as Linux's
+        // tcp_select_window aligns the window (a byte or seven past the
+        // buffer, which takes what fits and acknowledges only that).
+        if self.nxt + (field << self.wscale) < current && field < 65535 {
+            field = wnd.div_ceil(1 << self.wscale).min(65535);
+        }
         let edge = self.nxt + (field << self.wscale);
         if edge > self.adv_right {
             self.adv_right = edge;

@@ -119,6 +119,10 @@ pub struct Episode {
     /// Payload bytes window probes sent again (one a probe after the
     /// first): on the wire, so in `bytes_sent`, though not retransmissions.
     pub probe_bytes: u64,
+    /// Payload bytes sent once, kept when the connection closed with data
+    /// out or unsent (closing discards them, and the sequence numbers no
+    /// longer tell).
+    pub once_at_close: Option<u64>,
 }
 
 /// Before any episode.
@@ -137,6 +141,7 @@ static NO_EPISODE: Episode = Episode {
     },
     bytes_retrans: 0,
     probe_bytes: 0,
+    once_at_close: None,
 };
 
 /// Loss-recovery bookkeeping.
@@ -204,6 +209,12 @@ impl Recovery {
     pub fn resent(&self) -> (u64, u64) {
         let e = self.episode.as_deref().unwrap_or(&NO_EPISODE);
         (e.bytes_retrans, e.probe_bytes)
+    }
+
+    /// Payload bytes sent once, as they stood when the connection closed
+    /// (if it closed with data out or unsent).
+    pub fn once_at_close(&self) -> Option<u64> {
+        self.episode.as_deref().and_then(|e| e.once_at_close)
     }
 
     #[cfg(test)]

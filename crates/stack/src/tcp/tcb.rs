@@ -827,6 +827,12 @@ impl Connection {
         self.chrono.stop(Limit::Busy, true, now);
         self.goto(Phase::Closed);
         self.timers.stop_all();
+        // Discarding moves SND.UNA over what was out and unsent without
+        // its being acknowledged: `bytes_sent` keeps what it was.
+        if self.snd.una() != self.snd.nxt() || self.snd.unsent() > 0 {
+            let once = self.bytes_sent_once();
+            self.rec.episode_mut().once_at_close = Some(once);
+        }
         self.snd.discard();
         self.rec.force = false;
         self.persist.due = false;
@@ -856,20 +862,26 @@ impl Connection {
     /// sequence numbers' distance from ISS+1, exact modulo 2^32, settles
     /// which), and what went again is the episode box's.
     fn bytes_sent(&self) -> u64 {
+        let (retrans, probes) = self.rec.resent();
+        self.bytes_sent_once() + retrans + probes
+    }
+
+    /// Payload bytes sent for the first time (see `bytes_sent`).
+    fn bytes_sent_once(&self) -> u64 {
+        if let Some(once) = self.rec.once_at_close() {
+            return once;
+        }
         let (iss, una, nxt) = (self.snd.iss(), self.snd.una(), self.snd.nxt());
         let approx = self.counters.bytes_acked + (nxt.0.wrapping_sub(una.0)) as u64;
         let end = match self.snd.fin() {
             Some(f) if f < nxt => f,
             _ => nxt,
         };
-        let once = if nxt == iss {
-            0
-        } else {
-            let low = end.0.wrapping_sub(iss.0.wrapping_add(1));
-            approx.saturating_sub(u64::from((approx as u32).wrapping_sub(low)))
-        };
-        let (retrans, probes) = self.rec.resent();
-        once + retrans + probes
+        if nxt == iss {
+            return 0;
+        }
+        let low = end.0.wrapping_sub(iss.0.wrapping_add(1));
+        approx.saturating_sub(u64::from((approx as u32).wrapping_sub(low)))
     }
 
     /// What `TCP_INFO` reports, at `now` (the times since).

@@ -547,7 +547,11 @@ impl Url {
     /// segments removed.
     pub(super) fn join(&self, location: &str) -> Result<Url, Failure> {
         let location = location.split('#').next().unwrap_or("");
-        if location.contains("://") {
+        // Absolute when a scheme comes first (`/r?u=http://x` is a path).
+        let absolute = location
+            .find("://")
+            .is_some_and(|i| i > 0 && !location[..i].contains(['/', '?']));
+        if absolute {
             return Url::parse(location);
         }
         if let Some(rest) = location.strip_prefix("//") {

@@ -7,6 +7,9 @@ use super::*;
 
 /// One request and its response. Returns the response head, the body, and
 /// whether the connection may be reused.
+/// Interim (1xx) answers taken before the final one.
+const MAX_INTERIM: usize = 100;
+
 pub(super) async fn exchange(
     run: &mut Run<'_>,
     url: &Url,
@@ -142,6 +145,7 @@ pub(super) async fn exchange(
         .map(|r| crate::http::Pace::new(&run.host, r));
     // RFC 9110 §15.2: a 1xx response (but 101, which switches protocols)
     // is interim: shown (-v, -i) and passed over for the final one.
+    let mut interim = 0;
     let (head, code, proto) = loop {
         let head = open.conn.read_head().await;
         // Session tickets the server sent after the handshake were read on
@@ -238,6 +242,15 @@ pub(super) async fn exchange(
             }
         }
         if (100..200).contains(&code) && code != 101 {
+            // A server that never stops sending interim answers: given
+            // up on, not read (and kept) for ever.
+            interim += 1;
+            if interim > MAX_INTERIM {
+                return Err(Failure::new(8, "Weird server reply".into()));
+            }
+            if run.a.include || run.a.head {
+                run.interim.push(head);
+            }
             continue;
         }
         let proto = proto.to_string();

@@ -126,6 +126,9 @@ struct Run<'a> {
     body_kept: bool,
     /// `-D FILE`: every response head of the run so far, as written.
     dumped: Vec<u8>,
+    /// Interim (1xx) heads of the current exchange, for -i on a terminal:
+    /// they print before the final one.
+    interim: Vec<Head>,
     /// With -i or -I and -o FILE: the file holds this run's heads so far.
     heads_in_file: bool,
     /// This URL's transfer had an HTTP/1.0 answer (a redirect followed
@@ -429,6 +432,7 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         answered_http10: false,
         body_kept: false,
         dumped: Vec::new(),
+        interim: Vec::new(),
         pins: std::collections::BTreeMap::new(),
     };
     // Ctrl-C (or the end of a run) stops curl; what arrived stays in the
@@ -757,8 +761,10 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         let (head, data) =
             exchange(run, &url, &method, body.as_deref(), to_terminal, stats).await?;
         if (a.include || a.head) && matches!(sink, Sink::Terminal) {
+            printed.append(&mut run.interim);
             printed.push(head.clone());
         }
+        run.interim.clear();
         let code = stats.http_code;
         let location = head.header("location").map(str::to_string);
         // curl's redirect_url: where the last response would have led (a

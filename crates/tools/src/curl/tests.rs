@@ -172,6 +172,7 @@ fn urls() {
         ("#top", "/dir/page?q"),
         ("/a/./b/../c/.", "/a/c/"),
         ("g/..?k=/../", "/dir/?k=/../"),
+        ("/r?u=http://x/y", "/r?u=http://x/y"),
     ] {
         assert_eq!(base.join(reference).unwrap().target, target, "{reference}");
     }

@@ -29,6 +29,9 @@ pub enum HttpError {
     /// A request line longer than the head may be.
     #[error("request line longer than {MAX_HEAD} bytes")]
     LineTooLong,
+    /// A body past what its reader takes (a server's 413).
+    #[error("message body too large")]
+    BodyTooLarge,
     /// The body's reader wanted no more of it (it could not keep it).
     #[error("body refused by its reader")]
     Refused,
@@ -128,9 +131,15 @@ pub fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
         let (name, value) = line
             .split_once(':')
             .ok_or(HttpError::Malformed("header line without a colon"))?;
-        // RFC 9112 §5.1: no whitespace between the name and the colon.
-        if name.is_empty() || name.contains([' ', '\t']) {
+        // RFC 9112 §5.1: no whitespace between the name and the colon;
+        // RFC 9110 §5.1: the name is a token.
+        if name.is_empty() || !name.bytes().all(is_tchar) {
             return Err(HttpError::Malformed("bad header name"));
+        }
+        // RFC 9112 §2.2: a bare CR is invalid (a framing an LF-splitting
+        // recipient and a CRLF one would read apart).
+        if value.contains('\r') {
+            return Err(HttpError::Malformed("bare CR in a header"));
         }
         headers.push((name.to_string(), value.trim().to_string()));
         if headers.len() > 100 {
@@ -138,6 +147,11 @@ pub fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
         }
     }
     Ok(Head { start, headers })
+}
+
+/// RFC 9110 §5.6.2's tchar.
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
 
 /// Whether `b` can begin a request line: a method token (RFC 9110 §5.6.2
@@ -247,8 +261,14 @@ impl Conn {
     pub async fn read_head(&mut self) -> Result<Option<Head>, HttpError> {
         // RFC 9112 §2.2: ignore empty lines before a request line.
         loop {
-            while self.buffered().starts_with(b"\r\n") {
-                self.pos += 2;
+            loop {
+                if self.buffered().starts_with(b"\r\n") {
+                    self.pos += 2;
+                } else if self.buffered().starts_with(b"\n") {
+                    self.pos += 1;
+                } else {
+                    break;
+                }
             }
             // A response must begin `HTTP/` (curl's checkhttpprefix, in any
             // case): told from its first bytes, before any line ends.
@@ -267,7 +287,7 @@ impl Conn {
                 // A request line that alone passes the limit is its
                 // target's fault (RFC 9112 §3: 414, as Apache's
                 // LimitRequestLine answers).
-                if self.requests && find(self.buffered(), b"\r\n").is_none() {
+                if self.requests && find(self.buffered(), b"\n").is_none() {
                     return Err(HttpError::LineTooLong);
                 }
                 return Err(HttpError::HeadTooLarge);
@@ -300,9 +320,13 @@ impl Conn {
     /// A line (without CRLF) of at most `max` bytes.
     async fn read_line(&mut self, max: usize) -> Result<String, HttpError> {
         loop {
-            if let Some(end) = find(self.buffered(), b"\r\n") {
-                let line = String::from_utf8_lossy(&self.buffered()[..end]).into_owned();
-                self.pos += end + 2;
+            // Ended as a head's lines end (RFC 9112 §2.2: LF, a CR before
+            // it dropped), so chunk lines and trailers frame alike.
+            if let Some(end) = find(self.buffered(), b"\n") {
+                let text = &self.buffered()[..end];
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                let line = String::from_utf8_lossy(text).into_owned();
+                self.pos += end + 1;
                 return Ok(line);
             }
             if self.buffered().len() > max {
@@ -340,8 +364,17 @@ impl Conn {
     ) -> Result<(), HttpError> {
         loop {
             let line = self.read_line(1024).await?;
-            let size_text = line.split(';').next().unwrap_or("").trim();
-            if size_text.is_empty() || size_text.len() > 12 {
+            // RFC 9112 §7.1: chunk-size = 1*HEXDIG, whitespace only before
+            // an extension's `;` (no sign, no leading space).
+            let size_text = line
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches([' ', '\t']);
+            if size_text.is_empty()
+                || size_text.len() > 12
+                || !size_text.bytes().all(|b| b.is_ascii_hexdigit())
+            {
                 return Err(HttpError::Malformed("bad chunk size"));
             }
             let size = u64::from_str_radix(size_text, 16)

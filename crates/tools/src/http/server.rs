@@ -340,13 +340,21 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
         // a request with both framings may be refused (smuggling); §6.1:
         // a coding the server does not know is 501. Only chunked is known.
         if coded {
-            let only_chunked = head
+            let codings: Vec<&str> = head
                 .headers
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
                 .flat_map(|(_, v)| v.split(','))
-                .all(|t| t.trim().eq_ignore_ascii_case("chunked"));
-            let code = if !head.is_chunked() || length.is_some() || minor == "1.0" {
+                .map(str::trim)
+                .collect();
+            let only_chunked = codings.iter().all(|t| t.eq_ignore_ascii_case("chunked"));
+            // §6.1: chunked applied more than once is an error too.
+            let twice = codings
+                .iter()
+                .filter(|t| t.eq_ignore_ascii_case("chunked"))
+                .count()
+                > 1;
+            let code = if !head.is_chunked() || length.is_some() || minor == "1.0" || twice {
                 400
             } else if !only_chunked {
                 501
@@ -368,7 +376,7 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
         let mut sink = |b: &[u8]| {
             // (A chunked body's length is known only as it comes.)
             if (body.len() + b.len()) as u64 > MAX_BODY {
-                return Err(HttpError::HeadTooLarge);
+                return Err(HttpError::BodyTooLarge);
             }
             share.grow(b.len() as u64)?;
             body.extend_from_slice(b);
@@ -393,10 +401,17 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
                 refuse(&mut conn, &site, slot, 503, minor).await;
                 break;
             }
-            Ok(Err(HttpError::HeadTooLarge)) => {
+            Ok(Err(HttpError::BodyTooLarge)) => {
                 drop(body);
                 drop(share);
                 refuse(&mut conn, &site, slot, 413, minor).await;
+                break;
+            }
+            // A chunked body's trailer section past the head's limit.
+            Ok(Err(HttpError::HeadTooLarge)) => {
+                drop(body);
+                drop(share);
+                refuse(&mut conn, &site, slot, 431, minor).await;
                 break;
             }
             Ok(Err(HttpError::Malformed(_))) => {

@@ -39,9 +39,6 @@ struct State {
     frames_out: u64,
     connections: u64,
     dropped_unconnected: u64,
-    /// Reads from any peer that returned bytes (whether a caller was ever
-    /// answered).
-    reads: u64,
 }
 
 #[derive(Debug, Default)]
@@ -181,18 +178,18 @@ async fn connect(
         status.0.borrow_mut().phase = format!("connecting to {remote}");
         match drop_while(dev, status, TcpStream::connect(host, remote)).await {
             Ok(stream) => {
-                let heard = Cell::new(host.now());
-                let reads = status.0.borrow().reads;
+                let start = host.now();
+                let heard = Cell::new(start);
                 let end = session(dev, status, &stream, &mut out, &heard).await;
-                if status.0.borrow().reads > reads {
+                if host.now().saturating_since(start) >= backoff {
                     backoff = Duration::from_secs(1);
                     out.line(format!("{remote}: connection closed: {end}; calling again"));
                     continue;
                 }
-                // Closed before the peer said anything (a listener that
-                // turns callers away while its tunnel is taken): calling
-                // again at once would loop, a round trip a call. Back off
-                // as after a refused call.
+                // Closed soon after it was made (a listener that turns
+                // callers away while its tunnel is taken, or says a word
+                // and hangs up): calling again at once would loop, a round
+                // trip a call. Back off as after a refused call.
                 out.line(format!(
                     "{remote}: connection closed: {end}; calling again in {} s",
                     backoff.as_secs()
@@ -309,7 +306,6 @@ async fn session(
             Step::Read(Ok(0)) => return "the far end closed it".into(),
             Step::Read(Ok(n)) => {
                 heard.set(dev.host().now());
-                status.0.borrow_mut().reads += 1;
                 deframer.push(&buf[..n], &mut |frame| dev.inject(frame));
                 status.0.borrow_mut().frames_in = deframer.stats();
             }

@@ -670,16 +670,36 @@ fn rst_exact_in_window_and_outside() {
     );
 }
 
+/// RFC 5961 §7: challenge ACKs are throttled, per connection (one per
+/// `invalid_ack_interval`, 500 ms, as Linux's last_oow_ack_time paces
+/// them) and then per stack (`challenge_ack_limit` a second).
 #[test]
 fn rst_storm_only_exact_match_counts_and_challenges_are_limited() {
+    let storm = |b: &mut Bench| {
+        let mut challenges = 0;
+        for i in 2..2000u32 {
+            b.send(Seg::new(RST, IRS + i, 0));
+            challenges += b.recv().len();
+        }
+        challenges
+    };
     let mut b = Bench::new(|c| c.challenge_ack_limit = 5);
     let (c, _) = established(&mut b);
-    let mut challenges = 0;
-    for i in 2..2000u32 {
-        b.send(Seg::new(RST, IRS + i, 0));
-        challenges += b.recv().len();
-    }
-    assert_eq!(challenges, 5, "challenge ACKs are rate-limited");
+    assert_eq!(storm(&mut b), 1, "one challenge ACK per connection");
+    assert_eq!(b.state(c), State::Established);
+    b.advance(Duration::from_millis(400));
+    b.send(Seg::new(RST, IRS + 3, 0));
+    assert!(b.recv().is_empty(), "still within the interval");
+    b.advance(Duration::from_millis(100));
+    b.send(Seg::new(RST, IRS + 3, 0));
+    assert_eq!(b.recv().len(), 1, "after 500 ms, another");
+    // Without the per-connection interval, the stack's budget.
+    let mut b = Bench::new(|c| {
+        c.challenge_ack_limit = 5;
+        c.invalid_ack_interval = Duration::ZERO;
+    });
+    let (c, _) = established(&mut b);
+    assert_eq!(storm(&mut b), 5, "challenge ACKs are rate-limited");
     assert_eq!(b.state(c), State::Established);
     b.advance(Duration::from_secs(1));
     b.send(Seg::new(RST, IRS + 3, 0));

@@ -367,8 +367,7 @@ fn wire_data_out(log: &[(bool, Vec<u8>)]) -> (u64, u64, u64) {
     let mut base: Option<u32> = None;
     let mut high = 0u64;
     let mut last = 0u64;
-    for (to_b, d) in log.iter().filter(|(to_b, _)| *to_b) {
-        let _ = to_b;
+    for (_, d) in log.iter().filter(|(to_b, _)| *to_b) {
         let ip = ipv4::Packet::new_checked(&d[..]).unwrap();
         let p = tcp::Packet::new_checked(ip.payload()).unwrap();
         let r = tcp::Repr::parse(&p).unwrap();
@@ -480,4 +479,95 @@ fn sent_and_retransmitted_bytes_match_the_wire() {
         }
     }
     assert!(probed > 0, "no run probed a closed window");
+}
+
+/// With window scaling the window field counts units of 2^shift bytes:
+/// rounding the window down as data arrives in odd sizes would move the
+/// right edge left by a few bytes. RFC 9293 §3.8.6 (SHLD-14): it never
+/// moves left — the field rounds up when rounding down would shrink it,
+/// as Linux's tcp_select_window aligns it.
+#[test]
+fn the_scaled_right_edge_never_moves_left() {
+    use tcplab_wire::{ipv4, tcp};
+    for seed in 0..16u64 {
+        let mut p = Pair::new(seed, 1500, |_| {});
+        p.keep_log = true;
+        let (c, s) = connect(&mut p);
+        let mut rng = crate::Rng::new(seed);
+        let mut buf = vec![0u8; 4096];
+        for _ in 0..200 {
+            let n = 1 + rng.below(3000) as usize;
+            let _ = p.a.tcp_send(c, &vec![7u8; n]);
+            p.run_for(Duration::from_millis(rng.below(30)));
+            if rng.chance(0.7) {
+                let want = 1 + rng.below(4096) as usize;
+                let _ = p.b.tcp_recv(s, &mut buf[..want]);
+            }
+        }
+        // b's shift, from its <SYN,ACK>; then every segment b sent after.
+        let mut shift = None;
+        let mut last = None;
+        let mut seen = 0;
+        for (to_b, d) in &p.log {
+            if *to_b {
+                continue;
+            }
+            let ip = ipv4::Packet::new_checked(&d[..]).unwrap();
+            let seg = tcp::Packet::new_checked(ip.payload()).unwrap();
+            let r = tcp::Repr::parse(&seg).unwrap();
+            if r.flags.syn() {
+                shift = Some(r.window_scale.unwrap_or(0));
+                continue;
+            }
+            if !r.flags.ack() || r.flags.rst() {
+                continue;
+            }
+            let edge = r.ack_number + (usize::from(r.window_len) << shift.unwrap());
+            if let Some(prev) = last {
+                assert!(edge >= prev, "seed {seed}: right edge {prev:?} -> {edge:?}");
+            }
+            last = Some(edge);
+            seen += 1;
+        }
+        assert!(
+            shift.is_some_and(|s| s > 0) && seen > 50,
+            "seed {seed}: {seen}"
+        );
+    }
+}
+
+/// A connection reset with data out and unsent still reports what it
+/// sent (closing discards the queue; the count is kept, not re-derived).
+#[test]
+fn bytes_sent_survive_a_reset_with_data_in_flight() {
+    for seed in 0..6u64 {
+        let mut p = Pair::new(seed, 1500, |_| {});
+        p.keep_log = true;
+        p.faults.loss = 0.03;
+        let (c, s) = connect(&mut p);
+        let data = pattern(600_000, seed);
+        let mut sent = 0;
+        let mut buf = vec![0u8; 65536];
+        for _ in 0..40 {
+            if let Ok(k) = p.a.tcp_send(c, &data[sent..]) {
+                sent += k;
+            }
+            p.run_for(Duration::from_millis(5));
+            while p.b.tcp_recv(s, &mut buf).is_ok_and(|k| k > 0) {}
+        }
+        let now = p.now;
+        p.b.tcp_abort(now, s);
+        // Until the reset has arrived and nothing more moves.
+        p.run_for(Duration::from_millis(100));
+        let i = p.a.tcp_info(c).unwrap();
+        assert_eq!(i.state, State::Closed, "seed {seed}");
+        let (bytes, segs, again) = wire_data_out(&p.log);
+        assert!(i.bytes_sent > 0, "seed {seed}");
+        assert_eq!(
+            (i.bytes_sent, i.data_segs_out),
+            (bytes, segs),
+            "seed {seed}"
+        );
+        assert_eq!(i.bytes_retrans, again, "seed {seed}");
+    }
 }
