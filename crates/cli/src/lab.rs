@@ -128,10 +128,14 @@ impl Speakers {
 
 /// One transcript event as a line: `  1.021 client  64 bytes from ...`;
 /// `program` names an exit status's process (see [`Speakers`]).
-fn render(ev: &TranscriptEvent, width: usize, program: Option<&str>) -> Option<String> {
+fn render(
+    ev: &TranscriptEvent,
+    (width, secs): (usize, usize),
+    program: Option<&str>,
+) -> Option<String> {
     let stamp = |t: Instant| {
         let us = t.total_micros();
-        format!("{:>4}.{:03}", us / 1_000_000, (us % 1_000_000) / 1000)
+        format!("{:>secs$}.{:03}", us / 1_000_000, (us % 1_000_000) / 1000)
     };
     Some(match ev {
         // The scenario's own text (narration, command lines) with control
@@ -248,6 +252,16 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
         .map(|n| n.name.len())
         .max()
         .unwrap_or(4);
+    // The seconds column: wide enough for the scenario's last time (its
+    // end, or its last event), so the columns stay aligned.
+    let last = scenario
+        .timeline
+        .iter()
+        .map(|e| e.at)
+        .chain(scenario.end)
+        .max()
+        .unwrap_or_default();
+    let secs = last.as_secs().to_string().len().max(4);
     if !args.quiet {
         let title = scenario.title.as_deref().unwrap_or("scenario");
         let mut head = format!("== {title} — seed {} ==\n", sim.seed());
@@ -274,7 +288,8 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
         if quiet && !matches!(ev, TranscriptEvent::Output(_)) {
             return;
         }
-        if let Some(line) = render(ev, width, program.as_deref()).map(|l| l.trim_end().to_string())
+        if let Some(line) =
+            render(ev, (width, secs), program.as_deref()).map(|l| l.trim_end().to_string())
         {
             print(&format!("{line}\n"));
             sink_file.borrow_mut().line(&line);

@@ -1028,3 +1028,27 @@ fn the_readme_scenario_runs() {
     let text = lab_quiet("readme", &readme[start..end]);
     assert!(text.contains("3 packets transmitted"), "{text}");
 }
+
+/// The transcript's seconds column is as wide as the scenario's last time
+/// needs: a run past 9,999 s keeps its columns aligned.
+#[test]
+fn the_time_column_stays_aligned_past_ten_thousand_seconds() {
+    let dir = temp_dir("wide");
+    let file = dir.join("wide.toml");
+    std::fs::write(
+        &file,
+        "end = \"3h\"\n[[host]]\nname = \"a\"\naddr = \"10.0.1.2/24\"\n\
+         [[run]]\nat = \"1s\"\non = \"a\"\ncmd = \"printf early | cat\"\n\
+         [[run]]\nat = \"10001s\"\non = \"a\"\ncmd = \"printf late | cat\"\n",
+    )
+    .unwrap();
+    let out = tcplab().args(["lab", "-q"]).arg(&file).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        ["    1.000 a   early", "10001.000 a   late"],
+        "{text}"
+    );
+}
