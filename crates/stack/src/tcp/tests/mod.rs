@@ -12,6 +12,7 @@ mod reuseport;
 mod review;
 mod segments;
 mod segments_send;
+mod segments_sync;
 mod sockopts;
 mod table;
 mod timers;
