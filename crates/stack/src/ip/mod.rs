@@ -198,6 +198,12 @@ impl IpLayer {
         !self.ifaces.iter().any(|i| i.is_subnet_broadcast(src))
     }
 
+    /// The MTU of the interface `route` leaves by (the path's MTU may be
+    /// smaller).
+    pub fn link_mtu(&self, route: &RouteInfo) -> usize {
+        self.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu)
+    }
+
     /// Route a datagram this host originates. `src` is the socket's bound
     /// address, if any.
     pub fn route_local(

@@ -224,7 +224,7 @@ impl TcpLayer {
             opts,
         );
         conn.ts.offset = self.ts_offset(local, remote);
-        let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
+        let link = ip.link_mtu(&route);
         conn.update_path(&self.config, route.mtu, link);
         self.register_connection(key, conn);
         self.provide_buffers(key);

@@ -23,8 +23,7 @@ pub fn mss_for(mtu: usize, floor: u16) -> u16 {
 /// from "fragmentation needed" limits only what it sends (RFC 1191 §3.1;
 /// Linux's advmss is the device's, `ipv4_default_advmss`).
 pub fn announced_mss(ip: &IpLayer, route: &RouteInfo, floor: u16) -> u16 {
-    let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
-    mss_for(link, floor)
+    mss_for(ip.link_mtu(route), floor)
 }
 
 /// Write IP and TCP headers and the payload of `plan` into `buf`.

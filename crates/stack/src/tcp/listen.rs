@@ -139,7 +139,7 @@ impl TcpLayer {
         conn.snd
             .set_window(seg.seq_number, iss, u32::from(seg.window_len));
         {
-            let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
+            let link = ip.link_mtu(&route);
             let ctx = Self::ctx(
                 &self.config,
                 &mut self.stats,
@@ -258,7 +258,7 @@ impl TcpLayer {
         conn.rcv.set_wscale(0);
         conn.offer_wscale = false;
         conn.seg.peer_mss = peer_mss;
-        let link = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
+        let link = ip.link_mtu(&route);
         conn.update_path(&self.config, route.mtu, link);
         if let Some(c) = congestion {
             conn.algorithm = c;

@@ -528,7 +528,7 @@ impl TcpLayer {
     ) -> (usize, usize) {
         ip.route_local(now, remote, Some(local))
             .map_or((576, 576), |r| {
-                let link = ip.ifaces.get(r.iface.0).map_or(r.mtu, |i| i.mtu);
+                let link = ip.link_mtu(&r);
                 (r.mtu, link)
             })
     }
@@ -919,7 +919,7 @@ impl TcpLayer {
             if !more {
                 self.reap(key);
             }
-            let link_mtu = ip.ifaces.get(route.iface.0).map_or(route.mtu, |i| i.mtu);
+            let link_mtu = ip.link_mtu(&route);
             if route.iface == IfaceId::LOOPBACK {
                 // (Counted as sent on `lo` by build_segment already.)
                 let mut copy = ip.buffer();

@@ -392,35 +392,22 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
             )
             .await
         };
-        match read {
-            Ok(Ok(())) => {}
+        let code = match read {
+            Ok(Ok(())) => None,
             // Every connection's bodies together would pass BODIES_MAX.
-            Ok(Err(HttpError::Refused)) => {
-                drop(body);
-                drop(share);
-                refuse(&mut conn, &site, slot, 503, minor).await;
-                break;
-            }
-            Ok(Err(HttpError::BodyTooLarge)) => {
-                drop(body);
-                drop(share);
-                refuse(&mut conn, &site, slot, 413, minor).await;
-                break;
-            }
+            Ok(Err(HttpError::Refused)) => Some(503),
+            Ok(Err(HttpError::BodyTooLarge)) => Some(413),
             // A chunked body's trailer section past the head's limit.
-            Ok(Err(HttpError::HeadTooLarge)) => {
-                drop(body);
-                drop(share);
-                refuse(&mut conn, &site, slot, 431, minor).await;
-                break;
-            }
-            Ok(Err(HttpError::Malformed(_))) => {
-                drop(body);
-                drop(share);
-                refuse(&mut conn, &site, slot, 400, minor).await;
-                break;
-            }
+            Ok(Err(HttpError::HeadTooLarge)) => Some(431),
+            Ok(Err(HttpError::Malformed(_))) => Some(400),
             _ => break,
+        };
+        if let Some(code) = code {
+            // (The body's share is given back before the answer goes.)
+            drop(body);
+            drop(share);
+            refuse(&mut conn, &site, slot, code, minor).await;
+            break;
         }
         let keep = if minor == "1.1" {
             !head.has_token("connection", "close")
