@@ -387,6 +387,27 @@ fn listen_rules() {
     assert_eq!(b.s.tcp_info(h).unwrap().state, State::SynReceived);
 }
 
+/// The MSS a SYN announces says what this host can receive: the
+/// interface's MTU less 40, whatever path MTU it learned towards the peer
+/// (RFC 6691 §2; a narrower path limits only what it sends).
+#[test]
+fn the_announced_mss_is_the_links_not_a_learned_paths() {
+    let mut b = Bench::new(|_| {});
+    b.s.tcp_listen(sa(US, PORT), 4).unwrap();
+    let now = b.now;
+    assert_eq!(b.s.ip.pmtu.learn(now, THEM, 1000, 1500, 1500), Some(1000));
+    b.send(Seg::new(SYN, IRS, 0).mss(1460));
+    let synack = b.one();
+    assert_eq!((synack.flags, synack.mss), (SYN | ACK, Some(1460)));
+    // What it sends is bounded by the path: 1000 − 40.
+    let (h, _) =
+        b.s.tcp_sockets()
+            .into_iter()
+            .find(|(_, s)| matches!(s, crate::tcp::SocketSnapshot::Connection(_)))
+            .unwrap();
+    assert!(b.s.tcp_info(h).unwrap().mss <= 960);
+}
+
 /// A <SYN,ACK> to a listener: RFC 9293 §3.10.7.2 resets it (the ACK bit);
 /// FreeBSD drops it without a word (`listen_reset_synack` off), while a
 /// bare ACK is reset either way.
