@@ -306,10 +306,17 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
     });
     sim.close_captures()
         .map_err(|e| format!("cannot write captures: {}", io_reason(&e)))?;
-    let ran = scenario
+    let ran = if scenario
         .timeline
         .iter()
-        .any(|e| matches!(e.action, tcplab_sim::Action::Run { .. }));
+        .any(|e| matches!(e.action, tcplab_sim::Action::Run { .. }))
+    {
+        Ran::Commands
+    } else if scenario.timeline.is_empty() {
+        Ran::Nothing
+    } else {
+        Ran::ChangesOnly
+    };
     if !args.quiet {
         print(&format!(
             "\n{}",
@@ -320,7 +327,7 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
         write_report(&args, &scenario, &sim)?;
     }
     // (A scenario with no commands has nothing to draw.)
-    if !args.quiet && !record_asked(&args) && stuck.is_none() && ran {
+    if !args.quiet && !record_asked(&args) && stuck.is_none() && ran == Ran::Commands {
         // The same run again, drawn: the same file and seed, quoted for a
         // shell where need be.
         let file = match &args.file {
@@ -554,10 +561,22 @@ fn write_report(args: &LabArgs, scenario: &tcplab_sim::Scenario, sim: &Sim) -> R
     Ok(())
 }
 
-fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>, ran: bool) -> String {
+/// What a scenario's timeline held, for the summary's first words.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    Commands,
+    /// Route, link or impairment changes and narration, no command.
+    ChangesOnly,
+    Nothing,
+}
+
+fn summary(sim: &Sim, outcome: Outcome, pcap: Option<&PathBuf>, ran: Ran) -> String {
     let mut s = String::new();
     let end = match outcome {
-        Outcome::Finished if !ran => "nothing ran (the scenario has no commands)",
+        Outcome::Finished if ran == Ran::Nothing => "nothing ran (the scenario has no commands)",
+        Outcome::Finished if ran == Ran::ChangesOnly => {
+            "all changes made (the scenario has no commands)"
+        }
         Outcome::Finished => "all commands finished",
         Outcome::TimeLimit => "time limit reached",
         Outcome::Stalled => "nothing left to happen (a command is still waiting)",

@@ -473,6 +473,21 @@ fn paths_are_checked_before_the_run_and_empty_runs_say_so() {
         "no table without traffic: {text}"
     );
     assert!(!text.contains("--report"), "nothing to draw: {text}");
+    // Changes but no command: the changes are not "nothing".
+    let changes = dir.join("changes.toml");
+    std::fs::write(
+        &changes,
+        "[[host]]\nname = \"alone\"\naddr = \"10.0.0.1/24\"\n\
+         [[run]]\nat = \"1s\"\non = \"alone\"\nroute = \"add 10.9.0.0/16 via 10.0.0.2\"\n",
+    )
+    .unwrap();
+    let out = tcplab().arg("lab").arg(&changes).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("all changes made (the scenario has no commands) at 1.000000s"),
+        "{text}"
+    );
     // An output that is the scenario itself, or another output, is
     // refused before anything is written.
     let before = std::fs::read(&file).unwrap();

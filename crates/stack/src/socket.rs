@@ -207,6 +207,11 @@ pub enum PmtuDisc {
     /// Always set DF; a datagram over the path MTU is refused with
     /// "Message too long" (`-M do`).
     Do,
+    /// Always set DF, and ignore what was learnt about the path: only the
+    /// interface's MTU limits a datagram (Linux's `IP_PMTUDISC_PROBE`,
+    /// which `traceroute -F` and tracepath-like tools use to measure the
+    /// path themselves).
+    Probe,
 }
 
 /// An ICMP error that came back about a datagram this host sent, in the

@@ -142,13 +142,16 @@ fn a_udp_service_that_answers_ends_the_trace() {
     assert!(t.stdout[3].starts_with(" 3  10.99.3.2  "), "{:?}", t.stdout);
 }
 
-/// -F with a probe larger than the path MTU the host already learnt (from
-/// a ping's "Frag needed"): the host refuses each probe itself, and as
-/// Linux's traceroute reads that local error from each probe's socket,
-/// every probe of the hop shows `!F-<mtu>` without an address and the
-/// trace ends there (as traceroute 2.1.2 does over a veth of MTU 1500).
+/// -F asks for DF the way traceroute 2.1.2 does (`IP_PMTUDISC_PROBE`): a
+/// path MTU the host already learnt (from a ping's "Frag needed") does not
+/// stop a probe — the router before the narrow link answers the next
+/// hop's probe with `!F-576` —
+/// while a probe larger than the interface's MTU is refused by the host
+/// itself: traceroute reads that local error from each probe's socket, so
+/// every probe of the hop shows `!F-<mtu>` without an address and the trace
+/// ends there (as traceroute 2.1.2 does over a veth of MTU 1500).
 #[test]
-fn dont_fragment_past_a_known_path_mtu() {
+fn dont_fragment_probes_past_a_learnt_path_mtu() {
     let net = common::NET.replace(
         "ends = [\"r2\", \"server\"]\ndelay = \"100us\"",
         "ends = [\"r2\", \"server\"]\ndelay = \"100us\"\nmtu = 576",
@@ -157,14 +160,32 @@ fn dont_fragment_past_a_known_path_mtu() {
         &net,
         &[
             ("1s", "client", "ping -c 1 -M do -s 1000 10.99.3.2"),
-            ("2s", "client", "traceroute -n -F 10.99.3.2 1400"),
+            ("2s", "client", "ping -c 1 -M do -s 1000 10.99.3.2"),
+            ("3s", "client", "traceroute -n -F -q 1 10.99.3.2 1400"),
+            ("13s", "client", "traceroute -n -F 10.99.3.2 1600"),
         ],
     );
+    // The first ping taught the host the path MTU; the second is refused
+    // at home.
+    assert!(
+        r[1].stderr.join("\n").contains("message too long, mtu=576"),
+        "{:?}",
+        r[1].stderr
+    );
     assert_eq!(
-        r[1].out(),
+        r[2].out(),
         "\
 traceroute to 10.99.3.2 (10.99.3.2), 30 hops max, 1400 byte packets
- 1  *  0.000 ms !F-576 *  0.000 ms !F-576 *  0.000 ms !F-576
+ 1  10.99.1.1  0.200 ms
+ 2  10.99.2.2  0.600 ms
+ 3  10.99.2.2  0.600 ms !F-576
+"
+    );
+    assert_eq!(
+        r[3].out(),
+        "\
+traceroute to 10.99.3.2 (10.99.3.2), 30 hops max, 1600 byte packets
+ 1  *  0.000 ms !F-1500 *  0.000 ms !F-1500 *  0.000 ms !F-1500
 "
     );
 }

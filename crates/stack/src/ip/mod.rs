@@ -277,14 +277,21 @@ impl IpLayer {
                 mtu: route.mtu.min(ipv4::MAX_DATAGRAM),
             });
         }
+        // The MTU a datagram must fit: the path's, or for a prober the
+        // interface's alone (Linux's ip_sk_use_pmtu: IP_PMTUDISC_PROBE
+        // ignores the learnt path MTU).
+        let limit = match opts.pmtudisc {
+            PmtuDisc::Probe => self.link_mtu(route),
+            _ => route.mtu,
+        };
         let dont_frag = match opts.pmtudisc {
             PmtuDisc::Dont => false,
-            PmtuDisc::Want => total <= route.mtu,
-            PmtuDisc::Do => true,
+            PmtuDisc::Want => total <= limit,
+            PmtuDisc::Do | PmtuDisc::Probe => true,
         };
-        if dont_frag && total > route.mtu {
+        if dont_frag && total > limit {
             self.stats.out_discards += 1;
-            return Err(SendError::MessageTooLong { mtu: route.mtu });
+            return Err(SendError::MessageTooLong { mtu: limit });
         }
         self.stats.out_requests += 1;
         let repr = ipv4::Repr {
@@ -303,8 +310,13 @@ impl IpLayer {
         bytes.resize(total, 0);
         repr.emit(&mut ipv4::Packet::new_unchecked(&mut bytes[..]));
         bytes[ipv4::HEADER_LEN..].copy_from_slice(payload);
-        // Fragment at the path MTU, which may be below the interface's.
-        let mtu = route.mtu.min(self.ifaces[route.iface.0].mtu);
+        // Fragment at the path MTU, which may be below the interface's (a
+        // datagram with DF fits `limit` and is never cut).
+        let mtu = if dont_frag {
+            limit
+        } else {
+            route.mtu.min(self.ifaces[route.iface.0].mtu)
+        };
         self.transmit_mtu(route.iface, route.next_hop, bytes, mtu);
         Ok(())
     }

@@ -323,10 +323,12 @@ impl Prober {
     }
 }
 
-/// Probes may be fragmented on the way unless `-F` asks for DF.
+/// Probes may be fragmented on the way unless `-F` asks for DF; then, as
+/// traceroute 2.1.2 asks for `IP_PMTUDISC_PROBE`, a path MTU the host
+/// learnt earlier does not stop a probe, only the interface's does.
 fn pmtudisc(a: &TracerouteArgs) -> PmtuDisc {
     if a.dont_frag {
-        PmtuDisc::Do
+        PmtuDisc::Probe
     } else {
         PmtuDisc::Dont
     }
