@@ -236,6 +236,32 @@ impl Outgoing {
 }
 
 /// Whether a write went out; counts the datagrams lost if not.
+/// Pass an attached client's signals to its command at once and its input
+/// in order, while the command's standard input has room (the rest waits
+/// in the client, bounded by its window: see `Client::acknowledge`), then
+/// acknowledge what the command has read.
+fn feed_client(c: &mut crate::control::Client, host: &Host) {
+    let Some(pid) = c.pid else { return };
+    let mut held = Vec::new();
+    for input in std::mem::take(&mut c.input) {
+        match input {
+            ClientInput::Signal(2) => host.signal(pid, Signal::Interrupt),
+            ClientInput::Signal(13) => host.signal(pid, Signal::Pipe(Stream::Stdout)),
+            ClientInput::Signal(_) => host.signal(pid, Signal::Terminate),
+            other if !held.is_empty() || host.stdin_queued(pid) >= INPUT_HIGH => held.push(other),
+            ClientInput::Stdin(bytes) => {
+                c.fed += bytes.len() as u64;
+                host.feed_stdin(pid, &bytes);
+            }
+            ClientInput::StdinClosed => host.close_stdin(pid),
+        }
+    }
+    c.input = held;
+    // What the command has read of it so far.
+    let queued = host.stdin_queued(pid) as u64;
+    c.acknowledge(c.fed.saturating_sub(queued));
+}
+
 fn sent(outcome: std::io::Result<bool>, datagrams: u64, drops: &mut u64) -> bool {
     let ok = matches!(outcome, Ok(true));
     if !ok {
@@ -850,31 +876,7 @@ fn drive(
                     }
                 }
             }
-            if let Some(pid) = c.pid {
-                // Signals at once; input in order, while the command's
-                // standard input has room (the rest waits here, bounded by
-                // the client's window: see `Client::acknowledge`).
-                let mut held = Vec::new();
-                for input in std::mem::take(&mut c.input) {
-                    match input {
-                        ClientInput::Signal(2) => host.signal(pid, Signal::Interrupt),
-                        ClientInput::Signal(13) => host.signal(pid, Signal::Pipe(Stream::Stdout)),
-                        ClientInput::Signal(_) => host.signal(pid, Signal::Terminate),
-                        other if !held.is_empty() || host.stdin_queued(pid) >= INPUT_HIGH => {
-                            held.push(other)
-                        }
-                        ClientInput::Stdin(bytes) => {
-                            c.fed += bytes.len() as u64;
-                            host.feed_stdin(pid, &bytes);
-                        }
-                        ClientInput::StdinClosed => host.close_stdin(pid),
-                    }
-                }
-                c.input = held;
-                // What the command has read of it so far.
-                let queued = host.stdin_queued(pid) as u64;
-                c.acknowledge(c.fed.saturating_sub(queued));
-            }
+            feed_client(c, &host);
         }
         // Our own standard input, for the command, while it has room for
         // more (a pipe's writer blocks once the pipe is full).
@@ -919,6 +921,11 @@ fn drive(
             }
         }
         for c in control.clients.iter_mut() {
+            // The commands may have read their input: what was held comes
+            // now and the client hears how much was read, before this loop
+            // sleeps (a client at the end of its window sends nothing more
+            // until it does, so nothing else would wake us for it).
+            feed_client(c, &host);
             if let Some(pid) = c.pid {
                 if c.gone {
                     host.kill(pid);

@@ -79,6 +79,33 @@ fn binary_output_is_byte_exact() {
     assert_eq!(sha256(&got), want, "curl --output - > file");
 }
 
+/// A command that only reads its standard input and writes it out (no
+/// network to wake the stack's loop): a megabyte through `cat` comes back
+/// whole. The input window filled at 64 KiB and the acknowledgement of
+/// what `cat` had read waited for an event that never came.
+#[test]
+fn an_attached_filter_passes_a_megabyte_through() {
+    if !capable("an_attached_filter_passes_a_megabyte_through") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    let data: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let mut child = t.attach_child("cat");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.clone();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let o = finish(child, 30);
+    feeder.join().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(o.stdout.len(), data.len());
+    assert!(o.stdout == data, "cat changed the bytes");
+}
+
 #[test]
 fn ctrl_c_on_an_attached_command_stops_it_on_the_stack() {
     if !capable("ctrl_c_on_an_attached_command_stops_it_on_the_stack") {
