@@ -159,6 +159,9 @@ fn writes_pcap_files_and_counts_at_the_end() {
         ]
     );
     assert_eq!(r[2].exit, Some(0), "{:?}", r[2]);
+    // Stopped while writing, it prints no newline on standard output (it
+    // might be the capture file: `tcpdump -w -`).
+    assert!(r[2].stdout.is_empty(), "{:?}", r[2].stdout);
 }
 
 /// -v: the IP header in brackets, the rest on an indented line, TCP and
@@ -760,4 +763,65 @@ fn pcaps_through_standard_streams_numbers_and_counts() {
     assert_eq!(written.exit, Some(0), "{written:?}");
     assert!(!written.stdout.concat().is_empty(), "{written:?}");
     assert_eq!(r[4].exit, Some(1), "no file named '-': {:?}", r[4]);
+}
+
+/// A file cut short is read up to the cut and then reported in libpcap's
+/// words, status 1 (tcpdump 4.99.3, libpcap 1.10.3); an empty one and a
+/// pcapng one say what they are.
+#[test]
+fn a_capture_cut_short_says_where() {
+    let mut pcap = Vec::new();
+    {
+        let mut w = tcplab_wire::pcap::PcapWriter::new(&mut pcap, tcplab_wire::pcap::LinkType::Raw)
+            .unwrap();
+        let mut p = vec![
+            0x45, 0, 0, 32, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x13, 0x88, 0,
+            53, 0, 12, 0, 0, b'a', b'b', b'c', b'd',
+        ];
+        let sum = tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(&p[..20]));
+        p[10..12].copy_from_slice(&(!sum).to_be_bytes());
+        w.write_packet(std::time::Duration::from_secs(1), &p)
+            .unwrap();
+        w.write_packet(std::time::Duration::from_secs(2), &p)
+            .unwrap();
+    }
+    let esc = |b: &[u8]| -> String { b.iter().map(|b| format!("\\{b:03o}")).collect() };
+    // Cut inside the second record's header (11 of its 16 bytes).
+    let cut = esc(&pcap[..24 + 48 + 11]);
+    let r = run_in(
+        &www_net(),
+        &[
+            (
+                "1s",
+                "client",
+                &format!("printf '{cut}' | tcpdump -n -t -r -"),
+            ),
+            ("1s", "client", "printf '' | tcpdump -n -r -"),
+            (
+                "1s",
+                "client",
+                "printf '\\012\\015\\015\\012\\034\\000\\000\\000' | tcpdump -n -r -",
+            ),
+        ],
+    );
+    assert_eq!(r[0].exit, Some(1), "{:?}", r[0]);
+    assert_eq!(
+        r[0].stdout,
+        ["IP 10.0.0.1.5000 > 10.0.0.2.53: UDP, length 4"]
+    );
+    assert_eq!(
+        r[0].stderr.last().map(String::as_str),
+        Some("tcpdump: pcap_loop: truncated dump file; tried to read 16 header bytes, only got 11")
+    );
+    assert_eq!(r[1].exit, Some(1), "{:?}", r[1]);
+    assert_eq!(
+        r[1].stderr,
+        ["tcpdump: truncated dump file; tried to read 4 file header bytes, only got 0"]
+    );
+    assert_eq!(r[2].exit, Some(1), "{:?}", r[2]);
+    assert!(
+        r[2].stderr[0].starts_with("tcpdump: -: a pcapng file, which tcplab does not read"),
+        "{:?}",
+        r[2]
+    );
 }

@@ -84,32 +84,76 @@ pub struct Record {
     pub data: Vec<u8>,
 }
 
-/// Reads pcap streams (microsecond, either byte order); used by tests and
-/// tools that inspect captures.
+/// Reads pcap streams (microsecond or nanosecond timestamps, either byte
+/// order); used by tests and tools that inspect captures. Errors carry
+/// libpcap's words for the same fault (`truncated dump file; tried to read
+/// 16 header bytes, only got 11`), as tcpdump prints them.
 #[derive(Debug)]
 pub struct PcapReader<R: Read> {
     input: R,
     swapped: bool,
+    /// Timestamps' fractions are nanoseconds (magic `0xa1b23c4d`).
+    nanos: bool,
     pub link_type: u32,
-    /// The largest record the file's writer kept.
+    /// The largest record the file's writer kept (libpcap's adjusted
+    /// snapshot length: a header's 0 or oversized value reads as the
+    /// largest a link type allows, 262,144).
     pub snaplen: u32,
+}
+
+/// The pcapng section header block's type: not this format.
+const PCAPNG_MAGIC: u32 = 0x0a0d_0d0a;
+const MAGIC_NANOS: u32 = 0xa1b2_3c4d;
+/// libpcap's `max_snaplen_for_dlt` for the raw-IP link types.
+const MAX_SNAPLEN: u32 = 262_144;
+
+/// Read into `buf` until it is full or the input ends: how much came.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
 impl<R: Read> PcapReader<R> {
     pub fn new(mut input: R) -> io::Result<PcapReader<R>> {
         let mut header = [0u8; 24];
-        input.read_exact(&mut header)?;
+        let got = read_full(&mut input, &mut header[..4])?;
+        if got < 4 {
+            return Err(invalid(format!(
+                "truncated dump file; tried to read 4 file header bytes, only got {got}"
+            )));
+        }
         let magic = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-        let swapped = match magic {
-            MAGIC_MICROS => false,
-            m if m.swap_bytes() == MAGIC_MICROS => true,
-            _ => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "not a microsecond pcap file",
+        let (swapped, nanos) = match magic {
+            MAGIC_MICROS => (false, false),
+            MAGIC_NANOS => (false, true),
+            m if m.swap_bytes() == MAGIC_MICROS => (true, false),
+            m if m.swap_bytes() == MAGIC_NANOS => (true, true),
+            PCAPNG_MAGIC => {
+                return Err(invalid(
+                    "a pcapng file, which tcplab does not read (pcap only: `editcap -F pcap` converts it)"
+                        .into(),
                 ))
             }
+            _ => return Err(invalid("bad dump file format".into())),
         };
+        let got = read_full(&mut input, &mut header[4..])?;
+        if got < 20 {
+            return Err(invalid(format!(
+                "truncated dump file; tried to read 20 file header bytes, only got {got}"
+            )));
+        }
         let read = |b: &[u8]| {
             let v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             if swapped {
@@ -119,10 +163,15 @@ impl<R: Read> PcapReader<R> {
             }
         };
         let link_type = read(&header[20..24]);
-        let snaplen = read(&header[16..20]);
+        let snaplen = match read(&header[16..20]) {
+            0 => MAX_SNAPLEN,
+            n if n > MAX_SNAPLEN => MAX_SNAPLEN,
+            n => n,
+        };
         Ok(PcapReader {
             input,
             swapped,
+            nanos,
             link_type,
             snaplen,
         })
@@ -140,25 +189,41 @@ impl<R: Read> PcapReader<R> {
     /// The next record; `None` at a clean end of file.
     pub fn next_record(&mut self) -> io::Result<Option<Record>> {
         let mut header = [0u8; 16];
-        match self.input.read_exact(&mut header) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e),
+        match read_full(&mut self.input, &mut header)? {
+            0 => return Ok(None),
+            16 => {}
+            got => {
+                return Err(invalid(format!(
+                    "truncated dump file; tried to read 16 header bytes, only got {got}"
+                )))
+            }
         }
         let secs = self.u32_at(&header[0..4]);
-        let micros = self.u32_at(&header[4..8]);
+        let frac = self.u32_at(&header[4..8]);
         let caplen = self.u32_at(&header[8..12]);
         let orig_len = self.u32_at(&header[12..16]);
-        if caplen > SNAPLEN.max(262_144) || micros >= 1_000_000 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "bad pcap record",
-            ));
+        if caplen > MAX_SNAPLEN {
+            return Err(invalid(format!(
+                "invalid packet capture length {caplen}, bigger than snaplen of {}",
+                self.snaplen
+            )));
         }
+        // A fraction of a second or more is taken as it is, as libpcap
+        // does (it carries into the seconds).
+        let nanos = if self.nanos {
+            u64::from(frac)
+        } else {
+            u64::from(frac) * 1000
+        };
         let mut data = vec![0u8; caplen as usize];
-        self.input.read_exact(&mut data)?;
+        let got = read_full(&mut self.input, &mut data)?;
+        if got < data.len() {
+            return Err(invalid(format!(
+                "truncated dump file; tried to read {caplen} captured bytes, only got {got}"
+            )));
+        }
         Ok(Some(Record {
-            timestamp: Duration::new(u64::from(secs), micros * 1000),
+            timestamp: Duration::from_secs(u64::from(secs)) + Duration::from_nanos(nanos),
             orig_len,
             data,
         }))
@@ -185,5 +250,64 @@ mod tests {
         assert_eq!(rec.data, vec![0x45, 1, 2]);
         assert_eq!(r.next_record().unwrap().unwrap().data, Vec::<u8>::new());
         assert_eq!(r.next_record().unwrap(), None);
+    }
+
+    /// A file cut anywhere says where, in libpcap's words; a nanosecond
+    /// file reads; a pcapng file is named.
+    #[test]
+    fn faults_are_named_as_libpcap_names_them() {
+        let mut w = PcapWriter::new(Vec::new(), LinkType::Raw).unwrap();
+        w.write_packet(Duration::from_micros(2_000_003), &[0x45; 40])
+            .unwrap();
+        let bytes = w.into_inner();
+        let err = |b: &[u8]| -> String {
+            match PcapReader::new(b) {
+                Err(e) => e.to_string(),
+                Ok(mut r) => loop {
+                    match r.next_record() {
+                        Ok(Some(_)) => {}
+                        Ok(None) => break "clean end".into(),
+                        Err(e) => break e.to_string(),
+                    }
+                },
+            }
+        };
+        assert_eq!(
+            err(&[]),
+            "truncated dump file; tried to read 4 file header bytes, only got 0"
+        );
+        assert_eq!(
+            err(&bytes[..10]),
+            "truncated dump file; tried to read 20 file header bytes, only got 6"
+        );
+        assert_eq!(err(&bytes[..24]), "clean end");
+        assert_eq!(
+            err(&bytes[..35]),
+            "truncated dump file; tried to read 16 header bytes, only got 11"
+        );
+        assert_eq!(
+            err(&bytes[..60]),
+            "truncated dump file; tried to read 40 captured bytes, only got 20"
+        );
+        assert_eq!(err(&bytes), "clean end");
+        let mut huge = bytes.clone();
+        huge[32..36].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        assert_eq!(
+            err(&huge),
+            "invalid packet capture length 4294967280, bigger than snaplen of 65535"
+        );
+        assert!(err(&[0x0a, 0x0d, 0x0d, 0x0a, 0, 0]).starts_with("a pcapng file"));
+        assert_eq!(err(&[1, 2, 3, 4, 5]), "bad dump file format");
+        // Nanoseconds: the same record with its fraction in nanoseconds.
+        let mut nano = bytes.clone();
+        nano[0..4].copy_from_slice(&MAGIC_NANOS.to_le_bytes());
+        nano[28..32].copy_from_slice(&3_000u32.to_le_bytes());
+        let mut r = PcapReader::new(&nano[..]).unwrap();
+        let rec = r.next_record().unwrap().unwrap();
+        assert_eq!(rec.timestamp, Duration::from_micros(2_000_003));
+        // A header's snapshot length of 0 reads as libpcap's largest.
+        let mut zero = bytes.clone();
+        zero[16..20].copy_from_slice(&0u32.to_le_bytes());
+        assert_eq!(PcapReader::new(&zero[..]).unwrap().snaplen, 262_144);
     }
 }

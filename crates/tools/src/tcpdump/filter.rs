@@ -23,6 +23,12 @@
 //! 443`, `host 10.0.0.1 and not 10.0.0.2`). A load outside the packet
 //! rejects it, as a BPF program does; `tcp[...]` on a packet that is not
 //! TCP, or on a fragment after the first, makes its relation false.
+//!
+//! IPv6 packets (a TUN device's capture holds the kernel's own) pass
+//! `ip6`, `icmp6`, `tcp`/`udp`/`proto N` by their next header, `port` by
+//! the ports after the fixed header, `len`, `greater` and `less`, and
+//! nothing that tests IPv4 (`ip`, `host`, `net`, `ip[...]`), so `not ip`
+//! keeps them as pcap does; IPv6 addresses are not matched.
 
 use std::net::Ipv4Addr;
 
@@ -85,7 +91,11 @@ enum Prim {
     },
     /// `greater N` (true) / `less N` (false).
     Length(bool, usize),
-    /// `ip6`: nothing an IPv4 capture holds.
+    /// `ip6` alone: an IPv6 packet (a TUN device's capture holds the
+    /// kernel's own; the stack sends none).
+    Ip6,
+    /// `ip6` qualified (`ip6 host ::1`, `ip6 proto 6`): nothing, since
+    /// IPv6 addresses and headers are not looked into.
     Nothing,
     /// `arp`, `rarp`: link-layer protocols, which a raw IP link cannot
     /// carry at all (libpcap rejects a filter that only they could pass).
@@ -467,7 +477,13 @@ impl Parser<'_> {
             // match nothing here, alone or qualified (`arp host 10.0.0.1`,
             // `ip6 proto 6`, `ip6 src host ::1`): the qualifier's words
             // are taken and match nothing either.
+            // IPv6's ICMP: its next header, 58.
+            "icmp6" if !self.peek().is_some_and(is_qualifier) => {
+                self.last = None;
+                return Ok(Node::Prim(Prim::Proto(58)));
+            }
             "ip6" | "arp" | "rarp" => {
+                let taken = self.pos;
                 if self.eat("proto") {
                     self.next().ok_or_else(|| self.unexpected())?;
                 } else {
@@ -496,7 +512,11 @@ impl Parser<'_> {
                     }
                 }
                 self.last = None;
-                return Ok(Node::Prim(if w == "ip6" { Prim::Nothing } else { Prim::Arp }));
+                return Ok(Node::Prim(match w.as_str() {
+                    "ip6" if taken == self.pos => Prim::Ip6,
+                    "ip6" => Prim::Nothing,
+                    _ => Prim::Arp,
+                }));
             }
             "ether" => {
                 return Err(
@@ -926,7 +946,6 @@ impl Filter {
         Ok(Filter { root: Some(root) })
     }
 
-    /// Whether the datagram `bytes` passes.
     /// Whether no packet of a raw IP link can pass (libpcap's "expression
     /// rejects all packets"): `arp`, and what only it could let through.
     pub fn rejects_all_raw(&self) -> bool {
@@ -950,20 +969,38 @@ impl Filter {
         self.root.as_ref().and_then(constant) == Some(false)
     }
 
+    /// Whether the datagram `bytes` passes.
     pub fn matches(&self, bytes: &[u8]) -> bool {
         let Some(root) = &self.root else {
             return true;
         };
-        let Ok(p) = ipv4::Packet::new_checked(bytes) else {
-            return false;
-        };
-        let ctx = Pkt {
-            bytes,
-            proto: u8::from(p.protocol()),
-            first_fragment: p.frag_offset() == 0,
-            header_len: p.header_len(),
-            src: u32::from(p.src_addr()),
-            dst: u32::from(p.dst_addr()),
+        let ctx = if bytes.len() >= 40 && bytes[0] >> 4 == 6 {
+            // An IPv6 packet (a raw-IP capture of a TUN device): `ip6`,
+            // its next header for `tcp`/`udp`/`icmp6`/`proto`, ports
+            // just past the fixed header, and lengths; no IPv4 test
+            // passes (pcap checks the version or ethertype first).
+            Pkt {
+                bytes,
+                v6: true,
+                proto: bytes[6],
+                first_fragment: true,
+                header_len: 40,
+                src: 0,
+                dst: 0,
+            }
+        } else {
+            let Ok(p) = ipv4::Packet::new_checked(bytes) else {
+                return false;
+            };
+            Pkt {
+                bytes,
+                v6: false,
+                proto: u8::from(p.protocol()),
+                first_fragment: p.frag_offset() == 0,
+                header_len: p.header_len(),
+                src: u32::from(p.src_addr()),
+                dst: u32::from(p.dst_addr()),
+            }
         };
         ctx.eval(root).unwrap_or(false)
     }
@@ -971,6 +1008,8 @@ impl Filter {
 
 struct Pkt<'a> {
     bytes: &'a [u8],
+    /// An IPv6 packet: `proto` is its next header, `header_len` 40.
+    v6: bool,
     proto: u8,
     first_fragment: bool,
     header_len: usize,
@@ -1006,8 +1045,11 @@ impl Pkt<'_> {
 
     fn prim(&self, p: &Prim) -> bool {
         match *p {
-            Prim::Ip => true,
+            Prim::Ip => !self.v6,
+            Prim::Ip6 => self.v6,
             Prim::Nothing | Prim::Arp => false,
+            // ICMP is IPv4's; IPv6's is `icmp6` (58).
+            Prim::Proto(ICMP) if self.v6 => false,
             Prim::Proto(n) => self.proto == n,
             Prim::Length(greater, n) => {
                 if greater {
@@ -1017,7 +1059,7 @@ impl Pkt<'_> {
                 }
             }
             Prim::Net { dir, addr, mask } => {
-                dir.test(self.src & mask == addr, self.dst & mask == addr)
+                !self.v6 && dir.test(self.src & mask == addr, self.dst & mask == addr)
             }
             Prim::Ports { dir, lo, hi, proto } => {
                 let carries = match proto {
@@ -1042,6 +1084,8 @@ impl Pkt<'_> {
     /// `tcp[...]` in an expression needs a TCP packet's first fragment.
     fn layers_present(&self, a: &Arith) -> bool {
         match a {
+            // pcap's ip[], tcp[], udp[], icmp[] are IPv4's.
+            Arith::Load(..) if self.v6 => false,
             Arith::Load(Layer::Over(p), off, _) => {
                 self.proto == *p && self.first_fragment && self.layers_present(off)
             }

@@ -494,8 +494,14 @@ async fn read_file(
     };
     let mut reader = match PcapReader::new(&bytes[..]) {
         Ok(r) => r,
-        Err(_) => {
-            err.line("tcpdump: bad dump file format");
+        Err(e) => {
+            // libpcap's words (`bad dump file format`, `truncated dump
+            // file; ...`); a pcapng file is named, with the path.
+            if e.to_string().starts_with("a pcapng") {
+                err.line(format!("tcpdump: {path}: {e}"));
+            } else {
+                err.line(format!("tcpdump: {e}"));
+            }
             return 1;
         }
     };
@@ -532,9 +538,10 @@ async fn read_file(
         let record = match reader.next_record() {
             Ok(Some(r)) => r,
             Ok(None) => break,
-            Err(_) => {
-                // libpcap's complaint about a file cut short.
-                err.line("tcpdump: pcap_loop: truncated dump file");
+            Err(e) => {
+                // libpcap's complaint about a file cut short, or a record
+                // it cannot hold.
+                err.line(format!("tcpdump: pcap_loop: {e}"));
                 status = 1;
                 break;
             }
@@ -803,10 +810,11 @@ pub async fn run(
             return 1;
         }
     }
-    // tcpdump's cleanup on a signal ends a line it may have been printing
-    // with a newline on standard output before the counts (-c's normal
-    // end does not).
-    if interrupted {
+    // tcpdump ends a line it may have been printing with a newline on
+    // standard output when a signal stops it (-c's normal end does not),
+    // only when it was printing: with -w the output may be the capture
+    // file itself (`-w -`), which a stray byte would cut short.
+    if interrupted && dump.is_none() {
         out.line("");
     }
     err.line(format!(

@@ -495,3 +495,47 @@ fn host_names_are_looked_up() {
         .matches(&packet(6, 1, 2)));
     assert!(Filter::parse(&words("host -x")).is_err());
 }
+
+/// An IPv6 packet of a raw-IP capture: `ip6`, `not ip`, its next header
+/// and ports pass as pcap passes them; nothing that tests IPv4 does.
+#[test]
+fn ipv6_packets_pass_what_pcap_passes_them() {
+    let v6 = |next: u8, sport: u16, dport: u16| -> Vec<u8> {
+        let mut p = vec![0u8; 48];
+        p[0] = 0x60;
+        p[4..6].copy_from_slice(&8u16.to_be_bytes());
+        p[6] = next;
+        p[7] = 64;
+        p[40..42].copy_from_slice(&sport.to_be_bytes());
+        p[42..44].copy_from_slice(&dport.to_be_bytes());
+        p
+    };
+    let (rs, tcp80) = (v6(58, 0x8500, 0), v6(6, 1000, 80));
+    let m = |expr: &str, p: &[u8]| f(expr).matches(p);
+    for pass in [
+        "ip6",
+        "not ip",
+        "icmp6",
+        "ip6 and icmp6",
+        "len = 48",
+        "greater 40",
+    ] {
+        assert!(m(pass, &rs), "{pass}");
+    }
+    for fail in [
+        "ip",
+        "icmp",
+        "tcp",
+        "host 10.0.0.1",
+        "not ip6",
+        "ip[0] = 0x60",
+        "ip6 host ::1",
+    ] {
+        assert!(!m(fail, &rs), "{fail}");
+    }
+    assert!(m("tcp port 80", &tcp80) && m("ip6 and tcp", &tcp80) && !m("udp", &tcp80));
+    assert!(!m("tcp[13] = 0", &tcp80), "tcp[] is IPv4's");
+    // And an IPv4 packet is not `ip6` or `icmp6`.
+    let v4 = packet(6, 1000, 80);
+    assert!(!m("ip6", &v4) && !m("icmp6", &v4) && m("not ip6", &v4));
+}
