@@ -581,7 +581,7 @@ fn bad_arguments() {
         );
     }
     // Addresses as iproute2 reads them: any (`*`, `*:*`, `0/0`), a short
-    // one (bytes in order), one in brackets; the words for what sockets
+    // one (bytes in order), one in brackets, an empty port (any); the words for what sockets
     // here do not have, unsupported.
     for ok in [
         "ss src '*'",
@@ -589,6 +589,7 @@ fn bad_arguments() {
         "ss src 0/0",
         "ss dst 10.1",
         "ss src [10.0.0.2]:80",
+        "ss src 10.0.0.2:",
     ] {
         assert!(tcplab_tools::Command::parse(ok).is_ok(), "{ok}");
     }

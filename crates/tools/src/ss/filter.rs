@@ -209,7 +209,8 @@ impl Expr {
                 }
                 *pos += 1;
                 let (host, port) = match a.rsplit_once(':') {
-                    Some((h, "*")) => (h, None),
+                    // `ADDR:` too (iproute2 reads an empty port as any).
+                    Some((h, "*" | "")) => (h, None),
                     Some((h, p)) => {
                         let port = filter_port(p).ok_or_else(|| not_a_port(p))?;
                         (h, Some(port))

@@ -583,10 +583,21 @@ impl Parser<'_> {
             _ => return Err(self.unexpected()),
         };
         let kw = self.next().unwrap_or_default();
+        // pcap's grammar takes `not` before the value too (`nid: not id`):
+        // `port not 53` is `not port 53`.
+        let mut negations = 0;
+        while matches!(self.peek(), Some("not" | "!")) {
+            self.pos += 1;
+            negations += 1;
+        }
         let v = self
             .next()
             .ok_or_else(|| format!("syntax error: `{kw}` needs a value"))?;
-        self.value(Quals { proto, dir, kind }, &v)
+        let mut node = self.value(Quals { proto, dir, kind }, &v)?;
+        for _ in 0..negations {
+            node = Node::Not(Box::new(node));
+        }
+        Ok(node)
     }
 
     /// The primitive `q` with the value `v`.

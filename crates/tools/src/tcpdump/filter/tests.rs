@@ -539,3 +539,14 @@ fn ipv6_packets_pass_what_pcap_passes_them() {
     let v4 = packet(6, 1000, 80);
     assert!(!m("ip6", &v4) && !m("icmp6", &v4) && m("not ip6", &v4));
 }
+
+/// `port not 53`, `host not 10.0.0.1`: pcap's grammar negates the value.
+#[test]
+fn a_negated_value_negates_its_primitive() {
+    let m = |expr: &str, p: &[u8]| f(expr).matches(p);
+    let (dns, web) = (packet(17, 1000, 53), packet(6, 1000, 80));
+    assert!(!m("port not 53", &dns) && m("port not 53", &web));
+    assert!(m("udp port not 80", &dns) && !m("tcp port not 80", &web));
+    assert!(!m("host not 10.0.0.1", &web) && m("host ! 10.0.0.9", &web));
+    assert!(m("port not not 53", &dns));
+}
