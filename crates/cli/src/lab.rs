@@ -312,7 +312,12 @@ pub fn run(args: LabArgs) -> Result<ExitCode, String> {
         .any(|e| matches!(e.action, tcplab_sim::Action::Run { .. }))
     {
         Ran::Commands
-    } else if scenario.timeline.is_empty() {
+    } else if scenario
+        .timeline
+        .iter()
+        .all(|e| matches!(e.action, tcplab_sim::Action::Say(_)))
+    {
+        // Narration alone changes nothing either.
         Ran::Nothing
     } else {
         Ran::ChangesOnly
@@ -565,8 +570,9 @@ fn write_report(args: &LabArgs, scenario: &tcplab_sim::Scenario, sim: &Sim) -> R
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ran {
     Commands,
-    /// Route, link or impairment changes and narration, no command.
+    /// Route, link or impairment changes (and narration), no command.
     ChangesOnly,
+    /// No command and no change (an empty timeline, or narration alone).
     Nothing,
 }
 

@@ -235,7 +235,6 @@ impl Outgoing {
     }
 }
 
-/// Whether a write went out; counts the datagrams lost if not.
 /// Pass an attached client's signals to its command at once and its input
 /// in order, while the command's standard input has room (the rest waits
 /// in the client, bounded by its window: see `Client::acknowledge`), then
@@ -262,6 +261,7 @@ fn feed_client(c: &mut crate::control::Client, host: &Host) {
     c.acknowledge(c.fed.saturating_sub(queued));
 }
 
+/// Whether a write went out; counts the datagrams lost if not.
 fn sent(outcome: std::io::Result<bool>, datagrams: u64, drops: &mut u64) -> bool {
     let ok = matches!(outcome, Ok(true));
     if !ok {

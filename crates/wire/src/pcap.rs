@@ -146,12 +146,14 @@ impl<R: Read> PcapReader<R> {
                         .into(),
                 ))
             }
-            _ => return Err(invalid("bad dump file format".into())),
+            _ => return Err(invalid("unknown file format".into())),
         };
         let got = read_full(&mut input, &mut header[4..])?;
         if got < 20 {
+            // (libpcap names the whole header's size and counts what came
+            // after the magic number.)
             return Err(invalid(format!(
-                "truncated dump file; tried to read 20 file header bytes, only got {got}"
+                "truncated dump file; tried to read 24 file header bytes, only got {got}"
             )));
         }
         let read = |b: &[u8]| {
@@ -203,6 +205,8 @@ impl<R: Read> PcapReader<R> {
         let caplen = self.u32_at(&header[8..12]);
         let orig_len = self.u32_at(&header[12..16]);
         if caplen > MAX_SNAPLEN {
+            // (The snapshot length is at most MAX_SNAPLEN, so this is
+            // libpcap's "bigger than snaplen" case.)
             return Err(invalid(format!(
                 "invalid packet capture length {caplen}, bigger than snaplen of {}",
                 self.snaplen
@@ -222,6 +226,9 @@ impl<R: Read> PcapReader<R> {
                 "truncated dump file; tried to read {caplen} captured bytes, only got {got}"
             )));
         }
+        // A record longer than the file's snapshot length (a damaged or
+        // hand-made file) is cut to it, as libpcap hands it over.
+        data.truncate(self.snaplen as usize);
         Ok(Some(Record {
             timestamp: Duration::from_secs(u64::from(secs)) + Duration::from_nanos(nanos),
             orig_len,
@@ -278,7 +285,7 @@ mod tests {
         );
         assert_eq!(
             err(&bytes[..10]),
-            "truncated dump file; tried to read 20 file header bytes, only got 6"
+            "truncated dump file; tried to read 24 file header bytes, only got 6"
         );
         assert_eq!(err(&bytes[..24]), "clean end");
         assert_eq!(
@@ -297,7 +304,18 @@ mod tests {
             "invalid packet capture length 4294967280, bigger than snaplen of 65535"
         );
         assert!(err(&[0x0a, 0x0d, 0x0d, 0x0a, 0, 0]).starts_with("a pcapng file"));
-        assert_eq!(err(&[1, 2, 3, 4, 5]), "bad dump file format");
+        assert_eq!(err(&[1, 2, 3, 4, 5]), "unknown file format");
+        // Past the file's snapshot length but within libpcap's maximum:
+        // named so; within the snapshot length's reach, cut to it.
+        let mut small = bytes.clone();
+        small[16..20].copy_from_slice(&20u32.to_le_bytes());
+        let mut r = PcapReader::new(&small[..]).unwrap();
+        assert_eq!(r.next_record().unwrap().unwrap().data.len(), 20);
+        small[32..36].copy_from_slice(&300_000u32.to_le_bytes());
+        assert_eq!(
+            err(&small),
+            "invalid packet capture length 300000, bigger than snaplen of 20"
+        );
         // Nanoseconds: the same record with its fraction in nanoseconds.
         let mut nano = bytes.clone();
         nano[0..4].copy_from_slice(&MAGIC_NANOS.to_le_bytes());

@@ -269,14 +269,6 @@ impl IpLayer {
         payload: &[u8],
     ) -> Result<(), SendError> {
         let total = ipv4::HEADER_LEN + payload.len();
-        if total > ipv4::MAX_DATAGRAM {
-            // Linux's ip_append_data reports the path's MTU here too
-            // (ip_local_error with the fragment size, at most 65,535: the
-            // loopback's 65,536 shows as 65,535), as iputils shows.
-            return Err(SendError::MessageTooLong {
-                mtu: route.mtu.min(ipv4::MAX_DATAGRAM),
-            });
-        }
         // The MTU a datagram must fit: the path's, or for a prober the
         // interface's alone (Linux's ip_sk_use_pmtu: IP_PMTUDISC_PROBE
         // ignores the learnt path MTU).
@@ -284,6 +276,14 @@ impl IpLayer {
             PmtuDisc::Probe => self.link_mtu(route),
             _ => route.mtu,
         };
+        if total > ipv4::MAX_DATAGRAM {
+            // Linux's ip_append_data reports the MTU it fragments at here
+            // too (ip_local_error with the fragment size, at most 65,535:
+            // the loopback's 65,536 shows as 65,535), as iputils shows.
+            return Err(SendError::MessageTooLong {
+                mtu: limit.min(ipv4::MAX_DATAGRAM),
+            });
+        }
         let dont_frag = match opts.pmtudisc {
             PmtuDisc::Dont => false,
             PmtuDisc::Want => total <= limit,

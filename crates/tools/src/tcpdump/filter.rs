@@ -94,8 +94,8 @@ enum Prim {
     /// `ip6` alone: an IPv6 packet (a TUN device's capture holds the
     /// kernel's own; the stack sends none).
     Ip6,
-    /// `ip6` qualified (`ip6 host ::1`, `ip6 proto 6`): nothing, since
-    /// IPv6 addresses and headers are not looked into.
+    /// `ip6` qualified by an address (`ip6 host ::1`), `arp host A`:
+    /// nothing, since IPv6 addresses are not looked into.
     Nothing,
     /// `arp`, `rarp`: link-layer protocols, which a raw IP link cannot
     /// carry at all (libpcap rejects a filter that only they could pass).
@@ -436,8 +436,8 @@ impl Parser<'_> {
                 let n = number(&v).ok_or_else(|| format!("invalid length {v}"))?;
                 return Ok(Node::Prim(Prim::Length(w == "greater", n as usize)));
             }
-            // `proto P` alone: pcap's `ip proto P or ip6 proto P`, and
-            // only the first can be here.
+            // `proto P` alone: pcap's `ip proto P or ip6 proto P` (an IPv6
+            // packet's next header).
             "proto" => return self.proto_value(),
             "ip" | "tcp" | "udp" | "icmp" => {
                 let proto = proto_number(&w);
@@ -456,8 +456,11 @@ impl Parser<'_> {
                 if w == "ip" && self.peek() == Some("broadcast") {
                     return Err("`ip broadcast` is not supported in tcplab (it needs the interface's netmask)".into());
                 }
+                // `ip proto P`, `ip host A`, ...: IPv4's alone.
+                let ipv4_only =
+                    |n: Node| Node::And(Box::new(Node::Prim(Prim::Ip)), Box::new(n));
                 if w == "ip" && self.eat("proto") {
-                    return self.proto_value();
+                    return self.proto_value().map(ipv4_only);
                 }
                 let proto_node = Node::Prim(proto.map_or(Prim::Ip, Prim::Proto));
                 // A protocol alone, or qualifying what follows it.
@@ -467,21 +470,28 @@ impl Parser<'_> {
                     self.last = None;
                     return Ok(proto_node);
                 }
-                return self.qualified(proto);
+                let q = self.qualified(proto)?;
+                return Ok(if w == "ip" { ipv4_only(q) } else { q });
             }
             "src" | "dst" | "host" | "net" | "port" | "portrange" => {
                 self.pos -= 1;
                 return self.qualified(None);
             }
-            // Protocols an IPv4 stack never carries: valid filters that
-            // match nothing here, alone or qualified (`arp host 10.0.0.1`,
-            // `ip6 proto 6`, `ip6 src host ::1`): the qualifier's words
-            // are taken and match nothing either.
             // IPv6's ICMP: its next header, 58.
             "icmp6" if !self.peek().is_some_and(is_qualifier) => {
                 self.last = None;
                 return Ok(Node::Prim(Prim::Proto(58)));
             }
+            // `ip6 proto P`: an IPv6 packet's next header.
+            "ip6" if self.eat("proto") => {
+                self.last = None;
+                let p = self.proto_value()?;
+                return Ok(Node::And(Box::new(Node::Prim(Prim::Ip6)), Box::new(p)));
+            }
+            // Protocols an IPv4 stack never carries, and IPv6 addresses:
+            // valid filters that match nothing here (`arp host 10.0.0.1`,
+            // `ip6 src host ::1`): the qualifier's words are taken and
+            // match nothing either; `ip6` alone is an IPv6 packet.
             "ip6" | "arp" | "rarp" => {
                 let taken = self.pos;
                 if self.eat("proto") {

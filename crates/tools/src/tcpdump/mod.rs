@@ -495,7 +495,7 @@ async fn read_file(
     let mut reader = match PcapReader::new(&bytes[..]) {
         Ok(r) => r,
         Err(e) => {
-            // libpcap's words (`bad dump file format`, `truncated dump
+            // libpcap's words (`unknown file format`, `truncated dump
             // file; ...`); a pcapng file is named, with the path.
             if e.to_string().starts_with("a pcapng") {
                 err.line(format!("tcpdump: {path}: {e}"));

@@ -530,14 +530,20 @@ fn ipv6_packets_pass_what_pcap_passes_them() {
         "not ip6",
         "ip[0] = 0x60",
         "ip6 host ::1",
+        "ip proto 58",
+        "ip proto \\icmp",
+        "ip6 proto 6",
     ] {
         assert!(!m(fail, &rs), "{fail}");
     }
     assert!(m("tcp port 80", &tcp80) && m("ip6 and tcp", &tcp80) && !m("udp", &tcp80));
+    assert!(m("ip6 proto 58", &rs) && m("proto 58", &rs) && m("ip6 proto \\tcp", &tcp80));
+    assert!(!m("ip proto 6", &tcp80) && !m("ip port 80", &tcp80) && m("port 80", &tcp80));
     assert!(!m("tcp[13] = 0", &tcp80), "tcp[] is IPv4's");
     // And an IPv4 packet is not `ip6` or `icmp6`.
     let v4 = packet(6, 1000, 80);
     assert!(!m("ip6", &v4) && !m("icmp6", &v4) && m("not ip6", &v4));
+    assert!(m("ip proto 6", &v4) && m("ip port 80", &v4) && !m("ip6 proto 6", &v4));
 }
 
 /// `port not 53`, `host not 10.0.0.1`: pcap's grammar negates the value.
