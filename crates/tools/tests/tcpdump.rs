@@ -825,3 +825,30 @@ fn a_capture_cut_short_says_where() {
         r[2]
     );
 }
+
+/// -U: each record goes to the file as its packet is captured, so a
+/// reader sees the packets at once; without it they wait in the buffer
+/// (until it fills, a quiet second passes, or the capture ends).
+#[test]
+fn packet_buffered_writes_each_record_at_once() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            ("500ms", "client", "tcpdump -U -w /tmp/u.pcap port 80"),
+            ("500ms", "client", "tcpdump -w /tmp/b.pcap port 80"),
+            (
+                "1s",
+                "client",
+                "curl -s -o /dev/null http://server/hello.txt",
+            ),
+            ("1.3s", "client", "tcpdump -n -r /tmp/u.pcap"),
+            ("1.3s", "client", "tcpdump -n -r /tmp/b.pcap"),
+        ],
+    );
+    assert_eq!(r[4].exit, Some(0), "{:?}", r[4]);
+    assert!(r[4].stdout.len() >= 8, "{:?}", r[4]);
+    // The buffered one has written its file's header, no record yet.
+    assert_eq!(r[5].exit, Some(0), "{:?}", r[5]);
+    assert!(r[5].stdout.is_empty(), "{:?}", r[5]);
+}

@@ -190,8 +190,61 @@ impl<R: Read> PcapReader<R> {
 
     /// The next record; `None` at a clean end of file.
     pub fn next_record(&mut self) -> io::Result<Option<Record>> {
+        Format::of(self).record_from(&mut self.input)
+    }
+
+    /// How many bytes the record at the front of `bytes` takes, once its
+    /// 16-byte header is there (`None` before): for a reader fed as bytes
+    /// arrive, which waits for that many and then calls
+    /// [`Self::record_from`]. A length no record may have counts as just
+    /// the header, so that `record_from` reports it at once.
+    pub fn record_len(&self, bytes: &[u8]) -> Option<usize> {
+        let header = bytes.get(..16)?;
+        let caplen = self.u32_at(&header[8..12]);
+        Some(if caplen > MAX_SNAPLEN {
+            16
+        } else {
+            16 + caplen as usize
+        })
+    }
+
+    /// The next record of `input` (not the reader's own), read in this
+    /// file's format — its byte order, timestamp precision and snapshot
+    /// length; `None` if `input` ends before it.
+    pub fn record_from(&self, input: &mut impl Read) -> io::Result<Option<Record>> {
+        Format::of(self).record_from(input)
+    }
+}
+
+/// What reading a record needs of its file's header.
+#[derive(Debug, Clone, Copy)]
+struct Format {
+    swapped: bool,
+    nanos: bool,
+    snaplen: u32,
+}
+
+impl Format {
+    fn of<R: Read>(r: &PcapReader<R>) -> Format {
+        Format {
+            swapped: r.swapped,
+            nanos: r.nanos,
+            snaplen: r.snaplen,
+        }
+    }
+
+    fn u32_at(&self, b: &[u8]) -> u32 {
+        let v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        if self.swapped {
+            v.swap_bytes()
+        } else {
+            v
+        }
+    }
+
+    fn record_from(&self, input: &mut impl Read) -> io::Result<Option<Record>> {
         let mut header = [0u8; 16];
-        match read_full(&mut self.input, &mut header)? {
+        match read_full(input, &mut header)? {
             0 => return Ok(None),
             16 => {}
             got => {
@@ -220,7 +273,7 @@ impl<R: Read> PcapReader<R> {
             u64::from(frac) * 1000
         };
         let mut data = vec![0u8; caplen as usize];
-        let got = read_full(&mut self.input, &mut data)?;
+        let got = read_full(input, &mut data)?;
         if got < data.len() {
             return Err(invalid(format!(
                 "truncated dump file; tried to read {caplen} captured bytes, only got {got}"

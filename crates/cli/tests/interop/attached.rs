@@ -106,6 +106,59 @@ fn an_attached_filter_passes_a_megabyte_through() {
     assert!(o.stdout == data, "cat changed the bytes");
 }
 
+/// `tcpdump -U -w - | tcpdump -r -` across two attached commands: the
+/// reader prints each packet while the capture still runs (it reads its
+/// standard input as it comes, not to its end), and ends when the
+/// writer is stopped.
+#[test]
+fn a_piped_capture_is_read_as_it_comes() {
+    if !capable("a_piped_capture_is_read_as_it_comes") {
+        return;
+    }
+    let ns = Ns::new();
+    let t = Tcplab::start(&ns, "10.7.0.2/24", &[], "serve echo");
+    let mut writer = t.attach_child("tcpdump -U -w - icmp");
+    let piped = writer.stdout.take().unwrap();
+    let mut reader = Command::new("ip")
+        .args(["netns", "exec", &t.ns_name, tcplab()])
+        .args(["run", "--tun", &t.dev, "--attach", "--"])
+        .args(["tcpdump", "-n", "-t", "-r", "-"])
+        .stdin(Stdio::from(piped))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("attach runs");
+    let out = reader.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    ns.sh("ping -c 2 -i 0.2 -W 2 10.7.0.2");
+    let mut lines = Vec::new();
+    while lines.len() < 4 {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(l) => lines.push(l),
+            Err(_) => break,
+        }
+    }
+    // All four while the writer still runs.
+    kill(&writer, "-INT");
+    let w = finish(writer, 10);
+    let r = finish(reader, 10);
+    assert_eq!(lines.len(), 4, "{lines:?} {} {}", text(&w), text(&r));
+    assert!(
+        lines[0].starts_with("IP 10.7.0.1 > 10.7.0.2: ICMP echo request"),
+        "{lines:?}"
+    );
+    assert!(r.status.success(), "{}", text(&r));
+}
+
 #[test]
 fn ctrl_c_on_an_attached_command_stops_it_on_the_stack() {
     if !capable("ctrl_c_on_an_attached_command_stops_it_on_the_stack") {

@@ -78,6 +78,9 @@ pub struct TcpdumpArgs {
     pub number: bool,
     /// `--count`: the packets counted, not printed.
     pub count_only: bool,
+    /// `-U` (`--packet-buffered`): with `-w`, each packet's record goes
+    /// out as soon as it is captured, not when the buffer fills.
+    pub packet_buffered: bool,
     pub filter: Vec<String>,
 }
 
@@ -137,6 +140,7 @@ impl TcpdumpArgs {
             snaplen: 262_144,
             number: false,
             count_only: false,
+            packet_buffered: false,
             // tcpdump joins its operands into one expression and splits
             // it again: `tcpdump 'tcp && port 80'` (one quoted word) and
             // `tcpdump tcp and port 80` are the same filter.
@@ -149,9 +153,10 @@ impl TcpdumpArgs {
             let (c, v) = match o {
                 Opt::Short(c, v) => (c, v.unwrap_or_default()),
                 Opt::Long(l, _) if l == "help" => ('h', String::new()),
-                // Buffering: every packet already goes out as it comes
-                // (as -l and -U ask).
-                Opt::Long(l, _) if l == "immediate-mode" || l == "packet-buffered" => continue,
+                // Printed lines already go out as they come (as -l and
+                // --immediate-mode ask).
+                Opt::Long(l, _) if l == "immediate-mode" => continue,
+                Opt::Long(l, _) if l == "packet-buffered" => ('U', String::new()),
                 Opt::Long(l, _) if l == "number" => ('#', String::new()),
                 Opt::Long(l, _) if l == "count" => {
                     a.count_only = true;
@@ -176,9 +181,10 @@ impl TcpdumpArgs {
                 'n' => a.numeric = true,
                 't' => a.time_format = a.time_format.saturating_add(1),
                 'q' => a.quiet = true,
-                // Line- and packet-buffered: every line and every packet
-                // already goes out as written.
-                'l' | 'U' => {}
+                // Line-buffered: every printed line already goes out as
+                // written.
+                'l' => {}
+                'U' => a.packet_buffered = true,
                 'w' => a.write = Some(v),
                 'r' => a.read = Some(v),
                 'v' => a.verbose = a.verbose.saturating_add(1),
@@ -469,31 +475,23 @@ async fn read_file(
         return 1;
     };
     // `-r -`: the pcap on standard input (`tcpdump -w - | tcpdump -r -`),
-    // read whole first (up to STDIN_PCAP_MAX), not as it comes.
-    let read = if path == "-" {
-        match read_stdin(stdin).await {
-            Some(b) => Ok(b.into()),
-            None => {
-                err.line(format!(
-                    "tcpdump: -: a capture on standard input over {} MiB is not supported in tcplab",
-                    STDIN_PCAP_MAX >> 20
-                ));
+    // read as it comes, so packets print while the writer still runs.
+    let whole;
+    let opened = if path == "-" {
+        Source::stream(stdin).await
+    } else {
+        whole = match host.fs().read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                // (The file system's error names the path.)
+                err.line(format!("tcpdump: {e}"));
                 return 1;
             }
-        }
-    } else {
-        host.fs().read(path)
+        };
+        PcapReader::new(&whole[..]).map(Source::Whole)
     };
-    let bytes = match read {
-        Ok(b) => b,
-        Err(e) => {
-            // (The file system's error names the path.)
-            err.line(format!("tcpdump: {e}"));
-            return 1;
-        }
-    };
-    let mut reader = match PcapReader::new(&bytes[..]) {
-        Ok(r) => r,
+    let mut source = match opened {
+        Ok(s) => s,
         Err(e) => {
             // libpcap's words (`unknown file format`, `truncated dump
             // file; ...`); a pcapng file is named, with the path.
@@ -505,7 +503,8 @@ async fn read_file(
             return 1;
         }
     };
-    let link = match reader.link_type {
+    let (link_type, snaplen) = source.format();
+    let link = match link_type {
         101 => "RAW (Raw IP)",
         228 => "IPV4 (Raw IPv4)",
         other => {
@@ -522,8 +521,7 @@ async fn read_file(
         return 1;
     }
     err.line(format!(
-        "reading from file {path}, link-type {link}, snapshot length {}",
-        reader.snaplen
+        "reading from file {path}, link-type {link}, snapshot length {snaplen}"
     ));
     let style = a.style();
     let mut printer = Printer::default();
@@ -535,7 +533,7 @@ async fn read_file(
         if a.count.is_some_and(|c| seen >= c) {
             break;
         }
-        let record = match reader.next_record() {
+        let record = match source.next().await {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(e) => {
@@ -555,7 +553,8 @@ async fn read_file(
         match dump.as_mut() {
             Some(d) => {
                 let _ = d.writer.write_packet(record.timestamp, &record.data);
-                if d.buf.0.borrow().len() >= DUMP_BUFFER && !d.save(host, out, err) {
+                let due = a.packet_buffered || d.buf.0.borrow().len() >= DUMP_BUFFER;
+                if due && !d.save(host, out, err) {
                     return 1;
                 }
             }
@@ -587,22 +586,85 @@ async fn read_file(
     status
 }
 
-/// The most of a pcap `-r -` takes from standard input.
-const STDIN_PCAP_MAX: usize = 256 << 20;
+/// Where `-r` takes its records from: a file read whole, or standard
+/// input as it comes (at most one record and one read held at a time).
+enum Source<'a> {
+    Whole(PcapReader<&'a [u8]>),
+    Stream {
+        stdin: &'a Stdin,
+        /// The file's header, read first.
+        reader: PcapReader<std::io::Cursor<Vec<u8>>>,
+        /// What came after it and is not a whole record yet.
+        held: Vec<u8>,
+        chunk: Vec<u8>,
+        ended: bool,
+    },
+}
 
-/// Standard input to its end, or None past [`STDIN_PCAP_MAX`].
-async fn read_stdin(stdin: &Stdin) -> Option<Vec<u8>> {
-    let mut data = Vec::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = stdin.read(&mut buf).await;
-        if n == 0 {
-            return Some(data);
+impl<'a> Source<'a> {
+    /// Standard input's file header (libpcap's errors if it is not one).
+    async fn stream(stdin: &'a Stdin) -> std::io::Result<Source<'a>> {
+        let mut chunk = vec![0u8; 64 << 10];
+        let mut held = Vec::new();
+        let mut ended = false;
+        while held.len() < 24 {
+            let n = stdin.read(&mut chunk).await;
+            if n == 0 {
+                ended = true;
+                break;
+            }
+            held.extend_from_slice(&chunk[..n]);
         }
-        if data.len() + n > STDIN_PCAP_MAX {
-            return None;
+        let rest = held.split_off(held.len().min(24));
+        let reader = PcapReader::new(std::io::Cursor::new(held))?;
+        Ok(Source::Stream {
+            stdin,
+            reader,
+            held: rest,
+            chunk,
+            ended,
+        })
+    }
+
+    /// The file's link type and snapshot length.
+    fn format(&self) -> (u32, u32) {
+        match self {
+            Source::Whole(r) => (r.link_type, r.snaplen),
+            Source::Stream { reader, .. } => (reader.link_type, reader.snaplen),
         }
-        data.extend_from_slice(&buf[..n]);
+    }
+
+    /// The next record, as soon as it is whole; `None` at the end.
+    async fn next(&mut self) -> std::io::Result<Option<tcplab_wire::pcap::Record>> {
+        let (stdin, reader, held, chunk, ended) = match self {
+            Source::Whole(r) => return r.next_record(),
+            Source::Stream {
+                stdin,
+                reader,
+                held,
+                chunk,
+                ended,
+            } => (stdin, reader, held, chunk, ended),
+        };
+        loop {
+            let whole = reader.record_len(held).filter(|&n| held.len() >= n);
+            if whole.is_some() || *ended {
+                // A whole record, or what is left at the end (a clean end,
+                // or libpcap's complaint about a record cut short).
+                let mut rest = &held[..whole.unwrap_or(held.len())];
+                let before = rest.len();
+                let record = reader.record_from(&mut rest);
+                let used = before - rest.len();
+                held.drain(..used);
+                return record;
+            }
+            let n = stdin.read(chunk).await;
+            if n == 0 {
+                *ended = true;
+            } else {
+                held.extend_from_slice(&chunk[..n]);
+            }
+        }
     }
 }
 
@@ -754,7 +816,7 @@ pub async fn run(
             let _ = d.writer.write_packet(wall, &t.bytes);
             // A daemon is not told when a scenario ends: what waits is
             // written when the buffer fills and after a quiet second.
-            let due = d.buf.0.borrow().len() >= DUMP_BUFFER;
+            let due = a.packet_buffered || d.buf.0.borrow().len() >= DUMP_BUFFER;
             if due && !d.save(&host, &mut out, &mut err) {
                 return 1;
             }
