@@ -398,7 +398,16 @@ impl TcpLayer {
                 return;
             }
             Some(TcpSocket::Connection(c)) => {
-                if !c.rcv.buffer().is_empty() && c.state().synchronized() {
+                // Closing with data unread resets the connection (RFC 2525
+                // §2.17; Linux's TCPAbortOnClose) — except in TIME-WAIT,
+                // which nothing can be lost to any more: there Linux's
+                // socket has already handed over to its timewait socket,
+                // so the unread data goes and the wait stays (the data
+                // came after our FIN, before the peer's, and was acked).
+                if !c.rcv.buffer().is_empty()
+                    && c.state().synchronized()
+                    && c.state() != State::TimeWait
+                {
                     self.abort(now, ip, h);
                     return;
                 }

@@ -538,6 +538,31 @@ fn repeated_fins_in_time_wait_file_one_wakeup() {
     }
 }
 
+/// Data that came after our FIN and with the peer's, unread when the
+/// application closes in TIME-WAIT: nothing is reset (nothing could be
+/// lost any more), the data goes and the wait stays — a retransmitted FIN
+/// is still acknowledged — as Linux's timewait socket does.
+#[test]
+fn closing_in_time_wait_with_unread_data_keeps_the_wait() {
+    let mut b = Bench::new(|c| c.msl = Duration::from_secs(5));
+    let (c, iss) = established(&mut b);
+    b.s.tcp_shutdown(c).unwrap();
+    b.one();
+    b.send(
+        Seg::new(ACK | FIN | PSH, IRS + 1, iss + 2)
+            .data(b"late\n")
+            .win(8192),
+    );
+    assert_eq!(b.one().ack, IRS + 7);
+    assert_eq!(b.state(c), State::TimeWait);
+    b.s.tcp_close(b.now, c);
+    b.nothing();
+    b.advance(Duration::from_secs(1));
+    b.send(Seg::new(ACK | FIN | PSH, IRS + 1, iss + 2).data(b"late\n"));
+    let again = b.one();
+    assert_eq!((again.flags, again.ack), (ACK, IRS + 7), "{again:?}");
+}
+
 #[test]
 fn passive_close_through_last_ack() {
     let mut b = Bench::new(|_| {});
