@@ -149,7 +149,8 @@ impl SockRow {
     }
 }
 
-/// Every socket of a host, in a stable order (TCP by handle, then UDP).
+/// Every socket of a host, in a stable order (TCP listeners, TCP
+/// connections by handle, then UDP, then local sockets).
 pub fn snapshot(host: &Host) -> Vec<SockRow> {
     let now = host.now();
     let mut rows = Vec::new();
@@ -237,6 +238,10 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
             }
         }
     }
+    // Listening sockets first, then connections, as Linux's inet_diag
+    // dump and /proc/net/tcp walk its listening table before its
+    // established one (each kept in the stack's order).
+    rows.sort_by_key(|r| r.state != SockState::Listen);
     for (h, local, remote, queue) in udp {
         rows.push(SockRow {
             netid: Netid::Udp,

@@ -532,15 +532,28 @@ fn tcp_to_broadcast_or_multicast_is_unreachable() {
 }
 
 /// UDP connect to a broadcast address without SO_BROADCAST fails with
-/// EACCES, as Linux's ip4_datagram_connect refuses it: netcat says so.
+/// EACCES, as Linux's ip4_datagram_connect refuses it: netcat says so
+/// with -v, and only fails without it (remote_connect warns under vflag).
 #[test]
 fn udp_connect_to_broadcast_is_permission_denied() {
-    let r = run(&[("1s", "client", "nc -uzv 255.255.255.255 80")]);
+    let r = run(&[
+        ("1s", "client", "nc -uzv 255.255.255.255 80"),
+        ("2s", "client", "printf x | nc -u 10.99.1.255 7"),
+        ("3s", "client", "printf x | nc -uv 10.99.1.255 7"),
+    ]);
     assert_eq!(
         r[0].stderr,
         ["nc: connect to 255.255.255.255 port 80 (udp) failed: Permission denied"]
     );
     assert_eq!(r[0].exit, Some(1));
+    assert_eq!((r[1].exit, r[1].stderr.len()), (Some(1), 0), "{:?}", r[1]);
+    assert_eq!(
+        (r[2].exit, r[2].stderr.clone()),
+        (
+            Some(1),
+            vec!["nc: connect to 10.99.1.255 port 7 (udp) failed: Permission denied".to_string()]
+        )
+    );
 }
 
 /// `nc -z` closes each connection it made with a FIN, as netcat's
@@ -559,4 +572,26 @@ fn a_scan_closes_with_a_fin() {
         "{dump:#?}"
     );
     assert!(!dump.iter().any(|l| l.contains("Flags [R")), "{dump:#?}");
+}
+
+/// `nc -lv` names the peer as netcat's report_sock does (getnameinfo:
+/// the hosts table or DNS), `-n` keeps it numeric.
+#[test]
+fn a_listener_names_its_peer_unless_numeric() {
+    let r = run(&[
+        ("0s", "server", "nc -lv 9000"),
+        ("0s", "server", "nc -lnv 9001"),
+        ("1s", "client", "printf x | nc -N server 9000"),
+        ("1s", "client", "printf x | nc -N server 9001"),
+    ]);
+    assert!(
+        r[0].stderr[1].starts_with("Connection received on client "),
+        "{:?}",
+        r[0]
+    );
+    assert!(
+        r[1].stderr[1].starts_with("Connection received on 10.99.1.2 "),
+        "{:?}",
+        r[1]
+    );
 }

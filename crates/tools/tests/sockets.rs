@@ -775,3 +775,44 @@ fn the_zero_window_probe_timer_in_each_tools_words() {
         .unwrap_or_else(|| panic!("{netstat:?}"));
     assert!(conn.contains(" ESTABLISHED probe ("), "{conn}");
 }
+
+/// Listening sockets come first in `ss -tan` and `netstat -tan`, whenever
+/// they were made, as Linux dumps its listening table before its
+/// established one.
+#[test]
+fn listeners_are_listed_before_connections() {
+    let r = run_in(
+        NET,
+        &[
+            ("0s", "server", "nc -l 9500"),
+            ("0s", "server", "serve echo --port 80"),
+            ("1s", "client", "nc server 80"),
+            ("1s", "client", "nc server 9500"),
+            ("2s", "server", "serve discard --port 10"),
+            ("3s", "server", "ss -tan"),
+            ("3s", "server", "netstat -tan"),
+        ],
+    );
+    let states = |lines: &[String], col: usize| -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| l.split_whitespace().nth(col).map(str::to_string))
+            .filter(|s| s == "LISTEN" || s == "ESTAB" || s == "ESTABLISHED")
+            .collect()
+    };
+    let ss = states(&r[5].stdout, 0);
+    // (nc -l keeps its listener while it serves, as netcat does.)
+    assert_eq!(
+        ss,
+        ["LISTEN", "LISTEN", "LISTEN", "ESTAB", "ESTAB"],
+        "{:?}",
+        r[5].stdout
+    );
+    let ns = states(&r[6].stdout, 5);
+    assert_eq!(
+        ns,
+        ["LISTEN", "LISTEN", "LISTEN", "ESTABLISHED", "ESTABLISHED"],
+        "{:?}",
+        r[6].stdout
+    );
+}

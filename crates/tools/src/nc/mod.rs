@@ -926,9 +926,15 @@ async fn listen(
         };
         if a.verbose {
             if let Some(peer) = stream.peer_addr() {
+                // report_sock: getnameinfo, numeric only with -n (or when
+                // the address has no name).
+                let name = match a.numeric {
+                    true => None,
+                    false => crate::resolve::reverse(host, *peer.ip()).await,
+                };
                 err.line(format!(
                     "Connection received on {} {}",
-                    peer.ip(),
+                    name.unwrap_or_else(|| peer.ip().to_string()),
                     peer.port()
                 ));
             }

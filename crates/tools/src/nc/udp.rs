@@ -33,10 +33,13 @@ pub(super) async fn udp_client(
     };
     let remote = SocketAddrV4::new(addr, p);
     if let Err(e) = sock.connect(remote) {
-        err.line(format!(
-            "nc: connect to {} port {p} (udp) failed: {e}",
-            shown(&name, addr, a.numeric)
-        ));
+        // netcat's remote_connect warns of a failed connect only with -v.
+        if a.verbose {
+            err.line(format!(
+                "nc: connect to {} port {p} (udp) failed: {e}",
+                shown(&name, addr, a.numeric)
+            ));
+        }
         return 1;
     }
     if a.verbose {
@@ -115,11 +118,13 @@ async fn udp_scan(
             },
         };
         if let Err(e) = sock.connect(SocketAddrV4::new(addr, p)) {
-            // netcat goes on to the next port.
-            err.line(format!(
-                "nc: connect to {} port {p} (udp) failed: {e}",
-                shown(name, addr, a.numeric)
-            ));
+            // netcat goes on to the next port (saying so only with -v).
+            if a.verbose {
+                err.line(format!(
+                    "nc: connect to {} port {p} (udp) failed: {e}",
+                    shown(name, addr, a.numeric)
+                ));
+            }
             status = 1;
             continue;
         }
