@@ -232,7 +232,10 @@ fn verify_leaf(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) 
     }
     let now = i64::try_from(now).unwrap_or(i64::MAX);
     match result {
-        Ok(_) => Verdict::Ok,
+        // webpki takes a trust anchor as a name and a key; OpenSSL checks
+        // its dates like any certificate's (internal_verify, from the top
+        // of the chain down).
+        Ok(_) => anchor_dates(leaf, untrusted, roots, now),
         Err(e) => {
             use webpki::Error as E;
             let at = |pred: &dyn Fn(&Parsed) -> bool| path.iter().position(pred).unwrap_or(0);
@@ -258,7 +261,7 @@ fn verify_leaf(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) 
                 E::InvalidSignatureForPublicKey
                 | E::UnsupportedSignatureAlgorithmContext(_)
                 | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-                    err(7, 0, path[0].subject_text.clone())
+                    signature_verdict(leaf, untrusted, roots)
                 }
                 E::CaUsedAsEndEntity | E::EndEntityUsedAsCa => {
                     err(24, 0, path[0].subject_text.clone())
@@ -268,6 +271,118 @@ fn verify_leaf(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) 
             }
         }
     }
+}
+
+/// The chain OpenSSL would build for `leaf`: by name among the untrusted
+/// certificates, then the trusted certificate that issued the top (by
+/// name, key identifier and signature), if any — with its depth.
+fn anchored_path(
+    leaf: &[u8],
+    untrusted: &[Vec<u8>],
+    roots: &[Vec<u8>],
+) -> (Vec<(Vec<u8>, Parsed)>, Option<(Vec<u8>, Parsed)>) {
+    let path = issuer_path(leaf, untrusted);
+    let Some((top_der, top)) = path.last() else {
+        return (path, None);
+    };
+    // The top itself trusted (a partial chain, or a self-signed leaf
+    // that is in the store).
+    if let Some(r) = roots.iter().find(|r| *r == top_der) {
+        let anchor = parse(r).map(|p| (r.clone(), p));
+        return (path, anchor);
+    }
+    let anchor = roots.iter().find_map(|r| {
+        let p = parse(r)?;
+        (p.subject == top.issuer && issued(r, top_der)).then(|| (r.clone(), p))
+    });
+    (path, anchor)
+}
+
+/// Whether `issuer` issued `cert` as OpenSSL's X509_check_issued judges
+/// it: the names, the key identifiers where both are given, the
+/// signature.
+fn issued(issuer: &[u8], cert: &[u8]) -> bool {
+    let (Ok((_, i)), Ok((_, c))) = (
+        X509Certificate::from_der(issuer),
+        X509Certificate::from_der(cert),
+    ) else {
+        return false;
+    };
+    if i.subject().as_raw() != c.issuer().as_raw() {
+        return false;
+    }
+    let ski = i
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+            _ => None,
+        });
+    let aki = c
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                a.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        });
+    if let (Some(ski), Some(aki)) = (ski, aki) {
+        if ski != aki {
+            return false;
+        }
+    }
+    c.verify_signature(Some(i.public_key())).is_ok()
+}
+
+/// After webpki accepted the chain: the dates of the trusted certificate
+/// that ends it, which webpki does not look at (9 or 10 at its depth).
+fn anchor_dates(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: i64) -> Verdict {
+    let (path, anchor) = anchored_path(leaf, untrusted, roots);
+    let Some((der, p)) = anchor else {
+        return Verdict::Ok;
+    };
+    let depth = if path.last().is_some_and(|(d, _)| *d == der) {
+        path.len() - 1
+    } else {
+        path.len()
+    };
+    if p.not_before > now {
+        return err(9, depth, p.subject_text);
+    }
+    if p.not_after < now {
+        return err(10, depth, p.subject_text);
+    }
+    Verdict::Ok
+}
+
+/// A signature webpki could not verify: where OpenSSL would stop. A
+/// trusted certificate with the issuer's name but another key is no
+/// issuer to it (the key identifiers differ, or the signature does not
+/// verify): "self-signed certificate" (18, 19) or "unable to get local
+/// issuer certificate" (20) at the top of the chain; otherwise the first
+/// certificate, from the top down, whose issuer's key does not verify it
+/// (7).
+fn signature_verdict(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>]) -> Verdict {
+    let (path, anchor) = anchored_path(leaf, untrusted, roots);
+    let Some((_, top)) = path.last() else {
+        return err(7, 0, String::new());
+    };
+    let last = path.len() - 1;
+    if anchor.is_none() {
+        let code = match (top.subject == top.issuer, last) {
+            (true, 0) => 18,
+            (true, _) => 19,
+            (false, _) => 20,
+        };
+        return err(code, last, top.subject_text.clone());
+    }
+    for i in (0..last).rev() {
+        if !issued(&path[i + 1].0, &path[i].0) {
+            return err(7, i, path[i].1.subject_text.clone());
+        }
+    }
+    err(7, last, top.subject_text.clone())
 }
 
 fn err(code: u32, depth: usize, subject: String) -> Verdict {

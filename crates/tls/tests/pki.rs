@@ -348,3 +348,40 @@ fn openssl_accepts_the_chain_and_reads_the_same_fields() {
         );
     }
 }
+
+/// What webpki leaves out and OpenSSL checks: the trusted root's own
+/// dates (an expired or not yet valid root is refused at its depth), and
+/// a trusted certificate with the issuer's name but another key, which is
+/// no issuer at all ("unable to get local issuer certificate", or
+/// "self-signed certificate" for a self-signed leaf), not a signature
+/// failure.
+#[test]
+fn a_roots_dates_and_key_count_as_openssl_counts_them() {
+    let p = pki();
+    let (leaf, inter) = (der(&p.leaf.cert_pem), der(&p.inter.cert_pem));
+    // A root valid only from 2025 + 2 years, and one that expired after
+    // 2025 + 6 months, each with the real root's name and key (seed 1).
+    let mut late = req(Role::Root, "Lab Root CA", 1, None);
+    late.not_before = T2025 + 2 * YEAR;
+    late.not_after = T2025 + 5 * YEAR;
+    let mut old = req(Role::Root, "Lab Root CA", 1, None);
+    old.not_after = T2025 + YEAR / 2;
+    let chain = std::slice::from_ref(&inter);
+    let v = verify_chain(&leaf, chain, &[der(&make(&late).unwrap().cert_pem)], now());
+    assert_eq!(code(&v), (9, 2), "{v:?}");
+    let v = verify_chain(&leaf, chain, &[der(&make(&old).unwrap().cert_pem)], now());
+    assert_eq!(code(&v), (10, 2), "{v:?}");
+    // The same name, another key (seed 5).
+    let imposter = der(&make(&req(Role::Root, "Lab Root CA", 5, None))
+        .unwrap()
+        .cert_pem);
+    let v = verify_chain(&leaf, chain, std::slice::from_ref(&imposter), now());
+    assert_eq!(code(&v), (20, 1), "{v:?}");
+    let a = make(&req(Role::Leaf, "self.lab.test", 11, None)).unwrap();
+    let b = make(&req(Role::Leaf, "self.lab.test", 12, None)).unwrap();
+    let v = verify_chain(&der(&a.cert_pem), &[], &[der(&b.cert_pem)], now());
+    assert_eq!(code(&v), (18, 0), "{v:?}");
+    // The real root still does.
+    let v = verify_chain(&leaf, chain, &[der(&p.root.cert_pem)], now());
+    assert_eq!(v, Verdict::Ok);
+}

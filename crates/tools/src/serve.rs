@@ -537,8 +537,11 @@ fn https_config(host: &Host, t: &TlsArgs) -> Result<ServerTls, String> {
         tcplab_tls::pem_certificates(&chain).map_err(|e| format!("{}: {e}", c.cert))?;
         if let Some(extra) = &c.chain {
             let more = read(extra)?;
-            // A chain file with no certificate would send none.
-            tcplab_tls::pem_certificates(&more).map_err(|e| format!("{extra}: {e}"))?;
+            // A chain file with no certificate would send none; one that
+            // does not parse is named itself, not the --cert file.
+            for der in tcplab_tls::pem_certificates(&more).map_err(|e| format!("{extra}: {e}"))? {
+                tcplab_tls::x509_text(&der).map_err(|e| format!("{extra}: {e}"))?;
+            }
             if !chain.ends_with(b"\n") {
                 chain.push(b'\n');
             }

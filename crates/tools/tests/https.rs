@@ -336,11 +336,16 @@ fn a_bad_certificate_or_key_file_is_named() {
         "serve https --port 1002 --cert /etc/ssl/leaf.pem --key /etc/ssl/leaf.pem",
         "serve https --port 1003 --cert /etc/ssl/leaf.pem --key /etc/ssl/int.key",
         "serve https --port 1004 --cert /etc/ssl/leaf.pem --chain /etc/ssl/int.key --key /etc/ssl/leaf.key",
+        "serve https --port 1005 --cert /etc/ssl/leaf.pem --chain /tmp/bad.pem --key /etc/ssl/leaf.key",
     ];
     for c in cases {
         runs.push(("1s", "server", c));
     }
-    let r = run_in(&www_net(), &runs);
+    let net = format!(
+        "{}\n[[file]]\non = \"server\"\npath = \"/tmp/bad.pem\"\ntext = \"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n\"\n",
+        www_net()
+    );
+    let r = run_in(&net, &runs);
     let said = |cmd: &str| {
         let r = find(&r, "server", cmd, 0);
         assert_eq!(r.exit, Some(1), "{r:?}");
@@ -361,6 +366,10 @@ fn a_bad_certificate_or_key_file_is_named() {
     assert_eq!(
         said(cases[3]),
         "serve: /etc/ssl/int.key: no certificate in it (expected -----BEGIN CERTIFICATE-----)"
+    );
+    assert_eq!(
+        said(cases[4]),
+        "serve: /tmp/bad.pem: not an X.509 certificate (its DER encoding does not parse)"
     );
 }
 
