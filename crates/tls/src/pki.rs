@@ -4,7 +4,7 @@
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SanType, SerialNumber, PKCS_ED25519,
+    KeyPair, KeyUsagePurpose, SerialNumber, PKCS_ED25519,
 };
 use rustls_pki_types::PrivatePkcs8KeyDer;
 
@@ -118,14 +118,9 @@ pub fn make(r: &Request) -> Result<Made, String> {
             p.is_ca = IsCa::ExplicitNoCa;
             p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
             p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-            if p.subject_alt_names.is_empty() {
-                p.subject_alt_names.push(SanType::DnsName(
-                    r.common_name
-                        .clone()
-                        .try_into()
-                        .map_err(|e| format!("`{}` is not a host name: {e}", r.common_name))?,
-                ));
-            }
+            // No SAN asked for, none written: the subject's CN is then the
+            // only name (as `openssl req` makes one; `cert leaf` gives
+            // its name as a SAN when no --san is given).
         }
     }
     let cert = match &r.issuer {

@@ -252,6 +252,12 @@ pub struct Summary {
     /// The SANs: DNS names, and addresses as text.
     pub dns: Vec<String>,
     pub ips: Vec<String>,
+    /// Whether any SAN is a DNS name or an address (of either family):
+    /// without one, curl checks the name against the subject's CN.
+    pub has_names: bool,
+    /// The subject's last commonName, the most significant (curl's
+    /// `peer_CN`).
+    pub cn: Option<String>,
 }
 
 /// The fields curl prints under `* Server certificate:`; `None` if `der`
@@ -261,17 +267,30 @@ pub fn summary(der: &[u8]) -> Option<Summary> {
     let curl_name = |n: &X509Name<'_>| name_text(n).replace(" = ", "=").replace(", ", "; ");
     let mut dns = Vec::new();
     let mut ips = Vec::new();
+    let mut has_names = false;
     if let Ok(Some(san)) = c.subject_alternative_name() {
         for g in &san.value.general_names {
             match g {
-                GeneralName::DNSName(d) => dns.push(d.to_string()),
-                GeneralName::IPAddress(b) if b.len() == 4 => {
-                    ips.push(format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]))
+                GeneralName::DNSName(d) => {
+                    has_names = true;
+                    dns.push(d.to_string())
+                }
+                GeneralName::IPAddress(b) => {
+                    has_names = true;
+                    if b.len() == 4 {
+                        ips.push(format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]))
+                    }
                 }
                 _ => {}
             }
         }
     }
+    let cn = c
+        .subject()
+        .iter_common_name()
+        .last()
+        .and_then(|a| a.as_str().ok())
+        .map(str::to_string);
     Some(Summary {
         subject: curl_name(c.subject()),
         issuer: curl_name(c.issuer()),
@@ -279,5 +298,7 @@ pub fn summary(der: &[u8]) -> Option<Summary> {
         expire: time_text(&c.validity().not_after),
         dns,
         ips,
+        has_names,
+        cn,
     })
 }

@@ -332,10 +332,23 @@ fn make_files(host: &Host, m: &MakeArgs, now: u64) -> Result<String, String> {
         None => None,
     };
     let start = i64::try_from(now).unwrap_or(i64::MAX) + m.start;
+    // A leaf with no --san is named by a SAN of its name (clients match
+    // SANs; curl falls back to the CN only when there are none).
+    let sans = if m.role == Role::Leaf && m.sans.is_empty() {
+        if !valid_san(&m.name) {
+            return Err(format!(
+                "`{}` is not a host name or an address (give --san NAME)",
+                m.name
+            ));
+        }
+        vec![m.name.clone()]
+    } else {
+        m.sans.clone()
+    };
     let made = make(&Request {
         role: m.role,
         common_name: m.name.clone(),
-        sans: m.sans.clone(),
+        sans,
         not_before: start,
         not_after: start + m.days * 86_400,
         key_seed: seed,

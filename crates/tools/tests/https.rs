@@ -441,3 +441,63 @@ fn handshake_failures_are_logged_in_words() {
         "{log:?}"
     );
 }
+
+/// A certificate with no DNS or address SAN (`cert` always writes one;
+/// this one is made here): curl 7.88 checks the host against the
+/// subject's commonName (ossl_verifyhost), in its own words either way.
+#[test]
+fn a_certificate_without_sans_is_checked_by_its_common_name() {
+    use tcplab_tls::pki::{make, Request, Role};
+    let req = |role, cn: &str, seed: u8, issuer: Option<&tcplab_tls::Made>| Request {
+        role,
+        common_name: cn.into(),
+        sans: Vec::new(),
+        not_before: 1_735_689_600 - 86_400,
+        not_after: 1_735_689_600 + 365 * 86_400,
+        key_seed: [seed; 32],
+        serial: u64::from(seed),
+        issuer: issuer.map(|m| (m.cert_pem.clone(), m.key_pem.clone())),
+    };
+    let root = make(&req(Role::Root, "CN Root", 41, None)).unwrap();
+    let leaf = make(&req(Role::Leaf, "server", 42, Some(&root))).unwrap();
+    let file = |on: &str, path: &str, text: &str| {
+        format!("\n[[file]]\non = \"{on}\"\npath = \"{path}\"\ntext = \'\'\'\n{text}\'\'\'\n")
+    };
+    let net = format!(
+        "{}{}{}{}",
+        www_net(),
+        file("server", "/etc/ssl/cn.pem", &leaf.cert_pem),
+        file("server", "/etc/ssl/cn.key", &leaf.key_pem),
+        file("client", "/tmp/root.pem", &root.cert_pem),
+    );
+    let by_name = "curl -sv --cacert /tmp/root.pem https://server:5555/hello.txt";
+    let by_addr = "curl -sS --cacert /tmp/root.pem https://10.99.3.2:5555/hello.txt";
+    let r = run_in(
+        &net,
+        &[
+            (
+                "0s",
+                "server",
+                "serve https --port 5555 --cert /etc/ssl/cn.pem --key /etc/ssl/cn.key",
+            ),
+            ("1s", "client", by_name),
+            ("2s", "client", by_addr),
+        ],
+    );
+    let n = ran(&r, by_name);
+    assert_eq!(n.exit, Some(0), "{n:?}");
+    assert!(
+        n.stderr
+            .iter()
+            .any(|l| l == "*  common name: server (matched)"),
+        "{n:?}"
+    );
+    assert!(
+        !n.stderr.iter().any(|l| l.contains("subjectAltName")),
+        "{n:?}"
+    );
+    refused(
+        ran(&r, by_addr),
+        "SSL: certificate subject name 'server' does not match target host name '10.99.3.2'",
+    );
+}

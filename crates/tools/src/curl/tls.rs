@@ -276,6 +276,37 @@ impl Run<'_> {
             self.info(format!(" expire date: {}", s.expire));
         }
         let name_ok = finding.as_ref().is_some_and(|f| f.name_ok);
+        // curl 7.88's ossl_verifyhost: with no DNS or address SAN at all,
+        // the host is checked against the subject's last commonName.
+        let by_cn = leaf.as_ref().filter(|s| !s.has_names).map(|s| s.cn.clone());
+        if !self.a.insecure && !name_ok {
+            if let Some(cn) = &by_cn {
+                let matched = cn.as_deref().filter(|cn| {
+                    url.host
+                        .parse::<std::net::Ipv4Addr>()
+                        .map_or_else(|_| dns_name_covers(cn, &url.host), |_| *cn == url.host)
+                });
+                if let Some(cn) = matched {
+                    self.info(format!(" common name: {cn} (matched)"));
+                } else {
+                    if stats.ssl_verify_result == 0 {
+                        stats.ssl_verify_result = 1;
+                    }
+                    let _ = stream.shutdown().await;
+                    return Err(Failure::new(
+                        60,
+                        match cn.as_deref() {
+                            Some(cn) => format!(
+                                "SSL: certificate subject name '{cn}' does not match target host name '{}'",
+                                url.host
+                            ),
+                            None => "SSL: unable to obtain common name from peer certificate".into(),
+                        },
+                    ));
+                }
+            }
+        }
+        let name_ok = name_ok || by_cn.is_some();
         if !self.a.insecure {
             if !name_ok {
                 self.info(format!(" subjectAltName does not match {}", url.host));
@@ -292,7 +323,7 @@ impl Run<'_> {
                     ),
                 ));
             }
-            if let Some(s) = &leaf {
+            if let Some(s) = leaf.as_ref().filter(|_| by_cn.is_none()) {
                 let matched = if s.ips.contains(&url.host) {
                     "IP address!".to_string()
                 } else {
