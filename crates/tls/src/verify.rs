@@ -273,6 +273,9 @@ fn verify_leaf(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) 
     }
 }
 
+/// A certificate as found: its DER and what was read of it.
+type Found = (Vec<u8>, Parsed);
+
 /// The chain OpenSSL would build for `leaf`: by name among the untrusted
 /// certificates, then the trusted certificate that issued the top (by
 /// name, key identifier and signature), if any — with its depth.
@@ -280,7 +283,7 @@ fn anchored_path(
     leaf: &[u8],
     untrusted: &[Vec<u8>],
     roots: &[Vec<u8>],
-) -> (Vec<(Vec<u8>, Parsed)>, Option<(Vec<u8>, Parsed)>) {
+) -> (Vec<Found>, Option<Found>) {
     let path = issuer_path(leaf, untrusted);
     let Some((top_der, top)) = path.last() else {
         return (path, None);
