@@ -314,10 +314,16 @@ impl TcpLayer {
             }
             return Ok(n);
         }
+        // The peer's FIN came before any reset: end of stream first, the
+        // error kept for a send (Linux's tcp_recvmsg looks at SOCK_DONE
+        // before sk_err).
+        if conn.rcv.fin_received() {
+            return Ok(0);
+        }
         if let Some(e) = conn.error.take() {
             return Err(RecvError::Socket(e));
         }
-        if conn.rcv.fin_received() || conn.state() == State::Closed {
+        if conn.state() == State::Closed {
             return Ok(0);
         }
         Err(RecvError::WouldBlock)
@@ -334,10 +340,13 @@ impl TcpLayer {
         if !conn.rcv.buffer().is_empty() && !out.is_empty() {
             return Ok(conn.rcv.buffer().copy_out(0, out));
         }
+        if conn.rcv.fin_received() {
+            return Ok(0);
+        }
         if let Some(e) = conn.error {
             return Err(RecvError::Socket(e));
         }
-        if conn.rcv.fin_received() || conn.state() == State::Closed {
+        if conn.state() == State::Closed {
             return Ok(0);
         }
         Err(RecvError::WouldBlock)

@@ -82,6 +82,24 @@ fn rst_exact_in_window_and_outside() {
     );
 }
 
+/// A reset after the peer's FIN: a read ends the stream first (Linux's
+/// tcp_recvmsg looks at the FIN before the error), and the error waits
+/// for a send.
+#[test]
+fn a_reset_after_the_fin_reads_as_end_of_stream() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.send(Seg::new(ACK | FIN, IRS + 1, iss + 1));
+    b.one();
+    assert_eq!(b.state(c), State::CloseWait);
+    b.send(Seg::new(RST, IRS + 2, 0));
+    assert_eq!(b.state(c), State::Closed);
+    let mut buf = [0u8; 1];
+    assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(0));
+    assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(0));
+    assert!(b.s.tcp_send(c, b"x").is_err());
+}
+
 /// RFC 5961 §7: challenge ACKs are throttled, per connection (one per
 /// `invalid_ack_interval`, 500 ms, as Linux's last_oow_ack_time paces
 /// them) and then per stack (`challenge_ack_limit` a second).
