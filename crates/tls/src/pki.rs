@@ -63,7 +63,7 @@ fn datetime(secs: i64) -> Result<time::OffsetDateTime, String> {
 /// what `openssl x509 -req -CA -CAkey` refuses otherwise ("CA certificate
 /// and CA private key do not match"), since what it signed would name one
 /// issuer and carry another's signature.
-fn check_issuer(ca_pem: &str, key: &KeyPair) -> Result<(), String> {
+fn check_issuer(ca_pem: &str, key: &KeyPair, role: Role) -> Result<(), String> {
     let der = crate::pem_certificates(ca_pem.as_bytes())
         .map_err(|e| format!("issuer certificate: {e}"))?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der[0])
@@ -71,13 +71,17 @@ fn check_issuer(ca_pem: &str, key: &KeyPair) -> Result<(), String> {
     if cert.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
         return Err("CA certificate and CA private key do not match".into());
     }
-    let ca = cert
-        .basic_constraints()
-        .ok()
-        .flatten()
-        .is_some_and(|b| b.value.ca);
-    if !ca {
+    let constraints = cert.basic_constraints().ok().flatten().map(|b| b.value);
+    if !constraints.is_some_and(|b| b.ca) {
         return Err("the CA certificate is not a CA's (basicConstraints has no CA:TRUE)".into());
+    }
+    // RFC 5280 §4.2.1.9: pathlen:0 allows no CA below it — what it would
+    // issue, no client would accept ("path length constraint exceeded").
+    if role != Role::Leaf && constraints.and_then(|b| b.path_len_constraint) == Some(0) {
+        return Err(
+            "the CA certificate allows no CA under it (pathlen:0): issue intermediates with the root, leaves with this one"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -128,7 +132,7 @@ pub fn make(r: &Request) -> Result<Made, String> {
         Some((issuer_pem, issuer_key_pem)) => {
             let issuer_key =
                 KeyPair::from_pem(issuer_key_pem).map_err(|e| format!("issuer key: {e}"))?;
-            check_issuer(issuer_pem, &issuer_key)?;
+            check_issuer(issuer_pem, &issuer_key, r.role)?;
             let issuer_params = CertificateParams::from_ca_cert_pem(issuer_pem)
                 .map_err(|e| format!("issuer certificate: {e}"))?;
             // rcgen signs with an issuer *certificate* object; only its

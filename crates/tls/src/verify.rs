@@ -42,7 +42,8 @@ pub fn error_text(code: u32) -> &'static str {
         19 => "self-signed certificate in certificate chain",
         20 => "unable to get local issuer certificate",
         24 => "invalid CA certificate",
-        26 => "unsupported certificate purpose",
+        25 => "path length constraint exceeded",
+        26 => "unsuitable certificate purpose",
         62 => "hostname mismatch",
         64 => "IP address mismatch",
         _ => "unspecified certificate verification error",
@@ -267,10 +268,39 @@ fn verify_leaf(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) 
                     err(24, 0, path[0].subject_text.clone())
                 }
                 E::RequiredEkuNotFoundContext(_) => err(26, 0, path[0].subject_text.clone()),
+                E::PathLenConstraintViolated => {
+                    let (d, subject) = path_len_exceeded(leaf, untrusted)
+                        .unwrap_or((0, path[0].subject_text.clone()));
+                    err(25, d, subject)
+                }
                 _ => err(1, 0, path[0].subject_text.clone()),
             }
         }
     }
+}
+
+/// The first CA of `leaf`'s chain (by name among `untrusted`) with more
+/// CAs below it than its pathLenConstraint allows (RFC 5280 §4.2.1.9;
+/// OpenSSL's check_chain: self-issued ones below do not count), as
+/// (depth, subject).
+fn path_len_exceeded(leaf: &[u8], untrusted: &[Vec<u8>]) -> Option<(usize, String)> {
+    let path = issuer_path(leaf, untrusted);
+    let mut below = 0u64;
+    for (i, (der, p)) in path.iter().enumerate().skip(1) {
+        let limit = X509Certificate::from_der(der).ok().and_then(|(_, c)| {
+            c.basic_constraints()
+                .ok()
+                .flatten()
+                .and_then(|b| b.value.path_len_constraint)
+        });
+        if limit.is_some_and(|l| below > u64::from(l)) {
+            return Some((i, p.subject_text.clone()));
+        }
+        if p.subject != p.issuer {
+            below += 1;
+        }
+    }
+    None
 }
 
 /// A certificate as found: its DER and what was read of it.

@@ -385,3 +385,51 @@ fn a_roots_dates_and_key_count_as_openssl_counts_them() {
     let v = verify_chain(&leaf, chain, &[der(&p.root.cert_pem)], now());
     assert_eq!(v, Verdict::Ok);
 }
+
+/// RFC 5280 §4.2.1.9: a CA under an issuer with pathlen:0 is refused when
+/// asked for, and a chain that holds one (made here with rcgen directly)
+/// is "path length constraint exceeded" (25) at the constrained CA's
+/// depth, as OpenSSL says.
+#[test]
+fn path_length_constraints_are_kept() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let p = pki();
+    let refused = make(&req(Role::Intermediate, "Sub CA", 21, Some(&p.inter)));
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("pathlen:0")),
+        "{:?}",
+        refused.map(|m| m.cert_pem)
+    );
+    let ca = |name: &str, limit: BasicConstraints| {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(limit);
+        params
+    };
+    let root_key = KeyPair::generate().unwrap();
+    let root = ca("R", BasicConstraints::Unconstrained)
+        .self_signed(&root_key)
+        .unwrap();
+    let int_key = KeyPair::generate().unwrap();
+    let int = ca("I", BasicConstraints::Constrained(0))
+        .signed_by(&int_key, &root, &root_key)
+        .unwrap();
+    let sub_key = KeyPair::generate().unwrap();
+    let sub = ca("S", BasicConstraints::Unconstrained)
+        .signed_by(&sub_key, &int, &int_key)
+        .unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["www.lab.test".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &sub, &sub_key)
+        .unwrap();
+    let v = verify_chain(
+        leaf.der(),
+        &[sub.der().to_vec(), int.der().to_vec()],
+        &[root.der().to_vec()],
+        now(),
+    );
+    assert_eq!(code(&v), (25, 2), "{v:?}");
+}
