@@ -241,6 +241,12 @@ impl TlsStream {
                     return Err(SocketError::ConnectionReset);
                 }
                 Err(TlsFailure::Socket(e)) => return Err(e),
+                // A fatal alert from the peer, in OpenSSL's words as
+                // curl's SSL_read error shows it.
+                Err(TlsFailure::Tls(rustls::Error::AlertReceived(a))) => {
+                    self.note(openssl_alert_reason(a));
+                    return Err(SocketError::ConnectionReset);
+                }
                 Err(TlsFailure::Tls(e)) => {
                     self.note(e.to_string());
                     return Err(SocketError::ConnectionReset);
@@ -381,6 +387,45 @@ impl Stream {
     pub async fn flush(&self) -> Result<(), SocketError> {
         self.tcp().flush().await
     }
+}
+
+/// OpenSSL 3's error string for a fatal alert the peer sent
+/// (`error:0A00045C:SSL routines::tlsv13 alert certificate required`:
+/// SSL_R_ALERT base 1000 plus the alert's number).
+pub fn openssl_alert_reason(alert: rustls::AlertDescription) -> String {
+    use rustls::AlertDescription as A;
+    let n = u8::from(alert);
+    let words = match alert {
+        A::UnexpectedMessage => "sslv3 alert unexpected message",
+        A::BadRecordMac => "sslv3 alert bad record mac",
+        A::HandshakeFailure => "sslv3 alert handshake failure",
+        A::BadCertificate => "sslv3 alert bad certificate",
+        A::UnsupportedCertificate => "sslv3 alert unsupported certificate",
+        A::CertificateRevoked => "sslv3 alert certificate revoked",
+        A::CertificateExpired => "sslv3 alert certificate expired",
+        A::CertificateUnknown => "sslv3 alert certificate unknown",
+        A::IllegalParameter => "sslv3 alert illegal parameter",
+        A::UnknownCA => "tlsv1 alert unknown ca",
+        A::AccessDenied => "tlsv1 alert access denied",
+        A::DecodeError => "tlsv1 alert decode error",
+        A::DecryptError => "tlsv1 alert decrypt error",
+        A::ProtocolVersion => "tlsv1 alert protocol version",
+        A::InsufficientSecurity => "tlsv1 alert insufficient security",
+        A::InternalError => "tlsv1 alert internal error",
+        A::InappropriateFallback => "tlsv1 alert inappropriate fallback",
+        A::UserCanceled => "tlsv1 alert user cancelled",
+        A::MissingExtension => "tlsv13 alert missing extension",
+        A::UnsupportedExtension => "tlsv1 unsupported extension",
+        A::UnrecognisedName => "tlsv1 unrecognized name",
+        A::BadCertificateStatusResponse => "tlsv1 bad certificate status response",
+        A::CertificateRequired => "tlsv13 alert certificate required",
+        A::NoApplicationProtocol => "tlsv1 alert no application protocol",
+        _ => "ssl/tls alert",
+    };
+    format!(
+        "error:{:08X}:SSL routines::{words}",
+        0x0A00_0000u32 + 1000 + u32::from(n)
+    )
 }
 
 /// Why a client's handshake failed, in words for a server's log (not

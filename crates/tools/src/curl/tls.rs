@@ -402,39 +402,7 @@ pub(super) const OPENSSL: &str = "OpenSSL/3.0.19";
 /// reason for alert N is 1000 + N in the SSL library (0x0A), with
 /// OpenSSL's words for it.
 fn openssl_alert_error(alert: rustls::AlertDescription) -> String {
-    use rustls::AlertDescription as A;
-    let n = u8::from(alert);
-    let words = match alert {
-        A::UnexpectedMessage => "sslv3 alert unexpected message",
-        A::BadRecordMac => "sslv3 alert bad record mac",
-        A::HandshakeFailure => "sslv3 alert handshake failure",
-        A::BadCertificate => "sslv3 alert bad certificate",
-        A::UnsupportedCertificate => "sslv3 alert unsupported certificate",
-        A::CertificateRevoked => "sslv3 alert certificate revoked",
-        A::CertificateExpired => "sslv3 alert certificate expired",
-        A::CertificateUnknown => "sslv3 alert certificate unknown",
-        A::IllegalParameter => "sslv3 alert illegal parameter",
-        A::UnknownCA => "tlsv1 alert unknown ca",
-        A::AccessDenied => "tlsv1 alert access denied",
-        A::DecodeError => "tlsv1 alert decode error",
-        A::DecryptError => "tlsv1 alert decrypt error",
-        A::ProtocolVersion => "tlsv1 alert protocol version",
-        A::InsufficientSecurity => "tlsv1 alert insufficient security",
-        A::InternalError => "tlsv1 alert internal error",
-        A::InappropriateFallback => "tlsv1 alert inappropriate fallback",
-        A::UserCanceled => "tlsv1 alert user cancelled",
-        A::MissingExtension => "tlsv13 alert missing extension",
-        A::UnsupportedExtension => "tlsv1 unsupported extension",
-        A::UnrecognisedName => "tlsv1 unrecognized name",
-        A::BadCertificateStatusResponse => "tlsv1 bad certificate status response",
-        A::CertificateRequired => "tlsv13 alert certificate required",
-        A::NoApplicationProtocol => "tlsv1 alert no application protocol",
-        _ => "ssl/tls alert",
-    };
-    format!(
-        "{OPENSSL}: error:{:08X}:SSL routines::{words}",
-        0x0A00_0000u32 + 1000 + u32::from(n)
-    )
+    format!("{OPENSSL}: {}", crate::tls::openssl_alert_reason(alert))
 }
 
 #[cfg(test)]
