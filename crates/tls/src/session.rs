@@ -46,13 +46,22 @@ fn versions(v: &[Version]) -> Vec<&'static rustls::SupportedProtocolVersion> {
 /// and `openssl genpkey` write), SEC1 (`EC PRIVATE KEY`) or PKCS#1
 /// (`RSA PRIVATE KEY`).
 pub fn pem_private_key(text: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
+    let mut encrypted = false;
     for (tag, der) in pem_blocks(text)? {
         match tag.as_str() {
             "PRIVATE KEY" => return Ok(PrivatePkcs8KeyDer::from(der).into()),
             "EC PRIVATE KEY" => return Ok(PrivateSec1KeyDer::from(der).into()),
             "RSA PRIVATE KEY" => return Ok(PrivatePkcs1KeyDer::from(der).into()),
+            "ENCRYPTED PRIVATE KEY" => encrypted = true,
             _ => {}
         }
+    }
+    if encrypted {
+        // No passphrase is asked for: the key must be given in the clear.
+        return Err(
+            "the private key in it is encrypted (decrypt it first: openssl pkey -in FILE -out KEY)"
+                .into(),
+        );
     }
     Err("no private key in it (expected -----BEGIN PRIVATE KEY-----)".into())
 }
@@ -613,7 +622,14 @@ pub fn alert_words(alert: rustls::AlertDescription) -> (String, u16) {
 
 #[cfg(test)]
 mod tests {
-    use super::dns_name_covers;
+    use super::{dns_name_covers, pem_private_key};
+
+    #[test]
+    fn an_encrypted_key_is_named_so() {
+        let pem =
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert!(pem_private_key(pem).is_err_and(|e| e.contains("is encrypted")));
+    }
 
     #[test]
     fn wildcards_cover_one_label() {

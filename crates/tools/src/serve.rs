@@ -570,6 +570,10 @@ fn https_config(host: &Host, t: &TlsArgs) -> Result<ServerTls, String> {
         });
         let mut key_seed = [0u8; 32];
         host.fill_random(&mut key_seed)?;
+        // A fresh serial with each fresh key: browsers refuse a second
+        // certificate with the issuer and serial of one they saw.
+        let mut serial = [0u8; 8];
+        host.fill_random(&mut serial)?;
         let now = i64::try_from(host.wall_clock().as_secs()).unwrap_or(i64::MAX);
         let made = tcplab_tls::pki::make(&tcplab_tls::Request {
             role: tcplab_tls::Role::Leaf,
@@ -578,7 +582,8 @@ fn https_config(host: &Host, t: &TlsArgs) -> Result<ServerTls, String> {
             not_before: now,
             not_after: now.saturating_add(365 * 86_400),
             key_seed,
-            serial: 1,
+            // Positive and never zero (RFC 5280 §4.1.2.2).
+            serial: (u64::from_be_bytes(serial) >> 1).max(1),
             issuer: None,
         })?;
         identities.push(Identity {
