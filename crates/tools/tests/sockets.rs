@@ -816,3 +816,37 @@ fn listeners_are_listed_before_connections() {
         r[6].stdout
     );
 }
+
+/// Local sockets filtered by path as iproute2 takes them: `src PATH` (or
+/// `unix:PATH`, or a pattern as fnmatch reads it) for a socket's own
+/// name, `dst PATH` for its peer's.
+#[test]
+fn ss_filters_local_sockets_by_path() {
+    let r = run_in(
+        NET,
+        &[
+            ("0s", "server", "nc -lU /tmp/d.sock"),
+            ("1s", "server", "nc -U /tmp/d.sock"),
+            ("2s", "server", "ss -xa src /tmp/d.sock"),
+            ("2s", "server", "ss -xa src 'unix:/TMP/*'"),
+            ("2s", "server", "ss -xa dst /tmp/d.sock"),
+            ("2s", "server", "ss -xa src /tmp/other.sock"),
+        ],
+    );
+    let body = |i: usize| -> Vec<String> { r[i].stdout.iter().skip(1).cloned().collect() };
+    for ran in &r[2..6] {
+        assert_eq!(ran.exit, Some(0), "{ran:?}");
+    }
+    // The listener and the connection it accepted bear the path.
+    assert_eq!(body(2).len(), 2, "{:?}", r[2].stdout);
+    assert!(
+        body(2).iter().any(|l| l.contains("LISTEN")),
+        "{:?}",
+        r[2].stdout
+    );
+    assert_eq!(body(3), body(2), "case folded, a pattern");
+    // The client's peer is the accepted socket, named /tmp/d.sock.
+    assert_eq!(body(4).len(), 1, "{:?}", r[4].stdout);
+    assert!(body(4)[0].starts_with("u_str ESTAB"), "{:?}", r[4].stdout);
+    assert!(body(5).is_empty(), "{:?}", r[5].stdout);
+}

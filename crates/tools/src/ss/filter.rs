@@ -27,6 +27,13 @@ pub(super) enum Expr {
         net: Option<Cidr>,
         port: Option<u64>,
     },
+    /// A local socket's path (`src`) or its peer's (`dst`) against a
+    /// pattern, as fnmatch(3) with FNM_CASEFOLD reads it (`/tmp/*`);
+    /// written as a path or `unix:PATH`. No internet socket matches.
+    Unix {
+        src: bool,
+        pattern: String,
+    },
     /// Terms joined by `and` (or by nothing) — kept flat, so that a long
     /// filter makes no deep tree.
     And(Vec<Expr>),
@@ -208,6 +215,13 @@ impl Expr {
                     a = value(*pos)?;
                 }
                 *pos += 1;
+                // iproute2's unix addresses: a path, or `unix:PATH`.
+                if let Some(path) = a.strip_prefix("unix:").or(a.starts_with('/').then_some(a)) {
+                    return Ok(Expr::Unix {
+                        src: w == "src",
+                        pattern: path.to_string(),
+                    });
+                }
                 let (host, port) = match a.rsplit_once(':') {
                     // `ADDR:` too (iproute2 reads an empty port as any).
                     Some((h, "*" | "")) => (h, None),
@@ -268,7 +282,9 @@ impl Expr {
         }
     }
 
-    pub(super) fn matches(&self, row: &SockRow) -> bool {
+    /// Whether `row` passes; `peer_path` names a local socket's peer's
+    /// path (by the peer's inode).
+    pub(super) fn matches(&self, row: &SockRow, peer_path: &dyn Fn(u64) -> Option<String>) -> bool {
         let peer = row.peer.unwrap_or_else(crate::sockets::wildcard);
         match self {
             Expr::True => true,
@@ -281,11 +297,82 @@ impl Expr {
                 net.is_none_or(|n| n.contains(*end.ip()))
                     && port.is_none_or(|p| u64::from(end.port()) == p)
             }
-            Expr::And(terms) => terms.iter().all(|e| e.matches(row)),
-            Expr::Or(terms) => terms.iter().any(|e| e.matches(row)),
-            Expr::Not(a) => !a.matches(row),
+            Expr::Unix { src, pattern } => match &row.unix {
+                Some((path, _, peer)) => {
+                    let name = if *src { path.clone() } else { peer_path(*peer) };
+                    // (An unnamed socket's name is "*", as ss shows it.)
+                    fnmatch_casefold(pattern, name.as_deref().unwrap_or("*"))
+                }
+                None => false,
+            },
+            Expr::And(terms) => terms.iter().all(|e| e.matches(row, peer_path)),
+            Expr::Or(terms) => terms.iter().any(|e| e.matches(row, peer_path)),
+            Expr::Not(a) => !a.matches(row, peer_path),
         }
     }
+}
+
+/// fnmatch(3) with FNM_CASEFOLD: `*` any run, `?` one character, `[...]`
+/// a set (`!` or `^` negates, ranges with `-`), `\` quotes the next.
+fn fnmatch_casefold(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let n: Vec<char> = name.to_lowercase().chars().collect();
+    // Iterative matching with one backtrack point for the last `*`.
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        let step = match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ni));
+                pi += 1;
+                continue;
+            }
+            Some('?') => Some(pi + 1),
+            Some('[') => set_match(&p, pi, n[ni]),
+            Some('\\') if p.get(pi + 1) == Some(&n[ni]) => Some(pi + 2),
+            Some(c) if *c == n[ni] && *c != '\\' => Some(pi + 1),
+            _ => None,
+        };
+        match (step, star) {
+            (Some(next), _) => {
+                pi = next;
+                ni += 1;
+            }
+            (None, Some((sp, sn))) => {
+                pi = sp + 1;
+                ni = sn + 1;
+                star = Some((sp, sn + 1));
+            }
+            (None, None) => return false,
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// A `[...]` set at `p[at]` against `c`: the index after it if `c` is in
+/// it (or not, negated); `None` otherwise, or for an unclosed set.
+fn set_match(p: &[char], at: usize, c: char) -> Option<usize> {
+    let mut i = at + 1;
+    let negate = matches!(p.get(i), Some('!' | '^'));
+    if negate {
+        i += 1;
+    }
+    let mut found = false;
+    let mut first = true;
+    while let Some(&x) = p.get(i) {
+        if x == ']' && !first {
+            return (found != negate).then_some(i + 1);
+        }
+        first = false;
+        if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|e| *e != ']') {
+            found |= (x..=p[i + 2]).contains(&c);
+            i += 3;
+        } else {
+            found |= x == c;
+            i += 1;
+        }
+    }
+    None
 }
 
 /// A port comparison of the filter (iproute2 spells each two ways).
@@ -321,5 +408,21 @@ impl Cmp {
             Cmp::Ge => a >= b,
             Cmp::Le => a <= b,
         }
+    }
+}
+
+#[cfg(test)]
+mod fnmatch_tests {
+    use super::fnmatch_casefold as m;
+
+    #[test]
+    fn patterns_as_fnmatch_reads_them() {
+        assert!(m("/tmp/*", "/tmp/d.sock") && m("/TMP/D.SOCK", "/tmp/d.sock"));
+        assert!(m("/tmp/?.sock", "/tmp/d.sock") && !m("/tmp/?.sock", "/tmp/dd.sock"));
+        assert!(m("/tmp/[a-e].sock", "/tmp/d.sock") && !m("/tmp/[!a-e].sock", "/tmp/d.sock"));
+        assert!(m("*d*", "/tmp/d.sock") && !m("*x*", "/tmp/d.sock"));
+        assert!(m("/tmp/\\*", "/tmp/*") && !m("/tmp/\\*", "/tmp/a"));
+        assert!(!m("/tmp/[a", "/tmp/a"), "an unclosed set matches nothing");
+        assert!(m("*", "") && !m("?", ""));
     }
 }

@@ -332,9 +332,16 @@ pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
     let rows: Vec<&SockRow> = {
         let known = |n: &str| a.hosts.iter().find(|(h, _)| h == n).map(|(_, addr)| *addr);
         let expr = Expr::parse(&a.filter, &known).unwrap_or(Expr::True);
+        // A local socket's peer is named by its path (`dst /tmp/s.sock`).
+        let peer_path = |inode: u64| {
+            rows.iter()
+                .filter_map(|r| r.unix.as_ref())
+                .find(|(_, ino, _)| *ino == inode && inode != 0)
+                .and_then(|(path, _, _)| path.clone())
+        };
         let mut rows: Vec<&SockRow> = rows
             .iter()
-            .filter(|r| a.shows(r.netid) && a.state_ok(r) && expr.matches(r))
+            .filter(|r| a.shows(r.netid) && a.state_ok(r) && expr.matches(r, &peer_path))
             .collect();
         // iproute2 lists the families in this order (unix_show, then
         // udp_show, then tcp_show), each in the kernel's order.
