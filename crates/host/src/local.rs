@@ -246,7 +246,14 @@ impl LocalNet {
                         let unread = self.sockets.get(peer).map_or(0, |p| p.queued);
                         (LocalState::Connected, *peer, s.queued, unread)
                     }
-                    Role::Unbound => (LocalState::Unconnected, 0, s.queued, 0),
+                    // A datagram socket connected to a name (connect(2)):
+                    // ESTAB to whoever holds it, as Linux lists it.
+                    Role::Unbound => match s.default_dst.as_ref().and_then(|d| self.names.get(d)) {
+                        Some(&peer) if self.sockets.contains_key(&peer) => {
+                            (LocalState::Connected, peer, s.queued, 0)
+                        }
+                        _ => (LocalState::Unconnected, 0, s.queued, 0),
+                    },
                 };
                 LocalInfo {
                     kind: s.kind,

@@ -595,3 +595,27 @@ fn a_listener_names_its_peer_unless_numeric() {
         r[1]
     );
 }
+
+/// Local datagram sockets: the client's connect(2) to the path and the
+/// listener's to its first sender make both ESTAB in `ss -x` (CONNECTED
+/// in netstat), as on Linux; -v names the listening path.
+#[test]
+fn local_datagram_sockets_connect_as_netcat_does() {
+    let r = run(&[
+        ("0s", "server", "nc -luvU /tmp/d.sock"),
+        ("1s", "server", "printf 'dg\\n' | nc -uU -q 10 /tmp/d.sock"),
+        ("1.5s", "server", "ss -xa"),
+    ]);
+    let ss = &r[2].stdout;
+    assert_eq!(
+        ss.iter().filter(|l| l.starts_with("u_dgr ESTAB")).count(),
+        2,
+        "{ss:?}"
+    );
+    assert!(
+        r[0].stderr
+            .contains(&"Connection received on /tmp/d.sock".to_string()),
+        "{:?}",
+        r[0]
+    );
+}

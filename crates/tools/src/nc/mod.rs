@@ -742,7 +742,12 @@ async fn unix_datagram(
                     }
                 }
             },
-            |_| None,
+            // netcat connects to its first sender, then (-v) reports the
+            // socket by the path it listens on (report_sock with `host`).
+            |from: &String| {
+                let _ = sock.connect(from);
+                a.verbose.then(|| format!("Connection received on {path}"))
+            },
         )
         .await;
     }
