@@ -619,3 +619,25 @@ fn local_datagram_sockets_connect_as_netcat_does() {
         r[0]
     );
 }
+
+/// `nc -u -q N` keeps its socket N seconds after its input ends (netcat's
+/// alarm), not the one quiet second it waits without -q.
+#[test]
+fn a_udp_client_lingers_for_its_quit_time() {
+    let r = run(&[
+        ("0s", "server", "nc -lu 9001"),
+        ("1s", "client", "printf 'u\\n' | nc -u -q 5 server 9001"),
+        ("4s", "client", "ss -uan"),
+        ("8s", "client", "ss -uan"),
+    ]);
+    assert!(
+        r[2].stdout.iter().any(|l| l.contains(":9001")),
+        "{:?}",
+        r[2].stdout
+    );
+    assert!(
+        !r[3].stdout.iter().any(|l| l.contains(":9001")),
+        "{:?}",
+        r[3].stdout
+    );
+}

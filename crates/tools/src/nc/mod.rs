@@ -666,8 +666,11 @@ where
     // The -w wait for replies runs once the input is over (or when none
     // will ever come, as in a scenario).
     let mut ended_at = if input.done() { Some(host.now()) } else { None };
+    // With -q, netcat quits that long after the end of its input,
+    // whatever comes meanwhile (its alarm); without, after `wait` quiet.
+    let linger = a.quit.unwrap_or(wait);
     loop {
-        let quiet = ended_at.map_or(Duration::MAX, |t| (t + wait).saturating_since(host.now()));
+        let quiet = ended_at.map_or(Duration::MAX, |t| (t + linger).saturating_since(host.now()));
         let read_input = async {
             if input.open() {
                 input.next(&mut buf).await
@@ -683,7 +686,7 @@ where
         match event {
             Either::Left(Either::Left(Ok(data))) => {
                 out.write_bytes(&data);
-                if let Some(t) = &mut ended_at {
+                if let Some(t) = ended_at.as_mut().filter(|_| a.quit.is_none()) {
                     *t = host.now();
                 }
             }
