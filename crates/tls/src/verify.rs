@@ -262,7 +262,7 @@ fn verify_leaf(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) 
                 E::InvalidSignatureForPublicKey
                 | E::UnsupportedSignatureAlgorithmContext(_)
                 | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-                    signature_verdict(leaf, untrusted, roots)
+                    signature_verdict(leaf, untrusted, roots, now)
                 }
                 E::CaUsedAsEndEntity | E::EndEntityUsedAsCa => {
                     err(24, 0, path[0].subject_text.clone())
@@ -306,34 +306,60 @@ fn path_len_exceeded(leaf: &[u8], untrusted: &[Vec<u8>]) -> Option<(usize, Strin
 /// A certificate as found: its DER and what was read of it.
 type Found = (Vec<u8>, Parsed);
 
-/// The chain OpenSSL would build for `leaf`: by name among the untrusted
-/// certificates, then the trusted certificate that issued the top (by
-/// name, key identifier and signature), if any — with its depth.
+/// The chain OpenSSL would build for `leaf`, trusted issuers first at
+/// each step (X509_V_FLAG_TRUSTED_FIRST) and, among trusted candidates,
+/// one valid at `now` first (X509_STORE_CTX_get1_issuer), then the
+/// untrusted ones by name and key identifier; and the trusted
+/// certificate that ends it, if any (the top itself when it is in the
+/// store: a partial chain, or a self-signed certificate trusted as is).
 fn anchored_path(
     leaf: &[u8],
     untrusted: &[Vec<u8>],
     roots: &[Vec<u8>],
+    now: i64,
 ) -> (Vec<Found>, Option<Found>) {
-    let path = issuer_path(leaf, untrusted);
-    let Some((top_der, top)) = path.last() else {
-        return (path, None);
+    let Some(first) = parse(leaf) else {
+        return (Vec::new(), None);
     };
-    // The top itself trusted (a partial chain, or a self-signed leaf
-    // that is in the store).
-    if let Some(r) = roots.iter().find(|r| *r == top_der) {
-        let anchor = parse(r).map(|p| (r.clone(), p));
-        return (path, anchor);
+    let mut path: Vec<Found> = vec![(leaf.to_vec(), first)];
+    while path.len() < 10 {
+        let (der, top) = path.last().expect("non-empty");
+        if roots.iter().any(|r| r == der) {
+            let anchor = path.last().cloned();
+            return (path, anchor);
+        }
+        let self_issued = top.subject == top.issuer;
+        let mut trusted: Vec<Found> = roots
+            .iter()
+            .filter(|r| !self_issued && issued(r, der))
+            .filter_map(|r| parse(r).map(|p| (r.clone(), p)))
+            .collect();
+        if !trusted.is_empty() {
+            let valid = trusted
+                .iter()
+                .position(|(_, p)| p.not_before <= now && now <= p.not_after)
+                .unwrap_or(0);
+            return (path, Some(trusted.swap_remove(valid)));
+        }
+        if self_issued {
+            break;
+        }
+        let next = untrusted
+            .iter()
+            .filter(|d| !path.iter().any(|(p, _)| p == *d))
+            .find(|d| issued(d, der))
+            .and_then(|d| parse(d).map(|p| (d.clone(), p)));
+        match next {
+            Some(n) => path.push(n),
+            None => break,
+        }
     }
-    let anchor = roots.iter().find_map(|r| {
-        let p = parse(r)?;
-        (p.subject == top.issuer && issued(r, top_der)).then(|| (r.clone(), p))
-    });
-    (path, anchor)
+    (path, None)
 }
 
-/// Whether `issuer` issued `cert` as OpenSSL's X509_check_issued judges
-/// it: the names, the key identifiers where both are given, the
-/// signature.
+/// Whether `issuer` may have issued `cert` as OpenSSL's X509_check_issued
+/// judges it: the names, and the key identifiers where both are given
+/// (the signature is checked later: a bad one is error 7).
 fn issued(issuer: &[u8], cert: &[u8]) -> bool {
     let (Ok((_, i)), Ok((_, c))) = (
         X509Certificate::from_der(issuer),
@@ -360,18 +386,24 @@ fn issued(issuer: &[u8], cert: &[u8]) -> bool {
             }
             _ => None,
         });
-    if let (Some(ski), Some(aki)) = (ski, aki) {
-        if ski != aki {
-            return false;
-        }
+    !matches!((ski, aki), (Some(s), Some(a)) if s != a)
+}
+
+/// Whether `issuer`'s key verifies `cert`'s signature.
+fn signs(issuer: &[u8], cert: &[u8]) -> bool {
+    match (
+        X509Certificate::from_der(issuer),
+        X509Certificate::from_der(cert),
+    ) {
+        (Ok((_, i)), Ok((_, c))) => c.verify_signature(Some(i.public_key())).is_ok(),
+        _ => false,
     }
-    c.verify_signature(Some(i.public_key())).is_ok()
 }
 
 /// After webpki accepted the chain: the dates of the trusted certificate
 /// that ends it, which webpki does not look at (9 or 10 at its depth).
 fn anchor_dates(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: i64) -> Verdict {
-    let (path, anchor) = anchored_path(leaf, untrusted, roots);
+    let (path, anchor) = anchored_path(leaf, untrusted, roots, now);
     let Some((der, p)) = anchor else {
         return Verdict::Ok;
     };
@@ -390,32 +422,34 @@ fn anchor_dates(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: i64)
 }
 
 /// A signature webpki could not verify: where OpenSSL would stop. A
-/// trusted certificate with the issuer's name but another key is no
-/// issuer to it (the key identifiers differ, or the signature does not
-/// verify): "self-signed certificate" (18, 19) or "unable to get local
-/// issuer certificate" (20) at the top of the chain; otherwise the first
-/// certificate, from the top down, whose issuer's key does not verify it
-/// (7).
-fn signature_verdict(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>]) -> Verdict {
-    let (path, anchor) = anchored_path(leaf, untrusted, roots);
-    let Some((_, top)) = path.last() else {
+/// trusted certificate with the issuer's name but another key identifier
+/// is no issuer to it: "self-signed certificate" (18, 19) or "unable to
+/// get local issuer certificate" (20) at the top of the chain; otherwise
+/// the first certificate, from the top down, whose issuer's key does not
+/// verify it (7).
+fn signature_verdict(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: i64) -> Verdict {
+    let (path, anchor) = anchored_path(leaf, untrusted, roots, now);
+    let Some((top_der, top)) = path.last() else {
         return err(7, 0, String::new());
     };
     let last = path.len() - 1;
-    if anchor.is_none() {
+    let Some((anchor_der, _)) = anchor else {
         let code = match (top.subject == top.issuer, last) {
             (true, 0) => 18,
             (true, _) => 19,
             (false, _) => 20,
         };
         return err(code, last, top.subject_text.clone());
+    };
+    if anchor_der != *top_der && !signs(&anchor_der, top_der) {
+        return err(7, last, top.subject_text.clone());
     }
     for i in (0..last).rev() {
-        if !issued(&path[i + 1].0, &path[i].0) {
+        if !signs(&path[i + 1].0, &path[i].0) {
             return err(7, i, path[i].1.subject_text.clone());
         }
     }
-    err(7, last, top.subject_text.clone())
+    err(7, 0, path[0].1.subject_text.clone())
 }
 
 fn err(code: u32, depth: usize, subject: String) -> Verdict {

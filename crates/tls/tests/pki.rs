@@ -381,8 +381,12 @@ fn a_roots_dates_and_key_count_as_openssl_counts_them() {
     let b = make(&req(Role::Leaf, "self.lab.test", 12, None)).unwrap();
     let v = verify_chain(&der(&a.cert_pem), &[], &[der(&b.cert_pem)], now());
     assert_eq!(code(&v), (18, 0), "{v:?}");
-    // The real root still does.
+    // The real root still does — also behind an expired copy of itself
+    // in the store (OpenSSL takes the issuer that is valid now).
     let v = verify_chain(&leaf, chain, &[der(&p.root.cert_pem)], now());
+    assert_eq!(v, Verdict::Ok);
+    let both = [der(&make(&old).unwrap().cert_pem), der(&p.root.cert_pem)];
+    let v = verify_chain(&leaf, chain, &both, now());
     assert_eq!(v, Verdict::Ok);
 }
 

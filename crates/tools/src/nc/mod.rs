@@ -748,7 +748,10 @@ async fn unix_datagram(
             // netcat connects to its first sender, then (-v) reports the
             // socket by the path it listens on (report_sock with `host`).
             |from: &String| {
-                let _ = sock.connect(from);
+                // (-k: not connected, datagrams from anyone.)
+                if !a.keep {
+                    let _ = sock.connect(from);
+                }
                 a.verbose.then(|| format!("Connection received on {path}"))
             },
         )
@@ -888,7 +891,8 @@ async fn listen(
             err,
             || async {
                 let d = sock.recv_from().await?;
-                if !connected.replace(true) {
+                // (-k: not connected, datagrams from anyone.)
+                if !a.keep && !connected.replace(true) {
                     let _ = sock.connect(d.from);
                 }
                 Ok((Some(d.from), d.data))

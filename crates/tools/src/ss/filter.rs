@@ -300,8 +300,8 @@ impl Expr {
             Expr::Unix { src, pattern } => match &row.unix {
                 Some((path, _, peer)) => {
                     let name = if *src { path.clone() } else { peer_path(*peer) };
-                    // (An unnamed socket's name is "*", as ss shows it.)
-                    fnmatch_casefold(pattern, name.as_deref().unwrap_or("*"))
+                    // (An unnamed socket's name is empty to the match.)
+                    fnmatch_casefold(pattern, name.as_deref().unwrap_or(""))
                 }
                 None => false,
             },
@@ -328,7 +328,11 @@ fn fnmatch_casefold(pattern: &str, name: &str) -> bool {
                 continue;
             }
             Some('?') => Some(pi + 1),
-            Some('[') => set_match(&p, pi, n[ni]),
+            // An unclosed `[` is itself (glibc).
+            Some('[') => match set_match(&p, pi, n[ni]) {
+                Some(found) => found,
+                None => (n[ni] == '[').then_some(pi + 1),
+            },
             Some('\\') if p.get(pi + 1) == Some(&n[ni]) => Some(pi + 2),
             Some(c) if *c == n[ni] && *c != '\\' => Some(pi + 1),
             _ => None,
@@ -349,9 +353,9 @@ fn fnmatch_casefold(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// A `[...]` set at `p[at]` against `c`: the index after it if `c` is in
-/// it (or not, negated); `None` otherwise, or for an unclosed set.
-fn set_match(p: &[char], at: usize, c: char) -> Option<usize> {
+/// A `[...]` set at `p[at]` against `c`: `None` if the set is not closed;
+/// else the index after it if `c` is in it (or not, negated).
+fn set_match(p: &[char], at: usize, c: char) -> Option<Option<usize>> {
     let mut i = at + 1;
     let negate = matches!(p.get(i), Some('!' | '^'));
     if negate {
@@ -361,7 +365,7 @@ fn set_match(p: &[char], at: usize, c: char) -> Option<usize> {
     let mut first = true;
     while let Some(&x) = p.get(i) {
         if x == ']' && !first {
-            return (found != negate).then_some(i + 1);
+            return Some((found != negate).then_some(i + 1));
         }
         first = false;
         if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|e| *e != ']') {
@@ -422,7 +426,10 @@ mod fnmatch_tests {
         assert!(m("/tmp/[a-e].sock", "/tmp/d.sock") && !m("/tmp/[!a-e].sock", "/tmp/d.sock"));
         assert!(m("*d*", "/tmp/d.sock") && !m("*x*", "/tmp/d.sock"));
         assert!(m("/tmp/\\*", "/tmp/*") && !m("/tmp/\\*", "/tmp/a"));
-        assert!(!m("/tmp/[a", "/tmp/a"), "an unclosed set matches nothing");
+        assert!(
+            m("/tmp/[a", "/tmp/[a") && !m("/tmp/[a", "/tmp/a"),
+            "an unclosed [ is itself"
+        );
         assert!(m("*", "") && !m("?", ""));
     }
 }

@@ -594,8 +594,10 @@ enum Source<'a> {
         stdin: &'a Stdin,
         /// The file's header, read first.
         reader: PcapReader<std::io::Cursor<Vec<u8>>>,
-        /// What came after it and is not a whole record yet.
+        /// What came after it: `held[at..]` is not taken yet (records are
+        /// taken by moving `at`; the taken bytes go before the next read).
         held: Vec<u8>,
+        at: usize,
         chunk: Vec<u8>,
         ended: bool,
     },
@@ -621,6 +623,7 @@ impl<'a> Source<'a> {
             stdin,
             reader,
             held: rest,
+            at: 0,
             chunk,
             ended,
         })
@@ -636,28 +639,31 @@ impl<'a> Source<'a> {
 
     /// The next record, as soon as it is whole; `None` at the end.
     async fn next(&mut self) -> std::io::Result<Option<tcplab_wire::pcap::Record>> {
-        let (stdin, reader, held, chunk, ended) = match self {
+        let (stdin, reader, held, at, chunk, ended) = match self {
             Source::Whole(r) => return r.next_record(),
             Source::Stream {
                 stdin,
                 reader,
                 held,
+                at,
                 chunk,
                 ended,
-            } => (stdin, reader, held, chunk, ended),
+            } => (stdin, reader, held, at, chunk, ended),
         };
         loop {
-            let whole = reader.record_len(held).filter(|&n| held.len() >= n);
+            let left = &held[*at..];
+            let whole = reader.record_len(left).filter(|&n| left.len() >= n);
             if whole.is_some() || *ended {
                 // A whole record, or what is left at the end (a clean end,
                 // or libpcap's complaint about a record cut short).
-                let mut rest = &held[..whole.unwrap_or(held.len())];
+                let mut rest = &left[..whole.unwrap_or(left.len())];
                 let before = rest.len();
                 let record = reader.record_from(&mut rest);
-                let used = before - rest.len();
-                held.drain(..used);
+                *at += before - rest.len();
                 return record;
             }
+            held.drain(..*at);
+            *at = 0;
             let n = stdin.read(chunk).await;
             if n == 0 {
                 *ended = true;
