@@ -64,6 +64,12 @@ impl PmtuCache {
         link_mtu: usize,
     ) -> Option<usize> {
         let reported = usize::from(reported);
+        // No datagram of 68 bytes or less ever needs fragmenting (every
+        // link carries 68, RFC 791): a report about one is forged or
+        // broken, and would pull the path down to 68 (RFC 5927 §7).
+        if sent_len <= MIN_MTU {
+            return None;
+        }
         // RFC 1191 §5: a missing or implausible value (not below what was
         // sent) is replaced by the next plateau below the datagram's size.
         let mtu = if reported >= MIN_MTU && reported < sent_len {
@@ -147,5 +153,19 @@ mod tests {
             );
         }
         assert_eq!(c.len(), CAPACITY);
+    }
+
+    /// A "fragmentation needed" about a datagram no link could have had
+    /// to fragment (68 bytes or less) teaches nothing.
+    #[test]
+    fn a_report_about_a_tiny_datagram_is_ignored() {
+        let mut c = PmtuCache::new(Duration::from_secs(600));
+        let now = Instant::ZERO;
+        let dst = Ipv4Addr::new(10, 0, 0, 9);
+        assert_eq!(c.learn(now, dst, 0, 29, 1500), None);
+        assert_eq!(c.learn(now, dst, 1, 68, 1500), None);
+        assert_eq!(c.get(now, dst), None);
+        // A real one still counts.
+        assert_eq!(c.learn(now, dst, 0, 1000, 1500), Some(508));
     }
 }

@@ -757,7 +757,10 @@ impl Connection {
                 Kind::Repair(i) => {
                     self.snd.queue_mut().retransmitted(i, now, tsval, snap);
                     self.counters.retrans_segs = self.counters.retrans_segs.wrapping_add(1);
-                    if self.rec.state != super::recovery::CaState::Loss {
+                    // Linux's TCPFastRetrans: a repair outside the loss
+                    // state — not a handshake's SYN or <SYN,ACK> sent again
+                    // on its timer (TCPSynRetrans there).
+                    if self.rec.state != super::recovery::CaState::Loss && !plan.flags.syn() {
                         self.counters.fast_retrans = self.counters.fast_retrans.wrapping_add(1);
                     }
                     // New data filled the rest of the segment: sent once,

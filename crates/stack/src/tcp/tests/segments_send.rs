@@ -486,3 +486,15 @@ fn restart_after_idle_leaves_bbr_its_model() {
     let after = b.s.tcp_info(c).unwrap();
     assert_eq!(after.cwnd, before.cwnd);
 }
+
+/// A SYN sent again on its timer is no fast retransmission (Linux counts
+/// it as TCPSynRetrans, not TCPFastRetrans).
+#[test]
+fn a_syn_sent_again_is_no_fast_retransmit() {
+    let mut b = Bench::new(|_| {});
+    let _ = syn_sent(&mut b);
+    b.advance(Duration::from_secs(4));
+    assert!(b.recv().iter().any(|s| s.flags == SYN), "the SYN again");
+    assert_eq!(b.s.stats().tcp.fast_retransmits, 0);
+    assert!(b.s.stats().tcp.retrans_segs >= 1);
+}
