@@ -338,6 +338,14 @@ impl Stream {
         self.tcp().local_addr()
     }
 
+    /// The TLS version agreed (`TLSv1.3`), on a TLS connection.
+    pub fn tls_version(&self) -> Option<&'static str> {
+        match self {
+            Stream::Plain(_) => None,
+            Stream::Tls(t) => t.session().version(),
+        }
+    }
+
     /// Why the last read failed at the TLS layer (curl words it as an
     /// `SSL_read` error rather than a socket's).
     pub fn tls_error(&self) -> Option<String> {

@@ -501,3 +501,22 @@ fn a_certificate_without_sans_is_checked_by_its_common_name() {
         "SSL: certificate subject name 'server' does not match target host name '10.99.3.2'",
     );
 }
+
+/// Closing a TLS connection, curl -v shows the close_notify it sends
+/// after "Closing connection", as OpenSSL's trace does.
+#[test]
+fn closing_says_close_notify() {
+    let cmd = "curl -sv --http1.0 --cacert /etc/ssl/root.pem https://server/hello.txt";
+    let r = with_pki(&[("2s", cmd)]);
+    let c = ran(&r, cmd);
+    assert_eq!(c.exit, Some(0), "{c:?}");
+    let n = c.stderr.len();
+    assert_eq!(
+        c.stderr[n - 2..],
+        [
+            "* Closing connection 0".to_string(),
+            "* TLSv1.3 (OUT), TLS alert, close notify (256):".to_string()
+        ],
+        "{c:?}"
+    );
+}

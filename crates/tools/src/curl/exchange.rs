@@ -462,6 +462,7 @@ pub(super) async fn exchange(
         // close(2) and on: the transfer is over when its body is in (curl
         // stops the clock there); the FIN's exchange goes on without it.
         run.info(format!("Closing connection {}", open.number));
+        run.say_close_notify(&open.conn.stream);
         let _ = open.conn.stream.shutdown().await;
     }
     Ok((head, got))

@@ -190,6 +190,14 @@ impl Run<'_> {
         }
     }
 
+    /// What OpenSSL's trace shows as curl closes a TLS connection: the
+    /// close_notify it sends (SSL_shutdown).
+    fn say_close_notify(&mut self, stream: &crate::tls::Stream) {
+        if let Some(version) = stream.tls_version() {
+            self.info(format!("{version} (OUT), TLS alert, close notify (256):"));
+        }
+    }
+
     /// Connect (or reuse a connection) to `url`.
     async fn connection(&mut self, url: &Url, stats: &mut Stats) -> Result<Open, Failure> {
         let key = (url.tls, url.host.clone(), url.port);
@@ -208,6 +216,7 @@ impl Run<'_> {
                 return Ok(open);
             }
             self.info(format!("Closing connection {}", open.number));
+            self.say_close_notify(&open.conn.stream);
             let _ = open.conn.stream.shutdown().await;
         }
         let t0 = self.host.now();
