@@ -668,6 +668,27 @@ fn arp_on_a_raw_link_rejects_all_packets() {
     assert!(r[1].stdout[0].contains("ICMP echo request"), "{:?}", r[1]);
 }
 
+/// A raw-IP pcap of two UDP datagrams 10.0.0.1:5000 > 10.0.0.2:`port`,
+/// 4 bytes each (ids 1 and 2), at 1 s and at `second_ms`.
+fn udp_pcap(port: u8, second_ms: u64) -> Vec<u8> {
+    let udp = |id: u8| -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 32, 0, id, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x13, 0x88, 0,
+            port, 0, 12, 0, 0, b'a', b'b', b'c', b'd',
+        ];
+        let sum = tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(&p[..20]));
+        p[10..12].copy_from_slice(&(!sum).to_be_bytes());
+        p
+    };
+    let mut w =
+        tcplab_wire::pcap::PcapWriter::new(Vec::new(), tcplab_wire::pcap::LinkType::Raw).unwrap();
+    w.write_packet(std::time::Duration::from_secs(1), &udp(1))
+        .unwrap();
+    w.write_packet(std::time::Duration::from_millis(second_ms), &udp(2))
+        .unwrap();
+    w.into_inner()
+}
+
 /// `-r -` reads the pcap from standard input (the second half of
 /// `tcpdump -w - | tcpdump -r -`), `-#` numbers the lines as print.c does
 /// (five columns, two spaces), `--count` counts instead of printing, and
@@ -676,24 +697,7 @@ fn arp_on_a_raw_link_rejects_all_packets() {
 #[test]
 fn pcaps_through_standard_streams_numbers_and_counts() {
     // Two UDP datagrams 10.0.0.1:5000 > 10.0.0.2:53 with 4 bytes each.
-    let udp = |id: u8| -> Vec<u8> {
-        let mut p = vec![
-            0x45, 0, 0, 32, 0, id, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x13, 0x88, 0,
-            53, 0, 12, 0, 0, b'a', b'b', b'c', b'd',
-        ];
-        let sum = tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(&p[..20]));
-        p[10..12].copy_from_slice(&(!sum).to_be_bytes());
-        p
-    };
-    let mut pcap = Vec::new();
-    {
-        let mut w = tcplab_wire::pcap::PcapWriter::new(&mut pcap, tcplab_wire::pcap::LinkType::Raw)
-            .unwrap();
-        w.write_packet(std::time::Duration::from_secs(1), &udp(1))
-            .unwrap();
-        w.write_packet(std::time::Duration::from_millis(1500), &udp(2))
-            .unwrap();
-    }
+    let pcap = udp_pcap(53, 1500);
     let escaped: String = pcap.iter().map(|b| format!("\\{b:03o}")).collect();
     let r = run_in(
         &www_net(),
@@ -770,21 +774,7 @@ fn pcaps_through_standard_streams_numbers_and_counts() {
 /// pcapng one say what they are.
 #[test]
 fn a_capture_cut_short_says_where() {
-    let mut pcap = Vec::new();
-    {
-        let mut w = tcplab_wire::pcap::PcapWriter::new(&mut pcap, tcplab_wire::pcap::LinkType::Raw)
-            .unwrap();
-        let mut p = vec![
-            0x45, 0, 0, 32, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x13, 0x88, 0,
-            9, 0, 12, 0, 0, b'a', b'b', b'c', b'd',
-        ];
-        let sum = tcplab_wire::checksum::fold(tcplab_wire::checksum::sum(&p[..20]));
-        p[10..12].copy_from_slice(&(!sum).to_be_bytes());
-        w.write_packet(std::time::Duration::from_secs(1), &p)
-            .unwrap();
-        w.write_packet(std::time::Duration::from_secs(2), &p)
-            .unwrap();
-    }
+    let pcap = udp_pcap(9, 2000);
     let esc = |b: &[u8]| -> String { b.iter().map(|b| format!("\\{b:03o}")).collect() };
     // Cut inside the second record's header (11 of its 16 bytes).
     let cut = esc(&pcap[..24 + 48 + 11]);
