@@ -236,11 +236,55 @@ impl Printer {
                 _ => line,
             };
         }
-        let ip = match ipv4::Packet::new_checked(bytes) {
-            Ok(p) => p,
-            Err(e) => return format!("IP [{e}, {} bytes]", bytes.len()),
+        // print-ip.c's ipN_print and ip_print (tcpdump 4.99): a raw IP
+        // link's packet is dispatched by its version nibble, then an IPv4
+        // header is checked in this order, each in tcpdump's words.
+        let Some(&first) = bytes.first() else {
+            return "truncated-ip 0".to_string();
         };
-        self.datagram(&ip, style, false, false)
+        if first >> 4 != 4 {
+            return format!("unknown ip {}", first >> 4);
+        }
+        let ip_ = if style.link { "" } else { "IP " };
+        if bytes.len() < 20 {
+            return format!("{ip_} [|ip]");
+        }
+        let head = ipv4::Packet::new_unchecked(bytes);
+        let hlen = head.header_len();
+        if hlen < 20 {
+            return format!("{ip_}bad-hlen {hlen}");
+        }
+        let total = usize::from(head.total_len());
+        let mut missing = String::new();
+        if bytes.len() < total {
+            missing = format!("truncated-ip - {} bytes missing! ", total - bytes.len());
+        }
+        if total < hlen {
+            return format!("{ip_}{missing}bad-len {total}");
+        }
+        if bytes.len() < hlen {
+            // The options are cut: tcpdump stops at the header.
+            return format!("{ip_}{missing} [|ip]");
+        }
+        let line = if missing.is_empty() {
+            match ipv4::Packet::new_checked(bytes) {
+                Ok(ip) => self.datagram(&ip, style, false, false),
+                Err(e) => format!("IP [{e}, {} bytes]", bytes.len()),
+            }
+        } else {
+            // What is missing reads as zeros up to the total length, as
+            // in a cut quote ([`Self::quoted`]); no checksum is checked.
+            let mut whole = bytes.to_vec();
+            whole.resize(total, 0);
+            match ipv4::Packet::new_checked(&whole[..]) {
+                Ok(ip) => self.datagram(&ip, style, false, true),
+                Err(e) => format!("IP [{e}, {} bytes]", bytes.len()),
+            }
+        };
+        match line.strip_prefix(ip_) {
+            Some(rest) if !missing.is_empty() => format!("{ip_}{missing}{rest}"),
+            _ => line,
+        }
     }
 
     /// The datagram an ICMP error quotes, under -v (print-icmp.c): its
@@ -352,12 +396,51 @@ impl Printer {
         style: Style,
         frag: bool,
     ) {
-        let seg = match tcp::Packet::new_checked(payload) {
-            Ok(seg) => seg,
-            Err(e) => {
-                let _ = write!(s, "{src_name} > {dst_name}: TCP [{e}]");
-                return;
+        // print-tcp.c's checks of the header, in its order and words.
+        if payload.len() < 4 {
+            let _ = write!(s, "{src_name} > {dst_name}: [|tcp]");
+            return;
+        }
+        let head = tcp::Packet::new_unchecked(payload);
+        let ports = format!(
+            "{src_name}.{} > {dst_name}.{}: ",
+            port(head.src_port(), Transport::Tcp, style),
+            port(head.dst_port(), Transport::Tcp, style),
+        );
+        if payload.len() < 20 {
+            let _ = write!(s, "{ports} [|tcp]");
+            return;
+        }
+        let hlen = head.header_len();
+        if hlen < 20 {
+            let _ = write!(
+                s,
+                "{ports} tcp {} [bad hdr length {hlen} - too short, < 20]",
+                payload.len().wrapping_sub(hlen) as u32
+            );
+            return;
+        }
+        if hlen > payload.len() {
+            let _ = write!(s, "{ports}");
+            if style.quiet {
+                let _ = write!(
+                    s,
+                    "tcp {}",
+                    (payload.len() as u32).wrapping_sub(hlen as u32)
+                );
+            } else {
+                let _ = write!(s, "Flags [{}]", head.flags());
             }
+            let _ = write!(
+                s,
+                " [bad hdr length {hlen} - too long, > {}]",
+                payload.len()
+            );
+            return;
+        }
+        let Ok(seg) = tcp::Packet::new_checked(payload) else {
+            let _ = write!(s, "{ports} [|tcp]");
+            return;
         };
         let key = (src, seg.src_port(), dst, seg.dst_port());
         let rev = (dst, seg.dst_port(), src, seg.src_port());

@@ -412,3 +412,61 @@ fn the_printers_memory_is_bounded() {
         assert!(p.names.len() <= NAMES_MAX);
     }
 }
+
+/// A damaged IPv4 datagram or TCP header reads in tcpdump 4.99's words
+/// (print-ip.c's ipN_print and ip_print, print-tcp.c's header checks),
+/// in the order tcpdump checks.
+#[test]
+fn damaged_datagrams_read_in_tcpdumps_words() {
+    let line = |packet: &[u8]| Printer::default().line(packet, numeric_style());
+    let (a, b) = ([10, 0, 1, 2], [10, 0, 2, 2]);
+    assert_eq!(line(&[]), "truncated-ip 0");
+    assert_eq!(line(&[0x55; 24]), "unknown ip 5");
+    assert_eq!(line(&[0x45, 0, 0, 20, 0, 0]), "IP  [|ip]");
+    let mut short_header = v4(6, 64, a, b, &[], None);
+    short_header[0] = 0x44;
+    assert_eq!(line(&short_header), "IP bad-hlen 16");
+    assert_eq!(line(&v4(6, 64, a, b, &[], Some(12))), "IP bad-len 12");
+    // A TCP header with its data offset and flags, and nothing else.
+    let tcp = |offset: u8, flags: u8| {
+        let mut t = vec![
+            0x30,
+            0x39,
+            0,
+            80,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            offset << 4,
+            flags,
+        ];
+        t.resize(20, 0);
+        t
+    };
+    let cut = v4(6, 64, a, b, &tcp(5, 0x02), Some(60));
+    assert_eq!(
+        line(&cut),
+        "IP truncated-ip - 20 bytes missing! 10.0.1.2.12345 > 10.0.2.2.80: Flags [S], seq 1:21, win 0, length 20"
+    );
+    assert_eq!(
+        line(&v4(6, 64, a, b, &[0x30, 0x39], None)),
+        "IP 10.0.1.2 > 10.0.2.2: [|tcp]"
+    );
+    assert_eq!(
+        line(&v4(6, 64, a, b, &tcp(5, 0x02)[..12], None)),
+        "IP 10.0.1.2.12345 > 10.0.2.2.80:  [|tcp]"
+    );
+    assert_eq!(
+        line(&v4(6, 64, a, b, &tcp(3, 0x02), None)),
+        "IP 10.0.1.2.12345 > 10.0.2.2.80:  tcp 8 [bad hdr length 12 - too short, < 20]"
+    );
+    assert_eq!(
+        line(&v4(6, 64, a, b, &tcp(15, 0x12), None)),
+        "IP 10.0.1.2.12345 > 10.0.2.2.80: Flags [S.] [bad hdr length 60 - too long, > 20]"
+    );
+}
