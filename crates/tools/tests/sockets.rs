@@ -819,7 +819,7 @@ fn listeners_are_listed_before_connections() {
 
 /// Local sockets filtered by path as iproute2 takes them: `src PATH` (or
 /// `unix:PATH`, or a pattern as fnmatch reads it) for a socket's own
-/// name, `dst PATH` for its peer's.
+/// name, `dst PATH` for its peer's; `unix:` chooses the local family.
 #[test]
 fn ss_filters_local_sockets_by_path() {
     let r = run_in(
@@ -831,9 +831,17 @@ fn ss_filters_local_sockets_by_path() {
             ("2s", "server", "ss -xa src 'unix:/TMP/*'"),
             ("2s", "server", "ss -xa dst /tmp/d.sock"),
             ("2s", "server", "ss -xa src /tmp/other.sock"),
+            ("0s", "server", "nc -l 7000"),
+            // `unix:` names the family: no TCP listener listed with no -x
+            // (iproute2's parse_hostcond); with -x a pattern need not
+            // start with a slash.
+            ("2s", "server", "ss -a src 'unix:/tmp/*'"),
+            ("2s", "server", "ss -xa src '*d.sock'"),
         ],
     );
     let body = |i: usize| -> Vec<String> { r[i].stdout.iter().skip(1).cloned().collect() };
+    assert_eq!(body(7), body(2), "{:?}", r[7]);
+    assert_eq!(body(8), body(2), "{:?}", r[8]);
     for ran in &r[2..6] {
         assert_eq!(ran.exit, Some(0), "{ran:?}");
     }

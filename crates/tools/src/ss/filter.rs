@@ -85,9 +85,9 @@ fn filter_value(message: String) -> Usage {
 pub(super) type Hosts<'a> = &'a dyn Fn(&str) -> Option<Ipv4Addr>;
 
 /// The host names a filter uses, in order, once each.
-pub(super) fn host_names(words: &[String]) -> Vec<String> {
+pub(super) fn host_names(words: &[String], unix: bool) -> Vec<String> {
     let names = std::cell::RefCell::new(Vec::new());
-    let _ = Expr::parse(words, &|n| {
+    let _ = Expr::parse(words, unix, &|n| {
         let mut names = names.borrow_mut();
         if !names.iter().any(|x: &String| x == n) {
             names.push(n.to_string());
@@ -100,14 +100,30 @@ pub(super) fn host_names(words: &[String]) -> Vec<String> {
 impl Expr {
     /// The filter; `hosts` gives a host name's address (iproute2 looks
     /// names up as it reads an address), `None` for one it cannot find.
-    pub(super) fn parse(words: &[String], hosts: Hosts<'_>) -> Result<Expr, Usage> {
-        let tokens: Vec<String> = words
+    /// `unix`: the preferred family is the local one (`-x`), so every
+    /// address is a path pattern, as iproute2's parse_hostcond reads it
+    /// then (`src '*sock'`).
+    pub(super) fn parse(words: &[String], unix: bool, hosts: Hosts<'_>) -> Result<Expr, Usage> {
+        let mut tokens: Vec<String> = words
             .iter()
             .flat_map(|w| {
                 let w = w.replace('(', " ( ").replace(')', " ) ");
                 w.split_whitespace().map(String::from).collect::<Vec<_>>()
             })
             .collect();
+        if unix {
+            let mut address = false;
+            for t in &mut tokens {
+                if !address {
+                    address = matches!(t.as_str(), "src" | "dst");
+                } else if !matches!(t.as_str(), "=" | "==" | "eq") {
+                    if !t.starts_with("unix:") {
+                        t.insert_str(0, "unix:");
+                    }
+                    address = false;
+                }
+            }
+        }
         if tokens.is_empty() {
             return Ok(Expr::True);
         }

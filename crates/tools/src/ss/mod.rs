@@ -262,8 +262,31 @@ impl SsArgs {
         }
         // Names are only checked to be names here; they are looked up
         // when the listing runs.
-        Expr::parse(&a.filter, &|_| Some(Ipv4Addr::UNSPECIFIED))?;
+        Expr::parse(&a.filter, a.unix_preferred(), &|_| {
+            Some(Ipv4Addr::UNSPECIFIED)
+        })?;
+        a.only_unix_if_named();
         Ok(a)
+    }
+
+    /// `-x` makes the local family the preferred one (iproute2's
+    /// filter_af_set), unless `-4` or `-6` chose another.
+    fn unix_preferred(&self) -> bool {
+        self.unix && !self.ipv4 && !self.ipv6
+    }
+
+    /// An address written `unix:PATH` names the family (iproute2's
+    /// parse_hostcond sets the filter's families to the local one), so
+    /// with no socket type asked for, only local sockets are listed.
+    fn only_unix_if_named(&mut self) {
+        let named = self.filter.iter().any(|w| {
+            w.replace(['(', ')'], " ")
+                .split_whitespace()
+                .any(|t| t.starts_with("unix:"))
+        });
+        if named && !(self.tcp || self.udp) {
+            self.unix = true;
+        }
     }
 
     fn shows(&self, netid: Netid) -> bool {
@@ -331,7 +354,7 @@ fn port_text(port: u16, netid: Netid, numeric: bool) -> String {
 pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
     let rows: Vec<&SockRow> = {
         let known = |n: &str| a.hosts.iter().find(|(h, _)| h == n).map(|(_, addr)| *addr);
-        let expr = Expr::parse(&a.filter, &known).unwrap_or(Expr::True);
+        let expr = Expr::parse(&a.filter, a.unix_preferred(), &known).unwrap_or(Expr::True);
         // A local socket's peer is named by its path (`dst /tmp/s.sock`).
         let peer_path = |inode: u64| {
             rows.iter()
@@ -861,7 +884,7 @@ pub fn summary(rows: &[SockRow], frag: usize) -> Vec<String> {
 pub async fn run(host: Host, mut a: SsArgs, mut out: Output, mut err: Output) -> i32 {
     // The filter's host names, looked up as iproute2 looks them up while
     // it reads the filter: one nobody knows is its address error.
-    for name in host_names(&a.filter) {
+    for name in host_names(&a.filter, a.unix_preferred()) {
         match crate::resolve::lookup(&host, &name).await {
             Ok(addr) => a.hosts.push((name, addr)),
             Err(_) => {
