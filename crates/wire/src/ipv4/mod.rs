@@ -302,13 +302,12 @@ impl Repr {
     /// Read the header of a checked packet. The checksum is not verified here.
     ///
     /// Rejects a fragment that would end past 65535 bytes (the "ping of death":
-    /// RFC 791 limits a datagram to 65535 octets) and a set reserved flag bit.
+    /// RFC 791 limits a datagram to 65535 octets). A set reserved flag bit is
+    /// taken: RFC 791 §3.1 asks the sender for zero and gives the receiver
+    /// no rule, and Linux and FreeBSD accept and forward such datagrams.
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Packet<&T>) -> Result<Repr> {
         let payload_len = usize::from(packet.total_len()) - packet.header_len();
         if usize::from(packet.frag_offset()) + payload_len + HEADER_LEN > MAX_DATAGRAM {
-            return Err(Error::Malformed);
-        }
-        if packet.reserved_flag() {
             return Err(Error::Malformed);
         }
         Ok(Repr {

@@ -181,3 +181,24 @@ fn emit_then_parse() {
     assert!(p.verify_checksum());
     assert_eq!(Repr::parse(&p).unwrap(), repr);
 }
+
+/// The reserved flag bit set is no reason to refuse a datagram (RFC 791
+/// §3.1 asks only the sender for zero; Linux and FreeBSD take it).
+#[test]
+fn the_reserved_flag_bit_is_taken() {
+    let mut bytes = vec![
+        0x45, 0, 0, 28, 0, 1, 0x80, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
+    bytes.extend_from_slice(&[9; 8]);
+    let p = Packet::new_checked(&bytes[..]).unwrap();
+    assert!(p.reserved_flag());
+    let repr = Repr::parse(&p).unwrap();
+    assert_eq!(
+        (repr.payload_len, repr.dont_frag, repr.more_frags),
+        (8, false, false)
+    );
+    // What the stack sends from it has the bit clear.
+    let mut out = [0xff; 28];
+    repr.emit(&mut Packet::new_unchecked(&mut out[..]));
+    assert!(!Packet::new_checked(&out[..]).unwrap().reserved_flag());
+}
