@@ -252,7 +252,7 @@ fn a_udp_listener_takes_its_first_sender_only() {
     assert_eq!(r[0].stderr.len(), 2, "{:?}", r[0]);
     assert_eq!(r[0].stderr[0], "Bound on 0.0.0.0 5000");
     assert!(
-        r[0].stderr[1].starts_with("Connection received on 10.99.1.2 "),
+        r[0].stderr[1].starts_with("Connection received on client "),
         "{:?}",
         r[0]
     );
@@ -575,7 +575,9 @@ fn a_scan_closes_with_a_fin() {
 }
 
 /// `nc -lv` names the peer as netcat's report_sock does (getnameinfo:
-/// the hosts table or DNS), `-n` keeps it numeric.
+/// the hosts table or DNS), `-n` keeps it numeric; so does `nc -luv` for
+/// the sender it connects to, and `-luk` connects to none and says
+/// nothing of it.
 #[test]
 fn a_listener_names_its_peer_unless_numeric() {
     let r = run(&[
@@ -583,7 +585,18 @@ fn a_listener_names_its_peer_unless_numeric() {
         ("0s", "server", "nc -lnv 9001"),
         ("1s", "client", "printf x | nc -N server 9000"),
         ("1s", "client", "printf x | nc -N server 9001"),
+        ("0s", "server", "nc -lnuv 9002"),
+        ("0s", "server", "nc -lkuv 9003"),
+        ("1s", "client", "printf x | nc -u -q 0 server 9002"),
+        ("1s", "client", "printf x | nc -u -q 0 server 9003"),
     ]);
+    assert!(
+        r[4].stderr[1].starts_with("Connection received on 10.99.1.2 "),
+        "{:?}",
+        r[4]
+    );
+    assert_eq!(r[5].stderr, ["Bound on 0.0.0.0 9003"], "{:?}", r[5]);
+    assert_eq!(r[5].stdout, ["x"], "{:?}", r[5]);
     assert!(
         r[0].stderr[1].starts_with("Connection received on client "),
         "{:?}",

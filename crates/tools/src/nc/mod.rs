@@ -885,6 +885,9 @@ async fn listen(
         // datagrams from anyone else are the kernel's to refuse, and ss
         // shows the pair ESTAB.
         let connected = std::cell::Cell::new(false);
+        // The first sender's name, looked up (report_sock's getnameinfo)
+        // unless -n.
+        let name = std::cell::RefCell::new(None::<String>);
         return datagram_server(
             input,
             out,
@@ -894,6 +897,10 @@ async fn listen(
                 // (-k: not connected, datagrams from anyone.)
                 if !a.keep && !connected.replace(true) {
                     let _ = sock.connect(d.from);
+                    if a.verbose && !a.numeric {
+                        let found = crate::resolve::reverse(host, *d.from.ip()).await;
+                        *name.borrow_mut() = found;
+                    }
                 }
                 Ok((Some(d.from), d.data))
             },
@@ -904,10 +911,17 @@ async fn listen(
                 async {}
             },
             // netcat-openbsd connects to the first sender and, with -v,
-            // reports it as a TCP listener reports a connection.
+            // reports it as a TCP listener reports a connection, by name
+            // unless -n; with -k it connects to none and says nothing.
             |from: &SocketAddrV4| {
-                a.verbose
-                    .then(|| format!("Connection received on {} {}", from.ip(), from.port()))
+                (a.verbose && !a.keep).then(|| {
+                    let shown = name.borrow().clone();
+                    format!(
+                        "Connection received on {} {}",
+                        shown.unwrap_or_else(|| from.ip().to_string()),
+                        from.port()
+                    )
+                })
             },
         )
         .await;
