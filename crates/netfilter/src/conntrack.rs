@@ -12,7 +12,8 @@
 //! or ICMP error that answers nothing.
 //!
 //! TCP is followed through SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT,
-//! CLOSE_WAIT, LAST_ACK, TIME_WAIT and CLOSE (after a RST), by flags,
+//! CLOSE_WAIT, LAST_ACK, TIME_WAIT and CLOSE (after a RST; a RST before
+//! any reply, a refused connection, ends the flow at once), by flags,
 //! with no window checks on ordinary segments ("be liberal") but a RST's
 //! sequence number checked as Linux's conntrack checks it (RFC 5961
 //! §3.2): one below the receiver's highest ACK or past its window is
@@ -759,9 +760,11 @@ impl Conntrack {
         };
         e.packets[d] += 1;
         e.bytes[d] += p.len as u64;
+        let answered = e.seen_reply;
         if dir == Dir::Reply {
             e.seen_reply = true;
         }
+        let mut killed = false;
         if let Some(state) = e.tcp {
             let f = p.tcp_flags & 0x3f & !(flags::PSH | flags::URG);
             let valid = matches!(
@@ -841,6 +844,10 @@ impl Conntrack {
             if next == TcpCt::Established && e.seen_reply {
                 e.assured = true;
             }
+            // Linux's tcp_packet: a RST before any reply (a refused
+            // connection, an aborted attempt) ends the flow at once
+            // (nf_ct_kill_acct) rather than leaving it in CLOSE.
+            killed = f & flags::RST != 0 && !answered;
         } else if e.seen_reply && e.orig.proto != ICMP && now >= e.created + STREAM_AFTER {
             // A stream: answered and still busy after two seconds (Linux's
             // UDP rule); a query and its answer stays unassured, so
@@ -853,10 +860,27 @@ impl Conntrack {
             CtState::New
         };
         self.refresh(id, now);
+        if killed {
+            self.kill(id, now);
+        }
         Track {
             state,
             flow: Some((id, dir)),
             quoted_translated: false,
+        }
+    }
+
+    /// End a flow now: it is listed and found no more, and goes (with the
+    /// mappings it holds) when expired flows are next collected — after
+    /// the packet that ended it has been translated on its way.
+    fn kill(&mut self, id: u64, now: Duration) {
+        if let Some(e) = self.entries.get_mut(&id) {
+            e.expires = now;
+            if now < e.queued {
+                self.by_expiry.remove(&(e.queued, id));
+                e.queued = now;
+                self.by_expiry.insert((now, id));
+            }
         }
     }
 

@@ -548,3 +548,38 @@ fn full_table_evicts_unassured_then_refuses() {
     assert_eq!(ct.stats.invalid, 0);
     assert_eq!(ct.len(), 2);
 }
+
+/// A RST before any reply (a refused connection) ends the flow at once,
+/// as Linux's tcp_packet kills it (nf_ct_kill_acct): the RST itself is
+/// still tracked (it must be translated back), then the flow is
+/// collected; after a reply a RST leaves the flow in CLOSE for its 10 s.
+#[test]
+fn a_rst_before_any_reply_ends_the_flow_at_once() {
+    let mut ct = Conntrack::new(16, 1);
+    let (c, s) = ((40000, 9), (9, 40000));
+    let syn = go(
+        &mut ct,
+        segment(C, S, c, flags::SYN, (1000, 0, 65535), &[], 0),
+    );
+    let (id, _) = syn.flow.unwrap();
+    let rst = go(&mut ct, segment(S, C, s, 0x14, (0, 1001, 0), &[], 0));
+    assert_eq!(rst.flow, Some((id, Dir::Reply)));
+    assert_ne!(rst.state, CtState::Invalid);
+    let now = Duration::from_secs(1);
+    assert!(ct.entry(id).unwrap().expires <= now);
+    let gone = ct.expire(now);
+    assert_eq!(gone.iter().map(|e| e.id).collect::<Vec<_>>(), [id]);
+    assert!(ct.entry(id).is_none());
+    // Answered first: the RST closes, and the flow stays listed.
+    let (c, s) = ((40001, 80), (80, 40001));
+    let syn = go(
+        &mut ct,
+        segment(C, S, c, flags::SYN, (1000, 0, 65535), &[], 0),
+    );
+    let (id, _) = syn.flow.unwrap();
+    go(&mut ct, segment(S, C, s, 0x12, (5000, 1001, 65535), &[], 0));
+    go(&mut ct, segment(S, C, s, flags::RST, (5001, 0, 0), &[], 0));
+    let e = ct.entry(id).unwrap();
+    assert_eq!(e.tcp, Some(TcpCt::Close));
+    assert_eq!(e.expires, now + Duration::from_secs(10));
+}
