@@ -160,7 +160,7 @@ impl Netfilter {
     }
 
     /// Remove a flow and give back the mappings it held.
-    fn forget(&mut self, id: u64) {
+    pub(crate) fn forget(&mut self, id: u64) {
         if let Some(e) = self.conntrack.remove(id) {
             self.release(vec![e]);
         }

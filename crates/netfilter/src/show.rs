@@ -137,20 +137,41 @@ impl Netfilter {
     /// What `conntrack -L` prints: the flows, then the count line (for
     /// standard error).
     pub fn list_flows(&self, now: Duration, proto: Option<u8>) -> (Vec<String>, String) {
-        let lines: Vec<String> = self
-            .conntrack
-            .entries()
-            // Expired flows not yet collected are gone (no lookup finds
-            // them).
-            .filter(|e| e.confirmed && e.expires > now)
-            .filter(|e| proto.is_none_or(|p| p == e.orig.proto))
-            .map(|e| flow_line(e, now))
-            .collect();
+        let lines = self.flow_lines(now, |e| proto.is_none_or(|p| p == e.orig.proto));
         let n = lines.len();
         (
             lines,
             format!("conntrack v1.4.7 (conntrack-tools): {n} flow entries have been shown."),
         )
+    }
+
+    /// The live flows `keep` chooses, each as `conntrack -L` prints it.
+    pub fn flow_lines(&self, now: Duration, keep: impl Fn(&Entry) -> bool) -> Vec<String> {
+        self.conntrack
+            .entries()
+            // Expired flows not yet collected are gone (no lookup finds
+            // them).
+            .filter(|e| e.confirmed && e.expires > now && keep(e))
+            .map(|e| flow_line(e, now))
+            .collect()
+    }
+
+    /// `conntrack -D`: forget the live flows `keep` chooses (giving back
+    /// the mappings they hold); their lines as they were.
+    pub fn delete_flows(&mut self, now: Duration, keep: impl Fn(&Entry) -> bool) -> Vec<String> {
+        let chosen: Vec<(u64, String)> = self
+            .conntrack
+            .entries()
+            .filter(|e| e.confirmed && e.expires > now && keep(e))
+            .map(|e| (e.id, flow_line(e, now)))
+            .collect();
+        chosen
+            .into_iter()
+            .map(|(id, line)| {
+                self.forget(id);
+                line
+            })
+            .collect()
     }
 }
 

@@ -1,14 +1,13 @@
-//! `fw` and `conntrack`: a router's packet policy from its command line.
+//! `fw`: a router's packet policy from its command line.
 //!
 //! ```text
 //! fw -L                                  rules with hit counts, NAT, drops
 //! fw -A IFACE acl-in|acl-out RULE...     add an ACL rule (NUMBER allow|deny MATCH)
 //! fw -D IFACE acl-in|acl-out NUMBER      delete one
 //! fw -A IFACE sg-in|sg-out RULE...       add a security-group rule (allow MATCH)
-//! conntrack -L [-p tcp|udp|icmp]         tracked flows (conntrack-tools' format)
-//! conntrack -S                           tracker statistics
-//! conntrack -F                           forget every flow
 //! ```
+//!
+//! (`conntrack` is in its own module.)
 //!
 //! IFACE is the interface's address (`10.0.1.1`) or name (`eth0`). ACLs and
 //! security groups are edited where the scenario declared one; a host with
@@ -45,15 +44,6 @@ per rule, its NAT and port forwards, and its drop counters (-L); add a rule
 (-A) or delete an ACL rule by number (-D). IFACE is the router's address on
 the interface, or ethN. Rules: [N allow|deny] PROTO [from CIDR] [to CIDR]
 [sport P[-Q]] [port P[-Q]] [type T [code C]].";
-
-const CONNTRACK_HELP: &str = "usage: conntrack -L [-p tcp|udp|icmp] | -S | -F
-
-  -L, --dump    list the tracked flows (state, seconds left, both
-                directions' tuples, [ASSURED], [UNREPLIED])
-  -p PROTO      only flows of this protocol
-  -S, --stats   the table's statistics
-  -F, --flush   forget every flow
-  -h, --help    this text";
 
 const FW_USAGE: &str = "usage: fw -L | fw -A IFACE acl-in|acl-out|sg-in|sg-out RULE... | fw -D IFACE acl-in|acl-out NUMBER";
 
@@ -116,7 +106,7 @@ fn iface_index(host: &Host, name: &str) -> Option<usize> {
     })
 }
 
-fn no_filter(err: &mut Output, tool: &str) -> i32 {
+pub(crate) fn no_filter(err: &mut Output, tool: &str) -> i32 {
     err.line(format!(
         "{tool}: no packet filter on this host (a router gets one from [router.nat], [[router.acl]] or [[router.firewall]])"
     ));
@@ -201,84 +191,6 @@ pub async fn run_fw(host: Host, a: FwArgs, mut out: Output, mut err: Output) -> 
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConntrackArgs {
-    List(Option<u8>),
-    Stats,
-    Flush,
-}
-
-impl ConntrackArgs {
-    pub fn parse(args: &[String]) -> Result<ConntrackArgs, Usage> {
-        if crate::asks_help(args, true) {
-            return Err(Usage::help("conntrack", CONNTRACK_HELP.into(), true, 0));
-        }
-        let usage = "usage: conntrack -L [-p tcp|udp|icmp] | -S | -F";
-        let words: Vec<&str> = args.iter().map(String::as_str).collect();
-        match words[..] {
-            ["-L"] => Ok(ConntrackArgs::List(None)),
-            ["-L", "-p", p] | ["-p", p, "-L"] => Ok(ConntrackArgs::List(Some(match p {
-                "tcp" => 6,
-                "udp" => 17,
-                "icmp" => 1,
-                other => {
-                    return Err(Usage::new(
-                        "conntrack",
-                        format!("unknown protocol `{other}`"),
-                    ))
-                }
-            }))),
-            ["-S"] => Ok(ConntrackArgs::Stats),
-            ["-F"] => Ok(ConntrackArgs::Flush),
-            _ => Err(Usage::with_usage(
-                "conntrack",
-                "expected -L, -S or -F".into(),
-                usage,
-            )),
-        }
-    }
-}
-
-pub async fn run_conntrack(host: Host, a: ConntrackArgs, mut out: Output, mut err: Output) -> i32 {
-    let now = Duration::from_micros(host.now().total_micros());
-    let r = host.with_netfilter(|nf| match a {
-        ConntrackArgs::List(p) => {
-            let (lines, count) = nf.list_flows(now, p);
-            (lines, vec![count])
-        }
-        ConntrackArgs::Stats => {
-            let s = nf.conntrack.stats;
-            (
-                vec![format!(
-                    "cpu=0   \tfound={} invalid={} insert={} insert_failed=0 drop={} early_drop={} error=0 search_restart=0 clash_resolve=0 chaintoolong=0 ",
-                    s.found, s.invalid, s.new, s.table_full, s.early_drop
-                )],
-                Vec::new(),
-            )
-        }
-        ConntrackArgs::Flush => {
-            let _flows = nf.flush();
-            // conntrack-tools says no more than this (no count).
-            (
-                Vec::new(),
-                vec!["conntrack v1.4.7 (conntrack-tools): connection tracking table has been emptied.".to_string()],
-            )
-        }
-    });
-    match r {
-        Some((lines, notes)) => {
-            for l in lines {
-                out.line(l);
-            }
-            for n in notes {
-                err.line(n);
-            }
-            0
-        }
-        None => no_filter(&mut err, "conntrack"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,11 +214,5 @@ mod tests {
         assert!(FwArgs::parse(&v("-A eth0 chains 100 allow all")).is_err());
         assert!(FwArgs::parse(&v("-D eth0 sg-in 1")).is_err());
         assert!(FwArgs::parse(&v("-X")).is_err());
-        assert_eq!(
-            ConntrackArgs::parse(&v("-L -p tcp")).unwrap(),
-            ConntrackArgs::List(Some(6))
-        );
-        assert!(ConntrackArgs::parse(&v("-L -p sctp")).is_err());
-        assert!(ConntrackArgs::parse(&v("")).is_err());
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod args;
 pub mod cert;
+pub mod conntrack;
 pub mod curl;
 pub mod dns;
 pub mod files;
@@ -164,7 +165,7 @@ pub enum Tool {
     Nslookup(nslookup::NslookupArgs),
     Curl(Box<curl::CurlArgs>),
     Fw(fw::FwArgs),
-    Conntrack(fw::ConntrackArgs),
+    Conntrack(conntrack::ConntrackArgs),
     Cat(files::CatArgs),
     Sha256sum(files::Sha256sumArgs),
     Cmp(files::CmpArgs),
@@ -210,7 +211,7 @@ impl Command {
             "nslookup" => Tool::Nslookup(nslookup::NslookupArgs::parse(rest)?),
             "curl" => Tool::Curl(Box::new(curl::CurlArgs::parse(rest)?)),
             "fw" => Tool::Fw(fw::FwArgs::parse(rest)?),
-            "conntrack" => Tool::Conntrack(fw::ConntrackArgs::parse(rest)?),
+            "conntrack" => Tool::Conntrack(conntrack::ConntrackArgs::parse(rest)?),
             "cat" => Tool::Cat(files::CatArgs::parse(rest)?),
             "sha256sum" => Tool::Sha256sum(files::Sha256sumArgs::parse(rest)?),
             "cmp" => Tool::Cmp(files::CmpArgs::parse(rest)?),
@@ -394,7 +395,7 @@ pub fn start_with(host: &Host, cmdline: &str, io: StartIo) -> Result<Started, Us
             Tool::Nslookup(a) => nslookup::run(h.clone(), a, out, err).await,
             Tool::Curl(a) => curl::run(h.clone(), *a, out, err).await,
             Tool::Fw(a) => fw::run_fw(h.clone(), a, out, err).await,
-            Tool::Conntrack(a) => fw::run_conntrack(h.clone(), a, out, err).await,
+            Tool::Conntrack(a) => conntrack::run(h.clone(), a, out, err).await,
             Tool::Cat(a) => files::run_cat(h.clone(), a, h.stdin(pid), out, err).await,
             Tool::Sha256sum(a) => files::run_sha256sum(h.clone(), a, h.stdin(pid), out, err).await,
             Tool::Cmp(a) => files::run_cmp(h.clone(), a, h.stdin(pid), out, err).await,

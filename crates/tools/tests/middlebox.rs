@@ -308,3 +308,68 @@ cmd = "nc -v -w 8 10.99.3.1 8081"
         ["nc: connect to 10.99.3.1 port 8081 (tcp) failed: No route to host"]
     );
 }
+
+/// conntrack's filters as conntrack-tools takes them (the reference's
+/// `conntrack -L -p tcp --dport 8000`), -C and -D; a refused connection
+/// leaves no flow behind (Linux kills it on the RST).
+#[test]
+fn conntrack_filters_counts_and_deletes_flows() {
+    let mut text = scenario("nat.toml");
+    for (at, on, cmd) in [
+        ("3.6s", "r1", "conntrack -L -p tcp --dport 7"),
+        (
+            "3.6s",
+            "r1",
+            "conntrack -L -p tcp --orig-port-dst 7 --src 10.99.1.3",
+        ),
+        ("3.6s", "r1", "conntrack -L -n 10.99.2.1 -p tcp"),
+        ("3.6s", "r1", "conntrack -L -p icmp -o extended"),
+        ("3.6s", "r1", "conntrack -C"),
+        ("3.6s", "a", "nc 10.99.3.2 9999"),
+        ("3.8s", "r1", "conntrack -L -p tcp --dport 9999"),
+        ("3.9s", "r1", "conntrack -D -p tcp --dport 7"),
+        ("3.9s", "r1", "conntrack -D -p tcp --dport 7"),
+        ("3.95s", "r1", "conntrack -C"),
+    ] {
+        text.push_str(&format!(
+            "\n[[run]]\nat = \"{at}\"\non = \"{on}\"\ncmd = \"{cmd}\"\n"
+        ));
+    }
+    let r = run_file(&text);
+    let listed = |cmd: &str, n: usize| find(&r, "r1", cmd, n).stdout.clone();
+    let echo = listed("conntrack -L -p tcp --dport 7", 0);
+    assert_eq!(echo.len(), 2, "{echo:?}");
+    assert!(echo
+        .iter()
+        .all(|l| l.starts_with("tcp      6 ") && l.contains(" dport=7 ")));
+    let c = listed("conntrack -L -p tcp --orig-port-dst 7 --src 10.99.1.3", 0);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert!(c[0].contains("src=10.99.1.3 dst=10.99.3.2 "), "{c:?}");
+    // Every outbound TCP flow is translated to the outside address.
+    let snat = listed("conntrack -L -n 10.99.2.1 -p tcp", 0);
+    assert!(snat.len() >= 2, "{snat:?}");
+    let icmp = listed("conntrack -L -p icmp -o extended", 0);
+    assert!(
+        !icmp.is_empty() && icmp.iter().all(|l| l.starts_with("ipv4     2 icmp     1 ")),
+        "{icmp:?}"
+    );
+    let count = |n: usize| -> usize { listed("conntrack -C", n)[0].parse().unwrap() };
+    assert!(count(0) >= 4, "{:?}", listed("conntrack -C", 0));
+    // Refused: the RST ended the flow at once.
+    let refused = find(&r, "r1", "conntrack -L -p tcp --dport 9999", 0);
+    assert!(refused.stdout.is_empty(), "{refused:?}");
+    assert_eq!(
+        refused.stderr,
+        ["conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown."]
+    );
+    // -D prints what it deleted; nothing left to delete is status 1.
+    let d = find(&r, "r1", "conntrack -D -p tcp --dport 7", 0);
+    assert_eq!((d.stdout.len(), d.exit), (2, Some(0)), "{d:?}");
+    assert_eq!(
+        d.stderr,
+        ["conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted."]
+    );
+    let again = find(&r, "r1", "conntrack -D -p tcp --dport 7", 1);
+    assert_eq!(again.exit, Some(1), "{again:?}");
+    assert_eq!(count(1), count(0) - 2);
+}

@@ -130,7 +130,7 @@ fn every_tool_answers_help_as_the_real_one_does() {
             "conntrack --help",
             true,
             0,
-            "usage: conntrack -L [-p tcp|udp|icmp] | -S | -F",
+            "Command line interface for the connection tracking system. Version 1.4.7",
         ),
     ] {
         let u = tcplab_tools::Command::parse(cmd).unwrap_err();
