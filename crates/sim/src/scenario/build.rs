@@ -420,6 +420,15 @@ fn segments(
         if let Some(r) = &link.reverse {
             l.apply(&mut rev, r)?;
         }
+        for (p, own) in [(&fwd, &link.forward), (&rev, &link.reverse)] {
+            let key = own
+                .as_ref()
+                .and_then(|o| o.reorder.as_ref().or(o.delay.as_ref()))
+                .or(link.reorder.as_ref());
+            if let Some(key) = key {
+                reorder_with_delay(l, p, key, "")?;
+            }
+        }
         let name = match &link.name {
             Some(n) => explicit_name(l, &mut taken, n)?,
             None => format!("{}-{}", nodes[members[0].0].name, nodes[members[1].0].name),
@@ -440,6 +449,9 @@ fn segments(
         let members = resolve_members(l, nodes, names, list, segments.len())?;
         let mtu = l.mtu(&lan.mtu)?;
         let base = every_direction(l, mtu, &shared_params!(lan))?;
+        if let Some(key) = &lan.reorder {
+            reorder_with_delay(l, &base, key, "")?;
+        }
         let name = match &lan.name {
             Some(n) => explicit_name(l, &mut taken, n)?,
             None => format!("lan{}", segments.len()),
@@ -512,6 +524,19 @@ fn explicit_name(
     Ok(n)
 }
 
+/// netem: "reordering not possible without specifying some delay" — a
+/// reordered packet is one that skips the delay the others take. `when`
+/// says at what point of the run (a change), for the message.
+fn reorder_with_delay<T>(l: &Loader<'_>, p: &LinkParams, key: &Spanned<T>, when: &str) -> Res<()> {
+    if p.reorder > 0.0 && p.delay.is_zero() {
+        return Err(l.at(
+            key,
+            format!("reorder needs a delay{when}: a packet is reordered by skipping the delay others take"),
+        ));
+    }
+    Ok(())
+}
+
 /// The `[[run]]` entries, in time order, each command checked: commands,
 /// narration, and changes to the network while it runs (a link down or
 /// up, new impairments, a route added or removed).
@@ -562,11 +587,37 @@ fn timeline(
                 ))
             }
         };
-        timeline.push(TimelineEntry { at, action });
+        timeline.push((TimelineEntry { at, action }, r));
     }
     // Stable: entries at the same time keep their order in the file.
-    timeline.sort_by_key(|e| e.at);
-    Ok(timeline)
+    timeline.sort_by_key(|(e, _)| e.at);
+    // Each change leaves every direction it touches with what netem would
+    // take: reordering needs a delay then too.
+    let mut sending: Vec<Vec<LinkParams>> = segments.iter().map(|s| s.sending.clone()).collect();
+    for (e, r) in &timeline {
+        if let Action::Impair {
+            segment,
+            senders,
+            change,
+            fields,
+            ..
+        } = &e.action
+        {
+            for &m in senders {
+                let now = &mut sending[*segment][m];
+                fields.apply(change, now);
+                // (A change of neither the delay nor the reordering cannot
+                // break what held before.)
+                let set = r.set.as_ref();
+                if let Some(k) = set.and_then(|s| s.reorder.as_ref()) {
+                    reorder_with_delay(l, now, k, "")?;
+                } else if let Some(k) = set.and_then(|s| s.delay.as_ref()) {
+                    reorder_with_delay(l, now, k, " (the link keeps its reordering)")?;
+                }
+            }
+        }
+    }
+    Ok(timeline.into_iter().map(|(e, _)| e).collect())
 }
 
 /// `link = "NAME"` with `down = true`, `up = true` or `set = {...}`, and

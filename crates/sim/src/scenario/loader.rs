@@ -157,10 +157,6 @@ impl Loader<'_> {
         }
         if let Some(r) = &raw.reorder {
             base.reorder = self.percent(r)?;
-            // netem: "reordering not possible without specifying some delay".
-            if base.reorder > 0.0 && base.delay.is_zero() {
-                return Err(self.at(r, "reorder needs a delay: a packet is reordered by skipping the delay others take"));
-            }
         }
         if let Some(c) = &raw.corrupt {
             base.corrupt = self.percent(c)?;

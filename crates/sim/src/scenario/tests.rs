@@ -184,6 +184,31 @@ fn bad_units_and_values() {
     assert!(e.message.contains("reorder needs a delay"), "{e}");
 }
 
+/// Reordering needs a delay whenever it is on: a change that takes the
+/// delay away from a reordering link is refused at its place, and one
+/// that turns reordering on where a delay already is, is taken.
+#[test]
+fn reordering_keeps_its_delay_through_changes() {
+    let reordering = GOOD.replace("delay = \"5ms\"", "delay = \"5ms\"\nreorder = \"10%\"");
+    let e = err(&format!(
+        "{reordering}\n[[run]]\nat = \"2s\"\nlink = \"client-r1\"\nset = {{ delay = \"0ms\" }}\n"
+    ));
+    assert!(
+        e.message
+            .starts_with("reorder needs a delay (the link keeps its reordering)"),
+        "{e}"
+    );
+    let ok = format!(
+        "{GOOD}\n[[run]]\nat = \"2s\"\nlink = \"client-r1\"\nset = {{ reorder = \"10%\" }}\n"
+    );
+    assert!(load("t.toml", &ok).is_ok());
+    // Both in one change, in either order of time.
+    let ok = format!(
+        "{reordering}\n[[run]]\nat = \"2s\"\nlink = \"client-r1\"\nset = {{ delay = \"0ms\", reorder = \"0%\" }}\n"
+    );
+    assert!(load("t.toml", &ok).is_ok());
+}
+
 #[test]
 fn timeline_errors() {
     let e = err(&GOOD.replace("on = \"client\"", "on = \"nobody\""));
