@@ -826,25 +826,23 @@ pub fn topology(s: &Scenario, path: &[usize]) -> String {
     let h = 80.0 + 90.0 * per.iter().copied().max().unwrap_or(1) as f64;
     let mut out = open(w, h, "topology");
     for seg in &s.segments {
-        let params = seg.sending.first();
+        // The settings as they start; a link whose two directions differ
+        // shows each, forward (what the first end sends) first.
         let mut label = seg.name.clone();
-        if let Some(p) = params {
-            if !p.delay.is_zero() {
-                let _ = write!(label, " {} ms", p.delay.as_secs_f64() * 1000.0);
+        let mut second = None;
+        let same = seg.sending.windows(2).all(|w| w[0] == w[1]);
+        match seg.sending.as_slice() {
+            [p, ..] if same => label.push_str(&settings(p)),
+            [f, r] => {
+                let _ = write!(label, " \u{2192}{}", settings(f));
+                second = Some(format!("\u{2190}{}", settings(r)));
             }
-            if let Some(r) = p.rate {
-                let _ = write!(label, " {}bit/s", bytes(r as f64));
-            }
-            let loss = p.loss.mean_loss();
-            if loss > 0.0 {
-                let _ = write!(label, " loss {}%", secs(loss * 100.0));
-            }
-            if p.mtu != 1500 {
-                let _ = write!(label, " mtu {}", p.mtu);
-            }
+            [p, ..] => label.push_str(&settings(p)),
+            [] => {}
         }
         if seg.members.len() == 2 {
             let (a, b) = (pos[seg.members[0].0], pos[seg.members[1].0]);
+            let (mx, my) = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
             let _ = write!(
                 out,
                 "<path d=\"M{} {}L{} {}\" stroke=\"#7f8c8d\" stroke-width=\"2\"/><text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"9\" fill=\"#555\">{}</text>",
@@ -852,10 +850,19 @@ pub fn topology(s: &Scenario, path: &[usize]) -> String {
                 n(a.1),
                 n(b.0),
                 n(b.1),
-                n((a.0 + b.0) / 2.0),
-                n((a.1 + b.1) / 2.0 - 6.0),
+                n(mx),
+                n(my - if second.is_some() { 17.0 } else { 6.0 }),
                 esc(&label)
             );
+            if let Some(line) = &second {
+                let _ = write!(
+                    out,
+                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"9\" fill=\"#555\">{}</text>",
+                    n(mx),
+                    n(my - 6.0),
+                    esc(line)
+                );
+            }
         } else {
             // A LAN: a bus with every member hanging from it.
             let cx = seg.members.iter().map(|&(m, _)| pos[m].0).sum::<f64>()
@@ -926,6 +933,16 @@ pub fn topology(s: &Scenario, path: &[usize]) -> String {
             n(y + 26.0),
             esc(addrs.first().map_or("", |a| a.as_str()))
         );
+        // A router's other addresses, one a line under the first.
+        for (k, a) in addrs.iter().enumerate().skip(1) {
+            let _ = write!(
+                out,
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"9\" fill=\"#555\">{}</text>",
+                n(x),
+                n(y + 26.0 + 11.0 * k as f64),
+                esc(a)
+            );
+        }
         if !badge.is_empty() {
             let _ = write!(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"9\" fill=\"#c0392b\">{}</text>", n(x), n(y - 19.0), esc(&badge));
         }
@@ -933,6 +950,41 @@ pub fn topology(s: &Scenario, path: &[usize]) -> String {
     }
     out.push_str("</svg>");
     out
+}
+
+/// A direction's settings as the topology labels a link: delay (with its
+/// jitter), rate, the mean loss, duplication, reordering, corruption and
+/// a smaller MTU, each only when set; percentages to two decimals.
+fn settings(p: &tcplab_sim::LinkParams) -> String {
+    let pct = |x: f64| {
+        let s = format!("{:.2}", x * 100.0);
+        format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
+    };
+    let mut t = String::new();
+    if !p.delay.is_zero() {
+        let _ = write!(t, " {} ms", secs(p.delay.as_secs_f64() * 1000.0));
+        if !p.jitter.is_zero() {
+            let _ = write!(t, " \u{b1}{} ms", secs(p.jitter.as_secs_f64() * 1000.0));
+        }
+    }
+    if let Some(r) = p.rate {
+        let _ = write!(t, " {}bit/s", bytes(r as f64));
+    }
+    let loss = p.loss.mean_loss();
+    for (what, x) in [
+        ("loss", loss),
+        ("dup", p.duplicate),
+        ("reorder", p.reorder),
+        ("corrupt", p.corrupt),
+    ] {
+        if x > 0.0 {
+            let _ = write!(t, " {what} {}", pct(x));
+        }
+    }
+    if p.mtu != 1500 {
+        let _ = write!(t, " mtu {}", p.mtu);
+    }
+    t
 }
 
 const PALETTE: [&str; 10] = [

@@ -779,3 +779,33 @@ cmd = "transfer -s 100k b"
         "no duplicated segment with a lost copy in this run"
     );
 }
+
+/// The topology labels a link with what each direction does when the two
+/// differ (loss as a rounded mean, jitter, duplication, corruption), and a
+/// router with every address.
+#[test]
+fn the_topology_labels_both_directions_and_every_address() {
+    let path = root().join("scenarios/impairments.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let scenario =
+        tcplab_sim::load_checked("impairments", &text, &|c: &str| Tools.check(c)).unwrap();
+    let svg = tcplab_report::graphs::topology(&scenario, &[]);
+    let texts: Vec<&str> = svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| t.split_once('>').and_then(|(_, r)| r.split_once("</text>")))
+        .map(|(t, _)| t)
+        .collect();
+    assert!(
+        texts.contains(&"r1-server \u{2192} 20 ms \u{b1}5 ms 2Mbit/s loss 9.09% dup 5% corrupt 2%"),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"\u{2190} 20 ms \u{b1}5 ms 2Mbit/s loss 5% dup 5% corrupt 2%"),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"192.168.1.1/24") && texts.contains(&"203.0.113.1/24"),
+        "{texts:?}"
+    );
+}
