@@ -750,7 +750,11 @@ fn links_table(h: &mut String, a: &Analysis<'_>) {
         h.push_str("<p>Nothing crossed a link.</p>");
         return;
     }
-    h.push_str("<table><tr><th>link</th><th>sender</th><th>datagrams</th><th>delivered</th><th>queue full</th><th>lost</th><th>corrupted</th><th>duplicated</th><th>other drops</th></tr>");
+    // Each datagram once, by what became of it (the transcript's closing
+    // table counts each copy a duplication made, as netem's counters do,
+    // so the two differ where a copy was lost).
+    h.push_str("<p>Each datagram offered to a link, counted once by its fate: <em>duplicated</em> when two copies arrived, <em>delivered</em> when one did (the other lost), <em>lost</em> when none did. The closing table of the transcript counts every copy instead, so where a copy of a duplicate was lost the two tables differ.</p>");
+    h.push_str("<table><tr><th>link</th><th>sender</th><th>datagrams</th><th>delivered</th><th>queue full</th><th>lost (no copy arrived)</th><th>corrupted</th><th>duplicated (two copies arrived)</th><th>other drops</th></tr>");
     for ((link, from), fates) in rows {
         let seg = &s.segments[link];
         let node = seg.members.get(from).map_or(usize::MAX, |m| m.0);
