@@ -41,7 +41,8 @@ capture prints its counts), without an exit status; one that cannot start
 The closing table has one row per link and sending side that carried
 anything: packets and bytes put on the wire, then what went wrong there —
 queue (dropped: the sender's queue was full), lost (random or bursty loss),
-dup (duplicated), corr (a bit flipped), reord (sent early, out of order),
+dup (duplicated), corr (a bit flipped), reord (netem's reorder: sent at
+once, skipping the delay; jitter's reordering is not counted),
 and down (refused while the link was down, if one was).";
 
 #[derive(Debug, Args)]
