@@ -139,10 +139,25 @@ fn kernel_routes(ns: Option<&str>) -> Result<Vec<(Cidr, String)>, SetupError> {
                 _ => continue,
             }
         }
-        if matches!(
-            first,
-            "default" | "broadcast" | "unreachable" | "prohibit" | "blackhole"
-        ) {
+        if matches!(first, "default" | "broadcast") {
+            continue;
+        }
+        // A route that refuses (`blackhole 10.7.5.0/24`): the type stands
+        // for the device in what it is called.
+        if matches!(first, "unreachable" | "prohibit" | "blackhole" | "throw") {
+            match words.get(1) {
+                Some(p) if *p != "default" => {
+                    let prefix = if p.contains('/') {
+                        p.parse::<Cidr>().ok()
+                    } else {
+                        p.parse::<Ipv4Addr>().ok().map(Cidr::host)
+                    };
+                    if let Some(prefix) = prefix {
+                        out.push((prefix.network(), format!("({first})")));
+                    }
+                }
+                _ => {}
+            }
             continue;
         }
         let prefix = if first.contains('/') {
@@ -255,6 +270,16 @@ impl Device {
         }
         let net = spec.addr.network();
         for (route, dev) in kernel_routes(ns)? {
+            // A refusing route inside the prefix would swallow part of it
+            // (one as wide or wider loses to the device's own route).
+            if let Some(kind) = dev.strip_prefix('(').and_then(|d| d.strip_suffix(')')) {
+                if net.contains_prefix(&route) {
+                    return Err(SetupError(format!(
+                        "{net} clashes with the kernel's {kind} route to {route}; pick another prefix"
+                    )));
+                }
+                continue;
+            }
             if dev != *name && route.overlaps(&net) {
                 return Err(SetupError(format!(
                     "{net} clashes with the kernel's route to {route} via {dev}; pick another prefix"

@@ -23,17 +23,21 @@ fn bad_setups_are_one_line_and_status_2() {
         let e = String::from_utf8_lossy(&o.stderr);
         assert_eq!(e.lines().count(), 1, "{e}");
         assert!(
-            e.contains(&format!("clashes with the kernel's route to {route}")),
+            e.contains(&format!("clashes with the kernel's {route}")),
             "{e}"
         );
     };
     // An address that clashes with a kernel route.
     ns.sh("ip link add vclash type veth peer name vclash2 && ip addr add 10.9.0.1/16 dev vclash && ip link set vclash up");
-    clash("10.9.1.2/24", "10.9.0.0/16 via vclash");
+    clash("10.9.1.2/24", "route to 10.9.0.0/16 via vclash");
     // An address with a prefix on lo makes the whole prefix the kernel's
     // own (a `local` route): nothing would reach the device.
     ns.sh("ip addr add 10.11.0.5/24 dev lo");
-    clash("10.11.0.2/24", "10.11.0.0/24 via lo");
+    clash("10.11.0.2/24", "route to 10.11.0.0/24 via lo");
+    // A route that refuses, inside the prefix: it would swallow the
+    // traffic (a wider one loses to the device's own route).
+    ns.sh("ip route add blackhole 10.12.0.0/24 && ip route add unreachable 10.0.0.0/8");
+    clash("10.12.0.2/24", "blackhole route to 10.12.0.0/24");
     // A name that is taken by a device that is not a TUN device: status 2
     // and the device's kind named.
     let taken = |name: &str, says: &str| {
