@@ -37,6 +37,12 @@ impl AclRule {
                 "`{text}` is not an ACL rule (write e.g. \"100 allow tcp port 80\")"
             ));
         };
+        // A rule that starts with its action has left its number out.
+        if matches!(num.to_ascii_lowercase().as_str(), "allow" | "deny") {
+            return Err(format!(
+                "an ACL rule starts with its number, which orders it (write e.g. \"100 {text}\")"
+            ));
+        }
         let number: u16 = num
             .parse()
             .ok()
@@ -252,6 +258,18 @@ mod tests {
             later_fragment: false,
             has_ports: true,
         }
+    }
+
+    /// A rule without its number says so, with the rule as it should be.
+    #[test]
+    fn a_rule_without_its_number_is_named_so() {
+        assert_eq!(
+            AclRule::parse("allow tcp port 80").unwrap_err(),
+            "an ACL rule starts with its number, which orders it (write e.g. \"100 allow tcp port 80\")"
+        );
+        assert!(AclRule::parse("0 allow tcp port 80")
+            .unwrap_err()
+            .starts_with("rule number `0`"));
     }
 
     #[test]

@@ -244,8 +244,9 @@ impl Match {
             ports.push_str(&format!("sport {}", self.sport));
         }
         if !self.dport.is_any() {
+            // After a source port, the destination's is named too.
             if !ports.is_empty() {
-                ports.push(' ');
+                ports.push_str(" port ");
             }
             ports.push_str(&self.dport.to_string());
         }

@@ -55,6 +55,12 @@ impl FwArgs {
         let bad = |m: &str| Usage::with_usage("fw", m.to_string(), FW_USAGE);
         match args.first().map(String::as_str) {
             Some("-L") if args.len() == 1 => Ok(FwArgs::List),
+            // iptables' listing options (-v, -n, -x, a chain) are not
+            // needed here: every count and address is always shown.
+            Some("-L") => Err(bad(&format!(
+                "-L takes nothing more (`{}` is not supported; counts and addresses are always shown)",
+                args[1]
+            ))),
             Some(op @ ("-A" | "-D")) => {
                 let [_, iface, list, rest @ ..] = args else {
                     return Err(bad("missing interface, list or rule"));
@@ -92,6 +98,9 @@ impl FwArgs {
                     })
                 }
             }
+            Some(other) if other.starts_with('-') => Err(bad(&format!(
+                "option `{other}` is not supported (-L, -A or -D)"
+            ))),
             _ => Err(bad("what to do? (-L, -A or -D)")),
         }
     }
@@ -213,6 +222,13 @@ mod tests {
         assert!(FwArgs::parse(&v("-A eth0 acl-in 100 permit all")).is_err());
         assert!(FwArgs::parse(&v("-A eth0 chains 100 allow all")).is_err());
         assert!(FwArgs::parse(&v("-D eth0 sg-in 1")).is_err());
-        assert!(FwArgs::parse(&v("-X")).is_err());
+        assert!(FwArgs::parse(&v("-X"))
+            .unwrap_err()
+            .message
+            .contains("option `-X` is not supported"));
+        assert!(FwArgs::parse(&v("-L -v"))
+            .unwrap_err()
+            .message
+            .starts_with("-L takes nothing more (`-v` is not supported"));
     }
 }
