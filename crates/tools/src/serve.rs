@@ -63,6 +63,9 @@ pub enum Service {
     },
     Http {
         root: String,
+        /// `--root` was given (the default may be missing: every
+        /// request then finds nothing).
+        root_given: bool,
         log: bool,
         /// HTTPS: how the server speaks TLS.
         tls: Option<TlsArgs>,
@@ -155,6 +158,7 @@ impl ServeArgs {
             "http" | "www" => (
                 Service::Http {
                     root: "/srv/www".into(),
+                    root_given: false,
                     log: false,
                     tls: None,
                 },
@@ -163,6 +167,7 @@ impl ServeArgs {
             "https" => (
                 Service::Http {
                     root: "/srv/www".into(),
+                    root_given: false,
                     log: false,
                     tls: Some(TlsArgs {
                         certs: Vec::new(),
@@ -225,14 +230,20 @@ impl ServeArgs {
                         ))
                     }
                 },
-                ("root", Service::Http { root, .. }) => {
+                (
+                    "root",
+                    Service::Http {
+                        root, root_given, ..
+                    },
+                ) => {
                     if !v.starts_with('/') {
                         return Err(Usage::new(
                             "serve",
                             format!("--root needs an absolute path, not `{v}`"),
                         ));
                     }
-                    *root = v
+                    *root = v;
+                    *root_given = true;
                 }
                 ("log", Service::Http { log, .. }) => *log = true,
                 ("cert", Service::Http { tls: Some(t), .. }) => t.certs.push(CertFiles {
@@ -398,7 +409,24 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
         }
     }
     let local = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.port);
-    if let Service::Http { root, log, tls } = &a.service {
+    if let Service::Http {
+        root,
+        root_given,
+        log,
+        tls,
+    } = &a.service
+    {
+        // A directory named that is not there: a mistake to say at once
+        // rather than a 404 for every request.
+        if *root_given && !host.fs().is_dir(root) {
+            let why = if host.fs().read(root).is_ok() {
+                "Not a directory"
+            } else {
+                "No such file or directory"
+            };
+            err.line(format!("serve: --root {root}: {why}"));
+            return 1;
+        }
         let tls = match tls {
             Some(t) => match https_config(&host, t) {
                 Ok(c) => Some(c),

@@ -955,3 +955,32 @@ fn a_reply_that_is_not_http_is_http09_refused() {
         );
     }
 }
+
+/// A `--root` that is not there (or is a file) is said at once, status 1,
+/// rather than a 404 for every request.
+#[test]
+fn a_missing_root_is_said_at_once() {
+    let net = www_net();
+    let r = run_in(
+        &net,
+        &[
+            ("0s", "server", "serve http --root /nonexistent --port 8080"),
+            (
+                "0s",
+                "server",
+                "serve http --root /srv/www/hello.txt --port 8081",
+            ),
+        ],
+    );
+    assert_eq!(r[0].exit, Some(1), "{:?}", r[0]);
+    assert_eq!(
+        r[0].stderr,
+        ["serve: --root /nonexistent: No such file or directory"]
+    );
+    assert_eq!(
+        r[1].stderr,
+        ["serve: --root /srv/www/hello.txt: Not a directory"],
+        "{:?}",
+        r[1]
+    );
+}
