@@ -33,6 +33,7 @@ pub mod stdin;
 mod stream;
 pub mod tcpdump;
 pub mod tls;
+pub mod tls_tap;
 pub mod traceroute;
 pub mod transfer;
 pub mod tunnel;

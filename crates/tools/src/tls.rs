@@ -92,6 +92,8 @@ pub struct TlsStream {
     /// A FIN without close_notify ends the stream rather than failing the
     /// read ([`TlsStream::ignore_unexpected_eof`]).
     eof_ends: Cell<bool>,
+    /// The records that crossed, when someone asked ([`TlsStream::tap`]).
+    tap: RefCell<Option<crate::tls_tap::Tap>>,
 }
 
 impl TlsStream {
@@ -108,6 +110,36 @@ impl TlsStream {
             flushing: Cell::new(false),
             error: RefCell::new(None),
             eof_ends: Cell::new(false),
+            tap: RefCell::new(None),
+        }
+    }
+
+    /// Watch the records from now on, as OpenSSL's message callback
+    /// would report them (curl -v).
+    pub fn tap(&self) {
+        self.tap.borrow_mut().get_or_insert_with(Default::default);
+    }
+
+    /// What the watch saw since the last look (nothing without [`Self::tap`]).
+    pub fn seen(&self) -> Vec<(bool, crate::tls_tap::Seen)> {
+        self.tap
+            .borrow_mut()
+            .as_mut()
+            .map_or_else(Vec::new, |t| t.take())
+    }
+
+    /// Take what the session has made to send, without sending it yet (so
+    /// that the watch sees the ClientHello before the handshake runs).
+    pub fn prime(&self) {
+        self.pull(&mut self.queue.borrow_mut());
+    }
+
+    /// The session's output onto `out`, shown to the watch.
+    fn pull(&self, out: &mut Vec<u8>) {
+        let before = out.len();
+        self.session.borrow_mut().outgoing(out);
+        if let Some(t) = self.tap.borrow_mut().as_mut() {
+            t.feed(true, &out[before..]);
         }
     }
 
@@ -134,9 +166,7 @@ impl TlsStream {
     /// what is being sent. Cancel-safe: bytes not yet written go back to
     /// the front of the queue.
     async fn send_pending(&self) -> Result<(), SocketError> {
-        self.session
-            .borrow_mut()
-            .outgoing(&mut self.queue.borrow_mut());
+        self.pull(&mut self.queue.borrow_mut());
         if self.flushing.replace(true) {
             return Ok(());
         }
@@ -147,7 +177,7 @@ impl TlsStream {
         loop {
             if g.out.is_empty() {
                 g.out = std::mem::take(&mut *self.queue.borrow_mut());
-                self.session.borrow_mut().outgoing(&mut g.out);
+                self.pull(&mut g.out);
                 if g.out.is_empty() {
                     return Ok(());
                 }
@@ -179,6 +209,9 @@ impl TlsStream {
                 }
             };
             data.truncate(n);
+            if let Some(t) = self.tap.borrow_mut().as_mut() {
+                t.feed(false, &data);
+            }
             self.taken.set(0);
             if n == 0 {
                 *self.pending.borrow_mut() = data;
@@ -343,6 +376,15 @@ impl Stream {
         match self {
             Stream::Plain(_) => None,
             Stream::Tls(t) => t.session().version(),
+        }
+    }
+
+    /// What the records' watch saw since the last look (a TLS stream
+    /// being watched; nothing otherwise).
+    pub fn seen(&self) -> Vec<(bool, crate::tls_tap::Seen)> {
+        match self {
+            Stream::Plain(_) => Vec::new(),
+            Stream::Tls(t) => t.seen(),
         }
     }
 

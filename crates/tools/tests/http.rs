@@ -109,8 +109,17 @@ fn a_failure_closes_its_connection_under_verbose() {
 
 #[test]
 fn post_and_custom_headers() {
-    let r = curls(&["curl -v -X POST -d a=1 -d b=2 -H 'X-Test: yes' http://server/form"]);
-    assert_eq!(r[0].stdout, ["a=1&b=2"]);
+    let r = curls(&[
+        "curl -v -X POST -d a=1 -d b=2 -H 'X-Test: yes' -o /tmp/form http://server/form",
+        "curl -v -X POST -d a=1 -d b=2 http://server/form",
+    ]);
+    // To a terminal, curl's trace shows no data lines (tool_cb_dbg.c).
+    assert_eq!(r[1].stdout, ["a=1&b=2"]);
+    assert!(
+        !r[1].stderr.iter().any(|l| l.contains("bytes data")),
+        "{:?}",
+        r[1].stderr
+    );
     let e = &r[0].stderr;
     assert_eq!(
         e[0],

@@ -520,3 +520,129 @@ fn closing_says_close_notify() {
         "{c:?}"
     );
 }
+
+/// With the body not going to a terminal, curl -v's trace shows the TLS
+/// data as OpenSSL's message callback reports it: one `[N bytes data]`
+/// line after each line of text (tool_cb_dbg.c), the record headers (5
+/// bytes) where no data line came since the last text, each handshake
+/// message with its header (the server's sealed flight worked out when it
+/// comes in one record); to a terminal, none.
+#[test]
+fn the_trace_shows_tls_data_as_curl_does() {
+    let v13 = "curl -sv --cacert /etc/ssl/root.pem -o /tmp/a https://server/hello.txt";
+    let v12 =
+        "curl -sv --tls-max 1.2 --cacert /etc/ssl/root.pem -o /tmp/b https://server/hello.txt";
+    let tty = "curl -sv --cacert /etc/ssl/root.pem https://server/hello.txt";
+    let r = with_pki(&[("2s", v13), ("3s", v12), ("4s", tty)]);
+    let after = |c: &Ran, line: &str| -> String {
+        let i = c
+            .stderr
+            .iter()
+            .position(|l| l == line)
+            .unwrap_or_else(|| panic!("no {line:?} in {c:?}"));
+        c.stderr[i + 1].clone()
+    };
+    let data = |s: String, mark: char| -> usize {
+        let n = s
+            .strip_prefix(&format!("{mark} ["))
+            .and_then(|s| s.strip_suffix(" bytes data]"))
+            .unwrap_or_else(|| panic!("not a data line: {s:?}"));
+        n.parse().unwrap()
+    };
+    let c = ran(&r, v13);
+    assert_eq!(c.exit, Some(0), "{c:?}");
+    assert_eq!(data(after(c, "* ALPN: offers http/1.1"), '}'), 5);
+    assert!(
+        data(
+            after(c, "* TLSv1.3 (OUT), TLS handshake, Client hello (1):"),
+            '}'
+        ) > 100
+    );
+    assert_eq!(data(after(c, "*  CApath: none"), '{'), 5);
+    assert_eq!(
+        data(
+            after(c, "* TLSv1.3 (IN), TLS handshake, Server hello (2):"),
+            '{'
+        ),
+        122
+    );
+    let mut flight = 0;
+    for m in [
+        "Encrypted Extensions (8)",
+        "Certificate (11)",
+        "CERT verify (15)",
+        "Finished (20)",
+    ] {
+        let n = data(
+            after(c, &format!("* TLSv1.3 (IN), TLS handshake, {m}:")),
+            '{',
+        );
+        assert!(n > 4, "{m}: {n}");
+        flight += n;
+    }
+    // Two certificates presented (leaf and intermediate): the
+    // Certificate message is most of the flight.
+    assert!(flight > 600, "{flight}");
+    assert_eq!(
+        data(
+            after(
+                c,
+                "* TLSv1.3 (OUT), TLS change cipher, Change cipher spec (1):"
+            ),
+            '}'
+        ),
+        1
+    );
+    assert_eq!(
+        data(
+            after(c, "* TLSv1.3 (OUT), TLS handshake, Finished (20):"),
+            '}'
+        ),
+        52
+    );
+    // The request's record, then the request.
+    assert_eq!(data(after(c, "* using HTTP/1.1"), '}'), 5);
+    assert!(after(c, "< \r").starts_with("{ ["), "{c:?}");
+    // One data line per line of text: never two in a row.
+    assert!(
+        !c.stderr
+            .windows(2)
+            .any(|w| w[0].ends_with("bytes data]") && w[1].ends_with("bytes data]")),
+        "{c:?}"
+    );
+    let c = ran(&r, v12);
+    for (line, mark, n) in [
+        (
+            "* TLSv1.2 (IN), TLS handshake, Server finished (14):",
+            '{',
+            Some(4),
+        ),
+        (
+            "* TLSv1.2 (OUT), TLS handshake, Client key exchange (16):",
+            '}',
+            None,
+        ),
+        (
+            "* TLSv1.2 (OUT), TLS change cipher, Change cipher spec (1):",
+            '}',
+            Some(1),
+        ),
+        (
+            "* TLSv1.2 (OUT), TLS handshake, Finished (20):",
+            '}',
+            Some(16),
+        ),
+        (
+            "* TLSv1.2 (IN), TLS handshake, Finished (20):",
+            '{',
+            Some(16),
+        ),
+    ] {
+        let got = data(after(c, line), mark);
+        if let Some(n) = n {
+            assert_eq!(got, n, "{line}");
+        }
+    }
+    let c = ran(&r, tty);
+    assert!(!c.stderr.iter().any(|l| l.contains("bytes data")), "{c:?}");
+}

@@ -114,11 +114,15 @@ pub(super) async fn exchange(
     }
     request.push_str("\r\n");
     if run.a.verbose {
+        // The request's TLS record goes out before curl shows the request.
+        if open.key.0 {
+            run.data(true, 5);
+        }
         // The request as sent, CRLF line ends included (as curl -v shows).
         for l in &lines {
-            run.err.line(format!("> {l}\r"));
+            run.header_line(format!("> {l}\r"));
         }
-        run.err.line("> \r");
+        run.header_line("> \r".into());
     }
     stats.size_request += request.len() as u64;
     stats.pretransfer = run
@@ -133,10 +137,8 @@ pub(super) async fn exchange(
     if let Err(e) = open.conn.stream.write_all(&bytes).await {
         return Err(Failure::new(55, format!("Send failure: {e}")));
     }
-    if run.a.verbose {
-        if let Some(b) = body {
-            run.err.line(format!("}} [{} bytes data]", b.len()));
-        }
+    if let Some(b) = body {
+        run.data(true, b.len());
     }
     // --limit-rate counts from the request on, per transfer.
     open.conn.pace = run
@@ -149,9 +151,13 @@ pub(super) async fn exchange(
     let (head, code, proto) = loop {
         let head = open.conn.read_head().await;
         // Session tickets the server sent after the handshake were read on
-        // the way to the response (curl shows them then).
+        // the way to the response (curl shows them then), each record
+        // after its header; then the response's record.
         if open.key.0 {
-            run.show_tickets(&(open.key.1.clone(), open.key.2));
+            let seen = open.conn.stream.seen();
+            run.data(false, 5);
+            run.show_tickets(&(open.key.1.clone(), open.key.2), &seen);
+            run.data(false, 5);
         }
         let head = match head {
             Ok(Some(h)) => h,
@@ -217,11 +223,11 @@ pub(super) async fn exchange(
             if proto == "HTTP/1.0" {
                 run.info("HTTP 1.0, assume close after body".into());
             }
-            run.err.line(format!("< {}\r", head.start));
+            run.header_line(format!("< {}\r", head.start));
             for (n, v) in &head.headers {
-                run.err.line(format!("< {n}: {v}\r"));
+                run.header_line(format!("< {n}: {v}\r"));
             }
-            run.err.line("< \r");
+            run.header_line("< \r".into());
         }
         run.dump_head(&head);
         // -i and -I put each response's head in the output before its body:
@@ -304,7 +310,10 @@ pub(super) async fn exchange(
     let got = &mut run.body;
     let made = &mut run.streamed;
     let host = run.host.clone();
-    let verbose_data = run.a.verbose && !sink_is_terminal;
+    // The body's first piece after the head gets a data line (curl's
+    // trace shows one per line of text).
+    let data_lines = run.data_lines && !sink_is_terminal;
+    let traced = Cell::new(run.traced);
     if !no_body && !chunked && length.is_none() {
         if run.a.verbose && proto != "HTTP/1.0" {
             run.err
@@ -358,7 +367,7 @@ pub(super) async fn exchange(
         let read_result = {
             let mut sink = |b: &[u8]| -> Result<(), HttpError> {
                 size_download.set(size_download.get() + b.len() as u64);
-                if verbose_data {
+                if data_lines && !traced.replace(true) {
                     err.borrow_mut()
                         .line(format!("{{ [{} bytes data]", b.len()));
                 }
@@ -414,6 +423,7 @@ pub(super) async fn exchange(
             (r, _) => r,
         }
     };
+    run.traced = traced.get();
     if let Some(f) = refused.into_inner() {
         // curl's meter ends with a row of what came, after the warning.
         if let Some(mut m) = run.meter.get_mut().take() {

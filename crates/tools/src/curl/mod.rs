@@ -137,6 +137,12 @@ struct Run<'a> {
     /// `--resolve`'s answers by (host, port): IPv4 addresses, or none
     /// (an entry of IPv6 addresses only).
     pins: std::collections::BTreeMap<(String, u16), Vec<std::net::Ipv4Addr>>,
+    /// `-v` with the body not going to a terminal: curl's trace shows
+    /// `[N bytes data]` lines (tool_cb_dbg.c).
+    data_lines: bool,
+    /// A data line was shown since the last text or header line (curl
+    /// shows one, then none until the next line of text).
+    traced: bool,
 }
 
 impl Run<'_> {
@@ -187,14 +193,36 @@ impl Run<'_> {
     fn info(&mut self, text: String) {
         if self.a.verbose {
             self.err.line(format!("* {text}"));
+            self.traced = false;
+        }
+    }
+
+    /// A header line of -v (`> `, `< `): like text, it lets the next data
+    /// line show.
+    fn header_line(&mut self, line: String) {
+        self.err.line(line);
+        self.traced = false;
+    }
+
+    /// curl's trace of data that went out (`}`) or came in (`{`): one
+    /// `[N bytes data]` line after a line of text or a header, none until
+    /// the next (tool_cb_dbg.c's traced_data), and only when the body does
+    /// not go to a terminal.
+    fn data(&mut self, out: bool, n: usize) {
+        if self.data_lines && !self.traced {
+            let mark = if out { '}' } else { '{' };
+            self.err.line(format!("{mark} [{n} bytes data]"));
+            self.traced = true;
         }
     }
 
     /// What OpenSSL's trace shows as curl closes a TLS connection: the
-    /// close_notify it sends (SSL_shutdown).
+    /// close_notify it sends (SSL_shutdown), after its record's header.
     fn say_close_notify(&mut self, stream: &crate::tls::Stream) {
         if let Some(version) = stream.tls_version() {
+            self.data(true, 5);
             self.info(format!("{version} (OUT), TLS alert, close notify (256):"));
+            self.data(true, 2);
         }
     }
 
@@ -443,6 +471,8 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         dumped: Vec::new(),
         interim: Vec::new(),
         pins: std::collections::BTreeMap::new(),
+        data_lines: false,
+        traced: false,
     };
     // Ctrl-C (or the end of a run) stops curl; what arrived stays in the
     // output file, as it would on disk.
@@ -677,6 +707,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     // mix with it), or -s.
     let to_terminal = matches!(sink, Sink::Terminal) && run.out.is_terminal();
     let show_meter = !to_terminal && !a.silent;
+    run.data_lines = a.verbose && !to_terminal;
     stats.filename_effective = match &sink {
         Sink::File(p) => Some(p.clone()),
         Sink::Null => Some("/dev/null".into()),

@@ -21,6 +21,7 @@ use super::args::Url;
 use super::report::Stats;
 use super::{Failure, Run};
 use crate::tls::{Stream, TlsFailure, TlsStream};
+use crate::tls_tap::Seen;
 
 /// Where curl looks for CAs without `--cacert` (Debian's bundle). A host
 /// without the file trusts nothing.
@@ -103,15 +104,24 @@ impl Run<'_> {
     /// response: each one's message, and for each after the first to this
     /// server the cache dropping the one before ("old SSL session ID is
     /// stale, removing").
-    pub(super) fn show_tickets(&mut self, server: &(String, u16)) {
+    pub(super) fn show_tickets(&mut self, server: &(String, u16), seen: &[(bool, Seen)]) {
         let Some(c) = self.tls.as_mut() else {
             return;
         };
         let now = c.tickets.received();
         let new = now.saturating_sub(c.shown);
         c.shown = now;
+        // Each ticket came sealed in a record of its own, before the
+        // response's.
+        let mut sizes = seen.iter().filter_map(|&(out, s)| match s {
+            Seen::Sealed(n) if !out => Some(n),
+            _ => None,
+        });
         for _ in 0..new {
             self.info("TLSv1.3 (IN), TLS handshake, Newsession Ticket (4):".into());
+            if let Some(n) = sizes.next() {
+                self.data(false, n);
+            }
             if !self.sessions.insert(server.clone()) {
                 self.info("old SSL session ID is stale, removing".into());
             }
@@ -161,13 +171,27 @@ impl Run<'_> {
         } else {
             "TLSv1.3"
         };
+        let stream = TlsStream::new(&self.host, tcp, session, clock);
+        if self.data_lines {
+            // OpenSSL's message callback, for `[N bytes data]`: the
+            // ClientHello is made before the handshake runs.
+            stream.tap();
+            stream.prime();
+        }
+        let client_hello = stream.seen().iter().find_map(|&(_, s)| match s {
+            Seen::Handshake(1, n) => Some(n),
+            _ => None,
+        });
         self.info("ALPN: offers http/1.1".into());
+        self.data(true, 5);
         self.info(format!("{hello} (OUT), TLS handshake, Client hello (1):"));
+        if let Some(n) = client_hello {
+            self.data(true, n);
+        }
         if !self.a.insecure {
             self.info(format!(" CAfile: {cafile}"));
             self.info(" CApath: none".into());
         }
-        let stream = TlsStream::new(&self.host, tcp, session, clock);
         // curl sets SSL_OP_IGNORE_UNEXPECTED_EOF: HTTP's framing decides
         // whether a close without close_notify cut the body short (18).
         stream.ignore_unexpected_eof();
@@ -183,6 +207,22 @@ impl Run<'_> {
             stats.num_certs = f.presented.len() as u64;
         }
         let tls13 = version == "TLSv1.3";
+        let facts = {
+            let session = stream.session();
+            Flight {
+                sni: url.host.parse::<std::net::Ipv4Addr>().is_err(),
+                alpn: session.alpn(),
+                certs: finding
+                    .as_ref()
+                    .map(|f| f.presented.iter().map(Vec::len).collect())
+                    .unwrap_or_default(),
+                hash: if session.cipher().unwrap_or_default().contains("SHA384") {
+                    48
+                } else {
+                    32
+                },
+            }
+        };
         match result {
             Ok(()) => {}
             Err(e) => {
@@ -190,7 +230,8 @@ impl Run<'_> {
                     (TlsFailure::Tls(rustls::Error::InvalidCertificate(c)), Some(f))
                         if f.code != 0 =>
                     {
-                        self.server_flight(hello, version, false);
+                        let seen = stream.seen();
+                        self.server_flight(hello, version, false, (&seen, &facts));
                         let alert = match c {
                             rustls::CertificateError::Expired
                             | rustls::CertificateError::NotValidYet => {
@@ -249,12 +290,21 @@ impl Run<'_> {
                 return Err(Failure::new(code, message));
             }
         }
-        self.server_flight(hello, version, true);
+        let seen = stream.seen();
+        self.server_flight(hello, version, true, (&seen, &facts));
         if tls13 {
             self.info(format!(
                 "{version} (OUT), TLS change cipher, Change cipher spec (1):"
             ));
+            self.data(true, 1);
             self.info(format!("{version} (OUT), TLS handshake, Finished (20):"));
+            let finished = seen.iter().find_map(|&(out, s)| match s {
+                Seen::Sealed(n) if out => Some(n),
+                _ => None,
+            });
+            if let Some(n) = finished {
+                self.data(true, n);
+            }
         }
         let (cipher, alpn) = {
             let s = stream.session();
@@ -367,31 +417,115 @@ impl Run<'_> {
     /// The server's handshake messages as curl lists them (`done`: all of
     /// them; otherwise up to its certificate). OpenSSL labels the
     /// ServerHello with the version the client offered.
-    fn server_flight(&mut self, offered: &str, version: &str, done: bool) {
+    /// The handshake's lines after the ClientHello, each with its
+    /// message's size when the records were watched (`seen`): OpenSSL
+    /// reports a message's length with its 4-byte header; TLS 1.3's
+    /// sealed messages come one to a record (rustls and OpenSSL send
+    /// them so), TLS 1.2's Finished is 16 bytes.
+    fn server_flight(
+        &mut self,
+        offered: &str,
+        version: &str,
+        done: bool,
+        (seen, facts): (&[(bool, Seen)], &Flight),
+    ) {
         let i = |s: &str| format!("{version} (IN), TLS handshake, {s}");
-        let mut lines = vec![format!("{offered} (IN), TLS handshake, Server hello (2):")];
+        let handshake = |out: bool, t: u8| {
+            seen.iter().find_map(|&(o, s)| match s {
+                Seen::Handshake(k, n) if o == out && k == t => Some(n),
+                _ => None,
+            })
+        };
+        let mut sealed = sealed_flight(seen, facts).into_iter();
+        // (line, out, size)
+        let mut lines: Vec<(String, bool, Option<usize>)> = vec![(
+            format!("{offered} (IN), TLS handshake, Server hello (2):"),
+            false,
+            handshake(false, 2),
+        )];
         if version == "TLSv1.3" {
-            lines.push(i("Encrypted Extensions (8):"));
-            lines.push(i("Certificate (11):"));
+            lines.push((i("Encrypted Extensions (8):"), false, sealed.next()));
+            lines.push((i("Certificate (11):"), false, sealed.next()));
             if done {
-                lines.push(i("CERT verify (15):"));
-                lines.push(i("Finished (20):"));
+                lines.push((i("CERT verify (15):"), false, sealed.next()));
+                lines.push((i("Finished (20):"), false, sealed.next()));
             }
         } else {
-            lines.push(i("Certificate (11):"));
+            lines.push((i("Certificate (11):"), false, handshake(false, 11)));
             if done {
                 let o = |s: &str| format!("{version} (OUT), {s}");
-                lines.push(i("Server key exchange (12):"));
-                lines.push(i("Server finished (14):"));
-                lines.push(o("TLS handshake, Client key exchange (16):"));
-                lines.push(o("TLS change cipher, Change cipher spec (1):"));
-                lines.push(o("TLS handshake, Finished (20):"));
-                lines.push(i("Finished (20):"));
+                let watched = (!seen.is_empty()).then_some(16);
+                lines.push((i("Server key exchange (12):"), false, handshake(false, 12)));
+                lines.push((i("Server finished (14):"), false, handshake(false, 14)));
+                lines.push((
+                    o("TLS handshake, Client key exchange (16):"),
+                    true,
+                    handshake(true, 16),
+                ));
+                lines.push((
+                    o("TLS change cipher, Change cipher spec (1):"),
+                    true,
+                    watched.map(|_| 1),
+                ));
+                lines.push((o("TLS handshake, Finished (20):"), true, watched));
+                lines.push((i("Finished (20):"), false, watched));
             }
         }
-        for l in lines {
+        // The first of the server's records, after its header.
+        self.data(false, 5);
+        for (l, out, size) in lines {
             self.info(l);
+            if let Some(n) = size {
+                self.data(out, n);
+            }
         }
+    }
+}
+
+/// What is known of a server's handshake besides its records, for
+/// [`sealed_flight`].
+pub(super) struct Flight {
+    /// The client sent a name (SNI), which the server acknowledges.
+    sni: bool,
+    alpn: Option<String>,
+    /// The lengths of the certificates it presented.
+    certs: Vec<usize>,
+    /// The length of the suite's hash (the Finished's verify data).
+    hash: usize,
+}
+
+/// The sizes of the server's sealed TLS 1.3 messages — Encrypted
+/// Extensions, Certificate, CertificateVerify, Finished — as OpenSSL
+/// would report each. One to a record, they are the records'; a
+/// server that seals them together (rustls) gives only the total, and
+/// then the parts are worked out from what is known of them: the
+/// extensions it acknowledged (the name sent, the protocol agreed),
+/// the certificates it presented, the Finished's hash; the signature
+/// is the rest.
+fn sealed_flight(seen: &[(bool, Seen)], f: &Flight) -> Vec<usize> {
+    let sizes: Vec<usize> = seen
+        .iter()
+        .filter_map(|&(o, s)| match s {
+            Seen::Sealed(n) if !o => Some(n),
+            _ => None,
+        })
+        .collect();
+    if sizes.len() >= 4 || sizes.is_empty() {
+        return sizes;
+    }
+    let total: usize = sizes.iter().sum();
+    let mut ee = 4 + 2;
+    if f.sni {
+        ee += 4;
+    }
+    if let Some(p) = &f.alpn {
+        ee += 2 + 2 + 2 + 1 + p.len();
+    }
+    let cert = 4 + 1 + 3 + f.certs.iter().map(|c| 3 + c + 2).sum::<usize>();
+    let fin = 4 + f.hash;
+    match total.checked_sub(ee + cert + fin) {
+        Some(cv) if cv > 8 => vec![ee, cert, cv, fin],
+        _ => Vec::new(),
     }
 }
 
