@@ -100,7 +100,13 @@ impl fmt::Display for TcpCt {
 /// Timeouts per protocol state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    pub tcp_transitory: Duration,
+    pub tcp_syn_sent: Duration,
+    pub tcp_syn_recv: Duration,
+    pub tcp_fin_wait: Duration,
+    pub tcp_close_wait: Duration,
+    pub tcp_last_ack: Duration,
+    /// A connection picked up mid-stream, not answered yet.
+    pub tcp_unacknowledged: Duration,
     pub tcp_established: Duration,
     pub tcp_time_wait: Duration,
     pub tcp_close: Duration,
@@ -115,9 +121,19 @@ pub struct Timeouts {
 }
 
 impl Default for Timeouts {
+    /// Linux's, raised where a NAT's RFCs ask more: the transitory TCP
+    /// states 240 s (RFC 5382 REQ-5), UDP mappings 120 s towards ports
+    /// from 1024 and 300 s as a stream (RFC 4787 REQ-5), ICMP 60 s (RFC
+    /// 5508 REQ-2).
     fn default() -> Timeouts {
+        let transitory = Duration::from_secs(240);
         Timeouts {
-            tcp_transitory: Duration::from_secs(240),
+            tcp_syn_sent: transitory,
+            tcp_syn_recv: transitory,
+            tcp_fin_wait: transitory,
+            tcp_close_wait: transitory,
+            tcp_last_ack: transitory,
+            tcp_unacknowledged: transitory,
             tcp_established: Duration::from_secs(432_000),
             tcp_time_wait: Duration::from_secs(120),
             tcp_close: Duration::from_secs(10),
@@ -126,6 +142,32 @@ impl Default for Timeouts {
             udp_stream: Duration::from_secs(300),
             icmp: Duration::from_secs(60),
             generic: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Linux 6.1's defaults (`nf_conntrack_tcp_timeout_*`,
+    /// `nf_conntrack_udp_timeout{,_stream}`, `nf_conntrack_icmp_timeout`,
+    /// `nf_conntrack_generic_timeout`), for comparing a listing with a
+    /// kernel's.
+    pub fn linux() -> Timeouts {
+        let s = Duration::from_secs;
+        Timeouts {
+            tcp_syn_sent: s(120),
+            tcp_syn_recv: s(60),
+            tcp_fin_wait: s(120),
+            tcp_close_wait: s(60),
+            tcp_last_ack: s(30),
+            tcp_unacknowledged: s(300),
+            tcp_established: s(432_000),
+            tcp_time_wait: s(120),
+            tcp_close: s(10),
+            udp: s(30),
+            udp_nat_min: s(30),
+            udp_stream: s(120),
+            icmp: s(30),
+            generic: s(600),
         }
     }
 }
@@ -459,11 +501,15 @@ impl Conntrack {
             // keeps a transitory timeout (Linux caps it too, at its
             // "unacknowledged" 300 s): a flood of stray ACKs cannot hold
             // the table for days.
-            (TCP, Some(TcpCt::Established)) if !e.seen_reply => t.tcp_transitory,
+            (TCP, Some(TcpCt::Established)) if !e.seen_reply => t.tcp_unacknowledged,
             (TCP, Some(TcpCt::Established)) => t.tcp_established,
             (TCP, Some(TcpCt::TimeWait)) => t.tcp_time_wait,
             (TCP, Some(TcpCt::Close)) => t.tcp_close,
-            (TCP, _) => t.tcp_transitory,
+            (TCP, Some(TcpCt::SynRecv)) => t.tcp_syn_recv,
+            (TCP, Some(TcpCt::FinWait)) => t.tcp_fin_wait,
+            (TCP, Some(TcpCt::CloseWait)) => t.tcp_close_wait,
+            (TCP, Some(TcpCt::LastAck)) => t.tcp_last_ack,
+            (TCP, _) => t.tcp_syn_sent,
             (UDP, _) if e.assured => t.udp_stream,
             // RFC 4787 REQ-5: a NAT's UDP mapping lives at least two
             // minutes, answered or not; REQ-5a allows less towards the

@@ -20,6 +20,7 @@ pub fn netfilter_for(
     let local: Vec<_> = ifaces.iter().map(|(_, _, a)| *a).collect();
     let mut nf = tcplab_netfilter::Netfilter::new(local, f.conntrack_max, seed ^ 0x6e66);
     nf.conntrack.tcp_loose = f.tcp_loose;
+    nf.conntrack.timeouts = f.timeouts;
     for (id, name, _) in ifaces {
         nf.iface_names.insert(*id, name.clone());
     }

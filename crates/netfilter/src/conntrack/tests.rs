@@ -583,3 +583,41 @@ fn a_rst_before_any_reply_ends_the_flow_at_once() {
     assert_eq!(e.tcp, Some(TcpCt::Close));
     assert_eq!(e.expires, now + Duration::from_secs(10));
 }
+
+/// Linux's own timeouts, state by state, when a router asks for them
+/// (`conntrack_timeouts = "linux"`): what its `conntrack -L` counts down
+/// from.
+#[test]
+fn linux_timeouts_state_by_state() {
+    let mut ct = Conntrack::new(16, 1);
+    ct.timeouts = Timeouts::linux();
+    let (c, s) = ((40000, 80), (80, 40000));
+    let syn = go(
+        &mut ct,
+        segment(C, S, c, flags::SYN, (1000, 0, 65535), &[], 0),
+    );
+    let (id, _) = syn.flow.unwrap();
+    let left = |ct: &Conntrack| ct.entry(id).unwrap().expires.as_secs() - 1;
+    assert_eq!(left(&ct), 120, "SYN_SENT");
+    go(&mut ct, segment(S, C, s, 0x12, (5000, 1001, 65535), &[], 0));
+    assert_eq!(left(&ct), 60, "SYN_RECV");
+    go(
+        &mut ct,
+        segment(C, S, c, flags::ACK, (1001, 5001, 512), &[], 0),
+    );
+    assert_eq!(left(&ct), 432_000, "ESTABLISHED");
+    go(&mut ct, segment(C, S, c, 0x11, (1001, 5001, 512), &[], 0));
+    assert_eq!(left(&ct), 120, "FIN_WAIT");
+    go(
+        &mut ct,
+        segment(S, C, s, flags::ACK, (5001, 1002, 512), &[], 0),
+    );
+    assert_eq!(left(&ct), 60, "CLOSE_WAIT");
+    go(&mut ct, segment(S, C, s, 0x11, (5001, 1002, 512), &[], 0));
+    assert_eq!(left(&ct), 30, "LAST_ACK");
+    go(
+        &mut ct,
+        segment(C, S, c, flags::ACK, (1002, 5002, 512), &[], 0),
+    );
+    assert_eq!(left(&ct), 120, "TIME_WAIT");
+}

@@ -307,6 +307,12 @@ impl Loader<'_> {
                     "conntrack_tcp_loose needs nat, acl or firewall on this router",
                 ));
             }
+            if let Some(m) = &n.conntrack_timeouts {
+                return Err(self.at(
+                    m,
+                    "conntrack_timeouts needs nat, acl or firewall on this router",
+                ));
+            }
             return Ok(None);
         }
         if kind == NodeKind::Host {
@@ -329,6 +335,7 @@ impl Loader<'_> {
             firewall: &n.firewall,
             conntrack_max: n.conntrack_max.as_ref(),
             conntrack_tcp_loose: n.conntrack_tcp_loose.as_ref(),
+            conntrack_timeouts: n.conntrack_timeouts.as_ref(),
         };
         self.policy(&rules, &addrs).map(Some)
     }
@@ -342,6 +349,18 @@ impl Loader<'_> {
             nat: None,
             conntrack_max: 65_536,
             tcp_loose: n.conntrack_tcp_loose.is_none_or(|l| *l.get_ref()),
+            timeouts: match n.conntrack_timeouts.map(|t| (t, t.get_ref().trim())) {
+                None | Some((_, "rfc")) => tcplab_netfilter::Timeouts::default(),
+                Some((_, "linux")) => tcplab_netfilter::Timeouts::linux(),
+                Some((t, other)) => {
+                    return Err(self.at(
+                        t,
+                        format!(
+                            "conntrack_timeouts is \"rfc\" (Linux's raised to the NAT RFCs' minimums, the default) or \"linux\", not `{other}`"
+                        ),
+                    ))
+                }
+            },
         };
         if let Some(m) = n.conntrack_max {
             let v = *m.get_ref();

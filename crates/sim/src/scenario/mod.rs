@@ -96,6 +96,9 @@ pub struct FilterSpec {
     /// Mid-stream pickup of TCP connections (Linux's
     /// `nf_conntrack_tcp_loose`; on by default, as there).
     pub tcp_loose: bool,
+    /// Flows' timeouts: RFC-raised (the default) or Linux's own
+    /// (`conntrack_timeouts = "linux"`).
+    pub timeouts: tcplab_netfilter::Timeouts,
 }
 
 /// NAT on a router, as declared.
@@ -297,6 +300,7 @@ pub fn load_rules(
         firewall: &raw.firewall,
         conntrack_max: raw.conntrack_max.as_ref(),
         conntrack_tcp_loose: raw.conntrack_tcp_loose.as_ref(),
+        conntrack_timeouts: raw.conntrack_timeouts.as_ref(),
     };
     l.policy(&rules, ifaces)
 }

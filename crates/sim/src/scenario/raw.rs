@@ -113,6 +113,7 @@ pub(super) struct RawNode {
     pub(super) firewall: Vec<Spanned<RawFirewall>>,
     pub(super) conntrack_max: Option<Spanned<i64>>,
     pub(super) conntrack_tcp_loose: Option<Spanned<bool>>,
+    pub(super) conntrack_timeouts: Option<Spanned<String>>,
 }
 
 /// A router's packet policy, wherever it is written (a `[[router]]` of a
@@ -123,6 +124,7 @@ pub(super) struct RawRules<'r> {
     pub(super) firewall: &'r [Spanned<RawFirewall>],
     pub(super) conntrack_max: Option<&'r Spanned<i64>>,
     pub(super) conntrack_tcp_loose: Option<&'r Spanned<bool>>,
+    pub(super) conntrack_timeouts: Option<&'r Spanned<String>>,
 }
 
 /// A rules file (`tcplab route RULES.toml`): the policy keys of a router.
@@ -137,6 +139,7 @@ pub(super) struct RawRulesFile {
     pub(super) firewall: Vec<Spanned<RawFirewall>>,
     pub(super) conntrack_max: Option<Spanned<i64>>,
     pub(super) conntrack_tcp_loose: Option<Spanned<bool>>,
+    pub(super) conntrack_timeouts: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

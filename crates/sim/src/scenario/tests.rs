@@ -577,6 +577,16 @@ outbound = ["100 allow all"]
             .unwrap()
             .tcp_loose
     );
+    // Timeouts: the NAT RFCs' raised ones by default, Linux's on request.
+    assert_eq!(f.timeouts, tcplab_netfilter::Timeouts::default());
+    let linux = format!("conntrack_timeouts = \"linux\"\n{good}");
+    assert_eq!(
+        load_rules("rules.toml", &linux, &ifaces).unwrap().timeouts,
+        tcplab_netfilter::Timeouts::linux()
+    );
+    let bad = format!("conntrack_timeouts = \"bsd\"\n{good}");
+    let e = load_rules("rules.toml", &bad, &ifaces).unwrap_err();
+    assert!(e.message.ends_with("not `bsd`"), "{e}");
     // An empty file is a router that forwards everything.
     let f = load_rules("rules.toml", "", &ifaces).unwrap();
     assert!(f.nat.is_none() && f.acls.is_empty() && f.groups.is_empty());
