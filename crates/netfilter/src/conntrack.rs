@@ -529,14 +529,18 @@ impl Conntrack {
             return;
         };
         let new = now + self.timeout(e);
+        self.expire_at(id, new);
+    }
+
+    /// Set a flow's expiry; one sooner than filed (a new flow, a state
+    /// with a shorter timeout, a flow ended) is filed again.
+    fn expire_at(&mut self, id: u64, at: Duration) {
         if let Some(e) = self.entries.get_mut(&id) {
-            e.expires = new;
-            if new < e.queued {
-                // Sooner than filed (new, or a state with a shorter
-                // timeout): file it again.
+            e.expires = at;
+            if at < e.queued {
                 self.by_expiry.remove(&(e.queued, id));
-                e.queued = new;
-                self.by_expiry.insert((new, id));
+                e.queued = at;
+                self.by_expiry.insert((at, id));
             }
         }
     }
@@ -920,14 +924,7 @@ impl Conntrack {
     /// mappings it holds) when expired flows are next collected — after
     /// the packet that ended it has been translated on its way.
     fn kill(&mut self, id: u64, now: Duration) {
-        if let Some(e) = self.entries.get_mut(&id) {
-            e.expires = now;
-            if now < e.queued {
-                self.by_expiry.remove(&(e.queued, id));
-                e.queued = now;
-                self.by_expiry.insert((now, id));
-            }
-        }
+        self.expire_at(id, now);
     }
 
     /// An ICMP error: RELATED to the flow of the packet it quotes, whether
