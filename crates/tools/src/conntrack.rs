@@ -287,11 +287,12 @@ impl ConntrackArgs {
                     *slot = Some(addr);
                 }
                 // -n10.0.0.1: the optional address attached.
-                _ if w.len() > 2 && ["-n", "-g", "-j"].contains(&&w[..2]) => {
-                    let addr = crate::resolve::inet_aton(&w[2..])
-                        .ok_or_else(|| fail(format!("Invalid IP address `{}'", &w[2..])))?;
-                    given.push(filter_name(&w[..2]).unwrap_or("--src-nat"));
-                    let slot = match &w[..2] {
+                _ if w.len() > 2 && ["-n", "-g", "-j"].iter().any(|o| w.starts_with(o)) => {
+                    let (opt, rest) = w.split_at(2);
+                    let addr = crate::resolve::inet_aton(rest)
+                        .ok_or_else(|| fail(format!("Invalid IP address `{rest}'")))?;
+                    given.push(filter_name(opt).unwrap_or("--src-nat"));
+                    let slot = match opt {
                         "-n" => &mut filter.src_nat,
                         "-g" => &mut filter.dst_nat,
                         _ => &mut filter.any_nat,
@@ -575,6 +576,20 @@ mod tests {
         assert_eq!(
             err("-X"),
             format!("conntrack v1.4.7 (conntrack-tools): unknown option `-X'{try_}")
+        );
+        // Words that are not ASCII are words like any other (no slicing
+        // inside a character).
+        for w in [
+            "-L -p tcp \u{2013}dport 80",
+            "-L x\u{e9}",
+            "-L -\u{e9}",
+            "-L -n\u{e9}",
+        ] {
+            assert!(parse(w).is_err(), "{w}");
+        }
+        assert_eq!(
+            parse("-L -n10.0.0.1").unwrap().filter.src_nat,
+            Some(Some(Ipv4Addr::new(10, 0, 0, 1)))
         );
     }
 }

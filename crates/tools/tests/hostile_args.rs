@@ -44,6 +44,10 @@ const VALUES: &[&str] = &[
     "1,1e300,1e300",
     "10.0.0.1/99",
     "é",
+    // A character of several bytes where a parser may cut at byte 1 or 2.
+    "xé",
+    "–p",
+    "-é",
 ];
 
 #[test]
