@@ -388,8 +388,15 @@ struct Print<'a> {
 impl Print<'_> {
     /// The packet `bytes` that passed at `wall` (since the epoch), after
     /// `where_` (-i any's interface and direction).
-    fn packet(&mut self, out: &mut Output, wall: Duration, where_: &str, bytes: &[u8]) {
-        let line = self.printer.line(bytes, self.style);
+    fn packet(
+        &mut self,
+        out: &mut Output,
+        wall: Duration,
+        where_: &str,
+        bytes: &[u8],
+        wire: usize,
+    ) {
+        let line = self.printer.line_of(bytes, wire, self.style);
         let micros = u64::try_from(wall.as_micros()).unwrap_or(u64::MAX);
         // print.c: `-#`'s number in five columns and two spaces, before
         // the timestamp.
@@ -570,7 +577,16 @@ async fn read_file(
                     cooked: false,
                     number: seen,
                 };
-                p.packet(out, record.timestamp, "", &record.data);
+                // The length on the wire: a record cut by a snapshot
+                // length is not a damaged datagram.
+                let wire = usize::try_from(record.orig_len).unwrap_or(usize::MAX);
+                p.packet(
+                    out,
+                    record.timestamp,
+                    "",
+                    &record.data,
+                    wire.max(record.data.len()),
+                );
             }
         }
     }
@@ -871,7 +887,7 @@ pub async fn run(
             cooked: any,
             number: seen,
         };
-        p.packet(&mut out, wall, &where_, &t.bytes);
+        p.packet(&mut out, wall, &where_, &t.bytes, t.bytes.len());
     }
     if let Some(d) = dump.as_mut() {
         if !d.save(&host, &mut out, &mut err) {

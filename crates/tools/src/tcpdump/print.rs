@@ -194,6 +194,15 @@ impl Printer {
 
     pub fn unnamed(&self, bytes: &[u8], style: Style) -> Vec<Ipv4Addr> {
         let Ok(ip) = ipv4::Packet::new_checked(bytes) else {
+            // A damaged or cut datagram still prints its addresses by
+            // name, if its header is there to read them from.
+            if bytes.len() >= 20 && bytes[0] >> 4 == 4 {
+                let head = ipv4::Packet::new_unchecked(bytes);
+                let mut v = vec![head.src_addr(), head.dst_addr()];
+                v.retain(|a| !self.names.contains_key(a));
+                v.dedup();
+                return v;
+            }
             return Vec::new();
         };
         let mut v = vec![ip.src_addr(), ip.dst_addr()];
@@ -229,6 +238,14 @@ impl Printer {
     /// The line for one IPv4 datagram (without the timestamp); an IPv6
     /// one (a TUN device carries the kernel's) gets [`ipv6_line`]'s.
     pub fn line(&mut self, bytes: &[u8], style: Style) -> String {
+        self.line_of(bytes, bytes.len(), style)
+    }
+
+    /// [`Self::line`] for a packet of which `bytes` were captured of `wire`
+    /// on the wire (a snapshot length cuts the rest: what is missing then
+    /// is not the datagram's fault, and a header cut short prints as
+    /// `[|tcp]`, as tcpdump's bounds checks print it).
+    pub fn line_of(&mut self, bytes: &[u8], wire: usize, style: Style) -> String {
         if bytes.first().is_some_and(|b| b >> 4 == 6) {
             let line = ipv6_line(bytes);
             return match line.strip_prefix("IP6 ") {
@@ -256,8 +273,9 @@ impl Printer {
         }
         let total = usize::from(head.total_len());
         let mut missing = String::new();
-        if bytes.len() < total {
-            missing = format!("truncated-ip - {} bytes missing! ", total - bytes.len());
+        // (tcpdump compares the header's length with the wire's.)
+        if wire < total {
+            missing = format!("truncated-ip - {} bytes missing! ", total - wire);
         }
         if total < hlen {
             return format!("{ip_}{missing}bad-len {total}");
@@ -266,7 +284,38 @@ impl Printer {
             // The options are cut: tcpdump stops at the header.
             return format!("{ip_}{missing} [|ip]");
         }
-        let line = if missing.is_empty() {
+        let cut_head = bytes.len() < total && head.frag_offset() == 0 && {
+            // A transport header the capture does not hold whole.
+            let t = &bytes[hlen..];
+            match head.protocol() {
+                Protocol::Tcp => t.len() < 20 || t.len() < usize::from(t[12] >> 4) * 4,
+                Protocol::Udp => t.len() < 8,
+                _ => false,
+            }
+        };
+        let line = if cut_head {
+            // Its own bounds, in tcpdump's words.
+            let (src, dst) = (head.src_addr(), head.dst_addr());
+            let names = (self.show(src, style), self.show(dst, style));
+            let t = &bytes[hlen..];
+            let mut s = String::from(ip_);
+            if head.protocol() == Protocol::Tcp && t.len() >= 20 {
+                let _ = write!(
+                    s,
+                    "{}.{} > {}.{}: Flags [{}] [|tcp]",
+                    names.0,
+                    port(u16::from_be_bytes([t[0], t[1]]), Transport::Tcp, style),
+                    names.1,
+                    port(u16::from_be_bytes([t[2], t[3]]), Transport::Tcp, style),
+                    tcp::Flags(u16::from(t[13]))
+                );
+            } else if head.protocol() == Protocol::Tcp {
+                self.tcp(&mut s, (src, dst), &names, t, style, true);
+            } else {
+                let _ = write!(s, "{} > {}:  [|udp]", names.0, names.1);
+            }
+            s
+        } else if bytes.len() >= total {
             match ipv4::Packet::new_checked(bytes) {
                 Ok(ip) => self.datagram(&ip, style, false, false),
                 Err(e) => format!("IP [{e}, {} bytes]", bytes.len()),

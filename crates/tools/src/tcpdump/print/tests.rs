@@ -470,3 +470,35 @@ fn damaged_datagrams_read_in_tcpdumps_words() {
         "IP 10.0.1.2.12345 > 10.0.2.2.80: Flags [S.] [bad hdr length 60 - too long, > 20]"
     );
 }
+
+/// A record cut by a snapshot length (a file from a capture with `-s`):
+/// nothing is "missing" from the datagram, and a transport header cut
+/// short prints as tcpdump's bounds checks print it, not decoded from
+/// zeros.
+#[test]
+fn a_snapshot_cut_is_not_a_damaged_datagram() {
+    let (a, b) = ([10, 0, 1, 2], [10, 0, 2, 2]);
+    let mut tcp = vec![0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 5 << 4, 0x18];
+    tcp.resize(20, 0);
+    tcp.extend([7u8; 1400]);
+    let whole = v4(6, 64, a, b, &tcp, None);
+    let mut p = Printer::default();
+    let style = numeric_style();
+    // 96 bytes of 1,440 captured: the header whole, the data cut.
+    let line = p.line_of(&whole[..96], whole.len(), style);
+    assert!(
+        line.starts_with("IP 10.0.1.2.12345 > 10.0.2.2.80: Flags [P.], seq 1:1401"),
+        "{line}"
+    );
+    // 30 captured: ten bytes of the TCP header.
+    assert_eq!(
+        p.line_of(&whole[..30], whole.len(), style),
+        "IP 10.0.1.2.12345 > 10.0.2.2.80:  [|tcp]"
+    );
+    // What the wire lacked is still said.
+    let line = p.line_of(&whole[..30], 30, style);
+    assert!(
+        line.starts_with("IP truncated-ip - 1410 bytes missing! "),
+        "{line}"
+    );
+}
