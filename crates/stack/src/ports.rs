@@ -230,6 +230,10 @@ pub struct PortTable {
     offset_key: KeyedState,
     index_key: KeyedState,
     table: Box<[u32; TABLE_SIZE]>,
+    /// Ephemeral UDP ports chosen so far: each choice starts at a keyed
+    /// hash of this count (unpredictable from outside, and no draw from
+    /// the stack's random stream).
+    udp_draws: u64,
 }
 
 impl PortTable {
@@ -244,6 +248,7 @@ impl PortTable {
             offset_key: KeyedState::new(rng),
             index_key: KeyedState::new(rng),
             table: Box::new([0; TABLE_SIZE]),
+            udp_draws: 0,
         }
     }
 
@@ -323,6 +328,9 @@ impl PortTable {
     ) -> Result<u16, BindError> {
         let min = u32::from(*self.ephemeral.start());
         let num = u32::from(*self.ephemeral.end()) - min + 1;
+        if kind == SocketKind::Udp && remote.is_none() {
+            return self.bind_random(addr, owner, min, num);
+        }
         let endpoints = (kind, addr, remote);
         let offset = hash32(&self.offset_key, &endpoints);
         let index = hash32(&self.index_key, &endpoints) as usize % TABLE_SIZE;
@@ -337,6 +345,36 @@ impl PortTable {
                     shared: false,
                 };
                 self.bindings.add(kind, port, b);
+                return Ok(port);
+            }
+        }
+        Err(BindError::NoPortsAvailable)
+    }
+
+    /// An unconnected UDP socket's port: a fresh unpredictable start each
+    /// time, then the next free one (RFC 6056 §3.3.1, as Linux's
+    /// udp_lib_get_port starts at random). A resolver's queries must not
+    /// be guessable by port (RFC 5452 §9.2, §10); RFC 6056's Algorithm 4
+    /// would hand one socket after another the next port.
+    fn bind_random(
+        &mut self,
+        addr: Ipv4Addr,
+        owner: SocketId,
+        min: u32,
+        num: u32,
+    ) -> Result<u16, BindError> {
+        self.udp_draws = self.udp_draws.wrapping_add(1);
+        let start = hash32(&self.offset_key, &(SocketKind::Udp, addr, self.udp_draws));
+        for k in 0..num {
+            let port = (u64::from(min) + (u64::from(start) + u64::from(k)) % u64::from(num)) as u16;
+            if self.is_free(SocketKind::Udp, addr, port, None) {
+                let b = Binding {
+                    addr,
+                    remote: None,
+                    owner,
+                    shared: false,
+                };
+                self.bindings.add(SocketKind::Udp, port, b);
                 return Ok(port);
             }
         }
@@ -480,6 +518,30 @@ mod tests {
             assert_eq!(PortRange::of(p), PortRange::Dynamic);
             assert!(seen.insert(p), "port {p} handed out twice");
         }
+    }
+
+    /// Unconnected UDP sockets get unpredictable ports (RFC 6056 §3.3.1,
+    /// RFC 5452 §10): not one after the other, and not the same from a
+    /// stack with another seed.
+    #[test]
+    fn udp_ephemeral_ports_are_not_sequential() {
+        let ports = |seed: u64| -> Vec<u16> {
+            let mut t = PortTable::new(49152..=65535, &mut Rng::new(seed));
+            (0..20)
+                .map(|i| {
+                    t.bind_ephemeral(SocketKind::Udp, ANY, None, owner(i))
+                        .unwrap()
+                })
+                .collect()
+        };
+        let p = ports(5);
+        let steps_of_one = p
+            .windows(2)
+            .filter(|w| w[1] == w[0].wrapping_add(1))
+            .count();
+        assert!(steps_of_one < 3, "{p:?}");
+        assert_ne!(p, ports(6));
+        assert_eq!(p, ports(5), "deterministic per seed");
     }
 
     #[test]
