@@ -1040,3 +1040,59 @@ fn with_every_server_silent_the_last_gets_one_try() {
         ]
     );
 }
+
+/// The resolver after the lesson: an NXDOMAIN it holds answers for every
+/// type of the name (RFC 2308 §5: MX asked within the minute goes nowhere
+/// upstream); a question without recursion it cannot answer from its
+/// cache is refused, never an empty NOERROR; ANY returns what the name
+/// has.
+#[test]
+fn a_resolver_answers_nxdomain_for_any_type_refuses_what_it_cannot_and_passes_any() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/dns-resolver.toml"
+    );
+    let mut text = std::fs::read_to_string(path).expect("the lesson");
+    for (at, on, cmd) in [
+        ("70s", "resolv", "tcpdump -n -c 2 udp port 53"),
+        ("70s", "client", "nslookup -type=MX nosuch.lab.test"),
+        ("75s", "client", "nslookup -norecurse other.lab.test"),
+        ("80s", "client", "nslookup -type=ANY www.lab.test"),
+    ] {
+        text.push_str(&format!(
+            "\n[[run]]\nat = \"{at}\"\non = \"{on}\"\ncmd = \"{cmd}\"\n"
+        ));
+    }
+    let r = common::run_file(&text);
+    let one = |host: &str, cmd: &str| {
+        r.iter()
+            .find(|x| x.host == host && x.cmdline == cmd)
+            .unwrap()
+    };
+    let dump = &one("resolv", "tcpdump -n -c 2 udp port 53").stdout;
+    assert!(
+        dump[1].contains("10.0.0.53.53 > 10.0.0.10."),
+        "from the cache: {dump:?}"
+    );
+    assert!(dump[1].contains("NXDomain"), "{dump:?}");
+    let mx = one("client", "nslookup -type=MX nosuch.lab.test");
+    assert!(
+        mx.stdout
+            .join("\n")
+            .contains("** server can't find nosuch.lab.test: NXDOMAIN"),
+        "{mx:?}"
+    );
+    let norec = one("client", "nslookup -norecurse other.lab.test");
+    assert!(
+        norec
+            .stdout
+            .join("\n")
+            .contains("** server can't find other.lab.test: REFUSED"),
+        "{norec:?}"
+    );
+    let any = one("client", "nslookup -type=ANY www.lab.test");
+    assert!(
+        any.stdout.iter().any(|l| l.starts_with("Address: 10.")),
+        "{any:?}"
+    );
+}

@@ -27,7 +27,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use tcplab_host::{timeout, Host};
@@ -69,6 +69,10 @@ pub const JOSTLE: Duration = Duration::from_millis(200);
 pub const RESOLVE_DEADLINE: Duration = Duration::from_secs(10);
 /// A TTL longer than this is cut to it (a week, as BIND's max-cache-ttl).
 const TTL_MAX: u32 = 7 * 24 * 3600;
+/// The cache's key for a name's absence whatever the type (type 0 is
+/// reserved: no query asks for it).
+const NO_NAME: RecordType = RecordType::Unknown(0);
+
 /// How long a negative answer without an SOA is kept.
 const NEGATIVE_DEFAULT: u32 = 60;
 
@@ -196,6 +200,12 @@ impl Resolver {
         Some((e.what.clone(), left))
     }
 
+    /// [`Self::cached`], or the name's absence whatever the type (an
+    /// NXDOMAIN for another type of it, RFC 2308 §5).
+    fn cached_or_absent(&self, k: &str, t: RecordType) -> Option<(Cached, u32)> {
+        self.cached(k, t).or_else(|| self.cached(k, NO_NAME))
+    }
+
     /// Records of the entry with their TTLs counted down to `left`.
     fn counted(records: &[Record], left: u32) -> Vec<Record> {
         records
@@ -307,7 +317,7 @@ impl Resolver {
         let mut k = key(name);
         'names: for _ in 0..MAX_STEPS {
             // What the cache holds: the data, an alias, or the absence.
-            if let Some((c, left)) = self.cached(&k, t) {
+            if let Some((c, left)) = self.cached_or_absent(&k, t) {
                 return match c {
                     Cached::Records(rs) => {
                         answers.extend(Self::counted(&rs, left));
@@ -414,6 +424,9 @@ impl Resolver {
                         soa: soa.clone().map(Box::new),
                     };
                     if let Some(end) = end {
+                        // RFC 2308 §5: the name does not exist, whatever
+                        // type is asked next.
+                        self.store(end.clone(), NO_NAME, missing.clone(), ttl);
                         self.store(end, t, missing, ttl);
                     }
                     return Resolved {
@@ -427,10 +440,13 @@ impl Resolver {
                     .iter()
                     .filter(|r| key(&r.name) == k && in_zone(&k, &zone))
                     .collect();
-                if here.iter().any(|r| r.record_type() == t) {
+                // ANY takes whatever the name has (a CNAME among it: RFC
+                // 1034 §4.3.2 follows no alias a query of any type matches).
+                let wanted = |r: &Record| t == RecordType::ANY || r.record_type() == t;
+                if here.iter().any(|r| wanted(r)) {
                     let set: Vec<Record> = here
                         .iter()
-                        .filter(|r| r.record_type() == t)
+                        .filter(|r| wanted(r))
                         .map(|r| (*r).clone())
                         .collect();
                     answers.extend(set);
@@ -575,6 +591,12 @@ impl Resolver {
         reply.metadata.response_code = out.rcode;
         reply.add_answers(out.answers);
         reply.add_authorities(out.authority);
+        // RFC 6891 §7: an OPT in the question, an OPT in the answer.
+        if query.edns.is_some() {
+            let mut edns = Edns::new();
+            edns.set_max_payload(UDP_EDNS_MAX);
+            reply.set_edns(edns);
+        }
         let bytes = reply.to_vec().ok()?;
         let limit = query.edns.as_ref().map_or(UDP_PLAIN_MAX, |e| {
             usize::from(e.max_payload().clamp(512, UDP_EDNS_MAX))
@@ -585,25 +607,31 @@ impl Resolver {
         Some(bytes)
     }
 
-    /// Without RD: only what the cache holds, no answer otherwise.
+    /// Without RD: only what the cache holds (BIND answers from its cache
+    /// so); a question the cache cannot answer is refused, as Unbound
+    /// refuses non-recursive queries — never an empty NOERROR, which
+    /// would say the name has no data of the type.
     fn cache_only(&self, name: &Name, t: RecordType) -> Resolved {
         let k = key(name);
-        let mut answers = Vec::new();
-        match self.cached(&k, t) {
-            Some((Cached::Records(rs), left)) => answers.extend(Self::counted(&rs, left)),
-            Some((Cached::Missing { nxdomain: true, .. }, _)) => {
-                return Resolved {
-                    rcode: ResponseCode::NXDomain,
-                    answers,
-                    authority: Vec::new(),
-                }
+        let (rcode, answers, authority) = match self.cached_or_absent(&k, t) {
+            Some((Cached::Records(rs), left)) => {
+                (ResponseCode::NoError, Self::counted(&rs, left), Vec::new())
             }
-            _ => {}
-        }
+            Some((Cached::Missing { nxdomain, soa }, left)) => (
+                if nxdomain {
+                    ResponseCode::NXDomain
+                } else {
+                    ResponseCode::NoError
+                },
+                Vec::new(),
+                soa.map(|s| Self::counted(&[*s], left)).unwrap_or_default(),
+            ),
+            None => (ResponseCode::Refused, Vec::new(), Vec::new()),
+        };
         Resolved {
-            rcode: ResponseCode::NoError,
+            rcode,
             answers,
-            authority: Vec::new(),
+            authority,
         }
     }
 }
