@@ -124,6 +124,33 @@ pub struct TcpStats {
     /// Zero-window probes sent (Linux's TCPWinProbe; not counted as
     /// retransmitted segments).
     pub win_probes: u64,
+    /// Retransmission timeouts by the state they struck in, as Linux's
+    /// tcp_retransmit_timer files them: in fast recovery
+    /// (TCPSackRecoveryFail, TCPRenoRecoveryFail), after a timeout already
+    /// (TCPLossFailures), with SACKs or duplicate ACKs seen
+    /// (TCPSackFailures, TCPRenoFailures), otherwise (TCPTimeouts).
+    /// `timeouts` counts them all.
+    pub rto_sack_recovery: u64,
+    pub rto_reno_recovery: u64,
+    pub rto_loss: u64,
+    pub rto_sack_disorder: u64,
+    pub rto_reno_disorder: u64,
+    pub rto_open: u64,
+    /// A SYN or <SYN,ACK> sent again on its timer (TCPSynRetrans), and
+    /// repairs after a timeout (TCPSlowStartRetrans).
+    pub syn_retrans: u64,
+    pub slow_start_retrans: u64,
+    /// ACKs that carried no data (TCPPureAcks; with no header prediction
+    /// here, every one), and segments of data sent for the first time
+    /// (TCPOrigDataSent).
+    pub pure_acks: u64,
+    pub orig_data_sent: u64,
+    /// Reductions undone, by what proved them spurious: D-SACKs
+    /// (TCPDSACKUndo), timestamps in fast recovery (TCPFullUndo), after a
+    /// timeout (TCPLossUndo). `spurious_undos` counts them all.
+    pub dsack_undos: u64,
+    pub full_undos: u64,
+    pub loss_undos: u64,
 }
 
 /// Every counter of a stack.
@@ -283,6 +310,13 @@ impl fmt::Display for Stats {
         opt_number(f, "SYN cookies sent", tcp.syncookies_sent)?;
         opt_number(f, "SYN cookies received", tcp.syncookies_recv)?;
         opt_number(f, "invalid SYN cookies received", tcp.syncookies_failed)?;
+        // TWRecycled: Linux counts a TIME-WAIT taken over by a new
+        // outgoing connection (tcp_twsk_unique) here.
+        opt_number(
+            f,
+            "time wait sockets recycled by time stamp",
+            tcp.time_wait_reused,
+        )?;
         opt_number(
             f,
             "packets rejected in established connections because of timestamp",
@@ -296,8 +330,13 @@ impl fmt::Display for Stats {
         )?;
         opt_number(f, "SYNs to LISTEN sockets dropped", tcp.listen_drops)?;
         // TCPHPHits, a counter net-tools always prints: tcplab has no
-        // header prediction.
+        // header prediction (so no TCPHPAcks either).
         number(f, "packet headers predicted", 0)?;
+        opt_number(
+            f,
+            "acknowledgments not containing data payload received",
+            tcp.pure_acks,
+        )?;
         opt_number(
             f,
             "times recovered from packet loss due to fast retransmit",
@@ -309,24 +348,48 @@ impl fmt::Display for Stats {
         // value` (checked against the real netstat on a /proc with each
         // counter set, and by running glibc's bsearch over its table).
         named(f, 4, "TCPSackRecovery", tcp.sack_recoveries)?;
+        opt_number(
+            f,
+            "congestion windows fully recovered without slow start",
+            tcp.full_undos,
+        )?;
+        named(f, 4, "TCPDSACKUndo", tcp.dsack_undos)?;
+        opt_number(
+            f,
+            "congestion windows recovered without slow start after partial ack",
+            tcp.loss_undos,
+        )?;
+        opt_number(
+            f,
+            "timeouts after reno fast retransmit",
+            tcp.rto_reno_disorder,
+        )?;
+        opt_number(f, "timeouts after SACK recovery", tcp.rto_sack_disorder)?;
+        opt_number(f, "timeouts in loss state", tcp.rto_loss)?;
         opt_number(f, "fast retransmits", tcp.fast_retransmits)?;
-        named(f, 4, "TCPTimeouts", tcp.timeouts)?;
+        opt_number(f, "retransmits in slow start", tcp.slow_start_retrans)?;
+        named(f, 4, "TCPTimeouts", tcp.rto_open)?;
         named(f, 4, "TCPLossProbes", tcp.loss_probes)?;
         named(f, 4, "TCPLossProbeRecovery", tcp.loss_probe_recoveries)?;
+        opt_number(
+            f,
+            "classic Reno fast retransmits failed",
+            tcp.rto_reno_recovery,
+        )?;
+        named(f, 4, "TCPSackRecoveryFail", tcp.rto_sack_recovery)?;
         named(f, 4, "TCPDSACKOldSent", tcp.dsack_sent)?;
         named(f, 4, "TCPDSACKRecv", tcp.dsack_recv)?;
-        named(f, 4, "TCPSpuriousUndo", tcp.spurious_undos)?;
         // (In /proc/net/netstat's order.)
         named(f, 4, "TCPTimeWaitOverflow", tcp.time_wait_overflow)?;
         named(f, 4, "TCPOFOQueue", tcp.ooo_queued)?;
         named(f, 4, "TCPOFODrop", tcp.ooo_dropped)?;
         named(f, 4, "TCPChallengeACK", tcp.challenge_acks)?;
+        named(f, 4, "TCPSynRetrans", tcp.syn_retrans)?;
+        named(f, 4, "TCPOrigDataSent", tcp.orig_data_sent)?;
         named(f, 4, "TCPACKSkippedSeq", tcp.oow_rate_limited)?;
         named(f, 4, "TCPWinProbe", tcp.win_probes)?;
-        // Counters of tcplab's own, named in Linux's manner.
-        named(f, 4, "TCPTSMissing", tcp.ts_missing)?;
-        named(f, 4, "TCPRACKLost", tcp.rack_lost)?;
-        named(f, 4, "TWReused", tcp.time_wait_reused)?;
+        // (TCPTSMissing, TCPRACKLost: tcplab's own counters, which Linux
+        // has no names for, are not printed as if they were Linux's.)
         // /proc/net/netstat's IpExt in the kernel's order, the counters
         // that are not zero; no MPTCP here, so that section's name only.
         writeln!(f, "IpExt:")?;

@@ -450,7 +450,11 @@ impl Connection {
         if self.snd.unsent() > 0 {
             let start = self.snd.nxt();
             let end = self.with_fin(start + 1);
-            return Some(self.segment(now, start, end, Kind::New));
+            let plan = self.segment(now, start, end, Kind::New);
+            if self.snd.wnd() == 0 {
+                self.snd.queue_mut().mark_last_probe();
+            }
+            return Some(plan);
         }
         None
     }
@@ -619,7 +623,10 @@ impl Connection {
                 return None;
             };
             self.tlp.retrans = true;
-            self.segment(now, start, end, Kind::Repair(i))
+            self.tlp.sending = true;
+            let plan = self.segment(now, start, end, Kind::Repair(i));
+            self.tlp.sending = false;
+            plan
         };
         self.tlp.end = Some(self.snd.nxt());
         self.tlp.sampled = false;
@@ -755,12 +762,23 @@ impl Connection {
                     }
                 }
                 Kind::Repair(i) => {
+                    // Bytes only a zero-window probe carried so far are
+                    // not sent again in the sense of loss (Linux's probe
+                    // carries none): no retransmission counted.
+                    let probe = self.snd.queue().get(i).is_some_and(|r| r.probe);
                     self.snd.queue_mut().retransmitted(i, now, tsval, snap);
-                    self.counters.retrans_segs = self.counters.retrans_segs.wrapping_add(1);
+                    if !probe {
+                        self.counters.retrans_segs = self.counters.retrans_segs.wrapping_add(1);
+                    }
                     // Linux's TCPFastRetrans: a repair outside the loss
                     // state — not a handshake's SYN or <SYN,ACK> sent again
-                    // on its timer (TCPSynRetrans there).
-                    if self.rec.state != super::recovery::CaState::Loss && !plan.flags.syn() {
+                    // on its timer (TCPSynRetrans there), not a tail loss
+                    // probe (TCPLossProbes), not a probe's byte.
+                    if self.rec.state != super::recovery::CaState::Loss
+                        && !plan.flags.syn()
+                        && !probe
+                        && !self.tlp.sending
+                    {
                         self.counters.fast_retrans = self.counters.fast_retrans.wrapping_add(1);
                     }
                     // New data filled the rest of the segment: sent once,
@@ -948,6 +966,19 @@ impl Connection {
             return;
         }
         ctx.stats.timeouts += 1;
+        // Filed by the state it struck in, as Linux's
+        // tcp_retransmit_timer files it.
+        let sack = self.neg.sack;
+        let s = &mut *ctx.stats;
+        *match self.rec.state {
+            super::recovery::CaState::Recovery if sack => &mut s.rto_sack_recovery,
+            super::recovery::CaState::Recovery => &mut s.rto_reno_recovery,
+            super::recovery::CaState::Loss => &mut s.rto_loss,
+            super::recovery::CaState::Disorder if sack => &mut s.rto_sack_disorder,
+            super::recovery::CaState::Disorder => &mut s.rto_reno_disorder,
+            _ if self.snd.queue().sacked_records() > 0 => &mut s.rto_sack_disorder,
+            _ => &mut s.rto_open,
+        } += 1;
         if !self.state().synchronized() {
             self.syn_timeouts = self.syn_timeouts.saturating_add(1);
         }

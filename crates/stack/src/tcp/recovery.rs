@@ -299,6 +299,9 @@ pub struct Tlp {
     pub sampled: bool,
     /// The probe timer fired: send a probe now.
     pub due: bool,
+    /// The probe is being sent this moment (a repair that is a probe, not
+    /// a fast retransmission).
+    pub sending: bool,
 }
 
 /// What the SACK option of one ACK said.
@@ -911,6 +914,13 @@ impl Connection {
         self.rec.episode_mut().undo = Undo::default();
         self.cc.on_spurious(ctx.now);
         ctx.stats.spurious_undos += 1;
+        *if by_dsack {
+            &mut ctx.stats.dsack_undos
+        } else if self.rec.state == CaState::Loss {
+            &mut ctx.stats.loss_undos
+        } else {
+            &mut ctx.stats.full_undos
+        } += 1;
         if self.rec.in_recovery() {
             self.snd.queue_mut().unmark_lost();
             self.rec.until = None;

@@ -105,6 +105,10 @@ pub struct Sent {
     pub retransmitted: bool,
     /// Selectively acknowledged (RFC 2018): the peer holds it.
     pub sacked: bool,
+    /// Sent only as a zero-window probe so far: sending it again when the
+    /// window opens repairs nothing that was lost (Linux probes with no
+    /// data at all), so it is not counted as a retransmission.
+    pub probe: bool,
     /// The TSval its last transmission carried (RFC 8985 §6.2 step 2),
     /// and the one its first retransmission carried (RFC 3522's
     /// RetransmitTS).
@@ -330,7 +334,6 @@ impl RtxQueue {
         self.fl().records.back()
     }
 
-    #[cfg(test)]
     pub fn get(&self, i: usize) -> Option<&Sent> {
         self.fl().records.get(i)
     }
@@ -386,6 +389,7 @@ impl RtxQueue {
             lost: false,
             retransmitted: false,
             sacked: false,
+            probe: false,
             tsval,
             first_rtx_tsval: 0,
             rate,
@@ -962,9 +966,18 @@ impl RtxQueue {
             r.order = order;
             r.xmits = r.xmits.saturating_add(1);
             r.retransmitted = true;
+            r.probe = false;
             r.tsval = tsval;
             r.rate = rate;
         });
+    }
+
+    /// The last record went out as a zero-window probe.
+    pub fn mark_last_probe(&mut self) {
+        let last = self.fl().records.len().checked_sub(1);
+        if let Some(i) = last {
+            self.update(i, |r| r.probe = true);
+        }
     }
 
     /// The first record was sent again outside loss recovery (a window

@@ -558,6 +558,10 @@ impl TcpLayer {
             self.stats.in_errs += 1;
             return;
         };
+        // Linux's TCPPureAcks: an ACK with no data and no other flag.
+        if seg.payload.is_empty() && seg.flags.without(tcp::Flags::PSH) == tcp::Flags::ACK {
+            self.stats.pure_acks += 1;
+        }
         // RFC 1122 §4.2.3.10: never for a broadcast or multicast address.
         if dest != Destination::Local {
             self.stats.in_errs += 1;
@@ -870,6 +874,7 @@ impl TcpLayer {
             };
             conn.marked = false;
             let before = conn.counters;
+            let nxt_before = conn.snd.nxt();
             let lowat_full = conn.notsent_lowat().is_some() && conn.send_room() == 0;
             let Some(plan) = conn.next_segment(now) else {
                 self.reschedule(key);
@@ -877,11 +882,26 @@ impl TcpLayer {
                 continue;
             };
             let more = conn.may_send_more();
-            self.stats.out_segs += 1;
-            self.stats.retrans_segs +=
-                u64::from(conn.counters.retrans_segs.wrapping_sub(before.retrans_segs));
-            self.stats.fast_retransmits +=
-                u64::from(conn.counters.fast_retrans.wrapping_sub(before.fast_retrans));
+            let retrans = conn.counters.retrans_segs.wrapping_sub(before.retrans_segs);
+            let fast = conn.counters.fast_retrans.wrapping_sub(before.fast_retrans);
+            let probe = conn.counters.loss_probes.wrapping_sub(before.loss_probes);
+            let new_data = conn.snd.nxt() != nxt_before;
+            // RFC 1213's tcpOutSegs, as Linux counts it: every segment but
+            // one that only sends again what was sent before.
+            if retrans == 0 || new_data {
+                self.stats.out_segs += 1;
+            }
+            if new_data && (plan.data_len > 0 || plan.flags.fin()) {
+                self.stats.orig_data_sent += 1;
+            }
+            if retrans > 0 && plan.flags.syn() {
+                self.stats.syn_retrans += 1;
+            } else if retrans > fast && probe == 0 {
+                // A repair after a timeout (in the loss state).
+                self.stats.slow_start_retrans += 1;
+            }
+            self.stats.retrans_segs += u64::from(retrans);
+            self.stats.fast_retransmits += u64::from(fast);
             self.stats.dsack_sent +=
                 u64::from(conn.counters.dsack_sent.wrapping_sub(before.dsack_sent));
             self.stats.loss_probes +=

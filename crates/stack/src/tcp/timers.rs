@@ -154,10 +154,18 @@ impl TimerTable {
 
     /// The running timer `ss -o` would show and its deadline.
     pub fn shown(&self) -> Option<(Timer, Instant)> {
-        Timer::ALL
+        // Linux keeps the retransmission, loss-probe and reordering
+        // timeouts in one timer (icsk_pending): what `ss -o` shows as `on`
+        // is the one due first.
+        let on = [Timer::Retransmit, Timer::LossProbe, Timer::Reorder]
             .iter()
-            .filter(|t| !matches!(t, Timer::DelayedAck | Timer::Pacing))
-            .find_map(|t| self.get(*t).map(|at| (*t, at)))
+            .filter_map(|t| self.get(*t).map(|at| (*t, at)))
+            .min_by_key(|&(_, at)| at);
+        on.or_else(|| {
+            [Timer::Persist, Timer::KeepAlive]
+                .iter()
+                .find_map(|t| self.get(*t).map(|at| (*t, at)))
+        })
     }
 }
 
@@ -179,6 +187,14 @@ mod tests {
             t.shown(),
             Some((Timer::Retransmit, Instant::from_millis(300)))
         );
+        // A loss probe due before the retransmission timeout is what
+        // shows (Linux's one pending timer).
+        t.set(Timer::LossProbe, Instant::from_millis(250));
+        assert_eq!(
+            t.shown(),
+            Some((Timer::LossProbe, Instant::from_millis(250)))
+        );
+        t.stop(Timer::LossProbe);
         // TIME-WAIT is the state's, not the table's.
         t.set(Timer::TimeWait, Instant::from_millis(1));
         assert_eq!(t.next(), Some(Instant::from_millis(300)));

@@ -668,7 +668,9 @@ pub fn tcp_info_line(
     }
     words.push(i.congestion.to_string());
     let mut s = words.join(" ");
-    if i.snd_wscale != 0 || i.rcv_wscale != 0 {
+    // Linux fills the scales in only once both ends agreed to them
+    // (TCPI_OPT_WSCALE): not while our SYN waits for an answer.
+    if i.state != TcpState::SynSent && (i.snd_wscale != 0 || i.rcv_wscale != 0) {
         let _ = write!(s, " wscale:{},{}", i.snd_wscale, i.rcv_wscale);
     }
     let _ = write!(s, " rto:{}", ms(i.rto));

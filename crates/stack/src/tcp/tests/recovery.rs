@@ -167,6 +167,7 @@ fn rfc8985_tail_loss_probe_instead_of_a_timeout() {
     // PTO = 2·SRTT + 2 ms, well before the RTO: the last segment again.
     b.advance(Duration::from_millis(41));
     b.nothing();
+    let sent_before = b.s.stats().tcp.out_segs;
     b.advance(Duration::from_millis(2));
     let probe = b.one();
     assert_eq!(probe.seq, base + 4 * MSS);
@@ -181,6 +182,12 @@ fn rfc8985_tail_loss_probe_instead_of_a_timeout() {
     b.send(sack(base, 5, &[]));
     assert_eq!(b.s.stats().tcp.timeouts, 0);
     assert_eq!(b.s.tcp_info(c).unwrap().retrans_segs, 2);
+    // As Linux files them: the probe is a loss probe, not a fast
+    // retransmit; the repair RACK found is; neither is a segment "sent
+    // out" (RFC 1213's tcpOutSegs leaves retransmissions out).
+    let st = b.s.stats().tcp;
+    assert_eq!((st.fast_retransmits, st.slow_start_retrans), (1, 0));
+    assert_eq!((st.out_segs, st.retrans_segs), (sent_before, 2));
 }
 
 /// RFC 8985 §7.2 in any state with something to deliver: a lone FIN
@@ -212,6 +219,10 @@ fn rfc8985_a_lone_fin_is_probed_at_the_rto_deadline() {
     // next after twice that.
     assert_eq!(at, [rto, rto * 2, rto * 4], "RTO {rto:?}");
     assert_eq!(b.s.stats().tcp.timeouts, 2);
+    // The first timeout struck with nothing in recovery (TCPTimeouts), the
+    // second after a timeout (TCPLossFailures).
+    let st = b.s.stats().tcp;
+    assert_eq!((st.rto_open, st.rto_loss), (1, 1), "{st:?}");
 }
 
 /// The probe's deadline never moves the RTO's: a peer that keeps sending

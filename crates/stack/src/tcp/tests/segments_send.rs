@@ -239,6 +239,16 @@ fn zero_window_probing_with_backoff_then_update() {
     // A window update lets everything go.
     b.send(Seg::new(ACK, IRS + 1, iss + 1).win(1000));
     assert_eq!(b.one().data, b"blocked");
+    // The probes' byte going again is no retransmission (Linux's probes
+    // carry none): counted as window probes only, not as retransmitted
+    // segments nor fast retransmits.
+    let st = b.s.stats().tcp;
+    assert_eq!(
+        (st.win_probes, st.retrans_segs, st.fast_retransmits),
+        (3, 0, 0),
+        "{st:?}"
+    );
+    assert_eq!(b.s.tcp_info(c).unwrap().retrans_segs, 0);
 }
 
 /// An established connection whose 8 KiB receive window the peer filled
