@@ -830,7 +830,11 @@ pub fn topology(s: &Scenario, path: &[usize]) -> String {
         // shows each, forward (what the first end sends) first.
         let mut label = seg.name.clone();
         let mut second = None;
-        let same = seg.sending.windows(2).all(|w| w[0] == w[1]);
+        // (As labelled: a `drop` list or queue length shows in neither.)
+        let same = seg
+            .sending
+            .windows(2)
+            .all(|w| settings(&w[0]) == settings(&w[1]));
         match seg.sending.as_slice() {
             [p, ..] if same => label.push_str(&settings(p)),
             [f, r] => {

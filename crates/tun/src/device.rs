@@ -270,8 +270,9 @@ impl Device {
         }
         let net = spec.addr.network();
         for (route, dev) in kernel_routes(ns)? {
-            // A refusing route inside the prefix would swallow part of it
-            // (one as wide or wider loses to the device's own route).
+            // A refusing route inside the prefix (or equal to it) would
+            // swallow its traffic; a wider one loses to the device's own,
+            // more specific, route.
             if let Some(kind) = dev.strip_prefix('(').and_then(|d| d.strip_suffix(')')) {
                 if net.contains_prefix(&route) {
                     return Err(SetupError(format!(

@@ -153,7 +153,7 @@ pub(super) async fn exchange(
         // Session tickets the server sent after the handshake were read on
         // the way to the response (curl shows them then), each record
         // after its header; then the response's record.
-        if open.key.0 {
+        if open.key.0 && matches!(head, Ok(Some(_))) {
             let seen = open.conn.stream.seen();
             run.data(false, 5);
             run.show_tickets(&(open.key.1.clone(), open.key.2), &seen);
@@ -318,6 +318,7 @@ pub(super) async fn exchange(
         if run.a.verbose && proto != "HTTP/1.0" {
             run.err
                 .line("* no chunk, no close, no size. Assume close to signal end");
+            run.traced = false;
         }
         keep = false;
     }

@@ -187,6 +187,7 @@ impl Run<'_> {
                 "* Connection #{} to host {} left intact",
                 open.number, open.key.1
             ));
+            self.traced = false;
         }
     }
 
@@ -307,6 +308,7 @@ impl Run<'_> {
         for (k, &ip) in ips.iter().enumerate() {
             if self.a.verbose {
                 self.err.line(format!("*   Trying {ip}:{}...", url.port));
+                self.traced = false;
             }
             // libcurl 7.88 gives each address but the last half of the
             // connect time left (`timeoutms_per_addr`), the last all of it.
