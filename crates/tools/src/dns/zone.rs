@@ -76,8 +76,12 @@ struct Line {
 
 #[derive(Debug, Clone)]
 struct Token {
+    /// With escapes resolved (`\065` is `A`).
     text: String,
     quoted: bool,
+    /// As written, escapes kept: a domain name's `\.` is a dot inside a
+    /// label, not between labels (RFC 1035 §5.1).
+    raw: String,
 }
 
 struct Parser<'a> {
@@ -136,18 +140,32 @@ impl Parser<'_> {
                             }
                         }
                         line.tokens.push(Token {
+                            raw: s.clone(),
                             text: s,
                             quoted: true,
                         });
                     }
                     c => {
                         let mut s = String::new();
+                        let mut raw = String::new();
                         let mut c = c;
                         loop {
                             if c == '\\' {
-                                s.push_str(&self.escape(number, &mut chars)?);
+                                let e = self.escape(number, &mut chars)?;
+                                // Kept escaped in the raw form: a digit
+                                // escape as its three digits.
+                                raw.push('\\');
+                                match e.chars().next() {
+                                    Some(x) if !x.is_ascii_graphic() || x.is_ascii_digit() => {
+                                        raw.push_str(&format!("{:03}", u32::from(x)));
+                                    }
+                                    Some(x) => raw.push(x),
+                                    None => {}
+                                }
+                                s.push_str(&e);
                             } else {
                                 s.push(c);
+                                raw.push(c);
                             }
                             match chars.peek() {
                                 Some(&n)
@@ -162,6 +180,7 @@ impl Parser<'_> {
                         line.tokens.push(Token {
                             text: s,
                             quoted: false,
+                            raw,
                         });
                     }
                 }
@@ -273,10 +292,9 @@ impl Zone {
                         let [_, o] = &t[..] else {
                             return Err(p.err(n, "$ORIGIN takes one domain name"));
                         };
-                        origin =
-                            Some(absolute_name(&o.text, origin.as_ref()).ok_or_else(|| {
-                                p.err(n, format!("`{}` is not a domain name", o.text))
-                            })?);
+                        origin = Some(absolute_name(&o.raw, origin.as_ref()).ok_or_else(|| {
+                            p.err(n, format!("`{}` is not a domain name", o.raw))
+                        })?);
                     }
                     "$TTL" => {
                         let [_, v] = &t[..] else {
@@ -304,8 +322,8 @@ impl Zone {
                 owner = Some(if first == "@" {
                     zone_origin.clone()
                 } else {
-                    absolute_name(first, Some(&zone_origin))
-                        .ok_or_else(|| p.err(n, format!("`{first}` is not a domain name")))?
+                    absolute_name(&t[0].raw, Some(&zone_origin))
+                        .ok_or_else(|| p.err(n, format!("`{}` is not a domain name", t[0].raw)))?
                 });
                 i = 1;
             }
@@ -561,30 +579,53 @@ impl Zone {
 /// A name from the file: absolute if it ends in a dot, else relative to
 /// `origin`.
 fn absolute_name(text: &str, origin: Option<&Name>) -> Option<Name> {
-    if text.is_empty() || text.len() > 253 {
+    if text.is_empty() || text.len() > 1016 {
         return None;
     }
-    let valid = text == "."
-        || text.trim_end_matches('.').split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '*')
-        });
-    if !valid {
+    if text == "." {
+        return Some(Name::root());
+    }
+    // Labels split at the dots that are not escaped (RFC 1035 §5.1): an
+    // escaped character (`\.`, `\ `, `\DDD` in decimal) may be any byte,
+    // the others are a host name's.
+    let mut labels: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut chars = text.chars().peekable();
+    let mut absolute = false;
+    while let Some(c) = chars.next() {
+        let last = labels.last_mut().expect("one at least");
+        match c {
+            '\\' => match chars.next()? {
+                d if d.is_ascii_digit() => {
+                    let mut v = d.to_digit(10)?;
+                    for _ in 0..2 {
+                        v = v * 10 + chars.next()?.to_digit(10)?;
+                    }
+                    last.push(u8::try_from(v).ok()?);
+                }
+                e if e.is_ascii() => last.push(e as u8),
+                _ => return None,
+            },
+            '.' if chars.peek().is_none() => absolute = true,
+            '.' => labels.push(Vec::new()),
+            c if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*') => last.push(c as u8),
+            _ => return None,
+        }
+    }
+    let fits = labels.iter().all(|l| (1..=63).contains(&l.len()))
+        && labels.iter().map(|l| l.len() + 1).sum::<usize>() <= 254;
+    if !fits {
         return None;
     }
-    if text.ends_with('.') {
-        return Name::from_ascii(text).ok();
+    let mut name = Name::from_labels(labels).ok()?;
+    if absolute {
+        return Some(name);
     }
-    let mut name = Name::from_ascii(text).ok()?;
     name.set_fqdn(false);
     match origin {
         Some(o) => name.append_domain(o).ok(),
         None => {
-            let mut n = name;
-            n.set_fqdn(true);
-            Some(n)
+            name.set_fqdn(true);
+            Some(name)
         }
     }
 }
@@ -607,8 +648,8 @@ fn parse_rdata(
         if tok.text == "@" {
             return Ok(origin.clone());
         }
-        absolute_name(&tok.text, Some(origin))
-            .ok_or_else(|| p.err(n, format!("`{}` is not a domain name", tok.text)))
+        absolute_name(&tok.raw, Some(origin))
+            .ok_or_else(|| p.err(n, format!("`{}` is not a domain name", tok.raw)))
     };
     let num = |tok: &Token| -> Result<u16, ZoneError> {
         tok.text
@@ -865,5 +906,41 @@ _http._tcp IN SRV 0 5 80 server
         };
         assert_eq!(&*txt.txt_data[0], b"say \"hi\"");
         assert_eq!(&*txt.txt_data[1], b"A");
+    }
+
+    /// RFC 1035 §5.1 in names: `\.` is a dot inside a label (the SOA's
+    /// mailbox `john\.doe` is one label), `\ ` and `\DDD` any byte.
+    #[test]
+    fn escapes_in_names_stay_inside_their_label() {
+        let z = Zone::parse(
+            "z",
+            "@ 60 SOA ns john\\.doe 1 1 1 1 1\nd\\.dot A 10.0.0.1\nf\\ g A 10.0.0.2\ne\\065x A 10.0.0.3\n",
+            Some("esc.test."),
+        )
+        .unwrap();
+        let RData::SOA(soa) = &z.soa.data else {
+            panic!()
+        };
+        assert_eq!(soa.rname.num_labels(), 3, "{}", soa.rname);
+        assert_eq!(soa.rname.to_string(), "john\\.doe.esc.test.");
+        // The dotted label is one name; the two labels are another, absent.
+        // (Names read as the file reads them: hickory's own parser takes
+        // `\DDD` as octal.)
+        let ask = |n: &str| {
+            z.lookup(&absolute_name(n, None).unwrap(), RecordType::A)
+                .answers
+                .len()
+        };
+        assert_eq!(ask("d\\.dot.esc.test."), 1);
+        assert_eq!(ask("d.dot.esc.test."), 0);
+        assert_eq!(ask("f\\032g.esc.test."), 1);
+        assert_eq!(ask("eax.esc.test."), 1);
+        // A trailing escaped dot is part of the label, not the root.
+        assert!(Zone::parse(
+            "z",
+            "@ 60 SOA ns hm 1 1 1 1 1\nx\\. A 10.0.0.4\n",
+            Some("esc.test.")
+        )
+        .is_ok());
     }
 }
