@@ -1058,6 +1058,12 @@ fn a_resolver_answers_nxdomain_for_any_type_refuses_what_it_cannot_and_passes_an
         ("70s", "client", "nslookup -type=MX nosuch.lab.test"),
         ("75s", "client", "nslookup -norecurse other.lab.test"),
         ("80s", "client", "nslookup -type=ANY www.lab.test"),
+        (
+            "85s",
+            "resolv",
+            "tcpdump -n -c 1 udp port 53 and host 10.0.0.3",
+        ),
+        ("85s", "client", "nslookup -type=NS lab.test"),
     ] {
         text.push_str(&format!(
             "\n[[run]]\nat = \"{at}\"\non = \"{on}\"\ncmd = \"{cmd}\"\n"
@@ -1094,5 +1100,17 @@ fn a_resolver_answers_nxdomain_for_any_type_refuses_what_it_cannot_and_passes_an
     assert!(
         any.stdout.iter().any(|l| l.starts_with("Address: 10.")),
         "{any:?}"
+    );
+    // The parent's referral held lab.test's NS set; the answer comes from
+    // the zone's own server (RFC 2181 §5.4.1), which is asked for it.
+    let child = &one("resolv", "tcpdump -n -c 1 udp port 53 and host 10.0.0.3").stdout;
+    assert!(
+        child[0].contains("> 10.0.0.3.53: ") && child[0].contains(" NS? lab.test. "),
+        "{child:?}"
+    );
+    let ns = one("client", "nslookup -type=NS lab.test");
+    assert!(
+        ns.stdout.iter().any(|l| l.contains("nameserver = ")),
+        "{ns:?}"
     );
 }

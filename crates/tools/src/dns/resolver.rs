@@ -81,6 +81,11 @@ const NEGATIVE_DEFAULT: u32 = 60;
 enum Cached {
     /// The record set, as it came (TTLs as given).
     Records(Vec<Record>),
+    /// A set a referral carried (the parent's NS records for a child
+    /// zone, their glue): good for finding the servers, never given as an
+    /// answer, and never in the place of a set an answer brought (RFC
+    /// 2181 §5.4.1).
+    Referral(Vec<Record>),
     /// The name does not exist (NXDOMAIN), or has no data of the type.
     Missing {
         nxdomain: bool,
@@ -99,7 +104,7 @@ impl Entry {
     /// What the entry counts towards [`RECORDS_MAX`].
     fn weight(&self) -> usize {
         match &self.what {
-            Cached::Records(v) => v.len().max(1),
+            Cached::Records(v) | Cached::Referral(v) => v.len().max(1),
             Cached::Missing { .. } => 1,
         }
     }
@@ -269,12 +274,32 @@ impl Resolver {
         }
     }
 
+    /// [`Self::store_sets`] for what a referral carried, ranked below
+    /// answers: a set an answer brought stays.
+    fn store_referral(&self, records: &[Record], zone: &str) {
+        for ((owner, t), set) in believed(records, zone) {
+            if let Some((Cached::Records(_), _)) = self.cached(&owner, t) {
+                continue;
+            }
+            let ttl = set.iter().map(|r| r.ttl).min().unwrap_or(0);
+            self.store(owner, t, Cached::Referral(set), ttl);
+        }
+    }
+
+    /// A set to find servers with: an answer's or a referral's.
+    fn servers_set(&self, k: &str, t: RecordType) -> Option<Vec<Record>> {
+        match self.cached(k, t)? {
+            (Cached::Records(v) | Cached::Referral(v), _) => Some(v),
+            _ => None,
+        }
+    }
+
     /// The closest enclosing zone of `k` whose servers' addresses the
     /// cache knows: the zone, and the addresses.
     fn closest_servers(&self, k: &str) -> Option<(String, Vec<Ipv4Addr>)> {
         let mut zone = k.to_string();
         loop {
-            if let Some((Cached::Records(ns), _)) = self.cached(&zone, RecordType::NS) {
+            if let Some(ns) = self.servers_set(&zone, RecordType::NS) {
                 let addrs = self.addresses_of(&ns);
                 if !addrs.is_empty() {
                     return Some((zone, addrs));
@@ -292,7 +317,7 @@ impl Resolver {
         let mut out = Vec::new();
         for r in ns {
             let RData::NS(target) = &r.data else { continue };
-            if let Some((Cached::Records(a), _)) = self.cached(&key(&target.0), RecordType::A) {
+            if let Some(a) = self.servers_set(&key(&target.0), RecordType::A) {
                 out.extend(a.iter().filter_map(|r| match &r.data {
                     RData::A(a) => Some(a.0),
                     _ => None,
@@ -316,8 +341,13 @@ impl Resolver {
         let mut answers: Vec<Record> = Vec::new();
         let mut k = key(name);
         'names: for _ in 0..MAX_STEPS {
-            // What the cache holds: the data, an alias, or the absence.
-            if let Some((c, left)) = self.cached_or_absent(&k, t) {
+            // What the cache holds: the data, an alias, or the absence (a
+            // referral's copy of the data is no answer: the zone's own
+            // servers are asked for it).
+            let held = self
+                .cached_or_absent(&k, t)
+                .filter(|(c, _)| !matches!(c, Cached::Referral(_)));
+            if let Some((c, left)) = held {
                 return match c {
                     Cached::Records(rs) => {
                         answers.extend(Self::counted(&rs, left));
@@ -327,6 +357,7 @@ impl Resolver {
                             authority: Vec::new(),
                         }
                     }
+                    Cached::Referral(_) => unreachable!("filtered above"),
                     Cached::Missing { nxdomain, soa } => Resolved {
                         rcode: if nxdomain {
                             ResponseCode::NXDomain
@@ -498,7 +529,7 @@ impl Resolver {
                     .filter(|r| key(&r.name) == cut && matches!(r.data, RData::NS(_)))
                     .cloned()
                     .collect();
-                self.store_sets(&ns, &zone);
+                self.store_referral(&ns, &zone);
                 // Glue: only addresses of names inside the zone that
                 // referred (the parent holds glue only for its own names).
                 let glue: Vec<Record> = m
@@ -507,7 +538,7 @@ impl Resolver {
                     .filter(|r| matches!(r.data, RData::A(_)))
                     .cloned()
                     .collect();
-                self.store_sets(&glue, &zone);
+                self.store_referral(&glue, &zone);
                 let mut next = self.addresses_of(&ns);
                 if next.is_empty() && depth < 3 {
                     // Glueless: resolve the servers' names first (a few).
@@ -626,7 +657,10 @@ impl Resolver {
                 Vec::new(),
                 soa.map(|s| Self::counted(&[*s], left)).unwrap_or_default(),
             ),
-            None => (ResponseCode::Refused, Vec::new(), Vec::new()),
+            // (A referral's copy is no answer either.)
+            None | Some((Cached::Referral(_), _)) => {
+                (ResponseCode::Refused, Vec::new(), Vec::new())
+            }
         };
         Resolved {
             rcode,
