@@ -729,7 +729,9 @@ impl Connection {
                 // by each answer (RFC 1122 §4.2.2.17).
                 self.retries = 0;
                 self.stalled_ms = OptMillis::NONE;
-                self.snd.queue_mut().mark_all_lost();
+                // (A window probe's byte is not data the peer dropped: it
+                // goes again when the window opens, below.)
+                self.snd.queue_mut().mark_lost_if(|r| !r.probe);
                 self.timers.stop(Timer::Retransmit);
                 // The persist timer probes a shut window, not the loss
                 // probe.
@@ -741,6 +743,8 @@ impl Connection {
             }
         } else {
             if old == 0 || self.timers.is_set(Timer::Persist) {
+                // The probe's byte goes again with what follows it.
+                self.snd.queue_mut().mark_lost_if(|r| r.probe);
                 self.timers.stop(Timer::Persist);
                 self.persist.backoff = 0;
                 self.persist.due = false;

@@ -766,8 +766,10 @@ impl Connection {
                     // not sent again in the sense of loss (Linux's probe
                     // carries none): no retransmission counted.
                     let probe = self.snd.queue().get(i).is_some_and(|r| r.probe);
-                    self.snd.queue_mut().retransmitted(i, now, tsval, snap);
-                    if !probe {
+                    if probe {
+                        self.snd.queue_mut().resent_probe(i, now, tsval, snap);
+                    } else {
+                        self.snd.queue_mut().retransmitted(i, now, tsval, snap);
                         self.counters.retrans_segs = self.counters.retrans_segs.wrapping_add(1);
                     }
                     // Linux's TCPFastRetrans: a repair outside the loss
@@ -789,10 +791,14 @@ impl Connection {
                         again -= self.snd.data_in(nxt, end).1;
                         self.snd.sent_new(nxt, end, now, tsval, snap);
                     }
-                    if again > 0 {
+                    if again > 0 && probe {
+                        // Sent again, but as a probe's byte (tcpi_bytes_sent
+                        // counts it; tcpi_bytes_retrans does not).
+                        self.rec.episode_mut().probe_bytes += again as u64;
+                    } else if again > 0 {
                         self.rec.episode_mut().bytes_retrans += again as u64;
                     }
-                    if self.rec.in_recovery() {
+                    if self.rec.in_recovery() && !probe {
                         let undo = &mut self.rec.episode_mut().undo;
                         undo.retrans = undo.retrans.saturating_add(1);
                         undo.stamp.get_or_insert(tsval);

@@ -972,6 +972,23 @@ impl RtxQueue {
         });
     }
 
+    /// Record `i`, which only a zero-window probe had carried, went out
+    /// again as the window opened: sent anew, not a retransmission (no
+    /// retransmitted mark, no loss left on it).
+    pub fn resent_probe(&mut self, i: usize, now: Instant, tsval: u32, rate: RateSnap) {
+        self.last_order = self.last_order.wrapping_add(1);
+        let order = self.last_order;
+        self.update(i, |r| {
+            r.sent = now;
+            r.order = order;
+            r.xmits = r.xmits.saturating_add(1);
+            r.lost = false;
+            r.probe = false;
+            r.tsval = tsval;
+            r.rate = rate;
+        });
+    }
+
     /// The last record went out as a zero-window probe.
     pub fn mark_last_probe(&mut self) {
         let last = self.fl().records.len().checked_sub(1);
