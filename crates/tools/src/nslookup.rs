@@ -262,8 +262,29 @@ impl NslookupArgs {
 
 /// A name as nslookup prints an owner: without the trailing dot.
 fn bare(name: &Name) -> String {
+    // (The root is `.`, as BIND's nslookup prints it.)
+    if name.is_root() {
+        return ".".into();
+    }
     let s = name.to_ascii();
     s.strip_suffix('.').unwrap_or(&s).to_string()
+}
+
+/// A TXT string as BIND prints it: `"` and `\` escaped, bytes outside
+/// printable ASCII as `\DDD` (decimal).
+fn txt_text(d: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in d {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\{b:03}")),
+        }
+    }
+    out
 }
 
 /// A name as nslookup prints a target: with the trailing dot.
@@ -312,7 +333,7 @@ pub fn present(r: &Record) -> Vec<String> {
             let parts: Vec<String> = t
                 .txt_data
                 .iter()
-                .map(|d| format!("\"{}\"", String::from_utf8_lossy(d).replace('"', "\\\"")))
+                .map(|d| format!("\"{}\"", txt_text(d)))
                 .collect();
             vec![format!("{owner}\ttext = {}", parts.join(" "))]
         }
@@ -765,5 +786,14 @@ mod tests {
             "'a..b' is not a legal name (empty label)"
         );
         assert!(parse("lab.test.").is_ok());
+    }
+
+    /// The root's owner prints as `.`; a TXT string escapes `"`, `\` and
+    /// bytes outside printable ASCII, as BIND 9.18's nslookup does.
+    #[test]
+    fn root_owner_and_txt_escapes_as_bind_prints_them() {
+        assert_eq!(bare(&Name::root()), ".");
+        assert_eq!(txt_text(b"esc\"aped\\"), "esc\\\"aped\\\\");
+        assert_eq!(txt_text(&[b'a', 7, 200]), "a\\007\\200");
     }
 }
