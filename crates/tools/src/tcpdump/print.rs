@@ -862,7 +862,7 @@ pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
                 if i > 0 {
                     s.push(',');
                 }
-                let _ = write!(s, " q: {}? {}", q.query_type(), fqdn(&q.name().to_ascii()));
+                let _ = write!(s, " q: {}? {}", q.query_type(), dns_name(q.name()));
             }
         }
         let additional = m.additionals.len() + usize::from(m.edns.is_some());
@@ -899,7 +899,7 @@ pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
             let _ = write!(s, " [{additional}au]");
         }
         if let Some(q) = m.queries.first() {
-            let _ = write!(s, " {}? {}", q.query_type(), fqdn(&q.name().to_ascii()));
+            let _ = write!(s, " {}? {}", q.query_type(), dns_name(q.name()));
         }
         // From -vv a query's other sections too: any answers (untagged),
         // then "ns:" and "ar:" — an EDNS query's OPT record.
@@ -1080,18 +1080,36 @@ fn ecs(data: &[u8]) -> Option<String> {
     Some(format!("{shown}/{source}/{scope}"))
 }
 
-fn fqdn(name: &str) -> String {
-    if name.ends_with('.') {
-        name.to_string()
-    } else {
-        format!("{name}.")
+/// A domain name as tcpdump's fqdn_print prints it: its labels' bytes
+/// as they are (a dot inside a label is not escaped), the unprintable
+/// ones in fn_print_char's `M-` and `^` notation, and the root's dot.
+fn dns_name(name: &hickory_proto::rr::Name) -> String {
+    let mut out = String::new();
+    for label in name.iter() {
+        for &b in label {
+            let mut c = b;
+            if c >= 0x80 {
+                out.push_str("M-");
+                c &= 0x7f;
+            }
+            if !(0x20..0x7f).contains(&c) {
+                out.push('^');
+                c ^= 0x40;
+            }
+            out.push(char::from(c));
+        }
+        out.push('.');
     }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
 }
 
 /// One answer as `ns_rprint` prints it: ` TYPE data`, after ` owner.`
 /// under `-v` and ` [TTL]` under `-vvv`.
 fn record(r: &Record, verbose: u8) -> String {
-    let name = |n: &hickory_proto::rr::Name| fqdn(&n.to_ascii());
+    let name = |n: &hickory_proto::rr::Name| dns_name(n);
     let mut head = String::new();
     if verbose > 0 {
         let _ = write!(head, " {}", name(&r.name));
@@ -1125,7 +1143,7 @@ fn relts(mut secs: u32) -> String {
 }
 
 fn record_data(r: &Record, verbose: u8) -> String {
-    let name = |n: &hickory_proto::rr::Name| fqdn(&n.to_ascii());
+    let name = |n: &hickory_proto::rr::Name| dns_name(n);
     match &r.data {
         // The SOA's fields only under -v; its numbers unsigned, as %u.
         RData::SOA(soa) if verbose > 0 => format!(

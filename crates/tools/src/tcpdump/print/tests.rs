@@ -502,3 +502,15 @@ fn a_snapshot_cut_is_not_a_damaged_datagram() {
         "{line}"
     );
 }
+
+/// A dot inside a label prints as it is (tcpdump's fqdn_print escapes
+/// none), unprintable bytes in fn_print_char's notation.
+#[test]
+fn dns_names_print_their_labels_bytes_as_tcpdump_does() {
+    use hickory_proto::rr::Name;
+    let n = Name::from_labels(vec![b"host.master".to_vec(), b"example".to_vec()]).unwrap();
+    assert_eq!(dns_name(&n), "host.master.example.");
+    let odd = Name::from_labels(vec![vec![b'a', 7, 0xe9]]).unwrap();
+    assert_eq!(dns_name(&odd), "a^GM-i.");
+    assert_eq!(dns_name(&Name::root()), ".");
+}
