@@ -9,11 +9,14 @@
 //! (Linux's rule, which also wants the same owning user: a tcplab host has
 //! one), as OpenBSD `nc -l` does.
 //!
-//! Ephemeral ports are chosen with RFC 6056 §3.3.4 Algorithm 4 ("double-hash
-//! port selection"): a keyed hash of the connection's endpoints picks an
-//! offset into the range, a second hash picks one of 256 counters that step
-//! through it, so ports of different destinations are unrelated while ports
-//! to one destination do not repeat soon. The keys come from the seeded RNG.
+//! Ephemeral ports of connections (TCP, ping and raw identifiers) are
+//! chosen with RFC 6056 §3.3.4 Algorithm 4 ("double-hash port selection"):
+//! a keyed hash of the connection's endpoints picks an offset into the
+//! range, a second hash picks one of 256 counters that step through it, so
+//! ports of different destinations are unrelated while ports to one
+//! destination do not repeat soon. An unconnected UDP socket's starts
+//! anew at an unpredictable place each time (§3.3.1, as Linux's UDP; RFC
+//! 5452 §10 for a resolver's queries). The keys come from the seeded RNG.
 
 use std::hash::{BuildHasher, Hash};
 use std::net::{Ipv4Addr, SocketAddrV4};

@@ -124,18 +124,17 @@ pub struct TcpStats {
     /// Zero-window probes sent (Linux's TCPWinProbe; not counted as
     /// retransmitted segments).
     pub win_probes: u64,
-    /// Retransmission timeouts by the state they struck in, as Linux's
-    /// tcp_retransmit_timer files them: in fast recovery
+    /// The first retransmission timeout of a series, by the state it
+    /// struck in, as Linux's tcp_retransmit_timer files it beside
+    /// TCPTimeouts (`timeouts`, every one): in fast recovery
     /// (TCPSackRecoveryFail, TCPRenoRecoveryFail), after a timeout already
     /// (TCPLossFailures), with SACKs or duplicate ACKs seen
-    /// (TCPSackFailures, TCPRenoFailures), otherwise (TCPTimeouts).
-    /// `timeouts` counts them all.
+    /// (TCPSackFailures, TCPRenoFailures).
     pub rto_sack_recovery: u64,
     pub rto_reno_recovery: u64,
     pub rto_loss: u64,
     pub rto_sack_disorder: u64,
     pub rto_reno_disorder: u64,
-    pub rto_open: u64,
     /// A SYN or <SYN,ACK> sent again on its timer (TCPSynRetrans), and
     /// repairs after a timeout (TCPSlowStartRetrans).
     pub syn_retrans: u64,
@@ -364,18 +363,16 @@ impl fmt::Display for Stats {
             "timeouts after reno fast retransmit",
             tcp.rto_reno_disorder,
         )?;
-        opt_number(f, "timeouts after SACK recovery", tcp.rto_sack_disorder)?;
+        // (net-tools' lookup misses TCPSackFailures and
+        // TCPRenoRecoveryFail as it misses the four above.)
+        named(f, 4, "TCPSackFailures", tcp.rto_sack_disorder)?;
         opt_number(f, "timeouts in loss state", tcp.rto_loss)?;
         opt_number(f, "fast retransmits", tcp.fast_retransmits)?;
         opt_number(f, "retransmits in slow start", tcp.slow_start_retrans)?;
-        named(f, 4, "TCPTimeouts", tcp.rto_open)?;
+        named(f, 4, "TCPTimeouts", tcp.timeouts)?;
         named(f, 4, "TCPLossProbes", tcp.loss_probes)?;
         named(f, 4, "TCPLossProbeRecovery", tcp.loss_probe_recoveries)?;
-        opt_number(
-            f,
-            "classic Reno fast retransmits failed",
-            tcp.rto_reno_recovery,
-        )?;
+        named(f, 4, "TCPRenoRecoveryFail", tcp.rto_reno_recovery)?;
         named(f, 4, "TCPSackRecoveryFail", tcp.rto_sack_recovery)?;
         named(f, 4, "TCPDSACKOldSent", tcp.dsack_sent)?;
         named(f, 4, "TCPDSACKRecv", tcp.dsack_recv)?;

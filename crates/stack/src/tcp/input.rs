@@ -668,6 +668,11 @@ impl Connection {
             self.ack_unacceptable(ctx, seg);
             return false;
         }
+        // Linux's TCPPureAcks (tcp_ack's slow path; no header prediction
+        // here): an accepted ACK with no data, SYN or FIN.
+        if seg.payload.is_empty() && !seg.flags.syn() && !seg.flags.fin() && ack >= self.snd.una() {
+            ctx.stats.pure_acks += 1;
+        }
         // RFC 1122 §4.2.2.17: the peer answered; probing goes on as long as
         // it does.
         self.persist.unanswered = 0;

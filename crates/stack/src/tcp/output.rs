@@ -972,19 +972,25 @@ impl Connection {
             return;
         }
         ctx.stats.timeouts += 1;
-        // Filed by the state it struck in, as Linux's
-        // tcp_retransmit_timer files it.
-        let sack = self.neg.sack;
-        let s = &mut *ctx.stats;
-        *match self.rec.state {
-            super::recovery::CaState::Recovery if sack => &mut s.rto_sack_recovery,
-            super::recovery::CaState::Recovery => &mut s.rto_reno_recovery,
-            super::recovery::CaState::Loss => &mut s.rto_loss,
-            super::recovery::CaState::Disorder if sack => &mut s.rto_sack_disorder,
-            super::recovery::CaState::Disorder => &mut s.rto_reno_disorder,
-            _ if self.snd.queue().sacked_records() > 0 => &mut s.rto_sack_disorder,
-            _ => &mut s.rto_open,
-        } += 1;
+        // The first timeout of a series is also filed by the state it
+        // struck in, as Linux's tcp_retransmit_timer files it (every one
+        // counts as TCPTimeouts).
+        if self.retries == 1 {
+            let sack = self.neg.sack;
+            let s = &mut *ctx.stats;
+            let bucket = match self.rec.state {
+                super::recovery::CaState::Recovery if sack => Some(&mut s.rto_sack_recovery),
+                super::recovery::CaState::Recovery => Some(&mut s.rto_reno_recovery),
+                super::recovery::CaState::Loss => Some(&mut s.rto_loss),
+                super::recovery::CaState::Disorder if sack => Some(&mut s.rto_sack_disorder),
+                super::recovery::CaState::Disorder => Some(&mut s.rto_reno_disorder),
+                _ if self.snd.queue().sacked_records() > 0 => Some(&mut s.rto_sack_disorder),
+                _ => None,
+            };
+            if let Some(n) = bucket {
+                *n += 1;
+            }
+        }
         if !self.state().synchronized() {
             self.syn_timeouts = self.syn_timeouts.saturating_add(1);
         }

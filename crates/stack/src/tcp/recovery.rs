@@ -914,10 +914,12 @@ impl Connection {
         self.rec.episode_mut().undo = Undo::default();
         self.cc.on_spurious(ctx.now);
         ctx.stats.spurious_undos += 1;
-        *if by_dsack {
-            &mut ctx.stats.dsack_undos
-        } else if self.rec.state == CaState::Loss {
+        // (Linux files an undo after a timeout as TCPLossUndo whatever
+        // proved it.)
+        *if self.rec.state == CaState::Loss {
             &mut ctx.stats.loss_undos
+        } else if by_dsack {
+            &mut ctx.stats.dsack_undos
         } else {
             &mut ctx.stats.full_undos
         } += 1;

@@ -959,7 +959,9 @@ impl RtxQueue {
         self.last_order = self.last_order.wrapping_add(1);
         let order = self.last_order;
         self.update(i, |r| {
-            if r.xmits == 1 {
+            // (A record a window probe's resend already sent twice has
+            // its first real retransmission now.)
+            if r.xmits == 1 || (!r.retransmitted && r.first_rtx_tsval == 0) {
                 r.first_rtx_tsval = tsval;
             }
             r.sent = now;

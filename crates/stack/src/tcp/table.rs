@@ -558,10 +558,6 @@ impl TcpLayer {
             self.stats.in_errs += 1;
             return;
         };
-        // Linux's TCPPureAcks: an ACK with no data and no other flag.
-        if seg.payload.is_empty() && seg.flags.without(tcp::Flags::PSH) == tcp::Flags::ACK {
-            self.stats.pure_acks += 1;
-        }
         // RFC 1122 §4.2.3.10: never for a broadcast or multicast address.
         if dest != Destination::Local {
             self.stats.in_errs += 1;

@@ -313,7 +313,6 @@ pub(super) async fn exchange(
     // The body's first piece after the head gets a data line (curl's
     // trace shows one per line of text).
     let data_lines = run.data_lines && !sink_is_terminal;
-    let traced = Cell::new(run.traced);
     if !no_body && !chunked && length.is_none() {
         if run.a.verbose && proto != "HTTP/1.0" {
             run.err
@@ -322,6 +321,7 @@ pub(super) async fn exchange(
         }
         keep = false;
     }
+    let traced = Cell::new(run.traced);
     // The meter, standard error and the count are shared between the
     // body's reader (a row when data comes a second after the last) and
     // a ticker (a row each second while nothing comes, as curl's progress

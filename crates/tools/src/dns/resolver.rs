@@ -71,7 +71,7 @@ pub const RESOLVE_DEADLINE: Duration = Duration::from_secs(10);
 const TTL_MAX: u32 = 7 * 24 * 3600;
 /// The cache's key for a name's absence whatever the type (type 0 is
 /// reserved: no query asks for it).
-const NO_NAME: RecordType = RecordType::Unknown(0);
+const NO_NAME: RecordType = RecordType::ZERO;
 
 /// How long a negative answer without an SOA is kept.
 const NEGATIVE_DEFAULT: u32 = 60;
@@ -208,7 +208,10 @@ impl Resolver {
     /// [`Self::cached`], or the name's absence whatever the type (an
     /// NXDOMAIN for another type of it, RFC 2308 §5).
     fn cached_or_absent(&self, k: &str, t: RecordType) -> Option<(Cached, u32)> {
-        self.cached(k, t).or_else(|| self.cached(k, NO_NAME))
+        self.cached(k, t).or_else(|| {
+            self.cached(k, NO_NAME)
+                .filter(|(c, _)| matches!(c, Cached::Missing { nxdomain: true, .. }))
+        })
     }
 
     /// Records of the entry with their TTLs counted down to `left`.
@@ -269,8 +272,20 @@ impl Resolver {
     /// speak for ([`believed`]).
     fn store_sets(&self, records: &[Record], zone: &str) {
         for ((owner, t), set) in believed(records, zone) {
+            // (Type 0 is no data: it keys a name's absence here.)
+            if t == NO_NAME {
+                continue;
+            }
             let ttl = set.iter().map(|r| r.ttl).min().unwrap_or(0);
+            // The name exists after all: its absence goes.
+            self.forget(&owner, NO_NAME);
             self.store(owner, t, Cached::Records(set), ttl);
+        }
+    }
+
+    fn forget(&self, k: &str, t: RecordType) {
+        if let Some(gone) = self.cache.borrow_mut().remove(&(k.to_string(), t)) {
+            self.records.set(self.records.get() - gone.weight());
         }
     }
 
@@ -278,6 +293,9 @@ impl Resolver {
     /// answers: a set an answer brought stays.
     fn store_referral(&self, records: &[Record], zone: &str) {
         for ((owner, t), set) in believed(records, zone) {
+            if t == NO_NAME {
+                continue;
+            }
             if let Some((Cached::Records(_), _)) = self.cached(&owner, t) {
                 continue;
             }
@@ -369,7 +387,8 @@ impl Resolver {
                     },
                 };
             }
-            if t != RecordType::CNAME {
+            // (ANY takes a CNAME as the answer, as below.)
+            if t != RecordType::CNAME && t != RecordType::ANY {
                 if let Some((Cached::Records(rs), left)) = self.cached(&k, RecordType::CNAME) {
                     if let Some(RData::CNAME(target)) = rs.first().map(|r| &r.data) {
                         answers.extend(Self::counted(&rs, left));
@@ -580,6 +599,12 @@ impl Resolver {
             return reply.to_vec().ok();
         };
         reply.add_query(q.clone());
+        // Type 0 is reserved (RFC 6895 §3.1), and keys a name's absence
+        // in the cache: no question asks for it.
+        if q.query_type() == NO_NAME {
+            reply.metadata.response_code = ResponseCode::FormErr;
+            return reply.to_vec().ok();
+        }
         if query.metadata.op_code != OpCode::Query || q.query_class() != DNSClass::IN {
             reply.metadata.response_code = ResponseCode::NotImp;
             return reply.to_vec().ok();
@@ -638,10 +663,10 @@ impl Resolver {
         Some(bytes)
     }
 
-    /// Without RD: only what the cache holds (BIND answers from its cache
-    /// so); a question the cache cannot answer is refused, as Unbound
-    /// refuses non-recursive queries — never an empty NOERROR, which
-    /// would say the name has no data of the type.
+    /// Without RD: only what the cache holds (BIND and Unbound answer
+    /// from their caches so); a question the cache cannot answer is
+    /// refused, as Knot Resolver's refuse_nord does — never an empty
+    /// NOERROR, which would say the name has no data of the type.
     fn cache_only(&self, name: &Name, t: RecordType) -> Resolved {
         let k = key(name);
         let (rcode, answers, authority) = match self.cached_or_absent(&k, t) {
