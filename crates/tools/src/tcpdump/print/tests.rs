@@ -1,6 +1,6 @@
 use super::*;
-use hickory_proto::op::{OpCode, Query};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 /// `-n` and nothing else.
 pub(super) fn numeric_style() -> Style {
