@@ -341,17 +341,29 @@ impl PortTable {
             let port = (min + offset.wrapping_add(self.table[index]) % num) as u16;
             self.table[index] = self.table[index].wrapping_add(1);
             if self.is_free(kind, addr, port, remote) {
-                let b = Binding {
-                    addr,
-                    remote,
-                    owner,
-                    shared: false,
-                };
-                self.bindings.add(kind, port, b);
-                return Ok(port);
+                return Ok(self.hold(kind, addr, port, remote, owner));
             }
         }
         Err(BindError::NoPortsAvailable)
+    }
+
+    /// Bind a free ephemeral `port` found by the search (not shared).
+    fn hold(
+        &mut self,
+        kind: SocketKind,
+        addr: Ipv4Addr,
+        port: u16,
+        remote: Option<SocketAddrV4>,
+        owner: SocketId,
+    ) -> u16 {
+        let b = Binding {
+            addr,
+            remote,
+            owner,
+            shared: false,
+        };
+        self.bindings.add(kind, port, b);
+        port
     }
 
     /// An unconnected UDP socket's port: a fresh unpredictable start each
@@ -371,14 +383,7 @@ impl PortTable {
         for k in 0..num {
             let port = (u64::from(min) + (u64::from(start) + u64::from(k)) % u64::from(num)) as u16;
             if self.is_free(SocketKind::Udp, addr, port, None) {
-                let b = Binding {
-                    addr,
-                    remote: None,
-                    owner,
-                    shared: false,
-                };
-                self.bindings.add(SocketKind::Udp, port, b);
-                return Ok(port);
+                return Ok(self.hold(SocketKind::Udp, addr, port, None, owner));
             }
         }
         Err(BindError::NoPortsAvailable)
