@@ -762,6 +762,7 @@ impl Connection {
                     }
                 }
                 Kind::Repair(i) => {
+                    self.rec.rto_head = false;
                     // Bytes only a zero-window probe carried so far are
                     // not sent again in the sense of loss (Linux's probe
                     // carries none): no retransmission counted.
@@ -999,6 +1000,7 @@ impl Connection {
             // RFC 5681 §3.1: ssthresh is cut only at the first timeout of
             // a segment; cwnd falls to one segment.
             self.enter_loss(ctx, self.retries == 1);
+            self.rec.rto_head = true;
         } else {
             // The SYN (or <SYN,ACK>) goes again (from the third timeout on
             // perhaps with the MSS option alone: `bare_syn`).

@@ -161,6 +161,11 @@ pub struct Recovery {
     /// Send the next retransmission whatever the congestion window says
     /// (after a timeout; a repeated <SYN,ACK>).
     pub force: bool,
+    /// A retransmission timeout struck and its own resend of the first
+    /// unacknowledged segment has not gone yet. Linux sends that one from
+    /// the timer (tcp_retransmit_timer) and files only the repairs after
+    /// it as TCPSlowStartRetrans (tcp_xmit_retransmit_queue).
+    pub rto_head: bool,
     /// RFC 6675's HighRxt and RescueRxt.
     pub high_rxt: SeqNumber,
     pub rescue_rxt: Option<SeqNumber>,
@@ -185,6 +190,7 @@ impl Recovery {
             until: None,
             recover: None,
             force: false,
+            rto_head: false,
             high_rxt: SeqNumber(0),
             rescue_rxt: None,
             episode: None,
@@ -369,6 +375,10 @@ impl Connection {
         // (Linux's rtt_min starts at its maximum).
         let mut d = Delivery::new(now, tsecr, self.min_rtt().unwrap_or(Duration::MAX));
         let advanced = ack > prior_una;
+        if advanced {
+            // The timeout's resend, if it never went, is no longer owed.
+            self.rec.rto_head = false;
+        }
         let (acked, rtt) = if advanced {
             self.take_ack(ctx, seg, &mut d)
         } else {

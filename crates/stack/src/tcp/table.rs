@@ -872,6 +872,7 @@ impl TcpLayer {
             let before = conn.counters;
             let nxt_before = conn.snd.nxt();
             let lowat_full = conn.notsent_lowat().is_some() && conn.send_room() == 0;
+            let rto_head_owed = conn.rec.rto_head;
             let Some(plan) = conn.next_segment(now) else {
                 self.reschedule(key);
                 self.reap(key);
@@ -882,6 +883,7 @@ impl TcpLayer {
             let fast = conn.counters.fast_retrans.wrapping_sub(before.fast_retrans);
             let probe = conn.counters.loss_probes.wrapping_sub(before.loss_probes);
             let new_data = conn.snd.nxt() != nxt_before;
+            let rto_head = rto_head_owed && !conn.rec.rto_head;
             // RFC 1213's tcpOutSegs, as Linux counts it: every segment but
             // one that only sends again what was sent before.
             if retrans == 0 || new_data {
@@ -892,8 +894,9 @@ impl TcpLayer {
             }
             if retrans > 0 && plan.flags.syn() {
                 self.stats.syn_retrans += 1;
-            } else if retrans > fast && probe == 0 {
-                // A repair after a timeout (in the loss state).
+            } else if retrans > fast && probe == 0 && !rto_head {
+                // A repair after a timeout (in the loss state), other than
+                // the timeout's own resend of the first segment.
                 self.stats.slow_start_retrans += 1;
             }
             self.stats.retrans_segs += u64::from(retrans);

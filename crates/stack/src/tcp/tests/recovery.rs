@@ -676,3 +676,38 @@ fn tcp_congestion_on_listener_and_connection() {
     b.s.tcp_abort(b.now, c);
     assert!(!b.s.tcp_set_congestion(c, CongestionAlgorithm::Bbr));
 }
+
+/// Linux files a timeout's own resend of the first segment under
+/// TCPTimeouts alone (tcp_retransmit_timer sends it) and the repairs that
+/// follow in the loss state as TCPSlowStartRetrans
+/// (tcp_xmit_retransmit_queue): `netstat -s` tells them apart.
+#[test]
+fn a_timeouts_own_resend_is_no_slow_start_retransmission() {
+    let mut b = bench(|_| {});
+    let (c, base) = open(&mut b, false);
+    send_segments(&mut b, c, 5);
+    // Nothing comes back: the loss probe, then the timeout.
+    let rto = b.s.tcp_info(c).unwrap().rto;
+    b.advance(rto);
+    let probe = b.one();
+    assert_eq!(probe.seq, base + 4 * MSS);
+    let rto = b.s.tcp_info(c).unwrap().rto;
+    b.advance(rto);
+    let head = b.one();
+    assert_eq!(head.seq, base);
+    let st = b.s.stats().tcp;
+    assert_eq!((st.timeouts, st.slow_start_retrans), (1, 0));
+    assert_eq!((st.loss_probes, st.fast_retransmits), (1, 0));
+    // The head's ACK opens the window to two: the next two holes go,
+    // each a slow-start retransmission.
+    b.advance(RTT);
+    b.send(sack(base, 1, &[]));
+    let out = b.recv();
+    assert_eq!(
+        out.iter().map(|s| s.seq).collect::<Vec<_>>(),
+        [base + MSS, base + 2 * MSS]
+    );
+    let st = b.s.stats().tcp;
+    assert_eq!((st.timeouts, st.slow_start_retrans), (1, 2));
+    assert_eq!(st.retrans_segs, 4);
+}
