@@ -191,6 +191,15 @@ impl TcpLayer {
             .insert(TcpSocket::Connection(Box::new(placeholder)));
         let owner = TcpHandle(key).id();
         let bound = match local.map(|l| l.port()).filter(|p| *p != 0) {
+            // A port of one's choosing is bound before the connection is
+            // made (bind(2), then connect(2)): the peer is not known yet,
+            // so any socket on the port at the address conflicts — a
+            // connection to another peer, one in TIME-WAIT, a listener —
+            // as in Linux's inet_csk_bind_conflict without SO_REUSEADDR
+            // (netcat's `-p`: "Address already in use").
+            Some(p) if !ports.is_free(SocketKind::Tcp, src, p, None) => {
+                Err(BindError::AddrInUse { addr: src, port: p })
+            }
             Some(p) => ports
                 .bind(SocketKind::Tcp, src, p, Some(remote), owner)
                 .map(|()| p),

@@ -206,3 +206,52 @@ fn open_and_close(
     p.b.tcp_close(p.now, s.unwrap());
     c
 }
+
+/// A port chosen by the application (`nc -p`) is bound before the peer is
+/// known, as bind(2) then connect(2): while a connection of that port
+/// lingers in TIME-WAIT — or any socket holds it — a new connection from
+/// it fails with "Address already in use" whatever its peer (Linux's
+/// inet_csk_bind_conflict without SO_REUSEADDR); once 2·MSL has passed the
+/// port is free again.
+#[test]
+fn a_chosen_port_in_time_wait_is_in_use_for_every_peer() {
+    use super::pair::{sa, Pair, B};
+    use crate::socket::BindError;
+    use crate::tcp::ConnectError;
+    use std::net::Ipv4Addr;
+
+    let mut p = Pair::new(13, 1500, |_| {});
+    p.delay = Duration::from_millis(1);
+    let l9 = p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 9), 16).unwrap();
+    p.b.tcp_listen(sa(Ipv4Addr::UNSPECIFIED, 7), 16).unwrap();
+    let mine = sa(Ipv4Addr::new(10, 0, 0, 1), 5556);
+    let c = p.a.tcp_connect(p.now, sa(B, 9), Some(mine)).unwrap();
+    let mut s = None;
+    assert!(p.run_until(Duration::from_secs(1), |p| {
+        s = s.or(p.b.tcp_accept(l9).ok());
+        s.is_some()
+    }));
+    // While it is open, a second connection from the port is refused too.
+    let in_use = Err(ConnectError::Bind(BindError::AddrInUse {
+        addr: *mine.ip(),
+        port: 5556,
+    }));
+    assert_eq!(p.a.tcp_connect(p.now, sa(B, 7), Some(mine)), in_use);
+    p.a.tcp_close(p.now, c);
+    p.b.tcp_close(p.now, s.unwrap());
+    assert!(p.run_until(Duration::from_secs(1), |p| {
+        p.a.tcp_info(c).is_some_and(|i| i.state == State::TimeWait)
+    }));
+    for port in [9, 7] {
+        assert_eq!(
+            p.a.tcp_connect(p.now, sa(B, port), Some(mine)),
+            in_use,
+            "to port {port}"
+        );
+    }
+    // A port of the stack's choosing still goes to that peer.
+    assert!(p.a.tcp_connect(p.now, sa(B, 7), None).is_ok());
+    let msl = p.a.tcp.config.msl;
+    p.run_for(2 * msl + Duration::from_secs(1));
+    assert!(p.a.tcp_connect(p.now, sa(B, 7), Some(mine)).is_ok());
+}
