@@ -290,7 +290,8 @@ impl IpLayer {
             PmtuDisc::Do | PmtuDisc::Probe => true,
         };
         if dont_frag && total > limit {
-            self.stats.out_discards += 1;
+            // Refused to the caller (EMSGSIZE), not dropped: Linux's
+            // ip_append_data counts nothing (no IpOutDiscards).
             return Err(SendError::MessageTooLong { mtu: limit });
         }
         self.stats.out_requests += 1;

@@ -198,4 +198,8 @@ fn pmtudisc_do_refuses_locally() {
         net.nodes[c].ping_send(Instant::ZERO, h, SERVER, 1, &[0; 2000]),
         Err(SendError::MessageTooLong { mtu: 1500 })
     );
+    // Refused to the caller, not sent and dropped: no IP counter moves
+    // (Linux's ip_append_data counts no IpOutDiscards for EMSGSIZE).
+    let ip = net.nodes[c].stats().ip;
+    assert_eq!((ip.out_requests, ip.out_discards), (0, 0));
 }
