@@ -658,3 +658,30 @@ fn a_udp_client_lingers_for_its_quit_time() {
         r[3].stdout
     );
 }
+
+/// `ss -u` alone lists connected UDP sockets only — iproute2's default for
+/// UDP is the one state ESTAB — and so, as with `state established`, it
+/// prints no State column; `-a` and `-l` keep it.
+#[test]
+fn ss_u_alone_has_no_state_column() {
+    let r = run(&[
+        ("0s", "server", "nc -lu 9001"),
+        ("1s", "client", "printf 'u\\n' | nc -u -q 5 server 9001"),
+        ("2s", "client", "ss -un"),
+        ("2s", "client", "ss -uan"),
+        ("2s", "client", "ss -tun"),
+    ]);
+    let head = |i: usize| {
+        r[i].stdout[0]
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(head(2), "Recv-Q", "{:?}", r[2].stdout);
+    let row = r[2].stdout.iter().find(|l| l.contains(":9001")).unwrap();
+    assert!(row.starts_with('0'), "{row:?}");
+    assert_eq!(head(3), "State", "{:?}", r[3].stdout);
+    assert_eq!(head(4), "Netid", "{:?}", r[4].stdout);
+    assert!(r[4].stdout[0].contains("State"), "{:?}", r[4].stdout);
+}

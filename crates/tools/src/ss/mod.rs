@@ -382,7 +382,12 @@ pub fn render(rows: &[SockRow], a: &SsArgs) -> Vec<String> {
     // iproute2 drops the State column when the filter leaves exactly one
     // state (`state established`, `state listening`); a group (`state
     // connected`) or two names keep it.
-    let show_state = !matches!(a.states.as_deref(), Some([SockStateFilter::One(_)]));
+    // So does `-u` alone with no state asked for: UDP's default filter
+    // is the one state ESTAB (iproute2's default_dbs), while -l (LISTEN
+    // and UNCONN) and -a keep the column.
+    let udp_default = a.states.is_none() && !a.all && !a.listening && one_type && a.udp;
+    let show_state =
+        !udp_default && !matches!(a.states.as_deref(), Some([SockStateFilter::One(_)]));
     // Cells: netid, state, recv-q, send-q, local addr, local port, peer addr, peer port, process.
     let mut table: Vec<[String; 9]> = Vec::new();
     table.push([
