@@ -362,7 +362,9 @@ impl TracerouteArgs {
                         .map_err(|_| bad("max hops cannot be more than 255".into()))?
                 }
                 'N' => a.sim_queries = int(&v)?.clamp(1, 1000) as usize,
-                'p' => a.port = Some(u16::try_from(int(&v)?).map_err(|_| cannot(c, &v))?),
+                // CLIF_set_uint takes any unsigned number; the probes
+                // carry it in 16 bits (70000 is port 4464).
+                'p' => a.port = Some((int(&v)? & 0xffff) as u16),
                 'q' => {
                     let q = int(&v)?;
                     if q == 0 || q > 10 {

@@ -34,6 +34,9 @@ fn options() {
         (t.method, t.port, t.probe_len()),
         (Method::Tcp, Some(443), 60)
     );
+    // Any unsigned number, carried in the probes' 16 bits (traceroute
+    // 2.1.2 traces to port 4464 for -p 70000).
+    assert_eq!(parse("-p 70000 server").unwrap().port, Some(4464));
 }
 
 #[test]
