@@ -80,6 +80,7 @@ impl Sysctl {
             tcp.rfc1337 = true;
             tcp.time_wait_bsd = true;
             tcp.listen_reset_synack = false;
+            tcp.listen_drop_synfin = false;
             tcp.keep_fin_with_syn_text = false;
             tcp.rcv_wnd_is_buffer_space = true;
             // The scripts' STANDARD branches expect RFC 9293's TIME-WAIT

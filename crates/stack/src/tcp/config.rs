@@ -219,6 +219,11 @@ pub struct TcpConfig {
     /// dropped silently, as FreeBSD's `syncache` path does ("SYN|ACK
     /// invalid, segment rejected"); a bare ACK is still reset.
     pub listen_reset_synack: bool,
+    /// A SYN that also carries FIN, arriving at a listening socket, is
+    /// dropped unanswered (Linux's tcp_rcv_state_process: "th->fin: goto
+    /// discard"; RFC 9293 does not forbid answering it, and FreeBSD with
+    /// `drop_synfin` off does). On by default; off in the FreeBSD profile.
+    pub listen_drop_synfin: bool,
     /// In a simultaneous open, a FIN that came on the peer's SYN (with
     /// text or without) is kept for ESTABLISHED (RFC 9293 §3.10.7.3: "queue
     /// them for processing"). Off: the text is kept and the FIN lost, as
@@ -351,6 +356,7 @@ impl Default for TcpConfig {
             rfc1337: false,
             time_wait_bsd: false,
             listen_reset_synack: true,
+            listen_drop_synfin: true,
             keep_fin_with_syn_text: true,
             rcv_wnd_is_buffer_space: false,
             time_wait_reopen: true,

@@ -79,6 +79,12 @@ impl TcpLayer {
         if !f.syn() {
             return;
         }
+        // Linux discards a SYN with FIN at a listener (a scanner's probe;
+        // `TcpConfig::listen_drop_synfin`), counting it nowhere netstat
+        // shows.
+        if f.fin() && self.config.listen_drop_synfin {
+            return;
+        }
         let Some(TcpSocket::Listener(l)) = self.sockets.get(lkey) else {
             return;
         };

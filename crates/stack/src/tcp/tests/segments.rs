@@ -427,6 +427,27 @@ fn a_synack_to_a_listener_is_reset_unless_bsd() {
     }
 }
 
+/// A SYN with FIN at a listener: Linux discards it unanswered (and opens
+/// nothing); with `listen_drop_synfin` off (FreeBSD's default
+/// drop_synfin=0) it is answered like any SYN.
+#[test]
+fn a_syn_with_fin_at_a_listener_is_dropped_as_linux_does() {
+    for drop in [true, false] {
+        let mut b = Bench::new(|c| c.listen_drop_synfin = drop);
+        let l = b.s.tcp_listen(sa(US, PORT), 4).unwrap();
+        b.send(Seg::new(SYN | FIN, IRS, 0));
+        if drop {
+            b.nothing();
+            // A plain SYN still opens a connection.
+            b.send(Seg::new(SYN, IRS, 0));
+            assert_eq!(b.one().flags, SYN | ACK);
+        } else {
+            assert_eq!(b.one().flags, SYN | ACK);
+        }
+        let _ = l;
+    }
+}
+
 #[test]
 fn syn_queue_is_bounded() {
     let mut b = Bench::new(|c| {
