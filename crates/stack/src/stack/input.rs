@@ -518,6 +518,17 @@ impl Stack {
         if !on_link || self.ip.is_local_addr(gateway) || gateway == ip_repr.src_addr {
             return;
         }
+        // The new gateway must be a unicast address (Linux's
+        // __ip_do_redirect: not multicast, and of type RTN_UNICAST — a
+        // subnet's broadcast address, or its network address, which Linux
+        // also files as broadcast, is not a router).
+        let subnet_edge = self.ip.ifaces.iter().flat_map(|i| &i.addrs).any(|c| {
+            c.broadcast()
+                .is_some_and(|b| b == gateway || c.network().address() == gateway)
+        });
+        if gateway.is_multicast() || subnet_edge {
+            return;
+        }
         let now = self.now;
         self.ip.routes.add_learned(
             Route {

@@ -797,8 +797,9 @@ fn redirects_only_from_the_first_hop_to_an_on_link_gateway() {
         &quoted,
     );
     s.handle_packet(Instant::ZERO, eth, &d);
-    // From the first hop, to itself or to us.
-    for gw in [[10, 0, 1, 1], [10, 0, 1, 2]] {
+    // From the first hop, to itself or to us, or to an address of the
+    // subnet that is no host (its broadcast and network addresses).
+    for gw in [[10, 0, 1, 1], [10, 0, 1, 2], [10, 0, 1, 255], [10, 0, 1, 0]] {
         let d = icmp_quoting([10, 0, 1, 1], [10, 0, 1, 2], redirect(1, gw), &quoted);
         s.handle_packet(Instant::ZERO, eth, &d);
     }
