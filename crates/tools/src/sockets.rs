@@ -201,9 +201,17 @@ pub fn snapshot(host: &Host) -> Vec<SockRow> {
                         .map_or(1500, |i| i.mtu);
                     (s.path_mtu(dst).unwrap_or(mtu), mtu.saturating_sub(40))
                 });
+                // The count after the time: the timeouts in a row for the
+                // retransmission timer, the unanswered probes for the
+                // persist and keep-alive timers (inet_diag's
+                // icsk_retransmits and icsk_probes_out).
                 let timer = info.timer.map(|(t, at)| {
                     let name = t.ss_name();
-                    (name, at.saturating_since(now), info.backoff)
+                    let count = match name {
+                        "persist" | "keepalive" => info.probes,
+                        _ => info.backoff,
+                    };
+                    (name, at.saturating_since(now), count)
                 });
                 // Linux takes the timestamp option's 12 bytes off
                 // tp->advmss once both ends agreed to it.

@@ -776,6 +776,39 @@ fn the_zero_window_probe_timer_in_each_tools_words() {
     assert!(conn.contains(" ESTABLISHED probe ("), "{conn}");
 }
 
+/// The count after a persist timer's time is the probes sent and not
+/// answered (inet_diag's icsk_probes_out), not the retransmission
+/// backoff: the slow reader's link cut while the window is shut.
+#[test]
+fn ss_counts_unanswered_window_probes() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/tcp-flow-control.toml"
+    );
+    let mut text = std::fs::read_to_string(path).expect("the lesson");
+    text.push_str("\n[[run]]\nat = \"1.5s\"\nlink = \"r1-server\"\ndown = true\n");
+    text.push_str(
+        "\n[[run]]\nat = \"6s\"\non = \"server\"\ncmd = \"ss -tnoi dport = :80 or sport = :80\"\n",
+    );
+    let r = common::run_file(&text);
+    let ss = r
+        .iter()
+        .find(|r| r.cmdline.starts_with("ss -tnoi"))
+        .expect("the added ss");
+    let line = ss
+        .stdout
+        .iter()
+        .find(|l| l.contains(" timer:(persist,"))
+        .unwrap_or_else(|| panic!("{ss:?}"));
+    let count: u32 = line
+        .split(" timer:(persist,")
+        .nth(1)
+        .and_then(|t| t.split(',').nth(1))
+        .and_then(|c| c.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(count >= 2, "{line}");
+}
+
 /// Listening sockets come first in `ss -tan` and `netstat -tan`, whenever
 /// they were made, as Linux dumps its listening table before its
 /// established one.
