@@ -206,12 +206,26 @@ impl Printer {
         let mut v = vec![ip.src_addr(), ip.dst_addr()];
         // Under -v an ICMP error's quoted datagram prints its addresses
         // too (after the outer ones, as tcpdump meets them).
+        // An unreachable's or a redirect's line names the quoted
+        // destination (and a redirect its gateway) as tcpdump's
+        // ipaddr_string does; under -v an ICMP error's quoted datagram
+        // prints its addresses too (after the outer ones, as tcpdump
+        // meets them).
         let p = ip.payload();
         let whole = !ip.more_frags() && ip.frag_offset() == 0;
-        if style.verbose > 0 && whole && ip.protocol() == Protocol::Icmp && p.len() >= 8 + 20 {
-            let error = icmpv4::Message::from(p[0]).is_error();
-            if error && p[8] >> 4 == 4 {
-                let at = |i: usize| Ipv4Addr::new(p[i], p[i + 1], p[i + 2], p[i + 3]);
+        if whole && ip.protocol() == Protocol::Icmp && p.len() >= 8 + 20 && p[8] >> 4 == 4 {
+            let message = icmpv4::Message::from(p[0]);
+            let at = |i: usize| Ipv4Addr::new(p[i], p[i + 1], p[i + 2], p[i + 3]);
+            if matches!(
+                message,
+                icmpv4::Message::DstUnreachable | icmpv4::Message::Redirect
+            ) {
+                v.push(at(8 + 16));
+            }
+            if message == icmpv4::Message::Redirect {
+                v.push(at(4));
+            }
+            if style.verbose > 0 && message.is_error() {
                 v.extend([at(8 + 12), at(8 + 16)]);
             }
         }
@@ -394,7 +408,17 @@ impl Printer {
                     match icmpv4::Packet::new_checked(payload) {
                         Ok(icmp) => match icmpv4::Repr::parse(&icmp) {
                             Ok(repr) => {
-                                let _ = write!(s, "{repr}, length {}", payload.len());
+                                let name = |a: Ipv4Addr| self.show(a, style);
+                                let service = |p: u16, proto: Protocol| {
+                                    let t = if proto == Protocol::Tcp {
+                                        Transport::Tcp
+                                    } else {
+                                        Transport::Udp
+                                    };
+                                    port(p, t, style)
+                                };
+                                let _ = repr.describe(&mut s, &name, &service);
+                                let _ = write!(s, ", length {}", payload.len());
                                 icmp_checksum(&mut s, payload, style, frag);
                                 // -v: the datagram the error is about, on
                                 // lines of its own after a tab.
@@ -606,9 +630,9 @@ fn app_layer(s: &mut String, sport: u16, dport: u16, data: &[u8], verbose: u8) {
                 " [prefix length({prefix}) != length({})] (invalid)",
                 msg.len()
             );
-        } else if let Some(text) = dns(msg, verbose) {
+        } else {
             s.push(' ');
-            s.push_str(&text);
+            s.push_str(&dns(msg, verbose));
         }
     }
 }
@@ -806,10 +830,8 @@ fn udp_line(
     let data = d.payload();
     // -q: no protocol above UDP is decoded (print-udp.c).
     if !frag && !style.quiet && (sp == 53 || dp == 53) {
-        if let Some(text) = dns(data, style.verbose) {
-            s.push_str(&text);
-            return;
-        }
+        s.push_str(&dns(data, style.verbose));
+        return;
     }
     let _ = write!(s, "UDP, length {}", data.len());
 }

@@ -501,8 +501,29 @@ fn echo_rest(ident: u16, seq_no: u16) -> [u8; 4] {
 
 impl fmt::Display for Repr<'_> {
     /// tcpdump's wording for each message (print-icmp.c), without the
-    /// trailing ", length N" which the packet printer adds.
+    /// trailing ", length N" which the packet printer adds; addresses and
+    /// ports as numbers (`tcpdump -n`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f, &|a| a.to_string(), &|p, _| p.to_string())
+    }
+}
+
+/// How [`Repr::describe`] shows an address.
+pub type AddrText<'a> = &'a dyn Fn(Ipv4Addr) -> String;
+/// How [`Repr::describe`] shows a TCP or UDP port.
+pub type PortText<'a> = &'a dyn Fn(u16, Protocol) -> String;
+
+impl Repr<'_> {
+    /// tcpdump's wording (print-icmp.c) with the addresses an error's
+    /// quoted datagram names, and a redirect's gateway, shown by `addr`,
+    /// and a port-unreachable's TCP or UDP port by `port` (tcpdump's
+    /// ipaddr_string and tcpport_string/udpport_string: names unless -n).
+    pub fn describe(
+        &self,
+        f: &mut dyn fmt::Write,
+        addr: AddrText<'_>,
+        port: PortText<'_>,
+    ) -> fmt::Result {
         match *self {
             Repr::EchoRequest { ident, seq_no, .. } => {
                 write!(f, "ICMP echo request, id {ident}, seq {seq_no}")
@@ -516,7 +537,7 @@ impl fmt::Display for Repr<'_> {
                 quote,
             } => {
                 let q = Quote::parse(quote).ok();
-                let dst = q.map(|q| q.header.dst_addr.to_string()).unwrap_or_default();
+                let dst = q.map(|q| addr(q.header.dst_addr)).unwrap_or_default();
                 match reason {
                     DstUnreachable::NetUnreachable => write!(f, "ICMP net {dst} unreachable"),
                     DstUnreachable::HostUnreachable => write!(f, "ICMP host {dst} unreachable"),
@@ -530,16 +551,17 @@ impl fmt::Display for Repr<'_> {
                         // named by protocol for TCP and UDP, by number
                         // for anything else.
                         let proto = q.map_or(Protocol::Unknown(0), |q| q.header.protocol);
-                        let port = q
+                        let number = q
                             .and_then(|q| q.payload.get(2..4))
                             .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
                         match proto {
                             Protocol::Tcp | Protocol::Udp => {
+                                let port = port(number, proto);
                                 write!(f, "ICMP {dst} {proto} port {port} unreachable")
                             }
                             other => write!(
                                 f,
-                                "ICMP {dst} protocol {} port {port} unreachable",
+                                "ICMP {dst} protocol {} port {number} unreachable",
                                 u8::from(other)
                             ),
                         }
@@ -571,8 +593,9 @@ impl fmt::Display for Repr<'_> {
                 quote,
             } => {
                 let dst = Quote::parse(quote)
-                    .map(|q| q.header.dst_addr.to_string())
+                    .map(|q| addr(q.header.dst_addr))
                     .unwrap_or_default();
+                let gateway = addr(gateway);
                 let kind = match reason {
                     Redirect::Net => "net",
                     Redirect::Host => "host",

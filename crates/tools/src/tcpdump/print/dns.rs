@@ -4,44 +4,167 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, Record};
 
-/// tcpdump's `ns_print` for a DNS message, or `None` if it does not parse.
+/// The fixed header of a DNS message (RFC 1035 §4.1.1), read from the
+/// bytes as tcpdump reads it, whether or not the rest parses.
+struct Header {
+    id: u16,
+    /// The second and third bytes: QR, opcode, AA, TC, RD; RA, Z, AD,
+    /// CD, rcode.
+    b2: u16,
+    qd: u16,
+    an: u16,
+    ns: u16,
+    ar: u16,
+}
+
+impl Header {
+    fn read(data: &[u8]) -> Option<Header> {
+        let w = |i: usize| Some(u16::from_be_bytes([*data.get(i)?, *data.get(i + 1)?]));
+        Some(Header {
+            id: w(0)?,
+            b2: w(2)?,
+            qd: w(4)?,
+            an: w(6)?,
+            ns: w(8)?,
+            ar: w(10)?,
+        })
+    }
+
+    fn response(&self) -> bool {
+        self.b2 & 0x8000 != 0
+    }
+
+    /// print-domain.c's `ns_ops`, by opcode.
+    fn ops(&self) -> &'static str {
+        const OPS: [&str; 16] = [
+            "",
+            " inv_q",
+            " stat",
+            " op3",
+            " notify",
+            " update",
+            " op6",
+            " op7",
+            " op8",
+            " updateA",
+            " updateD",
+            " updateDA",
+            " updateM",
+            " updateMA",
+            " zoneInit",
+            " zoneRef",
+        ];
+        OPS[usize::from(self.b2 >> 11 & 0xf)]
+    }
+
+    /// print-domain.c's `ns_rcode` for the header's four bits.
+    fn rcode(&self) -> String {
+        let names = [
+            "",
+            " FormErr",
+            " ServFail",
+            " NXDomain",
+            " NotImp",
+            " Refused",
+            " YXDomain",
+            " YXRRSet",
+            " NXRRSet",
+            " NotAuth",
+            " NotZone",
+        ];
+        let code = usize::from(self.b2 & 0xf);
+        names
+            .get(code)
+            .map_or_else(|| format!(" Resp{code}"), |n| n.to_string())
+    }
+
+    /// A response's first words: id, opcode, rcode, then `*` (AA), `-`
+    /// (no RA), `|` (TC), `$` (AD), and the question count if not one.
+    fn response_prefix(&self) -> String {
+        let b = self.b2;
+        let mut s = format!("{}{}{}", self.id, self.ops(), self.rcode());
+        for (set, mark) in [
+            (b & 0x0400 != 0, '*'),
+            (b & 0x0080 == 0, '-'),
+            (b & 0x0200 != 0, '|'),
+            (b & 0x0020 != 0, '$'),
+        ] {
+            if set {
+                s.push(mark);
+            }
+        }
+        if self.qd != 1 {
+            let _ = write!(s, " [{}q]", self.qd);
+        }
+        s
+    }
+
+    /// A request's first words: id, opcode, `+` (RD), `%` (CD), any bits
+    /// a query should not have (`[b2&3=0x..]`), and the counts that are
+    /// out of the ordinary (`[Na]`, `[Nq]`, `[Nn]`, `[Nau]`).
+    fn query_prefix(&self) -> String {
+        let b = self.b2;
+        let mut s = format!("{}{}", self.id, self.ops());
+        if b & 0x0100 != 0 {
+            s.push('+');
+        }
+        if b & 0x0010 != 0 {
+            s.push('%');
+        }
+        if b & 0x6cf != 0 {
+            let _ = write!(s, " [b2&3=0x{b:x}]");
+        }
+        // An inverse query carries one answer and may have no question.
+        if b >> 11 & 0xf == 1 {
+            if self.qd != 0 {
+                let _ = write!(s, " [{}q]", self.qd);
+            }
+            if self.an != 1 {
+                let _ = write!(s, " [{}a]", self.an);
+            }
+        } else {
+            if self.an != 0 {
+                let _ = write!(s, " [{}a]", self.an);
+            }
+            if self.qd != 1 {
+                let _ = write!(s, " [{}q]", self.qd);
+            }
+        }
+        if self.ns != 0 {
+            let _ = write!(s, " [{}n]", self.ns);
+        }
+        if self.ar != 0 {
+            let _ = write!(s, " [{}au]", self.ar);
+        }
+        s
+    }
+}
+
+/// tcpdump's `domain_print` for a DNS message: one shorter than the
+/// header is `domain [length N < 12] (invalid)`; one whose header reads
+/// but whose sections do not parse shows the header's words and where
+/// the printing stopped (`[|domain]`).
 /// `verbose` (the count of `-v`): from one, each answer names its owner
 /// and an SOA shows its fields; from two, a response shows its question
 /// and its authority and additional records; from three, each record's
 /// TTL in brackets (`ns_rprint`).
-pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
-    let m = Message::from_vec(data).ok()?;
-    let md = &m.metadata;
-    let mut s = format!("{}", md.id);
-    if md.message_type == MessageType::Response {
-        let rcode = match md.response_code {
-            ResponseCode::NoError => "",
-            ResponseCode::FormErr => " FormErr",
-            ResponseCode::ServFail => " ServFail",
-            ResponseCode::NXDomain => " NXDomain",
-            ResponseCode::NotImp => " NotImp",
-            ResponseCode::Refused => " Refused",
-            _ => " Resp?",
-        };
-        s.push_str(rcode);
-        if md.authoritative {
-            s.push('*');
-        }
-        if !md.recursion_available {
-            s.push('-');
-        }
-        if md.truncation {
-            s.push('|');
-        }
-        if md.authentic_data {
-            s.push('$');
-        }
-        if m.queries.len() != 1 {
-            let _ = write!(s, " [{}q]", m.queries.len());
-        }
+pub fn dns(data: &[u8], verbose: u8) -> String {
+    let Some(h) = Header::read(data) else {
+        return format!("domain [length {} < 12] (invalid)", data.len());
+    };
+    let mut s = if h.response() {
+        h.response_prefix()
+    } else {
+        h.query_prefix()
+    };
+    let Ok(m) = Message::from_vec(data) else {
+        s.push_str(" [|domain]");
+        return s;
+    };
+    if h.response() {
         // From -vv a response shows its question(s) too (ns_qprint).
         if verbose > 1 {
             for (i, q) in m.queries.iter().enumerate() {
@@ -71,19 +194,6 @@ pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
             other_sections(&mut s, &m, verbose);
         }
     } else {
-        if md.recursion_desired {
-            s.push('+');
-        }
-        if md.checking_disabled {
-            s.push('%');
-        }
-        if m.queries.len() != 1 {
-            let _ = write!(s, " [{}q]", m.queries.len());
-        }
-        let additional = m.additionals.len() + usize::from(m.edns.is_some());
-        if additional > 0 {
-            let _ = write!(s, " [{additional}au]");
-        }
         if let Some(q) = m.queries.first() {
             let _ = write!(s, " {}? {}", q.query_type(), dns_name(q.name()));
         }
@@ -96,7 +206,7 @@ pub fn dns(data: &[u8], verbose: u8) -> Option<String> {
         }
     }
     let _ = write!(s, " ({})", data.len());
-    Some(s)
+    s
 }
 
 /// The authority and additional sections as `-vv` shows them, the EDNS
