@@ -308,6 +308,8 @@ impl TcpLayer {
     /// stream (the peer's FIN).
     pub fn recv(&mut self, h: TcpHandle, out: &mut [u8]) -> Result<usize, RecvError> {
         self.wake(h.0);
+        // Linux's delayed-ACK engine acknowledges some reads at once.
+        let linux_acks = self.config.quickack;
         let conn = match self.sockets.get_mut(h.0) {
             Some(TcpSocket::Connection(c)) => c,
             Some(TcpSocket::Listener(_)) => {
@@ -317,7 +319,8 @@ impl TcpLayer {
         };
         if !conn.rcv.buffer().is_empty() && !out.is_empty() {
             let n = conn.rcv.read(out);
-            if conn.window_update_due() && conn.state().synchronized() {
+            let ack = conn.window_update_due() || linux_acks && conn.ack_after_read();
+            if ack && conn.state().synchronized() {
                 conn.rcv.ack_now();
                 self.mark(h.0);
             }

@@ -180,8 +180,14 @@ pub struct TcpConfig {
     /// (up to 16, or half the window's worth) and the first after a
     /// silence longer than the RTO are acknowledged at once, unless the
     /// exchange is interactive (our data answered the peer's within the
-    /// delayed-ACK time, so ACKs ride on answers). Off: every in-order
-    /// segment waits for a second or the delayed-ACK timer (BSD).
+    /// delayed-ACK time, so ACKs ride on answers). With it the rest of
+    /// Linux's delayed-ACK engine: a read that empties the buffer after a
+    /// segment smaller than the peer's (ICSK_ACK_PUSHED) or leaves more
+    /// than one segment's worth unacknowledged sends the ACK at once
+    /// (tcp_cleanup_rbuf), and the peer's FIN in ESTABLISHED makes the
+    /// exchange interactive, so its ACK waits to ride on our FIN
+    /// (tcp_fin). Off: every in-order segment waits for a second or the
+    /// delayed-ACK timer, and a FIN is acknowledged at once (BSD).
     pub quickack: bool,
     /// RFC 5681 §4.1 (SHOULD): a sender that has sent no data for longer
     /// than the RTO restarts from at most the initial window — as Linux

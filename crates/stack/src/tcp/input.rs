@@ -159,7 +159,7 @@ impl Connection {
                 let data = seg.payload;
                 let seq = seg.seq_number + 1;
                 self.check_urg(seg);
-                self.process_text(ctx, seq, data, f.psh(), sack_room(seg), out);
+                self.process_text(ctx, seq, data, (f.psh(), f.fin()), sack_room(seg), out);
                 self.check_fin(ctx, f.fin(), seq + data.len(), out);
             }
         } else {
@@ -310,7 +310,7 @@ impl Connection {
         // make PAWS drop every genuine segment after it.
         self.update_ts_recent(ctx, seg);
         self.check_urg(seg);
-        self.process_text(ctx, seq, data, seg.flags.psh(), sack_room(seg), out);
+        self.process_text(ctx, seq, data, (seg.flags.psh(), fin), sack_room(seg), out);
         self.check_fin(ctx, fin, seq + data.len(), out);
     }
 
@@ -655,7 +655,7 @@ impl Connection {
             // after our CLOSE makes it CLOSING).
             if let Some((text, fin)) = self.syn_text.take().map(|b| *b) {
                 let seq = self.rcv.nxt();
-                self.process_text(ctx, seq, &text, true, 0, out);
+                self.process_text(ctx, seq, &text, (true, fin), 0, out);
                 self.check_fin(ctx, fin, seq + text.len(), out);
             }
             out.established = true;
@@ -855,6 +855,9 @@ impl Connection {
     /// full ones: 536 bytes of payload and basic header (RFC 9293 §3.7.1's
     /// default MSS), or 88 (Linux's smallest MSS) when PSH says nothing
     /// about the sender running out of data.
+    ///
+    /// Any other segment is a small one, which the receiver notes (Linux's
+    /// ICSK_ACK_PUSHED: a read that drains it acknowledges at once).
     fn measure_rcv_mss(&mut self, len: usize, psh: bool) {
         let options = if self.neg.ts { 12 } else { 0 };
         let cap = usize::from(self.seg.our_mss).saturating_sub(options);
@@ -866,24 +869,28 @@ impl Connection {
         }
         let seen = len.saturating_add(options as u16);
         if seen >= 536 || (seen >= 88 && !psh) {
-            if len == self.last_seg_size {
-                self.rcv_mss = len;
-            }
+            let again = len == self.last_seg_size;
             self.last_seg_size = len;
+            if again {
+                self.rcv_mss = len;
+                return;
+            }
         }
+        self.rcv.small_segment();
     }
 
     /// Seventh: the segment text, already trimmed to the window.
     /// `sack_room`: the bytes a SACK option took from the segment's data
     /// (a sender cuts its segments by them, as we do): counted as data
     /// when judging whether the segment was full-sized, as Linux counts
-    /// every option beyond its usual header.
+    /// every option beyond its usual header. `(psh, fin)`: the segment's
+    /// flags.
     fn process_text(
         &mut self,
         ctx: &mut Ctx<'_>,
         seq: SeqNumber,
         data: &[u8],
-        psh: bool,
+        (psh, fin): (bool, bool),
         sack_room: usize,
         out: &mut Outcome,
     ) {
@@ -937,7 +944,9 @@ impl Connection {
             // and one that repeated data (RFC 2883 §4: the D-SACK block
             // tells the sender of its spurious retransmission at once).
             self.rcv.ack_now();
-        } else if ctx.config.quickack && quick {
+        } else if ctx.config.quickack && quick && !(fin && self.phase == Phase::Established) {
+            // (A FIN with the data ends quick-ACK mode: Linux's tcp_fin
+            // turns the exchange interactive before the ACK is chosen.)
             // Quick-ACK mode (Linux): the first segments of a connection,
             // and the first after an idle spell, are acknowledged at once
             // so the sender's slow start is not held back by delayed ACKs
@@ -979,7 +988,22 @@ impl Connection {
 
     /// RCV.NXT moved past the peer's FIN.
     fn consume_fin(&mut self, ctx: &mut Ctx<'_>, out: &mut Outcome) {
-        self.rcv.ack_now();
+        if self.phase == Phase::Established && ctx.config.quickack {
+            // Linux's tcp_fin: CLOSE-WAIT in pingpong mode, the ACK
+            // delayed so that the application's close carries it (a
+            // three-segment close); BSD acknowledges at once. Linux still
+            // sends it at once when more than a segment's worth, the FIN
+            // counted, waits for it (__tcp_ack_snd_check), or when no data
+            // ever came (its delayed-ACK time, ato, is still zero).
+            let unacked = usize::try_from(self.rcv.nxt().diff(self.ts.last_ack_sent)).unwrap_or(0);
+            let at_once = !self.last_data_ms.is_some() || unacked > usize::from(self.rcv_mss);
+            if self.rcv.delay_ack_of_fin(at_once) && !self.timers.is_set(Timer::DelayedAck) {
+                self.timers
+                    .set(Timer::DelayedAck, ctx.now + ctx.config.delayed_ack);
+            }
+        } else {
+            self.rcv.ack_now();
+        }
         out.notify = true;
         match self.phase {
             Phase::Established => self.goto(Phase::CloseWait),

@@ -1133,4 +1133,12 @@ impl Connection {
     pub(super) fn window_update_due(&self) -> bool {
         self.rcv.window_update_due(usize::from(self.seg.our_mss))
     }
+
+    /// After a read, whether a delayed ACK goes now (Linux's
+    /// tcp_cleanup_rbuf; `Receiver::ack_after_read`).
+    pub(super) fn ack_after_read(&self) -> bool {
+        // (Before any ACK went out the mark is not RCV.NXT's: none.)
+        let unacked = usize::try_from(self.rcv.nxt().diff(self.ts.last_ack_sent)).unwrap_or(0);
+        self.rcv.ack_after_read(unacked, usize::from(self.rcv_mss))
+    }
 }

@@ -25,6 +25,10 @@ use crate::time::Instant;
 const MAX_QUICK_ACKS: usize = 16;
 /// `Receiver::quick`'s interactive-exchange bit.
 const PINGPONG: u8 = 0x80;
+/// `Receiver::pushed`: a segment smaller than the peer's arrived, or
+/// several did.
+const PUSHED: u8 = 1;
+const PUSHED2: u8 = 2;
 
 /// When the next acknowledgment is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +92,9 @@ pub struct Receiver {
     /// ride on the answers (Linux's pingpong mode) even with quick ACKs
     /// left. One byte: the control block stays small (issue 13).
     quick: u8,
+    /// Segments smaller than the peer's arrived since the last ACK: one
+    /// (`PUSHED`) or more (`PUSHED2`), as Linux's ICSK_ACK_PUSHED bits.
+    pushed: u8,
     /// A duplicate to report in the next ACK's first block (RFC 2883 §4).
     dsack: Option<(SeqNumber, SeqNumber)>,
     /// The receiver's silly-window rule.
@@ -124,6 +131,7 @@ impl Receiver {
             ack: AckDue::No,
             unacked_segments: 0,
             quick: 0,
+            pushed: 0,
             dsack: None,
             sws: ReceiverSws::default(),
         }
@@ -485,6 +493,48 @@ impl Receiver {
         }
     }
 
+    /// A segment smaller than the peer's full ones arrived (Linux's
+    /// tcp_measure_rcv_mss marks it ICSK_ACK_PUSHED, a second PUSHED2).
+    pub fn small_segment(&mut self) {
+        if self.pushed & PUSHED != 0 {
+            self.pushed |= PUSHED2;
+        }
+        self.pushed |= PUSHED;
+    }
+
+    /// The peer's FIN: the exchange turns interactive (Linux's tcp_fin
+    /// enters pingpong mode) and the ACK, unless due now (`at_once`, or
+    /// already), waits to ride on what the application answers — its
+    /// FIN, typically. Returns whether the delayed-ACK timer must be
+    /// started.
+    pub fn delay_ack_of_fin(&mut self, at_once: bool) -> bool {
+        self.quick |= PINGPONG;
+        if at_once {
+            self.ack = AckDue::Now;
+        }
+        if self.ack == AckDue::Now {
+            return false;
+        }
+        self.ack = AckDue::Delayed;
+        true
+    }
+
+    /// After the application read: whether the delayed ACK goes now
+    /// (Linux's tcp_cleanup_rbuf) — more than one full segment of
+    /// `rcv_mss` waits for it (`unacked` bytes since the last ACK), or the
+    /// read emptied the buffer and a small segment came (twice: even in an
+    /// interactive exchange).
+    pub fn ack_after_read(&self, unacked: usize, rcv_mss: usize) -> bool {
+        if self.ack != AckDue::Delayed {
+            return false;
+        }
+        let drained = self.buf.is_empty() && self.held.is_none();
+        unacked > rcv_mss
+            || drained
+                && (self.pushed & PUSHED2 != 0
+                    || self.pushed & PUSHED != 0 && self.quick & PINGPONG == 0)
+    }
+
     /// The delayed-ACK timer expired.
     pub fn delayed_ack_expired(&mut self) -> bool {
         if self.ack == AckDue::Delayed {
@@ -506,6 +556,7 @@ impl Receiver {
         }
         self.ack = AckDue::No;
         self.unacked_segments = 0;
+        self.pushed = 0;
     }
 
     /// The window field to put in a segment; moves the advertised right

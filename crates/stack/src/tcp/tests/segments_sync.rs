@@ -90,7 +90,6 @@ fn a_reset_after_the_fin_reads_as_end_of_stream() {
     let mut b = Bench::new(|_| {});
     let (c, iss) = established(&mut b);
     b.send(Seg::new(ACK | FIN, IRS + 1, iss + 1));
-    b.one();
     assert_eq!(b.state(c), State::CloseWait);
     b.send(Seg::new(RST, IRS + 2, 0));
     assert_eq!(b.state(c), State::Closed);
@@ -503,7 +502,10 @@ fn a_fin_on_a_simultaneous_opens_syn() {
         let synack = b.one();
         assert_eq!((synack.flags, synack.ack), (SYN | ACK, IRS + 1));
         b.send(Seg::new(ACK, IRS + 4, iss + 1));
-        let acks: Vec<u32> = b.recv().iter().map(|s| s.ack).collect();
+        // (With the FIN, the ACK may wait the delayed-ACK time: Linux.)
+        let mut acks: Vec<u32> = b.recv().iter().map(|s| s.ack).collect();
+        b.advance(Duration::from_millis(40));
+        acks.extend(b.recv().iter().map(|s| s.ack));
         let mut got = [0u8; 8];
         assert_eq!(b.s.tcp_recv(c, &mut got), Ok(3));
         if keep {
@@ -586,6 +588,9 @@ fn passive_close_through_last_ack() {
     let mut b = Bench::new(|_| {});
     let (c, iss) = established(&mut b);
     b.send(Seg::new(ACK | FIN, IRS + 1, iss + 1));
+    // No data came before: Linux's delayed-ACK time is still zero, the
+    // FIN is acknowledged at once (packetdrill's
+    // close-remote-fin-then-close.pkt).
     assert_eq!(b.one(), Seg::new(ACK, iss + 1, IRS + 2).win(8191));
     assert_eq!(b.state(c), State::CloseWait);
     b.s.tcp_shutdown(c).unwrap();
@@ -593,6 +598,78 @@ fn passive_close_through_last_ack() {
     assert_eq!(b.state(c), State::LastAck);
     b.send(Seg::new(ACK, IRS + 2, iss + 2));
     assert_eq!(b.state(c), State::Closed);
+}
+
+/// After data, the peer's FIN turns the exchange interactive (Linux's
+/// tcp_fin): its ACK waits the delayed-ACK time to ride on our FIN, and
+/// goes alone if no close comes; BSD (`quickack` off, the FreeBSD profile)
+/// sends it at once. A close within the time carries it.
+#[test]
+fn the_ack_of_a_fin_waits_for_the_close_as_linux_delays_it() {
+    for (linux, close) in [(true, false), (true, true), (false, false)] {
+        let mut b = Bench::new(|c| c.quickack = linux);
+        let (c, iss) = established(&mut b);
+        b.send(Seg::new(ACK | PSH, IRS + 1, iss + 1).data(b"hello"));
+        let mut buf = [0u8; 8];
+        assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(5));
+        b.advance(Duration::from_millis(100));
+        b.recv();
+        b.send(Seg::new(ACK | FIN, IRS + 6, iss + 1));
+        assert_eq!(b.state(c), State::CloseWait);
+        if linux {
+            b.nothing();
+            b.advance(Duration::from_millis(20));
+            b.nothing();
+            if close {
+                b.s.tcp_shutdown(c).unwrap();
+                let fin = b.one();
+                assert_eq!((fin.flags, fin.seq, fin.ack), (ACK | FIN, iss + 1, IRS + 7));
+                continue;
+            }
+            b.advance(Duration::from_millis(20));
+        }
+        let ack = b.one();
+        assert_eq!((ack.flags, ack.seq, ack.ack), (ACK, iss + 1, IRS + 7));
+    }
+}
+
+/// Linux's tcp_cleanup_rbuf: a segment smaller than the peer's, once the
+/// application has read it all, is acknowledged at once rather than at
+/// the delayed-ACK time; in an interactive exchange the ACK waits for
+/// the answer unless two small segments came. Past the quick ACKs of the
+/// start, so only the read decides.
+#[test]
+fn a_read_that_drains_a_small_segment_acknowledges_it() {
+    let mut b = Bench::new(|c| c.quickack = true);
+    let (c, iss) = established(&mut b);
+    let mut seq = IRS + 1;
+    let mut buf = [0u8; 4096];
+    // The quick ACKs of the start (at most 16) are spent first.
+    for _ in 0..20 {
+        b.send(Seg::new(ACK | PSH, seq, iss + 1).data(&[1; 10]));
+        seq += 10;
+        b.recv();
+        b.s.tcp_recv(c, &mut buf).unwrap();
+        b.recv();
+        b.advance(Duration::from_millis(60));
+        b.recv();
+    }
+    // Not read: the ACK waits.
+    b.send(Seg::new(ACK | PSH, seq, iss + 1).data(&[1; 10]));
+    seq += 10;
+    b.nothing();
+    // Read, and the buffer is empty: the ACK goes now.
+    assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(10));
+    let ack = b.one();
+    assert_eq!(ack.ack, seq);
+    // A read that leaves data behind does not.
+    b.send(Seg::new(ACK | PSH, seq, iss + 1).data(&[1; 10]));
+    seq += 10;
+    b.nothing();
+    assert_eq!(b.s.tcp_recv(c, &mut buf[..4]), Ok(4));
+    b.nothing();
+    assert_eq!(b.s.tcp_recv(c, &mut buf), Ok(6));
+    assert_eq!(b.one().ack, seq);
 }
 
 #[test]

@@ -116,7 +116,13 @@ fn setup(state: &str) -> Setup {
                         close(&mut b, &mut s);
                         b.send(Seg::new(Flags::ACK, s.rcv_nxt, s.snd_max));
                     }
-                    "CLOSE-WAIT" => peer_fin(&mut b, &mut s, first),
+                    "CLOSE-WAIT" => {
+                        peer_fin(&mut b, &mut s, first);
+                        // The FIN's ACK waits for a close (Linux's
+                        // delayed ACK in pingpong mode): let it go.
+                        b.advance(std::time::Duration::from_millis(40));
+                        b.recv();
+                    }
                     "CLOSING" => {
                         close(&mut b, &mut s);
                         peer_fin(&mut b, &mut s, first);
