@@ -11,6 +11,7 @@ mod pmtu;
 mod reasm;
 
 use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
 
 use tcplab_wire::ip::is_unicast_source;
@@ -21,6 +22,7 @@ pub use pmtu::PmtuCache;
 pub use reasm::{Discard, Reassembler, ReassemblyOutcome};
 
 use crate::config::{Config, LoopbackCost};
+use crate::hash::KeyedState;
 use crate::iface::{IfaceId, Interface};
 use crate::rand::Rng;
 use crate::route::{Route, RouteOrigin, RouteTable};
@@ -68,6 +70,11 @@ pub struct SendOptions {
     pub pmtudisc: PmtuDisc,
 }
 
+/// Buckets of identification counters (`IpLayer::next_ident`): Linux
+/// sizes its table by memory; 1,024 keep two flows apart unless their
+/// hashes meet.
+const IDENT_BUCKETS: usize = 1024;
+
 /// Interfaces, routes and output of one host.
 #[derive(Debug)]
 pub struct IpLayer {
@@ -85,7 +92,10 @@ pub struct IpLayer {
     loopback_cost: LoopbackCost,
     /// The stack's current time.
     pub now: Instant,
-    ident: u16,
+    /// Identification counters, one per bucket of (source, destination,
+    /// protocol) (`next_ident`).
+    idents: Box<[u16]>,
+    ident_key: KeyedState,
     pub default_ttl: u8,
     pub forwarding: bool,
     /// Buffers given back by the driver, reused to avoid allocation.
@@ -106,10 +116,20 @@ impl IpLayer {
             now: Instant::ZERO,
             // RFC 6864 §4.3: a non-atomic datagram's ID must not repeat
             // within one maximum datagram lifetime per (src, dst, protocol);
-            // atomic ones (§4.1) may carry any. One counter from a random
-            // start (unpredictable across seeds) meets that below about 546
-            // non-atomic datagrams a second (docs/compliance.md).
-            ident: rng.next_u16(),
+            // atomic ones (§4.1) may carry any. A counter per bucket of
+            // that triple meets it below about 546 non-atomic datagrams a
+            // second to one destination (docs/compliance.md). The key comes
+            // from the seed (random on a real network) and the one value
+            // the layer has always drawn, so the rest of a seeded run's
+            // choices stay where they were.
+            idents: vec![0; IDENT_BUCKETS].into_boxed_slice(),
+            ident_key: {
+                let start = u64::from(rng.next_u16());
+                KeyedState::with_keys(
+                    config.seed ^ start.rotate_left(48) ^ 0x6970_2d69_6465_6e74,
+                    config.seed.rotate_left(31) ^ start ^ 0x7263_3737_3339_2e33,
+                )
+            },
             default_ttl: config.default_ttl,
             forwarding: config.forwarding,
             pool: Vec::new(),
@@ -135,9 +155,18 @@ impl IpLayer {
         id
     }
 
-    pub fn next_ident(&mut self) -> u16 {
-        self.ident = self.ident.wrapping_add(1);
-        self.ident
+    /// The identification of the next datagram from `src` to `dst` of
+    /// `protocol` (RFC 7739 §5.3's hash-based selection, as Linux's
+    /// ip_idents): a counter in one of `IDENT_BUCKETS` buckets chosen by a
+    /// keyed hash of the triple, plus an offset from the same hash. One
+    /// counter for every datagram would let anyone who talks to the host
+    /// count what it sends to others (the "idle scan", RFC 7739 §3);
+    /// these tell a destination only about its own traffic.
+    pub fn next_ident(&mut self, src: Ipv4Addr, dst: Ipv4Addr, protocol: Protocol) -> u16 {
+        let h = self.ident_key.hash_one((src, dst, u8::from(protocol)));
+        let slot = &mut self.idents[(h as usize) % IDENT_BUCKETS];
+        *slot = slot.wrapping_add(1);
+        slot.wrapping_add((h >> 32) as u16)
     }
 
     /// A cleared buffer, recycled when possible.
@@ -302,7 +331,7 @@ impl IpLayer {
             payload_len: payload.len(),
             ttl: opts.ttl,
             tos: opts.tos,
-            ident: self.next_ident(),
+            ident: self.next_ident(route.src, route.dst, opts.protocol),
             dont_frag,
             more_frags: false,
             frag_offset: 0,

@@ -58,7 +58,7 @@ pub(super) fn build_segment(
         payload_len: tcp_len,
         ttl: opts.ttl.unwrap_or(ip.default_ttl),
         tos: opts.tos_sent(),
-        ident: ip.next_ident(),
+        ident: ip.next_ident(route.src, route.dst, Protocol::Tcp),
         // RFC 1191: TCP does path-MTU discovery, so DF is set — unless the
         // path is below the smallest MTU the stack segments for.
         dont_frag: plan.df,

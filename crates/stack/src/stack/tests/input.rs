@@ -659,9 +659,31 @@ fn the_largest_datagram_is_reassembled() {
         .is_err());
 }
 
-/// IP identification: each datagram a host sends takes the next value of
-/// its counter (RFC 6864 §4.3 asks that non-atomic datagrams not repeat
-/// one within a datagram lifetime; see docs/compliance.md for the limit).
+/// IP identification: each datagram a host sends to a destination takes
+/// the next value of that destination's counter (RFC 6864 §4.3 asks that
+/// non-atomic datagrams not repeat one within a datagram lifetime; see
+/// docs/compliance.md for the limit), and what goes to one destination
+/// does not move another's: no shared counter for an idle scan to read
+/// (RFC 7739 §3).
+#[test]
+fn identifications_count_per_destination() {
+    use crate::ip::IpLayer;
+    use tcplab_wire::Protocol;
+    let mut rng = crate::Rng::new(7);
+    let mut ip = IpLayer::new(&crate::Config::default(), &mut rng);
+    let me = Ipv4Addr::new(10, 0, 0, 1);
+    let (x, y) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3));
+    let first = ip.next_ident(me, x, Protocol::Udp);
+    let probe = ip.next_ident(me, y, Protocol::Udp);
+    for _ in 0..100 {
+        ip.next_ident(me, x, Protocol::Udp);
+    }
+    assert_eq!(ip.next_ident(me, x, Protocol::Udp), first.wrapping_add(101));
+    assert_eq!(ip.next_ident(me, y, Protocol::Udp), probe.wrapping_add(1));
+    // Sequences of different destinations start apart.
+    assert_ne!(first, probe);
+}
+
 #[test]
 fn each_datagram_takes_a_new_identification() {
     let mut net = Net::new();
