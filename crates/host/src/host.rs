@@ -255,19 +255,38 @@ impl Host {
         *self.inner.names.borrow_mut() = names;
     }
 
-    /// Resolve a host name or dotted quad through the hosts table.
+    /// Resolve a host name or dotted quad through the hosts table: the
+    /// host's own `/etc/hosts` first if it has one (a scenario's
+    /// `[[file]]`, or one written while it runs; glibc reads the file at
+    /// every lookup too), then the network's table.
     pub fn lookup(&self, name: &str) -> Option<Ipv4Addr> {
+        if let Some(addr) = self.hosts_file().and_then(|f| f.listed(name)) {
+            return Some(addr);
+        }
         self.inner.names.borrow().borrow().lookup(name)
     }
 
-    /// The name of an address, if the hosts table has one.
+    /// The name of an address, if the hosts table has one (the host's
+    /// `/etc/hosts` first).
     pub fn reverse(&self, addr: Ipv4Addr) -> Option<String> {
+        if let Some(name) = self
+            .hosts_file()
+            .and_then(|f| f.listed_name(addr).map(str::to_string))
+        {
+            return Some(name);
+        }
         self.inner
             .names
             .borrow()
             .borrow()
             .reverse(addr)
             .map(str::to_string)
+    }
+
+    /// The host's `/etc/hosts`, if it has one (at most 1 MiB of it read).
+    fn hosts_file(&self) -> Option<Names> {
+        let bytes = self.fs().read_prefix("/etc/hosts", 1 << 20).ok()?;
+        Some(Names::from_hosts_file(&String::from_utf8_lossy(&bytes)))
     }
 
     /// The host's `resolv.conf`.

@@ -39,6 +39,35 @@ impl Names {
         self.by_addr.get(&addr).map(String::as_str)
     }
 
+    /// A hosts file (`/etc/hosts`, hosts(5)): an address, then its names,
+    /// `#` to the end of a line a comment; lines of other kinds (IPv6
+    /// addresses, words that are no address) skipped.
+    pub fn from_hosts_file(text: &str) -> Names {
+        let mut names = Names::default();
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut words = line.split_whitespace();
+            let Some(Ok(addr)) = words.next().map(str::parse::<Ipv4Addr>) else {
+                continue;
+            };
+            for name in words {
+                names.add(name, addr);
+            }
+        }
+        names
+    }
+
+    /// The address a name is listed with (no dotted quads, no built-in
+    /// `localhost`: what the table itself holds).
+    pub fn listed(&self, name: &str) -> Option<Ipv4Addr> {
+        self.by_name.get(&name.to_ascii_lowercase()).copied()
+    }
+
+    /// The name listed first for an address.
+    pub fn listed_name(&self, addr: Ipv4Addr) -> Option<&str> {
+        self.by_addr.get(&addr).map(String::as_str)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, Ipv4Addr)> {
         self.by_name.iter().map(|(n, a)| (n.as_str(), *a))
     }

@@ -220,7 +220,10 @@ pub async fn lookup_all(host: &Host, name: &str) -> Result<(Vec<Ipv4Addr>, Strin
         return Ok((vec![addr], name.to_string()));
     }
     if let Some(addr) = host.lookup(name.trim_end_matches('.')) {
-        return Ok((vec![addr], name.to_string()));
+        // glibc's canonical name for a hosts-file entry is the line's
+        // official name, the first (`PING www.example` for `ping www`).
+        let canonical = host.reverse(addr).unwrap_or_else(|| name.to_string());
+        return Ok((vec![addr], canonical));
     }
     if host.resolver().nameservers.is_empty() || name.len() > 253 {
         return Err(ResolveError::NoName);

@@ -565,20 +565,9 @@ impl Runner {
 
 /// The hosts file of this machine, for names on the TUN host.
 fn etc_hosts() -> Names {
-    let mut names = Names::default();
-    if let Ok(text) = std::fs::read_to_string("/etc/hosts") {
-        for line in text.lines() {
-            let line = line.split('#').next().unwrap_or("");
-            let mut words = line.split_whitespace();
-            let Some(Ok(addr)) = words.next().map(str::parse::<Ipv4Addr>) else {
-                continue;
-            };
-            for name in words {
-                names.add(name, addr);
-            }
-        }
-    }
-    names
+    std::fs::read_to_string("/etc/hosts")
+        .map(|text| Names::from_hosts_file(&text))
+        .unwrap_or_default()
 }
 
 #[allow(clippy::disallowed_methods)] // pcap timestamps are wall-clock time
