@@ -266,6 +266,20 @@ impl Host {
         self.inner.names.borrow().borrow().lookup(name)
     }
 
+    /// [`Host::lookup`] with the canonical name of the entry that
+    /// matched: a hosts-file line's first name (glibc's `h_name`), else
+    /// the name itself.
+    pub fn lookup_canonical(&self, name: &str) -> Option<(Ipv4Addr, String)> {
+        if let Some(found) = self.hosts_file().and_then(|f| f.listed_official(name)) {
+            return Some(found);
+        }
+        let table = self.inner.names.borrow().clone();
+        let table = table.borrow();
+        table
+            .listed_official(name)
+            .or_else(|| table.lookup(name).map(|a| (a, name.to_string())))
+    }
+
     /// The name of an address, if the hosts table has one (the host's
     /// `/etc/hosts` first).
     pub fn reverse(&self, addr: Ipv4Addr) -> Option<String> {

@@ -9,6 +9,9 @@ use std::net::Ipv4Addr;
 pub struct Names {
     by_name: BTreeMap<String, Ipv4Addr>,
     by_addr: BTreeMap<Ipv4Addr, String>,
+    /// A hosts file's aliases: the official name of the line each came
+    /// from (a name not here is its own).
+    official: BTreeMap<String, String>,
 }
 
 impl Names {
@@ -50,11 +53,32 @@ impl Names {
             let Some(Ok(addr)) = words.next().map(str::parse::<Ipv4Addr>) else {
                 continue;
             };
+            let mut official = None;
             for name in words {
+                let first = *official.get_or_insert(name);
                 names.add(name, addr);
+                names
+                    .official
+                    .entry(name.to_ascii_lowercase())
+                    .or_insert_with(|| first.to_string());
             }
         }
         names
+    }
+
+    /// A name's address and its official name — the first name of the
+    /// hosts-file line that lists it, glibc's `h_name` and so
+    /// `getaddrinfo`'s canonical name (no dotted quads, no built-in
+    /// `localhost`).
+    pub fn listed_official(&self, name: &str) -> Option<(Ipv4Addr, String)> {
+        let key = name.to_ascii_lowercase();
+        let addr = *self.by_name.get(&key)?;
+        let official = self
+            .official
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| name.to_string());
+        Some((addr, official))
     }
 
     /// The address a name is listed with (no dotted quads, no built-in

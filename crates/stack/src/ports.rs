@@ -270,6 +270,20 @@ impl PortTable {
         self.is_free_for(kind, addr, port, remote, false)
     }
 
+    /// Whether bind(2) of `port` at `addr` (the wildcard: any address)
+    /// would succeed before the peer is known: no socket holds the port at
+    /// an overlapping address, whatever its peer, unless all of them and
+    /// this one share it (`SO_REUSEPORT`).
+    pub fn is_free_to_bind(
+        &self,
+        kind: SocketKind,
+        addr: Ipv4Addr,
+        port: u16,
+        shared: bool,
+    ) -> bool {
+        self.is_free_for(kind, addr, port, None, shared)
+    }
+
     fn is_free_for(
         &self,
         kind: SocketKind,

@@ -204,8 +204,8 @@ pub async fn lookup(host: &Host, name: &str) -> Result<Ipv4Addr, ResolveError> {
 }
 
 /// As [`lookup`], with the canonical name `getaddrinfo` gives for
-/// `AI_CANONNAME`: the name as given for an address or a hosts-table
-/// entry; from DNS, the fully qualified name that holds the address (the
+/// `AI_CANONNAME`: the address as given; for a hosts-table entry the
+/// official name of its line (the first); from DNS, the fully qualified name that holds the address (the
 /// end of a CNAME chain), without the final dot.
 pub async fn lookup_canonical(host: &Host, name: &str) -> Result<(Ipv4Addr, String), ResolveError> {
     let (addrs, canonical) = lookup_all(host, name).await?;
@@ -219,10 +219,9 @@ pub async fn lookup_all(host: &Host, name: &str) -> Result<(Vec<Ipv4Addr>, Strin
     if let Some(addr) = inet_aton(name) {
         return Ok((vec![addr], name.to_string()));
     }
-    if let Some(addr) = host.lookup(name.trim_end_matches('.')) {
-        // glibc's canonical name for a hosts-file entry is the line's
+    if let Some((addr, canonical)) = host.lookup_canonical(name.trim_end_matches('.')) {
+        // glibc's canonical name for a hosts-file entry is its line's
         // official name, the first (`PING www.example` for `ping www`).
-        let canonical = host.reverse(addr).unwrap_or_else(|| name.to_string());
         return Ok((vec![addr], canonical));
     }
     if host.resolver().nameservers.is_empty() || name.len() > 253 {

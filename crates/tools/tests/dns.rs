@@ -1121,14 +1121,15 @@ fn a_resolver_answers_nxdomain_for_any_type_refuses_what_it_cannot_and_passes_an
 #[test]
 fn a_hosts_file_on_a_host_is_read_first() {
     let text = format!(
-        "{}\n[[file]]\non = \"client\"\npath = \"/etc/hosts\"\ntext = \"# the client's own\\n10.99.3.2 www.example www\\n10.99.1.1 server\\n\"\n{}{}{}",
+        "{}\n[[file]]\non = \"client\"\npath = \"/etc/hosts\"\ntext = \"# the client's own\\n10.99.3.2 alpha\\n10.99.3.2 www.example www\\n10.99.1.1 server\\n\"\n{}{}{}",
         common::NET,
         "[[run]]\nat = \"1s\"\non = \"client\"\ncmd = \"ping -c 1 www\"\n",
         "[[run]]\nat = \"2s\"\non = \"client\"\ncmd = \"ping -c 1 server\"\n",
         "[[run]]\nat = \"3s\"\non = \"server\"\ncmd = \"ping -c 1 www\"\n",
     );
     let r = common::run_file(&text);
-    // Named by the line's first name, as glibc's canonical name.
+    // Named by its line's first name, as glibc's canonical name (not by
+    // the first name of the address, alpha).
     assert!(
         r[0].stdout[0].starts_with("PING www.example (10.99.3.2)"),
         "{:?}",

@@ -11,7 +11,6 @@ mod pmtu;
 mod reasm;
 
 use std::collections::VecDeque;
-use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
 
 use tcplab_wire::ip::is_unicast_source;
@@ -163,7 +162,12 @@ impl IpLayer {
     /// count what it sends to others (the "idle scan", RFC 7739 §3);
     /// these tell a destination only about its own traffic.
     pub fn next_ident(&mut self, src: Ipv4Addr, dst: Ipv4Addr, protocol: Protocol) -> u16 {
-        let h = self.ident_key.hash_one((src, dst, u8::from(protocol)));
+        // (Words, not `Hash` of the addresses: the same on every Rust
+        // release, so a seeded capture keeps its identifications.)
+        let pair = u64::from(u32::from(src)) << 32 | u64::from(u32::from(dst));
+        let h = self
+            .ident_key
+            .hash_words(pair, u64::from(u8::from(protocol)));
         let slot = &mut self.idents[(h as usize) % IDENT_BUCKETS];
         *slot = slot.wrapping_add(1);
         slot.wrapping_add((h >> 32) as u16)

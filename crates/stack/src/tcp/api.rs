@@ -196,12 +196,28 @@ impl TcpLayer {
             // so any socket on the port at the address conflicts — a
             // connection to another peer, one in TIME-WAIT, a listener —
             // as in Linux's inet_csk_bind_conflict without SO_REUSEADDR
-            // (netcat's `-p`: "Address already in use").
-            Some(p) if !ports.is_free(SocketKind::Tcp, src, p, None) => {
+            // (netcat's `-p`: "Address already in use"). An address left
+            // unspecified binds the wildcard, which meets the port at any
+            // address; SO_REUSEPORT on both shares it.
+            Some(p)
+                if !ports.is_free_to_bind(
+                    SocketKind::Tcp,
+                    local.map_or(src, |l| *l.ip()),
+                    p,
+                    opts.reuse_port,
+                ) =>
+            {
                 Err(BindError::AddrInUse { addr: src, port: p })
             }
             Some(p) => ports
-                .bind(SocketKind::Tcp, src, p, Some(remote), owner)
+                .bind_shared(
+                    SocketKind::Tcp,
+                    src,
+                    p,
+                    Some(remote),
+                    owner,
+                    opts.reuse_port,
+                )
                 .map(|()| p),
             None => self.bind_ephemeral(now, ports, src, remote, owner),
         };

@@ -898,7 +898,9 @@ impl Connection {
             return;
         }
         let size = data.len() + sack_room;
-        self.measure_rcv_mss(size, psh);
+        // Linux's TCP_REMNANT: a PSH or a FIN says the sender may have run
+        // out of data, so the segment's size says nothing of its MSS.
+        self.measure_rcv_mss(size, psh || fin);
         if !matches!(
             self.state(),
             State::Established | State::FinWait1 | State::FinWait2
@@ -993,13 +995,22 @@ impl Connection {
             // delayed so that the application's close carries it (a
             // three-segment close); BSD acknowledges at once. Linux still
             // sends it at once when more than a segment's worth, the FIN
-            // counted, waits for it (__tcp_ack_snd_check), or when no data
-            // ever came (its delayed-ACK time, ato, is still zero).
+            // counted, waits for it (__tcp_ack_snd_check); and when no data
+            // ever came its delayed-ACK time (ato) is still zero, so the
+            // timer fires at the next tick — a close at once still carries
+            // the ACK.
             let unacked = usize::try_from(self.rcv.nxt().diff(self.ts.last_ack_sent)).unwrap_or(0);
-            let at_once = !self.last_data_ms.is_some() || unacked > usize::from(self.rcv_mss);
-            if self.rcv.delay_ack_of_fin(at_once) && !self.timers.is_set(Timer::DelayedAck) {
-                self.timers
-                    .set(Timer::DelayedAck, ctx.now + ctx.config.delayed_ack);
+            let at_once = unacked > usize::from(self.rcv_mss);
+            if self.rcv.delay_ack_of_fin(at_once) {
+                let wait = if self.last_data_ms.is_some() {
+                    ctx.config.delayed_ack
+                } else {
+                    std::time::Duration::from_millis(1)
+                };
+                let due = ctx.now + wait;
+                if self.timers.get(Timer::DelayedAck).is_none_or(|t| t > due) {
+                    self.timers.set(Timer::DelayedAck, due);
+                }
             }
         } else {
             self.rcv.ack_now();

@@ -260,6 +260,9 @@ impl TcpLayer {
         conn.snd.assume_syn_acked();
         let window = conn.rcv.syn_window();
         conn.rcv.synchronize(seg.seq_number - 1, window);
+        // The <SYN,ACK> the cookie answered acknowledged the SYN: the
+        // last ACK sent (Linux's rcv_wup), as `negotiate` sets it.
+        conn.ts.last_ack_sent = conn.rcv.nxt();
         conn.snd.set_wscale(0);
         conn.rcv.set_wscale(0);
         conn.offer_wscale = false;

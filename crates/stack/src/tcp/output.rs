@@ -815,6 +815,8 @@ impl Connection {
                 // as TCPWinProbe, FreeBSD as a probe, neither as a
                 // retransmitted segment: `on_persist_timeout` counts it).
                 Kind::Probe => {
+                    // (The timeout's resend went as this probe.)
+                    self.rec.rto_head = false;
                     self.snd.queue_mut().resent_first(now, tsval);
                     if plan.data_len > 0 {
                         self.rec.episode_mut().probe_bytes += plan.data_len as u64;

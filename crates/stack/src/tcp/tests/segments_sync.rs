@@ -588,9 +588,12 @@ fn passive_close_through_last_ack() {
     let mut b = Bench::new(|_| {});
     let (c, iss) = established(&mut b);
     b.send(Seg::new(ACK | FIN, IRS + 1, iss + 1));
-    // No data came before: Linux's delayed-ACK time is still zero, the
-    // FIN is acknowledged at once (packetdrill's
-    // close-remote-fin-then-close.pkt).
+    // No data came before: Linux's delayed-ACK time is still zero, so the
+    // FIN's ACK goes at the next tick (packetdrill's
+    // close-remote-fin-then-close.pkt sees it at once) — unless a close
+    // comes first and carries it.
+    b.nothing();
+    b.advance(Duration::from_millis(1));
     assert_eq!(b.one(), Seg::new(ACK, iss + 1, IRS + 2).win(8191));
     assert_eq!(b.state(c), State::CloseWait);
     b.s.tcp_shutdown(c).unwrap();
@@ -598,6 +601,21 @@ fn passive_close_through_last_ack() {
     assert_eq!(b.state(c), State::LastAck);
     b.send(Seg::new(ACK, IRS + 2, iss + 2));
     assert_eq!(b.state(c), State::Closed);
+}
+
+/// A FIN before any data, answered by a close at once: Linux's ACK, due
+/// at the next tick, rides on the FIN (one segment).
+#[test]
+fn a_close_at_once_carries_the_ack_of_a_fin_before_any_data() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.send(Seg::new(ACK | FIN, IRS + 1, iss + 1));
+    b.s.tcp_shutdown(c).unwrap();
+    let out = b.recv();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].flags, out[0].ack), (ACK | FIN, IRS + 2));
+    b.advance(Duration::from_millis(50));
+    b.nothing();
 }
 
 /// After data, the peer's FIN turns the exchange interactive (Linux's
