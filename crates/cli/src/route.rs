@@ -132,7 +132,10 @@ fn options(a: &RouteArgs) -> Result<RouteOptions, String> {
     Ok(RouteOptions {
         devices,
         routes,
-        seed: a.seed.unwrap_or_else(seed),
+        seed: match a.seed {
+            Some(s) => s,
+            None => seed()?,
+        },
         pcap: a.pcap.clone(),
     })
 }

@@ -186,12 +186,16 @@ pub(crate) fn ipv4(flag: &str, v: &str) -> Result<Ipv4Addr, String> {
         .map_err(|_| format!("invalid {flag} `{v}`: not an IPv4 address"))
 }
 
-pub(crate) fn seed() -> u64 {
+/// A seed from the system's randomness for a run on a real network: the
+/// keys of ISNs, ports, SYN cookies and IP identifications come from it,
+/// so a run without one (seed 0 for all) is refused rather than made
+/// predictable.
+pub(crate) fn seed() -> Result<u64, String> {
     let mut b = [0u8; 8];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    u64::from_le_bytes(b)
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .map_err(|e| format!("cannot read /dev/urandom for a seed: {e} (give --seed N)"))?;
+    Ok(u64::from_le_bytes(b))
 }
 
 fn options(a: &RunArgs) -> Result<RunOptions, String> {
@@ -275,7 +279,10 @@ fn options(a: &RunArgs) -> Result<RunOptions, String> {
             offload: !a.no_offload && !any,
         },
         gateway,
-        seed: a.seed.unwrap_or_else(seed),
+        seed: match a.seed {
+            Some(s) => s,
+            None => seed()?,
+        },
         impair: any.then_some(impair),
         pcap: a.pcap.clone(),
         nameservers,
