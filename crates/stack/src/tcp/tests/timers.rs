@@ -255,3 +255,30 @@ fn a_chosen_port_in_time_wait_is_in_use_for_every_peer() {
     p.run_for(2 * msl + Duration::from_secs(1));
     assert!(p.a.tcp_connect(p.now, sa(B, 7), Some(mine)).is_ok());
 }
+
+/// A chosen port with no address binds the wildcard (bind(2) to
+/// 0.0.0.0:port): it meets a socket on that port at any of the host's
+/// addresses, not only at the one the route would pick.
+#[test]
+fn a_chosen_port_without_an_address_meets_every_address() {
+    use super::pair::{sa, Pair, B};
+    use crate::socket::BindError;
+    use crate::tcp::ConnectError;
+    use std::net::Ipv4Addr;
+
+    let mut p = Pair::new(14, 1500, |_| {});
+    p.a.add_interface("eth1", "10.0.5.1/24".parse().unwrap(), 1500)
+        .unwrap();
+    // A connection from the second address's port 5556.
+    let other = sa(Ipv4Addr::new(10, 0, 5, 1), 5556);
+    p.a.tcp_connect(p.now, sa(B, 9), Some(other)).unwrap();
+    // The wildcard meets it, though the route to B would pick 10.0.0.1.
+    let any = sa(Ipv4Addr::UNSPECIFIED, 5556);
+    assert!(matches!(
+        p.a.tcp_connect(p.now, sa(B, 7), Some(any)),
+        Err(ConnectError::Bind(BindError::AddrInUse { port: 5556, .. }))
+    ));
+    // The first address named outright is another matter (Linux, too).
+    let first = sa(Ipv4Addr::new(10, 0, 0, 1), 5556);
+    assert!(p.a.tcp_connect(p.now, sa(B, 7), Some(first)).is_ok());
+}
