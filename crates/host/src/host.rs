@@ -260,10 +260,7 @@ impl Host {
     /// `[[file]]`, or one written while it runs; glibc reads the file at
     /// every lookup too), then the network's table.
     pub fn lookup(&self, name: &str) -> Option<Ipv4Addr> {
-        if let Some(addr) = self.hosts_file().and_then(|f| f.listed(name)) {
-            return Some(addr);
-        }
-        self.inner.names.borrow().borrow().lookup(name)
+        self.lookup_canonical(name).map(|(addr, _)| addr)
     }
 
     /// [`Host::lookup`] with the canonical name of the entry that

@@ -81,12 +81,6 @@ impl Names {
         Some((addr, official))
     }
 
-    /// The address a name is listed with (no dotted quads, no built-in
-    /// `localhost`: what the table itself holds).
-    pub fn listed(&self, name: &str) -> Option<Ipv4Addr> {
-        self.by_name.get(&name.to_ascii_lowercase()).copied()
-    }
-
     /// The name listed first for an address.
     pub fn listed_name(&self, addr: Ipv4Addr) -> Option<&str> {
         self.by_addr.get(&addr).map(String::as_str)

@@ -999,8 +999,7 @@ impl Connection {
             // ever came its delayed-ACK time (ato) is still zero, so the
             // timer fires at the next tick — a close at once still carries
             // the ACK.
-            let unacked = usize::try_from(self.rcv.nxt().diff(self.ts.last_ack_sent)).unwrap_or(0);
-            let at_once = unacked > usize::from(self.rcv_mss);
+            let at_once = self.unacked_received() > usize::from(self.rcv_mss);
             if self.rcv.delay_ack_of_fin(at_once) {
                 let wait = if self.last_data_ms.is_some() {
                     ctx.config.delayed_ack

@@ -1139,8 +1139,13 @@ impl Connection {
     /// After a read, whether a delayed ACK goes now (Linux's
     /// tcp_cleanup_rbuf; `Receiver::ack_after_read`).
     pub(super) fn ack_after_read(&self) -> bool {
-        // (Before any ACK went out the mark is not RCV.NXT's: none.)
-        let unacked = usize::try_from(self.rcv.nxt().diff(self.ts.last_ack_sent)).unwrap_or(0);
-        self.rcv.ack_after_read(unacked, usize::from(self.rcv_mss))
+        self.rcv
+            .ack_after_read(self.unacked_received(), usize::from(self.rcv_mss))
+    }
+
+    /// Sequence space received since the last ACK we sent (Linux's
+    /// rcv_nxt − rcv_wup); none if the mark is not behind RCV.NXT.
+    pub(super) fn unacked_received(&self) -> usize {
+        usize::try_from(self.rcv.nxt().diff(self.ts.last_ack_sent)).unwrap_or(0)
     }
 }
