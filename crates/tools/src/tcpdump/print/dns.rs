@@ -60,9 +60,12 @@ impl Header {
         OPS[usize::from(self.b2 >> 11 & 0xf)]
     }
 
-    /// print-domain.c's `ns_rcode` for the header's four bits.
-    fn rcode(&self) -> String {
-        let names = [
+    /// print-domain.c's `ns_rcode`: the response code's name, the
+    /// header's four bits extended by an OPT record's upper eight (RFC 6891
+    /// §6.1.3), so BADVERS (16) reads as such. tcpdump's own table, two
+    /// names without their space included.
+    fn rcode_name(code: u16) -> String {
+        const NAMES: [&str; 24] = [
             "",
             " FormErr",
             " ServFail",
@@ -74,18 +77,75 @@ impl Header {
             " NXRRSet",
             " NotAuth",
             " NotZone",
+            " Resp11",
+            " Resp12",
+            " Resp13",
+            " Resp14",
+            " NoChange",
+            " BadVers",
+            "Resp17",
+            " Resp18",
+            " Resp19",
+            " Resp20",
+            "Resp21",
+            " Resp22",
+            " BadCookie",
         ];
-        let code = usize::from(self.b2 & 0xf);
-        names
-            .get(code)
-            .map_or_else(|| format!(" Resp{code}"), |n| n.to_string())
+        NAMES
+            .get(usize::from(code))
+            .map_or_else(|| format!(" Resp{}", code & 0xfff), |n| n.to_string())
+    }
+
+    /// The response code as tcpdump finds it before printing: the
+    /// header's bits, with the extended bits of the first OPT record in
+    /// the additional section if the walk over the sections before it
+    /// stays inside the datagram (otherwise the header's bits alone).
+    fn rcode(&self, data: &[u8]) -> u16 {
+        let low = self.b2 & 0xf;
+        self.opt_rcode_high(data)
+            .map_or(low, |high| low | u16::from(high) << 4)
+    }
+
+    fn opt_rcode_high(&self, data: &[u8]) -> Option<u8> {
+        let word = |at: usize| Some(u16::from_be_bytes([*data.get(at)?, *data.get(at + 1)?]));
+        let mut at = 12;
+        for _ in 0..self.qd {
+            at = skip_name(data, at)? + 4;
+            if at >= data.len() {
+                return None;
+            }
+        }
+        for _ in 0..u32::from(self.an) + u32::from(self.ns) {
+            at = skip_name(data, at)? + 8;
+            let rdlen = usize::from(word(at)?);
+            at += 2 + rdlen;
+            if at >= data.len() {
+                return None;
+            }
+        }
+        for _ in 0..self.ar {
+            at = skip_name(data, at)?;
+            let kind = word(at)?;
+            at += 4;
+            if kind == 41 {
+                return data.get(at).copied();
+            }
+            at += 4;
+            let rdlen = usize::from(word(at)?);
+            at += 2 + rdlen;
+            if at >= data.len() {
+                return None;
+            }
+        }
+        None
     }
 
     /// A response's first words: id, opcode, rcode, then `*` (AA), `-`
     /// (no RA), `|` (TC), `$` (AD), and the question count if not one.
-    fn response_prefix(&self) -> String {
+    fn response_prefix(&self, data: &[u8]) -> String {
         let b = self.b2;
-        let mut s = format!("{}{}{}", self.id, self.ops(), self.rcode());
+        let rcode = Self::rcode_name(self.rcode(data));
+        let mut s = format!("{}{}{rcode}", self.id, self.ops());
         for (set, mark) in [
             (b & 0x0400 != 0, '*'),
             (b & 0x0080 == 0, '-'),
@@ -156,7 +216,7 @@ pub fn dns(data: &[u8], verbose: u8) -> String {
         return format!("domain [length {} < 12] (invalid)", data.len());
     };
     let mut s = if h.response() {
-        h.response_prefix()
+        h.response_prefix(data)
     } else {
         h.query_prefix()
     };
@@ -207,6 +267,29 @@ pub fn dns(data: &[u8], verbose: u8) -> String {
     }
     let _ = write!(s, " ({})", data.len());
     s
+}
+
+/// Where a name starting at `at` ends, as print-domain.c's `ns_nskip`
+/// walks it: labels up to a zero byte or a compression pointer; an
+/// extended label type other than the bit-string label (RFC 2673) ends
+/// the walk.
+fn skip_name(data: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *data.get(at)?;
+        match len & 0xc0 {
+            0xc0 => return Some(at + 2),
+            0x40 if len == 0x41 => {
+                // A bit-string label: a count of bits (0 meaning 256),
+                // then that many bits rounded up to bytes.
+                let bits = usize::from(*data.get(at + 1)?);
+                let bits = if bits == 0 { 256 } else { bits };
+                at += 2 + bits.div_ceil(8);
+            }
+            0x00 if len == 0 => return Some(at + 1),
+            0x00 => at += 1 + usize::from(len),
+            _ => return None,
+        }
+    }
 }
 
 /// The authority and additional sections as `-vv` shows them, the EDNS

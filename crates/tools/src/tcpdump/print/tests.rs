@@ -336,6 +336,51 @@ fn edns_as_tcpdump_prints_it() {
     assert_eq!(edns_option(300, &[0xab]), "Opt300 ab");
 }
 
+/// The response code tcpdump names: the header's four bits, extended by
+/// the OPT record's upper eight (RFC 6891 §6.1.3). The lines are what
+/// tcpdump 4.99.3 printed for these payloads (crafted, written to a pcap).
+#[test]
+fn extended_response_codes_as_tcpdump_names_them() {
+    let hex = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let cases = [
+        (
+            "1234810000010000000000010161000001000100002904d0010000000000",
+            "4660 BadVers- 0/0/1 (30)",
+        ),
+        (
+            "1234810f000100000000000001610000010001",
+            "4660 NoChange- 0/0/0 (19)",
+        ),
+        (
+            "1234810100010000000000010161000001000100002904d0010000000000",
+            "4660Resp17- 0/0/1 (30)",
+        ),
+        (
+            "1234810000010000000000010161000001000100002904d0020000000000",
+            "4660 Resp32- 0/0/1 (30)",
+        ),
+        (
+            "1234810000010000000000010161000001000100002904d0ff0000000000",
+            "4660 Resp4080- 0/0/1 (30)",
+        ),
+        (
+            "12348105000100000000000001610000010001",
+            "4660 Refused- 0/0/0 (19)",
+        ),
+    ];
+    for (payload, line) in cases {
+        assert_eq!(dns(&hex(payload), 0), line, "{payload}");
+    }
+    // An OPT record the walk cannot reach leaves the header's bits.
+    let cut = hex("1234810000010000000000010161");
+    assert_eq!(dns(&cut, 0), "4660- [|domain]");
+}
+
 /// tcpdump 4.99.3's print-udp.c: the ports from four bytes on, the length from the UDP
 /// header — a first fragment carries only the start of its datagram —
 /// and a datagram shorter than its header says is a bad length.
