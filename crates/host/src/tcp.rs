@@ -193,6 +193,14 @@ impl TcpStream {
         self.info().map(|i| i.remote)
     }
 
+    /// Whether a read would not wait: data, the end of the stream or an
+    /// error is there (poll's POLLIN). A connection that is gone is.
+    pub fn readable(&self) -> bool {
+        self.host
+            .with_stack(|s| s.tcp_readiness(self.handle))
+            .is_none_or(|r| r.readable || r.error.is_some())
+    }
+
     /// Read some bytes, waiting for at least one; `Ok(0)` is the end of the
     /// stream.
     pub async fn read(&self, buf: &mut [u8]) -> Result<usize, SocketError> {

@@ -267,6 +267,7 @@ impl Command {
                 Tool::Cmp(a) => a.reads_stdin(),
                 Tool::Wg(a) => a.reads_stdin(),
                 Tool::Tcpdump(a) => a.read.as_deref() == Some("-"),
+                Tool::Curl(a) => a.reads_stdin(),
                 _ => false,
             }
     }
@@ -394,7 +395,7 @@ pub fn start_with(host: &Host, cmdline: &str, io: StartIo) -> Result<Started, Us
             Tool::Ss(a) => ss::run(h.clone(), a, out, err).await,
             Tool::Netstat(a) => netstat::run(h.clone(), a, out).await,
             Tool::Nslookup(a) => nslookup::run(h.clone(), a, out, err).await,
-            Tool::Curl(a) => curl::run(h.clone(), *a, out, err).await,
+            Tool::Curl(a) => curl::run(h.clone(), *a, h.stdin(pid), out, err).await,
             Tool::Fw(a) => fw::run_fw(h.clone(), a, out, err).await,
             Tool::Conntrack(a) => conntrack::run(h.clone(), a, out, err).await,
             Tool::Cat(a) => files::run_cat(h.clone(), a, h.stdin(pid), out, err).await,

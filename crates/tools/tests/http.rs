@@ -993,3 +993,160 @@ fn a_missing_root_is_said_at_once() {
         r[1]
     );
 }
+
+/// Bodies from standard input (`-d @-`, `-T -`), an upload sent chunked
+/// with `Expect: 100-continue` and the server's `100 Continue` before it
+/// reads the body, a user's `Transfer-Encoding: chunked` (the body coded,
+/// no Content-Length), and a request with two Host fields refused.
+/// The request lines are what curl 7.88.1 sent for the same commands.
+#[test]
+fn bodies_from_standard_input_chunked_and_expect() {
+    let r = run_in(
+        &www_net(),
+        &[
+            ("0s", "server", "serve http"),
+            (
+                "1s",
+                "client",
+                "echo hello | curl -s --data-binary @- http://server/",
+            ),
+            ("2s", "client", "echo hello | curl -s -d @- http://server/"),
+            (
+                "3s",
+                "client",
+                "echo hello | curl -sv -T - http://server/up",
+            ),
+            (
+                "4s",
+                "client",
+                "curl -sv -H 'Transfer-Encoding: chunked' -d hello http://server/",
+            ),
+            (
+                "5s",
+                "client",
+                "printf 'GET / HTTP/1.1\\r\\nHost: a\\r\\nHost: b\\r\\n\\r\\n' | nc server 80",
+            ),
+        ],
+    );
+    assert_eq!(r[1].stdout, ["hello"], "{:?}", r[1]);
+    // -d drops the line end, --data-binary keeps it.
+    assert_eq!(r[2].stdout, ["hello"], "{:?}", r[2]);
+    let sent = |r: &common::Ran| -> Vec<String> {
+        r.stderr
+            .iter()
+            .filter(|l| l.starts_with("> ") || l.starts_with("< HTTP"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        sent(&r[3]),
+        [
+            "> PUT /up HTTP/1.1\r",
+            "> Host: server\r",
+            "> User-Agent: curl/7.88.1\r",
+            "> Accept: */*\r",
+            "> Transfer-Encoding: chunked\r",
+            "> Expect: 100-continue\r",
+            "> \r",
+            "< HTTP/1.1 100 Continue\r",
+            "< HTTP/1.1 501 Not Implemented\r",
+        ]
+    );
+    assert_eq!(
+        sent(&r[4]),
+        [
+            "> POST / HTTP/1.1\r",
+            "> Host: server\r",
+            "> User-Agent: curl/7.88.1\r",
+            "> Accept: */*\r",
+            "> Transfer-Encoding: chunked\r",
+            "> Content-Type: application/x-www-form-urlencoded\r",
+            "> \r",
+            "< HTTP/1.1 200 OK\r",
+        ]
+    );
+    assert_eq!(r[4].stdout, ["hello"], "{:?}", r[4]);
+    assert_eq!(r[5].stdout[0], "HTTP/1.1 400 Bad Request\r", "{:?}", r[5]);
+}
+
+/// A directory listing shows each name as text and links to it
+/// percent-encoded (python's http.server does the same), so a name with
+/// markup is not markup and one with `#` or `?` is reached.
+#[test]
+fn listings_escape_names() {
+    let net = format!(
+        "{}{}",
+        www_net(),
+        r##"
+[[file]]
+on = "server"
+path = "/srv/www/esc/<b>x&y.txt"
+text = "e\n"
+
+[[file]]
+on = "server"
+path = "/srv/www/esc/hash#q?.txt"
+text = "h\n"
+"##
+    );
+    let r = run_in(
+        &net,
+        &[
+            ("0s", "server", "serve http"),
+            ("1s", "client", "curl -s http://server/esc/"),
+            ("2s", "client", "curl -s http://server/esc/hash%23q%3F.txt"),
+            ("3s", "client", "curl -s http://server/esc/%3Cb%3Ex%26y.txt"),
+        ],
+    );
+    assert!(
+        r[1].stdout.contains(
+            &r#"<li><a href="%3Cb%3Ex%26y.txt">&lt;b&gt;x&amp;y.txt</a></li>"#.to_string()
+        ),
+        "{:?}",
+        r[1]
+    );
+    assert!(
+        r[1].stdout
+            .contains(&r#"<li><a href="hash%23q%3F.txt">hash#q?.txt</a></li>"#.to_string()),
+        "{:?}",
+        r[1]
+    );
+    assert_eq!(r[2].stdout, ["h"]);
+    assert_eq!(r[3].stdout, ["e"]);
+}
+
+/// A server that never says `100 Continue` (nc) gets the upload's body
+/// after curl's second of waiting.
+#[test]
+fn an_upload_waits_a_second_for_100_continue() {
+    let r = run_in(
+        &format!("{}{UPLOADS}", www_net()),
+        &[
+            ("0s", "server", "nc -l -p 8080"),
+            (
+                "1s",
+                "client",
+                "curl -sv -m 3 -T /tmp/form.txt http://server:8080/up",
+            ),
+        ],
+    );
+    assert!(
+        r[1].stderr
+            .contains(&"> Expect: 100-continue\r".to_string()),
+        "{:?}",
+        r[1]
+    );
+    assert!(
+        r[1].stderr
+            .contains(&"* Done waiting for 100-continue".to_string()),
+        "{:?}",
+        r[1]
+    );
+    // The server read the head, then the body.
+    assert_eq!(
+        r[0].stdout.last().map(String::as_str),
+        Some("b"),
+        "{:?}",
+        r[0]
+    );
+}

@@ -195,7 +195,27 @@ const REAL_LONG: &str = "\
     tlsv1.0 tlsv1.1 tlsv1.2 tlsv1.3 tr-encoding trace trace-ascii trace-time unix-socket \
     upload-file url url-query use-ascii user user-agent verbose version write-out xattr";
 
+/// A file name curl reads as its standard input: `-`, or the device
+/// that is it.
+pub fn is_stdin(path: &str) -> bool {
+    path == "-" || path == "/dev/stdin"
+}
+
 impl CurlArgs {
+    /// Whether a body comes from standard input: `-d @-` (any `-d`-like
+    /// option but `--data-raw`) or `-T -`.
+    pub fn reads_stdin(&self) -> bool {
+        self.upload.as_deref().is_some_and(is_stdin)
+            || self.data.iter().any(|(kind, d)| {
+                *kind != DataKind::Raw && d.strip_prefix('@').is_some_and(is_stdin)
+            })
+    }
+
+    /// `-T -`: an upload of unknown length, which curl sends chunked.
+    pub fn uploads_stdin(&self) -> bool {
+        self.upload.as_deref().is_some_and(is_stdin)
+    }
+
     pub fn parse(args: &[String]) -> Result<CurlArgs, Usage> {
         let (opts, urls) = getopt(
             args,

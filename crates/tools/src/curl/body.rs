@@ -11,17 +11,26 @@ use super::Failure;
 use crate::http::Head;
 
 /// The request body from `-d`-like arguments (joined with `&`): `@FILE`
-/// reads the host's file, dropping CR and LF for `-d` as curl does, kept
-/// as it is for `--data-binary`; `--data-raw` takes its text as it is.
+/// reads the host's file (`@-` standard input, read once for the whole
+/// run as curl reads it while parsing its arguments), dropping CR and LF
+/// for `-d` as curl does, kept as it is for `--data-binary`; `--data-raw`
+/// takes its text as it is.
 /// A file that cannot be read is an empty part, with curl 7.88's warning
-/// (not under -s). `-T FILE` uploads the file instead; one that cannot be
-/// opened is curl's two lines (said under -s too) and status 26.
+/// (not under -s). `-T FILE` uploads the file instead (`-T -` standard
+/// input); one that cannot be opened is curl's two lines (said under -s
+/// too) and status 26.
 pub(super) fn request_body(
     host: &Host,
     a: &CurlArgs,
+    stdin: &[u8],
     err: &mut Output,
 ) -> Result<Option<Vec<u8>>, Failure> {
-    let read = |path: &str| host.fs().read(path).map(|d| d.to_vec()).ok();
+    let read = |path: &str| {
+        if super::args::is_stdin(path) {
+            return Some(stdin.to_vec());
+        }
+        host.fs().read(path).map(|d| d.to_vec()).ok()
+    };
     if let Some(path) = &a.upload {
         return match read(path) {
             Some(d) => Ok(Some(d)),
@@ -62,6 +71,21 @@ pub(super) fn request_body(
         });
     }
     Ok(Some(parts.join(&b'&')))
+}
+
+/// A body in HTTP/1.1's chunked coding (RFC 9112 §7.1) as curl sends an
+/// upload of unknown length: pieces of at most 65,524 bytes (its 64 KiB
+/// upload buffer less room for the chunk's size line and end), then the
+/// last chunk.
+pub(super) fn chunked(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 16);
+    for piece in body.chunks(65_524) {
+        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        out.extend_from_slice(piece);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
 }
 
 /// A response head as curl writes it for -i and -D: CRLF line ends, a

@@ -4,6 +4,7 @@
 //! nothing), decoded when asked, with the meter's rows and -m's cut.
 
 use super::*;
+use body::chunked as chunked_body;
 
 /// One request and its response. Returns the response head, the body, and
 /// whether the connection may be reused.
@@ -18,7 +19,44 @@ pub(super) async fn exchange(
     sink_is_terminal: bool,
     stats: &mut Stats,
 ) -> Result<(Head, Vec<u8>), Failure> {
+    // A connection kept from an earlier transfer may have been closed by
+    // the server meanwhile: when the request on it gets nothing back,
+    // curl asks again on a fresh one (multi.c's Curl_retry_request; once
+    // here, as the fresh connection is not a reused one).
+    let mut may_retry = true;
+    loop {
+        run.died = false;
+        let done = exchange_once(run, url, method, body, sink_is_terminal, stats, may_retry).await;
+        if !run.died {
+            return done;
+        }
+        may_retry = false;
+        run.info(format!(
+            "Issue another request to this URL: '{}'",
+            url.to_text()
+        ));
+    }
+}
+
+/// The most a client waits for `100 Continue` before sending the body
+/// anyway (curl's `--expect100-timeout`, one second).
+const EXPECT_WAIT: Duration = Duration::from_secs(1);
+
+/// curl 7.88 asks before a POST body larger than this (EXPECT_100_THRESHOLD).
+const EXPECT_POST_THRESHOLD: usize = 1 << 20;
+
+#[allow(clippy::too_many_arguments)]
+async fn exchange_once(
+    run: &mut Run<'_>,
+    url: &Url,
+    method: &str,
+    body: Option<&[u8]>,
+    sink_is_terminal: bool,
+    stats: &mut Stats,
+    may_retry: bool,
+) -> Result<(Head, Vec<u8>), Failure> {
     let mut open = run.connection(url, stats).await?;
+    let may_retry = may_retry && open.reused;
     // After an HTTP/1.0 answer, the requests that follow it (-L) are
     // HTTP/1.0 too (libcurl's data->state.httpversion).
     let version = if run.a.http10 || run.answered_http10 {
@@ -81,13 +119,45 @@ pub(super) async fn exchange(
             }
         }
     }
+    // A body of unknown length (`-T -`), or one the user said is chunked,
+    // goes out in the chunked coding with no Content-Length (RFC 9112
+    // §6.2: a sender MUST NOT send both).
+    let chunked = body.is_some()
+        && (run.a.uploads_stdin()
+            || headers.iter().any(|(n, v)| {
+                n.eq_ignore_ascii_case("transfer-encoding")
+                    && v.to_ascii_lowercase().contains("chunked")
+            }));
+    let mut expect = false;
     if let Some(b) = body {
-        if !headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        {
+        let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if chunked {
+            if !has("transfer-encoding") {
+                headers.push(("Transfer-Encoding".into(), "chunked".into()));
+            }
+        } else if !has("content-length") {
             headers.push(("Content-Length".into(), b.len().to_string()));
         }
+        // curl asks before sending an upload (-T) that is not empty, and
+        // a POST body over a megabyte, unless the user set Expect (an
+        // empty `-H 'Expect:'` turns it off); not in HTTP/1.0.
+        let wanted = if run.a.upload.is_some() {
+            chunked || !b.is_empty()
+        } else {
+            !chunked && b.len() > EXPECT_POST_THRESHOLD
+        };
+        let user_expect = run.a.headers.iter().any(|h| {
+            h.split([':', ';'])
+                .next()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case("expect"))
+        });
+        if wanted && !user_expect && version == "1.1" {
+            headers.push(("Expect".into(), "100-continue".into()));
+        }
+        expect = version == "1.1"
+            && headers.iter().any(|(n, v)| {
+                n.eq_ignore_ascii_case("expect") && v.eq_ignore_ascii_case("100-continue")
+            });
         if run.a.upload.is_none()
             && !headers
                 .iter()
@@ -130,15 +200,41 @@ pub(super) async fn exchange(
         .now()
         .saturating_since(stats.start.expect("started"));
     let mut bytes = request.into_bytes();
-    if let Some(b) = body {
-        bytes.extend_from_slice(b);
-        stats.size_upload += b.len() as u64;
+    let wire_body = body.map(|b| if chunked { chunked_body(b) } else { b.to_vec() });
+    // With `Expect: 100-continue` the body waits for the server's word.
+    let mut held = None;
+    match &wire_body {
+        Some(b) if expect => held = Some(b.as_slice()),
+        Some(b) => bytes.extend_from_slice(b),
+        None => {}
     }
     if let Err(e) = open.conn.stream.write_all(&bytes).await {
+        if may_retry {
+            return Err(run.retry(open));
+        }
         return Err(Failure::new(55, format!("Send failure: {e}")));
     }
-    if let Some(b) = body {
+    if let (Some(b), None) = (body, held) {
+        stats.size_upload += b.len() as u64;
         run.data(true, b.len());
+    }
+    if let Some(b) = held {
+        // Whatever comes first: a head (100 Continue sends the body, a
+        // final answer keeps it), or a second of silence (curl then sends
+        // it anyway).
+        if timeout(&run.host, EXPECT_WAIT, open.conn.wait_readable())
+            .await
+            .is_err()
+        {
+            run.info("Done waiting for 100-continue".into());
+            held = None;
+            if let Err(e) = open.conn.stream.write_all(b).await {
+                return Err(Failure::new(55, format!("Send failure: {e}")));
+            }
+            let n = body.map_or(0, <[u8]>::len);
+            stats.size_upload += n as u64;
+            run.data(true, n);
+        }
     }
     // --limit-rate counts from the request on, per transfer.
     open.conn.pace = run
@@ -158,6 +254,11 @@ pub(super) async fn exchange(
             run.data(false, 5);
             run.show_tickets(&(open.key.1.clone(), open.key.2), &seen);
             run.data(false, 5);
+        }
+        // Nothing at all came back on a reused connection: it was dead.
+        let nothing = interim == 0 && matches!(head, Ok(None) | Err(HttpError::Socket(_)));
+        if nothing && may_retry {
+            return Err(run.retry(open));
         }
         let head = match head {
             Ok(Some(h)) => h,
@@ -248,6 +349,17 @@ pub(super) async fn exchange(
             }
         }
         if (100..200).contains(&code) && code != 101 {
+            // The server's go-ahead for a body that waits for it.
+            if code == 100 {
+                if let Some(b) = held.take() {
+                    if let Err(e) = open.conn.stream.write_all(b).await {
+                        return Err(Failure::new(55, format!("Send failure: {e}")));
+                    }
+                    let n = body.map_or(0, <[u8]>::len);
+                    stats.size_upload += n as u64;
+                    run.data(true, n);
+                }
+            }
             // A server that never stops sending interim answers: given
             // up on, not read (and kept) for ever.
             interim += 1;
@@ -269,11 +381,14 @@ pub(super) async fn exchange(
     let no_body = run.a.head || code == 204 || code == 304 || (100..200).contains(&code);
     let length = curl_content_length(&head)?;
     let chunked = head.is_chunked();
-    let mut keep = if proto == "HTTP/1.0" {
-        head.has_token("connection", "keep-alive")
-    } else {
-        !head.has_token("connection", "close")
-    };
+    // A final answer before the server asked for the body: the body
+    // was never sent, so the connection cannot carry another request.
+    let mut keep = held.is_none()
+        && if proto == "HTTP/1.0" {
+            head.has_token("connection", "keep-alive")
+        } else {
+            !head.has_token("connection", "close")
+        };
     let total = if no_body { 0 } else { length.unwrap_or(0) };
     stats.size_expected = length.filter(|_| !no_body);
     // The meter's Total: what Content-Length said, a HEAD's too.

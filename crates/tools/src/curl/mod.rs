@@ -31,7 +31,7 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use tcplab_host::{timeout, Host, Output, TcpStream};
+use tcplab_host::{timeout, Host, Output, Stdin, TcpStream};
 use tcplab_stack::SocketError;
 
 use crate::http::{Conn, Head, HttpError};
@@ -86,6 +86,9 @@ struct Open {
     key: (bool, String, u16),
     conn: Conn,
     number: u32,
+    /// Taken again from an earlier transfer (a request on it that gets
+    /// nothing back is asked again on a fresh connection).
+    reused: bool,
     /// Over TLS: the certificate check's verdict and the certificates
     /// seen, reported again for every transfer that reuses it.
     verified: (u32, u64),
@@ -98,6 +101,12 @@ struct Run<'a> {
     out: &'a mut Output,
     err: &'a mut Output,
     open: Option<Open>,
+    /// Standard input, when a body comes from it (read before the first
+    /// transfer).
+    stdin: Vec<u8>,
+    /// The transfer's reused connection died before any answer: ask
+    /// again (see [`Run::retry`]).
+    died: bool,
     next_conn: u32,
     /// The connection this URL's transfer uses, once it has one.
     current: Option<u32>,
@@ -227,11 +236,36 @@ impl Run<'_> {
         }
     }
 
+    /// A reused connection that gave nothing back: closed, to be asked
+    /// again on a fresh one (the caller sees `died`). The failure
+    /// returned is not reported.
+    fn retry(&mut self, open: Open) -> Failure {
+        self.info("Connection died, retrying a fresh connect (retry count: 1)".into());
+        self.info(format!("Closing connection {}", open.number));
+        self.say_close_notify(&open.conn.stream);
+        let _ = open.conn.stream.tcp().shutdown();
+        self.died = true;
+        Failure::new(0, String::new())
+    }
+
     /// Connect (or reuse a connection) to `url`.
     async fn connection(&mut self, url: &Url, stats: &mut Stats) -> Result<Open, Failure> {
         let key = (url.tls, url.host.clone(), url.port);
-        if let Some(open) = self.open.take() {
+        // libcurl's SocketIsDead: a kept connection with anything to read
+        // (the server's FIN or reset, or bytes nobody asked for) is not
+        // used again.
+        if let Some(open) = self
+            .open
+            .take_if(|o| o.key == key && o.conn.stream.tcp().readable())
+        {
+            self.info(format!("Connection {} seems to be dead", open.number));
+            self.info(format!("Closing connection {}", open.number));
+            self.say_close_notify(&open.conn.stream);
+            let _ = open.conn.stream.shutdown().await;
+        }
+        if let Some(mut open) = self.open.take() {
             if open.key == key {
+                open.reused = true;
                 self.info(format!(
                     "Re-using existing connection #{} with host {}",
                     open.number, url.host
@@ -411,6 +445,7 @@ impl Run<'_> {
             key,
             conn: Conn::new(stream),
             number,
+            reused: false,
             verified: (stats.ssl_verify_result, stats.num_certs),
         })
     }
@@ -447,9 +482,15 @@ fn recv_failure(open: &Open, e: SocketError) -> Failure {
 }
 
 /// Run curl; returns the exit status.
-pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i32 {
+pub async fn run(host: Host, a: CurlArgs, stdin: Stdin, mut out: Output, mut err: Output) -> i32 {
     let limit = a.max_time;
     let start = host.now();
+    // `-d @-`, `-T -`: curl reads its standard input once, for every URL.
+    let stdin = if a.reads_stdin() {
+        stdin.read_to_end().await
+    } else {
+        Vec::new()
+    };
     let mut code = 0;
     let urls = a.urls.clone();
     let mut run = Run {
@@ -458,6 +499,8 @@ pub async fn run(host: Host, a: CurlArgs, mut out: Output, mut err: Output) -> i
         out: &mut out,
         err: &mut err,
         open: None,
+        stdin,
+        died: false,
         next_conn: 0,
         current: None,
         meter: RefCell::new(None),
@@ -717,7 +760,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     };
     run.body.clear();
     run.body_sink = Some(sink.clone());
-    let body = request_body(&run.host, a, run.err)?;
+    let body = request_body(&run.host, a, &run.stdin, run.err)?;
     let inferred = match (a.head, &body) {
         _ if a.upload.is_some() => "PUT",
         (true, _) => "HEAD",

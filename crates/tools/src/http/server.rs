@@ -141,6 +141,27 @@ fn content_type(path: &str) -> &'static str {
 }
 
 /// Percent-decode a path (RFC 3986 §2.1); `None` for bad escapes.
+/// `&`, `<` and `>` as character references, so text shows as itself.
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A path's bytes percent-encoded but the unreserved characters of RFC
+/// 3986 §2.3 and `/` (what python's `urllib.parse.quote` leaves).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -261,9 +282,17 @@ impl Site {
                 }
             }
         }
+        // Names are text in the page (markup escaped) and each link is
+        // the name percent-encoded, as python's http.server writes them:
+        // a file called `<b>` or `a#b` is shown and reached as itself.
+        let path = html_escape(path);
         let mut html = format!("<html><head><title>Index of {path}</title></head><body>\n<h1>Index of {path}</h1>\n<ul>\n");
         for n in names {
-            html.push_str(&format!("<li><a href=\"{n}\">{n}</a></li>\n"));
+            html.push_str(&format!(
+                "<li><a href=\"{}\">{}</a></li>\n",
+                percent_encode(&n),
+                html_escape(&n)
+            ));
         }
         html.push_str("</ul>\n</body></html>\n");
         Response {
@@ -320,8 +349,14 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
                 break;
             }
         };
-        // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
-        if minor == "1.1" && head.header("host").is_none() {
+        // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any request
+        // with more than one, is a 400.
+        let hosts = head
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
+            .count();
+        if (minor == "1.1" && hosts == 0) || hosts > 1 {
             refuse(&mut conn, &site, slot, 400, minor).await;
             break;
         }
@@ -369,6 +404,19 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
         let length = length.unwrap_or(0);
         if length > MAX_BODY {
             refuse(&mut conn, &site, slot, 413, minor).await;
+            break;
+        }
+        // RFC 9110 §10.1.1: a client that expects 100-continue waits for
+        // it before sending the body (curl for a second); a server that
+        // will read the body SHOULD say so at once. An HTTP/1.0 request's
+        // expectation is ignored.
+        let expects =
+            minor == "1.1" && (coded || length > 0) && head.has_token("expect", "100-continue");
+        if expects
+            && send(&conn, &site, slot, b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_err()
+        {
             break;
         }
         let mut share = BodyShare::new(&site);
@@ -574,6 +622,21 @@ mod tests {
     #[test]
     fn decoding_and_types() {
         assert_eq!(percent_decode("/a%20b").as_deref(), Some("/a b"));
+        for name in [
+            "<script>alert(1)<",
+            "hash#.txt",
+            "q?.txt",
+            "pct%41.txt",
+            "a b/",
+            "é",
+        ] {
+            let link = percent_encode(name);
+            assert!(link
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"<>\"#?".contains(&b)));
+            assert_eq!(percent_decode(&link).as_deref(), Some(name));
+        }
+        assert_eq!(html_escape("<a&b>"), "&lt;a&amp;b&gt;");
         assert_eq!(percent_decode("/a%2"), None);
         assert_eq!(percent_decode("/%zz"), None);
         assert_eq!(content_type("/x/index.HTML"), "text/html");

@@ -117,7 +117,12 @@ pub fn run_in(net: &str, runs: &[(&str, &str, &str)]) -> Vec<Ran> {
 
 /// Run a whole scenario file; every command's result, by host then start.
 pub fn run_file(text: &str) -> Vec<Ran> {
-    let scenario = load_checked("test.toml", text, &|c| Tools.check(c))
+    run_file_with(text, &Tools)
+}
+
+/// [`run_file`] with commands of the test's own beside the tools.
+pub fn run_file_with(text: &str, commands: &dyn Commands) -> Vec<Ran> {
+    let scenario = load_checked("test.toml", text, &|c| commands.check(c))
         .unwrap_or_else(|e| panic!("scenario: {e}"));
     let mut sim = Sim::new(&scenario, &SimOptions::default()).expect("build");
     let lines: Rc<RefCell<Vec<Line>>> = Rc::default();
@@ -128,7 +133,7 @@ pub fn run_file(text: &str) -> Vec<Ran> {
                 .push((l.host.to_string(), l.pid, l.stream, l.text.clone()));
         }
     }));
-    sim.run(&Tools);
+    sim.run(commands);
     let mut ran = Vec::new();
     for host in sim.hosts() {
         for p in host.processes() {

@@ -1,0 +1,149 @@
+//! curl and a server that closes a kept-alive connection without saying
+//! so: a connection found readable when the next transfer would reuse it
+//! is dead and not used ("seems to be dead"), and a request on a reused
+//! connection that gets nothing back is asked again on a fresh one
+//! ("Connection died, retrying a fresh connect"), as curl 7.88 does —
+//! the lines below are what the real curl printed against the same
+//! server on loopback.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use common::{find, run_file_with, NET};
+use tcplab_host::{Host, TcpListener, TcpStream};
+use tcplab_sim::{Commands, Started};
+use tcplab_tools::Tools;
+
+/// The tools, plus `closer`: a server on port 8002 that answers each
+/// connection's first request with `ok1` (keep-alive by HTTP/1.1's
+/// default), then for a path starting `/imm` closes at once, for any
+/// other reads the next request and closes without answering it.
+struct Closer;
+
+async fn read_head(s: &TcpStream) -> Option<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&got).into_owned())
+}
+
+impl Commands for Closer {
+    fn check(&self, cmdline: &str) -> Result<(), String> {
+        if cmdline == "closer" {
+            return Ok(());
+        }
+        Tools.check(cmdline)
+    }
+
+    fn start(&self, host: &Host, cmdline: &str) -> Result<Started, String> {
+        if cmdline != "closer" {
+            return Tools.start(host, cmdline);
+        }
+        let pid = host.new_process("closer", cmdline);
+        let h = host.clone();
+        host.spawn(pid, async move {
+            let listener =
+                TcpListener::bind(&h, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8002), 16)
+                    .expect("binds");
+            while let Ok(s) = listener.accept().await {
+                h.spawn(pid, async move {
+                    let Some(head) = read_head(&s).await else {
+                        return;
+                    };
+                    let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok1\n")
+                        .await;
+                    if !path.starts_with("/imm") {
+                        let _ = read_head(&s).await;
+                    }
+                    let _ = s.shutdown();
+                });
+            }
+        });
+        Ok(Started { pid, daemon: true })
+    }
+}
+
+fn run(cmd: &str) -> common::Ran {
+    let text = format!(
+        "{NET}\n[[run]]\nat = \"0s\"\non = \"server\"\ncmd = \"closer\"\n\
+         [[run]]\nat = \"1s\"\non = \"client\"\ncmd = '''{cmd}'''\n"
+    );
+    let ran = run_file_with(&text, &Closer);
+    find(&ran, "client", cmd, 0).clone()
+}
+
+#[test]
+fn a_closed_keep_alive_connection_is_not_reused() {
+    let r = run("curl -sv http://server:8002/imm http://server:8002/imm2");
+    assert_eq!(r.exit, Some(0), "{r:?}");
+    assert_eq!(r.stdout, ["ok1", "ok1"], "{r:?}");
+    let notes: Vec<&str> = r
+        .stderr
+        .iter()
+        .filter(|l| l.starts_with("* "))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "*   Trying 10.99.3.2:8002...",
+            "* Connected to server (10.99.3.2) port 8002 (#0)",
+            "* Connection #0 to host server left intact",
+            "* Connection 0 seems to be dead",
+            "* Closing connection 0",
+            "* Hostname server was found in DNS cache",
+            "*   Trying 10.99.3.2:8002...",
+            "* Connected to server (10.99.3.2) port 8002 (#1)",
+            "* Connection #1 to host server left intact",
+        ],
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_request_on_a_connection_that_died_is_asked_again() {
+    let r = run("curl -sv http://server:8002/fin http://server:8002/fin2");
+    assert_eq!(r.exit, Some(0), "{r:?}");
+    assert_eq!(r.stdout, ["ok1", "ok1"], "{r:?}");
+    let notes: Vec<&str> = r
+        .stderr
+        .iter()
+        .filter(|l| l.starts_with("* ") || l.starts_with("> GET"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "*   Trying 10.99.3.2:8002...",
+            "* Connected to server (10.99.3.2) port 8002 (#0)",
+            "> GET /fin HTTP/1.1\r",
+            "* Connection #0 to host server left intact",
+            "* Re-using existing connection #0 with host server",
+            "> GET /fin2 HTTP/1.1\r",
+            "* Connection died, retrying a fresh connect (retry count: 1)",
+            "* Closing connection 0",
+            "* Issue another request to this URL: 'http://server:8002/fin2'",
+            "* Hostname server was found in DNS cache",
+            "*   Trying 10.99.3.2:8002...",
+            "* Connected to server (10.99.3.2) port 8002 (#1)",
+            "> GET /fin2 HTTP/1.1\r",
+            "* Connection #1 to host server left intact",
+        ],
+        "{r:?}"
+    );
+    // Without -v: the two bodies and nothing else, status 0 (it was 52,
+    // "Empty reply from server").
+    let r = run("curl -sS http://server:8002/fin http://server:8002/fin2");
+    assert_eq!(
+        (r.exit, r.stdout.clone(), r.stderr.clone()),
+        (Some(0), vec!["ok1".to_string(), "ok1".into()], vec![])
+    );
+}
