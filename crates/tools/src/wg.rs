@@ -248,7 +248,10 @@ fn show(host: &Host, only: Option<&str>, out: &mut Output, err: &mut Output) -> 
                 ));
             }
             if let Some(k) = p.persistent_keepalive {
-                out.line(format!("  persistent keepalive: every {k} seconds"));
+                out.line(format!(
+                    "  persistent keepalive: every {}",
+                    crate::tunnel::wg::seconds_text(u64::from(k))
+                ));
             }
             if p.handshake_failed {
                 out.line("  (handshake gave up after 90 seconds: peer unreachable)");

@@ -168,7 +168,10 @@ fn wireguard_drops_and_counts_forged_datagrams_and_reports_a_vanished_peer() {
     );
     assert_eq!(find(&r, "a", "ping -c 2 10.9.0.2", 0).exit, Some(0));
     let show = find(&r, "b", "tunnel show", 0).stdout.join("\n");
-    assert!(show.contains(", invalid 1, unknown index 1,"), "{show}");
+    assert!(
+        show.contains(", invalid 1, ipv6 0, unknown index 1,"),
+        "{show}"
+    );
     let wg = find(&r, "b", "wg show t0", 0).stdout.join("\n");
     assert!(wg.starts_with(&format!("interface: t0\n  public key: {PUB_B}\n  private key: (hidden)\n  listening port: 7000\n\npeer: {PUB_A}\n  endpoint: 10.0.1.2:")), "{wg}");
     assert!(
@@ -785,4 +788,80 @@ fn wg_reads_and_answers_as_wireguard_tools() {
     assert!(r[4].stderr.is_empty(), "{:?}", r[4]);
     assert_eq!(r[5].stdout, ["w0"]);
     assert!(r[6].stdout.is_empty());
+}
+
+/// Keys and lists `wg set` would not take: a key file that holds no key
+/// is named, the all-zero key (WireGuard's "no key") is refused, and an
+/// empty element in `--allowed-ips` is an address that does not parse
+/// (at load, in the scenario's words).
+#[test]
+fn bad_keys_and_allowed_ips_are_refused() {
+    let zero = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let with_file = format!(
+        "{}\n[[file]]\non = \"a\"\npath = \"/etc/bad.key\"\ntext = \"not a key\\n\"\n",
+        net("")
+    );
+    let from_file = format!("tunnel wg w0 10.9.0.1/24 --private-key /etc/bad.key --peer {PUB_B}");
+    let zeroed = format!("tunnel wg w1 10.9.1.1/24 --private-key {zero} --peer {PUB_B}");
+    let r = run_in(
+        &with_file,
+        &[
+            ("0s", "a", from_file.as_str()),
+            ("0s", "a", zeroed.as_str()),
+        ],
+    );
+    let t = find(&r, "a", &from_file, 0);
+    assert_eq!(t.exit, Some(1), "{t:?}");
+    assert!(
+        t.stderr.len() == 1 && t.stderr[0].starts_with("tunnel: private key file /etc/bad.key: "),
+        "{t:?}"
+    );
+    let t = find(&r, "a", &zeroed, 0);
+    assert_eq!(t.exit, Some(1), "{t:?}");
+    assert_eq!(
+        t.stderr,
+        ["tunnel: private key: all zero, which WireGuard takes for no key"]
+    );
+    let empty = format!(
+        "tunnel wg w0 10.9.0.1/24 --private-key {KEY_A} --peer {PUB_B} --allowed-ips 10.9.0.2/32,,"
+    );
+    let text = format!(
+        "{}\n[[run]]\nat = \"0s\"\non = \"a\"\ncmd = \"{empty}\"\n",
+        net("")
+    );
+    let e = tcplab_sim::load_checked("t.toml", &text, &|c| {
+        tcplab_sim::Commands::check(&tcplab_tools::Tools, c)
+    })
+    .expect_err("an empty element is refused");
+    assert!(e.to_string().contains("--allowed-ips ``"), "{e}");
+}
+
+/// An option `tunnel` does not know is named as such wherever it stands,
+/// and an argument too many as one too many (not as one missing).
+#[test]
+fn unknown_options_and_extra_arguments_are_named() {
+    for (cmd, message) in [
+        (
+            format!("tunnel wg w0 10.9.0.1/24 --private-key {KEY_A} --peer {PUB_B} --bogus"),
+            "unrecognized option '--bogus'",
+        ),
+        (
+            format!("tunnel wg w0 10.9.0.1/24 --private-key {KEY_A} --peer {PUB_B} extra"),
+            "tunnel wg: unexpected argument 'extra'",
+        ),
+        (
+            "tunnel udp t0 10.9.0.1/24 -l 7000 extra".to_string(),
+            "tunnel udp: unexpected argument 'extra'",
+        ),
+    ] {
+        let text = format!(
+            "{}\n[[run]]\nat = \"0s\"\non = \"a\"\ncmd = \"{cmd}\"\n",
+            net("")
+        );
+        let e = tcplab_sim::load_checked("t.toml", &text, &|c| {
+            tcplab_sim::Commands::check(&tcplab_tools::Tools, c)
+        })
+        .expect_err("refused");
+        assert!(e.to_string().contains(message), "{cmd}: {e}");
+    }
 }

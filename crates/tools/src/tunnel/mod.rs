@@ -183,6 +183,11 @@ fn parse_pipe(kind: &str, args: &[String]) -> Result<PipeArgs, Usage> {
     let (opts, rest) =
         getopt(args, "l:c:", &["listen=", "connect=", "mtu=", "route="]).map_err(usage)?;
     let [name, addr] = rest.as_slice() else {
+        if let [_, _, extra, ..] = rest.as_slice() {
+            return Err(usage(format!(
+                "tunnel {kind}: unexpected argument '{extra}'"
+            )));
+        }
         return Err(usage(format!("tunnel {kind} needs a NAME and an ADDR/LEN")));
     };
     let mut a = PipeArgs {

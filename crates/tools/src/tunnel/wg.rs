@@ -122,6 +122,22 @@ pub(super) fn parse(args: &[String]) -> Result<WgArgs, Usage> {
             Some((o, v)) => (o, Some(v.to_string())),
             None => (opt, None),
         };
+        // Every option takes a value: one it does not know is named as
+        // such wherever it stands.
+        const KNOWN: [&str; 9] = [
+            "private-key",
+            "listen-port",
+            "mtu",
+            "route",
+            "peer",
+            "endpoint",
+            "allowed-ips",
+            "preshared-key",
+            "persistent-keepalive",
+        ];
+        if !KNOWN.contains(&opt) {
+            return Err(err(format!("unrecognized option '--{opt}'")));
+        }
         let value = match inline {
             Some(v) => v,
             None => {
@@ -162,8 +178,11 @@ pub(super) fn parse(args: &[String]) -> Result<WgArgs, Usage> {
                 peer_opt(&mut peers, opt)?.endpoint = Some(value);
             }
             "allowed-ips" => {
+                // As `wg set`: an empty list clears, an empty element
+                // in a list is an address that does not parse.
                 let mut ips = Vec::new();
-                for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let parts = value.split(',').map(str::trim);
+                for part in parts.filter(|_| !value.trim().is_empty()) {
                     ips.push(
                         part.parse::<AllowedIp>()
                             .map_err(|e| err(format!("--allowed-ips `{part}`: {e}")))?,
@@ -191,6 +210,9 @@ pub(super) fn parse(args: &[String]) -> Result<WgArgs, Usage> {
         }
     }
     let [name, addr] = operands.as_slice() else {
+        if let [_, _, extra, ..] = operands.as_slice() {
+            return Err(err(format!("tunnel wg: unexpected argument '{extra}'")));
+        }
         return Err(err("tunnel wg needs a NAME and an ADDR/LEN".into()));
     };
     let private_key =
@@ -255,7 +277,7 @@ impl TunnelStatus for WgStatus {
             ));
         }
         lines.push(format!(
-            "dropped: replayed {}, bad mac1 {}, bad handshakes {}, unknown peer {}, replayed handshakes {}, handshake flood {}, rate limited {}, decrypt failures {}, wrong source {}, invalid {}, unknown index {}, no route {}, routing loop {}; cookie replies sent {}",
+            "dropped: replayed {}, bad mac1 {}, bad handshakes {}, unknown peer {}, replayed handshakes {}, handshake flood {}, rate limited {}, decrypt failures {}, wrong source {}, invalid {}, ipv6 {}, unknown index {}, no route {}, no endpoint {}, routing loop {}; cookie replies sent {}",
             s.replayed_packets,
             s.bad_mac1,
             s.invalid_handshakes,
@@ -266,8 +288,10 @@ impl TunnelStatus for WgStatus {
             s.decrypt_failures,
             s.wrong_source,
             s.invalid_messages,
+            s.ipv6_dropped,
             s.unknown_index,
             s.no_route,
+            s.no_endpoint,
             self.routing_loop.get(),
             s.cookie_replies_sent
         ));
@@ -284,10 +308,16 @@ impl TunnelStatus for WgStatus {
 /// `ago()` subtracts them (`now - t->tv_sec`, both `time_t`), so a
 /// handshake at 0.005 s is "1 second ago" at 1.000 s.
 pub fn ago(now: Duration, then: Duration) -> String {
-    let mut s = now.as_secs().saturating_sub(then.as_secs());
+    let s = now.as_secs().saturating_sub(then.as_secs());
     if s == 0 {
         return "Now".into();
     }
+    format!("{} ago", seconds_text(s))
+}
+
+/// wireguard-tools' `format_seconds`: "1 minute, 30 seconds" (also in
+/// `persistent keepalive: every ...`).
+pub fn seconds_text(mut s: u64) -> String {
     let mut parts = Vec::new();
     for (unit, len) in [
         ("year", 365 * 86400),
@@ -302,7 +332,7 @@ pub fn ago(now: Duration, then: Duration) -> String {
             s %= len;
         }
     }
-    format!("{} ago", parts.join(", "))
+    parts.join(", ")
 }
 
 /// `wg show`'s byte counts: "1.23 KiB".
@@ -355,11 +385,20 @@ async fn setup(
     a: &WgArgs,
     out: &mut Output,
 ) -> Result<(TunnelDevice, UdpSocket, Rc<WgStatus>), String> {
-    let private: PrivateKey = a
-        .private_key
-        .text(host)?
-        .parse()
-        .map_err(|e| format!("private key: {e}"))?;
+    // A key read from a file is named with its file.
+    let private: PrivateKey =
+        a.private_key
+            .text(host)?
+            .parse()
+            .map_err(|e| match &a.private_key {
+                KeySource::File(path) => format!("private key file {path}: {e}"),
+                KeySource::Literal(_) => format!("private key: {e}"),
+            })?;
+    // wireguard-go and the kernel take the all-zero key for "no private
+    // key": such an interface answers nobody. Refused rather than used.
+    if private.as_bytes().iter().all(|&b| b == 0) {
+        return Err("private key: all zero, which WireGuard takes for no key".into());
+    }
     let mut device = Device::new(private, entropy(host));
     let mut first_endpoint = None;
     let mut auto_routes = Vec::new();
@@ -473,7 +512,7 @@ async fn serve(host: &Host, dev: &TunnelDevice, udp: &UdpSocket, status: &WgStat
 
 #[cfg(test)]
 mod tests {
-    use super::ago;
+    use super::{ago, seconds_text};
     use std::time::Duration;
 
     #[test]
@@ -486,5 +525,12 @@ mod tests {
         assert_eq!(ago(t(2_000), t(5)), "2 seconds ago");
         assert_eq!(ago(t(65_000), t(5)), "1 minute, 5 seconds ago");
         assert_eq!(ago(t(5), t(1_000)), "Now");
+        // `persistent keepalive: every ...` as wg prints 1, 60, 90, 3600
+        // and 65535 seconds.
+        assert_eq!(seconds_text(1), "1 second");
+        assert_eq!(seconds_text(60), "1 minute");
+        assert_eq!(seconds_text(90), "1 minute, 30 seconds");
+        assert_eq!(seconds_text(3600), "1 hour");
+        assert_eq!(seconds_text(65535), "18 hours, 12 minutes, 15 seconds");
     }
 }
