@@ -938,6 +938,15 @@ impl Conntrack {
             self.stats.invalid += 1;
             return Track::invalid();
         }
+        // An error goes back to whoever sent the packet it quotes (as
+        // both stand on the wire here, before any translation): one
+        // addressed elsewhere — a reply of the flow quoted to the host
+        // that received it — is forged, and INVALID (Linux's
+        // nf_conntrack_inet_error: "outer daddr != inner").
+        if p.dst != inner.src {
+            self.stats.invalid += 1;
+            return Track::invalid();
+        }
         let t = inner.tuple();
         let live = |(id, dir): (u64, Dir)| {
             self.entries

@@ -52,6 +52,8 @@ pub struct Counters {
     pub sg_dropped: u64,
     pub sg_rejected: u64,
     pub nat_dropped: u64,
+    /// New flows dropped because the connection-tracking table was full.
+    pub table_full: u64,
     pub translated: u64,
 }
 
@@ -204,8 +206,17 @@ impl Netfilter {
             }
             return Verdict::Accept;
         }
+        let full_before = self.conntrack.stats.table_full;
         let t = self.conntrack.track(now, &p, b, &mut gone);
         self.release(gone);
+        // A new flow the full table refused: dropped here, before any
+        // rule sees it (Linux's nf_conntrack_in: "table full, dropping
+        // packet"), and counted as that, not as an invalid packet.
+        if self.conntrack.stats.table_full > full_before {
+            self.counters.table_full += 1;
+            self.ctx = None;
+            return Verdict::Drop;
+        }
         self.ctx = Some(Ctx {
             state: t.state,
             flow: t.flow,

@@ -128,8 +128,8 @@ impl Netfilter {
         }
         let c = &self.counters;
         out.push(format!(
-            "dropped: {} by ACLs, {} by security groups ({} rejected), {} by NAT; {} packets translated",
-            c.acl_dropped, c.sg_dropped, c.sg_rejected, c.nat_dropped, c.translated
+            "dropped: {} by ACLs, {} by security groups ({} rejected), {} by NAT, {} with the flow table full; {} packets translated",
+            c.acl_dropped, c.sg_dropped, c.sg_rejected, c.nat_dropped, c.table_full, c.translated
         ));
         out
     }

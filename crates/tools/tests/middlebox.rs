@@ -132,7 +132,16 @@ fn a_rejecting_firewall_resets_tcp_and_answers_udp_with_port_unreachable() {
 
 #[test]
 fn nat_masquerade_forwarding_hairpin_and_traceroute() {
-    let r = run_file(&scenario("nat.toml"));
+    // (With a capture on c through the hairpin's time: the router sends
+    // c no redirect toward the inside server, as Linux's NAT drops
+    // redirects for translated flows.)
+    let text = format!(
+        "{}\n[[run]]\nat = \"8.5s\"\non = \"c\"\ncmd = \"tcpdump -n -c 1 icmp\"\n",
+        scenario("nat.toml")
+    );
+    let r = run_file(&text);
+    let icmp = &find(&r, "c", "tcpdump -n -c 1 icmp", 0).stdout;
+    assert!(!icmp.iter().any(|l| l.contains("redirect")), "{icmp:?}");
     // Outbound through masquerade; the server sees only the outside address.
     assert_eq!(
         find(&r, "a", "curl -s http://10.99.3.2/", 0).stdout,
@@ -372,4 +381,71 @@ fn conntrack_filters_counts_and_deletes_flows() {
     let again = find(&r, "r1", "conntrack -D -p tcp --dport 7", 1);
     assert_eq!(again.exit, Some(1), "{again:?}");
     assert_eq!(count(1), count(0) - 2);
+}
+
+/// With the flow table full of established connections, a new flow is
+/// dropped before any rule sees it and counted as that — in `fw -L`'s
+/// own column and `conntrack -S`'s `drop=` — not as NAT's drop or an
+/// invalid packet.
+#[test]
+fn a_full_flow_table_drop_is_counted_as_such() {
+    let mut text = String::from(
+        r#"
+seed = 4
+[[host]]
+name = "a"
+addr = "10.99.1.2/24"
+gateway = "10.99.1.1"
+[[host]]
+name = "server"
+addr = "10.99.2.2/24"
+gateway = "10.99.2.1"
+[[router]]
+name = "r1"
+addrs = ["10.99.1.1/24", "10.99.2.1/24"]
+conntrack_max = 16
+[router.nat]
+outside = "10.99.2.1"
+inside = ["10.99.1.0/24"]
+[[link]]
+ends = ["a", "r1"]
+delay = "100us"
+[[link]]
+ends = ["r1", "server"]
+delay = "1ms"
+[[run]]
+at = "0s"
+on = "server"
+cmd = "serve echo"
+"#,
+    );
+    for i in 0..16 {
+        text.push_str(&format!(
+            "[[run]]\nat = \"{}ms\"\non = \"a\"\ncmd = \"nc -w 20 10.99.2.2 7\"\n",
+            1000 + 10 * i
+        ));
+    }
+    text.push_str(
+        "[[run]]\nat = \"2s\"\non = \"a\"\ncmd = \"nc -v -w 2 10.99.2.2 7\"\n\
+         [[run]]\nat = \"5s\"\non = \"r1\"\ncmd = \"conntrack -S\"\n\
+         [[run]]\nat = \"5s\"\non = \"r1\"\ncmd = \"fw -L\"\n",
+    );
+    let r = run_file(&text);
+    let late = find(&r, "a", "nc -v -w 2 10.99.2.2 7", 0);
+    assert_eq!(late.exit, Some(1), "{late:?}");
+    let stats = find(&r, "r1", "conntrack -S", 0).stdout.join("\n");
+    let fw = find(&r, "r1", "fw -L", 0).stdout.join("\n");
+    // The SYN and its retransmissions within nc's two seconds.
+    let drops: String = stats
+        .split("drop=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or("")
+        .to_string();
+    assert!(drops.parse::<u32>().is_ok_and(|n| n >= 2), "{stats}");
+    assert!(stats.contains(" invalid=0 "), "{stats}");
+    assert!(
+        fw.contains(&format!("0 by NAT, {drops} with the flow table full;")),
+        "{fw}"
+    );
 }

@@ -621,3 +621,29 @@ fn linux_timeouts_state_by_state() {
     );
     assert_eq!(left(&ct), 120, "TIME_WAIT");
 }
+
+/// An ICMP error goes back to the sender of the packet it quotes: one
+/// quoting the flow's reply (S to C) but addressed to C — a forgery an
+/// outsider can make knowing only the flow's ports — is INVALID, as
+/// Linux's conntrack finds it ("outer daddr != inner").
+#[test]
+fn an_error_not_addressed_to_the_quoted_sender_is_invalid() {
+    let mut ct = Conntrack::new(1000, 1);
+    let (t, p) = udp(0, C, S, 6000, 9);
+    step(&mut ct, t, p);
+    let (t, p) = udp(0, S, C, 9, 6000);
+    step(&mut ct, t, p);
+    // Genuine: from S back to C, quoting C's packet.
+    let (err, bytes) = icmp_error_quoting(&udp(0, C, S, 6000, 9).1);
+    let r = ct.track(Duration::from_secs(1), &err, &bytes, &mut Vec::new());
+    assert_eq!(r.state, CtState::Related);
+    // Forged: quoting S's reply, yet sent to C.
+    let (_, mut bytes) = icmp_error_quoting(&udp(0, S, C, 9, 6000).1);
+    bytes[12..16].copy_from_slice(&Ipv4Addr::from(S).octets());
+    bytes[16..20].copy_from_slice(&Ipv4Addr::from(C).octets());
+    let err = crate::packet::parse(&bytes).unwrap();
+    let before = ct.stats.invalid;
+    let r = ct.track(Duration::from_secs(1), &err, &bytes, &mut Vec::new());
+    assert_eq!(r.state, CtState::Invalid);
+    assert_eq!(ct.stats.invalid, before + 1);
+}

@@ -60,7 +60,11 @@ impl Stack {
         // RFC 1812 §5.2.7.2: going back out the arrival interface to a next
         // hop on the sender's own subnet means the sender could have sent
         // there directly: tell it (a host redirect; never a network one).
-        if route.iface == in_iface && self.config.send_redirects {
+        // Not for a datagram prerouting translated (a port forward, a
+        // hairpin): the sender would be told to go straight to an address
+        // it should never see, and would then talk past the translation —
+        // Linux's NAT drops such redirects (nf_nat_icmp_reply_translation).
+        if route.iface == in_iface && self.config.send_redirects && pre_nat.is_none() {
             let iface = &self.ip.ifaces[in_iface.0];
             if iface.on_link(repr.src_addr) && iface.on_link(next_hop) && next_hop != repr.src_addr
             {
