@@ -41,11 +41,13 @@ pub fn error_text(code: u32) -> &'static str {
         18 => "self-signed certificate",
         19 => "self-signed certificate in certificate chain",
         20 => "unable to get local issuer certificate",
-        24 => "invalid CA certificate",
         25 => "path length constraint exceeded",
         26 => "unsuitable certificate purpose",
         62 => "hostname mismatch",
         64 => "IP address mismatch",
+        // OpenSSL 3's number (1.1 had 24, now "unable to get issuer
+        // public key").
+        79 => "invalid CA certificate",
         _ => "unspecified certificate verification error",
     }
 }
@@ -117,6 +119,21 @@ pub fn verify_chain_with(
             }
             v => v,
         };
+    }
+    // With a partial chain any certificate of the store is trusted as
+    // it is, the server's own among them (pinning it with curl's
+    // --cacert): only its dates are left to check.
+    if partial_chain && roots.iter().any(|r| r == leaf) {
+        if let Some(p) = parse(leaf) {
+            let now = i64::try_from(now).unwrap_or(i64::MAX);
+            if p.not_before > now {
+                return err(9, 0, p.subject_text);
+            }
+            if p.not_after < now {
+                return err(10, 0, p.subject_text);
+            }
+            return Verdict::Ok;
+        }
     }
     if is_ca(leaf) {
         return verify_ca(leaf, untrusted, roots, now);
@@ -264,8 +281,21 @@ fn verify_leaf(leaf: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) 
                 | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
                     signature_verdict(leaf, untrusted, roots, now)
                 }
-                E::CaUsedAsEndEntity | E::EndEntityUsedAsCa => {
-                    err(24, 0, path[0].subject_text.clone())
+                E::CaUsedAsEndEntity => err(79, 0, path[0].subject_text.clone()),
+                // Named at the issuer that is no CA, as OpenSSL's
+                // check_chain names it.
+                E::EndEntityUsedAsCa => {
+                    let path = issuer_path(leaf, untrusted);
+                    match (1..path.len()).find(|&i| !is_ca(&path[i].0)) {
+                        Some(d) => err(79, d, path[d].1.subject_text.clone()),
+                        None => err(
+                            79,
+                            0,
+                            path.first()
+                                .map(|p| p.1.subject_text.clone())
+                                .unwrap_or_default(),
+                        ),
+                    }
                 }
                 E::RequiredEkuNotFoundContext(_) => err(26, 0, path[0].subject_text.clone()),
                 E::PathLenConstraintViolated => {
@@ -473,7 +503,7 @@ fn is_ca(der: &[u8]) -> bool {
 /// done by hand (webpki verifies only end-entity certificates): the chain
 /// built by name — a trusted issuer first, as OpenSSL's default
 /// `X509_V_FLAG_TRUSTED_FIRST`, then the untrusted ones — its issuers
-/// CAs (24), then from the top down each signature by its issuer's key
+/// CAs (79), then from the top down each signature by its issuer's key
 /// (7) and each certificate's dates (9, 10). No purpose is checked, as
 /// `openssl verify` checks none unless asked.
 /// (A CA certificate as the one to verify — `openssl verify -CAfile
@@ -528,7 +558,7 @@ fn verify_ca(target: &[u8], untrusted: &[Vec<u8>], roots: &[Vec<u8>], now: u64) 
         return err(code, top, t.subject_text.clone());
     }
     if let Some(d) = (1..chain.len()).find(|&i| !is_ca(&chain[i].0)) {
-        return err(24, d, chain[d].1.subject_text.clone());
+        return err(79, d, chain[d].1.subject_text.clone());
     }
     let now = i64::try_from(now).unwrap_or(i64::MAX);
     for i in (0..chain.len()).rev() {

@@ -437,3 +437,98 @@ fn path_length_constraints_are_kept() {
     );
     assert_eq!(code(&v), (25, 2), "{v:?}");
 }
+
+/// curl sets X509_V_FLAG_PARTIAL_CHAIN: the server's own certificate in
+/// `--cacert` is trusted as it is, though it is no CA and not
+/// self-signed (its dates still checked); `openssl verify`, without the
+/// flag, does not take it.
+#[test]
+fn a_pinned_leaf_is_trusted_with_a_partial_chain() {
+    let p = pki();
+    let leaf = der(&p.leaf.cert_pem);
+    let store = std::slice::from_ref(&leaf);
+    assert_eq!(verify_chain(&leaf, &[], store, now()), Verdict::Ok);
+    assert_ne!(
+        verify_chain_with(&leaf, &[], store, now(), false),
+        Verdict::Ok
+    );
+    let late = (T2025 + 6 * YEAR) as u64;
+    assert_eq!(code(&verify_chain(&leaf, &[], store, late)), (10, 0));
+}
+
+/// A certificate signed by one that is no CA (made with openssl, as
+/// tcplab's own `make` refuses to): OpenSSL 3's "invalid CA certificate"
+/// (X509_V_ERR_INVALID_CA, 79), at the depth of the issuer that is not a
+/// CA, as `openssl verify` reports it.
+#[test]
+fn an_issuer_that_is_no_ca_is_named_at_its_depth() {
+    if std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("TCPLAB_REQUIRE_ROOT").as_deref() != Ok("1"),
+            "no openssl, and TCPLAB_REQUIRE_ROOT=1 requires this test to run"
+        );
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("skipped an_issuer_that_is_no_ca_is_named_at_its_depth: no openssl");
+        }
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("tcplab-notca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sh = |script: &str| {
+        let ok = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            ok.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+    };
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    sh(&format!(
+        "openssl req -x509 {ec} -keyout ca.key -out ca.pem -days 30 -subj /CN=Root \
+         -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"
+    ));
+    sh(&format!(
+        "openssl req {ec} -keyout notca.key -out notca.csr -subj /CN=notca && \
+         printf 'basicConstraints=CA:FALSE\\n' > notca.ext && \
+         openssl x509 -req -in notca.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+           -out notca.pem -days 30 -extfile notca.ext"
+    ));
+    sh(&format!(
+        "openssl req {ec} -keyout leaf.key -out leaf.csr -subj /CN=leaf.test && \
+         printf 'subjectAltName=DNS:leaf.test\\nextendedKeyUsage=serverAuth\\n' > leaf.ext && \
+         openssl x509 -req -in leaf.csr -CA notca.pem -CAkey notca.key -CAcreateserial \
+           -out leaf.pem -days 30 -extfile leaf.ext"
+    ));
+    let read = |n: &str| der(&std::fs::read_to_string(dir.join(n)).unwrap());
+    // (openssl stamps the certificates with the real clock.)
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let v = verify_chain(
+        &read("leaf.pem"),
+        &[read("notca.pem")],
+        &[read("ca.pem")],
+        now,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code(&v), (79, 1), "{v:?}");
+    match v {
+        Verdict::Error { subject, text, .. } => {
+            assert_eq!(subject, "CN = notca");
+            assert_eq!(text, "invalid CA certificate");
+        }
+        Verdict::Ok => unreachable!(),
+    }
+}

@@ -1,10 +1,11 @@
-//! curl and a server that closes a kept-alive connection without saying
-//! so: a connection found readable when the next transfer would reuse it
+//! curl against servers written for the test. One that closes a
+//! kept-alive connection without saying so: a connection found readable when the next transfer would reuse it
 //! is dead and not used ("seems to be dead"), and a request on a reused
 //! connection that gets nothing back is asked again on a fresh one
 //! ("Connection died, retrying a fresh connect"), as curl 7.88 does —
 //! the lines below are what the real curl printed against the same
-//! server on loopback.
+//! server on loopback. One whose heads are as large as curl takes, or
+//! larger, and whose redirect names nowhere.
 
 mod common;
 
@@ -35,13 +36,16 @@ async fn read_head(s: &TcpStream) -> Option<String> {
 
 impl Commands for Closer {
     fn check(&self, cmdline: &str) -> Result<(), String> {
-        if cmdline == "closer" {
+        if cmdline == "closer" || cmdline == "heads" {
             return Ok(());
         }
         Tools.check(cmdline)
     }
 
     fn start(&self, host: &Host, cmdline: &str) -> Result<Started, String> {
+        if cmdline == "heads" {
+            return Ok(heads(host));
+        }
         if cmdline != "closer" {
             return Tools.start(host, cmdline);
         }
@@ -71,9 +75,54 @@ impl Commands for Closer {
     }
 }
 
+/// `heads`: on port 8007, `/count-N` answers with N short header fields,
+/// `/size-N` with about N bytes of 1,000-byte fields, `/line-N` with one
+/// field N bytes long, `/empty` a 302 with an empty Location; each with a
+/// 3-byte body, then closes.
+fn heads(host: &Host) -> Started {
+    let pid = host.new_process("heads", "heads");
+    let h = host.clone();
+    host.spawn(pid, async move {
+        let listener = TcpListener::bind(&h, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8007), 16)
+            .expect("binds");
+        while let Ok(s) = listener.accept().await {
+            h.spawn(pid, async move {
+                let Some(head) = read_head(&s).await else {
+                    return;
+                };
+                let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                let n = |p: &str| path.strip_prefix(p).and_then(|n| n.parse::<usize>().ok());
+                let mut out = String::from("HTTP/1.1 200 OK\r\n");
+                if let Some(k) = n("/count-") {
+                    for i in 0..k {
+                        out.push_str(&format!("X-H{i}: v\r\n"));
+                    }
+                } else if let Some(k) = n("/size-") {
+                    for i in 0..k / 1000 {
+                        out.push_str(&format!("X-S{i}: {}\r\n", "a".repeat(990)));
+                    }
+                } else if let Some(k) = n("/line-") {
+                    out.push_str(&format!("X-L: {}\r\n", "a".repeat(k)));
+                } else if path == "/empty" {
+                    out = "HTTP/1.1 302 Found\r\nLocation: \r\n".into();
+                }
+                out.push_str("Content-Length: 3\r\nConnection: close\r\n\r\nok\n");
+                let _ = s.write_all(out.as_bytes()).await;
+                let _ = s.shutdown();
+            });
+        }
+    });
+    Started { pid, daemon: true }
+}
+
 fn run(cmd: &str) -> common::Ran {
+    let server = if cmd.contains(":8007") {
+        "heads"
+    } else {
+        "closer"
+    };
     let text = format!(
-        "{NET}\n[[run]]\nat = \"0s\"\non = \"server\"\ncmd = \"closer\"\n\
+        "{NET}\n[[run]]\nat = \"0s\"\non = \"server\"\ncmd = \"{server}\"\n\
          [[run]]\nat = \"1s\"\non = \"client\"\ncmd = '''{cmd}'''\n"
     );
     let ran = run_file_with(&text, &Closer);
@@ -146,4 +195,40 @@ fn a_request_on_a_connection_that_died_is_asked_again() {
         (r.exit, r.stdout.clone(), r.stderr.clone()),
         (Some(0), vec!["ok1".to_string(), "ok1".into()], vec![])
     );
+}
+
+/// curl's bounds on a response head are per line (100 KiB, "Out of
+/// memory") and in all (300 KiB, counted to the line that passes them),
+/// not per field; the codes and words are the real curl's against the
+/// same server.
+#[test]
+fn response_heads_as_large_as_curl_takes() {
+    for (path, exit, err) in [
+        ("count-3000", 0, ""),
+        ("size-300000", 0, ""),
+        (
+            "size-310000",
+            56,
+            "curl: (56) Too large response headers: 307907 > 307200",
+        ),
+        ("line-102000", 0, ""),
+        ("line-103000", 27, "curl: (27) Out of memory"),
+    ] {
+        let cmd = format!("curl -sS -o /dev/null http://server:8007/{path}");
+        let r = run(&cmd);
+        assert_eq!(r.exit, Some(exit), "{path}: {r:?}");
+        let want: Vec<String> = (!err.is_empty())
+            .then(|| err.to_string())
+            .into_iter()
+            .collect();
+        assert_eq!(r.stderr, want, "{path}");
+    }
+}
+
+/// An empty Location is not followed (curl: 302, no redirect, status 0).
+#[test]
+fn an_empty_location_is_not_followed() {
+    let r = run("curl -sSL -w '%{http_code} %{num_redirects}' http://server:8007/empty");
+    assert_eq!(r.exit, Some(0), "{r:?}");
+    assert_eq!(r.stdout, ["ok", "302 0"], "{r:?}");
 }

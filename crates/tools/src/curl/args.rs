@@ -566,7 +566,8 @@ impl Url {
     /// the fragment left out (it never goes on the wire) and the dot
     /// segments removed.
     pub(super) fn join(&self, location: &str) -> Result<Url, Failure> {
-        let location = location.split('#').next().unwrap_or("");
+        let location = encode_location(location.split('#').next().unwrap_or(""));
+        let location = location.as_str();
         // Absolute when a scheme comes first (`/r?u=http://x` is a path).
         let absolute = location
             .find("://")
@@ -593,6 +594,27 @@ impl Url {
             ..self.clone()
         })
     }
+}
+
+/// A `Location` made fit for a request line as curl 7.88 makes it
+/// (urlapi's URL encoding of a redirect): a space is `%20` in the path and
+/// `+` in the query, a control or non-ASCII byte `%XX`.
+fn encode_location(location: &str) -> String {
+    let mut out = String::with_capacity(location.len());
+    let mut query = false;
+    for b in location.bytes() {
+        match b {
+            b'?' => {
+                query = true;
+                out.push('?');
+            }
+            b' ' if query => out.push('+'),
+            b' ' => out.push_str("%20"),
+            0..0x20 | 0x7f.. => out.push_str(&format!("%{b:02X}")),
+            _ => out.push(char::from(b)),
+        }
+    }
+    out
 }
 
 /// A target (path and query) with the path's `.` and `..` segments

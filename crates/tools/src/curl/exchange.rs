@@ -274,8 +274,14 @@ async fn exchange_once(
             Err(HttpError::Malformed("header line without a colon")) => {
                 return Err(Failure::new(8, "Header without colon".into()));
             }
-            Err(HttpError::HeadTooLarge) => {
+            Err(HttpError::HeadTooLarge | HttpError::ResponseLineTooLong) => {
                 return Err(Failure::new(27, "Out of memory".into()));
+            }
+            Err(HttpError::ResponseHeadTooLarge(n)) => {
+                return Err(Failure::new(
+                    56,
+                    format!("Too large response headers: {n} > 307200"),
+                ));
             }
             Err(_) => {
                 return Err(Failure::new(8, "Weird server reply".into()));
@@ -403,7 +409,9 @@ async fn exchange_once(
     // The body of a redirect being followed, or of an error with -f, is
     // not written. One to decode (--compressed) is decoded as it comes.
     let follows = run.a.follow
-        && head.header("location").is_some()
+        && head
+            .header("location")
+            .is_some_and(|l| !l.trim().is_empty())
         && matches!(code, 301 | 302 | 303 | 307 | 308);
     let written = !(no_body || follows || run.a.fail && code >= 400);
     let mut decoder = match head

@@ -851,7 +851,11 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         }
         run.interim.clear();
         let code = stats.http_code;
-        let location = head.header("location").map(str::to_string);
+        // An empty Location leads nowhere: curl does not follow it.
+        let location = head
+            .header("location")
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string);
         // curl's redirect_url: where the last response would have led (a
         // 3xx with a Location), so empty after -L has followed it.
         stats.redirect_url = match (&location, code) {

@@ -173,6 +173,11 @@ fn urls() {
         ("/a/./b/../c/.", "/a/c/"),
         ("g/..?k=/../", "/dir/?k=/../"),
         ("/r?u=http://x/y", "/r?u=http://x/y"),
+        // A space goes out encoded, as curl 7.88 sent it: %20 in the
+        // path, + in the query; a control or non-ASCII byte as %XX.
+        ("/echo with space", "/echo%20with%20space"),
+        ("/a b?c d", "/a%20b?c+d"),
+        ("/caf\u{e9}\t", "/caf%C3%A9%09"),
     ] {
         assert_eq!(base.join(reference).unwrap().target, target, "{reference}");
     }

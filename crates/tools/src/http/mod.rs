@@ -29,6 +29,12 @@ pub enum HttpError {
     /// A request line longer than the head may be.
     #[error("request line longer than {MAX_HEAD} bytes")]
     LineTooLong,
+    /// A response header line longer than curl takes.
+    #[error("response header line too long")]
+    ResponseLineTooLong,
+    /// A response head larger in all than curl takes (its size so far).
+    #[error("response head too large: {0} bytes")]
+    ResponseHeadTooLarge(usize),
     /// A body past what its reader takes (a server's 413).
     #[error("message body too large")]
     BodyTooLarge,
@@ -108,8 +114,14 @@ impl Head {
     }
 }
 
-/// Parse a head from `bytes` (which end with the blank line).
+/// Parse a head from `bytes` (which end with the blank line), of at most
+/// 100 header fields (a server's bound on a request).
 pub fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
+    parse_head_max(bytes, 100)
+}
+
+/// [`parse_head`] with `max_fields` header fields at most.
+fn parse_head_max(bytes: &[u8], max_fields: usize) -> Result<Head, HttpError> {
     let text = std::str::from_utf8(bytes).map_err(|_| HttpError::Malformed("head is not text"))?;
     // RFC 9112 §2.2: a bare LF may end a line too (curl and servers take
     // it), a CR before it ignored.
@@ -142,11 +154,35 @@ pub fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
             return Err(HttpError::Malformed("bare CR in a header"));
         }
         headers.push((name.to_string(), value.trim().to_string()));
-        if headers.len() > 100 {
+        if headers.len() > max_fields {
             return Err(HttpError::HeadTooLarge);
         }
     }
     Ok(Head { start, headers })
+}
+
+const RESPONSE_MAX_LINE: usize = 100 * 1024;
+const RESPONSE_MAX_TOTAL: usize = 300 * 1024;
+
+/// curl 7.88's bounds on a response head: a line of at most 100 KiB
+/// (CURL_MAX_HTTP_HEADER; past it, "Out of memory"), and 300 KiB in all
+/// (MAX_HTTP_RESP_HEADER_SIZE), counted line by line as they come, the
+/// line that passes it included. `head` is what has arrived of it.
+fn response_head_limits(head: &[u8]) -> Result<(), HttpError> {
+    let mut total = 0;
+    for line in head.split_inclusive(|&b| b == b'\n') {
+        if line.len() > RESPONSE_MAX_LINE {
+            return Err(HttpError::ResponseLineTooLong);
+        }
+        // (A line still arriving counts once it is whole.)
+        if line.ends_with(b"\n") {
+            total += line.len();
+            if total > RESPONSE_MAX_TOTAL {
+                return Err(HttpError::ResponseHeadTooLarge(total));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// RFC 9110 §5.6.2's tchar.
@@ -259,13 +295,19 @@ impl Conn {
 
     /// The next message head; `Ok(None)` if the stream ended cleanly first.
     pub async fn read_head(&mut self) -> Result<Option<Head>, HttpError> {
+        // How far the buffer was searched for the head's end already (a
+        // head trickled in byte by byte is searched once, not once per
+        // byte).
+        let mut scanned = 0;
         // RFC 9112 §2.2: ignore empty lines before a request line.
         loop {
             loop {
                 if self.buffered().starts_with(b"\r\n") {
                     self.pos += 2;
+                    scanned = 0;
                 } else if self.buffered().starts_with(b"\n") {
                     self.pos += 1;
+                    scanned = 0;
                 } else {
                     break;
                 }
@@ -278,12 +320,25 @@ impl Conn {
                     return Err(HttpError::NotHttp);
                 }
             }
-            if let Some(len) = head_len(self.buffered()) {
-                let head = parse_head(&self.buf[self.pos..self.pos + len])?;
+            let found = head_len_from(self.buffered(), scanned);
+            // (The end's pattern may straddle what comes next.)
+            scanned = self.buffered().len().saturating_sub(3);
+            // A response may be as large as curl takes (its limits are
+            // per line and in all, not per field): checked on a whole head
+            // past the request bound, or on one that grew past what the
+            // limits allow at all.
+            let most = RESPONSE_MAX_TOTAL + RESPONSE_MAX_LINE;
+            if !self.requests && found.map_or(self.buffered().len() > most, |len| len > MAX_HEAD) {
+                let upto = found.unwrap_or(self.buffered().len());
+                response_head_limits(&self.buffered()[..upto])?;
+            }
+            if let Some(len) = found {
+                let max_fields = if self.requests { 100 } else { usize::MAX };
+                let head = parse_head_max(&self.buf[self.pos..self.pos + len], max_fields)?;
                 self.pos += len;
                 return Ok(Some(head));
             }
-            if self.buffered().len() > MAX_HEAD {
+            if self.requests && self.buffered().len() > MAX_HEAD {
                 // A request line that alone passes the limit is its
                 // target's fault (RFC 9112 §3: 414, as Apache's
                 // LimitRequestLine answers).
@@ -417,8 +472,14 @@ impl Conn {
 
 /// The length of the head at the start of `b`, its empty line included:
 /// lines end in CRLF or a bare LF (RFC 9112 §2.2).
+#[cfg(test)]
 fn head_len(b: &[u8]) -> Option<usize> {
-    let mut at = 0;
+    head_len_from(b, 0)
+}
+
+/// [`head_len`], searching for line ends from `from` on.
+fn head_len_from(b: &[u8], from: usize) -> Option<usize> {
+    let mut at = from.min(b.len());
     while let Some(i) = b[at..].iter().position(|&c| c == b'\n') {
         let next = at + i + 1;
         match b.get(next..) {
@@ -509,6 +570,20 @@ mod tests {
         assert_eq!(head_len(b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nabc"), Some(25));
         assert_eq!(head_len(b"HTTP/1.1 200 OK\nA: b\r\n\r\nabc"), Some(24));
         assert_eq!(head_len(b"HTTP/1.1 200 OK\r\nA: b\r\n"), None);
+        // Searched again as more arrives, from three bytes before where
+        // the last search ended: the same end is found however the head
+        // was cut.
+        for head in [
+            &b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nabc"[..],
+            b"HTTP/1.1 200 OK\nA: b\n\nx",
+        ] {
+            let whole = head_len(head);
+            for cut in 0..head.len() {
+                let first = head_len(&head[..cut]);
+                let resumed = first.or_else(|| head_len_from(head, cut.saturating_sub(3)));
+                assert_eq!(resumed, whole, "cut at {cut}");
+            }
+        }
         assert!(parse_head(b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n").is_err());
         assert!(parse_head(b"GET / HTTP/1.1\r\nNoColon\r\n\r\n").is_err());
         let two = parse_head(b"X 1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").unwrap();
