@@ -23,7 +23,7 @@ pub mod show;
 pub mod verify;
 
 pub use lab::{Clock, Entropy};
-pub use pki::{Made, Request, Role};
+pub use pki::{KeyKind, Made, Request, Role};
 /// The rustls this crate drives, for its types.
 pub use rustls;
 pub use session::{check_identity, Check, ClientOptions, Part, Read, Session, Tickets, Version};

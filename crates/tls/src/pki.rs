@@ -1,10 +1,13 @@
-//! Making certificates: a self-signed root, intermediates and leaves, all
-//! Ed25519, with explicit serials and validity, so that the same inputs
-//! give the same bytes.
+//! Making certificates: a self-signed root, intermediates and leaves,
+//! Ed25519 by default, with explicit serials and validity, so that the
+//! same inputs give the same bytes. ECDSA P-256 keys (what browsers take;
+//! none takes Ed25519) come from the operating system's randomness, and
+//! their signatures are random too: for real networks, not for runs that
+//! must repeat.
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SerialNumber, PKCS_ED25519,
+    KeyPair, KeyUsagePurpose, SerialNumber, PKCS_ECDSA_P256_SHA256, PKCS_ED25519,
 };
 use rustls_pki_types::PrivatePkcs8KeyDer;
 
@@ -19,6 +22,17 @@ pub enum Role {
     Leaf,
 }
 
+/// The kind of key a certificate is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyKind {
+    /// From `key_seed`; deterministic signatures (RFC 8032).
+    #[default]
+    Ed25519,
+    /// ECDSA on P-256 (FIPS 186-4), a fresh key from the operating
+    /// system (`key_seed` unused).
+    EcdsaP256,
+}
+
 /// A certificate to make.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -31,6 +45,7 @@ pub struct Request {
     pub not_after: i64,
     /// 32 random bytes: the Ed25519 private key.
     pub key_seed: [u8; 32],
+    pub key_kind: KeyKind,
     /// A positive serial number.
     pub serial: u64,
     /// The issuer's certificate and key (PEM), unless it is a root.
@@ -88,10 +103,13 @@ fn check_issuer(ca_pem: &str, key: &KeyPair, role: Role) -> Result<(), String> {
 
 /// Make the certificate `r` asks for.
 pub fn make(r: &Request) -> Result<Made, String> {
-    let key = KeyPair::from_pkcs8_der_and_sign_algo(
-        &PrivatePkcs8KeyDer::from(ed25519_pkcs8(&r.key_seed)),
-        &PKCS_ED25519,
-    )
+    let key = match r.key_kind {
+        KeyKind::Ed25519 => KeyPair::from_pkcs8_der_and_sign_algo(
+            &PrivatePkcs8KeyDer::from(ed25519_pkcs8(&r.key_seed)),
+            &PKCS_ED25519,
+        ),
+        KeyKind::EcdsaP256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256),
+    }
     .map_err(|e| format!("key: {e}"))?;
     let mut p = CertificateParams::new(match r.role {
         Role::Leaf => r.sans.clone(),

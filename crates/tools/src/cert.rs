@@ -17,13 +17,13 @@
 //! `--start` (`-30d`, `+1h`), and lasts `--days` (365).
 
 use tcplab_host::{Host, Output};
-use tcplab_tls::pki::{make, Request, Role};
+use tcplab_tls::pki::{make, KeyKind, Request, Role};
 use tcplab_tls::{pem_certificates, verify_chain_with, x509_text, Verdict};
 
 use crate::args::{getopt, Opt};
 use crate::Usage;
 
-const USAGE: &str = "usage: cert ca|intermediate|leaf|self-signed NAME [--san NAME|IP]... [--ca CERT --ca-key KEY] --out CERT --key-out KEY [--days N] [--start OFFSET]
+const USAGE: &str = "usage: cert ca|intermediate|leaf|self-signed NAME [--san NAME|IP]... [--ca CERT --ca-key KEY] --out CERT --key-out KEY [--days N] [--start OFFSET] [--key-type ed25519|ecdsa]
        cert show FILE
        cert verify --CAfile FILE [--untrusted FILE]... FILE";
 
@@ -37,6 +37,7 @@ pub struct MakeArgs {
     pub key_out: String,
     pub days: i64,
     pub start: i64,
+    pub key_kind: KeyKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +103,7 @@ impl CertArgs {
                 "san=",
                 "days=",
                 "start=",
+                "key-type=",
                 "CAfile=",
                 "untrusted=",
             ],
@@ -197,6 +199,17 @@ impl CertArgs {
                         "--out and --key-out are the same file ({out}): the key would replace the certificate"
                     )));
                 }
+                // Ed25519 keeps a simulated run repeatable; ECDSA P-256 is
+                // what browsers take.
+                let key_kind = match one("key-type").as_deref() {
+                    None | Some("ed25519") => KeyKind::Ed25519,
+                    Some("ecdsa" | "p256" | "ec") => KeyKind::EcdsaP256,
+                    Some(other) => {
+                        return Err(usage(format!(
+                            "--key-type: `{other}` is not ed25519 or ecdsa"
+                        )))
+                    }
+                };
                 Ok(CertArgs::Make(MakeArgs {
                     role,
                     name: name.clone(),
@@ -206,6 +219,7 @@ impl CertArgs {
                     key_out,
                     days,
                     start,
+                    key_kind,
                 }))
             }
             other => Err(usage(format!("unknown command `{other}`"))),
@@ -319,6 +333,14 @@ pub async fn run(host: Host, a: CertArgs, mut out: Output, mut err: Output) -> i
 }
 
 fn make_files(host: &Host, m: &MakeArgs, now: u64) -> Result<String, String> {
+    // An ECDSA key and its signatures take the operating system's
+    // randomness, which a seed cannot repeat.
+    if m.key_kind == KeyKind::EcdsaP256 && !host.uses_os_random() {
+        return Err(
+            "--key-type ecdsa is for real networks (tcplab run): its keys and signatures are random, and a simulated run must repeat from its seed"
+                .into(),
+        );
+    }
     let mut seed = [0u8; 32];
     host.fill_random(&mut seed)?;
     let mut serial = [0u8; 8];
@@ -352,6 +374,7 @@ fn make_files(host: &Host, m: &MakeArgs, now: u64) -> Result<String, String> {
         not_before: start,
         not_after: start + m.days * 86_400,
         key_seed: seed,
+        key_kind: m.key_kind,
         // Positive and never zero, as RFC 5280 §4.1.2.2 asks.
         serial: (u64::from_be_bytes(serial) >> 1).max(1),
         issuer,

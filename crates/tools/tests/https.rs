@@ -455,6 +455,7 @@ fn a_certificate_without_sans_is_checked_by_its_common_name() {
         not_before: 1_735_689_600 - 86_400,
         not_after: 1_735_689_600 + 365 * 86_400,
         key_seed: [seed; 32],
+        key_kind: tcplab_tls::KeyKind::Ed25519,
         serial: u64::from(seed),
         issuer: issuer.map(|m| (m.cert_pem.clone(), m.key_pem.clone())),
     };
@@ -645,4 +646,33 @@ fn the_trace_shows_tls_data_as_curl_does() {
     }
     let c = ran(&r, tty);
     assert!(!c.stderr.iter().any(|l| l.contains("bytes data")), "{c:?}");
+}
+
+/// `--key-type ecdsa` is for real networks: in the simulator its random
+/// keys and signatures would make a run unrepeatable, so it is refused in
+/// one line; a key type that is none is refused when the scenario loads.
+#[test]
+fn ecdsa_keys_are_for_real_networks() {
+    let cmd = "cert ca 'EC Root' --key-type ecdsa --out /etc/ssl/r.pem --key-out /etc/ssl/r.key";
+    let r = run_in(&www_net(), &[("0s", "server", cmd)]);
+    let c = find(&r, "server", cmd, 0);
+    assert_eq!(c.exit, Some(1), "{c:?}");
+    assert_eq!(
+        c.stderr,
+        ["cert: --key-type ecdsa is for real networks (tcplab run): its keys and signatures are random, and a simulated run must repeat from its seed"]
+    );
+    let bad = "cert ca X --key-type rsa --out /a --key-out /b";
+    let text = format!(
+        "{}\n[[run]]\nat = \"0s\"\non = \"server\"\ncmd = \"{bad}\"\n",
+        www_net()
+    );
+    let e = tcplab_sim::load_checked("t.toml", &text, &|c| {
+        tcplab_sim::Commands::check(&tcplab_tools::Tools, c)
+    })
+    .expect_err("refused");
+    assert!(
+        e.to_string()
+            .contains("--key-type: `rsa` is not ed25519 or ecdsa"),
+        "{e}"
+    );
 }

@@ -287,3 +287,87 @@ while True:
         text(&refused)
     );
 }
+
+/// A browser over a real network: `serve https` with no certificate given
+/// makes an ECDSA P-256 one on a TUN device (browsers take no Ed25519
+/// certificate), and headless Chromium loads the page; a chain made with
+/// `cert --key-type ecdsa` verifies with the kernel's curl and openssl.
+#[test]
+fn a_browser_loads_serve_https_over_tun() {
+    if !capable("a_browser_loads_serve_https_over_tun") {
+        return;
+    }
+    let Some(bin) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        assert!(
+            std::env::var("TCPLAB_REQUIRE_ROOT").as_deref() != Ok("1"),
+            "chromium is not installed, and TCPLAB_REQUIRE_ROOT=1 requires this test"
+        );
+        eprintln!("skipped a_browser_loads_serve_https_over_tun: no chromium");
+        return;
+    };
+    let files = Files::new(16);
+    std::fs::write(files.dir.join("index.html"), "<p>hello over tun</p>\n").unwrap();
+    let ns = Ns::new();
+    let t = Tcplab::start(
+        &ns,
+        "10.7.0.2/24",
+        &[],
+        &format!("serve https --root {}", files.dir.to_string_lossy()),
+    );
+    let out = ns.sh(&format!(
+        "timeout 90 {bin} --headless=new --no-sandbox --disable-gpu --ignore-certificate-errors \
+         --user-data-dir={} --dump-dom https://10.7.0.2/index.html 2>/dev/null",
+        files.path("profile")
+    ));
+    assert!(out.contains("hello over tun"), "{out}");
+    let p = |n: &str| files.path(n);
+    for cmd in [
+        format!(
+            "cert ca 'EC Root' --key-type ecdsa --days 30 --out {} --key-out {}",
+            p("root.pem"),
+            p("root.key")
+        ),
+        format!(
+            "cert leaf www.lab.test --san 10.7.0.2 --key-type ecdsa --days 30 --ca {} --ca-key {} --out {} --key-out {}",
+            p("root.pem"),
+            p("root.key"),
+            p("leaf.pem"),
+            p("leaf.key")
+        ),
+    ] {
+        let o = t.attach(&cmd);
+        assert!(o.status.success(), "{cmd}: {}", text(&o));
+    }
+    let mut server = t.attach_child(&format!(
+        "serve https --port 8443 --root {} --cert {} --key {}",
+        files.dir.to_string_lossy(),
+        p("leaf.pem"),
+        p("leaf.key")
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    let o =
+        run_ok(Command::new("openssl").args(["verify", "-CAfile", &p("root.pem"), &p("leaf.pem")]));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        format!("{}: OK", p("leaf.pem"))
+    );
+    let key = std::fs::read_to_string(p("leaf.key")).unwrap();
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
+    let out = ns.sh(&format!(
+        "curl -sS --max-time 30 --cacert {} -w ' %{{ssl_verify_result}}' https://10.7.0.2:8443/index.html",
+        p("root.pem")
+    ));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(out, "<p>hello over tun</p>\n 0");
+    let out = t.stop();
+    assert!(out.status.success(), "tcplab run: {}", text(&out));
+}

@@ -17,6 +17,7 @@ pub fn req(role: Role, cn: &str, seed: u8, issuer: Option<&Made>) -> Request {
         not_before: T2025,
         not_after: T2025 + 5 * YEAR,
         key_seed: [seed; 32],
+        key_kind: tcplab_tls::KeyKind::Ed25519,
         serial: u64::from(seed),
         issuer: issuer.map(|m| (m.cert_pem.clone(), m.key_pem.clone())),
     }
