@@ -105,6 +105,10 @@ fn heads(host: &Host) -> Started {
                     out.push_str(&format!("X-L: {}\r\n", "a".repeat(k)));
                 } else if path == "/empty" {
                     out = "HTTP/1.1 302 Found\r\nLocation: \r\n".into();
+                } else if path == "/fold" {
+                    out.push_str("X-A: a\r\n b\r\n");
+                } else if path == "/lower" {
+                    out = "http/1.1 200 OK\r\n".into();
                 }
                 out.push_str("Content-Length: 3\r\nConnection: close\r\n\r\nok\n");
                 let _ = s.write_all(out.as_bytes()).await;
@@ -231,4 +235,21 @@ fn an_empty_location_is_not_followed() {
     let r = run("curl -sSL -w '%{http_code} %{num_redirects}' http://server:8007/empty");
     assert_eq!(r.exit, Some(0), "{r:?}");
     assert_eq!(r.stdout, ["ok", "302 0"], "{r:?}");
+}
+
+/// Responses curl takes though they are old-fashioned: a folded header
+/// line (RFC 9112 §5.2: a user agent replaces the fold with a space) and
+/// a status line in lower case.
+#[test]
+fn folded_headers_and_a_lower_case_status_line_are_read() {
+    for path in ["fold", "lower"] {
+        let r = run(&format!(
+            "curl -sS -w ' %{{http_code}} %{{header_json}}' http://server:8007/{path}"
+        ));
+        assert_eq!(r.exit, Some(0), "{path}: {r:?}");
+        assert!(r.stdout.join("\n").starts_with("ok\n 200"), "{path}: {r:?}");
+        if path == "fold" {
+            assert!(r.stdout.join("").contains("\"x-a\":[\"a b\"]"), "{r:?}");
+        }
+    }
 }

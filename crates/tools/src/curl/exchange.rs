@@ -307,12 +307,18 @@ async fn exchange_once(
             .ok()
             .filter(|c| (100..1000).contains(c))
             .ok_or_else(|| Failure::new(8, "Weird server reply".into()))?;
-        if !proto.starts_with("HTTP/1.") {
+        // (curl reads the protocol's name in any case.)
+        if !proto
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("HTTP/1."))
+        {
             return Err(Failure::new(
                 1,
                 "Unsupported HTTP version in response".into(),
             ));
         }
+        let upper = proto.to_ascii_uppercase();
+        let proto = upper.as_str();
         stats.http_code = code;
         stats.http_version = match proto {
             "HTTP/1.0" => "1",

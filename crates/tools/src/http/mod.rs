@@ -120,7 +120,9 @@ pub fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
     parse_head_max(bytes, 100)
 }
 
-/// [`parse_head`] with `max_fields` header fields at most.
+/// [`parse_head`] with `max_fields` header fields at most; a response
+/// (read with no bound on its fields, `usize::MAX`) has its folded lines
+/// joined.
 fn parse_head_max(bytes: &[u8], max_fields: usize) -> Result<Head, HttpError> {
     let text = std::str::from_utf8(bytes).map_err(|_| HttpError::Malformed("head is not text"))?;
     // RFC 9112 §2.2: a bare LF may end a line too (curl and servers take
@@ -136,9 +138,23 @@ fn parse_head_max(bytes: &[u8], max_fields: usize) -> Result<Head, HttpError> {
         if line.is_empty() {
             break;
         }
-        // RFC 9112 §5.2: obsolete line folding is rejected.
+        // RFC 9112 §5.2: obsolete line folding. A server rejects it (a
+        // request); a user agent MUST replace it with a space (a
+        // response, as curl reads one).
         if line.starts_with([' ', '\t']) {
-            return Err(HttpError::Malformed("folded header line"));
+            match headers.last_mut() {
+                Some((_, value)) if max_fields == usize::MAX => {
+                    let more = line.trim();
+                    if !more.is_empty() {
+                        if !value.is_empty() {
+                            value.push(' ');
+                        }
+                        value.push_str(more);
+                    }
+                    continue;
+                }
+                _ => return Err(HttpError::Malformed("folded header line")),
+            }
         }
         let (name, value) = line
             .split_once(':')
