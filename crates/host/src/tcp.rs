@@ -193,12 +193,19 @@ impl TcpStream {
         self.info().map(|i| i.remote)
     }
 
-    /// Whether a read would not wait: data, the end of the stream or an
-    /// error is there (poll's POLLIN). A connection that is gone is.
-    pub fn readable(&self) -> bool {
+    /// Whether the peer has closed or reset the connection with nothing
+    /// left to read: a peek finds the end of the stream or an error (what
+    /// curl's liveness check, `recv(MSG_PEEK)`, takes for a dead
+    /// connection; bytes waiting leave it alive). A connection that is
+    /// gone is too.
+    pub fn peer_gone(&self) -> bool {
+        let mut one = [0u8; 1];
         self.host
-            .with_stack(|s| s.tcp_readiness(self.handle))
-            .is_none_or(|r| r.readable || r.error.is_some())
+            .with_stack(|s| match s.tcp_peek(self.handle, &mut one) {
+                Ok(n) => n == 0,
+                Err(RecvError::WouldBlock) => false,
+                Err(_) => true,
+            })
     }
 
     /// Read some bytes, waiting for at least one; `Ok(0)` is the end of the

@@ -101,6 +101,12 @@ fn check_issuer(ca_pem: &str, key: &KeyPair, role: Role) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether a private key (PEM) is Ed25519, whose signatures need no
+/// random numbers (RFC 8032 §5.1.6); false for one that does not parse.
+pub fn key_is_ed25519(key_pem: &str) -> bool {
+    KeyPair::from_pem(key_pem).is_ok_and(|k| k.algorithm() == &PKCS_ED25519)
+}
+
 /// Make the certificate `r` asks for.
 pub fn make(r: &Request) -> Result<Made, String> {
     let key = match r.key_kind {

@@ -353,6 +353,14 @@ fn make_files(host: &Host, m: &MakeArgs, now: u64) -> Result<String, String> {
         }
         None => None,
     };
+    // An issuer's ECDSA or RSA key would sign with random numbers too.
+    if let (Some((_, k)), Some((_, key_file))) = (&issuer, &m.ca) {
+        if !host.uses_os_random() && !tcplab_tls::pki::key_is_ed25519(k) {
+            return Err(format!(
+                "{key_file}: not an Ed25519 key; its signatures are random, and a simulated run must repeat from its seed (make the CA here with cert ca)"
+            ));
+        }
+    }
     let start = i64::try_from(now).unwrap_or(i64::MAX) + m.start;
     // A leaf with no --san is named by a SAN of its name (clients match
     // SANs; curl falls back to the CN only when there are none).

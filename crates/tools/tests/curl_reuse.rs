@@ -86,12 +86,33 @@ fn heads(host: &Host) -> Started {
         let listener = TcpListener::bind(&h, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8007), 16)
             .expect("binds");
         while let Ok(s) = listener.accept().await {
+            let h2 = h.clone();
             h.spawn(pid, async move {
                 let Some(head) = read_head(&s).await else {
                     return;
                 };
                 let path = head.split(' ').nth(1).unwrap_or("").to_string();
                 let n = |p: &str| path.strip_prefix(p).and_then(|n| n.parse::<usize>().ok());
+                if path == "/p102" {
+                    // An interim answer that is not 100, then the body
+                    // awaited before the final answer.
+                    let _ = s.write_all(b"HTTP/1.1 102 Processing\r\n\r\n").await;
+                    let mut buf = [0u8; 64];
+                    let got = s.read(&mut buf).await.unwrap_or(0);
+                    let out = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{got:<2}\n"
+                    );
+                    let _ = s.write_all(out.as_bytes()).await;
+                    let _ = s.shutdown();
+                    return;
+                }
+                if let Some(k) = n("/stall-") {
+                    // A header line that passes curl's bound, then silence.
+                    let out = format!("HTTP/1.1 200 OK\r\nX-L: {}", "a".repeat(k));
+                    let _ = s.write_all(out.as_bytes()).await;
+                    h2.sleep(std::time::Duration::from_secs(60)).await;
+                    return;
+                }
                 let mut out = String::from("HTTP/1.1 200 OK\r\n");
                 if let Some(k) = n("/count-") {
                     for i in 0..k {
@@ -216,9 +237,15 @@ fn response_heads_as_large_as_curl_takes() {
             "curl: (56) Too large response headers: 307907 > 307200",
         ),
         ("line-102000", 0, ""),
+        // A line of 102,400 bytes with its CRLF does not fit with curl's
+        // NUL: one byte less does.
+        ("line-102392", 0, ""),
+        ("line-102393", 27, "curl: (27) Out of memory"),
         ("line-103000", 27, "curl: (27) Out of memory"),
+        // Refused as it arrives, not after a timeout.
+        ("stall-150000", 27, "curl: (27) Out of memory"),
     ] {
-        let cmd = format!("curl -sS -o /dev/null http://server:8007/{path}");
+        let cmd = format!("curl -sS -m 10 -o /dev/null http://server:8007/{path}");
         let r = run(&cmd);
         assert_eq!(r.exit, Some(exit), "{path}: {r:?}");
         let want: Vec<String> = (!err.is_empty())
@@ -252,4 +279,25 @@ fn folded_headers_and_a_lower_case_status_line_are_read() {
             assert!(r.stdout.join("").contains("\"x-a\":[\"a b\"]"), "{r:?}");
         }
     }
+}
+
+/// An upload waiting for `100 Continue` goes after curl's second even when
+/// another interim answer (102) came first; HTTP/1.0 has no chunked
+/// upload (curl's 25); a request asked again counts its upload once.
+#[test]
+fn expect_waits_across_other_interim_answers() {
+    let r = run("echo hello | curl -sS -m 5 -T - -w ' %{size_upload}' http://server:8007/p102");
+    assert_eq!(r.exit, Some(0), "{r:?}");
+    assert!(r.stdout.join("\n").ends_with(" 6"), "{r:?}");
+    let r = run("echo hi | curl -sS -0 -T - http://server:8007/x");
+    assert_eq!(r.exit, Some(25), "{r:?}");
+    assert_eq!(
+        r.stderr,
+        ["curl: (25) Chunky upload is not supported by HTTP 1.0"]
+    );
+    let r = run(
+        "curl -sS -d hello -w ' %{size_upload}' http://server:8002/fin http://server:8002/fin2",
+    );
+    assert_eq!(r.exit, Some(0), "{r:?}");
+    assert_eq!(r.stdout, ["ok1", " 5ok1", " 5"], "{r:?}");
 }

@@ -661,6 +661,24 @@ fn ecdsa_keys_are_for_real_networks() {
         c.stderr,
         ["cert: --key-type ecdsa is for real networks (tcplab run): its keys and signatures are random, and a simulated run must repeat from its seed"]
     );
+    // An ECDSA CA (made by openssl) would sign the leaf with random
+    // numbers: refused too, naming its key file.
+    let net = format!(
+        "{}\n[[file]]\non = \"server\"\npath = \"/etc/ssl/ec.key\"\ntext = \"\"\"\n{}\"\"\"\n\
+         [[file]]\non = \"server\"\npath = \"/etc/ssl/ec.pem\"\ntext = \"\"\"\n{}\"\"\"\n",
+        www_net(),
+        EC_KEY,
+        EC_CERT
+    );
+    let leaf = "cert leaf www --ca /etc/ssl/ec.pem --ca-key /etc/ssl/ec.key --out /etc/ssl/w.pem --key-out /etc/ssl/w.key";
+    let r = run_in(&net, &[("0s", "server", leaf)]);
+    let c = find(&r, "server", leaf, 0);
+    assert_eq!(c.exit, Some(1), "{c:?}");
+    assert!(
+        c.stderr.len() == 1
+            && c.stderr[0].starts_with("cert: /etc/ssl/ec.key: not an Ed25519 key;"),
+        "{c:?}"
+    );
     let bad = "cert ca X --key-type rsa --out /a --key-out /b";
     let text = format!(
         "{}\n[[run]]\nat = \"0s\"\non = \"server\"\ncmd = \"{bad}\"\n",
@@ -676,3 +694,22 @@ fn ecdsa_keys_are_for_real_networks() {
         "{e}"
     );
 }
+
+/// A P-256 CA made by `openssl req -x509 -newkey ec` (test data).
+const EC_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQglwK9l2fQg6m91DuE
+37CNSBM2cZOHYX9O1QWkfC6y4oqhRANCAAQ2iajxxmhR5NLyjLITl6bXAGJiSMpi
+gek2oWWKyVZdLKTtVAErVAy9SjRhUVyONQX2PBhwGTJq6kdx3FT6VDTO
+-----END PRIVATE KEY-----
+";
+const EC_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBcDCCARWgAwIBAgIUCKjndq7VLhUZeD073gmOa++wF80wCgYIKoZIzj0EAwIw
+DTELMAkGA1UEAwwCRUMwHhcNMjYxMjA3MTgxOTE5WhcNMzYxMjA0MTgxOTE5WjAN
+MQswCQYDVQQDDAJFQzBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABDaJqPHGaFHk
+0vKMshOXptcAYmJIymKB6TahZYrJVl0spO1UAStUDL1KNGFRXI41BfY8GHAZMmrq
+R3HcVPpUNM6jUzBRMB0GA1UdDgQWBBSvDO8TlJjb830cHbQpzJir8Fo4RjAfBgNV
+HSMEGDAWgBSvDO8TlJjb830cHbQpzJir8Fo4RjAPBgNVHRMBAf8EBTADAQH/MAoG
+CCqGSM49BAMCA0kAMEYCIQCAlx3xlKq+cU/qR0WWDko6aZM+v9n9snDrBEiiQcAc
+NAIhANlxAPIobFF8Orn5Injz7nOP89ARgLzLkViic2WrUyYT
+-----END CERTIFICATE-----
+";

@@ -136,11 +136,11 @@ fn nat_masquerade_forwarding_hairpin_and_traceroute() {
     // c no redirect toward the inside server, as Linux's NAT drops
     // redirects for translated flows.)
     let text = format!(
-        "{}\n[[run]]\nat = \"8.5s\"\non = \"c\"\ncmd = \"tcpdump -n -c 1 icmp\"\n",
+        "{}\n[[run]]\nat = \"0s\"\non = \"c\"\ncmd = \"tcpdump -n icmp\"\n",
         scenario("nat.toml")
     );
     let r = run_file(&text);
-    let icmp = &find(&r, "c", "tcpdump -n -c 1 icmp", 0).stdout;
+    let icmp = &find(&r, "c", "tcpdump -n icmp", 0).stdout;
     assert!(!icmp.iter().any(|l| l.contains("redirect")), "{icmp:?}");
     // Outbound through masquerade; the server sees only the outside address.
     assert_eq!(

@@ -566,7 +566,7 @@ impl Url {
     /// the fragment left out (it never goes on the wire) and the dot
     /// segments removed.
     pub(super) fn join(&self, location: &str) -> Result<Url, Failure> {
-        let location = encode_location(location.split('#').next().unwrap_or(""));
+        let location = encode_location(location.split('#').next().unwrap_or(""))?;
         let location = location.as_str();
         // Absolute when a scheme comes first (`/r?u=http://x` is a path).
         let absolute = location
@@ -596,10 +596,11 @@ impl Url {
     }
 }
 
-/// A `Location` made fit for a request line as curl 7.88 makes it
-/// (urlapi's URL encoding of a redirect): a space is `%20` in the path and
-/// `+` in the query, a control or non-ASCII byte `%XX`.
-fn encode_location(location: &str) -> String {
+/// A `Location` made fit for a request line as curl 7.88.1 makes it
+/// (checked against it): a space is `%20` in the path and `+` in the
+/// query, a byte past ASCII `%xx` in lower case; a control character makes
+/// the target one curl cannot parse (exit 3, "Bad path" or "Bad query").
+fn encode_location(location: &str) -> Result<String, Failure> {
     let mut out = String::with_capacity(location.len());
     let mut query = false;
     for b in location.bytes() {
@@ -610,11 +611,18 @@ fn encode_location(location: &str) -> String {
             }
             b' ' if query => out.push('+'),
             b' ' => out.push_str("%20"),
-            0..0x20 | 0x7f.. => out.push_str(&format!("%{b:02X}")),
+            0..0x20 | 0x7f => {
+                let part = if query { "query" } else { "path" };
+                return Err(Failure::new(
+                    3,
+                    format!("The redirect target URL could not be parsed: Bad {part}"),
+                ));
+            }
+            0x80.. => out.push_str(&format!("%{b:02x}")),
             _ => out.push(char::from(b)),
         }
     }
-    out
+    Ok(out)
 }
 
 /// A target (path and query) with the path's `.` and `..` segments

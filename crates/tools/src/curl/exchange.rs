@@ -6,11 +6,12 @@
 use super::*;
 use body::chunked as chunked_body;
 
-/// One request and its response. Returns the response head, the body, and
-/// whether the connection may be reused.
 /// Interim (1xx) answers taken before the final one.
 const MAX_INTERIM: usize = 100;
 
+/// One request and its response: the response head and the body (the
+/// connection kept in `run.open` when it may be reused), asked again on a
+/// fresh connection when a reused one died before answering.
 pub(super) async fn exchange(
     run: &mut Run<'_>,
     url: &Url,
@@ -26,10 +27,14 @@ pub(super) async fn exchange(
     let mut may_retry = true;
     loop {
         run.died = false;
+        // (A request asked again is counted once, as curl starts its
+        // counts again for each attempt.)
+        let counted = (stats.size_upload, stats.size_request);
         let done = exchange_once(run, url, method, body, sink_is_terminal, stats, may_retry).await;
         if !run.died {
             return done;
         }
+        (stats.size_upload, stats.size_request) = counted;
         may_retry = false;
         run.info(format!(
             "Issue another request to this URL: '{}'",
@@ -128,6 +133,13 @@ async fn exchange_once(
                 n.eq_ignore_ascii_case("transfer-encoding")
                     && v.to_ascii_lowercase().contains("chunked")
             }));
+    // HTTP/1.0 has no chunked coding (curl: CURLE_UPLOAD_FAILED).
+    if chunked && version == "1.0" {
+        return Err(Failure::new(
+            25,
+            "Chunky upload is not supported by HTTP 1.0".into(),
+        ));
+    }
     let mut expect = false;
     if let Some(b) = body {
         let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
@@ -202,15 +214,17 @@ async fn exchange_once(
     let mut bytes = request.into_bytes();
     let wire_body = body.map(|b| if chunked { chunked_body(b) } else { b.to_vec() });
     // With `Expect: 100-continue` the body waits for the server's word.
+    // With `Expect: 100-continue` a body waits for the server's word (an
+    // empty one has nothing to wait for).
     let mut held = None;
     match &wire_body {
-        Some(b) if expect => held = Some(b.as_slice()),
+        Some(b) if expect && !b.is_empty() => held = Some(b.as_slice()),
         Some(b) => bytes.extend_from_slice(b),
         None => {}
     }
     if let Err(e) = open.conn.stream.write_all(&bytes).await {
         if may_retry {
-            return Err(run.retry(open));
+            return Err(run.retry(open).await);
         }
         return Err(Failure::new(55, format!("Send failure: {e}")));
     }
@@ -218,25 +232,10 @@ async fn exchange_once(
         stats.size_upload += b.len() as u64;
         run.data(true, b.len());
     }
-    if let Some(b) = held {
-        // Whatever comes first: a head (100 Continue sends the body, a
-        // final answer keeps it), or a second of silence (curl then sends
-        // it anyway).
-        if timeout(&run.host, EXPECT_WAIT, open.conn.wait_readable())
-            .await
-            .is_err()
-        {
-            run.info("Done waiting for 100-continue".into());
-            held = None;
-            if let Err(e) = open.conn.stream.write_all(b).await {
-                return Err(Failure::new(55, format!("Send failure: {e}")));
-            }
-            let n = body.map_or(0, <[u8]>::len);
-            stats.size_upload += n as u64;
-            run.data(true, n);
-        }
-    }
-    // --limit-rate counts from the request on, per transfer.
+    // How long curl waits for it: a second from the request, whatever
+    // other interim answers come meanwhile (EXPIRE_100_TIMEOUT).
+    let expect_until = held.map(|_| run.host.now() + EXPECT_WAIT);
+    let upload = body.map_or(0, <[u8]>::len); // --limit-rate counts from the request on, per transfer.
     open.conn.pace = run
         .a
         .limit_rate
@@ -245,7 +244,22 @@ async fn exchange_once(
     // is interim: shown (-v, -i) and passed over for the final one.
     let mut interim = 0;
     let (head, code, proto) = loop {
-        let head = open.conn.read_head().await;
+        let head = match (held, expect_until) {
+            (Some(b), Some(until)) => {
+                let left = until.saturating_since(run.host.now());
+                match timeout(&run.host, left, open.conn.read_head()).await {
+                    Ok(h) => h,
+                    Err(_) => {
+                        // A second of silence: curl sends the body anyway.
+                        run.info("Done waiting for 100-continue".into());
+                        held = None;
+                        send_held(run, &open, b, upload, stats).await?;
+                        continue;
+                    }
+                }
+            }
+            _ => open.conn.read_head().await,
+        };
         // Session tickets the server sent after the handshake were read on
         // the way to the response (curl shows them then), each record
         // after its header; then the response's record.
@@ -258,7 +272,7 @@ async fn exchange_once(
         // Nothing at all came back on a reused connection: it was dead.
         let nothing = interim == 0 && matches!(head, Ok(None) | Err(HttpError::Socket(_)));
         if nothing && may_retry {
-            return Err(run.retry(open));
+            return Err(run.retry(open).await);
         }
         let head = match head {
             Ok(Some(h)) => h,
@@ -364,12 +378,7 @@ async fn exchange_once(
             // The server's go-ahead for a body that waits for it.
             if code == 100 {
                 if let Some(b) = held.take() {
-                    if let Err(e) = open.conn.stream.write_all(b).await {
-                        return Err(Failure::new(55, format!("Send failure: {e}")));
-                    }
-                    let n = body.map_or(0, <[u8]>::len);
-                    stats.size_upload += n as u64;
-                    run.data(true, n);
+                    send_held(run, &open, b, upload, stats).await?;
                 }
             }
             // A server that never stops sending interim answers: given
@@ -608,12 +617,29 @@ async fn exchange_once(
     Ok((head, got))
 }
 
+/// Send a body that waited for `100 Continue` (`upload`: its length
+/// before any chunked coding, as curl counts what it uploaded).
+async fn send_held(
+    run: &mut Run<'_>,
+    open: &Open,
+    wire: &[u8],
+    upload: usize,
+    stats: &mut Stats,
+) -> Result<(), Failure> {
+    if let Err(e) = open.conn.stream.write_all(wire).await {
+        return Err(Failure::new(55, format!("Send failure: {e}")));
+    }
+    stats.size_upload += upload as u64;
+    run.data(true, upload);
+    Ok(())
+}
+
 /// How much of a body streamed to a file is held before it is added to
 /// the file (curl's own buffer is 16 KiB; fewer, larger writes here).
 const STREAM_PIECE: usize = 64 << 10;
 /// The most of a body held whole (to a terminal, or to decode): a
 /// simulated host's disk.
-const MAX_HELD: usize = tcplab_host::DEFAULT_DISK as usize;
+pub(super) const MAX_HELD: usize = tcplab_host::DEFAULT_DISK as usize;
 
 /// Content-Length as curl 7.88 reads it: the last one given wins (it does
 /// not compare them), and one that is not a number fails the transfer.

@@ -239,11 +239,11 @@ impl Run<'_> {
     /// A reused connection that gave nothing back: closed, to be asked
     /// again on a fresh one (the caller sees `died`). The failure
     /// returned is not reported.
-    fn retry(&mut self, open: Open) -> Failure {
+    async fn retry(&mut self, open: Open) -> Failure {
         self.info("Connection died, retrying a fresh connect (retry count: 1)".into());
         self.info(format!("Closing connection {}", open.number));
         self.say_close_notify(&open.conn.stream);
-        let _ = open.conn.stream.tcp().shutdown();
+        let _ = open.conn.stream.shutdown().await;
         self.died = true;
         Failure::new(0, String::new())
     }
@@ -251,12 +251,12 @@ impl Run<'_> {
     /// Connect (or reuse a connection) to `url`.
     async fn connection(&mut self, url: &Url, stats: &mut Stats) -> Result<Open, Failure> {
         let key = (url.tls, url.host.clone(), url.port);
-        // libcurl's SocketIsDead: a kept connection with anything to read
-        // (the server's FIN or reset, or bytes nobody asked for) is not
-        // used again.
+        // libcurl's liveness check: a kept connection whose server has
+        // closed or reset it (the end of the stream or an error, seen by a
+        // peek; bytes waiting leave it alive) is not used again.
         if let Some(open) = self
             .open
-            .take_if(|o| o.key == key && o.conn.stream.tcp().readable())
+            .take_if(|o| o.key == key && o.conn.stream.tcp().peer_gone())
         {
             self.info(format!("Connection {} seems to be dead", open.number));
             self.info(format!("Closing connection {}", open.number));
@@ -485,9 +485,26 @@ fn recv_failure(open: &Open, e: SocketError) -> Failure {
 pub async fn run(host: Host, a: CurlArgs, stdin: Stdin, mut out: Output, mut err: Output) -> i32 {
     let limit = a.max_time;
     let start = host.now();
-    // `-d @-`, `-T -`: curl reads its standard input once, for every URL.
+    // `-d @-`, `-T -`: curl reads its standard input once, for every URL
+    // — here at most what a host's disk holds (input from a pipeline
+    // that could be fed from the network is bounded like a download).
     let stdin = if a.reads_stdin() {
-        stdin.read_to_end().await
+        let mut all = Vec::new();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = stdin.read(&mut buf).await;
+            if n == 0 {
+                break;
+            }
+            if all.len() + n > exchange::MAX_HELD {
+                if !a.silent || a.show_error {
+                    err.line("curl: (26) Failed to open/read local data from file/application");
+                }
+                return 26;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        all
     } else {
         Vec::new()
     };

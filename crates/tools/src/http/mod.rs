@@ -117,13 +117,13 @@ impl Head {
 /// Parse a head from `bytes` (which end with the blank line), of at most
 /// 100 header fields (a server's bound on a request).
 pub fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
-    parse_head_max(bytes, 100)
+    parse_head_max(bytes, 100, false)
 }
 
-/// [`parse_head`] with `max_fields` header fields at most; a response
-/// (read with no bound on its fields, `usize::MAX`) has its folded lines
-/// joined.
-fn parse_head_max(bytes: &[u8], max_fields: usize) -> Result<Head, HttpError> {
+/// [`parse_head`] with `max_fields` header fields at most; with
+/// `response`, folded lines are joined (a user agent's duty, RFC 9112
+/// §5.2) where a server refuses them.
+fn parse_head_max(bytes: &[u8], max_fields: usize, response: bool) -> Result<Head, HttpError> {
     let text = std::str::from_utf8(bytes).map_err(|_| HttpError::Malformed("head is not text"))?;
     // RFC 9112 §2.2: a bare LF may end a line too (curl and servers take
     // it), a CR before it ignored.
@@ -143,7 +143,7 @@ fn parse_head_max(bytes: &[u8], max_fields: usize) -> Result<Head, HttpError> {
         // response, as curl reads one).
         if line.starts_with([' ', '\t']) {
             match headers.last_mut() {
-                Some((_, value)) if max_fields == usize::MAX => {
+                Some((_, value)) if response => {
                     let more = line.trim();
                     if !more.is_empty() {
                         if !value.is_empty() {
@@ -180,25 +180,43 @@ fn parse_head_max(bytes: &[u8], max_fields: usize) -> Result<Head, HttpError> {
 const RESPONSE_MAX_LINE: usize = 100 * 1024;
 const RESPONSE_MAX_TOTAL: usize = 300 * 1024;
 
-/// curl 7.88's bounds on a response head: a line of at most 100 KiB
-/// (CURL_MAX_HTTP_HEADER; past it, "Out of memory"), and 300 KiB in all
-/// (MAX_HTTP_RESP_HEADER_SIZE), counted line by line as they come, the
-/// line that passes it included. `head` is what has arrived of it.
-fn response_head_limits(head: &[u8]) -> Result<(), HttpError> {
-    let mut total = 0;
-    for line in head.split_inclusive(|&b| b == b'\n') {
-        if line.len() > RESPONSE_MAX_LINE {
+/// curl's bounds on a response head, counted line by line as the head
+/// arrives (so the work is linear however it trickles in): a line of
+/// 100 KiB or more — with its terminating NUL it would not fit curl's
+/// 100 KiB header buffer (CURL_MAX_HTTP_HEADER) — is "Out of memory"; a
+/// head past 300 KiB in all (MAX_HTTP_RESP_HEADER_SIZE, counted to the
+/// line that passes it) is refused. (The total came with curl 8.3.0's
+/// fix for CVE-2023-38039, which Debian's 7.88.1, the reference here,
+/// carries.)
+#[derive(Debug, Default)]
+struct HeadLimits {
+    /// Where the line not yet ended starts (from the head's start).
+    line_start: usize,
+    /// The bytes of the lines ended so far.
+    total: usize,
+}
+
+impl HeadLimits {
+    fn check(&mut self, head: &[u8]) -> Result<(), HttpError> {
+        while let Some(i) = head
+            .get(self.line_start..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+        {
+            let len = i + 1;
+            if len >= RESPONSE_MAX_LINE {
+                return Err(HttpError::ResponseLineTooLong);
+            }
+            self.total += len;
+            if self.total > RESPONSE_MAX_TOTAL {
+                return Err(HttpError::ResponseHeadTooLarge(self.total));
+            }
+            self.line_start += len;
+        }
+        if head.len().saturating_sub(self.line_start) >= RESPONSE_MAX_LINE {
             return Err(HttpError::ResponseLineTooLong);
         }
-        // (A line still arriving counts once it is whole.)
-        if line.ends_with(b"\n") {
-            total += line.len();
-            if total > RESPONSE_MAX_TOTAL {
-                return Err(HttpError::ResponseHeadTooLarge(total));
-            }
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// RFC 9110 §5.6.2's tchar.
@@ -315,18 +333,20 @@ impl Conn {
         // head trickled in byte by byte is searched once, not once per
         // byte).
         let mut scanned = 0;
+        // A response's lines counted against curl's limits so far.
+        let mut limits = HeadLimits::default();
         // RFC 9112 §2.2: ignore empty lines before a request line.
         loop {
             loop {
                 if self.buffered().starts_with(b"\r\n") {
                     self.pos += 2;
-                    scanned = 0;
                 } else if self.buffered().starts_with(b"\n") {
                     self.pos += 1;
-                    scanned = 0;
                 } else {
                     break;
                 }
+                scanned = 0;
+                limits = HeadLimits::default();
             }
             // A response must begin `HTTP/` (curl's checkhttpprefix, in any
             // case): told from its first bytes, before any line ends.
@@ -340,17 +360,18 @@ impl Conn {
             // (The end's pattern may straddle what comes next.)
             scanned = self.buffered().len().saturating_sub(3);
             // A response may be as large as curl takes (its limits are
-            // per line and in all, not per field): checked on a whole head
-            // past the request bound, or on one that grew past what the
-            // limits allow at all.
-            let most = RESPONSE_MAX_TOTAL + RESPONSE_MAX_LINE;
-            if !self.requests && found.map_or(self.buffered().len() > most, |len| len > MAX_HEAD) {
+            // per line and in all, not per field), checked as its lines
+            // come, so one that passes them fails at once.
+            if !self.requests {
                 let upto = found.unwrap_or(self.buffered().len());
-                response_head_limits(&self.buffered()[..upto])?;
+                limits.check(&self.buf[self.pos..self.pos + upto])?;
             }
             if let Some(len) = found {
-                let max_fields = if self.requests { 100 } else { usize::MAX };
-                let head = parse_head_max(&self.buf[self.pos..self.pos + len], max_fields)?;
+                let head = if self.requests {
+                    parse_head_max(&self.buf[self.pos..self.pos + len], 100, false)?
+                } else {
+                    parse_head_max(&self.buf[self.pos..self.pos + len], usize::MAX, true)?
+                };
                 self.pos += len;
                 return Ok(Some(head));
             }

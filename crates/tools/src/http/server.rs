@@ -140,7 +140,6 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// Percent-decode a path (RFC 3986 §2.1); `None` for bad escapes.
 /// `&`, `<` and `>` as character references, so text shows as itself.
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -162,6 +161,7 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+/// Percent-decode a path (RFC 3986 §2.1); `None` for bad escapes.
 fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
