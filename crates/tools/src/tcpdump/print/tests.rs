@@ -302,12 +302,6 @@ fn hex_only_as_tcpdump_x_prints_it() {
 /// printed them.
 #[test]
 fn edns_as_tcpdump_prints_it() {
-    let hex = |h: &str| -> Vec<u8> {
-        (0..h.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-            .collect()
-    };
     let cases = [
         ("e9070120000100000000000106736572766572036c61620474657374000001000100002904d000000000000c000a0008652ab9f388284df0",
          "59655+ [1au] A? server.lab.test. ar: . OPT UDPsize=1232 [COOKIE 652ab9f388284df0] (56)"),
@@ -336,17 +330,19 @@ fn edns_as_tcpdump_prints_it() {
     assert_eq!(edns_option(300, &[0xab]), "Opt300 ab");
 }
 
+/// Bytes from hex text.
+fn hex(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 /// The response code tcpdump names: the header's four bits, extended by
 /// the OPT record's upper eight (RFC 6891 §6.1.3). The lines are what
 /// tcpdump 4.99.3 printed for these payloads (crafted, written to a pcap).
 #[test]
 fn extended_response_codes_as_tcpdump_names_them() {
-    let hex = |h: &str| -> Vec<u8> {
-        (0..h.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-            .collect()
-    };
     let cases = [
         (
             "1234810000010000000000010161000001000100002904d0010000000000",
