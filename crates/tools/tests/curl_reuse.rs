@@ -106,6 +106,22 @@ fn heads(host: &Host) -> Started {
                     let _ = s.shutdown();
                     return;
                 }
+                if path == "/excess" {
+                    // Two bytes more than Content-Length, kept open.
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\nXY")
+                        .await;
+                    h2.sleep(std::time::Duration::from_secs(60)).await;
+                    return;
+                }
+                if path == "/see" {
+                    // See other, before any body was sent.
+                    let _ = s
+                        .write_all(b"HTTP/1.1 303 See Other\r\nLocation: /count-0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    let _ = s.shutdown();
+                    return;
+                }
                 if let Some(k) = n("/stall-") {
                     // A header line that passes curl's bound, then silence.
                     let out = format!("HTTP/1.1 200 OK\r\nX-L: {}", "a".repeat(k));
@@ -300,4 +316,36 @@ fn expect_waits_across_other_interim_answers() {
     );
     assert_eq!(r.exit, Some(0), "{r:?}");
     assert_eq!(r.stdout, ["ok1", " 5ok1", " 5"], "{r:?}");
+}
+
+/// Bytes past a body's Content-Length: curl says so and does not use the
+/// connection again (the next answer is read on a fresh one). A 303 to an
+/// upload: curl switches to GET.
+#[test]
+fn excess_bytes_close_and_303_switches_an_upload_to_get() {
+    let r = run("curl -sv http://server:8007/excess http://server:8007/count-0");
+    assert_eq!(r.exit, Some(0), "{r:?}");
+    assert_eq!(r.stdout, ["ok", "ok"], "{r:?}");
+    let notes: Vec<&String> = r
+        .stderr
+        .iter()
+        .filter(|l| l.starts_with("* E") || l.contains("(#"))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "* Connected to server (10.99.3.2) port 8007 (#0)",
+            "* Excess found in a read: excess = 2, size = 3, maxdownload = 3, bytecount = 3",
+            "* Connected to server (10.99.3.2) port 8007 (#1)",
+        ],
+        "{r:?}"
+    );
+    let r = run("echo hi | curl -sSvL -T - http://server:8007/see");
+    assert_eq!(r.exit, Some(0), "{r:?}");
+    assert_eq!(r.stdout, ["ok"], "{r:?}");
+    assert!(r.stderr.contains(&"* Switch to GET".to_string()), "{r:?}");
+    assert!(
+        r.stderr.contains(&"> GET /count-0 HTTP/1.1\r".to_string()),
+        "{r:?}"
+    );
 }

@@ -1087,6 +1087,16 @@ text = "e\n"
 on = "server"
 path = "/srv/www/esc/hash#q?.txt"
 text = "h\n"
+
+[[file]]
+on = "server"
+path = "/srv/www/sp ace%/x.txt"
+text = "x\n"
+
+[[file]]
+on = "server"
+path = "/srv/www/evil\r\nSet-Cookie: a=1/x.txt"
+text = "x\n"
 "##
     );
     let r = run_in(
@@ -1096,7 +1106,32 @@ text = "h\n"
             ("1s", "client", "curl -s http://server/esc/"),
             ("2s", "client", "curl -s http://server/esc/hash%23q%3F.txt"),
             ("3s", "client", "curl -s http://server/esc/%3Cb%3Ex%26y.txt"),
+            ("4s", "client", "curl -sI 'http://server/sp%20ace%25?q=1'"),
+            (
+                "5s",
+                "client",
+                "curl -sI http://server/evil%0D%0ASet-Cookie:%20a=1",
+            ),
         ],
+    );
+    // A directory's redirect names it percent-encoded, query kept: no
+    // line end of a name reaches the header.
+    assert!(
+        r[4].stdout
+            .contains(&"Location: /sp%20ace%25/?q=1\r".to_string()),
+        "{:?}",
+        r[4]
+    );
+    assert!(
+        r[5].stdout
+            .contains(&"Location: /evil%0D%0ASet-Cookie%3A%20a%3D1/\r".to_string()),
+        "{:?}",
+        r[5]
+    );
+    assert!(
+        !r[5].stdout.iter().any(|l| l.starts_with("Set-Cookie")),
+        "{:?}",
+        r[5]
     );
     assert!(
         r[1].stdout.contains(

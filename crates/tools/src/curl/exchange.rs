@@ -163,13 +163,6 @@ async fn exchange_once(
                 .next()
                 .is_some_and(|n| n.trim().eq_ignore_ascii_case("expect"))
         });
-        if wanted && !user_expect && version == "1.1" {
-            headers.push(("Expect".into(), "100-continue".into()));
-        }
-        expect = version == "1.1"
-            && headers.iter().any(|(n, v)| {
-                n.eq_ignore_ascii_case("expect") && v.eq_ignore_ascii_case("100-continue")
-            });
         if run.a.upload.is_none()
             && !headers
                 .iter()
@@ -180,6 +173,14 @@ async fn exchange_once(
                 "application/x-www-form-urlencoded".into(),
             ));
         }
+        // (After the body's other headers, as curl writes it.)
+        if wanted && !user_expect && version == "1.1" {
+            headers.push(("Expect".into(), "100-continue".into()));
+        }
+        expect = version == "1.1"
+            && headers.iter().any(|(n, v)| {
+                n.eq_ignore_ascii_case("expect") && v.eq_ignore_ascii_case("100-continue")
+            });
     }
     for (n, v) in &headers {
         // (`Name;` goes out as `Name:`, nothing after the colon.)
@@ -605,6 +606,18 @@ async fn exchange_once(
         Err(e) => return Err(Failure::new(56, format!("Recv failure: {e}"))),
     }
     let got = std::mem::take(&mut run.body);
+    // Bytes past the body's length: the connection's framing is lost, so
+    // curl closes it rather than read them as the next answer.
+    let excess = open.conn.excess();
+    if keep && excess > 0 {
+        if let Some(size) = length.filter(|_| !no_body) {
+            run.info(format!(
+                "Excess found in a read: excess = {excess}, size = {size}, maxdownload = {size}, bytecount = {}",
+                stats.size_download
+            ));
+        }
+        keep = false;
+    }
     if keep {
         run.open = Some(open);
     } else {

@@ -896,8 +896,15 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
                     "Issue another request to this URL: '{}'",
                     next.to_text()
                 ));
-                // RFC 9110 §15.4: curl turns POST into GET for 301-303.
-                if matches!(code, 301..=303) && method == "POST" && a.method.is_none() {
+                // RFC 9110 §15.4: curl turns POST into GET for 301-303,
+                // and any method but GET and HEAD (an upload's PUT too)
+                // for 303 (Curl_follow).
+                let switch = match code {
+                    301 | 302 => method == "POST",
+                    303 => method != "GET" && method != "HEAD",
+                    _ => false,
+                };
+                if switch && a.method.is_none() {
                     // (curl 7.88's Curl_follow words each.)
                     run.info(if code == 303 {
                         "Switch to GET".to_string()

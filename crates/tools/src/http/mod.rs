@@ -293,6 +293,11 @@ impl Conn {
         }
     }
 
+    /// How many bytes were read past what was asked for so far.
+    pub fn excess(&self) -> usize {
+        self.buffered().len()
+    }
+
     fn buffered(&self) -> &[u8] {
         &self.buf[self.pos..]
     }

@@ -161,6 +161,56 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+/// RFC 9112 §3.2's Host value, `uri-host [ ":" port ]` (RFC 3986 §3.2.2):
+/// a name of unreserved characters, sub-delimiters and escapes, or a
+/// bracketed literal, then digits after a colon. Empty is allowed (an
+/// empty authority).
+fn valid_host(v: &str) -> bool {
+    let (host, port) = if let Some(rest) = v.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((lit, after)) => {
+                if lit.is_empty()
+                    || !lit
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || b":.".contains(&b))
+                {
+                    return false;
+                }
+                match after.strip_prefix(':') {
+                    Some(p) => ("", Some(p)),
+                    None if after.is_empty() => ("", None),
+                    None => return false,
+                }
+            }
+            None => return false,
+        }
+    } else {
+        match v.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (v, None),
+        }
+    };
+    let host_ok = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
+    host_ok && port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A query as received, with anything that may not stand in a header
+/// or a URL (controls, spaces, bytes past ASCII) percent-encoded; what was
+/// already encoded stays so.
+fn percent_encode_query(q: &str) -> String {
+    let mut out = String::with_capacity(q.len());
+    for b in q.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Percent-decode a path (RFC 3986 §2.1); `None` for bad escapes.
 fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
@@ -229,8 +279,14 @@ impl Site {
         let Some(path) = percent_decode(path).filter(|p| p.starts_with('/')) else {
             return Response::error(400);
         };
+        // (The query, as sent, goes with a directory's redirect.)
+        let query = target
+            .split('#')
+            .next()
+            .and_then(|t| t.split_once('?'))
+            .map(|(_, q)| q);
         match method {
-            "GET" | "HEAD" => self.file(&path),
+            "GET" | "HEAD" => self.file(&path, query),
             "POST" => {
                 let ctype = req.header("content-type").unwrap_or("text/plain");
                 Response::new(200, ctype, body.to_vec())
@@ -243,7 +299,7 @@ impl Site {
         }
     }
 
-    fn file(&self, path: &str) -> Response {
+    fn file(&self, path: &str, query: Option<&str>) -> Response {
         let fs = self.host.fs();
         let Some(full) = tcplab_host::fs::normalize(&format!("{}/{}", self.root, path)) else {
             return Response::error(403);
@@ -254,8 +310,16 @@ impl Site {
         }
         if fs.is_dir(&full) {
             if !path.ends_with('/') {
+                // The path percent-encoded again (a name may hold `%`,
+                // `#`, `?`, spaces or even a line end, which must not
+                // reach the header raw), the query kept.
+                let mut to = format!("{}/", percent_encode(path));
+                if let Some(q) = query {
+                    to.push('?');
+                    to.push_str(&percent_encode_query(q));
+                }
                 let mut r = Response::new(301, "text/html", Vec::new());
-                r.headers.push(("Location".into(), format!("{path}/")));
+                r.headers.push(("Location".into(), to));
                 return r;
             }
             if let Ok(index) = fs.read(&format!("{full}/index.html")) {
@@ -356,7 +420,8 @@ pub async fn connection(site: Rc<Site>, stream: Stream, slot: &Slot) {
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
             .count();
-        if (minor == "1.1" && hosts == 0) || hosts > 1 {
+        let bad_host = head.header("host").is_some_and(|h| !valid_host(h));
+        if (minor == "1.1" && hosts == 0) || hosts > 1 || bad_host {
             refuse(&mut conn, &site, slot, 400, minor).await;
             break;
         }
@@ -637,6 +702,19 @@ mod tests {
             assert_eq!(percent_decode(&link).as_deref(), Some(name));
         }
         assert_eq!(html_escape("<a&b>"), "&lt;a&amp;b&gt;");
+        for ok in [
+            "server",
+            "server:8080",
+            "10.0.0.1:80",
+            "[::1]:8080",
+            "",
+            "a,b",
+        ] {
+            assert!(valid_host(ok), "{ok}");
+        }
+        for bad in ["x, y", "a b", "host:80a", "[::1", "[zz]", "h/x", "h\tx"] {
+            assert!(!valid_host(bad), "{bad}");
+        }
         assert_eq!(percent_decode("/a%2"), None);
         assert_eq!(percent_decode("/%zz"), None);
         assert_eq!(content_type("/x/index.HTML"), "text/html");
