@@ -163,7 +163,9 @@ fn run(cmd: &str) -> common::Ran {
         "closer"
     };
     let text = format!(
-        "{NET}\n[[run]]\nat = \"0s\"\non = \"server\"\ncmd = \"{server}\"\n\
+        "{NET}\n[[file]]\non = \"client\"\npath = \"/tmp/up.txt\"\ntext = \"hello\"\n\
+         [[file]]\non = \"client\"\npath = \"/tmp/two.txt\"\ntext = \"second\"\n\
+         [[run]]\nat = \"0s\"\non = \"server\"\ncmd = \"{server}\"\n\
          [[run]]\nat = \"1s\"\non = \"client\"\ncmd = '''{cmd}'''\n"
     );
     let ran = run_file_with(&text, &Closer);
@@ -346,6 +348,33 @@ fn excess_bytes_close_and_303_switches_an_upload_to_get() {
     assert!(r.stderr.contains(&"* Switch to GET".to_string()), "{r:?}");
     assert!(
         r.stderr.contains(&"> GET /count-0 HTTP/1.1\r".to_string()),
+        "{r:?}"
+    );
+}
+
+/// Each -T goes to the URL in its place (a URL past the last -T is a
+/// GET), and a URL whose path ends in `/` gets the file's name.
+#[test]
+fn each_upload_goes_to_its_own_url() {
+    let r = run(
+        "curl -sv -T /tmp/up.txt -T /tmp/two.txt http://server:8007/dir/ http://server:8007/b http://server:8007/c",
+    );
+    let sent: Vec<&String> = r
+        .stderr
+        .iter()
+        .filter(|l| {
+            l.starts_with("> PUT") || l.starts_with("> GET") || l.starts_with("> Content-Length")
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "> PUT /dir/up.txt HTTP/1.1\r",
+            "> Content-Length: 5\r",
+            "> PUT /b HTTP/1.1\r",
+            "> Content-Length: 6\r",
+            "> GET /c HTTP/1.1\r",
+        ],
         "{r:?}"
     );
 }

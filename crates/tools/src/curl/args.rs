@@ -22,8 +22,9 @@ pub struct CurlArgs {
     pub urls: Vec<String>,
     pub method: Option<String>,
     pub data: Vec<(DataKind, String)>,
-    /// `-T FILE`: upload the file with PUT.
-    pub upload: Option<String>,
+    /// Each `-T FILE`: the file uploaded with PUT to the URL in the same
+    /// place (the first -T to the first URL...).
+    pub uploads: Vec<String>,
     /// `-u USER:PASSWORD`: Basic authentication.
     pub user: Option<String>,
     /// `-e URL`: the Referer header.
@@ -205,15 +206,10 @@ impl CurlArgs {
     /// Whether a body comes from standard input: `-d @-` (any `-d`-like
     /// option but `--data-raw`) or `-T -`.
     pub fn reads_stdin(&self) -> bool {
-        self.upload.as_deref().is_some_and(is_stdin)
+        self.uploads.iter().any(|u| is_stdin(u))
             || self.data.iter().any(|(kind, d)| {
                 *kind != DataKind::Raw && d.strip_prefix('@').is_some_and(is_stdin)
             })
-    }
-
-    /// `-T -`: an upload of unknown length, which curl sends chunked.
-    pub fn uploads_stdin(&self) -> bool {
-        self.upload.as_deref().is_some_and(is_stdin)
     }
 
     pub fn parse(args: &[String]) -> Result<CurlArgs, Usage> {
@@ -305,7 +301,7 @@ impl CurlArgs {
                 "d" | "data" => a.data.push((DataKind::Ascii, v)),
                 "data-binary" => a.data.push((DataKind::Binary, v)),
                 "data-raw" => a.data.push((DataKind::Raw, v)),
-                "T" | "upload-file" => a.upload = Some(v),
+                "T" | "upload-file" => a.uploads.push(v),
                 "u" | "user" => a.user = Some(v),
                 "e" | "referer" => a.referer = Some(v),
                 "compressed" => a.compressed = true,

@@ -22,6 +22,7 @@ use crate::http::Head;
 pub(super) fn request_body(
     host: &Host,
     a: &CurlArgs,
+    upload: Option<&str>,
     stdin: &[u8],
     err: &mut Output,
 ) -> Result<Option<Vec<u8>>, Failure> {
@@ -31,7 +32,7 @@ pub(super) fn request_body(
         }
         host.fs().read(path).map(|d| d.to_vec()).ok()
     };
-    if let Some(path) = &a.upload {
+    if let Some(path) = upload {
         return match read(path) {
             Some(d) => Ok(Some(d)),
             None => {

@@ -128,7 +128,7 @@ async fn exchange_once(
     // goes out in the chunked coding with no Content-Length (RFC 9112
     // §6.2: a sender MUST NOT send both).
     let chunked = body.is_some()
-        && (run.a.uploads_stdin()
+        && (run.upload.as_deref().is_some_and(args::is_stdin)
             || headers.iter().any(|(n, v)| {
                 n.eq_ignore_ascii_case("transfer-encoding")
                     && v.to_ascii_lowercase().contains("chunked")
@@ -153,7 +153,7 @@ async fn exchange_once(
         // curl asks before sending an upload (-T) that is not empty, and
         // a POST body over a megabyte, unless the user set Expect (an
         // empty `-H 'Expect:'` turns it off); not in HTTP/1.0.
-        let wanted = if run.a.upload.is_some() {
+        let wanted = if run.upload.is_some() {
             chunked || !b.is_empty()
         } else {
             !chunked && b.len() > EXPECT_POST_THRESHOLD
@@ -163,7 +163,7 @@ async fn exchange_once(
                 .next()
                 .is_some_and(|n| n.trim().eq_ignore_ascii_case("expect"))
         });
-        if run.a.upload.is_none()
+        if run.upload.is_none()
             && !headers
                 .iter()
                 .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))

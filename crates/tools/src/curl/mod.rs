@@ -104,6 +104,8 @@ struct Run<'a> {
     /// Standard input, when a body comes from it (read before the first
     /// transfer).
     stdin: Vec<u8>,
+    /// This URL's `-T` file, if it has one.
+    upload: Option<String>,
     /// The transfer's reused connection died before any answer: ask
     /// again (see [`Run::retry`]).
     died: bool,
@@ -517,6 +519,7 @@ pub async fn run(host: Host, a: CurlArgs, stdin: Stdin, mut out: Output, mut err
         err: &mut err,
         open: None,
         stdin,
+        upload: None,
         died: false,
         next_conn: 0,
         current: None,
@@ -743,6 +746,22 @@ pub async fn run(host: Host, a: CurlArgs, stdin: Stdin, mut out: Output, mut err
 async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(), Failure> {
     let a = run.a;
     let mut url = Url::parse(url_text)?;
+    // Each -T goes to the URL in its place; a URL whose path ends in `/`
+    // gets the file's name added, as curl adds it.
+    run.upload = a.uploads.get(stats.urlnum).cloned();
+    if let Some(file) = run.upload.as_deref().filter(|f| !args::is_stdin(f)) {
+        let name = file.rsplit('/').next().unwrap_or(file);
+        let (path, query) = match url.target.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (url.target.clone(), None),
+        };
+        if path.ends_with('/') && !name.is_empty() {
+            url.target = format!("{path}{name}");
+            if let Some(q) = query {
+                url.target = format!("{}?{q}", url.target);
+            }
+        }
+    }
     let output = a.outputs.get(stats.urlnum);
     let sink = match output {
         Some(Some(o)) if o == "-" => Sink::Terminal,
@@ -777,9 +796,9 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
     };
     run.body.clear();
     run.body_sink = Some(sink.clone());
-    let body = request_body(&run.host, a, &run.stdin, run.err)?;
+    let body = request_body(&run.host, a, run.upload.as_deref(), &run.stdin, run.err)?;
     let inferred = match (a.head, &body) {
-        _ if a.upload.is_some() => "PUT",
+        _ if run.upload.is_some() => "PUT",
         (true, _) => "HEAD",
         (false, Some(_)) => "POST",
         (false, None) => "GET",
