@@ -23,6 +23,7 @@ fn configs() -> &'static (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) 
             not_before: 1_735_689_600,
             not_after: 1_735_689_600 + 86_400 * 365,
             key_seed: [7; 32],
+            key_kind: tcplab_tls::KeyKind::Ed25519,
             serial: 1,
             issuer: None,
         })

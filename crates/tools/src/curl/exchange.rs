@@ -214,7 +214,6 @@ async fn exchange_once(
         .saturating_since(stats.start.expect("started"));
     let mut bytes = request.into_bytes();
     let wire_body = body.map(|b| if chunked { chunked_body(b) } else { b.to_vec() });
-    // With `Expect: 100-continue` the body waits for the server's word.
     // With `Expect: 100-continue` a body waits for the server's word (an
     // empty one has nothing to wait for).
     let mut held = None;
@@ -236,7 +235,8 @@ async fn exchange_once(
     // How long curl waits for it: a second from the request, whatever
     // other interim answers come meanwhile (EXPIRE_100_TIMEOUT).
     let expect_until = held.map(|_| run.host.now() + EXPECT_WAIT);
-    let upload = body.map_or(0, <[u8]>::len); // --limit-rate counts from the request on, per transfer.
+    let upload = body.map_or(0, <[u8]>::len);
+    // --limit-rate counts from the request on, per transfer.
     open.conn.pace = run
         .a
         .limit_rate
