@@ -302,12 +302,23 @@ impl Stdin {
 
     /// Everything until the end of input.
     pub async fn read_to_end(&self) -> Vec<u8> {
+        self.read_to_end_within(usize::MAX)
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Everything until the end of input if it is at most `max` bytes;
+    /// `None`, having read no further, once it is more.
+    pub async fn read_to_end_within(&self, max: usize) -> Option<Vec<u8>> {
         let mut all = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
             let n = self.read(&mut buf).await;
             if n == 0 {
-                return all;
+                return Some(all);
+            }
+            if all.len() + n > max {
+                return None;
             }
             all.extend_from_slice(&buf[..n]);
         }

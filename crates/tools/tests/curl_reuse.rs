@@ -156,6 +156,15 @@ fn heads(host: &Host) -> Started {
     Started { pid, daemon: true }
 }
 
+/// The lines of `r`'s standard error that `keep` picks, in order.
+fn stderr_lines(r: &common::Ran, keep: impl Fn(&str) -> bool) -> Vec<&str> {
+    r.stderr
+        .iter()
+        .map(String::as_str)
+        .filter(|l| keep(l))
+        .collect()
+}
+
 fn run(cmd: &str) -> common::Ran {
     let server = if cmd.contains(":8007") {
         "heads"
@@ -177,12 +186,7 @@ fn a_closed_keep_alive_connection_is_not_reused() {
     let r = run("curl -sv http://server:8002/imm http://server:8002/imm2");
     assert_eq!(r.exit, Some(0), "{r:?}");
     assert_eq!(r.stdout, ["ok1", "ok1"], "{r:?}");
-    let notes: Vec<&str> = r
-        .stderr
-        .iter()
-        .filter(|l| l.starts_with("* "))
-        .map(String::as_str)
-        .collect();
+    let notes = stderr_lines(&r, |l| l.starts_with("* "));
     assert_eq!(
         notes,
         [
@@ -205,12 +209,7 @@ fn a_request_on_a_connection_that_died_is_asked_again() {
     let r = run("curl -sv http://server:8002/fin http://server:8002/fin2");
     assert_eq!(r.exit, Some(0), "{r:?}");
     assert_eq!(r.stdout, ["ok1", "ok1"], "{r:?}");
-    let notes: Vec<&str> = r
-        .stderr
-        .iter()
-        .filter(|l| l.starts_with("* ") || l.starts_with("> GET"))
-        .map(String::as_str)
-        .collect();
+    let notes = stderr_lines(&r, |l| l.starts_with("* ") || l.starts_with("> GET"));
     assert_eq!(
         notes,
         [
@@ -328,11 +327,7 @@ fn excess_bytes_close_and_303_switches_an_upload_to_get() {
     let r = run("curl -sv http://server:8007/excess http://server:8007/count-0");
     assert_eq!(r.exit, Some(0), "{r:?}");
     assert_eq!(r.stdout, ["ok", "ok"], "{r:?}");
-    let notes: Vec<&String> = r
-        .stderr
-        .iter()
-        .filter(|l| l.starts_with("* E") || l.contains("(#"))
-        .collect();
+    let notes = stderr_lines(&r, |l| l.starts_with("* E") || l.contains("(#"));
     assert_eq!(
         notes,
         [
@@ -359,13 +354,9 @@ fn each_upload_goes_to_its_own_url() {
     let r = run(
         "curl -sv -T /tmp/up.txt -T /tmp/two.txt http://server:8007/dir/ http://server:8007/b http://server:8007/c",
     );
-    let sent: Vec<&String> = r
-        .stderr
-        .iter()
-        .filter(|l| {
-            l.starts_with("> PUT") || l.starts_with("> GET") || l.starts_with("> Content-Length")
-        })
-        .collect();
+    let sent = stderr_lines(&r, |l| {
+        l.starts_with("> PUT") || l.starts_with("> GET") || l.starts_with("> Content-Length")
+    });
     assert_eq!(
         sent,
         [

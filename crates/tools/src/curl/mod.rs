@@ -491,22 +491,15 @@ pub async fn run(host: Host, a: CurlArgs, stdin: Stdin, mut out: Output, mut err
     // — here at most what a host's disk holds (input from a pipeline
     // that could be fed from the network is bounded like a download).
     let stdin = if a.reads_stdin() {
-        let mut all = Vec::new();
-        let mut buf = vec![0u8; 64 << 10];
-        loop {
-            let n = stdin.read(&mut buf).await;
-            if n == 0 {
-                break;
-            }
-            if all.len() + n > exchange::MAX_HELD {
+        match stdin.read_to_end_within(exchange::MAX_HELD).await {
+            Some(all) => all,
+            None => {
                 if !a.silent || a.show_error {
                     err.line("curl: (26) Failed to open/read local data from file/application");
                 }
                 return 26;
             }
-            all.extend_from_slice(&buf[..n]);
         }
-        all
     } else {
         Vec::new()
     };
