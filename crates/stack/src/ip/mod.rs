@@ -95,6 +95,10 @@ pub struct IpLayer {
     /// protocol) (`next_ident`).
     idents: Box<[u16]>,
     ident_key: KeyedState,
+    /// The last triple `next_ident` hashed and its hash: a host talking
+    /// to one peer asks for the same triple datagram after datagram, and
+    /// the hash depends on nothing else (the key never changes).
+    ident_memo: Option<(u64, Protocol, u64)>,
     pub default_ttl: u8,
     pub forwarding: bool,
     /// Buffers given back by the driver, reused to avoid allocation.
@@ -129,6 +133,7 @@ impl IpLayer {
                     config.seed.rotate_left(31) ^ start ^ 0x7263_3737_3339_2e33,
                 )
             },
+            ident_memo: None,
             default_ttl: config.default_ttl,
             forwarding: config.forwarding,
             pool: Vec::new(),
@@ -165,9 +170,16 @@ impl IpLayer {
         // (Words, not `Hash` of the addresses: the same on every Rust
         // release, so a seeded capture keeps its identifications.)
         let pair = u64::from(u32::from(src)) << 32 | u64::from(u32::from(dst));
-        let h = self
-            .ident_key
-            .hash_words(pair, u64::from(u8::from(protocol)));
+        let h = match self.ident_memo {
+            Some((p, proto, h)) if p == pair && proto == protocol => h,
+            _ => {
+                let h = self
+                    .ident_key
+                    .hash_words(pair, u64::from(u8::from(protocol)));
+                self.ident_memo = Some((pair, protocol, h));
+                h
+            }
+        };
         let slot = &mut self.idents[(h as usize) % IDENT_BUCKETS];
         *slot = slot.wrapping_add(1);
         slot.wrapping_add((h >> 32) as u16)

@@ -682,6 +682,15 @@ fn identifications_count_per_destination() {
     assert_eq!(ip.next_ident(me, y, Protocol::Udp), probe.wrapping_add(1));
     // Sequences of different destinations start apart.
     assert_ne!(first, probe);
+    // Another protocol to the same destination is another sequence (the
+    // layer remembers the last triple's hash: each part of it counts).
+    let tcp = ip.next_ident(me, x, Protocol::Tcp);
+    assert_eq!(ip.next_ident(me, x, Protocol::Tcp), tcp.wrapping_add(1));
+    assert_eq!(ip.next_ident(me, x, Protocol::Udp), first.wrapping_add(102));
+    assert_eq!(ip.next_ident(x, me, Protocol::Udp), {
+        let mut fresh = IpLayer::new(&crate::Config::default(), &mut crate::Rng::new(7));
+        fresh.next_ident(x, me, Protocol::Udp)
+    });
 }
 
 #[test]
