@@ -53,6 +53,8 @@ struct Inner {
     io: IoTable,
     next_pid: Cell<Pid>,
     current_pid: Cell<Option<Pid>>,
+    /// How many processes have exited (`exits`).
+    exits: Cell<u64>,
     processes: RefCell<BTreeMap<Pid, ProcessInfo>>,
     socket_owner: RefCell<BTreeMap<SocketId, (Pid, u32)>>,
     next_fd: RefCell<BTreeMap<Pid, u32>>,
@@ -179,6 +181,7 @@ impl Host {
                 io: RefCell::default(),
                 next_pid: Cell::new(100),
                 current_pid: Cell::new(None),
+                exits: Cell::new(0),
                 processes: RefCell::new(BTreeMap::new()),
                 socket_owner: RefCell::new(BTreeMap::new()),
                 next_fd: RefCell::new(BTreeMap::new()),
@@ -657,9 +660,18 @@ impl Host {
     /// Record a process's exit status.
     pub fn set_exit(&self, pid: Pid, code: i32) {
         if let Some(p) = self.inner.processes.borrow_mut().get_mut(&pid) {
+            if p.exit.is_none() {
+                self.inner.exits.set(self.inner.exits.get() + 1);
+            }
             p.exit = Some(code);
         }
         self.inner.io.borrow_mut().remove(&pid);
+    }
+
+    /// How many of the host's processes have exited so far: a driver that
+    /// looks for exits need not look again while it stays the same.
+    pub fn exits(&self) -> u64 {
+        self.inner.exits.get()
     }
 
     pub fn process(&self, pid: Pid) -> Option<ProcessInfo> {
@@ -682,6 +694,9 @@ impl Host {
         self.inner.io.borrow_mut().remove(&pid);
         let mut procs = self.inner.processes.borrow_mut();
         if let Some(p) = procs.get_mut(&pid) {
+            if p.exit.is_none() {
+                self.inner.exits.set(self.inner.exits.get() + 1);
+            }
             p.exit.get_or_insert(-9);
         }
     }
@@ -1016,10 +1031,17 @@ impl Host {
         // drops the outgoing copy on `lo`).
         let tapping = {
             let mut taps = self.inner.taps.borrow_mut();
-            taps.retain(|w| w.strong_count() > 0);
+            if !taps.is_empty() {
+                taps.retain(|w| w.strong_count() > 0);
+            }
             !taps.is_empty()
         };
-        self.inner.stack.borrow_mut().capture_loopback(tapping);
+        {
+            let mut stack = self.inner.stack.borrow_mut();
+            if stack.capturing_loopback() != tapping {
+                stack.capture_loopback(tapping);
+            }
+        }
         loop {
             let mut buf = std::mem::take(&mut *self.inner.tx_buf.borrow_mut());
             let t = self.inner.stack.borrow_mut().poll_transmit(now, &mut buf);

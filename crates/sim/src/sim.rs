@@ -320,6 +320,9 @@ pub struct Sim {
     /// after a node ran looks at that node's alone (a run of thousands of
     /// hosts each with a command stays linear).
     of_node: Vec<Vec<(u64, Pid, bool)>>,
+    /// Each node's count of exited processes (`Host::exits`) when it was
+    /// last reaped: while it stays, nothing there has exited since.
+    exits_seen: Vec<u64>,
     started: u64,
     transcript: Rc<RefCell<Kept>>,
     sink: Rc<RefCell<Option<TranscriptSink>>>,
@@ -594,6 +597,11 @@ impl Sim {
         let mut exits = Vec::new();
         for n in range {
             let host = &self.nodes[n].host;
+            let count = host.exits();
+            if count == self.exits_seen[n] {
+                continue;
+            }
+            self.exits_seen[n] = count;
             self.of_node[n].retain(|&(seq, pid, daemon)| match host.exit_status(pid) {
                 Some(code) => {
                     exits.push((daemon, seq, n, pid, code));

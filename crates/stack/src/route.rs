@@ -158,7 +158,16 @@ impl RouteTable {
     }
 
     /// Drop the routes learned from redirects that expired by `now`.
+    #[inline]
     pub fn expire(&mut self, now: Instant) {
+        // (Called before anything routes at a new time: nearly always
+        // with nothing learned.)
+        if !self.learned.is_empty() {
+            self.expire_learned(now);
+        }
+    }
+
+    fn expire_learned(&mut self, now: Instant) {
         if self.learned.iter().all(|&(_, t)| t > now) {
             return;
         }

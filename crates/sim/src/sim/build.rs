@@ -195,6 +195,7 @@ impl Sim {
             foreground: Vec::new(),
             background: Vec::new(),
             of_node: vec![Vec::new(); scenario.nodes.len()],
+            exits_seen: vec![0; scenario.nodes.len()],
             started: 0,
             transcript: Rc::default(),
             sink: Rc::new(RefCell::new(None)),

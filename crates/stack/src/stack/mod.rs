@@ -171,6 +171,12 @@ impl Stack {
         }
     }
 
+    /// Whether looped datagrams are being copied (`capture_loopback`).
+    #[inline]
+    pub fn capturing_loopback(&self) -> bool {
+        self.loopback_captured.is_some()
+    }
+
     /// The looped datagrams copied since the last call, and how many were
     /// not for lack of room.
     pub fn take_loopback_captured(&mut self) -> (Vec<Vec<u8>>, u64) {
