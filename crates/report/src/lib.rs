@@ -282,7 +282,8 @@ d.setAttribute('data-report-errors',(d.getAttribute('data-report-errors')||'')+e
 pub fn html(a: &Analysis<'_>) -> String {
     let s = a.input.scenario;
     let rec = a.input.recording;
-    let title = s.title.as_deref().unwrap_or("tcplab run");
+    // (As the transcript's header names an untitled scenario.)
+    let title = s.title.as_deref().unwrap_or("scenario");
     let mut h = String::new();
     let _ = write!(
         h,

@@ -610,6 +610,9 @@ cmd = "nc -z b 1-1300"
     let a = analyse(r.input());
     assert_eq!(a.conns.len(), 1300, "one connection per port");
     let html = tcplab_report::html(&a);
+    // An untitled scenario is headed as the transcript heads it.
+    assert!(html.contains("<title>scenario — tcplab report</title>"));
+    assert!(html.contains("<h1>scenario</h1>"));
     assert_eq!(
         html.matches("<section class=\"conn\"").count(),
         MAX_CONNS_DRAWN

@@ -94,6 +94,9 @@ pub struct TcpStats {
     pub syncookies_failed: u64,
     /// Half-open connections that gave up after their SYN-ACK retries.
     pub embryonic_timeouts: u64,
+    /// Half-open passive connections ended by a reset or a SYN in
+    /// SYN-RECEIVED (Linux's EmbryonicRsts).
+    pub embryonic_rsts: u64,
     /// ACKs not sent in answer to out-of-window segments (rate limit).
     pub oow_rate_limited: u64,
     /// Segments dropped by PAWS (RFC 7323 §5), and segments dropped for
@@ -309,6 +312,11 @@ impl fmt::Display for Stats {
         opt_number(f, "SYN cookies sent", tcp.syncookies_sent)?;
         opt_number(f, "SYN cookies received", tcp.syncookies_recv)?;
         opt_number(f, "invalid SYN cookies received", tcp.syncookies_failed)?;
+        opt_number(
+            f,
+            "resets received for embryonic SYN_RECV sockets",
+            tcp.embryonic_rsts,
+        )?;
         // TWRecycled: Linux counts a TIME-WAIT taken over by a new
         // outgoing connection (tcp_twsk_unique) here.
         opt_number(

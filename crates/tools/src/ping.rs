@@ -615,6 +615,11 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                         err.line(format!("ping: local error: message too long, mtu={mtu}"));
                     }
                 }
+                // No route (ENETUNREACH): iputils 20221126 looks in the
+                // socket's error queue, finds nothing queued, and counts the
+                // probe as sent and lost — no message, no error (pinger's
+                // "local errors" with receive_error_msg below zero).
+                Err(SendError::NoRoute(_)) => {}
                 Err(e) => {
                     st.errors += 1;
                     err.line(format!("ping: sendmsg: {e}"));

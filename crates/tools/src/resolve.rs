@@ -224,7 +224,9 @@ pub async fn lookup_all(host: &Host, name: &str) -> Result<(Vec<Ipv4Addr>, Strin
         // official name, the first (`PING www.example` for `ping www`).
         return Ok((vec![addr], canonical));
     }
-    if host.resolver().nameservers.is_empty() || name.len() > 253 {
+    // An empty name is no name: glibc's getaddrinfo says EAI_NONAME
+    // without asking (`ping ""`: "Name or service not known").
+    if host.resolver().nameservers.is_empty() || name.is_empty() || name.len() > 253 {
         return Err(ResolveError::NoName);
     }
     let mut no_server = false;

@@ -227,6 +227,7 @@ fn tools_resolve_names_through_dns() {
         "traceroute server.lab.test",
         "nc -z -v mail.lab.test 25",
         "ping -c 1 nowhere.lab.test",
+        "ping -c 1 ''",
     ]);
     // The client has name servers, so its hosts table knows only itself:
     // every other name and address goes through DNS.
@@ -255,6 +256,16 @@ fn tools_resolve_names_through_dns() {
     assert_eq!(
         r[3].stderr,
         ["ping: nowhere.lab.test: Name or service not known"]
+    );
+    // An empty name is no name: not asked for (glibc's getaddrinfo
+    // answers EAI_NONAME at once, where a question would have ended in
+    // "Temporary failure in name resolution").
+    assert_eq!(
+        (r[4].exit, r[4].stderr.as_slice()),
+        (
+            Some(2),
+            &["ping: : Name or service not known".to_string()][..]
+        )
     );
 }
 

@@ -411,3 +411,45 @@ down = true
         ]
     );
 }
+
+/// A probe ping cannot send for want of a route is sent and lost as far as
+/// iputils 20221126 counts (pinger: sendmsg's ENETUNREACH, nothing in the
+/// error queue): no "sendmsg" line and no "+N errors".
+#[test]
+fn a_probe_with_no_route_is_lost_without_a_word() {
+    let text = format!(
+        "{NET}\n{}",
+        r#"
+[[run]]
+at = "0s"
+on = "client"
+cmd = "ping -n -i 0.5 -c 6 10.1.2.2"
+[[run]]
+at = "1.2s"
+on = "client"
+route = "del default"
+[[run]]
+at = "2.3s"
+on = "client"
+route = "add default via 10.1.1.1"
+"#
+    );
+    let scenario = load_checked("t.toml", &text, &|c| Tools.check(c)).unwrap();
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
+    let lines: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = lines.clone();
+    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
+        if let TranscriptEvent::Output(l) = ev {
+            sink.borrow_mut().push(l.text.clone());
+        }
+    }));
+    sim.run(&Tools);
+    let lines = lines.borrow();
+    assert!(!lines.iter().any(|l| l.contains("sendmsg")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("6 packets transmitted, 4 received, 33.3333% packet loss")),
+        "{lines:?}"
+    );
+}

@@ -139,6 +139,14 @@ fn node(
             format!("`{name}` cannot name a host: a command would read it as an option"),
         ));
     }
+    // A name's labels are not empty (RFC 1035 §2.3.1); a leading `.`
+    // would also hide the node's capture file.
+    if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+        return Err(l.at(
+            &n.name,
+            format!("`{name}` cannot name a host: no leading, trailing or doubled `.`"),
+        ));
+    }
     if name.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return Err(l.at(
             &n.name,

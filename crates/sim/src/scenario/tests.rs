@@ -663,6 +663,9 @@ fn a_host_name_must_read_as_a_name() {
         ("LocalHost", "every host's own name"),
         ("a.localhost", "every host's own name"),
         (&"h".repeat(64), "at most 63 characters, this one 64"),
+        (".a", "no leading, trailing or doubled `.`"),
+        ("a.", "no leading, trailing or doubled `.`"),
+        ("a..b", "no leading, trailing or doubled `.`"),
     ] {
         let e = err(&GOOD.replace("name = \"server\"", &format!("name = \"{name}\"")));
         assert!(e.message.contains(says), "{name}: {e}");

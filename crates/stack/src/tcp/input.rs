@@ -529,9 +529,11 @@ impl Connection {
                 opening: Opening::Passive,
                 ..
             } => {
-                // A passive open goes back to LISTEN: drop the embryo.
+                // A passive open goes back to LISTEN: drop the embryo
+                // (Linux's tcp_check_req: AttemptFails and EmbryonicRsts).
                 out.discard = true;
                 ctx.stats.attempt_fails += 1;
+                ctx.stats.embryonic_rsts += 1;
                 self.enter_closed(ctx.now);
             }
             Phase::SynReceived { .. } => {
@@ -588,7 +590,10 @@ impl Connection {
         } = self.phase
         {
             // RFC 9293: "If the connection was initiated with a passive OPEN,
-            // then return this connection to the LISTEN state".
+            // then return this connection to the LISTEN state". (Linux's
+            // tcp_check_req counts a SYN there as it counts a reset.)
+            ctx.stats.attempt_fails += 1;
+            ctx.stats.embryonic_rsts += 1;
             out.discard = true;
             self.enter_closed(ctx.now);
             return false;
@@ -644,6 +649,10 @@ impl Connection {
             // tcpi_bytes_acked.
             if opening == Opening::Passive {
                 self.counters.bytes_acked = self.counters.bytes_acked.saturating_sub(1);
+                // Linux counts PassiveOpens when the handshake completes
+                // and the child socket is made (tcp_create_openreq_child),
+                // not for a SYN answered and then reset.
+                ctx.stats.passive_opens += 1;
             }
             self.handshake_done(ctx);
             if close_queued {

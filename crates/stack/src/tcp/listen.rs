@@ -154,7 +154,6 @@ impl TcpLayer {
                 Some((route.mtu, link)),
             );
             conn.negotiate(&ctx, seg);
-            ctx.stats.passive_opens += 1;
         }
         // Text in the SYN is not queued: without an acknowledgment for it,
         // the peer sends it again once the connection is established.
@@ -238,6 +237,8 @@ impl TcpLayer {
             return true;
         };
         self.stats.syncookies_recv += 1;
+        // (The connection is made now, established: Linux counts
+        // PassiveOpens where the child socket is created.)
         self.stats.passive_opens += 1;
         let iss = seg.ack_number - 1;
         let (congestion, opts) = self.listener_settings(lkey);

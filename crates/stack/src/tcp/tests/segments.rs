@@ -640,6 +640,38 @@ fn syn_received_rst_returns_to_listen() {
     let _ = l;
 }
 
+/// Linux's counters for a passive open (netstat -s): PassiveOpens when the
+/// handshake completes (tcp_create_openreq_child), not at the SYN; a reset
+/// in SYN-RECEIVED is a failed attempt and an EmbryonicRsts.
+#[test]
+fn passive_opens_count_completed_handshakes_only() {
+    let mut b = Bench::new(|_| {});
+    syn_received(&mut b);
+    let tcp = |b: &Bench| b.s.stats().tcp;
+    assert_eq!(tcp(&b).passive_opens, 0);
+    b.send(Seg::new(RST, IRS + 1, 0));
+    b.nothing();
+    let t = tcp(&b);
+    assert_eq!(
+        (t.passive_opens, t.attempt_fails, t.embryonic_rsts),
+        (0, 1, 1)
+    );
+    b.send(Seg::new(SYN, IRS + 50, 0));
+    let iss2 = b.one().seq;
+    b.send(Seg::new(ACK, IRS + 51, iss2 + 1));
+    b.nothing();
+    let t = tcp(&b);
+    assert_eq!(
+        (t.passive_opens, t.attempt_fails, t.embryonic_rsts),
+        (1, 1, 1)
+    );
+    assert!(b
+        .s
+        .stats()
+        .to_string()
+        .contains("    1 resets received for embryonic SYN_RECV sockets\n"));
+}
+
 /// A passive open whose SYN announces `mss`.
 pub(super) fn established_with_mss(b: &mut Bench, mss: u16) -> (TcpHandle, u32) {
     let l = b.s.tcp_listen(sa(US, PORT), 4).unwrap();
