@@ -305,6 +305,11 @@ impl TcpStream {
         self.host.with_stack(|s| s.tcp_set_nodelay(self.handle, on))
     }
 
+    /// `TCP_CORK`: partial segments wait until it comes off (or a close).
+    pub fn set_cork(&self, on: bool) {
+        self.host.with_stack(|s| s.tcp_set_cork(self.handle, on))
+    }
+
     pub fn set_keepalive(&self, on: bool) {
         self.host
             .with_stack(|s| s.tcp_set_keepalive(self.handle, on))

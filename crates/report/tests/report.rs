@@ -91,14 +91,18 @@ fn handshake_ladder_and_time_sequence_graph() {
     assert_eq!(a.conns.len(), 3, "{:#?}", a.conns);
     let c = &a.conns[0];
     let flags: Vec<String> = c.flights.iter().map(|f| f.tcp.flag_text()).collect();
-    // The server's ACK of the client's FIN rides on its own (Linux).
-    assert_eq!(flags, ["S", "S.", ".", "FP.", "FP.", "."]);
+    // Each end's line, then its FIN alone (a write leaves at once); the
+    // server's ACK of the client's FIN rides on its own (Linux).
+    assert_eq!(
+        flags,
+        ["S", "S.", ".", "P.", "F.", ".", "P.", "F.", ".", "."]
+    );
     assert!(c.flights.iter().all(|f| f.arrived.is_some()));
     assert_eq!(model::ACK & c.flights[1].tcp.flags, model::ACK);
     // Relative numbers as the notes write them.
     assert_eq!(
         tcplab_report::ladder::label(c, &c.flights[3]),
-        "FP. seq=1 ack=1 win=262144 len=6"
+        "P. seq=1 ack=1 win=262144 len=6"
     );
     // The ladder's columns: both ends and the router between them, which
     // every segment crossed on its way.

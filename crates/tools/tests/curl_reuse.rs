@@ -61,10 +61,16 @@ impl Commands for Closer {
                         return;
                     };
                     let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                    // Corked, so that an immediate close's FIN rides on
+                    // the response and reaches curl with its end (a FIN
+                    // after data already on its way goes alone, and
+                    // arrives just after it).
+                    let imm = path.starts_with("/imm");
+                    s.set_cork(imm);
                     let _ = s
                         .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok1\n")
                         .await;
-                    if !path.starts_with("/imm") {
+                    if !imm {
                         let _ = read_head(&s).await;
                     }
                     let _ = s.shutdown();

@@ -409,10 +409,14 @@ impl TcpLayer {
                 });
             }
             Phase::Established => {
+                let apart = conn.unsent_goes_now();
+                conn.nagle.set_fin_apart(apart);
                 conn.snd.close();
                 conn.goto(Phase::FinWait1);
             }
             Phase::CloseWait => {
+                let apart = conn.unsent_goes_now();
+                conn.nagle.set_fin_apart(apart);
                 conn.snd.close();
                 conn.goto(Phase::LastAck);
             }

@@ -459,6 +459,42 @@ impl Connection {
         None
     }
 
+    /// Whether everything queued and not yet sent would go out now, as
+    /// the windows and Nagle find it — with no FIN queued, as a write
+    /// finds it. A write transmits at once on Linux (`tcp_push`) and BSD
+    /// (`tcp_usr_send`), so by the time the application closes such data
+    /// is on its way and the FIN follows in a segment of its own; only
+    /// data still held back (by a window, Nagle, a cork or `MSG_MORE`)
+    /// takes the FIN along (Linux's `tcp_send_fin` marks an unsent tail).
+    /// A sans-IO caller may write and close before the stack is polled:
+    /// the close asks this to keep the segments a kernel would send.
+    pub(super) fn unsent_goes_now(&self) -> bool {
+        let avail = self.snd.unsent();
+        if avail == 0 {
+            return false;
+        }
+        let nxt = self.snd.nxt();
+        let wnd_room = if self.snd.wnd_end() > nxt {
+            self.snd.wnd_end() - nxt
+        } else {
+            0
+        };
+        let cwnd_room = self.cwnd().saturating_sub(self.pipe());
+        if avail > wnd_room || avail > cwnd_room {
+            return false;
+        }
+        if avail % self.data_mss().max(1) == 0 {
+            return true;
+        }
+        let una = self.snd.una();
+        let small_out = una < self.snd_sml && self.snd_sml <= nxt;
+        let minshall = self.nagle.minshall() && !small_out;
+        let idle = self.snd.outstanding() == 0;
+        let urgent = self.snd.up().is_some_and(|up| up > nxt);
+        let corked = self.nagle.holds() && !urgent;
+        !corked && (self.nagle.nodelay() || idle || minshall || urgent)
+    }
+
     /// `end`, or one past our FIN if the FIN comes right after it.
     fn with_fin(&self, end: SeqNumber) -> SeqNumber {
         match self.snd.fin() {
@@ -534,7 +570,11 @@ impl Connection {
                             .is_some_and(|r| r.sent == now && r.xmits == 1)
                         && (wnd_room.min(cwnd_room) - n < mss.min(rest)
                             || rest < mss && (corked || !(nodelay || minshall || urgent || fin)));
-                    let end = self.with_fin(nxt + n);
+                    let end = if self.nagle.fin_apart() {
+                        nxt + n
+                    } else {
+                        self.with_fin(nxt + n)
+                    };
                     let mut plan = self.segment(now, nxt, end, Kind::New);
                     if burst_end {
                         plan.flags |= Flags::PSH;

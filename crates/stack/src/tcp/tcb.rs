@@ -329,6 +329,9 @@ impl Nagle {
     /// The queued data ends with a `MSG_MORE` send: not the end of a
     /// message, so no PSH there (Linux marks no push for it).
     const NO_PSH: u8 = 32;
+    /// The FIN goes in a segment of its own: the data queued before the
+    /// close would all have gone at once (`Connection::unsent_goes_now`).
+    const FIN_APART: u8 = 64;
 
     pub fn new(nagle: bool, minshall: bool) -> Nagle {
         let mut n = Nagle(0);
@@ -382,6 +385,14 @@ impl Nagle {
 
     pub fn set_push(&mut self, on: bool) {
         self.set(Self::PUSH, on);
+    }
+
+    pub fn fin_apart(self) -> bool {
+        self.0 & Self::FIN_APART != 0
+    }
+
+    pub fn set_fin_apart(&mut self, on: bool) {
+        self.set(Self::FIN_APART, on);
     }
 
     /// Whether the cork (or `MSG_MORE`) holds a partial segment.

@@ -175,6 +175,41 @@ fn nagle_holds_small_segments_until_acked() {
     assert_eq!(b.one().data, b"d");
 }
 
+/// A write and a close before the stack is polled go out as a kernel
+/// sends them, where a write transmits at once (Linux's tcp_push): the
+/// data, then the FIN alone. Data still held back when the close comes
+/// (here by Nagle, behind an unacknowledged small segment) takes the FIN
+/// along, as Linux's tcp_send_fin marks an unsent tail.
+#[test]
+fn a_fin_rides_only_on_data_held_back() {
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.s.tcp_send(c, b"hello").unwrap();
+    b.s.tcp_shutdown(c).unwrap();
+    let v = b.recv();
+    let got: Vec<_> = v.iter().map(|s| (s.flags, s.seq, s.data.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            (PSH | ACK, iss + 1, b"hello".to_vec()),
+            (FIN | ACK, iss + 6, Vec::new()),
+        ]
+    );
+
+    let mut b = Bench::new(|_| {});
+    let (c, iss) = established(&mut b);
+    b.s.tcp_send(c, b"a").unwrap();
+    assert_eq!(b.one().data, b"a");
+    b.s.tcp_send(c, b"bc").unwrap();
+    b.nothing();
+    b.s.tcp_shutdown(c).unwrap();
+    let s = b.one();
+    assert_eq!(
+        (s.flags, s.seq, s.data.as_slice()),
+        (FIN | PSH | ACK, iss + 2, &b"bc"[..])
+    );
+}
+
 /// The tail of a write behind full-sized segments: Linux's Minshall
 /// variant (the default) sends it at once, since no small segment is
 /// unacknowledged; RFC 9293 §3.7.4's rule as written (FreeBSD's) holds it
