@@ -654,10 +654,12 @@ impl Connection {
                 .span_of(f)
                 .is_some_and(|(start, _)| start < f)
         });
+        // (A record holds at most a segment of this size.)
+        let mss = self.seg.mss;
         for &(l, r) in &blocks[skip..] {
             let r = if fin_end == Some(r) { r + 1 } else { r };
             if l < r && una <= l && r <= nxt {
-                self.snd.queue_mut().sack(l, r, d);
+                self.snd.queue_mut().sack_by(l, r, mss, d);
             }
         }
         info

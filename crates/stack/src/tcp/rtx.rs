@@ -639,19 +639,46 @@ impl RtxQueue {
     /// A SACK block `left .. right` (RFC 2018 §3), already checked to lie
     /// above SND.UNA and at most SND.NXT: records inside it are marked,
     /// records across its edges split first.
+    #[cfg(test)]
     pub fn sack(&mut self, left: SeqNumber, right: SeqNumber, d: &mut Delivery) {
+        self.sack_by(left, right, 1, d);
+    }
+
+    /// [`sack`](Self::sack) at the granularity of whole segments of `mss`
+    /// bytes, counted from each record's start, as Linux's
+    /// `tcp_match_skb_to_sack` rounds a block's edges: a record is split
+    /// only at a multiple of `mss` from its start, and a part a block
+    /// covers less than a segment of is not SACKed. A record holds at most
+    /// a segment, so a block that does not cover one whole is no news:
+    /// otherwise blocks of a byte or two (a hostile peer's, CVE-2019-11478)
+    /// would cut the queue into pieces without bound — memory, a search
+    /// per ACK that grows with them, and a retransmission per hole of a
+    /// few bytes. RFC 6675 retransmits segments, not sub-segment holes.
+    pub fn sack_by(&mut self, left: SeqNumber, right: SeqNumber, mss: usize, d: &mut Delivery) {
+        let mss = mss.max(1);
         let Some(mut i) = self.index_of(left) else {
             return;
         };
-        if self.fl().records[i].start < left && !self.fl().records[i].sacked {
-            self.split(i, left);
+        let r = self.fl().records[i];
+        if r.start < left && !r.sacked {
+            // The left edge rounded up to a segment boundary of the record.
+            let cut = r.start + (left - r.start).next_multiple_of(mss);
+            if cut < r.end {
+                self.split(i, cut);
+            }
             i += 1;
         }
         while i < self.fl().records.len() && self.fl().records[i].start < right {
             let r = self.fl().records[i];
             if !r.sacked {
                 if r.end > right {
-                    self.split(i, right);
+                    // The right edge rounded down; less than a segment
+                    // covered is not SACKed.
+                    let keep = (right - r.start) / mss * mss;
+                    if keep == 0 {
+                        break;
+                    }
+                    self.split(i, r.start + keep);
                 }
                 let r = self.fl().records[i];
                 d.deliver(&r, r.len(), true, false);

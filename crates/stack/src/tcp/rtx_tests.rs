@@ -481,3 +481,40 @@ fn emptied_boxes_are_kept_within_the_budget() {
     );
     assert!(n >= 1);
 }
+
+/// SACK blocks count whole segments (Linux's tcp_match_skb_to_sack): a
+/// block that covers part of a record marks nothing and splits nothing,
+/// so blocks of a byte (CVE-2019-11478's pattern) cannot cut the queue
+/// into pieces; a record larger than a segment is split only at segment
+/// boundaries from its start.
+#[test]
+fn sack_blocks_count_whole_segments() {
+    let mut q = queue();
+    for b in 100..140 {
+        q.sack_by(s(b), s(b + 1), 10, &mut d());
+    }
+    assert_eq!(q.len(), 4, "no record split by one-byte blocks");
+    assert_eq!(q.sacked_records(), 0);
+    // A block over one and a half records marks the whole one only.
+    let mut a = d();
+    q.sack_by(s(105), s(125), 10, &mut a);
+    assert_eq!((q.len(), q.sacked_records(), a.bytes), (4, 1, 10));
+    assert_eq!(q.get(1).map(|r| (r.start, r.sacked)), Some((s(110), true)));
+    q.check(s(100), s(140)).unwrap();
+    // One record of 30 bytes (a segment of 10 bytes now: a smaller path
+    // MTU): split at 10 and 20 from its start, never between.
+    let mut q = RtxQueue::default();
+    q.push(s(100), s(130), ms(1), 0, RateSnap::default());
+    let mut a = d();
+    q.sack_by(s(103), s(127), 10, &mut a);
+    assert_eq!(a.bytes, 10, "only 110..120 is a whole segment inside");
+    let spans: Vec<_> = (0..q.len())
+        .filter_map(|i| q.get(i))
+        .map(|r| (r.start.0, r.end.0, r.sacked))
+        .collect();
+    assert_eq!(
+        spans,
+        [(100, 110, false), (110, 120, true), (120, 130, false)]
+    );
+    q.check(s(100), s(130)).unwrap();
+}
