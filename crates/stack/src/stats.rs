@@ -94,6 +94,9 @@ pub struct TcpStats {
     pub syncookies_failed: u64,
     /// Half-open connections that gave up after their SYN-ACK retries.
     pub embryonic_timeouts: u64,
+    /// Connections reset at the close for want of room for another
+    /// orphan (Linux's TCPAbortOnMemory).
+    pub abort_on_memory: u64,
     /// Half-open passive connections ended by a reset or a SYN in
     /// SYN-RECEIVED (Linux's EmbryonicRsts).
     pub embryonic_rsts: u64,
@@ -384,6 +387,11 @@ impl fmt::Display for Stats {
         named(f, 4, "TCPSackRecoveryFail", tcp.rto_sack_recovery)?;
         named(f, 4, "TCPDSACKOldSent", tcp.dsack_sent)?;
         named(f, 4, "TCPDSACKRecv", tcp.dsack_recv)?;
+        opt_number(
+            f,
+            "connections aborted due to memory pressure",
+            tcp.abort_on_memory,
+        )?;
         // (In /proc/net/netstat's order.)
         named(f, 4, "TCPTimeWaitOverflow", tcp.time_wait_overflow)?;
         named(f, 4, "TCPOFOQueue", tcp.ooo_queued)?;

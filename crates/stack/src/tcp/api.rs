@@ -455,8 +455,22 @@ impl TcpLayer {
             }
             Some(TcpSocket::TimeWait(_)) | None => return,
         }
+        let lingers = self.conn(h.0).is_some_and(|c| {
+            !matches!(c.state(), State::Closed | State::TimeWait | State::SynSent)
+        });
+        if lingers && !self.room_for_orphan() {
+            // Linux's __tcp_close: too many orphans, reset instead.
+            self.stats.abort_on_memory += 1;
+            self.abort(now, ip, h);
+            return;
+        }
         let _ = self.shutdown(h);
         let msl = self.config.msl;
+        if let Some(c) = self.conn_mut(h.0) {
+            if !matches!(c.state(), State::Closed | State::TimeWait) {
+                self.orphans.push(h.0);
+            }
+        }
         if let Some(c) = self.conn_mut(h.0) {
             c.owner = Owner::Orphan;
             if let Phase::FinWait2 { .. } = c.phase {
@@ -469,6 +483,25 @@ impl TcpLayer {
         self.reschedule(h.0);
         self.reclaim_buffers(h.0);
         self.reap(h.0);
+    }
+
+    /// Whether one more orphan fits under `TcpConfig::max_orphans`. The
+    /// list keeps every connection a close made an orphan; those no
+    /// longer orphans with something to send (gone, closed, in TIME-WAIT)
+    /// are pruned only when it is full, so the check costs at most one
+    /// pass over `max_orphans` keys per close, and usually none.
+    fn room_for_orphan(&mut self) -> bool {
+        if self.orphans.len() < self.config.max_orphans {
+            return true;
+        }
+        let mut orphans = std::mem::take(&mut self.orphans);
+        orphans.retain(|&k| {
+            self.conn(k).is_some_and(|c| {
+                c.owner == Owner::Orphan && !matches!(c.state(), State::Closed | State::TimeWait)
+            })
+        });
+        self.orphans = orphans;
+        self.orphans.len() < self.config.max_orphans
     }
 
     fn close_listener(&mut self, now: Instant, ip: &mut IpLayer, h: TcpHandle) {

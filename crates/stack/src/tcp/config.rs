@@ -77,6 +77,13 @@ pub struct TcpConfig {
     /// (Linux's `tcp_orphan_retries`, 8 when left at 0): a peer that keeps
     /// its window shut cannot hold a closed socket's memory for ever.
     pub orphan_retries: u32,
+    /// Orphans (connections the application closed that still have a FIN
+    /// or data to deliver) the stack keeps at once; a close beyond it
+    /// resets the connection instead (Linux's `tcp_max_orphans`, checked
+    /// in `__tcp_close`, counted as TCPAbortOnMemory): each may hold a
+    /// whole send buffer, so peers that keep their windows shut cannot
+    /// make closed sockets hold memory without bound.
+    pub max_orphans: usize,
     /// Receive buffer (bytes); also the largest window advertised.
     pub recv_buffer: usize,
     /// Send buffer (bytes).
@@ -320,6 +327,7 @@ impl Default for TcpConfig {
             data_retries: 15,
             synack_retries: 5,
             orphan_retries: 8,
+            max_orphans: 4096,
             recv_buffer: 256 * 1024,
             send_buffer: 256 * 1024,
             delayed_ack: Duration::from_millis(40),

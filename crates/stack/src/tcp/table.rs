@@ -132,6 +132,9 @@ pub struct TcpLayer {
     /// TIME-WAIT records revived since output was last drained: put back
     /// (`settle`) then, whichever call or segment revived them.
     woken: Vec<Key>,
+    /// Connections made orphans by a close, some perhaps gone since
+    /// (pruned when the list reaches `TcpConfig::max_orphans`).
+    pub(super) orphans: Vec<Key>,
     /// Connections that may have output, each once (`Connection::marked`).
     dirty: VecDeque<Key>,
     /// Debug builds check `Connection::may_send_more`: a connection it
@@ -182,6 +185,7 @@ impl TcpLayer {
             timers: BTreeSet::new(),
             time_wait: VecDeque::new(),
             woken: Vec::new(),
+            orphans: Vec::new(),
             dirty: VecDeque::new(),
             #[cfg(debug_assertions)]
             idle_checks: Vec::new(),

@@ -543,3 +543,37 @@ fn a_syn_sent_again_is_no_fast_retransmit() {
     assert_eq!(b.s.stats().tcp.fast_retransmits, 0);
     assert!(b.s.stats().tcp.retrans_segs >= 1);
 }
+
+/// A close that would keep one orphan more than `max_orphans` (Linux's
+/// tcp_max_orphans) resets the connection instead, counted as
+/// TCPAbortOnMemory: peers that keep their windows shut cannot make
+/// closed sockets hold their send buffers without bound.
+#[test]
+fn a_close_beyond_max_orphans_resets() {
+    let mut b = Bench::new(|c| c.max_orphans = 2);
+    let l = b.s.tcp_listen(sa(US, PORT), 8).unwrap();
+    let mut conns = Vec::new();
+    for i in 0..3 {
+        b.from = sa(THEM, PEER_PORT + i);
+        b.send(Seg::new(SYN, IRS, 0));
+        let iss = b.one().seq;
+        // A shut window: what the server writes stays queued.
+        b.send(Seg::new(ACK, IRS + 1, iss + 1).win(0));
+        let c = b.s.tcp_accept(l).unwrap();
+        b.s.tcp_send(c, b"held").unwrap();
+        conns.push((c, iss));
+    }
+    b.nothing();
+    for (i, &(c, iss)) in conns.iter().enumerate() {
+        b.s.tcp_close(b.now, c);
+        let v = b.recv();
+        let reset = v.iter().any(|s| s.flags.rst() && s.seq == iss + 1);
+        assert_eq!(reset, i == 2, "close {i}: {v:?}");
+    }
+    assert_eq!(b.s.stats().tcp.abort_on_memory, 1);
+    assert!(b
+        .s
+        .stats()
+        .to_string()
+        .contains("    1 connections aborted due to memory pressure\n"));
+}
