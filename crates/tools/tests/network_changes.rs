@@ -51,6 +51,22 @@ fn run(extra: &str) -> (Vec<String>, Sim) {
     (out, sim)
 }
 
+/// Run `text`; every line the commands printed (both streams), in order.
+fn all_output(text: &str) -> Vec<String> {
+    let scenario = load_checked("t.toml", text, &|c| Tools.check(c)).unwrap();
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
+    let lines: Rc<RefCell<Vec<String>>> = Rc::default();
+    let sink = lines.clone();
+    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
+        if let TranscriptEvent::Output(l) = ev {
+            sink.borrow_mut().push(l.text.clone());
+        }
+    }));
+    sim.run(&Tools);
+    let out = lines.borrow().clone();
+    out
+}
+
 #[test]
 fn a_link_goes_down_and_comes_back() {
     let (lines, sim) = run(r#"
@@ -260,17 +276,7 @@ fn drop_loses_exactly_the_packets_named() {
         "ends = [\"client\", \"r1\"]\ndelay = \"1ms\"\n[link.forward]\ndrop = [3]\n[link.reverse]\ndrop = [4]",
         1,
     ) + "\n[[run]]\nat = \"0s\"\non = \"client\"\ncmd = \"ping -c 6 -i 1 10.1.2.2\"\n";
-    let scenario = load_checked("t.toml", &text, &|c| Tools.check(c)).unwrap();
-    let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
-    let lines: Rc<RefCell<Vec<String>>> = Rc::default();
-    let sink = lines.clone();
-    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
-        if let TranscriptEvent::Output(l) = ev {
-            sink.borrow_mut().push(l.text.clone());
-        }
-    }));
-    sim.run(&Tools);
-    let out = lines.borrow().join("\n");
+    let out = all_output(&text).join("\n");
     for seq in [1, 2, 4, 6] {
         assert!(out.contains(&format!("icmp_seq={seq} ")), "{out}");
     }
@@ -434,17 +440,7 @@ on = "client"
 route = "add default via 10.1.1.1"
 "#
     );
-    let scenario = load_checked("t.toml", &text, &|c| Tools.check(c)).unwrap();
-    let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
-    let lines: Rc<RefCell<Vec<String>>> = Rc::default();
-    let sink = lines.clone();
-    sim.set_sink(Rc::new(move |ev: &TranscriptEvent| {
-        if let TranscriptEvent::Output(l) = ev {
-            sink.borrow_mut().push(l.text.clone());
-        }
-    }));
-    sim.run(&Tools);
-    let lines = lines.borrow();
+    let lines = all_output(&text);
     assert!(!lines.iter().any(|l| l.contains("sendmsg")), "{lines:?}");
     assert!(
         lines
