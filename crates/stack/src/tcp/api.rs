@@ -466,10 +466,11 @@ impl TcpLayer {
         }
         let _ = self.shutdown(h);
         let msl = self.config.msl;
-        if let Some(c) = self.conn_mut(h.0) {
-            if !matches!(c.state(), State::Closed | State::TimeWait) {
-                self.orphans.push(h.0);
-            }
+        if self
+            .conn(h.0)
+            .is_some_and(|c| !matches!(c.state(), State::Closed | State::TimeWait))
+        {
+            self.orphans.push(h.0);
         }
         if let Some(c) = self.conn_mut(h.0) {
             c.owner = Owner::Orphan;

@@ -474,11 +474,7 @@ impl Connection {
             return false;
         }
         let nxt = self.snd.nxt();
-        let wnd_room = if self.snd.wnd_end() > nxt {
-            self.snd.wnd_end() - nxt
-        } else {
-            0
-        };
+        let wnd_room = self.wnd_room();
         let cwnd_room = self.cwnd().saturating_sub(self.pipe());
         if avail > wnd_room || avail > cwnd_room {
             return false;
@@ -486,13 +482,28 @@ impl Connection {
         if avail % self.data_mss().max(1) == 0 {
             return true;
         }
-        let una = self.snd.una();
-        let small_out = una < self.snd_sml && self.snd_sml <= nxt;
-        let minshall = self.nagle.minshall() && !small_out;
+        let minshall = self.nagle.minshall() && !self.small_segment_out();
         let idle = self.snd.outstanding() == 0;
         let urgent = self.snd.up().is_some_and(|up| up > nxt);
         let corked = self.nagle.holds() && !urgent;
         !corked && (self.nagle.nodelay() || idle || minshall || urgent)
+    }
+
+    /// How much of the peer's window lies beyond SND.NXT.
+    fn wnd_room(&self) -> usize {
+        let nxt = self.snd.nxt();
+        if self.snd.wnd_end() > nxt {
+            self.snd.wnd_end() - nxt
+        } else {
+            0
+        }
+    }
+
+    /// Whether a small segment sent is still unacknowledged (Minshall's
+    /// variant of Nagle: `snd_sml`, the end of the last one, lies above
+    /// SND.UNA and at most SND.NXT).
+    fn small_segment_out(&self) -> bool {
+        self.snd.una() < self.snd_sml && self.snd_sml <= self.snd.nxt()
     }
 
     /// `end`, or one past our FIN if the FIN comes right after it.
@@ -516,11 +527,7 @@ impl Connection {
         }
         if avail > 0 {
             self.chrono.start(Limit::Busy, now);
-            let wnd_room = if self.snd.wnd_end() > nxt {
-                self.snd.wnd_end() - nxt
-            } else {
-                0
-            };
+            let wnd_room = self.wnd_room();
             let cwnd_room = self.cwnd().saturating_sub(self.pipe());
             let mss = self.data_mss();
             let n = avail.min(wnd_room).min(cwnd_room).min(mss);
@@ -532,11 +539,10 @@ impl Connection {
                 let urgent = self.snd.up().is_some_and(|up| up > nxt);
                 // Minshall's variant: only an unacknowledged small segment
                 // holds this one back.
-                let una = self.snd.una();
-                if !(una < self.snd_sml && self.snd_sml <= nxt) {
-                    self.snd_sml = una;
+                if !self.small_segment_out() {
+                    self.snd_sml = self.snd.una();
                 }
-                let minshall = self.nagle.minshall() && self.snd_sml == una;
+                let minshall = self.nagle.minshall() && self.snd_sml == self.snd.una();
                 let fin = self.snd.fin().is_some();
                 let nodelay = self.nagle.nodelay();
                 let nagle_ok = nodelay || idle || minshall || urgent || fin;
@@ -638,11 +644,7 @@ impl Connection {
             return None;
         }
         let nxt = self.snd.nxt();
-        let room = if self.snd.wnd_end() > nxt {
-            self.snd.wnd_end() - nxt
-        } else {
-            0
-        };
+        let room = self.wnd_room();
         let n = self.snd.unsent().min(room).min(self.data_mss());
         let plan = if n > 0 {
             let end = self.with_fin(nxt + n);
