@@ -397,7 +397,7 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
             let Ok(stream) = listener.accept().await else {
                 return 1;
             };
-            let Some(slot) = places.admit() else {
+            let Some(slot) = places.admit(None) else {
                 continue;
             };
             let h = host.clone();
@@ -457,7 +457,7 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
             };
             // With every place busy the connection is closed at once
             // (dropped); see `admit` for whose place a newcomer takes.
-            let Some(slot) = http::server::admit(&site) else {
+            let Some(slot) = http::server::admit(&site, &stream) else {
                 continue;
             };
             match &tls {
@@ -513,7 +513,7 @@ pub async fn run(host: Host, pid: Pid, a: ServeArgs, mut err: Output) -> i32 {
         let Ok(stream) = listener.accept().await else {
             return 1;
         };
-        let Some(slot) = places.admit() else {
+        let Some(slot) = places.admit(stream.peer_addr().map(|a| *a.ip())) else {
             continue;
         };
         let h = host.clone();

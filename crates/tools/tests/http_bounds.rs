@@ -32,14 +32,16 @@ type Log = Rc<RefCell<Vec<(String, Vec<(Instant, Instant)>, String)>>>;
 /// `trickle-tls` opens one to server:443 and sends a TLS handshake
 /// record a byte every 10 s; `get` asks for /hello.txt and reads the
 /// answer; `hog N` opens N connections that each ask for /big.bin and
-/// never read; `sip N` the same, reading 1 KiB every 5 s.
+/// never read; `sip N` the same, reading 1 KiB every 5 s; `drink N` the
+/// same, reading 12 KiB every half second (a response that keeps moving).
 struct Clients(Log);
 
 impl Commands for Clients {
     fn check(&self, cmdline: &str) -> Result<(), String> {
         match cmdline.split_whitespace().next() {
             Some(
-                "hold" | "hog" | "sip" | "trickle-head" | "trickle-body" | "trickle-tls" | "get",
+                "hold" | "hog" | "sip" | "drink" | "trickle-head" | "trickle-body" | "trickle-tls"
+                | "get",
             ) => Ok(()),
             _ => Tools.check(cmdline),
         }
@@ -49,7 +51,14 @@ impl Commands for Clients {
         let words: Vec<String> = cmdline.split_whitespace().map(String::from).collect();
         if !matches!(
             words[0].as_str(),
-            "hold" | "hog" | "sip" | "trickle-head" | "trickle-body" | "trickle-tls" | "get"
+            "hold"
+                | "hog"
+                | "sip"
+                | "drink"
+                | "trickle-head"
+                | "trickle-body"
+                | "trickle-tls"
+                | "get"
         ) {
             return Tools.start(host, cmdline);
         }
@@ -61,7 +70,7 @@ impl Commands for Clients {
             let mut closed = Vec::new();
             let mut first = String::new();
             match words[0].as_str() {
-                "hold" | "hog" | "sip" => {
+                "hold" | "hog" | "sip" | "drink" => {
                     // Each connection waits for its close in a task of its
                     // own, so each close is seen when it happens. A hog
                     // asks for a large file first and then only waits to
@@ -78,14 +87,23 @@ impl Commands for Clients {
                         let (h2, times, opened) = (h.clone(), times.clone(), h.now());
                         if words[0] != "hold" {
                             // Held to the end of the run: a hog never
-                            // reads, a sip reads a little every 5 s.
-                            let sip = words[0] == "sip";
+                            // reads, a sip reads a little every 5 s, a
+                            // drink 12 KiB every half second.
+                            let (every, take) = match words[0].as_str() {
+                                "hog" => (Duration::from_secs(5), 0),
+                                "sip" => (Duration::from_secs(5), 1024),
+                                _ => (Duration::from_millis(500), 12 * 1024),
+                            };
                             h.spawn(pid, async move {
                                 let mut buf = [0u8; 1024];
                                 loop {
-                                    h2.sleep(Duration::from_secs(5)).await;
-                                    if sip {
-                                        let _ = s.read(&mut buf).await;
+                                    h2.sleep(every).await;
+                                    let mut got = 0;
+                                    while got < take {
+                                        match s.read(&mut buf).await {
+                                            Ok(n) if n > 0 => got += n,
+                                            _ => break,
+                                        }
                                     }
                                 }
                             });
@@ -267,8 +285,37 @@ fn stalled_responses_give_their_places_to_newcomers() {
     }
 }
 
+/// Responses that all keep moving hold every place, all for one client;
+/// a newcomer from another address takes the place of one of them (its
+/// address holds fewer places than the flood's), so however fast and
+/// well-behaved a flood from one address is, others get in.
+#[test]
+fn a_flood_from_one_address_gives_places_to_others() {
+    let runs = [
+        ("1s", "client", format!("drink {MAX_CONNECTIONS}")),
+        ("4s", "other", "get".to_string()),
+    ];
+    assert_eq!(
+        get_among(&runs, 10),
+        "HTTP/1.1 200 OK",
+        "a get from another address"
+    );
+}
+
 /// What a `get` at `at` receives while hogs and sippers hold every place.
 fn served_among_hogs(at: &str) -> String {
+    let runs = [
+        ("1s", "client", format!("hog {}", MAX_CONNECTIONS / 2)),
+        ("1s", "client", format!("sip {}", MAX_CONNECTIONS / 2)),
+        (at, "client", "get".to_string()),
+    ];
+    get_among(&runs, 40)
+}
+
+/// What the `get` among `runs` receives (the server starts at 0 s; the
+/// run ends at `secs`), on `common::www_net` with a second client host,
+/// `other`, behind r1.
+fn get_among(runs: &[(&str, &str, String)], secs: u64) -> String {
     // Small socket buffers everywhere, so that 512 stalled responses stay
     // small.
     let small = "\n[host.tcp]\nsend_buffer = 8192\nrecv_buffer = 8192\n";
@@ -280,13 +327,17 @@ fn served_among_hogs(at: &str) -> String {
         .replace(
             "gateway = \"10.99.3.1\"\n",
             &format!("gateway = \"10.99.3.1\"\n{small}"),
+        )
+        .replace(
+            "addrs = [\"10.99.1.1/24\", \"10.99.2.1/24\"]",
+            "addrs = [\"10.99.1.1/24\", \"10.99.2.1/24\", \"10.99.4.1/24\"]",
         );
-    for (at, on, cmd) in [
-        ("0s", "server", "serve http".to_string()),
-        ("1s", "client", format!("hog {}", MAX_CONNECTIONS / 2)),
-        ("1s", "client", format!("sip {}", MAX_CONNECTIONS / 2)),
-        (at, "client", "get".to_string()),
-    ] {
+    text.push_str(
+        "\n[[host]]\nname = \"other\"\naddr = \"10.99.4.2/24\"\ngateway = \"10.99.4.1\"\n\
+         \n[[link]]\nends = [\"other\", \"r1\"]\ndelay = \"100us\"\n",
+    );
+    let serve = ("0s", "server", "serve http".to_string());
+    for (at, on, cmd) in std::iter::once(&serve).chain(runs) {
         text.push_str(&format!(
             "\n[[run]]\nat = \"{at}\"\non = \"{on}\"\ncmd = \"{cmd}\"\n"
         ));
@@ -296,7 +347,7 @@ fn served_among_hogs(at: &str) -> String {
     let scenario = load_checked("hogs.toml", &text, &|c| clients.check(c))
         .unwrap_or_else(|e| panic!("scenario: {e}\n{text}"));
     let mut sim = Sim::new(&scenario, &SimOptions::default()).expect("build");
-    sim.run_until(Instant::ZERO + Duration::from_secs(40), &clients);
+    sim.run_until(Instant::ZERO + Duration::from_secs(secs), &clients);
     let log = log.borrow();
     let get = log
         .iter()

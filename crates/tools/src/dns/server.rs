@@ -197,7 +197,7 @@ pub async fn serve(host: Host, pid: Pid, backend: Backend, port: u16, mut err: O
             return 1;
         };
         // Every place busy answering: closed as it comes.
-        let Some(slot) = places.admit() else {
+        let Some(slot) = places.admit(stream.peer_addr().map(|a| *a.ip())) else {
             continue;
         };
         let h = host.clone();

@@ -27,7 +27,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use tcplab_host::{timeout, FileSystem, Host, Output};
+use tcplab_host::{timeout, FileSystem, Host, Output, TcpStream};
 
 pub use crate::places::{Places, Slot, PROGRESS, STALLED};
 
@@ -103,8 +103,8 @@ impl Drop for BodyShare<'_> {
 
 /// A place for a new connection among the [`MAX_CONNECTIONS`] (see
 /// [`Places::admit`] for whose place a newcomer takes when all are taken).
-pub fn admit(site: &Rc<Site>) -> Option<Slot> {
-    site.places.admit()
+pub fn admit(site: &Rc<Site>, stream: &TcpStream) -> Option<Slot> {
+    site.places.admit(stream.peer_addr().map(|a| *a.ip()))
 }
 
 fn reason(code: u16) -> &'static str {

@@ -210,7 +210,7 @@ pub(super) async fn tcp2udp(
                 return 1;
             }
         };
-        let Some(slot) = places.admit() else {
+        let Some(slot) = places.admit(stream.peer_addr().map(|a| *a.ip())) else {
             stream.abort();
             continue;
         };
