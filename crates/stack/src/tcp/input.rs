@@ -190,7 +190,7 @@ impl Connection {
     /// (RFC 7323 §3.2: both SYNs carried TSopt; TS.Recent starts at the
     /// SYN's TSval, Appendix D).
     pub(super) fn negotiate(&mut self, ctx: &Ctx<'_>, syn: &tcp::Repr<'_>) {
-        self.seg.peer_mss = syn.max_seg_size.unwrap_or(536);
+        self.seg.peer_mss = peer_mss(syn);
         self.neg.sack = self.offer.sack && syn.sack_permitted;
         self.neg.ts = false;
         if let Some(ts) = syn.timestamp.filter(|_| self.offer.ts) {
@@ -1040,6 +1040,14 @@ impl Connection {
 
 /// The bytes of a segment's SACK option, padding included (what a sender
 /// that leaves room for it took from the segment's data).
+/// The MSS a SYN announces: 536 when it has no MSS option (RFC 9293
+/// §3.7.1), and when its option says 0 — no segment could carry data, so
+/// Linux's `tcp_parse_options` and FreeBSD's `tcp_mss` take a zero as no
+/// option at all.
+pub(super) fn peer_mss(syn: &tcp::Repr<'_>) -> u16 {
+    syn.max_seg_size.filter(|&m| m != 0).unwrap_or(536)
+}
+
 fn sack_room(seg: &tcp::Repr<'_>) -> usize {
     match seg.sack_ranges.iter().flatten().count() {
         0 => 0,

@@ -179,7 +179,7 @@ impl TcpLayer {
         let Ok(route) = ip.route_local(now, *remote.ip(), Some(*local.ip())) else {
             return;
         };
-        let peer_mss = syn.max_seg_size.unwrap_or(536);
+        let peer_mss = super::input::peer_mss(syn);
         let (iss, _) = self
             .cookies
             .make(now, local, remote, syn.seq_number, peer_mss);

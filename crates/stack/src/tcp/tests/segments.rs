@@ -387,6 +387,27 @@ fn listen_rules() {
     assert_eq!(b.s.tcp_info(h).unwrap().state, State::SynReceived);
 }
 
+/// An MSS option of 0 is taken as no option (536), as Linux and FreeBSD
+/// do, on either side of the handshake.
+#[test]
+fn a_zero_mss_is_no_mss() {
+    let mut b = Bench::new(|_| {});
+    b.s.tcp_listen(sa(US, PORT), 4).unwrap();
+    b.send(Seg::new(SYN, IRS, 0).mss(0));
+    assert_eq!(b.one().flags, SYN | ACK);
+    let (h, _) =
+        b.s.tcp_sockets()
+            .into_iter()
+            .find(|(_, s)| matches!(s, crate::tcp::SocketSnapshot::Connection(_)))
+            .unwrap();
+    assert_eq!(b.s.tcp_info(h).unwrap().mss, 536);
+    let mut b = Bench::new(|_| {});
+    let (h, iss) = syn_sent(&mut b);
+    b.send(Seg::new(SYN | ACK, IRS, iss + 1).mss(0));
+    assert_eq!(b.one().flags, ACK);
+    assert_eq!(b.s.tcp_info(h).unwrap().mss, 536);
+}
+
 /// The MSS a SYN announces says what this host can receive: the
 /// interface's MTU less 40, whatever path MTU it learned towards the peer
 /// (RFC 6691 §2; a narrower path limits only what it sends).
