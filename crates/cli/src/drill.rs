@@ -35,7 +35,7 @@ pub struct DrillArgs {
     #[arg(long, short)]
     verbose: bool,
     /// Seed of the stack's random choices (ISNs, ports).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::seed_parser())]
     seed: u64,
 }
 

@@ -51,7 +51,7 @@ pub struct LabArgs {
     /// Scenario file (TOML); the guided tour when omitted.
     file: Option<PathBuf>,
     /// Seed for every random choice (overrides the file's `seed`).
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = crate::seed_parser())]
     seed: Option<u64>,
     /// Write one pcap file per link into this directory.
     #[arg(long, value_name = "DIR")]

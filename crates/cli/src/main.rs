@@ -83,6 +83,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--seed`'s values: 0 to 2^63 − 1, what a scenario file's `seed` holds
+/// (a TOML integer), so a seed a header prints can go in a file as it is.
+fn seed_parser() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(..=i64::MAX as u64)
+}
+
 /// A command line clap could not take: `--help` and `--version` print as
 /// clap prints them; a mistake gets one line (clap's first, which names
 /// the argument) and where to look, and status 2.

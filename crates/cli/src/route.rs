@@ -32,7 +32,7 @@ pub struct RouteArgs {
     #[arg(value_name = "RULES.toml")]
     rules: Option<PathBuf>,
     /// Seed of the stack, the NAT's port choices and conntrack's hash.
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = crate::seed_parser())]
     seed: Option<u64>,
     /// Capture what crosses every device into this pcap file.
     #[arg(long, value_name = "FILE")]

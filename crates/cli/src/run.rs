@@ -46,7 +46,12 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "attach", allow_hyphen_values = true)]
     rate: Option<String>,
     /// Seed of the stack and the impairments (random if not given).
-    #[arg(long, conflicts_with = "attach", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        conflicts_with = "attach",
+        allow_hyphen_values = true,
+        value_parser = crate::seed_parser()
+    )]
     seed: Option<u64>,
     /// Capture what crosses the device into this pcap file.
     #[arg(long, conflicts_with = "attach", value_name = "FILE")]
@@ -195,7 +200,8 @@ pub(crate) fn seed() -> Result<u64, String> {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
         .map_err(|e| format!("cannot read /dev/urandom for a seed: {e} (give --seed N)"))?;
-    Ok(u64::from_le_bytes(b))
+    // As `--seed` takes them (a file's range), so it can be given again.
+    Ok(u64::from_le_bytes(b) >> 1)
 }
 
 fn options(a: &RunArgs) -> Result<RunOptions, String> {

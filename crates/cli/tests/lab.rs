@@ -1004,6 +1004,11 @@ fn flag_mistakes_get_one_line() {
             &["lab", "--seed", "-1"][..],
             "tcplab: invalid value '-1' for '--seed <SEED>': invalid digit found in string (see tcplab lab --help)\n",
         ),
+        // No larger than a file's `seed` can hold.
+        (
+            &["lab", "--seed", "9223372036854775808"][..],
+            "tcplab: invalid value '9223372036854775808' for '--seed <SEED>': 9223372036854775808 is not in 0..=9223372036854775807 (see tcplab lab --help)\n",
+        ),
         (
             &["drill"][..],
             "tcplab: the following required arguments were not provided: <FILE.pkt|DIR>... (see tcplab drill --help)\n",
