@@ -492,6 +492,43 @@ fn segments(
             ));
         }
     }
+    // Names made from different ends that come out the same (`x-y` + `z`
+    // and `x` + `y-z`): which link `link = "x-y-z"` or `x-y-z.pcap` meant
+    // would be a guess, so the file must name one.
+    let mut made: Vec<(&str, &[(usize, usize)])> = Vec::new();
+    for ((s, _), raw) in segments
+        .iter()
+        .zip(&explicit)
+        .zip(raw.link.iter().map(|k| &k.ends))
+        .filter(|((_, e), _)| e.is_none())
+    {
+        let ends = |m: &[(usize, usize)]| -> Vec<usize> {
+            let mut n: Vec<usize> = m.iter().map(|e| e.0).collect();
+            n.sort_unstable();
+            n
+        };
+        if let Some((_, other)) = made
+            .iter()
+            .find(|(n, m)| *n == s.name && ends(m) != ends(&s.members))
+        {
+            let names = |m: &[(usize, usize)]| -> String {
+                m.iter()
+                    .map(|e| nodes[e.0].name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            };
+            return Err(l.at(
+                raw,
+                format!(
+                    "the links between {} and between {} both get the name `{}` by default: give one a `name`",
+                    names(other),
+                    names(&s.members),
+                    s.name
+                ),
+            ));
+        }
+        made.push((&s.name, &s.members));
+    }
     for (s, _) in segments
         .iter_mut()
         .zip(&explicit)

@@ -265,6 +265,37 @@ ends = ["a:10.0.2.1", "b:10.0.2.2"]
     let s = load("t.toml", two).unwrap();
     let names: Vec<&str> = s.segments.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(names, ["a-b", "a-b-2"]);
+    // Made from different ends, the same name is an error: which link
+    // `a-b-c` means would be a guess.
+    let clash = r#"
+[[host]]
+name = "a-b"
+addr = "10.0.1.1/24"
+[[host]]
+name = "c"
+addrs = ["10.0.1.2/24", "10.0.2.2/24"]
+[[host]]
+name = "a"
+addr = "10.0.2.1/24"
+[[link]]
+ends = ["a-b", "c"]
+[[link]]
+ends = ["a", "b-c"]
+[[host]]
+name = "b-c"
+addr = "10.0.2.3/24"
+"#;
+    let e = load("t.toml", clash).unwrap_err();
+    assert_eq!(
+        e.message,
+        "the links between a-b and c and between a and b-c both get the name `a-b-c` by default: give one a `name`"
+    );
+    assert_eq!(e.line, 14, "{e}");
+    let named = clash.replace(
+        "ends = [\"a\", \"b-c\"]",
+        "name = \"ab\"\nends = [\"a\", \"b-c\"]",
+    );
+    assert!(load("t.toml", &named).is_ok());
 }
 
 #[test]
