@@ -25,7 +25,9 @@
 //! (REQ-5: not under 4 minutes), established TCP 5 days, UDP 30 s
 //! unanswered (120 s when NAT translated it and the destination port is
 //! not well-known: RFC 4787 REQ-5) and 300 s once a stream (below; REQ-5:
-//! 5 minutes recommended), ICMP 60 s (RFC 5508), other protocols 600 s.
+//! 5 minutes recommended), ICMP 60 s (RFC 5508), GRE 30 s unanswered and
+//! 180 s once answered (Linux's `nf_conntrack_proto_gre`, keys 0 for a
+//! GRE that is not PPTP's), other protocols 600 s.
 //!
 //! A UDP (or other) flow is *assured* when it is a stream: answered, and
 //! still carrying traffic two seconds after it began (Linux's
@@ -51,7 +53,7 @@ use std::time::Duration;
 
 use tcplab_base::hash::KeyedState;
 
-use crate::packet::{flags, Info, Tuple, ICMP, TCP, UDP};
+use crate::packet::{flags, Info, Tuple, GRE, ICMP, TCP, UDP};
 
 /// The state a packet is in, as `ct state` matches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +119,10 @@ pub struct Timeouts {
     /// UDP, a stream: assured (`nf_conntrack_udp_timeout_stream`).
     pub udp_stream: Duration,
     pub icmp: Duration,
+    /// GRE, not answered yet (Linux's `GRE_TIMEOUT_UNREPLIED`).
+    pub gre: Duration,
+    /// GRE, answered (`GRE_TIMEOUT_REPLIED`).
+    pub gre_stream: Duration,
     pub generic: Duration,
 }
 
@@ -141,6 +147,8 @@ impl Default for Timeouts {
             udp_nat_min: Duration::from_secs(120),
             udp_stream: Duration::from_secs(300),
             icmp: Duration::from_secs(60),
+            gre: Duration::from_secs(30),
+            gre_stream: Duration::from_secs(180),
             generic: Duration::from_secs(600),
         }
     }
@@ -167,6 +175,8 @@ impl Timeouts {
             udp_nat_min: s(30),
             udp_stream: s(120),
             icmp: s(30),
+            gre: s(30),
+            gre_stream: s(180),
             generic: s(600),
         }
     }
@@ -517,6 +527,8 @@ impl Conntrack {
             (UDP, _) if (e.snat || e.dnat) && e.orig.dport >= 1024 => t.udp.max(t.udp_nat_min),
             (UDP, _) => t.udp,
             (ICMP, _) => t.icmp,
+            (GRE, _) if e.seen_reply => t.gre_stream,
+            (GRE, _) => t.gre,
             _ => t.generic,
         }
     }

@@ -14,6 +14,7 @@ use tcplab_wire::checksum::{self, update_u32, update_word};
 pub const ICMP: u8 = 1;
 pub const TCP: u8 = 6;
 pub const UDP: u8 = 17;
+pub const GRE: u8 = 47;
 
 /// TCP flag bits.
 pub mod flags {

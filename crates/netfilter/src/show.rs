@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::acl::{AclList, Action};
 use crate::conntrack::Entry;
 use crate::firewall::SgRule;
-use crate::packet::{ICMP, TCP, UDP};
+use crate::packet::{GRE, ICMP, TCP, UDP};
 use crate::Netfilter;
 
 fn acl_table(out: &mut Vec<String>, title: &str, list: &AclList) {
@@ -180,11 +180,12 @@ fn proto_name(p: u8) -> &'static str {
         TCP => "tcp",
         UDP => "udp",
         ICMP => "icmp",
+        GRE => "gre",
         _ => "unknown",
     }
 }
 
-fn flow_line(e: &Entry, now: Duration) -> String {
+pub(crate) fn flow_line(e: &Entry, now: Duration) -> String {
     let left = e.expires.saturating_sub(now).as_secs();
     let mut s = format!("{:<8} {} {}", proto_name(e.orig.proto), e.orig.proto, left);
     if let Some(t) = e.tcp {
@@ -203,6 +204,9 @@ fn flow_line(e: &Entry, now: Duration) -> String {
                 if reply { 0 } else { 8 },
                 t.sport
             ),
+            // Linux's GRE tracker keys a flow by PPTP's call IDs; any
+            // other GRE has keys 0.
+            GRE => format!("src={} dst={} srckey=0x0 dstkey=0x0", t.src, t.dst),
             _ => format!("src={} dst={}", t.src, t.dst),
         }
     };

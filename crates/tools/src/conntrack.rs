@@ -130,12 +130,14 @@ fn filter_name(word: &str) -> Option<&'static str> {
     })
 }
 
-/// A protocol as `-p` takes it: tcp, udp, icmp (any case) or a number.
+/// A protocol as `-p` takes it: tcp, udp, icmp, gre (any case) or a
+/// number.
 fn protocol(p: &str) -> Option<u8> {
     match p.to_ascii_lowercase().as_str() {
         "tcp" => Some(6),
         "udp" => Some(17),
         "icmp" => Some(1),
+        "gre" => Some(47),
         n => n.parse().ok(),
     }
 }

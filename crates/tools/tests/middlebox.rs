@@ -130,6 +130,89 @@ fn a_rejecting_firewall_resets_tcp_and_answers_udp_with_port_unreachable() {
     );
 }
 
+/// A port forward to a port the inside security group rejects: the reset
+/// comes from the public address and port the client tried (Linux's
+/// REJECT after DNAT too: the reply is un-DNATed), and the port
+/// unreachable for a forwarded datagram quotes it with the TTL the router
+/// took one from, as for a datagram sent to the inside address itself
+/// (Linux decrements before the FORWARD hook).
+#[test]
+fn a_rejected_port_forward_answers_from_the_public_address() {
+    let text = r#"
+seed = 1
+[[host]]
+name = "web"
+addr = "10.99.1.4/24"
+gateway = "10.99.1.1"
+[[host]]
+name = "client"
+addr = "10.99.3.2/24"
+gateway = "10.99.3.1"
+[[router]]
+name = "r1"
+addrs = ["10.99.1.1/24", "10.99.2.1/24"]
+routes = ["10.99.3.0/24 via 10.99.2.2"]
+[router.nat]
+outside = "10.99.2.1"
+inside = ["10.99.1.0/24"]
+forward = ["tcp 2222 10.99.1.4:22", "udp 5353 10.99.1.4:53"]
+[[router.firewall]]
+iface = "10.99.1.1"
+inbound = ["allow tcp port 80"]
+outbound = ["allow all"]
+reject = true
+[[router]]
+name = "r2"
+addrs = ["10.99.2.2/24", "10.99.3.1/24"]
+routes = ["10.99.1.0/24 via 10.99.2.1"]
+[[link]]
+ends = ["web", "r1"]
+[[link]]
+ends = ["r1", "r2"]
+delay = "2ms"
+[[link]]
+ends = ["r2", "client"]
+delay = "1ms"
+[[run]]
+at = "0.5s"
+on = "client"
+cmd = "tcpdump -n -v"
+[[run]]
+at = "1s"
+on = "client"
+cmd = "nc -v -w 3 10.99.2.1 2222"
+[[run]]
+at = "5s"
+on = "client"
+cmd = "nc -u -v -w 1 10.99.2.1 5353"
+[[run]]
+at = "7s"
+on = "client"
+cmd = "nc -u -v -w 1 10.99.1.4 53"
+"#;
+    let r = run_file(text);
+    let nc = find(&r, "client", "nc -v -w 3 10.99.2.1 2222", 0);
+    assert_eq!(
+        nc.stderr,
+        ["nc: connect to 10.99.2.1 port 2222 (tcp) failed: Connection refused"]
+    );
+    let dump = &find(&r, "client", "tcpdump -n -v", 0).stdout;
+    for unreachable in [
+        "10.99.2.1 udp port 5353 unreachable",
+        "10.99.1.4 udp port 53 unreachable",
+    ] {
+        let at = dump
+            .iter()
+            .position(|l| l.contains(unreachable))
+            .unwrap_or_else(|| panic!("no {unreachable}: {dump:#?}"));
+        assert!(
+            dump[at + 1].contains("(tos 0x0, ttl 62, "),
+            "{}",
+            dump[at + 1]
+        );
+    }
+}
+
 #[test]
 fn nat_masquerade_forwarding_hairpin_and_traceroute() {
     // (With a capture on c through the hairpin's time: the router sends

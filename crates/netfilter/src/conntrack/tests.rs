@@ -647,3 +647,28 @@ fn an_error_not_addressed_to_the_quoted_sender_is_invalid() {
     assert_eq!(r.state, CtState::Invalid);
     assert_eq!(ct.stats.invalid, before + 1);
 }
+
+/// GRE is tracked as Linux's `nf_conntrack_proto_gre` tracks it: 30 s
+/// until answered, 180 s after, listed with keys 0 (a GRE that is not
+/// PPTP's).
+#[test]
+fn gre_lives_thirty_seconds_unanswered_and_three_minutes_answered() {
+    let gre = |src, dst| Info {
+        proto: GRE,
+        has_ports: false,
+        ..tcp(src, dst, 0, 0, 0)
+    };
+    let mut ct = Conntrack::new(16, 1);
+    let (id, _) = step(&mut ct, 0, gre(C, S)).flow.unwrap();
+    let e = ct.entry(id).unwrap();
+    assert_eq!(e.expires, Duration::from_secs(30));
+    assert_eq!(
+        crate::show::flow_line(e, Duration::from_secs(4)),
+        "gre      47 26 src=10.0.1.2 dst=10.0.2.2 srckey=0x0 dstkey=0x0 [UNREPLIED] \
+         src=10.0.2.2 dst=10.0.1.2 srckey=0x0 dstkey=0x0 mark=0 use=1"
+    );
+    assert_eq!(step(&mut ct, 5, gre(S, C)).flow, Some((id, Dir::Reply)));
+    assert_eq!(ct.entry(id).unwrap().expires, Duration::from_secs(185));
+    assert!(ct.expire(Duration::from_secs(184)).is_empty());
+    assert_eq!(ct.expire(Duration::from_secs(185)).len(), 1);
+}

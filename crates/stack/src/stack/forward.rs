@@ -103,10 +103,15 @@ impl Stack {
                 if v == HookVerdict::Reject {
                     // Answered as the datagram arrived: a reset from the
                     // address and port its sender tried (a port forward's
-                    // public one), an error quoting what it sent.
+                    // public one), an error quoting what it sent — with
+                    // the TTL this router took one from, as the quote of
+                    // an untranslated one shows it and as Linux quotes
+                    // both (`ip_forward` decrements before the FORWARD
+                    // hook where REJECT runs).
                     match pre_nat {
                         Some(h) => {
-                            let whole = h.restore(&out, usize::MAX);
+                            let mut whole = h.restore(&out, usize::MAX);
+                            ipv4::Packet::new_unchecked(&mut whole[..]).decrement_ttl();
                             self.reject(now, in_iface, &whole);
                         }
                         None => self.reject(now, in_iface, &out),
