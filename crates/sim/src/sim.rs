@@ -31,6 +31,10 @@ mod build;
 /// unreachable" (Linux: three ARP probes a second apart).
 pub const NEIGHBOUR_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Datagrams held for a neighbour being resolved, at most (Linux's
+/// `unres_qlen`): beyond, the oldest is dropped.
+pub const NEIGHBOUR_QUEUE: usize = 101;
+
 /// Default limit of a run's virtual time.
 pub const DEFAULT_END: Duration = Duration::from_secs(3600);
 
@@ -188,8 +192,9 @@ enum EventKind {
     /// An arrival out of its link's order (jitter, reordering): rare, so
     /// boxed to keep every heap entry at 32 bytes.
     Arrive(Box<Arrival>),
-    /// No neighbour answered for a datagram (rare too).
-    Unreachable(Box<Unreachable>),
+    /// A neighbour's resolution gave up (rare too): the datagrams held
+    /// for it are unreachable.
+    Unreachable(Box<Neighbour>),
     Wake {
         node: usize,
     },
@@ -211,13 +216,8 @@ struct Arrival {
     bytes: Vec<u8>,
 }
 
-#[derive(Debug)]
-struct Unreachable {
-    node: usize,
-    iface: IfaceId,
-    next_hop: Ipv4Addr,
-    bytes: Vec<u8>,
-}
+/// A node's next hop on one of its interfaces.
+type Neighbour = (usize, IfaceId, Ipv4Addr);
 
 /// A datagram on its way across a link direction, as the event it will be.
 #[derive(Debug)]
@@ -303,6 +303,10 @@ pub struct Sim {
     /// heap.
     in_flight: Vec<VecDeque<InFlight>>,
     segment_base: Vec<usize>,
+    /// Neighbours being resolved in vain and the datagrams held for each
+    /// (at most `NEIGHBOUR_QUEUE`), all unreachable at once when the
+    /// resolution gives up, as Linux fails a neighbour's whole queue.
+    resolving: BTreeMap<Neighbour, VecDeque<Vec<u8>>>,
     /// Buffers of datagrams that arrived, for the next ones sent (at most
     /// SPARE_BUFFERS of SPARE_BUFFER_SIZE): no allocation per datagram.
     spare: Vec<Vec<u8>>,
@@ -674,11 +678,14 @@ impl Sim {
             EventKind::Arrive(a) => self.arrive(a.segment, a.member, a.bytes),
             // Taken in place above, never popped.
             EventKind::LinkHead(_) => {}
-            EventKind::Unreachable(u) => {
-                self.nodes[u.node]
-                    .host
-                    .handle_unreachable(self.now, u.iface, u.next_hop, &u.bytes);
-                self.service(u.node);
+            EventKind::Unreachable(n) => {
+                let (node, iface, next_hop) = *n;
+                for bytes in self.resolving.remove(&n).unwrap_or_default() {
+                    self.nodes[node]
+                        .host
+                        .handle_unreachable(self.now, iface, next_hop, &bytes);
+                }
+                self.service(node);
             }
             EventKind::Wake { node } => {
                 if self.nodes[node].scheduled == Some(self.now) {
@@ -921,17 +928,25 @@ impl Sim {
         }
     }
 
-    /// Nobody answers for `t`'s next hop: the sender hears so when
-    /// resolution would have given up (the neighbour timeout).
+    /// Nobody answers for `t`'s next hop: the datagram waits with any
+    /// others for that neighbour, and the sender hears of each when the
+    /// resolution gives up, `NEIGHBOUR_TIMEOUT` after the first began it
+    /// (Linux's INCOMPLETE neighbour and its queue; the next datagram
+    /// after that begins a new try). Beyond `NEIGHBOUR_QUEUE` held, the
+    /// oldest is dropped unanswered (Linux's `unres_discards`).
     fn no_neighbour(&mut self, node: usize, t: &Transmit, bytes: Vec<u8>) {
+        let key = (node, t.iface, t.next_hop);
+        if let Some(queue) = self.resolving.get_mut(&key) {
+            if queue.len() == NEIGHBOUR_QUEUE {
+                queue.pop_front();
+            }
+            queue.push_back(bytes);
+            return;
+        }
+        self.resolving.insert(key, VecDeque::from([bytes]));
         self.schedule(
             self.now + NEIGHBOUR_TIMEOUT,
-            EventKind::Unreachable(Box::new(Unreachable {
-                node,
-                iface: t.iface,
-                next_hop: t.next_hop,
-                bytes,
-            })),
+            EventKind::Unreachable(Box::new(key)),
         );
     }
 
@@ -1105,6 +1120,44 @@ pub fn generated(path: &str, size: u64) -> Rc<[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Datagrams for a neighbour being resolved wait together, at most
+    /// `NEIGHBOUR_QUEUE` of them (the newest), and all are answered when
+    /// the resolution gives up; the next begins a new try.
+    #[test]
+    fn a_neighbour_being_resolved_holds_a_bounded_queue() {
+        let scenario =
+            crate::scenario::load("t.toml", "[[host]]\nname = \"a\"\naddr = \"10.0.0.1/24\"\n")
+                .unwrap();
+        let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
+        let t = Transmit {
+            iface: IfaceId(0),
+            next_hop: Ipv4Addr::new(10, 0, 0, 9),
+            len: 1,
+        };
+        for i in 0..NEIGHBOUR_QUEUE + 10 {
+            sim.no_neighbour(0, &t, vec![i as u8]);
+        }
+        let key = (0, t.iface, t.next_hop);
+        let held = &sim.resolving[&key];
+        assert_eq!(held.len(), NEIGHBOUR_QUEUE);
+        assert_eq!(held.front(), Some(&vec![10u8]));
+        // One event for the whole queue, at the timeout.
+        assert_eq!(sim.queue.len(), 1);
+        struct NoCommands;
+        impl Commands for NoCommands {
+            fn check(&self, _: &str) -> Result<(), String> {
+                Ok(())
+            }
+            fn start(&self, _: &Host, _: &str) -> Result<Started, String> {
+                Err("none".into())
+            }
+        }
+        sim.run_until(Instant::ZERO + NEIGHBOUR_TIMEOUT, &NoCommands);
+        assert!(sim.resolving.is_empty());
+        sim.no_neighbour(0, &t, vec![0]);
+        assert_eq!(sim.resolving[&key].len(), 1);
+    }
 
     /// Output past `TRANSCRIPT_KEEP_BYTES` is counted, not kept; the
     /// other events are always kept.

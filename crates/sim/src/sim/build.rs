@@ -185,6 +185,7 @@ impl Sim {
             seq: 0,
             queue: BinaryHeap::new(),
             in_flight: (0..directions).map(|_| VecDeque::new()).collect(),
+            resolving: BTreeMap::new(),
             segment_base,
             spare: Vec::new(),
             sent: Vec::new(),
