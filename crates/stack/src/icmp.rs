@@ -384,12 +384,22 @@ fn may_answer(ip: &IpLayer, quote: &icmpv4::Quote<'_>, in_iface: Option<IfaceId>
     }
     if quote.header.protocol == Protocol::Icmp {
         if let Some(&t) = quote.payload.first() {
-            if Message::from(t).is_error() {
+            if !is_query(t) {
                 return false;
             }
         }
     }
     true
+}
+
+/// An ICMP type an error may be sent about: the queries and their replies
+/// (echo, timestamp, information, address mask: 0, 8, 13–18). Any other —
+/// an error, a router advertisement or solicitation, an unassigned or
+/// unknown type — is taken as an error (RFC 1122 §3.2.2's rule then
+/// applies), as Linux's `icmp_send` does ("assume any unknown ICMP type is
+/// an error").
+fn is_query(t: u8) -> bool {
+    matches!(t, 0 | 8 | 13..=18)
 }
 
 #[cfg(test)]
@@ -478,6 +488,33 @@ mod tests {
             e,
         );
         assert_eq!(sent(&mut ip), 1);
+        // About a type that is no query (unassigned, router discovery,
+        // unknown): taken as an error, as Linux takes it; about the
+        // timestamp, information and address mask queries: yes.
+        for (t, answered) in [
+            (1, 0),
+            (2, 0),
+            (6, 0),
+            (7, 0),
+            (9, 0),
+            (10, 0),
+            (19, 0),
+            (42, 0),
+            (200, 0),
+            (13, 1),
+            (15, 1),
+            (17, 1),
+        ] {
+            let msg = [t, 0, 0, 0, 0, 1, 0, 1];
+            icmp.send_error(
+                Instant::ZERO,
+                &mut ip,
+                &datagram([10, 0, 1, 2], [10, 9, 9, 9], Protocol::Icmp, &msg, 0),
+                iface,
+                e,
+            );
+            assert_eq!(sent(&mut ip), answered, "type {t}");
+        }
         // To a broadcast address (limited, directed, multicast): never.
         for dst in [[255, 255, 255, 255], [10, 0, 1, 255], [224, 0, 0, 1]] {
             icmp.send_error(

@@ -70,9 +70,13 @@ impl PmtuCache {
         if sent_len <= MIN_MTU {
             return None;
         }
-        // RFC 1191 §5: a missing or implausible value (not below what was
-        // sent) is replaced by the next plateau below the datagram's size.
-        let mtu = if reported >= MIN_MTU && reported < sent_len {
+        // RFC 1191 §5, §7: a router that reports no value (0, or one no
+        // link has: below 68) is taken to mean the next plateau below the
+        // datagram's size. A value it does report is taken as it is, and
+        // never raises the path (below): a report not below the datagram
+        // (a broken or forged one) changes nothing then, as with Linux
+        // and FreeBSD, rather than pulling the path to a plateau.
+        let mtu = if reported >= MIN_MTU {
             reported
         } else {
             PLATEAUS
@@ -138,6 +142,22 @@ mod tests {
         let mut c = PmtuCache::new(Duration::from_secs(600));
         assert_eq!(c.learn(Instant::ZERO, D, 0, 1500, 1500), Some(1492));
         assert_eq!(c.learn(Instant::ZERO, D, 0, 1492, 1500), Some(1006));
+        // Below 68 is no value either.
+        assert_eq!(c.learn(Instant::ZERO, D, 50, 1006, 1500), Some(508));
+    }
+
+    /// A report not below the datagram it quotes (a broken middlebox, a
+    /// forged message) lowers nothing: it is not below the path either.
+    /// One below the path but not the datagram is the path, as on Linux.
+    #[test]
+    fn an_implausible_report_changes_nothing() {
+        let mut c = PmtuCache::new(Duration::from_secs(600));
+        let now = Instant::ZERO;
+        for reported in [9000, 1500] {
+            assert_eq!(c.learn(now, D, reported, 1428, 1500), None, "{reported}");
+        }
+        assert_eq!(c.get(now, D), None);
+        assert_eq!(c.learn(now, D, 1450, 1428, 1500), Some(1450));
     }
 
     #[test]
