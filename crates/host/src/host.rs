@@ -562,6 +562,17 @@ impl Host {
             .default_sigterm = true;
     }
 
+    /// The process catches SIGQUIT too (with [`Host::catch_signals`]), as
+    /// iputils' ping does for its status line; others are stopped by it.
+    pub fn catch_sigquit(&self, pid: Pid) {
+        self.inner
+            .io
+            .borrow_mut()
+            .entry(pid)
+            .or_default()
+            .catches_quit = true;
+    }
+
     /// The process ignores SIGPIPE (`signal(SIGPIPE, SIG_IGN)`): a
     /// standard stream whose reader is gone is marked broken instead of
     /// stopping it ([`crate::Output::is_broken`]).
@@ -620,7 +631,10 @@ impl Host {
                 } else {
                     None
                 }
-            } else if p.catches && !(p.default_sigterm && matches!(signal, Signal::Terminate)) {
+            } else if p.catches
+                && !(p.default_sigterm && matches!(signal, Signal::Terminate))
+                && (p.catches_quit || !matches!(signal, Signal::Quit))
+            {
                 p.pending.push_back(signal);
                 Some(p.signal_waker.take())
             } else {

@@ -237,6 +237,9 @@ pub enum Signal {
     Interrupt,
     /// SIGTERM.
     Terminate,
+    /// Ctrl-\\ (SIGQUIT). It stops a process (status 131) unless the
+    /// process catches it (`Host::catch_sigquit`).
+    Quit,
     /// SIGPIPE: a standard stream's reader is gone. It stops the process
     /// unless the process ignores it or catches it (`Host::catch_sigpipe`).
     Pipe(Stream),
@@ -248,6 +251,7 @@ impl Signal {
     pub fn number(self) -> i32 {
         match self {
             Signal::Interrupt => 2,
+            Signal::Quit => 3,
             Signal::Terminate => 15,
             Signal::Pipe(_) => 13,
         }
@@ -268,6 +272,8 @@ pub(crate) struct ProcessIo {
     pub catches: bool,
     /// SIGPIPE is ignored: a broken stream is only marked (`broken`).
     pub ignores_sigpipe: bool,
+    /// SIGQUIT is caught (with `catches`) rather than stopping it.
+    pub catches_quit: bool,
     /// SIGPIPE is caught like the other signals (tcpdump's cleanup).
     pub catches_sigpipe: bool,
     /// SIGTERM keeps its default action (stop, status 143) while the

@@ -462,6 +462,19 @@ impl Sim {
         self.nodes.iter().find(|n| n.name == name).map(|n| &n.host)
     }
 
+    /// Send `signal` to process `pid` on the node named `name` now, as a
+    /// key typed at its terminal would (Ctrl-C, Ctrl-\\): the process
+    /// sees it at once, before the node's next event. False if there is
+    /// no such node.
+    pub fn signal(&mut self, name: &str, pid: Pid, signal: Signal) -> bool {
+        let Some(node) = self.nodes.iter().position(|n| n.name == name) else {
+            return false;
+        };
+        self.nodes[node].host.signal(pid, signal);
+        self.service(node);
+        true
+    }
+
     pub fn hosts(&self) -> impl Iterator<Item = &Host> {
         self.nodes.iter().map(|n| &n.host)
     }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use tcplab_host::{Host, Output, PingSocket, RawSocket};
+use tcplab_host::{Host, Output, PingSocket, RawSocket, Signal};
 use tcplab_stack::{Instant, PingMessage, PmtuDisc, SendError};
 use tcplab_wire::{icmpv4, Protocol};
 
@@ -315,7 +315,32 @@ struct Stats {
     tsum2: f64,
     tmin: u64,
     tmax: u64,
+    /// iputils' `rtt`: a moving average of the round trips, eight times
+    /// the microseconds (`rtt += trip - rtt / 8`), for SIGQUIT's status.
+    ewma: u64,
     pipesize: u64,
+}
+
+/// iputils' `status()`, what SIGQUIT (Ctrl-\\) prints on standard error
+/// while ping goes on: `\r3/4 packets, 25% loss, min/avg/ewma/max =
+/// 0.041/0.052/0.049/0.067 ms`.
+fn status_line(st: &Stats, timing: bool) -> String {
+    let loss = (st.transmitted.saturating_sub(st.received) * 100)
+        .checked_div(st.transmitted)
+        .unwrap_or(0);
+    let mut line = format!("\r{}/{} packets, {loss}% loss", st.received, st.transmitted);
+    if st.received > 0 && timing {
+        let avg = st.tsum / (st.received + st.repeats);
+        line.push_str(&format!(
+            ", min/avg/ewma/max = {}/{}/{}.{:03}/{} ms",
+            ms3(st.tmin),
+            ms3(avg),
+            st.ewma / 8000,
+            (st.ewma / 8) % 1000,
+            ms3(st.tmax)
+        ));
+    }
+    line
 }
 
 /// What ping waits for.
@@ -545,19 +570,19 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
     let mut next_send = start;
     let mut exit_at: Option<Instant> = None;
     let deadline_at = a.deadline.map(|d| start + d);
-    // Ctrl-C ends the run with the statistics, as iputils' ping does.
-    // (SIGTERM is not among them: iputils sets handlers for SIGINT and
+    // Ctrl-C ends the run with the statistics, as iputils' ping does;
+    // Ctrl-\ (SIGQUIT) prints a status line and ping goes on. (SIGTERM
+    // is not among them: iputils sets handlers for SIGINT, SIGQUIT and
     // SIGALRM only, so it stops ping without statistics, status 143.)
     let signals = host.current_pid().map(|p| {
         host.leave_sigterm(p);
+        host.catch_sigquit(p);
         host.catch_signals(p)
     });
     let interrupted = || async {
         match &signals {
-            Some(s) => {
-                s.next().await;
-            }
-            None => std::future::pending::<()>().await,
+            Some(s) => s.next().await,
+            None => std::future::pending().await,
         }
     };
     loop {
@@ -663,7 +688,11 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
         let msg = match select(wait, interrupted()).await {
             Either::Left(Some(m)) => m,
             Either::Left(None) => continue,
-            Either::Right(()) => break,
+            Either::Right(Signal::Quit) => {
+                err.line(status_line(&st, timing));
+                continue;
+            }
+            Either::Right(_) => break,
         };
         let now = host.now();
         let ts = |at: Instant| {
@@ -749,6 +778,11 @@ pub async fn run(host: Host, a: PingArgs, mut out: Output, mut err: Output) -> i
                     st.tsum2 += (trip as f64) * (trip as f64);
                     st.tmin = st.tmin.min(trip);
                     st.tmax = st.tmax.max(trip);
+                    st.ewma = if st.ewma == 0 {
+                        trip.saturating_mul(8)
+                    } else {
+                        (st.ewma + trip).saturating_sub(st.ewma / 8)
+                    };
                 }
                 let dup = received.insert(seq, true).is_some();
                 if dup {

@@ -961,3 +961,63 @@ fn ip_route_get_resolves_as_linux_does() {
         ]
     );
 }
+
+/// Ctrl-\ (SIGQUIT) makes ping print iputils' status line on standard
+/// error and go on; a second one later shows the newer counts. A command
+/// that does not catch it stops with status 131.
+#[test]
+fn sigquit_prints_a_status_line_and_ping_goes_on() {
+    use tcplab_host::Signal;
+    use tcplab_sim::{load_checked, Commands, Sim, SimOptions};
+    use tcplab_stack::Instant;
+    use tcplab_tools::Tools;
+    let text = format!(
+        "{}\n[[run]]\nat = \"0s\"\non = \"client\"\ncmd = \"ping -c 6 -i 0.2 10.99.3.2\"\n\
+         \n[[run]]\nat = \"0s\"\non = \"client\"\ncmd = \"nc -l 7000\"\n",
+        common::NET
+    );
+    let scenario = load_checked("t.toml", &text, &|c| Tools.check(c)).unwrap();
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
+    let pid = |sim: &Sim, name: &str| {
+        let h = sim.host("client").unwrap();
+        h.processes()
+            .into_iter()
+            .find(|p| p.name == name)
+            .map(|p| p.pid)
+            .unwrap()
+    };
+    let at = |ms: u64| Instant::ZERO + std::time::Duration::from_millis(ms);
+    // Between the third reply (0.4008 s) and the fourth request (0.6 s);
+    // then between the fourth request and its reply (0.6008 s).
+    sim.run_until(at(500), &Tools);
+    let (ping, nc) = (pid(&sim, "ping"), pid(&sim, "nc"));
+    assert!(sim.signal("client", ping, Signal::Quit));
+    assert!(sim.signal("client", nc, Signal::Quit));
+    sim.run_until(at(600) + std::time::Duration::from_micros(400), &Tools);
+    assert!(sim.signal("client", ping, Signal::Quit));
+    sim.run(&Tools);
+    let client = sim.host("client").unwrap();
+    assert_eq!(client.process(nc).unwrap().exit, Some(131));
+    assert_eq!(client.process(ping).unwrap().exit, Some(0));
+    let errs: Vec<String> = sim
+        .transcript()
+        .into_iter()
+        .filter_map(|e| match e {
+            tcplab_sim::TranscriptEvent::Output(l)
+                if l.pid == ping && l.stream == tcplab_host::Stream::Stderr =>
+            {
+                Some(l.text)
+            }
+            _ => None,
+        })
+        .collect();
+    // Every round trip is 0.800 ms on this path, so the moving average
+    // is too.
+    assert_eq!(
+        errs,
+        [
+            "3/3 packets, 0% loss, min/avg/ewma/max = 0.800/0.800/0.800/0.800 ms",
+            "3/4 packets, 25% loss, min/avg/ewma/max = 0.800/0.800/0.800/0.800 ms",
+        ]
+    );
+}

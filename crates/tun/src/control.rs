@@ -381,9 +381,11 @@ pub fn attach(
     })?;
     let interrupt = Arc::new(AtomicBool::new(false));
     let terminate = Arc::new(AtomicBool::new(false));
+    let quit = Arc::new(AtomicBool::new(false));
     for (sig, flag) in [
         (signal_hook::consts::SIGINT, &interrupt),
         (signal_hook::consts::SIGTERM, &terminate),
+        (signal_hook::consts::SIGQUIT, &quit),
     ] {
         signal_hook::flag::register(sig, flag.clone())
             .map_err(|e| SetupError(format!("cannot handle signals: {e}")))?;
@@ -418,7 +420,7 @@ pub fn attach(
     // frames): no more than INPUT_HIGH of it, as a pipe holds so much.
     let mut unacked: u64 = 0;
     loop {
-        for (flag, number) in [(&interrupt, 2u8), (&terminate, 15u8)] {
+        for (flag, number) in [(&interrupt, 2u8), (&quit, 3u8), (&terminate, 15u8)] {
             if flag.swap(false, Ordering::Relaxed) {
                 sending.push(b'S', &[number], true);
             }

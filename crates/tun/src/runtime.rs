@@ -245,6 +245,7 @@ fn feed_client(c: &mut crate::control::Client, host: &Host) {
     for input in std::mem::take(&mut c.input) {
         match input {
             ClientInput::Signal(2) => host.signal(pid, Signal::Interrupt),
+            ClientInput::Signal(3) => host.signal(pid, Signal::Quit),
             ClientInput::Signal(13) => host.signal(pid, Signal::Pipe(Stream::Stdout)),
             ClientInput::Signal(_) => host.signal(pid, Signal::Terminate),
             other if !held.is_empty() || host.stdin_queued(pid) >= INPUT_HIGH => held.push(other),
@@ -753,11 +754,15 @@ fn drive(
 
     // Ctrl-C and SIGTERM go to the command, which decides (ping prints
     // its statistics); a second one, or any for a router, stops the run.
+    // Ctrl-\ (SIGQUIT) goes to the command too (ping prints a status line
+    // and goes on, others stop) and never stops the run itself.
     let interrupt = Arc::new(AtomicBool::new(false));
     let terminate = Arc::new(AtomicBool::new(false));
+    let quit = Arc::new(AtomicBool::new(false));
     for (sig, flag) in [
         (signal_hook::consts::SIGINT, &interrupt),
         (signal_hook::consts::SIGTERM, &terminate),
+        (signal_hook::consts::SIGQUIT, &quit),
     ] {
         signal_hook::flag::register(sig, flag.clone())
             .map_err(|e| SetupError(format!("cannot handle signals: {e}")))?;
@@ -885,6 +890,11 @@ fn drive(
             }
         }
         // Signals for us.
+        if quit.swap(false, Ordering::Relaxed) {
+            if let Some(m) = &main {
+                host.signal(m.pid, Signal::Quit);
+            }
+        }
         for (flag, sig) in [
             (&interrupt, Signal::Interrupt),
             (&terminate, Signal::Terminate),

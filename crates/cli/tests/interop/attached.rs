@@ -200,6 +200,39 @@ fn ctrl_c_on_an_attached_command_stops_it_on_the_stack() {
     assert!(!out.contains("ping statistics"), "{out}");
 }
 
+/// Ctrl-\ (SIGQUIT) reaches ping, attached or as `tcplab run`'s own
+/// command: iputils' status line on standard error, and ping goes on (a
+/// Ctrl-C later prints its statistics, status 0; stopped by the SIGQUIT,
+/// it would end with 131 and none).
+#[test]
+fn ctrl_backslash_makes_ping_print_its_status_and_go_on() {
+    if !capable("ctrl_backslash_makes_ping_print_its_status_and_go_on") {
+        return;
+    }
+    let check = |o: &Output| {
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(out.contains("--- 10.7.0.1 ping statistics ---"), "{out}");
+        assert!(
+            err.contains(" packets, 0% loss, min/avg/ewma/max = "),
+            "{err}"
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+    };
+    let ns = Ns::new();
+    let mut t = Tcplab::start(&ns, "10.7.0.2/24", &[], "ping -i 0.2 10.7.0.1");
+    let ping = t.attach_child("ping -i 0.2 10.7.0.1");
+    std::thread::sleep(Duration::from_millis(700));
+    kill(&ping, "-QUIT");
+    kill(t.child.as_ref().expect("running"), "-QUIT");
+    std::thread::sleep(Duration::from_millis(500));
+    kill(&ping, "-INT");
+    check(&finish(ping, 5));
+    let run = t.child.take().expect("running");
+    kill(&run, "-INT");
+    check(&finish(run, 5));
+}
+
 #[test]
 fn ctrl_c_on_tcplab_run_ends_the_command_like_the_tool() {
     if !capable("ctrl_c_on_tcplab_run_ends_the_command_like_the_tool") {
