@@ -310,8 +310,14 @@ impl Connection {
         // make PAWS drop every genuine segment after it.
         self.update_ts_recent(ctx, seg);
         self.check_urg(seg);
+        // Simultaneous open: the text that came on the peer's SYN was taken
+        // just now (`check_ack`, on reaching ESTABLISHED), after this
+        // segment was trimmed to the RCV.NXT before it. What the segment
+        // repeats of that text (a <SYN,ACK> or an ACK resending it) goes.
+        let end = seq + data.len();
+        let (seq, data) = self.rcv.trim_taken(seq, data);
         self.process_text(ctx, seq, data, (seg.flags.psh(), fin), sack_room(seg), out);
-        self.check_fin(ctx, fin, seq + data.len(), out);
+        self.check_fin(ctx, fin, end, out);
     }
 
     /// RFC 7323 §5.3 R1 (PAWS), before the acceptability test: with

@@ -219,10 +219,20 @@ impl Receiver {
         }
     }
 
-    /// Store in-window text at `seq` (already trimmed to the window);
-    /// nothing beyond a FIN already seen is taken.
+    /// `data` at `seq` without what lies before RCV.NXT (taken already).
+    pub fn trim_taken<'a>(&self, seq: SeqNumber, data: &'a [u8]) -> (SeqNumber, &'a [u8]) {
+        if seq >= self.nxt {
+            return (seq, data);
+        }
+        let old = (self.nxt - seq).min(data.len());
+        (seq + old, &data[old..])
+    }
+
+    /// Store in-window text at `seq` (trimmed to the window); nothing
+    /// before RCV.NXT or beyond a FIN already seen is taken.
     pub fn accept_text(&mut self, seq: SeqNumber, data: &[u8], max_ranges: usize) -> Delivered {
         let mut d = Delivered::default();
+        let (seq, data) = self.trim_taken(seq, data);
         let data = match self.fin {
             Some(f) if f <= seq => &[][..],
             Some(f) => &data[..data.len().min(f - seq)],
@@ -646,5 +656,26 @@ impl Receiver {
             return Err("an out-of-order box with nothing held".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text that starts before RCV.NXT is taken from RCV.NXT on (its old
+    /// part was taken already), never a panic: the caller's trim may be
+    /// older than RCV.NXT (a simultaneous open's queued SYN text).
+    #[test]
+    fn text_before_rcv_nxt_is_trimmed_not_a_panic() {
+        let mut r = Receiver::new(1024, 0);
+        let d = r.accept_text(SeqNumber(0), b"hello", 4);
+        assert_eq!(d.in_order, 5);
+        let d = r.accept_text(SeqNumber(2), b"llo, world", 4);
+        assert_eq!(d.in_order, 7);
+        assert_eq!(r.nxt, SeqNumber(12));
+        let d = r.accept_text(SeqNumber(1), b"ell", 4);
+        assert_eq!(d.in_order, 0);
+        assert_eq!(r.nxt, SeqNumber(12));
     }
 }
