@@ -680,6 +680,11 @@ impl Host {
             p.exit = Some(code);
         }
         self.inner.io.borrow_mut().remove(&pid);
+        // As an exiting process's descriptors close: its other tasks stop
+        // and their sockets close (a server stopped on Ctrl-C takes its
+        // UDP side and the connections it serves with it). The task
+        // calling this ends after its poll (it is not in the table then).
+        self.inner.executor.kill(pid);
     }
 
     /// How many of the host's processes have exited so far: a driver that

@@ -120,6 +120,14 @@ impl Commands for Clients {
                         h.sleep(Duration::from_millis(100)).await;
                     }
                     closed = times.take();
+                    if words[0] != "hold" {
+                        // The process lives on with its connections (an
+                        // exiting process's tasks stop and their sockets
+                        // close).
+                        log.borrow_mut().push((cmd, closed, first));
+                        std::future::pending::<()>().await;
+                        unreachable!();
+                    }
                 }
                 "trickle-head" | "trickle-body" | "trickle-tls" => {
                     let s = TcpStream::connect(&h, server).await.expect("connects");

@@ -261,3 +261,52 @@ fn small_services_serve_a_bounded_number_of_connections() {
         silent.iter().map(|x| x.exit).collect::<Vec<_>>()[..4].to_vec()
     );
 }
+
+/// A server stopped on Ctrl-C ends whole, as an exiting process's
+/// descriptors close: its UDP side and the connections it serves go with
+/// its TCP listener, so the port is free for the next one.
+#[test]
+fn a_stopped_server_takes_its_udp_side_and_connections_with_it() {
+    use tcplab_host::Signal;
+    use tcplab_sim::{load_checked, Commands, Sim, SimOptions};
+    use tcplab_stack::Instant;
+    use tcplab_tools::Tools;
+    let mut text = common::NET.to_string();
+    for (at, on, cmd) in [
+        ("0s", "server", "serve echo"),
+        ("500ms", "client", "nc -w 5 server 7"),
+        ("2s", "server", "ss -tuan"),
+    ] {
+        text.push_str(&format!(
+            "\n[[run]]\nat = \"{at}\"\non = \"{on}\"\ncmd = \"{cmd}\"\n"
+        ));
+    }
+    let scenario = load_checked("t.toml", &text, &|c| Tools.check(c)).unwrap();
+    let mut sim = Sim::new(&scenario, &SimOptions::default()).unwrap();
+    sim.run_until(Instant::from_secs(1), &Tools);
+    let serve = sim
+        .host("server")
+        .unwrap()
+        .processes()
+        .into_iter()
+        .find(|p| p.name == "serve")
+        .unwrap()
+        .pid;
+    assert!(sim.signal("server", serve, Signal::Interrupt));
+    sim.run(&Tools);
+    let server = sim.host("server").unwrap();
+    assert_eq!(server.process(serve).unwrap().exit, Some(0));
+    let ss: Vec<String> = sim
+        .transcript()
+        .into_iter()
+        .filter_map(|e| match e {
+            tcplab_sim::TranscriptEvent::Output(l) if l.host.as_ref() == "server" => Some(l.text),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !ss.iter()
+            .any(|l| l.contains(":7 ") && !l.contains("TIME-WAIT")),
+        "{ss:#?}"
+    );
+}
