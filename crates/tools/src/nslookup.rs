@@ -35,6 +35,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tcplab_host::{Host, Output};
 
 use crate::dns::client::{query, reverse_name, QueryOptions, TryError};
+use crate::dns::name_text;
 use crate::resolve;
 use crate::Usage;
 
@@ -241,7 +242,9 @@ impl NslookupArgs {
         // BIND's checks of the name, with its reason.
         let stem = a.name.strip_suffix('.').unwrap_or(&a.name);
         let labels: Vec<&str> = stem.split('.').collect();
-        let why = if labels.iter().any(|l| l.len() > 63) {
+        let why = if a.name.is_empty() {
+            " (unexpected end of input)"
+        } else if labels.iter().any(|l| l.len() > 63) {
             " (label too long)"
         } else if a.name != "." && labels.iter().any(|l| l.is_empty()) {
             " (empty label)"
@@ -250,11 +253,12 @@ impl NslookupArgs {
         } else {
             ""
         };
-        if !why.is_empty() || a.name.is_empty() {
-            return Err(Usage::new(
-                "nslookup",
-                format!("'{}' is not a legal name{why}", a.name),
-            ));
+        if !why.is_empty() {
+            // (BIND's nslookup exits with 10 then, its fatal().)
+            return Err(Usage {
+                status: 10,
+                ..Usage::new("nslookup", format!("'{}' is not a legal name{why}", a.name))
+            });
         }
         Ok(a)
     }
@@ -266,7 +270,7 @@ fn bare(name: &Name) -> String {
     if name.is_root() {
         return ".".into();
     }
-    let s = name.to_ascii();
+    let s = name_text(name);
     s.strip_suffix('.').unwrap_or(&s).to_string()
 }
 
@@ -289,7 +293,7 @@ fn txt_text(d: &[u8]) -> String {
 
 /// A name as nslookup prints a target: with the trailing dot.
 fn fqdn(name: &Name) -> String {
-    let s = name.to_ascii();
+    let s = name_text(name);
     if s.ends_with('.') {
         s
     } else {
@@ -565,7 +569,9 @@ pub async fn run(host: Host, a: NslookupArgs, mut out: Output, mut err: Output) 
             let Some(m) = answer else {
                 out.line(";; no servers could be reached");
                 out.line("");
-                return 1;
+                // BIND's nslookup: an A answer stands when the AAAA half
+                // of the lookup finds no server (status 0).
+                return if answered { 0 } else { 1 };
             };
             let code = m.metadata.response_code;
             if a.debug {
@@ -784,6 +790,15 @@ mod tests {
         assert_eq!(
             parse("a..b").unwrap_err().message,
             "'a..b' is not a legal name (empty label)"
+        );
+        // BIND's status for them: 10.
+        assert_eq!(parse("a..b").unwrap_err().status, 10);
+        let empty = NslookupArgs::parse(&[String::new()])
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            (empty.message.as_str(), empty.status),
+            ("'' is not a legal name (unexpected end of input)", 10)
         );
         assert!(parse("lab.test.").is_ok());
     }

@@ -241,7 +241,7 @@ pub async fn lookup_all(host: &Host, name: &str) -> Result<(Vec<Ipv4Addr>, Strin
                     })
                     .collect();
                 if !addrs.is_empty() {
-                    let canonical = owner.to_ascii();
+                    let canonical = crate::dns::name_text(&owner);
                     let canonical = canonical.strip_suffix('.').unwrap_or(&canonical);
                     return Ok((addrs, canonical.to_string()));
                 }
@@ -268,7 +268,7 @@ pub async fn reverse(host: &Host, addr: Ipv4Addr) -> Option<String> {
     match ask(host, &reverse_name(addr), RecordType::PTR).await {
         Outcome::Found(data, _) => data.into_iter().find_map(|d| match d {
             RData::PTR(p) => {
-                let s = p.0.to_ascii();
+                let s = crate::dns::name_text(&p.0);
                 Some(s.strip_suffix('.').unwrap_or(&s).to_string())
             }
             _ => None,

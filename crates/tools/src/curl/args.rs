@@ -39,7 +39,8 @@ pub struct CurlArgs {
     pub head: bool,
     pub include: bool,
     pub follow: bool,
-    pub max_redirs: u32,
+    /// `--max-redirs`: -1 for no limit (curl's manual), else at least 0.
+    pub max_redirs: i64,
     pub silent: bool,
     pub show_error: bool,
     pub verbose: bool,
@@ -322,7 +323,9 @@ impl CurlArgs {
                 "i" | "include" => a.include = true,
                 "L" | "location" => a.follow = true,
                 "max-redirs" => {
-                    a.max_redirs = v.parse().map_err(|_| {
+                    // A C long, -1 meaning no limit; below -1 is refused
+                    // (tool_getparam.c).
+                    a.max_redirs = v.parse().ok().filter(|&n: &i64| n >= -1).ok_or_else(|| {
                         usage("option --max-redirs: expected a proper numerical parameter".into())
                     })?
                 }
@@ -786,6 +789,24 @@ mod rate_tests {
         }
         let a = CurlArgs::parse(&["--limit-rate".into(), "0".into(), "h".into()]).unwrap();
         assert_eq!(a.limit_rate, None, "0 is no limit");
+    }
+
+    /// `--max-redirs`: a C long, -1 for no limit; below -1 refused.
+    #[test]
+    fn max_redirs_takes_minus_one_for_no_limit() {
+        let max = |v: &str| {
+            CurlArgs::parse(&["--max-redirs".into(), v.into(), "h".into()]).map(|a| a.max_redirs)
+        };
+        assert_eq!(max("-1").unwrap(), -1);
+        assert_eq!(max("0").unwrap(), 0);
+        assert_eq!(max("99999999999999").unwrap(), 99_999_999_999_999);
+        for bad in ["-2", "x", ""] {
+            assert_eq!(
+                max(bad).unwrap_err().message,
+                "option --max-redirs: expected a proper numerical parameter",
+                "{bad}"
+            );
+        }
     }
 
     /// `--resolve`'s entries as libcurl's Curl_loadhostpairs takes them.

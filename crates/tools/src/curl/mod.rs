@@ -5,7 +5,7 @@
 //! `--data-raw`, `-T FILE` (PUT), `-H 'Name: value'`, `-u USER:PASSWORD`
 //! (Basic), `-e URL` (Referer), `--compressed` (gzip and deflate, decoded),
 //! `-o FILE` (`-` for stdout), `-O`, `-I`, `-i`, `-L` (`--max-redirs N`,
-//! default 50), `-s`, `-S`, `-v`, `-w FORMAT` (curl's variables, `%{json}`,
+//! default 50, -1 for no limit), `-s`, `-S`, `-v`, `-w FORMAT` (curl's variables, `%{json}`,
 //! `%{stderr}`/`%{stdout}`; unknown names warned about), `-f`,
 //! `--connect-timeout S`, `-m S`, `-A AGENT`, `-0` (HTTP/1.0), `-h`, `-V`.
 //! Several URLs are fetched in turn over one persistent connection when
@@ -894,7 +894,7 @@ async fn fetch(run: &mut Run<'_>, url_text: &str, stats: &mut Stats) -> Result<(
         stats.headers.clone_from(&head.headers);
         match (a.follow, location, code) {
             (true, Some(loc), 301 | 302 | 303 | 307 | 308) => {
-                if stats.num_redirects >= a.max_redirs {
+                if a.max_redirs >= 0 && i64::from(stats.num_redirects) >= a.max_redirs {
                     return Err(Failure::new(
                         47,
                         format!("Maximum ({}) redirects followed", a.max_redirs),
