@@ -832,7 +832,11 @@ impl Connection {
                     if end > self.snd.nxt() {
                         let nxt = self.snd.nxt();
                         again -= self.snd.data_in(nxt, end).1;
-                        self.snd.sent_new(nxt, end, now, tsval, snap);
+                        if probe && i + 1 == self.snd.queue().len() {
+                            self.snd.probe_grew(end);
+                        } else {
+                            self.snd.sent_new(nxt, end, now, tsval, snap);
+                        }
                     }
                     if again > 0 && probe {
                         // Sent again, but as a probe's byte (tcpi_bytes_sent

@@ -1001,6 +1001,18 @@ impl RtxQueue {
         });
     }
 
+    /// The last record grows to `end` (new data that went out in the
+    /// same segment as its bytes: one record for one segment).
+    pub fn grow_last(&mut self, end: SeqNumber) {
+        let Some(i) = self.fl().records.len().checked_sub(1) else {
+            return;
+        };
+        let old = self.fl().records[i].end;
+        debug_assert!(end > old);
+        self.update(i, |r| r.end = end);
+        self.next_off += (end - old) as u64;
+    }
+
     /// Record `i`, which only a zero-window probe had carried, went out
     /// again as the window opened: sent anew, not a retransmission (no
     /// retransmitted mark, no loss left on it).

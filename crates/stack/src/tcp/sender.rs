@@ -229,6 +229,16 @@ impl Sender {
         self.nxt = end;
     }
 
+    /// The last record, a zero-window probe's byte sent again as the
+    /// window opened, took new data up to `end` along in its segment: it
+    /// grows to hold them, so that a later retransmission resends the
+    /// segment whole rather than the probe's byte alone.
+    pub fn probe_grew(&mut self, end: SeqNumber) {
+        debug_assert!(end > self.nxt);
+        self.rtx.grow_last(end);
+        self.nxt = end;
+    }
+
     /// Take the peer's acknowledgment of `ack`, which must lie in
     /// (SND.UNA, SND.NXT]: the one place SND.UNA moves.
     pub fn acknowledge(&mut self, ack: SeqNumber, delivery: &mut Delivery) -> AckOutcome {
