@@ -84,7 +84,11 @@ fn record_type(v: &str) -> Option<RecordType> {
         "TXT" => RecordType::TXT,
         "SRV" => RecordType::SRV,
         "ANY" => RecordType::ANY,
-        _ => return None,
+        // RFC 3597 §5: any type by its number.
+        other => {
+            let n: u16 = other.strip_prefix("TYPE")?.parse().ok()?;
+            RecordType::from(n)
+        }
     })
 }
 
@@ -351,6 +355,15 @@ pub fn present(r: &Record) -> Vec<String> {
             format!("\texpire = {}", s.expire),
             format!("\tminimum = {}", s.minimum),
         ],
+        // A type this nslookup does not know: RFC 3597 §5's generic form.
+        RData::Unknown { code, rdata } => {
+            let mut text = format!("\\# {}", rdata.anything.len());
+            if !rdata.anything.is_empty() {
+                text.push(' ');
+                text.extend(rdata.anything.iter().map(|b| format!("{b:02x}")));
+            }
+            vec![format!("{owner}\trdata_{} = {text}", u16::from(*code))]
+        }
         other => vec![format!(
             "{owner}\trdata_{} = {other}",
             u16::from(other.record_type())
@@ -402,7 +415,16 @@ fn rcode_text(c: ResponseCode) -> String {
         ResponseCode::Refused => "REFUSED".into(),
         ResponseCode::FormErr => "FORMERR".into(),
         ResponseCode::NotImp => "NOTIMP".into(),
-        other => format!("{}", u16::from(other)),
+        // The rest of RFC 2136's and 6895's names, as BIND prints them.
+        other => match u16::from(other) {
+            6 => "YXDOMAIN".into(),
+            7 => "YXRRSET".into(),
+            8 => "NXRRSET".into(),
+            9 => "NOTAUTH".into(),
+            10 => "NOTZONE".into(),
+            16 => "BADVERS".into(),
+            n => n.to_string(),
+        },
     }
 }
 
@@ -810,5 +832,29 @@ mod tests {
         assert_eq!(bare(&Name::root()), ".");
         assert_eq!(txt_text(b"esc\"aped\\"), "esc\\\"aped\\\\");
         assert_eq!(txt_text(&[b'a', 7, 200]), "a\\007\\200");
+    }
+
+    /// Types and answers nslookup has no name for, as BIND prints them:
+    /// `TYPE260` asks type 260 (RFC 3597 §5), its data in the generic
+    /// `\# LEN HEX` form, RCODE 9 as NOTAUTH.
+    #[test]
+    fn unknown_types_and_rcodes_as_bind_prints_them() {
+        assert_eq!(record_type("type260"), Some(RecordType::from(260)));
+        assert_eq!(record_type("TYPEx"), None);
+        assert_eq!(rcode_text(ResponseCode::from(0, 9)), "NOTAUTH");
+        assert_eq!(rcode_text(ResponseCode::from(0, 12)), "12");
+        let name = Name::from_ascii("u.x.").unwrap();
+        let rdata = |b: &[u8]| RData::Unknown {
+            code: RecordType::from(260),
+            rdata: if b.is_empty() {
+                hickory_proto::rr::rdata::NULL::new()
+            } else {
+                hickory_proto::rr::rdata::NULL::with(b.to_vec())
+            },
+        };
+        let r = Record::from_rdata(name.clone(), 60, rdata(b"abc"));
+        assert_eq!(present(&r), ["u.x\trdata_260 = \\# 3 616263"]);
+        let r = Record::from_rdata(name, 60, rdata(b""));
+        assert_eq!(present(&r), ["u.x\trdata_260 = \\# 0"]);
     }
 }

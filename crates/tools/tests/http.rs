@@ -1185,3 +1185,15 @@ fn an_upload_waits_a_second_for_100_continue() {
         r[0]
     );
 }
+
+/// A file named with a trailing slash, as a directory, is not found (as
+/// open(2) says ENOTDIR and python's http.server answers 404).
+#[test]
+fn a_file_named_as_a_directory_is_not_found() {
+    let r = curls(&[
+        "curl -s -o /dev/null -w %{http_code} http://server/hello.txt/",
+        "curl -s -o /dev/null -w %{http_code} http://server/hello.txt",
+    ]);
+    assert_eq!(r[0].stdout, ["404"], "{:?}", r[0]);
+    assert_eq!(r[1].stdout, ["200"], "{:?}", r[1]);
+}

@@ -125,17 +125,29 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
+/// A file's media type by its extension, as Python's `mimetypes` and
+/// nginx's `mime.types` give them (browsers insist on the right one for
+/// module scripts and streamed WebAssembly).
 fn content_type(path: &str) -> &'static str {
     let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
     match ext.as_deref() {
         Some("html" | "htm") => "text/html",
         Some("txt" | "zone" | "conf") => "text/plain",
         Some("css") => "text/css",
-        Some("js") => "text/javascript",
+        Some("csv") => "text/csv",
+        Some("js" | "mjs") => "text/javascript",
         Some("json") => "application/json",
+        Some("xml") => "application/xml",
+        Some("wasm") => "application/wasm",
+        Some("pdf") => "application/pdf",
         Some("png") => "image/png",
         Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("ico") => "image/vnd.microsoft.icon",
         Some("svg") => "image/svg+xml",
+        Some("mp4") => "video/mp4",
+        Some("woff2") => "font/woff2",
         _ => "application/octet-stream",
     }
 }
@@ -326,6 +338,12 @@ impl Site {
                 return Response::new(200, "text/html", index);
             }
             return self.listing(&*fs, path, &full);
+        }
+        // A file named as a directory (`/index.html/`) is not found, as
+        // open(2) says ENOTDIR: served, its relative links would resolve
+        // against the wrong base.
+        if path.ends_with('/') {
+            return Response::error(404);
         }
         match fs.read(&full) {
             Ok(data) => Response::new(200, content_type(&full), data),
@@ -719,5 +737,8 @@ mod tests {
         assert_eq!(percent_decode("/%zz"), None);
         assert_eq!(content_type("/x/index.HTML"), "text/html");
         assert_eq!(content_type("/big.bin"), "application/octet-stream");
+        assert_eq!(content_type("/app.mjs"), "text/javascript");
+        assert_eq!(content_type("/a.wasm"), "application/wasm");
+        assert_eq!(content_type("/favicon.ico"), "image/vnd.microsoft.icon");
     }
 }
