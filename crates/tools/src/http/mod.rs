@@ -124,7 +124,17 @@ pub fn parse_head(bytes: &[u8]) -> Result<Head, HttpError> {
 /// `response`, folded lines are joined (a user agent's duty, RFC 9112
 /// §5.2) where a server refuses them.
 fn parse_head_max(bytes: &[u8], max_fields: usize, response: bool) -> Result<Head, HttpError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| HttpError::Malformed("head is not text"))?;
+    // RFC 9110 §5.5: a field value may hold obs-text (bytes 0x80-0xFF),
+    // which need not be UTF-8: such a head is read as Latin-1, byte by
+    // byte.
+    let latin1: String;
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(_) => {
+            latin1 = bytes.iter().map(|&b| char::from(b)).collect();
+            &latin1
+        }
+    };
     // RFC 9112 §2.2: a bare LF may end a line too (curl and servers take
     // it), a CR before it ignored.
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
@@ -168,6 +178,11 @@ fn parse_head_max(bytes: &[u8], max_fields: usize, response: bool) -> Result<Hea
         // recipient and a CRLF one would read apart).
         if value.contains('\r') {
             return Err(HttpError::Malformed("bare CR in a header"));
+        }
+        // RFC 9110 §5.5: no control character but HTAB in a field value;
+        // a server refuses a request with one (curl takes a response's).
+        if !response && value.chars().any(|c| c.is_ascii_control() && c != '\t') {
+            return Err(HttpError::Malformed("control character in a header"));
         }
         headers.push((name.to_string(), value.trim().to_string()));
         if headers.len() > max_fields {
@@ -628,6 +643,12 @@ mod tests {
         }
         assert!(parse_head(b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n").is_err());
         assert!(parse_head(b"GET / HTTP/1.1\r\nNoColon\r\n\r\n").is_err());
+        // RFC 9110 §5.5: obs-text in a value is taken (as Latin-1), a
+        // control character but HTAB refused.
+        let zoe = parse_head(b"GET / HTTP/1.1\r\nX-Name: Zo\xeb\r\nX-Tab: a\tb\r\n\r\n").unwrap();
+        assert_eq!(zoe.header("x-name"), Some("Zo\u{eb}"));
+        assert!(parse_head(b"GET / HTTP/1.1\r\nX-Ctl: a\x01b\r\n\r\n").is_err());
+        assert!(parse_head(b"GET / HTTP/1.1\r\nX-Del: a\x7fb\r\n\r\n").is_err());
         let two = parse_head(b"X 1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n").unwrap();
         assert!(two.content_length().is_err());
         let neg = parse_head(b"X 1\r\nContent-Length: -1\r\n\r\n").unwrap();
