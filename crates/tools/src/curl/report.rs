@@ -143,7 +143,8 @@ impl Meter {
             );
             // Rows are redrawn in place: each starts with a carriage
             // return, the last ends the line.
-            err.write_bytes(format!("\r{}", Self::row(0, 0, 0, 0, Duration::ZERO, 0)).as_bytes());
+            let first = Self::row(0, 0, 0, 0, Duration::ZERO, 0, false);
+            err.write_bytes(format!("\r{first}").as_bytes());
         }
         Meter {
             shown,
@@ -153,6 +154,9 @@ impl Meter {
         }
     }
 
+    /// One row: `total` 0 when the size is unknown (its "% Received"
+    /// stays 0, as curl's); `done` for the last, whose "% Total" counts
+    /// what came when the size was unknown.
     pub(super) fn row(
         total: u64,
         got: u64,
@@ -160,26 +164,25 @@ impl Meter {
         up: u64,
         spent: Duration,
         current: u64,
+        done: bool,
     ) -> String {
         let pct = |a: u64, t: u64| (a.min(t) * 100).checked_div(t).unwrap_or(0);
-        let secs = spent.as_secs_f64();
-        let dl_speed = if secs > 0.0 {
-            (got as f64 / secs) as u64
-        } else {
-            0
-        };
-        let ul_speed = if secs > 0.0 {
-            (up as f64 / secs) as u64
-        } else {
-            0
-        };
+        // curl's trspeed: under a microsecond counts as one, so a
+        // transfer done in no time has a speed, not 0.
+        let secs = spent.as_secs_f64().max(1e-6);
+        let dl_speed = (got as f64 / secs) as u64;
+        let ul_speed = (up as f64 / secs) as u64;
         let (total_t, left_t) = if total > 0 && dl_speed > 0 {
             let whole = total / dl_speed;
             (whole, whole.saturating_sub(spent.as_secs()))
         } else {
             (0, 0)
         };
-        let expected = total + up_total;
+        let expected = if done {
+            (total + up_total).max(got + up)
+        } else {
+            total + up_total
+        };
         format!(
             "{:3} {}  {:3} {}  {:3} {}  {}  {} {} {} {} {}",
             pct(got + up, expected),
@@ -221,7 +224,15 @@ impl Meter {
         self.samples
             .retain(|(t, _)| now.saturating_since(*t) <= Duration::from_secs(6));
         let cur = self.current_speed(now, got);
-        let row = Self::row(total, got, 0, 0, now.saturating_since(self.start), cur);
+        let row = Self::row(
+            total,
+            got,
+            0,
+            0,
+            now.saturating_since(self.start),
+            cur,
+            false,
+        );
         err.write_bytes(format!("\r{row}").as_bytes());
         while self.next <= now {
             self.next += Duration::from_secs(1);
@@ -235,12 +246,8 @@ impl Meter {
         let spent = now.saturating_since(self.start);
         let cur = self
             .current_speed(now, got)
-            .max(if spent.as_secs_f64() > 0.0 {
-                (got as f64 / spent.as_secs_f64()) as u64
-            } else {
-                0
-            });
-        let row = Self::row(total.max(got), got, up, up, spent, cur);
+            .max((got as f64 / spent.as_secs_f64().max(1e-6)) as u64);
+        let row = Self::row(total, got, up, up, spent, cur, true);
         err.write_bytes(format!("\r{row}\n").as_bytes());
     }
 }

@@ -214,8 +214,14 @@ fn meter_fields() {
     assert_eq!(time8(0), "--:--:--");
     assert_eq!(time8(5), " 0:00:05");
     assert_eq!(
-        Meter::row(16, 16, 0, 0, Duration::from_millis(10), 4000),
+        Meter::row(16, 16, 0, 0, Duration::from_millis(10), 4000, true),
         "100    16  100    16    0     0   1600      0 --:--:-- --:--:-- --:--:--  4000"
+    );
+    // A size not known (chunked): "% Received" stays 0 and the last row's
+    // "% Total" counts what came, as curl's; done in no time, a speed.
+    assert_eq!(
+        Meter::row(0, 140, 0, 0, Duration::ZERO, 0, true),
+        "100   140    0   140    0     0   133M      0 --:--:-- --:--:-- --:--:--     0"
     );
 }
 
