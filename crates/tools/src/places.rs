@@ -10,14 +10,15 @@
 //! send nothing, trickle their requests (slowloris), never read or read a
 //! segment now and then cannot lock others out. With every place busy
 //! with a response that moves, the newcomer still gets in when its peer
-//! (client address) holds fewer places than the peer holding most: it
-//! takes the place of that peer's response that moved least recently. So
+//! (client address) holds at least two fewer places than the peer
+//! holding most: it takes the place of that peer's response that moved
+//! least recently. So
 //! a flood from one address, however fast and whatever it reads, keeps
 //! others out for no longer than it takes them to connect (as nginx's
 //! `limit_conn` per address, without a fixed limit that would refuse a
 //! lone busy client); a newcomer is refused only when its own address
-//! already holds as many places as any. The evicted connection's task
-//! sees [`Slot::evicted`] and ends.
+//! already holds no more than one place fewer than any. The evicted
+//! connection's task sees [`Slot::evicted`] and ends.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -142,10 +143,10 @@ impl Places {
     /// A place for a new connection from `peer`, waiting for a request: a
     /// free one, or the place of the connection waiting longest, or else
     /// of the one whose response has not moved for longest (at least
-    /// [`STALLED`]), or else, when `peer` holds fewer places than the
-    /// peer holding most, of that peer's response that moved least
-    /// recently. `None` when every place is busy with a moving response
-    /// and `peer` already holds as many as any peer.
+    /// [`STALLED`]), or else, when `peer` holds at least two fewer places
+    /// than the peer holding most, of that peer's response that moved
+    /// least recently. `None` when every place is busy with a moving
+    /// response and `peer` holds no more than one fewer than any peer.
     pub fn admit(self: &Rc<Self>, peer: Option<Ipv4Addr>) -> Option<Slot> {
         let now = self.host.now();
         let mut taken = self.taken.borrow_mut();
